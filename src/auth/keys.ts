@@ -1,0 +1,136 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Db } from "../store/database.js";
+import { activeKeys, insertKey, listKeys, revokeKey } from "../store/queries/keys.js";
+import type { ApiKeyRow } from "../store/schema/api-keys.js";
+import { newId } from "../core/ids.js";
+import type { Principal, PrincipalKind } from "./principal.js";
+
+const KEY_PREFIX = "sk-al-";
+
+/** A new secret: 32 random bytes, with a recognisable prefix so leaked keys can be found by scanners. */
+export function generateKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/**
+ * SHA-256, not a slow password hash: keys are 256 random bits, so there is nothing to brute-force,
+ * and the hot path can afford a hash per request only if it is fast.
+ */
+export function hashKey(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+export const BOOTSTRAP_ADMIN_ID = "key_bootstrap_admin";
+
+export interface CreatedKey {
+  /** Shown once; never stored. */
+  secret: string;
+  key: PublicKey;
+}
+
+export interface PublicKey {
+  id: string;
+  name: string;
+  kind: PrincipalKind;
+  prefix: string;
+  userId: string | null;
+  teamId: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface NewKeyInput {
+  name: string;
+  kind: PrincipalKind;
+  userId?: string | null;
+  teamId?: string | null;
+  orgId?: string | null;
+}
+
+/**
+ * Resolves bearer tokens to principals from memory. The table is loaded at start and after every change
+ * made here; an unknown token triggers at most one reload per `missReloadMs`, so a key created by another
+ * instance works within that time and a flood of bad keys cannot flood the database.
+ */
+export class KeyRing {
+  private byHash = new Map<string, Principal>();
+  private lastReload = 0;
+  private reloading: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bootstrapAdminKey: string | undefined,
+    private readonly missReloadMs = 1_000,
+  ) {}
+
+  async load(): Promise<void> {
+    const rows = await activeKeys(this.db);
+    const next = new Map<string, Principal>();
+    for (const row of rows) next.set(row.keyHash, toPrincipal(row));
+    if (this.bootstrapAdminKey) {
+      next.set(hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null });
+    }
+    this.byHash = next;
+    this.lastReload = Date.now();
+  }
+
+  /** The principal for a token, or undefined. Only a miss can touch the database, and rarely. */
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const hash = hashKey(token);
+    const found = this.byHash.get(hash);
+    if (found) return found;
+    if (Date.now() - this.lastReload < this.missReloadMs) return undefined;
+    this.reloading ??= this.load().finally(() => {
+      this.reloading = undefined;
+    });
+    try {
+      await this.reloading;
+    } catch {
+      return undefined; // store down: known keys keep working from memory, unknown ones stay unknown
+    }
+    return this.byHash.get(hash);
+  }
+
+  async create(input: NewKeyInput): Promise<CreatedKey> {
+    const secret = generateKey();
+    const row = await insertKey(this.db, {
+      id: newId("key"),
+      name: input.name,
+      kind: input.kind,
+      keyHash: hashKey(secret),
+      keyPrefix: secret.slice(0, KEY_PREFIX.length + 6),
+      userId: input.userId ?? null,
+      teamId: input.teamId ?? null,
+      orgId: input.orgId ?? null,
+    });
+    this.byHash.set(row.keyHash, toPrincipal(row));
+    return { secret, key: toPublic(row) };
+  }
+
+  async list(): Promise<PublicKey[]> {
+    return (await listKeys(this.db)).map(toPublic);
+  }
+
+  async revoke(id: string): Promise<PublicKey | undefined> {
+    const row = await revokeKey(this.db, id, new Date());
+    if (row) this.byHash.delete(row.keyHash);
+    return row ? toPublic(row) : undefined;
+  }
+}
+
+function toPrincipal(row: ApiKeyRow): Principal {
+  return { keyId: row.id, name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId };
+}
+
+function toPublic(row: ApiKeyRow): PublicKey {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    prefix: row.keyPrefix,
+    userId: row.userId,
+    teamId: row.teamId,
+    createdAt: row.createdAt.toISOString(),
+    revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+  };
+}

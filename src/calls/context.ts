@@ -1,0 +1,31 @@
+import type { Principal } from "../auth/principal.js";
+import type { Clock } from "../core/clock.js";
+import type { Logger } from "../core/logger.js";
+import type { AirlockConfig } from "../config/schema.js";
+import type { LedgerWriter } from "../ledger/writer.js";
+import type { Catalog } from "../routing/catalog.js";
+import type { Metrics } from "../telemetry/metrics.js";
+
+/** Who and what a call is for, as the gateway or the library learned it. */
+export interface CallContext {
+  principal: Principal;
+  requestId: string;
+  /** `x-airlock-operation`, or the library's `operation`. */
+  operation?: string;
+  /** `x-airlock-user`: the end user the caller acts for. */
+  endUser?: string;
+  /** `x-airlock-session`. */
+  session?: string;
+  /** Aborts the call when the client goes away. */
+  signal?: AbortSignal;
+}
+
+/** What every call flow reads, swapped whole on a config change. */
+export interface CallDeps {
+  readonly catalog: Catalog;
+  readonly config: AirlockConfig;
+  readonly ledger: LedgerWriter;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}

@@ -1,0 +1,135 @@
+import type { Span } from "@opentelemetry/api";
+import { SpanStatusCode } from "@opentelemetry/api";
+import { AirlockError } from "../core/errors.js";
+import { newId, traceId as randomTraceId } from "../core/ids.js";
+import { costOf, formatCost, type Money } from "../ledger/pricing.js";
+import type { Usage } from "../providers/spec.js";
+import type { CatalogModel, Operation } from "../routing/catalog.js";
+import type { AttemptRecord } from "../routing/execute.js";
+import type { Endpoint } from "../routing/plan.js";
+import type { CallContext, CallDeps } from "./context.js";
+
+export interface Settlement {
+  usage: Usage;
+  /** USD, exact decimal string. */
+  cost: string;
+  priceMissing: boolean;
+  usageEstimated: boolean;
+}
+
+export interface CallRecord {
+  endpoint: Endpoint;
+  stream: boolean;
+  startedAt: number;
+  requestedModel: string | undefined;
+  operation: Operation | undefined;
+  /** The model that served the call, or the last one tried. */
+  model: CatalogModel | undefined;
+  attempts: AttemptRecord[];
+  usage?: Usage;
+  usageEstimated?: boolean;
+  ttftMs?: number;
+  error?: AirlockError;
+  /** True when the call never reached a provider: a guard or the router refused it. */
+  refused?: boolean;
+  span: Span;
+}
+
+const warnedMissingPrice = new Set<string>();
+
+/** Prices the usage; an unpriced model is charged the configured safe price and flagged, never $0. */
+export function priceUsage(deps: CallDeps, model: CatalogModel, usage: Usage): { cost: Money; priceMissing: boolean } {
+  if (model.price) return { cost: costOf(usage, model.price), priceMissing: false };
+  if (!warnedMissingPrice.has(model.id)) {
+    warnedMissingPrice.add(model.id);
+    deps.logger.warn({ model: model.id }, "model has no price; charging the configured missing price and flagging rows price_missing");
+  }
+  return { cost: costOf(usage, deps.catalog.missingPrice), priceMissing: true };
+}
+
+/** Settles a finished call: exact cost, one ledger row, metrics and the span. Never throws. */
+export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Settlement {
+  const usage = record.usage ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+  const priced = record.model && record.usage ? priceUsage(deps, record.model, usage) : undefined;
+  const cost = priced ? formatCost(priced.cost) : "0";
+  const latencyMs = deps.clock.now() - record.startedAt;
+  const outcome = record.error ? (record.refused ? "refused" : "error") : "success";
+  const operationName = record.operation?.name ?? ctx.operation ?? null;
+  const spanContext = record.span.spanContext();
+  const traceId = spanContext.traceId && spanContext.traceId !== "00000000000000000000000000000000" ? spanContext.traceId : randomTraceId();
+
+  deps.ledger.record({
+    id: newId("call"),
+    ts: new Date(record.startedAt),
+    requestId: ctx.requestId,
+    traceId,
+    keyId: ctx.principal.keyId,
+    userId: ctx.principal.userId,
+    teamId: ctx.principal.teamId,
+    endUser: ctx.endUser ?? null,
+    sessionId: ctx.session ?? null,
+    operation: operationName,
+    requestedModel: record.requestedModel ?? null,
+    model: record.model?.id ?? null,
+    provider: record.model?.providerName ?? null,
+    endpoint: record.endpoint,
+    stream: record.stream,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+    cacheWriteTokens: usage.cacheWriteTokens,
+    reasoningTokens: usage.reasoningTokens,
+    cost,
+    providerCost: usage.providerCost ?? null,
+    priceMissing: priced?.priceMissing ?? false,
+    usageEstimated: record.usageEstimated ?? false,
+    latencyMs,
+    ttftMs: record.ttftMs ?? null,
+    outcome,
+    errorCode: record.error?.code ?? null,
+    httpStatus: record.error?.status ?? 200,
+    attemptCount: record.attempts.length,
+    attempts: record.attempts,
+  });
+
+  const modelLabel = record.model?.id ?? "none";
+  const opLabel = operationName ?? "none";
+  const m = deps.metrics;
+  m.requests.inc({ endpoint: record.endpoint, operation: opLabel, model: modelLabel, outcome });
+  m.latency.observe({ endpoint: record.endpoint, model: modelLabel }, latencyMs / 1000);
+  if (record.ttftMs !== undefined) m.timeToFirstToken.observe({ model: modelLabel }, record.ttftMs / 1000);
+  if (record.error) m.errors.inc({ code: record.error.code });
+  if (record.usage) {
+    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "input" }, usage.inputTokens);
+    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "output" }, usage.outputTokens);
+    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "cached_input" }, usage.cachedInputTokens);
+    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "reasoning" }, usage.reasoningTokens);
+    if (priced) m.cost.inc({ model: modelLabel, operation: opLabel }, priced.cost.toNumber());
+  }
+
+  endSpan(record, usage, cost, operationName);
+  return { usage, cost, priceMissing: priced?.priceMissing ?? false, usageEstimated: record.usageEstimated ?? false };
+}
+
+/** GenAI semantic-convention attributes, plus Airlock's own under `airlock.*`. */
+function endSpan(record: CallRecord, usage: Usage, cost: string, operation: string | null): void {
+  const span = record.span;
+  if (!span.isRecording()) return span.end();
+  if (record.model) {
+    span.setAttribute("gen_ai.provider.name", record.model.providerName);
+    span.setAttribute("gen_ai.response.model", record.model.upstreamId);
+    span.updateName(`${record.endpoint === "chat" ? "chat" : "embeddings"} ${record.model.upstreamId}`);
+  }
+  if (record.usage) {
+    span.setAttribute("gen_ai.usage.input_tokens", usage.inputTokens);
+    span.setAttribute("gen_ai.usage.output_tokens", usage.outputTokens);
+  }
+  span.setAttribute("airlock.cost_usd", cost);
+  span.setAttribute("airlock.attempts", record.attempts.length);
+  if (operation) span.setAttribute("airlock.operation", operation);
+  if (record.error) {
+    span.setAttribute("error.type", record.error.code);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: record.error.message });
+  }
+  span.end();
+}

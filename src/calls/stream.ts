@@ -1,0 +1,138 @@
+import { AirlockError } from "../core/errors.js";
+import { ProviderError } from "../providers/errors.js";
+import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
+import type { CatalogModel } from "../routing/catalog.js";
+import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
+import type { CallContext, CallDeps } from "./context.js";
+import { annotateRequestSpan, begin, callSignal, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
+import { settle, type CallRecord, type Settlement } from "./settle.js";
+
+export interface StreamEnd extends Settlement {
+  model: string;
+  provider: string;
+  attempts: AttemptRecord[];
+}
+
+export type StreamPart = { type: "chunk"; chunk: ChatChunk } | { type: "end"; end: StreamEnd };
+
+/** An opened stream: the upstream has sent its first event, so retries and fallbacks are over. */
+export interface OpenStream extends AsyncIterable<StreamPart> {
+  readonly model: string;
+  readonly provider: string;
+  readonly attempts: AttemptRecord[];
+}
+
+interface Opened {
+  iterator: AsyncIterator<StreamEvent>;
+  first: IteratorResult<StreamEvent>;
+}
+
+/**
+ * Opens a streaming chat call. Every retry and fallback happens before this resolves: the first event
+ * is pulled inside the attempt, so nothing has reached the client while trying another target is
+ * still allowed. After that a failure ends the stream with an error, never with a silent stop.
+ */
+export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatRequest): Promise<OpenStream> {
+  const { plan, record } = begin(deps, ctx, "chat", true, body.model);
+  try {
+    requireMessages(body);
+  } catch (err) {
+    throw refuse(deps, ctx, record, err);
+  }
+  annotateRequestSpan(record, body);
+  const signal = callSignal(deps, ctx);
+  let opened: Opened;
+  let model: CatalogModel;
+  try {
+    const executed = await executeWithFallbacks(
+      plan.candidates,
+      async (target, attemptSignal) => {
+        // The attempt timeout covers reaching the first event; afterwards only the call's own signal applies.
+        const iterable = await target.provider.stream(upstreamChatRequest(body, plan, target), { signal: AbortSignal.any([signal, attemptSignal]) });
+        const iterator = iterable[Symbol.asyncIterator]();
+        return { iterator, first: await iterator.next() };
+      },
+      executeOptions(deps, plan, record, signal),
+    );
+    opened = executed.value;
+    model = executed.model;
+  } catch (err) {
+    record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
+    throw fail(deps, ctx, record, err);
+  }
+  record.model = model;
+  return {
+    model: model.id,
+    provider: model.providerName,
+    attempts: record.attempts,
+    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened),
+  };
+}
+
+async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, model: CatalogModel, body: ChatRequest, opened: Opened): AsyncGenerator<StreamPart> {
+  const { iterator } = opened;
+  let next = opened.first;
+  let usage: Usage | undefined;
+  let outputChars = 0;
+  let finished = false;
+  try {
+    while (!next.done) {
+      const event = next.value;
+      if (event.type === "usage") {
+        usage = event.usage;
+      } else {
+        record.ttftMs ??= deps.clock.now() - record.startedAt;
+        event.chunk.model = model.id;
+        for (const choice of event.chunk.choices) outputChars += choice.delta.content?.length ?? 0;
+        yield { type: "chunk", chunk: event.chunk };
+      }
+      next = await iterator.next();
+    }
+    finished = true;
+    record.usage = usage ?? estimateUsage(body, outputChars);
+    record.usageEstimated = usage === undefined;
+    const settlement = settle(deps, ctx, record);
+    yield { type: "end", end: { ...settlement, model: model.id, provider: model.providerName, attempts: record.attempts } };
+  } catch (err) {
+    finished = true;
+    // What was generated before the break was generated, and is billed.
+    record.usage = usage ?? estimateUsage(body, outputChars);
+    record.usageEstimated = usage === undefined;
+    throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
+  } finally {
+    if (!finished) {
+      // The consumer stopped early (the client went away): bill what was delivered.
+      record.usage = usage ?? estimateUsage(body, outputChars);
+      record.usageEstimated = usage === undefined;
+      fail(deps, ctx, record, new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } }));
+      void iterator.return?.();
+    }
+  }
+}
+
+function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSignal | undefined): AirlockError {
+  if (err instanceof AirlockError) return err;
+  if (clientSignal?.aborted) return new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } });
+  if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
+  const detail = err instanceof ProviderError ? err.message : "the connection broke";
+  return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
+}
+
+/**
+ * A rough count, used only when the upstream sends no usage; the row is flagged `usage_estimated`.
+ * About four characters per token for English text.
+ */
+export function estimateUsage(body: ChatRequest, outputChars: number): Usage {
+  let inputChars = 0;
+  for (const message of body.messages) {
+    if (typeof message.content === "string") inputChars += message.content.length;
+    else if (Array.isArray(message.content)) for (const part of message.content) if (part.type === "text") inputChars += part.text.length;
+  }
+  return {
+    inputTokens: Math.ceil(inputChars / 4),
+    outputTokens: Math.ceil(outputChars / 4),
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+  };
+}

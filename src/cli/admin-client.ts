@@ -1,0 +1,102 @@
+import path from "node:path";
+import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
+import { parseSince } from "../core/duration.js";
+import { readAdminKeyFile } from "../gateway/start.js";
+import { totalCost } from "../ledger/reports.js";
+import { openDatabase } from "../store/database.js";
+import { spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
+
+export interface SpendReport {
+  by: SpendGroup;
+  since: string;
+  total: string;
+  lines: SpendLine[];
+}
+
+/** What the CLI needs from Airlock, whether it talks to a running gateway or opens the store itself. */
+export interface AdminBackend {
+  readonly via: string;
+  createKey(input: NewKeyInput): Promise<CreatedKey>;
+  listKeys(): Promise<PublicKey[]>;
+  revokeKey(id: string): Promise<PublicKey>;
+  spend(by: SpendGroup, since: string): Promise<SpendReport>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  url?: string;
+  adminKey?: string;
+  dataDir?: string;
+}
+
+export class CliError extends Error {}
+
+/**
+ * PGlite allows one process at a time, so while a gateway runs the CLI goes through its admin API;
+ * only when nothing answers at the URL does it open the store directly.
+ */
+export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = process.env): Promise<AdminBackend> {
+  const url = (options.url ?? env.AIRLOCK_URL ?? "http://127.0.0.1:4100").replace(/\/+$/, "");
+  const dataDir = path.resolve(options.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock");
+  const adminKey = options.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined) ?? (await readAdminKeyFile(dataDir));
+  if (await reachable(url)) {
+    if (!adminKey) throw new CliError("no admin key: set AIRLOCK_ADMIN_KEY or pass --admin-key");
+    return httpBackend(url, adminKey);
+  }
+  return localBackend(dataDir, env.DATABASE_URL || undefined);
+}
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_500) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function httpBackend(url: string, adminKey: string): AdminBackend {
+  async function call<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const res = await fetch(url + route, {
+      method,
+      headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const payload = (await res.json()) as { error?: { message?: string; code?: string } };
+    if (!res.ok) throw new CliError(`${payload.error?.code ?? res.status}: ${payload.error?.message ?? "request failed"}`);
+    return payload as T;
+  }
+  return {
+    via: url,
+    createKey: async (input) => {
+      const { key, ...rest } = await call<PublicKey & { key: string }>("POST", "/admin/keys", { name: input.name, kind: input.kind, user: input.userId, team: input.teamId });
+      return { secret: key, key: rest };
+    },
+    listKeys: async () => (await call<{ data: PublicKey[] }>("GET", "/admin/keys")).data,
+    revokeKey: (id) => call<PublicKey>("DELETE", `/admin/keys/${encodeURIComponent(id)}`),
+    spend: (by, since) => call<SpendReport>("GET", `/admin/spend?by=${encodeURIComponent(by)}&since=${encodeURIComponent(since)}`),
+    close: async () => undefined,
+  };
+}
+
+async function localBackend(dataDir: string, databaseUrl: string | undefined): Promise<AdminBackend> {
+  const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata") });
+  const keys = new KeyRing(database.db, undefined);
+  return {
+    via: databaseUrl ? "the PostgreSQL store (no gateway running)" : `the store in ${dataDir} (no gateway running)`,
+    createKey: (input) => keys.create(input),
+    listKeys: () => keys.list(),
+    revokeKey: async (id) => {
+      const revoked = await keys.revoke(id);
+      if (!revoked) throw new CliError(`not_found: no active key with id "${id}"`);
+      return revoked;
+    },
+    spend: async (by, sinceText) => {
+      const since = parseSince(sinceText);
+      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
+      const lines = await spendBy(database.db, by, since);
+      return { by, since: since.toISOString(), total: totalCost(lines), lines };
+    },
+    close: () => database.close(),
+  };
+}

@@ -1,0 +1,102 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { PRINCIPAL_KINDS, type PrincipalKind } from "../auth/principal.js";
+import { ConfigError } from "../config/load.js";
+import { SPEND_GROUPS, type SpendGroup } from "../store/queries/ledger.js";
+import { startGateway } from "../gateway/start.js";
+import { CliError, connect, type AdminBackend, type ConnectOptions } from "./admin-client.js";
+import { printKeys, printSpend } from "./print.js";
+
+const program = new Command("airlock").description("Airlock: the AI operations control plane").showHelpAfterError();
+
+program
+  .command("start")
+  .description("start the OpenAI-compatible gateway, admin API and metrics")
+  .option("-p, --port <port>", "port to listen on (env PORT, default 4100)", toPort)
+  .option("--host <host>", "address to bind (default 0.0.0.0)")
+  .option("-c, --config <path>", "config file (default airlock.config.yaml/.json in the working directory, else the demo)")
+  .option("--data-dir <dir>", "where the embedded store lives (env AIRLOCK_DATA_DIR, default .airlock)")
+  .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string }) => {
+    const running = await startGateway({ port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir });
+    const shutdown = () => {
+      running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", shutdown);
+    process.once("SIGINT", shutdown);
+  });
+
+const keys = program.command("keys").description("manage API keys");
+withConnection(keys.command("create").description("create a key; the secret is printed once"))
+  .requiredOption("--name <name>", "a label for the key")
+  .addOption(new Option("--kind <kind>", "who uses it").choices([...PRINCIPAL_KINDS]).default("user"))
+  .option("--user <user>", "the user the key belongs to")
+  .option("--team <team>", "the team the key belongs to")
+  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const created = await backend.createKey({ name: opts.name, kind: opts.kind, userId: opts.user, teamId: opts.team });
+      if (opts.json) return print({ ...created.key, key: created.secret });
+      print(`Created ${created.key.kind} key "${created.key.name}" (${created.key.id}).`);
+      print(`\n  ${created.secret}\n`);
+      print("Store it now: Airlock keeps only a hash and cannot show it again.");
+    }),
+  );
+withConnection(keys.command("list").description("list keys (never their secrets)")).action((opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const list = await backend.listKeys();
+    print(opts.json ? list : printKeys(list));
+  }),
+);
+withConnection(keys.command("revoke").description("revoke a key by id").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const revoked = await backend.revokeKey(id);
+    print(opts.json ? revoked : `Revoked ${revoked.id} ("${revoked.name}").`);
+  }),
+);
+
+withConnection(program.command("spend").description("spend totals from the ledger"))
+  .addOption(new Option("--by <group>", "group by").choices([...SPEND_GROUPS]).default("operation"))
+  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
+  .action((opts: ConnectOptions & { by: SpendGroup; since: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const report = await backend.spend(opts.by, opts.since);
+      print(opts.json ? report : printSpend(report));
+    }),
+  );
+
+function withConnection(command: Command): Command {
+  return command
+    .option("--url <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")
+    .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
+    .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
+    .option("--json", "print JSON");
+}
+
+async function withBackend(opts: ConnectOptions, work: (backend: AdminBackend) => Promise<void>): Promise<void> {
+  const backend = await connect(opts);
+  try {
+    await work(backend);
+  } finally {
+    await backend.close();
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write((typeof value === "string" ? value : JSON.stringify(value, null, 2)) + "\n");
+}
+
+function toPort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("a port is a whole number from 0 to 65535");
+  return port;
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof CliError) {
+    process.stderr.write(`airlock: ${err.message}\n`);
+  } else {
+    process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+});

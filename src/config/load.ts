@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { z } from "zod";
+import { DEMO_CONFIG } from "./demo.js";
+import { configSchema, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export const CONFIG_FILE_NAMES = ["airlock.config.yaml", "airlock.config.yml", "airlock.config.json"];
+
+export interface LoadedConfig {
+  config: AirlockConfig;
+  /** Where it came from: a file path, or "demo". */
+  source: string;
+  /** A stable hash of the effective config, to tell instances and ledger rows which config served them. */
+  hash: string;
+  /** Secret references whose variable is not set: the provider will be refused upstream. */
+  missingSecrets: string[];
+}
+
+/** Finds and reads the config: an explicit path, else a file in `cwd`, else the demo. */
+export async function loadConfig(options: { path?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const file = options.path ? path.resolve(cwd, options.path) : CONFIG_FILE_NAMES.map((n) => path.join(cwd, n)).find((p) => existsSync(p));
+  if (!file) return resolveConfig(DEMO_CONFIG, "demo", env);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
+  }
+  return resolveConfig(raw, file, env);
+}
+
+/** Validates a config object strictly, applies environment overrides and resolves `env:NAME` secrets. */
+export function resolveConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const withOverrides = applyTierOverrides(raw, env);
+  const parsed = configSchema.safeParse(withOverrides);
+  if (!parsed.success) throw new ConfigError(formatIssues(source, parsed.error.issues));
+  const config = parsed.data;
+  const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
+  const missingSecrets = resolveSecrets(config, env);
+  return { config, source, hash, missingSecrets };
+}
+
+export function formatIssues(source: string, issues: z.core.$ZodIssue[]): string {
+  const lines = issues.map((issue) => {
+    const where = issue.path.length ? issue.path.map(String).join(".") : "(top level)";
+    return `  - ${where}: ${issue.message}`;
+  });
+  return `invalid configuration (${source}):\n${lines.join("\n")}`;
+}
+
+const TIER_ENV: Record<(typeof TIERS)[number], string> = {
+  strong: "AIRLOCK_MODEL_STRONG",
+  mid: "AIRLOCK_MODEL_MID",
+  cheap: "AIRLOCK_MODEL_CHEAP",
+};
+
+function applyTierOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (!raw || typeof raw !== "object") return raw;
+  const overrides = Object.fromEntries(TIERS.flatMap((t) => (env[TIER_ENV[t]] ? [[t, env[TIER_ENV[t]]]] : [])));
+  if (Object.keys(overrides).length === 0) return raw;
+  const input = raw as AirlockConfigInput;
+  return { ...input, tiers: { ...(input.tiers ?? {}), ...overrides } };
+}
+
+function resolveSecrets(config: AirlockConfig, env: NodeJS.ProcessEnv): string[] {
+  const missing: string[] = [];
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (!("apiKey" in provider) || provider.apiKey === undefined) continue;
+    if (!provider.apiKey.startsWith("env:")) continue;
+    const variable = provider.apiKey.slice(4);
+    const value = env[variable];
+    if (value === undefined || value === "") missing.push(`providers.${name}.apiKey (${variable})`);
+    provider.apiKey = value || undefined;
+  }
+  return missing;
+}

@@ -1,0 +1,148 @@
+import path from "node:path";
+import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "./auth/keys.js";
+import type { Principal } from "./auth/principal.js";
+import { runChat, type ChatOutcome } from "./calls/chat.js";
+import type { CallContext, CallDeps } from "./calls/context.js";
+import { runEmbed, type EmbedOutcome } from "./calls/embed.js";
+import { openStream, type OpenStream } from "./calls/stream.js";
+import { systemClock, type Clock } from "./core/clock.js";
+import { silentLogger, type Logger } from "./core/logger.js";
+import type { LoadedConfig } from "./config/load.js";
+import { LedgerWriter } from "./ledger/writer.js";
+import { createProvider } from "./providers/registry.js";
+import type { ChatRequest, EmbedRequest } from "./providers/spec.js";
+import { buildCatalog, closeCatalog, type Catalog, type ProviderFactory } from "./routing/catalog.js";
+import type { Database } from "./store/database.js";
+import { countLedgerRows, recentLedgerRows, spendBy, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
+import type { LedgerRow } from "./store/schema/ledger.js";
+import { Metrics } from "./telemetry/metrics.js";
+
+export interface ControlPlaneOptions {
+  config: LoadedConfig;
+  database: Database;
+  logger?: Logger;
+  /** The bootstrap admin key (`AIRLOCK_ADMIN_KEY`), held only as a hash in memory. */
+  adminKey?: string;
+  clock?: Clock;
+  /** Where the ledger spools rows when the store is unreachable. */
+  dataDir?: string;
+  createProvider?: ProviderFactory;
+  /** Adds Node process metrics (CPU, memory, event loop) to /metrics. */
+  processMetrics?: boolean;
+}
+
+/**
+ * The composition root shared by the library and the gateway: it owns the catalog, the key ring,
+ * the ledger writer and the metrics, and runs every call through the hot path.
+ */
+export class ControlPlane {
+  readonly metrics: Metrics;
+  readonly keys: KeyRing;
+  readonly logger: Logger;
+  readonly database: Database;
+  private readonly ledger: LedgerWriter;
+  private deps: CallDeps;
+  private closing: Promise<void> | undefined;
+
+  private constructor(options: ControlPlaneOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.database = options.database;
+    this.metrics = new Metrics({ processMetrics: options.processMetrics });
+    this.keys = new KeyRing(options.database.db, options.adminKey);
+    const { config } = options.config;
+    this.ledger = new LedgerWriter({
+      db: options.database.db,
+      logger: this.logger,
+      batchSize: config.ledger.batchSize,
+      flushIntervalMs: config.ledger.flushIntervalMs,
+      maxBuffer: config.ledger.maxBuffer,
+      spoolPath: options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined,
+    });
+    this.deps = {
+      catalog: buildCatalog(config, options.createProvider ?? createProvider),
+      config,
+      ledger: this.ledger,
+      metrics: this.metrics,
+      logger: this.logger,
+      clock: options.clock ?? systemClock,
+    };
+    this.loaded = options.config;
+  }
+
+  /** The config in force. */
+  loaded: LoadedConfig;
+
+  static async create(options: ControlPlaneOptions): Promise<ControlPlane> {
+    const plane = new ControlPlane(options);
+    await plane.keys.load();
+    await plane.ledger.start();
+    for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set; that provider's calls will be refused upstream");
+    return plane;
+  }
+
+  get catalog(): Catalog {
+    return this.deps.catalog;
+  }
+
+  authenticate(token: string): Promise<Principal | undefined> {
+    return this.keys.authenticate(token);
+  }
+
+  chat(body: ChatRequest, ctx: CallContext): Promise<ChatOutcome> {
+    return runChat(this.deps, ctx, body);
+  }
+
+  stream(body: ChatRequest, ctx: CallContext): Promise<OpenStream> {
+    return openStream(this.deps, ctx, body);
+  }
+
+  embed(body: EmbedRequest, ctx: CallContext): Promise<EmbedOutcome> {
+    return runEmbed(this.deps, ctx, body);
+  }
+
+  createKey(input: NewKeyInput): Promise<CreatedKey> {
+    return this.keys.create(input);
+  }
+
+  listKeys(): Promise<PublicKey[]> {
+    return this.keys.list();
+  }
+
+  revokeKey(id: string): Promise<PublicKey | undefined> {
+    return this.keys.revoke(id);
+  }
+
+  /** Reports read what is written: pending rows are flushed first. */
+  async spend(by: SpendGroup, since: Date): Promise<SpendLine[]> {
+    await this.ledger.flush();
+    return spendBy(this.database.db, by, since);
+  }
+
+  async recentCalls(limit: number): Promise<LedgerRow[]> {
+    await this.ledger.flush();
+    return recentLedgerRows(this.database.db, limit);
+  }
+
+  async ledgerCount(): Promise<number> {
+    await this.ledger.flush();
+    return countLedgerRows(this.database.db);
+  }
+
+  /** Readiness: the store answers and the ledger is keeping up. */
+  get ledgerHealthy(): boolean {
+    return this.ledger.healthy;
+  }
+
+  get ledgerStats(): { recorded: number; written: number; pending: number } {
+    return { recorded: this.ledger.recorded, written: this.ledger.written, pending: this.ledger.pending };
+  }
+
+  /** Flushes the ledger and releases providers. The database belongs to whoever opened it. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.ledger.close();
+      await closeCatalog(this.deps.catalog);
+    })();
+    return this.closing;
+  }
+}

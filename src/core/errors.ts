@@ -1,0 +1,94 @@
+/**
+ * The bounded error taxonomy (DESIGN.md). Every error that leaves Airlock carries one of these codes,
+ * and every code maps to exactly one HTTP status.
+ */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  request_too_large: 413,
+  schema_validation: 422,
+  approval_required: 403,
+  budget_exceeded: 429,
+  rate_limited: 429,
+  kill_switch_active: 503,
+  disabled: 503,
+  misconfigured: 500,
+  provider_error: 502,
+  timeout: 504,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** OpenAI's `error.type` field, so that OpenAI SDKs classify our errors the way they classify theirs. */
+const OPENAI_TYPE: Record<ErrorCode, string> = {
+  invalid_request: "invalid_request_error",
+  unauthorized: "authentication_error",
+  forbidden: "permission_error",
+  not_found: "not_found_error",
+  request_too_large: "invalid_request_error",
+  schema_validation: "invalid_request_error",
+  approval_required: "permission_error",
+  budget_exceeded: "insufficient_quota",
+  rate_limited: "rate_limit_error",
+  kill_switch_active: "service_unavailable",
+  disabled: "service_unavailable",
+  misconfigured: "server_error",
+  provider_error: "upstream_error",
+  timeout: "timeout_error",
+};
+
+export interface AirlockErrorOptions {
+  param?: string | null;
+  /** Structured, client-safe detail (attempts, schema issues, approval id). Never prompt text or secrets. */
+  details?: Record<string, unknown>;
+  /** Seconds the client should wait before retrying (sets `Retry-After`). */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+}
+
+export class AirlockError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly param: string | null;
+  readonly details: Record<string, unknown> | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AirlockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AirlockError";
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.param = options.param ?? null;
+    this.details = options.details;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** The OpenAI error shape. Deliberately omits the stack and the cause. */
+  toJSON(): OpenAIErrorBody {
+    return {
+      error: {
+        message: this.message,
+        type: OPENAI_TYPE[this.code],
+        code: this.code,
+        param: this.param,
+        ...(this.details ? this.details : {}),
+      },
+    };
+  }
+}
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; code: ErrorCode; param: string | null; [detail: string]: unknown };
+}
+
+/** Anything thrown that is not an AirlockError becomes an opaque `misconfigured`-class 500 for clients. */
+export function toAirlockError(err: unknown): AirlockError {
+  if (err instanceof AirlockError) return err;
+  return new AirlockError("misconfigured", "internal error", { cause: err });
+}
+
+export function isAirlockError(err: unknown): err is AirlockError {
+  return err instanceof AirlockError;
+}

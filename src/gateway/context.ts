@@ -1,0 +1,27 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Principal } from "../auth/principal.js";
+import type { Logger } from "../core/logger.js";
+import type { ControlPlane } from "../control-plane.js";
+
+/** Per-request facts every handler may need; built once in the server's request listener. */
+export interface RequestScope {
+  requestId: string;
+  startedAt: number;
+  /** Aborts when the client goes away before the response is done. */
+  signal: AbortSignal;
+  /** Filled in by handlers for the access log line. */
+  log: { model?: string; operation?: string; keyId?: string; code?: string };
+}
+
+export interface GatewayContext {
+  plane: ControlPlane;
+  logger: Logger;
+  bodyLimitBytes: number;
+  startedAt: Date;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, scope: RequestScope, params: Record<string, string | undefined>, query: URLSearchParams) => Promise<void>;
+
+export interface Authed {
+  principal: Principal;
+}

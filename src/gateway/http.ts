@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { AirlockError, toAirlockError } from "../core/errors.js";
+
+export type Headers = Record<string, string | number>;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Headers = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** The OpenAI error shape, with `Retry-After` where the error says when to come back. No stack ever. */
+export function sendError(res: ServerResponse, err: unknown, headers: Headers = {}): AirlockError {
+  const error = toAirlockError(err);
+  if (res.headersSent) {
+    res.destroy();
+    return error;
+  }
+  const extra: Headers = { ...headers };
+  if (error.retryAfterSeconds !== undefined) extra["retry-after"] = Math.ceil(error.retryAfterSeconds);
+  if (error.code === "request_too_large") extra.connection = "close";
+  sendJson(res, error.status, error.toJSON(), extra);
+  return error;
+}
+
+/**
+ * Reads a JSON body. A declared length over the limit is refused before a byte is read; an undeclared
+ * (chunked) body is counted as it arrives and refused the moment it passes the limit.
+ */
+export function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (declared > limitBytes) return Promise.reject(tooLarge(limitBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on("data", (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limitBytes) {
+        done = true;
+        chunks.length = 0;
+        req.pause();
+        reject(tooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (done) return;
+      done = true;
+      const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
+      if (text.length === 0) return reject(new AirlockError("invalid_request", "the request body is empty; expected JSON"));
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new AirlockError("invalid_request", "the request body is not valid JSON"));
+      }
+    });
+    req.on("error", (err) => {
+      if (done) return;
+      done = true;
+      reject(toAirlockError(err));
+    });
+  });
+}
+
+function tooLarge(limitBytes: number): AirlockError {
+  return new AirlockError("request_too_large", `the request body is over the ${limitBytes}-byte limit`);
+}
+
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (header && header.length > 7 && header.slice(0, 7).toLowerCase() === "bearer ") return header.slice(7).trim();
+  const apiKey = req.headers["x-api-key"];
+  return typeof apiKey === "string" && apiKey ? apiKey : undefined;
+}
+
+/** A header value that is safe to put on a ledger row and in logs: short, printable, or nothing. */
+export function headerLabel(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  if (typeof value !== "string" || value.length === 0 || value.length > 200) return undefined;
+  return /^[\x20-\x7e]+$/.test(value) ? value : undefined;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

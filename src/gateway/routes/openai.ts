@@ -1,0 +1,148 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Principal } from "../../auth/principal.js";
+import type { CallContext } from "../../calls/context.js";
+import { AirlockError } from "../../core/errors.js";
+import type { ChatRequest, EmbedRequest, Usage } from "../../providers/spec.js";
+import { requirePrincipal } from "../auth.js";
+import type { GatewayContext, Handler, RequestScope } from "../context.js";
+import { headerLabel, isObject, readJson, sendJson } from "../http.js";
+import { SSE_HEADERS, writeEvent } from "../sse.js";
+
+const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
+
+/** `POST /v1/chat/completions`, streaming and not, in OpenAI's wire format. */
+export function chatCompletions(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const body = validateChat(await readJson(req, gw.bodyLimitBytes));
+    const ctx = callContext(req, scope, principal);
+    scope.log.operation = ctx.operation;
+    const { stream, stream_options: streamOptions, ...request } = body;
+    scope.log.model = request.model;
+    if (stream === true) return streamChat(res, gw, ctx, request as ChatRequest, isObject(streamOptions) && streamOptions.include_usage === true);
+
+    const outcome = await gw.plane.chat(request as ChatRequest, ctx);
+    scope.log.model = outcome.model;
+    sendJson(
+      res,
+      200,
+      {
+        id: outcome.result.id,
+        object: "chat.completion",
+        created: outcome.result.created,
+        model: outcome.model,
+        choices: outcome.result.choices,
+        usage: openAIUsage(outcome.usage),
+        ...(outcome.result.system_fingerprint ? { system_fingerprint: outcome.result.system_fingerprint } : {}),
+      },
+      { ...airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length), "x-airlock-cost": outcome.cost },
+    );
+  };
+}
+
+async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallContext, request: ChatRequest, includeUsage: boolean): Promise<void> {
+  const live = await gw.plane.stream(request, ctx);
+  res.writeHead(200, { ...SSE_HEADERS, ...airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length) });
+  let last: { id: string; created: number } | undefined;
+  try {
+    for await (const part of live) {
+      if (part.type === "chunk") {
+        last = part.chunk;
+        await writeEvent(res, JSON.stringify(part.chunk));
+      } else if (includeUsage) {
+        const usageChunk = { id: last?.id ?? ctx.requestId, object: "chat.completion.chunk", created: last?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
+        await writeEvent(res, JSON.stringify(usageChunk));
+      }
+      if (res.destroyed) break;
+    }
+    await writeEvent(res, "[DONE]");
+  } catch (err) {
+    // Bytes are out already: the only honest ending left is an error event, never a silent stop.
+    const error = err instanceof AirlockError ? err : new AirlockError("provider_error", "the stream broke");
+    await writeEvent(res, JSON.stringify(error.toJSON()));
+  }
+  res.end();
+}
+
+/** `POST /v1/embeddings`. */
+export function embeddings(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const body = await readJson(req, gw.bodyLimitBytes);
+    if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
+    if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
+    const ctx = callContext(req, scope, principal);
+    scope.log.model = body.model as string | undefined;
+    const outcome = await gw.plane.embed(body as unknown as EmbedRequest, ctx);
+    scope.log.model = outcome.model;
+    sendJson(
+      res,
+      200,
+      {
+        object: "list",
+        data: outcome.result.data.map((d) => ({ object: "embedding", index: d.index, embedding: d.embedding })),
+        model: outcome.model,
+        usage: { prompt_tokens: outcome.usage.inputTokens, total_tokens: outcome.usage.inputTokens },
+      },
+      { ...airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length), "x-airlock-cost": outcome.cost },
+    );
+  };
+}
+
+/** `GET /v1/models`: enabled catalog models first, then operations, which are callable by name too. */
+export function listModels(gw: GatewayContext): Handler {
+  const created = Math.floor(gw.startedAt.getTime() / 1000);
+  return async (req, res, scope) => {
+    await requirePrincipal(gw.plane, req, scope);
+    const catalog = gw.plane.catalog;
+    const models = [...catalog.models.values()]
+      .filter((m) => m.enabled)
+      .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "chat" ? -1 : 1))
+      .map((m) => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
+    const operations = [...catalog.operations.values()].filter((o) => o.enabled).map((o) => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
+    sendJson(res, 200, { object: "list", data: [...models, ...operations] });
+  };
+}
+
+function validateChat(body: unknown): Record<string, unknown> & { model?: string; stream?: unknown; stream_options?: unknown } {
+  if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
+  if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
+  if (!Array.isArray(body.messages) || body.messages.length === 0) throw new AirlockError("invalid_request", "messages must be a non-empty array", { param: "messages" });
+  body.messages.forEach((message: unknown, i: number) => {
+    if (!isObject(message) || typeof message.role !== "string" || !ROLES.has(message.role)) {
+      throw new AirlockError("invalid_request", `messages[${i}] needs a role (system, developer, user, assistant or tool)`, { param: `messages[${i}].role` });
+    }
+    const content = message.content;
+    if (content !== undefined && content !== null && typeof content !== "string" && !Array.isArray(content)) {
+      throw new AirlockError("invalid_request", `messages[${i}].content must be a string or an array of parts`, { param: `messages[${i}].content` });
+    }
+  });
+  if (body.stream !== undefined && typeof body.stream !== "boolean") throw new AirlockError("invalid_request", "stream must be a boolean", { param: "stream" });
+  return body as Record<string, unknown> & { model?: string };
+}
+
+function callContext(req: IncomingMessage, scope: RequestScope, principal: Principal): CallContext {
+  return {
+    principal,
+    requestId: scope.requestId,
+    operation: headerLabel(req, "x-airlock-operation"),
+    endUser: headerLabel(req, "x-airlock-user"),
+    session: headerLabel(req, "x-airlock-session"),
+    signal: scope.signal,
+  };
+}
+
+function airlockHeaders(scope: Pick<RequestScope, "requestId">, model: string, provider: string, attempts: number): Record<string, string | number> {
+  return { "x-request-id": scope.requestId, "x-airlock-model": model, "x-airlock-provider": provider, "x-airlock-attempts": attempts };
+}
+
+/** OpenAI's usage object: inclusive totals with their breakdowns, as the SDKs expect. */
+export function openAIUsage(usage: Usage): Record<string, unknown> {
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+  };
+}

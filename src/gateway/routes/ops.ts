@@ -1,0 +1,22 @@
+import type { GatewayContext, Handler } from "../context.js";
+import { sendJson } from "../http.js";
+
+export function healthz(): Handler {
+  return async (_req, res) => sendJson(res, 200, { status: "ok" });
+}
+
+/** Ready when the store takes ledger writes; a load balancer should stop sending traffic otherwise. */
+export function readyz(gw: GatewayContext): Handler {
+  return async (_req, res) => {
+    const ready = gw.plane.ledgerHealthy;
+    sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "degraded", store: gw.plane.database.kind, ledger: gw.plane.ledgerStats });
+  };
+}
+
+export function metrics(gw: GatewayContext): Handler {
+  return async (_req, res) => {
+    const text = await gw.plane.metrics.text();
+    res.writeHead(200, { "content-type": gw.plane.metrics.contentType });
+    res.end(text);
+  };
+}

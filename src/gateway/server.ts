@@ -1,0 +1,119 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import Router, { type HTTPVersion } from "find-my-way";
+import { AirlockError } from "../core/errors.js";
+import { requestId as newRequestId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { ControlPlane } from "../control-plane.js";
+import type { GatewayContext, Handler, RequestScope } from "./context.js";
+import { sendError } from "./http.js";
+import * as admin from "./routes/admin.js";
+import * as openai from "./routes/openai.js";
+import * as ops from "./routes/ops.js";
+
+export interface GatewayOptions {
+  plane: ControlPlane;
+  logger: Logger;
+  bodyLimitBytes?: number;
+}
+
+export interface Gateway {
+  server: Server;
+  listen(port: number, host?: string): Promise<{ port: number; url: string }>;
+  /** Stops accepting, waits up to `graceMs` for in-flight calls, then closes the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const gw: GatewayContext = {
+    plane: options.plane,
+    logger: options.logger,
+    bodyLimitBytes: options.bodyLimitBytes ?? options.plane.loaded.config.server.bodyLimitBytes,
+    startedAt: new Date(),
+  };
+  const router = Router<HTTPVersion.V1>({
+    ignoreTrailingSlash: true,
+    defaultRoute: (req, res) => sendError(res, new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`)),
+  });
+  const routes: Array<[string, string, Handler]> = [
+    ["GET", "/healthz", ops.healthz()],
+    ["GET", "/readyz", ops.readyz(gw)],
+    ["GET", "/metrics", ops.metrics(gw)],
+    ["POST", "/v1/chat/completions", openai.chatCompletions(gw)],
+    ["POST", "/v1/embeddings", openai.embeddings(gw)],
+    ["GET", "/v1/models", openai.listModels(gw)],
+    ["GET", "/admin/status", admin.status(gw)],
+    ["GET", "/admin/keys", admin.listKeys(gw)],
+    ["POST", "/admin/keys", admin.createKey(gw)],
+    ["DELETE", "/admin/keys/:id", admin.revokeKey(gw)],
+    ["GET", "/admin/spend", admin.spend(gw)],
+    ["GET", "/admin/calls", admin.recentCalls(gw)],
+  ];
+  for (const [method, path, handler] of routes) router.on(method as "GET", path, (req, res, params, _store, query) => run(handler, req, res, params, query));
+
+  const inFlight = new Set<ServerResponse>();
+
+  function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
+    const incoming = req.headers["x-request-id"];
+    const controller = new AbortController();
+    const scope: RequestScope = {
+      requestId: typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : newRequestId(),
+      startedAt: performance.now(),
+      signal: controller.signal,
+      log: {},
+    };
+    inFlight.add(res);
+    res.on("close", () => {
+      inFlight.delete(res);
+      if (!res.writableFinished) controller.abort(new AirlockError("timeout", "the client closed the request"));
+      accessLog(req, res, scope);
+    });
+    handler(req, res, scope, params, new URLSearchParams(query)).catch((err: unknown) => {
+      const error = sendError(res, err, { "x-request-id": scope.requestId });
+      scope.log.code = error.code;
+      if (error.code === "misconfigured") gw.logger.error({ err, requestId: scope.requestId }, "request failed inside Airlock");
+    });
+  }
+
+  function accessLog(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
+    if (!gw.logger.isLevelEnabled("info")) return;
+    gw.logger.info(
+      {
+        requestId: scope.requestId,
+        method: req.method,
+        path: req.url?.split("?")[0],
+        status: res.statusCode,
+        ms: Math.round((performance.now() - scope.startedAt) * 100) / 100,
+        ...scope.log,
+      },
+      "request",
+    );
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    router.lookup(req, res);
+  });
+  return {
+    server,
+    listen: (port, host = "0.0.0.0") =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const address = server.address() as AddressInfo;
+          const shownHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+          resolve({ port: address.port, url: `http://${shownHost}:${address.port}` });
+        });
+      }),
+    close: async (graceMs = 10_000) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

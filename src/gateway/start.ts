@@ -1,0 +1,110 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { ControlPlane } from "../control-plane.js";
+import { createLogger, type Logger } from "../core/logger.js";
+import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { openDatabase, type Database } from "../store/database.js";
+import { startTracing, type TracingHandle } from "../telemetry/tracing.js";
+import { createGateway, type Gateway } from "./server.js";
+
+export interface StartOptions {
+  port?: number;
+  host?: string;
+  configPath?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  adminKey?: string;
+  logger?: Logger;
+  config?: LoadedConfig;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  plane: ControlPlane;
+  gateway: Gateway;
+  /** Graceful: stop accepting, finish in-flight calls, flush the ledger, close the store. */
+  stop(): Promise<void>;
+}
+
+export const ADMIN_KEY_FILE = "admin-key";
+
+/** Resolves every runtime option from flags, then the environment, then defaults. */
+export function resolveStartOptions(flags: StartOptions, env: NodeJS.ProcessEnv = process.env): Required<Pick<StartOptions, "dataDir">> & StartOptions {
+  return {
+    ...flags,
+    port: flags.port ?? (env.PORT ? Number(env.PORT) : undefined),
+    dataDir: path.resolve(flags.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock"),
+    databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
+    adminKey: flags.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined),
+  };
+}
+
+export async function startGateway(flags: StartOptions = {}): Promise<RunningGateway> {
+  const options = resolveStartOptions(flags);
+  const logger = options.logger ?? createLogger();
+  const loaded = options.config ?? (await loadConfig({ path: options.configPath }));
+  await mkdir(options.dataDir, { recursive: true });
+  const adminKey = options.adminKey ?? (await generatedAdminKey(options.dataDir, logger));
+  const tracing = await startTracing();
+  let database: Database | undefined;
+  let plane: ControlPlane | undefined;
+  try {
+    database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { dataDir: path.join(options.dataDir, "pgdata") });
+    plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true });
+    const gateway = createGateway({ plane, logger });
+    const port = options.port ?? loaded.config.server.port;
+    const { url, port: bound } = await gateway.listen(port, options.host ?? loaded.config.server.host);
+    logger.info(
+      { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
+      loaded.config.demo ? "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" : "Airlock gateway listening",
+    );
+    const ready = { database, plane };
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      port: bound,
+      plane,
+      gateway,
+      stop: () =>
+        (stopping ??= (async () => {
+          await gateway.close(loaded.config.server.shutdownGraceMs);
+          await ready.plane.close();
+          await ready.database.close();
+          await tracing?.shutdown();
+          logger.info({ ledger: ready.plane.ledgerStats }, "Airlock gateway stopped");
+        })()),
+    };
+  } catch (err) {
+    await plane?.close();
+    await database?.close();
+    await tracing?.shutdown();
+    throw err;
+  }
+}
+
+/**
+ * Without `AIRLOCK_ADMIN_KEY`, a local admin key is made once and kept in the data directory (mode 0600),
+ * so a first run works without setup and the key never appears in logs.
+ */
+async function generatedAdminKey(dataDir: string, logger: Logger): Promise<string> {
+  const file = path.join(dataDir, ADMIN_KEY_FILE);
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const key = "sk-al-admin-" + randomBytes(24).toString("base64url");
+    await writeFile(file, key + "\n", { mode: 0o600 });
+    logger.warn({ file }, "AIRLOCK_ADMIN_KEY is not set: generated an admin key and saved it to this file");
+    return key;
+  }
+}
+
+export async function readAdminKeyFile(dataDir: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path.join(dataDir, ADMIN_KEY_FILE), "utf8")).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -1,0 +1,165 @@
+import path from "node:path";
+import type { Principal } from "./auth/principal.js";
+import type { CallContext } from "./calls/context.js";
+import type { StreamEnd } from "./calls/stream.js";
+import { ControlPlane } from "./control-plane.js";
+import { requestId } from "./core/ids.js";
+import type { Logger } from "./core/logger.js";
+import { loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
+import type { AirlockConfigInput } from "./config/schema.js";
+import type { ChatChunk, ChatMessage, ChatRequest, FinishReason, ToolCall, Usage } from "./providers/spec.js";
+import type { AttemptRecord } from "./routing/execute.js";
+import { openDatabase, type Database } from "./store/database.js";
+
+export { AirlockError, type ErrorCode } from "./core/errors.js";
+export { ConfigError } from "./config/load.js";
+export type { AirlockConfigInput as AirlockConfig } from "./config/schema.js";
+export type { ChatMessage, ChatChunk, Usage, ToolCall, FinishReason } from "./providers/spec.js";
+export type { ProviderV1 } from "./providers/spec.js";
+export type { AttemptRecord } from "./routing/execute.js";
+
+export interface AirlockOptions {
+  /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */
+  config?: AirlockConfigInput | string;
+  /** Where the embedded store lives. Default `.airlock`. */
+  dataDir?: string;
+  /** Use PostgreSQL instead of the embedded store. Default: `DATABASE_URL`. */
+  databaseUrl?: string;
+  /** Keep the embedded store in memory only (scripts, tests). */
+  inMemory?: boolean;
+  logger?: Logger;
+}
+
+export interface CallOptions {
+  /** The operation this call belongs to: its route, defaults and guards apply. */
+  operation?: string;
+  /** A catalog model (`provider/model-id`), tier or operation. Optional when `operation` is given. */
+  model?: string;
+  /** The end user the call is made for (ledger and budgets). */
+  user?: string;
+  session?: string;
+  signal?: AbortSignal;
+}
+
+export interface ChatOptions extends CallOptions {
+  messages: ChatMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  /** Any other OpenAI chat parameters (tools, response_format, stop…), passed through. */
+  params?: Record<string, unknown>;
+}
+
+export interface CallInfo {
+  /** The catalog model that answered. */
+  model: string;
+  provider: string;
+  usage: Usage;
+  /** USD, exact decimal string. */
+  cost: string;
+  attempts: AttemptRecord[];
+  requestId: string;
+}
+
+export interface ChatResponse extends CallInfo {
+  id: string;
+  content: string | null;
+  toolCalls: ToolCall[] | undefined;
+  finishReason: FinishReason;
+}
+
+export type StreamPart = { type: "text"; text: string; chunk: ChatChunk } | ({ type: "done" } & CallInfo);
+
+export interface EmbedOptions extends CallOptions {
+  input: string | string[];
+  dimensions?: number;
+}
+
+export interface EmbedResponse extends CallInfo {
+  embeddings: number[][];
+}
+
+export interface Airlock {
+  chat(options: ChatOptions): Promise<ChatResponse>;
+  /** Chunks as they arrive; the last part is `done`, with usage and cost. */
+  stream(options: ChatOptions): AsyncIterable<StreamPart>;
+  embed(options: EmbedOptions): Promise<EmbedResponse>;
+  /** Flushes the ledger and closes the store. */
+  close(): Promise<void>;
+}
+
+const LIBRARY_PRINCIPAL: Principal = { keyId: "library", name: "in-process library", kind: "service", userId: null, teamId: null, orgId: null };
+
+/** Airlock in process: the same routing, guards and ledger as the gateway, without HTTP. */
+export function createAirlock(options: AirlockOptions | AirlockConfigInput = {}): Airlock {
+  const opts: AirlockOptions = "providers" in options ? { config: options as AirlockConfigInput } : (options as AirlockOptions);
+  // A config object is validated now, so a bad one fails where it was written.
+  const eager = opts.config && typeof opts.config !== "string" ? resolveConfig(opts.config, "createAirlock()") : undefined;
+  let database: Database | undefined;
+  const ready: Promise<ControlPlane> = (async () => {
+    const loaded: LoadedConfig = eager ?? (await loadConfig({ path: typeof opts.config === "string" ? opts.config : undefined }));
+    const url = opts.databaseUrl ?? (opts.inMemory ? undefined : process.env.DATABASE_URL || undefined);
+    const dataDir = path.resolve(opts.dataDir ?? ".airlock");
+    database = await openDatabase(url ? { url } : opts.inMemory ? {} : { dataDir: path.join(dataDir, "pgdata") });
+    return ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir });
+  })();
+  ready.catch(() => undefined); // surfaced by the first call instead of as an unhandled rejection
+
+  const context = (call: CallOptions): CallContext => ({
+    principal: LIBRARY_PRINCIPAL,
+    requestId: requestId(),
+    operation: call.operation,
+    endUser: call.user,
+    session: call.session,
+    signal: call.signal,
+  });
+
+  return {
+    async chat(call) {
+      const plane = await ready;
+      const ctx = context(call);
+      const outcome = await plane.chat(chatBody(call), ctx);
+      const choice = outcome.result.choices[0];
+      return {
+        id: outcome.result.id,
+        content: choice?.message.content ?? null,
+        toolCalls: choice?.message.tool_calls,
+        finishReason: choice?.finish_reason ?? null,
+        ...info(outcome, ctx.requestId),
+      };
+    },
+    async *stream(call) {
+      const plane = await ready;
+      const ctx = context(call);
+      const live = await plane.stream(chatBody(call), ctx);
+      for await (const part of live) {
+        if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
+        else yield { type: "done", ...info(part.end, ctx.requestId) };
+      }
+    },
+    async embed(call) {
+      const plane = await ready;
+      const ctx = context(call);
+      const outcome = await plane.embed({ model: call.model ?? "", input: call.input, dimensions: call.dimensions }, ctx);
+      return { embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])), ...info(outcome, ctx.requestId) };
+    },
+    async close() {
+      const plane = await ready.catch(() => undefined);
+      await plane?.close();
+      await database?.close();
+    },
+  };
+}
+
+function chatBody(call: ChatOptions): ChatRequest {
+  return {
+    ...(call.params ?? {}),
+    model: call.model ?? "",
+    messages: call.messages,
+    ...(call.maxTokens !== undefined ? { max_tokens: call.maxTokens } : {}),
+    ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
+  };
+}
+
+function info(outcome: Omit<StreamEnd, "priceMissing" | "usageEstimated">, id: string): CallInfo {
+  return { model: outcome.model, provider: outcome.provider, usage: outcome.usage, cost: outcome.cost, attempts: outcome.attempts, requestId: id };
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { costOf, formatCost, unitPrice } from "./pricing.js";
+import { emptyUsage } from "../providers/spec.js";
+
+describe("costOf", () => {
+  it("charges cached and reasoning tokens at their own prices, never twice", () => {
+    const price = unitPrice({ input: "2.50", output: "10.00", cachedInput: "1.25", reasoning: "10.00", per: "1M" });
+    const usage = { ...emptyUsage(), inputTokens: 1000, cachedInputTokens: 400, outputTokens: 300, reasoningTokens: 200 };
+    // 600 × 2.5e-6 + 400 × 1.25e-6 + 100 × 1e-5 + 200 × 1e-5 = 0.0015 + 0.0005 + 0.001 + 0.002 = 0.005
+    expect(formatCost(costOf(usage, price))).toBe("0.005");
+  });
+
+  it("is exact where binary floats are not", () => {
+    const price = unitPrice({ input: "0.1", output: "0.2", per: "1" });
+    const usage = { ...emptyUsage(), inputTokens: 1, outputTokens: 1 };
+    expect(0.1 + 0.2).not.toBe(0.3);
+    expect(formatCost(costOf(usage, price))).toBe("0.3");
+  });
+
+  it("bills cache writes and per-request fees", () => {
+    const price = unitPrice({ input: "3", output: "15", cachedInput: "0.30", cacheWrite: "3.75", request: "0.001", per: "1M" });
+    const usage = { ...emptyUsage(), inputTokens: 3000, cachedInputTokens: 1000, cacheWriteTokens: 1000, outputTokens: 100 };
+    // 1000 × 3e-6 + 1000 × 3e-7 + 1000 × 3.75e-6 + 100 × 1.5e-5 + 0.001
+    expect(formatCost(costOf(usage, price))).toBe("0.00955");
+  });
+
+  it("keeps sub-micro-dollar precision without exponent notation", () => {
+    const price = unitPrice({ input: "0.0375", output: "0", per: "1M" });
+    expect(formatCost(costOf({ ...emptyUsage(), inputTokens: 1 }, price))).toBe("0.0000000375");
+  });
+});

@@ -1,0 +1,60 @@
+import { Decimal } from "decimal.js";
+import type { PriceConfig } from "../config/schema.js";
+import type { Usage } from "../providers/spec.js";
+
+/** Enough significant digits that no realistic token count × price ever rounds. */
+export const Money = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
+export type Money = Decimal;
+
+/** Digits kept in the ledger: a millionth of a micro-dollar. */
+export const COST_SCALE = 12;
+
+/** Per-unit prices, divided out once when the config loads so a call only multiplies. */
+export interface UnitPrice {
+  input: Money;
+  output: Money;
+  cachedInput: Money;
+  cacheWrite: Money;
+  reasoning: Money;
+  request: Money;
+}
+
+const PER: Record<PriceConfig["per"], number> = { "1M": 1_000_000, "1K": 1_000, "1": 1 };
+
+export function unitPrice(price: PriceConfig): UnitPrice {
+  const per = new Money(PER[price.per]);
+  const perToken = (v: string) => new Money(v).div(per);
+  const input = perToken(price.input);
+  const output = perToken(price.output);
+  return {
+    input,
+    output,
+    cachedInput: price.cachedInput === undefined ? input : perToken(price.cachedInput),
+    cacheWrite: price.cacheWrite === undefined ? input : perToken(price.cacheWrite),
+    reasoning: price.reasoning === undefined ? output : perToken(price.reasoning),
+    request: new Money(price.request ?? "0"),
+  };
+}
+
+/**
+ * The exact cost of one call. Usage totals are inclusive (see `Usage`), so each breakdown is taken out
+ * of its total before the total is charged: cached tokens are never billed twice, reasoning never dropped.
+ */
+export function costOf(usage: Usage, price: UnitPrice): Money {
+  const plainInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
+  const plainOutput = Math.max(0, usage.outputTokens - usage.reasoningTokens);
+  return price.input
+    .mul(plainInput)
+    .add(price.cachedInput.mul(usage.cachedInputTokens))
+    .add(price.cacheWrite.mul(usage.cacheWriteTokens))
+    .add(price.output.mul(plainOutput))
+    .add(price.reasoning.mul(usage.reasoningTokens))
+    .add(price.request);
+}
+
+/** The ledger's text form: fixed point, no exponent, at most COST_SCALE digits. */
+export function formatCost(cost: Money): string {
+  return cost.toDecimalPlaces(COST_SCALE).toFixed();
+}
+
+export const ZERO: Money = new Money(0);

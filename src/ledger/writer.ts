@@ -1,0 +1,139 @@
+import { appendFile, readFile, rename, rm } from "node:fs/promises";
+import type { Logger } from "../core/logger.js";
+import type { Db } from "../store/database.js";
+import { insertLedgerRows } from "../store/queries/ledger.js";
+import type { NewLedgerRow } from "../store/schema/ledger.js";
+
+export interface LedgerWriterOptions {
+  db: Db;
+  logger: Logger;
+  batchSize: number;
+  flushIntervalMs: number;
+  /** Rows kept in memory while the store fails; past this they go to the spool file. */
+  maxBuffer: number;
+  /** A JSON-lines file that holds rows the store could not take. Without it, overflow is dropped and logged. */
+  spoolPath?: string;
+}
+
+/**
+ * Batches ledger rows so that no request waits on the database: `record` is a push onto an array,
+ * and a timer (or a full batch) writes them in one statement. Rows the store refuses stay queued,
+ * and past the memory bound they spool to disk, so an outage loses nothing.
+ */
+export class LedgerWriter {
+  private buffer: NewLedgerRow[] = [];
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private failing = false;
+  private spooled = 0;
+  /** Rows accepted by `record` so far. */
+  recorded = 0;
+  /** Rows the store has confirmed. */
+  written = 0;
+
+  constructor(private readonly options: LedgerWriterOptions) {}
+
+  async start(): Promise<void> {
+    await this.recoverSpool();
+    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  record(row: NewLedgerRow): void {
+    this.buffer.push(row);
+    this.recorded++;
+    if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** True while the last write failed: readiness reports it. */
+  get healthy(): boolean {
+    return !this.failing;
+  }
+
+  /** Writes everything queued now. Concurrent callers share one write. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.buffer.length ? this.flush() : undefined));
+    if (this.buffer.length === 0) return Promise.resolve();
+    this.flushing = this.writeBatch().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  private async writeBatch(): Promise<void> {
+    const rows = this.buffer;
+    this.buffer = [];
+    try {
+      await insertLedgerRows(this.options.db, rows);
+      this.written += rows.length;
+      if (this.failing) this.options.logger.info({ rows: rows.length }, "ledger store reachable again");
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) this.options.logger.error({ err: errorSummary(err), rows: rows.length }, "ledger write failed; rows kept for retry");
+      this.failing = true;
+      this.buffer = rows.concat(this.buffer);
+      if (this.buffer.length > this.options.maxBuffer) await this.spoolOverflow();
+    }
+  }
+
+  private async spoolOverflow(): Promise<void> {
+    const overflow = this.buffer.splice(0, this.buffer.length - this.options.maxBuffer);
+    if (!this.options.spoolPath) {
+      this.options.logger.error({ dropped: overflow.length }, "ledger buffer full and no spool file configured; rows dropped");
+      return;
+    }
+    await appendFile(this.options.spoolPath, overflow.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    this.spooled += overflow.length;
+    this.options.logger.warn({ spooled: overflow.length, spoolPath: this.options.spoolPath }, "ledger rows spooled to disk");
+  }
+
+  /** Rows spooled by an earlier run (or an outage) are written first. */
+  private async recoverSpool(): Promise<void> {
+    const path = this.options.spoolPath;
+    if (!path) return;
+    const claimed = `${path}.recovering`;
+    try {
+      await rename(path, claimed);
+    } catch {
+      return; // nothing spooled
+    }
+    const text = await readFile(claimed, "utf8");
+    const rows = text
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => reviveRow(JSON.parse(line) as Record<string, unknown>));
+    await insertLedgerRows(this.options.db, rows);
+    await rm(claimed);
+    this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");
+  }
+
+  /** Stops the timer and writes everything, retrying briefly; what still cannot be written is spooled. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (let tries = 0; tries < 5 && (this.buffer.length > 0 || this.flushing); tries++) {
+      await this.flush();
+      if (this.buffer.length > 0) await new Promise((r) => setTimeout(r, 100 * (tries + 1)));
+    }
+    if (this.buffer.length > 0 && this.options.spoolPath) {
+      const rows = this.buffer;
+      this.buffer = [];
+      await appendFile(this.options.spoolPath, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      this.options.logger.warn({ spooled: rows.length }, "ledger store unreachable at shutdown; rows spooled to disk");
+    }
+  }
+}
+
+function reviveRow(raw: Record<string, unknown>): NewLedgerRow {
+  return { ...(raw as unknown as NewLedgerRow), ts: new Date(raw.ts as string) };
+}
+
+function errorSummary(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

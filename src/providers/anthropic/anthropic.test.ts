@@ -1,0 +1,265 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { fakeUpstreamHarness } from "../../../test/fakes/harness.js";
+import { startFakeUpstream, type FakeUpstream } from "../../../test/fakes/upstream.js";
+import { anthropicConfig, type AnthropicConfig } from "../../config/providers.js";
+import { AirlockError } from "../../core/errors.js";
+import { ProviderError } from "../errors.js";
+import { CONFORMANCE_REQUEST, describeProviderConformance } from "../provider.conformance.js";
+import type { ChatRequest, StreamEvent, Usage } from "../spec.js";
+import { AnthropicProvider } from "./provider.js";
+import { toAnthropicRequest } from "./request.js";
+import { normalizeAnthropicUsage } from "./response.js";
+
+const MESSAGE_USAGE: Usage = { inputTokens: 2009, outputTokens: 10, cachedInputTokens: 1800, cacheWriteTokens: 188, reasoningTokens: 0 };
+
+function build(baseUrl: string, extra: Partial<AnthropicConfig> = {}): AnthropicProvider {
+  return new AnthropicProvider("anthropic", anthropicConfig.parse({ type: "anthropic", baseUrl, apiKey: "sk-ant-test-51c0", ...extra }));
+}
+
+describeProviderConformance(
+  fakeUpstreamHarness({
+    label: "anthropic (anthropic/message)",
+    flavor: "anthropic",
+    fixture: "anthropic/message",
+    embeddings: false,
+    expected: { content: "The capital of France is Paris.", usage: MESSAGE_USAGE },
+    build: (baseUrl, overrides) => build(baseUrl, overrides),
+  }),
+);
+
+const WEATHER_TOOL = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Current weather for a city",
+    parameters: { type: "object", properties: { location: { type: "string" }, unit: { type: "string" } }, required: ["location"] },
+  },
+};
+
+describe("anthropic request mapping", () => {
+  it("hoists system and developer messages into `system` and defaults max_tokens", () => {
+    const body = toAnthropicRequest(
+      {
+        model: "claude-sonnet-4-20250514",
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "developer", content: [{ type: "text", text: "Answer in English." }] },
+          { role: "user", content: "Capital of France?" },
+        ],
+        temperature: 0.2,
+        top_p: 0.9,
+        stop: "\n\n",
+        user: "user-42",
+        response_format: { type: "json_object" },
+      },
+      "anthropic",
+      4096,
+    );
+    expect(body).toEqual({
+      model: "claude-sonnet-4-20250514",
+      system: "Be brief.\n\nAnswer in English.",
+      messages: [{ role: "user", content: "Capital of France?" }],
+      max_tokens: 4096,
+      temperature: 0.2,
+      top_p: 0.9,
+      stop_sequences: ["\n\n"],
+      metadata: { user_id: "user-42" },
+    });
+  });
+
+  it("prefers max_completion_tokens over max_tokens", () => {
+    const body = toAnthropicRequest({ ...CONFORMANCE_REQUEST, max_tokens: 10, max_completion_tokens: 20 }, "anthropic", 4096);
+    expect(body.max_tokens).toBe(20);
+  });
+
+  it("maps image parts: data URLs to base64 sources, http URLs to url sources", () => {
+    const body = toAnthropicRequest(
+      {
+        model: "m",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "What is in these?" },
+              { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
+              { type: "image_url", image_url: { url: "https://example.com/cat.jpg", detail: "high" } },
+            ],
+          },
+        ],
+      },
+      "anthropic",
+      1024,
+    );
+    expect(body.messages[0]!.content).toEqual([
+      { type: "text", text: "What is in these?" },
+      { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } },
+      { type: "image", source: { type: "url", url: "https://example.com/cat.jpg" } },
+    ]);
+  });
+
+  it("maps tools, tool_choice, assistant tool calls and tool results (grouped into one user turn)", () => {
+    const request: ChatRequest = {
+      model: "claude-sonnet-4-20250514",
+      messages: [
+        { role: "user", content: "Weather in Paris and Rome?" },
+        {
+          role: "assistant",
+          content: "Checking both.",
+          tool_calls: [
+            { id: "toolu_1", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } },
+            { id: "toolu_2", type: "function", function: { name: "get_weather", arguments: '{"location":"Rome"}' } },
+          ],
+        },
+        { role: "tool", tool_call_id: "toolu_1", content: "18°C" },
+        { role: "tool", tool_call_id: "toolu_2", content: [{ type: "text", text: "24°C" }] },
+      ],
+      tools: [WEATHER_TOOL],
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      parallel_tool_calls: false,
+    };
+    const body = toAnthropicRequest(request, "anthropic", 1024);
+    expect(body.tools).toEqual([{ name: "get_weather", description: "Current weather for a city", input_schema: WEATHER_TOOL.function.parameters }]);
+    expect(body.tool_choice).toEqual({ type: "tool", name: "get_weather", disable_parallel_tool_use: true });
+    expect(body.messages).toEqual([
+      { role: "user", content: "Weather in Paris and Rome?" },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: "Checking both." },
+          { type: "tool_use", id: "toolu_1", name: "get_weather", input: { location: "Paris" } },
+          { type: "tool_use", id: "toolu_2", name: "get_weather", input: { location: "Rome" } },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "toolu_1", content: "18°C" },
+          { type: "tool_result", tool_use_id: "toolu_2", content: [{ type: "text", text: "24°C" }] },
+        ],
+      },
+    ]);
+  });
+
+  it("refuses what it cannot translate", () => {
+    const badArgs: ChatRequest = {
+      model: "m",
+      messages: [{ role: "assistant", content: null, tool_calls: [{ id: "t", type: "function", function: { name: "f", arguments: "{oops" } }] }],
+    };
+    expect(() => toAnthropicRequest(badArgs, "anthropic", 1)).toThrow(AirlockError);
+    expect(() => toAnthropicRequest({ ...CONFORMANCE_REQUEST, n: 2 }, "anthropic", 1)).toThrow(expect.objectContaining({ kind: "unsupported" }));
+  });
+});
+
+describe("anthropic adapter", () => {
+  let fake: FakeUpstream;
+  let provider: AnthropicProvider | undefined;
+  const signal = (): AbortSignal => new AbortController().signal;
+  const setup = async (extra: Partial<AnthropicConfig> = {}): Promise<AnthropicProvider> => {
+    fake = await startFakeUpstream("anthropic");
+    provider = build(fake.url, extra);
+    return provider;
+  };
+  afterEach(async () => {
+    await provider?.close();
+    await fake?.close();
+    provider = undefined;
+  });
+
+  it("posts to /v1/messages with the key, version and configured headers", async () => {
+    const p = await setup({ version: "2023-06-01", headers: { "anthropic-beta": "prompt-caching-2024-07-31" } });
+    await p.chat(CONFORMANCE_REQUEST, { signal: signal() });
+    const { path, headers, body } = fake.requests[0]!;
+    expect(path).toBe("/v1/messages");
+    expect(headers).toMatchObject({
+      "x-api-key": "sk-ant-test-51c0",
+      "anthropic-version": "2023-06-01",
+      "anthropic-beta": "prompt-caching-2024-07-31",
+      "content-type": "application/json",
+    });
+    expect(headers.authorization).toBeUndefined();
+    expect(body).toMatchObject({ system: "You answer geography questions in one sentence.", max_tokens: 64 });
+    expect(body.stream).toBeUndefined();
+  });
+
+  it("maps a tool_use answer to OpenAI tool_calls, and streams it as tool-call deltas", async () => {
+    const p = await setup();
+    fake.push({ kind: "ok", fixture: "anthropic/tool-use" }, { kind: "ok", fixture: "anthropic/tool-use" });
+    const request = { ...CONFORMANCE_REQUEST, tools: [WEATHER_TOOL] };
+    const result = await p.chat(request, { signal: signal() });
+    expect(result.choices[0]).toEqual({
+      index: 0,
+      message: {
+        role: "assistant",
+        content: "I'll check the current weather in Paris.",
+        tool_calls: [
+          { id: "toolu_01A09q90qw90lq917835lq9", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris, France","unit":"celsius"}' } },
+        ],
+      },
+      finish_reason: "tool_calls",
+    });
+    expect(result.usage).toEqual({ inputTokens: 412, outputTokens: 68, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+
+    const events = await drain(await p.stream(request, { signal: signal() }));
+    expect(fake.requests[1]!.body.stream).toBe(true);
+    const deltas = events.flatMap((e) => (e.type === "chunk" ? [e.chunk.choices[0]!] : []));
+    const calls = deltas.flatMap((d) => (d.delta.tool_calls ?? []) as Array<{ index: number; id?: string; function: { name?: string; arguments: string } }>);
+    expect(calls[0]).toEqual({ index: 0, id: "toolu_01A09q90qw90lq917835lq9", type: "function", function: { name: "get_weather", arguments: "" } });
+    expect(calls.every((c) => c.index === 0)).toBe(true);
+    expect(JSON.parse(calls.map((c) => c.function.arguments).join(""))).toEqual({ location: "Paris, France", unit: "celsius" });
+    expect(deltas.map((d) => d.delta.content ?? "").join("")).toBe("I'll check the current weather in Paris.");
+    expect(deltas.at(-1)!.finish_reason).toBe("tool_calls");
+    expect(events.at(-1)).toEqual({ type: "usage", usage: result.usage });
+  });
+
+  it("treats 529 overloaded_error as retryable and fallbackable", async () => {
+    const p = await setup();
+    fake.push({ kind: "error", status: 529 });
+    await expect(p.chat(CONFORMANCE_REQUEST, { signal: signal() })).rejects.toMatchObject({
+      kind: "http",
+      status: 529,
+      providerCode: "overloaded_error",
+      isRetryable: true,
+      fallbackable: true,
+    });
+  });
+
+  it("reads Anthropic's 429 retry-after", async () => {
+    const p = await setup();
+    fake.push({ kind: "error", status: 429 });
+    await expect(p.chat(CONFORMANCE_REQUEST, { signal: signal() })).rejects.toMatchObject({ status: 429, retryAfterMs: 7000, providerCode: "rate_limit_error" });
+  });
+
+  it("throws a fallbackable ProviderError for `event: error` mid-stream, after the chunks before it", async () => {
+    const p = await setup();
+    fake.push({ kind: "ok", fixture: "anthropic/overloaded-midstream" });
+    const events: StreamEvent[] = [];
+    const err = await (async () => {
+      for await (const event of await p.stream(CONFORMANCE_REQUEST, { signal: signal() })) events.push(event);
+    })().catch((e: unknown) => e);
+    expect(events).toHaveLength(2);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ kind: "protocol", providerCode: "overloaded_error", fallbackable: true });
+  });
+});
+
+describe("normalizeAnthropicUsage", () => {
+  it("makes input inclusive of cache reads and writes", () => {
+    expect(normalizeAnthropicUsage({ input_tokens: 21, cache_creation_input_tokens: 188, cache_read_input_tokens: 1800, output_tokens: 10 })).toEqual(MESSAGE_USAGE);
+  });
+
+  it("reads null cache fields as zero", () => {
+    expect(normalizeAnthropicUsage({ input_tokens: 5, cache_creation_input_tokens: null, cache_read_input_tokens: null, output_tokens: 1 })).toEqual({
+      inputTokens: 5,
+      outputTokens: 1,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+    });
+  });
+});
+
+async function drain(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
+  const events: StreamEvent[] = [];
+  for await (const event of stream) events.push(event);
+  return events;
+}

@@ -1,0 +1,162 @@
+import { AirlockError } from "../../core/errors.js";
+import { ProviderError } from "../errors.js";
+import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from "../spec.js";
+import { isObject, text } from "../wire.js";
+import type {
+  AnthropicContentBlock,
+  AnthropicImageBlock,
+  AnthropicMessageParam,
+  AnthropicRequest,
+  AnthropicTextBlock,
+  AnthropicTool,
+  AnthropicToolChoice,
+} from "./wire.js";
+
+const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
+
+/**
+ * Translates an OpenAI chat request into a Messages API request. Fields with no Anthropic meaning
+ * (response_format, logprobs, seed, …) are dropped; `n > 1` is refused because it cannot be honoured.
+ */
+export function toAnthropicRequest(request: ChatRequest, provider: string, defaultMaxTokens: number): AnthropicRequest {
+  if (typeof request.n === "number" && request.n > 1) {
+    throw new ProviderError(`${provider}: anthropic returns one choice per call (n=${request.n})`, {
+      kind: "unsupported",
+      provider,
+      fallbackable: true,
+    });
+  }
+  const system: string[] = [];
+  const messages: AnthropicMessageParam[] = [];
+  for (const message of request.messages) {
+    switch (message.role) {
+      case "system":
+      case "developer":
+        system.push(plainText(message.content));
+        break;
+      case "user":
+        append(messages, "user", userBlocks(message.content));
+        break;
+      case "assistant":
+        append(messages, "assistant", assistantBlocks(message));
+        break;
+      case "tool":
+        append(messages, "user", [toolResult(message)]);
+        break;
+    }
+  }
+
+  const out: AnthropicRequest = {
+    model: request.model,
+    messages,
+    max_tokens: request.max_completion_tokens ?? request.max_tokens ?? defaultMaxTokens,
+  };
+  if (system.length > 0) out.system = system.join("\n\n");
+  if (request.temperature !== undefined) out.temperature = request.temperature;
+  if (request.top_p !== undefined) out.top_p = request.top_p;
+  if (request.stop !== undefined) out.stop_sequences = typeof request.stop === "string" ? [request.stop] : request.stop;
+  if (Array.isArray(request.tools) && request.tools.length > 0) out.tools = request.tools.map(toAnthropicTool);
+  const choice = toAnthropicToolChoice(request.tool_choice, request.parallel_tool_calls);
+  if (choice !== undefined) out.tool_choice = choice;
+  if (request.user !== undefined) out.metadata = { user_id: request.user };
+  return out;
+}
+
+/**
+ * Anthropic wants strictly alternating turns, and every tool_result for a turn's tool_use blocks in
+ * the one user message that follows it; OpenAI sends each tool result as its own message. Merging
+ * consecutive same-role messages satisfies both.
+ */
+function append(messages: AnthropicMessageParam[], role: "user" | "assistant", blocks: AnthropicContentBlock[]): void {
+  const last = messages[messages.length - 1];
+  if (last !== undefined && last.role === role) {
+    const previous = typeof last.content === "string" ? [textBlock(last.content)] : last.content;
+    last.content = [...previous, ...blocks];
+    return;
+  }
+  const only = blocks.length === 1 ? blocks[0] : undefined;
+  messages.push({ role, content: only?.type === "text" ? only.text : blocks });
+}
+
+function userBlocks(content: ChatMessage["content"]): Array<AnthropicTextBlock | AnthropicImageBlock> {
+  if (content === null) return [];
+  if (typeof content === "string") return [textBlock(content)];
+  return content.map(toContentBlock);
+}
+
+function assistantBlocks(message: ChatMessage): AnthropicContentBlock[] {
+  const blocks: AnthropicContentBlock[] = [];
+  const content = plainText(message.content);
+  if (content !== "") blocks.push(textBlock(content));
+  for (const call of message.tool_calls ?? []) {
+    blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call) });
+  }
+  return blocks;
+}
+
+function toolResult(message: ChatMessage): AnthropicContentBlock {
+  if (message.tool_call_id === undefined) {
+    throw new AirlockError("invalid_request", "a tool message needs tool_call_id", { param: "messages" });
+  }
+  const content = typeof message.content === "string" || message.content === null
+    ? message.content ?? ""
+    : message.content.map(toContentBlock);
+  return { type: "tool_result", tool_use_id: message.tool_call_id, content };
+}
+
+function toContentBlock(part: ContentPart): AnthropicTextBlock | AnthropicImageBlock {
+  if (part.type === "text") return textBlock(part.text);
+  const url = part.image_url.url;
+  const inline = DATA_URL.exec(url);
+  if (inline !== null) return { type: "image", source: { type: "base64", media_type: inline[1]!, data: inline[2]! } };
+  if (url.startsWith("https://") || url.startsWith("http://")) return { type: "image", source: { type: "url", url } };
+  throw new AirlockError("invalid_request", "an image must be a base64 data: URL or an http(s) URL", { param: "messages" });
+}
+
+function toolInput(call: ToolCall): unknown {
+  if (call.function.arguments.trim() === "") return {};
+  try {
+    return JSON.parse(call.function.arguments);
+  } catch {
+    throw new AirlockError("invalid_request", "tool call arguments are not valid JSON", { param: "messages" });
+  }
+}
+
+function toAnthropicTool(tool: unknown): AnthropicTool {
+  const fn = isObject(tool) && tool.type === "function" && isObject(tool.function) ? tool.function : undefined;
+  const name = fn === undefined ? undefined : text(fn.name);
+  if (fn === undefined || name === undefined) {
+    throw new AirlockError("invalid_request", "only function tools can be sent to anthropic", { param: "tools" });
+  }
+  const out: AnthropicTool = { name, input_schema: fn.parameters ?? { type: "object", properties: {} } };
+  const description = text(fn.description);
+  if (description !== undefined) out.description = description;
+  return out;
+}
+
+function toAnthropicToolChoice(choice: unknown, parallel: unknown): AnthropicToolChoice | undefined {
+  let out: AnthropicToolChoice | undefined;
+  if (choice === "auto") out = { type: "auto" };
+  else if (choice === "none") out = { type: "none" };
+  else if (choice === "required") out = { type: "any" };
+  else if (isObject(choice) && isObject(choice.function) && typeof choice.function.name === "string") {
+    out = { type: "tool", name: choice.function.name };
+  }
+  if (parallel === false) {
+    out ??= { type: "auto" };
+    if (out.type !== "none") out.disable_parallel_tool_use = true;
+  }
+  return out;
+}
+
+function plainText(content: ChatMessage["content"]): string {
+  if (content === null) return "";
+  if (typeof content === "string") return content;
+  let out = "";
+  for (const part of content) if (part.type === "text") out += part.text;
+  return out;
+}
+
+function textBlock(value: string): AnthropicTextBlock {
+  return { type: "text", text: value };
+}

@@ -1,0 +1,102 @@
+import { ProviderError, providerErrorFromResponse } from "../errors.js";
+import type { ChatResult, FinishReason, ToolCall, Usage } from "../spec.js";
+import { count, isObject } from "../wire.js";
+import type { AnthropicMessage, AnthropicUsage } from "./wire.js";
+
+/**
+ * Anthropic's `input_tokens` excludes cache reads and writes; ours is inclusive, with the cached and
+ * cache-write parts broken out so costing can price each at its own rate.
+ */
+export function normalizeAnthropicUsage(usage: AnthropicUsage): Usage {
+  const cacheRead = count(usage.cache_read_input_tokens);
+  const cacheWrite = count(usage.cache_creation_input_tokens);
+  return {
+    inputTokens: count(usage.input_tokens) + cacheRead + cacheWrite,
+    outputTokens: count(usage.output_tokens),
+    cachedInputTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    reasoningTokens: 0, // Anthropic bills thinking as output and does not break it out
+  };
+}
+
+export function toFinishReason(stopReason: string | null | undefined): FinishReason {
+  switch (stopReason) {
+    case "end_turn":
+    case "stop_sequence":
+    case "pause_turn":
+      return "stop";
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length";
+    case "tool_use":
+      return "tool_calls";
+    case "refusal":
+      return "content_filter";
+    default:
+      return null;
+  }
+}
+
+export function toChatResult(raw: unknown, provider: string): ChatResult {
+  if (!isObject(raw) || raw.type !== "message" || !Array.isArray(raw.content)) {
+    throw new ProviderError(`${provider}: upstream answer is not an Anthropic message`, { kind: "protocol", provider });
+  }
+  const message = raw as unknown as AnthropicMessage;
+  let content = "";
+  let hasText = false;
+  const toolCalls: ToolCall[] = [];
+  for (const block of message.content) {
+    if (block.type === "text" && typeof block.text === "string") {
+      content += block.text;
+      hasText = true;
+    } else if (block.type === "tool_use") {
+      toolCalls.push({
+        id: block.id ?? "",
+        type: "function",
+        function: { name: block.name ?? "", arguments: JSON.stringify(block.input ?? {}) },
+      });
+    }
+    // thinking and server-tool blocks have no place in an OpenAI message
+  }
+  const usageReported = isObject(message.usage);
+  return {
+    id: message.id,
+    model: message.model,
+    created: Math.floor(Date.now() / 1000),
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant",
+          content: hasText ? content : null,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        },
+        finish_reason: toFinishReason(message.stop_reason),
+      },
+    ],
+    usage: normalizeAnthropicUsage(usageReported ? message.usage : {}),
+    usageReported,
+  };
+}
+
+/**
+ * Anthropic words a missing model as `not_found_error` / "model: <id>", which the shared classifier
+ * does not recognise as a model problem; another provider may well serve the model, so say so.
+ */
+export function anthropicErrorFromResponse(
+  provider: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  bodyText: string,
+): ProviderError {
+  const error = providerErrorFromResponse(provider, status, headers, bodyText);
+  if (status !== 404 || error.fallbackable || !/^model:/i.test(error.message)) return error;
+  return new ProviderError(error.message, {
+    kind: "http",
+    provider,
+    status,
+    providerCode: error.providerCode,
+    retryAfterMs: error.retryAfterMs,
+    fallbackable: true,
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * What went wrong upstream, and whether trying again could help. Adapters throw only these
+ * (or an AirlockError for refusals that are Airlock's own decision, such as the noop adapter).
+ */
+export type ProviderErrorKind = "http" | "connection" | "timeout" | "protocol" | "unsupported";
+
+export interface ProviderErrorInit {
+  kind: ProviderErrorKind;
+  provider: string;
+  status?: number;
+  retryAfterMs?: number;
+  providerCode?: string;
+  /** Set for "model not found" / "model overloaded": not worth retrying here, worth trying elsewhere. */
+  fallbackable?: boolean;
+  cause?: unknown;
+}
+
+export class ProviderError extends Error {
+  readonly kind: ProviderErrorKind;
+  readonly provider: string;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly providerCode: string | undefined;
+  readonly isRetryable: boolean;
+  readonly fallbackable: boolean;
+
+  constructor(message: string, init: ProviderErrorInit) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "ProviderError";
+    this.kind = init.kind;
+    this.provider = init.provider;
+    this.status = init.status;
+    this.retryAfterMs = init.retryAfterMs;
+    this.providerCode = init.providerCode;
+    this.isRetryable = isRetryableKind(init.kind, init.status);
+    this.fallbackable = this.isRetryable || init.fallbackable === true;
+  }
+}
+
+function isRetryableKind(kind: ProviderErrorKind, status: number | undefined): boolean {
+  if (kind === "connection" || kind === "timeout") return true; // the request may never have arrived
+  if (kind !== "http" || status === undefined) return false;
+  return isRetryableStatus(status);
+}
+
+/** The statuses worth a second try, each for its own reason. */
+export function isRetryableStatus(status: number): boolean {
+  if (status === 408) return true; // the upstream timed the request out: it may pass next time
+  if (status === 409) return true; // lock/conflict on the upstream side is transient
+  if (status === 429) return true; // rate limited: wait as told, then try again
+  return status >= 500; // the upstream broke, not our request
+}
+
+/** Honour `retry-after-ms` first (precise, OpenAI sends it), then `retry-after` (seconds or HTTP-date). */
+export function parseRetryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+  const ms = first(headers["retry-after-ms"]);
+  if (ms !== undefined) {
+    const value = Number(ms);
+    if (Number.isFinite(value) && value >= 0) return value;
+  }
+  const ra = first(headers["retry-after"]);
+  if (ra === undefined) return undefined;
+  const seconds = Number(ra);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(ra);
+  if (!Number.isNaN(date)) return Math.max(0, date - now);
+  return undefined;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|invalid model)|no such model|model_not_found|not a valid model/i;
+const OVERLOADED = /overloaded/i;
+
+/**
+ * Builds the error for a non-2xx upstream answer from its status, headers and body text. It reads the
+ * OpenAI (`{error:{message,type,code}}`) and Anthropic (`{type:"error",error:{type,message}}`) shapes.
+ */
+export function providerErrorFromResponse(
+  provider: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  bodyText: string,
+): ProviderError {
+  let message = `upstream answered ${status}`;
+  let providerCode: string | undefined;
+  try {
+    const body = JSON.parse(bodyText) as { error?: { message?: unknown; type?: unknown; code?: unknown } | string; message?: unknown };
+    const err = body.error;
+    if (typeof err === "string") message = err;
+    else if (err && typeof err === "object") {
+      if (typeof err.message === "string") message = err.message;
+      const code = err.code ?? err.type;
+      if (typeof code === "string") providerCode = code;
+    } else if (typeof body.message === "string") message = body.message;
+  } catch {
+    // a non-JSON error page: the status says enough
+  }
+  const fallbackable = (status === 404 || status === 400) && MODEL_MISSING.test(`${providerCode ?? ""} ${message}`)
+    || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
+  return new ProviderError(truncate(message, 500), {
+    kind: "http",
+    provider,
+    status,
+    providerCode,
+    fallbackable,
+    retryAfterMs: parseRetryAfterMs(headers),
+  });
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n) + "…" : s;
+}

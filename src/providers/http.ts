@@ -1,0 +1,181 @@
+import { Pool } from "undici";
+import { Attempt } from "./attempt.js";
+import { ProviderError, providerErrorFromResponse } from "./errors.js";
+import { readSse, SseOverflowError, type EventSourceMessage } from "./sse.js";
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export interface UpstreamClientOptions {
+  /** The provider's name in config, for error messages and ProviderError.provider. */
+  provider: string;
+  baseUrl: string;
+  /** Sent with every request (auth, versions, config headers); computed once by the adapter. */
+  headers: Record<string, string>;
+  /** Max sockets to the upstream origin. */
+  connections?: number;
+  /** Per-attempt timeout: total for JSON calls; until the answer, then between bytes, for streams. */
+  timeoutMs?: number;
+  /** Overrides how a non-2xx answer is classified, for upstreams with their own wording. */
+  errorFromResponse?: (status: number, headers: ResponseHeaders, bodyText: string) => ProviderError;
+}
+
+/** Error bodies are read for classification only; past this they are not worth holding. */
+const MAX_ERROR_BODY_CHARS = 64 * 1024;
+
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_CLOSED",
+  "UND_ERR_DESTROYED",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+]);
+const TIMEOUT_CODES = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+/**
+ * One upstream origin's HTTP plumbing, shared by the HTTP adapters: a connection pool, POST helpers
+ * for JSON and SSE, and the mapping of every failure onto ProviderError (or the caller's abort reason).
+ */
+export class UpstreamClient {
+  private readonly provider: string;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly query: string;
+  private readonly jsonHeaders: Record<string, string>;
+  private readonly sseHeaders: Record<string, string>;
+  private readonly timeoutMs: number | undefined;
+  private readonly errorFromResponse: (status: number, headers: ResponseHeaders, bodyText: string) => ProviderError;
+
+  constructor(options: UpstreamClientOptions) {
+    const url = new URL(options.baseUrl);
+    this.provider = options.provider;
+    this.basePath = url.pathname.replace(/\/+$/, "");
+    this.query = url.search; // e.g. Azure's api-version travels on every path
+    this.timeoutMs = options.timeoutMs;
+    this.jsonHeaders = { ...options.headers, "content-type": "application/json", accept: "application/json" };
+    this.sseHeaders = { ...options.headers, "content-type": "application/json", accept: "text/event-stream" };
+    this.errorFromResponse =
+      options.errorFromResponse ?? ((status, headers, text) => providerErrorFromResponse(this.provider, status, headers, text));
+    // undici's own 300 s header/body timeouts are disabled: the caller's deadline and timeoutMs govern,
+    // and a hidden cutoff would kill long reasoning calls that the operator allowed.
+    this.pool = new Pool(url.origin, {
+      connections: options.connections ?? null,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  /** The request path for an endpoint below the base URL, e.g. `/chat/completions`. Call once, keep it. */
+  path(endpoint: string): string {
+    return `${this.basePath}${endpoint}${this.query}`;
+  }
+
+  /** POSTs `body` (already JSON text) and returns the parsed JSON answer. */
+  async postJson(path: string, body: string, signal: AbortSignal): Promise<unknown> {
+    const attempt = new Attempt(signal, this.provider, this.timeoutMs);
+    try {
+      const res = await this.pool.request({ path, method: "POST", headers: this.jsonHeaders, body, signal: attempt.signal });
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
+      const text = await res.body.text();
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw this.protocolError("upstream answered with a body that is not JSON");
+      }
+    } catch (err) {
+      throw attempt.outcome(err, this.transportError);
+    } finally {
+      attempt.finish();
+    }
+  }
+
+  /**
+   * POSTs `body` and resolves once the upstream accepted it (2xx headers seen), so that a refusal is
+   * still thrown here, where it can be retried. Failures while reading surface from the iterator.
+   */
+  async postSse(path: string, body: string, signal: AbortSignal): Promise<AsyncIterable<EventSourceMessage>> {
+    const attempt = new Attempt(signal, this.provider, this.timeoutMs);
+    try {
+      const res = await this.pool.request({ path, method: "POST", headers: this.sseHeaders, body, signal: attempt.signal });
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
+      attempt.touch();
+      return this.messages(res.body, attempt);
+    } catch (err) {
+      attempt.finish();
+      throw attempt.outcome(err, this.transportError);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async *messages(body: AsyncIterable<Uint8Array> & { destroy(): unknown }, attempt: Attempt): AsyncGenerator<EventSourceMessage> {
+    try {
+      for await (const message of readSse(body, () => attempt.touch())) {
+        attempt.hold();
+        yield message;
+        attempt.resume();
+        // Bytes already buffered must not outlive an abort: the caller stops hearing from us at once.
+        attempt.throwIfAborted();
+      }
+    } catch (err) {
+      throw attempt.outcome(err, this.transportError);
+    } finally {
+      attempt.finish();
+      body.destroy();
+    }
+  }
+
+  private async refusal(status: number, headers: ResponseHeaders, body: AsyncIterable<Uint8Array> & { text(): Promise<string> }): Promise<ProviderError> {
+    let text = "";
+    try {
+      text = (await body.text()).slice(0, MAX_ERROR_BODY_CHARS);
+    } catch {
+      // the status alone still classifies the refusal
+    }
+    return this.errorFromResponse(status, headers, text);
+  }
+
+  private protocolError(message: string, cause?: unknown): ProviderError {
+    return new ProviderError(`${this.provider}: ${message}`, { kind: "protocol", provider: this.provider, cause });
+  }
+
+  /** Maps a failure below HTTP (socket, DNS, framing) onto a ProviderError. Never echoes request data. */
+  private readonly transportError = (err: unknown): ProviderError => {
+    if (err instanceof SseOverflowError) return this.protocolError(err.message, err);
+    const code = errorCode(err);
+    if (code !== undefined && TIMEOUT_CODES.has(code)) {
+      return new ProviderError(`${this.provider}: upstream stopped answering (${code})`, { kind: "timeout", provider: this.provider, cause: err });
+    }
+    const reason = code !== undefined && CONNECTION_CODES.has(code) ? code : "transport failure";
+    return new ProviderError(`${this.provider}: connection to upstream failed (${reason})`, {
+      kind: "connection",
+      provider: this.provider,
+      cause: err,
+    });
+  };
+}
+
+/** The first error code found on the error, its causes, or the errors of an AggregateError (happy eyeballs). */
+function errorCode(err: unknown, depth = 0): string | undefined {
+  if (depth > 4 || typeof err !== "object" || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  if (err instanceof AggregateError) {
+    for (const inner of err.errors) {
+      const found = errorCode(inner, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return errorCode((err as { cause?: unknown }).cause, depth + 1);
+}

@@ -1,0 +1,173 @@
+import type { MockConfig, MockStep } from "../../config/providers.js";
+import { Attempt, delay, untilAborted } from "../attempt.js";
+import { ProviderError, providerErrorFromResponse } from "../errors.js";
+import {
+  emptyUsage,
+  PROVIDER_SPEC_VERSION,
+  type CallOptions,
+  type ChatChunk,
+  type ChatRequest,
+  type ChatResult,
+  type EmbedRequest,
+  type EmbedResult,
+  type ProviderV1,
+  type StreamEvent,
+  type Usage,
+} from "../spec.js";
+import { defaultReply, embeddingInputs, embeddingVector, estimateTokens, promptChars, streamPieces } from "./synthesis.js";
+
+const NO_STEP: MockStep = {};
+
+/**
+ * An in-process provider that follows a script: the nth call acts out `script[n]`, and the last step
+ * repeats. It fails the way a real upstream would (same ProviderError classification, abort reasons
+ * passed through, timeouts), so demos and tests exercise the real retry and fallback paths.
+ */
+export class MockProvider implements ProviderV1 {
+  readonly specVersion = PROVIDER_SPEC_VERSION;
+  readonly type = "mock";
+  private calls = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly config: MockConfig,
+  ) {}
+
+  async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
+    const call = this.calls++;
+    const step = this.step(call);
+    const attempt = new Attempt(options.signal, this.name, this.config.timeoutMs);
+    try {
+      await this.prelude(step, request.model, attempt);
+      const chars = promptChars(request.messages);
+      const reply = this.reply(step, request.model, chars);
+      return {
+        id: `chatcmpl-mock-${call}`,
+        model: request.model,
+        created: Math.floor(Date.now() / 1000),
+        choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }],
+        usage: usageFor(chars, reply.length),
+        usageReported: true,
+      };
+    } catch (err) {
+      throw attempt.outcome(err);
+    } finally {
+      attempt.finish();
+    }
+  }
+
+  async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+    const call = this.calls++;
+    const step = this.step(call);
+    const attempt = new Attempt(options.signal, this.name, this.config.timeoutMs);
+    try {
+      await this.prelude(step, request.model, attempt);
+    } catch (err) {
+      attempt.finish();
+      throw attempt.outcome(err);
+    }
+    const chars = promptChars(request.messages);
+    const reply = this.reply(step, request.model, chars);
+    return this.chunks(`chatcmpl-mock-${call}`, request.model, reply, usageFor(chars, reply.length), step, attempt);
+  }
+
+  async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
+    const step = this.step(this.calls++);
+    const attempt = new Attempt(options.signal, this.name, this.config.timeoutMs);
+    try {
+      await this.prelude(step, request.model, attempt);
+      const dimensions = request.dimensions ?? this.config.embeddingDimensions;
+      const inputs = embeddingInputs(request.input);
+      let tokens = 0;
+      const data = inputs.map((input, index) => {
+        tokens += input.tokens;
+        return { index, embedding: embeddingVector(input.key, dimensions) };
+      });
+      const usage = emptyUsage();
+      usage.inputTokens = tokens;
+      return { model: request.model, data, usage };
+    } catch (err) {
+      throw attempt.outcome(err);
+    } finally {
+      attempt.finish();
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private step(call: number): MockStep {
+    const script = this.config.script;
+    if (script === undefined || script.length === 0) return NO_STEP;
+    return script[Math.min(call, script.length - 1)] ?? NO_STEP;
+  }
+
+  /** Everything before the upstream would have accepted the call: latency, hanging, refusing. */
+  private async prelude(step: MockStep, model: string, attempt: Attempt): Promise<void> {
+    await delay(step.latencyMs ?? this.config.latencyMs, attempt.signal);
+    if (step.hang === true) await untilAborted(attempt.signal);
+    if (step.status !== undefined) throw refusal(this.name, step.status, model, step.retryAfterSeconds);
+  }
+
+  private reply(step: MockStep, model: string, chars: number): string {
+    return step.reply ?? this.config.reply ?? defaultReply(model, chars);
+  }
+
+  private async *chunks(id: string, model: string, reply: string, usage: Usage, step: MockStep, attempt: Attempt): AsyncGenerator<StreamEvent> {
+    const created = Math.floor(Date.now() / 1000);
+    const chunk = (delta: ChatChunk["choices"][number]["delta"], finish: "stop" | null): StreamEvent => ({
+      type: "chunk",
+      chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] },
+    });
+    try {
+      const pieces = streamPieces(reply);
+      const events = pieces.map((content, i) => chunk(i === 0 ? { role: "assistant", content } : { content }, null));
+      events.push(chunk({}, "stop"));
+      for (let i = 0; i < events.length; i++) {
+        if (i > 0) await delay(this.config.chunkDelayMs, attempt.signal);
+        if (i === step.cutAfterChunks) {
+          throw new ProviderError(`${this.name}: mock stream cut after ${i} chunks`, { kind: "connection", provider: this.name });
+        }
+        attempt.hold();
+        yield events[i]!;
+        attempt.resume();
+        attempt.throwIfAborted();
+      }
+      yield { type: "usage", usage };
+    } catch (err) {
+      throw attempt.outcome(err);
+    } finally {
+      attempt.finish();
+    }
+  }
+}
+
+function usageFor(promptChars: number, replyChars: number): Usage {
+  return {
+    inputTokens: estimateTokens(promptChars),
+    outputTokens: estimateTokens(replyChars),
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
+  };
+}
+
+/** Built from the body a real upstream would send, so classification (fallbackable etc.) is the real one. */
+function refusal(provider: string, status: number, model: string, retryAfterSeconds: number | undefined): ProviderError {
+  const headers = retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) };
+  return providerErrorFromResponse(provider, status, headers, JSON.stringify({ error: mockErrorBody(status, model) }));
+}
+
+function mockErrorBody(status: number, model: string): { message: string; type: string; code: string | null } {
+  switch (status) {
+    case 404:
+      return { message: `The model \`${model}\` does not exist.`, type: "invalid_request_error", code: "model_not_found" };
+    case 429:
+      return { message: "Rate limit reached (mock).", type: "requests", code: "rate_limit_exceeded" };
+    case 529:
+      return { message: "Overloaded (mock).", type: "overloaded_error", code: null };
+    default:
+      return { message: `Mock upstream error ${status}.`, type: status >= 500 ? "server_error" : "invalid_request_error", code: null };
+  }
+}

@@ -1,0 +1,72 @@
+import type { OpenAICompatibleConfig } from "../../config/providers.js";
+import { UpstreamClient } from "../http.js";
+import {
+  PROVIDER_SPEC_VERSION,
+  type CallOptions,
+  type ChatRequest,
+  type ChatResult,
+  type EmbedRequest,
+  type EmbedResult,
+  type ProviderV1,
+  type StreamEvent,
+} from "../spec.js";
+import { toChatResult, toEmbedResult, toStreamEvents } from "./translate.js";
+
+/** Usage on the final chunk is how streamed calls get costed; without it the ledger would be guessing. */
+const STREAM_OPTIONS = { include_usage: true } as const;
+
+/**
+ * OpenAI and everything that speaks its API (OpenRouter, DeepSeek, Groq, vLLM, Ollama). The request
+ * is already OpenAI-shaped, so it is forwarded as is; only `stream` and `stream_options` are ours.
+ */
+export class OpenAICompatibleProvider implements ProviderV1 {
+  readonly specVersion = PROVIDER_SPEC_VERSION;
+  readonly type = "openai-compatible";
+  private readonly http: UpstreamClient;
+  private readonly chatPath: string;
+  private readonly embeddingsPath: string;
+
+  constructor(
+    readonly name: string,
+    config: OpenAICompatibleConfig,
+  ) {
+    const headers: Record<string, string> = { ...config.headers };
+    if (config.apiKey !== undefined) headers.authorization = `Bearer ${config.apiKey}`;
+    this.http = new UpstreamClient({
+      provider: name,
+      baseUrl: config.baseUrl,
+      headers,
+      connections: config.connections,
+      timeoutMs: config.timeoutMs,
+    });
+    this.chatPath = this.http.path("/chat/completions");
+    this.embeddingsPath = this.http.path("/embeddings");
+  }
+
+  async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
+    const raw = await this.http.postJson(this.chatPath, JSON.stringify(withoutStreaming(request)), options.signal);
+    return toChatResult(raw, this.name);
+  }
+
+  async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+    const body = JSON.stringify({ ...request, stream: true, stream_options: STREAM_OPTIONS });
+    const messages = await this.http.postSse(this.chatPath, body, options.signal);
+    return toStreamEvents(messages, this.name);
+  }
+
+  async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
+    const raw = await this.http.postJson(this.embeddingsPath, JSON.stringify(request), options.signal);
+    return toEmbedResult(raw, this.name);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}
+
+/** A pass-through field must not turn a JSON call into an SSE answer. */
+function withoutStreaming(request: ChatRequest): ChatRequest {
+  if (request.stream === undefined && request.stream_options === undefined) return request;
+  const { stream: _stream, stream_options: _options, ...rest } = request;
+  return rest as ChatRequest;
+}

@@ -1,0 +1,83 @@
+import { ProviderError } from "../errors.js";
+import type { EventSourceMessage } from "../sse.js";
+import type { ChatChoice, ChatChunk, ChatResult, EmbedResult, StreamEvent, Usage } from "../spec.js";
+import { emptyUsage } from "../spec.js";
+import { count, isObject, text } from "../wire.js";
+import { normalizeOpenAIUsage } from "./usage.js";
+
+/** OpenAI-shaped answers need no translation, only checking and usage normalisation. */
+export function toChatResult(raw: unknown, provider: string): ChatResult {
+  if (!isObject(raw)) throw protocolError(provider, "upstream answered with a body that is not an object");
+  if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
+  if (!Array.isArray(raw.choices)) throw protocolError(provider, "upstream answer has no choices");
+  const usage = normalizeOpenAIUsage(raw.usage);
+  const result: ChatResult = {
+    id: text(raw.id) ?? "",
+    model: text(raw.model) ?? "",
+    created: count(raw.created),
+    choices: raw.choices as ChatChoice[],
+    usage: usage ?? emptyUsage(),
+    usageReported: usage !== undefined,
+  };
+  const fingerprint = text(raw.system_fingerprint);
+  if (fingerprint !== undefined) result.system_fingerprint = fingerprint;
+  return result;
+}
+
+export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
+  if (!isObject(raw)) throw protocolError(provider, "upstream answered with a body that is not an object");
+  if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
+  if (!Array.isArray(raw.data)) throw protocolError(provider, "upstream embeddings answer has no data");
+  const usage = emptyUsage();
+  if (isObject(raw.usage)) usage.inputTokens = count(raw.usage.prompt_tokens);
+  return { model: text(raw.model) ?? "", data: raw.data as EmbedResult["data"], usage };
+}
+
+/**
+ * Turns the upstream's SSE into StreamEvents. Usage may ride on a choice-less final chunk (OpenAI,
+ * OpenRouter) or on the last content chunk (DeepSeek); either way it is held back and emitted once,
+ * after `[DONE]`. A stream without usage emits no usage event: absence is how "not reported" is told.
+ */
+export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage>, provider: string): AsyncGenerator<StreamEvent> {
+  let usage: Usage | undefined;
+  for await (const message of messages) {
+    if (message.data === "[DONE]") {
+      if (usage !== undefined) yield { type: "usage", usage };
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(message.data);
+    } catch (err) {
+      throw protocolError(provider, "upstream stream carried a data line that is not JSON", err);
+    }
+    if (!isObject(payload)) throw protocolError(provider, "upstream stream carried a data line that is not an object");
+    if (payload.error !== undefined && payload.error !== null) throw upstreamReportedError(provider, payload.error);
+    let chunk = payload;
+    if ("usage" in payload) {
+      const { usage: rawUsage, ...rest } = payload; // copied only when there is a field to strip
+      chunk = rest;
+      usage = normalizeOpenAIUsage(rawUsage) ?? usage;
+    }
+    if (Array.isArray(chunk.choices) && chunk.choices.length > 0) {
+      yield { type: "chunk", chunk: chunk as unknown as ChatChunk };
+    }
+  }
+  throw protocolError(provider, "upstream stream ended before [DONE]");
+}
+
+/** An `error` object inside a 200 answer or a stream (OpenRouter does both). */
+function upstreamReportedError(provider: string, error: unknown): ProviderError {
+  const detail = isObject(error) ? error : {};
+  const code = detail.code ?? detail.type;
+  const message = text(detail.message) ?? (typeof error === "string" ? error : "error");
+  return new ProviderError(`${provider}: upstream reported an error: ${message.slice(0, 500)}`, {
+    kind: "protocol",
+    provider,
+    providerCode: code === undefined || code === null ? undefined : String(code),
+  });
+}
+
+function protocolError(provider: string, message: string, cause?: unknown): ProviderError {
+  return new ProviderError(`${provider}: ${message}`, { kind: "protocol", provider, cause });
+}

@@ -1,0 +1,43 @@
+import { Decimal } from "decimal.js";
+import type { Usage } from "../spec.js";
+import { count, isObject } from "../wire.js";
+
+/**
+ * Normalises an OpenAI-style `usage` object. The dialects differ only in where the breakdown lives:
+ * - OpenAI: `prompt_tokens_details.cached_tokens`, `completion_tokens_details.reasoning_tokens`
+ *   (both totals already inclusive).
+ * - DeepSeek: `prompt_cache_hit_tokens` (+ `prompt_cache_miss_tokens`, which sum to `prompt_tokens`).
+ * - OpenRouter: the OpenAI fields plus `cost` in USD, and `cache_write_tokens` for upstreams that bill it.
+ * Returns undefined when the upstream sent no usage, so the caller can say the zeros are not real.
+ */
+export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
+  if (!isObject(raw)) return undefined;
+  const promptDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : undefined;
+  const completionDetails = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : undefined;
+  const usage: Usage = {
+    inputTokens: count(raw.prompt_tokens),
+    outputTokens: count(raw.completion_tokens),
+    cachedInputTokens: count(promptDetails?.cached_tokens) || count(raw.prompt_cache_hit_tokens),
+    cacheWriteTokens: count(promptDetails?.cache_write_tokens),
+    reasoningTokens: count(completionDetails?.reasoning_tokens),
+  };
+  const cost = providerCost(raw.cost);
+  if (cost !== undefined) usage.providerCost = cost;
+  return usage;
+}
+
+/**
+ * The upstream's USD figure as a plain decimal string. A JSON number has already become the nearest
+ * double; its shortest round-trip form is exactly the digits the upstream wrote, and Decimal prints
+ * that without exponent notation (1e-7 → "0.0000001"). No arithmetic happens here, so no float noise.
+ */
+export function providerCost(raw: unknown): string | undefined {
+  if (typeof raw !== "number" && typeof raw !== "string") return undefined;
+  if (typeof raw === "number" && !Number.isFinite(raw)) return undefined;
+  try {
+    const value = new Decimal(raw);
+    return value.isNegative() ? undefined : value.toFixed();
+  } catch {
+    return undefined; // a cost we cannot read is no cost figure, not a failed call
+  }
+}

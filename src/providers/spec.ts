@@ -1,0 +1,147 @@
+/**
+ * The provider interface, version 1. Every upstream adapter implements exactly this and nothing more.
+ * The wire shapes are OpenAI's, because that is the lingua franca clients speak: OpenAI-compatible
+ * adapters forward them almost untouched, and the others translate at their edge.
+ *
+ * Changing anything here that an adapter must implement means a new version (`ProviderV2`), not an edit.
+ */
+export const PROVIDER_SPEC_VERSION = "v1" as const;
+
+export type Role = "system" | "developer" | "user" | "assistant" | "tool";
+
+export interface TextPart {
+  type: "text";
+  text: string;
+}
+export interface ImagePart {
+  type: "image_url";
+  image_url: { url: string; detail?: string };
+}
+export type ContentPart = TextPart | ImagePart;
+
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export interface ChatMessage {
+  role: Role;
+  content: string | ContentPart[] | null;
+  name?: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+}
+
+/** An OpenAI chat completion body, minus `stream`/`stream_options`, which the adapter controls. */
+export interface ChatRequest {
+  /** The upstream model id: the catalog id without the provider prefix. */
+  model: string;
+  messages: ChatMessage[];
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string | string[];
+  n?: number;
+  tools?: unknown[];
+  tool_choice?: unknown;
+  response_format?: unknown;
+  user?: string;
+  /** Any other OpenAI fields; OpenAI-compatible adapters pass them through, others ignore them. */
+  [field: string]: unknown;
+}
+
+export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "function_call" | null;
+
+export interface ChatChoice {
+  index: number;
+  message: { role: "assistant"; content: string | null; tool_calls?: ToolCall[]; refusal?: string | null };
+  finish_reason: FinishReason;
+  logprobs?: unknown;
+}
+
+/**
+ * Usage, normalised so that costing never has to know which provider it came from.
+ * Totals are inclusive: `inputTokens` counts cached and cache-write tokens too, and `outputTokens`
+ * counts reasoning tokens too. The breakdown fields say how much of the total was billed differently.
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+  /** The provider's own cost figure in USD as a decimal string, when it reports one (OpenRouter). */
+  providerCost?: string;
+}
+
+export interface ChatResult {
+  id: string;
+  /** The model the upstream says answered. */
+  model: string;
+  created: number;
+  choices: ChatChoice[];
+  usage: Usage;
+  /** False when the upstream sent no usage at all, so the caller knows the zeros are not real. */
+  usageReported: boolean;
+  system_fingerprint?: string;
+}
+
+export interface ChunkChoice {
+  index: number;
+  delta: { role?: "assistant"; content?: string | null; tool_calls?: unknown[]; refusal?: string | null };
+  finish_reason: FinishReason;
+  logprobs?: unknown;
+}
+
+/** An OpenAI `chat.completion.chunk`, without usage: usage travels as its own event. */
+export interface ChatChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  choices: ChunkChoice[];
+  system_fingerprint?: string;
+}
+
+export type StreamEvent = { type: "chunk"; chunk: ChatChunk } | { type: "usage"; usage: Usage };
+
+export interface EmbedRequest {
+  model: string;
+  input: string | string[] | number[] | number[][];
+  dimensions?: number;
+  encoding_format?: "float" | "base64";
+  user?: string;
+}
+
+export interface EmbedResult {
+  model: string;
+  data: Array<{ index: number; embedding: number[] | string }>;
+  usage: Usage;
+}
+
+export interface CallOptions {
+  /** Aborts the upstream call: the client went away, or the deadline passed. */
+  signal: AbortSignal;
+}
+
+export interface ProviderV1 {
+  readonly specVersion: typeof PROVIDER_SPEC_VERSION;
+  /** The provider's name in config, e.g. `openrouter`. */
+  readonly name: string;
+  /** The adapter type, e.g. `openai-compatible`. */
+  readonly type: string;
+  chat(request: ChatRequest, options: CallOptions): Promise<ChatResult>;
+  /**
+   * Resolves once the upstream has accepted the call (status and headers seen), so that a refusal
+   * is still a retryable error. Errors after that surface from the iterator.
+   */
+  stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>>;
+  embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult>;
+  close(): Promise<void>;
+}
+
+export function emptyUsage(): Usage {
+  return { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+}

@@ -1,0 +1,80 @@
+import type { AirlockConfig, ModelConfig, OperationConfig, Tier } from "../config/schema.js";
+import { TIERS } from "../config/schema.js";
+import { unitPrice, type UnitPrice } from "../ledger/pricing.js";
+import type { ProviderV1 } from "../providers/spec.js";
+
+export interface CatalogModel {
+  /** `provider/model-id` */
+  id: string;
+  providerName: string;
+  /** The id the upstream knows it by: everything after the first `/`. */
+  upstreamId: string;
+  kind: ModelConfig["kind"];
+  enabled: boolean;
+  /** Undefined when the catalog has no price: costing then uses the configured missing price, flagged. */
+  price: UnitPrice | undefined;
+  provider: ProviderV1;
+  /** Per-attempt timeout from the provider's config, if it sets one. */
+  timeoutMs: number | undefined;
+}
+
+export interface Operation extends OperationConfig {
+  name: string;
+}
+
+/**
+ * The config compiled into lookup tables, once per config change, so that resolving a call is a few
+ * map reads. Immutable: a config change builds a new catalog and swaps it in.
+ */
+export interface Catalog {
+  readonly models: ReadonlyMap<string, CatalogModel>;
+  /** Bare upstream ids that name exactly one catalog model (`gpt-4o` → `openai/gpt-4o`). */
+  readonly aliases: ReadonlyMap<string, CatalogModel>;
+  readonly operations: ReadonlyMap<string, Operation>;
+  readonly tiers: Readonly<Partial<Record<Tier, string>>>;
+  readonly missingPrice: UnitPrice;
+  readonly providers: ReadonlyMap<string, ProviderV1>;
+}
+
+export type ProviderFactory = (name: string, config: AirlockConfig["providers"][string]) => ProviderV1;
+
+export function buildCatalog(config: AirlockConfig, createProvider: ProviderFactory): Catalog {
+  const providers = new Map<string, ProviderV1>();
+  for (const [name, providerConfig] of Object.entries(config.providers)) providers.set(name, createProvider(name, providerConfig));
+
+  const models = new Map<string, CatalogModel>();
+  const aliasCounts = new Map<string, CatalogModel[]>();
+  for (const model of config.models) {
+    const slash = model.id.indexOf("/");
+    const providerName = model.id.slice(0, slash);
+    const provider = providers.get(providerName);
+    if (!provider) throw new Error(`model ${model.id}: unknown provider ${providerName}`);
+    const providerConfig = config.providers[providerName];
+    const entry: CatalogModel = {
+      id: model.id,
+      providerName,
+      upstreamId: model.id.slice(slash + 1),
+      kind: model.kind,
+      enabled: model.status === "enabled",
+      price: model.price ? unitPrice(model.price) : undefined,
+      provider,
+      timeoutMs: providerConfig?.timeoutMs,
+    };
+    models.set(model.id, entry);
+    aliasCounts.set(entry.upstreamId, [...(aliasCounts.get(entry.upstreamId) ?? []), entry]);
+  }
+  const aliases = new Map<string, CatalogModel>();
+  for (const [alias, entries] of aliasCounts) if (entries.length === 1 && entries[0] && !models.has(alias)) aliases.set(alias, entries[0]);
+
+  const operations = new Map<string, Operation>();
+  for (const [name, op] of Object.entries(config.operations)) operations.set(name, { ...op, name });
+
+  const tiers: Partial<Record<Tier, string>> = {};
+  for (const tier of TIERS) if (config.tiers[tier]) tiers[tier] = config.tiers[tier];
+
+  return { models, aliases, operations, tiers, missingPrice: unitPrice(config.pricing.missingPrice), providers };
+}
+
+export async function closeCatalog(catalog: Catalog): Promise<void> {
+  await Promise.allSettled([...catalog.providers.values()].map((p) => p.close()));
+}

@@ -1,0 +1,117 @@
+import { AirlockError } from "../core/errors.js";
+import type { Clock } from "../core/clock.js";
+import { ProviderError } from "../providers/errors.js";
+import type { LedgerAttempt } from "../store/schema/ledger.js";
+import type { CatalogModel } from "./catalog.js";
+import { decideRetry, failureReason, type RetryPolicy } from "./retry.js";
+
+export type AttemptRecord = LedgerAttempt;
+
+export interface ExecuteOptions {
+  policy: RetryPolicy;
+  clock: Clock;
+  /** The whole call: aborts on client disconnect or the request deadline. */
+  signal: AbortSignal;
+  /** Per-attempt timeout for a target. */
+  attemptTimeoutMs(model: CatalogModel): number;
+  /** Filled in as attempts happen, so the caller can record them whatever the outcome. */
+  attempts: AttemptRecord[];
+}
+
+export interface Executed<T> {
+  value: T;
+  model: CatalogModel;
+}
+
+/**
+ * Tries each candidate in order: retries first (as the policy allows), then the next candidate.
+ * Returns the first success, or throws an AirlockError that says why the call as a whole failed.
+ */
+export async function executeWithFallbacks<T>(
+  candidates: readonly CatalogModel[],
+  run: (model: CatalogModel, signal: AbortSignal) => Promise<T>,
+  options: ExecuteOptions,
+): Promise<Executed<T>> {
+  const { clock, attempts } = options;
+  let lastError: unknown;
+  let pendingDelay = 0;
+  for (const model of candidates) {
+    for (let made = 1; ; made++) {
+      if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
+      const started = clock.now();
+      const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs(model))]);
+      try {
+        const value = await run(model, signal);
+        attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: clock.now() - started, delayMs: pendingDelay });
+        return { value, model };
+      } catch (raw) {
+        const error = options.signal.aborted ? raw : normalizeAttemptTimeout(raw, model, signal);
+        attempts.push({
+          model: model.id,
+          provider: model.providerName,
+          outcome: "error",
+          status: error instanceof ProviderError ? error.status : undefined,
+          reason: failureReason(error),
+          latencyMs: clock.now() - started,
+          delayMs: pendingDelay,
+        });
+        lastError = error;
+        pendingDelay = 0;
+        if (options.signal.aborted) throw deadlineError(options.signal, attempts);
+        const decision = decideRetry(error, made, options.policy);
+        if (decision.action === "stop") throw finalError(error, attempts);
+        if (decision.action === "fallback") break;
+        pendingDelay = decision.delayMs;
+      }
+    }
+  }
+  throw finalError(lastError, attempts);
+}
+
+/** The attempt's own timer fired (not the whole call's): a retryable timeout, like a slow upstream. */
+function normalizeAttemptTimeout(error: unknown, model: CatalogModel, signal: AbortSignal): unknown {
+  if (signal.aborted && !(error instanceof ProviderError) && !(error instanceof AirlockError)) {
+    return new ProviderError(`no answer from ${model.providerName} within the attempt timeout`, { kind: "timeout", provider: model.providerName });
+  }
+  return error;
+}
+
+async function waitOrAbort(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await clock.sleep(ms, signal);
+  } catch {
+    // the call was aborted while waiting; the caller sees the abort on its next check
+  }
+}
+
+/** Why the call stopped: the client left (a 499-style outcome) or the deadline passed. */
+function deadlineError(signal: AbortSignal, attempts: AttemptRecord[]): AirlockError {
+  const reason = signal.reason as { name?: string } | undefined;
+  if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed before any provider answered", { details: { attempts: publicAttempts(attempts) } });
+  return new AirlockError("timeout", "the client closed the request", { details: { attempts: publicAttempts(attempts), client_closed: true } });
+}
+
+export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockError {
+  const details = { attempts: publicAttempts(attempts) };
+  if (error instanceof AirlockError) {
+    return attempts.every((a) => a.reason === "disabled") ? error : new AirlockError("provider_error", "every candidate failed", { details });
+  }
+  if (error instanceof ProviderError && error.kind === "http" && !error.isRetryable && !error.fallbackable) {
+    const status = error.status ?? 0;
+    // The upstream judged the request itself malformed: the caller can fix it, so say so plainly.
+    if (status === 400 || status === 413 || status === 422) {
+      return new AirlockError("invalid_request", `${error.provider} rejected the request: ${error.message}`, { details });
+    }
+    if (status === 401 || status === 403) {
+      return new AirlockError("provider_error", `${error.provider} refused Airlock's credentials; check the provider's apiKey`, { details });
+    }
+  }
+  if (error instanceof ProviderError && error.kind === "unsupported") {
+    return new AirlockError("invalid_request", error.message, { details });
+  }
+  return new AirlockError("provider_error", "every candidate failed", { details });
+}
+
+function publicAttempts(attempts: AttemptRecord[]): Array<Record<string, unknown>> {
+  return attempts.map((a) => ({ model: a.model, provider: a.provider, status: a.status ?? null, error: a.reason ?? null, delay_ms: a.delayMs, latency_ms: a.latencyMs }));
+}

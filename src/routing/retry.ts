@@ -1,0 +1,61 @@
+import { AirlockError } from "../core/errors.js";
+import { ProviderError } from "../providers/errors.js";
+
+export interface RetryPolicy {
+  /** Attempts per candidate, including the first. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A Retry-After above this is not waited out: the next candidate is tried instead. */
+  maxRetryAfterMs: number;
+}
+
+export type RetryDecision =
+  | { action: "retry"; delayMs: number }
+  | { action: "fallback" }
+  | { action: "stop" };
+
+/** Full jitter: uniform in [0, min(cap, base·2^attempt)], so that many clients retrying never march in step. */
+export function backoffDelay(attempt: number, policy: Pick<RetryPolicy, "baseDelayMs" | "maxDelayMs">, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * What to do after a failed attempt, as a pure function of the error, how many attempts this candidate
+ * has had, and the policy. `attemptsMade` counts the one that just failed.
+ */
+export function decideRetry(error: unknown, attemptsMade: number, policy: RetryPolicy, random: () => number = Math.random): RetryDecision {
+  if (error instanceof AirlockError) {
+    // A target that Airlock itself refuses (noop provider) may have a working sibling.
+    return error.code === "disabled" ? { action: "fallback" } : { action: "stop" };
+  }
+  if (!(error instanceof ProviderError)) return { action: "stop" };
+  if (!error.isRetryable) return error.fallbackable ? { action: "fallback" } : { action: "stop" };
+  if (attemptsMade >= policy.maxAttempts) return { action: "fallback" };
+  if (error.retryAfterMs !== undefined) {
+    // The upstream said when it will be ready; waiting longer than the cap is worse than moving on.
+    return error.retryAfterMs > policy.maxRetryAfterMs ? { action: "fallback" } : { action: "retry", delayMs: error.retryAfterMs };
+  }
+  return { action: "retry", delayMs: backoffDelay(attemptsMade - 1, policy, random) };
+}
+
+/** A short, bounded word for why an attempt failed: it goes on the ledger and into metrics labels. */
+export function failureReason(error: unknown): string {
+  if (error instanceof AirlockError) return error.code;
+  if (error instanceof ProviderError) {
+    if (error.kind !== "http") return error.kind;
+    const status = error.status ?? 0;
+    if (status === 429) return "rate_limited";
+    if (status === 408) return "timeout";
+    if (status >= 500) return "server_error";
+    if (error.fallbackable) return "model_unavailable";
+    return "client_error";
+  }
+  if (isAbort(error)) return "timeout";
+  return "internal";
+}
+
+export function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError");
+}

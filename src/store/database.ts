@@ -1,0 +1,83 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
+import pg from "pg";
+import * as schema from "./schema/index.js";
+
+export type Schema = typeof schema;
+/** The one database type the queries see, whichever engine is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Database {
+  readonly kind: "pglite" | "postgres";
+  readonly db: Db;
+  /** Runs raw SQL (maintenance, tests). Queries belong in store/queries. */
+  execute(sql: string): Promise<void>;
+  /** PGlite only: the whole database as an archive, to start copies from (tests). */
+  dump?(): Promise<Blob>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A PostgreSQL URL. When set, it wins over the embedded store. */
+  url?: string;
+  /** Where PGlite keeps its files. Omit both for an in-memory PGlite (tests). */
+  dataDir?: string;
+  /** Pool size for PostgreSQL. */
+  maxConnections?: number;
+  /** Start an in-memory PGlite from a `dumpDataDir()` archive instead of running initdb (tests). */
+  pgliteDump?: Blob;
+}
+
+const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+
+/** Opens the store and brings its schema up to date. */
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.dataDir, options.pgliteDump);
+  try {
+    await database.migrate();
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return database;
+}
+
+async function openPglite(dataDir: string | undefined, dump: Blob | undefined): Promise<Database & { migrate(): Promise<void> }> {
+  if (dataDir) await mkdir(dataDir, { recursive: true });
+  const client = dataDir ? new PGlite(dataDir) : new PGlite(dump ? { loadDataDir: dump } : {});
+  await client.waitReady;
+  const db = drizzlePglite({ client, schema });
+  return {
+    kind: "pglite",
+    db: db as unknown as Db,
+    execute: async (sql) => {
+      await client.exec(sql);
+    },
+    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
+    close: () => client.close(),
+    dump: async () => (await client.dumpDataDir("none")) as Blob,
+  };
+}
+
+function openPostgres(url: string, max: number): Database & { migrate(): Promise<void> } {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 2_000 });
+  // An idle client that loses its server emits here; without a listener the process would crash.
+  pool.on("error", () => undefined);
+  const db = drizzlePg({ client: pool, schema });
+  return {
+    kind: "postgres",
+    db: db as unknown as Db,
+    execute: async (sql) => {
+      await pool.query(sql);
+    },
+    migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS }),
+    close: () => pool.end(),
+  };
+}

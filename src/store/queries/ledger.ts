@@ -1,0 +1,76 @@
+import { count, desc, gte, sql, type SQL } from "drizzle-orm";
+import type { Db } from "../database.js";
+import { ledger, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
+
+/** Postgres caps bind parameters at 65535 per statement; 30 columns × 1000 rows stays under it. */
+const ROWS_PER_STATEMENT = 1000;
+
+export async function insertLedgerRows(db: Db, rows: NewLedgerRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    await db.insert(ledger).values(rows.slice(i, i + ROWS_PER_STATEMENT)).onConflictDoNothing();
+  }
+}
+
+export const SPEND_GROUPS = ["operation", "model", "provider", "user", "team", "key", "day"] as const;
+export type SpendGroup = (typeof SPEND_GROUPS)[number];
+
+const GROUP_COLUMN: Record<SpendGroup, SQL> = {
+  operation: sql`coalesce(${ledger.operation}, '(none)')`,
+  model: sql`coalesce(${ledger.model}, '(none)')`,
+  provider: sql`coalesce(${ledger.provider}, '(none)')`,
+  user: sql`coalesce(${ledger.endUser}, ${ledger.userId}, '(none)')`,
+  team: sql`coalesce(${ledger.teamId}, '(none)')`,
+  key: sql`coalesce(${ledger.keyId}, '(none)')`,
+  day: sql`to_char(${ledger.ts} at time zone 'UTC', 'YYYY-MM-DD')`,
+};
+
+export interface SpendLine {
+  group: string;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** USD, exact decimal string. */
+  cost: string;
+}
+
+export async function spendBy(db: Db, by: SpendGroup, since: Date): Promise<SpendLine[]> {
+  const group = GROUP_COLUMN[by];
+  const rows = await db
+    .select({
+      group: sql<string>`${group}`,
+      requests: sql<string>`count(*)`,
+      errors: sql<string>`count(*) filter (where ${ledger.outcome} <> 'success')`,
+      inputTokens: sql<string>`coalesce(sum(${ledger.inputTokens}), 0)`,
+      outputTokens: sql<string>`coalesce(sum(${ledger.outputTokens}), 0)`,
+      cost: sql<string>`coalesce(sum(${ledger.cost}), 0)::text`,
+    })
+    .from(ledger)
+    .where(gte(ledger.ts, since))
+    .groupBy(group)
+    .orderBy(desc(sql`sum(${ledger.cost})`), group);
+  return rows.map((r) => ({
+    group: String(r.group),
+    requests: Number(r.requests),
+    errors: Number(r.errors),
+    inputTokens: Number(r.inputTokens),
+    outputTokens: Number(r.outputTokens),
+    cost: normalizeDecimal(String(r.cost)),
+  }));
+}
+
+export async function countLedgerRows(db: Db): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(ledger);
+  return Number(row?.n ?? 0);
+}
+
+export function recentLedgerRows(db: Db, limit: number): Promise<LedgerRow[]> {
+  return db.select().from(ledger).orderBy(desc(ledger.ts)).limit(limit);
+}
+
+/** `0.000123000000` → `0.000123`: the numeric column's scale is storage detail, not meaning. */
+export function normalizeDecimal(value: string): string {
+  if (!value.includes(".")) return value;
+  const trimmed = value.replace(/0+$/, "").replace(/\.$/, "");
+  return trimmed === "" || trimmed === "-" ? "0" : trimmed;
+}

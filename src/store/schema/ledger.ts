@@ -1,0 +1,68 @@
+import { boolean, index, integer, jsonb, numeric, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+
+/**
+ * One row per call, whatever its outcome. Append-only: nothing updates or deletes rows.
+ * Never holds prompt or completion text.
+ */
+export const ledger = pgTable(
+  "ledger",
+  {
+    id: text("id").primaryKey(),
+    ts: timestamp("ts", { withTimezone: true, mode: "date" }).notNull(),
+    requestId: text("request_id").notNull(),
+    traceId: text("trace_id"),
+    keyId: text("key_id"),
+    userId: text("user_id"),
+    teamId: text("team_id"),
+    /** The end user the caller named with `x-airlock-user`. */
+    endUser: text("end_user"),
+    sessionId: text("session_id"),
+    operation: text("operation"),
+    /** What the caller asked for: a model, alias, tier or operation name. */
+    requestedModel: text("requested_model"),
+    /** The catalog id that served the call (or was last tried). */
+    model: text("model"),
+    provider: text("provider"),
+    endpoint: text("endpoint", { enum: ["chat", "embeddings"] }).notNull(),
+    stream: boolean("stream").notNull().default(false),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    cachedInputTokens: integer("cached_input_tokens").notNull().default(0),
+    cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    /** USD, exact. */
+    cost: numeric("cost", { precision: 24, scale: 12 }).notNull(),
+    /** What the provider itself said the call cost, when it says (OpenRouter). */
+    providerCost: numeric("provider_cost", { precision: 24, scale: 12 }),
+    priceMissing: boolean("price_missing").notNull().default(false),
+    usageEstimated: boolean("usage_estimated").notNull().default(false),
+    latencyMs: integer("latency_ms").notNull(),
+    ttftMs: integer("ttft_ms"),
+    outcome: text("outcome", { enum: ["success", "error", "refused"] }).notNull(),
+    errorCode: text("error_code"),
+    httpStatus: integer("http_status").notNull(),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    /** Each attempt: target, outcome, status, error code, latency and the delay before it. */
+    attempts: jsonb("attempts").$type<LedgerAttempt[]>().notNull().default([]),
+  },
+  (t) => [
+    index("ledger_ts_idx").on(t.ts),
+    index("ledger_operation_ts_idx").on(t.operation, t.ts),
+    index("ledger_key_ts_idx").on(t.keyId, t.ts),
+  ],
+);
+
+export interface LedgerAttempt {
+  model: string;
+  provider: string;
+  outcome: "success" | "error";
+  status?: number;
+  /** Why the attempt failed: rate_limited, server_error, timeout, connection, client_error, disabled… */
+  reason?: string;
+  latencyMs: number;
+  /** How long Airlock waited before starting this attempt. */
+  delayMs: number;
+}
+
+export type LedgerRow = typeof ledger.$inferSelect;
+export type NewLedgerRow = typeof ledger.$inferInsert;

@@ -1,0 +1,80 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
+import { activeKeys, insertKey, listKeys, revokeKey } from "./queries/keys.js";
+import { countLedgerRows, insertLedgerRows, spendBy } from "./queries/ledger.js";
+import type { NewLedgerRow } from "./schema/ledger.js";
+
+function row(i: number, overrides: Partial<NewLedgerRow> = {}): NewLedgerRow {
+  return {
+    id: `call_${i}`,
+    ts: new Date(),
+    requestId: `req_${i}`,
+    endpoint: "chat",
+    cost: "0.000000000001",
+    latencyMs: 5,
+    outcome: "success",
+    httpStatus: 200,
+    ...overrides,
+  };
+}
+
+describe.each(STORE_KINDS)("store on %s", (kind) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await freshStore(kind);
+  });
+  afterEach(async () => {
+    await store.cleanup();
+  });
+
+  it("migrates an empty database and round-trips a key", async () => {
+    const db = store.database.db;
+    await insertKey(db, { id: "key_a", name: "a", kind: "user", keyHash: "h1", keyPrefix: "sk-al-abc", userId: "u1" });
+    await insertKey(db, { id: "key_b", name: "b", kind: "agent", keyHash: "h2", keyPrefix: "sk-al-def" });
+    expect((await listKeys(db)).map((k) => k.id).sort()).toEqual(["key_a", "key_b"]);
+    expect(await revokeKey(db, "key_a", new Date())).toMatchObject({ id: "key_a" });
+    expect(await revokeKey(db, "key_a", new Date())).toBeUndefined();
+    expect((await activeKeys(db)).map((k) => k.id)).toEqual(["key_b"]);
+  });
+
+  it("refuses two keys with the same hash", async () => {
+    const db = store.database.db;
+    await insertKey(db, { id: "key_a", name: "a", kind: "user", keyHash: "same", keyPrefix: "p" });
+    await expect(insertKey(db, { id: "key_b", name: "b", kind: "user", keyHash: "same", keyPrefix: "p" })).rejects.toThrow();
+  });
+
+  it("takes batches larger than one statement and sums cost exactly", async () => {
+    // 2,500 rows of 1e-12 USD: a float sum drifts, a numeric sum is exactly 2.5e-9.
+    const rows = Array.from({ length: 2500 }, (_, i) => row(i, { operation: i % 2 ? "odd" : "even", cost: "0.000000000001" }));
+    await insertLedgerRows(store.database.db, rows);
+    expect(await countLedgerRows(store.database.db)).toBe(2500);
+    const lines = await spendBy(store.database.db, "operation", new Date(Date.now() - 60_000));
+    expect(lines.map((l) => [l.group, l.requests, l.cost])).toEqual([
+      ["even", 1250, "0.00000000125"],
+      ["odd", 1250, "0.00000000125"],
+    ]);
+  });
+
+  it("ignores a row it already has, so a retried batch never double-counts", async () => {
+    await insertLedgerRows(store.database.db, [row(1), row(2)]);
+    await insertLedgerRows(store.database.db, [row(2), row(3)]);
+    expect(await countLedgerRows(store.database.db)).toBe(3);
+  });
+
+  it("groups spend by day, key and user, and leaves out rows before `since`", async () => {
+    const old = new Date(Date.now() - 3 * 86_400_000);
+    await insertLedgerRows(store.database.db, [
+      row(1, { keyId: "key_a", endUser: "alice", cost: "0.25" }),
+      row(2, { keyId: "key_a", userId: "bob", cost: "0.5" }),
+      row(3, { keyId: "key_b", cost: "1", ts: old }),
+    ]);
+    const since = new Date(Date.now() - 86_400_000);
+    expect((await spendBy(store.database.db, "key", since)).map((l) => [l.group, l.cost])).toEqual([["key_a", "0.75"]]);
+    expect((await spendBy(store.database.db, "user", since)).map((l) => [l.group, l.cost])).toEqual([
+      ["bob", "0.5"],
+      ["alice", "0.25"],
+    ]);
+    const days = await spendBy(store.database.db, "day", new Date(0));
+    expect(days.map((l) => l.group).sort()).toEqual([old.toISOString().slice(0, 10), new Date().toISOString().slice(0, 10)].sort());
+  });
+});

@@ -1,0 +1,32 @@
+import { trace, type Tracer } from "@opentelemetry/api";
+
+export const tracer: Tracer = trace.getTracer("airlock");
+
+export interface TracingHandle {
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts OTLP/HTTP span export when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
+ * variable) is set. Otherwise nothing is loaded and the API's no-op tracer costs next to nothing.
+ */
+export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<TracingHandle | undefined> {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
+  const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }] = await Promise.all([
+    import("@opentelemetry/sdk-trace-node"),
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+  ]);
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME ?? "airlock" }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 200 })],
+  });
+  provider.register();
+  return {
+    shutdown: async () => {
+      await provider.forceFlush();
+      await provider.shutdown();
+      trace.disable();
+    },
+  };
+}

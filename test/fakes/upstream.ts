@@ -1,0 +1,335 @@
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/**
+ * A local stand-in for OpenAI-style and Anthropic upstreams that speaks their real wire formats:
+ * recorded JSON and SSE payloads, real status codes, error bodies and rate-limit headers. Tests queue
+ * one scenario per request; an empty queue means every request succeeds with the default fixture.
+ */
+
+export type FakeFlavor = "openai" | "anthropic";
+
+export type FakeScenario =
+  | { kind: "ok"; fixture?: string }
+  | { kind: "error"; status: number; headers?: Record<string, string>; body?: unknown }
+  | { kind: "hang" }
+  | { kind: "cut"; afterChunks: number }
+  | { kind: "noUsage" };
+
+export interface RecordedRequest {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+}
+
+export interface FakeUpstream {
+  /** The base URL for provider config: `http://127.0.0.1:PORT/v1` (openai) or `http://127.0.0.1:PORT` (anthropic). */
+  url: string;
+  requests: RecordedRequest[];
+  push(...scenarios: FakeScenario[]): void;
+  close(): Promise<void>;
+}
+
+export interface FakeUpstreamOptions {
+  /** Delay before every answer. */
+  latencyMs?: number;
+  /** Delay between SSE events. */
+  chunkDelayMs?: number;
+  /** The chat fixture for `ok` answers that name none; default `openai/chat` or `anthropic/message`. */
+  chatFixture?: string;
+}
+
+const FIXTURES = new URL("../fixtures/", import.meta.url);
+const fixtureCache = new Map<string, string>();
+
+/** A recorded payload by name, e.g. `openai/chat` + `json` → test/fixtures/openai/chat.json. */
+export function readFixture(name: string, ext: "json" | "sse"): string {
+  const key = `${name}.${ext}`;
+  let text = fixtureCache.get(key);
+  if (text === undefined) {
+    text = readFileSync(new URL(key, FIXTURES), "utf8");
+    fixtureCache.set(key, text);
+  }
+  return text;
+}
+
+export function fixtureJson(name: string): any {
+  return JSON.parse(readFixture(name, "json"));
+}
+
+type Route = "chat" | "embeddings" | "models";
+
+function routeOf(flavor: FakeFlavor, method: string | undefined, path: string): Route | undefined {
+  if (flavor === "anthropic") return method === "POST" && path === "/v1/messages" ? "chat" : undefined;
+  if (method === "POST" && path === "/v1/chat/completions") return "chat";
+  if (method === "POST" && path === "/v1/embeddings") return "embeddings";
+  if (method === "GET" && path === "/v1/models") return "models";
+  return undefined;
+}
+
+export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
+  const queue: FakeScenario[] = [];
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  let served = 0;
+
+  const server = createServer((req, res) => {
+    res.on("error", () => {}); // the client may vanish mid-answer; that is the point of some scenarios
+    void readBody(req).then(async (raw) => {
+      const path = req.url ?? "/";
+      const body = parseBody(raw);
+      requests.push({ path, headers: { ...req.headers }, body });
+      const scenario = queue.shift() ?? { kind: "ok" };
+      const requestId = `req_${(++served).toString(16).padStart(24, "0")}`;
+      if (options.latencyMs) await sleep(options.latencyMs);
+      const route = routeOf(flavor, req.method, path.split("?")[0]!);
+      if (route === undefined) return sendJson(res, 404, notFoundBody(flavor), baseHeaders(flavor, requestId));
+      await answer(flavor, route, scenario, body, res, requestId, options);
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: flavor === "openai" ? `http://127.0.0.1:${port}/v1` : `http://127.0.0.1:${port}`,
+    requests,
+    push: (...scenarios) => void queue.push(...scenarios),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy(); // hanging requests must not hold the test run
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A base URL on which nothing listens: connecting to it is refused. */
+export async function unreachableUrl(flavor: FakeFlavor): Promise<string> {
+  const fake = await startFakeUpstream(flavor);
+  await fake.close();
+  return fake.url;
+}
+
+async function answer(
+  flavor: FakeFlavor,
+  route: Route,
+  scenario: FakeScenario,
+  body: any,
+  res: ServerResponse,
+  requestId: string,
+  options: FakeUpstreamOptions,
+): Promise<void> {
+  const chunkDelayMs = options.chunkDelayMs ?? 0;
+  const headers = baseHeaders(flavor, requestId);
+  switch (scenario.kind) {
+    case "hang":
+      return; // never answered; close() destroys the socket
+    case "error": {
+      const errorHeaders = { ...headers, ...errorHeadersFor(flavor, scenario.status), ...scenario.headers };
+      const errorBody = scenario.body ?? errorBodyFor(flavor, scenario.status);
+      if (typeof errorBody === "string") {
+        res.writeHead(scenario.status, { ...errorHeaders, "content-type": "text/html" });
+        res.end(errorBody);
+        return;
+      }
+      return sendJson(res, scenario.status, errorBody, errorHeaders);
+    }
+  }
+  if (route === "models") return sendJson(res, 200, MODELS, headers);
+
+  const fixture = (scenario.kind === "ok" ? scenario.fixture : undefined) ?? defaultFixture(flavor, route, options.chatFixture);
+  const dropUsage = scenario.kind === "noUsage";
+  const cutAfter = scenario.kind === "cut" ? scenario.afterChunks : undefined;
+
+  if (route === "chat" && body?.stream === true) {
+    const includeUsage = flavor === "anthropic" || body?.stream_options?.include_usage === true;
+    const events = sseEvents(readFixture(fixture, "sse"), flavor, includeUsage && !dropUsage);
+    res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    let counted = 0;
+    for (const event of events) {
+      if (cutAfter !== undefined && (isTerminal(event) || (isCounted(flavor, event) && counted === cutAfter))) {
+        res.socket?.end(); // drop the connection mid-body: no terminating chunk, no [DONE]
+        return;
+      }
+      if (res.destroyed) return;
+      res.write(event);
+      if (isCounted(flavor, event)) counted++;
+      if (chunkDelayMs > 0) await sleep(chunkDelayMs);
+    }
+    res.end();
+    return;
+  }
+
+  let payload = readFixture(fixture, "json");
+  if (dropUsage) {
+    const parsed = JSON.parse(payload);
+    delete parsed.usage;
+    payload = JSON.stringify(parsed);
+  }
+  if (cutAfter !== undefined) {
+    res.writeHead(200, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(payload) });
+    res.write(payload.slice(0, Math.floor(payload.length / 2)));
+    res.socket?.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, "content-type": "application/json" });
+  res.end(payload);
+}
+
+/**
+ * Splits a recorded SSE file into its events (each with its blank-line terminator). Without usage
+ * requested, OpenAI-style upstreams send no usage chunk and no `usage` field; Anthropic always sends it,
+ * so for `noUsage` it is removed from message_start and message_delta instead.
+ */
+function sseEvents(text: string, flavor: FakeFlavor, withUsage: boolean): string[] {
+  const events = text.split("\n\n").filter((e) => e.length > 0).map((e) => `${e}\n\n`);
+  if (withUsage) return events;
+  const out: string[] = [];
+  for (const event of events) {
+    const match = /^((?:event: [^\n]*\n)?)data: (\{.*\})\n\n$/s.exec(event);
+    if (match === null) {
+      out.push(event);
+      continue;
+    }
+    const payload = JSON.parse(match[2]!);
+    if (flavor === "openai" && "usage" in payload) {
+      if (payload.usage !== null && Array.isArray(payload.choices) && payload.choices.length === 0) continue;
+      delete payload.usage;
+    }
+    if (flavor === "anthropic") {
+      if (payload.type === "message_start") delete payload.message.usage;
+      if (payload.type === "message_delta") delete payload.usage;
+    }
+    out.push(`${match[1]}data: ${JSON.stringify(payload)}\n\n`);
+  }
+  return out;
+}
+
+/** What a `cut` counts: events the adapter turns into content chunks. */
+function isCounted(flavor: FakeFlavor, event: string): boolean {
+  if (flavor === "anthropic") return event.startsWith("event: content_block_delta\n");
+  if (!event.startsWith("data: {")) return false;
+  const payload = JSON.parse(event.slice(6));
+  return Array.isArray(payload.choices) && payload.choices.length > 0;
+}
+
+function isTerminal(event: string): boolean {
+  return event === "data: [DONE]\n\n" || event.startsWith("event: message_stop\n");
+}
+
+function defaultFixture(flavor: FakeFlavor, route: Route, chatFixture: string | undefined): string {
+  if (route === "embeddings") return "openai/embeddings";
+  return chatFixture ?? (flavor === "anthropic" ? "anthropic/message" : "openai/chat");
+}
+
+function baseHeaders(flavor: FakeFlavor, requestId: string): OutgoingHttpHeaders {
+  if (flavor === "anthropic") {
+    return { "request-id": requestId, "anthropic-organization-id": "8c5f2b1e-6a3d-4f9e-b7c2-1d0e9a8b7c6d", via: "1.1 google" };
+  }
+  return {
+    "x-request-id": requestId,
+    "openai-version": "2020-10-01",
+    "openai-organization": "user-abc123",
+    "openai-processing-ms": "412",
+    "x-ratelimit-limit-requests": "5000",
+    "x-ratelimit-remaining-requests": "4999",
+    "x-ratelimit-reset-requests": "12ms",
+    "x-ratelimit-limit-tokens": "4000000",
+    "x-ratelimit-remaining-tokens": "3998157",
+    "x-ratelimit-reset-tokens": "27ms",
+  };
+}
+
+function errorHeadersFor(flavor: FakeFlavor, status: number): OutgoingHttpHeaders {
+  if (status === 429 && flavor === "openai") {
+    return { "retry-after": "1", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s" };
+  }
+  if (status === 429) {
+    return {
+      "retry-after": "7",
+      "anthropic-ratelimit-requests-limit": "50",
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": new Date(Date.now() + 7000).toISOString().replace(/\.\d+Z$/, "Z"),
+      "x-should-retry": "true",
+    };
+  }
+  if (flavor === "anthropic" && (status >= 500 || status === 408 || status === 409)) return { "x-should-retry": "true" };
+  return {};
+}
+
+const OPENAI_ERRORS: Record<number, { message: string; type: string; param: string | null; code: string | null }> = {
+  400: { message: "Invalid value for 'temperature': expected a number between 0 and 2.", type: "invalid_request_error", param: "temperature", code: "invalid_value" },
+  401: { message: "Incorrect API key provided: sk-proj-********************wxyz. You can find your API key at https://platform.openai.com/account/api-keys.", type: "invalid_request_error", param: null, code: "invalid_api_key" },
+  403: { message: "Project `proj_abc123` does not have access to this resource.", type: "invalid_request_error", param: null, code: null },
+  404: { message: "The model `gpt-9-turbo` does not exist or you do not have access to it.", type: "invalid_request_error", param: null, code: "model_not_found" },
+  429: { message: "Rate limit reached for o4-mini in organization org-abc123 on requests per min (RPM): Limit 5000, Used 5000, Requested 1. Please try again in 12ms. Visit https://platform.openai.com/account/rate-limits to learn more.", type: "requests", param: null, code: "rate_limit_exceeded" },
+  500: { message: "The server had an error while processing your request. Sorry about that!", type: "server_error", param: null, code: null },
+  502: { message: "Bad gateway.", type: "server_error", param: null, code: null },
+  503: { message: "The server is temporarily unable to handle your request. Please try again later.", type: "server_error", param: null, code: null },
+};
+
+const ANTHROPIC_ERRORS: Record<number, { type: string; message: string }> = {
+  400: { type: "invalid_request_error", message: "max_tokens: Input should be greater than or equal to 1" },
+  401: { type: "authentication_error", message: "invalid x-api-key" },
+  403: { type: "permission_error", message: "Your API key does not have permission to use the specified resource." },
+  404: { type: "not_found_error", message: "model: claude-sonnet-9" },
+  413: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." },
+  429: { type: "rate_limit_error", message: "This request would exceed the rate limit for your organization of 50 requests per minute." },
+  500: { type: "api_error", message: "Internal server error" },
+  503: { type: "api_error", message: "Service unavailable" },
+  529: { type: "overloaded_error", message: "Overloaded" },
+};
+
+/** The provider's real error JSON for a status. */
+export function errorBodyFor(flavor: FakeFlavor, status: number): unknown {
+  if (flavor === "anthropic") {
+    const error = ANTHROPIC_ERRORS[status] ?? { type: status >= 500 ? "api_error" : "invalid_request_error", message: `Error ${status}` };
+    return { type: "error", error, request_id: "req_011CSHoEeqs5C35K2UUqR7Fy" };
+  }
+  const error = OPENAI_ERRORS[status] ?? { message: `Error ${status}`, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code: null };
+  return { error };
+}
+
+function notFoundBody(flavor: FakeFlavor): unknown {
+  if (flavor === "anthropic") return { type: "error", error: { type: "not_found_error", message: "Not Found" } };
+  return { error: { message: "Invalid URL", type: "invalid_request_error", param: null, code: null } };
+}
+
+const MODELS = {
+  object: "list",
+  data: [
+    { id: "o4-mini-2025-04-16", object: "model", created: 1744225308, owned_by: "system" },
+    { id: "text-embedding-3-small", object: "model", created: 1705948997, owned_by: "system" },
+  ],
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders): void {
+  res.writeHead(status, { ...headers, "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", () => resolve(""));
+  });
+}
+
+function parseBody(raw: string): any {
+  if (raw === "") return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

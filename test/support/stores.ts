@@ -1,0 +1,73 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import pg from "pg";
+import { inject } from "vitest";
+import { openDatabase, type Database } from "../../src/store/database.js";
+
+/**
+ * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
+ * AIRLOCK_TEST_DATABASE_URL points at a server (CI sets it). Each test gets its own fresh database.
+ */
+export type StoreKind = "pglite" | "postgres";
+
+const postgresUrl = process.env.AIRLOCK_TEST_DATABASE_URL || undefined;
+
+export const STORE_KINDS: StoreKind[] = postgresUrl ? ["pglite", "postgres"] : ["pglite"];
+
+export interface TestStore {
+  kind: StoreKind;
+  database: Database;
+  /** For PostgreSQL: the URL of this test's own database, so other processes can share it. */
+  url: string | undefined;
+  cleanup(): Promise<void>;
+}
+
+export async function freshStore(kind: StoreKind): Promise<TestStore> {
+  if (kind === "pglite") {
+    const database = await openDatabase({ pgliteDump: await pgliteTemplate() });
+    return { kind, database, url: undefined, cleanup: () => database.close() };
+  }
+  const url = await createScratchDatabase();
+  const database = await openDatabase({ url: url.href, maxConnections: 4 });
+  return {
+    kind,
+    database,
+    url: url.href,
+    cleanup: async () => {
+      await database.close();
+      await dropScratchDatabase(url);
+    },
+  };
+}
+
+/** A new, empty PostgreSQL database on the test server; its name is returned in the URL. */
+export async function createScratchDatabase(): Promise<URL> {
+  if (!postgresUrl) throw new Error("AIRLOCK_TEST_DATABASE_URL is not set");
+  const name = `airlock_t_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url;
+}
+
+export async function dropScratchDatabase(url: URL): Promise<void> {
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+let template: Promise<Blob> | undefined;
+function pgliteTemplate(): Promise<Blob> {
+  template ??= readFile(inject("pgliteTemplate")).then((bytes) => new Blob([bytes]));
+  return template;
+}
