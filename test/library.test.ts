@@ -1,0 +1,81 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AirlockError, createAirlock, type StreamPart } from "../src/index.js";
+import { openDatabase } from "../src/store/database.js";
+import { recentLedgerRows } from "../src/store/queries/ledger.js";
+import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+
+describe("createAirlock (in process)", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setup(): Promise<{ dataDir: string; upstream: FakeUpstream }> {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "airlock-lib-"));
+    const upstream = await startFakeUpstream("openai");
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => upstream.close());
+    return { dataDir, upstream };
+  }
+
+  const config = (baseUrl: string) => ({
+    providers: { oai: { type: "openai-compatible" as const, baseUrl, apiKey: "k" } },
+    models: [
+      { id: "oai/o4-mini", price: { input: "1.10", output: "4.40", cachedInput: "0.275", per: "1M" as const } },
+      { id: "oai/text-embedding-3-small", kind: "embedding" as const, price: { input: "0.02", per: "1M" as const } },
+    ],
+    operations: { chat_message: { model: "oai/o4-mini" }, embed_docs: { model: "oai/text-embedding-3-small" } },
+  });
+
+  it("chats, streams and embeds with cost and attempts, and close() flushes every call to the ledger", async () => {
+    const { dataDir, upstream } = await setup();
+    const airlock = createAirlock({ config: config(upstream.url), dataDir });
+
+    const reply = await airlock.chat({ operation: "chat_message", user: "alice", messages: [{ role: "user", content: "capital of France?" }] });
+    expect(reply.content).toBe(fixtureJson("openai/chat").choices[0].message.content);
+    expect(reply).toMatchObject({ model: "oai/o4-mini", provider: "oai", cost: "0.0016357", finishReason: "stop" });
+    expect(reply.usage).toMatchObject({ inputTokens: 1843, cachedInputTokens: 1536, outputTokens: 199, reasoningTokens: 192 });
+    expect(reply.attempts).toHaveLength(1);
+
+    const parts: StreamPart[] = [];
+    for await (const part of airlock.stream({ operation: "chat_message", messages: [{ role: "user", content: "again" }] })) parts.push(part);
+    const last = parts.at(-1)!;
+    expect(last.type).toBe("done");
+    expect(parts.slice(0, -1).every((p) => p.type === "text")).toBe(true);
+    expect(parts.map((p) => (p.type === "text" ? p.text : "")).join("")).toBe(reply.content);
+    expect(last.type === "done" && last.cost).toBe(reply.cost);
+
+    const embedded = await airlock.embed({ operation: "embed_docs", input: ["one", "two"] });
+    expect(embedded.embeddings.length).toBe(fixtureJson("openai/embeddings").data.length);
+    expect(embedded.model).toBe("oai/text-embedding-3-small");
+
+    await airlock.close();
+    const database = await openDatabase({ dataDir: path.join(dataDir, "pgdata") });
+    try {
+      const rows = await recentLedgerRows(database.db, 10);
+      expect(rows.map((r) => [r.endpoint, r.stream, r.operation, r.outcome]).sort()).toEqual([
+        ["chat", false, "chat_message", "success"],
+        ["chat", true, "chat_message", "success"],
+        ["embeddings", false, "embed_docs", "success"],
+      ]);
+      expect(rows.find((r) => r.endUser === "alice")).toBeDefined();
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("rejects an invalid config where it is written, naming the field", () => {
+    expect(() => createAirlock({ config: { providers: {}, models: [{ id: "x/y", price: { input: "free" } }] } as never, inMemory: true })).toThrow(/models\.0\.price\.input/);
+  });
+
+  it("throws typed errors from the taxonomy", async () => {
+    const { upstream } = await setup();
+    const airlock = createAirlock({ config: config(upstream.url), inMemory: true });
+    cleanups.push(() => airlock.close());
+    const error = await airlock.chat({ model: "oai/unknown", messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AirlockError);
+    expect(error).toMatchObject({ code: "not_found", status: 404 });
+  });
+});
