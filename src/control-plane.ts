@@ -4,7 +4,10 @@ import type { Principal } from "./auth/principal.js";
 import { runChat, type ChatOutcome } from "./calls/chat.js";
 import type { CallContext, CallDeps } from "./calls/context.js";
 import { runEmbed, type EmbedOutcome } from "./calls/embed.js";
+import { refuseUnplanned } from "./calls/prepare.js";
 import { openStream, type OpenStream } from "./calls/stream.js";
+import type { AirlockError } from "./core/errors.js";
+import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
 import type { LoadedConfig } from "./config/load.js";
@@ -98,6 +101,11 @@ export class ControlPlane {
 
   embed(body: EmbedRequest, ctx: CallContext): Promise<EmbedOutcome> {
     return runEmbed(this.deps, ctx, body);
+  }
+
+  /** Records a call refused before it reached the router (a malformed body), and returns its error. */
+  refuse(ctx: CallContext, endpoint: Endpoint, requestedModel: string | undefined, err: unknown): AirlockError {
+    return refuseUnplanned(this.deps, ctx, endpoint, requestedModel, err);
   }
 
   createKey(input: NewKeyInput): Promise<CreatedKey> {

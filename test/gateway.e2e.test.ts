@@ -167,7 +167,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     openai.push({ kind: "error", status: 400 });
     const error = await gw.client().chat.completions.create({ model: "chat_message", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((error as OpenAI.APIError).code).toBe("invalid_request");
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("invalid_request");
     expect(openai.requests.length + anthropic.requests.length - before).toBe(1);
   });
 
@@ -178,12 +178,13 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     const body = (await res.json()) as { error: Record<string, unknown> };
     expect(body.error).toEqual({ message: expect.any(String), type: "invalid_request_error", code: "invalid_request", param: null });
     expect(openai.requests.length).toBe(before);
+    expect(await lastRow()).toMatchObject({ outcome: "refused", errorCode: "invalid_request", httpStatus: 400, keyId: "key_bootstrap_admin" });
   });
 
   it("answers an unknown model with 404 in the OpenAI error shape", async () => {
     const error = await gw.client().chat.completions.create({ model: "nope/never", messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
-    expect((error as OpenAI.APIError).code).toBe("not_found");
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("not_found");
     expect(await lastRow()).toMatchObject({ outcome: "refused", errorCode: "not_found", httpStatus: 404, requestedModel: "nope/never" });
   });
 

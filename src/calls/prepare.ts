@@ -8,9 +8,8 @@ import { tracer } from "../telemetry/tracing.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { settle, type CallRecord } from "./settle.js";
 
-/** Steps 2–3 of the hot path: resolve the route and pass the guards, or record the refusal. */
-export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
-  const record: CallRecord = {
+function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): CallRecord {
+  return {
     endpoint,
     stream,
     startedAt: deps.clock.now(),
@@ -20,6 +19,16 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     attempts: [],
     span: startSpan(endpoint, requestedModel),
   };
+}
+
+/** A request refused before it could be planned (a malformed body): still one ledger row. */
+export function refuseUnplanned(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string | undefined, err: unknown): AirlockError {
+  return refuse(deps, ctx, newRecord(deps, endpoint, false, requestedModel), err);
+}
+
+/** Steps 2–3 of the hot path: resolve the route and pass the guards, or record the refusal. */
+export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
+  const record = newRecord(deps, endpoint, stream, requestedModel);
   try {
     const plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
     record.operation = plan.operation;

@@ -14,8 +14,8 @@ const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "func
 export function chatCompletions(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const body = validateChat(await readJson(req, gw.bodyLimitBytes));
     const ctx = callContext(req, scope, principal);
+    const body = await readValid(gw, ctx, "chat", req, validateChat);
     scope.log.operation = ctx.operation;
     const { stream, stream_options: streamOptions, ...request } = body;
     scope.log.model = request.model;
@@ -68,10 +68,8 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
 export function embeddings(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const body = await readJson(req, gw.bodyLimitBytes);
-    if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
-    if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
     const ctx = callContext(req, scope, principal);
+    const body = await readValid(gw, ctx, "embeddings", req, validateEmbed);
     scope.log.model = body.model as string | undefined;
     const outcome = await gw.plane.embed(body as unknown as EmbedRequest, ctx);
     scope.log.model = outcome.model;
@@ -102,6 +100,24 @@ export function listModels(gw: GatewayContext): Handler {
     const operations = [...catalog.operations.values()].filter((o) => o.enabled).map((o) => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
     sendJson(res, 200, { object: "list", data: [...models, ...operations] });
   };
+}
+
+/** Reads and checks the body; a refusal here is still a call, so it gets its ledger row. */
+async function readValid<T extends { model?: string }>(gw: GatewayContext, ctx: CallContext, endpoint: "chat" | "embeddings", req: IncomingMessage, validate: (body: unknown) => T): Promise<T> {
+  let body: unknown;
+  try {
+    body = await readJson(req, gw.bodyLimitBytes);
+    return validate(body);
+  } catch (err) {
+    const model = isObject(body) && typeof body.model === "string" ? body.model : undefined;
+    throw gw.plane.refuse(ctx, endpoint, model, err);
+  }
+}
+
+function validateEmbed(body: unknown): Record<string, unknown> & { model?: string } {
+  if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
+  if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
+  return body as Record<string, unknown> & { model?: string };
 }
 
 function validateChat(body: unknown): Record<string, unknown> & { model?: string; stream?: unknown; stream_options?: unknown } {

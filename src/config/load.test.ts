@@ -1,0 +1,84 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, resolveConfig } from "./load.js";
+
+const minimal = {
+  providers: { openrouter: { type: "openai-compatible", baseUrl: "https://openrouter.ai/api/v1", apiKey: "env:OPENROUTER_API_KEY" } },
+  models: [{ id: "openrouter/deepseek/deepseek-chat", price: { input: "0.27", output: "1.10", per: "1M" } }],
+  operations: { chat_message: { model: "openrouter/deepseek/deepseek-chat" } },
+};
+
+describe("config", () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("reads the documented YAML shape and resolves env: secrets", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-config-"));
+    dirs.push(dir);
+    await writeFile(
+      path.join(dir, "airlock.config.yaml"),
+      `providers:
+  openrouter: { type: openai-compatible, baseUrl: "https://openrouter.ai/api/v1", apiKey: "env:OPENROUTER_API_KEY" }
+models:
+  - { id: "openrouter/deepseek/deepseek-chat", price: { input: "0.27", output: "1.10", per: "1M" } }
+operations:
+  chat_message: { model: "openrouter/deepseek/deepseek-chat" }
+`,
+    );
+    const loaded = await loadConfig({ cwd: dir, env: { OPENROUTER_API_KEY: "sk-or-123" } });
+    expect(loaded.source).toBe(path.join(dir, "airlock.config.yaml"));
+    expect(loaded.config.providers.openrouter).toMatchObject({ apiKey: "sk-or-123" });
+    expect(loaded.config.operations.chat_message).toMatchObject({ enabled: true, criticality: "MEDIUM", fallbacks: [] });
+    expect(loaded.missingSecrets).toEqual([]);
+  });
+
+  it("falls back to the labelled demo when there is no file", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-config-"));
+    dirs.push(dir);
+    const loaded = await loadConfig({ cwd: dir, env: {} });
+    expect(loaded.source).toBe("demo");
+    expect(loaded.config.demo).toBe(true);
+    expect(Object.values(loaded.config.providers).every((p) => p.type === "mock")).toBe(true);
+  });
+
+  it("names every bad field", () => {
+    const bad = { ...minimal, models: [{ id: "openrouter/x", price: { input: "-1" } }, { id: "nowhere/y" }], operations: { chat: { model: "missing/model" } }, extra: 1 };
+    let message = "";
+    try {
+      resolveConfig(bad, "bad.yaml", {});
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as Error).message;
+    }
+    expect(message).toContain("bad.yaml");
+    expect(message).toContain("models.0.price.input");
+    expect(message).toContain('models.1.id: unknown provider "nowhere"');
+    expect(message).toContain("operations.chat.model");
+    expect(message).toMatch(/Unrecognized key.*extra/);
+  });
+
+  it("reports a missing secret instead of sending an empty key", () => {
+    const loaded = resolveConfig(minimal, "inline", {});
+    expect(loaded.missingSecrets).toEqual(["providers.openrouter.apiKey (OPENROUTER_API_KEY)"]);
+    expect(loaded.config.providers.openrouter).toMatchObject({ apiKey: undefined });
+  });
+
+  it("lets the environment remap tiers, and checks the target exists", () => {
+    const tiered = { ...minimal, models: [...minimal.models, { id: "openrouter/cheap-one", price: { input: "0.1" } }], tiers: { cheap: "openrouter/deepseek/deepseek-chat" } };
+    expect(resolveConfig(tiered, "t", { AIRLOCK_MODEL_CHEAP: "openrouter/cheap-one" }).config.tiers.cheap).toBe("openrouter/cheap-one");
+    expect(() => resolveConfig(tiered, "t", { AIRLOCK_MODEL_CHEAP: "openrouter/none" })).toThrow(/tiers\.cheap: unknown model/);
+  });
+
+  it("keeps prices as the decimal strings written, numbers included", () => {
+    const loaded = resolveConfig({ ...minimal, models: [{ id: "openrouter/deepseek/deepseek-chat", price: { input: 0.27, output: "1.10" } }] }, "t", {});
+    expect(loaded.config.models[0]?.price).toMatchObject({ input: "0.27", output: "1.10", per: "1M" });
+  });
+
+  it("hashes the effective config stably", () => {
+    expect(resolveConfig(minimal, "a", {}).hash).toBe(resolveConfig(structuredClone(minimal), "b", {}).hash);
+  });
+});

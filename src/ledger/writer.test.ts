@@ -1,0 +1,60 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
+import { silentLogger } from "../core/logger.js";
+import { countLedgerRows } from "../store/queries/ledger.js";
+import type { NewLedgerRow } from "../store/schema/ledger.js";
+import { LedgerWriter } from "./writer.js";
+
+let seq = 0;
+const row = (): NewLedgerRow => ({ id: `call_${++seq}_${Math.random()}`, ts: new Date(), requestId: "r", endpoint: "chat", cost: "0.5", latencyMs: 1, outcome: "success", httpStatus: 200 });
+
+describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
+  const stores: TestStore[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.cleanup().catch(() => undefined);
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function store(): Promise<TestStore> {
+    const s = await freshStore(kind);
+    stores.push(s);
+    return s;
+  }
+
+  it("writes in batches without the caller waiting, and flushes the rest on close", async () => {
+    const s = await store();
+    const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 100, flushIntervalMs: 60_000, maxBuffer: 10_000 });
+    await writer.start();
+    for (let i = 0; i < 250; i++) writer.record(row());
+    expect(writer.recorded).toBe(250);
+    await writer.close();
+    expect(await countLedgerRows(s.database.db)).toBe(250);
+    expect(writer.written).toBe(250);
+  });
+
+  it("keeps rows through a store outage, spools them at shutdown, and recovers them on the next start", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
+    dirs.push(dir);
+    const spoolPath = path.join(dir, "ledger-spool.jsonl");
+    const down = await store();
+    const writer = new LedgerWriter({ db: down.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await writer.start();
+    await down.database.close(); // the outage
+    for (let i = 0; i < 40; i++) writer.record(row());
+    await writer.flush();
+    expect(writer.healthy).toBe(false);
+    expect(writer.pending).toBe(40);
+    await writer.close();
+    expect((await readFile(spoolPath, "utf8")).trim().split("\n")).toHaveLength(40);
+
+    const up = await store();
+    const next = new LedgerWriter({ db: up.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await next.start();
+    expect(await countLedgerRows(up.database.db)).toBe(40);
+    await next.close();
+  });
+});

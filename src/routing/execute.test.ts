@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import type { Clock } from "../core/clock.js";
+import { AirlockError } from "../core/errors.js";
+import { resolveConfig } from "../config/load.js";
+import type { MockStep } from "../config/providers.js";
+import { createProvider } from "../providers/registry.js";
+import { buildCatalog, type CatalogModel } from "./catalog.js";
+import { executeWithFallbacks, type AttemptRecord } from "./execute.js";
+
+/** Real mock providers, scripted; a clock that records the waits instead of sleeping through them. */
+function setup(primary: MockStep[], secondary: MockStep[] = [{}]) {
+  const catalog = buildCatalog(
+    resolveConfig(
+      {
+        providers: { p: { type: "mock", script: primary }, s: { type: "mock", script: secondary } },
+        models: [{ id: "p/model" }, { id: "s/model" }],
+      },
+      "test",
+      {},
+    ).config,
+    createProvider,
+  );
+  const waits: number[] = [];
+  const clock: Clock = { now: () => Date.now(), sleep: async (ms) => void waits.push(ms) };
+  const candidates = [catalog.models.get("p/model")!, catalog.models.get("s/model")!];
+  const attempts: AttemptRecord[] = [];
+  const run = (signal = AbortSignal.timeout(5_000), attemptTimeoutMs = 5_000) =>
+    executeWithFallbacks(
+      candidates,
+      (model: CatalogModel, s) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: s }),
+      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs },
+    );
+  return { run, waits, attempts };
+}
+
+describe("executeWithFallbacks", () => {
+  it("waits what Retry-After asks before the next attempt", async () => {
+    const { run, waits, attempts } = setup([{ status: 429, retryAfterSeconds: 2 }, {}]);
+    const { model } = await run();
+    expect(model.id).toBe("p/model");
+    expect(waits).toEqual([2_000]);
+    expect(attempts.map((a) => [a.outcome, a.reason ?? null, a.delayMs])).toEqual([
+      ["error", "rate_limited", 0],
+      ["success", null, 2_000],
+    ]);
+  });
+
+  it("skips straight to the next candidate when Retry-After is over the cap", async () => {
+    const { run, waits, attempts } = setup([{ status: 429, retryAfterSeconds: 120 }]);
+    const { model } = await run();
+    expect(model.id).toBe("s/model");
+    expect(waits).toEqual([]);
+    expect(attempts.map((a) => a.model)).toEqual(["p/model", "s/model"]);
+  });
+
+  it("keeps attempts per candidate within the maximum during an outage", async () => {
+    const { run, attempts } = setup([{ status: 503 }]);
+    const { model } = await run();
+    expect(model.id).toBe("s/model");
+    expect(attempts.filter((a) => a.model === "p/model")).toHaveLength(3);
+  });
+
+  it("makes exactly one attempt on a plain 400 and answers invalid_request", async () => {
+    const { run, attempts } = setup([{ status: 400 }]);
+    await expect(run()).rejects.toMatchObject({ code: "invalid_request" });
+    expect(attempts).toHaveLength(1);
+  });
+
+  it("treats a hung attempt as a timeout and tries again", async () => {
+    const { run, attempts } = setup([{ hang: true }, {}]);
+    const { model } = await run(AbortSignal.timeout(5_000), 50);
+    expect(model.id).toBe("p/model");
+    expect(attempts.map((a) => a.reason ?? "ok")).toEqual(["timeout", "ok"]);
+  });
+
+  it("answers provider_error with every attempt when all candidates fail", async () => {
+    const { run } = setup([{ status: 500 }], [{ status: 502 }]);
+    const error = (await run().catch((e: unknown) => e)) as AirlockError;
+    expect(error).toBeInstanceOf(AirlockError);
+    expect(error.code).toBe("provider_error");
+    expect((error.details?.attempts as unknown[]).length).toBe(6);
+  });
+
+  it("stops with timeout when the whole call's deadline passes", async () => {
+    const { run } = setup([{ hang: true }], [{ hang: true }]);
+    await expect(run(AbortSignal.timeout(50), 5_000)).rejects.toMatchObject({ code: "timeout" });
+  });
+});
