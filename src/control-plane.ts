@@ -136,6 +136,23 @@ export class ControlPlane {
     return countLedgerRows(this.database.db);
   }
 
+  /** True when the store answers a trivial query within `timeoutMs`. */
+  async storeReachable(timeoutMs = 2_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const ping = this.database.execute("select 1").then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([ping, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Readiness: the store answers and the ledger is keeping up. */
   get ledgerHealthy(): boolean {
     return this.ledger.healthy;

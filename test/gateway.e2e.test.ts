@@ -264,6 +264,13 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     expect(text).toContain("airlock_request_duration_seconds_bucket");
   });
 
+  it("is healthy and ready while the store answers", async () => {
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${gw.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: "ready", store: { kind, reachable: true } });
+  });
+
   it("reports spend per key, exact to the decimal", async () => {
     const res = await fetch(`${gw.url}/admin/spend?by=model&since=1h`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
     const report = (await res.json()) as { total: string; lines: Array<{ group: string; cost: string; requests: number }> };

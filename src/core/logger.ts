@@ -26,7 +26,9 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
       censor: "[redacted]",
     },
   };
-  return options.destination ? pino(opts, options.destination as pino.DestinationStream) : pino(opts);
+  // Asynchronous writes: a request never waits on stdout. pino flushes what is buffered at exit.
+  const destination = options.destination ? (options.destination as pino.DestinationStream) : pino.destination({ dest: 1, sync: false });
+  return pino(opts, destination);
 }
 
 export const silentLogger: Logger = pino({ level: "silent" });

@@ -8,8 +8,9 @@ export function healthz(): Handler {
 /** Ready when the store takes ledger writes; a load balancer should stop sending traffic otherwise. */
 export function readyz(gw: GatewayContext): Handler {
   return async (_req, res) => {
-    const ready = gw.plane.ledgerHealthy;
-    sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "degraded", store: gw.plane.database.kind, ledger: gw.plane.ledgerStats });
+    const storeUp = await gw.plane.storeReachable();
+    const ready = storeUp && gw.plane.ledgerHealthy;
+    sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "degraded", store: { kind: gw.plane.database.kind, reachable: storeUp }, ledger: gw.plane.ledgerStats });
   };
 }
 
