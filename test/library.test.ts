@@ -66,6 +66,26 @@ describe("createAirlock (in process)", () => {
     }
   });
 
+  it("lets a stream run past the per-attempt timeout once its first event has arrived", async () => {
+    const airlock = createAirlock({
+      config: {
+        providers: { m: { type: "mock", chunkDelayMs: 40, reply: "one two three four five six seven eight nine ten" } },
+        models: [{ id: "m/slow", price: { input: "1", output: "1" } }],
+        operations: { slow: { model: "m/slow", timeoutMs: 150 } },
+      },
+      inMemory: true,
+    });
+    cleanups.push(() => airlock.close());
+    let text = "";
+    let done = false;
+    for await (const part of airlock.stream({ operation: "slow", messages: [{ role: "user", content: "go" }] })) {
+      if (part.type === "text") text += part.text;
+      else done = true;
+    }
+    expect(text).toBe("one two three four five six seven eight nine ten");
+    expect(done).toBe(true);
+  });
+
   it("rejects an invalid config where it is written, naming the field", () => {
     expect(() => createAirlock({ config: { providers: {}, models: [{ id: "x/y", price: { input: "free" } }] } as never, inMemory: true })).toThrow(/models\.0\.price\.input/);
   });

@@ -48,9 +48,17 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
       plan.candidates,
       async (target, attemptSignal) => {
         // The attempt timeout covers reaching the first event; afterwards only the call's own signal applies.
-        const iterable = await target.provider.stream(upstreamChatRequest(body, plan, target), { signal: AbortSignal.any([signal, attemptSignal]) });
-        const iterator = iterable[Symbol.asyncIterator]();
-        return { iterator, first: await iterator.next() };
+        const upstream = new AbortController();
+        const onAttemptAbort = () => upstream.abort(attemptSignal.reason);
+        attemptSignal.addEventListener("abort", onAttemptAbort, { once: true });
+        signal.addEventListener("abort", () => upstream.abort(signal.reason), { once: true });
+        try {
+          const iterable = await target.provider.stream(upstreamChatRequest(body, plan, target), { signal: upstream.signal });
+          const iterator = iterable[Symbol.asyncIterator]();
+          return { iterator, first: await iterator.next() };
+        } finally {
+          attemptSignal.removeEventListener("abort", onAttemptAbort);
+        }
       },
       executeOptions(deps, plan, record, signal),
     );

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
 import { parseSince } from "../core/duration.js";
-import { readAdminKeyFile } from "../gateway/start.js";
+import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
 import { totalCost } from "../ledger/reports.js";
 import { openDatabase } from "../store/database.js";
 import { spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
@@ -36,12 +36,17 @@ export class CliError extends Error {}
  * only when nothing answers at the URL does it open the store directly.
  */
 export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = process.env): Promise<AdminBackend> {
-  const url = (options.url ?? env.AIRLOCK_URL ?? "http://127.0.0.1:4100").replace(/\/+$/, "");
   const dataDir = path.resolve(options.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock");
+  const holder = await runningGateway(dataDir);
+  const url = (options.url ?? env.AIRLOCK_URL ?? holder?.url ?? "http://127.0.0.1:4100").replace(/\/+$/, "");
   const adminKey = options.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined) ?? (await readAdminKeyFile(dataDir));
   if (await reachable(url)) {
     if (!adminKey) throw new CliError("no admin key: set AIRLOCK_ADMIN_KEY or pass --admin-key");
     return httpBackend(url, adminKey);
+  }
+  if (holder) {
+    // Opening the store behind a live gateway would split the data: PGlite is single-process.
+    throw new CliError(`a gateway (pid ${holder.pid}) holds ${dataDir} but does not answer at ${url}; pass --url ${holder.url}`);
   }
   return localBackend(dataDir, env.DATABASE_URL || undefined);
 }

@@ -16,15 +16,20 @@ program
   .option("-c, --config <path>", "config file (default airlock.config.yaml/.json in the working directory, else the demo)")
   .option("--data-dir <dir>", "where the embedded store lives (env AIRLOCK_DATA_DIR, default .airlock)")
   .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string }) => {
-    const running = await startGateway({ port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir });
+    // Signals are caught from the first moment, so a SIGTERM during startup still shuts down cleanly.
+    const starting = startGateway({ port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir });
     const shutdown = () => {
-      running.stop().then(
+      starting.then((running) => running.stop()).then(
         () => process.exit(0),
-        () => process.exit(1),
+        (err: unknown) => {
+          process.stderr.write(`airlock: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.exit(1);
+        },
       );
     };
     process.once("SIGTERM", shutdown);
     process.once("SIGINT", shutdown);
+    await starting;
   });
 
 const keys = program.command("keys").description("manage API keys");

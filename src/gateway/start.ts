@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ControlPlane } from "../control-plane.js";
 import { createLogger, type Logger } from "../core/logger.js";
@@ -29,6 +29,8 @@ export interface RunningGateway {
 }
 
 export const ADMIN_KEY_FILE = "admin-key";
+/** Written while a gateway holds the data directory, so the CLI goes through it instead of opening the store. */
+export const GATEWAY_FILE = "gateway.json";
 
 /** Resolves every runtime option from flags, then the environment, then defaults. */
 export function resolveStartOptions(flags: StartOptions, env: NodeJS.ProcessEnv = process.env): Required<Pick<StartOptions, "dataDir">> & StartOptions {
@@ -56,6 +58,8 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
     const gateway = createGateway({ plane, logger });
     const port = options.port ?? loaded.config.server.port;
     const { url, port: bound } = await gateway.listen(port, options.host ?? loaded.config.server.host);
+    const gatewayFile = path.join(options.dataDir, GATEWAY_FILE);
+    await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
     logger.info(
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
       loaded.config.demo ? "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" : "Airlock gateway listening",
@@ -70,6 +74,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
       stop: () =>
         (stopping ??= (async () => {
           await gateway.close(loaded.config.server.shutdownGraceMs);
+          await rm(gatewayFile, { force: true });
           await ready.plane.close();
           await ready.database.close();
           await tracing?.shutdown();
@@ -108,3 +113,14 @@ export async function readAdminKeyFile(dataDir: string): Promise<string | undefi
   }
 }
 
+
+/** The gateway that holds this data directory, if one is running. */
+export async function runningGateway(dataDir: string): Promise<{ pid: number; url: string } | undefined> {
+  try {
+    const info = JSON.parse(await readFile(path.join(dataDir, GATEWAY_FILE), "utf8")) as { pid: number; url: string };
+    process.kill(info.pid, 0); // throws when no such process
+    return info;
+  } catch {
+    return undefined;
+  }
+}

@@ -94,7 +94,9 @@ function deadlineError(signal: AbortSignal, attempts: AttemptRecord[]): AirlockE
 export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockError {
   const details = { attempts: publicAttempts(attempts) };
   if (error instanceof AirlockError) {
-    return attempts.every((a) => a.reason === "disabled") ? error : new AirlockError("provider_error", "every candidate failed", { details });
+    // Airlock's own refusal (a request an adapter cannot translate, a disabled target) keeps its code.
+    if (error.code !== "disabled" || attempts.every((a) => a.reason === "disabled")) return error;
+    return new AirlockError("provider_error", "every candidate failed", { details });
   }
   if (error instanceof ProviderError && error.kind === "http" && !error.isRetryable && !error.fallbackable) {
     const status = error.status ?? 0;

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+
+/**
+ * The CLI as an operator uses it: first against a running gateway (through its admin API), then with the
+ * gateway stopped, when it opens the store itself. The steps share one gateway and run in order.
+ */
+describe("airlock CLI against a real gateway process", () => {
+  const adminKey = randomAdminKey();
+  let cwd: string;
+  let dataDir: string;
+  let gateway: GatewayProcess;
+  let env: NodeJS.ProcessEnv;
+  /** The key made with `keys create`, as the CLI printed it. */
+  let created: { id: string; key: string; name: string; kind: string; userId: string | null; teamId: string | null };
+  let chatCost: string;
+
+  const cli = (...args: string[]) => runCli(args, { cwd, env });
+  const json = <T>(stdout: string): T => JSON.parse(stdout) as T;
+  const chat = (key: string) =>
+    fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "demo/airlock-mini", messages: [{ role: "user", content: "hello from the CLI test" }] }),
+    });
+
+  beforeAll(async () => {
+    ({ cwd, dataDir } = await workspace());
+    await seedDataDir(dataDir);
+    env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey });
+    gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+  });
+  afterAll(async () => {
+    await killAll();
+    await removeTempDirs();
+  });
+
+  it("keys create prints the secret once, as JSON, and the key works at once", async () => {
+    const result = await cli("keys", "create", "--name", "ci", "--kind", "service", "--user", "u1", "--team", "t1", "--json", "--url", gateway.url);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    created = json(result.stdout);
+    expect(created).toMatchObject({ name: "ci", kind: "service", userId: "u1", teamId: "t1", revokedAt: null });
+    expect(created.key).toMatch(/^sk-al-[A-Za-z0-9_-]{20,}$/);
+    expect(created.id).toMatch(/\S/);
+
+    const models = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${created.key}` } });
+    expect(models.status).toBe(200);
+    const res = await chat(created.key);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { usage: { prompt_tokens: number } };
+    expect(body.usage.prompt_tokens).toBeGreaterThan(0);
+    chatCost = res.headers.get("x-airlock-cost")!;
+    expect(chatCost).toMatch(/^\d+(\.\d+)?$/);
+  });
+
+  it("keys list, spend and a refused non-admin key, all through the admin API", async () => {
+    // A user key made through the admin API: it may call models, not administer Airlock.
+    const userKeyRes = await fetch(`${gateway.url}/admin/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "alice", kind: "user", user: "alice" }),
+    });
+    expect(userKeyRes.status).toBe(201);
+    const userKey = ((await userKeyRes.json()) as { key: string }).key;
+
+    const [list, spendJson, spendTable, forbidden] = await Promise.all([
+      cli("keys", "list", "--json", "--url", gateway.url),
+      cli("spend", "--by", "key", "--since", "24h", "--json", "--url", gateway.url),
+      cli("spend", "--url", gateway.url),
+      runCli(["keys", "create", "--name", "sneaky", "--json", "--url", gateway.url], { cwd, env: { ...env, AIRLOCK_ADMIN_KEY: userKey } }),
+    ]);
+
+    expect(list.code).toBe(0);
+    const keys = json<Array<Record<string, unknown>>>(list.stdout);
+    expect(keys.map((k) => k.id)).toContain(created.id);
+    expect(list.stdout).not.toContain(created.key);
+    expect(list.stdout).not.toContain(userKey);
+    for (const key of keys) expect(Object.keys(key).sort()).toEqual(["createdAt", "id", "kind", "name", "prefix", "revokedAt", "teamId", "userId"]);
+
+    expect(spendJson.code).toBe(0);
+    const report = json<{ by: string; total: string; lines: Array<{ group: string; requests: number; cost: string }> }>(spendJson.stdout);
+    expect(report.by).toBe("key");
+    expect(report.lines.find((l) => l.group === created.id)).toMatchObject({ requests: 1, cost: chatCost });
+
+    expect(spendTable.code).toBe(0);
+    expect(spendTable.stdout).toContain(`Total: $${report.total}`);
+
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stdout).toBe("");
+    expect(forbidden.stderr).toMatch(/forbidden/i);
+  });
+
+  it("finds the gateway that holds the data directory instead of opening the store behind it", async () => {
+    const result = await cli("keys", "create", "--name", "via-lock", "--json", "--data-dir", dataDir);
+    expect(result.code).toBe(0);
+    const made = json<{ id: string }>(result.stdout);
+    const listed = await fetch(`${gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(JSON.stringify(await listed.json())).toContain(made.id);
+    const wrongUrl = await cli("keys", "list", "--json", "--data-dir", dataDir, "--url", "http://127.0.0.1:1");
+    expect(wrongUrl.code).toBe(1);
+    expect(wrongUrl.stderr).toContain("holds");
+  });
+
+  it("keys revoke locks the key out", async () => {
+    const result = await cli("keys", "revoke", created.id, "--json", "--url", gateway.url);
+    expect(result.code).toBe(0);
+    expect(json(result.stdout)).toMatchObject({ id: created.id, revokedAt: expect.any(String) });
+    expect((await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${created.key}` } })).status).toBe(401);
+    expect((await chat(created.key)).status).toBe(401);
+  });
+
+  it("the gateway never logged a secret", () => {
+    const logs = gateway.logs();
+    expect(logs).toContain(created.id); // the key is logged, by id
+    expect(logs).not.toContain(created.key);
+    expect(logs).not.toContain(adminKey);
+  });
+
+  it("with no gateway running, the CLI opens the store itself", async () => {
+    const url = gateway.url;
+    expect(await gateway.stop("SIGTERM")).toBe(0);
+
+    const second = await cli("keys", "create", "--name", "offline", "--kind", "agent", "--json", "--url", url, "--data-dir", dataDir);
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    const offline = json<{ id: string; key: string; kind: string }>(second.stdout);
+    expect(offline.key).toMatch(/^sk-al-/);
+    expect(offline.kind).toBe("agent");
+
+    const list = await cli("keys", "list", "--json", "--url", url, "--data-dir", dataDir);
+    expect(list.code).toBe(0);
+    const keys = json<Array<{ id: string; revokedAt: string | null }>>(list.stdout);
+    expect(keys.map((k) => k.id)).toEqual(expect.arrayContaining([created.id, offline.id]));
+    expect(keys.find((k) => k.id === created.id)?.revokedAt).toEqual(expect.any(String));
+    expect(keys.find((k) => k.id === offline.id)?.revokedAt).toBeNull();
+    expect(list.stdout).not.toContain(offline.key);
+  });
+});

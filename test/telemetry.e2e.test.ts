@@ -1,0 +1,170 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { gunzipSync } from "node:zlib";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+
+/** One OTLP/HTTP export request as the collector received it. */
+interface Export {
+  path: string;
+  contentType: string | undefined;
+  raw: string;
+  body: OtlpTraces;
+}
+
+interface OtlpAnyValue {
+  stringValue?: string;
+  intValue?: number | string;
+  doubleValue?: number;
+  boolValue?: boolean;
+}
+interface OtlpSpan {
+  name: string;
+  kind: number;
+  traceId: string;
+  attributes?: Array<{ key: string; value: OtlpAnyValue }>;
+}
+interface OtlpTraces {
+  resourceSpans?: Array<{
+    resource?: { attributes?: Array<{ key: string; value: OtlpAnyValue }> };
+    scopeSpans?: Array<{ scope?: { name?: string }; spans?: OtlpSpan[] }>;
+  }>;
+}
+
+/**
+ * A stand-in OTLP/HTTP collector. The JSON encoding is the one `@opentelemetry/exporter-trace-otlp-http`
+ * uses; anything else is recorded with an empty body so the assertion on the content type says why.
+ */
+async function startCollector(): Promise<{ url: string; exports: Export[]; close(): Promise<void> }> {
+  const exports: Export[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let bytes = Buffer.concat(chunks);
+      if (req.headers["content-encoding"] === "gzip") bytes = gunzipSync(bytes);
+      const contentType = req.headers["content-type"];
+      const raw = bytes.toString("utf8");
+      let body: OtlpTraces = {};
+      if (contentType?.startsWith("application/json")) body = JSON.parse(raw) as OtlpTraces;
+      exports.push({ path: req.url ?? "", contentType, raw, body });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    exports,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function spansOf(exports: Export[]): Array<OtlpSpan & { attrs: Record<string, string | number | boolean | undefined>; resource: Record<string, unknown> }> {
+  const value = (v: OtlpAnyValue) => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue;
+  const toRecord = (attrs: Array<{ key: string; value: OtlpAnyValue }> = []) => Object.fromEntries(attrs.map((a) => [a.key, value(a.value)]));
+  return exports.flatMap((e) =>
+    (e.body.resourceSpans ?? []).flatMap((rs) =>
+      (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((span) => ({ ...span, attrs: toRecord(span.attributes), resource: toRecord(rs.resource?.attributes) }))),
+    ),
+  );
+}
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("telemetry and logs of a running gateway", () => {
+  let collector: Awaited<ReturnType<typeof startCollector>> | undefined;
+  afterEach(async () => {
+    await killAll();
+    await collector?.close();
+    collector = undefined;
+  });
+  afterAll(removeTempDirs);
+
+  async function start(extraEnv: Record<string, string>): Promise<{ gateway: GatewayProcess; adminKey: string }> {
+    const { cwd, dataDir } = await workspace();
+    await seedDataDir(dataDir);
+    const adminKey = randomAdminKey();
+    const gateway = await spawnGateway({ cwd, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, ...extraEnv }), args: ["--port", "0", "--host", "127.0.0.1"] });
+    return { gateway, adminKey };
+  }
+
+  function chat(gateway: GatewayProcess, adminKey: string, marker: string): Promise<Response> {
+    return fetch(`${gateway.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json", "x-airlock-operation": "chat_message" },
+      body: JSON.stringify({ model: "chat_message", messages: [{ role: "user", content: `Please summarise ${marker} for me.` }] }),
+    });
+  }
+
+  it("exports a GenAI span per call over OTLP/HTTP, and logs JSON lines without the prompt", async () => {
+    collector = await startCollector();
+    const { gateway, adminKey } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: "airlock-e2e" });
+    const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
+
+    const res = await chat(gateway, adminKey, marker);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { model: string; usage: { prompt_tokens: number; completion_tokens: number } };
+    const cost = res.headers.get("x-airlock-cost");
+    const requestId = res.headers.get("x-request-id");
+
+    const span = await until("a chat span at the collector", () => spansOf(collector!.exports).find((s) => s.attrs["gen_ai.operation.name"] === "chat"));
+    const exported = collector.exports.find((e) => e.body.resourceSpans?.length);
+    expect(exported?.path).toBe("/v1/traces");
+    expect(exported?.contentType).toMatch(/^application\/json/);
+    expect(span.resource["service.name"]).toBe("airlock-e2e");
+
+    expect(span.attrs).toMatchObject({
+      "gen_ai.operation.name": "chat",
+      "gen_ai.request.model": "chat_message",
+      "gen_ai.provider.name": res.headers.get("x-airlock-provider"),
+      "gen_ai.usage.input_tokens": body.usage.prompt_tokens,
+      "gen_ai.usage.output_tokens": body.usage.completion_tokens,
+      "airlock.cost_usd": cost,
+      "airlock.operation": "chat_message",
+    });
+    expect(body.model.endsWith(`/${String(span.attrs["gen_ai.response.model"])}`)).toBe(true);
+    expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(span.traceId).not.toMatch(/^0+$/);
+
+    expect(await gateway.stop()).toBe(0);
+
+    // Logs: every stdout line is a JSON object; the request line carries the id the client got back.
+    const stdoutLines = gateway.stdout().split("\n").filter(Boolean);
+    expect(stdoutLines.length).toBeGreaterThan(0);
+    for (const line of stdoutLines) expect(() => JSON.parse(line), line).not.toThrow();
+    const requestLine = gateway.logLines().find((l) => l.msg === "request" && l.path === "/v1/chat/completions");
+    expect(requestLine).toMatchObject({ requestId, status: 200, operation: "chat_message" });
+
+    // The prompt is in neither the logs nor the exported telemetry.
+    expect(gateway.logs()).not.toContain(marker);
+    for (const e of collector.exports) expect(e.raw).not.toContain(marker);
+  });
+
+  it("without OTEL_EXPORTER_OTLP_ENDPOINT serves normally and exports nothing", async () => {
+    collector = await startCollector();
+    const { gateway, adminKey } = await start({});
+    const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
+    const res = await chat(gateway, adminKey, marker);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { usage: { total_tokens: number } }).usage.total_tokens).toBeGreaterThan(0);
+    expect(await gateway.stop()).toBe(0);
+    expect(collector.exports).toHaveLength(0);
+    expect(gateway.logLines().some((l) => l.msg === "request" && typeof l.requestId === "string")).toBe(true);
+    expect(gateway.logs()).not.toContain(marker);
+  });
+});
