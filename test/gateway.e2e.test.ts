@@ -125,6 +125,16 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     expect(sent.headers["x-api-key"]).toBe("sk-ant-upstream");
   });
 
+  it("estimates and flags usage when the upstream reports none", async () => {
+    openai.push({ kind: "noUsage" });
+    await gw.client().chat.completions.create({ model: "oai/o4-mini", messages: [{ role: "user", content: "What is the capital of France?" }] });
+    const row = await lastRow();
+    expect(row.usageEstimated).toBe(true);
+    expect(row.inputTokens).toBeGreaterThan(0);
+    expect(row.outputTokens).toBeGreaterThan(0);
+    expect(Number(row.cost)).toBeGreaterThan(0);
+  });
+
   it("serves embeddings and lists models", async () => {
     const result = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: ["a", "b"] });
     expect(result.data.length).toBe(fixtureJson("openai/embeddings").data.length);

@@ -4,6 +4,7 @@ import type { AttemptRecord } from "../routing/execute.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { annotateRequestSpan, begin, callSignal, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
+import { estimateUsage } from "./stream.js";
 
 export interface ChatOutcome extends Settlement {
   result: ChatResult;
@@ -30,7 +31,8 @@ export async function runChat(deps: CallDeps, ctx: CallContext, body: ChatReques
       executeOptions(deps, plan, record, signal),
     );
     record.model = model;
-    record.usage = value.usage;
+    // No usage from the upstream: estimate rather than record a silent zero, and flag the row.
+    record.usage = value.usageReported ? value.usage : estimateUsage(body, outputChars(value));
     record.usageEstimated = !value.usageReported;
     const settlement = settle(deps, ctx, record);
     return { ...settlement, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
@@ -38,4 +40,8 @@ export async function runChat(deps: CallDeps, ctx: CallContext, body: ChatReques
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     throw fail(deps, ctx, record, err);
   }
+}
+
+function outputChars(result: ChatResult): number {
+  return result.choices.reduce((sum, c) => sum + (c.message.content?.length ?? 0), 0);
 }

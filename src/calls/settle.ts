@@ -93,7 +93,8 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   });
 
   const modelLabel = record.model?.id ?? "none";
-  const opLabel = operationName ?? "none";
+  // Only configured operation names become labels: a header value from a client must not grow the series.
+  const opLabel = record.operation?.name ?? "none";
   const m = deps.metrics;
   m.requests.inc({ endpoint: record.endpoint, operation: opLabel, model: modelLabel, outcome });
   m.latency.observe({ endpoint: record.endpoint, model: modelLabel }, latencyMs / 1000);
