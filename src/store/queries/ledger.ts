@@ -1,14 +1,35 @@
-import { count, desc, gte, sql, type SQL } from "drizzle-orm";
+import { count, desc, getTableColumns, gte, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { ledger, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
 
-/** Postgres caps bind parameters at 65535 per statement; 30 columns × 1000 rows stays under it. */
-const ROWS_PER_STATEMENT = 1000;
+const ROWS_PER_STATEMENT = 5000;
 
+/** Property → column name and default, read once from the schema. */
+const COLUMNS = Object.entries(getTableColumns(ledger)).map(([property, column]) => ({
+  property: property as keyof NewLedgerRow,
+  name: column.name,
+  fallback: column.hasDefault ? column.default : undefined,
+}));
+
+/**
+ * A whole batch travels as one JSON parameter and Postgres unpacks it (`json_populate_recordset`):
+ * one bind instead of 31 per row, and no per-column SQL building in JavaScript, which profiling
+ * showed to cost more than the insert itself. A row already present (a retried batch) is skipped.
+ */
 export async function insertLedgerRows(db: Db, rows: NewLedgerRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    await db.insert(ledger).values(rows.slice(i, i + ROWS_PER_STATEMENT)).onConflictDoNothing();
+    const batch = rows.slice(i, i + ROWS_PER_STATEMENT).map(toRecord);
+    await db.execute(sql`insert into ledger select * from json_populate_recordset(null::ledger, ${JSON.stringify(batch)}::json) on conflict (id) do nothing`);
   }
+}
+
+function toRecord(row: NewLedgerRow): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const column of COLUMNS) {
+    const value = row[column.property];
+    record[column.name] = value === undefined ? (column.fallback ?? null) : value;
+  }
+  return record;
 }
 
 export const SPEND_GROUPS = ["operation", "model", "provider", "user", "team", "key", "day"] as const;
