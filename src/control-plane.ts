@@ -16,7 +16,7 @@ import { createProvider } from "./providers/registry.js";
 import type { ChatRequest, EmbedRequest } from "./providers/spec.js";
 import { buildCatalog, closeCatalog, type Catalog, type ProviderFactory } from "./routing/catalog.js";
 import type { Database } from "./store/database.js";
-import { countLedgerRows, recentLedgerRows, spendBy, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
+import { recentLedgerRows, spendBy, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
 import type { LedgerRow } from "./store/schema/ledger.js";
 import { Metrics } from "./telemetry/metrics.js";
 
@@ -129,11 +129,6 @@ export class ControlPlane {
   async recentCalls(limit: number): Promise<LedgerRow[]> {
     await this.ledger.flush();
     return recentLedgerRows(this.database.db, limit);
-  }
-
-  async ledgerCount(): Promise<number> {
-    await this.ledger.flush();
-    return countLedgerRows(this.database.db);
   }
 
   /** True when the store answers a trivial query within `timeoutMs`. */

@@ -3,7 +3,7 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { AirlockError } from "../core/errors.js";
 import { newId, traceId as randomTraceId } from "../core/ids.js";
 import { costOf, formatCost, type Money } from "../ledger/pricing.js";
-import type { Usage } from "../providers/spec.js";
+import { emptyUsage, type Usage } from "../providers/spec.js";
 import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
 import type { Endpoint } from "../routing/plan.js";
@@ -49,7 +49,7 @@ export function priceUsage(deps: CallDeps, model: CatalogModel, usage: Usage): {
 
 /** Settles a finished call: exact cost, one ledger row, metrics and the span. Never throws. */
 export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Settlement {
-  const usage = record.usage ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+  const usage = record.usage ?? emptyUsage();
   const priced = record.model && record.usage ? priceUsage(deps, record.model, usage) : undefined;
   const cost = priced ? formatCost(priced.cost) : "0";
   const latencyMs = deps.clock.now() - record.startedAt;

@@ -83,6 +83,10 @@ async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, mode
   let usage: Usage | undefined;
   let outputChars = 0;
   let finished = false;
+  const billDelivered = () => {
+    record.usage = usage ?? estimateUsage(body, outputChars);
+    record.usageEstimated = usage === undefined;
+  };
   try {
     while (!next.done) {
       const event = next.value;
@@ -97,21 +101,18 @@ async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, mode
       next = await iterator.next();
     }
     finished = true;
-    record.usage = usage ?? estimateUsage(body, outputChars);
-    record.usageEstimated = usage === undefined;
+    billDelivered();
     const settlement = settle(deps, ctx, record);
     yield { type: "end", end: { ...settlement, model: model.id, provider: model.providerName, attempts: record.attempts } };
   } catch (err) {
     finished = true;
     // What was generated before the break was generated, and is billed.
-    record.usage = usage ?? estimateUsage(body, outputChars);
-    record.usageEstimated = usage === undefined;
+    billDelivered();
     throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
   } finally {
     if (!finished) {
       // The consumer stopped early (the client went away): bill what was delivered.
-      record.usage = usage ?? estimateUsage(body, outputChars);
-      record.usageEstimated = usage === undefined;
+      billDelivered();
       fail(deps, ctx, record, new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } }));
       void iterator.return?.();
     }

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Principal } from "../auth/principal.js";
 import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
 
@@ -21,7 +20,3 @@ export interface GatewayContext {
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, scope: RequestScope, params: Record<string, string | undefined>, query: URLSearchParams) => Promise<void>;
-
-export interface Authed {
-  principal: Principal;
-}

@@ -56,5 +56,3 @@ export function costOf(usage: Usage, price: UnitPrice): Money {
 export function formatCost(cost: Money): string {
   return cost.toDecimalPlaces(COST_SCALE).toFixed();
 }
-
-export const ZERO: Money = new Money(0);
