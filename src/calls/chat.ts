@@ -2,7 +2,7 @@ import type { ChatRequest, ChatResult } from "../providers/spec.js";
 import { executeWithFallbacks } from "../routing/execute.js";
 import type { AttemptRecord } from "../routing/execute.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { annotateRequestSpan, begin, callSignal, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
+import { annotateRequestSpan, begin, callCancellation, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
 import { estimateUsage } from "./stream.js";
 
@@ -23,8 +23,9 @@ export async function runChat(deps: CallDeps, ctx: CallContext, body: ChatReques
     throw refuse(deps, ctx, record, err);
   }
   annotateRequestSpan(record, body);
+  const call = callCancellation(deps, ctx);
   try {
-    const signal = callSignal(deps, ctx);
+    const signal = call.signal;
     const { value, model } = await executeWithFallbacks(
       plan.candidates,
       (target, attemptSignal) => target.provider.chat(upstreamChatRequest(body, plan, target), { signal: attemptSignal }),
@@ -39,6 +40,8 @@ export async function runChat(deps: CallDeps, ctx: CallContext, body: ChatReques
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     throw fail(deps, ctx, record, err);
+  } finally {
+    call.dispose();
   }
 }
 

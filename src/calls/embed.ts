@@ -2,7 +2,7 @@ import { AirlockError } from "../core/errors.js";
 import type { EmbedRequest, EmbedResult } from "../providers/spec.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { begin, callSignal, executeOptions, fail, refuse } from "./prepare.js";
+import { begin, callCancellation, executeOptions, fail, refuse } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
 
 export interface EmbedOutcome extends Settlement {
@@ -17,11 +17,12 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   if (!isInput(body.input)) {
     throw refuse(deps, ctx, record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));
   }
+  const call = callCancellation(deps, ctx);
   try {
     const { value, model } = await executeWithFallbacks(
       plan.candidates,
       (target, signal) => target.provider.embed({ ...body, model: target.upstreamId }, { signal }),
-      executeOptions(deps, plan, record, callSignal(deps, ctx)),
+      executeOptions(deps, plan, record, call.signal),
     );
     record.model = model;
     record.usage = value.usage;
@@ -30,6 +31,8 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     throw fail(deps, ctx, record, err);
+  } finally {
+    call.dispose();
   }
 }
 

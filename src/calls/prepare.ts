@@ -1,4 +1,5 @@
 import { SpanKind, type Span } from "@opentelemetry/api";
+import { Cancellation } from "../core/cancel.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
 import type { ChatRequest } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
@@ -63,10 +64,9 @@ function startSpan(endpoint: Endpoint, requestedModel: string | undefined): Span
   });
 }
 
-/** The whole call's signal: the client's, bounded by the request deadline. */
-export function callSignal(deps: CallDeps, ctx: CallContext): AbortSignal {
-  const deadline = AbortSignal.timeout(deps.config.timeouts.requestMs);
-  return ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
+/** The whole call's cancellation: the client's signal, bounded by the request deadline. Dispose when the call ends. */
+export function callCancellation(deps: CallDeps, ctx: CallContext): Cancellation {
+  return new Cancellation(ctx.signal, deps.config.timeouts.requestMs);
 }
 
 export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, signal: AbortSignal): ExecuteOptions {

@@ -92,21 +92,18 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     attempts: record.attempts,
   });
 
-  const modelLabel = record.model?.id ?? "none";
   // Only configured operation names become labels: a header value from a client must not grow the series.
-  const opLabel = record.operation?.name ?? "none";
-  const m = deps.metrics;
-  m.requests.inc({ endpoint: record.endpoint, operation: opLabel, model: modelLabel, outcome });
-  m.latency.observe({ endpoint: record.endpoint, model: modelLabel }, latencyMs / 1000);
-  if (record.ttftMs !== undefined) m.timeToFirstToken.observe({ model: modelLabel }, record.ttftMs / 1000);
-  if (record.error) m.errors.inc({ code: record.error.code });
-  if (record.usage) {
-    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "input" }, usage.inputTokens);
-    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "output" }, usage.outputTokens);
-    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "cached_input" }, usage.cachedInputTokens);
-    m.tokens.inc({ model: modelLabel, operation: opLabel, type: "reasoning" }, usage.reasoningTokens);
-    if (priced) m.cost.inc({ model: modelLabel, operation: opLabel }, priced.cost.toNumber());
-  }
+  deps.metrics.observeCall({
+    endpoint: record.endpoint,
+    operation: record.operation?.name ?? "none",
+    model: record.model?.id ?? "none",
+    outcome,
+    latencySeconds: latencyMs / 1000,
+    ttftSeconds: record.ttftMs === undefined ? undefined : record.ttftMs / 1000,
+    errorCode: record.error?.code,
+    usage: record.usage,
+    costUsd: priced ? priced.cost.toNumber() : undefined,
+  });
 
   endSpan(record, usage, cost, operationName);
   return { usage, cost, priceMissing: priced?.priceMissing ?? false, usageEstimated: record.usageEstimated ?? false };

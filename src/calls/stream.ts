@@ -1,10 +1,11 @@
+import type { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { annotateRequestSpan, begin, callSignal, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
+import { annotateRequestSpan, begin, callCancellation, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
 import { settle, type CallRecord, type Settlement } from "./settle.js";
 
 export interface StreamEnd extends Settlement {
@@ -40,7 +41,8 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
     throw refuse(deps, ctx, record, err);
   }
   annotateRequestSpan(record, body);
-  const signal = callSignal(deps, ctx);
+  const call = callCancellation(deps, ctx);
+  const signal = call.signal;
   let opened: Opened;
   let model: CatalogModel;
   try {
@@ -66,6 +68,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
     model = executed.model;
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
+    call.dispose();
     throw fail(deps, ctx, record, err);
   }
   record.model = model;
@@ -73,11 +76,11 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
     model: model.id,
     provider: model.providerName,
     attempts: record.attempts,
-    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened),
+    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call),
   };
 }
 
-async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, model: CatalogModel, body: ChatRequest, opened: Opened): AsyncGenerator<StreamPart> {
+async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, model: CatalogModel, body: ChatRequest, opened: Opened, call: Cancellation): AsyncGenerator<StreamPart> {
   const { iterator } = opened;
   let next = opened.first;
   let usage: Usage | undefined;
@@ -110,6 +113,7 @@ async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, mode
     billDelivered();
     throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
   } finally {
+    call.dispose();
     if (!finished) {
       // The consumer stopped early (the client went away): bill what was delivered.
       billDelivered();

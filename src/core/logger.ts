@@ -26,8 +26,19 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
       censor: "[redacted]",
     },
   };
-  // Asynchronous writes: a request never waits on stdout. pino flushes what is buffered at exit.
-  const destination = options.destination ? (options.destination as pino.DestinationStream) : pino.destination({ dest: 1, sync: false });
+  if (options.destination) return pino(opts, options.destination as pino.DestinationStream);
+  // Asynchronous, buffered writes: a request never waits on stdout, and lines leave in 4 KiB batches
+  // (one write per batch, not one per request). A timer sends a partial batch within 200 ms, and
+  // pino flushes what is left at exit.
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      clearInterval(timer); // destroyed at exit: nothing left to send
+    }
+  }, 200);
+  timer.unref();
   return pino(opts, destination);
 }
 

@@ -1,4 +1,5 @@
 import { AirlockError } from "../core/errors.js";
+import { Cancellation } from "../core/cancel.js";
 import type { Clock } from "../core/clock.js";
 import { ProviderError } from "../providers/errors.js";
 import type { LedgerAttempt } from "../store/schema/ledger.js";
@@ -39,7 +40,8 @@ export async function executeWithFallbacks<T>(
     for (let made = 1; ; made++) {
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
       const started = clock.now();
-      const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs(model))]);
+      const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
+      const signal = attempt.signal;
       try {
         const value = await run(model, signal);
         attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: clock.now() - started, delayMs: pendingDelay });
@@ -62,6 +64,8 @@ export async function executeWithFallbacks<T>(
         if (decision.action === "stop") throw finalError(error, attempts);
         if (decision.action === "fallback") break;
         pendingDelay = decision.delayMs;
+      } finally {
+        attempt.dispose();
       }
     }
   }

@@ -1,5 +1,36 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
+export type CallOutcome = "success" | "error" | "refused";
+
+export interface ObservedCall {
+  endpoint: string;
+  operation: string;
+  model: string;
+  outcome: CallOutcome;
+  latencySeconds: number;
+  ttftSeconds?: number;
+  errorCode?: string;
+  usage?: { inputTokens: number; outputTokens: number; cachedInputTokens: number; reasoningTokens: number };
+  costUsd?: number;
+}
+
+interface Inc {
+  inc(value?: number): void;
+}
+interface Observe {
+  observe(value: number): void;
+}
+interface CallSeries {
+  requests: Record<CallOutcome, Inc>;
+  latency: Observe;
+  timeToFirstToken: Observe;
+  inputTokens: Inc;
+  outputTokens: Inc;
+  cachedInputTokens: Inc;
+  reasoningTokens: Inc;
+  cost: Inc;
+}
+
 /**
  * Prometheus metrics, one registry per control plane so that several can live in one process (tests,
  * workers). Cost here is a float for dashboards only: the ledger's exact decimal is the money of record.
@@ -44,6 +75,48 @@ export class Metrics {
     labelNames: ["model", "operation"] as const,
     registers: [this.registry],
   });
+
+  /** Label children per (endpoint, operation, model): prom-client hashes a label object on every call otherwise. */
+  private readonly series = new Map<string, CallSeries>();
+
+  /** One finished call's metrics. `operation` and `model` must come from config, never from a client. */
+  observeCall(call: ObservedCall): void {
+    const key = `${call.endpoint}\u0000${call.operation}\u0000${call.model}`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = this.newSeries(call.endpoint, call.operation, call.model);
+      this.series.set(key, series);
+    }
+    series.requests[call.outcome].inc();
+    series.latency.observe(call.latencySeconds);
+    if (call.ttftSeconds !== undefined) series.timeToFirstToken.observe(call.ttftSeconds);
+    if (call.errorCode) this.errors.inc({ code: call.errorCode });
+    if (call.usage) {
+      series.inputTokens.inc(call.usage.inputTokens);
+      series.outputTokens.inc(call.usage.outputTokens);
+      series.cachedInputTokens.inc(call.usage.cachedInputTokens);
+      series.reasoningTokens.inc(call.usage.reasoningTokens);
+    }
+    if (call.costUsd !== undefined) series.cost.inc(call.costUsd);
+  }
+
+  private newSeries(endpoint: string, operation: string, model: string): CallSeries {
+    const tokens = (type: string) => this.tokens.labels({ model, operation, type });
+    return {
+      requests: {
+        success: this.requests.labels({ endpoint, operation, model, outcome: "success" }),
+        error: this.requests.labels({ endpoint, operation, model, outcome: "error" }),
+        refused: this.requests.labels({ endpoint, operation, model, outcome: "refused" }),
+      },
+      latency: this.latency.labels({ endpoint, model }),
+      timeToFirstToken: this.timeToFirstToken.labels({ model }),
+      inputTokens: tokens("input"),
+      outputTokens: tokens("output"),
+      cachedInputTokens: tokens("cached_input"),
+      reasoningTokens: tokens("reasoning"),
+      cost: this.cost.labels({ model, operation }),
+    };
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });

@@ -1,0 +1,50 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Bench } from "tinybench";
+
+/**
+ * The library's own cost per call: `airlock.chat()` in process against the instant mock provider,
+ * minus what that provider costs when called directly. The mean is used, not the median: the ledger
+ * writes its batches between calls, and a median would leave that work out.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const { createAirlock } = (await import(path.join(ROOT, "dist/index.js"))) as typeof import("../src/index.js");
+const { createProvider } = (await import(path.join(ROOT, "dist/providers/registry.js"))) as typeof import("../src/providers/registry.js");
+
+const smoke = process.argv.includes("--smoke");
+const reply = "Orly is closer to the centre than Charles de Gaulle for most morning arrivals.";
+const providerConfig = { type: "mock" as const, latencyMs: 0, chunkDelayMs: 0, script: [{ reply }] };
+const airlock = await createAirlock({
+  inMemory: true,
+  config: {
+    providers: { instant: providerConfig },
+    models: [{ id: "instant/model", price: { input: "0.15", cachedInput: "0.075", output: "0.60", per: "1M" } }],
+    operations: { answer: { model: "instant/model", maxTokens: 256 } },
+  },
+});
+const provider = createProvider("instant", { ...providerConfig, embeddingDimensions: 8 } as Parameters<typeof createProvider>[1]);
+const messages = [
+  { role: "system" as const, content: "You are a concise assistant for a travel booking product." },
+  { role: "user" as const, content: "Which airport in Paris is closer to the city centre for a morning arrival?" },
+];
+const signal = new AbortController().signal;
+
+const bench = new Bench({ time: smoke ? 300 : 3000, warmupTime: smoke ? 100 : 1000 });
+bench.add("provider alone", async () => {
+  await provider.chat({ model: "model", messages, max_tokens: 256 }, { signal });
+});
+bench.add("airlock.chat()", async () => {
+  await airlock.chat({ operation: "answer", user: "u1", messages });
+});
+await bench.run();
+await airlock.close();
+
+const [alone, full] = bench.tasks.map((task) => {
+  const result = task.result;
+  if (result.state !== "completed") throw new Error(`${task.name}: ${result.state}`);
+  return { meanMicros: result.latency.mean * 1000, p50Micros: result.latency.p50 * 1000, samples: result.latency.samplesCount };
+});
+const overheadMicros = full!.meanMicros - alone!.meanMicros;
+process.stdout.write(JSON.stringify({ overheadMicros, provider: alone, airlock: full }) + "\n");
+process.stderr.write(`library: airlock.chat() ${full!.meanMicros.toFixed(1)} µs mean, provider alone ${alone!.meanMicros.toFixed(1)} µs → overhead ${overheadMicros.toFixed(1)} µs per call\n`);

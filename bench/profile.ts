@@ -1,0 +1,86 @@
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { requestBody } from "./support/cells.js";
+import { runLoad } from "./support/loadgen.js";
+import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
+import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup } from "./targets/airlock.js";
+
+/**
+ * `npm run bench:profile`: one Airlock gateway under load with `--cpu-prof`, then the functions and
+ * files that took the most CPU. The `.cpuprofile` opens as a flame graph in Chrome DevTools or
+ * speedscope.app.
+ */
+
+const { values: flags } = parseArgs({
+  options: {
+    store: { type: "string", default: "pglite" },
+    stream: { type: "boolean", default: false },
+    connections: { type: "string", default: "16" },
+    seconds: { type: "string", default: "5" },
+    top: { type: "string", default: "30" },
+  },
+});
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const outDir = path.join(ROOT, "bench/results/profiles");
+await mkdir(outDir, { recursive: true });
+const before = new Set(await readdir(outDir));
+
+const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
+const upstream = asService(upstreamChild);
+const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
+const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-profile-"));
+const scratch = flags.store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
+const setup: AirlockSetup = {
+  dataDir,
+  store: flags.store === "postgres" ? "postgres" : "pglite",
+  databaseUrl: scratch?.url,
+  adminKey: "sk-al-admin-profile",
+  upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
+  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`],
+};
+try {
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const airlock = await startAirlock(setup, port, undefined);
+  const apiKey = await createUserKey(airlock, setup.adminKey);
+  const cell = { stream: flags.stream === true, delayMs: 0 };
+  const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(cell), connections: Number(flags.connections) };
+  await runLoad({ ...load, seconds: 1 });
+  const result = await runLoad({ ...load, seconds: Number(flags.seconds) });
+  console.log(`${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, errors ${result.errors}`);
+  await airlock.stop();
+} finally {
+  await upstream.stop();
+  await scratch?.drop();
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+const file = (await readdir(outDir)).find((f) => f.endsWith(".cpuprofile") && !before.has(f));
+if (!file) throw new Error("no profile was written");
+const profile = JSON.parse(await readFile(path.join(outDir, file), "utf8")) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const self = new Map<string, number>();
+const byFile = new Map<string, number>();
+let total = 0;
+profile.samples.forEach((id, i) => {
+  const node = byId.get(id)!;
+  const micros = profile.timeDeltas[i] ?? 0;
+  total += micros;
+  const where = node.callFrame.url.replace(/^file:\/\//, "").replace(ROOT + "/", "") || "(native)";
+  const fn = `${node.callFrame.functionName || "(anonymous)"}  ${where}:${node.callFrame.lineNumber + 1}`;
+  self.set(fn, (self.get(fn) ?? 0) + micros);
+  const group = where.includes("node_modules/") ? where.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, "$1") : where;
+  byFile.set(group, (byFile.get(group) ?? 0) + micros);
+});
+const show = (m: Map<string, number>, n: number) =>
+  [...m.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+    .join("\n");
+console.log(`\nprofile: ${path.join(outDir, file)}\n\nby function (self time):\n${show(self, Number(flags.top))}\n\nby file or package:\n${show(byFile, 25)}`);

@@ -1,0 +1,184 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { measureCell, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
+import { processTree } from "./support/proc.js";
+import { markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
+import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
+import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { installPortkey, startPortkey } from "./targets/portkey.js";
+
+/**
+ * `npm run bench`: every target side by side in one run, on loopback, each under the same cells of
+ * load from wrk, with CPU and memory read from /proc. `--smoke` is the short CI run: it checks that
+ * everything works and that the numbers are sane, not that they are fast.
+ */
+
+const { values: flags } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    seconds: { type: "string" },
+    targets: { type: "string" },
+    out: { type: "string" },
+    strict: { type: "boolean", default: false },
+    modes: { type: "string" },
+    delays: { type: "string" },
+    connections: { type: "string" },
+  },
+});
+const smoke = flags.smoke === true;
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const ALL_TARGETS = ["direct", "proxy", "airlock-pglite", "airlock-postgres", "portkey"];
+const wanted = new Set((flags.targets ?? ALL_TARGETS.join(",")).split(","));
+const databaseUrl = process.env.DATABASE_URL || undefined;
+if (!databaseUrl) wanted.delete("airlock-postgres");
+
+const plan: CellPlan = smoke ? { warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
+const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
+const cells: Cell[] = [];
+for (const mode of list(flags.modes, "json,stream"))
+  for (const delayMs of list(flags.delays, smoke ? "0" : "0,50").map(Number))
+    for (const connections of list(flags.connections, smoke ? "1,16" : "1,16,64").map(Number)) cells.push({ stream: mode === "stream", delayMs, connections });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function requireWrk(): void {
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+  } catch (err) {
+    // wrk prints its version and exits 1; only a missing binary throws ENOENT.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      console.error("The bench needs wrk as its load generator: apt-get install -y wrk");
+      process.exit(2);
+    }
+  }
+}
+
+async function runCells(target: Target): Promise<CellResult[]> {
+  const out: CellResult[] = [];
+  for (const cell of cells) {
+    const r = await measureCell(target, cell, plan);
+    console.log(`  ${target.name.padEnd(22)} ${cell.stream ? "stream" : "json  "} ${String(cell.delayMs).padStart(2)} ms c${String(cell.connections).padEnd(2)}  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  ${r.peakRssMb.toFixed(0)} MB${r.ttfbP50Ms !== undefined ? `  TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms` : ""}${r.errors ? `  ERRORS ${r.errors}` : ""}`);
+    out.push(r);
+  }
+  return out;
+}
+
+async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo): Promise<CellResult[]> {
+  const name = store === "pglite" ? "airlock (PGlite)" : "airlock (PostgreSQL)";
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
+  const scratch = store === "postgres" ? await scratchPostgres(databaseUrl!) : undefined;
+  const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl };
+  let sent = 0;
+  let running: AirlockTarget | undefined;
+  try {
+    // The first start makes the data directory; the next ones measure startup on an existing one.
+    const port = await freePort();
+    running = await startAirlock(setup, port, undefined);
+    sent += running.callsDuringStartup;
+    const apiKey = await createUserKey(running, setup.adminKey);
+    const startups: number[] = [];
+    for (let i = 0; i < (store === "pglite" ? 3 : 1); i++) {
+      await running.stop();
+      running = await startAirlock(setup, port, apiKey);
+      sent += running.callsDuringStartup;
+      startups.push(running.startupMs);
+    }
+    if (store === "pglite") info.startupMs = startups;
+    console.log(`${name}: started in ${startups.map((s) => s.toFixed(0)).join(", ")} ms`);
+    const live = running;
+    const results = await runCells({ name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storePids: store === "postgres" });
+    await live.stop();
+    running = undefined;
+    sent += results.reduce((n, r) => n + r.sent, 0);
+    info.ledger.push({ target: name, rows: await ledgerRowCount(setup), sent });
+    return results;
+  } finally {
+    await running?.stop();
+    await scratch?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  requireWrk();
+  const started = Date.now();
+  const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: machine(), command: `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`, ledger: [] };
+  const services: Service[] = [];
+  const results: CellResult[] = [];
+  try {
+    const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
+    const upstream = asService(upstreamChild);
+    services.push(upstream);
+    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
+    const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
+    const json = { "content-type": "application/json" };
+    console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}; targets: ${[...wanted].join(", ")}`);
+
+    if (wanted.has("direct")) results.push(...(await runCells({ name: "direct", url: `${upstreamBaseUrl}/chat/completions`, headers: json, pids: async () => [upstream.pid] })));
+    if (wanted.has("proxy")) {
+      const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, "0"]);
+      const proxy = asService(child);
+      services.push(proxy);
+      const { port } = await firstJsonLine<{ port: number }>(child);
+      results.push(...(await runCells({ name: "proxy", url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { ...json, authorization: "Bearer sk-bench-upstream" }, pids: async () => [proxy.pid] })));
+      await proxy.stop();
+    }
+    if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info)));
+    if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info)));
+    if (wanted.has("portkey")) {
+      const dir = path.join(os.tmpdir(), "airlock-bench-portkey");
+      await installPortkey(dir);
+      const portkey = await startPortkey({ dir, port: await freePort(), upstreamBaseUrl, apiKey: "sk-bench-upstream" });
+      services.push({ child: undefined as never, pid: portkey.pid, stop: portkey.stop });
+      results.push(...(await runCells({ name: "portkey", url: `${portkey.baseUrl}/chat/completions`, headers: { ...json, ...portkey.headers }, pids: () => processTree(portkey.pid) })));
+      await portkey.stop();
+    }
+  } finally {
+    for (const service of services.reverse()) await service.stop().catch(() => undefined);
+  }
+
+  const library = await libraryOverhead();
+  const checks = verdicts(results, info);
+  if (library) checks.push({ name: "library: airlock.chat() overhead per call, excluding the provider (median)", value: `${library.toFixed(1)} µs`, limit: "≤ 50 µs", pass: library <= 50 });
+  const outDir = flags.out ?? (smoke ? path.join(os.tmpdir(), "airlock-bench-smoke") : path.join(ROOT, "bench/results"));
+  await mkdir(outDir, { recursive: true });
+  await writeFile(path.join(outDir, "latest.md"), markdown(results, checks, info));
+  await writeFile(path.join(outDir, "latest.svg"), svgChart(results));
+  await writeFile(path.join(outDir, "latest.json"), JSON.stringify({ info, checks, results }, null, 2) + "\n");
+  console.log(`\n${checks.map((c) => `${c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
+  console.log(`\nresults: ${outDir}/latest.md, latest.svg, latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+
+  const insane = results.filter((r) => !(r.requestsPerSecond > 0) || !(r.cpuMicrosPerRequest > 0) || !(r.p50Ms >= 0) || (r.stream && !(r.ttfbP50Ms! > 0)));
+  for (const r of insane) console.error(`insane numbers for ${r.target}: ${JSON.stringify(r)}`);
+  const broken = checks.filter((c) => !c.pass && (c.name.startsWith("errors") || c.name.includes("ledger")));
+  if (insane.length || broken.length || (flags.strict && checks.some((c) => !c.pass))) process.exitCode = 1;
+}
+
+/** The in-process microbenchmark, in its own process so the heap and JIT start clean. */
+async function libraryOverhead(): Promise<number | undefined> {
+  const child = spawnTs(path.join(ROOT, "bench/library.ts"), smoke ? ["--smoke"] : []);
+  const result = await firstJsonLine<{ overheadMicros: number }>(child, 300_000);
+  await new Promise((r) => child.on("exit", r));
+  return result.overheadMicros;
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
+}
+
+await main();

@@ -1,0 +1,122 @@
+import { postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { runLoad } from "./loadgen.js";
+import { firstJsonLine, spawnTs } from "./spawn.js";
+
+/** One thing under load: where to send requests, and which processes pay for them. */
+export interface Target {
+  name: string;
+  /** The full chat-completions URL. */
+  url: string;
+  headers: Record<string, string>;
+  /** The processes whose CPU and memory count as the target's. */
+  pids(): Promise<number[]>;
+  /** The external store's processes, reported apart (PostgreSQL). */
+  storePids?: boolean;
+}
+
+export interface Cell {
+  stream: boolean;
+  delayMs: number;
+  connections: number;
+}
+
+export interface CellResult extends Cell {
+  target: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuMicrosPerRequest: number;
+  /** PostgreSQL's own CPU per request, for the target that writes to it. */
+  storeCpuMicrosPerRequest?: number;
+  peakRssMb: number;
+  errors: number;
+  /** Every request written during the cell, warm-up included: the ledger must hold this many rows. */
+  sent: number;
+  /** Streams only: time to the first body byte, one request at a time. */
+  ttfbP50Ms?: number;
+  ttfbP99Ms?: number;
+}
+
+const SYSTEM = "You are a concise assistant for a travel booking product. Answer in one or two sentences and never invent prices.";
+
+/** A realistic small chat request; the upstream reads the delay from the model name. */
+export function requestBody(cell: Pick<Cell, "stream" | "delayMs">): string {
+  return JSON.stringify({
+    model: `delay-${cell.delayMs}`,
+    messages: [
+      { role: "system", content: SYSTEM },
+      { role: "user", content: "Which airport in Paris is closer to the city centre for a morning arrival?" },
+    ],
+    max_tokens: 256,
+    ...(cell.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+}
+
+export interface CellPlan {
+  warmupSeconds: number;
+  seconds: number;
+  /** Sequential streamed requests for the TTFB probe. */
+  ttfbRequests: number;
+}
+
+export async function measureCell(target: Target, cell: Cell, plan: CellPlan): Promise<CellResult> {
+  const load = { url: target.url, headers: target.headers, body: requestBody(cell), connections: cell.connections };
+  let sent = 0;
+  let warmupErrors = 0;
+  if (plan.warmupSeconds > 0) {
+    const warm = await runLoad({ ...load, seconds: plan.warmupSeconds });
+    sent += warm.sent;
+    warmupErrors = warm.errors;
+  }
+  const pids = await target.pids();
+  await settled(pids);
+  const store = target.storePids ? await postgresPids() : [];
+  const before = await usageOf(pids);
+  const storeBefore = await usageOf(store);
+  const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));
+  const after = await usageOf(pids);
+  const storeAfter = await usageOf(store);
+  sent += result.sent;
+  const out: CellResult = {
+    target: target.name,
+    ...cell,
+    requestsPerSecond: result.requestsPerSecond,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    cpuMicrosPerRequest: (after.cpuMicros - before.cpuMicros) / Math.max(1, result.requests),
+    peakRssMb: peakRssBytes / 2 ** 20,
+    errors: result.errors + warmupErrors,
+    sent,
+  };
+  if (target.storePids) out.storeCpuMicrosPerRequest = (storeAfter.cpuMicros - storeBefore.cpuMicros) / Math.max(1, result.requests);
+  if (cell.stream && plan.ttfbRequests > 0) {
+    await settled(pids);
+    const probe = await probeTtfb(target, cell, plan.ttfbRequests);
+    out.ttfbP50Ms = probe.p50;
+    out.ttfbP99Ms = probe.p99;
+    out.errors += probe.errors;
+    out.sent += probe.count;
+  }
+  return out;
+}
+
+/**
+ * Waits until the target has finished what the last load left behind (in-flight calls, ledger
+ * batches), so one measurement never pays for another's tail.
+ */
+async function settled(pids: number[], timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = (await usageOf(pids)).cpuMicros;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = (await usageOf(pids)).cpuMicros;
+    if (now - last <= 20_000) return; // ≤ 10% of one core over the window
+    last = now;
+  }
+}
+
+async function probeTtfb(target: Target, cell: Cell, count: number): Promise<{ count: number; errors: number; p50: number; p99: number }> {
+  const input = { url: target.url, headers: { ...target.headers, "content-type": "application/json" }, body: requestBody(cell), count };
+  const child = spawnTs(new URL("../ttfb.ts", import.meta.url).pathname, [JSON.stringify(input)]);
+  return firstJsonLine(child, 120_000);
+}

@@ -1,0 +1,80 @@
+import { readFile, readdir } from "node:fs/promises";
+
+/**
+ * CPU and memory of a process tree, read from /proc. Reading the kernel's own accounting means the
+ * number covers every thread (PGlite, libuv, GC) and every cluster worker, not just the JS we wrote.
+ */
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+export interface Usage {
+  cpuMicros: number;
+  rssBytes: number;
+}
+
+/** The pid and every descendant (cluster workers, a wrapper's child). */
+export async function processTree(pid: number): Promise<number[]> {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const tasks = await readdir(`/proc/${out[i]}/task`).catch(() => [] as string[]);
+    for (const task of tasks) {
+      const children = await readFile(`/proc/${out[i]}/task/${task}/children`, "utf8").catch(() => "");
+      for (const child of children.split(" ").filter(Boolean)) out.push(Number(child));
+    }
+  }
+  return out;
+}
+
+async function cpuMicrosOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+async function rssBytesOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+export async function usageOf(pids: number[]): Promise<Usage> {
+  let cpuMicros = 0;
+  let rssBytes = 0;
+  for (const pid of pids) {
+    cpuMicros += await cpuMicrosOf(pid);
+    rssBytes += await rssBytesOf(pid);
+  }
+  return { cpuMicros, rssBytes };
+}
+
+/** Every PostgreSQL server process: with the external store, its CPU is part of what a call costs. */
+export async function postgresPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const comm = await readFile(`/proc/${entry}/comm`, "utf8").catch(() => "");
+    if (comm.trim() === "postgres") pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Samples the peak RSS of a process tree while `work` runs. */
+export async function peakRssDuring<T>(pids: () => Promise<number[]>, work: Promise<T>): Promise<{ result: T; peakRssBytes: number }> {
+  let peak = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      peak = Math.max(peak, (await usageOf(await pids())).rssBytes);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const result = await work;
+    return { result, peakRssBytes: peak };
+  } finally {
+    running = false;
+    await sampler;
+  }
+}

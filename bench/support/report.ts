@@ -1,0 +1,129 @@
+import type { CellResult } from "./cells.js";
+
+/** The bench's output: a markdown table, an SVG chart, and the verdicts on the issue's targets. */
+
+export interface Verdict {
+  name: string;
+  value: string;
+  limit: string;
+  pass: boolean;
+}
+
+export interface RunInfo {
+  date: string;
+  machine: string;
+  command: string;
+  startupMs?: number[];
+  ledger: Array<{ target: string; rows: number; sent: number }>;
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits));
+
+export function cellName(r: Pick<CellResult, "stream" | "delayMs" | "connections">): string {
+  return `${r.stream ? "stream" : "json"} · ${r.delayMs} ms · c${r.connections}`;
+}
+
+export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
+  const out: Verdict[] = [];
+  const byCell = (target: string, r: CellResult) => results.find((x) => x.target === target && x.stream === r.stream && x.delayMs === r.delayMs && x.connections === r.connections);
+  const airlockTargets = [...new Set(results.map((r) => r.target).filter((t) => t.startsWith("airlock")))];
+  for (const target of airlockTargets) {
+    const mine = results.filter((r) => r.target === target);
+    for (const [peer, limit] of [["proxy", 2], ["portkey", 0.25]] as const) {
+      const ratios = mine.flatMap((r) => {
+        const other = byCell(peer, r);
+        return other ? [{ cell: cellName(r), ratio: r.cpuMicrosPerRequest / other.cpuMicrosPerRequest }] : [];
+      });
+      if (ratios.length === 0) continue;
+      const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+      out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${worst.cell})`, value: `${worst.ratio.toFixed(2)}×`, limit: `≤ ${limit}×`, pass: worst.ratio <= limit });
+    }
+    for (const r of mine.filter((x) => x.stream && x.ttfbP50Ms !== undefined && x.connections === 1)) {
+      const direct = byCell("direct", r);
+      if (direct?.ttfbP50Ms === undefined) continue;
+      const added = r.ttfbP50Ms! - direct.ttfbP50Ms;
+      out.push({ name: `${target}: stream TTFB p50 added over direct (${r.delayMs} ms upstream)`, value: `${added.toFixed(2)} ms`, limit: "≤ 1 ms", pass: added <= 1 });
+    }
+    const limitMb = target.includes("PostgreSQL") ? 150 : 400;
+    const peak = Math.max(0, ...mine.filter((r) => r.connections === 64).map((r) => r.peakRssMb));
+    if (peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
+  }
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  out.push({ name: "errors, all targets", value: String(errors), limit: "0", pass: errors === 0 });
+  for (const l of info.ledger) out.push({ name: `${l.target}: ledger rows = requests sent`, value: `${l.rows} / ${l.sent}`, limit: "equal", pass: l.rows === l.sent });
+  if (info.startupMs?.length) {
+    const median = [...info.startupMs].sort((a, b) => a - b)[Math.floor(info.startupMs.length / 2)]!;
+    out.push({ name: "startup, spawn to first 200 with an existing PGlite data directory (median)", value: `${median.toFixed(0)} ms`, limit: "≤ 1500 ms", pass: median <= 1500 });
+  }
+  return out;
+}
+
+export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo): string {
+  const lines = [
+    `# Airlock bench, ${info.date}`,
+    "",
+    `Machine: ${info.machine}`,
+    `Command: \`${info.command}\``,
+    "",
+    "## Targets",
+    "",
+    "| check | measured | target | |",
+    "|---|---|---|---|",
+    ...checks.map((v) => `| ${v.name} | ${v.value} | ${v.limit} | ${v.pass ? "pass" : "**miss**"} |`),
+    "",
+    "## Every cell",
+    "",
+    "CPU is the target process tree's user + system time over the measured window, divided by the requests it answered. `direct` is the fake upstream itself. For the PostgreSQL store, the database server's CPU is shown apart. TTFB is measured one request at a time (time to the first body byte of a stream).",
+    "",
+    "| cell | target | req/s | p50 ms | p99 ms | CPU µs/req | store CPU µs/req | peak RSS MB | TTFB p50 ms | TTFB p99 ms | errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...results.map(
+      (r) =>
+        `| ${cellName(r)} | ${r.target} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMicrosPerRequest, 0)} | ${fmt(r.storeCpuMicrosPerRequest, 0)} | ${fmt(r.peakRssMb, 0)} | ${fmt(r.ttfbP50Ms, 2)} | ${fmt(r.ttfbP99Ms, 2)} | ${r.errors} |`,
+    ),
+    "",
+  ];
+  if (info.startupMs?.length) lines.push(`Startup runs (ms): ${info.startupMs.map((m) => m.toFixed(0)).join(", ")}`, "");
+  return lines.join("\n");
+}
+
+const COLORS = ["#8c8c8c", "#4c78a8", "#f58518", "#54a24b", "#e45756", "#b279a2"];
+
+/** Two panels (JSON and streamed calls) of CPU µs per request, one bar per target in each cell. */
+export function svgChart(results: CellResult[]): string {
+  const targets = [...new Set(results.map((r) => r.target))];
+  const width = 960;
+  const panelHeight = 260;
+  const left = 60;
+  const parts: string[] = [];
+  const max = Math.max(1, ...results.map((r) => r.cpuMicrosPerRequest));
+  const panels = [false, true].filter((stream) => results.some((r) => r.stream === stream));
+  panels.forEach((stream, p) => {
+    const top = 40 + p * (panelHeight + 60);
+    const cells = [...new Map(results.filter((r) => r.stream === stream).map((r) => [cellName(r), r])).values()];
+    const groupWidth = (width - left - 20) / Math.max(1, cells.length);
+    const barWidth = (groupWidth - 12) / targets.length;
+    parts.push(`<text x="${left}" y="${top - 12}" font-size="14" font-weight="bold">${stream ? "Streamed" : "JSON"} chat completions: CPU µs per request (lower is better)</text>`);
+    parts.push(`<line x1="${left}" y1="${top + panelHeight}" x2="${width - 20}" y2="${top + panelHeight}" stroke="#333"/>`);
+    for (let tick = 0; tick <= 4; tick++) {
+      const y = top + panelHeight - (tick / 4) * panelHeight;
+      parts.push(`<line x1="${left}" y1="${y}" x2="${width - 20}" y2="${y}" stroke="#eee"/><text x="${left - 6}" y="${y + 4}" font-size="10" text-anchor="end">${((max * tick) / 4).toFixed(0)}</text>`);
+    }
+    cells.forEach((cell, g) => {
+      const x0 = left + g * groupWidth + 6;
+      targets.forEach((target, t) => {
+        const r = results.find((x) => x.target === target && cellName(x) === cellName(cell));
+        if (!r) return;
+        const h = (r.cpuMicrosPerRequest / max) * panelHeight;
+        parts.push(`<rect x="${(x0 + t * barWidth).toFixed(1)}" y="${(top + panelHeight - h).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[t % COLORS.length]}"><title>${target}, ${cellName(r)}: ${r.cpuMicrosPerRequest.toFixed(0)} µs</title></rect>`);
+      });
+      parts.push(`<text x="${x0 + (groupWidth - 12) / 2}" y="${top + panelHeight + 14}" font-size="10" text-anchor="middle">${cellName(cell).replace(/^\w+ · /, "")}</text>`);
+    });
+  });
+  const legendY = 40 + panels.length * (panelHeight + 60) - 20;
+  targets.forEach((target, t) => {
+    parts.push(`<rect x="${left + t * 150}" y="${legendY}" width="12" height="12" fill="${COLORS[t % COLORS.length]}"/><text x="${left + t * 150 + 16}" y="${legendY + 10}" font-size="11">${target}</text>`);
+  });
+  const height = legendY + 30;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+}

@@ -1,0 +1,140 @@
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { stopProcess, type Service } from "../support/spawn.js";
+
+/**
+ * The Airlock gateway as users run it: `node bin/airlock.js start` from the build, with a config that
+ * points at the bench upstream, a real API key, the default logger, and the ledger on.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = path.join(ROOT, "bin/airlock.js");
+
+export type StoreKind = "pglite" | "postgres";
+
+export interface AirlockSetup {
+  dataDir: string;
+  store: StoreKind;
+  /** The scratch PostgreSQL database for the `postgres` store. */
+  databaseUrl?: string;
+  adminKey: string;
+  upstreamBaseUrl: string;
+  workers?: number;
+  /** Extra Node flags, e.g. `--cpu-prof` for bench/profile.ts. */
+  nodeArgs?: string[];
+}
+
+export interface AirlockTarget extends Service {
+  baseUrl: string;
+  /** Milliseconds from spawn to the first 200 on a real chat completion. */
+  startupMs: number;
+  /** Requests this process answered before the caller took over (the startup probe's one call). */
+  callsDuringStartup: number;
+}
+
+export async function writeAirlockConfig(setup: AirlockSetup): Promise<string> {
+  const file = path.join(setup.dataDir, "airlock.config.yaml");
+  const price = `{ input: "0.15", cachedInput: "0.075", output: "0.60", per: "1M" }`;
+  await writeFile(
+    file,
+    [
+      "server:",
+      '  host: "127.0.0.1"',
+      "providers:",
+      "  upstream:",
+      "    type: openai-compatible",
+      `    baseUrl: "${setup.upstreamBaseUrl}"`,
+      '    apiKey: "env:BENCH_UPSTREAM_KEY"',
+      "models:",
+      `  - { id: "upstream/delay-0", price: ${price} }`,
+      `  - { id: "upstream/delay-50", price: ${price} }`,
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+export async function scratchPostgres(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `airlock_bench_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+/** Starts the gateway and times it until a real chat call (with `apiKey`) first returns 200. */
+export async function startAirlock(setup: AirlockSetup, port: number, apiKey: string | undefined): Promise<AirlockTarget> {
+  const config = await writeAirlockConfig(setup);
+  const args = [...(setup.nodeArgs ?? []), BIN, "start", "--config", config, "--data-dir", setup.dataDir, "--port", String(port)];
+  if (setup.workers) args.push("--workers", String(setup.workers));
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: setup.dataDir,
+    env: {
+      ...process.env,
+      AIRLOCK_ADMIN_KEY: setup.adminKey,
+      BENCH_UPSTREAM_KEY: "sk-bench-upstream",
+      DATABASE_URL: setup.databaseUrl ?? "",
+      NODE_ENV: "production",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  const probe = {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey ?? setup.adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "delay-0", messages: [{ role: "user", content: "ready?" }] }),
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`airlock exited with code ${child.exitCode} during startup`);
+    try {
+      const res = await fetch(`${baseUrl}/chat/completions`, probe);
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+      throw new Error(`airlock answered ${res.status} to the startup probe`);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith("airlock answered")) throw err;
+    }
+    if (Date.now() > deadline) throw new Error("airlock did not start within 30 s");
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return { child, pid: child.pid!, baseUrl, startupMs: performance.now() - spawnedAt, callsDuringStartup: 1, stop: () => stopProcess(child, 15_000) };
+}
+
+export async function createUserKey(target: AirlockTarget, adminKey: string): Promise<string> {
+  const res = await fetch(target.baseUrl.replace(/\/v1$/, "/admin/keys"), {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "bench", kind: "service", team: "bench" }),
+  });
+  if (res.status !== 201) throw new Error(`creating the bench key answered ${res.status}`);
+  return ((await res.json()) as { key: string }).key;
+}
+
+/** Ledger rows, read from the store after the gateway stopped and flushed. */
+export async function ledgerRowCount(setup: AirlockSetup): Promise<number> {
+  const { openDatabase } = (await import(path.join(ROOT, "dist/store/database.js"))) as typeof import("../../src/store/database.js");
+  const { countLedgerRows } = (await import(path.join(ROOT, "dist/store/queries/ledger.js"))) as typeof import("../../src/store/queries/ledger.js");
+  const database = await openDatabase(setup.databaseUrl ? { url: setup.databaseUrl } : { dataDir: path.join(setup.dataDir, "pgdata") });
+  try {
+    return await countLedgerRows(database.db);
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,134 @@
+// Portkey AI Gateway (open-source, Node build) as a bench target.
+// Installed on demand into a temp folder so the repo never depends on it.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+// Latest published version at the time of writing (npm view @portkey-ai/gateway version).
+export const PORTKEY_VERSION = "1.15.2";
+// Portkey declares @hono/node-server ^1.3.3, which now resolves to 1.19.x: its immutable Response
+// headers make every streamed chat completion a 500 "TypeError: immutable" (Portkey #1389, #1550).
+const HONO_NODE_SERVER_VERSION = "1.14.1";
+
+function installedVersion(dir: string, pkg: string): string | undefined {
+  const file = join(dir, "node_modules", pkg, "package.json");
+  if (!existsSync(file)) return undefined;
+  return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version;
+}
+
+export async function installPortkey(dir: string): Promise<void> {
+  // Both versions must match: an older install without the override would be a silent streaming bug.
+  if (
+    installedVersion(dir, "@portkey-ai/gateway") === PORTKEY_VERSION &&
+    installedVersion(dir, "@hono/node-server") === HONO_NODE_SERVER_VERSION
+  ) {
+    return;
+  }
+  await mkdir(dir, { recursive: true });
+  const pkg = {
+    name: "bench-portkey",
+    private: true,
+    type: "module",
+    dependencies: { "@portkey-ai/gateway": PORTKEY_VERSION },
+    overrides: { "@hono/node-server": HONO_NODE_SERVER_VERSION },
+  };
+  await writeFile(join(dir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+  // --ignore-scripts: the only script is a `patch-package` postinstall, and the published
+  // tarball ships no patches/ folder, so it is a no-op (and npm 11 skips it with a warning anyway).
+  const child = spawn("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts"], {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`npm install of Portkey failed (exit ${code}):\n${output}`);
+  if (installedVersion(dir, "@hono/node-server") !== HONO_NODE_SERVER_VERSION) {
+    throw new Error("npm did not apply the @hono/node-server override");
+  }
+}
+
+export interface PortkeyTarget {
+  pid: number;
+  baseUrl: string;
+  headers: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startPortkey(opts: {
+  dir: string;
+  port: number;
+  upstreamBaseUrl: string;
+  apiKey: string;
+}): Promise<PortkeyTarget> {
+  const entry = join(opts.dir, "node_modules", "@portkey-ai", "gateway", "build", "start-server.js");
+  if (!existsSync(entry)) throw new Error(`Portkey not installed in ${opts.dir}`);
+  // The log goes to a file rather than a pipe so a chatty gateway can never block on a full pipe.
+  const logFile = join(opts.dir, `portkey-${opts.port}.log`);
+  const logFd = openSync(logFile, "w");
+  // Only `--port=N` is parsed (a separate `--port N` is ignored and it falls back to 8787).
+  // `--headless` skips the bundled web UI and its /log/stream SSE route.
+  const child = spawn(process.execPath, [entry, `--port=${opts.port}`, "--headless"], {
+    cwd: opts.dir,
+    stdio: ["ignore", logFd, logFd],
+    // production mode matches how it would be deployed (also disables the UI, like --headless).
+    env: { ...process.env, NODE_ENV: "production" },
+  });
+  closeSync(logFd);
+  if (child.pid === undefined) throw new Error("failed to spawn Portkey");
+  const pid = child.pid;
+  let exited = child.exitCode !== null;
+  const markExited = (): void => {
+    exited = true;
+  };
+  const exitPromise = once(child, "exit").then(markExited, markExited);
+
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+    await exitPromise;
+    clearTimeout(timer);
+  };
+
+  // GET / answers once the server is listening, but a 1 s startup spinner keeps burning CPU
+  // after that; waiting for its "Ready" line keeps startup out of the measured CPU time.
+  const origin = `http://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exited) {
+      const log = existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
+      throw new Error(`Portkey exited during startup (port ${opts.port} busy?):\n${log.slice(-2000)}`);
+    }
+    try {
+      const res = await fetch(origin + "/", { signal: AbortSignal.timeout(1000) });
+      const text = await res.text();
+      if (res.ok && text.includes("AI Gateway") && readFileSync(logFile, "utf8").includes("Ready for connections")) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`Portkey did not answer on ${origin} within 20 s (log: ${logFile})`);
+    }
+    await sleep(100);
+  }
+
+  return {
+    pid,
+    baseUrl: `${origin}/v1`,
+    // provider=openai makes Portkey pass OpenAI-shaped requests/responses through; custom-host
+    // replaces https://api.openai.com/v1 (loopback hosts are on its default trusted list), and
+    // the bearer token is forwarded upstream as the OpenAI API key.
+    headers: {
+      "x-portkey-provider": "openai",
+      "x-portkey-custom-host": opts.upstreamBaseUrl,
+      authorization: `Bearer ${opts.apiKey}`,
+    },
+    stop,
+  };
+}
