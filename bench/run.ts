@@ -32,10 +32,14 @@ const { values: flags } = parseArgs({
 });
 const smoke = flags.smoke === true;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const ALL_TARGETS = ["direct", "proxy", "airlock-pglite", "airlock-postgres", "portkey"];
+const ALL_TARGETS = ["direct", "proxy", "airlock-pglite", "airlock-postgres", "airlock-postgres-workers", "portkey"];
 const wanted = new Set((flags.targets ?? ALL_TARGETS.join(",")).split(","));
 const databaseUrl = process.env.DATABASE_URL || undefined;
-if (!databaseUrl) wanted.delete("airlock-postgres");
+if (!databaseUrl) {
+  wanted.delete("airlock-postgres");
+  wanted.delete("airlock-postgres-workers");
+}
+const WORKERS = 2;
 
 const plan: CellPlan = smoke ? { warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
@@ -77,11 +81,11 @@ async function runCells(target: Target): Promise<CellResult[]> {
   return out;
 }
 
-async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo): Promise<CellResult[]> {
-  const name = store === "pglite" ? "airlock (PGlite)" : "airlock (PostgreSQL)";
+async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, workers?: number): Promise<CellResult[]> {
+  const name = store === "pglite" ? "airlock (PGlite)" : workers ? `airlock (PostgreSQL, ${workers} workers)` : "airlock (PostgreSQL)";
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
   const scratch = store === "postgres" ? await scratchPostgres(databaseUrl!) : undefined;
-  const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl };
+  const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl, workers };
   let sent = 0;
   let running: AirlockTarget | undefined;
   try {
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
     }
     if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info)));
     if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info)));
+    if (wanted.has("airlock-postgres-workers")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, WORKERS)));
     if (wanted.has("portkey")) {
       const dir = path.join(os.tmpdir(), "airlock-bench-portkey");
       await installPortkey(dir);

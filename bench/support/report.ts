@@ -44,7 +44,8 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
       const added = r.ttfbP50Ms! - direct.ttfbP50Ms;
       out.push({ name: `${target}: stream TTFB p50 added over direct (${r.delayMs} ms upstream)`, value: `${added.toFixed(2)} ms`, limit: "≤ 1 ms", pass: added <= 1 });
     }
-    const limitMb = target.includes("PostgreSQL") ? 150 : 400;
+    const workers = Number(/(\d+) workers/.exec(target)?.[1] ?? 1);
+    const limitMb = (target.includes("PostgreSQL") ? 150 : 400) * workers;
     const peak = Math.max(0, ...mine.filter((r) => r.connections === 64).map((r) => r.peakRssMb));
     if (peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
   }

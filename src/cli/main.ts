@@ -1,7 +1,9 @@
+import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { PRINCIPAL_KINDS, type PrincipalKind } from "../auth/principal.js";
 import { ConfigError } from "../config/load.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/queries/ledger.js";
+import { isClusterWorker, startCluster, startClusterWorker } from "../gateway/cluster.js";
 import { startGateway } from "../gateway/start.js";
 import { CliError, connect, type AdminBackend, type ConnectOptions } from "./admin-client.js";
 import { printKeys, printSpend } from "./print.js";
@@ -15,22 +17,49 @@ program
   .option("--host <host>", "address to bind (default 0.0.0.0)")
   .option("-c, --config <path>", "config file (default airlock.config.yaml/.json in the working directory, else the demo)")
   .option("--data-dir <dir>", "where the embedded store lives (env AIRLOCK_DATA_DIR, default .airlock)")
-  .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string }) => {
+  .option("-w, --workers <n>", 'gateway processes on the same port, or "auto" for one per core (env AIRLOCK_WORKERS, default 1; needs DATABASE_URL above 1)', toWorkers)
+  .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string; workers?: number }) => {
+    if (isClusterWorker()) return runWorker();
+    const workers = opts.workers ?? (process.env.AIRLOCK_WORKERS ? toWorkers(process.env.AIRLOCK_WORKERS) : 1);
+    const flags = { port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir };
     // Signals are caught from the first moment, so a SIGTERM during startup still shuts down cleanly.
-    const starting = startGateway({ port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir });
-    const shutdown = () => {
-      starting.then((running) => running.stop()).then(
-        () => process.exit(0),
-        (err: unknown) => {
-          process.stderr.write(`airlock: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-          process.exit(1);
-        },
-      );
-    };
-    process.once("SIGTERM", shutdown);
-    process.once("SIGINT", shutdown);
+    const starting: Promise<{ stop(): Promise<void> }> = workers > 1 ? startCluster({ ...flags, workers }) : startGateway(flags);
+    stopOn(["SIGTERM", "SIGINT"], starting);
     await starting;
   });
+
+/** A cluster worker obeys its primary: SIGTERM stops it, and a terminal's Ctrl-C (SIGINT to the whole group) is the primary's to handle. */
+async function runWorker(): Promise<void> {
+  process.on("SIGINT", () => undefined);
+  const starting = startClusterWorker();
+  // A service manager may signal every process of the group and the primary forwards it too: a
+  // second SIGTERM must not cut a worker's ledger flush short.
+  stopOn(["SIGTERM"], starting, { repeated: "ignore" });
+  await starting;
+}
+
+/** Stops gracefully on the first signal. A repeated one kills at once (a second Ctrl-C), unless told to ignore it. */
+function stopOn(signals: NodeJS.Signals[], starting: Promise<{ stop(): Promise<void> }>, options: { repeated: "kill" | "ignore" } = { repeated: "kill" }): void {
+  const shutdown = () => {
+    starting.then((running) => running.stop()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`airlock: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  let stopping = false;
+  for (const signal of signals) {
+    const onSignal = () => {
+      if (stopping) return;
+      stopping = true;
+      shutdown();
+    };
+    if (options.repeated === "ignore") process.on(signal, onSignal);
+    else process.once(signal, onSignal);
+  }
+}
 
 const keys = program.command("keys").description("manage API keys");
 withConnection(keys.command("create").description("create a key; the secret is printed once"))
@@ -95,6 +124,13 @@ function toPort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("a port is a whole number from 0 to 65535");
   return port;
+}
+
+function toWorkers(value: string): number {
+  if (value === "auto") return availableParallelism();
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new InvalidArgumentError('workers is a whole number from 1 to 256, or "auto"');
+  return workers;
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {

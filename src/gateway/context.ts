@@ -17,6 +17,8 @@ export interface GatewayContext {
   logger: Logger;
   bodyLimitBytes: number;
   startedAt: Date;
+  /** Where /metrics comes from; in a cluster worker, every worker's metrics summed. */
+  metricsText(): Promise<string>;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, scope: RequestScope, params: Record<string, string | undefined>, query: URLSearchParams) => Promise<void>;

@@ -15,6 +15,8 @@ export interface GatewayOptions {
   plane: ControlPlane;
   logger: Logger;
   bodyLimitBytes?: number;
+  /** Overrides where /metrics comes from (cluster workers aggregate through the primary). */
+  metricsText?: () => Promise<string>;
 }
 
 export interface Gateway {
@@ -32,6 +34,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: options.logger,
     bodyLimitBytes: options.bodyLimitBytes ?? options.plane.loaded.config.server.bodyLimitBytes,
     startedAt: new Date(),
+    metricsText: options.metricsText ?? (() => options.plane.metrics.text()),
   };
   const router = Router<HTTPVersion.V1>({
     ignoreTrailingSlash: true,

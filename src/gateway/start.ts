@@ -17,6 +17,8 @@ export interface StartOptions {
   adminKey?: string;
   logger?: Logger;
   config?: LoadedConfig;
+  /** A cluster worker: the primary migrated the store, owns gateway.json and sums /metrics. */
+  worker?: { metricsText(): Promise<string> };
 }
 
 export interface RunningGateway {
@@ -53,14 +55,15 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
   let database: Database | undefined;
   let plane: ControlPlane | undefined;
   try {
-    database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl } : { dataDir: path.join(options.dataDir, "pgdata") });
+    const migrate = !options.worker;
+    database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl, migrate } : { dataDir: path.join(options.dataDir, "pgdata"), migrate });
     plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true });
-    const gateway = createGateway({ plane, logger });
+    const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
     const port = options.port ?? loaded.config.server.port;
     const { url, port: bound } = await gateway.listen(port, options.host ?? loaded.config.server.host);
     const gatewayFile = path.join(options.dataDir, GATEWAY_FILE);
-    await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
-    logger.info(
+    if (!options.worker) await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
+    logger[options.worker ? "debug" : "info"](
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
       loaded.config.demo ? "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" : "Airlock gateway listening",
     );
@@ -74,7 +77,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
       stop: () =>
         (stopping ??= (async () => {
           await gateway.close(loaded.config.server.shutdownGraceMs);
-          await rm(gatewayFile, { force: true });
+          if (!options.worker) await rm(gatewayFile, { force: true });
           await ready.plane.close();
           await ready.database.close();
           await tracing?.shutdown();
@@ -93,7 +96,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
  * Without `AIRLOCK_ADMIN_KEY`, a local admin key is made once and kept in the data directory (mode 0600),
  * so a first run works without setup and the key never appears in logs.
  */
-async function generatedAdminKey(dataDir: string, logger: Logger): Promise<string> {
+export async function generatedAdminKey(dataDir: string, logger: Logger): Promise<string> {
   const file = path.join(dataDir, ADMIN_KEY_FILE);
   try {
     return (await readFile(file, "utf8")).trim();

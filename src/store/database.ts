@@ -33,6 +33,8 @@ export interface DatabaseOptions {
   maxConnections?: number;
   /** Start an in-memory PGlite from a `dumpDataDir()` archive instead of running initdb (tests). */
   pgliteDump?: Blob;
+  /** False when another process has already brought the schema up to date (cluster workers). */
+  migrate?: boolean;
 }
 
 const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
@@ -41,7 +43,7 @@ const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.dataDir, options.pgliteDump);
   try {
-    await database.migrate();
+    if (options.migrate !== false) await database.migrate();
   } catch (err) {
     await database.close();
     throw err;

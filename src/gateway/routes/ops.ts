@@ -16,7 +16,7 @@ export function readyz(gw: GatewayContext): Handler {
 
 export function metrics(gw: GatewayContext): Handler {
   return async (_req, res) => {
-    const text = await gw.plane.metrics.text();
+    const text = await gw.metricsText();
     res.writeHead(200, { "content-type": gw.plane.metrics.contentType });
     res.end(text);
   };

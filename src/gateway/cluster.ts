@@ -1,0 +1,168 @@
+import cluster, { type Worker } from "node:cluster";
+import { once } from "node:events";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { AggregatorRegistry } from "prom-client";
+import { createLogger, type Logger } from "../core/logger.js";
+import { loadConfig } from "../config/load.js";
+import { openDatabase } from "../store/database.js";
+import { GATEWAY_FILE, generatedAdminKey, resolveStartOptions, startGateway, type RunningGateway, type StartOptions } from "./start.js";
+
+/**
+ * `airlock start --workers N`: N gateway processes on one port (node:cluster hands connections out
+ * round-robin). The primary does the once-only work (config check, migrations, admin key), serves
+ * no requests, restarts a worker that dies, sums every worker's /metrics, and stops them all on a
+ * signal. Workers share state only through the store, so the store must be PostgreSQL: PGlite is
+ * an in-process database that one process owns.
+ */
+
+const WORKER_OPTIONS_ENV = "AIRLOCK_WORKER_OPTIONS";
+const LISTENING = "airlock:listening";
+const METRICS_REQUEST = "airlock:metrics-request";
+const METRICS_RESPONSE = "airlock:metrics-response";
+
+type WorkerOptions = Pick<StartOptions, "port" | "host" | "configPath" | "dataDir" | "databaseUrl" | "adminKey">;
+
+export interface RunningCluster {
+  url: string;
+  workers: number;
+  stop(): Promise<void>;
+}
+
+export function isClusterWorker(): boolean {
+  return cluster.isWorker && process.env[WORKER_OPTIONS_ENV] !== undefined;
+}
+
+export async function startCluster(flags: StartOptions & { workers: number }): Promise<RunningCluster> {
+  const options = resolveStartOptions(flags);
+  const logger = options.logger ?? createLogger();
+  if (!options.databaseUrl) {
+    throw new Error("--workers needs PostgreSQL (set DATABASE_URL): the embedded PGlite store belongs to one process");
+  }
+  const loaded = await loadConfig({ path: options.configPath });
+  await mkdir(options.dataDir, { recursive: true });
+  const adminKey = options.adminKey ?? (await generatedAdminKey(options.dataDir, logger));
+  await (await openDatabase({ url: options.databaseUrl })).close(); // migrations run once, here
+
+  const shared: WorkerOptions = {
+    port: options.port ?? loaded.config.server.port,
+    host: options.host ?? loaded.config.server.host,
+    configPath: options.configPath,
+    dataDir: options.dataDir,
+    databaseUrl: options.databaseUrl,
+    adminKey,
+  };
+  const aggregator = new AggregatorRegistry();
+  let stopping = false;
+  let url = "";
+
+  const fork = (): Worker => {
+    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(shared) });
+    worker.on("message", (message: { type?: string; id?: number }) => {
+      if (message?.type !== METRICS_REQUEST) return;
+      aggregator.clusterMetrics().then(
+        (text) => worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
+        (err: unknown) => worker.send({ type: METRICS_RESPONSE, id: message.id, error: err instanceof Error ? err.message : String(err) }),
+      );
+    });
+    worker.on("exit", (code, signal) => {
+      if (stopping) return;
+      logger.error({ pid: worker.process.pid, code, signal }, "gateway worker exited; starting another");
+      fork();
+    });
+    return worker;
+  };
+
+  const workers = Array.from({ length: flags.workers }, fork);
+  try {
+    const ready = await Promise.all(workers.map((worker) => listeningUrl(worker)));
+    url = ready[0]!;
+  } catch (err) {
+    stopping = true;
+    await stopWorkers(Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined), 5_000);
+    throw err;
+  }
+  const gatewayFile = path.join(options.dataDir, GATEWAY_FILE);
+  await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
+  logger.info({ url, workers: flags.workers, store: "postgres", config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo }, "Airlock gateway listening");
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url,
+    workers: flags.workers,
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+        const clean = await stopWorkers(live, loaded.config.server.shutdownGraceMs + 10_000);
+        await rm(gatewayFile, { force: true });
+        logger.info({ workers: live.length }, "Airlock gateway stopped");
+        if (!clean) throw new Error("a worker did not stop cleanly");
+      })()),
+  };
+}
+
+function listeningUrl(worker: Worker): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type?: string; url?: string }) => {
+      if (message?.type !== LISTENING || !message.url) return;
+      worker.off("exit", onExit);
+      worker.off("message", onMessage);
+      resolve(message.url);
+    };
+    const onExit = (code: number | null) => reject(new Error(`a gateway worker exited during startup (code ${code})`));
+    worker.on("message", onMessage);
+    worker.once("exit", onExit);
+  });
+}
+
+/** SIGTERM to each worker (they flush their ledgers), SIGKILL past the grace. True when all exited 0. */
+async function stopWorkers(workers: Worker[], graceMs: number): Promise<boolean> {
+  const results = await Promise.all(
+    workers.map(async (worker) => {
+      if (worker.isDead()) return worker.process.exitCode === 0;
+      const exited = once(worker, "exit") as Promise<[number | null, string | null]>;
+      worker.process.kill("SIGTERM");
+      const timer = setTimeout(() => worker.process.kill("SIGKILL"), graceMs);
+      const [code] = await exited;
+      clearTimeout(timer);
+      return code === 0;
+    }),
+  );
+  return results.every(Boolean);
+}
+
+/** Inside a worker: run one full gateway with the primary's options, and report when listening. */
+export async function startClusterWorker(logger?: Logger): Promise<RunningGateway> {
+  const shared = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? "{}") as WorkerOptions;
+  const workerLogger = (logger ?? createLogger()).child({ worker: cluster.worker?.id });
+  const running = await startGateway({ ...shared, logger: workerLogger, worker: { metricsText: clusterMetricsText } });
+  // Constructing one installs prom-client's answer to the primary's "your metrics, please".
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([running.plane.metrics.registry]);
+  process.send?.({ type: LISTENING, url: running.url });
+  return running;
+}
+
+let nextMetricsRequest = 0;
+const pendingMetrics = new Map<number, { resolve(text: string): void; reject(err: Error): void }>();
+
+/** Every worker's metrics, summed by the primary (prom-client's AggregatorRegistry). */
+function clusterMetricsText(): Promise<string> {
+  if (pendingMetrics.size === 0) process.on("message", onMetricsResponse);
+  const id = nextMetricsRequest++;
+  return new Promise((resolve, reject) => {
+    pendingMetrics.set(id, { resolve, reject });
+    process.send?.({ type: METRICS_REQUEST, id });
+  });
+}
+
+function onMetricsResponse(message: { type?: string; id?: number; text?: string; error?: string }): void {
+  if (message?.type !== METRICS_RESPONSE || message.id === undefined) return;
+  const pending = pendingMetrics.get(message.id);
+  if (!pending) return;
+  pendingMetrics.delete(message.id);
+  if (pendingMetrics.size === 0) process.off("message", onMetricsResponse);
+  if (message.error !== undefined) pending.reject(new Error(message.error));
+  else pending.resolve(message.text ?? "");
+}

@@ -1,0 +1,88 @@
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import OpenAI from "openai";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/store/database.js";
+import { countLedgerRows } from "../src/store/queries/ledger.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+
+const CONFIG = `
+providers:
+  m: { type: mock }
+models:
+  - { id: "m/fast", price: { input: "1.25", output: "10", per: "1M" } }
+`;
+
+afterEach(killAll);
+afterAll(removeTempDirs);
+
+describe("airlock start --workers", () => {
+  it("refuses more than one worker on the embedded store, and says why", async () => {
+    const { cwd, dataDir } = await workspace();
+    const result = await runCli(["start", "--workers", "2", "--port", "0"], { cwd, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir }) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("--workers needs PostgreSQL (set DATABASE_URL)");
+  });
+
+  it("refuses a worker count that is not a whole number", async () => {
+    const { cwd } = await workspace();
+    const result = await runCli(["start", "--workers", "0"], { cwd, env: isolatedEnv() });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('workers is a whole number from 1 to 256, or "auto"');
+  });
+
+  if (STORE_KINDS.includes("postgres")) {
+    it("serves one port from two processes, sums their metrics, and loses no ledger row on SIGTERM", async () => {
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+      const adminKey = randomAdminKey();
+      const scratch = await createScratchDatabase();
+      try {
+        const gateway = await spawnGateway({
+          cwd,
+          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
+          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        });
+        expect(gateway.logLines().find((l) => l.msg === "Airlock gateway listening")).toMatchObject({ workers: 2, store: "postgres" });
+        expect(existsSync(path.join(dataDir, "gateway.json"))).toBe(true);
+
+        // Each client has its own connections, and the primary hands connections out round-robin.
+        const N = 120;
+        const clients = Array.from({ length: 6 }, () => new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0, timeout: 20_000 }));
+        let next = 0;
+        await Promise.all(
+          clients.map(async (client) => {
+            while (next < N) {
+              next++;
+              const completion = await client.chat.completions.create({ model: "m/fast", messages: [{ role: "user", content: "hello" }] });
+              expect(completion.usage?.total_tokens).toBeGreaterThan(0);
+            }
+          }),
+        );
+
+        // /metrics answers for the whole cluster, whichever worker takes the request.
+        for (let i = 0; i < 3; i++) {
+          const text = await (await fetch(`${gateway.url}/metrics`, { headers: { connection: "close" } })).text();
+          expect(text).toContain(`airlock_requests_total{endpoint="chat",operation="none",model="m/fast",outcome="success"} ${N}`);
+        }
+
+        expect(await gateway.stop("SIGTERM")).toBe(0);
+        const servedBy = new Set(gateway.logLines().filter((l) => l.msg === "request" && l.path === "/v1/chat/completions").map((l) => l.worker));
+        expect(servedBy).toEqual(new Set([1, 2]));
+        expect(existsSync(path.join(dataDir, "gateway.json"))).toBe(false);
+
+        const database = await openDatabase({ url: scratch.href, maxConnections: 2 });
+        try {
+          expect(await countLedgerRows(database.db)).toBe(N);
+        } finally {
+          await database.close();
+        }
+      } finally {
+        await killAll();
+        await dropScratchDatabase(scratch);
+      }
+    }, 60_000);
+  }
+});
