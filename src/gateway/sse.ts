@@ -9,8 +9,29 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-/** Writes one `data:` event, waiting for the socket to drain when the client reads slower than we write. */
-export async function writeEvent(res: ServerResponse, data: string): Promise<void> {
-  if (res.destroyed) return;
-  if (!res.write(`data: ${data}\n\n`)) await Promise.race([once(res, "drain"), once(res, "close")]);
+/**
+ * Writes `data:` events to a response. Events written in the same tick (an upstream packet often
+ * carries several) leave in one socket write instead of one each: the socket is corked at the first
+ * and uncorked on the next tick, so nothing waits longer than the current burst.
+ */
+export class SseWriter {
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.res.uncork();
+  };
+
+  constructor(private readonly res: ServerResponse) {}
+
+  /** Resolves at once, or when the socket drains if the client reads slower than we write. */
+  async write(data: string): Promise<void> {
+    const res = this.res;
+    if (res.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      res.cork();
+      process.nextTick(this.uncork);
+    }
+    if (!res.write(`data: ${data}\n\n`)) await Promise.race([once(res, "drain"), once(res, "close")]);
+  }
 }

@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import { Pool } from "undici";
 import { Attempt } from "./attempt.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
@@ -119,9 +120,11 @@ export class UpstreamClient {
     return this.pool.close();
   }
 
-  private async *messages(body: AsyncIterable<Uint8Array> & { destroy(): unknown }, attempt: Attempt): AsyncGenerator<EventSourceMessage> {
+  private async *messages(body: Readable, attempt: Attempt): AsyncGenerator<EventSourceMessage> {
+    // destroyOnReturn false: a consumer that stops at `[DONE]` must not destroy the body, which
+    // would cost an error object and the upstream connection; it is drained and reused instead.
     try {
-      for await (const message of readSse(body, () => attempt.touch())) {
+      for await (const message of readSse(body.iterator({ destroyOnReturn: false }), () => attempt.touch())) {
         attempt.hold();
         yield message;
         attempt.resume();
@@ -132,7 +135,8 @@ export class UpstreamClient {
       throw attempt.outcome(err, this.transportError);
     } finally {
       attempt.finish();
-      body.destroy();
+      if (attempt.signal.aborted) body.destroy();
+      else release(body);
     }
   }
 
@@ -178,4 +182,17 @@ function errorCode(err: unknown, depth = 0): string | undefined {
     }
   }
   return errorCode((err as { cause?: unknown }).cause, depth + 1);
+}
+
+/** Past `[DONE]` an upstream has this long to end its body before the connection is dropped. */
+const RELEASE_GRACE_MS = 5_000;
+
+/** Reads what is left of a finished stream (its last bytes), so the connection goes back to the pool. */
+function release(body: Readable): void {
+  if (body.readableEnded || body.destroyed) return;
+  const timer = setTimeout(() => body.destroy(), RELEASE_GRACE_MS);
+  timer.unref();
+  body.once("close", () => clearTimeout(timer));
+  body.on("error", () => undefined); // a late failure here has no one left to tell
+  body.resume();
 }

@@ -6,7 +6,7 @@ import type { ChatRequest, EmbedRequest, Usage } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { headerLabel, isObject, readJson, sendJson } from "../http.js";
-import { SSE_HEADERS, writeEvent } from "../sse.js";
+import { SSE_HEADERS, SseWriter } from "../sse.js";
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
 
@@ -44,22 +44,23 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
   const live = await gw.plane.stream(request, ctx);
   res.writeHead(200, { ...SSE_HEADERS, ...airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length) });
   let last: { id: string; created: number } | undefined;
+  const events = new SseWriter(res);
   try {
     for await (const part of live) {
       if (part.type === "chunk") {
         last = part.chunk;
-        await writeEvent(res, JSON.stringify(part.chunk));
+        await events.write(JSON.stringify(part.chunk));
       } else if (includeUsage) {
         const usageChunk = { id: last?.id ?? ctx.requestId, object: "chat.completion.chunk", created: last?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
-        await writeEvent(res, JSON.stringify(usageChunk));
+        await events.write(JSON.stringify(usageChunk));
       }
       if (res.destroyed) break;
     }
-    await writeEvent(res, "[DONE]");
+    await events.write("[DONE]");
   } catch (err) {
     // Bytes are out already: the only honest ending left is an error event, never a silent stop.
     const error = err instanceof AirlockError ? err : new AirlockError("provider_error", "the stream broke");
-    await writeEvent(res, JSON.stringify(error.toJSON()));
+    await events.write(JSON.stringify(error.toJSON()));
   }
   res.end();
 }
