@@ -1,13 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
+import { PgliteThread } from "./pglite-client.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -41,7 +40,7 @@ const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
 
 /** Opens the store and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.dataDir, options.pgliteDump);
+  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.dataDir, options.pgliteDump, options.migrate !== false);
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {
@@ -51,20 +50,23 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(dataDir: string | undefined, dump: Blob | undefined): Promise<Database & { migrate(): Promise<void> }> {
+async function openPglite(dataDir: string | undefined, dump: Blob | undefined, migrate: boolean): Promise<Database & { migrate(): Promise<void> }> {
   if (dataDir) await mkdir(dataDir, { recursive: true });
-  const client = dataDir ? new PGlite(dataDir) : new PGlite(dump ? { loadDataDir: dump } : {});
-  await client.waitReady;
-  const db = drizzlePglite({ client, schema });
+  // Migrations run on the thread as it opens, before any query can arrive.
+  const thread = await PgliteThread.start({ dataDir, dump, migrationsFolder: migrate ? MIGRATIONS : undefined });
+  const db = drizzleProxy(
+    async (sql, params, method) => ({ rows: (await thread.send({ op: "query", sql, params, method })).rows ?? [] }),
+    { schema },
+  );
   return {
     kind: "pglite",
     db: db as unknown as Db,
     execute: async (sql) => {
-      await client.exec(sql);
+      await thread.send({ op: "exec", sql });
     },
-    migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS }),
-    close: () => client.close(),
-    dump: async () => (await client.dumpDataDir("none")) as Blob,
+    migrate: async () => undefined,
+    close: () => thread.close(),
+    dump: async () => (await thread.send({ op: "dump" })).dump!,
   };
 }
 

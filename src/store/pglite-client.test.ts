@@ -1,0 +1,28 @@
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { freshStore } from "../../test/support/stores.js";
+import { PgliteThreadError } from "./pglite-client.js";
+
+describe("the PGlite thread", () => {
+  it("keeps Postgres's SQLSTATE on errors, and answers after one", async () => {
+    const store = await freshStore("pglite");
+    try {
+      // drizzle wraps driver errors; the thread's error, with its code, is the cause.
+      const failed = (await store.database.db.execute(sql`select * from no_such_table`).catch((err: unknown) => err)) as Error;
+      expect(failed.cause).toBeInstanceOf(PgliteThreadError);
+      expect((failed.cause as PgliteThreadError).code).toBe("42P01");
+      expect((failed.cause as PgliteThreadError).message).toContain("no_such_table");
+      const rows = await store.database.db.execute(sql`select 41 + 1 as answer`);
+      expect(rows).toEqual([{ answer: 42 }]);
+    } finally {
+      await store.cleanup();
+    }
+  });
+
+  it("refuses queries once closed", async () => {
+    const store = await freshStore("pglite");
+    await store.cleanup();
+    const failed = (await store.database.db.execute(sql`select 1`).catch((err: unknown) => err)) as Error;
+    expect((failed.cause as Error).message).toBe("the store is closed");
+  });
+});

@@ -1,0 +1,82 @@
+import { Worker } from "node:worker_threads";
+import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart } from "./pglite-protocol.js";
+
+type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+/** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
+export class PgliteThreadError extends Error {
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
+  constructor(error: ThreadError) {
+    super(error.message);
+    this.name = "PgliteThreadError";
+    this.code = error.code;
+    this.detail = error.detail;
+  }
+}
+
+/**
+ * The main thread's end of the PGlite thread: sends SQL, matches replies to requests. The thread
+ * keeps the process alive only while a request is pending, as an in-process PGlite would.
+ */
+export class PgliteThread {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve(reply: Extract<ThreadReply, { ok: true }>): void; reject(err: Error): void }>();
+  private failure: Error | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on("message", (reply: ThreadReply) => this.settle(reply));
+    worker.on("error", (err) => this.fail(err));
+    worker.on("exit", (code) => this.fail(new Error(`the PGlite thread exited (code ${code})`)));
+  }
+
+  static async start(options: ThreadStart): Promise<PgliteThread> {
+    const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: options });
+    let onMessage!: (message: ThreadReady) => void;
+    let onError!: (err: Error) => void;
+    let onExit!: (code: number) => void;
+    const ready = await new Promise<ThreadReady>((resolve, reject) => {
+      onMessage = resolve;
+      onError = reject;
+      onExit = (code) => reject(new Error(`the PGlite thread exited during startup (code ${code})`));
+      worker.once("message", onMessage).once("error", onError).once("exit", onExit);
+    }).finally(() => worker.off("message", onMessage).off("error", onError).off("exit", onExit));
+    if (!ready.ready) {
+      await worker.terminate();
+      throw new PgliteThreadError(ready.error);
+    }
+    worker.unref();
+    return new PgliteThread(worker);
+  }
+
+  send(request: Request): Promise<Extract<ThreadReply, { ok: true }>> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...request, id } as ThreadRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.failure) await this.send({ op: "close" });
+    this.failure ??= new Error("the store is closed");
+    await this.worker.terminate();
+  }
+
+  private settle(reply: ThreadReply): void {
+    const waiting = this.pending.get(reply.id);
+    if (!waiting) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.ok) waiting.resolve(reply);
+    else waiting.reject(new PgliteThreadError(reply.error));
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const waiting of this.pending.values()) waiting.reject(err);
+    this.pending.clear();
+  }
+}

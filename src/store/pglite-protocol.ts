@@ -1,0 +1,27 @@
+/** Messages between the main thread and the PGlite thread (see pglite-thread.ts). */
+
+export interface ThreadStart {
+  /** Where PGlite keeps its files; neither this nor `dump` means in memory. */
+  dataDir?: string;
+  /** An archive from `dumpDataDir()` to start an in-memory copy from (tests). */
+  dump?: Blob;
+  /** Run the migrations in this folder before answering. */
+  migrationsFolder?: string;
+}
+
+export type ThreadRequest =
+  | { id: number; op: "query"; sql: string; params: unknown[]; method: "all" | "execute" }
+  | { id: number; op: "exec"; sql: string }
+  | { id: number; op: "dump" }
+  | { id: number; op: "close" };
+
+export interface ThreadError {
+  message: string;
+  /** The Postgres SQLSTATE, e.g. 23505 for a unique violation. */
+  code?: string;
+  detail?: string;
+}
+
+export type ThreadReply = { id: number; ok: true; rows?: unknown[]; dump?: Blob } | { id: number; ok: false; error: ThreadError };
+
+export type ThreadReady = { ready: true } | { ready: false; error: ThreadError };
