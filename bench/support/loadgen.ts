@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
@@ -75,8 +75,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on("error", reject);
     child.on("exit", resolve);
+  }).finally(() => {
+    clearTimeout(timer);
+    return rm(file, { force: true });
   });
-  clearTimeout(timer);
   const line = out.split("\n").find((l) => l.startsWith("{"));
   if (code !== 0 || !line) throw new Error(`wrk exited with ${code}: ${(err || out).slice(-500)}`);
   const r = JSON.parse(line) as { sent: number; requests: number; micros: number; p50: number; p99: number; errors: number };

@@ -1,12 +1,15 @@
 import { availableParallelism } from "node:os";
+import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { PRINCIPAL_KINDS, type PrincipalKind } from "../auth/principal.js";
-import { ConfigError } from "../config/load.js";
-import { SPEND_GROUPS, type SpendGroup } from "../store/queries/ledger.js";
-import { isClusterWorker, startCluster, startClusterWorker } from "../gateway/cluster.js";
-import { startGateway } from "../gateway/start.js";
-import { CliError, connect, type AdminBackend, type ConnectOptions } from "./admin-client.js";
+import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
+import { startPglite } from "../store/pglite-client.js";
+import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
+import type { AdminBackend, ConnectOptions } from "./admin-client.js";
 import { printKeys, printSpend } from "./print.js";
+
+// Only light modules are imported up front: `airlock start` boots the embedded store on its own
+// thread first and loads the gateway while that runs, and the other commands load what they use.
 
 const program = new Command("airlock").description("Airlock: the AI operations control plane").showHelpAfterError();
 
@@ -23,15 +26,25 @@ program
     const workers = opts.workers ?? (process.env.AIRLOCK_WORKERS ? toWorkers(process.env.AIRLOCK_WORKERS) : 1);
     const flags = { port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir };
     // Signals are caught from the first moment, so a SIGTERM during startup still shuts down cleanly.
-    const starting: Promise<{ stop(): Promise<void> }> = workers > 1 ? startCluster({ ...flags, workers }) : startGateway(flags);
+    const starting = startServing(flags, workers);
     stopOn(["SIGTERM", "SIGINT"], starting);
     await starting;
   });
 
+async function startServing(flags: { port?: number; host?: string; configPath?: string; dataDir?: string }, workers: number): Promise<{ stop(): Promise<void> }> {
+  if (workers > 1) return (await import("../gateway/cluster.js")).startCluster({ ...flags, workers });
+  const options = resolveStartOptions(flags);
+  // The embedded store takes longer to boot than the rest takes to load: start it first.
+  const pglite = options.databaseUrl ? undefined : startPglite({ dataDir: path.join(options.dataDir, "pgdata") });
+  pglite?.catch(() => undefined); // its failure is reported where it is awaited
+  const { startGateway } = await import("../gateway/start.js");
+  return startGateway({ ...flags, pglite });
+}
+
 /** A cluster worker obeys its primary: SIGTERM stops it, and a terminal's Ctrl-C (SIGINT to the whole group) is the primary's to handle. */
 async function runWorker(): Promise<void> {
   process.on("SIGINT", () => undefined);
-  const starting = startClusterWorker();
+  const starting = import("../gateway/cluster.js").then(({ startClusterWorker }) => startClusterWorker());
   // A service manager may signal every process of the group and the primary forwards it too: a
   // second SIGTERM must not cut a worker's ledger flush short.
   stopOn(["SIGTERM"], starting, { repeated: "ignore" });
@@ -108,6 +121,7 @@ function withConnection(command: Command): Command {
 }
 
 async function withBackend(opts: ConnectOptions, work: (backend: AdminBackend) => Promise<void>): Promise<void> {
+  const { connect } = await import("./admin-client.js");
   const backend = await connect(opts);
   try {
     await work(backend);
@@ -133,11 +147,8 @@ function toWorkers(value: string): number {
   return workers;
 }
 
+// Config and usage errors carry a message written for people; nothing else reaches the terminal either.
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof CliError) {
-    process.stderr.write(`airlock: ${err.message}\n`);
-  } else {
-    process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
-  }
+  process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -6,7 +6,8 @@ import { AggregatorRegistry } from "prom-client";
 import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase } from "../store/database.js";
-import { GATEWAY_FILE, generatedAdminKey, resolveStartOptions, startGateway, type RunningGateway, type StartOptions } from "./start.js";
+import { resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
+import { GATEWAY_FILE, generatedAdminKey, startGateway, type RunningGateway } from "./start.js";
 
 /**
  * `airlock start --workers N`: N gateway processes on one port (node:cluster hands connections out
@@ -16,7 +17,6 @@ import { GATEWAY_FILE, generatedAdminKey, resolveStartOptions, startGateway, typ
  * an in-process database that one process owns.
  */
 
-const WORKER_OPTIONS_ENV = "AIRLOCK_WORKER_OPTIONS";
 const LISTENING = "airlock:listening";
 const METRICS_REQUEST = "airlock:metrics-request";
 const METRICS_RESPONSE = "airlock:metrics-response";
@@ -27,10 +27,6 @@ export interface RunningCluster {
   url: string;
   workers: number;
   stop(): Promise<void>;
-}
-
-export function isClusterWorker(): boolean {
-  return cluster.isWorker && process.env[WORKER_OPTIONS_ENV] !== undefined;
 }
 
 export async function startCluster(flags: StartOptions & { workers: number }): Promise<RunningCluster> {
@@ -55,6 +51,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   const aggregator = new AggregatorRegistry();
   let stopping = false;
   let url = "";
+  let recentExits: number[] = [];
 
   const fork = (): Worker => {
     const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(shared) });
@@ -67,8 +64,14 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     });
     worker.on("exit", (code, signal) => {
       if (stopping) return;
-      logger.error({ pid: worker.process.pid, code, signal }, "gateway worker exited; starting another");
-      fork();
+      // A worker that keeps dying (a bad host, an exhausted resource) is restarted ever more slowly, up to 30 s apart.
+      const now = Date.now();
+      recentExits = recentExits.filter((at) => now - at < 60_000).concat(now);
+      const delayMs = Math.min(30_000, 250 * 2 ** (recentExits.length - 1));
+      logger.error({ pid: worker.process.pid, code, signal, restartInMs: delayMs }, "gateway worker exited; starting another");
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, delayMs);
     });
     return worker;
   };

@@ -6,20 +6,10 @@ import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { startTracing, type TracingHandle } from "../telemetry/tracing.js";
-import { createGateway, type Gateway } from "./server.js";
+import { resolveStartOptions, type StartOptions } from "./options.js";
 
-export interface StartOptions {
-  port?: number;
-  host?: string;
-  configPath?: string;
-  dataDir?: string;
-  databaseUrl?: string;
-  adminKey?: string;
-  logger?: Logger;
-  config?: LoadedConfig;
-  /** A cluster worker: the primary migrated the store, owns gateway.json and sums /metrics. */
-  worker?: { metricsText(): Promise<string> };
-}
+export type { StartOptions } from "./options.js";
+import { createGateway, type Gateway } from "./server.js";
 
 export interface RunningGateway {
   url: string;
@@ -34,17 +24,6 @@ export const ADMIN_KEY_FILE = "admin-key";
 /** Written while a gateway holds the data directory, so the CLI goes through it instead of opening the store. */
 export const GATEWAY_FILE = "gateway.json";
 
-/** Resolves every runtime option from flags, then the environment, then defaults. */
-export function resolveStartOptions(flags: StartOptions, env: NodeJS.ProcessEnv = process.env): Required<Pick<StartOptions, "dataDir">> & StartOptions {
-  return {
-    ...flags,
-    port: flags.port ?? (env.PORT ? Number(env.PORT) : undefined),
-    dataDir: path.resolve(flags.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock"),
-    databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
-    adminKey: flags.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined),
-  };
-}
-
 export async function startGateway(flags: StartOptions = {}): Promise<RunningGateway> {
   const options = resolveStartOptions(flags);
   const logger = options.logger ?? createLogger();
@@ -56,7 +35,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
   let plane: ControlPlane | undefined;
   try {
     const migrate = !options.worker;
-    database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl, migrate } : { dataDir: path.join(options.dataDir, "pgdata"), migrate });
+    database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl, migrate } : { dataDir: path.join(options.dataDir, "pgdata"), migrate, pglite: options.pglite });
     plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true });
     const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
     const port = options.port ?? loaded.config.server.port;

@@ -1,12 +1,9 @@
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
-import { PgliteThread } from "./pglite-client.js";
+import { MIGRATIONS_FOLDER, startPglite, type PgliteThread } from "./pglite-client.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -34,13 +31,14 @@ export interface DatabaseOptions {
   pgliteDump?: Blob;
   /** False when another process has already brought the schema up to date (cluster workers). */
   migrate?: boolean;
+  /** The PGlite thread for `dataDir`, already starting (see startPglite); opened here otherwise. */
+  pglite?: Promise<PgliteThread>;
 }
 
-const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
 
 /** Opens the store and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.dataDir, options.pgliteDump, options.migrate !== false);
+  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }));
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {
@@ -50,10 +48,9 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(dataDir: string | undefined, dump: Blob | undefined, migrate: boolean): Promise<Database & { migrate(): Promise<void> }> {
-  if (dataDir) await mkdir(dataDir, { recursive: true });
+async function openPglite(starting: Promise<PgliteThread>): Promise<Database & { migrate(): Promise<void> }> {
   // Migrations run on the thread as it opens, before any query can arrive.
-  const thread = await PgliteThread.start({ dataDir, dump, migrationsFolder: migrate ? MIGRATIONS : undefined });
+  const thread = await starting;
   const db = drizzleProxy(
     async (sql, params, method) => ({ rows: (await thread.send({ op: "query", sql, params, method })).rows ?? [] }),
     { schema },
@@ -81,7 +78,7 @@ function openPostgres(url: string, max: number): Database & { migrate(): Promise
     execute: async (sql) => {
       await pool.query(sql);
     },
-    migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS }),
+    migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_FOLDER }),
     close: () => pool.end(),
   };
 }

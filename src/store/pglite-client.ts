@@ -1,7 +1,22 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart } from "./pglite-protocol.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+/** The committed migrations, at the package root beside src/ and dist/. */
+export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+
+/**
+ * Starts the embedded store's thread (files under `dataDir`, or in memory) and, unless told not to,
+ * brings its schema up to date before it answers. Light to import, so the CLI can call it first.
+ */
+export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean }): Promise<PgliteThread> {
+  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+  return PgliteThread.start({ dataDir: options.dataDir, dump: options.dump, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER });
+}
 
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
 export class PgliteThreadError extends Error {

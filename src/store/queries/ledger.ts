@@ -1,6 +1,7 @@
 import { count, desc, getTableColumns, gte, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { ledger, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
+import type { SpendGroup } from "../spend-groups.js";
 
 const ROWS_PER_STATEMENT = 5000;
 
@@ -32,8 +33,7 @@ function toRecord(row: NewLedgerRow): Record<string, unknown> {
   return record;
 }
 
-export const SPEND_GROUPS = ["operation", "model", "provider", "user", "team", "key", "day"] as const;
-export type SpendGroup = (typeof SPEND_GROUPS)[number];
+export { SPEND_GROUPS, type SpendGroup } from "../spend-groups.js";
 
 const GROUP_COLUMN: Record<SpendGroup, SQL> = {
   operation: sql`coalesce(${ledger.operation}, '(none)')`,

@@ -1,0 +1,42 @@
+import cluster from "node:cluster";
+import path from "node:path";
+import type { Logger } from "../core/logger.js";
+import type { LoadedConfig } from "../config/load.js";
+import type { PgliteThread } from "../store/pglite-client.js";
+
+/**
+ * How `airlock start` is asked to run. Kept free of heavy imports: the CLI reads it before it loads
+ * the rest, so that the embedded store can start booting in parallel.
+ */
+export interface StartOptions {
+  port?: number;
+  host?: string;
+  configPath?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  adminKey?: string;
+  logger?: Logger;
+  config?: LoadedConfig;
+  /** The embedded store's thread, already starting for this data directory (the CLI starts it first). */
+  pglite?: Promise<PgliteThread>;
+  /** A cluster worker: the primary migrated the store, owns gateway.json and sums /metrics. */
+  worker?: { metricsText(): Promise<string> };
+}
+
+/** Resolves every runtime option from flags, then the environment, then defaults. */
+export function resolveStartOptions(flags: StartOptions, env: NodeJS.ProcessEnv = process.env): Required<Pick<StartOptions, "dataDir">> & StartOptions {
+  return {
+    ...flags,
+    port: flags.port ?? (env.PORT ? Number(env.PORT) : undefined),
+    dataDir: path.resolve(flags.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock"),
+    databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
+    adminKey: flags.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined),
+  };
+}
+
+export const WORKER_OPTIONS_ENV = "AIRLOCK_WORKER_OPTIONS";
+
+/** True inside a process that `airlock start --workers N` forked. */
+export function isClusterWorker(): boolean {
+  return cluster.isWorker && process.env[WORKER_OPTIONS_ENV] !== undefined;
+}
