@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import { silentLogger } from "../core/logger.js";
-import { countLedgerRows } from "../store/queries/ledger.js";
+import { countLedgerRows, recentLedgerRows, serializeLedgerRow } from "../store/queries/ledger.js";
 import type { NewLedgerRow } from "../store/schema/ledger.js";
 import { LedgerWriter } from "./writer.js";
 
@@ -56,5 +56,21 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     await next.start();
     expect(await countLedgerRows(up.database.db)).toBe(40);
     await next.close();
+  });
+
+  it("recovers a spool file written by an earlier version, whose lines use property names", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
+    dirs.push(dir);
+    const spoolPath = path.join(dir, "ledger-spool.jsonl");
+    const older = { ...row(), inputTokens: 12 };
+    const current = serializeLedgerRow({ ...row(), inputTokens: 7 });
+    await writeFile(spoolPath, `${JSON.stringify(older)}\n${current}\n`);
+    const s = await store();
+    const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await writer.start();
+    const rows = await recentLedgerRows(s.database.db, 10);
+    expect(rows.map((r) => r.inputTokens).sort((a, b) => a - b)).toEqual([7, 12]);
+    expect(rows.find((r) => r.id === older.id)?.ts.getTime()).toBe(older.ts.getTime());
+    await writer.close();
   });
 });

@@ -1,7 +1,7 @@
 import { appendFile, readFile, rename, rm } from "node:fs/promises";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { insertLedgerRows } from "../store/queries/ledger.js";
+import { insertSerializedLedgerRows, isSerializedLedgerRow, serializeLedgerRow } from "../store/queries/ledger.js";
 import type { NewLedgerRow } from "../store/schema/ledger.js";
 
 export interface LedgerWriterOptions {
@@ -21,7 +21,8 @@ export interface LedgerWriterOptions {
  * and past the memory bound they spool to disk, so an outage loses nothing.
  */
 export class LedgerWriter {
-  private buffer: NewLedgerRow[] = [];
+  /** Rows serialized as they arrive (see serializeLedgerRow); the spool file holds the same lines. */
+  private buffer: string[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -41,7 +42,7 @@ export class LedgerWriter {
   }
 
   record(row: NewLedgerRow): void {
-    this.buffer.push(row);
+    this.buffer.push(serializeLedgerRow(row));
     this.recorded++;
     if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();
   }
@@ -69,7 +70,7 @@ export class LedgerWriter {
     const rows = this.buffer;
     this.buffer = [];
     try {
-      await insertLedgerRows(this.options.db, rows);
+      await insertSerializedLedgerRows(this.options.db, rows);
       this.written += rows.length;
       if (this.failing) this.options.logger.info({ rows: rows.length }, "ledger store reachable again");
       this.failing = false;
@@ -87,7 +88,7 @@ export class LedgerWriter {
       this.options.logger.error({ dropped: overflow.length }, "ledger buffer full and no spool file configured; rows dropped");
       return;
     }
-    await appendFile(this.options.spoolPath, overflow.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    await appendFile(this.options.spoolPath, overflow.join("\n") + "\n");
     this.spooled += overflow.length;
     this.options.logger.warn({ spooled: overflow.length, spoolPath: this.options.spoolPath }, "ledger rows spooled to disk");
   }
@@ -106,8 +107,11 @@ export class LedgerWriter {
     const rows = text
       .split("\n")
       .filter(Boolean)
-      .map((line) => reviveRow(JSON.parse(line) as Record<string, unknown>));
-    await insertLedgerRows(this.options.db, rows);
+      .map((line) => {
+        const value = JSON.parse(line) as Record<string, unknown>;
+        return isSerializedLedgerRow(value) ? line : serializeLedgerRow(reviveRow(value));
+      });
+    await insertSerializedLedgerRows(this.options.db, rows);
     await rm(claimed);
     this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");
   }
@@ -124,12 +128,13 @@ export class LedgerWriter {
     if (this.buffer.length > 0 && this.options.spoolPath) {
       const rows = this.buffer;
       this.buffer = [];
-      await appendFile(this.options.spoolPath, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+      await appendFile(this.options.spoolPath, rows.join("\n") + "\n");
       this.options.logger.warn({ spooled: rows.length }, "ledger store unreachable at shutdown; rows spooled to disk");
     }
   }
 }
 
+/** A spool line from before rows were serialized on arrival: property names, `ts` as text. */
 function reviveRow(raw: Record<string, unknown>): NewLedgerRow {
   return { ...(raw as unknown as NewLedgerRow), ts: new Date(raw.ts as string) };
 }

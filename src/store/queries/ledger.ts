@@ -18,10 +18,29 @@ const COLUMNS = Object.entries(getTableColumns(ledger)).map(([property, column])
  * showed to cost more than the insert itself. A row already present (a retried batch) is skipped.
  */
 export async function insertLedgerRows(db: Db, rows: NewLedgerRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-    const batch = rows.slice(i, i + ROWS_PER_STATEMENT).map(toRecord);
-    await db.execute(sql`insert into ledger select * from json_populate_recordset(null::ledger, ${JSON.stringify(batch)}::json) on conflict (id) do nothing`);
+  await insertSerializedLedgerRows(db, rows.map(serializeLedgerRow));
+}
+
+/** Rows already serialized by `serializeLedgerRow` (the ledger writer's buffer and spool hold them so). */
+export async function insertSerializedLedgerRows(db: Db, records: string[]): Promise<void> {
+  for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
+    const batch = `[${records.slice(i, i + ROWS_PER_STATEMENT).join(",")}]`;
+    await db.execute(sql`insert into ledger select * from json_populate_recordset(null::ledger, ${batch}::json) on conflict (id) do nothing`);
   }
+}
+
+/**
+ * One row as the JSON object the insert unpacks: column names, defaults filled in. Serializing when a
+ * call settles, not when the batch is written, lets the row's objects die young; held until the
+ * flush they were promoted and cost the garbage collector more than the serializing.
+ */
+export function serializeLedgerRow(row: NewLedgerRow): string {
+  return JSON.stringify(toRecord(row));
+}
+
+/** True for a line that `serializeLedgerRow` wrote (column names), false for an older spool line (property names). */
+export function isSerializedLedgerRow(value: Record<string, unknown>): boolean {
+  return "request_id" in value;
 }
 
 function toRecord(row: NewLedgerRow): Record<string, unknown> {
