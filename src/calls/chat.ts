@@ -25,11 +25,10 @@ export async function runChat(deps: CallDeps, ctx: CallContext, body: ChatReques
   annotateRequestSpan(record, body);
   const call = callCancellation(deps, ctx);
   try {
-    const signal = call.signal;
     const { value, model } = await executeWithFallbacks(
       plan.candidates,
-      (target, attemptSignal) => target.provider.chat(upstreamChatRequest(body, plan, target), { signal: attemptSignal }),
-      executeOptions(deps, plan, record, signal),
+      (target, attempt) => target.provider.chat(upstreamChatRequest(body, plan, target), { signal: attempt.signal }),
+      executeOptions(deps, plan, record, call),
     );
     record.model = model;
     // No usage from the upstream: estimate rather than record a silent zero, and flag the row.

@@ -1,3 +1,4 @@
+import type { AbortSource } from "../core/cancel.js";
 import type { Principal } from "../auth/principal.js";
 import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/logger.js";
@@ -17,7 +18,7 @@ export interface CallContext {
   /** `x-airlock-session`. */
   session?: string;
   /** Aborts the call when the client goes away. */
-  signal?: AbortSignal;
+  signal?: AbortSource;
 }
 
 /** What every call flow reads, swapped whole on a config change. */

@@ -21,8 +21,8 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   try {
     const { value, model } = await executeWithFallbacks(
       plan.candidates,
-      (target, signal) => target.provider.embed({ ...body, model: target.upstreamId }, { signal }),
-      executeOptions(deps, plan, record, call.signal),
+      (target, attempt) => target.provider.embed({ ...body, model: target.upstreamId }, { signal: attempt.signal }),
+      executeOptions(deps, plan, record, call),
     );
     record.model = model;
     record.usage = value.usage;

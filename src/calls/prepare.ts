@@ -1,5 +1,5 @@
 import { SpanKind, type Span } from "@opentelemetry/api";
-import { Cancellation } from "../core/cancel.js";
+import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
 import type { ChatRequest } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
@@ -69,7 +69,7 @@ export function callCancellation(deps: CallDeps, ctx: CallContext): Cancellation
   return new Cancellation(ctx.signal, deps.config.timeouts.requestMs);
 }
 
-export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, signal: AbortSignal): ExecuteOptions {
+export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, signal: AbortSource): ExecuteOptions {
   const operationTimeout = plan.operation?.timeoutMs;
   const fallbackTimeout = deps.config.timeouts.attemptMs;
   return {

@@ -1,4 +1,4 @@
-import type { Cancellation } from "../core/cancel.js";
+import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
@@ -42,27 +42,19 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
   }
   annotateRequestSpan(record, body);
   const call = callCancellation(deps, ctx);
-  const signal = call.signal;
   let opened: Opened;
   let model: CatalogModel;
   try {
     const executed = await executeWithFallbacks(
       plan.candidates,
-      async (target, attemptSignal) => {
-        // The attempt timeout covers reaching the first event; afterwards only the call's own signal applies.
-        const upstream = new AbortController();
-        const onAttemptAbort = () => upstream.abort(attemptSignal.reason);
-        attemptSignal.addEventListener("abort", onAttemptAbort, { once: true });
-        signal.addEventListener("abort", () => upstream.abort(signal.reason), { once: true });
-        try {
-          const iterable = await target.provider.stream(upstreamChatRequest(body, plan, target), { signal: upstream.signal });
-          const iterator = iterable[Symbol.asyncIterator]();
-          return { iterator, first: await iterator.next() };
-        } finally {
-          attemptSignal.removeEventListener("abort", onAttemptAbort);
-        }
+      // The attempt's timeout covers reaching the first event; once it returns, only the call's
+      // cancellation applies to the rest of the stream (see executeWithFallbacks).
+      async (target, attempt) => {
+        const iterable = await target.provider.stream(upstreamChatRequest(body, plan, target), { signal: attempt.signal });
+        const iterator = iterable[Symbol.asyncIterator]();
+        return { iterator, first: await iterator.next() };
       },
-      executeOptions(deps, plan, record, signal),
+      executeOptions(deps, plan, record, call),
     );
     opened = executed.value;
     model = executed.model;
@@ -123,7 +115,7 @@ async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, mode
   }
 }
 
-function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSignal | undefined): AirlockError {
+function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {
   if (err instanceof AirlockError) return err;
   if (clientSignal?.aborted) return new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } });
   if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { PRINCIPAL_KINDS, type PrincipalKind } from "../auth/principal.js";
+import { tuneHeapForServer } from "../gateway/heap.js";
 import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
@@ -22,6 +23,7 @@ program
   .option("--data-dir <dir>", "where the embedded store lives (env AIRLOCK_DATA_DIR, default .airlock)")
   .option("-w, --workers <n>", 'gateway processes on the same port, or "auto" for one per core (env AIRLOCK_WORKERS, default 1; needs DATABASE_URL above 1)', toWorkers)
   .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string; workers?: number }) => {
+    tuneHeapForServer();
     if (isClusterWorker()) return runWorker();
     const workers = opts.workers ?? (process.env.AIRLOCK_WORKERS ? toWorkers(process.env.AIRLOCK_WORKERS) : 1);
     const flags = { port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir };

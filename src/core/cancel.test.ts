@@ -33,3 +33,48 @@ describe("Cancellation", () => {
     expect(child.signal.aborted).toBe(false);
   });
 });
+
+describe("Cancellation chains", () => {
+  it("follows a parent Cancellation, and hands a real AbortSignal to whoever asks", () => {
+    const client = new Cancellation();
+    const call = new Cancellation(client, 60_000);
+    const attempt = new Cancellation(call, 30_000);
+    const signal = attempt.signal;
+    const heard: unknown[] = [];
+    attempt.addEventListener("abort", () => heard.push(attempt.reason));
+    client.abort("client left");
+    expect([call.reason, attempt.reason, signal.aborted, signal.reason]).toEqual(["client left", "client left", true, "client left"]);
+    expect(heard).toEqual(["client left"]);
+    call.dispose();
+  });
+
+  it("makes an already aborted signal when asked after the abort", () => {
+    const call = new Cancellation();
+    call.abort("deadline");
+    expect(call.signal.aborted).toBe(true);
+    expect(call.signal.reason).toBe("deadline");
+  });
+
+  it("after clearDeadline still follows its parent, but its own deadline no longer fires", async () => {
+    const call = new Cancellation();
+    const attempt = new Cancellation(call, 5);
+    attempt.clearDeadline();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(attempt.aborted).toBe(false);
+    call.abort("client left");
+    expect(attempt.reason).toBe("client left");
+  });
+
+  it("calls a removed listener no more, and aborts only once", () => {
+    const call = new Cancellation();
+    const heard: string[] = [];
+    const listener = () => heard.push("first");
+    call.addEventListener("abort", listener);
+    call.addEventListener("abort", () => heard.push("second"));
+    call.removeEventListener("abort", listener);
+    call.abort("one");
+    call.abort("two");
+    expect(heard).toEqual(["second"]);
+    expect(call.reason).toBe("one");
+  });
+});

@@ -1,7 +1,9 @@
+import type { AbortSource } from "./cancel.js";
+
 /** Injected wherever time decides behaviour, so that tests can control it without sleeping. */
 export interface Clock {
   now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  sleep(ms: number, signal?: AbortSource): Promise<void>;
 }
 
 export const systemClock: Clock = {

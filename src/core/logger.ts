@@ -42,4 +42,12 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   return pino(opts, destination);
 }
 
+/**
+ * A child for lines whose every field Airlock itself chose (the access log): redaction copies each
+ * logged object to censor it, which doubled the cost of a line, and these hold nothing to censor.
+ */
+export function unredactedChild(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: [] } });
+}
+
 export const silentLogger: Logger = pino({ level: "silent" });

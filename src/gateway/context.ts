@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Cancellation } from "../core/cancel.js";
 import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
 
@@ -7,7 +8,7 @@ export interface RequestScope {
   requestId: string;
   startedAt: number;
   /** Aborts when the client goes away before the response is done. */
-  signal: AbortSignal;
+  signal: Cancellation;
   /** Filled in by handlers for the access log line. */
   log: { model?: string; operation?: string; keyId?: string; code?: string };
 }

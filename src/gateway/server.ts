@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Router, { type HTTPVersion } from "find-my-way";
+import { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { requestId as newRequestId } from "../core/ids.js";
-import type { Logger } from "../core/logger.js";
+import { unredactedChild, type Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
 import type { GatewayContext, Handler, RequestScope } from "./context.js";
 import { sendError } from "./http.js";
@@ -60,17 +61,17 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
     const incoming = req.headers["x-request-id"];
-    const controller = new AbortController();
+    const cancellation = new Cancellation();
     const scope: RequestScope = {
       requestId: typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : newRequestId(),
       startedAt: performance.now(),
-      signal: controller.signal,
+      signal: cancellation,
       log: {},
     };
     inFlight.add(res);
     res.on("close", () => {
       inFlight.delete(res);
-      if (!res.writableFinished) controller.abort(new AirlockError("timeout", "the client closed the request"));
+      if (!res.writableFinished) cancellation.abort(new AirlockError("timeout", "the client closed the request"));
       accessLog(req, res, scope);
     });
     handler(req, res, scope, params, new URLSearchParams(query)).catch((err: unknown) => {
@@ -80,9 +81,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
+  const access = unredactedChild(gw.logger);
   function accessLog(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
-    if (!gw.logger.isLevelEnabled("info")) return;
-    gw.logger.info(
+    if (!access.isLevelEnabled("info")) return;
+    access.info(
       {
         requestId: scope.requestId,
         method: req.method,

@@ -58,19 +58,23 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     await next.close();
   });
 
-  it("recovers a spool file written by an earlier version, whose lines use property names", async () => {
+  it("recovers a spool file whose last line a crash tore, keeping every whole line", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
     dirs.push(dir);
     const spoolPath = path.join(dir, "ledger-spool.jsonl");
-    const older = { ...row(), inputTokens: 12 };
-    const current = serializeLedgerRow({ ...row(), inputTokens: 7 });
-    await writeFile(spoolPath, `${JSON.stringify(older)}\n${current}\n`);
+    const first = { ...row(), inputTokens: 12 };
+    const second = { ...row(), inputTokens: 7 };
+    const torn = serializeLedgerRow(row()).slice(0, 40);
+    await writeFile(spoolPath, `${serializeLedgerRow(first)}\n${serializeLedgerRow(second)}\n${torn}`);
     const s = await store();
     const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
     await writer.start();
     const rows = await recentLedgerRows(s.database.db, 10);
     expect(rows.map((r) => r.inputTokens).sort((a, b) => a - b)).toEqual([7, 12]);
-    expect(rows.find((r) => r.id === older.id)?.ts.getTime()).toBe(older.ts.getTime());
+    const stored = rows.find((r) => r.id === first.id);
+    expect(stored?.ts.getTime()).toBe(first.ts.getTime());
+    // Values the row left out take the columns' defaults.
+    expect(stored).toMatchObject({ stream: false, outputTokens: 0, attemptCount: 0, attempts: [], priceMissing: false, traceId: null });
     await writer.close();
   });
 });

@@ -1,7 +1,7 @@
 import { appendFile, readFile, rename, rm } from "node:fs/promises";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { insertSerializedLedgerRows, isSerializedLedgerRow, serializeLedgerRow } from "../store/queries/ledger.js";
+import { insertSerializedLedgerRows, serializeLedgerRow } from "../store/queries/ledger.js";
 import type { NewLedgerRow } from "../store/schema/ledger.js";
 
 export interface LedgerWriterOptions {
@@ -104,14 +104,11 @@ export class LedgerWriter {
       return; // nothing spooled
     }
     const text = await readFile(claimed, "utf8");
-    const rows = text
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => {
-        const value = JSON.parse(line) as Record<string, unknown>;
-        return isSerializedLedgerRow(value) ? line : serializeLedgerRow(reviveRow(value));
-      });
+    // A line torn by a crash mid-append cannot be read; the rest still can.
+    const lines = text.split("\n").filter(Boolean);
+    const rows = lines.filter(isJson);
     await insertSerializedLedgerRows(this.options.db, rows);
+    if (rows.length < lines.length) this.options.logger.error({ unreadable: lines.length - rows.length }, "ledger spool held unreadable lines; they were skipped");
     await rm(claimed);
     this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");
   }
@@ -134,9 +131,13 @@ export class LedgerWriter {
   }
 }
 
-/** A spool line from before rows were serialized on arrival: property names, `ts` as text. */
-function reviveRow(raw: Record<string, unknown>): NewLedgerRow {
-  return { ...(raw as unknown as NewLedgerRow), ts: new Date(raw.ts as string) };
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function errorSummary(err: unknown): string {

@@ -27,7 +27,7 @@ function setup(primary: MockStep[], secondary: MockStep[] = [{}]) {
   const run = (signal = AbortSignal.timeout(5_000), attemptTimeoutMs = 5_000) =>
     executeWithFallbacks(
       candidates,
-      (model: CatalogModel, s) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: s }),
+      (model: CatalogModel, attempt) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: attempt.signal }),
       { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs },
     );
   return { run, waits, attempts };

@@ -1,5 +1,5 @@
 import { AirlockError } from "../core/errors.js";
-import { Cancellation } from "../core/cancel.js";
+import { Cancellation, type AbortSource } from "../core/cancel.js";
 import type { Clock } from "../core/clock.js";
 import { ProviderError } from "../providers/errors.js";
 import type { LedgerAttempt } from "../store/schema/ledger.js";
@@ -12,7 +12,7 @@ export interface ExecuteOptions {
   policy: RetryPolicy;
   clock: Clock;
   /** The whole call: aborts on client disconnect or the request deadline. */
-  signal: AbortSignal;
+  signal: AbortSource;
   /** Per-attempt timeout for a target. */
   attemptTimeoutMs(model: CatalogModel): number;
   /** Filled in as attempts happen, so the caller can record them whatever the outcome. */
@@ -30,7 +30,7 @@ export interface Executed<T> {
  */
 export async function executeWithFallbacks<T>(
   candidates: readonly CatalogModel[],
-  run: (model: CatalogModel, signal: AbortSignal) => Promise<T>,
+  run: (model: CatalogModel, attempt: Cancellation) => Promise<T>,
   options: ExecuteOptions,
 ): Promise<Executed<T>> {
   const { clock, attempts } = options;
@@ -41,13 +41,16 @@ export async function executeWithFallbacks<T>(
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
-      const signal = attempt.signal;
       try {
-        const value = await run(model, signal);
+        const value = await run(model, attempt);
+        // The deadline covered getting an answer. The attempt stays tied to the call, so a stream
+        // still being read stops when the call is cancelled.
+        attempt.clearDeadline();
         attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: clock.now() - started, delayMs: pendingDelay });
         return { value, model };
       } catch (raw) {
-        const error = options.signal.aborted ? raw : normalizeAttemptTimeout(raw, model, signal);
+        attempt.dispose();
+        const error = options.signal.aborted ? raw : normalizeAttemptTimeout(raw, model, attempt);
         attempts.push({
           model: model.id,
           provider: model.providerName,
@@ -64,8 +67,6 @@ export async function executeWithFallbacks<T>(
         if (decision.action === "stop") throw finalError(error, attempts);
         if (decision.action === "fallback") break;
         pendingDelay = decision.delayMs;
-      } finally {
-        attempt.dispose();
       }
     }
   }
@@ -73,14 +74,14 @@ export async function executeWithFallbacks<T>(
 }
 
 /** The attempt's own timer fired (not the whole call's): a retryable timeout, like a slow upstream. */
-function normalizeAttemptTimeout(error: unknown, model: CatalogModel, signal: AbortSignal): unknown {
+function normalizeAttemptTimeout(error: unknown, model: CatalogModel, signal: AbortSource): unknown {
   if (signal.aborted && !(error instanceof ProviderError) && !(error instanceof AirlockError)) {
     return new ProviderError(`no answer from ${model.providerName} within the attempt timeout`, { kind: "timeout", provider: model.providerName });
   }
   return error;
 }
 
-async function waitOrAbort(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+async function waitOrAbort(clock: Clock, ms: number, signal: AbortSource): Promise<void> {
   try {
     await clock.sleep(ms, signal);
   } catch {
@@ -89,7 +90,7 @@ async function waitOrAbort(clock: Clock, ms: number, signal: AbortSignal): Promi
 }
 
 /** Why the call stopped: the client left (a 499-style outcome) or the deadline passed. */
-function deadlineError(signal: AbortSignal, attempts: AttemptRecord[]): AirlockError {
+function deadlineError(signal: AbortSource, attempts: AttemptRecord[]): AirlockError {
   const reason = signal.reason as { name?: string } | undefined;
   if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed before any provider answered", { details: { attempts: publicAttempts(attempts) } });
   return new AirlockError("timeout", "the client closed the request", { details: { attempts: publicAttempts(attempts), client_closed: true } });

@@ -5,18 +5,32 @@ import type { SpendGroup } from "../spend-groups.js";
 
 const ROWS_PER_STATEMENT = 5000;
 
-/** Property → column name and default, read once from the schema. */
-const COLUMNS = Object.entries(getTableColumns(ledger)).map(([property, column]) => ({
-  property: property as keyof NewLedgerRow,
-  name: column.name,
-  fallback: column.hasDefault ? column.default : undefined,
-}));
-
 /**
- * A whole batch travels as one JSON parameter and Postgres unpacks it (`json_populate_recordset`):
- * one bind instead of 31 per row, and no per-column SQL building in JavaScript, which profiling
- * showed to cost more than the insert itself. A row already present (a retried batch) is skipped.
+ * Rows travel as JSON: a batch is one parameter that Postgres unpacks (`json_to_recordset`), one bind
+ * instead of 31 per row and no per-column SQL building in JavaScript, which profiling showed to cost
+ * more than the insert itself. The JSON uses the row's own property names, so a row is serialized with
+ * one `JSON.stringify` and no copy; the statement below, built once from the schema, maps them to
+ * columns and fills a missing value with the column's default. A row already present (a retried
+ * batch) is skipped.
  */
+const [INSERT_HEAD, INSERT_TAIL] = buildInsert();
+
+function buildInsert(): [string, string] {
+  const columns = Object.entries(getTableColumns(ledger));
+  const names = columns.map(([, column]) => `"${column.name}"`).join(", ");
+  const values = columns
+    .map(([property, column]) => (column.hasDefault ? `coalesce(r."${property}", ${sqlLiteral(column.default, column.getSQLType())})` : `r."${property}"`))
+    .join(", ");
+  const shape = columns.map(([property, column]) => `"${property}" ${column.getSQLType()}`).join(", ");
+  // The batch parameter goes between the two halves.
+  return [`insert into ledger (${names}) select ${values} from json_to_recordset(`, `::json) as r(${shape}) on conflict (id) do nothing`];
+}
+
+function sqlLiteral(value: unknown, type: string): string {
+  if (typeof value === "boolean" || typeof value === "number") return String(value);
+  return `'${JSON.stringify(value).replaceAll("'", "''")}'::${type}`;
+}
+
 export async function insertLedgerRows(db: Db, rows: NewLedgerRow[]): Promise<void> {
   await insertSerializedLedgerRows(db, rows.map(serializeLedgerRow));
 }
@@ -25,31 +39,17 @@ export async function insertLedgerRows(db: Db, rows: NewLedgerRow[]): Promise<vo
 export async function insertSerializedLedgerRows(db: Db, records: string[]): Promise<void> {
   for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
     const batch = `[${records.slice(i, i + ROWS_PER_STATEMENT).join(",")}]`;
-    await db.execute(sql`insert into ledger select * from json_populate_recordset(null::ledger, ${batch}::json) on conflict (id) do nothing`);
+    await db.execute(sql`${sql.raw(INSERT_HEAD)}${batch}${sql.raw(INSERT_TAIL)}`);
   }
 }
 
 /**
- * One row as the JSON object the insert unpacks: column names, defaults filled in. Serializing when a
- * call settles, not when the batch is written, lets the row's objects die young; held until the
- * flush they were promoted and cost the garbage collector more than the serializing.
+ * One row as the JSON the insert unpacks. Serializing when a call settles, not when the batch is
+ * written, lets the row's objects die young: held until the flush they were promoted and cost the
+ * garbage collector more than the serializing.
  */
 export function serializeLedgerRow(row: NewLedgerRow): string {
-  return JSON.stringify(toRecord(row));
-}
-
-/** True for a line that `serializeLedgerRow` wrote (column names), false for an older spool line (property names). */
-export function isSerializedLedgerRow(value: Record<string, unknown>): boolean {
-  return "request_id" in value;
-}
-
-function toRecord(row: NewLedgerRow): Record<string, unknown> {
-  const record: Record<string, unknown> = {};
-  for (const column of COLUMNS) {
-    const value = row[column.property];
-    record[column.name] = value === undefined ? (column.fallback ?? null) : value;
-  }
-  return record;
+  return JSON.stringify(row);
 }
 
 export { SPEND_GROUPS, type SpendGroup } from "../spend-groups.js";
