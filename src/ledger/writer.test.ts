@@ -36,6 +36,22 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     expect(writer.written).toBe(250);
   });
 
+  it("writes a partial batch within the flush interval, and again for rows that come later", async () => {
+    const s = await store();
+    const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 20, maxBuffer: 10_000 });
+    await writer.start();
+    const rowsInStore = async (want: number) => {
+      for (let waited = 0; waited < 5_000 && (await countLedgerRows(s.database.db)) < want; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      return countLedgerRows(s.database.db);
+    };
+    for (let i = 0; i < 3; i++) writer.record(row());
+    expect(await rowsInStore(3)).toBe(3);
+    expect(writer.pending).toBe(0);
+    writer.record(row());
+    expect(await rowsInStore(4)).toBe(4);
+    await writer.close();
+  });
+
   it("keeps rows through a store outage, spools them at shutdown, and recovers them on the next start", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
     dirs.push(dir);

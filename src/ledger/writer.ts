@@ -37,14 +37,28 @@ export class LedgerWriter {
 
   async start(): Promise<void> {
     await this.recoverSpool();
-    this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
-    this.timer.unref();
   }
 
   record(row: NewLedgerRow): void {
     this.buffer.push(serializeLedgerRow(row));
     this.recorded++;
     if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();
+    else this.arm();
+  }
+
+  /**
+   * The flush timer runs only while rows wait: an idle gateway is not woken ten times a second to
+   * find nothing to write. A row waits at most `flushIntervalMs`, as with a fixed interval.
+   */
+  private arm(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().finally(() => {
+        if (this.buffer.length > 0) this.arm();
+      });
+    }, this.options.flushIntervalMs);
+    this.timer.unref();
   }
 
   get pending(): number {
@@ -79,6 +93,7 @@ export class LedgerWriter {
       this.failing = true;
       this.buffer = rows.concat(this.buffer);
       if (this.buffer.length > this.options.maxBuffer) await this.spoolOverflow();
+      this.arm(); // retry after the interval
     }
   }
 
@@ -117,7 +132,8 @@ export class LedgerWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     for (let tries = 0; tries < 5 && (this.buffer.length > 0 || this.flushing); tries++) {
       await this.flush();
       if (this.buffer.length > 0) await new Promise((r) => setTimeout(r, 100 * (tries + 1)));
