@@ -8,7 +8,7 @@ export interface RequestScope {
   requestId: string;
   startedAt: number;
   /** Aborts when the client goes away before the response is done. */
-  signal: Cancellation;
+  cancellation: Cancellation;
   /** Filled in by handlers for the access log line. */
   log: { model?: string; operation?: string; keyId?: string; code?: string };
 }

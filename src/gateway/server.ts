@@ -65,7 +65,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const scope: RequestScope = {
       requestId: typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : newRequestId(),
       startedAt: performance.now(),
-      signal: cancellation,
+      cancellation,
       log: {},
     };
     inFlight.add(res);

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import { silentLogger } from "../core/logger.js";
 import { countLedgerRows, recentLedgerRows, serializeLedgerRow } from "../store/queries/ledger.js";
@@ -40,15 +40,12 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     const s = await store();
     const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 20, maxBuffer: 10_000 });
     await writer.start();
-    const rowsInStore = async (want: number) => {
-      for (let waited = 0; waited < 5_000 && (await countLedgerRows(s.database.db)) < want; waited += 20) await new Promise((r) => setTimeout(r, 20));
-      return countLedgerRows(s.database.db);
-    };
+    const rowsInStore = async (want: number) => vi.waitFor(async () => expect(await countLedgerRows(s.database.db)).toBe(want), { timeout: 5_000, interval: 20 });
     for (let i = 0; i < 3; i++) writer.record(row());
-    expect(await rowsInStore(3)).toBe(3);
+    await rowsInStore(3);
     expect(writer.pending).toBe(0);
     writer.record(row());
-    expect(await rowsInStore(4)).toBe(4);
+    await rowsInStore(4);
     await writer.close();
   });
 

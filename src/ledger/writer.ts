@@ -52,11 +52,10 @@ export class LedgerWriter {
    */
   private arm(): void {
     if (this.timer !== undefined || this.closed) return;
+    // Rows that arrive during the flush arm the timer again in record(); a failed write does in writeBatch().
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush().finally(() => {
-        if (this.buffer.length > 0) this.arm();
-      });
+      void this.flush();
     }, this.options.flushIntervalMs);
     this.timer.unref();
   }

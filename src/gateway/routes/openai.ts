@@ -145,7 +145,7 @@ function callContext(req: IncomingMessage, scope: RequestScope, principal: Princ
     operation: headerLabel(req, "x-airlock-operation"),
     endUser: headerLabel(req, "x-airlock-user"),
     session: headerLabel(req, "x-airlock-session"),
-    signal: scope.signal,
+    signal: scope.cancellation,
   };
 }
 
