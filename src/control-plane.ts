@@ -14,9 +14,14 @@ import type { LoadedConfig } from "./config/load.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
 import type { ChatRequest, EmbedRequest } from "./providers/spec.js";
-import { buildCatalog, closeCatalog, type Catalog, type ProviderFactory } from "./routing/catalog.js";
+import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
+import { buildCatalog, closeCatalog, configRoutes, routeWorld, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
+import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
+import { isAllowed } from "./routing/plan.js";
+import { SessionPins } from "./routing/sessions.js";
 import type { Database } from "./store/database.js";
-import { recentLedgerRows, spendBy, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
+import type { Unlisten } from "./store/notices.js";
+import { fallbacksBy, recentLedgerRows, spendBy, type FallbackLine, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
 import type { LedgerRow } from "./store/schema/ledger.js";
 import { Metrics } from "./telemetry/metrics.js";
 
@@ -34,6 +39,9 @@ export interface ControlPlaneOptions {
   processMetrics?: boolean;
 }
 
+/** One channel for every change other instances must hear of; the payload says what changed. */
+const CHANGES_CHANNEL = "airlock_changes";
+
 /**
  * The composition root shared by the library and the gateway: it owns the catalog, the key ring,
  * the ledger writer and the metrics, and runs every call through the hot path.
@@ -43,9 +51,11 @@ export class ControlPlane {
   readonly keys: KeyRing;
   readonly logger: Logger;
   readonly database: Database;
+  readonly routes: RouteBook;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
+  private unlisten: Unlisten | undefined;
 
   private constructor(options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -61,15 +71,30 @@ export class ControlPlane {
       maxBuffer: config.ledger.maxBuffer,
       spoolPath: options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined,
     });
+    const clock = options.clock ?? systemClock;
+    const now = () => clock.now();
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
       ledger: this.ledger,
       metrics: this.metrics,
       logger: this.logger,
-      clock: options.clock ?? systemClock,
+      clock,
+      breakers: new CircuitBreakers(config.breaker, now, (t) => {
+        this.metrics.setCircuitState(t.target, t.to);
+        this.logger.warn({ model: t.target, from: t.from, to: t.to }, "circuit breaker changed state");
+      }),
+      sessions: new SessionPins(config.sessions.ttlMs, config.sessions.maxSessions, now),
     };
     this.loaded = options.config;
+    this.routes = new RouteBook({
+      db: options.database.db,
+      logger: this.logger,
+      seeds: configRoutes(config),
+      world: () => routeWorld(this.deps.catalog),
+      apply: (set) => this.applyRoutes(set),
+      announce: () => options.database.notify(CHANGES_CHANNEL, "routes"),
+    });
   }
 
   /** The config in force. */
@@ -78,6 +103,12 @@ export class ControlPlane {
   static async create(options: ControlPlaneOptions): Promise<ControlPlane> {
     const plane = new ControlPlane(options);
     await plane.keys.load();
+    await plane.routes.start();
+    // Another instance's change (a route saved, a key revoked) arrives here within a moment.
+    plane.unlisten = await options.database.listen(CHANGES_CHANNEL, {
+      notice: (payload) => void plane.reloadAfterNotice(payload),
+      reconnected: () => void plane.reloadAfterNotice("all"),
+    });
     await plane.ledger.start();
     for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set; that provider's calls will be refused upstream");
     return plane;
@@ -108,16 +139,52 @@ export class ControlPlane {
     return refuseUnplanned(this.deps, ctx, endpoint, requestedModel, err);
   }
 
-  createKey(input: NewKeyInput): Promise<CreatedKey> {
-    return this.keys.create(input);
+  async createKey(input: NewKeyInput): Promise<CreatedKey> {
+    const created = await this.keys.create(input);
+    await this.announce("keys");
+    return created;
   }
 
   listKeys(): Promise<PublicKey[]> {
     return this.keys.list();
   }
 
-  revokeKey(id: string): Promise<PublicKey | undefined> {
-    return this.keys.revoke(id);
+  async revokeKey(id: string): Promise<PublicKey | undefined> {
+    const revoked = await this.keys.revoke(id);
+    if (revoked) await this.announce("keys");
+    return revoked;
+  }
+
+  listRoutes(): StoredRoute[] {
+    return this.routes.list();
+  }
+
+  /** The candidates a route resolves to now, in order (tiers and nested operations expanded). */
+  routeCandidates(name: string): string[] {
+    const operation = this.deps.catalog.operations.get(name);
+    if (!operation) return [];
+    const catalog = this.deps.catalog;
+    const ids: string[] = [];
+    for (const ref of operation.chain) {
+      const id = ref in catalog.tiers ? catalog.tiers[ref as keyof Catalog["tiers"]] : ref;
+      const model = id ? catalog.models.get(id) : undefined;
+      // As a call would see it: disabled models and those outside the org's list are not tried.
+      if (model && model.enabled && isAllowed(catalog, model) && !ids.includes(model.id)) ids.push(model.id);
+    }
+    return ids;
+  }
+
+  routeProblem(name: string): string | undefined {
+    return this.deps.catalog.operations.get(name)?.problem;
+  }
+
+  breakerStates(): BreakerSnapshot[] {
+    return this.deps.breakers.snapshot();
+  }
+
+  async fallbackReport(since: Date): Promise<FallbackLine[]> {
+    await this.ledger.flush();
+    return fallbacksBy(this.database.db, since);
   }
 
   /** Reports read what is written: pending rows are flushed first. */
@@ -157,9 +224,37 @@ export class ControlPlane {
     return { recorded: this.ledger.recorded, written: this.ledger.written, pending: this.ledger.pending };
   }
 
+  private applyRoutes(set: RouteSet): void {
+    const catalog = withRoutes(this.deps.catalog, this.deps.config, set.routes, set.problems);
+    for (const operation of catalog.operations.values()) {
+      if (operation.problem && this.deps.catalog.operations.get(operation.name)?.problem !== operation.problem) {
+        this.logger.error({ operation: operation.name, problem: operation.problem }, "route cannot be served; its calls are refused as misconfigured");
+      }
+    }
+    this.deps = { ...this.deps, catalog };
+  }
+
+  private async announce(what: "keys" | "routes"): Promise<void> {
+    try {
+      await this.database.notify(CHANGES_CHANNEL, what);
+    } catch (err) {
+      this.logger.warn({ err, what }, "could not announce a change; other instances pick it up on their next reload");
+    }
+  }
+
+  private async reloadAfterNotice(what: string): Promise<void> {
+    try {
+      if (what === "routes" || what === "all") await this.routes.reload();
+      if (what === "keys" || what === "all") await this.keys.load();
+    } catch (err) {
+      this.logger.warn({ err, what }, "reload after a change notice failed; the next notice or reconnect retries it");
+    }
+  }
+
   /** Flushes the ledger and releases providers. The database belongs to whoever opened it. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.unlisten?.();
       await this.ledger.close();
       await closeCatalog(this.deps.catalog);
     })();

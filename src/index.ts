@@ -10,6 +10,8 @@ import type { AirlockConfigInput } from "./config/schema.js";
 import type { ChatChunk, ChatMessage, ChatRequest, FinishReason, ToolCall, Usage } from "./providers/spec.js";
 import type { AttemptRecord } from "./routing/execute.js";
 import { openDatabase, type Database } from "./store/database.js";
+import type { InferOutput } from "./structured/infer.js";
+import type { OutputSchemaInput } from "./structured/schema.js";
 
 export { AirlockError, type ErrorCode } from "./core/errors.js";
 export { ConfigError } from "./config/load.js";
@@ -17,6 +19,8 @@ export type { AirlockConfigInput as AirlockConfig } from "./config/schema.js";
 export type { ChatMessage, ChatChunk, Usage, ToolCall, FinishReason } from "./providers/spec.js";
 export type { ProviderV1 } from "./providers/spec.js";
 export type { AttemptRecord } from "./routing/execute.js";
+export type { InferOutput } from "./structured/infer.js";
+export type { OutputSchemaInput, SchemaIssue } from "./structured/schema.js";
 
 export interface AirlockOptions {
   /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */
@@ -41,8 +45,17 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export interface ChatOptions extends CallOptions {
-  messages: ChatMessage[];
+export interface ChatOptions<S extends OutputSchemaInput | undefined = OutputSchemaInput | undefined> extends CallOptions {
+  /** Optional when the operation's prompt templates build the conversation from `variables`. */
+  messages?: ChatMessage[];
+  /** Values for the operation's prompt templates (`{{user.name}}`). */
+  variables?: Record<string, unknown>;
+  /**
+   * The answer's shape: the short notation (`"{name: string, tags: string[]}"`), JSON Schema (declare it
+   * `as const` for a typed result) or a zod schema. Overrides the operation's schema. The parsed answer
+   * is returned as `output`.
+   */
+  outputSchema?: S;
   maxTokens?: number;
   temperature?: number;
   /** Any other OpenAI chat parameters (tools, response_format, stop…), passed through. */
@@ -60,12 +73,17 @@ export interface CallInfo {
   requestId: string;
 }
 
-export interface ChatResponse extends CallInfo {
+export interface ChatResponse<T = unknown> extends CallInfo {
   id: string;
   content: string | null;
   toolCalls: ToolCall[] | undefined;
   finishReason: FinishReason;
+  /** The parsed answer, checked against the output schema (the request's or the operation's); undefined without one. */
+  output: T;
 }
+
+/** What `output` holds for a given `outputSchema`: typed from the schema, `unknown` when only the operation has one. */
+export type OutputOf<S> = [S] extends [undefined] ? unknown : InferOutput<S>;
 
 export type StreamPart = { type: "text"; text: string; chunk: ChatChunk } | ({ type: "done" } & CallInfo);
 
@@ -79,7 +97,7 @@ export interface EmbedResponse extends CallInfo {
 }
 
 export interface Airlock {
-  chat(options: ChatOptions): Promise<ChatResponse>;
+  chat<const S extends OutputSchemaInput | undefined = undefined>(options: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>>;
   /** Chunks as they arrive; the last part is `done`, with usage and cost. */
   stream(options: ChatOptions): AsyncIterable<StreamPart>;
   embed(options: EmbedOptions): Promise<EmbedResponse>;
@@ -114,7 +132,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
   });
 
   return {
-    async chat(call) {
+    async chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
       const plane = await ready;
       const ctx = context(call);
       const outcome = await plane.chat(chatBody(call), ctx);
@@ -124,6 +142,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
         content: choice?.message.content ?? null,
         toolCalls: choice?.message.tool_calls,
         finishReason: choice?.finish_reason ?? null,
+        output: outcome.output as OutputOf<S>,
         ...info(outcome, ctx.requestId),
       };
     },
@@ -154,7 +173,9 @@ function chatBody(call: ChatOptions): ChatRequest {
   return {
     ...(call.params ?? {}),
     model: call.model ?? "",
-    messages: call.messages,
+    messages: call.messages ?? [],
+    ...(call.variables !== undefined ? { variables: call.variables } : {}),
+    ...(call.outputSchema !== undefined ? { output_schema: call.outputSchema } : {}),
     ...(call.maxTokens !== undefined ? { max_tokens: call.maxTokens } : {}),
     ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
   };

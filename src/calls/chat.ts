@@ -2,9 +2,10 @@ import type { ChatRequest, ChatResult } from "../providers/spec.js";
 import { executeWithFallbacks } from "../routing/execute.js";
 import type { AttemptRecord } from "../routing/execute.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { annotateRequestSpan, begin, callCancellation, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
+import { attemptTimeoutMs, callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
-import { estimateUsage } from "./stream.js";
+import { enforceShape } from "./structured.js";
+import { estimateUsage } from "./usage.js";
 
 export interface ChatOutcome extends Settlement {
   result: ChatResult;
@@ -12,30 +13,37 @@ export interface ChatOutcome extends Settlement {
   model: string;
   provider: string;
   attempts: AttemptRecord[];
+  /** The parsed answer, when the call had an output schema. */
+  output?: unknown;
 }
 
 /** One non-streaming chat call through the whole hot path. */
-export async function runChat(deps: CallDeps, ctx: CallContext, body: ChatRequest): Promise<ChatOutcome> {
-  const { plan, record } = begin(deps, ctx, "chat", false, body.model);
-  try {
-    requireMessages(body);
-  } catch (err) {
-    throw refuse(deps, ctx, record, err);
-  }
-  annotateRequestSpan(record, body);
+export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<ChatOutcome> {
+  const prepared = prepareChat(deps, ctx, raw, false);
+  const { plan, record, body, contract } = prepared;
   const call = callCancellation(deps, ctx);
   try {
     const { value, model } = await executeWithFallbacks(
       plan.candidates,
-      (target, attempt) => target.provider.chat(upstreamChatRequest(body, plan, target), { signal: attempt.signal }),
+      async (target, attempt) => {
+        const sent = upstreamChatRequest(prepared, target);
+        return { sent, result: await target.provider.chat(sent, { signal: attempt.signal }) };
+      },
       executeOptions(deps, plan, record, call),
     );
     record.model = model;
+    let result = value.result;
     // No usage from the upstream: estimate rather than record a silent zero, and flag the row.
-    record.usage = value.usageReported ? value.usage : estimateUsage(body, outputChars(value));
-    record.usageEstimated = !value.usageReported;
+    record.usage = result.usageReported ? result.usage : estimateUsage(body, outputChars(result));
+    record.usageEstimated = !result.usageReported;
+    let output: unknown;
+    if (contract) {
+      const shaped = await enforceShape(deps, record, contract, model, value.sent, result, call, attemptTimeoutMs(deps, plan, model));
+      result = shaped.result;
+      output = shaped.output;
+    }
     const settlement = settle(deps, ctx, record);
-    return { ...settlement, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
+    return { ...settlement, result, model: model.id, provider: model.providerName, attempts: record.attempts, ...(contract ? { output } : {}) };
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     throw fail(deps, ctx, record, err);

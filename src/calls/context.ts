@@ -4,7 +4,9 @@ import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/logger.js";
 import type { AirlockConfig } from "../config/schema.js";
 import type { LedgerWriter } from "../ledger/writer.js";
+import type { CircuitBreakers } from "../routing/breaker.js";
 import type { Catalog } from "../routing/catalog.js";
+import type { SessionPins } from "../routing/sessions.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
 /** Who and what a call is for, as the gateway or the library learned it. */
@@ -29,4 +31,7 @@ export interface CallDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Survive config and route changes: they describe targets, not configuration. */
+  readonly breakers: CircuitBreakers;
+  readonly sessions: SessionPins;
 }

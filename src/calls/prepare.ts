@@ -1,13 +1,15 @@
 import { SpanKind, type Span } from "@opentelemetry/api";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
-import type { ChatRequest } from "../providers/spec.js";
+import type { ChatMessage, ChatRequest } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { ExecuteOptions } from "../routing/execute.js";
 import { planCall, type Endpoint, type Plan } from "../routing/plan.js";
+import { pinKey } from "../routing/sessions.js";
 import { tracer } from "../telemetry/tracing.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { settle, type CallRecord } from "./settle.js";
+import { askForShape, outputContract, type OutputContract } from "./structured.js";
 
 function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): CallRecord {
   return {
@@ -18,6 +20,8 @@ function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, requeste
     operation: undefined,
     model: undefined,
     attempts: [],
+    routeReason: undefined,
+    pinKey: undefined,
     span: startSpan(endpoint, requestedModel),
   };
 }
@@ -30,13 +34,68 @@ export function refuseUnplanned(deps: CallDeps, ctx: CallContext, endpoint: Endp
 /** Steps 2–3 of the hot path: resolve the route and pass the guards, or record the refusal. */
 export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
   const record = newRecord(deps, endpoint, stream, requestedModel);
+  // Known before planning, so that a refusal (a disabled operation) is still recorded under it.
+  record.operation = deps.catalog.operations.get(requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
   try {
-    const plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
+    let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
     record.operation = plan.operation;
+    if (plan.disallowedModel) {
+      deps.logger.warn({ requestId: ctx.requestId, requested: plan.disallowedModel, served: plan.candidates[0]?.id }, "model not allowed; serving the org default");
+    }
+    if (ctx.session) {
+      record.pinKey = pinKey(ctx.principal.keyId, ctx.session, plan, requestedModel);
+      plan = deps.sessions.apply(record.pinKey, plan);
+    }
+    record.routeReason = plan.routeReason;
     return { plan, record };
   } catch (err) {
     throw refuse(deps, ctx, record, err);
   }
+}
+
+export interface PreparedChat {
+  plan: Plan;
+  record: CallRecord;
+  /** The body with the operation's templates applied and Airlock's own fields removed. */
+  body: ChatRequest;
+  contract: OutputContract | undefined;
+}
+
+/**
+ * Steps 2–3 for a chat call, and the request made ready once for every candidate: the prompt
+ * templates rendered, the output contract settled. Any refusal here is recorded.
+ */
+export function prepareChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest, stream: boolean): PreparedChat {
+  const { variables, output_schema: schemaField, ...rest } = raw;
+  const { plan, record } = begin(deps, ctx, "chat", stream, rest.model);
+  try {
+    // Only a user template may stand in for the caller's messages; a system prompt alone is no conversation.
+    if (!plan.operation?.templates.user) requireMessages(rest as ChatRequest);
+    const body = applyTemplates(rest as ChatRequest, plan, variables);
+    requireMessages(body);
+    const contract = outputContract(body, schemaField, plan);
+    annotateRequestSpan(record, body);
+    return { plan, record, body, contract };
+  } catch (err) {
+    throw refuse(deps, ctx, record, err);
+  }
+}
+
+/** The operation's system template opens the conversation and its user template closes it. */
+function applyTemplates(body: ChatRequest, plan: Plan, variables: unknown): ChatRequest {
+  const templates = plan.operation?.templates;
+  if (!templates?.system && !templates?.user) {
+    if (variables !== undefined) throw new AirlockError("invalid_request", "variables were sent, but the operation has no prompt template", { param: "variables" });
+    return body;
+  }
+  if (variables !== undefined && (variables === null || typeof variables !== "object" || Array.isArray(variables))) {
+    throw new AirlockError("invalid_request", "variables must be a JSON object", { param: "variables" });
+  }
+  const vars = (variables ?? {}) as Record<string, unknown>;
+  const messages: ChatMessage[] = Array.isArray(body.messages) ? [...body.messages] : [];
+  if (templates.system) messages.unshift({ role: "system", content: templates.system.render(vars) });
+  if (templates.user) messages.push({ role: "user", content: templates.user.render(vars) });
+  return { ...body, messages };
 }
 
 /** Records a call that never reached a provider, and returns the error to throw. */
@@ -70,24 +129,28 @@ export function callCancellation(deps: CallDeps, ctx: CallContext): Cancellation
 }
 
 export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, signal: AbortSource): ExecuteOptions {
-  const operationTimeout = plan.operation?.timeoutMs;
-  const fallbackTimeout = deps.config.timeouts.attemptMs;
   return {
-    policy: deps.config.retry,
+    policy: plan.operation?.retryPolicy ?? deps.config.retry,
     clock: deps.clock,
     signal,
     attempts: record.attempts,
-    attemptTimeoutMs: (model: CatalogModel) => operationTimeout ?? model.timeoutMs ?? fallbackTimeout,
+    attemptTimeoutMs: (model: CatalogModel) => attemptTimeoutMs(deps, plan, model),
+    breakers: deps.breakers,
   };
 }
 
-/** Applies the operation's default parameters where the caller set none, and the upstream model id. */
-export function upstreamChatRequest(body: ChatRequest, plan: Plan, model: CatalogModel): ChatRequest {
+export function attemptTimeoutMs(deps: CallDeps, plan: Plan, model: CatalogModel): number {
+  return plan.operation?.timeoutMs ?? model.timeoutMs ?? deps.config.timeouts.attemptMs;
+}
+
+/** Applies the operation's default parameters where the caller set none, the upstream model id, and the output contract. */
+export function upstreamChatRequest(prepared: Pick<PreparedChat, "body" | "plan" | "contract">, model: CatalogModel): ChatRequest {
+  const { body, plan, contract } = prepared;
   const op = plan.operation;
   const request: ChatRequest = { ...body, model: model.upstreamId };
   if (op?.maxTokens !== undefined && body.max_tokens === undefined && body.max_completion_tokens === undefined) request.max_tokens = op.maxTokens;
   if (op?.temperature !== undefined && body.temperature === undefined) request.temperature = op.temperature;
-  return request;
+  return contract ? askForShape(request, contract, model) : request;
 }
 
 export function annotateRequestSpan(record: CallRecord, body: ChatRequest): void {

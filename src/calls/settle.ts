@@ -6,7 +6,7 @@ import { costOf, formatCost, type Money } from "../ledger/pricing.js";
 import { emptyUsage, type Usage } from "../providers/spec.js";
 import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
-import type { Endpoint } from "../routing/plan.js";
+import type { Endpoint, RouteReason } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
 
 export interface Settlement {
@@ -32,6 +32,9 @@ export interface CallRecord {
   error?: AirlockError;
   /** True when the call never reached a provider: a guard or the router refused it. */
   refused?: boolean;
+  routeReason: RouteReason | undefined;
+  /** The session pin this call reads and, on success, sets. */
+  pinKey: string | undefined;
   span: Span;
 }
 
@@ -90,7 +93,10 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     httpStatus: record.error?.status ?? 200,
     attemptCount: record.attempts.length,
     attempts: record.attempts,
+    fallbacks: countFallbacks(record.attempts),
+    routeReason: record.routeReason ?? null,
   });
+  if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
 
   // Only configured operation names become labels: a header value from a client must not grow the series.
   deps.metrics.observeCall({
@@ -107,6 +113,13 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
 
   endSpan(record, usage, cost, operationName);
   return { usage, cost, priceMissing: priced?.priceMissing ?? false, usageEstimated: record.usageEstimated ?? false };
+}
+
+/** How many times the call moved on to another candidate. */
+function countFallbacks(attempts: readonly AttemptRecord[]): number {
+  let moves = 0;
+  for (let i = 1; i < attempts.length; i++) if (attempts[i]!.model !== attempts[i - 1]!.model) moves++;
+  return moves;
 }
 
 /** GenAI semantic-convention attributes, plus Airlock's own under `airlock.*`. */

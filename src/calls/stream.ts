@@ -2,10 +2,13 @@ import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
+import { estimateUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { annotateRequestSpan, begin, callCancellation, executeOptions, fail, refuse, requireMessages, upstreamChatRequest } from "./prepare.js";
+import { checkOutput, schemaValidationError } from "../structured/output.js";
+import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
+import type { OutputContract } from "./structured.js";
 import { settle, type CallRecord, type Settlement } from "./settle.js";
 
 export interface StreamEnd extends Settlement {
@@ -33,14 +36,9 @@ interface Opened {
  * is pulled inside the attempt, so nothing has reached the client while trying another target is
  * still allowed. After that a failure ends the stream with an error, never with a silent stop.
  */
-export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatRequest): Promise<OpenStream> {
-  const { plan, record } = begin(deps, ctx, "chat", true, body.model);
-  try {
-    requireMessages(body);
-  } catch (err) {
-    throw refuse(deps, ctx, record, err);
-  }
-  annotateRequestSpan(record, body);
+export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<OpenStream> {
+  const prepared = prepareChat(deps, ctx, raw, true);
+  const { plan, record, body, contract } = prepared;
   const call = callCancellation(deps, ctx);
   let opened: Opened;
   let model: CatalogModel;
@@ -50,7 +48,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
       // The attempt's timeout covers reaching the first event; once it returns, only the call's
       // cancellation applies to the rest of the stream (see executeWithFallbacks).
       async (target, attempt) => {
-        const iterable = await target.provider.stream(upstreamChatRequest(body, plan, target), { signal: attempt.signal });
+        const iterable = await target.provider.stream(upstreamChatRequest(prepared, target), { signal: attempt.signal });
         const iterator = iterable[Symbol.asyncIterator]();
         return { iterator, first: await iterator.next() };
       },
@@ -68,15 +66,26 @@ export async function openStream(deps: CallDeps, ctx: CallContext, body: ChatReq
     model: model.id,
     provider: model.providerName,
     attempts: record.attempts,
-    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call),
+    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call, contract),
   };
 }
 
-async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, model: CatalogModel, body: ChatRequest, opened: Opened, call: Cancellation): AsyncGenerator<StreamPart> {
+async function* relay(
+  deps: CallDeps,
+  ctx: CallContext,
+  record: CallRecord,
+  model: CatalogModel,
+  body: ChatRequest,
+  opened: Opened,
+  call: Cancellation,
+  contract: OutputContract | undefined,
+): AsyncGenerator<StreamPart> {
   const { iterator } = opened;
   let next = opened.first;
   let usage: Usage | undefined;
   let outputChars = 0;
+  // Kept only when the answer must be checked against a schema at the end.
+  let text = contract ? "" : undefined;
   let finished = false;
   const billDelivered = () => {
     record.usage = usage ?? estimateUsage(body, outputChars);
@@ -90,19 +99,31 @@ async function* relay(deps: CallDeps, ctx: CallContext, record: CallRecord, mode
       } else {
         record.ttftMs ??= deps.clock.now() - record.startedAt;
         event.chunk.model = model.id;
-        for (const choice of event.chunk.choices) outputChars += choice.delta.content?.length ?? 0;
+        for (const choice of event.chunk.choices) {
+          const content = choice.delta.content;
+          if (!content) continue;
+          outputChars += content.length;
+          if (text !== undefined && choice.index === 0) text += content;
+        }
         yield { type: "chunk", chunk: event.chunk };
       }
       next = await iterator.next();
     }
     finished = true;
     billDelivered();
+    if (contract) {
+      // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
+      const checked = checkOutput(contract.schema, text ?? null);
+      if (!checked.ok) throw schemaValidationError(text ?? null, checked.issues);
+    }
     const settlement = settle(deps, ctx, record);
     yield { type: "end", end: { ...settlement, model: model.id, provider: model.providerName, attempts: record.attempts } };
   } catch (err) {
     finished = true;
     // What was generated before the break was generated, and is billed.
     billDelivered();
+    // A target that keeps cutting streams is as unwell as one that refuses them.
+    if (err instanceof ProviderError && !ctx.signal?.aborted) deps.breakers.recordFailure(model.id);
     throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
   } finally {
     call.dispose();
@@ -121,23 +142,4 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
   if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
-}
-
-/**
- * A rough count, used only when the upstream sends no usage; the row is flagged `usage_estimated`.
- * About four characters per token for English text.
- */
-export function estimateUsage(body: ChatRequest, outputChars: number): Usage {
-  let inputChars = 0;
-  for (const message of body.messages) {
-    if (typeof message.content === "string") inputChars += message.content.length;
-    else if (Array.isArray(message.content)) for (const part of message.content) if (part.type === "text") inputChars += part.text.length;
-  }
-  return {
-    inputTokens: Math.ceil(inputChars / 4),
-    outputTokens: Math.ceil(outputChars / 4),
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    reasoningTokens: 0,
-  };
 }

@@ -2,9 +2,11 @@ import path from "node:path";
 import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
 import { parseSince } from "../core/duration.js";
 import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
-import { totalCost } from "../ledger/reports.js";
+import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
+import type { StoredRoute } from "../routing/route-book.js";
 import { openDatabase } from "../store/database.js";
-import { spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
+import { fallbacksBy, spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
+import { allRoutes } from "../store/queries/routes.js";
 
 export interface SpendReport {
   by: SpendGroup;
@@ -20,6 +22,8 @@ export interface AdminBackend {
   listKeys(): Promise<PublicKey[]>;
   revokeKey(id: string): Promise<PublicKey>;
   spend(by: SpendGroup, since: string): Promise<SpendReport>;
+  fallbacks(since: string): Promise<FallbackReport>;
+  routes(): Promise<Array<StoredRoute & { candidates?: string[] }>>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,8 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     listKeys: async () => (await call<{ data: PublicKey[] }>("GET", "/admin/keys")).data,
     revokeKey: (id) => call<PublicKey>("DELETE", `/admin/keys/${encodeURIComponent(id)}`),
     spend: (by, since) => call<SpendReport>("GET", `/admin/spend?by=${encodeURIComponent(by)}&since=${encodeURIComponent(since)}`),
+    fallbacks: (since) => call<FallbackReport>("GET", `/admin/reports/fallbacks?since=${encodeURIComponent(since)}`),
+    routes: async () => (await call<{ data: Array<StoredRoute & { candidates: string[] }> }>("GET", "/admin/routes")).data,
     close: async () => undefined,
   };
 }
@@ -102,6 +108,19 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       const lines = await spendBy(database.db, by, since);
       return { by, since: since.toISOString(), total: totalCost(lines), lines };
     },
+    fallbacks: async (sinceText) => {
+      const since = parseSince(sinceText);
+      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
+      return fallbackReport(await fallbacksBy(database.db, since), since);
+    },
+    routes: async () =>
+      (await allRoutes(database.db)).map((row) => ({
+        name: row.name,
+        definition: row.definition as unknown as StoredRoute["definition"],
+        source: row.source,
+        updatedAt: row.updatedAt.toISOString(),
+        updatedBy: row.updatedBy,
+      })),
     close: () => database.close(),
   };
 }

@@ -7,7 +7,7 @@ import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printKeys, printSpend } from "./print.js";
+import { printFallbacks, printKeys, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -113,6 +113,24 @@ withConnection(program.command("spend").description("spend totals from the ledge
       print(opts.json ? report : printSpend(report));
     }),
   );
+
+const report = program.command("report").description("reports from the ledger");
+withConnection(report.command("fallbacks").description("fallback and error rates per operation and model"))
+  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
+  .action((opts: ConnectOptions & { since: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const result = await backend.fallbacks(opts.since);
+      print(opts.json ? result : printFallbacks(result));
+    }),
+  );
+
+const routes = program.command("routes").description("operation routes (change them with the admin API: PUT/PATCH /admin/routes/NAME)");
+withConnection(routes.command("list").description("every route, where it came from, and what it resolves to")).action((opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const list = await backend.routes();
+    print(opts.json ? list : printRoutes(list));
+  }),
+);
 
 function withConnection(command: Command): Command {
   return command

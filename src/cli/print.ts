@@ -1,4 +1,6 @@
 import type { PublicKey } from "../auth/keys.js";
+import type { FallbackReport } from "../ledger/reports.js";
+import type { StoredRoute } from "../routing/route-book.js";
 import type { SpendReport } from "./admin-client.js";
 
 /** A plain text table: columns padded to their widest cell. */
@@ -24,4 +26,29 @@ export function printSpend(report: SpendReport): string {
       )
     : "No calls in this period.";
   return `Spend since ${report.since}, by ${report.by}\n\n${body}\n\nTotal: $${report.total}`;
+}
+
+const percent = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
+
+export function printFallbacks(report: FallbackReport): string {
+  if (report.lines.length === 0) return `No calls reached a provider since ${report.since}.`;
+  const reasons = (r: Record<string, number>) =>
+    Object.entries(r)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(", ");
+  const body = table(
+    ["operation", "model", "calls", "fallback rate", "error rate", "retries", "top failure reasons"],
+    report.lines.map((l) => [l.operation, l.model, String(l.calls), percent(l.fallbackRate), percent(l.errorRate), String(l.retries), reasons(l.reasons)]),
+  );
+  return `Fallbacks since ${report.since}\n\n${body}\n\nAll: ${report.calls} calls, fallback rate ${percent(report.fallbackRate)}, error rate ${percent(report.errorRate)}`;
+}
+
+export function printRoutes(routes: Array<StoredRoute & { candidates?: string[] }>): string {
+  if (routes.length === 0) return "No routes. Add operations to the config file, or PUT /admin/routes/NAME.";
+  return table(
+    ["operation", "enabled", "primary", "fallbacks", "resolves to", "source", "updated"],
+    routes.map((r) => [r.name, r.definition.enabled === false ? "no" : "yes", r.definition.model, (r.definition.fallbacks ?? []).join(", "), (r.candidates ?? []).join(" → "), r.source, r.updatedAt]),
+  );
 }

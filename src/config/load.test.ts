@@ -81,4 +81,24 @@ operations:
   it("hashes the effective config stably", () => {
     expect(resolveConfig(minimal, "a", {}).hash).toBe(resolveConfig(structuredClone(minimal), "b", {}).hash);
   });
+
+  it("loads every shipped example", async () => {
+    for (const file of ["examples/airlock.config.yaml", "examples/operations.yaml"]) {
+      const loaded = await loadConfig({ path: file, cwd: path.resolve(import.meta.dirname, "../.."), env: {} });
+      expect(Object.keys(loaded.config.operations).length).toBeGreaterThan(0);
+    }
+    const ops = (await loadConfig({ path: "examples/operations.yaml", cwd: path.resolve(import.meta.dirname, "../.."), env: {} })).config.operations;
+    expect(Object.keys(ops).sort()).toEqual(
+      ["agent_execution", "audio_transcription", "chat_message", "email_analysis", "memory_synthesis", "sentiment_analysis", "text_to_speech", "video_understanding"],
+    );
+    expect(ops.email_analysis?.enabled).toBe(false);
+  });
+
+  it("rejects a fallback cycle through operations, an operation named like a tier, and an org default outside its own list", () => {
+    const base = { ...minimal, models: [...minimal.models, { id: "openrouter/other" }] };
+    const cyclic = { ...base, operations: { a: { model: "openrouter/other", fallbacks: ["b"] }, b: { model: "a" } } };
+    expect(() => resolveConfig(cyclic, "t", {})).toThrow(/operations\.a: fallback cycle: a → b → a/);
+    expect(() => resolveConfig({ ...base, operations: { strong: { model: "openrouter/other" } } }, "t", {})).toThrow(/operations\.strong: "strong" is a tier: an operation cannot be named like a tier/);
+    expect(() => resolveConfig({ ...base, org: { defaultModel: "openrouter/other", enabledModels: ["openrouter/deepseek/deepseek-chat"] } }, "t", {})).toThrow(/org\.defaultModel: the default model/);
+  });
 });

@@ -4,6 +4,8 @@ import { z } from "zod";
 export const secretRef = z.string().min(1);
 
 const base = {
+  /** How models of this provider are asked for a JSON Schema answer: `native` sends `response_format`, `prompt` an instruction. */
+  structuredOutput: z.enum(["native", "prompt"]).optional(),
   /** Per-attempt timeout for this provider's calls, in ms. */
   timeoutMs: z.number().int().positive().optional(),
 };

@@ -1,5 +1,9 @@
 import { z } from "zod";
 import { providerConfig } from "./providers.js";
+import { checkRoutes, isTier } from "./routes.js";
+import { TIERS, type Tier } from "./tiers.js";
+
+export { TIERS, type Tier } from "./tiers.js";
 
 /** Money and prices are decimal strings ("0.27"), never floats. Numbers are accepted and kept as written. */
 const decimal = z
@@ -23,6 +27,8 @@ export const priceSchema = z.strictObject({
   effectiveDate: z.string().optional(),
 });
 
+export const structuredOutputMode = z.enum(["native", "prompt"]);
+
 const modelIdSchema = z.string().regex(/^[A-Za-z0-9_.-]+\/.+$/, 'expected "provider/model-id"');
 
 export const modelSchema = z.strictObject({
@@ -31,13 +37,27 @@ export const modelSchema = z.strictObject({
   kind: z.enum(["chat", "embedding"]).default("chat"),
   status: z.enum(["enabled", "disabled"]).default("enabled"),
   contextWindow: z.number().int().positive().optional(),
+  /** How to ask this model for a JSON Schema answer; defaults to its provider's setting. */
+  structuredOutput: structuredOutputMode.optional(),
   description: z.string().optional(),
 });
 
 export const criticality = z.enum(["LOW", "MEDIUM", "HIGH"]);
 
+export const retryPolicySchema = z.strictObject({
+  /** Attempts per candidate, including the first. */
+  maxAttempts: z.number().int().min(1).max(10).default(2),
+  baseDelayMs: z.number().int().nonnegative().default(250),
+  maxDelayMs: z.number().int().nonnegative().default(4_000),
+  /** A Retry-After longer than this skips to the next candidate instead of waiting. */
+  maxRetryAfterMs: z.number().int().nonnegative().default(60_000),
+});
+
+/** JSON Schema (an object) or the short notation (`{name: string, tags: string[]}`). */
+export const outputSchemaInput = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+
 export const operationSchema = z.strictObject({
-  /** A catalog model id, or a tier name (`strong`, `mid`, `cheap`). */
+  /** The primary target: a catalog model id, a tier name (`strong`, `mid`, `cheap`) or another operation. */
   model: z.string().min(1),
   fallbacks: z.array(z.string().min(1)).default([]),
   enabled: z.boolean().default(true),
@@ -45,11 +65,16 @@ export const operationSchema = z.strictObject({
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),
   timeoutMs: z.number().int().positive().optional(),
+  /** This operation's own retry settings; unset fields use the top-level `retry`. */
+  retry: retryPolicySchema.partial().optional(),
+  outputSchema: outputSchemaInput.optional(),
+  /** One repair attempt when the output does not match the schema. */
+  repair: z.boolean().default(true),
+  prompt: z.strictObject({ system: z.string().min(1).optional(), user: z.string().min(1).optional() }).optional(),
   description: z.string().optional(),
 });
 
-export const TIERS = ["strong", "mid", "cheap"] as const;
-export type Tier = (typeof TIERS)[number];
+export const OPERATION_NAME = /^[A-Za-z0-9_.:-]+$/;
 
 export const configSchema = z
   .strictObject({
@@ -66,16 +91,34 @@ export const configSchema = z
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "provider names use letters, digits, _ . -"), providerConfig),
     models: z.array(modelSchema).min(1),
-    operations: z.record(z.string().regex(/^[A-Za-z0-9_.:-]+$/), operationSchema).default({}),
+    operations: z.record(z.string().regex(OPERATION_NAME), operationSchema).default({}),
     tiers: z.strictObject({ strong: z.string().optional(), mid: z.string().optional(), cheap: z.string().optional() }).prefault({}),
-    retry: z
+    retry: retryPolicySchema.prefault({}),
+    org: z
       .strictObject({
-        /** Attempts per candidate, including the first. */
-        maxAttempts: z.number().int().min(1).max(10).default(2),
-        baseDelayMs: z.number().int().nonnegative().default(250),
-        maxDelayMs: z.number().int().nonnegative().default(4_000),
-        /** A Retry-After longer than this skips to the next candidate instead of waiting. */
-        maxRetryAfterMs: z.number().int().nonnegative().default(60_000),
+        /** Serves requests that name no model and no operation. */
+        defaultModel: z.string().optional(),
+        /** When set, the only models calls may use. */
+        enabledModels: z.array(z.string()).optional(),
+        /** A request naming a model outside `enabledModels`: serve the default instead, or refuse. */
+        onDisallowedModel: z.enum(["default", "refuse"]).default("default"),
+      })
+      .prefault({}),
+    sessions: z
+      .strictObject({
+        /** A session's pinned model is forgotten after this long without a call. */
+        ttlMs: z.number().int().positive().default(3_600_000),
+        maxSessions: z.number().int().positive().default(100_000),
+      })
+      .prefault({}),
+    breaker: z
+      .strictObject({
+        failureThreshold: z.number().int().positive().default(5),
+        errorRateThreshold: z.number().gt(0).max(1).default(0.5),
+        windowMs: z.number().int().positive().default(30_000),
+        minRequests: z.number().int().positive().default(20),
+        cooldownMs: z.number().int().positive().default(30_000),
+        probeIntervalMs: z.number().int().positive().default(1_000),
       })
       .prefault({}),
     timeouts: z
@@ -110,7 +153,10 @@ export type OperationConfig = z.infer<typeof operationSchema>;
 export type PriceConfig = z.infer<typeof priceSchema>;
 export type Criticality = z.infer<typeof criticality>;
 
-type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers">;
+export type RetryPolicyConfig = z.infer<typeof retryPolicySchema>;
+export type BreakerConfig = AirlockConfig["breaker"];
+
+type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org">;
 
 /** Every name a config uses must exist in the same config: a typo fails at start, not at 3 a.m. */
 function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
@@ -129,14 +175,20 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
       ctx.addIssue({ code: "custom", path: ["tiers", tier], message: `unknown model "${target}"` });
     }
   }
-  const isTarget = (ref: string) => modelIds.has(ref) || (TIERS.includes(ref as Tier) && config.tiers[ref as Tier] !== undefined);
-  for (const [name, op] of Object.entries(config.operations)) {
-    if (modelIds.has(name)) ctx.addIssue({ code: "custom", path: ["operations", name], message: `operation "${name}" has the same name as a model` });
-    [op.model, ...op.fallbacks].forEach((ref, i) => {
-      if (!isTarget(ref)) {
-        const path = i === 0 ? ["operations", name, "model"] : ["operations", name, "fallbacks", i - 1];
-        ctx.addIssue({ code: "custom", path, message: `unknown model or unmapped tier "${ref}"` });
-      }
-    });
+  const { defaultModel, enabledModels } = config.org;
+  if (defaultModel !== undefined && !modelIds.has(defaultModel)) ctx.addIssue({ code: "custom", path: ["org", "defaultModel"], message: `unknown model "${defaultModel}"` });
+  enabledModels?.forEach((id, i) => {
+    if (!modelIds.has(id)) ctx.addIssue({ code: "custom", path: ["org", "enabledModels", i], message: `unknown model "${id}"` });
+  });
+  if (defaultModel !== undefined && enabledModels && !enabledModels.includes(defaultModel)) {
+    ctx.addIssue({ code: "custom", path: ["org", "defaultModel"], message: `the default model "${defaultModel}" is not in enabledModels` });
+  }
+  for (const name of Object.keys(config.operations)) {
+    if (isTier(name)) ctx.addIssue({ code: "custom", path: ["operations", name], message: `"${name}" is a tier: an operation cannot be named like a tier` });
+  }
+  const routes = new Map(Object.entries(config.operations));
+  for (const issue of checkRoutes({ modelIds, tiers: config.tiers as Partial<Record<Tier, string>> }, routes)) {
+    const path = ["operations", issue.operation, ...(issue.field ? issue.field.split(".").map((p) => (/^\d+$/.test(p) ? Number(p) : p)) : [])];
+    ctx.addIssue({ code: "custom", path, message: issue.message });
   }
 }

@@ -11,6 +11,7 @@ import { sendError } from "./http.js";
 import * as admin from "./routes/admin.js";
 import * as openai from "./routes/openai.js";
 import * as ops from "./routes/ops.js";
+import * as routing from "./routes/routing-admin.js";
 
 export interface GatewayOptions {
   plane: ControlPlane;
@@ -54,6 +55,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["DELETE", "/admin/keys/:id", admin.revokeKey(gw)],
     ["GET", "/admin/spend", admin.spend(gw)],
     ["GET", "/admin/calls", admin.recentCalls(gw)],
+    ["GET", "/admin/routes", routing.listRoutes(gw)],
+    ["GET", "/admin/routes/:name", routing.getRoute(gw)],
+    ["PUT", "/admin/routes/:name", routing.putRoute(gw)],
+    ["PATCH", "/admin/routes/:name", routing.patchRoute(gw)],
+    ["DELETE", "/admin/routes/:name", routing.deleteRoute(gw)],
+    ["GET", "/admin/reports/fallbacks", routing.fallbacks(gw)],
   ];
   for (const [method, path, handler] of routes) router.on(method as "GET", path, (req, res, params, _store, query) => run(handler, req, res, params, query));
 

@@ -58,14 +58,23 @@ export function parseRetryAfterMs(headers: Record<string, string | string[] | un
     const value = Number(ms);
     if (Number.isFinite(value) && value >= 0) return value;
   }
-  const ra = first(headers["retry-after"]);
+  const ra = first(headers["retry-after"])?.trim();
   if (ra === undefined) return undefined;
-  const seconds = Number(ra);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(ra);
-  if (!Number.isNaN(date)) return Math.max(0, date - now);
+  // Two headers merged by a proxy arrive as "1, 2": the first is the upstream's own.
+  const seconds = /^(\d+(?:\.\d+)?)\s*(?:,|$)/.exec(ra);
+  if (seconds) return Number(seconds[1]) * 1000;
+  // Only a real HTTP-date: Date.parse would read almost anything as some date in the past, which
+  // would mean "retry at once".
+  if (HTTP_DATE.test(ra)) {
+    const date = Date.parse(ra);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
   return undefined;
 }
+
+/** IMF-fixdate (`Wed, 21 Oct 2015 07:28:00 GMT`), RFC 850 and asctime, as RFC 9110 lists them. */
+const HTTP_DATE =
+  /^(?:[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;

@@ -2,6 +2,10 @@ import type { AirlockConfig, ModelConfig, OperationConfig, Tier } from "../confi
 import { TIERS } from "../config/schema.js";
 import { unitPrice, type UnitPrice } from "../ledger/pricing.js";
 import type { ProviderV1 } from "../providers/spec.js";
+import type { RouteWorld } from "../config/routes.js";
+import { compileOperations, type Operation } from "./operations.js";
+
+export type { Operation } from "./operations.js";
 
 export interface CatalogModel {
   /** `provider/model-id` */
@@ -16,10 +20,15 @@ export interface CatalogModel {
   provider: ProviderV1;
   /** Per-attempt timeout from the provider's config, if it sets one. */
   timeoutMs: number | undefined;
+  /** `native`: ask with `response_format: json_schema`; `prompt`: with an instruction, then parse. */
+  structuredOutput: "native" | "prompt";
 }
 
-export interface Operation extends OperationConfig {
-  name: string;
+export interface OrgPolicy {
+  defaultModel: CatalogModel | undefined;
+  /** Undefined: every catalog model is allowed. */
+  enabledModels: ReadonlySet<string> | undefined;
+  onDisallowedModel: "default" | "refuse";
 }
 
 /**
@@ -34,11 +43,18 @@ export interface Catalog {
   readonly tiers: Readonly<Partial<Record<Tier, string>>>;
   readonly missingPrice: UnitPrice;
   readonly providers: ReadonlyMap<string, ProviderV1>;
+  readonly org: OrgPolicy;
 }
 
 export type ProviderFactory = (name: string, config: AirlockConfig["providers"][string]) => ProviderV1;
 
-export function buildCatalog(config: AirlockConfig, createProvider: ProviderFactory): Catalog {
+/** The config's own operations, as the routes a fresh store is seeded with. */
+export function configRoutes(config: AirlockConfig): Map<string, OperationConfig> {
+  return new Map(Object.entries(config.operations));
+}
+
+/** Builds the catalog; `routes` (from the store) replace the config's operations when given. */
+export function buildCatalog(config: AirlockConfig, createProvider: ProviderFactory, routes: ReadonlyMap<string, OperationConfig> = configRoutes(config)): Catalog {
   const providers = new Map<string, ProviderV1>();
   for (const [name, providerConfig] of Object.entries(config.providers)) providers.set(name, createProvider(name, providerConfig));
 
@@ -59,6 +75,7 @@ export function buildCatalog(config: AirlockConfig, createProvider: ProviderFact
       price: model.price ? unitPrice(model.price) : undefined,
       provider,
       timeoutMs: providerConfig?.timeoutMs,
+      structuredOutput: model.structuredOutput ?? providerConfig?.structuredOutput ?? (providerConfig?.type === "openai-compatible" ? "native" : "prompt"),
     };
     models.set(model.id, entry);
     aliasCounts.set(entry.upstreamId, [...(aliasCounts.get(entry.upstreamId) ?? []), entry]);
@@ -66,13 +83,25 @@ export function buildCatalog(config: AirlockConfig, createProvider: ProviderFact
   const aliases = new Map<string, CatalogModel>();
   for (const [alias, entries] of aliasCounts) if (entries.length === 1 && entries[0] && !models.has(alias)) aliases.set(alias, entries[0]);
 
-  const operations = new Map<string, Operation>();
-  for (const [name, op] of Object.entries(config.operations)) operations.set(name, { ...op, name });
-
   const tiers: Partial<Record<Tier, string>> = {};
   for (const tier of TIERS) if (config.tiers[tier]) tiers[tier] = config.tiers[tier];
 
-  return { models, aliases, operations, tiers, missingPrice: unitPrice(config.pricing.missingPrice), providers };
+  const org: OrgPolicy = {
+    defaultModel: config.org.defaultModel ? models.get(config.org.defaultModel) : undefined,
+    enabledModels: config.org.enabledModels ? new Set(config.org.enabledModels) : undefined,
+    onDisallowedModel: config.org.onDisallowedModel,
+  };
+  const base = { models, aliases, tiers, missingPrice: unitPrice(config.pricing.missingPrice), providers, org };
+  return { ...base, operations: compileOperations(config, { modelIds: new Set(models.keys()), tiers }, routes) };
+}
+
+/** The same catalog with new routes: models and providers are shared, so nothing reconnects. */
+export function withRoutes(catalog: Catalog, config: AirlockConfig, routes: ReadonlyMap<string, OperationConfig>, problems?: ReadonlyMap<string, string>): Catalog {
+  return { ...catalog, operations: compileOperations(config, routeWorld(catalog), routes, problems) };
+}
+
+export function routeWorld(catalog: Pick<Catalog, "models" | "tiers">): RouteWorld {
+  return { modelIds: new Set(catalog.models.keys()), tiers: catalog.tiers };
 }
 
 export async function closeCatalog(catalog: Catalog): Promise<void> {

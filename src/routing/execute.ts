@@ -3,6 +3,7 @@ import { Cancellation, type AbortSource } from "../core/cancel.js";
 import type { Clock } from "../core/clock.js";
 import { ProviderError } from "../providers/errors.js";
 import type { LedgerAttempt } from "../store/schema/ledger.js";
+import type { CircuitBreakers } from "./breaker.js";
 import type { CatalogModel } from "./catalog.js";
 import { decideRetry, failureReason, type RetryPolicy } from "./retry.js";
 
@@ -17,6 +18,8 @@ export interface ExecuteOptions {
   attemptTimeoutMs(model: CatalogModel): number;
   /** Filled in as attempts happen, so the caller can record them whatever the outcome. */
   attempts: AttemptRecord[];
+  /** Per-target breakers: an open one is skipped, and each attempt's result is reported to it. */
+  breakers?: CircuitBreakers;
 }
 
 export interface Executed<T> {
@@ -33,11 +36,17 @@ export async function executeWithFallbacks<T>(
   run: (model: CatalogModel, attempt: Cancellation) => Promise<T>,
   options: ExecuteOptions,
 ): Promise<Executed<T>> {
-  const { clock, attempts } = options;
+  const { clock, attempts, breakers } = options;
   let lastError: unknown;
   let pendingDelay = 0;
   for (const model of candidates) {
     for (let made = 1; ; made++) {
+      if (breakers && !breakers.allow(model.id)) {
+        // Checked before every attempt: a breaker may open while this call is retrying.
+        attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "circuit_open", latencyMs: 0, delayMs: 0 });
+        pendingDelay = 0;
+        break;
+      }
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
@@ -46,6 +55,7 @@ export async function executeWithFallbacks<T>(
         // The deadline covered getting an answer. The attempt stays tied to the call, so a stream
         // still being read stops when the call is cancelled.
         attempt.clearDeadline();
+        breakers?.recordSuccess(model.id);
         attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: clock.now() - started, delayMs: pendingDelay });
         return { value, model };
       } catch (raw) {
@@ -63,6 +73,7 @@ export async function executeWithFallbacks<T>(
         lastError = error;
         pendingDelay = 0;
         if (options.signal.aborted) throw deadlineError(options.signal, attempts);
+        if (breakers && countsAgainstTarget(error)) breakers.recordFailure(model.id);
         const decision = decideRetry(error, made, options.policy);
         if (decision.action === "stop") throw finalError(error, attempts);
         if (decision.action === "fallback") break;
@@ -71,6 +82,11 @@ export async function executeWithFallbacks<T>(
     }
   }
   throw finalError(lastError, attempts);
+}
+
+/** Only failures that say the target is unwell open its breaker; a malformed request says nothing about it. */
+function countsAgainstTarget(error: unknown): boolean {
+  return error instanceof ProviderError && (error.isRetryable || error.kind === "protocol");
 }
 
 /** The attempt's own timer fired (not the whole call's): a retryable timeout, like a slow upstream. */

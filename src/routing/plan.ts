@@ -1,5 +1,5 @@
 import { AirlockError } from "../core/errors.js";
-import { TIERS, type Tier } from "../config/schema.js";
+import { isTier } from "../config/routes.js";
 import type { Catalog, CatalogModel, Operation } from "./catalog.js";
 
 export type Endpoint = "chat" | "embeddings";
@@ -12,39 +12,56 @@ export interface PlanRequest {
   endpoint: Endpoint;
 }
 
+/** Why the route differs from what was asked: recorded on the ledger row. */
+export type RouteReason = "org_default" | "model_not_allowed" | "session_pinned";
+
 export interface Plan {
   operation: Operation | undefined;
   /** In the order they will be tried. Never empty. */
   candidates: CatalogModel[];
+  routeReason: RouteReason | undefined;
+  /** The model the caller named but the org does not allow, when it was replaced. */
+  disallowedModel?: string;
 }
 
 /**
  * Turns what the caller asked for into the ordered targets to try. A named model wins; otherwise the
- * operation's route (primary, then fallbacks) decides. Disabled models are dropped from the chain,
- * and a chain with nothing left is refused as `disabled` rather than sent anywhere.
+ * operation's route (primary, then fallbacks) decides. Disabled models, and models outside the org's
+ * enabled list, are dropped from the chain; a chain with nothing left is refused rather than sent anywhere.
  */
 export function planCall(catalog: Catalog, request: PlanRequest): Plan {
   const named = request.model?.trim() || undefined;
   let operation = request.operation ? catalog.operations.get(request.operation) : undefined;
   if (request.operation && !operation) throw new AirlockError("not_found", `unknown operation "${request.operation}"`, { param: "x-airlock-operation" });
 
-  let refs: string[];
+  let refs: readonly string[];
+  let routeReason: RouteReason | undefined;
+  let disallowedModel: string | undefined;
   const direct = named ? lookupModel(catalog, named) : undefined;
   if (direct) {
     refs = [direct.id];
+    if (!isAllowed(catalog, direct)) {
+      disallowedModel = direct.id;
+      refs = [orgSubstitute(catalog, direct).id];
+      routeReason = "model_not_allowed";
+    }
   } else if (named && catalog.operations.has(named)) {
     operation = catalog.operations.get(named);
-    refs = routeOf(operation!);
+    refs = operation!.chain;
   } else if (named && isTier(named)) {
     refs = [named];
   } else if (named) {
     throw new AirlockError("not_found", `unknown model "${named}": not a catalog model, tier or operation`, { param: "model" });
   } else if (operation) {
-    refs = routeOf(operation);
+    refs = operation.chain;
+  } else if (catalog.org.defaultModel) {
+    refs = [catalog.org.defaultModel.id];
+    routeReason = "org_default";
   } else {
     throw new AirlockError("invalid_request", "the request names no model and no operation", { param: "model" });
   }
 
+  if (operation?.problem) throw new AirlockError("misconfigured", `operation "${operation.name}" cannot be served: ${operation.problem}`);
   if (operation && !operation.enabled) throw new AirlockError("disabled", `operation "${operation.name}" is disabled`);
 
   const candidates: CatalogModel[] = [];
@@ -52,17 +69,29 @@ export function planCall(catalog: Catalog, request: PlanRequest): Plan {
     const model = resolveRef(catalog, ref);
     if (model && !candidates.includes(model)) candidates.push(model);
   }
-  const usable = candidates.filter((m) => m.enabled && kindServes(m, request.endpoint));
+  const usable = candidates.filter((m) => m.enabled && isAllowed(catalog, m) && kindServes(m, request.endpoint));
   if (usable.length === 0) {
     const wrongKind = candidates.find((m) => m.enabled && !kindServes(m, request.endpoint));
     if (wrongKind) throw new AirlockError("invalid_request", `model "${wrongKind.id}" is a ${wrongKind.kind} model and cannot serve ${request.endpoint}`, { param: "model" });
+    if (candidates.some((m) => m.enabled && !isAllowed(catalog, m))) {
+      throw new AirlockError("forbidden", `no model on this route is enabled for the organisation (${candidates.map((m) => m.id).join(", ")})`);
+    }
     throw new AirlockError("disabled", `every model on this route is disabled (${candidates.map((m) => m.id).join(", ")})`);
   }
-  return { operation, candidates: usable };
+  return { operation, candidates: usable, routeReason, ...(disallowedModel ? { disallowedModel } : {}) };
 }
 
-function routeOf(operation: Operation): string[] {
-  return [operation.model, ...operation.fallbacks];
+export function isAllowed(catalog: Catalog, model: CatalogModel): boolean {
+  return catalog.org.enabledModels === undefined || catalog.org.enabledModels.has(model.id);
+}
+
+/** A named model the org does not allow: its default serves instead, or the call is refused. */
+function orgSubstitute(catalog: Catalog, asked: CatalogModel): CatalogModel {
+  const fallback = catalog.org.defaultModel;
+  if (catalog.org.onDisallowedModel === "refuse" || !fallback) {
+    throw new AirlockError("forbidden", `model "${asked.id}" is not enabled for the organisation`, { param: "model" });
+  }
+  return fallback;
 }
 
 function lookupModel(catalog: Catalog, name: string): CatalogModel | undefined {
@@ -75,10 +104,6 @@ function resolveRef(catalog: Catalog, ref: string): CatalogModel | undefined {
     return id ? catalog.models.get(id) : undefined;
   }
   return catalog.models.get(ref);
-}
-
-function isTier(name: string): name is Tier {
-  return (TIERS as readonly string[]).includes(name);
 }
 
 function kindServes(model: CatalogModel, endpoint: Endpoint): boolean {

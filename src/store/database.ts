@@ -4,6 +4,7 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
 import { MIGRATIONS_FOLDER, startPglite, type PgliteThread } from "./pglite-client.js";
+import { listenPostgres, LocalNotices, notifyPostgres, type NoticeHandlers, type Unlisten } from "./notices.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -15,6 +16,9 @@ export interface Database {
   readonly db: Db;
   /** Runs raw SQL (maintenance, tests). Queries belong in store/queries. */
   execute(sql: string): Promise<void>;
+  /** Hears notices on a channel from every instance sharing the store (PostgreSQL LISTEN/NOTIFY). */
+  listen(channel: string, handlers: NoticeHandlers): Promise<Unlisten>;
+  notify(channel: string, payload: string): Promise<void>;
   /** PGlite only: the whole database as an archive, to start copies from (tests). */
   dump?(): Promise<Blob>;
   close(): Promise<void>;
@@ -55,9 +59,12 @@ async function openPglite(starting: Promise<PgliteThread>): Promise<Database & {
     async (sql, params, method) => ({ rows: (await thread.send({ op: "query", sql, params, method })).rows ?? [] }),
     { schema },
   );
+  const notices = new LocalNotices();
   return {
     kind: "pglite",
     db: db as unknown as Db,
+    listen: (channel, handlers) => notices.listen(channel, handlers),
+    notify: (channel, payload) => notices.notify(channel, payload),
     execute: async (sql) => {
       await thread.send({ op: "exec", sql });
     },
@@ -75,6 +82,8 @@ function openPostgres(url: string, max: number): Database & { migrate(): Promise
   return {
     kind: "postgres",
     db: db as unknown as Db,
+    listen: (channel, handlers) => listenPostgres(url, channel, handlers),
+    notify: (channel, payload) => notifyPostgres(pool, channel, payload),
     execute: async (sql) => {
       await pool.query(sql);
     },

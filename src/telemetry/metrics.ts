@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export type CallOutcome = "success" | "error" | "refused";
 
@@ -76,6 +76,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly circuitState = new Gauge({
+    name: "airlock_circuit_state",
+    help: "Circuit breaker state per model: 0 closed, 1 half-open, 2 open",
+    labelNames: ["model"] as const,
+    registers: [this.registry],
+  });
+
   /** Label children per (endpoint, operation, model): prom-client hashes a label object on every call otherwise. */
   private readonly series = new Map<string, CallSeries>();
 
@@ -123,6 +130,11 @@ export class Metrics {
     // gateway 100 times a second and cost it about 1% of a core doing nothing. Every 100 ms still
     // shows a stalled loop.
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+  }
+
+  /** Called on breaker transitions only, so it costs nothing per call. */
+  setCircuitState(model: string, state: "closed" | "half_open" | "open"): void {
+    this.circuitState.set({ model }, state === "closed" ? 0 : state === "half_open" ? 1 : 2);
   }
 
   text(): Promise<string> {

@@ -11,7 +11,8 @@ import type { AddressInfo, Socket } from "node:net";
 export type FakeFlavor = "openai" | "anthropic";
 
 export type FakeScenario =
-  | { kind: "ok"; fixture?: string }
+  /** `content` replaces the assistant's text in the recorded payload (streamed: in its first text chunk, later ones emptied). */
+  | { kind: "ok"; fixture?: string; content?: string }
   | { kind: "error"; status: number; headers?: Record<string, string>; body?: unknown }
   | { kind: "hang" }
   | { kind: "cut"; afterChunks: number }
@@ -147,7 +148,8 @@ async function answer(
 
   if (route === "chat" && body?.stream === true) {
     const includeUsage = flavor === "anthropic" || body?.stream_options?.include_usage === true;
-    const events = sseEvents(readFixture(fixture, "sse"), flavor, includeUsage && !dropUsage);
+    let events = sseEvents(readFixture(fixture, "sse"), flavor, includeUsage && !dropUsage);
+    if (scenario.kind === "ok" && scenario.content !== undefined) events = withStreamedContent(events, flavor, scenario.content);
     res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
     let counted = 0;
     for (const event of events) {
@@ -165,6 +167,12 @@ async function answer(
   }
 
   let payload = readFixture(fixture, "json");
+  if (scenario.kind === "ok" && scenario.content !== undefined) {
+    const parsed = JSON.parse(payload);
+    if (flavor === "anthropic") parsed.content = [{ type: "text", text: scenario.content }];
+    else parsed.choices[0].message.content = scenario.content;
+    payload = JSON.stringify(parsed);
+  }
   if (dropUsage) {
     const parsed = JSON.parse(payload);
     delete parsed.usage;
@@ -207,6 +215,26 @@ function sseEvents(text: string, flavor: FakeFlavor, withUsage: boolean): string
     out.push(`${match[1]}data: ${JSON.stringify(payload)}\n\n`);
   }
   return out;
+}
+
+/** The recorded events with their text replaced: all of it in the first text event, the rest emptied. */
+function withStreamedContent(events: string[], flavor: FakeFlavor, content: string): string[] {
+  let placed = false;
+  return events.map((event) => {
+    const match = /^((?:event: [^\n]*\n)?)data: (\{.*\})\n\n$/s.exec(event);
+    if (match === null) return event;
+    const payload = JSON.parse(match[2]!);
+    if (flavor === "anthropic") {
+      if (payload.type !== "content_block_delta" || payload.delta?.type !== "text_delta") return event;
+      payload.delta.text = placed ? "" : content;
+    } else {
+      const delta = payload.choices?.[0]?.delta;
+      if (!delta || typeof delta.content !== "string") return event;
+      delta.content = placed ? "" : content;
+    }
+    placed = true;
+    return `${match[1]}data: ${JSON.stringify(payload)}\n\n`;
+  });
 }
 
 /** What a `cut` counts: events the adapter turns into content chunks. */

@@ -74,6 +74,7 @@ export function status(gw: GatewayContext): Handler {
       config: { source: loaded.source, hash: loaded.hash },
       store: gw.plane.database.kind,
       ledger: gw.plane.ledgerStats,
+      breakers: gw.plane.breakerStates(),
       startedAt: gw.startedAt.toISOString(),
     });
   };

@@ -98,7 +98,7 @@ export function listModels(gw: GatewayContext): Handler {
       .filter((m) => m.enabled)
       .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "chat" ? -1 : 1))
       .map((m) => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
-    const operations = [...catalog.operations.values()].filter((o) => o.enabled).map((o) => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
+    const operations = [...catalog.operations.values()].filter((o) => o.enabled && !o.problem).map((o) => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
     sendJson(res, 200, { object: "list", data: [...models, ...operations] });
   };
 }
@@ -124,7 +124,9 @@ function validateEmbed(body: unknown): Record<string, unknown> & { model?: strin
 function validateChat(body: unknown): Record<string, unknown> & { model?: string; stream?: unknown; stream_options?: unknown } {
   if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
   if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
-  if (!Array.isArray(body.messages) || body.messages.length === 0) throw new AirlockError("invalid_request", "messages must be a non-empty array", { param: "messages" });
+  // An operation with a user template may be called with variables alone; emptiness is checked once templates have run.
+  if (body.messages === undefined && body.variables !== undefined) body.messages = [];
+  if (!Array.isArray(body.messages)) throw new AirlockError("invalid_request", "messages must be a non-empty array", { param: "messages" });
   body.messages.forEach((message: unknown, i: number) => {
     if (!isObject(message) || typeof message.role !== "string" || !ROLES.has(message.role)) {
       throw new AirlockError("invalid_request", `messages[${i}] needs a role (system, developer, user, assistant or tool)`, { param: `messages[${i}].role` });

@@ -114,3 +114,65 @@ export function normalizeDecimal(value: string): string {
   const trimmed = value.replace(/0+$/, "").replace(/\.$/, "");
   return trimmed === "" || trimmed === "-" ? "0" : trimmed;
 }
+
+export interface FallbackLine {
+  operation: string;
+  /** The model that served the call, or the last one tried when it failed. */
+  model: string;
+  /** Calls that reached a provider. */
+  calls: number;
+  /** Calls that moved past their first candidate. */
+  fellBack: number;
+  errors: number;
+  /** Attempts repeated on the same candidate. */
+  retries: number;
+  /** Failed attempts by reason: rate_limited, server_error, timeout, circuit_open… */
+  reasons: Record<string, number>;
+}
+
+/** Per operation and model: how often calls fell back, failed and retried, and why attempts failed. */
+export async function fallbacksBy(db: Db, since: Date): Promise<FallbackLine[]> {
+  const operation = sql`coalesce(${ledger.operation}, '(none)')`;
+  const model = sql`coalesce(${ledger.model}, '(none)')`;
+  const reached = sql`${ledger.ts} >= ${since} and ${ledger.outcome} <> 'refused'`;
+  const totals = await db
+    .select({
+      operation: sql<string>`${operation}`,
+      model: sql<string>`${model}`,
+      calls: sql<string>`count(*)`,
+      fellBack: sql<string>`count(*) filter (where ${ledger.fallbacks} > 0)`,
+      errors: sql<string>`count(*) filter (where ${ledger.outcome} = 'error')`,
+      // Attempts beyond the first on each candidate, not counting a schema repair.
+      retries: sql<string>`coalesce(sum(greatest(${ledger.attemptCount} - ${ledger.fallbacks} - 1 - (select count(*) from jsonb_array_elements(${ledger.attempts}) as r where r->>'purpose' = 'repair'), 0)), 0)`,
+    })
+    .from(ledger)
+    .where(reached)
+    .groupBy(operation, model)
+    .orderBy(operation, model);
+  const reasons = await db.execute<{ operation: string; model: string; reason: string; n: string }>(sql`
+    select ${operation} as operation, ${model} as model, a->>'reason' as reason, count(*) as n
+    from ${ledger}, jsonb_array_elements(${ledger.attempts}) as a
+    where ${reached} and a->>'outcome' = 'error'
+    group by 1, 2, 3`);
+  const lines = totals.map((r) => ({
+    operation: String(r.operation),
+    model: String(r.model),
+    calls: Number(r.calls),
+    fellBack: Number(r.fellBack),
+    errors: Number(r.errors),
+    retries: Number(r.retries),
+    reasons: {} as Record<string, number>,
+  }));
+  const byKey = new Map(lines.map((line) => [`${line.operation}\u0000${line.model}`, line]));
+  for (const row of rowsOf<{ operation: string; model: string; reason: string | null; n: string }>(reasons)) {
+    const line = byKey.get(`${row.operation}\u0000${row.model}`);
+    if (line) line.reasons[row.reason ?? "unknown"] = Number(row.n);
+  }
+  return lines;
+}
+
+/** node-postgres answers `execute` with a result object, the PGlite proxy with the rows themselves. */
+function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

@@ -1,2 +1,3 @@
 export * from "./api-keys.js";
 export * from "./ledger.js";
+export * from "./routes.js";

@@ -42,6 +42,10 @@ export const ledger = pgTable(
     errorCode: text("error_code"),
     httpStatus: integer("http_status").notNull(),
     attemptCount: integer("attempt_count").notNull().default(0),
+    /** How many times the call moved on to another candidate. */
+    fallbacks: integer("fallbacks").notNull().default(0),
+    /** Why the route differed from what was asked: org_default, model_not_allowed, session_pinned. */
+    routeReason: text("route_reason"),
     /** Each attempt: target, outcome, status, error code, latency and the delay before it. */
     attempts: jsonb("attempts").$type<LedgerAttempt[]>().notNull().default([]),
   },
@@ -62,6 +66,8 @@ export interface LedgerAttempt {
   latencyMs: number;
   /** How long Airlock waited before starting this attempt. */
   delayMs: number;
+  /** Set for the extra request that asked the model to fix output that did not match the schema. */
+  purpose?: "repair";
 }
 
 export type LedgerRow = typeof ledger.$inferSelect;

@@ -1,0 +1,132 @@
+import { Decimal } from "decimal.js";
+import { Cancellation } from "../core/cancel.js";
+import { AirlockError } from "../core/errors.js";
+import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
+import type { CatalogModel } from "../routing/catalog.js";
+import type { Plan } from "../routing/plan.js";
+import { checkOutput, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
+import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput } from "../structured/schema.js";
+import type { CallDeps } from "./context.js";
+import type { CallRecord } from "./settle.js";
+import { estimateUsage } from "./usage.js";
+
+/** What a chat call asks of the answer's shape, settled once before any provider is called. */
+export interface OutputContract {
+  schema: CompiledSchema;
+  /** The client sent its own `response_format: json_schema`: native targets get it exactly as sent. */
+  clientFormat: boolean;
+  repair: boolean;
+}
+
+/**
+ * The request's schema (`output_schema`, or a standard `response_format` of type `json_schema`) wins
+ * over the operation's. A schema that cannot be compiled is the caller's error.
+ */
+export function outputContract(body: ChatRequest, schemaField: unknown, plan: Plan): OutputContract | undefined {
+  const repair = plan.operation?.repair ?? true;
+  if (schemaField !== undefined && schemaField !== null) {
+    if (typeof schemaField !== "string" && (typeof schemaField !== "object" || Array.isArray(schemaField))) {
+      throw new AirlockError("invalid_request", "output_schema must be a JSON Schema object or a schema string such as {name: string}", { param: "output_schema" });
+    }
+    return { schema: compileOutputSchemaCached(schemaField as OutputSchemaInput), clientFormat: false, repair };
+  }
+  const format = body.response_format as { type?: unknown; json_schema?: { name?: unknown; schema?: unknown } } | undefined;
+  if (format?.type === "json_schema") {
+    const schema = format.json_schema?.schema;
+    if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
+      throw new AirlockError("invalid_request", "response_format.json_schema.schema must be a JSON Schema object", { param: "response_format" });
+    }
+    const name = typeof format.json_schema?.name === "string" ? format.json_schema.name : undefined;
+    return { schema: compileOutputSchemaCached(schema as Record<string, unknown>, name), clientFormat: true, repair };
+  }
+  return plan.operation?.schema ? { schema: plan.operation.schema, clientFormat: false, repair } : undefined;
+}
+
+/** Asks one target for the shape in the way it understands: `response_format`, or an instruction. */
+export function askForShape(request: ChatRequest, contract: OutputContract, model: CatalogModel): ChatRequest {
+  if (model.structuredOutput === "native") {
+    if (!contract.clientFormat) request.response_format = nativeResponseFormat(contract.schema);
+    return request;
+  }
+  delete request.response_format;
+  const instruction: ChatMessage = { role: "system", content: schemaInstruction(contract.schema) };
+  request.messages = [instruction, ...request.messages];
+  return request;
+}
+
+export interface ShapedResult {
+  result: ChatResult;
+  output: unknown;
+}
+
+/**
+ * Checks the answer against the schema; on a mismatch, asks the same model once to fix it. Both
+ * answers are billed: `record.usage` ends as their sum whatever the outcome. Throws `schema_validation`
+ * with the raw answer and the issues when the answer still does not fit.
+ */
+export async function enforceShape(
+  deps: CallDeps,
+  record: CallRecord,
+  contract: OutputContract,
+  model: CatalogModel,
+  sent: ChatRequest,
+  first: ChatResult,
+  call: Cancellation,
+  attemptTimeoutMs: number,
+): Promise<ShapedResult> {
+  const raw = first.choices[0]?.message.content ?? null;
+  const checked = checkOutput(contract.schema, raw);
+  if (checked.ok) return { result: asBareJson(first, raw, checked.value), output: checked.value };
+  if (!contract.repair) throw schemaValidationError(raw, checked.issues);
+
+  const started = deps.clock.now();
+  const attempt = new Cancellation(call, attemptTimeoutMs);
+  const repairRequest: ChatRequest = { ...sent, messages: [...sent.messages, ...repairMessages(raw, checked.issues)] };
+  let repaired: ChatResult;
+  try {
+    repaired = await model.provider.chat(repairRequest, { signal: attempt.signal });
+    record.attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
+  } catch (err) {
+    record.attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "repair_failed", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
+    deps.logger.warn({ model: model.id, err: err instanceof Error ? err.message : String(err) }, "the repair request failed; answering with the schema issues of the first answer");
+    throw schemaValidationError(raw, checked.issues);
+  } finally {
+    attempt.dispose();
+  }
+  const fixedRaw = repaired.choices[0]?.message.content ?? null;
+  const repairUsage = repaired.usageReported ? repaired.usage : estimateUsage(repairRequest, fixedRaw?.length ?? 0);
+  if (!repaired.usageReported) record.usageEstimated = true;
+  record.usage = record.usage ? addUsage(record.usage, repairUsage) : repairUsage;
+  const fixed = checkOutput(contract.schema, fixedRaw);
+  if (!fixed.ok) throw schemaValidationError(fixedRaw, fixed.issues);
+  return { result: asBareJson({ ...repaired, usage: record.usage ?? repaired.usage }, fixedRaw, fixed.value), output: fixed.value };
+}
+
+/** A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can parse the content as it is. */
+function asBareJson(result: ChatResult, raw: string | null, value: unknown): ChatResult {
+  const choice = result.choices[0];
+  if (!choice || raw === null || isExactJson(raw)) return result;
+  return { ...result, choices: [{ ...choice, message: { ...choice.message, content: JSON.stringify(value) } }, ...result.choices.slice(1)] };
+}
+
+function isExactJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  const sum: Usage = {
+    inputTokens: a.inputTokens + b.inputTokens,
+    outputTokens: a.outputTokens + b.outputTokens,
+    cachedInputTokens: a.cachedInputTokens + b.cachedInputTokens,
+    cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+    reasoningTokens: a.reasoningTokens + b.reasoningTokens,
+  };
+  // Only a figure for both calls means anything: half of one would understate the cost.
+  if (a.providerCost !== undefined && b.providerCost !== undefined) sum.providerCost = new Decimal(a.providerCost).plus(b.providerCost).toFixed();
+  return sum;
+}

@@ -1,0 +1,2 @@
+export const TIERS = ["strong", "mid", "cheap"] as const;
+export type Tier = (typeof TIERS)[number];

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { parseRetryAfterMs, providerErrorFromResponse } from "./errors.js";
+
+const NOW = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
+
+describe("parseRetryAfterMs", () => {
+  it("prefers retry-after-ms, then retry-after in seconds", () => {
+    expect(parseRetryAfterMs({ "retry-after-ms": "250", "retry-after": "120" }, NOW)).toBe(250);
+    expect(parseRetryAfterMs({ "retry-after": "2" }, NOW)).toBe(2000);
+    expect(parseRetryAfterMs({ "retry-after": "1.5" }, NOW)).toBe(1500);
+  });
+
+  it("reads the HTTP-date forms RFC 9110 lists", () => {
+    expect(parseRetryAfterMs({ "retry-after": "Wed, 21 Oct 2015 07:28:30 GMT" }, NOW)).toBe(30_000);
+    expect(parseRetryAfterMs({ "retry-after": "Wednesday, 21-Oct-15 07:28:10 GMT" }, NOW)).toBe(10_000);
+    expect(parseRetryAfterMs({ "retry-after": "Wed Oct 21 07:28:05 2015" }, NOW)).toBe(5_000);
+    expect(parseRetryAfterMs({ "retry-after": "Wed, 21 Oct 2015 07:00:00 GMT" }, NOW)).toBe(0);
+  });
+
+  it("takes the first of two merged headers instead of reading them as a date", () => {
+    expect(parseRetryAfterMs({ "retry-after": "1, 2" }, NOW)).toBe(1000);
+    expect(parseRetryAfterMs({ "retry-after": ["3", "4"] }, NOW)).toBe(3000);
+  });
+
+  it("ignores values that are neither, so the backoff applies instead of an instant retry", () => {
+    expect(parseRetryAfterMs({ "retry-after": "soon" }, NOW)).toBeUndefined();
+    expect(parseRetryAfterMs({ "retry-after": "-5" }, NOW)).toBeUndefined();
+    expect(parseRetryAfterMs({ "retry-after": "2015" }, NOW)).toBe(2_015_000);
+    expect(parseRetryAfterMs({ "retry-after": "June 2001" }, NOW)).toBeUndefined();
+  });
+});
+
+describe("providerErrorFromResponse", () => {
+  it("marks model-missing and overloaded answers as worth a fallback but not a retry", () => {
+    const missing = providerErrorFromResponse("openai", 404, {}, JSON.stringify({ error: { message: "The model `gpt-9` does not exist", code: "model_not_found" } }));
+    expect(missing).toMatchObject({ isRetryable: false, fallbackable: true, providerCode: "model_not_found" });
+    const plain400 = providerErrorFromResponse("openai", 400, {}, JSON.stringify({ error: { message: "Invalid value for 'temperature'" } }));
+    expect(plain400).toMatchObject({ isRetryable: false, fallbackable: false });
+  });
+});

@@ -1,0 +1,232 @@
+import { AirlockError } from "../core/errors.js";
+
+export interface BreakerPolicy {
+  /** Opens after this many consecutive counted failures. */
+  failureThreshold: number;
+  /** Or when the failure rate over the window exceeds this (0..1)… */
+  errorRateThreshold: number;
+  /** …measured over this rolling window… */
+  windowMs: number;
+  /** …once the window holds at least this many results. */
+  minRequests: number;
+  /** How long an open breaker refuses before it lets probes through. */
+  cooldownMs: number;
+  /** While half-open, at most one probe starts per this interval. */
+  probeIntervalMs: number;
+}
+
+export const DEFAULT_BREAKER_POLICY: BreakerPolicy = Object.freeze({
+  failureThreshold: 5,
+  errorRateThreshold: 0.5,
+  windowMs: 30_000,
+  minRequests: 20,
+  cooldownMs: 30_000,
+  probeIntervalMs: 1_000,
+});
+
+export type BreakerState = "closed" | "open" | "half_open";
+
+export interface BreakerTransition {
+  target: string;
+  from: BreakerState;
+  to: BreakerState;
+  at: number;
+}
+
+export interface BreakerSnapshot {
+  target: string;
+  state: BreakerState;
+  consecutiveFailures: number;
+  windowRequests: number;
+  windowFailures: number;
+  openedAt: number | null;
+}
+
+/** Fixed bucket count keeps memory per target constant and expiry O(1) (at most BUCKETS slots cleared per call). */
+const BUCKETS = 10;
+
+interface TargetState {
+  state: BreakerState;
+  consecutiveFailures: number;
+  openedAt: number | null;
+  lastProbeAt: number | null;
+  /** Absolute bucket number (floor(now / bucketMs)) of the newest slot that has been written or cleared. */
+  head: number;
+  requests: number[];
+  failures: number[];
+  windowRequests: number;
+  windowFailures: number;
+}
+
+function validatePolicy(p: BreakerPolicy): void {
+  const bad = (field: keyof BreakerPolicy, why: string) => {
+    throw new AirlockError("misconfigured", `breaker policy: ${field} ${why}`, { param: `breaker.${field}` });
+  };
+  if (!Number.isInteger(p.failureThreshold) || p.failureThreshold < 1) bad("failureThreshold", "must be an integer ≥ 1");
+  if (!(p.errorRateThreshold >= 0 && p.errorRateThreshold <= 1)) bad("errorRateThreshold", "must be between 0 and 1");
+  if (!(Number.isFinite(p.windowMs) && p.windowMs > 0)) bad("windowMs", "must be a positive number");
+  if (!Number.isInteger(p.minRequests) || p.minRequests < 1) bad("minRequests", "must be an integer ≥ 1");
+  if (!(Number.isFinite(p.cooldownMs) && p.cooldownMs >= 0)) bad("cooldownMs", "must be a non-negative number");
+  if (!(Number.isFinite(p.probeIntervalMs) && p.probeIntervalMs >= 0)) bad("probeIntervalMs", "must be a non-negative number");
+}
+
+/**
+ * Per-target circuit breakers. Time only comes from `now`, so behaviour is fully deterministic under test
+ * and no timers keep the process alive: the open → half-open move happens lazily inside `allow()`.
+ */
+export class CircuitBreakers {
+  private readonly targets = new Map<string, TargetState>();
+  private readonly bucketMs: number;
+
+  constructor(
+    private readonly policy: BreakerPolicy,
+    private readonly now: () => number,
+    private readonly onTransition?: (t: BreakerTransition) => void,
+  ) {
+    validatePolicy(policy);
+    this.bucketMs = policy.windowMs / BUCKETS;
+  }
+
+  allow(target: string): boolean {
+    // Unknown targets are closed; not materialising them here keeps allow() allocation-free on the happy path.
+    const t = this.targets.get(target);
+    if (!t || t.state === "closed") return true;
+    const now = this.now();
+    if (t.state === "open") {
+      if (t.openedAt !== null && now - t.openedAt < this.policy.cooldownMs) return false;
+      t.lastProbeAt = null;
+      this.move(target, t, "half_open", now);
+    }
+    if (t.lastProbeAt !== null && now - t.lastProbeAt < this.policy.probeIntervalMs) return false;
+    t.lastProbeAt = now;
+    return true;
+  }
+
+  recordSuccess(target: string): void {
+    const now = this.now();
+    const t = this.get(target, now);
+    if (t.state === "half_open") {
+      // allow() only admits probes while half-open, so any result here is treated as the probe's.
+      this.reset(t, now);
+      this.move(target, t, "closed", now);
+      return;
+    }
+    this.count(t, now, false);
+    t.consecutiveFailures = 0;
+  }
+
+  recordFailure(target: string): void {
+    const now = this.now();
+    const t = this.get(target, now);
+    this.count(t, now, true);
+    t.consecutiveFailures += 1;
+    if (t.state === "half_open") {
+      this.trip(target, t, now);
+      return;
+    }
+    // Late results from attempts that started before the breaker opened must not extend the cooldown.
+    if (t.state === "open") return;
+    const p = this.policy;
+    const rateExceeded = t.windowRequests >= p.minRequests && t.windowFailures / t.windowRequests > p.errorRateThreshold;
+    if (t.consecutiveFailures >= p.failureThreshold || rateExceeded) this.trip(target, t, now);
+  }
+
+  state(target: string): BreakerState {
+    return this.targets.get(target)?.state ?? "closed";
+  }
+
+  snapshot(): BreakerSnapshot[] {
+    const now = this.now();
+    const out: BreakerSnapshot[] = [];
+    for (const [target, t] of this.targets) {
+      this.advance(t, now);
+      out.push({
+        target,
+        state: t.state,
+        consecutiveFailures: t.consecutiveFailures,
+        windowRequests: t.windowRequests,
+        windowFailures: t.windowFailures,
+        openedAt: t.openedAt,
+      });
+    }
+    return out;
+  }
+
+  private get(target: string, now: number): TargetState {
+    let t = this.targets.get(target);
+    if (!t) {
+      t = {
+        state: "closed",
+        consecutiveFailures: 0,
+        openedAt: null,
+        lastProbeAt: null,
+        head: this.bucketOf(now),
+        requests: new Array<number>(BUCKETS).fill(0),
+        failures: new Array<number>(BUCKETS).fill(0),
+        windowRequests: 0,
+        windowFailures: 0,
+      };
+      this.targets.set(target, t);
+    }
+    return t;
+  }
+
+  private bucketOf(now: number): number {
+    return Math.floor(now / this.bucketMs);
+  }
+
+  /** Expires buckets that have slid out of the window. Bounded by BUCKETS iterations however long the gap. */
+  private advance(t: TargetState, now: number): void {
+    const bucket = this.bucketOf(now);
+    // A clock that steps backwards keeps writing into the newest bucket rather than corrupting older ones.
+    if (bucket <= t.head) return;
+    const steps = Math.min(bucket - t.head, BUCKETS);
+    for (let i = 1; i <= steps; i++) {
+      const slot = (((t.head + i) % BUCKETS) + BUCKETS) % BUCKETS;
+      t.windowRequests -= t.requests[slot]!;
+      t.windowFailures -= t.failures[slot]!;
+      t.requests[slot] = 0;
+      t.failures[slot] = 0;
+    }
+    t.head = bucket;
+  }
+
+  private count(t: TargetState, now: number, failed: boolean): void {
+    this.advance(t, now);
+    const slot = ((t.head % BUCKETS) + BUCKETS) % BUCKETS;
+    t.requests[slot]! += 1;
+    t.windowRequests += 1;
+    if (failed) {
+      t.failures[slot]! += 1;
+      t.windowFailures += 1;
+    }
+  }
+
+  private reset(t: TargetState, now: number): void {
+    t.consecutiveFailures = 0;
+    t.openedAt = null;
+    t.lastProbeAt = null;
+    t.requests.fill(0);
+    t.failures.fill(0);
+    t.windowRequests = 0;
+    t.windowFailures = 0;
+    t.head = this.bucketOf(now);
+  }
+
+  private trip(target: string, t: TargetState, now: number): void {
+    t.openedAt = now;
+    t.lastProbeAt = null;
+    this.move(target, t, "open", now);
+  }
+
+  private move(target: string, t: TargetState, to: BreakerState, at: number): void {
+    const from = t.state;
+    t.state = to;
+    if (!this.onTransition || from === to) return;
+    try {
+      this.onTransition({ target, from, to, at });
+    } catch {
+      // The listener is telemetry; a broken one must not fail the request that happened to trip the breaker.
+    }
+  }
+}

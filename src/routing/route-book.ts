@@ -1,0 +1,140 @@
+import { operationSchema, OPERATION_NAME, type OperationConfig } from "../config/schema.js";
+import { formatIssues } from "../config/load.js";
+import { isTier, type RouteWorld } from "../config/routes.js";
+import { AirlockError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { Db } from "../store/database.js";
+import { allRoutes, deleteRoute, seedRoutes, upsertRoute } from "../store/queries/routes.js";
+import type { RouteRow } from "../store/schema/routes.js";
+import { assertRouteSaves } from "./operations.js";
+
+export interface StoredRoute {
+  name: string;
+  definition: OperationConfig;
+  source: "config" | "admin";
+  updatedAt: string;
+  updatedBy: string | null;
+}
+
+export interface RouteSet {
+  routes: Map<string, OperationConfig>;
+  /** Stored routes that no longer parse, with why. */
+  problems: Map<string, string>;
+}
+
+export interface RouteBookOptions {
+  db: Db;
+  logger: Logger;
+  /** The config file's operations: what the store is seeded with and falls back to. */
+  seeds: ReadonlyMap<string, OperationConfig>;
+  /** The models and tiers that routes may name, as of now. */
+  world(): RouteWorld;
+  /** Called with every new set of routes: swap them in. */
+  apply(set: RouteSet): void;
+  /** Tells every other instance that routes changed. */
+  announce(): Promise<void>;
+}
+
+/**
+ * The routes in the store, mirrored in memory. Reads are memory only; a change is validated against
+ * the whole set, written, applied here at once and announced to the other instances, which reload.
+ */
+export class RouteBook {
+  private rows = new Map<string, StoredRoute>();
+  private loading: Promise<void> | undefined;
+
+  constructor(private readonly options: RouteBookOptions) {}
+
+  /** Seeds the store from the config and loads what it then holds. */
+  async start(): Promise<void> {
+    await seedRoutes(this.options.db, new Map([...this.options.seeds].map(([name, def]) => [name, def as Record<string, unknown>])), new Date());
+    await this.reload();
+  }
+
+  /** Reads every route again; concurrent calls share one read. */
+  reload(): Promise<void> {
+    this.loading ??= this.read().finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  list(): StoredRoute[] {
+    return [...this.rows.values()];
+  }
+
+  get(name: string): StoredRoute | undefined {
+    return this.rows.get(name);
+  }
+
+  /** Creates or replaces a route with a whole definition (config syntax). */
+  async put(name: string, input: unknown, by: string): Promise<StoredRoute> {
+    if (!OPERATION_NAME.test(name) || isTier(name)) {
+      throw new AirlockError("invalid_request", `"${name}" is not a valid operation name (letters, digits, _ . : -, and not a tier name)`, { param: "name" });
+    }
+    const parsed = operationSchema.safeParse(input);
+    if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`route "${name}"`, parsed.error.issues).replace(/\n\s*/g, " "));
+    const next = this.definitions();
+    next.set(name, parsed.data);
+    assertRouteSaves(this.options.world(), next, name);
+    await upsertRoute(this.options.db, { name, definition: parsed.data as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
+    await this.changed();
+    return this.rows.get(name)!;
+  }
+
+  /** Changes some fields of an existing route. */
+  async patch(name: string, changes: unknown, by: string): Promise<StoredRoute> {
+    const current = this.rows.get(name);
+    if (!current) throw new AirlockError("not_found", `no route "${name}"`);
+    if (changes === null || typeof changes !== "object" || Array.isArray(changes)) throw new AirlockError("invalid_request", "the body must be a JSON object");
+    return this.put(name, { ...current.definition, ...changes }, by);
+  }
+
+  /** Removes the admin version: the config's comes back, or the route goes. */
+  async remove(name: string): Promise<StoredRoute | undefined> {
+    const current = this.rows.get(name);
+    if (!current) throw new AirlockError("not_found", `no route "${name}"`);
+    const seed = this.options.seeds.get(name);
+    const next = this.definitions();
+    if (seed) next.set(name, seed);
+    else next.delete(name);
+    // Another route may fall back to this one: removing it must not leave that route broken.
+    for (const other of next.keys()) assertRouteSaves(this.options.world(), next, other);
+    if (seed) await upsertRoute(this.options.db, { name, definition: seed as Record<string, unknown>, source: "config", updatedBy: null }, new Date());
+    else await deleteRoute(this.options.db, name);
+    await this.changed();
+    return this.rows.get(name);
+  }
+
+  private definitions(): Map<string, OperationConfig> {
+    return new Map([...this.rows].map(([name, row]) => [name, row.definition]));
+  }
+
+  private async changed(): Promise<void> {
+    await this.reload();
+    await this.options.announce().catch((err: unknown) => this.options.logger.warn({ err }, "could not announce a route change; other instances pick it up when they reload"));
+  }
+
+  private async read(): Promise<void> {
+    const stored = await allRoutes(this.options.db);
+    const rows = new Map<string, StoredRoute>();
+    const set: RouteSet = { routes: new Map(), problems: new Map() };
+    for (const row of stored) {
+      const parsed = operationSchema.safeParse(row.definition);
+      if (parsed.success) set.routes.set(row.name, parsed.data);
+      else {
+        // Kept, so that its calls say why they fail instead of the operation vanishing.
+        set.problems.set(row.name, `the stored route does not parse: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+        set.routes.set(row.name, { model: "", fallbacks: [], enabled: false, criticality: "MEDIUM", repair: false });
+        this.options.logger.error({ operation: row.name }, "stored route does not parse; its calls are refused as misconfigured");
+      }
+      rows.set(row.name, toStored(row, set.routes.get(row.name)!));
+    }
+    this.rows = rows;
+    this.options.apply(set);
+  }
+}
+
+function toStored(row: RouteRow, definition: OperationConfig): StoredRoute {
+  return { name: row.name, definition, source: row.source, updatedAt: row.updatedAt.toISOString(), updatedBy: row.updatedBy };
+}
