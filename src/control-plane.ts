@@ -10,7 +10,7 @@ import type { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
-import type { LoadedConfig } from "./config/load.js";
+import { ConfigError, type LoadedConfig } from "./config/load.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
 import type { ChatRequest, EmbedRequest } from "./providers/spec.js";
@@ -19,6 +19,7 @@ import { buildCatalog, closeCatalog, configRoutes, routeWorld, withRoutes, type 
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
+import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import type { Unlisten } from "./store/notices.js";
 import { fallbacksBy, recentLedgerRows, spendBy, type FallbackLine, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
@@ -56,6 +57,7 @@ export class ControlPlane {
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
   private unlisten: Unlisten | undefined;
+  private routesApplied = false;
 
   private constructor(options: ControlPlaneOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -101,14 +103,24 @@ export class ControlPlane {
   loaded: LoadedConfig;
 
   static async create(options: ControlPlaneOptions): Promise<ControlPlane> {
+    // A typo in the file's templates or schemas fails here, at start, not on the first call.
+    for (const [name, route] of configRoutes(options.config.config)) {
+      try {
+        compileRouteExtras(route);
+      } catch (err) {
+        throw new ConfigError(`invalid configuration (${options.config.source}):\n  - operations.${name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     const plane = new ControlPlane(options);
-    await plane.keys.load();
-    await plane.routes.start();
-    // Another instance's change (a route saved, a key revoked) arrives here within a moment.
+    // Listening starts before anything is read, so that no change can fall between the read and the listen.
     plane.unlisten = await options.database.listen(CHANGES_CHANNEL, {
       notice: (payload) => void plane.reloadAfterNotice(payload),
       reconnected: () => void plane.reloadAfterNotice("all"),
     });
+    await plane.keys.load();
+    await plane.routes.start();
+    // Instances already running still serve the previous file's routes until told.
+    await plane.announce("routes");
     await plane.ledger.start();
     for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set; that provider's calls will be refused upstream");
     return plane;
@@ -226,8 +238,10 @@ export class ControlPlane {
 
   private applyRoutes(set: RouteSet): void {
     const catalog = withRoutes(this.deps.catalog, this.deps.config, set.routes, set.problems);
+    const first = !this.routesApplied;
+    this.routesApplied = true;
     for (const operation of catalog.operations.values()) {
-      if (operation.problem && this.deps.catalog.operations.get(operation.name)?.problem !== operation.problem) {
+      if (operation.problem && (first || this.deps.catalog.operations.get(operation.name)?.problem !== operation.problem)) {
         this.logger.error({ operation: operation.name, problem: operation.problem }, "route cannot be served; its calls are refused as misconfigured");
       }
     }

@@ -1,89 +1,20 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AirlockConfigInput } from "../src/config/schema.js";
-import type { LedgerAttempt, LedgerRow } from "../src/store/schema/ledger.js";
-import { readFixture, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { readFixture } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { ask, attemptSummary, breakerOf, closePairs, lastRow, MESSAGES, routingConfig, startPair, type Pair } from "./support/resilience.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
- * Resilience end to end: retries, Retry-After, fallbacks, mid-stream breaks and circuit breakers,
- * through the official `openai` SDK (or raw HTTP where the wire matters) → the gateway → fake
- * upstreams speaking the real wire formats → the ledger in a real store. Timing is real where
- * timing is the point.
+ * Resilience end to end: retries, Retry-After, fallbacks and mid-stream breaks, through the official
+ * `openai` SDK (or raw HTTP where the wire matters) → the gateway → fake upstreams speaking the real
+ * wire formats → the ledger in a real store. Timing is real where timing is the point. Circuit
+ * breakers are in breaker.e2e.test.ts.
  *
  * Starting a gateway over a fresh store is the expensive part, so the scenarios share one gateway
  * per store kind, each on its own operation with its own pair of fake upstreams and its own models
- * (breakers are per model, so nothing leaks between scenarios). The breaker scenario needs breaker
- * settings of its own and gets a second gateway.
+ * (breakers are per model, so nothing leaks between scenarios).
  */
-
-const MESSAGES = [{ role: "user" as const, content: "What is the capital of France?" }];
-
-/** One scenario's route: an operation whose primary (OpenAI-style) falls back to an Anthropic model. */
-interface Pair {
-  operation: string;
-  primaryModel: string;
-  backupModel: string;
-  primary: FakeUpstream;
-  backup: FakeUpstream;
-  /** `Date.now()` at which each request reached the primary fake, in order. */
-  primaryArrivals: number[];
-}
-
-type OperationInput = NonNullable<AirlockConfigInput["operations"]>[string];
-
-/** Records when each request reached a fake, by wrapping its `requests` array (the fake pushes on arrival). */
-function trackArrivals(fake: FakeUpstream): number[] {
-  const arrivals: number[] = [];
-  const push = fake.requests.push.bind(fake.requests);
-  fake.requests.push = (...items) => {
-    for (let i = 0; i < items.length; i++) arrivals.push(Date.now());
-    return push(...items);
-  };
-  return arrivals;
-}
-
-async function startPair(name: string): Promise<Pair> {
-  const primary = await startFakeUpstream("openai");
-  const backup = await startFakeUpstream("anthropic");
-  return {
-    operation: name,
-    primaryModel: `${name}-primary/gpt-4o-mini`,
-    backupModel: `${name}-backup/claude-sonnet-4-5`,
-    primary,
-    backup,
-    primaryArrivals: trackArrivals(primary),
-  };
-}
-
-/** Providers, models and the operation for each pair; `extra` adds per-operation settings. */
-function routingConfig(pairs: Pair[], extra: Record<string, Partial<OperationInput>> = {}): Pick<AirlockConfigInput, "providers" | "models" | "operations"> {
-  return {
-    providers: Object.fromEntries(
-      pairs.flatMap((p) => [
-        [`${p.operation}-primary`, { type: "openai-compatible" as const, baseUrl: p.primary.url, apiKey: "sk-primary" }],
-        [`${p.operation}-backup`, { type: "anthropic" as const, baseUrl: p.backup.url, apiKey: "sk-ant-backup" }],
-      ]),
-    ),
-    models: pairs.flatMap((p) => [
-      { id: p.primaryModel, price: { input: "0.15", output: "0.60", per: "1M" as const } },
-      { id: p.backupModel, price: { input: "3", output: "15", per: "1M" as const } },
-    ]),
-    operations: Object.fromEntries(pairs.map((p) => [p.operation, { model: p.primaryModel, fallbacks: [p.backupModel], ...extra[p.operation] }])),
-  };
-}
-
-async function closePairs(pairs: Iterable<Pair>): Promise<void> {
-  for (const p of pairs) {
-    await p.primary.close();
-    await p.backup.close();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** The content of each content chunk (non-empty `choices`) of the recorded OpenAI stream, in order. */
 function fixtureContentChunks(): string[] {
@@ -93,27 +24,6 @@ function fixtureContentChunks(): string[] {
     .map((e) => JSON.parse(e.slice("data: ".length)) as { choices: Array<{ delta: { content?: string } }> })
     .filter((p) => Array.isArray(p.choices) && p.choices.length > 0)
     .map((p) => p.choices[0]?.delta.content ?? "");
-}
-
-const attemptSummary = (a: LedgerAttempt) => [a.model, a.outcome, a.status ?? null, a.reason ?? null];
-
-async function lastRow(gw: TestGateway): Promise<LedgerRow> {
-  const [row] = await gw.plane.recentCalls(1);
-  if (!row) throw new Error("no ledger row");
-  return row;
-}
-
-function ask(gw: TestGateway, operation: string) {
-  return gw.client().chat.completions.create({ model: operation, messages: MESSAGES }).withResponse();
-}
-
-function breakerOf(gw: TestGateway, model: string) {
-  return gw.plane.breakerStates().find((b) => b.target === model);
-}
-
-async function adminStatus(gw: TestGateway): Promise<{ status: number; body: { breakers: Array<{ target: string; state: string; consecutiveFailures: number }> } }> {
-  const res = await fetch(`${gw.url}/admin/status`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
-  return { status: res.status, body: (await res.json()) as { breakers: Array<{ target: string; state: string; consecutiveFailures: number }> } };
 }
 
 describe.each(STORE_KINDS)("resilience on %s", (kind) => {
@@ -360,100 +270,6 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect(error).toBeInstanceOf(OpenAI.APIError);
       expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
       expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("provider_error");
-    });
-  });
-
-  describe("circuit breaker", () => {
-    const breaker = { failureThreshold: 3, cooldownMs: 1_000, probeIntervalMs: 1_000, minRequests: 1_000 };
-    let p: Pair;
-    let gw: TestGateway;
-
-    beforeAll(async () => {
-      p = await startPair("breaker");
-      gw = await startTestGateway(kind, {
-        retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
-        breaker,
-        // A hung probe fails on this attempt timeout instead of holding the test.
-        ...routingConfig([p], { breaker: { timeoutMs: 400 } }),
-      });
-    });
-
-    afterAll(async () => {
-      await gw?.close();
-      if (p) await closePairs([p]);
-    });
-
-    it("opens after consecutive failures, skips the target, probes once while half-open, and closes on success", async () => {
-      const { operation, primary, backup, primaryModel, backupModel } = p;
-      const state = () => breakerOf(gw, primaryModel);
-
-      // Closed: three 503s in a row, each call served by the fallback; the third opens the breaker.
-      primary.push(...Array.from({ length: breaker.failureThreshold }, () => ({ kind: "error" as const, status: 503 })));
-      for (let i = 1; i <= breaker.failureThreshold; i++) {
-        const { data } = await ask(gw, operation);
-        expect(data.model).toBe(backupModel);
-        expect(state()?.state).toBe(i < breaker.failureThreshold ? "closed" : "open");
-      }
-      expect(primary.requests.length).toBe(breaker.failureThreshold);
-
-      // Open: the primary is skipped without a request.
-      for (let i = 0; i < 3; i++) {
-        const { data, response } = await ask(gw, operation);
-        expect(data.model).toBe(backupModel);
-        expect(response.headers.get("x-airlock-attempts")).toBe("2");
-      }
-      expect(primary.requests.length).toBe(breaker.failureThreshold);
-      for (const row of await gw.plane.recentCalls(3)) {
-        expect(row.attempts.map(attemptSummary)).toEqual([
-          [primaryModel, "error", null, "circuit_open"],
-          [backupModel, "success", null, null],
-        ]);
-        expect(row.attempts[0]).toMatchObject({ latencyMs: 0, delayMs: 0 });
-        expect(row).toMatchObject({ outcome: "success", model: backupModel, fallbacks: 1 });
-      }
-
-      const open = await adminStatus(gw);
-      expect(open.status).toBe(200);
-      expect(open.body.breakers).toEqual(expect.arrayContaining([expect.objectContaining({ target: primaryModel, state: "open", consecutiveFailures: breaker.failureThreshold })]));
-
-      // Half-open: after the cooldown, a burst of concurrent calls while the primary hangs lets one probe through.
-      const openedAt = state()!.openedAt!;
-      await sleep(Math.max(0, openedAt + breaker.cooldownMs - Date.now()) + 25);
-      primary.push({ kind: "hang" });
-      const before = primary.requests.length;
-      const burst = 10;
-      const started = Date.now();
-      const results = await Promise.all(Array.from({ length: burst }, () => ask(gw, operation)));
-      const burstMs = Date.now() - started;
-      // The whole burst fits inside one probe interval, so "at most one probe per interval" is what is measured.
-      expect(burstMs).toBeLessThan(breaker.probeIntervalMs);
-      expect(results.every((r) => r.data.model === backupModel)).toBe(true);
-      expect(primary.requests.length - before).toBeLessThanOrEqual(1);
-      expect(primary.requests.length - before).toBe(1);
-      const firstAttempts = (await gw.plane.recentCalls(burst)).map((r) => r.attempts[0]!);
-      expect(firstAttempts.every((a) => a.model === primaryModel)).toBe(true);
-      expect(firstAttempts.filter((a) => a.reason === "timeout").length).toBe(1);
-      expect(firstAttempts.filter((a) => a.reason === "circuit_open").length).toBe(burst - 1);
-      // The failed probe opened the breaker again, for a fresh cooldown.
-      const reopened = state()!;
-      expect(reopened.state).toBe("open");
-      expect(reopened.openedAt!).toBeGreaterThan(openedAt);
-
-      // The primary recovers (its queue is empty: it answers): after the next cooldown a probe succeeds and closes the breaker.
-      await sleep(Math.max(0, reopened.openedAt! + breaker.cooldownMs - Date.now()) + 25);
-      const backupBefore = backup.requests.length;
-      const probe = await ask(gw, operation);
-      expect(probe.data.model).toBe(primaryModel);
-      expect((await lastRow(gw)).attempts.map(attemptSummary)).toEqual([[primaryModel, "success", null, null]]);
-      expect(state()).toMatchObject({ state: "closed", consecutiveFailures: 0, openedAt: null });
-
-      // Closed again: calls go straight to the primary, well inside what would have been a probe interval.
-      const primaryBefore = primary.requests.length;
-      for (let i = 0; i < 3; i++) expect((await ask(gw, operation)).data.model).toBe(primaryModel);
-      expect(primary.requests.length - primaryBefore).toBe(3);
-      expect(backup.requests.length).toBe(backupBefore);
-      const closed = await adminStatus(gw);
-      expect(closed.body.breakers).toEqual(expect.arrayContaining([expect.objectContaining({ target: primaryModel, state: "closed" })]));
     });
   });
 });

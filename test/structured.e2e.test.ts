@@ -1,17 +1,18 @@
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AirlockConfigInput } from "../src/config/schema.js";
-import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { describe, expect, it } from "vitest";
+import { fixtureJson, type FakeUpstream } from "./fakes/upstream.js";
+import type { TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { structuredSuite, type ErrorBody } from "./support/structured.js";
 
 /**
- * Structured output and prompt templates end to end (docs/routing.md, "Structured output" and
- * "Prompt templates"): the official `openai` SDK or raw HTTP → the gateway → fake OpenAI and
- * Anthropic upstreams speaking their wire formats → the ledger in a real store.
+ * Structured output end to end (docs/routing.md, "Structured output"): operation and request schemas,
+ * repair and streaming, through the official `openai` SDK or raw HTTP → the gateway → fake OpenAI and
+ * Anthropic upstreams speaking their wire formats → the ledger in a real store. Prompt templates are
+ * in templates.e2e.test.ts; the shared gateway and its operations are in support/structured.ts.
  */
 
-const PROFILE_DSL = "{name: string, tags: string[], score?: number}";
+/** PROFILE_DSL (support/structured.ts) as the JSON Schema it compiles to. */
 const PROFILE_SCHEMA = {
   type: "object",
   properties: { name: { type: "string" }, tags: { type: "array", items: { type: "string" } }, score: { type: "number" } },
@@ -24,77 +25,14 @@ const VALID = '{"name":"Ada","tags":["math","engines"],"score":9}';
 const INVALID_TAGS = '{"name": "Ada", "tags": "math"}';
 const INVALID_NAME = '{"name": 42, "tags": ["math"]}';
 
-interface ErrorBody {
-  error: { message: string; type: string; code: string; param: string | null; raw?: unknown; issues?: Array<Record<string, unknown>> };
-}
-
 describe.each(STORE_KINDS)("structured output and prompt templates on %s", (kind) => {
   let openai: FakeUpstream;
   let anthropic: FakeUpstream;
   let gw: TestGateway;
+  const { rid, rowFor, post, upstreamCount } = structuredSuite(kind, (started) => ({ openai, anthropic, gw } = started));
   const usage = fixtureJson("openai/chat").usage as { prompt_tokens: number; completion_tokens: number };
-  // The o4-mini fixture priced as in the config below (see gateway.e2e.test.ts for the arithmetic).
+  // The o4-mini fixture priced as in the suite's config (see gateway.e2e.test.ts for the arithmetic).
   const SINGLE_CALL_COST = 0.0016357;
-  let seq = 0;
-  const rid = () => `structured-${kind}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
-
-  beforeAll(async () => {
-    openai = await startFakeUpstream("openai");
-    anthropic = await startFakeUpstream("anthropic");
-    const config: AirlockConfigInput = {
-      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
-      providers: {
-        oai: { type: "openai-compatible", baseUrl: openai.url, apiKey: "sk-upstream-secret" },
-        anth: { type: "anthropic", baseUrl: anthropic.url, apiKey: "sk-ant-upstream" },
-      },
-      models: [
-        { id: "oai/o4-mini", price: { input: "1.10", output: "4.40", cachedInput: "0.275", per: "1M" } },
-        { id: "anth/claude-sonnet-4-5", price: { input: "3", output: "15", cachedInput: "0.30", cacheWrite: "3.75", per: "1M" } },
-      ],
-      operations: {
-        profile: { model: "oai/o4-mini", outputSchema: PROFILE_DSL },
-        profile_anth: { model: "anth/claude-sonnet-4-5", outputSchema: PROFILE_DSL },
-        profile_strict: { model: "oai/o4-mini", outputSchema: PROFILE_DSL, repair: false },
-        profile_fallback: { model: "oai/o4-mini", fallbacks: ["anth/claude-sonnet-4-5"], outputSchema: PROFILE_DSL },
-        email_summary: { model: "oai/o4-mini", prompt: { system: "You help {{user.name}}.", user: "Summarise: {{email.body}}" } },
-        system_only: { model: "oai/o4-mini", prompt: { system: "You help {{user.name}}." } },
-        plain: { model: "oai/o4-mini" },
-      },
-    };
-    gw = await startTestGateway(kind, config);
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await openai?.close();
-    await anthropic?.close();
-  });
-
-  /** The ledger row of one request, found by the request id the test chose. */
-  async function rowFor(requestId: string) {
-    const row = (await gw.plane.recentCalls(200)).find((r) => r.requestId === requestId);
-    if (!row) throw new Error(`no ledger row for ${requestId}`);
-    return row;
-  }
-
-  /** A raw POST to /v1/chat/completions, for bodies and error shapes the SDK would hide. */
-  async function post(body: unknown, requestId = rid()): Promise<{ status: number; json: any; text: string; requestId: string; headers: Headers }> {
-    const res = await fetch(`${gw.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", "x-request-id": requestId },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text, requestId, headers: res.headers };
-  }
-
-  const upstreamCount = () => openai.requests.length + anthropic.requests.length;
 
   describe("operation schema", () => {
     it("asks a native model with response_format json_schema (strict off for an optional field) and returns the JSON", async () => {
@@ -415,152 +353,6 @@ describe.each(STORE_KINDS)("structured output and prompt templates on %s", (kind
       expect(res.status).toBe(200);
       expect(events(res.text).at(-1)).toBe("[DONE]");
       expect(anthropic.requests.at(-1)!.body.system).toContain(JSON.stringify(PROFILE_SCHEMA));
-    });
-  });
-
-  describe("prompt templates", () => {
-    it("builds the conversation from variables alone", async () => {
-      const id = rid();
-      await gw.client().chat.completions.create({ model: "email_summary", variables: { user: { name: "Ada" }, email: { body: "Hi" } } } as any, { headers: { "x-request-id": id } });
-      const sent = openai.requests.at(-1)!.body;
-      expect(sent.messages).toEqual([
-        { role: "system", content: "You help Ada." },
-        { role: "user", content: "Summarise: Hi" },
-      ]);
-      expect(sent).not.toHaveProperty("variables");
-      expect(await rowFor(id)).toMatchObject({ outcome: "success", operation: "email_summary", requestedModel: "email_summary" });
-    });
-
-    it("puts the system template first and the user template after the request's messages", async () => {
-      const res = await post({
-        model: "email_summary",
-        messages: [
-          { role: "user", content: "Context: Ada is on holiday." },
-          { role: "assistant", content: "Noted." },
-        ],
-        variables: { user: { name: "Ada" }, email: { body: "Hi" } },
-      });
-      expect(res.status).toBe(200);
-      expect(openai.requests.at(-1)!.body.messages).toEqual([
-        { role: "system", content: "You help Ada." },
-        { role: "user", content: "Context: Ada is on holiday." },
-        { role: "assistant", content: "Noted." },
-        { role: "user", content: "Summarise: Hi" },
-      ]);
-    });
-
-    it("applies the templates when the operation comes from the header", async () => {
-      const res = await fetch(`${gw.url}/v1/chat/completions`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", "x-airlock-operation": "email_summary" },
-        body: JSON.stringify({ variables: { user: { name: "Bo" }, email: { body: { subject: "Hi", n: 2 } } } }),
-      });
-      expect(res.status).toBe(200);
-      expect(openai.requests.at(-1)!.body.messages).toEqual([
-        { role: "system", content: "You help Bo." },
-        { role: "user", content: 'Summarise: {"subject":"Hi","n":2}' },
-      ]);
-    });
-
-    it("refuses a missing variable with 400, naming it, before any upstream", async () => {
-      const before = upstreamCount();
-      const res = await post({ model: "email_summary", variables: { user: { name: "Ada" }, email: {} } });
-      expect(res.status).toBe(400);
-      expect(res.json.error).toMatchObject({ code: "invalid_request", param: "variables.email.body" });
-      expect(res.json.error.message).toContain("email.body");
-      expect(upstreamCount()).toBe(before);
-      expect(await rowFor(res.requestId)).toMatchObject({ outcome: "refused", errorCode: "invalid_request", operation: "email_summary" });
-
-      const noVariables = await post({ model: "email_summary", messages: [{ role: "user", content: "hi" }] });
-      expect(noVariables.status).toBe(400);
-      expect(noVariables.json.error).toMatchObject({ code: "invalid_request", param: "variables.user.name" });
-      expect(upstreamCount()).toBe(before);
-    });
-
-    it("still requires messages when the operation has only a system template", async () => {
-      // docs/routing.md: "with a user template, `messages` may be left out" — without one, they may not.
-      const before = upstreamCount();
-      const res = await post({ model: "system_only", variables: { user: { name: "Ada" } } });
-      expect(res.status).toBe(400);
-      expect(res.json.error).toMatchObject({ code: "invalid_request", param: "messages" });
-      expect(upstreamCount()).toBe(before);
-    });
-
-    it("refuses variables sent to an operation or model without templates", async () => {
-      const before = upstreamCount();
-      for (const model of ["plain", "oai/o4-mini"]) {
-        const res = await post({ model, messages: [{ role: "user", content: "hi" }], variables: { user: { name: "Ada" } } });
-        expect(res.status).toBe(400);
-        expect(res.json.error).toMatchObject({ code: "invalid_request", param: "variables" });
-      }
-      const notAnObject = await post({ model: "email_summary", variables: ["Ada"] });
-      expect(notAnObject.status).toBe(400);
-      expect(notAnObject.json.error).toMatchObject({ code: "invalid_request", param: "variables" });
-      expect(upstreamCount()).toBe(before);
-    });
-
-    it("applies the templates to a streaming call too", async () => {
-      const res = await post({ model: "email_summary", stream: true, variables: { user: { name: "Ada" }, email: { body: "Hi" } } });
-      expect(res.status).toBe(200);
-      expect(res.text.trimEnd().endsWith("data: [DONE]")).toBe(true);
-      expect(openai.requests.at(-1)!.body.messages).toEqual([
-        { role: "system", content: "You help Ada." },
-        { role: "user", content: "Summarise: Hi" },
-      ]);
-    });
-
-    it("checks templates and schemas when a route is saved through the admin API, and uses a saved one at once", async () => {
-      const put = (name: string, body: unknown) =>
-        fetch(`${gw.url}/admin/routes/${name}`, { method: "PUT", headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-      const get = (name: string) => fetch(`${gw.url}/admin/routes/${name}`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
-
-      const badTemplate = await put("bad_template", { model: "oai/o4-mini", prompt: { user: "Summarise: {{email.body" } });
-      expect(badTemplate.status).toBe(400);
-      expect(((await badTemplate.json()) as ErrorBody).error.code).toBe("invalid_request");
-      expect((await get("bad_template")).status).toBe(404);
-
-      const badSchema = await put("bad_schema", { model: "oai/o4-mini", outputSchema: "{name: strng}" });
-      expect(badSchema.status).toBe(400);
-      expect(((await badSchema.json()) as ErrorBody).error.code).toBe("invalid_request");
-      expect((await get("bad_schema")).status).toBe(404);
-
-      const saved = await put("admin_summary", { model: "oai/o4-mini", prompt: { user: "Title for: {{doc}}" }, outputSchema: "{title: string}" });
-      expect(saved.status).toBe(201);
-      openai.push({ kind: "ok", content: '{"title":"Hello"}' });
-      const res = await post({ model: "admin_summary", variables: { doc: "hello world" } });
-      expect(res.status).toBe(200);
-      expect(res.json.choices[0].message.content).toBe('{"title":"Hello"}');
-      const sent = openai.requests.at(-1)!.body;
-      expect(sent.messages).toEqual([{ role: "user", content: "Title for: hello world" }]);
-      expect(sent.response_format.json_schema.schema).toEqual({ type: "object", properties: { title: { type: "string" } }, required: ["title"], additionalProperties: false });
-    });
-
-    it("keeps the prompt, the variables and the answer out of the ledger", async () => {
-      const marker = Math.random().toString(36).slice(2, 10);
-      const name = `Ada-${marker}`;
-      const bodyText = `secret-email-${marker}`;
-      const answer = `{"name":"summary-${marker}","tags":[]}`;
-      openai.push({ kind: "ok", content: answer });
-      const res = await post({ model: "email_summary", variables: { user: { name }, email: { body: bodyText } }, output_schema: PROFILE_DSL });
-      expect(res.status).toBe(200);
-      expect(openai.requests.at(-1)!.body.messages).toEqual([
-        { role: "system", content: `You help ${name}.` },
-        { role: "user", content: `Summarise: ${bodyText}` },
-      ]);
-      const row = JSON.stringify(await rowFor(res.requestId));
-      expect(row).not.toContain(marker);
-      expect(row).not.toContain("You help");
-      expect(row).not.toContain("Summarise");
-
-      const missing = await post({ model: "email_summary", variables: { user: { name } } });
-      expect(missing.status).toBe(400);
-      const refusedRow = JSON.stringify(await rowFor(missing.requestId));
-      expect(refusedRow).not.toContain(marker);
-
-      openai.push({ kind: "ok", content: `{"name": ${JSON.stringify(bodyText)}, "tags": "x"}` }, { kind: "ok", content: `{"name": ${JSON.stringify(bodyText)}, "tags": "y"}` });
-      const invalid = await post({ model: "profile", messages: [{ role: "user", content: `about ${name}` }] });
-      expect(invalid.status).toBe(422);
-      expect(JSON.stringify(await rowFor(invalid.requestId))).not.toContain(marker);
     });
   });
 });

@@ -42,7 +42,8 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     if (plan.disallowedModel) {
       deps.logger.warn({ requestId: ctx.requestId, requested: plan.disallowedModel, served: plan.candidates[0]?.id }, "model not allowed; serving the org default");
     }
-    if (ctx.session) {
+    // A call that names its model neither reads nor moves the session's pin.
+    if (ctx.session && !plan.named) {
       record.pinKey = pinKey(ctx.principal.keyId, ctx.session, plan, requestedModel);
       plan = deps.sessions.apply(record.pinKey, plan);
     }
@@ -66,7 +67,9 @@ export interface PreparedChat {
  * templates rendered, the output contract settled. Any refusal here is recorded.
  */
 export function prepareChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest, stream: boolean): PreparedChat {
-  const { variables, output_schema: schemaField, ...rest } = raw;
+  // Airlock's own fields never go upstream; the body is copied only when it carries them.
+  const { variables, output_schema: schemaField } = raw;
+  const rest = variables !== undefined || schemaField !== undefined ? withoutAirlockFields(raw) : raw;
   const { plan, record } = begin(deps, ctx, "chat", stream, rest.model);
   try {
     // Only a user template may stand in for the caller's messages; a system prompt alone is no conversation.
@@ -79,6 +82,11 @@ export function prepareChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest, 
   } catch (err) {
     throw refuse(deps, ctx, record, err);
   }
+}
+
+function withoutAirlockFields(raw: ChatRequest): ChatRequest {
+  const { variables: _variables, output_schema: _schema, ...rest } = raw;
+  return rest as ChatRequest;
 }
 
 /** The operation's system template opens the conversation and its user template closes it. */

@@ -4,6 +4,7 @@ import { AirlockError } from "../core/errors.js";
 import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { Plan } from "../routing/plan.js";
+import { failureReason } from "../routing/retry.js";
 import { checkOutput, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
 import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput } from "../structured/schema.js";
 import type { CallDeps } from "./context.js";
@@ -28,6 +29,7 @@ export function outputContract(body: ChatRequest, schemaField: unknown, plan: Pl
     if (typeof schemaField !== "string" && (typeof schemaField !== "object" || Array.isArray(schemaField))) {
       throw new AirlockError("invalid_request", "output_schema must be a JSON Schema object or a schema string such as {name: string}", { param: "output_schema" });
     }
+    if (typeof schemaField === "object") refuseRegexKeywords(schemaField, "output_schema");
     return { schema: compileOutputSchemaCached(schemaField as OutputSchemaInput), clientFormat: false, repair };
   }
   const format = body.response_format as { type?: unknown; json_schema?: { name?: unknown; schema?: unknown } } | undefined;
@@ -36,10 +38,29 @@ export function outputContract(body: ChatRequest, schemaField: unknown, plan: Pl
     if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
       throw new AirlockError("invalid_request", "response_format.json_schema.schema must be a JSON Schema object", { param: "response_format" });
     }
+    refuseRegexKeywords(schema, "response_format");
     const name = typeof format.json_schema?.name === "string" ? format.json_schema.name : undefined;
     return { schema: compileOutputSchemaCached(schema as Record<string, unknown>, name), clientFormat: true, repair };
   }
   return plan.operation?.schema ? { schema: plan.operation.schema, clientFormat: false, repair } : undefined;
+}
+
+/**
+ * A `pattern` from a client would run as a native regular expression over a model's answer, and a
+ * catastrophic one would stall every caller of this instance. Operations, set by admins, may use them.
+ */
+function refuseRegexKeywords(schema: unknown, param: string): void {
+  // Under `properties`, keys are field names: a field may well be called "pattern".
+  const stack: Array<{ node: unknown; fieldNames: boolean }> = [{ node: schema, fieldNames: false }];
+  while (stack.length > 0) {
+    const { node, fieldNames } = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    const record = node as Record<string, unknown>;
+    if (!fieldNames && !Array.isArray(node) && (typeof record.pattern === "string" || typeof record.patternProperties === "object")) {
+      throw new AirlockError("invalid_request", "a request's output schema may not use pattern or patternProperties; define the schema on the operation instead", { param });
+    }
+    for (const [key, value] of Object.entries(record)) stack.push({ node: value, fieldNames: !fieldNames && !Array.isArray(node) && key === "properties" });
+  }
 }
 
 /** Asks one target for the shape in the way it understands: `response_format`, or an instruction. */
@@ -87,8 +108,11 @@ export async function enforceShape(
     repaired = await model.provider.chat(repairRequest, { signal: attempt.signal });
     record.attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
   } catch (err) {
-    record.attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "repair_failed", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
-    deps.logger.warn({ model: model.id, err: err instanceof Error ? err.message : String(err) }, "the repair request failed; answering with the schema issues of the first answer");
+    const reason = call.aborted ? "timeout" : failureReason(err);
+    record.attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason, latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
+    // The call itself ended (deadline or client gone): say that, not that the answer was wrong.
+    if (call.aborted) throw abortedError(call);
+    deps.logger.warn({ model: model.id, reason }, "the repair request failed; answering with the schema issues of the first answer");
     throw schemaValidationError(raw, checked.issues);
   } finally {
     attempt.dispose();
@@ -100,6 +124,12 @@ export async function enforceShape(
   const fixed = checkOutput(contract.schema, fixedRaw);
   if (!fixed.ok) throw schemaValidationError(fixedRaw, fixed.issues);
   return { result: asBareJson({ ...repaired, usage: record.usage ?? repaired.usage }, fixedRaw, fixed.value), output: fixed.value };
+}
+
+function abortedError(call: Cancellation): AirlockError {
+  const reason = call.signal.reason as { name?: string } | undefined;
+  if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed while the answer was being repaired");
+  return new AirlockError("timeout", "the client closed the request", { details: { client_closed: true } });
 }
 
 /** A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can parse the content as it is. */

@@ -20,6 +20,8 @@ describe("checkRoutes", () => {
   it("rejects a chain that leads back to itself, spelling out the loop", () => {
     expect(messages({ a: { model: "a/fast", fallbacks: ["b"] }, b: { model: "c", fallbacks: [] }, c: { model: "a/smart", fallbacks: ["a"] } })).toEqual([
       "a: fallback cycle: a → b → c → a",
+      "b: fallback cycle: a → b → c → a",
+      "c: fallback cycle: a → b → c → a",
     ]);
     expect(messages({ a: { model: "a/fast", fallbacks: ["a"] } })).toEqual(["a.fallbacks.0: fallback cycle: a → a"]);
   });

@@ -4,6 +4,8 @@ import { TIERS, type Tier } from "./tiers.js";
 export interface RouteWorld {
   modelIds: ReadonlySet<string>;
   tiers: Readonly<Partial<Record<Tier, string>>>;
+  /** Bare upstream ids that also name a model: a new route may not take one as its name. */
+  aliases?: ReadonlySet<string>;
 }
 
 export interface RouteShape {
@@ -38,7 +40,8 @@ export function checkRoutes(world: RouteWorld, routes: ReadonlyMap<string, Route
     });
   }
   for (const cycle of findCycles(routes)) {
-    issues.push({ operation: cycle[0]!, field: undefined, message: `fallback cycle: ${cycle.join(" → ")}` });
+    // Every member is named: none of them can be served while the loop stands.
+    for (const member of new Set(cycle)) issues.push({ operation: member, field: undefined, message: `fallback cycle: ${cycle.join(" → ")}` });
   }
   return issues;
 }

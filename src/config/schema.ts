@@ -53,6 +53,14 @@ export const retryPolicySchema = z.strictObject({
   maxRetryAfterMs: z.number().int().nonnegative().default(60_000),
 });
 
+/** No defaults here: a field the operation leaves out must fall through to the top-level `retry`. */
+export const retryOverrideSchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(10).optional(),
+  baseDelayMs: z.number().int().nonnegative().optional(),
+  maxDelayMs: z.number().int().nonnegative().optional(),
+  maxRetryAfterMs: z.number().int().nonnegative().optional(),
+});
+
 /** JSON Schema (an object) or the short notation (`{name: string, tags: string[]}`). */
 export const outputSchemaInput = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
 
@@ -66,7 +74,7 @@ export const operationSchema = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   timeoutMs: z.number().int().positive().optional(),
   /** This operation's own retry settings; unset fields use the top-level `retry`. */
-  retry: retryPolicySchema.partial().optional(),
+  retry: retryOverrideSchema.optional(),
   outputSchema: outputSchemaInput.optional(),
   /** One repair attempt when the output does not match the schema. */
   repair: z.boolean().default(true),
@@ -153,8 +161,6 @@ export type OperationConfig = z.infer<typeof operationSchema>;
 export type PriceConfig = z.infer<typeof priceSchema>;
 export type Criticality = z.infer<typeof criticality>;
 
-export type RetryPolicyConfig = z.infer<typeof retryPolicySchema>;
-export type BreakerConfig = AirlockConfig["breaker"];
 
 type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org">;
 

@@ -92,7 +92,7 @@ export function buildCatalog(config: AirlockConfig, createProvider: ProviderFact
     onDisallowedModel: config.org.onDisallowedModel,
   };
   const base = { models, aliases, tiers, missingPrice: unitPrice(config.pricing.missingPrice), providers, org };
-  return { ...base, operations: compileOperations(config, { modelIds: new Set(models.keys()), tiers }, routes) };
+  return { ...base, operations: compileOperations(config, routeWorld(base), routes) };
 }
 
 /** The same catalog with new routes: models and providers are shared, so nothing reconnects. */
@@ -100,8 +100,8 @@ export function withRoutes(catalog: Catalog, config: AirlockConfig, routes: Read
   return { ...catalog, operations: compileOperations(config, routeWorld(catalog), routes, problems) };
 }
 
-export function routeWorld(catalog: Pick<Catalog, "models" | "tiers">): RouteWorld {
-  return { modelIds: new Set(catalog.models.keys()), tiers: catalog.tiers };
+export function routeWorld(catalog: Pick<Catalog, "models" | "tiers" | "aliases">): RouteWorld {
+  return { modelIds: new Set(catalog.models.keys()), tiers: catalog.tiers, aliases: new Set(catalog.aliases.keys()) };
 }
 
 export async function closeCatalog(catalog: Catalog): Promise<void> {

@@ -4,11 +4,12 @@ import { AirlockError } from "../core/errors.js";
 import { resolveConfig } from "../config/load.js";
 import type { MockStep } from "../config/providers.js";
 import { createProvider } from "../providers/registry.js";
+import { CircuitBreakers } from "./breaker.js";
 import { buildCatalog, type CatalogModel } from "./catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "./execute.js";
 
 /** Real mock providers, scripted; a clock that records the waits instead of sleeping through them. */
-function setup(primary: MockStep[], secondary: MockStep[] = [{}]) {
+function setup(primary: MockStep[], secondary: MockStep[] = [{}], breakers?: CircuitBreakers) {
   const catalog = buildCatalog(
     resolveConfig(
       {
@@ -28,7 +29,7 @@ function setup(primary: MockStep[], secondary: MockStep[] = [{}]) {
     executeWithFallbacks(
       candidates,
       (model: CatalogModel, attempt) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: attempt.signal }),
-      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs },
+      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs, breakers },
     );
   return { run, waits, attempts };
 }
@@ -84,5 +85,25 @@ describe("executeWithFallbacks", () => {
   it("stops with timeout when the whole call's deadline passes", async () => {
     const { run } = setup([{ hang: true }], [{ hang: true }]);
     await expect(run(AbortSignal.timeout(50), 5_000)).rejects.toMatchObject({ code: "timeout" });
+  });
+
+  it("skips a target whose breaker is open, records circuit_open, and reports the outage as provider_error", async () => {
+    const breakers = new CircuitBreakers({ failureThreshold: 1, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
+    breakers.recordFailure("s/model");
+    const { run, attempts } = setup([{ status: 404 }], [{}], breakers);
+    await expect(run()).rejects.toMatchObject({ code: "provider_error" });
+    expect(attempts.map((a) => [a.model, a.reason])).toEqual([
+      ["p/model", "model_unavailable"],
+      ["s/model", "circuit_open"],
+    ]);
+  });
+
+  it("opens a breaker on counted failures only, and closes it on success", async () => {
+    const breakers = new CircuitBreakers({ failureThreshold: 2, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
+    await setup([{ status: 400 }], [{}], breakers).run().catch(() => undefined);
+    await setup([{ status: 400 }], [{}], breakers).run().catch(() => undefined);
+    expect(breakers.state("p/model")).toBe("closed");
+    await setup([{ status: 503 }], [{}], breakers).run();
+    expect(breakers.state("p/model")).toBe("open");
   });
 });

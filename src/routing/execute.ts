@@ -45,6 +45,8 @@ export async function executeWithFallbacks<T>(
         // Checked before every attempt: a breaker may open while this call is retrying.
         attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "circuit_open", latencyMs: 0, delayMs: 0 });
         pendingDelay = 0;
+        // An outage, not the request: the answer must not be an earlier candidate's refusal of it.
+        lastError = undefined;
         break;
       }
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);

@@ -1,5 +1,5 @@
 import type { AirlockConfig, OperationConfig } from "../config/schema.js";
-import { checkRoutes, isTier, type RouteWorld } from "../config/routes.js";
+import { checkRoutes, isTier, type RouteIssue, type RouteWorld } from "../config/routes.js";
 import { AirlockError } from "../core/errors.js";
 import { compileOutputSchema, type CompiledSchema } from "../structured/schema.js";
 import type { RetryPolicy } from "./retry.js";
@@ -32,43 +32,70 @@ export function compileOperations(
   for (const issue of checkRoutes(world, routes)) {
     if (!problems.has(issue.operation)) problems.set(issue.operation, issue.field ? `${issue.field}: ${issue.message}` : issue.message);
   }
+  const extras = new Map<string, Pick<Operation, "schema" | "templates">>();
+  for (const [name, route] of routes) {
+    try {
+      extras.set(name, compileRouteExtras(route));
+    } catch (err) {
+      if (!problems.has(name)) problems.set(name, err instanceof Error ? err.message : String(err));
+    }
+  }
+  propagateProblems(routes, problems);
   const operations = new Map<string, Operation>();
   for (const [name, route] of routes) {
-    let compiled: Pick<Operation, "schema" | "templates"> = { schema: undefined, templates: {} };
-    let problem = problems.get(name);
-    try {
-      compiled = compileExtras(route);
-    } catch (err) {
-      problem ??= err instanceof Error ? err.message : String(err);
-    }
+    const problem = problems.get(name);
     operations.set(name, {
       ...route,
       name,
       chain: problem ? [] : expandChain(name, routes, world),
-      retryPolicy: { ...config.retry, ...route.retry },
-      ...compiled,
+      retryPolicy: mergeRetry(config.retry, route.retry),
+      ...(extras.get(name) ?? { schema: undefined, templates: {} }),
       problem,
     });
   }
   return operations;
 }
 
-/** Validates one route as the admin API would save it, against the rest: throws `invalid_request`. */
-export function assertRouteSaves(world: RouteWorld, routes: ReadonlyMap<string, OperationConfig>, name: string): void {
-  const issues = checkRoutes(world, routes).filter((issue) => issue.operation === name || issue.message.startsWith("fallback cycle"));
-  const first = issues[0];
-  if (first) throw new AirlockError("invalid_request", `route "${name}": ${first.field ? `${first.field}: ` : ""}${first.message}`, { param: first.field ?? null });
-  const route = routes.get(name);
-  if (!route) return;
-  try {
-    compileExtras(route);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new AirlockError("invalid_request", `route "${name}": ${message}`, { param: err instanceof AirlockError ? err.param : null });
+/** A route that falls back to an unusable one is unusable too: its chain would silently be shorter. */
+function propagateProblems(routes: ReadonlyMap<string, OperationConfig>, problems: Map<string, string>): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [name, route] of routes) {
+      if (problems.has(name)) continue;
+      const broken = [route.model, ...route.fallbacks].find((ref) => ref !== name && routes.has(ref) && problems.has(ref));
+      if (broken) {
+        problems.set(name, `it falls back to operation "${broken}", which cannot be served`);
+        changed = true;
+      }
+    }
   }
 }
 
-function compileExtras(route: OperationConfig): Pick<Operation, "schema" | "templates"> {
+/**
+ * Refuses a change (a save or a delete of `changed`) that would make any route unusable, with
+ * `invalid_request`. Routes that were already unusable before the change do not block it.
+ */
+export function assertChangeSaves(world: RouteWorld, before: ReadonlyMap<string, OperationConfig>, after: ReadonlyMap<string, OperationConfig>, changed: string): void {
+  const key = (issue: RouteIssue) => `${issue.operation}\u0000${issue.field ?? ""}\u0000${issue.message}`;
+  const existing = new Set(checkRoutes(world, before).map(key));
+  const introduced = checkRoutes(world, after).filter((issue) => !existing.has(key(issue)));
+  const first = introduced.find((issue) => issue.operation === changed) ?? introduced[0];
+  if (first) {
+    const where = first.operation === changed ? "" : ` (it would break route "${first.operation}")`;
+    throw new AirlockError("invalid_request", `route "${changed}": ${first.field ? `${first.field}: ` : ""}${first.message}${where}`, { param: first.field ?? null });
+  }
+  const route = after.get(changed);
+  if (!route) return;
+  try {
+    compileRouteExtras(route);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new AirlockError("invalid_request", `route "${changed}": ${message}`, { param: err instanceof AirlockError ? err.param : null });
+  }
+}
+
+/** Compiles a route's output schema and prompt templates; throws on a malformed one. */
+export function compileRouteExtras(route: OperationConfig): Pick<Operation, "schema" | "templates"> {
   const schema = route.outputSchema === undefined ? undefined : compileOutputSchema(route.outputSchema);
   const templates: Operation["templates"] = {};
   if (route.prompt?.system) templates.system = compileTemplate(route.prompt.system);
@@ -88,4 +115,15 @@ function expandChain(name: string, routes: ReadonlyMap<string, OperationConfig>,
   }
   seen.delete(name);
   return chain;
+}
+
+/** The operation's own settings over the top-level ones, field by field. */
+function mergeRetry(base: RetryPolicy, own: OperationConfig["retry"]): RetryPolicy {
+  if (!own) return base;
+  return {
+    maxAttempts: own.maxAttempts ?? base.maxAttempts,
+    baseDelayMs: own.baseDelayMs ?? base.baseDelayMs,
+    maxDelayMs: own.maxDelayMs ?? base.maxDelayMs,
+    maxRetryAfterMs: own.maxRetryAfterMs ?? base.maxRetryAfterMs,
+  };
 }

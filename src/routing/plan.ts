@@ -22,6 +22,8 @@ export interface Plan {
   routeReason: RouteReason | undefined;
   /** The model the caller named but the org does not allow, when it was replaced. */
   disallowedModel?: string;
+  /** True when the caller named a catalog model: no route was followed, so no session pin applies. */
+  named: boolean;
 }
 
 /**
@@ -78,7 +80,7 @@ export function planCall(catalog: Catalog, request: PlanRequest): Plan {
     }
     throw new AirlockError("disabled", `every model on this route is disabled (${candidates.map((m) => m.id).join(", ")})`);
   }
-  return { operation, candidates: usable, routeReason, ...(disallowedModel ? { disallowedModel } : {}) };
+  return { operation, candidates: usable, routeReason, named: direct !== undefined, ...(disallowedModel ? { disallowedModel } : {}) };
 }
 
 export function isAllowed(catalog: Catalog, model: CatalogModel): boolean {

@@ -6,7 +6,7 @@ import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import { allRoutes, deleteRoute, seedRoutes, upsertRoute } from "../store/queries/routes.js";
 import type { RouteRow } from "../store/schema/routes.js";
-import { assertRouteSaves } from "./operations.js";
+import { assertChangeSaves } from "./operations.js";
 
 export interface StoredRoute {
   name: string;
@@ -41,7 +41,9 @@ export interface RouteBookOptions {
  */
 export class RouteBook {
   private rows = new Map<string, StoredRoute>();
-  private loading: Promise<void> | undefined;
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RouteBookOptions) {}
 
@@ -51,12 +53,26 @@ export class RouteBook {
     await this.reload();
   }
 
-  /** Reads every route again; concurrent calls share one read. */
+  /**
+   * Reads every route again. Reads never overlap, so an older read cannot land after a newer one; a
+   * reload asked for while one runs waits for it and then reads once more, since the running read may
+   * have missed the change that prompted the call. Callers asking meanwhile share that next read.
+   */
   reload(): Promise<void> {
-    this.loading ??= this.read().finally(() => {
-      this.loading = undefined;
-    });
-    return this.loading;
+    if (this.queued) return this.queued;
+    if (!this.running) {
+      this.running = this.read().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.queued = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.reload();
+      });
+    return this.queued;
   }
 
   list(): StoredRoute[] {
@@ -68,51 +84,85 @@ export class RouteBook {
   }
 
   /** Creates or replaces a route with a whole definition (config syntax). */
-  async put(name: string, input: unknown, by: string): Promise<StoredRoute> {
+  put(name: string, input: unknown, by: string): Promise<StoredRoute> {
+    return this.serially(() => this.write(name, input, by));
+  }
+
+  private async write(name: string, input: unknown, by: string): Promise<StoredRoute> {
     if (!OPERATION_NAME.test(name) || isTier(name)) {
       throw new AirlockError("invalid_request", `"${name}" is not a valid operation name (letters, digits, _ . : -, and not a tier name)`, { param: "name" });
     }
+    // In `model`, an alias wins over an operation of the same name: such a route could only be reached by header.
+    if (!this.rows.has(name) && this.options.world().aliases?.has(name)) {
+      throw new AirlockError("invalid_request", `"${name}" already names a model (as the short form of a catalog id); choose another operation name`, { param: "name" });
+    }
     const parsed = operationSchema.safeParse(input);
     if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`route "${name}"`, parsed.error.issues).replace(/\n\s*/g, " "));
-    const next = this.definitions();
-    next.set(name, parsed.data);
-    assertRouteSaves(this.options.world(), next, name);
-    await upsertRoute(this.options.db, { name, definition: parsed.data as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
+    // Validated against the store as it is now, not as this instance last heard of it.
+    await this.reload();
+    const before = this.definitions();
+    const next = new Map(before).set(name, parsed.data);
+    assertChangeSaves(this.options.world(), before, next, name);
+    const saved = await upsertRoute(this.options.db, { name, definition: parsed.data as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
     await this.changed();
-    return this.rows.get(name)!;
+    return toStored(saved, parsed.data);
   }
 
   /** Changes some fields of an existing route. */
-  async patch(name: string, changes: unknown, by: string): Promise<StoredRoute> {
-    const current = this.rows.get(name);
-    if (!current) throw new AirlockError("not_found", `no route "${name}"`);
-    if (changes === null || typeof changes !== "object" || Array.isArray(changes)) throw new AirlockError("invalid_request", "the body must be a JSON object");
-    return this.put(name, { ...current.definition, ...changes }, by);
+  patch(name: string, changes: unknown, by: string): Promise<StoredRoute> {
+    return this.serially(async () => {
+      await this.reload();
+      const current = this.rows.get(name);
+      if (!current) throw new AirlockError("not_found", `no route "${name}"`);
+      if (changes === null || typeof changes !== "object" || Array.isArray(changes)) throw new AirlockError("invalid_request", "the body must be a JSON object");
+      return this.write(name, { ...current.definition, ...changes }, by);
+    });
   }
 
   /** Removes the admin version: the config's comes back, or the route goes. */
-  async remove(name: string): Promise<StoredRoute | undefined> {
+  remove(name: string): Promise<StoredRoute | undefined> {
+    return this.serially(() => this.erase(name));
+  }
+
+  private async erase(name: string): Promise<StoredRoute | undefined> {
+    await this.reload();
     const current = this.rows.get(name);
     if (!current) throw new AirlockError("not_found", `no route "${name}"`);
     const seed = this.options.seeds.get(name);
-    const next = this.definitions();
+    const before = this.definitions();
+    const next = new Map(before);
     if (seed) next.set(name, seed);
     else next.delete(name);
     // Another route may fall back to this one: removing it must not leave that route broken.
-    for (const other of next.keys()) assertRouteSaves(this.options.world(), next, other);
-    if (seed) await upsertRoute(this.options.db, { name, definition: seed as Record<string, unknown>, source: "config", updatedBy: null }, new Date());
-    else await deleteRoute(this.options.db, name);
+    assertChangeSaves(this.options.world(), before, next, name);
+    const restored = seed ? await upsertRoute(this.options.db, { name, definition: seed as Record<string, unknown>, source: "config", updatedBy: null }, new Date()) : undefined;
+    if (!seed) await deleteRoute(this.options.db, name);
     await this.changed();
-    return this.rows.get(name);
+    return restored && seed ? toStored(restored, seed) : undefined;
+  }
+
+  /**
+   * One change at a time on this instance, each validated against a fresh read, so that two saves
+   * cannot together make a cycle that neither makes alone. Two instances saving in the same instant
+   * still could; the result is then refused loudly as `misconfigured`, never served wrongly.
+   */
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.writes.then(work);
+    this.writes = result.catch(() => undefined);
+    return result;
   }
 
   private definitions(): Map<string, OperationConfig> {
     return new Map([...this.rows].map(([name, row]) => [name, row.definition]));
   }
 
+  /** The write is committed: the others are told even if this instance's own reload fails. */
   private async changed(): Promise<void> {
-    await this.reload();
-    await this.options.announce().catch((err: unknown) => this.options.logger.warn({ err }, "could not announce a route change; other instances pick it up when they reload"));
+    try {
+      await this.reload();
+    } finally {
+      await this.options.announce().catch((err: unknown) => this.options.logger.warn({ err }, "could not announce a route change; other instances pick it up when they reload"));
+    }
   }
 
   private async read(): Promise<void> {

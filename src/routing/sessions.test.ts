@@ -5,7 +5,7 @@ import { SessionPins } from "./sessions.js";
 
 const model = (id: string) => ({ id }) as CatalogModel;
 const [p, f, x] = [model("a/primary"), model("a/fallback"), model("a/other")];
-const plan = (...candidates: CatalogModel[]): Plan => ({ operation: undefined, candidates, routeReason: undefined });
+const plan = (...candidates: CatalogModel[]): Plan => ({ operation: undefined, candidates, routeReason: undefined, named: false });
 const ids = (result: Plan) => result.candidates.map((c) => c.id);
 
 describe("SessionPins", () => {

@@ -22,14 +22,25 @@ export async function listenPostgres(url: string, channel: string, handlers: Not
   let timer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    // Keep-alive makes a connection that silently died (a NAT timeout, a failover without a reset)
+    // fail and reconnect, instead of listening to nothing for ever.
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     next.on("notification", (message) => {
-      if (message.channel === channel) handlers.notice(message.payload ?? "");
+      if (message.channel === channel) safely(() => handlers.notice(message.payload ?? ""));
     });
     next.on("error", () => reconnectLater(next));
     next.on("end", () => reconnectLater(next));
-    await next.connect();
-    await next.query(`LISTEN ${quoteIdent(channel)}`);
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${quoteIdent(channel)}`);
+    } catch (err) {
+      await next.end().catch(() => undefined);
+      throw err;
+    }
+    if (stopped) {
+      await next.end().catch(() => undefined);
+      return;
+    }
     client = next;
     retryMs = 250;
   };
@@ -42,7 +53,9 @@ export async function listenPostgres(url: string, channel: string, handlers: Not
       if (stopped) return;
       timer = setTimeout(() => {
         connect().then(
-          () => handlers.reconnected(),
+          () => {
+            if (!stopped) safely(() => handlers.reconnected());
+          },
           () => {
             retryMs = Math.min(retryMs * 2, 5_000);
             retry();
@@ -79,6 +92,15 @@ export class LocalNotices {
   async notify(channel: string, payload: string): Promise<void> {
     // Delivered asynchronously, as a server's notice would be.
     setImmediate(() => this.emitter.emit(channel, payload));
+  }
+}
+
+/** A handler's failure is its own to report; it must not take the listening connection down. */
+function safely(run: () => void): void {
+  try {
+    run();
+  } catch {
+    // handlers log their own failures
   }
 }
 

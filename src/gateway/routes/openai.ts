@@ -124,8 +124,8 @@ function validateEmbed(body: unknown): Record<string, unknown> & { model?: strin
 function validateChat(body: unknown): Record<string, unknown> & { model?: string; stream?: unknown; stream_options?: unknown } {
   if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
   if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
-  // An operation with a user template may be called with variables alone; emptiness is checked once templates have run.
-  if (body.messages === undefined && body.variables !== undefined) body.messages = [];
+  // An operation with a user template may be called without messages; that is checked once the route is known.
+  if (body.messages === undefined) body.messages = [];
   if (!Array.isArray(body.messages)) throw new AirlockError("invalid_request", "messages must be a non-empty array", { param: "messages" });
   body.messages.forEach((message: unknown, i: number) => {
     if (!isObject(message) || typeof message.role !== "string" || !ROLES.has(message.role)) {

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { ask, attemptSummary, breakerOf, closePairs, lastRow, routingConfig, startPair, type Pair } from "./support/resilience.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Circuit breakers end to end: a breaker opening after consecutive failures, skipping its target,
+ * probing once while half-open and closing again, through the official `openai` SDK → the gateway →
+ * fake upstreams speaking the real wire formats → the ledger in a real store, with real timing. The
+ * scenario needs breaker settings of its own, so it gets its own gateway per store kind.
+ */
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function adminStatus(gw: TestGateway): Promise<{ status: number; body: { breakers: Array<{ target: string; state: string; consecutiveFailures: number }> } }> {
+  const res = await fetch(`${gw.url}/admin/status`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+  return { status: res.status, body: (await res.json()) as { breakers: Array<{ target: string; state: string; consecutiveFailures: number }> } };
+}
+
+describe.each(STORE_KINDS)("resilience on %s", (kind) => {
+  describe("circuit breaker", () => {
+    const breaker = { failureThreshold: 3, cooldownMs: 1_000, probeIntervalMs: 1_000, minRequests: 1_000 };
+    let p: Pair;
+    let gw: TestGateway;
+
+    beforeAll(async () => {
+      p = await startPair("breaker");
+      gw = await startTestGateway(kind, {
+        retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
+        breaker,
+        // A hung probe fails on this attempt timeout instead of holding the test.
+        ...routingConfig([p], { breaker: { timeoutMs: 400 } }),
+      });
+    });
+
+    afterAll(async () => {
+      await gw?.close();
+      if (p) await closePairs([p]);
+    });
+
+    it("opens after consecutive failures, skips the target, probes once while half-open, and closes on success", async () => {
+      const { operation, primary, backup, primaryModel, backupModel } = p;
+      const state = () => breakerOf(gw, primaryModel);
+
+      // Closed: three 503s in a row, each call served by the fallback; the third opens the breaker.
+      primary.push(...Array.from({ length: breaker.failureThreshold }, () => ({ kind: "error" as const, status: 503 })));
+      for (let i = 1; i <= breaker.failureThreshold; i++) {
+        const { data } = await ask(gw, operation);
+        expect(data.model).toBe(backupModel);
+        expect(state()?.state).toBe(i < breaker.failureThreshold ? "closed" : "open");
+      }
+      expect(primary.requests.length).toBe(breaker.failureThreshold);
+
+      // Open: the primary is skipped without a request.
+      for (let i = 0; i < 3; i++) {
+        const { data, response } = await ask(gw, operation);
+        expect(data.model).toBe(backupModel);
+        expect(response.headers.get("x-airlock-attempts")).toBe("2");
+      }
+      expect(primary.requests.length).toBe(breaker.failureThreshold);
+      for (const row of await gw.plane.recentCalls(3)) {
+        expect(row.attempts.map(attemptSummary)).toEqual([
+          [primaryModel, "error", null, "circuit_open"],
+          [backupModel, "success", null, null],
+        ]);
+        expect(row.attempts[0]).toMatchObject({ latencyMs: 0, delayMs: 0 });
+        expect(row).toMatchObject({ outcome: "success", model: backupModel, fallbacks: 1 });
+      }
+
+      const open = await adminStatus(gw);
+      expect(open.status).toBe(200);
+      expect(open.body.breakers).toEqual(expect.arrayContaining([expect.objectContaining({ target: primaryModel, state: "open", consecutiveFailures: breaker.failureThreshold })]));
+
+      // Half-open: after the cooldown, a burst of concurrent calls while the primary hangs lets one probe through.
+      const openedAt = state()!.openedAt!;
+      await sleep(Math.max(0, openedAt + breaker.cooldownMs - Date.now()) + 25);
+      primary.push({ kind: "hang" });
+      const before = primary.requests.length;
+      const burst = 10;
+      const started = Date.now();
+      const results = await Promise.all(Array.from({ length: burst }, () => ask(gw, operation)));
+      const burstMs = Date.now() - started;
+      // The whole burst fits inside one probe interval, so "at most one probe per interval" is what is measured.
+      expect(burstMs).toBeLessThan(breaker.probeIntervalMs);
+      expect(results.every((r) => r.data.model === backupModel)).toBe(true);
+      expect(primary.requests.length - before).toBeLessThanOrEqual(1);
+      expect(primary.requests.length - before).toBe(1);
+      const firstAttempts = (await gw.plane.recentCalls(burst)).map((r) => r.attempts[0]!);
+      expect(firstAttempts.every((a) => a.model === primaryModel)).toBe(true);
+      expect(firstAttempts.filter((a) => a.reason === "timeout").length).toBe(1);
+      expect(firstAttempts.filter((a) => a.reason === "circuit_open").length).toBe(burst - 1);
+      // The failed probe opened the breaker again, for a fresh cooldown.
+      const reopened = state()!;
+      expect(reopened.state).toBe("open");
+      expect(reopened.openedAt!).toBeGreaterThan(openedAt);
+
+      // The primary recovers (its queue is empty: it answers): after the next cooldown a probe succeeds and closes the breaker.
+      await sleep(Math.max(0, reopened.openedAt! + breaker.cooldownMs - Date.now()) + 25);
+      const backupBefore = backup.requests.length;
+      const probe = await ask(gw, operation);
+      expect(probe.data.model).toBe(primaryModel);
+      expect((await lastRow(gw)).attempts.map(attemptSummary)).toEqual([[primaryModel, "success", null, null]]);
+      expect(state()).toMatchObject({ state: "closed", consecutiveFailures: 0, openedAt: null });
+
+      // Closed again: calls go straight to the primary, well inside what would have been a probe interval.
+      const primaryBefore = primary.requests.length;
+      for (let i = 0; i < 3; i++) expect((await ask(gw, operation)).data.model).toBe(primaryModel);
+      expect(primary.requests.length - primaryBefore).toBe(3);
+      expect(backup.requests.length).toBe(backupBefore);
+      const closed = await adminStatus(gw);
+      expect(closed.body.breakers).toEqual(expect.arrayContaining([expect.objectContaining({ target: primaryModel, state: "closed" })]));
+    });
+  });
+});
