@@ -75,7 +75,7 @@ export function buildCatalog(config: AirlockConfig, createProvider: ProviderFact
       price: model.price ? unitPrice(model.price) : undefined,
       provider,
       timeoutMs: providerConfig?.timeoutMs,
-      structuredOutput: model.structuredOutput ?? providerConfig?.structuredOutput ?? (providerConfig?.type === "openai-compatible" ? "native" : "prompt"),
+      structuredOutput: model.structuredOutput ?? providerConfig?.structuredOutput ?? (providerConfig?.type === "anthropic" ? "prompt" : "native"),
     };
     models.set(model.id, entry);
     aliasCounts.set(entry.upstreamId, [...(aliasCounts.get(entry.upstreamId) ?? []), entry]);

@@ -12,8 +12,12 @@ describe("backoffDelay", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 120_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, base, cap, r) => {
         const delay = backoffDelay(attempt, { baseDelayMs: base, maxDelayMs: cap }, () => r);
+        const ceiling = Math.min(cap, base * 2 ** attempt);
         expect(delay).toBeGreaterThanOrEqual(0);
-        expect(delay).toBeLessThanOrEqual(Math.min(cap, base * 2 ** attempt));
+        expect(Number.isInteger(delay)).toBe(true);
+        // Full jitter draws from [0, ceiling): the ceiling itself is never reached unless it is 0.
+        if (ceiling === 0) expect(delay).toBe(0);
+        else expect(delay).toBeLessThan(ceiling);
       }),
     );
   });

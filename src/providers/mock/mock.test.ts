@@ -1,3 +1,5 @@
+import { compileOutputSchema } from "../../structured/schema.js";
+import { nativeResponseFormat } from "../../structured/output.js";
 import { describe, expect, it } from "vitest";
 import { mockConfig, type MockStep } from "../../config/providers.js";
 import { ProviderError } from "../errors.js";
@@ -98,5 +100,15 @@ describe("mock provider", () => {
     expect(first).not.toEqual(second);
     expect(Math.hypot(...first!)).toBeCloseTo(1, 10);
     expect(a.usage.inputTokens).toBe(5); // ceil(chars / 4) per input: 2 + 1 + 2
+  });
+
+  it("answers a json_schema response_format with a value that fits the schema", async () => {
+    const schema = compileOutputSchema("{name: string, tags: string[], kind: \"a\" | \"b\", owner: {id: integer, email: string | null}, score?: number}");
+    const result = await mock().chat({ ...CONFORMANCE_REQUEST, response_format: nativeResponseFormat(schema) }, { signal: signal() });
+    const answer = JSON.parse(result.choices[0]!.message.content!);
+    expect(schema.validate(answer)).toEqual([]);
+    expect(answer).toMatchObject({ name: "example", tags: ["example"], kind: "a", owner: { id: 1, email: "example" } });
+    const scripted = await mock({ reply: "fixed" }).chat({ ...CONFORMANCE_REQUEST, response_format: nativeResponseFormat(schema) }, { signal: signal() });
+    expect(scripted.choices[0]!.message.content).toBe("fixed");
   });
 });

@@ -14,7 +14,7 @@ import {
   type StreamEvent,
   type Usage,
 } from "../spec.js";
-import { defaultReply, embeddingInputs, embeddingVector, estimateTokens, promptChars, streamPieces } from "./synthesis.js";
+import { defaultReply, embeddingInputs, embeddingVector, estimateTokens, promptChars, sampleFor, streamPieces } from "./synthesis.js";
 
 const NO_STEP: MockStep = {};
 
@@ -40,7 +40,7 @@ export class MockProvider implements ProviderV1 {
     try {
       await this.prelude(step, request.model, attempt);
       const chars = promptChars(request.messages);
-      const reply = this.reply(step, request.model, chars);
+      const reply = this.reply(step, request, chars);
       return {
         id: `chatcmpl-mock-${call}`,
         model: request.model,
@@ -67,7 +67,7 @@ export class MockProvider implements ProviderV1 {
       throw attempt.outcome(err);
     }
     const chars = promptChars(request.messages);
-    const reply = this.reply(step, request.model, chars);
+    const reply = this.reply(step, request, chars);
     return this.chunks(`chatcmpl-mock-${call}`, request.model, reply, usageFor(chars, reply.length), step, attempt);
   }
 
@@ -110,8 +110,10 @@ export class MockProvider implements ProviderV1 {
     if (step.status !== undefined) throw refusal(this.name, step.status, model, step.retryAfterSeconds);
   }
 
-  private reply(step: MockStep, model: string, chars: number): string {
-    return step.reply ?? this.config.reply ?? defaultReply(model, chars);
+  private reply(step: MockStep, request: ChatRequest, chars: number): string {
+    const format = request.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
+    const structured = format?.type === "json_schema" ? JSON.stringify(sampleFor(format.json_schema?.schema)) : undefined;
+    return step.reply ?? this.config.reply ?? structured ?? defaultReply(request.model, chars);
   }
 
   private async *chunks(id: string, model: string, reply: string, usage: Usage, step: MockStep, attempt: Attempt): AsyncGenerator<StreamEvent> {

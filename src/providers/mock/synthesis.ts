@@ -76,3 +76,35 @@ function mulberry32(seed: number): number {
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return (t ^ (t >>> 14)) >>> 0;
 }
+
+/**
+ * A value that fits a JSON Schema, for a mock asked for structured output (`response_format`
+ * `json_schema`), so that demos and tests of output schemas get a valid answer with no upstream.
+ */
+export function sampleFor(schema: unknown, depth = 0): unknown {
+  if (schema === null || typeof schema !== "object" || depth > 16) return null;
+  const s = schema as Record<string, unknown>;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  if ("const" in s) return s.const;
+  const options = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
+  if (Array.isArray(options) && options.length > 0) return sampleFor(options.find((o) => (o as { type?: unknown }).type !== "null") ?? options[0], depth + 1);
+  const type = Array.isArray(s.type) ? (s.type.find((t) => t !== "null") ?? s.type[0]) : s.type;
+  switch (type) {
+    case "object": {
+      const properties = (s.properties ?? {}) as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(properties).map(([key, value]) => [key, sampleFor(value, depth + 1)]));
+    }
+    case "array":
+      return [sampleFor(s.items, depth + 1)];
+    case "string":
+      return "example";
+    case "integer":
+      return 1;
+    case "number":
+      return 0.5;
+    case "boolean":
+      return true;
+    default:
+      return null;
+  }
+}
