@@ -21,7 +21,7 @@ import { isAllowed } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
-import type { Unlisten } from "./store/notices.js";
+import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
 import { fallbacksBy, recentLedgerRows, spendBy, type FallbackLine, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
 import type { LedgerRow } from "./store/schema/ledger.js";
 import { Metrics } from "./telemetry/metrics.js";
@@ -39,9 +39,6 @@ export interface ControlPlaneOptions {
   /** Adds Node process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean;
 }
-
-/** One channel for every change other instances must hear of; the payload says what changed. */
-const CHANGES_CHANNEL = "airlock_changes";
 
 /**
  * The composition root shared by the library and the gateway: it owns the catalog, the key ring,

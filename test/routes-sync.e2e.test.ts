@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../src/store/database.js";
 import { api, ask, BOOTSTRAP_ADMIN_ID, refusal, routesSuite } from "./support/routing.js";
+import { unreachableUrl } from "./fakes/upstream.js";
+import { isolatedEnv, removeTempDirs, runCli, workspace } from "./support/process.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -79,4 +81,26 @@ describe.each(STORE_KINDS)("routes on %s", (kind) => {
     expect(revokeMs).toBeLessThan(1_000);
     expect(await refusal(b, "shared_op", { key: secret })).toMatchObject({ status: 401, code: "unauthorized" });
   });
+
+  if (kind === "postgres") {
+    it("a key revoked by the CLI on the store itself, with no gateway to talk to, stops working on a running instance within 1 s", async () => {
+      const shared = await store();
+      const gateway = await instance(shared.database, config({ operations: { shared_op: { model: "p1/m1" } } }));
+      const key = await api(gateway, "POST", "/admin/keys", { name: "cli-revoked", kind: "service" });
+      expect(key.status).toBe(201);
+      const secret = key.body.key as string;
+      const models = () => fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status);
+      expect(await models()).toBe(200);
+
+      // Nothing answers at --url, so the CLI opens PostgreSQL itself and announces the change there.
+      const { cwd } = await workspace();
+      cleanups.push(() => removeTempDirs());
+      const nobody = await unreachableUrl("openai");
+      const result = await runCli(["keys", "revoke", key.body.id as string, "--json", "--url", new URL(nobody).origin], { cwd, env: isolatedEnv({ DATABASE_URL: shared.url }) });
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      const revokedAt = performance.now();
+      expect(await msUntil(async () => (await models()) === 401, revokedAt)).toBeLessThan(1_000);
+    });
+  }
 });

@@ -5,6 +5,7 @@ import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
 import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import { openDatabase } from "../store/database.js";
+import { CHANGES_CHANNEL } from "../store/notices.js";
 import { fallbacksBy, spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
 import { allRoutes } from "../store/queries/routes.js";
 
@@ -93,13 +94,20 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
 async function localBackend(dataDir: string, databaseUrl: string | undefined): Promise<AdminBackend> {
   const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata") });
   const keys = new KeyRing(database.db, undefined);
+  // Gateways on the same PostgreSQL reload their keys at once; without this a revoked key would work on until their next reload.
+  const announceKeys = () => database.notify(CHANGES_CHANNEL, "keys").catch(() => undefined);
   return {
     via: databaseUrl ? "the PostgreSQL store (no gateway running)" : `the store in ${dataDir} (no gateway running)`,
-    createKey: (input) => keys.create(input),
+    createKey: async (input) => {
+      const created = await keys.create(input);
+      await announceKeys();
+      return created;
+    },
     listKeys: () => keys.list(),
     revokeKey: async (id) => {
       const revoked = await keys.revoke(id);
       if (!revoked) throw new CliError(`not_found: no active key with id "${id}"`);
+      await announceKeys();
       return revoked;
     },
     spend: async (by, sinceText) => {

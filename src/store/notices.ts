@@ -1,6 +1,9 @@
 import { EventEmitter } from "node:events";
 import pg from "pg";
 
+/** One channel for every change other instances must hear of; the payload says what changed (`routes`, `keys`). */
+export const CHANGES_CHANNEL = "airlock_changes";
+
 /** Stops listening. */
 export type Unlisten = () => Promise<void>;
 

@@ -81,6 +81,8 @@ export class Metrics {
     help: "Circuit breaker state per model: 0 closed, 1 half-open, 2 open",
     labelNames: ["model"] as const,
     registers: [this.registry],
+    // Across --workers each process has its own breakers: the worst state is the one to see.
+    aggregator: "max",
   });
 
   /** Label children per (endpoint, operation, model): prom-client hashes a label object on every call otherwise. */
