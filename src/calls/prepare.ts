@@ -34,8 +34,6 @@ export function refuseUnplanned(deps: CallDeps, ctx: CallContext, endpoint: Endp
 /** Steps 2–3 of the hot path: resolve the route and pass the guards, or record the refusal. */
 export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
   const record = newRecord(deps, endpoint, stream, requestedModel);
-  // Known before planning, so that a refusal (a disabled operation) is still recorded under it.
-  record.operation = deps.catalog.operations.get(requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
   try {
     let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
     record.operation = plan.operation;
@@ -50,6 +48,8 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     record.routeReason = plan.routeReason;
     return { plan, record };
   } catch (err) {
+    // A refused operation (disabled, misconfigured) is still recorded under its name.
+    record.operation ??= deps.catalog.operations.get(requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
     throw refuse(deps, ctx, record, err);
   }
 }
@@ -73,8 +73,8 @@ export function prepareChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest, 
   const { plan, record } = begin(deps, ctx, "chat", stream, rest.model);
   try {
     // Only a user template may stand in for the caller's messages; a system prompt alone is no conversation.
-    if (!plan.operation?.templates.user) requireMessages(rest as ChatRequest);
-    const body = applyTemplates(rest as ChatRequest, plan, variables);
+    if (!plan.operation?.templates.user) requireMessages(rest);
+    const body = applyTemplates(rest, plan, variables);
     requireMessages(body);
     const contract = outputContract(body, schemaField, plan);
     annotateRequestSpan(record, body);

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
-import { CircuitBreakers, DEFAULT_BREAKER_POLICY, type BreakerPolicy, type BreakerTransition } from "./breaker.js";
+import { resolveConfig } from "../config/load.js";
+import { CircuitBreakers, type BreakerPolicy, type BreakerTransition } from "./breaker.js";
 
 const policy: BreakerPolicy = {
   failureThreshold: 3,
@@ -230,8 +231,9 @@ describe("CircuitBreakers: open and half-open", () => {
 });
 
 describe("CircuitBreakers: policy", () => {
-  it("has the documented defaults", () => {
-    expect(DEFAULT_BREAKER_POLICY).toEqual({
+  it("has the documented defaults in the configuration", () => {
+    const { config } = resolveConfig({ providers: { a: { type: "mock" } }, models: [{ id: "a/m" }] }, "test", {});
+    expect(config.breaker satisfies BreakerPolicy).toEqual({
       failureThreshold: 5,
       errorRateThreshold: 0.5,
       windowMs: 30_000,

@@ -15,15 +15,6 @@ export interface BreakerPolicy {
   probeIntervalMs: number;
 }
 
-export const DEFAULT_BREAKER_POLICY: BreakerPolicy = Object.freeze({
-  failureThreshold: 5,
-  errorRateThreshold: 0.5,
-  windowMs: 30_000,
-  minRequests: 20,
-  cooldownMs: 30_000,
-  probeIntervalMs: 1_000,
-});
-
 export type BreakerState = "closed" | "open" | "half_open";
 
 export interface BreakerTransition {

@@ -55,24 +55,36 @@ export function checkOutput(schema: CompiledSchema, text: string | null): Checke
   return issues.length === 0 ? { ok: true, value: parsed.value } : { ok: false, issues };
 }
 
-export function nativeResponseFormat(schema: CompiledSchema): {
-  type: "json_schema";
-  json_schema: { name: string; schema: JsonSchema; strict: boolean };
-} {
-  return {
-    type: "json_schema",
-    json_schema: { name: schema.name, schema: schema.jsonSchema, strict: fitsStrictMode(schema.jsonSchema) },
-  };
+export type NativeResponseFormat = { type: "json_schema"; json_schema: { name: string; schema: JsonSchema; strict: boolean } };
+
+/** Built once per compiled schema: the strict-mode walk is not per-call work. Shared, so never mutated. */
+const nativeFormats = new WeakMap<CompiledSchema, NativeResponseFormat>();
+
+export function nativeResponseFormat(schema: CompiledSchema): NativeResponseFormat {
+  let format = nativeFormats.get(schema);
+  if (!format) {
+    format = { type: "json_schema", json_schema: { name: schema.name, schema: schema.jsonSchema, strict: fitsStrictMode(schema.jsonSchema) } };
+    nativeFormats.set(schema, format);
+  }
+  return format;
 }
 
 /** For providers without native structured output: the schema travels in a system message instead. */
+const instructions = new WeakMap<CompiledSchema, string>();
+
 export function schemaInstruction(schema: CompiledSchema): string {
-  return [
-    "Respond with only a JSON value that matches this JSON Schema:",
-    JSON.stringify(schema.jsonSchema),
-    "Do not add any prose or explanation, and do not wrap the JSON in Markdown code fences: the entire reply must parse as JSON.",
-  ].join("\n");
+  let instruction = instructions.get(schema);
+  if (instruction === undefined) {
+    instruction = [
+      "Respond with only a JSON value that matches this JSON Schema:",
+      JSON.stringify(schema.jsonSchema),
+      "Do not add any prose or explanation, and do not wrap the JSON in Markdown code fences: the entire reply must parse as JSON.",
+    ].join("\n");
+    instructions.set(schema, instruction);
+  }
+  return instruction;
 }
+
 
 /** The two messages appended for the single repair attempt: the model sees what it said and what was wrong. */
 export function repairMessages(raw: string | null, issues: SchemaIssue[]): ChatMessage[] {
