@@ -6,16 +6,20 @@ import type { CallContext, CallDeps } from "./calls/context.js";
 import { runEmbed, type EmbedOutcome } from "./calls/embed.js";
 import { refuseUnplanned } from "./calls/prepare.js";
 import { openStream, type OpenStream } from "./calls/stream.js";
-import type { AirlockError } from "./core/errors.js";
+import { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
 import { ConfigError, type LoadedConfig } from "./config/load.js";
+import type { AirlockConfig } from "./config/schema.js";
+import { loadBundledPrices } from "./ledger/bundled-catalog.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
 import type { ChatRequest, EmbedRequest } from "./providers/spec.js";
 import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
-import { buildCatalog, closeCatalog, configRoutes, routeWorld, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
+import { buildCatalog, closeCatalog, configRoutes, routeWorld, withPrices, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
+import { PriceBook, withoutUndefined, type PriceInForce } from "./ledger/price-book.js";
+import type { PriceEntry } from "./store/queries/prices.js";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
@@ -50,6 +54,7 @@ export class ControlPlane {
   readonly logger: Logger;
   readonly database: Database;
   readonly routes: RouteBook;
+  readonly prices: PriceBook;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -94,6 +99,14 @@ export class ControlPlane {
       apply: (set) => this.applyRoutes(set),
       announce: () => options.database.notify(CHANGES_CHANNEL, "routes"),
     });
+    this.prices = new PriceBook({
+      db: options.database.db,
+      logger: this.logger,
+      apply: (prices) => {
+        this.deps = { ...this.deps, catalog: withPrices(this.deps.catalog, prices) };
+      },
+      announce: () => options.database.notify(CHANGES_CHANNEL, "prices"),
+    });
   }
 
   /** The config in force. */
@@ -116,8 +129,10 @@ export class ControlPlane {
     });
     await plane.keys.load();
     await plane.routes.start();
-    // Instances already running still serve the previous file's routes until told.
+    await plane.prices.start(await priceSeeds(options.config.config));
+    // Instances already running still serve the previous file's routes and prices until told.
     await plane.announce("routes");
+    await plane.announce("prices");
     await plane.ledger.start();
     for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set; that provider's calls will be refused upstream");
     return plane;
@@ -187,6 +202,20 @@ export class ControlPlane {
     return this.deps.catalog.operations.get(name)?.problem;
   }
 
+  /** Every catalog model with the price in force, or none (charged the missing price, flagged). */
+  priceList(): Array<{ model: string; price: PriceInForce | null }> {
+    return [...this.deps.catalog.models.keys()].map((model) => ({ model, price: this.prices.get(model) ?? null }));
+  }
+
+  async setPrice(model: string, price: unknown, by: string): Promise<PriceInForce> {
+    if (!this.deps.catalog.models.has(model)) throw new AirlockError("not_found", `unknown model "${model}"`, { param: "model" });
+    return this.prices.set(model, price, by);
+  }
+
+  importPrices(entries: PriceEntry[], origin: "openrouter"): Promise<number> {
+    return this.prices.import(entries, origin);
+  }
+
   breakerStates(): BreakerSnapshot[] {
     return this.deps.breakers.snapshot();
   }
@@ -245,7 +274,7 @@ export class ControlPlane {
     this.deps = { ...this.deps, catalog };
   }
 
-  private async announce(what: "keys" | "routes"): Promise<void> {
+  private async announce(what: "keys" | "routes" | "prices"): Promise<void> {
     try {
       await this.database.notify(CHANGES_CHANNEL, what);
     } catch (err) {
@@ -257,6 +286,7 @@ export class ControlPlane {
     try {
       if (what === "routes" || what === "all") await this.routes.reload();
       if (what === "keys" || what === "all") await this.keys.load();
+      if (what === "prices" || what === "all") await this.prices.reload();
     } catch (err) {
       this.logger.warn({ err, what }, "reload after a change notice failed; the next notice or reconnect retries it");
     }
@@ -271,4 +301,12 @@ export class ControlPlane {
     })();
     return this.closing;
   }
+}
+
+/** The config's own prices, and the bundled catalog's for the catalog models the config leaves unpriced. */
+async function priceSeeds(config: AirlockConfig): Promise<{ config: PriceEntry[]; bundled: PriceEntry[] }> {
+  const fromConfig = config.models.flatMap((m) => (m.price ? [{ model: m.id, price: withoutUndefined(m.price) }] : []));
+  const unpriced = new Set(config.models.filter((m) => !m.price).map((m) => m.id));
+  const bundled = unpriced.size === 0 ? [] : (await loadBundledPrices()).filter((p) => unpriced.has(p.model)).map((p) => ({ model: p.model, price: withoutUndefined(p.price) }));
+  return { config: fromConfig, bundled };
 }

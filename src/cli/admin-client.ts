@@ -7,6 +7,7 @@ import type { StoredRoute } from "../routing/route-book.js";
 import { openDatabase } from "../store/database.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
 import { fallbacksBy, spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
+import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
 
 export interface SpendReport {
@@ -25,6 +26,7 @@ export interface AdminBackend {
   spend(by: SpendGroup, since: string): Promise<SpendReport>;
   fallbacks(since: string): Promise<FallbackReport>;
   routes(): Promise<Array<StoredRoute & { candidates?: string[] }>>;
+  importPrices(entries: PriceEntry[]): Promise<{ received: number; added: number }>;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     spend: (by, since) => call<SpendReport>("GET", `/admin/spend?by=${encodeURIComponent(by)}&since=${encodeURIComponent(since)}`),
     fallbacks: (since) => call<FallbackReport>("GET", `/admin/reports/fallbacks?since=${encodeURIComponent(since)}`),
     routes: async () => (await call<{ data: Array<StoredRoute & { candidates: string[] }> }>("GET", "/admin/routes")).data,
+    importPrices: (entries) => call<{ received: number; added: number }>("POST", "/admin/prices/import", { origin: "openrouter", prices: entries }),
     close: async () => undefined,
   };
 }
@@ -129,6 +132,11 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
         updatedAt: row.updatedAt.toISOString(),
         updatedBy: row.updatedBy,
       })),
+    importPrices: async (entries) => {
+      const added = await addPrices(database.db, entries, "openrouter", new Date());
+      if (added > 0) await database.notify(CHANGES_CHANNEL, "prices").catch(() => undefined);
+      return { received: entries.length, added };
+    },
     close: () => database.close(),
   };
 }

@@ -132,6 +132,28 @@ withConnection(routes.command("list").description("every route, where it came fr
   }),
 );
 
+const models = program.command("models").description("the model catalog and its prices");
+models
+  .command("sync")
+  .description("import prices from an OpenRouter models list (GET https://openrouter.ai/api/v1/models), as price history")
+  .option("--file <path>", "a saved copy of the list")
+  .option("--url <url>", "where to fetch the list from")
+  .option("--gateway <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")
+  .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
+  .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
+  .option("--json", "print JSON")
+  .action(async (opts: { file?: string; url?: string; gateway?: string; adminKey?: string; dataDir?: string; json?: boolean }) => {
+    if (!opts.file === !opts.url) throw new InvalidArgumentError("give exactly one of --file PATH or --url URL");
+    const { readOpenRouterModels } = await import("./models-sync.js");
+    const { prices, skipped } = await readOpenRouterModels(opts);
+    await withBackend({ url: opts.gateway, adminKey: opts.adminKey, dataDir: opts.dataDir }, async (backend) => {
+      const result = await backend.importPrices(prices.map((p) => ({ model: p.model, price: p.price as unknown as Record<string, string> })));
+      if (opts.json) return print({ ...result, skipped });
+      print(`Read ${prices.length} priced models (${skipped.length} skipped); ${result.added} prices changed and were recorded, in force from now.`);
+      for (const s of skipped.slice(0, 10)) print(`  skipped ${s.id}: ${s.reason}`);
+    });
+  });
+
 function withConnection(command: Command): Command {
   return command
     .option("--url <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")

@@ -11,6 +11,7 @@ import { sendError } from "./http.js";
 import * as admin from "./routes/admin.js";
 import * as openai from "./routes/openai.js";
 import * as ops from "./routes/ops.js";
+import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
 
 export interface GatewayOptions {
@@ -61,6 +62,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["PATCH", "/admin/routes/:name", routing.patchRoute(gw)],
     ["DELETE", "/admin/routes/:name", routing.deleteRoute(gw)],
     ["GET", "/admin/reports/fallbacks", routing.fallbacks(gw)],
+    ["GET", "/admin/prices", prices.listPrices(gw)],
+    ["GET", "/admin/prices/history", prices.priceHistory(gw)],
+    ["POST", "/admin/prices", prices.setPrice(gw)],
+    ["POST", "/admin/prices/import", prices.importPrices(gw)],
   ];
   for (const [method, path, handler] of routes) router.on(method as "GET", path, (req, res, params, _store, query) => run(handler, req, res, params, query));
 

@@ -1,4 +1,4 @@
-import type { AirlockConfig, ModelConfig, OperationConfig, Tier } from "../config/schema.js";
+import type { AirlockConfig, ModelConfig, OperationConfig, PriceConfig, Tier } from "../config/schema.js";
 import { TIERS } from "../config/schema.js";
 import { unitPrice, type UnitPrice } from "../ledger/pricing.js";
 import type { ProviderV1 } from "../providers/spec.js";
@@ -93,6 +93,21 @@ export function buildCatalog(config: AirlockConfig, createProvider: ProviderFact
   };
   const base = { models, aliases, tiers, missingPrice: unitPrice(config.pricing.missingPrice), providers, org };
   return { ...base, operations: compileOperations(config, routeWorld(base), routes) };
+}
+
+/**
+ * The same catalog with the prices in force from the store. A model the store has no price for is
+ * left unpriced, so its calls are charged the missing price and flagged, never $0.
+ */
+export function withPrices(catalog: Catalog, prices: ReadonlyMap<string, PriceConfig>): Catalog {
+  const models = new Map<string, CatalogModel>();
+  for (const [id, model] of catalog.models) {
+    const price = prices.get(id);
+    models.set(id, { ...model, price: price ? unitPrice(price) : undefined });
+  }
+  const aliases = new Map([...catalog.aliases].map(([alias, model]) => [alias, models.get(model.id)!]));
+  const defaultModel = catalog.org.defaultModel ? models.get(catalog.org.defaultModel.id) : undefined;
+  return { ...catalog, models, aliases, org: { ...catalog.org, defaultModel } };
 }
 
 /** The same catalog with new routes: models and providers are shared, so nothing reconnects. */

@@ -2,6 +2,7 @@ import { operationSchema, OPERATION_NAME, type OperationConfig } from "../config
 import { formatIssues } from "../config/load.js";
 import { isTier, type RouteWorld } from "../config/routes.js";
 import { AirlockError } from "../core/errors.js";
+import { Reloader } from "../core/reloader.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import { allRoutes, deleteRoute, seedRoutes, upsertRoute } from "../store/queries/routes.js";
@@ -41,8 +42,7 @@ export interface RouteBookOptions {
  */
 export class RouteBook {
   private rows = new Map<string, StoredRoute>();
-  private running: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
+  private readonly reloader = new Reloader(() => this.read());
   private writes: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: RouteBookOptions) {}
@@ -53,26 +53,9 @@ export class RouteBook {
     await this.reload();
   }
 
-  /**
-   * Reads every route again. Reads never overlap, so an older read cannot land after a newer one; a
-   * reload asked for while one runs waits for it and then reads once more, since the running read may
-   * have missed the change that prompted the call. Callers asking meanwhile share that next read.
-   */
+  /** Reads every route again (see Reloader: reads never overlap, and none is lost). */
   reload(): Promise<void> {
-    if (this.queued) return this.queued;
-    if (!this.running) {
-      this.running = this.read().finally(() => {
-        this.running = undefined;
-      });
-      return this.running;
-    }
-    this.queued = this.running
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        return this.reload();
-      });
-    return this.queued;
+    return this.reloader.reload();
   }
 
   list(): StoredRoute[] {

@@ -1,0 +1,29 @@
+/**
+ * Runs a read-everything-again function so that reads never overlap (an older read can never land
+ * after a newer one) and no request is lost: a reload asked for while one runs waits for it and then
+ * reads once more, since the running read may have missed the change that prompted the call. Callers
+ * asking meanwhile share that next read.
+ */
+export class Reloader {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(private readonly read: () => Promise<void>) {}
+
+  reload(): Promise<void> {
+    if (this.queued) return this.queued;
+    if (!this.running) {
+      this.running = this.read().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.queued = this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.reload();
+      });
+    return this.queued;
+  }
+}

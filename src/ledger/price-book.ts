@@ -1,0 +1,121 @@
+import { priceSchema, type PriceConfig } from "../config/schema.js";
+import { formatIssues } from "../config/load.js";
+import { AirlockError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { Reloader } from "../core/reloader.js";
+import type { Db } from "../store/database.js";
+import { addPrices, currentPrices, priceHistory, type PriceEntry, type PriceOrigin } from "../store/queries/prices.js";
+import type { PriceRow } from "../store/schema/prices.js";
+
+export interface PriceInForce {
+  model: string;
+  price: PriceConfig;
+  origin: PriceOrigin;
+  effectiveFrom: string;
+  createdBy: string | null;
+}
+
+export interface PriceBookOptions {
+  db: Db;
+  logger: Logger;
+  /** Called with the prices in force after every read: swap them in. */
+  apply(prices: ReadonlyMap<string, PriceConfig>): void;
+  /** Tells every other instance that prices changed. */
+  announce(): Promise<void>;
+  now?: () => Date;
+}
+
+/**
+ * The prices in the store, mirrored in memory: a call reads the price in force from memory and never
+ * waits on the store. Prices only ever gain rows, so each ledger row keeps the cost of its own moment.
+ */
+export class PriceBook {
+  private inForce = new Map<string, PriceInForce>();
+  private readonly reloader = new Reloader(() => this.read());
+  private readonly now: () => Date;
+
+  constructor(private readonly options: PriceBookOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Records the config's prices (a changed one takes effect now, a repeated one adds nothing) and fills
+   * models that have no price at all from the bundled catalog, then loads what is in force.
+   */
+  async start(seeds: { config: PriceEntry[]; bundled: PriceEntry[] }): Promise<void> {
+    const at = this.now();
+    await addPrices(this.options.db, seeds.config, "config", at);
+    await addPrices(this.options.db, seeds.bundled, "bundled", at, { onlyUnpriced: true });
+    await this.reload();
+  }
+
+  reload(): Promise<void> {
+    return this.reloader.reload();
+  }
+
+  list(): PriceInForce[] {
+    return [...this.inForce.values()];
+  }
+
+  get(model: string): PriceInForce | undefined {
+    return this.inForce.get(model);
+  }
+
+  async history(model: string): Promise<PriceInForce[]> {
+    return (await priceHistory(this.options.db, model)).flatMap((row) => {
+      const parsed = priceSchema.safeParse(row.price);
+      return parsed.success ? [toInForce(row, parsed.data)] : [];
+    });
+  }
+
+  /** An admin's price, in force from now: later calls cost this, earlier ledger rows keep theirs. */
+  async set(model: string, input: unknown, by: string): Promise<PriceInForce> {
+    const parsed = priceSchema.safeParse(input);
+    if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`price for "${model}"`, parsed.error.issues).replace(/\n\s*/g, " "), { param: "price" });
+    await addPrices(this.options.db, [{ model, price: withoutUndefined(parsed.data) }], "admin", this.now(), { createdBy: by });
+    await this.changed();
+    return this.inForce.get(model)!;
+  }
+
+  /** Prices from an outside list (an OpenRouter sync): each model whose price moved gets a new row. */
+  async import(entries: PriceEntry[], origin: PriceOrigin): Promise<number> {
+    const valid = entries.map((entry, i) => {
+      const parsed = priceSchema.safeParse(entry.price);
+      if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`prices[${i}] (${entry.model})`, parsed.error.issues).replace(/\n\s*/g, " "), { param: `prices[${i}]` });
+      return { model: entry.model, price: withoutUndefined(parsed.data) };
+    });
+    const added = await addPrices(this.options.db, valid, origin, this.now());
+    if (added > 0) await this.changed();
+    return added;
+  }
+
+  private async changed(): Promise<void> {
+    try {
+      await this.reload();
+    } finally {
+      await this.options.announce().catch((err: unknown) => this.options.logger.warn({ err }, "could not announce a price change; other instances pick it up when they reload"));
+    }
+  }
+
+  private async read(): Promise<void> {
+    const rows = await currentPrices(this.options.db);
+    const next = new Map<string, PriceInForce>();
+    for (const row of rows) {
+      const parsed = priceSchema.safeParse(row.price);
+      if (parsed.success) next.set(row.model, toInForce(row, parsed.data));
+      // A row that no longer parses is skipped, so the model is charged the missing price and flagged: never $0.
+      else this.options.logger.error({ model: row.model, effectiveFrom: row.effectiveFrom.toISOString() }, "stored price does not parse; the model is priced as missing");
+    }
+    this.inForce = next;
+    this.options.apply(new Map([...next].map(([model, entry]) => [model, entry.price])));
+  }
+}
+
+/** A price as stored: undefined fields are left out, so equal prices compare equal. */
+export function withoutUndefined(price: PriceConfig): Record<string, string> {
+  return Object.fromEntries(Object.entries(price).filter(([, v]) => v !== undefined)) as Record<string, string>;
+}
+
+function toInForce(row: PriceRow, price: PriceConfig): PriceInForce {
+  return { model: row.model, price, origin: row.origin, effectiveFrom: row.effectiveFrom.toISOString(), createdBy: row.createdBy };
+}
