@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Golden costs: each provider's recorded payload, priced by hand below, must cost exactly that on the
+ * ledger, streamed (with or without the client asking for usage) and not. Prices are USD per 1M tokens.
+ */
+interface Golden {
+  model: string;
+  /** The hand computation, so that a reader can check it. */
+  worked: string;
+  cost: string;
+  providerCost?: string;
+}
+
+const GOLDEN: Golden[] = [
+  {
+    // prompt 1843 of which cached 1536; completion 199 of which reasoning 192 (billed as output).
+    model: "openai/o4-mini",
+    worked: "307 × 1.10 + 1536 × 0.275 + 199 × 4.40 = 337.7 + 422.4 + 875.6 = 1635.7 per 1M",
+    cost: "0.0016357",
+  },
+  {
+    // input_tokens 21 (uncached), cache_creation_input_tokens 188, cache_read_input_tokens 1800, output 10.
+    model: "anthropic/claude-sonnet-4",
+    worked: "21 × 3 + 188 × 3.75 + 1800 × 0.30 + 10 × 15 = 63 + 705 + 540 + 150 = 1458 per 1M",
+    cost: "0.001458",
+  },
+  {
+    // prompt_cache_hit_tokens 1280, prompt_cache_miss_tokens 10, completion 8.
+    model: "deepseek/deepseek-chat",
+    worked: "10 × 0.28 + 1280 × 0.028 + 8 × 0.42 = 2.8 + 35.84 + 3.36 = 42 per 1M",
+    cost: "0.000042",
+  },
+  {
+    // prompt 1234 of which cached 1024; completion 73 of which reasoning 64; OpenRouter reports usage.cost 0.0002241.
+    model: "openrouter/openai/gpt-5-mini",
+    worked: "210 × 0.25 + 1024 × 0.025 + 73 × 2 = 52.5 + 25.6 + 146 = 224.1 per 1M",
+    cost: "0.0002241",
+    providerCost: "0.0002241",
+  },
+];
+
+describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
+  let gw: TestGateway;
+  const fakes: FakeUpstream[] = [];
+
+  beforeAll(async () => {
+    const [openai, anthropic, deepseek, openrouter] = await Promise.all([
+      startFakeUpstream("openai"),
+      startFakeUpstream("anthropic"),
+      startFakeUpstream("openai", { chatFixture: "deepseek/chat" }),
+      startFakeUpstream("openai", { chatFixture: "openrouter/chat" }),
+    ]);
+    fakes.push(openai, anthropic, deepseek, openrouter);
+    gw = await startTestGateway(kind, {
+      providers: {
+        openai: { type: "openai-compatible", baseUrl: openai.url },
+        anthropic: { type: "anthropic", baseUrl: anthropic.url },
+        deepseek: { type: "openai-compatible", baseUrl: deepseek.url },
+        openrouter: { type: "openai-compatible", baseUrl: openrouter.url },
+      },
+      models: [
+        { id: "openai/o4-mini", price: { input: "1.10", cachedInput: "0.275", output: "4.40", per: "1M" } },
+        { id: "anthropic/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } },
+        { id: "deepseek/deepseek-chat", price: { input: "0.28", cachedInput: "0.028", output: "0.42", per: "1M" } },
+        { id: "openrouter/openai/gpt-5-mini", price: { input: "0.25", cachedInput: "0.025", output: "2", per: "1M" } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all(fakes.map((f) => f.close()));
+  });
+
+  async function call(model: string, mode: "plain" | "stream" | "stream-with-usage"): Promise<{ cost: string; providerCost: string | null; usageEstimated: boolean }> {
+    const requestId = `golden-${mode}-${Math.random().toString(36).slice(2)}`;
+    const body: Record<string, unknown> = { model, messages: [{ role: "user", content: "What is the capital of France?" }] };
+    if (mode !== "plain") body.stream = true;
+    if (mode === "stream-with-usage") body.stream_options = { include_usage: true };
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", "x-request-id": requestId },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    if (mode !== "plain") expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    const row = (await gw.plane.recentCalls(50)).find((r) => r.requestId === requestId);
+    if (!row) throw new Error(`no ledger row for ${requestId}`);
+    return { cost: row.cost, providerCost: row.providerCost, usageEstimated: row.usageEstimated };
+  }
+
+  for (const golden of GOLDEN) {
+    it(`${golden.model}: ${golden.worked} → $${golden.cost}, streamed or not`, async () => {
+      for (const mode of ["plain", "stream", "stream-with-usage"] as const) {
+        const row = await call(golden.model, mode);
+        expect({ mode, cost: normalize(row.cost), estimated: row.usageEstimated }).toEqual({ mode, cost: golden.cost, estimated: false });
+        if (golden.providerCost) expect(normalize(row.providerCost ?? "")).toBe(golden.providerCost);
+      }
+    });
+  }
+});
+
+/** `0.001635700000` → `0.0016357`: the column's scale is storage, not meaning. */
+function normalize(decimal: string): string {
+  return decimal.includes(".") ? decimal.replace(/0+$/, "").replace(/\.$/, "") : decimal;
+}
