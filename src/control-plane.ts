@@ -26,7 +26,7 @@ import { SessionPins } from "./routing/sessions.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
-import { fallbacksBy, recentLedgerRows, spendBy, type FallbackLine, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
+import { fallbacksBy, reconcileBy, recentLedgerRows, spendBy, type FallbackLine, type ReconciliationLine, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
 import type { LedgerRow } from "./store/schema/ledger.js";
 import { Metrics } from "./telemetry/metrics.js";
 
@@ -218,6 +218,11 @@ export class ControlPlane {
 
   breakerStates(): BreakerSnapshot[] {
     return this.deps.breakers.snapshot();
+  }
+
+  async reconciliation(since: Date): Promise<ReconciliationLine[]> {
+    await this.ledger.flush();
+    return reconcileBy(this.database.db, since);
   }
 
   async fallbackReport(since: Date): Promise<FallbackLine[]> {

@@ -102,6 +102,31 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
       }
     });
   }
+
+  // Runs last: it changes the OpenRouter model's price.
+  it("reconciles Airlock's cost with the provider's own: equal at the right price, and the gap shown when the catalog is wrong", async () => {
+    const report = async () => {
+      const res = await fetch(`${gw.url}/admin/reports/reconciliation?since=1h`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { lines: Array<{ model: string; calls: number; cost: string; providerCost: string; difference: string; mismatched: number }> };
+      return body.lines.find((l) => l.model === "openrouter/openai/gpt-5-mini");
+    };
+    await call("openrouter/openai/gpt-5-mini", "plain");
+    const before = (await report())!;
+    expect(before).toMatchObject({ difference: "0", mismatched: 0 });
+    expect(before.cost).toBe(before.providerCost);
+
+    // A catalog price twice the real one: the next call costs 0.0004482 here against 0.0002241 there.
+    const set = await fetch(`${gw.url}/admin/prices`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "openrouter/openai/gpt-5-mini", price: { input: "0.5", cachedInput: "0.05", output: "4", per: "1M" } }),
+    });
+    expect(set.status).toBe(200);
+    expect((await call("openrouter/openai/gpt-5-mini", "plain")).cost).toBe("0.000448200000");
+    const after = (await report())!;
+    expect(after).toMatchObject({ calls: before.calls + 1, mismatched: 1, difference: "-0.0002241" });
+  });
 });
 
 /** `0.001635700000` → `0.0016357`: the column's scale is storage, not meaning. */

@@ -6,7 +6,7 @@ import { fallbackReport, totalCost, type FallbackReport } from "../ledger/report
 import type { StoredRoute } from "../routing/route-book.js";
 import { openDatabase } from "../store/database.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
-import { fallbacksBy, spendBy, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
+import { fallbacksBy, reconcileBy, spendBy, type ReconciliationLine, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
 import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
 
@@ -17,6 +17,11 @@ export interface SpendReport {
   lines: SpendLine[];
 }
 
+export interface ReconciliationReport {
+  since: string;
+  lines: ReconciliationLine[];
+}
+
 /** What the CLI needs from Airlock, whether it talks to a running gateway or opens the store itself. */
 export interface AdminBackend {
   readonly via: string;
@@ -25,6 +30,7 @@ export interface AdminBackend {
   revokeKey(id: string): Promise<PublicKey>;
   spend(by: SpendGroup, since: string): Promise<SpendReport>;
   fallbacks(since: string): Promise<FallbackReport>;
+  reconciliation(since: string): Promise<ReconciliationReport>;
   routes(): Promise<Array<StoredRoute & { candidates?: string[] }>>;
   importPrices(entries: PriceEntry[]): Promise<{ received: number; added: number }>;
   close(): Promise<void>;
@@ -88,6 +94,7 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     revokeKey: (id) => call<PublicKey>("DELETE", `/admin/keys/${encodeURIComponent(id)}`),
     spend: (by, since) => call<SpendReport>("GET", `/admin/spend?by=${encodeURIComponent(by)}&since=${encodeURIComponent(since)}`),
     fallbacks: (since) => call<FallbackReport>("GET", `/admin/reports/fallbacks?since=${encodeURIComponent(since)}`),
+    reconciliation: (since) => call<ReconciliationReport>("GET", `/admin/reports/reconciliation?since=${encodeURIComponent(since)}`),
     routes: async () => (await call<{ data: Array<StoredRoute & { candidates: string[] }> }>("GET", "/admin/routes")).data,
     importPrices: (entries) => call<{ received: number; added: number }>("POST", "/admin/prices/import", { origin: "openrouter", prices: entries }),
     close: async () => undefined,
@@ -118,6 +125,11 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
       const lines = await spendBy(database.db, by, since);
       return { by, since: since.toISOString(), total: totalCost(lines), lines };
+    },
+    reconciliation: async (sinceText) => {
+      const since = parseSince(sinceText);
+      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 30d, or an ISO date`);
+      return { since: since.toISOString(), lines: await reconcileBy(database.db, since) };
     },
     fallbacks: async (sinceText) => {
       const since = parseSince(sinceText);

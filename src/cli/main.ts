@@ -7,7 +7,7 @@ import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printFallbacks, printKeys, printRoutes, printSpend } from "./print.js";
+import { printFallbacks, printKeys, printReconciliation, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -121,6 +121,15 @@ withConnection(report.command("fallbacks").description("fallback and error rates
     withBackend(opts, async (backend) => {
       const result = await backend.fallbacks(opts.since);
       print(opts.json ? result : printFallbacks(result));
+    }),
+  );
+
+withConnection(report.command("reconciliation").description("Airlock's cost against the provider's own reported cost (OpenRouter), per model"))
+  .option("--since <when>", "a duration back from now (30d) or an ISO date", "30d")
+  .action((opts: ConnectOptions & { since: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const result = await backend.reconciliation(opts.since);
+      print(opts.json ? result : printReconciliation(result));
     }),
   );
 

@@ -1,7 +1,7 @@
 import type { PublicKey } from "../auth/keys.js";
 import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
-import type { SpendReport } from "./admin-client.js";
+import type { ReconciliationReport, SpendReport } from "./admin-client.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -51,4 +51,13 @@ export function printRoutes(routes: Array<StoredRoute & { candidates?: string[] 
     ["operation", "enabled", "primary", "fallbacks", "resolves to", "source", "updated"],
     routes.map((r) => [r.name, r.definition.enabled === false ? "no" : "yes", r.definition.model, (r.definition.fallbacks ?? []).join(", "), (r.candidates ?? []).join(" → "), r.source, r.updatedAt]),
   );
+}
+
+export function printReconciliation(report: ReconciliationReport): string {
+  if (report.lines.length === 0) return `No calls since ${report.since} carry a provider-reported cost.`;
+  const body = table(
+    ["model", "provider", "calls", "airlock cost", "provider cost", "difference", "calls that differ"],
+    report.lines.map((l) => [l.model, l.provider, String(l.calls), l.cost, l.providerCost, l.difference, String(l.mismatched)]),
+  );
+  return `Provider-reported cost against Airlock's, since ${report.since} (USD)\n\n${body}`;
 }

@@ -62,6 +62,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["PATCH", "/admin/routes/:name", routing.patchRoute(gw)],
     ["DELETE", "/admin/routes/:name", routing.deleteRoute(gw)],
     ["GET", "/admin/reports/fallbacks", routing.fallbacks(gw)],
+    ["GET", "/admin/reports/reconciliation", routing.reconciliation(gw)],
     ["GET", "/admin/prices", prices.listPrices(gw)],
     ["GET", "/admin/prices/history", prices.priceHistory(gw)],
     ["POST", "/admin/prices", prices.setPrice(gw)],

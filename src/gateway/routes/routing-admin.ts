@@ -66,6 +66,16 @@ export function fallbacks(gw: GatewayContext): Handler {
   };
 }
 
+/** `GET /admin/reports/reconciliation?since=30d`: Airlock's cost against the provider's own, per model. */
+export function reconciliation(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const since = parseSince(query.get("since") ?? "30d");
+    if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "30d", or an ISO date', { param: "since" });
+    sendJson(res, 200, { since: since.toISOString(), lines: await gw.plane.reconciliation(since) });
+  };
+}
+
 function found(gw: GatewayContext, name: string | undefined): StoredRoute {
   const route = gw.plane.routes.get(name ?? "");
   if (!route) throw new AirlockError("not_found", `no route "${name}"`);

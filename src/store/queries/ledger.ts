@@ -176,3 +176,45 @@ function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
 }
+
+export interface ReconciliationLine {
+  model: string;
+  provider: string;
+  /** Calls for which the provider reported its own cost. */
+  calls: number;
+  /** USD, exact: Airlock's cost for those calls. */
+  cost: string;
+  /** USD, exact: what the provider said those calls cost. */
+  providerCost: string;
+  /** providerCost − cost: positive when the provider charged more than the catalog price says. */
+  difference: string;
+  /** Calls whose two figures differ by more than a millionth of a dollar. */
+  mismatched: number;
+}
+
+/** Airlock's cost against the provider's own figure, per model, for the calls that carry both. */
+export async function reconcileBy(db: Db, since: Date): Promise<ReconciliationLine[]> {
+  const rows = await db
+    .select({
+      model: sql<string>`coalesce(${ledger.model}, '(none)')`,
+      provider: sql<string>`coalesce(${ledger.provider}, '(none)')`,
+      calls: sql<string>`count(*)`,
+      cost: sql<string>`sum(${ledger.cost})::text`,
+      providerCost: sql<string>`sum(${ledger.providerCost})::text`,
+      difference: sql<string>`(sum(${ledger.providerCost}) - sum(${ledger.cost}))::text`,
+      mismatched: sql<string>`count(*) filter (where abs(${ledger.providerCost} - ${ledger.cost}) > 0.000001)`,
+    })
+    .from(ledger)
+    .where(sql`${ledger.ts} >= ${since} and ${ledger.providerCost} is not null`)
+    .groupBy(ledger.model, ledger.provider)
+    .orderBy(desc(sql`abs(sum(${ledger.providerCost}) - sum(${ledger.cost}))`));
+  return rows.map((r) => ({
+    model: String(r.model),
+    provider: String(r.provider),
+    calls: Number(r.calls),
+    cost: normalizeDecimal(String(r.cost)),
+    providerCost: normalizeDecimal(String(r.providerCost)),
+    difference: normalizeDecimal(String(r.difference)),
+    mismatched: Number(r.mismatched),
+  }));
+}
