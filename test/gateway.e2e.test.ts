@@ -291,5 +291,14 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     const expected = o4.reduce((sum, r) => sum.add(r.cost), new Money(0));
     expect(new Money(line.cost).equals(expected)).toBe(true);
     expect(report.total).toBe(formatCost(report.lines.reduce((sum, l) => sum.add(l.cost), new Money(0))));
+
+    const csv = await fetch(`${gw.url}/admin/spend?by=model&since=1h&format=csv`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    expect(csv.headers.get("content-type")).toMatch(/^text\/csv/);
+    const csvLines = (await csv.text()).trimEnd().split("\r\n");
+    expect(csvLines[0]).toBe("model,requests,errors,input_tokens,output_tokens,cost_usd");
+    const csvLine = csvLines.find((l) => l.startsWith("oai/o4-mini,"))!.split(",");
+    expect(csvLine[1]).toBe(String(line.requests));
+    expect(csvLine[5]).toBe(line.cost);
+    expect(csvLines.at(-1)).toBe(`(total),,,,,${report.total}`);
   });
 });

@@ -6,6 +6,7 @@ import { tuneHeapForServer } from "../gateway/heap.js";
 import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
+import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
 import { printFallbacks, printKeys, printReconciliation, printRoutes, printSpend } from "./print.js";
 
@@ -107,9 +108,11 @@ withConnection(keys.command("revoke").description("revoke a key by id").argument
 withConnection(program.command("spend").description("spend totals from the ledger"))
   .addOption(new Option("--by <group>", "group by").choices([...SPEND_GROUPS]).default("operation"))
   .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
-  .action((opts: ConnectOptions & { by: SpendGroup; since: string; json?: boolean }) =>
+  .option("--csv", "print CSV (exact decimal costs), for spreadsheets")
+  .action((opts: ConnectOptions & { by: SpendGroup; since: string; json?: boolean; csv?: boolean }) =>
     withBackend(opts, async (backend) => {
       const report = await backend.spend(opts.by, opts.since);
+      if (opts.csv) return void process.stdout.write(spendCsv(report.by, report.lines));
       print(opts.json ? report : printSpend(report));
     }),
   );

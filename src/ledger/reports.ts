@@ -33,3 +33,17 @@ export function fallbackReport(lines: readonly FallbackLine[], since: Date): Fal
     lines: lines.map((l) => ({ ...l, fallbackRate: ratio(l.fellBack, l.calls), errorRate: ratio(l.errors, l.calls) })),
   };
 }
+
+/** A spend report as CSV (RFC 4180): one line per group, cost as the exact decimal, then the total. */
+export function spendCsv(by: string, lines: readonly SpendLine[]): string {
+  const rows = [[by, "requests", "errors", "input_tokens", "output_tokens", "cost_usd"]];
+  for (const l of lines) rows.push([l.group, String(l.requests), String(l.errors), String(l.inputTokens), String(l.outputTokens), l.cost]);
+  rows.push(["(total)", "", "", "", "", totalCost(lines)]);
+  return rows.map((row) => row.map(csvField).join(",")).join("\r\n") + "\r\n";
+}
+
+/** Quoted only when it must be; a leading = + - @ is defused so a spreadsheet never runs it as a formula. */
+function csvField(value: string): string {
+  const safe = /^[=+\-@]/.test(value) && !/^-?\d+(\.\d+)?$/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}

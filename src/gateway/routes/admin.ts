@@ -2,7 +2,7 @@ import { PRINCIPAL_KINDS, type PrincipalKind } from "../../auth/principal.js";
 import { AirlockError } from "../../core/errors.js";
 import { parseSince } from "../../core/duration.js";
 import { SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
-import { totalCost } from "../../ledger/reports.js";
+import { spendCsv, totalCost } from "../../ledger/reports.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { isObject, readJson, sendJson } from "../http.js";
@@ -52,6 +52,12 @@ export function spend(gw: GatewayContext): Handler {
     const since = parseSince(sinceText);
     if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
     const lines = await gw.plane.spend(by, since);
+    if (query.get("format") === "csv") {
+      const csv = spendCsv(by, lines);
+      res.writeHead(200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="airlock-spend-by-${by}.csv"`, "content-length": Buffer.byteLength(csv) });
+      res.end(csv);
+      return;
+    }
     sendJson(res, 200, { by, since: since.toISOString(), total: totalCost(lines), lines });
   };
 }
