@@ -10,7 +10,7 @@ import { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
-import { ConfigError, type LoadedConfig } from "./config/load.js";
+import { ConfigError, formatIssues, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfig } from "./config/schema.js";
 import { loadBundledPrices } from "./ledger/bundled-catalog.js";
 import { LedgerWriter } from "./ledger/writer.js";
@@ -20,6 +20,12 @@ import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
 import { buildCatalog, closeCatalog, configRoutes, routeWorld, withPrices, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
 import { PriceBook, withoutUndefined, type PriceInForce } from "./ledger/price-book.js";
 import type { PriceEntry } from "./store/queries/prices.js";
+import { insertOperatingCost, insertRevenue } from "./store/queries/finance.js";
+import { loadProfitAndLoss } from "./ledger/pnl-report.js";
+import type { OperatingCostRow, RevenueRow } from "./store/schema/finance.js";
+import { operatingCostInput, revenueInput, type ProfitAndLoss } from "./ledger/pnl.js";
+import { newId } from "./core/ids.js";
+import type { z } from "zod";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
@@ -225,6 +231,22 @@ export class ControlPlane {
     return reconcileBy(this.database.db, since);
   }
 
+  async addOperatingCost(input: unknown, by: string): Promise<OperatingCostRow> {
+    const entry = parseInput(operatingCostInput, input, "operating cost");
+    return insertOperatingCost(this.database.db, { id: newId("opex"), ...entry, description: entry.description ?? null, createdBy: by });
+  }
+
+  async addRevenue(input: unknown, by: string): Promise<RevenueRow> {
+    const entry = parseInput(revenueInput, input, "revenue");
+    return insertRevenue(this.database.db, { id: newId("rev"), ...entry, description: entry.description ?? null, createdBy: by });
+  }
+
+  /** Profit and loss over whole UTC days, `from` and `to` included. */
+  async profitAndLoss(from: string, to: string): Promise<ProfitAndLoss> {
+    await this.ledger.flush();
+    return loadProfitAndLoss(this.database.db, from, to);
+  }
+
   async fallbackReport(since: Date): Promise<FallbackLine[]> {
     await this.ledger.flush();
     return fallbacksBy(this.database.db, since);
@@ -314,4 +336,10 @@ async function priceSeeds(config: AirlockConfig): Promise<{ config: PriceEntry[]
   const unpriced = new Set(config.models.filter((m) => !m.price).map((m) => m.id));
   const bundled = unpriced.size === 0 ? [] : (await loadBundledPrices()).filter((p) => unpriced.has(p.model)).map((p) => ({ model: p.model, price: withoutUndefined(p.price) }));
   return { config: fromConfig, bundled };
+}
+
+function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(what, parsed.error.issues).replace(/\n\s*/g, " "));
+  return parsed.data;
 }

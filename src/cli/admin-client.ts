@@ -4,6 +4,8 @@ import { parseSince } from "../core/duration.js";
 import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
 import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
+import { loadProfitAndLoss } from "../ledger/pnl-report.js";
+import { reportWindow, type ProfitAndLoss } from "../ledger/pnl.js";
 import { openDatabase } from "../store/database.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
 import { fallbacksBy, reconcileBy, spendBy, type ReconciliationLine, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
@@ -31,6 +33,7 @@ export interface AdminBackend {
   spend(by: SpendGroup, since: string): Promise<SpendReport>;
   fallbacks(since: string): Promise<FallbackReport>;
   reconciliation(since: string): Promise<ReconciliationReport>;
+  profitAndLoss(from: string | undefined, to: string | undefined): Promise<ProfitAndLoss>;
   routes(): Promise<Array<StoredRoute & { candidates?: string[] }>>;
   importPrices(entries: PriceEntry[]): Promise<{ received: number; added: number }>;
   close(): Promise<void>;
@@ -95,6 +98,7 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     spend: (by, since) => call<SpendReport>("GET", `/admin/spend?by=${encodeURIComponent(by)}&since=${encodeURIComponent(since)}`),
     fallbacks: (since) => call<FallbackReport>("GET", `/admin/reports/fallbacks?since=${encodeURIComponent(since)}`),
     reconciliation: (since) => call<ReconciliationReport>("GET", `/admin/reports/reconciliation?since=${encodeURIComponent(since)}`),
+    profitAndLoss: (from, to) => call<ProfitAndLoss>("GET", `/admin/reports/pnl?${new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) })}`),
     routes: async () => (await call<{ data: Array<StoredRoute & { candidates: string[] }> }>("GET", "/admin/routes")).data,
     importPrices: (entries) => call<{ received: number; added: number }>("POST", "/admin/prices/import", { origin: "openrouter", prices: entries }),
     close: async () => undefined,
@@ -125,6 +129,10 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
       const lines = await spendBy(database.db, by, since);
       return { by, since: since.toISOString(), total: totalCost(lines), lines };
+    },
+    profitAndLoss: async (fromText, toText) => {
+      const { from, to } = reportWindow(fromText, toText);
+      return loadProfitAndLoss(database.db, from, to);
     },
     reconciliation: async (sinceText) => {
       const since = parseSince(sinceText);

@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printFallbacks, printKeys, printReconciliation, printRoutes, printSpend } from "./print.js";
+import { printFallbacks, printKeys, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -133,6 +133,16 @@ withConnection(report.command("reconciliation").description("Airlock's cost agai
     withBackend(opts, async (backend) => {
       const result = await backend.reconciliation(opts.since);
       print(opts.json ? result : printReconciliation(result));
+    }),
+  );
+
+withConnection(report.command("pnl").description("profit and loss: revenue, AI spend from the ledger and operating costs, and the margin"))
+  .option("--from <day>", "first UTC day, e.g. 2026-11-01 (default: 29 days before --to)")
+  .option("--to <day>", "last UTC day, included (default: today)")
+  .action((opts: ConnectOptions & { from?: string; to?: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const result = await backend.profitAndLoss(opts.from, opts.to);
+      print(opts.json ? result : printProfitAndLoss(result));
     }),
   );
 

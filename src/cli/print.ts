@@ -1,6 +1,7 @@
 import type { PublicKey } from "../auth/keys.js";
 import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
+import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
 
 /** A plain text table: columns padded to their widest cell. */
@@ -60,4 +61,16 @@ export function printReconciliation(report: ReconciliationReport): string {
     report.lines.map((l) => [l.model, l.provider, String(l.calls), l.cost, l.providerCost, l.difference, String(l.mismatched)]),
   );
   return `Provider-reported cost against Airlock's, since ${report.since} (USD)\n\n${body}`;
+}
+
+export function printProfitAndLoss(pnl: ProfitAndLoss): string {
+  const rows: string[][] = [
+    ...Object.entries(pnl.revenue.byStrategy).map(([strategy, amount]) => ["revenue", strategy, amount]),
+    ["revenue", "(total)", pnl.revenue.total],
+    ["cost", "AI calls (ledger)", pnl.costs.aiLedger],
+    ...Object.entries(pnl.costs.byCategory).map(([category, amount]) => ["cost", category, amount]),
+    ["cost", "(total)", pnl.costs.total],
+  ];
+  const margin = pnl.margin === null ? "n/a (no revenue)" : `${(pnl.margin * 100).toFixed(2)}%`;
+  return `Profit and loss, ${pnl.from} to ${pnl.to} (UTC days, USD)\n\n${table(["", "line", "amount"], rows)}\n\nProfit: ${pnl.profit}   Margin: ${margin}   AI calls: ${pnl.aiCalls}`;
 }

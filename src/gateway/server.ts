@@ -11,6 +11,7 @@ import { sendError } from "./http.js";
 import * as admin from "./routes/admin.js";
 import * as openai from "./routes/openai.js";
 import * as ops from "./routes/ops.js";
+import * as finance from "./routes/finance-admin.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
 
@@ -63,6 +64,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["DELETE", "/admin/routes/:name", routing.deleteRoute(gw)],
     ["GET", "/admin/reports/fallbacks", routing.fallbacks(gw)],
     ["GET", "/admin/reports/reconciliation", routing.reconciliation(gw)],
+    ["GET", "/admin/reports/pnl", finance.profitAndLoss(gw)],
+    ["POST", "/admin/costs", finance.addOperatingCost(gw)],
+    ["POST", "/admin/revenue", finance.addRevenue(gw)],
     ["GET", "/admin/prices", prices.listPrices(gw)],
     ["GET", "/admin/prices/history", prices.priceHistory(gw)],
     ["POST", "/admin/prices", prices.setPrice(gw)],

@@ -2,3 +2,4 @@ export * from "./api-keys.js";
 export * from "./ledger.js";
 export * from "./routes.js";
 export * from "./prices.js";
+export * from "./finance.js";
