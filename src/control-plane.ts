@@ -27,7 +27,7 @@ import { operatingCostInput, revenueInput, type ProfitAndLoss } from "./ledger/p
 import { newId } from "./core/ids.js";
 import type { z } from "zod";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
-import { isAllowed } from "./routing/plan.js";
+import { isAllowed, resolveChain } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
@@ -103,7 +103,7 @@ export class ControlPlane {
       seeds: configRoutes(config),
       world: () => routeWorld(this.deps.catalog),
       apply: (set) => this.applyRoutes(set),
-      announce: () => options.database.notify(CHANGES_CHANNEL, "routes"),
+      announce: () => this.announce("routes"),
     });
     this.prices = new PriceBook({
       db: options.database.db,
@@ -111,7 +111,7 @@ export class ControlPlane {
       apply: (prices) => {
         this.deps = { ...this.deps, catalog: withPrices(this.deps.catalog, prices) };
       },
-      announce: () => options.database.notify(CHANGES_CHANNEL, "prices"),
+      announce: () => this.announce("prices"),
     });
   }
 
@@ -194,14 +194,10 @@ export class ControlPlane {
     const operation = this.deps.catalog.operations.get(name);
     if (!operation) return [];
     const catalog = this.deps.catalog;
-    const ids: string[] = [];
-    for (const ref of operation.chain) {
-      const id = ref in catalog.tiers ? catalog.tiers[ref as keyof Catalog["tiers"]] : ref;
-      const model = id ? catalog.models.get(id) : undefined;
-      // As a call would see it: disabled models and those outside the org's list are not tried.
-      if (model && model.enabled && isAllowed(catalog, model) && !ids.includes(model.id)) ids.push(model.id);
-    }
-    return ids;
+    // As a call would see it: disabled models and those outside the org's list are not tried.
+    return resolveChain(catalog, operation.chain)
+      .filter((model) => model.enabled && isAllowed(catalog, model))
+      .map((model) => model.id);
   }
 
   routeProblem(name: string): string | undefined {

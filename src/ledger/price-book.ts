@@ -20,7 +20,7 @@ export interface PriceBookOptions {
   logger: Logger;
   /** Called with the prices in force after every read: swap them in. */
   apply(prices: ReadonlyMap<string, PriceConfig>): void;
-  /** Tells every other instance that prices changed. */
+  /** Tells every other instance that prices changed; never throws (a failure is the announcer's to log). */
   announce(): Promise<void>;
   now?: () => Date;
 }
@@ -93,7 +93,7 @@ export class PriceBook {
     try {
       await this.reload();
     } finally {
-      await this.options.announce().catch((err: unknown) => this.options.logger.warn({ err }, "could not announce a price change; other instances pick it up when they reload"));
+      await this.options.announce();
     }
   }
 

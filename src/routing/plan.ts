@@ -66,11 +66,7 @@ export function planCall(catalog: Catalog, request: PlanRequest): Plan {
   if (operation?.problem) throw new AirlockError("misconfigured", `operation "${operation.name}" cannot be served: ${operation.problem}`);
   if (operation && !operation.enabled) throw new AirlockError("disabled", `operation "${operation.name}" is disabled`);
 
-  const candidates: CatalogModel[] = [];
-  for (const ref of refs) {
-    const model = resolveRef(catalog, ref);
-    if (model && !candidates.includes(model)) candidates.push(model);
-  }
+  const candidates = resolveChain(catalog, refs);
   const usable = candidates.filter((m) => m.enabled && isAllowed(catalog, m) && kindServes(m, request.endpoint));
   if (usable.length === 0) {
     const wrongKind = candidates.find((m) => m.enabled && !kindServes(m, request.endpoint));
@@ -81,6 +77,16 @@ export function planCall(catalog: Catalog, request: PlanRequest): Plan {
     throw new AirlockError("disabled", `every model on this route is disabled (${candidates.map((m) => m.id).join(", ")})`);
   }
   return { operation, candidates: usable, routeReason, named: direct !== undefined, ...(disallowedModel ? { disallowedModel } : {}) };
+}
+
+/** A chain's refs (models and tiers) as catalog models, in order, each once. */
+export function resolveChain(catalog: Catalog, refs: readonly string[]): CatalogModel[] {
+  const models: CatalogModel[] = [];
+  for (const ref of refs) {
+    const model = resolveRef(catalog, ref);
+    if (model && !models.includes(model)) models.push(model);
+  }
+  return models;
 }
 
 export function isAllowed(catalog: Catalog, model: CatalogModel): boolean {

@@ -32,7 +32,7 @@ export interface RouteBookOptions {
   world(): RouteWorld;
   /** Called with every new set of routes: swap them in. */
   apply(set: RouteSet): void;
-  /** Tells every other instance that routes changed. */
+  /** Tells every other instance that routes changed; never throws (a failure is the announcer's to log). */
   announce(): Promise<void>;
 }
 
@@ -144,7 +144,7 @@ export class RouteBook {
     try {
       await this.reload();
     } finally {
-      await this.options.announce().catch((err: unknown) => this.options.logger.warn({ err }, "could not announce a route change; other instances pick it up when they reload"));
+      await this.options.announce();
     }
   }
 
