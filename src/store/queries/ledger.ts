@@ -1,6 +1,6 @@
-import { count, desc, getTableColumns, gte, sql, type SQL } from "drizzle-orm";
+import { count, desc, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { ledger, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
+import { ledger, ledgerRollup, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
 import type { SpendGroup } from "../spend-groups.js";
 
 const ROWS_PER_STATEMENT = 5000;
@@ -12,7 +12,21 @@ const ROWS_PER_STATEMENT = 5000;
  * one `JSON.stringify` and no copy; the statement below, built once from the schema, maps them to
  * columns and fills a missing value with the column's default. A row already present (a retried
  * batch) is skipped.
+ *
+ * The same statement adds the rows it inserted to the hourly rollup (see `ledgerRollup`): one
+ * statement is atomic on both stores, so the rollup holds exactly the ledger's rows, and a skipped
+ * duplicate is never counted twice. Rollup rows are taken in key order, so two instances writing at
+ * once lock them in the same order and cannot deadlock.
  */
+/** How each rollup dimension reads a ledger row `l`. Migration 0004 folds old rows in with the same list. */
+const ROLLUP_VALUES = `('total', ''),
+  ('operation', coalesce(l.operation, '(none)')),
+  ('model', coalesce(l.model, '(none)')),
+  ('provider', coalesce(l.provider, '(none)')),
+  ('user', coalesce(l.end_user, l.user_id, '(none)')),
+  ('team', coalesce(l.team_id, '(none)')),
+  ('key', coalesce(l.key_id, '(none)'))`;
+
 const [INSERT_HEAD, INSERT_TAIL] = buildInsert();
 
 function buildInsert(): [string, string] {
@@ -22,8 +36,20 @@ function buildInsert(): [string, string] {
     .map(([property, column]) => (column.hasDefault ? `coalesce(r."${property}", ${sqlLiteral(column.default, column.getSQLType())})` : `r."${property}"`))
     .join(", ");
   const shape = columns.map(([property, column]) => `"${property}" ${column.getSQLType()}`).join(", ");
+  const rollup = `insert into ledger_rollup (dimension, grain, start, value, requests, errors, input_tokens, output_tokens, cost)
+select d.dimension, g.grain, date_trunc(g.grain, l.ts, 'UTC'), d.value, count(*), count(*) filter (where l.outcome <> 'success'),
+  sum(l.input_tokens), sum(l.output_tokens), sum(l.cost)
+from inserted l cross join (values ('hour'), ('day')) as g(grain) cross join lateral (values ${ROLLUP_VALUES}) as d(dimension, value)
+group by 1, 2, 3, 4 order by 1, 2, 3, 4
+on conflict (dimension, grain, start, value) do update set
+  requests = ledger_rollup.requests + excluded.requests, errors = ledger_rollup.errors + excluded.errors,
+  input_tokens = ledger_rollup.input_tokens + excluded.input_tokens, output_tokens = ledger_rollup.output_tokens + excluded.output_tokens,
+  cost = ledger_rollup.cost + excluded.cost`;
   // The batch parameter goes between the two halves.
-  return [`insert into ledger (${names}) select ${values} from json_to_recordset(`, `::json) as r(${shape}) on conflict (id) do nothing`];
+  return [
+    `with inserted as (insert into ledger (${names}) select ${values} from json_to_recordset(`,
+    `::json) as r(${shape}) on conflict (id) do nothing returning *) ${rollup}`,
+  ];
 }
 
 function sqlLiteral(value: unknown, type: string): string {
@@ -74,29 +100,51 @@ export interface SpendLine {
   cost: string;
 }
 
+/**
+ * Spend since a moment, grouped one way. Whole UTC days come from the daily rollup, the whole hours
+ * before the first of them from the hourly rollup, and only the minutes before the first whole hour
+ * from the ledger: exact to the row, and its cost does not grow with the ledger's size.
+ */
 export async function spendBy(db: Db, by: SpendGroup, since: Date): Promise<SpendLine[]> {
-  const group = GROUP_COLUMN[by];
-  const rows = await db
-    .select({
-      group: sql<string>`${group}`,
-      requests: sql<string>`count(*)`,
-      errors: sql<string>`count(*) filter (where ${ledger.outcome} <> 'success')`,
-      inputTokens: sql<string>`coalesce(sum(${ledger.inputTokens}), 0)`,
-      outputTokens: sql<string>`coalesce(sum(${ledger.outputTokens}), 0)`,
-      cost: sql<string>`coalesce(sum(${ledger.cost}), 0)::text`,
-    })
-    .from(ledger)
-    .where(gte(ledger.ts, since))
-    .groupBy(group)
-    .orderBy(desc(sql`sum(${ledger.cost})`), group);
-  return rows.map((r) => ({
+  const hoursFrom = nextWhole(since, HOUR_MS);
+  const daysFrom = nextWhole(since, DAY_MS);
+  const dimension = by === "day" ? "total" : by;
+  const rollupGroup = by === "day" ? sql`to_char(${ledgerRollup.start} at time zone 'UTC', 'YYYY-MM-DD')` : sql`${ledgerRollup.value}`;
+  const result = await db.execute(sql`
+    select grp as "group", sum(requests)::text as requests, sum(errors)::text as errors,
+      sum(input_tokens)::text as input, sum(output_tokens)::text as output, sum(cost)::text as cost
+    from (
+      select ${rollupGroup} as grp, ${ledgerRollup.requests} as requests, ${ledgerRollup.errors} as errors,
+        ${ledgerRollup.inputTokens} as input_tokens, ${ledgerRollup.outputTokens} as output_tokens, ${ledgerRollup.cost} as cost
+      from ${ledgerRollup}
+      where ${ledgerRollup.dimension} = ${dimension} and (
+        (${ledgerRollup.grain} = 'day' and ${ledgerRollup.start} >= ${daysFrom})
+        or (${ledgerRollup.grain} = 'hour' and ${ledgerRollup.start} >= ${hoursFrom} and ${ledgerRollup.start} < ${daysFrom}))
+      union all
+      select ${GROUP_COLUMN[by]}, count(*), count(*) filter (where ${ledger.outcome} <> 'success'),
+        sum(${ledger.inputTokens}), sum(${ledger.outputTokens}), sum(${ledger.cost})
+      from ${ledger}
+      where ${ledger.ts} >= ${since} and ${ledger.ts} < ${hoursFrom}
+      group by 1
+    ) as spend
+    group by grp
+    order by sum(cost) desc, grp`);
+  return rowsOf<{ group: string; requests: string; errors: string; input: string; output: string; cost: string }>(result).map((r) => ({
     group: String(r.group),
     requests: Number(r.requests),
     errors: Number(r.errors),
-    inputTokens: Number(r.inputTokens),
-    outputTokens: Number(r.outputTokens),
+    inputTokens: Number(r.input),
+    outputTokens: Number(r.output),
     cost: normalizeDecimal(String(r.cost)),
   }));
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The first whole UTC hour (or day) at or after `moment`; UTC days and hours are whole multiples since the epoch. */
+export function nextWhole(moment: Date, unitMs: number): Date {
+  return new Date(Math.ceil(moment.getTime() / unitMs) * unitMs);
 }
 
 export async function countLedgerRows(db: Db): Promise<number> {

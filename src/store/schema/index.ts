@@ -3,3 +3,4 @@ export * from "./ledger.js";
 export * from "./routes.js";
 export * from "./prices.js";
 export * from "./finance.js";
+export * from "./rollup.js";
