@@ -41,6 +41,13 @@ const GOLDEN: Golden[] = [
     cost: "0.0002241",
     providerCost: "0.0002241",
   },
+  {
+    // promptTokenCount 2100 of which cachedContentTokenCount 2048; candidates 40 plus thoughts 120 (billed as
+    // output). Priced from the bundled catalog (catalog/prices.yaml), not from this file.
+    model: "gemini/gemini-2.5-flash",
+    worked: "(2100 − 2048) × 0.3 + 2048 × 0.03 + (40 + 120) × 2.5 = 15.6 + 61.44 + 400 = 477.04 per 1M",
+    cost: "0.00047704",
+  },
 ];
 
 describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
@@ -48,25 +55,28 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
   const fakes: FakeUpstream[] = [];
 
   beforeAll(async () => {
-    const [openai, anthropic, deepseek, openrouter] = await Promise.all([
+    const [openai, anthropic, deepseek, openrouter, gemini] = await Promise.all([
       startFakeUpstream("openai"),
       startFakeUpstream("anthropic"),
       startFakeUpstream("openai", { chatFixture: "deepseek/chat" }),
       startFakeUpstream("openai", { chatFixture: "openrouter/chat" }),
+      startFakeUpstream("gemini"),
     ]);
-    fakes.push(openai, anthropic, deepseek, openrouter);
+    fakes.push(openai, anthropic, deepseek, openrouter, gemini);
     gw = await startTestGateway(kind, {
       providers: {
         openai: { type: "openai-compatible", baseUrl: openai.url },
         anthropic: { type: "anthropic", baseUrl: anthropic.url },
         deepseek: { type: "openai-compatible", baseUrl: deepseek.url },
         openrouter: { type: "openai-compatible", baseUrl: openrouter.url },
+        gemini: { type: "gemini", baseUrl: gemini.url },
       },
       models: [
         { id: "openai/o4-mini", price: { input: "1.10", cachedInput: "0.275", output: "4.40", per: "1M" } },
         { id: "anthropic/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } },
         { id: "deepseek/deepseek-chat", price: { input: "0.28", cachedInput: "0.028", output: "0.42", per: "1M" } },
         { id: "openrouter/openai/gpt-5-mini", price: { input: "0.25", cachedInput: "0.025", output: "2", per: "1M" } },
+        { id: "gemini/gemini-2.5-flash" }, // no price: the bundled catalog's applies
       ],
     });
   });

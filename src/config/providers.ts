@@ -32,6 +32,18 @@ export const anthropicConfig = z.strictObject({
   ...base,
 });
 
+export const geminiConfig = z.strictObject({
+  type: z.literal("gemini"),
+  baseUrl: z.url().default("https://generativelanguage.googleapis.com"),
+  /** Sent as the `x-goog-api-key` header. */
+  apiKey: secretRef.optional(),
+  /** The path segment before `/models/…`: `v1beta` has every feature the adapter uses (thinking, JSON Schema). */
+  apiVersion: z.string().regex(/^[\w.-]+$/).default("v1beta"),
+  headers: z.record(z.string(), z.string()).optional(),
+  connections: z.number().int().positive().optional(),
+  ...base,
+});
+
 /** One step of a mock script: what the nth call does. The script repeats its last step. */
 export const mockStep = z.strictObject({
   /** Answer with this HTTP-like error status instead of a reply. */
@@ -64,10 +76,11 @@ export const noopConfig = z.strictObject({
   ...base,
 });
 
-export const providerConfig = z.discriminatedUnion("type", [openAICompatibleConfig, anthropicConfig, mockConfig, noopConfig]);
+export const providerConfig = z.discriminatedUnion("type", [openAICompatibleConfig, anthropicConfig, geminiConfig, mockConfig, noopConfig]);
 
 export type OpenAICompatibleConfig = z.infer<typeof openAICompatibleConfig>;
 export type AnthropicConfig = z.infer<typeof anthropicConfig>;
+export type GeminiConfig = z.infer<typeof geminiConfig>;
 export type MockConfig = z.infer<typeof mockConfig>;
 export type MockStep = z.infer<typeof mockStep>;
 export type NoopConfig = z.infer<typeof noopConfig>;

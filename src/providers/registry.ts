@@ -1,6 +1,7 @@
 import type { ProviderConfig } from "../config/providers.js";
 import { AirlockError } from "../core/errors.js";
 import { AnthropicProvider } from "./anthropic/provider.js";
+import { GeminiProvider } from "./gemini/provider.js";
 import { MockProvider } from "./mock/provider.js";
 import { NoopProvider } from "./noop/provider.js";
 import { OpenAICompatibleProvider } from "./openai-compatible/provider.js";
@@ -13,6 +14,8 @@ export function createProvider(name: string, config: ProviderConfig): ProviderV1
       return new OpenAICompatibleProvider(name, config);
     case "anthropic":
       return new AnthropicProvider(name, config);
+    case "gemini":
+      return new GeminiProvider(name, config);
     case "mock":
       return new MockProvider(name, config);
     case "noop":

@@ -1,14 +1,15 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { GEMINI_NOT_FOUND, geminiErrorBody, geminiHeaders, geminiJson, geminiRoute, geminiStreamEvents, isGeminiCounted, isGeminiStream } from "./gemini.js";
 
 /**
- * A local stand-in for OpenAI-style and Anthropic upstreams that speaks their real wire formats:
+ * A local stand-in for OpenAI-style, Anthropic and Gemini upstreams that speaks their real wire formats:
  * recorded JSON and SSE payloads, real status codes, error bodies and rate-limit headers. Tests queue
  * one scenario per request; an empty queue means every request succeeds with the default fixture.
  */
 
-export type FakeFlavor = "openai" | "anthropic";
+export type FakeFlavor = "openai" | "anthropic" | "gemini";
 
 export type FakeScenario =
   /** `content` replaces the assistant's text in the recorded payload (streamed: in its first text chunk, later ones emptied). */
@@ -25,7 +26,7 @@ export interface RecordedRequest {
 }
 
 export interface FakeUpstream {
-  /** The base URL for provider config: `http://127.0.0.1:PORT/v1` (openai) or `http://127.0.0.1:PORT` (anthropic). */
+  /** The base URL for provider config: `http://127.0.0.1:PORT/v1` (openai) or `http://127.0.0.1:PORT` (anthropic, gemini). */
   url: string;
   requests: RecordedRequest[];
   push(...scenarios: FakeScenario[]): void;
@@ -37,7 +38,7 @@ export interface FakeUpstreamOptions {
   latencyMs?: number;
   /** Delay between SSE events. */
   chunkDelayMs?: number;
-  /** The chat fixture for `ok` answers that name none; default `openai/chat` or `anthropic/message`. */
+  /** The chat fixture for `ok` answers that name none; default `openai/chat`, `anthropic/message` or `gemini/generate`. */
   chatFixture?: string;
 }
 
@@ -62,6 +63,7 @@ export function fixtureJson(name: string): any {
 type Route = "chat" | "embeddings" | "models";
 
 function routeOf(flavor: FakeFlavor, method: string | undefined, path: string): Route | undefined {
+  if (flavor === "gemini") return geminiRoute(method, path);
   if (flavor === "anthropic") return method === "POST" && path === "/v1/messages" ? "chat" : undefined;
   if (method === "POST" && path === "/v1/chat/completions") return "chat";
   if (method === "POST" && path === "/v1/embeddings") return "embeddings";
@@ -86,7 +88,8 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
       if (options.latencyMs) await sleep(options.latencyMs);
       const route = routeOf(flavor, req.method, path.split("?")[0]!);
       if (route === undefined) return sendJson(res, 404, notFoundBody(flavor), baseHeaders(flavor, requestId));
-      await answer(flavor, route, scenario, body, res, requestId, options);
+      const streamed = route === "chat" && (flavor === "gemini" ? isGeminiStream(path) : body?.stream === true);
+      await answer(flavor, route, streamed, scenario, body, res, requestId, options);
     });
   });
   server.on("connection", (socket) => {
@@ -118,6 +121,7 @@ export async function unreachableUrl(flavor: FakeFlavor): Promise<string> {
 async function answer(
   flavor: FakeFlavor,
   route: Route,
+  streamed: boolean,
   scenario: FakeScenario,
   body: any,
   res: ServerResponse,
@@ -146,10 +150,15 @@ async function answer(
   const dropUsage = scenario.kind === "noUsage";
   const cutAfter = scenario.kind === "cut" ? scenario.afterChunks : undefined;
 
-  if (route === "chat" && body?.stream === true) {
-    const includeUsage = flavor === "anthropic" || body?.stream_options?.include_usage === true;
-    let events = sseEvents(readFixture(fixture, "sse"), flavor, includeUsage && !dropUsage);
-    if (scenario.kind === "ok" && scenario.content !== undefined) events = withStreamedContent(events, flavor, scenario.content);
+  const content = scenario.kind === "ok" ? scenario.content : undefined;
+  if (streamed) {
+    const includeUsage = flavor !== "openai" || body?.stream_options?.include_usage === true;
+    let events: string[];
+    if (flavor === "gemini") events = geminiStreamEvents(readFixture(fixture, "sse"), !dropUsage, content);
+    else {
+      events = sseEvents(readFixture(fixture, "sse"), flavor, includeUsage && !dropUsage);
+      if (content !== undefined) events = withStreamedContent(events, flavor, content);
+    }
     res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
     let counted = 0;
     for (const event of events) {
@@ -167,13 +176,14 @@ async function answer(
   }
 
   let payload = readFixture(fixture, "json");
-  if (scenario.kind === "ok" && scenario.content !== undefined) {
+  if (flavor === "gemini") payload = geminiJson(payload, content, dropUsage);
+  else if (content !== undefined) {
     const parsed = JSON.parse(payload);
-    if (flavor === "anthropic") parsed.content = [{ type: "text", text: scenario.content }];
-    else parsed.choices[0].message.content = scenario.content;
+    if (flavor === "anthropic") parsed.content = [{ type: "text", text: content }];
+    else parsed.choices[0].message.content = content;
     payload = JSON.stringify(parsed);
   }
-  if (dropUsage) {
+  if (dropUsage && flavor !== "gemini") {
     const parsed = JSON.parse(payload);
     delete parsed.usage;
     payload = JSON.stringify(parsed);
@@ -239,6 +249,7 @@ function withStreamedContent(events: string[], flavor: FakeFlavor, content: stri
 
 /** What a `cut` counts: events the adapter turns into content chunks. */
 function isCounted(flavor: FakeFlavor, event: string): boolean {
+  if (flavor === "gemini") return isGeminiCounted(event);
   if (flavor === "anthropic") return event.startsWith("event: content_block_delta\n");
   if (!event.startsWith("data: {")) return false;
   const payload = JSON.parse(event.slice(6));
@@ -250,11 +261,12 @@ function isTerminal(event: string): boolean {
 }
 
 function defaultFixture(flavor: FakeFlavor, route: Route, chatFixture: string | undefined): string {
-  if (route === "embeddings") return "openai/embeddings";
-  return chatFixture ?? (flavor === "anthropic" ? "anthropic/message" : "openai/chat");
+  if (route === "embeddings") return flavor === "gemini" ? "gemini/embed" : "openai/embeddings";
+  return chatFixture ?? { openai: "openai/chat", anthropic: "anthropic/message", gemini: "gemini/generate" }[flavor];
 }
 
 function baseHeaders(flavor: FakeFlavor, requestId: string): OutgoingHttpHeaders {
+  if (flavor === "gemini") return geminiHeaders();
   if (flavor === "anthropic") {
     return { "request-id": requestId, "anthropic-organization-id": "8c5f2b1e-6a3d-4f9e-b7c2-1d0e9a8b7c6d", via: "1.1 google" };
   }
@@ -273,6 +285,7 @@ function baseHeaders(flavor: FakeFlavor, requestId: string): OutgoingHttpHeaders
 }
 
 function errorHeadersFor(flavor: FakeFlavor, status: number): OutgoingHttpHeaders {
+  if (flavor === "gemini") return {}; // Google says when to retry in the body's RetryInfo
   if (status === 429 && flavor === "openai") {
     return { "retry-after": "1", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s" };
   }
@@ -314,6 +327,7 @@ const ANTHROPIC_ERRORS: Record<number, { type: string; message: string }> = {
 
 /** The provider's real error JSON for a status. */
 export function errorBodyFor(flavor: FakeFlavor, status: number): unknown {
+  if (flavor === "gemini") return geminiErrorBody(status);
   if (flavor === "anthropic") {
     const error = ANTHROPIC_ERRORS[status] ?? { type: status >= 500 ? "api_error" : "invalid_request_error", message: `Error ${status}` };
     return { type: "error", error, request_id: "req_011CSHoEeqs5C35K2UUqR7Fy" };
@@ -323,6 +337,7 @@ export function errorBodyFor(flavor: FakeFlavor, status: number): unknown {
 }
 
 function notFoundBody(flavor: FakeFlavor): unknown {
+  if (flavor === "gemini") return GEMINI_NOT_FOUND;
   if (flavor === "anthropic") return { type: "error", error: { type: "not_found_error", message: "Not Found" } };
   return { error: { message: "Invalid URL", type: "invalid_request_error", param: null, code: null } };
 }

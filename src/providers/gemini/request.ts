@@ -1,0 +1,203 @@
+import { AirlockError } from "../../core/errors.js";
+import { ProviderError } from "../errors.js";
+import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolCall } from "../spec.js";
+import { isObject, text } from "../wire.js";
+import type {
+  GeminiContent,
+  GeminiEmbedRequest,
+  GeminiFunctionDeclaration,
+  GeminiGenerationConfig,
+  GeminiPart,
+  GeminiRequest,
+  GeminiToolConfig,
+} from "./wire.js";
+
+const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
+
+/**
+ * Google's documented stand-in for a thought signature the caller cannot supply. OpenAI-shaped history
+ * has nowhere to keep the signature Gemini returned with a function call, and Gemini 3 refuses a replayed
+ * function call without one (400); 2.5 models accept it too.
+ */
+export const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
+
+/**
+ * Translates an OpenAI chat request into a generateContent body. The model travels in the URL, not
+ * the body. Fields with no Gemini meaning (user, seed, logprobs, parallel_tool_calls, …) are dropped.
+ */
+export function toGeminiRequest(request: ChatRequest, provider: string): GeminiRequest {
+  const system: string[] = [];
+  const contents: GeminiContent[] = [];
+  const toolNames = toolNamesById(request.messages);
+  for (const message of request.messages) {
+    switch (message.role) {
+      case "system":
+      case "developer":
+        system.push(plainText(message.content));
+        break;
+      case "user":
+        append(contents, "user", userParts(message.content, provider));
+        break;
+      case "assistant":
+        append(contents, "model", modelParts(message));
+        break;
+      case "tool":
+        append(contents, "user", [functionResponse(message, toolNames)]);
+        break;
+    }
+  }
+
+  const out: GeminiRequest = { contents };
+  if (system.length > 0) out.systemInstruction = { parts: [{ text: system.join("\n\n") }] };
+  const generationConfig = toGenerationConfig(request);
+  if (Object.keys(generationConfig).length > 0) out.generationConfig = generationConfig;
+  if (Array.isArray(request.tools) && request.tools.length > 0) out.tools = [{ functionDeclarations: request.tools.map(toDeclaration) }];
+  const toolConfig = toToolConfig(request.tool_choice);
+  if (toolConfig !== undefined) out.toolConfig = toolConfig;
+  return out;
+}
+
+/** One batchEmbedContents request per input; Gemini embeds text only, so token-id inputs go elsewhere. */
+export function toGeminiEmbedRequest(request: EmbedRequest, provider: string): GeminiEmbedRequest {
+  const inputs = typeof request.input === "string" ? [request.input] : request.input;
+  if (!inputs.every((input): input is string => typeof input === "string")) {
+    throw new ProviderError(`${provider}: gemini embeds text only, not token arrays`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  const model = `models/${request.model}`;
+  return {
+    requests: inputs.map((input) => ({
+      model,
+      content: { parts: [{ text: input }] },
+      ...(request.dimensions !== undefined ? { outputDimensionality: request.dimensions } : {}),
+    })),
+  };
+}
+
+function toGenerationConfig(request: ChatRequest): GeminiGenerationConfig {
+  const config: GeminiGenerationConfig = {};
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  if (maxTokens !== undefined) config.maxOutputTokens = maxTokens;
+  if (request.temperature !== undefined) config.temperature = request.temperature;
+  if (request.top_p !== undefined) config.topP = request.top_p;
+  if (request.stop !== undefined) config.stopSequences = typeof request.stop === "string" ? [request.stop] : request.stop;
+  if (request.n !== undefined) config.candidateCount = request.n;
+  const format = isObject(request.response_format) ? request.response_format : undefined;
+  if (format?.type === "json_object" || format?.type === "json_schema") config.responseMimeType = "application/json";
+  if (format?.type === "json_schema" && isObject(format.json_schema) && format.json_schema.schema !== undefined) {
+    config.responseJsonSchema = format.json_schema.schema;
+  }
+  return config;
+}
+
+/**
+ * Gemini turns must not hold empty parts, and all functionResponses answering one model turn belong in
+ * the one user turn after it (OpenAI sends each as its own message): merging same-role neighbours does both.
+ */
+function append(contents: GeminiContent[], role: GeminiContent["role"], parts: GeminiPart[]): void {
+  if (parts.length === 0) return;
+  const last = contents[contents.length - 1];
+  if (last !== undefined && last.role === role) last.parts.push(...parts);
+  else contents.push({ role, parts });
+}
+
+function userParts(content: ChatMessage["content"], provider: string): GeminiPart[] {
+  if (content === null) return [];
+  if (typeof content === "string") return [{ text: content }];
+  return content.map((part) => toPart(part, provider));
+}
+
+function modelParts(message: ChatMessage): GeminiPart[] {
+  const parts: GeminiPart[] = [];
+  const content = plainText(message.content);
+  if (content !== "") parts.push({ text: content });
+  (message.tool_calls ?? []).forEach((call, i) => {
+    const part: GeminiPart = { functionCall: { name: call.function.name, args: toolArgs(call) } };
+    // Gemini expects the signature on the first function call of a step only (parallel calls share it).
+    if (i === 0) part.thoughtSignature = SKIP_THOUGHT_SIGNATURE;
+    parts.push(part);
+  });
+  return parts;
+}
+
+/** A functionResponse names the function, but OpenAI tool messages carry only the call's id. */
+function toolNamesById(messages: ChatMessage[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const message of messages) for (const call of message.tool_calls ?? []) names.set(call.id, call.function.name);
+  return names;
+}
+
+/**
+ * Gemini wants the result as a JSON object; its docs read an `output` key as the function's output.
+ * A JSON-object answer is sent as it is, anything else under `output`.
+ */
+function functionResponse(message: ChatMessage, names: Map<string, string>): GeminiPart {
+  const name = (message.tool_call_id === undefined ? undefined : names.get(message.tool_call_id)) ?? message.name;
+  if (name === undefined) {
+    throw new AirlockError("invalid_request", "a tool message needs the tool_call_id of an earlier assistant tool call", { param: "messages" });
+  }
+  const output = plainText(message.content);
+  let response: Record<string, unknown> = { output };
+  try {
+    const parsed: unknown = JSON.parse(output);
+    response = isObject(parsed) ? parsed : { output: parsed };
+  } catch {
+    // plain text stays under `output`
+  }
+  return { functionResponse: { name, response } };
+}
+
+function toPart(part: ContentPart, provider: string): GeminiPart {
+  if (part.type === "text") return { text: part.text };
+  const url = part.image_url.url;
+  const inline = DATA_URL.exec(url);
+  if (inline !== null) return { inlineData: { mimeType: inline[1]!, data: inline[2]! } };
+  if (url.startsWith("https://") || url.startsWith("http://")) {
+    // The Gemini API fetches only its own Files API URIs; another provider may take the URL as it is.
+    throw new ProviderError(`${provider}: gemini takes images inline only (base64 data: URLs)`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  throw new AirlockError("invalid_request", "an image must be a base64 data: URL or an http(s) URL", { param: "messages" });
+}
+
+/** Gemini's args is a JSON object (a protobuf Struct), not a string. */
+function toolArgs(call: ToolCall): Record<string, unknown> {
+  if (call.function.arguments.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(call.function.arguments);
+  } catch {
+    throw new AirlockError("invalid_request", "tool call arguments are not valid JSON", { param: "messages" });
+  }
+  if (!isObject(parsed)) throw new AirlockError("invalid_request", "tool call arguments must be a JSON object", { param: "messages" });
+  return parsed;
+}
+
+function toDeclaration(tool: unknown): GeminiFunctionDeclaration {
+  const fn = isObject(tool) && tool.type === "function" && isObject(tool.function) ? tool.function : undefined;
+  const name = fn === undefined ? undefined : text(fn.name);
+  if (fn === undefined || name === undefined) {
+    throw new AirlockError("invalid_request", "only function tools can be sent to gemini", { param: "tools" });
+  }
+  const out: GeminiFunctionDeclaration = { name };
+  const description = text(fn.description);
+  if (description !== undefined) out.description = description;
+  if (fn.parameters !== undefined) out.parametersJsonSchema = fn.parameters;
+  return out;
+}
+
+function toToolConfig(choice: unknown): GeminiToolConfig | undefined {
+  if (choice === "auto") return { functionCallingConfig: { mode: "AUTO" } };
+  if (choice === "none") return { functionCallingConfig: { mode: "NONE" } };
+  if (choice === "required") return { functionCallingConfig: { mode: "ANY" } };
+  if (isObject(choice) && isObject(choice.function) && typeof choice.function.name === "string") {
+    return { functionCallingConfig: { mode: "ANY", allowedFunctionNames: [choice.function.name] } };
+  }
+  return undefined;
+}
+
+function plainText(content: ChatMessage["content"]): string {
+  if (content === null) return "";
+  if (typeof content === "string") return content;
+  let out = "";
+  for (const part of content) if (part.type === "text") out += part.text;
+  return out;
+}

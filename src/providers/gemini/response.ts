@@ -1,0 +1,126 @@
+import { ProviderError } from "../errors.js";
+import type { ChatChoice, ChatResult, EmbedRequest, EmbedResult, FinishReason, ToolCall, Usage } from "../spec.js";
+import { emptyUsage } from "../spec.js";
+import { count, isObject, text, type JsonObject } from "../wire.js";
+import type { GeminiCandidate, GeminiPart, GeminiUsageMetadata } from "./wire.js";
+
+/**
+ * Gemini's promptTokenCount already includes cache hits, so only the cached part is broken out;
+ * candidatesTokenCount excludes thinking, which is billed as output, so thoughts are added back in.
+ * Tool-use prompt tokens (grounding results fed to the model) are input Google bills on top.
+ */
+export function normalizeGeminiUsage(usage: GeminiUsageMetadata): Usage {
+  const thoughts = count(usage.thoughtsTokenCount);
+  return {
+    inputTokens: count(usage.promptTokenCount) + count(usage.toolUsePromptTokenCount),
+    outputTokens: count(usage.candidatesTokenCount) + thoughts,
+    cachedInputTokens: count(usage.cachedContentTokenCount),
+    cacheWriteTokens: 0, // explicit caches are created (and billed for storage) out of band, not per call
+    reasoningTokens: thoughts,
+  };
+}
+
+const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"]);
+
+/** A function call ends the turn with STOP on Gemini; OpenAI callers look for `tool_calls`. */
+export function toFinishReason(finishReason: string | undefined, hasToolCalls: boolean): FinishReason {
+  let mapped: FinishReason = null;
+  if (finishReason === "STOP") mapped = "stop";
+  else if (finishReason === "MAX_TOKENS") mapped = "length";
+  else if (finishReason !== undefined && FILTERED.has(finishReason)) mapped = "content_filter";
+  // OTHER, MALFORMED_FUNCTION_CALL, LANGUAGE, … have no OpenAI counterpart: null, as for unknown reasons
+  return hasToolCalls && (mapped === "stop" || mapped === null) ? "tool_calls" : mapped;
+}
+
+/**
+ * Gemini's function calls have no id (outside a few surfaces), but OpenAI tool results must name one.
+ * Numbering them in answer order makes the ids the same for the same answer, streamed or not.
+ */
+export class ToolCallIds {
+  private next = 0;
+  idFor(call: JsonObject): string {
+    const id = text(call.id) ?? `call_${this.next}`;
+    this.next++;
+    return id;
+  }
+}
+
+/** A candidate's answer text, without thought parts (the model's reasoning, which OpenAI callers must not get as content). */
+export function answerText(parts: GeminiPart[]): string | undefined {
+  let content: string | undefined;
+  for (const part of parts) {
+    if (part.thought === true || typeof part.text !== "string") continue;
+    content = (content ?? "") + part.text;
+  }
+  return content;
+}
+
+export function toToolCall(part: GeminiPart, ids: ToolCallIds): ToolCall | undefined {
+  if (!isObject(part.functionCall)) return undefined;
+  const call = part.functionCall as unknown as JsonObject;
+  return { id: ids.idFor(call), type: "function", function: { name: text(call.name) ?? "", arguments: JSON.stringify(call.args ?? {}) } };
+}
+
+export function partsOf(candidate: GeminiCandidate): GeminiPart[] {
+  const parts = isObject(candidate.content) ? candidate.content.parts : undefined;
+  return Array.isArray(parts) ? parts.filter(isObject) : [];
+}
+
+export function toChatResult(raw: unknown, provider: string, requestedModel: string): ChatResult {
+  if (!isObject(raw)) throw new ProviderError(`${provider}: upstream answer is not a GenerateContentResponse`, { kind: "protocol", provider });
+  const candidates = Array.isArray(raw.candidates) ? (raw.candidates.filter(isObject) as GeminiCandidate[]) : [];
+  const ids = new ToolCallIds();
+  const choices: ChatChoice[] = candidates.map((candidate, i) => {
+    const parts = partsOf(candidate);
+    const toolCalls = parts.flatMap((part) => toToolCall(part, ids) ?? []);
+    return {
+      index: typeof candidate.index === "number" ? candidate.index : i,
+      message: { role: "assistant", content: answerText(parts) ?? null, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+      finish_reason: toFinishReason(text(candidate.finishReason), toolCalls.length > 0),
+    };
+  });
+  // A blocked prompt comes back as promptFeedback and no candidates at all; the caller still gets a choice.
+  if (choices.length === 0 && isObject(raw.promptFeedback) && text(raw.promptFeedback.blockReason) !== undefined) {
+    choices.push({ index: 0, message: { role: "assistant", content: null }, finish_reason: "content_filter" });
+  }
+  if (choices.length === 0) throw new ProviderError(`${provider}: upstream answer has no candidates`, { kind: "protocol", provider });
+  const usageReported = isObject(raw.usageMetadata);
+  return {
+    id: text(raw.responseId) ?? "",
+    model: text(raw.modelVersion) ?? requestedModel,
+    created: Math.floor(Date.now() / 1000),
+    choices,
+    usage: usageReported ? normalizeGeminiUsage(raw.usageMetadata as GeminiUsageMetadata) : emptyUsage(),
+    usageReported,
+  };
+}
+
+/**
+ * batchEmbedContents reports no token counts, and EmbedResult cannot say "not reported". Input tokens
+ * are therefore estimated at four characters per token (what Airlock assumes wherever usage is missing),
+ * so that embeddings are never ledgered as free.
+ */
+export function toEmbedResult(raw: unknown, provider: string, request: EmbedRequest): EmbedResult {
+  if (!isObject(raw) || !Array.isArray(raw.embeddings)) {
+    throw new ProviderError(`${provider}: upstream embeddings answer has no embeddings`, { kind: "protocol", provider });
+  }
+  const data = raw.embeddings.map((embedding, index) => {
+    const values = isObject(embedding) && Array.isArray(embedding.values) ? (embedding.values as number[]) : undefined;
+    if (values === undefined) throw new ProviderError(`${provider}: upstream embedding ${index} has no values`, { kind: "protocol", provider });
+    return { index, embedding: request.encoding_format === "base64" ? toBase64(values) : values };
+  });
+  const inputs = typeof request.input === "string" ? [request.input] : (request.input as unknown[]);
+  if (data.length !== inputs.length) {
+    throw new ProviderError(`${provider}: upstream returned ${data.length} embeddings for ${inputs.length} inputs`, { kind: "protocol", provider });
+  }
+  const chars = inputs.reduce<number>((sum, input) => sum + (typeof input === "string" ? input.length : 0), 0);
+  const usage = emptyUsage();
+  usage.inputTokens = Math.ceil(chars / 4);
+  return { model: request.model, data, usage };
+}
+
+/** OpenAI's base64 encoding (which the openai SDK asks for by default): little-endian float32s. */
+function toBase64(values: number[]): string {
+  const floats = Float32Array.from(values);
+  return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString("base64");
+}
