@@ -5,7 +5,7 @@ import type { CallContext, CallDeps } from "./context.js";
 import { attemptTimeoutMs, callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
 import { enforceShape } from "./structured.js";
-import { estimateUsage } from "./usage.js";
+import { estimateUsage, generatedText } from "./usage.js";
 
 export interface ChatOutcome extends Settlement {
   result: ChatResult;
@@ -34,7 +34,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
     record.model = model;
     let result = value.result;
     // No usage from the upstream: estimate rather than record a silent zero, and flag the row.
-    record.usage = result.usageReported ? result.usage : estimateUsage(body, outputChars(result));
+    record.usage = result.usageReported ? result.usage : await estimateUsage(body, generatedText(result));
     record.usageEstimated = !result.usageReported;
     let output: unknown;
     if (contract) {
@@ -50,8 +50,4 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
   } finally {
     call.dispose();
   }
-}
-
-function outputChars(result: ChatResult): number {
-  return result.choices.reduce((sum, c) => sum + (c.message.content?.length ?? 0), 0);
 }

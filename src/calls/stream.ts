@@ -83,13 +83,14 @@ async function* relay(
   const { iterator } = opened;
   let next = opened.first;
   let usage: Usage | undefined;
-  let outputChars = 0;
+  // Everything generated, in case the usage event never comes and the tokens must be counted here.
+  const generated: string[] = [];
   // Kept only when the answer must be checked against a schema at the end.
   let text = contract ? "" : undefined;
   let finished = false;
-  const billDelivered = () => {
-    record.usage = usage ?? estimateUsage(body, outputChars);
+  const billDelivered = async () => {
     record.usageEstimated = usage === undefined;
+    record.usage = usage ?? (await estimateUsage(body, generated.join("")));
   };
   try {
     while (!next.done) {
@@ -101,8 +102,9 @@ async function* relay(
         event.chunk.model = model.id;
         for (const choice of event.chunk.choices) {
           const content = choice.delta.content;
+          if (choice.delta.tool_calls) generated.push(toolCallText(choice.delta.tool_calls));
           if (!content) continue;
-          outputChars += content.length;
+          generated.push(content);
           if (text !== undefined && choice.index === 0) text += content;
         }
         yield { type: "chunk", chunk: event.chunk };
@@ -110,7 +112,7 @@ async function* relay(
       next = await iterator.next();
     }
     finished = true;
-    billDelivered();
+    await billDelivered();
     if (contract) {
       // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
       const checked = checkOutput(contract.schema, text ?? null);
@@ -121,7 +123,7 @@ async function* relay(
   } catch (err) {
     finished = true;
     // What was generated before the break was generated, and is billed.
-    billDelivered();
+    await billDelivered();
     // A target that keeps cutting streams is as unwell as one that refuses them.
     if (err instanceof ProviderError && !ctx.signal?.aborted) deps.breakers.recordFailure(model.id);
     throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
@@ -129,9 +131,9 @@ async function* relay(
     call.dispose();
     if (!finished) {
       // The consumer stopped early (the client went away): bill what was delivered.
-      billDelivered();
-      fail(deps, ctx, record, new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } }));
       void iterator.return?.();
+      await billDelivered();
+      fail(deps, ctx, record, new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } }));
     }
   }
 }
@@ -142,4 +144,15 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
   if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
+}
+
+/** The generated part of streamed tool call deltas: names and argument fragments. */
+function toolCallText(deltas: unknown[]): string {
+  let text = "";
+  for (const delta of deltas) {
+    const fn = (delta as { function?: { name?: unknown; arguments?: unknown } }).function;
+    if (typeof fn?.name === "string") text += fn.name;
+    if (typeof fn?.arguments === "string") text += fn.arguments;
+  }
+  return text;
 }

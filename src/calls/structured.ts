@@ -9,7 +9,7 @@ import { checkOutput, nativeResponseFormat, repairMessages, schemaInstruction, s
 import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput } from "../structured/schema.js";
 import type { CallDeps } from "./context.js";
 import type { CallRecord } from "./settle.js";
-import { estimateUsage } from "./usage.js";
+import { estimateUsage, generatedText } from "./usage.js";
 
 /** What a chat call asks of the answer's shape, settled once before any provider is called. */
 export interface OutputContract {
@@ -118,7 +118,7 @@ export async function enforceShape(
     attempt.dispose();
   }
   const fixedRaw = repaired.choices[0]?.message.content ?? null;
-  const repairUsage = repaired.usageReported ? repaired.usage : estimateUsage(repairRequest, fixedRaw?.length ?? 0);
+  const repairUsage = repaired.usageReported ? repaired.usage : await estimateUsage(repairRequest, generatedText(repaired));
   if (!repaired.usageReported) record.usageEstimated = true;
   record.usage = record.usage ? addUsage(record.usage, repairUsage) : repairUsage;
   const fixed = checkOutput(contract.schema, fixedRaw);

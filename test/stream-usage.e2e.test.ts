@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { countPromptTokens, countTokens, loadTokenizer } from "../src/calls/usage.js";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Streams whose usage never arrives: the upstream sends none, or the client leaves before the usage
+ * event. The ledger still gets the call, with tokens counted by the tokenizer and the row flagged.
+ */
+const MESSAGES = [{ role: "user" as const, content: "What is the capital of France?" }];
+const ANSWER = "The capital of France is Paris.";
+
+describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
+  let slow: FakeUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    // 150 ms between events: time enough for a client to leave after its first chunks.
+    slow = await startFakeUpstream("openai", { chunkDelayMs: 150 });
+    gw = await startTestGateway(kind, {
+      providers: { oai: { type: "openai-compatible", baseUrl: slow.url } },
+      models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await slow?.close();
+  });
+
+  async function rowFor(requestId: string) {
+    return vi.waitFor(
+      async () => {
+        const row = (await gw.plane.recentCalls(20)).find((r) => r.requestId === requestId);
+        if (!row) throw new Error("no ledger row yet");
+        return row;
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+  }
+
+  it("counts the tokens of a stream the upstream sent no usage for", async () => {
+    slow.push({ kind: "noUsage" });
+    const { data: stream, response } = await gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages: MESSAGES, stream: true }).withResponse();
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toBe(ANSWER);
+    const tokenizer = await loadTokenizer();
+    const row = await rowFor(response.headers.get("x-request-id")!);
+    expect(row).toMatchObject({ outcome: "success", usageEstimated: true, stream: true });
+    expect(row.inputTokens).toBe(countPromptTokens(tokenizer, { model: "gpt-4.1-mini", messages: MESSAGES }));
+    expect(row.inputTokens).toBe(14);
+    expect(row.outputTokens).toBe(countTokens(tokenizer, ANSWER));
+    // 14 × 0.4 + 7 × 1.6 = 16.8 per 1M
+    expect(row.cost.replace(/0+$/, "")).toBe("0.0000168");
+  });
+
+  it("records what was generated when the client disconnects mid-stream", async () => {
+    const { data: stream, response } = await gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages: MESSAGES, stream: true }).withResponse();
+    const requestId = response.headers.get("x-request-id")!;
+    const received: string[] = [];
+    for await (const chunk of stream) {
+      const content = chunk.choices[0]?.delta.content;
+      if (content) received.push(content);
+      if (received.length === 2) break; // leaves: the SDK aborts the HTTP request
+    }
+    expect(received).toEqual(["The", " capital"]);
+    const row = await rowFor(requestId);
+    expect(row).toMatchObject({ outcome: "error", errorCode: "timeout", usageEstimated: true, stream: true });
+    expect(row.inputTokens).toBe(14);
+    // At least what the client saw; the gateway may have relayed a chunk more before it noticed.
+    expect(row.outputTokens).toBeGreaterThanOrEqual(2);
+    expect(row.outputTokens).toBeLessThan(7);
+    expect(Number(row.cost)).toBeGreaterThan(0);
+    // The upstream was asked for usage, though the client did not ask for it.
+    expect(slow.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+  });
+});
