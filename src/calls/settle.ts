@@ -82,6 +82,9 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     cachedInputTokens: usage.cachedInputTokens,
     cacheWriteTokens: usage.cacheWriteTokens,
     reasoningTokens: usage.reasoningTokens,
+    // Left out of the row's JSON when absent, as they are for every chat call.
+    audioSeconds: usage.audioSeconds === undefined ? undefined : String(usage.audioSeconds),
+    characters: usage.characters,
     cost,
     providerCost: usage.providerCost ?? null,
     priceMissing: priced?.priceMissing ?? false,

@@ -21,6 +21,10 @@ export const priceSchema = z.strictObject({
   reasoning: decimal.optional(),
   /** A flat fee per request. */
   request: decimal.optional(),
+  /** Text characters, per `per` characters: what speech (text-to-speech) models bill. */
+  characters: decimal.optional(),
+  /** USD per minute of audio, billed to the second: what transcription models bill. Not scaled by `per`. */
+  audioMinute: decimal.optional(),
   /** The token count the prices above are for. */
   per: z.enum(["1M", "1K", "1"]).default("1M"),
   source: z.string().optional(),

@@ -28,4 +28,27 @@ describe("costOf", () => {
     const price = unitPrice({ input: "0.0375", output: "0", per: "1M" });
     expect(formatCost(costOf({ ...emptyUsage(), inputTokens: 1 }, price))).toBe("0.0000000375");
   });
+
+  it("bills transcription by the second at a per-minute price", () => {
+    // whisper-1 at $0.006 a minute, 61.5 s of audio: 0.006 × 61.5 / 60 = 0.00615
+    const price = unitPrice({ input: "0", output: "0", audioMinute: "0.006", per: "1M" });
+    expect(formatCost(costOf({ ...emptyUsage(), audioSeconds: 61.5 }, price))).toBe("0.00615");
+    // 7 s at $0.0043 a minute is 0.00050166…, kept to the ledger's 12 digits, rounded half to even
+    const odd = unitPrice({ input: "0", output: "0", audioMinute: "0.0043", per: "1M" });
+    expect(formatCost(costOf({ ...emptyUsage(), audioSeconds: 7 }, odd))).toBe("0.000501666667");
+  });
+
+  it("bills speech by the character, scaled like tokens by `per`", () => {
+    // tts-1 at $15 per 1M characters, 1,234 characters: 1234 × 15 / 1e6 = 0.01851
+    const price = unitPrice({ input: "0", output: "0", characters: "15", per: "1M" });
+    expect(formatCost(costOf({ ...emptyUsage(), characters: 1234 }, price))).toBe("0.01851");
+  });
+
+  it("adds units to tokens on the same call", () => {
+    // gpt-4o-mini-tts style: text tokens in, and characters at their own price
+    const price = unitPrice({ input: "0.6", output: "12", characters: "1", per: "1M" });
+    const usage = { ...emptyUsage(), inputTokens: 100, outputTokens: 1000, characters: 500 };
+    // 100 × 0.6 + 1000 × 12 + 500 × 1 = 60 + 12000 + 500 = 12560 per 1M
+    expect(formatCost(costOf(usage, price))).toBe("0.01256");
+  });
 });

@@ -17,6 +17,10 @@ export interface UnitPrice {
   cacheWrite: Money;
   reasoning: Money;
   request: Money;
+  /** Per character. */
+  character: Money;
+  /** Per minute: audio is divided by 60 last, so whole-second prices stay exact. */
+  audioMinute: Money;
 }
 
 const PER: Record<PriceConfig["per"], number> = { "1M": 1_000_000, "1K": 1_000, "1": 1 };
@@ -33,6 +37,8 @@ export function unitPrice(price: PriceConfig): UnitPrice {
     cacheWrite: price.cacheWrite === undefined ? input : perToken(price.cacheWrite),
     reasoning: price.reasoning === undefined ? output : perToken(price.reasoning),
     request: new Money(price.request ?? "0"),
+    character: perToken(price.characters ?? "0"),
+    audioMinute: new Money(price.audioMinute ?? "0"),
   };
 }
 
@@ -43,13 +49,17 @@ export function unitPrice(price: PriceConfig): UnitPrice {
 export function costOf(usage: Usage, price: UnitPrice): Money {
   const plainInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
   const plainOutput = Math.max(0, usage.outputTokens - usage.reasoningTokens);
-  return price.input
+  let cost = price.input
     .mul(plainInput)
     .add(price.cachedInput.mul(usage.cachedInputTokens))
     .add(price.cacheWrite.mul(usage.cacheWriteTokens))
     .add(price.output.mul(plainOutput))
     .add(price.reasoning.mul(usage.reasoningTokens))
     .add(price.request);
+  // Speech and transcription units; a chat call has neither and skips the arithmetic.
+  if (usage.characters) cost = cost.add(price.character.mul(usage.characters));
+  if (usage.audioSeconds) cost = cost.add(price.audioMinute.mul(usage.audioSeconds).div(60));
+  return cost;
 }
 
 /** The ledger's text form: fixed point, no exponent, at most COST_SCALE digits. */

@@ -74,6 +74,10 @@ export interface Usage {
   reasoningTokens: number;
   /** The provider's own cost figure in USD as a decimal string, when it reports one (OpenRouter). */
   providerCost?: string;
+  /** Seconds of audio in (transcription), to the millisecond. */
+  audioSeconds?: number;
+  /** Characters of text in (speech). */
+  characters?: number;
 }
 
 export interface ChatResult {

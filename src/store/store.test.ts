@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import { activeKeys, insertKey, listKeys, revokeKey } from "./queries/keys.js";
-import { countLedgerRows, insertLedgerRows, spendBy } from "./queries/ledger.js";
+import { countLedgerRows, insertLedgerRows, recentLedgerRows, spendBy } from "./queries/ledger.js";
 import type { NewLedgerRow } from "./schema/ledger.js";
 
 function row(i: number, overrides: Partial<NewLedgerRow> = {}): NewLedgerRow {
@@ -76,5 +76,15 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
     ]);
     const days = await spendBy(store.database.db, "day", new Date(0));
     expect(days.map((l) => l.group).sort()).toEqual([old.toISOString().slice(0, 10), new Date().toISOString().slice(0, 10)].sort());
+  });
+
+  it("keeps the audio seconds and characters of unit-billed calls, and leaves them empty for the rest", async () => {
+    const db = store.database.db;
+    await insertLedgerRows(db, [row(1, { audioSeconds: "61.5", cost: "0.00615" }), row(2, { characters: 1234, cost: "0.01851" }), row(3)]);
+    const rows = await recentLedgerRows(db, 3);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get("call_1")).toMatchObject({ audioSeconds: "61.500", characters: null });
+    expect(byId.get("call_2")).toMatchObject({ audioSeconds: null, characters: 1234 });
+    expect(byId.get("call_3")).toMatchObject({ audioSeconds: null, characters: null });
   });
 });

@@ -30,6 +30,10 @@ export const ledger = pgTable(
     cachedInputTokens: integer("cached_input_tokens").notNull().default(0),
     cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
+    /** Seconds of audio in, for transcription. */
+    audioSeconds: numeric("audio_seconds", { precision: 14, scale: 3 }),
+    /** Characters of text in, for speech. */
+    characters: integer("characters"),
     /** USD, exact. */
     cost: numeric("cost", { precision: 24, scale: 12 }).notNull(),
     /** What the provider itself said the call cost, when it says (OpenRouter). */
