@@ -117,9 +117,11 @@ export async function spendBy(db: Db, by: SpendGroup, since: Date): Promise<Spen
       select ${rollupGroup} as grp, ${ledgerRollup.requests} as requests, ${ledgerRollup.errors} as errors,
         ${ledgerRollup.inputTokens} as input_tokens, ${ledgerRollup.outputTokens} as output_tokens, ${ledgerRollup.cost} as cost
       from ${ledgerRollup}
-      where ${ledgerRollup.dimension} = ${dimension} and (
-        (${ledgerRollup.grain} = 'day' and ${ledgerRollup.start} >= ${daysFrom})
-        or (${ledgerRollup.grain} = 'hour' and ${ledgerRollup.start} >= ${hoursFrom} and ${ledgerRollup.start} < ${daysFrom}))
+      where ${ledgerRollup.dimension} = ${dimension} and ${ledgerRollup.grain} = 'day' and ${ledgerRollup.start} >= ${daysFrom}
+      union all
+      select ${rollupGroup}, ${ledgerRollup.requests}, ${ledgerRollup.errors}, ${ledgerRollup.inputTokens}, ${ledgerRollup.outputTokens}, ${ledgerRollup.cost}
+      from ${ledgerRollup}
+      where ${ledgerRollup.dimension} = ${dimension} and ${ledgerRollup.grain} = 'hour' and ${ledgerRollup.start} >= ${hoursFrom} and ${ledgerRollup.start} < ${daysFrom}
       union all
       select ${GROUP_COLUMN[by]}, count(*), count(*) filter (where ${ledger.outcome} <> 'success'),
         sum(${ledger.inputTokens}), sum(${ledger.outputTokens}), sum(${ledger.cost})
