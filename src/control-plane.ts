@@ -1,6 +1,7 @@
 import path from "node:path";
 import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "./auth/keys.js";
 import type { Principal } from "./auth/principal.js";
+import { runSpeech, runTranscription, type AudioOutcome } from "./calls/audio.js";
 import { runChat, type ChatOutcome } from "./calls/chat.js";
 import type { CallContext, CallDeps } from "./calls/context.js";
 import { runEmbed, type EmbedOutcome } from "./calls/embed.js";
@@ -15,7 +16,7 @@ import type { AirlockConfig } from "./config/schema.js";
 import { loadBundledPrices } from "./ledger/bundled-catalog.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
-import type { ChatRequest, EmbedRequest } from "./providers/spec.js";
+import type { ChatRequest, EmbedRequest, SpeechRequest, TranscriptionRequest } from "./providers/spec.js";
 import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
 import { buildCatalog, closeCatalog, configRoutes, routeWorld, withPrices, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
 import { PriceBook, withoutUndefined, type PriceInForce } from "./ledger/price-book.js";
@@ -162,6 +163,14 @@ export class ControlPlane {
 
   embed(body: EmbedRequest, ctx: CallContext): Promise<EmbedOutcome> {
     return runEmbed(this.deps, ctx, body);
+  }
+
+  transcribe(request: TranscriptionRequest, ctx: CallContext): Promise<AudioOutcome> {
+    return runTranscription(this.deps, ctx, request);
+  }
+
+  speak(request: SpeechRequest, ctx: CallContext): Promise<AudioOutcome> {
+    return runSpeech(this.deps, ctx, request);
   }
 
   /** Records a call refused before it reached the router (a malformed body), and returns its error. */

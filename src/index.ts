@@ -96,11 +96,37 @@ export interface EmbedResponse extends CallInfo {
   embeddings: number[][];
 }
 
+export interface TranscribeOptions extends CallOptions {
+  /** The audio: a Blob or File (WAV, MP3, M4A, OGG, FLAC, WebM…). */
+  file: Blob;
+  /** The file name the upstream sees; a File's own name by default. */
+  filename?: string;
+  /** language, prompt, response_format, temperature…, passed through as form fields. */
+  fields?: Record<string, string>;
+}
+
+export interface SpeakOptions extends CallOptions {
+  input: string;
+  voice: string;
+  /** response_format, speed, instructions…, passed through. */
+  params?: Record<string, unknown>;
+}
+
+export interface AudioResponse extends CallInfo {
+  /** The upstream's answer as it came: transcription text or JSON, or audio bytes. */
+  body: Uint8Array;
+  contentType: string;
+}
+
 export interface Airlock {
   chat<const S extends OutputSchemaInput | undefined = undefined>(options: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>>;
   /** Chunks as they arrive; the last part is `done`, with usage and cost. */
   stream(options: ChatOptions): AsyncIterable<StreamPart>;
   embed(options: EmbedOptions): Promise<EmbedResponse>;
+  /** Speech to text, billed by the second of audio (or by tokens, for token-priced models). */
+  transcribe(options: TranscribeOptions): Promise<AudioResponse>;
+  /** Text to speech, billed by the character. */
+  speak(options: SpeakOptions): Promise<AudioResponse>;
   /** Flushes the ledger and closes the store. */
   close(): Promise<void>;
 }
@@ -160,6 +186,19 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       const ctx = context(call);
       const outcome = await plane.embed({ model: call.model ?? "", input: call.input, dimensions: call.dimensions }, ctx);
       return { embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])), ...info(outcome, ctx.requestId) };
+    },
+    async transcribe(call) {
+      const plane = await ready;
+      const ctx = context(call);
+      const filename = call.filename ?? ((call.file as { name?: unknown }).name as string | undefined) ?? "audio";
+      const outcome = await plane.transcribe({ model: call.model ?? "", file: call.file, filename, fields: Object.entries(call.fields ?? {}) }, ctx);
+      return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+    },
+    async speak(call) {
+      const plane = await ready;
+      const ctx = context(call);
+      const outcome = await plane.speak({ ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice }, ctx);
+      return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
     },
     async close() {
       const plane = await ready.catch(() => undefined);

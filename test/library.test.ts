@@ -29,6 +29,32 @@ describe("createAirlock (in process)", () => {
     operations: { chat_message: { model: "oai/o4-mini" }, embed_docs: { model: "oai/text-embedding-3-small" } },
   });
 
+  it("transcribes and speaks in process, billed by the second and by the character", async () => {
+    const { upstream } = await setup();
+    const airlock = createAirlock({
+      config: {
+        providers: { openai: { type: "openai-compatible" as const, baseUrl: upstream.url, apiKey: "k" } },
+        models: [
+          { id: "openai/whisper-1", kind: "transcription" as const, price: { input: "0", audioMinute: "0.006", per: "1M" as const } },
+          { id: "openai/tts-1", kind: "speech" as const, price: { input: "0", characters: "15", per: "1M" as const } },
+        ],
+      },
+      inMemory: true,
+    });
+    cleanups.push(() => airlock.close());
+    const heard = await airlock.transcribe({ model: "openai/whisper-1", file: new File([new Uint8Array([1, 2, 3])], "clip.mp3", { type: "audio/mpeg" }), fields: { language: "en" } });
+    expect(JSON.parse(new TextDecoder().decode(heard.body)).text).toBe(fixtureJson("openai/transcription").text);
+    // 61.5 s reported: 0.006 × 61.5 / 60
+    expect(heard).toMatchObject({ model: "openai/whisper-1", cost: "0.00615", contentType: "application/json" });
+    expect(heard.usage.audioSeconds).toBe(61.5);
+    expect(upstream.requests.at(-1)!.body).toMatchObject({ model: "whisper-1", language: "en", file: { name: "clip.mp3", size: 3 } });
+
+    const spoken = await airlock.speak({ model: "openai/tts-1", input: "Hello", voice: "alloy", params: { speed: 1.25 } });
+    expect(spoken).toMatchObject({ cost: "0.000075", contentType: "audio/mpeg" });
+    expect(spoken.usage.characters).toBe(5);
+    expect(upstream.requests.at(-1)!.body).toEqual({ model: "tts-1", input: "Hello", voice: "alloy", speed: 1.25 });
+  });
+
   it("chats, streams and embeds with cost and attempts, and close() flushes every call to the ledger", async () => {
     const { dataDir, upstream } = await setup();
     const airlock = createAirlock({ config: config(upstream.url), dataDir });

@@ -8,7 +8,7 @@ import { planCall, type Endpoint, type Plan } from "../routing/plan.js";
 import { pinKey } from "../routing/sessions.js";
 import { tracer } from "../telemetry/tracing.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { settle, type CallRecord } from "./settle.js";
+import { GEN_AI_OPERATION, settle, type CallRecord } from "./settle.js";
 import { askForShape, outputContract, type OutputContract } from "./structured.js";
 
 function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): CallRecord {
@@ -124,7 +124,7 @@ export function fail(deps: CallDeps, ctx: CallContext, record: CallRecord, err: 
 }
 
 function startSpan(endpoint: Endpoint, requestedModel: string | undefined): Span {
-  const operationName = endpoint === "chat" ? "chat" : "embeddings";
+  const operationName = GEN_AI_OPERATION[endpoint];
   return tracer.startSpan(`${operationName} ${requestedModel ?? ""}`.trim(), {
     kind: SpanKind.CLIENT,
     attributes: { "gen_ai.operation.name": operationName, ...(requestedModel ? { "gen_ai.request.model": requestedModel } : {}) },

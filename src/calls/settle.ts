@@ -125,6 +125,9 @@ function countFallbacks(attempts: readonly AttemptRecord[]): number {
   return moves;
 }
 
+/** The GenAI semantic conventions' `gen_ai.operation.name` for each endpoint. */
+export const GEN_AI_OPERATION: Record<Endpoint, string> = { chat: "chat", embeddings: "embeddings", transcriptions: "transcription", speech: "speech" };
+
 /** GenAI semantic-convention attributes, plus Airlock's own under `airlock.*`. */
 function endSpan(record: CallRecord, usage: Usage, cost: string, operation: string | null): void {
   const span = record.span;
@@ -132,7 +135,7 @@ function endSpan(record: CallRecord, usage: Usage, cost: string, operation: stri
   if (record.model) {
     span.setAttribute("gen_ai.provider.name", record.model.providerName);
     span.setAttribute("gen_ai.response.model", record.model.upstreamId);
-    span.updateName(`${record.endpoint === "chat" ? "chat" : "embeddings"} ${record.model.upstreamId}`);
+    span.updateName(`${GEN_AI_OPERATION[record.endpoint]} ${record.model.upstreamId}`);
   }
   if (record.usage) {
     span.setAttribute("gen_ai.usage.input_tokens", usage.inputTokens);

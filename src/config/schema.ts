@@ -38,7 +38,7 @@ const modelIdSchema = z.string().regex(/^[A-Za-z0-9_.-]+\/.+$/, 'expected "provi
 export const modelSchema = z.strictObject({
   id: modelIdSchema,
   price: priceSchema.optional(),
-  kind: z.enum(["chat", "embedding"]).default("chat"),
+  kind: z.enum(["chat", "embedding", "transcription", "speech"]).default("chat"),
   status: z.enum(["enabled", "disabled"]).default("enabled"),
   contextWindow: z.number().int().positive().optional(),
   /** How to ask this model for a JSON Schema answer; defaults to its provider's setting. */
@@ -97,6 +97,8 @@ export const configSchema = z
         port: z.number().int().min(0).max(65535).default(4100),
         host: z.string().default("0.0.0.0"),
         bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
+        /** Audio uploads (transcription) are larger: OpenAI takes files up to 25 MB, plus the form around them. */
+        audioBodyLimitBytes: z.number().int().positive().default(26 * 1024 * 1024),
         /** How long a SIGTERM waits for in-flight calls before closing. */
         shutdownGraceMs: z.number().int().nonnegative().default(10_000),
       })

@@ -17,6 +17,7 @@ export interface GatewayContext {
   plane: ControlPlane;
   logger: Logger;
   bodyLimitBytes: number;
+  audioBodyLimitBytes: number;
   startedAt: Date;
   /** Where /metrics comes from; in a cluster worker, every worker's metrics summed. */
   metricsText(): Promise<string>;

@@ -27,7 +27,18 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
  * Reads a JSON body. A declared length over the limit is refused before a byte is read; an undeclared
  * (chunked) body is counted as it arrives and refused the moment it passes the limit.
  */
-export function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+export async function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const body = await readBody(req, limitBytes);
+  if (body.length === 0) throw new AirlockError("invalid_request", "the request body is empty; expected JSON");
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new AirlockError("invalid_request", "the request body is not valid JSON");
+  }
+}
+
+/** The whole body, refused as soon as it passes `limitBytes` (declared or counted). */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > limitBytes) return Promise.reject(tooLarge(limitBytes));
   return new Promise((resolve, reject) => {
@@ -49,13 +60,7 @@ export function readJson(req: IncomingMessage, limitBytes: number): Promise<unkn
     req.on("end", () => {
       if (done) return;
       done = true;
-      const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
-      if (text.length === 0) return reject(new AirlockError("invalid_request", "the request body is empty; expected JSON"));
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new AirlockError("invalid_request", "the request body is not valid JSON"));
-      }
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
     req.on("error", (err) => {
       if (done) return;

@@ -12,6 +12,7 @@ import * as admin from "./routes/admin.js";
 import * as openai from "./routes/openai.js";
 import * as ops from "./routes/ops.js";
 import * as finance from "./routes/finance-admin.js";
+import * as audio from "./routes/audio.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
 
@@ -37,6 +38,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     plane: options.plane,
     logger: options.logger,
     bodyLimitBytes: options.bodyLimitBytes ?? options.plane.loaded.config.server.bodyLimitBytes,
+    audioBodyLimitBytes: options.plane.loaded.config.server.audioBodyLimitBytes,
     startedAt: new Date(),
     metricsText: options.metricsText ?? (() => options.plane.metrics.text()),
   };
@@ -50,6 +52,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/metrics", ops.metrics(gw)],
     ["POST", "/v1/chat/completions", openai.chatCompletions(gw)],
     ["POST", "/v1/embeddings", openai.embeddings(gw)],
+    ["POST", "/v1/audio/transcriptions", audio.transcriptions(gw)],
+    ["POST", "/v1/audio/speech", audio.speech(gw)],
     ["GET", "/v1/models", openai.listModels(gw)],
     ["GET", "/admin/status", admin.status(gw)],
     ["GET", "/admin/keys", admin.listKeys(gw)],

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { Pool } from "undici";
+import { Pool, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
 import { readSse, SseOverflowError, type EventSourceMessage } from "./sse.js";
@@ -51,6 +51,9 @@ export class UpstreamClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly query: string;
+  private readonly baseHeaders: Record<string, string>;
+  /** JSON in, but whatever the endpoint answers (audio bytes) out. */
+  private readonly jsonBodyHeaders: Record<string, string>;
   private readonly jsonHeaders: Record<string, string>;
   private readonly sseHeaders: Record<string, string>;
   private readonly timeoutMs: number | undefined;
@@ -62,6 +65,8 @@ export class UpstreamClient {
     this.basePath = url.pathname.replace(/\/+$/, "");
     this.query = url.search; // e.g. Azure's api-version travels on every path
     this.timeoutMs = options.timeoutMs;
+    this.baseHeaders = { ...options.headers };
+    this.jsonBodyHeaders = { ...options.headers, "content-type": "application/json" };
     this.jsonHeaders = { ...options.headers, "content-type": "application/json", accept: "application/json" };
     this.sseHeaders = { ...options.headers, "content-type": "application/json", accept: "text/event-stream" };
     this.errorFromResponse =
@@ -92,6 +97,24 @@ export class UpstreamClient {
       } catch {
         throw this.protocolError("upstream answered with a body that is not JSON");
       }
+    } catch (err) {
+      throw attempt.outcome(err, this.transportError);
+    } finally {
+      attempt.finish();
+    }
+  }
+
+  /** POSTs a JSON or multipart body and returns the answer's bytes as they came, with their content type. */
+  async postForBytes(path: string, body: string | FormData, signal: AbortSignal): Promise<{ contentType: string; bytes: Uint8Array }> {
+    const attempt = new Attempt(signal, this.provider, this.timeoutMs);
+    try {
+      // A FormData body brings its own multipart content type, boundary included.
+      const headers = typeof body === "string" ? this.jsonBodyHeaders : this.baseHeaders;
+      const res = await this.pool.request({ path, method: "POST", headers, body, signal: attempt.signal });
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
+      const bytes = new Uint8Array(await res.body.arrayBuffer());
+      const type = res.headers["content-type"];
+      return { contentType: (Array.isArray(type) ? type[0] : type) ?? "application/octet-stream", bytes };
     } catch (err) {
       throw attempt.outcome(err, this.transportError);
     } finally {

@@ -125,6 +125,31 @@ export interface EmbedResult {
   usage: Usage;
 }
 
+/** An OpenAI `audio/transcriptions` request: the file, and every other form field passed through. */
+export interface TranscriptionRequest {
+  model: string;
+  file: Blob;
+  filename: string;
+  /** language, prompt, response_format, temperature, timestamp_granularities[], … in the order sent. */
+  fields: Array<[string, string]>;
+}
+
+/** An OpenAI `audio/speech` request: `input` is the text to speak; voice, response_format, speed… pass through. */
+export interface SpeechRequest {
+  model: string;
+  input: string;
+  [field: string]: unknown;
+}
+
+/** An audio endpoint's answer: the upstream's bytes as they came, and the usage read from them. */
+export interface AudioResult {
+  contentType: string;
+  body: Uint8Array;
+  usage: Usage;
+  /** False when the answer said nothing of its size (a transcription as plain text, srt or vtt). */
+  usageReported: boolean;
+}
+
 export interface CallOptions {
   /** Aborts the upstream call: the client went away, or the deadline passed. */
   signal: AbortSignal;
@@ -143,6 +168,12 @@ export interface ProviderV1 {
    */
   stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>>;
   embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult>;
+  /**
+   * Optional, so no adapter has to change for them: an adapter without an audio endpoint leaves these
+   * out, and a call routed to it moves on to the next candidate.
+   */
+  transcribe?(request: TranscriptionRequest, options: CallOptions): Promise<AudioResult>;
+  speak?(request: SpeechRequest, options: CallOptions): Promise<AudioResult>;
   close(): Promise<void>;
 }
 

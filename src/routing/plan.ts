@@ -2,7 +2,7 @@ import { AirlockError } from "../core/errors.js";
 import { isTier } from "../config/routes.js";
 import type { Catalog, CatalogModel, Operation } from "./catalog.js";
 
-export type Endpoint = "chat" | "embeddings";
+export type Endpoint = "chat" | "embeddings" | "transcriptions" | "speech";
 
 export interface PlanRequest {
   /** The request's `model` field: a catalog id, a bare upstream id, a tier or an operation name. */
@@ -114,6 +114,8 @@ function resolveRef(catalog: Catalog, ref: string): CatalogModel | undefined {
   return catalog.models.get(ref);
 }
 
+const KIND_FOR: Record<Endpoint, CatalogModel["kind"]> = { chat: "chat", embeddings: "embedding", transcriptions: "transcription", speech: "speech" };
+
 function kindServes(model: CatalogModel, endpoint: Endpoint): boolean {
-  return endpoint === "chat" ? model.kind === "chat" : model.kind === "embedding";
+  return model.kind === KIND_FOR[endpoint];
 }

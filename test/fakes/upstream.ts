@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { answerAudio, audioRouteOf, readMultipart } from "./audio.js";
 import { GEMINI_NOT_FOUND, geminiErrorBody, geminiHeaders, geminiJson, geminiRoute, geminiStreamEvents, isGeminiCounted, isGeminiStream } from "./gemini.js";
 
 /**
@@ -81,11 +82,16 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
     res.on("error", () => {}); // the client may vanish mid-answer; that is the point of some scenarios
     void readBody(req).then(async (raw) => {
       const path = req.url ?? "/";
-      const body = parseBody(raw);
+      const audio = flavor === "openai" ? audioRouteOf(req.method, path.split("?")[0]!) : undefined;
+      const body = audio === "transcriptions" ? await readMultipart(req, raw) : parseBody(raw.toString("utf8"));
       requests.push({ path, headers: { ...req.headers }, body });
       const scenario = queue.shift() ?? { kind: "ok" };
       const requestId = `req_${(++served).toString(16).padStart(24, "0")}`;
       if (options.latencyMs) await sleep(options.latencyMs);
+      if (audio !== undefined && (scenario.kind === "ok" || scenario.kind === "noUsage")) {
+        return answerAudio(audio, body, scenario.kind === "ok" ? scenario.fixture : undefined, res, baseHeaders(flavor, requestId));
+      }
+      if (audio !== undefined) return answer(flavor, "chat", false, scenario, body, res, requestId, options);
       const route = routeOf(flavor, req.method, path.split("?")[0]!);
       if (route === undefined) return sendJson(res, 404, notFoundBody(flavor), baseHeaders(flavor, requestId));
       const streamed = route === "chat" && (flavor === "gemini" ? isGeminiStream(path) : body?.stream === true);
@@ -355,12 +361,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: O
   res.end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", () => resolve(""));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", () => resolve(Buffer.alloc(0)));
   });
 }
 

@@ -140,7 +140,7 @@ function validateChat(body: unknown): Record<string, unknown> & { model?: string
   return body as Record<string, unknown> & { model?: string };
 }
 
-function callContext(req: IncomingMessage, scope: RequestScope, principal: Principal): CallContext {
+export function callContext(req: IncomingMessage, scope: RequestScope, principal: Principal): CallContext {
   return {
     principal,
     requestId: scope.requestId,
@@ -151,7 +151,7 @@ function callContext(req: IncomingMessage, scope: RequestScope, principal: Princ
   };
 }
 
-function airlockHeaders(scope: Pick<RequestScope, "requestId">, model: string, provider: string, attempts: number): Record<string, string | number> {
+export function airlockHeaders(scope: Pick<RequestScope, "requestId">, model: string, provider: string, attempts: number): Record<string, string | number> {
   return { "x-request-id": scope.requestId, "x-airlock-model": model, "x-airlock-provider": provider, "x-airlock-attempts": attempts };
 }
 

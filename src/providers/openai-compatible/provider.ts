@@ -2,14 +2,18 @@ import type { OpenAICompatibleConfig } from "../../config/providers.js";
 import { UpstreamClient } from "../http.js";
 import {
   PROVIDER_SPEC_VERSION,
+  type AudioResult,
   type CallOptions,
   type ChatRequest,
   type ChatResult,
   type EmbedRequest,
   type EmbedResult,
   type ProviderV1,
+  type SpeechRequest,
   type StreamEvent,
+  type TranscriptionRequest,
 } from "../spec.js";
+import { speechResult, transcriptionForm, transcriptionResult } from "./audio.js";
 import { toChatResult, toEmbedResult, toStreamEvents } from "./translate.js";
 
 /** Usage on the final chunk is how streamed calls get costed; without it the ledger would be guessing. */
@@ -25,6 +29,8 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   private readonly http: UpstreamClient;
   private readonly chatPath: string;
   private readonly embeddingsPath: string;
+  private readonly transcriptionsPath: string;
+  private readonly speechPath: string;
 
   constructor(
     readonly name: string,
@@ -41,6 +47,8 @@ export class OpenAICompatibleProvider implements ProviderV1 {
     });
     this.chatPath = this.http.path("/chat/completions");
     this.embeddingsPath = this.http.path("/embeddings");
+    this.transcriptionsPath = this.http.path("/audio/transcriptions");
+    this.speechPath = this.http.path("/audio/speech");
   }
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
@@ -57,6 +65,16 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
     const raw = await this.http.postJson(this.embeddingsPath, JSON.stringify(request), options.signal);
     return toEmbedResult(raw, this.name);
+  }
+
+  async transcribe(request: TranscriptionRequest, options: CallOptions): Promise<AudioResult> {
+    const answer = await this.http.postForBytes(this.transcriptionsPath, transcriptionForm(request), options.signal);
+    return transcriptionResult(answer.contentType, answer.bytes);
+  }
+
+  async speak(request: SpeechRequest, options: CallOptions): Promise<AudioResult> {
+    const answer = await this.http.postForBytes(this.speechPath, JSON.stringify(request), options.signal);
+    return speechResult(request, answer.contentType, answer.bytes);
   }
 
   close(): Promise<void> {

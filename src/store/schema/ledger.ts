@@ -23,7 +23,7 @@ export const ledger = pgTable(
     /** The catalog id that served the call (or was last tried). */
     model: text("model"),
     provider: text("provider"),
-    endpoint: text("endpoint", { enum: ["chat", "embeddings"] }).notNull(),
+    endpoint: text("endpoint", { enum: ["chat", "embeddings", "transcriptions", "speech"] }).notNull(),
     stream: boolean("stream").notNull().default(false),
     inputTokens: integer("input_tokens").notNull().default(0),
     outputTokens: integer("output_tokens").notNull().default(0),

@@ -1,0 +1,81 @@
+import { ProviderError } from "../providers/errors.js";
+import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
+import { emptyUsage } from "../providers/spec.js";
+import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
+import type { Endpoint } from "../routing/plan.js";
+import type { CallContext, CallDeps } from "./context.js";
+import { begin, callCancellation, executeOptions, fail } from "./prepare.js";
+import { settle, type Settlement } from "./settle.js";
+
+export interface AudioOutcome extends Settlement {
+  result: AudioResult;
+  model: string;
+  provider: string;
+  attempts: AttemptRecord[];
+}
+
+/** `audio/transcriptions`: billed by the second of audio (or by tokens, for token-priced models). */
+export function runTranscription(deps: CallDeps, ctx: CallContext, request: TranscriptionRequest): Promise<AudioOutcome> {
+  return runAudio(deps, ctx, "transcriptions", request.model, async (provider, upstreamId, options) => {
+    if (!provider.transcribe) throw unsupported(provider, "transcription");
+    const result = await provider.transcribe({ ...request, model: upstreamId }, options);
+    if (result.usageReported) return result;
+    // Plain text, srt and vtt say nothing of the audio's length: read it from the file itself.
+    return { ...result, usage: { ...emptyUsage(), audioSeconds: await audioSeconds(request.file) } };
+  });
+}
+
+/** `audio/speech`: billed by the character of the text spoken. */
+export function runSpeech(deps: CallDeps, ctx: CallContext, request: SpeechRequest): Promise<AudioOutcome> {
+  return runAudio(deps, ctx, "speech", request.model, (provider, upstreamId, options) => {
+    if (!provider.speak) throw unsupported(provider, "speech");
+    return provider.speak({ ...request, model: upstreamId }, options);
+  });
+}
+
+type AudioCall = (provider: ProviderV1, upstreamId: string, options: CallOptions) => Promise<AudioResult>;
+
+async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, call: AudioCall): Promise<AudioOutcome> {
+  const { plan, record } = begin(deps, ctx, endpoint, false, requestedModel || undefined);
+  const cancellation = callCancellation(deps, ctx);
+  try {
+    const { value, model } = await executeWithFallbacks(
+      plan.candidates,
+      (target, attempt) => call(target.provider, target.upstreamId, { signal: attempt.signal }),
+      executeOptions(deps, plan, record, cancellation),
+    );
+    record.model = model;
+    record.usage = value.usage;
+    record.usageEstimated = !value.usageReported;
+    const settlement = settle(deps, ctx, record);
+    return { ...settlement, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
+  } catch (err) {
+    record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
+    throw fail(deps, ctx, record, err);
+  } finally {
+    cancellation.dispose();
+  }
+}
+
+function unsupported(provider: ProviderV1, what: string): ProviderError {
+  return new ProviderError(`${provider.name}: the ${provider.type} adapter has no ${what} endpoint`, { kind: "unsupported", provider: provider.name, fallbackable: true });
+}
+
+/**
+ * The length of an audio file, from its container's header (WAV, MP3, M4A, OGG, FLAC, WebM…). The
+ * parser is loaded on first need: most deployments never transcribe without usage in the answer.
+ * A file it cannot read counts as one second, so the call is never recorded as free; the row is
+ * flagged `usage_estimated` either way.
+ */
+async function audioSeconds(file: Blob): Promise<number> {
+  try {
+    const { parseBlob } = await import("music-metadata");
+    const metadata = await parseBlob(file, { duration: true, skipCovers: true });
+    const seconds = metadata.format.duration;
+    if (seconds !== undefined && Number.isFinite(seconds) && seconds > 0) return Math.round(seconds * 1000) / 1000;
+  } catch {
+    // fall through to the floor below
+  }
+  return 1;
+}
+

@@ -1,0 +1,168 @@
+import OpenAI, { toFile } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SPEECH_BYTES } from "./fakes/audio.js";
+import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Transcription and speech through the gateway with the official SDK: the bytes pass through both
+ * ways, and the ledger bills the units these models are priced in (bundled catalog: whisper-1 at
+ * $0.006 a minute, tts-1 at $15 per 1M characters).
+ */
+
+/** A real WAV file: 16-bit mono PCM at 8 kHz, `seconds` long, so its header states its length. */
+function wav(seconds: number): Buffer {
+  const rate = 8000;
+  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
+  for (let i = 0; i < data.length / 2; i++) data.writeInt16LE(Math.round(8000 * Math.sin((i / rate) * 2 * Math.PI * 440)), i * 2);
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0, "latin1");
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write("WAVEfmt ", 8, "latin1");
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36, "latin1");
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+const trim = (cost: string) => cost.replace(/0+$/, "").replace(/\.$/, "");
+
+describe.each(STORE_KINDS)("audio on %s", (kind) => {
+  let upstream: FakeUpstream;
+  let gw: TestGateway;
+  const audio = wav(2.5);
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream("openai");
+    gw = await startTestGateway(kind, {
+      providers: {
+        openai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-upstream" },
+        anth: { type: "anthropic", baseUrl: "http://127.0.0.1:9" },
+      },
+      models: [
+        { id: "openai/whisper-1", kind: "transcription" },
+        { id: "openai/gpt-4o-transcribe", kind: "transcription", price: { input: "2.5", output: "10", per: "1M" } },
+        { id: "openai/tts-1", kind: "speech" },
+        { id: "openai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } },
+        { id: "anth/claude-voice", kind: "transcription", price: { input: "1", per: "1M" } },
+      ],
+      operations: { dictation: { model: "anth/claude-voice", fallbacks: ["openai/whisper-1"] } },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  async function rowFor(requestId: string | null) {
+    const row = (await gw.plane.recentCalls(50)).find((r) => r.requestId === requestId);
+    if (!row) throw new Error(`no ledger row for ${requestId}`);
+    return row;
+  }
+
+  it("transcribes, forwards the file and fields untouched, and bills the reported seconds", async () => {
+    const { data, response } = await gw
+      .client()
+      .audio.transcriptions.create({ model: "openai/whisper-1", file: await toFile(audio, "note.wav", { type: "audio/wav" }), language: "en" })
+      .withResponse();
+    expect(data.text).toBe(fixtureJson("openai/transcription").text);
+    // 61.5 s at $0.006 a minute: 0.006 × 61.5 / 60 = 0.00615
+    expect(response.headers.get("x-airlock-cost")).toBe("0.00615");
+    const sent = upstream.requests.at(-1)!;
+    expect(sent.path).toBe("/v1/audio/transcriptions");
+    expect(sent.headers.authorization).toBe("Bearer sk-upstream");
+    expect(sent.body).toMatchObject({ model: "whisper-1", language: "en", file: { name: "note.wav", size: audio.length } });
+    expect(Buffer.from(sent.body.file.bytes).equals(audio)).toBe(true);
+    const row = await rowFor(response.headers.get("x-request-id"));
+    expect(row).toMatchObject({ endpoint: "transcriptions", model: "openai/whisper-1", outcome: "success", audioSeconds: "61.500", usageEstimated: false, priceMissing: false });
+    expect(trim(row.cost)).toBe("0.00615");
+  });
+
+  it("bills the duration of a verbose_json answer", async () => {
+    const { data, response } = await gw
+      .client()
+      .audio.transcriptions.create({ model: "openai/whisper-1", file: await toFile(audio, "note.wav"), response_format: "verbose_json" })
+      .withResponse();
+    expect(data.duration).toBe(7.25);
+    // 0.006 × 7.25 / 60 = 0.000725
+    expect(trim((await rowFor(response.headers.get("x-request-id"))).cost)).toBe("0.000725");
+  });
+
+  it("reads the audio's length from the file when the answer is plain text, and flags the row", async () => {
+    const { data, response } = await gw
+      .client()
+      .audio.transcriptions.create({ model: "openai/whisper-1", file: await toFile(audio, "note.wav"), response_format: "text" })
+      .withResponse();
+    expect(String(data).trim()).toBe(fixtureJson("openai/transcription").text);
+    const row = await rowFor(response.headers.get("x-request-id"));
+    // The WAV header says 2.5 s: 0.006 × 2.5 / 60 = 0.00025
+    expect(row).toMatchObject({ audioSeconds: "2.500", usageEstimated: true });
+    expect(trim(row.cost)).toBe("0.00025");
+  });
+
+  it("bills token-priced transcription models by their reported tokens", async () => {
+    upstream.push({ kind: "ok", fixture: "openai/transcription-tokens" });
+    const { response } = await gw.client().audio.transcriptions.create({ model: "openai/gpt-4o-transcribe", file: await toFile(audio, "note.wav") }).withResponse();
+    const row = await rowFor(response.headers.get("x-request-id"));
+    // 1024 input × 2.5 + 15 output × 10 = 2710 per 1M
+    expect(row).toMatchObject({ inputTokens: 1024, outputTokens: 15, audioSeconds: null });
+    expect(trim(row.cost)).toBe("0.00271");
+  });
+
+  it("speaks: the audio bytes come back as they left the upstream, billed by the character", async () => {
+    const input = "Hello from Airlock. 👋";
+    const response = await gw.client().audio.speech.create({ model: "openai/tts-1", voice: "alloy", input });
+    expect(response.headers.get("content-type")).toBe("audio/mpeg");
+    expect(Buffer.from(await response.arrayBuffer()).equals(SPEECH_BYTES)).toBe(true);
+    expect(upstream.requests.at(-1)!.body).toEqual({ model: "tts-1", voice: "alloy", input });
+    const row = await rowFor(response.headers.get("x-request-id"));
+    // 21 characters (the wave is one): 21 × 15 / 1e6 = 0.000315
+    expect(row).toMatchObject({ endpoint: "speech", characters: 21, usageEstimated: false });
+    expect(trim(row.cost)).toBe("0.000315");
+  });
+
+  it("moves past a provider whose adapter has no audio endpoint, without calling it", async () => {
+    const { response } = await gw.client().audio.transcriptions.create({ model: "dictation", file: await toFile(audio, "note.wav") }).withResponse();
+    const row = await rowFor(response.headers.get("x-request-id"));
+    expect(row).toMatchObject({ operation: "dictation", model: "openai/whisper-1", outcome: "success", fallbacks: 1 });
+    expect(row.attempts.map((a) => [a.model, a.outcome])).toEqual([
+      ["anth/claude-voice", "error"],
+      ["openai/whisper-1", "success"],
+    ]);
+  });
+
+  it("refuses bad audio requests with a clear error, and records them", async () => {
+    const noFile = await fetch(`${gw.url}/v1/audio/transcriptions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}` },
+      body: (() => {
+        const form = new FormData();
+        form.append("model", "openai/whisper-1");
+        return form;
+      })(),
+    });
+    expect(noFile.status).toBe(400);
+    expect(await noFile.json()).toMatchObject({ error: { code: "invalid_request", param: "file" } });
+    expect(await rowFor(noFile.headers.get("x-request-id"))).toMatchObject({ endpoint: "transcriptions", outcome: "refused" });
+
+    const chatModel = gw.client().audio.speech.create({ model: "openai/gpt-4.1-mini", voice: "alloy", input: "hi" });
+    await expect(chatModel).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(chatModel).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("cannot serve speech") });
+
+    const noInput = await fetch(`${gw.url}/v1/audio/speech`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "openai/tts-1", voice: "alloy" }),
+    });
+    expect(noInput.status).toBe(400);
+    expect(await noInput.json()).toMatchObject({ error: { code: "invalid_request", param: "input" } });
+  });
+});
