@@ -30,6 +30,9 @@ import type { z } from "zod";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed, resolveChain } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
+import { KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
+import { recentAuditEvents } from "./store/queries/kill-switch.js";
+import type { AuditEventRow } from "./store/schema/audit.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
@@ -62,6 +65,7 @@ export class ControlPlane {
   readonly database: Database;
   readonly routes: RouteBook;
   readonly prices: PriceBook;
+  readonly killSwitch: KillSwitch;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -84,6 +88,15 @@ export class ControlPlane {
     });
     const clock = options.clock ?? systemClock;
     const now = () => clock.now();
+    this.killSwitch = new KillSwitch({
+      db: options.database.db,
+      logger: this.logger,
+      now,
+      pollIntervalMs: config.killSwitch.pollIntervalMs,
+      staleAfterMs: config.killSwitch.staleAfterMs,
+      shared: options.database.kind === "postgres",
+      announce: () => this.announce("kill_switch"),
+    });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
@@ -96,6 +109,7 @@ export class ControlPlane {
         this.logger.warn({ model: t.target, from: t.from, to: t.to }, "circuit breaker changed state");
       }),
       sessions: new SessionPins(config.sessions.ttlMs, config.sessions.maxSessions, now),
+      killSwitch: this.killSwitch,
     };
     this.loaded = options.config;
     this.routes = new RouteBook({
@@ -135,6 +149,7 @@ export class ControlPlane {
       reconnected: () => void plane.reloadAfterNotice("all"),
     });
     await plane.keys.load();
+    await plane.killSwitch.start();
     await plane.routes.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes and prices until told.
@@ -306,7 +321,19 @@ export class ControlPlane {
     this.deps = { ...this.deps, catalog };
   }
 
-  private async announce(what: "keys" | "routes" | "prices"): Promise<void> {
+  /** Flips the global switch, or an operation's; audited, and announced to every instance. */
+  flipKillSwitch(input: FlipInput, actor: Principal): Promise<KillSwitchStatus> {
+    if (input.operation !== undefined && !this.deps.catalog.operations.has(input.operation)) {
+      throw new AirlockError("not_found", `unknown operation "${input.operation}"`, { param: "operation" });
+    }
+    return this.killSwitch.flip(input, { keyId: actor.keyId, kind: actor.kind });
+  }
+
+  auditEvents(limit: number): Promise<AuditEventRow[]> {
+    return recentAuditEvents(this.database.db, limit);
+  }
+
+  private async announce(what: "keys" | "routes" | "prices" | "kill_switch"): Promise<void> {
     try {
       await this.database.notify(CHANGES_CHANNEL, what);
     } catch (err) {
@@ -316,6 +343,8 @@ export class ControlPlane {
 
   private async reloadAfterNotice(what: string): Promise<void> {
     try {
+      // The kill switch first: it is the one change that must land within a second.
+      if (what === "kill_switch" || what === "all") await this.killSwitch.reload();
       if (what === "routes" || what === "all") await this.routes.reload();
       if (what === "keys" || what === "all") await this.keys.load();
       if (what === "prices" || what === "all") await this.prices.reload();
@@ -327,6 +356,7 @@ export class ControlPlane {
   /** Flushes the ledger and releases providers. The database belongs to whoever opened it. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.killSwitch.close();
       await this.unlisten?.();
       await this.ledger.close();
       await closeCatalog(this.deps.catalog);

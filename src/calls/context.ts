@@ -7,6 +7,7 @@ import type { LedgerWriter } from "../ledger/writer.js";
 import type { CircuitBreakers } from "../routing/breaker.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { SessionPins } from "../routing/sessions.js";
+import type { KillSwitch } from "../guards/kill-switch.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
 /** Who and what a call is for, as the gateway or the library learned it. */
@@ -34,4 +35,6 @@ export interface CallDeps {
   /** Survive config and route changes: they describe targets, not configuration. */
   readonly breakers: CircuitBreakers;
   readonly sessions: SessionPins;
+  /** Guard state, held in memory and kept current by the store's notices. */
+  readonly killSwitch: Pick<KillSwitch, "check">;
 }

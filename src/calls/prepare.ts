@@ -35,8 +35,13 @@ export function refuseUnplanned(deps: CallDeps, ctx: CallContext, endpoint: Endp
 export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
   const record = newRecord(deps, endpoint, stream, requestedModel);
   try {
+    // Guards, before anything can reach an upstream. The global switch stops every call, even one that could not be planned.
+    const stoppedAll = deps.killSwitch.check(undefined);
+    if (stoppedAll) throw stoppedAll;
     let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
     record.operation = plan.operation;
+    const stopped = plan.operation ? deps.killSwitch.check(plan.operation.name) : undefined;
+    if (stopped) throw stopped;
     if (plan.disallowedModel) {
       deps.logger.warn({ requestId: ctx.requestId, requested: plan.disallowedModel, served: plan.candidates[0]?.id }, "model not allowed; serving the org default");
     }

@@ -88,6 +88,9 @@ async function* relay(
   // Kept only when the answer must be checked against a schema at the end.
   let text = contract ? "" : undefined;
   let finished = false;
+  // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk.
+  const cutOnKill = deps.config.killSwitch.inFlight === "cut";
+  const operationName = record.operation?.name;
   const billDelivered = async () => {
     record.usageEstimated = usage === undefined;
     record.usage = usage ?? (await estimateUsage(body, generated.join("")));
@@ -98,6 +101,13 @@ async function* relay(
       if (event.type === "usage") {
         usage = event.usage;
       } else {
+        if (cutOnKill) {
+          const stopped = deps.killSwitch.check(operationName);
+          if (stopped) {
+            void iterator.return?.(); // the upstream stops generating what nobody will pay for
+            throw stopped;
+          }
+        }
         record.ttftMs ??= deps.clock.now() - record.startedAt;
         event.chunk.model = model.id;
         for (const choice of event.chunk.choices) {

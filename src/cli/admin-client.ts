@@ -1,6 +1,9 @@
+import { userInfo } from "node:os";
 import path from "node:path";
 import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
 import { parseSince } from "../core/duration.js";
+import { silentLogger } from "../core/logger.js";
+import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
 import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
 import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
@@ -36,6 +39,8 @@ export interface AdminBackend {
   profitAndLoss(from: string | undefined, to: string | undefined): Promise<ProfitAndLoss>;
   routes(): Promise<Array<StoredRoute & { candidates?: string[] }>>;
   importPrices(entries: PriceEntry[]): Promise<{ received: number; added: number }>;
+  killSwitch(): Promise<KillSwitchStatus>;
+  flipKillSwitch(input: FlipInput): Promise<KillSwitchStatus>;
   close(): Promise<void>;
 }
 
@@ -101,6 +106,8 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     profitAndLoss: (from, to) => call<ProfitAndLoss>("GET", `/admin/reports/pnl?${new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) })}`),
     routes: async () => (await call<{ data: Array<StoredRoute & { candidates: string[] }> }>("GET", "/admin/routes")).data,
     importPrices: (entries) => call<{ received: number; added: number }>("POST", "/admin/prices/import", { origin: "openrouter", prices: entries }),
+    killSwitch: () => call<KillSwitchStatus>("GET", "/admin/kill-switch"),
+    flipKillSwitch: (input) => call<KillSwitchStatus>("POST", "/admin/kill-switch", input),
     close: async () => undefined,
   };
 }
@@ -108,6 +115,16 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
 async function localBackend(dataDir: string, databaseUrl: string | undefined): Promise<AdminBackend> {
   const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata") });
   const keys = new KeyRing(database.db, undefined);
+  // Gateways on the same PostgreSQL hear the flip at once (and re-read it within their poll interval anyway).
+  const killSwitch = new KillSwitch({
+    db: database.db,
+    logger: silentLogger,
+    now: Date.now,
+    pollIntervalMs: 1_000,
+    staleAfterMs: 1_000,
+    shared: false,
+    announce: () => database.notify(CHANGES_CHANNEL, "kill_switch").catch(() => undefined),
+  });
   // Gateways on the same PostgreSQL reload their keys at once; without this a revoked key would work on until their next reload.
   const announceKeys = () => database.notify(CHANGES_CHANNEL, "keys").catch(() => undefined);
   return {
@@ -156,6 +173,16 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       const added = await addPrices(database.db, entries, "openrouter", new Date());
       if (added > 0) await database.notify(CHANGES_CHANNEL, "prices").catch(() => undefined);
       return { received: entries.length, added };
+    },
+    killSwitch: async () => {
+      await killSwitch.reload();
+      return killSwitch.status();
+    },
+    flipKillSwitch: async (input) => {
+      if (input.operation !== undefined && !(await allRoutes(database.db)).some((route) => route.name === input.operation)) {
+        throw new CliError(`not_found: unknown operation "${input.operation}"`);
+      }
+      return killSwitch.flip(input, { keyId: `cli:${userInfo().username}`, kind: "admin" });
     },
     close: () => database.close(),
   };

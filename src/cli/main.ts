@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printFallbacks, printKeys, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
+import { printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -151,6 +151,25 @@ withConnection(routes.command("list").description("every route, where it came fr
   withBackend(opts, async (backend) => {
     const list = await backend.routes();
     print(opts.json ? list : printRoutes(list));
+  }),
+);
+
+const killSwitch = program.command("kill-switch").description("stop AI calls at once, all of them or one operation's; every flip is audited");
+for (const state of ["on", "off"] as const) {
+  withConnection(killSwitch.command(state).description(state === "on" ? "stop calls: they fail with kill_switch_active (503) on every instance" : "let calls run again"))
+    .option("--operation <name>", "only this operation's calls (default: all calls)")
+    .requiredOption("--reason <text>", "why: kept in the audit log")
+    .action((opts: ConnectOptions & { operation?: string; reason: string; json?: boolean }) =>
+      withBackend(opts, async (backend) => {
+        const status = await backend.flipKillSwitch({ active: state === "on", operation: opts.operation, reason: opts.reason });
+        print(opts.json ? status : printKillSwitch(status));
+      }),
+    );
+}
+withConnection(killSwitch.command("status").description("the global switch and each operation's")).action((opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const status = await backend.killSwitch();
+    print(opts.json ? status : printKillSwitch(status));
   }),
 );
 

@@ -1,3 +1,4 @@
+import type { KillSwitchStatus } from "../guards/kill-switch.js";
 import type { PublicKey } from "../auth/keys.js";
 import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
@@ -73,4 +74,12 @@ export function printProfitAndLoss(pnl: ProfitAndLoss): string {
   ];
   const margin = pnl.margin === null ? "n/a (no revenue)" : `${(pnl.margin * 100).toFixed(2)}%`;
   return `Profit and loss, ${pnl.from} to ${pnl.to} (UTC days, USD)\n\n${table(["", "line", "amount"], rows)}\n\nProfit: ${pnl.profit}   Margin: ${margin}   AI calls: ${pnl.aiCalls}`;
+}
+
+export function printKillSwitch(status: KillSwitchStatus): string {
+  const when = (state: { updatedBy: string; updatedAt: Date | string }) => `by ${state.updatedBy} at ${new Date(state.updatedAt).toISOString()}`;
+  const lines = [status.global?.active ? `Kill switch ON for all calls: ${status.global.reason} (${when(status.global)})` : "Kill switch off for all calls."];
+  for (const op of status.operations.filter((o) => o.active)) lines.push(`Operation ${op.operation}: ON, ${op.reason} (${when(op)})`);
+  if (!status.confirmed) lines.push("This instance cannot confirm the state with the store: its calls are stopped until it can.");
+  return lines.join("\n");
 }

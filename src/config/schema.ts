@@ -118,6 +118,16 @@ export const configSchema = z
         onDisallowedModel: z.enum(["default", "refuse"]).default("default"),
       })
       .prefault({}),
+    killSwitch: z
+      .strictObject({
+        /** How often each instance re-reads the switch from a shared PostgreSQL store, besides hearing flips at once. */
+        pollIntervalMs: z.number().int().positive().default(250),
+        /** State the store has not confirmed for this long counts as ON (fail closed). Keep poll + stale under 1 s. */
+        staleAfterMs: z.number().int().positive().default(750),
+        /** Streams already running when the switch goes on: `finish` lets them end, `cut` ends them with an error. */
+        inFlight: z.enum(["finish", "cut"]).default("finish"),
+      })
+      .prefault({}),
     sessions: z
       .strictObject({
         /** A session's pinned model is forgotten after this long without a call. */

@@ -13,6 +13,7 @@ import * as openai from "./routes/openai.js";
 import * as ops from "./routes/ops.js";
 import * as finance from "./routes/finance-admin.js";
 import * as audio from "./routes/audio.js";
+import * as guards from "./routes/guards-admin.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
 
@@ -61,6 +62,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["DELETE", "/admin/keys/:id", admin.revokeKey(gw)],
     ["GET", "/admin/spend", admin.spend(gw)],
     ["GET", "/admin/calls", admin.recentCalls(gw)],
+    ["GET", "/admin/kill-switch", guards.killSwitchStatus(gw)],
+    ["POST", "/admin/kill-switch", guards.flipKillSwitch(gw)],
+    ["GET", "/admin/audit", guards.auditEvents(gw)],
     ["GET", "/admin/routes", routing.listRoutes(gw)],
     ["GET", "/admin/routes/:name", routing.getRoute(gw)],
     ["PUT", "/admin/routes/:name", routing.putRoute(gw)],

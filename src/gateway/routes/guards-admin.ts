@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { formatIssues } from "../../config/load.js";
+import { AirlockError } from "../../core/errors.js";
+import { requireAdmin } from "../auth.js";
+import type { GatewayContext, Handler } from "../context.js";
+import { readJson, sendJson } from "../http.js";
+
+const flipBody = z.strictObject({
+  active: z.boolean(),
+  /** Without one, the global switch. */
+  operation: z.string().min(1).optional(),
+  reason: z.string().trim().min(1, "a reason is required"),
+});
+
+/** `GET /admin/kill-switch`: the global switch, each operation's, and whether this instance can confirm them. */
+export function killSwitchStatus(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, gw.plane.killSwitch.status());
+  };
+}
+
+/** `POST /admin/kill-switch`: `{active, operation?, reason}`. Every flip is audited with who and why. */
+export function flipKillSwitch(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const parsed = flipBody.safeParse(await readJson(req, gw.bodyLimitBytes));
+    if (!parsed.success) throw new AirlockError("invalid_request", formatIssues("kill switch", parsed.error.issues).replace(/\n\s*/g, " "));
+    sendJson(res, 200, await gw.plane.flipKillSwitch(parsed.data, principal));
+  };
+}
+
+/** `GET /admin/audit?limit=50`: the newest guard changes and refused attempts. */
+export function auditEvents(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const limit = Number(query.get("limit") ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    sendJson(res, 200, { data: await gw.plane.auditEvents(limit) });
+  };
+}

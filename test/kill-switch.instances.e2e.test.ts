@@ -1,0 +1,121 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/store/database.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { api, ask, refusal, routesSuite } from "./support/routing.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+import { startTcpProxy } from "./support/tcp-proxy.js";
+
+/**
+ * The kill switch across instances sharing one PostgreSQL: three gateway processes stop within a
+ * second of a flip on one of them, and an instance that loses the store stops too (it cannot know
+ * whether the switch moved), then recovers by itself. Needs PostgreSQL: the embedded store is one
+ * process, where a flip applies at once.
+ */
+const CONFIG = `
+providers:
+  m: { type: mock }
+models:
+  - { id: "m/fast", price: { input: "1", output: "2", per: "1M" } }
+operations:
+  chat: { model: m/fast }
+`;
+
+afterEach(killAll);
+afterAll(removeTempDirs);
+
+/** Calls `probe` every 5 ms until it holds; the milliseconds from `since`. */
+async function msUntil(probe: () => Promise<boolean>, since: number, giveUpMs = 5_000): Promise<number> {
+  for (;;) {
+    if (await probe()) return Math.round(performance.now() - since);
+    if (performance.now() - since > giveUpMs) throw new Error(`not within ${giveUpMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function chatStatus(gateway: GatewayProcess, key: string): Promise<number> {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "chat", messages: [{ role: "user", content: "hi" }] }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+if (STORE_KINDS.includes("postgres")) {
+  describe("kill switch across three gateway processes on one PostgreSQL", () => {
+    it("stops every instance within 1 s of a flip on one, and starts them again within 1 s", async () => {
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+      const adminKey = randomAdminKey();
+      const scratch = await createScratchDatabase();
+      try {
+        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href });
+        const gateways: GatewayProcess[] = [];
+        for (const name of ["a", "b", "c"]) gateways.push(await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, name) }, args: ["--port", "0", "--host", "127.0.0.1"] }));
+        for (const gateway of gateways) expect(await chatStatus(gateway, adminKey)).toBe(200);
+
+        const sentAt = performance.now();
+        const flip = await api({ url: gateways[0]!.url, adminKey }, "POST", "/admin/kill-switch", { active: true, reason: "propagation test" });
+        expect(flip.status).toBe(200);
+        const stopMs = await Promise.all(gateways.map((gateway) => msUntil(async () => (await chatStatus(gateway, adminKey)) === 503, sentAt)));
+        console.log(`kill switch ON reached instances a, b, c in ${stopMs.join(", ")} ms (from the moment the flip was sent)`);
+        for (const ms of stopMs) expect(ms).toBeLessThan(1_000);
+
+        // Off, from the CLI against instance c: all three serve again.
+        const offAt = performance.now();
+        const cli = await runCli(["kill-switch", "off", "--reason", "propagation test done", "--url", gateways[2]!.url, "--admin-key", adminKey, "--json"], { cwd, env });
+        expect(cli.code).toBe(0);
+        expect(JSON.parse(cli.stdout)).toMatchObject({ global: { active: false, reason: "propagation test done" } });
+        const cliDoneAt = performance.now();
+        const startMs = await Promise.all(gateways.map((gateway) => msUntil(async () => (await chatStatus(gateway, adminKey)) === 200, cliDoneAt)));
+        console.log(`kill switch off reached instances a, b, c in ${startMs.join(", ")} ms after the CLI returned (CLI run: ${Math.round(cliDoneAt - offAt)} ms)`);
+        for (const ms of startMs) expect(ms).toBeLessThan(1_000);
+
+        const status = await runCli(["kill-switch", "status", "--url", gateways[1]!.url, "--admin-key", adminKey], { cwd, env });
+        expect(status.stdout).toContain("Kill switch off for all calls.");
+      } finally {
+        await dropScratchDatabase(scratch);
+      }
+    });
+  });
+
+  describe("kill switch when the store is lost", () => {
+    const { config, store, instance } = routesSuite("postgres");
+
+    it("stops calls within 1 s once the state cannot be confirmed, and recovers without a restart", async () => {
+      const shared = await store();
+      const url = new URL(shared.url!);
+      const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+      const viaProxy = new URL(url.href);
+      viaProxy.host = `127.0.0.1:${proxy.port}`;
+      const database = await openDatabase({ url: viaProxy.href, maxConnections: 4 });
+      const gw = await instance(database, config({ operations: { chat: { model: "p1/m1" } } }));
+      try {
+        expect((await ask(gw, "chat")).model).toBe("p1/m1");
+
+        const cutAt = performance.now();
+        proxy.cut();
+        const stoppedMs = await msUntil(async () => (await refusal(gw, "chat").catch(() => undefined))?.code === "kill_switch_active", cutAt);
+        console.log(`store cut: calls stopped after ${stoppedMs} ms`);
+        expect(stoppedMs).toBeLessThan(1_000);
+        const refused = await refusal(gw, "chat");
+        expect(refused).toMatchObject({ status: 503, code: "kill_switch_active" });
+        expect(refused.message).toContain("cannot be read");
+        expect((await api(gw, "GET", "/admin/kill-switch")).body).toMatchObject({ confirmed: false });
+
+        proxy.restore();
+        const restoredAt = performance.now();
+        const recoveredMs = await msUntil(async () => (await ask(gw, "chat").catch(() => undefined))?.model === "p1/m1", restoredAt, 10_000);
+        console.log(`store back: calls served again after ${recoveredMs} ms`);
+        expect((await api(gw, "GET", "/admin/kill-switch")).body).toMatchObject({ confirmed: true });
+      } finally {
+        await gw.close();
+        await database.close();
+        await proxy.close();
+      }
+    });
+  });
+}
