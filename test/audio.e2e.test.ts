@@ -108,6 +108,23 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     expect(trim(row.cost)).toBe("0.00025");
   });
 
+  it("takes a file it cannot read as 128 kbit/s audio, never as a short one", async () => {
+    const noise = Buffer.alloc(32_000, 7); // no container header: 32,000 bytes at 16,000 a second
+    const { response } = await gw.client().audio.transcriptions.create({ model: "openai/whisper-1", file: await toFile(noise, "noise.bin"), response_format: "text" }).withResponse();
+    const row = await rowFor(response.headers.get("x-request-id"));
+    // 2 s at $0.006 a minute
+    expect(row).toMatchObject({ audioSeconds: "2.000", usageEstimated: true });
+    expect(trim(row.cost)).toBe("0.0002");
+  });
+
+  it("charges the missing price for audio seconds a token-priced model has no price for, and flags it", async () => {
+    const { response } = await gw.client().audio.transcriptions.create({ model: "openai/gpt-4o-transcribe", file: await toFile(audio, "note.wav"), response_format: "text" }).withResponse();
+    const row = await rowFor(response.headers.get("x-request-id"));
+    // pricing.missingPrice.audioMinute is $0.05: 0.05 × 2.5 / 60 = 0.0020833…, kept to 12 places
+    expect(row).toMatchObject({ audioSeconds: "2.500", usageEstimated: true, priceMissing: true });
+    expect(trim(row.cost)).toBe("0.002083333333");
+  });
+
   it("bills token-priced transcription models by their reported tokens", async () => {
     upstream.push({ kind: "ok", fixture: "openai/transcription-tokens" });
     const { response } = await gw.client().audio.transcriptions.create({ model: "openai/gpt-4o-transcribe", file: await toFile(audio, "note.wav") }).withResponse();

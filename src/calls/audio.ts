@@ -64,9 +64,11 @@ function unsupported(provider: ProviderV1, what: string): ProviderError {
 /**
  * The length of an audio file, from its container's header (WAV, MP3, M4A, OGG, FLAC, WebM…). The
  * parser is loaded on first need: most deployments never transcribe without usage in the answer.
- * A file it cannot read counts as one second, so the call is never recorded as free; the row is
- * flagged `usage_estimated` either way.
+ * A file it cannot read is taken to be 128 kbit/s audio (16 KB a second, at least one second), so a
+ * large unreadable file is never billed as a short one; the row is flagged `usage_estimated` either way.
  */
+const BYTES_PER_SECOND = 16_000;
+
 async function audioSeconds(file: Blob): Promise<number> {
   try {
     const { parseBlob } = await import("music-metadata");
@@ -74,8 +76,8 @@ async function audioSeconds(file: Blob): Promise<number> {
     const seconds = metadata.format.duration;
     if (seconds !== undefined && Number.isFinite(seconds) && seconds > 0) return Math.round(seconds * 1000) / 1000;
   } catch {
-    // fall through to the floor below
+    // fall through to the size-based figure below
   }
-  return 1;
+  return Math.max(1, Math.ceil(file.size / BYTES_PER_SECOND));
 }
 

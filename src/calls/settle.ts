@@ -2,7 +2,7 @@ import type { Span } from "@opentelemetry/api";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { AirlockError } from "../core/errors.js";
 import { newId, traceId as randomTraceId } from "../core/ids.js";
-import { costOf, formatCost, type Money } from "../ledger/pricing.js";
+import { costOf, formatCost, withUnitFallback, type Money } from "../ledger/pricing.js";
 import { emptyUsage, type Usage } from "../providers/spec.js";
 import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
@@ -42,12 +42,21 @@ const warnedMissingPrice = new Set<string>();
 
 /** Prices the usage; an unpriced model is charged the configured safe price and flagged, never $0. */
 export function priceUsage(deps: CallDeps, model: CatalogModel, usage: Usage): { cost: Money; priceMissing: boolean } {
-  if (model.price) return { cost: costOf(usage, model.price), priceMissing: false };
-  if (!warnedMissingPrice.has(model.id)) {
-    warnedMissingPrice.add(model.id);
-    deps.logger.warn({ model: model.id }, "model has no price; charging the configured missing price and flagging rows price_missing");
+  if (model.price) {
+    // Chat calls carry no units and return here at once.
+    if (!usage.characters && !usage.audioSeconds) return { cost: costOf(usage, model.price), priceMissing: false };
+    const { price, fellBack } = withUnitFallback(usage, model.price, deps.catalog.missingPrice);
+    if (fellBack) warnMissing(deps, model.id, "model has no price for the units it answered in (characters or audio); charging the configured missing price for them and flagging rows price_missing");
+    return { cost: costOf(usage, price), priceMissing: fellBack };
   }
+  warnMissing(deps, model.id, "model has no price; charging the configured missing price and flagging rows price_missing");
   return { cost: costOf(usage, deps.catalog.missingPrice), priceMissing: true };
+}
+
+function warnMissing(deps: CallDeps, model: string, message: string): void {
+  if (warnedMissingPrice.has(model)) return;
+  warnedMissingPrice.add(model);
+  deps.logger.warn({ model }, message);
 }
 
 /** Settles a finished call: exact cost, one ledger row, metrics and the span. Never throws. */

@@ -11,6 +11,9 @@ import { callCancellation, executeOptions, fail, prepareChat, upstreamChatReques
 import type { OutputContract } from "./structured.js";
 import { settle, type CallRecord, type Settlement } from "./settle.js";
 
+/** Generated text kept for a usage estimate; the tokenizer counts about this much exactly anyway. */
+const KEPT_OUTPUT_CHARS = 64 * 1024;
+
 export interface StreamEnd extends Settlement {
   model: string;
   provider: string;
@@ -83,8 +86,18 @@ async function* relay(
   const { iterator } = opened;
   let next = opened.first;
   let usage: Usage | undefined;
-  // Everything generated, in case the usage event never comes and the tokens must be counted here.
+  // What was generated, in case the usage event never comes and the tokens must be counted here:
+  // the text up to KEPT_OUTPUT_CHARS, and past that only how long it was.
   const generated: string[] = [];
+  let keptChars = 0;
+  let charsBeyond = 0;
+  const keep = (text: string) => {
+    if (keptChars >= KEPT_OUTPUT_CHARS) charsBeyond += text.length;
+    else {
+      generated.push(text);
+      keptChars += text.length;
+    }
+  };
   // Kept only when the answer must be checked against a schema at the end.
   let text = contract ? "" : undefined;
   let finished = false;
@@ -93,7 +106,7 @@ async function* relay(
   const operationName = record.operation?.name;
   const billDelivered = async () => {
     record.usageEstimated = usage === undefined;
-    record.usage = usage ?? (await estimateUsage(body, generated.join("")));
+    record.usage = usage ?? (await estimateUsage(body, generated.join(""), charsBeyond));
   };
   try {
     while (!next.done) {
@@ -112,9 +125,9 @@ async function* relay(
         event.chunk.model = model.id;
         for (const choice of event.chunk.choices) {
           const content = choice.delta.content;
-          if (choice.delta.tool_calls) generated.push(toolCallText(choice.delta.tool_calls));
+          if (choice.delta.tool_calls) keep(toolCallText(choice.delta.tool_calls));
           if (!content) continue;
-          generated.push(content);
+          keep(content);
           if (text !== undefined && choice.index === 0) text += content;
         }
         yield { type: "chunk", chunk: event.chunk };

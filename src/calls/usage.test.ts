@@ -1,40 +1,62 @@
 import { describe, expect, it } from "vitest";
 import type { ChatResult } from "../providers/spec.js";
-import { countPromptTokens, countTokens, estimateUsage, generatedText, loadTokenizer } from "./usage.js";
+import { countTokens } from "./token-counter.js";
+import { estimateUsage, generatedText, promptTexts } from "./usage.js";
 
-describe("usage estimate", () => {
+describe("token counts", () => {
   it("counts text with the o200k_base tokenizer", async () => {
-    const tokenizer = await loadTokenizer();
-    // tiktoken's own o200k_base encoding of this string: Hello | , | ␣world | !
-    expect(tokenizer.encode("Hello, world!", [], [])).toEqual([13225, 11, 2375, 0]);
-    expect(countTokens(tokenizer, "Hello, world!")).toBe(4);
-    expect(countTokens(tokenizer, "")).toBe(0);
+    // tiktoken's o200k_base splits this into Hello | , | ␣world | !
+    expect(await countTokens(["Hello, world!", "", "The capital of France is Paris."])).toEqual([4, 0, 7]);
   });
 
   it("counts text that looks like a special token as plain text, and does not throw on it", async () => {
-    const tokenizer = await loadTokenizer();
-    expect(countTokens(tokenizer, "<|endoftext|>")).toBeGreaterThan(1);
+    const [count] = await countTokens(["<|endoftext|>"]);
+    expect(count).toBeGreaterThan(1);
   });
 
+  it("counts unbroken runs of 100 characters or more at four characters a token, so no input can make it slow", async () => {
+    // Byte-pair encoding is quadratic in such a run: a megabyte of one letter would take minutes.
+    const run = "a".repeat(1_000_000);
+    expect(await countTokens([run])).toEqual([250_000]);
+    const [mixed] = await countTokens([`Hello, world! ${"b".repeat(400)} Hello, world!`]);
+    expect(mixed).toBe(100 + (await countTokens(["Hello, world!  Hello, world!"]))[0]!);
+  });
+
+  it("counts only the first 64 KB of an estimate exactly, and the rest at four characters a token", async () => {
+    const word = "lorem ipsum ";
+    const long = word.repeat(10_000); // 120,000 characters of short words
+    const [count] = await countTokens([long]);
+    const [exactPart] = await countTokens([long.slice(0, 64 * 1024)]);
+    expect(count).toBe(exactPart! + Math.ceil((long.length - 64 * 1024) / 4));
+  });
+});
+
+describe("usage estimate", () => {
   it("frames messages as OpenAI does: one user message saying Hello is 8 prompt tokens", async () => {
-    const tokenizer = await loadTokenizer();
-    expect(countPromptTokens(tokenizer, { model: "m", messages: [{ role: "user", content: "Hello" }] })).toBe(8);
+    expect((await estimateUsage({ model: "m", messages: [{ role: "user", content: "Hello" }] }, "")).inputTokens).toBe(8);
     // Each further message adds 3 for framing, its role, its content, and for a name 1 more plus the name.
-    const two = countPromptTokens(tokenizer, {
-      model: "m",
-      messages: [
-        { role: "system", content: "Be brief." },
-        { role: "user", content: [{ type: "text", text: "Hello" }], name: "ada" },
-      ],
-    });
-    expect(two).toBe(3 + (3 + 1 + countTokens(tokenizer, "Be brief.")) + (3 + 1 + 1 + 1 + countTokens(tokenizer, "ada")));
+    const two = await estimateUsage(
+      {
+        model: "m",
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: [{ type: "text", text: "Hello" }], name: "ada" },
+        ],
+      },
+      "",
+    );
+    const [briefly, ada] = await countTokens(["Be brief.", "ada"]);
+    expect(two.inputTokens).toBe(3 + (3 + 1 + briefly!) + (3 + 1 + 1 + 1 + ada!));
   });
 
-  it("counts tool definitions and earlier tool calls in the prompt", async () => {
-    const tokenizer = await loadTokenizer();
-    const plain = countPromptTokens(tokenizer, { model: "m", messages: [{ role: "user", content: "Weather?" }] });
+  it("counts tool definitions, and skips values that are not text instead of failing", async () => {
     const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
-    expect(countPromptTokens(tokenizer, { model: "m", messages: [{ role: "user", content: "Weather?" }], tools })).toBe(plain + countTokens(tokenizer, JSON.stringify(tools)));
+    const plain = await estimateUsage({ model: "m", messages: [{ role: "user", content: "Weather?" }] }, "");
+    const withTools = await estimateUsage({ model: "m", messages: [{ role: "user", content: "Weather?" }], tools }, "");
+    expect(withTools.inputTokens).toBe(plain.inputTokens + (await countTokens([JSON.stringify(tools)]))[0]!);
+    const odd = { model: "m", messages: [{ role: "user", content: [{ type: "text", text: 5 }], name: 7 }] } as never;
+    expect(promptTexts(odd).texts).toEqual(["user"]);
+    expect((await estimateUsage(odd, "")).inputTokens).toBe(3 + 3 + 1);
   });
 
   it("estimates a whole call: prompt framing plus the generated text, nothing cached or reasoned", async () => {
@@ -53,8 +75,8 @@ describe("usage estimate", () => {
       ],
     };
     expect(generatedText(result)).toBe('Paris.f{"a":1}');
-    const usage = await estimateUsage({ model: "m", messages: [{ role: "user", content: "Hello" }] }, generatedText(result));
-    const tokenizer = await loadTokenizer();
-    expect(usage).toEqual({ inputTokens: 8, outputTokens: countTokens(tokenizer, 'Paris.f{"a":1}'), cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+    const usage = await estimateUsage({ model: "m", messages: [{ role: "user", content: "Hello" }] }, generatedText(result), 40);
+    const [generated] = await countTokens(['Paris.f{"a":1}']);
+    expect(usage).toEqual({ inputTokens: 8, outputTokens: generated! + 10, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
   });
 });

@@ -23,7 +23,7 @@ export const priceSchema = z.strictObject({
   request: decimal.optional(),
   /** Text characters, per `per` characters: what speech (text-to-speech) models bill. */
   characters: decimal.optional(),
-  /** USD per minute of audio, billed to the second: what transcription models bill. Not scaled by `per`. */
+  /** USD per minute of audio, pro rata to the millisecond: what transcription models bill. Not scaled by `per`. */
   audioMinute: decimal.optional(),
   /** The token count the prices above are for. */
   per: z.enum(["1M", "1K", "1"]).default("1M"),
@@ -156,7 +156,8 @@ export const configSchema = z
     pricing: z
       .strictObject({
         /** Charged (and flagged `price_missing`) for a model with no price, so a call is never a silent $0. */
-        missingPrice: priceSchema.default({ input: "10", output: "30", per: "1M" }),
+        // Above the list prices of the models it stands in for, so an unpriced model never looks cheap.
+        missingPrice: priceSchema.default({ input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" }),
       })
       .prefault({}),
     ledger: z

@@ -62,6 +62,20 @@ export function costOf(usage: Usage, price: UnitPrice): Money {
   return cost;
 }
 
+/**
+ * The price with its unit prices (characters, audio) taken from `fallback` where it has none, and
+ * whether any were needed: a token-priced model answering in units must not cost $0 for them.
+ */
+export function withUnitFallback(usage: Usage, price: UnitPrice, fallback: UnitPrice): { price: UnitPrice; fellBack: boolean } {
+  const characters = Boolean(usage.characters) && price.character.isZero();
+  const audio = Boolean(usage.audioSeconds) && price.audioMinute.isZero();
+  if (!characters && !audio) return { price, fellBack: false };
+  return {
+    price: { ...price, character: characters ? fallback.character : price.character, audioMinute: audio ? fallback.audioMinute : price.audioMinute },
+    fellBack: true,
+  };
+}
+
 /** The ledger's text form: fixed point, no exponent, at most COST_SCALE digits. */
 export function formatCost(cost: Money): string {
   return cost.toDecimalPlaces(COST_SCALE).toFixed();

@@ -97,8 +97,8 @@ export function toChatResult(raw: unknown, provider: string, requestedModel: str
 
 /**
  * batchEmbedContents reports no token counts, and EmbedResult cannot say "not reported". Input tokens
- * are therefore estimated at four characters per token (what Airlock assumes wherever usage is missing),
- * so that embeddings are never ledgered as free.
+ * are therefore estimated at four characters per token, so that embeddings are never ledgered as free;
+ * the rows are not flagged, because an embedding result has no way to say its usage was not reported.
  */
 export function toEmbedResult(raw: unknown, provider: string, request: EmbedRequest): EmbedResult {
   if (!isObject(raw) || !Array.isArray(raw.embeddings)) {

@@ -11,6 +11,8 @@ describe("openai-compatible audio", () => {
       usage: { inputTokens: 14, outputTokens: 45 },
     });
     expect(transcriptionResult("application/json; charset=utf-8", bytes({ text: "x", duration: 7.25, segments: [] })).usage.audioSeconds).toBe(7.25);
+    // A float duration is kept to the millisecond, as the ledger stores it, so the row reproduces its cost.
+    expect(transcriptionResult("application/json", bytes({ text: "x", duration: 8.470000267028809 })).usage.audioSeconds).toBe(8.47);
   });
 
   it("says usage is unknown for plain text, for JSON without it, and for a body that is not JSON, and keeps the bytes", () => {

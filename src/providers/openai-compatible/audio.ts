@@ -30,12 +30,17 @@ function usageOfJson(bytes: Uint8Array): Usage | undefined {
   }
   if (!isObject(answer)) return undefined;
   const usage = answer.usage;
-  if (isObject(usage) && usage.type === "duration" && isCount(usage.seconds)) return { ...emptyUsage(), audioSeconds: usage.seconds };
+  if (isObject(usage) && usage.type === "duration" && isCount(usage.seconds)) return { ...emptyUsage(), audioSeconds: toMillis(usage.seconds) };
   if (isObject(usage) && usage.type === "tokens" && isCount(usage.input_tokens)) {
     return { ...emptyUsage(), inputTokens: usage.input_tokens, outputTokens: isCount(usage.output_tokens) ? usage.output_tokens : 0 };
   }
-  if (isCount(answer.duration)) return { ...emptyUsage(), audioSeconds: answer.duration };
+  if (isCount(answer.duration)) return { ...emptyUsage(), audioSeconds: toMillis(answer.duration) };
   return undefined;
+}
+
+/** Seconds to the millisecond, as the ledger stores them: the row's seconds reproduce its cost. */
+function toMillis(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
 }
 
 function isCount(value: unknown): value is number {
