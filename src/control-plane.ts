@@ -31,6 +31,7 @@ import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book
 import { isAllowed, resolveChain } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
+import { FeatureToggles } from "./guards/toggles.js";
 import { recentAuditEvents } from "./store/queries/kill-switch.js";
 import type { AuditEventRow } from "./store/schema/audit.js";
 import { compileRouteExtras } from "./routing/operations.js";
@@ -66,6 +67,7 @@ export class ControlPlane {
   readonly routes: RouteBook;
   readonly prices: PriceBook;
   readonly killSwitch: KillSwitch;
+  readonly toggles: FeatureToggles;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -97,6 +99,7 @@ export class ControlPlane {
       shared: options.database.kind === "postgres",
       announce: () => this.announce("kill_switch"),
     });
+    this.toggles = new FeatureToggles({ db: options.database.db, logger: this.logger, announce: () => this.announce("toggles") });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
@@ -110,6 +113,7 @@ export class ControlPlane {
       }),
       sessions: new SessionPins(config.sessions.ttlMs, config.sessions.maxSessions, now),
       killSwitch: this.killSwitch,
+      toggles: this.toggles,
     };
     this.loaded = options.config;
     this.routes = new RouteBook({
@@ -150,6 +154,7 @@ export class ControlPlane {
     });
     await plane.keys.load();
     await plane.killSwitch.start();
+    await plane.toggles.start();
     await plane.routes.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes and prices until told.
@@ -333,7 +338,7 @@ export class ControlPlane {
     return recentAuditEvents(this.database.db, limit);
   }
 
-  private async announce(what: "keys" | "routes" | "prices" | "kill_switch"): Promise<void> {
+  private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles"): Promise<void> {
     try {
       await this.database.notify(CHANGES_CHANNEL, what);
     } catch (err) {
@@ -345,6 +350,7 @@ export class ControlPlane {
     try {
       // The kill switch first: it is the one change that must land within a second.
       if (what === "kill_switch" || what === "all") await this.killSwitch.reload();
+      if (what === "toggles" || what === "all") await this.toggles.reload();
       if (what === "routes" || what === "all") await this.routes.reload();
       if (what === "keys" || what === "all") await this.keys.load();
       if (what === "prices" || what === "all") await this.prices.reload();

@@ -127,6 +127,10 @@ export interface Airlock {
   transcribe(options: TranscribeOptions): Promise<AudioResponse>;
   /** Text to speech, billed by the character. */
   speak(options: SpeakOptions): Promise<AudioResponse>;
+  /** Whether a feature toggle is on; one that does not exist is off. */
+  isEnabled(name: string): Promise<boolean>;
+  /** Resolves when a feature toggle is on; rejects with `disabled`, naming it, when it is off or missing. */
+  enforce(name: string): Promise<void>;
   /** Flushes the ledger and closes the store. */
   close(): Promise<void>;
 }
@@ -199,6 +203,12 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       const ctx = context(call);
       const outcome = await plane.speak({ ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice }, ctx);
       return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+    },
+    async isEnabled(name) {
+      return (await ready).toggles.isEnabled(name);
+    },
+    async enforce(name) {
+      (await ready).toggles.enforce(name);
     },
     async close() {
       const plane = await ready.catch(() => undefined);

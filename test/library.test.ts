@@ -29,6 +29,16 @@ describe("createAirlock (in process)", () => {
     operations: { chat_message: { model: "oai/o4-mini" }, embed_docs: { model: "oai/text-embedding-3-small" } },
   });
 
+  it("answers isEnabled and enforce for feature toggles in process", async () => {
+    const { upstream } = await setup();
+    const airlock = createAirlock({ config: config(upstream.url), inMemory: true });
+    cleanups.push(() => airlock.close());
+    expect(await airlock.isEnabled("helix_can_recommend_optimizations")).toBe(false);
+    expect(await airlock.isEnabled("no_such_toggle")).toBe(false);
+    await expect(airlock.enforce("helix_can_change_models")).rejects.toMatchObject({ code: "disabled", message: 'feature toggle "helix_can_change_models" is off and locked' });
+    await expect(airlock.enforce("helix_can_change_models")).rejects.toBeInstanceOf(AirlockError);
+  });
+
   it("transcribes and speaks in process, billed by the second and by the character", async () => {
     const { upstream } = await setup();
     const airlock = createAirlock({

@@ -8,6 +8,7 @@ import type { CircuitBreakers } from "../routing/breaker.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { SessionPins } from "../routing/sessions.js";
 import type { KillSwitch } from "../guards/kill-switch.js";
+import type { FeatureToggles } from "../guards/toggles.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
 /** Who and what a call is for, as the gateway or the library learned it. */
@@ -37,4 +38,5 @@ export interface CallDeps {
   readonly sessions: SessionPins;
   /** Guard state, held in memory and kept current by the store's notices. */
   readonly killSwitch: Pick<KillSwitch, "check">;
+  readonly toggles: Pick<FeatureToggles, "enforce">;
 }

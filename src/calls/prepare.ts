@@ -42,6 +42,7 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     record.operation = plan.operation;
     const stopped = plan.operation ? deps.killSwitch.check(plan.operation.name) : undefined;
     if (stopped) throw stopped;
+    if (plan.operation?.requiresToggle) deps.toggles.enforce(plan.operation.requiresToggle);
     if (plan.disallowedModel) {
       deps.logger.warn({ requestId: ctx.requestId, requested: plan.disallowedModel, served: plan.candidates[0]?.id }, "model not allowed; serving the org default");
     }

@@ -73,6 +73,8 @@ export const operationSchema = z.strictObject({
   model: z.string().min(1),
   fallbacks: z.array(z.string().min(1)).default([]),
   enabled: z.boolean().default(true),
+  /** A feature toggle that must be on for this operation's calls to run; off (or missing), they are refused as `disabled`. */
+  requiresToggle: z.string().min(1).optional(),
   criticality: criticality.default("MEDIUM"),
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),

@@ -14,6 +14,7 @@ import * as ops from "./routes/ops.js";
 import * as finance from "./routes/finance-admin.js";
 import * as audio from "./routes/audio.js";
 import * as guards from "./routes/guards-admin.js";
+import * as toggles from "./routes/toggles.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
 
@@ -65,6 +66,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/admin/kill-switch", guards.killSwitchStatus(gw)],
     ["POST", "/admin/kill-switch", guards.flipKillSwitch(gw)],
     ["GET", "/admin/audit", guards.auditEvents(gw)],
+    ["GET", "/v1/toggles", toggles.listToggles(gw)],
+    ["GET", "/v1/toggles/:name", toggles.getToggle(gw)],
+    ["POST", "/v1/toggles/:name/enforce", toggles.enforceToggle(gw)],
+    ["PATCH", "/v1/toggles/:name", toggles.changeToggle(gw)],
+    ["PUT", "/admin/toggles/:name", toggles.putToggle(gw)],
     ["GET", "/admin/routes", routing.listRoutes(gw)],
     ["GET", "/admin/routes/:name", routing.getRoute(gw)],
     ["PUT", "/admin/routes/:name", routing.putRoute(gw)],

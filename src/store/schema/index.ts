@@ -6,3 +6,4 @@ export * from "./finance.js";
 export * from "./rollup.js";
 export * from "./kill-switch.js";
 export * from "./audit.js";
+export * from "./toggles.js";

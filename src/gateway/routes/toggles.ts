@@ -1,0 +1,78 @@
+import { z } from "zod";
+import { formatIssues } from "../../config/load.js";
+import { AirlockError } from "../../core/errors.js";
+import { requireAdmin, requirePrincipal } from "../auth.js";
+import type { GatewayContext, Handler } from "../context.js";
+import { readJson, sendJson } from "../http.js";
+
+const controlledBy = z.enum(["ADMIN_ONLY", "USER", "BOTH"]);
+const changeBody = z.strictObject({
+  enabled: z.boolean().optional(),
+  locked: z.boolean().optional(),
+  controlledBy: controlledBy.optional(),
+  notes: z.string().nullable().optional(),
+});
+const putBody = z.strictObject({ enabled: z.boolean(), locked: z.boolean().default(false), controlledBy: controlledBy.default("ADMIN_ONLY"), notes: z.string().nullable().optional() });
+const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new AirlockError("invalid_request", formatIssues("feature toggle", parsed.error.issues).replace(/\n\s*/g, " "));
+  return parsed.data;
+}
+
+function nameOf(params: Record<string, string | undefined>): string {
+  const name = params.name ?? "";
+  if (!NAME.test(name)) throw new AirlockError("invalid_request", "a toggle name is letters, digits, `_`, `.`, `:` and `-`", { param: "name" });
+  return name;
+}
+
+/** `GET /v1/toggles`: every toggle, for any key. */
+export function listToggles(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    await requirePrincipal(gw.plane, req, scope);
+    sendJson(res, 200, { data: gw.plane.toggles.list() });
+  };
+}
+
+/** `GET /v1/toggles/:name`: one toggle; `enabled` is `isEnabled(name)`. */
+export function getToggle(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    await requirePrincipal(gw.plane, req, scope);
+    const name = nameOf(params);
+    const toggle = gw.plane.toggles.get(name);
+    if (!toggle) throw new AirlockError("not_found", `no feature toggle named "${name}"`);
+    sendJson(res, 200, toggle);
+  };
+}
+
+/** `POST /v1/toggles/:name/enforce`: 200 when the toggle is on, else `disabled` (503) naming it. */
+export function enforceToggle(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    await requirePrincipal(gw.plane, req, scope);
+    const name = nameOf(params);
+    gw.plane.toggles.enforce(name);
+    sendJson(res, 200, { name, enabled: true });
+  };
+}
+
+/** `PATCH /v1/toggles/:name`: a change, allowed or refused (403, audited) by who asks. */
+export function changeToggle(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const name = nameOf(params);
+    const change = parse(changeBody, await readJson(req, gw.bodyLimitBytes));
+    sendJson(res, 200, await gw.plane.toggles.change(name, change, principal));
+  };
+}
+
+/** `PUT /admin/toggles/:name`: creates or replaces a toggle. */
+export function putToggle(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const name = nameOf(params);
+    const existed = gw.plane.toggles.get(name) !== undefined;
+    const saved = await gw.plane.toggles.put({ name, ...parse(putBody, await readJson(req, gw.bodyLimitBytes)) }, principal);
+    sendJson(res, existed ? 200 : 201, saved);
+  };
+}
