@@ -95,6 +95,9 @@ if (STORE_KINDS.includes("postgres")) {
       const gw = await instance(database, config({ operations: { chat: { model: "p1/m1" } } }));
       try {
         expect((await ask(gw, "chat")).model).toBe("p1/m1");
+        const made = await api(gw, "POST", "/admin/keys", { name: "known", kind: "user" });
+        const userKey = made.body.key as string;
+        expect((await ask(gw, "chat", { key: userKey })).model).toBe("p1/m1");
 
         const cutAt = performance.now();
         proxy.cut();
@@ -104,6 +107,8 @@ if (STORE_KINDS.includes("postgres")) {
         const refused = await refusal(gw, "chat");
         expect(refused).toMatchObject({ status: 503, code: "kill_switch_active" });
         expect(refused.message).toContain("cannot be read");
+        // A key this instance already knows is still recognised: the refusal is the guard's 503, never a 401.
+        expect(await refusal(gw, "chat", { key: userKey })).toMatchObject({ status: 503, code: "kill_switch_active" });
         expect((await api(gw, "GET", "/admin/kill-switch")).body).toMatchObject({ confirmed: false });
 
         proxy.restore();
