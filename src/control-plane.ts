@@ -93,7 +93,6 @@ export class ControlPlane {
     this.killSwitch = new KillSwitch({
       db: options.database.db,
       logger: this.logger,
-      now,
       pollIntervalMs: config.killSwitch.pollIntervalMs,
       staleAfterMs: config.killSwitch.staleAfterMs,
       shared: options.database.kind === "postgres",

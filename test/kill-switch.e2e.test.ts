@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-import { startFakeUpstream } from "./fakes/upstream.js";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { startTestGateway } from "./support/gateway.js";
 import { api, ask, BOOTSTRAP_ADMIN_ID, refusal, routesSuite, rowOf } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
@@ -10,7 +10,10 @@ import { STORE_KINDS } from "./support/stores.js";
  * for everything, records each refusal, and audits every flip with who, why and when.
  */
 describe.each(STORE_KINDS)("kill switch on %s", (kind) => {
-  const { config, gateway, sent } = routesSuite(kind);
+  let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
+  const { config, gateway, sent } = routesSuite(kind, (made) => {
+    upstreams = made;
+  });
   const operations = { summarize: { model: "p1/m1" }, chat: { model: "p2/m2" } };
 
   it("stops every call before any upstream is touched, records the refusal, and audits each flip", async () => {
@@ -43,6 +46,18 @@ describe.each(STORE_KINDS)("kill switch on %s", (kind) => {
       ["kill_switch.on", "global", "runaway agent loop, incident 42", BOOTSTRAP_ADMIN_ID, "admin", "applied"],
     ]);
     expect(Date.parse(audit.body.data[0].ts)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("stops a call waiting to retry: no retry or fallback starts after the flip", async () => {
+    const gw = await gateway(config({ retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5_000 }, operations: { chat: { model: "p1/m1", fallbacks: ["p2/m2"] } } }));
+    upstreams[0].push({ kind: "error", status: 429, headers: { "retry-after": "1" } });
+    const before = sent();
+    const call = refusal(gw, "chat");
+    // The first attempt is refused and the call waits a second before retrying: flip meanwhile.
+    while (sent()[0] === before[0]) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "mid-retry" })).status).toBe(200);
+    expect(await call).toMatchObject({ status: 503, code: "kill_switch_active" });
+    expect(sent()).toEqual([before[0]! + 1, before[1], before[2]]);
   });
 
   it("stops only its operation's calls when flipped for one operation", async () => {

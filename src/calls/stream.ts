@@ -117,7 +117,7 @@ async function* relay(
         if (cutOnKill) {
           const stopped = deps.killSwitch.check(operationName);
           if (stopped) {
-            void iterator.return?.(); // the upstream stops generating what nobody will pay for
+            releaseUpstream(iterator); // the upstream stops generating what nobody will pay for
             throw stopped;
           }
         }
@@ -154,7 +154,7 @@ async function* relay(
     call.dispose();
     if (!finished) {
       // The consumer stopped early (the client went away): bill what was delivered.
-      void iterator.return?.();
+      releaseUpstream(iterator);
       await billDelivered();
       fail(deps, ctx, record, new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } }));
     }
@@ -178,4 +178,9 @@ function toolCallText(deltas: unknown[]): string {
     if (typeof fn?.arguments === "string") text += fn.arguments;
   }
   return text;
+}
+
+/** Ends the upstream's stream; a failure while closing has nobody left to tell. */
+function releaseUpstream(iterator: AsyncIterator<StreamEvent>): void {
+  void Promise.resolve(iterator.return?.()).catch(() => undefined);
 }

@@ -99,6 +99,9 @@ export async function enforceShape(
   const checked = checkOutput(contract.schema, raw);
   if (checked.ok) return { result: asBareJson(first, raw, checked.value), output: checked.value };
   if (!contract.repair) throw schemaValidationError(raw, checked.issues);
+  // The repair is another upstream request: a kill switch flipped since the call began stops it too.
+  const stopped = deps.killSwitch.check(record.operation?.name);
+  if (stopped) throw stopped;
 
   const started = deps.clock.now();
   const attempt = new Cancellation(call, attemptTimeoutMs);

@@ -24,10 +24,10 @@ const waiting = new Map<number, (counts: number[] | undefined) => void>();
 function tokenThread(): Worker {
   if (thread) return thread;
   const worker = new Worker(new URL("./token-thread.mjs", import.meta.url));
-  worker.unref(); // an idle counter must not keep the process alive
   worker.on("message", (reply: { id: number; counts: number[] }) => {
     waiting.get(reply.id)?.(reply.counts);
     waiting.delete(reply.id);
+    if (waiting.size === 0) worker.unref();
   });
   const fail = () => {
     if (thread === worker) thread = undefined; // the next estimate starts a new thread
@@ -36,6 +36,8 @@ function tokenThread(): Worker {
   };
   worker.on("error", fail);
   worker.on("exit", fail);
+  // Held only while counts are awaited: an idle counter must not keep the process alive (listeners re-ref it, so after them).
+  worker.unref();
   thread = worker;
   return worker;
 }
@@ -66,6 +68,7 @@ function countOnThread(texts: string[]): Promise<number[] | undefined> {
     const id = nextId++;
     const timer = setTimeout(() => {
       waiting.delete(id);
+      if (waiting.size === 0) thread?.unref();
       resolve(undefined);
     }, DEADLINE_MS);
     timer.unref();
@@ -74,7 +77,9 @@ function countOnThread(texts: string[]): Promise<number[] | undefined> {
       resolve(counts);
     });
     try {
-      tokenThread().postMessage({ id, texts });
+      const worker = tokenThread();
+      worker.ref();
+      worker.postMessage({ id, texts });
     } catch {
       waiting.delete(id);
       clearTimeout(timer);

@@ -119,7 +119,6 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
   const killSwitch = new KillSwitch({
     db: database.db,
     logger: silentLogger,
-    now: Date.now,
     pollIntervalMs: 1_000,
     staleAfterMs: 1_000,
     shared: false,

@@ -162,7 +162,8 @@ for (const state of ["on", "off"] as const) {
     .action((opts: ConnectOptions & { operation?: string; reason: string; json?: boolean }) =>
       withBackend(opts, async (backend) => {
         const status = await backend.flipKillSwitch({ active: state === "on", operation: opts.operation, reason: opts.reason });
-        print(opts.json ? status : printKillSwitch(status));
+        // Say where it was written: a store no gateway reads would stop nothing.
+        print(opts.json ? status : `${printKillSwitch(status)}\nWritten through ${backend.via}.`);
       }),
     );
 }

@@ -129,6 +129,7 @@ export const configSchema = z
         /** Streams already running when the switch goes on: `finish` lets them end, `cut` ends them with an error. */
         inFlight: z.enum(["finish", "cut"]).default("finish"),
       })
+      .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
     sessions: z
       .strictObject({

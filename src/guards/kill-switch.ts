@@ -8,7 +8,8 @@ import { flipKillSwitch, readKillSwitches } from "../store/queries/kill-switch.j
 export interface KillSwitchOptions {
   db: Db;
   logger: Logger;
-  now: () => number;
+  /** A monotonic clock in ms (default `performance.now`): a wall clock stepped back would make stale state look fresh. */
+  now?: () => number;
   pollIntervalMs: number;
   staleAfterMs: number;
   /** True when other instances share the store (PostgreSQL): then state must be re-confirmed, or it counts as ON. */
@@ -43,12 +44,17 @@ const MAX_POLLS_IN_FLIGHT = 2;
 export class KillSwitch {
   private state: KillSwitchState = { global: undefined, operations: new Map(), confirmedAt: undefined };
   private timer: NodeJS.Timeout | undefined;
-  private polls = 0;
+  /** When each poll still waiting for the store was sent. */
+  private readonly pollsInFlight = new Set<number>();
   private unreadable = false;
-  /** When the state in force was asked for: an older answer arriving late must not replace it. */
-  private appliedAskedAt = Number.NEGATIVE_INFINITY;
+  /** Reads are numbered as they are sent: an older answer arriving late must not replace a newer one. */
+  private readsSent = 0;
+  private appliedRead = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly options: KillSwitchOptions) {}
+  constructor(private readonly options: KillSwitchOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
 
   async start(): Promise<void> {
     await this.read();
@@ -59,7 +65,7 @@ export class KillSwitch {
 
   /** The refusal for a call to `operation` now, if the switch stops it. */
   check(operation: string | undefined): AirlockError | undefined {
-    return killSwitchRefusal(this.state, operation, this.options.now(), this.options.staleAfterMs);
+    return killSwitchRefusal(this.state, operation, this.now(), this.options.staleAfterMs);
   }
 
   async flip(input: FlipInput, actor: { keyId: string; kind: string }): Promise<KillSwitchStatus> {
@@ -67,7 +73,8 @@ export class KillSwitch {
     if (reason === "") throw new AirlockError("invalid_request", "a reason is required to flip the kill switch", { param: "reason" });
     const row = await flipKillSwitch(this.options.db, { scope: scopeFor(input.operation), active: input.active, reason, actor: actor.keyId, actorKind: actor.kind, auditId: newId("audit") });
     this.options.logger.warn({ scope: row.scope, active: row.active, by: actor.keyId }, input.active ? "kill switch ON" : "kill switch off");
-    await this.read();
+    // The flip is committed: whatever happens next, the caller must hear that it was, or a retry would flip (and audit) twice.
+    await this.read().catch((err: unknown) => this.options.logger.warn({ err }, "kill switch flipped, but re-reading it failed; the next poll or notice picks it up"));
     await this.options.announce();
     return this.status();
   }
@@ -91,8 +98,12 @@ export class KillSwitch {
   }
 
   private async poll(): Promise<void> {
-    if (this.polls >= MAX_POLLS_IN_FLIGHT) return;
-    this.polls++;
+    // A poll still waiting after staleAfterMs is given up on (a hung connection), so it cannot hold back the next.
+    const sentAt = this.now();
+    let waiting = 0;
+    for (const started of this.pollsInFlight) if (sentAt - started < this.options.staleAfterMs) waiting++;
+    if (waiting >= MAX_POLLS_IN_FLIGHT) return;
+    this.pollsInFlight.add(sentAt);
     try {
       await this.read();
       if (this.unreadable) this.options.logger.warn("kill switch state is readable again; calls resume unless it is on");
@@ -101,16 +112,17 @@ export class KillSwitch {
       if (!this.unreadable) this.options.logger.error({ err }, "kill switch state cannot be read; calls stop until it can");
       this.unreadable = true;
     } finally {
-      this.polls--;
+      this.pollsInFlight.delete(sentAt);
     }
   }
 
   /** The moment the question is sent is what it confirms: the answer says nothing about later flips. */
   private async read(): Promise<void> {
-    const askedAt = this.options.now();
+    const sequence = ++this.readsSent;
+    const askedAt = this.now();
     const rows = await readKillSwitches(this.options.db);
-    if (askedAt < this.appliedAskedAt) return;
-    this.appliedAskedAt = askedAt;
+    if (sequence < this.appliedRead) return;
+    this.appliedRead = sequence;
     this.state = stateFrom(rows, this.options.shared ? askedAt : undefined);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, formatCost, unitPrice } from "./pricing.js";
+import { costOf, formatCost, unitPrice, withUnitFallback } from "./pricing.js";
 import { emptyUsage } from "../providers/spec.js";
 
 describe("costOf", () => {
@@ -50,5 +50,16 @@ describe("costOf", () => {
     const usage = { ...emptyUsage(), inputTokens: 100, outputTokens: 1000, characters: 500 };
     // 100 × 0.6 + 1000 × 12 + 500 × 1 = 60 + 12000 + 500 = 12560 per 1M
     expect(formatCost(costOf(usage, price))).toBe("0.01256");
+  });
+
+  it("charges units a price leaves unset at the fallback, but takes an explicit \"0\" as a price", () => {
+    const fallback = unitPrice({ input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" });
+    const speech = { ...emptyUsage(), characters: 1000 };
+    const unset = withUnitFallback(speech, unitPrice({ input: "0.6", output: "12", per: "1M" }), fallback);
+    expect(unset.fellBack).toBe(true);
+    expect(formatCost(costOf(speech, unset.price))).toBe("0.03");
+    const free = withUnitFallback(speech, unitPrice({ input: "0", output: "0", characters: "0", per: "1M" }), fallback);
+    expect(free.fellBack).toBe(false);
+    expect(formatCost(costOf(speech, free.price))).toBe("0");
   });
 });

@@ -17,10 +17,10 @@ export interface UnitPrice {
   cacheWrite: Money;
   reasoning: Money;
   request: Money;
-  /** Per character. */
-  character: Money;
-  /** Per minute: audio is divided by 60 last, so whole-second prices stay exact. */
-  audioMinute: Money;
+  /** Per character; undefined when the price sets none (a price of "0" is a price). */
+  character: Money | undefined;
+  /** Per minute: audio is divided by 60 last, so whole-second prices stay exact. Undefined when unset. */
+  audioMinute: Money | undefined;
 }
 
 const PER: Record<PriceConfig["per"], number> = { "1M": 1_000_000, "1K": 1_000, "1": 1 };
@@ -37,8 +37,8 @@ export function unitPrice(price: PriceConfig): UnitPrice {
     cacheWrite: price.cacheWrite === undefined ? input : perToken(price.cacheWrite),
     reasoning: price.reasoning === undefined ? output : perToken(price.reasoning),
     request: new Money(price.request ?? "0"),
-    character: perToken(price.characters ?? "0"),
-    audioMinute: new Money(price.audioMinute ?? "0"),
+    character: price.characters === undefined ? undefined : perToken(price.characters),
+    audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
   };
 }
 
@@ -57,8 +57,8 @@ export function costOf(usage: Usage, price: UnitPrice): Money {
     .add(price.reasoning.mul(usage.reasoningTokens))
     .add(price.request);
   // Speech and transcription units; a chat call has neither and skips the arithmetic.
-  if (usage.characters) cost = cost.add(price.character.mul(usage.characters));
-  if (usage.audioSeconds) cost = cost.add(price.audioMinute.mul(usage.audioSeconds).div(60));
+  if (usage.characters && price.character) cost = cost.add(price.character.mul(usage.characters));
+  if (usage.audioSeconds && price.audioMinute) cost = cost.add(price.audioMinute.mul(usage.audioSeconds).div(60));
   return cost;
 }
 
@@ -67,8 +67,8 @@ export function costOf(usage: Usage, price: UnitPrice): Money {
  * whether any were needed: a token-priced model answering in units must not cost $0 for them.
  */
 export function withUnitFallback(usage: Usage, price: UnitPrice, fallback: UnitPrice): { price: UnitPrice; fellBack: boolean } {
-  const characters = Boolean(usage.characters) && price.character.isZero();
-  const audio = Boolean(usage.audioSeconds) && price.audioMinute.isZero();
+  const characters = Boolean(usage.characters) && price.character === undefined;
+  const audio = Boolean(usage.audioSeconds) && price.audioMinute === undefined;
   if (!characters && !audio) return { price, fellBack: false };
   return {
     price: { ...price, character: characters ? fallback.character : price.character, audioMinute: audio ? fallback.audioMinute : price.audioMinute },

@@ -20,6 +20,8 @@ export interface ExecuteOptions {
   attempts: AttemptRecord[];
   /** Per-target breakers: an open one is skipped, and each attempt's result is reported to it. */
   breakers?: CircuitBreakers;
+  /** Asked before every attempt: a guard that stops calls (the kill switch) also stops retries and fallbacks already under way. */
+  guard?: () => AirlockError | undefined;
 }
 
 export interface Executed<T> {
@@ -50,6 +52,8 @@ export async function executeWithFallbacks<T>(
         break;
       }
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
+      const stopped = options.guard?.();
+      if (stopped) throw stopped;
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
       try {

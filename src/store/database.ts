@@ -77,7 +77,8 @@ async function openPglite(starting: Promise<PgliteThread>): Promise<Database & {
 function openPostgres(url: string, max: number): Database & { migrate(): Promise<void> } {
   // JIT off for our sessions only: every query here is short, and LLVM compiling one costs more
   // (100–200 ms, measured on the 30-day spend report) than running it.
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 2_000, options: "-c jit=off" });
+  // keepAlive: a connection the network silently dropped is noticed and replaced, not waited on for minutes.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 2_000, keepAlive: true, options: "-c jit=off" });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on("error", () => undefined);
   const db = drizzlePg({ client: pool, schema });
