@@ -8,6 +8,7 @@ import { openDatabase, type Database } from "../src/store/database.js";
 import { insertSerializedLedgerRows, serializeLedgerRow, spendBy } from "../src/store/queries/ledger.js";
 import { SPEND_GROUPS, type SpendGroup } from "../src/store/spend-groups.js";
 import { scratchPostgres } from "./targets/airlock.js";
+import { rowsOf } from "../src/store/queries/rows.js";
 
 /**
  * `npm run bench:ledger`: how spend reports scale with the ledger. It loads 10 million rows spread
@@ -137,9 +138,6 @@ function at(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-function rowsOf<T>(result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
-}
 
 async function runPostgres(baseUrl: string): Promise<StoreResult> {
   const scratch = await scratchPostgres(baseUrl);

@@ -85,7 +85,7 @@ if (STORE_KINDS.includes("postgres")) {
   describe("kill switch when the store is lost", () => {
     const { config, store, instance } = routesSuite("postgres");
 
-    it("stops calls within 1 s once the state cannot be confirmed, and recovers without a restart", async () => {
+    it("stops calls within 2 s once the state cannot be confirmed, and recovers without a restart", async () => {
       const shared = await store();
       const url = new URL(shared.url!);
       const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
@@ -103,7 +103,8 @@ if (STORE_KINDS.includes("postgres")) {
         proxy.cut();
         const stoppedMs = await msUntil(async () => (await refusal(gw, "chat").catch(() => undefined))?.code === "kill_switch_active", cutAt);
         console.log(`store cut: calls stopped after ${stoppedMs} ms`);
-        expect(stoppedMs).toBeLessThan(1_000);
+        // Guard decisions that need the store fail closed within 2 s; the defaults give at most staleAfterMs (900 ms).
+        expect(stoppedMs).toBeLessThan(2_000);
         const refused = await refusal(gw, "chat");
         expect(refused).toMatchObject({ status: 503, code: "kill_switch_active" });
         expect(refused.message).toContain("cannot be read");

@@ -1,18 +1,12 @@
 import { ProviderError } from "../providers/errors.js";
 import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
 import { emptyUsage } from "../providers/spec.js";
-import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import type { Endpoint } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { begin, callCancellation, executeOptions, fail } from "./prepare.js";
-import { settle, type Settlement } from "./settle.js";
+import { begin } from "./prepare.js";
+import { runSingle, type SingleOutcome } from "./single.js";
 
-export interface AudioOutcome extends Settlement {
-  result: AudioResult;
-  model: string;
-  provider: string;
-  attempts: AttemptRecord[];
-}
+export type AudioOutcome = SingleOutcome<AudioResult>;
 
 /** `audio/transcriptions`: billed by the second of audio (or by tokens, for token-priced models). */
 export function runTranscription(deps: CallDeps, ctx: CallContext, request: TranscriptionRequest): Promise<AudioOutcome> {
@@ -36,25 +30,8 @@ export function runSpeech(deps: CallDeps, ctx: CallContext, request: SpeechReque
 type AudioCall = (provider: ProviderV1, upstreamId: string, options: CallOptions) => Promise<AudioResult>;
 
 async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, call: AudioCall): Promise<AudioOutcome> {
-  const { plan, record } = begin(deps, ctx, endpoint, false, requestedModel || undefined);
-  const cancellation = callCancellation(deps, ctx);
-  try {
-    const { value, model } = await executeWithFallbacks(
-      plan.candidates,
-      (target, attempt) => call(target.provider, target.upstreamId, { signal: attempt.signal }),
-      executeOptions(deps, plan, record, cancellation),
-    );
-    record.model = model;
-    record.usage = value.usage;
-    record.usageEstimated = !value.usageReported;
-    const settlement = settle(deps, ctx, record);
-    return { ...settlement, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
-  } catch (err) {
-    record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
-    throw fail(deps, ctx, record, err);
-  } finally {
-    cancellation.dispose();
-  }
+  const begun = begin(deps, ctx, endpoint, false, requestedModel || undefined);
+  return runSingle(deps, ctx, begun, (target, attempt) => call(target.provider, target.upstreamId, { signal: attempt.signal }));
 }
 
 function unsupported(provider: ProviderV1, what: string): ProviderError {

@@ -123,9 +123,9 @@ export const configSchema = z
     killSwitch: z
       .strictObject({
         /** How often each instance re-reads the switch from a shared PostgreSQL store, besides hearing flips at once. */
-        pollIntervalMs: z.number().int().positive().default(250),
+        pollIntervalMs: z.number().int().positive().default(450),
         /** State the store has not confirmed for this long counts as ON (fail closed). Keep poll + stale under 1 s. */
-        staleAfterMs: z.number().int().positive().default(750),
+        staleAfterMs: z.number().int().positive().default(900),
         /** Streams already running when the switch goes on: `finish` lets them end, `cut` ends them with an error. */
         inFlight: z.enum(["finish", "cut"]).default("finish"),
       })

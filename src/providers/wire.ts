@@ -1,5 +1,7 @@
 /** Small readers for upstream JSON that is trusted in shape but not in every field being present. */
 
+import { ProviderError } from "./errors.js";
+
 export type JsonObject = Record<string, unknown>;
 
 export function isObject(value: unknown): value is JsonObject {
@@ -13,4 +15,15 @@ export function count(value: unknown): number {
 
 export function text(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+/** One SSE event's data as a JSON object, or the protocol error that a stream of anything else is. */
+export function parseEvent(data: string, provider: string): JsonObject {
+  try {
+    const event: unknown = JSON.parse(data);
+    if (isObject(event)) return event;
+  } catch {
+    // reported below
+  }
+  throw new ProviderError(`${provider}: upstream stream carried an event that is not a JSON object`, { kind: "protocol", provider });
 }

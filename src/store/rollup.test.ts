@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import type { Db } from "./database.js";
 import { insertLedgerRows, nextWhole, spendBy } from "./queries/ledger.js";
+import { rowsOf } from "./queries/rows.js";
 import type { NewLedgerRow } from "./schema/ledger.js";
 import { SPEND_GROUPS } from "./spend-groups.js";
 
@@ -106,9 +107,6 @@ describe.each(STORE_KINDS)("ledger rollup on %s", (kind) => {
   });
 });
 
-function rowsOf(result: unknown): unknown[] {
-  return Array.isArray(result) ? result : (result as { rows: unknown[] }).rows;
-}
 
 describe("nextWhole", () => {
   it("rounds up to the hour or day, and keeps a moment already on one", () => {

@@ -1,7 +1,7 @@
 import { ProviderError } from "../errors.js";
 import type { EventSourceMessage } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent } from "../spec.js";
-import { isObject, text, type JsonObject } from "../wire.js";
+import { isObject, parseEvent, text, type JsonObject } from "../wire.js";
 import { normalizeAnthropicUsage, toFinishReason } from "./response.js";
 import type { AnthropicUsage } from "./wire.js";
 
@@ -36,7 +36,7 @@ export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage
   };
 
   for await (const message of messages) {
-    const event = parse(message.data, provider);
+    const event = parseEvent(message.data, provider);
     switch (event.type) {
       case "message_start": {
         const start = isObject(event.message) ? event.message : {};
@@ -94,15 +94,6 @@ export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage
   throw new ProviderError(`${provider}: upstream stream ended before message_stop`, { kind: "protocol", provider });
 }
 
-function parse(data: string, provider: string): JsonObject {
-  try {
-    const event: unknown = JSON.parse(data);
-    if (isObject(event)) return event;
-  } catch {
-    // reported below
-  }
-  throw new ProviderError(`${provider}: upstream stream carried an event that is not a JSON object`, { kind: "protocol", provider });
-}
 
 /** message_delta may repeat the input-side counts as null; a null must not erase message_start's. */
 function withoutNulls(usage: JsonObject): JsonObject {

@@ -1,7 +1,7 @@
 import { ProviderError } from "../errors.js";
 import type { EventSourceMessage } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent } from "../spec.js";
-import { isObject, text, type JsonObject } from "../wire.js";
+import { isObject, parseEvent, text, type JsonObject } from "../wire.js";
 import { geminiStreamError } from "./errors.js";
 import { answerText, normalizeGeminiUsage, partsOf, toFinishReason, toToolCall, ToolCallIds } from "./response.js";
 import type { GeminiCandidate, GeminiUsageMetadata } from "./wire.js";
@@ -38,7 +38,7 @@ export async function* toStreamEvents(
   };
 
   for await (const message of messages) {
-    const event = parse(message.data, provider);
+    const event = parseEvent(message.data, provider);
     if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, apiKey);
     id = text(event.responseId) ?? id;
     model = text(event.modelVersion) ?? model;
@@ -78,12 +78,3 @@ export async function* toStreamEvents(
   if (usage !== undefined) yield { type: "usage", usage: normalizeGeminiUsage(usage) };
 }
 
-function parse(data: string, provider: string): JsonObject {
-  try {
-    const event: unknown = JSON.parse(data);
-    if (isObject(event)) return event;
-  } catch {
-    // reported below
-  }
-  throw new ProviderError(`${provider}: upstream stream carried an event that is not a JSON object`, { kind: "protocol", provider });
-}

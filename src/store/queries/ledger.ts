@@ -2,6 +2,7 @@ import { count, desc, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { ledger, ledgerRollup, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
 import type { SpendGroup } from "../spend-groups.js";
+import { rowsOf } from "./rows.js";
 
 const ROWS_PER_STATEMENT = 5000;
 
@@ -221,11 +222,6 @@ export async function fallbacksBy(db: Db, since: Date): Promise<FallbackLine[]> 
   return lines;
 }
 
-/** node-postgres answers `execute` with a result object, the PGlite proxy with the rows themselves. */
-function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
 
 export interface ReconciliationLine {
   model: string;

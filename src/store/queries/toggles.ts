@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, featureToggles, type FeatureToggleRow } from "../schema/index.js";
+import { rowsOf } from "./rows.js";
 
 export type NewToggle = Pick<FeatureToggleRow, "name" | "enabled" | "locked" | "controlledBy" | "notes">;
 
@@ -41,8 +42,7 @@ export async function writeToggle(db: Db, write: ToggleWrite): Promise<FeatureTo
       returning id
     )
     select name, enabled, locked, controlled_by as "controlledBy", notes, updated_at as "updatedAt", updated_by as "updatedBy" from written`);
-  const rows = Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? []);
-  const row = rows[0] as (Omit<FeatureToggleRow, "updatedAt"> & { updatedAt: string | Date }) | undefined;
+  const [row] = rowsOf<Omit<FeatureToggleRow, "updatedAt"> & { updatedAt: string | Date }>(result);
   if (!row) throw new Error("toggle write returned no row");
   return { ...row, updatedAt: new Date(row.updatedAt) };
 }

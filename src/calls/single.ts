@@ -1,0 +1,41 @@
+import type { Cancellation } from "../core/cancel.js";
+import type { Usage } from "../providers/spec.js";
+import type { CatalogModel } from "../routing/catalog.js";
+import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
+import type { Plan } from "../routing/plan.js";
+import type { CallContext, CallDeps } from "./context.js";
+import { callCancellation, executeOptions, fail } from "./prepare.js";
+import { settle, type CallRecord, type Settlement } from "./settle.js";
+
+export interface SingleOutcome<T> extends Settlement {
+  result: T;
+  model: string;
+  provider: string;
+  attempts: AttemptRecord[];
+}
+
+/**
+ * One upstream request with retries and fallbacks, settled on the ledger: the shape of every call
+ * that is not a chat (embeddings, transcription, speech). `usageReported: false` flags the row estimated.
+ */
+export async function runSingle<T extends { usage: Usage; usageReported?: boolean }>(
+  deps: CallDeps,
+  ctx: CallContext,
+  { plan, record }: { plan: Plan; record: CallRecord },
+  call: (target: CatalogModel, attempt: Cancellation) => Promise<T>,
+): Promise<SingleOutcome<T>> {
+  const cancellation = callCancellation(deps, ctx);
+  try {
+    const { value, model } = await executeWithFallbacks(plan.candidates, call, executeOptions(deps, plan, record, cancellation));
+    record.model = model;
+    record.usage = value.usage;
+    record.usageEstimated = value.usageReported === false;
+    const settlement = settle(deps, ctx, record);
+    return { ...settlement, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
+  } catch (err) {
+    record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
+    throw fail(deps, ctx, record, err);
+  } finally {
+    cancellation.dispose();
+  }
+}
