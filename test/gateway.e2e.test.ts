@@ -135,6 +135,15 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     expect(Number(row.cost)).toBeGreaterThan(0);
   });
 
+  it("counts an embedding's input tokens itself, and flags the row, when the upstream reports none", async () => {
+    openai.push({ kind: "noUsage" });
+    const { response } = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: ["Hello, world!", "The capital of France is Paris."] }).withResponse();
+    const [row] = (await gw.plane.recentCalls(20)).filter((r) => r.requestId === response.headers.get("x-request-id"));
+    // o200k_base: 4 + 7 tokens; at $0.02 per 1M
+    expect(row).toMatchObject({ endpoint: "embeddings", usageEstimated: true, inputTokens: 11 });
+    expect(row!.cost.replace(/0+$/, "")).toBe("0.00000022");
+  });
+
   it("serves embeddings and lists models", async () => {
     const result = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: ["a", "b"] });
     expect(result.data.length).toBe(fixtureJson("openai/embeddings").data.length);

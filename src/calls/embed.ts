@@ -3,6 +3,7 @@ import type { EmbedRequest, EmbedResult } from "../providers/spec.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { begin, refuse } from "./prepare.js";
 import { runSingle, type SingleOutcome } from "./single.js";
+import { countTokens } from "./token-counter.js";
 
 export type EmbedOutcome = SingleOutcome<EmbedResult>;
 
@@ -11,10 +12,27 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   if (!isInput(body.input)) {
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));
   }
-  return runSingle(deps, ctx, begun, (target, attempt) => target.provider.embed({ ...body, model: target.upstreamId }, { signal: attempt.signal }));
+  return runSingle(deps, ctx, begun, async (target, attempt) => {
+    const result = await target.provider.embed({ ...body, model: target.upstreamId }, { signal: attempt.signal });
+    if (result.usageReported !== false) return result;
+    // No tokens reported: count the input's text rather than record a silent zero (the row is flagged).
+    const { texts, tokens } = inputParts(body.input);
+    const counted = (await countTokens(texts)).reduce((sum, n) => sum + n, 0) + tokens;
+    return { ...result, usage: { ...result.usage, inputTokens: counted } };
+  });
 }
 
 function isInput(input: unknown): boolean {
   if (typeof input === "string") return input.length > 0;
   return Array.isArray(input) && input.length > 0;
+}
+
+/** The texts to count, and the tokens already given as token arrays. */
+function inputParts(input: EmbedRequest["input"]): { texts: string[]; tokens: number } {
+  if (typeof input === "string") return { texts: [input], tokens: 0 };
+  const items = input as unknown[];
+  if (items.every((item) => typeof item === "number")) return { texts: [], tokens: items.length };
+  const texts = items.filter((item): item is string => typeof item === "string");
+  const tokens = items.reduce<number>((sum, item) => sum + (Array.isArray(item) ? item.length : 0), 0);
+  return { texts, tokens };
 }

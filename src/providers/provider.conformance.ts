@@ -33,7 +33,8 @@ export interface ConformanceHarness {
     unreachable?: boolean;
   };
   /** Exact numbers from recorded fixtures; without them the suite asks only for plausible ones. */
-  expected?: { content: string; usage: Usage; embeddingUsage?: Usage };
+  /** `embeddingUsageReported: false` for upstreams that report no embedding usage (the caller counts it). */
+  expected?: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false };
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
   /** A fresh adapter whose next calls act out `scenarios` in order (then succeed). */
@@ -252,6 +253,8 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
         }
         if (harness.expected?.embeddingUsage) expect(result.usage).toEqual(harness.expected.embeddingUsage);
         else expect(result.usage.inputTokens).toBeGreaterThan(0);
+        if (harness.expected?.embeddingUsageReported === false) expect(result.usageReported).toBe(false);
+        else expect(result.usageReported).not.toBe(false);
       });
     }
   });

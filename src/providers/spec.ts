@@ -123,6 +123,8 @@ export interface EmbedResult {
   model: string;
   data: Array<{ index: number; embedding: number[] | string }>;
   usage: Usage;
+  /** False when the upstream said nothing of the tokens (optional, so adapters written before it stay valid). */
+  usageReported?: boolean;
 }
 
 /** An OpenAI `audio/transcriptions` request: the file, and every other form field passed through. */

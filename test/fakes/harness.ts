@@ -8,7 +8,7 @@ export interface FakeUpstreamHarnessOptions {
   /** The recorded fixture every `ok` answer uses (`.json` for chat, `.sse` for streams). */
   fixture: string;
   build(baseUrl: string, overrides: { timeoutMs?: number }): ProviderV1;
-  expected: { content: string; usage: Usage; embeddingUsage?: Usage };
+  expected: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false };
   embeddings: boolean;
 }
 

@@ -96,9 +96,8 @@ export function toChatResult(raw: unknown, provider: string, requestedModel: str
 }
 
 /**
- * batchEmbedContents reports no token counts, and EmbedResult cannot say "not reported". Input tokens
- * are therefore estimated at four characters per token, so that embeddings are never ledgered as free;
- * the rows are not flagged, because an embedding result has no way to say its usage was not reported.
+ * batchEmbedContents reports no token counts: the result says so, and Airlock counts the input's
+ * tokens itself and flags the row `usage_estimated`, so that embeddings are never ledgered as free.
  */
 export function toEmbedResult(raw: unknown, provider: string, request: EmbedRequest): EmbedResult {
   if (!isObject(raw) || !Array.isArray(raw.embeddings)) {
@@ -113,10 +112,7 @@ export function toEmbedResult(raw: unknown, provider: string, request: EmbedRequ
   if (data.length !== inputs.length) {
     throw new ProviderError(`${provider}: upstream returned ${data.length} embeddings for ${inputs.length} inputs`, { kind: "protocol", provider });
   }
-  const chars = inputs.reduce<number>((sum, input) => sum + (typeof input === "string" ? input.length : 0), 0);
-  const usage = emptyUsage();
-  usage.inputTokens = Math.ceil(chars / 4);
-  return { model: request.model, data, usage };
+  return { model: request.model, data, usage: emptyUsage(), usageReported: false };
 }
 
 /** OpenAI's base64 encoding (which the openai SDK asks for by default): little-endian float32s. */

@@ -29,8 +29,9 @@ export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
   if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
   if (!Array.isArray(raw.data)) throw protocolError(provider, "upstream embeddings answer has no data");
   const usage = emptyUsage();
+  const usageReported = isObject(raw.usage);
   if (isObject(raw.usage)) usage.inputTokens = count(raw.usage.prompt_tokens);
-  return { model: text(raw.model) ?? "", data: raw.data as EmbedResult["data"], usage };
+  return { model: text(raw.model) ?? "", data: raw.data as EmbedResult["data"], usage, usageReported };
 }
 
 /**
