@@ -9,6 +9,7 @@ import { loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfigInput } from "./config/schema.js";
 import type { ChatChunk, ChatMessage, ChatRequest, FinishReason, ToolCall, Usage } from "./providers/spec.js";
 import type { AttemptRecord } from "./routing/execute.js";
+import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
 import { openDatabase, type Database } from "./store/database.js";
 import type { InferOutput } from "./structured/infer.js";
 import type { OutputSchemaInput } from "./structured/schema.js";
@@ -21,6 +22,7 @@ export type { ProviderV1 } from "./providers/spec.js";
 export type { AttemptRecord } from "./routing/execute.js";
 export type { InferOutput } from "./structured/infer.js";
 export type { OutputSchemaInput, SchemaIssue } from "./structured/schema.js";
+export type { FlipInput as KillSwitchFlip, KillSwitchStatus } from "./guards/kill-switch.js";
 
 export interface AirlockOptions {
   /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */
@@ -127,6 +129,9 @@ export interface Airlock {
   transcribe(options: TranscribeOptions): Promise<AudioResponse>;
   /** Text to speech, billed by the character. */
   speak(options: SpeakOptions): Promise<AudioResponse>;
+  /** Flips the kill switch, globally or for one operation; audited with the actor `library`. */
+  setKillSwitch(input: FlipInput): Promise<KillSwitchStatus>;
+  killSwitchStatus(): Promise<KillSwitchStatus>;
   /** Whether a feature toggle is on; one that does not exist is off. */
   isEnabled(name: string): Promise<boolean>;
   /** Resolves when a feature toggle is on; rejects with `disabled`, naming it, when it is off or missing. */
@@ -203,6 +208,13 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       const ctx = context(call);
       const outcome = await plane.speak({ ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice }, ctx);
       return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+    },
+    async setKillSwitch(input) {
+      // The embedding application owns the process: it is trusted as an admin key is.
+      return (await ready).flipKillSwitch(input, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+    },
+    async killSwitchStatus() {
+      return (await ready).killSwitch.status();
     },
     async isEnabled(name) {
       return (await ready).toggles.isEnabled(name);

@@ -39,6 +39,20 @@ describe("createAirlock (in process)", () => {
     await expect(airlock.enforce("helix_can_change_models")).rejects.toBeInstanceOf(AirlockError);
   });
 
+  it("flips the kill switch in process, audited as the library, and stops calls until it is off", async () => {
+    const { upstream } = await setup();
+    const airlock = createAirlock({ config: config(upstream.url), inMemory: true });
+    cleanups.push(() => airlock.close());
+    const status = await airlock.setKillSwitch({ active: true, reason: "nightly batch ran away" });
+    expect(status).toMatchObject({ global: { active: true, reason: "nightly batch ran away", updatedBy: "library" }, confirmed: true });
+    const before = upstream.requests.length;
+    await expect(airlock.chat({ operation: "chat_message", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({ code: "kill_switch_active", status: 503 });
+    expect(upstream.requests.length).toBe(before);
+    await airlock.setKillSwitch({ active: false, reason: "fixed" });
+    expect((await airlock.killSwitchStatus()).global).toMatchObject({ active: false });
+    expect((await airlock.chat({ operation: "chat_message", messages: [{ role: "user", content: "hi" }] })).model).toBe("oai/o4-mini");
+  });
+
   it("transcribes and speaks in process, billed by the second and by the character", async () => {
     const { upstream } = await setup();
     const airlock = createAirlock({
