@@ -27,3 +27,12 @@ export function parseEvent(data: string, provider: string): JsonObject {
   }
   throw new ProviderError(`${provider}: upstream stream carried an event that is not a JSON object`, { kind: "protocol", provider });
 }
+
+/** A message's text: its string content, or its text parts joined; images and other parts are not text. */
+export function messageText(content: string | ReadonlyArray<{ type: string; text?: string }> | null): string {
+  if (content === null) return "";
+  if (typeof content === "string") return content;
+  let out = "";
+  for (const part of content) if (part.type === "text" && typeof part.text === "string") out += part.text;
+  return out;
+}

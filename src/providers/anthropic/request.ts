@@ -1,7 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from "../spec.js";
-import { isObject, text } from "../wire.js";
+import { isObject, messageText, text } from "../wire.js";
 import type {
   AnthropicContentBlock,
   AnthropicImageBlock,
@@ -32,7 +32,7 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
     switch (message.role) {
       case "system":
       case "developer":
-        system.push(plainText(message.content));
+        system.push(messageText(message.content));
         break;
       case "user":
         append(messages, "user", userBlocks(message.content));
@@ -86,7 +86,7 @@ function userBlocks(content: ChatMessage["content"]): Array<AnthropicTextBlock |
 
 function assistantBlocks(message: ChatMessage): AnthropicContentBlock[] {
   const blocks: AnthropicContentBlock[] = [];
-  const content = plainText(message.content);
+  const content = messageText(message.content);
   if (content !== "") blocks.push(textBlock(content));
   for (const call of message.tool_calls ?? []) {
     blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call) });
@@ -149,13 +149,6 @@ function toAnthropicToolChoice(choice: unknown, parallel: unknown): AnthropicToo
   return out;
 }
 
-function plainText(content: ChatMessage["content"]): string {
-  if (content === null) return "";
-  if (typeof content === "string") return content;
-  let out = "";
-  for (const part of content) if (part.type === "text") out += part.text;
-  return out;
-}
 
 function textBlock(value: string): AnthropicTextBlock {
   return { type: "text", text: value };

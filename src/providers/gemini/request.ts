@@ -1,7 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolCall } from "../spec.js";
-import { isObject, text } from "../wire.js";
+import { isObject, messageText, text } from "../wire.js";
 import type {
   GeminiContent,
   GeminiEmbedRequest,
@@ -33,7 +33,7 @@ export function toGeminiRequest(request: ChatRequest, provider: string): GeminiR
     switch (message.role) {
       case "system":
       case "developer":
-        system.push(plainText(message.content));
+        system.push(messageText(message.content));
         break;
       case "user":
         append(contents, "user", userParts(message.content, provider));
@@ -108,7 +108,7 @@ function userParts(content: ChatMessage["content"], provider: string): GeminiPar
 
 function modelParts(message: ChatMessage): GeminiPart[] {
   const parts: GeminiPart[] = [];
-  const content = plainText(message.content);
+  const content = messageText(message.content);
   if (content !== "") parts.push({ text: content });
   (message.tool_calls ?? []).forEach((call, i) => {
     const part: GeminiPart = { functionCall: { name: call.function.name, args: toolArgs(call) } };
@@ -135,7 +135,7 @@ function functionResponse(message: ChatMessage, names: Map<string, string>): Gem
   if (name === undefined) {
     throw new AirlockError("invalid_request", "a tool message needs the tool_call_id of an earlier assistant tool call", { param: "messages" });
   }
-  const output = plainText(message.content);
+  const output = messageText(message.content);
   let response: Record<string, unknown> = { output };
   try {
     const parsed: unknown = JSON.parse(output);
@@ -194,10 +194,3 @@ function toToolConfig(choice: unknown): GeminiToolConfig | undefined {
   return undefined;
 }
 
-function plainText(content: ChatMessage["content"]): string {
-  if (content === null) return "";
-  if (typeof content === "string") return content;
-  let out = "";
-  for (const part of content) if (part.type === "text") out += part.text;
-  return out;
-}
