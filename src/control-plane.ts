@@ -11,7 +11,7 @@ import { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
-import { ConfigError, formatIssues, type LoadedConfig } from "./config/load.js";
+import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfig } from "./config/schema.js";
 import { loadBundledPrices } from "./ledger/bundled-catalog.js";
 import { LedgerWriter } from "./ledger/writer.js";
@@ -26,13 +26,12 @@ import { loadProfitAndLoss } from "./ledger/pnl-report.js";
 import type { OperatingCostRow, RevenueRow } from "./store/schema/finance.js";
 import { operatingCostInput, revenueInput, type ProfitAndLoss } from "./ledger/pnl.js";
 import { newId } from "./core/ids.js";
-import type { z } from "zod";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed, resolveChain } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
 import { FeatureToggles } from "./guards/toggles.js";
-import { recentAuditEvents } from "./store/queries/kill-switch.js";
+import { recentAuditEvents } from "./store/queries/audit.js";
 import type { AuditEventRow } from "./store/schema/audit.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
@@ -256,12 +255,12 @@ export class ControlPlane {
   }
 
   async addOperatingCost(input: unknown, by: string): Promise<OperatingCostRow> {
-    const entry = parseInput(operatingCostInput, input, "operating cost");
+    const entry = parseRequest(operatingCostInput, input, "operating cost");
     return insertOperatingCost(this.database.db, { id: newId("opex"), ...entry, description: entry.description ?? null, createdBy: by });
   }
 
   async addRevenue(input: unknown, by: string): Promise<RevenueRow> {
-    const entry = parseInput(revenueInput, input, "revenue");
+    const entry = parseRequest(revenueInput, input, "revenue");
     return insertRevenue(this.database.db, { id: newId("rev"), ...entry, description: entry.description ?? null, createdBy: by });
   }
 
@@ -378,8 +377,3 @@ async function priceSeeds(config: AirlockConfig): Promise<{ config: PriceEntry[]
   return { config: fromConfig, bundled };
 }
 
-function parseInput<T extends z.ZodType>(schema: T, input: unknown, what: string): z.infer<T> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(what, parsed.error.issues).replace(/\n\s*/g, " "));
-  return parsed.data;
-}

@@ -37,6 +37,6 @@ export interface CallDeps {
   readonly breakers: CircuitBreakers;
   readonly sessions: SessionPins;
   /** Guard state, held in memory and kept current by the store's notices. */
-  readonly killSwitch: Pick<KillSwitch, "check">;
+  readonly killSwitch: Pick<KillSwitch, "check" | "checkOperation">;
   readonly toggles: Pick<FeatureToggles, "enforce">;
 }

@@ -40,7 +40,7 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     if (stoppedAll) throw stoppedAll;
     let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
     record.operation = plan.operation;
-    const stopped = plan.operation ? deps.killSwitch.check(plan.operation.name) : undefined;
+    const stopped = plan.operation ? deps.killSwitch.checkOperation(plan.operation.name) : undefined;
     if (stopped) throw stopped;
     if (plan.operation?.requiresToggle) deps.toggles.enforce(plan.operation.requiresToggle);
     if (plan.disallowedModel) {

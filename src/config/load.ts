@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
+import { AirlockError } from "../core/errors.js";
 import { DEMO_CONFIG } from "./demo.js";
 import { configSchema, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
 
@@ -91,4 +92,11 @@ function resolveSecrets(config: AirlockConfig, env: NodeJS.ProcessEnv): string[]
     provider.apiKey = value || undefined;
   }
   return missing;
+}
+
+/** Checks a request's input against `schema`: the parsed value, or `invalid_request` with every issue on one line. */
+export function parseRequest<T extends z.ZodType>(schema: T, input: unknown, what: string, param?: string): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(what, parsed.error.issues).replace(/\n\s*/g, " "), param === undefined ? undefined : { param });
+  return parsed.data;
 }

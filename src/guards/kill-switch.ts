@@ -1,7 +1,7 @@
 import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
-import { killSwitchRefusal, scopeFor, stateFrom, type KillSwitchState, type SwitchState } from "../policy/kill-switch.js";
+import { killSwitchRefusal, operationRefusal, scopeFor, stateFrom, type KillSwitchState, type SwitchState } from "../policy/kill-switch.js";
 import type { Db } from "../store/database.js";
 import { flipKillSwitch, readKillSwitches } from "../store/queries/kill-switch.js";
 
@@ -66,6 +66,11 @@ export class KillSwitch {
   /** The refusal for a call to `operation` now, if the switch stops it. */
   check(operation: string | undefined): AirlockError | undefined {
     return killSwitchRefusal(this.state, operation, this.now(), this.options.staleAfterMs);
+  }
+
+  /** The operation's own switch alone, right after `check(undefined)` passed for the same call. */
+  checkOperation(operation: string): AirlockError | undefined {
+    return operationRefusal(this.state, operation);
   }
 
   async flip(input: FlipInput, actor: { keyId: string; kind: string }): Promise<KillSwitchStatus> {

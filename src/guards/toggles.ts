@@ -1,10 +1,11 @@
 import type { Principal } from "../auth/principal.js";
 import { AirlockError } from "../core/errors.js";
+import { Reloader } from "../core/reloader.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { DEFAULT_TOGGLES, flipRefusal, toggleOffError, type ControlledBy, type ToggleState } from "../policy/toggles.js";
 import type { Db } from "../store/database.js";
-import { insertAuditEvent } from "../store/queries/kill-switch.js";
+import { insertAuditEvent } from "../store/queries/audit.js";
 import { readToggles, seedToggles, writeToggle } from "../store/queries/toggles.js";
 
 export interface ToggleChange {
@@ -28,6 +29,9 @@ export interface FeatureTogglesOptions {
  */
 export class FeatureToggles {
   private toggles = new Map<string, ToggleState>();
+  private readonly reloader = new Reloader(async () => {
+    this.toggles = new Map((await readToggles(this.options.db)).map((row) => [row.name, row]));
+  });
 
   constructor(private readonly options: FeatureTogglesOptions) {}
 
@@ -36,8 +40,9 @@ export class FeatureToggles {
     await this.reload();
   }
 
-  async reload(): Promise<void> {
-    this.toggles = new Map((await readToggles(this.options.db)).map((row) => [row.name, row]));
+  /** Reads every toggle again; reads never overlap, so an older answer cannot land after a newer one (see Reloader). */
+  reload(): Promise<void> {
+    return this.reloader.reload();
   }
 
   list(): ToggleState[] {

@@ -1,6 +1,5 @@
 import { priceSchema, type PriceConfig } from "../config/schema.js";
-import { formatIssues } from "../config/load.js";
-import { AirlockError } from "../core/errors.js";
+import { parseRequest } from "../config/load.js";
 import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
 import type { Db } from "../store/database.js";
@@ -70,20 +69,18 @@ export class PriceBook {
 
   /** An admin's price, in force from now: later calls cost this, earlier ledger rows keep theirs. */
   async set(model: string, input: unknown, by: string): Promise<PriceInForce> {
-    const parsed = priceSchema.safeParse(input);
-    if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`price for "${model}"`, parsed.error.issues).replace(/\n\s*/g, " "), { param: "price" });
-    await addPrices(this.options.db, [{ model, price: withoutUndefined(parsed.data) }], "admin", this.now(), { createdBy: by });
+    const price = parseRequest(priceSchema, input, `price for "${model}"`, "price");
+    await addPrices(this.options.db, [{ model, price: withoutUndefined(price) }], "admin", this.now(), { createdBy: by });
     await this.changed();
     return this.inForce.get(model)!;
   }
 
   /** Prices from an outside list (an OpenRouter sync): each model whose price moved gets a new row. */
   async import(entries: PriceEntry[], origin: PriceOrigin): Promise<number> {
-    const valid = entries.map((entry, i) => {
-      const parsed = priceSchema.safeParse(entry.price);
-      if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`prices[${i}] (${entry.model})`, parsed.error.issues).replace(/\n\s*/g, " "), { param: `prices[${i}]` });
-      return { model: entry.model, price: withoutUndefined(parsed.data) };
-    });
+    const valid = entries.map((entry, i) => ({
+      model: entry.model,
+      price: withoutUndefined(parseRequest(priceSchema, entry.price, `prices[${i}] (${entry.model})`, `prices[${i}]`)),
+    }));
     const added = await addPrices(this.options.db, valid, origin, this.now());
     if (added > 0) await this.changed();
     return added;

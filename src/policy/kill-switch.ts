@@ -49,9 +49,11 @@ export function killSwitchRefusal(state: KillSwitchState, operation: string | un
     // The reason is for operators (admin API, audit); callers learn only that, and where, calls stopped.
     return new AirlockError("kill_switch_active", "AI calls are stopped by the kill switch", { details: { scope: GLOBAL_SCOPE } });
   }
-  const own = operation === undefined ? undefined : state.operations.get(operation);
-  if (own?.active) {
-    return new AirlockError("kill_switch_active", `calls to operation "${operation}" are stopped by its kill switch`, { details: { scope: scopeFor(operation) } });
-  }
-  return undefined;
+  return operation === undefined ? undefined : operationRefusal(state, operation);
+}
+
+/** Only the operation's own switch: for a caller that has just checked the global switch and staleness. */
+export function operationRefusal(state: KillSwitchState, operation: string): AirlockError | undefined {
+  if (!state.operations.get(operation)?.active) return undefined;
+  return new AirlockError("kill_switch_active", `calls to operation "${operation}" are stopped by its kill switch`, { details: { scope: scopeFor(operation) } });
 }

@@ -20,7 +20,7 @@ export interface ExecuteOptions {
   attempts: AttemptRecord[];
   /** Per-target breakers: an open one is skipped, and each attempt's result is reported to it. */
   breakers?: CircuitBreakers;
-  /** Asked before every attempt: a guard that stops calls (the kill switch) also stops retries and fallbacks already under way. */
+  /** Asked before every attempt after the first: a guard that stops calls (the kill switch) also stops retries and fallbacks already under way. */
   guard?: () => AirlockError | undefined;
 }
 
@@ -52,7 +52,8 @@ export async function executeWithFallbacks<T>(
         break;
       }
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
-      const stopped = options.guard?.();
+      // The call's guards passed just before its first attempt; later ones may have changed since.
+      const stopped = attempts.length > 0 ? options.guard?.() : undefined;
       if (stopped) throw stopped;
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));

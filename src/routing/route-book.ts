@@ -1,5 +1,5 @@
 import { operationSchema, OPERATION_NAME, type OperationConfig } from "../config/schema.js";
-import { formatIssues } from "../config/load.js";
+import { parseRequest } from "../config/load.js";
 import { isTier, type RouteWorld } from "../config/routes.js";
 import { AirlockError } from "../core/errors.js";
 import { Reloader } from "../core/reloader.js";
@@ -79,16 +79,15 @@ export class RouteBook {
     if (!this.rows.has(name) && this.options.world().aliases?.has(name)) {
       throw new AirlockError("invalid_request", `"${name}" already names a model (as the short form of a catalog id); choose another operation name`, { param: "name" });
     }
-    const parsed = operationSchema.safeParse(input);
-    if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(`route "${name}"`, parsed.error.issues).replace(/\n\s*/g, " "));
+    const definition = parseRequest(operationSchema, input, `route "${name}"`);
     // Validated against the store as it is now, not as this instance last heard of it.
     await this.reload();
     const before = this.definitions();
-    const next = new Map(before).set(name, parsed.data);
+    const next = new Map(before).set(name, definition);
     assertChangeSaves(this.options.world(), before, next, name);
-    const saved = await upsertRoute(this.options.db, { name, definition: parsed.data as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
+    const saved = await upsertRoute(this.options.db, { name, definition: definition as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
     await this.changed();
-    return toStored(saved, parsed.data);
+    return toStored(saved, definition);
   }
 
   /** Changes some fields of an existing route. */

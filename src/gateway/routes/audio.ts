@@ -1,12 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AudioOutcome } from "../../calls/audio.js";
-import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
 import type { SpeechRequest, TranscriptionRequest } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
-import { isObject, readBody, readJson } from "../http.js";
-import { airlockHeaders, callContext } from "./openai.js";
+import { isObject, readBody } from "../http.js";
+import { airlockHeaders, callContext, readValid } from "./openai.js";
 
 /** `POST /v1/audio/transcriptions`: OpenAI's multipart upload, answered in the format the client asked for. */
 export function transcriptions(gw: GatewayContext): Handler {
@@ -30,24 +29,13 @@ export function speech(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const ctx = callContext(req, scope, principal);
-    let request: SpeechRequest;
-    let body: unknown;
-    try {
-      body = await readJson(req, gw.bodyLimitBytes);
-      request = validateSpeech(body);
-    } catch (err) {
-      throw refused(gw, ctx, body, err);
-    }
+    const request = await readValid(gw, ctx, "speech", req, validateSpeech);
     scope.log.operation = ctx.operation;
     scope.log.model = request.model;
     sendAudio(res, scope, await gw.plane.speak(request, ctx));
   };
 }
 
-function refused(gw: GatewayContext, ctx: CallContext, body: unknown, err: unknown): AirlockError {
-  const model = isObject(body) && typeof body.model === "string" ? body.model : undefined;
-  return gw.plane.refuse(ctx, "speech", model, err);
-}
 
 async function readTranscription(req: IncomingMessage, limitBytes: number): Promise<TranscriptionRequest> {
   const type = req.headers["content-type"] ?? "";

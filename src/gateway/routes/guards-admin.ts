@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatIssues } from "../../config/load.js";
+import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
@@ -24,9 +24,8 @@ export function killSwitchStatus(gw: GatewayContext): Handler {
 export function flipKillSwitch(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const parsed = flipBody.safeParse(await readJson(req, gw.bodyLimitBytes));
-    if (!parsed.success) throw new AirlockError("invalid_request", formatIssues("kill switch", parsed.error.issues).replace(/\n\s*/g, " "));
-    sendJson(res, 200, await gw.plane.flipKillSwitch(parsed.data, principal));
+    const flip = parseRequest(flipBody, await readJson(req, gw.bodyLimitBytes), "kill switch");
+    sendJson(res, 200, await gw.plane.flipKillSwitch(flip, principal));
   };
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
+import type { Endpoint } from "../../routing/plan.js";
 import type { ChatRequest, EmbedRequest, Usage } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
@@ -104,7 +105,7 @@ export function listModels(gw: GatewayContext): Handler {
 }
 
 /** Reads and checks the body; a refusal here is still a call, so it gets its ledger row. */
-async function readValid<T extends { model?: string }>(gw: GatewayContext, ctx: CallContext, endpoint: "chat" | "embeddings", req: IncomingMessage, validate: (body: unknown) => T): Promise<T> {
+export async function readValid<T extends { model?: string }>(gw: GatewayContext, ctx: CallContext, endpoint: Endpoint, req: IncomingMessage, validate: (body: unknown) => T): Promise<T> {
   let body: unknown;
   try {
     body = await readJson(req, gw.bodyLimitBytes);

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatIssues } from "../../config/load.js";
+import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
@@ -15,11 +15,6 @@ const changeBody = z.strictObject({
 const putBody = z.strictObject({ enabled: z.boolean(), locked: z.boolean().default(false), controlledBy: controlledBy.default("ADMIN_ONLY"), notes: z.string().nullable().optional() });
 const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new AirlockError("invalid_request", formatIssues("feature toggle", parsed.error.issues).replace(/\n\s*/g, " "));
-  return parsed.data;
-}
 
 function nameOf(params: Record<string, string | undefined>): string {
   const name = params.name ?? "";
@@ -61,7 +56,7 @@ export function changeToggle(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const name = nameOf(params);
-    const change = parse(changeBody, await readJson(req, gw.bodyLimitBytes));
+    const change = parseRequest(changeBody, await readJson(req, gw.bodyLimitBytes), "feature toggle");
     sendJson(res, 200, await gw.plane.toggles.change(name, change, principal));
   };
 }
@@ -72,7 +67,7 @@ export function putToggle(gw: GatewayContext): Handler {
     const principal = await requireAdmin(gw.plane, req, scope);
     const name = nameOf(params);
     const existed = gw.plane.toggles.get(name) !== undefined;
-    const saved = await gw.plane.toggles.put({ name, ...parse(putBody, await readJson(req, gw.bodyLimitBytes)) }, principal);
+    const saved = await gw.plane.toggles.put({ name, ...parseRequest(putBody, await readJson(req, gw.bodyLimitBytes), "feature toggle") }, principal);
     sendJson(res, existed ? 200 : 201, saved);
   };
 }

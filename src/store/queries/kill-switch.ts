@@ -1,6 +1,6 @@
-import { desc, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { auditEvents, killSwitches, type AuditEventRow, type KillSwitchRow } from "../schema/index.js";
+import { auditEvents, killSwitches, type KillSwitchRow } from "../schema/index.js";
 import { rowsOf } from "./rows.js";
 
 export interface Flip {
@@ -43,10 +43,4 @@ export async function readKillSwitches(db: Db): Promise<KillSwitchRow[]> {
   return rows.map((row) => ({ ...row, updatedAt: new Date(row.updatedAt) }));
 }
 
-export function insertAuditEvent(db: Db, event: typeof auditEvents.$inferInsert): Promise<unknown> {
-  return db.insert(auditEvents).values(event);
-}
 
-export function recentAuditEvents(db: Db, limit: number): Promise<AuditEventRow[]> {
-  return db.select().from(auditEvents).orderBy(desc(auditEvents.ts), desc(auditEvents.id)).limit(limit);
-}
