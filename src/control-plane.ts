@@ -13,13 +13,12 @@ import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
 import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfig } from "./config/schema.js";
-import { loadBundledPrices } from "./ledger/bundled-catalog.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
 import type { ChatRequest, EmbedRequest, SpeechRequest, TranscriptionRequest } from "./providers/spec.js";
 import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
 import { buildCatalog, closeCatalog, configRoutes, routeWorld, withPrices, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
-import { PriceBook, withoutUndefined, type PriceInForce } from "./ledger/price-book.js";
+import { PriceBook, priceSeeds, type PriceInForce } from "./ledger/price-book.js";
 import type { PriceEntry } from "./store/queries/prices.js";
 import { insertOperatingCost, insertRevenue } from "./store/queries/finance.js";
 import { loadProfitAndLoss } from "./ledger/pnl-report.js";
@@ -31,6 +30,8 @@ import { isAllowed, resolveChain } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
 import { FeatureToggles } from "./guards/toggles.js";
+import { Budgets, type BudgetEvent } from "./guards/budgets.js";
+import { budgetInput } from "./guards/budget-book.js";
 import { recentAuditEvents } from "./store/queries/audit.js";
 import type { AuditEventRow } from "./store/schema/audit.js";
 import { compileRouteExtras } from "./routing/operations.js";
@@ -52,6 +53,8 @@ export interface ControlPlaneOptions {
   createProvider?: ProviderFactory;
   /** Adds Node process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean;
+  /** Hears budget warnings, exhaustions and window openings (each raised by one instance, once per window). */
+  onBudgetEvent?: (event: BudgetEvent) => void;
 }
 
 /**
@@ -67,6 +70,7 @@ export class ControlPlane {
   readonly prices: PriceBook;
   readonly killSwitch: KillSwitch;
   readonly toggles: FeatureToggles;
+  readonly budgets: Budgets;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -98,6 +102,21 @@ export class ControlPlane {
       announce: () => this.announce("kill_switch"),
     });
     this.toggles = new FeatureToggles({ db: options.database.db, logger: this.logger, announce: () => this.announce("toggles") });
+    this.budgets = new Budgets({
+      db: options.database.db,
+      logger: this.logger,
+      holder: newId("holder"),
+      settings: config.budgeting,
+      seeds: config.budgets.map(budgetInput),
+      now,
+      announce: () => this.announce("budgets"),
+      flushLedger: () => this.ledger.flush(),
+      onEvent: (event) => {
+        this.metrics.budgetEvents.inc({ budget: event.budget, event: event.type });
+        this.logger[event.type === "budget.window_opened" ? "info" : "warn"](event, event.type);
+        options.onBudgetEvent?.(event);
+      },
+    });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
@@ -112,6 +131,7 @@ export class ControlPlane {
       sessions: new SessionPins(config.sessions.ttlMs, config.sessions.maxSessions, now),
       killSwitch: this.killSwitch,
       toggles: this.toggles,
+      budgets: this.budgets,
     };
     this.loaded = options.config;
     this.routes = new RouteBook({
@@ -154,6 +174,7 @@ export class ControlPlane {
     await plane.killSwitch.start();
     await plane.toggles.start();
     await plane.routes.start();
+    await plane.budgets.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes and prices until told.
     await plane.announce("routes");
@@ -336,7 +357,7 @@ export class ControlPlane {
     return recentAuditEvents(this.database.db, limit);
   }
 
-  private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles"): Promise<void> {
+  private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles" | "budgets"): Promise<void> {
     try {
       await this.database.notify(CHANGES_CHANNEL, what);
     } catch (err) {
@@ -349,6 +370,7 @@ export class ControlPlane {
       // The kill switch first: it is the one change that must land within a second.
       if (what === "kill_switch" || what === "all") await this.killSwitch.reload();
       if (what === "toggles" || what === "all") await this.toggles.reload();
+      if (what === "budgets" || what === "all") await this.budgets.reload();
       if (what === "routes" || what === "all") await this.routes.reload();
       if (what === "keys" || what === "all") await this.keys.load();
       if (what === "prices" || what === "all") await this.prices.reload();
@@ -363,17 +385,10 @@ export class ControlPlane {
       this.killSwitch.close();
       await this.unlisten?.();
       await this.ledger.close();
+      // After the ledger: every settled call's spend is written, so what is left to return is exact.
+      await this.budgets.close();
       await closeCatalog(this.deps.catalog);
     })();
     return this.closing;
   }
 }
-
-/** The config's own prices, and the bundled catalog's for the catalog models the config leaves unpriced. */
-async function priceSeeds(config: AirlockConfig): Promise<{ config: PriceEntry[]; bundled: PriceEntry[] }> {
-  const fromConfig = config.models.flatMap((m) => (m.price ? [{ model: m.id, price: withoutUndefined(m.price) }] : []));
-  const unpriced = new Set(config.models.filter((m) => !m.price).map((m) => m.id));
-  const bundled = unpriced.size === 0 ? [] : (await loadBundledPrices()).filter((p) => unpriced.has(p.model)).map((p) => ({ model: p.model, price: withoutUndefined(p.price) }));
-  return { config: fromConfig, bundled };
-}
-

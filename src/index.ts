@@ -1,5 +1,8 @@
 import path from "node:path";
 import type { Principal } from "./auth/principal.js";
+import type { BudgetEvent } from "./guards/budgets.js";
+import type { BudgetStatus } from "./guards/budget-book.js";
+import type { AirlockConfigInput as ConfigInput } from "./config/schema.js";
 import type { CallContext } from "./calls/context.js";
 import type { StreamEnd } from "./calls/stream.js";
 import { ControlPlane } from "./control-plane.js";
@@ -23,6 +26,8 @@ export type { AttemptRecord } from "./routing/execute.js";
 export type { InferOutput } from "./structured/infer.js";
 export type { OutputSchemaInput, SchemaIssue } from "./structured/schema.js";
 export type { FlipInput as KillSwitchFlip, KillSwitchStatus } from "./guards/kill-switch.js";
+export type { BudgetEvent } from "./guards/budgets.js";
+export type { BudgetStatus } from "./guards/budget-book.js";
 
 export interface AirlockOptions {
   /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */
@@ -34,6 +39,8 @@ export interface AirlockOptions {
   /** Keep the embedded store in memory only (scripts, tests). */
   inMemory?: boolean;
   logger?: Logger;
+  /** Hears budget warnings, exhaustions and window openings: each once per window, from one instance. */
+  onBudgetEvent?: (event: BudgetEvent) => void;
 }
 
 export interface CallOptions {
@@ -136,6 +143,11 @@ export interface Airlock {
   isEnabled(name: string): Promise<boolean>;
   /** Resolves when a feature toggle is on; rejects with `disabled`, naming it, when it is off or missing. */
   enforce(name: string): Promise<void>;
+  /** Every budget with its current window's spend, reservations and remaining room. */
+  budgets(): Promise<BudgetStatus[]>;
+  /** Creates or replaces a budget (`{scope, target?, window?, timezone?, limit, warnAt?}`); audited with the actor `library`. */
+  setBudget(name: string, budget: BudgetInput): Promise<BudgetStatus>;
+  deleteBudget(name: string): Promise<boolean>;
   /** Flushes the ledger and closes the store. */
   close(): Promise<void>;
 }
@@ -153,7 +165,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     const url = opts.databaseUrl ?? (opts.inMemory ? undefined : process.env.DATABASE_URL || undefined);
     const dataDir = path.resolve(opts.dataDir ?? ".airlock");
     database = await openDatabase(url ? { url } : opts.inMemory ? {} : { dataDir: path.join(dataDir, "pgdata") });
-    return ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir });
+    return ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent });
   })();
   ready.catch(() => undefined); // surfaced by the first call instead of as an unhandled rejection
 
@@ -222,6 +234,15 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     async enforce(name) {
       (await ready).toggles.enforce(name);
     },
+    async budgets() {
+      return (await ready).budgets.status();
+    },
+    async setBudget(name, budget) {
+      return (await ready).budgets.put(name, budget, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+    },
+    async deleteBudget(name) {
+      return (await ready).budgets.remove(name, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+    },
     async close() {
       const plane = await ready.catch(() => undefined);
       await plane?.close();
@@ -229,6 +250,9 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     },
   };
 }
+
+/** A budget as `setBudget` takes it: the config file's budget fields without the name. */
+export type BudgetInput = Omit<NonNullable<ConfigInput["budgets"]>[number], "name">;
 
 function chatBody(call: ChatOptions): ChatRequest {
   return {

@@ -2,6 +2,8 @@ import { ProviderError } from "../providers/errors.js";
 import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
 import { emptyUsage } from "../providers/spec.js";
 import type { Endpoint } from "../routing/plan.js";
+import type { WorstCase } from "../policy/budgets.js";
+import { speechWorstCase, transcriptionWorstCase } from "./budget.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { begin } from "./prepare.js";
 import { runSingle, type SingleOutcome } from "./single.js";
@@ -10,7 +12,7 @@ export type AudioOutcome = SingleOutcome<AudioResult>;
 
 /** `audio/transcriptions`: billed by the second of audio (or by tokens, for token-priced models). */
 export function runTranscription(deps: CallDeps, ctx: CallContext, request: TranscriptionRequest): Promise<AudioOutcome> {
-  return runAudio(deps, ctx, "transcriptions", request.model, async (provider, upstreamId, options) => {
+  return runAudio(deps, ctx, "transcriptions", request.model, () => transcriptionWorstCase(request.file), async (provider, upstreamId, options) => {
     if (!provider.transcribe) throw unsupported(provider, "transcription");
     const result = await provider.transcribe({ ...request, model: upstreamId }, options);
     if (result.usageReported) return result;
@@ -21,7 +23,7 @@ export function runTranscription(deps: CallDeps, ctx: CallContext, request: Tran
 
 /** `audio/speech`: billed by the character of the text spoken. */
 export function runSpeech(deps: CallDeps, ctx: CallContext, request: SpeechRequest): Promise<AudioOutcome> {
-  return runAudio(deps, ctx, "speech", request.model, (provider, upstreamId, options) => {
+  return runAudio(deps, ctx, "speech", request.model, () => speechWorstCase(request.input), (provider, upstreamId, options) => {
     if (!provider.speak) throw unsupported(provider, "speech");
     return provider.speak({ ...request, model: upstreamId }, options);
   });
@@ -29,9 +31,9 @@ export function runSpeech(deps: CallDeps, ctx: CallContext, request: SpeechReque
 
 type AudioCall = (provider: ProviderV1, upstreamId: string, options: CallOptions) => Promise<AudioResult>;
 
-async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, call: AudioCall): Promise<AudioOutcome> {
+async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, worst: () => WorstCase, call: AudioCall): Promise<AudioOutcome> {
   const begun = begin(deps, ctx, endpoint, false, requestedModel || undefined);
-  return runSingle(deps, ctx, begun, (target, attempt) => call(target.provider, target.upstreamId, { signal: attempt.signal }));
+  return runSingle(deps, ctx, begun, worst, (target, attempt) => call(target.provider, target.upstreamId, { signal: attempt.signal }));
 }
 
 function unsupported(provider: ProviderV1, what: string): ProviderError {

@@ -9,6 +9,7 @@ import type { Catalog } from "../routing/catalog.js";
 import type { SessionPins } from "../routing/sessions.js";
 import type { KillSwitch } from "../guards/kill-switch.js";
 import type { FeatureToggles } from "../guards/toggles.js";
+import type { Budgets } from "../guards/budgets.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
 /** Who and what a call is for, as the gateway or the library learned it. */
@@ -39,4 +40,5 @@ export interface CallDeps {
   /** Guard state, held in memory and kept current by the store's notices. */
   readonly killSwitch: Pick<KillSwitch, "check" | "checkOperation">;
   readonly toggles: Pick<FeatureToggles, "enforce">;
+  readonly budgets: Pick<Budgets, "applying" | "reserve" | "settle" | "defaultMaxTokens" | "warned">;
 }

@@ -1,5 +1,6 @@
 import { AirlockError } from "../core/errors.js";
 import type { EmbedRequest, EmbedResult } from "../providers/spec.js";
+import { embedWorstCase } from "./budget.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { begin, refuse } from "./prepare.js";
 import { runSingle, type SingleOutcome } from "./single.js";
@@ -12,7 +13,7 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   if (!isInput(body.input)) {
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));
   }
-  return runSingle(deps, ctx, begun, async (target, attempt) => {
+  return runSingle(deps, ctx, begun, () => embedWorstCase(body.input), async (target, attempt) => {
     const result = await target.provider.embed({ ...body, model: target.upstreamId }, { signal: attempt.signal });
     if (result.usageReported !== false) return result;
     // No tokens reported: count the input's text rather than record a silent zero (the row is flagged).

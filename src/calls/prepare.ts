@@ -4,7 +4,7 @@ import { AirlockError, toAirlockError } from "../core/errors.js";
 import type { ChatMessage, ChatRequest } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { ExecuteOptions } from "../routing/execute.js";
-import { planCall, type Endpoint, type Plan } from "../routing/plan.js";
+import { planCall, stepDown, type Endpoint, type Plan } from "../routing/plan.js";
 import { pinKey } from "../routing/sessions.js";
 import { tracer } from "../telemetry/tracing.js";
 import type { CallContext, CallDeps } from "./context.js";
@@ -51,6 +51,12 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
       record.pinKey = pinKey(ctx.principal.keyId, ctx.session, plan, requestedModel);
       plan = deps.sessions.apply(record.pinKey, plan);
     }
+    const stepped = budgetStepDown(deps, ctx, plan);
+    if (stepped !== plan) {
+      // A budget's step-down outranks the session's pin, and does not move it.
+      record.pinKey = undefined;
+      plan = stepped;
+    }
     record.routeReason = plan.routeReason;
     return { plan, record };
   } catch (err) {
@@ -58,6 +64,18 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     record.operation ??= deps.catalog.operations.get(requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
     throw refuse(deps, ctx, record, err);
   }
+}
+
+/**
+ * Criticality-aware degradation: a LOW-criticality operation's routed call goes to the `cheap` tier
+ * while a budget it spends from is past its warning amount, when configured. The ledger row says so
+ * (`route_reason = budget_step_down`). Other criticalities, and calls that name their model, never move.
+ */
+function budgetStepDown(deps: CallDeps, ctx: CallContext, plan: Plan): Plan {
+  if (!deps.config.budgeting.stepDownLowCriticality || plan.operation?.criticality !== "LOW" || plan.named) return plan;
+  const cheap = deps.catalog.tiers.cheap ? deps.catalog.models.get(deps.catalog.tiers.cheap) : undefined;
+  if (!cheap?.enabled || !deps.budgets.warned({ principal: ctx.principal, endUser: ctx.endUser, operation: plan.operation.name })) return plan;
+  return stepDown(plan, cheap);
 }
 
 export interface PreparedChat {

@@ -8,6 +8,7 @@ import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
 import type { Endpoint, RouteReason } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
+import type { Reservation } from "../guards/budgets.js";
 
 export interface Settlement {
   usage: Usage;
@@ -35,6 +36,8 @@ export interface CallRecord {
   routeReason: RouteReason | undefined;
   /** The session pin this call reads and, on success, sets. */
   pinKey: string | undefined;
+  /** What the call holds of its budgets until it settles. */
+  reservation?: Reservation;
   span: Span;
 }
 
@@ -107,6 +110,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     attempts: record.attempts,
     fallbacks: countFallbacks(record.attempts),
     routeReason: record.routeReason ?? null,
+    budgetCharges: record.reservation ? deps.budgets.settle(record.reservation, cost) : undefined,
   });
   if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
 

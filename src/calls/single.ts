@@ -3,6 +3,8 @@ import type { Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import type { Plan } from "../routing/plan.js";
+import type { WorstCase } from "../policy/budgets.js";
+import { holdBudgets } from "./budget.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { callCancellation, executeOptions, fail } from "./prepare.js";
 import { settle, type CallRecord, type Settlement } from "./settle.js";
@@ -22,8 +24,11 @@ export async function runSingle<T extends { usage: Usage; usageReported?: boolea
   deps: CallDeps,
   ctx: CallContext,
   { plan, record }: { plan: Plan; record: CallRecord },
+  worst: () => WorstCase,
   call: (target: CatalogModel, attempt: Cancellation) => Promise<T>,
 ): Promise<SingleOutcome<T>> {
+  const held = holdBudgets(deps, ctx, { plan, record }, worst);
+  if (held) await held;
   const cancellation = callCancellation(deps, ctx);
   try {
     const { value, model } = await executeWithFallbacks(plan.candidates, call, executeOptions(deps, plan, record, cancellation));

@@ -95,7 +95,7 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
   return {
     via: url,
     createKey: async (input) => {
-      const { key, ...rest } = await call<PublicKey & { key: string }>("POST", "/admin/keys", { name: input.name, kind: input.kind, user: input.userId, team: input.teamId });
+      const { key, ...rest } = await call<PublicKey & { key: string }>("POST", "/admin/keys", { name: input.name, kind: input.kind, user: input.userId, team: input.teamId, org: input.orgId });
       return { secret: key, key: rest };
     },
     listKeys: async () => (await call<{ data: PublicKey[] }>("GET", "/admin/keys")).data,

@@ -83,9 +83,10 @@ withConnection(keys.command("create").description("create a key; the secret is p
   .addOption(new Option("--kind <kind>", "who uses it").choices([...PRINCIPAL_KINDS]).default("user"))
   .option("--user <user>", "the user the key belongs to")
   .option("--team <team>", "the team the key belongs to")
-  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; json?: boolean }) =>
+  .option("--org <org>", "the org the key belongs to")
+  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; org?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const created = await backend.createKey({ name: opts.name, kind: opts.kind, userId: opts.user, teamId: opts.team });
+      const created = await backend.createKey({ name: opts.name, kind: opts.kind, userId: opts.user, teamId: opts.team, orgId: opts.org });
       if (opts.json) return print({ ...created.key, key: created.secret });
       print(`Created ${created.key.kind} key "${created.key.name}" (${created.key.id}).`);
       print(`\n  ${created.secret}\n`);

@@ -90,6 +90,37 @@ export const operationSchema = z.strictObject({
 
 export const OPERATION_NAME = /^[A-Za-z0-9_.:-]+$/;
 
+export const BUDGET_SCOPES = ["key", "user", "team", "org", "operation", "global"] as const;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A spending limit per daily or monthly window; see docs/guards.md. */
+export const budgetSchema = z
+  .strictObject({
+    name: z.string().regex(OPERATION_NAME, "budget names use letters, digits, _ . : -"),
+    scope: z.enum(BUDGET_SCOPES),
+    /** The key id, user id, team id, org id or operation name; none for `global`. */
+    target: z.string().min(1).optional(),
+    window: z.enum(["daily", "monthly"]).default("daily"),
+    /** Whose midnight starts a window. */
+    timezone: z.string().default("UTC").refine(isTimeZone, { message: "unknown time zone (use an IANA name such as \"Europe/Paris\")" }),
+    /** USD per window. */
+    limit: decimal,
+    /** USD spent in a window that raises one warning; defaults to 80% of the limit. */
+    warnAt: decimal.optional(),
+  })
+  .superRefine((b, ctx) => {
+    if (b.scope === "global" && b.target !== undefined) ctx.addIssue({ code: "custom", path: ["target"], message: "a global budget has no target" });
+    if (b.scope !== "global" && b.target === undefined) ctx.addIssue({ code: "custom", path: ["target"], message: `a ${b.scope} budget needs a target (the ${b.scope === "operation" ? "operation name" : `${b.scope} id`})` });
+  });
+
 export const configSchema = z
   .strictObject({
     /** Marks a configuration as the built-in demo, so that every surface can say so. */
@@ -130,6 +161,20 @@ export const configSchema = z
         inFlight: z.enum(["finish", "cut"]).default("finish"),
       })
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
+      .prefault({}),
+    budgets: z.array(budgetSchema).default([]),
+    budgeting: z
+      .strictObject({
+        /** The output tokens a budgeted chat call may generate when it sets no max_tokens: sent upstream as its max_tokens, and reserved. */
+        defaultMaxTokens: z.number().int().positive().default(4096),
+        /** An instance's allowance from a budget expires this long after it last renewed it: a killed instance's allowance is freed within this plus syncIntervalMs. */
+        leaseTtlMs: z.number().int().positive().default(10_000),
+        /** How often each instance renews its leases, frees dead instances' leases, returns idle allowance and checks warning thresholds. */
+        syncIntervalMs: z.number().int().positive().default(1_000),
+        /** When a budget passes its warning amount, LOW-criticality operations under it are served by the `cheap` tier. */
+        stepDownLowCriticality: z.boolean().default(false),
+      })
+      .refine((b) => b.syncIntervalMs * 3 <= b.leaseTtlMs, { message: "leaseTtlMs must be at least three syncIntervalMs, or leases would lapse between renewals" })
       .prefault({}),
     sessions: z
       .strictObject({
@@ -180,9 +225,10 @@ export type ModelConfig = z.infer<typeof modelSchema>;
 export type OperationConfig = z.infer<typeof operationSchema>;
 export type PriceConfig = z.infer<typeof priceSchema>;
 export type Criticality = z.infer<typeof criticality>;
+export type BudgetConfig = z.infer<typeof budgetSchema>;
 
 
-type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org">;
+type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets">;
 
 /** Every name a config uses must exist in the same config: a typo fails at start, not at 3 a.m. */
 function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
@@ -209,6 +255,14 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   if (defaultModel !== undefined && enabledModels && !enabledModels.includes(defaultModel)) {
     ctx.addIssue({ code: "custom", path: ["org", "defaultModel"], message: `the default model "${defaultModel}" is not in enabledModels` });
   }
+  const budgetNames = new Set<string>();
+  config.budgets.forEach((budget, i) => {
+    if (budgetNames.has(budget.name)) ctx.addIssue({ code: "custom", path: ["budgets", i, "name"], message: `duplicate budget "${budget.name}"` });
+    budgetNames.add(budget.name);
+    if (budget.scope === "operation" && budget.target !== undefined && !(budget.target in config.operations)) {
+      ctx.addIssue({ code: "custom", path: ["budgets", i, "target"], message: `unknown operation "${budget.target}"` });
+    }
+  });
   for (const name of Object.keys(config.operations)) {
     if (isTier(name)) ctx.addIssue({ code: "custom", path: ["operations", name], message: `"${name}" is a tier: an operation cannot be named like a tier` });
   }

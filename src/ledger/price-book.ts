@@ -1,4 +1,5 @@
-import { priceSchema, type PriceConfig } from "../config/schema.js";
+import { priceSchema, type AirlockConfig, type PriceConfig } from "../config/schema.js";
+import { loadBundledPrices } from "./bundled-catalog.js";
 import { parseRequest } from "../config/load.js";
 import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
@@ -116,3 +117,12 @@ export function withoutUndefined(price: PriceConfig): Record<string, string> {
 function toInForce(row: PriceRow, price: PriceConfig): PriceInForce {
   return { model: row.model, price, origin: row.origin, effectiveFrom: row.effectiveFrom.toISOString(), createdBy: row.createdBy };
 }
+
+/** The config's own prices, and the bundled catalog's for the catalog models the config leaves unpriced. */
+export async function priceSeeds(config: AirlockConfig): Promise<{ config: PriceEntry[]; bundled: PriceEntry[] }> {
+  const fromConfig = config.models.flatMap((m) => (m.price ? [{ model: m.id, price: withoutUndefined(m.price) }] : []));
+  const unpriced = new Set(config.models.filter((m) => !m.price).map((m) => m.id));
+  const bundled = unpriced.size === 0 ? [] : (await loadBundledPrices()).filter((p) => unpriced.has(p.model)).map((p) => ({ model: p.model, price: withoutUndefined(p.price) }));
+  return { config: fromConfig, bundled };
+}
+

@@ -13,7 +13,7 @@ export interface PlanRequest {
 }
 
 /** Why the route differs from what was asked: recorded on the ledger row. */
-export type RouteReason = "org_default" | "model_not_allowed" | "session_pinned";
+export type RouteReason = "org_default" | "model_not_allowed" | "session_pinned" | "budget_step_down";
 
 export interface Plan {
   operation: Operation | undefined;
@@ -118,4 +118,13 @@ const KIND_FOR: Record<Endpoint, CatalogModel["kind"]> = { chat: "chat", embeddi
 
 function kindServes(model: CatalogModel, endpoint: Endpoint): boolean {
   return model.kind === KIND_FOR[endpoint];
+}
+
+/**
+ * The plan served by `cheap` first, the route's own candidates after it: what a LOW-criticality
+ * operation runs on once a budget it spends from has passed its warning amount.
+ */
+export function stepDown(plan: Plan, cheap: CatalogModel): Plan {
+  if (plan.candidates[0] === cheap) return plan;
+  return { ...plan, candidates: [cheap, ...plan.candidates.filter((c) => c !== cheap)], routeReason: "budget_step_down" };
 }

@@ -85,6 +85,13 @@ export class Metrics {
     aggregator: "max",
   });
 
+  readonly budgetEvents = new Counter({
+    name: "airlock_budget_events_total",
+    help: "Budget warnings, exhaustions and window openings, by budget",
+    labelNames: ["budget", "event"] as const,
+    registers: [this.registry],
+  });
+
   /** Label children per (endpoint, operation, model): prom-client hashes a label object on every call otherwise. */
   private readonly series = new Map<string, CallSeries>();
 

@@ -19,7 +19,7 @@ export function createKey(gw: GatewayContext): Handler {
     if (typeof kind !== "string" || !(PRINCIPAL_KINDS as readonly string[]).includes(kind)) {
       throw new AirlockError("invalid_request", `kind must be one of ${PRINCIPAL_KINDS.join(", ")}`, { param: "kind" });
     }
-    const created = await gw.plane.createKey({ name, kind: kind as PrincipalKind, userId: optionalString(body, "user"), teamId: optionalString(body, "team") });
+    const created = await gw.plane.createKey({ name, kind: kind as PrincipalKind, userId: optionalString(body, "user"), teamId: optionalString(body, "team"), orgId: optionalString(body, "org") });
     gw.logger.info({ requestId: scope.requestId, keyId: created.key.id, kind }, "api key created");
     sendJson(res, 201, { ...created.key, key: created.secret });
   };

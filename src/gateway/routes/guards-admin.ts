@@ -38,3 +38,38 @@ export function auditEvents(gw: GatewayContext): Handler {
     sendJson(res, 200, { data: await gw.plane.auditEvents(limit) });
   };
 }
+
+const BUDGET_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+function budgetName(params: Record<string, string | undefined>): string {
+  const name = params.name ?? "";
+  if (!BUDGET_NAME.test(name)) throw new AirlockError("invalid_request", "a budget name is letters, digits, `_`, `.`, `:` and `-`", { param: "name" });
+  return name;
+}
+
+/** `GET /admin/budgets`: every budget with its open window's spend, reservations and remaining room. */
+export function listBudgets(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, { data: await gw.plane.budgets.status() });
+  };
+}
+
+/** `PUT /admin/budgets/:name`: `{scope, target?, window?, timezone?, limit, warnAt?}`; audited. */
+export function putBudget(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const name = budgetName(params);
+    sendJson(res, 200, await gw.plane.budgets.put(name, await readJson(req, gw.bodyLimitBytes), principal));
+  };
+}
+
+/** `DELETE /admin/budgets/:name`; audited. The budget's past windows stay as history. */
+export function deleteBudget(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const name = budgetName(params);
+    if (!(await gw.plane.budgets.remove(name, principal))) throw new AirlockError("not_found", `no budget named "${name}"`);
+    sendJson(res, 200, { name, deleted: true });
+  };
+}

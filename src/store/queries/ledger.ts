@@ -28,6 +28,32 @@ const ROLLUP_VALUES = `('total', ''),
   ('team', coalesce(l.team_id, '(none)')),
   ('key', coalesce(l.key_id, '(none)'))`;
 
+/**
+ * The inserted rows' budget charges move the budgets' counters in the same statement: `spent` grows by
+ * the cost, and the part the holder's lease covered leaves both the lease and the window's `reserved`.
+ * A lease already reaped (its holder was presumed dead) releases nothing, so nothing is freed twice.
+ * Leases are locked before windows, and windows in key order, as every budget statement does
+ * (queries/budgets.ts), so concurrent statements cannot deadlock.
+ */
+const BUDGET_CHARGES = `charges as (
+  select c.budget, c."window"::timestamptz as window_start, c.holder, sum(c.spent) as spent, sum(c.released) as released
+  from inserted l cross join lateral jsonb_to_recordset(l.budget_charges) as c(budget text, "window" text, holder text, spent numeric, released numeric)
+  where l.budget_charges is not null
+  group by 1, 2, 3
+), freed as (
+  update budget_leases b set amount = b.amount - c.released from charges c
+  where b.budget_name = c.budget and b.window_start = c.window_start and b.holder = c.holder
+  returning b.budget_name, b.window_start, c.released
+), charged as (
+  insert into budget_windows (budget_name, start, "end", limit_usd, spent, reserved)
+  select w.budget_name, w.start, w."end", w.limit_usd, c.spent, coalesce(f.released, 0)
+  from (select budget, window_start, sum(spent) as spent from charges group by 1, 2) c
+  join budget_windows w on w.budget_name = c.budget and w.start = c.window_start
+  left join (select budget_name, window_start, sum(released) as released from freed group by 1, 2) f on f.budget_name = c.budget and f.window_start = c.window_start
+  order by 1, 2
+  on conflict (budget_name, start) do update set spent = budget_windows.spent + excluded.spent, reserved = budget_windows.reserved - excluded.reserved
+)`;
+
 const [INSERT_HEAD, INSERT_TAIL] = buildInsert();
 
 function buildInsert(): [string, string] {
@@ -49,7 +75,7 @@ on conflict (dimension, grain, start, value) do update set
   // The batch parameter goes between the two halves.
   return [
     `with inserted as (insert into ledger (${names}) select ${values} from json_to_recordset(`,
-    `::json) as r(${shape}) on conflict (id) do nothing returning *) ${rollup}`,
+    `::json) as r(${shape}) on conflict (id) do nothing returning *), ${BUDGET_CHARGES} ${rollup}`,
   ];
 }
 

@@ -7,3 +7,4 @@ export * from "./rollup.js";
 export * from "./kill-switch.js";
 export * from "./audit.js";
 export * from "./toggles.js";
+export * from "./budgets.js";

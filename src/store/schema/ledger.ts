@@ -52,6 +52,8 @@ export const ledger = pgTable(
     routeReason: text("route_reason"),
     /** Each attempt: target, outcome, status, error code, latency and the delay before it. */
     attempts: jsonb("attempts").$type<LedgerAttempt[]>().notNull().default([]),
+    /** What the call charged to each budget it ran under; the insert moves the budgets' counters by it (see queries/ledger.ts). */
+    budgetCharges: jsonb("budget_charges").$type<BudgetCharge[]>(),
   },
   (t) => [
     index("ledger_ts_idx").on(t.ts),
@@ -59,6 +61,16 @@ export const ledger = pgTable(
     index("ledger_key_ts_idx").on(t.keyId, t.ts),
   ],
 );
+
+/** One budget window's share of a call: `spent` is the call's cost, `released` the part of it the holder's lease covered. */
+export interface BudgetCharge {
+  budget: string;
+  /** The window's start, ISO 8601. */
+  window: string;
+  holder: string;
+  spent: string;
+  released: string;
+}
 
 export interface LedgerAttempt {
   model: string;

@@ -1,0 +1,342 @@
+import type { AirlockConfig } from "../config/schema.js";
+import { AirlockError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { COST_SCALE, Money, type UnitPrice } from "../ledger/pricing.js";
+import {
+  budgetExceeded,
+  unpricedUnderBudget,
+  windowAt,
+  worstCost,
+  type BudgetDefinition,
+  type BudgetSubject,
+  type WorstCase,
+} from "../policy/budgets.js";
+import type { CatalogModel } from "../routing/catalog.js";
+import type { Db } from "../store/database.js";
+import * as q from "../store/queries/budgets.js";
+import type { BudgetCharge } from "../store/schema/index.js";
+import { BudgetBook, type BudgetStatus } from "./budget-book.js";
+import type { Principal } from "../auth/principal.js";
+import type { BudgetInput } from "../store/queries/budgets.js";
+import { BudgetHold, withDeadline } from "./budget-hold.js";
+
+export type BudgetEventType = "budget.window_opened" | "budget.warning" | "budget.exhausted";
+
+/** What the notification hook hears; change control sends these on to webhooks. */
+export interface BudgetEvent {
+  type: BudgetEventType;
+  budget: string;
+  scope: string;
+  target: string;
+  windowStart: string;
+  windowEnd: string;
+  limit: string;
+  spent?: string;
+}
+
+export interface BudgetsOptions {
+  db: Db;
+  logger: Logger;
+  /** This instance's lease holder id: random per process start. */
+  holder: string;
+  settings: AirlockConfig["budgeting"];
+  seeds: readonly BudgetInput[];
+  /** Epoch milliseconds: decides which window a call falls in. */
+  now(): number;
+  /** Monotonic milliseconds: decides whether a lease is still safe to spend from. */
+  monotonic?(): number;
+  /** Tells other instances that budgets changed or allowance was freed; never throws. */
+  announce(): Promise<void>;
+  onEvent(event: BudgetEvent): void;
+  /** Writes pending ledger rows, whose insert moves the counters, so that status reads what was spent. */
+  flushLedger(): Promise<void>;
+}
+
+/** A call's hold on its budgets: what it took from each, until it settles. */
+export interface Reservation {
+  parts: Array<{ hold: BudgetHold; amount: Money; epoch: number }>;
+}
+
+/** A store statement on the budget path waits this long, then the call is refused as `unavailable`. */
+const STORE_DEADLINE_MS = 1_500;
+
+/**
+ * Budgets, held so that a call rarely waits on the store: each instance leases allowance from a
+ * window's shared counter and reserves each call's worst case from it in memory. Leases are taken,
+ * renewed and returned in single atomic statements; the ledger insert moves the counter by the exact
+ * cost. No instance can spend beyond what it leased, so the windows' limits hold across instances.
+ */
+export class Budgets {
+  readonly book: BudgetBook;
+  private holds = new Map<string, BudgetHold>();
+  /** Budgets whose open window has passed its warning amount, as of the last sync. */
+  private warnedBudgets = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+  private syncFailing = false;
+  private readonly monotonic: () => number;
+
+  constructor(private readonly options: BudgetsOptions) {
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.book = new BudgetBook(options.db, options.seeds);
+  }
+
+  async start(): Promise<void> {
+    await this.book.start();
+    this.timer = setInterval(() => void this.sync(), this.options.settings.syncIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Reads every budget again, and forgets what this instance knew of full windows: allowance may have been freed. */
+  async reload(): Promise<void> {
+    await this.book.reload();
+    for (const [name, hold] of this.holds) {
+      const def = this.book.get(name);
+      if (def && def.period === hold.def.period && def.timezone === hold.def.timezone) hold.def = def;
+      else this.holds.delete(name);
+    }
+    for (const hold of this.holds.values()) hold.knownFree = undefined;
+  }
+
+  /** Every budget, with its open window's counters. */
+  async status(): Promise<BudgetStatus[]> {
+    await this.options.flushLedger();
+    return this.book.status();
+  }
+
+  /** Creates or replaces a budget (admin keys), audited and announced to every instance. */
+  async put(name: string, input: unknown, actor: Principal): Promise<BudgetStatus> {
+    await this.book.put(name, input, actor);
+    await this.reload();
+    await this.options.announce();
+    return (await this.status()).find((b) => b.name === name)!;
+  }
+
+  async remove(name: string, actor: Principal): Promise<boolean> {
+    const removed = await this.book.remove(name, actor);
+    await this.reload();
+    await this.options.announce();
+    return removed;
+  }
+
+  /** The budgets a call runs under, most specific first. Memory only. */
+  applying(subject: BudgetSubject): BudgetDefinition[] {
+    return this.book.applying(subject);
+  }
+
+  get defaultMaxTokens(): number {
+    return this.options.settings.defaultMaxTokens;
+  }
+
+  /** True when any budget this call runs under has passed its warning amount in the current window (as of the last sync). */
+  warned(subject: BudgetSubject): boolean {
+    if (this.warnedBudgets.size === 0) return false;
+    return this.applying(subject).some((def) => this.warnedBudgets.has(def.name));
+  }
+
+  /**
+   * Reserves the call's worst case from every budget it runs under, or refuses it: `budget_exceeded`
+   * when a budget has no room, `misconfigured` when a candidate has no price to hold a budget with,
+   * `unavailable` when the store does not answer in time. Synchronous while local allowance lasts.
+   */
+  reserve(defs: BudgetDefinition[], candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice): Reservation | Promise<Reservation> {
+    let need = new Money(0);
+    for (const model of candidates) {
+      if (!model.price) throw unpricedUnderBudget(model.id, defs[0]!);
+      // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved at it too.
+      const price = { ...model.price, character: model.price.character ?? missingPrice.character, audioMinute: model.price.audioMinute ?? missingPrice.audioMinute };
+      need = Money.max(need, worstCost(price, worst));
+    }
+    // Counters hold COST_SCALE digits: rounding the need up keeps memory and store in exact agreement.
+    need = need.toDecimalPlaces(COST_SCALE, Money.ROUND_UP);
+    const now = this.options.now();
+    const mono = this.monotonic();
+    const holds = defs.map((def) => this.holdFor(def, now));
+    if (holds.every((hold) => hold.canTake(need, mono))) return { parts: holds.map((hold) => hold.take(need, mono)) };
+    return this.reserveSlowly(holds, need);
+  }
+
+  private async reserveSlowly(holds: BudgetHold[], need: Money): Promise<Reservation> {
+    const parts: Reservation["parts"] = [];
+    try {
+      for (const hold of holds) {
+        const part = await this.takeOrLease(hold, need);
+        if (!part) {
+          this.reportExhausted(hold);
+          throw budgetExceeded(hold.def, hold.window, this.options.now());
+        }
+        parts.push(part);
+      }
+      return { parts };
+    } catch (err) {
+      for (const part of parts) part.hold.giveBack(part.amount, part.epoch);
+      throw err;
+    }
+  }
+
+  /** Takes `need` from the hold, leasing more from the window when the hold is short. One lease at a time per window. */
+  private takeOrLease(hold: BudgetHold, need: Money): Promise<Reservation["parts"][number] | undefined> {
+    return hold.serially(async () => {
+      if (hold.canTake(need, this.monotonic())) return hold.take(need, this.monotonic());
+      if (hold.knownShort(need, this.monotonic())) return undefined;
+      // A lease that answers after the deadline still lands in the hold, for later calls.
+      await this.storeCall(this.lease(hold, need));
+      const now = this.monotonic();
+      return hold.canTake(need, now) ? hold.take(need, now) : undefined;
+    });
+  }
+
+  /** Hands back the hold's leftover and takes a fresh grant, in one statement (see acquireGrant). */
+  private async lease(hold: BudgetHold, need: Money): Promise<void> {
+    await hold.opened(() => this.open(hold), this.monotonic);
+    const request = { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, need: need.toFixed(), chunk: hold.chunk.toFixed(), ttlMs: this.options.settings.leaseTtlMs };
+    const sentAt = this.monotonic();
+    const leftover = hold.surrender();
+    let grant: q.Grant | undefined;
+    try {
+      grant = await q.acquireGrant(this.options.db, { ...request, give: leftover.amount.toFixed() });
+    } catch (err) {
+      hold.giveBack(leftover.amount, leftover.epoch);
+      throw err;
+    }
+    if (!grant) {
+      // The store reaped this instance's lease (it was presumed dead): what it held is gone; start a new one.
+      hold.leaseLost();
+      await hold.opened(() => this.open(hold), this.monotonic);
+      grant = await q.acquireGrant(this.options.db, { ...request, give: "0" });
+      if (!grant) throw new AirlockError("misconfigured", `budget "${hold.def.name}" no longer exists in the store`);
+    }
+    hold.granted(grant, hold.epoch, sentAt + this.safeLeaseMs());
+    // A leftover handed back to a full window may be just what another instance lacks.
+    if (leftover.amount.gt(0) && new Money(grant.granted).isZero()) void this.options.announce();
+  }
+
+  private async open(hold: BudgetHold): Promise<void> {
+    const { opened } = await q.openWindow(this.options.db, { budget: hold.def.name, start: hold.startDate, end: new Date(hold.window.end), holder: this.options.holder, ttlMs: this.options.settings.leaseTtlMs });
+    if (opened) this.emit("budget.window_opened", hold.def, hold.window);
+  }
+
+  /**
+   * Settles a call: its exact cost leaves the reservation, what was reserved and not spent returns to
+   * this instance's allowance, and the charges go on the call's ledger row, whose insert moves the
+   * shared counters. `cost` is the ledger's own figure. Never throws.
+   */
+  settle(reservation: Reservation, cost: string): BudgetCharge[] | undefined {
+    const spent = new Money(cost);
+    const charges: BudgetCharge[] = [];
+    for (const { hold, amount, epoch } of reservation.parts) {
+      const released = hold.settle(amount, epoch, spent);
+      if (released.lt(spent)) this.options.logger.warn({ budget: hold.def.name, cost, reserved: amount.toFixed() }, "a call cost more than its reservation; the budget may be exceeded by the difference");
+      if (spent.isZero()) continue;
+      charges.push({ budget: hold.def.name, window: hold.startDate.toISOString(), holder: this.options.holder, spent: cost, released: released.toFixed() });
+    }
+    return charges.length > 0 ? charges : undefined;
+  }
+
+  /** Renews this instance's leases, frees dead instances' leases, returns idle allowance, raises warnings. */
+  sync(): Promise<void> {
+    this.syncing ??= this.runSync().finally(() => {
+      this.syncing = undefined;
+    });
+    return this.syncing;
+  }
+
+  private async runSync(): Promise<void> {
+    const { db } = this.options;
+    // No budget anywhere: nothing to renew, reap or warn of, and an idle gateway stays asleep.
+    if (this.book.size === 0 && this.holds.size === 0) return;
+    try {
+      const sentAt = this.monotonic();
+      const live = new Set((await q.renewLeases(db, this.options.holder, this.options.settings.leaseTtlMs)).map((k) => `${k.budget}\u0000${k.start.getTime()}`));
+      for (const hold of this.holds.values()) {
+        if (live.has(`${hold.def.name}\u0000${hold.window.start}`)) hold.renewed(sentAt + this.safeLeaseMs());
+        else if (hold.openBefore(sentAt)) hold.leaseLost();
+      }
+      let freed = (await q.reapLeases(db)) > 0;
+      for (const hold of this.holds.values()) {
+        const idle = hold.surrenderIdle(this.monotonic(), this.options.settings.syncIntervalMs * 2);
+        if (!idle) continue;
+        const returned = await q.returnGrant(db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: idle.amount.toFixed() }).catch(() => false);
+        if (returned) freed = true;
+        else hold.giveBack(idle.amount, idle.epoch);
+      }
+      if (freed) await this.options.announce();
+      for (const row of await q.markWarned(db)) {
+        const def = this.book.get(row.budget);
+        if (def) this.emit("budget.warning", def, windowAt(def.period, def.timezone, row.start.getTime()), row.spent);
+      }
+      this.warnedBudgets = new Set((await q.openWindows(db)).filter((w) => w.warnedAt).map((w) => w.budget));
+      for (const hold of this.holds.values()) hold.knownFree = undefined;
+      if (this.syncFailing) this.options.logger.info("budget store reachable again");
+      this.syncFailing = false;
+    } catch (err) {
+      if (!this.syncFailing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "budget sync failed; allowances lapse unless renewed");
+      this.syncFailing = true;
+    }
+  }
+
+  /** The current window for a budget, opened afresh when the clock passes the last one's end. */
+  private holdFor(def: BudgetDefinition, now: number): BudgetHold {
+    let hold = this.holds.get(def.name);
+    if (!hold || now >= hold.window.end || now < hold.window.start) {
+      hold = new BudgetHold(def, windowAt(def.period, def.timezone, now));
+      this.holds.set(def.name, hold);
+    }
+    return hold;
+  }
+
+  /** How long after a renewal this instance spends from a lease: its TTL less two sync rounds, so it stops before any reaper could free it. */
+  private safeLeaseMs(): number {
+    return this.options.settings.leaseTtlMs - 2 * this.options.settings.syncIntervalMs;
+  }
+
+  private async storeCall<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(call, STORE_DEADLINE_MS);
+    } catch (err) {
+      if (err instanceof AirlockError) throw err;
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "budget store unreachable; refusing budgeted calls");
+      throw new AirlockError("unavailable", "budget state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
+    }
+  }
+
+  private reportExhausted(hold: BudgetHold): void {
+    if (hold.exhaustionReported) return;
+    hold.exhaustionReported = true;
+    q.markExhausted(this.options.db, { budget: hold.def.name, start: hold.startDate }).then(
+      (first) => {
+        if (first) this.emit("budget.exhausted", hold.def, hold.window);
+      },
+      () => {
+        hold.exhaustionReported = false;
+      },
+    );
+  }
+
+  private emit(type: BudgetEventType, def: BudgetDefinition, window: { start: number; end: number }, spent?: string): void {
+    this.options.onEvent({
+      type,
+      budget: def.name,
+      scope: def.scope,
+      target: def.target,
+      windowStart: new Date(window.start).toISOString(),
+      windowEnd: new Date(window.end).toISOString(),
+      limit: def.limit.toFixed(),
+      ...(spent === undefined ? {} : { spent }),
+    });
+  }
+
+  /** Returns what this instance holds and stops renewing: other instances may spend it at once. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.syncing;
+    for (const hold of this.holds.values()) {
+      const { amount } = hold.surrender();
+      if (amount.isZero()) continue;
+      await q.returnGrant(this.options.db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: amount.toFixed() }).catch(() => undefined);
+    }
+    await q.dropEmptyLeases(this.options.db, this.options.holder).catch(() => undefined);
+    await this.options.announce();
+  }
+}
+

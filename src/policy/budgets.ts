@@ -1,0 +1,158 @@
+import type { Principal } from "../auth/principal.js";
+import type { BUDGET_SCOPES } from "../config/schema.js";
+import { AirlockError } from "../core/errors.js";
+import { Money, type UnitPrice } from "../ledger/pricing.js";
+import type { ChatMessage } from "../providers/spec.js";
+
+export type BudgetScope = (typeof BUDGET_SCOPES)[number];
+export type BudgetPeriod = "daily" | "monthly";
+
+/** A budget as the guard holds it: money already parsed, the window's clock already built. */
+export interface BudgetDefinition {
+  name: string;
+  scope: BudgetScope;
+  /** Empty for `global`. */
+  target: string;
+  period: BudgetPeriod;
+  timezone: string;
+  limit: Money;
+  warnAt: Money | undefined;
+}
+
+/** Who a call is for, as budgets see it. */
+export interface BudgetSubject {
+  principal: Pick<Principal, "keyId" | "userId" | "teamId" | "orgId">;
+  /** The end user the caller named (`x-airlock-user`, the library's `user`). */
+  endUser: string | undefined;
+  operation: string | undefined;
+}
+
+/** The index key a budget is filed under; a call looks up one key per scope. */
+export function scopeKey(scope: BudgetScope, target: string): string {
+  return scope === "global" ? "global" : `${scope}:${target}`;
+}
+
+/** The index keys a call's budgets may be filed under, most specific first. */
+export function subjectKeys(subject: BudgetSubject): string[] {
+  const { principal, endUser, operation } = subject;
+  const keys = [scopeKey("key", principal.keyId)];
+  if (principal.userId) keys.push(scopeKey("user", principal.userId));
+  // Both, when they differ: naming another end user never escapes the key's own user's budget.
+  if (endUser && endUser !== principal.userId) keys.push(scopeKey("user", endUser));
+  if (principal.teamId) keys.push(scopeKey("team", principal.teamId));
+  if (principal.orgId) keys.push(scopeKey("org", principal.orgId));
+  if (operation) keys.push(scopeKey("operation", operation));
+  keys.push("global");
+  return keys;
+}
+
+export interface Window {
+  /** Epoch milliseconds, inclusive. */
+  start: number;
+  /** Epoch milliseconds, exclusive. */
+  end: number;
+}
+
+const wallClocks = new Map<string, Intl.DateTimeFormat>();
+
+function wallClock(timezone: string): Intl.DateTimeFormat {
+  let format = wallClocks.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" });
+    wallClocks.set(timezone, format);
+  }
+  return format;
+}
+
+/** The zone's wall-clock fields at an instant. */
+function wallAt(timezone: string, at: number): { year: number; month: number; day: number; offsetMs: number } {
+  const parts: Record<string, number> = {};
+  for (const part of wallClock(timezone).formatToParts(at)) if (part.type !== "literal") parts[part.type] = Number(part.value);
+  const wallAsUtc = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  return { year: parts.year!, month: parts.month!, day: parts.day!, offsetMs: wallAsUtc - Math.floor(at / 1000) * 1000 };
+}
+
+/** The instant a wall-clock midnight happens in the zone, taking the offset in force then (DST moves it). */
+function midnight(timezone: string, year: number, monthIndex: number, day: number): number {
+  const wall = Date.UTC(year, monthIndex, day);
+  const guess = wall - wallAt(timezone, wall).offsetMs;
+  return wall - wallAt(timezone, guess).offsetMs;
+}
+
+/** The daily or monthly window that holds `at`, bounded by the zone's midnights. */
+export function windowAt(period: BudgetPeriod, timezone: string, at: number): Window {
+  const { year, month, day } = wallAt(timezone, at);
+  if (period === "daily") return { start: midnight(timezone, year, month - 1, day), end: midnight(timezone, year, month - 1, day + 1) };
+  return { start: midnight(timezone, year, month - 1, 1), end: midnight(timezone, year, month, 1) };
+}
+
+/**
+ * Tokens a non-text part (an image, audio, a file) may cost at most. Providers bill images by size
+ * (OpenAI up to about 1,100 tokens at high detail, Anthropic about 1,600), far under this bound.
+ */
+const ATTACHMENT_TOKEN_BOUND = 10_000;
+/** OpenAI's framing: a few tokens per message and for the reply's start; generous for the others. */
+const TOKENS_PER_MESSAGE = 8;
+
+/**
+ * An upper bound on a chat request's input tokens without running a tokenizer: every tokenizer in use
+ * (byte-level BPE, or SentencePiece with byte fallback) spends at least one UTF-8 byte per token.
+ */
+export function inputTokenBound(messages: readonly ChatMessage[], tools: unknown): number {
+  let tokens = TOKENS_PER_MESSAGE;
+  for (const message of messages) {
+    tokens += TOKENS_PER_MESSAGE + contentBound(message.content);
+    if (message.tool_calls) tokens += Buffer.byteLength(JSON.stringify(message.tool_calls));
+  }
+  if (tools !== undefined) tokens += Buffer.byteLength(JSON.stringify(tools));
+  return tokens;
+}
+
+function contentBound(content: unknown): number {
+  if (typeof content === "string") return Buffer.byteLength(content);
+  if (!Array.isArray(content)) return content == null ? 0 : Buffer.byteLength(JSON.stringify(content));
+  let tokens = 0;
+  for (const part of content as Array<{ type?: string; text?: unknown }>) {
+    tokens += part?.type === "text" && typeof part.text === "string" ? Buffer.byteLength(part.text) : ATTACHMENT_TOKEN_BOUND;
+  }
+  return tokens;
+}
+
+export interface WorstCase {
+  inputTokens: number;
+  outputTokens: number;
+  characters?: number;
+  audioSeconds?: number;
+  /** How many upstream answers the call may pay for: 2 when a structured answer may be repaired. */
+  answers: number;
+}
+
+/**
+ * The most one model can charge for the call: every input token at the dearest input rate (cache
+ * writes cost more than plain input), every output token at the dearest output rate (reasoning may be
+ * billed apart), and the flat fee, once per answer. A repair re-sends the answer as input.
+ */
+export function worstCost(price: UnitPrice, worst: WorstCase): Money {
+  const inputRate = Money.max(price.input, price.cachedInput, price.cacheWrite);
+  const outputRate = Money.max(price.output, price.reasoning);
+  let one = inputRate.mul(worst.inputTokens).add(outputRate.mul(worst.outputTokens)).add(price.request);
+  if (worst.characters && price.character) one = one.add(price.character.mul(worst.characters));
+  if (worst.audioSeconds && price.audioMinute) one = one.add(price.audioMinute.mul(worst.audioSeconds).div(60));
+  if (worst.answers === 1) return one;
+  return one.mul(worst.answers).add(inputRate.mul(worst.outputTokens * (worst.answers - 1)));
+}
+
+/** The refusal for a budget with no room left: 429, with Retry-After at the window's end. */
+export function budgetExceeded(budget: BudgetDefinition, window: Window, now: number): AirlockError {
+  return new AirlockError("budget_exceeded", `budget "${budget.name}" (${budget.scope}${budget.target ? ` ${budget.target}` : ""}, ${budget.period} $${budget.limit.toString()}) has no room for this call`, {
+    retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)),
+    details: { budget: budget.name, scope: budget.scope, period: budget.period, limit: budget.limit.toString(), resets_at: new Date(window.end).toISOString() },
+  });
+}
+
+/** A budget cannot be held against a model whose cost is unknown: fail closed, naming both. */
+export function unpricedUnderBudget(model: string, budget: BudgetDefinition): AirlockError {
+  return new AirlockError("misconfigured", `model "${model}" has no price, and budget "${budget.name}" applies to this call: a budget cannot be kept on an unpriced model. Set a price for the model.`, {
+    details: { model, budget: budget.name },
+  });
+}

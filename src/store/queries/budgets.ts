@@ -1,0 +1,245 @@
+import { eq, sql } from "drizzle-orm";
+import type { Db } from "../database.js";
+import { auditEvents, budgets, type BudgetRow } from "../schema/index.js";
+import { rowsOf } from "./rows.js";
+
+/*
+ * Every statement here is one statement, so it is atomic on both stores (the PGlite proxy has no
+ * transactions). Lock order, kept by every statement that takes both: a lease before its window,
+ * windows in key order. The ledger insert (queries/ledger.ts) keeps the same order.
+ */
+
+export type BudgetInput = Pick<BudgetRow, "name" | "scope" | "target" | "period" | "timezone" | "limitUsd" | "warnUsd">;
+
+export function readBudgets(db: Db): Promise<BudgetRow[]> {
+  return db.select().from(budgets).orderBy(budgets.name);
+}
+
+/** The config's budgets: new ones inserted, changed ones updated and dropped ones deleted, unless an admin set them. */
+export async function seedBudgets(db: Db, fromConfig: readonly BudgetInput[]): Promise<void> {
+  const incoming = JSON.stringify(fromConfig);
+  await db.execute(sql`
+    with incoming as (
+      select * from json_to_recordset(${incoming}::json)
+        as r(name text, scope text, target text, period text, timezone text, "limitUsd" numeric, "warnUsd" numeric)
+    ),
+    dropped as (delete from ${budgets} where source = 'config' and name not in (select name from incoming)),
+    seeded as (
+      insert into ${budgets} (name, scope, target, period, timezone, limit_usd, warn_usd, source, updated_by)
+      select name, scope, target, period, timezone, "limitUsd", "warnUsd", 'config', 'config' from incoming
+      on conflict (name) do update set scope = excluded.scope, target = excluded.target, period = excluded.period,
+        timezone = excluded.timezone, limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, updated_at = now()
+      where ${budgets}.source = 'config' and (${budgets}.scope, ${budgets}.target, ${budgets}.period, ${budgets}.timezone, ${budgets}.limit_usd, ${budgets}.warn_usd)
+        is distinct from (excluded.scope, excluded.target, excluded.period, excluded.timezone, excluded.limit_usd, excluded.warn_usd)
+      returning name, limit_usd
+    ),
+    relimited as (
+      update budget_windows w set limit_usd = s.limit_usd from seeded s where w.budget_name = s.name and w."end" > now()
+    )
+    select 1`);
+}
+
+export interface BudgetAudit {
+  auditId: string;
+  actor: string;
+  actorKind: string;
+}
+
+/** Creates or replaces a budget as an admin's; its open windows take the new limit at once. Audited in the same statement. */
+export async function writeBudget(db: Db, budget: BudgetInput, audit: BudgetAudit): Promise<BudgetRow> {
+  const result = await db.execute(sql`
+    with written as (
+      insert into ${budgets} (name, scope, target, period, timezone, limit_usd, warn_usd, source, updated_at, updated_by)
+      values (${budget.name}, ${budget.scope}, ${budget.target}, ${budget.period}, ${budget.timezone}, ${budget.limitUsd}::numeric,
+        ${budget.warnUsd}::numeric, 'admin', now(), ${audit.actor})
+      on conflict (name) do update set scope = excluded.scope, target = excluded.target, period = excluded.period, timezone = excluded.timezone,
+        limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by
+      returning *
+    ), relimited as (
+      update budget_windows w set limit_usd = written.limit_usd from written where w.budget_name = written.name and w."end" > now()
+    ), audited as (
+      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
+      select ${audit.auditId}, updated_at, 'budget.set', name, updated_by, ${audit.actorKind}, 'applied',
+        jsonb_build_object('scope', scope, 'target', target, 'period', period, 'timezone', timezone, 'limit', limit_usd::text, 'warnAt', warn_usd::text)
+      from written
+    )
+    select name, scope, target, period, timezone, limit_usd::text as "limitUsd", warn_usd::text as "warnUsd", source,
+      updated_at as "updatedAt", updated_by as "updatedBy" from written`);
+  const [row] = rowsOf<Omit<BudgetRow, "updatedAt"> & { updatedAt: string | Date }>(result);
+  if (!row) throw new Error("budget write returned no row");
+  return { ...row, updatedAt: new Date(row.updatedAt) };
+}
+
+/** Deletes a budget, audited in the same statement. Its windows stay, as history. */
+export async function deleteBudget(db: Db, name: string, audit: BudgetAudit): Promise<boolean> {
+  const result = await db.execute(sql`
+    with deleted as (delete from ${budgets} where name = ${name} returning name),
+    audited as (
+      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
+      select ${audit.auditId}, now(), 'budget.delete', name, ${audit.actor}, ${audit.actorKind}, 'applied', '{}'::jsonb from deleted
+    )
+    select name from deleted`);
+  return rowsOf(result).length > 0;
+}
+
+export interface WindowKey {
+  budget: string;
+  start: Date;
+}
+
+/**
+ * Opens the window if no instance has (this insert is its reset, and it happens once: the key decides)
+ * and gives the holder its lease row. Answers whether this call opened the window.
+ */
+export async function openWindow(db: Db, key: WindowKey & { end: Date; holder: string; ttlMs: number }): Promise<{ opened: boolean; exists: boolean }> {
+  const result = await db.execute(sql`
+    with opened as (
+      insert into budget_windows (budget_name, start, "end", limit_usd)
+      select name, ${key.start.toISOString()}::timestamptz, ${key.end.toISOString()}::timestamptz, limit_usd from ${budgets} where name = ${key.budget}
+      on conflict (budget_name, start) do nothing
+      returning 1
+    ), leased as (
+      insert into budget_leases (budget_name, window_start, holder, amount, expires_at)
+      select ${key.budget}, ${key.start.toISOString()}::timestamptz, ${key.holder}, 0, now() + ${key.ttlMs}::int * interval '1 millisecond'
+      where exists (select 1 from ${budgets} where name = ${key.budget})
+      on conflict (budget_name, window_start, holder) do update set expires_at = excluded.expires_at
+    )
+    select (select count(*) from opened)::int as opened, (select count(*) from ${budgets} where name = ${key.budget})::int as exists`);
+  const [row] = rowsOf<{ opened: number; exists: number }>(result);
+  return { opened: Number(row?.opened) > 0, exists: Number(row?.exists) > 0 };
+}
+
+export interface Grant {
+  /** USD the holder now holds from this window, its `give` already returned. */
+  granted: string;
+  /** USD left unheld in the window after this grant. */
+  free: string;
+}
+
+/**
+ * Returns the holder's leftover (`give`) and takes a fresh grant from what the window has free, in one
+ * step: nothing if less than `need` is free, else whole multiples of `need`, from `need` up to the
+ * smaller of `chunk` and an eighth of what is free (a grant shrinks as the window fills, so no instance
+ * sits on what another needs). Undefined when the holder has no lease here (it was reaped): reopen.
+ */
+export async function acquireGrant(db: Db, key: WindowKey & { holder: string; give: string; need: string; chunk: string; ttlMs: number }): Promise<Grant | undefined> {
+  const start = key.start.toISOString();
+  const result = await db.execute(sql`
+    with lease as (
+      select 1 from budget_leases where budget_name = ${key.budget} and window_start = ${start}::timestamptz and holder = ${key.holder} for update
+    ), cur as (
+      select limit_usd - spent - reserved + ${key.give}::numeric as free from budget_windows
+      where budget_name = ${key.budget} and start = ${start}::timestamptz and exists (select 1 from lease) for update
+    ), grant_ as (
+      select free, case when free >= ${key.need}::numeric
+        then floor(least(free, greatest(${key.need}::numeric, least(${key.chunk}::numeric, free / 8))) / ${key.need}::numeric) * ${key.need}::numeric
+        else 0 end as amount
+      from cur
+    ), held as (
+      update budget_windows set reserved = reserved - ${key.give}::numeric + (select amount from grant_)
+      where budget_name = ${key.budget} and start = ${start}::timestamptz and exists (select 1 from grant_)
+    ), leased as (
+      update budget_leases set amount = amount - ${key.give}::numeric + (select amount from grant_), expires_at = now() + ${key.ttlMs}::int * interval '1 millisecond'
+      where budget_name = ${key.budget} and window_start = ${start}::timestamptz and holder = ${key.holder} and exists (select 1 from grant_)
+    )
+    select amount::text as granted, (free - amount)::text as free from grant_`);
+  return rowsOf<Grant>(result)[0];
+}
+
+/** Gives part of a holder's lease back to its window. */
+export async function returnGrant(db: Db, key: WindowKey & { holder: string; amount: string }): Promise<boolean> {
+  const start = key.start.toISOString();
+  const result = await db.execute(sql`
+    with lease as (
+      update budget_leases set amount = amount - ${key.amount}::numeric
+      where budget_name = ${key.budget} and window_start = ${start}::timestamptz and holder = ${key.holder} and amount >= ${key.amount}::numeric
+      returning 1
+    )
+    update budget_windows set reserved = reserved - ${key.amount}::numeric
+    where budget_name = ${key.budget} and start = ${start}::timestamptz and exists (select 1 from lease)
+    returning 1`);
+  return rowsOf(result).length > 0;
+}
+
+/** Extends every lease the holder has; the answer lists the ones that still exist. */
+export async function renewLeases(db: Db, holder: string, ttlMs: number): Promise<WindowKey[]> {
+  const result = await db.execute(sql`
+    update budget_leases set expires_at = now() + ${ttlMs}::int * interval '1 millisecond' where holder = ${holder}
+    returning budget_name as budget, window_start as start`);
+  return rowsOf<{ budget: string; start: string | Date }>(result).map((r) => ({ budget: r.budget, start: new Date(r.start) }));
+}
+
+/**
+ * Frees what expired leases held (their holders stopped renewing: killed, or cut off) and drops the
+ * leases of windows that ended. Answers how many leases were freed.
+ */
+export async function reapLeases(db: Db): Promise<number> {
+  const result = await db.execute(sql`
+    with dead as (
+      delete from budget_leases l where l.expires_at < now()
+        or exists (select 1 from budget_windows w where w.budget_name = l.budget_name and w.start = l.window_start and w."end" < now() - interval '1 hour')
+      returning budget_name, window_start, amount
+    ), freed as (
+      insert into budget_windows (budget_name, start, "end", limit_usd, reserved)
+      select w.budget_name, w.start, w."end", w.limit_usd, d.amount
+      from (select budget_name, window_start, sum(amount) as amount from dead group by 1, 2) d
+      join budget_windows w on w.budget_name = d.budget_name and w.start = d.window_start
+      order by 1, 2
+      on conflict (budget_name, start) do update set reserved = budget_windows.reserved - excluded.reserved
+    )
+    select count(*)::int as freed from dead`);
+  return Number(rowsOf<{ freed: number }>(result)[0]?.freed ?? 0);
+}
+
+export interface WindowState {
+  budget: string;
+  start: Date;
+  end: Date;
+  limit: string;
+  spent: string;
+  reserved: string;
+  warnedAt: Date | null;
+  exhaustedAt: Date | null;
+}
+
+/** The windows open now, for every budget. */
+export async function openWindows(db: Db): Promise<WindowState[]> {
+  const result = await db.execute(sql`
+    select budget_name as budget, start, "end", limit_usd::text as "limit", spent::text as spent, reserved::text as reserved,
+      warned_at as "warnedAt", exhausted_at as "exhaustedAt"
+    from budget_windows where start <= now() and "end" > now() order by budget_name`);
+  return rowsOf<WindowState & { start: string | Date; end: string | Date; warnedAt: string | Date | null; exhaustedAt: string | Date | null }>(result).map((r) => ({
+    ...r,
+    start: new Date(r.start),
+    end: new Date(r.end),
+    warnedAt: r.warnedAt === null ? null : new Date(r.warnedAt),
+    exhaustedAt: r.exhaustedAt === null ? null : new Date(r.exhaustedAt),
+  }));
+}
+
+/** Marks windows whose spend passed their budget's warning amount; each is answered to exactly one caller, once. */
+export async function markWarned(db: Db): Promise<Array<{ budget: string; start: Date; spent: string; limit: string }>> {
+  const result = await db.execute(sql`
+    update budget_windows w set warned_at = now() from ${budgets} b
+    where b.name = w.budget_name and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
+    returning w.budget_name as budget, w.start, w.spent::text as spent, w.limit_usd::text as "limit"`);
+  return rowsOf<{ budget: string; start: string | Date; spent: string; limit: string }>(result).map((r) => ({ ...r, start: new Date(r.start) }));
+}
+
+/** Marks a window exhausted; true for exactly one caller per window. */
+export async function markExhausted(db: Db, key: WindowKey): Promise<boolean> {
+  const result = await db.execute(sql`
+    update budget_windows set exhausted_at = now()
+    where budget_name = ${key.budget} and start = ${key.start.toISOString()}::timestamptz and exhausted_at is null
+    returning 1`);
+  return rowsOf(result).length > 0;
+}
+
+/** Drops the holder's leases that hold nothing (at shutdown, after its allowances were returned). */
+export async function dropEmptyLeases(db: Db, holder: string): Promise<void> {
+  await db.execute(sql`delete from budget_leases where holder = ${holder} and amount = 0`);
+}
+
+export async function budgetExists(db: Db, name: string): Promise<boolean> {
+  return (await db.select({ name: budgets.name }).from(budgets).where(eq(budgets.name, name))).length > 0;
+}

@@ -1,0 +1,213 @@
+import { describe, expect, it } from "vitest";
+import type { FakeUpstream } from "./fakes/upstream.js";
+import { api, BOOTSTRAP_ADMIN_ID, captureLogs, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Budgets on one instance: every call reserves its worst case before any upstream is touched and
+ * settles to its exact cost, so concurrent calls cannot pass the limit together; the ledger and the
+ * budget's counter agree to the last digit.
+ *
+ * A "$0.01 call" here asks for max_tokens 100 from a model priced at $100 per 1M output tokens (input
+ * free), and the upstream answers with exactly 100 completion tokens (finish_reason "length").
+ */
+const CENT_MODEL = { id: "p1/m1", price: { input: "0", output: "100", per: "1M" as const } };
+const CENT = { fixture: "openai/chat-length" };
+
+async function centCall(inst: Instance, key = inst.adminKey, extra: Record<string, unknown> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${inst.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "p1/m1", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }], ...extra }),
+  });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+describe.each(STORE_KINDS)("budgets on %s", (kind) => {
+  let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
+  const { config, gateway, sent } = routesSuite(kind, (made) => {
+    upstreams = made;
+  });
+  const fast = { syncIntervalMs: 100, leaseTtlMs: 1_000 };
+
+  it("admits calls until the limit, then refuses with 429 budget_exceeded and a Retry-After at the window's end", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "daily-cap", scope: "global", limit: "0.05" }], budgeting: fast }));
+    for (let i = 0; i < 8; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    const results = [];
+    for (let i = 0; i < 7; i++) results.push(await centCall(gw));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(sent()[0]).toBe(5);
+
+    const refused = results[5]!;
+    expect(refused.body.error).toMatchObject({ code: "budget_exceeded", type: "insufficient_quota", budget: "daily-cap", scope: "global", limit: "0.05" });
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    expect(refused.body.error.resets_at).toBe(midnight.toISOString());
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(Math.abs(retryAfter - (midnight.getTime() - Date.now()) / 1000)).toBeLessThan(5);
+    expect(await rowOf(gw, refused.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "budget_exceeded", httpStatus: 429, attemptCount: 0, cost: "0.000000000000" });
+
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    expect(budget).toMatchObject({ name: "daily-cap", scope: "global", window: "daily", timezone: "UTC", limit: "0.05", warnAt: "0.04", source: "config" });
+    expect(budget.current).toMatchObject({ spent: "0.05", remaining: "0", exhausted: true });
+    const rows = await gw.plane.recentCalls(50);
+    const ledgerTotal = rows.reduce((sum, row) => sum + Math.round(Number(row.cost) * 1e12), 0);
+    expect(ledgerTotal).toBe(5 * 1e10);
+    expect(rows.filter((r) => r.outcome === "success").map((r) => r.budgetCharges)).toEqual(Array(5).fill([expect.objectContaining({ budget: "daily-cap", spent: "0.01", released: "0.01" })]));
+  });
+
+  it(`admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls against a $1.00 budget, and the ledger equals the counter`, async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: fast }));
+    for (let i = 0; i < 1000; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    const statuses = await Promise.all(Array.from({ length: 1000 }, () => centCall(gw).then((r) => r.status)));
+    const admitted = statuses.filter((s) => s === 200).length;
+    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    const spend = await gw.plane.spend("operation", new Date(Date.now() - 3_600_000));
+    console.log(`[${kind}] 1000 concurrent $0.01 calls, $1.00 budget: admitted ${admitted} ($${(admitted / 100).toFixed(2)}), ledger $${spend[0]?.cost}, counter $${budget.current.spent}, upstream saw ${sent()[0]}`);
+    expect(admitted).toBeGreaterThanOrEqual(99);
+    expect(admitted).toBeLessThanOrEqual(100);
+    expect(sent()[0]).toBe(admitted);
+    expect(Number(spend[0]!.cost)).toBe(admitted / 100);
+    expect(budget.current.spent).toBe(String(Number(spend[0]!.cost)));
+  });
+
+  it("caps a budgeted call that sets no max_tokens at the configured default, and settles a stream to its exact cost", async () => {
+    const gw = await gateway(config({ budgets: [{ name: "team", scope: "global", limit: "10" }], budgeting: { ...fast, defaultMaxTokens: 321 } }));
+    const client = gw.client();
+    const answer = await client.chat.completions.create({ model: "p1/m1", messages: [{ role: "user", content: "hi" }] });
+    expect(answer.usage?.completion_tokens).toBe(199);
+    expect(upstreams[0].requests.at(-1)!.body.max_tokens).toBe(321);
+    // The caller's own limit goes upstream unchanged.
+    await client.chat.completions.create({ model: "p1/m1", max_completion_tokens: 500, messages: [{ role: "user", content: "hi" }] });
+    expect(upstreams[0].requests.at(-1)!.body).toMatchObject({ max_completion_tokens: 500 });
+    expect(upstreams[0].requests.at(-1)!.body.max_tokens).toBeUndefined();
+
+    const stream = await client.chat.completions.create({ model: "p1/m1", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi" }] });
+    for await (const _chunk of stream) void _chunk;
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    const rows = await gw.plane.recentCalls(10);
+    const total = rows.reduce((sum, row) => sum + Math.round(Number(row.cost) * 1e12), 0);
+    expect(rows).toHaveLength(3);
+    expect(total).toBeGreaterThan(0);
+    expect(Math.round(Number(budget.current.spent) * 1e12)).toBe(total);
+    // Every reservation was settled: nothing is held but this instance's unreserved allowance.
+    expect(Number(budget.current.reserved)).toBeGreaterThanOrEqual(0);
+  });
+
+  it("refuses a call to an unpriced model on a budgeted key as misconfigured, before any upstream is touched", async () => {
+    const models = [{ id: "p1/m1" }, { id: "p2/m2", price: { input: "1", output: "2", per: "1M" as const } }];
+    const gw = await gateway(config({ models, budgets: [], budgeting: fast }));
+    const budgeted = (await api(gw, "POST", "/admin/keys", { name: "capped", kind: "service", user: "u-capped" })).body;
+    const free = (await api(gw, "POST", "/admin/keys", { name: "uncapped", kind: "service" })).body;
+    expect((await api(gw, "PUT", "/admin/budgets/capped-user", { scope: "user", target: "u-capped", limit: "5" })).status).toBe(200);
+
+    const before = sent();
+    const refused = await centCall(gw, budgeted.key, { model: "p1/m1" });
+    expect(refused.status).toBe(500);
+    expect(refused.body.error).toMatchObject({ code: "misconfigured", model: "p1/m1", budget: "capped-user" });
+    expect(refused.body.error.message).toContain('model "p1/m1" has no price');
+    expect(sent()).toEqual(before);
+    // Priced models pass on the budgeted key, and the unpriced one still serves keys without a budget (charged the missing price, flagged).
+    expect((await centCall(gw, budgeted.key, { model: "p2/m2" })).status).toBe(200);
+    const unbudgeted = await centCall(gw, free.key, { model: "p1/m1" });
+    expect(unbudgeted.status).toBe(200);
+    expect(await rowOf(gw, unbudgeted.headers.get("x-request-id")!)).toMatchObject({ priceMissing: true, budgetCharges: null });
+  });
+
+  it("holds a key, user, team, org and operation budget only against their own calls", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], operations: { summarize: { model: "p1/m1" } }, budgeting: fast }));
+    const key = async (body: Record<string, unknown>) => (await api(gw, "POST", "/admin/keys", { kind: "service", ...body })).body;
+    const teamKey = await key({ name: "team-a", team: "team-a" });
+    const otherKey = await key({ name: "team-b", team: "team-b" });
+    const orgKey = await key({ name: "org", org: "org-1" });
+    for (let i = 0; i < 20; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    await api(gw, "PUT", "/admin/budgets/team-a", { scope: "team", target: "team-a", limit: "0.01" });
+    await api(gw, "PUT", "/admin/budgets/org-1", { scope: "org", target: "org-1", limit: "0.01" });
+    await api(gw, "PUT", "/admin/budgets/key-b", { scope: "key", target: otherKey.id, limit: "0.02" });
+    await api(gw, "PUT", "/admin/budgets/summaries", { scope: "operation", target: "summarize", limit: "0.01", window: "monthly" });
+
+    expect((await centCall(gw, teamKey.key)).status).toBe(200);
+    expect((await centCall(gw, teamKey.key)).status).toBe(429);
+    expect((await centCall(gw, orgKey.key)).status).toBe(200);
+    expect((await centCall(gw, orgKey.key)).status).toBe(429);
+    expect((await centCall(gw, otherKey.key)).status).toBe(200);
+    expect((await centCall(gw, otherKey.key)).status).toBe(200);
+    expect((await centCall(gw, otherKey.key)).status).toBe(429);
+    expect((await centCall(gw, gw.adminKey, { model: "summarize" })).status).toBe(200);
+    const overOperation = await centCall(gw, gw.adminKey, { model: "summarize" });
+    expect(overOperation.body.error).toMatchObject({ code: "budget_exceeded", budget: "summaries", period: "monthly" });
+    // The admin key is under no budget but the operation's.
+    expect((await centCall(gw, gw.adminKey)).status).toBe(200);
+  });
+
+  it("raises one warning per window past the threshold: a log line, a metric and the hook", async () => {
+    const logs = captureLogs();
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "warned", scope: "global", limit: "1", warnAt: "0.02" }], budgeting: fast }), logs.logger);
+    for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    for (let i = 0; i < 5; i++) expect((await centCall(gw)).status).toBe(200);
+    await gw.plane.recentCalls(1); // flushes the ledger, which moves the counter
+    await gw.plane.budgets.sync();
+    await gw.plane.budgets.sync();
+    const warnings = logs.lines.filter((line) => line.msg === "budget.warning");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ budget: "warned", limit: "1", spent: expect.stringMatching(/^0\.0[2-5]/) });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toContain('airlock_budget_events_total{budget="warned",event="budget.warning"} 1');
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    expect(budget.current).toMatchObject({ warned: true, exhausted: false, spent: "0.05" });
+  });
+
+  it("steps a LOW-criticality operation down to the cheap tier once its budget passes the warning amount, and never a HIGH one", async () => {
+    const cheap = { id: "p2/m2", price: { input: "0", output: "1", per: "1M" as const } };
+    const gw = await gateway(
+      config({
+        models: [CENT_MODEL, cheap],
+        tiers: { cheap: "p2/m2" },
+        operations: { digest: { model: "p1/m1", criticality: "LOW" }, billing: { model: "p1/m1", criticality: "HIGH" } },
+        budgets: [{ name: "monthly", scope: "global", window: "monthly", limit: "10", warnAt: "0.02" }],
+        budgeting: { ...fast, stepDownLowCriticality: true },
+      }),
+    );
+    for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    for (let i = 0; i < 3; i++) expect((await centCall(gw, gw.adminKey, { model: "digest" })).headers.get("x-airlock-model")).toBe("p1/m1");
+    await gw.plane.recentCalls(1); // the spend reaches the counter with the ledger write
+    await gw.plane.budgets.sync();
+
+    const stepped = await centCall(gw, gw.adminKey, { model: "digest" });
+    expect(stepped.headers.get("x-airlock-model")).toBe("p2/m2");
+    expect(await rowOf(gw, stepped.headers.get("x-request-id")!)).toMatchObject({ model: "p2/m2", routeReason: "budget_step_down", operation: "digest" });
+    const high = await centCall(gw, gw.adminKey, { model: "billing" });
+    expect(high.headers.get("x-airlock-model")).toBe("p1/m1");
+    expect((await rowOf(gw, high.headers.get("x-request-id")!)).routeReason).toBeNull();
+  });
+
+  it("changes budgets through the admin API (admin keys only), audited, and applies a new limit at once", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "cap", scope: "global", limit: "0.01" }], budgeting: fast }));
+    for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    expect((await centCall(gw)).status).toBe(200);
+    expect((await centCall(gw)).status).toBe(429);
+
+    const service = (await api(gw, "POST", "/admin/keys", { name: "svc", kind: "service" })).body;
+    expect((await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "1" }, service.key)).status).toBe(403);
+    expect(await api(gw, "PUT", "/admin/budgets/cap", { scope: "team", limit: "1" })).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+    expect(await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: -1 })).toMatchObject({ status: 400 });
+    expect(await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "1", timezone: "Mars/Olympus" })).toMatchObject({ status: 400 });
+
+    const raised = await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "0.02" });
+    expect(raised.body).toMatchObject({ name: "cap", limit: "0.02", warnAt: "0.016", source: "admin", updatedBy: BOOTSTRAP_ADMIN_ID, current: { spent: "0.01" } });
+    expect((await centCall(gw)).status).toBe(200);
+    expect((await centCall(gw)).status).toBe(429);
+
+    expect((await api(gw, "DELETE", "/admin/budgets/cap")).status).toBe(200);
+    expect((await api(gw, "DELETE", "/admin/budgets/cap")).status).toBe(404);
+    expect((await centCall(gw)).status).toBe(200);
+    const audit = (await api(gw, "GET", "/admin/audit?limit=2")).body.data;
+    expect(audit.map((e: Record<string, unknown>) => [e.action, e.target, e.actor])).toEqual([
+      ["budget.delete", "cap", BOOTSTRAP_ADMIN_ID],
+      ["budget.set", "cap", BOOTSTRAP_ADMIN_ID],
+    ]);
+  });
+
+});
+

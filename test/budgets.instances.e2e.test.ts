@@ -1,0 +1,200 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { resolveConfig } from "../src/config/load.js";
+import type { AirlockConfigInput } from "../src/config/schema.js";
+import { ControlPlane } from "../src/control-plane.js";
+import { systemClock } from "../src/core/clock.js";
+import type { BudgetEvent } from "../src/guards/budgets.js";
+import { openDatabase } from "../src/store/database.js";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Budgets across instances sharing one PostgreSQL: three gateway processes admit no more than the
+ * limit together and strand less than one call's worth of it; a SIGKILLed instance's lease is freed
+ * within its TTL plus one sync round; a window opens (the daily reset) exactly once however many
+ * instances cross midnight together. Needs PostgreSQL: the embedded store is one process.
+ *
+ * A "$0.01 call" asks for max_tokens 100 from a model priced at $100 per 1M output tokens (input free);
+ * the fake upstream answers every call with exactly 100 completion tokens.
+ */
+const SYNC_MS = 200;
+const LEASE_TTL_MS = 2_000;
+
+function gatewayConfig(upstreamUrl: string, limit: string): string {
+  return `
+providers:
+  oai: { type: openai-compatible, baseUrl: "${upstreamUrl}", apiKey: sk-upstream }
+models:
+  - { id: oai/gpt-4o-mini, price: { input: "0", output: "100", per: 1M } }
+budgets:
+  - { name: dollar, scope: global, limit: "${limit}" }
+budgeting: { syncIntervalMs: ${SYNC_MS}, leaseTtlMs: ${LEASE_TTL_MS} }
+`;
+}
+
+async function centCall(url: string, key: string): Promise<number> {
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "oai/gpt-4o-mini", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }] }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, giveUpMs: number): Promise<{ value: T; ms: number }> {
+  const since = performance.now();
+  for (;;) {
+    const value = await read();
+    if (done(value)) return { value, ms: Math.round(performance.now() - since) };
+    if (performance.now() - since > giveUpMs) throw new Error(`not within ${giveUpMs} ms: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+afterEach(killAll);
+afterAll(removeTempDirs);
+
+if (STORE_KINDS.includes("postgres")) {
+  describe("budgets across gateway processes on one PostgreSQL", () => {
+    let upstream: FakeUpstream | undefined;
+    let scratch: URL | undefined;
+    let client: pg.Client | undefined;
+    afterEach(async () => {
+      await upstream?.close();
+      await client?.end();
+      if (scratch) await dropScratchDatabase(scratch);
+      upstream = undefined;
+      scratch = undefined;
+      client = undefined;
+    });
+
+    async function cluster(limit: string, names: string[]): Promise<{ gateways: GatewayProcess[]; adminKey: string }> {
+      upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
+      scratch = await createScratchDatabase();
+      client = new pg.Client({ connectionString: scratch.href });
+      await client.connect();
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), gatewayConfig(upstream.url, limit));
+      const adminKey = randomAdminKey();
+      const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href });
+      const gateways: GatewayProcess[] = [];
+      for (const name of names) gateways.push(await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, name) }, args: ["--port", "0", "--host", "127.0.0.1"] }));
+      return { gateways, adminKey };
+    }
+
+    const counters = async () => {
+      const { rows } = await client!.query<{ spent: string; reserved: string; ledger: string; rows: string }>(
+        `select w.spent::text, w.reserved::text, (select coalesce(sum(cost), 0)::text from ledger) as ledger, (select count(*)::text from ledger) as rows
+         from budget_windows w where w.budget_name = 'dollar'`,
+      );
+      return rows[0];
+    };
+
+    it("admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls spread over three instances", async () => {
+      const { gateways, adminKey } = await cluster("1.00", ["a", "b", "c"]);
+      const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => centCall(gateways[i % 3]!.url, adminKey)));
+      const admitted = statuses.filter((s) => s === 200).length;
+      expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+      const perInstance = [0, 1, 2].map((g) => statuses.filter((s, i) => i % 3 === g && s === 200).length);
+      // Every row is written (each instance flushes its ledger within 100 ms).
+      const { value } = await waitFor(counters, (c) => c !== undefined && Number(c.rows) === 1000, 10_000);
+      console.log(
+        `3 instances, 1000 concurrent $0.01 calls, $1.00 budget: admitted ${admitted} ($${(admitted / 100).toFixed(2)}; a/b/c ${perInstance.join("/")}), ledger $${Number(value!.ledger)}, counter $${Number(value!.spent)}, upstream saw ${upstream!.requests.length}`,
+      );
+      expect(admitted).toBeGreaterThanOrEqual(99);
+      expect(admitted).toBeLessThanOrEqual(100);
+      expect(upstream!.requests.length).toBe(admitted);
+      expect(Number(value!.ledger)).toBe(admitted / 100);
+      expect(value!.spent).toBe(value!.ledger);
+    });
+
+    it(`frees the lease of a SIGKILLed instance within its TTL plus one sync round (${LEASE_TTL_MS} + ${SYNC_MS} ms)`, async () => {
+      const { gateways, adminKey } = await cluster("100", ["a", "b"]);
+      expect(await centCall(gateways[0]!.url, adminKey)).toBe(200);
+      expect(await centCall(gateways[1]!.url, adminKey)).toBe(200);
+      const held = await waitFor(counters, (c) => c !== undefined && Number(c.rows) === 2, 5_000);
+      // Both hold a lease: a grant of up to 5% of the limit each, less what they spent.
+      expect(Number(held.value!.reserved)).toBeGreaterThan(0);
+      const { rows: leases } = await client!.query<{ holder: string; amount: string }>(`select holder, amount::text from budget_leases order by holder`);
+      expect(leases).toHaveLength(2);
+
+      const killedAt = performance.now();
+      gateways[0]!.proc.kill("SIGKILL");
+      await gateways[0]!.exited;
+      const survivorLease = await waitFor(
+        async () => (await client!.query<{ n: string; reserved: string }>(`select count(*)::text as n, (select reserved::text from budget_windows) as reserved from budget_leases`)).rows[0]!,
+        (r) => r.n === "1",
+        LEASE_TTL_MS + 10 * SYNC_MS,
+      );
+      const freedMs = Math.round(performance.now() - killedAt);
+      console.log(`SIGKILLed instance's lease freed ${freedMs} ms after the kill (bound: lease TTL ${LEASE_TTL_MS} ms + sync ${SYNC_MS} ms after its last renewal)`);
+      expect(freedMs).toBeLessThanOrEqual(LEASE_TTL_MS + SYNC_MS + 500);
+      // What is still reserved is exactly the survivor's lease.
+      const { rows: left } = await client!.query<{ amount: string }>(`select amount::text from budget_leases`);
+      expect(survivorLease.value.reserved).toBe(left[0]!.amount);
+      expect(await centCall(gateways[1]!.url, adminKey)).toBe(200);
+    });
+  });
+
+  describe("the daily reset across instances", () => {
+    it("opens the new day's window exactly once when three instances cross midnight together", async () => {
+      const upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
+      const scratch = await createScratchDatabase();
+      const planes: ControlPlane[] = [];
+      const databases: Array<{ close(): Promise<void> }> = [];
+      const events: BudgetEvent[] = [];
+      // One clock for the three instances, a second before midnight UTC.
+      let now = Date.parse("2031-03-14T23:59:59.000Z");
+      const clock = { now: () => now, sleep: systemClock.sleep };
+      try {
+        const config: AirlockConfigInput = {
+          providers: { oai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "k" } },
+          models: [{ id: "oai/gpt-4o-mini", price: { input: "0", output: "100", per: "1M" } }],
+          budgets: [{ name: "daily", scope: "global", limit: "0.02" }],
+          budgeting: { syncIntervalMs: SYNC_MS, leaseTtlMs: LEASE_TTL_MS },
+        };
+        for (let i = 0; i < 3; i++) {
+          const database = await openDatabase({ url: scratch.href, maxConnections: 4 });
+          databases.push(database);
+          planes.push(await ControlPlane.create({ config: resolveConfig(config, "test"), database, clock, onBudgetEvent: (e) => events.push(e) }));
+        }
+        const ctx = (i: number) => ({ principal: { keyId: `k${i}`, name: "k", kind: "service" as const, userId: null, teamId: null, orgId: null }, requestId: `r-${i}-${Math.random()}` });
+        const call = (plane: ControlPlane, i: number) =>
+          plane.chat({ model: "oai/gpt-4o-mini", max_tokens: 100, messages: [{ role: "user", content: "hi" }] }, ctx(i)).then(
+            () => "ok",
+            (err: { code?: string }) => err.code ?? "error",
+          );
+
+        // The old day: its $0.02 is spent, and the third call is refused.
+        expect(await Promise.all(planes.map((p, i) => call(p, i)))).toEqual(expect.arrayContaining(["ok", "ok", "budget_exceeded"]));
+        now = Date.parse("2031-03-15T00:00:00.001Z");
+        const afterMidnight = await Promise.all(planes.flatMap((p, i) => [call(p, i), call(p, i)]));
+        expect(afterMidnight.filter((r) => r === "ok")).toHaveLength(2);
+        expect(afterMidnight.filter((r) => r === "budget_exceeded")).toHaveLength(4);
+        for (const plane of planes) await plane.recentCalls(1);
+
+        const check = new pg.Client({ connectionString: scratch.href });
+        await check.connect();
+        databases.push({ close: () => check.end() });
+        const { rows: windows } = await check.query<{ start: Date; spent: string }>(`select start, spent::text from budget_windows where budget_name = 'daily' order by start`);
+        expect(windows.map((w) => [new Date(w.start).toISOString(), Number(w.spent)])).toEqual([
+          ["2031-03-14T00:00:00.000Z", 0.02],
+          ["2031-03-15T00:00:00.000Z", 0.02],
+        ]);
+        const opened = events.filter((e) => e.type === "budget.window_opened").map((e) => e.windowStart);
+        console.log(`daily reset across 3 instances: window openings heard ${JSON.stringify(opened)}`);
+        expect(opened.sort()).toEqual(["2031-03-14T00:00:00.000Z", "2031-03-15T00:00:00.000Z"]);
+      } finally {
+        for (const plane of planes) await plane.close();
+        for (const database of databases) await database.close();
+        await upstream.close();
+        await dropScratchDatabase(scratch);
+      }
+    });
+  });
+}
