@@ -32,6 +32,7 @@ import { KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill
 import { FeatureToggles } from "./guards/toggles.js";
 import { Budgets, type BudgetEvent } from "./guards/budgets.js";
 import { budgetInput } from "./guards/budget-book.js";
+import { RateLimits } from "./guards/rate-limits.js";
 import { recentAuditEvents } from "./store/queries/audit.js";
 import type { AuditEventRow } from "./store/schema/audit.js";
 import { compileRouteExtras } from "./routing/operations.js";
@@ -132,6 +133,7 @@ export class ControlPlane {
       killSwitch: this.killSwitch,
       toggles: this.toggles,
       budgets: this.budgets,
+      rateLimits: new RateLimits({ db: options.database.db, logger: this.logger, limits: config.rateLimits, now }),
     };
     this.loaded = options.config;
     this.routes = new RouteBook({
@@ -175,6 +177,7 @@ export class ControlPlane {
     await plane.toggles.start();
     await plane.routes.start();
     await plane.budgets.start();
+    plane.deps.rateLimits.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes and prices until told.
     await plane.announce("routes");
@@ -383,6 +386,7 @@ export class ControlPlane {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.killSwitch.close();
+      this.deps.rateLimits.close();
       await this.unlisten?.();
       await this.ledger.close();
       // After the ledger: every settled call's spend is written, so what is left to return is exact.

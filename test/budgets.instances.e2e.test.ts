@@ -1,5 +1,3 @@
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
@@ -9,7 +7,10 @@ import { systemClock } from "../src/core/clock.js";
 import type { BudgetEvent } from "../src/guards/budgets.js";
 import { openDatabase } from "../src/store/database.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { api, ask, refusal, routesSuite } from "./support/routing.js";
+import { startTcpProxy } from "./support/tcp-proxy.js";
+import { chatStatus, startCluster, type Cluster } from "./support/cluster.js";
+import { killAll, removeTempDirs, type GatewayProcess } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -36,16 +37,6 @@ budgeting: { syncIntervalMs: ${SYNC_MS}, leaseTtlMs: ${LEASE_TTL_MS} }
 `;
 }
 
-async function centCall(url: string, key: string): Promise<number> {
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "oai/gpt-4o-mini", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }] }),
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
 async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, giveUpMs: number): Promise<{ value: T; ms: number }> {
   const since = performance.now();
   for (;;) {
@@ -62,29 +53,20 @@ afterAll(removeTempDirs);
 if (STORE_KINDS.includes("postgres")) {
   describe("budgets across gateway processes on one PostgreSQL", () => {
     let upstream: FakeUpstream | undefined;
-    let scratch: URL | undefined;
+    let running: Cluster | undefined;
     let client: pg.Client | undefined;
     afterEach(async () => {
+      await running?.close();
       await upstream?.close();
-      await client?.end();
-      if (scratch) await dropScratchDatabase(scratch);
+      running = undefined;
       upstream = undefined;
-      scratch = undefined;
-      client = undefined;
     });
 
     async function cluster(limit: string, names: string[]): Promise<{ gateways: GatewayProcess[]; adminKey: string }> {
       upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
-      scratch = await createScratchDatabase();
-      client = new pg.Client({ connectionString: scratch.href });
-      await client.connect();
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), gatewayConfig(upstream.url, limit));
-      const adminKey = randomAdminKey();
-      const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href });
-      const gateways: GatewayProcess[] = [];
-      for (const name of names) gateways.push(await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, name) }, args: ["--port", "0", "--host", "127.0.0.1"] }));
-      return { gateways, adminKey };
+      running = await startCluster(gatewayConfig(upstream.url, limit), names);
+      client = running.client;
+      return running;
     }
 
     const counters = async () => {
@@ -97,7 +79,7 @@ if (STORE_KINDS.includes("postgres")) {
 
     it("admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls spread over three instances", async () => {
       const { gateways, adminKey } = await cluster("1.00", ["a", "b", "c"]);
-      const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => centCall(gateways[i % 3]!.url, adminKey)));
+      const statuses = await Promise.all(Array.from({ length: 1000 }, (_, i) => chatStatus(gateways[i % 3]!.url, adminKey)));
       const admitted = statuses.filter((s) => s === 200).length;
       expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
       const perInstance = [0, 1, 2].map((g) => statuses.filter((s, i) => i % 3 === g && s === 200).length);
@@ -115,8 +97,8 @@ if (STORE_KINDS.includes("postgres")) {
 
     it(`frees the lease of a SIGKILLed instance within its TTL plus one sync round (${LEASE_TTL_MS} + ${SYNC_MS} ms)`, async () => {
       const { gateways, adminKey } = await cluster("100", ["a", "b"]);
-      expect(await centCall(gateways[0]!.url, adminKey)).toBe(200);
-      expect(await centCall(gateways[1]!.url, adminKey)).toBe(200);
+      expect(await chatStatus(gateways[0]!.url, adminKey)).toBe(200);
+      expect(await chatStatus(gateways[1]!.url, adminKey)).toBe(200);
       const held = await waitFor(counters, (c) => c !== undefined && Number(c.rows) === 2, 5_000);
       // Both hold a lease: a grant of up to 5% of the limit each, less what they spent.
       expect(Number(held.value!.reserved)).toBeGreaterThan(0);
@@ -137,7 +119,57 @@ if (STORE_KINDS.includes("postgres")) {
       // What is still reserved is exactly the survivor's lease.
       const { rows: left } = await client!.query<{ amount: string }>(`select amount::text from budget_leases`);
       expect(survivorLease.value.reserved).toBe(left[0]!.amount);
-      expect(await centCall(gateways[1]!.url, adminKey)).toBe(200);
+      expect(await chatStatus(gateways[1]!.url, adminKey)).toBe(200);
+    });
+  });
+
+  describe("budgets and rate limits when the store is lost", () => {
+    const { config, store, instance } = routesSuite("postgres");
+
+    it("refuses budgeted calls with a 503 within 2 s, never a 401 for a known key, and recovers without a restart with ledger and counter agreeing", async () => {
+      const shared = await store();
+      const url = new URL(shared.url!);
+      const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+      const viaProxy = new URL(url.href);
+      viaProxy.host = `127.0.0.1:${proxy.port}`;
+      const database = await openDatabase({ url: viaProxy.href, maxConnections: 4 });
+      const gw = await instance(
+        database,
+        config({
+          budgets: [{ name: "daily", scope: "global", limit: "100" }],
+          rateLimits: [{ name: "per-key", scope: "key", requestsPerMinute: 1_000 }],
+          budgeting: { syncIntervalMs: SYNC_MS, leaseTtlMs: LEASE_TTL_MS },
+        }),
+      );
+      const checker = new pg.Client({ connectionString: shared.url! });
+      await checker.connect();
+      try {
+        const userKey = (await api(gw, "POST", "/admin/keys", { name: "known", kind: "user" })).body.key as string;
+        for (let i = 0; i < 3; i++) expect((await ask(gw, "p1/m1", { key: userKey })).model).toBe("p1/m1");
+
+        const cutAt = performance.now();
+        proxy.cut();
+        const stopped = await waitFor(() => refusal(gw, "p1/m1", { key: userKey }).catch(() => undefined), (r) => r?.status === 503, 5_000);
+        console.log(`store cut: budgeted calls refused with ${stopped.value?.code} (503) after ${Math.round(performance.now() - cutAt)} ms`);
+        expect(performance.now() - cutAt).toBeLessThan(2_000);
+        for (let i = 0; i < 3; i++) expect((await refusal(gw, "p1/m1", { key: userKey })).status).toBe(503);
+
+        proxy.restore();
+        const recovered = await waitFor(() => ask(gw, "p1/m1", { key: userKey }).catch(() => undefined), (r) => r?.model === "p1/m1", 15_000);
+        console.log(`store back: budgeted calls served again after ${recovered.ms} ms`);
+        // Every call's spend reached both the ledger and the budget's counter, the refused ones none.
+        await gw.plane.recentCalls(1);
+        const { rows } = await checker.query<{ spent: string; ledger: string }>(
+          `select w.spent::text as spent, (select sum(cost)::text from ledger) as ledger from budget_windows w where w.budget_name = 'daily'`,
+        );
+        expect(Number(rows[0]!.ledger)).toBeGreaterThan(0);
+        expect(Number(rows[0]!.spent)).toBe(Number(rows[0]!.ledger));
+      } finally {
+        await checker.end();
+        await gw.close();
+        await database.close();
+        await proxy.close();
+      }
     });
   });
 

@@ -52,6 +52,12 @@ export async function writeAirlockConfig(setup: AirlockSetup): Promise<string> {
       "models:",
       `  - { id: "upstream/delay-0", price: ${price} }`,
       `  - { id: "upstream/delay-50", price: ${price} }`,
+      // Guards on, as in production: a budget every call reserves from and settles to, and a rate
+      // limit every call takes a permit from. Both far above what the bench spends.
+      "budgets:",
+      '  - { name: bench-daily, scope: global, limit: "1000000" }',
+      "rateLimits:",
+      "  - { name: per-key, scope: key, requestsPerMinute: 100000000 }",
       "",
     ].join("\n"),
   );

@@ -3,7 +3,7 @@ import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, Transcription
 import { emptyUsage } from "../providers/spec.js";
 import type { Endpoint } from "../routing/plan.js";
 import type { WorstCase } from "../policy/budgets.js";
-import { speechWorstCase, transcriptionWorstCase } from "./budget.js";
+import { speechWorstCase, transcriptionWorstCase } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { begin } from "./prepare.js";
 import { runSingle, type SingleOutcome } from "./single.js";

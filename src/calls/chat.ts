@@ -1,7 +1,7 @@
 import type { ChatRequest, ChatResult } from "../providers/spec.js";
 import { executeWithFallbacks } from "../routing/execute.js";
 import type { AttemptRecord } from "../routing/execute.js";
-import { holdChatBudgets } from "./budget.js";
+import { holdChatGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { attemptTimeoutMs, callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
@@ -21,7 +21,7 @@ export interface ChatOutcome extends Settlement {
 /** One non-streaming chat call through the whole hot path. */
 export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<ChatOutcome> {
   const prepared = prepareChat(deps, ctx, raw, false);
-  const held = holdChatBudgets(deps, ctx, prepared);
+  const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;
   const { plan, record, body, contract } = prepared;
   const call = callCancellation(deps, ctx);

@@ -1,6 +1,6 @@
 import { AirlockError } from "../core/errors.js";
 import type { EmbedRequest, EmbedResult } from "../providers/spec.js";
-import { embedWorstCase } from "./budget.js";
+import { embedWorstCase } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { begin, refuse } from "./prepare.js";
 import { runSingle, type SingleOutcome } from "./single.js";

@@ -9,6 +9,7 @@ import type { AttemptRecord } from "../routing/execute.js";
 import type { Endpoint, RouteReason } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
 import type { Reservation } from "../guards/budgets.js";
+import type { RateHold } from "../guards/rate-limits.js";
 
 export interface Settlement {
   usage: Usage;
@@ -38,6 +39,8 @@ export interface CallRecord {
   pinKey: string | undefined;
   /** What the call holds of its budgets until it settles. */
   reservation?: Reservation;
+  /** What the call took from its rate limits. */
+  rateHold?: RateHold;
   span: Span;
 }
 
@@ -113,6 +116,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     budgetCharges: record.reservation ? deps.budgets.settle(record.reservation, cost) : undefined,
   });
   if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
+  if (record.rateHold) deps.rateLimits.settle(record.rateHold, usage.inputTokens + usage.outputTokens);
 
   // Only configured operation names become labels: a header value from a client must not grow the series.
   deps.metrics.observeCall({

@@ -4,7 +4,7 @@ import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import type { Plan } from "../routing/plan.js";
 import type { WorstCase } from "../policy/budgets.js";
-import { holdBudgets } from "./budget.js";
+import { holdGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { callCancellation, executeOptions, fail } from "./prepare.js";
 import { settle, type CallRecord, type Settlement } from "./settle.js";
@@ -27,7 +27,7 @@ export async function runSingle<T extends { usage: Usage; usageReported?: boolea
   worst: () => WorstCase,
   call: (target: CatalogModel, attempt: Cancellation) => Promise<T>,
 ): Promise<SingleOutcome<T>> {
-  const held = holdBudgets(deps, ctx, { plan, record }, worst);
+  const held = holdGuards(deps, ctx, { plan, record }, worst);
   if (held) await held;
   const cancellation = callCancellation(deps, ctx);
   try {

@@ -5,7 +5,7 @@ import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/sp
 import { estimateUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
-import { holdChatBudgets } from "./budget.js";
+import { holdChatGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { checkOutput, schemaValidationError } from "../structured/output.js";
 import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
@@ -42,7 +42,7 @@ interface Opened {
  */
 export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<OpenStream> {
   const prepared = prepareChat(deps, ctx, raw, true);
-  const held = holdChatBudgets(deps, ctx, prepared);
+  const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;
   const { plan, record, body, contract } = prepared;
   const call = callCancellation(deps, ctx);

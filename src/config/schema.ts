@@ -101,6 +101,22 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/** Requests and tokens per fixed minute; see docs/guards.md. */
+export const rateLimitSchema = z
+  .strictObject({
+    name: z.string().regex(OPERATION_NAME, "rate limit names use letters, digits, _ . : -"),
+    scope: z.enum(["key", "user", "operation", "global"]),
+    /** One key id, user id or operation name; without it, every key (user, operation) has a limit of its own. */
+    target: z.string().min(1).optional(),
+    requestsPerMinute: z.number().int().positive().optional(),
+    /** Input plus output tokens. */
+    tokensPerMinute: z.number().int().positive().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.requestsPerMinute === undefined && r.tokensPerMinute === undefined) ctx.addIssue({ code: "custom", message: "set requestsPerMinute, tokensPerMinute or both" });
+    if (r.scope === "global" && r.target !== undefined) ctx.addIssue({ code: "custom", path: ["target"], message: "a global rate limit has no target" });
+  });
+
 /** A spending limit per daily or monthly window; see docs/guards.md. */
 export const budgetSchema = z
   .strictObject({
@@ -163,6 +179,7 @@ export const configSchema = z
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
     budgets: z.array(budgetSchema).default([]),
+    rateLimits: z.array(rateLimitSchema).default([]),
     budgeting: z
       .strictObject({
         /** The output tokens a budgeted chat call may generate when it sets no max_tokens: sent upstream as its max_tokens, and reserved. */
@@ -226,9 +243,10 @@ export type OperationConfig = z.infer<typeof operationSchema>;
 export type PriceConfig = z.infer<typeof priceSchema>;
 export type Criticality = z.infer<typeof criticality>;
 export type BudgetConfig = z.infer<typeof budgetSchema>;
+export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 
 
-type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets">;
+type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets" | "rateLimits">;
 
 /** Every name a config uses must exist in the same config: a typo fails at start, not at 3 a.m. */
 function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
@@ -255,6 +273,14 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   if (defaultModel !== undefined && enabledModels && !enabledModels.includes(defaultModel)) {
     ctx.addIssue({ code: "custom", path: ["org", "defaultModel"], message: `the default model "${defaultModel}" is not in enabledModels` });
   }
+  const limitNames = new Set<string>();
+  config.rateLimits.forEach((limit, i) => {
+    if (limitNames.has(limit.name)) ctx.addIssue({ code: "custom", path: ["rateLimits", i, "name"], message: `duplicate rate limit "${limit.name}"` });
+    limitNames.add(limit.name);
+    if (limit.scope === "operation" && limit.target !== undefined && !(limit.target in config.operations)) {
+      ctx.addIssue({ code: "custom", path: ["rateLimits", i, "target"], message: `unknown operation "${limit.target}"` });
+    }
+  });
   const budgetNames = new Set<string>();
   config.budgets.forEach((budget, i) => {
     if (budgetNames.has(budget.name)) ctx.addIssue({ code: "custom", path: ["budgets", i, "name"], message: `duplicate budget "${budget.name}"` });

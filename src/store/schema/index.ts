@@ -8,3 +8,4 @@ export * from "./kill-switch.js";
 export * from "./audit.js";
 export * from "./toggles.js";
 export * from "./budgets.js";
+export * from "./rate-limits.js";

@@ -11,38 +11,56 @@ export function budgetSubject(ctx: CallContext, plan: Plan): BudgetSubject {
 }
 
 /**
- * Reserves a call's worst case from the budgets it runs under, or records the refusal and throws it.
- * Undefined when nothing needs awaiting: no budget applies, or local allowance covered the call.
+ * The guards that hold something for the call until it settles, in the hot path's order: rate limits
+ * (a request, and the worst case's tokens), then budgets (the worst case's cost). A refusal by either
+ * is recorded and thrown, and gives back what was already held. Undefined when nothing needs awaiting:
+ * no limit or budget applies, or local allowance covered the call.
  */
-export function holdBudgets(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
+export function holdGuards(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
   const { plan, record } = begun;
-  const defs = deps.budgets.applying(budgetSubject(ctx, plan));
-  if (defs.length === 0) return undefined;
-  try {
-    const held = deps.budgets.reserve(defs, plan.candidates, worst(), deps.catalog.missingPrice);
+  const subject = budgetSubject(ctx, plan);
+  const defs = deps.budgets.applying(subject);
+  if (defs.length === 0 && !deps.rateLimits.any) return undefined;
+  const refused = (err: unknown): never => {
+    if (record.rateHold) deps.rateLimits.release(record.rateHold);
+    record.rateHold = undefined;
+    throw refuse(deps, ctx, record, err);
+  };
+  const reserve = (bound: WorstCase): Promise<void> | undefined => {
+    if (defs.length === 0) return undefined;
+    const held = deps.budgets.reserve(defs, plan.candidates, bound, deps.catalog.missingPrice);
     if (!(held instanceof Promise)) {
       record.reservation = held;
       return undefined;
     }
-    return held.then(
-      (reservation) => {
-        record.reservation = reservation;
-      },
-      (err) => {
-        throw refuse(deps, ctx, record, err);
-      },
-    );
+    return held.then((reservation) => {
+      record.reservation = reservation;
+    });
+  };
+  try {
+    const bound = worst();
+    const rate = deps.rateLimits.hold(subject, bound.inputTokens + bound.outputTokens * bound.answers);
+    if (rate instanceof Promise) {
+      return rate
+        .then((held) => {
+          record.rateHold = held;
+          return reserve(bound);
+        })
+        .catch(refused);
+    }
+    record.rateHold = rate;
+    return reserve(bound)?.catch(refused);
   } catch (err) {
-    throw refuse(deps, ctx, record, err);
+    return refused(err);
   }
 }
 
 /**
- * A budgeted chat call's worst case. One that sets no output limit gets the configured default as its
- * `max_tokens`, sent upstream, so the reservation is a real bound and not a guess.
+ * A budgeted or rate-limited chat call's worst case. One that sets no output limit gets the configured
+ * default as its `max_tokens`, sent upstream, so the reservation is a real bound and not a guess.
  */
-export function holdChatBudgets(deps: CallDeps, ctx: CallContext, prepared: PreparedChat): Promise<void> | undefined {
-  return holdBudgets(deps, ctx, prepared, () => {
+export function holdChatGuards(deps: CallDeps, ctx: CallContext, prepared: PreparedChat): Promise<void> | undefined {
+  return holdGuards(deps, ctx, prepared, () => {
     const { body, plan, contract } = prepared;
     let output = body.max_completion_tokens ?? body.max_tokens ?? plan.operation?.maxTokens;
     if (output === undefined) {

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import type { FakeUpstream } from "./fakes/upstream.js";
+import { inputTokenBound } from "../src/policy/budgets.js";
+import { api, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { awayFromMinuteEnd } from "./support/minute.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Rate limits on one instance: requests and tokens per fixed minute, per key, user, operation or
+ * overall, refused with 429 `rate_limited` and a Retry-After that runs to the minute's end.
+ */
+
+async function call(inst: Instance, key: string, extra: Record<string, unknown> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${inst.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "p1/m1", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }], ...extra }),
+  });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
+describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
+  let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
+  const { config, gateway, sent } = routesSuite(kind, (made) => {
+    upstreams = made;
+  });
+
+  it("gives every key its own requests per minute, and refuses the next with 429 and the seconds to the minute's end", async () => {
+    const gw = await gateway(config({ rateLimits: [{ name: "per-key", scope: "key", requestsPerMinute: 3 }] }));
+    const a = (await api(gw, "POST", "/admin/keys", { name: "a", kind: "service" })).body.key as string;
+    const b = (await api(gw, "POST", "/admin/keys", { name: "b", kind: "service" })).body.key as string;
+    await awayFromMinuteEnd();
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(gw, a)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const before = sent();
+    const refused = await call(gw, a);
+    const nextMinute = Math.ceil(Date.now() / 60_000) * 60_000;
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: "rate_limited", type: "rate_limit_error", rate_limit: "per-key", scope: "key", unit: "requests", limit: 3, resets_at: new Date(nextMinute).toISOString() });
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(Math.abs(retryAfter - (nextMinute - Date.now()) / 1000)).toBeLessThanOrEqual(1.5);
+    expect(sent()).toEqual(before);
+    expect(await rowOf(gw, refused.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "rate_limited", httpStatus: 429, attemptCount: 0 });
+    // Another key has its own three.
+    for (let i = 0; i < 3; i++) expect((await call(gw, b)).status).toBe(200);
+  });
+
+  it("counts tokens per minute by each call's worst case, gives back what it did not use, and never admits past the limit", async () => {
+    const gw = await gateway(config({ operations: { summarize: { model: "p1/m1" } }, rateLimits: [{ name: "summaries", scope: "operation", target: "summarize", tokensPerMinute: 500 }] }));
+    for (let i = 0; i < 10; i++) upstreams[0].push({ kind: "ok", fixture: "openai/chat-length" });
+    await awayFromMinuteEnd();
+    let last: { status: number; body: any } = { status: 200, body: undefined };
+    let admitted = 0;
+    while (last.status === 200 && admitted < 10) {
+      last = await call(gw, gw.adminKey, { model: "summarize" });
+      if (last.status === 200) admitted++;
+    }
+    expect(last.status).toBe(429);
+    expect(last.body.error).toMatchObject({ code: "rate_limited", unit: "tokens", limit: 500, scope: "operation" });
+    const rows = (await gw.plane.recentCalls(20)).filter((r) => r.outcome === "success");
+    const used = rows.reduce((sum, r) => sum + r.inputTokens + r.outputTokens, 0);
+    // Each call reserved its bound (prompt bytes + framing + max_tokens) and gave back what it did not
+    // use: the refused call's bound no longer fit in what the minute had left.
+    const bound = inputTokenBound([{ role: "user", content: "Explain budgets" }], undefined) + 100;
+    console.log(`[${kind}] 500 tokens/minute, calls reserving ${bound} and using ${rows[0]?.inputTokens}+${rows[0]?.outputTokens}: admitted ${admitted}, ${used} tokens used`);
+    expect(rows).toHaveLength(admitted);
+    expect(admitted).toBeGreaterThanOrEqual(3);
+    expect(used).toBeLessThanOrEqual(500);
+    expect(500 - used).toBeLessThan(bound);
+    // Calls outside the operation are not counted.
+    expect((await call(gw, gw.adminKey)).status).toBe(200);
+  });
+
+  it("counts a user limit against the key's user and a named end user both", async () => {
+    const gw = await gateway(config({ rateLimits: [{ name: "per-user", scope: "user", requestsPerMinute: 2 }] }));
+    const key = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service", user: "app-user" })).body.key as string;
+    await awayFromMinuteEnd();
+    const asUser = (user: string) =>
+      fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "x-airlock-user": user },
+        body: JSON.stringify({ model: "p1/m1", messages: [{ role: "user", content: "hi" }] }),
+      }).then((r) => r.status);
+    expect([await asUser("alice"), await asUser("bob")]).toEqual([200, 200]);
+    // The key's own user has used its two, whichever end user was named.
+    expect(await asUser("carol")).toBe(429);
+  });
+});
