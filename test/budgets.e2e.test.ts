@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
-import { api, BOOTSTRAP_ADMIN_ID, captureLogs, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { api, BOOTSTRAP_ADMIN_ID, captureLogs, rawChat, routesSuite, rowOf, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -14,14 +14,7 @@ import { STORE_KINDS } from "./support/stores.js";
 const CENT_MODEL = { id: "p1/m1", price: { input: "0", output: "100", per: "1M" as const } };
 const CENT = { fixture: "openai/chat-length" };
 
-async function centCall(inst: Instance, key = inst.adminKey, extra: Record<string, unknown> = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(`${inst.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "p1/m1", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }], ...extra }),
-  });
-  return { status: res.status, body: await res.json(), headers: res.headers };
-}
+const centCall = (inst: Instance, key = inst.adminKey, extra: Record<string, unknown> = {}) => rawChat(inst, key, extra);
 
 describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];

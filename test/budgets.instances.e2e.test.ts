@@ -8,7 +8,7 @@ import type { BudgetEvent } from "../src/guards/budgets.js";
 import { openDatabase } from "../src/store/database.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { api, ask, refusal, routesSuite } from "./support/routing.js";
-import { startTcpProxy } from "./support/tcp-proxy.js";
+import { databaseBehindProxy } from "./support/tcp-proxy.js";
 import { chatStatus, startCluster, type Cluster } from "./support/cluster.js";
 import { killAll, removeTempDirs, type GatewayProcess } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
@@ -128,11 +128,7 @@ if (STORE_KINDS.includes("postgres")) {
 
     it("refuses budgeted calls with a 503 within 2 s, never a 401 for a known key, and recovers without a restart with ledger and counter agreeing", async () => {
       const shared = await store();
-      const url = new URL(shared.url!);
-      const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
-      const viaProxy = new URL(url.href);
-      viaProxy.host = `127.0.0.1:${proxy.port}`;
-      const database = await openDatabase({ url: viaProxy.href, maxConnections: 4 });
+      const { database, proxy, close: closeProxied } = await databaseBehindProxy(shared.url!);
       const gw = await instance(
         database,
         config({
@@ -167,8 +163,7 @@ if (STORE_KINDS.includes("postgres")) {
       } finally {
         await checker.end();
         await gw.close();
-        await database.close();
-        await proxy.close();
+        await closeProxied();
       }
     });
   });

@@ -1,11 +1,10 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { openDatabase } from "../src/store/database.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
 import { api, ask, refusal, routesSuite } from "./support/routing.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
-import { startTcpProxy } from "./support/tcp-proxy.js";
+import { databaseBehindProxy } from "./support/tcp-proxy.js";
 
 /**
  * The kill switch across instances sharing one PostgreSQL: three gateway processes stop within a
@@ -87,11 +86,7 @@ if (STORE_KINDS.includes("postgres")) {
 
     it("stops calls within 2 s once the state cannot be confirmed, and recovers without a restart", async () => {
       const shared = await store();
-      const url = new URL(shared.url!);
-      const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
-      const viaProxy = new URL(url.href);
-      viaProxy.host = `127.0.0.1:${proxy.port}`;
-      const database = await openDatabase({ url: viaProxy.href, maxConnections: 4 });
+      const { database, proxy, close: closeProxied } = await databaseBehindProxy(shared.url!);
       const gw = await instance(database, config({ operations: { chat: { model: "p1/m1" } } }));
       try {
         expect((await ask(gw, "chat")).model).toBe("p1/m1");
@@ -119,8 +114,7 @@ if (STORE_KINDS.includes("postgres")) {
         expect((await api(gw, "GET", "/admin/kill-switch")).body).toMatchObject({ confirmed: true });
       } finally {
         await gw.close();
-        await database.close();
-        await proxy.close();
+        await closeProxied();
       }
     });
   });

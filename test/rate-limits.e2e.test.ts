@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { inputTokenBound } from "../src/policy/budgets.js";
-import { api, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { api, rawChat, routesSuite, rowOf } from "./support/routing.js";
 import { awayFromMinuteEnd } from "./support/minute.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -10,14 +10,7 @@ import { STORE_KINDS } from "./support/stores.js";
  * overall, refused with 429 `rate_limited` and a Retry-After that runs to the minute's end.
  */
 
-async function call(inst: Instance, key: string, extra: Record<string, unknown> = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(`${inst.url}/v1/chat/completions`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "p1/m1", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }], ...extra }),
-  });
-  return { status: res.status, body: await res.json(), headers: res.headers };
-}
+const call = rawChat;
 
 describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];

@@ -91,3 +91,12 @@ export function headerLabel(req: IncomingMessage, name: string): string | undefi
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+const NAME_PARAM = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** The `:name` of a path such as `/admin/budgets/:name`, checked: letters, digits, `_ . : -`, at most 128. */
+export function nameParam(params: Record<string, string | undefined>, what: string): string {
+  const name = params.name ?? "";
+  if (!NAME_PARAM.test(name)) throw new AirlockError("invalid_request", `a ${what} name is letters, digits, \`_\`, \`.\`, \`:\` and \`-\``, { param: "name" });
+  return name;
+}

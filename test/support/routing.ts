@@ -117,6 +117,19 @@ function chatHeaders(requestId: string, options: CallOptions): Record<string, st
   };
 }
 
+/**
+ * A chat call over raw HTTP asking for at most 100 tokens, whatever its outcome: status, parsed body
+ * and headers. `extra` overrides body fields (`model`, `max_tokens`…).
+ */
+export async function rawChat(inst: Pick<Instance, "url">, key: string, extra: Record<string, unknown> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${inst.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "p1/m1", max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }], ...extra }),
+  });
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
+
 /** A chat call through the official SDK that must succeed; `model` undefined sends no model at all. */
 export async function ask(inst: Instance, model: string | undefined, options: CallOptions = {}): Promise<Served> {
   const requestId = newRequestId();

@@ -1,5 +1,6 @@
 import { createServer, connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { openDatabase, type Database } from "../../src/store/database.js";
 
 /** A loopback TCP proxy to a real server that a test can cut and restore, to stage an outage. */
 export interface TcpProxy {
@@ -41,5 +42,22 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A PostgreSQL store reached through a proxy that the test can cut, to stage an outage. */
+export async function databaseBehindProxy(url: string): Promise<{ database: Database; proxy: TcpProxy; close(): Promise<void> }> {
+  const target = new URL(url);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+  const viaProxy = new URL(target.href);
+  viaProxy.host = `127.0.0.1:${proxy.port}`;
+  const database = await openDatabase({ url: viaProxy.href, maxConnections: 4 });
+  return {
+    database,
+    proxy,
+    close: async () => {
+      await database.close();
+      await proxy.close();
+    },
   };
 }

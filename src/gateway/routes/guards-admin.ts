@@ -3,7 +3,7 @@ import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { readJson, sendJson } from "../http.js";
+import { nameParam, readJson, sendJson } from "../http.js";
 
 const flipBody = z.strictObject({
   active: z.boolean(),
@@ -39,13 +39,7 @@ export function auditEvents(gw: GatewayContext): Handler {
   };
 }
 
-const BUDGET_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-function budgetName(params: Record<string, string | undefined>): string {
-  const name = params.name ?? "";
-  if (!BUDGET_NAME.test(name)) throw new AirlockError("invalid_request", "a budget name is letters, digits, `_`, `.`, `:` and `-`", { param: "name" });
-  return name;
-}
+const budgetName = (params: Record<string, string | undefined>) => nameParam(params, "budget");
 
 /** `GET /admin/budgets`: every budget with its open window's spend, reservations and remaining room. */
 export function listBudgets(gw: GatewayContext): Handler {

@@ -3,7 +3,7 @@ import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { readJson, sendJson } from "../http.js";
+import { nameParam, readJson, sendJson } from "../http.js";
 
 const controlledBy = z.enum(["ADMIN_ONLY", "USER", "BOTH"]);
 const changeBody = z.strictObject({
@@ -13,14 +13,7 @@ const changeBody = z.strictObject({
   notes: z.string().nullable().optional(),
 });
 const putBody = z.strictObject({ enabled: z.boolean(), locked: z.boolean().default(false), controlledBy: controlledBy.default("ADMIN_ONLY"), notes: z.string().nullable().optional() });
-const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-
-function nameOf(params: Record<string, string | undefined>): string {
-  const name = params.name ?? "";
-  if (!NAME.test(name)) throw new AirlockError("invalid_request", "a toggle name is letters, digits, `_`, `.`, `:` and `-`", { param: "name" });
-  return name;
-}
+const nameOf = (params: Record<string, string | undefined>) => nameParam(params, "toggle");
 
 /** `GET /v1/toggles`: every toggle, for any key. */
 export function listToggles(gw: GatewayContext): Handler {
