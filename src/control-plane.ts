@@ -11,7 +11,7 @@ import { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
-import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
+import { ConfigError, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfig } from "./config/schema.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
@@ -20,10 +20,6 @@ import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
 import { buildCatalog, closeCatalog, configRoutes, routeWorld, withPrices, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
 import { PriceBook, priceSeeds, type PriceInForce } from "./ledger/price-book.js";
 import type { PriceEntry } from "./store/queries/prices.js";
-import { insertOperatingCost, insertRevenue } from "./store/queries/finance.js";
-import { loadProfitAndLoss } from "./ledger/pnl-report.js";
-import type { OperatingCostRow, RevenueRow } from "./store/schema/finance.js";
-import { operatingCostInput, revenueInput, type ProfitAndLoss } from "./ledger/pnl.js";
 import { newId } from "./core/ids.js";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed, resolveChain } from "./routing/plan.js";
@@ -33,7 +29,11 @@ import { FeatureToggles } from "./guards/toggles.js";
 import { Budgets, type BudgetEvent } from "./guards/budgets.js";
 import { budgetInput } from "./guards/budget-book.js";
 import { RateLimits } from "./guards/rate-limits.js";
-import { recentAuditEvents } from "./store/queries/audit.js";
+import { withDeadline } from "./core/deadline.js";
+import { FinanceBook } from "./ledger/finance-book.js";
+import { ChangeControl, type ChangeKind } from "./governance/change-control.js";
+import { checkChange } from "./governance/change-checks.js";
+import { insertAuditEvent, recentAuditEvents, type AuditFilter } from "./store/queries/audit.js";
 import type { AuditEventRow } from "./store/schema/audit.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
@@ -72,6 +72,8 @@ export class ControlPlane {
   readonly killSwitch: KillSwitch;
   readonly toggles: FeatureToggles;
   readonly budgets: Budgets;
+  readonly finance: FinanceBook;
+  readonly changes: ChangeControl;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -143,6 +145,13 @@ export class ControlPlane {
       world: () => routeWorld(this.deps.catalog),
       apply: (set) => this.applyRoutes(set),
       announce: () => this.announce("routes"),
+    });
+    this.finance = new FinanceBook(options.database.db, () => this.ledger.flush());
+    this.changes = new ChangeControl({
+      db: options.database.db,
+      logger: this.logger,
+      check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles }, kind, target, proposed),
+      applied: (kind) => this.applied(kind),
     });
     this.prices = new PriceBook({
       db: options.database.db,
@@ -220,8 +229,8 @@ export class ControlPlane {
     return refuseUnplanned(this.deps, ctx, endpoint, requestedModel, err);
   }
 
-  async createKey(input: NewKeyInput): Promise<CreatedKey> {
-    const created = await this.keys.create(input);
+  async createKey(input: NewKeyInput, by?: Principal): Promise<CreatedKey> {
+    const created = await this.keys.create(input, by);
     await this.announce("keys");
     return created;
   }
@@ -230,8 +239,8 @@ export class ControlPlane {
     return this.keys.list();
   }
 
-  async revokeKey(id: string): Promise<PublicKey | undefined> {
-    const revoked = await this.keys.revoke(id);
+  async revokeKey(id: string, by?: Principal): Promise<PublicKey | undefined> {
+    const revoked = await this.keys.revoke(id, by);
     if (revoked) await this.announce("keys");
     return revoked;
   }
@@ -278,22 +287,6 @@ export class ControlPlane {
     return reconcileBy(this.database.db, since);
   }
 
-  async addOperatingCost(input: unknown, by: string): Promise<OperatingCostRow> {
-    const entry = parseRequest(operatingCostInput, input, "operating cost");
-    return insertOperatingCost(this.database.db, { id: newId("opex"), ...entry, description: entry.description ?? null, createdBy: by });
-  }
-
-  async addRevenue(input: unknown, by: string): Promise<RevenueRow> {
-    const entry = parseRequest(revenueInput, input, "revenue");
-    return insertRevenue(this.database.db, { id: newId("rev"), ...entry, description: entry.description ?? null, createdBy: by });
-  }
-
-  /** Profit and loss over whole UTC days, `from` and `to` included. */
-  async profitAndLoss(from: string, to: string): Promise<ProfitAndLoss> {
-    await this.ledger.flush();
-    return loadProfitAndLoss(this.database.db, from, to);
-  }
-
   async fallbackReport(since: Date): Promise<FallbackLine[]> {
     await this.ledger.flush();
     return fallbacksBy(this.database.db, since);
@@ -311,20 +304,11 @@ export class ControlPlane {
   }
 
   /** True when the store answers a trivial query within `timeoutMs`. */
-  async storeReachable(timeoutMs = 2_000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const ping = this.database.execute("select 1").then(
+  storeReachable(timeoutMs = 2_000): Promise<boolean> {
+    return withDeadline(this.database.execute("select 1"), timeoutMs).then(
       () => true,
       () => false,
     );
-    try {
-      return await Promise.race([ping, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Readiness: the store answers and the ledger is keeping up. */
@@ -356,8 +340,13 @@ export class ControlPlane {
     return this.killSwitch.flip(input, { keyId: actor.keyId, kind: actor.kind });
   }
 
-  auditEvents(limit: number): Promise<AuditEventRow[]> {
-    return recentAuditEvents(this.database.db, limit);
+  /** One audit row for a change an admin key made directly (a route, a price). */
+  recordChange(action: string, target: string, by: Principal, details: Record<string, unknown>): Promise<unknown> {
+    return insertAuditEvent(this.database.db, { id: newId("audit"), action, target, actor: by.keyId, actorKind: by.kind, outcome: "applied", details });
+  }
+
+  auditEvents(limit: number, filter?: AuditFilter): Promise<AuditEventRow[]> {
+    return recentAuditEvents(this.database.db, limit, filter);
   }
 
   private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles" | "budgets"): Promise<void> {
@@ -366,6 +355,13 @@ export class ControlPlane {
     } catch (err) {
       this.logger.warn({ err, what }, "could not announce a change; other instances pick it up on their next reload");
     }
+  }
+
+  /** A change request was applied: this instance reloads what it touched, and tells the others. */
+  private async applied(kind: ChangeKind): Promise<void> {
+    const what = ({ route: "routes", price: "prices", budget: "budgets", toggle: "toggles" } as const)[kind];
+    await this.reloadAfterNotice(what);
+    await this.announce(what);
   }
 
   private async reloadAfterNotice(what: string): Promise<void> {

@@ -110,6 +110,41 @@ describe("airlock CLI against a real gateway process", () => {
     expect((await chat(created.key)).status).toBe(401);
   });
 
+  it("approvals list, show and approve an agent's proposal; audit shows it", async () => {
+    const agentRes = await fetch(`${gateway.url}/admin/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "optimizer", kind: "agent" }),
+    });
+    const agent = (await agentRes.json()) as { id: string; key: string };
+    const proposedRes = await fetch(`${gateway.url}/admin/change-requests`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ kind: "toggle", target: "helix_can_recommend_optimizations", proposed: { enabled: true }, reasoning: "to suggest cheaper routes" }),
+    });
+    expect(proposedRes.status).toBe(201);
+    const proposed = (await proposedRes.json()) as { id: string };
+
+    const listed = await cli("approvals", "list", "--status", "PENDING", "--url", gateway.url);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(proposed.id);
+    expect(listed.stdout).toContain(`${agent.id} (agent)`);
+    const shown = await cli("approvals", "show", proposed.id, "--url", gateway.url);
+    expect(shown.stdout).toContain('proposed: {"enabled":true}');
+    expect(shown.stdout).toContain("reasoning: to suggest cheaper routes");
+
+    const approved = await cli("approvals", "approve", proposed.id, "--note", "fine", "--json", "--url", gateway.url);
+    expect(approved.code).toBe(0);
+    expect(json(approved.stdout)).toMatchObject({ id: proposed.id, status: "APPLIED", decisionNote: "fine" });
+    const toggle = await fetch(`${gateway.url}/v1/toggles/helix_can_recommend_optimizations`, { headers: { authorization: `Bearer ${agent.key}` } });
+    expect(((await toggle.json()) as { enabled: boolean }).enabled).toBe(true);
+
+    const audit = await cli("audit", "--since", "1h", "--json", "--url", gateway.url);
+    expect(audit.code).toBe(0);
+    const actions = json<Array<{ action: string; target: string }>>(audit.stdout).map((e) => `${e.action} ${e.target}`);
+    expect(actions).toEqual(expect.arrayContaining([`change_request.apply ${proposed.id}`, `change_request.create ${proposed.id}`, `key.create ${agent.id}`, `key.revoke ${created.id}`]));
+  });
+
   it("the gateway never logged a secret", () => {
     const logs = gateway.logs();
     expect(logs).toContain(created.id); // the key is logged, by id
@@ -135,5 +170,16 @@ describe("airlock CLI against a real gateway process", () => {
     expect(keys.find((k) => k.id === created.id)?.revokedAt).toEqual(expect.any(String));
     expect(keys.find((k) => k.id === offline.id)?.revokedAt).toBeNull();
     expect(list.stdout).not.toContain(offline.key);
+
+    // The audit log reads from the store too; decisions need a gateway.
+    const audit = await cli("audit", "--since", "1h", "--action", "key.", "--url", url, "--data-dir", dataDir);
+    expect(audit.code).toBe(0);
+    expect(audit.stdout).toContain(offline.id);
+    expect(audit.stdout).toMatch(/cli:\S+ \(admin\)/);
+    const pending = await cli("approvals", "list", "--json", "--url", url, "--data-dir", dataDir);
+    expect(json<Array<{ status: string }>>(pending.stdout).map((r) => r.status)).toEqual(["APPLIED"]);
+    const decide = await cli("approvals", "reject", "chg_x", "--url", url, "--data-dir", dataDir);
+    expect(decide.code).toBe(1);
+    expect(decide.stderr).toContain("needs a running gateway");
   });
 });

@@ -3,6 +3,7 @@ import type { Db } from "../store/database.js";
 import { activeKeys, insertKey, listKeys, revokeKey } from "../store/queries/keys.js";
 import type { ApiKeyRow } from "../store/schema/api-keys.js";
 import { newId } from "../core/ids.js";
+import { insertAuditEvent } from "../store/queries/audit.js";
 import type { Principal, PrincipalKind } from "./principal.js";
 
 const KEY_PREFIX = "sk-al-";
@@ -21,6 +22,10 @@ export function hashKey(secret: string): string {
 }
 
 export const BOOTSTRAP_ADMIN_ID = "key_bootstrap_admin";
+
+/** Who made a change, for the audit log. */
+export type Actor = Pick<Principal, "keyId" | "kind">;
+const SYSTEM_ACTOR: Actor = { keyId: "system", kind: "admin" };
 
 export interface CreatedKey {
   /** Shown once; never stored. */
@@ -91,7 +96,8 @@ export class KeyRing {
     return this.byHash.get(hash);
   }
 
-  async create(input: NewKeyInput): Promise<CreatedKey> {
+  /** Creates a key; `by` (who asked) is written to the audit log. */
+  async create(input: NewKeyInput, by: Actor = SYSTEM_ACTOR): Promise<CreatedKey> {
     const secret = generateKey();
     const row = await insertKey(this.db, {
       id: newId("key"),
@@ -104,6 +110,7 @@ export class KeyRing {
       orgId: input.orgId ?? null,
     });
     this.byHash.set(row.keyHash, toPrincipal(row));
+    await this.audit("key.create", row, by);
     return { secret, key: toPublic(row) };
   }
 
@@ -111,10 +118,24 @@ export class KeyRing {
     return (await listKeys(this.db)).map(toPublic);
   }
 
-  async revoke(id: string): Promise<PublicKey | undefined> {
+  async revoke(id: string, by: Actor = SYSTEM_ACTOR): Promise<PublicKey | undefined> {
     const row = await revokeKey(this.db, id, new Date());
-    if (row) this.byHash.delete(row.keyHash);
-    return row ? toPublic(row) : undefined;
+    if (!row) return undefined;
+    this.byHash.delete(row.keyHash);
+    await this.audit("key.revoke", row, by);
+    return toPublic(row);
+  }
+
+  private audit(action: string, row: ApiKeyRow, by: Actor): Promise<unknown> {
+    return insertAuditEvent(this.db, {
+      id: newId("audit"),
+      action,
+      target: row.id,
+      actor: by.keyId,
+      actorKind: by.kind,
+      outcome: "applied",
+      details: { name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId },
+    });
   }
 }
 

@@ -14,6 +14,9 @@ import { CHANGES_CHANNEL } from "../store/notices.js";
 import { fallbacksBy, reconcileBy, spendBy, type ReconciliationLine, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
 import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
+import { recentAuditEvents } from "../store/queries/audit.js";
+import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
+import type { AuditEventRow, ChangeRequestRow } from "../store/schema/index.js";
 
 export interface SpendReport {
   by: SpendGroup;
@@ -41,6 +44,10 @@ export interface AdminBackend {
   importPrices(entries: PriceEntry[]): Promise<{ received: number; added: number }>;
   killSwitch(): Promise<KillSwitchStatus>;
   flipKillSwitch(input: FlipInput): Promise<KillSwitchStatus>;
+  approvals(status: string | undefined): Promise<ChangeRequestRow[]>;
+  approval(id: string): Promise<ChangeRequestRow>;
+  decide(id: string, decision: "approve" | "reject", note: string | undefined): Promise<ChangeRequestRow>;
+  audit(since: string, action: string | undefined, limit: number): Promise<AuditEventRow[]>;
   close(): Promise<void>;
 }
 
@@ -108,6 +115,11 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     importPrices: (entries) => call<{ received: number; added: number }>("POST", "/admin/prices/import", { origin: "openrouter", prices: entries }),
     killSwitch: () => call<KillSwitchStatus>("GET", "/admin/kill-switch"),
     flipKillSwitch: (input) => call<KillSwitchStatus>("POST", "/admin/kill-switch", input),
+    approvals: async (status) => (await call<{ data: ChangeRequestRow[] }>("GET", `/admin/change-requests${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
+    approval: (id) => call<ChangeRequestRow>("GET", `/admin/change-requests/${encodeURIComponent(id)}`),
+    decide: (id, decision, note) => call<ChangeRequestRow>("POST", `/admin/change-requests/${encodeURIComponent(id)}/${decision}`, note ? { note } : {}),
+    audit: async (since, action, limit) =>
+      (await call<{ data: AuditEventRow[] }>("GET", `/admin/audit?${new URLSearchParams({ since, limit: String(limit), ...(action ? { action } : {}) })}`)).data,
     close: async () => undefined,
   };
 }
@@ -129,13 +141,13 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
   return {
     via: databaseUrl ? "the PostgreSQL store (no gateway running)" : `the store in ${dataDir} (no gateway running)`,
     createKey: async (input) => {
-      const created = await keys.create(input);
+      const created = await keys.create(input, cliActor());
       await announceKeys();
       return created;
     },
     listKeys: () => keys.list(),
     revokeKey: async (id) => {
-      const revoked = await keys.revoke(id);
+      const revoked = await keys.revoke(id, cliActor());
       if (!revoked) throw new CliError(`not_found: no active key with id "${id}"`);
       await announceKeys();
       return revoked;
@@ -181,8 +193,32 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       if (input.operation !== undefined && !(await allRoutes(database.db)).some((route) => route.name === input.operation)) {
         throw new CliError(`not_found: unknown operation "${input.operation}"`);
       }
-      return killSwitch.flip(input, { keyId: `cli:${userInfo().username}`, kind: "admin" });
+      return killSwitch.flip(input, cliActor());
+    },
+    approvals: async (status) => {
+      await expireChangeRequests(database.db);
+      return listChangeRequests(database.db, status as ChangeRequestRow["status"] | undefined, 100);
+    },
+    approval: async (id) => {
+      await expireChangeRequests(database.db);
+      const found = await getChangeRequest(database.db, id);
+      if (!found) throw new CliError(`not_found: no change request "${id}"`);
+      return found;
+    },
+    decide: async () => {
+      // Approving checks the change against the routes, prices and budgets in force and tells every instance: a gateway's work.
+      throw new CliError("approving or rejecting needs a running gateway (start one with `airlock start`, or pass --url)");
+    },
+    audit: async (sinceText, action, limit) => {
+      const since = parseSince(sinceText);
+      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
+      return recentAuditEvents(database.db, limit, { since, action });
     },
     close: () => database.close(),
   };
+}
+
+/** The CLI writing to the store itself (no gateway running), as the audit log names it. */
+function cliActor(): { keyId: string; kind: "admin" } {
+  return { keyId: `cli:${userInfo().username}`, kind: "admin" };
 }

@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
+import { printApproval, printApprovals, printAudit, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -174,6 +174,43 @@ withConnection(killSwitch.command("status").description("the global switch and e
     print(opts.json ? status : printKillSwitch(status));
   }),
 );
+
+const approvals = program.command("approvals").description("change requests: proposed configuration changes waiting for an admin's decision");
+withConnection(approvals.command("list").description("change requests, newest first"))
+  .option("--status <status>", "PENDING, APPLIED, REJECTED or EXPIRED (default: all)")
+  .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const list = await backend.approvals(opts.status);
+      print(opts.json ? list : printApprovals(list));
+    }),
+  );
+withConnection(approvals.command("show").description("one change request, with its current and proposed values").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const found = await backend.approval(id);
+    print(opts.json ? found : printApproval(found));
+  }),
+);
+for (const decision of ["approve", "reject"] as const) {
+  withConnection(approvals.command(decision).description(decision === "approve" ? "approve and apply it (not your own request)" : "reject it").argument("<id>"))
+    .option("--note <text>", "kept with the decision and in the audit log")
+    .action((id: string, opts: ConnectOptions & { note?: string; json?: boolean }) =>
+      withBackend(opts, async (backend) => {
+        const decided = await backend.decide(id, decision, opts.note);
+        print(opts.json ? decided : printApproval(decided));
+      }),
+    );
+}
+
+withConnection(program.command("audit").description("the audit log: guard and configuration changes, decisions, keys"))
+  .option("--since <when>", "a duration (24h, 7d) or an ISO date", "24h")
+  .option("--action <action>", "one action, or a prefix ending in a dot (change_request.)")
+  .option("--limit <n>", "at most this many, newest first", "100")
+  .action((opts: ConnectOptions & { since: string; action?: string; limit: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const events = await backend.audit(opts.since, opts.action, Number(opts.limit));
+      print(opts.json ? events : printAudit(events));
+    }),
+  );
 
 const models = program.command("models").description("the model catalog and its prices");
 models

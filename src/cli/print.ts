@@ -4,6 +4,7 @@ import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
+import type { AuditEventRow, ChangeRequestRow } from "../store/schema/index.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -82,4 +83,37 @@ export function printKillSwitch(status: KillSwitchStatus): string {
   for (const op of status.operations.filter((o) => o.active)) lines.push(`Operation ${op.operation}: ON, ${op.reason} (${when(op)})`);
   if (!status.confirmed) lines.push("This instance cannot confirm the state with the store: its calls are stopped until it can.");
   return lines.join("\n");
+}
+
+const iso = (value: Date | string | null) => (value === null ? "" : new Date(value).toISOString());
+
+export function printApprovals(requests: ChangeRequestRow[]): string {
+  if (requests.length === 0) return "No change requests.";
+  return table(
+    ["id", "status", "kind", "target", "category", "savings/month", "requested by", "requested", "expires"],
+    requests.map((r) => [r.id, r.status, r.kind, r.target, r.category, r.estimatedSavingsUsd ?? "", `${r.requestedBy} (${r.requestedByKind})`, iso(r.requestedAt), iso(r.expiresAt)]),
+  );
+}
+
+export function printApproval(r: ChangeRequestRow): string {
+  const lines = [
+    `${r.id}: ${r.status}, ${r.category} of ${r.kind} "${r.target}"`,
+    `requested by ${r.requestedBy} (${r.requestedByKind}) at ${iso(r.requestedAt)}; expires ${iso(r.expiresAt)}`,
+    `current:  ${JSON.stringify(r.current)}`,
+    `proposed: ${JSON.stringify(r.proposed)}`,
+  ];
+  if (r.estimatedSavingsUsd !== null) lines.push(`estimated savings: $${r.estimatedSavingsUsd} a month`);
+  if (r.qualityImpact) lines.push(`quality impact: ${r.qualityImpact}`);
+  if (r.confidence !== null) lines.push(`confidence: ${r.confidence}`);
+  if (r.reasoning) lines.push(`reasoning: ${r.reasoning}`);
+  if (r.decidedBy) lines.push(`decided by ${r.decidedBy} at ${iso(r.decidedAt)}${r.decisionNote ? `: ${r.decisionNote}` : ""}`);
+  return lines.join("\n");
+}
+
+export function printAudit(events: AuditEventRow[]): string {
+  if (events.length === 0) return "No audit events in this period.";
+  return table(
+    ["time", "action", "target", "actor", "outcome", "reason"],
+    events.map((e) => [iso(e.ts), e.action, e.target, `${e.actor} (${e.actorKind})`, e.outcome, e.reason ?? ""]),
+  );
 }

@@ -27,9 +27,13 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
  * Reads a JSON body. A declared length over the limit is refused before a byte is read; an undeclared
  * (chunked) body is counted as it arrives and refused the moment it passes the limit.
  */
-export async function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+/** The body as JSON. `options.empty` stands in for an empty body where one is allowed (an action with no fields). */
+export async function readJson(req: IncomingMessage, limitBytes: number, options: { empty?: unknown } = {}): Promise<unknown> {
   const body = await readBody(req, limitBytes);
-  if (body.length === 0) throw new AirlockError("invalid_request", "the request body is empty; expected JSON");
+  if (body.length === 0) {
+    if (options.empty !== undefined) return options.empty;
+    throw new AirlockError("invalid_request", "the request body is empty; expected JSON");
+  }
   try {
     return JSON.parse(body.toString("utf8"));
   } catch {

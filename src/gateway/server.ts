@@ -14,6 +14,7 @@ import * as ops from "./routes/ops.js";
 import * as finance from "./routes/finance-admin.js";
 import * as audio from "./routes/audio.js";
 import * as guards from "./routes/guards-admin.js";
+import * as changes from "./routes/changes-admin.js";
 import * as toggles from "./routes/toggles.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
@@ -66,6 +67,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/admin/kill-switch", guards.killSwitchStatus(gw)],
     ["POST", "/admin/kill-switch", guards.flipKillSwitch(gw)],
     ["GET", "/admin/audit", guards.auditEvents(gw)],
+    ["POST", "/admin/change-requests", changes.proposeChange(gw)],
+    ["GET", "/admin/change-requests", changes.listChanges(gw)],
+    ["GET", "/admin/change-requests/:id", changes.getChange(gw)],
+    ["POST", "/admin/change-requests/:id/approve", changes.approveChange(gw)],
+    ["POST", "/admin/change-requests/:id/reject", changes.rejectChange(gw)],
     ["GET", "/admin/budgets", guards.listBudgets(gw)],
     ["PUT", "/admin/budgets/:name", guards.putBudget(gw)],
     ["DELETE", "/admin/budgets/:name", guards.deleteBudget(gw)],

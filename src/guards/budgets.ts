@@ -18,7 +18,8 @@ import type { BudgetCharge } from "../store/schema/index.js";
 import { BudgetBook, type BudgetStatus } from "./budget-book.js";
 import type { Principal } from "../auth/principal.js";
 import type { BudgetInput } from "../store/queries/budgets.js";
-import { BudgetHold, withDeadline } from "./budget-hold.js";
+import { BudgetHold } from "./budget-hold.js";
+import { withDeadline } from "../core/deadline.js";
 
 export type BudgetEventType = "budget.window_opened" | "budget.warning" | "budget.exhausted";
 

@@ -5,7 +5,7 @@ import type { BudgetSubject, Window } from "../policy/budgets.js";
 import { limitSubjects, minuteAt, perMinute, rateLimited, type RateUnit } from "../policy/rate-limits.js";
 import type { Db } from "../store/database.js";
 import { dropOldRateWindows, leasePermits } from "../store/queries/rate-limits.js";
-import { withDeadline } from "./budget-hold.js";
+import { withDeadline } from "../core/deadline.js";
 
 /** One limit's allowance for one subject and unit in one minute, as this instance holds it. */
 class Permits {

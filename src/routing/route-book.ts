@@ -72,6 +72,17 @@ export class RouteBook {
   }
 
   private async write(name: string, input: unknown, by: string): Promise<StoredRoute> {
+    const definition = await this.validate(name, input);
+    const saved = await upsertRoute(this.options.db, { name, definition: definition as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
+    await this.changed();
+    return toStored(saved, definition);
+  }
+
+  /**
+   * The definition parsed, and checked against every route as the store holds them now (not as this
+   * instance last heard of them): what saving it would do, without saving it.
+   */
+  async validate(name: string, input: unknown): Promise<OperationConfig> {
     if (!OPERATION_NAME.test(name) || isTier(name)) {
       throw new AirlockError("invalid_request", `"${name}" is not a valid operation name (letters, digits, _ . : -, and not a tier name)`, { param: "name" });
     }
@@ -80,14 +91,10 @@ export class RouteBook {
       throw new AirlockError("invalid_request", `"${name}" already names a model (as the short form of a catalog id); choose another operation name`, { param: "name" });
     }
     const definition = parseRequest(operationSchema, input, `route "${name}"`);
-    // Validated against the store as it is now, not as this instance last heard of it.
     await this.reload();
     const before = this.definitions();
-    const next = new Map(before).set(name, definition);
-    assertChangeSaves(this.options.world(), before, next, name);
-    const saved = await upsertRoute(this.options.db, { name, definition: definition as Record<string, unknown>, source: "admin", updatedBy: by }, new Date());
-    await this.changed();
-    return toStored(saved, definition);
+    assertChangeSaves(this.options.world(), before, new Map(before).set(name, definition), name);
+    return definition;
   }
 
   /** Changes some fields of an existing route. */

@@ -10,7 +10,7 @@ import { isObject, readJson, sendJson } from "../http.js";
 /** `POST /admin/keys`: the secret is in this response and nowhere else, ever. */
 export function createKey(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
-    await requireAdmin(gw.plane, req, scope);
+    const principal = await requireAdmin(gw.plane, req, scope);
     const body = await readJson(req, gw.bodyLimitBytes);
     if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
     const name = optionalString(body, "name");
@@ -19,7 +19,7 @@ export function createKey(gw: GatewayContext): Handler {
     if (typeof kind !== "string" || !(PRINCIPAL_KINDS as readonly string[]).includes(kind)) {
       throw new AirlockError("invalid_request", `kind must be one of ${PRINCIPAL_KINDS.join(", ")}`, { param: "kind" });
     }
-    const created = await gw.plane.createKey({ name, kind: kind as PrincipalKind, userId: optionalString(body, "user"), teamId: optionalString(body, "team"), orgId: optionalString(body, "org") });
+    const created = await gw.plane.createKey({ name, kind: kind as PrincipalKind, userId: optionalString(body, "user"), teamId: optionalString(body, "team"), orgId: optionalString(body, "org") }, principal);
     gw.logger.info({ requestId: scope.requestId, keyId: created.key.id, kind }, "api key created");
     sendJson(res, 201, { ...created.key, key: created.secret });
   };
@@ -34,8 +34,8 @@ export function listKeys(gw: GatewayContext): Handler {
 
 export function revokeKey(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
-    await requireAdmin(gw.plane, req, scope);
-    const revoked = await gw.plane.revokeKey(params.id ?? "");
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const revoked = await gw.plane.revokeKey(params.id ?? "", principal);
     if (!revoked) throw new AirlockError("not_found", `no active key with id "${params.id}"`);
     gw.logger.info({ requestId: scope.requestId, keyId: revoked.id }, "api key revoked");
     sendJson(res, 200, revoked);

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
-import { requireAdmin } from "../auth.js";
+import { parseSince } from "../../core/duration.js";
+import { requireAdmin, requirePrincipal } from "../auth.js";
+import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { nameParam, readJson, sendJson } from "../http.js";
 
@@ -29,13 +31,16 @@ export function flipKillSwitch(gw: GatewayContext): Handler {
   };
 }
 
-/** `GET /admin/audit?limit=50`: the newest guard changes and refused attempts. */
+/** `GET /admin/audit?since=24h&action=change_request.&limit=50`: the newest changes and refused attempts first. */
 export function auditEvents(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
     const limit = Number(query.get("limit") ?? 50);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
-    sendJson(res, 200, { data: await gw.plane.auditEvents(limit) });
+    const sinceText = query.get("since");
+    const since = sinceText ? parseSince(sinceText) : undefined;
+    if (sinceText && !since) throw new AirlockError("invalid_request", "since must be a duration such as 24h or 7d, or an ISO date", { param: "since" });
+    sendJson(res, 200, { data: await gw.plane.auditEvents(limit, { since, action: query.get("action") ?? undefined }) });
   };
 }
 
@@ -52,9 +57,11 @@ export function listBudgets(gw: GatewayContext): Handler {
 /** `PUT /admin/budgets/:name`: `{scope, target?, window?, timezone?, limit, warnAt?}`; audited. */
 export function putBudget(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
-    const principal = await requireAdmin(gw.plane, req, scope);
+    const principal = await requirePrincipal(gw.plane, req, scope);
     const name = budgetName(params);
-    sendJson(res, 200, await gw.plane.budgets.put(name, await readJson(req, gw.bodyLimitBytes), principal));
+    const body = await readJson(req, gw.bodyLimitBytes);
+    if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "budget", name, body);
+    sendJson(res, 200, await gw.plane.budgets.put(name, body, principal));
   };
 }
 

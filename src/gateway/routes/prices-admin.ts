@@ -1,6 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import type { PriceEntry } from "../../store/queries/prices.js";
-import { requireAdmin } from "../auth.js";
+import { requireAdmin, requirePrincipal } from "../auth.js";
+import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { isObject, readJson, sendJson } from "../http.js";
 
@@ -25,10 +26,12 @@ export function priceHistory(gw: GatewayContext): Handler {
 /** `POST /admin/prices` with `{model, price}`: an override, in force from now; past ledger rows keep their cost. */
 export function setPrice(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
-    const principal = await requireAdmin(gw.plane, req, scope);
+    const principal = await requirePrincipal(gw.plane, req, scope);
     const body = await readJson(req, gw.bodyLimitBytes);
     if (!isObject(body) || typeof body.model !== "string") throw new AirlockError("invalid_request", "the body must be {model, price}", { param: "model" });
+    if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "price", body.model, body.price);
     const saved = await gw.plane.setPrice(body.model, body.price, principal.keyId);
+    await gw.plane.recordChange("price.set", body.model, principal, { price: saved.price });
     gw.logger.info({ requestId: scope.requestId, model: body.model, by: principal.keyId }, "price set");
     sendJson(res, 200, saved);
   };
@@ -47,6 +50,7 @@ export function importPrices(gw: GatewayContext): Handler {
       return { model: entry.model, price: entry.price as Record<string, string> };
     });
     const added = await gw.plane.importPrices(entries, "openrouter");
+    if (added > 0) await gw.plane.recordChange("price.import", "openrouter", principal, { received: entries.length, added });
     gw.logger.info({ requestId: scope.requestId, by: principal.keyId, received: entries.length, added }, "prices imported");
     sendJson(res, 200, { received: entries.length, added });
   };

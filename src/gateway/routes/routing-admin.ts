@@ -2,7 +2,8 @@ import { AirlockError } from "../../core/errors.js";
 import { parseSince } from "../../core/duration.js";
 import { fallbackReport } from "../../ledger/reports.js";
 import type { StoredRoute } from "../../routing/route-book.js";
-import { requireAdmin } from "../auth.js";
+import { requireAdmin, requirePrincipal } from "../auth.js";
+import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { readJson, sendJson } from "../http.js";
 
@@ -24,11 +25,13 @@ export function getRoute(gw: GatewayContext): Handler {
 /** `PUT /admin/routes/:name`: the whole definition, validated against every other route before it is written. */
 export function putRoute(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
-    const principal = await requireAdmin(gw.plane, req, scope);
+    const principal = await requirePrincipal(gw.plane, req, scope);
     const body = await readJson(req, gw.bodyLimitBytes);
     const name = params.name ?? "";
+    if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "route", name, body);
     const existed = gw.plane.routes.get(name) !== undefined;
     const saved = await gw.plane.routes.put(name, body, principal.keyId);
+    await gw.plane.recordChange("route.set", name, principal, { definition: saved.definition });
     gw.logger.info({ requestId: scope.requestId, operation: name, by: principal.keyId }, existed ? "route replaced" : "route created");
     sendJson(res, existed ? 200 : 201, describe(gw, saved));
   };
@@ -37,9 +40,14 @@ export function putRoute(gw: GatewayContext): Handler {
 /** `PATCH /admin/routes/:name`: some fields, such as `{"enabled": false}`. */
 export function patchRoute(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
-    const principal = await requireAdmin(gw.plane, req, scope);
+    const principal = await requirePrincipal(gw.plane, req, scope);
     const body = await readJson(req, gw.bodyLimitBytes);
+    if (principal.kind !== "admin") {
+      const current = found(gw, params.name);
+      return proposeInstead(gw, res, principal, "route", current.name, { ...current.definition, ...(body as object) });
+    }
     const saved = await gw.plane.routes.patch(params.name ?? "", body, principal.keyId);
+    await gw.plane.recordChange("route.set", saved.name, principal, { definition: saved.definition });
     gw.logger.info({ requestId: scope.requestId, operation: saved.name, by: principal.keyId, fields: Object.keys(body as object) }, "route changed");
     sendJson(res, 200, describe(gw, saved));
   };
@@ -51,6 +59,7 @@ export function deleteRoute(gw: GatewayContext): Handler {
     const principal = await requireAdmin(gw.plane, req, scope);
     const name = params.name ?? "";
     const restored = await gw.plane.routes.remove(name);
+    await gw.plane.recordChange("route.delete", name, principal, { restored: restored?.definition ?? null });
     gw.logger.info({ requestId: scope.requestId, operation: name, by: principal.keyId, restored: restored !== undefined }, "admin route removed");
     sendJson(res, 200, restored ? { deleted: false, restored: describe(gw, restored) } : { deleted: true, name });
   };

@@ -1,4 +1,4 @@
-import { desc } from "drizzle-orm";
+import { and, desc, gte, like, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, type AuditEventRow } from "../schema/index.js";
 
@@ -6,6 +6,25 @@ export function insertAuditEvent(db: Db, event: typeof auditEvents.$inferInsert)
   return db.insert(auditEvents).values(event);
 }
 
-export function recentAuditEvents(db: Db, limit: number): Promise<AuditEventRow[]> {
-  return db.select().from(auditEvents).orderBy(desc(auditEvents.ts), desc(auditEvents.id)).limit(limit);
+export interface AuditFilter {
+  since?: Date;
+  /** An action, or a prefix of one ending in `.` (`change_request.`). */
+  action?: string;
+}
+
+/** The newest events first. */
+export function recentAuditEvents(db: Db, limit: number, filter: AuditFilter = {}): Promise<AuditEventRow[]> {
+  const conditions: SQL[] = [];
+  if (filter.since) conditions.push(gte(auditEvents.ts, filter.since));
+  if (filter.action) conditions.push(like(auditEvents.action, filter.action.endsWith(".") ? `${escapeLike(filter.action)}%` : escapeLike(filter.action)));
+  return db
+    .select()
+    .from(auditEvents)
+    .where(conditions.length > 0 ? and(...conditions) : undefined)
+    .orderBy(desc(auditEvents.ts), desc(auditEvents.id))
+    .limit(limit);
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

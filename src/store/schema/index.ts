@@ -9,3 +9,4 @@ export * from "./audit.js";
 export * from "./toggles.js";
 export * from "./budgets.js";
 export * from "./rate-limits.js";
+export * from "./change-requests.js";

@@ -1,0 +1,71 @@
+import { z } from "zod";
+import type { Principal } from "../../auth/principal.js";
+import { parseRequest } from "../../config/load.js";
+import { AirlockError } from "../../core/errors.js";
+import { CHANGE_STATUSES, type ChangeKind } from "../../governance/change-control.js";
+import type { ChangeRequestRow } from "../../store/schema/index.js";
+import { requireAdmin, requirePrincipal } from "../auth.js";
+import type { GatewayContext, Handler } from "../context.js";
+import { readJson, sendJson } from "../http.js";
+import type { ServerResponse } from "node:http";
+
+const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
+
+/** `POST /admin/change-requests` (any key): proposes a change; 201 with the pending request. */
+export function proposeChange(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    sendJson(res, 201, await gw.plane.changes.propose(await readJson(req, gw.bodyLimitBytes), principal));
+  };
+}
+
+/** `GET /admin/change-requests?status=PENDING&limit=50` (admin): newest first. */
+export function listChanges(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const status = query.get("status") ?? undefined;
+    if (status !== undefined && !(CHANGE_STATUSES as readonly string[]).includes(status)) {
+      throw new AirlockError("invalid_request", `status must be one of ${CHANGE_STATUSES.join(", ")}`, { param: "status" });
+    }
+    const limit = Number(query.get("limit") ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    sendJson(res, 200, { data: await gw.plane.changes.list(status as ChangeRequestRow["status"] | undefined, limit) });
+  };
+}
+
+/** `GET /admin/change-requests/:id`: an admin, or the key that proposed it. */
+export function getChange(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const request = await gw.plane.changes.get(params.id ?? "");
+    if (principal.kind !== "admin" && request.requestedBy !== principal.keyId) throw new AirlockError("forbidden", "only an admin key, or the key that proposed it, can read a change request");
+    sendJson(res, 200, request);
+  };
+}
+
+/** `POST /admin/change-requests/:id/approve` with `{note?}`: applies it, or says why not. */
+export function approveChange(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const { note } = parseRequest(decisionBody, await readJson(req, gw.bodyLimitBytes, { empty: {} }), "approval");
+    sendJson(res, 200, await gw.plane.changes.approve(params.id ?? "", principal, note));
+  };
+}
+
+/** `POST /admin/change-requests/:id/reject` with `{note?}`: an admin, or the proposer withdrawing it. */
+export function rejectChange(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const { note } = parseRequest(decisionBody, await readJson(req, gw.bodyLimitBytes, { empty: {} }), "rejection");
+    sendJson(res, 200, await gw.plane.changes.reject(params.id ?? "", principal, note));
+  };
+}
+
+/**
+ * A margin-impacting change sent to the admin API by a key that is not an admin's: not applied, but
+ * proposed, and answered 202 with the pending change request.
+ */
+export async function proposeInstead(gw: GatewayContext, res: ServerResponse, principal: Principal, kind: ChangeKind, target: string, proposed: unknown): Promise<void> {
+  const request = await gw.plane.changes.propose({ kind, target, proposed }, principal);
+  sendJson(res, 202, { status: "PENDING", change_request: request.id, message: `not applied: a ${kind} change by a ${principal.kind} key needs an admin's approval`, request });
+}

@@ -1,0 +1,70 @@
+import { z } from "zod";
+import { budgetSchema, priceSchema } from "../config/schema.js";
+import { parseRequest } from "../config/load.js";
+import { AirlockError } from "../core/errors.js";
+import { budgetInput } from "../guards/budget-book.js";
+import type { FeatureToggles } from "../guards/toggles.js";
+import { withoutUndefined } from "../ledger/price-book.js";
+import { Money, unitPrice } from "../ledger/pricing.js";
+import type { Catalog } from "../routing/catalog.js";
+import type { RouteBook } from "../routing/route-book.js";
+import type { ChangeKind, CheckedChange } from "./change-control.js";
+
+const toggleChange = z.strictObject({
+  enabled: z.boolean().optional(),
+  locked: z.boolean().optional(),
+  controlledBy: z.enum(["ADMIN_ONLY", "USER", "BOTH"]).optional(),
+});
+
+export interface ChangeWorld {
+  routes: RouteBook;
+  catalog(): Catalog;
+  toggles: FeatureToggles;
+}
+
+/**
+ * Checks a proposed change as a direct admin change would be checked, puts it in the form the store
+ * applies, and names it: a route whose primary model changes is a model switch, and a cost increase
+ * when the new model's list price is higher; a price that goes up is a cost increase too.
+ */
+export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: string, proposed: unknown): Promise<CheckedChange> {
+  switch (kind) {
+    case "route": {
+      const definition = await world.routes.validate(target, proposed);
+      const before = world.routes.get(target)?.definition.model;
+      if (before === undefined || before === definition.model) return { proposed: definition, category: "route_change" };
+      return { proposed: definition, category: dearer(world.catalog(), definition.model, before) ? "cost_increase" : "model_switch" };
+    }
+    case "price": {
+      const model = world.catalog().models.get(target);
+      if (!model) throw new AirlockError("not_found", `unknown model "${target}"`, { param: "target" });
+      const price = parseRequest(priceSchema, proposed, `price for "${target}"`, "proposed");
+      const higher = model.price && (unitPrice(price).input.gt(model.price.input) || unitPrice(price).output.gt(model.price.output));
+      return { proposed: withoutUndefined(price), category: higher ? "cost_increase" : "price_change" };
+    }
+    case "budget": {
+      const body = proposed && typeof proposed === "object" && !Array.isArray(proposed) ? { ...proposed, name: target } : proposed;
+      const budget = budgetInput(parseRequest(budgetSchema, body, `budget "${target}"`, "proposed"));
+      return {
+        proposed: { scope: budget.scope, target: budget.target, window: budget.period, timezone: budget.timezone, limit: budget.limitUsd, warnAt: budget.warnUsd },
+        category: "budget_change",
+      };
+    }
+    case "toggle": {
+      if (!world.toggles.get(target)) throw new AirlockError("not_found", `no feature toggle named "${target}"`, { param: "target" });
+      return { proposed: parseRequest(toggleChange, proposed, `toggle "${target}"`, "proposed"), category: "toggle_change" };
+    }
+  }
+}
+
+/** True when both are priced catalog models and `next` lists dearer per input plus output token. */
+function dearer(catalog: Catalog, next: string, before: string): boolean {
+  const perToken = (id: string): Money | undefined => {
+    const price = catalog.models.get(catalog.tiers[id as keyof Catalog["tiers"]] ?? id)?.price;
+    return price ? price.input.add(price.output) : undefined;
+  };
+  const a = perToken(next);
+  const b = perToken(before);
+  return a !== undefined && b !== undefined && a.gt(b);
+}
+

@@ -1,0 +1,137 @@
+import { z } from "zod";
+import type { Principal } from "../auth/principal.js";
+import { parseRequest } from "../config/load.js";
+import { AirlockError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { Db } from "../store/database.js";
+import * as q from "../store/queries/change-requests.js";
+import type { ChangeRequestRow } from "../store/schema/index.js";
+
+export type ChangeKind = q.ChangeKind;
+export const CHANGE_KINDS = ["route", "price", "budget", "toggle"] as const;
+export const CHANGE_STATUSES = ["PENDING", "APPROVED", "APPLIED", "REJECTED", "EXPIRED"] as const;
+
+const signedDecimal = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => /^-?\d+(\.\d+)?$/.test(v), { message: 'expected a decimal such as "120.50" (negative: it costs more)' });
+
+/** What a proposer sends: the change, and the case for it. */
+export const proposalSchema = z.strictObject({
+  kind: z.enum(CHANGE_KINDS),
+  /** The operation (route), model (price), budget or toggle name. */
+  target: z.string().min(1).max(200),
+  /** The new value, as the admin API takes it for that kind (a route definition, a price, a budget, toggle fields). */
+  proposed: z.unknown(),
+  estimatedSavingsUsd: signedDecimal.optional(),
+  qualityImpact: z.string().max(2_000).optional(),
+  confidence: z.number().min(0).max(1).optional(),
+  reasoning: z.string().max(10_000).optional(),
+  /** How long the request may wait for a decision. */
+  expiresInHours: z.number().positive().max(24 * 90).default(24 * 7),
+});
+
+export type Proposal = z.input<typeof proposalSchema>;
+
+/** A proposed value checked and put in the form the store applies, with what kind of change it is. */
+export interface CheckedChange {
+  proposed: unknown;
+  category: string;
+}
+
+export interface ChangeControlOptions {
+  db: Db;
+  logger: Logger;
+  /** Validates a proposed value against the world as it is now; throws the error a direct change would. */
+  check(kind: ChangeKind, target: string, proposed: unknown): Promise<CheckedChange>;
+  /** Reloads the changed area on this instance and tells the others. */
+  applied(kind: ChangeKind): Promise<void>;
+}
+
+/**
+ * Change requests: anyone may propose a configuration change, only a human admin other than the
+ * proposer may approve it, and approval applies it and audits it in one statement, provided the
+ * target is still as it was when the change was proposed.
+ */
+export class ChangeControl {
+  constructor(private readonly options: ChangeControlOptions) {}
+
+  async propose(input: unknown, principal: Principal): Promise<ChangeRequestRow> {
+    const proposal = parseRequest(proposalSchema, input, "change request");
+    const checked = await this.options.check(proposal.kind, proposal.target, proposal.proposed);
+    const row = await q.insertChangeRequest(
+      this.options.db,
+      {
+        id: newId("chg"),
+        kind: proposal.kind,
+        target: proposal.target,
+        category: checked.category,
+        proposed: checked.proposed,
+        estimatedSavingsUsd: proposal.estimatedSavingsUsd ?? null,
+        qualityImpact: proposal.qualityImpact ?? null,
+        confidence: proposal.confidence === undefined ? null : String(proposal.confidence),
+        reasoning: proposal.reasoning ?? null,
+        requestedBy: principal.keyId,
+        requestedByKind: principal.kind,
+        expiresAt: new Date(Date.now() + proposal.expiresInHours * 3_600_000),
+      },
+      newId("audit"),
+    );
+    this.options.logger.info({ changeRequest: row.id, kind: row.kind, target: row.target, by: principal.keyId }, "change request proposed");
+    return row;
+  }
+
+  async list(status: ChangeRequestRow["status"] | undefined, limit: number): Promise<ChangeRequestRow[]> {
+    await q.expireChangeRequests(this.options.db);
+    return q.listChangeRequests(this.options.db, status, limit);
+  }
+
+  async get(id: string): Promise<ChangeRequestRow> {
+    await q.expireChangeRequests(this.options.db);
+    const row = await q.getChangeRequest(this.options.db, id);
+    if (!row) throw new AirlockError("not_found", `no change request "${id}"`);
+    return row;
+  }
+
+  /** Approves and applies, or refuses with why: not an admin, the requester, already decided, expired, or stale. */
+  async approve(id: string, principal: Principal, note?: string): Promise<ChangeRequestRow> {
+    const request = await this.get(id);
+    if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can approve a change request", { details: { change_request: id } });
+    if (principal.keyId === request.requestedBy) throw new AirlockError("forbidden", "a change request cannot be approved by the key that proposed it", { details: { change_request: id } });
+    assertPending(request);
+    // The world may have moved since the proposal (a route it depends on removed): check again.
+    await this.options.check(request.kind, request.target, request.proposed);
+    const done = await q.approveAndApply(this.options.db, request.kind, request.target, decision(id, principal, note));
+    if (!done) {
+      const now = await this.get(id);
+      assertPending(now);
+      throw new AirlockError("invalid_request", `change request "${id}" is stale: its ${request.kind} "${request.target}" changed after it was proposed. Propose it again against the current value.`, {
+        details: { change_request: id, stale: true },
+      });
+    }
+    await this.options.applied(request.kind);
+    this.options.logger.info({ changeRequest: id, kind: request.kind, target: request.target, by: principal.keyId }, "change request approved and applied");
+    return this.get(id);
+  }
+
+  /** Rejects (an admin), or withdraws (its proposer). */
+  async reject(id: string, principal: Principal, note?: string): Promise<ChangeRequestRow> {
+    const request = await this.get(id);
+    if (principal.kind !== "admin" && principal.keyId !== request.requestedBy) {
+      throw new AirlockError("forbidden", "only an admin key, or the key that proposed it, can reject a change request", { details: { change_request: id } });
+    }
+    assertPending(request);
+    if (!(await q.rejectChangeRequest(this.options.db, decision(id, principal, note)))) assertPending(await this.get(id));
+    return this.get(id);
+  }
+}
+
+function decision(id: string, principal: Principal, note: string | undefined): q.Decision {
+  return { id, decidedBy: principal.keyId, decidedByKind: principal.kind, note: note ?? null, auditId: newId("audit") };
+}
+
+function assertPending(request: ChangeRequestRow): void {
+  if (request.status === "EXPIRED") throw new AirlockError("invalid_request", `change request "${request.id}" expired at ${request.expiresAt.toISOString()}`, { details: { change_request: request.id, status: request.status } });
+  if (request.status !== "PENDING") throw new AirlockError("invalid_request", `change request "${request.id}" is already ${request.status}`, { details: { change_request: request.id, status: request.status } });
+}

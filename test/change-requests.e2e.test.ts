@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import { api, ask, BOOTSTRAP_ADMIN_ID, routesSuite, type Instance } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Change control: any key may propose a change, only an admin other than the proposer may approve it,
+ * approval applies it and writes its audit row in one statement or not at all, and a change proposed
+ * against a value that has since moved is refused as stale.
+ */
+describe.each(STORE_KINDS)("change requests on %s", (kind) => {
+  const { config, gateway } = routesSuite(kind);
+  const operations = { summarize: { model: "p1/m1" } };
+
+  async function key(gw: Instance, name: string, keyKind: string): Promise<{ id: string; key: string }> {
+    return (await api(gw, "POST", "/admin/keys", { name, kind: keyKind })).body;
+  }
+
+  const cheaper = { kind: "route", target: "summarize", proposed: { model: "p2/m2" }, estimatedSavingsUsd: "120.50", qualityImpact: "none expected", confidence: 0.8, reasoning: "p2/m2 answers as well for summaries" };
+
+  it("lets an agent propose but never approve; an admin's approval applies the change with its audit row", async () => {
+    const gw = await gateway(config({ operations, models: [{ id: "p1/m1", price: { input: "2", output: "8", per: "1M" } }, { id: "p2/m2", price: { input: "1", output: "2", per: "1M" } }, { id: "p3/m3" }] }));
+    const agent = await key(gw, "optimizer", "agent");
+    const proposed = await api(gw, "POST", "/admin/change-requests", cheaper, agent.key);
+    expect(proposed.status).toBe(201);
+    const request = proposed.body;
+    expect(request).toMatchObject({ kind: "route", target: "summarize", category: "model_switch", status: "PENDING", requestedBy: agent.id, requestedByKind: "agent", estimatedSavingsUsd: "120.500000000000", confidence: "0.800" });
+    expect(request.current).toMatchObject({ model: "p1/m1" });
+    expect(request.proposed).toMatchObject({ model: "p2/m2", fallbacks: [], enabled: true });
+
+    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {}, agent.key)).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } });
+    expect((await ask(gw, "summarize")).model).toBe("p1/m1");
+
+    const approved = await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, { note: "ok for summaries" });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ status: "APPLIED", decidedBy: BOOTSTRAP_ADMIN_ID, decisionNote: "ok for summaries" });
+    expect((await ask(gw, "summarize")).model).toBe("p2/m2");
+    expect((await api(gw, "GET", "/admin/routes/summarize")).body).toMatchObject({ source: "admin", updatedBy: BOOTSTRAP_ADMIN_ID });
+
+    const audit = (await api(gw, "GET", "/admin/audit?action=change_request.&since=1h")).body.data;
+    expect(audit.map((e: any) => [e.action, e.target, e.actor])).toEqual([
+      ["change_request.apply", request.id, BOOTSTRAP_ADMIN_ID],
+      ["change_request.create", request.id, agent.id],
+    ]);
+    expect(audit[0].details).toMatchObject({ kind: "route", target: "summarize", from: { model: "p1/m1" }, to: { model: "p2/m2" }, requestedBy: agent.id });
+    // Decided once: a second approval is refused.
+    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).toMatchObject({ status: 400, body: { error: { status: "APPLIED" } } });
+  });
+
+  it("never lets the proposer approve its own request, even an admin", async () => {
+    const gw = await gateway(config({ operations }));
+    const proposed = (await api(gw, "POST", "/admin/change-requests", cheaper)).body;
+    const own = await api(gw, "POST", `/admin/change-requests/${proposed.id}/approve`, {});
+    expect(own).toMatchObject({ status: 403 });
+    expect(own.body.error.message).toContain("cannot be approved by the key that proposed it");
+    const second = await key(gw, "second admin", "admin");
+    expect((await api(gw, "POST", `/admin/change-requests/${proposed.id}/approve`, {}, second.key)).body.status).toBe("APPLIED");
+  });
+
+  it("refuses a stale request: the value it was proposed against changed since", async () => {
+    const gw = await gateway(config({ budgets: [{ name: "team", scope: "team", target: "t1", limit: "10" }] }));
+    const user = await key(gw, "finance bot", "service");
+    const proposed = await api(gw, "PUT", "/admin/budgets/team", { scope: "team", target: "t1", limit: "50" }, user.key);
+    expect(proposed).toMatchObject({ status: 202, body: { status: "PENDING" } });
+    expect(proposed.body.request).toMatchObject({ kind: "budget", category: "budget_change", current: { limit: "10.000000000000" }, proposed: { limit: "50" } });
+    // An admin moves the limit directly meanwhile.
+    expect((await api(gw, "PUT", "/admin/budgets/team", { scope: "team", target: "t1", limit: "20" })).status).toBe(200);
+    const stale = await api(gw, "POST", `/admin/change-requests/${proposed.body.change_request}/approve`, {});
+    expect(stale).toMatchObject({ status: 400, body: { error: { code: "invalid_request", stale: true } } });
+    expect((await api(gw, "GET", "/admin/budgets")).body.data[0].limit).toBe("20");
+    expect((await api(gw, "GET", `/admin/change-requests/${proposed.body.change_request}`)).body.status).toBe("PENDING");
+  });
+
+  it("applies nothing and audits nothing when applying fails, and applies both when it succeeds", async () => {
+    const gw = await gateway(config({ operations }));
+    const request = (await api(gw, "POST", "/admin/change-requests", cheaper, (await key(gw, "svc", "service")).key)).body;
+    // A forced failure inside the approving statement: the route write raises.
+    await gw.plane.database.execute(`create function refuse_route_write() returns trigger language plpgsql as $$ begin raise exception 'forced failure'; end; $$;
+      create trigger refuse_route_write before insert or update on routes for each row execute function refuse_route_write()`);
+    const failed = await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {});
+    expect(failed.status).toBe(500);
+    expect(failed.body.error.message).not.toContain("forced failure");
+    expect((await api(gw, "GET", `/admin/change-requests/${request.id}`)).body.status).toBe("PENDING");
+    expect((await api(gw, "GET", "/admin/audit?action=change_request.apply")).body.data).toEqual([]);
+    expect((await ask(gw, "summarize")).model).toBe("p1/m1");
+
+    await gw.plane.database.execute("drop trigger refuse_route_write on routes");
+    expect((await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).body.status).toBe("APPLIED");
+    expect((await api(gw, "GET", "/admin/audit?action=change_request.apply")).body.data).toHaveLength(1);
+    expect((await ask(gw, "summarize")).model).toBe("p2/m2");
+  });
+
+  it("turns a user key's direct price, route and budget changes into pending requests (202), and applies a price once approved", async () => {
+    const gw = await gateway(config({ operations }));
+    const user = await key(gw, "app", "user");
+    const price = await api(gw, "POST", "/admin/prices", { model: "p1/m1", price: { input: "3", output: "9", per: "1M" } }, user.key);
+    expect(price).toMatchObject({ status: 202, body: { status: "PENDING", request: { kind: "price", target: "p1/m1", category: "cost_increase" } } });
+    const route = await api(gw, "PATCH", "/admin/routes/summarize", { fallbacks: ["p3/m3"] }, user.key);
+    expect(route).toMatchObject({ status: 202, body: { request: { kind: "route", category: "route_change", proposed: { model: "p1/m1", fallbacks: ["p3/m3"] } } } });
+    const priceOf = async () => (await api(gw, "GET", "/admin/prices")).body.data.find((p: any) => p.model === "p1/m1").price;
+    expect(await priceOf()).toMatchObject({ origin: "config", price: { input: "1", output: "2" } });
+
+    const pending = (await api(gw, "GET", "/admin/change-requests?status=PENDING")).body.data;
+    expect(pending.map((r: any) => r.kind).sort()).toEqual(["price", "route"]);
+    expect((await api(gw, "POST", `/admin/change-requests/${price.body.change_request}/approve`, {})).body.status).toBe("APPLIED");
+    expect(await priceOf()).toMatchObject({ origin: "admin", createdBy: BOOTSTRAP_ADMIN_ID, price: { input: "3", output: "9" } });
+    // The proposer may withdraw its own; others may not.
+    const other = await key(gw, "other", "service");
+    expect((await api(gw, "POST", `/admin/change-requests/${route.body.change_request}/reject`, {}, other.key)).status).toBe(403);
+    expect((await api(gw, "POST", `/admin/change-requests/${route.body.change_request}/reject`, { note: "not needed" }, user.key)).body).toMatchObject({ status: "REJECTED", decisionNote: "not needed" });
+  });
+
+  it("expires a request nobody decided, and refuses a proposal that would not save", async () => {
+    const gw = await gateway(config({ operations }));
+    const request = (await api(gw, "POST", "/admin/change-requests", { ...cheaper, expiresInHours: 0.0001 })).body;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = await key(gw, "second", "admin");
+    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {}, second.key)).toMatchObject({ status: 400, body: { error: { status: "EXPIRED" } } });
+    expect((await api(gw, "GET", "/admin/change-requests?status=EXPIRED")).body.data.map((r: any) => r.id)).toEqual([request.id]);
+
+    expect(await api(gw, "POST", "/admin/change-requests", { kind: "route", target: "summarize", proposed: { model: "nope/none" } })).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+    expect(await api(gw, "POST", "/admin/change-requests", { kind: "price", target: "p9/m9", proposed: { input: "1" } })).toMatchObject({ status: 404 });
+    expect(await api(gw, "POST", "/admin/change-requests", { kind: "nonsense", target: "x", proposed: {} })).toMatchObject({ status: 400 });
+  });
+
+  it("keeps the audit log append-only, and audits key creation and revocation and an admin's direct changes", async () => {
+    const gw = await gateway(config({ operations }));
+    expect((await api(gw, "PUT", "/admin/routes/summarize", { model: "p3/m3" })).status).toBe(200);
+    expect((await api(gw, "POST", "/admin/prices", { model: "p3/m3", price: { input: "1", output: "1", per: "1M" } })).status).toBe(200);
+    const direct = (await api(gw, "GET", "/admin/audit?since=1h")).body.data.map((e: any) => [e.action, e.target, e.actor]);
+    expect(direct).toEqual([
+      ["price.set", "p3/m3", BOOTSTRAP_ADMIN_ID],
+      ["route.set", "summarize", BOOTSTRAP_ADMIN_ID],
+    ]);
+    const made = await key(gw, "temp", "service");
+    expect((await api(gw, "DELETE", `/admin/keys/${made.id}`)).status).toBe(200);
+    const audit = (await api(gw, "GET", "/admin/audit?action=key.&limit=10")).body.data;
+    expect(audit.map((e: any) => [e.action, e.target, e.actor])).toEqual([
+      ["key.revoke", made.id, BOOTSTRAP_ADMIN_ID],
+      ["key.create", made.id, BOOTSTRAP_ADMIN_ID],
+    ]);
+    await expect(gw.plane.database.execute("update audit_events set reason = 'rewritten'")).rejects.toThrow(/append-only/);
+    await expect(gw.plane.database.execute("delete from audit_events")).rejects.toThrow(/append-only/);
+    expect((await api(gw, "GET", "/admin/audit?action=key.")).body.data).toHaveLength(2);
+  });
+});
