@@ -33,8 +33,8 @@ import { withDeadline } from "./core/deadline.js";
 import { FinanceBook } from "./ledger/finance-book.js";
 import { ChangeControl, type ChangeKind } from "./governance/change-control.js";
 import { checkChange } from "./governance/change-checks.js";
-import { insertAuditEvent, recentAuditEvents, type AuditFilter } from "./store/queries/audit.js";
-import type { AuditEventRow } from "./store/schema/audit.js";
+import { Notifier } from "./governance/notifications.js";
+import { AuditLog } from "./governance/audit-log.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
@@ -74,6 +74,8 @@ export class ControlPlane {
   readonly budgets: Budgets;
   readonly finance: FinanceBook;
   readonly changes: ChangeControl;
+  readonly notifier: Notifier;
+  readonly audit: AuditLog;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -118,6 +120,7 @@ export class ControlPlane {
         this.metrics.budgetEvents.inc({ budget: event.budget, event: event.type });
         this.logger[event.type === "budget.window_opened" ? "info" : "warn"](event, event.type);
         options.onBudgetEvent?.(event);
+        if (event.type !== "budget.window_opened") this.notifier.notify(event.type, { ...event });
       },
     });
     this.deps = {
@@ -146,12 +149,15 @@ export class ControlPlane {
       apply: (set) => this.applyRoutes(set),
       announce: () => this.announce("routes"),
     });
+    this.audit = new AuditLog(options.database.db);
+    this.notifier = new Notifier({ db: options.database.db, logger: this.logger, webhooks: config.notifications.webhooks });
     this.finance = new FinanceBook(options.database.db, () => this.ledger.flush());
     this.changes = new ChangeControl({
       db: options.database.db,
       logger: this.logger,
       check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles }, kind, target, proposed),
       applied: (kind) => this.applied(kind),
+      notify: (type, request) => this.notifier.notify(type, request),
     });
     this.prices = new PriceBook({
       db: options.database.db,
@@ -187,12 +193,13 @@ export class ControlPlane {
     await plane.routes.start();
     await plane.budgets.start();
     plane.deps.rateLimits.start();
+    plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes and prices until told.
     await plane.announce("routes");
     await plane.announce("prices");
     await plane.ledger.start();
-    for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set; that provider's calls will be refused upstream");
+    for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set: a provider without its key is refused upstream, a webhook without its URL or secret is left out");
     return plane;
   }
 
@@ -333,20 +340,13 @@ export class ControlPlane {
   }
 
   /** Flips the global switch, or an operation's; audited, and announced to every instance. */
-  flipKillSwitch(input: FlipInput, actor: Principal): Promise<KillSwitchStatus> {
+  async flipKillSwitch(input: FlipInput, actor: Principal): Promise<KillSwitchStatus> {
     if (input.operation !== undefined && !this.deps.catalog.operations.has(input.operation)) {
       throw new AirlockError("not_found", `unknown operation "${input.operation}"`, { param: "operation" });
     }
-    return this.killSwitch.flip(input, { keyId: actor.keyId, kind: actor.kind });
-  }
-
-  /** One audit row for a change an admin key made directly (a route, a price). */
-  recordChange(action: string, target: string, by: Principal, details: Record<string, unknown>): Promise<unknown> {
-    return insertAuditEvent(this.database.db, { id: newId("audit"), action, target, actor: by.keyId, actorKind: by.kind, outcome: "applied", details });
-  }
-
-  auditEvents(limit: number, filter?: AuditFilter): Promise<AuditEventRow[]> {
-    return recentAuditEvents(this.database.db, limit, filter);
+    const flipped = await this.killSwitch.flip(input, { keyId: actor.keyId, kind: actor.kind });
+    this.notifier.notify("kill_switch.flipped", { active: input.active, scope: input.operation ? `operation:${input.operation}` : "global", reason: input.reason, by: actor.keyId });
+    return flipped;
   }
 
   private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles" | "budgets"): Promise<void> {
@@ -383,6 +383,7 @@ export class ControlPlane {
     this.closing ??= (async () => {
       this.killSwitch.close();
       this.deps.rateLimits.close();
+      await this.notifier.close();
       await this.unlisten?.();
       await this.ledger.close();
       // After the ledger: every settled call's spend is written, so what is left to return is exact.

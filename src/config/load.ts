@@ -91,7 +91,22 @@ function resolveSecrets(config: AirlockConfig, env: NodeJS.ProcessEnv): string[]
     if (value === undefined || value === "") missing.push(`providers.${name}.apiKey (${variable})`);
     provider.apiKey = value || undefined;
   }
+  config.notifications.webhooks = config.notifications.webhooks.flatMap((hook) => {
+    const url = fromEnv(hook.url, env);
+    const secret = hook.secret === undefined ? undefined : fromEnv(hook.secret, env);
+    const unset = [url === undefined ? "url" : undefined, hook.secret !== undefined && secret === undefined ? "secret" : undefined].filter(Boolean);
+    if (unset.length > 0) {
+      missing.push(...unset.map((field) => `notifications.webhooks.${hook.name}.${field}`));
+      return []; // a webhook without its URL or secret is left out, and said so at start
+    }
+    return [{ ...hook, url: url!, secret }];
+  });
   return missing;
+}
+
+/** `env:NAME` read from the environment (undefined when unset); any other value as written. */
+function fromEnv(value: string, env: NodeJS.ProcessEnv): string | undefined {
+  return value.startsWith("env:") ? env[value.slice(4)] || undefined : value;
 }
 
 /** Checks a request's input against `schema`: the parsed value, or `invalid_request` with every issue on one line. */

@@ -101,6 +101,19 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/** One webhook receiver; see docs/change-control.md#notifications. */
+export const webhookSchema = z.strictObject({
+  name: z.string().regex(OPERATION_NAME, "webhook names use letters, digits, _ . : -"),
+  /** The receiver; `env:NAME` reads it from the environment (Slack and Discord URLs are secrets). */
+  url: z.string().min(1),
+  /** `json`: Airlock's envelope `{id, type, ts, data}`; `slack`: `{text}`; `discord`: `{content}`. */
+  format: z.enum(["json", "slack", "discord"]).default("json"),
+  /** The events it receives; all of them when left out. */
+  events: z.array(z.enum(["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"])).min(1).optional(),
+  /** Signs each body: `x-airlock-signature: sha256=<hex HMAC>`. `env:NAME` reads it from the environment. */
+  secret: z.string().min(1).optional(),
+});
+
 /** Requests and tokens per fixed minute; see docs/guards.md. */
 export const rateLimitSchema = z
   .strictObject({
@@ -178,6 +191,7 @@ export const configSchema = z
       })
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
+    notifications: z.strictObject({ webhooks: z.array(webhookSchema).default([]) }).prefault({}),
     budgets: z.array(budgetSchema).default([]),
     rateLimits: z.array(rateLimitSchema).default([]),
     budgeting: z
@@ -244,6 +258,7 @@ export type PriceConfig = z.infer<typeof priceSchema>;
 export type Criticality = z.infer<typeof criticality>;
 export type BudgetConfig = z.infer<typeof budgetSchema>;
 export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
+export type WebhookConfig = z.infer<typeof webhookSchema>;
 
 
 type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets" | "rateLimits">;

@@ -73,6 +73,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/admin/change-requests/:id/approve", changes.approveChange(gw)],
     ["POST", "/admin/change-requests/:id/reject", changes.rejectChange(gw)],
     ["GET", "/admin/budgets", guards.listBudgets(gw)],
+    ["GET", "/admin/webhooks/deliveries", guards.webhookDeliveries(gw)],
     ["PUT", "/admin/budgets/:name", guards.putBudget(gw)],
     ["DELETE", "/admin/budgets/:name", guards.deleteBudget(gw)],
     ["GET", "/v1/toggles", toggles.listToggles(gw)],

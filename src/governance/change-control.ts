@@ -47,6 +47,8 @@ export interface ChangeControlOptions {
   check(kind: ChangeKind, target: string, proposed: unknown): Promise<CheckedChange>;
   /** Reloads the changed area on this instance and tells the others. */
   applied(kind: ChangeKind): Promise<void>;
+  /** Tells people (webhooks) that a request waits for approval, or was applied. Never waits. */
+  notify?(type: "approval.requested" | "change.applied", request: Record<string, unknown>): void;
 }
 
 /**
@@ -79,6 +81,7 @@ export class ChangeControl {
       newId("audit"),
     );
     this.options.logger.info({ changeRequest: row.id, kind: row.kind, target: row.target, by: principal.keyId }, "change request proposed");
+    this.options.notify?.("approval.requested", summaryOf(row));
     return row;
   }
 
@@ -112,7 +115,9 @@ export class ChangeControl {
     }
     await this.options.applied(request.kind);
     this.options.logger.info({ changeRequest: id, kind: request.kind, target: request.target, by: principal.keyId }, "change request approved and applied");
-    return this.get(id);
+    const applied = await this.get(id);
+    this.options.notify?.("change.applied", summaryOf(applied));
+    return applied;
   }
 
   /** Rejects (an admin), or withdraws (its proposer). */
@@ -125,6 +130,21 @@ export class ChangeControl {
     if (!(await q.rejectChangeRequest(this.options.db, decision(id, principal, note)))) assertPending(await this.get(id));
     return this.get(id);
   }
+}
+
+/** What a notification says of a request: who asked for what, and who decided. Not the values themselves. */
+function summaryOf(r: ChangeRequestRow): Record<string, unknown> {
+  return {
+    id: r.id,
+    kind: r.kind,
+    target: r.target,
+    category: r.category,
+    status: r.status,
+    estimatedSavingsUsd: r.estimatedSavingsUsd,
+    requestedBy: r.requestedBy,
+    requestedByKind: r.requestedByKind,
+    decidedBy: r.decidedBy,
+  };
 }
 
 function decision(id: string, principal: Principal, note: string | undefined): q.Decision {

@@ -40,7 +40,7 @@ export function auditEvents(gw: GatewayContext): Handler {
     const sinceText = query.get("since");
     const since = sinceText ? parseSince(sinceText) : undefined;
     if (sinceText && !since) throw new AirlockError("invalid_request", "since must be a duration such as 24h or 7d, or an ISO date", { param: "since" });
-    sendJson(res, 200, { data: await gw.plane.auditEvents(limit, { since, action: query.get("action") ?? undefined }) });
+    sendJson(res, 200, { data: await gw.plane.audit.recent(limit, { since, action: query.get("action") ?? undefined }) });
   };
 }
 
@@ -72,5 +72,15 @@ export function deleteBudget(gw: GatewayContext): Handler {
     const name = budgetName(params);
     if (!(await gw.plane.budgets.remove(name, principal))) throw new AirlockError("not_found", `no budget named "${name}"`);
     sendJson(res, 200, { name, deleted: true });
+  };
+}
+
+/** `GET /admin/webhooks/deliveries?limit=50`: the newest webhook deliveries, with their attempts and last error. */
+export function webhookDeliveries(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const limit = Number(query.get("limit") ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    sendJson(res, 200, { data: await gw.plane.notifier.deliveries(limit) });
   };
 }

@@ -31,7 +31,7 @@ export function setPrice(gw: GatewayContext): Handler {
     if (!isObject(body) || typeof body.model !== "string") throw new AirlockError("invalid_request", "the body must be {model, price}", { param: "model" });
     if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "price", body.model, body.price);
     const saved = await gw.plane.setPrice(body.model, body.price, principal.keyId);
-    await gw.plane.recordChange("price.set", body.model, principal, { price: saved.price });
+    await gw.plane.audit.record("price.set", body.model, principal, { price: saved.price });
     gw.logger.info({ requestId: scope.requestId, model: body.model, by: principal.keyId }, "price set");
     sendJson(res, 200, saved);
   };
@@ -50,7 +50,7 @@ export function importPrices(gw: GatewayContext): Handler {
       return { model: entry.model, price: entry.price as Record<string, string> };
     });
     const added = await gw.plane.importPrices(entries, "openrouter");
-    if (added > 0) await gw.plane.recordChange("price.import", "openrouter", principal, { received: entries.length, added });
+    if (added > 0) await gw.plane.audit.record("price.import", "openrouter", principal, { received: entries.length, added });
     gw.logger.info({ requestId: scope.requestId, by: principal.keyId, received: entries.length, added }, "prices imported");
     sendJson(res, 200, { received: entries.length, added });
   };

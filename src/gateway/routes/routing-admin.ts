@@ -31,7 +31,7 @@ export function putRoute(gw: GatewayContext): Handler {
     if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "route", name, body);
     const existed = gw.plane.routes.get(name) !== undefined;
     const saved = await gw.plane.routes.put(name, body, principal.keyId);
-    await gw.plane.recordChange("route.set", name, principal, { definition: saved.definition });
+    await gw.plane.audit.record("route.set", name, principal, { definition: saved.definition });
     gw.logger.info({ requestId: scope.requestId, operation: name, by: principal.keyId }, existed ? "route replaced" : "route created");
     sendJson(res, existed ? 200 : 201, describe(gw, saved));
   };
@@ -47,7 +47,7 @@ export function patchRoute(gw: GatewayContext): Handler {
       return proposeInstead(gw, res, principal, "route", current.name, { ...current.definition, ...(body as object) });
     }
     const saved = await gw.plane.routes.patch(params.name ?? "", body, principal.keyId);
-    await gw.plane.recordChange("route.set", saved.name, principal, { definition: saved.definition });
+    await gw.plane.audit.record("route.set", saved.name, principal, { definition: saved.definition });
     gw.logger.info({ requestId: scope.requestId, operation: saved.name, by: principal.keyId, fields: Object.keys(body as object) }, "route changed");
     sendJson(res, 200, describe(gw, saved));
   };
@@ -59,7 +59,7 @@ export function deleteRoute(gw: GatewayContext): Handler {
     const principal = await requireAdmin(gw.plane, req, scope);
     const name = params.name ?? "";
     const restored = await gw.plane.routes.remove(name);
-    await gw.plane.recordChange("route.delete", name, principal, { restored: restored?.definition ?? null });
+    await gw.plane.audit.record("route.delete", name, principal, { restored: restored?.definition ?? null });
     gw.logger.info({ requestId: scope.requestId, operation: name, by: principal.keyId, restored: restored !== undefined }, "admin route removed");
     sendJson(res, 200, restored ? { deleted: false, restored: describe(gw, restored) } : { deleted: true, name });
   };

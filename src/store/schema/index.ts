@@ -10,3 +10,4 @@ export * from "./toggles.js";
 export * from "./budgets.js";
 export * from "./rate-limits.js";
 export * from "./change-requests.js";
+export * from "./webhooks.js";

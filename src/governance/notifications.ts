@@ -1,0 +1,181 @@
+import { createHmac } from "node:crypto";
+import type { WebhookConfig } from "../config/schema.js";
+import { newId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { Db } from "../store/database.js";
+import { claimDeliveries, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, type ClaimedDelivery } from "../store/queries/webhooks.js";
+import type { WebhookDeliveryRow } from "../store/schema/index.js";
+
+export const NOTIFICATION_EVENTS = ["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+export interface NotifierOptions {
+  db: Db;
+  logger: Logger;
+  webhooks: readonly WebhookConfig[];
+  /** Every how often each instance looks for deliveries that are due (a local event is sent at once). */
+  pollIntervalMs?: number;
+  /** How long one attempt may take before it counts as failed. */
+  timeoutMs?: number;
+}
+
+/** Attempts per delivery, and the pause before each retry: 1 s, doubling (about 2 minutes from first attempt to last). */
+const MAX_ATTEMPTS = 8;
+const BASE_DELAY_MS = 1_000;
+/** A delivery is held this long by the instance sending it; past that, another may take it. */
+const LOCK_MS = 30_000;
+/** Deliveries one instance sends at once. */
+const MAX_IN_FLIGHT = 16;
+
+/** Why a failed attempt is retried: the receiver may be down, overloaded or slow. A 4xx other than these will not change. */
+function retryable(status: number | null): boolean {
+  return status === null || status === 408 || status === 429 || status >= 500;
+}
+
+export function retryDelayMs(attempts: number): number | undefined {
+  if (attempts >= MAX_ATTEMPTS) return undefined;
+  return BASE_DELAY_MS * 2 ** (attempts - 1);
+}
+
+/**
+ * Webhooks for the events people must hear of. `notify` only queues: it writes the event to the
+ * outbox in the background and returns at once, so no call, flip or approval waits on a receiver.
+ * Any instance delivers what is due, retrying with backoff, and keeps every failure.
+ */
+export class Notifier {
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: NotifierOptions) {}
+
+  start(): void {
+    if (this.options.webhooks.length === 0) return;
+    this.timer = setInterval(() => this.kick(), this.options.pollIntervalMs ?? 1_000);
+    this.timer.unref();
+  }
+
+  /** Queues the event for every webhook that listens for it. Never throws, never waits. */
+  notify(type: NotificationEvent, data: Record<string, unknown>): void {
+    const hooks = this.options.webhooks.filter((hook) => !hook.events || hook.events.includes(type));
+    if (hooks.length === 0 || this.closed) return;
+    const event = { id: newId("evt"), type, ts: new Date().toISOString(), data };
+    const rows = hooks.map((hook) => ({ id: newId("dlv"), eventId: event.id, webhook: hook.name, event: type, body: bodyFor(hook.format, event) }));
+    enqueueDeliveries(this.options.db, rows).then(
+      () => this.kick(),
+      (err: unknown) => this.options.logger.error({ err: message(err), event: type }, "could not queue a webhook event"),
+    );
+  }
+
+  /** Sends what is due now; a kick while sending runs one more round after it. */
+  private kick(): void {
+    if (this.closed) return;
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = this.sendDue()
+      .catch((err: unknown) => this.options.logger.warn({ err: message(err) }, "webhook delivery round failed; retried on the next"))
+      .finally(() => {
+        this.sending = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Claims what is due and sends it, each delivery on its own: a receiver that hangs holds up only its own. */
+  private async sendDue(): Promise<void> {
+    while (this.inFlight.size < MAX_IN_FLIGHT) {
+      const due = await claimDeliveries(this.options.db, MAX_IN_FLIGHT - this.inFlight.size, LOCK_MS);
+      if (due.length === 0) return;
+      for (const delivery of due) {
+        const sending: Promise<void> = this.send(delivery)
+          .catch((err: unknown) => this.options.logger.warn({ err: message(err), delivery: delivery.id }, "could not record a webhook attempt; it is retried when its lock runs out"))
+          .finally(() => {
+            this.inFlight.delete(sending);
+            this.kick();
+          });
+        this.inFlight.add(sending);
+      }
+    }
+  }
+
+  private async send(delivery: ClaimedDelivery): Promise<void> {
+    const hook = this.options.webhooks.find((h) => h.name === delivery.webhook);
+    if (!hook) return markAttemptFailed(this.options.db, delivery.id, `no webhook named "${delivery.webhook}" is configured any more`, null, undefined);
+    const body = JSON.stringify(delivery.body);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": "airlock-webhooks",
+      "x-airlock-event": delivery.event,
+      "x-airlock-event-id": delivery.eventId,
+      "x-airlock-delivery": delivery.id,
+    };
+    if (hook.secret) headers["x-airlock-signature"] = `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}`;
+    let status: number | null = null;
+    try {
+      const res = await fetch(hook.url, { method: "POST", headers, body, signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 5_000), this.stopping.signal]) });
+      status = res.status;
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) return markDelivered(this.options.db, delivery.id, res.status);
+      throw new Error(`HTTP ${res.status}`);
+    } catch (err) {
+      if (this.stopping.signal.aborted) return;
+      const retryIn = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
+      if (retryIn === undefined) this.options.logger.error({ webhook: hook.name, event: delivery.event, delivery: delivery.id, err: message(err) }, "webhook delivery failed for good");
+      await markAttemptFailed(this.options.db, delivery.id, message(err), status, retryIn);
+    }
+  }
+
+  /** The newest deliveries, with their attempts and last error. */
+  deliveries(limit: number): Promise<WebhookDeliveryRow[]> {
+    return recentDeliveries(this.options.db, limit);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.stopping.abort();
+    await this.sending;
+  }
+}
+
+interface EventEnvelope {
+  id: string;
+  type: NotificationEvent;
+  ts: string;
+  data: Record<string, unknown>;
+}
+
+/** The generic JSON envelope, or a chat message: Slack reads `text`, Discord reads `content`. */
+function bodyFor(format: WebhookConfig["format"], event: EventEnvelope): unknown {
+  if (format === "json") return event;
+  const text = summary(event);
+  return format === "slack" ? { text } : { content: text };
+}
+
+function summary({ type, data }: EventEnvelope): string {
+  const d = data as Record<string, string | undefined>;
+  switch (type) {
+    case "budget.warning":
+      return `Airlock: budget "${d.budget}" has spent $${d.spent} of $${d.limit} this window (warning threshold passed).`;
+    case "budget.exhausted":
+      return `Airlock: budget "${d.budget}" ($${d.limit}) is used up; calls under it are refused until ${d.windowEnd}.`;
+    case "kill_switch.flipped":
+      return `Airlock: kill switch ${d.active ? "ON" : "off"} for ${d.scope === "global" ? "all calls" : d.scope} by ${d.by}: ${d.reason}`;
+    case "approval.requested":
+      return `Airlock: ${d.requestedBy} (${d.requestedByKind}) asks to apply a ${d.category} to ${d.kind} "${d.target}". Review: airlock approvals show ${d.id}`;
+    case "change.applied":
+      return `Airlock: change request ${d.id} (${d.category} of ${d.kind} "${d.target}") was approved by ${d.decidedBy} and applied.`;
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

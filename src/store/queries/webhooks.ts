@@ -1,0 +1,53 @@
+import { desc, sql } from "drizzle-orm";
+import type { Db } from "../database.js";
+import { webhookDeliveries, type WebhookDeliveryRow } from "../schema/index.js";
+import { rowsOf } from "./rows.js";
+
+export type NewDelivery = Pick<WebhookDeliveryRow, "id" | "eventId" | "webhook" | "event" | "body">;
+
+export async function enqueueDeliveries(db: Db, rows: NewDelivery[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(webhookDeliveries).values(rows.map((row) => ({ ...row, status: "pending" as const })));
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  eventId: string;
+  webhook: string;
+  event: string;
+  body: unknown;
+  attempts: number;
+}
+
+/**
+ * Takes up to `limit` deliveries that are due and not held by another instance, holding them for
+ * `lockMs`: an instance that dies mid-delivery lets them go when the lock runs out.
+ */
+export async function claimDeliveries(db: Db, limit: number, lockMs: number): Promise<ClaimedDelivery[]> {
+  const result = await db.execute(sql`
+    update ${webhookDeliveries} set locked_until = now() + ${lockMs}::int * interval '1 millisecond', attempts = attempts + 1
+    where id in (
+      select id from ${webhookDeliveries}
+      where status = 'pending' and next_attempt_at <= now() and (locked_until is null or locked_until < now())
+      order by next_attempt_at limit ${limit} for update skip locked
+    )
+    returning id, event_id as "eventId", webhook, event, body, attempts`);
+  return rowsOf<ClaimedDelivery>(result);
+}
+
+export async function markDelivered(db: Db, id: string, status: number): Promise<void> {
+  await db.execute(sql`update ${webhookDeliveries} set status = 'delivered', delivered_at = now(), last_status = ${status}, locked_until = null where id = ${id}`);
+}
+
+/** Records a failed attempt: tried again after `retryInMs`, or given up on when that is undefined. */
+export async function markAttemptFailed(db: Db, id: string, error: string, status: number | null, retryInMs: number | undefined): Promise<void> {
+  await db.execute(sql`
+    update ${webhookDeliveries} set last_error = ${error}, last_status = ${status}, locked_until = null,
+      status = ${retryInMs === undefined ? "failed" : "pending"},
+      next_attempt_at = now() + ${retryInMs ?? 0}::int * interval '1 millisecond'
+    where id = ${id}`);
+}
+
+export function recentDeliveries(db: Db, limit: number): Promise<WebhookDeliveryRow[]> {
+  return db.select().from(webhookDeliveries).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
+}

@@ -1,0 +1,30 @@
+import { index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+
+/**
+ * The webhook outbox: one row per event and webhook. An event is written here by the instance that
+ * raised it, and any instance delivers it: rows are claimed with a lock that expires, retried with
+ * backoff, and end `delivered` or `failed` with the last error kept.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    /** The event's own id, the same for every webhook it goes to: receivers deduplicate on it. */
+    eventId: text("event_id").notNull(),
+    webhook: text("webhook").notNull(),
+    event: text("event").notNull(),
+    /** The body to send, already in the webhook's format. */
+    body: jsonb("body").$type<unknown>().notNull(),
+    status: text("status", { enum: ["pending", "delivered", "failed"] }).notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    lastStatus: integer("last_status"),
+    nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt)],
+);
+
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -1,0 +1,158 @@
+import { createHmac } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "./fakes/upstream.js";
+import { api, ask, rawChat, routesSuite } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/** A webhook receiver on loopback: records what it gets, and answers with `status`, or never (`hang`). */
+interface Receiver {
+  url: string;
+  received: Array<{ path: string; headers: IncomingMessage["headers"]; body: string; json: any }>;
+  close(): Promise<void>;
+}
+
+async function startReceiver(answer: number | "hang" = 200): Promise<Receiver> {
+  const received: Receiver["received"] = [];
+  const held: ServerResponse[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+    req.on("end", () => {
+      received.push({ path: req.url ?? "/", headers: req.headers, body, json: JSON.parse(body) });
+      if (answer === "hang") held.push(res);
+      else res.writeHead(answer).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of held) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function until<T>(read: () => T, done: (value: T) => boolean, giveUpMs = 8_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = read();
+    if (done(value)) return value;
+    if (Date.now() - started > giveUpMs) throw new Error(`not within ${giveUpMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Notifications: webhooks hear approval requests, applied changes, budget warnings and exhaustion,
+ * and kill switch flips, each event once per webhook, signed when a secret is set; delivery is queued,
+ * so a receiver that is down or hangs never holds up the call or the change that raised the event.
+ */
+describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
+  let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
+  const { config, gateway } = routesSuite(kind, (made) => {
+    upstreams = made;
+  });
+  const receivers: Receiver[] = [];
+  afterEach(async () => {
+    for (const receiver of receivers.splice(0)) await receiver.close();
+  });
+
+  it("delivers each event once per webhook: JSON signed with the secret, and Slack text", async () => {
+    const json = await startReceiver();
+    const slack = await startReceiver();
+    receivers.push(json, slack);
+    const gw = await gateway(
+      config({
+        operations: { summarize: { model: "p1/m1" } },
+        models: [{ id: "p1/m1", price: { input: "0", output: "100", per: "1M" } }, { id: "p2/m2", price: { input: "1", output: "2", per: "1M" } }],
+        budgets: [{ name: "daily", scope: "global", limit: "0.02", warnAt: "0.01" }],
+        budgeting: { syncIntervalMs: 100, leaseTtlMs: 1_000 },
+        notifications: {
+          webhooks: [
+            { name: "ops", url: json.url, secret: "whsec-test" },
+            { name: "chat", url: `${slack.url}/services/T0/B0/x`, format: "slack", events: ["kill_switch.flipped", "budget.exhausted"] },
+          ],
+        },
+      }),
+    );
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "incident 7" })).status).toBe(200);
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: false, reason: "resolved" })).status).toBe(200);
+
+    const agent = (await api(gw, "POST", "/admin/keys", { name: "optimizer", kind: "agent" })).body;
+    const request = (await api(gw, "POST", "/admin/change-requests", { kind: "route", target: "summarize", proposed: { model: "p2/m2" }, reasoning: "cheaper" }, agent.key)).body;
+    expect((await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).body.status).toBe("APPLIED");
+
+    // $0.01 a call against $0.02 with a warning at $0.01: two calls pass, the third is refused.
+    for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", fixture: "openai/chat-length" });
+    expect([(await rawChat(gw, gw.adminKey)).status, (await rawChat(gw, gw.adminKey)).status, (await rawChat(gw, gw.adminKey)).status]).toEqual([200, 200, 429]);
+    await gw.plane.recentCalls(1);
+
+    const expected = ["kill_switch.flipped", "kill_switch.flipped", "approval.requested", "change.applied", "budget.warning", "budget.exhausted"];
+    await until(() => json.received.map((r) => r.json.type), (types) => types.length >= expected.length);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // nothing more may arrive
+    expect(json.received.map((r) => r.json.type).sort()).toEqual([...expected].sort());
+    // Once each: every event id arrived once.
+    expect(new Set(json.received.map((r) => r.json.id)).size).toBe(expected.length);
+    for (const delivery of json.received) {
+      expect(delivery.headers["x-airlock-event"]).toBe(delivery.json.type);
+      expect(delivery.headers["x-airlock-event-id"]).toBe(delivery.json.id);
+      expect(delivery.headers["x-airlock-signature"]).toBe(`sha256=${createHmac("sha256", "whsec-test").update(delivery.body).digest("hex")}`);
+    }
+    const flips = json.received.filter((r) => r.json.type === "kill_switch.flipped").map((r) => r.json.data);
+    expect(flips).toEqual(expect.arrayContaining([expect.objectContaining({ active: true, scope: "global", reason: "incident 7" }), expect.objectContaining({ active: false, reason: "resolved" })]));
+    expect(json.received.find((r) => r.json.type === "approval.requested")!.json.data).toMatchObject({ id: request.id, kind: "route", target: "summarize", category: "model_switch", requestedBy: agent.id, requestedByKind: "agent" });
+    expect(json.received.find((r) => r.json.type === "budget.warning")!.json.data).toMatchObject({ budget: "daily", limit: "0.02" });
+
+    await until(() => slack.received.length, (n) => n >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(slack.received.map((r) => r.path)).toEqual(Array(3).fill("/services/T0/B0/x"));
+    const texts = slack.received.map((r) => r.json.text as string);
+    expect(texts.filter((t) => t.startsWith("Airlock: kill switch ON for all calls") && t.includes("incident 7"))).toHaveLength(1);
+    expect(texts.filter((t) => t.startsWith('Airlock: budget "daily" ($0.02) is used up'))).toHaveLength(1);
+    expect(slack.received[0]!.headers["x-airlock-signature"]).toBeUndefined();
+
+    const deliveries = (await api(gw, "GET", "/admin/webhooks/deliveries?limit=20")).body.data;
+    expect(deliveries).toHaveLength(9);
+    expect(deliveries.every((d: any) => d.status === "delivered" && d.attempts === 1 && d.lastStatus === 200)).toBe(true);
+  });
+
+  it("never holds up a call or a flip for a receiver that hangs or is down, and records the failed attempts", async () => {
+    const hanging = await startReceiver("hang");
+    const failing = await startReceiver(503);
+    receivers.push(hanging, failing);
+    const gw = await gateway(
+      config({
+        notifications: {
+          webhooks: [
+            { name: "hangs", url: hanging.url },
+            { name: "fails", url: failing.url },
+          ],
+        },
+      }),
+    );
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    await until(() => hanging.received.length, (n) => n === 1);
+    // The receiver holds its request open; the flip has long answered, and calls run meanwhile.
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: false, reason: "drill over" })).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await ask(gw, "p1/m1")).model).toBe("p1/m1");
+    expect(hanging.received.length).toBeLessThanOrEqual(2);
+
+    // The failing receiver answered 503: the attempt is recorded and retried after a pause.
+    const recorded = await (async () => {
+      for (let i = 0; i < 200; i++) {
+        const rows = (await api(gw, "GET", "/admin/webhooks/deliveries?limit=20")).body.data.filter((d: any) => d.webhook === "fails");
+        if (rows.length === 2 && rows.every((d: any) => d.lastStatus === 503)) return rows;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      throw new Error("the failing receiver's attempts were not recorded");
+    })();
+    for (const row of recorded) expect(row).toMatchObject({ status: "pending", attempts: 1, lastError: "HTTP 503", deliveredAt: null });
+    expect(Date.parse(recorded[0].nextAttemptAt)).toBeGreaterThan(Date.now() - 1_000);
+  });
+});
