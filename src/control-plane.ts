@@ -33,6 +33,7 @@ import { withDeadline } from "./core/deadline.js";
 import { FinanceBook } from "./ledger/finance-book.js";
 import { ChangeControl, type ChangeKind } from "./governance/change-control.js";
 import { checkChange } from "./governance/change-checks.js";
+import { estimateImpact } from "./governance/impact.js";
 import { Notifier } from "./governance/notifications.js";
 import { AuditLog } from "./governance/audit-log.js";
 import { compileRouteExtras } from "./routing/operations.js";
@@ -158,6 +159,7 @@ export class ControlPlane {
       check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles }, kind, target, proposed),
       applied: (kind) => this.applied(kind),
       notify: (type, request) => this.notifier.notify(type, request),
+      estimate: (kind, target, proposed, days) => estimateImpact({ db: options.database.db, catalog: () => this.deps.catalog, flushLedger: () => this.ledger.flush() }, kind, target, proposed, days),
     });
     this.prices = new PriceBook({
       db: options.database.db,

@@ -20,9 +20,21 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
   it("lets an agent propose but never approve; an admin's approval applies the change with its audit row", async () => {
     const gw = await gateway(config({ operations, models: [{ id: "p1/m1", price: { input: "2", output: "8", per: "1M" } }, { id: "p2/m2", price: { input: "1", output: "2", per: "1M" } }, { id: "p3/m3" }] }));
     const agent = await key(gw, "optimizer", "agent");
+    for (let i = 0; i < 3; i++) expect((await ask(gw, "summarize")).model).toBe("p1/m1");
     const proposed = await api(gw, "POST", "/admin/change-requests", cheaper, agent.key);
     expect(proposed.status).toBe(201);
     const request = proposed.body;
+    // The impact: each call used 1843 prompt tokens (1536 cached) and 199 completion tokens (192 reasoning).
+    // On p1/m1 (2 in, 8 out per 1M): 1843 × 2 + 199 × 8 = 5278 per 1M, so $0.005278 a call; on p2/m2 (1, 2):
+    // 1843 + 398 = 2241, so $0.002241. Three calls in the 30 days replayed: $0.015834 against $0.006723.
+    expect(request.impact).toEqual({
+      days: 30,
+      calls: 3,
+      currentCostUsd: "0.015834",
+      projectedCostUsd: "0.006723",
+      projectedMonthlyChangeUsd: "-0.009111",
+      basis: 'the successful calls of operation "summarize" over 30 days, priced as p2/m2',
+    });
     expect(request).toMatchObject({ kind: "route", target: "summarize", category: "model_switch", status: "PENDING", requestedBy: agent.id, requestedByKind: "agent", estimatedSavingsUsd: "120.500000000000", confidence: "0.800" });
     expect(request.current).toMatchObject({ model: "p1/m1" });
     expect(request.proposed).toMatchObject({ model: "p2/m2", fallbacks: [], enabled: true });
@@ -116,6 +128,7 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     const second = await key(gw, "second", "admin");
     expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {}, second.key)).toMatchObject({ status: 400, body: { error: { status: "EXPIRED" } } });
     expect((await api(gw, "GET", "/admin/change-requests?status=EXPIRED")).body.data.map((r: any) => r.id)).toEqual([request.id]);
+    expect((await api(gw, "GET", "/admin/audit?action=change_request.expire")).body.data).toEqual([expect.objectContaining({ target: request.id, actor: "system" })]);
 
     expect(await api(gw, "POST", "/admin/change-requests", { kind: "route", target: "summarize", proposed: { model: "nope/none" } })).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
     expect(await api(gw, "POST", "/admin/change-requests", { kind: "price", target: "p9/m9", proposed: { input: "1" } })).toMatchObject({ status: 404 });

@@ -6,7 +6,7 @@ import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import * as q from "../store/queries/change-requests.js";
-import type { ChangeRequestRow } from "../store/schema/index.js";
+import type { ChangeImpact, ChangeRequestRow } from "../store/schema/index.js";
 
 export type ChangeKind = q.ChangeKind;
 export const CHANGE_KINDS = ["route", "price", "budget", "toggle"] as const;
@@ -30,6 +30,8 @@ export const proposalSchema = z.strictObject({
   reasoning: z.string().max(10_000).optional(),
   /** How long the request may wait for a decision. */
   expiresInHours: z.number().positive().max(24 * 90).default(24 * 7),
+  /** Days of ledger replayed for the impact estimate of a route or price change. */
+  impactDays: z.number().int().min(1).max(365).default(30),
 });
 
 export type Proposal = z.input<typeof proposalSchema>;
@@ -47,6 +49,8 @@ export interface ChangeControlOptions {
   check(kind: ChangeKind, target: string, proposed: unknown): Promise<CheckedChange>;
   /** Reloads the changed area on this instance and tells the others. */
   applied(kind: ChangeKind): Promise<void>;
+  /** The ledger replayed under the change (route and price changes). */
+  estimate(kind: ChangeKind, target: string, proposed: unknown, days: number): Promise<ChangeImpact | null>;
   /** Tells people (webhooks) that a request waits for approval, or was applied. Never waits. */
   notify?(type: "approval.requested" | "change.applied", request: Record<string, unknown>): void;
 }
@@ -62,6 +66,7 @@ export class ChangeControl {
   async propose(input: unknown, principal: Principal): Promise<ChangeRequestRow> {
     const proposal = parseRequest(proposalSchema, input, "change request");
     const checked = await this.options.check(proposal.kind, proposal.target, proposal.proposed);
+    const impact = await this.options.estimate(proposal.kind, proposal.target, checked.proposed, proposal.impactDays);
     const row = await q.insertChangeRequest(
       this.options.db,
       {
@@ -74,6 +79,7 @@ export class ChangeControl {
         qualityImpact: proposal.qualityImpact ?? null,
         confidence: proposal.confidence === undefined ? null : String(proposal.confidence),
         reasoning: proposal.reasoning ?? null,
+        impact,
         requestedBy: principal.keyId,
         requestedByKind: principal.kind,
         expiresAt: new Date(Date.now() + proposal.expiresInHours * 3_600_000),
@@ -141,6 +147,7 @@ function summaryOf(r: ChangeRequestRow): Record<string, unknown> {
     category: r.category,
     status: r.status,
     estimatedSavingsUsd: r.estimatedSavingsUsd,
+    projectedMonthlyChangeUsd: r.impact?.projectedMonthlyChangeUsd ?? null,
     requestedBy: r.requestedBy,
     requestedByKind: r.requestedByKind,
     decidedBy: r.decidedBy,

@@ -65,10 +65,10 @@ export async function insertChangeRequest(db: Db, request: NewChangeRequest, aud
   const result = await db.execute(sql`
     with created as (
       insert into ${changeRequests} (id, kind, target, category, status, current, proposed, estimated_savings_usd, quality_impact, confidence, reasoning,
-        requested_by, requested_by_kind, expires_at)
+        impact, requested_by, requested_by_kind, expires_at)
       values (${request.id}, ${request.kind}, ${request.target}, ${request.category}, 'PENDING', ${currentState(request.kind, request.target)},
         ${JSON.stringify(request.proposed)}::jsonb, ${request.estimatedSavingsUsd}::numeric, ${request.qualityImpact}, ${request.confidence}::numeric,
-        ${request.reasoning}, ${request.requestedBy}, ${request.requestedByKind}, ${request.expiresAt.toISOString()}::timestamptz)
+        ${request.reasoning}, ${request.impact === null ? null : JSON.stringify(request.impact)}::jsonb, ${request.requestedBy}, ${request.requestedByKind}, ${request.expiresAt.toISOString()}::timestamptz)
       returning id
     ), audited as (
       insert into ${auditEvents} (id, action, target, reason, actor, actor_kind, outcome, details)
@@ -85,7 +85,15 @@ export async function insertChangeRequest(db: Db, request: NewChangeRequest, aud
 
 /** Pending requests past their expiry become EXPIRED; done before any read, so no reader sees one pending. */
 export async function expireChangeRequests(db: Db): Promise<void> {
-  await db.execute(sql`update ${changeRequests} set status = 'EXPIRED', decided_at = expires_at where status = 'PENDING' and expires_at <= now()`);
+  await db.execute(sql`
+    with expired as (
+      update ${changeRequests} set status = 'EXPIRED', decided_at = expires_at where status = 'PENDING' and expires_at <= now()
+      returning id, kind, target, expires_at
+    )
+    insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
+    select 'audit_' || replace(gen_random_uuid()::text, '-', ''), expires_at, 'change_request.expire', id, 'system', 'system', 'applied',
+      jsonb_build_object('kind', kind, 'target', target)
+    from expired`);
 }
 
 export async function getChangeRequest(db: Db, id: string): Promise<ChangeRequestRow | undefined> {

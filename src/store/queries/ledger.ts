@@ -290,3 +290,34 @@ export async function reconcileBy(db: Db, since: Date): Promise<ReconciliationLi
     mismatched: Number(r.mismatched),
   }));
 }
+
+export interface UsageTotals {
+  calls: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  /** USD, exact: what the calls cost. */
+  cost: string;
+}
+
+/** The successful calls of one operation or one model since a moment, their token totals and cost. */
+export async function usageTotals(db: Db, of: { operation: string } | { model: string }, since: Date): Promise<UsageTotals> {
+  const match = "operation" in of ? sql`${ledger.operation} = ${of.operation}` : sql`${ledger.model} = ${of.model}`;
+  const result = await db.execute(sql`
+    select count(*)::int as calls, coalesce(sum(input_tokens), 0)::bigint as "inputTokens", coalesce(sum(cached_input_tokens), 0)::bigint as "cachedInputTokens",
+      coalesce(sum(cache_write_tokens), 0)::bigint as "cacheWriteTokens", coalesce(sum(output_tokens), 0)::bigint as "outputTokens",
+      coalesce(sum(reasoning_tokens), 0)::bigint as "reasoningTokens", coalesce(sum(cost), 0)::text as cost
+    from ${ledger} where ${match} and ${ledger.ts} >= ${since.toISOString()}::timestamptz and ${ledger.outcome} = 'success'`);
+  const [row] = rowsOf<Record<keyof UsageTotals, string | number>>(result);
+  return {
+    calls: Number(row?.calls ?? 0),
+    inputTokens: Number(row?.inputTokens ?? 0),
+    cachedInputTokens: Number(row?.cachedInputTokens ?? 0),
+    cacheWriteTokens: Number(row?.cacheWriteTokens ?? 0),
+    outputTokens: Number(row?.outputTokens ?? 0),
+    reasoningTokens: Number(row?.reasoningTokens ?? 0),
+    cost: String(row?.cost ?? "0"),
+  };
+}

@@ -22,6 +22,8 @@ export const changeRequests = pgTable(
     qualityImpact: text("quality_impact"),
     confidence: numeric("confidence", { precision: 4, scale: 3 }),
     reasoning: text("reasoning"),
+    /** The last days of the ledger replayed under the proposed model or price: what the change would have cost (route and price changes). */
+    impact: jsonb("impact").$type<ChangeImpact>(),
     requestedBy: text("requested_by").notNull(),
     requestedByKind: text("requested_by_kind").notNull(),
     requestedAt: timestamp("requested_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
@@ -35,3 +37,16 @@ export const changeRequests = pgTable(
 );
 
 export type ChangeRequestRow = typeof changeRequests.$inferSelect;
+
+export interface ChangeImpact {
+  /** Days of ledger replayed, and the successful calls in them. */
+  days: number;
+  calls: number;
+  /** What those calls cost, and what they would have cost under the change (USD, exact). */
+  currentCostUsd: string;
+  projectedCostUsd: string;
+  /** The difference scaled to 30 days: positive costs more. */
+  projectedMonthlyChangeUsd: string;
+  /** Which calls were replayed under which price. */
+  basis: string;
+}

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { unitPrice } from "../ledger/pricing.js";
+import { replayCost } from "./impact.js";
+
+describe("replayCost", () => {
+  const totals = { calls: 4, inputTokens: 4_000, cachedInputTokens: 1_000, cacheWriteTokens: 0, outputTokens: 800, reasoningTokens: 200, cost: "0" };
+
+  it("prices the totals as the calls one by one would be priced, the flat fee once per call", () => {
+    const price = unitPrice({ input: "1", cachedInput: "0.1", output: "4", reasoning: "5", request: "0.002", per: "1M" });
+    // 3000 × 1 + 1000 × 0.1 + 600 × 4 + 200 × 5 = 6500 per 1M, plus 4 × $0.002.
+    expect(replayCost(totals, price).toFixed()).toBe("0.0145");
+  });
+
+  it("costs nothing when no call was made", () => {
+    expect(replayCost({ ...totals, calls: 0 }, unitPrice({ input: "1", output: "1", request: "1", per: "1M" })).toFixed()).toBe("0");
+  });
+});

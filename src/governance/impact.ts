@@ -1,0 +1,68 @@
+import type { OperationConfig, PriceConfig } from "../config/schema.js";
+import { costOf, formatCost, Money, unitPrice, type UnitPrice } from "../ledger/pricing.js";
+import type { Catalog } from "../routing/catalog.js";
+import type { Db } from "../store/database.js";
+import { usageTotals, type UsageTotals } from "../store/queries/ledger.js";
+import type { ChangeImpact } from "../store/schema/index.js";
+import type { ChangeKind } from "./change-control.js";
+
+export interface ImpactWorld {
+  db: Db;
+  catalog(): Catalog;
+  /** Writes pending ledger rows first, so the replay sees every call made. */
+  flushLedger(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The last `days` of the ledger replayed under a proposed route or price: the calls of the operation
+ * (for a route) or to the model (for a price), priced as the change would price them, beside what they
+ * cost. Exact decimal. Null for other kinds, or when the proposed model has no price to replay with.
+ */
+export async function estimateImpact(world: ImpactWorld, kind: ChangeKind, target: string, proposed: unknown, days: number): Promise<ChangeImpact | null> {
+  const since = new Date(Date.now() - days * DAY_MS);
+  let totals: UsageTotals;
+  let price: UnitPrice;
+  let basis: string;
+  if (kind === "route") {
+    const catalog = world.catalog();
+    const primary = (proposed as OperationConfig).model;
+    const model = catalog.models.get(catalog.tiers[primary as keyof Catalog["tiers"]] ?? primary);
+    if (!model?.price) return null;
+    price = model.price;
+    await world.flushLedger();
+    totals = await usageTotals(world.db, { operation: target }, since);
+    basis = `the successful calls of operation "${target}" over ${days} days, priced as ${model.id}`;
+  } else if (kind === "price") {
+    price = unitPrice(proposed as PriceConfig);
+    await world.flushLedger();
+    totals = await usageTotals(world.db, { model: target }, since);
+    basis = `the successful calls to ${target} over ${days} days, at the proposed price`;
+  } else {
+    return null;
+  }
+  const current = new Money(totals.cost);
+  const projected = replayCost(totals, price);
+  return {
+    days,
+    calls: totals.calls,
+    currentCostUsd: formatCost(current),
+    projectedCostUsd: formatCost(projected),
+    projectedMonthlyChangeUsd: formatCost(projected.sub(current).mul(30).div(days)),
+    basis,
+  };
+}
+
+/** Costing is linear in the token counts, so the totals priced at once equal the calls priced one by one; the flat fee is per call. */
+export function replayCost(totals: UsageTotals, price: UnitPrice): Money {
+  if (totals.calls === 0) return new Money(0);
+  const usage = {
+    inputTokens: totals.inputTokens,
+    outputTokens: totals.outputTokens,
+    cachedInputTokens: totals.cachedInputTokens,
+    cacheWriteTokens: totals.cacheWriteTokens,
+    reasoningTokens: totals.reasoningTokens,
+  };
+  return costOf(usage, price).add(price.request.mul(totals.calls - 1));
+}
