@@ -29,6 +29,7 @@ import { FeatureToggles } from "./guards/toggles.js";
 import { Budgets, type BudgetEvent } from "./guards/budgets.js";
 import { budgetInput } from "./guards/budget-book.js";
 import { RateLimits } from "./guards/rate-limits.js";
+import { Grants } from "./guards/grants.js";
 import { withDeadline } from "./core/deadline.js";
 import { FinanceBook } from "./ledger/finance-book.js";
 import { ChangeControl, type ChangeKind } from "./governance/change-control.js";
@@ -77,6 +78,7 @@ export class ControlPlane {
   readonly changes: ChangeControl;
   readonly notifier: Notifier;
   readonly audit: AuditLog;
+  readonly grants: Grants;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -89,24 +91,12 @@ export class ControlPlane {
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.keys = new KeyRing(options.database.db, options.adminKey);
     const { config } = options.config;
-    this.ledger = new LedgerWriter({
-      db: options.database.db,
-      logger: this.logger,
-      batchSize: config.ledger.batchSize,
-      flushIntervalMs: config.ledger.flushIntervalMs,
-      maxBuffer: config.ledger.maxBuffer,
-      spoolPath: options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined,
-    });
+    const spoolPath = options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined;
+    this.ledger = new LedgerWriter({ db: options.database.db, logger: this.logger, ...config.ledger, spoolPath });
     const clock = options.clock ?? systemClock;
     const now = () => clock.now();
-    this.killSwitch = new KillSwitch({
-      db: options.database.db,
-      logger: this.logger,
-      pollIntervalMs: config.killSwitch.pollIntervalMs,
-      staleAfterMs: config.killSwitch.staleAfterMs,
-      shared: options.database.kind === "postgres",
-      announce: () => this.announce("kill_switch"),
-    });
+    const shared = options.database.kind === "postgres";
+    this.killSwitch = new KillSwitch({ db: options.database.db, logger: this.logger, ...config.killSwitch, shared, announce: () => this.announce("kill_switch") });
     this.toggles = new FeatureToggles({ db: options.database.db, logger: this.logger, announce: () => this.announce("toggles") });
     this.budgets = new Budgets({
       db: options.database.db,
@@ -124,6 +114,7 @@ export class ControlPlane {
         if (event.type !== "budget.window_opened") this.notifier.notify(event.type, { ...event });
       },
     });
+    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who), announce: () => this.announce("grants") });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
@@ -139,6 +130,7 @@ export class ControlPlane {
       killSwitch: this.killSwitch,
       toggles: this.toggles,
       budgets: this.budgets,
+      grants: this.grants,
       rateLimits: new RateLimits({ db: options.database.db, logger: this.logger, limits: config.rateLimits, now }),
     };
     this.loaded = options.config;
@@ -157,7 +149,12 @@ export class ControlPlane {
       db: options.database.db,
       logger: this.logger,
       check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles }, kind, target, proposed),
-      applied: (kind) => this.applied(kind),
+      // What an applied change touched is reloaded here, and announced to the other instances.
+      applied: async (kind) => {
+        const what = AREA_OF[kind];
+        await this.reloadAfterNotice(what);
+        await this.announce(what);
+      },
       notify: (type, request) => this.notifier.notify(type, request),
       estimate: (kind, target, proposed, days) => estimateImpact({ db: options.database.db, catalog: () => this.deps.catalog, flushLedger: () => this.ledger.flush() }, kind, target, proposed, days),
     });
@@ -194,6 +191,7 @@ export class ControlPlane {
     await plane.toggles.start();
     await plane.routes.start();
     await plane.budgets.start();
+    await plane.grants.reload();
     plane.deps.rateLimits.start();
     plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
@@ -351,19 +349,12 @@ export class ControlPlane {
     return flipped;
   }
 
-  private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles" | "budgets"): Promise<void> {
+  private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles" | "budgets" | "grants"): Promise<void> {
     try {
       await this.database.notify(CHANGES_CHANNEL, what);
     } catch (err) {
       this.logger.warn({ err, what }, "could not announce a change; other instances pick it up on their next reload");
     }
-  }
-
-  /** A change request was applied: this instance reloads what it touched, and tells the others. */
-  private async applied(kind: ChangeKind): Promise<void> {
-    const what = ({ route: "routes", price: "prices", budget: "budgets", toggle: "toggles" } as const)[kind];
-    await this.reloadAfterNotice(what);
-    await this.announce(what);
   }
 
   private async reloadAfterNotice(what: string): Promise<void> {
@@ -372,6 +363,7 @@ export class ControlPlane {
       if (what === "kill_switch" || what === "all") await this.killSwitch.reload();
       if (what === "toggles" || what === "all") await this.toggles.reload();
       if (what === "budgets" || what === "all") await this.budgets.reload();
+      if (what === "grants" || what === "all") await this.grants.reload();
       if (what === "routes" || what === "all") await this.routes.reload();
       if (what === "keys" || what === "all") await this.keys.load();
       if (what === "prices" || what === "all") await this.prices.reload();
@@ -395,3 +387,6 @@ export class ControlPlane {
     return this.closing;
   }
 }
+
+/** The notice area each kind of change request touches. */
+const AREA_OF = { route: "routes", price: "prices", budget: "budgets", toggle: "toggles", grant: "grants" } as const satisfies Record<ChangeKind, string>;

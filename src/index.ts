@@ -148,6 +148,8 @@ export interface Airlock {
   /** Creates or replaces a budget (`{scope, target?, window?, timezone?, limit, warnAt?}`); audited with the actor `library`. */
   setBudget(name: string, budget: BudgetInput): Promise<BudgetStatus>;
   deleteBudget(name: string): Promise<boolean>;
+  /** Grants the library's own calls (key id `library`) a HIGH-criticality operation: `{operation, expiresInHours?, maxCalls?, maxSpendUsd?}`. Audited. */
+  grant(grant: { operation: string; expiresInHours?: number; maxCalls?: number; maxSpendUsd?: string }): Promise<{ id: string; expiresAt: Date }>;
   /** Flushes the ledger and closes the store. */
   close(): Promise<void>;
 }
@@ -242,6 +244,10 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     },
     async deleteBudget(name) {
       return (await ready).budgets.remove(name, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+    },
+    async grant(grant) {
+      const made = await (await ready).grants.grant({ ...grant, keyId: LIBRARY_PRINCIPAL.keyId }, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+      return { id: made.id, expiresAt: made.expiresAt };
     },
     async close() {
       const plane = await ready.catch(() => undefined);

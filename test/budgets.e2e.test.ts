@@ -170,6 +170,8 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const stepped = await centCall(gw, gw.adminKey, { model: "digest" });
     expect(stepped.headers.get("x-airlock-model")).toBe("p2/m2");
     expect(await rowOf(gw, stepped.headers.get("x-request-id")!)).toMatchObject({ model: "p2/m2", routeReason: "budget_step_down", operation: "digest" });
+    // A HIGH operation runs under an approval grant (see grants.e2e.test.ts).
+    expect((await api(gw, "POST", "/admin/grants", { keyId: BOOTSTRAP_ADMIN_ID, operation: "billing", maxCalls: 5 })).status).toBe(201);
     const high = await centCall(gw, gw.adminKey, { model: "billing" });
     expect(high.headers.get("x-airlock-model")).toBe("p1/m1");
     expect((await rowOf(gw, high.headers.get("x-request-id")!)).routeReason).toBeNull();

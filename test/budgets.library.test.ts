@@ -48,4 +48,24 @@ describe("budgets in the library", () => {
     expect(await airlock.deleteBudget("alice-daily")).toBe(true);
     expect(await airlock.budgets()).toEqual([]);
   });
+
+  it("refuses a HIGH-criticality operation until the library grants itself one, then counts its calls", async () => {
+    const upstream = await startFakeUpstream("openai");
+    cleanups.push(() => upstream.close());
+    const airlock = createAirlock({
+      config: {
+        providers: { oai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "k" } },
+        models: [{ id: "oai/gpt-4o-mini", price: { input: "0.15", output: "0.60", per: "1M" } }],
+        operations: { payout: { model: "oai/gpt-4o-mini", criticality: "HIGH" } },
+      },
+      inMemory: true,
+    });
+    cleanups.push(() => airlock.close());
+    const pay = () => airlock.chat({ operation: "payout", messages: [{ role: "user", content: "pay" }] });
+    await expect(pay()).rejects.toMatchObject({ code: "approval_required", status: 403, details: { operation: "payout", approval_request: expect.stringMatching(/^chg_/) } });
+    expect(upstream.requests).toHaveLength(0);
+    await airlock.grant({ operation: "payout", maxCalls: 1 });
+    expect((await pay()).model).toBe("oai/gpt-4o-mini");
+    await expect(pay()).rejects.toMatchObject({ code: "approval_required" });
+  });
 });

@@ -11,6 +11,7 @@ import type { KillSwitch } from "../guards/kill-switch.js";
 import type { FeatureToggles } from "../guards/toggles.js";
 import type { Budgets } from "../guards/budgets.js";
 import type { RateLimits } from "../guards/rate-limits.js";
+import type { Grants } from "../guards/grants.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
 /** Who and what a call is for, as the gateway or the library learned it. */
@@ -42,5 +43,6 @@ export interface CallDeps {
   readonly killSwitch: Pick<KillSwitch, "check" | "checkOperation">;
   readonly toggles: Pick<FeatureToggles, "enforce">;
   readonly budgets: Pick<Budgets, "applying" | "reserve" | "settle" | "defaultMaxTokens" | "warned">;
+  readonly grants: Pick<Grants, "use" | "recordSpend">;
   readonly rateLimits: Pick<RateLimits, "any" | "hold" | "settle" | "release" | "start" | "close">;
 }

@@ -11,12 +11,28 @@ export function budgetSubject(ctx: CallContext, plan: Plan): BudgetSubject {
 }
 
 /**
- * The guards that hold something for the call until it settles, in the hot path's order: rate limits
- * (a request, and the worst case's tokens), then budgets (the worst case's cost). A refusal by either
- * is recorded and thrown, and gives back what was already held. Undefined when nothing needs awaiting:
- * no limit or budget applies, or local allowance covered the call.
+ * The guards that hold something for the call until it settles, in the hot path's order: an approval
+ * grant (HIGH-criticality operations only; a call counts against it), rate limits (a request, and the
+ * worst case's tokens), then budgets (the worst case's cost). A refusal is recorded and thrown, and
+ * gives back the rate limits' permits. Undefined when nothing needs awaiting: no grant is needed, no
+ * limit or budget applies, or local allowance covered the call.
  */
 export function holdGuards(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
+  const operation = begun.plan.operation;
+  if (operation?.criticality !== "HIGH") return holdLimits(deps, ctx, begun, worst);
+  // A HIGH-criticality operation runs only under an admin's approval grant, asked before anything else is held.
+  return deps.grants.use(ctx.principal, operation.name).then(
+    (grant) => {
+      begun.record.grant = grant;
+      return holdLimits(deps, ctx, begun, worst);
+    },
+    (err: unknown) => {
+      throw refuse(deps, ctx, begun.record, err);
+    },
+  );
+}
+
+function holdLimits(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
   const { plan, record } = begun;
   const subject = budgetSubject(ctx, plan);
   const defs = deps.budgets.applying(subject);

@@ -41,6 +41,8 @@ export interface CallRecord {
   reservation?: Reservation;
   /** What the call took from its rate limits. */
   rateHold?: RateHold;
+  /** The approval grant a HIGH-criticality call ran under. */
+  grant?: string;
   span: Span;
 }
 
@@ -117,6 +119,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   });
   if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
   if (record.rateHold) deps.rateLimits.settle(record.rateHold, usage.inputTokens + usage.outputTokens);
+  if (record.grant) deps.grants.recordSpend(record.grant, cost);
 
   // Only configured operation names become labels: a header value from a client must not grow the series.
   deps.metrics.observeCall({

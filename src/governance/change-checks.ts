@@ -10,6 +10,21 @@ import type { Catalog } from "../routing/catalog.js";
 import type { RouteBook } from "../routing/route-book.js";
 import type { ChangeKind, CheckedChange } from "./change-control.js";
 
+/** A grant to one key for one HIGH-criticality operation: until when, and for how many calls or how much spend. */
+export const grantSchema = z
+  .strictObject({
+    keyId: z.string().min(1),
+    operation: z.string().min(1),
+    expiresInHours: z.number().positive().max(24 * 365).default(24),
+    maxCalls: z.number().int().positive().optional(),
+    maxSpendUsd: z
+      .union([z.string(), z.number()])
+      .transform((v) => String(v).trim())
+      .refine((v) => /^\d+(\.\d+)?$/.test(v), { message: 'expected a decimal such as "5.00"' })
+      .optional(),
+  })
+  .refine((g) => g.maxCalls !== undefined || g.maxSpendUsd !== undefined, { message: "a grant needs maxCalls, maxSpendUsd or both" });
+
 const toggleChange = z.strictObject({
   enabled: z.boolean().optional(),
   locked: z.boolean().optional(),
@@ -49,6 +64,13 @@ export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: 
         proposed: { scope: budget.scope, target: budget.target, window: budget.period, timezone: budget.timezone, limit: budget.limitUsd, warnAt: budget.warnUsd },
         category: "budget_change",
       };
+    }
+    case "grant": {
+      const grant = parseRequest(grantSchema, proposed, "grant", "proposed");
+      if (target !== `${grant.keyId}/${grant.operation}`) throw new AirlockError("invalid_request", `a grant's target is "<key id>/<operation>": "${grant.keyId}/${grant.operation}"`, { param: "target" });
+      const operation = world.catalog().operations.get(grant.operation);
+      if (!operation) throw new AirlockError("not_found", `unknown operation "${grant.operation}"`, { param: "proposed" });
+      return { proposed: grant, category: "approval_grant" };
     }
     case "toggle": {
       if (!world.toggles.get(target)) throw new AirlockError("not_found", `no feature toggle named "${target}"`, { param: "target" });

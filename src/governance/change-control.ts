@@ -9,7 +9,7 @@ import * as q from "../store/queries/change-requests.js";
 import type { ChangeImpact, ChangeRequestRow } from "../store/schema/index.js";
 
 export type ChangeKind = q.ChangeKind;
-export const CHANGE_KINDS = ["route", "price", "budget", "toggle"] as const;
+export const CHANGE_KINDS = ["route", "price", "budget", "toggle", "grant"] as const;
 export const CHANGE_STATUSES = ["PENDING", "APPROVED", "APPLIED", "REJECTED", "EXPIRED"] as const;
 
 const signedDecimal = z

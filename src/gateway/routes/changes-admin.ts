@@ -61,6 +61,33 @@ export function rejectChange(gw: GatewayContext): Handler {
   };
 }
 
+/** `GET /admin/grants?limit=50` (admin): approval grants, newest first, with their use. */
+export function listGrants(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const limit = Number(query.get("limit") ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    sendJson(res, 200, { data: await gw.plane.grants.list(limit) });
+  };
+}
+
+/** `POST /admin/grants` (admin) with `{keyId, operation, expiresInHours?: 24, maxCalls?, maxSpendUsd?}`: 201 with the grant. */
+export function createGrant(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 201, await gw.plane.grants.grant(await readJson(req, gw.bodyLimitBytes), principal));
+  };
+}
+
+/** `DELETE /admin/grants/:id` (admin): revokes it at once, on every instance. */
+export function revokeGrant(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    if (!(await gw.plane.grants.revoke(params.id ?? "", principal))) throw new AirlockError("not_found", `no live grant "${params.id}"`);
+    sendJson(res, 200, { id: params.id, revoked: true });
+  };
+}
+
 /**
  * A margin-impacting change sent to the admin API by a key that is not an admin's: not applied, but
  * proposed, and answered 202 with the pending change request.

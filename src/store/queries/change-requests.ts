@@ -21,6 +21,9 @@ function currentState(kind: ChangeKind, target: string): SQL {
         from budgets where name = ${target})`;
     case "toggle":
       return sql`(select jsonb_build_object('enabled', enabled, 'locked', locked, 'controlledBy', controlled_by) from feature_toggles where name = ${target})`;
+    case "grant":
+      // The live grants for the key and operation: granting once more is harmless, so only their ids are compared.
+      return sql`(select jsonb_agg(id order by id) from approval_grants where key_id || '/' || operation = ${target} and revoked_at is null and expires_at > now())`;
   }
 }
 
@@ -51,6 +54,11 @@ function applyChange(kind: ChangeKind, approver: string): SQL {
           locked = coalesce((a.proposed->>'locked')::boolean, t.locked),
           controlled_by = coalesce(a.proposed->>'controlledBy', t.controlled_by), updated_at = now(), updated_by = ${approver}
         from approved a where t.name = a.target)`;
+    case "grant":
+      return sql`written as (insert into approval_grants (id, key_id, operation, expires_at, max_calls, max_spend_usd, granted_by, request_id)
+        select 'grant_' || replace(gen_random_uuid()::text, '-', ''), p."keyId", p.operation, now() + p."expiresInHours" * interval '1 hour',
+          p."maxCalls", p."maxSpendUsd", ${approver}, a.id
+        from approved a cross join lateral jsonb_to_record(a.proposed) as p("keyId" text, operation text, "expiresInHours" numeric, "maxCalls" int, "maxSpendUsd" numeric))`;
   }
 }
 

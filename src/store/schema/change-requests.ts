@@ -9,8 +9,8 @@ export const changeRequests = pgTable(
   "change_requests",
   {
     id: text("id").primaryKey(),
-    kind: text("kind", { enum: ["route", "price", "budget", "toggle"] }).notNull(),
-    /** The operation, model, budget or toggle the change is for. */
+    kind: text("kind", { enum: ["route", "price", "budget", "toggle", "grant"] }).notNull(),
+    /** The operation, model, budget or toggle the change is for; for a grant, `<key id>/<operation>`. */
     target: text("target").notNull(),
     /** What the change is, in words people use: model_switch, route_change, price_change, budget_change, toggle_change, cost_increase. */
     category: text("category").notNull(),

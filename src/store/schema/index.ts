@@ -11,3 +11,4 @@ export * from "./budgets.js";
 export * from "./rate-limits.js";
 export * from "./change-requests.js";
 export * from "./webhooks.js";
+export * from "./grants.js";

@@ -1,0 +1,120 @@
+import type { Principal } from "../auth/principal.js";
+import { AirlockError } from "../core/errors.js";
+import { newId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import { Reloader } from "../core/reloader.js";
+import { grantSchema } from "../governance/change-checks.js";
+import type { ChangeRequestRow } from "../store/schema/index.js";
+import { parseRequest } from "../config/load.js";
+import type { Db } from "../store/database.js";
+import { addGrantSpend, insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, useGrant } from "../store/queries/grants.js";
+import type { ApprovalGrantRow } from "../store/schema/index.js";
+
+/** What an automatic request for a grant asks for: a day, a hundred calls. An admin may grant other terms directly. */
+const REQUESTED_TERMS = { expiresInHours: 24, maxCalls: 100 };
+
+export interface GrantsOptions {
+  db: Db;
+  logger: Logger;
+  /** Proposes a change request (kind `grant`) as the caller that was refused. */
+  propose(input: unknown, principal: Principal): Promise<ChangeRequestRow>;
+  /** Tells other instances that grants changed; never throws. */
+  announce(): Promise<void>;
+}
+
+/**
+ * Approval grants for HIGH-criticality operations. A call without a live grant is refused with
+ * `approval_required`, carrying the id of a change request that asks for one (made once per key and
+ * operation). A call with one counts itself against it in one store statement, so `maxCalls` holds
+ * across instances; HIGH calls pay that one round trip, the price of an exact count.
+ */
+export class Grants {
+  private byKeyAndOperation = new Map<string, ApprovalGrantRow[]>();
+  /** Requests already made for refused key/operation pairs, until grants change. */
+  private requested = new Map<string, string>();
+  private readonly reloader = new Reloader(async () => {
+    const next = new Map<string, ApprovalGrantRow[]>();
+    for (const grant of await liveGrants(this.options.db)) {
+      const key = pairOf(grant.keyId, grant.operation);
+      next.set(key, [...(next.get(key) ?? []), grant]);
+    }
+    this.byKeyAndOperation = next;
+    this.requested.clear();
+  });
+
+  constructor(private readonly options: GrantsOptions) {}
+
+  reload(): Promise<void> {
+    return this.reloader.reload();
+  }
+
+  /** Takes one call from a live grant for this key and operation, or refuses with `approval_required`. Answers the grant used. */
+  async use(principal: Principal, operation: string): Promise<string> {
+    const pair = pairOf(principal.keyId, operation);
+    for (const grant of this.byKeyAndOperation.get(pair) ?? []) {
+      if (grant.expiresAt.getTime() <= Date.now()) continue;
+      if (await useGrant(this.options.db, grant.id)) return grant.id;
+    }
+    const requestId = await this.requestFor(principal, operation, pair);
+    throw new AirlockError("approval_required", `operation "${operation}" is HIGH criticality: this key needs an admin's approval grant to call it`, {
+      details: { approval_request: requestId, operation },
+    });
+  }
+
+  /** Adds a finished call's cost to its grant. Never throws: a failure is logged, and only loosens a spend limit. */
+  recordSpend(grantId: string, cost: string): void {
+    if (cost === "0") return;
+    addGrantSpend(this.options.db, grantId, cost).catch((err: unknown) =>
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err), grant: grantId }, "could not add a call's cost to its approval grant"),
+    );
+  }
+
+  private async requestFor(principal: Principal, operation: string, pair: string): Promise<string> {
+    const known = this.requested.get(pair);
+    if (known) return known;
+    const target = `${principal.keyId}/${operation}`;
+    const id = (await pendingGrantRequest(this.options.db, target)) ?? (await this.options.propose({ kind: "grant", target, proposed: { keyId: principal.keyId, operation, ...REQUESTED_TERMS }, reasoning: "refused without an approval grant" }, principal)).id;
+    this.requested.set(pair, id);
+    return id;
+  }
+
+  list(limit: number): Promise<ApprovalGrantRow[]> {
+    return recentGrants(this.options.db, limit);
+  }
+
+  /** Grants a key an operation directly (admin keys); audited. */
+  async grant(input: unknown, by: Principal): Promise<ApprovalGrantRow> {
+    if (by.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can grant approval");
+    const grant = parseRequest(grantSchema, input, "grant");
+    const id = newId("grant");
+    await insertGrant(this.options.db, {
+      id,
+      keyId: grant.keyId,
+      operation: grant.operation,
+      expiresAt: new Date(Date.now() + grant.expiresInHours * 3_600_000),
+      maxCalls: grant.maxCalls ?? null,
+      maxSpendUsd: grant.maxSpendUsd ?? null,
+      grantedBy: by.keyId,
+      grantedByKind: by.kind,
+      auditId: newId("audit"),
+    });
+    await this.changed();
+    return (await this.list(1000)).find((g) => g.id === id)!;
+  }
+
+  async revoke(id: string, by: Principal): Promise<boolean> {
+    if (by.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can revoke a grant");
+    const revoked = await revokeGrant(this.options.db, id, { keyId: by.keyId, kind: by.kind, auditId: newId("audit") });
+    if (revoked) await this.changed();
+    return revoked;
+  }
+
+  private async changed(): Promise<void> {
+    await this.reload();
+    await this.options.announce();
+  }
+}
+
+function pairOf(keyId: string, operation: string): string {
+  return `${keyId}\u0000${operation}`;
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from "vitest";
+import { api, ask, refusal, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Approval grants: a HIGH-criticality operation refuses a key that has no grant with
+ * `approval_required` and the id of a request for one; an admin's grant lets calls through until it
+ * expires, runs out of calls or spend, or is revoked; every call counts against it.
+ */
+describe.each(STORE_KINDS)("approval grants on %s", (kind) => {
+  const { config, gateway, sent } = routesSuite(kind);
+  const operations = { payout: { model: "p1/m1", criticality: "HIGH" as const }, chat: { model: "p2/m2" } };
+
+  async function key(gw: Instance, name: string): Promise<{ id: string; key: string }> {
+    return (await api(gw, "POST", "/admin/keys", { name, kind: "service" })).body;
+  }
+
+  const grantsOf = async (gw: Instance, keyId: string) => (await api(gw, "GET", "/admin/grants")).body.data.filter((g: any) => g.keyId === keyId);
+
+  it("refuses a HIGH operation without a grant, with a request for one that an admin's approval turns into a grant", async () => {
+    const gw = await gateway(config({ operations }));
+    const svc = await key(gw, "payments");
+    const before = sent();
+    const refused = await refusal(gw, "payout", { key: svc.key });
+    expect(refused).toMatchObject({ status: 403, code: "approval_required" });
+    expect(sent()).toEqual(before);
+    expect(await rowOf(gw, refused.requestId)).toMatchObject({ outcome: "refused", errorCode: "approval_required", operation: "payout" });
+    // Other operations, and other keys' refusals, are untouched by it.
+    expect((await ask(gw, "chat", { key: svc.key })).model).toBe("p2/m2");
+
+    const raw = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${svc.key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "payout", messages: [{ role: "user", content: "pay" }] }),
+    });
+    const error = ((await raw.json()) as { error: { approval_request: string; operation: string } }).error;
+    expect(error.operation).toBe("payout");
+    const request = (await api(gw, "GET", `/admin/change-requests/${error.approval_request}`)).body;
+    expect(request).toMatchObject({ kind: "grant", target: `${svc.id}/payout`, category: "approval_grant", status: "PENDING", requestedBy: svc.id, proposed: { keyId: svc.id, operation: "payout", expiresInHours: 24, maxCalls: 100 } });
+    // Refused again: the same request, not a new one.
+    const again = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${svc.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "payout", messages: [{ role: "user", content: "pay" }] }) });
+    expect(((await again.json()) as { error: { approval_request: string } }).error.approval_request).toBe(error.approval_request);
+
+    expect((await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).body.status).toBe("APPLIED");
+    expect((await ask(gw, "payout", { key: svc.key })).model).toBe("p1/m1");
+    expect((await ask(gw, "payout", { key: svc.key })).model).toBe("p1/m1");
+    const [grant] = await grantsOf(gw, svc.id);
+    expect(grant).toMatchObject({ operation: "payout", maxCalls: 100, callsUsed: 2, requestId: request.id, revokedAt: null });
+  });
+
+  it("holds a grant to its call count, its expiry, its spend and its revocation", async () => {
+    const gw = await gateway(config({ operations }));
+    const counted = await key(gw, "counted");
+    const made = await api(gw, "POST", "/admin/grants", { keyId: counted.id, operation: "payout", maxCalls: 2, expiresInHours: 1 });
+    expect(made).toMatchObject({ status: 201, body: { keyId: counted.id, operation: "payout", maxCalls: 2, callsUsed: 0 } });
+    expect((await ask(gw, "payout", { key: counted.key })).model).toBe("p1/m1");
+    expect((await ask(gw, "payout", { key: counted.key })).model).toBe("p1/m1");
+    expect(await refusal(gw, "payout", { key: counted.key })).toMatchObject({ code: "approval_required" });
+    expect((await grantsOf(gw, counted.id))[0]).toMatchObject({ callsUsed: 2 });
+
+    const brief = await key(gw, "brief");
+    await api(gw, "POST", "/admin/grants", { keyId: brief.id, operation: "payout", maxCalls: 10, expiresInHours: 0.0003 });
+    expect((await ask(gw, "payout", { key: brief.key })).model).toBe("p1/m1");
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    expect(await refusal(gw, "payout", { key: brief.key })).toMatchObject({ code: "approval_required" });
+
+    // A spend limit: the first call's cost is added to the grant when it settles, and the next finds no room.
+    const spender = await key(gw, "spender");
+    await api(gw, "POST", "/admin/grants", { keyId: spender.id, operation: "payout", maxSpendUsd: "0.000001", expiresInHours: 1 });
+    expect((await ask(gw, "payout", { key: spender.key })).model).toBe("p1/m1");
+    for (let i = 0; i < 200 && Number((await grantsOf(gw, spender.id))[0].spendUsed) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(Number((await grantsOf(gw, spender.id))[0].spendUsed)).toBeGreaterThan(0.000001);
+    expect(await refusal(gw, "payout", { key: spender.key })).toMatchObject({ code: "approval_required" });
+
+    const revoked = await key(gw, "revoked");
+    const grant = (await api(gw, "POST", "/admin/grants", { keyId: revoked.id, operation: "payout", maxCalls: 5 })).body;
+    expect((await ask(gw, "payout", { key: revoked.key })).model).toBe("p1/m1");
+    expect((await api(gw, "DELETE", `/admin/grants/${grant.id}`)).status).toBe(200);
+    expect(await refusal(gw, "payout", { key: revoked.key })).toMatchObject({ code: "approval_required" });
+    expect((await api(gw, "GET", "/admin/audit?action=grant.&limit=10")).body.data.map((e: any) => e.action)).toEqual(expect.arrayContaining(["grant.create", "grant.revoke"]));
+    // Only an admin grants.
+    expect((await api(gw, "POST", "/admin/grants", { keyId: revoked.id, operation: "payout", maxCalls: 5 }, revoked.key)).status).toBe(403);
+    expect(await api(gw, "POST", "/admin/grants", { keyId: revoked.id, operation: "payout" })).toMatchObject({ status: 400 });
+  });
+});
