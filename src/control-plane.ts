@@ -156,6 +156,7 @@ export class ControlPlane {
         await this.announce(what);
       },
       notify: (type, request) => this.notifier.notify(type, request),
+      marginImpacting: config.changeControl.marginImpacting,
       estimate: (kind, target, proposed, days) => estimateImpact({ db: options.database.db, catalog: () => this.deps.catalog, flushLedger: () => this.ledger.flush() }, kind, target, proposed, days),
     });
     this.prices = new PriceBook({

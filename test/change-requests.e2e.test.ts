@@ -101,13 +101,16 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect((await ask(gw, "summarize")).model).toBe("p2/m2");
   });
 
-  it("turns a user key's direct price, route and budget changes into pending requests (202), and applies a price once approved", async () => {
-    const gw = await gateway(config({ operations }));
+  it("turns a user key's margin-impacting changes into pending requests (202), refuses its others (403), and applies a price once approved", async () => {
+    // A price rise (cost_increase) and route changes are margin-impacting here; budget changes are not.
+    const gw = await gateway(config({ operations, changeControl: { marginImpacting: ["cost_increase", "route_change"] } }));
     const user = await key(gw, "app", "user");
     const price = await api(gw, "POST", "/admin/prices", { model: "p1/m1", price: { input: "3", output: "9", per: "1M" } }, user.key);
     expect(price).toMatchObject({ status: 202, body: { status: "PENDING", request: { kind: "price", target: "p1/m1", category: "cost_increase" } } });
     const route = await api(gw, "PATCH", "/admin/routes/summarize", { fallbacks: ["p3/m3"] }, user.key);
     expect(route).toMatchObject({ status: 202, body: { request: { kind: "route", category: "route_change", proposed: { model: "p1/m1", fallbacks: ["p3/m3"] } } } });
+    const budget = await api(gw, "PUT", "/admin/budgets/team", { scope: "team", target: "t1", limit: "50" }, user.key);
+    expect(budget).toMatchObject({ status: 403, body: { error: { code: "forbidden", category: "budget_change" } } });
     const priceOf = async () => (await api(gw, "GET", "/admin/prices")).body.data.find((p: any) => p.model === "p1/m1").price;
     expect(await priceOf()).toMatchObject({ origin: "config", price: { input: "1", output: "2" } });
 

@@ -92,6 +92,9 @@ export const OPERATION_NAME = /^[A-Za-z0-9_.:-]+$/;
 
 export const BUDGET_SCOPES = ["key", "user", "team", "org", "operation", "global"] as const;
 
+/** What a change request is, in words people use (see governance/change-checks.ts). */
+export const CHANGE_CATEGORIES = ["model_switch", "route_change", "price_change", "budget_change", "toggle_change", "cost_increase", "approval_grant"] as const;
+
 function isTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone });
@@ -192,6 +195,16 @@ export const configSchema = z
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
     notifications: z.strictObject({ webhooks: z.array(webhookSchema).default([]) }).prefault({}),
+    changeControl: z
+      .strictObject({
+        /**
+         * The kinds of change a key that is not an admin's may send to the admin API, where they become
+         * pending change requests (202); its other changes there are refused (403). By default: any
+         * price or budget change, and any change that raises expected cost.
+         */
+        marginImpacting: z.array(z.enum(CHANGE_CATEGORIES)).default(["price_change", "budget_change", "cost_increase"]),
+      })
+      .prefault({}),
     budgets: z.array(budgetSchema).default([]),
     rateLimits: z.array(rateLimitSchema).default([]),
     budgeting: z

@@ -49,6 +49,8 @@ export interface ChangeControlOptions {
   check(kind: ChangeKind, target: string, proposed: unknown): Promise<CheckedChange>;
   /** Reloads the changed area on this instance and tells the others. */
   applied(kind: ChangeKind): Promise<void>;
+  /** Categories a non-admin key's direct change to the admin API is queued as; see `changeControl.marginImpacting`. */
+  marginImpacting: readonly string[];
   /** The ledger replayed under the change (route and price changes). */
   estimate(kind: ChangeKind, target: string, proposed: unknown, days: number): Promise<ChangeImpact | null>;
   /** Tells people (webhooks) that a request waits for approval, or was applied. Never waits. */
@@ -89,6 +91,18 @@ export class ChangeControl {
     this.options.logger.info({ changeRequest: row.id, kind: row.kind, target: row.target, by: principal.keyId }, "change request proposed");
     this.options.notify?.("approval.requested", summaryOf(row));
     return row;
+  }
+
+  /**
+   * A change a key that is not an admin's sent straight to the admin API: queued as a pending request
+   * when it is margin-impacting, refused otherwise (only an admin changes configuration directly).
+   */
+  async proposeDirect(kind: ChangeKind, target: string, proposed: unknown, principal: Principal): Promise<ChangeRequestRow> {
+    const { category } = await this.options.check(kind, target, proposed);
+    if (!this.options.marginImpacting.includes(category)) {
+      throw new AirlockError("forbidden", `this endpoint needs an admin key: a ${category} is not margin-impacting, so it is not queued for approval; propose it with POST /admin/change-requests`, { details: { category } });
+    }
+    return this.propose({ kind, target, proposed }, principal);
   }
 
   async list(status: ChangeRequestRow["status"] | undefined, limit: number): Promise<ChangeRequestRow[]> {

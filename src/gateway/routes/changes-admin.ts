@@ -89,10 +89,10 @@ export function revokeGrant(gw: GatewayContext): Handler {
 }
 
 /**
- * A margin-impacting change sent to the admin API by a key that is not an admin's: not applied, but
- * proposed, and answered 202 with the pending change request.
+ * A change sent to the admin API by a key that is not an admin's: not applied. Margin-impacting, it
+ * becomes a pending change request, answered 202; otherwise it is refused (403).
  */
 export async function proposeInstead(gw: GatewayContext, res: ServerResponse, principal: Principal, kind: ChangeKind, target: string, proposed: unknown): Promise<void> {
-  const request = await gw.plane.changes.propose({ kind, target, proposed }, principal);
+  const request = await gw.plane.changes.proposeDirect(kind, target, proposed, principal);
   sendJson(res, 202, { status: "PENDING", change_request: request.id, message: `not applied: a ${kind} change by a ${principal.kind} key needs an admin's approval`, request });
 }
