@@ -104,3 +104,10 @@ export function nameParam(params: Record<string, string | undefined>, what: stri
   if (!NAME_PARAM.test(name)) throw new AirlockError("invalid_request", `a ${what} name is letters, digits, \`_\`, \`.\`, \`:\` and \`-\``, { param: "name" });
   return name;
 }
+
+/** The `limit` query parameter: 1 to 1000, `fallback` when absent. */
+export function limitParam(query: URLSearchParams, fallback = 50): number {
+  const limit = Number(query.get("limit") ?? fallback);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+  return limit;
+}

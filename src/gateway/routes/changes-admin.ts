@@ -6,7 +6,7 @@ import { CHANGE_STATUSES, type ChangeKind } from "../../governance/change-contro
 import type { ChangeRequestRow } from "../../store/schema/index.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { readJson, sendJson } from "../http.js";
+import { limitParam, readJson, sendJson } from "../http.js";
 import type { ServerResponse } from "node:http";
 
 const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
@@ -27,8 +27,7 @@ export function listChanges(gw: GatewayContext): Handler {
     if (status !== undefined && !(CHANGE_STATUSES as readonly string[]).includes(status)) {
       throw new AirlockError("invalid_request", `status must be one of ${CHANGE_STATUSES.join(", ")}`, { param: "status" });
     }
-    const limit = Number(query.get("limit") ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    const limit = limitParam(query);
     sendJson(res, 200, { data: await gw.plane.changes.list(status as ChangeRequestRow["status"] | undefined, limit) });
   };
 }
@@ -65,8 +64,7 @@ export function rejectChange(gw: GatewayContext): Handler {
 export function listGrants(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const limit = Number(query.get("limit") ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    const limit = limitParam(query);
     sendJson(res, 200, { data: await gw.plane.grants.list(limit) });
   };
 }

@@ -5,7 +5,7 @@ import { parseSince } from "../../core/duration.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { nameParam, readJson, sendJson } from "../http.js";
+import { limitParam, nameParam, readJson, sendJson } from "../http.js";
 
 const flipBody = z.strictObject({
   active: z.boolean(),
@@ -35,8 +35,7 @@ export function flipKillSwitch(gw: GatewayContext): Handler {
 export function auditEvents(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const limit = Number(query.get("limit") ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    const limit = limitParam(query);
     const sinceText = query.get("since");
     const since = sinceText ? parseSince(sinceText) : undefined;
     if (sinceText && !since) throw new AirlockError("invalid_request", "since must be a duration such as 24h or 7d, or an ISO date", { param: "since" });
@@ -79,8 +78,7 @@ export function deleteBudget(gw: GatewayContext): Handler {
 export function webhookDeliveries(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const limit = Number(query.get("limit") ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+    const limit = limitParam(query);
     sendJson(res, 200, { data: await gw.plane.notifier.deliveries(limit) });
   };
 }
