@@ -12,6 +12,7 @@ import type { ApprovalGrantRow } from "../store/schema/index.js";
 
 /** What an automatic request for a grant asks for: a day, a hundred calls. An admin may grant other terms directly. */
 const REQUESTED_TERMS = { expiresInHours: 24, maxCalls: 100 };
+const REQUEST_CACHE_MS = 10_000;
 
 export interface GrantsOptions {
   db: Db;
@@ -30,8 +31,8 @@ export interface GrantsOptions {
  */
 export class Grants {
   private byKeyAndOperation = new Map<string, ApprovalGrantRow[]>();
-  /** Requests already made for refused key/operation pairs, until grants change. */
-  private requested = new Map<string, string>();
+  /** Requests already made for refused key/operation pairs: refusals in a burst share one lookup. */
+  private requested = new Map<string, { id: string; at: number }>();
   private readonly reloader = new Reloader(async () => {
     const next = new Map<string, ApprovalGrantRow[]>();
     for (const grant of await liveGrants(this.options.db)) {
@@ -71,10 +72,11 @@ export class Grants {
 
   private async requestFor(principal: Principal, operation: string, pair: string): Promise<string> {
     const known = this.requested.get(pair);
-    if (known) return known;
+    // Briefly: the request may be rejected or expire, and the next refusal must then ask afresh.
+    if (known && Date.now() - known.at < REQUEST_CACHE_MS) return known.id;
     const target = `${principal.keyId}/${operation}`;
     const id = (await pendingGrantRequest(this.options.db, target)) ?? (await this.options.propose({ kind: "grant", target, proposed: { keyId: principal.keyId, operation, ...REQUESTED_TERMS }, reasoning: "refused without an approval grant" }, principal)).id;
-    this.requested.set(pair, id);
+    this.requested.set(pair, { id, at: Date.now() });
     return id;
   }
 
