@@ -37,6 +37,7 @@ import { checkChange } from "./governance/change-checks.js";
 import { estimateImpact } from "./governance/impact.js";
 import { Notifier } from "./governance/notifications.js";
 import { AuditLog } from "./governance/audit-log.js";
+import { Directives } from "./governance/directives/directives.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
@@ -79,6 +80,7 @@ export class ControlPlane {
   readonly notifier: Notifier;
   readonly audit: AuditLog;
   readonly grants: Grants;
+  readonly directives: Directives;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -144,6 +146,7 @@ export class ControlPlane {
     });
     this.audit = new AuditLog(options.database.db);
     this.notifier = new Notifier({ db: options.database.db, logger: this.logger, webhooks: config.notifications.webhooks });
+    this.directives = new Directives({ db: options.database.db, logger: this.logger, policy: config.governance.policy, metrics: this.metrics });
     this.finance = new FinanceBook(options.database.db, () => this.ledger.flush());
     this.changes = new ChangeControl({
       db: options.database.db,

@@ -145,6 +145,22 @@ describe("airlock CLI against a real gateway process", () => {
     expect(actions).toEqual(expect.arrayContaining([`change_request.apply ${proposed.id}`, `change_request.create ${proposed.id}`, `key.create ${agent.id}`, `key.revoke ${created.id}`]));
   });
 
+  it("directives create, propose and approve from the CLI; show prints the policy's verdict", async () => {
+    const created = await cli("directives", "create", "--role", "notes", "--type", "echo", "--objective", "Draft notes", "--scope", "staging", "--budget", "$5", "--json", "--url", gateway.url);
+    expect(created.code).toBe(0);
+    const directive = json<{ id: string; status: string }>(created.stdout);
+    expect(directive.status).toBe("draft");
+    const proposed = await cli("directives", "propose", directive.id, "--url", gateway.url);
+    expect(proposed.stdout).toContain(`${directive.id}: proposed`);
+    expect(proposed.stdout).toContain("artifact policy_evaluation: ALLOW by policy v1");
+    // Issued with this admin key: approving it needs another admin.
+    const own = await cli("directives", "approve", directive.id, "--url", gateway.url);
+    expect(own.code).toBe(1);
+    expect(own.stderr).toContain("cannot be approved by the key that issued it");
+    const listed = await cli("directives", "list", "--status", "proposed", "--url", gateway.url);
+    expect(listed.stdout).toContain(directive.id);
+  });
+
   it("the gateway never logged a secret", () => {
     const logs = gateway.logs();
     expect(logs).toContain(created.id); // the key is logged, by id

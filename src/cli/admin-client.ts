@@ -16,7 +16,8 @@ import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
 import { recentAuditEvents } from "../store/queries/audit.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
-import type { AuditEventRow, ChangeRequestRow } from "../store/schema/index.js";
+import type { AuditEventRow, ChangeRequestRow, DirectiveRow } from "../store/schema/index.js";
+import { getDirective, listDirectives } from "../store/queries/directives.js";
 
 export interface SpendReport {
   by: SpendGroup;
@@ -48,6 +49,10 @@ export interface AdminBackend {
   approval(id: string): Promise<ChangeRequestRow>;
   decide(id: string, decision: "approve" | "reject", note: string | undefined): Promise<ChangeRequestRow>;
   audit(since: string, action: string | undefined, limit: number): Promise<AuditEventRow[]>;
+  directives(status: string | undefined): Promise<DirectiveRow[]>;
+  directive(id: string): Promise<DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }>;
+  createDirective(input: Record<string, unknown>): Promise<DirectiveRow>;
+  moveDirective(id: string, action: "propose" | "approve" | "abort"): Promise<DirectiveRow>;
   close(): Promise<void>;
 }
 
@@ -120,6 +125,10 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     decide: (id, decision, note) => call<ChangeRequestRow>("POST", `/admin/change-requests/${encodeURIComponent(id)}/${decision}`, note ? { note } : {}),
     audit: async (since, action, limit) =>
       (await call<{ data: AuditEventRow[] }>("GET", `/admin/audit?${new URLSearchParams({ since, limit: String(limit), ...(action ? { action } : {}) })}`)).data,
+    directives: async (status) => (await call<{ data: DirectiveRow[] }>("GET", `/admin/directives${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
+    directive: (id) => call<DirectiveRow>("GET", `/admin/directives/${encodeURIComponent(id)}`),
+    createDirective: (input) => call<DirectiveRow>("POST", "/admin/directives", input),
+    moveDirective: (id, action) => call<DirectiveRow>("POST", `/admin/directives/${encodeURIComponent(id)}/${action}`, {}),
     close: async () => undefined,
   };
 }
@@ -209,6 +218,14 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       // Approving checks the change against the routes, prices and budgets in force and tells every instance: a gateway's work.
       throw new CliError("approving or rejecting needs a running gateway (start one with `airlock start`, or pass --url)");
     },
+    directives: (status) => listDirectives(database.db, status as DirectiveRow["status"] | undefined, 100),
+    directive: async (id) => {
+      const found = await getDirective(database.db, id);
+      if (!found) throw new CliError(`not_found: no directive "${id}"`);
+      return found;
+    },
+    createDirective: () => Promise.reject(new CliError("directives are issued through a running gateway, whose policy judges them (start one with `airlock start`, or pass --url)")),
+    moveDirective: () => Promise.reject(new CliError("moving a directive needs a running gateway, whose policy judges it (start one with `airlock start`, or pass --url)")),
     audit: async (sinceText, action, limit) => {
       const since = parseSince(sinceText);
       if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);

@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printApproval, printApprovals, printAudit, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
+import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -201,6 +201,44 @@ for (const decision of ["approve", "reject"] as const) {
     );
 }
 
+const directives = program.command("directives").description("agent intent: issued, judged by policy, approved by a human admin");
+withConnection(directives.command("create").description("issue a directive (a draft)"))
+  .requiredOption("--role <role>", "the role that should act")
+  .requiredOption("--type <type>", "the execution module: noop, echo, validate, test, llm_call")
+  .requiredOption("--objective <text>", "what it should achieve")
+  .requiredOption("--scope <scope>", "test, development, staging…")
+  .option("--budget <amount>", '"$50", "50.00" or "100 USD"')
+  .option("--payload <json>", "the module's input, as JSON", "{}")
+  .action((opts: ConnectOptions & { role: string; type: string; objective: string; scope: string; budget?: string; payload: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const made = await backend.createDirective({ role: opts.role, type: opts.type, objective: opts.objective, scope: opts.scope, payload: parseJsonOption(opts.payload), ...(opts.budget ? { budget: opts.budget } : {}) });
+      print(opts.json ? made : printDirective(made));
+    }),
+  );
+withConnection(directives.command("list").description("directives, newest change first"))
+  .option("--status <status>", "draft, proposed, blocked, approved, executing, complete or aborted")
+  .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const list = await backend.directives(opts.status);
+      print(opts.json ? list : printDirectives(list));
+    }),
+  );
+withConnection(directives.command("show").description("one directive, with its policy evaluations").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const found = await backend.directive(id);
+    print(opts.json ? found : printDirective(found));
+  }),
+);
+for (const action of ["propose", "approve", "abort"] as const) {
+  withConnection(directives.command(action).description({ propose: "submit it to the policy", approve: "approve it (an admin who did not issue it)", abort: "stop it while it runs" }[action]).argument("<id>")).action(
+    (id: string, opts: ConnectOptions & { json?: boolean }) =>
+      withBackend(opts, async (backend) => {
+        const moved = await backend.moveDirective(id, action);
+        print(opts.json ? moved : printDirective(moved));
+      }),
+  );
+}
+
 withConnection(program.command("audit").description("the audit log: guard and configuration changes, decisions, keys"))
   .option("--since <when>", "a duration (24h, 7d) or an ISO date", "24h")
   .option("--action <action>", "one action, or a prefix ending in a dot (change_request.)")
@@ -249,6 +287,14 @@ async function withBackend(opts: ConnectOptions, work: (backend: AdminBackend) =
     await work(backend);
   } finally {
     await backend.close();
+  }
+}
+
+function parseJsonOption(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError(`not valid JSON: ${text}`);
   }
 }
 

@@ -4,7 +4,7 @@ import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
-import type { AuditEventRow, ChangeRequestRow } from "../store/schema/index.js";
+import type { AuditEventRow, ChangeRequestRow, DirectiveRow } from "../store/schema/index.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -116,4 +116,23 @@ export function printAudit(events: AuditEventRow[]): string {
     ["time", "action", "target", "actor", "outcome", "reason"],
     events.map((e) => [iso(e.ts), e.action, e.target, `${e.actor} (${e.actorKind})`, e.outcome, e.reason ?? ""]),
   );
+}
+
+export function printDirectives(rows: DirectiveRow[]): string {
+  if (rows.length === 0) return "No directives.";
+  return table(
+    ["id", "status", "role", "type", "scope", "budget", "issued by", "updated"],
+    rows.map((d) => [d.id, d.status, d.role, d.type, d.scope, d.budget ?? "", `${d.issuedBy} (${d.issuedByKind})`, iso(d.updatedAt)]),
+  );
+}
+
+export function printDirective(d: DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }): string {
+  const lines = [`${d.id}: ${d.status} (${d.type} for ${d.role}, scope ${d.scope}, budget ${d.budget ?? "none"})`, `objective: ${d.objective}`, `issued by ${d.issuedBy} (${d.issuedByKind}) at ${iso(d.createdAt)}`];
+  if (d.blockedReasons?.length) lines.push(`blocked: ${d.blockedReasons.join("; ")}`);
+  if (d.approvedBy) lines.push(`approved by ${d.approvedBy}${d.humanOverride ? "" : " (the policy itself)"} at ${iso(d.approvedAt)}`);
+  for (const artifact of d.artifacts ?? []) {
+    const body = artifact.body as { verdict?: string; policyVersion?: string } | null;
+    lines.push(`artifact ${artifact.type}${body?.verdict ? `: ${body.verdict} by policy ${body.policyVersion}` : ""}`);
+  }
+  return lines.join("\n");
 }

@@ -195,6 +195,20 @@ export const configSchema = z
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
     notifications: z.strictObject({ webhooks: z.array(webhookSchema).default([]) }).prefault({}),
+    governance: z
+      .strictObject({
+        /** The policy directives are judged by; its version and hash are recorded with every evaluation. */
+        policy: z
+          .strictObject({
+            version: z.string().min(1).default("v1"),
+            budgetCeilingUsd: decimal.default("50"),
+            tools: z.array(z.string().min(1)).default(["noop", "echo", "validate", "test", "llm_call"]),
+            scopes: z.array(z.string().min(1)).default(["test", "development", "staging"]),
+            autoApprove: z.boolean().default(false),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     changeControl: z
       .strictObject({
         /**

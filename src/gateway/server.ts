@@ -15,6 +15,7 @@ import * as finance from "./routes/finance-admin.js";
 import * as audio from "./routes/audio.js";
 import * as guards from "./routes/guards-admin.js";
 import * as changes from "./routes/changes-admin.js";
+import * as directives from "./routes/directives-admin.js";
 import * as toggles from "./routes/toggles.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
@@ -72,6 +73,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/admin/change-requests/:id", changes.getChange(gw)],
     ["POST", "/admin/change-requests/:id/approve", changes.approveChange(gw)],
     ["POST", "/admin/change-requests/:id/reject", changes.rejectChange(gw)],
+    ["POST", "/admin/directives", directives.createDirective(gw)],
+    ["GET", "/admin/directives", directives.listDirectives(gw)],
+    ["GET", "/admin/directives/schema", directives.directiveSchema(gw)],
+    ["GET", "/admin/directives/:id", directives.getDirective(gw)],
+    ["POST", "/admin/directives/:id/propose", directives.moveDirective(gw, "propose")],
+    ["POST", "/admin/directives/:id/approve", directives.moveDirective(gw, "approve")],
+    ["POST", "/admin/directives/:id/abort", directives.moveDirective(gw, "abort")],
     ["GET", "/admin/grants", changes.listGrants(gw)],
     ["POST", "/admin/grants", changes.createGrant(gw)],
     ["DELETE", "/admin/grants/:id", changes.revokeGrant(gw)],

@@ -92,6 +92,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly directives = new Counter({
+    name: "directives_total",
+    help: "Directive status changes, by the status reached",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
+
+  readonly policyEvaluations = new Counter({
+    name: "policy_evaluations_total",
+    help: "Directive policy evaluations, by verdict",
+    labelNames: ["verdict"] as const,
+    registers: [this.registry],
+  });
+
   /** Label children per (endpoint, operation, model): prom-client hashes a label object on every call otherwise. */
   private readonly series = new Map<string, CallSeries>();
 

@@ -12,3 +12,4 @@ export * from "./rate-limits.js";
 export * from "./change-requests.js";
 export * from "./webhooks.js";
 export * from "./grants.js";
+export * from "./directives.js";

@@ -1,0 +1,52 @@
+import { AirlockError } from "../../core/errors.js";
+import { directiveJsonSchema } from "../../governance/directives/directives.js";
+import { DIRECTIVE_STATUSES, type DirectiveStatus } from "../../governance/directives/lifecycle.js";
+import { requireAdmin, requirePrincipal } from "../auth.js";
+import type { GatewayContext, Handler } from "../context.js";
+import { limitParam, readJson, sendJson } from "../http.js";
+
+/** `POST /admin/directives` (any key, an agent's too): a draft directive, 201. */
+export function createDirective(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    sendJson(res, 201, await gw.plane.directives.create(await readJson(req, gw.bodyLimitBytes), principal));
+  };
+}
+
+/** `GET /admin/directives?status=proposed&limit=50` (admin): newest change first. */
+export function listDirectives(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const status = query.get("status") ?? undefined;
+    if (status !== undefined && !(DIRECTIVE_STATUSES as readonly string[]).includes(status)) {
+      throw new AirlockError("invalid_request", `status must be one of ${DIRECTIVE_STATUSES.join(", ")}`, { param: "status" });
+    }
+    sendJson(res, 200, { data: await gw.plane.directives.list(status as DirectiveStatus | undefined, limitParam(query)) });
+  };
+}
+
+/** `GET /admin/directives/schema`: the directive's JSON Schema. */
+export function directiveSchema(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    await requirePrincipal(gw.plane, req, scope);
+    sendJson(res, 200, directiveJsonSchema());
+  };
+}
+
+/** `GET /admin/directives/:id`: the directive, the statuses it may move to, and its artifacts (an admin, or its issuer). */
+export function getDirective(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    const directive = await gw.plane.directives.get(params.id ?? "");
+    if (principal.kind !== "admin" && directive.issuedBy !== principal.keyId) throw new AirlockError("forbidden", "only an admin key, or the key that issued it, can read a directive");
+    sendJson(res, 200, directive);
+  };
+}
+
+/** `POST /admin/directives/:id/propose|approve|abort`. */
+export function moveDirective(gw: GatewayContext, action: "propose" | "approve" | "abort"): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    sendJson(res, 200, await gw.plane.directives[action](params.id ?? "", principal));
+  };
+}

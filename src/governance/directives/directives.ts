@@ -1,0 +1,133 @@
+import { z } from "zod";
+import type { Principal } from "../../auth/principal.js";
+import { parseRequest } from "../../config/load.js";
+import { AirlockError } from "../../core/errors.js";
+import { newId } from "../../core/ids.js";
+import type { Logger } from "../../core/logger.js";
+import type { Db } from "../../store/database.js";
+import * as q from "../../store/queries/directives.js";
+import type { ArtifactRow, DirectiveRow } from "../../store/schema/index.js";
+import { nextStatuses, transitionError, type DirectiveStatus } from "./lifecycle.js";
+import type { Metrics } from "../../telemetry/metrics.js";
+import { evaluatePolicy, type DirectivePolicy } from "./policy.js";
+
+/** A directive as an issuer writes it. */
+export const directiveInput = z.strictObject({
+  role: z.string().min(1).max(200),
+  type: z.string().min(1).max(100),
+  payload: z.unknown().default({}),
+  objective: z.string().min(1).max(10_000),
+  scope: z.string().min(1).max(100),
+  constraints: z.record(z.string(), z.unknown()).default({}),
+  successMetrics: z.record(z.string(), z.unknown()).default({}),
+  /** "$50", "50.00" or "100 USD". */
+  budget: z.string().min(1).max(50).optional(),
+  /** Seconds the work may take. */
+  timeboxSeconds: z.number().int().positive().optional(),
+});
+
+/** The directive's JSON Schema, for agents that write directives. */
+export function directiveJsonSchema(): unknown {
+  return z.toJSONSchema(directiveInput, { io: "input" });
+}
+
+export interface DirectiveView extends DirectiveRow {
+  next: readonly DirectiveStatus[];
+  artifacts?: ArtifactRow[];
+}
+
+export interface DirectivesOptions {
+  db: Db;
+  logger: Logger;
+  policy: DirectivePolicy;
+  /** Counts each status a directive reaches, and each policy verdict. */
+  metrics: Pick<Metrics, "directives" | "policyEvaluations">;
+}
+
+/**
+ * Directives: agent intent, judged by a deterministic, versioned policy, then approved by a human
+ * admin who did not issue it (or by the policy itself, when it says so). Every status change goes
+ * through one mutator that moves a directive only from the status it is known to be in.
+ */
+export class Directives {
+  constructor(private readonly options: DirectivesOptions) {}
+
+  async create(input: unknown, principal: Principal): Promise<DirectiveView> {
+    const fields = parseRequest(directiveInput, input, "directive");
+    const row = await q.insertDirective(this.options.db, {
+      id: newId("dir"),
+      ...fields,
+      budget: fields.budget ?? null,
+      timeboxSeconds: fields.timeboxSeconds ?? null,
+      issuedBy: principal.keyId,
+      issuedByKind: principal.kind,
+    });
+    this.options.metrics.directives.inc({ status: "draft" });
+    return view(row);
+  }
+
+  async get(id: string): Promise<DirectiveView> {
+    const row = await q.getDirective(this.options.db, id);
+    if (!row) throw new AirlockError("not_found", `no directive "${id}"`);
+    return { ...view(row), artifacts: await q.artifactsOf(this.options.db, id) };
+  }
+
+  async list(status: DirectiveStatus | undefined, limit: number): Promise<DirectiveView[]> {
+    return (await q.listDirectives(this.options.db, status, limit)).map(view);
+  }
+
+  /**
+   * Proposes a draft (or a blocked directive again) and judges it: BLOCK leaves it blocked with the
+   * reasons; ALLOW leaves it proposed, waiting for a human, or approves it when the policy auto-approves.
+   * The evaluation is stored as a `policy_evaluation` artifact either way.
+   */
+  async propose(id: string, principal: Principal): Promise<DirectiveView> {
+    const current = await this.get(id);
+    if (principal.kind !== "admin" && principal.keyId !== current.issuedBy) throw new AirlockError("forbidden", "only its issuer or an admin key can propose a directive");
+    const proposed = await this.move(current, "proposed");
+    const { policy } = this.options;
+    const evaluation = evaluatePolicy({ type: proposed.type, scope: proposed.scope, budget: proposed.budget }, policy);
+    this.options.metrics.policyEvaluations.inc({ verdict: evaluation.verdict });
+    const body = { ...evaluation, policy, input: { type: proposed.type, scope: proposed.scope, budget: proposed.budget } };
+    const artifactId = newId("art");
+    const text = JSON.stringify(body);
+    await q.insertArtifact(this.options.db, { id: artifactId, directiveId: id, runId: null, type: "policy_evaluation", body, uri: `pg:artifacts/${artifactId}`, sizeBytes: Buffer.byteLength(text) });
+    if (evaluation.verdict === "BLOCK") {
+      const reasons = evaluation.checks.filter((c) => !c.passed).map((c) => c.reason);
+      return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons })).id);
+    }
+    if (policy.autoApprove) return this.get((await this.move(proposed, "approved", { approvedBy: `policy:${policy.version}`, humanOverride: false })).id);
+    return this.get(id);
+  }
+
+  /** A human admin's approval of a proposed directive; never its issuer's. */
+  async approve(id: string, principal: Principal): Promise<DirectiveView> {
+    const current = await this.get(id);
+    if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can approve a directive", { details: { directive: id } });
+    if (principal.keyId === current.issuedBy) throw new AirlockError("forbidden", "a directive cannot be approved by the key that issued it", { details: { directive: id } });
+    return this.get((await this.move(current, "approved", { approvedBy: principal.keyId, humanOverride: true })).id);
+  }
+
+  /** Stops a running directive (admin keys). */
+  async abort(id: string, principal: Principal): Promise<DirectiveView> {
+    if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can abort a directive");
+    return this.get((await this.move(await this.get(id), "aborted")).id);
+  }
+
+  /** The one way a status changes: allowed by the lifecycle, and only from the status last read. */
+  private async move(current: DirectiveRow, to: DirectiveStatus, fields?: q.TransitionFields): Promise<DirectiveRow> {
+    if (!nextStatuses(current.status).includes(to)) throw transitionError(current.id, current.status, to);
+    const moved = await q.moveDirective(this.options.db, current.id, current.status, to, fields);
+    if (!moved) {
+      const now = await q.getDirective(this.options.db, current.id);
+      throw transitionError(current.id, now?.status ?? current.status, to);
+    }
+    this.options.metrics.directives.inc({ status: to });
+    this.options.logger.info({ directive: current.id, from: current.status, to }, "directive status changed");
+    return moved;
+  }
+}
+
+function view(row: DirectiveRow): DirectiveView {
+  return { ...row, next: nextStatuses(row.status) };
+}

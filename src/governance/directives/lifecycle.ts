@@ -1,0 +1,35 @@
+import { AirlockError } from "../../core/errors.js";
+
+export const DIRECTIVE_STATUSES = ["draft", "proposed", "blocked", "approved", "executing", "complete", "aborted"] as const;
+export type DirectiveStatus = (typeof DIRECTIVE_STATUSES)[number];
+
+/**
+ * Every move a directive may make. A blocked directive may be proposed again (a retry after its
+ * issuer changed it); an approved one may still be blocked; only a running one may be aborted.
+ */
+const NEXT: Readonly<Record<DirectiveStatus, readonly DirectiveStatus[]>> = {
+  draft: ["proposed"],
+  proposed: ["approved", "blocked"],
+  blocked: ["proposed"],
+  approved: ["executing", "blocked"],
+  executing: ["complete", "aborted"],
+  complete: [],
+  aborted: [],
+};
+
+/** The statuses a directive in `from` may move to. */
+export function nextStatuses(from: DirectiveStatus): readonly DirectiveStatus[] {
+  return NEXT[from];
+}
+
+export function canTransition(from: DirectiveStatus, to: DirectiveStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** The refusal for a move the lifecycle does not allow, naming the moves it does. */
+export function transitionError(id: string, from: DirectiveStatus, to: DirectiveStatus): AirlockError {
+  const allowed = NEXT[from];
+  return new AirlockError("invalid_request", `directive "${id}" is ${from}: it cannot become ${to} (${allowed.length ? `it may become ${allowed.join(" or ")}` : "that is final"})`, {
+    details: { directive: id, status: from, requested: to, allowed },
+  });
+}

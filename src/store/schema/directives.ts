@@ -1,0 +1,56 @@
+import { boolean, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+
+/** Agent intent, frozen once proposed: what a role should do, within which scope, budget and time. */
+export const directives = pgTable(
+  "directives",
+  {
+    id: text("id").primaryKey(),
+    /** The role (target) that should act. */
+    role: text("role").notNull(),
+    /** The execution module: noop, echo, validate, test, llm_call. */
+    type: text("type").notNull(),
+    payload: jsonb("payload").$type<unknown>().notNull(),
+    issuedBy: text("issued_by").notNull(),
+    issuedByKind: text("issued_by_kind").notNull(),
+    objective: text("objective").notNull(),
+    scope: text("scope").notNull(),
+    constraints: jsonb("constraints").$type<unknown>().notNull(),
+    successMetrics: jsonb("success_metrics").$type<unknown>().notNull(),
+    /** As the issuer wrote it: "$50", "50.00", "100 USD". */
+    budget: text("budget"),
+    /** Seconds the work may take. */
+    timeboxSeconds: integer("timebox_seconds"),
+    status: text("status", { enum: ["draft", "proposed", "blocked", "approved", "executing", "complete", "aborted"] }).notNull(),
+    /** Why it is blocked, from the last policy evaluation. */
+    blockedReasons: jsonb("blocked_reasons").$type<string[]>(),
+    approvedBy: text("approved_by"),
+    /** True when a person approved it, false when the policy auto-approved it. */
+    humanOverride: boolean("human_override"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    proposedAt: timestamp("proposed_at", { withTimezone: true, mode: "date" }),
+    approvedAt: timestamp("approved_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [index("directives_status_idx").on(t.status, t.updatedAt), index("directives_role_idx").on(t.role, t.createdAt)],
+);
+
+/** What a step leaves behind. Immutable: a trigger refuses updates and deletes. */
+export const artifacts = pgTable(
+  "artifacts",
+  {
+    id: text("id").primaryKey(),
+    directiveId: text("directive_id").notNull(),
+    runId: text("run_id"),
+    type: text("type", { enum: ["policy_evaluation", "execution_start", "execution_checkpoint", "execution_end", "llm_call", "llm_usage"] }).notNull(),
+    /** The content, when it is stored here (up to 64 KB). */
+    body: jsonb("body").$type<unknown>(),
+    /** Where it lives: `pg:artifacts/<id>`, or an object store's URI. */
+    uri: text("uri").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("artifacts_directive_idx").on(t.directiveId, t.createdAt), index("artifacts_type_idx").on(t.type, t.createdAt)],
+);
+
+export type DirectiveRow = typeof directives.$inferSelect;
+export type ArtifactRow = typeof artifacts.$inferSelect;

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { api, BOOTSTRAP_ADMIN_ID, routesSuite, type Instance } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Directives through the admin API: an agent issues one, the versioned policy judges it (every
+ * evaluation kept as an artifact), and a human admin who did not issue it approves it, unless the
+ * policy approves it itself. Every status change follows the lifecycle.
+ */
+describe.each(STORE_KINDS)("directives on %s", (kind) => {
+  const { config, gateway } = routesSuite(kind);
+
+  async function agentKey(gw: Instance): Promise<{ id: string; key: string }> {
+    return (await api(gw, "POST", "/admin/keys", { name: "planner", kind: "agent" })).body;
+  }
+
+  const directive = { role: "release-notes", type: "echo", payload: { text: "draft notes" }, objective: "Draft the release notes", scope: "staging", budget: "$20", successMetrics: { reviewed: true }, timeboxSeconds: 3600 };
+
+  it("takes an agent's directive from draft through policy to a human approval, with its evaluation kept", async () => {
+    const gw = await gateway(config());
+    const agent = await agentKey(gw);
+    const created = await api(gw, "POST", "/admin/directives", directive, agent.key);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: "draft", next: ["proposed"], issuedBy: agent.id, issuedByKind: "agent", budget: "$20", constraints: {} });
+
+    const proposed = (await api(gw, "POST", `/admin/directives/${created.body.id}/propose`, undefined, agent.key)).body;
+    expect(proposed).toMatchObject({ status: "proposed", next: ["approved", "blocked"], approvedBy: null });
+    const [evaluation] = proposed.artifacts;
+    expect(evaluation).toMatchObject({ type: "policy_evaluation", directiveId: created.body.id, uri: `pg:artifacts/${evaluation.id}` });
+    expect(evaluation.body).toMatchObject({ verdict: "ALLOW", policyVersion: "v1", policyHash: expect.stringMatching(/^[0-9a-f]{64}$/), policy: { budgetCeilingUsd: "50", autoApprove: false } });
+    expect(evaluation.sizeBytes).toBe(Buffer.byteLength(JSON.stringify(evaluation.body)));
+
+    // Waiting for a human: the agent cannot approve, nor can any key that is not an admin's.
+    expect((await api(gw, "POST", `/admin/directives/${created.body.id}/approve`, undefined, agent.key)).status).toBe(403);
+    const approved = (await api(gw, "POST", `/admin/directives/${created.body.id}/approve`)).body;
+    expect(approved).toMatchObject({ status: "approved", approvedBy: BOOTSTRAP_ADMIN_ID, humanOverride: true, next: ["executing", "blocked"] });
+    expect(Date.parse(approved.approvedAt)).toBeGreaterThanOrEqual(Date.parse(approved.proposedAt));
+    expect((await api(gw, "GET", "/admin/directives?status=approved")).body.data.map((d: any) => d.id)).toEqual([created.body.id]);
+  });
+
+  it("blocks with a reason per failed policy, lets the issuer propose again, and counts every verdict", async () => {
+    const gw = await gateway(config());
+    const agent = await agentKey(gw);
+    const created = (await api(gw, "POST", "/admin/directives", { ...directive, type: "shell", scope: "production", budget: "500 USD" }, agent.key)).body;
+    const blocked = (await api(gw, "POST", `/admin/directives/${created.id}/propose`, undefined, agent.key)).body;
+    expect(blocked).toMatchObject({ status: "blocked", next: ["proposed"] });
+    expect(blocked.blockedReasons).toEqual([
+      "$500 is over the ceiling of $50",
+      '"shell" is not an allowed tool (allowed: noop, echo, validate, test, llm_call)',
+      '"production" is not an allowed scope (allowed: test, development, staging)',
+    ]);
+    const again = (await api(gw, "POST", `/admin/directives/${created.id}/propose`, undefined, agent.key)).body;
+    expect(again.status).toBe("blocked");
+    expect(again.artifacts.map((a: any) => a.body.verdict)).toEqual(["BLOCK", "BLOCK"]);
+    // The same input and policy version, the same result.
+    expect(again.artifacts[0].body.checks).toEqual(again.artifacts[1].body.checks);
+    expect(again.artifacts[0].body.policyHash).toBe(again.artifacts[1].body.policyHash);
+
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toContain('policy_evaluations_total{verdict="BLOCK"} 2');
+    expect(metrics).toContain('directives_total{status="blocked"} 2');
+  });
+
+  it("lets the policy approve by itself when it says so, marked as no human override", async () => {
+    const gw = await gateway(config({ governance: { policy: { version: "v2-auto", autoApprove: true, budgetCeilingUsd: "100" } } }));
+    const agent = await agentKey(gw);
+    const created = (await api(gw, "POST", "/admin/directives", { ...directive, budget: "99.99" }, agent.key)).body;
+    const done = (await api(gw, "POST", `/admin/directives/${created.id}/propose`, undefined, agent.key)).body;
+    expect(done).toMatchObject({ status: "approved", approvedBy: "policy:v2-auto", humanOverride: false });
+    expect(done.artifacts[0].body).toMatchObject({ verdict: "ALLOW", policyVersion: "v2-auto" });
+  });
+
+  it("refuses every transition the lifecycle does not allow, and an issuer's own approval", async () => {
+    const gw = await gateway(config());
+    const created = (await api(gw, "POST", "/admin/directives", directive)).body;
+    const early = await api(gw, "POST", `/admin/directives/${created.id}/approve`, undefined, (await api(gw, "POST", "/admin/keys", { name: "second", kind: "admin" })).body.key);
+    expect(early).toMatchObject({ status: 400, body: { error: { code: "invalid_request", status: "draft", requested: "approved", allowed: ["proposed"] } } });
+    expect((await api(gw, "POST", `/admin/directives/${created.id}/abort`)).body.error.message).toBe(`directive "${created.id}" is draft: it cannot become aborted (it may become proposed)`);
+    await api(gw, "POST", `/admin/directives/${created.id}/propose`);
+    expect(await api(gw, "POST", `/admin/directives/${created.id}/approve`)).toMatchObject({ status: 403, body: { error: { message: "a directive cannot be approved by the key that issued it" } } });
+    expect(await api(gw, "POST", `/admin/directives/${created.id}/propose`)).toMatchObject({ status: 400, body: { error: { status: "proposed" } } });
+    expect(await api(gw, "POST", "/admin/directives", { ...directive, role: "" })).toMatchObject({ status: 400 });
+    expect(await api(gw, "GET", "/admin/directives/dir_missing")).toMatchObject({ status: 404 });
+  });
+
+  it("publishes the directive's JSON Schema, and keeps artifacts immutable", async () => {
+    const gw = await gateway(config());
+    const schema = (await api(gw, "GET", "/admin/directives/schema")).body;
+    expect(schema).toMatchObject({ type: "object", additionalProperties: false });
+    expect(schema.required.sort()).toEqual(["objective", "role", "scope", "type"]);
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["role", "type", "payload", "objective", "scope", "constraints", "successMetrics", "budget", "timeboxSeconds"]));
+
+    const created = (await api(gw, "POST", "/admin/directives", directive)).body;
+    await api(gw, "POST", `/admin/directives/${created.id}/propose`);
+    await expect(gw.plane.database.execute("update artifacts set uri = 'x'")).rejects.toThrow(/immutable/);
+    await expect(gw.plane.database.execute("delete from artifacts")).rejects.toThrow(/immutable/);
+  });
+});
