@@ -21,13 +21,13 @@ CREATE TABLE "change_requests" (
 );
 --> statement-breakpoint
 CREATE INDEX "change_requests_status_idx" ON "change_requests" USING btree ("status","requested_at");--> statement-breakpoint
--- The audit log is append-only: whatever role the application connects with, no statement can change or remove a row.
-CREATE FUNCTION "audit_events_append_only"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Append-only tables (the audit log here, artifacts later): whatever role the application connects with, no statement changes or removes a row.
+CREATE FUNCTION "refuse_row_changes"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'audit_events is append-only: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
+  RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 --> statement-breakpoint
-CREATE TRIGGER "audit_events_no_update_or_delete" BEFORE UPDATE OR DELETE ON "audit_events" FOR EACH STATEMENT EXECUTE FUNCTION "audit_events_append_only"();
+CREATE TRIGGER "audit_events_no_update_or_delete" BEFORE UPDATE OR DELETE ON "audit_events" FOR EACH STATEMENT EXECUTE FUNCTION "refuse_row_changes"();
 --> statement-breakpoint
-CREATE TRIGGER "audit_events_no_truncate" BEFORE TRUNCATE ON "audit_events" FOR EACH STATEMENT EXECUTE FUNCTION "audit_events_append_only"();
+CREATE TRIGGER "audit_events_no_truncate" BEFORE TRUNCATE ON "audit_events" FOR EACH STATEMENT EXECUTE FUNCTION "refuse_row_changes"();

@@ -36,11 +36,5 @@ CREATE INDEX "artifacts_directive_idx" ON "artifacts" USING btree ("directive_id
 CREATE INDEX "artifacts_type_idx" ON "artifacts" USING btree ("type","created_at");--> statement-breakpoint
 CREATE INDEX "directives_status_idx" ON "directives" USING btree ("status","updated_at");--> statement-breakpoint
 CREATE INDEX "directives_role_idx" ON "directives" USING btree ("role","created_at");--> statement-breakpoint
--- Artifacts are immutable: once written, no statement changes or removes one.
-CREATE FUNCTION "artifacts_immutable"() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'artifacts are immutable: % is not allowed', TG_OP USING ERRCODE = 'insufficient_privilege';
-END;
-$$;
---> statement-breakpoint
-CREATE TRIGGER "artifacts_no_update_or_delete" BEFORE UPDATE OR DELETE ON "artifacts" FOR EACH STATEMENT EXECUTE FUNCTION "artifacts_immutable"();
+-- Artifacts are immutable (the function is migration 0010's).
+CREATE TRIGGER "artifacts_no_update_or_delete" BEFORE UPDATE OR DELETE OR TRUNCATE ON "artifacts" FOR EACH STATEMENT EXECUTE FUNCTION "refuse_row_changes"();

@@ -92,7 +92,7 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
 
     const created = (await api(gw, "POST", "/admin/directives", directive)).body;
     await api(gw, "POST", `/admin/directives/${created.id}/propose`);
-    await expect(gw.plane.database.execute("update artifacts set uri = 'x'")).rejects.toThrow(/immutable/);
-    await expect(gw.plane.database.execute("delete from artifacts")).rejects.toThrow(/immutable/);
+    await expect(gw.plane.database.execute("update artifacts set uri = 'x'")).rejects.toThrow(/artifacts is append-only: UPDATE/);
+    await expect(gw.plane.database.execute("delete from artifacts")).rejects.toThrow(/artifacts is append-only: DELETE/);
   });
 });
