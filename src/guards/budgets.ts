@@ -75,6 +75,7 @@ export class Budgets {
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
   private syncFailing = false;
+  private leaseFailing = false;
   private readonly monotonic: () => number;
 
   constructor(private readonly options: BudgetsOptions) {
@@ -293,10 +294,14 @@ export class Budgets {
 
   private async storeCall<T>(call: Promise<T>): Promise<T> {
     try {
-      return await withDeadline(call, STORE_DEADLINE_MS);
+      const answer = await withDeadline(call, STORE_DEADLINE_MS);
+      this.leaseFailing = false;
+      return answer;
     } catch (err) {
       if (err instanceof AirlockError) throw err;
-      this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "budget store unreachable; refusing budgeted calls");
+      // Once per outage, not once per refused call.
+      if (!this.leaseFailing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "budget store unreachable; refusing budgeted calls");
+      this.leaseFailing = true;
       throw new AirlockError("unavailable", "budget state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
     }
   }

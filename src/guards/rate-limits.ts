@@ -55,6 +55,7 @@ export interface RateLimitsOptions {
 export class RateLimits {
   private permits = new Map<string, Permits>();
   private timer: NodeJS.Timeout | undefined;
+  private failing = false;
 
   constructor(private readonly options: RateLimitsOptions) {}
 
@@ -137,9 +138,12 @@ export class RateLimits {
         );
       } catch (err) {
         permits.allowance += give;
-        this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
+        // Once per outage, not once per refused call.
+        if (!this.failing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
+        this.failing = true;
         throw new AirlockError("unavailable", "rate limit state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
       }
+      this.failing = false;
       permits.allowance += grant.granted;
       permits.knownFree = grant.granted === 0 ? grant.free : undefined;
       if (permits.allowance < amount) return false;
