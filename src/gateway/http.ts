@@ -111,3 +111,10 @@ export function limitParam(query: URLSearchParams, fallback = 50): number {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
   return limit;
 }
+
+/** An optional query parameter that must be one of `values`. */
+export function enumParam<T extends string>(query: URLSearchParams, name: string, values: readonly T[]): T | undefined {
+  const value = query.get(name) ?? undefined;
+  if (value !== undefined && !(values as readonly string[]).includes(value)) throw new AirlockError("invalid_request", `${name} must be one of ${values.join(", ")}`, { param: name });
+  return value as T | undefined;
+}

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { WebhookConfig } from "../config/schema.js";
 import { newId } from "../core/ids.js";
+import { Reloader } from "../core/reloader.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import { claimDeliveries, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, type ClaimedDelivery } from "../store/queries/webhooks.js";
@@ -44,9 +45,11 @@ export function retryDelayMs(attempts: number): number | undefined {
  */
 export class Notifier {
   private timer: NodeJS.Timeout | undefined;
-  private sending: Promise<void> | undefined;
-  private again = false;
   private closed = false;
+  /** Delivery rounds never overlap; a kick during one runs one more round after it (see Reloader). */
+  private readonly rounds = new Reloader(() =>
+    this.sendDue().catch((err: unknown) => this.options.logger.warn({ err: message(err) }, "webhook delivery round failed; retried on the next")),
+  );
   private readonly inFlight = new Set<Promise<void>>();
   /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
   private readonly stopping = new AbortController();
@@ -71,27 +74,14 @@ export class Notifier {
     );
   }
 
-  /** Sends what is due now; a kick while sending runs one more round after it. */
+  /** Sends what is due now. */
   private kick(): void {
-    if (this.closed) return;
-    if (this.sending) {
-      this.again = true;
-      return;
-    }
-    this.sending = this.sendDue()
-      .catch((err: unknown) => this.options.logger.warn({ err: message(err) }, "webhook delivery round failed; retried on the next"))
-      .finally(() => {
-        this.sending = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    if (!this.closed) void this.rounds.reload();
   }
 
   /** Claims what is due and sends it, each delivery on its own: a receiver that hangs holds up only its own. */
   private async sendDue(): Promise<void> {
-    while (this.inFlight.size < MAX_IN_FLIGHT) {
+    while (!this.closed && this.inFlight.size < MAX_IN_FLIGHT) {
       const due = await claimDeliveries(this.options.db, MAX_IN_FLIGHT - this.inFlight.size, LOCK_MS);
       if (due.length === 0) return;
       for (const delivery of due) {
@@ -142,7 +132,8 @@ export class Notifier {
     this.closed = true;
     clearInterval(this.timer);
     this.stopping.abort();
-    await this.sending;
+    // Waits for a round under way; the round asked for after it finds the notifier closed and ends at once.
+    await this.rounds.reload();
   }
 }
 

@@ -1,3 +1,4 @@
+import { SerialQueue } from "../core/serial-queue.js";
 import { COST_SCALE, Money } from "../ledger/pricing.js";
 import type { BudgetDefinition, Window } from "../policy/budgets.js";
 import type { Grant } from "../store/queries/budgets.js";
@@ -23,7 +24,7 @@ export class BudgetHold {
   exhaustionReported = false;
   readonly startDate: Date;
   private lastUsed = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private opening: Promise<void> | undefined;
   private isOpen = false;
   private openedAt = Number.POSITIVE_INFINITY;
@@ -109,9 +110,7 @@ export class BudgetHold {
 
   /** Runs lease requests for this window one at a time. */
   serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(work);
   }
 
   /** True when the lease row existed before `moment`: a renewal sent then must have seen it. */

@@ -6,13 +6,13 @@ import { limitSubjects, minuteAt, perMinute, rateLimited, type RateUnit } from "
 import type { Db } from "../store/database.js";
 import { dropOldRateWindows, leasePermits } from "../store/queries/rate-limits.js";
 import { withDeadline } from "../core/deadline.js";
+import { SerialQueue } from "../core/serial-queue.js";
 
 /** One limit's allowance for one subject and unit in one minute, as this instance holds it. */
 class Permits {
   allowance = 0;
   /** After a refused lease: what the minute had free then. Nothing is freed within a minute, so it holds until the minute ends. */
   knownFree: number | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly limit: RateLimitConfig,
@@ -22,11 +22,8 @@ class Permits {
     readonly window: Window,
   ) {}
 
-  serially<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
+  /** Runs lease requests for these permits one at a time. */
+  readonly queue = new SerialQueue();
 }
 
 /** What a call took from each limit, given back in part when it settles (tokens) or when it is refused later. */
@@ -113,7 +110,7 @@ export class RateLimits {
   }
 
   private take(permits: Permits, amount: number): Promise<boolean> {
-    return permits.serially(async () => {
+    return permits.queue.run(async () => {
       if (permits.allowance >= amount) {
         permits.allowance -= amount;
         return true;

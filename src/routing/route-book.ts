@@ -3,6 +3,7 @@ import { parseRequest } from "../config/load.js";
 import { isTier, type RouteWorld } from "../config/routes.js";
 import { AirlockError } from "../core/errors.js";
 import { Reloader } from "../core/reloader.js";
+import { SerialQueue } from "../core/serial-queue.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import { allRoutes, deleteRoute, seedRoutes, upsertRoute } from "../store/queries/routes.js";
@@ -43,7 +44,7 @@ export interface RouteBookOptions {
 export class RouteBook {
   private rows = new Map<string, StoredRoute>();
   private readonly reloader = new Reloader(() => this.read());
-  private writes: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
 
   constructor(private readonly options: RouteBookOptions) {}
 
@@ -136,9 +137,7 @@ export class RouteBook {
    * still could; the result is then refused loudly as `misconfigured`, never served wrongly.
    */
   private serially<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.writes.then(work);
-    this.writes = result.catch(() => undefined);
-    return result;
+    return this.writes.run(work);
   }
 
   private definitions(): Map<string, OperationConfig> {

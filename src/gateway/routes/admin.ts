@@ -5,7 +5,7 @@ import { SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
 import { spendCsv, totalCost } from "../../ledger/reports.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { isObject, readJson, sendJson } from "../http.js";
+import { enumParam, isObject, readJson, sendJson } from "../http.js";
 
 /** `POST /admin/keys`: the secret is in this response and nowhere else, ever. */
 export function createKey(gw: GatewayContext): Handler {
@@ -46,8 +46,7 @@ export function revokeKey(gw: GatewayContext): Handler {
 export function spend(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const by = (query.get("by") ?? "operation") as SpendGroup;
-    if (!SPEND_GROUPS.includes(by)) throw new AirlockError("invalid_request", `by must be one of ${SPEND_GROUPS.join(", ")}`, { param: "by" });
+    const by: SpendGroup = enumParam(query, "by", SPEND_GROUPS) ?? "operation";
     const sinceText = query.get("since") ?? "24h";
     const since = parseSince(sinceText);
     if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });

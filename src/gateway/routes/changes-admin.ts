@@ -3,10 +3,9 @@ import type { Principal } from "../../auth/principal.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { CHANGE_STATUSES, type ChangeKind } from "../../governance/change-control.js";
-import type { ChangeRequestRow } from "../../store/schema/index.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { limitParam, readJson, sendJson } from "../http.js";
+import { enumParam, limitParam, readJson, sendJson } from "../http.js";
 import type { ServerResponse } from "node:http";
 
 const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
@@ -23,12 +22,7 @@ export function proposeChange(gw: GatewayContext): Handler {
 export function listChanges(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const status = query.get("status") ?? undefined;
-    if (status !== undefined && !(CHANGE_STATUSES as readonly string[]).includes(status)) {
-      throw new AirlockError("invalid_request", `status must be one of ${CHANGE_STATUSES.join(", ")}`, { param: "status" });
-    }
-    const limit = limitParam(query);
-    sendJson(res, 200, { data: await gw.plane.changes.list(status as ChangeRequestRow["status"] | undefined, limit) });
+    sendJson(res, 200, { data: await gw.plane.changes.list(enumParam(query, "status", CHANGE_STATUSES), limitParam(query)) });
   };
 }
 

@@ -1,9 +1,9 @@
 import { AirlockError } from "../../core/errors.js";
 import { directiveJsonSchema } from "../../governance/directives/directives.js";
-import { DIRECTIVE_STATUSES, type DirectiveStatus } from "../../governance/directives/lifecycle.js";
+import { DIRECTIVE_STATUSES } from "../../governance/directives/lifecycle.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { limitParam, readJson, sendJson } from "../http.js";
+import { enumParam, limitParam, readJson, sendJson } from "../http.js";
 
 /** `POST /admin/directives` (any key, an agent's too): a draft directive, 201. */
 export function createDirective(gw: GatewayContext): Handler {
@@ -17,11 +17,7 @@ export function createDirective(gw: GatewayContext): Handler {
 export function listDirectives(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const status = query.get("status") ?? undefined;
-    if (status !== undefined && !(DIRECTIVE_STATUSES as readonly string[]).includes(status)) {
-      throw new AirlockError("invalid_request", `status must be one of ${DIRECTIVE_STATUSES.join(", ")}`, { param: "status" });
-    }
-    sendJson(res, 200, { data: await gw.plane.directives.list(status as DirectiveStatus | undefined, limitParam(query)) });
+    sendJson(res, 200, { data: await gw.plane.directives.list(enumParam(query, "status", DIRECTIVE_STATUSES), limitParam(query)) });
   };
 }
 
