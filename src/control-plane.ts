@@ -37,12 +37,14 @@ import { checkChange } from "./governance/change-checks.js";
 import { estimateImpact } from "./governance/impact.js";
 import { Notifier } from "./governance/notifications.js";
 import { AuditLog } from "./governance/audit-log.js";
-import { Directives } from "./governance/directives/directives.js";
+import type { Directives } from "./governance/directives/directives.js";
+import { createGovernance, type Governance } from "./governance/pipeline.js";
+import { issuerChat } from "./governance/executions/llm-call.js";
+import type { ExecutionModule } from "./governance/executions/modules.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
-import { fallbacksBy, reconcileBy, recentLedgerRows, spendBy, type FallbackLine, type ReconciliationLine, type SpendGroup, type SpendLine } from "./store/queries/ledger.js";
-import type { LedgerRow } from "./store/schema/ledger.js";
+import { LedgerReports } from "./ledger/ledger-reports.js";
 import { Metrics } from "./telemetry/metrics.js";
 
 export interface ControlPlaneOptions {
@@ -57,6 +59,10 @@ export interface ControlPlaneOptions {
   createProvider?: ProviderFactory;
   /** Adds Node process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean;
+  /** This worker's name for the execution engine (default: the host name). */
+  executorId?: string;
+  /** Execution modules beside the built-in ones. */
+  modules?: readonly ExecutionModule[];
   /** Hears budget warnings, exhaustions and window openings (each raised by one instance, once per window). */
   onBudgetEvent?: (event: BudgetEvent) => void;
 }
@@ -76,11 +82,12 @@ export class ControlPlane {
   readonly toggles: FeatureToggles;
   readonly budgets: Budgets;
   readonly finance: FinanceBook;
+  readonly reports: LedgerReports;
   readonly changes: ChangeControl;
   readonly notifier: Notifier;
   readonly audit: AuditLog;
   readonly grants: Grants;
-  readonly directives: Directives;
+  readonly governance: Governance;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -146,8 +153,18 @@ export class ControlPlane {
     });
     this.audit = new AuditLog(options.database.db);
     this.notifier = new Notifier({ db: options.database.db, logger: this.logger, webhooks: config.notifications.webhooks });
-    this.directives = new Directives({ db: options.database.db, logger: this.logger, policy: config.governance.policy, metrics: this.metrics });
+    this.governance = createGovernance({
+      database: options.database,
+      logger: this.logger,
+      metrics: this.metrics,
+      config,
+      dataDir: options.dataDir,
+      executorId: options.executorId,
+      modules: options.modules,
+      chat: issuerChat((keyId) => this.keys.principalOf(keyId), (body, ctx) => this.chat(body, ctx)),
+    });
     this.finance = new FinanceBook(options.database.db, () => this.ledger.flush());
+    this.reports = new LedgerReports(options.database.db, () => this.ledger.flush());
     this.changes = new ChangeControl({
       db: options.database.db,
       logger: this.logger,
@@ -203,8 +220,14 @@ export class ControlPlane {
     await plane.announce("routes");
     await plane.announce("prices");
     await plane.ledger.start();
+    // Last: a run recovered at start may make a call, which needs the prices and the ledger above.
+    plane.governance.executions.start();
     for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set: a provider without its key is refused upstream, a webhook without its URL or secret is left out");
     return plane;
+  }
+
+  get directives(): Directives {
+    return this.governance.directives;
   }
 
   get catalog(): Catalog {
@@ -293,27 +316,6 @@ export class ControlPlane {
     return this.deps.breakers.snapshot();
   }
 
-  async reconciliation(since: Date): Promise<ReconciliationLine[]> {
-    await this.ledger.flush();
-    return reconcileBy(this.database.db, since);
-  }
-
-  async fallbackReport(since: Date): Promise<FallbackLine[]> {
-    await this.ledger.flush();
-    return fallbacksBy(this.database.db, since);
-  }
-
-  /** Reports read what is written: pending rows are flushed first. */
-  async spend(by: SpendGroup, since: Date): Promise<SpendLine[]> {
-    await this.ledger.flush();
-    return spendBy(this.database.db, by, since);
-  }
-
-  async recentCalls(limit: number): Promise<LedgerRow[]> {
-    await this.ledger.flush();
-    return recentLedgerRows(this.database.db, limit);
-  }
-
   /** True when the store answers a trivial query within `timeoutMs`. */
   storeReachable(timeoutMs = 2_000): Promise<boolean> {
     return withDeadline(this.database.execute("select 1"), timeoutMs).then(
@@ -381,6 +383,7 @@ export class ControlPlane {
     this.closing ??= (async () => {
       this.killSwitch.close();
       this.deps.rateLimits.close();
+      await this.governance.close();
       await this.notifier.close();
       await this.unlisten?.();
       await this.ledger.close();

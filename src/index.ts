@@ -16,6 +16,8 @@ import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
 import { openDatabase, type Database } from "./store/database.js";
 import type { InferOutput } from "./structured/infer.js";
 import type { OutputSchemaInput } from "./structured/schema.js";
+import type { ExecutionModule } from "./governance/executions/modules.js";
+import type { MemoryReader } from "./governance/executions/memory.js";
 
 export { AirlockError, type ErrorCode } from "./core/errors.js";
 export { ConfigError } from "./config/load.js";
@@ -28,6 +30,8 @@ export type { OutputSchemaInput, SchemaIssue } from "./structured/schema.js";
 export type { FlipInput as KillSwitchFlip, KillSwitchStatus } from "./guards/kill-switch.js";
 export type { BudgetEvent } from "./guards/budgets.js";
 export type { BudgetStatus } from "./guards/budget-book.js";
+export type { ExecutionModule, ModuleContext, ModuleResult, DirectiveBrief } from "./governance/executions/modules.js";
+export { noopMemoryReader, type MemoryReader, type ExecutionSummary } from "./governance/executions/memory.js";
 
 export interface AirlockOptions {
   /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */
@@ -41,6 +45,10 @@ export interface AirlockOptions {
   logger?: Logger;
   /** Hears budget warnings, exhaustions and window openings: each once per window, from one instance. */
   onBudgetEvent?: (event: BudgetEvent) => void;
+  /** Execution modules for directives, beside noop, echo, fail_intentionally and llm_call. */
+  modules?: ExecutionModule[];
+  /** This process's stable, distinct name as a directive worker (default: the host name). */
+  executorId?: string;
 }
 
 export interface CallOptions {
@@ -150,6 +158,8 @@ export interface Airlock {
   deleteBudget(name: string): Promise<boolean>;
   /** Grants the library's own calls (key id `library`) a HIGH-criticality operation: `{operation, expiresInHours?, maxCalls?, maxSpendUsd?}`. Audited. */
   grant(grant: { operation: string; expiresInHours?: number; maxCalls?: number; maxSpendUsd?: string }): Promise<{ id: string; expiresAt: Date }>;
+  /** The governance pipeline's past, read-only: directives, run summaries and artifacts, at most 100 at a time, frozen. */
+  memory: MemoryReader;
   /** Flushes the ledger and closes the store. */
   close(): Promise<void>;
 }
@@ -167,7 +177,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     const url = opts.databaseUrl ?? (opts.inMemory ? undefined : process.env.DATABASE_URL || undefined);
     const dataDir = path.resolve(opts.dataDir ?? ".airlock");
     database = await openDatabase(url ? { url } : opts.inMemory ? {} : { dataDir: path.join(dataDir, "pgdata") });
-    return ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent });
+    return ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent, modules: opts.modules, executorId: opts.executorId });
   })();
   ready.catch(() => undefined); // surfaced by the first call instead of as an unhandled rejection
 
@@ -249,6 +259,11 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       const made = await (await ready).grants.grant({ ...grant, keyId: LIBRARY_PRINCIPAL.keyId }, { ...LIBRARY_PRINCIPAL, kind: "admin" });
       return { id: made.id, expiresAt: made.expiresAt };
     },
+    memory: Object.freeze({
+      latestDirectiveForRole: async (role: string) => (await ready).governance.memory.latestDirectiveForRole(role),
+      executionSummaries: async (limit: number, status?: Parameters<MemoryReader["executionSummaries"]>[1]) => (await ready).governance.memory.executionSummaries(limit, status),
+      artifactsByType: async (type: Parameters<MemoryReader["artifactsByType"]>[0], limit: number) => (await ready).governance.memory.artifactsByType(type, limit),
+    }),
     async close() {
       const plane = await ready.catch(() => undefined);
       await plane?.close();

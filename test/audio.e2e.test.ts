@@ -63,7 +63,7 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
   });
 
   async function rowFor(requestId: string | null) {
-    const row = (await gw.plane.recentCalls(50)).find((r) => r.requestId === requestId);
+    const row = (await gw.plane.reports.recentCalls(50)).find((r) => r.requestId === requestId);
     if (!row) throw new Error(`no ledger row for ${requestId}`);
     return row;
   }

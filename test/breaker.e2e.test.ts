@@ -60,7 +60,7 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
         expect(response.headers.get("x-airlock-attempts")).toBe("2");
       }
       expect(primary.requests.length).toBe(breaker.failureThreshold);
-      for (const row of await gw.plane.recentCalls(3)) {
+      for (const row of await gw.plane.reports.recentCalls(3)) {
         expect(row.attempts.map(attemptSummary)).toEqual([
           [primaryModel, "error", null, "circuit_open"],
           [backupModel, "success", null, null],
@@ -87,7 +87,7 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect(results.every((r) => r.data.model === backupModel)).toBe(true);
       expect(primary.requests.length - before).toBeLessThanOrEqual(1);
       expect(primary.requests.length - before).toBe(1);
-      const firstAttempts = (await gw.plane.recentCalls(burst)).map((r) => r.attempts[0]!);
+      const firstAttempts = (await gw.plane.reports.recentCalls(burst)).map((r) => r.attempts[0]!);
       expect(firstAttempts.every((a) => a.model === primaryModel)).toBe(true);
       expect(firstAttempts.filter((a) => a.reason === "timeout").length).toBe(1);
       expect(firstAttempts.filter((a) => a.reason === "circuit_open").length).toBe(burst - 1);

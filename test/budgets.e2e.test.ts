@@ -43,7 +43,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
     expect(budget).toMatchObject({ name: "daily-cap", scope: "global", window: "daily", timezone: "UTC", limit: "0.05", warnAt: "0.04", source: "config" });
     expect(budget.current).toMatchObject({ spent: "0.05", remaining: "0", exhausted: true });
-    const rows = await gw.plane.recentCalls(50);
+    const rows = await gw.plane.reports.recentCalls(50);
     const ledgerTotal = rows.reduce((sum, row) => sum + Math.round(Number(row.cost) * 1e12), 0);
     expect(ledgerTotal).toBe(5 * 1e10);
     expect(rows.filter((r) => r.outcome === "success").map((r) => r.budgetCharges)).toEqual(Array(5).fill([expect.objectContaining({ budget: "daily-cap", spent: "0.01", released: "0.01" })]));
@@ -56,7 +56,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const admitted = statuses.filter((s) => s === 200).length;
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
-    const spend = await gw.plane.spend("operation", new Date(Date.now() - 3_600_000));
+    const spend = await gw.plane.reports.spend("operation", new Date(Date.now() - 3_600_000));
     console.log(`[${kind}] 1000 concurrent $0.01 calls, $1.00 budget: admitted ${admitted} ($${(admitted / 100).toFixed(2)}), ledger $${spend[0]?.cost}, counter $${budget.current.spent}, upstream saw ${sent()[0]}`);
     expect(admitted).toBeGreaterThanOrEqual(99);
     expect(admitted).toBeLessThanOrEqual(100);
@@ -79,7 +79,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const stream = await client.chat.completions.create({ model: "p1/m1", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi" }] });
     for await (const _chunk of stream) void _chunk;
     const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
-    const rows = await gw.plane.recentCalls(10);
+    const rows = await gw.plane.reports.recentCalls(10);
     const total = rows.reduce((sum, row) => sum + Math.round(Number(row.cost) * 1e12), 0);
     expect(rows).toHaveLength(3);
     expect(total).toBeGreaterThan(0);
@@ -139,7 +139,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "warned", scope: "global", limit: "1", warnAt: "0.02" }], budgeting: fast }), logs.logger);
     for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
     for (let i = 0; i < 5; i++) expect((await centCall(gw)).status).toBe(200);
-    await gw.plane.recentCalls(1); // flushes the ledger, which moves the counter
+    await gw.plane.reports.recentCalls(1); // flushes the ledger, which moves the counter
     await gw.plane.budgets.sync();
     await gw.plane.budgets.sync();
     const warnings = logs.lines.filter((line) => line.msg === "budget.warning");
@@ -164,7 +164,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     );
     for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
     for (let i = 0; i < 3; i++) expect((await centCall(gw, gw.adminKey, { model: "digest" })).headers.get("x-airlock-model")).toBe("p1/m1");
-    await gw.plane.recentCalls(1); // the spend reaches the counter with the ledger write
+    await gw.plane.reports.recentCalls(1); // the spend reaches the counter with the ledger write
     await gw.plane.budgets.sync();
 
     const stepped = await centCall(gw, gw.adminKey, { model: "digest" });

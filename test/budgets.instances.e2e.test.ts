@@ -1,4 +1,5 @@
 import pg from "pg";
+import { waitFor } from "./support/wait.js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
 import type { AirlockConfigInput } from "../src/config/schema.js";
@@ -35,16 +36,6 @@ budgets:
   - { name: dollar, scope: global, limit: "${limit}" }
 budgeting: { syncIntervalMs: ${SYNC_MS}, leaseTtlMs: ${LEASE_TTL_MS} }
 `;
-}
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, giveUpMs: number): Promise<{ value: T; ms: number }> {
-  const since = performance.now();
-  for (;;) {
-    const value = await read();
-    if (done(value)) return { value, ms: Math.round(performance.now() - since) };
-    if (performance.now() - since > giveUpMs) throw new Error(`not within ${giveUpMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 afterEach(killAll);
@@ -154,7 +145,7 @@ if (STORE_KINDS.includes("postgres")) {
         const recovered = await waitFor(() => ask(gw, "p1/m1", { key: userKey }).catch(() => undefined), (r) => r?.model === "p1/m1", 15_000);
         console.log(`store back: budgeted calls served again after ${recovered.ms} ms`);
         // Every call's spend reached both the ledger and the budget's counter, the refused ones none.
-        await gw.plane.recentCalls(1);
+        await gw.plane.reports.recentCalls(1);
         const { rows } = await checker.query<{ spent: string; ledger: string }>(
           `select w.spent::text as spent, (select sum(cost)::text from ledger) as ledger from budget_windows w where w.budget_name = 'daily'`,
         );
@@ -203,7 +194,7 @@ if (STORE_KINDS.includes("postgres")) {
         const afterMidnight = await Promise.all(planes.flatMap((p, i) => [call(p, i), call(p, i)]));
         expect(afterMidnight.filter((r) => r === "ok")).toHaveLength(2);
         expect(afterMidnight.filter((r) => r === "budget_exceeded")).toHaveLength(4);
-        for (const plane of planes) await plane.recentCalls(1);
+        for (const plane of planes) await plane.reports.recentCalls(1);
 
         const check = new pg.Client({ connectionString: scratch.href });
         await check.connect();

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "./support/wait.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
 
 /**
@@ -159,6 +160,27 @@ describe("airlock CLI against a real gateway process", () => {
     expect(own.stderr).toContain("cannot be approved by the key that issued it");
     const listed = await cli("directives", "list", "--status", "proposed", "--url", gateway.url);
     expect(listed.stdout).toContain(directive.id);
+
+    // Another admin approves it; the gateway runs it, and `runs` shows the run and its artifacts.
+    const second = json<{ key: string }>((await cli("keys", "create", "--name", "second-admin", "--kind", "admin", "--json", "--url", gateway.url)).stdout);
+    const approved = await cli("directives", "approve", directive.id, "--url", gateway.url, "--admin-key", second.key);
+    expect(approved.stdout).toContain(`${directive.id}: approved`);
+    const { value: runs } = await waitFor(
+      async () => json<Array<{ id: string; status: string; directiveId: string }>>((await cli("runs", "list", "--json", "--url", gateway.url)).stdout),
+      (list) => list[0]?.status === "completed",
+      60_000,
+    );
+    expect(runs[0]!.directiveId).toBe(directive.id);
+    const table = await cli("runs", "list", "--status", "completed", "--url", gateway.url);
+    expect(table.stdout).toMatch(new RegExp(`${runs[0]!.id}\\s+completed\\s+echo\\s+${directive.id}\\s+SUCCESS`));
+    const shown = await cli("runs", "show", runs[0]!.id, "--url", gateway.url);
+    expect(shown.stdout).toContain(`${runs[0]!.id}: completed (echo for ${directive.id}`);
+    expect(shown.stdout).toContain("module said SUCCESS");
+    expect(shown.stdout).toMatch(/artifact execution_start \(\d+ bytes\) pg:artifacts\//);
+    expect(shown.stdout).toContain("artifact execution_end");
+    const missing = await cli("runs", "show", "run_missing", "--url", gateway.url);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('no run "run_missing"');
   });
 
   it("the gateway never logged a secret", () => {
@@ -197,5 +219,7 @@ describe("airlock CLI against a real gateway process", () => {
     const decide = await cli("approvals", "reject", "chg_x", "--url", url, "--data-dir", dataDir);
     expect(decide.code).toBe(1);
     expect(decide.stderr).toContain("needs a running gateway");
+    const runs = await cli("runs", "list", "--json", "--url", url, "--data-dir", dataDir);
+    expect(json<Array<{ status: string; module: string }>>(runs.stdout)).toMatchObject([{ status: "completed", module: "echo" }]);
   });
 });

@@ -98,7 +98,7 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
     expect(res.status).toBe(200);
     const text = await res.text();
     if (mode !== "plain") expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
-    const row = (await gw.plane.recentCalls(50)).find((r) => r.requestId === requestId);
+    const row = (await gw.plane.reports.recentCalls(50)).find((r) => r.requestId === requestId);
     if (!row) throw new Error(`no ledger row for ${requestId}`);
     return { cost: row.cost, providerCost: row.providerCost, usageEstimated: row.usageEstimated };
   }

@@ -17,7 +17,8 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
   const directive = { role: "release-notes", type: "echo", payload: { text: "draft notes" }, objective: "Draft the release notes", scope: "staging", budget: "$20", successMetrics: { reviewed: true }, timeboxSeconds: 3600 };
 
   it("takes an agent's directive from draft through policy to a human approval, with its evaluation kept", async () => {
-    const gw = await gateway(config());
+    // An instance that judges and approves but runs nothing: the approved directive stays approved.
+    const gw = await gateway(config({ governance: { execution: { enabled: false } } }));
     const agent = await agentKey(gw);
     const created = await api(gw, "POST", "/admin/directives", directive, agent.key);
     expect(created.status).toBe(201);

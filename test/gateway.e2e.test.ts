@@ -49,7 +49,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
   });
 
   async function lastRow() {
-    const [row] = await gw.plane.recentCalls(1);
+    const [row] = await gw.plane.reports.recentCalls(1);
     if (!row) throw new Error("no ledger row");
     return row;
   }
@@ -138,7 +138,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
   it("counts an embedding's input tokens itself, and flags the row, when the upstream reports none", async () => {
     openai.push({ kind: "noUsage" });
     const { response } = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: ["Hello, world!", "The capital of France is Paris."] }).withResponse();
-    const [row] = (await gw.plane.recentCalls(20)).filter((r) => r.requestId === response.headers.get("x-request-id"));
+    const [row] = (await gw.plane.reports.recentCalls(20)).filter((r) => r.requestId === response.headers.get("x-request-id"));
     // o200k_base: 4 + 7 tokens; at $0.02 per 1M
     expect(row).toMatchObject({ endpoint: "embeddings", usageEstimated: true, inputTokens: 11 });
     expect(row!.cost.replace(/0+$/, "")).toBe("0.00000022");
@@ -255,7 +255,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
   it("never writes prompt or completion text to the ledger", async () => {
     const marker = `secret-prompt-${Math.random().toString(36).slice(2)}`;
     await gw.client().chat.completions.create({ model: "oai/o4-mini", messages: [{ role: "user", content: marker }] });
-    const rows = JSON.stringify(await gw.plane.recentCalls(1000));
+    const rows = JSON.stringify(await gw.plane.reports.recentCalls(1000));
     expect(rows).not.toContain(marker);
     expect(rows).not.toContain(chatFixture.choices[0].message.content);
   });
@@ -293,7 +293,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
   it("reports spend per key, exact to the decimal", async () => {
     const res = await fetch(`${gw.url}/admin/spend?by=model&since=1h`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
     const report = (await res.json()) as { total: string; lines: Array<{ group: string; cost: string; requests: number }> };
-    const rows = await gw.plane.recentCalls(1000);
+    const rows = await gw.plane.reports.recentCalls(1000);
     const o4 = rows.filter((r) => r.model === "oai/o4-mini");
     const line = report.lines.find((l) => l.group === "oai/o4-mini")!;
     expect(line.requests).toBe(o4.length);

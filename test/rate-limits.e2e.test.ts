@@ -51,7 +51,7 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     }
     expect(last.status).toBe(429);
     expect(last.body.error).toMatchObject({ code: "rate_limited", unit: "tokens", limit: 500, scope: "operation" });
-    const rows = (await gw.plane.recentCalls(20)).filter((r) => r.outcome === "success");
+    const rows = (await gw.plane.reports.recentCalls(20)).filter((r) => r.outcome === "success");
     const used = rows.reduce((sum, r) => sum + r.inputTokens + r.outputTokens, 0);
     // Each call reserved its bound (prompt bytes + framing + max_tokens) and gave back what it did not
     // use: the refused call's bound no longer fit in what the minute had left.

@@ -131,7 +131,7 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
 
       expect(primary.requests.length).toBe(calls * outageRetry.maxAttempts);
       expect(backup.requests.length).toBe(calls);
-      const rows = await gw.plane.recentCalls(calls);
+      const rows = await gw.plane.reports.recentCalls(calls);
       expect(rows.length).toBe(calls);
       for (const row of rows) {
         const onPrimary = row.attempts.filter((a) => a.model === primaryModel);

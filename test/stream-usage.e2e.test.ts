@@ -32,7 +32,7 @@ describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
   async function rowFor(requestId: string) {
     return vi.waitFor(
       async () => {
-        const row = (await gw.plane.recentCalls(20)).find((r) => r.requestId === requestId);
+        const row = (await gw.plane.reports.recentCalls(20)).find((r) => r.requestId === requestId);
         if (!row) throw new Error("no ledger row yet");
         return row;
       },

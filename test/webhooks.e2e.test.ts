@@ -91,7 +91,7 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     // $0.01 a call against $0.02 with a warning at $0.01: two calls pass, the third is refused.
     for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", fixture: "openai/chat-length" });
     expect([(await rawChat(gw, gw.adminKey)).status, (await rawChat(gw, gw.adminKey)).status, (await rawChat(gw, gw.adminKey)).status]).toEqual([200, 200, 429]);
-    await gw.plane.recentCalls(1);
+    await gw.plane.reports.recentCalls(1);
 
     const expected = ["kill_switch.flipped", "kill_switch.flipped", "approval.requested", "change.applied", "budget.warning", "budget.exhausted"];
     await until(() => json.received.map((r) => r.json.type), (types) => types.length >= expected.length);

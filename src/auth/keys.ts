@@ -96,6 +96,12 @@ export class KeyRing {
     return this.byHash.get(hash);
   }
 
+  /** The principal of a live key, by id: for work done later on a key's behalf (a directive's run). */
+  principalOf(keyId: string): Principal | undefined {
+    for (const principal of this.byHash.values()) if (principal.keyId === keyId) return principal;
+    return undefined;
+  }
+
   /** Creates a key; `by` (who asked) is written to the audit log. */
   async create(input: NewKeyInput, by: Actor = SYSTEM_ACTOR): Promise<CreatedKey> {
     const secret = generateKey();

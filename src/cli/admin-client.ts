@@ -16,8 +16,9 @@ import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
 import { recentAuditEvents } from "../store/queries/audit.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
-import type { AuditEventRow, ChangeRequestRow, DirectiveRow } from "../store/schema/index.js";
+import type { ArtifactRow, AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
 import { getDirective, listDirectives } from "../store/queries/directives.js";
+import { artifactsOfRun, getRun, listRuns } from "../store/queries/executions.js";
 
 export interface SpendReport {
   by: SpendGroup;
@@ -50,6 +51,8 @@ export interface AdminBackend {
   decide(id: string, decision: "approve" | "reject", note: string | undefined): Promise<ChangeRequestRow>;
   audit(since: string, action: string | undefined, limit: number): Promise<AuditEventRow[]>;
   directives(status: string | undefined): Promise<DirectiveRow[]>;
+  runs(status: string | undefined): Promise<ExecutionRunRow[]>;
+  run(id: string): Promise<ExecutionRunRow & { artifacts?: ArtifactRow[] }>;
   directive(id: string): Promise<DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }>;
   createDirective(input: Record<string, unknown>): Promise<DirectiveRow>;
   moveDirective(id: string, action: "propose" | "approve" | "abort"): Promise<DirectiveRow>;
@@ -127,6 +130,8 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
       (await call<{ data: AuditEventRow[] }>("GET", `/admin/audit?${new URLSearchParams({ since, limit: String(limit), ...(action ? { action } : {}) })}`)).data,
     directives: async (status) => (await call<{ data: DirectiveRow[] }>("GET", `/admin/directives${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
     directive: (id) => call<DirectiveRow>("GET", `/admin/directives/${encodeURIComponent(id)}`),
+    runs: async (status) => (await call<{ data: ExecutionRunRow[] }>("GET", `/admin/runs${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
+    run: (id) => call<ExecutionRunRow & { artifacts?: ArtifactRow[] }>("GET", `/admin/runs/${encodeURIComponent(id)}`),
     createDirective: (input) => call<DirectiveRow>("POST", "/admin/directives", input),
     moveDirective: (id, action) => call<DirectiveRow>("POST", `/admin/directives/${encodeURIComponent(id)}/${action}`, {}),
     close: async () => undefined,
@@ -223,6 +228,12 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       const found = await getDirective(database.db, id);
       if (!found) throw new CliError(`not_found: no directive "${id}"`);
       return found;
+    },
+    runs: (status) => listRuns(database.db, status as ExecutionRunRow["status"] | undefined, 100),
+    run: async (id) => {
+      const found = await getRun(database.db, id);
+      if (!found) throw new CliError(`not_found: no run "${id}"`);
+      return { ...found, artifacts: await artifactsOfRun(database.db, id) };
     },
     createDirective: () => Promise.reject(new CliError("directives are issued through a running gateway, whose policy judges them (start one with `airlock start`, or pass --url)")),
     moveDirective: () => Promise.reject(new CliError("moving a directive needs a running gateway, whose policy judges it (start one with `airlock start`, or pass --url)")),

@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
+import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -238,6 +238,22 @@ for (const action of ["propose", "approve", "abort"] as const) {
       }),
   );
 }
+
+const runs = program.command("runs").description("execution runs: approved directives carried out by a module");
+withConnection(runs.command("list").description("runs, newest first"))
+  .option("--status <status>", "pending, running, completed, failed or canceled")
+  .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const list = await backend.runs(opts.status);
+      print(opts.json ? list : printRuns(list));
+    }),
+  );
+withConnection(runs.command("show").description("one run, with its artifacts").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const found = await backend.run(id);
+    print(opts.json ? found : printRun(found));
+  }),
+);
 
 withConnection(program.command("audit").description("the audit log: guard and configuration changes, decisions, keys"))
   .option("--since <when>", "a duration (24h, 7d) or an ISO date", "24h")

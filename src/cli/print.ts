@@ -4,7 +4,7 @@ import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
-import type { AuditEventRow, ChangeRequestRow, DirectiveRow } from "../store/schema/index.js";
+import type { AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -134,5 +134,21 @@ export function printDirective(d: DirectiveRow & { artifacts?: Array<{ type: str
     const body = artifact.body as { verdict?: string; policyVersion?: string } | null;
     lines.push(`artifact ${artifact.type}${body?.verdict ? `: ${body.verdict} by policy ${body.policyVersion}` : ""}`);
   }
+  return lines.join("\n");
+}
+
+export function printRuns(rows: ExecutionRunRow[]): string {
+  if (rows.length === 0) return "No runs.";
+  return table(
+    ["id", "status", "module", "directive", "module status", "executor", "duration", "started"],
+    rows.map((r) => [r.id, r.status, r.module, r.directiveId, r.moduleStatus ?? "", r.executorId, r.durationMs === null ? "" : `${r.durationMs} ms`, iso(r.startedAt)]),
+  );
+}
+
+export function printRun(r: ExecutionRunRow & { artifacts?: Array<{ id: string; type: string; uri: string; sizeBytes: number }> }): string {
+  const lines = [`${r.id}: ${r.status} (${r.module} for ${r.directiveId}, on ${r.executorId})`, `idempotency key: ${r.idempotencyKey}`];
+  if (r.startedAt) lines.push(`started ${iso(r.startedAt)}${r.endedAt ? `, ended ${iso(r.endedAt)} after ${r.durationMs} ms` : ""}`);
+  if (r.moduleStatus) lines.push(`module said ${r.moduleStatus}${r.error ? `: ${r.error}` : ""}`);
+  for (const artifact of r.artifacts ?? []) lines.push(`artifact ${artifact.type} (${artifact.sizeBytes} bytes) ${artifact.uri}`);
   return lines.join("\n");
 }

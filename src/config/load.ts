@@ -101,6 +101,14 @@ function resolveSecrets(config: AirlockConfig, env: NodeJS.ProcessEnv): string[]
     }
     return [{ ...hook, url: url!, secret }];
   });
+  const artifacts = config.governance.artifacts;
+  if (artifacts.kind === "s3") {
+    for (const field of ["accessKeyId", "secretAccessKey"] as const) {
+      const value = fromEnv(artifacts[field], env);
+      if (value === undefined) missing.push(`governance.artifacts.${field}`);
+      artifacts[field] = value ?? "";
+    }
+  }
   return missing;
 }
 

@@ -207,6 +207,37 @@ export const configSchema = z
             autoApprove: z.boolean().default(false),
           })
           .prefault({}),
+        /** How approved directives are carried out; see docs/governance.md#execution. */
+        execution: z
+          .strictObject({
+            /** False: this instance judges and approves directives but never runs them. */
+            enabled: z.boolean().default(true),
+            /** Runs at once on this instance. */
+            concurrency: z.number().int().min(1).max(100).default(4),
+            /** How often approved directives and the engine's queue are polled. */
+            pollIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+            /** This worker's stable, distinct name: a restarted worker recovers the runs it had started. Defaults to host:port. */
+            executorId: z.string().min(1).max(200).optional(),
+          })
+          .prefault({}),
+        /** Where artifacts over 64 KB are kept: files under the data directory, or S3-compatible storage. */
+        artifacts: z
+          .discriminatedUnion("kind", [
+            z.strictObject({ kind: z.literal("local"), dir: z.string().min(1).optional() }),
+            z.strictObject({
+              kind: z.literal("s3"),
+              bucket: z.string().min(1),
+              region: z.string().min(1).default("us-east-1"),
+              /** For S3-compatible stores (MinIO, R2…); AWS when left out. */
+              endpoint: z.url().optional(),
+              prefix: z.string().default("airlock/artifacts/"),
+              /** `env:NAME` reads it from the environment. */
+              accessKeyId: z.string().min(1),
+              secretAccessKey: z.string().min(1),
+              forcePathStyle: z.boolean().default(true),
+            }),
+          ])
+          .default({ kind: "local" }),
       })
       .prefault({}),
     changeControl: z

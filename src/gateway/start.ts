@@ -1,3 +1,5 @@
+import cluster from "node:cluster";
+import os from "node:os";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -36,9 +38,9 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
   try {
     const migrate = !options.worker;
     database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl, migrate } : { dataDir: path.join(options.dataDir, "pgdata"), migrate, pglite: options.pglite });
-    plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true });
-    const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
     const port = options.port ?? loaded.config.server.port;
+    plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true, executorId: executorIdOf(port) });
+    const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
     const { url, port: bound } = await gateway.listen(port, options.host ?? loaded.config.server.host);
     const gatewayFile = path.join(options.dataDir, GATEWAY_FILE);
     if (!options.worker) await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
@@ -105,4 +107,14 @@ export async function runningGateway(dataDir: string): Promise<{ pid: number; ur
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A restarted worker recovers the runs it had started under this name, so it must be stable across
+ * restarts and distinct between workers: `AIRLOCK_EXECUTOR_ID`, else host:port (and the cluster worker's number).
+ */
+function executorIdOf(port: number): string {
+  if (process.env.AIRLOCK_EXECUTOR_ID) return process.env.AIRLOCK_EXECUTOR_ID;
+  const worker = cluster.isWorker ? `#${cluster.worker?.id ?? 0}` : "";
+  return `${os.hostname()}:${port}${worker}`;
 }

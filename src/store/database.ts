@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
@@ -19,6 +20,11 @@ export interface Database {
   /** Hears notices on a channel from every instance sharing the store (PostgreSQL LISTEN/NOTIFY). */
   listen(channel: string, handlers: NoticeHandlers): Promise<Unlisten>;
   notify(channel: string, payload: string): Promise<void>;
+  /**
+   * A connection URL for the durable workflow engine's tables: this PostgreSQL itself, or for PGlite
+   * a second embedded instance served on loopback to exactly one connection.
+   */
+  workflowsUrl(): Promise<string>;
   /** PGlite only: the whole database as an archive, to start copies from (tests). */
   dump?(): Promise<Blob>;
   close(): Promise<void>;
@@ -42,7 +48,9 @@ export interface DatabaseOptions {
 
 /** Opens the store and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
-  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }));
+  // The workflow engine's embedded store sits beside the data directory, on a thread of its own, opened only when used.
+  const workflowsDir = options.dataDir ? path.join(path.dirname(options.dataDir), "workflows") : undefined;
+  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), workflowsDir);
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {
@@ -52,7 +60,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(starting: Promise<PgliteThread>): Promise<Database & { migrate(): Promise<void> }> {
+async function openPglite(starting: Promise<PgliteThread>, workflowsDir: string | undefined): Promise<Database & { migrate(): Promise<void> }> {
   // Migrations run on the thread as it opens, before any query can arrive.
   const thread = await starting;
   const db = drizzleProxy(
@@ -60,6 +68,7 @@ async function openPglite(starting: Promise<PgliteThread>): Promise<Database & {
     { schema },
   );
   const notices = new LocalNotices();
+  let workflows: Promise<PgliteThread> | undefined;
   return {
     kind: "pglite",
     db: db as unknown as Db,
@@ -69,7 +78,13 @@ async function openPglite(starting: Promise<PgliteThread>): Promise<Database & {
       await thread.send({ op: "exec", sql });
     },
     migrate: async () => undefined,
-    close: () => thread.close(),
+    workflowsUrl: async () => {
+      workflows ??= startPglite({ dataDir: workflowsDir, migrate: false });
+      return (await (await workflows).send({ op: "serve" })).url!;
+    },
+    close: async () => {
+      await Promise.all([thread.close(), workflows?.then((t) => t.close(), () => undefined)]);
+    },
     dump: async () => (await thread.send({ op: "dump" })).dump!,
   };
 }
@@ -91,6 +106,7 @@ function openPostgres(url: string, max: number): Database & { migrate(): Promise
       await pool.query(sql);
     },
     migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    workflowsUrl: async () => url,
     close: () => pool.end(),
   };
 }

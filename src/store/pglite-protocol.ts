@@ -13,6 +13,8 @@ export type ThreadRequest =
   | { id: number; op: "query"; sql: string; params: unknown[]; method: "all" | "execute" }
   | { id: number; op: "exec"; sql: string }
   | { id: number; op: "dump" }
+  /** Serves this PGlite on loopback to ONE connection (the workflow engine's); replies with its URL. */
+  | { id: number; op: "serve" }
   | { id: number; op: "close" };
 
 export interface ThreadError {
@@ -22,6 +24,6 @@ export interface ThreadError {
   detail?: string;
 }
 
-export type ThreadReply = { id: number; ok: true; rows?: unknown[]; dump?: Blob } | { id: number; ok: false; error: ThreadError };
+export type ThreadReply = { id: number; ok: true; rows?: unknown[]; dump?: Blob; url?: string } | { id: number; ok: false; error: ThreadError };
 
 export type ThreadReady = { ready: true } | { ready: false; error: ThreadError };

@@ -30,6 +30,25 @@ const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPor
 // operating system's page cache holds the rest of the files. Measured: about 110 MB less RSS.
 const POSTGRESQL_CONF = ["shared_buffers = 32MB"];
 
+/** @type {{ server: import("@electric-sql/pglite-socket").PGLiteSocketServer; url: string } | undefined} */
+let served;
+
+/**
+ * The durable workflow engine (DBOS) speaks to Postgres over TCP. Its store is a PGlite thread of its
+ * own, served here to ONE connection: PGlite is a single session, so a second connection (or sharing
+ * Airlock's store) would interleave transactions and corrupt the protocol.
+ * @param {PGlite} client
+ */
+async function serve(client) {
+  if (!served) {
+    const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+    const server = new PGLiteSocketServer({ db: client, port: 0, host: "127.0.0.1", maxConnections: 1 });
+    await server.start();
+    served = { server, url: `postgres://postgres:postgres@${server.getServerConn()}/postgres` };
+  }
+  return served.url;
+}
+
 async function open() {
   const options = { postgresqlconf: POSTGRESQL_CONF };
   const client = start.dataDir ? new PGlite(start.dataDir, options) : new PGlite({ ...options, ...(start.dump ? { loadDataDir: start.dump } : {}) });
@@ -54,7 +73,11 @@ async function answer(client, request) {
       return { id: request.id, ok: true };
     case "dump":
       return { id: request.id, ok: true, dump: /** @type {Blob} */ (await client.dumpDataDir("none")) };
+    case "serve":
+      return { id: request.id, ok: true, url: await serve(client) };
     case "close":
+      await served?.server.stop();
+      served = undefined;
       await client.close();
       return { id: request.id, ok: true };
   }

@@ -106,6 +106,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly moduleExecutions = new Counter({
+    name: "module_executions_total",
+    help: "Execution module runs, by module and the status it reported (SUCCESS, FAILURE, ERROR)",
+    labelNames: ["module", "status"] as const,
+    registers: [this.registry],
+  });
+
+  readonly executionDuration = new Histogram({
+    name: "execution_duration_seconds",
+    help: "Time from a run's start to its end, by module and run status",
+    labelNames: ["module", "status"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    registers: [this.registry],
+  });
+
   /** Label children per (endpoint, operation, model): prom-client hashes a label object on every call otherwise. */
   private readonly series = new Map<string, CallSeries>();
 

@@ -1,6 +1,20 @@
-import { trace, type Tracer } from "@opentelemetry/api";
+import { SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
 
 export const tracer: Tracer = trace.getTracer("airlock");
+
+/** Runs `work` in a span of its own, marked as an error when it throws. For the governance stages, off the hot path. */
+export function inSpan<T>(name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await work();
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : "error" });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
 
 export interface TracingHandle {
   shutdown(): Promise<void>;

@@ -75,7 +75,7 @@ export async function closePairs(pairs: Iterable<Pair>): Promise<void> {
 export const attemptSummary = (a: LedgerAttempt) => [a.model, a.outcome, a.status ?? null, a.reason ?? null];
 
 export async function lastRow(gw: TestGateway): Promise<LedgerRow> {
-  const [row] = await gw.plane.recentCalls(1);
+  const [row] = await gw.plane.reports.recentCalls(1);
   if (!row) throw new Error("no ledger row");
   return row;
 }

@@ -155,7 +155,7 @@ export async function refusal(inst: Instance, model: string | undefined, options
 }
 
 export async function rowOf(inst: Instance, requestId: string) {
-  const rows = await inst.plane.recentCalls(200);
+  const rows = await inst.plane.reports.recentCalls(200);
   const row = rows.find((r) => r.requestId === requestId);
   if (!row) throw new Error(`no ledger row for request ${requestId}`);
   return row;

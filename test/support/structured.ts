@@ -69,7 +69,7 @@ export function structuredSuite(kind: StoreKind, onStarted: (started: Structured
 
   /** The ledger row of one request, found by the request id the test chose. */
   async function rowFor(requestId: string) {
-    const row = (await gw.plane.recentCalls(200)).find((r) => r.requestId === requestId);
+    const row = (await gw.plane.reports.recentCalls(200)).find((r) => r.requestId === requestId);
     if (!row) throw new Error(`no ledger row for ${requestId}`);
     return row;
   }

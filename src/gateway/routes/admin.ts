@@ -50,7 +50,7 @@ export function spend(gw: GatewayContext): Handler {
     const sinceText = query.get("since") ?? "24h";
     const since = parseSince(sinceText);
     if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
-    const lines = await gw.plane.spend(by, since);
+    const lines = await gw.plane.reports.spend(by, since);
     if (query.get("format") === "csv") {
       const csv = spendCsv(by, lines);
       res.writeHead(200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="airlock-spend-by-${by}.csv"`, "content-length": Buffer.byteLength(csv) });
@@ -66,7 +66,7 @@ export function recentCalls(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
     const limit = Math.min(1000, Math.max(1, Number(query.get("limit") ?? 50) || 50));
-    sendJson(res, 200, { data: await gw.plane.recentCalls(limit) });
+    sendJson(res, 200, { data: await gw.plane.reports.recentCalls(limit) });
   };
 }
 

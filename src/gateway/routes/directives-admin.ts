@@ -1,6 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { directiveJsonSchema } from "../../governance/directives/directives.js";
 import { DIRECTIVE_STATUSES } from "../../governance/directives/lifecycle.js";
+import { RUN_STATUSES } from "../../governance/executions/run-lifecycle.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { enumParam, limitParam, readJson, sendJson } from "../http.js";
@@ -44,5 +45,29 @@ export function moveDirective(gw: GatewayContext, action: "propose" | "approve" 
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     sendJson(res, 200, await gw.plane.directives[action](params.id ?? "", principal));
+  };
+}
+
+/** `GET /admin/runs?status=running&limit=50` (admin): execution runs, newest first. */
+export function listRuns(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, { data: await gw.plane.governance.executions.listRuns(enumParam(query, "status", RUN_STATUSES), limitParam(query)) });
+  };
+}
+
+/** `GET /admin/runs/:id` (admin): the run and its artifacts. */
+export function getRun(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, await gw.plane.governance.executions.getRun(params.id ?? ""));
+  };
+}
+
+/** `GET /admin/artifacts/:id` (admin): one artifact with its content, wherever it is stored. */
+export function getArtifact(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, await gw.plane.governance.artifacts.read(params.id ?? ""));
   };
 }

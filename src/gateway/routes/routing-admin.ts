@@ -71,7 +71,7 @@ export function fallbacks(gw: GatewayContext): Handler {
     await requireAdmin(gw.plane, req, scope);
     const since = parseSince(query.get("since") ?? "24h");
     if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
-    sendJson(res, 200, fallbackReport(await gw.plane.fallbackReport(since), since));
+    sendJson(res, 200, fallbackReport(await gw.plane.reports.fallbackReport(since), since));
   };
 }
 
@@ -81,7 +81,7 @@ export function reconciliation(gw: GatewayContext): Handler {
     await requireAdmin(gw.plane, req, scope);
     const since = parseSince(query.get("since") ?? "30d");
     if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "30d", or an ISO date', { param: "since" });
-    sendJson(res, 200, { since: since.toISOString(), lines: await gw.plane.reconciliation(since) });
+    sendJson(res, 200, { since: since.toISOString(), lines: await gw.plane.reports.reconciliation(since) });
   };
 }
 

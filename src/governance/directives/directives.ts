@@ -9,7 +9,9 @@ import * as q from "../../store/queries/directives.js";
 import type { ArtifactRow, DirectiveRow } from "../../store/schema/index.js";
 import { nextStatuses, transitionError, type DirectiveStatus } from "./lifecycle.js";
 import type { Metrics } from "../../telemetry/metrics.js";
+import { inSpan } from "../../telemetry/tracing.js";
 import { evaluatePolicy, type DirectivePolicy } from "./policy.js";
+import type { ArtifactWriter } from "../executions/artifact-store.js";
 
 /** A directive as an issuer writes it. */
 export const directiveInput = z.strictObject({
@@ -42,6 +44,10 @@ export interface DirectivesOptions {
   policy: DirectivePolicy;
   /** Counts each status a directive reaches, and each policy verdict. */
   metrics: Pick<Metrics, "directives" | "policyEvaluations">;
+  /** Where policy evaluations are kept. */
+  artifacts: Pick<ArtifactWriter, "write">;
+  /** Hears each approval, so that a worker can pick the directive up at once. */
+  onApproved?: (id: string) => void;
 }
 
 /**
@@ -81,7 +87,11 @@ export class Directives {
    * reasons; ALLOW leaves it proposed, waiting for a human, or approves it when the policy auto-approves.
    * The evaluation is stored as a `policy_evaluation` artifact either way.
    */
-  async propose(id: string, principal: Principal): Promise<DirectiveView> {
+  propose(id: string, principal: Principal): Promise<DirectiveView> {
+    return inSpan("airlock.directive.propose", { "airlock.directive": id }, () => this.proposeAndJudge(id, principal));
+  }
+
+  private async proposeAndJudge(id: string, principal: Principal): Promise<DirectiveView> {
     const current = await this.get(id);
     if (principal.kind !== "admin" && principal.keyId !== current.issuedBy) throw new AirlockError("forbidden", "only its issuer or an admin key can propose a directive");
     const proposed = await this.move(current, "proposed");
@@ -89,23 +99,37 @@ export class Directives {
     const evaluation = evaluatePolicy({ type: proposed.type, scope: proposed.scope, budget: proposed.budget }, policy);
     this.options.metrics.policyEvaluations.inc({ verdict: evaluation.verdict });
     const body = { ...evaluation, policy, input: { type: proposed.type, scope: proposed.scope, budget: proposed.budget } };
-    const artifactId = newId("art");
-    const text = JSON.stringify(body);
-    await q.insertArtifact(this.options.db, { id: artifactId, directiveId: id, runId: null, type: "policy_evaluation", body, uri: `pg:artifacts/${artifactId}`, sizeBytes: Buffer.byteLength(text) });
+    await this.options.artifacts.write({ id: newId("art"), directiveId: id, runId: null, type: "policy_evaluation", body });
     if (evaluation.verdict === "BLOCK") {
       const reasons = evaluation.checks.filter((c) => !c.passed).map((c) => c.reason);
       return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons })).id);
     }
-    if (policy.autoApprove) return this.get((await this.move(proposed, "approved", { approvedBy: `policy:${policy.version}`, humanOverride: false })).id);
+    if (policy.autoApprove) return this.approved(await this.move(proposed, "approved", { approvedBy: `policy:${policy.version}`, humanOverride: false }));
     return this.get(id);
   }
 
   /** A human admin's approval of a proposed directive; never its issuer's. */
-  async approve(id: string, principal: Principal): Promise<DirectiveView> {
+  approve(id: string, principal: Principal): Promise<DirectiveView> {
+    return inSpan("airlock.directive.approve", { "airlock.directive": id }, () => this.approveAsHuman(id, principal));
+  }
+
+  private async approveAsHuman(id: string, principal: Principal): Promise<DirectiveView> {
     const current = await this.get(id);
     if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can approve a directive", { details: { directive: id } });
     if (principal.keyId === current.issuedBy) throw new AirlockError("forbidden", "a directive cannot be approved by the key that issued it", { details: { directive: id } });
-    return this.get((await this.move(current, "approved", { approvedBy: principal.keyId, humanOverride: true })).id);
+    return this.approved(await this.move(current, "approved", { approvedBy: principal.keyId, humanOverride: true }));
+  }
+
+  /** The execution orchestrator's moves: picked up, and ended. */
+  async advance(id: string, to: "executing" | "complete" | "aborted"): Promise<DirectiveRow> {
+    const current = await q.getDirective(this.options.db, id);
+    if (!current) throw new AirlockError("not_found", `no directive "${id}"`);
+    return this.move(current, to);
+  }
+
+  private approved(row: DirectiveRow): Promise<DirectiveView> {
+    this.options.onApproved?.(row.id);
+    return this.get(row.id);
   }
 
   /** Stops a running directive (admin keys). */

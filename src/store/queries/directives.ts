@@ -46,12 +46,6 @@ export async function moveDirective(db: Db, id: string, from: DirectiveStatusVal
   return row;
 }
 
-export async function insertArtifact(db: Db, artifact: Omit<ArtifactRow, "createdAt">): Promise<ArtifactRow> {
-  const [row] = await db.insert(artifacts).values(artifact).returning();
-  if (!row) throw new Error("artifact insert returned no row");
-  return row;
-}
-
 export function artifactsOf(db: Db, directiveId: string): Promise<ArtifactRow[]> {
   return db.select().from(artifacts).where(eq(artifacts.directiveId, directiveId)).orderBy(asc(artifacts.createdAt), asc(artifacts.id));
 }

@@ -13,3 +13,4 @@ export * from "./change-requests.js";
 export * from "./webhooks.js";
 export * from "./grants.js";
 export * from "./directives.js";
+export * from "./executions.js";

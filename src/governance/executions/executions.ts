@@ -1,0 +1,235 @@
+import { AirlockError } from "../../core/errors.js";
+import type { Logger } from "../../core/logger.js";
+import type { Db } from "../../store/database.js";
+import * as q from "../../store/queries/executions.js";
+import { getDirective } from "../../store/queries/directives.js";
+import type { ArtifactRow, DirectiveRow, ExecutionRunRow } from "../../store/schema/index.js";
+import type { Metrics } from "../../telemetry/metrics.js";
+import { inSpan } from "../../telemetry/tracing.js";
+import type { ArtifactWriter } from "./artifact-store.js";
+import type { DurableStep, WorkflowEngine } from "./engine.js";
+import type { DirectiveBrief, ModuleRegistry, ModuleResult } from "./modules.js";
+import { runStatusOf, workflowIdOf, type RunStatus } from "./run-lifecycle.js";
+
+export interface ExecutionSettings {
+  enabled: boolean;
+  concurrency: number;
+  pollIntervalMs: number;
+  executorId: string;
+}
+
+/** Moves a directive through its one mutator (Directives). */
+export type DirectiveMover = (id: string, to: "executing" | "complete" | "aborted") => Promise<DirectiveRow>;
+
+export interface ExecutionsOptions {
+  db: Db;
+  logger: Logger;
+  metrics: Pick<Metrics, "moduleExecutions" | "executionDuration">;
+  settings: ExecutionSettings;
+  modules: ModuleRegistry;
+  artifacts: ArtifactWriter;
+  moveDirective: DirectiveMover;
+  /** The engine's Postgres URL, and whether it is PGlite's one-connection socket. */
+  engineStore: () => Promise<{ url: string; embedded: boolean }>;
+}
+
+export interface RunView extends ExecutionRunRow {
+  artifacts?: ArtifactRow[];
+}
+
+type StepOutcome = ModuleResult | { status: "CANCELED" };
+
+/**
+ * The execution orchestrator. A dispatcher offers approved directives to the durable engine's queue;
+ * a worker runs each as three checkpointed steps: start (the run, the directive executing), module
+ * (the work, under an idempotency key), end (the run's status and the directive's). It never decides
+ * whether work may happen: policy and approval did that before a directive became approved.
+ */
+export class Executions {
+  private engine: WorkflowEngine | undefined;
+  private launching: Promise<WorkflowEngine | undefined> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private dispatching: Promise<void> | undefined;
+  private closed = false;
+  private unavailableSaid = false;
+
+  constructor(private readonly options: ExecutionsOptions) {}
+
+  /** Polls for approved directives (and, at start, for runs a crash left behind to recover). */
+  start(): void {
+    if (!this.options.settings.enabled) return;
+    this.timer = setInterval(() => this.kick(), this.options.settings.pollIntervalMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Dispatches now (a directive was just approved), instead of at the next poll. */
+  kick(): void {
+    if (!this.options.settings.enabled || this.closed) return;
+    this.dispatching ??= this.dispatch()
+      .catch((err: unknown) => this.options.logger.warn({ err }, "dispatching approved directives failed; the next poll retries"))
+      .finally(() => {
+        this.dispatching = undefined;
+      });
+  }
+
+  async getRun(id: string): Promise<RunView> {
+    const run = await q.getRun(this.options.db, id);
+    if (!run) throw new AirlockError("not_found", `no run "${id}"`);
+    return { ...run, artifacts: await q.artifactsOfRun(this.options.db, id) };
+  }
+
+  listRuns(status: RunStatus | undefined, limit: number): Promise<ExecutionRunRow[]> {
+    return q.listRuns(this.options.db, status, limit);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    // A dispatch in flight may be launching the engine: it finishes first, and the engine is then shut down.
+    await this.dispatching;
+    const engine = this.engine;
+    this.engine = undefined;
+    await engine?.shutdown();
+  }
+
+  private async dispatch(): Promise<void> {
+    const { db } = this.options;
+    // The engine starts only once there is work: instances that never run a directive never pay for it.
+    if (!this.engine && !(await q.hasOpenWork(db))) return;
+    const engine = await this.ensureEngine();
+    if (!engine) return;
+    for (const id of await q.approvedDirectiveIds(db, 100)) await engine.enqueue(id);
+  }
+
+  private async ensureEngine(): Promise<WorkflowEngine | undefined> {
+    if (this.engine) return this.engine;
+    this.launching ??= (async () => {
+      const { settings, logger } = this.options;
+      const store = await this.options.engineStore();
+      const { WorkflowEngine } = await import("./engine.js");
+      const engine = await WorkflowEngine.launch({ ...store, executorId: settings.executorId, concurrency: settings.concurrency, pollIntervalMs: settings.pollIntervalMs, logger }, (id, step) => this.execute(id, step));
+      if (!engine && !this.unavailableSaid) {
+        this.unavailableSaid = true;
+        logger.warn("another control plane in this process runs the execution engine; this one leaves approved directives to it");
+      }
+      return engine;
+    })().finally(() => {
+      this.launching = undefined;
+    });
+    this.engine = await this.launching;
+    return this.engine;
+  }
+
+  /** The workflow: three checkpointed steps. Run by the engine, on whichever worker dequeued it. */
+  private async execute(directiveId: string, durableStep: DurableStep): Promise<void> {
+    // Runs during the engine's launch too, when it recovers the runs a crash left behind.
+    const started = await durableStep("start", () => this.startRun(directiveId, this.options.settings.executorId));
+    if (!started) return;
+    const outcome = await durableStep("module", () => this.runModule(started));
+    await durableStep("end", () => this.endRun(started, outcome));
+  }
+
+  private startRun(directiveId: string, executorId: string): Promise<{ runId: string; module: string } | undefined> {
+    return inSpan("airlock.execution.start", { "airlock.directive": directiveId }, async () => {
+      const { db, logger } = this.options;
+      logger.info({ directive: directiveId, step: "start" }, "execution step ran");
+      const directive = await getDirective(db, directiveId);
+      if (!directive || (directive.status !== "approved" && directive.status !== "executing")) {
+        logger.warn({ directive: directiveId, status: directive?.status }, "a queued directive is no longer approved; nothing runs");
+        return undefined;
+      }
+      // Derived from the directive, so a replayed step finds the run it made, not a second one.
+      const runId = `run_${directive.id.replace(/^dir_/, "")}`;
+      let run = await q.ensureRun(db, { id: runId, directiveId, module: directive.type, idempotencyKey: runId, workflowId: workflowIdOf(directiveId), executorId });
+      if (directive.status === "approved") await this.options.moveDirective(directiveId, "executing");
+      if (run.status === "pending") run = (await q.moveRun(db, runId, "pending", "running")) ?? run;
+      await this.record(directive.id, runId, "execution_start", { module: directive.type, executor: executorId, workflow: run.workflowId, scope: directive.scope, timeboxSeconds: directive.timeboxSeconds });
+      return { runId, module: directive.type };
+    });
+  }
+
+  private runModule(started: { runId: string; module: string }): Promise<StepOutcome> {
+    const { runId, module: name } = started;
+    return inSpan("airlock.execution.module", { "airlock.run": runId, "airlock.module": name }, async () => {
+      const { db, logger, modules, metrics } = this.options;
+      logger.info({ run: runId, module: name, step: "module" }, "execution step ran");
+      const run = await q.getRun(db, runId);
+      const directive = run && (await getDirective(db, run.directiveId));
+      if (!run || !directive || directive.status === "aborted") return { status: "CANCELED" as const };
+      const module = modules.get(name);
+      let result: ModuleResult;
+      // Numbered in the order the module records them, so a replayed step writes the same ids again (and nothing twice).
+      let recorded = 0;
+      const timebox = directive.timeboxSeconds ? AbortSignal.timeout(directive.timeboxSeconds * 1000) : new AbortController().signal;
+      try {
+        if (!module) throw new AirlockError("invalid_request", `no execution module "${name}" (this worker has ${modules.names().join(", ")})`);
+        result = await module.execute({
+          idempotencyKey: run.idempotencyKey,
+          runId,
+          directive: brief(directive),
+          signal: timebox,
+          once: (effect) => this.once(run.idempotencyKey, name, effect),
+          record: (type, body) => this.record(directive.id, runId, type, body, `m${++recorded}`),
+        });
+      } catch (err) {
+        // A payload the module cannot use is the directive's failure; anything else is the module's error.
+        result = err instanceof AirlockError ? { status: "FAILURE", error: err.message } : { status: "ERROR", error: timebox.aborted ? `the directive's timebox of ${directive.timeboxSeconds} s ran out` : errorText(err) };
+      }
+      metrics.moduleExecutions.inc({ module: name, status: result.status });
+      await this.record(directive.id, runId, "execution_checkpoint", { step: "module", module: name, status: result.status }, "module");
+      return result;
+    });
+  }
+
+  private endRun(started: { runId: string; module: string }, outcome: StepOutcome): Promise<void> {
+    const { runId, module } = started;
+    return inSpan("airlock.execution.end", { "airlock.run": runId, "airlock.module": module, "airlock.module_status": outcome.status }, async () => {
+      const { db, logger, metrics } = this.options;
+      logger.info({ run: runId, step: "end", status: outcome.status }, "execution step ran");
+      const run = await q.getRun(db, runId);
+      if (!run || run.status !== "running") return; // ended before: this is a replay
+      // Aborted by an admin before or while the module ran: the run is canceled, with what the module said kept.
+      const aborted = outcome.status === "CANCELED" || (await getDirective(db, run.directiveId))?.status === "aborted";
+      const fields = outcome.status === "CANCELED" ? {} : { moduleStatus: outcome.status, output: outcome.output ?? null, error: outcome.error ?? null };
+      const to = aborted ? "canceled" : runStatusOf(outcome.status as ModuleResult["status"]);
+      const ended = await q.moveRun(db, runId, "running", to, fields);
+      if (to !== "canceled") {
+        // An abort landing between the read above and this move is refused by the lifecycle; the abort stands.
+        await this.options.moveDirective(run.directiveId, to === "completed" ? "complete" : "aborted").catch((err: unknown) => {
+          if (!(err instanceof AirlockError)) throw err;
+        });
+      }
+      if (!ended) return;
+      metrics.executionDuration.observe({ module, status: ended.status }, (ended.durationMs ?? 0) / 1000);
+      await this.record(run.directiveId, runId, "execution_end", { status: ended.status, moduleStatus: ended.moduleStatus, error: ended.error, durationMs: ended.durationMs });
+      logger.info({ run: runId, directive: run.directiveId, status: ended.status, durationMs: ended.durationMs }, "execution run ended");
+    });
+  }
+
+  private async once<T>(key: string, module: string, effect: () => Promise<T>): Promise<T> {
+    const { db } = this.options;
+    const found = await q.getEffect(db, key);
+    if (found.found) {
+      this.options.logger.info({ run: key, module }, "module effect found: not done again");
+      return found.result as T;
+    }
+    const result = await q.putEffect(db, key, module, await effect());
+    this.options.logger.info({ run: key, module }, "module effect done");
+    return result as T;
+  }
+
+  /** Artifact ids are derived from the run, the step and the type, so a replayed step writes nothing twice. */
+  private record(directiveId: string, runId: string, type: ArtifactRow["type"], body: Record<string, unknown>, step = "run"): Promise<void> {
+    return this.options.artifacts.write({ id: `art_${runId.slice(4)}_${step}_${type}`, directiveId, runId, type, body });
+  }
+}
+
+function brief(directive: DirectiveRow): DirectiveBrief {
+  const { id, role, type, payload, objective, scope, constraints, budget, issuedBy } = directive;
+  return { id, role, type, payload, objective, scope, constraints, budget, issuedBy };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,71 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { resolveConfig } from "../src/config/load.js";
+import { ControlPlane } from "../src/control-plane.js";
+import { createAirlock, type ExecutionModule } from "../src/index.js";
+import { freshStore, STORE_KINDS } from "./support/stores.js";
+import { waitFor } from "./support/wait.js";
+
+/** A model is required; no call is made to it here. */
+const MINIMAL = { providers: { oai: { type: "openai-compatible" as const, baseUrl: "http://127.0.0.1:9", apiKey: "k" } }, models: [{ id: "oai/gpt-4o-mini" }] };
+const ADMIN = { keyId: "key_ops", name: "ops", kind: "admin" as const, userId: null, teamId: null, orgId: null };
+
+/** Execution modules an application adds, run by the same orchestrator as the built-in ones; memory read back through the library. */
+describe.each(STORE_KINDS)("execution modules in process on %s", (kind) => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it("runs an application's module with an idempotency key, its checkpoints kept, and reads the run from memory", async () => {
+    const store = await freshStore(kind);
+    cleanups.push(() => store.cleanup());
+    const seen: Array<{ key: string; objective: string }> = [];
+    const tickets: ExecutionModule = {
+      name: "open_ticket",
+      async execute(context) {
+        seen.push({ key: context.idempotencyKey, objective: context.directive.objective });
+        const ticket = await context.once(async () => ({ ticket: `T-${seen.length}` }));
+        await context.record("execution_checkpoint", { step: "ticket opened", ticket: ticket.ticket });
+        return { status: "SUCCESS", output: ticket };
+      },
+    };
+    const config = resolveConfig({ ...MINIMAL, governance: { policy: { autoApprove: true, tools: ["open_ticket"] }, execution: { pollIntervalMs: 200 } } }, "test");
+    const plane = await ControlPlane.create({ config, database: store.database, modules: [tickets], executorId: "in-process" });
+    cleanups.push(() => plane.close());
+
+    const draft = await plane.directives.create({ role: "support", type: "open_ticket", objective: "Open a ticket for the outage", scope: "test", budget: "$1" }, ADMIN);
+    expect((await plane.directives.propose(draft.id, ADMIN)).status).toBe("approved");
+    const done = await waitFor(() => plane.directives.get(draft.id), (d) => d.status === "complete", 20_000);
+    expect(done.value.artifacts!.map((a) => a.type)).toEqual(["policy_evaluation", "execution_start", "execution_checkpoint", "execution_checkpoint", "execution_end"]);
+
+    const [summary] = await plane.governance.memory.executionSummaries(10, "completed");
+    expect(summary).toMatchObject({ directiveId: draft.id, module: "open_ticket", status: "completed", moduleStatus: "SUCCESS", error: null });
+    expect(seen).toEqual([{ key: summary!.id, objective: "Open a ticket for the outage" }]);
+    expect((await plane.governance.executions.getRun(summary!.id)).output).toEqual({ ticket: "T-1" });
+    expect((await plane.governance.memory.latestDirectiveForRole("support"))?.status).toBe("complete");
+    const checkpoints = await plane.governance.memory.artifactsByType("execution_checkpoint", 10);
+    expect(checkpoints.map((a) => a.body)).toContainEqual({ step: "ticket opened", ticket: "T-1" });
+  });
+
+  it("refuses a module name that is taken", async () => {
+    const store = await freshStore(kind);
+    cleanups.push(() => store.cleanup());
+    const config = resolveConfig(MINIMAL, "test");
+    const clash: ExecutionModule = { name: "echo", execute: async () => ({ status: "SUCCESS" }) };
+    await expect(ControlPlane.create({ config, database: store.database, modules: [clash] })).rejects.toThrow('an execution module named "echo" is already registered');
+  });
+});
+
+describe("memory through the library", () => {
+  it("reads nothing yet from a new store, frozen", async () => {
+    const airlock = createAirlock({ config: MINIMAL, inMemory: true });
+    try {
+      const runs = await airlock.memory.executionSummaries(10);
+      expect(runs).toEqual([]);
+      expect(Object.isFrozen(airlock.memory)).toBe(true);
+      expect(await airlock.memory.latestDirectiveForRole("anyone")).toBeUndefined();
+    } finally {
+      await airlock.close();
+    }
+  });
+});
