@@ -100,7 +100,8 @@ describe.each(STORE_KINDS)("directive execution on %s", (kind) => {
     const agent = (await api(gw, "POST", "/admin/keys", { name: "planner", kind: "agent" })).body;
     const orphan = await issue(gw, { type: "llm_call", payload: { model: "p1/m1", messages: [{ role: "user", content: "hi" }] } }, agent.key);
     await api(gw, "DELETE", `/admin/keys/${agent.id}`);
-    const all = [failure, error, badPayload, orphan];
+    const late = await issue(gw, { type: "echo", payload: { message: "late", delayMs: 10_000 }, timeboxSeconds: 1 });
+    const all = [failure, error, badPayload, orphan, late];
     for (const id of all) await api(gw, "POST", `/admin/directives/${id}/propose`);
     for (const id of all) expect((await settled(gw, id)).status).toBe("aborted");
     expect(sent()).toEqual([0, 0, 0]);
@@ -110,6 +111,8 @@ describe.each(STORE_KINDS)("directive execution on %s", (kind) => {
     expect(byDirective[error]).toMatchObject({ moduleStatus: "ERROR", error: "failed intentionally (error)" });
     expect(byDirective[badPayload]).toMatchObject({ moduleStatus: "FAILURE" });
     expect(byDirective[badPayload].error).toContain("the echo module's payload is not valid: delayMs");
+    expect(byDirective[late]).toMatchObject({ moduleStatus: "ERROR", error: "the directive's timebox of 1 s ran out" });
+    expect(byDirective[late].durationMs).toBeLessThan(10_000);
     expect(byDirective[orphan]).toMatchObject({ moduleStatus: "FAILURE", error: `the call was refused (forbidden): the key that issued directive "${orphan}" is no longer active` });
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toContain('module_executions_total{module="fail_intentionally",status="FAILURE"} 1');

@@ -213,9 +213,9 @@ export const configSchema = z
             /** False: this instance judges and approves directives but never runs them. */
             enabled: z.boolean().default(true),
             /** Runs at once on this instance. */
-            concurrency: z.number().int().min(1).max(100).default(4),
-            /** How often approved directives and the engine's queue are polled. */
-            pollIntervalMs: z.number().int().min(100).max(60_000).default(1_000),
+            concurrency: z.number().int().min(1).max(100).default(8),
+            /** How often approved directives and the engine's queue are polled: the most a run waits to start. */
+            pollIntervalMs: z.number().int().min(100).max(60_000).default(250),
             /** This worker's stable, distinct name: a restarted worker recovers the runs it had started. Defaults to host:port. */
             executorId: z.string().min(1).max(200).optional(),
           })

@@ -70,20 +70,26 @@ export class WorkflowEngine {
 
   private async start(): Promise<void> {
     const { url, embedded, executorId, concurrency, pollIntervalMs, logger } = this.settings;
-    // Simultaneous first launches deadlock in the engine's migrations: they run once, under a lock, before any worker starts.
-    if (!embedded) await migrateOnce(url);
-    DBOS.setConfig({
-      name: APPLICATION,
-      systemDatabaseUrl: url,
-      systemDatabaseSchemaName: SCHEMA,
-      systemDatabasePoolSize: embedded ? 1 : Math.max(4, concurrency + 2),
-      useListenNotify: !embedded,
-      applicationVersion: WORKFLOW_VERSION,
-      executorID: executorId,
-      runMigrations: embedded,
-      logger: engineLogger(logger),
-    });
-    await DBOS.launch();
+    // Simultaneous first launches deadlock in the engine's migrations: one worker launches (and migrates) at a time.
+    const lock = embedded ? undefined : await migrationLock(url);
+    try {
+      DBOS.setConfig({
+        name: APPLICATION,
+        systemDatabaseUrl: embedded ? url : withSessionTimeout(url),
+        // Set in the URL instead (or pointless on PGlite's single session): set by the engine, it is a query
+        // on every new connection racing the first real one, which pg reports as a deprecated overlap.
+        systemDatabaseIdleTransactionTimeoutMs: 0,
+        systemDatabaseSchemaName: SCHEMA,
+        systemDatabasePoolSize: embedded ? 1 : Math.max(4, concurrency + 2),
+        useListenNotify: !embedded,
+        applicationVersion: WORKFLOW_VERSION,
+        executorID: executorId,
+        logger: engineLogger(logger),
+      });
+      await DBOS.launch();
+    } finally {
+      await lock?.end();
+    }
     await DBOS.registerQueue(QUEUE, { workerConcurrency: concurrency, minPollingIntervalMs: pollIntervalMs, onConflict: "always_update" });
     logger.info({ executor: executorId, version: WORKFLOW_VERSION, embedded }, "execution engine started");
   }
@@ -103,7 +109,16 @@ export class WorkflowEngine {
 }
 
 
-async function migrateOnce(url: string): Promise<void> {
+/** Ends a session left idle inside a transaction after a minute (a worker that died mid-step), releasing its locks. */
+function withSessionTimeout(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.searchParams.get("options")?.includes("idle_in_transaction_session_timeout")) return url;
+  parsed.searchParams.set("options", `${parsed.searchParams.get("options") ?? ""} -c idle_in_transaction_session_timeout=60000`.trim());
+  return parsed.href;
+}
+
+/** A session holding the workers' launch lock; ending it releases the lock. */
+async function migrationLock(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -111,12 +126,12 @@ async function migrateOnce(url: string): Promise<void> {
     // open statement, including another worker's blocked pg_advisory_lock, and that deadlocks.
     for (;;) {
       const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [MIGRATION_LOCK]);
-      if (rows[0]?.locked) break;
+      if (rows[0]?.locked) return client;
       await sleep(100);
     }
-    await DBOS.migrate(url, { schemaName: SCHEMA });
-  } finally {
+  } catch (err) {
     await client.end();
+    throw err;
   }
 }
 

@@ -37,6 +37,8 @@ export interface RunView extends ExecutionRunRow {
   artifacts?: ArtifactRow[];
 }
 
+const DISPATCH_POLL_MS = 1_000;
+
 type StepOutcome = ModuleResult | { status: "CANCELED" };
 
 /**
@@ -58,7 +60,9 @@ export class Executions {
   /** Polls for approved directives (and, at start, for runs a crash left behind to recover). */
   start(): void {
     if (!this.options.settings.enabled) return;
-    this.timer = setInterval(() => this.kick(), this.options.settings.pollIntervalMs);
+    // A safety net only: an approval enqueues its directive at once, and the engine polls its own queue
+    // every pollIntervalMs. This finds directives approved where execution is off, and runs a crash left.
+    this.timer = setInterval(() => this.kick(), Math.max(DISPATCH_POLL_MS, this.options.settings.pollIntervalMs));
     this.timer.unref();
     this.kick();
   }
