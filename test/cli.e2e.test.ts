@@ -146,6 +146,7 @@ describe("airlock CLI against a real gateway process", () => {
     expect(actions).toEqual(expect.arrayContaining([`change_request.apply ${proposed.id}`, `change_request.create ${proposed.id}`, `key.create ${agent.id}`, `key.revoke ${created.id}`]));
   });
 
+  // The first directive this gateway runs creates the engine's own PGlite store (several seconds, once).
   it("directives create, propose and approve from the CLI; show prints the policy's verdict", async () => {
     const created = await cli("directives", "create", "--role", "notes", "--type", "echo", "--objective", "Draft notes", "--scope", "staging", "--budget", "$5", "--json", "--url", gateway.url);
     expect(created.code).toBe(0);
@@ -181,7 +182,7 @@ describe("airlock CLI against a real gateway process", () => {
     const missing = await cli("runs", "show", "run_missing", "--url", gateway.url);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no run "run_missing"');
-  });
+  }, 120_000);
 
   it("the gateway never logged a secret", () => {
     const logs = gateway.logs();
@@ -190,6 +191,7 @@ describe("airlock CLI against a real gateway process", () => {
     expect(logs).not.toContain(adminKey);
   });
 
+  // Stopping the gateway stops its execution engine too.
   it("with no gateway running, the CLI opens the store itself", async () => {
     const url = gateway.url;
     expect(await gateway.stop("SIGTERM")).toBe(0);
@@ -221,5 +223,5 @@ describe("airlock CLI against a real gateway process", () => {
     expect(decide.stderr).toContain("needs a running gateway");
     const runs = await cli("runs", "list", "--json", "--url", url, "--data-dir", dataDir);
     expect(json<Array<{ status: string; module: string }>>(runs.stdout)).toMatchObject([{ status: "completed", module: "echo" }]);
-  });
+  }, 120_000);
 });

@@ -1,9 +1,12 @@
 import { Decimal } from "decimal.js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { moduleEffects } from "../src/store/schema/index.js";
 import { api, BOOTSTRAP_ADMIN_ID, routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
+
+// Each test starts the durable engine (on PGlite, with its own store): slower than most, and slower still on a busy machine.
+vi.setConfig({ testTimeout: 90_000 });
 
 /**
  * Approved directives carried out: the dispatcher hands each to the durable engine, a worker runs its

@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
 import { ControlPlane } from "../src/control-plane.js";
 import { createAirlock, type ExecutionModule } from "../src/index.js";
 import { freshStore, STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
+
+// Each test starts the durable engine (on PGlite, with its own store): slower than most, and slower still on a busy machine.
+vi.setConfig({ testTimeout: 90_000 });
 
 /** A model is required; no call is made to it here. */
 const MINIMAL = { providers: { oai: { type: "openai-compatible" as const, baseUrl: "http://127.0.0.1:9", apiKey: "k" } }, models: [{ id: "oai/gpt-4o-mini" }] };

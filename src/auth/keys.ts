@@ -98,7 +98,19 @@ export class KeyRing {
 
   /** The principal of a live key, by id: for work done later on a key's behalf (a directive's run). */
   principalOf(keyId: string): Principal | undefined {
-    for (const principal of this.byHash.values()) if (principal.keyId === keyId) return principal;
+    return this.live(keyId)?.principal;
+  }
+
+  /**
+   * What signs a dashboard session for a live key: its hash, known only to the store and to instances
+   * that loaded it. A session dies with its key: once the key is revoked, nothing verifies it.
+   */
+  sessionSecretOf(keyId: string): { principal: Principal; secret: string } | undefined {
+    return this.live(keyId);
+  }
+
+  private live(keyId: string): { principal: Principal; secret: string } | undefined {
+    for (const [hash, principal] of this.byHash) if (principal.keyId === keyId) return { principal, secret: hash };
     return undefined;
   }
 

@@ -2,14 +2,19 @@ import type { IncomingMessage } from "node:http";
 import type { Principal } from "../auth/principal.js";
 import { AirlockError } from "../core/errors.js";
 import type { ControlPlane } from "../control-plane.js";
+import { CSRF_HEADER, csrfMatches, sessionCookieOf, verifySession } from "../dashboard/sessions.js";
 import { bearerToken } from "./http.js";
 import type { RequestScope } from "./context.js";
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** The caller: an API key (`Authorization: Bearer`), or a dashboard session cookie. */
 export async function requirePrincipal(plane: ControlPlane, req: IncomingMessage, scope: RequestScope): Promise<Principal> {
   const token = bearerToken(req);
-  if (!token) throw new AirlockError("unauthorized", "missing API key: send `Authorization: Bearer <key>`");
-  const principal = await plane.authenticate(token);
-  if (!principal) throw new AirlockError("unauthorized", "invalid API key");
+  const principal = token ? await plane.authenticate(token) : sessionPrincipal(plane, req);
+  if (!principal) {
+    throw new AirlockError("unauthorized", token ? "invalid API key" : "missing API key: send `Authorization: Bearer <key>`");
+  }
   scope.log.keyId = principal.keyId;
   return principal;
 }
@@ -18,4 +23,20 @@ export async function requireAdmin(plane: ControlPlane, req: IncomingMessage, sc
   const principal = await requirePrincipal(plane, req, scope);
   if (principal.kind !== "admin") throw new AirlockError("forbidden", "this endpoint needs an admin key");
   return principal;
+}
+
+/**
+ * A dashboard session, when the request carries one. A request that changes something must also
+ * carry the session's CSRF token: the cookie alone proves only that a browser sent it.
+ */
+function sessionPrincipal(plane: ControlPlane, req: IncomingMessage): Principal | undefined {
+  const cookie = sessionCookieOf(req);
+  if (!cookie) return undefined;
+  const session = verifySession((keyId) => plane.keys.sessionSecretOf(keyId), cookie, Date.now());
+  if (!session) throw new AirlockError("unauthorized", "the dashboard session has expired or its key was revoked: sign in again");
+  if (!SAFE_METHODS.has(req.method ?? "GET")) {
+    const sent = req.headers[CSRF_HEADER];
+    if (!csrfMatches(session, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`);
+  }
+  return session.principal;
 }

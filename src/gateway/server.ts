@@ -19,6 +19,7 @@ import * as directives from "./routes/directives-admin.js";
 import * as toggles from "./routes/toggles.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
+import * as dashboard from "./routes/dashboard.js";
 
 export interface GatewayOptions {
   plane: ControlPlane;
@@ -51,6 +52,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     defaultRoute: (req, res) => sendError(res, new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`)),
   });
   const routes: Array<[string, string, Handler]> = [
+    ["GET", "/", dashboard.page()],
+    ["GET", "/dashboard/app.css", dashboard.stylesheet()],
+    ["GET", "/dashboard/app.js", dashboard.clientScript()],
+    ["GET", "/dashboard/session", dashboard.session(gw)],
+    ["POST", "/dashboard/login", dashboard.login(gw)],
+    ["POST", "/dashboard/logout", dashboard.logout()],
     ["GET", "/healthz", ops.healthz()],
     ["GET", "/readyz", ops.readyz(gw)],
     ["GET", "/metrics", ops.metrics(gw)],

@@ -1,0 +1,179 @@
+/**
+ * The dashboard's page and styles. The page holds no data: the client script fills it from the admin
+ * API, with `textContent` only, so nothing read from the ledger is ever parsed as HTML.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Airlock</title>
+<link rel="stylesheet" href="/dashboard/app.css">
+<script type="module" src="/dashboard/app.js"></script>
+</head>
+<body>
+<header>
+  <h1>Airlock</h1>
+  <nav id="tabs" aria-label="Views" hidden>
+    <button type="button" data-tab="overview" aria-pressed="true">Overview</button>
+    <button type="button" data-tab="controls" aria-pressed="false">Controls</button>
+    <button type="button" data-tab="changes" aria-pressed="false">Changes &amp; audit</button>
+  </nav>
+  <button type="button" id="logout" hidden>Sign out</button>
+</header>
+<main>
+  <section id="login-view" aria-labelledby="login-title">
+    <h2 id="login-title">Sign in</h2>
+    <form id="login-form">
+      <label for="login-key">Admin key</label>
+      <input id="login-key" name="key" type="password" autocomplete="off" required>
+      <button type="submit">Sign in</button>
+    </form>
+    <p id="login-error" role="alert"></p>
+  </section>
+
+  <section id="overview" data-view hidden aria-labelledby="overview-title">
+    <h2 id="overview-title">Overview</h2>
+    <form id="filters" class="row">
+      <label for="since">Time range</label>
+      <select id="since" name="since">
+        <option value="24h">Last 24 hours</option>
+        <option value="7d" selected>Last 7 days</option>
+        <option value="30d">Last 30 days</option>
+      </select>
+      <button type="submit">Refresh</button>
+    </form>
+    <div class="cards">
+      <div class="card"><span class="label">Spend</span><span id="total-spend" class="value">–</span></div>
+      <div class="card"><span class="label">Requests</span><span id="total-requests" class="value">–</span></div>
+      <div class="card"><span class="label">Error rate</span><span id="error-rate" class="value">–</span></div>
+      <div class="card"><span class="label">Latency p50 / p95</span><span id="latency" class="value">–</span></div>
+      <div class="card"><span class="label">Time to first token p50 / p95</span><span id="ttft" class="value">–</span></div>
+      <div class="card"><span class="label">Fallback rate</span><span id="fallback-rate" class="value">–</span></div>
+    </div>
+    <p id="recent-basis" class="muted"></p>
+    <h3>Spend by day</h3>
+    <div id="spend-chart" class="chart" role="img" aria-label="Spend by day"></div>
+    <div class="split">
+      <div class="scroll"><h3>Top operations</h3><table id="by-operation"><thead><tr><th>Operation</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
+      <div class="scroll"><h3>Top models</h3><table id="by-model"><thead><tr><th>Model</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
+    </div>
+    <div class="split">
+      <div class="scroll"><h3>Top users</h3><table id="by-user"><thead><tr><th>User</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
+      <div class="scroll"><h3>Top keys</h3><table id="by-key"><thead><tr><th>Key</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
+    </div>
+    <h3>Recent calls</h3>
+    <div class="scroll"><table id="calls"><thead><tr><th>Time</th><th>Operation</th><th>Model</th><th>Status</th><th>Latency</th><th>Tokens in / out</th><th>Cost (USD)</th><th>User</th></tr></thead><tbody></tbody></table></div>
+  </section>
+
+  <section id="controls" data-view hidden aria-labelledby="controls-title">
+    <h2 id="controls-title">Controls</h2>
+    <div id="kill-switch" class="panel">
+      <h3>Kill switch</h3>
+      <p id="kill-state" class="state">–</p>
+      <form id="kill-form" class="row">
+        <label for="kill-reason">Reason</label>
+        <input id="kill-reason" name="reason" required maxlength="500">
+        <button type="submit" id="kill-flip" class="danger">Stop all calls</button>
+      </form>
+    </div>
+    <div class="panel">
+      <h3>API keys</h3>
+      <form id="key-form" class="row">
+        <label for="key-name">Name</label>
+        <input id="key-name" name="name" required maxlength="100">
+        <label for="key-kind">Kind</label>
+        <select id="key-kind" name="kind"><option>service</option><option>user</option><option>agent</option><option>admin</option></select>
+        <button type="submit">Create key</button>
+      </form>
+      <div id="new-key" class="notice" hidden role="status">
+        <p>Copy this key now: it is shown once.</p>
+        <code id="new-key-value"></code>
+      </div>
+      <div class="scroll"><table id="keys"><thead><tr><th>Name</th><th>Kind</th><th>Prefix</th><th>Created</th><th>Status</th><th><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table></div>
+    </div>
+    <div class="panel">
+      <h3>Budgets</h3>
+      <div class="scroll"><table id="budgets"><thead><tr><th>Budget</th><th>Scope</th><th>Window</th><th>Spent / limit (USD)</th><th>Burn</th></tr></thead><tbody></tbody></table></div>
+    </div>
+    <div class="panel">
+      <h3>Routes</h3>
+      <p class="muted">Changes go through change requests (see Changes &amp; audit), or the admin API and CLI.</p>
+      <div class="scroll"><table id="routes"><thead><tr><th>Operation</th><th>Resolves to</th><th>Source</th><th>Problem</th></tr></thead><tbody></tbody></table></div>
+    </div>
+    <div class="panel">
+      <h3>Feature toggles</h3>
+      <div class="scroll"><table id="toggles"><thead><tr><th>Toggle</th><th>State</th><th>Controlled by</th><th>Notes</th></tr></thead><tbody></tbody></table></div>
+    </div>
+    <div class="panel">
+      <h3>Models and prices</h3>
+      <div class="scroll"><table id="prices"><thead><tr><th>Model</th><th>Price</th><th>Origin</th><th>Since</th></tr></thead><tbody></tbody></table></div>
+    </div>
+  </section>
+
+  <section id="changes" data-view hidden aria-labelledby="changes-title">
+    <h2 id="changes-title">Change requests</h2>
+    <div id="change-list"></div>
+    <h2>Audit log</h2>
+    <form id="audit-filter" class="row">
+      <label for="audit-action">Action</label>
+      <input id="audit-action" name="action" placeholder="change_request.">
+      <button type="submit">Filter</button>
+    </form>
+    <div class="scroll"><table id="audit"><thead><tr><th>Time</th><th>Action</th><th>Target</th><th>Actor</th><th>Outcome</th><th>Reason</th></tr></thead><tbody></tbody></table></div>
+  </section>
+</main>
+<dialog id="confirm-dialog" aria-labelledby="confirm-text">
+  <form method="dialog">
+    <p id="confirm-text"></p>
+    <div class="row"><button value="cancel" type="submit">Cancel</button><button value="confirm" type="submit" id="confirm-yes" class="danger">Confirm</button></div>
+  </form>
+</dialog>
+<footer><p id="status" role="status" aria-live="polite"></p></footer>
+</body>
+</html>
+`;
+
+export const DASHBOARD_CSS = `:root { color-scheme: light; --fg: #1b1f24; --muted: #5b6470; --line: #d8dde3; --accent: #1f5fbf; --danger: #b3261e; --ok: #1e7d32; font-family: system-ui, sans-serif; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--fg); background: #f6f7f9; }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .75rem 1rem; background: #fff; border-bottom: 1px solid var(--line); }
+header h1 { font-size: 1.2rem; margin: 0; }
+nav { display: flex; gap: .5rem; flex-wrap: wrap; }
+main { padding: 1rem; max-width: 1200px; margin: 0 auto; }
+button, input, select { font: inherit; padding: .4rem .7rem; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+button { cursor: pointer; }
+button[aria-pressed="true"] { background: var(--accent); color: #fff; border-color: var(--accent); }
+button.danger { background: var(--danger); color: #fff; border-color: var(--danger); }
+button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #8ab4f8; outline-offset: 1px; }
+.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: .5rem 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: .75rem; margin: 1rem 0; }
+.card, .panel { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .75rem 1rem; }
+.panel { margin-bottom: 1rem; }
+.card .label { display: block; color: var(--muted); font-size: .85rem; }
+.card .value { font-size: 1.4rem; font-weight: 600; }
+.split { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr)); gap: 1rem; }
+.split > * { min-width: 0; }
+.scroll { overflow-x: auto; }
+table { width: 100%; border-collapse: collapse; background: #fff; font-size: .9rem; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.chart svg { width: 100%; height: 180px; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
+.chart .bar { fill: var(--accent); }
+.chart text { font-size: 10px; fill: var(--muted); }
+.state.on { color: var(--danger); font-weight: 600; }
+.state.off { color: var(--ok); font-weight: 600; }
+.meter { width: 100%; min-width: 80px; }
+.locked { font-weight: 600; }
+.notice { background: #fff8e1; border: 1px solid #f0c36d; border-radius: 6px; padding: .5rem .75rem; margin: .5rem 0; }
+.notice code { word-break: break-all; }
+.change { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .75rem 1rem; margin-bottom: .75rem; }
+.change pre { background: #f3f4f6; padding: .5rem; border-radius: 6px; overflow-x: auto; font-size: .8rem; margin: 0; }
+.sides { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(240px, 100%), 1fr)); gap: .75rem; }
+.sides > * { min-width: 0; }
+#login-error { color: var(--danger); }
+footer { padding: 0 1rem 1rem; max-width: 1200px; margin: 0 auto; }
+.muted { color: var(--muted); font-size: .85rem; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+@media (max-width: 480px) { main { padding: .5rem; } th, td { padding: .3rem; } }
+`;

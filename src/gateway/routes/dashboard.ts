@@ -1,0 +1,73 @@
+import { readFile } from "node:fs/promises";
+import type { ServerResponse } from "node:http";
+import { AirlockError } from "../../core/errors.js";
+import { DASHBOARD_CSS, DASHBOARD_HTML } from "../../dashboard/page.js";
+import { issueSession, SESSION_TTL_MS, sessionCookieOf, setCookieHeader, verifySession } from "../../dashboard/sessions.js";
+import type { GatewayContext, Handler } from "../context.js";
+import { readJson, sendJson } from "../http.js";
+
+/**
+ * No inline script or style, nothing from elsewhere, never framed: even a value that slipped past
+ * escaping could not run.
+ */
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
+};
+
+function sendText(res: ServerResponse, type: string, body: string): void {
+  res.writeHead(200, { "content-type": `${type}; charset=utf-8`, "content-length": Buffer.byteLength(body), ...PAGE_HEADERS });
+  res.end(body);
+}
+
+/** `GET /`: the dashboard's page. It shows the sign-in form until the session says otherwise. */
+export function page(): Handler {
+  return async (_req, res) => sendText(res, "text/html", DASHBOARD_HTML);
+}
+
+export function stylesheet(): Handler {
+  return async (_req, res) => sendText(res, "text/css", DASHBOARD_CSS);
+}
+
+let script: Promise<string> | undefined;
+/** `GET /dashboard/app.js`: read once, from beside this build (src/ under tsx, dist/ once built). */
+export function clientScript(): Handler {
+  return async (_req, res) => {
+    script ??= readFile(new URL("../../dashboard/public/app.js", import.meta.url), "utf8");
+    sendText(res, "text/javascript", await script);
+  };
+}
+
+/** `POST /dashboard/login` `{"key"}`: an admin key becomes a session cookie (HttpOnly, SameSite=Strict). */
+export function login(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const body = await readJson(req, gw.bodyLimitBytes);
+    const key = typeof body === "object" && body !== null ? (body as { key?: unknown }).key : undefined;
+    if (typeof key !== "string" || key.length === 0) throw new AirlockError("invalid_request", "send the admin key as {\"key\": \"sk-…\"}", { param: "key" });
+    const principal = await gw.plane.authenticate(key);
+    if (!principal) throw new AirlockError("unauthorized", "invalid API key");
+    if (principal.kind !== "admin") throw new AirlockError("forbidden", "the dashboard needs an admin key");
+    const issued = issueSession((keyId) => gw.plane.keys.sessionSecretOf(keyId), principal.keyId, Date.now());
+    if (!issued) throw new AirlockError("unauthorized", "invalid API key");
+    scope.log.keyId = principal.keyId;
+    gw.logger.info({ keyId: principal.keyId }, "dashboard sign-in");
+    sendJson(res, 200, { name: principal.name, keyId: principal.keyId, csrf: issued.session.csrf, expiresAt: new Date(issued.session.expiresAt).toISOString() }, { "set-cookie": setCookieHeader(req, issued.cookie, SESSION_TTL_MS / 1000), "cache-control": "no-store" });
+  };
+}
+
+/** `GET /dashboard/session`: who is signed in, and the CSRF token, for a page that was reloaded. */
+export function session(gw: GatewayContext): Handler {
+  return async (req, res) => {
+    const cookie = sessionCookieOf(req);
+    const found = cookie ? verifySession((keyId) => gw.plane.keys.sessionSecretOf(keyId), cookie, Date.now()) : undefined;
+    if (!found) throw new AirlockError("unauthorized", "not signed in");
+    sendJson(res, 200, { name: found.principal.name, keyId: found.principal.keyId, csrf: found.csrf, expiresAt: new Date(found.expiresAt).toISOString() }, { "cache-control": "no-store" });
+  };
+}
+
+/** `POST /dashboard/logout`: forgets the cookie. */
+export function logout(): Handler {
+  return async (req, res) => sendJson(res, 200, { signedOut: true }, { "set-cookie": setCookieHeader(req, "", 0) });
+}

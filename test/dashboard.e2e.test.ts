@@ -1,0 +1,168 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { REPO_ROOT } from "./support/process.js";
+import { api, ask, refusal, routesSuite, type Instance } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+// A real browser against a real gateway: slower than most tests, and slower still on a busy machine.
+vi.setConfig({ testTimeout: 90_000 });
+
+/**
+ * The dashboard in real headless Chromium (Debian's package, driven by playwright-core): sign-in,
+ * calls made through the gateway showing in its tables, the kill switch, a change request approved,
+ * a key created and revoked. Each flow leaves a screenshot in test-artifacts/.
+ */
+const SHOTS = path.join(REPO_ROOT, "test-artifacts");
+let browser: Browser;
+
+beforeAll(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
+  const { config, gateway } = routesSuite(kind);
+  const operations = { summarize: { model: "p1/m1" } };
+
+  async function signIn(gw: Instance, width = 1280): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    await page.goto(gw.url);
+    await page.getByLabel("Admin key").fill(gw.adminKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    return page;
+  }
+
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${kind}-${name}.png`), fullPage: true });
+
+  it("signs in with an admin key only, into a session cookie that is HttpOnly and SameSite=Strict", async () => {
+    const gw = await gateway(config());
+    const agent = (await api(gw, "POST", "/admin/keys", { name: "planner", kind: "agent" })).body;
+    const page = await browser.newPage();
+    await page.goto(gw.url);
+    await page.getByLabel("Admin key").fill("sk-not-a-key");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#login-error").textContent()).toBe("invalid API key");
+    await page.getByLabel("Admin key").fill(agent.key);
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#login-error").textContent()).toBe("the dashboard needs an admin key");
+    expect(await page.locator("#overview").isHidden()).toBe(true);
+    await page.close();
+
+    const admin = await signIn(gw);
+    const [cookie] = await admin.context().cookies();
+    expect(cookie).toMatchObject({ name: "airlock_session", httpOnly: true, sameSite: "Strict", secure: false });
+    // The cookie alone cannot change anything: a request without the CSRF token is refused.
+    const forged = await admin.evaluate(async () => (await fetch("/admin/kill-switch", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ active: true, reason: "forged" }) })).status);
+    expect(forged).toBe(403);
+    expect((await api(gw, "GET", "/admin/kill-switch")).body.global?.active ?? false).toBe(false);
+    // A non-admin key sees nothing of the admin API.
+    expect((await api(gw, "GET", "/admin/calls", undefined, agent.key)).status).toBe(403);
+    await shot(admin, "signed-in");
+    await admin.getByRole("button", { name: "Sign out" }).click();
+    await admin.getByRole("heading", { name: "Sign in" }).waitFor();
+    await admin.close();
+  });
+
+  it("shows real calls in its charts and tables, with ledger text rendered inert", async () => {
+    const gw = await gateway(config({ operations }));
+    const user = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service" })).body;
+    for (let i = 0; i < 3; i++) await ask(gw, undefined, { key: user.key, operation: "summarize" });
+    await gw
+      .client(user.key)
+      .chat.completions.create({ model: "p2/m2", messages: [{ role: "user", content: "hi" }] }, { headers: { "x-airlock-user": "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>" } });
+    const page = await signIn(gw);
+    await expect.poll(() => page.locator("#total-requests").textContent()).toBe("4");
+    expect(await page.locator("#by-operation tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "3", "0", expect.stringMatching(/^0\.\d{6}$/)]);
+    expect(await page.locator("#by-model tbody td:first-child").allTextContents()).toEqual(expect.arrayContaining(["p1/m1", "p2/m2"]));
+    expect(await page.locator("#calls tbody tr").count()).toBe(4);
+    expect(await page.locator("#calls tbody tr").first().locator("td").nth(3).textContent()).toBe("200 success");
+    expect(await page.locator("#latency").textContent()).toMatch(/^\d+ ms \/ \d+ ms$/);
+    expect(await page.locator("#fallback-rate").textContent()).toBe("0.0%");
+    expect(await page.locator("#calls tbody").textContent()).toContain("<script>window.__xss=2</script>");
+    expect(await page.locator("#calls img, #calls script").count()).toBe(0);
+    // Evaluated in the page, as text: the test itself has no DOM types.
+    expect(await page.evaluate("window.__xss")).toBeUndefined();
+    expect(await page.locator("#spend-chart rect.bar").count()).toBe(1);
+    await shot(page, "overview");
+    const narrow = await signIn(gw, 390);
+    expect(await narrow.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await shot(narrow, "overview-390px");
+    await narrow.close();
+    await page.close();
+  });
+
+  it("flips the kill switch with a reason and a confirmation, and calls are refused until it is off", async () => {
+    const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "5" }] }));
+    const page = await signIn(gw);
+    await page.getByRole("button", { name: "Controls" }).click();
+    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
+    // The controls around it: budgets with their burn, routes, toggles (locked ones marked), prices.
+    expect(await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).toEqual(["all-daily", "global", "daily (UTC)", "0.000000 / 5", ""]);
+    expect(await page.locator("#routes tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "p1/m1", "config", ""]);
+    expect(await page.locator("#toggles .locked").allTextContents()).toContain("helix_can_change_models");
+    expect(await page.locator("#prices tbody tr").first().locator("td").nth(1).textContent()).toContain("input 1");
+    await page.getByLabel("Reason").fill("runaway agent");
+    await page.getByRole("button", { name: "Stop all calls" }).click();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^ON: calls are stopped\. Flipped by key_bootstrap_admin at .*: runaway agent$/);
+    await shot(page, "kill-switch-on");
+    expect(await refusal(gw, undefined, { operation: "summarize" })).toMatchObject({ status: 503, code: "kill_switch_active" });
+
+    await page.getByLabel("Reason").fill("fixed");
+    await page.getByRole("button", { name: "Let calls through" }).click();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p1/m1");
+    await page.close();
+  });
+
+  it("approves a change request side by side with the current route, and the route changes", async () => {
+    const gw = await gateway(config({ operations }));
+    const agent = (await api(gw, "POST", "/admin/keys", { name: "optimizer", kind: "agent" })).body;
+    const request = (await api(gw, "POST", "/admin/change-requests", { kind: "route", target: "summarize", proposed: { model: "p2/m2" }, reasoning: "cheaper for summaries", estimatedSavingsUsd: "12.50" }, agent.key)).body;
+    const own = (await api(gw, "POST", "/admin/change-requests", { kind: "route", target: "summarize", proposed: { model: "p3/m3" }, reasoning: "mine" })).body;
+    const page = await signIn(gw);
+    await page.getByRole("button", { name: "Changes & audit" }).click();
+    // Its own proposal is offered no approval, only a reject.
+    const mine = page.getByRole("article", { name: `Change request ${own.id}` });
+    await mine.waitFor();
+    expect(await mine.getByRole("button").allTextContents()).toEqual(["Reject"]);
+    expect(await mine.textContent()).toContain("another admin approves it");
+    const card = page.getByRole("article", { name: `Change request ${request.id}` });
+    await card.waitFor();
+    expect(await card.locator("pre").allTextContents()).toEqual([expect.stringContaining('"model": "p1/m1"'), expect.stringContaining('"model": "p2/m2"')]);
+    expect(await card.textContent()).toContain("Reasoning: cheaper for summaries");
+    await shot(page, "change-request");
+    await card.getByRole("button", { name: `Approve ${request.id}` }).click();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe(`Change request ${request.id} approved and applied.`);
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
+    await expect.poll(() => page.locator("#audit tbody").textContent()).toContain(`change_request.apply${request.id}`);
+    await page.close();
+  });
+
+  it("creates a key shown once, and revokes it", async () => {
+    const gw = await gateway(config({ operations }));
+    const page = await signIn(gw);
+    await page.getByRole("button", { name: "Controls" }).click();
+    await page.getByLabel("Name").fill("reporting");
+    await page.getByLabel("Kind").selectOption("service");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.locator("#new-key").waitFor();
+    const key = (await page.locator("#new-key-value").textContent())!;
+    expect(key).toMatch(/^sk-al-/);
+    expect((await ask(gw, undefined, { key, operation: "summarize" })).model).toBe("p1/m1");
+    await shot(page, "key-created");
+    await page.getByRole("button", { name: "Revoke reporting" }).click();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe('Key "reporting" revoked.');
+    expect((await refusal(gw, undefined, { key, operation: "summarize" })).status).toBe(401);
+    await page.close();
+  });
+});
