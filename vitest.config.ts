@@ -1,11 +1,21 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Tests that put several gateway processes under load, or kill them, measure what happens under time
+ * limits (a kill switch confirmed within 900 ms, a lease answered within 1.5 s). They run last, one
+ * file at a time, so that a browser or another file's processes on the same two cores cannot starve them.
+ */
+const UNDER_LOAD = ["test/*.instances.e2e.test.ts", "test/cluster.e2e.test.ts", "test/executions.crash.e2e.test.ts", "test/shutdown.e2e.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
     globalSetup: ["test/support/global-setup.ts"],
+    projects: [
+      { extends: true, test: { name: "main", include: ["src/**/*.test.ts", "test/**/*.test.ts"], exclude: UNDER_LOAD, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "under-load", include: UNDER_LOAD, fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

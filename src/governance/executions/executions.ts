@@ -53,6 +53,7 @@ export class Executions {
   private timer: NodeJS.Timeout | undefined;
   private dispatching: Promise<void> | undefined;
   private closed = false;
+  private again = false;
   private unavailableSaid = false;
 
   constructor(private readonly options: ExecutionsOptions) {}
@@ -70,10 +71,19 @@ export class Executions {
   /** Dispatches now (a directive was just approved), instead of at the next poll. */
   kick(): void {
     if (!this.options.settings.enabled || this.closed) return;
-    this.dispatching ??= this.dispatch()
+    if (this.dispatching) {
+      // An approval landing during a dispatch may have missed its read: one more round follows it.
+      this.again = true;
+      return;
+    }
+    this.dispatching = this.dispatch()
       .catch((err: unknown) => this.options.logger.warn({ err }, "dispatching approved directives failed; the next poll retries"))
       .finally(() => {
         this.dispatching = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
       });
   }
 
@@ -91,7 +101,7 @@ export class Executions {
     this.closed = true;
     clearInterval(this.timer);
     // A dispatch in flight may be launching the engine: it finishes first, and the engine is then shut down.
-    await this.dispatching;
+    while (this.dispatching) await this.dispatching;
     const engine = this.engine;
     this.engine = undefined;
     await engine?.shutdown();
