@@ -70,18 +70,21 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
   });
 
   it("shows real calls in its charts and tables, with ledger text rendered inert", async () => {
-    const gw = await gateway(config({ operations }));
+    // Thresholds set so that the cost per message is over its own and the error rate within its own.
+    const gw = await gateway(config({ operations, dashboard: { slo: { costPerMessageUsd: "0.001", modelErrorRate: 0.5 } } }));
     const user = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service" })).body;
     for (let i = 0; i < 3; i++) await ask(gw, undefined, { key: user.key, operation: "summarize" });
+    expect((await refusal(gw, "nope/none", { key: user.key })).status).toBe(404);
     await gw
       .client(user.key)
       .chat.completions.create({ model: "p2/m2", messages: [{ role: "user", content: "hi" }] }, { headers: { "x-airlock-user": "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>" } });
     const page = await signIn(gw);
-    await expect.poll(() => page.locator("#total-requests").textContent()).toBe("4");
+    await expect.poll(() => page.locator("#total-requests").textContent()).toBe("5");
+    expect(await page.locator("#error-rate").textContent()).toBe("20.0%");
     expect(await page.locator("#by-operation tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "3", "0", expect.stringMatching(/^0\.\d{6}$/)]);
     expect(await page.locator("#by-model tbody td:first-child").allTextContents()).toEqual(expect.arrayContaining(["p1/m1", "p2/m2"]));
-    expect(await page.locator("#calls tbody tr").count()).toBe(4);
-    expect(await page.locator("#calls tbody tr").first().locator("td").nth(3).textContent()).toBe("200 success");
+    expect(await page.locator("#calls tbody tr").count()).toBe(5);
+    expect((await page.locator("#calls tbody tr td:nth-child(4)").allTextContents()).sort()).toEqual(["200 success", "200 success", "200 success", "200 success", "404 refused (not_found)"]);
     expect(await page.locator("#latency").textContent()).toMatch(/^\d+ ms \/ \d+ ms$/);
     expect(await page.locator("#fallback-rate").textContent()).toBe("0.0%");
     expect(await page.locator("#calls tbody").textContent()).toContain("<script>window.__xss=2</script>");
@@ -89,6 +92,12 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     // Evaluated in the page, as text: the test itself has no DOM types.
     expect(await page.evaluate("window.__xss")).toBeUndefined();
     expect(await page.locator("#spend-chart rect.bar").count()).toBe(1);
+    // Service levels against the configured thresholds, and errors by code.
+    expect(await page.locator("#slo-cost").getAttribute("class")).toBe("card breach");
+    expect(await page.locator("#slo-cost .limit").textContent()).toBe("Over the threshold of $0.001000");
+    expect(await page.locator("#slo-errors").getAttribute("class")).toBe("card");
+    expect(await page.locator("#slo-approvals .value").textContent()).toBe("0.0%");
+    expect(await page.locator("#error-codes tbody tr").first().locator("td").allTextContents()).toEqual(["not_found", "1", "20.0%"]);
     await shot(page, "overview");
     const narrow = await signIn(gw, 390);
     expect(await narrow.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);

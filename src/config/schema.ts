@@ -195,6 +195,23 @@ export const configSchema = z
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
     notifications: z.strictObject({ webhooks: z.array(webhookSchema).default([]) }).prefault({}),
+    /** The dashboard's SLO panel: a panel turns red past its threshold; see docs/dashboard.md. */
+    dashboard: z
+      .strictObject({
+        slo: z
+          .strictObject({
+            /** Share of calls that fell back to another model. */
+            fallbackRate: z.number().min(0).max(1).default(0.05),
+            /** Share of calls that ended in an error (refusals by Airlock's own guards are not model errors). */
+            modelErrorRate: z.number().min(0).max(1).default(0.02),
+            /** Average cost of a chat call, USD. */
+            costPerMessageUsd: decimal.default("0.05"),
+            /** Share of calls stopped for an approval (`approval_required`). */
+            approvalRate: z.number().min(0).max(1).default(0.1),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     governance: z
       .strictObject({
         /** The policy directives are judged by; its version and hash are recorded with every evaluation. */

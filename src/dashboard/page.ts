@@ -52,6 +52,11 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div class="card"><span class="label">Fallback rate</span><span id="fallback-rate" class="value">–</span></div>
     </div>
     <p id="recent-basis" class="muted"></p>
+    <h3>Service levels</h3>
+    <div id="slo" class="cards"></div>
+    <div class="split">
+      <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
+    </div>
     <h3>Spend by day</h3>
     <div id="spend-chart" class="chart" role="img" aria-label="Spend by day"></div>
     <div class="split">
@@ -152,6 +157,9 @@ button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px s
 .panel { margin-bottom: 1rem; }
 .card .label { display: block; color: var(--muted); font-size: .85rem; }
 .card .value { font-size: 1.4rem; font-weight: 600; }
+.card.breach { border-color: var(--danger); background: #fdecea; }
+.card.breach .value { color: var(--danger); }
+.card .limit { display: block; color: var(--muted); font-size: .8rem; }
 .split { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr)); gap: 1rem; }
 .split > * { min-width: 0; }
 .scroll { overflow-x: auto; }

@@ -58,6 +58,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/dashboard/session", dashboard.session(gw)],
     ["POST", "/dashboard/login", dashboard.login(gw)],
     ["POST", "/dashboard/logout", dashboard.logout()],
+    ["GET", "/dashboard/slo", dashboard.sloThresholds(gw)],
     ["GET", "/healthz", ops.healthz()],
     ["GET", "/readyz", ops.readyz(gw)],
     ["GET", "/metrics", ops.metrics(gw)],

@@ -121,7 +121,69 @@ async function loadOverview() {
   $("ttft").textContent = ttfts.length ? `${at(ttfts, 0.5)} / ${at(ttfts, 0.95)}` : "–";
   const fellBack = recent.filter((/** @type {any} */ c) => c.fallbacks > 0).length;
   $("fallback-rate").textContent = recent.length ? `${((fellBack / recent.length) * 100).toFixed(1)}%` : "–";
-  $("recent-basis").textContent = `Latency, time to first token and fallback rate: the last ${recent.length} calls.`;
+  $("recent-basis").textContent = `Latency, time to first token, fallback rate, service levels and errors by code: the last ${recent.length} calls.`;
+  slo(recent, (await api("GET", "/dashboard/slo")).data);
+  /** @type {Map<string, number>} */
+  const codes = new Map();
+  for (const c of recent) if (c.errorCode) codes.set(c.errorCode, (codes.get(c.errorCode) ?? 0) + 1);
+  fill(
+    "error-codes",
+    [...codes].sort((a, b) => b[1] - a[1]).map(([code, n]) => [code, n, `${((n / recent.length) * 100).toFixed(1)}%`]),
+    "No errors.",
+  );
+}
+
+/**
+ * The SLO panel: each measure against its configured threshold, red past it.
+ * @param {any[]} recent
+ * @param {{fallbackRate: number, modelErrorRate: number, costPerMessageUsd: string, approvalRate: number}} limits
+ */
+function slo(recent, limits) {
+  const n = recent.length;
+  const share = (/** @type {(c: any) => boolean} */ test) => (n ? recent.filter(test).length / n : 0);
+  const chats = recent.filter((c) => c.endpoint === "chat");
+  const perMessage = chats.length ? chats.reduce((sum, c) => sum + Number(c.cost), 0) / chats.length : 0;
+  const percent = (/** @type {number} */ x) => `${(x * 100).toFixed(1)}%`;
+  const panels = [
+    { id: "slo-fallback", label: "Fallback rate", value: share((c) => c.fallbacks > 0), limit: limits.fallbackRate, show: percent },
+    { id: "slo-errors", label: "Model error rate", value: share((c) => c.outcome === "error"), limit: limits.modelErrorRate, show: percent },
+    { id: "slo-cost", label: "Average cost per message", value: perMessage, limit: Number(limits.costPerMessageUsd), show: (/** @type {number} */ x) => `$${x.toFixed(6)}` },
+    { id: "slo-approvals", label: "Approval (escalation) rate", value: share((c) => c.errorCode === "approval_required"), limit: limits.approvalRate, show: percent },
+  ];
+  $("slo").replaceChildren(
+    ...panels.map((p) => {
+      const card = document.createElement("div");
+      card.id = p.id;
+      const breach = n > 0 && p.value > p.limit;
+      card.className = `card${breach ? " breach" : ""}`;
+      const label = document.createElement("span");
+      label.className = "label";
+      label.textContent = p.label;
+      const value = document.createElement("span");
+      value.className = "value";
+      value.textContent = p.show(p.value);
+      const limit = document.createElement("span");
+      limit.className = "limit";
+      limit.textContent = `${breach ? "Over" : "Within"} the threshold of ${p.show(p.limit)}`;
+      card.append(label, value, limit);
+      return card;
+    }),
+    toolCalls(),
+  );
+}
+
+/** Tool-call success needs tool calls in the ledger, which it does not record yet: said, not guessed. */
+function toolCalls() {
+  const card = document.createElement("div");
+  card.className = "card";
+  const label = document.createElement("span");
+  label.className = "label";
+  label.textContent = "Tool-call success rate";
+  const value = document.createElement("span");
+  value.className = "value";
+  value.textContent = "not recorded";
+  card.append(label, value);
+  return card;
 }
 
 /** @param {Array<{group: string, cost: string}>} days */

@@ -5,6 +5,7 @@ import { DASHBOARD_CSS, DASHBOARD_HTML } from "../../dashboard/page.js";
 import { issueSession, SESSION_TTL_MS, sessionCookieOf, setCookieHeader, verifySession } from "../../dashboard/sessions.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { readJson, sendJson } from "../http.js";
+import { requireAdmin } from "../auth.js";
 
 /**
  * No inline script or style, nothing from elsewhere, never framed: even a value that slipped past
@@ -70,4 +71,12 @@ export function session(gw: GatewayContext): Handler {
 /** `POST /dashboard/logout`: forgets the cookie. */
 export function logout(): Handler {
   return async (req, res) => sendJson(res, 200, { signedOut: true }, { "set-cookie": setCookieHeader(req, "", 0) });
+}
+
+/** `GET /dashboard/slo` (admin): the SLO panel's thresholds, from the configuration. */
+export function sloThresholds(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, gw.plane.loaded.config.dashboard.slo);
+  };
 }
