@@ -91,7 +91,20 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     expect(await page.locator("#calls img, #calls script").count()).toBe(0);
     // Evaluated in the page, as text: the test itself has no DOM types.
     expect(await page.evaluate("window.__xss")).toBeUndefined();
+    // Spend over time from the rollups, stacked by operation: one day, two bands.
+    expect(await page.locator("#spend-chart rect.bar").count()).toBe(2);
+    expect(await page.locator("#chart-legend li").allTextContents()).toEqual(["summarize", "(none)"]);
+    // Per hour, by model, p1/m1 alone.
+    await page.getByLabel("Split by", { exact: true }).selectOption("model");
+    await page.getByLabel("Per", { exact: true }).selectOption("hour");
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour, by model");
+    expect(await page.locator("#chart-legend li").allTextContents()).toEqual(["p1/m1", "p2/m2", "(none)"]);
+    await page.getByLabel("Show", { exact: true }).selectOption("p1/m1");
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour, by model (p1/m1 only)");
     expect(await page.locator("#spend-chart rect.bar").count()).toBe(1);
+    expect(await page.locator("#spend-chart rect.bar title").textContent()).toMatch(/ p1\/m1: \$0\.006723$/);
     // Service levels against the configured thresholds, and errors by code.
     expect(await page.locator("#slo-cost").getAttribute("class")).toBe("card breach");
     expect(await page.locator("#slo-cost .limit").textContent()).toBe("Over the threshold of $0.001000");

@@ -41,6 +41,12 @@ export const DASHBOARD_HTML = `<!doctype html>
         <option value="7d" selected>Last 7 days</option>
         <option value="30d">Last 30 days</option>
       </select>
+      <label for="stack-by">Split by</label>
+      <select id="stack-by" name="stackBy"><option value="operation">Operation</option><option value="model">Model</option><option value="user">User</option><option value="key">Key</option></select>
+      <label for="grain">Per</label>
+      <select id="grain" name="grain"><option value="day">Day</option><option value="hour">Hour</option></select>
+      <label for="only">Show</label>
+      <select id="only" name="only"><option value="">All</option></select>
       <button type="submit">Refresh</button>
     </form>
     <div class="cards">
@@ -57,8 +63,9 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="split">
       <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
     </div>
-    <h3>Spend by day</h3>
-    <div id="spend-chart" class="chart" role="img" aria-label="Spend by day"></div>
+    <h3 id="chart-title">Spend by day</h3>
+    <div id="spend-chart" class="chart" role="img" aria-label="Spend over time"></div>
+    <ul id="chart-legend" class="legend"></ul>
     <div class="split">
       <div class="scroll"><h3>Top operations</h3><table id="by-operation"><thead><tr><th>Operation</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
       <div class="scroll"><h3>Top models</h3><table id="by-model"><thead><tr><th>Model</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
@@ -167,7 +174,8 @@ table { width: 100%; border-collapse: collapse; background: #fff; font-size: .9r
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart svg { width: 100%; height: 180px; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
-.chart .bar { fill: var(--accent); }
+.legend { display: flex; flex-wrap: wrap; gap: .75rem; list-style: none; padding: 0; margin: .5rem 0; font-size: .85rem; }
+.legend .swatch { display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; border-radius: 2px; vertical-align: middle; }
 .chart text { font-size: 10px; fill: var(--muted); }
 .state.on { color: var(--danger); font-weight: 600; }
 .state.off { color: var(--ok); font-weight: 600; }

@@ -72,6 +72,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/admin/keys", admin.createKey(gw)],
     ["DELETE", "/admin/keys/:id", admin.revokeKey(gw)],
     ["GET", "/admin/spend", admin.spend(gw)],
+    ["GET", "/admin/spend/series", admin.spendSeries(gw)],
     ["GET", "/admin/calls", admin.recentCalls(gw)],
     ["GET", "/admin/kill-switch", guards.killSwitchStatus(gw)],
     ["POST", "/admin/kill-switch", guards.flipKillSwitch(gw)],

@@ -1,6 +1,7 @@
 import type { Db } from "../store/database.js";
 import { fallbacksBy, reconcileBy, recentLedgerRows, spendBy, type FallbackLine, type ReconciliationLine, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
 import type { LedgerRow } from "../store/schema/ledger.js";
+import { spendSeries, type SeriesDimension, type SeriesGrain, type SeriesPoint } from "../store/queries/spend-series.js";
 
 /** Reports over the ledger. They read what is written: pending rows are flushed first. */
 export class LedgerReports {
@@ -27,5 +28,11 @@ export class LedgerReports {
   async recentCalls(limit: number): Promise<LedgerRow[]> {
     await this.flushLedger();
     return recentLedgerRows(this.db, limit);
+  }
+
+  /** Spend per hour or day, split by one dimension: the dashboard's stacked chart. */
+  async spendSeries(by: SeriesDimension, grain: SeriesGrain, since: Date): Promise<SeriesPoint[]> {
+    await this.flushLedger();
+    return spendSeries(this.db, by, grain, since);
   }
 }

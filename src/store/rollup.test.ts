@@ -7,6 +7,7 @@ import { insertLedgerRows, nextWhole, spendBy } from "./queries/ledger.js";
 import { rowsOf } from "./queries/rows.js";
 import type { NewLedgerRow } from "./schema/ledger.js";
 import { SPEND_GROUPS } from "./spend-groups.js";
+import { spendSeries } from "./queries/spend-series.js";
 
 const HOUR = 3_600_000;
 const BASE = Date.parse("2026-11-20T10:00:00Z");
@@ -73,6 +74,27 @@ describe.each(STORE_KINDS)("ledger rollup on %s", (kind) => {
         const expected = await fromLedgerOnly(store.database.db, by, since);
         expect(expected.length).toBeGreaterThan(0);
         expect(await spendBy(store.database.db, by, since), `${by} since +${minutes}m`).toEqual(expected);
+      }
+    }
+  });
+
+  it("gives spend over time, per hour and per day and split by a dimension, exactly as the ledger does", async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => row(i + 1, i * 67));
+    await insertLedgerRows(store.database.db, rows);
+    const group = { operation: sql`coalesce(operation, '(none)')`, model: sql`coalesce(model, '(none)')`, key: sql`coalesce(key_id, '(none)')` } as const;
+    for (const minutes of [0, 25, 14 * 60 + 30]) {
+      const since = new Date(BASE + minutes * 60_000);
+      for (const grain of ["hour", "day"] as const) {
+        for (const by of ["operation", "model", "key"] as const) {
+          const reference = rowsOf(
+            await store.database.db.execute(sql`
+              select to_char(date_trunc(${grain}, ts at time zone 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "start", ${group[by]} as "group",
+                count(*)::int as requests, (count(*) filter (where outcome <> 'success'))::int as errors, sum(cost)::text as cost
+              from ledger where ts >= ${since} group by 1, 2 order by 1, 2`),
+          ).map((r: any) => ({ ...r, cost: String(r.cost).replace(/0+$/, "").replace(/\.$/, "") }));
+          expect(reference.length).toBeGreaterThan(1);
+          expect(await spendSeries(store.database.db, by, grain, since), `${by} per ${grain} since +${minutes}m`).toEqual(reference);
+        }
       }
     }
   });

@@ -92,8 +92,12 @@ function showTab(name) {
 
 async function loadOverview() {
   const since = /** @type {HTMLSelectElement} */ ($("since")).value;
-  const [byOperation, byModel, byUser, byKey, byDay, calls] = await Promise.all(
-    ["operation", "model", "user", "key", "day"].map((by) => api("GET", `/admin/spend?by=${by}&since=${since}`)).concat(api("GET", "/admin/calls?limit=1000")),
+  const stackBy = /** @type {HTMLSelectElement} */ ($("stack-by")).value;
+  const grain = /** @type {HTMLSelectElement} */ ($("grain")).value;
+  const [byOperation, byModel, byUser, byKey, series, calls] = await Promise.all(
+    ["operation", "model", "user", "key"]
+      .map((by) => api("GET", `/admin/spend?by=${by}&since=${since}`))
+      .concat(api("GET", `/admin/spend/series?by=${stackBy}&grain=${grain}&since=${since}`), api("GET", "/admin/calls?limit=1000")),
   );
   const lines = byOperation.data.lines;
   const requests = lines.reduce((/** @type {number} */ n, /** @type {any} */ l) => n + l.requests, 0);
@@ -107,7 +111,7 @@ async function loadOverview() {
   fill("by-model", top(byModel));
   fill("by-user", top(byUser));
   fill("by-key", top(byKey));
-  chart(byDay.data.lines);
+  chart(series.data.points, stackBy, grain);
   fill(
     "calls",
     calls.data.data.slice(0, 50).map((/** @type {any} */ c) => [when(c.ts), c.operation ?? "", c.model ?? c.requestedModel ?? "", `${c.httpStatus} ${c.outcome}${c.errorCode ? ` (${c.errorCode})` : ""}`, `${c.latencyMs} ms`, `${c.inputTokens} / ${c.outputTokens}`, money(c.cost), c.endUser ?? ""]),
@@ -186,33 +190,80 @@ function toolCalls() {
   return card;
 }
 
-/** @param {Array<{group: string, cost: string}>} days */
-function chart(days) {
+const COLORS = ["#1f5fbf", "#e8710a", "#1e8e3e", "#9334e6", "#d01884", "#12b5cb", "#80868b"];
+
+/**
+ * Spend over time as stacked bars: one bar per hour or day, one band per value of the split (the six
+ * dearest, the rest as "other"), or one value alone when "Show" names it.
+ * @param {Array<{start: string, group: string, cost: string}>} points
+ * @param {string} stackBy
+ * @param {string} grain
+ */
+function chart(points, stackBy, grain) {
+  const only = /** @type {HTMLSelectElement} */ ($("only"));
+  const chosen = only.value;
+  /** @type {Map<string, number>} */
+  const totals = new Map();
+  for (const p of points) totals.set(p.group, (totals.get(p.group) ?? 0) + Number(p.cost));
+  const ranked = [...totals].sort((a, b) => b[1] - a[1]).map(([group]) => group);
+  only.replaceChildren(new Option("All", ""), ...ranked.map((group) => new Option(group, group)));
+  only.value = ranked.includes(chosen) ? chosen : "";
+  const shown = only.value ? [only.value] : ranked.slice(0, 6);
+  const band = (/** @type {string} */ group) => (shown.includes(group) ? group : only.value ? undefined : "other");
+  /** @type {Map<string, Map<string, number>>} */
+  const buckets = new Map();
+  for (const p of points) {
+    const name = band(p.group);
+    if (name === undefined) continue;
+    const bucket = buckets.get(p.start) ?? new Map();
+    bucket.set(name, (bucket.get(name) ?? 0) + Number(p.cost));
+    buckets.set(p.start, bucket);
+  }
+  const starts = [...buckets.keys()].sort();
+  const bands = [...shown, ...(ranked.length > shown.length && !only.value ? ["other"] : [])];
+  const max = Math.max(0, ...starts.map((start) => [...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0)));
   const svgNs = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNs, "svg");
   svg.setAttribute("viewBox", "0 0 600 180");
-  const sorted = [...days].sort((a, b) => a.group.localeCompare(b.group));
-  const max = Math.max(...sorted.map((d) => Number(d.cost)), 0);
-  const width = 600 / Math.max(sorted.length, 1);
-  sorted.forEach((day, i) => {
-    const height = max > 0 ? (Number(day.cost) / max) * 150 : 0;
-    const bar = document.createElementNS(svgNs, "rect");
-    bar.setAttribute("class", "bar");
-    bar.setAttribute("x", String(i * width + 4));
-    bar.setAttribute("y", String(160 - height));
-    bar.setAttribute("width", String(Math.max(width - 8, 2)));
-    bar.setAttribute("height", String(height));
-    const title = document.createElementNS(svgNs, "title");
-    title.textContent = `${day.group}: $${money(day.cost)}`;
-    bar.append(title);
+  const width = 600 / Math.max(starts.length, 1);
+  starts.forEach((start, i) => {
+    let top = 160;
+    for (const [b, name] of bands.entries()) {
+      const cost = buckets.get(start)?.get(name) ?? 0;
+      if (cost === 0) continue;
+      const height = max > 0 ? (cost / max) * 150 : 0;
+      top -= height;
+      const bar = document.createElementNS(svgNs, "rect");
+      bar.setAttribute("class", "bar");
+      bar.setAttribute("fill", COLORS[Math.min(b, COLORS.length - 1)] ?? "#80868b");
+      bar.setAttribute("x", String(i * width + 2));
+      bar.setAttribute("y", String(top));
+      bar.setAttribute("width", String(Math.max(width - 4, 1)));
+      bar.setAttribute("height", String(height));
+      const title = document.createElementNS(svgNs, "title");
+      title.textContent = `${start} ${name}: $${money(String(cost))}`;
+      bar.append(title);
+      svg.append(bar);
+    }
     const label = document.createElementNS(svgNs, "text");
-    label.setAttribute("x", String(i * width + 4));
+    label.setAttribute("x", String(i * width + 2));
     label.setAttribute("y", "175");
-    label.textContent = day.group.slice(5, 10);
-    svg.append(bar, label);
+    label.textContent = grain === "hour" ? start.slice(11, 16) : start.slice(5, 10);
+    svg.append(label);
   });
   $("spend-chart").replaceChildren(svg);
-  $("spend-chart").setAttribute("aria-label", `Spend by day: ${sorted.map((d) => `${d.group.slice(0, 10)} $${money(d.cost)}`).join(", ") || "no spend"}`);
+  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} by ${stackBy}: ${starts.map((start) => `${start} $${money(String([...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0)))}`).join(", ") || "no spend"}`);
+  $("chart-title").textContent = `Spend per ${grain}, by ${stackBy}${only.value ? ` (${only.value} only)` : ""}`;
+  $("chart-legend").replaceChildren(
+    ...bands.map((name, b) => {
+      const item = document.createElement("li");
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = COLORS[Math.min(b, COLORS.length - 1)] ?? "#80868b";
+      item.append(swatch, name);
+      return item;
+    }),
+  );
 }
 
 async function loadControls() {

@@ -61,6 +61,20 @@ export function spend(gw: GatewayContext): Handler {
   };
 }
 
+/** `GET /admin/spend/series?by=operation&grain=hour&since=24h`: spend per hour or day, split by one dimension, from the rollups. */
+export function spendSeries(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const by = enumParam(query, "by", SERIES_DIMENSIONS) ?? "operation";
+    const grain = enumParam(query, "grain", ["hour", "day"] as const) ?? "day";
+    const since = parseSince(query.get("since") ?? "7d");
+    if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
+    sendJson(res, 200, { by, grain, since: since.toISOString(), points: await gw.plane.reports.spendSeries(by, grain, since) });
+  };
+}
+
+const SERIES_DIMENSIONS = SPEND_GROUPS.filter((group): group is Exclude<SpendGroup, "day"> => group !== "day");
+
 /** `GET /admin/calls?limit=50`: the latest ledger rows. */
 export function recentCalls(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {

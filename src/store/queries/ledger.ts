@@ -107,7 +107,7 @@ export function serializeLedgerRow(row: NewLedgerRow): string {
 
 export { SPEND_GROUPS, type SpendGroup } from "../spend-groups.js";
 
-const GROUP_COLUMN: Record<SpendGroup, SQL> = {
+export const GROUP_COLUMN: Record<SpendGroup, SQL> = {
   operation: sql`coalesce(${ledger.operation}, '(none)')`,
   model: sql`coalesce(${ledger.model}, '(none)')`,
   provider: sql`coalesce(${ledger.provider}, '(none)')`,
