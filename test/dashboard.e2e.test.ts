@@ -119,16 +119,27 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await page.close();
   });
 
-  it("flips the kill switch with a reason and a confirmation, and calls are refused until it is off", async () => {
+  it("flips the kill switch with a reason and a confirmation (calls refused until it is off), and edits a route with its validation inline", async () => {
     const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "5" }] }));
     const page = await signIn(gw);
     await page.getByRole("button", { name: "Controls" }).click();
     await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
     // The controls around it: budgets with their burn, routes, toggles (locked ones marked), prices.
     expect(await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).toEqual(["all-daily", "global", "daily (UTC)", "0.000000 / 5", ""]);
-    expect(await page.locator("#routes tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "p1/m1", "config", ""]);
+    expect(await page.locator("#routes tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "p1/m1", "config", "", "Edit"]);
     expect(await page.locator("#toggles .locked").allTextContents()).toContain("helix_can_change_models");
     expect(await page.locator("#prices tbody tr").first().locator("td").nth(1).textContent()).toContain("input 1");
+    // A route edited in place: a model that does not exist is refused inline, a real one is saved.
+    await page.getByRole("button", { name: "Edit summarize" }).click();
+    await page.getByLabel("Definition of summarize (JSON)").fill('{"model": "nope/none"}');
+    await page.getByRole("button", { name: "Save route" }).click();
+    await expect.poll(() => page.locator("#route-error").textContent()).toContain("nope/none");
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p1/m1");
+    await page.getByLabel("Definition of summarize (JSON)").fill('{"model": "p2/m2"}');
+    await page.getByRole("button", { name: "Save route" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Route summarize saved.");
+    expect((await page.locator("#routes tbody tr").first().locator("td").allTextContents()).slice(0, 3)).toEqual(["summarize", "p2/m2", "admin"]);
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
     await page.getByLabel("Reason").fill("runaway agent");
     await page.getByRole("button", { name: "Stop all calls" }).click();
     await page.getByRole("button", { name: "Confirm" }).click();
@@ -140,7 +151,7 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await page.getByRole("button", { name: "Let calls through" }).click();
     await page.getByRole("button", { name: "Confirm" }).click();
     await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
-    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p1/m1");
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
     await page.close();
   });
 

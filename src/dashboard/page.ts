@@ -111,7 +111,13 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="panel">
       <h3>Routes</h3>
       <p class="muted">Changes go through change requests (see Changes &amp; audit), or the admin API and CLI.</p>
-      <div class="scroll"><table id="routes"><thead><tr><th>Operation</th><th>Resolves to</th><th>Source</th><th>Problem</th></tr></thead><tbody></tbody></table></div>
+      <div class="scroll"><table id="routes"><thead><tr><th>Operation</th><th>Resolves to</th><th>Source</th><th>Problem</th><th><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table></div>
+      <form id="route-form" hidden>
+        <label for="route-definition" id="route-label">Definition (JSON)</label>
+        <textarea id="route-definition" rows="8" spellcheck="false"></textarea>
+        <p id="route-error" class="error" role="alert"></p>
+        <div class="row"><button type="submit">Save route</button><button type="button" id="route-cancel">Cancel</button></div>
+      </form>
     </div>
     <div class="panel">
       <h3>Feature toggles</h3>
@@ -187,7 +193,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .change pre { background: #f3f4f6; padding: .5rem; border-radius: 6px; overflow-x: auto; font-size: .8rem; margin: 0; }
 .sides { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(240px, 100%), 1fr)); gap: .75rem; }
 .sides > * { min-width: 0; }
-#login-error { color: var(--danger); }
+#login-error, .error { color: var(--danger); }
+textarea { width: 100%; font: .85rem ui-monospace, monospace; padding: .5rem; border: 1px solid var(--line); border-radius: 6px; }
 footer { padding: 0 1rem 1rem; max-width: 1200px; margin: 0 auto; }
 .muted { color: var(--muted); font-size: .85rem; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }

@@ -284,7 +284,14 @@ async function loadControls() {
   );
   fill(
     "routes",
-    routes.data.data.map((/** @type {any} */ r) => [r.name, r.candidates.join(" → ") || "nothing", r.source, r.problem ?? ""]),
+    routes.data.data.map((/** @type {any} */ r) => {
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", `Edit ${r.name}`);
+      edit.addEventListener("click", () => editRoute(r));
+      return [r.name, r.candidates.join(" → ") || "nothing", r.source, r.problem ?? "", edit];
+    }),
   );
   fill(
     "toggles",
@@ -321,6 +328,38 @@ async function loadControls() {
       return [k.name, k.kind, k.prefix, when(k.createdAt), k.revokedAt ? `revoked ${when(k.revokedAt)}` : "active", revoke];
     }),
   );
+}
+
+/** The route being edited. */
+let editing = "";
+
+/** @param {{name: string, definition: unknown}} route */
+function editRoute(route) {
+  editing = route.name;
+  $("route-label").textContent = `Definition of ${route.name} (JSON)`;
+  /** @type {HTMLTextAreaElement} */ ($("route-definition")).value = JSON.stringify(route.definition, null, 2);
+  $("route-error").textContent = "";
+  $("route-form").hidden = false;
+  $("route-definition").focus();
+}
+
+/** Saves the edited route; the store's validation (models, tiers, fallbacks, templates) answers inline. */
+async function saveRoute() {
+  let definition;
+  try {
+    definition = JSON.parse(/** @type {HTMLTextAreaElement} */ ($("route-definition")).value);
+  } catch (err) {
+    $("route-error").textContent = `Not JSON: ${/** @type {Error} */ (err).message}`;
+    return;
+  }
+  try {
+    const { status, data } = await api("PUT", `/admin/routes/${encodeURIComponent(editing)}`, definition);
+    $("route-form").hidden = true;
+    say(status === 202 ? `The change needs an approval: change request ${data.id} was made.` : `Route ${editing} saved.`);
+    await loadControls();
+  } catch (err) {
+    $("route-error").textContent = /** @type {Error} */ (err).message;
+  }
 }
 
 /** @param {string} text */
@@ -456,6 +495,13 @@ async function start() {
       say(/** @type {Error} */ (err).message);
     }
     await loadControls();
+  });
+  $("route-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    void saveRoute();
+  });
+  $("route-cancel").addEventListener("click", () => {
+    $("route-form").hidden = true;
   });
   $("key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
