@@ -128,6 +128,11 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     expect(await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).toEqual(["all-daily", "global", "daily (UTC)", "0.000000 / 5", ""]);
     expect(await page.locator("#routes tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "p1/m1", "config", "", "Edit"]);
     expect(await page.locator("#toggles .locked").allTextContents()).toContain("helix_can_change_models");
+    await page.getByRole("button", { name: "Turn on helix_can_change_models" }).click();
+    expect(await page.locator("#confirm-text").textContent()).toBe('Turn on "helix_can_change_models"? It is locked: agents cannot change it.');
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe('Toggle "helix_can_change_models" is on.');
+    expect((await api(gw, "GET", "/v1/toggles/helix_can_change_models")).body).toMatchObject({ enabled: true, locked: true });
     expect(await page.locator("#prices tbody tr").first().locator("td").nth(1).textContent()).toContain("input 1");
     // A route edited in place: a model that does not exist is refused inline, a real one is saved.
     await page.getByRole("button", { name: "Edit summarize" }).click();

@@ -121,7 +121,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     </div>
     <div class="panel">
       <h3>Feature toggles</h3>
-      <div class="scroll"><table id="toggles"><thead><tr><th>Toggle</th><th>State</th><th>Controlled by</th><th>Notes</th></tr></thead><tbody></tbody></table></div>
+      <div class="scroll"><table id="toggles"><thead><tr><th>Toggle</th><th>State</th><th>Controlled by</th><th>Notes</th><th><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table></div>
     </div>
     <div class="panel">
       <h3>Models and prices</h3>

@@ -302,7 +302,12 @@ async function loadControls() {
         name.className = "locked";
         name.title = "Locked: changed only by an admin";
       }
-      return [name, `${t.enabled ? "on" : "off"}${t.locked ? " (locked)" : ""}`, t.controlledBy, t.notes ?? ""];
+      const flip = document.createElement("button");
+      flip.type = "button";
+      flip.textContent = t.enabled ? "Turn off" : "Turn on";
+      flip.setAttribute("aria-label", `${flip.textContent} ${t.name}`);
+      flip.addEventListener("click", () => void flipToggle(t));
+      return [name, `${t.enabled ? "on" : "off"}${t.locked ? " (locked)" : ""}`, t.controlledBy, t.notes ?? "", flip];
     }),
   );
   fill(
@@ -328,6 +333,22 @@ async function loadControls() {
       return [k.name, k.kind, k.prefix, when(k.createdAt), k.revokedAt ? `revoked ${when(k.revokedAt)}` : "active", revoke];
     }),
   );
+}
+
+/**
+ * Turns a toggle on or off (audited). A locked toggle asks first: it is locked so that only a person decides.
+ * @param {{name: string, enabled: boolean, locked: boolean}} toggle
+ */
+async function flipToggle(toggle) {
+  const to = toggle.enabled ? "off" : "on";
+  if (!(await confirmAction(`Turn ${to} "${toggle.name}"?${toggle.locked ? " It is locked: agents cannot change it." : ""}`))) return;
+  try {
+    await api("PATCH", `/v1/toggles/${encodeURIComponent(toggle.name)}`, { enabled: !toggle.enabled });
+    say(`Toggle "${toggle.name}" is ${to}.`);
+  } catch (err) {
+    say(/** @type {Error} */ (err).message);
+  }
+  await loadControls();
 }
 
 /** The route being edited. */
