@@ -120,12 +120,17 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
   });
 
   it("flips the kill switch with a reason and a confirmation (calls refused until it is off), and edits a route with its validation inline", async () => {
-    const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "5" }] }));
+    const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "5" }], rateLimits: [{ name: "per-key", scope: "key", requestsPerMinute: 100 }] }));
     const page = await signIn(gw);
     await page.getByRole("button", { name: "Controls" }).click();
     await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
     // The controls around it: budgets with their burn, routes, toggles (locked ones marked), prices.
-    expect(await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).toEqual(["all-daily", "global", "daily (UTC)", "0.000000 / 5", ""]);
+    expect((await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).slice(0, 4)).toEqual(["all-daily", "global", "daily (UTC)", "0.000000 / 5"]);
+    await page.getByLabel("New limit of all-daily (USD)").fill("7.50");
+    await page.getByRole("button", { name: "Set the limit of all-daily" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Budget all-daily now allows $7.50.");
+    expect((await api(gw, "GET", "/admin/budgets")).body.data[0]).toMatchObject({ name: "all-daily", limit: "7.5", source: "admin" });
+    expect(await page.locator("#rate-limits tbody tr").first().locator("td").allTextContents()).toEqual(["per-key", "key (each)", "100", "–"]);
     expect(await page.locator("#routes tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "p1/m1", "config", "", "Edit"]);
     expect(await page.locator("#toggles .locked").allTextContents()).toContain("helix_can_change_models");
     await page.getByRole("button", { name: "Turn on helix_can_change_models" }).click();

@@ -105,12 +105,14 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div class="scroll"><table id="keys"><thead><tr><th>Name</th><th>Kind</th><th>Prefix</th><th>Created</th><th>Status</th><th><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table></div>
     </div>
     <div class="panel">
-      <h3>Budgets</h3>
-      <div class="scroll"><table id="budgets"><thead><tr><th>Budget</th><th>Scope</th><th>Window</th><th>Spent / limit (USD)</th><th>Burn</th></tr></thead><tbody></tbody></table></div>
+      <h3>Budgets and rate limits</h3>
+      <div class="scroll"><table id="budgets"><thead><tr><th>Budget</th><th>Scope</th><th>Window</th><th>Spent / limit (USD)</th><th>Burn</th><th>New limit</th></tr></thead><tbody></tbody></table></div>
+      <h3>Rate limits</h3>
+      <div class="scroll"><table id="rate-limits"><thead><tr><th>Limit</th><th>Scope</th><th>Requests / minute</th><th>Tokens / minute</th></tr></thead><tbody></tbody></table></div>
     </div>
     <div class="panel">
       <h3>Routes</h3>
-      <p class="muted">Changes go through change requests (see Changes &amp; audit), or the admin API and CLI.</p>
+      <p class="muted">A route saved here applies at once on every instance, and is audited.</p>
       <div class="scroll"><table id="routes"><thead><tr><th>Operation</th><th>Resolves to</th><th>Source</th><th>Problem</th><th><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table></div>
       <form id="route-form" hidden>
         <label for="route-definition" id="route-label">Definition (JSON)</label>
@@ -186,6 +188,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state.on { color: var(--danger); font-weight: 600; }
 .state.off { color: var(--ok); font-weight: 600; }
 .meter { width: 100%; min-width: 80px; }
+.inline { display: flex; gap: .3rem; }
+.inline input { width: 7rem; }
 .locked { font-weight: 600; }
 .notice { background: #fff8e1; border: 1px solid #f0c36d; border-radius: 6px; padding: .5rem .75rem; margin: .5rem 0; }
 .notice code { word-break: break-all; }

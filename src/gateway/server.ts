@@ -95,6 +95,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/admin/grants", changes.listGrants(gw)],
     ["POST", "/admin/grants", changes.createGrant(gw)],
     ["DELETE", "/admin/grants/:id", changes.revokeGrant(gw)],
+    ["GET", "/admin/rate-limits", guards.rateLimits(gw)],
     ["GET", "/admin/budgets", guards.listBudgets(gw)],
     ["GET", "/admin/webhooks/deliveries", guards.webhookDeliveries(gw)],
     ["PUT", "/admin/budgets/:name", guards.putBudget(gw)],

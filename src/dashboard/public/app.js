@@ -267,11 +267,19 @@ function chart(points, stackBy, grain) {
 }
 
 async function loadControls() {
-  const [state, keys, budgets, routes, toggles, prices] = await Promise.all(["/admin/kill-switch", "/admin/keys", "/admin/budgets", "/admin/routes", "/v1/toggles", "/admin/prices"].map((path) => api("GET", path)));
+  const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
+    ["/admin/kill-switch", "/admin/keys", "/admin/budgets", "/admin/routes", "/v1/toggles", "/admin/prices", "/admin/rate-limits"].map((path) => api("GET", path)),
+  );
+  fill(
+    "rate-limits",
+    limits.data.data.map((/** @type {any} */ l) => [l.name, l.target ? `${l.scope} ${l.target}` : `${l.scope}${l.scope === "global" ? "" : " (each)"}`, l.requestsPerMinute ?? "–", l.tokensPerMinute ?? "–"]),
+    "No rate limits.",
+  );
   fill(
     "budgets",
     budgets.data.data.map((/** @type {any} */ b) => {
-      const spent = b.current ? Number(b.current.spent) + Number(b.current.reserved) : 0;
+      // Spent only: what instances hold in reserve for calls in flight is not spend.
+      const spent = b.current ? Number(b.current.spent) : 0;
       const meter = document.createElement("meter");
       meter.className = "meter";
       meter.min = 0;
@@ -279,7 +287,7 @@ async function loadControls() {
       meter.value = Math.min(spent, Number(b.limit));
       if (b.warnAt) meter.high = Number(b.warnAt);
       meter.setAttribute("aria-label", `${b.name}: ${((spent / Number(b.limit)) * 100).toFixed(0)}% of its limit`);
-      return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(String(spent))} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter];
+      return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(String(spent))} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter, limitEditor(b)];
     }),
   );
   fill(
@@ -349,6 +357,40 @@ async function flipToggle(toggle) {
     say(/** @type {Error} */ (err).message);
   }
   await loadControls();
+}
+
+/**
+ * A budget's new limit, set in place (audited). Its warning amount stays where it was while it is still
+ * under the new limit; otherwise it goes back to its default, 80% of the limit.
+ * @param {any} budget
+ */
+function limitEditor(budget) {
+  const form = document.createElement("form");
+  form.className = "inline";
+  const input = document.createElement("input");
+  input.inputMode = "decimal";
+  input.required = true;
+  input.value = budget.limit;
+  input.setAttribute("aria-label", `New limit of ${budget.name} (USD)`);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Set";
+  save.setAttribute("aria-label", `Set the limit of ${budget.name}`);
+  form.append(input, save);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const limit = input.value.trim();
+    const keepWarning = budget.warnAt !== null && Number(budget.warnAt) <= Number(limit);
+    const body = { scope: budget.scope, ...(budget.target ? { target: budget.target } : {}), window: budget.window, timezone: budget.timezone, limit, ...(keepWarning ? { warnAt: budget.warnAt } : {}) };
+    try {
+      const { status, data } = await api("PUT", `/admin/budgets/${encodeURIComponent(budget.name)}`, body);
+      say(status === 202 ? `The change needs an approval: change request ${data.id} was made.` : `Budget ${budget.name} now allows $${limit}.`);
+    } catch (err) {
+      say(/** @type {Error} */ (err).message);
+    }
+    await loadControls();
+  });
+  return form;
 }
 
 /** The route being edited. */

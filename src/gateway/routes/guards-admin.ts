@@ -82,3 +82,11 @@ export function webhookDeliveries(gw: GatewayContext): Handler {
     sendJson(res, 200, { data: await gw.plane.notifier.deliveries(limit) });
   };
 }
+
+/** `GET /admin/rate-limits` (admin): the rate limits in force, from the configuration. */
+export function rateLimits(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, { data: gw.plane.loaded.config.rateLimits });
+  };
+}
