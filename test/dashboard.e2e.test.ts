@@ -53,6 +53,9 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await expect.poll(() => page.locator("#login-error").textContent()).toBe("the dashboard needs an admin key");
     expect(await page.locator("#overview").isHidden()).toBe(true);
     await page.close();
+    // Only the client's own modules are served.
+    expect((await fetch(`${gw.url}/dashboard/lib.js`)).headers.get("content-security-policy")).toContain("script-src 'self'");
+    for (const path of ["/dashboard/evil.js", "/dashboard/..%2Fpackage.json", "/dashboard/sessions.ts"]) expect((await fetch(gw.url + path)).status, path).toBe(404);
 
     const admin = await signIn(gw);
     const [cookie] = await admin.context().cookies();

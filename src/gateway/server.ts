@@ -54,7 +54,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const routes: Array<[string, string, Handler]> = [
     ["GET", "/", dashboard.page()],
     ["GET", "/dashboard/app.css", dashboard.stylesheet()],
-    ["GET", "/dashboard/app.js", dashboard.clientScript()],
+    ["GET", "/dashboard/:file", dashboard.clientScript()],
     ["GET", "/dashboard/session", dashboard.session(gw)],
     ["POST", "/dashboard/login", dashboard.login(gw)],
     ["POST", "/dashboard/logout", dashboard.logout()],

@@ -32,12 +32,21 @@ export function stylesheet(): Handler {
   return async (_req, res) => sendText(res, "text/css", DASHBOARD_CSS);
 }
 
-let script: Promise<string> | undefined;
-/** `GET /dashboard/app.js`: read once, from beside this build (src/ under tsx, dist/ once built). */
+/** The client's modules, served as written. Nothing else under public/ is reachable. */
+const CLIENT_MODULES = new Set(["app.js", "lib.js", "overview.js", "controls.js", "changes.js"]);
+const modules = new Map<string, Promise<string>>();
+
+/** `GET /dashboard/<module>.js`: read once, from beside this build (src/ under tsx, dist/ once built). */
 export function clientScript(): Handler {
-  return async (_req, res) => {
-    script ??= readFile(new URL("../../dashboard/public/app.js", import.meta.url), "utf8");
-    sendText(res, "text/javascript", await script);
+  return async (_req, res, _scope, params) => {
+    const name = params.file ?? "";
+    if (!CLIENT_MODULES.has(name)) throw new AirlockError("not_found", `no dashboard file "${name}"`);
+    let text = modules.get(name);
+    if (!text) {
+      text = readFile(new URL(`../../dashboard/public/${name}`, import.meta.url), "utf8");
+      modules.set(name, text);
+    }
+    sendText(res, "text/javascript", await text);
   };
 }
 

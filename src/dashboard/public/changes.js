@@ -1,0 +1,76 @@
+// @ts-check
+/** Change requests, side by side, and the audit log. */
+import { $, api, confirmAction, fill, money, say, session, when } from "./lib.js";
+
+export async function loadChanges() {
+  const action = /** @type {HTMLInputElement} */ ($("audit-action")).value.trim();
+  const [changes, audit] = await Promise.all([api("GET", "/admin/change-requests?status=PENDING"), api("GET", `/admin/audit?since=30d${action ? `&action=${encodeURIComponent(action)}` : ""}`)]);
+  const list = $("change-list");
+  list.replaceChildren();
+  if (changes.data.data.length === 0) list.textContent = "No change requests wait for a decision.";
+  for (const change of changes.data.data) list.append(changeCard(change));
+  fill(
+    "audit",
+    audit.data.data.map((/** @type {any} */ e) => [when(e.ts), e.action, e.target, `${e.actor} (${e.actorKind})`, e.outcome, e.reason ?? ""]),
+  );
+}
+
+/** @param {any} change */
+function changeCard(change) {
+  const card = document.createElement("article");
+  card.className = "change";
+  card.setAttribute("aria-label", `Change request ${change.id}`);
+  const title = document.createElement("h3");
+  title.textContent = `${change.kind} ${change.target}: ${change.category}`;
+  const facts = document.createElement("p");
+  const impact = change.impact ? ` Projected monthly change: $${money(change.impact.projectedMonthlyChangeUsd)}.` : "";
+  facts.textContent = `Requested by ${change.requestedBy} (${change.requestedByKind}), expires ${when(change.expiresAt)}. Estimated savings: ${change.estimatedSavingsUsd ?? "–"}. Quality impact: ${change.qualityImpact ?? "–"}. Confidence: ${change.confidence ?? "–"}.${impact}`;
+  const reasoning = document.createElement("p");
+  reasoning.textContent = change.reasoning ? `Reasoning: ${change.reasoning}` : "";
+  const sides = document.createElement("div");
+  sides.className = "sides";
+  for (const [label, value] of [["Current", change.current], ["Proposed", change.proposed]]) {
+    const side = document.createElement("div");
+    const heading = document.createElement("h4");
+    heading.textContent = label;
+    const pre = document.createElement("pre");
+    pre.textContent = JSON.stringify(value, null, 2);
+    side.append(heading, pre);
+    sides.append(side);
+  }
+  const actions = document.createElement("div");
+  actions.className = "row";
+  // Approval is offered only where it is allowed: never on one's own proposal.
+  const own = change.requestedBy === session.me;
+  if (own) {
+    const note = document.createElement("p");
+    note.textContent = "You proposed this change: another admin approves it.";
+    actions.append(note);
+  }
+  for (const decision of own ? ["reject"] : ["approve", "reject"]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = decision === "approve" ? "Approve" : "Reject";
+    if (decision === "reject") button.className = "danger";
+    button.setAttribute("aria-label", `${button.textContent} ${change.id}`);
+    button.addEventListener("click", () => void decide(change, decision));
+    actions.append(button);
+  }
+  card.append(title, facts, reasoning, sides, actions);
+  return card;
+}
+
+/**
+ * @param {any} change
+ * @param {string} decision
+ */
+async function decide(change, decision) {
+  if (!(await confirmAction(`${decision === "approve" ? "Approve and apply" : "Reject"} change request ${change.id}?`))) return;
+  try {
+    await api("POST", `/admin/change-requests/${encodeURIComponent(change.id)}/${decision}`, {});
+    say(`Change request ${change.id} ${decision === "approve" ? "approved and applied" : "rejected"}.`);
+  } catch (err) {
+    say(/** @type {Error} */ (err).message);
+  }
+  await loadChanges();
+}

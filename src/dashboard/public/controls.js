@@ -1,0 +1,170 @@
+// @ts-check
+/** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
+import { $, api, confirmAction, fill, money, priceText, say, when } from "./lib.js";
+
+export async function loadControls() {
+  const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
+    ["/admin/kill-switch", "/admin/keys", "/admin/budgets", "/admin/routes", "/v1/toggles", "/admin/prices", "/admin/rate-limits"].map((path) => api("GET", path)),
+  );
+  fill(
+    "rate-limits",
+    limits.data.data.map((/** @type {any} */ l) => [l.name, l.target ? `${l.scope} ${l.target}` : `${l.scope}${l.scope === "global" ? "" : " (each)"}`, l.requestsPerMinute ?? "–", l.tokensPerMinute ?? "–"]),
+    "No rate limits.",
+  );
+  fill(
+    "budgets",
+    budgets.data.data.map((/** @type {any} */ b) => {
+      // Spent only: what instances hold in reserve for calls in flight is not spend.
+      const spent = b.current ? Number(b.current.spent) : 0;
+      const meter = document.createElement("meter");
+      meter.className = "meter";
+      meter.min = 0;
+      meter.max = Number(b.limit);
+      meter.value = Math.min(spent, Number(b.limit));
+      if (b.warnAt) meter.high = Number(b.warnAt);
+      meter.setAttribute("aria-label", `${b.name}: ${((spent / Number(b.limit)) * 100).toFixed(0)}% of its limit`);
+      return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(String(spent))} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter, limitEditor(b)];
+    }),
+  );
+  fill(
+    "routes",
+    routes.data.data.map((/** @type {any} */ r) => {
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", `Edit ${r.name}`);
+      edit.addEventListener("click", () => editRoute(r));
+      return [r.name, r.candidates.join(" → ") || "nothing", r.source, r.problem ?? "", edit];
+    }),
+  );
+  fill(
+    "toggles",
+    toggles.data.data.map((/** @type {any} */ t) => {
+      const name = document.createElement("span");
+      name.textContent = t.name;
+      if (t.locked) {
+        name.className = "locked";
+        name.title = "Locked: changed only by an admin";
+      }
+      const flip = document.createElement("button");
+      flip.type = "button";
+      flip.textContent = t.enabled ? "Turn off" : "Turn on";
+      flip.setAttribute("aria-label", `${flip.textContent} ${t.name}`);
+      flip.addEventListener("click", () => void flipToggle(t));
+      return [name, `${t.enabled ? "on" : "off"}${t.locked ? " (locked)" : ""}`, t.controlledBy, t.notes ?? "", flip];
+    }),
+  );
+  fill(
+    "prices",
+    prices.data.data.map((/** @type {any} */ p) => [p.model, p.price ? priceText(p.price.price) : "no price (charged as missing)", p.price?.origin ?? "", when(p.price?.effectiveFrom)]),
+  );
+  const global = state.data.global;
+  const on = global?.active === true;
+  const line = $("kill-state");
+  line.className = `state ${on ? "on" : "off"}`;
+  line.textContent = on ? `ON: calls are stopped. Flipped by ${global.updatedBy} at ${when(global.updatedAt)}: ${global.reason}` : `OFF: calls flow.${global ? ` Last flipped by ${global.updatedBy} at ${when(global.updatedAt)}.` : ""}`;
+  $("kill-flip").textContent = on ? "Let calls through" : "Stop all calls";
+  $("kill-flip").dataset.active = String(!on);
+  fill(
+    "keys",
+    keys.data.data.map((/** @type {any} */ k) => {
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.textContent = "Revoke";
+      revoke.setAttribute("aria-label", `Revoke ${k.name}`);
+      revoke.disabled = k.revokedAt !== null;
+      revoke.addEventListener("click", () => void revokeKey(k));
+      return [k.name, k.kind, k.prefix, when(k.createdAt), k.revokedAt ? `revoked ${when(k.revokedAt)}` : "active", revoke];
+    }),
+  );
+}
+
+/**
+ * Turns a toggle on or off (audited). A locked toggle asks first: it is locked so that only a person decides.
+ * @param {{name: string, enabled: boolean, locked: boolean}} toggle
+ */
+async function flipToggle(toggle) {
+  const to = toggle.enabled ? "off" : "on";
+  if (!(await confirmAction(`Turn ${to} "${toggle.name}"?${toggle.locked ? " It is locked: agents cannot change it." : ""}`))) return;
+  try {
+    await api("PATCH", `/v1/toggles/${encodeURIComponent(toggle.name)}`, { enabled: !toggle.enabled });
+    say(`Toggle "${toggle.name}" is ${to}.`);
+  } catch (err) {
+    say(/** @type {Error} */ (err).message);
+  }
+  await loadControls();
+}
+
+/**
+ * A budget's new limit, set in place (audited). Its warning amount stays where it was while it is still
+ * under the new limit; otherwise it goes back to its default, 80% of the limit.
+ * @param {any} budget
+ */
+function limitEditor(budget) {
+  const form = document.createElement("form");
+  form.className = "inline";
+  const input = document.createElement("input");
+  input.inputMode = "decimal";
+  input.required = true;
+  input.value = budget.limit;
+  input.setAttribute("aria-label", `New limit of ${budget.name} (USD)`);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Set";
+  save.setAttribute("aria-label", `Set the limit of ${budget.name}`);
+  form.append(input, save);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const limit = input.value.trim();
+    const keepWarning = budget.warnAt !== null && Number(budget.warnAt) <= Number(limit);
+    const body = { scope: budget.scope, ...(budget.target ? { target: budget.target } : {}), window: budget.window, timezone: budget.timezone, limit, ...(keepWarning ? { warnAt: budget.warnAt } : {}) };
+    try {
+      const { status, data } = await api("PUT", `/admin/budgets/${encodeURIComponent(budget.name)}`, body);
+      say(status === 202 ? `The change needs an approval: change request ${data.id} was made.` : `Budget ${budget.name} now allows $${limit}.`);
+    } catch (err) {
+      say(/** @type {Error} */ (err).message);
+    }
+    await loadControls();
+  });
+  return form;
+}
+
+/** The route being edited. */
+let editing = "";
+
+/** @param {{name: string, definition: unknown}} route */
+function editRoute(route) {
+  editing = route.name;
+  $("route-label").textContent = `Definition of ${route.name} (JSON)`;
+  /** @type {HTMLTextAreaElement} */ ($("route-definition")).value = JSON.stringify(route.definition, null, 2);
+  $("route-error").textContent = "";
+  $("route-form").hidden = false;
+  $("route-definition").focus();
+}
+
+/** Saves the edited route; the store's validation (models, tiers, fallbacks, templates) answers inline. */
+export async function saveRoute() {
+  let definition;
+  try {
+    definition = JSON.parse(/** @type {HTMLTextAreaElement} */ ($("route-definition")).value);
+  } catch (err) {
+    $("route-error").textContent = `Not JSON: ${/** @type {Error} */ (err).message}`;
+    return;
+  }
+  try {
+    const { status, data } = await api("PUT", `/admin/routes/${encodeURIComponent(editing)}`, definition);
+    $("route-form").hidden = true;
+    say(status === 202 ? `The change needs an approval: change request ${data.id} was made.` : `Route ${editing} saved.`);
+    await loadControls();
+  } catch (err) {
+    $("route-error").textContent = /** @type {Error} */ (err).message;
+  }
+}
+
+/** @param {{id: string, name: string}} key */
+async function revokeKey(key) {
+  if (!(await confirmAction(`Revoke the key "${key.name}"? Calls with it stop at once.`))) return;
+  await api("DELETE", `/admin/keys/${encodeURIComponent(key.id)}`);
+  say(`Key "${key.name}" revoked.`);
+  await loadControls();
+}

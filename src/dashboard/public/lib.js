@@ -1,0 +1,84 @@
+// @ts-check
+/**
+ * What every view uses: the admin API with the session's CSRF token, and writing values as text.
+ * Everything shown is written with `textContent`, never as HTML.
+ */
+
+export const session = {
+  /** @type {string | undefined} */
+  csrf: undefined,
+  /** The signed-in key: the dashboard offers no approval of its own proposals. */
+  me: "",
+  /** Called when the API says the session is gone. */
+  signedOut: () => {},
+};
+
+/** @param {string} id */
+export const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
+export async function api(method, path, body) {
+  /** @type {Record<string, string>} */
+  const headers = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET" && session.csrf) headers["x-csrf-token"] = session.csrf;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (res.status === 401 && path !== "/dashboard/login") session.signedOut();
+  if (!res.ok) throw new Error(data?.error?.message ?? `${res.status}`);
+  return { status: res.status, data };
+}
+
+/** @param {string} text */
+export function say(text) {
+  $("status").textContent = text;
+}
+
+/**
+ * A table body filled from rows of cells; each cell is text, or a node (a button).
+ * @param {string} id
+ * @param {Array<Array<string | number | Node>>} rows
+ * @param {string} [empty]
+ */
+export function fill(id, rows, empty = "Nothing yet.") {
+  const body = /** @type {HTMLTableSectionElement} */ ($(id).querySelector("tbody"));
+  body.replaceChildren();
+  if (rows.length === 0) {
+    const tr = body.insertRow();
+    const td = tr.insertCell();
+    td.colSpan = 8;
+    td.textContent = empty;
+    return;
+  }
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const cell of row) {
+      const td = tr.insertCell();
+      if (cell instanceof Node) td.append(cell);
+      else td.textContent = String(cell);
+      if (typeof cell === "number") td.className = "num";
+    }
+  }
+}
+
+/** @param {Record<string, unknown>} price */
+export const priceText = (price) => Object.entries(price).filter(([, v]) => typeof v === "string" || typeof v === "number").map(([k, v]) => `${k} ${v}`).join(", ");
+/** @param {string | null | undefined} iso */
+export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+/** @param {string} usd */
+export const money = (usd) => Number(usd).toFixed(6);
+
+/** @param {string} text */
+export function confirmAction(text) {
+  const dialog = /** @type {HTMLDialogElement} */ ($("confirm-dialog"));
+  $("confirm-text").textContent = text;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true }));
+}
