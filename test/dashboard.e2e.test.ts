@@ -151,7 +151,8 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await page.getByLabel("Definition of summarize (JSON)").fill('{"model": "p2/m2"}');
     await page.getByRole("button", { name: "Save route" }).click();
     await expect.poll(() => page.locator("#status").textContent()).toBe("Route summarize saved.");
-    expect((await page.locator("#routes tbody tr").first().locator("td").allTextContents()).slice(0, 3)).toEqual(["summarize", "p2/m2", "admin"]);
+    // The status is said before the tables are read again: wait for the table itself.
+    await expect.poll(async () => (await page.locator("#routes tbody tr").first().locator("td").allTextContents()).slice(0, 3)).toEqual(["summarize", "p2/m2", "admin"]);
     expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
     await page.getByLabel("Reason").fill("runaway agent");
     await page.getByRole("button", { name: "Stop all calls" }).click();

@@ -6,10 +6,11 @@ export async function loadOverview() {
   const since = /** @type {HTMLSelectElement} */ ($("since")).value;
   const stackBy = /** @type {HTMLSelectElement} */ ($("stack-by")).value;
   const grain = /** @type {HTMLSelectElement} */ ($("grain")).value;
-  const [byOperation, byModel, byUser, byKey, series, calls] = await Promise.all(
+  // Everything is read first, then drawn at once: a half-drawn overview is never on screen.
+  const [byOperation, byModel, byUser, byKey, series, calls, thresholds] = await Promise.all(
     ["operation", "model", "user", "key"]
       .map((by) => api("GET", `/admin/spend?by=${by}&since=${since}`))
-      .concat(api("GET", `/admin/spend/series?by=${stackBy}&grain=${grain}&since=${since}`), api("GET", "/admin/calls?limit=1000")),
+      .concat(api("GET", `/admin/spend/series?by=${stackBy}&grain=${grain}&since=${since}`), api("GET", "/admin/calls?limit=1000"), api("GET", "/dashboard/slo")),
   );
   const lines = byOperation.data.lines;
   const requests = lines.reduce((/** @type {number} */ n, /** @type {any} */ l) => n + l.requests, 0);
@@ -38,7 +39,7 @@ export async function loadOverview() {
   const fellBack = recent.filter((/** @type {any} */ c) => c.fallbacks > 0).length;
   $("fallback-rate").textContent = recent.length ? `${((fellBack / recent.length) * 100).toFixed(1)}%` : "–";
   $("recent-basis").textContent = `Latency, time to first token, fallback rate, service levels and errors by code: the last ${recent.length} calls.`;
-  slo(recent, (await api("GET", "/dashboard/slo")).data);
+  slo(recent, thresholds.data);
   /** @type {Map<string, number>} */
   const codes = new Map();
   for (const c of recent) if (c.errorCode) codes.set(c.errorCode, (codes.get(c.errorCode) ?? 0) + 1);
