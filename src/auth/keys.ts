@@ -59,6 +59,8 @@ export interface NewKeyInput {
  */
 export class KeyRing {
   private byHash = new Map<string, Principal>();
+  /** The same keys by id, with the hash that signs their dashboard sessions. */
+  private byId = new Map<string, { principal: Principal; secret: string }>();
   private lastReload = 0;
   private reloading: Promise<void> | undefined;
 
@@ -76,6 +78,7 @@ export class KeyRing {
       next.set(hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null });
     }
     this.byHash = next;
+    this.byId = new Map([...next].map(([secret, principal]) => [principal.keyId, { principal, secret }]));
     this.lastReload = Date.now();
   }
 
@@ -110,8 +113,7 @@ export class KeyRing {
   }
 
   private live(keyId: string): { principal: Principal; secret: string } | undefined {
-    for (const [hash, principal] of this.byHash) if (principal.keyId === keyId) return { principal, secret: hash };
-    return undefined;
+    return this.byId.get(keyId);
   }
 
   /** Creates a key; `by` (who asked) is written to the audit log. */
@@ -127,7 +129,9 @@ export class KeyRing {
       teamId: input.teamId ?? null,
       orgId: input.orgId ?? null,
     });
-    this.byHash.set(row.keyHash, toPrincipal(row));
+    const principal = toPrincipal(row);
+    this.byHash.set(row.keyHash, principal);
+    this.byId.set(principal.keyId, { principal, secret: row.keyHash });
     await this.audit("key.create", row, by);
     return { secret, key: toPublic(row) };
   }
@@ -140,6 +144,8 @@ export class KeyRing {
     const row = await revokeKey(this.db, id, new Date());
     if (!row) return undefined;
     this.byHash.delete(row.keyHash);
+    // Its dashboard sessions end with it: nothing is left to verify them.
+    this.byId.delete(row.id);
     await this.audit("key.revoke", row, by);
     return toPublic(row);
   }

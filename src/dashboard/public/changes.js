@@ -1,6 +1,6 @@
 // @ts-check
 /** Change requests, side by side, and the audit log. */
-import { $, api, confirmAction, fill, money, say, session, when } from "./lib.js";
+import { $, actionButton, api, confirmAction, fill, money, say, session, when } from "./lib.js";
 
 export async function loadChanges() {
   const action = /** @type {HTMLInputElement} */ ($("audit-action")).value.trim();
@@ -48,12 +48,8 @@ function changeCard(change) {
     actions.append(note);
   }
   for (const decision of own ? ["reject"] : ["approve", "reject"]) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = decision === "approve" ? "Approve" : "Reject";
+    const button = actionButton(decision === "approve" ? "Approve" : "Reject", change.id, () => decide(change, decision));
     if (decision === "reject") button.className = "danger";
-    button.setAttribute("aria-label", `${button.textContent} ${change.id}`);
-    button.addEventListener("click", () => void decide(change, decision));
     actions.append(button);
   }
   card.append(title, facts, reasoning, sides, actions);

@@ -1,6 +1,6 @@
 // @ts-check
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
-import { $, api, confirmAction, fill, money, priceText, say, when } from "./lib.js";
+import { $, actionButton, api, confirmAction, fill, money, priceText, say, when } from "./lib.js";
 
 export async function loadControls() {
   const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
@@ -29,12 +29,7 @@ export async function loadControls() {
   fill(
     "routes",
     routes.data.data.map((/** @type {any} */ r) => {
-      const edit = document.createElement("button");
-      edit.type = "button";
-      edit.textContent = "Edit";
-      edit.setAttribute("aria-label", `Edit ${r.name}`);
-      edit.addEventListener("click", () => editRoute(r));
-      return [r.name, r.candidates.join(" → ") || "nothing", r.source, r.problem ?? "", edit];
+      return [r.name, r.candidates.join(" → ") || "nothing", r.source, r.problem ?? "", actionButton("Edit", r.name, () => editRoute(r))];
     }),
   );
   fill(
@@ -46,11 +41,7 @@ export async function loadControls() {
         name.className = "locked";
         name.title = "Locked: changed only by an admin";
       }
-      const flip = document.createElement("button");
-      flip.type = "button";
-      flip.textContent = t.enabled ? "Turn off" : "Turn on";
-      flip.setAttribute("aria-label", `${flip.textContent} ${t.name}`);
-      flip.addEventListener("click", () => void flipToggle(t));
+      const flip = actionButton(t.enabled ? "Turn off" : "Turn on", t.name, () => flipToggle(t));
       return [name, `${t.enabled ? "on" : "off"}${t.locked ? " (locked)" : ""}`, t.controlledBy, t.notes ?? "", flip];
     }),
   );
@@ -68,12 +59,8 @@ export async function loadControls() {
   fill(
     "keys",
     keys.data.data.map((/** @type {any} */ k) => {
-      const revoke = document.createElement("button");
-      revoke.type = "button";
-      revoke.textContent = "Revoke";
-      revoke.setAttribute("aria-label", `Revoke ${k.name}`);
+      const revoke = actionButton("Revoke", k.name, () => revokeKey(k));
       revoke.disabled = k.revokedAt !== null;
-      revoke.addEventListener("click", () => void revokeKey(k));
       return [k.name, k.kind, k.prefix, when(k.createdAt), k.revokedAt ? `revoked ${when(k.revokedAt)}` : "active", revoke];
     }),
   );

@@ -82,3 +82,18 @@ export function confirmAction(text) {
   dialog.showModal();
   return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true }));
 }
+
+/**
+ * A row's action button, named for screen readers by what it acts on ("Revoke reporting").
+ * @param {string} text
+ * @param {string} subject
+ * @param {() => unknown} onClick
+ */
+export function actionButton(text, subject, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = text;
+  button.setAttribute("aria-label", `${text} ${subject}`);
+  button.addEventListener("click", () => void onClick());
+  return button;
+}
