@@ -100,21 +100,35 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     // Per hour, by model, p1/m1 alone.
     await page.getByLabel("Split by", { exact: true }).selectOption("model");
     await page.getByLabel("Per", { exact: true }).selectOption("hour");
-    await page.getByRole("button", { name: "Refresh" }).click();
     await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour, by model");
     expect(await page.locator("#chart-legend li").allTextContents()).toEqual(["p1/m1", "p2/m2", "(none)"]);
     await page.getByLabel("Show", { exact: true }).selectOption("p1/m1");
-    await page.getByRole("button", { name: "Refresh" }).click();
     await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour, by model (p1/m1 only)");
     expect(await page.locator("#spend-chart rect.bar").count()).toBe(1);
     expect(await page.locator("#spend-chart rect.bar title").textContent()).toMatch(/ p1\/m1: \$0\.006723$/);
     // Service levels against the configured thresholds, and errors by code.
-    expect(await page.locator("#slo-cost").getAttribute("class")).toBe("card breach");
-    expect(await page.locator("#slo-cost .limit").textContent()).toBe("Over the threshold of $0.001000");
-    expect(await page.locator("#slo-errors").getAttribute("class")).toBe("card");
-    expect(await page.locator("#slo-approvals .value").textContent()).toBe("0.0%");
-    expect(await page.locator("#error-codes tbody tr").first().locator("td").allTextContents()).toEqual(["not_found", "1", "20.0%"]);
+    expect(await page.locator("#slo-costPerMessageUsd").getAttribute("class")).toBe("card breach");
+    expect(await page.locator("#slo-costPerMessageUsd .limit").textContent()).toBe("Over the limit of $0.001000");
+    expect(await page.locator("#slo-modelErrorRate").getAttribute("class")).toBe("card");
+    expect(await page.locator("#slo-approvalRate .value").textContent()).toBe("0.0%");
+    expect(await page.locator("#slo-toolCallSuccessRate .value").textContent()).toBe("no tool calls");
+    expect(await page.locator("#error-codes tbody tr").first().locator("td").allTextContents()).toEqual(["not_found", "refused", "1", "20.0%"]);
     await shot(page, "overview");
+    // Narrowed to one operation, every panel shows only its calls; cleared, all of them again.
+    await page.getByLabel("Operation", { exact: true }).selectOption("summarize");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => page.locator("#filter-basis").textContent()).toBe("Showing calls with operation summarize.");
+    expect(await page.locator("#total-requests").textContent()).toBe("3");
+    expect(await page.locator("#error-rate").textContent()).toBe("0.0%");
+    expect(await page.locator("#calls tbody tr").count()).toBe(3);
+    expect(await page.locator("#by-model tbody td:first-child").allTextContents()).toEqual(["p1/m1"]);
+    expect(await page.locator("#error-codes tbody").textContent()).toBe("No errors.");
+    await page.getByLabel("User", { exact: true }).fill("nobody-at-all");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => page.locator("#total-requests").textContent()).toBe("0");
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await expect.poll(() => page.locator("#total-requests").textContent()).toBe("5");
+    expect(await page.locator("#filter-basis").textContent()).toBe("Showing all calls.");
     const narrow = await signIn(gw, 390);
     expect(await narrow.evaluate<number>("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await shot(narrow, "overview-390px");

@@ -6,6 +6,7 @@ import type { CallContext, CallDeps } from "./context.js";
 import { attemptTimeoutMs, callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import { settle, type Settlement } from "./settle.js";
 import { enforceShape } from "./structured.js";
+import { tallyAnswer } from "./tool-calls.js";
 import { estimateUsage, generatedText } from "./usage.js";
 
 export interface ChatOutcome extends Settlement {
@@ -45,6 +46,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
       result = shaped.result;
       output = shaped.output;
     }
+    record.toolCalls = tallyAnswer(result.choices.flatMap((choice) => choice.message.tool_calls ?? []), body.tools);
     const settlement = settle(deps, ctx, record);
     return { ...settlement, result, model: model.id, provider: model.providerName, attempts: record.attempts, ...(contract ? { output } : {}) };
   } catch (err) {

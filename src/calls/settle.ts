@@ -10,6 +10,7 @@ import type { Endpoint, RouteReason } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
 import type { Reservation } from "../guards/budgets.js";
 import type { RateHold } from "../guards/rate-limits.js";
+import type { ToolCallTally } from "./tool-calls.js";
 
 export interface Settlement {
   usage: Usage;
@@ -31,6 +32,8 @@ export interface CallRecord {
   usage?: Usage;
   usageEstimated?: boolean;
   ttftMs?: number;
+  /** The answer's tool calls, when it made any. */
+  toolCalls?: ToolCallTally;
   error?: AirlockError;
   /** True when the call never reached a provider: a guard or the router refused it. */
   refused?: boolean;
@@ -114,6 +117,9 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     attemptCount: record.attempts.length,
     attempts: record.attempts,
     fallbacks: countFallbacks(record.attempts),
+    // Left out of the row's JSON when the answer made none (the column defaults to 0).
+    toolCalls: record.toolCalls?.calls,
+    toolCallFailures: record.toolCalls?.failures,
     routeReason: record.routeReason ?? null,
     budgetCharges: record.reservation ? deps.budgets.settle(record.reservation, cost) : undefined,
   });

@@ -10,6 +10,7 @@ import type { CallContext, CallDeps } from "./context.js";
 import { checkOutput, schemaValidationError } from "../structured/output.js";
 import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import type { OutputContract } from "./structured.js";
+import { StreamedToolCalls } from "./tool-calls.js";
 import { settle, type CallRecord, type Settlement } from "./settle.js";
 
 /** Generated text kept for a usage estimate; the tokenizer counts about this much exactly anyway. */
@@ -107,7 +108,9 @@ async function* relay(
   // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk.
   const cutOnKill = deps.config.killSwitch.inFlight === "cut";
   const operationName = record.operation?.name;
+  const toolCalls = new StreamedToolCalls();
   const billDelivered = async () => {
+    record.toolCalls = toolCalls.tally(body.tools);
     record.usageEstimated = usage === undefined;
     record.usage = usage ?? (await estimateUsage(body, generated.join(""), charsBeyond));
   };
@@ -128,7 +131,10 @@ async function* relay(
         event.chunk.model = model.id;
         for (const choice of event.chunk.choices) {
           const content = choice.delta.content;
-          if (choice.delta.tool_calls) keep(toolCallText(choice.delta.tool_calls));
+          if (choice.delta.tool_calls) {
+            keep(toolCallText(choice.delta.tool_calls));
+            toolCalls.add(choice.index, choice.delta.tool_calls);
+          }
           if (!content) continue;
           keep(content);
           if (text !== undefined && choice.index === 0) text += content;

@@ -208,6 +208,8 @@ export const configSchema = z
             costPerMessageUsd: decimal.default("0.05"),
             /** Share of calls stopped for an approval (`approval_required`). */
             approvalRate: z.number().min(0).max(1).default(0.1),
+            /** The least share of tool calls that may name a declared tool with JSON-object arguments. */
+            toolCallSuccessRate: z.number().min(0).max(1).default(0.95),
           })
           .prefault({}),
       })

@@ -34,21 +34,24 @@ export const DASHBOARD_HTML = `<!doctype html>
 
   <section id="overview" data-view hidden aria-labelledby="overview-title">
     <h2 id="overview-title">Overview</h2>
-    <form id="filters" class="row">
+    <form id="filters" class="row" aria-label="Filters">
       <label for="since">Time range</label>
       <select id="since" name="since">
         <option value="24h">Last 24 hours</option>
         <option value="7d" selected>Last 7 days</option>
         <option value="30d">Last 30 days</option>
       </select>
-      <label for="stack-by">Split by</label>
-      <select id="stack-by" name="stackBy"><option value="operation">Operation</option><option value="model">Model</option><option value="user">User</option><option value="key">Key</option></select>
-      <label for="grain">Per</label>
-      <select id="grain" name="grain"><option value="day">Day</option><option value="hour">Hour</option></select>
-      <label for="only">Show</label>
-      <select id="only" name="only"><option value="">All</option></select>
-      <button type="submit">Refresh</button>
+      <label for="filter-operation">Operation</label>
+      <select id="filter-operation" name="operation"><option value="">All</option></select>
+      <label for="filter-model">Model</label>
+      <select id="filter-model" name="model"><option value="">All</option></select>
+      <label for="filter-user">User</label>
+      <input id="filter-user" name="user" list="known-users" maxlength="200" placeholder="All" autocomplete="off">
+      <datalist id="known-users"></datalist>
+      <button type="submit">Apply</button>
+      <button type="button" id="filters-clear">Clear filters</button>
     </form>
+    <p id="filter-basis" class="muted"></p>
     <div class="cards">
       <div class="card"><span class="label">Spend</span><span id="total-spend" class="value">–</span></div>
       <div class="card"><span class="label">Requests</span><span id="total-requests" class="value">–</span></div>
@@ -57,12 +60,19 @@ export const DASHBOARD_HTML = `<!doctype html>
       <div class="card"><span class="label">Time to first token p50 / p95</span><span id="ttft" class="value">–</span></div>
       <div class="card"><span class="label">Fallback rate</span><span id="fallback-rate" class="value">–</span></div>
     </div>
-    <p id="recent-basis" class="muted"></p>
     <h3>Service levels</h3>
     <div id="slo" class="cards"></div>
     <div class="split">
-      <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
+      <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Outcome</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
     </div>
+    <form id="chart-options" class="row" aria-label="Chart">
+      <label for="stack-by">Split by</label>
+      <select id="stack-by" name="stackBy"><option value="operation">Operation</option><option value="model">Model</option><option value="user">User</option><option value="key">Key</option></select>
+      <label for="grain">Per</label>
+      <select id="grain" name="grain"><option value="day">Day</option><option value="hour">Hour</option></select>
+      <label for="only">Show</label>
+      <select id="only" name="only"><option value="">All</option></select>
+    </form>
     <h3 id="chart-title">Spend by day</h3>
     <div id="spend-chart" class="chart" role="img" aria-label="Spend over time"></div>
     <ul id="chart-legend" class="legend"></ul>

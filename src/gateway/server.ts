@@ -20,6 +20,7 @@ import * as toggles from "./routes/toggles.js";
 import * as prices from "./routes/prices-admin.js";
 import * as routing from "./routes/routing-admin.js";
 import * as dashboard from "./routes/dashboard.js";
+import * as reports from "./routes/reports-admin.js";
 
 export interface GatewayOptions {
   plane: ControlPlane;
@@ -58,7 +59,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/dashboard/session", dashboard.session(gw)],
     ["POST", "/dashboard/login", dashboard.login(gw)],
     ["POST", "/dashboard/logout", dashboard.logout()],
-    ["GET", "/dashboard/slo", dashboard.sloThresholds(gw)],
     ["GET", "/healthz", ops.healthz()],
     ["GET", "/readyz", ops.readyz(gw)],
     ["GET", "/metrics", ops.metrics(gw)],
@@ -71,9 +71,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/admin/keys", admin.listKeys(gw)],
     ["POST", "/admin/keys", admin.createKey(gw)],
     ["DELETE", "/admin/keys/:id", admin.revokeKey(gw)],
-    ["GET", "/admin/spend", admin.spend(gw)],
-    ["GET", "/admin/spend/series", admin.spendSeries(gw)],
-    ["GET", "/admin/calls", admin.recentCalls(gw)],
+    ["GET", "/admin/spend", reports.spend(gw)],
+    ["GET", "/admin/spend/series", reports.spendSeries(gw)],
+    ["GET", "/admin/overview", reports.overview(gw)],
+    ["GET", "/admin/calls", reports.recentCalls(gw)],
     ["GET", "/admin/kill-switch", guards.killSwitchStatus(gw)],
     ["POST", "/admin/kill-switch", guards.flipKillSwitch(gw)],
     ["GET", "/admin/audit", guards.auditEvents(gw)],

@@ -51,10 +51,16 @@ async function start() {
     say("Signed out.");
   });
   for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => showTab(/** @type {HTMLElement} */ (button).dataset.tab ?? "overview"));
+  const reloadOverview = () => loadOverview().catch((err) => say(err.message));
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    loadOverview().catch((err) => say(err.message));
+    reloadOverview();
   });
+  $("filters-clear").addEventListener("click", () => {
+    for (const id of ["filter-operation", "filter-model", "filter-user"]) /** @type {HTMLInputElement} */ ($(id)).value = "";
+    reloadOverview();
+  });
+  $("chart-options").addEventListener("change", reloadOverview);
   $("audit-filter").addEventListener("submit", (event) => {
     event.preventDefault();
     loadChanges().catch((err) => say(err.message));

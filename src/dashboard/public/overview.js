@@ -1,106 +1,114 @@
 // @ts-check
-/** The overview: spend, latency, service levels, spend over time and recent calls. */
+/** The overview: spend, latency, service levels, spend over time and recent calls, narrowed by the filters. */
 import { $, api, fill, money, when } from "./lib.js";
 
+/** @param {string} id */
+const valueOf = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value.trim();
+
+/** The filters as query parameters; empty ones are left out. */
+function filterQuery() {
+  const params = new URLSearchParams({ since: valueOf("since") });
+  for (const name of ["operation", "model", "user"]) {
+    const value = valueOf(`filter-${name}`);
+    if (value) params.set(name, value);
+  }
+  return params;
+}
+
 export async function loadOverview() {
-  const since = /** @type {HTMLSelectElement} */ ($("since")).value;
-  const stackBy = /** @type {HTMLSelectElement} */ ($("stack-by")).value;
-  const grain = /** @type {HTMLSelectElement} */ ($("grain")).value;
+  const filters = filterQuery();
+  const stackBy = valueOf("stack-by");
+  const grain = valueOf("grain");
+  const since = valueOf("since");
   // Everything is read first, then drawn at once: a half-drawn overview is never on screen.
-  const [byOperation, byModel, byUser, byKey, series, calls, thresholds] = await Promise.all(
-    ["operation", "model", "user", "key"]
-      .map((by) => api("GET", `/admin/spend?by=${by}&since=${since}`))
-      .concat(api("GET", `/admin/spend/series?by=${stackBy}&grain=${grain}&since=${since}`), api("GET", "/admin/calls?limit=1000"), api("GET", "/dashboard/slo")),
+  const [overview, series, calls, ...choices] = await Promise.all([
+    api("GET", `/admin/overview?${filters}`),
+    api("GET", `/admin/spend/series?${filters}&by=${stackBy}&grain=${grain}`),
+    api("GET", `/admin/calls?${filters}&limit=50`),
+    // The filters offer what the whole range holds, from the rollups.
+    ...["operation", "model", "user"].map((by) => api("GET", `/admin/spend?by=${by}&since=${since}`)),
+  ]);
+  const o = overview.data;
+  offer("filter-operation", choices[0].data.lines);
+  offer("filter-model", choices[1].data.lines);
+  $("known-users").replaceChildren(...choices[2].data.lines.slice(0, 200).map((/** @type {any} */ l) => new Option(l.group)));
+  const narrowed = Object.entries(o.filters).map(([name, value]) => `${name} ${value}`);
+  $("filter-basis").textContent = narrowed.length ? `Showing calls with ${narrowed.join(", ")}.` : "Showing all calls.";
+  $("total-spend").textContent = `$${money(o.cost)}`;
+  $("total-requests").textContent = String(o.requests);
+  $("error-rate").textContent = o.requests ? percent(o.failures / o.requests) : "–";
+  $("latency").textContent = o.latency.calls ? `${o.latency.p50} ms / ${o.latency.p95} ms` : "–";
+  $("ttft").textContent = o.ttft.calls ? `${o.ttft.p50} ms / ${o.ttft.p95} ms` : "–";
+  $("fallback-rate").textContent = o.requests ? percent(o.fallbackRequests / o.requests) : "–";
+  /** @param {any[]} lines */
+  const top = (lines) => lines.map((l) => [l.group, l.requests, l.errors, money(l.cost)]);
+  fill("by-operation", top(o.top.operation));
+  fill("by-model", top(o.top.model));
+  fill("by-user", top(o.top.user));
+  fill("by-key", top(o.top.key));
+  slo(o.slo);
+  fill(
+    "error-codes",
+    o.codes.map((/** @type {any} */ c) => [c.code, c.outcome, c.requests, percent(c.requests / o.requests)]),
+    "No errors.",
   );
-  const lines = byOperation.data.lines;
-  const requests = lines.reduce((/** @type {number} */ n, /** @type {any} */ l) => n + l.requests, 0);
-  const errors = lines.reduce((/** @type {number} */ n, /** @type {any} */ l) => n + l.errors, 0);
-  $("total-spend").textContent = `$${money(byOperation.data.total)}`;
-  $("total-requests").textContent = String(requests);
-  $("error-rate").textContent = requests ? `${((errors / requests) * 100).toFixed(1)}%` : "–";
-  /** @param {any} report */
-  const top = (report) => [...report.data.lines].sort((a, b) => Number(b.cost) - Number(a.cost)).slice(0, 10).map((l) => [l.group, l.requests, l.errors, money(l.cost)]);
-  fill("by-operation", top(byOperation));
-  fill("by-model", top(byModel));
-  fill("by-user", top(byUser));
-  fill("by-key", top(byKey));
   chart(series.data.points, stackBy, grain);
   fill(
     "calls",
-    calls.data.data.slice(0, 50).map((/** @type {any} */ c) => [when(c.ts), c.operation ?? "", c.model ?? c.requestedModel ?? "", `${c.httpStatus} ${c.outcome}${c.errorCode ? ` (${c.errorCode})` : ""}`, `${c.latencyMs} ms`, `${c.inputTokens} / ${c.outputTokens}`, money(c.cost), c.endUser ?? ""]),
-  );
-  const recent = calls.data.data;
-  const latencies = recent.map((/** @type {any} */ c) => c.latencyMs).sort((/** @type {number} */ a, /** @type {number} */ b) => a - b);
-  const ttfts = recent.filter((/** @type {any} */ c) => c.ttftMs !== null).map((/** @type {any} */ c) => c.ttftMs).sort((/** @type {number} */ a, /** @type {number} */ b) => a - b);
-  /** @param {number[]} sorted @param {number} q */
-  const at = (sorted, q) => (sorted.length ? `${sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]} ms` : "–");
-  $("latency").textContent = `${at(latencies, 0.5)} / ${at(latencies, 0.95)}`;
-  $("ttft").textContent = ttfts.length ? `${at(ttfts, 0.5)} / ${at(ttfts, 0.95)}` : "–";
-  const fellBack = recent.filter((/** @type {any} */ c) => c.fallbacks > 0).length;
-  $("fallback-rate").textContent = recent.length ? `${((fellBack / recent.length) * 100).toFixed(1)}%` : "–";
-  $("recent-basis").textContent = `Latency, time to first token, fallback rate, service levels and errors by code: the last ${recent.length} calls.`;
-  slo(recent, thresholds.data);
-  /** @type {Map<string, number>} */
-  const codes = new Map();
-  for (const c of recent) if (c.errorCode) codes.set(c.errorCode, (codes.get(c.errorCode) ?? 0) + 1);
-  fill(
-    "error-codes",
-    [...codes].sort((a, b) => b[1] - a[1]).map(([code, n]) => [code, n, `${((n / recent.length) * 100).toFixed(1)}%`]),
-    "No errors.",
+    calls.data.data.map((/** @type {any} */ c) => [when(c.ts), c.operation ?? "", c.model ?? c.requestedModel ?? "", `${c.httpStatus} ${c.outcome}${c.errorCode ? ` (${c.errorCode})` : ""}`, `${c.latencyMs} ms`, `${c.inputTokens} / ${c.outputTokens}`, money(c.cost), c.endUser ?? ""]),
   );
 }
 
+/** @param {number} x */
+const percent = (x) => `${(x * 100).toFixed(1)}%`;
+
 /**
- * The SLO panel: each measure against its configured threshold, red past it.
- * @param {any[]} recent
- * @param {{fallbackRate: number, modelErrorRate: number, costPerMessageUsd: string, approvalRate: number}} limits
+ * A filter's choices: every value the range holds, keeping the one chosen even when it holds none.
+ * @param {string} id
+ * @param {Array<{group: string}>} lines
  */
-function slo(recent, limits) {
-  const n = recent.length;
-  const share = (/** @type {(c: any) => boolean} */ test) => (n ? recent.filter(test).length / n : 0);
-  const chats = recent.filter((c) => c.endpoint === "chat");
-  const perMessage = chats.length ? chats.reduce((sum, c) => sum + Number(c.cost), 0) / chats.length : 0;
-  const percent = (/** @type {number} */ x) => `${(x * 100).toFixed(1)}%`;
-  const panels = [
-    { id: "slo-fallback", label: "Fallback rate", value: share((c) => c.fallbacks > 0), limit: limits.fallbackRate, show: percent },
-    { id: "slo-errors", label: "Model error rate", value: share((c) => c.outcome === "error"), limit: limits.modelErrorRate, show: percent },
-    { id: "slo-cost", label: "Average cost per message", value: perMessage, limit: Number(limits.costPerMessageUsd), show: (/** @type {number} */ x) => `$${x.toFixed(6)}` },
-    { id: "slo-approvals", label: "Approval (escalation) rate", value: share((c) => c.errorCode === "approval_required"), limit: limits.approvalRate, show: percent },
-  ];
+function offer(id, lines) {
+  const select = /** @type {HTMLSelectElement} */ ($(id));
+  const chosen = select.value;
+  const values = lines.map((l) => l.group).sort();
+  if (chosen && !values.includes(chosen)) values.unshift(chosen);
+  select.replaceChildren(new Option("All", ""), ...values.map((value) => new Option(value, value)));
+  select.value = chosen;
+}
+
+const SLO_LABELS = {
+  fallbackRate: "Fallback rate",
+  modelErrorRate: "Model error rate",
+  costPerMessageUsd: "Average cost per message",
+  approvalRate: "Approval (escalation) rate",
+  toolCallSuccessRate: "Tool-call success rate",
+};
+
+/**
+ * The SLO panel: each reading against its configured threshold, red past it, as the server judged it.
+ * @param {Array<{name: keyof typeof SLO_LABELS, value?: number | string, threshold: number | string, bound: "max" | "min", breached: boolean}>} readings
+ */
+function slo(readings) {
   $("slo").replaceChildren(
-    ...panels.map((p) => {
+    ...readings.map((r) => {
+      const show = (/** @type {number | string} */ x) => (r.name === "costPerMessageUsd" ? `$${money(String(x))}` : percent(Number(x)));
       const card = document.createElement("div");
-      card.id = p.id;
-      const breach = n > 0 && p.value > p.limit;
-      card.className = `card${breach ? " breach" : ""}`;
+      card.id = `slo-${r.name}`;
+      card.className = `card${r.breached ? " breach" : ""}`;
       const label = document.createElement("span");
       label.className = "label";
-      label.textContent = p.label;
+      label.textContent = SLO_LABELS[r.name];
       const value = document.createElement("span");
       value.className = "value";
-      value.textContent = p.show(p.value);
+      value.textContent = r.value === undefined ? (r.name === "toolCallSuccessRate" ? "no tool calls" : "–") : show(r.value);
       const limit = document.createElement("span");
       limit.className = "limit";
-      limit.textContent = `${breach ? "Over" : "Within"} the threshold of ${p.show(p.limit)}`;
+      const side = r.bound === "max" ? (r.breached ? "Over" : "Within") : r.breached ? "Under" : "Within";
+      limit.textContent = `${side} the ${r.bound === "max" ? "limit" : "floor"} of ${show(r.threshold)}`;
       card.append(label, value, limit);
       return card;
     }),
-    toolCalls(),
   );
-}
-
-/** Tool-call success needs tool calls in the ledger, which it does not record yet: said, not guessed. */
-function toolCalls() {
-  const card = document.createElement("div");
-  card.className = "card";
-  const label = document.createElement("span");
-  label.className = "label";
-  label.textContent = "Tool-call success rate";
-  const value = document.createElement("span");
-  value.className = "value";
-  value.textContent = "not recorded";
-  card.append(label, value);
-  return card;
 }
 
 const COLORS = ["#1f5fbf", "#e8710a", "#1e8e3e", "#9334e6", "#d01884", "#12b5cb", "#80868b"];

@@ -81,11 +81,3 @@ export function session(gw: GatewayContext): Handler {
 export function logout(): Handler {
   return async (req, res) => sendJson(res, 200, { signedOut: true }, { "set-cookie": setCookieHeader(req, "", 0) });
 }
-
-/** `GET /dashboard/slo` (admin): the SLO panel's thresholds, from the configuration. */
-export function sloThresholds(gw: GatewayContext): Handler {
-  return async (req, res, scope) => {
-    await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, gw.plane.loaded.config.dashboard.slo);
-  };
-}

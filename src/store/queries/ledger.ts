@@ -2,6 +2,8 @@ import { count, desc, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { ledger, ledgerRollup, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
 import type { SpendGroup } from "../spend-groups.js";
+import { filterSql, isFiltered, type LedgerFilters } from "./ledger-filters.js";
+import { latencyRollupSql, outcomesRollupSql } from "./ledger-rollups.js";
 import { rowsOf } from "./rows.js";
 
 const ROWS_PER_STATEMENT = 5000;
@@ -16,7 +18,8 @@ const ROWS_PER_STATEMENT = 5000;
  *
  * The same statement adds the rows it inserted to the hourly rollup (see `ledgerRollup`): one
  * statement is atomic on both stores, so the rollup holds exactly the ledger's rows, and a skipped
- * duplicate is never counted twice. Rollup rows are taken in key order, so two instances writing at
+ * duplicate is never counted twice. The dashboard's rollups (ledger-rollups.ts) are kept the same way.
+ * Rollup rows are taken in key order, so two instances writing at
  * once lock them in the same order and cannot deadlock.
  */
 /** How each rollup dimension reads a ledger row `l`. Migration 0004 folds old rows in with the same list. */
@@ -75,7 +78,8 @@ on conflict (dimension, grain, start, value) do update set
   // The batch parameter goes between the two halves.
   return [
     `with inserted as (insert into ledger (${names}) select ${values} from json_to_recordset(`,
-    `::json) as r(${shape}) on conflict (id) do nothing returning *), ${BUDGET_CHARGES} ${rollup}`,
+    `::json) as r(${shape}) on conflict (id) do nothing returning *), ${BUDGET_CHARGES},
+outcomes as (${outcomesRollupSql("inserted")}), latencies as (${latencyRollupSql("inserted")}) ${rollup}`,
   ];
 }
 
@@ -132,7 +136,8 @@ export interface SpendLine {
  * before the first of them from the hourly rollup, and only the minutes before the first whole hour
  * from the ledger: exact to the row, and its cost does not grow with the ledger's size.
  */
-export async function spendBy(db: Db, by: SpendGroup, since: Date): Promise<SpendLine[]> {
+export async function spendBy(db: Db, by: SpendGroup, since: Date, filters?: LedgerFilters): Promise<SpendLine[]> {
+  if (isFiltered(filters)) return filteredSpendBy(db, by, since, filters);
   const hoursFrom = nextWhole(since, HOUR_MS);
   const daysFrom = nextWhole(since, DAY_MS);
   const dimension = by === "day" ? "total" : by;
@@ -158,6 +163,22 @@ export async function spendBy(db: Db, by: SpendGroup, since: Date): Promise<Spen
     ) as spend
     group by grp
     order by sum(cost) desc, grp`);
+  return spendLines(result);
+}
+
+/** Spend of the calls that match the filters, from the ledger: no rollup holds their combination. */
+async function filteredSpendBy(db: Db, by: SpendGroup, since: Date, filters: LedgerFilters): Promise<SpendLine[]> {
+  const result = await db.execute(sql`
+    select ${GROUP_COLUMN[by]} as "group", count(*)::text as requests, (count(*) filter (where ${ledger.outcome} <> 'success'))::text as errors,
+      sum(${ledger.inputTokens})::text as input, sum(${ledger.outputTokens})::text as output, sum(${ledger.cost})::text as cost
+    from ${ledger}
+    where ${ledger.ts} >= ${since}${filterSql(filters)}
+    group by 1
+    order by sum(${ledger.cost}) desc, 1`);
+  return spendLines(result);
+}
+
+function spendLines(result: unknown): SpendLine[] {
   return rowsOf<{ group: string; requests: string; errors: string; input: string; output: string; cost: string }>(result).map((r) => ({
     group: String(r.group),
     requests: Number(r.requests),
@@ -181,8 +202,9 @@ export async function countLedgerRows(db: Db): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-export function recentLedgerRows(db: Db, limit: number): Promise<LedgerRow[]> {
-  return db.select().from(ledger).orderBy(desc(ledger.ts)).limit(limit);
+export function recentLedgerRows(db: Db, limit: number, filters?: LedgerFilters): Promise<LedgerRow[]> {
+  const query = db.select().from(ledger);
+  return (isFiltered(filters) ? query.where(sql`true${filterSql(filters)}`) : query).orderBy(desc(ledger.ts)).limit(limit);
 }
 
 /** `0.000123000000` → `0.000123`: the numeric column's scale is storage detail, not meaning. */

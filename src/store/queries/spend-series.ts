@@ -3,6 +3,7 @@ import type { Db } from "../database.js";
 import { ledger, ledgerRollup } from "../schema/index.js";
 import type { SpendGroup } from "../spend-groups.js";
 import { GROUP_COLUMN, nextWhole, normalizeDecimal } from "./ledger.js";
+import { filterSql, isFiltered, type LedgerFilters } from "./ledger-filters.js";
 import { rowsOf } from "./rows.js";
 
 export type SeriesGrain = "hour" | "day";
@@ -26,7 +27,8 @@ const DAY_MS = 86_400_000;
  * reads whole days and hours from the rollup and only the minutes before the first whole hour from
  * the ledger, so it stays fast on a large ledger and exact to the row.
  */
-export async function spendSeries(db: Db, by: SeriesDimension, grain: SeriesGrain, since: Date): Promise<SeriesPoint[]> {
+export async function spendSeries(db: Db, by: SeriesDimension, grain: SeriesGrain, since: Date, filters?: LedgerFilters): Promise<SeriesPoint[]> {
+  const filtered = isFiltered(filters);
   const hoursFrom = nextWhole(since, HOUR_MS);
   const daysFrom = nextWhole(since, DAY_MS);
   const bucket = (moment: SQL) => sql`date_trunc(${grain}, ${moment} at time zone 'UTC')`;
@@ -35,15 +37,17 @@ export async function spendSeries(db: Db, by: SeriesDimension, grain: SeriesGrai
     from ${ledgerRollup}
     where ${ledgerRollup.dimension} = ${by} and ${ledgerRollup.grain} = ${rollupGrain} and ${ledgerRollup.start} >= ${from}${to ? sql` and ${ledgerRollup.start} < ${to}` : sql``}`;
   // Per hour, every whole hour comes from the hourly rollup; per day, whole days from the daily one.
-  const wholes = grain === "hour" ? rollup("hour", hoursFrom, undefined) : sql`${rollup("day", daysFrom, undefined)} union all ${rollup("hour", hoursFrom, daysFrom)}`;
+  // Filtered, every bucket comes from the ledger: no rollup holds the filters' combination.
+  const wholes = filtered
+    ? sql``
+    : sql`${grain === "hour" ? rollup("hour", hoursFrom, undefined) : sql`${rollup("day", daysFrom, undefined)} union all ${rollup("hour", hoursFrom, daysFrom)}`} union all`;
   const result = await db.execute(sql`
     select to_char(b, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as "start", grp as "group", sum(requests)::text as requests, sum(errors)::text as errors, sum(cost)::text as cost
     from (
       ${wholes}
-      union all
-      select ${bucket(sql`${ledger.ts}`)}, ${GROUP_COLUMN[by]}, count(*), count(*) filter (where ${ledger.outcome} <> 'success'), sum(${ledger.cost})
+      select ${bucket(sql`${ledger.ts}`)} as b, ${GROUP_COLUMN[by]} as grp, count(*) as requests, count(*) filter (where ${ledger.outcome} <> 'success') as errors, sum(${ledger.cost}) as cost
       from ${ledger}
-      where ${ledger.ts} >= ${since} and ${ledger.ts} < ${hoursFrom}
+      where ${ledger.ts} >= ${since}${filtered ? filterSql(filters) : sql` and ${ledger.ts} < ${hoursFrom}`}
       group by 1, 2
     ) as spend
     group by b, grp

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { boolean, index, integer, jsonb, numeric, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
@@ -46,6 +47,9 @@ export const ledger = pgTable(
     errorCode: text("error_code"),
     httpStatus: integer("http_status").notNull(),
     attemptCount: integer("attempt_count").notNull().default(0),
+    /** Tool calls in the answer, and how many of them named no declared tool or had arguments that are not a JSON object. */
+    toolCalls: integer("tool_calls").notNull().default(0),
+    toolCallFailures: integer("tool_call_failures").notNull().default(0),
     /** How many times the call moved on to another candidate. */
     fallbacks: integer("fallbacks").notNull().default(0),
     /** Why the route differed from what was asked: org_default, model_not_allowed, session_pinned. */
@@ -59,6 +63,9 @@ export const ledger = pgTable(
     index("ledger_ts_idx").on(t.ts),
     index("ledger_operation_ts_idx").on(t.operation, t.ts),
     index("ledger_key_ts_idx").on(t.keyId, t.ts),
+    // The dashboard's filters by model and by user read the ledger through these.
+    index("ledger_model_ts_idx").on(t.model, t.ts),
+    index("ledger_user_ts_idx").on(sql`coalesce(${t.endUser}, ${t.userId})`, t.ts),
   ],
 );
 

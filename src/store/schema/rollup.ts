@@ -1,4 +1,4 @@
-import { bigint, numeric, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, numeric, pgTable, primaryKey, smallint, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
  * Spend per UTC hour and per UTC day, for each value of one dimension (`total`, `operation`,
@@ -31,3 +31,45 @@ export const ledgerRollup = pgTable(
 );
 
 export type LedgerRollupRow = typeof ledgerRollup.$inferSelect;
+
+/**
+ * Calls per UTC hour and day by how they ended: endpoint, outcome and error code. The SLO panel and
+ * the errors-by-code table read it (fallback rate, model error rate, cost per message, approval rate,
+ * tool-call success). Kept by the ledger insert, like `ledgerRollup`; a handful of rows per hour.
+ */
+export const ledgerOutcomes = pgTable(
+  "ledger_outcomes",
+  {
+    grain: text("grain", { enum: ["hour", "day"] }).notNull(),
+    start: timestamp("start", { withTimezone: true, mode: "date" }).notNull(),
+    endpoint: text("endpoint").notNull(),
+    outcome: text("outcome").notNull(),
+    /** The error code; empty for a success. */
+    code: text("code").notNull(),
+    requests: bigint("requests", { mode: "number" }).notNull(),
+    /** Calls that moved on to another candidate at least once. */
+    fallbackRequests: bigint("fallback_requests", { mode: "number" }).notNull(),
+    toolCalls: bigint("tool_calls", { mode: "number" }).notNull(),
+    toolCallFailures: bigint("tool_call_failures", { mode: "number" }).notNull(),
+    cost: numeric("cost", { precision: 30, scale: 12 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.start, t.endpoint, t.outcome, t.code] })],
+);
+
+/**
+ * Latency and time to first token of the calls that reached a provider (a refusal takes no time worth
+ * plotting), per UTC hour and day, as histograms: bucket `b` counts calls that
+ * took more than 2^((b-1)/8) ms and at most 2^(b/8) ms (bucket 0: at most 1 ms), so a percentile read
+ * from it is within 9% of the exact one, however many calls the range holds.
+ */
+export const ledgerLatency = pgTable(
+  "ledger_latency",
+  {
+    kind: text("kind", { enum: ["latency", "ttft"] }).notNull(),
+    grain: text("grain", { enum: ["hour", "day"] }).notNull(),
+    start: timestamp("start", { withTimezone: true, mode: "date" }).notNull(),
+    bucket: smallint("bucket").notNull(),
+    calls: bigint("calls", { mode: "number" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.grain, t.start, t.bucket] })],
+);

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { StreamedToolCalls, tallyAnswer } from "./tool-calls.js";
+
+const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+const call = (name: string, args: string) => ({ id: `call_${name}`, type: "function" as const, function: { name, arguments: args } });
+
+describe("tool-call tally", () => {
+  it("counts a call that names a declared tool with object arguments as a success", () => {
+    expect(tallyAnswer([call("get_weather", '{"city":"Oslo"}'), call("get_weather", "")], tools)).toEqual({ calls: 2, failures: 0 });
+  });
+
+  it("counts an undeclared name, unparsable arguments and non-object arguments as failures", () => {
+    expect(tallyAnswer([call("get_wether", "{}"), call("get_weather", '{"city":'), call("get_weather", "[1]"), call("get_weather", "{}")], tools)).toEqual({ calls: 4, failures: 3 });
+  });
+
+  it("is undefined for an answer with no tool calls", () => {
+    expect(tallyAnswer(undefined, tools)).toBeUndefined();
+    expect(tallyAnswer([], tools)).toBeUndefined();
+  });
+
+  it("assembles streamed fragments by choice and index before judging them", () => {
+    const streamed = new StreamedToolCalls();
+    streamed.add(0, [{ index: 0, id: "call_a", function: { name: "get_weather", arguments: "" } }]);
+    streamed.add(0, [{ index: 1, id: "call_b", function: { name: "get_weather", arguments: '{"ci' } }]);
+    streamed.add(0, [{ index: 0, function: { arguments: '{"city":' } }]);
+    streamed.add(0, [{ index: 0, function: { arguments: '"Oslo"}' } }]);
+    expect(streamed.tally(tools)).toEqual({ calls: 2, failures: 1 });
+    expect(new StreamedToolCalls().tally(tools)).toBeUndefined();
+  });
+});

@@ -1,0 +1,75 @@
+import { AirlockError } from "../../core/errors.js";
+import { parseSince } from "../../core/duration.js";
+import { spendCsv, totalCost } from "../../ledger/reports.js";
+import { FILTER_NAMES, type LedgerFilters } from "../../store/queries/ledger-filters.js";
+import { SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
+import { requireAdmin } from "../auth.js";
+import type { GatewayContext, Handler } from "../context.js";
+import { enumParam, sendJson } from "../http.js";
+
+/** `GET /admin/spend?by=operation&since=24h[&operation=…&model=…&user=…]` */
+export function spend(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const by: SpendGroup = enumParam(query, "by", SPEND_GROUPS) ?? "operation";
+    const since = sinceOf(query, "24h");
+    const filters = filtersOf(query);
+    const lines = await gw.plane.reports.spend(by, since, filters);
+    if (query.get("format") === "csv") {
+      const csv = spendCsv(by, lines);
+      res.writeHead(200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="airlock-spend-by-${by}.csv"`, "content-length": Buffer.byteLength(csv) });
+      res.end(csv);
+      return;
+    }
+    sendJson(res, 200, { by, since: since.toISOString(), filters, total: totalCost(lines), lines });
+  };
+}
+
+/** `GET /admin/spend/series?by=operation&grain=hour&since=24h[&filters]`: spend per hour or day, split by one dimension. */
+export function spendSeries(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const by = enumParam(query, "by", SERIES_DIMENSIONS) ?? "operation";
+    const grain = enumParam(query, "grain", ["hour", "day"] as const) ?? "day";
+    const since = sinceOf(query, "7d");
+    const filters = filtersOf(query);
+    sendJson(res, 200, { by, grain, since: since.toISOString(), filters, points: await gw.plane.reports.spendSeries(by, grain, since, filters) });
+  };
+}
+
+/** `GET /admin/overview?since=24h[&operation=…&model=…&user=…]`: the dashboard's panels, summed by the server, with the SLO readings. */
+export function overview(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    sendJson(res, 200, await gw.plane.reports.overview(sinceOf(query, "24h"), filtersOf(query), gw.plane.loaded.config.dashboard.slo));
+  };
+}
+
+/** `GET /admin/calls?limit=50[&filters]`: the latest ledger rows. */
+export function recentCalls(gw: GatewayContext): Handler {
+  return async (req, res, scope, _params, query) => {
+    await requireAdmin(gw.plane, req, scope);
+    const limit = Math.min(1000, Math.max(1, Number(query.get("limit") ?? 50) || 50));
+    sendJson(res, 200, { data: await gw.plane.reports.recentCalls(limit, filtersOf(query)) });
+  };
+}
+
+const SERIES_DIMENSIONS = SPEND_GROUPS.filter((group): group is Exclude<SpendGroup, "day"> => group !== "day");
+
+function sinceOf(query: URLSearchParams, fallback: string): Date {
+  const since = parseSince(query.get("since") ?? fallback);
+  if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
+  return since;
+}
+
+/** `operation`, `model` and `user` narrow a report to the calls that match all of them; `(none)` matches calls without one. */
+function filtersOf(query: URLSearchParams): LedgerFilters {
+  const filters: LedgerFilters = {};
+  for (const name of FILTER_NAMES) {
+    const value = query.get(name)?.trim();
+    if (!value) continue;
+    if (value.length > 200) throw new AirlockError("invalid_request", `${name} must be at most 200 characters`, { param: name });
+    filters[name] = value;
+  }
+  return filters;
+}
