@@ -29,6 +29,7 @@ import { FeatureToggles } from "./guards/toggles.js";
 import { Budgets, type BudgetEvent } from "./guards/budgets.js";
 import { budgetInput } from "./guards/budget-book.js";
 import { RateLimits } from "./guards/rate-limits.js";
+import { RateLimitRules } from "./guards/rate-limit-rules.js";
 import { Grants } from "./guards/grants.js";
 import { withDeadline } from "./core/deadline.js";
 import { FinanceBook } from "./ledger/finance-book.js";
@@ -43,7 +44,8 @@ import { issuerChat } from "./governance/executions/llm-call.js";
 import type { ExecutionModule } from "./governance/executions/modules.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
-import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
+import type { Unlisten } from "./store/notices.js";
+import { ChangeNotices, type ChangeArea } from "./change-notices.js";
 import { LedgerReports } from "./ledger/ledger-reports.js";
 import { Metrics } from "./telemetry/metrics.js";
 
@@ -87,7 +89,9 @@ export class ControlPlane {
   readonly notifier: Notifier;
   readonly audit: AuditLog;
   readonly grants: Grants;
+  readonly rateLimits: RateLimitRules;
   readonly governance: Governance;
+  private readonly notices: ChangeNotices;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
   private closing: Promise<void> | undefined;
@@ -99,6 +103,7 @@ export class ControlPlane {
     this.database = options.database;
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.keys = new KeyRing(options.database.db, options.adminKey);
+    this.notices = new ChangeNotices(options.database, this.logger);
     const { config } = options.config;
     const spoolPath = options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined;
     this.ledger = new LedgerWriter({ db: options.database.db, logger: this.logger, ...config.ledger, spoolPath });
@@ -123,6 +128,7 @@ export class ControlPlane {
         if (event.type !== "budget.window_opened") this.notifier.notify(event.type, { ...event });
       },
     });
+    const rateLimits = new RateLimits({ db: options.database.db, logger: this.logger, limits: config.rateLimits, now });
     this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who), announce: () => this.announce("grants") });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
@@ -140,8 +146,9 @@ export class ControlPlane {
       toggles: this.toggles,
       budgets: this.budgets,
       grants: this.grants,
-      rateLimits: new RateLimits({ db: options.database.db, logger: this.logger, limits: config.rateLimits, now }),
+      rateLimits,
     };
+    this.rateLimits = new RateLimitRules({ db: options.database.db, logger: this.logger, seeds: config.rateLimits, limits: rateLimits, announce: () => this.announce("rate_limits") });
     this.loaded = options.config;
     this.routes = new RouteBook({
       db: options.database.db,
@@ -172,7 +179,7 @@ export class ControlPlane {
       // What an applied change touched is reloaded here, and announced to the other instances.
       applied: async (kind) => {
         const what = AREA_OF[kind];
-        await this.reloadAfterNotice(what);
+        await this.notices.reload(what);
         await this.announce(what);
       },
       notify: (type, request) => this.notifier.notify(type, request),
@@ -187,6 +194,15 @@ export class ControlPlane {
       },
       announce: () => this.announce("prices"),
     });
+    // The kill switch first: it is the one change that must land within a second.
+    this.notices.on("kill_switch", () => this.killSwitch.reload());
+    this.notices.on("toggles", () => this.toggles.reload());
+    this.notices.on("budgets", () => this.budgets.reload());
+    this.notices.on("rate_limits", () => this.rateLimits.reload());
+    this.notices.on("grants", () => this.grants.reload());
+    this.notices.on("routes", () => this.routes.reload());
+    this.notices.on("keys", () => this.keys.load());
+    this.notices.on("prices", () => this.prices.reload());
   }
 
   /** The config in force. */
@@ -203,16 +219,14 @@ export class ControlPlane {
     }
     const plane = new ControlPlane(options);
     // Listening starts before anything is read, so that no change can fall between the read and the listen.
-    plane.unlisten = await options.database.listen(CHANGES_CHANNEL, {
-      notice: (payload) => void plane.reloadAfterNotice(payload),
-      reconnected: () => void plane.reloadAfterNotice("all"),
-    });
+    plane.unlisten = await plane.notices.listen();
     await plane.keys.load();
     await plane.killSwitch.start();
     await plane.toggles.start();
     await plane.routes.start();
     await plane.budgets.start();
     await plane.grants.reload();
+    await plane.rateLimits.start();
     plane.deps.rateLimits.start();
     plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
@@ -355,27 +369,8 @@ export class ControlPlane {
     return flipped;
   }
 
-  private async announce(what: "keys" | "routes" | "prices" | "kill_switch" | "toggles" | "budgets" | "grants"): Promise<void> {
-    try {
-      await this.database.notify(CHANGES_CHANNEL, what);
-    } catch (err) {
-      this.logger.warn({ err, what }, "could not announce a change; other instances pick it up on their next reload");
-    }
-  }
-
-  private async reloadAfterNotice(what: string): Promise<void> {
-    try {
-      // The kill switch first: it is the one change that must land within a second.
-      if (what === "kill_switch" || what === "all") await this.killSwitch.reload();
-      if (what === "toggles" || what === "all") await this.toggles.reload();
-      if (what === "budgets" || what === "all") await this.budgets.reload();
-      if (what === "grants" || what === "all") await this.grants.reload();
-      if (what === "routes" || what === "all") await this.routes.reload();
-      if (what === "keys" || what === "all") await this.keys.load();
-      if (what === "prices" || what === "all") await this.prices.reload();
-    } catch (err) {
-      this.logger.warn({ err, what }, "reload after a change notice failed; the next notice or reconnect retries it");
-    }
+  private announce(what: ChangeArea): Promise<void> {
+    return this.notices.announce(what);
   }
 
   /** Flushes the ledger and releases providers. The database belongs to whoever opened it. */

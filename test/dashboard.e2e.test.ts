@@ -4,6 +4,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { REPO_ROOT } from "./support/process.js";
 import { api, ask, refusal, routesSuite, type Instance } from "./support/routing.js";
+import { awayFromMinuteEnd } from "./support/minute.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 // A real browser against a real gateway: slower than most tests, and slower still on a busy machine.
@@ -29,10 +30,10 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
   const { config, gateway } = routesSuite(kind);
   const operations = { summarize: { model: "p1/m1" } };
 
-  async function signIn(gw: Instance, width = 1280): Promise<Page> {
+  async function signIn(gw: Instance, width = 1280, key = gw.adminKey): Promise<Page> {
     const page = await browser.newPage({ viewport: { width, height: 900 } });
     await page.goto(gw.url);
-    await page.getByLabel("Admin key").fill(gw.adminKey);
+    await page.getByLabel("Admin key").fill(key);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     return page;
@@ -147,7 +148,7 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await page.getByRole("button", { name: "Set the limit of all-daily" }).click();
     await expect.poll(() => page.locator("#status").textContent()).toBe("Budget all-daily now allows $7.50.");
     expect((await api(gw, "GET", "/admin/budgets")).body.data[0]).toMatchObject({ name: "all-daily", limit: "7.5", source: "admin" });
-    expect(await page.locator("#rate-limits tbody tr").first().locator("td").allTextContents()).toEqual(["per-key", "key (each)", "100", "–"]);
+    expect((await page.locator("#rate-limits tbody tr").first().locator("td").allTextContents()).slice(0, 5)).toEqual(["per-key", "key (each)", "100", "–", "config"]);
     expect(await page.locator("#routes tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "p1/m1", "config", "", "Edit"]);
     expect(await page.locator("#toggles .locked").allTextContents()).toContain("helix_can_change_models");
     await page.getByRole("button", { name: "Turn on helix_can_change_models" }).click();
@@ -206,6 +207,71 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
     await expect.poll(() => page.locator("#audit tbody").textContent()).toContain(`change_request.apply${request.id}`);
     await page.close();
+  });
+
+  it("edits prices and rate limits in place, and turns an edit into a change request that another admin approves", async () => {
+    const gw = await gateway(config({ operations, rateLimits: [{ name: "per-key", scope: "key", requestsPerMinute: 100 }] }));
+    const app = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service" })).body.key as string;
+    const page = await signIn(gw);
+    await page.getByRole("button", { name: "Controls" }).click();
+    await page.locator("#rate-limits tbody tr").first().waitFor();
+
+    // A rate limit set in place: one request a minute per key, in force at once.
+    await awayFromMinuteEnd();
+    await page.getByLabel("Requests per minute for per-key").fill("1");
+    await page.getByRole("button", { name: "Set the rate limit per-key" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Rate limit per-key now allows 1 requests and any number of tokens a minute.");
+    await expect.poll(async () => (await page.locator("#rate-limits tbody tr").first().locator("td").allTextContents()).slice(0, 5)).toEqual(["per-key", "key (each)", "1", "–", "admin"]);
+    expect((await ask(gw, undefined, { key: app, operation: "summarize" })).model).toBe("p1/m1");
+    expect(await refusal(gw, undefined, { key: app, operation: "summarize" })).toMatchObject({ status: 429, code: "rate_limited" });
+    // Zero is no limit the schema accepts: refused with the reason, and the limit stays.
+    await page.getByLabel("Requests per minute for per-key").fill("0");
+    await page.getByRole("button", { name: "Set the rate limit per-key" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/requestsPerMinute: Too small/);
+    expect((await api(gw, "GET", "/admin/rate-limits")).body.data[0].requestsPerMinute).toBe(1);
+    await page.getByLabel("Requests per minute for per-key").fill("100");
+    await page.getByLabel("Tokens per minute for per-key").fill("50000");
+    await page.getByRole("button", { name: "Set the rate limit per-key" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Rate limit per-key now allows 100 requests and 50000 tokens a minute.");
+
+    // A price set in place, from now on.
+    await page.getByRole("button", { name: "Edit price p1/m1" }).click();
+    await page.getByLabel("Input (USD)", { exact: true }).fill("3");
+    await page.getByLabel("Output (USD)").fill("6");
+    await page.getByRole("button", { name: "Save price" }).click();
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Price of p1/m1 set: input 3, output 6 per 1M. Past calls keep their cost.");
+    const prices = async () => Object.fromEntries((await api(gw, "GET", "/admin/prices")).body.data.map((p: any) => [p.model, p.price?.price]));
+    expect((await prices())["p1/m1"]).toMatchObject({ input: "3", output: "6", per: "1M" });
+    await expect.poll(() => page.locator("#prices tbody tr").first().locator("td").nth(1).textContent()).toContain("input 3");
+
+    // The same edit as a change request: nothing changes until another admin approves it.
+    await page.getByRole("button", { name: "Edit price p2/m2" }).click();
+    await page.getByLabel("Input (USD)", { exact: true }).fill("0.5");
+    await page.getByLabel("Why (for a change request)").last().fill("new contract");
+    await page.getByRole("button", { name: "Propose as change request" }).last().click();
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/^Change request chg_\S+ for price p2\/m2 waits for another admin's approval/);
+    expect((await prices())["p2/m2"]).toMatchObject({ input: "1" });
+    await page.getByRole("button", { name: "Edit summarize" }).click();
+    await page.getByLabel("Definition of summarize (JSON)").fill('{"model": "p3/m3"}');
+    await page.getByLabel("Why (for a change request)").first().fill("p3 is faster");
+    await page.getByRole("button", { name: "Propose as change request" }).first().click();
+    await expect.poll(() => page.locator("#status").textContent()).toMatch(/^Change request chg_\S+ for route summarize waits/);
+    const pending = (await api(gw, "GET", "/admin/change-requests?status=PENDING")).body.data;
+    expect(pending.map((r: any) => [r.kind, r.target])).toEqual(expect.arrayContaining([["price", "p2/m2"], ["route", "summarize"]]));
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p1/m1");
+    await shot(page, "proposed");
+    await page.close();
+
+    const second = (await api(gw, "POST", "/admin/keys", { name: "second admin", kind: "admin" })).body.key as string;
+    const approver = await signIn(gw, 1280, second);
+    await approver.getByRole("button", { name: "Changes & audit" }).click();
+    const routeRequest = pending.find((r: any) => r.kind === "route");
+    const card = approver.getByRole("article", { name: `Change request ${routeRequest.id}` });
+    await card.getByRole("button", { name: `Approve ${routeRequest.id}` }).click();
+    await approver.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => approver.locator("#status").textContent()).toBe(`Change request ${routeRequest.id} approved and applied.`);
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p3/m3");
+    await approver.close();
   });
 
   it("creates a key shown once, and revokes it", async () => {

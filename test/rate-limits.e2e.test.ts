@@ -14,7 +14,7 @@ const call = rawChat;
 
 describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
-  const { config, gateway, sent } = routesSuite(kind, (made) => {
+  const { config, gateway, instance, store, sent } = routesSuite(kind, (made) => {
     upstreams = made;
   });
 
@@ -78,5 +78,41 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     expect([await asUser("alice"), await asUser("bob")]).toEqual([200, 200]);
     // The key's own user has used its two, whichever end user was named.
     expect(await asUser("carol")).toBe(429);
+  });
+
+  it("takes a limit an admin sets or deletes at once, on every instance, audited, and keeps the admin's over a restart", async () => {
+    const shared = await store();
+    const cfg = config({ rateLimits: [{ name: "per-key", scope: "key", requestsPerMinute: 2 }] });
+    const one = await instance(shared.database, cfg);
+    const two = await instance(shared.database, cfg, one.adminKey);
+    const key = (await api(one, "POST", "/admin/keys", { name: "a", kind: "service" })).body.key as string;
+    await awayFromMinuteEnd(15_000);
+    expect([(await call(one, key)).status, (await call(one, key)).status, (await call(one, key)).status]).toEqual([200, 200, 429]);
+
+    const refused = await api(one, "PUT", "/admin/rate-limits/per-key", { scope: "key" });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({ code: "invalid_request", message: expect.stringContaining("set requestsPerMinute, tokensPerMinute or both") });
+    const app = (await api(one, "POST", "/admin/keys", { name: "app", kind: "service" })).body.key as string;
+    expect((await api(one, "PUT", "/admin/rate-limits/per-key", { scope: "key", requestsPerMinute: 9 }, app)).status).toBe(403);
+
+    const raised = await api(one, "PUT", "/admin/rate-limits/per-key", { scope: "key", requestsPerMinute: 5 });
+    expect(raised.status).toBe(200);
+    expect(raised.body).toMatchObject({ name: "per-key", scope: "key", requestsPerMinute: 5, source: "admin", updatedBy: expect.stringMatching(/^key_/) });
+    // The other instance hears of it, and the minute's shared counter still holds the two already made.
+    await expect.poll(async () => (await api(two, "GET", "/admin/rate-limits")).body.data[0]?.requestsPerMinute, { timeout: 5_000 }).toBe(5);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(two, key)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const audit = (await api(one, "GET", "/admin/audit?action=rate_limit.set")).body.data;
+    expect(audit[0]).toMatchObject({ action: "rate_limit.set", target: "per-key", outcome: "applied", details: { requestsPerMinute: 5 } });
+
+    // A restart with the same file keeps the admin's limit; the file's version does not overwrite it.
+    const three = await instance(shared.database, cfg, one.adminKey);
+    expect((await api(three, "GET", "/admin/rate-limits")).body.data).toEqual([expect.objectContaining({ name: "per-key", requestsPerMinute: 5, source: "admin" })]);
+
+    expect((await api(two, "DELETE", "/admin/rate-limits/per-key")).body).toEqual({ name: "per-key", deleted: true });
+    expect((await api(two, "DELETE", "/admin/rate-limits/per-key")).status).toBe(404);
+    await expect.poll(async () => (await api(one, "GET", "/admin/rate-limits")).body.data.length, { timeout: 5_000 }).toBe(0);
+    expect([(await call(one, key)).status, (await call(three, key)).status]).toEqual([200, 200]);
   });
 });

@@ -118,7 +118,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <h3>Budgets and rate limits</h3>
       <div class="scroll"><table id="budgets"><thead><tr><th>Budget</th><th>Scope</th><th>Window</th><th>Spent / limit (USD)</th><th>Burn</th><th>New limit</th></tr></thead><tbody></tbody></table></div>
       <h3>Rate limits</h3>
-      <div class="scroll"><table id="rate-limits"><thead><tr><th>Limit</th><th>Scope</th><th>Requests / minute</th><th>Tokens / minute</th></tr></thead><tbody></tbody></table></div>
+      <div class="scroll"><table id="rate-limits"><thead><tr><th>Limit</th><th>Scope</th><th>Requests / minute</th><th>Tokens / minute</th><th>Set by</th><th>New requests / tokens per minute</th></tr></thead><tbody></tbody></table></div>
     </div>
     <div class="panel">
       <h3>Routes</h3>
@@ -127,8 +127,10 @@ export const DASHBOARD_HTML = `<!doctype html>
       <form id="route-form" hidden>
         <label for="route-definition" id="route-label">Definition (JSON)</label>
         <textarea id="route-definition" rows="8" spellcheck="false"></textarea>
+        <label for="route-reason">Why (for a change request)</label>
+        <input id="route-reason" maxlength="10000">
         <p id="route-error" class="error" role="alert"></p>
-        <div class="row"><button type="submit">Save route</button><button type="button" id="route-cancel">Cancel</button></div>
+        <div class="row"><button type="submit">Save route</button><button type="button" id="route-propose">Propose as change request</button><button type="button" id="route-cancel">Cancel</button></div>
       </form>
     </div>
     <div class="panel">
@@ -137,7 +139,21 @@ export const DASHBOARD_HTML = `<!doctype html>
     </div>
     <div class="panel">
       <h3>Models and prices</h3>
-      <div class="scroll"><table id="prices"><thead><tr><th>Model</th><th>Price</th><th>Origin</th><th>Since</th></tr></thead><tbody></tbody></table></div>
+      <p class="muted">A new price applies to calls from now on; past calls keep their cost.</p>
+      <div class="scroll"><table id="prices"><thead><tr><th>Model</th><th>Price</th><th>Origin</th><th>Since</th><th><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table></div>
+      <form id="price-form" hidden>
+        <h4 id="price-title">Price</h4>
+        <div class="row">
+          <label for="price-input">Input (USD)</label><input id="price-input" inputmode="decimal" required size="10">
+          <label for="price-output">Output (USD)</label><input id="price-output" inputmode="decimal" required size="10">
+          <label for="price-cached">Cached input (USD)</label><input id="price-cached" inputmode="decimal" size="10" placeholder="as input">
+          <label for="price-per">Priced per</label><select id="price-per"><option value="1M">1M tokens</option><option value="1K">1K tokens</option><option value="1">token</option></select>
+        </div>
+        <label for="price-reason">Why (for a change request)</label>
+        <input id="price-reason" maxlength="10000">
+        <p id="price-error" class="error" role="alert"></p>
+        <div class="row"><button type="submit">Save price</button><button type="button" id="price-propose">Propose as change request</button><button type="button" id="price-cancel">Cancel</button></div>
+      </form>
     </div>
   </section>
 
@@ -199,7 +215,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .state.off { color: var(--ok); font-weight: 600; }
 .meter { width: 100%; min-width: 80px; }
 .inline { display: flex; gap: .3rem; }
-.inline input { width: 7rem; }
+.inline input { width: 6rem; }
+#route-reason, #price-reason { display: block; width: 100%; box-sizing: border-box; margin-top: .25rem; }
+#chart-options { margin-top: 1.25rem; }
 .locked { font-weight: 600; }
 .notice { background: #fff8e1; border: 1px solid #f0c36d; border-radius: 6px; padding: .5rem .75rem; margin: .5rem 0; }
 .notice code { word-break: break-all; }

@@ -97,6 +97,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/admin/grants", changes.createGrant(gw)],
     ["DELETE", "/admin/grants/:id", changes.revokeGrant(gw)],
     ["GET", "/admin/rate-limits", guards.rateLimits(gw)],
+    ["PUT", "/admin/rate-limits/:name", guards.putRateLimit(gw)],
+    ["DELETE", "/admin/rate-limits/:name", guards.deleteRateLimit(gw)],
     ["GET", "/admin/budgets", guards.listBudgets(gw)],
     ["GET", "/admin/webhooks/deliveries", guards.webhookDeliveries(gw)],
     ["PUT", "/admin/budgets/:name", guards.putBudget(gw)],

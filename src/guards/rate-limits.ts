@@ -54,17 +54,30 @@ export class RateLimits {
   private timer: NodeJS.Timeout | undefined;
   private failing = false;
 
-  constructor(private readonly options: RateLimitsOptions) {}
+  private limits: readonly RateLimitConfig[];
 
-  /** True when any rate limit is configured. */
+  constructor(private readonly options: RateLimitsOptions) {
+    this.limits = options.limits;
+  }
+
+  /** True when any rate limit is in force. */
   get any(): boolean {
-    return this.options.limits.length > 0;
+    return this.limits.length > 0;
   }
 
   start(): void {
-    if (this.options.limits.length === 0) return;
     this.timer = setInterval(() => this.sweep(), 60_000);
     this.timer.unref();
+  }
+
+  /**
+   * Puts a new set of limits in force (an admin changed one). What this instance holds of a limit that
+   * is gone or changed is dropped: the new limit starts from the minute's shared counter.
+   */
+  use(limits: readonly RateLimitConfig[]): void {
+    const byName = new Map(limits.map((limit) => [limit.name, JSON.stringify(limit)]));
+    for (const [key, permits] of this.permits) if (byName.get(permits.limit.name) !== JSON.stringify(permits.limit)) this.permits.delete(key);
+    this.limits = limits;
   }
 
   /**
@@ -72,10 +85,10 @@ export class RateLimits {
    * `rate_limited`. Undefined when no limit applies; synchronous while local permits last.
    */
   hold(subject: BudgetSubject, tokens: number): RateHold | Promise<RateHold> | undefined {
-    if (this.options.limits.length === 0) return undefined;
+    if (this.limits.length === 0) return undefined;
     const now = this.options.now();
     const wanted: Array<{ permits: Permits; amount: number }> = [];
-    for (const limit of this.options.limits) {
+    for (const limit of this.limits) {
       for (const who of limitSubjects(limit, subject)) {
         for (const unit of ["requests", "tokens"] as const) {
           const max = perMinute(limit, unit);
@@ -178,6 +191,7 @@ export class RateLimits {
 
   /** Forgets past minutes, here and in the store. */
   private sweep(): void {
+    if (this.limits.length === 0 && this.permits.size === 0) return;
     const now = this.options.now();
     for (const [key, permits] of this.permits) if (permits.window.end <= now) this.permits.delete(key);
     dropOldRateWindows(this.options.db).catch(() => undefined);

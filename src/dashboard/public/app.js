@@ -5,7 +5,8 @@
  * CSRF token. Plain JavaScript modules on purpose: the gateway serves them as they are, with no bundler.
  */
 import { loadChanges } from "./changes.js";
-import { loadControls, saveRoute } from "./controls.js";
+import { loadControls } from "./controls.js";
+import { wireEditors } from "./editors.js";
 import { $, api, confirmAction, say, session } from "./lib.js";
 import { loadOverview } from "./overview.js";
 
@@ -79,13 +80,7 @@ async function start() {
     }
     await loadControls();
   });
-  $("route-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    void saveRoute();
-  });
-  $("route-cancel").addEventListener("click", () => {
-    $("route-form").hidden = true;
-  });
+  wireEditors(loadControls);
   $("key-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const name = /** @type {HTMLInputElement} */ ($("key-name")).value.trim();

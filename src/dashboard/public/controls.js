@@ -1,5 +1,6 @@
 // @ts-check
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
+import { editPrice, editRoute, rateLimitEditor } from "./editors.js";
 import { $, actionButton, api, confirmAction, fill, money, priceText, say, when } from "./lib.js";
 
 export async function loadControls() {
@@ -8,7 +9,7 @@ export async function loadControls() {
   );
   fill(
     "rate-limits",
-    limits.data.data.map((/** @type {any} */ l) => [l.name, l.target ? `${l.scope} ${l.target}` : `${l.scope}${l.scope === "global" ? "" : " (each)"}`, l.requestsPerMinute ?? "–", l.tokensPerMinute ?? "–"]),
+    limits.data.data.map((/** @type {any} */ l) => [l.name, l.target ? `${l.scope} ${l.target}` : `${l.scope}${l.scope === "global" ? "" : " (each)"}`, l.requestsPerMinute ?? "–", l.tokensPerMinute ?? "–", l.source, rateLimitEditor(l)]),
     "No rate limits.",
   );
   fill(
@@ -47,7 +48,7 @@ export async function loadControls() {
   );
   fill(
     "prices",
-    prices.data.data.map((/** @type {any} */ p) => [p.model, p.price ? priceText(p.price.price) : "no price (charged as missing)", p.price?.origin ?? "", when(p.price?.effectiveFrom)]),
+    prices.data.data.map((/** @type {any} */ p) => [p.model, p.price ? priceText(p.price.price) : "no price (charged as missing)", p.price?.origin ?? "", when(p.price?.effectiveFrom), actionButton("Edit price", p.model, () => editPrice(p))]),
   );
   const global = state.data.global;
   const on = global?.active === true;
@@ -107,45 +108,15 @@ function limitEditor(budget) {
     const body = { scope: budget.scope, ...(budget.target ? { target: budget.target } : {}), window: budget.window, timezone: budget.timezone, limit, ...(keepWarning ? { warnAt: budget.warnAt } : {}) };
     try {
       const { status, data } = await api("PUT", `/admin/budgets/${encodeURIComponent(budget.name)}`, body);
-      say(status === 202 ? `The change needs an approval: change request ${data.id} was made.` : `Budget ${budget.name} now allows $${limit}.`);
+      say(status === 202 ? `Not applied: change request ${data.change_request} waits for an admin's approval.` : `Budget ${budget.name} now allows $${limit}.`);
     } catch (err) {
+      // Nothing changed: the box keeps what was typed, to be corrected.
       say(/** @type {Error} */ (err).message);
+      return;
     }
     await loadControls();
   });
   return form;
-}
-
-/** The route being edited. */
-let editing = "";
-
-/** @param {{name: string, definition: unknown}} route */
-function editRoute(route) {
-  editing = route.name;
-  $("route-label").textContent = `Definition of ${route.name} (JSON)`;
-  /** @type {HTMLTextAreaElement} */ ($("route-definition")).value = JSON.stringify(route.definition, null, 2);
-  $("route-error").textContent = "";
-  $("route-form").hidden = false;
-  $("route-definition").focus();
-}
-
-/** Saves the edited route; the store's validation (models, tiers, fallbacks, templates) answers inline. */
-export async function saveRoute() {
-  let definition;
-  try {
-    definition = JSON.parse(/** @type {HTMLTextAreaElement} */ ($("route-definition")).value);
-  } catch (err) {
-    $("route-error").textContent = `Not JSON: ${/** @type {Error} */ (err).message}`;
-    return;
-  }
-  try {
-    const { status, data } = await api("PUT", `/admin/routes/${encodeURIComponent(editing)}`, definition);
-    $("route-form").hidden = true;
-    say(status === 202 ? `The change needs an approval: change request ${data.id} was made.` : `Route ${editing} saved.`);
-    await loadControls();
-  } catch (err) {
-    $("route-error").textContent = /** @type {Error} */ (err).message;
-  }
 }
 
 /** @param {{id: string, name: string}} key */

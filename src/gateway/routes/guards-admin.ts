@@ -83,10 +83,31 @@ export function webhookDeliveries(gw: GatewayContext): Handler {
   };
 }
 
-/** `GET /admin/rate-limits` (admin): the rate limits in force, from the configuration. */
+/** `GET /admin/rate-limits` (admin): the rate limits in force, the config file's and those an admin set. */
 export function rateLimits(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, { data: gw.plane.loaded.config.rateLimits });
+    sendJson(res, 200, { data: gw.plane.rateLimits.list() });
+  };
+}
+
+/** `PUT /admin/rate-limits/:name` (admin): creates or replaces a limit, in force at once on every instance; audited. */
+export function putRateLimit(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const body = await readJson(req, gw.bodyLimitBytes);
+    const saved = await gw.plane.rateLimits.put(params.name ?? "", body, principal);
+    gw.logger.info({ requestId: scope.requestId, rateLimit: saved.name, by: principal.keyId }, "rate limit set");
+    sendJson(res, 200, saved);
+  };
+}
+
+/** `DELETE /admin/rate-limits/:name` (admin); audited. */
+export function deleteRateLimit(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const name = params.name ?? "";
+    if (!(await gw.plane.rateLimits.remove(name, principal))) throw new AirlockError("not_found", `no rate limit named "${name}"`);
+    sendJson(res, 200, { name, deleted: true });
   };
 }

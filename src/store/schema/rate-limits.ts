@@ -1,4 +1,4 @@
-import { bigint, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
+import { bigint, jsonb, pgTable, primaryKey, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
  * The shared counter of one rate limit, for one subject (a key, a user, an operation) and one unit,
@@ -18,3 +18,24 @@ export const rateWindows = pgTable(
   },
   (t) => [primaryKey({ columns: [t.limitName, t.subject, t.unit, t.start] })],
 );
+
+/**
+ * The rate limits in force, one row per limit. The config file's limits are seeded here; an admin may
+ * add, change or delete limits through the admin API, and those changes stand until changed again.
+ */
+export const rateLimitRules = pgTable("rate_limit_rules", {
+  name: text("name").primaryKey(),
+  /** The limit as the config file writes it (`rateLimits[]`); read back through the config's own schema. */
+  definition: jsonb("definition").$type<RateLimitDefinition>().notNull(),
+  source: text("source", { enum: ["config", "admin"] }).notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  updatedBy: text("updated_by"),
+});
+
+export type RateLimitRuleRow = typeof rateLimitRules.$inferSelect;
+
+/** A rate limit as stored: the config's shape, which the store does not interpret. */
+export interface RateLimitDefinition {
+  name: string;
+  [field: string]: unknown;
+}
