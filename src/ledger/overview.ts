@@ -1,7 +1,7 @@
 import type { AirlockConfig } from "../config/schema.js";
 import type { LedgerFilters } from "../store/queries/ledger-filters.js";
 import type { SpendLine } from "../store/queries/ledger.js";
-import type { LatencyKind, OutcomeLine } from "../store/queries/overview.js";
+import type { LatencyKind, OutcomeLine, TopDimension } from "../store/queries/overview.js";
 import { quantile } from "./histogram.js";
 import { COST_SCALE, formatCost, Money } from "./pricing.js";
 
@@ -27,8 +27,7 @@ export interface Overview {
   slo: SloReading[];
 }
 
-export type TopDimension = "operation" | "model" | "user" | "key";
-export const TOP_DIMENSIONS: readonly TopDimension[] = ["operation", "model", "user", "key"];
+/** The lines of each top list. */
 export const TOP_LINES = 10;
 
 /** Whole milliseconds; undefined when no call that reached a provider is in range. */

@@ -7,7 +7,7 @@ import { formatCost, Money } from "../ledger/pricing.js";
 import type { Db } from "./database.js";
 import type { LedgerFilters } from "./queries/ledger-filters.js";
 import { insertLedgerRows, spendBy } from "./queries/ledger.js";
-import { latencySince, outcomesSince } from "./queries/overview.js";
+import { latencySince, narrowedOverview, outcomesSince, TOP_DIMENSIONS } from "./queries/overview.js";
 import { rowsOf } from "./queries/rows.js";
 import { spendSeries } from "./queries/spend-series.js";
 import type { NewLedgerRow } from "./schema/ledger.js";
@@ -111,8 +111,11 @@ describe.each(STORE_KINDS)("dashboard reports on %s", (kind) => {
       const label = JSON.stringify(filters);
       const expected = expectedOutcomes(since, filters);
       expect(expected.length, label).toBeGreaterThan(0);
-      expect(await outcomesSince(db, since, filters), label).toEqual(expected);
-      expect(await latencySince(db, since, filters), label).toEqual(expectedHistograms(since, filters));
+      const narrowed = await narrowedOverview(db, since, filters);
+      expect(narrowed.outcomes, label).toEqual(expected);
+      expect(narrowed.histograms, label).toEqual(expectedHistograms(since, filters));
+      // The top lists agree with the spend report narrowed the same way, which sums them apart.
+      for (const by of TOP_DIMENSIONS) expect(new Set(narrowed.top[by]), `${label} by ${by}`).toEqual(new Set(await spendBy(db, by, since, filters)));
       const byKey = await spendBy(db, "key", since, filters);
       expect(byKey.reduce((n, line) => n + line.requests, 0), label).toBe(ROWS.filter((r) => r.ts >= since && matches(r, filters)).length);
       const series = await spendSeries(db, "model", "hour", since, filters);
@@ -120,7 +123,7 @@ describe.each(STORE_KINDS)("dashboard reports on %s", (kind) => {
       expect(new Set(series.map((point) => point.group)).size).toBeLessThanOrEqual(filters.model ? 1 : 2);
     }
     // A filter that nothing matches is an empty report, not an error.
-    expect(await outcomesSince(db, since, { model: "nobody/none" })).toEqual([]);
+    expect(await narrowedOverview(db, since, { model: "nobody/none" })).toEqual({ outcomes: [], histograms: { latency: new Map(), ttft: new Map() }, top: { operation: [], model: [], user: [], key: [] } });
   });
 
   it("is rebuilt by the migration's backfill exactly as the ledger insert built it", async () => {

@@ -21,17 +21,16 @@ export async function loadOverview() {
   const grain = valueOf("grain");
   const since = valueOf("since");
   // Everything is read first, then drawn at once: a half-drawn overview is never on screen.
-  const [overview, series, calls, ...choices] = await Promise.all([
+  const [overview, series, calls, choices] = await Promise.all([
     api("GET", `/admin/overview?${filters}`),
     api("GET", `/admin/spend/series?${filters}&by=${stackBy}&grain=${grain}`),
     api("GET", `/admin/calls?${filters}&limit=50`),
-    // The filters offer what the whole range holds, from the rollups.
-    ...["operation", "model", "user"].map((by) => api("GET", `/admin/spend?by=${by}&since=${since}`)),
+    choicesFor(since, [...filters.keys()].length > 1),
   ]);
   const o = overview.data;
-  offer("filter-operation", choices[0].data.lines);
-  offer("filter-model", choices[1].data.lines);
-  $("known-users").replaceChildren(...choices[2].data.lines.slice(0, 200).map((/** @type {any} */ l) => new Option(l.group)));
+  offer("filter-operation", choices.operation);
+  offer("filter-model", choices.model);
+  $("known-users").replaceChildren(...choices.user.slice(0, 200).map((l) => new Option(l.group)));
   const narrowed = Object.entries(o.filters).map(([name, value]) => `${name} ${value}`);
   $("filter-basis").textContent = narrowed.length ? `Showing calls with ${narrowed.join(", ")}.` : "Showing all calls.";
   $("total-spend").textContent = `$${money(o.cost)}`;
@@ -57,6 +56,26 @@ export async function loadOverview() {
     "calls",
     calls.data.data.map((/** @type {any} */ c) => [when(c.ts), c.operation ?? "", c.model ?? c.requestedModel ?? "", `${c.httpStatus} ${c.outcome}${c.errorCode ? ` (${c.errorCode})` : ""}`, `${c.latencyMs} ms`, `${c.inputTokens} / ${c.outputTokens}`, money(c.cost), c.endUser ?? ""]),
   );
+}
+
+/** @type {{since: string, lines: Promise<Record<"operation" | "model" | "user", Array<{group: string}>>>} | undefined} */
+let choices;
+
+/**
+ * What the filters offer: every operation, model and user the whole range holds, from the rollups.
+ * While narrowing within one range they are read once, not on every load.
+ * @param {string} since
+ * @param {boolean} narrowing
+ */
+function choicesFor(since, narrowing) {
+  if (!narrowing || choices?.since !== since) {
+    const read = (/** @type {string} */ by) => api("GET", `/admin/spend?by=${by}&since=${since}`).then((r) => r.data.lines);
+    const lines = Promise.all([read("operation"), read("model"), read("user")]).then(([operation, model, user]) => ({ operation, model, user }));
+    choices = { since, lines };
+    // A failed read is not kept: the next load asks again.
+    lines.catch(() => (choices = undefined));
+  }
+  return choices.lines;
 }
 
 /** @param {number} x */
