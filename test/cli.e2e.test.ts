@@ -184,6 +184,36 @@ describe("airlock CLI against a real gateway process", () => {
     expect(missing.stderr).toContain('no run "run_missing"');
   }, 120_000);
 
+  it("overview, a narrowed spend report and rate limits, through the admin API", async () => {
+    const [overview, narrowed, byUser, overviewTable] = await Promise.all([
+      cli("overview", "--since", "1h", "--json", "--url", gateway.url),
+      cli("overview", "--model", "nobody/none", "--json", "--url", gateway.url),
+      cli("spend", "--by", "key", "--user", "u1", "--json", "--url", gateway.url),
+      cli("overview", "--url", gateway.url),
+    ]);
+    expect(overview.code).toBe(0);
+    const o = json<{ requests: number; filters: object; slo: Array<{ name: string }>; top: { key: Array<{ group: string }> } }>(overview.stdout);
+    expect(o.requests).toBeGreaterThanOrEqual(1);
+    expect(o.filters).toEqual({});
+    expect(o.slo.map((r) => r.name)).toEqual(["fallbackRate", "modelErrorRate", "costPerMessageUsd", "approvalRate", "toolCallSuccessRate"]);
+    expect(o.top.key.map((l) => l.group)).toContain(created.id);
+    expect(json<{ requests: number; filters: object }>(narrowed.stdout)).toMatchObject({ requests: 0, filters: { model: "nobody/none" } });
+    expect(json<{ lines: Array<{ group: string; requests: number }> }>(byUser.stdout).lines).toEqual([expect.objectContaining({ group: created.id, requests: 1 })]);
+    expect(overviewTable.stdout).toMatch(/^Overview since .*\n\nSpend \$\S+ over \d+ calls/);
+    expect(overviewTable.stdout).toContain("toolCallSuccessRate");
+
+    const set = await cli("rate-limits", "set", "per-key", "--scope", "key", "--rpm", "500", "--json", "--url", gateway.url);
+    expect(set.stderr).toBe("");
+    expect(json(set.stdout)).toMatchObject({ name: "per-key", scope: "key", requestsPerMinute: 500, source: "admin" });
+    // In force at once: well under the limit, a call goes through.
+    expect((await chat(adminKey)).status).toBe(200);
+    const list = await cli("rate-limits", "list", "--url", gateway.url);
+    expect(list.stdout).toMatch(/per-key\s+key\s+\(each\)\s+500\s+–/);
+    const bad = await cli("rate-limits", "set", "broken", "--scope", "key", "--url", gateway.url);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("set requestsPerMinute, tokensPerMinute or both");
+  });
+
   it("the gateway never logged a secret", () => {
     const logs = gateway.logs();
     expect(logs).toContain(created.id); // the key is logged, by id
@@ -221,6 +251,14 @@ describe("airlock CLI against a real gateway process", () => {
     const decide = await cli("approvals", "reject", "chg_x", "--url", url, "--data-dir", dataDir);
     expect(decide.code).toBe(1);
     expect(decide.stderr).toContain("needs a running gateway");
+    // Reports and rate limits read and written in the store itself.
+    const overview = await cli("overview", "--json", "--url", url, "--data-dir", dataDir);
+    expect(json<{ requests: number }>(overview.stdout).requests).toBeGreaterThanOrEqual(1);
+    expect(json<Array<{ name: string; source: string }>>((await cli("rate-limits", "list", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toMatchObject([{ name: "per-key", source: "admin" }]);
+    expect((await cli("rate-limits", "delete", "per-key", "--url", url, "--data-dir", dataDir)).stdout).toBe("Deleted rate limit per-key.\n");
+    expect(json((await cli("rate-limits", "list", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toEqual([]);
+    const gone = await cli("rate-limits", "delete", "per-key", "--url", url, "--data-dir", dataDir);
+    expect(gone.stderr).toContain('no rate limit named "per-key"');
     const runs = await cli("runs", "list", "--json", "--url", url, "--data-dir", dataDir);
     expect(json<Array<{ status: string; module: string }>>(runs.stdout)).toMatchObject([{ status: "completed", module: "echo" }]);
   }, 120_000);

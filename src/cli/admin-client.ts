@@ -4,6 +4,12 @@ import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../a
 import { parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
+import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
+import type { Principal } from "../auth/principal.js";
+import { sloSchema } from "../config/schema.js";
+import { LedgerReports } from "../ledger/ledger-reports.js";
+import type { Overview } from "../ledger/overview.js";
+import type { LedgerFilters } from "../store/queries/ledger-filters.js";
 import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
 import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
@@ -38,7 +44,12 @@ export interface AdminBackend {
   createKey(input: NewKeyInput): Promise<CreatedKey>;
   listKeys(): Promise<PublicKey[]>;
   revokeKey(id: string): Promise<PublicKey>;
-  spend(by: SpendGroup, since: string): Promise<SpendReport>;
+  spend(by: SpendGroup, since: string, filters?: LedgerFilters): Promise<SpendReport>;
+  /** The dashboard's overview; without a gateway its service levels are judged against the default thresholds. */
+  overview(since: string, filters: LedgerFilters): Promise<Overview>;
+  rateLimits(): Promise<RateLimitStatus[]>;
+  setRateLimit(name: string, limit: Record<string, unknown>): Promise<RateLimitStatus>;
+  deleteRateLimit(name: string): Promise<void>;
   fallbacks(since: string): Promise<FallbackReport>;
   reconciliation(since: string): Promise<ReconciliationReport>;
   profitAndLoss(from: string | undefined, to: string | undefined): Promise<ProfitAndLoss>;
@@ -115,7 +126,11 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     },
     listKeys: async () => (await call<{ data: PublicKey[] }>("GET", "/admin/keys")).data,
     revokeKey: (id) => call<PublicKey>("DELETE", `/admin/keys/${encodeURIComponent(id)}`),
-    spend: (by, since) => call<SpendReport>("GET", `/admin/spend?by=${encodeURIComponent(by)}&since=${encodeURIComponent(since)}`),
+    spend: (by, since, filters) => call<SpendReport>("GET", `/admin/spend?${new URLSearchParams({ by, since, ...filters })}`),
+    overview: (since, filters) => call<Overview>("GET", `/admin/overview?${new URLSearchParams({ since, ...filters })}`),
+    rateLimits: async () => (await call<{ data: RateLimitStatus[] }>("GET", "/admin/rate-limits")).data,
+    setRateLimit: (name, limit) => call<RateLimitStatus>("PUT", `/admin/rate-limits/${encodeURIComponent(name)}`, limit),
+    deleteRateLimit: async (name) => void (await call("DELETE", `/admin/rate-limits/${encodeURIComponent(name)}`)),
     fallbacks: (since) => call<FallbackReport>("GET", `/admin/reports/fallbacks?since=${encodeURIComponent(since)}`),
     reconciliation: (since) => call<ReconciliationReport>("GET", `/admin/reports/reconciliation?since=${encodeURIComponent(since)}`),
     profitAndLoss: (from, to) => call<ProfitAndLoss>("GET", `/admin/reports/pnl?${new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) })}`),
@@ -150,6 +165,8 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     shared: false,
     announce: () => database.notify(CHANGES_CHANNEL, "kill_switch").catch(() => undefined),
   });
+  // The limits in force live in the gateways; here they are only read and written.
+  const rateLimits = new RateLimitRules({ db: database.db, logger: silentLogger, seeds: [], limits: { use: () => undefined }, announce: () => database.notify(CHANGES_CHANNEL, "rate_limits").catch(() => undefined) });
   // Gateways on the same PostgreSQL reload their keys at once; without this a revoked key would work on until their next reload.
   const announceKeys = () => database.notify(CHANGES_CHANNEL, "keys").catch(() => undefined);
   return {
@@ -166,11 +183,23 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       await announceKeys();
       return revoked;
     },
-    spend: async (by, sinceText) => {
-      const since = parseSince(sinceText);
-      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
-      const lines = await spendBy(database.db, by, since);
+    spend: async (by, sinceText, filters) => {
+      const since = sinceOf(sinceText);
+      const lines = await spendBy(database.db, by, since, filters);
       return { by, since: since.toISOString(), total: totalCost(lines), lines };
+    },
+    overview: (sinceText, filters) => new LedgerReports(database.db, async () => {}).overview(sinceOf(sinceText), filters, sloSchema.parse({})),
+    rateLimits: async () => {
+      await rateLimits.reload();
+      return rateLimits.list();
+    },
+    setRateLimit: async (name, limit) => {
+      await rateLimits.reload();
+      return rateLimits.put(name, limit, cliPrincipal());
+    },
+    deleteRateLimit: async (name) => {
+      await rateLimits.reload();
+      if (!(await rateLimits.remove(name, cliPrincipal()))) throw new CliError(`not_found: no rate limit named "${name}"`);
     },
     profitAndLoss: async (fromText, toText) => {
       const { from, to } = reportWindow(fromText, toText);
@@ -249,4 +278,14 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
 /** The CLI writing to the store itself (no gateway running), as the audit log names it. */
 function cliActor(): { keyId: string; kind: "admin" } {
   return { keyId: `cli:${userInfo().username}`, kind: "admin" };
+}
+
+function cliPrincipal(): Principal {
+  return { ...cliActor(), name: "cli", userId: null, teamId: null, orgId: null };
+}
+
+function sinceOf(text: string): Date {
+  const since = parseSince(text);
+  if (!since) throw new CliError(`invalid --since "${text}": use a duration such as 24h or 7d, or an ISO date`);
+  return since;
 }

@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printRoutes, printSpend } from "./print.js";
+import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRateLimits, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -106,15 +106,24 @@ withConnection(keys.command("revoke").description("revoke a key by id").argument
   }),
 );
 
-withConnection(program.command("spend").description("spend totals from the ledger"))
+withFilters(withConnection(program.command("spend").description("spend totals from the ledger")))
   .addOption(new Option("--by <group>", "group by").choices([...SPEND_GROUPS]).default("operation"))
   .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
   .option("--csv", "print CSV (exact decimal costs), for spreadsheets")
-  .action((opts: ConnectOptions & { by: SpendGroup; since: string; json?: boolean; csv?: boolean }) =>
+  .action((opts: ConnectOptions & Filters & { by: SpendGroup; since: string; json?: boolean; csv?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const report = await backend.spend(opts.by, opts.since);
+      const report = await backend.spend(opts.by, opts.since, filtersOf(opts));
       if (opts.csv) return void process.stdout.write(spendCsv(report.by, report.lines));
       print(opts.json ? report : printSpend(report));
+    }),
+  );
+
+withFilters(withConnection(program.command("overview").description("the dashboard's overview: calls, spend, latency, service levels, errors by code and the top spenders")))
+  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
+  .action((opts: ConnectOptions & Filters & { since: string; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const overview = await backend.overview(opts.since, filtersOf(opts));
+      print(opts.json ? overview : printOverview(overview));
     }),
   );
 
@@ -152,6 +161,31 @@ withConnection(routes.command("list").description("every route, where it came fr
   withBackend(opts, async (backend) => {
     const list = await backend.routes();
     print(opts.json ? list : printRoutes(list));
+  }),
+);
+
+const rateLimits = program.command("rate-limits").description("requests and tokens per minute; a limit set here stands over restarts, on every instance");
+withConnection(rateLimits.command("list").description("the limits in force, and whether the file or an admin set each")).action((opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    const list = await backend.rateLimits();
+    print(opts.json ? list : printRateLimits(list));
+  }),
+);
+withConnection(rateLimits.command("set").description("create or replace a limit; audited").argument("<name>"))
+  .requiredOption("--scope <scope>", "key, user, operation or global")
+  .option("--target <id>", "one key id, user id or operation name (default: each its own)")
+  .option("--rpm <n>", "requests per minute", Number)
+  .option("--tpm <n>", "input plus output tokens per minute", Number)
+  .action((name: string, opts: ConnectOptions & { scope: string; target?: string; rpm?: number; tpm?: number; json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      const saved = await backend.setRateLimit(name, { scope: opts.scope, target: opts.target, requestsPerMinute: opts.rpm, tokensPerMinute: opts.tpm });
+      print(opts.json ? saved : `${printRateLimits([saved])}\nWritten through ${backend.via}.`);
+    }),
+  );
+withConnection(rateLimits.command("delete").description("remove a limit; audited").argument("<name>")).action((name: string, opts: ConnectOptions & { json?: boolean }) =>
+  withBackend(opts, async (backend) => {
+    await backend.deleteRateLimit(name);
+    print(opts.json ? { name, deleted: true } : `Deleted rate limit ${name}.`);
   }),
 );
 
@@ -287,6 +321,23 @@ models
       for (const s of skipped.slice(0, 10)) print(`  skipped ${s.id}: ${s.reason}`);
     });
   });
+
+interface Filters {
+  operation?: string;
+  model?: string;
+  user?: string;
+}
+
+function withFilters(command: Command): Command {
+  return command
+    .option("--operation <name>", "only this operation's calls ((none): calls without one)")
+    .option("--model <id>", "only calls this model served")
+    .option("--user <id>", "only this user's calls (the end user, else the key's user)");
+}
+
+function filtersOf(opts: Filters): Filters {
+  return Object.fromEntries((["operation", "model", "user"] as const).filter((name) => opts[name]).map((name) => [name, opts[name]]));
+}
 
 function withConnection(command: Command): Command {
   return command

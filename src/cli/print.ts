@@ -5,6 +5,8 @@ import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
 import type { AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
+import type { Overview } from "../ledger/overview.js";
+import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -151,4 +153,34 @@ export function printRun(r: ExecutionRunRow & { artifacts?: Array<{ id: string; 
   if (r.moduleStatus) lines.push(`module said ${r.moduleStatus}${r.error ? `: ${r.error}` : ""}`);
   for (const artifact of r.artifacts ?? []) lines.push(`artifact ${artifact.type} (${artifact.sizeBytes} bytes) ${artifact.uri}`);
   return lines.join("\n");
+}
+
+export function printOverview(o: Overview): string {
+  const narrowed = Object.entries(o.filters).map(([name, value]) => `${name} ${value}`);
+  const rate = (n: number) => (o.requests ? percent(n / o.requests) : "–");
+  const ms = (p: { calls: number; p50?: number; p95?: number }) => (p.calls ? `${p.p50} ms / ${p.p95} ms` : "–");
+  const lines = [
+    `Overview since ${o.since}${narrowed.length ? `, calls with ${narrowed.join(", ")}` : ""}`,
+    "",
+    `Spend $${o.cost} over ${o.requests} calls; failed ${rate(o.failures)} (model errors ${o.modelErrors}, refusals ${o.refusals}); fell back ${rate(o.fallbackRequests)}`,
+    `Latency p50 / p95: ${ms(o.latency)}; time to first token: ${ms(o.ttft)}`,
+    "",
+    table(
+      ["service level", "value", "threshold", ""],
+      o.slo.map((r) => [r.name, r.value === undefined ? "–" : String(r.value), `${r.bound === "max" ? "at most" : "at least"} ${r.threshold}`, r.breached ? "BREACHED" : "ok"]),
+    ),
+  ];
+  if (o.codes.length) lines.push("", table(["error code", "outcome", "calls"], o.codes.map((c) => [c.code, c.outcome, String(c.requests)])));
+  for (const [by, top] of Object.entries(o.top)) {
+    if (top.length) lines.push("", table([`top ${by}`, "requests", "errors", "cost (USD)"], top.map((l) => [l.group, String(l.requests), String(l.errors), l.cost])));
+  }
+  return lines.join("\n");
+}
+
+export function printRateLimits(limits: RateLimitStatus[]): string {
+  if (limits.length === 0) return "No rate limits.";
+  return table(
+    ["name", "scope", "target", "requests/min", "tokens/min", "set by", "updated"],
+    limits.map((l) => [l.name, l.scope, l.target ?? "(each)", String(l.requestsPerMinute ?? "–"), String(l.tokensPerMinute ?? "–"), l.source === "admin" ? (l.updatedBy ?? "admin") : "config", l.updatedAt]),
+  );
 }

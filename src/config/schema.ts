@@ -153,6 +153,21 @@ export const budgetSchema = z
     if (b.scope !== "global" && b.target === undefined) ctx.addIssue({ code: "custom", path: ["target"], message: `a ${b.scope} budget needs a target (the ${b.scope === "operation" ? "operation name" : `${b.scope} id`})` });
   });
 
+/** The dashboard's service-level thresholds (`dashboard.slo`): a reading turns red past its own. */
+export const sloSchema = z
+  .strictObject({
+    /** Share of calls that fell back to another model. */
+    fallbackRate: z.number().min(0).max(1).default(0.05),
+    /** Share of calls that ended in an error (refusals by Airlock's own guards are not model errors). */
+    modelErrorRate: z.number().min(0).max(1).default(0.02),
+    /** Average cost of a chat call, USD. */
+    costPerMessageUsd: decimal.default("0.05"),
+    /** Share of calls stopped for an approval (`approval_required`). */
+    approvalRate: z.number().min(0).max(1).default(0.1),
+    /** The least share of tool calls that may name a declared tool with JSON-object arguments. */
+    toolCallSuccessRate: z.number().min(0).max(1).default(0.95),
+  });
+
 export const configSchema = z
   .strictObject({
     /** Marks a configuration as the built-in demo, so that every surface can say so. */
@@ -198,20 +213,7 @@ export const configSchema = z
     /** The dashboard's SLO panel: a panel turns red past its threshold; see docs/dashboard.md. */
     dashboard: z
       .strictObject({
-        slo: z
-          .strictObject({
-            /** Share of calls that fell back to another model. */
-            fallbackRate: z.number().min(0).max(1).default(0.05),
-            /** Share of calls that ended in an error (refusals by Airlock's own guards are not model errors). */
-            modelErrorRate: z.number().min(0).max(1).default(0.02),
-            /** Average cost of a chat call, USD. */
-            costPerMessageUsd: decimal.default("0.05"),
-            /** Share of calls stopped for an approval (`approval_required`). */
-            approvalRate: z.number().min(0).max(1).default(0.1),
-            /** The least share of tool calls that may name a declared tool with JSON-object arguments. */
-            toolCallSuccessRate: z.number().min(0).max(1).default(0.95),
-          })
-          .prefault({}),
+        slo: sloSchema.prefault({}),
       })
       .prefault({}),
     governance: z
