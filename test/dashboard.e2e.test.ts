@@ -75,7 +75,7 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
 
   it("shows real calls in its charts and tables, with ledger text rendered inert", async () => {
     // Thresholds set so that the cost per message is over its own and the error rate within its own.
-    const gw = await gateway(config({ operations, dashboard: { slo: { costPerMessageUsd: "0.001", modelErrorRate: 0.5 } } }));
+    const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "1" }], dashboard: { slo: { costPerMessageUsd: "0.001", modelErrorRate: 0.5 } } }));
     const user = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service" })).body;
     for (let i = 0; i < 3; i++) await ask(gw, undefined, { key: user.key, operation: "summarize" });
     expect((await refusal(gw, "nope/none", { key: user.key })).status).toBe(404);
@@ -113,6 +113,8 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     expect(await page.locator("#slo-modelErrorRate").getAttribute("class")).toBe("card");
     expect(await page.locator("#slo-approvalRate .value").textContent()).toBe("0.0%");
     expect(await page.locator("#slo-toolCallSuccessRate .value").textContent()).toBe("no tool calls");
+    // Budget burn: what the four answered calls spent, against the limit.
+    expect((await page.locator("#budget-burn tbody tr").first().locator("td").allTextContents()).slice(0, 4)).toEqual(["all-daily", "global", "daily (UTC)", `${await page.locator("#total-spend").textContent().then((t) => t!.slice(1))} / 1`]);
     expect(await page.locator("#error-codes tbody tr").first().locator("td").allTextContents()).toEqual(["not_found", "refused", "1", "20.0%"]);
     await shot(page, "overview");
     // Narrowed to one operation, every panel shows only its calls; cleared, all of them again.

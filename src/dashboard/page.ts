@@ -62,6 +62,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     </div>
     <h3>Service levels</h3>
     <div id="slo" class="cards"></div>
+    <h3>Budget burn</h3>
+    <div class="scroll"><table id="budget-burn"><thead><tr><th>Budget</th><th>Scope</th><th>Window</th><th>Spent / limit (USD)</th><th>Burn</th></tr></thead><tbody></tbody></table></div>
     <div class="split">
       <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Outcome</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
     </div>

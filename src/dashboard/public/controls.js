@@ -1,7 +1,7 @@
 // @ts-check
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
 import { editPrice, editRoute, rateLimitEditor } from "./editors.js";
-import { $, actionButton, api, confirmAction, fill, money, priceText, say, when } from "./lib.js";
+import { $, actionButton, api, budgetBurn, confirmAction, fill, priceText, say, when } from "./lib.js";
 
 export async function loadControls() {
   const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
@@ -14,18 +14,7 @@ export async function loadControls() {
   );
   fill(
     "budgets",
-    budgets.data.data.map((/** @type {any} */ b) => {
-      // Spent only: what instances hold in reserve for calls in flight is not spend.
-      const spent = b.current ? Number(b.current.spent) : 0;
-      const meter = document.createElement("meter");
-      meter.className = "meter";
-      meter.min = 0;
-      meter.max = Number(b.limit);
-      meter.value = Math.min(spent, Number(b.limit));
-      if (b.warnAt) meter.high = Number(b.warnAt);
-      meter.setAttribute("aria-label", `${b.name}: ${((spent / Number(b.limit)) * 100).toFixed(0)}% of its limit`);
-      return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(String(spent))} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter, limitEditor(b)];
-    }),
+    budgets.data.data.map((/** @type {any} */ b) => [...budgetBurn(b), limitEditor(b)]),
   );
   fill(
     "routes",

@@ -97,3 +97,21 @@ export function actionButton(text, subject, onClick) {
   button.addEventListener("click", () => void onClick());
   return button;
 }
+
+/**
+ * A budget's row: name, scope, window, spent against the limit, and a meter of its burn.
+ * Spent only: what instances hold in reserve for calls in flight is not spend.
+ * @param {any} b
+ * @returns {Array<string | Node>}
+ */
+export function budgetBurn(b) {
+  const spent = b.current ? Number(b.current.spent) : 0;
+  const meter = document.createElement("meter");
+  meter.className = "meter";
+  meter.min = 0;
+  meter.max = Number(b.limit);
+  meter.value = Math.min(spent, Number(b.limit));
+  if (b.warnAt) meter.high = Number(b.warnAt);
+  meter.setAttribute("aria-label", `${b.name}: ${((spent / Number(b.limit)) * 100).toFixed(0)}% of its limit`);
+  return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(b.current?.spent ?? "0")} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter];
+}

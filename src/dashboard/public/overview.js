@@ -1,6 +1,6 @@
 // @ts-check
 /** The overview: spend, latency, service levels, spend over time and recent calls, narrowed by the filters. */
-import { $, api, fill, money, when } from "./lib.js";
+import { $, api, budgetBurn, fill, money, when } from "./lib.js";
 
 /** @param {string} id */
 const valueOf = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value.trim();
@@ -21,11 +21,12 @@ export async function loadOverview() {
   const grain = valueOf("grain");
   const since = valueOf("since");
   // Everything is read first, then drawn at once: a half-drawn overview is never on screen.
-  const [overview, series, calls, choices] = await Promise.all([
+  const [overview, series, calls, choices, budgets] = await Promise.all([
     api("GET", `/admin/overview?${filters}`),
     api("GET", `/admin/spend/series?${filters}&by=${stackBy}&grain=${grain}`),
     api("GET", `/admin/calls?${filters}&limit=50`),
     choicesFor(since, [...filters.keys()].length > 1),
+    api("GET", "/admin/budgets"),
   ]);
   const o = overview.data;
   offer("filter-operation", choices.operation);
@@ -46,6 +47,8 @@ export async function loadOverview() {
   fill("by-user", top(o.top.user));
   fill("by-key", top(o.top.key));
   slo(o.slo);
+  // Budgets burn in their own windows, whatever the range and filters.
+  fill("budget-burn", budgets.data.data.map(budgetBurn), "No budgets.");
   fill(
     "error-codes",
     o.codes.map((/** @type {any} */ c) => [c.code, c.outcome, c.requests, percent(c.requests / o.requests)]),
