@@ -46,7 +46,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
       result = shaped.result;
       output = shaped.output;
     }
-    record.toolCalls = tallyAnswer(result.choices.flatMap((choice) => choice.message.tool_calls ?? []), body.tools);
+    record.toolCalls = tallyAnswer(result.choices, body.tools);
     const settlement = settle(deps, ctx, record);
     return { ...settlement, result, model: model.id, provider: model.providerName, attempts: record.attempts, ...(contract ? { output } : {}) };
   } catch (err) {

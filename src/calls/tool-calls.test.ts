@@ -3,19 +3,22 @@ import { StreamedToolCalls, tallyAnswer } from "./tool-calls.js";
 
 const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
 const call = (name: string, args: string) => ({ id: `call_${name}`, type: "function" as const, function: { name, arguments: args } });
+const answer = (...calls: ReturnType<typeof call>[]) => [{ message: { tool_calls: calls } }];
 
 describe("tool-call tally", () => {
   it("counts a call that names a declared tool with object arguments as a success", () => {
-    expect(tallyAnswer([call("get_weather", '{"city":"Oslo"}'), call("get_weather", "")], tools)).toEqual({ calls: 2, failures: 0 });
+    expect(tallyAnswer(answer(call("get_weather", '{"city":"Oslo"}'), call("get_weather", "")), tools)).toEqual({ calls: 2, failures: 0 });
   });
 
   it("counts an undeclared name, unparsable arguments and non-object arguments as failures", () => {
-    expect(tallyAnswer([call("get_wether", "{}"), call("get_weather", '{"city":'), call("get_weather", "[1]"), call("get_weather", "{}")], tools)).toEqual({ calls: 4, failures: 3 });
+    expect(tallyAnswer(answer(call("get_wether", "{}"), call("get_weather", '{"city":'), call("get_weather", "[1]"), call("get_weather", "{}")), tools)).toEqual({ calls: 4, failures: 3 });
+    // Every choice's calls count (n > 1).
+    expect(tallyAnswer([...answer(call("get_weather", "{}")), ...answer(call("nope", "{}"))], tools)).toEqual({ calls: 2, failures: 1 });
   });
 
   it("is undefined for an answer with no tool calls", () => {
-    expect(tallyAnswer(undefined, tools)).toBeUndefined();
-    expect(tallyAnswer([], tools)).toBeUndefined();
+    expect(tallyAnswer([{ message: {} }], tools)).toBeUndefined();
+    expect(tallyAnswer(answer(), tools)).toBeUndefined();
   });
 
   it("assembles streamed fragments by choice and index before judging them", () => {

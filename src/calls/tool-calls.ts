@@ -18,10 +18,11 @@ export function tallyToolCalls(calls: readonly { name: string; arguments: string
   return { calls: calls.length, failures };
 }
 
-export function tallyAnswer(toolCalls: readonly ToolCall[] | undefined, tools: readonly unknown[] | undefined): ToolCallTally | undefined {
-  if (!toolCalls?.length) return undefined;
+/** The tool calls of an answer's choices; undefined (and nothing allocated) when it made none, as most answers do. */
+export function tallyAnswer(choices: readonly { message: { tool_calls?: readonly ToolCall[] } }[], tools: readonly unknown[] | undefined): ToolCallTally | undefined {
+  if (!choices.some((choice) => choice.message.tool_calls?.length)) return undefined;
   return tallyToolCalls(
-    toolCalls.map((call) => ({ name: call.function.name, arguments: call.function.arguments })),
+    choices.flatMap((choice) => (choice.message.tool_calls ?? []).map((call) => ({ name: call.function.name, arguments: call.function.arguments }))),
     tools,
   );
 }
