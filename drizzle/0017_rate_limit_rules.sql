@@ -3,5 +3,6 @@ CREATE TABLE "rate_limit_rules" (
 	"definition" jsonb NOT NULL,
 	"source" text NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"updated_by" text
+	"updated_by" text,
+	"deleted_at" timestamp with time zone
 );

@@ -230,9 +230,10 @@ export class ControlPlane {
     plane.deps.rateLimits.start();
     plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
-    // Instances already running still serve the previous file's routes and prices until told.
+    // Instances already running still serve the previous file's routes, prices and rate limits until told.
     await plane.announce("routes");
     await plane.announce("prices");
+    await plane.announce("rate_limits");
     await plane.ledger.start();
     // Last: a run recovered at start may make a call, which needs the prices and the ledger above.
     plane.governance.executions.start();

@@ -122,6 +122,7 @@ describe.each(STORE_KINDS)("overview on %s", (kind) => {
     const bad = await get("/admin/overview?since=lately");
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "invalid_request", param: "since" });
+    expect((await get("/admin/calls?limit=1.5")).body.error).toMatchObject({ code: "invalid_request", param: "limit" });
     const long = await get(`/admin/overview?model=${"m".repeat(201)}`);
     expect(long.body.error).toMatchObject({ code: "invalid_request", param: "model" });
     const created = await fetch(`${gw.url}/admin/keys`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" }, body: JSON.stringify({ name: "app" }) });

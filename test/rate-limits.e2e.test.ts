@@ -114,5 +114,10 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     expect((await api(two, "DELETE", "/admin/rate-limits/per-key")).status).toBe(404);
     await expect.poll(async () => (await api(one, "GET", "/admin/rate-limits")).body.data.length, { timeout: 5_000 }).toBe(0);
     expect([(await call(one, key)).status, (await call(three, key)).status]).toEqual([200, 200]);
+    // Deleted stays deleted over a restart, though the file still has the limit; set again, it is back.
+    const four = await instance(shared.database, cfg, one.adminKey);
+    expect((await api(four, "GET", "/admin/rate-limits")).body.data).toEqual([]);
+    expect((await api(four, "PUT", "/admin/rate-limits/per-key", { scope: "key", requestsPerMinute: 7 })).body).toMatchObject({ requestsPerMinute: 7, source: "admin" });
+    await expect.poll(async () => (await api(one, "GET", "/admin/rate-limits")).body.data[0]?.requestsPerMinute, { timeout: 5_000 }).toBe(7);
   });
 });

@@ -110,7 +110,6 @@ async function* relay(
   const operationName = record.operation?.name;
   const toolCalls = new StreamedToolCalls();
   const billDelivered = async () => {
-    record.toolCalls = toolCalls.tally(body.tools);
     record.usageEstimated = usage === undefined;
     record.usage = usage ?? (await estimateUsage(body, generated.join(""), charsBeyond));
   };
@@ -144,6 +143,8 @@ async function* relay(
       next = await iterator.next();
     }
     finished = true;
+    // Only a stream that ended whole has tool calls to judge.
+    record.toolCalls = toolCalls.tally(body.tools);
     await billDelivered();
     if (contract) {
       // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.

@@ -21,6 +21,23 @@ describe("tool-call tally", () => {
     expect(tallyAnswer(answer(), tools)).toBeUndefined();
   });
 
+  it("leaves out calls of another type or no known shape, and never throws on them", () => {
+    const custom = { id: "call_c", type: "custom", custom: { name: "grep", input: "foo" } } as unknown as ReturnType<typeof call>;
+    expect(tallyAnswer(answer(custom), tools)).toBeUndefined();
+    expect(tallyAnswer(answer(custom, call("get_weather", "{}"), null as unknown as ReturnType<typeof call>), tools)).toEqual({ calls: 1, failures: 0 });
+    expect(tallyAnswer([{ message: { tool_calls: "nonsense" as unknown as [] } }], tools)).toBeUndefined();
+  });
+
+  it("takes a streamed name once, and counts arguments too long to keep without judging them", () => {
+    const streamed = new StreamedToolCalls();
+    streamed.add(0, [{ index: 0, function: { name: "get_weather", arguments: "{" } }]);
+    streamed.add(0, [{ index: 0, function: { name: "get_weather", arguments: "}" } }]);
+    streamed.add(0, [{ index: 1, function: { name: "get_weather", arguments: '{"blob":"' } }]);
+    for (let i = 0; i < 5; i++) streamed.add(0, [{ index: 1, function: { arguments: "x".repeat(64 * 1024) } }]);
+    streamed.add(0, [null, { index: 2 }]);
+    expect(streamed.tally(tools)).toEqual({ calls: 2, failures: 0 });
+  });
+
   it("assembles streamed fragments by choice and index before judging them", () => {
     const streamed = new StreamedToolCalls();
     streamed.add(0, [{ index: 0, id: "call_a", function: { name: "get_weather", arguments: "" } }]);

@@ -18,32 +18,52 @@ export function tallyToolCalls(calls: readonly { name: string; arguments: string
   return { calls: calls.length, failures };
 }
 
-/** The tool calls of an answer's choices; undefined (and nothing allocated) when it made none, as most answers do. */
+/**
+ * The function calls of an answer's choices; undefined (and nothing allocated) when it made none, as
+ * most answers do. The answer is the provider's, unchecked: a call of another type (a custom tool) or
+ * of no recognizable shape is left out, never allowed to fail the call.
+ */
 export function tallyAnswer(choices: readonly { message: { tool_calls?: readonly ToolCall[] } }[], tools: readonly unknown[] | undefined): ToolCallTally | undefined {
-  if (!choices.some((choice) => choice.message.tool_calls?.length)) return undefined;
-  return tallyToolCalls(
-    choices.flatMap((choice) => (choice.message.tool_calls ?? []).map((call) => ({ name: call.function.name, arguments: call.function.arguments }))),
-    tools,
-  );
+  if (!choices.some((choice) => Array.isArray(choice.message.tool_calls) && choice.message.tool_calls.length > 0)) return undefined;
+  const calls: Array<{ name: string; arguments: string }> = [];
+  for (const choice of choices) {
+    for (const call of Array.isArray(choice.message.tool_calls) ? choice.message.tool_calls : []) {
+      const fn = (call as { function?: { name?: unknown; arguments?: unknown } } | null)?.function;
+      if (typeof fn?.name === "string") calls.push({ name: fn.name, arguments: typeof fn.arguments === "string" ? fn.arguments : "" });
+    }
+  }
+  return calls.length ? tallyToolCalls(calls, tools) : undefined;
 }
+
+/** Arguments kept per streamed call; past this the call is counted, not judged. */
+const MAX_ARGUMENT_CHARS = 256 * 1024;
 
 /** Streamed tool calls arrive as fragments keyed by index: the name once, the arguments in pieces. */
 export class StreamedToolCalls {
-  private readonly calls = new Map<string, { name: string; arguments: string }>();
+  private readonly calls = new Map<string, { name: string; arguments: string; overflow: boolean }>();
 
   add(choiceIndex: number, deltas: readonly unknown[]): void {
     for (const delta of deltas) {
-      const { index, function: fn } = delta as { index?: unknown; function?: { name?: unknown; arguments?: unknown } };
+      const { index, function: fn } = (delta ?? {}) as { index?: unknown; function?: { name?: unknown; arguments?: unknown } };
+      if (!fn) continue;
       const key = `${choiceIndex}:${typeof index === "number" ? index : 0}`;
-      const call = this.calls.get(key) ?? { name: "", arguments: "" };
-      if (typeof fn?.name === "string") call.name += fn.name;
-      if (typeof fn?.arguments === "string") call.arguments += fn.arguments;
+      const call = this.calls.get(key) ?? { name: "", arguments: "", overflow: false };
+      // The name comes once; a provider that repeats it in later fragments must not double it.
+      if (typeof fn.name === "string" && !call.name) call.name = fn.name;
+      if (typeof fn.arguments === "string") {
+        if (call.arguments.length + fn.arguments.length > MAX_ARGUMENT_CHARS) call.overflow = true;
+        else call.arguments += fn.arguments;
+      }
       this.calls.set(key, call);
     }
   }
 
+  /** Judged only for a stream that ended whole: arguments cut off mid-way say nothing of the model. */
   tally(tools: readonly unknown[] | undefined): ToolCallTally | undefined {
-    return this.calls.size === 0 ? undefined : tallyToolCalls([...this.calls.values()], tools);
+    if (this.calls.size === 0) return undefined;
+    const calls = [...this.calls.values()];
+    const judged = tallyToolCalls(calls.filter((call) => !call.overflow), tools);
+    return { calls: calls.length, failures: judged.failures };
   }
 }
 

@@ -2,7 +2,8 @@
  * Percentiles from the latency histograms (see `ledgerLatency`): bucket `b` holds durations in
  * (2^((b-1)/8), 2^(b/8)] ms, bucket 0 those of at most 1 ms. Within the bucket that holds the
  * percentile, the value is interpolated as if its calls were spread evenly, as Prometheus's
- * `histogram_quantile` does; the answer is within one bucket (9%) of the exact one.
+ * `histogram_quantile` does; the answer is within one bucket (a factor of 2^(1/8), about 9%) of the exact
+ * one. Durations past the last bucket (about 17.5 minutes) are read as that bucket's bound.
  */
 export function bucketBounds(bucket: number): [number, number] {
   if (bucket <= 0) return [0, 1];

@@ -5,7 +5,7 @@ import { FILTER_NAMES, type LedgerFilters } from "../../store/queries/ledger-fil
 import { SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { enumParam, sendJson } from "../http.js";
+import { enumParam, limitParam, sendJson } from "../http.js";
 
 /** `GET /admin/spend?by=operation&since=24h[&operation=…&model=…&user=…]` */
 export function spend(gw: GatewayContext): Handler {
@@ -49,8 +49,7 @@ export function overview(gw: GatewayContext): Handler {
 export function recentCalls(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const limit = Math.min(1000, Math.max(1, Number(query.get("limit") ?? 50) || 50));
-    sendJson(res, 200, { data: await gw.plane.reports.recentCalls(limit, filtersOf(query)) });
+    sendJson(res, 200, { data: await gw.plane.reports.recentCalls(limitParam(query), filtersOf(query)) });
   };
 }
 

@@ -1,11 +1,12 @@
-import { asc, sql } from "drizzle-orm";
+import { asc, isNull, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, rateLimitRules, type RateLimitDefinition, type RateLimitRuleRow } from "../schema/index.js";
 import { rowsOf } from "./rows.js";
 
 /**
  * Seeds the config file's limits: a config limit is replaced by the file's version, one the file no
- * longer has is dropped, and an admin's limit is left alone (it stands until an admin changes it).
+ * longer has is dropped, and an admin's limit is left alone (it stands until an admin changes it),
+ * deleted ones included: their rows stay, marked, so that the file does not bring them back.
  */
 export async function seedRateLimitRules(db: Db, fromConfig: readonly RateLimitDefinition[]): Promise<void> {
   const incoming = JSON.stringify(fromConfig.map((definition) => ({ name: definition.name, definition })));
@@ -18,8 +19,9 @@ export async function seedRateLimitRules(db: Db, fromConfig: readonly RateLimitD
     where ${rateLimitRules}.source = 'config' and ${rateLimitRules}.definition is distinct from excluded.definition`);
 }
 
+/** The limits in force: every row but those an admin deleted. */
 export function readRateLimitRules(db: Db): Promise<RateLimitRuleRow[]> {
-  return db.select().from(rateLimitRules).orderBy(asc(rateLimitRules.name));
+  return db.select().from(rateLimitRules).where(isNull(rateLimitRules.deletedAt)).orderBy(asc(rateLimitRules.name));
 }
 
 export interface RuleAudit {
@@ -34,17 +36,23 @@ export async function writeRateLimitRule(db: Db, definition: RateLimitDefinition
     with written as (
       insert into ${rateLimitRules} (name, definition, source, updated_at, updated_by)
       values (${definition.name}, ${JSON.stringify(definition)}::jsonb, 'admin', now(), ${audit.actor})
-      on conflict (name) do update set definition = excluded.definition, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by
+      on conflict (name) do update set definition = excluded.definition, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by, deleted_at = null
       returning name, definition, updated_at
     )
     insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
     select ${audit.auditId}, updated_at, 'rate_limit.set', name, ${audit.actor}, ${audit.actorKind}, 'applied', definition from written`);
 }
 
-/** Deletes a limit, audited in the same statement. Its minutes' counters age out as they do. */
+/**
+ * Deletes a limit, audited in the same statement. The row stays as the admin's, marked deleted, so a
+ * restart with the file that still has the limit keeps it deleted. Its minutes' counters age out.
+ */
 export async function deleteRateLimitRule(db: Db, name: string, audit: RuleAudit): Promise<boolean> {
   const result = await db.execute(sql`
-    with deleted as (delete from ${rateLimitRules} where name = ${name} returning name),
+    with deleted as (
+      update ${rateLimitRules} set deleted_at = now(), source = 'admin', updated_at = now(), updated_by = ${audit.actor}
+      where name = ${name} and deleted_at is null returning name
+    ),
     audited as (
       insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
       select ${audit.auditId}, now(), 'rate_limit.delete', name, ${audit.actor}, ${audit.actorKind}, 'applied', '{}'::jsonb from deleted

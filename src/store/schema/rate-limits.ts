@@ -30,6 +30,8 @@ export const rateLimitRules = pgTable("rate_limit_rules", {
   source: text("source", { enum: ["config", "admin"] }).notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   updatedBy: text("updated_by"),
+  /** Set when an admin deleted the limit: the row stays, so that the file's seed does not bring it back. */
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
 });
 
 export type RateLimitRuleRow = typeof rateLimitRules.$inferSelect;

@@ -60,7 +60,7 @@ export const ledgerOutcomes = pgTable(
  * Latency and time to first token of the calls that reached a provider (a refusal takes no time worth
  * plotting), per UTC hour and day, as histograms: bucket `b` counts calls that
  * took more than 2^((b-1)/8) ms and at most 2^(b/8) ms (bucket 0: at most 1 ms), so a percentile read
- * from it is within 9% of the exact one, however many calls the range holds.
+ * from it is within one bucket (about 9%) of the exact one, however many calls the range holds.
  */
 export const ledgerLatency = pgTable(
   "ledger_latency",
