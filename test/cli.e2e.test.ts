@@ -212,6 +212,14 @@ describe("airlock CLI against a real gateway process", () => {
     const bad = await cli("rate-limits", "set", "broken", "--scope", "key", "--url", gateway.url);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("set requestsPerMinute, tokensPerMinute or both");
+
+    const budget = await cli("budgets", "set", "all-daily", "--scope", "global", "--limit", "12.50", "--json", "--url", gateway.url);
+    expect(budget.stderr).toBe("");
+    expect(json(budget.stdout)).toMatchObject({ name: "all-daily", scope: "global", window: "daily", limit: "12.5", warnAt: "10", source: "admin" });
+    expect((await cli("budgets", "list", "--url", gateway.url)).stdout).toMatch(/all-daily\s+global\s+–\s+daily \(UTC\)\s+\S+\s+12\.5\s+10\s+key_/);
+    const badBudget = await cli("budgets", "set", "nope", "--scope", "galaxy", "--limit", "1", "--url", gateway.url);
+    expect(badBudget.code).toBe(1);
+    expect(badBudget.stderr).toContain("invalid_request");
   });
 
   it("the gateway never logged a secret", () => {
@@ -259,6 +267,10 @@ describe("airlock CLI against a real gateway process", () => {
     expect(json((await cli("rate-limits", "list", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toEqual([]);
     const gone = await cli("rate-limits", "delete", "per-key", "--url", url, "--data-dir", dataDir);
     expect(gone.stderr).toContain('no rate limit named "per-key"');
+    expect(json<Array<{ name: string; limit: string }>>((await cli("budgets", "list", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toMatchObject([{ name: "all-daily", limit: "12.5" }]);
+    expect(json((await cli("budgets", "set", "all-daily", "--scope", "global", "--limit", "20", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toMatchObject({ limit: "20", updatedBy: expect.stringMatching(/^cli:/) });
+    expect((await cli("budgets", "delete", "all-daily", "--url", url, "--data-dir", dataDir)).stdout).toBe("Deleted budget all-daily.\n");
+    expect(json((await cli("budgets", "list", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toEqual([]);
     const runs = await cli("runs", "list", "--json", "--url", url, "--data-dir", dataDir);
     expect(json<Array<{ status: string; module: string }>>(runs.stdout)).toMatchObject([{ status: "completed", module: "echo" }]);
   }, 120_000);

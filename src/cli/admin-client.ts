@@ -5,6 +5,7 @@ import { parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
 import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
+import { BudgetBook, type BudgetStatus } from "../guards/budget-book.js";
 import type { Principal } from "../auth/principal.js";
 import { sloSchema } from "../config/schema.js";
 import { LedgerReports } from "../ledger/ledger-reports.js";
@@ -50,6 +51,9 @@ export interface AdminBackend {
   rateLimits(): Promise<RateLimitStatus[]>;
   setRateLimit(name: string, limit: Record<string, unknown>): Promise<RateLimitStatus>;
   deleteRateLimit(name: string): Promise<void>;
+  budgets(): Promise<BudgetStatus[]>;
+  setBudget(name: string, budget: Record<string, unknown>): Promise<BudgetStatus>;
+  deleteBudget(name: string): Promise<void>;
   fallbacks(since: string): Promise<FallbackReport>;
   reconciliation(since: string): Promise<ReconciliationReport>;
   profitAndLoss(from: string | undefined, to: string | undefined): Promise<ProfitAndLoss>;
@@ -131,6 +135,9 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     rateLimits: async () => (await call<{ data: RateLimitStatus[] }>("GET", "/admin/rate-limits")).data,
     setRateLimit: (name, limit) => call<RateLimitStatus>("PUT", `/admin/rate-limits/${encodeURIComponent(name)}`, limit),
     deleteRateLimit: async (name) => void (await call("DELETE", `/admin/rate-limits/${encodeURIComponent(name)}`)),
+    budgets: async () => (await call<{ data: BudgetStatus[] }>("GET", "/admin/budgets")).data,
+    setBudget: (name, budget) => call<BudgetStatus>("PUT", `/admin/budgets/${encodeURIComponent(name)}`, budget),
+    deleteBudget: async (name) => void (await call("DELETE", `/admin/budgets/${encodeURIComponent(name)}`)),
     fallbacks: (since) => call<FallbackReport>("GET", `/admin/reports/fallbacks?since=${encodeURIComponent(since)}`),
     reconciliation: (since) => call<ReconciliationReport>("GET", `/admin/reports/reconciliation?since=${encodeURIComponent(since)}`),
     profitAndLoss: (from, to) => call<ProfitAndLoss>("GET", `/admin/reports/pnl?${new URLSearchParams({ ...(from ? { from } : {}), ...(to ? { to } : {}) })}`),
@@ -167,6 +174,9 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
   });
   // The limits in force live in the gateways; here they are only read and written.
   const rateLimits = new RateLimitRules({ db: database.db, logger: silentLogger, seeds: [], limits: { use: () => undefined }, announce: () => database.notify(CHANGES_CHANNEL, "rate_limits").catch(() => undefined) });
+  // Never started: starting seeds the file's budgets, which only a gateway knows.
+  const budgetBook = new BudgetBook(database.db, []);
+  const announceBudgets = () => database.notify(CHANGES_CHANNEL, "budgets").catch(() => undefined);
   // Gateways on the same PostgreSQL reload their keys at once; without this a revoked key would work on until their next reload.
   const announceKeys = () => database.notify(CHANGES_CHANNEL, "keys").catch(() => undefined);
   return {
@@ -200,6 +210,20 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     deleteRateLimit: async (name) => {
       await rateLimits.reload();
       if (!(await rateLimits.remove(name, cliPrincipal()))) throw new CliError(`not_found: no rate limit named "${name}"`);
+    },
+    budgets: async () => {
+      await budgetBook.reload();
+      return budgetBook.status();
+    },
+    setBudget: async (name, budget) => {
+      await budgetBook.put(name, budget, cliPrincipal());
+      await announceBudgets();
+      return (await budgetBook.status()).find((b) => b.name === name)!;
+    },
+    deleteBudget: async (name) => {
+      await budgetBook.reload();
+      if (!(await budgetBook.remove(name, cliPrincipal()))) throw new CliError(`not_found: no budget named "${name}"`);
+      await announceBudgets();
     },
     profitAndLoss: async (fromText, toText) => {
       const { from, to } = reportWindow(fromText, toText);

@@ -7,8 +7,10 @@ import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
-import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRateLimits, printRoutes, printSpend } from "./print.js";
+import type { ConnectOptions } from "./admin-client.js";
+import { print, withBackend, withConnection } from "./command-kit.js";
+import { registerGuardCommands } from "./guard-commands.js";
+import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRoutes, printSpend } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -164,30 +166,7 @@ withConnection(routes.command("list").description("every route, where it came fr
   }),
 );
 
-const rateLimits = program.command("rate-limits").description("requests and tokens per minute; a limit set here stands over restarts, on every instance");
-withConnection(rateLimits.command("list").description("the limits in force, and whether the file or an admin set each")).action((opts: ConnectOptions & { json?: boolean }) =>
-  withBackend(opts, async (backend) => {
-    const list = await backend.rateLimits();
-    print(opts.json ? list : printRateLimits(list));
-  }),
-);
-withConnection(rateLimits.command("set").description("create or replace a limit; audited").argument("<name>"))
-  .requiredOption("--scope <scope>", "key, user, operation or global")
-  .option("--target <id>", "one key id, user id or operation name (default: each its own)")
-  .option("--rpm <n>", "requests per minute", Number)
-  .option("--tpm <n>", "input plus output tokens per minute", Number)
-  .action((name: string, opts: ConnectOptions & { scope: string; target?: string; rpm?: number; tpm?: number; json?: boolean }) =>
-    withBackend(opts, async (backend) => {
-      const saved = await backend.setRateLimit(name, { scope: opts.scope, target: opts.target, requestsPerMinute: opts.rpm, tokensPerMinute: opts.tpm });
-      print(opts.json ? saved : `${printRateLimits([saved])}\nWritten through ${backend.via}.`);
-    }),
-  );
-withConnection(rateLimits.command("delete").description("remove a limit; audited").argument("<name>")).action((name: string, opts: ConnectOptions & { json?: boolean }) =>
-  withBackend(opts, async (backend) => {
-    await backend.deleteRateLimit(name);
-    print(opts.json ? { name, deleted: true } : `Deleted rate limit ${name}.`);
-  }),
-);
+registerGuardCommands(program);
 
 const killSwitch = program.command("kill-switch").description("stop AI calls at once, all of them or one operation's; every flip is audited");
 for (const state of ["on", "off"] as const) {
@@ -339,23 +318,7 @@ function filtersOf(opts: Filters): Filters {
   return Object.fromEntries((["operation", "model", "user"] as const).filter((name) => opts[name]).map((name) => [name, opts[name]]));
 }
 
-function withConnection(command: Command): Command {
-  return command
-    .option("--url <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")
-    .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
-    .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
-    .option("--json", "print JSON");
-}
 
-async function withBackend(opts: ConnectOptions, work: (backend: AdminBackend) => Promise<void>): Promise<void> {
-  const { connect } = await import("./admin-client.js");
-  const backend = await connect(opts);
-  try {
-    await work(backend);
-  } finally {
-    await backend.close();
-  }
-}
 
 function parseJsonOption(text: string): unknown {
   try {
@@ -365,9 +328,6 @@ function parseJsonOption(text: string): unknown {
   }
 }
 
-function print(value: unknown): void {
-  process.stdout.write((typeof value === "string" ? value : JSON.stringify(value, null, 2)) + "\n");
-}
 
 function toPort(value: string): number {
   const port = Number(value);

@@ -7,6 +7,7 @@ import type { ReconciliationReport, SpendReport } from "./admin-client.js";
 import type { AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
 import type { Overview } from "../ledger/overview.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
+import type { BudgetStatus } from "../guards/budget-book.js";
 
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
@@ -182,5 +183,13 @@ export function printRateLimits(limits: RateLimitStatus[]): string {
   return table(
     ["name", "scope", "target", "requests/min", "tokens/min", "set by", "updated"],
     limits.map((l) => [l.name, l.scope, l.target ?? "(each)", String(l.requestsPerMinute ?? "–"), String(l.tokensPerMinute ?? "–"), l.source === "admin" ? (l.updatedBy ?? "admin") : "config", l.updatedAt]),
+  );
+}
+
+export function printBudgets(budgets: BudgetStatus[]): string {
+  if (budgets.length === 0) return "No budgets.";
+  return table(
+    ["name", "scope", "target", "window", "spent (USD)", "limit (USD)", "warn at", "set by"],
+    budgets.map((b) => [b.name, b.scope, b.target || "–", `${b.window} (${b.timezone})`, b.current?.spent ?? "0", b.limit, b.warnAt ?? "–", b.source === "admin" ? (b.updatedBy ?? "admin") : "config"]),
   );
 }
