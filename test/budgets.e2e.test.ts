@@ -18,7 +18,7 @@ const centCall = (inst: Instance, key = inst.adminKey, extra: Record<string, unk
 
 describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
-  const { config, gateway, sent } = routesSuite(kind, (made) => {
+  const { config, gateway, instance, store, sent } = routesSuite(kind, (made) => {
     upstreams = made;
   });
   const fast = { syncIntervalMs: 100, leaseTtlMs: 1_000 };
@@ -177,8 +177,10 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect((await rowOf(gw, high.headers.get("x-request-id")!)).routeReason).toBeNull();
   });
 
-  it("changes budgets through the admin API (admin keys only), audited, and applies a new limit at once", async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "cap", scope: "global", limit: "0.01" }], budgeting: fast }));
+  it("changes budgets through the admin API (admin keys only), audited, and applies a new limit at once; a deleted one stays deleted over a restart", async () => {
+    const shared = await store();
+    const cfg = config({ models: [CENT_MODEL], budgets: [{ name: "cap", scope: "global", limit: "0.01" }], budgeting: fast });
+    const gw = await instance(shared.database, cfg);
     for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
     expect((await centCall(gw)).status).toBe(200);
     expect((await centCall(gw)).status).toBe(429);
@@ -203,6 +205,12 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
       ["budget.delete", "cap", BOOTSTRAP_ADMIN_ID],
       ["budget.set", "cap", BOOTSTRAP_ADMIN_ID],
     ]);
+    // The file still has the budget; a restart does not bring back what an admin deleted. Set again, it is back.
+    const restarted = await instance(shared.database, cfg, gw.adminKey);
+    expect((await api(restarted, "GET", "/admin/budgets")).body.data).toEqual([]);
+    expect((await centCall(restarted)).status).toBe(200);
+    expect((await api(restarted, "PUT", "/admin/budgets/cap", { scope: "global", limit: "5" })).body).toMatchObject({ name: "cap", limit: "5", source: "admin" });
+    expect((await api(restarted, "GET", "/admin/budgets")).body.data.map((b: { name: string }) => b.name)).toEqual(["cap"]);
   });
 
 });

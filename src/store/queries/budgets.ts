@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, isNull, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, budgets, type BudgetRow } from "../schema/index.js";
 import { rowsOf } from "./rows.js";
@@ -11,11 +11,15 @@ import { rowsOf } from "./rows.js";
 
 export type BudgetInput = Pick<BudgetRow, "name" | "scope" | "target" | "period" | "timezone" | "limitUsd" | "warnUsd">;
 
+/** The budgets in force: every row but those an admin deleted. */
 export function readBudgets(db: Db): Promise<BudgetRow[]> {
-  return db.select().from(budgets).orderBy(budgets.name);
+  return db.select().from(budgets).where(isNull(budgets.deletedAt)).orderBy(budgets.name);
 }
 
-/** The config's budgets: new ones inserted, changed ones updated and dropped ones deleted, unless an admin set them. */
+/**
+ * The config's budgets: new ones inserted, changed ones updated and dropped ones deleted, unless an
+ * admin set them, or deleted them (the row stays, marked, so the file does not bring it back).
+ */
 export async function seedBudgets(db: Db, fromConfig: readonly BudgetInput[]): Promise<void> {
   const incoming = JSON.stringify(fromConfig);
   await db.execute(sql`
@@ -53,7 +57,7 @@ export async function writeBudget(db: Db, budget: BudgetInput, audit: BudgetAudi
       values (${budget.name}, ${budget.scope}, ${budget.target}, ${budget.period}, ${budget.timezone}, ${budget.limitUsd}::numeric,
         ${budget.warnUsd}::numeric, 'admin', now(), ${audit.actor})
       on conflict (name) do update set scope = excluded.scope, target = excluded.target, period = excluded.period, timezone = excluded.timezone,
-        limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by
+        limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by, deleted_at = null
       returning *
     ), relimited as (
       update budget_windows w set limit_usd = written.limit_usd from written where w.budget_name = written.name and w."end" > now()
@@ -70,10 +74,16 @@ export async function writeBudget(db: Db, budget: BudgetInput, audit: BudgetAudi
   return { ...row, updatedAt: new Date(row.updatedAt) };
 }
 
-/** Deletes a budget, audited in the same statement. Its windows stay, as history. */
+/**
+ * Deletes a budget, audited in the same statement. Its row stays as the admin's, marked deleted, so a
+ * restart with a file that still has it keeps it deleted. Its windows stay, as history.
+ */
 export async function deleteBudget(db: Db, name: string, audit: BudgetAudit): Promise<boolean> {
   const result = await db.execute(sql`
-    with deleted as (delete from ${budgets} where name = ${name} returning name),
+    with deleted as (
+      update ${budgets} set deleted_at = now(), source = 'admin', updated_at = now(), updated_by = ${audit.actor}
+      where name = ${name} and deleted_at is null returning name
+    ),
     audited as (
       insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
       select ${audit.auditId}, now(), 'budget.delete', name, ${audit.actor}, ${audit.actorKind}, 'applied', '{}'::jsonb from deleted
@@ -95,16 +105,16 @@ export async function openWindow(db: Db, key: WindowKey & { end: Date; holder: s
   const result = await db.execute(sql`
     with opened as (
       insert into budget_windows (budget_name, start, "end", limit_usd)
-      select name, ${key.start.toISOString()}::timestamptz, ${key.end.toISOString()}::timestamptz, limit_usd from ${budgets} where name = ${key.budget}
+      select name, ${key.start.toISOString()}::timestamptz, ${key.end.toISOString()}::timestamptz, limit_usd from ${budgets} where name = ${key.budget} and deleted_at is null
       on conflict (budget_name, start) do nothing
       returning 1
     ), leased as (
       insert into budget_leases (budget_name, window_start, holder, amount, expires_at)
       select ${key.budget}, ${key.start.toISOString()}::timestamptz, ${key.holder}, 0, now() + ${key.ttlMs}::int * interval '1 millisecond'
-      where exists (select 1 from ${budgets} where name = ${key.budget})
+      where exists (select 1 from ${budgets} where name = ${key.budget} and deleted_at is null)
       on conflict (budget_name, window_start, holder) do update set expires_at = excluded.expires_at
     )
-    select (select count(*) from opened)::int as opened, (select count(*) from ${budgets} where name = ${key.budget})::int as exists`);
+    select (select count(*) from opened)::int as opened, (select count(*) from ${budgets} where name = ${key.budget} and deleted_at is null)::int as exists`);
   const [row] = rowsOf<{ opened: number; exists: number }>(result);
   return { opened: Number(row?.opened) > 0, exists: Number(row?.exists) > 0 };
 }
@@ -221,7 +231,7 @@ export async function openWindows(db: Db): Promise<WindowState[]> {
 export async function markWarned(db: Db): Promise<Array<{ budget: string; start: Date; spent: string; limit: string }>> {
   const result = await db.execute(sql`
     update budget_windows w set warned_at = now() from ${budgets} b
-    where b.name = w.budget_name and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
+    where b.name = w.budget_name and b.deleted_at is null and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
     returning w.budget_name as budget, w.start, w.spent::text as spent, w.limit_usd::text as "limit"`);
   return rowsOf<{ budget: string; start: string | Date; spent: string; limit: string }>(result).map((r) => ({ ...r, start: new Date(r.start) }));
 }

@@ -18,7 +18,7 @@ function currentState(kind: ChangeKind, target: string): SQL {
       return sql`(select price from prices where model = ${target} and effective_from <= now() order by effective_from desc limit 1)`;
     case "budget":
       return sql`(select jsonb_build_object('scope', scope, 'target', target, 'window', period, 'timezone', timezone, 'limit', limit_usd::text, 'warnAt', warn_usd::text)
-        from budgets where name = ${target})`;
+        from budgets where name = ${target} and deleted_at is null)`;
     case "toggle":
       return sql`(select jsonb_build_object('enabled', enabled, 'locked', locked, 'controlledBy', controlled_by) from feature_toggles where name = ${target})`;
     case "grant":

@@ -19,6 +19,8 @@ export const budgets = pgTable("budgets", {
   source: text("source", { enum: ["config", "admin"] }).notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   updatedBy: text("updated_by"),
+  /** Set when an admin deleted the budget: the row stays, so that the file's seed does not bring it back. */
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
 });
 
 /**

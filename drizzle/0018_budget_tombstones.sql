@@ -1,0 +1,1 @@
+ALTER TABLE "budgets" ADD COLUMN "deleted_at" timestamp with time zone;
