@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -9,6 +9,7 @@ import { LedgerReports } from "../src/ledger/ledger-reports.js";
 import { openDatabase, type Database } from "../src/store/database.js";
 import { isFiltered, type LedgerFilters } from "../src/store/queries/ledger-filters.js";
 import { rowsOf } from "../src/store/queries/rows.js";
+import { at, backfill } from "./support/ledger-scale.js";
 import { scratchPostgres } from "./targets/airlock.js";
 
 /**
@@ -74,13 +75,6 @@ interface StoreResult {
   timings: Timing[];
 }
 
-async function backfill(database: Database, migration: string, pattern: RegExp): Promise<void> {
-  const text = await readFile(path.join(ROOT, "drizzle", migration), "utf8");
-  const statements = text.split("--> statement-breakpoint").filter((part) => pattern.test(part));
-  if (statements.length === 0) throw new Error(`${migration} has no backfill`);
-  for (const statement of statements) await database.execute(statement);
-}
-
 async function measure(store: StoreResult["store"], database: Database, sizeOf: () => Promise<number>): Promise<StoreResult> {
   const log = (text: string) => process.stderr.write(`[${store}] ${text}\n`);
   const now = new Date();
@@ -135,10 +129,6 @@ async function measure(store: StoreResult["store"], database: Database, sizeOf: 
     log(`${label}: p50 ${at(times, 0.5).toFixed(1)} ms over ${requests.toLocaleString("en")} calls`);
   }
   return { store, rows: ROWS, loadSeconds, rollupSeconds, sizeBytes: await sizeOf(), timings };
-}
-
-function at(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 const results: StoreResult[] = [];

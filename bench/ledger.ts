@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +9,7 @@ import { insertSerializedLedgerRows, serializeLedgerRow, spendBy } from "../src/
 import { SPEND_GROUPS, type SpendGroup } from "../src/store/spend-groups.js";
 import { scratchPostgres } from "./targets/airlock.js";
 import { rowsOf } from "../src/store/queries/rows.js";
+import { at, backfill } from "./support/ledger-scale.js";
 
 /**
  * `npm run bench:ledger`: how spend reports scale with the ledger. It loads 10 million rows spread
@@ -84,10 +85,7 @@ async function measureStore(store: "postgres" | "pglite", database: Database, ro
   const loadSeconds = (performance.now() - started) / 1000;
 
   started = performance.now();
-  const migration = await readFile(path.join(ROOT, "drizzle/0004_ledger_rollup.sql"), "utf8");
-  const backfill = migration.split("--> statement-breakpoint").filter((part) => part.includes('INSERT INTO "ledger_rollup"'));
-  if (backfill.length === 0) throw new Error("migration 0004 has no rollup backfill");
-  for (const statement of backfill) await database.execute(statement);
+  await backfill(database, "0004_ledger_rollup.sql", /INSERT INTO "ledger_rollup"/);
   await database.execute("analyze");
   const rollupSeconds = (performance.now() - started) / 1000;
   log(`rollup built in ${rollupSeconds.toFixed(1)} s`);
@@ -133,11 +131,6 @@ function scaled(decimal: string): string {
   const [whole, fraction = ""] = decimal.split(".");
   return `${whole}${fraction.padEnd(12, "0").slice(0, 12)}`.replace(/^(-?)0+(?=\d)/, "$1");
 }
-
-function at(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
 
 async function runPostgres(baseUrl: string): Promise<StoreResult> {
   const scratch = await scratchPostgres(baseUrl);

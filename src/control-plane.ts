@@ -45,7 +45,7 @@ import type { ExecutionModule } from "./governance/executions/modules.js";
 import { compileRouteExtras } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import type { Unlisten } from "./store/notices.js";
-import { ChangeNotices, type ChangeArea } from "./change-notices.js";
+import { ChangeNotices } from "./change-notices.js";
 import { LedgerReports } from "./ledger/ledger-reports.js";
 import { Metrics } from "./telemetry/metrics.js";
 
@@ -110,8 +110,8 @@ export class ControlPlane {
     const clock = options.clock ?? systemClock;
     const now = () => clock.now();
     const shared = options.database.kind === "postgres";
-    this.killSwitch = new KillSwitch({ db: options.database.db, logger: this.logger, ...config.killSwitch, shared, announce: () => this.announce("kill_switch") });
-    this.toggles = new FeatureToggles({ db: options.database.db, logger: this.logger, announce: () => this.announce("toggles") });
+    this.killSwitch = new KillSwitch({ db: options.database.db, logger: this.logger, ...config.killSwitch, shared, announce: () => this.notices.announce("kill_switch") });
+    this.toggles = new FeatureToggles({ db: options.database.db, logger: this.logger, announce: () => this.notices.announce("toggles") });
     this.budgets = new Budgets({
       db: options.database.db,
       logger: this.logger,
@@ -119,7 +119,7 @@ export class ControlPlane {
       settings: config.budgeting,
       seeds: config.budgets.map(budgetInput),
       now,
-      announce: () => this.announce("budgets"),
+      announce: () => this.notices.announce("budgets"),
       flushLedger: () => this.ledger.flush(),
       onEvent: (event) => {
         this.metrics.budgetEvents.inc({ budget: event.budget, event: event.type });
@@ -128,8 +128,9 @@ export class ControlPlane {
         if (event.type !== "budget.window_opened") this.notifier.notify(event.type, { ...event });
       },
     });
-    const rateLimits = new RateLimits({ db: options.database.db, logger: this.logger, limits: config.rateLimits, now });
-    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who), announce: () => this.announce("grants") });
+    // Its limits come from the store (RateLimitRules), seeded from the file at start.
+    const rateLimits = new RateLimits({ db: options.database.db, logger: this.logger, limits: [], now });
+    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who), announce: () => this.notices.announce("grants") });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
@@ -148,7 +149,7 @@ export class ControlPlane {
       grants: this.grants,
       rateLimits,
     };
-    this.rateLimits = new RateLimitRules({ db: options.database.db, logger: this.logger, seeds: config.rateLimits, limits: rateLimits, announce: () => this.announce("rate_limits") });
+    this.rateLimits = new RateLimitRules({ db: options.database.db, logger: this.logger, seeds: config.rateLimits, limits: rateLimits, announce: () => this.notices.announce("rate_limits") });
     this.loaded = options.config;
     this.routes = new RouteBook({
       db: options.database.db,
@@ -156,7 +157,7 @@ export class ControlPlane {
       seeds: configRoutes(config),
       world: () => routeWorld(this.deps.catalog),
       apply: (set) => this.applyRoutes(set),
-      announce: () => this.announce("routes"),
+      announce: () => this.notices.announce("routes"),
     });
     this.audit = new AuditLog(options.database.db);
     this.notifier = new Notifier({ db: options.database.db, logger: this.logger, webhooks: config.notifications.webhooks });
@@ -180,7 +181,7 @@ export class ControlPlane {
       applied: async (kind) => {
         const what = AREA_OF[kind];
         await this.notices.reload(what);
-        await this.announce(what);
+        await this.notices.announce(what);
       },
       notify: (type, request) => this.notifier.notify(type, request),
       marginImpacting: config.changeControl.marginImpacting,
@@ -192,7 +193,7 @@ export class ControlPlane {
       apply: (prices) => {
         this.deps = { ...this.deps, catalog: withPrices(this.deps.catalog, prices) };
       },
-      announce: () => this.announce("prices"),
+      announce: () => this.notices.announce("prices"),
     });
     // The kill switch first: it is the one change that must land within a second.
     this.notices.on("kill_switch", () => this.killSwitch.reload());
@@ -231,9 +232,9 @@ export class ControlPlane {
     plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes, prices and rate limits until told.
-    await plane.announce("routes");
-    await plane.announce("prices");
-    await plane.announce("rate_limits");
+    await plane.notices.announce("routes");
+    await plane.notices.announce("prices");
+    await plane.notices.announce("rate_limits");
     await plane.ledger.start();
     // Last: a run recovered at start may make a call, which needs the prices and the ledger above.
     plane.governance.executions.start();
@@ -280,7 +281,7 @@ export class ControlPlane {
 
   async createKey(input: NewKeyInput, by?: Principal): Promise<CreatedKey> {
     const created = await this.keys.create(input, by);
-    await this.announce("keys");
+    await this.notices.announce("keys");
     return created;
   }
 
@@ -290,7 +291,7 @@ export class ControlPlane {
 
   async revokeKey(id: string, by?: Principal): Promise<PublicKey | undefined> {
     const revoked = await this.keys.revoke(id, by);
-    if (revoked) await this.announce("keys");
+    if (revoked) await this.notices.announce("keys");
     return revoked;
   }
 
@@ -368,10 +369,6 @@ export class ControlPlane {
     const flipped = await this.killSwitch.flip(input, { keyId: actor.keyId, kind: actor.kind });
     this.notifier.notify("kill_switch.flipped", { active: input.active, scope: input.operation ? `operation:${input.operation}` : "global", reason: input.reason, by: actor.keyId });
     return flipped;
-  }
-
-  private announce(what: ChangeArea): Promise<void> {
-    return this.notices.announce(what);
   }
 
   /** Flushes the ledger and releases providers. The database belongs to whoever opened it. */

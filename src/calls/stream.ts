@@ -130,10 +130,7 @@ async function* relay(
         event.chunk.model = model.id;
         for (const choice of event.chunk.choices) {
           const content = choice.delta.content;
-          if (choice.delta.tool_calls) {
-            keep(toolCallText(choice.delta.tool_calls));
-            toolCalls.add(choice.index, choice.delta.tool_calls);
-          }
+          if (choice.delta.tool_calls) keep(toolCalls.add(choice.index, choice.delta.tool_calls));
           if (!content) continue;
           keep(content);
           if (text !== undefined && choice.index === 0) text += content;
@@ -177,17 +174,6 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
   if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
-}
-
-/** The generated part of streamed tool call deltas: names and argument fragments. */
-function toolCallText(deltas: unknown[]): string {
-  let text = "";
-  for (const delta of deltas) {
-    const fn = (delta as { function?: { name?: unknown; arguments?: unknown } }).function;
-    if (typeof fn?.name === "string") text += fn.name;
-    if (typeof fn?.arguments === "string") text += fn.arguments;
-  }
-  return text;
 }
 
 /** Ends the upstream's stream; a failure while closing has nobody left to tell. */

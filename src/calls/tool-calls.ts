@@ -1,4 +1,5 @@
 import type { ToolCall } from "../providers/spec.js";
+import { isObject } from "../providers/wire.js";
 
 /** How many tool calls an answer made, and how many of them could not be run as asked. */
 export interface ToolCallTally {
@@ -11,7 +12,7 @@ export interface ToolCallTally {
  * not a JSON object: the caller's code could not run it. What the tool then did is the caller's
  * business and never reaches the gateway.
  */
-export function tallyToolCalls(calls: readonly { name: string; arguments: string }[], tools: readonly unknown[] | undefined): ToolCallTally {
+function tallyToolCalls(calls: readonly { name: string; arguments: string }[], tools: readonly unknown[] | undefined): ToolCallTally {
   const declared = declaredNames(tools);
   let failures = 0;
   for (const call of calls) if (!declared.has(call.name) || !isJsonObject(call.arguments)) failures++;
@@ -42,20 +43,27 @@ const MAX_ARGUMENT_CHARS = 256 * 1024;
 export class StreamedToolCalls {
   private readonly calls = new Map<string, { name: string; arguments: string; overflow: boolean }>();
 
-  add(choiceIndex: number, deltas: readonly unknown[]): void {
+  /** Takes one chunk's deltas; returns the generated text in them (names and argument fragments), for the usage estimate. */
+  add(choiceIndex: number, deltas: readonly unknown[]): string {
+    let text = "";
     for (const delta of deltas) {
       const { index, function: fn } = (delta ?? {}) as { index?: unknown; function?: { name?: unknown; arguments?: unknown } };
       if (!fn) continue;
       const key = `${choiceIndex}:${typeof index === "number" ? index : 0}`;
       const call = this.calls.get(key) ?? { name: "", arguments: "", overflow: false };
-      // The name comes once; a provider that repeats it in later fragments must not double it.
-      if (typeof fn.name === "string" && !call.name) call.name = fn.name;
+      if (typeof fn.name === "string") {
+        text += fn.name;
+        // The name comes once; a provider that repeats it in later fragments must not double it.
+        if (!call.name) call.name = fn.name;
+      }
       if (typeof fn.arguments === "string") {
+        text += fn.arguments;
         if (call.arguments.length + fn.arguments.length > MAX_ARGUMENT_CHARS) call.overflow = true;
         else call.arguments += fn.arguments;
       }
       this.calls.set(key, call);
     }
+    return text;
   }
 
   /** Judged only for a stream that ended whole: arguments cut off mid-way say nothing of the model. */
@@ -78,8 +86,7 @@ function declaredNames(tools: readonly unknown[] | undefined): Set<string> {
 
 function isJsonObject(text: string): boolean {
   try {
-    const value: unknown = JSON.parse(text === "" ? "{}" : text);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
+    return isObject(JSON.parse(text === "" ? "{}" : text));
   } catch {
     return false;
   }

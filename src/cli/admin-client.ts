@@ -18,7 +18,7 @@ import { loadProfitAndLoss } from "../ledger/pnl-report.js";
 import { reportWindow, type ProfitAndLoss } from "../ledger/pnl.js";
 import { openDatabase } from "../store/database.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
-import { fallbacksBy, reconcileBy, spendBy, type ReconciliationLine, type SpendGroup, type SpendLine } from "../store/queries/ledger.js";
+import type { ReconciliationLine, SpendGroup, SpendLine } from "../store/queries/ledger.js";
 import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
 import { recentAuditEvents } from "../store/queries/audit.js";
@@ -174,6 +174,8 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
   });
   // The limits in force live in the gateways; here they are only read and written.
   const rateLimits = new RateLimitRules({ db: database.db, logger: silentLogger, seeds: [], limits: { use: () => undefined }, announce: () => database.notify(CHANGES_CHANNEL, "rate_limits").catch(() => undefined) });
+  // Nothing pending to flush: the CLI writes no ledger rows.
+  const reports = new LedgerReports(database.db, async () => {});
   // Never started: starting seeds the file's budgets, which only a gateway knows.
   const budgetBook = new BudgetBook(database.db, []);
   const announceBudgets = () => database.notify(CHANGES_CHANNEL, "budgets").catch(() => undefined);
@@ -195,20 +197,16 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     },
     spend: async (by, sinceText, filters) => {
       const since = sinceOf(sinceText);
-      const lines = await spendBy(database.db, by, since, filters);
+      const lines = await reports.spend(by, since, filters);
       return { by, since: since.toISOString(), total: totalCost(lines), lines };
     },
-    overview: (sinceText, filters) => new LedgerReports(database.db, async () => {}).overview(sinceOf(sinceText), filters, sloSchema.parse({})),
+    overview: (sinceText, filters) => reports.overview(sinceOf(sinceText), filters, sloSchema.parse({})),
     rateLimits: async () => {
       await rateLimits.reload();
       return rateLimits.list();
     },
-    setRateLimit: async (name, limit) => {
-      await rateLimits.reload();
-      return rateLimits.put(name, limit, cliPrincipal());
-    },
+    setRateLimit: (name, limit) => rateLimits.put(name, limit, cliPrincipal()),
     deleteRateLimit: async (name) => {
-      await rateLimits.reload();
       if (!(await rateLimits.remove(name, cliPrincipal()))) throw new CliError(`not_found: no rate limit named "${name}"`);
     },
     budgets: async () => {
@@ -221,7 +219,6 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       return (await budgetBook.status()).find((b) => b.name === name)!;
     },
     deleteBudget: async (name) => {
-      await budgetBook.reload();
       if (!(await budgetBook.remove(name, cliPrincipal()))) throw new CliError(`not_found: no budget named "${name}"`);
       await announceBudgets();
     },
@@ -230,14 +227,12 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       return loadProfitAndLoss(database.db, from, to);
     },
     reconciliation: async (sinceText) => {
-      const since = parseSince(sinceText);
-      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 30d, or an ISO date`);
-      return { since: since.toISOString(), lines: await reconcileBy(database.db, since) };
+      const since = sinceOf(sinceText, "30d");
+      return { since: since.toISOString(), lines: await reports.reconciliation(since) };
     },
     fallbacks: async (sinceText) => {
-      const since = parseSince(sinceText);
-      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
-      return fallbackReport(await fallbacksBy(database.db, since), since);
+      const since = sinceOf(sinceText);
+      return fallbackReport(await reports.fallbackReport(since), since);
     },
     routes: async () =>
       (await allRoutes(database.db)).map((row) => ({
@@ -291,9 +286,7 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     createDirective: () => Promise.reject(new CliError("directives are issued through a running gateway, whose policy judges them (start one with `airlock start`, or pass --url)")),
     moveDirective: () => Promise.reject(new CliError("moving a directive needs a running gateway, whose policy judges it (start one with `airlock start`, or pass --url)")),
     audit: async (sinceText, action, limit) => {
-      const since = parseSince(sinceText);
-      if (!since) throw new CliError(`invalid --since "${sinceText}": use a duration such as 24h or 7d, or an ISO date`);
-      return recentAuditEvents(database.db, limit, { since, action });
+      return recentAuditEvents(database.db, limit, { since: sinceOf(sinceText), action });
     },
     close: () => database.close(),
   };
@@ -308,8 +301,8 @@ function cliPrincipal(): Principal {
   return { ...cliActor(), name: "cli", userId: null, teamId: null, orgId: null };
 }
 
-function sinceOf(text: string): Date {
+function sinceOf(text: string, example = "24h or 7d"): Date {
   const since = parseSince(text);
-  if (!since) throw new CliError(`invalid --since "${text}": use a duration such as 24h or 7d, or an ISO date`);
+  if (!since) throw new CliError(`invalid --since "${text}": use a duration such as ${example}, or an ISO date`);
   return since;
 }

@@ -5,7 +5,7 @@ import { PRINCIPAL_KINDS, type PrincipalKind } from "../auth/principal.js";
 import { tuneHeapForServer } from "../gateway/heap.js";
 import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
-import { SPEND_GROUPS, type SpendGroup } from "../store/spend-groups.js";
+import { FILTER_NAMES, SPEND_GROUPS, type LedgerFilters, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { ConnectOptions } from "./admin-client.js";
 import { print, withBackend, withConnection } from "./command-kit.js";
@@ -112,7 +112,7 @@ withFilters(withConnection(program.command("spend").description("spend totals fr
   .addOption(new Option("--by <group>", "group by").choices([...SPEND_GROUPS]).default("operation"))
   .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
   .option("--csv", "print CSV (exact decimal costs), for spreadsheets")
-  .action((opts: ConnectOptions & Filters & { by: SpendGroup; since: string; json?: boolean; csv?: boolean }) =>
+  .action((opts: ConnectOptions & LedgerFilters & { by: SpendGroup; since: string; json?: boolean; csv?: boolean }) =>
     withBackend(opts, async (backend) => {
       const report = await backend.spend(opts.by, opts.since, filtersOf(opts));
       if (opts.csv) return void process.stdout.write(spendCsv(report.by, report.lines));
@@ -122,7 +122,7 @@ withFilters(withConnection(program.command("spend").description("spend totals fr
 
 withFilters(withConnection(program.command("overview").description("the dashboard's overview: calls, spend, latency, service levels, errors by code and the top spenders")))
   .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
-  .action((opts: ConnectOptions & Filters & { since: string; json?: boolean }) =>
+  .action((opts: ConnectOptions & LedgerFilters & { since: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const overview = await backend.overview(opts.since, filtersOf(opts));
       print(opts.json ? overview : printOverview(overview));
@@ -301,12 +301,6 @@ models
     });
   });
 
-interface Filters {
-  operation?: string;
-  model?: string;
-  user?: string;
-}
-
 function withFilters(command: Command): Command {
   return command
     .option("--operation <name>", "only this operation's calls ((none): calls without one)")
@@ -314,11 +308,9 @@ function withFilters(command: Command): Command {
     .option("--user <id>", "only this user's calls (the end user, else the key's user)");
 }
 
-function filtersOf(opts: Filters): Filters {
-  return Object.fromEntries((["operation", "model", "user"] as const).filter((name) => opts[name]).map((name) => [name, opts[name]]));
+function filtersOf(opts: LedgerFilters): LedgerFilters {
+  return Object.fromEntries(FILTER_NAMES.filter((name) => opts[name]).map((name) => [name, opts[name]]));
 }
-
-
 
 function parseJsonOption(text: string): unknown {
   try {
@@ -327,7 +319,6 @@ function parseJsonOption(text: string): unknown {
     throw new InvalidArgumentError(`not valid JSON: ${text}`);
   }
 }
-
 
 function toPort(value: string): number {
   const port = Number(value);

@@ -64,9 +64,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div id="slo" class="cards"></div>
     <h3>Budget burn</h3>
     <div class="scroll"><table id="budget-burn"><thead><tr><th>Budget</th><th>Scope</th><th>Window</th><th>Spent / limit (USD)</th><th>Burn</th></tr></thead><tbody></tbody></table></div>
-    <div class="split">
-      <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Outcome</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
-    </div>
+    <div class="scroll"><h3>Errors by code</h3><table id="error-codes"><thead><tr><th>Code</th><th>Outcome</th><th>Calls</th><th>Share</th></tr></thead><tbody></tbody></table></div>
     <form id="chart-options" class="row" aria-label="Chart">
       <label for="stack-by">Split by</label>
       <select id="stack-by" name="stackBy"><option value="operation">Operation</option><option value="model">Model</option><option value="user">User</option><option value="key">Key</option></select>
@@ -92,7 +90,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
   <section id="controls" data-view hidden aria-labelledby="controls-title">
     <h2 id="controls-title">Controls</h2>
-    <div id="kill-switch" class="panel">
+    <div class="panel">
       <h3>Kill switch</h3>
       <p id="kill-state" class="state">–</p>
       <form id="kill-form" class="row">
@@ -174,7 +172,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <dialog id="confirm-dialog" aria-labelledby="confirm-text">
   <form method="dialog">
     <p id="confirm-text"></p>
-    <div class="row"><button value="cancel" type="submit">Cancel</button><button value="confirm" type="submit" id="confirm-yes" class="danger">Confirm</button></div>
+    <div class="row"><button value="cancel" type="submit">Cancel</button><button value="confirm" type="submit" class="danger">Confirm</button></div>
   </form>
 </dialog>
 <footer><p id="status" role="status" aria-live="polite"></p></footer>
@@ -208,7 +206,7 @@ button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px s
 .scroll { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; background: #fff; font-size: .9rem; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .chart svg { width: 100%; height: 180px; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
 .legend { display: flex; flex-wrap: wrap; gap: .75rem; list-style: none; padding: 0; margin: .5rem 0; font-size: .85rem; }
 .legend .swatch { display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; border-radius: 2px; vertical-align: middle; }
@@ -218,7 +216,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meter { width: 100%; min-width: 80px; }
 .inline { display: flex; gap: .3rem; }
 .inline input { width: 6rem; }
-#route-reason, #price-reason { display: block; width: 100%; box-sizing: border-box; margin-top: .25rem; }
+#route-reason, #price-reason { display: block; width: 100%; margin-top: .25rem; }
 #chart-options { margin-top: 1.25rem; }
 .locked { font-weight: 600; }
 .notice { background: #fff8e1; border: 1px solid #f0c36d; border-radius: 6px; padding: .5rem .75rem; margin: .5rem 0; }

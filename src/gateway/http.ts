@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseSince } from "../core/duration.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
 
 export type Headers = Record<string, string | number>;
@@ -103,6 +104,13 @@ export function nameParam(params: Record<string, string | undefined>, what: stri
   const name = params.name ?? "";
   if (!NAME_PARAM.test(name)) throw new AirlockError("invalid_request", `a ${what} name is letters, digits, \`_\`, \`.\`, \`:\` and \`-\``, { param: "name" });
   return name;
+}
+
+/** The `since` query parameter: a duration back from now or an ISO date, `fallback` when absent. */
+export function sinceParam(query: URLSearchParams, fallback: string, example = '"24h" or "7d"'): Date {
+  const since = parseSince(query.get("since") ?? fallback);
+  if (!since) throw new AirlockError("invalid_request", `since must be a duration such as ${example}, or an ISO date`, { param: "since" });
+  return since;
 }
 
 /** The `limit` query parameter: 1 to 1000, `fallback` when absent. */

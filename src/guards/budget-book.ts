@@ -2,10 +2,10 @@ import type { Principal } from "../auth/principal.js";
 import { budgetSchema, type BudgetConfig } from "../config/schema.js";
 import { parseRequest } from "../config/load.js";
 import { AirlockError } from "../core/errors.js";
-import { newId } from "../core/ids.js";
 import { COST_SCALE, Money } from "../ledger/pricing.js";
 import { scopeKey, subjectKeys, type BudgetDefinition, type BudgetSubject } from "../policy/budgets.js";
 import type { Db } from "../store/database.js";
+import { auditBy } from "../store/queries/admin-rows.js";
 import * as q from "../store/queries/budgets.js";
 import type { BudgetRow } from "../store/schema/index.js";
 
@@ -110,14 +110,14 @@ export class BudgetBook {
     if (actor.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can set budgets");
     const body = input && typeof input === "object" && !Array.isArray(input) ? { ...input, name } : input;
     const budget = parseRequest(budgetSchema, body, "budget");
-    const row = await q.writeBudget(this.db, budgetInput(budget), { auditId: newId("audit"), actor: actor.keyId, actorKind: actor.kind });
+    const row = await q.writeBudget(this.db, budgetInput(budget), auditBy(actor));
     await this.reload();
     return row;
   }
 
   async remove(name: string, actor: Principal): Promise<boolean> {
     if (actor.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can delete budgets");
-    const deleted = await q.deleteBudget(this.db, name, { auditId: newId("audit"), actor: actor.keyId, actorKind: actor.kind });
+    const deleted = await q.deleteBudget(this.db, name, auditBy(actor));
     await this.reload();
     return deleted;
   }

@@ -2,9 +2,9 @@ import type { Principal } from "../auth/principal.js";
 import { parseRequest } from "../config/load.js";
 import { rateLimitSchema, type RateLimitConfig } from "../config/schema.js";
 import { AirlockError } from "../core/errors.js";
-import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
+import { auditBy } from "../store/queries/admin-rows.js";
 import * as q from "../store/queries/rate-limit-rules.js";
 import type { RateLimits } from "./rate-limits.js";
 
@@ -58,7 +58,7 @@ export class RateLimitRules {
     if (actor.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can set rate limits");
     const body = input && typeof input === "object" && !Array.isArray(input) ? { ...input, name } : input;
     const limit = parseRequest(rateLimitSchema, body, "rate limit");
-    await q.writeRateLimitRule(this.options.db, limit, audit(actor));
+    await q.writeRateLimitRule(this.options.db, limit, auditBy(actor));
     await this.reload();
     await this.options.announce();
     return this.statuses.find((status) => status.name === name)!;
@@ -66,13 +66,9 @@ export class RateLimitRules {
 
   async remove(name: string, actor: Principal): Promise<boolean> {
     if (actor.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can delete rate limits");
-    const removed = await q.deleteRateLimitRule(this.options.db, name, audit(actor));
+    const removed = await q.deleteRateLimitRule(this.options.db, name, auditBy(actor));
     await this.reload();
     await this.options.announce();
     return removed;
   }
-}
-
-function audit(actor: Principal): q.RuleAudit {
-  return { auditId: newId("audit"), actor: actor.keyId, actorKind: actor.kind };
 }

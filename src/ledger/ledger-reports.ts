@@ -3,7 +3,7 @@ import { fallbacksBy, reconcileBy, recentLedgerRows, spendBy, type FallbackLine,
 import type { LedgerRow } from "../store/schema/ledger.js";
 import type { AirlockConfig } from "../config/schema.js";
 import { isFiltered, type LedgerFilters } from "../store/queries/ledger-filters.js";
-import { latencySince, narrowedOverview, outcomesSince, TOP_DIMENSIONS, type TopDimension } from "../store/queries/overview.js";
+import { latencySince, narrowedOverview, outcomesSince, type TopDimension } from "../store/queries/overview.js";
 import { buildOverview, TOP_LINES, type Overview } from "./overview.js";
 import { spendSeries, type SeriesDimension, type SeriesGrain, type SeriesPoint } from "../store/queries/spend-series.js";
 
@@ -32,18 +32,10 @@ export class LedgerReports {
   /** Everything the dashboard's overview shows: from the rollups, or narrowed by filters from the ledger's indexes. */
   async overview(since: Date, filters: LedgerFilters, slo: AirlockConfig["dashboard"]["slo"]): Promise<Overview> {
     await this.flushLedger();
-    const top10 = (top: Record<TopDimension, SpendLine[]>) => Object.fromEntries(TOP_DIMENSIONS.map((by) => [by, top[by].slice(0, TOP_LINES)])) as Record<TopDimension, SpendLine[]>;
-    if (isFiltered(filters)) {
-      const narrowed = await narrowedOverview(this.db, since, filters);
-      return buildOverview({ since, filters, ...narrowed, top: top10(narrowed.top), slo });
-    }
-    const [outcomes, histograms, ...tops] = await Promise.all([
-      outcomesSince(this.db, since),
-      latencySince(this.db, since),
-      ...TOP_DIMENSIONS.map((by) => spendBy(this.db, by, since)),
-    ]);
-    const top = Object.fromEntries(TOP_DIMENSIONS.map((by, i) => [by, tops[i] ?? []])) as Record<TopDimension, SpendLine[]>;
-    return buildOverview({ since, filters, outcomes, histograms, top: top10(top), slo });
+    if (isFiltered(filters)) return buildOverview({ since, filters, ...(await narrowedOverview(this.db, since, filters, TOP_LINES)), slo });
+    const top = (by: TopDimension) => spendBy(this.db, by, since, undefined, TOP_LINES);
+    const [outcomes, histograms, operation, model, user, key] = await Promise.all([outcomesSince(this.db, since), latencySince(this.db, since), top("operation"), top("model"), top("user"), top("key")]);
+    return buildOverview({ since, filters, outcomes, histograms, top: { operation, model, user, key }, slo });
   }
 
   async recentCalls(limit: number, filters?: LedgerFilters): Promise<LedgerRow[]> {

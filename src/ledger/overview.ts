@@ -96,17 +96,7 @@ export function buildOverview(parts: OverviewParts): Overview {
     toolCalls,
     latency: percentiles(parts.histograms.latency),
     ttft: percentiles(parts.histograms.ttft),
-    codes: outcomes
-      .filter((line) => line.outcome !== "success")
-      .map((line) => ({ code: line.code || line.outcome, outcome: line.outcome, requests: line.requests }))
-      .reduce<Overview["codes"]>((merged, line) => {
-        // One line per code: the same code on several endpoints is one kind of failure.
-        const same = merged.find((m) => m.code === line.code && m.outcome === line.outcome);
-        if (same) same.requests += line.requests;
-        else merged.push({ ...line });
-        return merged;
-      }, [])
-      .sort((a, b) => b.requests - a.requests || a.code.localeCompare(b.code)),
+    codes: failuresByCode(outcomes),
     top: parts.top,
     slo: [
       reading("fallbackRate", share(fallbackRequests, requests), limits.fallbackRate),
@@ -122,6 +112,20 @@ export function buildOverview(parts: OverviewParts): Overview {
       reading("toolCallSuccessRate", toolCallSuccess, limits.toolCallSuccessRate, "min"),
     ],
   };
+}
+
+/** One line per code and outcome: the same code on several endpoints is one kind of failure. */
+function failuresByCode(outcomes: readonly OutcomeLine[]): Overview["codes"] {
+  const byCode = new Map<string, Overview["codes"][number]>();
+  for (const line of outcomes) {
+    if (line.outcome === "success") continue;
+    const code = line.code || line.outcome;
+    const key = `${line.outcome}\u0000${code}`;
+    const merged = byCode.get(key) ?? { code, outcome: line.outcome, requests: 0 };
+    merged.requests += line.requests;
+    byCode.set(key, merged);
+  }
+  return [...byCode.values()].sort((a, b) => b.requests - a.requests || a.code.localeCompare(b.code));
 }
 
 function percentiles(histogram: ReadonlyMap<number, number>): Percentiles {

@@ -111,7 +111,7 @@ describe.each(STORE_KINDS)("dashboard reports on %s", (kind) => {
       const label = JSON.stringify(filters);
       const expected = expectedOutcomes(since, filters);
       expect(expected.length, label).toBeGreaterThan(0);
-      const narrowed = await narrowedOverview(db, since, filters);
+      const narrowed = await narrowedOverview(db, since, filters, 1000);
       expect(narrowed.outcomes, label).toEqual(expected);
       expect(narrowed.histograms, label).toEqual(expectedHistograms(since, filters));
       // The top lists agree with the spend report narrowed the same way, which sums them apart.
@@ -123,7 +123,7 @@ describe.each(STORE_KINDS)("dashboard reports on %s", (kind) => {
       expect(new Set(series.map((point) => point.group)).size).toBeLessThanOrEqual(filters.model ? 1 : 2);
     }
     // A filter that nothing matches is an empty report, not an error.
-    expect(await narrowedOverview(db, since, { model: "nobody/none" })).toEqual({ outcomes: [], histograms: { latency: new Map(), ttft: new Map() }, top: { operation: [], model: [], user: [], key: [] } });
+    expect(await narrowedOverview(db, since, { model: "nobody/none" }, 1000)).toEqual({ outcomes: [], histograms: { latency: new Map(), ttft: new Map() }, top: { operation: [], model: [], user: [], key: [] } });
   });
 
   it("is rebuilt by the migration's backfill exactly as the ledger insert built it", async () => {

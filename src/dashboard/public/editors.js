@@ -27,15 +27,6 @@ async function propose(kind, target, proposed, reasoning) {
   say(`Change request ${data.id} for ${kind} ${target} waits for another admin's approval under "Changes & audit". Nothing changed yet.`);
 }
 
-/**
- * What a direct change answered: applied, or (for a key that may not apply it) queued for approval.
- * @param {{status: number, data: any}} answer
- * @param {string} applied
- */
-function reportSaved(answer, applied) {
-  say(answer.status === 202 ? `Not applied: change request ${answer.data.change_request} waits for an admin's approval.` : applied);
-}
-
 /** @param {{name: string, definition: unknown}} chosen */
 export function editRoute(chosen) {
   route = chosen.name;
@@ -64,7 +55,11 @@ async function submitRoute(how) {
   try {
     // The store's validation (models, tiers, fallbacks, templates) answers inline, for either path.
     if (how === "propose") await propose("route", route, definition, field("route-reason").value.trim());
-    else reportSaved(await api("PUT", `/admin/routes/${encodeURIComponent(route)}`, definition), `Route ${route} saved.`);
+    else {
+      // A dashboard session is an admin's: a direct change applies at once.
+      await api("PUT", `/admin/routes/${encodeURIComponent(route)}`, definition);
+      say(`Route ${route} saved.`);
+    }
     $("route-form").hidden = true;
     await reload();
   } catch (err) {
@@ -101,7 +96,10 @@ async function submitPrice(how) {
   const price = editedPrice();
   try {
     if (how === "propose") await propose("price", model, price, field("price-reason").value.trim());
-    else reportSaved(await api("POST", "/admin/prices", { model, price }), `Price of ${model} set: input ${price.input}, output ${price.output} per ${price.per}. Past calls keep their cost.`);
+    else {
+      await api("POST", "/admin/prices", { model, price });
+      say(`Price of ${model} set: input ${price.input}, output ${price.output} per ${price.per}. Past calls keep their cost.`);
+    }
     $("price-form").hidden = true;
     await reload();
   } catch (err) {

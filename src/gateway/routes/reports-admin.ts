@@ -1,18 +1,18 @@
 import { AirlockError } from "../../core/errors.js";
-import { parseSince } from "../../core/duration.js";
 import { spendCsv, totalCost } from "../../ledger/reports.js";
 import { FILTER_NAMES, type LedgerFilters } from "../../store/queries/ledger-filters.js";
 import { SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
+import { SERIES_DIMENSIONS } from "../../store/queries/spend-series.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { enumParam, limitParam, sendJson } from "../http.js";
+import { enumParam, limitParam, sendJson, sinceParam } from "../http.js";
 
 /** `GET /admin/spend?by=operation&since=24h[&operation=…&model=…&user=…]` */
 export function spend(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
     const by: SpendGroup = enumParam(query, "by", SPEND_GROUPS) ?? "operation";
-    const since = sinceOf(query, "24h");
+    const since = sinceParam(query, "24h");
     const filters = filtersOf(query);
     const lines = await gw.plane.reports.spend(by, since, filters);
     if (query.get("format") === "csv") {
@@ -31,7 +31,7 @@ export function spendSeries(gw: GatewayContext): Handler {
     await requireAdmin(gw.plane, req, scope);
     const by = enumParam(query, "by", SERIES_DIMENSIONS) ?? "operation";
     const grain = enumParam(query, "grain", ["hour", "day"] as const) ?? "day";
-    const since = sinceOf(query, "7d");
+    const since = sinceParam(query, "7d");
     const filters = filtersOf(query);
     sendJson(res, 200, { by, grain, since: since.toISOString(), filters, points: await gw.plane.reports.spendSeries(by, grain, since, filters) });
   };
@@ -41,7 +41,7 @@ export function spendSeries(gw: GatewayContext): Handler {
 export function overview(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, await gw.plane.reports.overview(sinceOf(query, "24h"), filtersOf(query), gw.plane.loaded.config.dashboard.slo));
+    sendJson(res, 200, await gw.plane.reports.overview(sinceParam(query, "24h"), filtersOf(query), gw.plane.loaded.config.dashboard.slo));
   };
 }
 
@@ -51,14 +51,6 @@ export function recentCalls(gw: GatewayContext): Handler {
     await requireAdmin(gw.plane, req, scope);
     sendJson(res, 200, { data: await gw.plane.reports.recentCalls(limitParam(query), filtersOf(query)) });
   };
-}
-
-const SERIES_DIMENSIONS = SPEND_GROUPS.filter((group): group is Exclude<SpendGroup, "day"> => group !== "day");
-
-function sinceOf(query: URLSearchParams, fallback: string): Date {
-  const since = parseSince(query.get("since") ?? fallback);
-  if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
-  return since;
 }
 
 /** `operation`, `model` and `user` narrow a report to the calls that match all of them; `(none)` matches calls without one. */

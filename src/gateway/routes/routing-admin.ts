@@ -1,11 +1,10 @@
 import { AirlockError } from "../../core/errors.js";
-import { parseSince } from "../../core/duration.js";
 import { fallbackReport } from "../../ledger/reports.js";
 import type { StoredRoute } from "../../routing/route-book.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { readJson, sendJson } from "../http.js";
+import { readJson, sendJson, sinceParam } from "../http.js";
 
 /** `GET /admin/routes`: every route, where its version came from, and what it resolves to now. */
 export function listRoutes(gw: GatewayContext): Handler {
@@ -69,8 +68,7 @@ export function deleteRoute(gw: GatewayContext): Handler {
 export function fallbacks(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const since = parseSince(query.get("since") ?? "24h");
-    if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "7d", or an ISO date', { param: "since" });
+    const since = sinceParam(query, "24h");
     sendJson(res, 200, fallbackReport(await gw.plane.reports.fallbackReport(since), since));
   };
 }
@@ -79,8 +77,7 @@ export function fallbacks(gw: GatewayContext): Handler {
 export function reconciliation(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const since = parseSince(query.get("since") ?? "30d");
-    if (!since) throw new AirlockError("invalid_request", 'since must be a duration such as "24h" or "30d", or an ISO date', { param: "since" });
+    const since = sinceParam(query, "30d", '"24h" or "30d"');
     sendJson(res, 200, { since: since.toISOString(), lines: await gw.plane.reports.reconciliation(since) });
   };
 }

@@ -1,6 +1,7 @@
-import { eq, isNull, sql } from "drizzle-orm";
+import { isNull, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, budgets, type BudgetRow } from "../schema/index.js";
+import { markDeleted, type AdminAudit } from "./admin-rows.js";
 import { rowsOf } from "./rows.js";
 
 /*
@@ -43,14 +44,8 @@ export async function seedBudgets(db: Db, fromConfig: readonly BudgetInput[]): P
     select 1`);
 }
 
-export interface BudgetAudit {
-  auditId: string;
-  actor: string;
-  actorKind: string;
-}
-
 /** Creates or replaces a budget as an admin's; its open windows take the new limit at once. Audited in the same statement. */
-export async function writeBudget(db: Db, budget: BudgetInput, audit: BudgetAudit): Promise<BudgetRow> {
+export async function writeBudget(db: Db, budget: BudgetInput, audit: AdminAudit): Promise<BudgetRow> {
   const result = await db.execute(sql`
     with written as (
       insert into ${budgets} (name, scope, target, period, timezone, limit_usd, warn_usd, source, updated_at, updated_by)
@@ -74,22 +69,9 @@ export async function writeBudget(db: Db, budget: BudgetInput, audit: BudgetAudi
   return { ...row, updatedAt: new Date(row.updatedAt) };
 }
 
-/**
- * Deletes a budget, audited in the same statement. Its row stays as the admin's, marked deleted, so a
- * restart with a file that still has it keeps it deleted. Its windows stay, as history.
- */
-export async function deleteBudget(db: Db, name: string, audit: BudgetAudit): Promise<boolean> {
-  const result = await db.execute(sql`
-    with deleted as (
-      update ${budgets} set deleted_at = now(), source = 'admin', updated_at = now(), updated_by = ${audit.actor}
-      where name = ${name} and deleted_at is null returning name
-    ),
-    audited as (
-      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
-      select ${audit.auditId}, now(), 'budget.delete', name, ${audit.actor}, ${audit.actorKind}, 'applied', '{}'::jsonb from deleted
-    )
-    select name from deleted`);
-  return rowsOf(result).length > 0;
+/** Deletes a budget (its row stays, marked; see markDeleted), audited. Its windows stay, as history. */
+export function deleteBudget(db: Db, name: string, audit: AdminAudit): Promise<boolean> {
+  return markDeleted(db, budgets, name, "budget.delete", audit);
 }
 
 export interface WindowKey {
@@ -248,8 +230,4 @@ export async function markExhausted(db: Db, key: WindowKey): Promise<boolean> {
 /** Drops the holder's leases that hold nothing (at shutdown, after its allowances were returned). */
 export async function dropEmptyLeases(db: Db, holder: string): Promise<void> {
   await db.execute(sql`delete from budget_leases where holder = ${holder} and amount = 0`);
-}
-
-export async function budgetExists(db: Db, name: string): Promise<boolean> {
-  return (await db.select({ name: budgets.name }).from(budgets).where(eq(budgets.name, name))).length > 0;
 }

@@ -46,7 +46,7 @@ function applyChange(kind: ChangeKind, approver: string): SQL {
         select a.target, p.scope, p.target, p."window", p.timezone, p."limit", p."warnAt", 'admin', now(), ${approver}
         from approved a cross join lateral jsonb_to_record(a.proposed) as p(scope text, target text, "window" text, timezone text, "limit" numeric, "warnAt" numeric)
         on conflict (name) do update set scope = excluded.scope, target = excluded.target, period = excluded.period, timezone = excluded.timezone,
-          limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by
+          limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by, deleted_at = null
         returning name, limit_usd),
       relimited as (update budget_windows w set limit_usd = written.limit_usd from written where w.budget_name = written.name and w."end" > now())`;
     case "toggle":

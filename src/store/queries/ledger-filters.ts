@@ -1,18 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { ledger } from "../schema/index.js";
+import { FILTER_NAMES, type LedgerFilters } from "../spend-groups.js";
 
-/**
- * What the dashboard narrows its panels to. Unfiltered, panels read the rollups; filtered, they read the
- * ledger through its indexes on operation, model and user (rollups of every combination would grow as
- * large as the ledger). `(none)` matches calls that had no such value.
- */
-export interface LedgerFilters {
-  operation?: string;
-  model?: string;
-  user?: string;
-}
-
-export const FILTER_NAMES = ["operation", "model", "user"] as const;
+export { FILTER_NAMES, type LedgerFilters } from "../spend-groups.js";
 
 export function isFiltered(filters: LedgerFilters | undefined): filters is LedgerFilters {
   return filters !== undefined && FILTER_NAMES.some((name) => filters[name] !== undefined);

@@ -136,10 +136,9 @@ export interface SpendLine {
  * before the first of them from the hourly rollup, and only the minutes before the first whole hour
  * from the ledger: exact to the row, and its cost does not grow with the ledger's size.
  */
-export async function spendBy(db: Db, by: SpendGroup, since: Date, filters?: LedgerFilters): Promise<SpendLine[]> {
-  if (isFiltered(filters)) return filteredSpendBy(db, by, since, filters);
-  const hoursFrom = nextWhole(since, HOUR_MS);
-  const daysFrom = nextWhole(since, DAY_MS);
+export async function spendBy(db: Db, by: SpendGroup, since: Date, filters?: LedgerFilters, limit?: number): Promise<SpendLine[]> {
+  if (isFiltered(filters)) return filteredSpendBy(db, by, since, filters, limit);
+  const { hoursFrom, daysFrom, ledgerMinutes } = stretchesSince(since);
   const dimension = by === "day" ? "total" : by;
   const rollupGroup = by === "day" ? sql`to_char(${ledgerRollup.start} at time zone 'UTC', 'YYYY-MM-DD')` : sql`${ledgerRollup.value}`;
   const result = await db.execute(sql`
@@ -158,24 +157,29 @@ export async function spendBy(db: Db, by: SpendGroup, since: Date, filters?: Led
       select ${GROUP_COLUMN[by]}, count(*), count(*) filter (where ${ledger.outcome} <> 'success'),
         sum(${ledger.inputTokens}), sum(${ledger.outputTokens}), sum(${ledger.cost})
       from ${ledger}
-      where ${ledger.ts} >= ${since} and ${ledger.ts} < ${hoursFrom}
+      where ${ledgerMinutes}
       group by 1
     ) as spend
     group by grp
-    order by sum(cost) desc, grp`);
+    order by sum(cost) desc, grp${limitSql(limit)}`);
   return spendLines(result);
 }
 
 /** Spend of the calls that match the filters, from the ledger: no rollup holds their combination. */
-async function filteredSpendBy(db: Db, by: SpendGroup, since: Date, filters: LedgerFilters): Promise<SpendLine[]> {
+async function filteredSpendBy(db: Db, by: SpendGroup, since: Date, filters: LedgerFilters, limit: number | undefined): Promise<SpendLine[]> {
   const result = await db.execute(sql`
     select ${GROUP_COLUMN[by]} as "group", count(*)::text as requests, (count(*) filter (where ${ledger.outcome} <> 'success'))::text as errors,
       sum(${ledger.inputTokens})::text as input, sum(${ledger.outputTokens})::text as output, sum(${ledger.cost})::text as cost
     from ${ledger}
     where ${ledger.ts} >= ${since}${filterSql(filters)}
     group by 1
-    order by sum(${ledger.cost}) desc, 1`);
+    order by sum(${ledger.cost}) desc, 1${limitSql(limit)}`);
   return spendLines(result);
+}
+
+/** The costliest `limit` lines only, when given. */
+function limitSql(limit: number | undefined): SQL {
+  return limit === undefined ? sql`` : sql` limit ${limit}`;
 }
 
 function spendLines(result: unknown): SpendLine[] {
@@ -195,6 +199,24 @@ const DAY_MS = 86_400_000;
 /** The first whole UTC hour (or day) at or after `moment`; UTC days and hours are whole multiples since the epoch. */
 export function nextWhole(moment: Date, unitMs: number): Date {
   return new Date(Math.ceil(moment.getTime() / unitMs) * unitMs);
+}
+
+/**
+ * The stretches every report since `since` reads: whole UTC days (from `daysFrom`) from the daily
+ * rollups, the whole hours before them (from `hoursFrom`) from the hourly ones, and only the minutes
+ * before the first whole hour from the ledger itself.
+ */
+export function stretchesSince(since: Date) {
+  const hoursFrom = nextWhole(since, HOUR_MS);
+  const daysFrom = nextWhole(since, DAY_MS);
+  return {
+    hoursFrom,
+    daysFrom,
+    /** The rollup rows of those days and hours, for a rollup with `grain` and `start` columns. */
+    wholes: (grain: SQL, start: SQL) => sql`((${grain} = 'day' and ${start} >= ${daysFrom}) or (${grain} = 'hour' and ${start} >= ${hoursFrom} and ${start} < ${daysFrom}))`,
+    /** The ledger rows of the minutes before the first whole hour. */
+    ledgerMinutes: sql`${ledger.ts} >= ${since} and ${ledger.ts} < ${hoursFrom}`,
+  };
 }
 
 export async function countLedgerRows(db: Db): Promise<number> {

@@ -3,7 +3,7 @@ import type { Db } from "../database.js";
 import { ledger, ledgerLatency, ledgerOutcomes } from "../schema/index.js";
 import { filterSql, type LedgerFilters } from "./ledger-filters.js";
 import { latencyBucketSql } from "./ledger-rollups.js";
-import { GROUP_COLUMN, nextWhole, normalizeDecimal, type SpendLine } from "./ledger.js";
+import { GROUP_COLUMN, normalizeDecimal, stretchesSince, type SpendLine } from "./ledger.js";
 import { rowsOf } from "./rows.js";
 
 export interface OutcomeLine {
@@ -22,29 +22,13 @@ export interface OutcomeLine {
 export type LatencyKind = "latency" | "ttft";
 export type Histograms = Record<LatencyKind, Map<number, number>>;
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
-
-/**
- * The stretches a report since `since` reads: whole days from the daily rollup, the whole hours
- * before them from the hourly one, and the minutes before the first whole hour from the ledger.
- */
-function stretches(since: Date) {
-  const hoursFrom = nextWhole(since, HOUR_MS);
-  const daysFrom = nextWhole(since, DAY_MS);
-  return {
-    rollup: (grain: SQL, start: SQL) => sql`((${grain} = 'day' and ${start} >= ${daysFrom}) or (${grain} = 'hour' and ${start} >= ${hoursFrom} and ${start} < ${daysFrom}))`,
-    ledger: sql`${ledger.ts} >= ${since} and ${ledger.ts} < ${hoursFrom}`,
-  };
-}
-
 /** The per-line sums of calls grouped by endpoint, outcome and code, from rows of `ledger`. */
 const OUTCOME_SUMS = sql`count(*) as requests, count(*) filter (where ${ledger.fallbacks} > 0) as fallback_requests,
   sum(${ledger.toolCalls}) as tool_calls, sum(${ledger.toolCallFailures}) as tool_call_failures, sum(${ledger.cost}) as cost`;
 
 /** Every call since `since` by endpoint, outcome and error code, from the rollup. */
 export async function outcomesSince(db: Db, since: Date): Promise<OutcomeLine[]> {
-  const range = stretches(since);
+  const range = stretchesSince(since);
   const result = await db.execute(sql`
     select endpoint, outcome, code, sum(requests)::text as requests, sum(fallback_requests)::text as fallback_requests,
       sum(tool_calls)::text as tool_calls, sum(tool_call_failures)::text as tool_call_failures, sum(cost)::text as cost
@@ -52,10 +36,10 @@ export async function outcomesSince(db: Db, since: Date): Promise<OutcomeLine[]>
       select ${ledgerOutcomes.endpoint} as endpoint, ${ledgerOutcomes.outcome} as outcome, ${ledgerOutcomes.code} as code, ${ledgerOutcomes.requests} as requests,
         ${ledgerOutcomes.fallbackRequests} as fallback_requests, ${ledgerOutcomes.toolCalls} as tool_calls, ${ledgerOutcomes.toolCallFailures} as tool_call_failures, ${ledgerOutcomes.cost} as cost
       from ${ledgerOutcomes}
-      where ${range.rollup(sql`${ledgerOutcomes.grain}`, sql`${ledgerOutcomes.start}`)}
+      where ${range.wholes(sql`${ledgerOutcomes.grain}`, sql`${ledgerOutcomes.start}`)}
       union all
       select ${ledger.endpoint}, ${ledger.outcome}, coalesce(${ledger.errorCode}, ''), ${OUTCOME_SUMS}
-      from ${ledger} where ${range.ledger} group by 1, 2, 3
+      from ${ledger} where ${range.ledgerMinutes} group by 1, 2, 3
     ) as outcomes
     group by 1, 2, 3
     order by 1, 2, 3`);
@@ -64,17 +48,17 @@ export async function outcomesSince(db: Db, since: Date): Promise<OutcomeLine[]>
 
 /** Latency and time-to-first-token histograms (see `ledgerLatency`) since `since`, from the rollup. */
 export async function latencySince(db: Db, since: Date): Promise<Histograms> {
-  const range = stretches(since);
+  const range = stretchesSince(since);
   const result = await db.execute(sql`
     select kind, bucket, sum(calls)::text as calls
     from (
       select ${ledgerLatency.kind} as kind, ${ledgerLatency.bucket} as bucket, ${ledgerLatency.calls} as calls
       from ${ledgerLatency}
-      where ${range.rollup(sql`${ledgerLatency.grain}`, sql`${ledgerLatency.start}`)}
+      where ${range.wholes(sql`${ledgerLatency.grain}`, sql`${ledgerLatency.start}`)}
       union all
       select k.kind, ${sql.raw(latencyBucketSql("k.ms"))}, count(*)
       from ${ledger} cross join lateral (values ('latency', ${ledger.latencyMs}), ('ttft', ${ledger.ttftMs})) as k(kind, ms)
-      where k.ms is not null and ${ledger.outcome} <> 'refused' and ${range.ledger}
+      where k.ms is not null and ${ledger.outcome} <> 'refused' and ${range.ledgerMinutes}
       group by 1, 2
     ) as buckets
     group by 1, 2`);
@@ -87,7 +71,7 @@ export type TopDimension = (typeof TOP_DIMENSIONS)[number];
 export interface NarrowedOverview {
   outcomes: OutcomeLine[];
   histograms: Histograms;
-  /** Every value of each dimension among the matching calls, costliest first. */
+  /** The costliest values of each dimension among the matching calls, costliest first. */
   top: Record<TopDimension, SpendLine[]>;
 }
 
@@ -96,7 +80,7 @@ export interface NarrowedOverview {
  * read once, through the index of a filter, and summed every way the overview needs. No rollup holds
  * the filters' combinations.
  */
-export async function narrowedOverview(db: Db, since: Date, filters: LedgerFilters): Promise<NarrowedOverview> {
+export async function narrowedOverview(db: Db, since: Date, filters: LedgerFilters, topLines: number): Promise<NarrowedOverview> {
   const bucket = (column: string) => sql.raw(latencyBucketSql(column));
   const spendBy = (dimension: TopDimension) => sql`
     select ${dimension}, ${GROUP_COLUMN[dimension]}, null, count(*), count(*) filter (where ${ledger.outcome} <> 'success'),
@@ -106,6 +90,7 @@ export async function narrowedOverview(db: Db, since: Date, filters: LedgerFilte
   // gives (and GROUP_COLUMN's expressions) apply to them as they are.
   const result = await db.execute(sql`
     with matched as materialized (select * from ${ledger} where ${ledger.ts} >= ${since}${filterSql(filters)})
+    select * from (
     select 'outcome' as part, ${ledger.endpoint} || '|' || ${ledger.outcome} as a, coalesce(${ledger.errorCode}, '') as b, count(*) as n,
       count(*) filter (where ${ledger.fallbacks} > 0) as m, sum(${ledger.toolCalls}) as x, sum(${ledger.toolCallFailures}) as y, sum(${ledger.cost})::text as cost
     from matched as ${ledger} group by 2, 3
@@ -115,7 +100,10 @@ export async function narrowedOverview(db: Db, since: Date, filters: LedgerFilte
     union all
     select 'ttft', ${bucket('"ledger"."ttft_ms"')}::text, null, count(*), null, null, null, null
     from matched as ${ledger} where ${ledger.outcome} <> 'refused' and ${ledger.ttftMs} is not null group by 2
-    ${sql.join(TOP_DIMENSIONS.map((dimension) => sql` union all ${spendBy(dimension)}`), sql``)}`);
+    ${sql.join(TOP_DIMENSIONS.map((dimension) => sql` union all ${spendBy(dimension)}`), sql``)}
+    ) as parts
+    -- The top lists come out costliest first, as spendBy orders them.
+    order by part, (case when part in ('operation', 'model', 'user', 'key') then cost::numeric end) desc nulls last, a`);
   const narrowed: NarrowedOverview = { outcomes: [], histograms: { latency: new Map(), ttft: new Map() }, top: { operation: [], model: [], user: [], key: [] } };
   for (const r of rowsOf<{ part: string; a: string; b: string | null; n: string; m: string | null; x: string | null; y: string | null; cost: string | null }>(result)) {
     if (r.part === "outcome") {
@@ -123,12 +111,11 @@ export async function narrowedOverview(db: Db, since: Date, filters: LedgerFilte
       narrowed.outcomes.push(outcomeLine({ endpoint, outcome, code: r.b ?? "", requests: r.n, fallback_requests: r.m ?? "0", tool_calls: r.x ?? "0", tool_call_failures: r.y ?? "0", cost: r.cost ?? "0" }));
     } else if (r.part === "latency" || r.part === "ttft") {
       narrowed.histograms[r.part].set(Number(r.a), Number(r.n));
-    } else {
+    } else if (narrowed.top[r.part as TopDimension].length < topLines) {
       narrowed.top[r.part as TopDimension].push({ group: r.a, requests: Number(r.n), errors: Number(r.m), inputTokens: Number(r.x), outputTokens: Number(r.y), cost: normalizeDecimal(String(r.cost)) });
     }
   }
   narrowed.outcomes.sort((p, q) => `${p.endpoint}|${p.outcome}|${p.code}`.localeCompare(`${q.endpoint}|${q.outcome}|${q.code}`));
-  for (const lines of Object.values(narrowed.top)) lines.sort((p, q) => compareDecimal(q.cost, p.cost) || p.group.localeCompare(q.group));
   return narrowed;
 }
 
@@ -149,15 +136,4 @@ function histogramsOf(rows: Array<{ kind: LatencyKind; bucket: number | string; 
   const histograms: Histograms = { latency: new Map(), ttft: new Map() };
   for (const r of rows) histograms[r.kind].set(Number(r.bucket), Number(r.calls));
   return histograms;
-}
-
-/** Compares two non-negative decimal strings exactly. */
-function compareDecimal(p: string, q: string): number {
-  const [pw = "", pf = ""] = p.split(".");
-  const [qw = "", qf = ""] = q.split(".");
-  if (pw.length !== qw.length) return pw.length - qw.length;
-  const width = Math.max(pf.length, qf.length);
-  const left = pw + pf.padEnd(width, "0");
-  const right = qw + qf.padEnd(width, "0");
-  return left < right ? -1 : left > right ? 1 : 0;
 }

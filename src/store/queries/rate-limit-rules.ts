@@ -1,7 +1,7 @@
 import { asc, isNull, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, rateLimitRules, type RateLimitDefinition, type RateLimitRuleRow } from "../schema/index.js";
-import { rowsOf } from "./rows.js";
+import { markDeleted, type AdminAudit } from "./admin-rows.js";
 
 /**
  * Seeds the config file's limits: a config limit is replaced by the file's version, one the file no
@@ -24,14 +24,8 @@ export function readRateLimitRules(db: Db): Promise<RateLimitRuleRow[]> {
   return db.select().from(rateLimitRules).where(isNull(rateLimitRules.deletedAt)).orderBy(asc(rateLimitRules.name));
 }
 
-export interface RuleAudit {
-  auditId: string;
-  actor: string;
-  actorKind: string;
-}
-
 /** Creates or replaces a limit as an admin's, audited in the same statement. */
-export async function writeRateLimitRule(db: Db, definition: RateLimitDefinition, audit: RuleAudit): Promise<void> {
+export async function writeRateLimitRule(db: Db, definition: RateLimitDefinition, audit: AdminAudit): Promise<void> {
   await db.execute(sql`
     with written as (
       insert into ${rateLimitRules} (name, definition, source, updated_at, updated_by)
@@ -43,20 +37,7 @@ export async function writeRateLimitRule(db: Db, definition: RateLimitDefinition
     select ${audit.auditId}, updated_at, 'rate_limit.set', name, ${audit.actor}, ${audit.actorKind}, 'applied', definition from written`);
 }
 
-/**
- * Deletes a limit, audited in the same statement. The row stays as the admin's, marked deleted, so a
- * restart with the file that still has the limit keeps it deleted. Its minutes' counters age out.
- */
-export async function deleteRateLimitRule(db: Db, name: string, audit: RuleAudit): Promise<boolean> {
-  const result = await db.execute(sql`
-    with deleted as (
-      update ${rateLimitRules} set deleted_at = now(), source = 'admin', updated_at = now(), updated_by = ${audit.actor}
-      where name = ${name} and deleted_at is null returning name
-    ),
-    audited as (
-      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
-      select ${audit.auditId}, now(), 'rate_limit.delete', name, ${audit.actor}, ${audit.actorKind}, 'applied', '{}'::jsonb from deleted
-    )
-    select name from deleted`);
-  return rowsOf(result).length > 0;
+/** Deletes a limit (its row stays, marked; see markDeleted), audited. Its minutes' counters age out. */
+export function deleteRateLimitRule(db: Db, name: string, audit: AdminAudit): Promise<boolean> {
+  return markDeleted(db, rateLimitRules, name, "rate_limit.delete", audit);
 }

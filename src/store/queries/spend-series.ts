@@ -1,13 +1,14 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { ledger, ledgerRollup } from "../schema/index.js";
-import type { SpendGroup } from "../spend-groups.js";
-import { GROUP_COLUMN, nextWhole, normalizeDecimal } from "./ledger.js";
+import { SPEND_GROUPS, type SpendGroup } from "../spend-groups.js";
+import { GROUP_COLUMN, normalizeDecimal, stretchesSince } from "./ledger.js";
 import { filterSql, isFiltered, type LedgerFilters } from "./ledger-filters.js";
 import { rowsOf } from "./rows.js";
 
 export type SeriesGrain = "hour" | "day";
 export type SeriesDimension = Exclude<SpendGroup, "day">;
+export const SERIES_DIMENSIONS = SPEND_GROUPS.filter((group): group is SeriesDimension => group !== "day");
 
 export interface SeriesPoint {
   /** The bucket's start, UTC, ISO 8601. */
@@ -19,8 +20,6 @@ export interface SeriesPoint {
   cost: string;
 }
 
-const HOUR_MS = 3_600_000;
-const DAY_MS = 86_400_000;
 
 /**
  * Spend over time, per hour or per day, split by one dimension (stacked in a chart). Like spendBy it
@@ -29,8 +28,7 @@ const DAY_MS = 86_400_000;
  */
 export async function spendSeries(db: Db, by: SeriesDimension, grain: SeriesGrain, since: Date, filters?: LedgerFilters): Promise<SeriesPoint[]> {
   const filtered = isFiltered(filters);
-  const hoursFrom = nextWhole(since, HOUR_MS);
-  const daysFrom = nextWhole(since, DAY_MS);
+  const { hoursFrom, daysFrom, ledgerMinutes } = stretchesSince(since);
   const bucket = (moment: SQL) => sql`date_trunc(${grain}, ${moment} at time zone 'UTC')`;
   const rollup = (rollupGrain: "hour" | "day", from: Date, to: Date | undefined) => sql`
     select ${bucket(sql`${ledgerRollup.start}`)} as b, ${ledgerRollup.value} as grp, ${ledgerRollup.requests} as requests, ${ledgerRollup.errors} as errors, ${ledgerRollup.cost} as cost
@@ -47,7 +45,7 @@ export async function spendSeries(db: Db, by: SeriesDimension, grain: SeriesGrai
       ${wholes}
       select ${bucket(sql`${ledger.ts}`)} as b, ${GROUP_COLUMN[by]} as grp, count(*) as requests, count(*) filter (where ${ledger.outcome} <> 'success') as errors, sum(${ledger.cost}) as cost
       from ${ledger}
-      where ${ledger.ts} >= ${since}${filtered ? filterSql(filters) : sql` and ${ledger.ts} < ${hoursFrom}`}
+      where ${filtered ? sql`${ledger.ts} >= ${since}${filterSql(filters)}` : ledgerMinutes}
       group by 1, 2
     ) as spend
     group by b, grp
