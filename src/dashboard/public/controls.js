@@ -1,7 +1,7 @@
 // @ts-check
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
 import { editPrice, editRoute, rateLimitEditor } from "./editors.js";
-import { $, actionButton, api, budgetBurn, confirmAction, fill, priceText, say, when } from "./lib.js";
+import { $, actionButton, api, budgetBurn, confirmAction, fill, inlineEditor, priceText, say, when } from "./lib.js";
 
 export async function loadControls() {
   const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
@@ -78,34 +78,18 @@ async function flipToggle(toggle) {
  * @param {any} budget
  */
 function limitEditor(budget) {
-  const form = document.createElement("form");
-  form.className = "inline";
-  const input = document.createElement("input");
-  input.inputMode = "decimal";
-  input.required = true;
-  input.value = budget.limit;
-  input.setAttribute("aria-label", `New limit of ${budget.name} (USD)`);
-  const save = document.createElement("button");
-  save.type = "submit";
-  save.textContent = "Set";
-  save.setAttribute("aria-label", `Set the limit of ${budget.name}`);
-  form.append(input, save);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const limit = input.value.trim();
-    const keepWarning = budget.warnAt !== null && Number(budget.warnAt) <= Number(limit);
-    const body = { scope: budget.scope, ...(budget.target ? { target: budget.target } : {}), window: budget.window, timezone: budget.timezone, limit, ...(keepWarning ? { warnAt: budget.warnAt } : {}) };
-    try {
+  const boxes = [{ label: `New limit of ${budget.name} (USD)`, value: budget.limit, mode: /** @type {const} */ ("decimal"), required: true }];
+  return inlineEditor(
+    boxes,
+    `Set the limit of ${budget.name}`,
+    async ([limit = ""]) => {
+      const keepWarning = budget.warnAt !== null && Number(budget.warnAt) <= Number(limit);
+      const body = { scope: budget.scope, ...(budget.target ? { target: budget.target } : {}), window: budget.window, timezone: budget.timezone, limit, ...(keepWarning ? { warnAt: budget.warnAt } : {}) };
       await api("PUT", `/admin/budgets/${encodeURIComponent(budget.name)}`, body);
-      say(`Budget ${budget.name} now allows $${limit}.`);
-    } catch (err) {
-      // Nothing changed: the box keeps what was typed, to be corrected.
-      say(/** @type {Error} */ (err).message);
-      return;
-    }
-    await loadControls();
-  });
-  return form;
+      return `Budget ${budget.name} now allows $${limit}.`;
+    },
+    loadControls,
+  );
 }
 
 /** @param {{id: string, name: string}} key */

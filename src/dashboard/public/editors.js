@@ -3,7 +3,7 @@
  * Editing in place: routes, prices and rate limits. Each save is the admin API call a script would
  * make; each can instead become a change request, which waits in "Changes & audit" for another admin.
  */
-import { $, api, say } from "./lib.js";
+import { $, api, inlineEditor, say } from "./lib.js";
 
 /** Reloads the controls after a change; set by `wireEditors`. */
 let reload = async () => {};
@@ -113,40 +113,19 @@ async function submitPrice(how) {
  * @param {{name: string, scope: string, target?: string, requestsPerMinute?: number, tokensPerMinute?: number}} limit
  */
 export function rateLimitEditor(limit) {
-  const form = document.createElement("form");
-  form.className = "inline";
   /** @param {string} label @param {number | undefined} value */
-  const box = (label, value) => {
-    const input = document.createElement("input");
-    input.inputMode = "numeric";
-    input.size = 7;
-    input.value = value === undefined ? "" : String(value);
-    input.setAttribute("aria-label", `${label} for ${limit.name}`);
-    return input;
-  };
-  const requests = box("Requests per minute", limit.requestsPerMinute);
-  const tokens = box("Tokens per minute", limit.tokensPerMinute);
-  const save = document.createElement("button");
-  save.type = "submit";
-  save.textContent = "Set";
-  save.setAttribute("aria-label", `Set the rate limit ${limit.name}`);
-  form.append(requests, tokens, save);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    /** @param {HTMLInputElement} input */
-    const count = (input) => (input.value.trim() ? Number(input.value.trim()) : undefined);
-    const body = { scope: limit.scope, ...(limit.target ? { target: limit.target } : {}), requestsPerMinute: count(requests), tokensPerMinute: count(tokens) };
-    try {
+  const box = (label, value) => ({ label: `${label} for ${limit.name}`, value: value === undefined ? "" : String(value), mode: /** @type {const} */ ("numeric") });
+  const count = (/** @type {string} */ text) => (text ? Number(text) : undefined);
+  return inlineEditor(
+    [box("Requests per minute", limit.requestsPerMinute), box("Tokens per minute", limit.tokensPerMinute)],
+    `Set the rate limit ${limit.name}`,
+    async ([requests = "", tokens = ""]) => {
+      const body = { scope: limit.scope, ...(limit.target ? { target: limit.target } : {}), requestsPerMinute: count(requests), tokensPerMinute: count(tokens) };
       const { data } = await api("PUT", `/admin/rate-limits/${encodeURIComponent(limit.name)}`, body);
-      say(`Rate limit ${limit.name} now allows ${data.requestsPerMinute ?? "any number of"} requests and ${data.tokensPerMinute ?? "any number of"} tokens a minute.`);
-    } catch (err) {
-      // Nothing changed: the boxes keep what was typed, to be corrected.
-      say(/** @type {Error} */ (err).message);
-      return;
-    }
-    await reload();
-  });
-  return form;
+      return `Rate limit ${limit.name} now allows ${data.requestsPerMinute ?? "any number of"} requests and ${data.tokensPerMinute ?? "any number of"} tokens a minute.`;
+    },
+    () => reload(),
+  );
 }
 
 /** @param {() => Promise<void>} reloadControls */

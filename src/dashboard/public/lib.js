@@ -115,3 +115,41 @@ export function budgetBurn(b) {
   meter.setAttribute("aria-label", `${b.name}: ${((spent / Number(b.limit)) * 100).toFixed(0)}% of its limit`);
   return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(b.current?.spent ?? "0")} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter];
 }
+
+/**
+ * A row's values set in place: boxes and a "Set" button named for what it sets. `save` makes the change
+ * and answers the status line; after it the controls are drawn again. On an error nothing changed,
+ * so the boxes keep what was typed, to be corrected.
+ * @param {Array<{label: string, value: string, mode: "decimal" | "numeric", required?: boolean}>} boxes
+ * @param {string} setLabel
+ * @param {(values: string[]) => Promise<string>} save
+ * @param {() => Promise<void>} redraw
+ */
+export function inlineEditor(boxes, setLabel, save, redraw) {
+  const form = document.createElement("form");
+  form.className = "inline";
+  const inputs = boxes.map((box) => {
+    const input = document.createElement("input");
+    input.inputMode = box.mode;
+    input.required = box.required === true;
+    input.value = box.value;
+    input.setAttribute("aria-label", box.label);
+    return input;
+  });
+  const set = document.createElement("button");
+  set.type = "submit";
+  set.textContent = "Set";
+  set.setAttribute("aria-label", setLabel);
+  form.append(...inputs, set);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      say(await save(inputs.map((input) => input.value.trim())));
+    } catch (err) {
+      say(/** @type {Error} */ (err).message);
+      return;
+    }
+    await redraw();
+  });
+  return form;
+}
