@@ -321,7 +321,8 @@ export const configSchema = z
     ledger: z
       .strictObject({
         batchSize: z.number().int().positive().default(500),
-        flushIntervalMs: z.number().int().positive().default(100),
+        /** A row waits at most this long. Longer batches cost less per row: one statement a second at low rates, where a statement's fixed cost dominates. */
+        flushIntervalMs: z.number().int().positive().default(1_000),
         /** Rows held in memory while the store is unreachable; beyond this they spool to disk. */
         maxBuffer: z.number().int().positive().default(100_000),
       })

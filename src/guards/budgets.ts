@@ -249,12 +249,13 @@ export class Budgets {
     if (this.book.size === 0 && this.holds.size === 0) return;
     try {
       const sentAt = this.monotonic();
-      const live = new Set((await q.renewLeases(db, this.options.holder, this.options.settings.leaseTtlMs)).map((k) => `${k.budget}\u0000${k.start.getTime()}`));
+      const leases = await q.renewAndReapLeases(db, this.options.holder, this.options.settings.leaseTtlMs);
+      const live = new Set(leases.live.map((k) => `${k.budget}\u0000${k.start.getTime()}`));
       for (const hold of this.holds.values()) {
         if (live.has(`${hold.def.name}\u0000${hold.window.start}`)) hold.renewed(sentAt + this.safeLeaseMs());
         else if (hold.openBefore(sentAt)) hold.leaseLost();
       }
-      let freed = (await q.reapLeases(db)) > 0;
+      let freed = leases.freed > 0;
       for (const hold of this.holds.values()) {
         const idle = hold.surrenderIdle(this.monotonic(), this.options.settings.syncIntervalMs * 2);
         if (!idle) continue;
@@ -263,11 +264,12 @@ export class Budgets {
         else hold.giveBack(idle.amount, idle.epoch);
       }
       if (freed) await this.options.announce();
-      for (const row of await q.markWarned(db)) {
+      const { marked, warned } = await q.markWarned(db);
+      for (const row of marked) {
         const def = this.book.get(row.budget);
         if (def) this.emit("budget.warning", def, windowAt(def.period, def.timezone, row.start.getTime()), row.spent);
       }
-      this.warnedBudgets = new Set((await q.openWindows(db)).filter((w) => w.warnedAt).map((w) => w.budget));
+      this.warnedBudgets = new Set(warned);
       for (const hold of this.holds.values()) hold.knownFree = undefined;
       if (this.syncFailing) this.options.logger.info("budget store reachable again");
       this.syncFailing = false;

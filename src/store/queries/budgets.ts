@@ -153,23 +153,23 @@ export async function returnGrant(db: Db, key: WindowKey & { holder: string; amo
   return rowsOf(result).length > 0;
 }
 
-/** Extends every lease the holder has; the answer lists the ones that still exist. */
-export async function renewLeases(db: Db, holder: string, ttlMs: number): Promise<WindowKey[]> {
-  const result = await db.execute(sql`
-    update budget_leases set expires_at = now() + ${ttlMs}::int * interval '1 millisecond' where holder = ${holder}
-    returning budget_name as budget, window_start as start`);
-  return rowsOf<{ budget: string; start: string | Date }>(result).map((r) => ({ budget: r.budget, start: new Date(r.start) }));
-}
-
 /**
- * Frees what expired leases held (their holders stopped renewing: killed, or cut off) and drops the
- * leases of windows that ended. Answers how many leases were freed.
+ * One sync round's lease work, in one statement: extends every lease the holder has, frees what other
+ * holders' expired leases held (they stopped renewing: killed, or cut off), and drops every lease of a
+ * window that ended over an hour ago. The renewed and reaped rows are disjoint, as one statement needs.
+ * Answers the holder's leases that still exist, and how many leases were freed.
  */
-export async function reapLeases(db: Db): Promise<number> {
+export async function renewAndReapLeases(db: Db, holder: string, ttlMs: number): Promise<{ live: WindowKey[]; freed: number }> {
   const result = await db.execute(sql`
-    with dead as (
-      delete from budget_leases l where l.expires_at < now()
-        or exists (select 1 from budget_windows w where w.budget_name = l.budget_name and w.start = l.window_start and w."end" < now() - interval '1 hour')
+    with ended as (
+      select budget_name, start from budget_windows where "end" < now() - interval '1 hour'
+    ), renewed as (
+      update budget_leases l set expires_at = now() + ${ttlMs}::int * interval '1 millisecond'
+      where l.holder = ${holder} and not exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
+      returning budget_name, window_start
+    ), dead as (
+      delete from budget_leases l where (l.holder <> ${holder} and l.expires_at < now())
+        or exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
       returning budget_name, window_start, amount
     ), freed as (
       insert into budget_windows (budget_name, start, "end", limit_usd, reserved)
@@ -179,8 +179,14 @@ export async function reapLeases(db: Db): Promise<number> {
       order by 1, 2
       on conflict (budget_name, start) do update set reserved = budget_windows.reserved - excluded.reserved
     )
-    select count(*)::int as freed from dead`);
-  return Number(rowsOf<{ freed: number }>(result)[0]?.freed ?? 0);
+    select budget_name as budget, window_start as start, null::int as freed from renewed
+    union all
+    select null, null, count(*)::int from dead`);
+  const rows = rowsOf<{ budget: string | null; start: string | Date | null; freed: number | null }>(result);
+  return {
+    live: rows.filter((r) => r.budget !== null && r.start !== null).map((r) => ({ budget: r.budget!, start: new Date(r.start!) })),
+    freed: Number(rows.find((r) => r.freed !== null)?.freed ?? 0),
+  };
 }
 
 export interface WindowState {
@@ -209,13 +215,31 @@ export async function openWindows(db: Db): Promise<WindowState[]> {
   }));
 }
 
-/** Marks windows whose spend passed their budget's warning amount; each is answered to exactly one caller, once. */
-export async function markWarned(db: Db): Promise<Array<{ budget: string; start: Date; spent: string; limit: string }>> {
+export interface WarnedWindows {
+  /** Windows this call marked: each is answered to exactly one caller, once, so its warning is raised once. */
+  marked: Array<{ budget: string; start: Date; spent: string; limit: string }>;
+  /** Budgets whose open window is past its warning amount, marked now or before. */
+  warned: string[];
+}
+
+/** Marks the windows whose spend passed their budget's warning amount, and reads which open windows are warned, in one statement. */
+export async function markWarned(db: Db): Promise<WarnedWindows> {
   const result = await db.execute(sql`
-    update budget_windows w set warned_at = now() from ${budgets} b
-    where b.name = w.budget_name and b.deleted_at is null and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
-    returning w.budget_name as budget, w.start, w.spent::text as spent, w.limit_usd::text as "limit"`);
-  return rowsOf<{ budget: string; start: string | Date; spent: string; limit: string }>(result).map((r) => ({ ...r, start: new Date(r.start) }));
+    with marked as (
+      update budget_windows w set warned_at = now() from ${budgets} b
+      where b.name = w.budget_name and b.deleted_at is null and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
+      returning w.budget_name as budget, w.start, w.spent::text as spent, w.limit_usd::text as "limit"
+    )
+    select budget, start, spent, "limit", true as marked from marked
+    union all
+    select budget_name, start, null, null, false from budget_windows where start <= now() and "end" > now() and warned_at is not null`);
+  const rows = rowsOf<{ budget: string; start: string | Date; spent: string | null; limit: string | null; marked: boolean }>(result);
+  const now = Date.now();
+  return {
+    marked: rows.filter((r) => r.marked).map((r) => ({ budget: r.budget, start: new Date(r.start), spent: r.spent!, limit: r.limit! })),
+    // The second branch reads the windows as they were before this statement, so the newly marked ones are added here.
+    warned: [...new Set(rows.filter((r) => !r.marked || new Date(r.start).getTime() <= now).map((r) => r.budget))],
+  };
 }
 
 /** Marks a window exhausted; true for exactly one caller per window. */
