@@ -119,7 +119,7 @@ async function measureStore(store: "postgres" | "pglite", database: Database, ro
     serializeLedgerRow({ id: `live_${i}`, ts: new Date(), requestId: `live_${i}`, keyId: `key_${i % 200}`, operation: `op_${i % 20}`, model: MODELS[i % MODELS.length], provider: "openai", endpoint: "chat", inputTokens: 120, outputTokens: 30, cost: "0.0006", latencyMs: 120, outcome: "success", httpStatus: 200 }),
   );
   const t1 = performance.now();
-  for (let i = 0; i < live.length; i += 500) await insertSerializedLedgerRows(db, live.slice(i, i + 500));
+  for (let i = 0; i < live.length; i += 500) await insertSerializedLedgerRows(database, live.slice(i, i + 500));
   const insertRowsPerSecond = live.length / ((performance.now() - t1) / 1000);
 
   const [rollup] = rowsOf<{ n: string }>(await db.execute(sql`select count(*)::text as n from ledger_rollup`));

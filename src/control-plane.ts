@@ -106,7 +106,7 @@ export class ControlPlane {
     this.notices = new ChangeNotices(options.database, this.logger);
     const { config } = options.config;
     const spoolPath = options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined;
-    this.ledger = new LedgerWriter({ db: options.database.db, logger: this.logger, ...config.ledger, spoolPath });
+    this.ledger = new LedgerWriter({ store: options.database, logger: this.logger, ...config.ledger, spoolPath });
     const clock = options.clock ?? systemClock;
     const now = () => clock.now();
     const shared = options.database.kind === "postgres";

@@ -27,7 +27,7 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
 
   it("writes in batches without the caller waiting, and flushes the rest on close", async () => {
     const s = await store();
-    const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 100, flushIntervalMs: 60_000, maxBuffer: 10_000 });
+    const writer = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 100, flushIntervalMs: 60_000, maxBuffer: 10_000 });
     await writer.start();
     for (let i = 0; i < 250; i++) writer.record(row());
     expect(writer.recorded).toBe(250);
@@ -38,7 +38,7 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
 
   it("writes a partial batch within the flush interval, and again for rows that come later", async () => {
     const s = await store();
-    const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 20, maxBuffer: 10_000 });
+    const writer = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 20, maxBuffer: 10_000 });
     await writer.start();
     const rowsInStore = async (want: number) => vi.waitFor(async () => expect(await countLedgerRows(s.database.db)).toBe(want), { timeout: 5_000, interval: 20 });
     for (let i = 0; i < 3; i++) writer.record(row());
@@ -54,7 +54,7 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     dirs.push(dir);
     const spoolPath = path.join(dir, "ledger-spool.jsonl");
     const down = await store();
-    const writer = new LedgerWriter({ db: down.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    const writer = new LedgerWriter({ store: down.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
     await writer.start();
     await down.database.close(); // the outage
     for (let i = 0; i < 40; i++) writer.record(row());
@@ -65,7 +65,7 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     expect((await readFile(spoolPath, "utf8")).trim().split("\n")).toHaveLength(40);
 
     const up = await store();
-    const next = new LedgerWriter({ db: up.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    const next = new LedgerWriter({ store: up.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
     await next.start();
     expect(await countLedgerRows(up.database.db)).toBe(40);
     await next.close();
@@ -80,7 +80,7 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     const torn = serializeLedgerRow(row()).slice(0, 40);
     await writeFile(spoolPath, `${serializeLedgerRow(first)}\n${serializeLedgerRow(second)}\n${torn}`);
     const s = await store();
-    const writer = new LedgerWriter({ db: s.database.db, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    const writer = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
     await writer.start();
     const rows = await recentLedgerRows(s.database.db, 10);
     expect(rows.map((r) => r.inputTokens).sort((a, b) => a - b)).toEqual([7, 12]);

@@ -1,11 +1,10 @@
 import { appendFile, readFile, rename, rm } from "node:fs/promises";
 import type { Logger } from "../core/logger.js";
-import type { Db } from "../store/database.js";
-import { insertSerializedLedgerRows, serializeLedgerRow } from "../store/queries/ledger.js";
+import { insertSerializedLedgerRows, serializeLedgerRow, type LedgerStore } from "../store/queries/ledger.js";
 import type { NewLedgerRow } from "../store/schema/ledger.js";
 
 export interface LedgerWriterOptions {
-  db: Db;
+  store: LedgerStore;
   logger: Logger;
   batchSize: number;
   flushIntervalMs: number;
@@ -83,7 +82,7 @@ export class LedgerWriter {
     const rows = this.buffer;
     this.buffer = [];
     try {
-      await insertSerializedLedgerRows(this.options.db, rows);
+      await insertSerializedLedgerRows(this.options.store, rows);
       this.written += rows.length;
       if (this.failing) this.options.logger.info({ rows: rows.length }, "ledger store reachable again");
       this.failing = false;
@@ -121,7 +120,7 @@ export class LedgerWriter {
     // A line torn by a crash mid-append cannot be read; the rest still can.
     const lines = text.split("\n").filter(Boolean);
     const rows = lines.filter(isJson);
-    await insertSerializedLedgerRows(this.options.db, rows);
+    await insertSerializedLedgerRows(this.options.store, rows);
     if (rows.length < lines.length) this.options.logger.error({ unreadable: lines.length - rows.length }, "ledger spool held unreadable lines; they were skipped");
     await rm(claimed);
     this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");

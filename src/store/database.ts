@@ -17,6 +17,13 @@ export interface Database {
   readonly db: Db;
   /** Runs raw SQL (maintenance, tests). Queries belong in store/queries. */
   execute(sql: string): Promise<void>;
+  /**
+   * Runs the hottest statement, the ledger insert, whose planning costs more than writing a batch of
+   * rows. PGlite parses and plans it once, under its name, and keeps the plan. PostgreSQL gets it
+   * unnamed, as every other statement: a named statement belongs to one server session, and a pooler
+   * in transaction mode (PgBouncer, unless told to track them) hands sessions from client to client.
+   */
+  runPrepared(statement: PreparedStatement, params: string[]): Promise<void>;
   /** Hears notices on a channel from every instance sharing the store (PostgreSQL LISTEN/NOTIFY). */
   listen(channel: string, handlers: NoticeHandlers): Promise<Unlisten>;
   notify(channel: string, payload: string): Promise<void>;
@@ -28,6 +35,12 @@ export interface Database {
   /** PGlite only: the whole database as an archive, to start copies from (tests). */
   dump?(): Promise<Blob>;
   close(): Promise<void>;
+}
+
+/** A statement whose name stands for this exact text wherever it is kept prepared. */
+export interface PreparedStatement {
+  name: string;
+  text: string;
 }
 
 export interface DatabaseOptions {
@@ -77,6 +90,9 @@ async function openPglite(starting: Promise<PgliteThread>, workflowsDir: string 
     execute: async (sql) => {
       await thread.send({ op: "exec", sql });
     },
+    runPrepared: async (statement, params) => {
+      await thread.send({ op: "prepared", name: statement.name, sql: statement.text, params });
+    },
     migrate: async () => undefined,
     workflowsUrl: async () => {
       workflows ??= startPglite({ dataDir: workflowsDir, migrate: false });
@@ -104,6 +120,9 @@ function openPostgres(url: string, max: number): Database & { migrate(): Promise
     notify: (channel, payload) => notifyPostgres(pool, channel, payload),
     execute: async (sql) => {
       await pool.query(sql);
+    },
+    runPrepared: async (statement, params) => {
+      await pool.query(statement.text, params);
     },
     migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_FOLDER }),
     workflowsUrl: async () => url,

@@ -87,8 +87,8 @@ describe.each(STORE_KINDS)("dashboard reports on %s", (kind) => {
     store = await freshStore(kind);
     db = store.database.db;
     // Two batches that overlap: the retried rows must count once.
-    await insertLedgerRows(db, ROWS.slice(0, 50));
-    await insertLedgerRows(db, ROWS.slice(40));
+    await insertLedgerRows(store.database, ROWS.slice(0, 50));
+    await insertLedgerRows(store.database, ROWS.slice(40));
   });
   afterEach(async () => {
     await store.cleanup();

@@ -12,6 +12,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, types } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
+import { serialize } from "pg-protocol";
 
 /** @typedef {import("./pglite-protocol.js").ThreadStart} ThreadStart */
 /** @typedef {import("./pglite-protocol.js").ThreadRequest} ThreadRequest */
@@ -32,6 +33,25 @@ const POSTGRESQL_CONF = ["shared_buffers = 32MB"];
 
 /** @type {{ server: import("@electric-sql/pglite-socket").PGLiteSocketServer; url: string } | undefined} */
 let served;
+
+/** Names of the statements this session has parsed; Postgres keeps their plans until the session ends. */
+const preparedNames = new Set();
+
+/**
+ * PGlite's query() parses and plans every statement afresh, and for the ledger insert that costs more
+ * than its rows. A named statement is parsed once; each run is then Bind, Execute and Sync on the
+ * wire protocol, which execProtocol speaks directly, and an error response is thrown from it.
+ * @param {PGlite} client
+ * @param {{ name: string; sql: string; params: string[] }} request
+ */
+async function runPrepared(client, request) {
+  if (!preparedNames.has(request.name)) {
+    // Parsed on its own first, so the name is known to exist exactly when Postgres kept it.
+    await client.execProtocol(Buffer.concat([serialize.parse({ name: request.name, text: request.sql, types: [] }), serialize.sync()]));
+    preparedNames.add(request.name);
+  }
+  await client.execProtocol(Buffer.concat([serialize.bind({ statement: request.name, values: request.params }), serialize.execute({}), serialize.sync()]));
+}
 
 /**
  * The durable workflow engine (DBOS) speaks to Postgres over TCP. Its store is a PGlite thread of its
@@ -70,6 +90,9 @@ async function answer(client, request) {
     }
     case "exec":
       await client.exec(request.sql);
+      return { id: request.id, ok: true };
+    case "prepared":
+      await runPrepared(client, request);
       return { id: request.id, ok: true };
     case "dump":
       return { id: request.id, ok: true, dump: /** @type {Blob} */ (await client.dumpDataDir("none")) };

@@ -66,8 +66,8 @@ describe.each(STORE_KINDS)("ledger rollup on %s", (kind) => {
   it("answers every grouping exactly as the ledger does, for windows that cut an hour", async () => {
     // 60 calls, one every 67 minutes from 10:00 on the 20th, across three UTC days and two batches (one retried in part).
     const rows = Array.from({ length: 60 }, (_, i) => row(i + 1, i * 67));
-    await insertLedgerRows(store.database.db, rows.slice(0, 40));
-    await insertLedgerRows(store.database.db, rows.slice(30));
+    await insertLedgerRows(store.database, rows.slice(0, 40));
+    await insertLedgerRows(store.database, rows.slice(30));
     for (const minutes of [0, 25, 61, 200, 14 * 60, 14 * 60 + 30, 20 * 60 + 59]) {
       const since = new Date(BASE + minutes * 60_000);
       for (const by of SPEND_GROUPS) {
@@ -80,7 +80,7 @@ describe.each(STORE_KINDS)("ledger rollup on %s", (kind) => {
 
   it("gives spend over time, per hour and per day and split by a dimension, exactly as the ledger does", async () => {
     const rows = Array.from({ length: 60 }, (_, i) => row(i + 1, i * 67));
-    await insertLedgerRows(store.database.db, rows);
+    await insertLedgerRows(store.database, rows);
     const group = { operation: sql`coalesce(operation, '(none)')`, model: sql`coalesce(model, '(none)')`, key: sql`coalesce(key_id, '(none)')` } as const;
     for (const minutes of [0, 25, 14 * 60 + 30]) {
       const since = new Date(BASE + minutes * 60_000);
@@ -100,8 +100,8 @@ describe.each(STORE_KINDS)("ledger rollup on %s", (kind) => {
   });
 
   it("holds one row per hour, day and dimension value, and counts a retried batch once", async () => {
-    await insertLedgerRows(store.database.db, [row(1, 5), row(2, 50), row(3, 65)]);
-    await insertLedgerRows(store.database.db, [row(2, 50), row(3, 65)]);
+    await insertLedgerRows(store.database, [row(1, 5), row(2, 50), row(3, 65)]);
+    await insertLedgerRows(store.database, [row(2, 50), row(3, 65)]);
     const result = await store.database.db.execute(
       sql`select grain, to_char(start at time zone 'UTC', 'DD HH24') as start, requests::int as requests, cost::text as cost from ledger_rollup where dimension = 'total' order by grain desc, start`,
     );
@@ -115,7 +115,7 @@ describe.each(STORE_KINDS)("ledger rollup on %s", (kind) => {
   it("is rebuilt by the migration's backfill exactly as the ledger insert built it", async () => {
     const db = store.database.db;
     // One call every 97 minutes: 30 calls over two UTC days, so both grains have several rows.
-    await insertLedgerRows(db, Array.from({ length: 30 }, (_, i) => row(i + 1, i * 97)));
+    await insertLedgerRows(store.database, Array.from({ length: 30 }, (_, i) => row(i + 1, i * 97)));
     const snapshot = async () =>
       rowsOf(await db.execute(sql`select dimension, grain, start::text, value, requests::int, errors::int, input_tokens::int, output_tokens::int, cost::text from ledger_rollup order by 1, 2, 3, 4`));
     const built = await snapshot();

@@ -1,7 +1,9 @@
+import { sql } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import { activeKeys, insertKey, listKeys, revokeKey } from "./queries/keys.js";
 import { countLedgerRows, insertLedgerRows, recentLedgerRows, spendBy } from "./queries/ledger.js";
+import { rowsOf } from "./queries/rows.js";
 import type { NewLedgerRow } from "./schema/ledger.js";
 
 function row(i: number, overrides: Partial<NewLedgerRow> = {}): NewLedgerRow {
@@ -46,7 +48,7 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
   it("takes batches larger than one statement and sums cost exactly", async () => {
     // 2,500 rows of 1e-12 USD: a float sum drifts, a numeric sum is exactly 2.5e-9.
     const rows = Array.from({ length: 2500 }, (_, i) => row(i, { operation: i % 2 ? "odd" : "even", cost: "0.000000000001" }));
-    await insertLedgerRows(store.database.db, rows);
+    await insertLedgerRows(store.database, rows);
     expect(await countLedgerRows(store.database.db)).toBe(2500);
     const lines = await spendBy(store.database.db, "operation", new Date(Date.now() - 60_000));
     expect(lines.map((l) => [l.group, l.requests, l.cost])).toEqual([
@@ -56,14 +58,29 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
   });
 
   it("ignores a row it already has, so a retried batch never double-counts", async () => {
-    await insertLedgerRows(store.database.db, [row(1), row(2)]);
-    await insertLedgerRows(store.database.db, [row(2), row(3)]);
+    await insertLedgerRows(store.database, [row(1), row(2)]);
+    await insertLedgerRows(store.database, [row(2), row(3)]);
     expect(await countLedgerRows(store.database.db)).toBe(3);
+  });
+
+  it("runs a prepared statement again after it failed, and never keeps a statement that did not parse", async () => {
+    await store.database.execute("create table prepared_probe (n int primary key)");
+    const insert = { name: "probe_insert", text: "insert into prepared_probe (n) values ($1::int)" };
+    await store.database.runPrepared(insert, ["1"]);
+    // A run that fails after the parse: the error keeps its SQLSTATE, and the statement stays usable.
+    await expect(store.database.runPrepared(insert, ["1"])).rejects.toMatchObject({ code: "23505" });
+    await store.database.runPrepared(insert, ["2"]);
+    const broken = { name: "probe_broken", text: "insert into no_such_table (n) values ($1::int)" };
+    await expect(store.database.runPrepared(broken, ["3"])).rejects.toMatchObject({ code: "42P01" });
+    await store.database.execute("create table no_such_table (n int)");
+    await store.database.runPrepared(broken, ["3"]);
+    const counted = rowsOf<{ n: number }>(await store.database.db.execute(sql`select (select count(*) from prepared_probe)::int + (select count(*) from no_such_table)::int as n`));
+    expect(counted[0]!.n).toBe(3);
   });
 
   it("groups spend by day, key and user, and leaves out rows before `since`", async () => {
     const old = new Date(Date.now() - 3 * 86_400_000);
-    await insertLedgerRows(store.database.db, [
+    await insertLedgerRows(store.database, [
       row(1, { keyId: "key_a", endUser: "alice", cost: "0.25" }),
       row(2, { keyId: "key_a", userId: "bob", cost: "0.5" }),
       row(3, { keyId: "key_b", cost: "1", ts: old }),
@@ -80,7 +97,7 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
 
   it("keeps the audio seconds and characters of unit-billed calls, and leaves them empty for the rest", async () => {
     const db = store.database.db;
-    await insertLedgerRows(db, [row(1, { audioSeconds: "61.5", cost: "0.00615" }), row(2, { characters: 1234, cost: "0.01851" }), row(3)]);
+    await insertLedgerRows(store.database, [row(1, { audioSeconds: "61.5", cost: "0.00615" }), row(2, { characters: 1234, cost: "0.01851" }), row(3)]);
     const rows = await recentLedgerRows(db, 3);
     const byId = new Map(rows.map((r) => [r.id, r]));
     expect(byId.get("call_1")).toMatchObject({ audioSeconds: "61.500", characters: null });

@@ -1,5 +1,5 @@
 import { count, desc, getTableColumns, sql, type SQL } from "drizzle-orm";
-import type { Db } from "../database.js";
+import type { Database, Db, PreparedStatement } from "../database.js";
 import { ledger, ledgerRollup, type LedgerRow, type NewLedgerRow } from "../schema/index.js";
 import type { SpendGroup } from "../spend-groups.js";
 import { filterSql, isFiltered, type LedgerFilters } from "./ledger-filters.js";
@@ -88,15 +88,20 @@ function sqlLiteral(value: unknown, type: string): string {
   return `'${JSON.stringify(value).replaceAll("'", "''")}'::${type}`;
 }
 
-export async function insertLedgerRows(db: Db, rows: NewLedgerRow[]): Promise<void> {
-  await insertSerializedLedgerRows(db, rows.map(serializeLedgerRow));
+/** The ledger insert, prepared where the store allows (see Database.runPrepared): planned once, not once per batch. */
+const LEDGER_INSERT: PreparedStatement = { name: "airlock_ledger_insert", text: `${INSERT_HEAD}$1${INSERT_TAIL}` };
+
+/** What inserting ledger rows needs of the store. */
+export type LedgerStore = Pick<Database, "runPrepared">;
+
+export async function insertLedgerRows(store: LedgerStore, rows: NewLedgerRow[]): Promise<void> {
+  await insertSerializedLedgerRows(store, rows.map(serializeLedgerRow));
 }
 
 /** Rows already serialized by `serializeLedgerRow` (the ledger writer's buffer and spool hold them so). */
-export async function insertSerializedLedgerRows(db: Db, records: string[]): Promise<void> {
+export async function insertSerializedLedgerRows(store: LedgerStore, records: string[]): Promise<void> {
   for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
-    const batch = `[${records.slice(i, i + ROWS_PER_STATEMENT).join(",")}]`;
-    await db.execute(sql`${sql.raw(INSERT_HEAD)}${batch}${sql.raw(INSERT_TAIL)}`);
+    await store.runPrepared(LEDGER_INSERT, [`[${records.slice(i, i + ROWS_PER_STATEMENT).join(",")}]`]);
   }
 }
 
