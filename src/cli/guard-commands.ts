@@ -1,17 +1,12 @@
 import type { Command } from "commander";
-import type { ConnectOptions } from "./admin-client.js";
+import type { AdminBackend, ConnectOptions } from "./admin-client.js";
 import { print, withBackend, withConnection } from "./command-kit.js";
 import { printBudgets, printRateLimits } from "./print.js";
 
 /** `airlock rate-limits` and `airlock budgets`: the guards an admin sets while gateways run. */
 export function registerGuardCommands(program: Command): void {
   const rateLimits = program.command("rate-limits").description("requests and tokens per minute; a limit set here stands over restarts, on every instance");
-  withConnection(rateLimits.command("list").description("the limits in force, and whether the file or an admin set each")).action((opts: ConnectOptions & { json?: boolean }) =>
-    withBackend(opts, async (backend) => {
-      const list = await backend.rateLimits();
-      print(opts.json ? list : printRateLimits(list));
-    }),
-  );
+  listCommand(rateLimits, "the limits in force, and whether the file or an admin set each", (backend) => backend.rateLimits(), printRateLimits);
   withConnection(rateLimits.command("set").description("create or replace a limit; audited").argument("<name>"))
     .requiredOption("--scope <scope>", "key, user, operation or global")
     .option("--target <id>", "one key id, user id or operation name (default: each its own)")
@@ -23,20 +18,10 @@ export function registerGuardCommands(program: Command): void {
         print(opts.json ? saved : `${printRateLimits([saved])}\nWritten through ${backend.via}.`);
       }),
     );
-  withConnection(rateLimits.command("delete").description("remove a limit; audited").argument("<name>")).action((name: string, opts: ConnectOptions & { json?: boolean }) =>
-    withBackend(opts, async (backend) => {
-      await backend.deleteRateLimit(name);
-      print(opts.json ? { name, deleted: true } : `Deleted rate limit ${name}.`);
-    }),
-  );
+  deleteCommand(rateLimits, "remove a limit; audited", "rate limit", (backend, name) => backend.deleteRateLimit(name));
 
   const budgets = program.command("budgets").description("spending limits per daily or monthly window; a budget set here stands over restarts, on every instance");
-  withConnection(budgets.command("list").description("every budget, its current window's spend against its limit, and whether the file or an admin set it")).action((opts: ConnectOptions & { json?: boolean }) =>
-    withBackend(opts, async (backend) => {
-      const list = await backend.budgets();
-      print(opts.json ? list : printBudgets(list));
-    }),
-  );
+  listCommand(budgets, "every budget, its current window's spend against its limit, and whether the file or an admin set it", (backend) => backend.budgets(), printBudgets);
   withConnection(budgets.command("set").description("create or replace a budget; audited").argument("<name>"))
     .requiredOption("--scope <scope>", "key, user, team, org, operation or global")
     .option("--target <id>", "the key id, user id, team id, org id or operation name (none for global)")
@@ -50,10 +35,25 @@ export function registerGuardCommands(program: Command): void {
         print(opts.json ? saved : `${printBudgets([saved])}\nWritten through ${backend.via}.`);
       }),
     );
-  withConnection(budgets.command("delete").description("remove a budget; audited (its past windows stay)").argument("<name>")).action((name: string, opts: ConnectOptions & { json?: boolean }) =>
+  deleteCommand(budgets, "remove a budget; audited (its past windows stay)", "budget", (backend, name) => backend.deleteBudget(name));
+}
+
+/** `<group> list`: what the backend reads, as JSON or as the group's table. */
+function listCommand<T>(group: Command, description: string, read: (backend: AdminBackend) => Promise<T[]>, show: (list: T[]) => string): void {
+  withConnection(group.command("list").description(description)).action((opts: ConnectOptions & { json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      await backend.deleteBudget(name);
-      print(opts.json ? { name, deleted: true } : `Deleted budget ${name}.`);
+      const list = await read(backend);
+      print(opts.json ? list : show(list));
+    }),
+  );
+}
+
+/** `<group> delete <name>`: removes one, and says so. */
+function deleteCommand(group: Command, description: string, noun: string, remove: (backend: AdminBackend, name: string) => Promise<unknown>): void {
+  withConnection(group.command("delete").description(description).argument("<name>")).action((name: string, opts: ConnectOptions & { json?: boolean }) =>
+    withBackend(opts, async (backend) => {
+      await remove(backend, name);
+      print(opts.json ? { name, deleted: true } : `Deleted ${noun} ${name}.`);
     }),
   );
 }
