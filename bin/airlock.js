@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import "../dist/cli/main.js";
+// The bundled CLI (scripts/bundle.mjs): one file to load instead of hundreds.
+import "../dist/bundle/airlock.js";

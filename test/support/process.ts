@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -17,6 +18,12 @@ import { inject } from "vitest";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI_MAIN = path.join(REPO_ROOT, "src/cli/main.ts");
+/** What `npm start` and the `airlock` bin run: the bundle that `npm run build` writes. */
+const BUILT_BIN = path.join(REPO_ROOT, "bin/airlock.js");
+const BUILT_BUNDLE = path.join(REPO_ROOT, "dist/bundle/airlock.js");
+
+/** `source` runs src/ through tsx, as development does; `build` runs the built bin, as users do. */
+export type CliEntry = "source" | "build";
 /** Resolved from the repo, not the child's cwd: a bare `--import tsx` fails from a temp directory. */
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
@@ -35,8 +42,10 @@ export interface RunningProcess {
   stderr(): string;
 }
 
-function launch(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): RunningProcess {
-  const proc = spawn(process.execPath, ["--import", TSX_LOADER, CLI_MAIN, ...args], {
+function launch(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; entry?: CliEntry }): RunningProcess {
+  if (options.entry === "build" && !existsSync(BUILT_BUNDLE)) throw new Error(`${BUILT_BUNDLE} is missing: run \`npm run build\` first (npm ci runs it)`);
+  const entry = options.entry === "build" ? [BUILT_BIN] : ["--import", TSX_LOADER, CLI_MAIN];
+  const proc = spawn(process.execPath, [...entry, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -98,6 +107,7 @@ export interface SpawnGatewayOptions {
   args?: string[];
   /** How long to wait for the "listening" line. */
   startTimeoutMs?: number;
+  entry?: CliEntry;
 }
 
 /** Starts `airlock start …` and resolves once the gateway has logged its URL. */
@@ -165,7 +175,7 @@ export interface CliResult {
 }
 
 /** Runs `airlock <args>` to completion. */
-export async function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CliResult> {
+export async function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; entry?: CliEntry }): Promise<CliResult> {
   const running = launch(args, options);
   const timeoutMs = options.timeoutMs ?? 30_000;
   let timedOut = false;
