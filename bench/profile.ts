@@ -39,6 +39,7 @@ const setup: AirlockSetup = {
   adminKey: "sk-al-admin-profile",
   upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
   nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`],
+  unbundled: true,
 };
 try {
   const port = 18000 + Math.floor(Math.random() * 1000);

@@ -13,6 +13,8 @@ import { stopProcess, type Service } from "../support/spawn.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = path.join(ROOT, "bin/airlock.js");
+/** The same CLI as tsc wrote it, one file per module. */
+const UNBUNDLED_MAIN = path.join(ROOT, "dist/cli/main.js");
 
 export type StoreKind = "pglite" | "postgres";
 
@@ -26,6 +28,8 @@ export interface AirlockSetup {
   workers?: number;
   /** Extra Node flags, e.g. `--cpu-prof` for bench/profile.ts. */
   nodeArgs?: string[];
+  /** Runs the unbundled build, so that a profile names each package and file instead of the bundle's chunks. */
+  unbundled?: boolean;
 }
 
 export interface AirlockTarget extends Service {
@@ -86,7 +90,7 @@ export async function scratchPostgres(baseUrl: string): Promise<{ url: string; d
 /** Starts the gateway and times it until a real chat call (with `apiKey`) first returns 200. */
 export async function startAirlock(setup: AirlockSetup, port: number, apiKey: string | undefined): Promise<AirlockTarget> {
   const config = await writeAirlockConfig(setup);
-  const args = [...(setup.nodeArgs ?? []), BIN, "start", "--config", config, "--data-dir", setup.dataDir, "--port", String(port)];
+  const args = [...(setup.nodeArgs ?? []), setup.unbundled ? UNBUNDLED_MAIN : BIN, "start", "--config", config, "--data-dir", setup.dataDir, "--port", String(port)];
   if (setup.workers) args.push("--workers", String(setup.workers));
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, {
