@@ -1,4 +1,4 @@
-import { postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { cpuByPid, cpuMicrosBetween, postgresPids, peakRssDuring, usageOf } from "./proc.js";
 import { runLoad } from "./loadgen.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
@@ -70,12 +70,11 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
   }
   const pids = await target.pids();
   await settled(pids);
-  const store = target.storePids ? await postgresPids() : [];
-  const before = await usageOf(pids);
-  const storeBefore = await usageOf(store);
+  const before = await cpuByPid(pids);
+  const storeBefore = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));
-  const after = await usageOf(pids);
-  const storeAfter = await usageOf(store);
+  const after = await cpuByPid(await target.pids());
+  const storeAfter = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   sent += result.sent;
   const out: CellResult = {
     target: target.name,
@@ -83,12 +82,12 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     requestsPerSecond: result.requestsPerSecond,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
-    cpuMicrosPerRequest: (after.cpuMicros - before.cpuMicros) / Math.max(1, result.requests),
+    cpuMicrosPerRequest: cpuMicrosBetween(before, after) / Math.max(1, result.requests),
     peakRssMb: peakRssBytes / 2 ** 20,
     errors: result.errors + warmupErrors,
     sent,
   };
-  if (target.storePids) out.storeCpuMicrosPerRequest = (storeAfter.cpuMicros - storeBefore.cpuMicros) / Math.max(1, result.requests);
+  if (target.storePids) out.storeCpuMicrosPerRequest = cpuMicrosBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
   if (cell.stream && plan.ttfbRequests > 0) {
     await settled(pids);
     const probe = await probeTtfb(target, cell, plan.ttfbRequests);

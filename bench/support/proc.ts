@@ -67,6 +67,30 @@ export async function usageOf(pids: number[]): Promise<Usage> {
   return { cpuMicros, rssBytes };
 }
 
+/** CPU time per process, to subtract per process: see `cpuMicrosBetween`. */
+export async function cpuByPid(pids: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    if (await isAlive(pid)) out.set(pid, await cpuMicrosOf(pid));
+  }
+  return out;
+}
+
+/**
+ * The CPU spent between two readings. A process that exited in between is left out (its last
+ * interval is lost with it), and one that started in between counts whole. Subtracting plain sums
+ * instead read a PostgreSQL backend that closed during a cell as negative CPU.
+ */
+export function cpuMicrosBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let micros = 0;
+  for (const [pid, end] of after) micros += end - (before.get(pid) ?? 0);
+  return micros;
+}
+
+async function isAlive(pid: number): Promise<boolean> {
+  return (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")) !== "";
+}
+
 /** Every PostgreSQL server process: with the external store, its CPU is part of what a call costs. */
 export async function postgresPids(): Promise<number[]> {
   const pids: number[] = [];
