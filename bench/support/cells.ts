@@ -1,4 +1,4 @@
-import { cpuByPid, cpuMicrosBetween, postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { cpuByPid, cpuMicrosBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
 import { runLoad } from "./loadgen.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
@@ -70,6 +70,7 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
   }
   const pids = await target.pids();
   await settled(pids);
+  await machineQuiet();
   const before = await cpuByPid(pids);
   const storeBefore = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));

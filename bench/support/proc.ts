@@ -120,3 +120,30 @@ export async function peakRssDuring<T>(pids: () => Promise<number[]>, work: Prom
     await sampler;
   }
 }
+
+/** The share of all cores that was busy over `ms`, from the kernel's counters in /proc/stat. */
+async function machineBusyOver(ms: number): Promise<number> {
+  const read = async () => {
+    const fields = (await readFile("/proc/stat", "utf8")).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = fields[3]! + (fields[4] ?? 0); // idle + iowait
+    return { idle, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const before = await read();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = await read();
+  const total = after.total - before.total;
+  return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
+/**
+ * Waits until the machine is quiet (at most a tenth of its cores busy over half a second), so that a
+ * measurement does not share the cores with what the previous one left running: PostgreSQL's
+ * autovacuum after the ledger's inserts, a target that is still shutting down.
+ */
+export async function machineQuiet(timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && (await machineBusyOver(500)) > 0.1) {
+    // keep waiting
+  }
+}
+
