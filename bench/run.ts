@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     for (const service of services.reverse()) await service.stop().catch(() => undefined);
   }
 
-  const library = await libraryOverhead();
+  const library = await libraryOverhead(info);
   const checks = verdicts(results, info);
   if (library) checks.push({ name: "library: airlock.chat() overhead per call, excluding the provider (mean)", value: `${library.toFixed(1)} µs`, limit: "≤ 50 µs", pass: library <= 50 });
   const outDir = flags.out ?? (smoke ? path.join(os.tmpdir(), "airlock-bench-smoke") : path.join(ROOT, "bench/results"));
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
  * mean moves by a third between runs on a two-core machine, where the store's thread, the garbage
  * collector's helpers and the benchmark share the cores: the median of three runs is reported.
  */
-async function libraryOverhead(): Promise<number | undefined> {
+async function libraryOverhead(info: RunInfo): Promise<number | undefined> {
   const overheads: number[] = [];
   for (let run = 0; run < (smoke ? 1 : 3); run++) {
     await machineQuiet();
@@ -188,7 +188,8 @@ async function libraryOverhead(): Promise<number | undefined> {
     overheads.push(result.overheadMicros);
   }
   console.log(`library: overhead per call ${overheads.map((o) => o.toFixed(1)).join(", ")} µs`);
-  return overheads.sort((a, b) => a - b)[overheads.length >> 1];
+  info.libraryMicros = overheads;
+  return [...overheads].sort((a, b) => a - b)[overheads.length >> 1];
 }
 
 function machine(): string {

@@ -14,6 +14,8 @@ export interface RunInfo {
   machine: string;
   command: string;
   startupMs?: number[];
+  /** The library benchmark's overhead per call, one value per run (µs). */
+  libraryMicros?: number[];
   ledger: Array<{ target: string; rows: number; sent: number }>;
 }
 
@@ -85,6 +87,7 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
     "",
   ];
   if (info.startupMs?.length) lines.push(`Startup runs (ms): ${info.startupMs.map((m) => m.toFixed(0)).join(", ")}`, "");
+  if (info.libraryMicros?.length) lines.push(`Library overhead runs (µs): ${info.libraryMicros.map((m) => m.toFixed(1)).join(", ")}`, "");
   return lines.join("\n");
 }
 
