@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import OpenAI from "openai";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { fixtureJson, startFakeUpstream } from "./fakes/upstream.js";
 import { waitFor } from "./support/wait.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, spawnGateway, workspace } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS, type StoreKind } from "./support/stores.js";
@@ -13,12 +13,6 @@ import { createScratchDatabase, dropScratchDatabase, STORE_KINDS, type StoreKind
  * the token counter's threads, the dashboard's scripts and the bundled price catalog.
  */
 
-let fake: FakeUpstream | undefined;
-afterEach(async () => {
-  await killAll();
-  await fake?.close();
-  fake = undefined;
-});
 afterAll(removeTempDirs);
 
 const config = (upstreamUrl: string) => `
@@ -30,7 +24,7 @@ models:
 
 describe.each(STORE_KINDS)("the built gateway (%s)", (kind: StoreKind) => {
   it("serves calls, counts tokens, serves the dashboard, answers the CLI and stops cleanly", async () => {
-    fake = await startFakeUpstream("openai");
+    const fake = await startFakeUpstream("openai");
     const { cwd, dataDir } = await workspace();
     await writeFile(path.join(cwd, "airlock.config.yaml"), config(fake.url));
     const adminKey = randomAdminKey();
@@ -74,6 +68,8 @@ describe.each(STORE_KINDS)("the built gateway (%s)", (kind: StoreKind) => {
 
       expect(await gateway.stop()).toBe(0);
     } finally {
+      await killAll();
+      await fake.close();
       if (scratch) await dropScratchDatabase(scratch);
     }
   });
