@@ -2,7 +2,7 @@
 // cache, and resolving, reading and compiling some 700 files one by one was about a third of the
 // gateway's startup (docs/performance.md, "Startup"). The library entry (dist/index.js) stays as tsc
 // wrote it: an application that imports Airlock bundles it its own way.
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -22,6 +22,13 @@ const UNBUNDLED = [/^@dbos-inc\//, /^@aws-sdk\//, /^@smithy\//, /^@opentelemetry
 // ESM output has no `require`; the CommonJS packages inside the bundle and the unbundled ones need one.
 const requireShim = 'import { createRequire as __airlockCreateRequire } from "node:module"; const require = __airlockCreateRequire(import.meta.url);';
 
+const unbundled = {
+  name: "unbundled",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => (UNBUNDLED.some((re) => re.test(args.path)) ? { path: args.path, external: true } : undefined));
+  },
+};
+
 /**
  * Our modules find files beside themselves through `import.meta.url` (the dashboard's files, the
  * migrations, the worker threads). Inside a bundle that URL would be the bundle's, so each module's
@@ -31,7 +38,6 @@ function ownUrls(outDir) {
   return {
     name: "own-urls",
     setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, (args) => (UNBUNDLED.some((re) => re.test(args.path)) ? { path: args.path, external: true } : undefined));
       b.onLoad({ filter: /\.m?js$/ }, async (args) => {
         if (!args.path.startsWith(dist + path.sep)) return undefined;
         const text = await readFile(args.path, "utf8");
@@ -46,15 +52,17 @@ function ownUrls(outDir) {
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", banner: { js: requireShim } };
 
 // The CLI. Commands load what they use on demand, and each such import becomes a chunk of its own.
+// Chunk names are content hashes: an earlier build's would otherwise stay beside the new ones.
+await rm(bundleDir, { recursive: true, force: true });
 await build({
   ...common,
   entryPoints: { airlock: path.join(dist, "cli/main.js") },
   outdir: bundleDir,
   splitting: true,
   chunkNames: "chunk-[hash]",
-  plugins: [ownUrls(bundleDir)],
+  plugins: [unbundled, ownUrls(bundleDir)],
 });
 
 // The embedded store's thread boots while the gateway loads. Its bundle replaces the copy tsc wrote,
 // so the library and the CLI start the same file. It is plain JavaScript, read from src/.
-await build({ ...common, entryPoints: [path.join(root, "src/store/pglite-thread.mjs")], outfile: path.join(dist, "store/pglite-thread.mjs"), allowOverwrite: true, plugins: [ownUrls(path.join(dist, "store"))] });
+await build({ ...common, entryPoints: [path.join(root, "src/store/pglite-thread.mjs")], outfile: path.join(dist, "store/pglite-thread.mjs"), allowOverwrite: true, plugins: [unbundled] });

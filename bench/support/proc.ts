@@ -30,8 +30,9 @@ export async function processTree(pid: number): Promise<number[]> {
  * nanoseconds). /proc/<pid>/stat counts in 10 ms ticks: a low-rate cell (about 76 calls in 4 s, some
  * 50 ms of CPU) would be off by up to a fifth. Threads that exit lose their time here, which is why
  * the ticks stay as the fallback only: the targets' threads (libuv, V8, PGlite) live as long as they do.
+ * Undefined once the process is gone.
  */
-async function cpuMicrosOf(pid: number): Promise<number> {
+async function cpuMicrosOf(pid: number): Promise<number | undefined> {
   const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
   let nanos = 0;
   let read = 0;
@@ -45,6 +46,7 @@ async function cpuMicrosOf(pid: number): Promise<number> {
   }
   if (read > 0) return nanos / 1000;
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  if (stat === "") return undefined; // the process is gone
   // The command name may hold spaces; the fields after its closing parenthesis are fixed.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
@@ -61,7 +63,7 @@ export async function usageOf(pids: number[]): Promise<Usage> {
   let cpuMicros = 0;
   let rssBytes = 0;
   for (const pid of pids) {
-    cpuMicros += await cpuMicrosOf(pid);
+    cpuMicros += (await cpuMicrosOf(pid)) ?? 0;
     rssBytes += await rssBytesOf(pid);
   }
   return { cpuMicros, rssBytes };
@@ -71,7 +73,8 @@ export async function usageOf(pids: number[]): Promise<Usage> {
 export async function cpuByPid(pids: number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const pid of pids) {
-    if (await isAlive(pid)) out.set(pid, await cpuMicrosOf(pid));
+    const micros = await cpuMicrosOf(pid);
+    if (micros !== undefined) out.set(pid, micros);
   }
   return out;
 }
@@ -85,10 +88,6 @@ export function cpuMicrosBetween(before: Map<number, number>, after: Map<number,
   let micros = 0;
   for (const [pid, end] of after) micros += end - (before.get(pid) ?? 0);
   return micros;
-}
-
-async function isAlive(pid: number): Promise<boolean> {
-  return (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")) !== "";
 }
 
 /** Every PostgreSQL server process: with the external store, its CPU is part of what a call costs. */

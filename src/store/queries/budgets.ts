@@ -230,15 +230,14 @@ export async function markWarned(db: Db): Promise<WarnedWindows> {
       where b.name = w.budget_name and b.deleted_at is null and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
       returning w.budget_name as budget, w.start, w.spent::text as spent, w.limit_usd::text as "limit"
     )
-    select budget, start, spent, "limit", true as marked from marked
+    -- The second branch reads the windows as they were before this statement: the newly marked ones come from the first.
+    select budget, start, spent, "limit", true as marked, start <= now() as open from marked
     union all
-    select budget_name, start, null, null, false from budget_windows where start <= now() and "end" > now() and warned_at is not null`);
-  const rows = rowsOf<{ budget: string; start: string | Date; spent: string | null; limit: string | null; marked: boolean }>(result);
-  const now = Date.now();
+    select budget_name, start, null, null, false, true from budget_windows where start <= now() and "end" > now() and warned_at is not null`);
+  const rows = rowsOf<{ budget: string; start: string | Date; spent: string | null; limit: string | null; marked: boolean; open: boolean }>(result);
   return {
     marked: rows.filter((r) => r.marked).map((r) => ({ budget: r.budget, start: new Date(r.start), spent: r.spent!, limit: r.limit! })),
-    // The second branch reads the windows as they were before this statement, so the newly marked ones are added here.
-    warned: [...new Set(rows.filter((r) => !r.marked || new Date(r.start).getTime() <= now).map((r) => r.budget))],
+    warned: [...new Set(rows.filter((r) => r.open).map((r) => r.budget))],
   };
 }
 
