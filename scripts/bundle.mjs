@@ -49,7 +49,10 @@ function ownUrls(outDir) {
   };
 }
 
-const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", banner: { js: requireShim } };
+// Minified without renaming: a smaller source is parsed faster and kept in memory for good (about
+// 5 MB less at rest), while stack traces still name every function. `--enable-source-maps` maps
+// them back to dist/.
+const common = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", banner: { js: requireShim }, minifyWhitespace: true, minifySyntax: true, sourcemap: "linked" };
 
 // The CLI. Commands load what they use on demand, and each such import becomes a chunk of its own.
 // Chunk names are content hashes: an earlier build's would otherwise stay beside the new ones.

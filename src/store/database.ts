@@ -1,11 +1,8 @@
 import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
-import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
-import { migrate as migratePg } from "drizzle-orm/node-postgres/migrator";
-import pg from "pg";
 import { MIGRATIONS_FOLDER, startPglite, type PgliteThread } from "./pglite-client.js";
-import { listenPostgres, LocalNotices, notifyPostgres, type NoticeHandlers, type Unlisten } from "./notices.js";
+import { LocalNotices, type NoticeHandlers, type Unlisten } from "./notices.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -63,7 +60,9 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   // The workflow engine's embedded store sits beside the data directory, on a thread of its own, opened only when used.
   const workflowsDir = options.dataDir ? path.join(path.dirname(options.dataDir), "workflows") : undefined;
-  const database = options.url ? openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), workflowsDir);
+  // The PostgreSQL driver is loaded only for PostgreSQL: the embedded store never needs it, and
+  // loading it (with the fetch machinery its runtime check wakes in Node) costs startup time.
+  const database = options.url ? (await import("./postgres.js")).openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), workflowsDir);
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {
@@ -102,30 +101,5 @@ async function openPglite(starting: Promise<PgliteThread>, workflowsDir: string 
       await Promise.all([thread.close(), workflows?.then((t) => t.close(), () => undefined)]);
     },
     dump: async () => (await thread.send({ op: "dump" })).dump!,
-  };
-}
-
-function openPostgres(url: string, max: number): Database & { migrate(): Promise<void> } {
-  // JIT off for our sessions only: every query here is short, and LLVM compiling one costs more
-  // (100–200 ms, measured on the 30-day spend report) than running it.
-  // keepAlive: a connection the network silently dropped is noticed and replaced, not waited on for minutes.
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 2_000, keepAlive: true, options: "-c jit=off" });
-  // An idle client that loses its server emits here; without a listener the process would crash.
-  pool.on("error", () => undefined);
-  const db = drizzlePg({ client: pool, schema });
-  return {
-    kind: "postgres",
-    db: db as unknown as Db,
-    listen: (channel, handlers) => listenPostgres(url, channel, handlers),
-    notify: (channel, payload) => notifyPostgres(pool, channel, payload),
-    execute: async (sql) => {
-      await pool.query(sql);
-    },
-    runPrepared: async (statement, params) => {
-      await pool.query(statement.text, params);
-    },
-    migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_FOLDER }),
-    workflowsUrl: async () => url,
-    close: () => pool.end(),
   };
 }

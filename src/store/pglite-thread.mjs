@@ -8,6 +8,7 @@
  * and this file must run the same way from src/ (tests) and dist/ (the build). Its messages are typed
  * in pglite-protocol.ts.
  */
+import { setFlagsFromString } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, types } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
@@ -22,6 +23,15 @@ import { serialize } from "pg-protocol";
 /** @param {string} value */
 const RAW = (value) => value;
 const PARSERS = { [types.TIMESTAMP]: RAW, [types.TIMESTAMPTZ]: RAW, [types.INTERVAL]: RAW, [types.DATE]: RAW, 1231: RAW, 1115: RAW, 1185: RAW, 1187: RAW, 1182: RAW };
+
+// V8 runs WebAssembly first from a quick baseline compile, and recompiles a function with its
+// optimizing compiler once it has run enough. With the default threshold, opening the store and its
+// first statements already send PGlite's hottest functions to the optimizer: hundreds of ms of
+// compile time on background threads, which on a small machine starves this thread and the
+// gateway's while they start. A hundred times the threshold moves that work to the first seconds of
+// traffic; the code reached in steady state is the same (docs/performance.md, "Startup"). The flag
+// is read when PGlite compiles its module, below.
+setFlagsFromString("--wasm-tiering-budget=180000000");
 
 const start = /** @type {ThreadStart} */ (workerData);
 const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort);

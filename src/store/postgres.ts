@@ -1,0 +1,115 @@
+import { drizzle } from "drizzle-orm/node-postgres";
+import { migrate } from "drizzle-orm/node-postgres/migrator";
+import pg from "pg";
+import type { Database, Db } from "./database.js";
+import type { NoticeHandlers, Unlisten } from "./notices.js";
+import { MIGRATIONS_FOLDER } from "./pglite-client.js";
+import * as schema from "./schema/index.js";
+
+/** The store on PostgreSQL: a pool for queries, and a connection of its own for LISTEN. */
+export function openPostgres(url: string, max: number): Database & { migrate(): Promise<void> } {
+  // JIT off for our sessions only: every query here is short, and LLVM compiling one costs more
+  // (100–200 ms, measured on the 30-day spend report) than running it.
+  // keepAlive: a connection the network silently dropped is noticed and replaced, not waited on for minutes.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 2_000, keepAlive: true, options: "-c jit=off" });
+  // An idle client that loses its server emits here; without a listener the process would crash.
+  pool.on("error", () => undefined);
+  const db = drizzle({ client: pool, schema });
+  return {
+    kind: "postgres",
+    db: db as unknown as Db,
+    listen: (channel, handlers) => listenPostgres(url, channel, handlers),
+    notify: (channel, payload) => notifyPostgres(pool, channel, payload),
+    execute: async (sql) => {
+      await pool.query(sql);
+    },
+    runPrepared: async (statement, params) => {
+      await pool.query(statement.text, params);
+    },
+    migrate: () => migrate(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    workflowsUrl: async () => url,
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * PostgreSQL LISTEN on its own connection, which comes back by itself after a break (with a growing
+ * pause, up to 5 s), so every instance hears configuration changes as they are made.
+ */
+async function listenPostgres(url: string, channel: string, handlers: NoticeHandlers): Promise<Unlisten> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retryMs = 250;
+  let timer: NodeJS.Timeout | undefined;
+
+  const connect = async (): Promise<void> => {
+    // Keep-alive makes a connection that silently died (a NAT timeout, a failover without a reset)
+    // fail and reconnect, instead of listening to nothing for ever.
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    next.on("notification", (message) => {
+      if (message.channel === channel) safely(() => handlers.notice(message.payload ?? ""));
+    });
+    next.on("error", () => reconnectLater(next));
+    next.on("end", () => reconnectLater(next));
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${quoteIdent(channel)}`);
+    } catch (err) {
+      await next.end().catch(() => undefined);
+      throw err;
+    }
+    if (stopped) {
+      await next.end().catch(() => undefined);
+      return;
+    }
+    client = next;
+    retryMs = 250;
+  };
+
+  const reconnectLater = (broken: pg.Client): void => {
+    if (stopped || client !== broken) return;
+    client = undefined;
+    broken.end().catch(() => undefined);
+    const retry = () => {
+      if (stopped) return;
+      timer = setTimeout(() => {
+        connect().then(
+          () => {
+            if (!stopped) safely(() => handlers.reconnected());
+          },
+          () => {
+            retryMs = Math.min(retryMs * 2, 5_000);
+            retry();
+          },
+        );
+      }, retryMs);
+      timer.unref();
+    };
+    retry();
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await client?.end().catch(() => undefined);
+  };
+}
+
+async function notifyPostgres(pool: pg.Pool, channel: string, payload: string): Promise<void> {
+  await pool.query("select pg_notify($1, $2)", [channel, payload]);
+}
+
+
+/** A handler's failure is its own to report; it must not take the listening connection down. */
+function safely(run: () => void): void {
+  try {
+    run();
+  } catch {
+    // handlers log their own failures
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
