@@ -126,19 +126,24 @@ function errorFields(err) {
   };
 }
 
-open().then(
-  (client) => {
-    // PGlite runs one statement at a time anyway; a queue keeps replies in order and errors apart.
-    let queue = Promise.resolve();
-    port.on("message", (/** @type {ThreadRequest} */ request) => {
-      queue = queue.then(() =>
-        answer(client, request).then(
-          (reply) => port.postMessage(reply),
-          (err) => port.postMessage({ id: request.id, ok: false, error: errorFields(err) }),
-        ),
-      );
-    });
-    port.postMessage({ ready: true });
-  },
+// The listener goes on at once, before the store opens. A message listener keeps this thread's event
+// loop alive; without one, opening the store (a WebAssembly compile, then synchronous file reads)
+// runs from V8's task queue while Node's loop has nothing to wait for. Node then drains V8's
+// background tasks before it looks at the loop again, and those include optimizing compiles of
+// PGlite's functions: the first message after "ready" waited 50-90 ms for them (docs/performance.md).
+const opened = open();
+// PGlite runs one statement at a time anyway; a queue keeps replies in order and errors apart.
+/** @type {Promise<unknown>} */
+let queue = opened.catch(() => undefined);
+port.on("message", (/** @type {ThreadRequest} */ request) => {
+  queue = queue.then(() =>
+    opened.then((client) => answer(client, request)).then(
+      (reply) => port.postMessage(reply),
+      (err) => port.postMessage({ id: request.id, ok: false, error: errorFields(err) }),
+    ),
+  );
+});
+opened.then(
+  () => port.postMessage({ ready: true }),
   (err) => port.postMessage({ ready: false, error: errorFields(err) }),
 );
