@@ -31,15 +31,31 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   // (one write per batch, not one per request). A timer sends a partial batch within 200 ms, and
   // pino flushes what is left at exit.
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  opts.hooks = { streamWrite: flushPeriodically(destination, 200) };
+  return pino(opts, destination);
+}
+
+/**
+ * Flushes `destination` every `intervalMs`, once something was written since the last flush, and
+ * returns pino's `streamWrite` hook that tells it so. A flush of nothing is still a write on libuv's
+ * thread pool: flushing blindly woke an idle gateway five times a second.
+ */
+export function flushPeriodically(destination: { flush(): void }, intervalMs: number): (line: string) => string {
+  let written = false;
   const timer = setInterval(() => {
+    if (!written) return;
+    written = false;
     try {
       destination.flush();
     } catch {
       clearInterval(timer); // destroyed at exit: nothing left to send
     }
-  }, 200);
+  }, intervalMs);
   timer.unref();
-  return pino(opts, destination);
+  return (line) => {
+    written = true;
+    return line;
+  };
 }
 
 /**
