@@ -112,6 +112,12 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
 
     expect((await api(two, "DELETE", "/admin/rate-limits/per-key")).body).toEqual({ name: "per-key", deleted: true });
     expect((await api(two, "DELETE", "/admin/rate-limits/per-key")).status).toBe(404);
+    // A name no limit could have is refused as bad input, the same way as for budgets and toggles.
+    for (const method of ["PUT", "DELETE"] as const) {
+      const bad = await api(two, method, "/admin/rate-limits/per%20key", method === "PUT" ? { scope: "key", requestsPerMinute: 3 } : undefined);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: "invalid_request", param: "name" });
+    }
     await expect.poll(async () => (await api(one, "GET", "/admin/rate-limits")).body.data.length, { timeout: 5_000 }).toBe(0);
     expect([(await call(one, key)).status, (await call(three, key)).status]).toEqual([200, 200]);
     // Deleted stays deleted over a restart, though the file still has the limit; set again, it is back.

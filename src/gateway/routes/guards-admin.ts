@@ -83,6 +83,8 @@ export function webhookDeliveries(gw: GatewayContext): Handler {
   };
 }
 
+const rateLimitName = (params: Record<string, string | undefined>) => nameParam(params, "rate limit");
+
 /** `GET /admin/rate-limits` (admin): the rate limits in force, the config file's and those an admin set. */
 export function rateLimits(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
@@ -95,8 +97,9 @@ export function rateLimits(gw: GatewayContext): Handler {
 export function putRateLimit(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
+    const name = rateLimitName(params);
     const body = await readJson(req, gw.bodyLimitBytes);
-    const saved = await gw.plane.rateLimits.put(params.name ?? "", body, principal);
+    const saved = await gw.plane.rateLimits.put(name, body, principal);
     gw.logger.info({ requestId: scope.requestId, rateLimit: saved.name, by: principal.keyId }, "rate limit set");
     sendJson(res, 200, saved);
   };
@@ -106,7 +109,7 @@ export function putRateLimit(gw: GatewayContext): Handler {
 export function deleteRateLimit(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const name = params.name ?? "";
+    const name = rateLimitName(params);
     if (!(await gw.plane.rateLimits.remove(name, principal))) throw new AirlockError("not_found", `no rate limit named "${name}"`);
     sendJson(res, 200, { name, deleted: true });
   };
