@@ -10,6 +10,16 @@ describe("costOf", () => {
     expect(formatCost(costOf(usage, price))).toBe("0.005");
   });
 
+  it("charges only the request fee for a call with no tokens, and only what a call used when the rest is zero", () => {
+    const price = unitPrice({ input: "3", output: "15", cachedInput: "0.3", cacheWrite: "3.75", reasoning: "15", request: "0.002", per: "1M" });
+    expect(formatCost(costOf(emptyUsage(), price))).toBe("0.002");
+    // All 500 input tokens cached: 500 × 3e-7 + 0.002
+    expect(formatCost(costOf({ ...emptyUsage(), inputTokens: 500, cachedInputTokens: 500 }, price))).toBe("0.00215");
+    // Only reasoning output: 40 × 1.5e-5, with no fee on a free request price
+    const free = unitPrice({ input: "3", output: "15", per: "1M" });
+    expect(formatCost(costOf({ ...emptyUsage(), outputTokens: 40, reasoningTokens: 40 }, free))).toBe("0.0006");
+  });
+
   it("is exact where binary floats are not", () => {
     const price = unitPrice({ input: "0.1", output: "0.2", per: "1" });
     const usage = { ...emptyUsage(), inputTokens: 1, outputTokens: 1 };

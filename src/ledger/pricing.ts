@@ -21,6 +21,9 @@ export interface UnitPrice {
   character: Money | undefined;
   /** Per minute: audio is divided by 60 last, so whole-second prices stay exact. Undefined when unset. */
   audioMinute: Money | undefined;
+  /** The dearest of the input rates and of the output rates, for a budget's worst-case estimate. */
+  dearestInput: Money;
+  dearestOutput: Money;
 }
 
 const PER: Record<PriceConfig["per"], number> = { "1M": 1_000_000, "1K": 1_000, "1": 1 };
@@ -30,15 +33,20 @@ export function unitPrice(price: PriceConfig): UnitPrice {
   const perToken = (v: string) => new Money(v).div(per);
   const input = perToken(price.input);
   const output = perToken(price.output);
+  const cachedInput = price.cachedInput === undefined ? input : perToken(price.cachedInput);
+  const cacheWrite = price.cacheWrite === undefined ? input : perToken(price.cacheWrite);
+  const reasoning = price.reasoning === undefined ? output : perToken(price.reasoning);
   return {
     input,
     output,
-    cachedInput: price.cachedInput === undefined ? input : perToken(price.cachedInput),
-    cacheWrite: price.cacheWrite === undefined ? input : perToken(price.cacheWrite),
-    reasoning: price.reasoning === undefined ? output : perToken(price.reasoning),
+    cachedInput,
+    cacheWrite,
+    reasoning,
     request: new Money(price.request ?? "0"),
     character: price.characters === undefined ? undefined : perToken(price.characters),
     audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
+    dearestInput: Money.max(input, cachedInput, cacheWrite),
+    dearestOutput: Money.max(output, reasoning),
   };
 }
 
@@ -49,17 +57,22 @@ export function unitPrice(price: PriceConfig): UnitPrice {
 export function costOf(usage: Usage, price: UnitPrice): Money {
   const plainInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
   const plainOutput = Math.max(0, usage.outputTokens - usage.reasoningTokens);
-  let cost = price.input
-    .mul(plainInput)
-    .add(price.cachedInput.mul(usage.cachedInputTokens))
-    .add(price.cacheWrite.mul(usage.cacheWriteTokens))
-    .add(price.output.mul(plainOutput))
-    .add(price.reasoning.mul(usage.reasoningTokens))
-    .add(price.request);
+  // A term whose count is zero is skipped, not added as zero: most calls have no cached, cache-write or
+  // reasoning tokens, and each Decimal operation allocates.
+  let cost = price.request;
+  cost = addUnits(cost, price.input, plainInput);
+  cost = addUnits(cost, price.cachedInput, usage.cachedInputTokens);
+  cost = addUnits(cost, price.cacheWrite, usage.cacheWriteTokens);
+  cost = addUnits(cost, price.output, plainOutput);
+  cost = addUnits(cost, price.reasoning, usage.reasoningTokens);
   // Speech and transcription units; a chat call has neither and skips the arithmetic.
   if (usage.characters && price.character) cost = cost.add(price.character.mul(usage.characters));
   if (usage.audioSeconds && price.audioMinute) cost = cost.add(price.audioMinute.mul(usage.audioSeconds).div(60));
   return cost;
+}
+
+function addUnits(sum: Money, unit: Money, count: number): Money {
+  return count === 0 ? sum : sum.add(unit.mul(count));
 }
 
 /**

@@ -133,8 +133,8 @@ export interface WorstCase {
  * billed apart), and the flat fee, once per answer. A repair re-sends the answer as input.
  */
 export function worstCost(price: UnitPrice, worst: WorstCase): Money {
-  const inputRate = Money.max(price.input, price.cachedInput, price.cacheWrite);
-  const outputRate = Money.max(price.output, price.reasoning);
+  const inputRate = price.dearestInput;
+  const outputRate = price.dearestOutput;
   let one = inputRate.mul(worst.inputTokens).add(outputRate.mul(worst.outputTokens)).add(price.request);
   if (worst.characters && price.character) one = one.add(price.character.mul(worst.characters));
   if (worst.audioSeconds && price.audioMinute) one = one.add(price.audioMinute.mul(worst.audioSeconds).div(60));
