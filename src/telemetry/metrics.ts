@@ -33,9 +33,9 @@ interface CallSeries {
 
 /**
  * One series' increments, handed to prom-client when the metrics are read. prom-client hashes the
- * label object on every `inc()`, labelled child or not: six counters a call made that a few percent
- * of the gateway's allocations. A series touched since the last read is handed over even at 0, so it
- * appears exactly when it did before.
+ * label object on every `inc()`, labelled child or not, and six counters a call made that a few
+ * percent of the gateway's allocations. A series touched since the last read is handed over even at
+ * 0, so it appears exactly when it did before.
  */
 class PendingCount implements Inc {
   private pending: number | undefined;
