@@ -63,7 +63,7 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
     const error = err instanceof AirlockError ? err : new AirlockError("provider_error", "the stream broke");
     await events.write(JSON.stringify(error.toJSON()));
   }
-  res.end();
+  events.end();
 }
 
 /** `POST /v1/embeddings`. */

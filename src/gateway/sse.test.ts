@@ -1,0 +1,84 @@
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { SSE_HEADERS, SseWriter } from "./sse.js";
+
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  server = undefined;
+});
+
+/** A real server whose one response `respond` writes, and a real client that asks for it. */
+async function exchange(respond: (res: ServerResponse) => Promise<void>): Promise<{ client: IncomingMessage; done: Promise<void> }> {
+  let done!: Promise<void>;
+  server = createServer((req, res) => {
+    res.writeHead(200, SSE_HEADERS);
+    done = respond(res);
+  });
+  await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = await new Promise<IncomingMessage>((resolve, reject) => request({ port, host: "127.0.0.1", path: "/" }, resolve).on("error", reject).end());
+  return { client, done };
+}
+
+async function readAll(client: IncomingMessage): Promise<string> {
+  let text = "";
+  client.setEncoding("utf8");
+  for await (const chunk of client) text += chunk;
+  return text;
+}
+
+describe("SseWriter", () => {
+  it("sends the events written in one tick as one write, in order, and end() sends what is pending", async () => {
+    let writes = 0;
+    const { client, done } = await exchange(async (res) => {
+      const write = vi.spyOn(res, "write");
+      const events = new SseWriter(res);
+      // As in the gateway, where events come from the upstream's stream inside promise jobs: a burst is
+      // the events written before those jobs run out.
+      await Promise.resolve();
+      await events.write('{"n":1}');
+      await events.write('{"n":2}');
+      await events.write('{"n":3}');
+      await new Promise((resolve) => setImmediate(resolve)); // the burst has left
+      await events.write('{"n":4}');
+      events.end(); // before the next tick: the pending event must still go out
+      writes = write.mock.calls.length;
+    });
+    expect(await readAll(client)).toBe('data: {"n":1}\n\ndata: {"n":2}\n\ndata: {"n":3}\n\ndata: {"n":4}\n\n');
+    await done;
+    expect(writes).toBe(2);
+  });
+
+  it("holds the writer back while the client does not read, and goes on once it does", async () => {
+    const big = JSON.stringify({ text: "x".repeat(256 * 1024) });
+    let waited = false;
+    let resolveWaited!: () => void;
+    const waitedOnce = new Promise<void>((resolve) => (resolveWaited = resolve));
+    const { client, done } = await exchange(async (res) => {
+      const events = new SseWriter(res);
+      for (let i = 0; i < 64; i++) {
+        const written = events.write(big);
+        let settled = false;
+        void written.then(() => (settled = true));
+        await new Promise((resolve) => setImmediate(resolve));
+        if (!settled) {
+          waited = true;
+          resolveWaited();
+        }
+        await written;
+      }
+      events.end();
+    });
+    client.pause();
+    await waitedOnce; // 16 MiB cannot all fit in the socket's buffers while nobody reads
+    expect(waited).toBe(true);
+    client.resume();
+    const text = await readAll(client);
+    await done;
+    expect(text.split("\n\n").filter(Boolean)).toHaveLength(64);
+    expect(text.endsWith(`data: ${big}\n\n`)).toBe(true);
+  });
+});
