@@ -58,9 +58,7 @@ export interface NewKeyInput {
  * instance works within that time and a flood of bad keys cannot flood the database.
  */
 export class KeyRing {
-  private byHash = new Map<string, Principal>();
-  /** The same keys by id, with the hash that signs their dashboard sessions. */
-  private byId = new Map<string, { principal: Principal; secret: string }>();
+  private tables = emptyTables();
   private lastReload = 0;
   private reloading: Promise<void> | undefined;
 
@@ -72,20 +70,20 @@ export class KeyRing {
 
   async load(): Promise<void> {
     const rows = await activeKeys(this.db);
-    const next = new Map<string, Principal>();
-    for (const row of rows) next.set(row.keyHash, toPrincipal(row));
+    // Built aside and swapped in whole: a lookup during the reload sees the old table or the new one.
+    const next = emptyTables();
+    for (const row of rows) remember(next, row.keyHash, toPrincipal(row));
     if (this.bootstrapAdminKey) {
-      next.set(hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null });
+      remember(next, hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null });
     }
-    this.byHash = next;
-    this.byId = new Map([...next].map(([secret, principal]) => [principal.keyId, { principal, secret }]));
+    this.tables = next;
     this.lastReload = Date.now();
   }
 
   /** The principal for a token, or undefined. Only a miss can touch the database, and rarely. */
   async authenticate(token: string): Promise<Principal | undefined> {
     const hash = hashKey(token);
-    const found = this.byHash.get(hash);
+    const found = this.tables.byHash.get(hash);
     if (found) return found;
     if (Date.now() - this.lastReload < this.missReloadMs) return undefined;
     this.reloading ??= this.load().finally(() => {
@@ -96,12 +94,12 @@ export class KeyRing {
     } catch {
       return undefined; // store down: known keys keep working from memory, unknown ones stay unknown
     }
-    return this.byHash.get(hash);
+    return this.tables.byHash.get(hash);
   }
 
   /** The principal of a live key, by id: for work done later on a key's behalf (a directive's run). */
   principalOf(keyId: string): Principal | undefined {
-    return this.live(keyId)?.principal;
+    return this.tables.byId.get(keyId)?.principal;
   }
 
   /**
@@ -109,11 +107,7 @@ export class KeyRing {
    * that loaded it. A session dies with its key: once the key is revoked, nothing verifies it.
    */
   sessionSecretOf(keyId: string): { principal: Principal; secret: string } | undefined {
-    return this.live(keyId);
-  }
-
-  private live(keyId: string): { principal: Principal; secret: string } | undefined {
-    return this.byId.get(keyId);
+    return this.tables.byId.get(keyId);
   }
 
   /** Creates a key; `by` (who asked) is written to the audit log. */
@@ -129,9 +123,7 @@ export class KeyRing {
       teamId: input.teamId ?? null,
       orgId: input.orgId ?? null,
     });
-    const principal = toPrincipal(row);
-    this.byHash.set(row.keyHash, principal);
-    this.byId.set(principal.keyId, { principal, secret: row.keyHash });
+    remember(this.tables, row.keyHash, toPrincipal(row));
     await this.audit("key.create", row, by);
     return { secret, key: toPublic(row) };
   }
@@ -143,9 +135,9 @@ export class KeyRing {
   async revoke(id: string, by: Actor = SYSTEM_ACTOR): Promise<PublicKey | undefined> {
     const row = await revokeKey(this.db, id, new Date());
     if (!row) return undefined;
-    this.byHash.delete(row.keyHash);
     // Its dashboard sessions end with it: nothing is left to verify them.
-    this.byId.delete(row.id);
+    this.tables.byHash.delete(row.keyHash);
+    this.tables.byId.delete(row.id);
     await this.audit("key.revoke", row, by);
     return toPublic(row);
   }
@@ -161,6 +153,21 @@ export class KeyRing {
       details: { name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId },
     });
   }
+}
+
+/** The live keys by hash (what a bearer token is looked up by) and by id, with the hash that signs their dashboard sessions. */
+interface KeyTables {
+  byHash: Map<string, Principal>;
+  byId: Map<string, { principal: Principal; secret: string }>;
+}
+
+function emptyTables(): KeyTables {
+  return { byHash: new Map(), byId: new Map() };
+}
+
+function remember(tables: KeyTables, hash: string, principal: Principal): void {
+  tables.byHash.set(hash, principal);
+  tables.byId.set(principal.keyId, { principal, secret: hash });
 }
 
 function toPrincipal(row: ApiKeyRow): Principal {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Principal } from "../auth/principal.js";
 import { AirlockError } from "../core/errors.js";
 import type { ControlPlane } from "../control-plane.js";
-import { CSRF_HEADER, csrfMatches, sessionCookieOf, verifySession } from "../dashboard/sessions.js";
+import { CSRF_HEADER, csrfMatches, sessionCookieOf, verifySession, type Session } from "../dashboard/sessions.js";
 import { bearerToken } from "./http.js";
 import type { RequestScope } from "./context.js";
 
@@ -30,13 +30,18 @@ export async function requireAdmin(plane: ControlPlane, req: IncomingMessage, sc
  * carry the session's CSRF token: the cookie alone proves only that a browser sent it.
  */
 function sessionPrincipal(plane: ControlPlane, req: IncomingMessage): Principal | undefined {
-  const cookie = sessionCookieOf(req);
-  if (!cookie) return undefined;
-  const session = verifySession((keyId) => plane.keys.sessionSecretOf(keyId), cookie, Date.now());
+  if (!sessionCookieOf(req)) return undefined;
+  const session = dashboardSession(plane, req);
   if (!session) throw new AirlockError("unauthorized", "the dashboard session has expired or its key was revoked: sign in again");
   if (!SAFE_METHODS.has(req.method ?? "GET")) {
     const sent = req.headers[CSRF_HEADER];
     if (!csrfMatches(session, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`);
   }
   return session.principal;
+}
+
+/** The request's dashboard session, when it carries a cookie that is signed, unexpired and of a live key. */
+export function dashboardSession(plane: ControlPlane, req: IncomingMessage): Session | undefined {
+  const cookie = sessionCookieOf(req);
+  return cookie ? verifySession((keyId) => plane.keys.sessionSecretOf(keyId), cookie, Date.now()) : undefined;
 }

@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { AirlockError } from "../../core/errors.js";
 import { DASHBOARD_CSS, DASHBOARD_HTML } from "../../dashboard/page.js";
-import { issueSession, SESSION_TTL_MS, sessionCookieOf, setCookieHeader, verifySession } from "../../dashboard/sessions.js";
+import { issueSession, SESSION_TTL_MS, setCookieHeader } from "../../dashboard/sessions.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { readJson, sendJson } from "../http.js";
-import { requireAdmin } from "../auth.js";
+import { dashboardSession, requireAdmin } from "../auth.js";
 
 /**
  * No inline script or style, nothing from elsewhere, never framed: even a value that slipped past
@@ -70,8 +70,7 @@ export function login(gw: GatewayContext): Handler {
 /** `GET /dashboard/session`: who is signed in, and the CSRF token, for a page that was reloaded. */
 export function session(gw: GatewayContext): Handler {
   return async (req, res) => {
-    const cookie = sessionCookieOf(req);
-    const found = cookie ? verifySession((keyId) => gw.plane.keys.sessionSecretOf(keyId), cookie, Date.now()) : undefined;
+    const found = dashboardSession(gw.plane, req);
     if (!found) throw new AirlockError("unauthorized", "not signed in");
     sendJson(res, 200, { name: found.principal.name, keyId: found.principal.keyId, csrf: found.csrf, expiresAt: new Date(found.expiresAt).toISOString() }, { "cache-control": "no-store" });
   };

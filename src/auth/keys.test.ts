@@ -1,0 +1,46 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
+import { issueSession, verifySession } from "../dashboard/sessions.js";
+import { KeyRing } from "./keys.js";
+
+describe.each(STORE_KINDS)("key ring on %s", (kind) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await freshStore(kind);
+  });
+  afterEach(async () => {
+    await store.cleanup();
+  });
+
+  it("knows a created key by token and by id, and forgets both when it is revoked", async () => {
+    const ring = new KeyRing(store.database.db, undefined, 0);
+    await ring.load();
+    const { secret, key } = await ring.create({ name: "ops", kind: "admin" });
+    const principal = await ring.authenticate(secret);
+    expect(principal).toMatchObject({ keyId: key.id, name: "ops", kind: "admin" });
+    expect(ring.principalOf(key.id)).toEqual(principal);
+
+    const issued = issueSession((id) => ring.sessionSecretOf(id), key.id, Date.now());
+    expect(issued).toBeDefined();
+    expect(verifySession((id) => ring.sessionSecretOf(id), issued!.cookie, Date.now())?.principal).toEqual(principal);
+
+    await ring.revoke(key.id);
+    expect(await ring.authenticate(secret)).toBeUndefined();
+    expect(ring.principalOf(key.id)).toBeUndefined();
+    // The key's dashboard sessions end with it.
+    expect(verifySession((id) => ring.sessionSecretOf(id), issued!.cookie, Date.now())).toBeUndefined();
+  });
+
+  it("loads keys another instance created, and the bootstrap admin key, with both lookups in step", async () => {
+    const other = new KeyRing(store.database.db, undefined, 0);
+    const { secret, key } = await other.create({ name: "reporting", kind: "user", userId: "u7" });
+    const ring = new KeyRing(store.database.db, "sk-al-bootstrap-admin-secret", 0);
+    await ring.load();
+    expect(await ring.authenticate(secret)).toMatchObject({ keyId: key.id, userId: "u7" });
+    expect(ring.principalOf(key.id)?.name).toBe("reporting");
+    const admin = await ring.authenticate("sk-al-bootstrap-admin-secret");
+    expect(admin).toMatchObject({ kind: "admin", name: "bootstrap admin" });
+    expect(ring.principalOf(admin!.keyId)).toEqual(admin);
+    expect(await ring.authenticate("sk-al-not-a-key")).toBeUndefined();
+  });
+});
