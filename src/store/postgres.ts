@@ -26,10 +26,40 @@ export function openPostgres(url: string, max: number): Database & { migrate(): 
     runPrepared: async (statement, params) => {
       await pool.query(statement.text, params);
     },
-    migrate: () => migrate(db, { migrationsFolder: MIGRATIONS_FOLDER }),
+    migrate: () => migrateAlone(pool),
     workflowsUrl: async () => url,
     close: () => pool.end(),
   };
+}
+
+/** The advisory lock key that migrations hold: any fixed number will do ("Airl" in ASCII). */
+const MIGRATION_LOCK = 0x4169726c;
+
+/**
+ * Migrates while holding a database-wide advisory lock, on one session. drizzle's migrator reads
+ * what was applied before it opens its transaction, so instances that start together (replicas
+ * after a deploy) would all apply the same migration, and all but one fail. Under the lock, the
+ * others wait, then find nothing left to do. The lock is the session's: a connection that breaks
+ * mid-migration gives it up by itself.
+ */
+async function migrateAlone(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  // Set when the session itself failed: it must not go back to the pool, perhaps still holding the lock.
+  let sessionError: Error | undefined;
+  try {
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]).catch((err: Error) => {
+      throw (sessionError = err);
+    });
+    try {
+      await migrate(drizzle({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch((err: Error) => {
+        sessionError = err;
+      });
+    }
+  } finally {
+    client.release(sessionError);
+  }
 }
 
 /**
