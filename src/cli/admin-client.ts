@@ -11,7 +11,7 @@ import { sloSchema } from "../config/schema.js";
 import { LedgerReports } from "../ledger/ledger-reports.js";
 import type { Overview } from "../ledger/overview.js";
 import type { LedgerFilters } from "../store/queries/ledger-filters.js";
-import { readAdminKeyFile, runningGateway } from "../gateway/start.js";
+import { readAdminKeyFile, runningGateway } from "../gateway/data-dir.js";
 import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import { loadProfitAndLoss } from "../ledger/pnl-report.js";

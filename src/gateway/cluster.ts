@@ -7,7 +7,8 @@ import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase } from "../store/database.js";
 import { resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
-import { GATEWAY_FILE, generatedAdminKey, startGateway, type RunningGateway } from "./start.js";
+import { GATEWAY_FILE, generatedAdminKey } from "./data-dir.js";
+import type { RunningGateway } from "./start.js";
 
 /**
  * `airlock start --workers N`: N gateway processes on one port (node:cluster hands connections out
@@ -139,6 +140,8 @@ async function stopWorkers(workers: Worker[], graceMs: number): Promise<boolean>
 export async function startClusterWorker(logger?: Logger): Promise<RunningGateway> {
   const shared = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? "{}") as WorkerOptions;
   const workerLogger = (logger ?? createLogger()).child({ worker: cluster.worker?.id });
+  // Loaded here, not at the top: the primary imports this module too, and serves no requests.
+  const { startGateway } = await import("./start.js");
   const running = await startGateway({ ...shared, logger: workerLogger, worker: { metricsText: clusterMetricsText } });
   // Constructing one installs prom-client's answer to the primary's "your metrics, please".
   new AggregatorRegistry();

@@ -1,13 +1,13 @@
 import cluster from "node:cluster";
 import os from "node:os";
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ControlPlane } from "../control-plane.js";
-import { createLogger, type Logger } from "../core/logger.js";
+import { createLogger } from "../core/logger.js";
 import { loadConfig, type LoadedConfig } from "../config/load.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { startTracing, type TracingHandle } from "../telemetry/tracing.js";
+import { generatedAdminKey, GATEWAY_FILE } from "./data-dir.js";
 import { resolveStartOptions, type StartOptions } from "./options.js";
 
 export type { StartOptions } from "./options.js";
@@ -21,10 +21,6 @@ export interface RunningGateway {
   /** Graceful: stop accepting, finish in-flight calls, flush the ledger, close the store. */
   stop(): Promise<void>;
 }
-
-export const ADMIN_KEY_FILE = "admin-key";
-/** Written while a gateway holds the data directory, so the CLI goes through it instead of opening the store. */
-export const GATEWAY_FILE = "gateway.json";
 
 export async function startGateway(flags: StartOptions = {}): Promise<RunningGateway> {
   const options = resolveStartOptions(flags);
@@ -70,42 +66,6 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
     await database?.close();
     await tracing?.shutdown();
     throw err;
-  }
-}
-
-/**
- * Without `AIRLOCK_ADMIN_KEY`, a local admin key is made once and kept in the data directory (mode 0600),
- * so a first run works without setup and the key never appears in logs.
- */
-export async function generatedAdminKey(dataDir: string, logger: Logger): Promise<string> {
-  const file = path.join(dataDir, ADMIN_KEY_FILE);
-  try {
-    return (await readFile(file, "utf8")).trim();
-  } catch {
-    const key = "sk-al-admin-" + randomBytes(24).toString("base64url");
-    await writeFile(file, key + "\n", { mode: 0o600 });
-    logger.warn({ file }, "AIRLOCK_ADMIN_KEY is not set: generated an admin key and saved it to this file");
-    return key;
-  }
-}
-
-export async function readAdminKeyFile(dataDir: string): Promise<string | undefined> {
-  try {
-    return (await readFile(path.join(dataDir, ADMIN_KEY_FILE), "utf8")).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-
-/** The gateway that holds this data directory, if one is running. */
-export async function runningGateway(dataDir: string): Promise<{ pid: number; url: string } | undefined> {
-  try {
-    const info = JSON.parse(await readFile(path.join(dataDir, GATEWAY_FILE), "utf8")) as { pid: number; url: string };
-    process.kill(info.pid, 0); // throws when no such process
-    return info;
-  } catch {
-    return undefined;
   }
 }
 

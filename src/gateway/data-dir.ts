@@ -1,0 +1,49 @@
+import { randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "../core/logger.js";
+
+/*
+ * The files a gateway keeps in its data directory, apart from the gateway itself: the CLI and the
+ * cluster's primary read them without loading the gateway's code.
+ */
+
+export const ADMIN_KEY_FILE = "admin-key";
+/** Written while a gateway holds the data directory, so the CLI goes through it instead of opening the store. */
+export const GATEWAY_FILE = "gateway.json";
+
+/**
+ * Without `AIRLOCK_ADMIN_KEY`, a local admin key is made once and kept in the data directory (mode 0600),
+ * so a first run works without setup and the key never appears in logs.
+ */
+export async function generatedAdminKey(dataDir: string, logger: Logger): Promise<string> {
+  const file = path.join(dataDir, ADMIN_KEY_FILE);
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const key = "sk-al-admin-" + randomBytes(24).toString("base64url");
+    await writeFile(file, key + "\n", { mode: 0o600 });
+    logger.warn({ file }, "AIRLOCK_ADMIN_KEY is not set: generated an admin key and saved it to this file");
+    return key;
+  }
+}
+
+export async function readAdminKeyFile(dataDir: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path.join(dataDir, ADMIN_KEY_FILE), "utf8")).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+
+/** The gateway that holds this data directory, if one is running. */
+export async function runningGateway(dataDir: string): Promise<{ pid: number; url: string } | undefined> {
+  try {
+    const info = JSON.parse(await readFile(path.join(dataDir, GATEWAY_FILE), "utf8")) as { pid: number; url: string };
+    process.kill(info.pid, 0); // throws when no such process
+    return info;
+  } catch {
+    return undefined;
+  }
+}
