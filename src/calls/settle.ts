@@ -77,24 +77,27 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   const cost = priced ? formatCost(priced.cost) : "0";
   const latencyMs = deps.clock.now() - record.startedAt;
   const outcome = record.error ? (record.refused ? "refused" : "error") : "success";
-  const operationName = record.operation?.name ?? ctx.operation ?? null;
+  const operationName = record.operation?.name ?? ctx.operation;
   const spanContext = record.span.spanContext();
   const traceId = spanContext.traceId && spanContext.traceId !== "00000000000000000000000000000000" ? spanContext.traceId : randomTraceId();
 
+  // A value the call does not have is left undefined, not null: JSON.stringify leaves it out of the
+  // row's JSON (see serializeLedgerRow), which is shorter to build and for the store to parse, and a
+  // missing key is stored as NULL or the column's default.
   deps.ledger.record({
     id: newId("call"),
     ts: new Date(record.startedAt),
     requestId: ctx.requestId,
     traceId,
     keyId: ctx.principal.keyId,
-    userId: ctx.principal.userId,
-    teamId: ctx.principal.teamId,
-    endUser: ctx.endUser ?? null,
-    sessionId: ctx.session ?? null,
+    userId: ctx.principal.userId ?? undefined,
+    teamId: ctx.principal.teamId ?? undefined,
+    endUser: ctx.endUser,
+    sessionId: ctx.session,
     operation: operationName,
-    requestedModel: record.requestedModel ?? null,
-    model: record.model?.id ?? null,
-    provider: record.model?.providerName ?? null,
+    requestedModel: record.requestedModel,
+    model: record.model?.id,
+    provider: record.model?.providerName,
     endpoint: record.endpoint,
     stream: record.stream,
     inputTokens: usage.inputTokens,
@@ -102,25 +105,23 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     cachedInputTokens: usage.cachedInputTokens,
     cacheWriteTokens: usage.cacheWriteTokens,
     reasoningTokens: usage.reasoningTokens,
-    // Left out of the row's JSON when absent, as they are for every chat call.
     audioSeconds: usage.audioSeconds === undefined ? undefined : String(usage.audioSeconds),
     characters: usage.characters,
     cost,
-    providerCost: usage.providerCost ?? null,
+    providerCost: usage.providerCost,
     priceMissing: priced?.priceMissing ?? false,
     usageEstimated: record.usageEstimated ?? false,
     latencyMs,
-    ttftMs: record.ttftMs ?? null,
+    ttftMs: record.ttftMs,
     outcome,
-    errorCode: record.error?.code ?? null,
+    errorCode: record.error?.code,
     httpStatus: record.error?.status ?? 200,
     attemptCount: record.attempts.length,
     attempts: record.attempts,
     fallbacks: countFallbacks(record.attempts),
-    // Left out of the row's JSON when the answer made none (the column defaults to 0).
     toolCalls: record.toolCalls?.calls,
     toolCallFailures: record.toolCalls?.failures,
-    routeReason: record.routeReason ?? null,
+    routeReason: record.routeReason,
     budgetCharges: record.reservation ? deps.budgets.settle(record.reservation, cost) : undefined,
   });
   if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
@@ -155,7 +156,7 @@ function countFallbacks(attempts: readonly AttemptRecord[]): number {
 export const GEN_AI_OPERATION: Record<Endpoint, string> = { chat: "chat", embeddings: "embeddings", transcriptions: "transcription", speech: "speech" };
 
 /** GenAI semantic-convention attributes, plus Airlock's own under `airlock.*`. */
-function endSpan(record: CallRecord, usage: Usage, cost: string, operation: string | null): void {
+function endSpan(record: CallRecord, usage: Usage, cost: string, operation: string | undefined): void {
   const span = record.span;
   if (!span.isRecording()) return span.end();
   if (record.model) {

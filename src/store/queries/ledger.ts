@@ -66,10 +66,16 @@ function buildInsert(): [string, string] {
     .map(([property, column]) => (column.hasDefault ? `coalesce(r."${property}", ${sqlLiteral(column.default, column.getSQLType())})` : `r."${property}"`))
     .join(", ");
   const shape = columns.map(([property, column]) => `"${property}" ${column.getSQLType()}`).join(", ");
+  // The batch is summed by hour and by every dimension's column first: most of a batch's rows share
+  // them, so the rollup spreads a few sums over its dimensions and grains instead of every row
+  // (measured: the rollup's sort went from 4,200 rows to 14 for a batch of 300 alike calls).
+  const hourly = `hourly as (select date_trunc('hour', l.ts, 'UTC') as ts, l.operation, l.model, l.provider, l.end_user, l.user_id, l.team_id, l.key_id,
+  count(*) as requests, count(*) filter (where l.outcome <> 'success') as errors, sum(l.input_tokens) as input_tokens, sum(l.output_tokens) as output_tokens, sum(l.cost) as cost
+from inserted l group by 1, 2, 3, 4, 5, 6, 7, 8)`;
   const rollup = `insert into ledger_rollup (dimension, grain, start, value, requests, errors, input_tokens, output_tokens, cost)
-select d.dimension, g.grain, date_trunc(g.grain, l.ts, 'UTC'), d.value, count(*), count(*) filter (where l.outcome <> 'success'),
+select d.dimension, g.grain, date_trunc(g.grain, l.ts, 'UTC'), d.value, sum(l.requests), sum(l.errors),
   sum(l.input_tokens), sum(l.output_tokens), sum(l.cost)
-from inserted l cross join (values ('hour'), ('day')) as g(grain) cross join lateral (values ${ROLLUP_VALUES}) as d(dimension, value)
+from hourly l cross join (values ('hour'), ('day')) as g(grain) cross join lateral (values ${ROLLUP_VALUES}) as d(dimension, value)
 group by 1, 2, 3, 4 order by 1, 2, 3, 4
 on conflict (dimension, grain, start, value) do update set
   requests = ledger_rollup.requests + excluded.requests, errors = ledger_rollup.errors + excluded.errors,
@@ -79,7 +85,7 @@ on conflict (dimension, grain, start, value) do update set
   return [
     `with inserted as (insert into ledger (${names}) select ${values} from json_to_recordset(`,
     `::json) as r(${shape}) on conflict (id) do nothing returning *), ${BUDGET_CHARGES},
-outcomes as (${outcomesRollupSql("inserted")}), latencies as (${latencyRollupSql("inserted")}) ${rollup}`,
+outcomes as (${outcomesRollupSql("inserted")}), latencies as (${latencyRollupSql("inserted")}), ${hourly} ${rollup}`,
   ];
 }
 
