@@ -31,7 +31,8 @@ async function readAll(client: IncomingMessage): Promise<string> {
 }
 
 describe("SseWriter", () => {
-  it("sends the events written in one tick as one write, in order, and end() sends what is pending", async () => {
+  it("sends the first event at once, then the events written in one tick as one write, in order, and end() sends what is pending", async () => {
+    let writesAfterFirst = 0;
     let writes = 0;
     const { client, done } = await exchange(async (res) => {
       const write = vi.spyOn(res, "write");
@@ -40,16 +41,19 @@ describe("SseWriter", () => {
       // the events written before those jobs run out.
       await Promise.resolve();
       await events.write('{"n":1}');
+      writesAfterFirst = write.mock.calls.length; // the first token does not wait for its burst
       await events.write('{"n":2}');
       await events.write('{"n":3}');
-      await new Promise((resolve) => setImmediate(resolve)); // the burst has left
       await events.write('{"n":4}');
+      await new Promise((resolve) => setImmediate(resolve)); // the burst has left
+      await events.write('{"n":5}');
       events.end(); // before the next tick: the pending event must still go out
       writes = write.mock.calls.length;
     });
-    expect(await readAll(client)).toBe('data: {"n":1}\n\ndata: {"n":2}\n\ndata: {"n":3}\n\ndata: {"n":4}\n\n');
+    expect(await readAll(client)).toBe([1, 2, 3, 4, 5].map((n) => `data: {"n":${n}}\n\n`).join(""));
     await done;
-    expect(writes).toBe(2);
+    expect(writesAfterFirst).toBe(1);
+    expect(writes).toBe(3); // the first event, the burst of three, and the last at end()
   });
 
   it("holds the writer back while the client does not read, and goes on once it does", async () => {
