@@ -202,21 +202,25 @@ export class Executions {
       const { db, logger, metrics } = this.options;
       logger.info({ run: runId, step: "end", status: outcome.status }, "execution step ran");
       const run = await q.getRun(db, runId);
-      if (!run || run.status !== "running") return; // ended before: this is a replay
-      // Aborted by an admin before or while the module ran: the run is canceled, with what the module said kept.
-      const aborted = outcome.status === "CANCELED" || (await getDirective(db, run.directiveId))?.status === "aborted";
-      const fields = outcome.status === "CANCELED" ? {} : { moduleStatus: outcome.status, output: outcome.output ?? null, error: outcome.error ?? null };
-      const to = aborted ? "canceled" : runStatusOf(outcome.status as ModuleResult["status"]);
-      const ended = await q.moveRun(db, runId, "running", to, fields);
-      if (to !== "canceled") {
+      if (!run || run.status === "pending") return;
+      let ended: ExecutionRunRow | undefined = run;
+      if (run.status === "running") {
+        // Aborted by an admin before or while the module ran: the run is canceled, with what the module said kept.
+        const aborted = outcome.status === "CANCELED" || (await getDirective(db, run.directiveId))?.status === "aborted";
+        const fields = outcome.status === "CANCELED" ? {} : { moduleStatus: outcome.status, output: outcome.output ?? null, error: outcome.error ?? null };
+        ended = await q.moveRun(db, runId, "running", aborted ? "canceled" : runStatusOf(outcome.status as ModuleResult["status"]), fields);
+        if (!ended) return; // another execution of this step ended it
+        metrics.executionDuration.observe({ module, status: ended.status }, (ended.durationMs ?? 0) / 1000);
+      }
+      // A replay (the run ended before) finishes what the first execution may not have: both writes are idempotent.
+      // The trail is complete before the directive says so: whoever sees it complete also sees its end.
+      await this.record(run.directiveId, runId, "execution_end", { status: ended.status, moduleStatus: ended.moduleStatus, error: ended.error, durationMs: ended.durationMs });
+      if (ended.status !== "canceled") {
         // An abort landing between the read above and this move is refused by the lifecycle; the abort stands.
-        await this.options.moveDirective(run.directiveId, to === "completed" ? "complete" : "aborted").catch((err: unknown) => {
+        await this.options.moveDirective(run.directiveId, ended.status === "completed" ? "complete" : "aborted").catch((err: unknown) => {
           if (!(err instanceof AirlockError)) throw err;
         });
       }
-      if (!ended) return;
-      metrics.executionDuration.observe({ module, status: ended.status }, (ended.durationMs ?? 0) / 1000);
-      await this.record(run.directiveId, runId, "execution_end", { status: ended.status, moduleStatus: ended.moduleStatus, error: ended.error, durationMs: ended.durationMs });
       logger.info({ run: runId, directive: run.directiveId, status: ended.status, durationMs: ended.durationMs }, "execution run ended");
     });
   }
