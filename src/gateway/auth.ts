@@ -30,8 +30,9 @@ export async function requireAdmin(plane: ControlPlane, req: IncomingMessage, sc
  * carry the session's CSRF token: the cookie alone proves only that a browser sent it.
  */
 function sessionPrincipal(plane: ControlPlane, req: IncomingMessage): Principal | undefined {
-  if (!sessionCookieOf(req)) return undefined;
-  const session = dashboardSession(plane, req);
+  const cookie = sessionCookieOf(req);
+  if (!cookie) return undefined;
+  const session = verifiedSession(plane, cookie);
   if (!session) throw new AirlockError("unauthorized", "the dashboard session has expired or its key was revoked: sign in again");
   if (!SAFE_METHODS.has(req.method ?? "GET")) {
     const sent = req.headers[CSRF_HEADER];
@@ -43,5 +44,9 @@ function sessionPrincipal(plane: ControlPlane, req: IncomingMessage): Principal 
 /** The request's dashboard session, when it carries a cookie that is signed, unexpired and of a live key. */
 export function dashboardSession(plane: ControlPlane, req: IncomingMessage): Session | undefined {
   const cookie = sessionCookieOf(req);
-  return cookie ? verifySession((keyId) => plane.keys.sessionSecretOf(keyId), cookie, Date.now()) : undefined;
+  return cookie ? verifiedSession(plane, cookie) : undefined;
+}
+
+function verifiedSession(plane: ControlPlane, cookie: string): Session | undefined {
+  return verifySession((keyId) => plane.keys.sessionSecretOf(keyId), cookie, Date.now());
 }
