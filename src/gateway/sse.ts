@@ -15,8 +15,10 @@ export const SSE_HEADERS = {
  * than the current burst. One write per burst, not per event: each `res.write` of a chunked response
  * costs a few microseconds in Node's HTTP and stream layers, and a corked socket still paid them
  * (measured: 12 events as 12 corked writes, 42 µs of server CPU per response; joined, 19 µs).
- * The first event is the exception: it leaves at once, with the response's headers, so the time to
- * the first token never waits for the rest of its burst to be relayed.
+ * The first event is the exception: it is written at once, with the response's headers. Node corks the
+ * socket at a response's first write until the next tick, so when one upstream packet carries several
+ * events they still leave together; uncorking at once sent the first token 0.1–0.5 ms sooner in that
+ * case, but cost 7–15% more CPU per stream under load (docs/performance.md), so it is not done.
  */
 export class SseWriter {
   private pending = "";
