@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../core/logger.js";
 
@@ -14,18 +14,18 @@ export const GATEWAY_FILE = "gateway.json";
 
 /**
  * Without `AIRLOCK_ADMIN_KEY`, a local admin key is made once and kept in the data directory (mode 0600),
- * so a first run works without setup and the key never appears in logs.
+ * so a first run works without setup and the key never appears in logs. An empty file counts as none:
+ * kept, it would start a gateway that nobody can administer.
  */
 export async function generatedAdminKey(dataDir: string, logger: Logger): Promise<string> {
+  const saved = await readAdminKeyFile(dataDir);
+  if (saved !== undefined) return saved;
   const file = path.join(dataDir, ADMIN_KEY_FILE);
-  try {
-    return (await readFile(file, "utf8")).trim();
-  } catch {
-    const key = "sk-al-admin-" + randomBytes(24).toString("base64url");
-    await writeFile(file, key + "\n", { mode: 0o600 });
-    logger.warn({ file }, "AIRLOCK_ADMIN_KEY is not set: generated an admin key and saved it to this file");
-    return key;
-  }
+  const key = "sk-al-admin-" + randomBytes(24).toString("base64url");
+  await writeFile(file, key + "\n", { mode: 0o600 });
+  await chmod(file, 0o600); // the mode above applies only to a file it creates, not to an empty one it replaces
+  logger.warn({ file }, "AIRLOCK_ADMIN_KEY is not set: generated an admin key and saved it to this file");
+  return key;
 }
 
 export async function readAdminKeyFile(dataDir: string): Promise<string | undefined> {
@@ -35,7 +35,6 @@ export async function readAdminKeyFile(dataDir: string): Promise<string | undefi
     return undefined;
   }
 }
-
 
 /** The gateway that holds this data directory, if one is running. */
 export async function runningGateway(dataDir: string): Promise<{ pid: number; url: string } | undefined> {
