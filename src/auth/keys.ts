@@ -105,10 +105,9 @@ export class KeyRing {
   /**
    * What signs a dashboard session for a live key: its hash, known only to the store and to instances
    * that loaded it. A session dies with its key: once the key is revoked, nothing verifies it.
+   * Bound, so that it can be handed to the dashboard's session functions as it is.
    */
-  sessionSecretOf(keyId: string): { principal: Principal; secret: string } | undefined {
-    return this.tables.byId.get(keyId);
-  }
+  readonly sessionSecretOf = (keyId: string): { principal: Principal; secret: string } | undefined => this.tables.byId.get(keyId);
 
   /** Creates a key; `by` (who asked) is written to the audit log. */
   async create(input: NewKeyInput, by: Actor = SYSTEM_ACTOR): Promise<CreatedKey> {

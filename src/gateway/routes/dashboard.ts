@@ -59,7 +59,7 @@ export function login(gw: GatewayContext): Handler {
     const principal = await gw.plane.authenticate(key);
     if (!principal) throw new AirlockError("unauthorized", "invalid API key");
     if (principal.kind !== "admin") throw new AirlockError("forbidden", "the dashboard needs an admin key");
-    const issued = issueSession((keyId) => gw.plane.keys.sessionSecretOf(keyId), principal.keyId, Date.now());
+    const issued = issueSession(gw.plane.keys.sessionSecretOf, principal.keyId, Date.now());
     if (!issued) throw new AirlockError("unauthorized", "invalid API key");
     scope.log.keyId = principal.keyId;
     gw.logger.info({ keyId: principal.keyId }, "dashboard sign-in");
