@@ -1,3 +1,4 @@
+import { CancellationOptions } from "../core/cancel.js";
 import { ProviderError } from "../providers/errors.js";
 import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
 import { emptyUsage } from "../providers/spec.js";
@@ -33,7 +34,7 @@ type AudioCall = (provider: ProviderV1, upstreamId: string, options: CallOptions
 
 async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, worst: () => WorstCase, call: AudioCall): Promise<AudioOutcome> {
   const begun = begin(deps, ctx, endpoint, false, requestedModel || undefined);
-  return runSingle(deps, ctx, begun, worst, (target, attempt) => call(target.provider, target.upstreamId, { signal: attempt.signal }));
+  return runSingle(deps, ctx, begun, worst, (target, attempt) => call(target.provider, target.upstreamId, new CancellationOptions(attempt)));
 }
 
 function unsupported(provider: ProviderV1, what: string): ProviderError {

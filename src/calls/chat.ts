@@ -1,3 +1,4 @@
+import { CancellationOptions } from "../core/cancel.js";
 import type { ChatRequest, ChatResult } from "../providers/spec.js";
 import { executeWithFallbacks } from "../routing/execute.js";
 import type { AttemptRecord } from "../routing/execute.js";
@@ -31,7 +32,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
       plan.candidates,
       async (target, attempt) => {
         const sent = upstreamChatRequest(prepared, target);
-        return { sent, result: await target.provider.chat(sent, { signal: attempt.signal }) };
+        return { sent, result: await target.provider.chat(sent, new CancellationOptions(attempt)) };
       },
       executeOptions(deps, plan, record, call),
     );

@@ -4,7 +4,8 @@ import Router, { type HTTPVersion } from "find-my-way";
 import { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { requestId as newRequestId } from "../core/ids.js";
-import { unredactedChild, type Logger } from "../core/logger.js";
+import { accessLog } from "../core/access-log.js";
+import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
 import type { GatewayContext, Handler, RequestScope } from "./context.js";
 import { sendError } from "./http.js";
@@ -140,29 +141,30 @@ export function createGateway(options: GatewayOptions): Gateway {
     res.on("close", () => {
       inFlight.delete(res);
       if (!res.writableFinished) cancellation.abort(new AirlockError("timeout", "the client closed the request"));
-      accessLog(req, res, scope);
+      logRequest(req, res, scope);
     });
-    handler(req, res, scope, params, new URLSearchParams(query)).catch((err: unknown) => {
+    handler(req, res, scope, params, searchParams(query)).catch((err: unknown) => {
       const error = sendError(res, err, { "x-request-id": scope.requestId });
       scope.log.code = error.code;
       if (error.code === "misconfigured") gw.logger.error({ err, requestId: scope.requestId }, "request failed inside Airlock");
     });
   }
 
-  const access = unredactedChild(gw.logger);
-  function accessLog(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
-    if (!access.isLevelEnabled("info")) return;
-    access.info(
-      {
-        requestId: scope.requestId,
-        method: req.method,
-        path: req.url?.split("?")[0],
-        status: res.statusCode,
-        ms: Math.round((performance.now() - scope.startedAt) * 100) / 100,
-        ...scope.log,
-      },
-      "request",
-    );
+  const writeAccessLine = accessLog(gw.logger);
+  function logRequest(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
+    const url = req.url ?? "";
+    const queryAt = url.indexOf("?");
+    writeAccessLine({
+      requestId: scope.requestId,
+      method: req.method,
+      path: queryAt < 0 ? url : url.slice(0, queryAt),
+      status: res.statusCode,
+      ms: Math.round((performance.now() - scope.startedAt) * 100) / 100,
+      operation: scope.log.operation,
+      model: scope.log.model,
+      keyId: scope.log.keyId,
+      code: scope.log.code,
+    });
   }
 
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
@@ -189,4 +191,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       await closed;
     },
   };
+}
+
+/** Shared by every request without a query string (most calls): handlers only read it. */
+const NO_QUERY = new URLSearchParams();
+
+function searchParams(query: Record<string, string>): URLSearchParams {
+  for (const _ in query) return new URLSearchParams(query);
+  return NO_QUERY;
 }

@@ -1,3 +1,4 @@
+import type { AbortSource } from "../core/cancel.js";
 import { ProviderError } from "./errors.js";
 
 /** Marks an abort that our own per-attempt timer caused, as opposed to one the caller asked for. */
@@ -10,8 +11,8 @@ const TIMED_OUT = Symbol("airlock.attempt-timeout");
  * Without a timeout the caller's signal is used as is: no controller, no timer, no listener.
  */
 export class Attempt {
-  /** The signal to hand to whatever does the work. */
-  readonly signal: AbortSignal;
+  /** What to hand to whatever does the work: undici takes any object that fires "abort" listeners. */
+  readonly signal: AbortSource;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly forwardAbort: (() => void) | undefined;
   private timedOut = false;
@@ -19,7 +20,7 @@ export class Attempt {
   private holding = false;
 
   constructor(
-    private readonly caller: AbortSignal,
+    private readonly caller: AbortSource,
     private readonly provider: string,
     private readonly timeoutMs: number | undefined,
   ) {
@@ -86,7 +87,7 @@ function passThrough(err: unknown): unknown {
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function delay(ms: number, signal: AbortSignal): Promise<void> {
+export function delay(ms: number, signal: AbortSource): Promise<void> {
   if (signal.aborted) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -103,7 +104,7 @@ export function delay(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Never resolves; rejects with the signal's reason when it aborts. */
-export function untilAborted(signal: AbortSignal): Promise<never> {
+export function untilAborted(signal: AbortSource): Promise<never> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((_, reject) => {
     signal.addEventListener("abort", () => reject(signal.reason), { once: true });

@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { Pool, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
+import type { CallOptions } from "./spec.js";
 import { readSse, SseOverflowError, type EventSourceMessage } from "./sse.js";
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -86,8 +87,8 @@ export class UpstreamClient {
   }
 
   /** POSTs `body` (already JSON text) and returns the parsed JSON answer. */
-  async postJson(path: string, body: string, signal: AbortSignal): Promise<unknown> {
-    const attempt = new Attempt(signal, this.provider, this.timeoutMs);
+  async postJson(path: string, body: string, options: CallOptions): Promise<unknown> {
+    const attempt = new Attempt(options.cancellation ?? options.signal, this.provider, this.timeoutMs);
     try {
       const res = await this.pool.request({ path, method: "POST", headers: this.jsonHeaders, body, signal: attempt.signal });
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
@@ -105,8 +106,8 @@ export class UpstreamClient {
   }
 
   /** POSTs a JSON or multipart body and returns the answer's bytes as they came, with their content type. */
-  async postForBytes(path: string, body: string | FormData, signal: AbortSignal): Promise<{ contentType: string; bytes: Uint8Array }> {
-    const attempt = new Attempt(signal, this.provider, this.timeoutMs);
+  async postForBytes(path: string, body: string | FormData, options: CallOptions): Promise<{ contentType: string; bytes: Uint8Array }> {
+    const attempt = new Attempt(options.cancellation ?? options.signal, this.provider, this.timeoutMs);
     try {
       // A FormData body brings its own multipart content type, boundary included.
       const headers = typeof body === "string" ? this.jsonBodyHeaders : this.baseHeaders;
@@ -126,8 +127,8 @@ export class UpstreamClient {
    * POSTs `body` and resolves once the upstream accepted it (2xx headers seen), so that a refusal is
    * still thrown here, where it can be retried. Failures while reading surface from the iterator.
    */
-  async postSse(path: string, body: string, signal: AbortSignal): Promise<AsyncIterable<EventSourceMessage>> {
-    const attempt = new Attempt(signal, this.provider, this.timeoutMs);
+  async postSse(path: string, body: string, options: CallOptions): Promise<AsyncIterable<EventSourceMessage>> {
+    const attempt = new Attempt(options.cancellation ?? options.signal, this.provider, this.timeoutMs);
     try {
       const res = await this.pool.request({ path, method: "POST", headers: this.sseHeaders, body, signal: attempt.signal });
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Cancellation, CancellationOptions } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "./errors.js";
 import type { ChatChunk, ChatRequest, EmbedRequest, ProviderV1, StreamEvent, Usage } from "./spec.js";
@@ -179,6 +180,18 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
       const { signal: aborted, reason, elapsed } = abortSoon();
       await expect(provider.stream(CONFORMANCE_REQUEST, { signal: aborted })).rejects.toBe(reason);
       expect(elapsed()).toBeLessThan(PROMPT_MS);
+    });
+
+    it("a hanging chat and a hanging stream, called as Airlock calls them (a Cancellation, and a signal made on demand), reject promptly with its reason", async () => {
+      const provider = await make([{ kind: "hang" }, { kind: "hang" }]);
+      for (const call of [(o: CancellationOptions) => provider.chat(CONFORMANCE_REQUEST, o), (o: CancellationOptions) => provider.stream(CONFORMANCE_REQUEST, o)]) {
+        const cancellation = new Cancellation();
+        const reason = new ConformanceAbort("client went away");
+        const started = Date.now();
+        setTimeout(() => cancellation.abort(reason), ABORT_AFTER_MS);
+        await expect(call(new CancellationOptions(cancellation))).rejects.toBe(reason);
+        expect(Date.now() - started - ABORT_AFTER_MS).toBeLessThan(PROMPT_MS);
+      }
     });
 
     it("an already-aborted signal rejects with its reason", async () => {

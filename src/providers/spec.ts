@@ -5,6 +5,7 @@
  *
  * Changing anything here that an adapter must implement means a new version (`ProviderV2`), not an edit.
  */
+import type { AbortSource } from "../core/cancel.js";
 export const PROVIDER_SPEC_VERSION = "v1" as const;
 
 export type Role = "system" | "developer" | "user" | "assistant" | "tool";
@@ -155,6 +156,13 @@ export interface AudioResult {
 export interface CallOptions {
   /** Aborts the upstream call: the client went away, or the deadline passed. */
   signal: AbortSignal;
+  /**
+   * The same cancellation as `signal`, as a plain listener object (`AbortSignal` satisfies it too).
+   * Airlock's own HTTP client (`UpstreamClient`) takes this when it is there: in Node 20 every
+   * `AbortSignal` outlives the young-generation collections, and the calls Airlock makes pass
+   * `signal` as a getter that makes one only when an adapter reads it (see core/cancel.ts).
+   */
+  cancellation?: AbortSource;
 }
 
 export interface ProviderV1 {

@@ -43,14 +43,14 @@ export class AnthropicProvider implements ProviderV1 {
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
     const body = toAnthropicRequest(request, this.name, this.defaultMaxTokens);
-    const raw = await this.http.postJson(this.messagesPath, JSON.stringify(body), options.signal);
+    const raw = await this.http.postJson(this.messagesPath, JSON.stringify(body), options);
     return toChatResult(raw, this.name);
   }
 
   async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
     const body = toAnthropicRequest(request, this.name, this.defaultMaxTokens);
     body.stream = true;
-    const messages = await this.http.postSse(this.messagesPath, JSON.stringify(body), options.signal);
+    const messages = await this.http.postSse(this.messagesPath, JSON.stringify(body), options);
     return toStreamEvents(messages, this.name);
   }
 

@@ -44,7 +44,7 @@ export class GeminiProvider implements ProviderV1 {
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
     const body = toGeminiRequest(request, this.name);
-    const raw = await this.http.postJson(this.methodPath(request.model, "generateContent"), JSON.stringify(body), options.signal);
+    const raw = await this.http.postJson(this.methodPath(request.model, "generateContent"), JSON.stringify(body), options);
     return toChatResult(raw, this.name, request.model);
   }
 
@@ -52,13 +52,13 @@ export class GeminiProvider implements ProviderV1 {
     const body = toGeminiRequest(request, this.name);
     // Without alt=sse, Google streams one JSON array instead of server-sent events.
     const path = this.methodPath(request.model, "streamGenerateContent");
-    const messages = await this.http.postSse(`${path}${path.includes("?") ? "&" : "?"}alt=sse`, JSON.stringify(body), options.signal);
+    const messages = await this.http.postSse(`${path}${path.includes("?") ? "&" : "?"}alt=sse`, JSON.stringify(body), options);
     return toStreamEvents(messages, this.name, request.model, this.apiKey);
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
     const body = toGeminiEmbedRequest(request, this.name);
-    const raw = await this.http.postJson(this.methodPath(request.model, "batchEmbedContents"), JSON.stringify(body), options.signal);
+    const raw = await this.http.postJson(this.methodPath(request.model, "batchEmbedContents"), JSON.stringify(body), options);
     return toEmbedResult(raw, this.name, request);
   }
 

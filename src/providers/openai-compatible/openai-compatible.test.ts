@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { fakeUpstreamHarness } from "../../../test/fakes/harness.js";
 import { startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions } from "../../../test/fakes/upstream.js";
+import { Cancellation, CancellationOptions } from "../../core/cancel.js";
 import { openAICompatibleConfig, type OpenAICompatibleConfig } from "../../config/providers.js";
 import { ProviderError } from "../errors.js";
 import { CONFORMANCE_REQUEST, describeProviderConformance } from "../provider.conformance.js";
@@ -67,6 +68,26 @@ describe("openai-compatible adapter", () => {
     await drain(await p.stream(request, { signal: signal() }));
     expect(fake.requests[0]!.path).toBe("/v1/chat/completions");
     expect(fake.requests[0]!.body).toEqual({ ...request, stream: true, stream_options: { include_usage: true } });
+  });
+
+  it("listens to the call's Cancellation itself and never asks for an AbortSignal, answering or cancelled", async () => {
+    const p = await setup();
+    class CountingOptions extends CancellationOptions {
+      signalReads = 0;
+      override get signal(): AbortSignal {
+        this.signalReads++;
+        return super.signal;
+      }
+    }
+    const answered = new CountingOptions(new Cancellation());
+    expect((await p.chat(CONFORMANCE_REQUEST, answered)).choices[0]?.message.content).toBe(ANSWER);
+    await drain(await p.stream(CONFORMANCE_REQUEST, answered));
+    fake.push({ kind: "hang" });
+    const cancelled = new CountingOptions(new Cancellation());
+    const reason = new Error("client went away");
+    setTimeout(() => cancelled.cancellation.abort(reason), 20);
+    await expect(p.chat(CONFORMANCE_REQUEST, cancelled)).rejects.toBe(reason);
+    expect(answered.signalReads + cancelled.signalReads).toBe(0);
   });
 
   it("forwards a chat request as is, without a pass-through stream flag", async () => {

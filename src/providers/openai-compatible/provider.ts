@@ -52,28 +52,28 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   }
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
-    const raw = await this.http.postJson(this.chatPath, JSON.stringify(withoutStreaming(request)), options.signal);
+    const raw = await this.http.postJson(this.chatPath, JSON.stringify(withoutStreaming(request)), options);
     return toChatResult(raw, this.name);
   }
 
   async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
     const body = JSON.stringify({ ...request, stream: true, stream_options: STREAM_OPTIONS });
-    const messages = await this.http.postSse(this.chatPath, body, options.signal);
+    const messages = await this.http.postSse(this.chatPath, body, options);
     return toStreamEvents(messages, this.name);
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
-    const raw = await this.http.postJson(this.embeddingsPath, JSON.stringify(request), options.signal);
+    const raw = await this.http.postJson(this.embeddingsPath, JSON.stringify(request), options);
     return toEmbedResult(raw, this.name);
   }
 
   async transcribe(request: TranscriptionRequest, options: CallOptions): Promise<AudioResult> {
-    const answer = await this.http.postForBytes(this.transcriptionsPath, transcriptionForm(request), options.signal);
+    const answer = await this.http.postForBytes(this.transcriptionsPath, transcriptionForm(request), options);
     return transcriptionResult(answer.contentType, answer.bytes);
   }
 
   async speak(request: SpeechRequest, options: CallOptions): Promise<AudioResult> {
-    const answer = await this.http.postForBytes(this.speechPath, JSON.stringify(request), options.signal);
+    const answer = await this.http.postForBytes(this.speechPath, JSON.stringify(request), options);
     return speechResult(request, answer.contentType, answer.bytes);
   }
 
