@@ -41,9 +41,12 @@ export class SseWriter {
 
   constructor(private readonly res: ServerResponse) {}
 
-  /** Resolves at once, or when the socket drains if the client reads slower than we write. */
-  async write(data: string): Promise<void> {
-    if (this.res.destroyed) return;
+  /**
+   * Queues an event. Returns a promise only while the client reads slower than we write (await it
+   * before the next event); otherwise nothing, so the usual case costs the caller no await.
+   */
+  write(data: string): Promise<void> | undefined {
+    if (this.res.destroyed) return undefined;
     this.pending += `data: ${data}\n\n`;
     if (!this.started) {
       this.started = true;
@@ -52,7 +55,7 @@ export class SseWriter {
       this.scheduled = true;
       process.nextTick(this.flush);
     }
-    if (this.drained) await this.drained;
+    return this.drained;
   }
 
   /** Sends what is still pending, then ends the response. */

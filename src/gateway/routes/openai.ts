@@ -50,10 +50,12 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
     for await (const part of live) {
       if (part.type === "chunk") {
         last = part.chunk;
-        await events.write(JSON.stringify(part.chunk));
+        const backpressure = events.write(JSON.stringify(part.chunk));
+        if (backpressure) await backpressure;
       } else if (includeUsage) {
         const usageChunk = { id: last?.id ?? ctx.requestId, object: "chat.completion.chunk", created: last?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
-        await events.write(JSON.stringify(usageChunk));
+        const backpressure = events.write(JSON.stringify(usageChunk));
+        if (backpressure) await backpressure;
       }
       if (res.destroyed) break;
     }

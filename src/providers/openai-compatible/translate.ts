@@ -54,14 +54,15 @@ export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage
     }
     if (!isObject(payload)) throw protocolError(provider, "upstream stream carried a data line that is not an object");
     if (payload.error !== undefined && payload.error !== null) throw upstreamReportedError(provider, payload.error);
-    let chunk = payload;
-    if ("usage" in payload) {
-      const { usage: rawUsage, ...rest } = payload; // copied only when there is a field to strip
-      chunk = rest;
-      usage = normalizeOpenAIUsage(rawUsage) ?? usage;
+    if (payload.usage !== undefined) {
+      // Usage leaves as its own event. Set to undefined rather than copying the chunk without it:
+      // JSON.stringify leaves it out all the same, and with usage asked for, every chunk carries
+      // `"usage": null`, so the copy (a slow runtime path) was paid on every chunk.
+      if (payload.usage !== null) usage = normalizeOpenAIUsage(payload.usage) ?? usage;
+      payload.usage = undefined;
     }
-    if (Array.isArray(chunk.choices) && chunk.choices.length > 0) {
-      yield { type: "chunk", chunk: chunk as unknown as ChatChunk };
+    if (Array.isArray(payload.choices) && payload.choices.length > 0) {
+      yield { type: "chunk", chunk: payload as unknown as ChatChunk };
     }
   }
   throw protocolError(provider, "upstream stream ended before [DONE]");
