@@ -83,7 +83,8 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
 
   // A value the call does not have is left undefined, not null: JSON.stringify leaves it out of the
   // row's JSON (see serializeLedgerRow), which is shorter to build and for the store to parse, and a
-  // missing key is stored as NULL or the column's default.
+  // missing key is stored as NULL or the column's default. Zeros and falses whose column defaults to
+  // the same (most calls have no cached, cache-write or reasoning tokens) are left out the same way.
   deps.ledger.record({
     id: newId("call"),
     ts: new Date(record.startedAt),
@@ -99,18 +100,18 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     model: record.model?.id,
     provider: record.model?.providerName,
     endpoint: record.endpoint,
-    stream: record.stream,
+    stream: record.stream || undefined,
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
-    cachedInputTokens: usage.cachedInputTokens,
-    cacheWriteTokens: usage.cacheWriteTokens,
-    reasoningTokens: usage.reasoningTokens,
+    cachedInputTokens: usage.cachedInputTokens || undefined,
+    cacheWriteTokens: usage.cacheWriteTokens || undefined,
+    reasoningTokens: usage.reasoningTokens || undefined,
     audioSeconds: usage.audioSeconds === undefined ? undefined : String(usage.audioSeconds),
     characters: usage.characters,
     cost,
     providerCost: usage.providerCost,
-    priceMissing: priced?.priceMissing ?? false,
-    usageEstimated: record.usageEstimated ?? false,
+    priceMissing: priced?.priceMissing || undefined,
+    usageEstimated: record.usageEstimated || undefined,
     latencyMs,
     ttftMs: record.ttftMs,
     outcome,
@@ -118,7 +119,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     httpStatus: record.error?.status ?? 200,
     attemptCount: record.attempts.length,
     attempts: record.attempts,
-    fallbacks: countFallbacks(record.attempts),
+    fallbacks: countFallbacks(record.attempts) || undefined,
     toolCalls: record.toolCalls?.calls,
     toolCallFailures: record.toolCalls?.failures,
     routeReason: record.routeReason,

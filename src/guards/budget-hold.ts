@@ -23,6 +23,8 @@ export class BudgetHold {
   knownFree: Money | undefined;
   exhaustionReported = false;
   readonly startDate: Date;
+  /** The window's start as the ledger's budget charges name it, formatted once rather than per call. */
+  readonly startIso: string;
   private lastUsed = 0;
   private readonly queue = new SerialQueue();
   private opening: Promise<void> | undefined;
@@ -34,6 +36,7 @@ export class BudgetHold {
     readonly window: Window,
   ) {
     this.startDate = new Date(window.start);
+    this.startIso = this.startDate.toISOString();
   }
 
   get chunk(): Money {

@@ -145,8 +145,10 @@ export class Budgets {
     let need = new Money(0);
     for (const model of candidates) {
       if (!model.price) throw unpricedUnderBudget(model.id, defs[0]!);
-      // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved at it too.
-      const price = { ...model.price, character: model.price.character ?? missingPrice.character, audioMinute: model.price.audioMinute ?? missingPrice.audioMinute };
+      // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved
+      // at it too. A chat call reserves no units and uses the price as it is, without a copy per call.
+      const units = worst.characters || worst.audioSeconds;
+      const price = units ? { ...model.price, character: model.price.character ?? missingPrice.character, audioMinute: model.price.audioMinute ?? missingPrice.audioMinute } : model.price;
       need = Money.max(need, worstCost(price, worst));
     }
     // Counters hold COST_SCALE digits: rounding the need up keeps memory and store in exact agreement.
@@ -230,7 +232,7 @@ export class Budgets {
       const released = hold.settle(amount, epoch, spent);
       if (released.lt(spent)) this.options.logger.warn({ budget: hold.def.name, cost, reserved: amount.toFixed() }, "a call cost more than its reservation; the budget may be exceeded by the difference");
       if (spent.isZero()) continue;
-      charges.push({ budget: hold.def.name, window: hold.startDate.toISOString(), holder: this.options.holder, spent: cost, released: released.toFixed() });
+      charges.push({ budget: hold.def.name, window: hold.startIso, holder: this.options.holder, spent: cost, released: released.toFixed() });
     }
     return charges.length > 0 ? charges : undefined;
   }
