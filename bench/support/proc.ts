@@ -53,20 +53,38 @@ async function cpuMicrosOf(pid: number): Promise<number | undefined> {
   return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
 }
 
-async function rssBytesOf(pid: number): Promise<number> {
+/** A process's resident memory, split as /proc/<pid>/status splits it (all zero once it is gone). */
+async function residentOf(pid: number): Promise<{ anon: number; file: number; shmem: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  const match = /VmRSS:\s+(\d+) kB/.exec(status);
-  return match ? Number(match[1]) * 1024 : 0;
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { anon: kb("RssAnon"), file: kb("RssFile"), shmem: kb("RssShmem") };
+}
+
+/**
+ * The tree's resident memory with the pages its processes share counted once. For one process this
+ * is its RSS. Cluster workers are separate Node processes that map the same files (the node binary,
+ * its libraries, the bundle): summing their RSS counted those pages once per process, about 40 MB
+ * each. Their anonymous memory (heaps, buffers) is their own, so it is summed; of the file-backed
+ * pages, the largest process's set is counted, once.
+ */
+function treeResidentBytes(parts: Array<{ anon: number; file: number; shmem: number }>): number {
+  let own = 0;
+  let files = 0;
+  for (const part of parts) {
+    own += part.anon + part.shmem;
+    files = Math.max(files, part.file);
+  }
+  return own + files;
 }
 
 export async function usageOf(pids: number[]): Promise<Usage> {
   let cpuMicros = 0;
-  let rssBytes = 0;
+  const resident = [];
   for (const pid of pids) {
     cpuMicros += (await cpuMicrosOf(pid)) ?? 0;
-    rssBytes += await rssBytesOf(pid);
+    resident.push(await residentOf(pid));
   }
-  return { cpuMicros, rssBytes };
+  return { cpuMicros, rssBytes: treeResidentBytes(resident) };
 }
 
 /** CPU time per process, to subtract per process: see `cpuMicrosBetween`. */

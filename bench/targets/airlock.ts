@@ -30,6 +30,8 @@ export interface AirlockSetup {
   nodeArgs?: string[];
   /** Runs the unbundled build, so that a profile names each package and file instead of the bundle's chunks. */
   unbundled?: boolean;
+  /** Another checkout's built `bin/airlock.js` (bench/compare.ts runs two builds side by side). */
+  bin?: string;
 }
 
 export interface AirlockTarget extends Service {
@@ -90,7 +92,7 @@ export async function scratchPostgres(baseUrl: string): Promise<{ url: string; d
 /** Starts the gateway and times it until a real chat call (with `apiKey`) first returns 200. */
 export async function startAirlock(setup: AirlockSetup, port: number, apiKey: string | undefined): Promise<AirlockTarget> {
   const config = await writeAirlockConfig(setup);
-  const args = [...(setup.nodeArgs ?? []), setup.unbundled ? UNBUNDLED_MAIN : BIN, "start", "--config", config, "--data-dir", setup.dataDir, "--port", String(port)];
+  const args = [...(setup.nodeArgs ?? []), setup.bin ?? (setup.unbundled ? UNBUNDLED_MAIN : BIN), "start", "--config", config, "--data-dir", setup.dataDir, "--port", String(port)];
   if (setup.workers) args.push("--workers", String(setup.workers));
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, {

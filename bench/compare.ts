@@ -1,0 +1,91 @@
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { requestBody } from "./support/cells.js";
+import { runLoad, type LoadSpec } from "./support/loadgen.js";
+import { cpuByPid, cpuMicrosBetween, processTree } from "./support/proc.js";
+import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
+import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+
+/**
+ * `npm run bench:compare -- --base <checkout>`: this build against another one (say a git worktree
+ * at an earlier commit, built with `npm run build`), in one run. On a two-core machine two runs of
+ * the same build differ by up to 15% in CPU per call, which hides most single changes. Here both
+ * gateways run at once against one upstream, each with its own store, and take turns under the same
+ * load, so that both see the same machine: each round measures one, then the other, alternating which
+ * goes first. It reports each one's CPU per call in every round and the median of the per-round ratios.
+ */
+
+const { values: flags } = parseArgs({
+  options: {
+    base: { type: "string" },
+    store: { type: "string", default: "postgres" },
+    stream: { type: "boolean", default: false },
+    connections: { type: "string", default: "16" },
+    seconds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "10" },
+  },
+});
+if (!flags.base) throw new Error("--base <checkout> is required: a directory holding another build (bin/airlock.js and dist/)");
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const baseBin = path.resolve(flags.base, "bin/airlock.js");
+await stat(path.resolve(flags.base, "dist/bundle/airlock.js")).catch(() => {
+  throw new Error(`${flags.base} has no build: run npm ci and npm run build there first`);
+});
+const store = flags.store === "pglite" ? "pglite" : "postgres";
+const seconds = Number(flags.seconds);
+const rounds = Number(flags.rounds);
+
+const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
+const upstream = asService(upstreamChild);
+const cleanups: Array<() => Promise<void>> = [];
+try {
+  const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
+  const start = async (bin: string | undefined, port: number): Promise<{ target: AirlockTarget; load: Omit<LoadSpec, "seconds"> }> => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
+    const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
+    cleanups.push(async () => {
+      await scratch?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin };
+    const target = await startAirlock(setup, port, undefined);
+    cleanups.unshift(() => target.stop());
+    const apiKey = await createUserKey(target, setup.adminKey);
+    const load: Omit<LoadSpec, "seconds"> = {
+      url: `${target.baseUrl}/chat/completions`,
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: requestBody({ stream: flags.stream === true, delayMs: 0 }),
+      connections: Number(flags.connections),
+    };
+    return { target, load };
+  };
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const builds = { base: await start(baseBin, port), this: await start(undefined, port + 1) };
+  for (const build of Object.values(builds)) await runLoad({ ...build.load, seconds: 3 }); // warm-up
+
+  const cpu: Record<keyof typeof builds, number[]> = { base: [], this: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const name of round % 2 === 0 ? (["base", "this"] as const) : (["this", "base"] as const)) {
+      const { target, load } = builds[name];
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (ledger batch) settles
+      const pids = await processTree(target.pid);
+      const before = await cpuByPid(pids);
+      const result = await runLoad({ ...load, seconds });
+      const after = await cpuByPid(pids);
+      if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors in round ${round + 1}`);
+      cpu[name].push(cpuMicrosBetween(before, after) / (result.requestsPerSecond * seconds));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
+  const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(5)).join("");
+  console.log(`${flags.stream ? "stream" : "json"} · ${store} · c${flags.connections} · ${rounds} rounds of ${seconds} s, CPU µs per call`);
+  console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
+  console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);
+  console.log(`this / base per round: ${ratios.map((r) => r.toFixed(3)).join(" ")}; median ${median(ratios).toFixed(3)}, lower in ${ratios.filter((r) => r < 1).length} of ${rounds}`);
+} finally {
+  for (const cleanup of cleanups) await cleanup();
+  await upstream.stop();
+}
