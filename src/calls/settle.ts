@@ -2,7 +2,7 @@ import type { Span } from "@opentelemetry/api";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { AirlockError } from "../core/errors.js";
 import { newId, traceId as randomTraceId } from "../core/ids.js";
-import { costOf, formatCost, withUnitFallback, type Money } from "../ledger/pricing.js";
+import { costText, withUnitFallback } from "../ledger/pricing.js";
 import { emptyUsage, type Usage } from "../providers/spec.js";
 import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
@@ -51,17 +51,17 @@ export interface CallRecord {
 
 const warnedMissingPrice = new Set<string>();
 
-/** Prices the usage; an unpriced model is charged the configured safe price and flagged, never $0. */
-export function priceUsage(deps: CallDeps, model: CatalogModel, usage: Usage): { cost: Money; priceMissing: boolean } {
+/** Prices the usage, as the ledger's exact text; an unpriced model is charged the configured safe price and flagged, never $0. */
+export function priceUsage(deps: CallDeps, model: CatalogModel, usage: Usage): { cost: string; priceMissing: boolean } {
   if (model.price) {
     // Chat calls carry no units and return here at once.
-    if (!usage.characters && !usage.audioSeconds) return { cost: costOf(usage, model.price), priceMissing: false };
+    if (!usage.characters && !usage.audioSeconds) return { cost: costText(usage, model.price), priceMissing: false };
     const { price, fellBack } = withUnitFallback(usage, model.price, deps.catalog.missingPrice);
     if (fellBack) warnMissing(deps, model.id, "model has no price for the units it answered in (characters or audio); charging the configured missing price for them and flagging rows price_missing");
-    return { cost: costOf(usage, price), priceMissing: fellBack };
+    return { cost: costText(usage, price), priceMissing: fellBack };
   }
   warnMissing(deps, model.id, "model has no price; charging the configured missing price and flagging rows price_missing");
-  return { cost: costOf(usage, deps.catalog.missingPrice), priceMissing: true };
+  return { cost: costText(usage, deps.catalog.missingPrice), priceMissing: true };
 }
 
 function warnMissing(deps: CallDeps, model: string, message: string): void {
@@ -74,7 +74,7 @@ function warnMissing(deps: CallDeps, model: string, message: string): void {
 export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Settlement {
   const usage = record.usage ?? emptyUsage();
   const priced = record.model && record.usage ? priceUsage(deps, record.model, usage) : undefined;
-  const cost = priced ? formatCost(priced.cost) : "0";
+  const cost = priced ? priced.cost : "0";
   const latencyMs = deps.clock.now() - record.startedAt;
   const outcome = record.error ? (record.refused ? "refused" : "error") : "success";
   const operationName = record.operation?.name ?? ctx.operation;
@@ -139,7 +139,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     ttftSeconds: record.ttftMs === undefined ? undefined : record.ttftMs / 1000,
     errorCode: record.error?.code,
     usage: record.usage,
-    costUsd: priced ? priced.cost.toNumber() : undefined,
+    costUsd: priced ? Number(cost) : undefined,
   });
 
   endSpan(record, usage, cost, operationName);

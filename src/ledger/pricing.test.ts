@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, formatCost, unitPrice, withUnitFallback } from "./pricing.js";
+import { costOf, costText, formatCost, unitPrice, withUnitFallback } from "./pricing.js";
 import { emptyUsage } from "../providers/spec.js";
 
 describe("costOf", () => {
@@ -71,5 +71,72 @@ describe("costOf", () => {
     const free = withUnitFallback(speech, unitPrice({ input: "0", output: "0", characters: "0", per: "1M" }), fallback);
     expect(free.fellBack).toBe(false);
     expect(formatCost(costOf(speech, free.price))).toBe("0");
+  });
+});
+
+describe("costText", () => {
+  const formatted = (usage: Parameters<typeof costOf>[0], price: ReturnType<typeof unitPrice>) => formatCost(costOf(usage, price));
+
+  it("writes what formatCost(costOf()) writes, for prices of every unit and precision and usages of every shape", () => {
+    const prices = [
+      unitPrice({ input: "2.50", output: "10.00", cachedInput: "1.25", reasoning: "10.00", per: "1M" }),
+      unitPrice({ input: "3", output: "15", cachedInput: "0.3", cacheWrite: "3.75", reasoning: "15", request: "0.002", per: "1M" }),
+      unitPrice({ input: "0.1", output: "0.2", per: "1" }),
+      unitPrice({ input: "0.00015", output: "0.0006", per: "1K" }),
+      unitPrice({ input: "0.0375", output: "0.15", cachedInput: "0.01875", per: "1M" }),
+      unitPrice({ input: "1.234567891234567", output: "9.87654321", request: "0.0000001", per: "1M" }),
+      unitPrice({ input: "0", output: "0", per: "1M" }),
+      unitPrice({ input: "12", output: "34", per: "1" }),
+    ];
+    // A fixed sequence (a linear congruential generator), so a failure names the same case every run.
+    let seed = 12345;
+    const next = (limit: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % limit;
+    };
+    let compared = 0;
+    for (const price of prices) {
+      expect(price.fixed).toBeDefined();
+      for (let i = 0; i < 250; i++) {
+        const inputTokens = next(5) === 0 ? 0 : next(2_000_000);
+        const cachedInputTokens = next(3) === 0 ? 0 : next(inputTokens + 1);
+        const cacheWriteTokens = next(4) === 0 ? next(inputTokens - cachedInputTokens + 1) : 0;
+        const outputTokens = next(5) === 0 ? 0 : next(100_000);
+        const reasoningTokens = next(3) === 0 ? next(outputTokens + 1) : 0;
+        const usage = { ...emptyUsage(), inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens, reasoningTokens };
+        expect(costText(usage, price), JSON.stringify(usage)).toBe(formatted(usage, price));
+        compared++;
+      }
+    }
+    expect(compared).toBe(2_000);
+  });
+
+  it("rounds half to even at the ledger's twelve digits, as formatCost does", () => {
+    const price = unitPrice({ input: "0.0000000000005", output: "0.0000000000015", per: "1" }); // 5e-13 and 1.5e-12 a token
+    for (const [inputTokens, outputTokens, expected] of [
+      [1, 0, "0"], // 0.5e-12: a tie, to the even 0
+      [3, 0, "0.000000000002"], // 1.5e-12: a tie, to the even 2
+      [5, 0, "0.000000000002"], // 2.5e-12: a tie, to the even 2
+      [7, 0, "0.000000000004"], // 3.5e-12: to 4
+      [0, 1, "0.000000000002"], // 1.5e-12
+      [2, 1, "0.000000000002"], // 2.5e-12
+      [1, 1, "0.000000000002"], // 2e-12, exact
+    ] as const) {
+      const usage = { ...emptyUsage(), inputTokens, outputTokens };
+      expect(costText(usage, price), `${inputTokens} in, ${outputTokens} out`).toBe(expected);
+      expect(formatted(usage, price)).toBe(expected);
+    }
+  });
+
+  it("leaves to decimal.js what it cannot scale: units, fractional or inconsistent counts", () => {
+    const price = unitPrice({ input: "3", output: "15", characters: "15", audioMinute: "0.006", per: "1M" });
+    for (const usage of [
+      { ...emptyUsage(), characters: 1234 },
+      { ...emptyUsage(), audioSeconds: 61.5 },
+      { ...emptyUsage(), inputTokens: 10, cachedInputTokens: 25, outputTokens: 3 }, // more cached than input: costOf clamps
+      { ...emptyUsage(), inputTokens: 10.5, outputTokens: 3 },
+    ]) {
+      expect(costText(usage, price), JSON.stringify(usage)).toBe(formatted(usage, price));
+    }
   });
 });

@@ -24,7 +24,23 @@ export interface UnitPrice {
   /** The dearest of the input rates and of the output rates, for a budget's worst-case estimate. */
   dearestInput: Money;
   dearestOutput: Money;
+  /** The token and request prices as integers at one decimal scale, for `costText`; unset when too fine. */
+  fixed?: FixedPrices;
 }
+
+/** Prices × 10^scale, each an exact integer. */
+interface FixedPrices {
+  scale: number;
+  input: bigint;
+  output: bigint;
+  cachedInput: bigint;
+  cacheWrite: bigint;
+  reasoning: bigint;
+  request: bigint;
+}
+
+/** Past this many decimal places a price keeps to decimal.js (no real price comes near it). */
+const MAX_FIXED_SCALE = 40;
 
 const PER: Record<PriceConfig["per"], number> = { "1M": 1_000_000, "1K": 1_000, "1": 1 };
 
@@ -36,18 +52,28 @@ export function unitPrice(price: PriceConfig): UnitPrice {
   const cachedInput = price.cachedInput === undefined ? input : perToken(price.cachedInput);
   const cacheWrite = price.cacheWrite === undefined ? input : perToken(price.cacheWrite);
   const reasoning = price.reasoning === undefined ? output : perToken(price.reasoning);
+  const request = new Money(price.request ?? "0");
   return {
     input,
     output,
     cachedInput,
     cacheWrite,
     reasoning,
-    request: new Money(price.request ?? "0"),
+    request,
     character: price.characters === undefined ? undefined : perToken(price.characters),
     audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
     dearestInput: Money.max(input, cachedInput, cacheWrite),
     dearestOutput: Money.max(output, reasoning),
+    fixed: fixedPrices({ input, output, cachedInput, cacheWrite, reasoning, request }),
   };
+}
+
+function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale">, Money>): FixedPrices | undefined {
+  const scale = Math.max(...Object.values(prices).map((p) => p.decimalPlaces()));
+  if (scale > MAX_FIXED_SCALE) return undefined;
+  const factor = new Money(10).pow(scale);
+  const at = (p: Money) => BigInt(p.mul(factor).toFixed());
+  return { scale, input: at(prices.input), output: at(prices.output), cachedInput: at(prices.cachedInput), cacheWrite: at(prices.cacheWrite), reasoning: at(prices.reasoning), request: at(prices.request) };
 }
 
 /**
@@ -92,4 +118,61 @@ export function withUnitFallback(usage: Usage, price: UnitPrice, fallback: UnitP
 /** The ledger's text form: fixed point, no exponent, at most COST_SCALE digits. */
 export function formatCost(cost: Money): string {
   return cost.toDecimalPlaces(COST_SCALE).toFixed();
+}
+
+const COST_DIVISORS = new Map<number, bigint>();
+
+/**
+ * `formatCost(costOf(usage, price))`, the same text, for the hot path. A call's token prices are
+ * integers at one scale (`UnitPrice.fixed`), so the sum is BigInt arithmetic, rounded half-even to
+ * COST_SCALE digits once. Each decimal.js operation allocates a number and its digit array: costing a
+ * call that way took seven of them. Units (characters, audio) and prices too fine to scale go through
+ * decimal.js as before; pricing.test.ts checks both paths give the same text.
+ */
+export function costText(usage: Usage, price: UnitPrice): string {
+  const fixed = price.fixed;
+  const plainInput = usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens;
+  const plainOutput = usage.outputTokens - usage.reasoningTokens;
+  if (
+    fixed === undefined ||
+    usage.characters ||
+    usage.audioSeconds ||
+    !wholeCount(plainInput) ||
+    !wholeCount(plainOutput) ||
+    !wholeCount(usage.cachedInputTokens) ||
+    !wholeCount(usage.cacheWriteTokens) ||
+    !wholeCount(usage.reasoningTokens)
+  ) {
+    return formatCost(costOf(usage, price));
+  }
+  let sum = fixed.request;
+  if (plainInput > 0) sum += BigInt(plainInput) * fixed.input;
+  if (usage.cachedInputTokens > 0) sum += BigInt(usage.cachedInputTokens) * fixed.cachedInput;
+  if (usage.cacheWriteTokens > 0) sum += BigInt(usage.cacheWriteTokens) * fixed.cacheWrite;
+  if (plainOutput > 0) sum += BigInt(plainOutput) * fixed.output;
+  if (usage.reasoningTokens > 0) sum += BigInt(usage.reasoningTokens) * fixed.reasoning;
+  return fixedText(sum, fixed.scale);
+}
+
+/** A count costText can multiply exactly: a non-negative whole number (costOf clamps negatives to 0, so those go there). */
+function wholeCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+/** `units / 10^scale`, rounded half-even to COST_SCALE digits, as formatCost writes it. */
+function fixedText(units: bigint, scale: number): string {
+  let digits = scale;
+  if (scale > COST_SCALE) {
+    let divisor = COST_DIVISORS.get(scale);
+    if (divisor === undefined) COST_DIVISORS.set(scale, (divisor = 10n ** BigInt(scale - COST_SCALE)));
+    let quotient = units / divisor;
+    const twice = (units % divisor) * 2n;
+    if (twice > divisor || (twice === divisor && quotient % 2n === 1n)) quotient += 1n;
+    units = quotient;
+    digits = COST_SCALE;
+  }
+  const text = units.toString().padStart(digits + 1, "0");
+  const whole = text.slice(0, text.length - digits);
+  const fraction = text.slice(text.length - digits).replace(/0+$/, "");
+  return fraction === "" ? whole : `${whole}.${fraction}`;
 }
