@@ -3,7 +3,7 @@ import { Pool, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
 import type { CallOptions } from "./spec.js";
-import { readSse, SseOverflowError, type EventSourceMessage } from "./sse.js";
+import { SseDecoder, SseOverflowError, type EventSourceMessage } from "./sse.js";
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -147,18 +147,30 @@ export class UpstreamClient {
   private async *messages(body: Readable, attempt: Attempt): AsyncGenerator<EventSourceMessage> {
     // destroyOnReturn false: a consumer that stops at `[DONE]` must not destroy the body, which
     // would cost an error object and the upstream connection; it is drained and reused instead.
+    const frames = new SseDecoder();
+    const chunks = body.iterator({ destroyOnReturn: false });
+    let ended = false;
     try {
-      for await (const message of readSse(body.iterator({ destroyOnReturn: false }), () => attempt.touch())) {
-        attempt.hold();
-        yield message;
-        attempt.resume();
-        // Bytes already buffered must not outlive an abort: the caller stops hearing from us at once.
-        attempt.throwIfAborted();
+      while (!ended) {
+        const next = await chunks.next();
+        ended = next.done === true;
+        if (!ended) attempt.touch();
+        // At the end, what the decoder still holds: an event that had no blank line after it.
+        for (const message of ended ? frames.end() : frames.push(next.value as Uint8Array | string)) {
+          attempt.hold();
+          yield message;
+          attempt.resume();
+          // Bytes already buffered must not outlive an abort: the caller stops hearing from us at once.
+          attempt.throwIfAborted();
+        }
       }
     } catch (err) {
       throw attempt.outcome(err, this.transportError);
     } finally {
       attempt.finish();
+      // A consumer that stopped early (at `[DONE]`) leaves the body's iterator open: closed here, as a
+      // for-await loop would close it, before the body is drained or destroyed.
+      if (!ended) await chunks.return?.();
       if (attempt.signal.aborted) body.destroy();
       else release(body);
     }

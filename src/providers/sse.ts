@@ -1,9 +1,11 @@
-import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { createParser, type EventSourceMessage, type EventSourceParser } from "eventsource-parser";
 
 export type { EventSourceMessage };
 
 /** Above this, an unterminated SSE line is a broken upstream rather than a large event. */
 const MAX_EVENT_BYTES = 8 * 1024 * 1024;
+
+const NONE: readonly EventSourceMessage[] = [];
 
 export class SseOverflowError extends Error {
   constructor() {
@@ -13,30 +15,42 @@ export class SseOverflowError extends Error {
 }
 
 /**
- * Turns a byte stream into SSE messages. `onBytes` runs for every network chunk so the caller can
- * keep an idle timer alive. A trailing event without its blank line is still delivered, so that the
- * adapter, not the framing, decides whether the stream ended properly.
+ * Turns a byte stream into SSE messages, chunk by chunk, as the caller reads it. Not a generator of
+ * its own: the caller's loop over the body yields each message once, where a generator here added a
+ * layer that every message passed through (a promise and a result object each, about 4 KB a stream).
+ * A trailing event without its blank line is still delivered by `end`, so that the adapter, not the
+ * framing, decides whether the stream ended properly.
  */
-export async function* readSse(body: AsyncIterable<Uint8Array | string>, onBytes: () => void): AsyncGenerator<EventSourceMessage> {
-  const ready: EventSourceMessage[] = [];
-  let overflow = false;
-  const parser = createParser({
+export class SseDecoder {
+  private ready: EventSourceMessage[] = [];
+  private overflow = false;
+  private readonly decoder = new TextDecoder();
+  private readonly parser: EventSourceParser = createParser({
     maxBufferSize: MAX_EVENT_BYTES,
-    onEvent: (message) => ready.push(message),
+    onEvent: (message) => this.ready.push(message),
     onError: (error) => {
-      if (error.type === "max-buffer-size-exceeded") overflow = true;
+      if (error.type === "max-buffer-size-exceeded") this.overflow = true;
     },
   });
-  const decoder = new TextDecoder();
 
-  for await (const bytes of body) {
-    onBytes();
-    parser.feed(typeof bytes === "string" ? bytes : decoder.decode(bytes, { stream: true }));
-    if (overflow) throw new SseOverflowError();
-    for (const message of ready) yield message;
-    ready.length = 0;
+  /** The messages these bytes complete. Throws SseOverflowError once an event passes the size limit. */
+  push(bytes: Uint8Array | string): readonly EventSourceMessage[] {
+    this.parser.feed(typeof bytes === "string" ? bytes : this.decoder.decode(bytes, { stream: true }));
+    if (this.overflow) throw new SseOverflowError();
+    return this.take();
   }
-  parser.feed(decoder.decode());
-  parser.reset({ consume: true });
-  for (const message of ready) yield message;
+
+  /** What is left once the body has ended, an unterminated last event included. */
+  end(): readonly EventSourceMessage[] {
+    this.parser.feed(this.decoder.decode());
+    this.parser.reset({ consume: true });
+    return this.take();
+  }
+
+  private take(): readonly EventSourceMessage[] {
+    if (this.ready.length === 0) return NONE;
+    const out = this.ready;
+    this.ready = [];
+    return out;
+  }
 }

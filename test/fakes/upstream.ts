@@ -30,6 +30,8 @@ export interface FakeUpstream {
   /** The base URL for provider config: `http://127.0.0.1:PORT/v1` (openai) or `http://127.0.0.1:PORT` (anthropic, gemini). */
   url: string;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far: a client that reuses its connection opens one. */
+  readonly connections: number;
   push(...scenarios: FakeScenario[]): void;
   close(): Promise<void>;
 }
@@ -98,7 +100,9 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
       await answer(flavor, route, streamed, scenario, body, res, requestId, options);
     });
   });
+  let connections = 0;
   server.on("connection", (socket) => {
+    connections++;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -108,6 +112,9 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
   return {
     url: flavor === "openai" ? `http://127.0.0.1:${port}/v1` : `http://127.0.0.1:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     push: (...scenarios) => void queue.push(...scenarios),
     close: () =>
       new Promise<void>((resolve) => {

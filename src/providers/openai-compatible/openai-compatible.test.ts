@@ -90,6 +90,19 @@ describe("openai-compatible adapter", () => {
     expect(answered.signalReads + cancelled.signalReads).toBe(0);
   });
 
+  it("reuses the upstream connection for the next call after a stream read up to [DONE]", async () => {
+    // The body ends 20 ms after [DONE]: the consumer stops first, and the rest must still be read.
+    const p = await setup({ chunkDelayMs: 20 });
+    for (let i = 0; i < 3; i++) {
+      const events = await drain(await p.stream(CONFORMANCE_REQUEST, { signal: signal() }));
+      expect(events.at(-1)?.type).toBe("usage");
+      // The stream's last bytes (after [DONE]) are read in the background before the connection is free.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(fake.requests).toHaveLength(3);
+    expect(fake.connections).toBe(1);
+  });
+
   it("forwards a chat request as is, without a pass-through stream flag", async () => {
     const p = await setup();
     await p.chat({ ...CONFORMANCE_REQUEST, stream: true, response_format: { type: "json_object" } }, { signal: signal() });
