@@ -6,6 +6,7 @@ import { requestBody } from "./support/cells.js";
 import { runLoad, type LoadSpec } from "./support/loadgen.js";
 import { cpuByPid, cpuMicrosBetween, processTree } from "./support/proc.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
+import { median } from "./support/stats.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 
 /**
@@ -78,7 +79,6 @@ try {
       cpu[name].push(cpuMicrosBetween(before, after) / (result.requestsPerSecond * seconds));
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
   const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(5)).join("");
   console.log(`${flags.stream ? "stream" : "json"} · ${store} · c${flags.connections} · ${rounds} rounds of ${seconds} s, CPU µs per call`);

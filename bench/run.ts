@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { measureCell, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
 import { markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
+import { median } from "./support/stats.js";
 import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
@@ -189,7 +190,7 @@ async function libraryOverhead(info: RunInfo): Promise<number | undefined> {
   }
   console.log(`library: overhead per call ${overheads.map((o) => o.toFixed(1)).join(", ")} µs`);
   info.libraryMicros = overheads;
-  return [...overheads].sort((a, b) => a - b)[overheads.length >> 1];
+  return median(overheads);
 }
 
 function machine(): string {

@@ -1,4 +1,3 @@
-import { CancellationOptions } from "../core/cancel.js";
 import { ProviderError } from "../providers/errors.js";
 import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
 import { emptyUsage } from "../providers/spec.js";
@@ -34,7 +33,7 @@ type AudioCall = (provider: ProviderV1, upstreamId: string, options: CallOptions
 
 async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, worst: () => WorstCase, call: AudioCall): Promise<AudioOutcome> {
   const begun = begin(deps, ctx, endpoint, false, requestedModel || undefined);
-  return runSingle(deps, ctx, begun, worst, (target, attempt) => call(target.provider, target.upstreamId, new CancellationOptions(attempt)));
+  return runSingle(deps, ctx, begun, worst, (target, attempt) => call(target.provider, target.upstreamId, attempt));
 }
 
 function unsupported(provider: ProviderV1, what: string): ProviderError {

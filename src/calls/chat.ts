@@ -1,4 +1,3 @@
-import { CancellationOptions } from "../core/cancel.js";
 import type { ChatRequest, ChatResult } from "../providers/spec.js";
 import { executeWithFallbacks } from "../routing/execute.js";
 import type { AttemptRecord } from "../routing/execute.js";
@@ -32,7 +31,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
       plan.candidates,
       async (target, attempt) => {
         const sent = upstreamChatRequest(prepared, target);
-        return { sent, result: await target.provider.chat(sent, new CancellationOptions(attempt)) };
+        return { sent, result: await target.provider.chat(sent, attempt) };
       },
       executeOptions(deps, plan, record, call),
     );

@@ -1,4 +1,3 @@
-import { CancellationOptions } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import type { EmbedRequest, EmbedResult } from "../providers/spec.js";
 import { embedWorstCase } from "./holds.js";
@@ -15,7 +14,7 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));
   }
   return runSingle(deps, ctx, begun, () => embedWorstCase(body.input), async (target, attempt) => {
-    const result = await target.provider.embed({ ...body, model: target.upstreamId }, new CancellationOptions(attempt));
+    const result = await target.provider.embed({ ...body, model: target.upstreamId }, attempt);
     if (result.usageReported !== false) return result;
     // No tokens reported: count the input's text rather than record a silent zero (the row is flagged).
     const { texts, tokens } = inputParts(body.input);

@@ -1,4 +1,4 @@
-import { CancellationOptions, type AbortSource, type Cancellation } from "../core/cancel.js";
+import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
@@ -55,7 +55,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
       // The attempt's timeout covers reaching the first event; once it returns, only the call's
       // cancellation applies to the rest of the stream (see executeWithFallbacks).
       async (target, attempt) => {
-        const iterable = await target.provider.stream(upstreamChatRequest(prepared, target), new CancellationOptions(attempt));
+        const iterable = await target.provider.stream(upstreamChatRequest(prepared, target), attempt);
         const iterator = iterable[Symbol.asyncIterator]();
         return { iterator, first: await iterator.next() };
       },

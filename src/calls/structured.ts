@@ -1,5 +1,5 @@
 import { Decimal } from "decimal.js";
-import { Cancellation, CancellationOptions } from "../core/cancel.js";
+import { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
@@ -108,7 +108,7 @@ export async function enforceShape(
   const repairRequest: ChatRequest = { ...sent, messages: [...sent.messages, ...repairMessages(raw, checked.issues)] };
   let repaired: ChatResult;
   try {
-    repaired = await model.provider.chat(repairRequest, new CancellationOptions(attempt));
+    repaired = await model.provider.chat(repairRequest, attempt);
     record.attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
   } catch (err) {
     const reason = call.aborted ? "timeout" : failureReason(err);

@@ -18,10 +18,10 @@ export interface AbortSource {
  * that is created survives the young-generation collections, however briefly it lives, so each one
  * is promoted and left for a full collection. Profiling the gateway showed three signals per call as
  * the largest source of old-generation garbage, and with it of memory and GC time. A Cancellation is
- * a plain object; it makes a real `AbortSignal` only when something asks for `signal`. Providers get
- * it through CancellationOptions, and Airlock's own HTTP client hands the Cancellation itself to
- * undici (which takes any object that fires "abort" listeners), so with the built-in adapters a call
- * makes none at all.
+ * a plain object; it makes a real `AbortSignal` only when something asks for `signal`. It is also a
+ * provider call's options as it is (`CallOptions`: `signal`, and `cancellation`, itself), and
+ * Airlock's own HTTP client hands it to undici (which takes any object that fires "abort" listeners),
+ * so with the built-in adapters a call makes no AbortSignal at all.
  * `AbortSignal.any` and `AbortSignal.timeout` are avoided for the same reason, and for the weak
  * references and finalizers they are built from.
  */
@@ -70,6 +70,11 @@ export class Cancellation implements AbortSource {
     return this.controller.signal;
   }
 
+  /** Itself: with `signal`, this makes a Cancellation a provider call's `CallOptions`, with nothing to allocate. */
+  get cancellation(): this {
+    return this;
+  }
+
   abort(reason: unknown): void {
     if (this.abortedYet) return;
     this.dispose();
@@ -99,20 +104,6 @@ export class Cancellation implements AbortSource {
   dispose(): void {
     this.clearDeadline();
     if (this.onParentAbort !== undefined) this.parent?.removeEventListener("abort", this.onParentAbort);
-  }
-}
-
-/**
- * A provider call's options (`CallOptions` in providers/spec.ts): the cancellation itself, which
- * Airlock's own HTTP client listens to directly, and a real `AbortSignal` only if an adapter reads
- * `signal` (to hand it to `fetch`, say). A getter on the prototype, not on each object, so this is one
- * small allocation per attempt.
- */
-export class CancellationOptions {
-  constructor(readonly cancellation: Cancellation) {}
-
-  get signal(): AbortSignal {
-    return this.cancellation.signal;
   }
 }
 

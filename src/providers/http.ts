@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { AbortSource } from "../core/cancel.js";
 import { Pool, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
@@ -88,7 +89,7 @@ export class UpstreamClient {
 
   /** POSTs `body` (already JSON text) and returns the parsed JSON answer. */
   async postJson(path: string, body: string, options: CallOptions): Promise<unknown> {
-    const attempt = new Attempt(options.cancellation ?? options.signal, this.provider, this.timeoutMs);
+    const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
       const res = await this.pool.request({ path, method: "POST", headers: this.jsonHeaders, body, signal: attempt.signal });
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
@@ -107,7 +108,7 @@ export class UpstreamClient {
 
   /** POSTs a JSON or multipart body and returns the answer's bytes as they came, with their content type. */
   async postForBytes(path: string, body: string | FormData, options: CallOptions): Promise<{ contentType: string; bytes: Uint8Array }> {
-    const attempt = new Attempt(options.cancellation ?? options.signal, this.provider, this.timeoutMs);
+    const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
       // A FormData body brings its own multipart content type, boundary included.
       const headers = typeof body === "string" ? this.jsonBodyHeaders : this.baseHeaders;
@@ -128,7 +129,7 @@ export class UpstreamClient {
    * still thrown here, where it can be retried. Failures while reading surface from the iterator.
    */
   async postSse(path: string, body: string, options: CallOptions): Promise<AsyncIterable<EventSourceMessage>> {
-    const attempt = new Attempt(options.cancellation ?? options.signal, this.provider, this.timeoutMs);
+    const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
       const res = await this.pool.request({ path, method: "POST", headers: this.sseHeaders, body, signal: attempt.signal });
       if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
@@ -204,6 +205,11 @@ export class UpstreamClient {
       cause: err,
     });
   };
+}
+
+/** What to listen to: the call's cancellation where the caller passed one, so that no AbortSignal is made for it. */
+function abortSourceOf(options: CallOptions): AbortSource {
+  return options.cancellation ?? options.signal;
 }
 
 /** The first error code found on the error, its causes, or the errors of an AggregateError (happy eyeballs). */

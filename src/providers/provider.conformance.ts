@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Cancellation, CancellationOptions } from "../core/cancel.js";
+import { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "./errors.js";
 import type { ChatChunk, ChatRequest, EmbedRequest, ProviderV1, StreamEvent, Usage } from "./spec.js";
@@ -186,12 +186,12 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
 
     it("a hanging chat and a hanging stream, called as Airlock calls them (a Cancellation, and a signal made on demand), reject promptly with its reason", async () => {
       const provider = await make([{ kind: "hang" }, { kind: "hang" }]);
-      for (const call of [(o: CancellationOptions) => provider.chat(CONFORMANCE_REQUEST, o), (o: CancellationOptions) => provider.stream(CONFORMANCE_REQUEST, o)]) {
+      for (const call of [(o: Cancellation) => provider.chat(CONFORMANCE_REQUEST, o), (o: Cancellation) => provider.stream(CONFORMANCE_REQUEST, o)]) {
         const cancellation = new Cancellation();
         const reason = new ConformanceAbort("client went away");
         const started = Date.now();
         setTimeout(() => cancellation.abort(reason), ABORT_AFTER_MS);
-        await expect(call(new CancellationOptions(cancellation))).rejects.toBe(reason);
+        await expect(call(cancellation)).rejects.toBe(reason);
         expect(Date.now() - started - ABORT_AFTER_MS).toBeLessThan(PROMPT_MS);
       }
     });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { fakeUpstreamHarness } from "../../../test/fakes/harness.js";
 import { startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions } from "../../../test/fakes/upstream.js";
-import { Cancellation, CancellationOptions } from "../../core/cancel.js";
+import { Cancellation } from "../../core/cancel.js";
 import { openAICompatibleConfig, type OpenAICompatibleConfig } from "../../config/providers.js";
 import { ProviderError } from "../errors.js";
 import { CONFORMANCE_REQUEST, describeProviderConformance } from "../provider.conformance.js";
@@ -72,18 +72,18 @@ describe("openai-compatible adapter", () => {
 
   it("listens to the call's Cancellation itself and never asks for an AbortSignal, answering or cancelled", async () => {
     const p = await setup();
-    class CountingOptions extends CancellationOptions {
+    class CountingCancellation extends Cancellation {
       signalReads = 0;
       override get signal(): AbortSignal {
         this.signalReads++;
         return super.signal;
       }
     }
-    const answered = new CountingOptions(new Cancellation());
+    const answered = new CountingCancellation();
     expect((await p.chat(CONFORMANCE_REQUEST, answered)).choices[0]?.message.content).toBe(ANSWER);
     await drain(await p.stream(CONFORMANCE_REQUEST, answered));
     fake.push({ kind: "hang" });
-    const cancelled = new CountingOptions(new Cancellation());
+    const cancelled = new CountingCancellation();
     const reason = new Error("client went away");
     setTimeout(() => cancelled.cancellation.abort(reason), 20);
     await expect(p.chat(CONFORMANCE_REQUEST, cancelled)).rejects.toBe(reason);

@@ -1,0 +1,5 @@
+/** The middle value (the upper of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new Error("median of no values");
+  return [...values].sort((a, b) => a - b)[values.length >> 1]!;
+}
