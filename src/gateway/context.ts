@@ -21,6 +21,8 @@ export interface GatewayContext {
   startedAt: Date;
   /** Where /metrics comes from; in a cluster worker, every worker's metrics summed. */
   metricsText(): Promise<string>;
+  /** Requests this process has taken and not yet answered in full, the caller's own included. */
+  requestsInFlight(): number;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, scope: RequestScope, params: Record<string, string | undefined>, query: URLSearchParams) => Promise<void>;

@@ -41,6 +41,7 @@ export interface Gateway {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createGateway(options: GatewayOptions): Gateway {
+  const inFlight = new Set<ServerResponse>();
   const gw: GatewayContext = {
     plane: options.plane,
     logger: options.logger,
@@ -48,6 +49,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     audioBodyLimitBytes: options.plane.loaded.config.server.audioBodyLimitBytes,
     startedAt: new Date(),
     metricsText: options.metricsText ?? (() => options.plane.metrics.text()),
+    requestsInFlight: () => inFlight.size,
   };
   const router = Router<HTTPVersion.V1>({
     ignoreTrailingSlash: true,
@@ -125,8 +127,6 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/admin/prices/import", prices.importPrices(gw)],
   ];
   for (const [method, path, handler] of routes) router.on(method as "GET", path, (req, res, params, _store, query) => run(handler, req, res, params, query));
-
-  const inFlight = new Set<ServerResponse>();
 
   function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
     const incoming = req.headers["x-request-id"];

@@ -61,8 +61,10 @@ describe("SseWriter", () => {
     let waited = false;
     let resolveWaited!: () => void;
     const waitedOnce = new Promise<void>((resolve) => (resolveWaited = resolve));
+    let closeListeners: number[] = [];
     const { client, done } = await exchange(async (res) => {
       const events = new SseWriter(res);
+      closeListeners = [res.listenerCount("close")];
       for (let i = 0; i < 64; i++) {
         const written = events.write(big); // a promise only while the client is behind
         let settled = written === undefined;
@@ -74,6 +76,7 @@ describe("SseWriter", () => {
         }
         await written;
       }
+      closeListeners.push(res.listenerCount("close"), res.listenerCount("drain"));
       events.end();
     });
     client.pause();
@@ -84,5 +87,25 @@ describe("SseWriter", () => {
     await done;
     expect(text.split("\n\n").filter(Boolean)).toHaveLength(64);
     expect(text.endsWith(`data: ${big}\n\n`)).toBe(true);
+    // Every wait took its listeners with it, however often the client fell behind.
+    expect(closeListeners).toEqual([closeListeners[0], closeListeners[0], 0]);
+  });
+
+  it("with firstAtOnce hands the first event to the kernel at once, and without it leaves it corked for its burst", async () => {
+    const firstEventCorked: number[] = [];
+    server = createServer((req, res) => {
+      res.writeHead(200, SSE_HEADERS);
+      const events = new SseWriter(res, req.url === "/at-once");
+      events.write('{"n":1}');
+      firstEventCorked.push(res.socket!.writableCorked);
+      events.write('{"n":2}');
+      events.end();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const get = (path: string) => new Promise<IncomingMessage>((resolve, reject) => request({ port, host: "127.0.0.1", path }, resolve).on("error", reject).end());
+
+    for (const path of ["/at-once", "/with-burst"]) expect(await readAll(await get(path))).toBe('data: {"n":1}\n\ndata: {"n":2}\n\n');
+    expect(firstEventCorked).toEqual([0, 1]);
   });
 });

@@ -1,5 +1,4 @@
 import type { ServerResponse } from "node:http";
-import { once } from "node:events";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -16,9 +15,11 @@ export const SSE_HEADERS = {
  * costs a few microseconds in Node's HTTP and stream layers, and a corked socket still paid them
  * (measured: 12 events as 12 corked writes, 42 µs of server CPU per response; joined, 19 µs).
  * The first event is the exception: it is written at once, with the response's headers. Node corks the
- * socket at a response's first write until the next tick, so when one upstream packet carries several
- * events they still leave together; uncorking at once sent the first token 0.1–0.5 ms sooner in that
- * case, but cost 7–15% more CPU per stream under load (docs/performance.md), so it is not done.
+ * socket at a response's first write until the next tick, which comes only after the rest of the burst
+ * has been relayed. When no other request is in flight, the socket is uncorked at once, so the first
+ * token does not wait for its burst: that costs one more write, which an otherwise idle gateway has the
+ * CPU for. Under load it waits, because the extra write cost 7–15% more CPU per stream there
+ * (docs/performance.md).
  */
 export class SseWriter {
   private pending = "";
@@ -33,13 +34,28 @@ export class SseWriter {
     const res = this.res;
     if (text === "" || res.destroyed) return;
     if (!res.write(text)) {
-      this.drained = Promise.race([once(res, "drain"), once(res, "close")]).then(() => {
-        this.drained = undefined;
+      this.drained = new Promise((resolve) => {
+        // Both listeners go as soon as either fires: a long stream that falls behind often must not pile them up.
+        const resume = () => {
+          res.off("drain", resume);
+          res.off("close", resume);
+          this.drained = undefined;
+          resolve();
+        };
+        res.on("drain", resume);
+        res.on("close", resume);
       });
     }
   };
 
-  constructor(private readonly res: ServerResponse) {}
+  /**
+   * `firstAtOnce`: send the first event without waiting for its burst, for a response that is the only
+   * one in flight.
+   */
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly firstAtOnce = false,
+  ) {}
 
   /**
    * Queues an event. Returns a promise only while the client reads slower than we write (await it
@@ -51,6 +67,7 @@ export class SseWriter {
     if (!this.started) {
       this.started = true;
       this.flush();
+      if (this.firstAtOnce) this.res.socket?.uncork();
     } else if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flush);

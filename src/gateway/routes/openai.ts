@@ -45,7 +45,8 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
   const live = await gw.plane.stream(request, ctx);
   res.writeHead(200, { ...SSE_HEADERS, ...airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length) });
   let last: { id: string; created: number } | undefined;
-  const events = new SseWriter(res);
+  // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
+  const events = new SseWriter(res, gw.requestsInFlight() === 1);
   try {
     for await (const part of live) {
       if (part.type === "chunk") {
@@ -64,8 +65,9 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
     // Bytes are out already: the only honest ending left is an error event, never a silent stop.
     const error = err instanceof AirlockError ? err : new AirlockError("provider_error", "the stream broke");
     await events.write(JSON.stringify(error.toJSON()));
+  } finally {
+    events.end();
   }
-  events.end();
 }
 
 /** `POST /v1/embeddings`. */
