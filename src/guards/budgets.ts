@@ -1,12 +1,12 @@
 import type { AirlockConfig } from "../config/schema.js";
 import { AirlockError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { COST_SCALE, Money, type UnitPrice } from "../ledger/pricing.js";
+import { costUnits, costUnitsText, type CostUnits, type UnitPrice } from "../ledger/pricing.js";
 import {
   budgetExceeded,
   unpricedUnderBudget,
   windowAt,
-  worstCost,
+  worstCostUnits,
   type BudgetDefinition,
   type BudgetSubject,
   type WorstCase,
@@ -55,7 +55,7 @@ export interface BudgetsOptions {
 
 /** A call's hold on its budgets: what it took from each, until it settles. */
 export interface Reservation {
-  parts: Array<{ hold: BudgetHold; amount: Money; epoch: number }>;
+  parts: Array<{ hold: BudgetHold; amount: CostUnits; epoch: number }>;
 }
 
 /** A store statement on the budget path waits this long, then the call is refused as `unavailable`. */
@@ -142,17 +142,17 @@ export class Budgets {
    * `unavailable` when the store does not answer in time. Synchronous while local allowance lasts.
    */
   reserve(defs: BudgetDefinition[], candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice): Reservation | Promise<Reservation> {
-    let need = new Money(0);
+    // In cost units, rounded up: counters hold COST_SCALE digits, so memory and store agree exactly.
+    let need = 0n;
     for (const model of candidates) {
       if (!model.price) throw unpricedUnderBudget(model.id, defs[0]!);
       // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved
       // at it too. A chat call reserves no units and uses the price as it is, without a copy per call.
       const units = worst.characters || worst.audioSeconds;
       const price = units ? { ...model.price, character: model.price.character ?? missingPrice.character, audioMinute: model.price.audioMinute ?? missingPrice.audioMinute } : model.price;
-      need = Money.max(need, worstCost(price, worst));
+      const cost = worstCostUnits(price, worst);
+      if (cost > need) need = cost;
     }
-    // Counters hold COST_SCALE digits: rounding the need up keeps memory and store in exact agreement.
-    need = need.toDecimalPlaces(COST_SCALE, Money.ROUND_UP);
     const now = this.options.now();
     const mono = this.monotonic();
     const holds = defs.map((def) => this.holdFor(def, now));
@@ -160,7 +160,7 @@ export class Budgets {
     return this.reserveSlowly(holds, need);
   }
 
-  private async reserveSlowly(holds: BudgetHold[], need: Money): Promise<Reservation> {
+  private async reserveSlowly(holds: BudgetHold[], need: CostUnits): Promise<Reservation> {
     const parts: Reservation["parts"] = [];
     try {
       for (const hold of holds) {
@@ -179,7 +179,7 @@ export class Budgets {
   }
 
   /** Takes `need` from the hold, leasing more from the window when the hold is short. One lease at a time per window. */
-  private takeOrLease(hold: BudgetHold, need: Money): Promise<Reservation["parts"][number] | undefined> {
+  private takeOrLease(hold: BudgetHold, need: CostUnits): Promise<Reservation["parts"][number] | undefined> {
     return hold.serially(async () => {
       if (hold.canTake(need, this.monotonic())) return hold.take(need, this.monotonic());
       if (hold.knownShort(need, this.monotonic())) return undefined;
@@ -191,14 +191,14 @@ export class Budgets {
   }
 
   /** Hands back the hold's leftover and takes a fresh grant, in one statement (see acquireGrant). */
-  private async lease(hold: BudgetHold, need: Money): Promise<void> {
+  private async lease(hold: BudgetHold, need: CostUnits): Promise<void> {
     await hold.opened(() => this.open(hold), this.monotonic);
-    const request = { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, need: need.toFixed(), chunk: hold.chunk.toFixed(), ttlMs: this.options.settings.leaseTtlMs };
+    const request = { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, need: costUnitsText(need), chunk: costUnitsText(hold.chunk), ttlMs: this.options.settings.leaseTtlMs };
     const sentAt = this.monotonic();
     const leftover = hold.surrender();
     let grant: q.Grant | undefined;
     try {
-      grant = await q.acquireGrant(this.options.db, { ...request, give: leftover.amount.toFixed() });
+      grant = await q.acquireGrant(this.options.db, { ...request, give: costUnitsText(leftover.amount) });
     } catch (err) {
       hold.giveBack(leftover.amount, leftover.epoch);
       throw err;
@@ -212,7 +212,7 @@ export class Budgets {
     }
     hold.granted(grant, hold.epoch, sentAt + this.safeLeaseMs());
     // A leftover handed back to a full window may be just what another instance lacks.
-    if (leftover.amount.gt(0) && new Money(grant.granted).isZero()) void this.options.announce();
+    if (leftover.amount > 0n && costUnits(grant.granted) === 0n) void this.options.announce();
   }
 
   private async open(hold: BudgetHold): Promise<void> {
@@ -226,13 +226,13 @@ export class Budgets {
    * shared counters. `cost` is the ledger's own figure. Never throws.
    */
   settle(reservation: Reservation, cost: string): BudgetCharge[] | undefined {
-    const spent = new Money(cost);
+    const spent = costUnits(cost);
     const charges: BudgetCharge[] = [];
     for (const { hold, amount, epoch } of reservation.parts) {
       const released = hold.settle(amount, epoch, spent);
-      if (released.lt(spent)) this.options.logger.warn({ budget: hold.def.name, cost, reserved: amount.toFixed() }, "a call cost more than its reservation; the budget may be exceeded by the difference");
-      if (spent.isZero()) continue;
-      charges.push({ budget: hold.def.name, window: hold.startIso, holder: this.options.holder, spent: cost, released: released.toFixed() });
+      if (released < spent) this.options.logger.warn({ budget: hold.def.name, cost, reserved: costUnitsText(amount) }, "a call cost more than its reservation; the budget may be exceeded by the difference");
+      if (spent === 0n) continue;
+      charges.push({ budget: hold.def.name, window: hold.startIso, holder: this.options.holder, spent: cost, released: released === spent ? cost : costUnitsText(released) });
     }
     return charges.length > 0 ? charges : undefined;
   }
@@ -261,7 +261,7 @@ export class Budgets {
       for (const hold of this.holds.values()) {
         const idle = hold.surrenderIdle(this.monotonic(), this.options.settings.syncIntervalMs * 2);
         if (!idle) continue;
-        const returned = await q.returnGrant(db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: idle.amount.toFixed() }).catch(() => false);
+        const returned = await q.returnGrant(db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: costUnitsText(idle.amount) }).catch(() => false);
         if (returned) freed = true;
         else hold.giveBack(idle.amount, idle.epoch);
       }
@@ -342,8 +342,8 @@ export class Budgets {
     await this.syncing;
     for (const hold of this.holds.values()) {
       const { amount } = hold.surrender();
-      if (amount.isZero()) continue;
-      await q.returnGrant(this.options.db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: amount.toFixed() }).catch(() => undefined);
+      if (amount === 0n) continue;
+      await q.returnGrant(this.options.db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: costUnitsText(amount) }).catch(() => undefined);
     }
     await q.dropEmptyLeases(this.options.db, this.options.holder).catch(() => undefined);
     await this.options.announce();

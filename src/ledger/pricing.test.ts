@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, costText, formatCost, unitPrice, withUnitFallback } from "./pricing.js";
+import { costOf, costText, costUnits, costUnitsOf, costUnitsText, costUnitsUp, formatCost, Money, unitPrice, withUnitFallback } from "./pricing.js";
 import { emptyUsage } from "../providers/spec.js";
 
 describe("costOf", () => {
@@ -138,5 +138,35 @@ describe("costText", () => {
     ]) {
       expect(costText(usage, price), JSON.stringify(usage)).toBe(formatted(usage, price));
     }
+  });
+});
+
+describe("cost units", () => {
+  it("read the store's and costText's amounts exactly, and write the shortest text back", () => {
+    for (const [text, units, shortest] of [
+      ["0", 0n, "0"],
+      ["0.050000000000", 50_000_000_000n, "0.05"],
+      ["12.000000000001", 12_000_000_000_001n, "12.000000000001"],
+      ["-0.000001000000", -1_000_000n, "-0.000001"],
+      ["-3.5", -3_500_000_000_000n, "-3.5"],
+      ["999999999999.999999999999", 999_999_999_999_999_999_999_999n, "999999999999.999999999999"],
+      ["0.1000000000000000", 100_000_000_000n, "0.1"],
+    ] as const) {
+      expect(costUnits(text), text).toBe(units);
+      expect(costUnitsText(units), text).toBe(shortest);
+    }
+  });
+
+  it("refuse text finer than twelve places, or not a plain decimal, rather than round it", () => {
+    for (const text of ["0.0000000000001", "1e-12", "", "abc", "1.", ".5", "+1", "1,5"]) expect(() => costUnits(text), text).toThrow(/decimal places/);
+  });
+
+  it("convert a decimal.js amount with the rounding asked, and scaled integers rounding up", () => {
+    expect(costUnitsOf(new Money("0.0000000000015"), Money.ROUND_UP)).toBe(2n);
+    expect(costUnitsOf(new Money("0.0000000000015"), Money.ROUND_DOWN)).toBe(1n);
+    expect(costUnitsUp(15n, 13)).toBe(2n);
+    expect(costUnitsUp(10n, 13)).toBe(1n);
+    expect(costUnitsUp(0n, 40)).toBe(0n);
+    expect(costUnitsUp(7n, 3)).toBe(7_000_000_000n);
   });
 });

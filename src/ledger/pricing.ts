@@ -37,6 +37,9 @@ interface FixedPrices {
   cacheWrite: bigint;
   reasoning: bigint;
   request: bigint;
+  /** As in UnitPrice, at the same scale. */
+  dearestInput: bigint;
+  dearestOutput: bigint;
 }
 
 /** Past this many decimal places a price keeps to decimal.js (no real price comes near it). */
@@ -68,12 +71,14 @@ export function unitPrice(price: PriceConfig): UnitPrice {
   };
 }
 
-function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale">, Money>): FixedPrices | undefined {
+function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "dearestInput" | "dearestOutput">, Money>): FixedPrices | undefined {
   const scale = Math.max(...Object.values(prices).map((p) => p.decimalPlaces()));
   if (scale > MAX_FIXED_SCALE) return undefined;
   const factor = new Money(10).pow(scale);
   const at = (p: Money) => BigInt(p.mul(factor).toFixed());
-  return { scale, input: at(prices.input), output: at(prices.output), cachedInput: at(prices.cachedInput), cacheWrite: at(prices.cacheWrite), reasoning: at(prices.reasoning), request: at(prices.request) };
+  const [input, output, cachedInput, cacheWrite, reasoning] = [at(prices.input), at(prices.output), at(prices.cachedInput), at(prices.cacheWrite), at(prices.reasoning)];
+  const max = (...xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
+  return { scale, input, output, cachedInput, cacheWrite, reasoning, request: at(prices.request), dearestInput: max(input, cachedInput, cacheWrite), dearestOutput: max(output, reasoning) };
 }
 
 /**
@@ -120,7 +125,14 @@ export function formatCost(cost: Money): string {
   return cost.toDecimalPlaces(COST_SCALE).toFixed();
 }
 
-const COST_DIVISORS = new Map<number, bigint>();
+const POWERS_OF_TEN = new Map<number, bigint>();
+
+/** 10^n as a bigint, computed once per n (there are at most a few: one per price scale). */
+function powerOfTen(n: number): bigint {
+  let power = POWERS_OF_TEN.get(n);
+  if (power === undefined) POWERS_OF_TEN.set(n, (power = 10n ** BigInt(n)));
+  return power;
+}
 
 /**
  * `formatCost(costOf(usage, price))`, the same text, for the hot path. A call's token prices are
@@ -154,6 +166,45 @@ export function costText(usage: Usage, price: UnitPrice): string {
   return fixedText(sum, fixed.scale);
 }
 
+/**
+ * Dollars as integer counts of 10^-COST_SCALE, the store's numeric(24, 12) exactly: budget allowances
+ * are sums and differences of these, so they are kept as bigints rather than decimal.js numbers.
+ */
+export type CostUnits = bigint;
+
+const COST_UNITS_TEXT = /^(-?\d+)(?:\.(\d{1,12})0*)?$/;
+
+/**
+ * Exact: a decimal of at most COST_SCALE places (zeros past them are fine), as the store and costText
+ * write them. Anything finer is refused rather than rounded, since the books must balance exactly.
+ */
+export function costUnits(text: string): CostUnits {
+  const match = COST_UNITS_TEXT.exec(text);
+  if (!match) throw new Error(`not an amount of at most ${COST_SCALE} decimal places: "${text}"`);
+  // The sign, the integer digits and the fraction's digits read as one integer: "-0.5" is -5 × 10^11.
+  return BigInt(match[1]! + (match[2] ?? "").padEnd(COST_SCALE, "0"));
+}
+
+/** A decimal.js amount in cost units, rounded to COST_SCALE places the way asked. */
+export function costUnitsOf(amount: Money, rounding: Decimal.Rounding): CostUnits {
+  return BigInt(amount.mul(COST_UNIT_FACTOR).toDecimalPlaces(0, rounding).toFixed());
+}
+
+const COST_UNIT_FACTOR = new Money(10).pow(COST_SCALE);
+
+/** The shortest exact text, as decimal.js's toFixed() writes it: "0.035", "2", "-0.5". */
+export function costUnitsText(units: CostUnits): string {
+  return units < 0n ? `-${fixedText(-units, COST_SCALE)}` : fixedText(units, COST_SCALE);
+}
+
+/** `units / 10^scale` rounded up to a whole number of cost units (a budget's worst case never rounds down). */
+export function costUnitsUp(units: bigint, scale: number): CostUnits {
+  if (scale <= COST_SCALE) return units * powerOfTen(COST_SCALE - scale);
+  const divisor = powerOfTen(scale - COST_SCALE);
+  const quotient = units / divisor;
+  return units % divisor > 0n ? quotient + 1n : quotient;
+}
+
 /** A count costText can multiply exactly: a non-negative whole number (costOf clamps negatives to 0, so those go there). */
 function wholeCount(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
@@ -163,8 +214,7 @@ function wholeCount(n: number): boolean {
 function fixedText(units: bigint, scale: number): string {
   let digits = scale;
   if (scale > COST_SCALE) {
-    let divisor = COST_DIVISORS.get(scale);
-    if (divisor === undefined) COST_DIVISORS.set(scale, (divisor = 10n ** BigInt(scale - COST_SCALE)));
+    const divisor = powerOfTen(scale - COST_SCALE);
     let quotient = units / divisor;
     const twice = (units % divisor) * 2n;
     if (twice > divisor || (twice === divisor && quotient % 2n === 1n)) quotient += 1n;

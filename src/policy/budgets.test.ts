@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Money, unitPrice } from "../ledger/pricing.js";
-import { budgetExceeded, inputTokenBound, subjectKeys, windowAt, worstCost } from "./budgets.js";
+import { costUnitsText, Money, unitPrice } from "../ledger/pricing.js";
+import { budgetExceeded, inputTokenBound, subjectKeys, windowAt, worstCost, worstCostUnits } from "./budgets.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -56,6 +56,50 @@ describe("worstCost", () => {
     const audio = unitPrice({ input: "0", output: "0", audioMinute: "0.006", characters: "15", per: "1M" });
     expect(worstCost(audio, { inputTokens: 0, outputTokens: 0, audioSeconds: 90, answers: 1 }).toFixed()).toBe("0.009");
     expect(worstCost(audio, { inputTokens: 0, outputTokens: 0, characters: 1000, answers: 1 }).toFixed()).toBe("0.015");
+  });
+});
+
+describe("worstCostUnits", () => {
+  it("is worstCost rounded up to the store's twelve digits, for prices of every precision and calls of every size", () => {
+    const prices = [
+      unitPrice({ input: "1", output: "4", cacheWrite: "1.25", reasoning: "5", request: "0.001", per: "1M" }),
+      unitPrice({ input: "2.50", output: "10.00", cachedInput: "1.25", per: "1M" }),
+      unitPrice({ input: "1.234567891234567", output: "9.87654321", request: "0.0000001", per: "1M" }),
+      unitPrice({ input: "0.00015", output: "0.0006", per: "1K" }),
+      unitPrice({ input: "12", output: "34", per: "1" }),
+      unitPrice({ input: "0", output: "0", per: "1M" }),
+    ];
+    // A fixed sequence (a linear congruential generator), so a failure names the same case every run.
+    let seed = 54321;
+    const next = (limit: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % limit;
+    };
+    let compared = 0;
+    for (const price of prices) {
+      expect(price.fixed).toBeDefined();
+      for (let i = 0; i < 200; i++) {
+        const worst = { inputTokens: next(4) === 0 ? 0 : next(2_000_000), outputTokens: next(4) === 0 ? 0 : next(200_000), answers: 1 + next(3) };
+        const expected = BigInt(worstCost(price, worst).mul("1e12").toDecimalPlaces(0, Money.ROUND_UP).toFixed());
+        expect(worstCostUnits(price, worst), JSON.stringify(worst)).toBe(expected);
+        compared++;
+      }
+    }
+    expect(compared).toBe(1_200);
+  });
+
+  it("rounds a worst case finer than the store up, never down", () => {
+    // 1 token at 1.234567891234567/1M = 0.000001234567891234567: 0.000001234568 once rounded up.
+    const fine = unitPrice({ input: "1.234567891234567", output: "0", per: "1M" });
+    expect(costUnitsText(worstCostUnits(fine, { inputTokens: 1, outputTokens: 0, answers: 1 }))).toBe("0.000001234568");
+  });
+
+  it("takes units and counts it cannot multiply exactly through decimal.js, with the same result", () => {
+    const audio = unitPrice({ input: "0", output: "0", audioMinute: "0.006", characters: "15", per: "1M" });
+    expect(costUnitsText(worstCostUnits(audio, { inputTokens: 0, outputTokens: 0, audioSeconds: 90, answers: 1 }))).toBe("0.009");
+    expect(costUnitsText(worstCostUnits(audio, { inputTokens: 0, outputTokens: 0, characters: 1000, answers: 1 }))).toBe("0.015");
+    const price = unitPrice({ input: "1", output: "4", per: "1M" });
+    expect(costUnitsText(worstCostUnits(price, { inputTokens: 1.5, outputTokens: 1, answers: 1 }))).toBe("0.0000055");
   });
 });
 

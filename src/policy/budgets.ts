@@ -1,7 +1,7 @@
 import type { Principal } from "../auth/principal.js";
 import type { BUDGET_SCOPES } from "../config/schema.js";
 import { AirlockError } from "../core/errors.js";
-import { Money, type UnitPrice } from "../ledger/pricing.js";
+import { costUnitsOf, costUnitsUp, Money, type CostUnits, type UnitPrice } from "../ledger/pricing.js";
 import type { ChatMessage } from "../providers/spec.js";
 
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
@@ -140,6 +140,34 @@ export function worstCost(price: UnitPrice, worst: WorstCase): Money {
   if (worst.audioSeconds && price.audioMinute) one = one.add(price.audioMinute.mul(worst.audioSeconds).div(60));
   if (worst.answers === 1) return one;
   return one.mul(worst.answers).add(inputRate.mul(worst.outputTokens * (worst.answers - 1)));
+}
+
+/**
+ * `worstCost` in cost units, rounded up: what a budget reserves. Token prices are integers at one
+ * scale (`UnitPrice.fixed`), so the usual call is four bigint operations, not a dozen decimal.js ones.
+ * Units (characters, audio) and prices too fine to scale take the decimal.js path.
+ */
+export function worstCostUnits(price: UnitPrice, worst: WorstCase): CostUnits {
+  const fixed = price.fixed;
+  const { inputTokens, outputTokens, answers } = worst;
+  if (
+    fixed === undefined ||
+    (worst.characters && price.character) ||
+    (worst.audioSeconds && price.audioMinute) ||
+    !isCount(inputTokens) ||
+    !isCount(outputTokens) ||
+    !isCount(answers) ||
+    answers < 1
+  ) {
+    return costUnitsOf(worstCost(price, worst), Money.ROUND_UP);
+  }
+  const one = fixed.dearestInput * BigInt(inputTokens) + fixed.dearestOutput * BigInt(outputTokens) + fixed.request;
+  const all = answers === 1 ? one : one * BigInt(answers) + fixed.dearestInput * BigInt(outputTokens) * BigInt(answers - 1);
+  return costUnitsUp(all, fixed.scale);
+}
+
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
 }
 
 /** The refusal for a budget with no room left: 429, with Retry-After at the window's end. */
