@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { costOf, costText, costUnits, costUnitsOf, costUnitsText, costUnitsUp, formatCost, Money, unitPrice, withUnitFallback } from "./pricing.js";
 import { emptyUsage } from "../providers/spec.js";
+import { fixedSequence } from "../../test/support/sequence.js";
 
 describe("costOf", () => {
   it("charges cached and reasoning tokens at their own prices, never twice", () => {
@@ -88,12 +89,7 @@ describe("costText", () => {
       unitPrice({ input: "0", output: "0", per: "1M" }),
       unitPrice({ input: "12", output: "34", per: "1" }),
     ];
-    // A fixed sequence (a linear congruential generator), so a failure names the same case every run.
-    let seed = 12345;
-    const next = (limit: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % limit;
-    };
+    const next = fixedSequence(12345);
     let compared = 0;
     for (const price of prices) {
       expect(price.fixed).toBeDefined();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { costUnitsText, Money, unitPrice } from "../ledger/pricing.js";
 import { budgetExceeded, inputTokenBound, subjectKeys, windowAt, worstCost, worstCostUnits } from "./budgets.js";
+import { fixedSequence } from "../../test/support/sequence.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -69,12 +70,7 @@ describe("worstCostUnits", () => {
       unitPrice({ input: "12", output: "34", per: "1" }),
       unitPrice({ input: "0", output: "0", per: "1M" }),
     ];
-    // A fixed sequence (a linear congruential generator), so a failure names the same case every run.
-    let seed = 54321;
-    const next = (limit: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % limit;
-    };
+    const next = fixedSequence(54321);
     let compared = 0;
     for (const price of prices) {
       expect(price.fixed).toBeDefined();
