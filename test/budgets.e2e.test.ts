@@ -108,6 +108,27 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(await rowOf(gw, unbudgeted.headers.get("x-request-id")!)).toMatchObject({ priceMissing: true, budgetCharges: null });
   });
 
+  it("refuses a budgeted call whose max_tokens or n is not a whole number as invalid_request, before any upstream is touched", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "daily-cap", scope: "global", limit: "5" }], budgeting: fast }));
+    const before = sent();
+    // 1e400 is valid JSON that reads as Infinity: sent as text, since JSON.stringify cannot write it.
+    for (const [field, value] of [["max_tokens", "1e400"], ["max_tokens", '"many"'], ["max_completion_tokens", "12.5"], ["n", "1e400"]] as const) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+        body: `{"model":"p1/m1","messages":[{"role":"user","content":"hi"}],"${field}":${value}}`,
+      });
+      const body = (await res.json()) as { error: Record<string, unknown> };
+      expect(res.status, `${field}: ${value}`).toBe(400);
+      expect(body.error, `${field}: ${value}`).toMatchObject({ code: "invalid_request", param: field });
+      expect(await rowOf(gw, res.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "invalid_request", httpStatus: 400 });
+    }
+    expect(sent()).toEqual(before);
+    // Nothing was reserved: the day's window was never even opened.
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    expect(budget.current).toBeNull();
+  });
+
   it("holds a key, user, team, org and operation budget only against their own calls", async () => {
     const gw = await gateway(config({ models: [CENT_MODEL], operations: { summarize: { model: "p1/m1" } }, budgeting: fast }));
     const key = async (body: Record<string, unknown>) => (await api(gw, "POST", "/admin/keys", { kind: "service", ...body })).body;
