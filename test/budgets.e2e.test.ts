@@ -129,6 +129,18 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(budget.current).toBeNull();
   });
 
+  it("serves a model priced at zero under a budget, charging nothing", async () => {
+    const free = { id: "p1/m1", price: { input: "0", output: "0", per: "1M" as const } };
+    const gw = await gateway(config({ models: [free], budgets: [{ name: "daily-cap", scope: "global", limit: "0.05" }], budgeting: fast }));
+    for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await centCall(gw));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(results.map((r) => r.headers.get("x-airlock-cost"))).toEqual(["0", "0", "0"]);
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    expect(budget.current).toMatchObject({ spent: "0", exhausted: false });
+  });
+
   it("holds a key, user, team, org and operation budget only against their own calls", async () => {
     const gw = await gateway(config({ models: [CENT_MODEL], operations: { summarize: { model: "p1/m1" } }, budgeting: fast }));
     const key = async (body: Record<string, unknown>) => (await api(gw, "POST", "/admin/keys", { kind: "service", ...body })).body;

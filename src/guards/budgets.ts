@@ -193,7 +193,10 @@ export class Budgets {
   /** Hands back the hold's leftover and takes a fresh grant, in one statement (see acquireGrant). */
   private async lease(hold: BudgetHold, need: CostUnits): Promise<void> {
     await hold.opened(() => this.open(hold), this.monotonic);
-    const request = { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, need: costUnitsText(need), chunk: costUnitsText(hold.chunk), ttlMs: this.options.settings.leaseTtlMs };
+    // A call that costs nothing (a model priced at zero) still asks for the smallest amount: the grant's
+    // arithmetic divides by what is asked, and an exhausted window refuses it like any other call.
+    const asked = need > 0n ? need : 1n;
+    const request = { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, need: costUnitsText(asked), chunk: costUnitsText(hold.chunk), ttlMs: this.options.settings.leaseTtlMs };
     const sentAt = this.monotonic();
     const leftover = hold.surrender();
     let grant: q.Grant | undefined;
