@@ -1,4 +1,5 @@
 import { AirlockError } from "../core/errors.js";
+import { isWholeCount } from "../ledger/pricing.js";
 import { inputTokenBound, type BudgetSubject, type WorstCase } from "../policy/budgets.js";
 import type { EmbedRequest } from "../providers/spec.js";
 import type { Plan } from "../routing/plan.js";
@@ -85,8 +86,11 @@ export function holdChatGuards(deps: CallDeps, ctx: CallContext, prepared: Prepa
       prepared.body = { ...body, max_tokens: output };
     }
     // A bound that is not a count (a string, 1e400 read as Infinity) bounds nothing: refused, not reserved.
-    if (!isCount(output)) throw new AirlockError("invalid_request", "max_tokens must be a whole number", { param: body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens" });
-    if (body.n != null && !isCount(body.n)) throw new AirlockError("invalid_request", "n must be a whole number", { param: "n" });
+    if (!isWholeCount(output)) {
+      const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+      throw new AirlockError("invalid_request", `${param} must be a whole number`, { param });
+    }
+    if (body.n != null && !isWholeCount(body.n)) throw new AirlockError("invalid_request", "n must be a whole number", { param: "n" });
     const choices = typeof body.n === "number" && body.n > 1 ? body.n : 1;
     // A schema asked for in the prompt is sent as text too.
     const schemaTokens = contract ? Buffer.byteLength(JSON.stringify(contract.schema.jsonSchema)) : 0;
@@ -96,10 +100,6 @@ export function holdChatGuards(deps: CallDeps, ctx: CallContext, prepared: Prepa
       answers: contract?.repair ? 2 : 1,
     };
   });
-}
-
-function isCount(n: unknown): n is number {
-  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 }
 
 /** Embedding input: at most one token per UTF-8 byte of text, and token arrays as given. */

@@ -10,8 +10,8 @@ const LEASE_SHARE = 20;
  * What this instance holds of one budget window: allowance leased from the shared counter and not yet
  * reserved by a call, in cost units (bigints of 10^-12 dollars, the store's own scale). Every change is
  * a sum or a difference, so a late store answer, a settle and a lease can interleave in any order and
- * the books still balance. `epoch` counts lost leases: a
- * reservation from an earlier epoch returns nothing, since the store already took that lease back.
+ * the books still balance. `epoch` counts lost leases: a reservation from an earlier epoch returns
+ * nothing, since the store already took that lease back.
  */
 export class BudgetHold {
   allowance: CostUnits = 0n;
@@ -68,12 +68,14 @@ export class BudgetHold {
     if (epoch === this.epoch) this.allowance += amount;
   }
 
-  granted(grant: Grant, epoch: number, validUntil: number): void {
-    if (epoch !== this.epoch) return;
+  /** Adds a grant to the allowance, unless the lease it was asked under was lost. Answers the amount granted. */
+  granted(grant: Grant, epoch: number, validUntil: number): CostUnits {
     const amount = costUnits(grant.granted);
+    if (epoch !== this.epoch) return amount;
     this.allowance += amount;
     this.validUntil = Math.max(this.validUntil, validUntil);
     this.knownFree = amount === 0n ? costUnits(grant.free) : undefined;
+    return amount;
   }
 
   renewed(validUntil: number): void {

@@ -213,9 +213,9 @@ export class Budgets {
       grant = await q.acquireGrant(this.options.db, { ...request, give: "0" });
       if (!grant) throw new AirlockError("misconfigured", `budget "${hold.def.name}" no longer exists in the store`);
     }
-    hold.granted(grant, hold.epoch, sentAt + this.safeLeaseMs());
+    const granted = hold.granted(grant, hold.epoch, sentAt + this.safeLeaseMs());
     // A leftover handed back to a full window may be just what another instance lacks.
-    if (leftover.amount > 0n && costUnits(grant.granted) === 0n) void this.options.announce();
+    if (leftover.amount > 0n && granted === 0n) void this.options.announce();
   }
 
   private async open(hold: BudgetHold): Promise<void> {

@@ -149,11 +149,11 @@ export function costText(usage: Usage, price: UnitPrice): string {
     fixed === undefined ||
     usage.characters ||
     usage.audioSeconds ||
-    !wholeCount(plainInput) ||
-    !wholeCount(plainOutput) ||
-    !wholeCount(usage.cachedInputTokens) ||
-    !wholeCount(usage.cacheWriteTokens) ||
-    !wholeCount(usage.reasoningTokens)
+    !isWholeCount(plainInput) ||
+    !isWholeCount(plainOutput) ||
+    !isWholeCount(usage.cachedInputTokens) ||
+    !isWholeCount(usage.cacheWriteTokens) ||
+    !isWholeCount(usage.reasoningTokens)
   ) {
     return formatCost(costOf(usage, price));
   }
@@ -205,9 +205,12 @@ export function costUnitsUp(units: bigint, scale: number): CostUnits {
   return units % divisor > 0n ? quotient + 1n : quotient;
 }
 
-/** A count costText can multiply exactly: a non-negative whole number (costOf clamps negatives to 0, so those go there). */
-function wholeCount(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
+/**
+ * A count BigInt arithmetic can take exactly: a non-negative whole number within JavaScript's safe
+ * integers. costText and worstCostUnits send anything else to decimal.js (costOf clamps negatives to 0).
+ */
+export function isWholeCount(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 }
 
 /** `units / 10^scale`, rounded half-even to COST_SCALE digits, as formatCost writes it. */

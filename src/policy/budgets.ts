@@ -1,7 +1,7 @@
 import type { Principal } from "../auth/principal.js";
 import type { BUDGET_SCOPES } from "../config/schema.js";
 import { AirlockError } from "../core/errors.js";
-import { costUnitsOf, costUnitsUp, Money, type CostUnits, type UnitPrice } from "../ledger/pricing.js";
+import { costUnitsOf, costUnitsUp, isWholeCount, Money, type CostUnits, type UnitPrice } from "../ledger/pricing.js";
 import type { ChatMessage } from "../providers/spec.js";
 
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
@@ -154,9 +154,9 @@ export function worstCostUnits(price: UnitPrice, worst: WorstCase): CostUnits {
     fixed === undefined ||
     (worst.characters && price.character) ||
     (worst.audioSeconds && price.audioMinute) ||
-    !isCount(inputTokens) ||
-    !isCount(outputTokens) ||
-    !isCount(answers) ||
+    !isWholeCount(inputTokens) ||
+    !isWholeCount(outputTokens) ||
+    !isWholeCount(answers) ||
     answers < 1
   ) {
     return costUnitsOf(worstCost(price, worst), Money.ROUND_UP);
@@ -164,10 +164,6 @@ export function worstCostUnits(price: UnitPrice, worst: WorstCase): CostUnits {
   const one = fixed.dearestInput * BigInt(inputTokens) + fixed.dearestOutput * BigInt(outputTokens) + fixed.request;
   const all = answers === 1 ? one : one * BigInt(answers) + fixed.dearestInput * BigInt(outputTokens) * BigInt(answers - 1);
   return costUnitsUp(all, fixed.scale);
-}
-
-function isCount(n: number): boolean {
-  return Number.isSafeInteger(n) && n >= 0;
 }
 
 /** The refusal for a budget with no room left: 429, with Retry-After at the window's end. */
