@@ -26,6 +26,10 @@ const { values: flags } = parseArgs({
     connections: { type: "string", default: "16" },
     seconds: { type: "string", default: "2" },
     rounds: { type: "string", default: "10" },
+    // Node flags for one side only, say "--single-threaded-gc": with --base set to this checkout, the
+    // same build is compared with and without a V8 flag.
+    "node-args": { type: "string", default: "" },
+    "base-node-args": { type: "string", default: "" },
   },
 });
 if (!flags.base) throw new Error("--base <checkout> is required: a directory holding another build (bin/airlock.js and dist/)");
@@ -43,14 +47,15 @@ const upstream = asService(upstreamChild);
 const cleanups: Array<() => Promise<void>> = [];
 try {
   const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-  const start = async (bin: string | undefined, port: number): Promise<{ target: AirlockTarget; load: Omit<LoadSpec, "seconds"> }> => {
+  const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
+  const start = async (bin: string | undefined, port: number, nodeArgs: string[]): Promise<{ target: AirlockTarget; load: Omit<LoadSpec, "seconds"> }> => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
     const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
     cleanups.push(async () => {
       await scratch?.drop();
       await rm(dataDir, { recursive: true, force: true });
     });
-    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin };
+    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs };
     const target = await startAirlock(setup, port, undefined);
     cleanups.unshift(() => target.stop());
     const apiKey = await createUserKey(target, setup.adminKey);
@@ -63,7 +68,10 @@ try {
     return { target, load };
   };
   const port = 18000 + Math.floor(Math.random() * 1000);
-  const builds = { base: await start(baseBin, port), this: await start(undefined, port + 1) };
+  const builds = {
+    base: await start(baseBin, port, nodeArgsOf(flags["base-node-args"])),
+    this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"])),
+  };
   for (const build of Object.values(builds)) await runLoad({ ...build.load, seconds: 3 }); // warm-up
 
   const cpu: Record<keyof typeof builds, number[]> = { base: [], this: [] };
