@@ -1,12 +1,13 @@
-import type { Readable } from "node:stream";
 import type { AbortSource } from "../core/cancel.js";
 import { Pool, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
+import { dispatchForText, type ResponseHeaders } from "./dispatch.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
 import type { CallOptions } from "./spec.js";
-import { SseDecoder, SseOverflowError, type EventSourceMessage } from "./sse.js";
+import { SseOverflowError, type EventSourceMessage } from "./sse.js";
+import { openSse, type SseAnswerOptions } from "./sse-answer.js";
 
-export type ResponseHeaders = Record<string, string | string[] | undefined>;
+export type { ResponseHeaders };
 
 export interface UpstreamClientOptions {
   /** The provider's name in config, for error messages and ProviderError.provider. */
@@ -24,6 +25,8 @@ export interface UpstreamClientOptions {
 
 /** Error bodies are read for classification only; past this they are not worth holding. */
 const MAX_ERROR_BODY_CHARS = 64 * 1024;
+/** As many bytes as that many characters can take in UTF-8. */
+const MAX_ERROR_BODY_BYTES = 4 * MAX_ERROR_BODY_CHARS;
 
 const CONNECTION_CODES = new Set([
   "ECONNREFUSED",
@@ -60,6 +63,7 @@ export class UpstreamClient {
   private readonly sseHeaders: Record<string, string>;
   private readonly timeoutMs: number | undefined;
   private readonly errorFromResponse: (status: number, headers: ResponseHeaders, bodyText: string) => ProviderError;
+  private readonly sseAnswer: SseAnswerOptions;
 
   constructor(options: UpstreamClientOptions) {
     const url = new URL(options.baseUrl);
@@ -73,6 +77,11 @@ export class UpstreamClient {
     this.sseHeaders = { ...options.headers, "content-type": "application/json", accept: "text/event-stream" };
     this.errorFromResponse =
       options.errorFromResponse ?? ((status, headers, text) => providerErrorFromResponse(this.provider, status, headers, text));
+    this.sseAnswer = {
+      refusal: (status, headers, text) => this.errorFromResponse(status, headers, text.slice(0, MAX_ERROR_BODY_CHARS)),
+      transportError: this.transportError,
+      errorBytes: MAX_ERROR_BODY_BYTES,
+    };
     // undici's own 300 s header/body timeouts are disabled: the caller's deadline and timeoutMs govern,
     // and a hidden cutoff would kill long reasoning calls that the operator allowed.
     this.pool = new Pool(url.origin, {
@@ -91,11 +100,10 @@ export class UpstreamClient {
   async postJson(path: string, body: string, options: CallOptions): Promise<unknown> {
     const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
-      const res = await this.pool.request({ path, method: "POST", headers: this.jsonHeaders, body, signal: attempt.signal });
-      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
-      const text = await res.body.text();
+      const answer = await dispatchForText(this.pool, { path, method: "POST", headers: this.jsonHeaders, body }, attempt.signal, MAX_ERROR_BODY_BYTES);
+      if (answer.status < 200 || answer.status >= 300) throw this.errorFromResponse(answer.status, answer.headers, answer.text.slice(0, MAX_ERROR_BODY_CHARS));
       try {
-        return JSON.parse(text) as unknown;
+        return JSON.parse(answer.text) as unknown;
       } catch {
         throw this.protocolError("upstream answered with a body that is not JSON");
       }
@@ -131,10 +139,7 @@ export class UpstreamClient {
   async postSse(path: string, body: string, options: CallOptions): Promise<AsyncIterable<EventSourceMessage>> {
     const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
-      const res = await this.pool.request({ path, method: "POST", headers: this.sseHeaders, body, signal: attempt.signal });
-      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
-      attempt.touch();
-      return this.messages(res.body, attempt);
+      return await openSse(this.pool, { path, method: "POST", headers: this.sseHeaders, body }, attempt, this.sseAnswer);
     } catch (err) {
       attempt.finish();
       throw attempt.outcome(err, this.transportError);
@@ -143,38 +148,6 @@ export class UpstreamClient {
 
   close(): Promise<void> {
     return this.pool.close();
-  }
-
-  private async *messages(body: Readable, attempt: Attempt): AsyncGenerator<EventSourceMessage> {
-    // destroyOnReturn false: a consumer that stops at `[DONE]` must not destroy the body, which
-    // would cost an error object and the upstream connection; it is drained and reused instead.
-    const frames = new SseDecoder();
-    const chunks = body.iterator({ destroyOnReturn: false });
-    let ended = false;
-    try {
-      while (!ended) {
-        const next = await chunks.next();
-        ended = next.done === true;
-        if (!ended) attempt.touch();
-        // At the end, what the decoder still holds: an event that had no blank line after it.
-        for (const message of ended ? frames.end() : frames.push(next.value as Uint8Array | string)) {
-          attempt.hold();
-          yield message;
-          attempt.resume();
-          // Bytes already buffered must not outlive an abort: the caller stops hearing from us at once.
-          attempt.throwIfAborted();
-        }
-      }
-    } catch (err) {
-      throw attempt.outcome(err, this.transportError);
-    } finally {
-      attempt.finish();
-      // A consumer that stopped early (at `[DONE]`) leaves the body's iterator open: closed here, as a
-      // for-await loop would close it, before the body is drained or destroyed.
-      if (!ended) await chunks.return?.();
-      if (attempt.signal.aborted) body.destroy();
-      else release(body);
-    }
   }
 
   private async refusal(status: number, headers: ResponseHeaders, body: AsyncIterable<Uint8Array> & { text(): Promise<string> }): Promise<ProviderError> {
@@ -224,17 +197,4 @@ function errorCode(err: unknown, depth = 0): string | undefined {
     }
   }
   return errorCode((err as { cause?: unknown }).cause, depth + 1);
-}
-
-/** Past `[DONE]` an upstream has this long to end its body before the connection is dropped. */
-const RELEASE_GRACE_MS = 5_000;
-
-/** Reads what is left of a finished stream (its last bytes), so the connection goes back to the pool. */
-function release(body: Readable): void {
-  if (body.readableEnded || body.destroyed) return;
-  const timer = setTimeout(() => body.destroy(), RELEASE_GRACE_MS);
-  timer.unref();
-  body.once("close", () => clearTimeout(timer));
-  body.on("error", () => undefined); // a late failure here has no one left to tell
-  body.resume();
 }

@@ -42,8 +42,11 @@ export class SseDecoder {
 
   /** What is left once the body has ended, an unterminated last event included. */
   end(): readonly EventSourceMessage[] {
-    this.parser.feed(this.decoder.decode());
-    this.parser.reset({ consume: true });
+    // A blank line ends the last event. The SSE spec drops an event cut off by the end of the stream,
+    // and so does the parser; here it is delivered, so that `data: [DONE]` without its blank line
+    // still ends a stream properly. After a proper ending it is one more blank line, which is nothing.
+    this.parser.feed(`${this.decoder.decode()}\n\n`);
+    this.parser.reset();
     return this.take();
   }
 

@@ -1,0 +1,242 @@
+import type { Dispatcher } from "undici";
+import type { Attempt } from "./attempt.js";
+import type { ResponseHeaders } from "./dispatch.js";
+import { SseDecoder, type EventSourceMessage } from "./sse.js";
+
+export interface SseAnswerOptions {
+  /** Classifies a refusal (an answer that is not 2xx) from its status, headers and body text. */
+  refusal: (status: number, headers: ResponseHeaders, text: string) => Error;
+  /** Maps a transport failure (socket, framing, oversized event) onto what the caller sees. */
+  transportError: (err: unknown) => unknown;
+  /** How much of a refusal's body is kept to classify it. */
+  errorBytes: number;
+}
+
+/** Messages held for a consumer that reads slower than the upstream sends, before the upstream is paused. */
+const HIGH_WATER_CHARS = 64 * 1024;
+/** Past the consumer's last read an upstream has this long to end its body before the connection is dropped. */
+const RELEASE_GRACE_MS = 5_000;
+
+/**
+ * POSTs through undici's handler API and resolves, once the upstream has accepted the request (2xx
+ * headers), with its SSE messages. A refusal rejects here, where it can still be retried.
+ *
+ * Why not `pool.request()` and its body's async iterator: each answer then became a Readable, and
+ * each network read passed through Node's stream machinery and a generator layer before the decoder
+ * saw it. Here each chunk is decoded as it arrives and its messages are queued for the consumer.
+ * The attempt works as it did: its timeout measures upstream silence (`touch` on every chunk), not
+ * the consumer's think time (`hold` while a message is with the consumer), and an abort ends the
+ * stream at the consumer's next read, with the attempt's outcome. A consumer that stops early (at
+ * `[DONE]`) leaves the rest of the body to be read, so the connection goes back to the pool.
+ */
+export function openSse(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, attempt: Attempt, answer: SseAnswerOptions): Promise<AsyncIterable<EventSourceMessage>> {
+  if (attempt.signal.aborted) return Promise.reject(attempt.signal.reason);
+  return new Promise((resolve, reject) => {
+    dispatcher.dispatch(options, new SseAnswer(attempt, answer, resolve, reject));
+  });
+}
+
+type Pull = IteratorResult<EventSourceMessage, undefined>;
+
+class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<EventSourceMessage> {
+  private controller: Dispatcher.DispatchController | undefined;
+  private readonly decoder = new SseDecoder();
+  private queue: EventSourceMessage[] = [];
+  private queuedChars = 0;
+  private status = 0;
+  private headers: ResponseHeaders = {};
+  private readonly refusalChunks: Buffer[] = [];
+  private refusalBytes = 0;
+  /** Resolved (accepted) or rejected (refused, failed): the opening is decided. */
+  private opened = false;
+  private ended = false;
+  private failure: { err: unknown } | undefined;
+  /** The consumer finished or stopped reading: nothing more is delivered. */
+  private closed = false;
+  private holding = false;
+  private waiting: { resolve: (pull: Pull) => void; reject: (err: unknown) => void } | undefined;
+  private grace: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => {
+    this.controller?.abort(this.attempt.signal.reason as Error);
+    if (!this.opened) this.refuse(this.attempt.signal.reason);
+    else this.wake();
+  };
+
+  constructor(
+    private readonly attempt: Attempt,
+    private readonly answer: SseAnswerOptions,
+    private readonly accept: (messages: AsyncIterable<EventSourceMessage>) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    attempt.signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Aborted while the request waited in the pool's queue: it must not reach the upstream now.
+    if (this.attempt.signal.aborted) controller.abort(this.attempt.signal.reason as Error);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, headers: ResponseHeaders): void {
+    if (status < 200 || this.opened) return; // 1xx informational: the answer is still to come
+    this.status = status;
+    this.headers = headers;
+    if (status >= 300) return; // a refusal: its body is read to classify it
+    this.attempt.touch();
+    this.opened = true;
+    this.accept(this);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.accepted()) {
+      if (this.refusalBytes < this.answer.errorBytes) {
+        this.refusalChunks.push(chunk);
+        this.refusalBytes += chunk.length;
+      }
+      return;
+    }
+    if (this.closed) return; // read and dropped, so the connection can be reused
+    this.attempt.touch();
+    let messages: readonly EventSourceMessage[];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (err) {
+      this.failure = { err };
+      controller.abort(err as Error);
+      this.wake();
+      return;
+    }
+    if (messages.length === 0) return;
+    for (const message of messages) {
+      this.queue.push(message);
+      this.queuedChars += message.data.length;
+    }
+    if (this.queuedChars > HIGH_WATER_CHARS) controller.pause();
+    this.wake();
+  }
+
+  onResponseEnd(): void {
+    if (!this.accepted()) return this.refuse(this.refusalError());
+    if (this.closed) return this.released();
+    // What the decoder still holds: an event that had no blank line after it.
+    for (const message of this.decoder.end()) this.queue.push(message);
+    this.ended = true;
+    this.wake();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    // A refusal whose body broke off is still classified by its status.
+    if (!this.accepted()) return this.refuse(this.status >= 300 ? this.refusalError() : err);
+    if (this.closed) return this.released();
+    this.failure ??= { err };
+    this.wake();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<Pull> {
+    if (this.holding) {
+      this.holding = false;
+      this.attempt.resume(); // the consumer asked for more: waiting is on the upstream again
+    }
+    try {
+      const pull = this.pull();
+      if (pull !== undefined) return Promise.resolve(pull);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  /** The consumer stopped before the end (at `[DONE]`, or it went away). */
+  return(): Promise<Pull> {
+    if (!this.closed) {
+      this.closed = true;
+      this.queue = [];
+      this.attempt.finish();
+      this.attempt.signal.removeEventListener("abort", this.onAbort);
+      if (this.ended || this.failure) return Promise.resolve({ done: true, value: undefined });
+      if (this.attempt.signal.aborted) this.controller?.abort(this.attempt.signal.reason as Error);
+      else {
+        // The rest of the body is read and dropped; an upstream that never ends it loses the connection.
+        this.grace = setTimeout(() => this.controller?.abort(new Error("the upstream did not end its stream")), RELEASE_GRACE_MS);
+        this.grace.unref();
+        this.controller?.resume();
+      }
+    }
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  /** The next result if there is one now, undefined to wait for the upstream. Throws the stream's failure. */
+  private pull(): Pull | undefined {
+    if (this.closed) return { done: true, value: undefined };
+    // Bytes already buffered must not outlive an abort: the caller stops hearing from us at once.
+    if (this.attempt.signal.aborted) this.close(this.attempt.outcome(undefined));
+    const message = this.queue.shift();
+    if (message !== undefined) {
+      this.queuedChars -= message.data.length;
+      if (this.queue.length === 0) this.controller?.resume();
+      this.holding = true;
+      this.attempt.hold();
+      return { done: false, value: message };
+    }
+    if (this.failure) this.close(this.attempt.outcome(this.failure.err, this.answer.transportError));
+    if (this.ended) {
+      this.closed = true;
+      this.finishAttempt();
+      return { done: true, value: undefined };
+    }
+    return undefined;
+  }
+
+  private close(err: unknown): never {
+    this.closed = true;
+    this.queue = [];
+    this.finishAttempt();
+    throw err;
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    let pull: Pull | undefined;
+    try {
+      pull = this.pull();
+    } catch (err) {
+      this.waiting = undefined;
+      waiting.reject(err);
+      return;
+    }
+    if (pull === undefined) return;
+    this.waiting = undefined;
+    waiting.resolve(pull);
+  }
+
+  private accepted(): boolean {
+    return this.opened && this.status >= 200 && this.status < 300;
+  }
+
+  private refusalError(): Error {
+    const bytes = this.refusalChunks.length === 1 ? this.refusalChunks[0]! : Buffer.concat(this.refusalChunks);
+    return this.answer.refusal(this.status, this.headers, bytes.toString("utf8"));
+  }
+
+  /** The opening failed: refused, or broken before the upstream accepted. */
+  private refuse(err: unknown): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.attempt.signal.removeEventListener("abort", this.onAbort);
+    this.reject(err);
+  }
+
+  private finishAttempt(): void {
+    this.attempt.finish();
+    this.attempt.signal.removeEventListener("abort", this.onAbort);
+  }
+
+  private released(): void {
+    if (this.grace !== undefined) clearTimeout(this.grace);
+  }
+}
