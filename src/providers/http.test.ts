@@ -31,8 +31,9 @@ async function serve(handler: Handler, connections = 8): Promise<UpstreamClient>
 }
 
 afterEach(async () => {
-  await client?.close();
+  // Connections first: a stream left open would otherwise hold the client's close.
   server?.closeAllConnections();
+  await client?.close();
   await new Promise((resolve) => server?.close(resolve));
   server = undefined;
   client = undefined;
@@ -47,12 +48,16 @@ async function collect(messages: AsyncIterable<EventSourceMessage>, pauseAfterFi
 }
 
 describe("UpstreamClient.postJson", () => {
-  it("reads a JSON answer that starts with a UTF-8 byte order mark", async () => {
+  it("reads a JSON answer that starts with a UTF-8 byte order mark, sent a byte at a time", async () => {
     const c = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"answer":"ü"}')]));
+      // Multi-byte characters split across chunks must come out whole.
+      const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"answer":"€😀ü"}')]);
+      let at = 0;
+      const next = () => (at < bytes.length ? res.write(bytes.subarray(at, ++at), () => setTimeout(next, 1)) : res.end());
+      next();
     });
-    expect(await c.postJson(c.path("/chat/completions"), "{}", new Cancellation())).toEqual({ answer: "ü" });
+    expect(await c.postJson(c.path("/chat/completions"), "{}", new Cancellation())).toEqual({ answer: "€😀ü" });
   });
 
   it("classifies a refusal whose body breaks off by its status and what arrived", async () => {

@@ -14,6 +14,8 @@ export interface SseAnswerOptions {
 
 /** Messages held for a consumer that reads slower than the upstream sends, before the upstream is paused. */
 const HIGH_WATER_CHARS = 64 * 1024;
+/** What a message costs beyond its text, so that a flood of empty events is bounded too. */
+const MESSAGE_OVERHEAD_CHARS = 64;
 /** Past the consumer's last read an upstream has this long to end its body before the connection is dropped. */
 const RELEASE_GRACE_MS = 5_000;
 
@@ -54,7 +56,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   /** The consumer finished or stopped reading: nothing more is delivered. */
   private closed = false;
   private holding = false;
-  private waiting: { resolve: (pull: Pull) => void; reject: (err: unknown) => void } | undefined;
+  /** Reads waiting for the upstream, served in order (a caller may ask again before an answer). */
+  private waiting: Array<{ resolve: (pull: Pull) => void; reject: (err: unknown) => void }> = [];
   private grace: NodeJS.Timeout | undefined;
   private readonly onAbort = () => {
     this.controller?.abort(this.attempt.signal.reason as Error);
@@ -107,10 +110,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
       return;
     }
     if (messages.length === 0) return;
-    for (const message of messages) {
-      this.queue.push(message);
-      this.queuedChars += message.data.length;
-    }
+    this.enqueue(messages);
     if (this.queuedChars > HIGH_WATER_CHARS) controller.pause();
     this.wake();
   }
@@ -119,7 +119,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     if (!this.accepted()) return this.refuse(this.refusalError());
     if (this.closed) return this.released();
     // What the decoder still holds: an event that had no blank line after it.
-    for (const message of this.decoder.end()) this.queue.push(message);
+    this.enqueue(this.decoder.end());
     this.ended = true;
     this.wake();
   }
@@ -141,13 +141,15 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
       this.holding = false;
       this.attempt.resume(); // the consumer asked for more: waiting is on the upstream again
     }
-    try {
-      const pull = this.pull();
-      if (pull !== undefined) return Promise.resolve(pull);
-    } catch (err) {
-      return Promise.reject(err);
+    if (this.waiting.length === 0) {
+      try {
+        const pull = this.pull();
+        if (pull !== undefined) return Promise.resolve(pull);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /** The consumer stopped before the end (at `[DONE]`, or it went away). */
@@ -155,6 +157,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     if (!this.closed) {
       this.closed = true;
       this.queue = [];
+      for (const waiting of this.waiting.splice(0)) waiting.resolve({ done: true, value: undefined });
       this.attempt.finish();
       this.attempt.signal.removeEventListener("abort", this.onAbort);
       if (this.ended || this.failure) return Promise.resolve({ done: true, value: undefined });
@@ -176,7 +179,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     if (this.attempt.signal.aborted) this.close(this.attempt.outcome(undefined));
     const message = this.queue.shift();
     if (message !== undefined) {
-      this.queuedChars -= message.data.length;
+      this.queuedChars -= costOf(message);
       if (this.queue.length === 0) this.controller?.resume();
       this.holding = true;
       this.attempt.hold();
@@ -199,19 +202,24 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   }
 
   private wake(): void {
-    const waiting = this.waiting;
-    if (waiting === undefined) return;
-    let pull: Pull | undefined;
-    try {
-      pull = this.pull();
-    } catch (err) {
-      this.waiting = undefined;
-      waiting.reject(err);
-      return;
+    while (this.waiting.length > 0) {
+      let pull: Pull | undefined;
+      try {
+        pull = this.pull();
+      } catch (err) {
+        this.waiting.shift()!.reject(err);
+        continue; // the stream is closed now: the rest are told it is done
+      }
+      if (pull === undefined) return;
+      this.waiting.shift()!.resolve(pull);
     }
-    if (pull === undefined) return;
-    this.waiting = undefined;
-    waiting.resolve(pull);
+  }
+
+  private enqueue(messages: readonly EventSourceMessage[]): void {
+    for (const message of messages) {
+      this.queue.push(message);
+      this.queuedChars += costOf(message);
+    }
   }
 
   private accepted(): boolean {
@@ -239,4 +247,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   private released(): void {
     if (this.grace !== undefined) clearTimeout(this.grace);
   }
+}
+
+function costOf(message: EventSourceMessage): number {
+  return message.data.length + (message.event?.length ?? 0) + (message.id?.length ?? 0) + MESSAGE_OVERHEAD_CHARS;
 }
