@@ -106,7 +106,8 @@ export class ControlPlane {
     this.notices = new ChangeNotices(options.database, this.logger);
     const { config } = options.config;
     const spoolPath = options.dataDir ? path.join(options.dataDir, "ledger-spool.jsonl") : undefined;
-    this.ledger = new LedgerWriter({ store: options.database, logger: this.logger, ...config.ledger, spoolPath });
+    const refusedPath = options.dataDir ? path.join(options.dataDir, "ledger-refused.jsonl") : undefined;
+    this.ledger = new LedgerWriter({ store: options.database, logger: this.logger, ...config.ledger, spoolPath, refusedPath });
     const clock = options.clock ?? systemClock;
     const now = () => clock.now();
     const shared = options.database.kind === "postgres";
@@ -345,8 +346,8 @@ export class ControlPlane {
     return this.ledger.healthy;
   }
 
-  get ledgerStats(): { recorded: number; written: number; pending: number } {
-    return { recorded: this.ledger.recorded, written: this.ledger.written, pending: this.ledger.pending };
+  get ledgerStats(): { recorded: number; written: number; pending: number; refused: number } {
+    return { recorded: this.ledger.recorded, written: this.ledger.written, pending: this.ledger.pending, refused: this.ledger.refused };
   }
 
   private applyRoutes(set: RouteSet): void {

@@ -91,3 +91,41 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     await writer.close();
   });
 });
+
+describe.each(STORE_KINDS)("LedgerWriter on %s, with rows the store refuses for their values", (kind) => {
+  let s: TestStore | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await s?.cleanup().catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("sets the refused rows aside and writes the rest, so one bad row never holds up the ledger", async () => {
+    s = await freshStore(kind);
+    dir = await mkdtemp(path.join(tmpdir(), "airlock-refused-"));
+    const refusedPath = path.join(dir, "ledger-refused.jsonl");
+    const writer = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath: path.join(dir, "spool.jsonl"), refusedPath });
+    await writer.start();
+    // Past numeric(24, 12): an upstream that reports absurd usage can price a call so.
+    const tooCostly = { ...row(), cost: "2000000000000" };
+    // PostgreSQL text cannot hold NUL.
+    const withNul = { ...row(), requestId: "r\u0000" };
+    const good = [row(), row(), row()];
+    for (const r of [good[0]!, tooCostly, good[1]!, withNul, good[2]!]) writer.record(r);
+    await writer.flush();
+    expect(writer.healthy).toBe(true);
+    expect(writer.pending).toBe(0);
+    expect({ written: writer.written, refused: writer.refused }).toEqual({ written: 3, refused: 2 });
+    const stored = await recentLedgerRows(s.database.db, 10);
+    expect(stored.map((r) => r.id).sort()).toEqual(good.map((r) => r.id).sort());
+    const setAside = (await readFile(refusedPath, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { id: string });
+    expect(setAside.map((r) => r.id)).toEqual([tooCostly.id, withNul.id]);
+
+    // The ledger keeps flowing afterwards.
+    const later = row();
+    writer.record(later);
+    await writer.flush();
+    expect(await countLedgerRows(s.database.db)).toBe(4);
+    await writer.close();
+  });
+});

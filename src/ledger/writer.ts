@@ -12,6 +12,21 @@ export interface LedgerWriterOptions {
   maxBuffer: number;
   /** A JSON-lines file that holds rows the store could not take. Without it, overflow is dropped and logged. */
   spoolPath?: string;
+  /**
+   * A JSON-lines file for rows the store refuses for their values (see `insert`), kept for the operator.
+   * Without it, such a row is logged whole.
+   */
+  refusedPath?: string;
+}
+
+/** A batch that stopped part-way because the store failed: the rows not yet written, and why. */
+class Interrupted extends Error {
+  constructor(
+    readonly unwritten: string[],
+    override readonly cause: unknown,
+  ) {
+    super("ledger batch interrupted");
+  }
 }
 
 /**
@@ -31,6 +46,8 @@ export class LedgerWriter {
   recorded = 0;
   /** Rows the store has confirmed. */
   written = 0;
+  /** Rows the store refused for their values, set aside. */
+  refused = 0;
 
   constructor(private readonly options: LedgerWriterOptions) {}
 
@@ -82,16 +99,55 @@ export class LedgerWriter {
     const rows = this.buffer;
     this.buffer = [];
     try {
-      await insertSerializedLedgerRows(this.options.store, rows);
-      this.written += rows.length;
+      await this.insert(rows);
       if (this.failing) this.options.logger.info({ rows: rows.length }, "ledger store reachable again");
       this.failing = false;
-    } catch (err) {
-      if (!this.failing) this.options.logger.error({ err: errorSummary(err), rows: rows.length }, "ledger write failed; rows kept for retry");
+    } catch (failure) {
+      const unwritten = failure instanceof Interrupted ? failure.unwritten : rows;
+      const err = failure instanceof Interrupted ? failure.cause : failure;
+      if (!this.failing) this.options.logger.error({ err: errorSummary(err), rows: unwritten.length }, "ledger write failed; rows kept for retry");
       this.failing = true;
-      this.buffer = rows.concat(this.buffer);
+      this.buffer = unwritten.concat(this.buffer);
       if (this.buffer.length > this.options.maxBuffer) await this.spoolOverflow();
       this.arm(); // retry after the interval
+    }
+  }
+
+  /**
+   * Writes a batch. When the store refuses the batch for a value in it (SQLSTATE class 22, a data
+   * exception: a cost past the column's range, a text with a NUL), retrying it can never succeed, and
+   * every row behind it would wait forever. The batch is then written a row at a time, and the rows the
+   * store refuses are set aside (`refusedPath`, and an error log), so that one bad row never holds up
+   * the ledger. Any other failure (the store is down) interrupts the batch, to be retried.
+   */
+  private async insert(rows: string[]): Promise<void> {
+    try {
+      await insertSerializedLedgerRows(this.options.store, rows);
+      this.written += rows.length;
+      return;
+    } catch (err) {
+      if (!refusesValues(err)) throw err;
+    }
+    for (let i = 0; i < rows.length; i++) {
+      try {
+        await insertSerializedLedgerRows(this.options.store, [rows[i]!]);
+        this.written++;
+      } catch (err) {
+        if (!refusesValues(err)) throw new Interrupted(rows.slice(i), err);
+        await this.setAside(rows[i]!, err);
+      }
+    }
+  }
+
+  private async setAside(row: string, err: unknown): Promise<void> {
+    this.refused++;
+    const id = (JSON.parse(row) as { id?: unknown }).id;
+    const refusedPath = this.options.refusedPath;
+    if (refusedPath) {
+      await appendFile(refusedPath, row + "\n");
+      this.options.logger.error({ id, err: errorSummary(err), refusedPath }, "ledger row refused by the store for its values; set aside");
+    } else {
+      this.options.logger.error({ id, err: errorSummary(err), row }, "ledger row refused by the store for its values; logged here, not stored");
     }
   }
 
@@ -120,7 +176,11 @@ export class LedgerWriter {
     // A line torn by a crash mid-append cannot be read; the rest still can.
     const lines = text.split("\n").filter(Boolean);
     const rows = lines.filter(isJson);
-    await insertSerializedLedgerRows(this.options.store, rows);
+    try {
+      await this.insert(rows);
+    } catch (err) {
+      throw err instanceof Interrupted ? err.cause : err;
+    }
     if (rows.length < lines.length) this.options.logger.error({ unreadable: lines.length - rows.length }, "ledger spool held unreadable lines; they were skipped");
     await rm(claimed);
     this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");
@@ -152,6 +212,14 @@ function isJson(line: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** SQLSTATE class 22, data exception, on the error or a cause it wraps (drizzle wraps the driver's). */
+function refusesValues(err: unknown, depth = 0): boolean {
+  if (depth > 3 || typeof err !== "object" || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("22")) return true;
+  return refusesValues((err as { cause?: unknown }).cause, depth + 1);
 }
 
 function errorSummary(err: unknown): string {
