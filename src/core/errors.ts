@@ -94,3 +94,21 @@ export function toAirlockError(err: unknown): AirlockError {
 export function isAirlockError(err: unknown): err is AirlockError {
   return err instanceof AirlockError;
 }
+
+/**
+ * The first string `code` found on an error, its causes, or the errors of an AggregateError: a system
+ * error's (ECONNRESET), undici's (UND_ERR_SOCKET, also inside happy eyeballs' AggregateError), or a
+ * database driver's SQLSTATE (22003) under a wrapper.
+ */
+export function errorCode(err: unknown, depth = 0): string | undefined {
+  if (depth > 4 || typeof err !== "object" || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  if (err instanceof AggregateError) {
+    for (const inner of err.errors) {
+      const found = errorCode(inner, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return errorCode((err as { cause?: unknown }).cause, depth + 1);
+}

@@ -1,4 +1,5 @@
 import { appendFile, readFile, rename, rm } from "node:fs/promises";
+import { errorCode } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { insertSerializedLedgerRows, serializeLedgerRow, type LedgerStore } from "../store/queries/ledger.js";
 import type { NewLedgerRow } from "../store/schema/ledger.js";
@@ -215,11 +216,8 @@ function isJson(line: string): boolean {
 }
 
 /** SQLSTATE class 22, data exception, on the error or a cause it wraps (drizzle wraps the driver's). */
-function refusesValues(err: unknown, depth = 0): boolean {
-  if (depth > 3 || typeof err !== "object" || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && code.startsWith("22")) return true;
-  return refusesValues((err as { cause?: unknown }).cause, depth + 1);
+function refusesValues(err: unknown): boolean {
+  return errorCode(err)?.startsWith("22") === true;
 }
 
 function errorSummary(err: unknown): string {

@@ -1,7 +1,8 @@
 import type { AbortSource } from "../core/cancel.js";
-import { Pool, type FormData } from "undici";
+import { errorCode } from "../core/errors.js";
+import { Pool, type Dispatcher, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
-import { dispatchForText, type ResponseHeaders } from "./dispatch.js";
+import { dispatchForBody, utf8Text, type BodyAnswer, type ResponseHeaders } from "./dispatch.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
 import type { CallOptions } from "./spec.js";
 import { SseOverflowError, type EventSourceMessage } from "./sse.js";
@@ -78,7 +79,7 @@ export class UpstreamClient {
     this.errorFromResponse =
       options.errorFromResponse ?? ((status, headers, text) => providerErrorFromResponse(this.provider, status, headers, text));
     this.sseAnswer = {
-      refusal: (status, headers, text) => this.errorFromResponse(status, headers, text.slice(0, MAX_ERROR_BODY_CHARS)),
+      refusal: (status, headers, body) => this.refusal(status, headers, body),
       transportError: this.transportError,
       errorBytes: MAX_ERROR_BODY_BYTES,
     };
@@ -100,10 +101,9 @@ export class UpstreamClient {
   async postJson(path: string, body: string, options: CallOptions): Promise<unknown> {
     const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
-      const answer = await dispatchForText(this.pool, { path, method: "POST", headers: this.jsonHeaders, body }, attempt.signal, MAX_ERROR_BODY_BYTES);
-      if (answer.status < 200 || answer.status >= 300) throw this.errorFromResponse(answer.status, answer.headers, answer.text.slice(0, MAX_ERROR_BODY_CHARS));
+      const answer = await this.post(path, this.jsonHeaders, body, attempt);
       try {
-        return JSON.parse(answer.text) as unknown;
+        return JSON.parse(utf8Text(answer.bytes)) as unknown;
       } catch {
         throw this.protocolError("upstream answered with a body that is not JSON");
       }
@@ -120,10 +120,9 @@ export class UpstreamClient {
     try {
       // A FormData body brings its own multipart content type, boundary included.
       const headers = typeof body === "string" ? this.jsonBodyHeaders : this.baseHeaders;
-      const res = await this.pool.request({ path, method: "POST", headers, body, signal: attempt.signal });
-      if (res.statusCode < 200 || res.statusCode >= 300) throw await this.refusal(res.statusCode, res.headers, res.body);
-      const bytes = new Uint8Array(await res.body.arrayBuffer());
-      const type = res.headers["content-type"];
+      const answer = await this.post(path, headers, body, attempt);
+      const bytes = new Uint8Array(answer.bytes);
+      const type = answer.headers["content-type"];
       return { contentType: (Array.isArray(type) ? type[0] : type) ?? "application/octet-stream", bytes };
     } catch (err) {
       throw attempt.outcome(err, this.transportError);
@@ -150,14 +149,15 @@ export class UpstreamClient {
     return this.pool.close();
   }
 
-  private async refusal(status: number, headers: ResponseHeaders, body: AsyncIterable<Uint8Array> & { text(): Promise<string> }): Promise<ProviderError> {
-    let text = "";
-    try {
-      text = (await body.text()).slice(0, MAX_ERROR_BODY_CHARS);
-    } catch {
-      // the status alone still classifies the refusal
-    }
-    return this.errorFromResponse(status, headers, text);
+  /** One POST's whole answer; a refusal (not 2xx) is thrown, classified. */
+  private async post(path: string, headers: Record<string, string>, body: Dispatcher.DispatchOptions["body"], attempt: Attempt): Promise<BodyAnswer> {
+    const answer = await dispatchForBody(this.pool, { path, method: "POST", headers, body }, attempt.signal, MAX_ERROR_BODY_BYTES);
+    if (answer.status < 200 || answer.status >= 300) throw this.refusal(answer.status, answer.headers, answer.bytes);
+    return answer;
+  }
+
+  private refusal(status: number, headers: ResponseHeaders, body: Buffer): ProviderError {
+    return this.errorFromResponse(status, headers, utf8Text(body).slice(0, MAX_ERROR_BODY_CHARS));
   }
 
   private protocolError(message: string, cause?: unknown): ProviderError {
@@ -183,18 +183,4 @@ export class UpstreamClient {
 /** What to listen to: the call's cancellation where the caller passed one, so that no AbortSignal is made for it. */
 function abortSourceOf(options: CallOptions): AbortSource {
   return options.cancellation ?? options.signal;
-}
-
-/** The first error code found on the error, its causes, or the errors of an AggregateError (happy eyeballs). */
-function errorCode(err: unknown, depth = 0): string | undefined {
-  if (depth > 4 || typeof err !== "object" || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string") return code;
-  if (err instanceof AggregateError) {
-    for (const inner of err.errors) {
-      const found = errorCode(inner, depth + 1);
-      if (found !== undefined) return found;
-    }
-  }
-  return errorCode((err as { cause?: unknown }).cause, depth + 1);
 }

@@ -1,11 +1,11 @@
 import type { Dispatcher } from "undici";
 import type { Attempt } from "./attempt.js";
-import type { ResponseHeaders } from "./dispatch.js";
+import { BodyBytes, type ResponseHeaders } from "./dispatch.js";
 import { SseDecoder, type EventSourceMessage } from "./sse.js";
 
 export interface SseAnswerOptions {
-  /** Classifies a refusal (an answer that is not 2xx) from its status, headers and body text. */
-  refusal: (status: number, headers: ResponseHeaders, text: string) => Error;
+  /** Classifies a refusal (an answer that is not 2xx) from its status, headers and body. */
+  refusal: (status: number, headers: ResponseHeaders, body: Buffer) => Error;
   /** Maps a transport failure (socket, framing, oversized event) onto what the caller sees. */
   transportError: (err: unknown) => unknown;
   /** How much of a refusal's body is kept to classify it. */
@@ -47,8 +47,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   private queuedChars = 0;
   private status = 0;
   private headers: ResponseHeaders = {};
-  private readonly refusalChunks: Buffer[] = [];
-  private refusalBytes = 0;
+  private readonly refusalBody: BodyBytes;
   /** Resolved (accepted) or rejected (refused, failed): the opening is decided. */
   private opened = false;
   private ended = false;
@@ -71,6 +70,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     private readonly accept: (messages: AsyncIterable<EventSourceMessage>) => void,
     private readonly reject: (err: unknown) => void,
   ) {
+    this.refusalBody = new BodyBytes(answer.errorBytes);
     attempt.signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
@@ -91,13 +91,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.accepted()) {
-      if (this.refusalBytes < this.answer.errorBytes) {
-        this.refusalChunks.push(chunk);
-        this.refusalBytes += chunk.length;
-      }
-      return;
-    }
+    if (!this.accepted()) return this.refusalBody.push(chunk);
     if (this.closed) return; // read and dropped, so the connection can be reused
     this.attempt.touch();
     let messages: readonly EventSourceMessage[];
@@ -117,7 +111,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
 
   onResponseEnd(): void {
     if (!this.accepted()) return this.refuse(this.refusalError());
-    if (this.closed) return this.released();
+    if (this.closed) return this.clearGrace();
     // What the decoder still holds: an event that had no blank line after it.
     this.enqueue(this.decoder.end());
     this.ended = true;
@@ -127,7 +121,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     // A refusal whose body broke off is still classified by its status.
     if (!this.accepted()) return this.refuse(this.status >= 300 ? this.refusalError() : err);
-    if (this.closed) return this.released();
+    if (this.closed) return this.clearGrace();
     this.failure ??= { err };
     this.wake();
   }
@@ -227,8 +221,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   }
 
   private refusalError(): Error {
-    const bytes = this.refusalChunks.length === 1 ? this.refusalChunks[0]! : Buffer.concat(this.refusalChunks);
-    return this.answer.refusal(this.status, this.headers, bytes.toString("utf8"));
+    return this.answer.refusal(this.status, this.headers, this.refusalBody.bytes());
   }
 
   /** The opening failed: refused, or broken before the upstream accepted. */
@@ -244,7 +237,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     this.attempt.signal.removeEventListener("abort", this.onAbort);
   }
 
-  private released(): void {
+  private clearGrace(): void {
     if (this.grace !== undefined) clearTimeout(this.grace);
   }
 }
