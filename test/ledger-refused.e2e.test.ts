@@ -46,3 +46,54 @@ describe.each(STORE_KINDS)("a ledger row the store refuses on %s", (kind) => {
     expect(gw.plane.ledgerHealthy).toBe(true);
   });
 });
+
+/**
+ * Usage whose parts overflow a double when summed (Anthropic's input total is its three input counts
+ * added up) must not reach the budget's books or the rate limiter as Infinity: the call is answered,
+ * its row is set aside, and the budget and the token limit go on admitting and settling exactly.
+ */
+describe.each(STORE_KINDS)("usage that overflows when summed, on %s", (kind) => {
+  let upstream: FakeUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream("anthropic");
+    gw = await startTestGateway(kind, {
+      providers: { anth: { type: "anthropic", baseUrl: upstream.url, apiKey: "sk-ant-test" } },
+      models: [{ id: "anth/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } }],
+      budgets: [{ name: "team", scope: "global", limit: "5" }],
+      rateLimits: [{ name: "tokens", scope: "global", tokensPerMinute: 1_000_000 }],
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  it("answers the call, and the budget and the token limit go on admitting and settling exactly", async () => {
+    const ask = () => gw.client().chat.completions.create({ model: "anth/claude-sonnet-4", max_tokens: 100, messages: [{ role: "user", content: "What is the capital of France?" }] }).withResponse();
+    upstream.push({ kind: "ok", fixture: "anthropic/message-overflowing-usage" });
+    const absurd = await ask();
+    expect(absurd.response.status).toBe(200);
+    expect(absurd.data.choices[0]?.message.content).toBe("The capital of France is Paris.");
+
+    const next = await ask();
+    expect(next.response.status).toBe(200);
+    const id = next.response.headers.get("x-request-id");
+    await vi.waitFor(async () => {
+      const rows = await gw.plane.reports.recentCalls(20);
+      expect(rows.some((r) => r.requestId === id)).toBe(true);
+    }, { timeout: 5_000, interval: 50 });
+    const rows = await gw.plane.reports.recentCalls(20);
+    expect(rows.map((r) => r.requestId)).toEqual([id]);
+    // message.json: 21 × 3 + 188 × 3.75 + 1800 × 0.30 + 10 × 15 = 1458 per 1M.
+    const normal = rows[0]!;
+    expect(normal.cost).toBe("0.001458000000");
+    expect(normal.budgetCharges).toEqual([{ budget: "team", window: expect.any(String), holder: expect.any(String), spent: "0.001458", released: "0.001458" }]);
+    const budgets = (await (await fetch(`${gw.url}/admin/budgets`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { data: Array<{ current: { spent: string } }> };
+    const [budget] = budgets.data;
+    expect(budget?.current.spent).toBe("0.001458");
+    expect(gw.plane.ledgerStats.refused).toBe(1);
+  });
+});

@@ -8,9 +8,16 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** A token count: a finite non-negative number, else 0 (upstreams send null for "not applicable"). */
+/**
+ * A token count: a whole number from 0 to 2^53 - 1. Upstreams send null for "not applicable", which
+ * is 0. A fraction is rounded up, as a partial token is billed whole. A count past 2^53 cannot be told
+ * exactly by a number and is taken as 2^53 - 1: so that sums of a few counts (Anthropic's input total)
+ * stay finite, and the books, the budget and the rate limits never see Infinity. Such a call's ledger
+ * row is refused by the store's integer columns and set aside (see LedgerWriter).
+ */
 export function count(value: unknown): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+  if (typeof value !== "number" || !(value > 0)) return 0;
+  return value <= Number.MAX_SAFE_INTEGER ? Math.ceil(value) : Number.MAX_SAFE_INTEGER;
 }
 
 export function text(value: unknown): string | undefined {

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { count } from "./wire.js";
+
+describe("count", () => {
+  it("reads whole token counts as they are", () => {
+    expect([0, 1, 1_843, Number.MAX_SAFE_INTEGER].map(count)).toEqual([0, 1, 1_843, Number.MAX_SAFE_INTEGER]);
+  });
+
+  it("reads null, strings, negatives and NaN as no tokens", () => {
+    expect([null, undefined, "12", -5, Number.NaN, Number.NEGATIVE_INFINITY, {}].map(count)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it("rounds a fraction up, since a partial token is billed whole", () => {
+    expect([0.2, 10.5, 99.0001].map(count)).toEqual([1, 11, 100]);
+  });
+
+  it("takes a count past 2^53 as 2^53 - 1, so that a sum of counts stays finite", () => {
+    expect([1e300, Number.MAX_VALUE, Number.POSITIVE_INFINITY].map(count)).toEqual(Array(3).fill(Number.MAX_SAFE_INTEGER));
+    expect(Number.isFinite(count(1e308) + count(1e308) + count(1e308))).toBe(true);
+  });
+});
