@@ -48,4 +48,23 @@ describe("flushPeriodically", () => {
     await vi.waitFor(() => expect(log.flush).toHaveBeenCalledTimes(2), { timeout: 2_000, interval: 10 });
     expect((await log.read()).split("\n").filter(Boolean).map((line) => JSON.parse(line).msg)).toEqual(["first", "second"]);
   });
+
+  it("keeps no timer while nothing waits, and one while lines do, however many", () => {
+    vi.useFakeTimers();
+    try {
+      const flush = vi.fn();
+      const streamWrite = flushPeriodically({ flush }, 200);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(streamWrite("a\n")).toBe("a\n");
+      streamWrite("b\n");
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(200);
+      expect(flush).toHaveBeenCalledTimes(1);
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(1_000);
+      expect(flush).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
