@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { describe, expect, it } from "vitest";
+import { gatewayOverFake, recordedRow } from "./support/gateway.js";
+import { api } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -8,23 +8,13 @@ import { STORE_KINDS } from "./support/stores.js";
  * column holds. The store refuses that row; the calls around it must still be answered and recorded.
  */
 describe.each(STORE_KINDS)("a ledger row the store refuses on %s", (kind) => {
-  let upstream: FakeUpstream;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    upstream = await startFakeUpstream("openai");
-    gw = await startTestGateway(kind, {
-      providers: { oai: { type: "openai-compatible", baseUrl: upstream.url } },
-      models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
-    });
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  const fake = gatewayOverFake(kind, "openai", (url) => ({
+    providers: { oai: { type: "openai-compatible", baseUrl: url } },
+    models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
+  }));
 
   it("answers the call, sets its row aside, and still records the calls around it", async () => {
+    const { gw, upstream } = fake;
     const messages = [{ role: "user" as const, content: "How far is the Moon?" }];
     const before = await gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages }).withResponse();
     upstream.push({ kind: "ok", fixture: "openai/chat-absurd-usage" });
@@ -33,15 +23,10 @@ describe.each(STORE_KINDS)("a ledger row the store refuses on %s", (kind) => {
     expect(absurd.data.choices[0]?.message.content).toBeTruthy();
     const after = await gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages }).withResponse();
 
-    const recorded = (id: string | null) => async () => {
-      const rows = await gw.plane.reports.recentCalls(20);
-      return rows.some((r) => r.requestId === id);
-    };
-    await vi.waitFor(async () => {
-      expect(await recorded(before.response.headers.get("x-request-id"))()).toBe(true);
-      expect(await recorded(after.response.headers.get("x-request-id"))()).toBe(true);
-    }, { timeout: 5_000, interval: 50 });
-    expect(await recorded(absurd.response.headers.get("x-request-id"))()).toBe(false);
+    await recordedRow(gw, before.response.headers.get("x-request-id"));
+    await recordedRow(gw, after.response.headers.get("x-request-id"));
+    const rows = await gw.plane.reports.recentCalls(20);
+    expect(rows.some((r) => r.requestId === absurd.response.headers.get("x-request-id"))).toBe(false);
     expect(gw.plane.ledgerStats.refused).toBe(1);
     expect(gw.plane.ledgerHealthy).toBe(true);
   });
@@ -53,25 +38,15 @@ describe.each(STORE_KINDS)("a ledger row the store refuses on %s", (kind) => {
  * its row is set aside, and the budget and the token limit go on admitting and settling exactly.
  */
 describe.each(STORE_KINDS)("usage that overflows when summed, on %s", (kind) => {
-  let upstream: FakeUpstream;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    upstream = await startFakeUpstream("anthropic");
-    gw = await startTestGateway(kind, {
-      providers: { anth: { type: "anthropic", baseUrl: upstream.url, apiKey: "sk-ant-test" } },
-      models: [{ id: "anth/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } }],
-      budgets: [{ name: "team", scope: "global", limit: "5" }],
-      rateLimits: [{ name: "tokens", scope: "global", tokensPerMinute: 1_000_000 }],
-    });
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.close();
-  });
+  const fake = gatewayOverFake(kind, "anthropic", (url) => ({
+    providers: { anth: { type: "anthropic", baseUrl: url, apiKey: "sk-ant-test" } },
+    models: [{ id: "anth/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } }],
+    budgets: [{ name: "team", scope: "global", limit: "5" }],
+    rateLimits: [{ name: "tokens", scope: "global", tokensPerMinute: 1_000_000 }],
+  }));
 
   it("answers the call, and the budget and the token limit go on admitting and settling exactly", async () => {
+    const { gw, upstream } = fake;
     const ask = () => gw.client().chat.completions.create({ model: "anth/claude-sonnet-4", max_tokens: 100, messages: [{ role: "user", content: "What is the capital of France?" }] }).withResponse();
     upstream.push({ kind: "ok", fixture: "anthropic/message-overflowing-usage" });
     const absurd = await ask();
@@ -81,18 +56,13 @@ describe.each(STORE_KINDS)("usage that overflows when summed, on %s", (kind) => 
     const next = await ask();
     expect(next.response.status).toBe(200);
     const id = next.response.headers.get("x-request-id");
-    await vi.waitFor(async () => {
-      const rows = await gw.plane.reports.recentCalls(20);
-      expect(rows.some((r) => r.requestId === id)).toBe(true);
-    }, { timeout: 5_000, interval: 50 });
+    const normal = await recordedRow(gw, id);
     const rows = await gw.plane.reports.recentCalls(20);
     expect(rows.map((r) => r.requestId)).toEqual([id]);
     // message.json: 21 × 3 + 188 × 3.75 + 1800 × 0.30 + 10 × 15 = 1458 per 1M.
-    const normal = rows[0]!;
     expect(normal.cost).toBe("0.001458000000");
     expect(normal.budgetCharges).toEqual([{ budget: "team", window: expect.any(String), holder: expect.any(String), spent: "0.001458", released: "0.001458" }]);
-    const budgets = (await (await fetch(`${gw.url}/admin/budgets`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { data: Array<{ current: { spent: string } }> };
-    const [budget] = budgets.data;
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
     expect(budget?.current.spent).toBe("0.001458");
     expect(gw.plane.ledgerStats.refused).toBe(1);
   });

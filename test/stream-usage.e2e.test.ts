@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { countTokens } from "../src/calls/token-counter.js";
-import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { gatewayOverFake, recordedRow } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -12,37 +11,21 @@ const MESSAGES = [{ role: "user" as const, content: "What is the capital of Fran
 const ANSWER = "The capital of France is Paris.";
 
 describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
-  let slow: FakeUpstream;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    // 150 ms between events: time enough for a client to leave after its first chunks.
-    slow = await startFakeUpstream("openai", { chunkDelayMs: 150 });
-    gw = await startTestGateway(kind, {
-      providers: { oai: { type: "openai-compatible", baseUrl: slow.url } },
+  // 150 ms between events: time enough for a client to leave after its first chunks.
+  const fake = gatewayOverFake(
+    kind,
+    "openai",
+    (url) => ({
+      providers: { oai: { type: "openai-compatible", baseUrl: url } },
       models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
-    });
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await slow?.close();
-  });
-
-  async function rowFor(requestId: string) {
-    return vi.waitFor(
-      async () => {
-        const row = (await gw.plane.reports.recentCalls(20)).find((r) => r.requestId === requestId);
-        if (!row) throw new Error("no ledger row yet");
-        return row;
-      },
-      { timeout: 5_000, interval: 50 },
-    );
-  }
+    }),
+    { chunkDelayMs: 150 },
+  );
+  const rowFor = (requestId: string) => recordedRow(fake.gw, requestId);
 
   it("counts the tokens of a stream the upstream sent no usage for", async () => {
-    slow.push({ kind: "noUsage" });
-    const { data: stream, response } = await gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages: MESSAGES, stream: true }).withResponse();
+    fake.upstream.push({ kind: "noUsage" });
+    const { data: stream, response } = await fake.gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages: MESSAGES, stream: true }).withResponse();
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
     expect(text).toBe(ANSWER);
@@ -57,7 +40,7 @@ describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
   });
 
   it("records what was generated when the client disconnects mid-stream", async () => {
-    const { data: stream, response } = await gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages: MESSAGES, stream: true }).withResponse();
+    const { data: stream, response } = await fake.gw.client().chat.completions.create({ model: "oai/gpt-4.1-mini", messages: MESSAGES, stream: true }).withResponse();
     const requestId = response.headers.get("x-request-id")!;
     const received: string[] = [];
     for await (const chunk of stream) {
@@ -74,6 +57,6 @@ describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
     expect(row.outputTokens).toBeLessThan(7);
     expect(Number(row.cost)).toBeGreaterThan(0);
     // The upstream was asked for usage, though the client did not ask for it.
-    expect(slow.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+    expect(fake.upstream.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
   });
 });

@@ -121,9 +121,9 @@ export class UpstreamClient {
       // A FormData body brings its own multipart content type, boundary included.
       const headers = typeof body === "string" ? this.jsonBodyHeaders : this.baseHeaders;
       const answer = await this.post(path, headers, body, attempt);
-      const bytes = new Uint8Array(answer.bytes);
       const type = answer.headers["content-type"];
-      return { contentType: (Array.isArray(type) ? type[0] : type) ?? "application/octet-stream", bytes };
+      // A Buffer is a Uint8Array: the audio goes on as it came, not copied.
+      return { contentType: (Array.isArray(type) ? type[0] : type) ?? "application/octet-stream", bytes: answer.bytes };
     } catch (err) {
       throw attempt.outcome(err, this.transportError);
     } finally {

@@ -1,8 +1,11 @@
 import OpenAI from "openai";
+import { afterAll, beforeAll, vi } from "vitest";
 import { ControlPlane } from "../../src/control-plane.js";
 import { resolveConfig } from "../../src/config/load.js";
 import type { AirlockConfigInput } from "../../src/config/schema.js";
 import { createGateway, type Gateway } from "../../src/gateway/server.js";
+import type { LedgerRow } from "../../src/store/schema/index.js";
+import { startFakeUpstream, type FakeFlavor, type FakeUpstream, type FakeUpstreamOptions } from "../fakes/upstream.js";
 import { freshStore, type StoreKind, type TestStore } from "./stores.js";
 
 export interface TestGateway {
@@ -34,4 +37,48 @@ export async function startTestGateway(kind: StoreKind, config: AirlockConfigInp
       await store.cleanup();
     },
   };
+}
+
+/**
+ * One fake upstream and one gateway over it for a describe block: started before its tests, closed
+ * after them. Read `upstream` and `gw` inside the tests.
+ */
+export function gatewayOverFake(
+  kind: StoreKind,
+  flavor: FakeFlavor,
+  config: (upstreamUrl: string) => AirlockConfigInput,
+  upstreamOptions: FakeUpstreamOptions = {},
+): { readonly upstream: FakeUpstream; readonly gw: TestGateway } {
+  let upstream: FakeUpstream | undefined;
+  let gw: TestGateway | undefined;
+  beforeAll(async () => {
+    upstream = await startFakeUpstream(flavor, upstreamOptions);
+    gw = await startTestGateway(kind, config(upstream.url));
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+  return {
+    get upstream() {
+      if (!upstream) throw new Error("the fake upstream starts before the tests");
+      return upstream;
+    },
+    get gw() {
+      if (!gw) throw new Error("the gateway starts before the tests");
+      return gw;
+    },
+  };
+}
+
+/** A request's ledger row, once the writer has stored it (rows are written in batches). */
+export function recordedRow(gw: TestGateway, requestId: string | null): Promise<LedgerRow> {
+  return vi.waitFor(
+    async () => {
+      const row = (await gw.plane.reports.recentCalls(20)).find((r) => r.requestId === requestId);
+      if (!row) throw new Error(`no ledger row for ${requestId} yet`);
+      return row;
+    },
+    { timeout: 5_000, interval: 50 },
+  );
 }
