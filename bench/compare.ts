@@ -23,6 +23,10 @@ const { values: flags } = parseArgs({
     base: { type: "string" },
     store: { type: "string", default: "postgres" },
     stream: { type: "boolean", default: false },
+    // Upstream delay in ms: 50 gives the low-rate cells, where an instance's background work shows.
+    delay: { type: "string", default: "0" },
+    // No load at all: each round measures CPU per second of a gateway left idle after the warm-up.
+    idle: { type: "boolean", default: false },
     connections: { type: "string", default: "16" },
     seconds: { type: "string", default: "2" },
     rounds: { type: "string", default: "10" },
@@ -62,7 +66,7 @@ try {
     const load: Omit<LoadSpec, "seconds"> = {
       url: `${target.baseUrl}/chat/completions`,
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: requestBody({ stream: flags.stream === true, delayMs: 0 }),
+      body: requestBody({ stream: flags.stream === true, delayMs: Number(flags.delay) }),
       connections: Number(flags.connections),
     };
     return { target, load };
@@ -81,6 +85,11 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (ledger batch) settles
       const pids = await processTree(target.pid);
       const before = await cpuByPid(pids);
+      if (flags.idle) {
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        cpu[name].push(cpuMicrosBetween(before, await cpuByPid(pids)) / seconds);
+        continue;
+      }
       const result = await runLoad({ ...load, seconds });
       const after = await cpuByPid(pids);
       if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors in round ${round + 1}`);
@@ -88,8 +97,9 @@ try {
     }
   }
   const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
-  const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(5)).join("");
-  console.log(`${flags.stream ? "stream" : "json"} · ${store} · c${flags.connections} · ${rounds} rounds of ${seconds} s, CPU µs per call`);
+  const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
+  const what = flags.idle ? "idle, CPU µs per second" : `${flags.stream ? "stream" : "json"} · ${flags.delay} ms upstream · c${flags.connections} · CPU µs per call`;
+  console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);
   console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
   console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);
   console.log(`this / base per round: ${ratios.map((r) => r.toFixed(3)).join(" ")}; median ${median(ratios).toFixed(3)}, lower in ${ratios.filter((r) => r < 1).length} of ${rounds}`);

@@ -117,11 +117,13 @@ export class ControlPlane {
       db: options.database.db,
       logger: this.logger,
       holder: newId("holder"),
+      sharedStore: shared,
       settings: config.budgeting,
       seeds: config.budgets.map(budgetInput),
       now,
       announce: () => this.notices.announce("budgets"),
       flushLedger: () => this.ledger.flush(),
+      ledgerWrites: () => this.ledger.written,
       onEvent: (event) => {
         this.metrics.budgetEvents.inc({ budget: event.budget, event: event.type });
         this.logger[event.type === "budget.window_opened" ? "info" : "warn"](event, event.type);

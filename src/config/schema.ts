@@ -235,7 +235,7 @@ export const configSchema = z
             enabled: z.boolean().default(true),
             /** Runs at once on this instance. */
             concurrency: z.number().int().min(1).max(100).default(8),
-            /** How often approved directives and the engine's queue are polled: the most a run waits to start. */
+            /** How often the engine's queue is polled: the most a run waits to start. */
             pollIntervalMs: z.number().int().min(100).max(60_000).default(250),
             /** This worker's stable, distinct name: a restarted worker recovers the runs it had started. Defaults to host:port. */
             executorId: z.string().min(1).max(200).optional(),
@@ -279,7 +279,7 @@ export const configSchema = z
         defaultMaxTokens: z.number().int().positive().default(4096),
         /** An instance's allowance from a budget expires this long after it last renewed it: a killed instance's allowance is freed within this plus syncIntervalMs. */
         leaseTtlMs: z.number().int().positive().default(10_000),
-        /** How often each instance renews its leases, frees dead instances' leases, returns idle allowance and checks warning thresholds. */
+        /** How often each instance renews its leases, frees dead instances' leases, returns idle allowance and checks warning thresholds (on the embedded store, only those that came due). */
         syncIntervalMs: z.number().int().positive().default(1_000),
         /** When a budget passes its warning amount, LOW-criticality operations under it are served by the `cheap` tier. */
         stepDownLowCriticality: z.boolean().default(false),

@@ -50,6 +50,7 @@ export function createGovernance(options: GovernanceOptions): Governance {
     modules: new ModuleRegistry([noopModule, echoModule, failIntentionallyModule, llmCallModule(options.chat), ...(options.modules ?? [])]),
     artifacts,
     moveDirective: (id, to) => directives.advance(id, to),
+    sharedStore: database.kind === "postgres",
     engineStore: async () => ({ url: await database.workflowsUrl(), embedded: database.kind === "pglite" }),
   });
   return {

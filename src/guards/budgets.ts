@@ -20,6 +20,7 @@ import type { Principal } from "../auth/principal.js";
 import type { BudgetInput } from "../store/queries/budgets.js";
 import { BudgetHold } from "./budget-hold.js";
 import { withDeadline } from "../core/deadline.js";
+import { BudgetSyncPlan } from "./budget-sync-plan.js";
 
 export type BudgetEventType = "budget.window_opened" | "budget.warning" | "budget.exhausted";
 
@@ -40,6 +41,8 @@ export interface BudgetsOptions {
   logger: Logger;
   /** This instance's lease holder id: random per process start. */
   holder: string;
+  /** False for the embedded store, which this process alone opens: sync rounds then send only what is due (see BudgetSyncPlan). */
+  sharedStore: boolean;
   settings: AirlockConfig["budgeting"];
   seeds: readonly BudgetInput[];
   /** Epoch milliseconds: decides which window a call falls in. */
@@ -51,6 +54,8 @@ export interface BudgetsOptions {
   onEvent(event: BudgetEvent): void;
   /** Writes pending ledger rows, whose insert moves the counters, so that status reads what was spent. */
   flushLedger(): Promise<void>;
+  /** Ledger rows written so far. */
+  ledgerWrites(): number;
 }
 
 /** A call's hold on its budgets: what it took from each, until it settles. */
@@ -77,10 +82,12 @@ export class Budgets {
   private syncFailing = false;
   private leaseFailing = false;
   private readonly monotonic: () => number;
+  private readonly plan: BudgetSyncPlan;
 
   constructor(private readonly options: BudgetsOptions) {
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.book = new BudgetBook(options.db, options.seeds);
+    this.plan = new BudgetSyncPlan({ shared: options.sharedStore, syncIntervalMs: options.settings.syncIntervalMs, ledgerWrites: options.ledgerWrites });
   }
 
   async start(): Promise<void> {
@@ -92,6 +99,7 @@ export class Budgets {
   /** Reads every budget again, and forgets what this instance knew of full windows: allowance may have been freed. */
   async reload(): Promise<void> {
     await this.book.reload();
+    this.plan.budgetsChanged();
     for (const [name, hold] of this.holds) {
       const def = this.book.get(name);
       if (def && def.period === hold.def.period && def.timezone === hold.def.timezone) hold.def = def;
@@ -253,14 +261,7 @@ export class Budgets {
     // No budget anywhere: nothing to renew, reap or warn of, and an idle gateway stays asleep.
     if (this.book.size === 0 && this.holds.size === 0) return;
     try {
-      const sentAt = this.monotonic();
-      const leases = await q.renewAndReapLeases(db, this.options.holder, this.options.settings.leaseTtlMs);
-      const live = new Set(leases.live.map((k) => `${k.budget}\u0000${k.start.getTime()}`));
-      for (const hold of this.holds.values()) {
-        if (live.has(`${hold.def.name}\u0000${hold.window.start}`)) hold.renewed(sentAt + this.safeLeaseMs());
-        else if (hold.openBefore(sentAt)) hold.leaseLost();
-      }
-      let freed = leases.freed > 0;
+      let freed = await this.renewLeases();
       for (const hold of this.holds.values()) {
         const idle = hold.surrenderIdle(this.monotonic(), this.options.settings.syncIntervalMs * 2);
         if (!idle) continue;
@@ -269,12 +270,7 @@ export class Budgets {
         else hold.giveBack(idle.amount, idle.epoch);
       }
       if (freed) await this.options.announce();
-      const { marked, warned } = await q.markWarned(db);
-      for (const row of marked) {
-        const def = this.book.get(row.budget);
-        if (def) this.emit("budget.warning", def, windowAt(def.period, def.timezone, row.start.getTime()), row.spent);
-      }
-      this.warnedBudgets = new Set(warned);
+      if (this.plan.warningReadDue(this.options.now())) await this.readWarnings();
       for (const hold of this.holds.values()) hold.knownFree = undefined;
       if (this.syncFailing) this.options.logger.info("budget store reachable again");
       this.syncFailing = false;
@@ -282,6 +278,38 @@ export class Budgets {
       if (!this.syncFailing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "budget sync failed; allowances lapse unless renewed");
       this.syncFailing = true;
     }
+  }
+
+  /** Renews this instance's leases and frees dead ones, when this round is due to. Answers whether allowance was freed. */
+  private async renewLeases(): Promise<boolean> {
+    const work = this.plan.leaseWork(this.holds.values(), this.monotonic());
+    if (!work) return false;
+    const sentAt = this.monotonic();
+    const leases = await q.renewAndReapLeases(this.options.db, this.options.holder, this.options.settings.leaseTtlMs, work === "renew-and-reap-every-other");
+    this.plan.leaseWorkDone();
+    const live = new Set(leases.live.map((k) => `${k.budget}\u0000${k.start.getTime()}`));
+    for (const hold of this.holds.values()) {
+      if (live.has(`${hold.def.name}\u0000${hold.window.start}`)) hold.renewed(sentAt + this.safeLeaseMs());
+      else if (hold.openBefore(sentAt)) hold.leaseLost();
+    }
+    return leases.freed > 0;
+  }
+
+  /** Marks windows past their warning amount (each raises its warning once, on one instance) and reads which are warned. */
+  private async readWarnings(): Promise<void> {
+    let read: q.WarnedWindows;
+    try {
+      read = await q.markWarned(this.options.db);
+    } catch (err) {
+      this.plan.warningReadFailed();
+      throw err;
+    }
+    this.plan.warningsRead(read.warnedUntil);
+    for (const row of read.marked) {
+      const def = this.book.get(row.budget);
+      if (def) this.emit("budget.warning", def, windowAt(def.period, def.timezone, row.start.getTime()), row.spent);
+    }
+    this.warnedBudgets = new Set(read.warned);
   }
 
   /** The current window for a budget, opened afresh when the clock passes the last one's end. */

@@ -71,6 +71,28 @@ describe.each(STORE_KINDS)("budget sync statements on %s", (kind) => {
     expect(await reserved("old", oldStart)).toBe("0");
   });
 
+  it("frees every other holder's lease, expired or not, when told they are all gone (the embedded store's first round)", async () => {
+    const start = new Date(Date.now() - HOUR);
+    const end = new Date(Date.now() + HOUR);
+    await lease("daily", start, end, "a", "1");
+    // b renewed a moment ago, but on a store only one process opens, b is a process that no longer runs.
+    await lease("daily", start, end, "b", "0.5");
+
+    const { live, freed } = await renewAndReapLeases(store.database.db, "a", 30_000, true);
+
+    expect(live).toEqual([{ budget: "daily", start }]);
+    expect(freed).toBe(1);
+    expect((await leases()).map((l) => [l.holder, l.amount])).toEqual([["a", "1"]]);
+    expect(await reserved("daily", start)).toBe("1");
+  });
+
+  it("leaves another holder's lease alone while it has not expired, unless told otherwise", async () => {
+    const start = new Date(Date.now() - HOUR);
+    await lease("daily", start, new Date(Date.now() + HOUR), "b", "0.5");
+    expect(await renewAndReapLeases(store.database.db, "a", 30_000)).toEqual({ live: [], freed: 0 });
+    expect((await leases()).map((l) => [l.holder, l.amount])).toEqual([["b", "0.5"]]);
+  });
+
   it("answers nothing to renew and nothing freed when there are no leases", async () => {
     expect(await renewAndReapLeases(store.database.db, "a", 30_000)).toEqual({ live: [], freed: 0 });
   });
@@ -78,7 +100,7 @@ describe.each(STORE_KINDS)("budget sync statements on %s", (kind) => {
   it("marks a window past its warning amount once, and reads it as warned on every round", async () => {
     const start = new Date(Date.now() - HOUR);
     await lease("daily", start, new Date(Date.now() + HOUR), "a", "1");
-    expect(await markWarned(store.database.db)).toEqual({ marked: [], warned: [] });
+    expect(await markWarned(store.database.db)).toEqual({ marked: [], warned: [], warnedUntil: Number.POSITIVE_INFINITY });
     await store.database.execute(`update budget_windows set spent = 8.5 where budget_name = 'daily'`);
 
     const first = await markWarned(store.database.db);
@@ -86,6 +108,19 @@ describe.each(STORE_KINDS)("budget sync statements on %s", (kind) => {
     expect(first.warned).toEqual(["daily"]);
 
     const second = await markWarned(store.database.db);
-    expect(second).toEqual({ marked: [], warned: ["daily"] });
+    expect(second).toMatchObject({ marked: [], warned: ["daily"] });
+  });
+
+  it("reads when the first warned window ends, so that a reader knows when to look again", async () => {
+    const start = new Date(Date.now() - HOUR);
+    const soon = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 60_000);
+    await lease("daily", start, soon, "a", "1");
+    await lease("old", start, new Date(soon.getTime() + HOUR), "a", "1");
+    await store.database.execute(`update budget_windows set spent = 9`);
+    await store.database.execute(`update budgets set warn_usd = 8`);
+
+    // Newly marked windows count, as do those marked before.
+    expect(await markWarned(store.database.db)).toMatchObject({ warned: ["daily", "old"], warnedUntil: soon.getTime() });
+    expect(await markWarned(store.database.db)).toMatchObject({ marked: [], warned: ["daily", "old"], warnedUntil: soon.getTime() });
   });
 });

@@ -31,6 +31,8 @@ export interface Database {
   workflowsUrl(): Promise<string>;
   /** PGlite only: the whole database as an archive, to start copies from (tests). */
   dump?(): Promise<Blob>;
+  /** PGlite only: the requests sent to the store's thread so far, statements above all (tests, diagnostics). */
+  requestsSent?(): number;
   close(): Promise<void>;
 }
 
@@ -101,5 +103,6 @@ async function openPglite(starting: Promise<PgliteThread>, workflowsDir: string 
       await Promise.all([thread.close(), workflows?.then((t) => t.close(), () => undefined)]);
     },
     dump: async () => (await thread.send({ op: "dump" })).dump!,
+    requestsSent: () => thread.sent,
   };
 }

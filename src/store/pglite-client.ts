@@ -64,6 +64,11 @@ export class PgliteThread {
     return new PgliteThread(worker);
   }
 
+  /** Requests sent to the thread so far: each is one statement, or one open, dump or close. */
+  get sent(): number {
+    return this.nextId;
+  }
+
   send(request: Request): Promise<Extract<ThreadReply, { ok: true }>> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;

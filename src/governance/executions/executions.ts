@@ -29,6 +29,11 @@ export interface ExecutionsOptions {
   modules: ModuleRegistry;
   artifacts: ArtifactWriter;
   moveDirective: DirectiveMover;
+  /**
+   * False for the embedded store, which this process alone opens: every approval then happens here
+   * and kicks a dispatch itself, so the store is not polled; a failed dispatch is retried on its own.
+   */
+  sharedStore: boolean;
   /** The engine's Postgres URL, and whether it is PGlite's one-connection socket. */
   engineStore: () => Promise<{ url: string; embedded: boolean }>;
 }
@@ -58,13 +63,15 @@ export class Executions {
 
   constructor(private readonly options: ExecutionsOptions) {}
 
-  /** Polls for approved directives (and, at start, for runs a crash left behind to recover). */
+  /** Dispatches what is approved (and, at start, runs a crash left behind), then polls for more on a shared store. */
   start(): void {
     if (!this.options.settings.enabled) return;
-    // A safety net only: an approval enqueues its directive at once, and the engine polls its own queue
-    // every pollIntervalMs. This finds directives approved where execution is off, and runs a crash left.
-    this.timer = setInterval(() => this.kick(), Math.max(DISPATCH_POLL_MS, this.options.settings.pollIntervalMs));
-    this.timer.unref();
+    if (this.options.sharedStore) {
+      // A safety net only: an approval enqueues its directive at once, and the engine polls its own queue
+      // every pollIntervalMs. This finds directives approved on instances where execution is off.
+      this.timer = setInterval(() => this.kick(), this.pollMs());
+      this.timer.unref();
+    }
     this.kick();
   }
 
@@ -77,7 +84,11 @@ export class Executions {
       return;
     }
     this.dispatching = this.dispatch()
-      .catch((err: unknown) => this.options.logger.warn({ err }, "dispatching approved directives failed; the next poll retries"))
+      .catch((err: unknown) => {
+        this.options.logger.warn({ err }, "dispatching approved directives failed; retried shortly");
+        // A shared store's poll retries; the embedded store has no poll, so the retry is armed here.
+        if (!this.options.sharedStore) this.retrySoon();
+      })
       .finally(() => {
         this.dispatching = undefined;
         if (this.again) {
@@ -85,6 +96,19 @@ export class Executions {
           this.kick();
         }
       });
+  }
+
+  private retrySoon(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.kick();
+    }, this.pollMs());
+    this.timer.unref();
+  }
+
+  private pollMs(): number {
+    return Math.max(DISPATCH_POLL_MS, this.options.settings.pollIntervalMs);
   }
 
   async getRun(id: string): Promise<RunView> {
@@ -100,6 +124,7 @@ export class Executions {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
+    this.timer = undefined;
     // A dispatch in flight may be launching the engine: it finishes first, and the engine is then shut down.
     while (this.dispatching) await this.dispatching;
     const engine = this.engine;

@@ -157,9 +157,11 @@ export async function returnGrant(db: Db, key: WindowKey & { holder: string; amo
  * One sync round's lease work, in one statement: extends every lease the holder has, frees what other
  * holders' expired leases held (they stopped renewing: killed, or cut off), and drops every lease of a
  * window that ended over an hour ago. The renewed and reaped rows are disjoint, as one statement needs.
- * Answers the holder's leases that still exist, and how many leases were freed.
+ * `everyOther` frees other holders' leases whether or not they expired: on a store only this process
+ * opens, they belong to processes that are gone. Answers the holder's leases that still exist, and
+ * how many leases were freed.
  */
-export async function renewAndReapLeases(db: Db, holder: string, ttlMs: number): Promise<{ live: WindowKey[]; freed: number }> {
+export async function renewAndReapLeases(db: Db, holder: string, ttlMs: number, everyOther = false): Promise<{ live: WindowKey[]; freed: number }> {
   const result = await db.execute(sql`
     with ended as (
       select budget_name, start from budget_windows where "end" < now() - interval '1 hour'
@@ -168,7 +170,7 @@ export async function renewAndReapLeases(db: Db, holder: string, ttlMs: number):
       where l.holder = ${holder} and not exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
       returning budget_name, window_start
     ), dead as (
-      delete from budget_leases l where (l.holder <> ${holder} and l.expires_at < now())
+      delete from budget_leases l where (l.holder <> ${holder} and (l.expires_at < now() or ${everyOther}::boolean))
         or exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
       returning budget_name, window_start, amount
     ), freed as (
@@ -220,6 +222,8 @@ export interface WarnedWindows {
   marked: Array<{ budget: string; start: Date; spent: string; limit: string }>;
   /** Budgets whose open window is past its warning amount, marked now or before. */
   warned: string[];
+  /** Epoch ms at which the first of those windows ends (infinity when none is warned). */
+  warnedUntil: number;
 }
 
 /** Marks the windows whose spend passed their budget's warning amount, and reads which open windows are warned, in one statement. */
@@ -228,16 +232,18 @@ export async function markWarned(db: Db): Promise<WarnedWindows> {
     with marked as (
       update budget_windows w set warned_at = now() from ${budgets} b
       where b.name = w.budget_name and b.deleted_at is null and w.warned_at is null and b.warn_usd is not null and w.spent >= b.warn_usd and w."end" > now()
-      returning w.budget_name as budget, w.start, w.spent::text as spent, w.limit_usd::text as "limit"
+      returning w.budget_name as budget, w.start, w."end", w.spent::text as spent, w.limit_usd::text as "limit"
     )
     -- The second branch reads the windows as they were before this statement: the newly marked ones come from the first.
-    select budget, start, spent, "limit", true as marked, start <= now() as open from marked
+    select budget, start, "end", spent, "limit", true as marked, start <= now() as open from marked
     union all
-    select budget_name, start, null, null, false, true from budget_windows where start <= now() and "end" > now() and warned_at is not null`);
-  const rows = rowsOf<{ budget: string; start: string | Date; spent: string | null; limit: string | null; marked: boolean; open: boolean }>(result);
+    select budget_name, start, "end", null, null, false, true from budget_windows where start <= now() and "end" > now() and warned_at is not null`);
+  const rows = rowsOf<{ budget: string; start: string | Date; end: string | Date; spent: string | null; limit: string | null; marked: boolean; open: boolean }>(result);
+  const open = rows.filter((r) => r.open);
   return {
     marked: rows.filter((r) => r.marked).map((r) => ({ budget: r.budget, start: new Date(r.start), spent: r.spent!, limit: r.limit! })),
-    warned: [...new Set(rows.filter((r) => r.open).map((r) => r.budget))],
+    warned: [...new Set(open.map((r) => r.budget))],
+    warnedUntil: Math.min(Number.POSITIVE_INFINITY, ...open.map((r) => new Date(r.end).getTime())),
   };
 }
 

@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { freshStore, STORE_KINDS, type TestStore } from "../../../test/support/stores.js";
+import { silentLogger } from "../../core/logger.js";
+import { Metrics } from "../../telemetry/metrics.js";
+import { ArtifactWriter, LocalObjectStore } from "./artifact-store.js";
+import { Executions } from "./executions.js";
+import { ModuleRegistry, noopModule } from "./modules.js";
+
+/**
+ * When the dispatcher looks for approved directives. The embedded store belongs to this process, so
+ * every approval happens here and kicks a dispatch: nothing is polled, and only a dispatch that failed
+ * is tried again. A shared store is polled every second, for directives approved on other instances.
+ */
+describe.each(STORE_KINDS)("the directive dispatcher on %s", (kind) => {
+  let store: TestStore | undefined;
+  let executions: Executions | undefined;
+  let artifactsDir: string | undefined;
+  afterEach(async () => {
+    await executions?.close();
+    await store?.cleanup();
+    if (artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
+    executions = store = artifactsDir = undefined;
+  });
+
+  /** The dispatcher over a real store, with an engine whose own store cannot be reached: every dispatch that finds work fails. */
+  async function dispatcher(): Promise<{ store: TestStore; launches: number[] }> {
+    store = await freshStore(kind);
+    artifactsDir = await mkdtemp(path.join(os.tmpdir(), "airlock-dispatch-"));
+    const launches: number[] = [];
+    executions = new Executions({
+      db: store.database.db,
+      logger: silentLogger,
+      metrics: new Metrics(),
+      settings: { enabled: true, concurrency: 1, pollIntervalMs: 250, executorId: "dispatch-test" },
+      modules: new ModuleRegistry([noopModule]),
+      artifacts: new ArtifactWriter(store.database.db, new LocalObjectStore(artifactsDir)),
+      moveDirective: () => Promise.reject(new Error("no directive moves in this test")),
+      sharedStore: store.database.kind === "postgres",
+      engineStore: () => {
+        launches.push(performance.now());
+        return Promise.reject(new Error("the engine's store refused the connection"));
+      },
+    });
+    return { store, launches };
+  }
+
+  async function approveOne(s: TestStore): Promise<void> {
+    await s.database.execute(`insert into directives (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, status, approved_at)
+      values ('dir_dispatch', 'ops', 'noop', '{}', 'admin', 'admin', 'test the dispatcher', 'test', '[]', '[]', 'approved', now())`);
+  }
+
+  it("tries a failed dispatch again about a second later, and keeps trying while it fails", async () => {
+    const { store: s, launches } = await dispatcher();
+    await approveOne(s);
+    executions!.start();
+    await vi.waitFor(() => expect(launches.length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 50 });
+    const gaps = launches.slice(1).map((t, i) => t - launches[i]!);
+    // Neither a busy loop nor a give-up: each retry waits for the interval (1 s), give or take a slow host.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(900);
+  });
+
+  if (kind === "pglite") {
+    it("sends nothing to the embedded store while nothing is approved", async () => {
+      const { store: s, launches } = await dispatcher();
+      const atStart = s.database.requestsSent!();
+      executions!.start();
+      // The start's own look for work (and for runs a crash left) is the only statement.
+      await vi.waitFor(() => expect(s.database.requestsSent!()).toBe(atStart + 1), { timeout: 5_000, interval: 20 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = s.database.requestsSent!();
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(s.database.requestsSent!()).toBe(before);
+      expect(launches).toEqual([]);
+    });
+  }
+});
