@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { measureCell, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
+import { measureCell, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
 import { markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
 import { median } from "./support/stats.js";
@@ -42,7 +42,7 @@ if (!databaseUrl) {
 }
 const WORKERS = 2;
 
-const plan: CellPlan = smoke ? { warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
+const plan: CellPlan = smoke ? { targetWarmupSeconds: 0, warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { targetWarmupSeconds: 5, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
 const cells: Cell[] = [];
 for (const mode of list(flags.modes, "json,stream"))
@@ -74,8 +74,14 @@ function requireWrk(): void {
 
 async function runCells(target: Target): Promise<CellResult[]> {
   const out: CellResult[] = [];
+  const warm = await warmTarget(target, plan);
   for (const cell of cells) {
     const r = await measureCell(target, cell, plan);
+    if (out.length === 0) {
+      // The target's warm-up counts with its first cell: its rows are in the ledger, and its errors are errors.
+      r.sent += warm.sent;
+      r.errors += warm.errors;
+    }
     console.log(`  ${target.name.padEnd(22)} ${cell.stream ? "stream" : "json  "} ${String(cell.delayMs).padStart(2)} ms c${String(cell.connections).padEnd(2)}  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  ${r.peakRssMb.toFixed(0)} MB${r.ttfbP50Ms !== undefined ? `  TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms` : ""}${r.errors ? `  ERRORS ${r.errors}` : ""}`);
     out.push(r);
   }
@@ -131,7 +137,7 @@ async function main(): Promise<void> {
     const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
     const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
     const json = { "content-type": "application/json" };
-    console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}; targets: ${[...wanted].join(", ")}`);
+    console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}${plan.targetWarmupSeconds ? `, ${plan.targetWarmupSeconds} s of warm-up per target` : ""}; targets: ${[...wanted].join(", ")}`);
 
     if (wanted.has("direct")) results.push(...(await runCells({ name: "direct", url: `${upstreamBaseUrl}/chat/completions`, headers: json, pids: async () => [upstream.pid] })));
     if (wanted.has("proxy")) {

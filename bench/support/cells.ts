@@ -53,10 +53,23 @@ export function requestBody(cell: Pick<Cell, "stream" | "delayMs">): string {
 }
 
 export interface CellPlan {
+  /**
+   * Load before a target's first cell (JSON calls at 16 connections, 0 ms upstream). A fresh process
+   * compiles its hot code in its first seconds of traffic (PGlite's WebAssembly above all, whose
+   * optimizing compile Airlock delays past startup), and the first cell would pay for it alone.
+   */
+  targetWarmupSeconds: number;
   warmupSeconds: number;
   seconds: number;
   /** Sequential streamed requests for the TTFB probe. */
   ttfbRequests: number;
+}
+
+/** Brings a fresh target's code up to speed before its first cell; answers what it sent, for the ledger check. */
+export async function warmTarget(target: Target, plan: CellPlan): Promise<{ sent: number; errors: number }> {
+  if (plan.targetWarmupSeconds <= 0) return { sent: 0, errors: 0 };
+  const warm = await runLoad({ url: target.url, headers: target.headers, body: requestBody({ stream: false, delayMs: 0 }), connections: 16, seconds: plan.targetWarmupSeconds });
+  return { sent: warm.sent, errors: warm.errors };
 }
 
 export async function measureCell(target: Target, cell: Cell, plan: CellPlan): Promise<CellResult> {
