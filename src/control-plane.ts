@@ -40,6 +40,7 @@ import { Notifier } from "./governance/notifications.js";
 import { AuditLog } from "./governance/audit-log.js";
 import type { Directives } from "./governance/directives/directives.js";
 import { createGovernance, type Governance } from "./governance/pipeline.js";
+import { joinStore, type StoreShare } from "./store/sharing.js";
 import { issuerChat } from "./governance/executions/llm-call.js";
 import type { ExecutionModule } from "./governance/executions/modules.js";
 import { compileRouteExtras } from "./routing/operations.js";
@@ -94,6 +95,7 @@ export class ControlPlane {
   private readonly notices: ChangeNotices;
   private readonly ledger: LedgerWriter;
   private deps: CallDeps;
+  private readonly store: StoreShare;
   private closing: Promise<void> | undefined;
   private unlisten: Unlisten | undefined;
   private routesApplied = false;
@@ -111,13 +113,18 @@ export class ControlPlane {
     const clock = options.clock ?? systemClock;
     const now = () => clock.now();
     const shared = options.database.kind === "postgres";
+    this.store = joinStore(options.database, () => {
+      // Another plane in this process opened the same embedded store: renew at once, and poll from now on.
+      void this.budgets.sync();
+      this.governance.executions.storeShared();
+    });
     this.killSwitch = new KillSwitch({ db: options.database.db, logger: this.logger, ...config.killSwitch, shared, announce: () => this.notices.announce("kill_switch") });
     this.toggles = new FeatureToggles({ db: options.database.db, logger: this.logger, announce: () => this.notices.announce("toggles") });
     this.budgets = new Budgets({
       db: options.database.db,
       logger: this.logger,
       holder: newId("holder"),
-      sharedStore: shared,
+      sharedStore: () => this.store.shared,
       settings: config.budgeting,
       seeds: config.budgets.map(budgetInput),
       now,
@@ -171,6 +178,7 @@ export class ControlPlane {
       config,
       dataDir: options.dataDir,
       executorId: options.executorId,
+      sharedStore: () => this.store.shared,
       modules: options.modules,
       chat: issuerChat((keyId) => this.keys.principalOf(keyId), (body, ctx) => this.chat(body, ctx)),
     });
@@ -386,6 +394,7 @@ export class ControlPlane {
       // After the ledger: every settled call's spend is written, so what is left to return is exact.
       await this.budgets.close();
       await closeCatalog(this.deps.catalog);
+      this.store.leave();
     })();
     return this.closing;
   }

@@ -25,12 +25,12 @@ const SYNC_MS = 100;
 const budgeting = { syncIntervalMs: SYNC_MS, leaseTtlMs: 1_000 };
 const budget = { name: "daily", scope: "global" as const, limit: "1", warnAt: "0.02" };
 
-function config(upstreamUrl: string): AirlockConfigInput {
+function config(upstreamUrl: string, sync: typeof budgeting = budgeting): AirlockConfigInput {
   return {
     providers: { p1: { type: "openai-compatible", baseUrl: upstreamUrl, apiKey: "sk-upstream" } },
     models: [{ id: "p1/m1", price: { input: "0", output: "100", per: "1M" } }],
     budgets: [budget],
-    budgeting,
+    budgeting: sync,
     ledger: { flushIntervalMs: 50 },
   };
 }
@@ -59,8 +59,8 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
   let plane: ControlPlane | undefined;
   let store: TestStore | undefined;
   afterEach(async () => {
-    await gw?.close();
     await plane?.close();
+    await gw?.close();
     await store?.cleanup();
     await upstream?.close();
     gw = plane = store = upstream = undefined;
@@ -107,6 +107,50 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
     expect(status.find((b) => b.name === "daily")).toMatchObject({ current: { spent: "0.04", warned: true } });
     const anyone = { principal: { keyId: "key_any", userId: null, teamId: null, orgId: null }, endUser: undefined, operation: undefined };
     expect(gw!.plane.budgets.warned(anyone)).toBe(true);
+  });
+
+  it("renews a lease that keeps holding allowance before its safe time runs out, so calls go on without waiting on the store", async () => {
+    upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
+    // Slower rounds than the other tests', so that a busy test machine's pauses stay well inside the margin.
+    const slower = { syncIntervalMs: 200, leaseTtlMs: 2_000 };
+    gw = await startTestGateway(kind, config(upstream.url, slower));
+    const { budgets, catalog } = gw.plane;
+    const model = catalog.models.get("p1/m1")!;
+    const defs = budgets.applying({ principal: { keyId: "key_any", userId: null, teamId: null, orgId: null }, endUser: undefined, operation: undefined });
+    const worst = { inputTokens: 10, outputTokens: 100, answers: 1 };
+    // The first reservation leases from the store; settling at no cost keeps the allowance whole.
+    budgets.settle(await budgets.reserve(defs, [model], worst, catalog.missingPrice), "0");
+    // Two lease TTLs of reservations, one every 50 ms: each one is served from memory, none waits on a lease.
+    const until = performance.now() + 2 * slower.leaseTtlMs;
+    let served = 0;
+    while (performance.now() < until) {
+      const reservation = budgets.reserve(defs, [model], worst, catalog.missingPrice);
+      expect(reservation).not.toBeInstanceOf(Promise);
+      budgets.settle(reservation as Exclude<typeof reservation, Promise<unknown>>, "0");
+      served++;
+      await sleep(50);
+    }
+    expect(served).toBeGreaterThan(20);
+  });
+
+  it("renews every round once a second control plane shares the embedded store, as instances on PostgreSQL do", async () => {
+    upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
+    gw = await startTestGateway(kind, config(upstream.url));
+    await centCalls(1);
+    await waitFor(() => windowCounters(gw!.store), (c) => c.spent === "0.01" && c.reserved === "0", 10_000);
+    const leasesOf = async () => (await leaseRows(gw!.store)).map((l) => l.holder);
+    const [alone] = await leasesOf();
+    const expiresAt = async () => Date.parse((await leaseRows(gw!.store)).find((l) => l.holder === alone)!.expiresAt);
+    const before = await expiresAt();
+    await sleep(5 * SYNC_MS);
+    // Alone on the embedded store, an idle plane leaves its empty lease as it is; on PostgreSQL it renews it.
+    if (kind === "pglite") expect(await expiresAt()).toBe(before);
+    else expect(await expiresAt()).toBeGreaterThan(before);
+    plane = await ControlPlane.create({ config: resolveConfig(config(upstream.url), "test"), database: gw.store.database, adminKey: "sk-test-admin-second" });
+    const shared = await expiresAt();
+    await sleep(5 * SYNC_MS);
+    expect(await expiresAt()).toBeGreaterThan(shared);
+    if (kind === "pglite") expect(shared).toBeGreaterThan(before); // renewed at once when the second plane came
   });
 
   it(kind === "pglite" ? "frees a gone process's lease in its first sync round, however recently it was renewed" : "leaves another instance's unexpired lease alone", async () => {

@@ -24,6 +24,8 @@ export interface GovernanceOptions {
   chat: ChatCaller;
   /** More execution modules, beside noop, echo, fail_intentionally and llm_call. */
   modules?: readonly ExecutionModule[];
+  /** Whether other control planes may use the store (see joinStore). */
+  sharedStore(): boolean;
 }
 
 /** The governance pipeline, wired: directives → policy → approval → durable execution → artifacts. */
@@ -50,7 +52,7 @@ export function createGovernance(options: GovernanceOptions): Governance {
     modules: new ModuleRegistry([noopModule, echoModule, failIntentionallyModule, llmCallModule(options.chat), ...(options.modules ?? [])]),
     artifacts,
     moveDirective: (id, to) => directives.advance(id, to),
-    sharedStore: database.kind === "postgres",
+    sharedStore: options.sharedStore,
     engineStore: async () => ({ url: await database.workflowsUrl(), embedded: database.kind === "pglite" }),
   });
   return {

@@ -5,7 +5,7 @@ const SYNC_MS = 1_000;
 
 function planOn(shared: boolean): { plan: BudgetSyncPlan; ledger: { writes: number } } {
   const ledger = { writes: 0 };
-  return { plan: new BudgetSyncPlan({ shared, syncIntervalMs: SYNC_MS, ledgerWrites: () => ledger.writes }), ledger };
+  return { plan: new BudgetSyncPlan({ shared: () => shared, syncIntervalMs: SYNC_MS, ledgerWrites: () => ledger.writes }), ledger };
 }
 
 describe("BudgetSyncPlan on a shared store", () => {
@@ -30,13 +30,13 @@ describe("BudgetSyncPlan on a store this process alone opens", () => {
     expect(plan.leaseWork([], 2 * SYNC_MS)).toBeUndefined();
   });
 
-  it("renews a lease that holds allowance only once its safe time is within two rounds of running out", () => {
+  it("renews a lease that holds allowance only once its safe time is within three rounds of running out", () => {
     const { plan } = planOn(false);
     plan.leaseWork([], 0);
     plan.leaseWorkDone();
     const hold = { allowance: 5n, validUntil: 8_000 };
-    expect(plan.leaseWork([hold], 5_999)).toBeUndefined();
-    expect(plan.leaseWork([hold], 6_000)).toBe("renew");
+    expect(plan.leaseWork([hold], 4_999)).toBeUndefined();
+    expect(plan.leaseWork([hold], 5_000)).toBe("renew");
     // Past its safe time too: a call would lease afresh, but renewing keeps the allowance usable.
     expect(plan.leaseWork([hold], 9_000)).toBe("renew");
     // Nothing held: nothing worth renewing, however close the end.

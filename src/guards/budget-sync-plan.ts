@@ -7,10 +7,10 @@ export interface HeldLease {
 
 export interface BudgetSyncPlanOptions {
   /**
-   * True when other instances may open the store (PostgreSQL). False for the embedded store, which
-   * belongs to this process alone: then nothing but this instance moves the counters or holds leases.
+   * True while other instances may use the store (PostgreSQL, always). False while this instance has
+   * the embedded store to itself: then nothing else moves the counters or holds leases.
    */
-  shared: boolean;
+  shared(): boolean;
   syncIntervalMs: number;
   /** Ledger rows written so far: their insert moves the windows' spend, which warnings are read from. */
   ledgerWrites(): number;
@@ -43,10 +43,10 @@ export class BudgetSyncPlan {
 
   /** The lease statement this round sends, if any. */
   leaseWork(holds: Iterable<HeldLease>, monotonicNow: number): LeaseWork {
-    if (this.options.shared) return "renew";
+    if (this.options.shared()) return "renew";
     if (this.firstRound) return "renew-and-reap-every-other";
-    // Renewed with two rounds to spare, so a round that runs late still renews in time.
-    const margin = 2 * this.options.syncIntervalMs;
+    // Renewed with three rounds to spare: a round can run two late, as on a shared store, and still renew in time.
+    const margin = 3 * this.options.syncIntervalMs;
     for (const hold of holds) if (hold.allowance > 0n && hold.validUntil - monotonicNow <= margin) return "renew";
     return undefined;
   }
@@ -58,7 +58,7 @@ export class BudgetSyncPlan {
   /** Whether this round reads warnings. When it does, `warningsRead` or `warningReadFailed` follows. */
   warningReadDue(epochNow: number): boolean {
     const writes = this.options.ledgerWrites();
-    const due = this.options.shared || this.budgetsChangedSinceRead || writes !== this.writesAtWarningRead || epochNow >= this.warnedUntil;
+    const due = this.options.shared() || this.budgetsChangedSinceRead || writes !== this.writesAtWarningRead || epochNow >= this.warnedUntil;
     if (!due) return false;
     // Taken before the read goes out: rows written and budgets changed while it runs are read next round.
     this.writesAtReadSent = writes;

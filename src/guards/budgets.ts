@@ -41,8 +41,8 @@ export interface BudgetsOptions {
   logger: Logger;
   /** This instance's lease holder id: random per process start. */
   holder: string;
-  /** False for the embedded store, which this process alone opens: sync rounds then send only what is due (see BudgetSyncPlan). */
-  sharedStore: boolean;
+  /** False while this instance has the store to itself (see joinStore): sync rounds then send only what is due (see BudgetSyncPlan). */
+  sharedStore(): boolean;
   settings: AirlockConfig["budgeting"];
   seeds: readonly BudgetInput[];
   /** Epoch milliseconds: decides which window a call falls in. */

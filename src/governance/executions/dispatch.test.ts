@@ -38,7 +38,7 @@ describe.each(STORE_KINDS)("the directive dispatcher on %s", (kind) => {
       modules: new ModuleRegistry([noopModule]),
       artifacts: new ArtifactWriter(store.database.db, new LocalObjectStore(artifactsDir)),
       moveDirective: () => Promise.reject(new Error("no directive moves in this test")),
-      sharedStore: store.database.kind === "postgres",
+      sharedStore: () => store!.database.kind === "postgres",
       engineStore: () => {
         launches.push(performance.now());
         return Promise.reject(new Error("the engine's store refused the connection"));

@@ -30,10 +30,11 @@ export interface ExecutionsOptions {
   artifacts: ArtifactWriter;
   moveDirective: DirectiveMover;
   /**
-   * False for the embedded store, which this process alone opens: every approval then happens here
-   * and kicks a dispatch itself, so the store is not polled; a failed dispatch is retried on its own.
+   * False while this instance has the embedded store to itself (see joinStore): every approval then
+   * happens here and kicks a dispatch, so the store is not polled. A dispatch that failed, or that
+   * left approved directives behind, is tried again on its own.
    */
-  sharedStore: boolean;
+  sharedStore(): boolean;
   /** The engine's Postgres URL, and whether it is PGlite's one-connection socket. */
   engineStore: () => Promise<{ url: string; embedded: boolean }>;
 }
@@ -43,6 +44,8 @@ export interface RunView extends ExecutionRunRow {
 }
 
 const DISPATCH_POLL_MS = 1_000;
+/** Approved directives offered to the engine per dispatch, oldest first. */
+const DISPATCH_PAGE = 100;
 
 type StepOutcome = ModuleResult | { status: "CANCELED" };
 
@@ -55,7 +58,9 @@ type StepOutcome = ModuleResult | { status: "CANCELED" };
 export class Executions {
   private engine: WorkflowEngine | undefined;
   private launching: Promise<WorkflowEngine | undefined> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private poll: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private dispatching: Promise<void> | undefined;
   private closed = false;
   private again = false;
@@ -66,13 +71,21 @@ export class Executions {
   /** Dispatches what is approved (and, at start, runs a crash left behind), then polls for more on a shared store. */
   start(): void {
     if (!this.options.settings.enabled) return;
-    if (this.options.sharedStore) {
-      // A safety net only: an approval enqueues its directive at once, and the engine polls its own queue
-      // every pollIntervalMs. This finds directives approved on instances where execution is off.
-      this.timer = setInterval(() => this.kick(), this.pollMs());
-      this.timer.unref();
-    }
+    this.started = true;
+    if (this.options.sharedStore()) this.startPolling();
     this.kick();
+  }
+
+  /** Another control plane now uses the store: directives may be approved there, so poll for them. */
+  storeShared(): void {
+    if (this.started && !this.closed) this.startPolling();
+  }
+
+  private startPolling(): void {
+    // A safety net only: an approval enqueues its directive at once, and the engine polls its own queue
+    // every pollIntervalMs. This finds directives approved on instances where execution is off.
+    this.poll ??= setInterval(() => this.kick(), this.pollMs());
+    this.poll.unref();
   }
 
   /** Dispatches now (a directive was just approved), instead of at the next poll. */
@@ -86,8 +99,7 @@ export class Executions {
     this.dispatching = this.dispatch()
       .catch((err: unknown) => {
         this.options.logger.warn({ err }, "dispatching approved directives failed; retried shortly");
-        // A shared store's poll retries; the embedded store has no poll, so the retry is armed here.
-        if (!this.options.sharedStore) this.retrySoon();
+        this.retrySoon();
       })
       .finally(() => {
         this.dispatching = undefined;
@@ -98,13 +110,14 @@ export class Executions {
       });
   }
 
+  /** Dispatches again after the poll interval, where no poll would: the embedded store's own dispatcher. */
   private retrySoon(): void {
-    if (this.timer !== undefined || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    if (this.poll !== undefined || this.retry !== undefined || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
       this.kick();
     }, this.pollMs());
-    this.timer.unref();
+    this.retry.unref();
   }
 
   private pollMs(): number {
@@ -123,8 +136,8 @@ export class Executions {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    clearInterval(this.poll);
+    clearTimeout(this.retry);
     // A dispatch in flight may be launching the engine: it finishes first, and the engine is then shut down.
     while (this.dispatching) await this.dispatching;
     const engine = this.engine;
@@ -138,7 +151,10 @@ export class Executions {
     if (!this.engine && !(await q.hasOpenWork(db))) return;
     const engine = await this.ensureEngine();
     if (!engine) return;
-    for (const id of await q.approvedDirectiveIds(db, 100)) await engine.enqueue(id);
+    const approved = await q.approvedDirectiveIds(db, DISPATCH_PAGE);
+    for (const id of approved) await engine.enqueue(id);
+    // The rest stay approved until earlier ones start: look again shortly, as a poll would.
+    if (approved.length === DISPATCH_PAGE) this.retrySoon();
   }
 
   private async ensureEngine(): Promise<WorkflowEngine | undefined> {
