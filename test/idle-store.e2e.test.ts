@@ -36,6 +36,8 @@ function config(upstreamUrl: string, sync: typeof budgeting = budgeting): Airloc
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A caller every global budget applies to. */
+const ANYONE = { principal: { keyId: "key_any", userId: null, teamId: null, orgId: null }, endUser: undefined, operation: undefined };
 
 interface LeaseRow {
   holder: string;
@@ -66,6 +68,12 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
     gw = plane = store = upstream = undefined;
   });
 
+  async function startGateway(sync: typeof budgeting = budgeting): Promise<TestGateway> {
+    upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
+    gw = await startTestGateway(kind, config(upstream.url, sync));
+    return gw;
+  }
+
   async function centCalls(n: number): Promise<void> {
     const client = gw!.client();
     for (let i = 0; i < n; i++) {
@@ -75,8 +83,7 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
   }
 
   it("settles its calls, raises the budget's warning, hands back idle allowance, and then stays off the embedded store", async () => {
-    upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
-    gw = await startTestGateway(kind, config(upstream.url));
+    await startGateway();
     await centCalls(3);
 
     // The rows land, the warning amount ($0.02) is passed and read, and two idle rounds later the allowance goes back.
@@ -105,18 +112,15 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
     await waitFor(() => windowCounters(gw!.store), (c) => c.spent === "0.04", 10_000);
     const status = await gw!.plane.budgets.status();
     expect(status.find((b) => b.name === "daily")).toMatchObject({ current: { spent: "0.04", warned: true } });
-    const anyone = { principal: { keyId: "key_any", userId: null, teamId: null, orgId: null }, endUser: undefined, operation: undefined };
-    expect(gw!.plane.budgets.warned(anyone)).toBe(true);
+    expect(gw!.plane.budgets.warned(ANYONE)).toBe(true);
   });
 
   it("renews a lease that keeps holding allowance before its safe time runs out, so calls go on without waiting on the store", async () => {
-    upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
     // Slower rounds than the other tests', so that a busy test machine's pauses stay well inside the margin.
     const slower = { syncIntervalMs: 200, leaseTtlMs: 2_000 };
-    gw = await startTestGateway(kind, config(upstream.url, slower));
-    const { budgets, catalog } = gw.plane;
+    const { budgets, catalog } = (await startGateway(slower)).plane;
     const model = catalog.models.get("p1/m1")!;
-    const defs = budgets.applying({ principal: { keyId: "key_any", userId: null, teamId: null, orgId: null }, endUser: undefined, operation: undefined });
+    const defs = budgets.applying(ANYONE);
     const worst = { inputTokens: 10, outputTokens: 100, answers: 1 };
     // The first reservation leases from the store; settling at no cost keeps the allowance whole.
     budgets.settle(await budgets.reserve(defs, [model], worst, catalog.missingPrice), "0");
@@ -134,19 +138,17 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
   });
 
   it("renews every round once a second control plane shares the embedded store, as instances on PostgreSQL do", async () => {
-    upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
-    gw = await startTestGateway(kind, config(upstream.url));
+    await startGateway();
     await centCalls(1);
     await waitFor(() => windowCounters(gw!.store), (c) => c.spent === "0.01" && c.reserved === "0", 10_000);
-    const leasesOf = async () => (await leaseRows(gw!.store)).map((l) => l.holder);
-    const [alone] = await leasesOf();
+    const [alone] = (await leaseRows(gw!.store)).map((l) => l.holder);
     const expiresAt = async () => Date.parse((await leaseRows(gw!.store)).find((l) => l.holder === alone)!.expiresAt);
     const before = await expiresAt();
     await sleep(5 * SYNC_MS);
     // Alone on the embedded store, an idle plane leaves its empty lease as it is; on PostgreSQL it renews it.
     if (kind === "pglite") expect(await expiresAt()).toBe(before);
     else expect(await expiresAt()).toBeGreaterThan(before);
-    plane = await ControlPlane.create({ config: resolveConfig(config(upstream.url), "test"), database: gw.store.database, adminKey: "sk-test-admin-second" });
+    plane = await ControlPlane.create({ config: resolveConfig(config(upstream!.url), "test"), database: gw!.store.database, adminKey: "sk-test-admin-second" });
     const shared = await expiresAt();
     await sleep(5 * SYNC_MS);
     expect(await expiresAt()).toBeGreaterThan(shared);
@@ -162,7 +164,7 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
     await openWindow(db, { budget: "daily", start, end: new Date(window.end), holder: "holder_gone", ttlMs: 600_000 });
     expect(await acquireGrant(db, { budget: "daily", start, holder: "holder_gone", give: "0", need: "0.05", chunk: "0.05", ttlMs: 600_000 })).toMatchObject({ granted: "0.05" });
 
-    plane = await ControlPlane.create({ config: resolveConfig({ ...config("http://127.0.0.1:9"), budgets: [budget] }, "test"), database: store.database, adminKey: "sk-test-admin-idle" });
+    plane = await ControlPlane.create({ config: resolveConfig(config("http://127.0.0.1:9"), "test"), database: store.database, adminKey: "sk-test-admin-idle" });
     await sleep(10 * SYNC_MS);
     const counters = await windowCounters(store);
     const holders = (await leaseRows(store)).map((l) => [l.holder, l.amount]);

@@ -67,9 +67,9 @@ describe("BudgetSyncPlan on a store this process alone opens", () => {
     const { plan } = planOn(false);
     expect(plan.warningReadDue(0)).toBe(true);
     plan.warningsRead(Number.POSITIVE_INFINITY);
-    plan.budgetsChanged();
+    plan.readWarningsAgain();
     expect(plan.warningReadDue(SYNC_MS)).toBe(true);
-    plan.budgetsChanged();
+    plan.readWarningsAgain();
     plan.warningsRead(Number.POSITIVE_INFINITY);
     expect(plan.warningReadDue(2 * SYNC_MS)).toBe(true);
     plan.warningsRead(Number.POSITIVE_INFINITY);
@@ -80,9 +80,9 @@ describe("BudgetSyncPlan on a store this process alone opens", () => {
     const { plan } = planOn(false);
     expect(plan.warningReadDue(0)).toBe(true);
     plan.warningsRead(Number.POSITIVE_INFINITY);
-    plan.budgetsChanged();
+    plan.readWarningsAgain();
     expect(plan.warningReadDue(SYNC_MS)).toBe(true);
-    plan.warningReadFailed();
+    plan.readWarningsAgain();
     expect(plan.warningReadDue(2 * SYNC_MS)).toBe(true);
   });
 

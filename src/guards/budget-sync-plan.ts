@@ -35,7 +35,8 @@ export class BudgetSyncPlan {
   /** Ledger writes as of the last warning read; undefined until one succeeds. */
   private writesAtWarningRead: number | undefined;
   private writesAtReadSent: number | undefined;
-  private budgetsChangedSinceRead = true;
+  /** Set when the next round must read whatever else: the budgets changed, or the last read failed. */
+  private mustRead = true;
   /** Epoch ms at which the earliest warned window ends: its budget is no longer warned after it. */
   private warnedUntil = Number.POSITIVE_INFINITY;
 
@@ -55,14 +56,14 @@ export class BudgetSyncPlan {
     this.firstRound = false;
   }
 
-  /** Whether this round reads warnings. When it does, `warningsRead` or `warningReadFailed` follows. */
+  /** Whether this round reads warnings. When it does, `warningsRead` or `readWarningsAgain` follows. */
   warningReadDue(epochNow: number): boolean {
     const writes = this.options.ledgerWrites();
-    const due = this.options.shared() || this.budgetsChangedSinceRead || writes !== this.writesAtWarningRead || epochNow >= this.warnedUntil;
+    const due = this.options.shared() || this.mustRead || writes !== this.writesAtWarningRead || epochNow >= this.warnedUntil;
     if (!due) return false;
     // Taken before the read goes out: rows written and budgets changed while it runs are read next round.
     this.writesAtReadSent = writes;
-    this.budgetsChangedSinceRead = false;
+    this.mustRead = false;
     return true;
   }
 
@@ -72,12 +73,11 @@ export class BudgetSyncPlan {
     this.warnedUntil = warnedUntil;
   }
 
-  warningReadFailed(): void {
-    this.budgetsChangedSinceRead = true;
-  }
-
-  /** A budget was created, changed or removed: its warning amount may now be passed, or no longer apply. */
-  budgetsChanged(): void {
-    this.budgetsChangedSinceRead = true;
+  /**
+   * The next round reads warnings: a budget was created, changed or removed (its warning amount may now
+   * be passed, or no longer apply), or the last read failed.
+   */
+  readWarningsAgain(): void {
+    this.mustRead = true;
   }
 }

@@ -99,7 +99,7 @@ export class Budgets {
   /** Reads every budget again, and forgets what this instance knew of full windows: allowance may have been freed. */
   async reload(): Promise<void> {
     await this.book.reload();
-    this.plan.budgetsChanged();
+    this.plan.readWarningsAgain();
     for (const [name, hold] of this.holds) {
       const def = this.book.get(name);
       if (def && def.period === hold.def.period && def.timezone === hold.def.timezone) hold.def = def;
@@ -301,7 +301,7 @@ export class Budgets {
     try {
       read = await q.markWarned(this.options.db);
     } catch (err) {
-      this.plan.warningReadFailed();
+      this.plan.readWarningsAgain();
       throw err;
     }
     this.plan.warningsRead(read.warnedUntil);
