@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { watch } from "node:fs";
 import { access, rm, writeFile } from "node:fs/promises";
@@ -96,60 +96,85 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
   const config = await writeAirlockConfig(setup);
   const args = [...(setup.nodeArgs ?? []), setup.bin ?? (setup.unbundled ? UNBUNDLED_MAIN : BIN), "start", "--config", config, "--data-dir", setup.dataDir, "--port", String(port)];
   if (setup.workers) args.push("--workers", String(setup.workers));
-  // The gateway writes this file once it listens. Waiting for it costs no CPU, where asking every
-  // 2 ms cost the bench's own process half a core (400 failed fetches in 1.5 s took 0.75 s of CPU),
-  // taken from the target's startup on a 2-core machine.
   const gatewayFile = path.join(setup.dataDir, GATEWAY_FILE);
   await rm(gatewayFile, { force: true });
-  const watcher = watch(setup.dataDir);
-  let fallback: NodeJS.Timeout | undefined;
-  const listening = new Promise<void>((resolve) => {
-    watcher.on("change", (_event, name) => {
-      if (name === GATEWAY_FILE) resolve();
-    });
-    // Should a file system not report the file, a look every 100 ms still finds it.
-    fallback = setInterval(() => void access(gatewayFile).then(resolve, () => undefined), 100);
-  });
-  const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: setup.dataDir,
-    env: {
-      ...process.env,
-      AIRLOCK_ADMIN_KEY: setup.adminKey,
-      BENCH_UPSTREAM_KEY: "sk-bench-upstream",
-      DATABASE_URL: setup.databaseUrl ?? "",
-      NODE_ENV: "production",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const listening = fileAppears(gatewayFile);
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   const probe = {
     method: "POST",
     headers: { authorization: `Bearer ${apiKey ?? setup.adminKey}`, "content-type": "application/json" },
     body: JSON.stringify({ model: "delay-0", messages: [{ role: "user", content: "ready?" }] }),
   };
-  const deadline = Date.now() + 30_000;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let deadline: NodeJS.Timeout | undefined;
+  let child: ChildProcess | undefined;
   try {
+    const spawnedAt = performance.now();
+    const started = spawn(process.execPath, args, {
+      cwd: setup.dataDir,
+      env: {
+        ...process.env,
+        AIRLOCK_ADMIN_KEY: setup.adminKey,
+        BENCH_UPSTREAM_KEY: "sk-bench-upstream",
+        DATABASE_URL: setup.databaseUrl ?? "",
+        NODE_ENV: "production",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    child = started;
+    const failed = new Promise<string>((resolve) => {
+      started.once("exit", (code, signal) => resolve(`airlock exited with ${signal ?? `code ${code}`} during startup`));
+      started.once("error", (err) => resolve(`airlock could not be started: ${err.message}`));
+      deadline = setTimeout(() => resolve("airlock did not start within 30 s"), 30_000);
+    });
     for (;;) {
-      await Promise.race([listening, exited]);
-      if (child.exitCode !== null) throw new Error(`airlock exited with code ${child.exitCode} during startup`);
+      // Failure first: once settled, it wins over a listening file found earlier.
+      const failure = await Promise.race([failed, listening.found.then(() => undefined)]);
+      if (failure !== undefined) throw new Error(failure);
       try {
         const res = await fetch(`${baseUrl}/chat/completions`, probe);
         await res.arrayBuffer();
-        if (res.status === 200) break;
+        if (res.status === 200) {
+          return { child: started, pid: started.pid!, baseUrl, startupMs: performance.now() - spawnedAt, callsDuringStartup: 1, stop: () => stopProcess(started, 15_000) };
+        }
         throw new Error(`airlock answered ${res.status} to the startup probe`);
       } catch (err) {
         if (err instanceof Error && err.message.startsWith("airlock answered")) throw err;
       }
-      if (Date.now() > deadline) throw new Error("airlock did not start within 30 s");
       await new Promise((r) => setTimeout(r, 10));
     }
+  } catch (err) {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    throw err;
   } finally {
-    watcher.close();
-    clearInterval(fallback);
+    clearTimeout(deadline);
+    listening.close();
   }
-  return { child, pid: child.pid!, baseUrl, startupMs: performance.now() - spawnedAt, callsDuringStartup: 1, stop: () => stopProcess(child, 15_000) };
+}
+
+/**
+ * Resolves once `file` exists. The gateway writes `gateway.json` as soon as it listens, and waiting
+ * for it costs no CPU, where asking for a chat completion every 2 ms cost the bench's own process
+ * half a core (400 failed fetches in 1.5 s took 0.75 s of CPU), taken from the start it measured on
+ * a 2-core machine. A file watch hears it at once; a look every 100 ms covers a file system that
+ * does not report it.
+ */
+function fileAppears(file: string): { found: Promise<void>; close(): void } {
+  const watcher = watch(path.dirname(file));
+  let look: NodeJS.Timeout | undefined;
+  const found = new Promise<void>((resolve) => {
+    watcher.on("change", (_event, name) => {
+      if (name === path.basename(file)) resolve();
+    });
+    watcher.on("error", () => undefined); // the look below still finds it
+    look = setInterval(() => void access(file).then(resolve, () => undefined), 100);
+  });
+  return {
+    found,
+    close: () => {
+      watcher.close();
+      clearInterval(look);
+    },
+  };
 }
 
 export async function createUserKey(target: AirlockTarget, adminKey: string): Promise<string> {
