@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { watch } from "node:fs";
 import { access, rm, writeFile } from "node:fs/promises";
@@ -98,34 +98,33 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
   if (setup.workers) args.push("--workers", String(setup.workers));
   const gatewayFile = path.join(setup.dataDir, GATEWAY_FILE);
   await rm(gatewayFile, { force: true });
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: setup.dataDir,
+    env: {
+      ...process.env,
+      AIRLOCK_ADMIN_KEY: setup.adminKey,
+      BENCH_UPSTREAM_KEY: "sk-bench-upstream",
+      DATABASE_URL: setup.databaseUrl ?? "",
+      NODE_ENV: "production",
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  // Watched from the same tick as the spawn: the child cannot have listened yet.
   const listening = fileAppears(gatewayFile);
+  let deadline: NodeJS.Timeout | undefined;
+  const failed = new Promise<string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(`airlock exited with ${signal ?? `code ${code}`} during startup`));
+    child.once("error", (err) => resolve(`airlock could not be started: ${err.message}`));
+    deadline = setTimeout(() => resolve("airlock did not start within 30 s"), 30_000);
+  });
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   const probe = {
     method: "POST",
     headers: { authorization: `Bearer ${apiKey ?? setup.adminKey}`, "content-type": "application/json" },
     body: JSON.stringify({ model: "delay-0", messages: [{ role: "user", content: "ready?" }] }),
   };
-  let deadline: NodeJS.Timeout | undefined;
-  let child: ChildProcess | undefined;
   try {
-    const spawnedAt = performance.now();
-    const started = spawn(process.execPath, args, {
-      cwd: setup.dataDir,
-      env: {
-        ...process.env,
-        AIRLOCK_ADMIN_KEY: setup.adminKey,
-        BENCH_UPSTREAM_KEY: "sk-bench-upstream",
-        DATABASE_URL: setup.databaseUrl ?? "",
-        NODE_ENV: "production",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    child = started;
-    const failed = new Promise<string>((resolve) => {
-      started.once("exit", (code, signal) => resolve(`airlock exited with ${signal ?? `code ${code}`} during startup`));
-      started.once("error", (err) => resolve(`airlock could not be started: ${err.message}`));
-      deadline = setTimeout(() => resolve("airlock did not start within 30 s"), 30_000);
-    });
     for (;;) {
       // Failure first: once settled, it wins over a listening file found earlier.
       const failure = await Promise.race([failed, listening.found.then(() => undefined)]);
@@ -134,7 +133,7 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
         const res = await fetch(`${baseUrl}/chat/completions`, probe);
         await res.arrayBuffer();
         if (res.status === 200) {
-          return { child: started, pid: started.pid!, baseUrl, startupMs: performance.now() - spawnedAt, callsDuringStartup: 1, stop: () => stopProcess(started, 15_000) };
+          return { child, pid: child.pid!, baseUrl, startupMs: performance.now() - spawnedAt, callsDuringStartup: 1, stop: () => stopProcess(child, 15_000) };
         }
         throw new Error(`airlock answered ${res.status} to the startup probe`);
       } catch (err) {
@@ -143,7 +142,7 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
       await new Promise((r) => setTimeout(r, 10));
     }
   } catch (err) {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     throw err;
   } finally {
     clearTimeout(deadline);
