@@ -262,7 +262,9 @@ export class Executions {
           if (!(err instanceof AirlockError)) throw err;
         });
       }
-      logger.info({ run: runId, directive: run.directiveId, status: ended.status, durationMs: ended.durationMs }, "execution run ended");
+      // Said once, by the execution that ended the run; a replay only finished its writes.
+      if (run.status === "running") logger.info({ run: runId, directive: run.directiveId, status: ended.status, durationMs: ended.durationMs }, "execution run ended");
+      else logger.debug({ run: runId, status: ended.status }, "execution end replayed");
     });
   }
 
