@@ -1,9 +1,13 @@
 import type { Logger } from "./core/logger.js";
+import type { ChangeKind } from "./governance/change-control.js";
 import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
 
 /** What a change notice says changed; each area has one reload. */
 export type ChangeArea = "kill_switch" | "toggles" | "budgets" | "rate_limits" | "grants" | "routes" | "keys" | "prices";
+
+/** The area each kind of change request touches. */
+export const CHANGE_AREA_OF = { route: "routes", price: "prices", budget: "budgets", toggle: "toggles", grant: "grants" } as const satisfies Record<ChangeKind, ChangeArea>;
 
 /**
  * Tells every instance what changed, and reloads what other instances say changed. Areas reload in the

@@ -33,7 +33,7 @@ import { RateLimitRules } from "./guards/rate-limit-rules.js";
 import { Grants } from "./guards/grants.js";
 import { withDeadline } from "./core/deadline.js";
 import { FinanceBook } from "./ledger/finance-book.js";
-import { ChangeControl, type ChangeKind } from "./governance/change-control.js";
+import { ChangeControl } from "./governance/change-control.js";
 import { checkChange } from "./governance/change-checks.js";
 import { estimateImpact } from "./governance/impact.js";
 import { Notifier } from "./governance/notifications.js";
@@ -43,10 +43,10 @@ import { createGovernance, type Governance } from "./governance/pipeline.js";
 import { joinStore, type StoreShare } from "./store/sharing.js";
 import { issuerChat } from "./governance/executions/llm-call.js";
 import type { ExecutionModule } from "./governance/executions/modules.js";
-import { compileRouteExtras } from "./routing/operations.js";
+import { routeExtrasProblem } from "./routing/operations.js";
 import type { Database } from "./store/database.js";
 import type { Unlisten } from "./store/notices.js";
-import { ChangeNotices } from "./change-notices.js";
+import { CHANGE_AREA_OF, ChangeNotices } from "./change-notices.js";
 import { LedgerReports } from "./ledger/ledger-reports.js";
 import { Metrics } from "./telemetry/metrics.js";
 
@@ -190,7 +190,7 @@ export class ControlPlane {
       check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles }, kind, target, proposed),
       // What an applied change touched is reloaded here, and announced to the other instances.
       applied: async (kind) => {
-        const what = AREA_OF[kind];
+        const what = CHANGE_AREA_OF[kind];
         await this.notices.reload(what);
         await this.notices.announce(what);
       },
@@ -222,13 +222,8 @@ export class ControlPlane {
 
   static async create(options: ControlPlaneOptions): Promise<ControlPlane> {
     // A typo in the file's templates or schemas fails here, at start, not on the first call.
-    for (const [name, route] of configRoutes(options.config.config)) {
-      try {
-        compileRouteExtras(route);
-      } catch (err) {
-        throw new ConfigError(`invalid configuration (${options.config.source}):\n  - operations.${name}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
+    const problem = routeExtrasProblem(configRoutes(options.config.config));
+    if (problem) throw new ConfigError(`invalid configuration (${options.config.source}):\n  - ${problem}`);
     const plane = new ControlPlane(options);
     // Listening starts before anything is read, so that no change can fall between the read and the listen.
     plane.unlisten = await plane.notices.listen();
@@ -399,6 +394,3 @@ export class ControlPlane {
     return this.closing;
   }
 }
-
-/** The notice area each kind of change request touches. */
-const AREA_OF = { route: "routes", price: "prices", budget: "budgets", toggle: "toggles", grant: "grants" } as const satisfies Record<ChangeKind, string>;

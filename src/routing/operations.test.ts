@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../config/load.js";
 import { operationSchema, type OperationConfig } from "../config/schema.js";
-import { assertChangeSaves, compileOperations } from "./operations.js";
+import { assertChangeSaves, compileOperations, routeExtrasProblem } from "./operations.js";
 
 const config = resolveConfig(
   { providers: { a: { type: "mock" } }, models: [{ id: "a/fast" }, { id: "a/smart" }], retry: { maxAttempts: 5, maxRetryAfterMs: 1_000 } },
@@ -34,6 +34,14 @@ describe("compileOperations", () => {
     expect(ops.get("ok")?.schema?.jsonSchema).toMatchObject({ required: ["name"] });
     expect(ops.get("ok")?.templates.user?.render({ name: "Ada" })).toBe("Hi Ada");
     expect(ops.get("bad")?.problem).toMatch(/unclosed/);
+  });
+});
+
+describe("routeExtrasProblem", () => {
+  it("names the first route from the file whose template or schema does not compile, and passes good ones", () => {
+    expect(routeExtrasProblem(routes({ ok: { model: "a/fast", outputSchema: "{name: string}", prompt: { user: "Hi {{name}}" } } }))).toBeUndefined();
+    expect(routeExtrasProblem(routes({ ok: { model: "a/fast" }, bad: { model: "a/fast", prompt: { system: "Hi {{name" } } }))).toMatch(/^operations\.bad: .*unclosed/);
+    expect(routeExtrasProblem(routes({ shape: { model: "a/fast", outputSchema: "{name: }" } }))).toMatch(/^operations\.shape: /);
   });
 });
 

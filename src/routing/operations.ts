@@ -103,6 +103,18 @@ export function compileRouteExtras(route: OperationConfig): Pick<Operation, "sch
   return { schema, templates };
 }
 
+/** The first route whose output schema or templates do not compile, as `operations.<name>: <why>`; a typo fails at start, not on the first call. */
+export function routeExtrasProblem(routes: ReadonlyMap<string, OperationConfig>): string | undefined {
+  for (const [name, route] of routes) {
+    try {
+      compileRouteExtras(route);
+    } catch (err) {
+      return `operations.${name}: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  return undefined;
+}
+
 /** An operation named as a target stands for its whole chain, in place. Validation has ruled out cycles. */
 function expandChain(name: string, routes: ReadonlyMap<string, OperationConfig>, world: RouteWorld, seen: Set<string> = new Set()): string[] {
   const route = routes.get(name);
