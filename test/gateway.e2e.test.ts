@@ -81,16 +81,22 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
       messages: [{ role: "user", content: "What is the capital of France?" }],
     });
     let text = "";
-    let chunks = 0;
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {
-      chunks++;
+      chunks.push(chunk);
       text += chunk.choices[0]?.delta.content ?? "";
       if (chunk.usage) usage = chunk.usage;
     }
-    expect(chunks).toBeGreaterThan(2);
+    expect(chunks.length).toBeGreaterThan(2);
     expect(text).toBe(chatFixture.choices[0].message.content);
     expect(usage).toMatchObject({ prompt_tokens: 1843, completion_tokens: 199 });
+    // Every chunk names the catalog's model, not the upstream's, and only the last carries usage; the
+    // upstream's own fields (its id, its fingerprint) come through.
+    expect(new Set(chunks.map((c) => c.model))).toEqual(new Set(["oai/o4-mini"]));
+    expect(chunks.slice(0, -1).every((c) => !("usage" in c))).toBe(true);
+    expect(chunks.at(-1)!.choices).toEqual([]);
+    expect(chunks.at(-2)!).toMatchObject({ id: "chatcmpl-C3bQeA4nR7yKd2WfG9sLm1ZtXc8Pv", system_fingerprint: "fp_7d2b3f1c8e", choices: [{ finish_reason: "stop" }] });
     const row = await lastRow();
     expect(row).toMatchObject({ stream: true, outcome: "success", inputTokens: 1843, outputTokens: 199, usageEstimated: false });
     expect(row.ttftMs).not.toBeNull();

@@ -1,7 +1,8 @@
 import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
-import type { ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
+import { withModel } from "../providers/openai-wire.js";
+import type { CallOptions, ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
 import { estimateUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
@@ -22,13 +23,22 @@ export interface StreamEnd extends Settlement {
   attempts: AttemptRecord[];
 }
 
-export type StreamPart = { type: "chunk"; chunk: ChatChunk } | { type: "end"; end: StreamEnd };
+/** `wire`, when set, is the chunk's JSON to send as it is; `chunk` is then parsed from it only if read. */
+export type StreamPart = { type: "chunk"; chunk: ChatChunk; wire?: string } | { type: "end"; end: StreamEnd };
 
 /** An opened stream: the upstream has sent its first event, so retries and fallbacks are over. */
 export interface OpenStream extends AsyncIterable<StreamPart> {
   readonly model: string;
   readonly provider: string;
   readonly attempts: AttemptRecord[];
+}
+
+export interface StreamOptions {
+  /**
+   * The consumer writes each chunk as JSON: a chunk the adapter hands on as text is relayed as text
+   * (`wire`), and its object is never made. The library's stream, which gives objects, leaves it off.
+   */
+  chunksAsText?: boolean;
 }
 
 interface Opened {
@@ -41,11 +51,13 @@ interface Opened {
  * is pulled inside the attempt, so nothing has reached the client while trying another target is
  * still allowed. After that a failure ends the stream with an error, never with a silent stop.
  */
-export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<OpenStream> {
+export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest, options: StreamOptions = {}): Promise<OpenStream> {
   const prepared = prepareChat(deps, ctx, raw, true);
   const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;
   const { plan, record, body, contract } = prepared;
+  // An output schema reads the text of choice 0 from the objects.
+  const asText = options.chunksAsText === true && contract === undefined;
   const call = callCancellation(deps, ctx);
   let opened: Opened;
   let model: CatalogModel;
@@ -55,7 +67,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
       // The attempt's timeout covers reaching the first event; once it returns, only the call's
       // cancellation applies to the rest of the stream (see executeWithFallbacks).
       async (target, attempt) => {
-        const iterable = await target.provider.stream(upstreamChatRequest(prepared, target), attempt);
+        const iterable = await target.provider.stream(upstreamChatRequest(prepared, target), asText ? new TextChunks(attempt) : attempt);
         const iterator = iterable[Symbol.asyncIterator]();
         return { iterator, first: await iterator.next() };
       },
@@ -108,6 +120,7 @@ async function* relay(
   // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk.
   const cutOnKill = deps.config.killSwitch.inFlight === "cut";
   const operationName = record.operation?.name;
+  const modelJson = JSON.stringify(model.id);
   const toolCalls = new StreamedToolCalls();
   const billDelivered = async () => {
     record.usageEstimated = usage === undefined;
@@ -127,15 +140,22 @@ async function* relay(
           }
         }
         record.ttftMs ??= deps.clock.now() - record.startedAt;
-        event.chunk.model = model.id;
-        for (const choice of event.chunk.choices) {
-          const content = choice.delta.content;
-          if (choice.delta.tool_calls) keep(toolCalls.add(choice.index, choice.delta.tool_calls));
-          if (!content) continue;
-          keep(content);
-          if (text !== undefined && choice.index === 0) text += content;
+        // As text when the adapter handed it on so and its model can be set in place; as an object otherwise.
+        const relayed = event.wire ? withModel(event.wire.text, modelJson) : undefined;
+        if (relayed !== undefined) {
+          for (const content of event.wire!.contents) if (content) keep(content);
+          yield new RelayedChunk(relayed);
+        } else {
+          event.chunk.model = model.id;
+          for (const choice of event.chunk.choices) {
+            const content = choice.delta.content;
+            if (choice.delta.tool_calls) keep(toolCalls.add(choice.index, choice.delta.tool_calls));
+            if (!content) continue;
+            keep(content);
+            if (text !== undefined && choice.index === 0) text += content;
+          }
+          yield { type: "chunk", chunk: event.chunk };
         }
-        yield { type: "chunk", chunk: event.chunk };
       }
       next = await iterator.next();
     }
@@ -179,4 +199,34 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
 /** Ends the upstream's stream; a failure while closing has nobody left to tell. */
 function releaseUpstream(iterator: AsyncIterator<StreamEvent>): void {
   void Promise.resolve(iterator.return?.()).catch(() => undefined);
+}
+
+/** A chunk relayed as text, with the catalog's model in it; its object is parsed only if read (the library's stream). */
+class RelayedChunk {
+  readonly type = "chunk";
+  private parsed: ChatChunk | undefined;
+
+  constructor(readonly wire: string) {}
+
+  get chunk(): ChatChunk {
+    if (this.parsed === undefined) {
+      try {
+        this.parsed = JSON.parse(this.wire) as ChatChunk;
+      } catch {
+        throw new AirlockError("provider_error", "the upstream sent a stream chunk that is not JSON");
+      }
+    }
+    return this.parsed;
+  }
+}
+
+/** An attempt's options, asking the adapter for chunks as text. */
+class TextChunks implements CallOptions {
+  readonly chunksAsText = true;
+
+  constructor(readonly cancellation: Cancellation) {}
+
+  get signal(): AbortSignal {
+    return this.cancellation.signal;
+  }
 }

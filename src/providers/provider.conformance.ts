@@ -124,7 +124,8 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
     it("stream yields the same content as chat in OpenAI chunks, then exactly one usage event equal to chat's", async () => {
       const provider = await make([{ kind: "ok" }, { kind: "ok" }]);
       const whole = await provider.chat(CONFORMANCE_REQUEST, { signal: signal() });
-      const { events, error } = await drain(await provider.stream(CONFORMANCE_REQUEST, { signal: signal() }));
+      // As the gateway asks: it writes chunks as text, so an adapter may hand them on so (StreamEvent.wire).
+      const { events, error } = await drain(await provider.stream(CONFORMANCE_REQUEST, { signal: signal(), chunksAsText: true }));
       expect(error).toBeUndefined();
       const chunks = chunksOf(events);
       expect(chunks.length).toBeGreaterThanOrEqual(2);
@@ -134,6 +135,13 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
         // Usage arrives once, as its own event: a chunk carries none, and relays none on the wire.
         expect((chunk as { usage?: unknown }).usage).toBeUndefined();
         expect(JSON.parse(JSON.stringify(chunk))).not.toHaveProperty("usage");
+      }
+      // A chunk an adapter passes on as text says on the wire exactly what its object says.
+      for (const event of events) {
+        if (event.type !== "chunk" || event.wire === undefined) continue;
+        expect(JSON.parse(event.wire.text)).toEqual(event.chunk);
+        expect(event.wire.text).not.toContain('"usage"');
+        expect(event.wire.contents).toEqual(event.chunk.choices.flatMap((c) => (typeof c.delta.content === "string" ? [c.delta.content] : [])));
       }
       expect(contentOf(chunks)).toBe(whole.choices[0]!.message.content);
       expect(events.filter((e) => e.type === "usage")).toHaveLength(1);

@@ -110,7 +110,18 @@ export interface ChatChunk {
   system_fingerprint?: string;
 }
 
-export type StreamEvent = { type: "chunk"; chunk: ChatChunk } | { type: "usage"; usage: Usage };
+/**
+ * A chunk that can go to an OpenAI client as the upstream wrote it (see openai-wire.ts): OpenAI's chunk
+ * JSON without `usage`, and with no error, tool call or function call in it.
+ */
+export interface ChunkWire {
+  text: string;
+  /** Each `delta.content` string in the chunk, in order. */
+  contents: string[];
+}
+
+/** A chunk with `wire` may parse `chunk` from it when `chunk` is first read. */
+export type StreamEvent = { type: "chunk"; chunk: ChatChunk; wire?: ChunkWire } | { type: "usage"; usage: Usage };
 
 export interface EmbedRequest {
   model: string;
@@ -163,6 +174,11 @@ export interface CallOptions {
    * `signal` as a getter that makes one only when an adapter reads it (see core/cancel.ts).
    */
   cancellation?: AbortSource;
+  /**
+   * For a stream: the caller writes chunks as JSON text anyway, so an adapter that can hand a chunk on
+   * as the upstream wrote it may set `wire` (see StreamEvent). Without it there is no need to look.
+   */
+  chunksAsText?: boolean;
 }
 
 export interface ProviderV1 {

@@ -42,19 +42,21 @@ export function chatCompletions(gw: GatewayContext): Handler {
 }
 
 async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallContext, request: ChatRequest, includeUsage: boolean): Promise<void> {
-  const live = await gw.plane.stream(request, ctx);
+  const live = await gw.plane.stream(request, ctx, { chunksAsText: true });
   res.writeHead(200, { ...SSE_HEADERS, ...airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length) });
-  let last: { id: string; created: number } | undefined;
+  // Read only for the usage chunk's id and time: a chunk relayed as text is not parsed for them until then.
+  let last: { chunk: { id: string; created: number } } | undefined;
   // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
   const events = new SseWriter(res, gw.requestsInFlight() === 1);
   try {
     for await (const part of live) {
       if (part.type === "chunk") {
-        last = part.chunk;
-        const backpressure = events.write(JSON.stringify(part.chunk));
+        last = part;
+        const backpressure = events.write(part.wire ?? JSON.stringify(part.chunk));
         if (backpressure) await backpressure;
       } else if (includeUsage) {
-        const usageChunk = { id: last?.id ?? ctx.requestId, object: "chat.completion.chunk", created: last?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
+        const lastChunk = last?.chunk;
+        const usageChunk = { id: lastChunk?.id ?? ctx.requestId, object: "chat.completion.chunk", created: lastChunk?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
         const backpressure = events.write(JSON.stringify(usageChunk));
         if (backpressure) await backpressure;
       }

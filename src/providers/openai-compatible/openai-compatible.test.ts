@@ -166,6 +166,24 @@ describe("openai-compatible adapter", () => {
     expect(result.choices[0]!.finish_reason).toBe("stop");
   });
 
+  it("asked for chunks as text, passes each content chunk on so, and parses the chunks it must read: usage, tool calls", async () => {
+    const p = await setup();
+    fake.push({ kind: "ok", fixture: "openai/chat" }, { kind: "ok", fixture: "openai/tool-calls" }, { kind: "ok", fixture: "openai/chat" });
+    const asText = { signal: signal(), chunksAsText: true };
+    const plain = (await drain(await p.stream(CONFORMANCE_REQUEST, asText))).filter((e) => e.type === "chunk");
+    expect(plain.length).toBeGreaterThan(2);
+    expect(plain.every((e) => e.wire !== undefined)).toBe(true);
+    expect(plain.flatMap((e) => e.wire!.contents).join("")).toBe(ANSWER);
+    const tools = (await drain(await p.stream(CONFORMANCE_REQUEST, asText))).filter((e) => e.type === "chunk");
+    const withCalls = tools.filter((e) => e.chunk.choices.some((c) => c.delta.tool_calls));
+    expect(withCalls.length).toBeGreaterThan(0);
+    expect(withCalls.every((e) => e.wire === undefined)).toBe(true);
+    // Not asked, it parses every chunk.
+    const objects = (await drain(await p.stream(CONFORMANCE_REQUEST, { signal: signal() }))).filter((e) => e.type === "chunk");
+    expect(objects.length).toBe(plain.length);
+    expect(objects.every((e) => e.wire === undefined)).toBe(true);
+  });
+
   it("turns an error payload mid-stream (OpenRouter) into a protocol ProviderError after the chunks before it", async () => {
     const p = await setup();
     fake.push({ kind: "ok", fixture: "openrouter/stream-error" });

@@ -59,7 +59,7 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
     const body = JSON.stringify({ ...request, stream: true, stream_options: STREAM_OPTIONS });
     const messages = await this.http.postSse(this.chatPath, body, options);
-    return toStreamEvents(messages, this.name);
+    return toStreamEvents(messages, this.name, options.chunksAsText === true);
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {

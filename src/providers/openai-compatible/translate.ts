@@ -2,6 +2,7 @@ import { ProviderError } from "../errors.js";
 import type { EventSourceMessage } from "../sse.js";
 import type { ChatChoice, ChatChunk, ChatResult, EmbedResult, StreamEvent, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
+import { passThrough, WireChunk } from "../openai-wire.js";
 import { count, isObject, text } from "../wire.js";
 import { normalizeOpenAIUsage } from "./usage.js";
 
@@ -38,13 +39,19 @@ export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
  * Turns the upstream's SSE into StreamEvents. Usage may ride on a choice-less final chunk (OpenAI,
  * OpenRouter) or on the last content chunk (DeepSeek); either way it is held back and emitted once,
  * after `[DONE]`. A stream without usage emits no usage event: absence is how "not reported" is told.
+ * With `chunksAsText`, a chunk that needs no reading goes on as text (see openai-wire.ts).
  */
-export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage>, provider: string): AsyncGenerator<StreamEvent> {
+export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage>, provider: string, chunksAsText = false): AsyncGenerator<StreamEvent> {
   let usage: Usage | undefined;
   for await (const message of messages) {
     if (message.data === "[DONE]") {
       if (usage !== undefined) yield { type: "usage", usage };
       return;
+    }
+    const wire = chunksAsText ? passThrough(message.data) : undefined;
+    if (wire !== undefined) {
+      yield new WireChunk(wire, provider);
+      continue;
     }
     let payload: unknown;
     try {
