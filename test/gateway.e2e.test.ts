@@ -96,11 +96,25 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     expect(new Set(chunks.map((c) => c.model))).toEqual(new Set(["oai/o4-mini"]));
     expect(chunks.slice(0, -1).every((c) => !("usage" in c))).toBe(true);
     expect(chunks.at(-1)!.choices).toEqual([]);
+    // The usage chunk takes its id and time from the last chunk relayed, read back from its text.
+    expect(chunks.at(-1)!).toMatchObject({ id: "chatcmpl-C3bQeA4nR7yKd2WfG9sLm1ZtXc8Pv", created: 1754925064 });
     expect(chunks.at(-2)!).toMatchObject({ id: "chatcmpl-C3bQeA4nR7yKd2WfG9sLm1ZtXc8Pv", system_fingerprint: "fp_7d2b3f1c8e", choices: [{ finish_reason: "stop" }] });
     const row = await lastRow();
     expect(row).toMatchObject({ stream: true, outcome: "success", inputTokens: 1843, outputTokens: 199, usageEstimated: false });
     expect(row.ttftMs).not.toBeNull();
     expect(Number(row.cost)).toBe(Number(FIXTURE_COST));
+  });
+
+  it("streams unusual but valid chunks as a parse would: escapes, a chunk over two data lines, a usage key spelled with an escape", async () => {
+    openai.push({ kind: "ok", fixture: "openai/chat-unusual" });
+    const stream = await gw.client().chat.completions.create({ model: "oai/o4-mini", stream: true, stream_options: { include_usage: true }, messages: [{ role: "user", content: "hi" }] });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe('Say "hi" caf\u00e9 line\nnext \\ end!');
+    expect(new Set(chunks.map((c) => c.model))).toEqual(new Set(["oai/o4-mini"]));
+    expect(chunks.slice(0, -1).every((c) => !("usage" in c))).toBe(true);
+    expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 7 });
+    expect(await lastRow()).toMatchObject({ stream: true, outcome: "success", inputTokens: 11, outputTokens: 7, usageEstimated: false });
   });
 
   it("asks the upstream for usage even when the client did not, and does not pass it on", async () => {

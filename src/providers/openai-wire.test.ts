@@ -44,6 +44,15 @@ describe("passThrough", () => {
       noChoices: chunk({ choices: [] }),
       notAnObject: '["choices":[{]',
       unclosedContent: '{"model":"m","choices":[{"delta":{"content":"abc}}]}',
+      // A data field sent over several lines is joined with line breaks, which one event cannot carry.
+      multiLine: '{"id":"c1","model":"m",\n"choices":[{"index":0,"delta":{"content":"a"}}]}',
+      // Keys spelled with escapes hide from the searches: usage, an error, a tool call.
+      escapedUsageKey: chunk(delta("a")).replace("}]}", '}],"us\\u0061ge":{"prompt_tokens":5,"completion_tokens":2}}'),
+      escapedErrorKey: chunk(delta("a")).replace("}]}", '}],"err\\u006fr":{"message":"x"}}'),
+      escapedToolCalls: chunk({ choices: [{ index: 0, delta: {}, finish_reason: null }] }).replace('"delta":{}', '"delta":{"tool\\u005fcalls":[]}'),
+      nestedChoices: JSON.stringify({ id: "c1", model: "m", extra: { choices: [{ delta: { content: "a" } }] } }),
+      objectBeforeChoices: JSON.stringify({ id: "c1", model: "m", extra: {}, choices: [{ delta: { content: "a" } }] }),
+      unknownEscape: '{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"a\\qb"}}]}',
     };
     for (const [name, text] of Object.entries(cases)) expect(passThrough(text), name).toBeUndefined();
   });
@@ -81,6 +90,8 @@ describe("withModel", () => {
     expect(withModel(JSON.stringify({ id: "c", choices: [] }), modelJson)).toBeUndefined();
     expect(withModel(JSON.stringify({ model: null, choices: [] }), modelJson)).toBeUndefined();
     expect(withModel(JSON.stringify({ model: "a", choices: [], extra: { model: "b" } }), modelJson)).toBeUndefined();
+    // A model inside a nested object is not the chunk's.
+    expect(withModel(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { content: "a" }, model: "inner" }] }), modelJson)).toBeUndefined();
     // A model named inside the text is not a key.
     expect(JSON.parse(withModel(chunk(delta('"model":"x"')), modelJson)!)).toMatchObject({ model: "oai/o4-mini", choices: [{ delta: { content: '"model":"x"' } }] });
   });

@@ -265,7 +265,9 @@ function isCounted(flavor: FakeFlavor, event: string): boolean {
   if (flavor === "gemini") return isGeminiCounted(event);
   if (flavor === "anthropic") return event.startsWith("event: content_block_delta\n");
   if (!event.startsWith("data: {")) return false;
-  const payload = JSON.parse(event.slice(6));
+  // A data field may run over several `data:` lines, which SSE joins with line breaks.
+  const data = event.trimEnd().split("\n").map((line) => line.replace(/^data: ?/, "")).join("\n");
+  const payload = JSON.parse(data);
   return Array.isArray(payload.choices) && payload.choices.length > 0;
 }
 
