@@ -1,13 +1,7 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
-import { freshStore, STORE_KINDS, type TestStore } from "../../../test/support/stores.js";
-import { silentLogger } from "../../core/logger.js";
-import { Metrics } from "../../telemetry/metrics.js";
-import { ArtifactWriter, LocalObjectStore } from "./artifact-store.js";
-import { Executions } from "./executions.js";
-import { ModuleRegistry, noopModule } from "./modules.js";
+import { describe, expect, it, vi } from "vitest";
+import { insertApprovedDirective, scratchExecutions } from "../../../test/support/executions.js";
+import { STORE_KINDS, type TestStore } from "../../../test/support/stores.js";
+import type { Executions } from "./executions.js";
 
 /**
  * When the dispatcher looks for approved directives. The embedded store belongs to this process, so
@@ -15,42 +9,24 @@ import { ModuleRegistry, noopModule } from "./modules.js";
  * is tried again. A shared store is polled every second, for directives approved on other instances.
  */
 describe.each(STORE_KINDS)("the directive dispatcher on %s", (kind) => {
-  let store: TestStore | undefined;
+  const scratch = scratchExecutions(kind);
   let executions: Executions | undefined;
-  let artifactsDir: string | undefined;
-  afterEach(async () => {
-    await executions?.close();
-    await store?.cleanup();
-    if (artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
-    executions = store = artifactsDir = undefined;
-  });
 
   /** The dispatcher over a real store, with an engine whose own store cannot be reached: every dispatch that finds work fails. */
   async function dispatcher(): Promise<{ store: TestStore; launches: number[] }> {
-    store = await freshStore(kind);
-    artifactsDir = await mkdtemp(path.join(os.tmpdir(), "airlock-dispatch-"));
     const launches: number[] = [];
-    executions = new Executions({
-      db: store.database.db,
-      logger: silentLogger,
-      metrics: new Metrics(),
+    const opened = await scratch.open(() => ({
       settings: { enabled: true, concurrency: 1, pollIntervalMs: 250, executorId: "dispatch-test" },
-      modules: new ModuleRegistry([noopModule]),
-      artifacts: new ArtifactWriter(store.database.db, new LocalObjectStore(artifactsDir)),
-      moveDirective: () => Promise.reject(new Error("no directive moves in this test")),
-      sharedStore: () => store!.database.kind === "postgres",
       engineStore: () => {
         launches.push(performance.now());
         return Promise.reject(new Error("the engine's store refused the connection"));
       },
-    });
-    return { store, launches };
+    }));
+    executions = opened.executions;
+    return { store: opened.store, launches };
   }
 
-  async function approveOne(s: TestStore): Promise<void> {
-    await s.database.execute(`insert into directives (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, status, approved_at)
-      values ('dir_dispatch', 'ops', 'noop', '{}', 'admin', 'admin', 'test the dispatcher', 'test', '[]', '[]', 'approved', now())`);
-  }
+  const approveOne = (s: TestStore) => insertApprovedDirective(s, "dir_dispatch", "test the dispatcher");
 
   it("tries a failed dispatch again about a second later, and keeps trying while it fails", async () => {
     const { store: s, launches } = await dispatcher();

@@ -1,17 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { insertApprovedDirective, scratchExecutions } from "../../../test/support/executions.js";
 import { captureLogs } from "../../../test/support/routing.js";
-import { freshStore, STORE_KINDS, type TestStore } from "../../../test/support/stores.js";
+import { STORE_KINDS } from "../../../test/support/stores.js";
 import { getDirective, moveDirective } from "../../store/queries/directives.js";
 import { artifactsOfRun, getRun } from "../../store/queries/executions.js";
-import { Metrics } from "../../telemetry/metrics.js";
 import { nextStatuses, transitionError } from "../directives/lifecycle.js";
-import { ArtifactWriter, LocalObjectStore } from "./artifact-store.js";
 import type { DurableStep } from "./engine.js";
-import { Executions } from "./executions.js";
-import { ModuleRegistry, noopModule } from "./modules.js";
 
 /** The workflow body, which the durable engine runs; driven here with steps of the test's own. */
 type WithWorkflow = { execute(directiveId: string, step: DurableStep): Promise<void> };
@@ -22,41 +16,24 @@ type WithWorkflow = { execute(directiveId: string, step: DurableStep): Promise<v
  * twice.
  */
 describe.each(STORE_KINDS)("a replayed end step on %s", (kind) => {
-  let store: TestStore | undefined;
-  let executions: Executions | undefined;
-  let artifactsDir: string | undefined;
-  afterEach(async () => {
-    await executions?.close();
-    await store?.cleanup();
-    if (artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
-    executions = store = artifactsDir = undefined;
-  });
+  const scratch = scratchExecutions(kind);
 
   it("ends the run once: one execution_end artifact and one 'execution run ended' line", async () => {
-    store = await freshStore(kind);
-    artifactsDir = await mkdtemp(path.join(os.tmpdir(), "airlock-replay-"));
-    await store.database.execute(`insert into directives (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, status, approved_at)
-      values ('dir_replay', 'ops', 'noop', '{}', 'admin', 'admin', 'test a replayed end step', 'test', '[]', '[]', 'approved', now())`);
     const logs = captureLogs();
-    const db = store.database.db;
     const moves: string[] = [];
-    executions = new Executions({
-      db: store.database.db,
+    const { store, executions } = await scratch.open((opened) => ({
       logger: logs.logger,
-      metrics: new Metrics(),
       settings: { enabled: true, concurrency: 1, pollIntervalMs: 250, executorId: "replay-test" },
-      modules: new ModuleRegistry([noopModule]),
-      artifacts: new ArtifactWriter(store.database.db, new LocalObjectStore(artifactsDir)),
       // The lifecycle's own rule, as the directives service applies it: a move it does not allow is refused.
       moveDirective: async (id, to) => {
         moves.push(to);
-        const current = (await getDirective(db, id))!;
+        const current = (await getDirective(opened.database.db, id))!;
         if (!nextStatuses(current.status).includes(to)) throw transitionError(id, current.status, to);
-        return (await moveDirective(db, id, current.status, to))!;
+        return (await moveDirective(opened.database.db, id, current.status, to))!;
       },
-      sharedStore: () => false,
-      engineStore: () => Promise.reject(new Error("no engine in this test")),
-    });
+    }));
+    const db = store.database.db;
+    await insertApprovedDirective(store, "dir_replay", "test a replayed end step");
     const runs: Record<string, number> = {};
     const replayingEnd: DurableStep = async (name, work) => {
       runs[name] = (runs[name] ?? 0) + 1;
