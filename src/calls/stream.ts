@@ -1,8 +1,8 @@
 import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
-import { withModel } from "../providers/openai-wire.js";
-import type { CallOptions, ChatChunk, ChatRequest, StreamEvent, Usage } from "../providers/spec.js";
+import { WireChunk, withModel } from "../providers/chunk-wire.js";
+import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, StreamEvent, Usage } from "../providers/spec.js";
 import { estimateUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
@@ -24,7 +24,7 @@ export interface StreamEnd extends Settlement {
 }
 
 /** `wire`, when set, is the chunk's JSON to send as it is; `chunk` is then parsed from it only if read. */
-export type StreamPart = { type: "chunk"; chunk: ChatChunk; wire?: string } | { type: "end"; end: StreamEnd };
+export type StreamPart = { type: "chunk"; chunk: ChatChunk; wire?: ChunkWire } | { type: "end"; end: StreamEnd };
 
 /** An opened stream: the upstream has sent its first event, so retries and fallbacks are over. */
 export interface OpenStream extends AsyncIterable<StreamPart> {
@@ -140,11 +140,10 @@ async function* relay(
           }
         }
         record.ttftMs ??= deps.clock.now() - record.startedAt;
-        // As text when the adapter handed it on so and its model can be set in place; as an object otherwise.
-        const relayed = event.wire ? withModel(event.wire.text, modelJson) : undefined;
-        if (relayed !== undefined) {
-          for (const content of event.wire!.contents) if (content) keep(content);
-          yield new RelayedChunk(relayed);
+        // As text when the adapter handed it on so, with the catalog's model set in place; as an object otherwise.
+        if (event.wire) {
+          for (const content of event.wire.contents) if (content) keep(content);
+          yield new WireChunk(withModel(event.wire, modelJson), model.providerName);
         } else {
           event.chunk.model = model.id;
           for (const choice of event.chunk.choices) {
@@ -199,25 +198,6 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
 /** Ends the upstream's stream; a failure while closing has nobody left to tell. */
 function releaseUpstream(iterator: AsyncIterator<StreamEvent>): void {
   void Promise.resolve(iterator.return?.()).catch(() => undefined);
-}
-
-/** A chunk relayed as text, with the catalog's model in it; its object is parsed only if read (the library's stream). */
-class RelayedChunk {
-  readonly type = "chunk";
-  private parsed: ChatChunk | undefined;
-
-  constructor(readonly wire: string) {}
-
-  get chunk(): ChatChunk {
-    if (this.parsed === undefined) {
-      try {
-        this.parsed = JSON.parse(this.wire) as ChatChunk;
-      } catch {
-        throw new AirlockError("provider_error", "the upstream sent a stream chunk that is not JSON");
-      }
-    }
-    return this.parsed;
-  }
 }
 
 /** An attempt's options, asking the adapter for chunks as text. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ProviderError } from "./errors.js";
-import { deltaContents, passThrough, WireChunk, withModel } from "./openai-wire.js";
+import { withModel } from "./chunk-wire.js";
+import { deltaContents, passThrough } from "./openai-wire.js";
 
 const recorded = readFileSync(new URL("../../test/fixtures/openai/chat.sse", import.meta.url), "utf8")
   .split("\n\n")
@@ -71,39 +71,29 @@ describe("passThrough", () => {
   });
 });
 
-describe("withModel", () => {
+describe("the chunk's model", () => {
   const modelJson = JSON.stringify("oai/o4-mini");
+  const set = (text: string) => JSON.parse(withModel(passThrough(text)!, modelJson).text) as Record<string, unknown>;
 
-  it("sets the model in place, leaving every other byte as it was", () => {
-    const text = recorded[1]!;
-    const edited = withModel(text, modelJson)!;
-    expect(edited).toBe(text.replace('"model":"o4-mini-2025-04-16"', '"model":"oai/o4-mini"'));
-    expect(JSON.parse(edited)).toEqual({ ...JSON.parse(text), model: "oai/o4-mini" });
+  it("is found where it stands, and set in place, leaving every other byte as it was", () => {
+    const wire = passThrough(recorded[1]!)!;
+    expect(withModel(wire, modelJson).text).toBe(wire.text.replace('"model":"o4-mini-2025-04-16"', '"model":"oai/o4-mini"'));
+    expect(set(recorded[1]!)).toEqual({ ...JSON.parse(wire.text), model: "oai/o4-mini" });
   });
 
-  it("escapes the catalog's id as JSON", () => {
-    expect(JSON.parse(withModel(chunk(delta("a")), JSON.stringify('we"ird\\id'))!).model).toBe('we"ird\\id');
+  it("is written as JSON, whatever the catalog's id holds", () => {
+    expect(JSON.parse(withModel(passThrough(chunk(delta("a")))!, JSON.stringify('we"ird\\id')).text).model).toBe('we"ird\\id');
   });
 
-  it("leaves to parsing a model key it cannot set exactly", () => {
-    expect(withModel(chunk(delta("a")).replace('"model":"up-1"', '"model":"up\\"1"'), modelJson)).toBeUndefined();
-    expect(withModel(JSON.stringify({ id: "c", choices: [] }), modelJson)).toBeUndefined();
-    expect(withModel(JSON.stringify({ model: null, choices: [] }), modelJson)).toBeUndefined();
-    expect(withModel(JSON.stringify({ model: "a", choices: [], extra: { model: "b" } }), modelJson)).toBeUndefined();
+  it("is left to parsing when it cannot be set exactly", () => {
+    const choices = [{ index: 0, delta: { content: "a" } }];
+    expect(passThrough(chunk(delta("a")).replace('"model":"up-1"', '"model":"up\\"1"'))).toBeUndefined();
+    expect(passThrough(JSON.stringify({ id: "c", choices }))).toBeUndefined();
+    expect(passThrough(JSON.stringify({ model: null, choices }))).toBeUndefined();
+    expect(passThrough(JSON.stringify({ model: "a", choices, extra: { model: "b" } }))).toBeUndefined();
     // A model inside a nested object is not the chunk's.
-    expect(withModel(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { content: "a" }, model: "inner" }] }), modelJson)).toBeUndefined();
+    expect(passThrough(JSON.stringify({ id: "c", choices: [{ ...choices[0], model: "inner" }] }))).toBeUndefined();
     // A model named inside the text is not a key.
-    expect(JSON.parse(withModel(chunk(delta('"model":"x"')), modelJson)!)).toMatchObject({ model: "oai/o4-mini", choices: [{ delta: { content: '"model":"x"' } }] });
-  });
-});
-
-describe("WireChunk", () => {
-  it("parses its object only when read, and a text that is not JSON fails as a protocol error", () => {
-    const good = new WireChunk(passThrough(recorded[1]!)!, "oai");
-    expect(good.chunk).toEqual(JSON.parse(good.wire.text));
-    expect(good.chunk).toBe(good.chunk);
-    const bad = new WireChunk({ text: '{"choices":[{"delta":{"content":"a"}}],}', contents: ["a"] }, "oai");
-    expect(() => bad.chunk).toThrow(ProviderError);
-    expect(() => bad.chunk).toThrow(/oai: upstream stream carried a data line that is not JSON/);
+    expect(set(chunk(delta('"model":"x"')))).toMatchObject({ model: "oai/o4-mini", choices: [{ delta: { content: '"model":"x"' } }] });
   });
 });

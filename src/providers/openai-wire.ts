@@ -1,5 +1,4 @@
-import { ProviderError } from "./errors.js";
-import type { ChatChunk, ChunkWire } from "./spec.js";
+import type { ChunkWire } from "./spec.js";
 
 /**
  * OpenAI stream chunks as text. Most chunks of a stream carry one token and nothing Airlock acts on.
@@ -25,9 +24,9 @@ const COMMA = 44;
 
 /**
  * The chunk as it can go to the client, or undefined when it must be parsed. It can when it is a JSON
- * object with a non-empty `choices`, carries no error, tool call or function call, and has no `usage`
- * key or exactly one `"usage":null` (cut out: usage travels as its own event). Written with spaces
- * (`"usage": null`) it is parsed; so is a chunk whose contents cannot be read.
+ * object with a non-empty `choices` and a plain `model`, carries no error, tool call or function call,
+ * and has no `usage` key or exactly one `"usage":null` (cut out: usage travels as its own event).
+ * Written with spaces (`"usage": null`) it is parsed; so is a chunk whose contents cannot be read.
  */
 export function passThrough(data: string): ChunkWire | undefined {
   if (data.charCodeAt(0) !== OPEN_BRACE || data.charCodeAt(data.length - 1) !== CLOSE_BRACE) return undefined;
@@ -36,14 +35,17 @@ export function passThrough(data: string): ChunkWire | undefined {
   // `_call` covers `tool_calls` and `function_call`, and `rror"` the key `"error"` and the value: any of
   // them, even inside the text, sends the chunk to the parser, which is never wrong.
   if (data.includes("_call") || data.includes('rror"')) return undefined;
-  // `choices` and `model` must be members of the chunk itself, not of an object inside it: they come before
-  // its first `{` or `[` (OpenAI puts them there), which a key inside a nested object cannot.
-  const choices = keyAt(data, 'choices":[{', 0);
-  if (choices < 0 || firstOpening(data) !== choices + 10) return undefined;
   const text = withoutNullUsage(data);
   if (text === undefined) return undefined;
+  // `choices` and `model` must be members of the chunk itself, not of an object inside it: they come before
+  // its first `{` or `[` (OpenAI puts them there), which a key inside a nested object cannot.
+  const opening = firstOpening(text);
+  const choices = keyAt(text, 'choices":[{', 0);
+  if (choices < 0 || opening !== choices + 10) return undefined;
+  const model = modelSpan(text, opening);
+  if (model === undefined) return undefined;
   const contents = deltaContents(text);
-  return contents === undefined ? undefined : { text, contents };
+  return contents === undefined ? undefined : { text, contents, model };
 }
 
 /** A `"usage":null` inside a nested object would be cut as well (a parse would keep it); chunks carry none there. */
@@ -84,17 +86,18 @@ export function deltaContents(text: string): string[] | undefined {
 }
 
 /**
- * The chunk with its `model` set to `modelJson` (a JSON string), or undefined when `"model"` does not
- * occur exactly once with a plain string value (no escapes), so that a parse must do it.
+ * Where the chunk's `model` value lies (quotes included), or undefined when `"model"` does not occur
+ * exactly once, before the first nested object, with a plain string value (no escapes): a parse then
+ * sets it.
  */
-export function withModel(text: string, modelJson: string): string | undefined {
+function modelSpan(text: string, opening: number): ChunkWire["model"] | undefined {
   const at = keyAt(text, 'model"', 0);
-  if (at < 0 || !text.startsWith('"model":"', at) || keyAt(text, 'model"', at + 1) >= 0 || firstOpening(text) < at) return undefined;
-  const open = at + 8;
+  if (at < 0 || at > opening || !text.startsWith('"model":"', at) || keyAt(text, 'model"', at + 1) >= 0) return undefined;
+  const start = at + 8;
   // An escape inside the value (an escaped quote ends this search early) is left to the parser.
-  const close = text.indexOf('"', open + 1);
-  if (close < 0 || text.lastIndexOf("\\", close) > open) return undefined;
-  return text.slice(0, open) + modelJson + text.slice(close + 1);
+  const close = text.indexOf('"', start + 1);
+  if (close < 0 || text.lastIndexOf("\\", close) > start) return undefined;
+  return { start, end: close + 1 };
 }
 
 /** Where the first `{` or `[` after the chunk's own opening brace is, or -1. */
@@ -114,29 +117,6 @@ function keyAt(text: string, rest: string, from: number): number {
     if (text.charCodeAt(at - 1) === QUOTE && text.charCodeAt(at - 2) !== BACKSLASH) return at - 1;
   }
   return -1;
-}
-
-/** A chunk kept as text; its object is parsed only if something reads it. */
-export class WireChunk {
-  readonly type = "chunk";
-  private parsed: ChatChunk | undefined;
-
-  constructor(
-    readonly wire: ChunkWire,
-    private readonly provider: string,
-  ) {}
-
-  /** Throws as parsing the chunk when it arrived would have: a protocol error, not the parser's. */
-  get chunk(): ChatChunk {
-    if (this.parsed === undefined) {
-      try {
-        this.parsed = JSON.parse(this.wire.text) as ChatChunk;
-      } catch (err) {
-        throw new ProviderError(`${this.provider}: upstream stream carried a data line that is not JSON`, { kind: "protocol", provider: this.provider, cause: err });
-      }
-    }
-    return this.parsed;
-  }
 }
 
 /** The index of the quote that ends the string whose contents start at `from`, or -1. */

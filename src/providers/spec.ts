@@ -118,6 +118,8 @@ export interface ChunkWire {
   text: string;
   /** Each `delta.content` string in the chunk, in order. */
   contents: string[];
+  /** Where the chunk's own `model` value lies in `text`, quotes included: the catalog's id goes there (chunk-wire.ts). */
+  model: { start: number; end: number };
 }
 
 /** A chunk with `wire` may parse `chunk` from it when `chunk` is first read. */

@@ -52,7 +52,7 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
     for await (const part of live) {
       if (part.type === "chunk") {
         last = part;
-        const backpressure = events.write(part.wire ?? JSON.stringify(part.chunk));
+        const backpressure = events.write(part.wire ? part.wire.text : JSON.stringify(part.chunk));
         if (backpressure) await backpressure;
       } else if (includeUsage) {
         const lastChunk = last?.chunk;

@@ -2,7 +2,8 @@ import { ProviderError } from "../errors.js";
 import type { EventSourceMessage } from "../sse.js";
 import type { ChatChoice, ChatChunk, ChatResult, EmbedResult, StreamEvent, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
-import { passThrough, WireChunk } from "../openai-wire.js";
+import { WireChunk } from "../chunk-wire.js";
+import { passThrough } from "../openai-wire.js";
 import { count, isObject, text } from "../wire.js";
 import { normalizeOpenAIUsage } from "./usage.js";
 
