@@ -52,7 +52,7 @@ const preparedNames = new Set();
  * than its rows. A named statement is parsed once; each run is then Bind, Execute and Sync on the
  * wire protocol, which execProtocol speaks directly, and an error response is thrown from it.
  * @param {PGlite} client
- * @param {{ name: string; sql: string; params: string[] }} request
+ * @param {{ name: string; sql: string; params: ReadonlyArray<string | readonly string[]> }} request
  */
 async function runPrepared(client, request) {
   if (!preparedNames.has(request.name)) {
@@ -60,7 +60,69 @@ async function runPrepared(client, request) {
     await client.execProtocol(Buffer.concat([serialize.parse({ name: request.name, text: request.sql, types: [] }), serialize.sync()]));
     preparedNames.add(request.name);
   }
-  await client.execProtocol(Buffer.concat([serialize.bind({ statement: request.name, values: request.params }), serialize.execute({}), serialize.sync()]));
+  await client.execProtocol(bindExecuteSync(request.name, request.params));
+}
+
+// The message that runs a prepared statement is written into this buffer, kept from run to run. A
+// ledger batch makes it a few hundred KB, and fresh memory that large costs a page fault per 4 KB
+// when first touched: building it anew each time (pg-protocol's writer grows and copies it, then
+// Buffer.concat copies it again) cost more than PGlite reading it. Larger than KEPT_MESSAGE_BYTES
+// (a rare batch, say spooled rows coming back), it is built in a buffer of its own.
+const KEPT_MESSAGE_BYTES = 1 << 20;
+let keptMessage = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Bind (text parameters, text results), Execute and Sync, as the wire protocol lays them out. A
+ * parameter given as a list is its items joined by commas (see StatementParam in database.ts).
+ * @param {string} name
+ * @param {ReadonlyArray<string | readonly string[]>} params
+ */
+function bindExecuteSync(name, params) {
+  let size = 1 + 4 + 1 + Buffer.byteLength(name) + 1 + 2 + 2 + 4 * params.length + 2 + 10 + 5;
+  for (const param of params) size += typeof param === "string" ? Buffer.byteLength(param) : param.reduce((sum, item) => sum + Buffer.byteLength(item) + 1, 0);
+  if (size > keptMessage.length) {
+    const fresh = Buffer.allocUnsafe(size);
+    if (size <= KEPT_MESSAGE_BYTES) keptMessage = fresh;
+    return writeBindExecuteSync(fresh, name, params);
+  }
+  return writeBindExecuteSync(keptMessage, name, params);
+}
+
+/**
+ * @param {Buffer} out
+ * @param {string} name
+ * @param {ReadonlyArray<string | readonly string[]>} params
+ */
+function writeBindExecuteSync(out, name, params) {
+  let at = 0;
+  out[at++] = 0x42; // B
+  at += 4; // the length, written below
+  out[at++] = 0; // the unnamed portal
+  at += out.write(name, at);
+  out[at++] = 0;
+  at = out.writeInt16BE(0, at); // no format codes: every parameter is text
+  at = out.writeInt16BE(params.length, at);
+  for (const param of params) {
+    const lengthAt = at;
+    at += 4;
+    if (typeof param === "string") at += out.write(param, at);
+    else {
+      for (let i = 0; i < param.length; i++) {
+        if (i > 0) out[at++] = 0x2c; // ,
+        at += out.write(/** @type {string} */ (param[i]), at);
+      }
+    }
+    out.writeInt32BE(at - lengthAt - 4, lengthAt);
+  }
+  at = out.writeInt16BE(0, at); // no result format codes: text
+  out.writeInt32BE(at - 1, 1);
+  out[at++] = 0x45; // E: the unnamed portal, every row
+  at = out.writeInt32BE(9, at);
+  out[at++] = 0;
+  at = out.writeInt32BE(0, at);
+  out[at++] = 0x53; // S
+  at = out.writeInt32BE(4, at);
+  return out.subarray(0, at);
 }
 
 /**

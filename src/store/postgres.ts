@@ -24,7 +24,7 @@ export function openPostgres(url: string, max: number): Database & { migrate(): 
       await pool.query(sql);
     },
     runPrepared: async (statement, params) => {
-      await pool.query(statement.text, params);
+      await pool.query(statement.text, params.map((param) => (typeof param === "string" ? param : param.join(","))));
     },
     migrate: () => migrateAlone(pool),
     workflowsUrl: async () => url,

@@ -78,6 +78,18 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
     expect(counted[0]!.n).toBe(3);
   });
 
+  it("hands a prepared statement a list parameter as its items joined by commas, whatever their size", async () => {
+    await store.database.execute("create table joined_probe (n int primary key, t text not null)");
+    const insert = { name: "joined_probe_insert", text: "insert into joined_probe (n, t) values ($1::int, $2)" };
+    // Multibyte text (its bytes outnumber its characters), then lists past the thread's first
+    // message buffer (64 KB) and past the size it keeps between runs (1 MB), then small ones again.
+    const lists = [["a", "é€😀", "", "c"], Array.from({ length: 3000 }, (_, i) => `row-${i}-é`), Array.from({ length: 1500 }, (_, i) => `${i}`.padEnd(1000, "x")), ["x"], []];
+    for (const [n, list] of lists.entries()) await store.database.runPrepared(insert, [String(n), list]);
+    await store.database.runPrepared(insert, ["9", "plain"]);
+    const stored = rowsOf<{ n: number; t: string }>(await store.database.db.execute(sql`select n, t from joined_probe order by n`));
+    expect(stored).toEqual([...lists.map((list, n) => ({ n, t: list.join(",") })), { n: 9, t: "plain" }]);
+  });
+
   it("groups spend by day, key and user, and leaves out rows before `since`", async () => {
     const old = new Date(Date.now() - 3 * 86_400_000);
     await insertLedgerRows(store.database, [

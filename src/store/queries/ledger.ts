@@ -106,10 +106,13 @@ export async function insertLedgerRows(store: LedgerStore, rows: NewLedgerRow[])
   await insertSerializedLedgerRows(store, rows.map(serializeLedgerRow));
 }
 
-/** Rows already serialized by `serializeLedgerRow` (the ledger writer's buffer and spool hold them so). */
+/**
+ * Rows already serialized by `serializeLedgerRow` (the ledger writer's buffer and spool hold them so).
+ * They go to the store as a list, which it joins with commas (see StatementParam): never one string here.
+ */
 export async function insertSerializedLedgerRows(store: LedgerStore, records: string[]): Promise<void> {
   for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
-    await store.runPrepared(LEDGER_INSERT, [records.slice(i, i + ROWS_PER_STATEMENT).join(",")]);
+    await store.runPrepared(LEDGER_INSERT, [records.length <= ROWS_PER_STATEMENT ? records : records.slice(i, i + ROWS_PER_STATEMENT)]);
   }
 }
 
