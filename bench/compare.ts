@@ -4,7 +4,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { requestBody } from "./support/cells.js";
 import { runLoad, type LoadSpec } from "./support/loadgen.js";
-import { cpuByPid, cpuMicrosBetween, processTree } from "./support/proc.js";
+import { cpuByPid, growthBetween, faultsByPid, processTree } from "./support/proc.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
 import { median } from "./support/stats.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
@@ -15,7 +15,8 @@ import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type A
  * the same build differ by up to 15% in CPU per call, which hides most single changes. Here both
  * gateways run at once against one upstream, each with its own store, and take turns under the same
  * load, so that both see the same machine: each round measures one, then the other, alternating which
- * goes first. It reports each one's CPU per call in every round and the median of the per-round ratios.
+ * goes first. It reports each one's CPU per call in every round and the median of the per-round ratios,
+ * and each one's page faults per call (per second with --idle).
  */
 
 const { values: flags } = parseArgs({
@@ -79,21 +80,27 @@ try {
   for (const build of Object.values(builds)) await runLoad({ ...build.load, seconds: 3 }); // warm-up
 
   const cpu: Record<keyof typeof builds, number[]> = { base: [], this: [] };
+  const faults: Record<keyof typeof builds, number[]> = { base: [], this: [] };
   for (let round = 0; round < rounds; round++) {
     for (const name of round % 2 === 0 ? (["base", "this"] as const) : (["this", "base"] as const)) {
       const { target, load } = builds[name];
       await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (ledger batch) settles
       const pids = await processTree(target.pid);
+      const faultsBefore = await faultsByPid(pids);
       const before = await cpuByPid(pids);
       if (flags.idle) {
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-        cpu[name].push(cpuMicrosBetween(before, await cpuByPid(pids)) / seconds);
+        cpu[name].push(growthBetween(before, await cpuByPid(pids)) / seconds);
+        faults[name].push(growthBetween(faultsBefore, await faultsByPid(pids)) / seconds);
         continue;
       }
       const result = await runLoad({ ...load, seconds });
       const after = await cpuByPid(pids);
+      const faultsAfter = await faultsByPid(pids);
       if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors in round ${round + 1}`);
-      cpu[name].push(cpuMicrosBetween(before, after) / (result.requestsPerSecond * seconds));
+      const calls = result.requestsPerSecond * seconds;
+      cpu[name].push(growthBetween(before, after) / calls);
+      faults[name].push(growthBetween(faultsBefore, faultsAfter) / calls);
     }
   }
   const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
@@ -102,6 +109,7 @@ try {
   console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);
   console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
   console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);
+  console.log(`page faults ${flags.idle ? "per second" : "per call"}, median: base ${median(faults.base).toFixed(2)}, this ${median(faults.this).toFixed(2)}`);
   console.log(`this / base per round: ${ratios.map((r) => r.toFixed(3)).join(" ")}; median ${median(ratios).toFixed(3)}, lower in ${ratios.filter((r) => r < 1).length} of ${rounds}`);
 } finally {
   for (const cleanup of cleanups) await cleanup();

@@ -1,4 +1,4 @@
-import { cpuByPid, cpuMicrosBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { cpuByPid, growthBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
 import { runLoad } from "./loadgen.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
@@ -96,12 +96,12 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     requestsPerSecond: result.requestsPerSecond,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
-    cpuMicrosPerRequest: cpuMicrosBetween(before, after) / Math.max(1, result.requests),
+    cpuMicrosPerRequest: growthBetween(before, after) / Math.max(1, result.requests),
     peakRssMb: peakRssBytes / 2 ** 20,
     errors: result.errors + warmupErrors,
     sent,
   };
-  if (target.storePids) out.storeCpuMicrosPerRequest = cpuMicrosBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
+  if (target.storePids) out.storeCpuMicrosPerRequest = growthBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
   if (cell.stream && plan.ttfbRequests > 0) {
     await settled(pids);
     const probe = await probeTtfb(target, cell, plan.ttfbRequests);

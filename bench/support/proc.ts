@@ -53,6 +53,22 @@ async function cpuMicrosOf(pid: number): Promise<number | undefined> {
   return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/**
+ * Page faults of each process so far (minor and major; /proc/<pid>/stat counts every thread's).
+ * On the virtual machines the bench runs on, one costs about 15 µs, so a path that touches fresh
+ * memory each call shows here before it shows in CPU (docs/performance.md, "Page faults on a ledger batch").
+ */
+export async function faultsByPid(pids: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (stat === "") continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    out.set(pid, Number(fields[7] ?? 0) + Number(fields[9] ?? 0)); // minflt + majflt
+  }
+  return out;
+}
+
 /** A process's resident memory, split as /proc/<pid>/status splits it (all zero once it is gone). */
 async function residentOf(pid: number): Promise<{ anon: number; file: number; shmem: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
@@ -87,7 +103,7 @@ export async function usageOf(pids: number[]): Promise<Usage> {
   return { cpuMicros, rssBytes: treeResidentBytes(resident) };
 }
 
-/** CPU time per process, to subtract per process: see `cpuMicrosBetween`. */
+/** CPU time per process, to subtract per process: see `growthBetween`. */
 export async function cpuByPid(pids: number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const pid of pids) {
@@ -98,11 +114,12 @@ export async function cpuByPid(pids: number[]): Promise<Map<number, number>> {
 }
 
 /**
- * The CPU spent between two readings. A process that exited in between is left out (its last
- * interval is lost with it), and one that started in between counts whole. Subtracting plain sums
- * instead read a PostgreSQL backend that closed during a cell as negative CPU.
+ * How much a per-process counter (CPU time, page faults) grew between two readings, summed over the
+ * processes. A process that exited in between is left out (its last interval is lost with it), and
+ * one that started in between counts whole. Subtracting plain sums instead read a PostgreSQL backend
+ * that closed during a cell as negative CPU.
  */
-export function cpuMicrosBetween(before: Map<number, number>, after: Map<number, number>): number {
+export function growthBetween(before: Map<number, number>, after: Map<number, number>): number {
   let micros = 0;
   for (const [pid, end] of after) micros += end - (before.get(pid) ?? 0);
   return micros;
