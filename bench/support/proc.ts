@@ -45,12 +45,18 @@ async function cpuMicrosOf(pid: number): Promise<number | undefined> {
     }
   }
   if (read > 0) return nanos / 1000;
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  if (stat === "") return undefined; // the process is gone
-  // The command name may hold spaces; the fields after its closing parenthesis are fixed.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = await statFields(pid);
+  if (!fields) return undefined;
   const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
   return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The fields of /proc/<pid>/stat after the command name (the third field is index 0); undefined once the process is gone. */
+async function statFields(pid: number): Promise<string[] | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  if (stat === "") return undefined;
+  // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
 /**
@@ -61,10 +67,8 @@ async function cpuMicrosOf(pid: number): Promise<number | undefined> {
 export async function faultsByPid(pids: number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    if (stat === "") continue;
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    out.set(pid, Number(fields[7] ?? 0) + Number(fields[9] ?? 0)); // minflt + majflt
+    const fields = await statFields(pid);
+    if (fields) out.set(pid, Number(fields[7] ?? 0) + Number(fields[9] ?? 0)); // minflt + majflt
   }
   return out;
 }

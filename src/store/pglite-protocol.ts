@@ -1,5 +1,7 @@
 /** Messages between the main thread and the PGlite thread (see pglite-thread.ts). */
 
+import type { StatementParam } from "./database.js";
+
 export interface ThreadStart {
   /** Where PGlite keeps its files; neither this nor `dump` means in memory. */
   dataDir?: string;
@@ -13,7 +15,7 @@ export type ThreadRequest =
   | { id: number; op: "query"; sql: string; params: unknown[]; method: "all" | "execute" }
   | { id: number; op: "exec"; sql: string }
   /** Runs a named statement, parsed and planned the first time this session sees its name (see Database.runPrepared). */
-  | { id: number; op: "prepared"; name: string; sql: string; params: ReadonlyArray<string | readonly string[]> }
+  | { id: number; op: "prepared"; name: string; sql: string; params: readonly StatementParam[] }
   | { id: number; op: "dump" }
   /** Serves this PGlite on loopback to ONE connection (the workflow engine's); replies with its URL. */
   | { id: number; op: "serve" }

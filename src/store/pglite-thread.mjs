@@ -18,6 +18,7 @@ import { serialize } from "pg-protocol";
 /** @typedef {import("./pglite-protocol.js").ThreadStart} ThreadStart */
 /** @typedef {import("./pglite-protocol.js").ThreadRequest} ThreadRequest */
 /** @typedef {import("./pglite-protocol.js").ThreadReply} ThreadReply */
+/** @typedef {import("./database.js").StatementParam} StatementParam */
 
 // The same raw-text parsers as drizzle's own PGlite driver, so drizzle maps values exactly as it would in process.
 /** @param {string} value */
@@ -52,7 +53,7 @@ const preparedNames = new Set();
  * than its rows. A named statement is parsed once; each run is then Bind, Execute and Sync on the
  * wire protocol, which execProtocol speaks directly, and an error response is thrown from it.
  * @param {PGlite} client
- * @param {{ name: string; sql: string; params: ReadonlyArray<string | readonly string[]> }} request
+ * @param {{ name: string; sql: string; params: readonly StatementParam[] }} request
  */
 async function runPrepared(client, request) {
   if (!preparedNames.has(request.name)) {
@@ -75,9 +76,10 @@ let keptMessage = Buffer.allocUnsafe(64 * 1024);
  * Bind (text parameters, text results), Execute and Sync, as the wire protocol lays them out. A
  * parameter given as a list is its items joined by commas (see StatementParam in database.ts).
  * @param {string} name
- * @param {ReadonlyArray<string | readonly string[]>} params
+ * @param {readonly StatementParam[]} params
  */
 function bindExecuteSync(name, params) {
+  // Bind: type, length, portal, name, two counts and one per parameter; Execute: 10 bytes; Sync: 5.
   let size = 1 + 4 + 1 + Buffer.byteLength(name) + 1 + 2 + 2 + 4 * params.length + 2 + 10 + 5;
   for (const param of params) size += typeof param === "string" ? Buffer.byteLength(param) : param.reduce((sum, item) => sum + Buffer.byteLength(item) + 1, 0);
   if (size > keptMessage.length) {
@@ -91,7 +93,7 @@ function bindExecuteSync(name, params) {
 /**
  * @param {Buffer} out
  * @param {string} name
- * @param {ReadonlyArray<string | readonly string[]>} params
+ * @param {readonly StatementParam[]} params
  */
 function writeBindExecuteSync(out, name, params) {
   let at = 0;

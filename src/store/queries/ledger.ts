@@ -112,7 +112,7 @@ export async function insertLedgerRows(store: LedgerStore, rows: NewLedgerRow[])
  */
 export async function insertSerializedLedgerRows(store: LedgerStore, records: string[]): Promise<void> {
   for (let i = 0; i < records.length; i += ROWS_PER_STATEMENT) {
-    await store.runPrepared(LEDGER_INSERT, [records.length <= ROWS_PER_STATEMENT ? records : records.slice(i, i + ROWS_PER_STATEMENT)]);
+    await store.runPrepared(LEDGER_INSERT, [records.slice(i, i + ROWS_PER_STATEMENT)]);
   }
 }
 
