@@ -82,7 +82,7 @@ async function runCells(target: Target): Promise<CellResult[]> {
       r.sent += warm.sent;
       r.errors += warm.errors;
     }
-    console.log(`  ${target.name.padEnd(22)} ${cell.stream ? "stream" : "json  "} ${String(cell.delayMs).padStart(2)} ms c${String(cell.connections).padEnd(2)}  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  ${r.peakRssMb.toFixed(0)} MB${r.ttfbP50Ms !== undefined ? `  TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms` : ""}${r.errors ? `  ERRORS ${r.errors}` : ""}`);
+    console.log(`  ${target.name.padEnd(22)} ${cell.stream ? "stream" : "json  "} ${String(cell.delayMs).padStart(2)} ms c${String(cell.connections).padEnd(2)}  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  ${r.faultsPerRequest.toFixed(2)} faults/req  ${r.peakRssMb.toFixed(0)} MB${r.ttfbP50Ms !== undefined ? `  TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms` : ""}${r.errors ? `  ERRORS ${r.errors}` : ""}`);
     out.push(r);
   }
   return out;
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   console.log(`\n${checks.map((c) => `${c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
   console.log(`\nresults: ${outDir}/latest.md, latest.svg, latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-  const insane = results.filter((r) => !(r.requestsPerSecond > 0) || !(r.cpuMicrosPerRequest > 0) || !(r.p50Ms >= 0) || (r.stream && !(r.ttfbP50Ms! > 0)));
+  const insane = results.filter((r) => !(r.requestsPerSecond > 0) || !(r.cpuMicrosPerRequest > 0) || !(r.faultsPerRequest >= 0) || !(r.p50Ms >= 0) || (r.stream && !(r.ttfbP50Ms! > 0)));
   for (const r of insane) console.error(`insane numbers for ${r.target}: ${JSON.stringify(r)}`);
   const broken = checks.filter((c) => !c.pass && (c.name.startsWith("errors") || c.name.includes("ledger")));
   if (insane.length || broken.length || (flags.strict && checks.some((c) => !c.pass))) process.exitCode = 1;

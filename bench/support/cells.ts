@@ -1,4 +1,4 @@
-import { cpuByPid, growthBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { cpuByPid, faultsByPid, growthBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
 import { runLoad } from "./loadgen.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
@@ -26,6 +26,12 @@ export interface CellResult extends Cell {
   p50Ms: number;
   p99Ms: number;
   cpuMicrosPerRequest: number;
+  /**
+   * Page faults of the target's processes per request. On the virtual machines the bench runs on,
+   * one costs about 15 µs, and at low rates V8 hands its young generation's pages back after each
+   * collection, so every page a call allocates faults again (docs/performance.md).
+   */
+  faultsPerRequest: number;
   /** PostgreSQL's own CPU per request, for the target that writes to it. */
   storeCpuMicrosPerRequest?: number;
   peakRssMb: number;
@@ -85,9 +91,12 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
   await settled(pids);
   await machineQuiet();
   const before = await cpuByPid(pids);
+  const faultsBefore = await faultsByPid(pids);
   const storeBefore = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));
-  const after = await cpuByPid(await target.pids());
+  const pidsAfter = await target.pids();
+  const after = await cpuByPid(pidsAfter);
+  const faultsAfter = await faultsByPid(pidsAfter);
   const storeAfter = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   sent += result.sent;
   const out: CellResult = {
@@ -97,6 +106,7 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
     cpuMicrosPerRequest: growthBetween(before, after) / Math.max(1, result.requests),
+    faultsPerRequest: growthBetween(faultsBefore, faultsAfter) / Math.max(1, result.requests),
     peakRssMb: peakRssBytes / 2 ** 20,
     errors: result.errors + warmupErrors,
     sent,

@@ -77,13 +77,13 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
     "",
     "## Every cell",
     "",
-    "CPU is the on-CPU time of every thread in the target's process tree (the scheduler's clock) over the measured window, divided by the requests it answered. `direct` is the fake upstream itself. For the PostgreSQL store, the database server's CPU is shown apart. TTFB is measured one request at a time (time to the first body byte of a stream).",
+    "CPU is the on-CPU time of every thread in the target's process tree (the scheduler's clock) over the measured window, divided by the requests it answered; faults are its page faults per request, counted the same way. `direct` is the fake upstream itself. For the PostgreSQL store, the database server's CPU is shown apart. TTFB is measured one request at a time (time to the first body byte of a stream).",
     "",
-    "| cell | target | req/s | p50 ms | p99 ms | CPU µs/req | store CPU µs/req | peak RSS MB | TTFB p50 ms | TTFB p99 ms | errors |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| cell | target | req/s | p50 ms | p99 ms | CPU µs/req | faults/req | store CPU µs/req | peak RSS MB | TTFB p50 ms | TTFB p99 ms | errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map(
       (r) =>
-        `| ${cellName(r)} | ${r.target} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMicrosPerRequest, 0)} | ${fmt(r.storeCpuMicrosPerRequest, 0)} | ${fmt(r.peakRssMb, 0)} | ${fmt(r.ttfbP50Ms, 2)} | ${fmt(r.ttfbP99Ms, 2)} | ${r.errors} |`,
+        `| ${cellName(r)} | ${r.target} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.cpuMicrosPerRequest, 0)} | ${fmt(r.faultsPerRequest, 2)} | ${fmt(r.storeCpuMicrosPerRequest, 0)} | ${fmt(r.peakRssMb, 0)} | ${fmt(r.ttfbP50Ms, 2)} | ${fmt(r.ttfbP99Ms, 2)} | ${r.errors} |`,
     ),
     "",
   ];
