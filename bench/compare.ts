@@ -4,7 +4,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { requestBody } from "./support/cells.js";
 import { runLoad, type LoadSpec } from "./support/loadgen.js";
-import { cpuByPid, growthBetween, faultsByPid, processTree } from "./support/proc.js";
+import { countersBetween, countersByPid, processTree } from "./support/proc.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
 import { median } from "./support/stats.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
@@ -86,21 +86,20 @@ try {
       const { target, load } = builds[name];
       await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (ledger batch) settles
       const pids = await processTree(target.pid);
-      const faultsBefore = await faultsByPid(pids);
-      const before = await cpuByPid(pids);
+      const before = await countersByPid(pids);
       if (flags.idle) {
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-        cpu[name].push(growthBetween(before, await cpuByPid(pids)) / seconds);
-        faults[name].push(growthBetween(faultsBefore, await faultsByPid(pids)) / seconds);
+        const spent = countersBetween(before, await countersByPid(pids));
+        cpu[name].push(spent.cpuMicros / seconds);
+        faults[name].push(spent.faults / seconds);
         continue;
       }
       const result = await runLoad({ ...load, seconds });
-      const after = await cpuByPid(pids);
-      const faultsAfter = await faultsByPid(pids);
+      const spent = countersBetween(before, await countersByPid(pids));
       if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors in round ${round + 1}`);
       const calls = result.requestsPerSecond * seconds;
-      cpu[name].push(growthBetween(before, after) / calls);
-      faults[name].push(growthBetween(faultsBefore, faultsAfter) / calls);
+      cpu[name].push(spent.cpuMicros / calls);
+      faults[name].push(spent.faults / calls);
     }
   }
   const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);

@@ -1,4 +1,4 @@
-import { cpuByPid, faultsByPid, growthBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { countersBetween, countersByPid, cpuByPid, growthBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
 import { runLoad } from "./loadgen.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
@@ -28,8 +28,7 @@ export interface CellResult extends Cell {
   cpuMicrosPerRequest: number;
   /**
    * Page faults of the target's processes per request. On the virtual machines the bench runs on,
-   * one costs about 15 µs, and at low rates V8 hands its young generation's pages back after each
-   * collection, so every page a call allocates faults again (docs/performance.md).
+   * one costs about 15 µs, so memory touched fresh on every call shows here (docs/performance.md, "Low rates").
    */
   faultsPerRequest: number;
   /** PostgreSQL's own CPU per request, for the target that writes to it. */
@@ -90,13 +89,10 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
   const pids = await target.pids();
   await settled(pids);
   await machineQuiet();
-  const before = await cpuByPid(pids);
-  const faultsBefore = await faultsByPid(pids);
+  const before = await countersByPid(pids);
   const storeBefore = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));
-  const pidsAfter = await target.pids();
-  const after = await cpuByPid(pidsAfter);
-  const faultsAfter = await faultsByPid(pidsAfter);
+  const spent = countersBetween(before, await countersByPid(await target.pids()));
   const storeAfter = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   sent += result.sent;
   const out: CellResult = {
@@ -105,8 +101,8 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     requestsPerSecond: result.requestsPerSecond,
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
-    cpuMicrosPerRequest: growthBetween(before, after) / Math.max(1, result.requests),
-    faultsPerRequest: growthBetween(faultsBefore, faultsAfter) / Math.max(1, result.requests),
+    cpuMicrosPerRequest: spent.cpuMicros / Math.max(1, result.requests),
+    faultsPerRequest: spent.faults / Math.max(1, result.requests),
     peakRssMb: peakRssBytes / 2 ** 20,
     errors: result.errors + warmupErrors,
     sent,

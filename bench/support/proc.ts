@@ -64,7 +64,7 @@ async function statFields(pid: number): Promise<string[] | undefined> {
  * On the virtual machines the bench runs on, one costs about 15 µs, so a path that touches fresh
  * memory each call shows here before it shows in CPU (docs/performance.md, "Page faults on a ledger batch").
  */
-export async function faultsByPid(pids: number[]): Promise<Map<number, number>> {
+async function faultsByPid(pids: number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const pid of pids) {
     const fields = await statFields(pid);
@@ -115,6 +115,21 @@ export async function cpuByPid(pids: number[]): Promise<Map<number, number>> {
     if (micros !== undefined) out.set(pid, micros);
   }
   return out;
+}
+
+/** Each process's CPU time and page faults, read together so that a window measures both over the same span. */
+export interface Counters {
+  cpu: Map<number, number>;
+  faults: Map<number, number>;
+}
+
+export async function countersByPid(pids: number[]): Promise<Counters> {
+  return { cpu: await cpuByPid(pids), faults: await faultsByPid(pids) };
+}
+
+/** CPU µs and page faults spent between two readings, each per process as `growthBetween` counts it. */
+export function countersBetween(before: Counters, after: Counters): { cpuMicros: number; faults: number } {
+  return { cpuMicros: growthBetween(before.cpu, after.cpu), faults: growthBetween(before.faults, after.faults) };
 }
 
 /**
