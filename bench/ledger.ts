@@ -9,6 +9,7 @@ import { insertSerializedLedgerRows, serializeLedgerRow, spendBy } from "../src/
 import { SPEND_GROUPS, type SpendGroup } from "../src/store/spend-groups.js";
 import { scratchPostgres } from "./targets/airlock.js";
 import { rowsOf } from "../src/store/queries/rows.js";
+import { newId } from "../src/core/ids.js";
 import { at, backfill } from "./support/ledger-scale.js";
 
 /**
@@ -116,7 +117,7 @@ async function measureStore(store: "postgres" | "pglite", database: Database, ro
   const withoutRollupMs = performance.now() - t0;
 
   const live = Array.from({ length: 20_000 }, (_, i) =>
-    serializeLedgerRow({ id: `live_${i}`, ts: new Date(), requestId: `live_${i}`, keyId: `key_${i % 200}`, operation: `op_${i % 20}`, model: MODELS[i % MODELS.length], provider: "openai", endpoint: "chat", inputTokens: 120, outputTokens: 30, cost: "0.0006", latencyMs: 120, outcome: "success", httpStatus: 200 }),
+    serializeLedgerRow({ id: newId("call"), ts: new Date(), requestId: `live_${i}`, keyId: `key_${i % 200}`, operation: `op_${i % 20}`, model: MODELS[i % MODELS.length], provider: "openai", endpoint: "chat", inputTokens: 120, outputTokens: 30, cost: "0.0006", latencyMs: 120, outcome: "success", httpStatus: 200 }),
   );
   const t1 = performance.now();
   for (let i = 0; i < live.length; i += 500) await insertSerializedLedgerRows(database, live.slice(i, i + 500));

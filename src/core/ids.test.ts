@@ -8,6 +8,15 @@ describe("ids", () => {
     expect(traceId()).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it("sort by creation time, whatever their random part", async () => {
+    const first = newId("call");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const later = Array.from({ length: 200 }, () => newId("call"));
+    for (const id of later) expect(id > first).toBe(true);
+    const millis = Number.parseInt(first.slice("call_".length, "call_".length + 12), 16);
+    expect(Math.abs(millis - Date.now())).toBeLessThan(1000);
+  });
+
   it("never repeat, across many pool refills", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 20_000; i++) {

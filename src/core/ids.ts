@@ -24,9 +24,27 @@ export function requestId(): string {
   return "req_" + take(12).toString("base64url");
 }
 
-/** `<prefix>_` + 128 random bits in hex, e.g. `call_3f9a…`. */
+/**
+ * `<prefix>_` + 32 hex digits: the creation time in milliseconds (48 bits, as in a UUIDv7), then 80
+ * random bits, e.g. `call_019ad3c4f2a1…`. Ids made later sort later, so a table keyed by them grows at
+ * one end of its primary-key index: a random key lands on any page of it, and once the ledger's index
+ * outgrows the database's buffers every insert touches a page of its own (measured on PostgreSQL with
+ * 3 million rows: 34.5 µs a row with random ids, 25.5 with these; docs/performance.md).
+ */
 export function newId(prefix: string): string {
-  return `${prefix}_${take(16).toString("hex")}`;
+  return `${prefix}_${millisHex(Date.now())}${take(10).toString("hex")}`;
+}
+
+let lastMillis = -1;
+let lastMillisHex = "";
+
+/** The time part, formatted once per millisecond: most ids under load share it. */
+function millisHex(ms: number): string {
+  if (ms !== lastMillis) {
+    lastMillis = ms;
+    lastMillisHex = ms.toString(16).padStart(12, "0");
+  }
+  return lastMillisHex;
 }
 
 /** A W3C trace id (32 hex chars, never all zero) for calls that arrive without a tracing context. */
