@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { inject } from "vitest";
+import path from "node:path";
+import { expect, inject } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 
 /**
@@ -34,8 +35,12 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
     database,
     url: url.href,
     cleanup: async () => {
-      await database.close();
-      await dropScratchDatabase(url);
+      // A test may have closed the store itself (an outage): the database goes all the same.
+      try {
+        await database.close();
+      } finally {
+        await dropScratchDatabase(url);
+      }
     },
   };
 }
@@ -48,6 +53,9 @@ export async function createScratchDatabase(): Promise<URL> {
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
+    // Which test made it: a scratch database left behind on the server names the test that forgot it.
+    const { testPath, currentTestName } = expect.getState();
+    await admin.query(`COMMENT ON DATABASE ${name} IS ${admin.escapeLiteral(`${path.relative(process.cwd(), testPath ?? "")} > ${currentTestName ?? ""}`)}`);
   } finally {
     await admin.end();
   }
