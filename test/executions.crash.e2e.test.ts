@@ -7,7 +7,7 @@ import { moduleEffects } from "../src/store/schema/index.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { api } from "./support/routing.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
-import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+import { scratchDatabaseForTest, STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
 
 /**
@@ -30,19 +30,10 @@ const stepsRan = (lines: Line[], step: string) => lines.filter((l) => l.msg === 
 const count = (lines: Line[], msg: string) => lines.filter((l) => l.msg === msg).length;
 
 let upstream: FakeUpstream | undefined;
-/** This test's PostgreSQL databases, dropped once its processes are gone. */
-const scratches: URL[] = [];
 afterEach(async () => {
   await killAll();
   await upstream?.close();
-  for (const url of scratches.splice(0)) await dropScratchDatabase(url);
 });
-
-async function scratchDatabase(): Promise<string> {
-  const url = await createScratchDatabase();
-  scratches.push(url);
-  return url.href;
-}
 afterAll(removeTempDirs);
 
 describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kind) => {
@@ -51,7 +42,7 @@ describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kin
     const { cwd, dataDir } = await workspace();
     await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG(upstream.url));
     const adminKey = randomAdminKey();
-    const store = kind === "postgres" ? { DATABASE_URL: await scratchDatabase() } : {};
+    const store = kind === "postgres" ? { DATABASE_URL: (await scratchDatabaseForTest()).href } : {};
     if (kind === "pglite") await seedDataDir(dataDir);
     const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, AIRLOCK_DATA_DIR: dataDir, AIRLOCK_EXECUTOR_ID: "worker-a", ...store });
     const start = () => spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"], startTimeoutMs: 40_000 });
@@ -101,7 +92,7 @@ if (STORE_KINDS.includes("postgres")) {
       const { cwd, dataDir } = await workspace();
       await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG(upstream.url, 1));
       const adminKey = randomAdminKey();
-      const url = await scratchDatabase();
+      const url = (await scratchDatabaseForTest()).href;
       const workers: GatewayProcess[] = [];
       for (const name of ["a", "b"]) {
         const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, AIRLOCK_DATA_DIR: path.join(dataDir, name), AIRLOCK_EXECUTOR_ID: `worker-${name}`, DATABASE_URL: url });

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import pg from "pg";
 import path from "node:path";
-import { expect, inject } from "vitest";
+import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 
 /**
@@ -61,6 +61,16 @@ export async function createScratchDatabase(): Promise<URL> {
   }
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
+  return url;
+}
+
+/**
+ * A scratch database for the running test, dropped when it ends: after its `afterEach` hooks, which
+ * stop the processes still connected to it. Only inside a test.
+ */
+export async function scratchDatabaseForTest(): Promise<URL> {
+  const url = await createScratchDatabase();
+  onTestFinished(() => dropScratchDatabase(url));
   return url;
 }
 
