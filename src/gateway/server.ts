@@ -41,7 +41,11 @@ export interface Gateway {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createGateway(options: GatewayOptions): Gateway {
-  const inFlight = new Set<ServerResponse>();
+  // A count, not a Set of responses. A long-lived Set keeps each hash table it outgrows, with the
+  // entries that table held, linked to its successor (for iterators still on it) and reachable from the
+  // old generation until the next full collection: every response that passed through it survived the
+  // young-generation collections and was promoted (docs/performance.md, "Requests held by a Set").
+  let inFlight = 0;
   const gw: GatewayContext = {
     plane: options.plane,
     logger: options.logger,
@@ -49,7 +53,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     audioBodyLimitBytes: options.plane.loaded.config.server.audioBodyLimitBytes,
     startedAt: new Date(),
     metricsText: options.metricsText ?? (() => options.plane.metrics.text()),
-    requestsInFlight: () => inFlight.size,
+    requestsInFlight: () => inFlight,
   };
   const router = Router<HTTPVersion.V1>({
     ignoreTrailingSlash: true,
@@ -137,9 +141,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       cancellation,
       log: {},
     };
-    inFlight.add(res);
+    inFlight++;
     res.on("close", () => {
-      inFlight.delete(res);
+      inFlight--;
       if (!res.writableFinished) cancellation.abort(new AirlockError("timeout", "the client closed the request"));
       logRequest(req, res, scope);
     });
@@ -186,7 +190,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + graceMs;
-      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       server.closeAllConnections();
       await closed;
     },
