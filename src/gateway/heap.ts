@@ -2,7 +2,7 @@ import { setFlagsFromString } from "node:v8";
 
 /**
  * A gateway's live heap is small (about 20 MB) while it allocates fast, and at high concurrency the
- * calls in flight at each young-generation collection are promoted (about 30 MB/s at 4,000 calls/s).
+ * calls in flight at each young-generation collection are promoted (several MB a second under load).
  * V8's default heap growth lets the old generation reach several times its live size before it
  * collects: under load that was 70 MB of dead objects and 200 MB of RSS. Growing by 50% keeps RSS
  * near 135 MB for a few percent more CPU (marking a small heap is cheap and mostly concurrent);
