@@ -32,6 +32,8 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     const plane = await ControlPlane.create({ config, database: store.database, adminKey });
     cleanups.push(() => plane.close());
     const gateway = createGateway({ plane, logger: plane.logger });
+    // A test that fails before its own close leaves no server listening; a second close is harmless.
+    cleanups.push(() => gateway.close(0));
     const { url } = await gateway.listen(0, "127.0.0.1");
     return { upstream, url, adminKey, close: (graceMs) => gateway.close(graceMs) };
   }
