@@ -13,6 +13,8 @@ export interface TestGateway {
   adminKey: string;
   plane: ControlPlane;
   store: TestStore;
+  /** The HTTP gateway itself, for tests of how it closes. */
+  gateway: Gateway;
   /** The official OpenAI SDK pointed at this gateway, with no retries so every call is one call. */
   client(key?: string): OpenAI;
   close(): Promise<void>;
@@ -30,6 +32,7 @@ export async function startTestGateway(kind: StoreKind, config: AirlockConfigInp
     adminKey,
     plane,
     store,
+    gateway,
     client: (key = adminKey) => new OpenAI({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0 }),
     close: async () => {
       await gateway.close(1_000);
