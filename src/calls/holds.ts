@@ -1,7 +1,7 @@
 import { AirlockError } from "../core/errors.js";
 import { isWholeCount } from "../ledger/pricing.js";
 import { inputTokenBound, type BudgetSubject, type WorstCase } from "../policy/budgets.js";
-import type { EmbedRequest } from "../providers/spec.js";
+import type { ChatRequest, EmbedRequest } from "../providers/spec.js";
 import type { Plan } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
 import type { PreparedChat } from "./prepare.js";
@@ -83,7 +83,11 @@ export function holdChatGuards(deps: CallDeps, ctx: CallContext, prepared: Prepa
     let output = body.max_completion_tokens ?? body.max_tokens ?? plan.operation?.maxTokens;
     if (output === undefined) {
       output = deps.budgets.defaultMaxTokens;
-      prepared.body = { ...body, max_tokens: output };
+      // Our field first, then the caller's, then ours again: a spread followed by a new field would
+      // keep the whole request from dying young (docs/performance.md, "Objects spread into").
+      const bounded: ChatRequest = { max_tokens: output, ...body };
+      bounded.max_tokens = output;
+      prepared.body = bounded;
     }
     // A bound that is not a count (a string, 1e400 read as Infinity) bounds nothing: refused, not reserved.
     if (!isWholeCount(output)) {

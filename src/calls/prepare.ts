@@ -180,7 +180,10 @@ export function attemptTimeoutMs(deps: CallDeps, plan: Plan, model: CatalogModel
 export function upstreamChatRequest(prepared: Pick<PreparedChat, "body" | "plan" | "contract">, model: CatalogModel): ChatRequest {
   const { body, plan, contract } = prepared;
   const op = plan.operation;
-  const request: ChatRequest = { ...body, model: model.upstreamId };
+  // Not `{ ...body, model }` followed by new fields: fields added to a spread copy keep everything it
+  // holds from dying young (docs/performance.md, "Objects spread into"). Copied into a literal, they do not.
+  const request = { model: model.upstreamId, ...(body as Partial<ChatRequest>) } as ChatRequest;
+  request.model = model.upstreamId;
   if (op?.maxTokens !== undefined && body.max_tokens === undefined && body.max_completion_tokens === undefined) request.max_tokens = op.maxTokens;
   if (op?.temperature !== undefined && body.temperature === undefined) request.temperature = op.temperature;
   return contract ? askForShape(request, contract, model) : request;

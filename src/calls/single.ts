@@ -36,7 +36,7 @@ export async function runSingle<T extends { usage: Usage; usageReported?: boolea
     record.usage = value.usage;
     record.usageEstimated = value.usageReported === false;
     const settlement = settle(deps, ctx, record);
-    return { ...settlement, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
+    return { usage: settlement.usage, cost: settlement.cost, priceMissing: settlement.priceMissing, usageEstimated: settlement.usageEstimated, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     throw fail(deps, ctx, record, err);

@@ -168,7 +168,8 @@ async function* relay(
       if (!checked.ok) throw schemaValidationError(text ?? null, checked.issues);
     }
     const settlement = settle(deps, ctx, record);
-    yield { type: "end", end: { ...settlement, model: model.id, provider: model.providerName, attempts: record.attempts } };
+    const end: StreamEnd = { usage: settlement.usage, cost: settlement.cost, priceMissing: settlement.priceMissing, usageEstimated: settlement.usageEstimated, model: model.id, provider: model.providerName, attempts: record.attempts };
+    yield { type: "end", end };
   } catch (err) {
     finished = true;
     // What was generated before the break was generated, and is billed.

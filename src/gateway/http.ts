@@ -17,7 +17,7 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
     res.destroy();
     return error;
   }
-  const extra: Headers = { ...headers };
+  const extra: Headers = Object.assign({}, headers);
   if (error.retryAfterSeconds !== undefined) extra["retry-after"] = Math.ceil(error.retryAfterSeconds);
   if (error.code === "request_too_large") extra.connection = "close";
   sendJson(res, error.status, error.toJSON(), extra);

@@ -36,14 +36,14 @@ export function chatCompletions(gw: GatewayContext): Handler {
         usage: openAIUsage(outcome.usage),
         ...(outcome.result.system_fingerprint ? { system_fingerprint: outcome.result.system_fingerprint } : {}),
       },
-      { ...airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length), "x-airlock-cost": outcome.cost },
+      airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length, outcome.cost),
     );
   };
 }
 
 async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallContext, request: ChatRequest, includeUsage: boolean): Promise<void> {
   const live = await gw.plane.stream(request, ctx, { chunksAsText: true });
-  res.writeHead(200, { ...SSE_HEADERS, ...airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length) });
+  res.writeHead(200, Object.assign({}, SSE_HEADERS, airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length)));
   // Read only for the usage chunk's id and time: a chunk relayed as text is not parsed for them until then.
   let last: { chunk: { id: string; created: number } } | undefined;
   // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
@@ -90,7 +90,7 @@ export function embeddings(gw: GatewayContext): Handler {
         model: outcome.model,
         usage: { prompt_tokens: outcome.usage.inputTokens, total_tokens: outcome.usage.inputTokens },
       },
-      { ...airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length), "x-airlock-cost": outcome.cost },
+      airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length, outcome.cost),
     );
   };
 }
@@ -158,8 +158,10 @@ export function callContext(req: IncomingMessage, scope: RequestScope, principal
   };
 }
 
-export function airlockHeaders(scope: Pick<RequestScope, "requestId">, model: string, provider: string, attempts: number): Record<string, string | number> {
-  return { "x-request-id": scope.requestId, "x-airlock-model": model, "x-airlock-provider": provider, "x-airlock-attempts": attempts };
+export function airlockHeaders(scope: Pick<RequestScope, "requestId">, model: string, provider: string, attempts: number, cost?: string): Record<string, string | number> {
+  const headers: Record<string, string | number> = { "x-request-id": scope.requestId, "x-airlock-model": model, "x-airlock-provider": provider, "x-airlock-attempts": attempts };
+  if (cost !== undefined) headers["x-airlock-cost"] = cost;
+  return headers;
 }
 
 /** OpenAI's usage object: inclusive totals with their breakdowns, as the SDKs expect. */

@@ -57,7 +57,12 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   }
 
   async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
-    const body = JSON.stringify({ ...request, stream: true, stream_options: STREAM_OPTIONS });
+    // Our fields first, the request's after them, then ours again so that they win: a spread followed by
+    // new fields would keep the whole request from dying young (docs/performance.md, "Objects spread into").
+    const streaming: ChatRequest = { stream: true, stream_options: STREAM_OPTIONS, ...request };
+    streaming.stream = true;
+    streaming.stream_options = STREAM_OPTIONS;
+    const body = JSON.stringify(streaming);
     const messages = await this.http.postSse(this.chatPath, body, options);
     return toStreamEvents(messages, this.name, options.chunksAsText === true);
   }
