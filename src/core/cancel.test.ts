@@ -32,6 +32,29 @@ describe("Cancellation", () => {
     parent.abort("later");
     expect(child.signal.aborted).toBe(false);
   });
+
+  it("lets go of its listeners once disposed, so an attempt still tied to its call is released with it", () => {
+    const call = new Cancellation(undefined, 60_000);
+    const attempt = new Cancellation(call, 30_000);
+    const heard: string[] = [];
+    call.addEventListener("abort", () => heard.push("call listener"));
+    attempt.addEventListener("abort", () => heard.push("attempt listener"));
+    call.dispose();
+    call.abort("after the work");
+    expect(call.aborted).toBe(true);
+    expect(attempt.aborted).toBe(false);
+    expect(heard).toEqual([]);
+  });
+
+  it("still tells every listener when it aborts, once", () => {
+    const call = new Cancellation(undefined, 60_000);
+    const heard: unknown[] = [];
+    call.addEventListener("abort", () => heard.push(call.reason));
+    call.addEventListener("abort", () => heard.push("second"));
+    call.abort("deadline");
+    call.abort("again");
+    expect(heard).toEqual(["deadline", "second"]);
+  });
 });
 
 describe("Cancellation chains", () => {
