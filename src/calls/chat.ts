@@ -1,20 +1,15 @@
 import type { ChatRequest, ChatResult } from "../providers/spec.js";
 import { executeWithFallbacks } from "../routing/execute.js";
-import type { AttemptRecord } from "../routing/execute.js";
 import { holdChatGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { attemptTimeoutMs, callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
-import { settle, type Settlement } from "./settle.js";
+import { settle, settledCall, type SettledCall } from "./settle.js";
 import { enforceShape } from "./structured.js";
 import { tallyAnswer } from "./tool-calls.js";
 import { estimateUsage, generatedText } from "./usage.js";
 
-export interface ChatOutcome extends Settlement {
+export interface ChatOutcome extends SettledCall {
   result: ChatResult;
-  /** The catalog id that answered. */
-  model: string;
-  provider: string;
-  attempts: AttemptRecord[];
   /** The parsed answer, when the call had an output schema. */
   output?: unknown;
 }
@@ -47,9 +42,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
       output = shaped.output;
     }
     record.toolCalls = tallyAnswer(result.choices, body.tools);
-    const settlement = settle(deps, ctx, record);
-    // Spelled out, not spread: see the note on young objects in docs/performance.md ("Objects spread into").
-    const outcome: ChatOutcome = { usage: settlement.usage, cost: settlement.cost, priceMissing: settlement.priceMissing, usageEstimated: settlement.usageEstimated, result, model: model.id, provider: model.providerName, attempts: record.attempts };
+    const outcome: ChatOutcome = Object.assign(settledCall(settle(deps, ctx, record), model, record.attempts), { result });
     if (contract) outcome.output = output;
     return outcome;
   } catch (err) {

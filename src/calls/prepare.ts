@@ -127,7 +127,10 @@ function applyTemplates(body: ChatRequest, plan: Plan, variables: unknown): Chat
   const messages: ChatMessage[] = Array.isArray(body.messages) ? [...body.messages] : [];
   if (templates.system) messages.unshift({ role: "system", content: templates.system.render(vars) });
   if (templates.user) messages.push({ role: "user", content: templates.user.render(vars) });
-  return { ...body, messages };
+  // Ours first, the caller's after, then ours again: see test/hot-path-shapes.test.ts.
+  const templated = { messages, ...(body as Partial<ChatRequest>) } as ChatRequest;
+  templated.messages = messages;
+  return templated;
 }
 
 /** Records a call that never reached a provider, and returns the error to throw. */

@@ -20,6 +20,30 @@ export interface Settlement {
   usageEstimated: boolean;
 }
 
+/** What a settled call hands back: its settlement, and which model answered after which attempts. */
+export interface SettledCall extends Settlement {
+  /** The catalog id that answered. */
+  model: string;
+  provider: string;
+  attempts: AttemptRecord[];
+}
+
+/**
+ * The settlement and the model that answered, as one object. Written out field by field, not spread:
+ * a spread followed by more fields keeps the call's objects from dying young (test/hot-path-shapes.test.ts).
+ */
+export function settledCall(settlement: Settlement, model: CatalogModel, attempts: AttemptRecord[]): SettledCall {
+  return {
+    usage: settlement.usage,
+    cost: settlement.cost,
+    priceMissing: settlement.priceMissing,
+    usageEstimated: settlement.usageEstimated,
+    model: model.id,
+    provider: model.providerName,
+    attempts,
+  };
+}
+
 export interface CallRecord {
   endpoint: Endpoint;
   stream: boolean;

@@ -1,19 +1,16 @@
 import type { Cancellation } from "../core/cancel.js";
 import type { Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
-import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
+import { executeWithFallbacks } from "../routing/execute.js";
 import type { Plan } from "../routing/plan.js";
 import type { WorstCase } from "../policy/budgets.js";
 import { holdGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { callCancellation, executeOptions, fail } from "./prepare.js";
-import { settle, type CallRecord, type Settlement } from "./settle.js";
+import { settle, settledCall, type CallRecord, type SettledCall } from "./settle.js";
 
-export interface SingleOutcome<T> extends Settlement {
+export interface SingleOutcome<T> extends SettledCall {
   result: T;
-  model: string;
-  provider: string;
-  attempts: AttemptRecord[];
 }
 
 /**
@@ -35,8 +32,7 @@ export async function runSingle<T extends { usage: Usage; usageReported?: boolea
     record.model = model;
     record.usage = value.usage;
     record.usageEstimated = value.usageReported === false;
-    const settlement = settle(deps, ctx, record);
-    return { usage: settlement.usage, cost: settlement.cost, priceMissing: settlement.priceMissing, usageEstimated: settlement.usageEstimated, result: value, model: model.id, provider: model.providerName, attempts: record.attempts };
+    return Object.assign(settledCall(settle(deps, ctx, record), model, record.attempts), { result: value });
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     throw fail(deps, ctx, record, err);

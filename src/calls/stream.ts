@@ -12,16 +12,12 @@ import { checkOutput, schemaValidationError } from "../structured/output.js";
 import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import type { OutputContract } from "./structured.js";
 import { StreamedToolCalls } from "./tool-calls.js";
-import { settle, type CallRecord, type Settlement } from "./settle.js";
+import { settle, settledCall, type CallRecord, type SettledCall } from "./settle.js";
 
 /** Generated text kept for a usage estimate; the tokenizer counts about this much exactly anyway. */
 const KEPT_OUTPUT_CHARS = 64 * 1024;
 
-export interface StreamEnd extends Settlement {
-  model: string;
-  provider: string;
-  attempts: AttemptRecord[];
-}
+export type StreamEnd = SettledCall;
 
 /** `wire`, when set, is the chunk's JSON to send as it is; `chunk` is then parsed from it only if read. */
 export type StreamPart = { type: "chunk"; chunk: ChatChunk; wire?: ChunkWire } | { type: "end"; end: StreamEnd };
@@ -167,9 +163,7 @@ async function* relay(
       const checked = checkOutput(contract.schema, text ?? null);
       if (!checked.ok) throw schemaValidationError(text ?? null, checked.issues);
     }
-    const settlement = settle(deps, ctx, record);
-    const end: StreamEnd = { usage: settlement.usage, cost: settlement.cost, priceMissing: settlement.priceMissing, usageEstimated: settlement.usageEstimated, model: model.id, provider: model.providerName, attempts: record.attempts };
-    yield { type: "end", end };
+    yield { type: "end", end: settledCall(settle(deps, ctx, record), model, record.attempts) };
   } catch (err) {
     finished = true;
     // What was generated before the break was generated, and is billed.

@@ -72,10 +72,11 @@ export class UpstreamClient {
     this.basePath = url.pathname.replace(/\/+$/, "");
     this.query = url.search; // e.g. Azure's api-version travels on every path
     this.timeoutMs = options.timeoutMs;
-    this.baseHeaders = { ...options.headers };
-    this.jsonBodyHeaders = { ...options.headers, "content-type": "application/json" };
-    this.jsonHeaders = { ...options.headers, "content-type": "application/json", accept: "application/json" };
-    this.sseHeaders = { ...options.headers, "content-type": "application/json", accept: "text/event-stream" };
+    // Object.assign, not a spread followed by fields (see test/hot-path-shapes.test.ts); ours win.
+    this.baseHeaders = Object.assign({}, options.headers);
+    this.jsonBodyHeaders = Object.assign({}, options.headers, { "content-type": "application/json" });
+    this.jsonHeaders = Object.assign({}, options.headers, { "content-type": "application/json", accept: "application/json" });
+    this.sseHeaders = Object.assign({}, options.headers, { "content-type": "application/json", accept: "text/event-stream" });
     this.errorFromResponse =
       options.errorFromResponse ?? ((status, headers, text) => providerErrorFromResponse(this.provider, status, headers, text));
     this.sseAnswer = {
