@@ -17,6 +17,8 @@ const { values: flags } = parseArgs({
   options: {
     store: { type: "string", default: "pglite" },
     stream: { type: "boolean", default: false },
+    // Upstream delay in ms: 50 gives the low-rate cells, where waking up and the background work show.
+    delay: { type: "string", default: "0" },
     connections: { type: "string", default: "16" },
     seconds: { type: "string", default: "5" },
     top: { type: "string", default: "30" },
@@ -45,7 +47,7 @@ try {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const airlock = await startAirlock(setup, port, undefined);
   const apiKey = await createUserKey(airlock, setup.adminKey);
-  const cell = { stream: flags.stream === true, delayMs: 0 };
+  const cell = { stream: flags.stream === true, delayMs: Number(flags.delay) };
   const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(cell), connections: Number(flags.connections) };
   await runLoad({ ...load, seconds: 1 });
   const result = await runLoad({ ...load, seconds: Number(flags.seconds) });

@@ -4,7 +4,7 @@ import type { Database } from "./store/database.js";
 import { CHANGES_CHANNEL, type Unlisten } from "./store/notices.js";
 
 /** What a change notice says changed; each area has one reload. */
-export type ChangeArea = "kill_switch" | "toggles" | "budgets" | "rate_limits" | "grants" | "routes" | "keys" | "prices";
+export type ChangeArea = "kill_switch" | "toggles" | "budgets" | "rate_limits" | "grants" | "routes" | "keys" | "prices" | "directives";
 
 /** The area each kind of change request touches. */
 export const CHANGE_AREA_OF = { route: "routes", price: "prices", budget: "budgets", toggle: "toggles", grant: "grants" } as const satisfies Record<ChangeKind, ChangeArea>;

@@ -179,6 +179,7 @@ export class ControlPlane {
       dataDir: options.dataDir,
       executorId: options.executorId,
       sharedStore: () => this.store.shared,
+      announceApproval: () => this.notices.announce("directives"),
       modules: options.modules,
       chat: issuerChat((keyId) => this.keys.principalOf(keyId), (body, ctx) => this.chat(body, ctx)),
     });
@@ -215,6 +216,7 @@ export class ControlPlane {
     this.notices.on("routes", () => this.routes.reload());
     this.notices.on("keys", () => this.keys.load());
     this.notices.on("prices", () => this.prices.reload());
+    this.notices.on("directives", async () => this.governance.executions.kick());
   }
 
   /** The config in force. */

@@ -50,6 +50,26 @@ describe.each(STORE_KINDS)("execution modules in process on %s", (kind) => {
     expect(checkpoints.map((a) => a.body)).toContainEqual({ step: "ticket opened", ticket: "T-1" });
   });
 
+  it("runs a directive approved on an instance that does not execute, told by its announcement rather than found by a poll", async () => {
+    const store = await freshStore(kind);
+    cleanups.push(() => store.cleanup());
+    const worker = await ControlPlane.create({ config: resolveConfig(MINIMAL, "test"), database: store.database, executorId: "worker" });
+    cleanups.push(() => worker.close());
+    const approverConfig = resolveConfig({ ...MINIMAL, governance: { policy: { autoApprove: true }, execution: { enabled: false } } }, "test");
+    const approver = await ControlPlane.create({ config: approverConfig, database: store.database, executorId: "approver" });
+    cleanups.push(() => approver.close());
+
+    const draft = await approver.directives.create({ role: "ops", type: "echo", objective: "Echo across instances", scope: "test", budget: "$1" }, ADMIN);
+    const approvedAt = performance.now();
+    expect((await approver.directives.propose(draft.id, ADMIN)).status).toBe("approved");
+    // The worker's look for approved directives runs every 30 s: done well before that, it was the announcement.
+    const done = await waitFor(() => worker.directives.get(draft.id), (d) => d.status === "complete", 20_000);
+    expect(performance.now() - approvedAt).toBeLessThan(20_000);
+    const [run] = await worker.governance.memory.executionSummaries(10, "completed");
+    expect(run).toMatchObject({ directiveId: draft.id, module: "echo", status: "completed", moduleStatus: "SUCCESS" });
+    expect(done.value.artifacts!.map((a) => a.type)).toContain("execution_end");
+  });
+
   it("refuses a module name that is taken", async () => {
     const store = await freshStore(kind);
     cleanups.push(() => store.cleanup());

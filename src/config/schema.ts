@@ -235,7 +235,7 @@ export const configSchema = z
             enabled: z.boolean().default(true),
             /** Runs at once on this instance. */
             concurrency: z.number().int().min(1).max(100).default(8),
-            /** How often the engine's queue is polled (the most a run waits to start); with PostgreSQL, approved directives too, at least 1 s apart. */
+            /** How often the engine's queue is polled (the most a run waits to start), and the least a failed dispatch waits (at least 1 s). */
             pollIntervalMs: z.number().int().min(100).max(60_000).default(250),
             /** This worker's stable, distinct name: a restarted worker recovers the runs it had started. Defaults to host:port. */
             executorId: z.string().min(1).max(200).optional(),

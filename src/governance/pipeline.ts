@@ -26,6 +26,8 @@ export interface GovernanceOptions {
   modules?: readonly ExecutionModule[];
   /** Whether other control planes may use the store (see joinStore). */
   sharedStore(): boolean;
+  /** Tells every other instance that a directive was approved, so that their workers dispatch it at once; never throws. */
+  announceApproval?(): Promise<void>;
 }
 
 /** The governance pipeline, wired: directives → policy → approval → durable execution → artifacts. */
@@ -43,7 +45,11 @@ export function createGovernance(options: GovernanceOptions): Governance {
   const objects: ObjectStore = storage.kind === "s3" ? new LazyS3Store(storage) : new LocalObjectStore(path.resolve(storage.dir ?? path.join(options.dataDir ?? ".airlock", "artifacts")));
   const artifacts = new ArtifactWriter(database.db, objects);
   let executions: Executions | undefined;
-  const directives = new Directives({ db: database.db, logger, policy, metrics, artifacts, onApproved: () => executions?.kick() });
+  const onApproved = () => {
+    executions?.kick();
+    void options.announceApproval?.();
+  };
+  const directives = new Directives({ db: database.db, logger, policy, metrics, artifacts, onApproved });
   executions = new Executions({
     db: database.db,
     logger,

@@ -6,7 +6,8 @@ import type { Executions } from "./executions.js";
 /**
  * When the dispatcher looks for approved directives. The embedded store belongs to this process, so
  * every approval happens here and kicks a dispatch: nothing is polled, and only a dispatch that failed
- * is tried again. A shared store is polled every second, for directives approved on other instances.
+ * is tried again. On a shared store, approvals elsewhere are announced, and a look every 30 s is the
+ * safety net for an announcement that never came (test/executions.library.test.ts).
  */
 describe.each(STORE_KINDS)("the directive dispatcher on %s", (kind) => {
   const scratch = scratchExecutions(kind);
