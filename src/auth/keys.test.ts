@@ -1,7 +1,15 @@
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import { issueSession, verifySession } from "../dashboard/sessions.js";
-import { KeyRing } from "./keys.js";
+import { hashKey, KeyRing } from "./keys.js";
+
+describe("key hashes", () => {
+  it("are the SHA-256 of the key in hex, as stores already hold them", () => {
+    expect(hashKey("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect(hashKey("sk-al-é")).toBe(createHash("sha256").update("sk-al-é", "utf8").digest("hex"));
+  });
+});
 
 describe.each(STORE_KINDS)("key ring on %s", (kind) => {
   let store: TestStore;
