@@ -43,7 +43,8 @@ export function chatCompletions(gw: GatewayContext): Handler {
 
 async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallContext, request: ChatRequest, includeUsage: boolean): Promise<void> {
   const live = await gw.plane.stream(request, ctx, { chunksAsText: true });
-  res.writeHead(200, Object.assign({}, SSE_HEADERS, airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length)));
+  // airlockHeaders() returns a fresh object with none of the SSE header names: it takes them, no third copy.
+  res.writeHead(200, Object.assign(airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length), SSE_HEADERS));
   // Read only for the usage chunk's id and time: a chunk relayed as text is not parsed for them until then.
   let last: { chunk: { id: string; created: number } } | undefined;
   // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
