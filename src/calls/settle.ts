@@ -111,7 +111,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   // the same (most calls have no cached, cache-write or reasoning tokens) are left out the same way.
   deps.ledger.record({
     id: newId("call"),
-    ts: new Date(record.startedAt),
+    ts: record.startedAt,
     requestId: ctx.requestId,
     traceId,
     keyId: ctx.principal.keyId,

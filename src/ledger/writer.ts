@@ -1,8 +1,7 @@
 import { appendFile, readFile, rename, rm } from "node:fs/promises";
 import { errorCode } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { insertSerializedLedgerRows, serializeLedgerRow, type LedgerStore } from "../store/queries/ledger.js";
-import type { NewLedgerRow } from "../store/schema/ledger.js";
+import { insertSerializedLedgerRows, serializeLedgerRow, type LedgerRecord, type LedgerStore } from "../store/queries/ledger.js";
 
 export interface LedgerWriterOptions {
   store: LedgerStore;
@@ -56,7 +55,7 @@ export class LedgerWriter {
     await this.recoverSpool();
   }
 
-  record(row: NewLedgerRow): void {
+  record(row: LedgerRecord): void {
     this.buffer.push(serializeLedgerRow(row));
     this.recorded++;
     if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();

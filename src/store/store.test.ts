@@ -57,6 +57,19 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
     ]);
   });
 
+  it("stores a row's time given as epoch milliseconds, as a Date, or as ISO text, to the millisecond", async () => {
+    const at = Date.UTC(2026, 11, 3, 5, 30, 12, 345);
+    // ISO text is how a Date serializes, and how rows spooled before the number was used hold it.
+    const iso = { ...row(3), ts: new Date(at - 2).toISOString() } as unknown as NewLedgerRow;
+    await insertLedgerRows(store.database, [{ ...row(1), ts: at }, row(2, { ts: new Date(at - 1) }), iso]);
+    const rows = await recentLedgerRows(store.database.db, 10);
+    expect(rows.map((r) => [r.id, r.ts.getTime()]).sort()).toEqual([
+      ["call_1", at],
+      ["call_2", at - 1],
+      ["call_3", at - 2],
+    ]);
+  });
+
   it("ignores a row it already has, so a retried batch never double-counts", async () => {
     await insertLedgerRows(store.database, [row(1), row(2)]);
     await insertLedgerRows(store.database, [row(2), row(3)]);
