@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { withModel } from "./chunk-wire.js";
-import { deltaContents, passThrough } from "./openai-wire.js";
+import { chunkIdentity, deltaContents, passThrough } from "./openai-wire.js";
 
 const recorded = readFileSync(new URL("../../test/fixtures/openai/chat.sse", import.meta.url), "utf8")
   .split("\n\n")
@@ -95,5 +95,29 @@ describe("the chunk's model", () => {
     expect(passThrough(JSON.stringify({ id: "c", choices: [{ ...choices[0], model: "inner" }] }))).toBeUndefined();
     // A model named inside the text is not a key.
     expect(set(chunk(delta('"model":"x"')))).toMatchObject({ model: "oai/o4-mini", choices: [{ delta: { content: '"model":"x"' } }] });
+  });
+});
+
+describe("chunkIdentity", () => {
+  it("reads a recorded chunk's id and time as a parse does", () => {
+    for (const text of recorded) {
+      const { id, created } = JSON.parse(text) as { id: string; created: number };
+      expect(chunkIdentity(text)).toEqual({ id, created });
+    }
+  });
+
+  it("is left to parsing unless both stand once, plainly, as the chunk's own", () => {
+    const base = { object: "chat.completion.chunk", model: "up-1", ...delta("a") };
+    expect(chunkIdentity(JSON.stringify({ id: "c1", created: 7, ...base }))).toEqual({ id: "c1", created: 7 });
+    // Named after the first nested value, they may belong to it.
+    expect(chunkIdentity(JSON.stringify({ ...base, id: "c1", created: 7 }))).toBeUndefined();
+    expect(chunkIdentity(JSON.stringify({ id: 'c"1', created: 7, ...base }))).toBeUndefined();
+    expect(chunkIdentity(JSON.stringify({ id: "c1", created: 7.5, ...base }))).toBeUndefined();
+    expect(chunkIdentity(JSON.stringify({ id: "c1", created: "7", ...base }))).toBeUndefined();
+    expect(chunkIdentity(JSON.stringify({ id: "c1", ...base }))).toBeUndefined();
+    expect(chunkIdentity('{"id": "c1", "created": 7, "choices": []}')).toBeUndefined();
+    expect(chunkIdentity('{"id":"c1","created":7,"id":"c2","choices":[]}')).toBeUndefined();
+    // Text that names them is not a key.
+    expect(chunkIdentity(JSON.stringify({ id: "c1", created: 7, ...delta('"id":"x","created":9') }))).toEqual({ id: "c1", created: 7 });
   });
 });

@@ -21,6 +21,8 @@ const CLOSE_BRACE = 125;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COMMA = 44;
+const ZERO = 48;
+const NINE = 57;
 
 /**
  * The chunk as it can go to the client, or undefined when it must be parsed. It can when it is a JSON
@@ -98,6 +100,28 @@ function modelSpan(text: string, opening: number): ChunkWire["model"] | undefine
   const close = text.indexOf('"', start + 1);
   if (close < 0 || text.lastIndexOf("\\", close) > start) return undefined;
   return { start, end: close + 1 };
+}
+
+/**
+ * The chunk's own `id` and `created`, read from its text: what a stream's closing usage chunk repeats.
+ * Undefined, to parse the chunk instead, unless each occurs once, before the first nested object or
+ * array (so it is the chunk's own), with a plain value: an id without escapes, a whole number.
+ */
+export function chunkIdentity(text: string): { id: string; created: number } | undefined {
+  const opening = firstOpening(text);
+  const id = keyAt(text, 'id":"', 0);
+  const created = keyAt(text, 'created":', 0);
+  if (id < 0 || created < 0 || id > opening || created > opening) return undefined;
+  if (keyAt(text, 'id":"', id + 1) >= 0 || keyAt(text, 'created":', created + 1) >= 0) return undefined;
+  const idStart = id + 6;
+  const idEnd = text.indexOf('"', idStart);
+  if (idEnd < 0 || text.lastIndexOf("\\", idEnd) >= idStart) return undefined;
+  const digitsStart = created + 10;
+  let digitsEnd = digitsStart;
+  while (digitsEnd < text.length && text.charCodeAt(digitsEnd) >= ZERO && text.charCodeAt(digitsEnd) <= NINE) digitsEnd++;
+  const next = text.charCodeAt(digitsEnd);
+  if (digitsEnd === digitsStart || (next !== COMMA && next !== CLOSE_BRACE)) return undefined;
+  return { id: text.slice(idStart, idEnd), created: Number(text.slice(digitsStart, digitsEnd)) };
 }
 
 /** Where the first `{` or `[` after the chunk's own opening brace is, or -1. */

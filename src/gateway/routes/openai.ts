@@ -3,7 +3,8 @@ import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
 import type { Endpoint } from "../../routing/plan.js";
-import type { ChatRequest, EmbedRequest, Usage } from "../../providers/spec.js";
+import { chunkIdentity } from "../../providers/openai-wire.js";
+import type { ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { headerLabel, isObject, readJson, sendJson } from "../http.js";
@@ -45,8 +46,8 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
   const live = await gw.plane.stream(request, ctx, { chunksAsText: true });
   // airlockHeaders() returns a fresh object with none of the SSE header names: it takes them, no third copy.
   res.writeHead(200, Object.assign(airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length), SSE_HEADERS));
-  // Read only for the usage chunk's id and time: a chunk relayed as text is not parsed for them until then.
-  let last: { chunk: { id: string; created: number } } | undefined;
+  // Read only for the usage chunk's id and time; a chunk relayed as text is read for them without a parse.
+  let last: { chunk: { id: string; created: number }; wire?: ChunkWire } | undefined;
   // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
   const events = new SseWriter(res, gw.requestsInFlight() === 1);
   try {
@@ -56,7 +57,7 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
         const backpressure = events.write(part.wire ? part.wire.text : JSON.stringify(part.chunk));
         if (backpressure) await backpressure;
       } else if (includeUsage) {
-        const lastChunk = last?.chunk;
+        const lastChunk = last === undefined ? undefined : ((last.wire && chunkIdentity(last.wire.text)) ?? last.chunk);
         const usageChunk = { id: lastChunk?.id ?? ctx.requestId, object: "chat.completion.chunk", created: lastChunk?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
         const backpressure = events.write(JSON.stringify(usageChunk));
         if (backpressure) await backpressure;
