@@ -1,4 +1,5 @@
 import { ProviderError } from "./errors.js";
+import { chunkIdentity } from "./openai-wire.js";
 import type { ChatChunk, ChunkWire } from "./spec.js";
 
 /** A stream chunk kept as text (see ChunkWire); its object is parsed only if something reads it. */
@@ -28,4 +29,9 @@ export class WireChunk {
 export function withModel(wire: ChunkWire, modelJson: string): ChunkWire {
   const { start, end } = wire.model;
   return { text: wire.text.slice(0, start) + modelJson + wire.text.slice(end), contents: wire.contents, model: { start, end: start + modelJson.length } };
+}
+
+/** A chunk's `id` and `created`: from its text when it travels as text, so that it is not parsed for them. */
+export function identityOf(part: { chunk: Pick<ChatChunk, "id" | "created">; wire?: ChunkWire }): { id: string; created: number } {
+  return (part.wire && chunkIdentity(part.wire.text)) ?? part.chunk;
 }

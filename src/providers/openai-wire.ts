@@ -21,6 +21,7 @@ const CLOSE_BRACE = 125;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COMMA = 44;
+const COLON = 58;
 const ZERO = 48;
 const NINE = 57;
 
@@ -44,7 +45,7 @@ export function passThrough(data: string): ChunkWire | undefined {
   const opening = firstOpening(text);
   const choices = keyAt(text, 'choices":[{', 0);
   if (choices < 0 || opening !== choices + 10) return undefined;
-  const model = modelSpan(text, opening);
+  const model = ownString(text, 'model"', opening);
   if (model === undefined) return undefined;
   const contents = deltaContents(text);
   return contents === undefined ? undefined : { text, contents, model };
@@ -88,40 +89,42 @@ export function deltaContents(text: string): string[] | undefined {
 }
 
 /**
- * Where the chunk's `model` value lies (quotes included), or undefined when `"model"` does not occur
- * exactly once, before the first nested object, with a plain string value (no escapes): a parse then
- * sets it.
- */
-function modelSpan(text: string, opening: number): ChunkWire["model"] | undefined {
-  const at = keyAt(text, 'model"', 0);
-  if (at < 0 || at > opening || !text.startsWith('"model":"', at) || keyAt(text, 'model"', at + 1) >= 0) return undefined;
-  const start = at + 8;
-  // An escape inside the value (an escaped quote ends this search early) is left to the parser.
-  const close = text.indexOf('"', start + 1);
-  if (close < 0 || text.lastIndexOf("\\", close) > start) return undefined;
-  return { start, end: close + 1 };
-}
-
-/**
  * The chunk's own `id` and `created`, read from its text: what a stream's closing usage chunk repeats.
  * Undefined, to parse the chunk instead, unless each occurs once, before the first nested object or
  * array (so it is the chunk's own), with a plain value: an id without escapes, a whole number.
  */
 export function chunkIdentity(text: string): { id: string; created: number } | undefined {
   const opening = firstOpening(text);
-  const id = keyAt(text, 'id":"', 0);
-  const created = keyAt(text, 'created":', 0);
-  if (id < 0 || created < 0 || id > opening || created > opening) return undefined;
-  if (keyAt(text, 'id":"', id + 1) >= 0 || keyAt(text, 'created":', created + 1) >= 0) return undefined;
-  const idStart = id + 6;
-  const idEnd = text.indexOf('"', idStart);
-  if (idEnd < 0 || text.lastIndexOf("\\", idEnd) >= idStart) return undefined;
+  const id = ownString(text, 'id"', opening);
+  const created = ownKey(text, 'created"', opening);
+  if (id === undefined || created < 0 || text.charCodeAt(created + 9) !== COLON) return undefined;
   const digitsStart = created + 10;
   let digitsEnd = digitsStart;
   while (digitsEnd < text.length && text.charCodeAt(digitsEnd) >= ZERO && text.charCodeAt(digitsEnd) <= NINE) digitsEnd++;
   const next = text.charCodeAt(digitsEnd);
   if (digitsEnd === digitsStart || (next !== COMMA && next !== CLOSE_BRACE)) return undefined;
-  return { id: text.slice(idStart, idEnd), created: Number(text.slice(digitsStart, digitsEnd)) };
+  return { id: text.slice(id.start + 1, id.end - 1), created: Number(text.slice(digitsStart, digitsEnd)) };
+}
+
+/**
+ * Where the chunk's own string member lies (quotes included), or undefined when its key does not occur
+ * exactly once, before the first nested object, with a plain string value (no escapes): a parse then
+ * reads it. `key` is the name with its closing quote, as `keyAt` takes it.
+ */
+function ownString(text: string, key: string, opening: number): ChunkWire["model"] | undefined {
+  const at = ownKey(text, key, opening);
+  const start = at + key.length + 2; // past the opening quote, the key and its colon
+  if (at < 0 || text.charCodeAt(start - 1) !== COLON || text.charCodeAt(start) !== QUOTE) return undefined;
+  // An escape inside the value (an escaped quote ends this search early) is left to the parser.
+  const close = text.indexOf('"', start + 1);
+  if (close < 0 || text.lastIndexOf("\\", close) > start) return undefined;
+  return { start, end: close + 1 };
+}
+
+/** Where the chunk's own key starts (see `keyAt`), or -1 unless it occurs exactly once, before the first nested value. */
+function ownKey(text: string, key: string, opening: number): number {
+  const at = keyAt(text, key, 0);
+  return at < 0 || at > opening || keyAt(text, key, at + 1) >= 0 ? -1 : at;
 }
 
 /** Where the first `{` or `[` after the chunk's own opening brace is, or -1. */

@@ -3,7 +3,7 @@ import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
 import type { Endpoint } from "../../routing/plan.js";
-import { chunkIdentity } from "../../providers/openai-wire.js";
+import { identityOf } from "../../providers/chunk-wire.js";
 import type { ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
@@ -57,7 +57,7 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
         const backpressure = events.write(part.wire ? part.wire.text : JSON.stringify(part.chunk));
         if (backpressure) await backpressure;
       } else if (includeUsage) {
-        const lastChunk = last === undefined ? undefined : ((last.wire && chunkIdentity(last.wire.text)) ?? last.chunk);
+        const lastChunk = last && identityOf(last);
         const usageChunk = { id: lastChunk?.id ?? ctx.requestId, object: "chat.completion.chunk", created: lastChunk?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
         const backpressure = events.write(JSON.stringify(usageChunk));
         if (backpressure) await backpressure;
