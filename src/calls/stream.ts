@@ -1,7 +1,7 @@
 import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
-import { WireChunk, withModel } from "../providers/chunk-wire.js";
+import { setModel } from "../providers/chunk-wire.js";
 import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, StreamEvent, Usage } from "../providers/spec.js";
 import { estimateUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
@@ -19,8 +19,8 @@ const KEPT_OUTPUT_CHARS = 64 * 1024;
 
 export type StreamEnd = SettledCall;
 
-/** `wire`, when set, is the chunk's JSON to send as it is; `chunk` is then parsed from it only if read. */
-export type StreamPart = { type: "chunk"; chunk: ChatChunk; wire?: ChunkWire } | { type: "end"; end: StreamEnd };
+/** `wire` parts come only with `chunksAsText`: chunks to send as they are, their JSON text with the catalog's model set. */
+export type StreamPart = { type: "chunk"; chunk: ChatChunk } | { type: "wire"; chunks: ChunkWire[] } | { type: "end"; end: StreamEnd };
 
 /** An opened stream: the upstream has sent its first event, so retries and fallbacks are over. */
 export interface OpenStream extends AsyncIterable<StreamPart> {
@@ -31,8 +31,9 @@ export interface OpenStream extends AsyncIterable<StreamPart> {
 
 export interface StreamOptions {
   /**
-   * The consumer writes each chunk as JSON: a chunk the adapter hands on as text is relayed as text
-   * (`wire`), and its object is never made. The library's stream, which gives objects, leaves it off.
+   * The consumer writes each chunk as JSON: chunks the adapter hands on as text are relayed as text
+   * (`wire` parts, those that arrived together in one), and their objects are never made. The
+   * library's stream, which gives objects, leaves it off.
    */
   chunksAsText?: boolean;
 }
@@ -113,7 +114,7 @@ async function* relay(
   // Kept only when the answer must be checked against a schema at the end.
   let text = contract ? "" : undefined;
   let finished = false;
-  // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk.
+  // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk (or burst of them).
   const cutOnKill = deps.config.killSwitch.inFlight === "cut";
   const operationName = record.operation?.name;
   const modelJson = JSON.stringify(model.id);
@@ -137,9 +138,12 @@ async function* relay(
         }
         record.ttftMs ??= deps.clock.now() - record.startedAt;
         // As text when the adapter handed it on so, with the catalog's model set in place; as an object otherwise.
-        if (event.wire) {
-          for (const content of event.wire.contents) if (content) keep(content);
-          yield new WireChunk(withModel(event.wire, modelJson), model.providerName);
+        if (event.type === "wire") {
+          for (const wire of event.chunks) {
+            for (const content of wire.contents) if (content) keep(content);
+            setModel(wire, modelJson);
+          }
+          yield event;
         } else {
           event.chunk.model = model.id;
           for (const choice of event.chunk.choices) {

@@ -2,36 +2,31 @@ import { ProviderError } from "./errors.js";
 import { chunkIdentity } from "./openai-wire.js";
 import type { ChatChunk, ChunkWire } from "./spec.js";
 
-/** A stream chunk kept as text (see ChunkWire); its object is parsed only if something reads it. */
-export class WireChunk {
-  readonly type = "chunk";
-  private parsed: ChatChunk | undefined;
+/**
+ * Puts `modelJson` (a JSON string, the catalog's id) where the chunk's `model` value was, in place: the
+ * chunk is the stream's own, and a copy per chunk was garbage on every token.
+ */
+export function setModel(wire: ChunkWire, modelJson: string): void {
+  const { start, end } = wire.model;
+  wire.text = wire.text.slice(0, start) + modelJson + wire.text.slice(end);
+  wire.model.end = start + modelJson.length;
+}
 
-  constructor(
-    readonly wire: ChunkWire,
-    private readonly provider: string,
-  ) {}
-
-  /** Throws as parsing the chunk when it arrived would have: a protocol error, not the parser's. */
-  get chunk(): ChatChunk {
-    if (this.parsed === undefined) {
-      try {
-        this.parsed = JSON.parse(this.wire.text) as ChatChunk;
-      } catch (err) {
-        throw new ProviderError(`${this.provider}: upstream stream carried a data line that is not JSON`, { kind: "protocol", provider: this.provider, cause: err });
-      }
-    }
-    return this.parsed;
+/** The chunk's object, parsed from its text. Throws as parsing it when it arrived would have: a protocol error. */
+export function parseWire(wire: ChunkWire, provider: string): ChatChunk {
+  try {
+    return JSON.parse(wire.text) as ChatChunk;
+  } catch (err) {
+    throw new ProviderError(`${provider}: upstream stream carried a data line that is not JSON`, { kind: "protocol", provider, cause: err });
   }
 }
 
-/** The chunk with `modelJson` (a JSON string, the catalog's id) where its `model`'s value was. */
-export function withModel(wire: ChunkWire, modelJson: string): ChunkWire {
-  const { start, end } = wire.model;
-  return { text: wire.text.slice(0, start) + modelJson + wire.text.slice(end), contents: wire.contents, model: { start, end: start + modelJson.length } };
+/** A chunk's `id` and `created`: from its text when it travels as text, which is parsed only when they cannot be read there. */
+export function identityOf(chunk: ChunkWire | ChatChunk, provider: string): { id: string; created: number } {
+  if (!isWire(chunk)) return chunk;
+  return chunkIdentity(chunk.text) ?? parseWire(chunk, provider);
 }
 
-/** A chunk's `id` and `created`: from its text when it travels as text, so that it is not parsed for them. */
-export function identityOf(part: { chunk: Pick<ChatChunk, "id" | "created">; wire?: ChunkWire }): { id: string; created: number } {
-  return (part.wire && chunkIdentity(part.wire.text)) ?? part.chunk;
+function isWire(chunk: ChunkWire | ChatChunk): chunk is ChunkWire {
+  return typeof (chunk as Partial<ChunkWire>).text === "string";
 }

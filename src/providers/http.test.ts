@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Cancellation } from "../core/cancel.js";
 import { ProviderError } from "./errors.js";
 import { UpstreamClient } from "./http.js";
-import type { EventSourceMessage } from "./sse.js";
+import type { SseBursts } from "./sse.js";
 
 /**
  * UpstreamClient against a real HTTP server on loopback: the edges of reading answers through
@@ -39,10 +39,14 @@ afterEach(async () => {
   client = undefined;
 });
 
-async function collect(messages: AsyncIterable<EventSourceMessage>, pauseAfterFirstMs = 0): Promise<string[]> {
+/** Every message's data, in order; a consumer with `pauseAfterFirstMs` stops that long after its first read. */
+async function collect(bursts: SseBursts, pauseAfterFirstMs = 0): Promise<string[]> {
   const out: string[] = [];
-  for await (const message of messages) {
-    if (out.push(message.data) === 1 && pauseAfterFirstMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseAfterFirstMs));
+  let reads = 0;
+  for await (const burst of bursts) {
+    expect(burst.length).toBeGreaterThan(0);
+    for (const message of burst) out.push(message.data);
+    if (++reads === 1 && pauseAfterFirstMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseAfterFirstMs));
   }
   return out;
 }
@@ -127,15 +131,19 @@ describe("UpstreamClient.postSse", () => {
   it("ends at the consumer's next read when aborted, with the abort's reason, though events were already buffered", async () => {
     const c = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      for (let i = 0; i < 10; i++) res.write(`data: ${i}\n\n`); // all buffered; the body stays open
+      for (let i = 0; i < 5; i++) res.write(`data: ${i}\n\n`);
+      // More after the first read: buffered, the body still open, when the abort comes.
+      setTimeout(() => res.write("data: 5\n\ndata: 6\n\n"), 50);
     });
     const cancellation = new Cancellation();
     const reason = new Error("client went away");
-    const messages = (await c.postSse(c.path("/chat/completions"), "{}", cancellation))[Symbol.asyncIterator]();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect((await messages.next()).value?.data).toBe("0");
+    const bursts = (await c.postSse(c.path("/chat/completions"), "{}", cancellation))[Symbol.asyncIterator]();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const first = await bursts.next();
+    expect(first.done ? [] : first.value.map((m) => m.data)).toEqual(["0", "1", "2", "3", "4"]);
+    await new Promise((resolve) => setTimeout(resolve, 80));
     cancellation.abort(reason);
-    await expect(messages.next()).rejects.toBe(reason);
+    await expect(bursts.next()).rejects.toBe(reason);
   });
 
   it("turns a connection cut mid-stream into a retryable connection error after the events before it", async () => {
@@ -146,7 +154,7 @@ describe("UpstreamClient.postSse", () => {
     });
     const seen: string[] = [];
     const err = await (async () => {
-      for await (const message of await c.postSse(c.path("/chat/completions"), "{}", new Cancellation())) seen.push(message.data);
+      for await (const burst of await c.postSse(c.path("/chat/completions"), "{}", new Cancellation())) for (const message of burst) seen.push(message.data);
     })().catch((e: unknown) => e);
     expect(seen).toEqual(["0", "1"]);
     expect(err).toMatchObject({ kind: "connection", isRetryable: true });

@@ -5,7 +5,7 @@ import { Attempt } from "./attempt.js";
 import { dispatchForBody, utf8Text, type BodyAnswer, type ResponseHeaders } from "./dispatch.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
 import type { CallOptions } from "./spec.js";
-import { SseOverflowError, type EventSourceMessage } from "./sse.js";
+import { SseOverflowError, type SseBursts } from "./sse.js";
 import { openSse, type SseAnswerOptions } from "./sse-answer.js";
 
 export type { ResponseHeaders };
@@ -136,7 +136,7 @@ export class UpstreamClient {
    * POSTs `body` and resolves once the upstream accepted it (2xx headers seen), so that a refusal is
    * still thrown here, where it can be retried. Failures while reading surface from the iterator.
    */
-  async postSse(path: string, body: string, options: CallOptions): Promise<AsyncIterable<EventSourceMessage>> {
+  async postSse(path: string, body: string, options: CallOptions): Promise<SseBursts> {
     const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
     try {
       return await openSse(this.pool, { path, method: "POST", headers: this.sseHeaders, body }, attempt, this.sseAnswer);

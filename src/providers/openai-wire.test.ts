@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { withModel } from "./chunk-wire.js";
+import { setModel } from "./chunk-wire.js";
+import type { ChunkWire } from "./spec.js";
 import { chunkIdentity, deltaContents, passThrough } from "./openai-wire.js";
 
 const recorded = readFileSync(new URL("../../test/fixtures/openai/chat.sse", import.meta.url), "utf8")
@@ -71,14 +72,22 @@ describe("passThrough", () => {
   });
 });
 
+/** The chunk with the model set, as setModel leaves it: the span true for the new text. */
+function withModel(wire: ChunkWire, modelJson: string): ChunkWire {
+  setModel(wire, modelJson);
+  expect(wire.text.slice(wire.model.start, wire.model.end)).toBe(modelJson);
+  return wire;
+}
+
 describe("the chunk's model", () => {
   const modelJson = JSON.stringify("oai/o4-mini");
   const set = (text: string) => JSON.parse(withModel(passThrough(text)!, modelJson).text) as Record<string, unknown>;
 
   it("is found where it stands, and set in place, leaving every other byte as it was", () => {
     const wire = passThrough(recorded[1]!)!;
-    expect(withModel(wire, modelJson).text).toBe(wire.text.replace('"model":"o4-mini-2025-04-16"', '"model":"oai/o4-mini"'));
-    expect(set(recorded[1]!)).toEqual({ ...JSON.parse(wire.text), model: "oai/o4-mini" });
+    const before = wire.text;
+    expect(withModel(wire, modelJson).text).toBe(before.replace('"model":"o4-mini-2025-04-16"', '"model":"oai/o4-mini"'));
+    expect(set(recorded[1]!)).toEqual({ ...JSON.parse(before), model: "oai/o4-mini" });
   });
 
   it("is written as JSON, whatever the catalog's id holds", () => {

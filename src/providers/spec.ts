@@ -122,8 +122,12 @@ export interface ChunkWire {
   model: { start: number; end: number };
 }
 
-/** A chunk with `wire` may parse `chunk` from it when `chunk` is first read. */
-export type StreamEvent = { type: "chunk"; chunk: ChatChunk; wire?: ChunkWire } | { type: "usage"; usage: Usage };
+/**
+ * What a stream yields. `wire` comes only when the caller asked for chunks as text (`chunksAsText`):
+ * chunks that go to the client as the upstream wrote them, in stream order, as many in one event as
+ * arrived together (one event per chunk cost each chunk a turn of every async layer above it).
+ */
+export type StreamEvent = { type: "chunk"; chunk: ChatChunk } | { type: "wire"; chunks: ChunkWire[] } | { type: "usage"; usage: Usage };
 
 export interface EmbedRequest {
   model: string;
@@ -177,8 +181,9 @@ export interface CallOptions {
    */
   cancellation?: AbortSource;
   /**
-   * For a stream: the caller writes chunks as JSON text anyway, so an adapter that can hand a chunk on
-   * as the upstream wrote it may set `wire` (see StreamEvent). Without it there is no need to look.
+   * For a stream: the caller writes chunks as JSON text anyway, so an adapter that can hand chunks on
+   * as the upstream wrote them may yield them as `wire` events (see StreamEvent). Without it there is
+   * no need to look.
    */
   chunksAsText?: boolean;
 }

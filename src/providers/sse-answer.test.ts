@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Cancellation } from "../core/cancel.js";
 import { Attempt } from "./attempt.js";
 import { openSse } from "./sse-answer.js";
-import type { EventSourceMessage } from "./sse.js";
+import type { EventSourceMessage, SseBursts } from "./sse.js";
 
 /**
  * SseAnswer's side of undici's handler contract, driven directly: undici calls these methods with its
@@ -28,15 +28,22 @@ class RecordingController implements Dispatcher.DispatchController {
   }
 }
 
-async function accepted(): Promise<{ handler: Dispatcher.DispatchHandler; controller: RecordingController; messages: AsyncIterator<EventSourceMessage> }> {
+async function accepted(): Promise<{ handler: Dispatcher.DispatchHandler; controller: RecordingController; messages: AsyncIterator<readonly EventSourceMessage[]>; bursts: SseBursts; cancellation: Cancellation }> {
   let handler: Dispatcher.DispatchHandler | undefined;
   const dispatcher = { dispatch: (_options: unknown, h: Dispatcher.DispatchHandler) => ((handler = h), true) } as unknown as Dispatcher;
-  const attempt = new Attempt(new Cancellation(), "local", undefined);
+  const cancellation = new Cancellation();
+  const attempt = new Attempt(cancellation, "local", undefined);
   const opening = openSse(dispatcher, { path: "/", method: "POST" }, attempt, { refusal: (status) => new Error(`refused ${status}`), transportError: (err) => err, errorBytes: 1024 });
   const controller = new RecordingController();
   handler!.onRequestStart!(controller, {});
   handler!.onResponseStart!(controller, 200, {}, "OK");
-  return { handler: handler!, controller, messages: (await opening)[Symbol.asyncIterator]() };
+  const bursts = await opening;
+  return { handler: handler!, controller, messages: bursts[Symbol.asyncIterator](), bursts, cancellation };
+}
+
+/** The data of a read's burst, or undefined when the read said the stream is done. */
+function dataOf(pull: IteratorResult<readonly EventSourceMessage[]>): string[] | undefined {
+  return pull.done ? undefined : pull.value.map((m) => m.data);
 }
 
 describe("openSse", () => {
@@ -45,18 +52,54 @@ describe("openSse", () => {
     const count = 5000; // empty events: their text alone (nothing) would never reach the limit
     handler.onResponseData!(controller, Buffer.from("data:\n\n".repeat(count)));
     expect(controller.paused).toBe(true);
-    for (let i = 0; i < count; i++) expect((await messages.next()).value).toMatchObject({ data: "" });
+    expect(dataOf(await messages.next())).toEqual(Array.from({ length: count }, () => ""));
     expect(controller.paused).toBe(false);
     expect(controller.resumes).toBeGreaterThan(0);
+  });
+
+  it("gives each read every event that has arrived since the last, in order, and never an empty burst", async () => {
+    const { handler, controller, messages } = await accepted();
+    handler.onResponseData!(controller, Buffer.from("data: 1\n\ndata: 2\n\ndata: 3"));
+    handler.onResponseData!(controller, Buffer.from("\n\ndata: 4\n\n"));
+    expect(dataOf(await messages.next())).toEqual(["1", "2", "3", "4"]);
+    const next = messages.next();
+    handler.onResponseData!(controller, Buffer.from("data: 5")); // not a whole event yet: nothing to give
+    handler.onResponseData!(controller, Buffer.from("\n\n"));
+    expect(dataOf(await next)).toEqual(["5"]);
+    handler.onResponseEnd!(controller, {});
+    expect(await messages.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("tells a consumer inside a burst that the call was cancelled, with the reason, and aborts the upstream", async () => {
+    const { handler, controller, messages, bursts, cancellation } = await accepted();
+    handler.onResponseData!(controller, Buffer.from("data: 1\n\ndata: 2\n\n"));
+    expect(dataOf(await messages.next())).toEqual(["1", "2"]);
+    bursts.throwIfCancelled(); // not cancelled: nothing happens
+    const reason = new Error("client went away");
+    cancellation.abort(reason);
+    expect(() => bursts.throwIfCancelled()).toThrow(reason);
+    expect(controller.aborted).toBe(true);
+    expect(await messages.next()).toEqual({ done: true, value: undefined });
   });
 
   it("answers reads asked for before the events arrive, in order", async () => {
     const { handler, controller, messages } = await accepted();
     const first = messages.next();
     const second = messages.next();
-    handler.onResponseData!(controller, Buffer.from("data: 1\n\ndata: 2\n\n"));
-    expect((await first).value?.data).toBe("1");
-    expect((await second).value?.data).toBe("2");
+    handler.onResponseData!(controller, Buffer.from("data: 1\n\n"));
+    expect(dataOf(await first)).toEqual(["1"]);
+    handler.onResponseData!(controller, Buffer.from("data: 2\n\n"));
+    expect(dataOf(await second)).toEqual(["2"]);
+  });
+
+  it("gives a waiting read every event of one network read, which undici hands over one HTTP chunk at a time", async () => {
+    const { handler, controller, messages } = await accepted();
+    const waiting = messages.next();
+    for (let i = 0; i < 5; i++) handler.onResponseData!(controller, Buffer.from(`data: ${i}\n\n`));
+    handler.onResponseData!(controller, Buffer.from("data: [DONE]\n\n"));
+    handler.onResponseEnd!(controller, {});
+    expect(dataOf(await waiting)).toEqual(["0", "1", "2", "3", "4", "[DONE]"]);
+    expect(await messages.next()).toEqual({ done: true, value: undefined });
   });
 
   it("ends a read still waiting when the consumer stops, and drains the rest of the body", async () => {

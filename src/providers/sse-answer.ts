@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
 import type { Attempt } from "./attempt.js";
 import { BodyBytes, type ResponseHeaders } from "./dispatch.js";
-import { SseDecoder, type EventSourceMessage } from "./sse.js";
+import { SseDecoder, type EventSourceMessage, type SseBursts } from "./sse.js";
 
 export interface SseAnswerOptions {
   /** Classifies a refusal (an answer that is not 2xx) from its status, headers and body. */
@@ -21,26 +21,29 @@ const RELEASE_GRACE_MS = 5_000;
 
 /**
  * POSTs through undici's handler API and resolves, once the upstream has accepted the request (2xx
- * headers), with its SSE messages. A refusal rejects here, where it can still be retried.
+ * headers), with its SSE messages in bursts. A refusal rejects here, where it can still be retried.
  *
  * Why not `pool.request()` and its body's async iterator: each answer then became a Readable, and
  * each network read passed through Node's stream machinery and a generator layer before the decoder
- * saw it. Here each chunk is decoded as it arrives and its messages are queued for the consumer.
+ * saw it. Here each chunk is decoded as it arrives and its messages are queued for the consumer, who
+ * takes all that are queued at each read: an upstream packet often carries many events, and a read
+ * per event cost each one a promise, a result object and a turn of every async layer above it.
  * The attempt works as it did: its timeout measures upstream silence (`touch` on every chunk), not
  * the consumer's think time (`hold` while a message is with the consumer), and an abort ends the
  * stream at the consumer's next read, with the attempt's outcome. A consumer that stops early (at
  * `[DONE]`) leaves the rest of the body to be read, so the connection goes back to the pool.
  */
-export function openSse(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, attempt: Attempt, answer: SseAnswerOptions): Promise<AsyncIterable<EventSourceMessage>> {
+export function openSse(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, attempt: Attempt, answer: SseAnswerOptions): Promise<SseBursts> {
   if (attempt.signal.aborted) return Promise.reject(attempt.signal.reason);
   return new Promise((resolve, reject) => {
     dispatcher.dispatch(options, new SseAnswer(attempt, answer, resolve, reject));
   });
 }
 
-type Pull = IteratorResult<EventSourceMessage, undefined>;
+type Burst = readonly EventSourceMessage[];
+type Pull = IteratorResult<Burst, undefined>;
 
-class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<EventSourceMessage> {
+class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Burst>, SseBursts {
   private controller: Dispatcher.DispatchController | undefined;
   private readonly decoder = new SseDecoder();
   private queue: EventSourceMessage[] = [];
@@ -55,6 +58,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   /** The consumer finished or stopped reading: nothing more is delivered. */
   private closed = false;
   private holding = false;
+  /** A wake is queued for the end of this network read (see wakeSoon). */
+  private waking = false;
   /** Reads waiting for the upstream, served in order (a caller may ask again before an answer). */
   private waiting: Array<{ resolve: (pull: Pull) => void; reject: (err: unknown) => void }> = [];
   private grace: NodeJS.Timeout | undefined;
@@ -67,7 +72,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
   constructor(
     private readonly attempt: Attempt,
     private readonly answer: SseAnswerOptions,
-    private readonly accept: (messages: AsyncIterable<EventSourceMessage>) => void,
+    private readonly accept: (bursts: SseBursts) => void,
     private readonly reject: (err: unknown) => void,
   ) {
     this.refusalBody = new BodyBytes(answer.errorBytes);
@@ -106,7 +111,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     if (messages.length === 0) return;
     this.enqueue(messages);
     if (this.queuedChars > HIGH_WATER_CHARS) controller.pause();
-    this.wake();
+    this.wakeSoon();
   }
 
   onResponseEnd(): void {
@@ -146,6 +151,10 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
+  throwIfCancelled(): void {
+    if (!this.closed && this.attempt.signal.aborted) this.close(this.attempt.outcome(undefined));
+  }
+
   /** The consumer stopped before the end (at `[DONE]`, or it went away). */
   return(): Promise<Pull> {
     if (!this.closed) {
@@ -171,13 +180,14 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     if (this.closed) return { done: true, value: undefined };
     // Bytes already buffered must not outlive an abort: the caller stops hearing from us at once.
     if (this.attempt.signal.aborted) this.close(this.attempt.outcome(undefined));
-    const message = this.queue.shift();
-    if (message !== undefined) {
-      this.queuedChars -= costOf(message);
-      if (this.queue.length === 0) this.controller?.resume();
+    if (this.queue.length > 0) {
+      const burst = this.queue;
+      this.queue = [];
+      this.queuedChars = 0;
+      this.controller?.resume();
       this.holding = true;
       this.attempt.hold();
-      return { done: false, value: message };
+      return { done: false, value: burst };
     }
     if (this.failure) this.close(this.attempt.outcome(this.failure.err, this.answer.transportError));
     if (this.ended) {
@@ -194,6 +204,23 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Eve
     this.finishAttempt();
     throw err;
   }
+
+  /**
+   * Wakes a waiting read once the rest of this network read is queued too. An upstream that writes each
+   * event as its own HTTP chunk has many arrive in one read, and undici hands them over one by one, all
+   * before any promise settles: woken at the first, the read got a burst of one event, and the rest
+   * made a second.
+   */
+  private wakeSoon(): void {
+    if (this.waking || this.waiting.length === 0) return;
+    this.waking = true;
+    queueMicrotask(this.wakeNow);
+  }
+
+  private readonly wakeNow = (): void => {
+    this.waking = false;
+    this.wake();
+  };
 
   private wake(): void {
     while (this.waiting.length > 0) {

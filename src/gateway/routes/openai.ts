@@ -4,7 +4,7 @@ import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
 import type { Endpoint } from "../../routing/plan.js";
 import { identityOf } from "../../providers/chunk-wire.js";
-import type { ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
+import type { ChatChunk, ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { headerLabel, isObject, readJson, sendJson } from "../http.js";
@@ -47,17 +47,22 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
   // airlockHeaders() returns a fresh object with none of the SSE header names: it takes them, no third copy.
   res.writeHead(200, Object.assign(airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length), SSE_HEADERS));
   // Read only for the usage chunk's id and time; a chunk relayed as text is read for them without a parse.
-  let last: { chunk: { id: string; created: number }; wire?: ChunkWire } | undefined;
+  let last: ChunkWire | ChatChunk | undefined;
   // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
   const events = new SseWriter(res, gw.requestsInFlight() === 1);
   try {
     for await (const part of live) {
-      if (part.type === "chunk") {
-        last = part;
-        const backpressure = events.write(part.wire ? part.wire.text : JSON.stringify(part.chunk));
+      if (part.type === "wire") {
+        let backpressure: Promise<void> | undefined;
+        for (const chunk of part.chunks) backpressure = events.write(chunk.text);
+        last = part.chunks[part.chunks.length - 1];
+        if (backpressure) await backpressure;
+      } else if (part.type === "chunk") {
+        last = part.chunk;
+        const backpressure = events.write(JSON.stringify(part.chunk));
         if (backpressure) await backpressure;
       } else if (includeUsage) {
-        const lastChunk = last && identityOf(last);
+        const lastChunk = last && identityOf(last, live.provider);
         const usageChunk = { id: lastChunk?.id ?? ctx.requestId, object: "chat.completion.chunk", created: lastChunk?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
         const backpressure = events.write(JSON.stringify(usageChunk));
         if (backpressure) await backpressure;

@@ -1,5 +1,5 @@
 import { ProviderError } from "../errors.js";
-import type { EventSourceMessage } from "../sse.js";
+import type { SseBursts } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent } from "../spec.js";
 import { isObject, parseEvent, text, type JsonObject } from "../wire.js";
 import { geminiStreamError } from "./errors.js";
@@ -13,7 +13,7 @@ import type { GeminiCandidate, GeminiUsageMetadata } from "./wire.js";
  * complete when every candidate it started has a finishReason, and broken otherwise.
  */
 export async function* toStreamEvents(
-  messages: AsyncIterable<EventSourceMessage>,
+  bursts: SseBursts,
   provider: string,
   requestedModel: string,
   apiKey: string | undefined,
@@ -37,38 +37,41 @@ export async function* toStreamEvents(
     return { type: "chunk", chunk: out };
   };
 
-  for await (const message of messages) {
-    const event = parseEvent(message.data, provider);
-    if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, apiKey);
-    id = text(event.responseId) ?? id;
-    model = text(event.modelVersion) ?? model;
-    if (isObject(event.usageMetadata)) usage = event.usageMetadata as GeminiUsageMetadata;
+  for await (const burst of bursts) {
+    for (const message of burst) {
+      bursts.throwIfCancelled();
+      const event = parseEvent(message.data, provider);
+      if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, apiKey);
+      id = text(event.responseId) ?? id;
+      model = text(event.modelVersion) ?? model;
+      if (isObject(event.usageMetadata)) usage = event.usageMetadata as GeminiUsageMetadata;
 
-    const candidates = Array.isArray(event.candidates) ? (event.candidates.filter(isObject) as GeminiCandidate[]) : [];
-    for (const [position, candidate] of candidates.entries()) {
-      const index = typeof candidate.index === "number" ? candidate.index : position;
-      const parts = partsOf(candidate);
-      const delta: ChunkChoice["delta"] = {};
-      const content = answerText(parts); // thought parts are reasoning, not content
-      if (content !== undefined && content !== "") delta.content = content;
-      const calls = parts.flatMap((part) => toToolCall(part, ids) ?? []);
-      if (calls.length > 0) {
-        const first = toolCounts.get(index) ?? 0;
-        toolCounts.set(index, first + calls.length);
-        // Gemini sends each call whole, so one delta carries id, name and all the arguments.
-        delta.tool_calls = calls.map((call, i) => ({ index: first + i, ...call }));
+      const candidates = Array.isArray(event.candidates) ? (event.candidates.filter(isObject) as GeminiCandidate[]) : [];
+      for (const [position, candidate] of candidates.entries()) {
+        const index = typeof candidate.index === "number" ? candidate.index : position;
+        const parts = partsOf(candidate);
+        const delta: ChunkChoice["delta"] = {};
+        const content = answerText(parts); // thought parts are reasoning, not content
+        if (content !== undefined && content !== "") delta.content = content;
+        const calls = parts.flatMap((part) => toToolCall(part, ids) ?? []);
+        if (calls.length > 0) {
+          const first = toolCounts.get(index) ?? 0;
+          toolCounts.set(index, first + calls.length);
+          // Gemini sends each call whole, so one delta carries id, name and all the arguments.
+          delta.tool_calls = calls.map((call, i) => ({ index: first + i, ...call }));
+        }
+        if (delta.content !== undefined || delta.tool_calls !== undefined) yield chunk(index, delta);
+        const reason = text(candidate.finishReason);
+        if (reason !== undefined) {
+          yield chunk(index, {}, toFinishReason(reason, toolCounts.has(index)));
+          finished.add(index);
+        }
       }
-      if (delta.content !== undefined || delta.tool_calls !== undefined) yield chunk(index, delta);
-      const reason = text(candidate.finishReason);
-      if (reason !== undefined) {
-        yield chunk(index, {}, toFinishReason(reason, toolCounts.has(index)));
-        finished.add(index);
+      // A blocked prompt: one event, promptFeedback and no candidates.
+      if (candidates.length === 0 && isObject(event.promptFeedback) && text(event.promptFeedback.blockReason) !== undefined) {
+        yield chunk(0, {}, "content_filter");
+        finished.add(0);
       }
-    }
-    // A blocked prompt: one event, promptFeedback and no candidates.
-    if (candidates.length === 0 && isObject(event.promptFeedback) && text(event.promptFeedback.blockReason) !== undefined) {
-      yield chunk(0, {}, "content_filter");
-      finished.add(0);
     }
   }
   if (finished.size === 0 || [...started].some((index) => !finished.has(index))) {

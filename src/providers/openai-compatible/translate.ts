@@ -1,8 +1,7 @@
 import { ProviderError } from "../errors.js";
-import type { EventSourceMessage } from "../sse.js";
-import type { ChatChoice, ChatChunk, ChatResult, EmbedResult, StreamEvent, Usage } from "../spec.js";
+import type { SseBursts } from "../sse.js";
+import type { ChatChoice, ChatChunk, ChatResult, ChunkWire, EmbedResult, StreamEvent, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
-import { WireChunk } from "../chunk-wire.js";
 import { passThrough } from "../openai-wire.js";
 import { count, isObject, text } from "../wire.js";
 import { normalizeOpenAIUsage } from "./usage.js";
@@ -40,38 +39,50 @@ export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
  * Turns the upstream's SSE into StreamEvents. Usage may ride on a choice-less final chunk (OpenAI,
  * OpenRouter) or on the last content chunk (DeepSeek); either way it is held back and emitted once,
  * after `[DONE]`. A stream without usage emits no usage event: absence is how "not reported" is told.
- * With `chunksAsText`, a chunk that needs no reading goes on as text (see openai-wire.ts).
+ * With `chunksAsText`, chunks that need no reading go on as text (see openai-wire.ts), those of one
+ * burst together; they leave before anything after them is read, so a bad event later in the burst
+ * still ends the stream after them.
  */
-export async function* toStreamEvents(messages: AsyncIterable<EventSourceMessage>, provider: string, chunksAsText = false): AsyncGenerator<StreamEvent> {
+export async function* toStreamEvents(bursts: SseBursts, provider: string, chunksAsText = false): AsyncGenerator<StreamEvent> {
   let usage: Usage | undefined;
-  for await (const message of messages) {
-    if (message.data === "[DONE]") {
-      if (usage !== undefined) yield { type: "usage", usage };
-      return;
+  for await (const burst of bursts) {
+    let wires: ChunkWire[] | undefined;
+    for (const message of burst) {
+      bursts.throwIfCancelled();
+      const wire = chunksAsText ? passThrough(message.data) : undefined;
+      if (wire !== undefined) {
+        if (wires === undefined) wires = [wire];
+        else wires.push(wire);
+        continue;
+      }
+      if (wires !== undefined) {
+        yield { type: "wire", chunks: wires };
+        wires = undefined;
+      }
+      if (message.data === "[DONE]") {
+        if (usage !== undefined) yield { type: "usage", usage };
+        return;
+      }
+      let payload: unknown;
+      try {
+        payload = JSON.parse(message.data);
+      } catch (err) {
+        throw protocolError(provider, "upstream stream carried a data line that is not JSON", err);
+      }
+      if (!isObject(payload)) throw protocolError(provider, "upstream stream carried a data line that is not an object");
+      if (payload.error !== undefined && payload.error !== null) throw upstreamReportedError(provider, payload.error);
+      if (payload.usage !== undefined) {
+        // Usage leaves as its own event. Set to undefined rather than copying the chunk without it:
+        // JSON.stringify leaves it out all the same, and with usage asked for, every chunk carries
+        // `"usage": null`, so the copy (a slow runtime path) was paid on every chunk.
+        if (payload.usage !== null) usage = normalizeOpenAIUsage(payload.usage) ?? usage;
+        payload.usage = undefined;
+      }
+      if (Array.isArray(payload.choices) && payload.choices.length > 0) {
+        yield { type: "chunk", chunk: payload as unknown as ChatChunk };
+      }
     }
-    const wire = chunksAsText ? passThrough(message.data) : undefined;
-    if (wire !== undefined) {
-      yield new WireChunk(wire, provider);
-      continue;
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(message.data);
-    } catch (err) {
-      throw protocolError(provider, "upstream stream carried a data line that is not JSON", err);
-    }
-    if (!isObject(payload)) throw protocolError(provider, "upstream stream carried a data line that is not an object");
-    if (payload.error !== undefined && payload.error !== null) throw upstreamReportedError(provider, payload.error);
-    if (payload.usage !== undefined) {
-      // Usage leaves as its own event. Set to undefined rather than copying the chunk without it:
-      // JSON.stringify leaves it out all the same, and with usage asked for, every chunk carries
-      // `"usage": null`, so the copy (a slow runtime path) was paid on every chunk.
-      if (payload.usage !== null) usage = normalizeOpenAIUsage(payload.usage) ?? usage;
-      payload.usage = undefined;
-    }
-    if (Array.isArray(payload.choices) && payload.choices.length > 0) {
-      yield { type: "chunk", chunk: payload as unknown as ChatChunk };
-    }
+    if (wires !== undefined) yield { type: "wire", chunks: wires };
   }
   throw protocolError(provider, "upstream stream ended before [DONE]");
 }
