@@ -48,7 +48,7 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
   res.writeHead(200, Object.assign(airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length), SSE_HEADERS));
   // Read only for the usage chunk's id and time; a chunk relayed as text is read for them without a parse.
   let last: ChunkWire | ChatChunk | undefined;
-  // Alone, the first token leaves before the rest of its burst is relayed; under load it waits for it.
+  // Alone, the first event leaves before the rest of its burst is written; under load it waits for them.
   const events = new SseWriter(res, gw.requestsInFlight() === 1);
   try {
     for await (const part of live) {
