@@ -29,8 +29,8 @@ const RELEASE_GRACE_MS = 5_000;
  * takes all that are queued at each read: an upstream packet often carries many events, and a read
  * per event cost each one a promise, a result object and a turn of every async layer above it.
  * The attempt works as it did: its timeout measures upstream silence (`touch` on every chunk), not
- * the consumer's think time (`hold` while a message is with the consumer), and an abort ends the
- * stream at the consumer's next read, with the attempt's outcome. A consumer that stops early (at
+ * the consumer's think time (`hold` while a burst is with the consumer), and an abort ends the
+ * stream at the consumer's next read or `throwIfCancelled`, with the attempt's outcome. A consumer that stops early (at
  * `[DONE]`) leaves the rest of the body to be read, so the connection goes back to the pool.
  */
 export function openSse(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, attempt: Attempt, answer: SseAnswerOptions): Promise<SseBursts> {
