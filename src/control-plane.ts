@@ -6,7 +6,7 @@ import { runChat, type ChatOutcome } from "./calls/chat.js";
 import type { CallContext, CallDeps } from "./calls/context.js";
 import { runEmbed, type EmbedOutcome } from "./calls/embed.js";
 import { refuseUnplanned } from "./calls/prepare.js";
-import { openStream, type OpenStream, type StreamOptions } from "./calls/stream.js";
+import { openStream, type OpenStream, type StreamOptions, type TextStreamPart } from "./calls/stream.js";
 import { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
@@ -266,7 +266,9 @@ export class ControlPlane {
     return runChat(this.deps, ctx, body);
   }
 
-  stream(body: ChatRequest, ctx: CallContext, options?: StreamOptions): Promise<OpenStream> {
+  stream(body: ChatRequest, ctx: CallContext): Promise<OpenStream>;
+  stream(body: ChatRequest, ctx: CallContext, options: StreamOptions): Promise<OpenStream<TextStreamPart>>;
+  stream(body: ChatRequest, ctx: CallContext, options: StreamOptions = {}): Promise<OpenStream<TextStreamPart>> {
     return openStream(this.deps, ctx, body, options);
   }
 

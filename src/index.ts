@@ -10,7 +10,6 @@ import { requestId } from "./core/ids.js";
 import type { Logger } from "./core/logger.js";
 import { loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfigInput } from "./config/schema.js";
-import { parseWire } from "./providers/chunk-wire.js";
 import type { ChatChunk, ChatMessage, ChatRequest, FinishReason, ToolCall, Usage } from "./providers/spec.js";
 import type { AttemptRecord } from "./routing/execute.js";
 import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
@@ -211,9 +210,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       const ctx = context(call);
       const live = await plane.stream(chatBody(call), ctx);
       for await (const part of live) {
-        if (part.type === "chunk") yield textPart(part.chunk);
-        // Chunks as text come only when asked for, which this stream does not; were they to, they are read.
-        else if (part.type === "wire") for (const wire of part.chunks) yield textPart(parseWire(wire, live.provider));
+        if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
         else yield { type: "done", ...info(part.end, ctx.requestId) };
       }
     },
@@ -277,10 +274,6 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
 
 /** A budget as `setBudget` takes it: the config file's budget fields without the name. */
 export type BudgetInput = Omit<NonNullable<ConfigInput["budgets"]>[number], "name">;
-
-function textPart(chunk: ChatChunk): StreamPart {
-  return { type: "text", text: chunk.choices[0]?.delta.content ?? "", chunk };
-}
 
 function chatBody(call: ChatOptions): ChatRequest {
   return {

@@ -19,11 +19,14 @@ const KEPT_OUTPUT_CHARS = 64 * 1024;
 
 export type StreamEnd = SettledCall;
 
-/** `wire` parts come only with `chunksAsText`: chunks to send as they are, their JSON text with the catalog's model set. */
-export type StreamPart = { type: "chunk"; chunk: ChatChunk } | { type: "wire"; chunks: ChunkWire[] } | { type: "end"; end: StreamEnd };
+/** What a stream gives: its chunks as objects, then its end. */
+export type StreamPart = { type: "chunk"; chunk: ChatChunk } | { type: "end"; end: StreamEnd };
+
+/** What a stream opened with `chunksAsText` gives: `wire` parts too, chunks to send as they are, their JSON text with the catalog's model set. */
+export type TextStreamPart = StreamPart | { type: "wire"; chunks: ChunkWire[] };
 
 /** An opened stream: the upstream has sent its first event, so retries and fallbacks are over. */
-export interface OpenStream extends AsyncIterable<StreamPart> {
+export interface OpenStream<Part = StreamPart> extends AsyncIterable<Part> {
   readonly model: string;
   readonly provider: string;
   readonly attempts: AttemptRecord[];
@@ -48,7 +51,9 @@ interface Opened {
  * is pulled inside the attempt, so nothing has reached the client while trying another target is
  * still allowed. After that a failure ends the stream with an error, never with a silent stop.
  */
-export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest, options: StreamOptions = {}): Promise<OpenStream> {
+export function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<OpenStream>;
+export function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest, options: StreamOptions): Promise<OpenStream<TextStreamPart>>;
+export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest, options: StreamOptions = {}): Promise<OpenStream<TextStreamPart>> {
   const prepared = prepareChat(deps, ctx, raw, true);
   const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;
@@ -95,7 +100,7 @@ async function* relay(
   opened: Opened,
   call: Cancellation,
   contract: OutputContract | undefined,
-): AsyncGenerator<StreamPart> {
+): AsyncGenerator<TextStreamPart> {
   const { iterator } = opened;
   let next = opened.first;
   let usage: Usage | undefined;

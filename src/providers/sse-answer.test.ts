@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Cancellation } from "../core/cancel.js";
 import { Attempt } from "./attempt.js";
 import { openSse } from "./sse-answer.js";
-import type { EventSourceMessage, SseBursts } from "./sse.js";
+import type { EventSourceMessage } from "./sse.js";
 
 /**
  * SseAnswer's side of undici's handler contract, driven directly: undici calls these methods with its
@@ -28,7 +28,7 @@ class RecordingController implements Dispatcher.DispatchController {
   }
 }
 
-async function accepted(): Promise<{ handler: Dispatcher.DispatchHandler; controller: RecordingController; messages: AsyncIterator<readonly EventSourceMessage[]>; bursts: SseBursts; cancellation: Cancellation }> {
+async function accepted(): Promise<{ handler: Dispatcher.DispatchHandler; controller: RecordingController; messages: AsyncIterator<readonly EventSourceMessage[]>; cancellation: Cancellation }> {
   let handler: Dispatcher.DispatchHandler | undefined;
   const dispatcher = { dispatch: (_options: unknown, h: Dispatcher.DispatchHandler) => ((handler = h), true) } as unknown as Dispatcher;
   const cancellation = new Cancellation();
@@ -37,8 +37,7 @@ async function accepted(): Promise<{ handler: Dispatcher.DispatchHandler; contro
   const controller = new RecordingController();
   handler!.onRequestStart!(controller, {});
   handler!.onResponseStart!(controller, 200, {}, "OK");
-  const bursts = await opening;
-  return { handler: handler!, controller, messages: bursts[Symbol.asyncIterator](), bursts, cancellation };
+  return { handler: handler!, controller, messages: (await opening)[Symbol.asyncIterator](), cancellation };
 }
 
 /** The data of a read's burst, or undefined when the read said the stream is done. */
@@ -70,15 +69,19 @@ describe("openSse", () => {
     expect(await messages.next()).toEqual({ done: true, value: undefined });
   });
 
-  it("tells a consumer inside a burst that the call was cancelled, with the reason, and aborts the upstream", async () => {
-    const { handler, controller, messages, bursts, cancellation } = await accepted();
-    handler.onResponseData!(controller, Buffer.from("data: 1\n\ndata: 2\n\n"));
-    expect(dataOf(await messages.next())).toEqual(["1", "2"]);
-    bursts.throwIfCancelled(); // not cancelled: nothing happens
+  it("cuts the burst a consumer is reading short when the call is cancelled, aborts the upstream, and throws the reason at the next read", async () => {
+    const { handler, controller, messages, cancellation } = await accepted();
+    handler.onResponseData!(controller, Buffer.from("data: 1\n\ndata: 2\n\ndata: 3\n\n"));
+    const pull = await messages.next();
+    const seen: string[] = [];
     const reason = new Error("client went away");
-    cancellation.abort(reason);
-    expect(() => bursts.throwIfCancelled()).toThrow(reason);
+    for (const message of pull.done ? [] : pull.value) {
+      seen.push(message.data);
+      if (seen.length === 1) cancellation.abort(reason); // the client goes away while the first is handled
+    }
+    expect(seen).toEqual(["1"]);
     expect(controller.aborted).toBe(true);
+    await expect(messages.next()).rejects.toBe(reason);
     expect(await messages.next()).toEqual({ done: true, value: undefined });
   });
 

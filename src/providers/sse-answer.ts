@@ -30,7 +30,8 @@ const RELEASE_GRACE_MS = 5_000;
  * per event cost each one a promise, a result object and a turn of every async layer above it.
  * The attempt works as it did: its timeout measures upstream silence (`touch` on every chunk), not
  * the consumer's think time (`hold` while a burst is with the consumer), and an abort ends the
- * stream at the consumer's next read or `throwIfCancelled`, with the attempt's outcome. A consumer that stops early (at
+ * stream at the consumer's next message: the burst it holds is cut short, and its next read throws
+ * the attempt's outcome. A consumer that stops early (at
  * `[DONE]`) leaves the rest of the body to be read, so the connection goes back to the pool.
  */
 export function openSse(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, attempt: Attempt, answer: SseAnswerOptions): Promise<SseBursts> {
@@ -43,7 +44,7 @@ export function openSse(dispatcher: Dispatcher, options: Dispatcher.DispatchOpti
 type Burst = readonly EventSourceMessage[];
 type Pull = IteratorResult<Burst, undefined>;
 
-class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Burst>, SseBursts {
+class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Burst> {
   private controller: Dispatcher.DispatchController | undefined;
   private readonly decoder = new SseDecoder();
   private queue: EventSourceMessage[] = [];
@@ -57,7 +58,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
   private failure: { err: unknown } | undefined;
   /** The consumer finished or stopped reading: nothing more is delivered. */
   private closed = false;
-  private holding = false;
+  /** The burst with the consumer, until it reads again: the attempt holds meanwhile, and an abort empties it. */
+  private handed: EventSourceMessage[] | undefined;
   /** A wake is queued for the end of this network read (see wakeSoon). */
   private waking = false;
   /** Reads waiting for the upstream, served in order (a caller may ask again before an answer). */
@@ -65,6 +67,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
   private grace: NodeJS.Timeout | undefined;
   private readonly onAbort = () => {
     this.controller?.abort(this.attempt.signal.reason as Error);
+    // Bytes already buffered must not outlive an abort, those of the burst being read included.
+    if (this.handed !== undefined) this.handed.length = 0;
     if (!this.opened) this.refuse(this.attempt.signal.reason);
     else this.wake();
   };
@@ -136,8 +140,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
   }
 
   next(): Promise<Pull> {
-    if (this.holding) {
-      this.holding = false;
+    if (this.handed !== undefined) {
+      this.handed = undefined;
       this.attempt.resume(); // the consumer asked for more: waiting is on the upstream again
     }
     if (this.waiting.length === 0) {
@@ -149,10 +153,6 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
       }
     }
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-  }
-
-  throwIfCancelled(): void {
-    if (!this.closed && this.attempt.signal.aborted) this.close(this.attempt.outcome(undefined));
   }
 
   /** The consumer stopped before the end (at `[DONE]`, or it went away). */
@@ -185,7 +185,7 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
       this.queue = [];
       this.queuedChars = 0;
       this.controller?.resume();
-      this.holding = true;
+      this.handed = burst;
       this.attempt.hold();
       return { done: false, value: burst };
     }

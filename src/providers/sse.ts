@@ -5,16 +5,11 @@ export type { EventSourceMessage };
 
 /**
  * An upstream's SSE messages as they arrive: each read gives every message that has come in since the
- * last one, in order, and never an empty burst.
+ * last one, in order, and never an empty burst. When the call is cancelled, the burst being read is
+ * cut short (emptied where it stands), so a consumer looping over it stops at its next message, as it
+ * would were messages read one at a time, and its next read throws the cancellation's reason.
  */
-export interface SseBursts extends AsyncIterable<readonly EventSourceMessage[]> {
-  /**
-   * Throws what the next read would if the call has been cancelled since the last. A consumer calls it
-   * before each message of a burst, so that a cancelled call stops at the next message, as it would
-   * were messages read one at a time.
-   */
-  throwIfCancelled(): void;
-}
+export type SseBursts = AsyncIterable<readonly EventSourceMessage[]>;
 
 /** Above this, an unterminated SSE line is a broken upstream rather than a large event. */
 const MAX_EVENT_BYTES = 8 * 1024 * 1024;

@@ -37,7 +37,6 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string): Asyn
 
   for await (const burst of bursts) {
     for (const message of burst) {
-      bursts.throwIfCancelled();
       const event = parseEvent(message.data, provider);
       switch (event.type) {
         case "message_start": {

@@ -39,7 +39,6 @@ export async function* toStreamEvents(
 
   for await (const burst of bursts) {
     for (const message of burst) {
-      bursts.throwIfCancelled();
       const event = parseEvent(message.data, provider);
       if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, apiKey);
       id = text(event.responseId) ?? id;

@@ -15,13 +15,8 @@ const toolCall = chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0,
 const usage = chunk({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } });
 
 /** Bursts of a call that is never cancelled (cancelling one is in the conformance suite). */
-function bursts(...datas: string[][]): SseBursts {
-  return {
-    async *[Symbol.asyncIterator]() {
-      for (const data of datas) yield data.map((d): EventSourceMessage => ({ data: d, event: undefined, id: undefined }));
-    },
-    throwIfCancelled: () => undefined,
-  };
+async function* bursts(...datas: string[][]): SseBursts {
+  for (const data of datas) yield data.map((d): EventSourceMessage => ({ data: d, event: undefined, id: undefined }));
 }
 
 /** Each event in short: `wire:a,b` for text chunks with their contents, `chunk`, `usage:<output tokens>`. */

@@ -48,7 +48,6 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, chunk
   for await (const burst of bursts) {
     let wires: ChunkWire[] | undefined;
     for (const message of burst) {
-      bursts.throwIfCancelled();
       const wire = chunksAsText ? passThrough(message.data) : undefined;
       if (wire !== undefined) {
         if (wires === undefined) wires = [wire];
