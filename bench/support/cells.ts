@@ -72,10 +72,10 @@ export interface CellPlan {
 }
 
 /**
- * Streams and calls that wait on the upstream run code that JSON calls answered at once do not (the
- * stream's relay, timers that fire, requests that overlap), and that code is compiled in the first
- * seconds it runs. Without a spell of each shape here, the first cells of that shape paid for it, and
- * the 50 ms cells most, whose one second of warm-up at one connection is about 19 calls.
+ * Streams, and calls that wait on their upstream, run code that JSON calls answered at once never
+ * run (a stream's relay and writer, an answer that comes after its request waited), and V8 compiles
+ * it in its first seconds of use. Without a spell of each shape here, the first cells of that shape
+ * paid for it, the 50 ms cells most: their one second of warm-up at one connection is about 19 calls.
  */
 const WARM_SHAPES: ReadonlyArray<{ stream: boolean; delayMs: number; share: number }> = [
   { stream: false, delayMs: 0, share: 1 },
