@@ -74,7 +74,7 @@ function requireWrk(): void {
 
 async function runCells(target: Target): Promise<CellResult[]> {
   const out: CellResult[] = [];
-  const warm = await warmTarget(target, plan);
+  const warm = await warmTarget(target, plan, cells);
   for (const cell of cells) {
     const r = await measureCell(target, cell, plan);
     if (out.length === 0) {
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
     const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
     const json = { "content-type": "application/json" };
-    console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}${plan.targetWarmupSeconds ? `, ${plan.targetWarmupSeconds} s of warm-up per target and a spell of each other shape` : ""}; targets: ${[...wanted].join(", ")}`);
+    console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}${plan.targetWarmupSeconds ? `, ${plan.targetWarmupSeconds} s of warm-up in the first shape and a spell of each other shape per target` : ""}; targets: ${[...wanted].join(", ")}`);
 
     if (wanted.has("direct")) results.push(...(await runCells({ name: "direct", url: `${upstreamBaseUrl}/chat/completions`, headers: json, pids: async () => [upstream.pid] })));
     if (wanted.has("proxy")) {

@@ -59,10 +59,10 @@ export function requestBody(cell: Pick<Cell, "stream" | "delayMs">): string {
 
 export interface CellPlan {
   /**
-   * Load before a target's first cell: JSON calls at 16 connections and 0 ms upstream for this long,
-   * then a shorter spell of each other shape the cells use (see WARM_SHAPES). A fresh process compiles
-   * its hot code in its first seconds of traffic (PGlite's WebAssembly above all, whose optimizing
-   * compile Airlock delays past startup), and the first cell would pay for it alone.
+   * Load before a target's first cell: this long in the first shape its cells use (JSON calls at 0 ms
+   * upstream), then a shorter spell of each other shape (see warmTarget), all at 16 connections. A
+   * fresh process compiles its hot code in its first seconds of traffic (PGlite's WebAssembly above
+   * all, whose optimizing compile Airlock delays past startup), and the first cell would pay for it alone.
    */
   targetWarmupSeconds: number;
   warmupSeconds: number;
@@ -71,26 +71,32 @@ export interface CellPlan {
   ttfbRequests: number;
 }
 
-/**
- * Streams, and calls that wait on their upstream, run code that JSON calls answered at once never
- * run (a stream's relay and writer, an answer that comes after its request waited), and V8 compiles
- * it in its first seconds of use. Without a spell of each shape here, the first cells of that shape
- * paid for it, the 50 ms cells most: their one second of warm-up at one connection is about 19 calls.
- */
-const WARM_SHAPES: ReadonlyArray<{ stream: boolean; delayMs: number; share: number }> = [
-  { stream: false, delayMs: 0, share: 1 },
-  { stream: true, delayMs: 0, share: 0.4 },
-  { stream: false, delayMs: 50, share: 0.4 },
-  { stream: true, delayMs: 50, share: 0.4 },
-];
+/** Each shape after the first is warmed for this share of `targetWarmupSeconds` (at least 1 s). */
+const OTHER_SHAPE_SHARE = 0.4;
 
-/** Brings a fresh target's code up to speed before its first cell; answers what it sent, for the ledger check. */
-export async function warmTarget(target: Target, plan: CellPlan): Promise<{ sent: number; errors: number }> {
+type Shape = Pick<Cell, "stream" | "delayMs">;
+
+/** The shapes of a run's cells, each once: lowest upstream delay first, JSON calls before streams. */
+function shapesOf(cells: readonly Cell[]): Shape[] {
+  const shapes = new Map<string, Shape>();
+  for (const { stream, delayMs } of cells) shapes.set(`${delayMs}:${stream}`, { stream, delayMs });
+  return [...shapes.values()].sort((a, b) => a.delayMs - b.delayMs || Number(a.stream) - Number(b.stream));
+}
+
+/**
+ * Brings a fresh target's code up to speed before its first cell; answers what it sent, for the ledger
+ * check. Every shape the cells use is warmed, not only the first: streams, and calls that wait on their
+ * upstream, run code that JSON calls answered at once never run (a stream's relay and writer, an answer
+ * that comes after its request waited), and V8 compiles it in its first seconds of use. Without a spell
+ * of each shape, the first cells of that shape paid for it, the 50 ms cells most: their one second of
+ * warm-up at one connection is about 19 calls.
+ */
+export async function warmTarget(target: Target, plan: CellPlan, cells: readonly Cell[]): Promise<{ sent: number; errors: number }> {
   let sent = 0;
   let errors = 0;
   if (plan.targetWarmupSeconds <= 0) return { sent, errors };
-  for (const shape of WARM_SHAPES) {
-    const seconds = Math.max(1, Math.round(plan.targetWarmupSeconds * shape.share));
+  for (const [i, shape] of shapesOf(cells).entries()) {
+    const seconds = i === 0 ? plan.targetWarmupSeconds : Math.max(1, Math.round(plan.targetWarmupSeconds * OTHER_SHAPE_SHARE));
     const warm = await runLoad({ url: target.url, headers: target.headers, body: requestBody(shape), connections: 16, seconds });
     sent += warm.sent;
     errors += warm.errors;
