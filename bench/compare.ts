@@ -28,6 +28,8 @@ const { values: flags } = parseArgs({
     delay: { type: "string", default: "0" },
     // No load at all: each round measures CPU per second of a gateway left idle after the warm-up.
     idle: { type: "boolean", default: false },
+    // Streams as models send them: this many content events, each its own network read (bench/upstream.ts).
+    events: { type: "string" },
     connections: { type: "string", default: "16" },
     seconds: { type: "string", default: "2" },
     rounds: { type: "string", default: "10" },
@@ -37,15 +39,20 @@ const { values: flags } = parseArgs({
     "base-node-args": { type: "string", default: "" },
   },
 });
-if (!flags.base) throw new Error("--base <checkout> is required: a directory holding another build (bin/airlock.js and dist/)");
+if (!flags.base) throw new Error("--base <checkout> is required: a directory holding another build (bin/airlock.js and dist/), or `proxy` for the bare proxy");
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+// `--base proxy`: this build against the floor, the bench's bare pass-through proxy (bench/targets/proxy.ts).
+const againstProxy = flags.base === "proxy";
 const baseBin = path.resolve(flags.base, "bin/airlock.js");
-await stat(path.resolve(flags.base, "dist/bundle/airlock.js")).catch(() => {
-  throw new Error(`${flags.base} has no build: run npm ci and npm run build there first`);
-});
+if (!againstProxy) {
+  await stat(path.resolve(flags.base, "dist/bundle/airlock.js")).catch(() => {
+    throw new Error(`${flags.base} has no build: run npm ci and npm run build there first`);
+  });
+}
 const store = flags.store === "pglite" ? "pglite" : "postgres";
 const seconds = Number(flags.seconds);
 const rounds = Number(flags.rounds);
+const pacedEvents = flags.events === undefined ? undefined : Number(flags.events);
 
 const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
 const upstream = asService(upstreamChild);
@@ -53,28 +60,37 @@ const cleanups: Array<() => Promise<void>> = [];
 try {
   const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
   const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
-  const start = async (bin: string | undefined, port: number, nodeArgs: string[]): Promise<{ target: AirlockTarget; load: Omit<LoadSpec, "seconds"> }> => {
+  const body = requestBody({ stream: flags.stream === true || pacedEvents !== undefined, delayMs: Number(flags.delay), pacedEvents });
+  const startProxy = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
+    const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [`http://127.0.0.1:${upstreamPort}/v1`, "0"]);
+    const proxy = asService(child);
+    cleanups.unshift(() => proxy.stop());
+    const { port } = await firstJsonLine<{ port: number }>(child);
+    const headers = { authorization: "Bearer sk-bench-upstream", "content-type": "application/json" };
+    return { target: proxy, load: { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers, body, connections: Number(flags.connections) } };
+  };
+  const start = async (bin: string | undefined, port: number, nodeArgs: string[]): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
     const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
     cleanups.push(async () => {
       await scratch?.drop();
       await rm(dataDir, { recursive: true, force: true });
     });
-    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs };
+    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: pacedEvents === undefined ? [] : [`paced-${pacedEvents}`] };
     const target = await startAirlock(setup, port, undefined);
     cleanups.unshift(() => target.stop());
     const apiKey = await createUserKey(target, setup.adminKey);
     const load: Omit<LoadSpec, "seconds"> = {
       url: `${target.baseUrl}/chat/completions`,
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: requestBody({ stream: flags.stream === true, delayMs: Number(flags.delay) }),
+      body,
       connections: Number(flags.connections),
     };
     return { target, load };
   };
   const port = 18000 + Math.floor(Math.random() * 1000);
   const builds = {
-    base: await start(baseBin, port, nodeArgsOf(flags["base-node-args"])),
+    base: againstProxy ? await startProxy() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"])),
     this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"])),
   };
   for (const build of Object.values(builds)) await runLoad({ ...build.load, seconds: 3 }); // warm-up
@@ -104,7 +120,7 @@ try {
   }
   const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
   const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
-  const what = flags.idle ? "idle, CPU µs per second" : `${flags.stream ? "stream" : "json"} · ${flags.delay} ms upstream · c${flags.connections} · CPU µs per call`;
+  const what = flags.idle ? "idle, CPU µs per second" : `${pacedEvents !== undefined ? `paced stream of ${pacedEvents} events` : flags.stream ? "stream" : "json"} · ${flags.delay} ms upstream · c${flags.connections} · CPU µs per call`;
   console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);
   console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
   console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);

@@ -19,9 +19,13 @@ const { values: flags } = parseArgs({
     stream: { type: "boolean", default: false },
     // Upstream delay in ms: 50 gives the low-rate cells, where waking up and the background work show.
     delay: { type: "string", default: "0" },
+    // Streams as models send them: this many content events, each its own network read (bench/upstream.ts).
+    events: { type: "string" },
     connections: { type: "string", default: "16" },
     seconds: { type: "string", default: "5" },
     top: { type: "string", default: "30" },
+    // Sampling interval in µs (Node's default is 1000): 50 resolves a single call's path at low rates.
+    interval: { type: "string", default: "1000" },
   },
 });
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -34,20 +38,22 @@ const upstream = asService(upstreamChild);
 const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
 const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-profile-"));
 const scratch = flags.store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
+const pacedEvents = flags.events === undefined ? undefined : Number(flags.events);
 const setup: AirlockSetup = {
   dataDir,
   store: flags.store === "postgres" ? "postgres" : "pglite",
   databaseUrl: scratch?.url,
   adminKey: "sk-al-admin-profile",
   upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
-  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`],
+  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-interval=${Number(flags.interval)}`],
   unbundled: true,
+  extraModels: pacedEvents === undefined ? [] : [`paced-${pacedEvents}`],
 };
 try {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const airlock = await startAirlock(setup, port, undefined);
   const apiKey = await createUserKey(airlock, setup.adminKey);
-  const cell = { stream: flags.stream === true, delayMs: Number(flags.delay) };
+  const cell = { stream: flags.stream === true || pacedEvents !== undefined, delayMs: Number(flags.delay), pacedEvents };
   const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(cell), connections: Number(flags.connections) };
   await runLoad({ ...load, seconds: 1 });
   const result = await runLoad({ ...load, seconds: Number(flags.seconds) });

@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 /**
  * The bench's OpenAI-compatible upstream, in its own process so that its CPU never counts against a
  * target. It answers with recorded OpenAI payloads (JSON, or SSE frames one write each) after the
- * delay the model name asks for: `delay-50` waits 50 ms before the first byte.
+ * delay the model name asks for: `delay-50` waits 50 ms before the first byte. `paced-200` streams as
+ * models generate: 200 content events, each its own write 1 ms after the one before, so that each
+ * reaches the gateway in a network read of its own.
  */
 
 const fixtures = new URL("../test/fixtures/openai/", import.meta.url);
@@ -14,6 +16,19 @@ const sseFrames = readFileSync(new URL("chat.sse", fixtures), "utf8")
   .split("\n\n")
   .filter((frame) => frame.startsWith("data: "))
   .map((frame) => frame + "\n\n");
+
+/** A paced stream's events: the recording's first (role) chunk, `events` content chunks, then its last three frames (finish, usage, [DONE]). */
+function pacedFrames(events: number): string[] {
+  const [first, content] = [sseFrames[0]!, sseFrames[1]!];
+  const words = ["The", " capital", " of", " France", " is", " Paris", "."];
+  const contents = Array.from({ length: events }, (_, i) => content.replace('"content":"The"', `"content":${JSON.stringify(words[i % words.length])}`));
+  return [first, ...contents, ...sseFrames.slice(-3)];
+}
+
+function pacedEventsOf(model: unknown): number | undefined {
+  const match = typeof model === "string" ? /paced-(\d+)/.exec(model) : null;
+  return match ? Number(match[1]) : undefined;
+}
 
 function delayOf(model: unknown): number {
   const match = typeof model === "string" ? /delay-(\d+)/.exec(model) : null;
@@ -33,7 +48,19 @@ const server = createServer((req, res) => {
       return;
     }
     const answer = () => {
-      if (body.stream === true) {
+      const paced = pacedEventsOf(body.model);
+      if (body.stream === true && paced !== undefined) {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        const frames = pacedFrames(paced);
+        let next = 0;
+        const send = () => {
+          if (res.destroyed) return;
+          res.write(frames[next++]!);
+          if (next < frames.length) setTimeout(send, 1);
+          else res.end();
+        };
+        send();
+      } else if (body.stream === true) {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
         for (const frame of sseFrames) res.write(frame);
         res.end();

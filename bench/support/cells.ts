@@ -44,10 +44,14 @@ export interface CellResult extends Cell {
 
 const SYSTEM = "You are a concise assistant for a travel booking product. Answer in one or two sentences and never invent prices.";
 
-/** A realistic small chat request; the upstream reads the delay from the model name. */
-export function requestBody(cell: Pick<Cell, "stream" | "delayMs">): string {
+/**
+ * A realistic small chat request; the upstream reads the delay from the model name. With `pacedEvents`,
+ * a stream that arrives as models send it: that many content events, each its own network read
+ * (`paced-<events>`, see bench/upstream.ts; the gateway's config must have the model).
+ */
+export function requestBody(cell: Pick<Cell, "stream" | "delayMs"> & { pacedEvents?: number }): string {
   return JSON.stringify({
-    model: `delay-${cell.delayMs}`,
+    model: cell.pacedEvents === undefined ? `delay-${cell.delayMs}` : `paced-${cell.pacedEvents}`,
     messages: [
       { role: "system", content: SYSTEM },
       { role: "user", content: "Which airport in Paris is closer to the city centre for a morning arrival?" },

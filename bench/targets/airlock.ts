@@ -34,6 +34,8 @@ export interface AirlockSetup {
   unbundled?: boolean;
   /** Another checkout's built `bin/airlock.js` (bench/compare.ts runs two builds side by side). */
   bin?: string;
+  /** Upstream models beyond `delay-0` and `delay-50`, say `paced-200` (bench/upstream.ts). */
+  extraModels?: string[];
 }
 
 export interface AirlockTarget extends Service {
@@ -60,6 +62,7 @@ export async function writeAirlockConfig(setup: AirlockSetup): Promise<string> {
       "models:",
       `  - { id: "upstream/delay-0", price: ${price} }`,
       `  - { id: "upstream/delay-50", price: ${price} }`,
+      ...(setup.extraModels ?? []).map((model) => `  - { id: "upstream/${model}", price: ${price} }`),
       // Guards on, as in production: a budget every call reserves from and settles to, and a rate
       // limit every call takes a permit from. Both far above what the bench spends.
       "budgets:",
