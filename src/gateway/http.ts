@@ -25,10 +25,9 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
 }
 
 /**
- * Reads a JSON body. A declared length over the limit is refused before a byte is read; an undeclared
- * (chunked) body is counted as it arrives and refused the moment it passes the limit.
+ * The body as JSON (see readBody for the limit). `options.empty` stands in for an empty body where one
+ * is allowed (an action with no fields).
  */
-/** The body as JSON. `options.empty` stands in for an empty body where one is allowed (an action with no fields). */
 export async function readJson(req: IncomingMessage, limitBytes: number, options: { empty?: unknown } = {}): Promise<unknown> {
   const body = await readBody(req, limitBytes);
   if (body.length === 0) {
@@ -42,10 +41,23 @@ export async function readJson(req: IncomingMessage, limitBytes: number, options
   }
 }
 
-/** The whole body, refused as soon as it passes `limitBytes` (declared or counted). */
+/**
+ * The whole body. A declared length over `limitBytes` is refused before a byte is read; an undeclared
+ * (chunked) body is counted as it arrives and refused the moment it passes the limit.
+ */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > limitBytes) return Promise.reject(tooLarge(limitBytes));
+  // A small body usually comes in the packet with its headers, and by the time a handler asks, the
+  // parser has queued all of it (its declared length, or the whole message). It is taken at once: the
+  // stream's events (`resume` on a tick, `data`, `end` on another) cost 15–25 µs on the way to the first byte.
+  const queued = req.readableLength;
+  if ((req.complete || queued === declared) && req.readableFlowing !== true && !req.readableEnded) {
+    if (queued > limitBytes) return Promise.reject(tooLarge(limitBytes));
+    const whole = req.read() as Buffer | null; // everything queued, in one buffer
+    req.resume(); // the message's end may be still to come: let it flow out, as a reader would
+    return Promise.resolve(whole ?? Buffer.alloc(0));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

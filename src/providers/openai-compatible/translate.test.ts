@@ -38,13 +38,25 @@ async function shapes(stream: AsyncIterable<StreamEvent>): Promise<{ seen: strin
 
 describe("toStreamEvents with chunks as text", () => {
   it("hands on the text chunks of one burst as one event, in stream order around the chunks it parses", async () => {
-    const stream = toStreamEvents(bursts([content("a"), content("b")], [content("c"), toolCall, content("d"), usage, "[DONE]"]), "oai", true);
-    expect(await shapes(stream)).toEqual({ seen: ["wire:a,b", "wire:c", "chunk", "wire:d", "usage:3"], error: undefined });
+    const stream = toStreamEvents(bursts([content("a"), content("b"), content("c")], [content("d"), toolCall, content("e"), usage, "[DONE]"]), "oai", true);
+    expect(await shapes(stream)).toEqual({ seen: ["wire:a", "wire:b,c", "wire:d", "chunk", "wire:e", "usage:3"], error: undefined });
+  });
+
+  it("hands on the stream's first chunk alone, before the rest of its burst is read", async () => {
+    const stream = toStreamEvents(bursts([content("a"), "{not json"]), "oai", true);
+    const first = await stream.next();
+    expect(first.value && shape(first.value)).toBe("wire:a");
+    await expect(stream.next()).rejects.toMatchObject({ kind: "protocol" });
+  });
+
+  it("hands on the first chunk alone when it had to be parsed, and groups the text chunks after it", async () => {
+    const stream = toStreamEvents(bursts([toolCall, content("a"), content("b"), usage, "[DONE]"]), "oai", true);
+    expect(await shapes(stream)).toEqual({ seen: ["chunk", "wire:a,b", "usage:3"], error: undefined });
   });
 
   it("delivers the text chunks before a bad event in the same burst, then ends with a protocol error", async () => {
-    const { seen, error } = await shapes(toStreamEvents(bursts([content("a"), content("b"), "{not json"]), "oai", true));
-    expect(seen).toEqual(["wire:a,b"]);
+    const { seen, error } = await shapes(toStreamEvents(bursts([content("a"), content("b"), content("c"), "{not json"]), "oai", true));
+    expect(seen).toEqual(["wire:a", "wire:b,c"]);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ kind: "protocol" });
   });

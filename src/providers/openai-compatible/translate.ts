@@ -41,16 +41,21 @@ export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
  * after `[DONE]`. A stream without usage emits no usage event: absence is how "not reported" is told.
  * With `chunksAsText`, chunks that need no reading go on as text (see openai-wire.ts), those of one
  * burst together; they leave before anything after them is read, so a bad event later in the burst
- * still ends the stream after them.
+ * still ends the stream after them. The stream's first chunk leaves alone, before the rest of its
+ * burst is read: the client's first token waits for nothing else.
  */
 export async function* toStreamEvents(bursts: SseBursts, provider: string, chunksAsText = false): AsyncGenerator<StreamEvent> {
   let usage: Usage | undefined;
+  let started = false;
   for await (const burst of bursts) {
     let wires: ChunkWire[] | undefined;
     for (const message of burst) {
       const wire = chunksAsText ? passThrough(message.data) : undefined;
       if (wire !== undefined) {
-        if (wires === undefined) wires = [wire];
+        if (!started) {
+          started = true;
+          yield { type: "wire", chunks: [wire] };
+        } else if (wires === undefined) wires = [wire];
         else wires.push(wire);
         continue;
       }
@@ -78,6 +83,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, chunk
         payload.usage = undefined;
       }
       if (Array.isArray(payload.choices) && payload.choices.length > 0) {
+        started = true;
         yield { type: "chunk", chunk: payload as unknown as ChatChunk };
       }
     }
