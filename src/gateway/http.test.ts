@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
 import { readBody } from "./http.js";
 
@@ -51,18 +51,19 @@ function exchange(port: number, parts: string[], answers: number, gapMs = 0): Pr
 const request = (body: string, headers = `content-length: ${Buffer.byteLength(body)}\r\n`) => `POST /x HTTP/1.1\r\nhost: x\r\n${headers}\r\n${body}`;
 
 describe("readBody", () => {
-  let server: Server | undefined;
+  let server: Server;
+  let port: number;
+  beforeEach(async () => {
+    ({ server, port } = await bodyServer());
+  });
   afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    server = undefined;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   });
 
   it("reads a body that came with its headers, and the connection serves the next request", async () => {
-    const started = await bodyServer();
-    server = started.server;
     const both = request('{"a":1}') + request('{"b":"ü"}');
-    const answers = await exchange(started.port, [both], 2);
+    const answers = await exchange(port, [both], 2);
     expect(answers.map((a) => JSON.parse(a) as unknown)).toEqual([
       { ok: true, body: '{"a":1}' },
       { ok: true, body: '{"b":"ü"}' },
@@ -70,18 +71,14 @@ describe("readBody", () => {
   });
 
   it("reads a body that arrives after its headers, in parts", async () => {
-    const started = await bodyServer();
-    server = started.server;
     const whole = request('{"model":"m","n":12}');
     const cut = whole.length - 8;
-    const answers = await exchange(started.port, [whole.slice(0, cut - 6), whole.slice(cut - 6, cut), whole.slice(cut)], 1, 20);
+    const answers = await exchange(port, [whole.slice(0, cut - 6), whole.slice(cut - 6, cut), whole.slice(cut)], 1, 20);
     expect(JSON.parse(answers[0]!)).toEqual({ ok: true, body: '{"model":"m","n":12}' });
   });
 
   it("reads an empty body as empty", async () => {
-    const started = await bodyServer();
-    server = started.server;
-    const answers = await exchange(started.port, [request("") + request("{}")], 2);
+    const answers = await exchange(port, [request("") + request("{}")], 2);
     expect(answers.map((a) => JSON.parse(a) as unknown)).toEqual([
       { ok: true, body: "" },
       { ok: true, body: "{}" },
@@ -89,21 +86,17 @@ describe("readBody", () => {
   });
 
   it("refuses a chunked body over the limit, whether it came whole or in parts", async () => {
-    const started = await bodyServer();
-    server = started.server;
     const big = "x".repeat(LIMIT + 1);
     const chunked = request(`${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`, "transfer-encoding: chunked\r\n");
-    const whole = await exchange(started.port, [chunked], 1);
+    const whole = await exchange(port, [chunked], 1);
     expect(JSON.parse(whole[0]!)).toEqual({ ok: false, code: "request_too_large" });
     const headersEnd = chunked.indexOf("\r\n\r\n") + 4;
-    const inParts = await exchange(started.port, [chunked.slice(0, headersEnd), chunked.slice(headersEnd)], 1, 20);
+    const inParts = await exchange(port, [chunked.slice(0, headersEnd), chunked.slice(headersEnd)], 1, 20);
     expect(JSON.parse(inParts[0]!)).toEqual({ ok: false, code: "request_too_large" });
   });
 
   it("refuses a declared length over the limit before reading", async () => {
-    const started = await bodyServer();
-    server = started.server;
-    const answers = await exchange(started.port, [`POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: ${LIMIT + 1}\r\n\r\n`], 1);
+    const answers = await exchange(port, [`POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: ${LIMIT + 1}\r\n\r\n`], 1);
     expect(JSON.parse(answers[0]!)).toEqual({ ok: false, code: "request_too_large" });
   });
 });
