@@ -1,29 +1,49 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
 import { readBody } from "./http.js";
 
-const LIMIT = 64;
+/** Over Node's 16 KiB stream high-water mark, so that a body this size that arrives whole has paused the socket. */
+const LIMIT = 40_000;
 
-/** A server whose handler reads each body with readBody, after a turn of the event loop as a real handler does after auth. */
-async function bodyServer(): Promise<{ server: Server; port: number }> {
+interface Outcome {
+  ok: boolean;
+  /** `queued`: taken at once, already queued whole; `events`: read through the stream's `data` and `end`. */
+  read: "queued" | "events";
+  bytes?: number;
+  /** The body's first characters. */
+  text?: string;
+  code?: string;
+}
+
+/**
+ * A server whose handler reads each body with readBody, after a turn of the event loop as a real handler
+ * does after auth, and answers (and hands to `outcomes`) what it got and how.
+ */
+async function bodyServer(): Promise<{ server: Server; port: number; outcomes: Outcome[] }> {
+  const outcomes: Outcome[] = [];
   const server = createServer((req, res) => {
     void (async () => {
       await Promise.resolve();
+      let outcome: Outcome;
       try {
         const body = await readBody(req, LIMIT);
-        res.end(JSON.stringify({ ok: true, body: body.toString("utf8") }));
+        outcome = { ok: true, read: readBy(req), bytes: body.length, text: body.toString("utf8").slice(0, 20) };
       } catch (err) {
         res.statusCode = err instanceof AirlockError ? err.status : 500;
-        res.end(JSON.stringify({ ok: false, code: err instanceof AirlockError ? err.code : "other" }));
+        outcome = { ok: false, read: readBy(req), code: err instanceof AirlockError ? err.code : "other" };
       }
+      outcomes.push(outcome);
+      res.end(JSON.stringify(outcome));
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, port: (server.address() as AddressInfo).port };
+  return { server, port: (server.address() as AddressInfo).port, outcomes };
 }
+
+const readBy = (req: IncomingMessage): Outcome["read"] => (req.listenerCount("data") > 0 ? "events" : "queued");
 
 /** Sends raw request bytes in the given parts (each its own write, `gapMs` apart) and reads answers until `answers` have come. */
 function exchange(port: number, parts: string[], answers: number, gapMs = 0): Promise<string[]> {
@@ -53,50 +73,65 @@ const request = (body: string, headers = `content-length: ${Buffer.byteLength(bo
 describe("readBody", () => {
   let server: Server;
   let port: number;
+  let outcomes: Outcome[];
   beforeEach(async () => {
-    ({ server, port } = await bodyServer());
+    ({ server, port, outcomes } = await bodyServer());
   });
   afterEach(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it("reads a body that came with its headers, and the connection serves the next request", async () => {
-    const both = request('{"a":1}') + request('{"b":"ü"}');
-    const answers = await exchange(port, [both], 2);
+  it("takes a body that came with its headers at once, and the connection serves the next request", async () => {
+    const answers = await exchange(port, [request('{"a":1}') + request('{"b":"ü"}')], 2);
     expect(answers.map((a) => JSON.parse(a) as unknown)).toEqual([
-      { ok: true, body: '{"a":1}' },
-      { ok: true, body: '{"b":"ü"}' },
+      { ok: true, read: "queued", bytes: 7, text: '{"a":1}' },
+      { ok: true, read: "queued", bytes: 10, text: '{"b":"ü"}' },
     ]);
   });
 
-  it("reads a body that arrives after its headers, in parts", async () => {
+  it("takes a body over the stream's high-water mark that came whole, and the pipelined request after it is served", async () => {
+    const big = JSON.stringify({ content: "x".repeat(30_000) });
+    const answers = await exchange(port, [request(big) + request("{}")], 2);
+    expect(answers.map((a) => JSON.parse(a) as unknown)).toEqual([
+      { ok: true, read: "queued", bytes: big.length, text: big.slice(0, 20) },
+      { ok: true, read: "queued", bytes: 2, text: "{}" },
+    ]);
+  });
+
+  it("reads a body that arrives after its headers, in parts, through the stream", async () => {
     const whole = request('{"model":"m","n":12}');
     const cut = whole.length - 8;
     const answers = await exchange(port, [whole.slice(0, cut - 6), whole.slice(cut - 6, cut), whole.slice(cut)], 1, 20);
-    expect(JSON.parse(answers[0]!)).toEqual({ ok: true, body: '{"model":"m","n":12}' });
+    expect(JSON.parse(answers[0]!)).toEqual({ ok: true, read: "events", bytes: 20, text: '{"model":"m","n":12}' });
   });
 
   it("reads an empty body as empty", async () => {
     const answers = await exchange(port, [request("") + request("{}")], 2);
-    expect(answers.map((a) => JSON.parse(a) as unknown)).toEqual([
-      { ok: true, body: "" },
-      { ok: true, body: "{}" },
-    ]);
+    expect(answers.map((a) => (JSON.parse(a) as Outcome).bytes)).toEqual([0, 2]);
   });
 
   it("refuses a chunked body over the limit, whether it came whole or in parts", async () => {
     const big = "x".repeat(LIMIT + 1);
     const chunked = request(`${big.length.toString(16)}\r\n${big}\r\n0\r\n\r\n`, "transfer-encoding: chunked\r\n");
     const whole = await exchange(port, [chunked], 1);
-    expect(JSON.parse(whole[0]!)).toEqual({ ok: false, code: "request_too_large" });
+    expect(JSON.parse(whole[0]!)).toMatchObject({ ok: false, code: "request_too_large" });
     const headersEnd = chunked.indexOf("\r\n\r\n") + 4;
     const inParts = await exchange(port, [chunked.slice(0, headersEnd), chunked.slice(headersEnd)], 1, 20);
-    expect(JSON.parse(inParts[0]!)).toEqual({ ok: false, code: "request_too_large" });
+    expect(JSON.parse(inParts[0]!)).toMatchObject({ ok: false, code: "request_too_large" });
   });
 
   it("refuses a declared length over the limit before reading", async () => {
     const answers = await exchange(port, [`POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: ${LIMIT + 1}\r\n\r\n`], 1);
-    expect(JSON.parse(answers[0]!)).toEqual({ ok: false, code: "request_too_large" });
+    expect(JSON.parse(answers[0]!)).toMatchObject({ ok: false, code: "request_too_large" });
+  });
+
+  it("gives up on a body whose client left before it came whole", async () => {
+    const socket = connect(port, "127.0.0.1");
+    socket.write(`POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"model":`);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    socket.destroy();
+    await expect.poll(() => outcomes.length, { timeout: 2_000 }).toBe(1);
+    expect(outcomes[0]).toMatchObject({ ok: false, code: "timeout" });
   });
 });

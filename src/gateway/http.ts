@@ -58,6 +58,8 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
     req.resume(); // the message's end may be still to come: let it flow out, as a reader would
     return Promise.resolve(whole ?? Buffer.alloc(0));
   }
+  // A client gone before its body came whole: no `end` and no `error` will ever come.
+  if (req.destroyed) return Promise.reject(clientClosed());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -79,12 +81,23 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
       done = true;
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
-    req.on("error", (err) => {
+    // A request stream fails only when its client's connection does (reset, or aborted mid-body): the
+    // client's doing, never Airlock's, so it is not reported as an internal error.
+    req.on("error", () => {
       if (done) return;
       done = true;
-      reject(toAirlockError(err));
+      reject(clientClosed());
+    });
+    req.on("close", () => {
+      if (done) return;
+      done = true;
+      reject(clientClosed());
     });
   });
+}
+
+function clientClosed(): AirlockError {
+  return new AirlockError("timeout", "the client closed the request before its body came whole", { details: { client_closed: true } });
 }
 
 function tooLarge(limitBytes: number): AirlockError {

@@ -43,9 +43,11 @@ describe("toStreamEvents with chunks as text", () => {
   });
 
   it("hands on the stream's first chunk alone, before the rest of its burst is read", async () => {
-    const stream = toStreamEvents(bursts([content("a"), "{not json"]), "oai", true);
+    const stream = toStreamEvents(bursts([content("a"), content("b"), "{not json"]), "oai", true);
     const first = await stream.next();
     expect(first.value && shape(first.value)).toBe("wire:a");
+    const second = await stream.next();
+    expect(second.value && shape(second.value)).toBe("wire:b");
     await expect(stream.next()).rejects.toMatchObject({ kind: "protocol" });
   });
 
