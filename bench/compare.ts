@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { requestBody } from "./support/cells.js";
+import { extraModelsFor, requestBody, shapeFromFlags } from "./support/cells.js";
 import { runLoad, type LoadSpec } from "./support/loadgen.js";
 import { countersBetween, countersByPid, processTree } from "./support/proc.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
@@ -52,7 +52,7 @@ if (!againstProxy) {
 const store = flags.store === "pglite" ? "pglite" : "postgres";
 const seconds = Number(flags.seconds);
 const rounds = Number(flags.rounds);
-const pacedEvents = flags.events === undefined ? undefined : Number(flags.events);
+const shape = shapeFromFlags(flags);
 
 const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
 const upstream = asService(upstreamChild);
@@ -60,7 +60,7 @@ const cleanups: Array<() => Promise<void>> = [];
 try {
   const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
   const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
-  const body = requestBody({ stream: flags.stream === true || pacedEvents !== undefined, delayMs: Number(flags.delay), pacedEvents });
+  const body = requestBody(shape);
   const startProxy = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
     const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [`http://127.0.0.1:${upstreamPort}/v1`, "0"]);
     const proxy = asService(child);
@@ -76,7 +76,7 @@ try {
       await scratch?.drop();
       await rm(dataDir, { recursive: true, force: true });
     });
-    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: pacedEvents === undefined ? [] : [`paced-${pacedEvents}`] };
+    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape) };
     const target = await startAirlock(setup, port, undefined);
     cleanups.unshift(() => target.stop());
     const apiKey = await createUserKey(target, setup.adminKey);
@@ -120,7 +120,7 @@ try {
   }
   const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
   const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
-  const what = flags.idle ? "idle, CPU µs per second" : `${pacedEvents !== undefined ? `paced stream of ${pacedEvents} events` : flags.stream ? "stream" : "json"} · ${flags.delay} ms upstream · c${flags.connections} · CPU µs per call`;
+  const what = flags.idle ? "idle, CPU µs per second" : `${shape.pacedEvents !== undefined ? `paced stream of ${shape.pacedEvents} events` : shape.stream ? "stream" : "json"} · ${shape.delayMs} ms upstream · c${flags.connections} · CPU µs per call`;
   console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);
   console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
   console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { requestBody } from "./support/cells.js";
+import { extraModelsFor, requestBody, shapeFromFlags } from "./support/cells.js";
 import { runLoad } from "./support/loadgen.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup } from "./targets/airlock.js";
@@ -38,7 +38,7 @@ const upstream = asService(upstreamChild);
 const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
 const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-profile-"));
 const scratch = flags.store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
-const pacedEvents = flags.events === undefined ? undefined : Number(flags.events);
+const shape = shapeFromFlags(flags);
 const setup: AirlockSetup = {
   dataDir,
   store: flags.store === "postgres" ? "postgres" : "pglite",
@@ -47,14 +47,13 @@ const setup: AirlockSetup = {
   upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
   nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-interval=${Number(flags.interval)}`],
   unbundled: true,
-  extraModels: pacedEvents === undefined ? [] : [`paced-${pacedEvents}`],
+  extraModels: extraModelsFor(shape),
 };
 try {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const airlock = await startAirlock(setup, port, undefined);
   const apiKey = await createUserKey(airlock, setup.adminKey);
-  const cell = { stream: flags.stream === true || pacedEvents !== undefined, delayMs: Number(flags.delay), pacedEvents };
-  const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(cell), connections: Number(flags.connections) };
+  const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(shape), connections: Number(flags.connections) };
   await runLoad({ ...load, seconds: 1 });
   const result = await runLoad({ ...load, seconds: Number(flags.seconds) });
   console.log(`${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, errors ${result.errors}`);

@@ -44,20 +44,38 @@ export interface CellResult extends Cell {
 
 const SYSTEM = "You are a concise assistant for a travel booking product. Answer in one or two sentences and never invent prices.";
 
+/** What a request asks of the upstream. With `pacedEvents`, a stream that arrives as models send it (see upstreamModel). */
+export type LoadShape = Pick<Cell, "stream" | "delayMs"> & { pacedEvents?: number };
+
 /**
- * A realistic small chat request; the upstream reads the delay from the model name. With `pacedEvents`,
- * a stream that arrives as models send it: that many content events, each its own network read
- * (`paced-<events>`, see bench/upstream.ts; the gateway's config must have the model).
+ * The upstream model a request names: `delay-<ms>`, whose answer comes after that delay, or
+ * `paced-<events>`, a stream of that many content events, each its own network read (bench/upstream.ts).
  */
-export function requestBody(cell: Pick<Cell, "stream" | "delayMs"> & { pacedEvents?: number }): string {
+function upstreamModel(shape: LoadShape): string {
+  return shape.pacedEvents === undefined ? `delay-${shape.delayMs}` : `paced-${shape.pacedEvents}`;
+}
+
+/** The models a gateway's config needs for this shape beyond its own `delay-0` and `delay-50`. */
+export function extraModelsFor(shape: LoadShape): string[] {
+  return shape.pacedEvents === undefined ? [] : [upstreamModel(shape)];
+}
+
+/** The shape bench:compare and bench:profile are asked for: `--events N` is a paced stream. */
+export function shapeFromFlags(flags: { stream?: boolean; delay?: string; events?: string }): LoadShape {
+  const pacedEvents = flags.events === undefined ? undefined : Number(flags.events);
+  return { stream: flags.stream === true || pacedEvents !== undefined, delayMs: Number(flags.delay ?? 0), pacedEvents };
+}
+
+/** A realistic small chat request; the upstream reads what to answer from the model name. */
+export function requestBody(shape: LoadShape): string {
   return JSON.stringify({
-    model: cell.pacedEvents === undefined ? `delay-${cell.delayMs}` : `paced-${cell.pacedEvents}`,
+    model: upstreamModel(shape),
     messages: [
       { role: "system", content: SYSTEM },
       { role: "user", content: "Which airport in Paris is closer to the city centre for a morning arrival?" },
     ],
     max_tokens: 256,
-    ...(cell.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    ...(shape.stream ? { stream: true, stream_options: { include_usage: true } } : {}),
   });
 }
 
@@ -78,11 +96,9 @@ export interface CellPlan {
 /** Each shape after the first is warmed for this share of `targetWarmupSeconds` (at least 1 s). */
 const OTHER_SHAPE_SHARE = 0.4;
 
-type Shape = Pick<Cell, "stream" | "delayMs">;
-
 /** The shapes of a run's cells, each once: lowest upstream delay first, JSON calls before streams. */
-function shapesOf(cells: readonly Cell[]): Shape[] {
-  const shapes = new Map<string, Shape>();
+function shapesOf(cells: readonly Cell[]): LoadShape[] {
+  const shapes = new Map<string, LoadShape>();
   for (const { stream, delayMs } of cells) shapes.set(`${delayMs}:${stream}`, { stream, delayMs });
   return [...shapes.values()].sort((a, b) => a.delayMs - b.delayMs || Number(a.stream) - Number(b.stream));
 }

@@ -1,5 +1,5 @@
 import type { AbortSource, Cancellation } from "../core/cancel.js";
-import { AirlockError } from "../core/errors.js";
+import { AirlockError, clientClosedError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import { setModel } from "../providers/chunk-wire.js";
 import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, StreamEvent, Usage } from "../providers/spec.js";
@@ -186,14 +186,14 @@ async function* relay(
       // The consumer stopped early (the client went away): bill what was delivered.
       releaseUpstream(iterator);
       await billDelivered();
-      fail(deps, ctx, record, new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } }));
+      fail(deps, ctx, record, clientClosedError("the client closed the stream"));
     }
   }
 }
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {
   if (err instanceof AirlockError) return err;
-  if (clientSignal?.aborted) return new AirlockError("timeout", "the client closed the stream", { details: { client_closed: true } });
+  if (clientSignal?.aborted) return clientClosedError("the client closed the stream");
   if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);

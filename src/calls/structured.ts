@@ -1,6 +1,6 @@
 import { Decimal } from "decimal.js";
 import { Cancellation } from "../core/cancel.js";
-import { AirlockError } from "../core/errors.js";
+import { AirlockError, clientClosedError } from "../core/errors.js";
 import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { Plan } from "../routing/plan.js";
@@ -132,7 +132,7 @@ export async function enforceShape(
 function abortedError(call: Cancellation): AirlockError {
   const reason = call.signal.reason as { name?: string } | undefined;
   if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed while the answer was being repaired");
-  return new AirlockError("timeout", "the client closed the request", { details: { client_closed: true } });
+  return clientClosedError("the client closed the request");
 }
 
 /** A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can parse the content as it is. */

@@ -91,6 +91,14 @@ export function toAirlockError(err: unknown): AirlockError {
   return new AirlockError("misconfigured", "internal error", { cause: err });
 }
 
+/**
+ * The client went away before its answer was whole: a `timeout` that nobody receives, recorded with
+ * `client_closed: true` so that it is told apart from a deadline that passed.
+ */
+export function clientClosedError(message: string, details: Record<string, unknown> = {}): AirlockError {
+  return new AirlockError("timeout", message, { details: { ...details, client_closed: true } });
+}
+
 export function isAirlockError(err: unknown): err is AirlockError {
   return err instanceof AirlockError;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseSince } from "../core/duration.js";
-import { AirlockError, toAirlockError } from "../core/errors.js";
+import { AirlockError, clientClosedError, toAirlockError } from "../core/errors.js";
 
 export type Headers = Record<string, string | number>;
 
@@ -59,7 +59,7 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
     return Promise.resolve(whole ?? Buffer.alloc(0));
   }
   // A client gone before its body came whole: no `end` and no `error` will ever come.
-  if (req.destroyed) return Promise.reject(clientClosed());
+  if (req.destroyed) return Promise.reject(clientClosedError(BODY_CUT));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -82,23 +82,19 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
     // A request stream fails only when its client's connection does (reset, or aborted mid-body): the
-    // client's doing, never Airlock's, so it is not reported as an internal error.
-    req.on("error", () => {
+    // client's doing, never Airlock's, so it is not reported as an internal error. A close before `end`
+    // is the same, told without an error.
+    const cut = () => {
       if (done) return;
       done = true;
-      reject(clientClosed());
-    });
-    req.on("close", () => {
-      if (done) return;
-      done = true;
-      reject(clientClosed());
-    });
+      reject(clientClosedError(BODY_CUT));
+    };
+    req.on("error", cut);
+    req.on("close", cut);
   });
 }
 
-function clientClosed(): AirlockError {
-  return new AirlockError("timeout", "the client closed the request before its body came whole", { details: { client_closed: true } });
-}
+const BODY_CUT = "the client closed the request before its body came whole";
 
 function tooLarge(limitBytes: number): AirlockError {
   return new AirlockError("request_too_large", `the request body is over the ${limitBytes}-byte limit`);

@@ -1,4 +1,4 @@
-import { AirlockError } from "../core/errors.js";
+import { AirlockError, clientClosedError } from "../core/errors.js";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import type { Clock } from "../core/clock.js";
 import { ProviderError } from "../providers/errors.js";
@@ -116,7 +116,7 @@ async function waitOrAbort(clock: Clock, ms: number, signal: AbortSource): Promi
 function deadlineError(signal: AbortSource, attempts: AttemptRecord[]): AirlockError {
   const reason = signal.reason as { name?: string } | undefined;
   if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed before any provider answered", { details: { attempts: publicAttempts(attempts) } });
-  return new AirlockError("timeout", "the client closed the request", { details: { attempts: publicAttempts(attempts), client_closed: true } });
+  return clientClosedError("the client closed the request", { attempts: publicAttempts(attempts) });
 }
 
 export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockError {
