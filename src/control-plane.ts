@@ -386,6 +386,7 @@ export class ControlPlane {
     this.closing ??= (async () => {
       this.killSwitch.close();
       this.deps.rateLimits.close();
+      this.metrics.close();
       await this.governance.close();
       await this.notifier.close();
       await this.unlisten?.();

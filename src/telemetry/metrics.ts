@@ -1,4 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { EVENT_LOOP_METRICS, EventLoopDelay, registerEventLoopDelay } from "./event-loop-delay.js";
+
+/** About 24.8 days, the longest interval a Node timer takes: prom-client's own event-loop timer never ticks. */
+const UNREACHED_INTERVAL_MS = 2 ** 31 - 1;
 
 export type CallOutcome = "success" | "error" | "refused";
 
@@ -205,11 +209,23 @@ export class Metrics {
     };
   }
 
+  private readonly eventLoopDelay: EventLoopDelay | undefined;
+
   constructor(options: { processMetrics?: boolean } = {}) {
-    // Event-loop delay is sampled by a timer; prom-client's default (every 10 ms) woke an idle
-    // gateway 100 times a second and cost it about 1% of a core doing nothing. Every 100 ms still
-    // shows a stalled loop.
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    if (!options.processMetrics) return;
+    // prom-client's event-loop gauges report the time between two ticks of their timer, not how late
+    // it ran (see EventLoopDelay), and its timer cannot be left out of its defaults: it is given an
+    // interval it never reaches, and its gauges are replaced by Airlock's under the same names.
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: UNREACHED_INTERVAL_MS });
+    for (const name of EVENT_LOOP_METRICS) this.registry.removeSingleMetric(name);
+    this.eventLoopDelay = new EventLoopDelay();
+    registerEventLoopDelay(this.registry, this.eventLoopDelay);
+    this.eventLoopDelay.start();
+  }
+
+  /** Stops sampling the event loop. */
+  close(): void {
+    this.eventLoopDelay?.stop();
   }
 
   /** Called on breaker transitions only, so it costs nothing per call. */

@@ -1,0 +1,73 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { EventLoopDelay } from "./event-loop-delay.js";
+import { Metrics } from "./metrics.js";
+
+function gauge(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`${name} is not in the metrics`);
+  return Number(line.slice(name.length + 1));
+}
+
+/** Holds the event loop, as a synchronous computation would. */
+function holdLoop(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+describe("EventLoopDelay", () => {
+  it("records how late each sample ran against when it was due", () => {
+    let now = 1_000;
+    const delay = new EventLoopDelay(100, () => now);
+    delay.start(); // due at 1,100
+    try {
+      now = 1_103;
+      delay.sample(); // 3 ms late; the next is due at 1,203
+      now = 1_210;
+      delay.sample(); // 7 ms late
+      now = 1_310;
+      delay.sample(); // on time
+    } finally {
+      delay.stop();
+    }
+    const s = delay.summary();
+    expect(s.min).toBeLessThan(0.000_01);
+    expect(s.max).toBeCloseTo(0.007, 4);
+    expect(s.p50).toBeCloseTo(0.003, 4);
+    delay.reset();
+    expect(delay.summary()).toEqual({ min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 });
+  });
+
+  it("reports a loop at rest as barely late, not as late as its sampling interval, and shows a held loop", async () => {
+    const metrics = new Metrics({ processMetrics: true });
+    try {
+      await sleep(500);
+      const atRest = await metrics.text();
+      // Node's monitorEventLoopDelay would report the interval itself here: 0.1 s or more.
+      expect(gauge(atRest, "nodejs_eventloop_lag_p50_seconds")).toBeLessThan(0.05);
+      expect(gauge(atRest, "nodejs_eventloop_lag_max_seconds")).toBeGreaterThan(0);
+
+      // Straight after a scrape, whose reset made Node's own histogram drop the next sample.
+      holdLoop(500); // a sample falls due within it, and runs at least 400 ms late
+      await sleep(20);
+      const held = await metrics.text();
+      expect(gauge(held, "nodejs_eventloop_lag_max_seconds")).toBeGreaterThanOrEqual(0.25);
+      // The setImmediate probe of the scrape before this one.
+      expect(gauge(held, "nodejs_eventloop_lag_seconds")).toBeGreaterThan(0);
+    } finally {
+      metrics.close();
+    }
+  });
+
+  it("leaves the other process metrics in place", async () => {
+    const metrics = new Metrics({ processMetrics: true });
+    try {
+      const text = await metrics.text();
+      expect(text).toContain("process_cpu_user_seconds_total");
+      expect(text).toContain("nodejs_heap_size_used_bytes");
+      expect(text.match(/^# TYPE nodejs_eventloop_lag_p99_seconds gauge$/gm)).toHaveLength(1);
+    } finally {
+      metrics.close();
+    }
+  });
+});
