@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import Router, { type HTTPVersion } from "find-my-way";
 import { Cancellation } from "../core/cancel.js";
-import { AirlockError } from "../core/errors.js";
+import { AirlockError, clientClosedError } from "../core/errors.js";
 import { requestId as newRequestId } from "../core/ids.js";
 import { accessLog } from "../core/access-log.js";
 import type { Logger } from "../core/logger.js";
@@ -144,7 +144,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     inFlight++;
     res.on("close", () => {
       inFlight--;
-      if (!res.writableFinished) cancellation.abort(new AirlockError("timeout", "the client closed the request"));
+      if (!res.writableFinished) cancellation.abort(clientClosedError("the client closed the request"));
       logRequest(req, res, scope);
     });
     handler(req, res, scope, params, searchParams(query)).catch((err: unknown) => {

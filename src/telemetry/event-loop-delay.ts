@@ -1,17 +1,23 @@
 import { createHistogram, performance, type RecordableHistogram } from "node:perf_hooks";
 import { Gauge, type Registry } from "prom-client";
 
+type Summary = Record<"min" | "max" | "mean" | "stddev" | "p50" | "p90" | "p99", number>;
+
+/** Each figure of a summary, with the gauge prom-client's default metrics report it as, and how workers' values combine. */
+const SUMMARY_GAUGES: ReadonlyArray<{ figure: keyof Summary; name: string; help: string; aggregator: "min" | "max" | "average" }> = [
+  { figure: "min", name: "nodejs_eventloop_lag_min_seconds", help: "The least delay of a timer sampling the event loop since the last scrape.", aggregator: "min" },
+  { figure: "max", name: "nodejs_eventloop_lag_max_seconds", help: "The greatest delay of a timer sampling the event loop since the last scrape.", aggregator: "max" },
+  { figure: "mean", name: "nodejs_eventloop_lag_mean_seconds", help: "The mean delay of a timer sampling the event loop since the last scrape.", aggregator: "average" },
+  { figure: "stddev", name: "nodejs_eventloop_lag_stddev_seconds", help: "The standard deviation of the event loop's sampled delays since the last scrape.", aggregator: "average" },
+  { figure: "p50", name: "nodejs_eventloop_lag_p50_seconds", help: "The median of the event loop's sampled delays since the last scrape.", aggregator: "average" },
+  { figure: "p90", name: "nodejs_eventloop_lag_p90_seconds", help: "The 90th percentile of the event loop's sampled delays since the last scrape.", aggregator: "average" },
+  { figure: "p99", name: "nodejs_eventloop_lag_p99_seconds", help: "The 99th percentile of the event loop's sampled delays since the last scrape.", aggregator: "average" },
+];
+
+const LAG_GAUGE = "nodejs_eventloop_lag_seconds";
+
 /** The names prom-client's default metrics give event-loop delay, kept so that existing dashboards read these. */
-export const EVENT_LOOP_METRICS = [
-  "nodejs_eventloop_lag_seconds",
-  "nodejs_eventloop_lag_min_seconds",
-  "nodejs_eventloop_lag_max_seconds",
-  "nodejs_eventloop_lag_mean_seconds",
-  "nodejs_eventloop_lag_stddev_seconds",
-  "nodejs_eventloop_lag_p50_seconds",
-  "nodejs_eventloop_lag_p90_seconds",
-  "nodejs_eventloop_lag_p99_seconds",
-] as const;
+export const EVENT_LOOP_METRICS: readonly string[] = [LAG_GAUGE, ...SUMMARY_GAUGES.map((g) => g.name)];
 
 /**
  * Between two samples: a stall shorter than this may fall between them and go unseen. prom-client's
@@ -51,13 +57,14 @@ export class EventLoopDelay {
   /** Records how late this sample is, and sets the next. Run by the timer. */
   readonly sample = (): void => {
     // Timers run on whole milliseconds, so one can run a little before `due`; a histogram takes at least 1 ns.
-    this.histogram.record(Math.max(1, Math.round((this.now() - this.due) * 1e6)));
-    this.due = this.now() + this.intervalMs;
+    const now = this.now();
+    this.histogram.record(Math.max(1, Math.round((now - this.due) * 1e6)));
+    this.due = now + this.intervalMs;
     this.timer?.refresh();
   };
 
   /** The samples since the last `reset`, in seconds. Without any, every figure is 0. */
-  summary(): { min: number; max: number; mean: number; stddev: number; p50: number; p90: number; p99: number } {
+  summary(): Summary {
     const h = this.histogram;
     if (h.count === 0) return { min: 0, max: 0, mean: 0, stddev: 0, p50: 0, p90: 0, p99: 0 };
     const seconds = (ns: number) => ns / 1e9;
@@ -84,32 +91,19 @@ export class EventLoopDelay {
  */
 export function registerEventLoopDelay(registry: Registry, delay: EventLoopDelay): void {
   const registers = [registry];
-  const gauge = (name: (typeof EVENT_LOOP_METRICS)[number], help: string, aggregator: "min" | "max" | "average") => new Gauge({ name, help, registers, aggregator });
+  // Registered first, so that the registry reads the summary's gauges after this one's collect sets them.
   new Gauge({
-    name: "nodejs_eventloop_lag_seconds",
+    name: LAG_GAUGE,
     help: "Lag of event loop in seconds.",
     registers,
     aggregator: "average",
     collect() {
       const sentAt = performance.now();
       setImmediate(() => this.set((performance.now() - sentAt) / 1000));
-      // The gauges below are registered after this one, so the registry reads them after this sets them.
-      const s = delay.summary();
-      min.set(s.min);
-      max.set(s.max);
-      mean.set(s.mean);
-      stddev.set(s.stddev);
-      p50.set(s.p50);
-      p90.set(s.p90);
-      p99.set(s.p99);
+      const summary = delay.summary();
+      for (const { figure, gauge } of summaryGauges) gauge.set(summary[figure]);
       delay.reset();
     },
   });
-  const min = gauge("nodejs_eventloop_lag_min_seconds", "The least delay of a timer sampling the event loop since the last scrape.", "min");
-  const max = gauge("nodejs_eventloop_lag_max_seconds", "The greatest delay of a timer sampling the event loop since the last scrape.", "max");
-  const mean = gauge("nodejs_eventloop_lag_mean_seconds", "The mean delay of a timer sampling the event loop since the last scrape.", "average");
-  const stddev = gauge("nodejs_eventloop_lag_stddev_seconds", "The standard deviation of the event loop's sampled delays since the last scrape.", "average");
-  const p50 = gauge("nodejs_eventloop_lag_p50_seconds", "The median of the event loop's sampled delays since the last scrape.", "average");
-  const p90 = gauge("nodejs_eventloop_lag_p90_seconds", "The 90th percentile of the event loop's sampled delays since the last scrape.", "average");
-  const p99 = gauge("nodejs_eventloop_lag_p99_seconds", "The 99th percentile of the event loop's sampled delays since the last scrape.", "average");
+  const summaryGauges = SUMMARY_GAUGES.map(({ figure, name, help, aggregator }) => ({ figure, gauge: new Gauge({ name, help, registers, aggregator }) }));
 }
