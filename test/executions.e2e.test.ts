@@ -90,7 +90,9 @@ describe.each(STORE_KINDS)("directive execution on %s", (kind) => {
     expect((await api(gw, "POST", `/admin/directives/${id}/abort`)).body).toMatchObject({ status: "aborted", next: [] });
     const run = (await waitFor(() => api(gw, "GET", "/admin/runs").then((r) => r.body.data[0]), (r) => r?.status === "canceled", 20_000)).value;
     expect(run).toMatchObject({ directiveId: id, moduleStatus: "SUCCESS", output: { echo: "slow" } });
-    expect((await api(gw, "GET", `/admin/runs/${run.id}`)).body.artifacts.at(-1)).toMatchObject({ type: "execution_end", body: { status: "canceled" } });
+    // The run moves to its end status before its end is written (docs/governance.md): wait for the trail's end too.
+    const trail = (await waitFor(() => api(gw, "GET", `/admin/runs/${run.id}`).then((r) => r.body.artifacts), (a) => a.some((x: any) => x.type === "execution_end"), 20_000)).value;
+    expect(trail.at(-1)).toMatchObject({ type: "execution_end", body: { status: "canceled" } });
     expect((await api(gw, "GET", `/admin/directives/${id}`)).body.status).toBe("aborted");
   });
 
