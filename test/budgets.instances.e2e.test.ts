@@ -37,6 +37,10 @@ budgets:
 budgeting: { syncIntervalMs: ${SYNC_MS}, leaseTtlMs: ${LEASE_TTL_MS} }
 # Rows land before an idle instance hands its allowance back (after two sync rounds), so a lease is still seen holding it.
 ledger: { flushIntervalMs: 100 }
+# A thousand calls at once on a busy two-core machine can hold an instance's event loop past the kill
+# switch's 900 ms confirmation window, and the switch then fails closed (503), as designed and tested in
+# kill-switch.e2e.test.ts; here the window is wide, so that only the budget decides.
+killSwitch: { pollIntervalMs: 450, staleAfterMs: 30000 }
 `;
 }
 
