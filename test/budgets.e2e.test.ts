@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
-import { api, BOOTSTRAP_ADMIN_ID, captureLogs, rawChat, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { api, BOOTSTRAP_ADMIN_ID, BURST_KILL_SWITCH, captureLogs, rawChat, routesSuite, rowOf, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -50,11 +50,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   });
 
   it(`admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls against a $1.00 budget, and the ledger equals the counter`, async () => {
-    // A thousand calls at once on a busy two-core machine can hold the event loop past the kill switch's
-    // 900 ms confirmation window, and it then fails closed (503), as designed and tested in
-    // kill-switch.e2e.test.ts; here the window is wide, so that only the budget decides.
-    const killSwitch = { pollIntervalMs: 450, staleAfterMs: 30_000 };
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: fast, killSwitch }));
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: fast, killSwitch: BURST_KILL_SWITCH }));
     for (let i = 0; i < 1000; i++) upstreams[0].push({ kind: "ok", ...CENT });
     const statuses = await Promise.all(Array.from({ length: 1000 }, () => centCall(gw).then((r) => r.status)));
     const admitted = statuses.filter((s) => s === 200).length;

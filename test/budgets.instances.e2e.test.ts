@@ -8,7 +8,7 @@ import { systemClock } from "../src/core/clock.js";
 import type { BudgetEvent } from "../src/guards/budgets.js";
 import { openDatabase } from "../src/store/database.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { api, ask, refusal, routesSuite } from "./support/routing.js";
+import { api, ask, BURST_KILL_SWITCH, refusal, routesSuite } from "./support/routing.js";
 import { databaseBehindProxy } from "./support/tcp-proxy.js";
 import { chatStatus, startCluster, type Cluster } from "./support/cluster.js";
 import { killAll, removeTempDirs, type GatewayProcess } from "./support/process.js";
@@ -37,10 +37,7 @@ budgets:
 budgeting: { syncIntervalMs: ${SYNC_MS}, leaseTtlMs: ${LEASE_TTL_MS} }
 # Rows land before an idle instance hands its allowance back (after two sync rounds), so a lease is still seen holding it.
 ledger: { flushIntervalMs: 100 }
-# A thousand calls at once on a busy two-core machine can hold an instance's event loop past the kill
-# switch's 900 ms confirmation window, and the switch then fails closed (503), as designed and tested in
-# kill-switch.e2e.test.ts; here the window is wide, so that only the budget decides.
-killSwitch: { pollIntervalMs: 450, staleAfterMs: 30000 }
+killSwitch: ${JSON.stringify(BURST_KILL_SWITCH)}
 `;
 }
 

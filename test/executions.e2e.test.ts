@@ -91,7 +91,7 @@ describe.each(STORE_KINDS)("directive execution on %s", (kind) => {
     const run = (await waitFor(() => api(gw, "GET", "/admin/runs").then((r) => r.body.data[0]), (r) => r?.status === "canceled", 20_000)).value;
     expect(run).toMatchObject({ directiveId: id, moduleStatus: "SUCCESS", output: { echo: "slow" } });
     // The run moves to its end status before its end is written (docs/governance.md): wait for the trail's end too.
-    const trail = (await waitFor(() => api(gw, "GET", `/admin/runs/${run.id}`).then((r) => r.body.artifacts), (a) => a.some((x: any) => x.type === "execution_end"), 20_000)).value;
+    const trail = (await waitFor(() => api(gw, "GET", `/admin/runs/${run.id}`).then((r) => r.body.artifacts), (a: Array<{ type: string }>) => a.some((x) => x.type === "execution_end"), 20_000)).value;
     expect(trail.at(-1)).toMatchObject({ type: "execution_end", body: { status: "canceled" } });
     expect((await api(gw, "GET", `/admin/directives/${id}`)).body.status).toBe("aborted");
   });

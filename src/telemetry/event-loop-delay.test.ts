@@ -1,13 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
+import { metricSample } from "../../test/support/metrics-text.js";
 import { EventLoopDelay } from "./event-loop-delay.js";
 import { Metrics } from "./metrics.js";
 
-function gauge(text: string, name: string): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  if (line === undefined) throw new Error(`${name} is not in the metrics`);
-  return Number(line.slice(name.length + 1));
-}
 
 /** Holds the event loop, as a synchronous computation would. */
 function holdLoop(ms: number): void {
@@ -44,16 +40,16 @@ describe("EventLoopDelay", () => {
       await sleep(500);
       const atRest = await metrics.text();
       // Node's monitorEventLoopDelay would report the interval itself here: 0.1 s or more.
-      expect(gauge(atRest, "nodejs_eventloop_lag_p50_seconds")).toBeLessThan(0.05);
-      expect(gauge(atRest, "nodejs_eventloop_lag_max_seconds")).toBeGreaterThan(0);
+      expect(metricSample(atRest, "nodejs_eventloop_lag_p50_seconds")).toBeLessThan(0.05);
+      expect(metricSample(atRest, "nodejs_eventloop_lag_max_seconds")).toBeGreaterThan(0);
 
       // Straight after a scrape, whose reset made Node's own histogram drop the next sample.
       holdLoop(500); // a sample falls due within it, and runs at least 400 ms late
       await sleep(20);
       const held = await metrics.text();
-      expect(gauge(held, "nodejs_eventloop_lag_max_seconds")).toBeGreaterThanOrEqual(0.25);
+      expect(metricSample(held, "nodejs_eventloop_lag_max_seconds")).toBeGreaterThanOrEqual(0.25);
       // The setImmediate probe of the scrape before this one.
-      expect(gauge(held, "nodejs_eventloop_lag_seconds")).toBeGreaterThan(0);
+      expect(metricSample(held, "nodejs_eventloop_lag_seconds")).toBeGreaterThan(0);
     } finally {
       metrics.close();
     }

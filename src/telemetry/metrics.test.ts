@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { metricSample } from "../../test/support/metrics-text.js";
 import { Metrics, type ObservedCall } from "./metrics.js";
 
 const call = (overrides: Partial<ObservedCall> = {}): ObservedCall => ({
@@ -12,11 +13,6 @@ const call = (overrides: Partial<ObservedCall> = {}): ObservedCall => ({
   ...overrides,
 });
 
-/** One sample's value from the exposition text, or undefined when the series is absent. */
-function sample(text: string, name: string, labels: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
-}
 
 describe("Metrics.observeCall", () => {
   it("shows each call's counts at the next read, and a read never counts a call twice", async () => {
@@ -25,36 +21,36 @@ describe("Metrics.observeCall", () => {
     metrics.observeCall(call({ outcome: "error", errorCode: "provider_error", usage: undefined, costUsd: undefined }));
 
     let text = await metrics.text();
-    expect(sample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
-    expect(sample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="error"')).toBe(1);
-    expect(sample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="refused"')).toBeUndefined();
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="input"')).toBe(100);
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="reasoning"')).toBe(8);
+    expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
+    expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="error"')).toBe(1);
+    expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="refused"')).toBeUndefined();
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="input"')).toBe(100);
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="reasoning"')).toBe(8);
     // Observed at zero, so the series exists at zero.
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="cached_input"')).toBe(0);
-    expect(sample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBe(0.25);
-    expect(sample(text, "airlock_errors_total", 'code="provider_error"')).toBe(1);
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="cached_input"')).toBe(0);
+    expect(metricSample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBe(0.25);
+    expect(metricSample(text, "airlock_errors_total", 'code="provider_error"')).toBe(1);
 
     expect(await metrics.text()).toBe(text);
 
     metrics.observeCall(call({ usage: { inputTokens: 50, outputTokens: 10, cachedInputTokens: 20, reasoningTokens: 0 }, costUsd: 0.5 }));
     metrics.observeCall(call({ model: "claude-haiku", outcome: "refused", usage: undefined, costUsd: undefined }));
     text = await metrics.text();
-    expect(sample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(2);
-    expect(sample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="claude-haiku",outcome="refused"')).toBe(1);
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="input"')).toBe(150);
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="cached_input"')).toBe(20);
-    expect(sample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBe(0.75);
-    expect(sample(text, "airlock_request_duration_seconds_count", 'endpoint="chat",model="gpt-4o-mini"')).toBe(3);
+    expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(2);
+    expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="claude-haiku",outcome="refused"')).toBe(1);
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="input"')).toBe(150);
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="cached_input"')).toBe(20);
+    expect(metricSample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBe(0.75);
+    expect(metricSample(text, "airlock_request_duration_seconds_count", 'endpoint="chat",model="gpt-4o-mini"')).toBe(3);
   });
 
   it("skips a count that is not a finite, non-negative number instead of failing every later read", async () => {
     const metrics = new Metrics();
     metrics.observeCall(call({ costUsd: Number.NaN, usage: { inputTokens: -1, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 } }));
     const text = await metrics.text();
-    expect(sample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="output"')).toBe(5);
-    expect(sample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="input"')).toBeUndefined();
-    expect(sample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBeUndefined();
+    expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="output"')).toBe(5);
+    expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="input"')).toBeUndefined();
+    expect(metricSample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBeUndefined();
   });
 });
