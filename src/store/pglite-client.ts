@@ -13,9 +13,9 @@ export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.
  * Starts the embedded store's thread (files under `dataDir`, or in memory) and, unless told not to,
  * brings its schema up to date before it answers. Light to import, so the CLI can call it first.
  */
-export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean }): Promise<PgliteThread> {
+export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-  return PgliteThread.start({ dataDir: options.dataDir, dump: options.dump, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER });
+  return PgliteThread.start({ dataDir: options.dataDir, dump: options.dump, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints });
 }
 
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */

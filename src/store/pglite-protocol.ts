@@ -9,6 +9,8 @@ export interface ThreadStart {
   dump?: Blob;
   /** Run the migrations in this folder before answering. */
   migrationsFolder?: string;
+  /** When the thread checks the WAL, and how much of it makes a checkpoint (see pglite-thread.mjs); tests make both small. */
+  checkpoints?: { checkEveryMs?: number; walBytes?: number };
 }
 
 export type ThreadRequest =

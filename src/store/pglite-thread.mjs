@@ -37,10 +37,28 @@ setFlagsFromString("--wasm-tiering-budget=180000000");
 const start = /** @type {ThreadStart} */ (workerData);
 const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort);
 
-// Postgres's default 128 MB of shared buffers is touched at startup and sits in the process's memory
-// for good. The ledger appends and reads back in ranges; 32 MB keeps its working set, and the
-// operating system's page cache holds the rest of the files. Measured: about 110 MB less RSS.
-const POSTGRESQL_CONF = ["shared_buffers = 32MB"];
+/**
+ * - Postgres's default 128 MB of shared buffers is touched at startup and sits in the process's memory
+ *   for good. The ledger appends and reads back in ranges; 32 MB keeps its working set, and the
+ *   operating system's page cache holds the rest of the files. Measured: about 110 MB less RSS.
+ * - A new WAL segment is filled with 16 MB of zeros by default, so that an fsync later finds its space
+ *   allocated. PGlite never fsyncs (`fsync` is off), so the zeros were pure work: with them off, a JSON
+ *   call under load cost about 6% less CPU (docs/performance.md, "The embedded store's WAL").
+ * - After a checkpoint, Postgres keeps old segments for reuse up to `max_wal_size`, 1 GB by default;
+ *   128 MB is twice what the checkpoints below leave between them.
+ */
+const POSTGRESQL_CONF = ["shared_buffers = 32MB", "wal_init_zero = off", "min_wal_size = 32MB", "max_wal_size = 128MB"];
+
+/**
+ * PGlite is Postgres in single-user mode: there is no checkpointer process, and nothing checkpoints
+ * between open and close. Left so, the WAL grows by every statement for as long as the process runs
+ * (1.2 KB per call: 1.2 GB after a million calls), and a restart after a crash replays all of it
+ * (7.3 s after that million). The thread does the checkpointer's part: at most every `checkEveryMs`
+ * while requests come, it asks how much WAL recovery would replay (one small query), and checkpoints
+ * once that passes `walBytes`. Under the heaviest load measured the WAL grows about 7 MB a second, so
+ * a crash leaves at most about 78 MB to replay, which takes about 0.4 s.
+ */
+const CHECKPOINTS = { checkEveryMs: 2_000, walBytes: 64 * 1024 * 1024, ...start.checkpoints };
 
 /** @type {{ server: import("@electric-sql/pglite-socket").PGLiteSocketServer; url: string } | undefined} */
 let served;
@@ -152,6 +170,18 @@ async function open() {
 }
 
 /**
+ * Checkpoints when recovery would replay more than `walBytes` of WAL; a failure is left for the next check.
+ * @param {PGlite} client
+ */
+async function checkpointWhenDue(client) {
+  // Asked before the store was served, and run after: the workflow engine's connection may be in a transaction now.
+  if (served) return;
+  const { rows } = await client.query("select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::float8 as replay from pg_control_checkpoint()");
+  const replay = /** @type {{ replay: number }[]} */ (rows)[0]?.replay ?? 0;
+  if (replay >= CHECKPOINTS.walBytes) await client.exec("checkpoint");
+}
+
+/**
  * @param {PGlite} client
  * @param {ThreadRequest} request
  * @returns {Promise<ThreadReply>}
@@ -199,6 +229,7 @@ const opened = open();
 // PGlite runs one statement at a time anyway; a queue keeps replies in order and errors apart.
 /** @type {Promise<unknown>} */
 let queue = opened.catch(() => undefined);
+let lastCheck = performance.now();
 port.on("message", (/** @type {ThreadRequest} */ request) => {
   queue = queue.then(() =>
     opened.then((client) => answer(client, request)).then(
@@ -206,6 +237,12 @@ port.on("message", (/** @type {ThreadRequest} */ request) => {
       (err) => port.postMessage({ id: request.id, ok: false, error: errorFields(err) }),
     ),
   );
+  // Checked after a request, behind its reply, so that an idle store is never woken for it. Not a
+  // store served to the workflow engine: that connection's statements and transactions go straight
+  // to PGlite between its messages, and a statement of ours could land inside them.
+  if (served || request.op === "close" || performance.now() - lastCheck < CHECKPOINTS.checkEveryMs) return;
+  lastCheck = performance.now();
+  queue = queue.then(() => opened.then(checkpointWhenDue)).catch(() => undefined);
 });
 opened.then(
   () => port.postMessage({ ready: true }),
