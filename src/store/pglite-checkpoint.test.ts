@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../../test/support/wait.js";
 import { startPglite, type PgliteThread } from "./pglite-client.js";
 
 /** About 21 MB of WAL: 20,000 rows of 1 KB each. */
@@ -16,15 +17,6 @@ async function query<T>(thread: PgliteThread, sql: string): Promise<T> {
 /** The last checkpoint's redo point, and how much WAL a restart after a crash would replay from it. */
 function replayState(thread: PgliteThread): Promise<{ redo: string; replay: number }> {
   return query(thread, "select redo_lsn::text as redo, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::float8 as replay from pg_control_checkpoint()");
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return check();
 }
 
 describe("the embedded store's checkpoints", () => {
@@ -47,8 +39,7 @@ describe("the embedded store's checkpoints", () => {
     await thread.send({ op: "exec", sql: FILL });
     // Single-user Postgres has no checkpointer: without the thread's, the redo point would stay where
     // it was. The thread checks after requests, and these polls are requests.
-    expect(await waitFor(async () => (await replayState(thread)).replay < 2 * MB, 10_000)).toBe(true);
-    const after = await replayState(thread);
+    const { value: after } = await waitFor(() => replayState(thread), (state) => state.replay < 2 * MB, 10_000);
     expect(after.redo).not.toBe(before.redo);
     expect((await query<{ rows: number }>(thread, "select count(*)::int as rows from filler")).rows).toBe(20_000);
   });

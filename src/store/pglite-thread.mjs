@@ -174,7 +174,8 @@ async function open() {
  * @param {PGlite} client
  */
 async function checkpointWhenDue(client) {
-  // Asked before the store was served, and run after: the workflow engine's connection may be in a transaction now.
+  // Not a store served to the workflow engine: that connection's statements and transactions go
+  // straight to PGlite between its messages, and a statement of ours could land inside them.
   if (served) return;
   const { rows } = await client.query("select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::float8 as replay from pg_control_checkpoint()");
   const replay = /** @type {{ replay: number }[]} */ (rows)[0]?.replay ?? 0;
@@ -237,10 +238,8 @@ port.on("message", (/** @type {ThreadRequest} */ request) => {
       (err) => port.postMessage({ id: request.id, ok: false, error: errorFields(err) }),
     ),
   );
-  // Checked after a request, behind its reply, so that an idle store is never woken for it. Not a
-  // store served to the workflow engine: that connection's statements and transactions go straight
-  // to PGlite between its messages, and a statement of ours could land inside them.
-  if (served || request.op === "close" || performance.now() - lastCheck < CHECKPOINTS.checkEveryMs) return;
+  // Checked after a request, behind its reply, so that an idle store is never woken for it.
+  if (request.op === "close" || performance.now() - lastCheck < CHECKPOINTS.checkEveryMs) return;
   lastCheck = performance.now();
   queue = queue.then(() => opened.then(checkpointWhenDue)).catch(() => undefined);
 });

@@ -4,7 +4,6 @@ import { metricSample } from "../../test/support/metrics-text.js";
 import { EventLoopDelay } from "./event-loop-delay.js";
 import { Metrics } from "./metrics.js";
 
-
 /** Holds the event loop, as a synchronous computation would. */
 function holdLoop(ms: number): void {
   const end = performance.now() + ms;

@@ -13,7 +13,6 @@ const call = (overrides: Partial<ObservedCall> = {}): ObservedCall => ({
   ...overrides,
 });
 
-
 describe("Metrics.observeCall", () => {
   it("shows each call's counts at the next read, and a read never counts a call twice", async () => {
     const metrics = new Metrics();
