@@ -1,6 +1,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import net from "node:net";
+import pg from "pg";
+import { serialize } from "pg-protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../test/support/wait.js";
 import { startPglite, type PgliteThread } from "./pglite-client.js";
@@ -15,8 +18,10 @@ async function query<T>(thread: PgliteThread, sql: string): Promise<T> {
 }
 
 /** The last checkpoint's redo point, and how much WAL a restart after a crash would replay from it. */
+const REPLAY_STATE = "select redo_lsn::text as redo, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::float8 as replay from pg_control_checkpoint()";
+
 function replayState(thread: PgliteThread): Promise<{ redo: string; replay: number }> {
-  return query(thread, "select redo_lsn::text as redo, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::float8 as replay from pg_control_checkpoint()");
+  return query(thread, REPLAY_STATE);
 }
 
 describe("the embedded store's checkpoints", () => {
@@ -63,4 +68,105 @@ describe("the embedded store's checkpoints", () => {
     );
     expect(settings).toEqual({ zero: "off", max: "128MB", min: "32MB" });
   });
+
+  describe("of a store served to the workflow engine", () => {
+    /** The engine's side: one connection over the socket, as DBOS holds it. */
+    async function served(checkpoints: { checkEveryMs: number; walBytes: number }): Promise<pg.Client> {
+      const thread = await open(checkpoints);
+      const { url } = await thread.send({ op: "serve" });
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      cleanups.push(() => client.end());
+      return client;
+    }
+    const redoOf = async (client: pg.Client) => (await client.query<{ redo: string; replay: number }>(REPLAY_STATE)).rows[0]!;
+
+    it("checkpoints between the engine's statements once the limit is passed", async () => {
+      const client = await served({ checkEveryMs: 50, walBytes: 2 * MB });
+      const before = await redoOf(client);
+      await client.query(FILL);
+      // The checks follow the engine's own messages, as the engine is the store's only client.
+      const { value: after } = await waitFor(() => redoOf(client), (state) => state.replay < 2 * MB, 10_000);
+      expect(after.redo).not.toBe(before.redo);
+      expect((await client.query<{ rows: number }>("select count(*)::int as rows from filler")).rows[0]!.rows).toBe(20_000);
+    });
+
+    it("never inside the engine's open transaction, and then loses none of its statements", async () => {
+      // Any WAL at all is due, and every idle moment is checked.
+      const client = await served({ checkEveryMs: 0, walBytes: 1 });
+      await client.query("create table steps (n int)");
+      await client.query("begin");
+      const opened = await redoOf(client);
+      for (let n = 0; n < 30; n++) {
+        await client.query("insert into steps values ($1)", [n]); // extended protocol: Parse, Bind, Execute, Sync
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      expect((await redoOf(client)).redo).toBe(opened.redo);
+      await client.query("commit");
+      await waitFor(() => redoOf(client), (state) => state.redo !== opened.redo, 10_000);
+      // Between statements outside a transaction, checkpoints do run: each statement and its answer stay whole.
+      for (let n = 30; n < 130; n++) await client.query("insert into steps values ($1)", [n]);
+      const { rows } = await client.query<{ rows: number; total: number }>("select count(*)::int as rows, sum(n)::int as total from steps");
+      expect(rows[0]).toEqual({ rows: 130, total: (129 * 130) / 2 });
+    });
+
+    it("never halfway through an extended-protocol exchange, where its statement would end the engine's", async () => {
+      const thread = await open({ checkEveryMs: 0, walBytes: 1 });
+      const wire = await RawConnection.open((await thread.send({ op: "serve" })).url!);
+      cleanups.push(async () => wire.close());
+      await wire.send(serialize.query("create table steps (n int)"), "Z");
+      // Parse and Bind are answered on their own; the Sync that ends the exchange has not been sent.
+      await wire.send(Buffer.concat([serialize.parse({ text: "insert into steps values ($1)", types: [] }), serialize.bind({ values: ["7"] })]), "2");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // A statement run in between would have replaced the unnamed portal that Execute names.
+      const answer = await wire.send(Buffer.concat([serialize.execute(), serialize.sync()]), "Z");
+      expect(answer).toEqual(["C", "Z"]);
+    });
+  });
 });
+
+/** A client that speaks the wire protocol itself, to stop where a driver never would: between Bind and Sync. */
+class RawConnection {
+  private buffered = Buffer.alloc(0);
+  private waiting: { until: string; types: string[]; resolve: (types: string[]) => void } | undefined;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on("data", (bytes: Buffer) => this.receive(bytes));
+  }
+
+  static async open(url: string): Promise<RawConnection> {
+    const { hostname, port } = new URL(url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+    const connection = new RawConnection(socket);
+    await connection.send(serialize.startup({ user: "postgres", database: "postgres" }), "Z");
+    return connection;
+  }
+
+  /** Sends `bytes` and answers the types of the messages that come back, up to one of type `until`. */
+  send(bytes: Buffer, until: string): Promise<string[]> {
+    return new Promise((resolve) => {
+      this.waiting = { until, types: [], resolve };
+      this.socket.write(bytes);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private receive(bytes: Buffer): void {
+    this.buffered = Buffer.concat([this.buffered, bytes]);
+    while (this.buffered.length >= 5 && this.buffered.length >= 1 + this.buffered.readInt32BE(1)) {
+      const type = String.fromCharCode(this.buffered[0]!);
+      this.buffered = this.buffered.subarray(1 + this.buffered.readInt32BE(1));
+      const waiting = this.waiting;
+      if (!waiting) continue;
+      waiting.types.push(type);
+      if (type === waiting.until) {
+        this.waiting = undefined;
+        waiting.resolve(waiting.types);
+      }
+    }
+  }
+}

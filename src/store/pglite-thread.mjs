@@ -14,6 +14,7 @@ import { PGlite, types } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
 import { serialize } from "pg-protocol";
+import { ServedSession } from "./served-session.mjs";
 
 /** @typedef {import("./pglite-protocol.js").ThreadStart} ThreadStart */
 /** @typedef {import("./pglite-protocol.js").ThreadRequest} ThreadRequest */
@@ -54,11 +55,17 @@ const POSTGRESQL_CONF = ["shared_buffers = 32MB", "wal_init_zero = off", "min_wa
  * between open and close. Left so, the WAL grows by every statement for as long as the process runs
  * (1.2 KB per call: 1.2 GB after a million calls), and a restart after a crash replays all of it
  * (7.3 s after that million). The thread does the checkpointer's part: at most every `checkEveryMs`
- * while requests come, it asks how much WAL recovery would replay (one small query), and checkpoints
- * once that passes `walBytes`. Under the heaviest load measured the WAL grows about 7 MB a second, so
- * a crash leaves at most about 78 MB to replay, which takes about 0.4 s.
+ * while requests come, it asks how much WAL recovery would replay, and checkpoints once that passes
+ * `walBytes` (one small statement). Under the heaviest load measured the WAL grows about 7 MB a second,
+ * so a crash leaves at most about 78 MB to replay, which takes about 0.4 s. A store served to the
+ * workflow engine is checked the same way after the engine's messages, when its session is idle.
  */
 const CHECKPOINTS = { checkEveryMs: 2_000, walBytes: 64 * 1024 * 1024, ...start.checkpoints };
+
+/** One statement: a checkpoint when recovery would replay at least `walBytes` of WAL, otherwise nothing. */
+const CHECKPOINT_WHEN_DUE = `do $$ begin
+  if (select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn) from pg_control_checkpoint()) >= ${Number(CHECKPOINTS.walBytes)} then checkpoint; end if;
+end $$`;
 
 /** @type {{ server: import("@electric-sql/pglite-socket").PGLiteSocketServer; url: string } | undefined} */
 let served;
@@ -154,7 +161,7 @@ function writeBindExecuteSync(out, name, params) {
 async function serve(client) {
   if (!served) {
     const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
-    const server = new PGLiteSocketServer({ db: client, port: 0, host: "127.0.0.1", maxConnections: 1 });
+    const server = new PGLiteSocketServer({ db: watched(client, new ServedSession()), port: 0, host: "127.0.0.1", maxConnections: 1 });
     await server.start();
     served = { server, url: `postgres://postgres:postgres@${server.getServerConn()}/postgres` };
   }
@@ -174,12 +181,61 @@ async function open() {
  * @param {PGlite} client
  */
 async function checkpointWhenDue(client) {
-  // Not a store served to the workflow engine: that connection's statements and transactions go
-  // straight to PGlite between its messages, and a statement of ours could land inside them.
+  // A store served to the workflow engine is checked after the engine's own messages (watched).
   if (served) return;
-  const { rows } = await client.query("select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), redo_lsn)::float8 as replay from pg_control_checkpoint()");
-  const replay = /** @type {{ replay: number }[]} */ (rows)[0]?.replay ?? 0;
-  if (replay >= CHECKPOINTS.walBytes) await client.exec("checkpoint");
+  await client.exec(CHECKPOINT_WHEN_DUE);
+}
+
+/**
+ * The PGlite that the socket server is given: the same one, with each answer to the engine read by
+ * `session` on its way out, and a checkpoint check queued after it at most every `checkEveryMs`.
+ * @param {PGlite} client
+ * @param {ServedSession} session
+ * @returns {PGlite}
+ */
+function watched(client, session) {
+  let lastServedCheck = performance.now();
+  const afterAnswer = () => {
+    if (!session.idle || performance.now() - lastServedCheck < CHECKPOINTS.checkEveryMs) return;
+    lastServedCheck = performance.now();
+    // Once the socket server has let go of the store's lock: the check then takes it in turn.
+    setImmediate(() => void checkpointServedWhenDue(client, session).catch(() => undefined));
+  };
+  /** @type {PGlite["execProtocolRawStream"]} */
+  const execProtocolRawStream = async (message, options) => {
+    try {
+      return await client.execProtocolRawStream(message, {
+        ...options,
+        onRawData: (data) => {
+          session.read(data);
+          options.onRawData(data);
+        },
+      });
+    } finally {
+      afterAnswer();
+    }
+  };
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === "execProtocolRawStream") return execProtocolRawStream;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * @param {PGlite} client
+ * @param {ServedSession} session
+ */
+async function checkpointServedWhenDue(client, session) {
+  await client.runExclusive(async () => {
+    // Asked again under the lock: the engine may have sent a message since the check was queued.
+    if (!session.idle || client.isInTransaction()) return;
+    // Not exec, which would wait for the lock held here, nor execProtocol, whose answer would go where
+    // the engine's last one went (PGlite keeps the last raw-data callback given): to the engine's socket.
+    await client.execProtocolRawStream(serialize.query(CHECKPOINT_WHEN_DUE), { onRawData: () => undefined });
+  });
 }
 
 /**
