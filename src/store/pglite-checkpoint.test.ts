@@ -70,11 +70,14 @@ describe("the embedded store's checkpoints", () => {
   });
 
   describe("of a store served to the workflow engine", () => {
+    /** A store served on loopback, as the workflow engine is given it: its URL. */
+    async function servedUrl(checkpoints: { checkEveryMs: number; walBytes: number }): Promise<string> {
+      return (await (await open(checkpoints)).send({ op: "serve" })).url!;
+    }
+
     /** The engine's side: one connection over the socket, as DBOS holds it. */
     async function served(checkpoints: { checkEveryMs: number; walBytes: number }): Promise<pg.Client> {
-      const thread = await open(checkpoints);
-      const { url } = await thread.send({ op: "serve" });
-      const client = new pg.Client({ connectionString: url });
+      const client = new pg.Client({ connectionString: await servedUrl(checkpoints) });
       await client.connect();
       cleanups.push(() => client.end());
       return client;
@@ -112,8 +115,7 @@ describe("the embedded store's checkpoints", () => {
     });
 
     it("never halfway through an extended-protocol exchange, where its statement would end the engine's", async () => {
-      const thread = await open({ checkEveryMs: 0, walBytes: 1 });
-      const wire = await RawConnection.open((await thread.send({ op: "serve" })).url!);
+      const wire = await RawConnection.open(await servedUrl({ checkEveryMs: 0, walBytes: 1 }));
       cleanups.push(async () => wire.close());
       await wire.send(serialize.query("create table steps (n int)"), "Z");
       // Parse and Bind are answered on their own; the Sync that ends the exchange has not been sent.

@@ -176,6 +176,16 @@ async function open() {
   return client;
 }
 
+let lastCheck = performance.now();
+
+/** True at most once every `checkEveryMs`, whichever traffic asks: the main thread's requests or the engine's messages. */
+function checkIsDue() {
+  const now = performance.now();
+  if (now - lastCheck < CHECKPOINTS.checkEveryMs) return false;
+  lastCheck = now;
+  return true;
+}
+
 /**
  * Checkpoints when recovery would replay more than `walBytes` of WAL; a failure is left for the next check.
  * @param {PGlite} client
@@ -194,10 +204,8 @@ async function checkpointWhenDue(client) {
  * @returns {PGlite}
  */
 function watched(client, session) {
-  let lastServedCheck = performance.now();
   const afterAnswer = () => {
-    if (!session.idle || performance.now() - lastServedCheck < CHECKPOINTS.checkEveryMs) return;
-    lastServedCheck = performance.now();
+    if (!session.idle || !checkIsDue()) return;
     // Once the socket server has let go of the store's lock: the check then takes it in turn.
     setImmediate(() => void checkpointServedWhenDue(client, session).catch(() => undefined));
   };
@@ -286,7 +294,6 @@ const opened = open();
 // PGlite runs one statement at a time anyway; a queue keeps replies in order and errors apart.
 /** @type {Promise<unknown>} */
 let queue = opened.catch(() => undefined);
-let lastCheck = performance.now();
 port.on("message", (/** @type {ThreadRequest} */ request) => {
   queue = queue.then(() =>
     opened.then((client) => answer(client, request)).then(
@@ -295,8 +302,7 @@ port.on("message", (/** @type {ThreadRequest} */ request) => {
     ),
   );
   // Checked after a request, behind its reply, so that an idle store is never woken for it.
-  if (request.op === "close" || performance.now() - lastCheck < CHECKPOINTS.checkEveryMs) return;
-  lastCheck = performance.now();
+  if (request.op === "close" || !checkIsDue()) return;
   queue = queue.then(() => opened.then(checkpointWhenDue)).catch(() => undefined);
 });
 opened.then(
