@@ -81,6 +81,51 @@ if (STORE_KINDS.includes("postgres")) {
     });
   });
 
+  describe("kill switch after the gateway's own process was held", () => {
+    // Stopped with SIGSTOP, as a starved CPU or a long collection holds it: its monotonic clock moves
+    // on, its poll cannot run, and the calls sent meanwhile wait in the kernel's queue.
+    async function heldWhile<T>(gateway: GatewayProcess, heldMs: number, send: () => Promise<T>): Promise<T> {
+      const pid = gateway.proc.pid!;
+      process.kill(pid, "SIGSTOP");
+      let sent: Promise<T>;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, heldMs));
+        sent = send();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      } finally {
+        process.kill(pid, "SIGCONT");
+      }
+      return sent;
+    }
+
+    it("serves the calls that queued while it was held, once the store confirms the switch is off, and refuses them once it finds it on", async () => {
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+      const adminKey = randomAdminKey();
+      const scratch = await createScratchDatabase();
+      try {
+        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href, AIRLOCK_DATA_DIR: dataDir });
+        const gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+        expect(await chatStatus(gateway, adminKey)).toBe(200);
+
+        // Held past staleAfterMs (900 ms): its view of the switch is stale only because it could not poll.
+        const served = await heldWhile(gateway, 1_500, () => Promise.all([1, 2, 3].map(() => chatStatus(gateway, adminKey))));
+        expect(served).toEqual([200, 200, 200]);
+
+        // Flipped by another instance while this one is held: the read the queued calls wait for finds it on.
+        const other = await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, "other") }, args: ["--port", "0", "--host", "127.0.0.1"] });
+        const refused = await heldWhile(gateway, 1_500, async () => {
+          const flip = await api({ url: other.url, adminKey }, "POST", "/admin/kill-switch", { active: true, reason: "flipped while held" });
+          expect(flip.status).toBe(200);
+          return Promise.all([1, 2].map(() => chatStatus(gateway, adminKey)));
+        });
+        expect(refused).toEqual([503, 503]);
+      } finally {
+        await dropScratchDatabase(scratch);
+      }
+    });
+  });
+
   describe("kill switch when the store is lost", () => {
     const { config, store, instance } = routesSuite("postgres");
 

@@ -32,6 +32,8 @@ export function runSpeech(deps: CallDeps, ctx: CallContext, request: SpeechReque
 type AudioCall = (provider: ProviderV1, upstreamId: string, options: CallOptions) => Promise<AudioResult>;
 
 async function runAudio(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string, worst: () => WorstCase, call: AudioCall): Promise<AudioOutcome> {
+  const settling = deps.killSwitch.settling();
+  if (settling) await settling;
   const begun = begin(deps, ctx, endpoint, false, requestedModel || undefined);
   return runSingle(deps, ctx, begun, worst, (target, attempt) => call(target.provider, target.upstreamId, attempt));
 }

@@ -16,6 +16,8 @@ export interface ChatOutcome extends SettledCall {
 
 /** One non-streaming chat call through the whole hot path. */
 export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<ChatOutcome> {
+  const settling = deps.killSwitch.settling();
+  if (settling) await settling;
   const prepared = prepareChat(deps, ctx, raw, false);
   const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;

@@ -40,7 +40,7 @@ export interface CallDeps {
   readonly breakers: CircuitBreakers;
   readonly sessions: SessionPins;
   /** Guard state, held in memory and kept current by the store's notices. */
-  readonly killSwitch: Pick<KillSwitch, "check" | "checkOperation">;
+  readonly killSwitch: Pick<KillSwitch, "check" | "checkOperation" | "checkSettled" | "settling">;
   readonly toggles: Pick<FeatureToggles, "enforce">;
   readonly budgets: Pick<Budgets, "applying" | "reserve" | "settle" | "defaultMaxTokens" | "warned">;
   readonly grants: Pick<Grants, "use" | "recordSpend">;

@@ -9,6 +9,8 @@ import { countTokens } from "./token-counter.js";
 export type EmbedOutcome = SingleOutcome<EmbedResult>;
 
 export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequest): Promise<EmbedOutcome> {
+  const settling = deps.killSwitch.settling();
+  if (settling) await settling;
   const begun = begin(deps, ctx, "embeddings", false, body.model);
   if (!isInput(body.input)) {
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));

@@ -171,7 +171,7 @@ export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, s
     attempts: record.attempts,
     attemptTimeoutMs: (model: CatalogModel) => attemptTimeoutMs(deps, plan, model),
     breakers: deps.breakers,
-    guard: () => deps.killSwitch.check(plan.operation?.name),
+    guard: () => deps.killSwitch.checkSettled(plan.operation?.name),
   };
 }
 

@@ -54,6 +54,8 @@ interface Opened {
 export function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest): Promise<OpenStream>;
 export function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest, options: StreamOptions): Promise<OpenStream<TextStreamPart>>;
 export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequest, options: StreamOptions = {}): Promise<OpenStream<TextStreamPart>> {
+  const settling = deps.killSwitch.settling();
+  if (settling) await settling;
   const prepared = prepareChat(deps, ctx, raw, true);
   const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;
@@ -135,7 +137,8 @@ async function* relay(
         usage = event.usage;
       } else {
         if (cutOnKill) {
-          const stopped = deps.killSwitch.check(operationName);
+          let stopped = deps.killSwitch.checkSettled(operationName);
+          if (stopped instanceof Promise) stopped = await stopped;
           if (stopped) {
             releaseUpstream(iterator); // the upstream stops generating what nobody will pay for
             throw stopped;

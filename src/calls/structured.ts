@@ -100,7 +100,7 @@ export async function enforceShape(
   if (checked.ok) return { result: asBareJson(first, raw, checked.value), output: checked.value };
   if (!contract.repair) throw schemaValidationError(raw, checked.issues);
   // The repair is another upstream request: a kill switch flipped since the call began stops it too.
-  const stopped = deps.killSwitch.check(record.operation?.name);
+  const stopped = await deps.killSwitch.checkSettled(record.operation?.name);
   if (stopped) throw stopped;
 
   const started = deps.clock.now();

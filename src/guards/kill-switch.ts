@@ -1,7 +1,7 @@
 import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
-import { killSwitchRefusal, operationRefusal, scopeFor, stateFrom, type KillSwitchState, type SwitchState } from "../policy/kill-switch.js";
+import { isUnconfirmed, killSwitchRefusal, operationRefusal, scopeFor, stateFrom, type KillSwitchState, type SwitchState } from "../policy/kill-switch.js";
 import type { Db } from "../store/database.js";
 import { flipKillSwitch, readKillSwitches } from "../store/queries/kill-switch.js";
 
@@ -35,6 +35,13 @@ export interface KillSwitchStatus {
 /** Polls outstanding at once: a hung one must not hold back the next, but they must not pile up. */
 const MAX_POLLS_IN_FLIGHT = 2;
 
+/** The latest poll sent, and once a call has asked to wait for it, that bounded wait (see `settling`). */
+interface LatestPoll {
+  sentAt: number;
+  answered: Promise<void>;
+  waited?: Promise<void>;
+}
+
 /**
  * The kill switch as this instance knows it. Calls read it from memory. A flip here applies at once
  * and is announced; other instances hear the notice, and also re-read the store every
@@ -46,6 +53,7 @@ export class KillSwitch {
   private timer: NodeJS.Timeout | undefined;
   /** When each poll still waiting for the store was sent. */
   private readonly pollsInFlight = new Set<number>();
+  private latestPoll: LatestPoll | undefined;
   private unreadable = false;
   /** Reads are numbered as they are sent: an older answer arriving late must not replace a newer one. */
   private readsSent = 0;
@@ -66,6 +74,49 @@ export class KillSwitch {
   /** The refusal for a call to `operation` now, if the switch stops it. */
   check(operation: string | undefined): AirlockError | undefined {
     return killSwitchRefusal(this.state, operation, this.now(), this.options.staleAfterMs);
+  }
+
+  /**
+   * `check`, but a view that went stale while a read is on its way is judged after that read (see
+   * `settling`). Synchronous, as `check`, whenever nothing has to wait.
+   */
+  checkSettled(operation: string | undefined): AirlockError | undefined | Promise<AirlockError | undefined> {
+    const refusal = this.check(operation);
+    if (!isUnconfirmed(refusal)) return refusal;
+    const settling = this.settling();
+    return settling ? settling.then(() => this.check(operation)) : refusal;
+  }
+
+  /**
+   * When this instance's view has gone stale, a wait for the store's next answer; otherwise undefined,
+   * and calls are judged by the view as it is. A view goes stale when no read answered for
+   * `staleAfterMs`: the store is down or slow, or this process's own event loop was held (a long
+   * collection, a starved CPU), so that the poll that would have confirmed it could not run. In that
+   * last case, calls that queued meanwhile would all be refused although the store is fine, so they
+   * wait for the read sent as the loop ran again, at most `pollIntervalMs` after it was sent, and are
+   * judged by what it answered. A call still starts only on a view the store confirmed within
+   * `staleAfterMs`. A store known to fail answers at once: no wait.
+   */
+  settling(): Promise<void> | undefined {
+    if (!this.options.shared || this.unreadable) return undefined;
+    const now = this.now();
+    const { confirmedAt } = this.state;
+    if (confirmedAt === undefined || now - confirmedAt <= this.options.staleAfterMs) return undefined;
+    // The poll's timer may not have run yet: a loop held inside a request's work goes on to the next
+    // request before it runs timers. Asking now costs nothing if a poll is already on its way.
+    if (this.latestPoll === undefined || now - this.latestPoll.sentAt > this.options.pollIntervalMs) void this.poll();
+    const poll = this.latestPoll;
+    // No poll could be sent (two still hang): the store is not answering, and waiting would not change that.
+    if (poll === undefined || now - poll.sentAt > this.options.pollIntervalMs) return undefined;
+    poll.waited ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, poll.sentAt + this.options.pollIntervalMs - now));
+      timer.unref();
+      void poll.answered.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return poll.waited;
   }
 
   /** The operation's own switch alone, right after `check(undefined)` passed for the same call. */
@@ -94,7 +145,7 @@ export class KillSwitch {
     return {
       global: global ? { scope: "global", ...global } : null,
       operations: [...operations].map(([operation, state]) => ({ operation, ...state })),
-      confirmed: this.check(undefined)?.details?.scope !== "unknown",
+      confirmed: !isUnconfirmed(this.check(undefined)),
     };
   }
 
@@ -102,13 +153,20 @@ export class KillSwitch {
     clearInterval(this.timer);
   }
 
-  private async poll(): Promise<void> {
+  private poll(): Promise<void> {
     // A poll still waiting after staleAfterMs is given up on (a hung connection), so it cannot hold back the next.
     const sentAt = this.now();
     let waiting = 0;
     for (const started of this.pollsInFlight) if (sentAt - started < this.options.staleAfterMs) waiting++;
-    if (waiting >= MAX_POLLS_IN_FLIGHT) return;
+    if (waiting >= MAX_POLLS_IN_FLIGHT) return Promise.resolve();
     this.pollsInFlight.add(sentAt);
+    const answered = this.pollOnce(sentAt);
+    this.latestPoll = { sentAt, answered };
+    return answered;
+  }
+
+  /** One poll's read; never rejects: a failure marks the state unreadable. */
+  private async pollOnce(sentAt: number): Promise<void> {
     try {
       await this.read();
       if (this.unreadable) this.options.logger.warn("kill switch state is readable again; calls resume unless it is on");

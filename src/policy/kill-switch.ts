@@ -20,6 +20,8 @@ export interface KillSwitchState {
 }
 
 export const GLOBAL_SCOPE = "global";
+/** The refusal's scope when the state itself is not confirmed: no switch said so, the store did not answer. */
+export const UNCONFIRMED_SCOPE = "unknown";
 const OPERATION_PREFIX = "operation:";
 
 export function scopeFor(operation: string | undefined): string {
@@ -43,13 +45,18 @@ export function stateFrom(rows: ReadonlyArray<{ scope: string } & SwitchState>, 
  */
 export function killSwitchRefusal(state: KillSwitchState, operation: string | undefined, now: number, staleAfterMs: number): AirlockError | undefined {
   if (state.confirmedAt !== undefined && now - state.confirmedAt > staleAfterMs) {
-    return new AirlockError("kill_switch_active", "AI calls are stopped: the kill switch's state cannot be read from the store", { details: { scope: "unknown" } });
+    return new AirlockError("kill_switch_active", "AI calls are stopped: the kill switch's state cannot be read from the store", { details: { scope: UNCONFIRMED_SCOPE } });
   }
   if (state.global?.active) {
     // The reason is for operators (admin API, audit); callers learn only that, and where, calls stopped.
     return new AirlockError("kill_switch_active", "AI calls are stopped by the kill switch", { details: { scope: GLOBAL_SCOPE } });
   }
   return operation === undefined ? undefined : operationRefusal(state, operation);
+}
+
+/** Whether a refusal is only for want of a confirmed state, which a read may still bring. */
+export function isUnconfirmed(refusal: AirlockError | undefined): boolean {
+  return refusal?.details?.scope === UNCONFIRMED_SCOPE;
 }
 
 /** Only the operation's own switch: for a caller that has just checked the global switch and staleness. */

@@ -20,8 +20,11 @@ export interface ExecuteOptions {
   attempts: AttemptRecord[];
   /** Per-target breakers: an open one is skipped, and each attempt's result is reported to it. */
   breakers?: CircuitBreakers;
-  /** Asked before every attempt after the first: a guard that stops calls (the kill switch) also stops retries and fallbacks already under way. */
-  guard?: () => AirlockError | undefined;
+  /**
+   * Asked before every attempt after the first: a guard that stops calls (the kill switch) also stops
+   * retries and fallbacks already under way. It may answer later, once the state it judges by is known.
+   */
+  guard?: () => AirlockError | undefined | Promise<AirlockError | undefined>;
 }
 
 export interface Executed<T> {
@@ -53,7 +56,7 @@ export async function executeWithFallbacks<T>(
       }
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
       // The call's guards passed just before its first attempt; later ones may have changed since.
-      const stopped = attempts.length > 0 ? options.guard?.() : undefined;
+      const stopped = attempts.length > 0 ? await options.guard?.() : undefined;
       if (stopped) throw stopped;
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
