@@ -1,10 +1,12 @@
 import { writeFile } from "node:fs/promises";
+import OpenAI from "openai";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
 import { api, ask, refusal, routesSuite } from "./support/routing.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
 import { databaseBehindProxy } from "./support/tcp-proxy.js";
+import { startFakeUpstream } from "./fakes/upstream.js";
 
 /**
  * The kill switch across instances sharing one PostgreSQL: three gateway processes stop within a
@@ -122,6 +124,33 @@ if (STORE_KINDS.includes("postgres")) {
         expect(refused).toEqual([503, 503]);
       } finally {
         await dropScratchDatabase(scratch);
+      }
+    });
+
+    it("with inFlight: cut, lets a stream that was running while it was held go on, the switch being off", async () => {
+      const upstream = await startFakeUpstream("openai", { chunkDelayMs: 120 });
+      const { cwd, dataDir } = await workspace();
+      await writeFile(
+        path.join(cwd, "airlock.config.yaml"),
+        `providers:\n  oai: { type: openai-compatible, baseUrl: "${upstream.url}" }\nmodels:\n  - { id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }\nkillSwitch: { inFlight: cut }\n`,
+      );
+      const adminKey = randomAdminKey();
+      const scratch = await createScratchDatabase();
+      try {
+        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href, AIRLOCK_DATA_DIR: dataDir });
+        const gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+        const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: adminKey, maxRetries: 0 });
+        const stream = await client.chat.completions.create({ model: "oai/gpt-4.1-mini", messages: [{ role: "user", content: "hi" }], stream: true });
+        const received: string[] = [];
+        for await (const chunk of stream) {
+          const text = chunk.choices[0]?.delta.content;
+          if (text) received.push(text);
+          if (received.length === 2 && text) await heldWhile(gateway, 1_500, async () => undefined);
+        }
+        expect(received.join("")).toBe("The capital of France is Paris.");
+      } finally {
+        await dropScratchDatabase(scratch);
+        await upstream.close();
       }
     });
   });
