@@ -45,17 +45,31 @@ async function chatStatus(gateway: GatewayProcess, key: string): Promise<number>
   return res.status;
 }
 
+/**
+ * A workspace with `config`, an admin key and a scratch PostgreSQL database; `run` gets the gateway
+ * environment (`AIRLOCK_DATA_DIR` set to the workspace's, to be overridden per instance). The
+ * database is dropped after.
+ */
+async function onSharedStore(config: string, run: (setup: { cwd: string; dataDir: string; adminKey: string; env: NodeJS.ProcessEnv }) => Promise<void>): Promise<void> {
+  const { cwd, dataDir } = await workspace();
+  await writeFile(path.join(cwd, "airlock.config.yaml"), config);
+  const adminKey = randomAdminKey();
+  const scratch = await createScratchDatabase();
+  try {
+    await run({ cwd, dataDir, adminKey, env: isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href, AIRLOCK_DATA_DIR: dataDir }) });
+  } finally {
+    await dropScratchDatabase(scratch);
+  }
+}
+
+const LISTEN_ANYWHERE = ["--port", "0", "--host", "127.0.0.1"];
+
 if (STORE_KINDS.includes("postgres")) {
   describe("kill switch across three gateway processes on one PostgreSQL", () => {
     it("stops every instance within 1 s of a flip on one, and starts them again within 1 s", async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const adminKey = randomAdminKey();
-      const scratch = await createScratchDatabase();
-      try {
-        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href });
+      await onSharedStore(CONFIG, async ({ cwd, dataDir, adminKey, env }) => {
         const gateways: GatewayProcess[] = [];
-        for (const name of ["a", "b", "c"]) gateways.push(await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, name) }, args: ["--port", "0", "--host", "127.0.0.1"] }));
+        for (const name of ["a", "b", "c"]) gateways.push(await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, name) }, args: LISTEN_ANYWHERE }));
         for (const gateway of gateways) expect(await chatStatus(gateway, adminKey)).toBe(200);
 
         const sentAt = performance.now();
@@ -77,9 +91,7 @@ if (STORE_KINDS.includes("postgres")) {
 
         const status = await runCli(["kill-switch", "status", "--url", gateways[1]!.url, "--admin-key", adminKey], { cwd, env });
         expect(status.stdout).toContain("Kill switch off for all calls.");
-      } finally {
-        await dropScratchDatabase(scratch);
-      }
+      });
     });
   });
 
@@ -101,13 +113,8 @@ if (STORE_KINDS.includes("postgres")) {
     }
 
     it("serves the calls that queued while it was held, once the store confirms the switch is off, and refuses them once it finds it on", async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const adminKey = randomAdminKey();
-      const scratch = await createScratchDatabase();
-      try {
-        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href, AIRLOCK_DATA_DIR: dataDir });
-        const gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+      await onSharedStore(CONFIG, async ({ cwd, dataDir, adminKey, env }) => {
+        const gateway = await spawnGateway({ cwd, env, args: LISTEN_ANYWHERE });
         expect(await chatStatus(gateway, adminKey)).toBe(200);
 
         // Held past staleAfterMs (900 ms): its view of the switch is stale only because it could not poll.
@@ -115,41 +122,33 @@ if (STORE_KINDS.includes("postgres")) {
         expect(served).toEqual([200, 200, 200]);
 
         // Flipped by another instance while this one is held: the read the queued calls wait for finds it on.
-        const other = await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, "other") }, args: ["--port", "0", "--host", "127.0.0.1"] });
+        const other = await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, "other") }, args: LISTEN_ANYWHERE });
         const refused = await heldWhile(gateway, 1_500, async () => {
           const flip = await api({ url: other.url, adminKey }, "POST", "/admin/kill-switch", { active: true, reason: "flipped while held" });
           expect(flip.status).toBe(200);
           return Promise.all([1, 2].map(() => chatStatus(gateway, adminKey)));
         });
         expect(refused).toEqual([503, 503]);
-      } finally {
-        await dropScratchDatabase(scratch);
-      }
+      });
     });
 
     it("with inFlight: cut, lets a stream that was running while it was held go on, the switch being off", async () => {
       const upstream = await startFakeUpstream("openai", { chunkDelayMs: 120 });
-      const { cwd, dataDir } = await workspace();
-      await writeFile(
-        path.join(cwd, "airlock.config.yaml"),
-        `providers:\n  oai: { type: openai-compatible, baseUrl: "${upstream.url}" }\nmodels:\n  - { id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }\nkillSwitch: { inFlight: cut }\n`,
-      );
-      const adminKey = randomAdminKey();
-      const scratch = await createScratchDatabase();
+      const config = `providers:\n  oai: { type: openai-compatible, baseUrl: "${upstream.url}" }\nmodels:\n  - { id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }\nkillSwitch: { inFlight: cut }\n`;
       try {
-        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href, AIRLOCK_DATA_DIR: dataDir });
-        const gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
-        const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: adminKey, maxRetries: 0 });
-        const stream = await client.chat.completions.create({ model: "oai/gpt-4.1-mini", messages: [{ role: "user", content: "hi" }], stream: true });
-        const received: string[] = [];
-        for await (const chunk of stream) {
-          const text = chunk.choices[0]?.delta.content;
-          if (text) received.push(text);
-          if (received.length === 2 && text) await heldWhile(gateway, 1_500, async () => undefined);
-        }
-        expect(received.join("")).toBe("The capital of France is Paris.");
+        await onSharedStore(config, async ({ cwd, adminKey, env }) => {
+          const gateway = await spawnGateway({ cwd, env, args: LISTEN_ANYWHERE });
+          const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: adminKey, maxRetries: 0 });
+          const stream = await client.chat.completions.create({ model: "oai/gpt-4.1-mini", messages: [{ role: "user", content: "hi" }], stream: true });
+          const received: string[] = [];
+          for await (const chunk of stream) {
+            const text = chunk.choices[0]?.delta.content;
+            if (text) received.push(text);
+            if (received.length === 2 && text) await heldWhile(gateway, 1_500, async () => undefined);
+          }
+          expect(received.join("")).toBe("The capital of France is Paris.");
+        });
       } finally {
-        await dropScratchDatabase(scratch);
         await upstream.close();
       }
     });
