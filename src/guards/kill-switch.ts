@@ -67,7 +67,7 @@ export class KillSwitch {
   async start(): Promise<void> {
     await this.read();
     if (!this.options.shared) return;
-    this.timer = setInterval(() => void this.poll(), this.options.pollIntervalMs);
+    this.timer = setInterval(() => this.poll(), this.options.pollIntervalMs);
     this.timer.unref();
   }
 
@@ -103,11 +103,11 @@ export class KillSwitch {
     const { confirmedAt } = this.state;
     if (confirmedAt === undefined || now - confirmedAt <= this.options.staleAfterMs) return undefined;
     // The poll's timer may not have run yet: a loop held inside a request's work goes on to the next
-    // request before it runs timers. Asking now costs nothing if a poll is already on its way.
-    if (this.latestPoll === undefined || now - this.latestPoll.sentAt > this.options.pollIntervalMs) void this.poll();
-    const poll = this.latestPoll;
+    // request before it runs timers. So without a poll sent in the last interval, one is sent now.
+    const recent = this.latestPoll !== undefined && now - this.latestPoll.sentAt <= this.options.pollIntervalMs;
+    const poll = recent ? this.latestPoll : this.poll();
     // No poll could be sent (two still hang): the store is not answering, and waiting would not change that.
-    if (poll === undefined || now - poll.sentAt > this.options.pollIntervalMs) return undefined;
+    if (poll === undefined) return undefined;
     poll.waited ??= new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, Math.max(0, poll.sentAt + this.options.pollIntervalMs - now));
       timer.unref();
@@ -153,16 +153,16 @@ export class KillSwitch {
     clearInterval(this.timer);
   }
 
-  private poll(): Promise<void> {
+  /** Sends a poll and answers it, or undefined when too many still hang to send another. */
+  private poll(): LatestPoll | undefined {
     // A poll still waiting after staleAfterMs is given up on (a hung connection), so it cannot hold back the next.
     const sentAt = this.now();
     let waiting = 0;
     for (const started of this.pollsInFlight) if (sentAt - started < this.options.staleAfterMs) waiting++;
-    if (waiting >= MAX_POLLS_IN_FLIGHT) return Promise.resolve();
+    if (waiting >= MAX_POLLS_IN_FLIGHT) return undefined;
     this.pollsInFlight.add(sentAt);
-    const answered = this.pollOnce(sentAt);
-    this.latestPoll = { sentAt, answered };
-    return answered;
+    this.latestPoll = { sentAt, answered: this.pollOnce(sentAt) };
+    return this.latestPoll;
   }
 
   /** One poll's read; never rejects: a failure marks the state unreadable. */
