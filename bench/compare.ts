@@ -88,12 +88,27 @@ try {
     };
     return { target, load };
   };
+  /**
+   * Each side is warmed as the bench warms its targets (see warmTarget): at 16 connections first, in
+   * two spells, then at the measured load. A few seconds at the measured load alone is about 60 calls
+   * at one connection and 50 ms upstream, which leaves most of the path in V8's baseline tier, and
+   * the first connection that ends in an error deoptimizes about 90 functions of Node's HTTP and stream
+   * code at once, most of which were still unoptimized 16 s later at that rate (docs/performance.md,
+   * "Optimized code thrown away at the first socket error"). Rounds measured so saw the proxy at
+   * 1,400-3,300 µs and 10 page faults per call, twice its cost in the bench's cell or more.
+   */
+  const warmUp = async (load: Omit<LoadSpec, "seconds">): Promise<void> => {
+    const busy = { ...load, body: shape.delayMs > 0 ? requestBody({ ...shape, delayMs: 0 }) : load.body, connections: 16 };
+    await runLoad({ ...busy, seconds: 3 });
+    await runLoad({ ...busy, seconds: 2 });
+    await runLoad({ ...load, seconds: 3 });
+  };
   const port = 18000 + Math.floor(Math.random() * 1000);
   const builds = {
     base: againstProxy ? await startProxy() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"])),
     this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"])),
   };
-  for (const build of Object.values(builds)) await runLoad({ ...build.load, seconds: 3 }); // warm-up
+  for (const build of Object.values(builds)) await warmUp(build.load);
 
   const cpu: Record<keyof typeof builds, number[]> = { base: [], this: [] };
   const faults: Record<keyof typeof builds, number[]> = { base: [], this: [] };
