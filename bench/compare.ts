@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { extraModelsFor, requestBody, shapeFromFlags } from "./support/cells.js";
+import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS, warmShapes } from "./support/cells.js";
 import { runLoad, type LoadSpec } from "./support/loadgen.js";
 import { countersBetween, countersByPid, processTree } from "./support/proc.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
@@ -89,18 +89,18 @@ try {
     return { target, load };
   };
   /**
-   * Each side is warmed as the bench warms its targets (see warmTarget): at 16 connections first, in
-   * two spells, then at the measured load. A few seconds at the measured load alone is about 60 calls
-   * at one connection and 50 ms upstream, which leaves most of the path in V8's baseline tier, and
-   * the first connection that ends in an error deoptimizes about 90 functions of Node's HTTP and stream
-   * code at once, most of which were still unoptimized 16 s later at that rate (docs/performance.md,
-   * "Optimized code thrown away at the first socket error"). Rounds measured so saw the proxy at
-   * 1,400-3,300 µs and 10 page faults per call, twice its cost in the bench's cell or more.
+   * Each side is warmed as the bench warms its targets (warmShapes, at 16 connections: JSON or streams
+   * at 0 ms upstream first, then the measured shape), then at the measured load. A few seconds at the
+   * measured load alone is about 60 calls at one connection and 50 ms upstream, which leaves most of
+   * the path in V8's baseline tier, and the first connection that ends in an error deoptimizes about
+   * 90 functions of Node's HTTP and stream code at once, most of which were still unoptimized 16 s
+   * later at that rate (docs/performance.md, "Optimized code thrown away at the first socket error").
+   * Rounds measured so saw the proxy at 1,400-3,300 µs and 10 page faults per call, twice its cost in
+   * the bench's cell or more.
    */
+  const busyShapes = shape.delayMs > 0 || shape.pacedEvents !== undefined ? [{ stream: shape.stream, delayMs: 0 }, shape] : [shape];
   const warmUp = async (load: Omit<LoadSpec, "seconds">): Promise<void> => {
-    const busy = { ...load, body: shape.delayMs > 0 ? requestBody({ ...shape, delayMs: 0 }) : load.body, connections: 16 };
-    await runLoad({ ...busy, seconds: 3 });
-    await runLoad({ ...busy, seconds: 2 });
+    await warmShapes(load, busyShapes, TARGET_WARMUP_SECONDS);
     await runLoad({ ...load, seconds: 3 });
   };
   const port = 18000 + Math.floor(Math.random() * 1000);

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { measureCell, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
+import { measureCell, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
 import { markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
 import { median } from "./support/stats.js";
@@ -42,7 +42,7 @@ if (!databaseUrl) {
 }
 const WORKERS = 2;
 
-const plan: CellPlan = smoke ? { targetWarmupSeconds: 0, warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { targetWarmupSeconds: 5, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
+const plan: CellPlan = smoke ? { targetWarmupSeconds: 0, warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { targetWarmupSeconds: TARGET_WARMUP_SECONDS, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
 const cells: Cell[] = [];
 for (const mode of list(flags.modes, "json,stream"))

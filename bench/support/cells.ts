@@ -93,6 +93,9 @@ export interface CellPlan {
   ttfbRequests: number;
 }
 
+/** The bench's `targetWarmupSeconds` outside smoke mode. */
+export const TARGET_WARMUP_SECONDS = 5;
+
 /** Each shape after the first is warmed for this share of `targetWarmupSeconds` (at least 1 s). */
 const OTHER_SHAPE_SHARE = 0.4;
 
@@ -112,11 +115,16 @@ function shapesOf(cells: readonly Cell[]): LoadShape[] {
  * warm-up at one connection is about 19 calls.
  */
 export async function warmTarget(target: Target, plan: CellPlan, cells: readonly Cell[]): Promise<{ sent: number; errors: number }> {
+  if (plan.targetWarmupSeconds <= 0) return { sent: 0, errors: 0 };
+  return warmShapes(target, shapesOf(cells), plan.targetWarmupSeconds);
+}
+
+/** Load in each shape in turn at 16 connections: the first for `firstSeconds`, each other for a share of it. */
+export async function warmShapes(target: Pick<Target, "url" | "headers">, shapes: readonly LoadShape[], firstSeconds: number): Promise<{ sent: number; errors: number }> {
   let sent = 0;
   let errors = 0;
-  if (plan.targetWarmupSeconds <= 0) return { sent, errors };
-  for (const [i, shape] of shapesOf(cells).entries()) {
-    const seconds = i === 0 ? plan.targetWarmupSeconds : Math.max(1, Math.round(plan.targetWarmupSeconds * OTHER_SHAPE_SHARE));
+  for (const [i, shape] of shapes.entries()) {
+    const seconds = i === 0 ? firstSeconds : Math.max(1, Math.round(firstSeconds * OTHER_SHAPE_SHARE));
     const warm = await runLoad({ url: target.url, headers: target.headers, body: requestBody(shape), connections: 16, seconds });
     sent += warm.sent;
     errors += warm.errors;
