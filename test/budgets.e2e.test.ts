@@ -184,6 +184,27 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(budget.current).toMatchObject({ warned: true, exhausted: false, spent: "0.05" });
   });
 
+  it("raises the warning in a sync round whose lease renewal fails: the warning read does not wait on the renewal", async () => {
+    const logs = captureLogs();
+    const shared = await store();
+    // Rounds only when the test runs one, so that none raises the warning before the renewal is broken.
+    const slow = { syncIntervalMs: 60_000, leaseTtlMs: 180_000 };
+    const gw = await instance(shared.database, config({ models: [CENT_MODEL], budgets: [{ name: "warned", scope: "global", limit: "1", warnAt: "0.02" }], budgeting: slow }), undefined, logs.logger);
+    for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    for (let i = 0; i < 3; i++) expect((await centCall(gw)).status).toBe(200);
+    await gw.plane.reports.recentCalls(1); // the ledger write moves the counter past the warning amount
+    await shared.database.execute("alter table budget_leases rename to budget_leases_gone");
+    try {
+      await gw.plane.budgets.sync();
+    } finally {
+      await shared.database.execute("alter table budget_leases_gone rename to budget_leases");
+    }
+    expect(logs.lines.filter((line) => line.msg === "budget sync failed; allowances lapse unless renewed")).toHaveLength(1);
+    expect(logs.lines.filter((line) => line.msg === "budget.warning")).toMatchObject([{ budget: "warned", spent: expect.stringMatching(/^0\.030*$/) }]);
+    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    expect(budget.current).toMatchObject({ warned: true, spent: "0.03" });
+  });
+
   it("steps a LOW-criticality operation down to the cheap tier once its budget passes the warning amount, and never a HIGH one", async () => {
     const cheap = { id: "p2/m2", price: { input: "0", output: "1", per: "1M" as const } };
     const gw = await gateway(
