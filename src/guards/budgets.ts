@@ -265,7 +265,10 @@ export class Budgets {
       // once instead of twice a round: each wake-up for a store answer costs about 1 ms of CPU on a
       // virtual machine, most of an idle gateway's (docs/performance.md, "Background round trips").
       const warnings = this.plan.warningReadDue(this.options.now()) ? this.readWarnings() : undefined;
-      let [freed] = await Promise.all([this.renewLeases(), warnings]);
+      // Both settle before the round goes on or fails: a round never ends with its read still on its way.
+      const [renewal, warned] = await Promise.allSettled([this.renewLeases(), warnings]);
+      if (renewal.status === "rejected") throw renewal.reason;
+      let freed = renewal.value;
       for (const hold of this.holds.values()) {
         const idle = hold.surrenderIdle(this.monotonic(), this.options.settings.syncIntervalMs * 2);
         if (!idle) continue;
@@ -274,6 +277,7 @@ export class Budgets {
         else hold.giveBack(idle.amount, idle.epoch);
       }
       if (freed) await this.options.announce();
+      if (warned.status === "rejected") throw warned.reason;
       for (const hold of this.holds.values()) hold.knownFree = undefined;
       if (this.syncFailing) this.options.logger.info("budget store reachable again");
       this.syncFailing = false;
