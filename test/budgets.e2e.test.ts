@@ -1,7 +1,9 @@
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, BOOTSTRAP_ADMIN_ID, BURST_KILL_SWITCH, captureLogs, rawChat, routesSuite, rowOf, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { waitFor } from "./support/wait.js";
 
 /**
  * Budgets on one instance: every call reserves its worst case before any upstream is touched and
@@ -204,6 +206,41 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
     expect(budget.current).toMatchObject({ warned: true, spent: "0.03" });
   });
+
+  // Needs a second connection to hold a row lock while the round is out: the embedded store has one.
+  if (kind === "postgres") {
+    it("sync() runs a round that starts after it is called: a round already out, whose warning read missed the latest spend, is not the answer", async () => {
+      const logs = captureLogs();
+      const shared = await store();
+      const slow = { syncIntervalMs: 60_000, leaseTtlMs: 180_000 };
+      const cfg = config({ models: [CENT_MODEL], budgets: [{ name: "warned", scope: "global", limit: "1", warnAt: "0.02" }], budgeting: slow });
+      const watcher = await instance(shared.database, cfg, undefined, logs.logger);
+      const spender = await instance(shared.database, cfg);
+      for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", ...CENT });
+      expect((await centCall(spender)).status).toBe(200);
+      await spender.plane.reports.recentCalls(1);
+      // A dead holder's lease, locked by another session, holds the watcher's renewal (which frees dead leases) out.
+      const locker = new pg.Client({ connectionString: shared.url });
+      await locker.connect();
+      try {
+        await locker.query("insert into budget_leases (budget_name, window_start, holder, amount, expires_at) select budget_name, start, 'gone', 0, now() - interval '1 hour' from budget_windows");
+        await locker.query("begin");
+        await locker.query("select 1 from budget_leases where holder = 'gone' for update");
+        const first = watcher.plane.budgets.sync();
+        // Out: the renewal waits on the lock, and nothing else runs (its warning read has answered, before the spend below).
+        const active = "select count(*)::int as n, count(*) filter (where wait_event_type = 'Lock')::int as waiting from pg_stat_activity where datname = current_database() and state = 'active' and pid <> pg_backend_pid()";
+        await waitFor(async () => (await locker.query(active)).rows[0], (row) => row.n === 1 && row.waiting === 1, 5_000);
+        for (let i = 0; i < 2; i++) expect((await centCall(spender)).status).toBe(200);
+        await spender.plane.reports.recentCalls(1); // the counter passes the warning amount
+        const second = watcher.plane.budgets.sync();
+        await locker.query("rollback");
+        await Promise.all([first, second]);
+      } finally {
+        await locker.end();
+      }
+      expect(logs.lines.filter((line) => line.msg === "budget.warning")).toMatchObject([{ budget: "warned", spent: expect.stringMatching(/^0\.030*$/) }]);
+    });
+  }
 
   it("steps a LOW-criticality operation down to the cheap tier once its budget passes the warning amount, and never a HIGH one", async () => {
     const cheap = { id: "p2/m2", price: { input: "0", output: "1", per: "1M" as const } };

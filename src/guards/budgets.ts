@@ -79,6 +79,8 @@ export class Budgets {
   private warnedBudgets = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> | undefined;
+  /** The round a caller of sync() asked for while another was out. */
+  private followUp: Promise<void> | undefined;
   private syncFailing = false;
   private leaseFailing = false;
   private readonly monotonic: () => number;
@@ -92,7 +94,7 @@ export class Budgets {
 
   async start(): Promise<void> {
     await this.book.start();
-    this.timer = setInterval(() => void this.sync(), this.options.settings.syncIntervalMs);
+    this.timer = setInterval(() => void this.round(), this.options.settings.syncIntervalMs);
     this.timer.unref();
   }
 
@@ -248,8 +250,22 @@ export class Budgets {
     return charges.length > 0 ? charges : undefined;
   }
 
-  /** Renews this instance's leases, frees dead instances' leases, returns idle allowance, raises warnings. */
+  /**
+   * Renews this instance's leases, frees dead instances' leases, returns idle allowance, raises warnings,
+   * in a round that starts after this call: a round already out may have read the store before the
+   * caller's own writes landed, so the caller waits for it and then for one more.
+   */
   sync(): Promise<void> {
+    if (!this.syncing) return this.round();
+    this.followUp ??= this.syncing.then(() => {
+      this.followUp = undefined;
+      return this.round();
+    });
+    return this.followUp;
+  }
+
+  /** One sync round; the timer's tick joins a round already out rather than queueing another. */
+  private round(): Promise<void> {
     this.syncing ??= this.runSync().finally(() => {
       this.syncing = undefined;
     });
@@ -376,7 +392,7 @@ export class Budgets {
   /** Returns what this instance holds and stops renewing: other instances may spend it at once. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.syncing;
+    await (this.followUp ?? this.syncing);
     for (const hold of this.holds.values()) {
       const { amount } = hold.surrender();
       if (amount === 0n) continue;
