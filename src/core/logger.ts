@@ -35,10 +35,12 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   };
   if (options.destination) return markDefaultFormat(pino(opts, options.destination as pino.DestinationStream));
   // Asynchronous, buffered writes: a request never waits on stdout, and lines leave in 4 KiB batches
-  // (one write per batch, not one per request). A timer sends a partial batch within 200 ms, and
-  // pino flushes what is left at exit.
+  // (one write per batch, not one per request). A timer sends a partial batch within a second, and
+  // pino flushes what is left at exit. Each timed flush wakes the process twice (the timer, then the
+  // write's completion from libuv's thread pool): at 200 ms that was ten wake-ups a second at low
+  // rates, about 1 ms of CPU (docs/performance.md, "Wake-ups at low rates").
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096, contentMode: "buffer" });
-  opts.hooks = { streamWrite: flushPeriodically(destination, 200) };
+  opts.hooks = { streamWrite: flushPeriodically(destination, 1_000) };
   return markDefaultFormat(pino(opts, asBytes(destination)));
 }
 

@@ -20,17 +20,45 @@ const LAG_GAUGE = "nodejs_eventloop_lag_seconds";
 export const EVENT_LOOP_METRICS: readonly string[] = [LAG_GAUGE, ...SUMMARY_GAUGES.map((g) => g.name)];
 
 /**
- * Between two samples: a stall shorter than this may fall between them and go unseen. prom-client's
- * default of 10 ms woke an idle gateway 100 times a second, about 1% of a core doing nothing.
+ * Between two samples while the loop is busy: a stall shorter than this may fall between them and go
+ * unseen. prom-client's default of 10 ms woke an idle gateway 100 times a second, about 1% of a core
+ * doing nothing.
  */
 export const SAMPLE_INTERVAL_MS = 100;
 
 /**
- * How late the event loop runs a timer that samples it every `intervalMs`: a sample is the time past
- * the moment the timer was due. Node's `monitorEventLoopDelay` (what prom-client's default metrics
- * report) records the time between two of its ticks instead, which includes the interval (a loop at
- * rest sampled every 100 ms showed 100 ms of lag), and after each reset, as at every scrape, it drops
- * its first tick, so a stall right after a scrape went unseen.
+ * Between two samples while the loop is mostly at rest. Each sample that finds nothing else to do
+ * wakes the process for itself, about 0.15–0.25 ms of CPU on a virtual machine: ten a second were a
+ * fifth of an idle gateway's CPU, and about 90 µs of each call at 19 calls a second
+ * (docs/performance.md, "Wake-ups at low rates"). A loop at rest has no delay to show.
+ */
+export const QUIET_SAMPLE_INTERVAL_MS = 1_000;
+
+/** The share of an interval the loop must have been busy for the next sample to come at the busy pace. */
+export const BUSY_UTILIZATION = 0.1;
+
+/** How busy the event loop was since the last call, as a share of the time (Node's event-loop utilization). */
+export function utilizationSinceLastCall(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const { utilization } = performance.eventLoopUtilization(now, last);
+    last = now;
+    return utilization;
+  };
+}
+
+/**
+ * How late the event loop runs a timer that samples it: a sample is the time past the moment the timer
+ * was due. Node's `monitorEventLoopDelay` (what prom-client's default metrics report) records the time
+ * between two of its ticks instead, which includes the interval (a loop at rest sampled every 100 ms
+ * showed 100 ms of lag), and after each reset, as at every scrape, it drops its first tick, so a stall
+ * right after a scrape went unseen.
+ *
+ * The next sample comes `intervalMs` later when the loop was busy for at least `BUSY_UTILIZATION` of
+ * the last interval, and `quietIntervalMs` later otherwise. A stall makes its interval busy, so the
+ * samples after it come at the busy pace; a stall in a loop otherwise at rest is seen when a sample
+ * falls due within it.
  */
 export class EventLoopDelay {
   private readonly histogram: RecordableHistogram = createHistogram();
@@ -40,13 +68,14 @@ export class EventLoopDelay {
   constructor(
     private readonly intervalMs = SAMPLE_INTERVAL_MS,
     private readonly now: () => number = () => performance.now(),
+    private readonly quietIntervalMs = QUIET_SAMPLE_INTERVAL_MS,
+    private readonly utilization: () => number = utilizationSinceLastCall(),
   ) {}
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.due = this.now() + this.intervalMs;
-    this.timer = setTimeout(this.sample, this.intervalMs);
-    this.timer.unref();
+    this.utilization(); // the first interval is measured from here
+    this.schedule(this.now(), this.intervalMs);
   }
 
   stop(): void {
@@ -59,9 +88,16 @@ export class EventLoopDelay {
     // Timers run on whole milliseconds, so one can run a little before `due`; a histogram takes at least 1 ns.
     const now = this.now();
     this.histogram.record(Math.max(1, Math.round((now - this.due) * 1e6)));
-    this.due = now + this.intervalMs;
-    this.timer?.refresh();
+    if (this.timer === undefined) return; // stopped
+    this.schedule(now, this.utilization() >= BUSY_UTILIZATION ? this.intervalMs : this.quietIntervalMs);
   };
+
+  private schedule(now: number, inMs: number): void {
+    this.due = now + inMs;
+    clearTimeout(this.timer); // run early by hand (tests): the one it replaces never fires
+    this.timer = setTimeout(this.sample, inMs);
+    this.timer.unref();
+  }
 
   /** The samples since the last `reset`, in seconds. Without any, every figure is 0. */
   summary(): Summary {
