@@ -221,7 +221,10 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
       await spender.plane.reports.recentCalls(1);
       // A dead holder's lease, locked by another session, holds the watcher's renewal (which frees dead leases) out.
       const locker = new pg.Client({ connectionString: shared.url });
+      // Another session watches: inside the locker's transaction pg_stat_activity would answer its first snapshot throughout.
+      const watching = new pg.Client({ connectionString: shared.url });
       await locker.connect();
+      await watching.connect();
       try {
         await locker.query("insert into budget_leases (budget_name, window_start, holder, amount, expires_at) select budget_name, start, 'gone', 0, now() - interval '1 hour' from budget_windows");
         await locker.query("begin");
@@ -229,7 +232,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
         const first = watcher.plane.budgets.sync();
         // Out: the renewal waits on the lock, and nothing else runs (its warning read has answered, before the spend below).
         const active = "select count(*)::int as n, count(*) filter (where wait_event_type = 'Lock')::int as waiting from pg_stat_activity where datname = current_database() and state = 'active' and pid <> pg_backend_pid()";
-        await waitFor(async () => (await locker.query(active)).rows[0], (row) => row.n === 1 && row.waiting === 1, 5_000);
+        await waitFor(async () => (await watching.query(active)).rows[0], (row) => row.n === 1 && row.waiting === 1, 5_000);
         for (let i = 0; i < 2; i++) expect((await centCall(spender)).status).toBe(200);
         await spender.plane.reports.recentCalls(1); // the counter passes the warning amount
         const second = watcher.plane.budgets.sync();
@@ -237,6 +240,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
         await Promise.all([first, second]);
       } finally {
         await locker.end();
+        await watching.end();
       }
       expect(logs.lines.filter((line) => line.msg === "budget.warning")).toMatchObject([{ budget: "warned", spent: expect.stringMatching(/^0\.030*$/) }]);
     });

@@ -26,4 +26,14 @@ export class Reloader {
       });
     return this.queued;
   }
+
+  /** A read unless one is running or queued, which answers instead: for a periodic tick, to which any read in flight is as good. */
+  tick(): Promise<void> {
+    return this.queued ?? this.running ?? this.reload();
+  }
+
+  /** Settles once the reads running or queued now have ended. */
+  settled(): Promise<void> {
+    return (this.queued ?? this.running ?? Promise.resolve()).catch(() => undefined);
+  }
 }

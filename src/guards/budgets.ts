@@ -21,6 +21,7 @@ import type { BudgetInput } from "../store/queries/budgets.js";
 import { BudgetHold } from "./budget-hold.js";
 import { withDeadline } from "../core/deadline.js";
 import { BudgetSyncPlan } from "./budget-sync-plan.js";
+import { Reloader } from "../core/reloader.js";
 
 export type BudgetEventType = "budget.window_opened" | "budget.warning" | "budget.exhausted";
 
@@ -78,9 +79,8 @@ export class Budgets {
   /** Budgets whose open window has passed its warning amount, as of the last sync. */
   private warnedBudgets = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
-  /** The round a caller of sync() asked for while another was out. */
-  private followUp: Promise<void> | undefined;
+  /** Sync rounds never overlap, and sync() called during one runs one more after it (see Reloader). */
+  private readonly rounds = new Reloader(() => this.runSync());
   private syncFailing = false;
   private leaseFailing = false;
   private readonly monotonic: () => number;
@@ -94,7 +94,7 @@ export class Budgets {
 
   async start(): Promise<void> {
     await this.book.start();
-    this.timer = setInterval(() => void this.round(), this.options.settings.syncIntervalMs);
+    this.timer = setInterval(() => void this.rounds.tick(), this.options.settings.syncIntervalMs);
     this.timer.unref();
   }
 
@@ -256,20 +256,7 @@ export class Budgets {
    * caller's own writes landed, so the caller waits for it and then for one more.
    */
   sync(): Promise<void> {
-    if (!this.syncing) return this.round();
-    this.followUp ??= this.syncing.then(() => {
-      this.followUp = undefined;
-      return this.round();
-    });
-    return this.followUp;
-  }
-
-  /** One sync round; the timer's tick joins a round already out rather than queueing another. */
-  private round(): Promise<void> {
-    this.syncing ??= this.runSync().finally(() => {
-      this.syncing = undefined;
-    });
-    return this.syncing;
+    return this.rounds.reload();
   }
 
   private async runSync(): Promise<void> {
@@ -392,7 +379,7 @@ export class Budgets {
   /** Returns what this instance holds and stops renewing: other instances may spend it at once. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await (this.followUp ?? this.syncing);
+    await this.rounds.settled();
     for (const hold of this.holds.values()) {
       const { amount } = hold.surrender();
       if (amount === 0n) continue;

@@ -35,10 +35,10 @@ export const SAMPLE_INTERVAL_MS = 100;
 export const QUIET_SAMPLE_INTERVAL_MS = 1_000;
 
 /** The share of an interval the loop must have been busy for the next sample to come at the busy pace. */
-export const BUSY_UTILIZATION = 0.1;
+const BUSY_UTILIZATION = 0.1;
 
 /** How busy the event loop was since the last call, as a share of the time (Node's event-loop utilization). */
-export function utilizationSinceLastCall(): () => number {
+function utilizationSinceLastCall(): () => number {
   let last = performance.eventLoopUtilization();
   return () => {
     const now = performance.eventLoopUtilization();
