@@ -14,7 +14,7 @@ describe("EventLoopDelay", () => {
   it("records how late each sample ran against when it was due", () => {
     let now = 1_000;
     const busy = () => 1;
-    const delay = new EventLoopDelay(100, () => now, 1_000, busy);
+    const delay = new EventLoopDelay({ now: () => now, utilization: busy });
     delay.start(); // due at 1,100
     try {
       now = 1_103;
@@ -38,7 +38,7 @@ describe("EventLoopDelay", () => {
     let now = 0;
     // What the loop's utilization reads: at start(), which opens the first interval, then at each sample.
     const busyShares = [0, 0.5, 0.1, 0.09, 0, 0.2];
-    const delay = new EventLoopDelay(100, () => now, 1_000, () => busyShares.shift()!);
+    const delay = new EventLoopDelay({ now: () => now, utilization: () => busyShares.shift()! });
     delay.start(); // due at 100
     try {
       // Each sample runs 5 ms after the moment this test expects it due (the next counts from when the

@@ -24,7 +24,7 @@ export const EVENT_LOOP_METRICS: readonly string[] = [LAG_GAUGE, ...SUMMARY_GAUG
  * unseen. prom-client's default of 10 ms woke an idle gateway 100 times a second, about 1% of a core
  * doing nothing.
  */
-export const SAMPLE_INTERVAL_MS = 100;
+const SAMPLE_INTERVAL_MS = 100;
 
 /**
  * Between two samples while the loop is mostly at rest. Each sample that finds nothing else to do
@@ -32,7 +32,7 @@ export const SAMPLE_INTERVAL_MS = 100;
  * fifth of an idle gateway's CPU, and about 90 µs of each call at 19 calls a second
  * (docs/performance.md, "Wake-ups at low rates"). A loop at rest has no delay to show.
  */
-export const QUIET_SAMPLE_INTERVAL_MS = 1_000;
+const QUIET_SAMPLE_INTERVAL_MS = 1_000;
 
 /** The share of an interval the loop must have been busy for the next sample to come at the busy pace. */
 const BUSY_UTILIZATION = 0.1;
@@ -55,27 +55,29 @@ function utilizationSinceLastCall(): () => number {
  * showed 100 ms of lag), and after each reset, as at every scrape, it drops its first tick, so a stall
  * right after a scrape went unseen.
  *
- * The next sample comes `intervalMs` later when the loop was busy for at least `BUSY_UTILIZATION` of
- * the last interval, and `quietIntervalMs` later otherwise. A stall makes its interval busy, so the
- * samples after it come at the busy pace; a stall in a loop otherwise at rest is seen when a sample
- * falls due within it.
+ * The next sample comes `SAMPLE_INTERVAL_MS` later when the loop was busy for at least
+ * `BUSY_UTILIZATION` of the last interval, and `QUIET_SAMPLE_INTERVAL_MS` later otherwise. A stall
+ * makes its interval busy, so the samples after it come at the busy pace; a stall in a loop otherwise
+ * at rest is seen when a sample falls due within it.
  */
 export class EventLoopDelay {
   private readonly histogram: RecordableHistogram = createHistogram();
   private timer: NodeJS.Timeout | undefined;
   private due = 0;
 
-  constructor(
-    private readonly intervalMs = SAMPLE_INTERVAL_MS,
-    private readonly now: () => number = () => performance.now(),
-    private readonly quietIntervalMs = QUIET_SAMPLE_INTERVAL_MS,
-    private readonly utilization: () => number = utilizationSinceLastCall(),
-  ) {}
+  private readonly now: () => number;
+  private readonly utilization: () => number;
+
+  /** `now` and `utilization` stand in for the clock and Node's utilization reading (tests). */
+  constructor(sources: { now?: () => number; utilization?: () => number } = {}) {
+    this.now = sources.now ?? (() => performance.now());
+    this.utilization = sources.utilization ?? utilizationSinceLastCall();
+  }
 
   start(): void {
     if (this.timer !== undefined) return;
     this.utilization(); // the first interval is measured from here
-    this.schedule(this.now(), this.intervalMs);
+    this.schedule(this.now(), SAMPLE_INTERVAL_MS);
   }
 
   stop(): void {
@@ -89,7 +91,7 @@ export class EventLoopDelay {
     const now = this.now();
     this.histogram.record(Math.max(1, Math.round((now - this.due) * 1e6)));
     if (this.timer === undefined) return; // stopped
-    this.schedule(now, this.utilization() >= BUSY_UTILIZATION ? this.intervalMs : this.quietIntervalMs);
+    this.schedule(now, this.utilization() >= BUSY_UTILIZATION ? SAMPLE_INTERVAL_MS : QUIET_SAMPLE_INTERVAL_MS);
   };
 
   private schedule(now: number, inMs: number): void {
