@@ -5,7 +5,7 @@ import type { ChatChunk, ChunkWire } from "./spec.js";
 
 const text = '{"id":"c1","created":1754925061,"model":"up-1","choices":[{"index":0,"delta":{"content":"a"}}]}';
 const start = text.indexOf('"up-1"');
-const wire = (): ChunkWire => ({ text, contents: ["a"], model: { start, end: start + '"up-1"'.length } });
+const wire = (): ChunkWire => ({ text, contents: ["a"], model: { start, end: start + '"up-1"'.length }, uncut: undefined });
 
 describe("setModel", () => {
   it("puts the catalog's id where the model was, in place, and keeps the span true for the new text", () => {
@@ -16,6 +16,19 @@ describe("setModel", () => {
     expect(edited.contents).toEqual(["a"]);
     setModel(edited, JSON.stringify("b"));
     expect(JSON.parse(edited.text)).toMatchObject({ model: "b", choices: [{ delta: { content: "a" } }] });
+  });
+
+  it("makes both edits from the chunk as it came when a span was cut from it, before or after the model", () => {
+    const usageFirst = '{"usage":null,' + text.slice(1);
+    const usageLast = text.slice(0, -1) + ',"usage":null}';
+    for (const source of [usageFirst, usageLast]) {
+      const cut = usageFirst === source ? { start: 1, end: 14 } : { start: text.length - 1, end: text.length + 12 };
+      const edited: ChunkWire = { text, contents: ["a"], model: { start, end: start + '"up-1"'.length }, uncut: { source, ...cut } };
+      setModel(edited, JSON.stringify("oai/o4-mini"));
+      expect(edited.text).toBe(text.replace('"up-1"', '"oai/o4-mini"'));
+      expect(edited.text.slice(edited.model.start, edited.model.end)).toBe('"oai/o4-mini"');
+      expect(edited.uncut).toBeUndefined();
+    }
   });
 });
 

@@ -8,7 +8,17 @@ import type { ChatChunk, ChunkWire } from "./spec.js";
  */
 export function setModel(wire: ChunkWire, modelJson: string): void {
   const { start, end } = wire.model;
-  wire.text = wire.text.slice(0, start) + modelJson + wire.text.slice(end);
+  const uncut = wire.uncut;
+  if (uncut === undefined) wire.text = wire.text.slice(0, start) + modelJson + wire.text.slice(end);
+  else {
+    // Both edits at once, from pieces of the chunk as it came: slicing the cut text would copy it whole.
+    const { source } = uncut;
+    if (uncut.start <= start) {
+      const shift = uncut.end - uncut.start;
+      wire.text = source.slice(0, uncut.start) + source.slice(uncut.end, start + shift) + modelJson + source.slice(end + shift);
+    } else wire.text = source.slice(0, start) + modelJson + source.slice(end, uncut.start) + source.slice(uncut.end);
+    wire.uncut = undefined;
+  }
   wire.model.end = start + modelJson.length;
 }
 

@@ -31,6 +31,9 @@ describe("passThrough", () => {
     const none = '{"id":"c1","model":"m","choices":[{"index":0,"delta":{"content":"a"}}]}';
     for (const text of [first, last, none]) expect(JSON.parse(passThrough(text)!.text)).toEqual(JSON.parse(none));
     expect(passThrough(none)!.text).toBe(none);
+    // Setting the model then edits the chunk as it came, cut and all.
+    const modelSet = none.replace('"model":"m"', '"model":"oai/m"');
+    for (const text of [first, last, none]) expect(withModel(passThrough(text)!, JSON.stringify("oai/m")).text).toBe(modelSet);
   });
 
   it("leaves to parsing what Airlock must read or what it cannot cut exactly", () => {

@@ -120,6 +120,12 @@ export interface ChunkWire {
   contents: string[];
   /** Where the chunk's own `model` value lies in `text`, quotes included: the catalog's id goes there (chunk-wire.ts). */
   model: { start: number; end: number };
+  /**
+   * Set while `text` is the upstream's chunk with a span cut out (its `"usage":null`): the chunk as it
+   * came and where the span lay there, so that setModel makes both edits from its pieces in one go.
+   * Optional: an adapter that hands on chunks as they came leaves it out.
+   */
+  uncut?: { source: string; start: number; end: number } | undefined;
 }
 
 /**

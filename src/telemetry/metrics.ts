@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { EVENT_LOOP_METRICS, EventLoopDelay, registerEventLoopDelay } from "./event-loop-delay.js";
+import { SeriesHistogram } from "./series-histogram.js";
 
 /** About 24.8 days, the longest interval a Node timer takes: prom-client's own event-loop timer never ticks. */
 const UNREACHED_INTERVAL_MS = 2 ** 31 - 1;
@@ -79,20 +80,20 @@ export class Metrics {
     labelNames: ["code"] as const,
     registers: [this.registry],
   });
-  readonly latency = new Histogram({
-    name: "airlock_request_duration_seconds",
-    help: "Time from request to last byte, by endpoint and model",
-    labelNames: ["endpoint", "model"] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.registry],
-  });
-  readonly timeToFirstToken = new Histogram({
-    name: "airlock_time_to_first_token_seconds",
-    help: "Time from request to the first streamed token, by model",
-    labelNames: ["model"] as const,
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  private readonly latency = new SeriesHistogram(
+    "airlock_request_duration_seconds",
+    "Time from request to last byte, by endpoint and model",
+    ["endpoint", "model"],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    this.registry,
+  );
+  private readonly timeToFirstToken = new SeriesHistogram(
+    "airlock_time_to_first_token_seconds",
+    "Time from request to the first streamed token, by model",
+    ["model"],
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly tokens = new Counter({
     name: "airlock_tokens_total",
     help: "Tokens by model, operation and type (input, output, cached_input, reasoning)",
@@ -199,8 +200,8 @@ export class Metrics {
         error: new PendingCount(this.requests.labels({ endpoint, operation, model, outcome: "error" })),
         refused: new PendingCount(this.requests.labels({ endpoint, operation, model, outcome: "refused" })),
       },
-      latency: this.latency.labels({ endpoint, model }),
-      timeToFirstToken: this.timeToFirstToken.labels({ model }),
+      latency: this.latency.seriesOf({ endpoint, model }),
+      timeToFirstToken: this.timeToFirstToken.seriesOf({ model }),
       inputTokens: tokens("input"),
       outputTokens: tokens("output"),
       cachedInputTokens: tokens("cached_input"),
