@@ -29,6 +29,8 @@ describe("Metrics.observeCall", () => {
     expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="cached_input"')).toBe(0);
     expect(metricSample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBe(0.25);
     expect(metricSample(text, "airlock_errors_total", 'code="provider_error"')).toBe(1);
+    // No call streamed, so no model has a time to first token.
+    expect(text).not.toContain("airlock_time_to_first_token_seconds_count");
 
     expect(await metrics.text()).toBe(text);
 
@@ -41,6 +43,13 @@ describe("Metrics.observeCall", () => {
     expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="cached_input"')).toBe(20);
     expect(metricSample(text, "airlock_cost_usd_total", 'model="gpt-4o-mini",operation="support"')).toBe(0.75);
     expect(metricSample(text, "airlock_request_duration_seconds_count", 'endpoint="chat",model="gpt-4o-mini"')).toBe(3);
+
+    metrics.observeCall(call({ ttftSeconds: 0.03 }));
+    text = await metrics.text();
+    expect(metricSample(text, "airlock_time_to_first_token_seconds_count", 'model="gpt-4o-mini"')).toBe(1);
+    expect(metricSample(text, "airlock_time_to_first_token_seconds_bucket", 'le="0.05",model="gpt-4o-mini"')).toBe(1);
+    expect(metricSample(text, "airlock_time_to_first_token_seconds_bucket", 'le="0.025",model="gpt-4o-mini"')).toBe(0);
+    expect(text).not.toContain('airlock_time_to_first_token_seconds_count{model="claude-haiku"}');
   });
 
   it("skips a count that is not a finite, non-negative number instead of failing every later read", async () => {

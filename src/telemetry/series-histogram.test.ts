@@ -59,14 +59,24 @@ describe("SeriesHistogram", () => {
     expect(text).toContain(`${NAME}_sum{endpoint="chat",model="m"} 0.2`);
   });
 
-  it("hands out one series per label set, and a reset zeroes it where its holders still observe", async () => {
-    const { ours, histogram } = both([]);
+  it("hands out one series per label set, shown from its first observation and again after a reset, as prom-client's children are", async () => {
+    const { theirs, ours, histogram } = both([]);
+    const reference = theirs.getSingleMetric(NAME) as Histogram<"endpoint" | "model">;
     const series = histogram.seriesOf({ endpoint: "chat", model: "m" });
+    const child = reference.labels({ endpoint: "chat", model: "m" });
     expect(histogram.seriesOf({ endpoint: "chat", model: "m" })).toBe(series);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.metrics()).not.toContain(`${NAME}_count`);
     series.observe(0.2);
+    child.observe(0.2);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
     ours.resetMetrics();
-    expect(await ours.metrics()).toContain(`${NAME}_count{endpoint="chat",model="m"} 0`);
+    theirs.resetMetrics();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.metrics()).not.toContain(`${NAME}_count`);
     series.observe(0.3);
+    child.observe(0.3);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
     expect(await ours.metrics()).toContain(`${NAME}_count{endpoint="chat",model="m"} 1`);
   });
 });

@@ -46,6 +46,10 @@ export class HistogramSeries {
     out.push({ metricName: `${name}_count`, labels: { ...this.labels }, value: this.count });
   }
 
+  get observed(): boolean {
+    return this.count > 0;
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.sum = 0;
@@ -94,11 +98,12 @@ export class SeriesHistogram<Label extends string> {
 
   async get(): Promise<{ name: string; help: string; type: "histogram"; aggregator: "sum"; values: Sample[] }> {
     const values: Sample[] = [];
-    for (const series of this.series.values()) series.samples(this.name, values);
+    // A series shows from its first observation, as a prom-client child does (a JSON call's model has no time to first token).
+    for (const series of this.series.values()) if (series.observed) series.samples(this.name, values);
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** Zeroes every series in place: callers keep their handles. */
+  /** Zeroes every series in place (callers keep their handles); each shows again from its next observation, as after prom-client's reset. */
   reset(): void {
     for (const series of this.series.values()) series.reset();
   }
