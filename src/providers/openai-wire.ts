@@ -38,8 +38,8 @@ export function passThrough(data: string): ChunkWire | undefined {
   // `_call` covers `tool_calls` and `function_call`, and `rror"` the key `"error"` and the value: any of
   // them, even inside the text, sends the chunk to the parser, which is never wrong.
   if (data.includes("_call") || data.includes('rror"')) return undefined;
-  const cut = nullUsageSpan(data);
-  if (cut === undefined) return undefined;
+  const uncut = nullUsageCut(data);
+  if (uncut === undefined) return undefined;
   // `choices` and `model` must be members of the chunk itself, not of an object inside it: they come before
   // its first `{` or `[` (OpenAI puts them there), which a key inside a nested object cannot.
   const opening = firstOpening(data);
@@ -49,34 +49,31 @@ export function passThrough(data: string): ChunkWire | undefined {
   if (model === undefined) return undefined;
   const contents = deltaContents(data);
   if (contents === undefined) return undefined;
-  if (cut === NO_CUT) return { text: data, contents, model, uncut: undefined };
+  if (uncut === null) return { text: data, contents, model, uncut: undefined };
   // Every search above read the chunk as it came: cut first, the text would be copied whole by the
   // first of them (a string made of two pieces is joined when searched), and again when the model is set.
-  const shift = cut.start <= model.start ? cut.end - cut.start : 0;
-  return {
-    text: data.slice(0, cut.start) + data.slice(cut.end),
-    contents,
-    model: { start: model.start - shift, end: model.end - shift },
-    uncut: { source: data, start: cut.start, end: cut.end },
-  };
+  if (uncut.start <= model.start) {
+    const shift = uncut.end - uncut.start;
+    model.start -= shift;
+    model.end -= shift;
+  }
+  return { text: data.slice(0, uncut.start) + data.slice(uncut.end), contents, model, uncut };
 }
 
-/** No `"usage"` key: nothing to cut. */
-const NO_CUT = { start: -1, end: -1 };
-
 /**
- * Where the chunk's `"usage":null` lies, with the comma that goes with it; NO_CUT when the chunk has no
- * usage key; undefined when it cannot be cut exactly (the chunk is then parsed). A `"usage":null` inside
- * a nested object would be cut as well (a parse would keep it); chunks carry none there.
+ * The chunk's `"usage":null` with the comma that goes with it, as the span to cut from it (see
+ * ChunkWire.uncut); null when the chunk has no usage key; undefined when it cannot be cut exactly (the
+ * chunk is then parsed). A `"usage":null` inside a nested object would be cut as well (a parse would
+ * keep it); chunks carry none there.
  */
-function nullUsageSpan(data: string): { start: number; end: number } | undefined {
+function nullUsageCut(data: string): ChunkWire["uncut"] | null {
   const at = keyAt(data, 'usage"', 0);
-  if (at < 0) return NO_CUT;
+  if (at < 0) return null;
   if (keyAt(data, 'usage"', at + 1) >= 0 || !data.startsWith('"usage":null', at)) return undefined;
   const after = at + 12;
   const next = data.charCodeAt(after);
-  if (data.charCodeAt(at - 1) === COMMA && (next === COMMA || next === CLOSE_BRACE)) return { start: at - 1, end: after };
-  if (next === COMMA) return { start: at, end: after + 1 };
+  if (data.charCodeAt(at - 1) === COMMA && (next === COMMA || next === CLOSE_BRACE)) return { source: data, start: at - 1, end: after };
+  if (next === COMMA) return { source: data, start: at, end: after + 1 };
   return undefined;
 }
 
