@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { countTokens } from "../src/calls/token-counter.js";
 import { gatewayOverFake, recordedRow } from "./support/gateway.js";
+import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -11,6 +12,7 @@ const MESSAGES = [{ role: "user" as const, content: "What is the capital of Fran
 const ANSWER = "The capital of France is Paris.";
 
 describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
+  const logs = captureLogs();
   // 150 ms between events: time enough for a client to leave after its first chunks.
   const fake = gatewayOverFake(
     kind,
@@ -20,6 +22,7 @@ describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
       models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
     }),
     { chunkDelayMs: 150 },
+    { logger: logs.logger },
   );
   const rowFor = (requestId: string) => recordedRow(fake.gw, requestId);
 
@@ -50,7 +53,10 @@ describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
     }
     expect(received).toEqual(["The", " capital"]);
     const row = await rowFor(requestId);
-    expect(row).toMatchObject({ outcome: "error", errorCode: "timeout", usageEstimated: true, stream: true });
+    expect(row).toMatchObject({ outcome: "error", errorCode: "client_closed", httpStatus: 499, usageEstimated: true, stream: true });
+    // The client had its 200 and part of the stream; the access log says it left before the end.
+    expect(response.status).toBe(200);
+    await vi.waitFor(() => expect(logs.lines.find((line) => line.requestId === requestId)).toMatchObject({ msg: "request", status: 499, code: "client_closed" }));
     expect(row.inputTokens).toBe(14);
     // At least what the client saw; the gateway may have relayed a chunk more before it noticed.
     expect(row.outputTokens).toBeGreaterThanOrEqual(2);

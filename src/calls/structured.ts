@@ -111,10 +111,11 @@ export async function enforceShape(
     repaired = await model.provider.chat(repairRequest, attempt);
     record.attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
   } catch (err) {
-    const reason = call.aborted ? "timeout" : failureReason(err);
-    record.attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason, latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
     // The call itself ended (deadline or client gone): say that, not that the answer was wrong.
-    if (call.aborted) throw abortedError(call);
+    const ended = call.aborted ? abortedError(call) : undefined;
+    const reason = ended ? ended.code : failureReason(err);
+    record.attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason, latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
+    if (ended) throw ended;
     deps.logger.warn({ model: model.id, reason }, "the repair request failed; answering with the schema issues of the first answer");
     throw schemaValidationError(raw, checked.issues);
   } finally {

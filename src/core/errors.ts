@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   misconfigured: 500,
   provider_error: 502,
   timeout: 504,
+  // nginx's "client closed request": recorded (ledger, access log, metrics), never sent, as the client is gone.
+  client_closed: 499,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -39,6 +41,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   misconfigured: "server_error",
   provider_error: "upstream_error",
   timeout: "timeout_error",
+  client_closed: "client_closed_request",
 };
 
 export interface AirlockErrorOptions {
@@ -92,11 +95,11 @@ export function toAirlockError(err: unknown): AirlockError {
 }
 
 /**
- * The client went away before its answer was whole: a `timeout` that nobody receives, recorded with
- * `client_closed: true` so that it is told apart from a deadline that passed.
+ * The client went away (or a library caller aborted) before its answer was whole. Its own code, not a
+ * `timeout`: an operator must tell a user who pressed stop from a deadline that passed or a slow provider.
  */
-export function clientClosedError(message: string, details: Record<string, unknown> = {}): AirlockError {
-  return new AirlockError("timeout", message, { details: { ...details, client_closed: true } });
+export function clientClosedError(message: string, details?: Record<string, unknown>): AirlockError {
+  return new AirlockError("client_closed", message, details ? { details } : {});
 }
 
 export function isAirlockError(err: unknown): err is AirlockError {

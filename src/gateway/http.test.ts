@@ -132,6 +132,6 @@ describe("readBody", () => {
     await new Promise((resolve) => setTimeout(resolve, 30));
     socket.destroy();
     await expect.poll(() => outcomes.length, { timeout: 2_000 }).toBe(1);
-    expect(outcomes[0]).toMatchObject({ ok: false, code: "timeout" });
+    expect(outcomes[0]).toMatchObject({ ok: false, code: "client_closed" });
   });
 });

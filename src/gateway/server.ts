@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import Router, { type HTTPVersion } from "find-my-way";
 import { Cancellation } from "../core/cancel.js";
-import { AirlockError, clientClosedError } from "../core/errors.js";
+import { AirlockError, clientClosedError, ERROR_STATUS } from "../core/errors.js";
 import { requestId as newRequestId } from "../core/ids.js";
 import { accessLog } from "../core/access-log.js";
 import type { Logger } from "../core/logger.js";
@@ -158,16 +158,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   function logRequest(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
     const url = req.url ?? "";
     const queryAt = url.indexOf("?");
+    // A response cut short was the client's leaving, unless Airlock itself cut it for an error it named.
+    const left = !res.writableFinished && scope.log.code === undefined;
     writeAccessLine({
       requestId: scope.requestId,
       method: req.method,
       path: queryAt < 0 ? url : url.slice(0, queryAt),
-      status: res.statusCode,
+      status: left ? ERROR_STATUS.client_closed : res.statusCode,
       ms: Math.round((performance.now() - scope.startedAt) * 100) / 100,
       operation: scope.log.operation,
       model: scope.log.model,
       keyId: scope.log.keyId,
-      code: scope.log.code,
+      code: left ? "client_closed" : scope.log.code,
     });
   }
 

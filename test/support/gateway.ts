@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, vi } from "vitest";
 import { ControlPlane } from "../../src/control-plane.js";
 import { resolveConfig } from "../../src/config/load.js";
+import type { Logger } from "../../src/core/logger.js";
 import type { AirlockConfigInput } from "../../src/config/schema.js";
 import { createGateway, type Gateway } from "../../src/gateway/server.js";
 import type { LedgerRow } from "../../src/store/schema/index.js";
@@ -20,11 +21,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** A real gateway on a loopback port, over a fresh store of the given kind. */
-export async function startTestGateway(kind: StoreKind, config: AirlockConfigInput): Promise<TestGateway> {
+/** A real gateway on a loopback port, over a fresh store of the given kind; `logger` to read what it logs. */
+export async function startTestGateway(kind: StoreKind, config: AirlockConfigInput, options: { logger?: Logger } = {}): Promise<TestGateway> {
   const store = await freshStore(kind);
   const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
-  const plane = await ControlPlane.create({ config: resolveConfig(config, "test"), database: store.database, adminKey });
+  const plane = await ControlPlane.create({ config: resolveConfig(config, "test"), database: store.database, adminKey, logger: options.logger });
   const gateway: Gateway = createGateway({ plane, logger: plane.logger });
   const { url } = await gateway.listen(0, "127.0.0.1");
   return {
@@ -51,12 +52,13 @@ export function gatewayOverFake(
   flavor: FakeFlavor,
   config: (upstreamUrl: string) => AirlockConfigInput,
   upstreamOptions: FakeUpstreamOptions = {},
+  gatewayOptions: { logger?: Logger } = {},
 ): { readonly upstream: FakeUpstream; readonly gw: TestGateway } {
   let upstream: FakeUpstream | undefined;
   let gw: TestGateway | undefined;
   beforeAll(async () => {
     upstream = await startFakeUpstream(flavor, upstreamOptions);
-    gw = await startTestGateway(kind, config(upstream.url));
+    gw = await startTestGateway(kind, config(upstream.url), gatewayOptions);
   });
   afterAll(async () => {
     await gw?.close();
