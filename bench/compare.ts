@@ -37,6 +37,9 @@ const { values: flags } = parseArgs({
     // same build is compared with and without a V8 flag.
     "node-args": { type: "string", default: "" },
     "base-node-args": { type: "string", default: "" },
+    // Gateway processes (`airlock start --workers N`) for each side; 0 is one process without a primary.
+    workers: { type: "string", default: "0" },
+    "base-workers": { type: "string", default: "0" },
   },
 });
 if (!flags.base) throw new Error("--base <checkout> is required: a directory holding another build (bin/airlock.js and dist/), or `proxy` for the bare proxy");
@@ -69,14 +72,14 @@ try {
     const headers = { authorization: "Bearer sk-bench-upstream", "content-type": "application/json" };
     return { target: proxy, load: { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers, body, connections: Number(flags.connections) } };
   };
-  const start = async (bin: string | undefined, port: number, nodeArgs: string[]): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
+  const start = async (bin: string | undefined, port: number, nodeArgs: string[], workers: number): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
     const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
     cleanups.push(async () => {
       await scratch?.drop();
       await rm(dataDir, { recursive: true, force: true });
     });
-    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape) };
+    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape), workers: workers || undefined };
     const target = await startAirlock(setup, port, undefined);
     cleanups.unshift(() => target.stop());
     const apiKey = await createUserKey(target, setup.adminKey);
@@ -105,8 +108,8 @@ try {
   };
   const port = 18000 + Math.floor(Math.random() * 1000);
   const builds = {
-    base: againstProxy ? await startProxy() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"])),
-    this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"])),
+    base: againstProxy ? await startProxy() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"]), Number(flags["base-workers"])),
+    this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"]), Number(flags.workers)),
   };
   for (const build of Object.values(builds)) await warmUp(build.load);
 
