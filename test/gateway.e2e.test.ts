@@ -1,9 +1,10 @@
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AirlockConfigInput } from "../src/config/schema.js";
 import { formatCost, Money } from "../src/ledger/pricing.js";
 import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -14,6 +15,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
   let openai: FakeUpstream;
   let anthropic: FakeUpstream;
   let gw: TestGateway;
+  const logs = captureLogs();
   const chatFixture = fixtureJson("openai/chat");
   const anthropicFixture = fixtureJson("anthropic/message");
   // o4-mini fixture: 1843 input (1536 cached), 199 output (192 reasoning), at 1.10 / 0.275 / 4.40 per 1M:
@@ -39,7 +41,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
         chat_message: { model: "oai/o4-mini", fallbacks: ["anth/claude-sonnet-4-5"] },
       },
     };
-    gw = await startTestGateway(kind, config);
+    gw = await startTestGateway(kind, config, { logger: logs.logger });
   });
 
   afterAll(async () => {
@@ -282,7 +284,7 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
 
   it("ends a stream that breaks mid-way with an error, and bills what was generated", async () => {
     openai.push({ kind: "cut", afterChunks: 2 });
-    const stream = await gw.client().chat.completions.create({ model: "chat_message", stream: true, messages: [{ role: "user", content: "hi" }] });
+    const { data: stream, response } = await gw.client().chat.completions.create({ model: "chat_message", stream: true, messages: [{ role: "user", content: "hi" }] }).withResponse();
     let received = 0;
     const error = await (async () => {
       for await (const chunk of stream) received += chunk.choices.length;
@@ -292,6 +294,9 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     const row = await lastRow();
     expect(row).toMatchObject({ outcome: "error", errorCode: "provider_error", model: "oai/o4-mini", usageEstimated: true, attemptCount: 1 });
     expect(Number(row.cost)).toBeGreaterThan(0);
+    // The status line said 200 before the break; the access log says the call failed, and which model served it.
+    const requestId = response.headers.get("x-request-id");
+    await vi.waitFor(() => expect(logs.lines.find((line) => line.requestId === requestId)).toMatchObject({ msg: "request", status: 200, code: "provider_error", model: "oai/o4-mini" }));
   });
 
   it("exports Prometheus metrics for requests, tokens, cost and errors", async () => {

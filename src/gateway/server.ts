@@ -159,7 +159,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const url = req.url ?? "";
     const queryAt = url.indexOf("?");
     // A response cut short was the client's leaving, unless Airlock itself cut it for an error it named.
-    const left = !res.writableFinished && scope.log.code === undefined;
+    const left = !res.writableFinished && (scope.log.code === undefined || scope.log.code === "client_closed");
     writeAccessLine({
       requestId: scope.requestId,
       method: req.method,

@@ -21,7 +21,7 @@ export function chatCompletions(gw: GatewayContext): Handler {
     scope.log.operation = ctx.operation;
     const { stream, stream_options: streamOptions, ...request } = body;
     scope.log.model = request.model;
-    if (stream === true) return streamChat(res, gw, ctx, request as ChatRequest, isObject(streamOptions) && streamOptions.include_usage === true);
+    if (stream === true) return streamChat(res, gw, ctx, scope, request as ChatRequest, isObject(streamOptions) && streamOptions.include_usage === true);
 
     const outcome = await gw.plane.chat(request as ChatRequest, ctx);
     scope.log.model = outcome.model;
@@ -42,8 +42,10 @@ export function chatCompletions(gw: GatewayContext): Handler {
   };
 }
 
-async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallContext, request: ChatRequest, includeUsage: boolean): Promise<void> {
+async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallContext, scope: RequestScope, request: ChatRequest, includeUsage: boolean): Promise<void> {
   const live = await gw.plane.stream(request, ctx, { chunksAsText: true });
+  // The access log names the model that served, as for a call answered whole.
+  scope.log.model = live.model;
   // airlockHeaders() returns a fresh object with none of the SSE header names: it takes them, no third copy.
   res.writeHead(200, Object.assign(airlockHeaders({ requestId: ctx.requestId }, live.model, live.provider, live.attempts.length), SSE_HEADERS));
   // Read only for the usage chunk's id and time; a chunk relayed as text is read for them without a parse.
@@ -73,6 +75,7 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
   } catch (err) {
     // Bytes are out already: the only honest ending left is an error event, never a silent stop.
     const error = err instanceof AirlockError ? err : new AirlockError("provider_error", "the stream broke");
+    scope.log.code = error.code; // the status line said 200; the access log still says the call failed
     await events.write(JSON.stringify(error.toJSON()));
   } finally {
     events.end();
