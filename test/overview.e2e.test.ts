@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
@@ -128,5 +128,30 @@ describe.each(STORE_KINDS)("overview on %s", (kind) => {
     const created = await fetch(`${gw.url}/admin/keys`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" }, body: JSON.stringify({ name: "app" }) });
     const { key } = (await created.json()) as { key: string };
     expect((await get("/admin/overview", key)).status).toBe(403);
+  });
+
+  it("counts a call whose client left apart: neither a model error nor a refusal, and listed by its code", async () => {
+    const before = (await get("/admin/overview?since=1h")).body;
+    primary.push({ kind: "hang" });
+    const asked = primary.requests.length;
+    const leaving = new AbortController();
+    const sent = fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "assist", messages: ASK }),
+      signal: leaving.signal,
+    });
+    await vi.waitFor(() => expect(primary.requests.length).toBe(asked + 1));
+    leaving.abort();
+    await expect(sent).rejects.toMatchObject({ name: "AbortError" });
+    const after = await vi.waitFor(async () => {
+      const body = (await get("/admin/overview?since=1h")).body;
+      expect(body.requests).toBe(before.requests + 1);
+      return body;
+    });
+    expect(after).toMatchObject({ clientClosed: before.clientClosed + 1, modelErrors: before.modelErrors, failures: before.failures, refusals: before.refusals });
+    expect(after.codes).toContainEqual({ code: "client_closed", outcome: "error", requests: 1 });
+    const errorRate = after.slo.find((reading: any) => reading.name === "modelErrorRate");
+    expect(errorRate.value).toBe(before.modelErrors / (before.requests + 1));
   });
 });

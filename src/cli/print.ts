@@ -163,7 +163,7 @@ export function printOverview(o: Overview): string {
   const lines = [
     `Overview since ${o.since}${narrowed.length ? `, calls with ${narrowed.join(", ")}` : ""}`,
     "",
-    `Spend $${o.cost} over ${o.requests} calls; failed ${rate(o.failures)} (model errors ${o.modelErrors}, refusals ${o.refusals}); fell back ${rate(o.fallbackRequests)}`,
+    `Spend $${o.cost} over ${o.requests} calls; failed ${rate(o.failures)} (model errors ${o.modelErrors}, refusals ${o.refusals})${o.clientClosed ? `; left by their clients ${o.clientClosed}` : ""}; fell back ${rate(o.fallbackRequests)}`,
     `Latency p50 / p95: ${ms(o.latency)}; time to first token: ${ms(o.ttft)}`,
     "",
     table(

@@ -12,8 +12,11 @@ export interface Overview {
   requests: number;
   /** Calls that did not succeed: model errors and refusals. */
   failures: number;
+  /** Calls that ended in an error, except those whose client left. */
   modelErrors: number;
   refusals: number;
+  /** Calls whose client left before the answer was whole (`client_closed`): a user who stopped a call is no model's failure. */
+  clientClosed: number;
   cost: string;
   fallbackRequests: number;
   approvalsRequired: number;
@@ -64,7 +67,8 @@ export function buildOverview(parts: OverviewParts): Overview {
   const all = () => true;
   const isChat = (line: OutcomeLine) => line.endpoint === "chat";
   const requests = count(all);
-  const modelErrors = count((line) => line.outcome === "error");
+  const clientClosed = count((line) => line.code === "client_closed");
+  const modelErrors = count((line) => line.outcome === "error" && line.code !== "client_closed");
   const refusals = count((line) => line.outcome === "refused");
   const fallbackRequests = count(all, "fallbackRequests");
   const approvalsRequired = count((line) => line.code === "approval_required");
@@ -89,6 +93,7 @@ export function buildOverview(parts: OverviewParts): Overview {
     failures: modelErrors + refusals,
     modelErrors,
     refusals,
+    clientClosed,
     cost: formatCost(costOf(all)),
     fallbackRequests,
     approvalsRequired,
