@@ -81,6 +81,41 @@ describe.each(STORE_KINDS)("a client that leaves, on %s", (kind) => {
 });
 
 describe("a library caller that aborts", () => {
+  it("ends a stream with client_closed when its signal is aborted, and with timeout when it is a deadline that passed", async () => {
+    // 150 ms between events: the signal fires mid-stream.
+    const upstream = await startFakeUpstream("openai", { chunkDelayMs: 150 });
+    const airlock = createAirlock({
+      config: {
+        providers: { oai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "k" } },
+        models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
+        operations: { story: { model: "oai/gpt-4.1-mini" } },
+      },
+      inMemory: true,
+    });
+    const readUntilThrown = async (signal: AbortSignal, onFirstText?: () => void) => {
+      let texts = 0;
+      try {
+        for await (const part of airlock.stream({ operation: "story", messages: MESSAGES, signal })) {
+          if (part.type === "text" && ++texts === 1) onFirstText?.();
+        }
+      } catch (err) {
+        return { err, texts };
+      }
+      throw new Error("the stream ended whole");
+    };
+    try {
+      const stop = new AbortController();
+      const stopped = await readUntilThrown(stop.signal, () => stop.abort());
+      expect(stopped.err).toMatchObject({ name: "AirlockError", code: "client_closed", status: 499 });
+      const late = await readUntilThrown(AbortSignal.timeout(400));
+      expect(late.err).toMatchObject({ name: "AirlockError", code: "timeout", status: 504 });
+      expect(late.texts).toBeGreaterThan(0);
+    } finally {
+      await airlock.close();
+      await upstream.close();
+    }
+  });
+
   it("ends the call with client_closed (499), thrown to the caller, and records it so", async () => {
     const upstream = await startFakeUpstream("openai");
     const dataDir = await mkdtemp(path.join(tmpdir(), "airlock-abort-"));

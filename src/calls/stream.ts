@@ -196,8 +196,10 @@ async function* relay(
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {
   if (err instanceof AirlockError) return err;
+  // A caller's own signal may be a deadline too (AbortSignal.timeout): that is a timeout, not a leaving.
+  const deadline = (clientSignal?.aborted ? clientSignal.reason : err) as { name?: string } | undefined;
+  if (deadline?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
   if (clientSignal?.aborted) return clientClosedError("the client closed the stream");
-  if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
 }
