@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
+import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -13,13 +14,17 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  async function slowGateway(): Promise<{ upstream: FakeUpstream; gw: TestGateway }> {
+  async function slowGateway(logs = captureLogs()): Promise<{ upstream: FakeUpstream; gw: TestGateway }> {
     const upstream = await startFakeUpstream("openai", { latencyMs: 400 });
     cleanups.push(() => upstream.close());
-    const gw = await startTestGateway(kind, {
-      providers: { oai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-upstream" } },
-      models: [{ id: "oai/o4-mini", price: { input: "1.10", output: "4.40", per: "1M" } }],
-    });
+    const gw = await startTestGateway(
+      kind,
+      {
+        providers: { oai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-upstream" } },
+        models: [{ id: "oai/o4-mini", price: { input: "1.10", output: "4.40", per: "1M" } }],
+      },
+      { logger: logs.logger },
+    );
     // Closing the gateway a second time, after the test's own close, is harmless.
     cleanups.push(() => gw.close());
     return { upstream, gw };
@@ -55,5 +60,26 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     const started = Date.now();
     await gw.gateway.close(60_000);
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("cuts the calls still open when the grace runs out, and records them as its own doing, not their clients'", async () => {
+    const logs = captureLogs();
+    const { upstream, gw } = await slowGateway(logs);
+    upstream.push({ kind: "hang" });
+    const requestId = `cut-${kind}-${Date.now()}`;
+    const cut = fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", "x-request-id": requestId },
+      body: JSON.stringify({ model: "oai/o4-mini", messages: [{ role: "user", content: "still waiting" }] }),
+    }).catch((err: unknown) => err);
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
+
+    await gw.gateway.close(300);
+    expect(await cut).toBeInstanceOf(Error); // its connection was closed under it
+
+    const row = await recordedRow(gw, requestId);
+    expect(row).toMatchObject({ outcome: "error", errorCode: "unavailable", httpStatus: 503 });
+    expect(row.attempts).toEqual([expect.objectContaining({ outcome: "error", reason: "unavailable" })]);
+    expect(logs.lines.find((line) => line.requestId === requestId)).toMatchObject({ msg: "request", status: 503, code: "unavailable" });
   });
 });

@@ -1,5 +1,5 @@
 import type { AbortSource, Cancellation } from "../core/cancel.js";
-import { AirlockError, clientClosedError } from "../core/errors.js";
+import { abortedCallError, AirlockError, clientClosedError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import { setModel } from "../providers/chunk-wire.js";
 import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, StreamEvent, Usage } from "../providers/spec.js";
@@ -189,17 +189,17 @@ async function* relay(
       // The consumer stopped early (the client went away): bill what was delivered.
       releaseUpstream(iterator);
       await billDelivered();
-      fail(deps, ctx, record, clientClosedError("the client closed the stream"));
+      // Most often the client left; a signal that says otherwise (the gateway's shutdown) is believed.
+      fail(deps, ctx, record, ctx.signal?.aborted ? abortedCallError(ctx.signal.reason, STREAM_ENDED) : clientClosedError(STREAM_ENDED.left));
     }
   }
 }
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {
   if (err instanceof AirlockError) return err;
-  // A caller's own signal may be a deadline too (AbortSignal.timeout): that is a timeout, not a leaving.
-  const deadline = (clientSignal?.aborted ? clientSignal.reason : err) as { name?: string } | undefined;
-  if (deadline?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed mid-stream");
-  if (clientSignal?.aborted) return clientClosedError("the client closed the stream");
+  // The caller's own signal may be a deadline too (AbortSignal.timeout): that is a timeout, not a leaving.
+  if (clientSignal?.aborted) return abortedCallError(clientSignal.reason, STREAM_ENDED);
+  if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", STREAM_ENDED.deadline);
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
 }
@@ -219,3 +219,5 @@ class TextChunks implements CallOptions {
     return this.cancellation.signal;
   }
 }
+
+const STREAM_ENDED = { deadline: "the request deadline passed mid-stream", left: "the client closed the stream" };

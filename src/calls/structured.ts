@@ -1,6 +1,6 @@
 import { Decimal } from "decimal.js";
 import { Cancellation } from "../core/cancel.js";
-import { AirlockError, clientClosedError } from "../core/errors.js";
+import { abortedCallError, AirlockError } from "../core/errors.js";
 import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { Plan } from "../routing/plan.js";
@@ -131,10 +131,10 @@ export async function enforceShape(
 }
 
 function abortedError(call: Cancellation): AirlockError {
-  const reason = call.signal.reason as { name?: string } | undefined;
-  if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed while the answer was being repaired");
-  return clientClosedError("the client closed the request");
+  return abortedCallError(call.reason, REPAIR_ENDED);
 }
+
+const REPAIR_ENDED = { deadline: "the request deadline passed while the answer was being repaired", left: "the client closed the request" };
 
 /** A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can parse the content as it is. */
 function asBareJson(result: ChatResult, raw: string | null, value: unknown): ChatResult {

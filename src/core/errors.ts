@@ -102,6 +102,18 @@ export function clientClosedError(message: string, details?: Record<string, unkn
   return new AirlockError("client_closed", message, details ? { details } : {});
 }
 
+/**
+ * Why a call whose signal aborted ended, from the abort's reason: a deadline that passed (a
+ * `TimeoutError`, the call's own or a library caller's `AbortSignal.timeout`) is `timeout`; an
+ * AirlockError given as the reason (the gateway cutting its last requests at shutdown) is itself; any
+ * other reason is the client leaving.
+ */
+export function abortedCallError(reason: unknown, messages: { deadline: string; left: string }, details?: Record<string, unknown>): AirlockError {
+  if (reason instanceof AirlockError) return reason;
+  if ((reason as { name?: string } | undefined)?.name === "TimeoutError") return new AirlockError("timeout", messages.deadline, details ? { details } : {});
+  return clientClosedError(messages.left, details);
+}
+
 export function isAirlockError(err: unknown): err is AirlockError {
   return err instanceof AirlockError;
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import Router, { type HTTPVersion } from "find-my-way";
 import { Cancellation } from "../core/cancel.js";
-import { AirlockError, clientClosedError, ERROR_STATUS } from "../core/errors.js";
+import { AirlockError, clientClosedError } from "../core/errors.js";
 import { requestId as newRequestId } from "../core/ids.js";
 import { accessLog } from "../core/access-log.js";
 import type { Logger } from "../core/logger.js";
@@ -46,6 +46,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   // old generation until the next full collection: every response that passed through it survived the
   // young-generation collections and was promoted (docs/performance.md, "Requests held by a Set").
   let inFlight = 0;
+  /** Set once the shutdown's grace has run out and the requests still open are cut. */
+  let cuttingAll = false;
   const gw: GatewayContext = {
     plane: options.plane,
     logger: options.logger,
@@ -144,8 +146,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     inFlight++;
     res.on("close", () => {
       inFlight--;
-      if (!res.writableFinished) cancellation.abort(clientClosedError("the client closed the request"));
-      logRequest(req, res, scope);
+      // Unfinished, the response was cut: by its client leaving, or by the shutdown once its grace ran out.
+      const cut = res.writableFinished ? undefined : cuttingAll ? shutdownCut() : clientClosedError("the client closed the request");
+      if (cut) cancellation.abort(cut);
+      logRequest(req, res, scope, cut);
     });
     handler(req, res, scope, params, searchParams(query)).catch((err: unknown) => {
       const error = sendError(res, err, { "x-request-id": scope.requestId });
@@ -155,21 +159,21 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   const writeAccessLine = accessLog(gw.logger);
-  function logRequest(req: IncomingMessage, res: ServerResponse, scope: RequestScope): void {
+  function logRequest(req: IncomingMessage, res: ServerResponse, scope: RequestScope, cut: AirlockError | undefined): void {
     const url = req.url ?? "";
     const queryAt = url.indexOf("?");
-    // A response cut short was the client's leaving, unless Airlock itself cut it for an error it named.
-    const left = !res.writableFinished && (scope.log.code === undefined || scope.log.code === "client_closed");
+    // A response cut short is logged as why it was cut, unless Airlock had already named its own error.
+    const shown = cut && (scope.log.code === undefined || scope.log.code === "client_closed") ? cut : undefined;
     writeAccessLine({
       requestId: scope.requestId,
       method: req.method,
       path: queryAt < 0 ? url : url.slice(0, queryAt),
-      status: left ? ERROR_STATUS.client_closed : res.statusCode,
+      status: shown ? shown.status : res.statusCode,
       ms: Math.round((performance.now() - scope.startedAt) * 100) / 100,
       operation: scope.log.operation,
       model: scope.log.model,
       keyId: scope.log.keyId,
-      code: left ? "client_closed" : scope.log.code,
+      code: shown ? shown.code : scope.log.code,
     });
   }
 
@@ -193,10 +197,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       server.closeIdleConnections();
       const deadline = Date.now() + graceMs;
       while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      cuttingAll = true;
       server.closeAllConnections();
       await closed;
     },
   };
+}
+
+/** Why a request still open when the shutdown's grace ran out ended: the gateway's doing, not its client's. */
+function shutdownCut(): AirlockError {
+  return new AirlockError("unavailable", "the gateway shut down before the answer was whole");
 }
 
 /** Shared by every request without a query string (most calls): handlers only read it. */

@@ -1,4 +1,4 @@
-import { AirlockError, clientClosedError } from "../core/errors.js";
+import { abortedCallError, AirlockError } from "../core/errors.js";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import type { Clock } from "../core/clock.js";
 import { ProviderError } from "../providers/errors.js";
@@ -115,12 +115,12 @@ async function waitOrAbort(clock: Clock, ms: number, signal: AbortSource): Promi
   }
 }
 
-/** Why the call stopped: the client left (a 499-style outcome) or the deadline passed. */
+/** Why the call stopped: the deadline passed, the client left, or the gateway shut down (see abortedCallError). */
 function deadlineError(signal: AbortSource, attempts: AttemptRecord[]): AirlockError {
-  const reason = signal.reason as { name?: string } | undefined;
-  if (reason?.name === "TimeoutError") return new AirlockError("timeout", "the request deadline passed before any provider answered", { details: { attempts: publicAttempts(attempts) } });
-  return clientClosedError("the client closed the request", { attempts: publicAttempts(attempts) });
+  return abortedCallError(signal.reason, CALL_ENDED, { attempts: publicAttempts(attempts) });
 }
+
+const CALL_ENDED = { deadline: "the request deadline passed before any provider answered", left: "the client closed the request" };
 
 export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockError {
   const details = { attempts: publicAttempts(attempts) };
