@@ -158,7 +158,7 @@ export const sloSchema = z
   .strictObject({
     /** Share of calls that fell back to another model. */
     fallbackRate: z.number().min(0).max(1).default(0.05),
-    /** Share of calls that ended in an error (refusals by Airlock's own guards are not model errors). */
+    /** Share of calls that ended in an error (refusals by Airlock's own guards and clients that left are not model errors). */
     modelErrorRate: z.number().min(0).max(1).default(0.02),
     /** Average cost of a chat call, USD. */
     costPerMessageUsd: decimal.default("0.05"),
