@@ -6,7 +6,7 @@ import { createAirlock } from "../src/index.js";
 import { openDatabase } from "../src/store/database.js";
 import { recentLedgerRows } from "../src/store/queries/ledger.js";
 import { startFakeUpstream } from "./fakes/upstream.js";
-import { gatewayOverFake, recordedRow } from "./support/gateway.js";
+import { gatewayOverFake, oneOpenAiModel, recordedRow } from "./support/gateway.js";
 import { metricSample } from "./support/metrics-text.js";
 import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
@@ -20,17 +20,7 @@ const MESSAGES = [{ role: "user" as const, content: "Tell me a long story." }];
 
 describe.each(STORE_KINDS)("a client that leaves, on %s", (kind) => {
   const logs = captureLogs();
-  const fake = gatewayOverFake(
-    kind,
-    "openai",
-    (url) => ({
-      providers: { oai: { type: "openai-compatible", baseUrl: url } },
-      models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
-      timeouts: { requestMs: 400 },
-    }),
-    {},
-    { logger: logs.logger },
-  );
+  const fake = gatewayOverFake(kind, "openai", (url) => ({ ...oneOpenAiModel(url), timeouts: { requestMs: 400 } }), {}, { logger: logs.logger });
 
   /** Sends a call whose upstream never answers, and leaves once the upstream has it. */
   async function leaveWhileWaiting(requestId: string): Promise<void> {

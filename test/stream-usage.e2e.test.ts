@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { countTokens } from "../src/calls/token-counter.js";
-import { gatewayOverFake, recordedRow } from "./support/gateway.js";
+import { gatewayOverFake, oneOpenAiModel, recordedRow } from "./support/gateway.js";
 import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -14,16 +14,7 @@ const ANSWER = "The capital of France is Paris.";
 describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
   const logs = captureLogs();
   // 150 ms between events: time enough for a client to leave after its first chunks.
-  const fake = gatewayOverFake(
-    kind,
-    "openai",
-    (url) => ({
-      providers: { oai: { type: "openai-compatible", baseUrl: url } },
-      models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
-    }),
-    { chunkDelayMs: 150 },
-    { logger: logs.logger },
-  );
+  const fake = gatewayOverFake(kind, "openai", oneOpenAiModel, { chunkDelayMs: 150 }, { logger: logs.logger });
   const rowFor = (requestId: string) => recordedRow(fake.gw, requestId);
 
   it("counts the tokens of a stream the upstream sent no usage for", async () => {

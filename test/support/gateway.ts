@@ -43,6 +43,14 @@ export async function startTestGateway(kind: StoreKind, config: AirlockConfigInp
   };
 }
 
+/** One OpenAI-compatible provider, `oai` at `url`, with one priced model, `oai/gpt-4.1-mini`. */
+export function oneOpenAiModel(url: string): AirlockConfigInput {
+  return {
+    providers: { oai: { type: "openai-compatible", baseUrl: url } },
+    models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }],
+  };
+}
+
 /**
  * One fake upstream and one gateway over it for a describe block: started before its tests, closed
  * after them. Read `upstream` and `gw` inside the tests.
