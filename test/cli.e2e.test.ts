@@ -27,7 +27,7 @@ describe("airlock CLI against a real gateway process", () => {
 
   beforeAll(async () => {
     ({ cwd, dataDir } = await workspace());
-    await seedDataDir(dataDir);
+    await seedDataDir(dataDir, { workflows: true });
     env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey });
     gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
   });

@@ -43,7 +43,7 @@ describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kin
     await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG(upstream.url));
     const adminKey = randomAdminKey();
     const store = kind === "postgres" ? { DATABASE_URL: (await scratchDatabaseForTest()).href } : {};
-    if (kind === "pglite") await seedDataDir(dataDir);
+    if (kind === "pglite") await seedDataDir(dataDir, { workflows: true });
     const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, AIRLOCK_DATA_DIR: dataDir, AIRLOCK_EXECUTOR_ID: "worker-a", ...store });
     const start = () => spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"], startTimeoutMs: 40_000 });
 

@@ -61,6 +61,8 @@ export interface DatabaseOptions {
   maxConnections?: number;
   /** Start an in-memory PGlite from a `dumpDataDir()` archive instead of running initdb (tests). */
   pgliteDump?: Blob;
+  /** The same for the workflow engine's in-memory PGlite, when it is first asked for (tests). */
+  workflowsDump?: Blob;
   /** False when another process has already brought the schema up to date (cluster workers). */
   migrate?: boolean;
   /** The PGlite thread for `dataDir`, already starting (see startPglite); opened here otherwise. */
@@ -74,7 +76,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   const workflowsDir = options.dataDir ? path.join(path.dirname(options.dataDir), "workflows") : undefined;
   // The PostgreSQL driver is loaded only for PostgreSQL: the embedded store never needs it, and
   // loading it (with the fetch machinery its runtime check wakes in Node) costs startup time.
-  const database = options.url ? (await import("./postgres.js")).openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), workflowsDir);
+  const database = options.url ? (await import("./postgres.js")).openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), { dataDir: workflowsDir, dump: options.workflowsDump });
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {
@@ -84,7 +86,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(starting: Promise<PgliteThread>, workflowsDir: string | undefined): Promise<Database & { migrate(): Promise<void> }> {
+async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dataDir?: string; dump?: Blob }): Promise<Database & { migrate(): Promise<void> }> {
   // Migrations run on the thread as it opens, before any query can arrive.
   const thread = await starting;
   const db = drizzleProxy(
@@ -106,7 +108,7 @@ async function openPglite(starting: Promise<PgliteThread>, workflowsDir: string 
     },
     migrate: async () => undefined,
     workflowsUrl: async () => {
-      workflows ??= startPglite({ dataDir: workflowsDir, migrate: false });
+      workflows ??= startPglite({ ...workflowsStore, migrate: false });
       return (await (await workflows).send({ op: "serve" })).url!;
     },
     close: async () => {

@@ -215,8 +215,8 @@ function parseJsonLine(line: string): Record<string, unknown> | undefined {
 
 /** Temp directories that `removeTempDirs()` deletes. */
 const tempDirs: string[] = [];
-/** The migrated PGlite directory that `seedDataDir` copies. */
-let seeded: Promise<string> | undefined;
+/** The PGlite directories that `seedDataDir` copies, made once each from the run's templates. */
+const seeded = new Map<"pgliteTemplate" | "workflowsTemplate", Promise<string>>();
 
 export async function tempDir(prefix = "airlock-e2e-"): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -226,7 +226,7 @@ export async function tempDir(prefix = "airlock-e2e-"): Promise<string> {
 
 export async function removeTempDirs(): Promise<void> {
   const dirs = tempDirs.splice(0);
-  seeded = undefined;
+  seeded.clear();
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
@@ -246,17 +246,27 @@ export function freePort(): Promise<number> {
 /**
  * Gives `<dataDir>/pgdata` an already migrated PGlite store, copied from the run's template: a fresh
  * data directory costs PGlite an initdb (about 6 s on two cores), a copy a fraction of a second. The
- * gateway still opens and migrates it exactly as it would its own.
+ * gateway still opens and migrates it exactly as it would its own. With `workflows`, the workflow
+ * engine's store beside it (`<dataDir>/workflows`) is seeded the same way, for a gateway that runs directives.
  */
-export async function seedDataDir(dataDir: string): Promise<void> {
-  seeded ??= (async () => {
-    const dir = path.join(await tempDir("airlock-e2e-seed-"), "pgdata");
-    const pg = new PGlite(dir, { loadDataDir: new Blob([await readFile(inject("pgliteTemplate"))]) });
-    await pg.waitReady;
-    await pg.close();
-    return dir;
-  })();
-  await cp(await seeded, path.join(dataDir, "pgdata"), { recursive: true });
+export async function seedDataDir(dataDir: string, options: { workflows?: boolean } = {}): Promise<void> {
+  await cp(await seedOf("pgliteTemplate"), path.join(dataDir, "pgdata"), { recursive: true });
+  if (options.workflows) await cp(await seedOf("workflowsTemplate"), path.join(dataDir, "workflows"), { recursive: true });
+}
+
+function seedOf(template: "pgliteTemplate" | "workflowsTemplate"): Promise<string> {
+  let dir = seeded.get(template);
+  if (!dir) {
+    dir = (async () => {
+      const made = path.join(await tempDir("airlock-e2e-seed-"), "pgdata");
+      const pg = new PGlite(made, { loadDataDir: new Blob([await readFile(inject(template))]) });
+      await pg.waitReady;
+      await pg.close();
+      return made;
+    })();
+    seeded.set(template, dir);
+  }
+  return dir;
 }
 
 /** A fresh working directory (no config unless the test writes one) and its data directory. */

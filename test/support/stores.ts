@@ -25,7 +25,7 @@ export interface TestStore {
 
 export async function freshStore(kind: StoreKind): Promise<TestStore> {
   if (kind === "pglite") {
-    const database = await openDatabase({ pgliteDump: await pgliteTemplate() });
+    const database = await openDatabase({ pgliteDump: await archive("pgliteTemplate"), workflowsDump: await archive("workflowsTemplate") });
     return { kind, database, url: undefined, cleanup: () => database.close() };
   }
   const url = await createScratchDatabase();
@@ -84,8 +84,13 @@ export async function dropScratchDatabase(url: URL): Promise<void> {
   }
 }
 
-let template: Promise<Blob> | undefined;
-function pgliteTemplate(): Promise<Blob> {
-  template ??= readFile(inject("pgliteTemplate")).then((bytes) => new Blob([bytes]));
-  return template;
+const archives = new Map<"pgliteTemplate" | "workflowsTemplate", Promise<Blob>>();
+/** An archive that the global setup made (test/support/global-setup.ts), read once per test file. */
+function archive(name: "pgliteTemplate" | "workflowsTemplate"): Promise<Blob> {
+  let read = archives.get(name);
+  if (!read) {
+    read = readFile(inject(name)).then((bytes) => new Blob([bytes]));
+    archives.set(name, read);
+  }
+  return read;
 }
