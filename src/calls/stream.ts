@@ -1,5 +1,5 @@
 import type { AbortSource, Cancellation } from "../core/cancel.js";
-import { abortedCallError, AirlockError, clientClosedError } from "../core/errors.js";
+import { abortedCallError, AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import { setModel } from "../providers/chunk-wire.js";
 import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, StreamEvent, Usage } from "../providers/spec.js";
@@ -189,8 +189,8 @@ async function* relay(
       // The consumer stopped early (the client went away): bill what was delivered.
       releaseUpstream(iterator);
       await billDelivered();
-      // Most often the client left; a signal that says otherwise (the gateway's shutdown) is believed.
-      fail(deps, ctx, record, ctx.signal?.aborted ? abortedCallError(ctx.signal.reason, STREAM_ENDED) : clientClosedError(STREAM_ENDED.left));
+      // Most often the client left (no reason at all: it stopped reading); a signal's reason otherwise (the gateway's shutdown) is believed.
+      fail(deps, ctx, record, abortedCallError(ctx.signal?.reason, STREAM_ENDED));
     }
   }
 }

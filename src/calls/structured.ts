@@ -112,7 +112,7 @@ export async function enforceShape(
     record.attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
   } catch (err) {
     // The call itself ended (deadline or client gone): say that, not that the answer was wrong.
-    const ended = call.aborted ? abortedError(call) : undefined;
+    const ended = call.aborted ? abortedCallError(call.reason, REPAIR_ENDED) : undefined;
     const reason = ended ? ended.code : failureReason(err);
     record.attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason, latencyMs: deps.clock.now() - started, delayMs: 0, purpose: "repair" });
     if (ended) throw ended;
@@ -128,10 +128,6 @@ export async function enforceShape(
   const fixed = checkOutput(contract.schema, fixedRaw);
   if (!fixed.ok) throw schemaValidationError(fixedRaw, fixed.issues);
   return { result: asBareJson({ ...repaired, usage: record.usage ?? repaired.usage }, fixedRaw, fixed.value), output: fixed.value };
-}
-
-function abortedError(call: Cancellation): AirlockError {
-  return abortedCallError(call.reason, REPAIR_ENDED);
 }
 
 const REPAIR_ENDED = { deadline: "the request deadline passed while the answer was being repaired", left: "the client closed the request" };

@@ -82,7 +82,8 @@ export async function executeWithFallbacks<T>(
         });
         lastError = error;
         pendingDelay = 0;
-        if (options.signal.aborted) throw deadlineError(options.signal, attempts);
+        // The call itself ended: its deadline passed, its client left, or the gateway shut down.
+        if (options.signal.aborted) throw abortedCallError(options.signal.reason, CALL_ENDED, { attempts: publicAttempts(attempts) });
         if (breakers && countsAgainstTarget(error)) breakers.recordFailure(model.id);
         const decision = decideRetry(error, made, options.policy);
         if (decision.action === "stop") throw finalError(error, attempts);
@@ -113,11 +114,6 @@ async function waitOrAbort(clock: Clock, ms: number, signal: AbortSource): Promi
   } catch {
     // the call was aborted while waiting; the caller sees the abort on its next check
   }
-}
-
-/** Why the call stopped: the deadline passed, the client left, or the gateway shut down (see abortedCallError). */
-function deadlineError(signal: AbortSource, attempts: AttemptRecord[]): AirlockError {
-  return abortedCallError(signal.reason, CALL_ENDED, { attempts: publicAttempts(attempts) });
 }
 
 const CALL_ENDED = { deadline: "the request deadline passed before any provider answered", left: "the client closed the request" };

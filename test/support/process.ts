@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { inject } from "vitest";
+import { archive, type TemplateName } from "./stores.js";
 
 /**
  * Runs Airlock the way an operator does: `node src/cli/main.ts …` as a child process with its own
@@ -216,7 +216,7 @@ function parseJsonLine(line: string): Record<string, unknown> | undefined {
 /** Temp directories that `removeTempDirs()` deletes. */
 const tempDirs: string[] = [];
 /** The PGlite directories that `seedDataDir` copies, made once each from the run's templates. */
-const seeded = new Map<"pgliteTemplate" | "workflowsTemplate", Promise<string>>();
+const seeded = new Map<TemplateName, Promise<string>>();
 
 export async function tempDir(prefix = "airlock-e2e-"): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
@@ -254,12 +254,12 @@ export async function seedDataDir(dataDir: string, options: { workflows?: boolea
   if (options.workflows) await cp(await seedOf("workflowsTemplate"), path.join(dataDir, "workflows"), { recursive: true });
 }
 
-function seedOf(template: "pgliteTemplate" | "workflowsTemplate"): Promise<string> {
+function seedOf(template: TemplateName): Promise<string> {
   let dir = seeded.get(template);
   if (!dir) {
     dir = (async () => {
       const made = path.join(await tempDir("airlock-e2e-seed-"), "pgdata");
-      const pg = new PGlite(made, { loadDataDir: new Blob([await readFile(inject(template))]) });
+      const pg = new PGlite(made, { loadDataDir: await archive(template) });
       await pg.waitReady;
       await pg.close();
       return made;

@@ -84,9 +84,11 @@ export async function dropScratchDatabase(url: URL): Promise<void> {
   }
 }
 
-const archives = new Map<"pgliteTemplate" | "workflowsTemplate", Promise<Blob>>();
+export type TemplateName = "pgliteTemplate" | "workflowsTemplate";
+
+const archives = new Map<TemplateName, Promise<Blob>>();
 /** An archive that the global setup made (test/support/global-setup.ts), read once per test file. */
-function archive(name: "pgliteTemplate" | "workflowsTemplate"): Promise<Blob> {
+export function archive(name: TemplateName): Promise<Blob> {
   let read = archives.get(name);
   if (!read) {
     read = readFile(inject(name)).then((bytes) => new Blob([bytes]));
