@@ -9,13 +9,16 @@ type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<
 /** The committed migrations, at the package root beside src/ and dist/. */
 export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
 
+/** The build's initdb templates for new stores (pglite-template.mjs), in dist/ beside the compiled code. */
+const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/templates");
+
 /**
  * Starts the embedded store's thread (files under `dataDir`, or in memory) and, unless told not to,
  * brings its schema up to date before it answers. Light to import, so the CLI can call it first.
  */
 export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-  return PgliteThread.start({ dataDir: options.dataDir, dump: options.dump, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints });
+  return PgliteThread.start({ dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints });
 }
 
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */

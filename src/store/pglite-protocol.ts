@@ -7,6 +7,8 @@ export interface ThreadStart {
   dataDir?: string;
   /** An archive from `dumpDataDir()` to start an in-memory copy from (tests). */
   dump?: Blob;
+  /** Where the build left its initdb template (pglite-template.mjs): a new store starts from it. */
+  templatesDir?: string;
   /** Run the migrations in this folder before answering. */
   migrationsFolder?: string;
   /** When the thread checks the WAL, and how much of it makes a checkpoint (see pglite-thread.mjs); tests make both small. */

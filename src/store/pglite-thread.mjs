@@ -8,12 +8,15 @@
  * and this file must run the same way from src/ (tests) and dist/ (the build). Its messages are typed
  * in pglite-protocol.ts.
  */
+import { access } from "node:fs/promises";
+import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, types } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
 import { serialize } from "pg-protocol";
+import { readTemplate } from "./pglite-template.mjs";
 import { ServedSession } from "./served-session.mjs";
 
 /** @typedef {import("./pglite-protocol.js").ThreadStart} ThreadStart */
@@ -170,10 +173,22 @@ async function serve(client) {
 
 async function open() {
   const options = { postgresqlconf: POSTGRESQL_CONF };
-  const client = start.dataDir ? new PGlite(start.dataDir, options) : new PGlite({ ...options, ...(start.dump ? { loadDataDir: start.dump } : {}) });
+  const loadDataDir = start.dump ?? ((await isNewStore()) ? await readTemplate(start.templatesDir) : undefined);
+  const client = start.dataDir ? new PGlite(start.dataDir, { ...options, loadDataDir }) : new PGlite({ ...options, loadDataDir });
   await client.waitReady;
   if (start.migrationsFolder) await migrate(drizzle({ client }), { migrationsFolder: start.migrationsFolder });
   return client;
+}
+
+/** True for a store in memory, or a data directory Postgres has not been created in yet. */
+async function isNewStore() {
+  if (!start.dataDir) return true;
+  try {
+    await access(path.join(start.dataDir, "PG_VERSION"));
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 let lastCheck = performance.now();
