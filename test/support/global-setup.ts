@@ -17,24 +17,48 @@ declare module "vitest" {
 }
 
 /**
- * PGlite runs initdb on every in-memory start (about 2.5 s here). One migrated database is made here,
- * once per run, and every test starts its own copy from the archive in about 0.5 s. The workflow
- * engine's embedded store gets the same (workflows-template.ts): a second PGlite, with the engine's own
- * tables made by one launch of it, which otherwise cost each test that runs directives an initdb and
- * the engine's migrations (about 3.5 s together).
+ * A new PGlite store starts from the build's initdb template and then runs Airlock's migrations (about
+ * 1.5 s together here). One migrated database is made here, once per run, and every test starts its own
+ * copy from the archive in about 0.5 s. The workflow engine's embedded store gets the same
+ * (workflows-template.ts): a second PGlite, with the engine's own tables made by one launch of it, which
+ * otherwise cost each test that runs directives the engine's migrations.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Vitest runs this once per project (see vitest.config.ts); the projects share one set of templates.
+  shared.users++;
+  shared.made ??= makeTemplates();
+  const { dir, pgliteArchive, workflowsArchive } = await shared.made;
+  project.provide("pgliteTemplate", pgliteArchive);
+  project.provide("workflowsTemplate", workflowsArchive);
+  return async () => {
+    if (--shared.users === 0) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+interface Templates {
+  dir: string;
+  pgliteArchive: string;
+  workflowsArchive: string;
+}
+
+interface Shared {
+  made?: Promise<Templates>;
+  /** Projects whose teardown has not run yet: the last one removes the templates. */
+  users: number;
+}
+
+/** On the global object, because Vitest may load this module once per project. */
+const shared: Shared = ((globalThis as { airlockTestTemplates?: Shared }).airlockTestTemplates ??= { users: 0 });
+
+async function makeTemplates(): Promise<Templates> {
   const dir = await mkdtemp(path.join(tmpdir(), "airlock-test-"));
   // Made beside the other, in a process of its own.
   const workflowsArchive = path.join(dir, "workflows-template.tar");
   const workflowsMade = execFileAsync(process.execPath, ["--import", "tsx", fileURLToPath(new URL("workflows-template.ts", import.meta.url)), workflowsArchive]);
   const database = await openDatabase({});
-  const archive = path.join(dir, "pglite-template.tar");
-  await writeFile(archive, Buffer.from(await (await database.dump!()).arrayBuffer()));
+  const pgliteArchive = path.join(dir, "pglite-template.tar");
+  await writeFile(pgliteArchive, Buffer.from(await (await database.dump!()).arrayBuffer()));
   await database.close();
-  project.provide("pgliteTemplate", archive);
-
   await workflowsMade;
-  project.provide("workflowsTemplate", workflowsArchive);
-  return () => rm(dir, { recursive: true, force: true });
+  return { dir, pgliteArchive, workflowsArchive };
 }
