@@ -42,12 +42,17 @@ if (!databaseUrl) {
 }
 const WORKERS = 2;
 
-const plan: CellPlan = smoke ? { targetWarmupSeconds: 0, warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20 } : { targetWarmupSeconds: TARGET_WARMUP_SECONDS, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200 };
+const plan: CellPlan = smoke
+  ? { targetWarmupSeconds: 0, warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20, quiesce: false }
+  : { targetWarmupSeconds: TARGET_WARMUP_SECONDS, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200, quiesce: true };
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
 const cells: Cell[] = [];
 for (const mode of list(flags.modes, "json,stream"))
   for (const delayMs of list(flags.delays, smoke ? "0" : "0,50").map(Number))
     for (const connections of list(flags.connections, smoke ? "1,16" : "1,16,64").map(Number)) cells.push({ stream: mode === "stream", delayMs, connections });
+// The smoke run's two cells still cover both modes and both concurrencies (unless the flags name cells):
+// streams one at a time, which the TTFB check reads, and JSON calls sixteen at a time.
+if (smoke && !flags.modes && !flags.connections) cells.splice(0, cells.length, ...cells.filter((cell) => cell.stream === (cell.connections === 1)));
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,7 +107,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     sent += running.callsDuringStartup;
     const apiKey = await createUserKey(running, setup.adminKey);
     const startups: number[] = [];
-    for (let i = 0; i < (store === "pglite" ? 3 : 1); i++) {
+    for (let i = 0; i < (store === "pglite" && !smoke ? 3 : 1); i++) {
       await running.stop();
       running = await startAirlock(setup, port, apiKey);
       sent += running.callsDuringStartup;

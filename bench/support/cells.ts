@@ -91,6 +91,11 @@ export interface CellPlan {
   seconds: number;
   /** Sequential streamed requests for the TTFB probe. */
   ttfbRequests: number;
+  /**
+   * Wait before each cell until the target is idle and the machine quiet, so that no cell pays for
+   * another's tail. The smoke run skips it: it checks that numbers are sane, not that they compare.
+   */
+  quiesce: boolean;
 }
 
 /** The bench's `targetWarmupSeconds` outside smoke mode. */
@@ -142,8 +147,10 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     warmupErrors = warm.errors;
   }
   const pids = await target.pids();
-  await settled(pids);
-  await machineQuiet();
+  if (plan.quiesce) {
+    await settled(pids);
+    await machineQuiet();
+  }
   const before = await countersByPid(pids);
   const storeBefore = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
   const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));
@@ -164,7 +171,7 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
   };
   if (target.storePids) out.storeCpuMicrosPerRequest = growthBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
   if (cell.stream && plan.ttfbRequests > 0) {
-    await settled(pids);
+    if (plan.quiesce) await settled(pids);
     const probe = await probeTtfb(target, cell, plan.ttfbRequests);
     out.ttfbP50Ms = probe.p50;
     out.ttfbP99Ms = probe.p99;
