@@ -15,6 +15,8 @@ export interface RunInfo {
   machine: string;
   command: string;
   startupMs?: number[];
+  /** Spawn to the first 200 on a new PGlite data directory, which the start makes (no target; see docs/performance.md, "A new store"). */
+  firstStartMs?: number;
   /** The library benchmark's overhead per call, one value per run (µs). */
   libraryMicros?: number[];
   ledger: Array<{ target: string; rows: number; sent: number }>;
@@ -88,6 +90,7 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
     "",
   ];
   if (info.startupMs?.length) lines.push(`Startup runs (ms): ${info.startupMs.map((m) => m.toFixed(0)).join(", ")}`, "");
+  if (info.firstStartMs !== undefined) lines.push(`First start, on a new PGlite data directory (ms): ${info.firstStartMs.toFixed(0)}`, "");
   if (info.libraryMicros?.length) lines.push(`Library overhead runs (µs): ${info.libraryMicros.map((m) => m.toFixed(1)).join(", ")}`, "");
   return lines.join("\n");
 }
