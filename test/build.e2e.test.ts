@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
+import { startPglite, type PgliteThread } from "../src/store/pglite-client.js";
 import { fixtureJson, startFakeUpstream } from "./fakes/upstream.js";
 import { waitFor } from "./support/wait.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, spawnGateway, workspace } from "./support/process.js";
@@ -74,3 +75,27 @@ describe.each(STORE_KINDS)("the built gateway (%s)", (kind: StoreKind) => {
     }
   });
 });
+
+describe("the built CLI on a new data directory", () => {
+  it("starts the store from the build's initdb template, found beside the bundle", async () => {
+    const { cwd, dataDir } = await workspace();
+    const first = await runCli(["keys", "list", "--json", "--data-dir", dataDir, "--url", "http://127.0.0.1:9"], { cwd, env: isolatedEnv(), entry: "build" });
+    expect(first.stderr).toBe("");
+    expect(JSON.parse(first.stdout)).toEqual([]);
+    // initdb gives every cluster its own identifier; a copy of the template keeps the template's.
+    const made = await startPglite({ dataDir: path.join(dataDir, "pgdata"), migrate: false });
+    const copy = await startPglite({ migrate: false });
+    try {
+      expect(await systemIdentifier(made)).toBe(await systemIdentifier(copy));
+    } finally {
+      await made.close();
+      await copy.close();
+    }
+  });
+});
+
+async function systemIdentifier(thread: PgliteThread): Promise<string> {
+  const reply = await thread.send({ op: "query", sql: "select system_identifier::text as id from pg_control_system()", params: [], method: "execute" });
+  return (reply.rows as Array<{ id: string }>)[0]!.id;
+}
+
