@@ -87,7 +87,7 @@ async function runCells(target: Target): Promise<CellResult[]> {
       r.sent += warm.sent;
       r.errors += warm.errors;
     }
-    console.log(`  ${target.name.padEnd(22)} ${cell.stream ? "stream" : "json  "} ${String(cell.delayMs).padStart(2)} ms c${String(cell.connections).padEnd(2)}  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  ${r.faultsPerRequest.toFixed(2)} faults/req  ${r.peakRssMb.toFixed(0)} MB${r.ttfbP50Ms !== undefined ? `  TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms` : ""}${r.errors ? `  ERRORS ${r.errors}` : ""}`);
+    console.log(`  ${target.name.padEnd(22)} ${cell.stream ? "stream" : "json  "} ${String(cell.delayMs).padStart(2)} ms c${String(cell.connections).padEnd(2)}  ${r.requestsPerSecond.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  ${r.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req${r.storeCpuMicrosPerRequest !== undefined ? ` (store ${r.storeCpuMicrosPerRequest.toFixed(0)})` : ""}  ${r.faultsPerRequest.toFixed(2)} faults/req  ${r.peakRssMb.toFixed(0)} MB${r.ttfbP50Ms !== undefined ? `  TTFB p50 ${r.ttfbP50Ms.toFixed(2)} ms` : ""}${r.errors ? `  ERRORS ${r.errors}` : ""}`);
     out.push(r);
   }
   return out;
@@ -117,7 +117,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     if (store === "pglite") info.startupMs = startups;
     console.log(`${name}: started in ${startups.map((s) => s.toFixed(0)).join(", ")} ms${info.firstStartMs !== undefined && store === "pglite" ? ` (${info.firstStartMs.toFixed(0)} ms on a new data directory)` : ""}`);
     const live = running;
-    const results = await runCells({ name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storePids: store === "postgres" });
+    const results = await runCells({ name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storeCpu: store });
     await live.stop();
     running = undefined;
     sent += results.reduce((n, r) => n + r.sent, 0);

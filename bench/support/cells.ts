@@ -1,4 +1,4 @@
-import { countersBetween, countersByPid, cpuByPid, growthBetween, machineQuiet, postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { countersBetween, countersByPid, cpuByPid, growthBetween, machineQuiet, pgliteCpuByPid, postgresPids, peakRssDuring, usageOf } from "./proc.js";
 import { runLoad } from "./loadgen.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
@@ -10,8 +10,11 @@ export interface Target {
   headers: Record<string, string>;
   /** The processes whose CPU and memory count as the target's. */
   pids(): Promise<number[]>;
-  /** The external store's processes, reported apart (PostgreSQL). */
-  storePids?: boolean;
+  /**
+   * The store's CPU, reported apart: the PostgreSQL server's processes (outside the target's CPU), or
+   * the embedded store's threads (a part of it).
+   */
+  storeCpu?: "postgres" | "pglite";
 }
 
 export interface Cell {
@@ -31,7 +34,7 @@ export interface CellResult extends Cell {
    * one costs about 15 µs, so memory touched fresh on every call shows here (docs/performance.md, "Low rates").
    */
   faultsPerRequest: number;
-  /** PostgreSQL's own CPU per request, for the target that writes to it. */
+  /** The store's CPU per request (see Target.storeCpu): PostgreSQL's own, or that of PGlite's threads inside the target. */
   storeCpuMicrosPerRequest?: number;
   peakRssMb: number;
   errors: number;
@@ -152,10 +155,10 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     await machineQuiet();
   }
   const before = await countersByPid(pids);
-  const storeBefore = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
+  const storeBefore = await storeCpuOf(target);
   const { result, peakRssBytes } = await peakRssDuring(target.pids, runLoad({ ...load, seconds: plan.seconds }));
   const spent = countersBetween(before, await countersByPid(await target.pids()));
-  const storeAfter = target.storePids ? await cpuByPid(await postgresPids()) : new Map<number, number>();
+  const storeAfter = await storeCpuOf(target);
   sent += result.sent;
   const out: CellResult = {
     target: target.name,
@@ -169,7 +172,7 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     errors: result.errors + warmupErrors,
     sent,
   };
-  if (target.storePids) out.storeCpuMicrosPerRequest = growthBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
+  if (target.storeCpu) out.storeCpuMicrosPerRequest = growthBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
   if (cell.stream && plan.ttfbRequests > 0) {
     if (plan.quiesce) await settled(pids);
     const probe = await probeTtfb(target, cell, plan.ttfbRequests);
@@ -179,6 +182,12 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     out.sent += probe.count;
   }
   return out;
+}
+
+async function storeCpuOf(target: Target): Promise<Map<number, number>> {
+  if (target.storeCpu === "postgres") return cpuByPid(await postgresPids());
+  if (target.storeCpu === "pglite") return pgliteCpuByPid(await target.pids());
+  return new Map();
 }
 
 /**

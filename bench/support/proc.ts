@@ -144,6 +144,28 @@ export function growthBetween(before: Map<number, number>, after: Map<number, nu
   return micros;
 }
 
+/** The name the embedded store's threads give themselves (src/store/pglite-thread.mjs). */
+const PGLITE_THREAD = "airlock-pglite";
+
+/**
+ * CPU time of the embedded store's threads in each process, in µs: a part of the process's own, which
+ * the bench shows apart as it shows the PostgreSQL server's.
+ */
+export async function pgliteCpuByPid(pids: number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    let nanos = 0;
+    for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+      const comm = await readFile(`/proc/${pid}/task/${task}/comm`, "utf8").catch(() => "");
+      if (comm.trim() !== PGLITE_THREAD) continue;
+      const onCpu = Number((await readFile(`/proc/${pid}/task/${task}/schedstat`, "utf8").catch(() => "")).split(" ")[0]);
+      if (Number.isFinite(onCpu)) nanos += onCpu;
+    }
+    out.set(pid, nanos / 1000);
+  }
+  return out;
+}
+
 /** Every PostgreSQL server process: with the external store, its CPU is part of what a call costs. */
 export async function postgresPids(): Promise<number[]> {
   const pids: number[] = [];

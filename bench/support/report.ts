@@ -79,7 +79,7 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
     "",
     "## Every cell",
     "",
-    "CPU is the on-CPU time of every thread in the target's process tree (the scheduler's clock) over the measured window, divided by the requests it answered; faults are its page faults per request, counted the same way. `direct` is the fake upstream itself. For the PostgreSQL store, the database server's CPU is shown apart. TTFB is measured one request at a time (time to the first body byte of a stream).",
+    "CPU is the on-CPU time of every thread in the target's process tree (the scheduler's clock) over the measured window, divided by the requests it answered; faults are its page faults per request, counted the same way. `direct` is the fake upstream itself. Store CPU is, for the PostgreSQL store, the database server's CPU, which is not in the target's; for PGlite, that of the embedded store's threads, which is a part of the target's. TTFB is measured one request at a time (time to the first body byte of a stream).",
     "",
     "| cell | target | req/s | p50 ms | p99 ms | CPU µs/req | faults/req | store CPU µs/req | peak RSS MB | TTFB p50 ms | TTFB p99 ms | errors |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

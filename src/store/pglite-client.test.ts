@@ -1,3 +1,4 @@
+import { readdir, readFile } from "node:fs/promises";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { freshStore } from "../../test/support/stores.js";
@@ -14,6 +15,17 @@ describe("the PGlite thread", () => {
       expect((failed.cause as PgliteThreadError).message).toContain("no_such_table");
       const rows = await store.database.db.execute(sql`select 41 + 1 as answer`);
       expect(rows).toEqual([{ answer: 42 }]);
+    } finally {
+      await store.cleanup();
+    }
+  });
+
+  it("names its operating-system thread, for top -H, perf and the bench", async () => {
+    const store = await freshStore("pglite");
+    try {
+      const tasks = await readdir("/proc/self/task");
+      const names = await Promise.all(tasks.map((task) => readFile(`/proc/self/task/${task}/comm`, "utf8").catch(() => "")));
+      expect(names.map((name) => name.trim())).toContain("airlock-pglite");
     } finally {
       await store.cleanup();
     }

@@ -8,6 +8,7 @@
  * and this file must run the same way from src/ (tests) and dist/ (the build). Its messages are typed
  * in pglite-protocol.ts.
  */
+import { writeFileSync } from "node:fs";
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
@@ -37,6 +38,15 @@ const PARSERS = { [types.TIMESTAMP]: RAW, [types.TIMESTAMPTZ]: RAW, [types.INTER
 // traffic; the code reached in steady state is the same (docs/performance.md, "Startup"). The flag
 // is read when PGlite compiles its module, below.
 setFlagsFromString("--wasm-tiering-budget=180000000");
+
+// The operating system's name for this thread (at most 15 bytes), which `top -H`, `perf` and the bench
+// (bench/support/proc.ts) see. Written by this thread itself, so that /proc/thread-self is this thread
+// and not one of libuv's. Linux only; elsewhere, or with /proc read-only, it keeps the name "node".
+try {
+  writeFileSync("/proc/thread-self/comm", "airlock-pglite");
+} catch {
+  // only a name
+}
 
 const start = /** @type {ThreadStart} */ (workerData);
 const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort);
