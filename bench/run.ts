@@ -105,7 +105,8 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     const port = await freePort();
     running = await startAirlock(setup, port, undefined);
     sent += running.callsDuringStartup;
-    if (store === "pglite") info.firstStartMs = running.startupMs;
+    const firstStartMs = running.startupMs;
+    if (store === "pglite") info.firstStartMs = firstStartMs;
     const apiKey = await createUserKey(running, setup.adminKey);
     const startups: number[] = [];
     for (let i = 0; i < (store === "pglite" && !smoke ? 3 : 1); i++) {
@@ -115,7 +116,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
       startups.push(running.startupMs);
     }
     if (store === "pglite") info.startupMs = startups;
-    console.log(`${name}: started in ${startups.map((s) => s.toFixed(0)).join(", ")} ms${info.firstStartMs !== undefined && store === "pglite" ? ` (${info.firstStartMs.toFixed(0)} ms on a new data directory)` : ""}`);
+    console.log(`${name}: started in ${startups.map((s) => s.toFixed(0)).join(", ")} ms${store === "pglite" ? ` (${firstStartMs.toFixed(0)} ms on a new data directory)` : ""}`);
     const live = running;
     const results = await runCells({ name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storeCpu: store });
     await live.stop();

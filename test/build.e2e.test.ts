@@ -2,11 +2,11 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
-import { startPglite, type PgliteThread } from "../src/store/pglite-client.js";
+import { startPglite } from "../src/store/pglite-client.js";
 import { fixtureJson, startFakeUpstream } from "./fakes/upstream.js";
 import { waitFor } from "./support/wait.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, spawnGateway, workspace } from "./support/process.js";
-import { createScratchDatabase, dropScratchDatabase, STORE_KINDS, type StoreKind } from "./support/stores.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS, systemIdentifier, type StoreKind } from "./support/stores.js";
 
 /**
  * The built CLI, as `npm start` and the `airlock` bin run it: one bundle (scripts/bundle.mjs), whose
@@ -82,7 +82,6 @@ describe("the built CLI on a new data directory", () => {
     const first = await runCli(["keys", "list", "--json", "--data-dir", dataDir, "--url", "http://127.0.0.1:9"], { cwd, env: isolatedEnv(), entry: "build" });
     expect(first.stderr).toBe("");
     expect(JSON.parse(first.stdout)).toEqual([]);
-    // initdb gives every cluster its own identifier; a copy of the template keeps the template's.
     const made = await startPglite({ dataDir: path.join(dataDir, "pgdata"), migrate: false });
     const copy = await startPglite({ migrate: false });
     try {
@@ -93,9 +92,4 @@ describe("the built CLI on a new data directory", () => {
     }
   });
 });
-
-async function systemIdentifier(thread: PgliteThread): Promise<string> {
-  const reply = await thread.send({ op: "query", sql: "select system_identifier::text as id from pg_control_system()", params: [], method: "execute" });
-  return (reply.rows as Array<{ id: string }>)[0]!.id;
-}
 

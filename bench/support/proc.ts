@@ -33,10 +33,20 @@ export async function processTree(pid: number): Promise<number[]> {
  * Undefined once the process is gone.
  */
 async function cpuMicrosOf(pid: number): Promise<number | undefined> {
-  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const { nanos, read } = await threadsOnCpu(pid);
+  if (read > 0) return nanos / 1000;
+  const fields = await statFields(pid);
+  if (!fields) return undefined;
+  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
+  return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The on-CPU nanoseconds of a process's threads (those named `onlyNamed`, if given), and how many were read. */
+async function threadsOnCpu(pid: number, onlyNamed?: string): Promise<{ nanos: number; read: number }> {
   let nanos = 0;
   let read = 0;
-  for (const task of tasks) {
+  for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    if (onlyNamed !== undefined && (await readFile(`/proc/${pid}/task/${task}/comm`, "utf8").catch(() => "")).trim() !== onlyNamed) continue;
     const schedstat = await readFile(`/proc/${pid}/task/${task}/schedstat`, "utf8").catch(() => "");
     const onCpu = Number(schedstat.split(" ")[0]);
     if (schedstat && Number.isFinite(onCpu)) {
@@ -44,11 +54,7 @@ async function cpuMicrosOf(pid: number): Promise<number | undefined> {
       read++;
     }
   }
-  if (read > 0) return nanos / 1000;
-  const fields = await statFields(pid);
-  if (!fields) return undefined;
-  const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
-  return (ticks * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+  return { nanos, read };
 }
 
 /** The fields of /proc/<pid>/stat after the command name (the third field is index 0); undefined once the process is gone. */
@@ -153,16 +159,7 @@ const PGLITE_THREAD = "airlock-pglite";
  */
 export async function pgliteCpuByPid(pids: number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
-  for (const pid of pids) {
-    let nanos = 0;
-    for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-      const comm = await readFile(`/proc/${pid}/task/${task}/comm`, "utf8").catch(() => "");
-      if (comm.trim() !== PGLITE_THREAD) continue;
-      const onCpu = Number((await readFile(`/proc/${pid}/task/${task}/schedstat`, "utf8").catch(() => "")).split(" ")[0]);
-      if (Number.isFinite(onCpu)) nanos += onCpu;
-    }
-    out.set(pid, nanos / 1000);
-  }
+  for (const pid of pids) out.set(pid, (await threadsOnCpu(pid, PGLITE_THREAD)).nanos / 1000);
   return out;
 }
 

@@ -59,7 +59,7 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** Pool size for PostgreSQL. */
   maxConnections?: number;
-  /** Start an in-memory PGlite from a `dumpDataDir()` archive instead of running initdb (tests). */
+  /** Start an in-memory PGlite from a `dumpDataDir()` archive, already migrated, instead of the build's initdb template (tests). */
   pgliteDump?: Blob;
   /** The same for the workflow engine's in-memory PGlite, when it is first asked for (tests). */
   workflowsDump?: Blob;

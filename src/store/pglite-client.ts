@@ -6,11 +6,14 @@ import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart 
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
-/** The committed migrations, at the package root beside src/ and dist/. */
-export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../drizzle");
+/** The package root, above src/ and dist/ alike. */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The build's initdb templates for new stores (pglite-template.mjs), in dist/ beside the compiled code. */
-const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/templates");
+/** The committed migrations, at the package root beside src/ and dist/. */
+export const MIGRATIONS_FOLDER = path.join(PACKAGE_ROOT, "drizzle");
+
+/** The build's initdb templates for new stores (pglite-template.mjs), in dist/. */
+const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
 
 /**
  * Starts the embedded store's thread (files under `dataDir`, or in memory) and, unless told not to,

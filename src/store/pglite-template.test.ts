@@ -2,13 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { systemIdentifier } from "../../test/support/stores.js";
 import { PgliteThread, startPglite } from "./pglite-client.js";
-
-/** initdb gives every cluster its own identifier; a copy of the template keeps the template's. */
-async function systemIdentifier(thread: PgliteThread): Promise<string> {
-  const reply = await thread.send({ op: "query", sql: "select system_identifier::text as id from pg_control_system()", params: [], method: "execute" });
-  return (reply.rows as Array<{ id: string }>)[0]!.id;
-}
 
 describe("a new embedded store", () => {
   const cleanups: Array<() => Promise<void>> = [];

@@ -185,7 +185,7 @@ async function open() {
   const options = { postgresqlconf: POSTGRESQL_CONF };
   // A dump or the template only ever fills a new store: PGlite refuses to load one over an existing store.
   const loadDataDir = (await isNewStore()) ? (start.dump ?? (await readTemplate(start.templatesDir))) : undefined;
-  const client = start.dataDir ? new PGlite(start.dataDir, { ...options, loadDataDir }) : new PGlite({ ...options, loadDataDir });
+  const client = new PGlite({ ...options, dataDir: start.dataDir, loadDataDir });
   await client.waitReady;
   if (start.migrationsFolder) await migrate(drizzle({ client }), { migrationsFolder: start.migrationsFolder });
   return client;

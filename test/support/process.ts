@@ -245,7 +245,7 @@ export function freePort(): Promise<number> {
 
 /**
  * Gives `<dataDir>/pgdata` an already migrated PGlite store, copied from the run's template: a fresh
- * data directory costs PGlite an initdb (about 6 s on two cores), a copy a fraction of a second. The
+ * data directory costs the build's initdb template and every migration (about 2 s here), a copy a fraction of a second. The
  * gateway still opens and migrates it exactly as it would its own. With `workflows`, the workflow
  * engine's store beside it (`<dataDir>/workflows`) is seeded the same way, for a gateway that runs directives.
  */

@@ -4,6 +4,7 @@ import pg from "pg";
 import path from "node:path";
 import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
+import type { PgliteThread } from "../../src/store/pglite-client.js";
 
 /**
  * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
@@ -95,4 +96,10 @@ export function archive(name: TemplateName): Promise<Blob> {
     archives.set(name, read);
   }
   return read;
+}
+
+/** A PGlite store's cluster identifier: `initdb` gives each its own, and a copy of a template keeps the template's. */
+export async function systemIdentifier(thread: PgliteThread): Promise<string> {
+  const reply = await thread.send({ op: "query", sql: "select system_identifier::text as id from pg_control_system()", params: [], method: "execute" });
+  return (reply.rows as Array<{ id: string }>)[0]!.id;
 }
