@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./support/wait.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
@@ -101,6 +103,18 @@ describe("airlock CLI against a real gateway process", () => {
     const wrongUrl = await cli("keys", "list", "--json", "--data-dir", dataDir, "--url", "http://127.0.0.1:1");
     expect(wrongUrl.code).toBe(1);
     expect(wrongUrl.stderr).toContain("holds");
+  });
+
+  it("refuses a second gateway on the same data directory, and the first goes on serving", async () => {
+    // Two PGlite instances on one directory would corrupt it: the second start must not touch it.
+    const second = await cli("start", "--port", "0", "--host", "127.0.0.1");
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`is open in another process (pid ${gateway.proc.pid})`);
+    expect(second.stdout).not.toContain("listening");
+    const models = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${created.key}` } });
+    expect(models.status).toBe(200);
+    const held = JSON.parse(await readFile(path.join(dataDir, "gateway.json"), "utf8")) as { pid: number };
+    expect(held.pid).toBe(gateway.proc.pid);
   });
 
   it("keys revoke locks the key out", async () => {

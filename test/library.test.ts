@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AirlockError, createAirlock, type StreamPart } from "../src/index.js";
+import { AirlockError, createAirlock, StoreInUseError, type StreamPart } from "../src/index.js";
 import { openDatabase } from "../src/store/database.js";
 import { recentLedgerRows } from "../src/store/queries/ledger.js";
 import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
@@ -79,7 +79,7 @@ describe("createAirlock (in process)", () => {
     expect(upstream.requests.at(-1)!.body).toEqual({ model: "tts-1", input: "Hello", voice: "alloy", speed: 1.25 });
   });
 
-  it("chats, streams and embeds with cost and attempts, and close() flushes every call to the ledger", async () => {
+  it("chats, streams and embeds with cost and attempts, keeps a second instance off its store, and close() flushes every call to the ledger", async () => {
     const { dataDir, upstream } = await setup();
     const airlock = createAirlock({ config: config(upstream.url), dataDir });
 
@@ -101,11 +101,18 @@ describe("createAirlock (in process)", () => {
     expect(embedded.embeddings.length).toBe(fixtureJson("openai/embeddings").data.length);
     expect(embedded.model).toBe("oai/text-embedding-3-small");
 
+    // A second instance on the same directory would be a second Postgres on the same files: it is refused.
+    const second = createAirlock({ config: config(upstream.url), dataDir });
+    await expect(second.chat({ operation: "chat_message", messages: [{ role: "user", content: "hi" }] })).rejects.toSatisfy((err) => err instanceof StoreInUseError && err.holderPid === process.pid);
+    await second.close();
+    await expect(airlock.chat({ operation: "chat_message", messages: [{ role: "user", content: "still here?" }] })).resolves.toMatchObject({ cost: expect.any(String) });
+
     await airlock.close();
     const database = await openDatabase({ dataDir: path.join(dataDir, "pgdata") });
     try {
       const rows = await recentLedgerRows(database.db, 10);
       expect(rows.map((r) => [r.endpoint, r.stream, r.operation, r.outcome]).sort()).toEqual([
+        ["chat", false, "chat_message", "success"],
         ["chat", false, "chat_message", "success"],
         ["chat", true, "chat_message", "success"],
         ["embeddings", false, "embed_docs", "success"],

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart } from "./pglite-protocol.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -18,10 +19,20 @@ const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
 /**
  * Starts the embedded store's thread (files under `dataDir`, or in memory) and, unless told not to,
  * brings its schema up to date before it answers. Light to import, so the CLI can call it first.
+ * A data directory is locked for this process first (data-dir-lock.ts): a store another process has
+ * open is refused with a `StoreInUseError`, before anything touches its files.
  */
 export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
-  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-  return PgliteThread.start({ dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints });
+  const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints };
+  if (!options.dataDir) return PgliteThread.start(start);
+  await mkdir(options.dataDir, { recursive: true });
+  const lock = await lockDataDir(options.dataDir);
+  try {
+    return await PgliteThread.start(start, lock);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
 }
 
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
@@ -45,13 +56,20 @@ export class PgliteThread {
   private readonly pending = new Map<number, { resolve(reply: Extract<ThreadReply, { ok: true }>): void; reject(err: Error): void }>();
   private failure: Error | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly lock: DataDirLock | undefined,
+  ) {
     worker.on("message", (reply: ThreadReply) => this.settle(reply));
     worker.on("error", (err) => this.fail(err));
-    worker.on("exit", (code) => this.fail(new Error(`the PGlite thread exited (code ${code})`)));
+    worker.on("exit", (code) => {
+      this.fail(new Error(`the PGlite thread exited (code ${code})`));
+      // The store is shut with its thread, however that ended: another process may open it now.
+      void this.lock?.release();
+    });
   }
 
-  static async start(options: ThreadStart): Promise<PgliteThread> {
+  static async start(options: ThreadStart, lock?: DataDirLock): Promise<PgliteThread> {
     const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: options });
     let onMessage!: (message: ThreadReady) => void;
     let onError!: (err: Error) => void;
@@ -67,7 +85,7 @@ export class PgliteThread {
       throw new PgliteThreadError(ready.error);
     }
     worker.unref();
-    return new PgliteThread(worker);
+    return new PgliteThread(worker, lock);
   }
 
   /** Requests sent to the thread so far: each is one statement, or one open, dump or close. */
@@ -89,6 +107,7 @@ export class PgliteThread {
     if (!this.failure) await this.send({ op: "close" });
     this.failure ??= new Error("the store is closed");
     await this.worker.terminate();
+    await this.lock?.release();
   }
 
   private settle(reply: ThreadReply): void {

@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { readFile, realpath, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+
+/**
+ * One process at a time may open an embedded store. PGlite is Postgres in single-user mode and, unlike
+ * a Postgres server, takes no lock on its data directory (the `postmaster.pid` it writes holds a
+ * made-up pid): a second gateway, a CLI command or a library started on the same directory would open
+ * it too, and two Postgres instances writing the same files corrupt them past repair. So the process
+ * that opens a store first writes a lock file beside its directory, as Postgres's postmaster does in
+ * its own, and a second opener is refused with the holder's pid.
+ *
+ * A lock whose process is gone is stale and is taken over: a killed gateway needs no clean-up. A live
+ * holder is never overridden, however old its lock, because a long pause is not a death. A process
+ * id can be reused once its process is gone (a container restarted with the same volume), so the
+ * lock also records when its process started, where the system tells (Linux), and a live process that
+ * started at another time is not the holder. Process ids are those of one machine (one pid namespace):
+ * containers sharing a data directory cannot see each other's, as with Postgres's own lock.
+ */
+
+export class StoreInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number,
+    readonly lockFile: string,
+  ) {
+    super(
+      `the embedded store in ${dataDir} is open in another process (pid ${holderPid}): one process at a time may open it. ` +
+        `Stop that process, use the gateway it runs, or give this one another data directory. ` +
+        `If that process is not Airlock, delete ${lockFile}.`,
+    );
+    this.name = "StoreInUseError";
+  }
+}
+
+export interface DataDirLock {
+  readonly file: string;
+  /** Deletes the lock file, if it is still this lock's. */
+  release(): Promise<void>;
+}
+
+interface Holder {
+  pid: number;
+  /** The holder process's start time in clock ticks since boot (Linux), to tell a reused pid apart. */
+  startTicks?: number;
+  /** Tells this process's own locks apart: one process may hold several stores, never one twice. */
+  token: string;
+  since: string;
+}
+
+/** The tokens of the locks this process holds, shared by every copy of this module loaded in it. */
+const HELD: Set<string> = ((globalThis as { airlockHeldStoreLocks?: Set<string> }).airlockHeldStoreLocks ??= new Set());
+
+/** Readers that find a lock file still empty wait this long for its writer, this many times. */
+const EMPTY_LOCK_WAIT_MS = 50;
+const EMPTY_LOCK_WAITS = 10;
+
+/** The lock file for a data directory: beside it, so that a dump or a copy of the directory never carries it. */
+export function lockFileOf(dataDir: string): string {
+  return `${path.resolve(dataDir)}.lock`;
+}
+
+export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
+  // Through its real path, so that two processes reaching one directory by different paths (a symlink) share a lock.
+  const file = lockFileOf(await realpath(dataDir).catch(() => dataDir));
+  const mine: Holder = { pid: process.pid, startTicks: await startTicksOf(process.pid), token: randomBytes(12).toString("hex"), since: new Date().toISOString() };
+  const text = JSON.stringify(mine) + "\n";
+  for (let emptyWaits = 0; ; ) {
+    try {
+      // Created only if absent (O_EXCL), so two openers racing cannot both win.
+      await writeFile(file, text, { flag: "wx", mode: 0o600 });
+      HELD.add(mine.token);
+      let released: Promise<void> | undefined;
+      // Every caller waits for the same deletion: a process may exit as soon as its own call returns.
+      return { file, release: () => (released ??= release(file, mine.token)) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const found = await readFile(file, "utf8").catch(() => undefined);
+    if (found === undefined) continue; // released meanwhile: try again
+    const holder = parseHolder(found);
+    if (!holder && emptyWaits++ < EMPTY_LOCK_WAITS) {
+      // Created and not yet written: its writer is a moment away.
+      await new Promise((resolve) => setTimeout(resolve, EMPTY_LOCK_WAIT_MS));
+      continue;
+    }
+    if (holder && (await holds(holder))) throw new StoreInUseError(path.resolve(dataDir), holder.pid, file);
+    // Stale. Removed only if it is still the file read above, so that a lock another opener has
+    // just taken in its place is left alone.
+    if ((await readFile(file, "utf8").catch(() => undefined)) === found) await unlink(file).catch(() => undefined);
+  }
+}
+
+async function release(file: string, token: string): Promise<void> {
+  HELD.delete(token);
+  const holder = parseHolder(await readFile(file, "utf8").catch(() => ""));
+  if (holder?.token === token) await unlink(file).catch(() => undefined);
+}
+
+function parseHolder(text: string): Holder | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Holder>;
+    return typeof value.pid === "number" && typeof value.token === "string" ? (value as Holder) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process that wrote `holder` still runs and may have the store open. */
+async function holds(holder: Holder): Promise<boolean> {
+  if (holder.pid === process.pid) return HELD.has(holder.token);
+  // This process's parent cannot have the store open for it: a pid that was the holder's before a
+  // container restarted, now given to the process that started this one (as Postgres reasons).
+  if (holder.pid === process.ppid) return false;
+  try {
+    process.kill(holder.pid, 0); // signal 0 only asks whether the process exists
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+    // EPERM: it exists, under another user.
+  }
+  if (holder.startTicks === undefined) return true;
+  const startTicks = await startTicksOf(holder.pid);
+  return startTicks === undefined || startTicks === holder.startTicks;
+}
+
+/** When a process started, in clock ticks since boot: field 22 of /proc/<pid>/stat. Undefined without /proc. */
+async function startTicksOf(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (stat === undefined) return undefined;
+  // The command name (field 2) is in parentheses and may hold spaces: count from after its last ")".
+  const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  return Number.isFinite(ticks) ? ticks : undefined;
+}
