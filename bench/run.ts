@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   await writeFile(path.join(outDir, "latest.md"), markdown(results, checks, info));
   await writeFile(path.join(outDir, "latest.svg"), svgChart(results));
   await writeFile(path.join(outDir, "latest.json"), JSON.stringify({ info, checks, results }, null, 2) + "\n");
-  console.log(`\n${checks.map((c) => `${c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
+  console.log(`\n${checks.map((c) => `${c.note ? "note" : c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
   console.log(`\nresults: ${outDir}/latest.md, latest.svg, latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
   const insane = results.filter((r) => !(r.requestsPerSecond > 0) || !(r.cpuMicrosPerRequest > 0) || !(r.faultsPerRequest >= 0) || !(r.p50Ms >= 0) || (r.stream && !(r.ttfbP50Ms! > 0)));

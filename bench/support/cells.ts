@@ -36,6 +36,8 @@ export interface CellResult extends Cell {
   faultsPerRequest: number;
   /** The store's CPU per request (see Target.storeCpu): PostgreSQL's own, or that of PGlite's threads inside the target. */
   storeCpuMicrosPerRequest?: number;
+  /** Whose the store CPU is: "pglite" when it is a part of `cpuMicrosPerRequest`. */
+  storeCpu?: Target["storeCpu"];
   peakRssMb: number;
   errors: number;
   /** Every request written during the cell, warm-up included: the ledger must hold this many rows. */
@@ -172,7 +174,10 @@ export async function measureCell(target: Target, cell: Cell, plan: CellPlan): P
     errors: result.errors + warmupErrors,
     sent,
   };
-  if (target.storeCpu) out.storeCpuMicrosPerRequest = growthBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
+  if (target.storeCpu) {
+    out.storeCpuMicrosPerRequest = growthBetween(storeBefore, storeAfter) / Math.max(1, result.requests);
+    out.storeCpu = target.storeCpu;
+  }
   if (cell.stream && plan.ttfbRequests > 0) {
     if (plan.quiesce) await settled(pids);
     const probe = await probeTtfb(target, cell, plan.ttfbRequests);
