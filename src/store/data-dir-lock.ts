@@ -76,8 +76,11 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const found = await readFile(file, "utf8").catch(() => undefined);
-    if (found === undefined) continue; // released meanwhile: try again
+    const found = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined; // released meanwhile: try again
+      throw err; // unreadable (another user's, say): it cannot be judged, and is not ours to remove
+    });
+    if (found === undefined) continue;
     const holder = parseHolder(found);
     if (!holder && emptyWaits++ < EMPTY_LOCK_WAITS) {
       // Created and not yet written: its writer is a moment away.
@@ -87,7 +90,12 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     if (holder && (await holds(holder))) throw new StoreInUseError(path.resolve(dataDir), holder.pid, file);
     // Stale. Removed only if it is still the file read above, so that a lock another opener has
     // just taken in its place is left alone.
-    if ((await readFile(file, "utf8").catch(() => undefined)) === found) await unlink(file).catch(() => undefined);
+    if ((await readFile(file, "utf8").catch(() => undefined)) === found) {
+      await unlink(file).catch((err: NodeJS.ErrnoException) => {
+        // Gone already is as good; a file that cannot be removed would be met again on every pass.
+        if (err.code !== "ENOENT") throw err;
+      });
+    }
   }
 }
 
