@@ -25,15 +25,28 @@ async function dataDir(): Promise<string> {
   return path.join(dir, "pgdata");
 }
 
-/** Another process that takes the lock on `dir` and holds it until it is killed. */
-async function holderProcess(dir: string): Promise<ChildProcess> {
-  const script = `const { lockDataDir } = await import(${JSON.stringify(LOCK_MODULE)}); await lockDataDir(${JSON.stringify(dir)}); console.log("locked"); setInterval(() => {}, 60_000);`;
+/**
+ * Another process that tries the lock on `dir`: it prints "locked" and holds it until killed, or
+ * prints "refused <pid>" and exits.
+ */
+function lockingProcess(dir: string): { child: ChildProcess; said: Promise<string> } {
+  const script = [
+    `const { lockDataDir } = await import(${JSON.stringify(LOCK_MODULE)});`,
+    `try { await lockDataDir(${JSON.stringify(dir)}); console.log("locked"); setInterval(() => {}, 60_000); }`,
+    `catch (err) { console.log(err.name === "StoreInUseError" ? "refused " + err.holderPid : "failed " + err.message); }`,
+  ].join("\n");
   const child = spawn(process.execPath, ["--import", TSX_LOADER, "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding("utf8").on("data", (text: string) => text.includes("locked") && resolve());
-    child.once("exit", (code) => reject(new Error(`the holder exited (code ${code})`)));
+  const said = new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding("utf8").once("data", (text: string) => resolve(text.trim()));
+    child.once("exit", (code) => reject(new Error(`the process exited (code ${code}) without a word`)));
   });
+  return { child, said };
+}
+
+async function holderProcess(dir: string): Promise<ChildProcess> {
+  const { child, said } = lockingProcess(dir);
+  expect(await said).toBe("locked");
   return child;
 }
 
@@ -44,6 +57,15 @@ function killed(child: ChildProcess): Promise<void> {
   });
 }
 
+const lockOf = async (dir: string) => JSON.parse(await readFile(await lockFileOf(dir), "utf8")) as { pid: number; startTicks?: number; token: string };
+
+/** A lock file left by a process that is gone. */
+async function staleLock(dir: string): Promise<number> {
+  const holder = await holderProcess(dir);
+  await killed(holder); // as by a crash or `kill -9`: its lock file stays
+  return holder.pid!;
+}
+
 describe("the embedded store's data-directory lock", () => {
   it("refuses a second lock in the same process until the first is released, and leaves no file behind", async () => {
     const dir = await dataDir();
@@ -51,9 +73,9 @@ describe("the embedded store's data-directory lock", () => {
     const refused = await lockDataDir(dir).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(StoreInUseError);
     expect((refused as StoreInUseError).holderPid).toBe(process.pid);
-    expect((refused as Error).message).toContain(`delete ${lockFileOf(dir)}`);
+    expect((refused as Error).message).toContain(`delete ${await lockFileOf(dir)}`);
     await first.release();
-    await expect(stat(lockFileOf(dir))).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(stat(await lockFileOf(dir))).rejects.toMatchObject({ code: "ENOENT" });
     const second = await lockDataDir(dir);
     await second.release();
   });
@@ -66,40 +88,85 @@ describe("the embedded store's data-directory lock", () => {
     expect((refused as StoreInUseError).holderPid).toBe(holder.pid);
     expect((refused as Error).message).toContain(`(pid ${holder.pid})`);
 
-    await killed(holder); // as by a crash or `kill -9`: its lock file stays
-    expect(JSON.parse(await readFile(lockFileOf(dir), "utf8"))).toMatchObject({ pid: holder.pid });
+    await killed(holder);
+    expect(await lockOf(dir)).toMatchObject({ pid: holder.pid });
     const taken = await lockDataDir(dir);
-    expect(JSON.parse(await readFile(lockFileOf(dir), "utf8"))).toMatchObject({ pid: process.pid });
+    expect(await lockOf(dir)).toMatchObject({ pid: process.pid });
     await taken.release();
   });
 
-  it("takes over a lock whose pid now belongs to a process that started at another time", async () => {
+  it("keeps a child process off the lock its parent holds", async () => {
+    const dir = await dataDir();
+    const held = await lockDataDir(dir);
+    expect(await lockingProcess(dir).said).toBe(`refused ${process.pid}`);
+    await held.release();
+  });
+
+  it("lets exactly one of several openers take over a stale lock at once, in one process or in several", async () => {
+    const deadPid = await staleLock(await dataDir());
+    // Racing openers interleave differently each time: 20 rounds of 8 at once.
+    for (let round = 0; round < 20; round++) {
+      const dir = await dataDir();
+      await writeFile(await lockFileOf(dir), JSON.stringify({ pid: deadPid, token: "dead", since: new Date().toISOString() }));
+      const tries = await Promise.allSettled(Array.from({ length: 8 }, () => lockDataDir(dir)));
+      const won = tries.flatMap((t) => (t.status === "fulfilled" ? [t.value] : []));
+      for (const lock of won) await lock.release();
+      expect(won).toHaveLength(1);
+      expect(tries.filter((t) => t.status === "rejected").every((t) => t.reason instanceof StoreInUseError)).toBe(true);
+    }
+
+    const dir = await dataDir();
+    await staleLock(dir);
+    const said = await Promise.all(Array.from({ length: 4 }, () => lockingProcess(dir).said));
+    expect(said.filter((word) => word === "locked")).toHaveLength(1);
+    expect(said.filter((word) => word.startsWith("refused "))).toHaveLength(3);
+  });
+
+  it("takes over a lock whose pid now belongs to a process that started at another time, this one's included", async () => {
     const dir = await dataDir();
     const holder = await holderProcess(dir);
-    const left = JSON.parse(await readFile(lockFileOf(dir), "utf8")) as { startTicks?: number };
+    const left = await lockOf(dir);
     expect(left.startTicks).toEqual(expect.any(Number)); // Linux: the start time is recorded
     // The same live pid, as if it had been given to a new process after the holder's death.
-    await writeFile(lockFileOf(dir), JSON.stringify({ ...left, startTicks: left.startTicks! - 1 }));
+    await writeFile(await lockFileOf(dir), JSON.stringify({ ...left, startTicks: left.startTicks! - 1 }));
     const taken = await lockDataDir(dir);
-    await taken.release();
     expect(holder.exitCode).toBeNull(); // the live process was never touched
+    const mine = await lockOf(dir);
+    await taken.release();
+
+    // This process's own pid, left by an earlier process (a container restarted): taken over. With
+    // this process's start time too, another thread of this process holds it: refused.
+    await writeFile(await lockFileOf(dir), JSON.stringify({ ...mine, token: "earlier", startTicks: mine.startTicks! - 1 }));
+    await (await lockDataDir(dir)).release();
+    await writeFile(await lockFileOf(dir), JSON.stringify({ ...mine, token: "another-thread" }));
+    await expect(lockDataDir(dir)).rejects.toBeInstanceOf(StoreInUseError);
   });
 
-  it("is one lock for a directory reached through a symlink", async () => {
+  it("is one lock for a directory reached through a symlinked folder, and stays beside a data directory that is itself a link", async () => {
     const dir = await dataDir();
     await mkdir(dir);
-    const link = path.join(path.dirname(dir), "linked");
-    await symlink(dir, link);
+    const project = path.dirname(dir);
+    const linkedProject = `${project}-link`;
+    await symlink(project, linkedProject);
+    dirs.push(linkedProject);
     const held = await lockDataDir(dir);
-    await expect(lockDataDir(link)).rejects.toBeInstanceOf(StoreInUseError);
+    await expect(lockDataDir(path.join(linkedProject, "pgdata"))).rejects.toBeInstanceOf(StoreInUseError);
     await held.release();
+
+    const volume = await mkdtemp(path.join(os.tmpdir(), "airlock-volume-"));
+    dirs.push(volume);
+    const linked = path.join(project, "linked-pgdata");
+    await symlink(volume, linked);
+    const beside = await lockDataDir(linked);
+    expect(beside.file).toBe(`${linked}.lock`);
+    await beside.release();
   });
 
   it("takes over a lock file that stays empty (its writer died between creating and writing it)", async () => {
     const dir = await dataDir();
-    await writeFile(lockFileOf(dir), "");
+    await writeFile(await lockFileOf(dir), "");
     const taken = await lockDataDir(dir);
-    expect(JSON.parse(await readFile(lockFileOf(dir), "utf8"))).toMatchObject({ pid: process.pid });
+    expect(await lockOf(dir)).toMatchObject({ pid: process.pid });
     await taken.release();
   });
 
@@ -113,8 +180,21 @@ describe("the embedded store's data-directory lock", () => {
     } finally {
       await first.close();
     }
-    await expect(stat(lockFileOf(dir))).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(stat(await lockFileOf(dir))).rejects.toMatchObject({ code: "ENOENT" });
     const again = await openDatabase({ dataDir: dir });
     await again.close();
+  });
+
+  it("lets the workflow engine's store be opened again after its lock refused it once", async () => {
+    const dir = await dataDir();
+    const database = await openDatabase({ dataDir: dir });
+    try {
+      const other = await lockDataDir(path.join(path.dirname(dir), "workflows")); // as a process still closing
+      await expect(database.workflowsUrl()).rejects.toBeInstanceOf(StoreInUseError);
+      await other.release();
+      expect(await database.workflowsUrl()).toMatch(/^postgres:\/\/.+@127\.0\.0\.1:\d+\/postgres$/);
+    } finally {
+      await database.close();
+    }
   });
 });

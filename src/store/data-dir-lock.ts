@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFile, realpath, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, realpath, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /**
@@ -14,8 +14,10 @@ import path from "node:path";
  * holder is never overridden, however old its lock, because a long pause is not a death. A process
  * id can be reused once its process is gone (a container restarted with the same volume), so the
  * lock also records when its process started, where the system tells (Linux), and a live process that
- * started at another time is not the holder. Process ids are those of one machine (one pid namespace):
- * containers sharing a data directory cannot see each other's, as with Postgres's own lock.
+ * started at another time is not the holder. The same start time and pid as this process's is this
+ * process: another of its stores or threads has the directory open. Process ids are those of one
+ * machine (one pid namespace): containers sharing a data directory cannot see each other's, as with
+ * Postgres's own lock.
  */
 
 export class StoreInUseError extends Error {
@@ -43,26 +45,36 @@ interface Holder {
   pid: number;
   /** The holder process's start time in clock ticks since boot (Linux), to tell a reused pid apart. */
   startTicks?: number;
-  /** Tells this process's own locks apart: one process may hold several stores, never one twice. */
+  /** Tells this process's own locks apart where there are no start times. */
   token: string;
   since: string;
 }
 
-/** The tokens of the locks this process holds, shared by every copy of this module loaded in it. */
+/** Without start times, the tokens of the locks this thread holds, shared by every copy of this module loaded in it. */
 const HELD: Set<string> = ((globalThis as { airlockHeldStoreLocks?: Set<string> }).airlockHeldStoreLocks ??= new Set());
 
 /** Readers that find a lock file still empty wait this long for its writer, this many times. */
 const EMPTY_LOCK_WAIT_MS = 50;
 const EMPTY_LOCK_WAITS = 10;
+/** An opener that finds another removing a stale lock looks again this much later. */
+const TAKEOVER_WAIT_MS = 20;
+/** A takeover guard is held for a few file operations; one this old was left by a process that died holding it. */
+const TAKEOVER_GUARD_STALE_MS = 10_000;
 
-/** The lock file for a data directory: beside it, so that a dump or a copy of the directory never carries it. */
-export function lockFileOf(dataDir: string): string {
-  return `${path.resolve(dataDir)}.lock`;
+/**
+ * The lock file for a data directory: beside it, so that a dump or a copy of the directory never
+ * carries it. Through the real path of the directory's parent, so that two processes reaching it by
+ * different paths (a symlinked project folder) share one lock, while the lock stays beside the
+ * directory even when the directory itself is a link (to a volume's root, say).
+ */
+export async function lockFileOf(dataDir: string): Promise<string> {
+  const absolute = path.resolve(dataDir);
+  const parent = await realpath(path.dirname(absolute)).catch(() => path.dirname(absolute));
+  return `${path.join(parent, path.basename(absolute))}.lock`;
 }
 
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
-  // Through its real path, so that two processes reaching one directory by different paths (a symlink) share a lock.
-  const file = lockFileOf(await realpath(dataDir).catch(() => dataDir));
+  const file = await lockFileOf(dataDir);
   const mine: Holder = { pid: process.pid, startTicks: await startTicksOf(process.pid), token: randomBytes(12).toString("hex"), since: new Date().toISOString() };
   const text = JSON.stringify(mine) + "\n";
   for (let emptyWaits = 0; ; ) {
@@ -84,25 +96,46 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     const holder = parseHolder(found);
     if (!holder && emptyWaits++ < EMPTY_LOCK_WAITS) {
       // Created and not yet written: its writer is a moment away.
-      await new Promise((resolve) => setTimeout(resolve, EMPTY_LOCK_WAIT_MS));
+      await sleep(EMPTY_LOCK_WAIT_MS);
       continue;
     }
-    if (holder && (await holds(holder))) throw new StoreInUseError(path.resolve(dataDir), holder.pid, file);
-    // Stale. Removed only if it is still the file read above, so that a lock another opener has
-    // just taken in its place is left alone.
-    if ((await readFile(file, "utf8").catch(() => undefined)) === found) {
-      await unlink(file).catch((err: NodeJS.ErrnoException) => {
-        // Gone already is as good; a file that cannot be removed would be met again on every pass.
-        if (err.code !== "ENOENT") throw err;
-      });
-    }
+    if (holder && (await holds(holder, mine))) throw new StoreInUseError(path.resolve(dataDir), holder.pid, file);
+    await removeStale(file, found);
+  }
+}
+
+/**
+ * Removes a stale lock, unless another opener has replaced it meanwhile. Openers that found it stale
+ * at once take turns through a guard directory (mkdir is atomic): without it, one could remove the
+ * lock another had just taken in the stale one's place, and both would open the store.
+ */
+async function removeStale(file: string, stale: string): Promise<void> {
+  const guard = `${file}.takeover`;
+  try {
+    await mkdir(guard);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    const age = Date.now() - (await stat(guard).then((s) => s.mtimeMs, () => Date.now()));
+    if (age > TAKEOVER_GUARD_STALE_MS) await rmdir(guard).catch(() => undefined);
+    else await sleep(TAKEOVER_WAIT_MS);
+    return; // the caller looks at the lock again
+  }
+  try {
+    if ((await readFile(file, "utf8").catch(() => undefined)) !== stale) return;
+    await unlink(file).catch((err: NodeJS.ErrnoException) => {
+      // Gone already is as good; a file that cannot be removed would be met again on every pass.
+      if (err.code !== "ENOENT") throw err;
+    });
+  } finally {
+    await rmdir(guard).catch(() => undefined);
   }
 }
 
 async function release(file: string, token: string): Promise<void> {
-  HELD.delete(token);
   const holder = parseHolder(await readFile(file, "utf8").catch(() => ""));
+  // The file first, the token after: until the file is gone, this thread still holds the lock.
   if (holder?.token === token) await unlink(file).catch(() => undefined);
+  HELD.delete(token);
 }
 
 function parseHolder(text: string): Holder | undefined {
@@ -115,20 +148,26 @@ function parseHolder(text: string): Holder | undefined {
 }
 
 /** Whether the process that wrote `holder` still runs and may have the store open. */
-async function holds(holder: Holder): Promise<boolean> {
-  if (holder.pid === process.pid) return HELD.has(holder.token);
-  // This process's parent cannot have the store open for it: a pid that was the holder's before a
-  // container restarted, now given to the process that started this one (as Postgres reasons).
-  if (holder.pid === process.ppid) return false;
+async function holds(holder: Holder, mine: Holder): Promise<boolean> {
+  if (holder.pid === mine.pid) {
+    // This process, if it started at the same time (another store or thread of it holds the
+    // directory); an earlier process given the same pid otherwise (a container restarted).
+    if (holder.startTicks !== undefined && mine.startTicks !== undefined) return holder.startTicks === mine.startTicks;
+    return HELD.has(holder.token);
+  }
   try {
     process.kill(holder.pid, 0); // signal 0 only asks whether the process exists
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
     // EPERM: it exists, under another user.
   }
-  if (holder.startTicks === undefined) return true;
-  const startTicks = await startTicksOf(holder.pid);
-  return startTicks === undefined || startTicks === holder.startTicks;
+  if (holder.startTicks !== undefined) {
+    const startTicks = await startTicksOf(holder.pid);
+    if (startTicks !== undefined) return startTicks === holder.startTicks;
+  }
+  // Without start times, the pid alone. This process's parent, though, cannot have the store open for
+  // it: its pid is the holder's only by reuse (a container restarted), as Postgres reasons.
+  return holder.pid !== process.ppid;
 }
 
 /** When a process started, in clock ticks since boot: field 22 of /proc/<pid>/stat. Undefined without /proc. */
@@ -138,4 +177,8 @@ async function startTicksOf(pid: number): Promise<number | undefined> {
   // The command name (field 2) is in parentheses and may hold spaces: count from after its last ")".
   const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
   return Number.isFinite(ticks) ? ticks : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

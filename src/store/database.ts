@@ -108,7 +108,14 @@ async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dat
     },
     migrate: async () => undefined,
     workflowsUrl: async () => {
-      workflows ??= startPglite({ ...workflowsStore, migrate: false });
+      if (!workflows) {
+        const starting = startPglite({ ...workflowsStore, migrate: false });
+        workflows = starting;
+        // A failed start (its directory still locked by a process that is closing, say) is tried again by the next caller.
+        starting.catch(() => {
+          if (workflows === starting) workflows = undefined;
+        });
+      }
       return (await (await workflows).send({ op: "serve" })).url!;
     },
     close: async () => {
