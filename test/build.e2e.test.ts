@@ -92,4 +92,3 @@ describe("the built CLI on a new data directory", () => {
     }
   });
 });
-

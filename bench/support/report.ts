@@ -37,15 +37,12 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   for (const target of airlockTargets) {
     const mine = results.filter((r) => r.target === target);
     for (const [peer, limit] of [["proxy", 2], ["portkey", 0.25]] as const) {
-      const ratios = mine.flatMap((r) => {
-        const other = byCell(peer, r);
-        return other ? [{ cell: cellName(r), ratio: r.cpuMicrosPerRequest / other.cpuMicrosPerRequest }] : [];
-      });
-      if (ratios.length === 0) continue;
-      const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-      out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${worst.cell})`, value: `${worst.ratio.toFixed(2)}×`, limit: `≤ ${limit}×`, pass: worst.ratio <= limit });
+      const worst = worstRatio(mine, (r) => byCell(peer, r), (r) => r.cpuMicrosPerRequest);
+      if (worst) out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${worst.cell})`, value: `${worst.ratio.toFixed(2)}×`, limit: `≤ ${limit}×`, pass: worst.ratio <= limit });
     }
-    const withoutStore = withoutStoreThread(mine, (r) => byCell("proxy", r));
+    // The PGlite target measured as the PostgreSQL targets are, whose CPU leaves their server out. A
+    // note beside the check, which still counts the embedded store's thread.
+    const withoutStore = worstRatio(mine, (r) => byCell("proxy", r), (r) => (r.storeCpu === "pglite" && r.storeCpuMicrosPerRequest !== undefined ? r.cpuMicrosPerRequest - r.storeCpuMicrosPerRequest : undefined));
     if (withoutStore) out.push({ name: `${target}: the same without the embedded store's thread, worst cell (${withoutStore.cell})`, value: `${withoutStore.ratio.toFixed(2)}×`, limit: "≤ 2×", pass: true, note: true });
     for (const r of mine.filter((x) => x.stream && x.ttfbP50Ms !== undefined && x.connections === 1)) {
       const direct = byCell("direct", r);
@@ -68,16 +65,12 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   return out;
 }
 
-/**
- * For the PGlite target: CPU per request against the proxy's with the embedded store's thread left
- * out, as the PostgreSQL server's CPU is left out of the PostgreSQL targets'. A note beside the check,
- * which still counts the thread.
- */
-function withoutStoreThread(mine: CellResult[], proxyOf: (r: CellResult) => CellResult | undefined): { cell: string; ratio: number } | undefined {
+/** The cell where `cost` (left out where undefined) is highest against the peer's CPU per request. */
+function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | undefined, cost: (r: CellResult) => number | undefined): { cell: string; ratio: number } | undefined {
   const ratios = mine.flatMap((r) => {
-    const proxy = proxyOf(r);
-    if (!proxy || r.storeCpu !== "pglite" || r.storeCpuMicrosPerRequest === undefined) return [];
-    return [{ cell: cellName(r), ratio: (r.cpuMicrosPerRequest - r.storeCpuMicrosPerRequest) / proxy.cpuMicrosPerRequest }];
+    const peer = peerOf(r);
+    const micros = cost(r);
+    return peer && micros !== undefined ? [{ cell: cellName(r), ratio: micros / peer.cpuMicrosPerRequest }] : [];
   });
   return ratios.length ? ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a)) : undefined;
 }

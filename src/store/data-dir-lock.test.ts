@@ -66,14 +66,20 @@ async function staleLock(dir: string): Promise<number> {
   return holder.pid!;
 }
 
+/** The refusal of a lock on `dir`, which must come, naming `holderPid`. */
+async function refusal(dir: string, holderPid: number | undefined): Promise<StoreInUseError> {
+  const refused = await lockDataDir(dir).catch((err: unknown) => err);
+  expect(refused).toBeInstanceOf(StoreInUseError);
+  expect((refused as StoreInUseError).holderPid).toBe(holderPid);
+  return refused as StoreInUseError;
+}
+
 describe("the embedded store's data-directory lock", () => {
   it("refuses a second lock in the same process until the first is released, and leaves no file behind", async () => {
     const dir = await dataDir();
     const first = await lockDataDir(dir);
-    const refused = await lockDataDir(dir).catch((err: unknown) => err);
-    expect(refused).toBeInstanceOf(StoreInUseError);
-    expect((refused as StoreInUseError).holderPid).toBe(process.pid);
-    expect((refused as Error).message).toContain(`delete ${await lockFileOf(dir)}`);
+    const refused = await refusal(dir, process.pid);
+    expect(refused.message).toContain(`delete ${await lockFileOf(dir)}`);
     await first.release();
     await expect(stat(await lockFileOf(dir))).rejects.toMatchObject({ code: "ENOENT" });
     const second = await lockDataDir(dir);
@@ -83,10 +89,8 @@ describe("the embedded store's data-directory lock", () => {
   it("refuses a lock another live process holds, and takes it over once that process is killed", async () => {
     const dir = await dataDir();
     const holder = await holderProcess(dir);
-    const refused = await lockDataDir(dir).catch((err: unknown) => err);
-    expect(refused).toBeInstanceOf(StoreInUseError);
-    expect((refused as StoreInUseError).holderPid).toBe(holder.pid);
-    expect((refused as Error).message).toContain(`(pid ${holder.pid})`);
+    const refused = await refusal(dir, holder.pid);
+    expect(refused.message).toContain(`(pid ${holder.pid})`);
 
     await killed(holder);
     expect(await lockOf(dir)).toMatchObject({ pid: holder.pid });
