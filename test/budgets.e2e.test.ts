@@ -244,6 +244,35 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
       }
       expect(logs.lines.filter((line) => line.msg === "budget.warning")).toMatchObject([{ budget: "warned", spent: expect.stringMatching(/^0\.030*$/) }]);
     });
+
+    it("refuses a call whose lease waited on the store while the kill switch went on: its upstream is never touched", async () => {
+      const shared = await store();
+      const cfg = config({ models: [CENT_MODEL], budgets: [{ name: "held", scope: "global", limit: "1.00" }], budgeting: fast });
+      const gw = await instance(shared.database, cfg);
+      upstreams[0].push({ kind: "ok", ...CENT });
+      expect((await centCall(gw)).status).toBe(200); // opens the window and this instance's lease
+      const before = sent();
+      const locker = new pg.Client({ connectionString: shared.url });
+      await locker.connect();
+      try {
+        await locker.query("begin");
+        await locker.query("select 1 from budget_windows for update");
+        // Worth $0.20, more than the lease holds: the call asks the store for more, and waits on the lock.
+        const call = centCall(gw, gw.adminKey, { max_tokens: 2_000 });
+        const waiting = "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
+        const watching = new pg.Client({ connectionString: shared.url });
+        await watching.connect();
+        await waitFor(async () => (await watching.query(waiting)).rows[0].n, (n) => n === 1, 5_000).finally(() => watching.end());
+        expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "while a lease waits" })).status).toBe(200);
+        await locker.query("rollback");
+        const refused = await call;
+        expect(refused.status).toBe(503);
+        expect(refused.body.error).toMatchObject({ code: "kill_switch_active" });
+      } finally {
+        await locker.end();
+      }
+      expect(sent()).toEqual(before);
+    });
   }
 
   it("steps a LOW-criticality operation down to the cheap tier once its budget passes the warning amount, and never a HIGH one", async () => {

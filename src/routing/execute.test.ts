@@ -9,7 +9,7 @@ import { buildCatalog, type CatalogModel } from "./catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "./execute.js";
 
 /** Real mock providers, scripted; a clock that records the waits instead of sleeping through them. */
-function setup(primary: MockStep[], secondary: MockStep[] = [{}], breakers?: CircuitBreakers) {
+function setup(primary: MockStep[], secondary: MockStep[] = [{}], breakers?: CircuitBreakers, guard?: () => AirlockError | undefined | Promise<AirlockError | undefined>) {
   const catalog = buildCatalog(
     resolveConfig(
       {
@@ -29,12 +29,23 @@ function setup(primary: MockStep[], secondary: MockStep[] = [{}], breakers?: Cir
     executeWithFallbacks(
       candidates,
       (model: CatalogModel, attempt) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: attempt.signal }),
-      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs, breakers },
+      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs, breakers, guard },
     );
   return { run, waits, attempts };
 }
 
 describe("executeWithFallbacks", () => {
+  it("asks the guard before the first attempt too, and makes no attempt once it refuses, even when it answers later", async () => {
+    let asked = 0;
+    const stopped = new AirlockError("kill_switch_active", "calls are stopped");
+    const passing = setup([{}], [{}], undefined, () => void asked++);
+    expect((await passing.run()).model.id).toBe("p/model");
+    expect(asked).toBe(1);
+    const refusing = setup([{}], [{}], undefined, () => Promise.resolve(stopped));
+    await expect(refusing.run()).rejects.toBe(stopped);
+    expect(refusing.attempts).toEqual([]);
+  });
+
   it("waits what Retry-After asks before the next attempt", async () => {
     const { run, waits, attempts } = setup([{ status: 429, retryAfterSeconds: 2 }, {}]);
     const { model } = await run();

@@ -21,8 +21,9 @@ export interface ExecuteOptions {
   /** Per-target breakers: an open one is skipped, and each attempt's result is reported to it. */
   breakers?: CircuitBreakers;
   /**
-   * Asked before every attempt after the first: a guard that stops calls (the kill switch) also stops
-   * retries and fallbacks already under way. It may answer later, once the state it judges by is known.
+   * Asked before every attempt: a guard that stops calls (the kill switch) also stops a call that waited
+   * for its budget or rate-limit lease, and retries and fallbacks already under way. It may answer
+   * later, once the state it judges by is known.
    */
   guard?: () => AirlockError | undefined | Promise<AirlockError | undefined>;
 }
@@ -55,8 +56,10 @@ export async function executeWithFallbacks<T>(
         break;
       }
       if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
-      // The call's guards passed just before its first attempt; later ones may have changed since.
-      const stopped = attempts.length > 0 ? await options.guard?.() : undefined;
+      // Asked before the first attempt too: the call may have waited on the store for a lease since its
+      // guards passed. Awaited only when the guard must wait, so the usual call takes no extra turn.
+      const verdict = options.guard?.();
+      const stopped = verdict instanceof Promise ? await verdict : verdict;
       if (stopped) throw stopped;
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
