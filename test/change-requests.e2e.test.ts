@@ -68,6 +68,17 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect((await api(gw, "POST", `/admin/change-requests/${proposed.id}/approve`, {}, second.key)).body.status).toBe("APPLIED");
   });
 
+  it("applies an approved change to a global budget, which has no target", async () => {
+    const gw = await gateway(config({ budgets: [{ name: "all", scope: "global", limit: "100" }] }));
+    const user = await key(gw, "finance bot", "service");
+    const proposed = await api(gw, "PUT", "/admin/budgets/all", { scope: "global", limit: "200" }, user.key);
+    expect(proposed).toMatchObject({ status: 202, body: { status: "PENDING" } });
+    expect(proposed.body.request.proposed).not.toHaveProperty("target");
+    const approved = await api(gw, "POST", `/admin/change-requests/${proposed.body.change_request}/approve`, {});
+    expect(approved).toMatchObject({ status: 200, body: { status: "APPLIED" } });
+    expect((await api(gw, "GET", "/admin/budgets")).body.data[0]).toMatchObject({ name: "all", scope: "global", limit: "200" });
+  });
+
   it("refuses a stale request: the value it was proposed against changed since", async () => {
     const gw = await gateway(config({ budgets: [{ name: "team", scope: "team", target: "t1", limit: "10" }] }));
     const user = await key(gw, "finance bot", "service");

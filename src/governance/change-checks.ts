@@ -58,10 +58,12 @@ export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: 
       return { proposed: withoutUndefined(price), category: higher ? "cost_increase" : "price_change" };
     }
     case "budget": {
-      const body = proposed && typeof proposed === "object" && !Array.isArray(proposed) ? { ...proposed, name: target } : proposed;
+      const body = proposed && typeof proposed === "object" && !Array.isArray(proposed) ? globalWithoutTarget({ ...proposed, name: target }) : proposed;
       const budget = budgetInput(parseRequest(budgetSchema, body, `budget "${target}"`, "proposed"));
+      // A global budget has no target: none is proposed, so that approving the request checks it again as it was taken.
+      const aimed = budget.scope === "global" ? {} : { target: budget.target };
       return {
-        proposed: { scope: budget.scope, target: budget.target, window: budget.period, timezone: budget.timezone, limit: budget.limitUsd, warnAt: budget.warnUsd },
+        proposed: { scope: budget.scope, ...aimed, window: budget.period, timezone: budget.timezone, limit: budget.limitUsd, warnAt: budget.warnUsd },
         category: "budget_change",
       };
     }
@@ -90,3 +92,9 @@ function dearer(catalog: Catalog, next: string, before: string): boolean {
   return a !== undefined && b !== undefined && a.gt(b);
 }
 
+/** Requests taken before global budgets were proposed without a target hold an empty one: read as none. */
+function globalWithoutTarget(body: Record<string, unknown>): Record<string, unknown> {
+  if (body.scope !== "global" || body.target !== "") return body;
+  const { target: _empty, ...rest } = body;
+  return rest;
+}

@@ -41,9 +41,10 @@ function applyChange(kind: ChangeKind, approver: string): SQL {
       return sql`written as (insert into prices (model, effective_from, price, origin, created_by)
         select target, now(), proposed, 'admin', ${approver} from approved)`;
     case "budget":
-      // The open windows take the new limit in the same statement, as a direct budget change does.
+      // The open windows take the new limit in the same statement, as a direct budget change does. A global
+      // budget is proposed without a target, and stored with an empty one, as budgetInput stores it.
       return sql`written as (insert into budgets (name, scope, target, period, timezone, limit_usd, warn_usd, source, updated_at, updated_by)
-        select a.target, p.scope, p.target, p."window", p.timezone, p."limit", p."warnAt", 'admin', now(), ${approver}
+        select a.target, p.scope, coalesce(p.target, ''), p."window", p.timezone, p."limit", p."warnAt", 'admin', now(), ${approver}
         from approved a cross join lateral jsonb_to_record(a.proposed) as p(scope text, target text, "window" text, timezone text, "limit" numeric, "warnAt" numeric)
         on conflict (name) do update set scope = excluded.scope, target = excluded.target, period = excluded.period, timezone = excluded.timezone,
           limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by, deleted_at = null
