@@ -1,7 +1,9 @@
+import { sql } from "drizzle-orm";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, BOOTSTRAP_ADMIN_ID, BURST_KILL_SWITCH, captureLogs, rawChat, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { rowsOf } from "../src/store/queries/rows.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
 
@@ -335,6 +337,26 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect((await centCall(restarted)).status).toBe(200);
     expect((await api(restarted, "PUT", "/admin/budgets/cap", { scope: "global", limit: "5" })).body).toMatchObject({ name: "cap", limit: "5", source: "admin" });
     expect((await api(restarted, "GET", "/admin/budgets")).body.data.map((b: { name: string }) => b.name)).toEqual(["cap"]);
+  });
+
+  it("applies a lower limit at once to what the instance already leased, and returns a removed budget's allowance to its window", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "cap", scope: "global", limit: "1.00" }], budgeting: { syncIntervalMs: 60_000, leaseTtlMs: 180_000 } }));
+    for (let i = 0; i < 4; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    expect((await centCall(gw)).status).toBe(200);
+    const current = async () => (await api(gw, "GET", "/admin/budgets")).body.data[0]?.current;
+    // The instance leased more than the one call it made: the rest is its allowance, reserved in the window.
+    expect(Number((await current()).reserved)).toBeGreaterThan(0);
+
+    expect((await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "0.01" })).status).toBe(200);
+    expect(await current()).toMatchObject({ spent: "0.01", reserved: "0" });
+    expect((await centCall(gw)).status).toBe(429);
+
+    expect((await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "1.00" })).status).toBe(200);
+    expect((await centCall(gw)).status).toBe(200);
+    expect(Number((await current()).reserved)).toBeGreaterThan(0);
+    const windowOf = async () => rowsOf(await gw.plane.database.db.execute(sql`select trim_scale(spent)::text as spent, trim_scale(reserved)::text as reserved from budget_windows where budget_name = 'cap'`))[0];
+    expect((await api(gw, "DELETE", "/admin/budgets/cap")).status).toBe(200);
+    expect(await windowOf()).toEqual({ spent: "0.02", reserved: "0" });
   });
 
 });

@@ -65,6 +65,21 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     expect((await call(gw, gw.adminKey)).status).toBe(200);
   });
 
+  it("counts the tokens a call used beyond its bound before admitting another", async () => {
+    const gw = await gateway(config({ operations: { summarize: { model: "p1/m1" } }, rateLimits: [{ name: "summaries", scope: "operation", target: "summarize", tokensPerMinute: 5_000 }] }));
+    // The recorded answer reports 1,843 prompt tokens: far more than the few bytes this prompt is bounded by.
+    for (let i = 0; i < 10; i++) upstreams[0].push({ kind: "ok", fixture: "openai/chat" });
+    await awayFromMinuteEnd();
+    const statuses: number[] = [];
+    while (statuses.at(-1) !== 429 && statuses.length < 10) statuses.push((await call(gw, gw.adminKey, { model: "summarize", max_tokens: 5 })).status);
+    const rows = (await gw.plane.reports.recentCalls(20)).filter((r) => r.outcome === "success");
+    const perCall = rows[0]!.inputTokens + rows[0]!.outputTokens;
+    expect(perCall).toBe(2_042);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    // Only the last call admitted could pass the limit: every earlier one's use was counted before the next.
+    expect(rows.length * perCall - perCall).toBeLessThan(5_000);
+  });
+
   it("counts a user limit against the key's user and a named end user both", async () => {
     const gw = await gateway(config({ rateLimits: [{ name: "per-user", scope: "user", requestsPerMinute: 2 }] }));
     const key = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service", user: "app-user" })).body.key as string;

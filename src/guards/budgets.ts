@@ -98,16 +98,43 @@ export class Budgets {
     this.timer.unref();
   }
 
-  /** Reads every budget again, and forgets what this instance knew of full windows: allowance may have been freed. */
+  /**
+   * Reads every budget again, and forgets what this instance knew of full windows: allowance may have
+   * been freed. A lower limit applies at once: what this instance leased under the old one goes back to
+   * the window, so that its next calls lease under the new one. So does the allowance of a budget that
+   * was removed or now counts other windows, which no call would spend again.
+   */
   async reload(): Promise<void> {
     await this.book.reload();
     this.plan.readWarningsAgain();
+    const returned: Array<Promise<void>> = [];
     for (const [name, hold] of this.holds) {
       const def = this.book.get(name);
-      if (def && def.period === hold.def.period && def.timezone === hold.def.timezone) hold.def = def;
-      else this.holds.delete(name);
+      if (!def || def.period !== hold.def.period || def.timezone !== hold.def.timezone) {
+        this.holds.delete(name);
+        returned.push(this.relinquish(hold));
+        continue;
+      }
+      if (def.limit.lt(hold.def.limit)) returned.push(this.relinquish(hold));
+      hold.def = def;
     }
     for (const hold of this.holds.values()) hold.knownFree = undefined;
+    await Promise.all(returned);
+  }
+
+  /**
+   * Returns the hold's whole allowance to its window: what it holds now, taken at once so that no call
+   * spends it, and what a lease under way adds to it. What the store does not take back (it fails) is
+   * dropped, not spent, since spending it could pass the new limit; it stays reserved until this lease ends.
+   */
+  private async relinquish(hold: BudgetHold): Promise<void> {
+    const now = hold.surrender();
+    await hold.serially(async () => {
+      const later = hold.surrender();
+      const amount = (now.epoch === hold.epoch ? now.amount : 0n) + (later.epoch === hold.epoch ? later.amount : 0n);
+      if (amount === 0n) return;
+      await q.returnGrant(this.options.db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: costUnitsText(amount) }).catch(() => false);
+    });
   }
 
   /** Every budget, with its open window's counters. */

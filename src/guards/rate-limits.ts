@@ -128,7 +128,8 @@ export class RateLimits {
         permits.allowance -= amount;
         return true;
       }
-      if (permits.knownFree !== undefined && permits.knownFree + permits.allowance < amount) return false;
+      // A debt (see settle) goes to the shared counter with the next lease, even one sure to be refused.
+      if (permits.allowance >= 0 && permits.knownFree !== undefined && permits.knownFree + permits.allowance < amount) return false;
       const give = permits.allowance;
       permits.allowance = 0;
       let grant: { granted: number; free: number };
@@ -162,11 +163,15 @@ export class RateLimits {
     });
   }
 
-  /** Ends a call: token limits get back what it reserved and did not use (or give what it used beyond). */
+  /**
+   * Ends a call: token limits get back what it reserved and did not use. A call that used more than its
+   * bound (an upstream that ignored max_tokens) leaves the allowance below zero: a debt, which the next
+   * lease hands to the minute's shared counter (as a negative give) before this instance admits another call.
+   */
   settle(hold: RateHold, tokensUsed: number): void {
     for (const { permits, amount } of hold.parts) {
       if (permits.unit !== "tokens" || !this.isCurrent(permits)) continue;
-      permits.allowance = Math.max(0, permits.allowance + amount - tokensUsed);
+      permits.allowance += amount - tokensUsed;
     }
   }
 

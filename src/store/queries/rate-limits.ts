@@ -8,7 +8,7 @@ export interface PermitRequest {
   subject: string;
   unit: "requests" | "tokens";
   start: Date;
-  /** What the instance still holds of this window, handed back in the same statement. */
+  /** What the instance still holds of this window, handed back in the same statement; below zero, tokens it used beyond what it held. */
   give: number;
   /** The least grant that is any use. */
   need: number;
