@@ -1,4 +1,6 @@
+import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { rowsOf } from "../src/store/queries/rows.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { captureLogs } from "./support/routing.js";
@@ -81,5 +83,35 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     expect(row).toMatchObject({ outcome: "error", errorCode: "unavailable", httpStatus: 503 });
     expect(row.attempts).toEqual([expect.objectContaining({ outcome: "error", reason: "unavailable" })]);
     expect(logs.lines.find((line) => line.requestId === requestId)).toMatchObject({ msg: "request", status: 503, code: "unavailable" });
+  });
+
+  it("records a stream cut at shutdown before the ledger closes, although its tokens must first be counted", async () => {
+    // Chunks a second apart, usage only at the end: the cut stream has none, and is estimated. This
+    // process has not counted tokens yet, so the count first starts its tokenizer.
+    const upstream = await startFakeUpstream("openai", { chunkDelayMs: 1_000 });
+    cleanups.push(() => upstream.close());
+    const gw = await startTestGateway(kind, {
+      providers: { oai: { type: "openai-compatible", baseUrl: upstream.url, apiKey: "sk-upstream" } },
+      models: [{ id: "oai/o4-mini", price: { input: "1.10", output: "4.40", per: "1M" } }],
+    });
+    cleanups.push(() => gw.close());
+    const requestId = `cut-stream-${kind}-${Date.now()}`;
+    const stream = await gw.client().chat.completions.create(
+      { model: "oai/o4-mini", stream: true, messages: [{ role: "user", content: "a long story" }] },
+      { headers: { "x-request-id": requestId } },
+    );
+    const reading = (async () => {
+      for await (const _ of stream);
+    })().catch((err: unknown) => err);
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
+
+    // As `airlock start` stops: the gateway, then the plane, whose ledger writes what it holds and closes.
+    await gw.gateway.close(300);
+    await gw.plane.close();
+    expect(await reading).toBeInstanceOf(Error);
+    const rows = rowsOf<{ outcome: string; errorCode: string; usageEstimated: boolean }>(
+      await gw.store.database.db.execute(sql`select outcome, error_code as "errorCode", usage_estimated as "usageEstimated" from ledger where request_id = ${requestId}`),
+    );
+    expect(rows).toEqual([{ outcome: "error", errorCode: "unavailable", usageEstimated: true }]);
   });
 });

@@ -40,6 +40,9 @@ export interface Gateway {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** How long closing waits for cut calls to settle: longer than a token count may take before it falls back (3 s). */
+const SETTLE_AFTER_CUT_MS = 5_000;
+
 export function createGateway(options: GatewayOptions): Gateway {
   // A count, not a Set of responses. A long-lived Set keeps each hash table it outgrows, with the
   // entries that table held, linked to its successor (for iterators still on it) and reachable from the
@@ -48,6 +51,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   let inFlight = 0;
   /** Set once the shutdown's grace has run out and the requests still open are cut. */
   let cuttingAll = false;
+  /**
+   * Handlers still running. A call settles, and records its ledger row, after its response closed: a cut
+   * stream may first have to count its tokens. Closing waits for them, so no row comes after the ledger closed.
+   */
+  let running = 0;
+  const handlerDone = (): void => {
+    running--;
+  };
   const gw: GatewayContext = {
     plane: options.plane,
     logger: options.logger,
@@ -151,7 +162,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (cut) cancellation.abort(cut);
       logRequest(req, res, scope, cut);
     });
-    handler(req, res, scope, params, searchParams(query)).catch((err: unknown) => {
+    running++;
+    handler(req, res, scope, params, searchParams(query)).then(handlerDone, (err: unknown) => {
+      handlerDone();
       const error = sendError(res, err, { "x-request-id": scope.requestId });
       scope.log.code = error.code;
       if (error.code === "misconfigured") gw.logger.error({ err, requestId: scope.requestId }, "request failed inside Airlock");
@@ -200,6 +213,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       cuttingAll = true;
       server.closeAllConnections();
       await closed;
+      const settleBy = Date.now() + SETTLE_AFTER_CUT_MS;
+      while (running > 0 && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 20));
     },
   };
 }

@@ -71,6 +71,26 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     await next.close();
   });
 
+  it("spools a row recorded after it closed, and the next start writes it", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
+    dirs.push(dir);
+    const spoolPath = path.join(dir, "ledger-spool.jsonl");
+    const s = await store();
+    const writer = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await writer.start();
+    writer.record(row());
+    await writer.close();
+    const late = { ...row(), inputTokens: 33 };
+    writer.record(late); // a call that settled after its owner closed the ledger
+    await vi.waitFor(async () => expect((await readFile(spoolPath, "utf8")).trim().split("\n")).toHaveLength(1));
+    expect(await countLedgerRows(s.database.db)).toBe(1);
+
+    const next = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await next.start();
+    expect((await recentLedgerRows(s.database.db, 10)).find((r) => r.id === late.id)).toMatchObject({ inputTokens: 33 });
+    await next.close();
+  });
+
   it("recovers a spool file whose last line a crash tore, keeping every whole line", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
     dirs.push(dir);

@@ -56,6 +56,7 @@ export class LedgerWriter {
   }
 
   record(row: LedgerRecord): void {
+    if (this.closed) return this.recordAfterClose(serializeLedgerRow(row));
     this.buffer.push(serializeLedgerRow(row));
     this.recorded++;
     if (this.buffer.length >= this.options.batchSize && !this.flushing) void this.flush();
@@ -184,6 +185,23 @@ export class LedgerWriter {
     if (rows.length < lines.length) this.options.logger.error({ unreadable: lines.length - rows.length }, "ledger spool held unreadable lines; they were skipped");
     await rm(claimed);
     this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");
+  }
+
+  /**
+   * A call that settled after the ledger closed (its owner closed while it ran): its row goes to the
+   * spool, which the next start writes, rather than into a buffer nothing will flush.
+   */
+  private recordAfterClose(line: string): void {
+    this.recorded++;
+    const { spoolPath, logger } = this.options;
+    if (!spoolPath) {
+      logger.error({ rows: 1 }, "ledger row recorded after the ledger closed, with no spool file to keep it; lost");
+      return;
+    }
+    appendFile(spoolPath, line + "\n").then(
+      () => logger.warn({ spooled: 1 }, "ledger row recorded after the ledger closed; spooled to disk for the next start"),
+      (err: unknown) => logger.error({ err: errorSummary(err), rows: 1 }, "ledger row recorded after the ledger closed could not be spooled; lost"),
+    );
   }
 
   /** Stops the timer and writes everything, retrying briefly; what still cannot be written is spooled. */
