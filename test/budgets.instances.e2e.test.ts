@@ -8,7 +8,7 @@ import { systemClock } from "../src/core/clock.js";
 import type { BudgetEvent } from "../src/guards/budgets.js";
 import { openDatabase } from "../src/store/database.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { api, ask, BURST_KILL_SWITCH, refusal, routesSuite } from "./support/routing.js";
+import { api, ask, BURST_KILL_SWITCH, rawChat, refusal, routesSuite } from "./support/routing.js";
 import { databaseBehindProxy } from "./support/tcp-proxy.js";
 import { chatStatus, startCluster, type Cluster } from "./support/cluster.js";
 import { killAll, removeTempDirs, type GatewayProcess } from "./support/process.js";
@@ -157,6 +157,89 @@ if (STORE_KINDS.includes("postgres")) {
       } finally {
         await checker.end();
         await gw.close();
+        await closeProxied();
+      }
+    });
+  });
+
+  describe("leases whose store answers are lost", () => {
+    const { config, store, instance } = routesSuite("postgres");
+    const leaseRows = async (checker: pg.Client) =>
+      (await checker.query<{ holder: string; amount: string }>(`select holder, trim_scale(amount)::text as amount from budget_leases order by holder`)).rows;
+
+    it("gives up a lease whose statement went unanswered, leases anew for the next call, and frees the given-up one once it expires", async () => {
+      const shared = await store();
+      const { database, proxy, close: closeProxied } = await databaseBehindProxy(shared.url!);
+      const gw = await instance(database, config({ budgets: [{ name: "daily", scope: "global", limit: "1" }], budgeting: { syncIntervalMs: SYNC_MS, leaseTtlMs: LEASE_TTL_MS } }));
+      const checker = new pg.Client({ connectionString: shared.url! });
+      await checker.connect();
+      try {
+        expect((await ask(gw, "p1/m1")).model).toBe("p1/m1");
+        const [first] = await leaseRows(checker);
+        // A call worth more than the lease holds asks for more, handing back its leftover in the same
+        // statement. The store does both; its answer never arrives.
+        proxy.dropAnswerTo("grant_");
+        const unanswered = await rawChat(gw, gw.adminKey, { max_tokens: 100_000 });
+        expect(unanswered).toMatchObject({ status: 503, body: { error: { code: "unavailable" } } });
+        // The leftover may be back in the window: it is not spent. The next call leases under a new row.
+        expect((await ask(gw, "p1/m1")).model).toBe("p1/m1");
+        const holders = (await leaseRows(checker)).map((row) => row.holder);
+        expect(holders).toHaveLength(2);
+        expect(holders).toContain(first!.holder);
+        // Not renewed, the given-up lease expires and is freed with all it held.
+        await waitFor(() => leaseRows(checker), (rows) => !rows.some((row) => row.holder === first!.holder), 10_000);
+        await gw.close();
+        const { rows } = await checker.query<{ reserved: string }>(`select trim_scale(reserved)::text as reserved from budget_windows where budget_name = 'daily'`);
+        expect(rows[0]!.reserved).toBe("0");
+      } finally {
+        await checker.end();
+        await gw.close();
+        await closeProxied();
+      }
+    });
+
+    it("frees nothing twice: rows charged against the reaped lease do not draw on the lease opened after it", async () => {
+      const shared = await store();
+      const cfg = (flushIntervalMs: number) =>
+        config({ budgets: [{ name: "daily", scope: "global", limit: "1" }], budgeting: { syncIntervalMs: SYNC_MS, leaseTtlMs: LEASE_TTL_MS }, ledger: { flushIntervalMs } });
+      const reaper = await instance(shared.database, cfg(100));
+      const { database, proxy, close: closeProxied } = await databaseBehindProxy(shared.url!);
+      // Its rows wait in memory, as rows do for up to a second, while the lease they were charged to is reaped.
+      const cutOff = await instance(database, cfg(60_000));
+      const checker = new pg.Client({ connectionString: shared.url! });
+      await checker.connect();
+      const books = async () =>
+        (
+          await checker.query<{ reserved: string; leased: string; leases: number }>(
+            `select trim_scale(w.reserved)::text as reserved, trim_scale(coalesce(sum(l.amount), 0))::text as leased, count(l.holder)::int as leases
+             from budget_windows w left join budget_leases l on l.budget_name = w.budget_name and l.window_start = w.start
+             where w.budget_name = 'daily' group by w.reserved`,
+          )
+        ).rows[0]!;
+      try {
+        expect((await ask(reaper, "p1/m1")).model).toBe("p1/m1");
+        for (let i = 0; i < 3; i++) expect((await ask(cutOff, "p1/m1")).model).toBe("p1/m1");
+        expect((await books()).leases).toBe(2);
+
+        proxy.cut();
+        // The reaper frees the silent instance's lease once it expires.
+        await waitFor(books, (b) => b.leases === 1, 10_000);
+        proxy.restore();
+        // Back, the instance leases anew, and its rows charged to the reaped lease land after that.
+        await waitFor(() => ask(cutOff, "p1/m1").catch(() => undefined), (r) => r?.model === "p1/m1", 15_000);
+        // Closed, each instance writes its rows and returns what it holds: with no call in flight, the
+        // window holds nothing reserved, and what it spent is what the ledger says.
+        await cutOff.close();
+        await reaper.close();
+        const after = await books();
+        expect(after).toMatchObject({ reserved: "0", leased: "0" });
+        const { rows } = await checker.query<{ spent: string; ledger: string }>(
+          `select trim_scale(w.spent)::text as spent, trim_scale((select sum(cost) from ledger))::text as ledger from budget_windows w where w.budget_name = 'daily'`,
+        );
+        expect(rows[0]!.spent).toBe(rows[0]!.ledger);
+      } finally {
+        await checker.end();
+        await cutOff.close();
         await closeProxied();
       }
     });

@@ -5,7 +5,7 @@ import { BudgetHold } from "./budget-hold.js";
 const def = { name: "b", scope: "global" as const, target: "", period: "daily" as const, timezone: "UTC", limit: new Money("1"), warnAt: undefined };
 
 function heldWith(allowance: string): BudgetHold {
-  const hold = new BudgetHold(def, { start: 0, end: 86_400_000 });
+  const hold = new BudgetHold(def, { start: 0, end: 86_400_000 }, "holder_test.1");
   hold.granted({ granted: allowance, free: "0" }, hold.epoch, 1_000);
   return hold;
 }
@@ -39,7 +39,7 @@ describe("BudgetHold", () => {
     void hold.opened(async () => undefined, () => 0);
     return Promise.resolve().then(() => {
       const part = hold.take(costUnits("0.02"), 0);
-      hold.leaseLost();
+      hold.leaseLost("holder_test.2");
       expect(costUnitsText(hold.allowance)).toBe("0");
       expect(costUnitsText(hold.settle(part.amount, part.epoch, costUnits("0.01")))).toBe("0");
       expect(costUnitsText(hold.allowance)).toBe("0");

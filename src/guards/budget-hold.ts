@@ -33,6 +33,12 @@ export class BudgetHold {
   constructor(
     public def: BudgetDefinition,
     readonly window: Window,
+    /**
+     * The lease row's holder: this process's holder id and a serial, new with every lease this hold opens.
+     * A ledger row's budget charge names it, so that a charge settled against a lease the store has since
+     * reaped frees nothing from the lease opened after it (see BUDGET_CHARGES).
+     */
+    public leaseHolder: string,
   ) {
     this.startDate = new Date(window.start);
     this.startIso = this.startDate.toISOString();
@@ -82,9 +88,14 @@ export class BudgetHold {
     if (this.isOpen) this.validUntil = Math.max(this.validUntil, validUntil);
   }
 
-  /** The store no longer has this instance's lease (it was presumed dead): what it held is gone. */
-  leaseLost(): void {
+  /**
+   * The store no longer has this instance's lease (it was presumed dead), or may not hold what this
+   * instance thinks (a statement on it failed without an answer): what it held is gone, and the next
+   * lease opens a new row, as `nextHolder`. A row left behind is reaped once it expires, with all it held.
+   */
+  leaseLost(nextHolder: string): void {
     if (!this.isOpen) return;
+    this.leaseHolder = nextHolder;
     this.allowance = 0n;
     this.epoch++;
     this.isOpen = false;

@@ -18,7 +18,8 @@ import type { BudgetCharge } from "../store/schema/index.js";
 import { BudgetBook, type BudgetStatus } from "./budget-book.js";
 import type { Principal } from "../auth/principal.js";
 import type { BudgetInput } from "../store/queries/budgets.js";
-import { BudgetHold } from "./budget-hold.js";
+import type { BudgetHold } from "./budget-hold.js";
+import { BudgetLeases } from "./budget-leases.js";
 import { withDeadline } from "../core/deadline.js";
 import { BudgetSyncPlan } from "./budget-sync-plan.js";
 import { Reloader } from "../core/reloader.js";
@@ -85,10 +86,19 @@ export class Budgets {
   private leaseFailing = false;
   private readonly monotonic: () => number;
   private readonly plan: BudgetSyncPlan;
+  private readonly leases: BudgetLeases;
 
   constructor(private readonly options: BudgetsOptions) {
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.book = new BudgetBook(options.db, options.seeds);
+    this.leases = new BudgetLeases({
+      db: options.db,
+      process: options.holder,
+      settings: options.settings,
+      monotonic: this.monotonic,
+      announce: options.announce,
+      onWindowOpened: (hold) => this.emit("budget.window_opened", hold.def, hold.window),
+    });
     this.plan = new BudgetSyncPlan({ shared: options.sharedStore, syncIntervalMs: options.settings.syncIntervalMs, ledgerWrites: options.ledgerWrites });
   }
 
@@ -112,29 +122,14 @@ export class Budgets {
       const def = this.book.get(name);
       if (!def || def.period !== hold.def.period || def.timezone !== hold.def.timezone) {
         this.holds.delete(name);
-        returned.push(this.relinquish(hold));
+        returned.push(this.leases.relinquish(hold));
         continue;
       }
-      if (def.limit.lt(hold.def.limit)) returned.push(this.relinquish(hold));
+      if (def.limit.lt(hold.def.limit)) returned.push(this.leases.relinquish(hold));
       hold.def = def;
     }
     for (const hold of this.holds.values()) hold.knownFree = undefined;
     await Promise.all(returned);
-  }
-
-  /**
-   * Returns the hold's whole allowance to its window: what it holds now, taken at once so that no call
-   * spends it, and what a lease under way adds to it. What the store does not take back (it fails) is
-   * dropped, not spent, since spending it could pass the new limit; it stays reserved until this lease ends.
-   */
-  private async relinquish(hold: BudgetHold): Promise<void> {
-    const now = hold.surrender();
-    await hold.serially(async () => {
-      const later = hold.surrender();
-      const amount = (now.epoch === hold.epoch ? now.amount : 0n) + (later.epoch === hold.epoch ? later.amount : 0n);
-      if (amount === 0n) return;
-      await q.returnGrant(this.options.db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: costUnitsText(amount) }).catch(() => false);
-    });
   }
 
   /** Every budget, with its open window's counters. */
@@ -221,43 +216,10 @@ export class Budgets {
       if (hold.canTake(need, this.monotonic())) return hold.take(need, this.monotonic());
       if (hold.knownShort(need, this.monotonic())) return undefined;
       // A lease that answers after the deadline still lands in the hold, for later calls.
-      await this.storeCall(this.lease(hold, need));
+      await this.storeCall(this.leases.lease(hold, need));
       const now = this.monotonic();
       return hold.canTake(need, now) ? hold.take(need, now) : undefined;
     });
-  }
-
-  /** Hands back the hold's leftover and takes a fresh grant, in one statement (see acquireGrant). */
-  private async lease(hold: BudgetHold, need: CostUnits): Promise<void> {
-    await hold.opened(() => this.open(hold), this.monotonic);
-    // A call that costs nothing (a model priced at zero) still asks for the smallest amount: the grant's
-    // arithmetic divides by what is asked, and an exhausted window refuses it like any other call.
-    const asked = need > 0n ? need : 1n;
-    const request = { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, need: costUnitsText(asked), chunk: costUnitsText(hold.chunk), ttlMs: this.options.settings.leaseTtlMs };
-    const sentAt = this.monotonic();
-    const leftover = hold.surrender();
-    let grant: q.Grant | undefined;
-    try {
-      grant = await q.acquireGrant(this.options.db, { ...request, give: costUnitsText(leftover.amount) });
-    } catch (err) {
-      hold.giveBack(leftover.amount, leftover.epoch);
-      throw err;
-    }
-    if (!grant) {
-      // The store reaped this instance's lease (it was presumed dead): what it held is gone; start a new one.
-      hold.leaseLost();
-      await hold.opened(() => this.open(hold), this.monotonic);
-      grant = await q.acquireGrant(this.options.db, { ...request, give: "0" });
-      if (!grant) throw new AirlockError("misconfigured", `budget "${hold.def.name}" no longer exists in the store`);
-    }
-    const granted = hold.granted(grant, hold.epoch, sentAt + this.safeLeaseMs());
-    // A leftover handed back to a full window may be just what another instance lacks.
-    if (leftover.amount > 0n && granted === 0n) void this.options.announce();
-  }
-
-  private async open(hold: BudgetHold): Promise<void> {
-    const { opened } = await q.openWindow(this.options.db, { budget: hold.def.name, start: hold.startDate, end: new Date(hold.window.end), holder: this.options.holder, ttlMs: this.options.settings.leaseTtlMs });
-    if (opened) this.emit("budget.window_opened", hold.def, hold.window);
   }
 
   /**
@@ -272,7 +234,7 @@ export class Budgets {
       const released = hold.settle(amount, epoch, spent);
       if (released < spent) this.options.logger.warn({ budget: hold.def.name, cost, reserved: costUnitsText(amount) }, "a call cost more than its reservation; the budget may be exceeded by the difference");
       if (spent === 0n) continue;
-      charges.push({ budget: hold.def.name, window: hold.startIso, holder: this.options.holder, spent: cost, released: released === spent ? cost : costUnitsText(released) });
+      charges.push({ budget: hold.def.name, window: hold.startIso, holder: hold.leaseHolder, spent: cost, released: released === spent ? cost : costUnitsText(released) });
     }
     return charges.length > 0 ? charges : undefined;
   }
@@ -287,7 +249,6 @@ export class Budgets {
   }
 
   private async runSync(): Promise<void> {
-    const { db } = this.options;
     // No budget anywhere: nothing to renew, reap or warn of, and an idle gateway stays asleep.
     if (this.book.size === 0 && this.holds.size === 0) return;
     try {
@@ -300,10 +261,7 @@ export class Budgets {
       let freed = renewal.value;
       for (const hold of this.holds.values()) {
         const idle = hold.surrenderIdle(this.monotonic(), this.options.settings.syncIntervalMs * 2);
-        if (!idle) continue;
-        const returned = await q.returnGrant(db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: costUnitsText(idle.amount) }).catch(() => false);
-        if (returned) freed = true;
-        else hold.giveBack(idle.amount, idle.epoch);
+        if (idle && (await this.leases.returnAllowance(hold, idle, true))) freed = true;
       }
       if (freed) await this.options.announce();
       if (warned.status === "rejected") throw warned.reason;
@@ -320,15 +278,9 @@ export class Budgets {
   private async renewLeases(): Promise<boolean> {
     const work = this.plan.leaseWork(this.holds.values(), this.monotonic());
     if (!work) return false;
-    const sentAt = this.monotonic();
-    const leases = await q.renewAndReapLeases(this.options.db, this.options.holder, this.options.settings.leaseTtlMs, work === "renew-and-reap-every-other");
+    const freed = await this.leases.renew([...this.holds.values()], work);
     this.plan.leaseWorkDone();
-    const live = new Set(leases.live.map((k) => `${k.budget}\u0000${k.start.getTime()}`));
-    for (const hold of this.holds.values()) {
-      if (live.has(`${hold.def.name}\u0000${hold.window.start}`)) hold.renewed(sentAt + this.safeLeaseMs());
-      else if (hold.openBefore(sentAt)) hold.leaseLost();
-    }
-    return leases.freed > 0;
+    return freed;
   }
 
   /** Marks windows past their warning amount (each raises its warning once, on one instance) and reads which are warned. */
@@ -352,15 +304,10 @@ export class Budgets {
   private holdFor(def: BudgetDefinition, now: number): BudgetHold {
     let hold = this.holds.get(def.name);
     if (!hold || now >= hold.window.end || now < hold.window.start) {
-      hold = new BudgetHold(def, windowAt(def.period, def.timezone, now));
+      hold = this.leases.newHold(def, windowAt(def.period, def.timezone, now));
       this.holds.set(def.name, hold);
     }
     return hold;
-  }
-
-  /** How long after a renewal this instance spends from a lease: its TTL less two sync rounds, so it stops before any reaper could free it. */
-  private safeLeaseMs(): number {
-    return this.options.settings.leaseTtlMs - 2 * this.options.settings.syncIntervalMs;
   }
 
   private async storeCall<T>(call: Promise<T>): Promise<T> {
@@ -407,12 +354,7 @@ export class Budgets {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.rounds.settled();
-    for (const hold of this.holds.values()) {
-      const { amount } = hold.surrender();
-      if (amount === 0n) continue;
-      await q.returnGrant(this.options.db, { budget: hold.def.name, start: hold.startDate, holder: this.options.holder, amount: costUnitsText(amount) }).catch(() => undefined);
-    }
-    await q.dropEmptyLeases(this.options.db, this.options.holder).catch(() => undefined);
+    await this.leases.returnAll(this.holds.values());
     await this.options.announce();
   }
 }

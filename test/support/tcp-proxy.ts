@@ -7,6 +7,11 @@ export interface TcpProxy {
   port: number;
   /** Drops every connection and refuses new ones until `restore`. */
   cut(): void;
+  /**
+   * The next request whose bytes contain `marker` reaches the server, but its connection is dropped
+   * before any answer comes back: the server acts on it, and the client never learns that it did.
+   */
+  dropAnswerTo(marker: string): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -14,6 +19,7 @@ export interface TcpProxy {
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let open = true;
+  let dropMarker: string | undefined;
   const server = createServer((client) => {
     if (!open) return client.destroy();
     const upstream = connect(targetPort, targetHost);
@@ -22,8 +28,18 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       socket.on("close", () => sockets.delete(socket));
       socket.on("error", () => undefined);
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    let dropping = false;
+    client.on("data", (bytes: Buffer) => {
+      if (dropMarker !== undefined && bytes.includes(dropMarker)) {
+        dropMarker = undefined;
+        dropping = true;
+      }
+      upstream.write(bytes);
+    });
+    upstream.on("data", (bytes: Buffer) => {
+      if (dropping) client.destroy();
+      else client.write(bytes);
+    });
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
   });
@@ -36,6 +52,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     restore: () => {
       open = true;
+    },
+    dropAnswerTo: (marker) => {
+      dropMarker = marker;
     },
     close: () =>
       new Promise<void>((resolve) => {

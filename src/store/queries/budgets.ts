@@ -153,24 +153,35 @@ export async function returnGrant(db: Db, key: WindowKey & { holder: string; amo
   return rowsOf(result).length > 0;
 }
 
+/** The leases a process holds: each lease row's holder is `<process>.<serial>` (see BudgetHold.leaseHolder). */
+export interface LeaseHolders {
+  process: string;
+  /** The holders of the leases the process spends from now; any other row of its own was given up. */
+  current: string[];
+}
+
 /**
- * One sync round's lease work, in one statement: extends every lease the holder has, frees what other
- * holders' expired leases held (they stopped renewing: killed, or cut off), and drops every lease of a
- * window that ended over an hour ago. The renewed and reaped rows are disjoint, as one statement needs.
- * `everyOther` frees other holders' leases whether or not they expired: on a store only this process
- * opens, they belong to processes that are gone. Answers the holder's leases that still exist, and
- * how many leases were freed.
+ * One sync round's lease work, in one statement: extends every current lease of the process, frees what
+ * every other expired lease held (its holder stopped renewing: killed, cut off, or a lease this process
+ * gave up), and drops every lease of a window that ended over an hour ago. The renewed and reaped rows
+ * are disjoint, as one statement needs. `everyOther` frees other processes' leases whether or not they
+ * expired: on a store only this process opens, they belong to processes that are gone. Answers the
+ * current leases that still exist, and how many leases were freed.
  */
-export async function renewAndReapLeases(db: Db, holder: string, ttlMs: number, everyOther = false): Promise<{ live: WindowKey[]; freed: number }> {
+export async function renewAndReapLeases(db: Db, holders: LeaseHolders, ttlMs: number, everyOther = false): Promise<{ live: Array<WindowKey & { holder: string }>; freed: number }> {
+  const current = JSON.stringify(holders.current);
   const result = await db.execute(sql`
     with ended as (
       select budget_name, start from budget_windows where "end" < now() - interval '1 hour'
+    ), mine as (
+      select value as holder from json_array_elements_text(${current}::json)
     ), renewed as (
       update budget_leases l set expires_at = now() + ${ttlMs}::int * interval '1 millisecond'
-      where l.holder = ${holder} and not exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
-      returning budget_name, window_start
+      where l.holder in (select holder from mine) and not exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
+      returning budget_name, window_start, holder
     ), dead as (
-      delete from budget_leases l where (l.holder <> ${holder} and (l.expires_at < now() or ${everyOther}::boolean))
+      delete from budget_leases l
+      where (l.holder not in (select holder from mine) and (l.expires_at < now() or (${everyOther}::boolean and not starts_with(l.holder, ${`${holders.process}.`}))))
         or exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
       returning budget_name, window_start, amount
     ), freed as (
@@ -181,12 +192,12 @@ export async function renewAndReapLeases(db: Db, holder: string, ttlMs: number, 
       order by 1, 2
       on conflict (budget_name, start) do update set reserved = budget_windows.reserved - excluded.reserved
     )
-    select budget_name as budget, window_start as start, null::int as freed from renewed
+    select budget_name as budget, window_start as start, holder, null::int as freed from renewed
     union all
-    select null, null, count(*)::int from dead`);
-  const rows = rowsOf<{ budget: string | null; start: string | Date | null; freed: number | null }>(result);
+    select null, null, null, count(*)::int from dead`);
+  const rows = rowsOf<{ budget: string | null; start: string | Date | null; holder: string | null; freed: number | null }>(result);
   return {
-    live: rows.filter((r) => r.budget !== null && r.start !== null).map((r) => ({ budget: r.budget!, start: new Date(r.start!) })),
+    live: rows.filter((r) => r.budget !== null && r.start !== null).map((r) => ({ budget: r.budget!, start: new Date(r.start!), holder: r.holder! })),
     freed: Number(rows.find((r) => r.freed !== null)?.freed ?? 0),
   };
 }
@@ -256,7 +267,7 @@ export async function markExhausted(db: Db, key: WindowKey): Promise<boolean> {
   return rowsOf(result).length > 0;
 }
 
-/** Drops the holder's leases that hold nothing (at shutdown, after its allowances were returned). */
-export async function dropEmptyLeases(db: Db, holder: string): Promise<void> {
-  await db.execute(sql`delete from budget_leases where holder = ${holder} and amount = 0`);
+/** Drops the process's leases that hold nothing (at shutdown, after its allowances were returned). */
+export async function dropEmptyLeases(db: Db, process: string): Promise<void> {
+  await db.execute(sql`delete from budget_leases where starts_with(holder, ${`${process}.`}) and amount = 0`);
 }
