@@ -148,7 +148,9 @@ export class RateLimits {
           STORE_DEADLINE_MS,
         );
       } catch (err) {
-        permits.allowance += give;
+        // Unanswered, the statement may have taken effect: a leftover the counter may already have back
+        // is dropped rather than spent twice (it frees itself when the minute ends); a debt is kept.
+        permits.allowance += Math.min(give, 0);
         // Once per outage, not once per refused call.
         if (!this.failing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
         this.failing = true;
