@@ -42,23 +42,29 @@ describe.each(STORE_KINDS)("usage that overflows when summed, on %s", (kind) => 
     providers: { anth: { type: "anthropic", baseUrl: url, apiKey: "sk-ant-test" } },
     models: [{ id: "anth/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } }],
     budgets: [{ name: "team", scope: "global", limit: "5" }],
-    rateLimits: [{ name: "tokens", scope: "global", tokensPerMinute: 1_000_000 }],
+    rateLimits: [{ name: "tokens", scope: "key", tokensPerMinute: 1_000_000 }],
   }));
 
-  it("answers the call, and the budget and the token limit go on admitting and settling exactly", async () => {
+  it("answers the call, the budget goes on admitting and settling exactly, and the token limit counts the minute used up", async () => {
     const { gw, upstream } = fake;
-    const ask = () => gw.client().chat.completions.create({ model: "anth/claude-sonnet-4", max_tokens: 100, messages: [{ role: "user", content: "What is the capital of France?" }] }).withResponse();
+    const service = (await api(gw, "POST", "/admin/keys", { name: "absurd", kind: "service" })).body.key as string;
+    const ask = (key?: string) =>
+      gw.client(key).chat.completions.create({ model: "anth/claude-sonnet-4", max_tokens: 100, messages: [{ role: "user", content: "What is the capital of France?" }] }).withResponse();
     upstream.push({ kind: "ok", fixture: "anthropic/message-overflowing-usage" });
-    const absurd = await ask();
+    const absurd = await ask(service);
     expect(absurd.response.status).toBe(200);
     expect(absurd.data.choices[0]?.message.content).toBe("The capital of France is Paris.");
+    // The key's minute is used up by what the upstream reported: refused as rate limited, never as a store failure.
+    const limited = await ask(service).catch((err: unknown) => err);
+    expect(limited).toMatchObject({ status: 429, code: "rate_limited" });
 
     const next = await ask();
     expect(next.response.status).toBe(200);
     const id = next.response.headers.get("x-request-id");
     const normal = await recordedRow(gw, id);
     const rows = await gw.plane.reports.recentCalls(20);
-    expect(rows.map((r) => r.requestId)).toEqual([id]);
+    expect(rows.filter((r) => r.outcome === "success").map((r) => r.requestId)).toEqual([id]);
+    expect(rows.filter((r) => r.outcome === "refused").map((r) => r.errorCode)).toEqual(["rate_limited"]);
     // message.json: 21 × 3 + 188 × 3.75 + 1800 × 0.30 + 10 × 15 = 1458 per 1M.
     expect(normal.cost).toBe("0.001458000000");
     expect(normal.budgetCharges).toEqual([{ budget: "team", window: expect.any(String), holder: expect.any(String), spent: "0.001458", released: "0.001458" }]);

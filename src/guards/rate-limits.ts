@@ -173,7 +173,9 @@ export class RateLimits {
   settle(hold: RateHold, tokensUsed: number): void {
     for (const { permits, amount } of hold.parts) {
       if (permits.unit !== "tokens" || !this.isCurrent(permits)) continue;
-      permits.allowance += amount - tokensUsed;
+      // The debt stops at the limit: past it the minute is used up however much more was reported, and
+      // the number handed to the counter stays one it can hold.
+      permits.allowance = Math.max(permits.allowance + amount - tokensUsed, -permits.max);
     }
   }
 
