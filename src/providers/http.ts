@@ -4,6 +4,7 @@ import { Pool, type Dispatcher, type FormData } from "undici";
 import { Attempt } from "./attempt.js";
 import { dispatchForBody, utf8Text, type BodyAnswer, type ResponseHeaders } from "./dispatch.js";
 import { ProviderError, providerErrorFromResponse } from "./errors.js";
+import { credentialsIn, redact } from "./redact.js";
 import type { CallOptions } from "./spec.js";
 import { SseOverflowError, type SseBursts } from "./sse.js";
 import { openSse, type SseAnswerOptions } from "./sse-answer.js";
@@ -65,6 +66,8 @@ export class UpstreamClient {
   private readonly timeoutMs: number | undefined;
   private readonly errorFromResponse: (status: number, headers: ResponseHeaders, bodyText: string) => ProviderError;
   private readonly sseAnswer: SseAnswerOptions;
+  /** The credentials this client sends, longest first; never relayed in an upstream's error message. */
+  private readonly secrets: string[];
 
   constructor(options: UpstreamClientOptions) {
     const url = new URL(options.baseUrl);
@@ -77,6 +80,7 @@ export class UpstreamClient {
     this.jsonBodyHeaders = Object.assign({}, options.headers, { "content-type": "application/json" });
     this.jsonHeaders = Object.assign({}, options.headers, { "content-type": "application/json", accept: "application/json" });
     this.sseHeaders = Object.assign({}, options.headers, { "content-type": "application/json", accept: "text/event-stream" });
+    this.secrets = credentialsIn(options.headers);
     this.errorFromResponse =
       options.errorFromResponse ?? ((status, headers, text) => providerErrorFromResponse(this.provider, status, headers, text));
     this.sseAnswer = {
@@ -157,8 +161,13 @@ export class UpstreamClient {
     return answer;
   }
 
+  /**
+   * A non-2xx answer, classified. Its message may reach the client (a 400 is relayed as the caller's
+   * mistake), and some upstreams echo the request's headers in it: Airlock's credentials are taken out
+   * of the text first, before anything reads or cuts it.
+   */
   private refusal(status: number, headers: ResponseHeaders, body: Buffer): ProviderError {
-    return this.errorFromResponse(status, headers, utf8Text(body).slice(0, MAX_ERROR_BODY_CHARS));
+    return this.errorFromResponse(status, headers, redact(utf8Text(body), this.secrets).slice(0, MAX_ERROR_BODY_CHARS));
   }
 
   private protocolError(message: string, cause?: unknown): ProviderError {
