@@ -1,4 +1,5 @@
 import { AirlockError } from "../core/errors.js";
+import { ProviderError } from "../providers/errors.js";
 import type { EmbedRequest, EmbedResult } from "../providers/spec.js";
 import { embedWorstCase } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
@@ -17,6 +18,9 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   }
   return runSingle(deps, ctx, begun, () => embedWorstCase(body.input), async (target, attempt) => {
     const result = await target.provider.embed({ ...body, model: target.upstreamId }, attempt);
+    // Checked inside the attempt, so that a malformed answer fails it (and its ledger row says so)
+    // rather than passing as a success that the response then cannot be built from.
+    checkEmbeddings(result, target.providerName);
     if (result.usageReported !== false) return result;
     // No tokens reported: count the input's text rather than record a silent zero (the row is flagged).
     const { texts, tokens } = inputParts(body.input);
@@ -25,9 +29,28 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   });
 }
 
+/** As OpenAI takes it: a non-empty string, or a non-empty array of non-empty strings, of token ids, or of non-empty token arrays. */
 function isInput(input: unknown): boolean {
   if (typeof input === "string") return input.length > 0;
-  return Array.isArray(input) && input.length > 0;
+  if (!Array.isArray(input) || input.length === 0) return false;
+  const first: unknown = input[0];
+  if (typeof first === "string") return input.every((item) => typeof item === "string" && item.length > 0);
+  if (typeof first === "number") return isTokenArray(input);
+  return input.every((item) => Array.isArray(item) && item.length > 0 && isTokenArray(item));
+}
+
+function isTokenArray(items: unknown[]): boolean {
+  return items.every((token) => Number.isSafeInteger(token) && (token as number) >= 0);
+}
+
+/** Every item an object with a whole-number index and its vector (numbers, or base64 text). */
+function checkEmbeddings(result: EmbedResult, provider: string): void {
+  const ok = Array.isArray(result.data) && result.data.every((item: unknown) => {
+    if (typeof item !== "object" || item === null) return false;
+    const { index, embedding } = item as { index?: unknown; embedding?: unknown };
+    return Number.isSafeInteger(index) && (Array.isArray(embedding) || typeof embedding === "string");
+  });
+  if (!ok) throw new ProviderError(`${provider}: upstream embeddings answer holds an item without an index and a vector`, { kind: "protocol", provider });
 }
 
 /** The texts to count, and the tokens already given as token arrays. */
