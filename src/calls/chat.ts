@@ -30,7 +30,7 @@ export async function runChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest
         const sent = upstreamChatRequest(prepared, target);
         return { sent, result: await target.provider.chat(sent, attempt) };
       },
-      executeOptions(deps, plan, record, call),
+      executeOptions(deps, ctx, plan, record, call),
     );
     record.model = model;
     let result = value.result;

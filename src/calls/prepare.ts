@@ -1,6 +1,7 @@
 import { SpanKind, type Span } from "@opentelemetry/api";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
+import { modelLabel, modelNameProblem } from "../core/model-name.js";
 import type { ChatMessage, ChatRequest } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { ExecuteOptions } from "../routing/execute.js";
@@ -11,7 +12,9 @@ import type { CallContext, CallDeps } from "./context.js";
 import { GEN_AI_OPERATION, settle, type CallRecord } from "./settle.js";
 import { askForShape, outputContract, type OutputContract } from "./structured.js";
 
-function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): CallRecord {
+function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, model: string | undefined): CallRecord {
+  // What the ledger and the span keep of the name: a refused one too, but never unbounded or unstorable.
+  const requestedModel = modelLabel(model);
   return {
     endpoint,
     stream,
@@ -35,6 +38,8 @@ export function refuseUnplanned(deps: CallDeps, ctx: CallContext, endpoint: Endp
 export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
   const record = newRecord(deps, endpoint, stream, requestedModel);
   try {
+    const badName = requestedModel === undefined ? undefined : modelNameProblem(requestedModel);
+    if (badName) throw new AirlockError("invalid_request", badName, { param: "model" });
     // Guards, before anything can reach an upstream. The global switch stops every call, even one that could not be planned.
     const stoppedAll = deps.killSwitch.check(undefined);
     if (stoppedAll) throw stoppedAll;
@@ -61,7 +66,7 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     return { plan, record };
   } catch (err) {
     // A refused operation (disabled, misconfigured) is still recorded under its name.
-    record.operation ??= deps.catalog.operations.get(requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
+    record.operation ??= deps.catalog.operations.get(record.requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
     throw refuse(deps, ctx, record, err);
   }
 }
@@ -163,7 +168,7 @@ export function callCancellation(deps: CallDeps, ctx: CallContext): Cancellation
   return new Cancellation(ctx.signal, deps.config.timeouts.requestMs);
 }
 
-export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, signal: AbortSource): ExecuteOptions {
+export function executeOptions(deps: CallDeps, ctx: CallContext, plan: Plan, record: CallRecord, signal: AbortSource): ExecuteOptions {
   return {
     policy: plan.operation?.retryPolicy ?? deps.config.retry,
     clock: deps.clock,
@@ -172,7 +177,19 @@ export function executeOptions(deps: CallDeps, plan: Plan, record: CallRecord, s
     attemptTimeoutMs: (model: CatalogModel) => attemptTimeoutMs(deps, plan, model),
     breakers: deps.breakers,
     guard: () => deps.killSwitch.checkSettled(plan.operation?.name),
+    onUnexpectedError: (error, model) => logUnexpected(deps, ctx, error, model),
   };
+}
+
+/**
+ * An adapter threw something it should not (a bug, not an upstream failure). Logged by its kind and
+ * stack frames only: an error's message may quote the request (a JSON parse error quotes its input),
+ * and prompt text never goes to the log.
+ */
+function logUnexpected(deps: CallDeps, ctx: CallContext, error: unknown, model: CatalogModel): void {
+  const name = error instanceof Error ? error.name : typeof error;
+  const frames = error instanceof Error && typeof error.stack === "string" ? error.stack.split("\n").filter((line) => line.trimStart().startsWith("at ")).join("\n") : undefined;
+  deps.logger.error({ requestId: ctx.requestId, model: model.id, provider: model.providerName, error: name, stack: frames }, "provider adapter failed inside Airlock; trying the next candidate");
 }
 
 export function attemptTimeoutMs(deps: CallDeps, plan: Plan, model: CatalogModel): number {

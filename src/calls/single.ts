@@ -28,7 +28,7 @@ export async function runSingle<T extends { usage: Usage; usageReported?: boolea
   if (held) await held;
   const cancellation = callCancellation(deps, ctx);
   try {
-    const { value, model } = await executeWithFallbacks(plan.candidates, call, executeOptions(deps, plan, record, cancellation));
+    const { value, model } = await executeWithFallbacks(plan.candidates, call, executeOptions(deps, ctx, plan, record, cancellation));
     record.model = model;
     record.usage = value.usage;
     record.usageEstimated = value.usageReported === false;

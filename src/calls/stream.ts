@@ -75,7 +75,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
         const iterator = iterable[Symbol.asyncIterator]();
         return { iterator, first: await iterator.next() };
       },
-      executeOptions(deps, plan, record, call),
+      executeOptions(deps, ctx, plan, record, call),
     );
     opened = executed.value;
     model = executed.model;

@@ -179,6 +179,8 @@ export const configSchema = z
         bodyLimitBytes: z.number().int().positive().default(1024 * 1024),
         /** Audio uploads (transcription) are larger: OpenAI takes files up to 25 MB, plus the form around them. */
         audioBodyLimitBytes: z.number().int().positive().default(26 * 1024 * 1024),
+        /** How long a request body may take to arrive whole; a client that stalls mid-body gets 408. Audio uploads included. */
+        bodyTimeoutMs: z.number().int().positive().default(60_000),
         /** How long a SIGTERM waits for in-flight calls before closing. */
         shutdownGraceMs: z.number().int().nonnegative().default(10_000),
       })

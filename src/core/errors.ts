@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   request_too_large: 413,
+  // The client did not send its whole body in time (`server.bodyTimeoutMs`); the connection is closed.
+  request_timeout: 408,
   schema_validation: 422,
   approval_required: 403,
   budget_exceeded: 429,
@@ -31,6 +33,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   forbidden: "permission_error",
   not_found: "not_found_error",
   request_too_large: "invalid_request_error",
+  request_timeout: "invalid_request_error",
   schema_validation: "invalid_request_error",
   approval_required: "permission_error",
   budget_exceeded: "insufficient_quota",

@@ -18,6 +18,8 @@ export interface GatewayContext {
   logger: Logger;
   bodyLimitBytes: number;
   audioBodyLimitBytes: number;
+  /** How long a request's body may take to arrive whole once a handler asks for it. */
+  bodyTimeoutMs: number;
   startedAt: Date;
   /** Where /metrics comes from; in a cluster worker, every worker's metrics summed. */
   metricsText(): Promise<string>;

@@ -3,10 +3,12 @@ import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
-import { readBody } from "./http.js";
+import { nestsDeeperThan, readBody } from "./http.js";
 
 /** Over Node's 16 KiB stream high-water mark, so that a body this size that arrives whole has paused the socket. */
 const LIMIT = 40_000;
+/** Short, so that a stalled body is given up on within a test. */
+const TIMEOUT_MS = 300;
 
 interface Outcome {
   ok: boolean;
@@ -29,7 +31,7 @@ async function bodyServer(): Promise<{ server: Server; port: number; outcomes: O
       await Promise.resolve();
       let outcome: Outcome;
       try {
-        const body = await readBody(req, LIMIT);
+        const body = await readBody(req, LIMIT, TIMEOUT_MS);
         outcome = { ok: true, read: readBy(req), bytes: body.length, text: body.toString("utf8").slice(0, 20) };
       } catch (err) {
         res.statusCode = err instanceof AirlockError ? err.status : 500;
@@ -126,6 +128,16 @@ describe("readBody", () => {
     expect(JSON.parse(answers[0]!)).toMatchObject({ ok: false, code: "request_too_large" });
   });
 
+  it("answers request_timeout to a body that does not come whole in time", async () => {
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("utf8")));
+    socket.write(`POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{"model":`);
+    await expect.poll(() => answer, { timeout: 2_000 }).toMatch(/^HTTP\/1\.1 408 /);
+    socket.destroy();
+    expect(outcomes[0]).toMatchObject({ ok: false, read: "events", code: "request_timeout" });
+  });
+
   it("gives up on a body whose client left before it came whole", async () => {
     const socket = connect(port, "127.0.0.1");
     socket.write(`POST /x HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"model":`);
@@ -133,5 +145,27 @@ describe("readBody", () => {
     socket.destroy();
     await expect.poll(() => outcomes.length, { timeout: 2_000 }).toBe(1);
     expect(outcomes[0]).toMatchObject({ ok: false, code: "client_closed" });
+  });
+});
+
+describe("nestsDeeperThan", () => {
+  const deep = (text: string, max: number) => nestsDeeperThan(Buffer.from(text), max);
+
+  it("counts arrays and objects, and only the deepest point matters", () => {
+    expect(deep('{"a":[{"b":[]}]}', 4)).toBe(false);
+    expect(deep('{"a":[{"b":[]}]}', 3)).toBe(true);
+    expect(deep("[[]][[]][[]]", 2)).toBe(false);
+  });
+
+  it("does not count brackets inside strings, escaped quotes and backslashes included", () => {
+    expect(deep('["[[[[{{{{"]', 1)).toBe(false);
+    expect(deep('["\\\\"[]]', 1)).toBe(true); // the string is one backslash: the [] after it counts
+    expect(deep('["\\\\"]', 1)).toBe(false);
+    expect(deep('["a\\\\"[[[["]', 1)).toBe(true);
+    expect(deep('["a\\\\\\"[[[["]', 1)).toBe(false); // an escaped quote does not end the string
+  });
+
+  it("finds a body nested 150,000 levels deep", () => {
+    expect(deep("[".repeat(150_000) + "]".repeat(150_000), 128)).toBe(true);
   });
 });

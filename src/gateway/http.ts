@@ -19,7 +19,8 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
   }
   const extra: Headers = Object.assign({}, headers);
   if (error.retryAfterSeconds !== undefined) extra["retry-after"] = Math.ceil(error.retryAfterSeconds);
-  if (error.code === "request_too_large") extra.connection = "close";
+  // The rest of the body is not read: the connection cannot carry another request after it.
+  if (error.code === "request_too_large" || error.code === "request_timeout") extra.connection = "close";
   sendJson(res, error.status, error.toJSON(), extra);
   return error;
 }
@@ -28,11 +29,14 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
  * The body as JSON (see readBody for the limit). `options.empty` stands in for an empty body where one
  * is allowed (an action with no fields).
  */
-export async function readJson(req: IncomingMessage, limitBytes: number, options: { empty?: unknown } = {}): Promise<unknown> {
-  const body = await readBody(req, limitBytes);
+export async function readJson(req: IncomingMessage, limits: BodyLimits, options: { empty?: unknown } = {}): Promise<unknown> {
+  const body = await readBody(req, limits.bodyLimitBytes, limits.bodyTimeoutMs);
   if (body.length === 0) {
     if (options.empty !== undefined) return options.empty;
     throw new AirlockError("invalid_request", "the request body is empty; expected JSON");
+  }
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) {
+    throw new AirlockError("invalid_request", `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
   }
   try {
     return JSON.parse(body.toString("utf8"));
@@ -42,10 +46,46 @@ export async function readJson(req: IncomingMessage, limitBytes: number, options
 }
 
 /**
- * The whole body. A declared length over `limitBytes` is refused before a byte is read; an undeclared
- * (chunked) body is counted as it arrives and refused the moment it passes the limit.
+ * How deep a request's arrays and objects may nest. JSON.parse takes any depth, but what the body goes
+ * through afterwards recurses (JSON.stringify towards the upstream, schema checks) and would overflow the
+ * stack on a few thousand levels. Real requests (tool schemas included) stay far below this.
  */
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Whether JSON text nests past `max`, in one pass over its bytes before the parse (a few µs for a usual
+ * chat body, about a millisecond per MiB). Brackets inside strings do not count. The text need not be
+ * valid JSON: the parse that follows judges that.
+ */
+export function nestsDeeperThan(json: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const byte = json[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++; // a backslash escapes the next byte, a quote included
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) {
+      if (++depth > max) return true;
+    } else if (byte === 0x7d || byte === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** How much of a body Airlock takes, and for how long it waits for it (the gateway's settings). */
+export interface BodyLimits {
+  bodyLimitBytes: number;
+  bodyTimeoutMs: number;
+}
+
+/**
+ * The whole body. A declared length over `limitBytes` is refused before a byte is read; an undeclared
+ * (chunked) body is counted as it arrives and refused the moment it passes the limit. A body not whole
+ * within `timeoutMs` of being asked for is refused with `request_timeout` (408): a client that declares
+ * more than it sends would otherwise hold its connection, and a slot of the gateway, forever.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > limitBytes) return Promise.reject(tooLarge(limitBytes));
   // A small body usually comes in the packet with its headers, and by the time a handler asks, the
@@ -64,21 +104,26 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    const giveUp = (error: AirlockError) => {
+      done = true;
+      clearTimeout(deadline);
+      chunks.length = 0;
+      req.pause();
+      reject(error);
+    };
+    const deadline = setTimeout(() => {
+      if (!done) giveUp(new AirlockError("request_timeout", `the request body did not arrive whole within ${timeoutMs} ms`));
+    }, timeoutMs);
     req.on("data", (chunk: Buffer) => {
       if (done) return;
       size += chunk.length;
-      if (size > limitBytes) {
-        done = true;
-        chunks.length = 0;
-        req.pause();
-        reject(tooLarge(limitBytes));
-        return;
-      }
+      if (size > limitBytes) return giveUp(tooLarge(limitBytes));
       chunks.push(chunk);
     });
     req.on("end", () => {
       if (done) return;
       done = true;
+      clearTimeout(deadline);
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
     // A request stream fails only when its client's connection does (reset, or aborted mid-body): the
@@ -87,6 +132,7 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
     const cut = () => {
       if (done) return;
       done = true;
+      clearTimeout(deadline);
       reject(clientClosedError(BODY_CUT));
     };
     req.on("error", cut);

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import Router, { type HTTPVersion } from "find-my-way";
 import { Cancellation } from "../core/cancel.js";
 import { AirlockError, clientClosedError } from "../core/errors.js";
@@ -64,13 +65,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: options.logger,
     bodyLimitBytes: options.bodyLimitBytes ?? options.plane.loaded.config.server.bodyLimitBytes,
     audioBodyLimitBytes: options.plane.loaded.config.server.audioBodyLimitBytes,
+    bodyTimeoutMs: options.plane.loaded.config.server.bodyTimeoutMs,
     startedAt: new Date(),
     metricsText: options.metricsText ?? (() => options.plane.metrics.text()),
     requestsInFlight: () => inFlight,
   };
   const router = Router<HTTPVersion.V1>({
     ignoreTrailingSlash: true,
-    defaultRoute: (req, res) => sendError(res, new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`)),
+    defaultRoute: (req, res) => sendError(res, new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`), { "x-request-id": requestIdOf(req) }),
   });
   const routes: Array<[string, string, Handler]> = [
     ["GET", "/", dashboard.page()],
@@ -146,10 +148,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   for (const [method, path, handler] of routes) router.on(method as "GET", path, (req, res, params, _store, query) => run(handler, req, res, params, query));
 
   function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
-    const incoming = req.headers["x-request-id"];
     const cancellation = new Cancellation();
     const scope: RequestScope = {
-      requestId: typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : newRequestId(),
+      requestId: requestIdOf(req),
       startedAt: performance.now(),
       cancellation,
       log: {},
@@ -190,9 +191,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
 
+  // requestTimeout stays off: a body's deadline is readBody's (server.bodyTimeoutMs), answered in Airlock's
+  // error shape and recorded on the ledger, and a long call must not be cut while its answer is awaited.
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
     router.lookup(req, res);
   });
+  server.on("clientError", answerMalformedHttp);
   return {
     server,
     listen: (port, host = "0.0.0.0") =>
@@ -217,6 +221,40 @@ export function createGateway(options: GatewayOptions): Gateway {
       while (running > 0 && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 20));
     },
   };
+}
+
+/** The caller's own request id when it is a usable one, else a new one. */
+function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers["x-request-id"];
+  return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : newRequestId();
+}
+
+/**
+ * A request Node's parser refused (duplicate or negative Content-Length, a NUL in a header, headers over
+ * the 16 KiB limit…) never reaches a handler. Answered here in OpenAI's error shape, as every other error
+ * is, instead of Node's bare status line; then the connection closes, as nothing after the bad bytes can
+ * be read reliably.
+ */
+function answerMalformedHttp(err: Error & { code?: string }, socket: Duplex): void {
+  const pending = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  // A reset socket is gone, and one whose response has started cannot take a second status line.
+  if (err.code === "ECONNRESET" || !socket.writable || pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, error] = malformedHttpAnswer(err.code);
+  const body = JSON.stringify(error.toJSON());
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${newRequestId()}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function malformedHttpAnswer(code: string | undefined): [number, string, AirlockError] {
+  if (code === "HPE_HEADER_OVERFLOW") return [431, "Request Header Fields Too Large", new AirlockError("request_too_large", "the request headers are over the 16 KiB limit")];
+  // Node's own headers timeout (its default 60 s) for a client that never finishes its headers.
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request Timeout", new AirlockError("request_timeout", "the request headers did not arrive in time")];
+  return [400, "Bad Request", new AirlockError("invalid_request", "the request is not valid HTTP")];
 }
 
 /** Why a request still open when the shutdown's grace ran out ended: the gateway's doing, not its client's. */

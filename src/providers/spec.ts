@@ -28,7 +28,8 @@ export interface ToolCall {
 
 export interface ChatMessage {
   role: Role;
-  content: string | ContentPart[] | null;
+  /** Absent or null on an assistant message that carries only tool_calls, as OpenAI allows. */
+  content?: string | ContentPart[] | null;
   name?: string;
   tool_calls?: ToolCall[];
   tool_call_id?: string;

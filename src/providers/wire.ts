@@ -1,5 +1,6 @@
 /** Small readers for upstream JSON that is trusted in shape but not in every field being present. */
 
+import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "./errors.js";
 
 export type JsonObject = Record<string, unknown>;
@@ -35,11 +36,18 @@ export function parseEvent(data: string, provider: string): JsonObject {
   throw new ProviderError(`${provider}: upstream stream carried an event that is not a JSON object`, { kind: "protocol", provider });
 }
 
-/** A message's text: its string content, or its text parts joined; images and other parts are not text. */
-export function messageText(content: string | ReadonlyArray<{ type: string; text?: string }> | null): string {
-  if (content === null) return "";
+/** A message's text: its string content, or its text parts joined; images and other parts are not text. Absent content is none. */
+export function messageText(content: string | ReadonlyArray<{ type: string; text?: string }> | null | undefined): string {
+  if (content === null || content === undefined) return "";
   if (typeof content === "string") return content;
   let out = "";
   for (const part of content) if (part.type === "text" && typeof part.text === "string") out += part.text;
   return out;
+}
+
+/** An image part's URL; a part without one is the caller's mistake, refused as such (the gateway checks this first). */
+export function imageUrl(part: { image_url?: unknown }): string {
+  const image = part.image_url;
+  if (isObject(image) && typeof image.url === "string") return image.url;
+  throw new AirlockError("invalid_request", "an image_url part needs image_url.url", { param: "messages" });
 }

@@ -5,7 +5,7 @@ import { ProviderError } from "../providers/errors.js";
 import type { LedgerAttempt } from "../store/schema/ledger.js";
 import type { CircuitBreakers } from "./breaker.js";
 import type { CatalogModel } from "./catalog.js";
-import { decideRetry, failureReason, type RetryPolicy } from "./retry.js";
+import { decideRetry, failureReason, isAbort, type RetryPolicy } from "./retry.js";
 
 export type AttemptRecord = LedgerAttempt;
 
@@ -26,6 +26,8 @@ export interface ExecuteOptions {
    * later, once the state it judges by is known.
    */
   guard?: () => AirlockError | undefined | Promise<AirlockError | undefined>;
+  /** Told of an attempt that failed with neither a ProviderError nor an AirlockError: a defect to log. */
+  onUnexpectedError?: (error: unknown, model: CatalogModel) => void;
 }
 
 export interface Executed<T> {
@@ -87,6 +89,7 @@ export async function executeWithFallbacks<T>(
         pendingDelay = 0;
         // The call itself ended: its deadline passed, its client left, or the gateway shut down.
         if (options.signal.aborted) throw abortedCallError(options.signal.reason, CALL_ENDED, { attempts: publicAttempts(attempts) });
+        if (!(error instanceof ProviderError) && !(error instanceof AirlockError) && !isAbort(error)) options.onUnexpectedError?.(error, model);
         if (breakers && countsAgainstTarget(error)) breakers.recordFailure(model.id);
         const decision = decideRetry(error, made, options.policy);
         if (decision.action === "stop") throw finalError(error, attempts);

@@ -30,7 +30,10 @@ export function decideRetry(error: unknown, attemptsMade: number, policy: RetryP
     // A target that Airlock itself refuses (noop provider) may have a working sibling.
     return error.code === "disabled" ? { action: "fallback" } : { action: "stop" };
   }
-  if (!(error instanceof ProviderError)) return { action: "stop" };
+  // Anything else is a defect inside Airlock (an adapter's translation threw). Trying the same target
+  // again would fail the same way, but the next candidate may use another adapter that translates the
+  // request differently, so the call moves on rather than failing outright. It is logged where it happens.
+  if (!(error instanceof ProviderError)) return { action: "fallback" };
   if (!error.isRetryable) return error.fallbackable ? { action: "fallback" } : { action: "stop" };
   if (attemptsMade >= policy.maxAttempts) return { action: "fallback" };
   if (error.retryAfterMs !== undefined) {

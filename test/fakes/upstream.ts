@@ -15,7 +15,10 @@ export type FakeFlavor = "openai" | "anthropic" | "gemini";
 export type FakeScenario =
   /** `content` replaces the assistant's text in the recorded payload (streamed: in its first text chunk, later ones emptied). */
   | { kind: "ok"; fixture?: string; content?: string }
-  | { kind: "error"; status: number; headers?: Record<string, string>; body?: unknown }
+  /** `echoCredentials`: the error message quotes the request's auth header, as some upstreams' 400s quote the request. */
+  | { kind: "error"; status: number; headers?: Record<string, string>; body?: unknown; echoCredentials?: boolean }
+  /** A 200 JSON answer with this body instead of the recorded payload (a malformed answer). */
+  | { kind: "body"; body: unknown }
   | { kind: "hang" }
   | { kind: "cut"; afterChunks: number }
   | { kind: "noUsage" };
@@ -93,6 +96,7 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
       if (audio !== undefined && (scenario.kind === "ok" || scenario.kind === "noUsage")) {
         return answerAudio(audio, body, scenario.kind === "ok" ? scenario.fixture : undefined, res, baseHeaders(flavor, requestId));
       }
+      if (scenario.kind === "error" && scenario.echoCredentials) return sendEchoingError(flavor, scenario.status, req, res, requestId);
       if (audio !== undefined) return answer(flavor, "chat", false, scenario, body, res, requestId, options);
       const route = routeOf(flavor, req.method, path.split("?")[0]!);
       if (route === undefined) return sendJson(res, 404, notFoundBody(flavor), baseHeaders(flavor, requestId));
@@ -158,6 +162,7 @@ async function answer(
     }
   }
   if (route === "models") return sendJson(res, 200, MODELS, headers);
+  if (scenario.kind === "body") return sendJson(res, 200, scenario.body, headers);
 
   const fixture = (scenario.kind === "ok" ? scenario.fixture : undefined) ?? defaultFixture(flavor, route, options.chatFixture);
   const dropUsage = scenario.kind === "noUsage";
@@ -349,6 +354,15 @@ export function errorBodyFor(flavor: FakeFlavor, status: number): unknown {
   }
   const error = OPENAI_ERRORS[status] ?? { message: `Error ${status}`, type: status >= 500 ? "server_error" : "invalid_request_error", param: null, code: null };
   return { error };
+}
+
+/** The provider's error body for `status`, its message quoting the credentials the request came with. */
+function sendEchoingError(flavor: FakeFlavor, status: number, req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  const credentials = req.headers.authorization ?? req.headers["x-api-key"] ?? req.headers["x-goog-api-key"];
+  const quoted = `Invalid request; auth was ${Array.isArray(credentials) ? credentials[0] : credentials}`;
+  const body = structuredClone(errorBodyFor(flavor, status)) as { error: { message: string } }; // the table is shared
+  body.error.message = quoted;
+  sendJson(res, status, body, { ...baseHeaders(flavor, requestId), ...errorHeadersFor(flavor, status) });
 }
 
 function notFoundBody(flavor: FakeFlavor): unknown {

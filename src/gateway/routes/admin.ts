@@ -8,7 +8,7 @@ import { isObject, readJson, sendJson } from "../http.js";
 export function createKey(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
     const name = optionalString(body, "name");
     if (!name) throw new AirlockError("invalid_request", "name is required", { param: "name" });

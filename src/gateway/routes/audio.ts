@@ -5,7 +5,7 @@ import type { SpeechRequest, TranscriptionRequest } from "../../providers/spec.j
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { isObject, readBody } from "../http.js";
-import { airlockHeaders, callContext, readValid } from "./openai.js";
+import { airlockHeaders, callContext, checkModelName, readValid } from "./openai.js";
 
 /** `POST /v1/audio/transcriptions`: OpenAI's multipart upload, answered in the format the client asked for. */
 export function transcriptions(gw: GatewayContext): Handler {
@@ -14,7 +14,7 @@ export function transcriptions(gw: GatewayContext): Handler {
     const ctx = callContext(req, scope, principal);
     let request: TranscriptionRequest;
     try {
-      request = await readTranscription(req, gw.audioBodyLimitBytes);
+      request = await readTranscription(req, gw.audioBodyLimitBytes, gw.bodyTimeoutMs);
     } catch (err) {
       throw gw.plane.refuse(ctx, "transcriptions", undefined, err);
     }
@@ -37,12 +37,12 @@ export function speech(gw: GatewayContext): Handler {
 }
 
 
-async function readTranscription(req: IncomingMessage, limitBytes: number): Promise<TranscriptionRequest> {
+async function readTranscription(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<TranscriptionRequest> {
   const type = req.headers["content-type"] ?? "";
   if (!type.toLowerCase().startsWith("multipart/form-data")) {
     throw new AirlockError("invalid_request", "the body must be multipart/form-data with the audio in a `file` field");
   }
-  const body = await readBody(req, limitBytes);
+  const body = await readBody(req, limitBytes, timeoutMs);
   let form: FormData;
   try {
     form = await new Response(body, { headers: { "content-type": type } }).formData();
@@ -53,6 +53,7 @@ async function readTranscription(req: IncomingMessage, limitBytes: number): Prom
   if (file === null || typeof file === "string") throw new AirlockError("invalid_request", "a `file` field with the audio is required", { param: "file" });
   const model = form.get("model");
   if (model !== null && typeof model !== "string") throw new AirlockError("invalid_request", "model must be text", { param: "model" });
+  checkModelName(model ?? undefined);
   if (form.get("stream") === "true") throw new AirlockError("invalid_request", "streamed transcriptions are not supported; leave `stream` unset", { param: "stream" });
   const fields: Array<[string, string]> = [];
   for (const [name, value] of form.entries()) {

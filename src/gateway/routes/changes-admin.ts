@@ -14,7 +14,7 @@ const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
 export function proposeChange(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    sendJson(res, 201, await gw.plane.changes.propose(await readJson(req, gw.bodyLimitBytes), principal));
+    sendJson(res, 201, await gw.plane.changes.propose(await readJson(req, gw), principal));
   };
 }
 
@@ -40,7 +40,7 @@ export function getChange(gw: GatewayContext): Handler {
 export function approveChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const { note } = parseRequest(decisionBody, await readJson(req, gw.bodyLimitBytes, { empty: {} }), "approval");
+    const { note } = parseRequest(decisionBody, await readJson(req, gw, { empty: {} }), "approval");
     sendJson(res, 200, await gw.plane.changes.approve(params.id ?? "", principal, note));
   };
 }
@@ -49,7 +49,7 @@ export function approveChange(gw: GatewayContext): Handler {
 export function rejectChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const { note } = parseRequest(decisionBody, await readJson(req, gw.bodyLimitBytes, { empty: {} }), "rejection");
+    const { note } = parseRequest(decisionBody, await readJson(req, gw, { empty: {} }), "rejection");
     sendJson(res, 200, await gw.plane.changes.reject(params.id ?? "", principal, note));
   };
 }
@@ -67,7 +67,7 @@ export function listGrants(gw: GatewayContext): Handler {
 export function createGrant(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 201, await gw.plane.grants.grant(await readJson(req, gw.bodyLimitBytes), principal));
+    sendJson(res, 201, await gw.plane.grants.grant(await readJson(req, gw), principal));
   };
 }
 

@@ -53,7 +53,7 @@ export function clientScript(): Handler {
 /** `POST /dashboard/login` `{"key"}`: an admin key becomes a session cookie (HttpOnly, SameSite=Strict). */
 export function login(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     const key = typeof body === "object" && body !== null ? (body as { key?: unknown }).key : undefined;
     if (typeof key !== "string" || key.length === 0) throw new AirlockError("invalid_request", "send the admin key as {\"key\": \"sk-…\"}", { param: "key" });
     const principal = await gw.plane.authenticate(key);

@@ -10,7 +10,7 @@ import { enumParam, limitParam, readJson, sendJson } from "../http.js";
 export function createDirective(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    sendJson(res, 201, await gw.plane.directives.create(await readJson(req, gw.bodyLimitBytes), principal));
+    sendJson(res, 201, await gw.plane.directives.create(await readJson(req, gw), principal));
   };
 }
 

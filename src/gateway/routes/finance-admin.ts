@@ -7,7 +7,7 @@ import { readJson, sendJson } from "../http.js";
 export function addOperatingCost(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const saved = await gw.plane.finance.addOperatingCost(await readJson(req, gw.bodyLimitBytes), principal.keyId);
+    const saved = await gw.plane.finance.addOperatingCost(await readJson(req, gw), principal.keyId);
     sendJson(res, 201, saved);
   };
 }
@@ -16,7 +16,7 @@ export function addOperatingCost(gw: GatewayContext): Handler {
 export function addRevenue(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const saved = await gw.plane.finance.addRevenue(await readJson(req, gw.bodyLimitBytes), principal.keyId);
+    const saved = await gw.plane.finance.addRevenue(await readJson(req, gw), principal.keyId);
     sendJson(res, 201, saved);
   };
 }

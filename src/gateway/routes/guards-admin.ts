@@ -26,7 +26,7 @@ export function killSwitchStatus(gw: GatewayContext): Handler {
 export function flipKillSwitch(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const flip = parseRequest(flipBody, await readJson(req, gw.bodyLimitBytes), "kill switch");
+    const flip = parseRequest(flipBody, await readJson(req, gw), "kill switch");
     sendJson(res, 200, await gw.plane.flipKillSwitch(flip, principal));
   };
 }
@@ -58,7 +58,7 @@ export function putBudget(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const name = budgetName(params);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "budget", name, body);
     sendJson(res, 200, await gw.plane.budgets.put(name, body, principal));
   };
@@ -98,7 +98,7 @@ export function putRateLimit(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
     const name = rateLimitName(params);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     const saved = await gw.plane.rateLimits.put(name, body, principal);
     gw.logger.info({ requestId: scope.requestId, rateLimit: saved.name, by: principal.keyId }, "rate limit set");
     sendJson(res, 200, saved);

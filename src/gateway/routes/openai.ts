@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
+import { modelNameProblem } from "../../core/model-name.js";
 import type { Endpoint } from "../../routing/plan.js";
 import { identityOf } from "../../providers/chunk-wire.js";
 import type { ChatChunk, ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
@@ -9,8 +10,7 @@ import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { headerLabel, isObject, readJson, sendJson } from "../http.js";
 import { SSE_HEADERS, SseWriter } from "../sse.js";
-
-const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
+import { validateChat, validateEmbed } from "./openai-body.js";
 
 /** `POST /v1/chat/completions`, streaming and not, in OpenAI's wire format. */
 export function chatCompletions(gw: GatewayContext): Handler {
@@ -124,37 +124,21 @@ export function listModels(gw: GatewayContext): Handler {
 export async function readValid<T extends { model?: string }>(gw: GatewayContext, ctx: CallContext, endpoint: Endpoint, req: IncomingMessage, validate: (body: unknown) => T): Promise<T> {
   let body: unknown;
   try {
-    body = await readJson(req, gw.bodyLimitBytes);
-    return validate(body);
+    body = await readJson(req, gw);
+    const valid = validate(body);
+    // Checked here as well as by the router, so that an unbounded name never reaches the access log.
+    checkModelName(valid.model);
+    return valid;
   } catch (err) {
     const model = isObject(body) && typeof body.model === "string" ? body.model : undefined;
     throw gw.plane.refuse(ctx, endpoint, model, err);
   }
 }
 
-function validateEmbed(body: unknown): Record<string, unknown> & { model?: string } {
-  if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
-  if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
-  return body as Record<string, unknown> & { model?: string };
-}
-
-function validateChat(body: unknown): Record<string, unknown> & { model?: string; stream?: unknown; stream_options?: unknown } {
-  if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
-  if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
-  // An operation with a user template may be called without messages; that is checked once the route is known.
-  if (body.messages === undefined) body.messages = [];
-  if (!Array.isArray(body.messages)) throw new AirlockError("invalid_request", "messages must be a non-empty array", { param: "messages" });
-  body.messages.forEach((message: unknown, i: number) => {
-    if (!isObject(message) || typeof message.role !== "string" || !ROLES.has(message.role)) {
-      throw new AirlockError("invalid_request", `messages[${i}] needs a role (system, developer, user, assistant or tool)`, { param: `messages[${i}].role` });
-    }
-    const content = message.content;
-    if (content !== undefined && content !== null && typeof content !== "string" && !Array.isArray(content)) {
-      throw new AirlockError("invalid_request", `messages[${i}].content must be a string or an array of parts`, { param: `messages[${i}].content` });
-    }
-  });
-  if (body.stream !== undefined && typeof body.stream !== "boolean") throw new AirlockError("invalid_request", "stream must be a boolean", { param: "stream" });
-  return body as Record<string, unknown> & { model?: string };
+/** A requested model that is too long, or holds control characters or unpaired surrogates, is refused. */
+export function checkModelName(model: string | undefined): void {
+  const problem = model === undefined ? undefined : modelNameProblem(model);
+  if (problem) throw new AirlockError("invalid_request", problem, { param: "model" });
 }
 
 export function callContext(req: IncomingMessage, scope: RequestScope, principal: Principal): CallContext {

@@ -27,7 +27,7 @@ export function priceHistory(gw: GatewayContext): Handler {
 export function setPrice(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     if (!isObject(body) || typeof body.model !== "string") throw new AirlockError("invalid_request", "the body must be {model, price}", { param: "model" });
     if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "price", body.model, body.price);
     const saved = await gw.plane.setPrice(body.model, body.price, principal.keyId);
@@ -41,7 +41,7 @@ export function setPrice(gw: GatewayContext): Handler {
 export function importPrices(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     if (!isObject(body) || body.origin !== "openrouter" || !Array.isArray(body.prices)) {
       throw new AirlockError("invalid_request", 'the body must be {origin: "openrouter", prices: [{model, price}]}');
     }

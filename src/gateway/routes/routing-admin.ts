@@ -25,7 +25,7 @@ export function getRoute(gw: GatewayContext): Handler {
 export function putRoute(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     const name = params.name ?? "";
     if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "route", name, body);
     const existed = gw.plane.routes.get(name) !== undefined;
@@ -40,7 +40,7 @@ export function putRoute(gw: GatewayContext): Handler {
 export function patchRoute(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const body = await readJson(req, gw.bodyLimitBytes);
+    const body = await readJson(req, gw);
     if (principal.kind !== "admin") {
       const current = found(gw, params.name);
       return proposeInstead(gw, res, principal, "route", current.name, { ...current.definition, ...(body as object) });

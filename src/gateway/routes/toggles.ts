@@ -49,7 +49,7 @@ export function changeToggle(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const name = nameOf(params);
-    const change = parseRequest(changeBody, await readJson(req, gw.bodyLimitBytes), "feature toggle");
+    const change = parseRequest(changeBody, await readJson(req, gw), "feature toggle");
     sendJson(res, 200, await gw.plane.toggles.change(name, change, principal));
   };
 }
@@ -60,7 +60,7 @@ export function putToggle(gw: GatewayContext): Handler {
     const principal = await requireAdmin(gw.plane, req, scope);
     const name = nameOf(params);
     const existed = gw.plane.toggles.get(name) !== undefined;
-    const saved = await gw.plane.toggles.put({ name, ...parseRequest(putBody, await readJson(req, gw.bodyLimitBytes), "feature toggle") }, principal);
+    const saved = await gw.plane.toggles.put({ name, ...parseRequest(putBody, await readJson(req, gw), "feature toggle") }, principal);
     sendJson(res, existed ? 200 : 201, saved);
   };
 }

@@ -1,7 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from "../spec.js";
-import { isObject, messageText, text } from "../wire.js";
+import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   AnthropicContentBlock,
   AnthropicImageBlock,
@@ -35,13 +35,13 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
         system.push(messageText(message.content));
         break;
       case "user":
-        append(messages, "user", userBlocks(message.content));
+        append(messages, "user", userBlocks(message.content, provider));
         break;
       case "assistant":
         append(messages, "assistant", assistantBlocks(message));
         break;
       case "tool":
-        append(messages, "user", [toolResult(message)]);
+        append(messages, "user", [toolResult(message, provider)]);
         break;
     }
   }
@@ -78,10 +78,10 @@ function append(messages: AnthropicMessageParam[], role: "user" | "assistant", b
   messages.push({ role, content: only?.type === "text" ? only.text : blocks });
 }
 
-function userBlocks(content: ChatMessage["content"]): Array<AnthropicTextBlock | AnthropicImageBlock> {
-  if (content === null) return [];
+function userBlocks(content: ChatMessage["content"], provider: string): Array<AnthropicTextBlock | AnthropicImageBlock> {
+  if (content === null || content === undefined) return [];
   if (typeof content === "string") return [textBlock(content)];
-  return content.map(toContentBlock);
+  return content.map((part) => toContentBlock(part, provider));
 }
 
 function assistantBlocks(message: ChatMessage): AnthropicContentBlock[] {
@@ -94,19 +94,21 @@ function assistantBlocks(message: ChatMessage): AnthropicContentBlock[] {
   return blocks;
 }
 
-function toolResult(message: ChatMessage): AnthropicContentBlock {
+function toolResult(message: ChatMessage, provider: string): AnthropicContentBlock {
   if (message.tool_call_id === undefined) {
     throw new AirlockError("invalid_request", "a tool message needs tool_call_id", { param: "messages" });
   }
-  const content = typeof message.content === "string" || message.content === null
-    ? message.content ?? ""
-    : message.content.map(toContentBlock);
+  const content = Array.isArray(message.content) ? message.content.map((part) => toContentBlock(part, provider)) : message.content ?? "";
   return { type: "tool_result", tool_use_id: message.tool_call_id, content };
 }
 
-function toContentBlock(part: ContentPart): AnthropicTextBlock | AnthropicImageBlock {
+function toContentBlock(part: ContentPart, provider: string): AnthropicTextBlock | AnthropicImageBlock {
   if (part.type === "text") return textBlock(part.text);
-  const url = part.image_url.url;
+  if (part.type !== "image_url") {
+    // Audio, files and other part kinds have no Messages API block here; an OpenAI-compatible sibling may take them.
+    throw new ProviderError(`${provider}: anthropic takes text and image parts only, not ${String((part as { type?: unknown }).type)}`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  const url = imageUrl(part);
   const inline = DATA_URL.exec(url);
   if (inline !== null) return { type: "image", source: { type: "base64", media_type: inline[1]!, data: inline[2]! } };
   if (url.startsWith("https://") || url.startsWith("http://")) return { type: "image", source: { type: "url", url } };

@@ -1,7 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolCall } from "../spec.js";
-import { isObject, messageText, text } from "../wire.js";
+import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   GeminiContent,
   GeminiEmbedRequest,
@@ -101,7 +101,7 @@ function append(contents: GeminiContent[], role: GeminiContent["role"], parts: G
 }
 
 function userParts(content: ChatMessage["content"], provider: string): GeminiPart[] {
-  if (content === null) return [];
+  if (content === null || content === undefined) return [];
   if (typeof content === "string") return [{ text: content }];
   return content.map((part) => toPart(part, provider));
 }
@@ -148,7 +148,11 @@ function functionResponse(message: ChatMessage, names: Map<string, string>): Gem
 
 function toPart(part: ContentPart, provider: string): GeminiPart {
   if (part.type === "text") return { text: part.text };
-  const url = part.image_url.url;
+  if (part.type !== "image_url") {
+    // Audio, files and other part kinds are not translated here; an OpenAI-compatible sibling may take them.
+    throw new ProviderError(`${provider}: gemini takes text and image parts only, not ${String((part as { type?: unknown }).type)}`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  const url = imageUrl(part);
   const inline = DATA_URL.exec(url);
   if (inline !== null) return { inlineData: { mimeType: inline[1]!, data: inline[2]! } };
   if (url.startsWith("https://") || url.startsWith("http://")) {

@@ -18,7 +18,7 @@ export function promptChars(messages: ChatMessage[]): number {
   let chars = 0;
   for (const message of messages) {
     if (typeof message.content === "string") chars += message.content.length;
-    else if (message.content !== null) {
+    else if (Array.isArray(message.content)) {
       for (const part of message.content) if (part.type === "text") chars += part.text.length;
     }
     for (const call of message.tool_calls ?? []) chars += call.function.name.length + call.function.arguments.length;

@@ -1,0 +1,166 @@
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+const BODY_TIMEOUT_MS = 400;
+
+/** Sends raw bytes and collects everything the gateway answers until it closes the connection. */
+function rawExchange(url: string, bytes: string, giveUpMs = 5_000): Promise<{ text: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = "";
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closed: false });
+    }, giveUpMs);
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true });
+    });
+    socket.on("error", reject);
+    socket.write(bytes);
+  });
+}
+
+function jsonOf(answer: string): { error: Record<string, unknown> } {
+  return JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)) as { error: Record<string, unknown> };
+}
+
+/** The gateway's edges: what upstreams answer that Airlock must not pass on as it came, and traffic that is not a well-formed call. */
+describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
+  let openai: FakeUpstream;
+  let anthropic: FakeUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    [openai, anthropic] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic")]);
+    gw = await startTestGateway(kind, {
+      server: { bodyTimeoutMs: BODY_TIMEOUT_MS },
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
+      providers: {
+        oai: { type: "openai-compatible", baseUrl: openai.url, apiKey: "sk-PROV-openai-secret-1234" },
+        anth: { type: "anthropic", baseUrl: anthropic.url, apiKey: "sk-ant-PROV-secret-5678" },
+      },
+      models: [
+        { id: "oai/o4-mini", price: { input: "1.10", output: "4.40", per: "1M" } },
+        { id: "oai/text-embedding-3-small", kind: "embedding", price: { input: "0.02", per: "1M" } },
+        { id: "anth/claude-sonnet-4-5", price: { input: "3", output: "15", per: "1M" } },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([openai?.close(), anthropic?.close()]);
+  });
+
+  describe("embeddings", () => {
+    it("fails a malformed upstream answer as provider_error, and the ledger says the same", async () => {
+      const good = fixtureJson("openai/embeddings");
+      openai.push({ kind: "body", body: { ...good, data: [null, ...good.data] } });
+      const { error, response } = await gw
+        .client()
+        .embeddings.create({ model: "oai/text-embedding-3-small", input: ["a", "b"] })
+        .withResponse()
+        .then((r) => ({ error: undefined, response: r.response }), (e: { status: number; error: Record<string, unknown>; headers: Headers }) => ({ error: e, response: undefined }));
+      expect(response).toBeUndefined();
+      expect(error?.status).toBe(502);
+      expect(error?.error).toMatchObject({ code: "provider_error" });
+      const row = await recordedRow(gw, error!.headers.get("x-request-id"));
+      expect(row).toMatchObject({ outcome: "error", errorCode: "provider_error", httpStatus: 502 });
+    });
+
+    it.each([
+      ["[null]", [null]],
+      ['[""]', [""]],
+      ["[[]]", [[]]],
+      ["[1.5,-2]", [1.5, -2]],
+      ["a mix of text and tokens", ["a", [1]]],
+    ])("refuses input %s with 400 param input, without calling the upstream", async (_case, input) => {
+      const before = openai.requests.length;
+      const res = await fetch(`${gw.url}/v1/embeddings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oai/text-embedding-3-small", input }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "invalid_request", param: "input" });
+      expect(openai.requests.length).toBe(before);
+    });
+
+    it("still takes token ids and token arrays", async () => {
+      for (const input of [[1, 2, 3], [[1, 2], [3]]]) {
+        const res = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input });
+        expect(res.data.length).toBeGreaterThan(0);
+      }
+    });
+  });
+
+  it.each([
+    ["oai/o4-mini", "openai", "sk-PROV-openai-secret-1234"],
+    ["anth/claude-sonnet-4-5", "anthropic", "sk-ant-PROV-secret-5678"],
+  ] as const)("takes the provider's key out of an upstream 400 that echoes it (%s)", async (model, flavor, key) => {
+    (flavor === "openai" ? openai : anthropic).push({ kind: "error", status: 400, echoCredentials: true });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(400);
+    const text = await res.text();
+    expect(text).toContain("auth was [redacted]");
+    expect(text).not.toContain(key);
+    expect(text).not.toContain("PROV");
+  });
+
+  describe("request bodies that never arrive whole", () => {
+    it("answers 408 in OpenAI's shape, closes the connection, and records the call", async () => {
+      const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.adminKey}\r\ncontent-type: application/json\r\n`;
+      const started = Date.now();
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => rawExchange(gw.url, `${head}x-request-id: stall-${kind}-${i}\r\ncontent-length: 1000\r\n\r\n{"model":`)),
+      );
+      for (const answer of answers) {
+        expect(answer.closed).toBe(true);
+        expect(answer.text).toMatch(/^HTTP\/1\.1 408 /);
+        expect(answer.text.toLowerCase()).toContain("connection: close");
+        expect(jsonOf(answer.text).error).toMatchObject({ code: "request_timeout", type: "invalid_request_error" });
+      }
+      expect(Date.now() - started).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
+      const row = await recordedRow(gw, `stall-${kind}-0`);
+      expect(row).toMatchObject({ outcome: "refused", errorCode: "request_timeout", httpStatus: 408 });
+    });
+  });
+
+  describe("errors outside a route", () => {
+    it("gives an unknown path's 404 the caller's x-request-id", async () => {
+      const res = await fetch(`${gw.url}/v1/nope`, { headers: { "x-request-id": "mine-123" } });
+      expect(res.status).toBe(404);
+      expect(res.headers.get("x-request-id")).toBe("mine-123");
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "not_found" });
+    });
+
+    it.each([
+      ["a duplicate Content-Length", "content-length: 2\r\ncontent-length: 3\r\n"],
+      ["a negative Content-Length", "content-length: -1\r\n"],
+      ["a NUL in a header", "x-thing: a\u0000b\r\n"],
+    ])("answers %s with 400 in OpenAI's shape and closes", async (_case, header) => {
+      const answer = await rawExchange(gw.url, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n${header}\r\n{}`);
+      expect(answer.closed).toBe(true);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer.text).toMatch(/\r\nx-request-id: \S+\r\n/);
+      expect(jsonOf(answer.text).error).toMatchObject({ code: "invalid_request", type: "invalid_request_error" });
+    });
+
+    it("answers headers over 16 KB with 431 in OpenAI's shape and closes", async () => {
+      const answer = await rawExchange(gw.url, `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`);
+      expect(answer.closed).toBe(true);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 431 /);
+      expect(jsonOf(answer.text).error).toMatchObject({ code: "request_too_large" });
+    });
+  });
+});
