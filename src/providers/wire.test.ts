@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { count } from "./wire.js";
+import { count, optionalCount, reportedCount } from "./wire.js";
 
 describe("count", () => {
   it("reads whole token counts as they are", () => {
@@ -17,5 +17,17 @@ describe("count", () => {
   it("takes a count past 2^53 as 2^53 - 1, so that a sum of counts stays finite", () => {
     expect([1e300, Number.MAX_VALUE, Number.POSITIVE_INFINITY].map(count)).toEqual(Array(3).fill(Number.MAX_SAFE_INTEGER));
     expect(Number.isFinite(count(1e308) + count(1e308) + count(1e308))).toBe(true);
+  });
+});
+
+describe("reportedCount and optionalCount", () => {
+  it("read a count as count does, and anything that is not a number from 0 up as no count", () => {
+    expect([0, 7, 10.5, 1e300].map(reportedCount)).toEqual([0, 7, 11, Number.MAX_SAFE_INTEGER]);
+    expect([null, undefined, "12", -5, Number.NaN, {}].map(reportedCount)).toEqual(Array(6).fill(undefined));
+  });
+
+  it("optionalCount reads a count left out or null as 0, and any other non-count as no count", () => {
+    expect([undefined, null, 3].map(optionalCount)).toEqual([0, 0, 3]);
+    expect(["3", -3].map(optionalCount)).toEqual([undefined, undefined]);
   });
 });

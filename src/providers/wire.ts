@@ -21,6 +21,22 @@ export function count(value: unknown): number {
   return value <= Number.MAX_SAFE_INTEGER ? Math.ceil(value) : Number.MAX_SAFE_INTEGER;
 }
 
+/**
+ * A count the upstream must report, read as `count` reads it; undefined when it is not a number from 0
+ * up (a string, null, a negative), which is no count at all: billing it as 0 would make the call free.
+ */
+export function reportedCount(value: unknown): number | undefined {
+  return typeof value === "number" && value >= 0 ? count(value) : undefined;
+}
+
+/**
+ * A count that adds to a total but that upstreams leave out, or send as null, when it does not apply
+ * (cache reads, thinking): then it is 0. Anything else must be a count, or the total cannot be known.
+ */
+export function optionalCount(value: unknown): number | undefined {
+  return value === undefined || value === null ? 0 : reportedCount(value);
+}
+
 export function text(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }

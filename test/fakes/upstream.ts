@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { answerAudio, audioRouteOf, readMultipart } from "./audio.js";
+import { hasOverrides, overriddenEvents, overriddenJson, type PayloadOverrides } from "./overrides.js";
 import { GEMINI_NOT_FOUND, geminiErrorBody, geminiHeaders, geminiJson, geminiRoute, geminiStreamEvents, isGeminiCounted, isGeminiStream } from "./gemini.js";
 
 /**
@@ -13,8 +14,11 @@ import { GEMINI_NOT_FOUND, geminiErrorBody, geminiHeaders, geminiJson, geminiRou
 export type FakeFlavor = "openai" | "anthropic" | "gemini";
 
 export type FakeScenario =
-  /** `content` replaces the assistant's text in the recorded payload (streamed: in its first text chunk, later ones emptied). */
-  | { kind: "ok"; fixture?: string; content?: string }
+  /**
+   * `content` replaces the assistant's text in the recorded payload (streamed: in its first text chunk,
+   * later ones emptied); `usage` and `choices` replace those parts of it (see overrides.ts).
+   */
+  | ({ kind: "ok"; fixture?: string; content?: string } & PayloadOverrides)
   /** `echoCredentials`: the error message quotes the request's auth header, as some upstreams' 400s quote the request. */
   | { kind: "error"; status: number; headers?: Record<string, string>; body?: unknown; echoCredentials?: boolean }
   /** A 200 JSON answer with this body instead of the recorded payload (a malformed answer). */
@@ -177,6 +181,7 @@ async function answer(
       events = sseEvents(readFixture(fixture, "sse"), flavor, includeUsage && !dropUsage);
       if (content !== undefined) events = withStreamedContent(events, flavor, content);
     }
+    if (scenario.kind === "ok" && hasOverrides(scenario)) events = overriddenEvents(events, flavor, scenario);
     res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
     let counted = 0;
     for (const event of events) {
@@ -201,6 +206,7 @@ async function answer(
     else parsed.choices[0].message.content = content;
     payload = JSON.stringify(parsed);
   }
+  if (scenario.kind === "ok" && hasOverrides(scenario)) payload = overriddenJson(payload, flavor, scenario);
   if (dropUsage && flavor !== "gemini") {
     const parsed = JSON.parse(payload);
     delete parsed.usage;

@@ -256,6 +256,18 @@ describe("normalizeAnthropicUsage", () => {
       reasoningTokens: 0,
     });
   });
+
+  it("reads counts that are missing, strings or negative as no usage, a cache count among them", () => {
+    for (const usage of [
+      {},
+      { input_tokens: null, output_tokens: null },
+      { input_tokens: "21", output_tokens: "10" },
+      { input_tokens: 21, output_tokens: -10 },
+      { input_tokens: 21, cache_read_input_tokens: "1800", output_tokens: 10 },
+    ]) {
+      expect(normalizeAnthropicUsage(usage as never)).toBeUndefined();
+    }
+  });
 });
 
 async function drain(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {

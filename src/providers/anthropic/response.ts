@@ -1,18 +1,34 @@
 import { ProviderError, providerErrorFromResponse } from "../errors.js";
-import type { ChatResult, FinishReason, ToolCall, Usage } from "../spec.js";
-import { count, isObject } from "../wire.js";
+import { emptyUsage, type ChatResult, type FinishReason, type ToolCall, type Usage } from "../spec.js";
+import { isObject, optionalCount, reportedCount } from "../wire.js";
 import type { AnthropicMessage, AnthropicUsage } from "./wire.js";
 
 /**
  * Anthropic's `input_tokens` excludes cache reads and writes; ours is inclusive, with the cached and
- * cache-write parts broken out so costing can price each at its own rate.
+ * cache-write parts broken out so costing can price each at its own rate. Undefined when the counts
+ * cannot be read (see anthropicInputUsage), so the caller estimates them and flags the row.
  */
-export function normalizeAnthropicUsage(usage: AnthropicUsage): Usage {
-  const cacheRead = count(usage.cache_read_input_tokens);
-  const cacheWrite = count(usage.cache_creation_input_tokens);
+export function normalizeAnthropicUsage(usage: AnthropicUsage): Usage | undefined {
+  const outputTokens = reportedCount(usage.output_tokens);
+  if (outputTokens === undefined) return undefined;
+  const normalized = anthropicInputUsage(usage);
+  if (normalized !== undefined) normalized.outputTokens = outputTokens;
+  return normalized;
+}
+
+/**
+ * The input side alone, output 0: message_start reports it before any output is counted. The cache
+ * counts add to the input total, so one that is there but not a count (a string, a negative) leaves
+ * the total unknown, and the whole is undefined; absent or null, they are 0.
+ */
+export function anthropicInputUsage(usage: AnthropicUsage): Usage | undefined {
+  const input = reportedCount(usage.input_tokens);
+  const cacheRead = optionalCount(usage.cache_read_input_tokens);
+  const cacheWrite = optionalCount(usage.cache_creation_input_tokens);
+  if (input === undefined || cacheRead === undefined || cacheWrite === undefined) return undefined;
   return {
-    inputTokens: count(usage.input_tokens) + cacheRead + cacheWrite,
-    outputTokens: count(usage.output_tokens),
+    inputTokens: input + cacheRead + cacheWrite,
+    outputTokens: 0,
     cachedInputTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
     reasoningTokens: 0, // Anthropic bills thinking as output and does not break it out
@@ -58,7 +74,7 @@ export function toChatResult(raw: unknown, provider: string): ChatResult {
     }
     // thinking and server-tool blocks have no place in an OpenAI message
   }
-  const usageReported = isObject(message.usage);
+  const usage = isObject(message.usage) ? normalizeAnthropicUsage(message.usage) : undefined;
   return {
     id: message.id,
     model: message.model,
@@ -74,8 +90,8 @@ export function toChatResult(raw: unknown, provider: string): ChatResult {
         finish_reason: toFinishReason(message.stop_reason),
       },
     ],
-    usage: normalizeAnthropicUsage(usageReported ? message.usage : {}),
-    usageReported,
+    usage: usage ?? emptyUsage(),
+    usageReported: usage !== undefined,
   };
 }
 

@@ -81,10 +81,12 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string): Asyn
           yield chunk({}, toFinishReason(text(delta.stop_reason)));
           break;
         }
-        case "message_stop":
-          // like the OpenAI adapters: no usage event when the upstream reported none
-          if (usageSeen) yield { type: "usage", usage: normalizeAnthropicUsage(usage) };
+        case "message_stop": {
+          // like the OpenAI adapters: no usage event when the upstream reported none, or none that can be read
+          const normalized = usageSeen ? normalizeAnthropicUsage(usage) : undefined;
+          if (normalized !== undefined) yield { type: "usage", usage: normalized };
           return;
+        }
         case "error":
           throw streamError(provider, event.error);
         default:

@@ -1,19 +1,25 @@
 import { ProviderError } from "../errors.js";
 import type { ChatChoice, ChatResult, EmbedRequest, EmbedResult, FinishReason, ToolCall, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
-import { count, isObject, text, type JsonObject } from "../wire.js";
+import { count, isObject, optionalCount, reportedCount, text, type JsonObject } from "../wire.js";
 import type { GeminiCandidate, GeminiPart, GeminiUsageMetadata } from "./wire.js";
 
 /**
  * Gemini's promptTokenCount already includes cache hits, so only the cached part is broken out;
  * candidatesTokenCount excludes thinking, which is billed as output, so thoughts are added back in.
  * Tool-use prompt tokens (grounding results fed to the model) are input Google bills on top.
+ * Undefined without a readable prompt count, or with an added count that is there but not a count
+ * (Google leaves out those that do not apply), so the caller estimates them and flags the row.
  */
-export function normalizeGeminiUsage(usage: GeminiUsageMetadata): Usage {
-  const thoughts = count(usage.thoughtsTokenCount);
+export function normalizeGeminiUsage(usage: GeminiUsageMetadata): Usage | undefined {
+  const prompt = reportedCount(usage.promptTokenCount);
+  const toolUsePrompt = optionalCount(usage.toolUsePromptTokenCount);
+  const candidates = optionalCount(usage.candidatesTokenCount);
+  const thoughts = optionalCount(usage.thoughtsTokenCount);
+  if (prompt === undefined || toolUsePrompt === undefined || candidates === undefined || thoughts === undefined) return undefined;
   return {
-    inputTokens: count(usage.promptTokenCount) + count(usage.toolUsePromptTokenCount),
-    outputTokens: count(usage.candidatesTokenCount) + thoughts,
+    inputTokens: prompt + toolUsePrompt,
+    outputTokens: candidates + thoughts,
     cachedInputTokens: count(usage.cachedContentTokenCount),
     cacheWriteTokens: 0, // explicit caches are created (and billed for storage) out of band, not per call
     reasoningTokens: thoughts,
@@ -84,14 +90,14 @@ export function toChatResult(raw: unknown, provider: string, requestedModel: str
     choices.push({ index: 0, message: { role: "assistant", content: null }, finish_reason: "content_filter" });
   }
   if (choices.length === 0) throw new ProviderError(`${provider}: upstream answer has no candidates`, { kind: "protocol", provider });
-  const usageReported = isObject(raw.usageMetadata);
+  const usage = isObject(raw.usageMetadata) ? normalizeGeminiUsage(raw.usageMetadata as GeminiUsageMetadata) : undefined;
   return {
     id: text(raw.responseId) ?? "",
     model: text(raw.modelVersion) ?? requestedModel,
     created: Math.floor(Date.now() / 1000),
     choices,
-    usage: usageReported ? normalizeGeminiUsage(raw.usageMetadata as GeminiUsageMetadata) : emptyUsage(),
-    usageReported,
+    usage: usage ?? emptyUsage(),
+    usageReported: usage !== undefined,
   };
 }
 

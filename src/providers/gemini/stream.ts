@@ -76,7 +76,8 @@ export async function* toStreamEvents(
   if (finished.size === 0 || [...started].some((index) => !finished.has(index))) {
     throw new ProviderError(`${provider}: upstream stream ended before its finishReason`, { kind: "protocol", provider });
   }
-  // like the other adapters: no usage event when the upstream reported none
-  if (usage !== undefined) yield { type: "usage", usage: normalizeGeminiUsage(usage) };
+  // like the other adapters: no usage event when the upstream reported none, or none that can be read
+  const normalized = usage === undefined ? undefined : normalizeGeminiUsage(usage);
+  if (normalized !== undefined) yield { type: "usage", usage: normalized };
 }
 

@@ -183,6 +183,21 @@ describe("gemini answers", () => {
       cacheWriteTokens: 0,
       reasoningTokens: 0,
     });
-    expect(normalizeGeminiUsage({})).toEqual({ inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+  });
+
+  it("reads usageMetadata without a prompt count, or with an added count that is not one, as no usage", () => {
+    expect(normalizeGeminiUsage({})).toBeUndefined();
+    expect(normalizeGeminiUsage({ candidatesTokenCount: 8, totalTokenCount: 8 })).toBeUndefined();
+    expect(normalizeGeminiUsage({ promptTokenCount: "12", candidatesTokenCount: 8 } as never)).toBeUndefined();
+    expect(normalizeGeminiUsage({ promptTokenCount: 12, candidatesTokenCount: -8 })).toBeUndefined();
+    expect(normalizeGeminiUsage({ promptTokenCount: 12, thoughtsTokenCount: "3" } as never)).toBeUndefined();
+    // A cached count only splits the prompt: an odd one is 0, and the usage stands.
+    expect(normalizeGeminiUsage({ promptTokenCount: 12, candidatesTokenCount: 8, cachedContentTokenCount: "4" } as never)).toEqual({
+      inputTokens: 12,
+      outputTokens: 8,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+    });
   });
 });

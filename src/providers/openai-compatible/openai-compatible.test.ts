@@ -231,6 +231,26 @@ describe("normalizeOpenAIUsage", () => {
     expect(normalizeOpenAIUsage(null)).toBeUndefined();
   });
 
+  it.each([
+    ["an empty object", {}],
+    ["null counts", { prompt_tokens: null, completion_tokens: null }],
+    ["counts as strings", { prompt_tokens: "120", completion_tokens: "8" }],
+    ["only a total", { total_tokens: 128 }],
+    ["a negative count", { prompt_tokens: 120, completion_tokens: -8 }],
+  ])("reads usage with %s as no usage", (_, raw) => {
+    expect(normalizeOpenAIUsage(raw)).toBeUndefined();
+  });
+
+  it("keeps good totals with odd details, reading the details as 0", () => {
+    expect(normalizeOpenAIUsage({ prompt_tokens: 120, completion_tokens: 8, prompt_tokens_details: { cached_tokens: "64" }, completion_tokens_details: { reasoning_tokens: -1 } })).toEqual({
+      inputTokens: 120,
+      outputTokens: 8,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      reasoningTokens: 0,
+    });
+  });
+
   it("reads DeepSeek's cache hits when prompt_tokens_details is absent", () => {
     expect(normalizeOpenAIUsage({ prompt_tokens: 100, completion_tokens: 5, prompt_cache_hit_tokens: 64, prompt_cache_miss_tokens: 36 })).toEqual({
       inputTokens: 100,

@@ -3,7 +3,7 @@ import type { SseBursts } from "../sse.js";
 import type { ChatChoice, ChatChunk, ChatResult, ChunkWire, EmbedResult, StreamEvent, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
 import { passThrough } from "../openai-wire.js";
-import { count, isObject, text } from "../wire.js";
+import { count, isObject, reportedCount, text } from "../wire.js";
 import { normalizeOpenAIUsage } from "./usage.js";
 
 /** OpenAI-shaped answers need no translation, only checking and usage normalisation. */
@@ -30,8 +30,9 @@ export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
   if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
   if (!Array.isArray(raw.data)) throw protocolError(provider, "upstream embeddings answer has no data");
   const usage = emptyUsage();
-  const usageReported = isObject(raw.usage);
-  if (isObject(raw.usage)) usage.inputTokens = count(raw.usage.prompt_tokens);
+  const inputTokens = isObject(raw.usage) ? reportedCount(raw.usage.prompt_tokens) : undefined;
+  const usageReported = inputTokens !== undefined;
+  if (inputTokens !== undefined) usage.inputTokens = inputTokens;
   return { model: text(raw.model) ?? "", data: raw.data as EmbedResult["data"], usage, usageReported };
 }
 

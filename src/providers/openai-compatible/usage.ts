@@ -1,6 +1,6 @@
 import { Decimal } from "decimal.js";
 import type { Usage } from "../spec.js";
-import { count, isObject } from "../wire.js";
+import { count, isObject, reportedCount } from "../wire.js";
 
 /**
  * Normalises an OpenAI-style `usage` object. The dialects differ only in where the breakdown lives:
@@ -8,15 +8,20 @@ import { count, isObject } from "../wire.js";
  *   (both totals already inclusive).
  * - DeepSeek: `prompt_cache_hit_tokens` (+ `prompt_cache_miss_tokens`, which sum to `prompt_tokens`).
  * - OpenRouter: the OpenAI fields plus `cost` in USD, and `cache_write_tokens` for upstreams that bill it.
- * Returns undefined when the upstream sent no usage, so the caller can say the zeros are not real.
+ * Returns undefined when the upstream sent no usage, or no prompt and completion counts that can be read
+ * (`{}`, nulls, strings, only `total_tokens`), so the caller estimates them and flags the row. The
+ * details only split the totals, so an odd one counts as 0 and the usage is still used.
  */
 export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
   if (!isObject(raw)) return undefined;
+  const inputTokens = reportedCount(raw.prompt_tokens);
+  const outputTokens = reportedCount(raw.completion_tokens);
+  if (inputTokens === undefined || outputTokens === undefined) return undefined;
   const promptDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : undefined;
   const completionDetails = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : undefined;
   const usage: Usage = {
-    inputTokens: count(raw.prompt_tokens),
-    outputTokens: count(raw.completion_tokens),
+    inputTokens,
+    outputTokens,
     cachedInputTokens: count(promptDetails?.cached_tokens) || count(raw.prompt_cache_hit_tokens),
     cacheWriteTokens: count(promptDetails?.cache_write_tokens),
     reasoningTokens: count(completionDetails?.reasoning_tokens),
