@@ -2,8 +2,8 @@ import type { AbortSource, Cancellation } from "../core/cancel.js";
 import { abortedCallError, AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
 import { setModel } from "../providers/chunk-wire.js";
-import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, StreamEvent, Usage } from "../providers/spec.js";
-import { estimateUsage } from "./usage.js";
+import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, ProviderStream, StreamEvent, Usage } from "../providers/spec.js";
+import { streamUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import { holdChatGuards } from "./holds.js";
@@ -42,6 +42,8 @@ export interface StreamOptions {
 }
 
 interface Opened {
+  /** Asked for the usage its upstream reported when the stream ends without a usage event. */
+  stream: ProviderStream;
   iterator: AsyncIterator<StreamEvent>;
   first: IteratorResult<StreamEvent>;
 }
@@ -71,9 +73,9 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
       // The attempt's timeout covers reaching the first event; once it returns, only the call's
       // cancellation applies to the rest of the stream (see executeWithFallbacks).
       async (target, attempt) => {
-        const iterable = await target.provider.stream(upstreamChatRequest(prepared, target), asText ? new TextChunks(attempt) : attempt);
-        const iterator = iterable[Symbol.asyncIterator]();
-        return { iterator, first: await iterator.next() };
+        const stream = await target.provider.stream(upstreamChatRequest(prepared, target), asText ? new TextChunks(attempt) : attempt);
+        const iterator = stream[Symbol.asyncIterator]();
+        return { stream, iterator, first: await iterator.next() };
       },
       executeOptions(deps, ctx, plan, record, call),
     );
@@ -126,9 +128,16 @@ async function* relay(
   const operationName = record.operation?.name;
   const modelJson = JSON.stringify(model.id);
   const toolCalls = new StreamedToolCalls();
+  // Without the usage event, from what the upstream had reported, and the rest counted here.
   const billDelivered = async () => {
-    record.usageEstimated = usage === undefined;
-    record.usage = usage ?? (await estimateUsage(body, generated.join(""), charsBeyond));
+    if (usage !== undefined) {
+      record.usageEstimated = false;
+      record.usage = usage;
+      return;
+    }
+    const billed = await streamUsage(body, opened.stream.usageSoFar?.(), generated.join(""), charsBeyond);
+    record.usageEstimated = billed.estimated;
+    record.usage = billed.usage;
   };
   try {
     while (!next.done) {

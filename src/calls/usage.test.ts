@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ChatResult } from "../providers/spec.js";
 import { countTokens } from "./token-counter.js";
-import { estimateUsage, generatedText, promptTexts } from "./usage.js";
+import { estimateUsage, generatedText, promptTexts, streamUsage } from "./usage.js";
 
 describe("token counts", () => {
   it("counts text with the o200k_base tokenizer", async () => {
@@ -78,5 +78,29 @@ describe("usage estimate", () => {
     const usage = await estimateUsage({ model: "m", messages: [{ role: "user", content: "Hello" }] }, generatedText(result), 40);
     const [generated] = await countTokens(['Paris.f{"a":1}']);
     expect(usage).toEqual({ inputTokens: 8, outputTokens: generated! + 10, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 });
+  });
+});
+
+describe("the usage of a stream that ended without its usage event", () => {
+  const body = { model: "m", messages: [{ role: "user" as const, content: "What is the capital of France?" }] };
+  const reported = { inputTokens: 2009, outputTokens: 1, cachedInputTokens: 1800, cacheWriteTokens: 188, reasoningTokens: 0 };
+
+  it("is estimated whole when the upstream reported nothing", async () => {
+    expect(await streamUsage(body, undefined, "Paris.", 0)).toEqual({ usage: await estimateUsage(body, "Paris."), estimated: true });
+  });
+
+  it("is the upstream's own when its output counts cover what was streamed", async () => {
+    const usage = { ...reported, outputTokens: 10 };
+    expect(await streamUsage(body, { usage, outputCounted: true }, "The capital of France", 0)).toEqual({ usage, estimated: false });
+  });
+
+  it("keeps the reported input side and counts the output the upstream had not, flagged estimated", async () => {
+    const [generated] = await countTokens(["The capital of France"]);
+    const billed = await streamUsage(body, { usage: reported, outputCounted: false }, "The capital of France", 40);
+    expect(billed).toEqual({ usage: { ...reported, outputTokens: generated! + 10 }, estimated: true });
+    // The upstream's count so far stands when it is the larger, and reasoning it reported is added to the text's.
+    const thinking = { ...reported, outputTokens: 500, reasoningTokens: 120 };
+    expect((await streamUsage(body, { usage: thinking, outputCounted: false }, "", 0)).usage.outputTokens).toBe(500);
+    expect((await streamUsage(body, { usage: { ...thinking, outputTokens: 120 }, outputCounted: false }, "The capital of France", 0)).usage.outputTokens).toBe(120 + generated!);
   });
 });

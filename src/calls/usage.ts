@@ -1,4 +1,4 @@
-import type { ChatRequest, ChatResult, Usage } from "../providers/spec.js";
+import type { ChatRequest, ChatResult, Usage, UsageSoFar } from "../providers/spec.js";
 import { countTokens, roughTokens } from "./token-counter.js";
 
 /**
@@ -55,6 +55,21 @@ export async function estimateUsage(body: ChatRequest, output: string, outputCha
     cacheWriteTokens: 0,
     reasoningTokens: 0,
   };
+}
+
+/**
+ * The usage of a stream that ended without its usage event (it broke, or the client left), from what the
+ * upstream reported so far (ProviderStream.usageSoFar) and what was generated. Without a report, all of
+ * it is estimated. A report whose output is counted stands as it is. Otherwise (Anthropic before its
+ * message_delta) the input side stands, and the output is the larger of the upstream's count so far and
+ * its reasoning tokens plus the generated text's. Anything estimated flags the row.
+ */
+export async function streamUsage(body: ChatRequest, reported: UsageSoFar | undefined, output: string, outputCharsBeyond: number): Promise<{ usage: Usage; estimated: boolean }> {
+  if (reported === undefined) return { usage: await estimateUsage(body, output, outputCharsBeyond), estimated: true };
+  if (reported.outputCounted) return { usage: reported.usage, estimated: false };
+  const [generated = 0] = await countTokens([output]);
+  const counted = reported.usage.reasoningTokens + generated + roughTokens(outputCharsBeyond);
+  return { usage: { ...reported.usage, outputTokens: Math.max(reported.usage.outputTokens, counted) }, estimated: true };
 }
 
 /** What a whole (non-streamed) answer generated, for `estimateUsage`. */

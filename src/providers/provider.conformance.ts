@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "./errors.js";
-import type { ChatChunk, ChatRequest, EmbedRequest, ProviderV1, StreamEvent, Usage } from "./spec.js";
+import type { ChatChunk, ChatRequest, EmbedRequest, ProviderV1, StreamEvent, Usage, UsageSoFar } from "./spec.js";
 
 /**
  * The one behavioural contract every adapter is held to. A harness builds the adapter and makes it act
@@ -19,6 +19,8 @@ export type ConformanceScenario =
   | { kind: "hang" }
   /** Streams this many content chunks, then the connection drops. */
   | { kind: "cut"; afterChunks: number }
+  /** Streams content and reports usage, then the connection drops before the stream is whole. */
+  | { kind: "cutAfterUsage" }
   /** Answers without any usage. */
   | { kind: "noUsage" };
 
@@ -35,7 +37,8 @@ export interface ConformanceHarness {
   };
   /** Exact numbers from recorded fixtures; without them the suite asks only for plausible ones. */
   /** `embeddingUsageReported: false` for upstreams that report no embedding usage (the caller counts it). */
-  expected?: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false };
+  /** `usageAtCut`: what `usageSoFar` gives after the `cutAfterUsage` scenario. */
+  expected?: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false; usageAtCut?: UsageSoFar };
   setup?(): Promise<void>;
   teardown?(): Promise<void>;
   /** A fresh adapter whose next calls act out `scenarios` in order (then succeed). */
@@ -248,6 +251,26 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
       expect(error).toMatchObject({ kind: "connection", isRetryable: true });
     });
 
+    it("a stream cut after its upstream reported usage keeps that usage for the caller: the input whole, the output so far", async () => {
+      const provider = await make([{ kind: "ok" }, { kind: "cutAfterUsage" }]);
+      const whole = await provider.chat(CONFORMANCE_REQUEST, { signal: signal() });
+      const stream = await provider.stream(CONFORMANCE_REQUEST, { signal: signal() });
+      const { events, error } = await drain(stream);
+      expect(error).toBeInstanceOf(ProviderError);
+      expect(error).toMatchObject({ kind: "connection", isRetryable: true });
+      expect(chunksOf(events).length).toBeGreaterThan(0);
+      // The usage event belongs to a whole stream; a broken one has only what usageSoFar kept.
+      expect(events.some((e) => e.type === "usage")).toBe(false);
+      const soFar = stream.usageSoFar?.();
+      expect(soFar).toBeDefined();
+      const { usage, outputCounted } = soFar!;
+      expect(inputSide(usage)).toEqual(inputSide(whole.usage));
+      expect(usage.outputTokens).toBeLessThanOrEqual(whole.usage.outputTokens);
+      expect(usage.reasoningTokens).toBeLessThanOrEqual(usage.outputTokens);
+      if (outputCounted) expect(usage.outputTokens).toBeGreaterThan(0);
+      if (harness.expected?.usageAtCut) expect(soFar).toEqual(harness.expected.usageAtCut);
+    });
+
     if (harness.capabilities?.missingUsage === true) it("missing usage reads as zeros, flagged unreported; a stream then has no usage event", async () => {
       const provider = await make([{ kind: "noUsage" }, { kind: "noUsage" }]);
       const result = await provider.chat(CONFORMANCE_REQUEST, { signal: signal() });
@@ -311,6 +334,10 @@ async function drain(stream: AsyncIterable<StreamEvent>): Promise<{ events: Stre
 /** A stream's events with each chunk of a `wire` event as a chunk event of its own, parsed from its text. */
 function oneEventPerChunk(events: StreamEvent[]): StreamEvent[] {
   return events.flatMap((e): StreamEvent[] => (e.type === "wire" ? e.chunks.map((wire) => ({ type: "chunk", chunk: JSON.parse(wire.text) as ChatChunk })) : [e]));
+}
+
+function inputSide(usage: Usage): Pick<Usage, "inputTokens" | "cachedInputTokens" | "cacheWriteTokens"> {
+  return { inputTokens: usage.inputTokens, cachedInputTokens: usage.cachedInputTokens, cacheWriteTokens: usage.cacheWriteTokens };
 }
 
 function chunksOf(events: StreamEvent[]): ChatChunk[] {

@@ -136,6 +136,31 @@ export interface ChunkWire {
  */
 export type StreamEvent = { type: "chunk"; chunk: ChatChunk } | { type: "wire"; chunks: ChunkWire[] } | { type: "usage"; usage: Usage };
 
+/**
+ * The usage an upstream has reported so far in a stream. The usage event comes only with a whole
+ * stream; this is for one that ends without it (it broke, or its reader stopped), which is billed from
+ * what the upstream had reported.
+ */
+export interface UsageSoFar {
+  usage: Usage;
+  /**
+   * Whether `usage`'s output counts cover all that was streamed. False when the upstream counts output
+   * only at the end (Anthropic's message_start reports the input side): the caller counts the rest.
+   */
+  outputCounted: boolean;
+}
+
+/** What a stream gives: its events, and the usage its upstream has reported so far. */
+export interface ProviderStream extends AsyncIterable<StreamEvent> {
+  /**
+   * The last usage the upstream reported, or undefined before it reported any (or any that could be
+   * read). Read after the stream has ended, however it ended; the adapter keeps what it has parsed
+   * anyway, so streaming costs nothing more. Optional, so that adapters written before it stay valid:
+   * without it, a stream that ends without its usage event is estimated whole.
+   */
+  usageSoFar?(): UsageSoFar | undefined;
+}
+
 export interface EmbedRequest {
   model: string;
   input: string | string[] | number[] | number[][];
@@ -206,7 +231,7 @@ export interface ProviderV1 {
    * Resolves once the upstream has accepted the call (status and headers seen), so that a refusal
    * is still a retryable error. Errors after that surface from the iterator.
    */
-  stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>>;
+  stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream>;
   embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult>;
   /**
    * Optional, so no adapter has to change for them: an adapter without an audio endpoint leaves these
@@ -215,6 +240,11 @@ export interface ProviderV1 {
   transcribe?(request: TranscriptionRequest, options: CallOptions): Promise<AudioResult>;
   speak?(request: SpeechRequest, options: CallOptions): Promise<AudioResult>;
   close(): Promise<void>;
+}
+
+/** An adapter's stream: its events, with `usageSoFar` reading what the adapter kept of the upstream's usage. */
+export function providerStream(events: AsyncIterator<StreamEvent>, usageSoFar: () => UsageSoFar | undefined): ProviderStream {
+  return { [Symbol.asyncIterator]: () => events, usageSoFar };
 }
 
 export function emptyUsage(): Usage {

@@ -1,5 +1,5 @@
 import type { ConformanceHarness, ConformanceScenario } from "../../src/providers/provider.conformance.js";
-import type { ProviderV1, Usage } from "../../src/providers/spec.js";
+import type { ProviderV1, Usage, UsageSoFar } from "../../src/providers/spec.js";
 import { startFakeUpstream, unreachableUrl, type FakeFlavor, type FakeScenario, type FakeUpstream } from "./upstream.js";
 
 export interface FakeUpstreamHarnessOptions {
@@ -8,7 +8,7 @@ export interface FakeUpstreamHarnessOptions {
   /** The recorded fixture every `ok` answer uses (`.json` for chat, `.sse` for streams). */
   fixture: string;
   build(baseUrl: string, overrides: { timeoutMs?: number }): ProviderV1;
-  expected: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false };
+  expected: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false; usageAtCut?: UsageSoFar };
   embeddings: boolean;
 }
 

@@ -38,3 +38,23 @@ export function overriddenEvents(events: string[], flavor: FakeFlavor, overrides
     return `${match[1]}data: ${JSON.stringify(payload)}${match[3]}`;
   });
 }
+
+/** The recorded events with their text replaced: all of it in the first text event, the rest emptied. */
+export function withStreamedContent(events: string[], flavor: FakeFlavor, content: string): string[] {
+  let placed = false;
+  return events.map((event) => {
+    const match = /^((?:event: [^\n]*\n)?)data: (\{.*\})\n\n$/s.exec(event);
+    if (match === null) return event;
+    const payload = JSON.parse(match[2]!);
+    if (flavor === "anthropic") {
+      if (payload.type !== "content_block_delta" || payload.delta?.type !== "text_delta") return event;
+      payload.delta.text = placed ? "" : content;
+    } else {
+      const delta = payload.choices?.[0]?.delta;
+      if (!delta || typeof delta.content !== "string") return event;
+      delta.content = placed ? "" : content;
+    }
+    placed = true;
+    return `${match[1]}data: ${JSON.stringify(payload)}\n\n`;
+  });
+}

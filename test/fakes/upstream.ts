@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { answerAudio, audioRouteOf, readMultipart } from "./audio.js";
-import { hasOverrides, overriddenEvents, overriddenJson, type PayloadOverrides } from "./overrides.js";
+import { hasOverrides, overriddenEvents, overriddenJson, withStreamedContent, type PayloadOverrides } from "./overrides.js";
 import { GEMINI_NOT_FOUND, geminiErrorBody, geminiHeaders, geminiJson, geminiRoute, geminiStreamEvents, isGeminiCounted, isGeminiStream } from "./gemini.js";
 
 /**
@@ -25,6 +25,12 @@ export type FakeScenario =
   | { kind: "body"; body: unknown }
   | { kind: "hang" }
   | { kind: "cut"; afterChunks: number }
+  /**
+   * The whole answer with its usage, then the connection drops before the stream is whole: before
+   * `[DONE]` or `message_stop`. Gemini, which has no end marker but reports usage on every event, is cut
+   * before its last event, the one with the finishReason.
+   */
+  | { kind: "cutAfterUsage" }
   | { kind: "noUsage" };
 
 export interface RecordedRequest {
@@ -170,7 +176,7 @@ async function answer(
 
   const fixture = (scenario.kind === "ok" ? scenario.fixture : undefined) ?? defaultFixture(flavor, route, options.chatFixture);
   const dropUsage = scenario.kind === "noUsage";
-  const cutAfter = scenario.kind === "cut" ? scenario.afterChunks : undefined;
+  let cutAfter = scenario.kind === "cut" ? scenario.afterChunks : undefined;
 
   const content = scenario.kind === "ok" ? scenario.content : undefined;
   if (streamed) {
@@ -182,6 +188,7 @@ async function answer(
       if (content !== undefined) events = withStreamedContent(events, flavor, content);
     }
     if (scenario.kind === "ok" && hasOverrides(scenario)) events = overriddenEvents(events, flavor, scenario);
+    if (scenario.kind === "cutAfterUsage") cutAfter = flavor === "gemini" ? events.filter((e) => isCounted(flavor, e)).length - 1 : Number.POSITIVE_INFINITY;
     res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
     let counted = 0;
     for (const event of events) {
@@ -249,26 +256,6 @@ function sseEvents(text: string, flavor: FakeFlavor, withUsage: boolean): string
     out.push(`${match[1]}data: ${JSON.stringify(payload)}\n\n`);
   }
   return out;
-}
-
-/** The recorded events with their text replaced: all of it in the first text event, the rest emptied. */
-function withStreamedContent(events: string[], flavor: FakeFlavor, content: string): string[] {
-  let placed = false;
-  return events.map((event) => {
-    const match = /^((?:event: [^\n]*\n)?)data: (\{.*\})\n\n$/s.exec(event);
-    if (match === null) return event;
-    const payload = JSON.parse(match[2]!);
-    if (flavor === "anthropic") {
-      if (payload.type !== "content_block_delta" || payload.delta?.type !== "text_delta") return event;
-      payload.delta.text = placed ? "" : content;
-    } else {
-      const delta = payload.choices?.[0]?.delta;
-      if (!delta || typeof delta.content !== "string") return event;
-      delta.content = placed ? "" : content;
-    }
-    placed = true;
-    return `${match[1]}data: ${JSON.stringify(payload)}\n\n`;
-  });
 }
 
 /** What a `cut` counts: events the adapter turns into content chunks. */

@@ -22,7 +22,8 @@ describeProviderConformance(
     flavor: "anthropic",
     fixture: "anthropic/message",
     embeddings: false,
-    expected: { content: "The capital of France is Paris.", usage: MESSAGE_USAGE },
+    // Cut before message_stop: message_delta has counted the output already.
+    expected: { content: "The capital of France is Paris.", usage: MESSAGE_USAGE, usageAtCut: { usage: MESSAGE_USAGE, outputCounted: true } },
     build: (baseUrl, overrides) => build(baseUrl, overrides),
   }),
 );

@@ -8,12 +8,13 @@ import {
   type ChatResult,
   type EmbedRequest,
   type EmbedResult,
+  providerStream,
+  type ProviderStream,
   type ProviderV1,
-  type StreamEvent,
 } from "../spec.js";
 import { toAnthropicRequest } from "./request.js";
 import { anthropicErrorFromResponse, toChatResult } from "./response.js";
-import { toStreamEvents } from "./stream.js";
+import { AnthropicStreamUsage, toStreamEvents } from "./stream.js";
 
 /** The Anthropic Messages API, translated to and from the OpenAI shapes at this edge. */
 export class AnthropicProvider implements ProviderV1 {
@@ -47,11 +48,12 @@ export class AnthropicProvider implements ProviderV1 {
     return toChatResult(raw, this.name);
   }
 
-  async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+  async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
     const body = toAnthropicRequest(request, this.name, this.defaultMaxTokens);
     body.stream = true;
     const messages = await this.http.postSse(this.messagesPath, JSON.stringify(body), options);
-    return toStreamEvents(messages, this.name);
+    const usage = new AnthropicStreamUsage();
+    return providerStream(toStreamEvents(messages, this.name, usage), () => usage.soFar());
   }
 
   embed(_request: EmbedRequest, _options: CallOptions): Promise<EmbedResult> {

@@ -1,21 +1,53 @@
 import { ProviderError } from "../errors.js";
 import type { SseBursts } from "../sse.js";
-import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent } from "../spec.js";
-import { isObject, parseEvent, text, type JsonObject } from "../wire.js";
-import { normalizeAnthropicUsage, toFinishReason } from "./response.js";
+import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent, Usage, UsageSoFar } from "../spec.js";
+import { count, isObject, parseEvent, text, type JsonObject } from "../wire.js";
+import { anthropicInputUsage, normalizeAnthropicUsage, toFinishReason } from "./response.js";
 import type { AnthropicUsage } from "./wire.js";
+
+/**
+ * The usage an Anthropic stream reports: the input side in message_start, the output (cumulative) in
+ * message_delta at the end. Kept as it comes, so that a stream that ends early is billed from it.
+ */
+export class AnthropicStreamUsage {
+  private readonly raw: AnthropicUsage = {};
+  private outputSeen = false;
+
+  start(usage: JsonObject): void {
+    Object.assign(this.raw, usage);
+  }
+
+  /** message_delta may repeat the input-side counts as null; a null must not erase message_start's. */
+  delta(usage: JsonObject): void {
+    for (const [key, value] of Object.entries(usage)) if (value !== null && value !== undefined) (this.raw as JsonObject)[key] = value;
+    this.outputSeen = true;
+  }
+
+  /** The whole usage, once message_delta has counted the output; undefined if it is not there or cannot be read. */
+  whole(): Usage | undefined {
+    return normalizeAnthropicUsage(this.raw);
+  }
+
+  /** Before message_delta, the input side, with the output counted so far (message_start's, often 1), which is not all of it. */
+  soFar(): UsageSoFar | undefined {
+    const whole = this.outputSeen ? this.whole() : undefined;
+    if (whole !== undefined) return { usage: whole, outputCounted: true };
+    const input = anthropicInputUsage(this.raw);
+    if (input === undefined) return undefined;
+    input.outputTokens = count(this.raw.output_tokens);
+    return { usage: input, outputCounted: false };
+  }
+}
 
 /**
  * Translates Messages API stream events into OpenAI chunks. The role rides on the first chunk that is
  * emitted, so every chunk carries content, a tool call or the finish reason; usage (input side from
  * message_start, output side from message_delta, both cumulative) is emitted once at message_stop.
  */
-export async function* toStreamEvents(bursts: SseBursts, provider: string): AsyncGenerator<StreamEvent> {
+export async function* toStreamEvents(bursts: SseBursts, provider: string, usage = new AnthropicStreamUsage()): AsyncGenerator<StreamEvent> {
   let id = "";
   let model = "";
   const created = Math.floor(Date.now() / 1000);
-  const usage: AnthropicUsage = {};
-  let usageSeen = false;
   let roleSent = false;
   /** Anthropic indexes all content blocks; OpenAI indexes tool calls only. */
   const toolIndexByBlock = new Map<number, number>();
@@ -43,10 +75,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string): Asyn
           const start = isObject(event.message) ? event.message : {};
           id = text(start.id) ?? "";
           model = text(start.model) ?? "";
-          if (isObject(start.usage)) {
-            Object.assign(usage, start.usage);
-            usageSeen = true;
-          }
+          if (isObject(start.usage)) usage.start(start.usage);
           break;
         }
         case "content_block_start": {
@@ -73,17 +102,14 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string): Asyn
           break;
         }
         case "message_delta": {
-          if (isObject(event.usage)) {
-            Object.assign(usage, withoutNulls(event.usage));
-            usageSeen = true;
-          }
+          if (isObject(event.usage)) usage.delta(event.usage);
           const delta = isObject(event.delta) ? event.delta : {};
           yield chunk({}, toFinishReason(text(delta.stop_reason)));
           break;
         }
         case "message_stop": {
           // like the OpenAI adapters: no usage event when the upstream reported none, or none that can be read
-          const normalized = usageSeen ? normalizeAnthropicUsage(usage) : undefined;
+          const normalized = usage.whole();
           if (normalized !== undefined) yield { type: "usage", usage: normalized };
           return;
         }
@@ -98,13 +124,6 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string): Asyn
   throw new ProviderError(`${provider}: upstream stream ended before message_stop`, { kind: "protocol", provider });
 }
 
-
-/** message_delta may repeat the input-side counts as null; a null must not erase message_start's. */
-function withoutNulls(usage: JsonObject): JsonObject {
-  const out: JsonObject = {};
-  for (const [key, value] of Object.entries(usage)) if (value !== null && value !== undefined) out[key] = value;
-  return out;
-}
 
 /** `event: error` after a 200, e.g. overloaded_error mid-stream. */
 function streamError(provider: string, error: unknown): ProviderError {

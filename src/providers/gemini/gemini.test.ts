@@ -30,6 +30,8 @@ describeProviderConformance(
       // Gemini reports no embedding usage: the adapter says so, and the call counts the input itself.
       embeddingUsage: { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
       embeddingUsageReported: false,
+      // Cut before the last event: the one before it had counted 28 answer tokens and the 120 of thinking.
+      usageAtCut: { usage: { inputTokens: 2100, outputTokens: 148, cachedInputTokens: 2048, cacheWriteTokens: 0, reasoningTokens: 120 }, outputCounted: true },
     },
     build: (baseUrl, overrides) => build(baseUrl, overrides),
   }),

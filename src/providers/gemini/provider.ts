@@ -7,13 +7,15 @@ import {
   type ChatResult,
   type EmbedRequest,
   type EmbedResult,
+  providerStream,
+  type ProviderStream,
   type ProviderV1,
-  type StreamEvent,
 } from "../spec.js";
 import { geminiErrorFromResponse } from "./errors.js";
 import { toGeminiEmbedRequest, toGeminiRequest } from "./request.js";
 import { toChatResult, toEmbedResult } from "./response.js";
-import { toStreamEvents } from "./stream.js";
+import { toStreamEvents, usageSoFar } from "./stream.js";
+import type { GeminiUsageMetadata } from "./wire.js";
 
 /** The Gemini API (generateContent and friends), translated to and from the OpenAI shapes at this edge. */
 export class GeminiProvider implements ProviderV1 {
@@ -48,12 +50,13 @@ export class GeminiProvider implements ProviderV1 {
     return toChatResult(raw, this.name, request.model);
   }
 
-  async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+  async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
     const body = toGeminiRequest(request, this.name);
     // Without alt=sse, Google streams one JSON array instead of server-sent events.
     const path = this.methodPath(request.model, "streamGenerateContent");
     const messages = await this.http.postSse(`${path}${path.includes("?") ? "&" : "?"}alt=sse`, JSON.stringify(body), options);
-    return toStreamEvents(messages, this.name, request.model, this.apiKey);
+    const reported: { metadata?: GeminiUsageMetadata } = {};
+    return providerStream(toStreamEvents(messages, this.name, request.model, this.apiKey, reported), () => usageSoFar(reported));
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {

@@ -1,6 +1,6 @@
 import { ProviderError } from "../errors.js";
 import type { SseBursts } from "../sse.js";
-import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent } from "../spec.js";
+import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent, UsageSoFar } from "../spec.js";
 import { isObject, parseEvent, text, type JsonObject } from "../wire.js";
 import { geminiStreamError } from "./errors.js";
 import { answerText, normalizeGeminiUsage, partsOf, toFinishReason, toToolCall, ToolCallIds } from "./response.js";
@@ -9,19 +9,20 @@ import type { GeminiCandidate, GeminiUsageMetadata } from "./wire.js";
 /**
  * Translates streamGenerateContent's SSE (each `data:` a whole GenerateContentResponse holding the new
  * parts only) into OpenAI chunks. Gemini repeats usageMetadata on every event, cumulatively, so only the
- * last one counts; it is emitted once, after the content. There is no end-of-stream event: a stream is
- * complete when every candidate it started has a finishReason, and broken otherwise.
+ * last one counts; it is emitted once, after the content, and kept in `reported` as it comes, so that a
+ * stream that ends early is billed from it (see usageSoFar). There is no end-of-stream event: a stream
+ * is complete when every candidate it started has a finishReason, and broken otherwise.
  */
 export async function* toStreamEvents(
   bursts: SseBursts,
   provider: string,
   requestedModel: string,
   apiKey: string | undefined,
+  reported: { metadata?: GeminiUsageMetadata } = {},
 ): AsyncGenerator<StreamEvent> {
   let id = "";
   let model = requestedModel;
   const created = Math.floor(Date.now() / 1000);
-  let usage: GeminiUsageMetadata | undefined;
   const ids = new ToolCallIds();
   const started = new Set<number>();
   const finished = new Set<number>();
@@ -43,7 +44,7 @@ export async function* toStreamEvents(
       if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, apiKey);
       id = text(event.responseId) ?? id;
       model = text(event.modelVersion) ?? model;
-      if (isObject(event.usageMetadata)) usage = event.usageMetadata as GeminiUsageMetadata;
+      if (isObject(event.usageMetadata)) reported.metadata = event.usageMetadata as GeminiUsageMetadata;
 
       const candidates = Array.isArray(event.candidates) ? (event.candidates.filter(isObject) as GeminiCandidate[]) : [];
       for (const [position, candidate] of candidates.entries()) {
@@ -77,7 +78,18 @@ export async function* toStreamEvents(
     throw new ProviderError(`${provider}: upstream stream ended before its finishReason`, { kind: "protocol", provider });
   }
   // like the other adapters: no usage event when the upstream reported none, or none that can be read
-  const normalized = usage === undefined ? undefined : normalizeGeminiUsage(usage);
+  const normalized = reported.metadata === undefined ? undefined : normalizeGeminiUsage(reported.metadata);
   if (normalized !== undefined) yield { type: "usage", usage: normalized };
 }
 
+
+/**
+ * The last usageMetadata of a stream that ended early. Each event's counts cover the answer up to it, so
+ * they count all that was streamed, unless candidatesTokenCount is missing (before the first answer
+ * text, or an upstream that counts it only at the end): then the answer is the caller's to count.
+ */
+export function usageSoFar({ metadata }: { metadata?: GeminiUsageMetadata }): UsageSoFar | undefined {
+  if (metadata === undefined) return undefined;
+  const usage = normalizeGeminiUsage(metadata);
+  return usage === undefined ? undefined : { usage, outputCounted: typeof metadata.candidatesTokenCount === "number" };
+}

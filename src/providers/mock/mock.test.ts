@@ -19,6 +19,8 @@ function toStep(scenario: ConformanceScenario): MockStep {
       return { hang: true };
     case "cut":
       return { cutAfterChunks: scenario.afterChunks };
+    case "cutAfterUsage":
+      return { cutAfterChunks: 2 }; // the mock counts its usage as it streams
     case "noUsage":
       throw new Error("the mock always reports usage");
   }

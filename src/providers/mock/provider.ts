@@ -10,6 +10,8 @@ import {
   type ChatResult,
   type EmbedRequest,
   type EmbedResult,
+  providerStream,
+  type ProviderStream,
   type ProviderV1,
   type StreamEvent,
   type Usage,
@@ -56,7 +58,7 @@ export class MockProvider implements ProviderV1 {
     }
   }
 
-  async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+  async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
     const call = this.calls++;
     const step = this.step(call);
     const attempt = new Attempt(options.signal, this.name, this.config.timeoutMs);
@@ -68,7 +70,10 @@ export class MockProvider implements ProviderV1 {
     }
     const chars = promptChars(request.messages);
     const reply = this.reply(step, request, chars);
-    return this.chunks(`chatcmpl-mock-${call}`, request.model, reply, usageFor(chars, reply.length), step, attempt);
+    // Like an upstream that counts as it goes (Gemini): the usage so far covers the reply sent so far.
+    const sent = { chunks: 0, chars: 0 };
+    const events = this.chunks(`chatcmpl-mock-${call}`, request.model, reply, usageFor(chars, reply.length), step, attempt, sent);
+    return providerStream(events, () => (sent.chunks === 0 ? undefined : { usage: usageFor(chars, sent.chars), outputCounted: true }));
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
@@ -116,7 +121,7 @@ export class MockProvider implements ProviderV1 {
     return step.reply ?? this.config.reply ?? structured ?? defaultReply(request.model, chars);
   }
 
-  private async *chunks(id: string, model: string, reply: string, usage: Usage, step: MockStep, attempt: Attempt): AsyncGenerator<StreamEvent> {
+  private async *chunks(id: string, model: string, reply: string, usage: Usage, step: MockStep, attempt: Attempt, sent: { chunks: number; chars: number }): AsyncGenerator<StreamEvent> {
     const created = Math.floor(Date.now() / 1000);
     const chunk = (delta: ChatChunk["choices"][number]["delta"], finish: "stop" | null): StreamEvent => ({
       type: "chunk",
@@ -132,6 +137,8 @@ export class MockProvider implements ProviderV1 {
           throw new ProviderError(`${this.name}: mock stream cut after ${i} chunks`, { kind: "connection", provider: this.name });
         }
         attempt.hold();
+        sent.chunks++;
+        sent.chars += pieces[i]?.length ?? 0;
         yield events[i]!;
         attempt.resume();
         attempt.throwIfAborted();

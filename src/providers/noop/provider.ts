@@ -8,7 +8,7 @@ import {
   type EmbedRequest,
   type EmbedResult,
   type ProviderV1,
-  type StreamEvent,
+  type ProviderStream,
 } from "../spec.js";
 
 /**
@@ -31,7 +31,7 @@ export class NoopProvider implements ProviderV1 {
     return Promise.reject(this.refusal());
   }
 
-  stream(_request: ChatRequest, _options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+  stream(_request: ChatRequest, _options: CallOptions): Promise<ProviderStream> {
     return Promise.reject(this.refusal());
   }
 

@@ -40,6 +40,8 @@ for (const [name, fixture, usage] of [
       expected: {
         content: ANSWER,
         usage,
+        // Cut before [DONE]: the usage chunk had come, whole.
+        usageAtCut: { usage, outputCounted: true },
         embeddingUsage: { inputTokens: 9, outputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 },
       },
       build: (baseUrl, overrides) => build(name, baseUrl, overrides),

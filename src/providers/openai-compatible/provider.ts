@@ -8,10 +8,12 @@ import {
   type ChatResult,
   type EmbedRequest,
   type EmbedResult,
+  providerStream,
+  type ProviderStream,
   type ProviderV1,
   type SpeechRequest,
-  type StreamEvent,
   type TranscriptionRequest,
+  type Usage,
 } from "../spec.js";
 import { speechResult, transcriptionForm, transcriptionResult } from "./audio.js";
 import { toChatResult, toEmbedResult, toStreamEvents } from "./translate.js";
@@ -56,7 +58,7 @@ export class OpenAICompatibleProvider implements ProviderV1 {
     return toChatResult(raw, this.name);
   }
 
-  async stream(request: ChatRequest, options: CallOptions): Promise<AsyncIterable<StreamEvent>> {
+  async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
     // Our fields first, the request's after them, then ours again so that they win: a spread followed by
     // new fields would keep the whole request from dying young (docs/performance.md, "Objects spread into").
     const streaming: ChatRequest = { stream: true, stream_options: STREAM_OPTIONS, ...request };
@@ -64,7 +66,10 @@ export class OpenAICompatibleProvider implements ProviderV1 {
     streaming.stream_options = STREAM_OPTIONS;
     const body = JSON.stringify(streaming);
     const messages = await this.http.postSse(this.chatPath, body, options);
-    return toStreamEvents(messages, this.name, options.chunksAsText === true);
+    // The usage comes whole, on one chunk: once there, it counts all the output.
+    const reported: { usage?: Usage } = {};
+    const events = toStreamEvents(messages, this.name, options.chunksAsText === true, reported);
+    return providerStream(events, () => (reported.usage === undefined ? undefined : { usage: reported.usage, outputCounted: true }));
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {

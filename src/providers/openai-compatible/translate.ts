@@ -43,10 +43,15 @@ export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
  * With `chunksAsText`, chunks that need no reading go on as text (see openai-wire.ts), those of one
  * burst together; they leave before anything after them is read, so a bad event later in the burst
  * still ends the stream after them. The stream's first chunk leaves alone, before the rest of its
- * burst is read: the client's first token waits for nothing else.
+ * burst is read: the client's first token waits for nothing else. The usage is kept in `reported` as
+ * soon as it comes, so that a stream cut before `[DONE]` is still billed from it (ProviderStream.usageSoFar).
  */
-export async function* toStreamEvents(bursts: SseBursts, provider: string, chunksAsText = false): AsyncGenerator<StreamEvent> {
-  let usage: Usage | undefined;
+export async function* toStreamEvents(
+  bursts: SseBursts,
+  provider: string,
+  chunksAsText = false,
+  reported: { usage?: Usage } = {},
+): AsyncGenerator<StreamEvent> {
   let started = false;
   for await (const burst of bursts) {
     let wires: ChunkWire[] | undefined;
@@ -65,7 +70,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, chunk
         wires = undefined;
       }
       if (message.data === "[DONE]") {
-        if (usage !== undefined) yield { type: "usage", usage };
+        if (reported.usage !== undefined) yield { type: "usage", usage: reported.usage };
         return;
       }
       let payload: unknown;
@@ -80,7 +85,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, chunk
         // Usage leaves as its own event. Set to undefined rather than copying the chunk without it:
         // JSON.stringify leaves it out all the same, and with usage asked for, every chunk carries
         // `"usage": null`, so the copy (a slow runtime path) was paid on every chunk.
-        if (payload.usage !== null) usage = normalizeOpenAIUsage(payload.usage) ?? usage;
+        if (payload.usage !== null) reported.usage = normalizeOpenAIUsage(payload.usage) ?? reported.usage;
         payload.usage = undefined;
       }
       if (Array.isArray(payload.choices) && payload.choices.length > 0) {
