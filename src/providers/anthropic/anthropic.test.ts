@@ -8,7 +8,7 @@ import { CONFORMANCE_REQUEST, describeProviderConformance } from "../provider.co
 import type { ChatRequest, StreamEvent, Usage } from "../spec.js";
 import { AnthropicProvider } from "./provider.js";
 import { toAnthropicRequest } from "./request.js";
-import { normalizeAnthropicUsage } from "./response.js";
+import { normalizeAnthropicUsage, toChatResult } from "./response.js";
 
 const MESSAGE_USAGE: Usage = { inputTokens: 2009, outputTokens: 10, cachedInputTokens: 1800, cacheWriteTokens: 188, reasoningTokens: 0 };
 
@@ -240,6 +240,13 @@ describe("anthropic adapter", () => {
     expect(events).toHaveLength(2);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ kind: "protocol", providerCode: "overloaded_error", fallbackable: true });
+  });
+});
+
+describe("an Anthropic answer of no usable shape", () => {
+  it("is a protocol error when a content block is not an object", () => {
+    const message = { id: "msg_1", type: "message", role: "assistant", model: "claude", content: [null], stop_reason: "end_turn", usage: { input_tokens: 5, output_tokens: 1 } };
+    expect(() => toChatResult(message, "anthropic")).toThrow(expect.objectContaining({ kind: "protocol" }));
   });
 });
 

@@ -57,6 +57,9 @@ export function toChatResult(raw: unknown, provider: string): ChatResult {
   if (!isObject(raw) || raw.type !== "message" || !Array.isArray(raw.content)) {
     throw new ProviderError(`${provider}: upstream answer is not an Anthropic message`, { kind: "protocol", provider });
   }
+  if (!raw.content.every(isObject)) {
+    throw new ProviderError(`${provider}: upstream answer has a content block that is not an object`, { kind: "protocol", provider });
+  }
   const message = raw as unknown as AnthropicMessage;
   let content = "";
   let hasText = false;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ProviderError } from "../errors.js";
 import type { EventSourceMessage, SseBursts } from "../sse.js";
 import type { StreamEvent } from "../spec.js";
-import { toStreamEvents } from "./translate.js";
+import { toChatResult, toStreamEvents } from "./translate.js";
 
 /**
  * How the adapter groups an upstream's bursts (what arrived together) into events, read from bursts
@@ -72,5 +72,32 @@ describe("toStreamEvents with chunks as text", () => {
   it("parses every chunk when not asked for text", async () => {
     const { seen } = await shapes(toStreamEvents(bursts([content("a"), content("b"), usage, "[DONE]"]), "oai"));
     expect(seen).toEqual(["chunk", "chunk", "usage:3"]);
+  });
+});
+
+describe("chat entries of no usable shape", () => {
+  const answer = (choices: unknown) => ({ id: "c1", object: "chat.completion", created: 1, model: "up-1", choices });
+
+  it.each([
+    ["a null choice", [null], "a choice that is not an object"],
+    ["a null message", [{ index: 0, message: null, finish_reason: "stop" }], "a choice whose message is not an object"],
+    ["tool_calls that are not a list", [{ index: 0, message: { role: "assistant", content: null, tool_calls: {} } }], "tool_calls that are not a list"],
+    ["a null tool call", [{ index: 0, message: { role: "assistant", content: null, tool_calls: [null] } }], "a tool call without a function object"],
+    ["a tool call without a function", [{ index: 0, message: { role: "assistant", content: null, tool_calls: [{ id: "t", type: "function" }] } }], "a tool call without a function object"],
+  ])("are a protocol error in a whole answer: %s", (_, choices, detail) => {
+    expect(() => toChatResult(answer(choices), "oai")).toThrow(expect.objectContaining({ kind: "protocol", message: `oai: upstream answer has ${detail}` }));
+  });
+
+  it("leave alone what callers can read: null tool_calls, and odd fields inside a message", () => {
+    const result = toChatResult(answer([{ index: 0, message: { role: "assistant", content: "Paris", tool_calls: null, extra: 1 }, finish_reason: "stop" }]), "oai");
+    expect(result.choices[0]!.message.content).toBe("Paris");
+  });
+
+  // Parsed chunks only: one handed on as text is checked as a proxy checks it (see openai-wire.ts).
+  it.each([[null], [{ index: 0, delta: null, finish_reason: null }]])("end a stream with a protocol error in a parsed chunk's choices: %j", async (choice) => {
+    const { seen, error } = await shapes(toStreamEvents(bursts([content("a"), chunk({ choices: [choice] })]), "oai"));
+    expect(seen).toEqual(["chunk"]);
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ kind: "protocol" });
   });
 });

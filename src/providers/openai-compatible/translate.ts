@@ -11,6 +11,8 @@ export function toChatResult(raw: unknown, provider: string): ChatResult {
   if (!isObject(raw)) throw protocolError(provider, "upstream answered with a body that is not an object");
   if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
   if (!Array.isArray(raw.choices)) throw protocolError(provider, "upstream answer has no choices");
+  const malformed = malformedChoice(raw.choices);
+  if (malformed !== undefined) throw protocolError(provider, `upstream answer has ${malformed}`);
   const usage = normalizeOpenAIUsage(raw.usage);
   const result: ChatResult = {
     id: text(raw.id) ?? "",
@@ -89,6 +91,8 @@ export async function* toStreamEvents(
         payload.usage = undefined;
       }
       if (Array.isArray(payload.choices) && payload.choices.length > 0) {
+        // Only chunks that needed parsing come here, so the check costs the plain text chunks nothing.
+        if (!payload.choices.every(isChunkChoice)) throw protocolError(provider, "upstream stream carried a choice without a delta object");
         started = true;
         yield { type: "chunk", chunk: payload as unknown as ChatChunk };
       }
@@ -96,6 +100,27 @@ export async function* toStreamEvents(
     if (wires !== undefined) yield { type: "wire", chunks: wires };
   }
   throw protocolError(provider, "upstream stream ended before [DONE]");
+}
+
+/**
+ * What is wrong with the first choice that callers cannot read (a choice or message that is not an
+ * object, a tool call without a function object), or undefined when every one can be read. Fields
+ * inside them are the upstream's, passed on as they are.
+ */
+function malformedChoice(choices: unknown[]): string | undefined {
+  for (const choice of choices) {
+    if (!isObject(choice)) return "a choice that is not an object";
+    if (!isObject(choice.message)) return "a choice whose message is not an object";
+    const calls = choice.message.tool_calls;
+    if (calls === undefined || calls === null) continue;
+    if (!Array.isArray(calls)) return "tool_calls that are not a list";
+    if (!calls.every((call) => isObject(call) && isObject(call.function))) return "a tool call without a function object";
+  }
+  return undefined;
+}
+
+function isChunkChoice(choice: unknown): boolean {
+  return isObject(choice) && isObject(choice.delta);
 }
 
 /** An `error` object inside a 200 answer or a stream (OpenRouter does both). */
