@@ -255,16 +255,18 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
       expect((await centCall(gw)).status).toBe(200); // opens the window and this instance's lease
       const before = sent();
       const locker = new pg.Client({ connectionString: shared.url });
+      const watching = new pg.Client({ connectionString: shared.url });
       await locker.connect();
+      await watching.connect();
+      const waiting = "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
       try {
         await locker.query("begin");
         await locker.query("select 1 from budget_windows for update");
         // Worth $0.20, more than the lease holds: the call asks the store for more, and waits on the lock.
         const call = centCall(gw, gw.adminKey, { max_tokens: 2_000 });
-        const waiting = "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
-        const watching = new pg.Client({ connectionString: shared.url });
-        await watching.connect();
-        await waitFor(async () => (await watching.query(waiting)).rows[0].n, (n) => n === 1, 5_000).finally(() => watching.end());
+        // The flip must land within the lease's 1.5 s deadline, after which the call is refused as
+        // `unavailable` instead: both clients are connected beforehand, so only the flip itself is timed.
+        await waitFor(async () => (await watching.query(waiting)).rows[0].n, (n) => n === 1, 5_000);
         expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "while a lease waits" })).status).toBe(200);
         await locker.query("rollback");
         const refused = await call;
@@ -272,6 +274,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
         expect(refused.body.error).toMatchObject({ code: "kill_switch_active" });
       } finally {
         await locker.end();
+        await watching.end();
       }
       expect(sent()).toEqual(before);
     });
