@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import path from "node:path";
 import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
-import { parseSince } from "../core/duration.js";
+import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
 import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
@@ -303,6 +303,6 @@ function cliPrincipal(): Principal {
 
 function sinceOf(text: string, example = "24h or 7d"): Date {
   const since = parseSince(text);
-  if (!since) throw new CliError(`invalid --since "${text}": use a duration such as ${example}, or an ISO date`);
+  if (!since) throw new CliError(`invalid --since "${text}": use a duration such as ${example}, or an ISO date, from ${EARLIEST_DATE} to ${LATEST_DATE}`);
   return since;
 }

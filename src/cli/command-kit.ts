@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
 
 /** What every command that reaches Airlock shares: where the gateway or the store is, and how to print. */
@@ -19,6 +19,18 @@ export async function withBackend(opts: ConnectOptions, work: (backend: AdminBac
   } finally {
     await backend.close();
   }
+}
+
+/**
+ * A parser for a flag that takes a whole number from `min` to `max`, written in decimal digits:
+ * anything else stops the command with a message naming the flag, before anything is sent.
+ */
+export function wholeNumber(flag: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const number = /^\d{1,10}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+    if (!Number.isInteger(number) || number < min || number > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
+    return number;
+  };
 }
 
 export function print(value: unknown): void {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
-import { print, withBackend, withConnection } from "./command-kit.js";
+import { INT4_MAX } from "../config/limits.js";
+import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
 import { printBudgets, printRateLimits } from "./print.js";
 
 /** `airlock rate-limits` and `airlock budgets`: the guards an admin sets while gateways run. */
@@ -10,8 +11,8 @@ export function registerGuardCommands(program: Command): void {
   withConnection(rateLimits.command("set").description("create or replace a limit; audited").argument("<name>"))
     .requiredOption("--scope <scope>", "key, user, operation or global")
     .option("--target <id>", "one key id, user id or operation name (default: each its own)")
-    .option("--rpm <n>", "requests per minute", Number)
-    .option("--tpm <n>", "input plus output tokens per minute", Number)
+    .option("--rpm <n>", "requests per minute", wholeNumber("--rpm", 1, INT4_MAX))
+    .option("--tpm <n>", "input plus output tokens per minute", wholeNumber("--tpm", 1, INT4_MAX))
     .action((name: string, opts: ConnectOptions & { scope: string; target?: string; rpm?: number; tpm?: number; json?: boolean }) =>
       withBackend(opts, async (backend) => {
         const saved = await backend.setRateLimit(name, { scope: opts.scope, target: opts.target, requestsPerMinute: opts.rpm, tokensPerMinute: opts.tpm });

@@ -8,7 +8,7 @@ import { startPglite } from "../store/pglite-client.js";
 import { FILTER_NAMES, SPEND_GROUPS, type LedgerFilters, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { ConnectOptions } from "./admin-client.js";
-import { print, withBackend, withConnection } from "./command-kit.js";
+import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
 import { registerGuardCommands } from "./guard-commands.js";
 import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRoutes, printSpend } from "./print.js";
 
@@ -271,10 +271,10 @@ withConnection(runs.command("show").description("one run, with its artifacts").a
 withConnection(program.command("audit").description("the audit log: guard and configuration changes, decisions, keys"))
   .option("--since <when>", "a duration (24h, 7d) or an ISO date", "24h")
   .option("--action <action>", "one action, or a prefix ending in a dot (change_request.)")
-  .option("--limit <n>", "at most this many, newest first", "100")
-  .action((opts: ConnectOptions & { since: string; action?: string; limit: string; json?: boolean }) =>
+  .option("--limit <n>", "at most this many, newest first (1 to 1000)", wholeNumber("--limit", 1, 1000), 100)
+  .action((opts: ConnectOptions & { since: string; action?: string; limit: number; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const events = await backend.audit(opts.since, opts.action, Number(opts.limit));
+      const events = await backend.audit(opts.since, opts.action, opts.limit);
       print(opts.json ? events : printAudit(events));
     }),
   );
@@ -335,6 +335,16 @@ function toWorkers(value: string): number {
 
 // Config and usage errors carry a message written for people; nothing else reaches the terminal either.
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`airlock: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`airlock: ${messageFor(err)}\n`);
   process.exit(1);
 });
+
+/** One line for people. A statement the store refused is told by the store's reason, never by its SQL and parameters. */
+function messageFor(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (typeof (err as { query?: unknown }).query === "string") {
+    const cause = err.cause instanceof Error ? err.cause.message : "unknown reason";
+    return `the store refused the request: ${cause.split("\n")[0]}`;
+  }
+  return err.message;
+}

@@ -101,4 +101,16 @@ operations:
     expect(() => resolveConfig({ ...base, operations: { strong: { model: "openrouter/other" } } }, "t", {})).toThrow(/operations\.strong: "strong" is a tier: an operation cannot be named like a tier/);
     expect(() => resolveConfig({ ...base, org: { defaultModel: "openrouter/other", enabledModels: ["openrouter/deepseek/deepseek-chat"] } }, "t", {})).toThrow(/org\.defaultModel: the default model/);
   });
+
+  it("holds names to 128 characters and money to what the store's columns hold", () => {
+    const long = "n".repeat(129);
+    const refused = (extra: Record<string, unknown>) => () => resolveConfig({ ...minimal, ...extra }, "t", {});
+    expect(refused({ operations: { [long]: { model: "openrouter/deepseek/deepseek-chat" } } })).toThrow(/operations\.n+: operation names are at most 128 characters/);
+    expect(refused({ budgets: [{ name: long, scope: "global", limit: "1" }] })).toThrow(/budgets\.0\.name: budget names are at most 128 characters/);
+    expect(refused({ rateLimits: [{ name: long, scope: "global", requestsPerMinute: 1 }] })).toThrow(/rateLimits\.0\.name: rate limit names are at most 128 characters/);
+    expect(refused({ rateLimits: [{ name: "r", scope: "global", requestsPerMinute: 3_000_000_000 }] })).toThrow(/rateLimits\.0\.requestsPerMinute: must be at most 2147483647/);
+    expect(refused({ budgets: [{ name: "b", scope: "global", limit: "123456789012345678901234567890" }] })).toThrow(/budgets\.0\.limit: must be less than 1000000000000/);
+    expect(refused({ models: [{ id: "openrouter/deepseek/deepseek-chat", price: { input: "2000000", per: "1M" } }] })).toThrow(/models\.0\.price\.input: must be at most 1000000 per 1M/);
+    expect(resolveConfig({ ...minimal, operations: { ["n".repeat(128)]: { model: "openrouter/deepseek/deepseek-chat" } } }, "t", {}).config.operations).toHaveProperty("n".repeat(128));
+  });
 });

@@ -117,9 +117,13 @@ function fromEnv(value: string, env: NodeJS.ProcessEnv): string | undefined {
   return value.startsWith("env:") ? env[value.slice(4)] || undefined : value;
 }
 
-/** Checks a request's input against `schema`: the parsed value, or `invalid_request` with every issue on one line. */
+/**
+ * Checks a request's input against `schema`: the parsed value, or `invalid_request` with every issue on
+ * one line. `param` is the given one, else the field of the first issue (none for the body as a whole).
+ */
 export function parseRequest<T extends z.ZodType>(schema: T, input: unknown, what: string, param?: string): z.infer<T> {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new AirlockError("invalid_request", formatIssues(what, parsed.error.issues).replace(/\n\s*/g, " "), param === undefined ? undefined : { param });
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  const field = param ?? (parsed.error.issues[0]?.path.map(String).join(".") || undefined);
+  throw new AirlockError("invalid_request", formatIssues(what, parsed.error.issues).replace(/\n\s*/g, " "), field === undefined ? undefined : { param: field });
 }

@@ -1,15 +1,13 @@
 import { z } from "zod";
+import { checkPriceBounds, LABEL_MAX_LENGTH, moneyAmount, NAME_MAX_LENGTH, nameSchema, positiveInt4 } from "./bounds.js";
 import { providerConfig } from "./providers.js";
 import { checkRoutes, isTier } from "./routes.js";
 import { TIERS, type Tier } from "./tiers.js";
 
 export { TIERS, type Tier } from "./tiers.js";
 
-/** Money and prices are decimal strings ("0.27"), never floats. Numbers are accepted and kept as written. */
-const decimal = z
-  .union([z.string(), z.number()])
-  .transform((v) => String(v).trim())
-  .refine((v) => /^\d+(\.\d+)?$/.test(v), { message: 'expected a non-negative decimal such as "0.27"' });
+/** Money and prices are decimal strings ("0.27"), never floats, below 10^12 (see bounds.ts). Numbers are accepted and kept as written. */
+const decimal = moneyAmount();
 
 export const priceSchema = z.strictObject({
   input: decimal,
@@ -29,7 +27,7 @@ export const priceSchema = z.strictObject({
   per: z.enum(["1M", "1K", "1"]).default("1M"),
   source: z.string().optional(),
   effectiveDate: z.string().optional(),
-});
+}).superRefine(checkPriceBounds);
 
 export const structuredOutputMode = z.enum(["native", "prompt"]);
 
@@ -106,7 +104,7 @@ function isTimeZone(zone: string): boolean {
 
 /** One webhook receiver; see docs/change-control.md#notifications. */
 export const webhookSchema = z.strictObject({
-  name: z.string().regex(OPERATION_NAME, "webhook names use letters, digits, _ . : -"),
+  name: nameSchema("webhook"),
   /** The receiver; `env:NAME` reads it from the environment (Slack and Discord URLs are secrets). */
   url: z.string().min(1),
   /** `json`: Airlock's envelope `{id, type, ts, data}`; `slack`: `{text}`; `discord`: `{content}`. */
@@ -120,13 +118,13 @@ export const webhookSchema = z.strictObject({
 /** Requests and tokens per fixed minute; see docs/guards.md. */
 export const rateLimitSchema = z
   .strictObject({
-    name: z.string().regex(OPERATION_NAME, "rate limit names use letters, digits, _ . : -"),
+    name: nameSchema("rate limit"),
     scope: z.enum(["key", "user", "operation", "global"]),
     /** One key id, user id or operation name; without it, every key (user, operation) has a limit of its own. */
-    target: z.string().min(1).optional(),
-    requestsPerMinute: z.number().int().positive().optional(),
+    target: z.string().min(1).max(LABEL_MAX_LENGTH).optional(),
+    requestsPerMinute: positiveInt4().optional(),
     /** Input plus output tokens. */
-    tokensPerMinute: z.number().int().positive().optional(),
+    tokensPerMinute: positiveInt4().optional(),
   })
   .superRefine((r, ctx) => {
     if (r.requestsPerMinute === undefined && r.tokensPerMinute === undefined) ctx.addIssue({ code: "custom", message: "set requestsPerMinute, tokensPerMinute or both" });
@@ -136,10 +134,10 @@ export const rateLimitSchema = z
 /** A spending limit per daily or monthly window; see docs/guards.md. */
 export const budgetSchema = z
   .strictObject({
-    name: z.string().regex(OPERATION_NAME, "budget names use letters, digits, _ . : -"),
+    name: nameSchema("budget"),
     scope: z.enum(BUDGET_SCOPES),
     /** The key id, user id, team id, org id or operation name; none for `global`. */
-    target: z.string().min(1).optional(),
+    target: z.string().min(1).max(LABEL_MAX_LENGTH).optional(),
     window: z.enum(["daily", "monthly"]).default("daily"),
     /** Whose midnight starts a window. */
     timezone: z.string().default("UTC").refine(isTimeZone, { message: "unknown time zone (use an IANA name such as \"Europe/Paris\")" }),
@@ -387,6 +385,8 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
     }
   });
   for (const name of Object.keys(config.operations)) {
+    // Checked here rather than by the record's key schema, whose own message would be only "Invalid key in record".
+    if (name.length > NAME_MAX_LENGTH) ctx.addIssue({ code: "custom", path: ["operations", name], message: `operation names are at most ${NAME_MAX_LENGTH} characters` });
     if (isTier(name)) ctx.addIssue({ code: "custom", path: ["operations", name], message: `"${name}" is a tier: an operation cannot be named like a tier` });
   }
   const routes = new Map(Object.entries(config.operations));

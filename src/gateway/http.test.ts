@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
-import { nestsDeeperThan, readBody } from "./http.js";
+import { limitParam, nestsDeeperThan, readBody } from "./http.js";
 
 /** Over Node's 16 KiB stream high-water mark, so that a body this size that arrives whole has paused the socket. */
 const LIMIT = 40_000;
@@ -167,5 +167,19 @@ describe("nestsDeeperThan", () => {
 
   it("finds a body nested 150,000 levels deep", () => {
     expect(deep("[".repeat(150_000) + "]".repeat(150_000), 128)).toBe(true);
+  });
+});
+
+describe("limitParam", () => {
+  const limit = (text: string) => limitParam(new URLSearchParams({ limit: text }));
+
+  it("reads decimal digits from 1 to 1000", () => {
+    expect(limit("16")).toBe(16);
+    expect(limit("0016")).toBe(16);
+    expect(limitParam(new URLSearchParams(), 50)).toBe(50);
+  });
+
+  it("refuses what Number() would read", () => {
+    for (const text of ["0x10", "1e2", "16.0", "+16", " 16", "", "0", "1001", "Infinity"]) expect(() => limit(text), text).toThrow(expect.objectContaining({ code: "invalid_request", param: "limit" }));
   });
 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseSince } from "../core/duration.js";
+import { NAME_MAX_LENGTH } from "../config/bounds.js";
+import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { AirlockError, clientClosedError, toAirlockError } from "../core/errors.js";
 
 export type Headers = Record<string, string | number>;
@@ -164,26 +165,51 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const NAME_PARAM = /^[A-Za-z0-9_.:-]{1,128}$/;
+/**
+ * The router's bound on one path parameter. New names are held to NAME_MAX_LENGTH, but names stored
+ * before that bound (a route approved through change control, a budget from a config file) may be
+ * longer: the router must still reach them, to read and delete them.
+ */
+export const ROUTE_PARAM_MAX_LENGTH = 512;
 
-/** The `:name` of a path such as `/admin/budgets/:name`, checked: letters, digits, `_ . : -`, at most 128. */
+const NAME_CHARACTERS = /^[A-Za-z0-9_.:-]+$/;
+
+/** The `:name` of a path such as `/admin/budgets/:name`, checked: letters, digits, `_ . : -`, of any length the router passes. */
 export function nameParam(params: Record<string, string | undefined>, what: string): string {
   const name = params.name ?? "";
-  if (!NAME_PARAM.test(name)) throw new AirlockError("invalid_request", `a ${what} name is letters, digits, \`_\`, \`.\`, \`:\` and \`-\``, { param: "name" });
+  if (!NAME_CHARACTERS.test(name)) throw new AirlockError("invalid_request", `a ${what} name is letters, digits, \`_\`, \`.\`, \`:\` and \`-\``, { param: "name" });
+  return name;
+}
+
+/** The `:name` of a path that creates or replaces something: as nameParam, and at most NAME_MAX_LENGTH characters. */
+export function newNameParam(params: Record<string, string | undefined>, what: string): string {
+  const name = nameParam(params, what);
+  if (name.length > NAME_MAX_LENGTH) throw new AirlockError("invalid_request", `a ${what} name is at most ${NAME_MAX_LENGTH} characters`, { param: "name" });
   return name;
 }
 
 /** The `since` query parameter: a duration back from now or an ISO date, `fallback` when absent. */
 export function sinceParam(query: URLSearchParams, fallback: string, example = '"24h" or "7d"'): Date {
-  const since = parseSince(query.get("since") ?? fallback);
-  if (!since) throw new AirlockError("invalid_request", `since must be a duration such as ${example}, or an ISO date`, { param: "since" });
+  const since = optionalSinceParam(query, example) ?? parseSince(fallback);
+  if (!since) throw new Error(`the default since "${fallback}" is not a duration`);
   return since;
 }
 
-/** The `limit` query parameter: 1 to 1000, `fallback` when absent. */
+/** The `since` query parameter, undefined when absent. The same strict reading as everywhere: see core/duration.ts. */
+export function optionalSinceParam(query: URLSearchParams, example = '"24h" or "7d"'): Date | undefined {
+  const text = query.get("since");
+  if (text === null) return undefined;
+  const since = parseSince(text);
+  if (!since) throw new AirlockError("invalid_request", `since must be a duration such as ${example}, or an ISO date, from ${EARLIEST_DATE} to ${LATEST_DATE}`, { param: "since" });
+  return since;
+}
+
+/** The `limit` query parameter: 1 to 1000 in decimal digits, `fallback` when absent. */
 export function limitParam(query: URLSearchParams, fallback = 50): number {
-  const limit = Number(query.get("limit") ?? fallback);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be an integer from 1 to 1000", { param: "limit" });
+  const text = query.get("limit");
+  // Number() would also read "0x10", "1e2" and " 16 ": a limit is written in decimal digits only.
+  const limit = text === null ? fallback : /^\d{1,4}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AirlockError("invalid_request", "limit must be a whole number from 1 to 1000", { param: "limit" });
   return limit;
 }
 

@@ -9,7 +9,7 @@ import { accessLog } from "../core/access-log.js";
 import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
 import type { GatewayContext, Handler, RequestScope } from "./context.js";
-import { sendError } from "./http.js";
+import { ROUTE_PARAM_MAX_LENGTH, sendError } from "./http.js";
 import * as admin from "./routes/admin.js";
 import * as openai from "./routes/openai.js";
 import * as ops from "./routes/ops.js";
@@ -72,6 +72,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
   const router = Router<HTTPVersion.V1>({
     ignoreTrailingSlash: true,
+    maxParamLength: ROUTE_PARAM_MAX_LENGTH,
     defaultRoute: (req, res) => sendError(res, new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`), { "x-request-id": requestIdOf(req) }),
   });
   const routes: Array<[string, string, Handler]> = [

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { moneyAmount, positiveInt4 } from "../config/bounds.js";
 import { budgetSchema, priceSchema } from "../config/schema.js";
 import { parseRequest } from "../config/load.js";
 import { AirlockError } from "../core/errors.js";
@@ -16,12 +17,8 @@ export const grantSchema = z
     keyId: z.string().min(1),
     operation: z.string().min(1),
     expiresInHours: z.number().positive().max(24 * 365).default(24),
-    maxCalls: z.number().int().positive().optional(),
-    maxSpendUsd: z
-      .union([z.string(), z.number()])
-      .transform((v) => String(v).trim())
-      .refine((v) => /^\d+(\.\d+)?$/.test(v), { message: 'expected a decimal such as "5.00"' })
-      .optional(),
+    maxCalls: positiveInt4().optional(),
+    maxSpendUsd: moneyAmount({ example: "5.00" }).optional(),
   })
   .refine((g) => g.maxCalls !== undefined || g.maxSpendUsd !== undefined, { message: "a grant needs maxCalls, maxSpendUsd or both" });
 
@@ -68,10 +65,8 @@ export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: 
       };
     }
     case "grant": {
-      const grant = parseRequest(grantSchema, proposed, "grant", "proposed");
+      const grant = checkGrant(world.catalog(), proposed, "proposed");
       if (target !== `${grant.keyId}/${grant.operation}`) throw new AirlockError("invalid_request", `a grant's target is "<key id>/<operation>": "${grant.keyId}/${grant.operation}"`, { param: "target" });
-      const operation = world.catalog().operations.get(grant.operation);
-      if (!operation) throw new AirlockError("not_found", `unknown operation "${grant.operation}"`, { param: "proposed" });
       return { proposed: grant, category: "approval_grant" };
     }
     case "toggle": {
@@ -79,6 +74,17 @@ export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: 
       return { proposed: parseRequest(toggleChange, proposed, `toggle "${target}"`, "proposed"), category: "toggle_change" };
     }
   }
+}
+
+/**
+ * A grant's terms, checked the same whether an admin grants directly or approves a request: for an
+ * operation the catalog has. `param` names the field errors point to (the whole grant, within a
+ * change request); without it, the field at fault.
+ */
+export function checkGrant(catalog: Catalog, input: unknown, param?: string): z.infer<typeof grantSchema> {
+  const grant = parseRequest(grantSchema, input, "grant", param);
+  if (!catalog.operations.has(grant.operation)) throw new AirlockError("not_found", `unknown operation "${grant.operation}"`, { param: param ?? "operation" });
+  return grant;
 }
 
 /** True when both are priced catalog models and `next` lists dearer per input plus output token. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Principal } from "../auth/principal.js";
+import { moneyAmount } from "../config/bounds.js";
 import { parseRequest } from "../config/load.js";
 import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
@@ -12,10 +13,8 @@ export type ChangeKind = q.ChangeKind;
 export const CHANGE_KINDS = ["route", "price", "budget", "toggle", "grant"] as const;
 export const CHANGE_STATUSES = ["PENDING", "APPROVED", "APPLIED", "REJECTED", "EXPIRED"] as const;
 
-const signedDecimal = z
-  .union([z.string(), z.number()])
-  .transform((v) => String(v).trim())
-  .refine((v) => /^-?\d+(\.\d+)?$/.test(v), { message: 'expected a decimal such as "120.50" (negative: it costs more)' });
+/** Negative: the change costs more. */
+const signedDecimal = moneyAmount({ signed: true, example: "120.50" });
 
 /** What a proposer sends: the change, and the case for it. */
 export const proposalSchema = z.strictObject({

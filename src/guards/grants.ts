@@ -3,9 +3,9 @@ import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
-import { grantSchema } from "../governance/change-checks.js";
+import { checkGrant } from "../governance/change-checks.js";
+import type { Catalog } from "../routing/catalog.js";
 import type { ChangeRequestRow } from "../store/schema/index.js";
-import { parseRequest } from "../config/load.js";
 import type { Db } from "../store/database.js";
 import { addGrantSpend, insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, useGrant } from "../store/queries/grants.js";
 import type { ApprovalGrantRow } from "../store/schema/index.js";
@@ -21,6 +21,8 @@ export interface GrantsOptions {
   propose(input: unknown, principal: Principal): Promise<ChangeRequestRow>;
   /** Tells other instances that grants changed; never throws. */
   announce(): Promise<void>;
+  /** The catalog in force: a grant is for one of its operations. */
+  catalog(): Catalog;
 }
 
 /**
@@ -87,7 +89,7 @@ export class Grants {
   /** Grants a key an operation directly (admin keys); audited. */
   async grant(input: unknown, by: Principal): Promise<ApprovalGrantRow> {
     if (by.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can grant approval");
-    const grant = parseRequest(grantSchema, input, "grant");
+    const grant = checkGrant(this.options.catalog(), input);
     const id = newId("grant");
     await insertGrant(this.options.db, {
       id,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { moneyAmount } from "../config/bounds.js";
+import { EARLIEST_DATE, LATEST_DATE, parseDay } from "../core/duration.js";
 import { AirlockError } from "../core/errors.js";
 import { formatCost, Money } from "./pricing.js";
 
@@ -12,8 +14,11 @@ export interface PeriodAmount {
   periodEnd: string;
 }
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date such as 2026-11-01").refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), "not a calendar date");
-const usd = z.union([z.string(), z.number()]).transform((v) => String(v).trim()).refine((v) => /^\d+(\.\d+)?$/.test(v), 'expected a non-negative decimal such as "120.50"');
+const day = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "expected a date such as 2026-11-01")
+  .refine((d) => parseDay(d) !== undefined, `not a calendar date from ${EARLIEST_DATE} to ${LATEST_DATE}`);
+const usd = moneyAmount({ example: "120.50" });
 const period = { amount: usd, periodStart: day, periodEnd: day, description: z.string().max(500).optional() };
 const inOrder = (e: { periodStart: string; periodEnd: string }) => e.periodStart <= e.periodEnd;
 
@@ -89,13 +94,11 @@ export function profitAndLoss(input: {
 }
 
 /** The report's days: `from`..`to`, both included; by default the 30 days up to today (UTC). */
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
 export function reportWindow(fromText: string | null | undefined, toText: string | null | undefined, now = new Date()): { from: string; to: string } {
   const to = toText ?? now.toISOString().slice(0, 10);
   const from = fromText ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
   for (const [param, value] of [["from", from], ["to", to]] as const) {
-    if (!DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw new AirlockError("invalid_request", `${param} must be a date such as 2026-11-01`, { param });
+    if (!parseDay(value)) throw new AirlockError("invalid_request", `${param} must be a calendar date such as 2026-11-01, from ${EARLIEST_DATE} to ${LATEST_DATE}`, { param });
   }
   if (from > to) throw new AirlockError("invalid_request", "from is after to", { param: "from" });
   return { from, to };

@@ -1,4 +1,5 @@
 import { operationSchema, OPERATION_NAME, type OperationConfig } from "../config/schema.js";
+import { NAME_MAX_LENGTH } from "../config/bounds.js";
 import { parseRequest } from "../config/load.js";
 import { isTier, type RouteWorld } from "../config/routes.js";
 import { AirlockError } from "../core/errors.js";
@@ -87,6 +88,7 @@ export class RouteBook {
     if (!OPERATION_NAME.test(name) || isTier(name)) {
       throw new AirlockError("invalid_request", `"${name}" is not a valid operation name (letters, digits, _ . : -, and not a tier name)`, { param: "name" });
     }
+    if (name.length > NAME_MAX_LENGTH) throw new AirlockError("invalid_request", `an operation name is at most ${NAME_MAX_LENGTH} characters`, { param: "name" });
     // In `model`, an alias wins over an operation of the same name: such a route could only be reached by header.
     if (!this.rows.has(name) && this.options.world().aliases?.has(name)) {
       throw new AirlockError("invalid_request", `"${name}" already names a model (as the short form of a catalog id); choose another operation name`, { param: "name" });

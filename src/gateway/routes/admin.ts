@@ -1,23 +1,35 @@
-import { PRINCIPAL_KINDS, type PrincipalKind } from "../../auth/principal.js";
+import { z } from "zod";
+import { PRINCIPAL_KINDS } from "../../auth/principal.js";
+import { LABEL_MAX_LENGTH, NAME_MAX_LENGTH } from "../../config/bounds.js";
+import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { isObject, readJson, sendJson } from "../http.js";
+import { readJson, sendJson } from "../http.js";
+
+/** A label left empty (or null) is no label: the key then has no user, team or org. */
+const label = z
+  .string()
+  .trim()
+  .max(LABEL_MAX_LENGTH)
+  .nullish()
+  .transform((v) => v || undefined);
+
+const newKeyBody = z.strictObject({
+  name: z.string().trim().min(1, "name is required").max(NAME_MAX_LENGTH),
+  kind: z.enum(PRINCIPAL_KINDS).default("user"),
+  user: label,
+  team: label,
+  org: label,
+});
 
 /** `POST /admin/keys`: the secret is in this response and nowhere else, ever. */
 export function createKey(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const body = await readJson(req, gw);
-    if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
-    const name = optionalString(body, "name");
-    if (!name) throw new AirlockError("invalid_request", "name is required", { param: "name" });
-    const kind = body.kind ?? "user";
-    if (typeof kind !== "string" || !(PRINCIPAL_KINDS as readonly string[]).includes(kind)) {
-      throw new AirlockError("invalid_request", `kind must be one of ${PRINCIPAL_KINDS.join(", ")}`, { param: "kind" });
-    }
-    const created = await gw.plane.createKey({ name, kind: kind as PrincipalKind, userId: optionalString(body, "user"), teamId: optionalString(body, "team"), orgId: optionalString(body, "org") }, principal);
-    gw.logger.info({ requestId: scope.requestId, keyId: created.key.id, kind }, "api key created");
+    const body = parseRequest(newKeyBody, await readJson(req, gw), "key");
+    const created = await gw.plane.createKey({ name: body.name, kind: body.kind, userId: body.user, teamId: body.team, orgId: body.org }, principal);
+    gw.logger.info({ requestId: scope.requestId, keyId: created.key.id, kind: body.kind }, "api key created");
     sendJson(res, 201, { ...created.key, key: created.secret });
   };
 }
@@ -52,11 +64,4 @@ export function status(gw: GatewayContext): Handler {
       startedAt: gw.startedAt.toISOString(),
     });
   };
-}
-
-function optionalString(body: Record<string, unknown>, field: string): string | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string") throw new AirlockError("invalid_request", `${field} must be a string`, { param: field });
-  return value.trim() || undefined;
 }

@@ -1,11 +1,10 @@
 import { z } from "zod";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
-import { parseSince } from "../../core/duration.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { limitParam, nameParam, readJson, sendJson } from "../http.js";
+import { limitParam, nameParam, newNameParam, optionalSinceParam, readJson, sendJson } from "../http.js";
 
 const flipBody = z.strictObject({
   active: z.boolean(),
@@ -36,9 +35,7 @@ export function auditEvents(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
     const limit = limitParam(query);
-    const sinceText = query.get("since");
-    const since = sinceText ? parseSince(sinceText) : undefined;
-    if (sinceText && !since) throw new AirlockError("invalid_request", "since must be a duration such as 24h or 7d, or an ISO date", { param: "since" });
+    const since = optionalSinceParam(query);
     sendJson(res, 200, { data: await gw.plane.audit.recent(limit, { since, action: query.get("action") ?? undefined }) });
   };
 }
@@ -57,7 +54,7 @@ export function listBudgets(gw: GatewayContext): Handler {
 export function putBudget(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const name = budgetName(params);
+    const name = newNameParam(params, "budget");
     const body = await readJson(req, gw);
     if (principal.kind !== "admin") return proposeInstead(gw, res, principal, "budget", name, body);
     sendJson(res, 200, await gw.plane.budgets.put(name, body, principal));
@@ -97,7 +94,7 @@ export function rateLimits(gw: GatewayContext): Handler {
 export function putRateLimit(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const name = rateLimitName(params);
+    const name = newNameParam(params, "rate limit");
     const body = await readJson(req, gw);
     const saved = await gw.plane.rateLimits.put(name, body, principal);
     gw.logger.info({ requestId: scope.requestId, rateLimit: saved.name, by: principal.keyId }, "rate limit set");

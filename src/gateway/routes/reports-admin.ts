@@ -13,9 +13,10 @@ export function spend(gw: GatewayContext): Handler {
     await requireAdmin(gw.plane, req, scope);
     const by: SpendGroup = enumParam(query, "by", SPEND_GROUPS) ?? "operation";
     const since = sinceParam(query, "24h");
+    const format = enumParam(query, "format", ["json", "csv"] as const) ?? "json";
     const filters = filtersOf(query);
     const lines = await gw.plane.reports.spend(by, since, filters);
-    if (query.get("format") === "csv") {
+    if (format === "csv") {
       const csv = spendCsv(by, lines);
       res.writeHead(200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="airlock-spend-by-${by}.csv"`, "content-length": Buffer.byteLength(csv) });
       res.end(csv);

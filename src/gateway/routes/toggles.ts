@@ -3,7 +3,7 @@ import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { nameParam, readJson, sendJson } from "../http.js";
+import { nameParam, newNameParam, readJson, sendJson } from "../http.js";
 
 const controlledBy = z.enum(["ADMIN_ONLY", "USER", "BOTH"]);
 const changeBody = z.strictObject({
@@ -58,7 +58,7 @@ export function changeToggle(gw: GatewayContext): Handler {
 export function putToggle(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const name = nameOf(params);
+    const name = newNameParam(params, "toggle");
     const existed = gw.plane.toggles.get(name) !== undefined;
     const saved = await gw.plane.toggles.put({ name, ...parseRequest(putBody, await readJson(req, gw), "feature toggle") }, principal);
     sendJson(res, existed ? 200 : 201, saved);

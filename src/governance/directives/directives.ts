@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Principal } from "../../auth/principal.js";
+import { positiveInt4 } from "../../config/bounds.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
@@ -25,7 +26,7 @@ export const directiveInput = z.strictObject({
   /** "$50", "50.00" or "100 USD". */
   budget: z.string().min(1).max(50).optional(),
   /** Seconds the work may take. */
-  timeboxSeconds: z.number().int().positive().optional(),
+  timeboxSeconds: positiveInt4().optional(),
 });
 
 /** The directive's JSON Schema, for agents that write directives. */

@@ -1,0 +1,74 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, workspace } from "./support/process.js";
+
+/**
+ * The CLI's answer to input the store cannot hold or a flag that is not a number: one line that says
+ * what is wrong, exit 1, and never the SQL statement or its parameters.
+ */
+describe("airlock CLI: input it refuses", () => {
+  afterAll(async () => {
+    await killAll();
+    await removeTempDirs();
+  });
+
+  /** A workspace with a seeded store and no gateway: the CLI opens the store itself. */
+  async function offline() {
+    const { cwd, dataDir } = await workspace();
+    await seedDataDir(dataDir);
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() });
+    return { cwd, env, cli: (...args: string[]) => runCli([...args, "--url", url, "--data-dir", dataDir], { cwd, env }) };
+  }
+
+  function oneClearLine(stderr: string): string {
+    expect(stderr).not.toMatch(/Failed query|insert into|params:|Invalid time value|\n\s+at /i);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    return stderr;
+  }
+
+  it("refuses a budget limit, a --since and a numeric flag it cannot use, with one clear line", async () => {
+    const { cli } = await offline();
+    const budget = await cli("budgets", "set", "bb", "--scope", "global", "--limit", "1234567890123456789012345678");
+    expect(budget.code).toBe(1);
+    expect(oneClearLine(budget.stderr)).toMatch(/^airlock: .*limit: must be less than 1000000000000$/m);
+
+    const audit = await cli("audit", "--since", "99999999999d");
+    expect(audit.code).toBe(1);
+    expect(oneClearLine(audit.stderr)).toContain('invalid --since "99999999999d"');
+    const leapless = await cli("audit", "--since", "2026-02-30");
+    expect(oneClearLine(leapless.stderr)).toContain('invalid --since "2026-02-30"');
+
+    // A usage error: its line, then the command's help (as for every usage error), and nothing sent.
+    for (const [flag, value] of [["--rpm", "abc"], ["--tpm", "0x10"], ["--rpm", "3000000000"]] as const) {
+      const set = await cli("rate-limits", "set", "rl", "--scope", "global", flag, value);
+      expect(set.code, `${flag} ${value}`).toBe(1);
+      expect(set.stderr.split("\n")[0], `${flag} ${value}`).toBe(`error: option '${flag} <n>' argument '${value}' is invalid. ${flag} must be a whole number from 1 to 2147483647`);
+      expect(set.stderr).not.toContain("received null");
+    }
+    const limit = await cli("audit", "--limit", "1e3");
+    expect(limit.stderr.split("\n")[0]).toBe("error: option '--limit <n>' argument '1e3' is invalid. --limit must be a whole number from 1 to 1000");
+    expect(JSON.parse((await cli("rate-limits", "list", "--json")).stdout)).toEqual([]);
+  }, 120_000);
+
+  it("airlock start refuses a config whose budget the store could not hold, as an invalid configuration", async () => {
+    const { cwd, dataDir } = await workspace();
+    await writeFile(
+      path.join(cwd, "airlock.config.yaml"),
+      `
+providers:
+  m: { type: mock }
+models:
+  - { id: "m/fast", price: { input: "1", output: "2" } }
+budgets:
+  - { name: big, scope: global, limit: "123456789012345678901234567890" }
+`,
+    );
+    const result = await runCli(["start", "--port", "0", "--host", "127.0.0.1"], { cwd, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() }) });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`airlock: invalid configuration (${path.join(cwd, "airlock.config.yaml")})`);
+    expect(result.stderr).toMatch(/^ {2}- budgets\.0\.limit: must be less than 1000000000000$/m);
+    expect(result.stderr).not.toMatch(/Failed query|insert into/i);
+  }, 60_000);
+});
