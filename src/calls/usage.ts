@@ -69,7 +69,10 @@ export async function streamUsage(body: ChatRequest, reported: UsageSoFar | unde
   if (reported.outputCounted) return { usage: reported.usage, estimated: false };
   const [generated = 0] = await countTokens([output]);
   const counted = reported.usage.reasoningTokens + generated + roughTokens(outputCharsBeyond);
-  return { usage: { ...reported.usage, outputTokens: Math.max(reported.usage.outputTokens, counted) }, estimated: true };
+  // A copy with the output replaced: the reported usage may be the adapter's own object.
+  const usage = Object.assign({}, reported.usage);
+  usage.outputTokens = Math.max(reported.usage.outputTokens, counted);
+  return { usage, estimated: true };
 }
 
 /** What a whole (non-streamed) answer generated, for `estimateUsage`. */
