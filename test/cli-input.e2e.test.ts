@@ -47,6 +47,11 @@ describe("airlock CLI: input it refuses", () => {
       expect(set.stderr.split("\n")[0], `${flag} ${value}`).toBe(`error: option '${flag} <n>' argument '${value}' is invalid. ${flag} must be a whole number from 1 to 2147483647`);
       expect(set.stderr).not.toContain("received null");
     }
+    // A key's name is held to 128 characters, with no gateway to check it as the admin API does.
+    const longName = await cli("keys", "create", "--name", "k".repeat(129));
+    expect(longName.code).toBe(1);
+    expect(oneClearLine(longName.stderr)).toMatch(/^airlock: .*name: .*128/m);
+    expect(JSON.parse((await cli("keys", "list", "--json")).stdout)).toEqual([]);
     const limit = await cli("audit", "--limit", "1e3");
     expect(limit.stderr.split("\n")[0]).toBe("error: option '--limit <n>' argument '1e3' is invalid. --limit must be a whole number from 1 to 1000");
     expect(JSON.parse((await cli("rate-limits", "list", "--json")).stdout)).toEqual([]);

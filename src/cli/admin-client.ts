@@ -1,12 +1,14 @@
 import { userInfo } from "node:os";
 import path from "node:path";
 import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
+import { newKeySchema } from "../auth/new-key.js";
 import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
 import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
 import { BudgetBook, type BudgetStatus } from "../guards/budget-book.js";
 import type { Principal } from "../auth/principal.js";
+import { parseRequest } from "../config/load.js";
 import { sloSchema } from "../config/schema.js";
 import { LedgerReports } from "../ledger/ledger-reports.js";
 import type { Overview } from "../ledger/overview.js";
@@ -184,7 +186,9 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
   return {
     via: databaseUrl ? "the PostgreSQL store (no gateway running)" : `the store in ${dataDir} (no gateway running)`,
     createKey: async (input) => {
-      const created = await keys.create(input, cliActor());
+      // Held to the same limits as a key created through a gateway's admin API.
+      const checked = parseRequest(newKeySchema, { name: input.name, kind: input.kind, user: input.userId, team: input.teamId, org: input.orgId }, "key");
+      const created = await keys.create({ name: checked.name, kind: checked.kind, userId: checked.user, teamId: checked.team, orgId: checked.org }, cliActor());
       await announceKeys();
       return created;
     },

@@ -1,33 +1,15 @@
-import { z } from "zod";
-import { PRINCIPAL_KINDS } from "../../auth/principal.js";
-import { LABEL_MAX_LENGTH, NAME_MAX_LENGTH } from "../../config/bounds.js";
+import { newKeySchema } from "../../auth/new-key.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { readJson, sendJson } from "../http.js";
 
-/** A label left empty (or null) is no label: the key then has no user, team or org. */
-const label = z
-  .string()
-  .trim()
-  .max(LABEL_MAX_LENGTH)
-  .nullish()
-  .transform((v) => v || undefined);
-
-const newKeyBody = z.strictObject({
-  name: z.string().trim().min(1, "name is required").max(NAME_MAX_LENGTH),
-  kind: z.enum(PRINCIPAL_KINDS).default("user"),
-  user: label,
-  team: label,
-  org: label,
-});
-
 /** `POST /admin/keys`: the secret is in this response and nowhere else, ever. */
 export function createKey(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const body = parseRequest(newKeyBody, await readJson(req, gw), "key");
+    const body = parseRequest(newKeySchema, await readJson(req, gw), "key");
     const created = await gw.plane.createKey({ name: body.name, kind: body.kind, userId: body.user, teamId: body.team, orgId: body.org }, principal);
     gw.logger.info({ requestId: scope.requestId, keyId: created.key.id, kind: body.kind }, "api key created");
     sendJson(res, 201, { ...created.key, key: created.secret });
