@@ -1,5 +1,8 @@
+import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { startFakeUpstream } from "./fakes/upstream.js";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { rawChat, routesSuite } from "./support/routing.js";
+import { databaseBehindProxy } from "./support/tcp-proxy.js";
 import { chatStatus, startCluster } from "./support/cluster.js";
 import { killAll, removeTempDirs } from "./support/process.js";
 import { STORE_KINDS } from "./support/stores.js";
@@ -7,7 +10,8 @@ import { awayFromMinuteEnd } from "./support/minute.js";
 
 /**
  * A rate limit across three gateway processes sharing one PostgreSQL: the instances lease permits
- * from one counter per minute, so together they accept no more than the limit.
+ * from one counter per minute, so together they accept no more than the limit. And a lease whose
+ * answer was lost hands nothing out twice.
  */
 afterEach(killAll);
 afterAll(removeTempDirs);
@@ -42,6 +46,42 @@ rateLimits:
       } finally {
         await cluster.close();
         await upstream.close();
+      }
+    });
+  });
+}
+
+if (STORE_KINDS.includes("postgres")) {
+  describe("a rate-limit lease whose answer is lost", () => {
+    let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
+    const { config, store, instance } = routesSuite("postgres", (made) => {
+      upstreams = made;
+    });
+
+    it("does not spend again the leftover it handed back: its next call leases anew", async () => {
+      const shared = await store();
+      const { database, proxy, close: closeProxied } = await databaseBehindProxy(shared.url!);
+      const gw = await instance(database, config({ rateLimits: [{ name: "tokens", scope: "global", tokensPerMinute: 10_000 }] }));
+      const checker = new pg.Client({ connectionString: shared.url! });
+      await checker.connect();
+      const granted = async () => Number((await checker.query<{ granted: string }>("select sum(granted)::text as granted from rate_windows")).rows[0]!.granted);
+      try {
+        await awayFromMinuteEnd();
+        // 100 completion tokens each, within the bound the call reserves: the lease leaves a leftover.
+        for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", fixture: "openai/chat-length" });
+        expect((await rawChat(gw, gw.adminKey)).status).toBe(200);
+        // A call bounded by more than the leftover asks for more, handing the leftover back in the same
+        // statement. The store does both; its answer never arrives.
+        proxy.dropAnswerTo("rate_windows");
+        expect(await rawChat(gw, gw.adminKey, { max_tokens: 1_000 })).toMatchObject({ status: 503, body: { error: { code: "unavailable" } } });
+        const afterLost = await granted();
+        // The leftover may be back in the counter: it is not spent. The next call leases from the counter.
+        expect((await rawChat(gw, gw.adminKey)).status).toBe(200);
+        expect(await granted()).toBeGreaterThan(afterLost);
+      } finally {
+        await checker.end();
+        await gw.close();
+        await closeProxied();
       }
     });
   });
