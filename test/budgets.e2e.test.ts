@@ -258,7 +258,8 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
       const watching = new pg.Client({ connectionString: shared.url });
       await locker.connect();
       await watching.connect();
-      const waiting = "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'";
+      // The lease statement itself (its CTE is named grant_): the sync round and the ledger's insert may wait on the lock too.
+      const waiting = "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%grant_ as (%'";
       try {
         await locker.query("begin");
         await locker.query("select 1 from budget_windows for update");
