@@ -214,14 +214,18 @@ export function createGateway(options: GatewayOptions): Gateway {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + graceMs;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await untilZero(() => inFlight, deadline);
       cuttingAll = true;
       server.closeAllConnections();
       await closed;
-      const settleBy = Date.now() + SETTLE_AFTER_CUT_MS;
-      while (running > 0 && Date.now() < settleBy) await new Promise((r) => setTimeout(r, 20));
+      await untilZero(() => running, Date.now() + SETTLE_AFTER_CUT_MS);
     },
   };
+}
+
+/** Waits until `count()` is zero, or until the `deadline` (epoch ms) has passed. */
+async function untilZero(count: () => number, deadline: number): Promise<void> {
+  while (count() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** The caller's own request id when it is a usable one, else a new one. */

@@ -1,7 +1,7 @@
 import { ProviderError } from "../errors.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent, UsageSoFar } from "../spec.js";
-import { isObject, parseEvent, text, type JsonObject } from "../wire.js";
+import { isObject, parseEvent, text } from "../wire.js";
 import { geminiStreamError } from "./errors.js";
 import { answerText, normalizeGeminiUsage, partsOf, toFinishReason, toToolCall, ToolCallIds } from "./response.js";
 import type { GeminiCandidate, GeminiUsageMetadata } from "./wire.js";
