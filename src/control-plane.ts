@@ -295,6 +295,11 @@ export class ControlPlane {
     return created;
   }
 
+  async endDashboardSession(session: string, expiresAt: number): Promise<void> {
+    await this.keys.endSession(session, expiresAt);
+    await this.notices.announce("keys");
+  }
+
   listKeys(): Promise<PublicKey[]> {
     return this.keys.list();
   }

@@ -1,6 +1,6 @@
 import { hash, randomBytes } from "node:crypto";
 import type { Db } from "../store/database.js";
-import { activeKeys, insertKey, listKeys, revokeKey } from "../store/queries/keys.js";
+import { activeKeys, insertKey, insertSignOut, listKeys, liveSignOuts, revokeKey } from "../store/queries/keys.js";
 import type { ApiKeyRow } from "../store/schema/api-keys.js";
 import { newId } from "../core/ids.js";
 import { insertAuditEvent } from "../store/queries/audit.js";
@@ -60,6 +60,11 @@ export interface NewKeyInput {
  */
 export class KeyRing {
   private tables = emptyTables();
+  /**
+   * Dashboard sessions signed out of (`<key id>.<expiry>`). Only ever added to, and pruned once expired,
+   * so a reload that read the store before a sign-out here cannot bring that session back.
+   */
+  private readonly signedOut = new Set<string>();
   private lastReload = 0;
   private reloading: Promise<void> | undefined;
 
@@ -70,7 +75,9 @@ export class KeyRing {
   ) {}
 
   async load(): Promise<void> {
-    const rows = await activeKeys(this.db);
+    const [rows, signOuts] = await Promise.all([activeKeys(this.db), liveSignOuts(this.db)]);
+    this.forgetExpiredSignOuts(Date.now());
+    for (const session of signOuts) this.signedOut.add(session);
     // Built aside and swapped in whole: a lookup during the reload sees the old table or the new one.
     const next = emptyTables();
     for (const row of rows) remember(next, row.keyHash, toPrincipal(row));
@@ -109,6 +116,20 @@ export class KeyRing {
    * Bound, so that it can be handed to the dashboard's session functions as it is.
    */
   readonly sessionSecretOf = (keyId: string): { principal: Principal; secret: string } | undefined => this.tables.byId.get(keyId);
+
+  /** Whether a dashboard session was signed out of, on this instance or on one whose change notice reached it. */
+  readonly sessionEnded = (session: string): boolean => this.signedOut.has(session);
+
+  /** Ends a dashboard session everywhere: the caller announces it, and other instances reload. */
+  async endSession(session: string, expiresAt: number): Promise<void> {
+    await insertSignOut(this.db, session, new Date(expiresAt));
+    this.forgetExpiredSignOuts(Date.now());
+    this.signedOut.add(session);
+  }
+
+  private forgetExpiredSignOuts(now: number): void {
+    for (const session of this.signedOut) if (Number(session.slice(session.lastIndexOf(".") + 1)) <= now) this.signedOut.delete(session);
+  }
 
   /** Creates a key; `by` (who asked) is written to the audit log. */
   async create(input: NewKeyInput, by: Actor = SYSTEM_ACTOR): Promise<CreatedKey> {

@@ -11,6 +11,8 @@ export const SESSION_TTL_MS = 8 * 3_600_000;
 export type SessionSecrets = (keyId: string) => { principal: Principal; secret: string } | undefined;
 
 export interface Session {
+  /** `<key id>.<expiry>`: what signing out records, so that the cookie stops working everywhere. */
+  id: string;
   principal: Principal;
   /** Sent back on every state-changing request, in `x-csrf-token`. */
   csrf: string;
@@ -20,18 +22,19 @@ export interface Session {
 /**
  * Dashboard sessions are signed cookies, `<key id>.<expiry>.<HMAC>`, keyed by the admin key's own hash:
  * every instance sharing the store can verify them with no session table and no round trip, and
- * revoking the key ends its sessions everywhere. The CSRF token is a second HMAC of the same session.
+ * revoking the key ends its sessions everywhere. Signing out is the one thing recorded in the store
+ * (see KeyRing.endSession). The CSRF token is a second HMAC of the same session.
  */
 export function issueSession(secrets: SessionSecrets, keyId: string, now: number): { cookie: string; session: Session } | undefined {
   const found = secrets(keyId);
   if (!found) return undefined;
   const expiresAt = now + SESSION_TTL_MS;
   const body = `${keyId}.${expiresAt}`;
-  return { cookie: `${body}.${sign(found.secret, `session:${body}`)}`, session: { principal: found.principal, csrf: sign(found.secret, `csrf:${body}`), expiresAt } };
+  return { cookie: `${body}.${sign(found.secret, `session:${body}`)}`, session: { id: body, principal: found.principal, csrf: sign(found.secret, `csrf:${body}`), expiresAt } };
 }
 
-/** The session a cookie value proves, or undefined: forged, expired, or its key revoked. */
-export function verifySession(secrets: SessionSecrets, value: string, now: number): Session | undefined {
+/** The session a cookie value proves, or undefined: forged, expired, signed out of, or its key revoked. */
+export function verifySession(secrets: SessionSecrets, value: string, now: number, ended: (session: string) => boolean = () => false): Session | undefined {
   const parts = value.split(".");
   if (parts.length !== 3) return undefined;
   const [keyId, expiry, signature] = parts as [string, string, string];
@@ -40,8 +43,8 @@ export function verifySession(secrets: SessionSecrets, value: string, now: numbe
   const found = secrets(keyId);
   if (!found || found.principal.kind !== "admin") return undefined;
   const body = `${keyId}.${expiry}`;
-  if (!sameText(signature, sign(found.secret, `session:${body}`))) return undefined;
-  return { principal: found.principal, csrf: sign(found.secret, `csrf:${body}`), expiresAt };
+  if (!sameText(signature, sign(found.secret, `session:${body}`)) || ended(body)) return undefined;
+  return { id: body, principal: found.principal, csrf: sign(found.secret, `csrf:${body}`), expiresAt };
 }
 
 export function csrfMatches(session: Session, sent: string | undefined): boolean {

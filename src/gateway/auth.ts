@@ -48,5 +48,5 @@ export function dashboardSession(plane: ControlPlane, req: IncomingMessage): Ses
 }
 
 function verifiedSession(plane: ControlPlane, cookie: string): Session | undefined {
-  return verifySession(plane.keys.sessionSecretOf, cookie, Date.now());
+  return verifySession(plane.keys.sessionSecretOf, cookie, Date.now(), plane.keys.sessionEnded);
 }

@@ -81,7 +81,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["GET", "/dashboard/:file", dashboard.clientScript()],
     ["GET", "/dashboard/session", dashboard.session(gw)],
     ["POST", "/dashboard/login", dashboard.login(gw)],
-    ["POST", "/dashboard/logout", dashboard.logout()],
+    ["POST", "/dashboard/logout", dashboard.logout(gw)],
     ["GET", "/healthz", ops.healthz()],
     ["GET", "/readyz", ops.readyz(gw)],
     ["GET", "/metrics", ops.metrics(gw)],

@@ -76,7 +76,18 @@ export function session(gw: GatewayContext): Handler {
   };
 }
 
-/** `POST /dashboard/logout`: forgets the cookie. */
-export function logout(): Handler {
-  return async (req, res) => sendJson(res, 200, { signedOut: true }, { "set-cookie": setCookieHeader(req, "", 0) });
+/**
+ * `POST /dashboard/logout`: ends the session on every instance, then forgets the cookie. Clearing the
+ * cookie alone would leave a copy of it valid until it expired.
+ */
+export function logout(gw: GatewayContext): Handler {
+  return async (req, res, scope) => {
+    const found = dashboardSession(gw.plane, req);
+    if (found) {
+      scope.log.keyId = found.principal.keyId;
+      await gw.plane.endDashboardSession(found.id, found.expiresAt);
+      gw.logger.info({ keyId: found.principal.keyId }, "dashboard sign-out");
+    }
+    sendJson(res, 200, { signedOut: true }, { "set-cookie": setCookieHeader(req, "", 0), "cache-control": "no-store" });
+  };
 }

@@ -1,6 +1,6 @@
-import { eq, isNull, and } from "drizzle-orm";
+import { and, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { apiKeys, type ApiKeyRow, type NewApiKeyRow } from "../schema/index.js";
+import { apiKeys, dashboardSignOuts, type ApiKeyRow, type NewApiKeyRow } from "../schema/index.js";
 
 export async function insertKey(db: Db, row: NewApiKeyRow): Promise<ApiKeyRow> {
   const [inserted] = await db.insert(apiKeys).values(row).returning();
@@ -24,4 +24,17 @@ export async function revokeKey(db: Db, id: string, at: Date): Promise<ApiKeyRow
     .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
     .returning();
   return row;
+}
+
+/** Records a dashboard sign-out, and forgets those whose sessions have expired since. */
+export async function insertSignOut(db: Db, session: string, expiresAt: Date): Promise<void> {
+  await db.execute(sql`
+    with expired as (delete from ${dashboardSignOuts} where expires_at < now())
+    insert into ${dashboardSignOuts} (session, expires_at) values (${session}, ${expiresAt}) on conflict do nothing`);
+}
+
+/** The sessions signed out of that have not expired yet. */
+export async function liveSignOuts(db: Db): Promise<string[]> {
+  const rows = await db.select({ session: dashboardSignOuts.session }).from(dashboardSignOuts).where(gt(dashboardSignOuts.expiresAt, sql`now()`));
+  return rows.map((row) => row.session);
 }

@@ -14,3 +14,4 @@ export * from "./webhooks.js";
 export * from "./grants.js";
 export * from "./directives.js";
 export * from "./executions.js";
+export * from "./dashboard-sign-outs.js";

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../src/store/database.js";
+import { routesSuite, type Instance } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Signing out of the dashboard ends the session itself, not only the browser's copy of its cookie: a
+ * copy taken before the sign-out stops working on this instance at once, on another instance on the
+ * same store within a second, and on an instance started later.
+ */
+async function signIn(gw: Instance): Promise<{ cookie: string; csrf: string }> {
+  const res = await fetch(`${gw.url}/dashboard/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: gw.adminKey }) });
+  expect(res.status).toBe(200);
+  const cookie = /^airlock_session=([^;]+)/.exec(res.headers.get("set-cookie") ?? "")?.[1];
+  if (!cookie) throw new Error("no session cookie");
+  return { cookie, csrf: ((await res.json()) as { csrf: string }).csrf };
+}
+
+const withCookie = (cookie: string) => ({ cookie: `airlock_session=${cookie}` });
+const sessionStatus = async (gw: Instance, cookie: string) => (await fetch(`${gw.url}/dashboard/session`, { headers: withCookie(cookie) })).status;
+
+describe.each(STORE_KINDS)("dashboard sign-out on %s", (kind) => {
+  const { cleanups, config, store, instance } = routesSuite(kind);
+
+  it("ends the session on every instance, so a copy of the cookie no longer works", async () => {
+    const shared = await store();
+    const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
+    const a = await instance(shared.database, config(), adminKey);
+    const databaseB = shared.url ? await openDatabase({ url: shared.url, maxConnections: 4 }) : shared.database;
+    if (databaseB !== shared.database) cleanups.push(() => databaseB.close());
+    const b = await instance(databaseB, config(), adminKey);
+
+    const copied = await signIn(a);
+    // A session is its key and its expiry to the millisecond: the second sign-in must be a later one.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const kept = await signIn(a);
+    expect(kept.cookie).not.toBe(copied.cookie);
+    expect(await sessionStatus(a, copied.cookie)).toBe(200);
+    expect(await sessionStatus(b, copied.cookie)).toBe(200);
+    expect((await fetch(`${b.url}/admin/calls`, { headers: withCookie(copied.cookie) })).status).toBe(200);
+
+    const out = await fetch(`${a.url}/dashboard/logout`, { method: "POST", headers: { ...withCookie(copied.cookie), "x-csrf-token": copied.csrf, "content-type": "application/json" }, body: "{}" });
+    expect(out.status).toBe(200);
+    expect(out.headers.get("set-cookie")).toMatch(/^airlock_session=; .*Max-Age=0/);
+
+    expect(await sessionStatus(a, copied.cookie)).toBe(401);
+    const admin = await fetch(`${a.url}/admin/calls`, { headers: withCookie(copied.cookie) });
+    expect(admin.status).toBe(401);
+    expect(((await admin.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    const signedOutAt = performance.now();
+    while ((await sessionStatus(b, copied.cookie)) !== 401) {
+      expect(performance.now() - signedOutAt, "the other instance still accepts the session").toBeLessThan(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    // Another sign-in of the same key is a session of its own, and still works.
+    expect(await sessionStatus(b, kept.cookie)).toBe(200);
+    // An instance started after the sign-out reads it from the store.
+    const c = await instance(databaseB, config(), adminKey);
+    expect(await sessionStatus(c, copied.cookie)).toBe(401);
+    expect(await sessionStatus(c, (await signIn(c)).cookie)).toBe(200);
+  });
+
+  it("signs out without a session, or with a cookie that proves none, and changes nothing", async () => {
+    const shared = await store();
+    const a = await instance(shared.database, config());
+    const live = await signIn(a);
+    for (const headers of [{}, withCookie("forged.1.x"), withCookie(`${live.cookie.split(".").slice(0, 2).join(".")}.wrong`)]) {
+      const res = await fetch(`${a.url}/dashboard/logout`, { method: "POST", headers });
+      expect(res.status).toBe(200);
+    }
+    expect(await sessionStatus(a, live.cookie)).toBe(200);
+  });
+});
