@@ -181,7 +181,27 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await page.getByLabel("Reason").fill("fixed");
     await page.getByRole("button", { name: "Let calls through" }).click();
     await page.getByRole("button", { name: "Confirm" }).click();
-    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
+    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF: calls flow\./);
+    expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
+    expect(await page.locator("#kill-operations tbody").textContent()).toBe("No operation has been switched on its own.");
+
+    // One operation stopped on its own: the panel says so while all calls flow, and lets it through again.
+    await page.getByLabel("Switch").selectOption("summarize");
+    await page.getByLabel("Reason").fill("bad prompts");
+    await page.getByRole("button", { name: "Stop summarize" }).click();
+    expect(await page.locator("#confirm-text").textContent()).toBe("Stop every call of operation summarize now?");
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF for all calls, but ON for operation summarize: their calls are stopped\./);
+    expect(await page.locator("#kill-operations tbody tr").first().locator("td").allTextContents()).toEqual(["summarize", "ON: calls stopped", "bad prompts", expect.stringMatching(/^key_bootstrap_admin, /)]);
+    expect((await api(gw, "GET", "/admin/kill-switch")).body).toMatchObject({ global: { active: false }, operations: [{ operation: "summarize", active: true, reason: "bad prompts" }] });
+    expect(await refusal(gw, undefined, { operation: "summarize" })).toMatchObject({ status: 503, code: "kill_switch_active" });
+    await shot(page, "kill-switch-operation");
+    expect(await page.getByLabel("Switch").inputValue()).toBe("summarize");
+    await page.getByLabel("Reason").fill("prompts fixed");
+    await page.getByRole("button", { name: "Let summarize through" }).click();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF: calls flow\./);
+    expect(await page.locator("#kill-operations tbody tr").first().locator("td").nth(1).textContent()).toBe("off");
     expect((await ask(gw, undefined, { operation: "summarize" })).model).toBe("p2/m2");
     await page.close();
   });

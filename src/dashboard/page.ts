@@ -94,10 +94,13 @@ export const DASHBOARD_HTML = `<!doctype html>
       <h3>Kill switch</h3>
       <p id="kill-state" class="state">–</p>
       <form id="kill-form" class="row">
+        <label for="kill-scope">Switch</label>
+        <select id="kill-scope" name="operation"><option value="">all calls</option></select>
         <label for="kill-reason">Reason</label>
         <input id="kill-reason" name="reason" required maxlength="500">
         <button type="submit" id="kill-flip" class="danger">Stop all calls</button>
       </form>
+      <div class="scroll"><h3>Operations switched on their own</h3><table id="kill-operations"><thead><tr><th>Operation</th><th>State</th><th>Reason</th><th>Flipped by</th></tr></thead><tbody></tbody></table></div>
     </div>
     <div class="panel">
       <h3>API keys</h3>

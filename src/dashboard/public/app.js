@@ -7,7 +7,8 @@
 import { loadChanges } from "./changes.js";
 import { loadControls } from "./controls.js";
 import { wireEditors } from "./editors.js";
-import { $, api, confirmAction, say, session } from "./lib.js";
+import { wireKillSwitch } from "./kill-switch.js";
+import { $, api, say, session } from "./lib.js";
 import { loadOverview } from "./overview.js";
 
 function showLogin() {
@@ -66,20 +67,7 @@ async function start() {
     event.preventDefault();
     loadChanges().catch((err) => say(err.message));
   });
-  $("kill-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const active = $("kill-flip").dataset.active === "true";
-    const reason = /** @type {HTMLInputElement} */ ($("kill-reason")).value.trim();
-    if (!(await confirmAction(active ? "Stop every AI call through Airlock now?" : "Let AI calls through again?"))) return;
-    try {
-      await api("POST", "/admin/kill-switch", { active, reason });
-      /** @type {HTMLInputElement} */ ($("kill-reason")).value = "";
-      say(active ? "Kill switch ON: calls are stopped." : "Kill switch OFF: calls flow.");
-    } catch (err) {
-      say(/** @type {Error} */ (err).message);
-    }
-    await loadControls();
-  });
+  wireKillSwitch(loadControls);
   wireEditors(loadControls);
   $("key-form").addEventListener("submit", async (event) => {
     event.preventDefault();

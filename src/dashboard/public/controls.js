@@ -1,6 +1,7 @@
 // @ts-check
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
 import { editPrice, editRoute, rateLimitEditor } from "./editors.js";
+import { renderKillSwitch } from "./kill-switch.js";
 import { $, actionButton, api, budgetBurn, confirmAction, fill, inlineEditor, priceText, say, when } from "./lib.js";
 
 export async function loadControls() {
@@ -39,13 +40,7 @@ export async function loadControls() {
     "prices",
     prices.data.data.map((/** @type {any} */ p) => [p.model, p.price ? priceText(p.price.price) : "no price (charged as missing)", p.price?.origin ?? "", when(p.price?.effectiveFrom), actionButton("Edit price", p.model, () => editPrice(p))]),
   );
-  const global = state.data.global;
-  const on = global?.active === true;
-  const line = $("kill-state");
-  line.className = `state ${on ? "on" : "off"}`;
-  line.textContent = on ? `ON: calls are stopped. Flipped by ${global.updatedBy} at ${when(global.updatedAt)}: ${global.reason}` : `OFF: calls flow.${global ? ` Last flipped by ${global.updatedBy} at ${when(global.updatedAt)}.` : ""}`;
-  $("kill-flip").textContent = on ? "Let calls through" : "Stop all calls";
-  $("kill-flip").dataset.active = String(!on);
+  renderKillSwitch(state.data, routes.data.data.map((/** @type {any} */ r) => r.name));
   fill(
     "keys",
     keys.data.data.map((/** @type {any} */ k) => {

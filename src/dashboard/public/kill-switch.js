@@ -1,0 +1,76 @@
+// @ts-check
+/**
+ * The kill switch's panel: the switch for all calls, each operation's own, and a form that flips the
+ * one chosen. An operation stopped on its own is shown even while all calls flow: its calls are refused.
+ */
+import { $, api, confirmAction, fill, say, when } from "./lib.js";
+
+/** @typedef {{ active: boolean, reason: string, updatedBy: string, updatedAt: string }} Flip */
+/** @typedef {{ global: Flip | null, operations: Array<Flip & { operation: string }>, confirmed: boolean }} KillState */
+
+/** @type {KillState | undefined} */
+let shown;
+
+/**
+ * @param {KillState} state
+ * @param {string[]} operations every operation, for the form's choice
+ */
+export function renderKillSwitch(state, operations) {
+  shown = state;
+  const scope = /** @type {HTMLSelectElement} */ ($("kill-scope"));
+  const chosen = scope.value;
+  scope.replaceChildren(new Option("all calls", ""), ...operations.map((name) => new Option(`operation ${name}`, name)));
+  scope.value = operations.includes(chosen) ? chosen : "";
+
+  const global = state.global;
+  const stopped = state.operations.filter((o) => o.active).map((o) => o.operation);
+  const line = $("kill-state");
+  if (!state.confirmed) {
+    line.className = "state on";
+    line.textContent = "UNKNOWN: this instance cannot confirm the switch's state with the store, so its calls are stopped until it can.";
+  } else if (global?.active) {
+    line.className = "state on";
+    line.textContent = `ON: calls are stopped. Flipped by ${global.updatedBy} at ${when(global.updatedAt)}: ${global.reason}`;
+  } else {
+    line.className = `state ${stopped.length > 0 ? "on" : "off"}`;
+    const last = global ? ` Last flipped by ${global.updatedBy} at ${when(global.updatedAt)}.` : "";
+    line.textContent = stopped.length > 0 ? `OFF for all calls, but ON for ${stopped.length === 1 ? "operation" : "operations"} ${stopped.join(", ")}: their calls are stopped.${last}` : `OFF: calls flow.${last}`;
+  }
+  fill(
+    "kill-operations",
+    state.operations.map((o) => [o.operation, o.active ? "ON: calls stopped" : "off", o.reason, `${o.updatedBy}, ${when(o.updatedAt)}`]),
+    "No operation has been switched on its own.",
+  );
+  showChoice();
+}
+
+/** The button says what submitting does to the scope chosen. */
+function showChoice() {
+  const operation = /** @type {HTMLSelectElement} */ ($("kill-scope")).value;
+  const on = operation ? shown?.operations.some((o) => o.operation === operation && o.active) === true : shown?.global?.active === true;
+  const flip = $("kill-flip");
+  flip.textContent = operation ? (on ? `Let ${operation} through` : `Stop ${operation}`) : on ? "Let calls through" : "Stop all calls";
+  flip.dataset.active = String(!on);
+}
+
+/** @param {() => Promise<void>} reload */
+export function wireKillSwitch(reload) {
+  $("kill-scope").addEventListener("change", showChoice);
+  $("kill-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const active = $("kill-flip").dataset.active === "true";
+    const operation = /** @type {HTMLSelectElement} */ ($("kill-scope")).value;
+    const reason = /** @type {HTMLInputElement} */ ($("kill-reason")).value.trim();
+    const question = operation ? (active ? `Stop every call of operation ${operation} now?` : `Let the calls of operation ${operation} through again?`) : active ? "Stop every AI call through Airlock now?" : "Let AI calls through again?";
+    if (!(await confirmAction(question))) return;
+    try {
+      await api("POST", "/admin/kill-switch", { active, reason, ...(operation ? { operation } : {}) });
+      /** @type {HTMLInputElement} */ ($("kill-reason")).value = "";
+      const what = operation ? `for operation ${operation}` : "";
+      say(active ? `Kill switch ON${what ? ` ${what}` : ""}: calls are stopped.` : `Kill switch OFF${what ? ` ${what}` : ""}: calls flow.`);
+    } catch (err) {
+      say(/** @type {Error} */ (err).message);
+    }
+    await reload();
+  });
+}
