@@ -117,6 +117,26 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
     expect(text).not.toContain("PROV");
   });
 
+  it.each([
+    ["oai/o4-mini", "openai", "sk-PROV-openai-secret-1234"],
+    ["anth/claude-sonnet-4-5", "anthropic", "sk-ant-PROV-secret-5678"],
+  ] as const)("takes the provider's key out of an error the upstream sends mid-stream (%s)", async (model, flavor, key) => {
+    (flavor === "openai" ? openai : anthropic).push({ kind: "ok", fixture: `${flavor}/error-quoting-key-midstream` });
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain("The capital");
+    expect(text).toMatch(/broke mid-way: .*\[redacted\]/);
+    expect(text).not.toContain("PROV");
+    const row = await recordedRow(gw, res.headers.get("x-request-id"));
+    expect(row).toMatchObject({ httpStatus: 502, errorCode: "provider_error" });
+    expect(JSON.stringify(row)).not.toContain("PROV");
+  });
+
   describe("request bodies that never arrive whole", () => {
     it("answers 408 in OpenAI's shape, closes the connection, and records the call", async () => {
       const head = `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.adminKey}\r\ncontent-type: application/json\r\n`;

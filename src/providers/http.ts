@@ -67,7 +67,7 @@ export class UpstreamClient {
   private readonly errorFromResponse: (status: number, headers: ResponseHeaders, bodyText: string) => ProviderError;
   private readonly sseAnswer: SseAnswerOptions;
   /** The credentials this client sends, longest first; never relayed in an upstream's error message. */
-  private readonly secrets: string[];
+  readonly secrets: readonly string[];
 
   constructor(options: UpstreamClientOptions) {
     const url = new URL(options.baseUrl);

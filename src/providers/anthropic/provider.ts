@@ -53,7 +53,7 @@ export class AnthropicProvider implements ProviderV1 {
     body.stream = true;
     const messages = await this.http.postSse(this.messagesPath, JSON.stringify(body), options);
     const usage = new AnthropicStreamUsage();
-    return providerStream(toStreamEvents(messages, this.name, usage), () => usage.soFar());
+    return providerStream(toStreamEvents(messages, this.name, usage, this.http.secrets), () => usage.soFar());
   }
 
   embed(_request: EmbedRequest, _options: CallOptions): Promise<EmbedResult> {

@@ -1,4 +1,5 @@
 import { ProviderError } from "../errors.js";
+import { redact } from "../redact.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent, Usage, UsageSoFar } from "../spec.js";
 import { count, isObject, parseEvent, text, type JsonObject } from "../wire.js";
@@ -44,7 +45,7 @@ export class AnthropicStreamUsage {
  * emitted, so every chunk carries content, a tool call or the finish reason; usage (input side from
  * message_start, output side from message_delta, both cumulative) is emitted once at message_stop.
  */
-export async function* toStreamEvents(bursts: SseBursts, provider: string, usage = new AnthropicStreamUsage()): AsyncGenerator<StreamEvent> {
+export async function* toStreamEvents(bursts: SseBursts, provider: string, usage = new AnthropicStreamUsage(), secrets: readonly string[] = []): AsyncGenerator<StreamEvent> {
   let id = "";
   let model = "";
   const created = Math.floor(Date.now() / 1000);
@@ -114,7 +115,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
           return;
         }
         case "error":
-          throw streamError(provider, event.error);
+          throw streamError(provider, event.error, secrets);
         default:
           // ping, content_block_stop, and event types added after this adapter was written
           break;
@@ -125,11 +126,11 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
 }
 
 
-/** `event: error` after a 200, e.g. overloaded_error mid-stream. */
-function streamError(provider: string, error: unknown): ProviderError {
+/** `event: error` after a 200, e.g. overloaded_error mid-stream. Its message reaches the client: no credential goes with it. */
+function streamError(provider: string, error: unknown, secrets: readonly string[]): ProviderError {
   const detail = isObject(error) ? error : {};
   const code = text(detail.type);
-  const message = text(detail.message) ?? "error";
+  const message = redact(text(detail.message) ?? "error", secrets);
   return new ProviderError(`${provider}: upstream stream failed: ${message.slice(0, 500)}`, {
     kind: "protocol",
     provider,

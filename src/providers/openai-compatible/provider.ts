@@ -55,7 +55,7 @@ export class OpenAICompatibleProvider implements ProviderV1 {
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
     const raw = await this.http.postJson(this.chatPath, JSON.stringify(withoutStreaming(request)), options);
-    return toChatResult(raw, this.name);
+    return toChatResult(raw, this.name, this.http.secrets);
   }
 
   async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
@@ -68,13 +68,13 @@ export class OpenAICompatibleProvider implements ProviderV1 {
     const messages = await this.http.postSse(this.chatPath, body, options);
     // The usage comes whole, on one chunk: once there, it counts all the output.
     const reported: { usage?: Usage } = {};
-    const events = toStreamEvents(messages, this.name, options.chunksAsText === true, reported);
+    const events = toStreamEvents(messages, this.name, options.chunksAsText === true, reported, this.http.secrets);
     return providerStream(events, () => (reported.usage === undefined ? undefined : { usage: reported.usage, outputCounted: true }));
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {
     const raw = await this.http.postJson(this.embeddingsPath, JSON.stringify(request), options);
-    return toEmbedResult(raw, this.name);
+    return toEmbedResult(raw, this.name, this.http.secrets);
   }
 
   async transcribe(request: TranscriptionRequest, options: CallOptions): Promise<AudioResult> {

@@ -1,4 +1,5 @@
 import { ProviderError } from "../errors.js";
+import { redact } from "../redact.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChoice, ChatChunk, ChatResult, ChunkWire, EmbedResult, StreamEvent, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
@@ -7,9 +8,9 @@ import { count, isObject, reportedCount, text } from "../wire.js";
 import { normalizeOpenAIUsage } from "./usage.js";
 
 /** OpenAI-shaped answers need no translation, only checking and usage normalisation. */
-export function toChatResult(raw: unknown, provider: string): ChatResult {
+export function toChatResult(raw: unknown, provider: string, secrets: readonly string[] = []): ChatResult {
   if (!isObject(raw)) throw protocolError(provider, "upstream answered with a body that is not an object");
-  if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
+  if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error, secrets);
   if (!Array.isArray(raw.choices)) throw protocolError(provider, "upstream answer has no choices");
   const malformed = malformedChoice(raw.choices);
   if (malformed !== undefined) throw protocolError(provider, `upstream answer has ${malformed}`);
@@ -27,9 +28,9 @@ export function toChatResult(raw: unknown, provider: string): ChatResult {
   return result;
 }
 
-export function toEmbedResult(raw: unknown, provider: string): EmbedResult {
+export function toEmbedResult(raw: unknown, provider: string, secrets: readonly string[] = []): EmbedResult {
   if (!isObject(raw)) throw protocolError(provider, "upstream answered with a body that is not an object");
-  if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error);
+  if (raw.error !== undefined && raw.error !== null) throw upstreamReportedError(provider, raw.error, secrets);
   if (!Array.isArray(raw.data)) throw protocolError(provider, "upstream embeddings answer has no data");
   const usage = emptyUsage();
   const inputTokens = isObject(raw.usage) ? reportedCount(raw.usage.prompt_tokens) : undefined;
@@ -53,6 +54,7 @@ export async function* toStreamEvents(
   provider: string,
   chunksAsText = false,
   reported: { usage?: Usage } = {},
+  secrets: readonly string[] = [],
 ): AsyncGenerator<StreamEvent> {
   let started = false;
   for await (const burst of bursts) {
@@ -82,7 +84,7 @@ export async function* toStreamEvents(
         throw protocolError(provider, "upstream stream carried a data line that is not JSON", err);
       }
       if (!isObject(payload)) throw protocolError(provider, "upstream stream carried a data line that is not an object");
-      if (payload.error !== undefined && payload.error !== null) throw upstreamReportedError(provider, payload.error);
+      if (payload.error !== undefined && payload.error !== null) throw upstreamReportedError(provider, payload.error, secrets);
       if (payload.usage !== undefined) {
         // Usage leaves as its own event. Set to undefined rather than copying the chunk without it:
         // JSON.stringify leaves it out all the same, and with usage asked for, every chunk carries
@@ -123,11 +125,14 @@ function isChunkChoice(choice: unknown): boolean {
   return isObject(choice) && isObject(choice.delta);
 }
 
-/** An `error` object inside a 200 answer or a stream (OpenRouter does both). */
-function upstreamReportedError(provider: string, error: unknown): ProviderError {
+/**
+ * An `error` object inside a 200 answer or a stream (OpenRouter does both). Its message reaches the
+ * client, so Airlock's credentials, which some upstreams echo, are taken out first.
+ */
+function upstreamReportedError(provider: string, error: unknown, secrets: readonly string[]): ProviderError {
   const detail = isObject(error) ? error : {};
   const code = detail.code ?? detail.type;
-  const message = text(detail.message) ?? (typeof error === "string" ? error : "error");
+  const message = redact(text(detail.message) ?? (typeof error === "string" ? error : "error"), secrets);
   return new ProviderError(`${provider}: upstream reported an error: ${message.slice(0, 500)}`, {
     kind: "protocol",
     provider,
