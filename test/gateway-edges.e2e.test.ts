@@ -34,28 +34,31 @@ function jsonOf(answer: string): { error: Record<string, unknown> } {
 describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
   let openai: FakeUpstream;
   let anthropic: FakeUpstream;
+  let gemini: FakeUpstream;
   let gw: TestGateway;
 
   beforeAll(async () => {
-    [openai, anthropic] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic")]);
+    [openai, anthropic, gemini] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic"), startFakeUpstream("gemini")]);
     gw = await startTestGateway(kind, {
       server: { bodyTimeoutMs: BODY_TIMEOUT_MS },
       retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
       providers: {
         oai: { type: "openai-compatible", baseUrl: openai.url, apiKey: "sk-PROV-openai-secret-1234" },
         anth: { type: "anthropic", baseUrl: anthropic.url, apiKey: "sk-ant-PROV-secret-5678" },
+        gem: { type: "gemini", baseUrl: gemini.url, apiKey: "AIza-PROV-gemini-secret-9012" },
       },
       models: [
         { id: "oai/o4-mini", price: { input: "1.10", output: "4.40", per: "1M" } },
         { id: "oai/text-embedding-3-small", kind: "embedding", price: { input: "0.02", per: "1M" } },
         { id: "anth/claude-sonnet-4-5", price: { input: "3", output: "15", per: "1M" } },
+        { id: "gem/gemini-2.5-flash", price: { input: "0.30", output: "2.50", per: "1M" } },
       ],
     });
   });
 
   afterAll(async () => {
     await gw?.close();
-    await Promise.all([openai?.close(), anthropic?.close()]);
+    await Promise.all([openai?.close(), anthropic?.close(), gemini?.close()]);
   });
 
   describe("embeddings", () => {
@@ -120,8 +123,9 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
   it.each([
     ["oai/o4-mini", "openai", "sk-PROV-openai-secret-1234"],
     ["anth/claude-sonnet-4-5", "anthropic", "sk-ant-PROV-secret-5678"],
+    ["gem/gemini-2.5-flash", "gemini", "AIza-PROV-gemini-secret-9012"],
   ] as const)("takes the provider's key out of an error the upstream sends mid-stream (%s)", async (model, flavor, key) => {
-    (flavor === "openai" ? openai : anthropic).push({ kind: "ok", fixture: `${flavor}/error-quoting-key-midstream` });
+    ({ openai, anthropic, gemini })[flavor].push({ kind: "ok", fixture: `${flavor}/error-quoting-key-midstream` });
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
@@ -131,6 +135,7 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
     const text = await res.text();
     expect(text).toContain("The capital");
     expect(text).toMatch(/broke mid-way: .*\[redacted\]/);
+    expect(text).not.toContain(key);
     expect(text).not.toContain("PROV");
     const row = await recordedRow(gw, res.headers.get("x-request-id"));
     expect(row).toMatchObject({ httpStatus: 502, errorCode: "provider_error" });

@@ -1,4 +1,5 @@
 import { ProviderError, providerErrorFromResponse } from "../errors.js";
+import { redact } from "../redact.js";
 import { isObject, text, type JsonObject } from "../wire.js";
 
 const RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo";
@@ -9,20 +10,20 @@ const DURATION = /^(\d+(?:\.\d+)?)s$/;
  * Google's error body is `{error:{code,message,status,details}}`: `code` is the HTTP status as a number,
  * so the shared classifier finds the message but no provider code. The gRPC status name
  * (RESOURCE_EXHAUSTED, NOT_FOUND, …) becomes the provider code, and a 429's RetryInfo.retryDelay is
- * honoured when no Retry-After header says otherwise (Google usually sends only the body).
+ * honoured when no Retry-After header says otherwise (Google usually sends only the body). The body's
+ * credentials were taken out before it got here (UpstreamClient).
  */
 export function geminiErrorFromResponse(
   provider: string,
   status: number,
   headers: Record<string, string | string[] | undefined>,
   bodyText: string,
-  apiKey: string | undefined,
 ): ProviderError {
   const shared = providerErrorFromResponse(provider, status, headers, bodyText);
   const error = errorObject(bodyText);
   const providerCode = text(error?.status) ?? shared.providerCode;
   const retryAfterMs = shared.retryAfterMs ?? (error === undefined ? undefined : retryDelayMs(error));
-  return new ProviderError(redact(shared.message, apiKey), {
+  return new ProviderError(shared.message, {
     kind: "http",
     provider,
     status,
@@ -32,11 +33,14 @@ export function geminiErrorFromResponse(
   });
 }
 
-/** An `error` object inside a 200 stream (Google sends these when a stream fails after it started). */
-export function geminiStreamError(provider: string, error: unknown, apiKey: string | undefined): ProviderError {
+/**
+ * An `error` object inside a 200 stream (Google sends these when a stream fails after it started).
+ * Its message reaches the client: Airlock's credentials are taken out of it.
+ */
+export function geminiStreamError(provider: string, error: unknown, secrets: readonly string[]): ProviderError {
   const detail = isObject(error) ? error : {};
   const code = text(detail.status);
-  const message = redact(text(detail.message) ?? "error", apiKey);
+  const message = redact(text(detail.message) ?? "error", secrets);
   return new ProviderError(`${provider}: upstream stream failed: ${message.slice(0, 500)}`, {
     kind: "protocol",
     provider,
@@ -64,9 +68,4 @@ function errorObject(bodyText: string): JsonObject | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Google's messages do not echo keys today; this keeps it so if one ever does. */
-function redact(message: string, apiKey: string | undefined): string {
-  return apiKey === undefined || apiKey === "" ? message : message.split(apiKey).join("[redacted]");
 }

@@ -23,7 +23,6 @@ export class GeminiProvider implements ProviderV1 {
   readonly type = "gemini";
   private readonly http: UpstreamClient;
   private readonly apiVersion: string;
-  private readonly apiKey: string | undefined;
 
   constructor(
     readonly name: string,
@@ -32,14 +31,13 @@ export class GeminiProvider implements ProviderV1 {
     const headers: Record<string, string> = { ...config.headers };
     // The header, not the `?key=` query parameter Google also accepts: URLs end up in logs and traces.
     if (config.apiKey !== undefined) headers["x-goog-api-key"] = config.apiKey;
-    this.apiKey = config.apiKey;
     this.http = new UpstreamClient({
       provider: name,
       baseUrl: config.baseUrl,
       headers,
       connections: config.connections,
       timeoutMs: config.timeoutMs,
-      errorFromResponse: (status, responseHeaders, bodyText) => geminiErrorFromResponse(name, status, responseHeaders, bodyText, this.apiKey),
+      errorFromResponse: (status, responseHeaders, bodyText) => geminiErrorFromResponse(name, status, responseHeaders, bodyText),
     });
     this.apiVersion = config.apiVersion;
   }
@@ -56,7 +54,7 @@ export class GeminiProvider implements ProviderV1 {
     const path = this.methodPath(request.model, "streamGenerateContent");
     const messages = await this.http.postSse(`${path}${path.includes("?") ? "&" : "?"}alt=sse`, JSON.stringify(body), options);
     const reported: { metadata?: GeminiUsageMetadata } = {};
-    return providerStream(toStreamEvents(messages, this.name, request.model, this.apiKey, reported), () => usageSoFar(reported));
+    return providerStream(toStreamEvents(messages, this.name, request.model, this.http.secrets, reported), () => usageSoFar(reported));
   }
 
   async embed(request: EmbedRequest, options: CallOptions): Promise<EmbedResult> {

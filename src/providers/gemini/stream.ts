@@ -17,7 +17,7 @@ export async function* toStreamEvents(
   bursts: SseBursts,
   provider: string,
   requestedModel: string,
-  apiKey: string | undefined,
+  secrets: readonly string[],
   reported: { metadata?: GeminiUsageMetadata } = {},
 ): AsyncGenerator<StreamEvent> {
   let id = "";
@@ -41,7 +41,7 @@ export async function* toStreamEvents(
   for await (const burst of bursts) {
     for (const message of burst) {
       const event = parseEvent(message.data, provider);
-      if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, apiKey);
+      if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, secrets);
       id = text(event.responseId) ?? id;
       model = text(event.modelVersion) ?? model;
       if (isObject(event.usageMetadata)) reported.metadata = event.usageMetadata as GeminiUsageMetadata;
