@@ -14,8 +14,10 @@ describe("moneyAmount", () => {
     expect(moneyAmount().parse(12.5)).toBe("12.5");
     expect(messages(moneyAmount(), "1000000000000")).toEqual([": must be less than 1000000000000"]);
     expect(messages(moneyAmount(), "123456789012345678901234567890")).toEqual([": must be less than 1000000000000"]);
-    // 1e21 as a JSON number is written "1e+21": not a plain decimal.
-    expect(messages(moneyAmount(), 1e21)).toEqual([': expected a non-negative decimal such as "0.27"']);
+    // Numbers that JavaScript writes in exponent form are read in full.
+    expect(messages(moneyAmount(), 1e21)).toEqual([": must be less than 1000000000000"]);
+    expect(moneyAmount().parse(1e-7)).toBe("0.0000001");
+    expect(messages(moneyAmount(), Number.POSITIVE_INFINITY)).toHaveLength(1);
   });
 
   it("takes negative amounts only when signed, bounded the same", () => {

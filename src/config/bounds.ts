@@ -34,7 +34,8 @@ export function moneyAmount(options: MoneyOptions = {}) {
   const malformed = options.signed ? `expected a decimal such as "${example}"` : `expected a non-negative decimal such as "${example}"`;
   return z
     .union([z.string(), z.number()])
-    .transform((v) => String(v).trim())
+    // A number's own text may be exponent form (1e-7); Decimal writes it out in full.
+    .transform((v) => (typeof v === "number" ? new Decimal(v).toFixed() : v.trim()))
     .superRefine((text, ctx) => {
       if (!shape.test(text)) {
         ctx.addIssue({ code: "custom", message: malformed });

@@ -78,6 +78,25 @@ operations:
     expect(loaded.config.models[0]?.price).toMatchObject({ input: "0.27", output: "1.10", per: "1M" });
   });
 
+  it("reads YAML number prices exactly as written, past a double's digits and in full for tiny ones", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-config-"));
+    dirs.push(dir);
+    await writeFile(
+      path.join(dir, "airlock.config.yaml"),
+      `providers:
+  p: { type: openai-compatible, baseUrl: "https://example.test/v1" }
+models:
+  - { id: "p/m", price: { input: 0.12345678901234567891, output: 0.0000001, cachedInput: 0.10, per: "1" } }
+operations:
+  chat_message: { model: "p/m" }
+retry: { maxAttempts: 3 }
+`,
+    );
+    const loaded = await loadConfig({ cwd: dir, env: {} });
+    expect(loaded.config.models[0]?.price).toMatchObject({ input: "0.12345678901234567891", output: "0.0000001", cachedInput: "0.1" });
+    expect(loaded.config.retry.maxAttempts).toBe(3);
+  });
+
   it("hashes the effective config stably", () => {
     expect(resolveConfig(minimal, "a", {}).hash).toBe(resolveConfig(structuredClone(minimal), "b", {}).hash);
   });

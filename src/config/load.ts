@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
+import { Decimal } from "decimal.js";
+import { parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { AirlockError } from "../core/errors.js";
 import { DEMO_CONFIG } from "./demo.js";
@@ -41,7 +42,7 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
   }
   let raw: unknown;
   try {
-    raw = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    raw = file.endsWith(".json") ? JSON.parse(text) : parseYamlExactly(text);
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
   }
@@ -49,6 +50,32 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
 }
 
 /** Validates a config object strictly, applies environment overrides and resolves `env:NAME` secrets. */
+/**
+ * YAML, where a number written with more digits than a double holds (`0.12345678901234567891`) is kept
+ * as the text written: a price read as a float would lose its last digits before Airlock saw it. Any
+ * other number stays a number, so fields that take numbers are unaffected.
+ */
+export function parseYamlExactly(text: string): unknown {
+  const doc = parseDocument(text);
+  const [error] = doc.errors;
+  if (error) throw error;
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === "number" && node.source !== undefined && !sameNumber(node.source, node.value)) node.value = node.source;
+    },
+  });
+  return doc.toJS();
+}
+
+function sameNumber(written: string, read: number): boolean {
+  if (!Number.isFinite(read)) return true;
+  try {
+    return new Decimal(written.replace(/_/g, "")).eq(new Decimal(read));
+  } catch {
+    return true; // a form Decimal does not read (YAML 1.1 sexagesimal, say): the parser's number stands
+  }
+}
+
 export function resolveConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const withOverrides = applyTierOverrides(raw, env);
   const parsed = configSchema.safeParse(withOverrides);
