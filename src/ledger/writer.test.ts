@@ -1,9 +1,10 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
-import { silentLogger } from "../core/logger.js";
+import { createLogger, silentLogger } from "../core/logger.js";
 import { countLedgerRows, recentLedgerRows, serializeLedgerRow } from "../store/queries/ledger.js";
 import type { NewLedgerRow } from "../store/schema/ledger.js";
 import { LedgerWriter } from "./writer.js";
@@ -69,6 +70,23 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     await next.start();
     expect(await countLedgerRows(up.database.db)).toBe(40);
     await next.close();
+  });
+
+  it("says how many rows it lost when the store is down at shutdown and they cannot be spooled", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
+    dirs.push(dir);
+    for (const spoolPath of [undefined, path.join(dir, "missing-dir", "ledger-spool.jsonl")]) {
+      let logged = "";
+      const logger = createLogger({ destination: new Writable({ write: (chunk, _encoding, done) => void ((logged += String(chunk)), done()) }) });
+      const down = await store();
+      const writer = new LedgerWriter({ store: down.database, logger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+      await writer.start();
+      await down.database.close();
+      for (let i = 0; i < 7; i++) writer.record(row());
+      await writer.close();
+      const lost = logged.split("\n").filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; dropped?: number }).filter((line) => line.dropped !== undefined);
+      expect(lost, String(spoolPath)).toEqual([expect.objectContaining({ level: 50, dropped: 7, msg: expect.stringMatching(/^ledger store unreachable at shutdown; .*the rows are dropped$/) })]);
+    }
   });
 
   it("spools a row recorded after it closed, and the next start writes it", async () => {

@@ -41,7 +41,6 @@ export class LedgerWriter {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private failing = false;
-  private spooled = 0;
   /** Rows accepted by `record` so far. */
   recorded = 0;
   /** Rows the store has confirmed. */
@@ -153,14 +152,26 @@ export class LedgerWriter {
   }
 
   private async spoolOverflow(): Promise<void> {
-    const overflow = this.buffer.splice(0, this.buffer.length - this.options.maxBuffer);
-    if (!this.options.spoolPath) {
-      this.options.logger.error({ dropped: overflow.length }, "ledger buffer full and no spool file configured; rows dropped");
+    await this.spool(this.buffer.splice(0, this.buffer.length - this.options.maxBuffer), "ledger buffer full while the store fails");
+  }
+
+  /**
+   * Appends rows to the spool file, which the next start writes first. Without a spool file, or when it
+   * cannot be written, the rows are lost: the error log says how many, and why they were not stored.
+   */
+  private async spool(rows: string[], why: string): Promise<void> {
+    const { spoolPath, logger } = this.options;
+    if (!spoolPath) {
+      logger.error({ dropped: rows.length }, `${why}; no spool file is configured, so the rows are dropped`);
       return;
     }
-    await appendFile(this.options.spoolPath, overflow.join("\n") + "\n");
-    this.spooled += overflow.length;
-    this.options.logger.warn({ spooled: overflow.length, spoolPath: this.options.spoolPath }, "ledger rows spooled to disk");
+    try {
+      await appendFile(spoolPath, rows.join("\n") + "\n");
+    } catch (err) {
+      logger.error({ err: errorSummary(err), dropped: rows.length, spoolPath }, `${why}; the spool file could not be written, so the rows are dropped`);
+      return;
+    }
+    logger.warn({ spooled: rows.length, spoolPath }, `${why}; rows spooled to disk for the next start`);
   }
 
   /** Rows spooled by an earlier run (or an outage) are written first. */
@@ -193,15 +204,7 @@ export class LedgerWriter {
    */
   private recordAfterClose(line: string): void {
     this.recorded++;
-    const { spoolPath, logger } = this.options;
-    if (!spoolPath) {
-      logger.error({ rows: 1 }, "ledger row recorded after the ledger closed, with no spool file to keep it; lost");
-      return;
-    }
-    appendFile(spoolPath, line + "\n").then(
-      () => logger.warn({ spooled: 1 }, "ledger row recorded after the ledger closed; spooled to disk for the next start"),
-      (err: unknown) => logger.error({ err: errorSummary(err), rows: 1 }, "ledger row recorded after the ledger closed could not be spooled; lost"),
-    );
+    void this.spool([line], "ledger row recorded after the ledger closed");
   }
 
   /** Stops the timer and writes everything, retrying briefly; what still cannot be written is spooled. */
@@ -214,11 +217,10 @@ export class LedgerWriter {
       await this.flush();
       if (this.buffer.length > 0) await new Promise((r) => setTimeout(r, 100 * (tries + 1)));
     }
-    if (this.buffer.length > 0 && this.options.spoolPath) {
+    if (this.buffer.length > 0) {
       const rows = this.buffer;
       this.buffer = [];
-      await appendFile(this.options.spoolPath, rows.join("\n") + "\n");
-      this.options.logger.warn({ spooled: rows.length }, "ledger store unreachable at shutdown; rows spooled to disk");
+      await this.spool(rows, "ledger store unreachable at shutdown");
     }
   }
 }
