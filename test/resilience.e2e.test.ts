@@ -272,4 +272,38 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe("provider_error");
     });
   });
+
+  describe("a Retry-After that would outlast the request deadline", () => {
+    let gw: TestGateway;
+    let deadlinePair: Pair;
+
+    beforeAll(async () => {
+      deadlinePair = await startPair("deadline");
+      // The cap allows the hint; only the request deadline is shorter than it.
+      gw = await startTestGateway(kind, { retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 60_000 }, timeouts: { requestMs: 3_000 }, ...routingConfig([deadlinePair]) });
+    });
+
+    afterAll(async () => {
+      await gw?.close();
+      await closePairs([deadlinePair]);
+    });
+
+    it("is not waited for: the fallback answers at once", async () => {
+      const { operation, primary, backup, primaryModel, backupModel } = deadlinePair;
+      primary.push({ kind: "error", status: 429, headers: { "retry-after": "10" } });
+
+      const started = performance.now();
+      const { data } = await ask(gw, operation);
+
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(data.model).toBe(backupModel);
+      expect(primary.requests.length).toBe(1);
+      expect(backup.requests.length).toBe(1);
+      const row = await lastRow(gw);
+      expect(row.attempts.map((a) => [...attemptSummary(a), a.delayMs])).toEqual([
+        [primaryModel, "error", 429, "rate_limited", 0],
+        [backupModel, "success", null, null, 0],
+      ]);
+    });
+  });
 });

@@ -175,6 +175,8 @@ export function executeOptions(deps: CallDeps, ctx: CallContext, plan: Plan, rec
     signal,
     attempts: record.attempts,
     attemptTimeoutMs: (model: CatalogModel) => attemptTimeoutMs(deps, plan, model),
+    // The call's cancellation (callCancellation) was started just now with the same length.
+    deadlineAt: deps.clock.now() + deps.config.timeouts.requestMs,
     breakers: deps.breakers,
     guard: () => deps.killSwitch.checkSettled(plan.operation?.name),
     onUnexpectedError: (error, model) => logUnexpected(deps, ctx, error, model),

@@ -25,13 +25,13 @@ function setup(primary: MockStep[], secondary: MockStep[] = [{}], breakers?: Cir
   const clock: Clock = { now: () => Date.now(), sleep: async (ms) => void waits.push(ms) };
   const candidates = [catalog.models.get("p/model")!, catalog.models.get("s/model")!];
   const attempts: AttemptRecord[] = [];
-  const run = (signal = AbortSignal.timeout(5_000), attemptTimeoutMs = 5_000) =>
+  const run = (signal = AbortSignal.timeout(5_000), attemptTimeoutMs = 5_000, deadlineAt?: number) =>
     executeWithFallbacks(
       candidates,
       (model: CatalogModel, attempt) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: attempt.signal }),
-      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs, breakers, guard },
+      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal, attempts, attemptTimeoutMs: () => attemptTimeoutMs, deadlineAt, breakers, guard },
     );
-  return { run, waits, attempts };
+  return { run, waits, attempts, candidates };
 }
 
 describe("executeWithFallbacks", () => {
@@ -63,6 +63,41 @@ describe("executeWithFallbacks", () => {
     expect(model.id).toBe("s/model");
     expect(waits).toEqual([]);
     expect(attempts.map((a) => a.model)).toEqual(["p/model", "s/model"]);
+  });
+
+  it("moves to the next candidate at once when Retry-After would end past the call's deadline", async () => {
+    const { run, waits, attempts } = setup([{ status: 429, retryAfterSeconds: 10 }, {}]);
+    const { model } = await run(AbortSignal.timeout(5_000), 5_000, Date.now() + 3_000);
+    expect(model.id).toBe("s/model");
+    expect(waits).toEqual([]);
+    expect(attempts.map((a) => [a.model, a.reason ?? null, a.delayMs])).toEqual([
+      ["p/model", "rate_limited", 0],
+      ["s/model", null, 0],
+    ]);
+  });
+
+  it("still waits a Retry-After that ends before the call's deadline", async () => {
+    const { run, waits } = setup([{ status: 429, retryAfterSeconds: 2 }, {}]);
+    expect((await run(AbortSignal.timeout(5_000), 5_000, Date.now() + 3_000)).model.id).toBe("p/model");
+    expect(waits).toEqual([2_000]);
+  });
+
+  it("records a wait the client cut short as long as it lasted, not as long as planned", async () => {
+    const { candidates } = setup([{ status: 429, retryAfterSeconds: 10 }, {}]);
+    const left = new AbortController();
+    let now = 1_000;
+    // The client leaves 300 ms into the 10 s wait.
+    const clock: Clock = { now: () => now, sleep: async () => void ((now += 300), left.abort(new DOMException("left", "AbortError"))) };
+    const attempts: AttemptRecord[] = [];
+    const call = executeWithFallbacks(candidates, (model, attempt) => model.provider.chat({ model: model.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: attempt.signal }), {
+      policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 },
+      clock,
+      signal: left.signal,
+      attempts,
+      attemptTimeoutMs: () => 5_000,
+    });
+    await expect(call).rejects.toMatchObject({ code: "client_closed" });
+    expect(attempts.map((a) => a.delayMs)).toEqual([0, 300]);
   });
 
   it("keeps attempts per candidate within the maximum during an outage", async () => {

@@ -16,6 +16,11 @@ export interface ExecuteOptions {
   signal: AbortSource;
   /** Per-attempt timeout for a target. */
   attemptTimeoutMs(model: CatalogModel): number;
+  /**
+   * When the call's own deadline passes (`clock` time), if it has one: a wait that would end there
+   * leaves no time for the attempt after it, so the call moves to the next candidate instead.
+   */
+  deadlineAt?: number;
   /** Filled in as attempts happen, so the caller can record them whatever the outcome. */
   attempts: AttemptRecord[];
   /** Per-target breakers: an open one is skipped, and each attempt's result is reported to it. */
@@ -57,7 +62,12 @@ export async function executeWithFallbacks<T>(
         lastError = undefined;
         break;
       }
-      if (pendingDelay > 0) await waitOrAbort(clock, pendingDelay, options.signal);
+      if (pendingDelay > 0) {
+        const waitStarted = clock.now();
+        await waitOrAbort(clock, pendingDelay, options.signal);
+        // A wait cut short (the client left, the gateway closed) is recorded as long as it lasted, not as planned.
+        if (options.signal.aborted) pendingDelay = Math.max(0, clock.now() - waitStarted);
+      }
       // Asked before the first attempt too: the call may have waited on the store for a lease since its
       // guards passed. Awaited only when the guard must wait, so the usual call takes no extra turn.
       const verdict = options.guard?.();
@@ -94,6 +104,8 @@ export async function executeWithFallbacks<T>(
         const decision = decideRetry(error, made, options.policy);
         if (decision.action === "stop") throw finalError(error, attempts);
         if (decision.action === "fallback") break;
+        // The retry could only start as the call ends (a Retry-After past the deadline): another target may answer now.
+        if (options.deadlineAt !== undefined && clock.now() + decision.delayMs >= options.deadlineAt) break;
         pendingDelay = decision.delayMs;
       }
     }
