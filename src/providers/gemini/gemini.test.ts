@@ -132,6 +132,30 @@ describe("gemini adapter", () => {
     expect(events.at(-1)).toEqual({ type: "usage", usage: result.usage });
   });
 
+  it("names each tool result after the call just before it, when the ids it generated repeat across steps", async () => {
+    const p = await setup();
+    // Two steps of one agent loop, each answer's calls numbered from call_0 as this adapter numbers them.
+    const call = (name: string) => ({ role: "assistant" as const, content: null, tool_calls: [{ id: "call_0", type: "function" as const, function: { name, arguments: '{"city":"Paris"}' } }] });
+    await p.chat(
+      {
+        model: "gemini-2.5-flash",
+        messages: [
+          { role: "user", content: "Weather in Paris, then the time there?" },
+          call("get_weather"),
+          { role: "tool", tool_call_id: "call_0", content: '{"celsius":21}' },
+          call("get_time"),
+          { role: "tool", tool_call_id: "call_0", content: '{"time":"14:00"}' },
+        ],
+      },
+      { signal: signal() },
+    );
+    const responses = (fake.requests[0]!.body.contents as Array<{ parts: Array<{ functionResponse?: unknown }> }>).flatMap((c) => c.parts.flatMap((part) => part.functionResponse ?? []));
+    expect(responses).toEqual([
+      { name: "get_weather", response: { celsius: 21 } },
+      { name: "get_time", response: { time: "14:00" } },
+    ]);
+  });
+
   it("reads Google's 429 body: RESOURCE_EXHAUSTED, retryable, RetryInfo's 30s as retryAfterMs", async () => {
     const p = await setup();
     fake.push({ kind: "error", status: 429 }, { kind: "error", status: 429, headers: { "retry-after": "3" } });

@@ -28,7 +28,9 @@ export const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
 export function toGeminiRequest(request: ChatRequest, provider: string): GeminiRequest {
   const system: string[] = [];
   const contents: GeminiContent[] = [];
-  const toolNames = toolNamesById(request.messages);
+  // Filled as the assistant turns go by, so that a result is named after the call just before it: ids
+  // repeat across turns (this adapter numbers each answer's calls from call_0).
+  const toolNames = new Map<string, string>();
   for (const message of request.messages) {
     switch (message.role) {
       case "system":
@@ -40,6 +42,7 @@ export function toGeminiRequest(request: ChatRequest, provider: string): GeminiR
         break;
       case "assistant":
         append(contents, "model", modelParts(message));
+        for (const call of message.tool_calls ?? []) toolNames.set(call.id, call.function.name);
         break;
       case "tool":
         append(contents, "user", [functionResponse(message, toolNames)]);
@@ -119,15 +122,9 @@ function modelParts(message: ChatMessage): GeminiPart[] {
   return parts;
 }
 
-/** A functionResponse names the function, but OpenAI tool messages carry only the call's id. */
-function toolNamesById(messages: ChatMessage[]): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const message of messages) for (const call of message.tool_calls ?? []) names.set(call.id, call.function.name);
-  return names;
-}
-
 /**
- * Gemini wants the result as a JSON object; its docs read an `output` key as the function's output.
+ * A functionResponse names the function, but OpenAI tool messages carry only the call's id: `names` maps
+ * the ids of the calls made so far to their functions. Gemini wants the result as a JSON object; its docs read an `output` key as the function's output.
  * A JSON-object answer is sent as it is, anything else under `output`.
  */
 function functionResponse(message: ChatMessage, names: Map<string, string>): GeminiPart {
