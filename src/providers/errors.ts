@@ -12,6 +12,11 @@ export interface ProviderErrorInit {
   providerCode?: string;
   /** Set for "model not found" / "model overloaded": not worth retrying here, worth trying elsewhere. */
   fallbackable?: boolean;
+  /**
+   * The upstream refused Airlock's own credentials, not the request. Defaults to a 401 or 403; an adapter
+   * sets it for an upstream that says so with another status (Google answers a bad key with 400).
+   */
+  credentialsRefused?: boolean;
   cause?: unknown;
 }
 
@@ -23,6 +28,7 @@ export class ProviderError extends Error {
   readonly providerCode: string | undefined;
   readonly isRetryable: boolean;
   readonly fallbackable: boolean;
+  readonly credentialsRefused: boolean;
 
   constructor(message: string, init: ProviderErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -34,6 +40,7 @@ export class ProviderError extends Error {
     this.providerCode = init.providerCode;
     this.isRetryable = isRetryableKind(init.kind, init.status);
     this.fallbackable = this.isRetryable || init.fallbackable === true;
+    this.credentialsRefused = init.credentialsRefused ?? (init.kind === "http" && (init.status === 401 || init.status === 403));
   }
 }
 

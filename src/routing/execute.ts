@@ -144,13 +144,14 @@ export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockEr
     return new AirlockError("provider_error", "every candidate failed", { details });
   }
   if (error instanceof ProviderError && error.kind === "http" && !error.isRetryable && !error.fallbackable) {
+    // Checked first: Google refuses a bad key with a 400, which is not the caller's mistake.
+    if (error.credentialsRefused) {
+      return new AirlockError("provider_error", `${error.provider} refused Airlock's credentials; check the provider's apiKey`, { details });
+    }
     const status = error.status ?? 0;
     // The upstream judged the request itself malformed: the caller can fix it, so say so plainly.
     if (status === 400 || status === 413 || status === 422) {
       return new AirlockError("invalid_request", `${error.provider} rejected the request: ${error.message}`, { details });
-    }
-    if (status === 401 || status === 403) {
-      return new AirlockError("provider_error", `${error.provider} refused Airlock's credentials; check the provider's apiKey`, { details });
     }
   }
   if (error instanceof ProviderError && error.kind === "unsupported") {

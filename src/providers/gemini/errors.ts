@@ -3,6 +3,9 @@ import { redact } from "../redact.js";
 import { isObject, text, type JsonObject } from "../wire.js";
 
 const RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo";
+const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
+/** ErrorInfo reasons about the key itself (API_KEY_INVALID, API_KEY_EXPIRED, API_KEY_IP_ADDRESS_BLOCKED, …). */
+const KEY_REASON = /^API_KEY_/;
 /** A protobuf Duration in JSON: decimal seconds with an `s` suffix, e.g. "30s" or "1.500s". */
 const DURATION = /^(\d+(?:\.\d+)?)s$/;
 
@@ -30,7 +33,14 @@ export function geminiErrorFromResponse(
     providerCode,
     retryAfterMs,
     fallbackable: shared.fallbackable,
+    // Google answers a bad, expired or blocked key with 400 INVALID_ARGUMENT; its ErrorInfo says it is the key.
+    credentialsRefused: shared.credentialsRefused || (error !== undefined && errorInfoReasons(error).some((reason) => KEY_REASON.test(reason))),
   });
+}
+
+function errorInfoReasons(error: JsonObject): string[] {
+  if (!Array.isArray(error.details)) return [];
+  return error.details.flatMap((detail) => (isObject(detail) && detail["@type"] === ERROR_INFO ? (text(detail.reason) ?? []) : []));
 }
 
 /**
