@@ -1,6 +1,7 @@
 import OpenAI from "openai";
-import { describe, expect, it } from "vitest";
-import { gatewayOverFake, recordedRow } from "./support/gateway.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { gatewayOverFake, recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -44,6 +45,64 @@ describe.each(STORE_KINDS)("upstream refusals on %s", (kind) => {
       expect(apiError.message).not.toContain(message);
       const row = await recordedRow(env.gw, apiError.headers?.get("x-request-id") ?? null);
       expect(row).toMatchObject({ outcome: "error", errorCode: "provider_error", httpStatus: 502 });
+    });
+  });
+
+  describe("an error object in a 200 answer (OpenRouter relaying a failed provider)", () => {
+    let router: FakeUpstream;
+    let backup: FakeUpstream;
+    let gw: TestGateway;
+
+    beforeAll(async () => {
+      [router, backup] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic")]);
+      gw = await startTestGateway(kind, {
+        retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+        providers: { router: { type: "openai-compatible", baseUrl: router.url, apiKey: "sk-or-test" }, backup: { type: "anthropic", baseUrl: backup.url, apiKey: "sk-ant-test" } },
+        models: [
+          { id: "router/anthropic/claude-sonnet-4", price: { input: "3", output: "15", per: "1M" } },
+          { id: "backup/claude-sonnet-4-5", price: { input: "3", output: "15", per: "1M" } },
+        ],
+        operations: { relayed: { model: "router/anthropic/claude-sonnet-4", fallbacks: ["backup/claude-sonnet-4-5"] } },
+      });
+    });
+
+    afterAll(async () => {
+      await gw?.close();
+      await router?.close();
+      await backup?.close();
+    });
+
+    const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+
+    it("falls back when the answer says the provider failed, without retrying the relay", async () => {
+      router.push({ kind: "body", body: { error: { code: 502, message: "Provider returned error", metadata: { provider_name: "Anthropic" } } } });
+      const { data, response } = await gw.client().chat.completions.create({ model: "relayed", messages }).withResponse();
+      expect(data.model).toBe("backup/claude-sonnet-4-5");
+      expect(response.headers.get("x-airlock-attempts")).toBe("2");
+      expect(router.requests.length).toBe(1);
+      const row = await recordedRow(gw, response.headers.get("x-request-id"));
+      expect(row.attempts.map((a) => [a.model, a.outcome, a.reason ?? null])).toEqual([
+        ["router/anthropic/claude-sonnet-4", "error", "protocol"],
+        ["backup/claude-sonnet-4-5", "success", null],
+      ]);
+    });
+
+    it("falls back when a stream's first event is such an error, before anything reached the client", async () => {
+      router.push({ kind: "ok", fixture: "openrouter/provider-error-first" });
+      const { data, response } = await gw.client().chat.completions.create({ model: "relayed", messages, stream: true }).withResponse();
+      let text = "";
+      for await (const chunk of data) text += chunk.choices[0]?.delta.content ?? "";
+      expect(response.headers.get("x-airlock-model")).toBe("backup/claude-sonnet-4-5");
+      expect(text).toContain("Paris");
+    });
+
+    it("still stops on an error object that says nothing of the provider's state", async () => {
+      const before = backup.requests.length;
+      router.push({ kind: "body", body: { error: { code: "invalid_prompt", message: "Your prompt was flagged" } } });
+      const error = await gw.client().chat.completions.create({ model: "relayed", messages }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+      expect(backup.requests.length).toBe(before);
     });
   });
 });

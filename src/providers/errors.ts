@@ -90,6 +90,11 @@ function first(v: string | string[] | undefined): string | undefined {
 const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|invalid model)|no such model|model_not_found|not a valid model/i;
 const OVERLOADED = /overloaded/i;
 
+/** Whether an upstream's error code or message says the model is overloaded: another target may answer. */
+export function saysOverloaded(codeAndMessage: string): boolean {
+  return OVERLOADED.test(codeAndMessage);
+}
+
 /**
  * Builds the error for a non-2xx upstream answer from its status, headers and body text. It reads the
  * OpenAI (`{error:{message,type,code}}`) and Anthropic (`{type:"error",error:{type,message}}`) shapes.

@@ -198,6 +198,18 @@ describe("openai-compatible adapter", () => {
     expect(err).toMatchObject({ kind: "protocol", providerCode: "server_error" });
   });
 
+  it("marks an error object in a 200 answer fallbackable when it says the provider failed or is overloaded, never retryable", async () => {
+    const p = await setup();
+    fake.push(
+      { kind: "body", body: { error: { code: 502, message: "Provider returned error" } } },
+      { kind: "body", body: { error: { code: "overloaded", message: "The model is overloaded. Please try again later." } } },
+      { kind: "body", body: { error: { code: "invalid_prompt", message: "Your prompt was flagged" } } },
+    );
+    await expect(p.chat(CONFORMANCE_REQUEST, { signal: signal() })).rejects.toMatchObject({ kind: "protocol", providerCode: "502", fallbackable: true, isRetryable: false });
+    await expect(p.chat(CONFORMANCE_REQUEST, { signal: signal() })).rejects.toMatchObject({ kind: "protocol", fallbackable: true, isRetryable: false });
+    await expect(p.chat(CONFORMANCE_REQUEST, { signal: signal() })).rejects.toMatchObject({ kind: "protocol", fallbackable: false });
+  });
+
   it("treats a stream that ends without [DONE] as broken", async () => {
     const p = await setup();
     fake.push({ kind: "ok", fixture: "openai/truncated" });

@@ -1,4 +1,4 @@
-import { ProviderError } from "../errors.js";
+import { isRetryableStatus, ProviderError, saysOverloaded } from "../errors.js";
 import { redact } from "../redact.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChoice, ChatChunk, ChatResult, ChunkWire, EmbedResult, StreamEvent, Usage } from "../spec.js";
@@ -126,17 +126,22 @@ function isChunkChoice(choice: unknown): boolean {
 }
 
 /**
- * An `error` object inside a 200 answer or a stream (OpenRouter does both). Its message reaches the
- * client, so Airlock's credentials, which some upstreams echo, are taken out first.
+ * An `error` object inside a 200 answer or a stream (OpenRouter does both). OpenRouter sends the status of
+ * the provider it relayed as a numeric `code`: one that says the provider failed or was busy (408, 409,
+ * 429, 5xx), or a message that says overloaded, is worth another target while nothing has reached the
+ * client. It is not retried here: the upstream has already had its say about this target.
  */
 function upstreamReportedError(provider: string, error: unknown, secrets: readonly string[]): ProviderError {
   const detail = isObject(error) ? error : {};
   const code = detail.code ?? detail.type;
+  // Its message reaches the client: Airlock's credentials, which some upstreams echo, are taken out first.
   const message = redact(text(detail.message) ?? (typeof error === "string" ? error : "error"), secrets);
+  const providerCode = code === undefined || code === null ? undefined : String(code);
   return new ProviderError(`${provider}: upstream reported an error: ${message.slice(0, 500)}`, {
     kind: "protocol",
     provider,
-    providerCode: code === undefined || code === null ? undefined : String(code),
+    providerCode,
+    fallbackable: (typeof detail.code === "number" && isRetryableStatus(detail.code)) || saysOverloaded(`${providerCode ?? ""} ${message}`),
   });
 }
 
