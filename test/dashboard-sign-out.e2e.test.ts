@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../src/store/database.js";
 import { routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -20,15 +19,10 @@ const withCookie = (cookie: string) => ({ cookie: `airlock_session=${cookie}` })
 const sessionStatus = async (gw: Instance, cookie: string) => (await fetch(`${gw.url}/dashboard/session`, { headers: withCookie(cookie) })).status;
 
 describe.each(STORE_KINDS)("dashboard sign-out on %s", (kind) => {
-  const { cleanups, config, store, instance } = routesSuite(kind);
+  const { config, store, instance, pair } = routesSuite(kind);
 
   it("ends the session on every instance, so a copy of the cookie no longer works", async () => {
-    const shared = await store();
-    const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
-    const a = await instance(shared.database, config(), adminKey);
-    const databaseB = shared.url ? await openDatabase({ url: shared.url, maxConnections: 4 }) : shared.database;
-    if (databaseB !== shared.database) cleanups.push(() => databaseB.close());
-    const b = await instance(databaseB, config(), adminKey);
+    const { a, b, databaseB, adminKey } = await pair(config());
 
     const copied = await signIn(a);
     // A session is its key and its expiry to the millisecond: the second sign-in must be a later one.

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../src/store/database.js";
 import { api, ask, BOOTSTRAP_ADMIN_ID, refusal, routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -14,7 +13,7 @@ async function keyOf(gw: Instance, kind: "user" | "service" | "agent"): Promise<
 }
 
 describe.each(STORE_KINDS)("feature toggles on %s", (kind) => {
-  const { cleanups, config, gateway, store, instance } = routesSuite(kind);
+  const { config, gateway, pair } = routesSuite(kind);
 
   it("seeds the defaults, and answers isEnabled and enforce for any key", async () => {
     const gw = await gateway(config());
@@ -77,12 +76,7 @@ describe.each(STORE_KINDS)("feature toggles on %s", (kind) => {
   });
 
   it("creates toggles through the admin API, and a change on one instance reaches another", async () => {
-    const shared = await store();
-    const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
-    const a = await instance(shared.database, config(), adminKey);
-    const databaseB = shared.url ? await openDatabase({ url: shared.url, maxConnections: 4 }) : shared.database;
-    if (databaseB !== shared.database) cleanups.push(() => databaseB.close());
-    const b = await instance(databaseB, config(), adminKey);
+    const { a, b } = await pair(config());
     const made = await api(a, "PUT", "/admin/toggles/beta_search", { enabled: false, controlledBy: "USER", notes: "new search" });
     expect(made).toMatchObject({ status: 201, body: { name: "beta_search", enabled: false, locked: false, controlledBy: "USER" } });
     const service = await keyOf(a, "service");

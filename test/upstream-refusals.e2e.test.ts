@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { gatewayOverFake, recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -17,22 +17,9 @@ describe.each(STORE_KINDS)("upstream refusals on %s", (kind) => {
     }));
 
     it("answers a key Google refuses with a 400 as provider_error, naming the credentials, not as the caller's bad request", async () => {
-      const message = "API key not valid. Please pass a valid API key.";
-      env.upstream.push({
-        kind: "error",
-        status: 400,
-        body: {
-          error: {
-            code: 400,
-            message,
-            status: "INVALID_ARGUMENT",
-            details: [
-              { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com", metadata: { service: "generativelanguage.googleapis.com" } },
-              { "@type": "type.googleapis.com/google.rpc.LocalizedMessage", locale: "en-US", message },
-            ],
-          },
-        },
-      });
+      const body = fixtureJson("gemini/error-api-key-invalid");
+      const message: string = body.error.message;
+      env.upstream.push({ kind: "error", status: 400, body });
       const error = await env.gw
         .client()
         .chat.completions.create({ model: "gem/gemini-2.5-flash", messages: [{ role: "user", content: "hi" }] })

@@ -6,7 +6,7 @@ import type { AirlockConfigInput } from "../../src/config/schema.js";
 import { ControlPlane } from "../../src/control-plane.js";
 import { createLogger, type Logger } from "../../src/core/logger.js";
 import { createGateway } from "../../src/gateway/server.js";
-import type { Database } from "../../src/store/database.js";
+import { openDatabase, type Database } from "../../src/store/database.js";
 import { startFakeUpstream, type FakeUpstream } from "../fakes/upstream.js";
 import { freshStore, type StoreKind, type TestStore } from "./stores.js";
 
@@ -181,6 +181,13 @@ export interface RoutesSuite {
   instance(database: Database, cfg: AirlockConfigInput, adminKey?: string, logger?: Logger): Promise<Instance>;
   /** A gateway over a fresh store, both closed after the test. */
   gateway(cfg: AirlockConfigInput, logger?: Logger): Promise<Instance>;
+  /**
+   * Two gateways on one fresh store with one admin key, as two processes would share it: on PostgreSQL
+   * the second has a connection pool of its own and hears of changes through LISTEN/NOTIFY; the
+   * embedded store allows one process, so there both share it in this one. `databaseB` serves more
+   * instances like the second.
+   */
+  pair(cfg: AirlockConfigInput): Promise<{ a: Instance; b: Instance; databaseB: Database; adminKey: string }>;
   /** How many requests each fake upstream has received: [p1, p2, p3]. */
   sent(): number[];
 }
@@ -243,7 +250,17 @@ export function routesSuite(kind: StoreKind, onUpstreams?: (upstreams: [FakeUpst
     return instance(s.database, cfg, undefined, logger);
   }
 
+  async function pair(cfg: AirlockConfigInput): Promise<{ a: Instance; b: Instance; databaseB: Database; adminKey: string }> {
+    const shared = await store();
+    const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
+    const a = await instance(shared.database, cfg, adminKey);
+    const databaseB = shared.url ? await openDatabase({ url: shared.url, maxConnections: 4 }) : shared.database;
+    if (databaseB !== shared.database) cleanups.push(() => databaseB.close());
+    const b = await instance(databaseB, cfg, adminKey);
+    return { a, b, databaseB, adminKey };
+  }
+
   const sent = () => [u1.requests.length, u2.requests.length, u3.requests.length];
 
-  return { cleanups, config, store, instance, gateway, sent };
+  return { cleanups, config, store, instance, gateway, pair, sent };
 }

@@ -158,22 +158,12 @@ describe("gemini adapter", () => {
 
   it("reads Google's 400 for a bad or expired key as refused credentials, not as a bad request", async () => {
     const p = await setup();
-    const keyError = (reason: string, message: string) => ({
-      kind: "error" as const,
-      status: 400,
-      body: {
-        error: {
-          code: 400,
-          message,
-          status: "INVALID_ARGUMENT",
-          details: [
-            { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason, domain: "googleapis.com", metadata: { service: "generativelanguage.googleapis.com" } },
-            { "@type": "type.googleapis.com/google.rpc.LocalizedMessage", locale: "en-US", message },
-          ],
-        },
-      },
-    });
-    fake.push(keyError("API_KEY_INVALID", "API key not valid. Please pass a valid API key."), keyError("API_KEY_EXPIRED", "API key expired. Please renew the API key."), { kind: "error", status: 400 });
+    // The recorded refusal of a bad key, and the same for an expired one.
+    const invalid = fixtureJson("gemini/error-api-key-invalid");
+    const expired = structuredClone(invalid);
+    expired.error.message = "API key expired. Please renew the API key.";
+    expired.error.details[0].reason = "API_KEY_EXPIRED";
+    fake.push({ kind: "error", status: 400, body: invalid }, { kind: "error", status: 400, body: expired }, { kind: "error", status: 400 });
     await expect(p.chat(request, { signal: signal() })).rejects.toMatchObject({ status: 400, credentialsRefused: true, isRetryable: false });
     await expect(p.stream(request, { signal: signal() })).rejects.toMatchObject({ status: 400, credentialsRefused: true });
     // A request Google cannot read is still the caller's.
