@@ -8,7 +8,7 @@ import { STORE_KINDS } from "./support/stores.js";
  * policy approves it itself. Every status change follows the lifecycle.
  */
 describe.each(STORE_KINDS)("directives on %s", (kind) => {
-  const { config, gateway } = routesSuite(kind);
+  const { config, gateway, store, instance } = routesSuite(kind);
 
   async function agentKey(gw: Instance): Promise<{ id: string; key: string }> {
     return (await api(gw, "POST", "/admin/keys", { name: "planner", kind: "agent" })).body;
@@ -69,6 +69,33 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const done = (await api(gw, "POST", `/admin/directives/${created.id}/propose`, undefined, agent.key)).body;
     expect(done).toMatchObject({ status: "approved", approvedBy: "policy:v2-auto", humanOverride: false });
     expect(done.artifacts[0].body).toMatchObject({ verdict: "ALLOW", policyVersion: "v2-auto" });
+  });
+
+  it("judges a directive again at approval when the policy changed since it was proposed, and blocks what the new one forbids", async () => {
+    const { database } = await store();
+    const adminKey = "sk-test-admin-policy";
+    const before = await instance(database, config({ governance: { execution: { enabled: false } } }), adminKey);
+    const agent = await agentKey(before);
+    const forbidden = (await api(before, "POST", "/admin/directives", directive, agent.key)).body;
+    const allowed = (await api(before, "POST", "/admin/directives", { ...directive, type: "noop", scope: "test", budget: "$5" }, agent.key)).body;
+    for (const d of [forbidden, allowed]) expect((await api(before, "POST", `/admin/directives/${d.id}/propose`, undefined, agent.key)).body.status).toBe("proposed");
+    await before.close();
+
+    // Restarted with a tighter policy: the echo in staging for $20 that v1 allowed is now out of bounds.
+    const tight = { version: "v2", budgetCeilingUsd: "10", tools: ["noop"], scopes: ["test"] };
+    const after = await instance(database, config({ governance: { policy: tight, execution: { enabled: false } } }), adminKey);
+    const refused = await api(after, "POST", `/admin/directives/${forbidden.id}/approve`);
+    expect(refused).toMatchObject({ status: 400, body: { error: { code: "invalid_request", status: "blocked", policyVersion: "v2" } } });
+    expect(refused.body.error.message).toContain("blocked by the policy in force (v2)");
+    const blocked = (await api(after, "GET", `/admin/directives/${forbidden.id}`)).body;
+    expect(blocked).toMatchObject({ status: "blocked", approvedBy: null });
+    expect(blocked.blockedReasons).toEqual(["$20 is over the ceiling of $10", '"echo" is not an allowed tool (allowed: noop)', '"staging" is not an allowed scope (allowed: test)']);
+    expect(blocked.artifacts.map((a: any) => [a.body.policyVersion, a.body.verdict])).toEqual([["v1", "ALLOW"], ["v2", "BLOCK"]]);
+
+    // What the new policy allows is approved, its evaluation under v2 kept beside v1's.
+    const approved = (await api(after, "POST", `/admin/directives/${allowed.id}/approve`)).body;
+    expect(approved).toMatchObject({ status: "approved", humanOverride: true });
+    expect(approved.artifacts.map((a: any) => [a.body.policyVersion, a.body.verdict])).toEqual([["v1", "ALLOW"], ["v2", "ALLOW"]]);
   });
 
   it("refuses every transition the lifecycle does not allow, and an issuer's own approval", async () => {

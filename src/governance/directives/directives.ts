@@ -11,7 +11,7 @@ import type { ArtifactRow, DirectiveRow } from "../../store/schema/index.js";
 import { nextStatuses, transitionError, type DirectiveStatus } from "./lifecycle.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { inSpan } from "../../telemetry/tracing.js";
-import { evaluatePolicy, type DirectivePolicy } from "./policy.js";
+import { evaluatePolicy, policyHash, type DirectivePolicy } from "./policy.js";
 import type { ArtifactWriter } from "../executions/artifact-store.js";
 
 /** A directive as an issuer writes it. */
@@ -97,14 +97,8 @@ export class Directives {
     if (principal.kind !== "admin" && principal.keyId !== current.issuedBy) throw new AirlockError("forbidden", "only its issuer or an admin key can propose a directive");
     const proposed = await this.move(current, "proposed");
     const { policy } = this.options;
-    const evaluation = evaluatePolicy({ type: proposed.type, scope: proposed.scope, budget: proposed.budget }, policy);
-    this.options.metrics.policyEvaluations.inc({ verdict: evaluation.verdict });
-    const body = { ...evaluation, policy, input: { type: proposed.type, scope: proposed.scope, budget: proposed.budget } };
-    await this.options.artifacts.write({ id: newId("art"), directiveId: id, runId: null, type: "policy_evaluation", body });
-    if (evaluation.verdict === "BLOCK") {
-      const reasons = evaluation.checks.filter((c) => !c.passed).map((c) => c.reason);
-      return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons })).id);
-    }
+    const reasons = await this.judge(proposed);
+    if (reasons.length > 0) return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons })).id);
     if (policy.autoApprove) return this.approved(await this.move(proposed, "approved", { approvedBy: `policy:${policy.version}`, humanOverride: false }));
     return this.get(id);
   }
@@ -118,7 +112,35 @@ export class Directives {
     const current = await this.get(id);
     if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can approve a directive", { details: { directive: id } });
     if (principal.keyId === current.issuedBy) throw new AirlockError("forbidden", "a directive cannot be approved by the key that issued it", { details: { directive: id } });
+    if (current.status === "proposed") await this.judgeAgain(current);
     return this.approved(await this.move(current, "approved", { approvedBy: principal.keyId, humanOverride: true }));
+  }
+
+  /**
+   * The policy may have changed since the directive was proposed (a restart with a tighter one): what
+   * the policy in force blocks is never approved. It is judged again, and blocked with the reasons, as
+   * a proposal would be; the new evaluation is kept when it was made under another policy.
+   */
+  private async judgeAgain(current: DirectiveView): Promise<void> {
+    const { policy } = this.options;
+    const last = current.artifacts?.filter((a) => a.type === "policy_evaluation").at(-1)?.body as { policyHash?: string } | null | undefined;
+    if (last?.policyHash === policyHash(policy)) return;
+    const reasons = await this.judge(current);
+    if (reasons.length === 0) return;
+    await this.move(current, "blocked", { blockedReasons: reasons });
+    throw new AirlockError("invalid_request", `directive "${current.id}" is blocked by the policy in force (${policy.version}): ${reasons.join("; ")}`, {
+      details: { directive: current.id, status: "blocked", policyVersion: policy.version, blockedReasons: reasons },
+    });
+  }
+
+  /** Judges a directive by the policy in force and keeps the evaluation as an artifact; answers the reasons it is blocked, none when allowed. */
+  private async judge(row: DirectiveRow): Promise<string[]> {
+    const { policy } = this.options;
+    const input = { type: row.type, scope: row.scope, budget: row.budget };
+    const evaluation = evaluatePolicy(input, policy);
+    this.options.metrics.policyEvaluations.inc({ verdict: evaluation.verdict });
+    await this.options.artifacts.write({ id: newId("art"), directiveId: row.id, runId: null, type: "policy_evaluation", body: { ...evaluation, policy, input } });
+    return evaluation.checks.filter((c) => !c.passed).map((c) => c.reason);
   }
 
   /** The execution orchestrator's moves: picked up, and ended. */
