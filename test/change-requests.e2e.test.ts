@@ -58,6 +58,23 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).toMatchObject({ status: 400, body: { error: { status: "APPLIED" } } });
   });
 
+  it("refuses a NUL character in a proposal or a decision's note with 400 naming the field, and stores nothing", async () => {
+    const gw = await gateway(config({ operations }));
+    const nul = await api(gw, "POST", "/admin/change-requests", { ...cheaper, reasoning: "cheaper\u0000" });
+    expect(nul).toMatchObject({ status: 400, body: { error: { code: "invalid_request", param: "reasoning" } } });
+    expect(nul.body.error.message).toContain("NUL");
+    const inProposed = await api(gw, "POST", "/admin/change-requests", { ...cheaper, proposed: { model: "p2/m2", fallbacks: ["p3/m3\u0000"] } });
+    expect(inProposed).toMatchObject({ status: 400, body: { error: { code: "invalid_request", param: "proposed.fallbacks.0" } } });
+    expect((await api(gw, "GET", "/admin/change-requests")).body.data).toEqual([]);
+
+    const agent = await key(gw, "optimizer", "agent");
+    const request = (await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).body;
+    for (const decision of ["approve", "reject"]) {
+      expect(await api(gw, "POST", `/admin/change-requests/${request.id}/${decision}`, { note: "ok\u0000" })).toMatchObject({ status: 400, body: { error: { code: "invalid_request", param: "note" } } });
+    }
+    expect((await api(gw, "GET", `/admin/change-requests/${request.id}`)).body.status).toBe("PENDING");
+  });
+
   it("never lets the proposer approve its own request, even an admin", async () => {
     const gw = await gateway(config({ operations }));
     const proposed = (await api(gw, "POST", "/admin/change-requests", cheaper)).body;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, BOOTSTRAP_ADMIN_ID, routesSuite, type Instance } from "./support/routing.js";
+import { api, BOOTSTRAP_ADMIN_ID, captureLogs, routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -109,6 +109,25 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     expect(await api(gw, "POST", `/admin/directives/${created.id}/propose`)).toMatchObject({ status: 400, body: { error: { status: "proposed" } } });
     expect(await api(gw, "POST", "/admin/directives", { ...directive, role: "" })).toMatchObject({ status: 400 });
     expect(await api(gw, "GET", "/admin/directives/dir_missing")).toMatchObject({ status: 404 });
+  });
+
+  it("refuses a NUL character anywhere in a directive with 400 naming the field, and logs none of its payload", async () => {
+    const logs = captureLogs();
+    const gw = await gateway(config(), logs.logger);
+    const prompt = { messages: [{ role: "user", content: "the secret plan\u0000" }] };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ ...directive, role: "notes\u0000" }, "role"],
+      [{ ...directive, type: "llm_call", payload: prompt }, "payload.messages.0.content"],
+      [{ ...directive, constraints: { "a\u0000": 1 } }, "constraints.a\u0000"],
+    ];
+    for (const [body, param] of cases) {
+      const refused = await api(gw, "POST", "/admin/directives", body);
+      expect(refused).toMatchObject({ status: 400, body: { error: { code: "invalid_request", param } } });
+      expect(refused.body.error.message).toContain("must not contain a NUL character");
+      expect(refused.body.error.message).not.toContain("secret plan");
+    }
+    expect((await api(gw, "GET", "/admin/directives")).body.data).toEqual([]);
+    expect(logs.text()).not.toContain("secret plan");
   });
 
   it("publishes the directive's JSON Schema, and keeps artifacts immutable", async () => {

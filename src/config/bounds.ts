@@ -86,3 +86,34 @@ export function checkPriceBounds(price: PriceFields, ctx: z.RefinementCtx): void
   over("request", REQUEST_FEE_MAX, "USD per request");
   over("audioMinute", AUDIO_MINUTE_MAX, "USD per minute of audio");
 }
+
+/**
+ * Where in a request value a string (or an object key) holds a NUL character, which PostgreSQL's
+ * `text` and `jsonb` refuse; undefined when there is none. Depth is bounded by the body reader.
+ */
+export function nulPath(value: unknown, path: Array<string | number> = []): Array<string | number> | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value && typeof value === "object") {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key.includes("\u0000")) return [...path, key];
+      const found = nulPath(inner, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Refuses a value the store could not hold because of a NUL character, naming the field (400, not a store error). */
+export function storable<T extends z.ZodType>(schema: T) {
+  return schema.superRefine((value, ctx) => {
+    const path = nulPath(value);
+    if (path) ctx.addIssue({ code: "custom", path, message: "must not contain a NUL character (\\u0000)" });
+  });
+}
