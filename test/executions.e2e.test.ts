@@ -96,6 +96,16 @@ describe.each(STORE_KINDS)("directive execution on %s", (kind) => {
     expect((await api(gw, "GET", `/admin/directives/${id}`)).body.status).toBe("aborted");
   });
 
+  it("honours a timebox longer than one timer can wait (up to 2^31-1 seconds), and ends runs that complete within it", async () => {
+    const gw = await gateway(config({ ...fast, governance: { ...fast.governance, policy: { autoApprove: true } } }));
+    const ids = [];
+    for (const timeboxSeconds of [2_147_483, 3_000_000, 2_147_483_647]) ids.push(await issue(gw, { type: "echo", payload: { message: String(timeboxSeconds), delayMs: 300 }, timeboxSeconds }));
+    for (const id of ids) await api(gw, "POST", `/admin/directives/${id}/propose`);
+    for (const id of ids) expect((await settled(gw, id)).status).toBe("complete");
+    const runs = (await api(gw, "GET", "/admin/runs")).body.data;
+    expect(runs.map((r: any) => [r.status, r.moduleStatus, r.error])).toEqual(ids.map(() => ["completed", "SUCCESS", null]));
+  });
+
   it("ends a failing module's run failed, and its directive aborted with the reason", async () => {
     const gw = await gateway(config({ ...fast, governance: { ...fast.governance, policy: { autoApprove: true, tools: ["fail_intentionally", "echo", "llm_call"] } } }));
     const failure = await issue(gw, { type: "fail_intentionally" });

@@ -70,6 +70,21 @@ describe.each(STORE_KINDS)("execution modules in process on %s", (kind) => {
     expect(done.value.artifacts!.map((a) => a.type)).toContain("execution_end");
   });
 
+  it("ends a run failed, never left running, when what the module answered cannot be stored", async () => {
+    const store = await freshStore(kind);
+    cleanups.push(() => store.cleanup());
+    const unstorable: ExecutionModule = { name: "scrape", execute: async () => ({ status: "SUCCESS", output: { page: "binary\u0000junk" } }) };
+    const config = resolveConfig({ ...MINIMAL, governance: { policy: { autoApprove: true, tools: ["scrape"] }, execution: { pollIntervalMs: 200 } } }, "test");
+    const plane = await ControlPlane.create({ config, database: store.database, modules: [unstorable], executorId: "in-process" });
+    cleanups.push(() => plane.close());
+    const draft = await plane.directives.create({ role: "research", type: "scrape", objective: "Read the page", scope: "test", budget: "$1" }, ADMIN);
+    await plane.directives.propose(draft.id, ADMIN);
+    const done = await waitFor(() => plane.directives.get(draft.id), (d) => d.status === "aborted", 20_000);
+    expect(done.value.artifacts!.map((a) => a.type)).toEqual(["policy_evaluation", "execution_start", "execution_checkpoint", "execution_end"]);
+    const [run] = await plane.governance.memory.executionSummaries(10);
+    expect(run).toMatchObject({ status: "failed", moduleStatus: "ERROR", error: "the module's output holds a NUL character (\\u0000), which the store cannot keep" });
+  });
+
   it("refuses a module name that is taken", async () => {
     const store = await freshStore(kind);
     cleanups.push(() => store.cleanup());

@@ -1,3 +1,4 @@
+import { nulPath } from "../../config/bounds.js";
 import { AirlockError } from "../../core/errors.js";
 import type { Logger } from "../../core/logger.js";
 import type { Db } from "../../store/database.js";
@@ -10,6 +11,7 @@ import type { ArtifactWriter } from "./artifact-store.js";
 import type { DurableStep, WorkflowEngine } from "./engine.js";
 import type { DirectiveBrief, ModuleRegistry, ModuleResult } from "./modules.js";
 import { runStatusOf, workflowIdOf, type RunStatus } from "./run-lifecycle.js";
+import { runSignal } from "./run-signal.js";
 
 export interface ExecutionSettings {
   enabled: boolean;
@@ -52,6 +54,8 @@ const DISPATCH_RETRY_MS = 1_000;
  * wake-up per second (about 1 ms of CPU a second, measured idle on PostgreSQL).
  */
 const SAFETY_POLL_MS = 30_000;
+/** How often a running module's directive is looked at for an admin's abort, which fires the module's signal. */
+const ABORT_CHECK_MS = 1_000;
 /** Approved directives offered to the engine per dispatch, oldest first. */
 const DISPATCH_PAGE = 100;
 
@@ -187,7 +191,8 @@ export class Executions {
     // Runs during the engine's launch too, when it recovers the runs a crash left behind.
     const started = await durableStep("start", () => this.startRun(directiveId, this.options.settings.executorId));
     if (!started) return;
-    const outcome = await durableStep("module", () => this.runModule(started));
+    // A module step that throws (the store refused a write, say) ends the run failed rather than leaving it running.
+    const outcome = await durableStep("module", () => this.runModule(started).catch((err: unknown) => this.stepFailed(started, err)));
     await durableStep("end", () => this.endRun(started, outcome));
   }
 
@@ -222,25 +227,35 @@ export class Executions {
       let result: ModuleResult;
       // Numbered in the order the module records them, so a replayed step writes the same ids again (and nothing twice).
       let recorded = 0;
-      const timebox = directive.timeboxSeconds ? AbortSignal.timeout(directive.timeboxSeconds * 1000) : new AbortController().signal;
+      // Fires when the timebox runs out, or when an admin aborts the directive (on any instance).
+      const stop = runSignal(directive.timeboxSeconds, async () => false, ABORT_CHECK_MS);
       try {
         if (!module) throw new AirlockError("invalid_request", `no execution module "${name}" (this worker has ${modules.names().join(", ")})`);
         result = await module.execute({
           idempotencyKey: run.idempotencyKey,
           runId,
           directive: brief(directive),
-          signal: timebox,
+          signal: stop.signal,
           once: (effect) => this.once(run.idempotencyKey, name, effect),
           record: (type, body) => this.record(directive.id, runId, type, body, `m${++recorded}`),
         });
       } catch (err) {
         // A payload the module cannot use is the directive's failure; anything else is the module's error.
-        result = err instanceof AirlockError ? { status: "FAILURE", error: err.message } : { status: "ERROR", error: timebox.aborted ? `the directive's timebox of ${directive.timeboxSeconds} s ran out` : errorText(err) };
+        const stopped = stop.reason();
+        result = err instanceof AirlockError ? { status: "FAILURE", error: err.message } : { status: "ERROR", error: stopped === "timebox" ? `the directive's timebox of ${directive.timeboxSeconds} s ran out` : stopped === "aborted" ? "the directive was aborted" : errorText(err) };
+      } finally {
+        stop.dispose();
       }
+      result = storableResult(result);
       metrics.moduleExecutions.inc({ module: name, status: result.status });
       await this.record(directive.id, runId, "execution_checkpoint", { step: "module", module: name, status: result.status }, "module");
       return result;
     });
+  }
+
+  private stepFailed(started: { runId: string; module: string }, err: unknown): StepOutcome {
+    this.options.logger.error({ run: started.runId, module: started.module, err: errorText(err) }, "the module step failed; the run ends failed");
+    return { status: "ERROR", error: `the module step failed: ${errorText(err)}` };
   }
 
   private endRun(started: { runId: string; module: string }, outcome: StepOutcome): Promise<void> {
@@ -297,6 +312,18 @@ function brief(directive: DirectiveRow): DirectiveBrief {
   return { id, role, type, payload, objective, scope, constraints, budget, issuedBy };
 }
 
+/**
+ * An error's message, for the run's record and the log. A failed statement's message carries its
+ * parameters (a directive's payload among them): its cause, the store's own reason, is said instead.
+ */
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  return err.message.startsWith("Failed query") && err.cause instanceof Error ? err.cause.message : err.message;
+}
+
+/** What the end step writes to the run must be storable: an output with a NUL in it ends the run as the module's error. */
+function storableResult(result: ModuleResult): ModuleResult {
+  const error = result.error?.replaceAll("\u0000", "\ufffd");
+  if (nulPath(result.output) === undefined) return error === result.error ? result : { ...result, error };
+  return { status: "ERROR", error: `the module's output holds a NUL character (\\u0000), which the store cannot keep` };
 }
