@@ -228,7 +228,7 @@ export class Executions {
       // Numbered in the order the module records them, so a replayed step writes the same ids again (and nothing twice).
       let recorded = 0;
       // Fires when the timebox runs out, or when an admin aborts the directive (on any instance).
-      const stop = runSignal(directive.timeboxSeconds, async () => false, ABORT_CHECK_MS);
+      const stop = runSignal(directive.timeboxSeconds, async () => (await getDirective(db, directive.id))?.status === "aborted", ABORT_CHECK_MS);
       try {
         if (!module) throw new AirlockError("invalid_request", `no execution module "${name}" (this worker has ${modules.names().join(", ")})`);
         result = await module.execute({
