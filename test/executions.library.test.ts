@@ -85,6 +85,29 @@ describe.each(STORE_KINDS)("execution modules in process on %s", (kind) => {
     expect(run).toMatchObject({ status: "failed", moduleStatus: "ERROR", error: "the module's output holds a NUL character (\\u0000), which the store cannot keep" });
   });
 
+  it("does each of a module's effects once, each with its own result", async () => {
+    const store = await freshStore(kind);
+    cleanups.push(() => store.cleanup());
+    const done: string[] = [];
+    const notify: ExecutionModule = {
+      name: "notify_both",
+      async execute(context) {
+        const email = await context.once(async () => (done.push("email"), { sent: "email" }));
+        const slack = await context.once(async () => (done.push("slack"), { posted: "slack" }));
+        return { status: "SUCCESS", output: { email, slack } };
+      },
+    };
+    const config = resolveConfig({ ...MINIMAL, governance: { policy: { autoApprove: true, tools: ["notify_both"] }, execution: { pollIntervalMs: 200 } } }, "test");
+    const plane = await ControlPlane.create({ config, database: store.database, modules: [notify], executorId: "in-process" });
+    cleanups.push(() => plane.close());
+    const draft = await plane.directives.create({ role: "ops", type: "notify_both", objective: "Tell people", scope: "test", budget: "$1" }, ADMIN);
+    await plane.directives.propose(draft.id, ADMIN);
+    await waitFor(() => plane.directives.get(draft.id), (d) => d.status === "complete", 20_000);
+    const [summary] = await plane.governance.memory.executionSummaries(10);
+    expect(done).toEqual(["email", "slack"]);
+    expect((await plane.governance.executions.getRun(summary!.id)).output).toEqual({ email: { sent: "email" }, slack: { posted: "slack" } });
+  });
+
   it("refuses a module name that is taken", async () => {
     const store = await freshStore(kind);
     cleanups.push(() => store.cleanup());

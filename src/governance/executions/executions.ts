@@ -227,6 +227,7 @@ export class Executions {
       let result: ModuleResult;
       // Numbered in the order the module records them, so a replayed step writes the same ids again (and nothing twice).
       let recorded = 0;
+      let effects = 0;
       // Fires when the timebox runs out, or when an admin aborts the directive (on any instance).
       const stop = runSignal(directive.timeboxSeconds, async () => (await getDirective(db, directive.id))?.status === "aborted", ABORT_CHECK_MS);
       try {
@@ -236,7 +237,8 @@ export class Executions {
           runId,
           directive: brief(directive),
           signal: stop.signal,
-          once: (effect) => this.once(run.idempotencyKey, name, effect),
+          // Each effect has its own key, numbered in the order the module asks (the first keeps the run's key), so a replay finds each.
+          once: (effect) => this.once(++effects === 1 ? run.idempotencyKey : `${run.idempotencyKey}:${effects}`, name, effect),
           record: (type, body) => this.record(directive.id, runId, type, body, `m${++recorded}`),
         });
       } catch (err) {

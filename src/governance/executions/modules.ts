@@ -26,7 +26,8 @@ export interface ModuleContext {
   /**
    * Does `effect` at most once under the idempotency key: a replayed step (after a crash or a restart)
    * gets the first result back and does not act again. Steps run at least once; this is what makes
-   * their effects happen once.
+   * their effects happen once. A module may have several effects: each call is kept apart by its order,
+   * so a module must ask for them in the same order every time it runs.
    */
   once<T>(effect: () => Promise<T>): Promise<T>;
   /** Leaves an immutable artifact of this run. */

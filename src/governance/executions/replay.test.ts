@@ -6,6 +6,7 @@ import { getDirective, moveDirective } from "../../store/queries/directives.js";
 import { artifactsOfRun, getRun } from "../../store/queries/executions.js";
 import { nextStatuses, transitionError } from "../directives/lifecycle.js";
 import type { DurableStep } from "./engine.js";
+import { ModuleRegistry, type ExecutionModule } from "./modules.js";
 
 /** The workflow body, which the durable engine runs; driven here with steps of the test's own. */
 type WithWorkflow = { execute(directiveId: string, step: DurableStep): Promise<void> };
@@ -56,5 +57,43 @@ describe.each(STORE_KINDS)("a replayed end step on %s", (kind) => {
     expect((await getDirective(db, "dir_replay"))!.status).toBe("complete");
     expect(logs.lines.filter((line) => line.msg === "execution run ended")).toHaveLength(1);
     expect(logs.lines.filter((line) => line.msg === "execution run ended")[0]).toMatchObject({ run: "run_replay", status: "completed" });
+  });
+});
+
+describe.each(STORE_KINDS)("a replayed module step on %s", (kind) => {
+  const scratch = scratchExecutions(kind);
+
+  it("does each of the module's effects once, and gives each its own result back on the replay", async () => {
+    const done: string[] = [];
+    const notify: ExecutionModule = {
+      name: "noop",
+      async execute(context) {
+        const email = await context.once(async () => (done.push("email"), { sent: "email" }));
+        const slack = await context.once(async () => (done.push("slack"), { posted: "slack" }));
+        return { status: "SUCCESS", output: { email, slack } };
+      },
+    };
+    const { store, executions } = await scratch.open((opened) => ({
+      modules: new ModuleRegistry([notify]),
+      moveDirective: async (id, to) => (await moveDirective(opened.database.db, id, (await getDirective(opened.database.db, id))!.status, to))!,
+    }));
+    await insertApprovedDirective(store, "dir_effects", "two effects");
+    const outputs: unknown[] = [];
+    const replayingModule: DurableStep = async (name, work) => {
+      if (name !== "module") return work();
+      outputs.push(((await work()) as { output: unknown }).output);
+      const again = await work();
+      outputs.push((again as { output: unknown }).output);
+      return again;
+    };
+
+    await (executions as unknown as WithWorkflow).execute("dir_effects", replayingModule);
+
+    expect(done).toEqual(["email", "slack"]);
+    expect(outputs).toEqual([
+      { email: { sent: "email" }, slack: { posted: "slack" } },
+      { email: { sent: "email" }, slack: { posted: "slack" } },
+    ]);
+    expect(await getRun(store.database.db, "run_effects")).toMatchObject({ status: "completed", output: { email: { sent: "email" }, slack: { posted: "slack" } } });
   });
 });
