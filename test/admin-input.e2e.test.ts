@@ -178,4 +178,22 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     expect(proposed.message).toBe(direct.message);
     expect((await api(gw, "GET", "/admin/grants")).body.data).toEqual([]);
   });
+
+  it("refuses a NUL character anywhere the store would keep it, naming the field, and writes nothing", async () => {
+    const gw = await gateway(config({ operations }));
+    const nul = "a\u0000b";
+    await refused(gw, "POST", "/admin/keys", { name: nul, kind: "service" }, "name");
+    await refused(gw, "POST", "/admin/kill-switch", { active: true, reason: nul }, "reason");
+    await refused(gw, "PUT", "/admin/rate-limits/rl", { scope: "key", target: nul, requestsPerMinute: 5 }, "target");
+    await refused(gw, "PUT", "/admin/budgets/bb", { scope: "key", target: nul, limit: "5" }, "target");
+    await refused(gw, "PUT", "/admin/toggles/beta", { enabled: true, notes: nul }, "notes");
+    const route = await refused(gw, "PUT", "/admin/routes/r", { model: "p1/m1", description: nul }, "description");
+    expect(route.message).toContain("must not contain a NUL character");
+    expect((await api(gw, "GET", "/admin/keys")).body.data).toEqual([]);
+    expect((await api(gw, "GET", "/admin/kill-switch")).body.global).toBeNull();
+    expect((await api(gw, "GET", "/admin/rate-limits")).body.data).toEqual([]);
+    expect((await api(gw, "GET", "/admin/budgets")).body.data).toEqual([]);
+    expect((await api(gw, "GET", "/v1/toggles/beta")).body.error).toMatchObject({ code: "not_found" });
+    expect((await api(gw, "GET", "/admin/routes/r")).status).toBe(404);
+  });
 });

@@ -109,11 +109,3 @@ export function nulPath(value: unknown, path: Array<string | number> = []): Arra
   }
   return undefined;
 }
-
-/** Refuses a value the store could not hold because of a NUL character, naming the field (400, not a store error). */
-export function storable<T extends z.ZodType>(schema: T) {
-  return schema.superRefine((value, ctx) => {
-    const path = nulPath(value);
-    if (path) ctx.addIssue({ code: "custom", path, message: "must not contain a NUL character (\\u0000)" });
-  });
-}

@@ -6,6 +6,7 @@ import { Decimal } from "decimal.js";
 import { parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { AirlockError } from "../core/errors.js";
+import { nulPath } from "./bounds.js";
 import { DEMO_CONFIG } from "./demo.js";
 import { configSchema, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
 
@@ -86,7 +87,7 @@ export function resolveConfig(raw: unknown, source: string, env: NodeJS.ProcessE
   return { config, source, hash, missingSecrets };
 }
 
-export function formatIssues(source: string, issues: z.core.$ZodIssue[]): string {
+export function formatIssues(source: string, issues: ReadonlyArray<Pick<z.core.$ZodIssue, "path" | "message">>): string {
   const lines = issues.map((issue) => {
     const where = issue.path.length ? issue.path.map(String).join(".") : "(top level)";
     return `  - ${where}: ${issue.message}`;
@@ -150,7 +151,12 @@ function fromEnv(value: string, env: NodeJS.ProcessEnv): string | undefined {
  */
 export function parseRequest<T extends z.ZodType>(schema: T, input: unknown, what: string, param?: string): z.infer<T> {
   const parsed = schema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  const field = param ?? (parsed.error.issues[0]?.path.map(String).join(".") || undefined);
-  throw new AirlockError("invalid_request", formatIssues(what, parsed.error.issues).replace(/\n\s*/g, " "), field === undefined ? undefined : { param: field });
+  // Everything parsed here is stored, and the store's text and jsonb refuse NUL: a 400 naming the
+  // field, not a store error that surfaces as a 500.
+  const nul = nulPath(input);
+  if (parsed.success && nul === undefined) return parsed.data;
+  const issues: Array<Pick<z.core.$ZodIssue, "path" | "message">> = parsed.success ? [] : [...parsed.error.issues];
+  if (nul !== undefined) issues.unshift({ path: nul, message: "must not contain a NUL character (\\u0000)" });
+  const field = param ?? (issues[0]?.path.map(String).join(".") || undefined);
+  throw new AirlockError("invalid_request", formatIssues(what, issues).replace(/\n\s*/g, " "), field === undefined ? undefined : { param: field });
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Principal } from "../auth/principal.js";
-import { moneyAmount, storable } from "../config/bounds.js";
+import { moneyAmount } from "../config/bounds.js";
 import { parseRequest } from "../config/load.js";
 import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
@@ -17,7 +17,7 @@ export const CHANGE_STATUSES = ["PENDING", "APPROVED", "APPLIED", "REJECTED", "E
 const signedDecimal = moneyAmount({ signed: true, example: "120.50" });
 
 /** What a proposer sends: the change, and the case for it. */
-export const proposalSchema = storable(z.strictObject({
+export const proposalSchema = z.strictObject({
   kind: z.enum(CHANGE_KINDS),
   /** The operation (route), model (price), budget or toggle name. */
   target: z.string().min(1).max(200),
@@ -31,7 +31,7 @@ export const proposalSchema = storable(z.strictObject({
   expiresInHours: z.number().positive().max(24 * 90).default(24 * 7),
   /** Days of ledger replayed for the impact estimate of a route or price change. */
   impactDays: z.number().int().min(1).max(365).default(30),
-}));
+});
 
 export type Proposal = z.input<typeof proposalSchema>;
 

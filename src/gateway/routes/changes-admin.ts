@@ -1,6 +1,5 @@
 import { z } from "zod";
 import type { Principal } from "../../auth/principal.js";
-import { storable } from "../../config/bounds.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { CHANGE_STATUSES, type ChangeKind } from "../../governance/change-control.js";
@@ -9,7 +8,7 @@ import type { GatewayContext, Handler } from "../context.js";
 import { enumParam, limitParam, readJson, sendJson } from "../http.js";
 import type { ServerResponse } from "node:http";
 
-const decisionBody = storable(z.strictObject({ note: z.string().max(2_000).optional() }));
+const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
 
 /** `POST /admin/change-requests` (any key): proposes a change; 201 with the pending request. */
 export function proposeChange(gw: GatewayContext): Handler {

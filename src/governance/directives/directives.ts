@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Principal } from "../../auth/principal.js";
-import { positiveInt4, storable } from "../../config/bounds.js";
+import { positiveInt4 } from "../../config/bounds.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
@@ -15,7 +15,7 @@ import { evaluatePolicy, policyHash, type DirectivePolicy } from "./policy.js";
 import type { ArtifactWriter } from "../executions/artifact-store.js";
 
 /** A directive as an issuer writes it. */
-export const directiveInput = storable(z.strictObject({
+export const directiveInput = z.strictObject({
   role: z.string().min(1).max(200),
   type: z.string().min(1).max(100),
   payload: z.unknown().default({}),
@@ -27,7 +27,7 @@ export const directiveInput = storable(z.strictObject({
   budget: z.string().min(1).max(50).optional(),
   /** Seconds the work may take. */
   timeboxSeconds: positiveInt4().optional(),
-}));
+});
 
 /** The directive's JSON Schema, for agents that write directives. */
 export function directiveJsonSchema(): unknown {
