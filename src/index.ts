@@ -173,6 +173,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
   // A config object is validated now, so a bad one fails where it was written.
   const eager = opts.config && typeof opts.config !== "string" ? resolveConfig(opts.config, "createAirlock()") : undefined;
   let database: Database | undefined;
+  let closing: Promise<void> | undefined;
   const ready: Promise<ControlPlane> = (async () => {
     const loaded: LoadedConfig = eager ?? (await loadConfig({ path: typeof opts.config === "string" ? opts.config : undefined }));
     const url = opts.databaseUrl ?? (opts.inMemory ? undefined : process.env.DATABASE_URL || undefined);
@@ -265,10 +266,14 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       executionSummaries: async (limit: number, status?: Parameters<MemoryReader["executionSummaries"]>[1]) => (await ready).governance.memory.executionSummaries(limit, status),
       artifactsByType: async (type: Parameters<MemoryReader["artifactsByType"]>[0], limit: number) => (await ready).governance.memory.artifactsByType(type, limit),
     }),
-    async close() {
-      const plane = await ready.catch(() => undefined);
-      await plane?.close();
-      await database?.close();
+    close() {
+      // Once for every caller: a second close() while the first runs waits for it, and the store is closed once.
+      closing ??= (async () => {
+        const plane = await ready.catch(() => undefined);
+        await plane?.close();
+        await database?.close();
+      })();
+      return closing;
     },
   };
 }
