@@ -14,6 +14,8 @@ import type { ChatChunk, ChatMessage, ChatRequest, FinishReason, ToolCall, Usage
 import type { AttemptRecord } from "./routing/execute.js";
 import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
 import { openDatabase, type Database } from "./store/database.js";
+import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
+import type { AbortSource } from "./core/cancel.js";
 import type { InferOutput } from "./structured/infer.js";
 import type { OutputSchemaInput } from "./structured/schema.js";
 import type { ExecutionModule } from "./governance/executions/modules.js";
@@ -50,6 +52,8 @@ export interface AirlockOptions {
   modules?: ExecutionModule[];
   /** This process's stable, distinct name as a directive worker (default: the host name). */
   executorId?: string;
+  /** How long `close()` lets calls still running finish before it ends them (recorded as `unavailable`). Default 10 000. */
+  closeGraceMs?: number;
 }
 
 export interface CallOptions {
@@ -161,7 +165,7 @@ export interface Airlock {
   grant(grant: { operation: string; expiresInHours?: number; maxCalls?: number; maxSpendUsd?: string }): Promise<{ id: string; expiresAt: Date }>;
   /** The governance pipeline's past, read-only: directives, run summaries and artifacts, at most 100 at a time, frozen. */
   memory: MemoryReader;
-  /** Flushes the ledger and closes the store. */
+  /** Lets running calls finish (up to `closeGraceMs`), flushes the ledger and closes the store; later calls reject with `unavailable`. */
   close(): Promise<void>;
 }
 
@@ -183,92 +187,111 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
   })();
   ready.catch(() => undefined); // surfaced by the first call instead of as an unhandled rejection
 
-  const context = (call: CallOptions): CallContext => ({
+  const calls = new CallsInFlight();
+  const context = (call: CallOptions, signal: AbortSource): CallContext => ({
     principal: LIBRARY_PRINCIPAL,
     requestId: requestId(),
     operation: call.operation,
     endUser: call.user,
     session: call.session,
-    signal: call.signal,
+    signal,
   });
+  /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
+  const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready));
 
   return {
-    async chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
-      const plane = await ready;
-      const ctx = context(call);
-      const outcome = await plane.chat(chatBody(call), ctx);
-      const choice = outcome.result.choices[0];
-      return {
-        id: outcome.result.id,
-        content: choice?.message.content ?? null,
-        toolCalls: choice?.message.tool_calls,
-        finishReason: choice?.finish_reason ?? null,
-        output: outcome.output as OutputOf<S>,
-        ...info(outcome, ctx.requestId),
-      };
+    chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
+      return calls.track(call.signal, async (signal) => {
+        const plane = await ready;
+        const ctx = context(call, signal);
+        const outcome = await plane.chat(chatBody(call), ctx);
+        const choice = outcome.result.choices[0];
+        return {
+          id: outcome.result.id,
+          content: choice?.message.content ?? null,
+          toolCalls: choice?.message.tool_calls,
+          finishReason: choice?.finish_reason ?? null,
+          output: outcome.output as OutputOf<S>,
+          ...info(outcome, ctx.requestId),
+        };
+      });
     },
     async *stream(call) {
-      const plane = await ready;
-      const ctx = context(call);
-      const live = await plane.stream(chatBody(call), ctx);
-      for await (const part of live) {
+      let id = "";
+      const parts = calls.trackStream(call.signal, async (signal) => {
+        const plane = await ready;
+        const ctx = context(call, signal);
+        id = ctx.requestId;
+        return plane.stream(chatBody(call), ctx);
+      });
+      for await (const part of parts) {
         if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
-        else yield { type: "done", ...info(part.end, ctx.requestId) };
+        else yield { type: "done", ...info(part.end, id) };
       }
     },
-    async embed(call) {
-      const plane = await ready;
-      const ctx = context(call);
-      const outcome = await plane.embed({ model: call.model ?? "", input: call.input, dimensions: call.dimensions }, ctx);
-      return { embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])), ...info(outcome, ctx.requestId) };
+    embed(call) {
+      return calls.track(call.signal, async (signal) => {
+        const plane = await ready;
+        const ctx = context(call, signal);
+        const outcome = await plane.embed({ model: call.model ?? "", input: call.input, dimensions: call.dimensions }, ctx);
+        return { embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])), ...info(outcome, ctx.requestId) };
+      });
     },
-    async transcribe(call) {
-      const plane = await ready;
-      const ctx = context(call);
-      const filename = call.filename ?? ((call.file as { name?: unknown }).name as string | undefined) ?? "audio";
-      const outcome = await plane.transcribe({ model: call.model ?? "", file: call.file, filename, fields: Object.entries(call.fields ?? {}) }, ctx);
-      return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+    transcribe(call) {
+      return calls.track(call.signal, async (signal) => {
+        const plane = await ready;
+        const ctx = context(call, signal);
+        const filename = call.filename ?? ((call.file as { name?: unknown }).name as string | undefined) ?? "audio";
+        const outcome = await plane.transcribe({ model: call.model ?? "", file: call.file, filename, fields: Object.entries(call.fields ?? {}) }, ctx);
+        return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+      });
     },
-    async speak(call) {
-      const plane = await ready;
-      const ctx = context(call);
-      const outcome = await plane.speak({ ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice }, ctx);
-      return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+    speak(call) {
+      return calls.track(call.signal, async (signal) => {
+        const plane = await ready;
+        const ctx = context(call, signal);
+        const outcome = await plane.speak({ ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice }, ctx);
+        return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
+      });
     },
-    async setKillSwitch(input) {
+    setKillSwitch(input) {
       // The embedding application owns the process: it is trusted as an admin key is.
-      return (await ready).flipKillSwitch(input, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+      return withPlane((plane) => plane.flipKillSwitch(input, { ...LIBRARY_PRINCIPAL, kind: "admin" }));
     },
-    async killSwitchStatus() {
-      return (await ready).killSwitch.status();
+    killSwitchStatus() {
+      return withPlane((plane) => plane.killSwitch.status());
     },
-    async isEnabled(name) {
-      return (await ready).toggles.isEnabled(name);
+    isEnabled(name) {
+      return withPlane((plane) => plane.toggles.isEnabled(name));
     },
-    async enforce(name) {
-      (await ready).toggles.enforce(name);
+    enforce(name) {
+      return withPlane((plane) => plane.toggles.enforce(name));
     },
-    async budgets() {
-      return (await ready).budgets.status();
+    budgets() {
+      return withPlane((plane) => plane.budgets.status());
     },
-    async setBudget(name, budget) {
-      return (await ready).budgets.put(name, budget, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+    setBudget(name, budget) {
+      return withPlane((plane) => plane.budgets.put(name, budget, { ...LIBRARY_PRINCIPAL, kind: "admin" }));
     },
-    async deleteBudget(name) {
-      return (await ready).budgets.remove(name, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+    deleteBudget(name) {
+      return withPlane((plane) => plane.budgets.remove(name, { ...LIBRARY_PRINCIPAL, kind: "admin" }));
     },
-    async grant(grant) {
-      const made = await (await ready).grants.grant({ ...grant, keyId: LIBRARY_PRINCIPAL.keyId }, { ...LIBRARY_PRINCIPAL, kind: "admin" });
-      return { id: made.id, expiresAt: made.expiresAt };
+    grant(grant) {
+      return withPlane(async (plane) => {
+        const made = await plane.grants.grant({ ...grant, keyId: LIBRARY_PRINCIPAL.keyId }, { ...LIBRARY_PRINCIPAL, kind: "admin" });
+        return { id: made.id, expiresAt: made.expiresAt };
+      });
     },
     memory: Object.freeze({
-      latestDirectiveForRole: async (role: string) => (await ready).governance.memory.latestDirectiveForRole(role),
-      executionSummaries: async (limit: number, status?: Parameters<MemoryReader["executionSummaries"]>[1]) => (await ready).governance.memory.executionSummaries(limit, status),
-      artifactsByType: async (type: Parameters<MemoryReader["artifactsByType"]>[0], limit: number) => (await ready).governance.memory.artifactsByType(type, limit),
+      latestDirectiveForRole: (role: string) => withPlane((plane) => plane.governance.memory.latestDirectiveForRole(role)),
+      executionSummaries: (limit: number, status?: Parameters<MemoryReader["executionSummaries"]>[1]) => withPlane((plane) => plane.governance.memory.executionSummaries(limit, status)),
+      artifactsByType: (type: Parameters<MemoryReader["artifactsByType"]>[0], limit: number) => withPlane((plane) => plane.governance.memory.artifactsByType(type, limit)),
     }),
     close() {
       // Once for every caller: a second close() while the first runs waits for it, and the store is closed once.
       closing ??= (async () => {
+        // Calls still running settle on the ledger before it closes; calls after this are refused.
+        await calls.close(opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
         const plane = await ready.catch(() => undefined);
         await plane?.close();
         await database?.close();

@@ -1,6 +1,12 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAirlock } from "../src/index.js";
+import { createAirlock, type AirlockOptions, type StreamPart } from "../src/index.js";
+import { openDatabase } from "../src/store/database.js";
+import { recentLedgerRows } from "../src/store/queries/ledger.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { scratchDatabaseForTest, STORE_KINDS, type StoreKind } from "./support/stores.js";
 
 const config = (baseUrl: string) => ({
   providers: { oai: { type: "openai-compatible" as const, baseUrl, apiKey: "k" } },
@@ -22,11 +28,93 @@ describe("closing a library instance", () => {
     return fake;
   }
 
+  /** Options for an instance on the store kind, and how to read its ledger once it is closed. */
+  async function store(kind: StoreKind): Promise<{ options: Partial<AirlockOptions>; ledger: () => ReturnType<typeof recentLedgerRows> }> {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "airlock-close-"));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const url = kind === "postgres" ? (await scratchDatabaseForTest()).href : undefined;
+    const read = async () => {
+      const database = await openDatabase(url ? { url } : { dataDir: path.join(dataDir, "pgdata") });
+      try {
+        return await recentLedgerRows(database.db, 20);
+      } finally {
+        await database.close();
+      }
+    };
+    return { options: { dataDir, ...(url ? { databaseUrl: url } : {}) }, ledger: read };
+  }
+
   it("lets two close() calls at once both resolve, closing the store once", async () => {
     const fake = await upstream();
     const airlock = createAirlock({ config: config(fake.url), inMemory: true });
     await airlock.chat({ operation: "chat_message", messages });
     await expect(Promise.all([airlock.close(), airlock.close()])).resolves.toEqual([undefined, undefined]);
     await expect(airlock.close()).resolves.toBeUndefined();
+  });
+
+  it("refuses calls after close() as unavailable, without reaching the upstream or the closed store", async () => {
+    const fake = await upstream();
+    const airlock = createAirlock({ config: config(fake.url), inMemory: true });
+    await airlock.chat({ operation: "chat_message", messages });
+    await airlock.close();
+    const before = fake.requests.length;
+    const closed = { code: "unavailable", status: 503, message: "this Airlock instance is closed: create a new one to make calls" };
+    await expect(airlock.chat({ operation: "chat_message", messages })).rejects.toMatchObject(closed);
+    await expect(
+      (async () => {
+        for await (const _part of airlock.stream({ operation: "chat_message", messages }));
+      })(),
+    ).rejects.toMatchObject(closed);
+    await expect(airlock.budgets()).rejects.toMatchObject(closed);
+    await expect(airlock.setKillSwitch({ active: true, reason: "late" })).rejects.toMatchObject(closed);
+    await expect(airlock.memory.executionSummaries(5)).rejects.toMatchObject(closed);
+    expect(fake.requests.length).toBe(before);
+  });
+
+  describe.each(STORE_KINDS)("on %s", (kind) => {
+    it("waits for calls still running at close() and records them on the ledger", async () => {
+      const fake = await upstream({ latencyMs: 300, chunkDelayMs: 20 });
+      const { options, ledger } = await store(kind);
+      const airlock = createAirlock({ config: config(fake.url), ...options });
+      await airlock.chat({ operation: "chat_message", user: "warm", messages });
+      const streamed = (async () => {
+        const parts: StreamPart[] = [];
+        for await (const part of airlock.stream({ operation: "chat_message", user: "streaming", messages })) parts.push(part);
+        return parts.at(-1);
+      })();
+      const chatted = airlock.chat({ operation: "chat_message", user: "chatting", messages });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await airlock.close();
+      const [last, reply] = await Promise.all([streamed, chatted]);
+      expect(last).toMatchObject({ type: "done", cost: "0.0016357" });
+      expect(reply.cost).toBe("0.0016357");
+      const rows = await ledger();
+      expect(rows.map((r) => [r.endUser, r.outcome, r.cost]).sort()).toEqual([
+        ["chatting", "success", "0.001635700000"],
+        ["streaming", "success", "0.001635700000"],
+        ["warm", "success", "0.001635700000"],
+      ]);
+    });
+
+    it("ends calls that outlive the grace, a stream nobody reads any more too, and records them as unavailable", async () => {
+      const fake = await upstream({ chunkDelayMs: 20 });
+      const { options, ledger } = await store(kind);
+      const airlock = createAirlock({ config: config(fake.url), ...options, closeGraceMs: 200 });
+      await airlock.chat({ operation: "chat_message", user: "warm", messages });
+      fake.push({ kind: "hang" });
+      const hanging = airlock.chat({ operation: "chat_message", user: "hanging", messages }).catch((err: unknown) => err);
+      // A consumer that read one part and went quiet, neither reading nor leaving.
+      const quiet = airlock.stream({ operation: "chat_message", user: "quiet", messages })[Symbol.asyncIterator]();
+      expect((await quiet.next()).value).toMatchObject({ type: "text" });
+      await airlock.close();
+      expect(await hanging).toMatchObject({ code: "unavailable", message: "this Airlock instance was closed before the call finished" });
+      expect(await quiet.next()).toEqual({ done: true, value: undefined });
+      const rows = await ledger();
+      expect(rows.map((r) => [r.endUser, r.outcome, r.errorCode]).sort()).toEqual([
+        ["hanging", "error", "unavailable"],
+        ["quiet", "error", "unavailable"],
+        ["warm", "success", null],
+      ]);
+    });
   });
 });
