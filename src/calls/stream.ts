@@ -149,7 +149,7 @@ async function* relay(
           let stopped = deps.killSwitch.checkSettled(operationName);
           if (stopped instanceof Promise) stopped = await stopped;
           if (stopped) {
-            releaseUpstream(iterator); // the upstream stops generating what nobody will pay for
+            cutUpstream(call, iterator, stopped); // the upstream stops generating what nobody will pay for
             throw stopped;
           }
         }
@@ -193,14 +193,16 @@ async function* relay(
     if (err instanceof ProviderError && !ctx.signal?.aborted) deps.breakers.recordFailure(model.id);
     throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
   } finally {
-    call.dispose();
     if (!finished) {
-      // The consumer stopped early (the client went away): bill what was delivered.
-      releaseUpstream(iterator);
-      await billDelivered();
       // Most often the client left (no reason at all: it stopped reading); a signal's reason otherwise (the gateway's shutdown) is believed.
-      fail(deps, ctx, record, abortedCallError(ctx.signal?.reason, STREAM_ENDED));
+      const ended = abortedCallError(ctx.signal?.reason, STREAM_ENDED);
+      // The consumer stopped early (the client went away, a library caller broke out of its loop): the
+      // upstream is cut, and what was delivered is billed.
+      cutUpstream(call, iterator, ended);
+      await billDelivered();
+      fail(deps, ctx, record, ended);
     }
+    call.dispose();
   }
 }
 
@@ -213,8 +215,14 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
 }
 
-/** Ends the upstream's stream; a failure while closing has nobody left to tell. */
-function releaseUpstream(iterator: AsyncIterator<StreamEvent>): void {
+/**
+ * Ends the upstream's stream before its end. The call is aborted first: an adapter told only to stop
+ * (`return()`) reads the rest of the body to reuse the connection, as it does after `[DONE]`, and the
+ * upstream would go on generating, and billing, tokens nobody receives. A failure while closing has
+ * nobody left to tell.
+ */
+function cutUpstream(call: Cancellation, iterator: AsyncIterator<StreamEvent>, reason: AirlockError): void {
+  call.abort(reason);
   void Promise.resolve(iterator.return?.()).catch(() => undefined);
 }
 

@@ -45,6 +45,8 @@ export interface FakeUpstream {
   requests: RecordedRequest[];
   /** TCP connections accepted so far: a client that reuses its connection opens one. */
   readonly connections: number;
+  /** Answers whose connection closed before they were whole: the client left (or a `cut` scenario dropped it). */
+  readonly unfinished: number;
   push(...scenarios: FakeScenario[]): void;
   close(): Promise<void>;
 }
@@ -93,8 +95,12 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
   const sockets = new Set<Socket>();
   let served = 0;
 
+  let unfinished = 0;
   const server = createServer((req, res) => {
     res.on("error", () => {}); // the client may vanish mid-answer; that is the point of some scenarios
+    res.on("close", () => {
+      if (!res.writableFinished) unfinished++;
+    });
     void readBody(req).then(async (raw) => {
       const path = req.url ?? "/";
       const audio = flavor === "openai" ? audioRouteOf(req.method, path.split("?")[0]!) : undefined;
@@ -128,6 +134,9 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
     requests,
     get connections() {
       return connections;
+    },
+    get unfinished() {
+      return unfinished;
     },
     push: (...scenarios) => void queue.push(...scenarios),
     close: () =>

@@ -1,0 +1,51 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createAirlock } from "../src/index.js";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+
+const config = (baseUrl: string) => ({
+  providers: { oai: { type: "openai-compatible" as const, baseUrl, apiKey: "k" } },
+  models: [{ id: "oai/o4-mini", price: { input: "1.10", output: "4.40", cachedInput: "0.275", per: "1M" as const } }],
+  operations: { chat_message: { model: "oai/o4-mini" } },
+});
+
+const messages = [{ role: "user" as const, content: "capital of France?" }];
+
+/**
+ * A stream the caller stops reading must stop at the upstream too: the provider bills every token it
+ * generates, and the ledger only those delivered.
+ */
+describe("a library stream stopped early", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setup(extra: Record<string, unknown> = {}) {
+    // Ten events, 60 ms apart: read to its end, the answer finishes within a second.
+    const fake = await startFakeUpstream("openai", { chunkDelayMs: 60 });
+    const airlock = createAirlock({ config: { ...config(fake.url), ...extra }, inMemory: true });
+    cleanups.push(() => fake.close(), () => airlock.close());
+    return { fake, airlock };
+  }
+
+  it("ends the upstream request when the caller breaks out of for await", async () => {
+    const { fake, airlock } = await setup();
+    let parts = 0;
+    for await (const part of airlock.stream({ operation: "chat_message", messages })) {
+      if (part.type === "text" && ++parts === 2) break;
+    }
+    await expect.poll(() => fake.unfinished, { timeout: 3_000 }).toBe(1);
+  });
+
+  it("ends the upstream request when the kill switch cuts the stream", async () => {
+    const { fake, airlock } = await setup({ killSwitch: { inFlight: "cut" } });
+    let parts = 0;
+    const read = (async () => {
+      for await (const part of airlock.stream({ operation: "chat_message", messages })) {
+        if (part.type === "text" && ++parts === 2) await airlock.setKillSwitch({ active: true, reason: "runaway batch" });
+      }
+    })();
+    await expect(read).rejects.toMatchObject({ code: "kill_switch_active" });
+    await expect.poll(() => fake.unfinished, { timeout: 3_000 }).toBe(1);
+  });
+});
