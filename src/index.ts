@@ -10,11 +10,13 @@ import { requestId } from "./core/ids.js";
 import type { Logger } from "./core/logger.js";
 import { loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfigInput } from "./config/schema.js";
-import type { ChatChunk, ChatMessage, ChatRequest, FinishReason, ToolCall, Usage } from "./providers/spec.js";
+import type { ChatChunk, ChatMessage, FinishReason, ToolCall, Usage } from "./providers/spec.js";
 import type { AttemptRecord } from "./routing/execute.js";
 import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
+import { chatRequest, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
+import type { Endpoint } from "./routing/plan.js";
 import type { AbortSource } from "./core/cancel.js";
 import type { InferOutput } from "./structured/infer.js";
 import type { OutputSchemaInput } from "./structured/schema.js";
@@ -188,23 +190,27 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
   ready.catch(() => undefined); // surfaced by the first call instead of as an unhandled rejection
 
   const calls = new CallsInFlight();
-  const context = (call: CallOptions, signal: AbortSource): CallContext => ({
-    principal: LIBRARY_PRINCIPAL,
-    requestId: requestId(),
-    operation: call.operation,
-    endUser: call.user,
-    session: call.session,
-    signal,
-  });
+  const context = (call: unknown, signal: AbortSource): CallContext => {
+    const fields = contextFields(call);
+    return { principal: LIBRARY_PRINCIPAL, requestId: requestId(), operation: fields.operation, endUser: fields.user, session: fields.session, signal };
+  };
+  /** The call's request, or its refusal (recorded on the ledger, as the gateway records a malformed body). */
+  const requestOf = <T>(plane: ControlPlane, ctx: CallContext, endpoint: Endpoint, call: unknown, build: () => T): T => {
+    try {
+      return build();
+    } catch (err) {
+      throw plane.refuse(ctx, endpoint, contextFields(call).model, err);
+    }
+  };
   /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
   const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready));
 
   return {
     chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
-      return calls.track(call.signal, async (signal) => {
+      return calls.track(signalOf(call), async (signal) => {
         const plane = await ready;
         const ctx = context(call, signal);
-        const outcome = await plane.chat(chatBody(call), ctx);
+        const outcome = await plane.chat(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "chat")), ctx);
         const choice = outcome.result.choices[0];
         return {
           id: outcome.result.id,
@@ -218,11 +224,11 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     },
     async *stream(call) {
       let id = "";
-      const parts = calls.trackStream(call.signal, async (signal) => {
+      const parts = calls.trackStream(signalOf(call), async (signal) => {
         const plane = await ready;
         const ctx = context(call, signal);
         id = ctx.requestId;
-        return plane.stream(chatBody(call), ctx);
+        return plane.stream(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "stream")), ctx);
       });
       for await (const part of parts) {
         if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
@@ -230,27 +236,26 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       }
     },
     embed(call) {
-      return calls.track(call.signal, async (signal) => {
+      return calls.track(signalOf(call), async (signal) => {
         const plane = await ready;
         const ctx = context(call, signal);
-        const outcome = await plane.embed({ model: call.model ?? "", input: call.input, dimensions: call.dimensions }, ctx);
+        const outcome = await plane.embed(requestOf(plane, ctx, "embeddings", call, () => embedRequest(call)), ctx);
         return { embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])), ...info(outcome, ctx.requestId) };
       });
     },
     transcribe(call) {
-      return calls.track(call.signal, async (signal) => {
+      return calls.track(signalOf(call), async (signal) => {
         const plane = await ready;
         const ctx = context(call, signal);
-        const filename = call.filename ?? ((call.file as { name?: unknown }).name as string | undefined) ?? "audio";
-        const outcome = await plane.transcribe({ model: call.model ?? "", file: call.file, filename, fields: Object.entries(call.fields ?? {}) }, ctx);
+        const outcome = await plane.transcribe(requestOf(plane, ctx, "transcriptions", call, () => transcriptionRequest(call)), ctx);
         return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
       });
     },
     speak(call) {
-      return calls.track(call.signal, async (signal) => {
+      return calls.track(signalOf(call), async (signal) => {
         const plane = await ready;
         const ctx = context(call, signal);
-        const outcome = await plane.speak({ ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice }, ctx);
+        const outcome = await plane.speak(requestOf(plane, ctx, "speech", call, () => speechRequest(call)), ctx);
         return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
       });
     },
@@ -303,18 +308,6 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
 
 /** A budget as `setBudget` takes it: the config file's budget fields without the name. */
 export type BudgetInput = Omit<NonNullable<ConfigInput["budgets"]>[number], "name">;
-
-function chatBody(call: ChatOptions): ChatRequest {
-  return {
-    ...(call.params ?? {}),
-    model: call.model ?? "",
-    messages: call.messages ?? [],
-    ...(call.variables !== undefined ? { variables: call.variables } : {}),
-    ...(call.outputSchema !== undefined ? { output_schema: call.outputSchema } : {}),
-    ...(call.maxTokens !== undefined ? { max_tokens: call.maxTokens } : {}),
-    ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
-  };
-}
 
 function info(outcome: Omit<StreamEnd, "priceMissing" | "usageEstimated">, id: string): CallInfo {
   return { model: outcome.model, provider: outcome.provider, usage: outcome.usage, cost: outcome.cost, attempts: outcome.attempts, requestId: id };

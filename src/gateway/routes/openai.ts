@@ -10,7 +10,7 @@ import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { headerLabel, isObject, readJson, sendJson } from "../http.js";
 import { SSE_HEADERS, SseWriter } from "../sse.js";
-import { validateChat, validateEmbed } from "./openai-body.js";
+import { validateChat, validateEmbed } from "../../calls/request-shape.js";
 
 /** `POST /v1/chat/completions`, streaming and not, in OpenAI's wire format. */
 export function chatCompletions(gw: GatewayContext): Handler {

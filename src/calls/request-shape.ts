@@ -1,10 +1,10 @@
-import { AirlockError } from "../../core/errors.js";
-import { isObject } from "../http.js";
+import { AirlockError } from "../core/errors.js";
 
 /**
- * The shape checks of the OpenAI-compatible bodies, run once as a request is read. What passes here is
- * what every adapter can read without guessing: a malformed part is the caller's to fix (400, with the
- * `param` that names it, as OpenAI does), never an adapter's crash.
+ * The shape checks of the OpenAI-compatible bodies, run once as a request is read (by the gateway) or
+ * a call is made (by the library). What passes here is what every adapter can read without guessing:
+ * a malformed part is the caller's to fix (400, with the `param` that names it, as OpenAI does), never
+ * an adapter's crash.
  */
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
@@ -72,4 +72,8 @@ export function validateEmbed(body: unknown): Record<string, unknown> & { model?
   if (!isObject(body)) throw new AirlockError("invalid_request", "the body must be a JSON object");
   if (body.model !== undefined && typeof body.model !== "string") throw new AirlockError("invalid_request", "model must be a string", { param: "model" });
   return body as Record<string, unknown> & { model?: string };
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

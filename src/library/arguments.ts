@@ -1,0 +1,92 @@
+import type { AbortSource } from "../core/cancel.js";
+import { AirlockError } from "../core/errors.js";
+import { isObject, validateChat } from "../calls/request-shape.js";
+import type { ChatRequest, EmbedRequest, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
+
+/**
+ * The library's calls, checked as the gateway checks its headers and bodies: a mistake (an option of
+ * the wrong type, a malformed message) is `invalid_request` naming it, never a TypeError from deep
+ * inside or an adapter's crash reported as a failing provider. The types say the same, but not every
+ * caller is typed (JavaScript, values read from JSON).
+ */
+
+/** The options every call takes; see `CallOptions` in index.ts. */
+interface CallFields {
+  operation?: string;
+  model?: string;
+  user?: string;
+  session?: string;
+  signal?: AbortSource;
+}
+
+const TEXT_OPTIONS = ["operation", "model", "user", "session"] as const;
+
+/** The caller's signal when it is one; anything else is refused by `checkCall`, inside the tracked call. */
+export function signalOf(call: unknown): AbortSource | undefined {
+  return isObject(call) && isAbortSignal(call.signal) ? call.signal : undefined;
+}
+
+/** The fields of a call that a ledger row and a context take, without trusting their types. */
+export function contextFields(call: unknown): Omit<CallFields, "signal"> {
+  const fields: Omit<CallFields, "signal"> = {};
+  if (!isObject(call)) return fields;
+  for (const name of TEXT_OPTIONS) if (typeof call[name] === "string") fields[name] = call[name];
+  return fields;
+}
+
+export function checkCall(call: unknown, method: string): asserts call is CallFields & Record<string, unknown> {
+  if (!isObject(call)) throw new AirlockError("invalid_request", `${method}() takes an options object`);
+  for (const name of TEXT_OPTIONS) {
+    if (call[name] !== undefined && typeof call[name] !== "string") throw new AirlockError("invalid_request", `${name} must be a string`, { param: name });
+  }
+  if (call.signal !== undefined && !isAbortSignal(call.signal)) throw new AirlockError("invalid_request", "signal must be an AbortSignal", { param: "signal" });
+}
+
+/** `chat()` and `stream()`: the OpenAI body the options stand for, its messages checked as the gateway checks them. */
+export function chatRequest(call: unknown, method: string): ChatRequest {
+  checkCall(call, method);
+  if (call.params !== undefined && !isObject(call.params)) throw new AirlockError("invalid_request", "params must be an object of OpenAI chat fields", { param: "params" });
+  const body: Record<string, unknown> = {
+    ...(call.params ?? {}),
+    model: call.model ?? "",
+    messages: call.messages ?? [],
+    ...(call.variables !== undefined ? { variables: call.variables } : {}),
+    ...(call.outputSchema !== undefined ? { output_schema: call.outputSchema } : {}),
+    ...(call.maxTokens !== undefined ? { max_tokens: call.maxTokens } : {}),
+    ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
+  };
+  return validateChat(body) as ChatRequest;
+}
+
+export function embedRequest(call: unknown): EmbedRequest {
+  checkCall(call, "embed");
+  return { model: call.model ?? "", input: call.input as EmbedRequest["input"], dimensions: call.dimensions as number | undefined };
+}
+
+export function transcriptionRequest(call: unknown): TranscriptionRequest {
+  checkCall(call, "transcribe");
+  const file = call.file;
+  if (!(file instanceof Blob)) throw new AirlockError("invalid_request", "file must be a Blob or File with the audio", { param: "file" });
+  if (call.filename !== undefined && typeof call.filename !== "string") throw new AirlockError("invalid_request", "filename must be a string", { param: "filename" });
+  const fields = call.fields ?? {};
+  if (!isObject(fields) || Object.values(fields).some((value) => typeof value !== "string")) {
+    throw new AirlockError("invalid_request", "fields must be an object of strings (form fields)", { param: "fields" });
+  }
+  const named = (file as Blob & { name?: unknown }).name;
+  const filename = call.filename ?? (typeof named === "string" && named !== "" ? named : "audio");
+  return { model: call.model ?? "", file, filename, fields: Object.entries(fields as Record<string, string>) };
+}
+
+export function speechRequest(call: unknown): SpeechRequest {
+  checkCall(call, "speak");
+  if (call.params !== undefined && !isObject(call.params)) throw new AirlockError("invalid_request", "params must be an object", { param: "params" });
+  if (typeof call.input !== "string" || call.input.length === 0) throw new AirlockError("invalid_request", "input must be the text to speak", { param: "input" });
+  return { ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice } as SpeechRequest;
+}
+
+/** An AbortSignal, or anything that behaves as one (another realm's, a polyfill's). */
+function isAbortSignal(value: unknown): value is AbortSource {
+  if (value instanceof AbortSignal) return true;
+  const candidate = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown } | null;
+  return typeof candidate === "object" && candidate !== null && typeof candidate.aborted === "boolean" && typeof candidate.addEventListener === "function" && typeof candidate.removeEventListener === "function";
+}
