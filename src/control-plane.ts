@@ -11,7 +11,7 @@ import { AirlockError } from "./core/errors.js";
 import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
-import { ConfigError, type LoadedConfig } from "./config/load.js";
+import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfig } from "./config/schema.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
@@ -24,7 +24,7 @@ import { newId } from "./core/ids.js";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
 import { isAllowed, resolveChain } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
-import { KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
+import { flipInputSchema, KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
 import { FeatureToggles } from "./guards/toggles.js";
 import { Budgets, type BudgetEvent } from "./guards/budgets.js";
 import { budgetInput } from "./guards/budget-book.js";
@@ -377,7 +377,9 @@ export class ControlPlane {
   }
 
   /** Flips the global switch, or an operation's; audited, and announced to every instance. */
-  async flipKillSwitch(input: FlipInput, actor: Principal): Promise<KillSwitchStatus> {
+  async flipKillSwitch(raw: FlipInput, actor: Principal): Promise<KillSwitchStatus> {
+    // Checked here too, for the library, whose callers may not be typed.
+    const input = parseRequest(flipInputSchema, raw, "kill switch");
     if (input.operation !== undefined && !this.deps.catalog.operations.has(input.operation)) {
       throw new AirlockError("not_found", `unknown operation "${input.operation}"`, { param: "operation" });
     }

@@ -65,3 +65,20 @@ describe("library calls with malformed arguments", () => {
     }
   });
 });
+
+describe("setKillSwitch with malformed input", () => {
+  it("refuses it with invalid_request and leaves the switch as it was", async () => {
+    const airlock = createAirlock({ config: { providers: { m: { type: "mock" as const } }, models: [{ id: "m/a", price: { input: "1", output: "1" } }] }, inMemory: true });
+    try {
+      const flip = airlock.setKillSwitch as (input?: unknown) => Promise<unknown>;
+      await expect(flip({})).rejects.toMatchObject({ code: "invalid_request", param: "active" });
+      await expect(flip()).rejects.toMatchObject({ code: "invalid_request" });
+      // A string is not a boolean: "no" must not be read as anything, least of all as on.
+      await expect(flip({ active: "no", reason: "typed from a form" })).rejects.toMatchObject({ code: "invalid_request", param: "active" });
+      await expect(flip({ active: true, reason: "  " })).rejects.toMatchObject({ code: "invalid_request", param: "reason" });
+      expect((await airlock.killSwitchStatus()).global).toBeNull();
+    } finally {
+      await airlock.close();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
@@ -24,6 +25,13 @@ export interface FlipInput {
   operation?: string;
   reason: string;
 }
+
+/** A flip as the admin API and the library take it: `active` a real boolean (a string "no" is not off), and a reason. */
+export const flipInputSchema = z.strictObject({
+  active: z.boolean(),
+  operation: z.string().min(1).optional(),
+  reason: z.string().trim().min(1, "a reason is required"),
+});
 
 export interface KillSwitchStatus {
   global: (SwitchState & { scope: string }) | null;

@@ -1,17 +1,11 @@
-import { z } from "zod";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
+import { flipInputSchema } from "../../guards/kill-switch.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { limitParam, nameParam, newNameParam, optionalSinceParam, readJson, sendJson } from "../http.js";
 
-const flipBody = z.strictObject({
-  active: z.boolean(),
-  /** Without one, the global switch. */
-  operation: z.string().min(1).optional(),
-  reason: z.string().trim().min(1, "a reason is required"),
-});
 
 /** `GET /admin/kill-switch`: the global switch, each operation's, and whether this instance can confirm them. */
 export function killSwitchStatus(gw: GatewayContext): Handler {
@@ -25,7 +19,7 @@ export function killSwitchStatus(gw: GatewayContext): Handler {
 export function flipKillSwitch(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const flip = parseRequest(flipBody, await readJson(req, gw), "kill switch");
+    const flip = parseRequest(flipInputSchema, await readJson(req, gw), "kill switch");
     sendJson(res, 200, await gw.plane.flipKillSwitch(flip, principal));
   };
 }
