@@ -15,7 +15,7 @@ import type { AttemptRecord } from "./routing/execute.js";
 import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
-import { chatRequest, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
+import { airlockOptions, chatRequest, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
 import type { Endpoint } from "./routing/plan.js";
 import type { AbortSource } from "./core/cancel.js";
 import type { InferOutput } from "./structured/infer.js";
@@ -171,11 +171,24 @@ export interface Airlock {
   close(): Promise<void>;
 }
 
+/** Every option's name, kept complete by the type: an unknown one is refused (see airlockOptions). */
+const OPTION_NAMES = Object.keys({
+  config: true,
+  dataDir: true,
+  databaseUrl: true,
+  inMemory: true,
+  logger: true,
+  onBudgetEvent: true,
+  modules: true,
+  executorId: true,
+  closeGraceMs: true,
+} satisfies Record<keyof AirlockOptions, true>);
+
 const LIBRARY_PRINCIPAL: Principal = { keyId: "library", name: "in-process library", kind: "service", userId: null, teamId: null, orgId: null };
 
 /** Airlock in process: the same routing, guards and ledger as the gateway, without HTTP. */
 export function createAirlock(options: AirlockOptions | AirlockConfigInput = {}): Airlock {
-  const opts: AirlockOptions = "providers" in options ? { config: options as AirlockConfigInput } : (options as AirlockOptions);
+  const opts = airlockOptions<AirlockOptions>(options, OPTION_NAMES);
   // A config object is validated now, so a bad one fails where it was written.
   const eager = opts.config && typeof opts.config !== "string" ? resolveConfig(opts.config, "createAirlock()") : undefined;
   let database: Database | undefined;

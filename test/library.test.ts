@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AirlockError, createAirlock, StoreInUseError, type StreamPart } from "../src/index.js";
+import { AirlockError, ConfigError, createAirlock, StoreInUseError, type StreamPart } from "../src/index.js";
 import { openDatabase } from "../src/store/database.js";
 import { recentLedgerRows } from "../src/store/queries/ledger.js";
 import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
@@ -145,6 +145,17 @@ describe("createAirlock (in process)", () => {
 
   it("rejects an invalid config where it is written, naming the field", () => {
     expect(() => createAirlock({ config: { providers: {}, models: [{ id: "x/y", price: { input: "free" } }] } as never, inMemory: true })).toThrow(/models\.0\.price\.input/);
+  });
+
+  it("refuses an unknown option where it is written, rather than ignore it", () => {
+    const create = createAirlock as (options?: unknown) => unknown;
+    // A typo must not leave a store on disk in the working directory.
+    expect(() => create({ config: { providers: {}, models: [] }, inMemry: true })).toThrow(ConfigError);
+    expect(() => create({ config: { providers: {}, models: [] }, inMemry: true })).toThrow('createAirlock(): unknown option "inMemry"');
+    // A configuration without `providers` reads as options: it must not be served the demo instead.
+    expect(() => create({ models: [], operations: {} })).toThrow('createAirlock(): unknown options "models", "operations"');
+    expect(() => create(null)).toThrow(ConfigError);
+    expect(() => create("airlock.config.yaml")).toThrow(/for a file, pass \{ config: "path\/to\/airlock.config.yaml" \}/);
   });
 
   it("throws typed errors from the taxonomy", async () => {

@@ -2,6 +2,7 @@ import type { AbortSource } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { isObject, validateChat } from "../calls/request-shape.js";
 import type { ChatRequest, EmbedRequest, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
+import { ConfigError } from "../config/load.js";
 
 /**
  * The library's calls, checked as the gateway checks its headers and bodies: a mistake (an option of
@@ -89,4 +90,25 @@ function isAbortSignal(value: unknown): value is AbortSource {
   if (value instanceof AbortSignal) return true;
   const candidate = value as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown } | null;
   return typeof candidate === "object" && candidate !== null && typeof candidate.aborted === "boolean" && typeof candidate.addEventListener === "function" && typeof candidate.removeEventListener === "function";
+}
+
+/**
+ * What `createAirlock` was given: a configuration object (anything with `providers`) or its options.
+ * An unknown option is refused where it was written, as an unknown key in a configuration is: a typo
+ * (`inMemry`) would otherwise leave a store on disk, and a configuration without `providers`, taken
+ * for options, would serve the demo.
+ */
+export function airlockOptions<T extends object>(options: unknown, names: readonly string[]): T {
+  if (options === undefined) return {} as T;
+  if (!isObject(options)) {
+    throw new ConfigError("createAirlock() takes an options object or a configuration object; for a file, pass { config: \"path/to/airlock.config.yaml\" }");
+  }
+  if ("providers" in options) return { config: options } as T;
+  const unknown = Object.keys(options).filter((key) => !names.includes(key));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `createAirlock(): unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((key) => `"${key}"`).join(", ")}; the options are ${names.join(", ")}, and a configuration object needs \`providers\``,
+    );
+  }
+  return options as T;
 }
