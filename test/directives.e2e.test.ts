@@ -37,6 +37,10 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     expect(approved).toMatchObject({ status: "approved", approvedBy: BOOTSTRAP_ADMIN_ID, humanOverride: true, next: ["executing", "blocked"] });
     expect(Date.parse(approved.approvedAt)).toBeGreaterThanOrEqual(Date.parse(approved.proposedAt));
     expect((await api(gw, "GET", "/admin/directives?status=approved")).body.data.map((d: any) => d.id)).toEqual([created.body.id]);
+    // The decision is in the audit log, with who made it.
+    const audit = (await api(gw, "GET", "/admin/audit?action=directive.")).body.data;
+    expect(audit).toEqual([expect.objectContaining({ action: "directive.approve", target: created.body.id, actor: BOOTSTRAP_ADMIN_ID, actorKind: "admin", outcome: "applied", details: { type: "echo", from: "proposed", to: "approved" } })]);
+    expect(audit[0].ts).toBe(approved.updatedAt);
   });
 
   it("blocks with a reason per failed policy, lets the issuer propose again, and counts every verdict", async () => {
@@ -69,6 +73,7 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const done = (await api(gw, "POST", `/admin/directives/${created.id}/propose`, undefined, agent.key)).body;
     expect(done).toMatchObject({ status: "approved", approvedBy: "policy:v2-auto", humanOverride: false });
     expect(done.artifacts[0].body).toMatchObject({ verdict: "ALLOW", policyVersion: "v2-auto" });
+    expect((await api(gw, "GET", "/admin/audit?action=directive.approve")).body.data).toEqual([expect.objectContaining({ target: created.id, actor: "policy:v2-auto", actorKind: "policy" })]);
   });
 
   it("judges a directive again at approval when the policy changed since it was proposed, and blocks what the new one forbids", async () => {

@@ -88,6 +88,7 @@ describe.each(STORE_KINDS)("directive execution on %s", (kind) => {
     await waitFor(() => gw.plane.database.db.select().from(moduleEffects), (rows) => rows.length === 1, 20_000);
     expect((await api(gw, "GET", `/admin/directives/${id}`)).body.status).toBe("executing");
     expect((await api(gw, "POST", `/admin/directives/${id}/abort`)).body).toMatchObject({ status: "aborted", next: [] });
+    expect((await api(gw, "GET", "/admin/audit?action=directive.abort")).body.data).toEqual([expect.objectContaining({ target: id, actor: BOOTSTRAP_ADMIN_ID, actorKind: "admin", details: { type: "echo", from: "executing", to: "aborted" } })]);
     // The module's signal fires within a second of the abort: it does not wait out its two minutes.
     const run = (await waitFor(() => api(gw, "GET", "/admin/runs").then((r) => r.body.data[0]), (r) => r?.status === "canceled", 20_000)).value;
     expect(run).toMatchObject({ directiveId: id, moduleStatus: "ERROR", error: "the directive was aborted", output: null });

@@ -99,7 +99,10 @@ export class Directives {
     const { policy } = this.options;
     const reasons = await this.judge(proposed);
     if (reasons.length > 0) return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons })).id);
-    if (policy.autoApprove) return this.approved(await this.move(proposed, "approved", { approvedBy: `policy:${policy.version}`, humanOverride: false }));
+    if (policy.autoApprove) {
+      const by = { keyId: `policy:${policy.version}`, kind: "policy" };
+      return this.approved(await this.move(proposed, "approved", { approvedBy: by.keyId, humanOverride: false }, decision("directive.approve", by)));
+    }
     return this.get(id);
   }
 
@@ -113,7 +116,7 @@ export class Directives {
     if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can approve a directive", { details: { directive: id } });
     if (principal.keyId === current.issuedBy) throw new AirlockError("forbidden", "a directive cannot be approved by the key that issued it", { details: { directive: id } });
     if (current.status === "proposed") await this.judgeAgain(current);
-    return this.approved(await this.move(current, "approved", { approvedBy: principal.keyId, humanOverride: true }));
+    return this.approved(await this.move(current, "approved", { approvedBy: principal.keyId, humanOverride: true }, decision("directive.approve", principal)));
   }
 
   /**
@@ -158,13 +161,13 @@ export class Directives {
   /** Stops a running directive (admin keys). */
   async abort(id: string, principal: Principal): Promise<DirectiveView> {
     if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can abort a directive");
-    return this.get((await this.move(await this.get(id), "aborted")).id);
+    return this.get((await this.move(await this.get(id), "aborted", undefined, decision("directive.abort", principal))).id);
   }
 
   /** The one way a status changes: allowed by the lifecycle, and only from the status last read. */
-  private async move(current: DirectiveRow, to: DirectiveStatus, fields?: q.TransitionFields): Promise<DirectiveRow> {
+  private async move(current: DirectiveRow, to: DirectiveStatus, fields?: q.TransitionFields, audit?: q.DirectiveAudit): Promise<DirectiveRow> {
     if (!nextStatuses(current.status).includes(to)) throw transitionError(current.id, current.status, to);
-    const moved = await q.moveDirective(this.options.db, current.id, current.status, to, fields);
+    const moved = await q.moveDirective(this.options.db, current.id, current.status, to, fields, audit);
     if (!moved) {
       const now = await q.getDirective(this.options.db, current.id);
       throw transitionError(current.id, now?.status ?? current.status, to);
@@ -173,6 +176,11 @@ export class Directives {
     this.options.logger.info({ directive: current.id, from: current.status, to }, "directive status changed");
     return moved;
   }
+}
+
+/** The audit row of a person's (or the policy's) decision on a directive. */
+function decision(action: string, by: { keyId: string; kind: string }): q.DirectiveAudit {
+  return { id: newId("audit"), action, actor: by.keyId, actorKind: by.kind };
 }
 
 function view(row: DirectiveRow): DirectiveView {

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { artifacts, directives, type ArtifactRow, type DirectiveRow } from "../schema/index.js";
+import { artifacts, auditEvents, directives, type ArtifactRow, type DirectiveRow } from "../schema/index.js";
+import { rowsOf } from "./rows.js";
 
 export type NewDirective = Omit<DirectiveRow, "status" | "blockedReasons" | "approvedBy" | "humanOverride" | "createdAt" | "updatedAt" | "proposedAt" | "approvedAt">;
 export type DirectiveStatusValue = DirectiveRow["status"];
@@ -27,12 +28,29 @@ export interface TransitionFields {
   humanOverride?: boolean | null;
 }
 
+/** A decision on a directive, audited in the statement that records it. */
+export interface DirectiveAudit {
+  id: string;
+  /** `directive.approve`, `directive.abort`. */
+  action: string;
+  actor: string;
+  actorKind: string;
+}
+
 /**
  * The only statement that writes a directive's status: it moves `from` → `to` only if the directive is
- * still in `from`, so two writers cannot both move it. Undefined when it was not in `from`.
+ * still in `from`, so two writers cannot both move it. Undefined when it was not in `from`. With `audit`,
+ * the audit row is written by the same statement, so a decision is never without its row.
  */
-export async function moveDirective(db: Db, id: string, from: DirectiveStatusValue, to: DirectiveStatusValue, fields: TransitionFields = {}): Promise<DirectiveRow | undefined> {
-  const [row] = await db
+export async function moveDirective(
+  db: Db,
+  id: string,
+  from: DirectiveStatusValue,
+  to: DirectiveStatusValue,
+  fields: TransitionFields = {},
+  audit?: DirectiveAudit,
+): Promise<DirectiveRow | undefined> {
+  const update = db
     .update(directives)
     .set({
       status: to,
@@ -41,9 +59,21 @@ export async function moveDirective(db: Db, id: string, from: DirectiveStatusVal
       ...(to === "approved" ? { approvedAt: sql`now()` } : {}),
       ...fields,
     })
-    .where(and(eq(directives.id, id), eq(directives.status, from)))
-    .returning();
-  return row;
+    .where(and(eq(directives.id, id), eq(directives.status, from)));
+  if (!audit) {
+    const [row] = await update.returning();
+    return row;
+  }
+  // The builder's SQL, not the builder: embedded as a builder, it would be wrapped in parentheses.
+  const moved = update.returning({ id: directives.id, type: directives.type, updatedAt: directives.updatedAt }).getSQL();
+  const result = await db.execute(sql`
+    with moved as (${moved}), audited as (
+      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
+      select ${audit.id}, updated_at, ${audit.action}, id, ${audit.actor}, ${audit.actorKind}, 'applied', jsonb_build_object('type', type, 'from', ${from}::text, 'to', ${to}::text)
+      from moved
+    )
+    select id from moved`);
+  return rowsOf(result).length > 0 ? getDirective(db, id) : undefined;
 }
 
 export function artifactsOf(db: Db, directiveId: string): Promise<ArtifactRow[]> {
