@@ -48,6 +48,19 @@ describe.each(STORE_KINDS)("approval grants on %s", (kind) => {
     expect(grant).toMatchObject({ operation: "payout", maxCalls: 100, callsUsed: 2, requestId: request.id, revokedAt: null });
   });
 
+  it("files one request for a burst of refused calls, all of which name it", async () => {
+    const gw = await gateway(config({ operations }));
+    const svc = await key(gw, "burst");
+    const call = async () => {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${svc.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "payout", messages: [{ role: "user", content: "pay" }] }) });
+      return { status: res.status, error: ((await res.json()) as { error: { code: string; approval_request: string } }).error };
+    };
+    const refusals = await Promise.all(Array.from({ length: 8 }, call));
+    const requests = (await api(gw, "GET", "/admin/change-requests?status=PENDING")).body.data.filter((r: any) => r.kind === "grant" && r.requestedBy === svc.id);
+    expect(requests).toHaveLength(1);
+    for (const refused of refusals) expect(refused).toMatchObject({ status: 403, error: { code: "approval_required", approval_request: requests[0].id } });
+  });
+
   it("holds a grant to its call count, its expiry, its spend and its revocation", async () => {
     const gw = await gateway(config({ operations }));
     const counted = await key(gw, "counted");

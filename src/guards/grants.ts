@@ -33,8 +33,11 @@ export interface GrantsOptions {
  */
 export class Grants {
   private byKeyAndOperation = new Map<string, ApprovalGrantRow[]>();
-  /** Requests already made for refused key/operation pairs: refusals in a burst share one lookup. */
-  private requested = new Map<string, { id: string; at: number }>();
+  /**
+   * Requests made, or being made, for refused key/operation pairs: refusals in a burst share one lookup
+   * and one proposal, instead of each finding none pending and proposing its own.
+   */
+  private requested = new Map<string, { id: Promise<string>; at: number }>();
   private readonly reloader = new Reloader(async () => {
     const next = new Map<string, ApprovalGrantRow[]>();
     for (const grant of await liveGrants(this.options.db)) {
@@ -72,14 +75,25 @@ export class Grants {
     );
   }
 
-  private async requestFor(principal: Principal, operation: string, pair: string): Promise<string> {
+  private requestFor(principal: Principal, operation: string, pair: string): Promise<string> {
     const known = this.requested.get(pair);
     // Briefly: the request may be rejected or expire, and the next refusal must then ask afresh.
     if (known && Date.now() - known.at < REQUEST_CACHE_MS) return known.id;
     const target = `${principal.keyId}/${operation}`;
-    const id = (await pendingGrantRequest(this.options.db, target)) ?? (await this.options.propose({ kind: "grant", target, proposed: { keyId: principal.keyId, operation, ...REQUESTED_TERMS }, reasoning: "refused without an approval grant" }, principal)).id;
-    this.requested.set(pair, { id, at: Date.now() });
-    return id;
+    const asked = { id: this.pendingOrProposed(principal, operation, target), at: Date.now() };
+    this.requested.set(pair, asked);
+    // A failed lookup or proposal is not remembered: the next refusal asks again.
+    asked.id.catch(() => {
+      if (this.requested.get(pair) === asked) this.requested.delete(pair);
+    });
+    return asked.id;
+  }
+
+  private async pendingOrProposed(principal: Principal, operation: string, target: string): Promise<string> {
+    const pending = await pendingGrantRequest(this.options.db, target);
+    if (pending) return pending;
+    const proposal = { kind: "grant", target, proposed: { keyId: principal.keyId, operation, ...REQUESTED_TERMS }, reasoning: "refused without an approval grant" };
+    return (await this.options.propose(proposal, principal)).id;
   }
 
   list(limit: number): Promise<ApprovalGrantRow[]> {
