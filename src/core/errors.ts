@@ -47,6 +47,14 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   client_closed: "client_closed_request",
 };
 
+/**
+ * Codes worth the caller's trying the same call again soon (as the Vercel AI SDK's `isRetryable` means
+ * it): a limit that frees up within the minute, or a guard whose state could not be read in time. Not
+ * `provider_error` or `timeout`: Airlock has already retried and fallen back before it answers those.
+ * Not a budget (its window may be a month) or a switch an operator flipped.
+ */
+const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["rate_limited", "unavailable"]);
+
 export interface AirlockErrorOptions {
   param?: string | null;
   /** Structured, client-safe detail (attempts, schema issues, approval id). Never prompt text or secrets. */
@@ -71,6 +79,11 @@ export class AirlockError extends Error {
     this.param = options.param ?? null;
     this.details = options.details;
     this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** Whether the same call may succeed if made again shortly (after `retryAfterSeconds`, when set). */
+  get isRetryable(): boolean {
+    return RETRYABLE_CODES.has(this.code);
   }
 
   /** The OpenAI error shape. Deliberately omits the stack and the cause. */
