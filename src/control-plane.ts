@@ -12,7 +12,6 @@ import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
 import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
-import type { AirlockConfig } from "./config/schema.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
 import type { ChatRequest, EmbedRequest, SpeechRequest, TranscriptionRequest } from "./providers/spec.js";

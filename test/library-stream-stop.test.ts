@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createAirlock } from "../src/index.js";
-import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { startFakeUpstream } from "./fakes/upstream.js";
 
 const config = (baseUrl: string) => ({
   providers: { oai: { type: "openai-compatible" as const, baseUrl, apiKey: "k" } },

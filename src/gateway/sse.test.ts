@@ -13,7 +13,7 @@ afterEach(async () => {
 /** A real server whose one response `respond` writes, and a real client that asks for it. */
 async function exchange(respond: (res: ServerResponse) => Promise<void>): Promise<{ client: IncomingMessage; done: Promise<void> }> {
   let done!: Promise<void>;
-  server = createServer((req, res) => {
+  server = createServer((_req, res) => {
     res.writeHead(200, SSE_HEADERS);
     done = respond(res);
   });

@@ -4,9 +4,9 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ControlPlane } from "../control-plane.js";
 import { createLogger } from "../core/logger.js";
-import { loadConfig, type LoadedConfig } from "../config/load.js";
+import { loadConfig } from "../config/load.js";
 import { openDatabase, type Database } from "../store/database.js";
-import { startTracing, type TracingHandle } from "../telemetry/tracing.js";
+import { startTracing } from "../telemetry/tracing.js";
 import { generatedAdminKey, GATEWAY_FILE } from "./data-dir.js";
 import { resolveStartOptions, type StartOptions } from "./options.js";
 

@@ -17,7 +17,6 @@ type Part = string | Expression;
 
 const OPEN = "{{";
 const CLOSE = "}}";
-const ESCAPED_OPEN = "\\{{";
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*/;
 const INDEX = /^[0-9]+/;
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
-import { MIGRATIONS_FOLDER, startPglite, type PgliteThread } from "./pglite-client.js";
+import { startPglite, type PgliteThread } from "./pglite-client.js";
 import { LocalNotices, type NoticeHandlers, type Unlisten } from "./notices.js";
 import * as schema from "./schema/index.js";
 

@@ -5,7 +5,7 @@ import { DASHBOARD_CSS, DASHBOARD_HTML } from "../../dashboard/page.js";
 import { issueSession, SESSION_TTL_MS, setCookieHeader } from "../../dashboard/sessions.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { readJson, sendJson } from "../http.js";
-import { dashboardSession, requireAdmin } from "../auth.js";
+import { dashboardSession } from "../auth.js";
 
 /**
  * No inline script or style, nothing from elsewhere, never framed: even a value that slipped past

@@ -1,4 +1,4 @@
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { ledger, ledgerLatency, ledgerOutcomes } from "../schema/index.js";
 import { filterSql, type LedgerFilters } from "./ledger-filters.js";
