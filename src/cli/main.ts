@@ -31,8 +31,10 @@ program
     const workers = opts.workers ?? (process.env.AIRLOCK_WORKERS ? toWorkers(process.env.AIRLOCK_WORKERS) : 1);
     const flags = { port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir };
     // Signals are caught from the first moment, so a SIGTERM during startup still shuts down cleanly.
+    // SIGHUP (a closed terminal or ssh session) stops cleanly too: Node's default for it is to die at
+    // once, losing the ledger rows still buffered. The configuration is read at start, so it is no reload.
     const starting = startServing(flags, workers);
-    stopOn(["SIGTERM", "SIGINT"], starting);
+    stopOn(["SIGTERM", "SIGINT", "SIGHUP"], starting);
     await starting;
   });
 
@@ -46,9 +48,13 @@ async function startServing(flags: { port?: number; host?: string; configPath?: 
   return startGateway({ ...flags, pglite });
 }
 
-/** A cluster worker obeys its primary: SIGTERM stops it, and a terminal's Ctrl-C (SIGINT to the whole group) is the primary's to handle. */
+/**
+ * A cluster worker obeys its primary: SIGTERM stops it, and what a terminal sends the whole group
+ * (Ctrl-C's SIGINT, a hang-up's SIGHUP) is the primary's to handle.
+ */
 async function runWorker(): Promise<void> {
   process.on("SIGINT", () => undefined);
+  process.on("SIGHUP", () => undefined);
   const starting = import("../gateway/cluster.js").then(({ startClusterWorker }) => startClusterWorker());
   // A service manager may signal every process of the group and the primary forwards it too: a
   // second SIGTERM must not cut a worker's ledger flush short.
