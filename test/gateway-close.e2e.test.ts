@@ -1,3 +1,4 @@
+import { Agent, request } from "node:http";
 import { sql } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { rowsOf } from "../src/store/queries/rows.js";
@@ -43,6 +44,30 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     const answers = await Promise.all(calls);
     expect(answers.map((a) => a.model)).toEqual(["oai/o4-mini", "oai/o4-mini", "oai/o4-mini"]);
     expect(answers.every((a) => (a.usage?.total_tokens ?? 0) > 0)).toBe(true);
+  });
+
+  it("tells a keep-alive connection busy at shutdown to close after its answer, so no next request is sent on it and reset", async () => {
+    const { upstream, gw } = await slowGateway();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(async () => agent.destroy());
+    const call = (content: string) =>
+      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+        const req = request(`${gw.url}/v1/chat/completions`, { method: "POST", agent, headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" } }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify({ model: "oai/o4-mini", messages: [{ role: "user", content }] }));
+      });
+    expect(await call("before")).toEqual({ status: 200, connection: "keep-alive" });
+    const inFlight = call("during");
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(2));
+
+    const closing = gw.gateway.close(20_000);
+    // Answered keep-alive, the connection would stay open for the client's next call, which the
+    // gateway would then reset when it closes every connection.
+    expect(await inFlight).toEqual({ status: 200, connection: "close" });
+    await closing;
   });
 
   it("stops waiting for a call whose client went away", async () => {

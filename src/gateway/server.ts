@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, ServerResponse, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import Router, { type HTTPVersion } from "find-my-way";
@@ -50,6 +50,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   // old generation until the next full collection: every response that passed through it survived the
   // young-generation collections and was promoted (docs/performance.md, "Requests held by a Set").
   let inFlight = 0;
+  /** Set once the shutdown has begun: every response from then on ends its connection. */
+  let closing = false;
   /** Set once the shutdown's grace has run out and the requests still open are cut. */
   let cuttingAll = false;
   /**
@@ -194,7 +196,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // requestTimeout stays off: a body's deadline is readBody's (server.bodyTimeoutMs), answered in Airlock's
   // error shape and recorded on the ledger, and a long call must not be cut while its answer is awaited.
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: responseClosingWhen(() => closing) }, (req, res) => {
     router.lookup(req, res);
   });
   server.on("clientError", answerMalformedHttp);
@@ -211,6 +213,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         });
       }),
     close: async (graceMs = 10_000) => {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + graceMs;
@@ -221,6 +224,29 @@ export function createGateway(options: GatewayOptions): Gateway {
       await untilZero(() => running, Date.now() + SETTLE_AFTER_CUT_MS);
     },
   };
+}
+
+/**
+ * Responses that answer `Connection: close` once `closing()` is true, whenever their headers go out: a
+ * call in flight when the shutdown began, or one a busy keep-alive connection brought during its grace.
+ * Otherwise such a connection stays open, its client sends its next request on it, and that request is
+ * reset when the connections are closed (docs/operations.md, "Shutdown"). Node reads `shouldKeepAlive`
+ * when it writes the headers, and after a `false` ends the connection with the response.
+ */
+function responseClosingWhen(closing: () => boolean): typeof ServerResponse {
+  class ClosingResponse extends ServerResponse {}
+  const keepAlive = Symbol("keepAlive");
+  type Held = ServerResponse & { [keepAlive]?: boolean };
+  // An accessor on the prototype, which Node's own assignments (`res.shouldKeepAlive = …`) go through.
+  Object.defineProperty(ClosingResponse.prototype, "shouldKeepAlive", {
+    get(this: Held): boolean {
+      return this[keepAlive] !== false && !closing();
+    },
+    set(this: Held, value: boolean) {
+      this[keepAlive] = value;
+    },
+  });
+  return ClosingResponse as typeof ServerResponse;
 }
 
 /** Waits until `count()` is zero, or until the `deadline` (epoch ms) has passed. */
