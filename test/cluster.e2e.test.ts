@@ -1,8 +1,9 @@
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import OpenAI from "openai";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../src/store/database.js";
 import { countLedgerRows } from "../src/store/queries/ledger.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
@@ -79,6 +80,40 @@ describe("airlock start --workers", () => {
         } finally {
           await database.close();
         }
+      } finally {
+        await killAll();
+        await dropScratchDatabase(scratch);
+      }
+    }, 60_000);
+
+    it("answers /metrics at once while a replacement worker is still starting", async () => {
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+      const scratch = await createScratchDatabase();
+      try {
+        const gateway = await spawnGateway({
+          cwd,
+          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
+          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        });
+        // The primary's children that run the gateway (under tsx, an esbuild service is a child too).
+        const workers = execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+        expect(workers).toHaveLength(2);
+        process.kill(workers[0]!, "SIGKILL");
+        await vi.waitFor(() => expect(gateway.logLines().some((l) => l.msg === "gateway worker exited; starting another")).toBe(true), { timeout: 10_000 });
+
+        // Until the replacement listens, every scrape reaches the surviving worker, and the primary must
+        // not wait on the one that is starting (it would fail each scrape after 5 s).
+        const started = Date.now();
+        while (!gateway.logLines().some((l) => l.msg === "request" && l.worker === 3)) {
+          const scrapeStarted = Date.now();
+          const res = await fetch(`${gateway.url}/metrics`, { headers: { connection: "close" } });
+          expect(res.status).toBe(200);
+          expect(Date.now() - scrapeStarted).toBeLessThan(2_000);
+          if (Date.now() - started > 15_000) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(await gateway.stop("SIGTERM")).toBe(0);
       } finally {
         await killAll();
         await dropScratchDatabase(scratch);

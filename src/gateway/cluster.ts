@@ -2,12 +2,12 @@ import cluster, { type Worker } from "node:cluster";
 import { once } from "node:events";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AggregatorRegistry } from "prom-client";
 import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase } from "../store/database.js";
 import { resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
 import { GATEWAY_FILE, generatedAdminKey } from "./data-dir.js";
+import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
 import type { RunningGateway } from "./start.js";
 
 /**
@@ -49,7 +49,8 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     databaseUrl: options.databaseUrl,
     adminKey,
   };
-  const aggregator = new AggregatorRegistry();
+  /** The workers that listen: /metrics sums theirs (one still starting has none to give). */
+  const serving = new Set<Worker>();
   let stopping = false;
   let url = "";
   let recentExits: number[] = [];
@@ -57,13 +58,18 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   const fork = (): Worker => {
     const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(shared) });
     worker.on("message", (message: { type?: string; id?: number }) => {
+      if (message?.type === LISTENING) serving.add(worker);
       if (message?.type !== METRICS_REQUEST) return;
-      aggregator.clusterMetrics().then(
-        (text) => worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
-        (err: unknown) => worker.send({ type: METRICS_RESPONSE, id: message.id, error: err instanceof Error ? err.message : String(err) }),
+      // The callback takes the failure to send to a worker that died meanwhile, which would otherwise be
+      // an unhandled 'error' on it and end the primary.
+      const answer = (reply: { text?: string; error?: string }) => worker.send({ type: METRICS_RESPONSE, id: message.id, ...reply }, () => undefined);
+      sumWorkerMetrics([...serving]).then(
+        (text) => answer({ text }),
+        (err: unknown) => answer({ error: err instanceof Error ? err.message : String(err) }),
       );
     });
     worker.on("exit", (code, signal) => {
+      serving.delete(worker);
       if (stopping) return;
       // A worker that keeps dying (a bad host, an exhausted resource) is restarted ever more slowly, up to 30 s apart.
       const now = Date.now();
@@ -143,9 +149,7 @@ export async function startClusterWorker(logger?: Logger): Promise<RunningGatewa
   // Loaded here, not at the top: the primary imports this module too, and serves no requests.
   const { startGateway } = await import("./start.js");
   const running = await startGateway({ ...shared, logger: workerLogger, worker: { metricsText: clusterMetricsText } });
-  // Constructing one installs prom-client's answer to the primary's "your metrics, please".
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([running.plane.metrics.registry]);
+  answerMetricsRequests(running.plane.metrics.registry);
   process.send?.({ type: LISTENING, url: running.url });
   return running;
 }
@@ -153,7 +157,7 @@ export async function startClusterWorker(logger?: Logger): Promise<RunningGatewa
 let nextMetricsRequest = 0;
 const pendingMetrics = new Map<number, { resolve(text: string): void; reject(err: Error): void }>();
 
-/** Every worker's metrics, summed by the primary (prom-client's AggregatorRegistry). */
+/** Every serving worker's metrics, summed by the primary (see cluster-metrics.ts). */
 function clusterMetricsText(): Promise<string> {
   if (pendingMetrics.size === 0) process.on("message", onMetricsResponse);
   const id = nextMetricsRequest++;
