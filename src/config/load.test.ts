@@ -67,6 +67,30 @@ operations:
     expect(loaded.config.providers.openrouter).toMatchObject({ apiKey: undefined });
   });
 
+  it("refuses a webhook URL that is not http(s), in the file or in its variable, without repeating it", () => {
+    const withHook = (url: string) => ({ ...minimal, notifications: { webhooks: [{ name: "slack", url, format: "slack" }] } });
+    const secretPath = "hooks.slack.com/services/T000/B000/SECRETTOKEN";
+    const refusal = (run: () => unknown) => {
+      try {
+        run();
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error("the configuration was accepted");
+    };
+    const inFile = refusal(() => resolveConfig(withHook(secretPath), "inline", {}));
+    expect(inFile).toContain("notifications.webhooks.0.url: must be an http:// or https:// URL, or env:NAME");
+    expect(inFile).not.toContain("SECRETTOKEN");
+    const inEnv = refusal(() => resolveConfig(withHook("env:SLACK_WEBHOOK_URL"), "inline", { SLACK_WEBHOOK_URL: secretPath }));
+    expect(inEnv).toContain("notifications.webhooks.slack.url: SLACK_WEBHOOK_URL does not hold an http:// or https:// URL");
+    expect(inEnv).not.toContain("SECRETTOKEN");
+    expect(refusal(() => resolveConfig(withHook("ftp://example.com/hook"), "inline", {}))).toContain("notifications.webhooks.0.url");
+
+    const valid = resolveConfig(withHook("env:SLACK_WEBHOOK_URL"), "inline", { SLACK_WEBHOOK_URL: `https://${secretPath}` });
+    expect(valid.config.notifications.webhooks).toEqual([expect.objectContaining({ name: "slack", url: `https://${secretPath}` })]);
+  });
+
   it("lets the environment remap tiers, and checks the target exists", () => {
     const tiered = { ...minimal, models: [...minimal.models, { id: "openrouter/cheap-one", price: { input: "0.1" } }], tiers: { cheap: "openrouter/deepseek/deepseek-chat" } };
     expect(resolveConfig(tiered, "t", { AIRLOCK_MODEL_CHEAP: "openrouter/cheap-one" }).config.tiers.cheap).toBe("openrouter/cheap-one");

@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { AirlockError } from "../core/errors.js";
 import { nulPath } from "./bounds.js";
 import { DEMO_CONFIG } from "./demo.js";
-import { configSchema, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
+import { configSchema, isHttpUrl, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -83,7 +83,7 @@ export function resolveConfig(raw: unknown, source: string, env: NodeJS.ProcessE
   if (!parsed.success) throw new ConfigError(formatIssues(source, parsed.error.issues));
   const config = parsed.data;
   const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
-  const missingSecrets = resolveSecrets(config, env);
+  const missingSecrets = resolveSecrets(config, source, env);
   return { config, source, hash, missingSecrets };
 }
 
@@ -109,8 +109,9 @@ function applyTierOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   return { ...input, tiers: { ...(input.tiers ?? {}), ...overrides } };
 }
 
-function resolveSecrets(config: AirlockConfig, env: NodeJS.ProcessEnv): string[] {
+function resolveSecrets(config: AirlockConfig, source: string, env: NodeJS.ProcessEnv): string[] {
   const missing: string[] = [];
+  const invalid: string[] = [];
   for (const [name, provider] of Object.entries(config.providers)) {
     if (!("apiKey" in provider) || provider.apiKey === undefined) continue;
     if (!provider.apiKey.startsWith("env:")) continue;
@@ -127,8 +128,12 @@ function resolveSecrets(config: AirlockConfig, env: NodeJS.ProcessEnv): string[]
       missing.push(...unset.map((field) => `notifications.webhooks.${hook.name}.${field}`));
       return []; // a webhook without its URL or secret is left out, and said so at start
     }
+    // Only a URL from the environment is left to check (the schema checked one written in the file).
+    // The value is never repeated: a Slack or Discord URL is a secret.
+    if (!isHttpUrl(url!)) invalid.push(`  - notifications.webhooks.${hook.name}.url: ${hook.url.slice(4)} does not hold an http:// or https:// URL`);
     return [{ ...hook, url: url!, secret }];
   });
+  if (invalid.length > 0) throw new ConfigError(`invalid configuration (${source}):\n${invalid.join("\n")}`);
   const artifacts = config.governance.artifacts;
   if (artifacts.kind === "s3") {
     for (const field of ["accessKeyId", "secretAccessKey"] as const) {
