@@ -289,3 +289,25 @@ describe("airlock CLI against a real gateway process", () => {
     expect(json<Array<{ status: string; module: string }>>(runs.stdout)).toMatchObject([{ status: "completed", module: "echo" }]);
   }, 120_000);
 });
+
+describe("an admin key read from a secret file", () => {
+  afterAll(async () => {
+    await killAll();
+    await removeTempDirs();
+  });
+
+  it("works with the newline such a file ends in, for the gateway and for the CLI", async () => {
+    const { cwd, dataDir } = await workspace();
+    await seedDataDir(dataDir);
+    const adminKey = randomAdminKey();
+    // What `AIRLOCK_ADMIN_KEY` holds when it is filled from a Kubernetes or Docker secret file.
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: `${adminKey}\n` });
+    const gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+    // A header value loses its outer whitespace on the way, so the key is always sent without it.
+    const status = await fetch(`${gateway.url}/admin/status`, { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(status.status).toBe(200);
+    const list = await runCli(["keys", "list", "--json"], { cwd, env });
+    expect(list).toMatchObject({ code: 0, stderr: "" });
+    expect(await gateway.stop()).toBe(0);
+  });
+});

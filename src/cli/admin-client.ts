@@ -13,7 +13,7 @@ import { sloSchema } from "../config/schema.js";
 import { LedgerReports } from "../ledger/ledger-reports.js";
 import type { Overview } from "../ledger/overview.js";
 import type { LedgerFilters } from "../store/queries/ledger-filters.js";
-import { readAdminKeyFile, runningGateway } from "../gateway/data-dir.js";
+import { adminKeyFromEnv, readAdminKeyFile, runningGateway } from "../gateway/data-dir.js";
 import { fallbackReport, totalCost, type FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import { loadProfitAndLoss } from "../ledger/pnl-report.js";
@@ -92,7 +92,7 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
   const dataDir = path.resolve(options.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock");
   const holder = await runningGateway(dataDir);
   const url = (options.url ?? env.AIRLOCK_URL ?? holder?.url ?? "http://127.0.0.1:4100").replace(/\/+$/, "");
-  const adminKey = options.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined) ?? (await readAdminKeyFile(dataDir));
+  const adminKey = options.adminKey ?? adminKeyFromEnv(env) ?? (await readAdminKeyFile(dataDir));
   if (await reachable(url)) {
     if (!adminKey) throw new CliError("no admin key: set AIRLOCK_ADMIN_KEY or pass --admin-key");
     return httpBackend(url, adminKey);

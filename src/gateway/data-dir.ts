@@ -28,6 +28,15 @@ export async function generatedAdminKey(dataDir: string, logger: Logger): Promis
   return key;
 }
 
+/**
+ * `AIRLOCK_ADMIN_KEY`, trimmed as the key file is. A value read from a secret file (Kubernetes, Docker)
+ * often ends in a newline, and no client can send one: HTTP strips a header value's outer whitespace,
+ * so the key as set could never be presented. Blank counts as unset.
+ */
+export function adminKeyFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  return env.AIRLOCK_ADMIN_KEY?.trim() || undefined;
+}
+
 export async function readAdminKeyFile(dataDir: string): Promise<string | undefined> {
   try {
     return (await readFile(path.join(dataDir, ADMIN_KEY_FILE), "utf8")).trim() || undefined;

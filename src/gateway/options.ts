@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Logger } from "../core/logger.js";
 import type { LoadedConfig } from "../config/load.js";
 import type { PgliteThread } from "../store/pglite-client.js";
+import { adminKeyFromEnv } from "./data-dir.js";
 
 /**
  * How `airlock start` is asked to run. Kept free of heavy imports: the CLI reads it before it loads
@@ -30,7 +31,7 @@ export function resolveStartOptions(flags: StartOptions, env: NodeJS.ProcessEnv 
     port: flags.port ?? (env.PORT ? Number(env.PORT) : undefined),
     dataDir: path.resolve(flags.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock"),
     databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
-    adminKey: flags.adminKey ?? (env.AIRLOCK_ADMIN_KEY || undefined),
+    adminKey: flags.adminKey ?? adminKeyFromEnv(env),
   };
 }
 
