@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Decimal } from "decimal.js";
@@ -70,6 +71,16 @@ operations:
     const res = await fetch(`http://127.0.0.1:${port}/v1/models`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(res.status).toBe(200);
     expect(await gateway.stop()).toBe(0);
+  });
+
+  it("refuses a PORT that is not a port, as it refuses such a --port, before opening the store", async () => {
+    const { cwd, dataDir, env } = await setup();
+    for (const port of ["abc", "99999", "-1"]) {
+      const result = await runCli(["start", "--host", "127.0.0.1"], { cwd, env: env({ PORT: port }) });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`airlock: PORT is a whole number from 0 to 65535 (got "${port}")\n`);
+    }
+    expect(existsSync(path.join(dataDir, "pgdata"))).toBe(false);
   });
 
   it("resolves env: secrets and calls an OpenAI-compatible upstream by operation name", async () => {

@@ -28,11 +28,21 @@ export interface StartOptions {
 export function resolveStartOptions(flags: StartOptions, env: NodeJS.ProcessEnv = process.env): Required<Pick<StartOptions, "dataDir">> & StartOptions {
   return {
     ...flags,
-    port: flags.port ?? (env.PORT ? Number(env.PORT) : undefined),
+    port: flags.port ?? (env.PORT ? portFromEnv(env.PORT) : undefined),
     dataDir: path.resolve(flags.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock"),
     databaseUrl: flags.databaseUrl ?? (env.DATABASE_URL || undefined),
     adminKey: flags.adminKey ?? adminKeyFromEnv(env),
   };
+}
+
+/**
+ * `PORT`, held to what `--port` accepts. Unchecked, `PORT=abc` reached `listen` as NaN, once the store
+ * was open, and stopped the start with Node's own message about `options.port`.
+ */
+function portFromEnv(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || port > 65535) throw new Error(`PORT is a whole number from 0 to 65535 (got "${value}")`);
+  return port;
 }
 
 export const WORKER_OPTIONS_ENV = "AIRLOCK_WORKER_OPTIONS";
