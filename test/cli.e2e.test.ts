@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./support/wait.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
 
 /**
@@ -310,4 +312,34 @@ describe("an admin key read from a secret file", () => {
     expect(list).toMatchObject({ code: 0, stderr: "" });
     expect(await gateway.stop()).toBe(0);
   });
+});
+
+describe.runIf(STORE_KINDS.includes("postgres"))("two gateways on PostgreSQL sharing one data directory", () => {
+  afterAll(async () => {
+    await killAll();
+    await removeTempDirs();
+  });
+
+  it("the first to stop leaves gateway.json to the one still running, which the CLI goes on finding", async () => {
+    const { cwd, dataDir } = await workspace();
+    const scratch = await createScratchDatabase();
+    try {
+      const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href });
+      const first = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+      const second = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+      const named = async () => JSON.parse(await readFile(path.join(dataDir, "gateway.json"), "utf8")) as { pid: number; url: string };
+      expect(await named()).toEqual({ pid: second.proc.pid, url: second.url });
+
+      expect(await first.stop()).toBe(0);
+      expect(await named()).toEqual({ pid: second.proc.pid, url: second.url });
+      const status = await runCli(["kill-switch", "status", "--json"], { cwd, env: { ...env, DATABASE_URL: undefined } });
+      expect(status).toMatchObject({ code: 0, stderr: "" });
+
+      expect(await second.stop()).toBe(0);
+      expect(existsSync(path.join(dataDir, "gateway.json"))).toBe(false);
+    } finally {
+      await killAll();
+      await dropScratchDatabase(scratch);
+    }
+  }, 60_000);
 });

@@ -1,12 +1,11 @@
 import cluster, { type Worker } from "node:cluster";
 import { once } from "node:events";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { mkdir } from "node:fs/promises";
 import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase } from "../store/database.js";
 import { resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
-import { GATEWAY_FILE, generatedAdminKey } from "./data-dir.js";
+import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
 import type { RunningGateway } from "./start.js";
 
@@ -92,8 +91,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     await stopWorkers(Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined), 5_000);
     throw err;
   }
-  const gatewayFile = path.join(options.dataDir, GATEWAY_FILE);
-  await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
+  await writeGatewayFile(options.dataDir, url);
   logger.info({ url, workers: flags.workers, store: "postgres", config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo }, "Airlock gateway listening");
 
   let stopped: Promise<void> | undefined;
@@ -105,7 +103,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
         stopping = true;
         const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
         const clean = await stopWorkers(live, loaded.config.server.shutdownGraceMs + 10_000);
-        await rm(gatewayFile, { force: true });
+        await removeGatewayFile(options.dataDir);
         logger.info({ workers: live.length }, "Airlock gateway stopped");
         if (!clean) throw new Error("a worker did not stop cleanly");
       })()),

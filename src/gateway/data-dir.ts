@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, readFile, writeFile } from "node:fs/promises";
+import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../core/logger.js";
 
@@ -43,6 +43,27 @@ export async function readAdminKeyFile(dataDir: string): Promise<string | undefi
   } catch {
     return undefined;
   }
+}
+
+/** Tells the CLI where this process's gateway answers. */
+export async function writeGatewayFile(dataDir: string, url: string): Promise<void> {
+  await writeFile(path.join(dataDir, GATEWAY_FILE), JSON.stringify({ pid: process.pid, url }) + "\n");
+}
+
+/**
+ * Removes gateway.json at shutdown, but only while it names this process: gateways on PostgreSQL may
+ * share a data directory, and the one that started last wrote the file. Removed by the first to stop,
+ * the CLI would lose the one still running.
+ */
+export async function removeGatewayFile(dataDir: string): Promise<void> {
+  const file = path.join(dataDir, GATEWAY_FILE);
+  let holder: unknown;
+  try {
+    holder = (JSON.parse(await readFile(file, "utf8")) as { pid?: unknown }).pid;
+  } catch {
+    holder = undefined; // gone, or not ours to read: a file that does not parse names no live gateway either
+  }
+  if (holder === undefined || holder === process.pid) await rm(file, { force: true });
 }
 
 /** The gateway that holds this data directory, if one is running. */

@@ -1,13 +1,13 @@
 import cluster from "node:cluster";
 import os from "node:os";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { ControlPlane } from "../control-plane.js";
 import { createLogger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { startTracing } from "../telemetry/tracing.js";
-import { generatedAdminKey, GATEWAY_FILE } from "./data-dir.js";
+import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { resolveStartOptions, type StartOptions } from "./options.js";
 
 export type { StartOptions } from "./options.js";
@@ -38,8 +38,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
     plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true, executorId: executorIdOf(port) });
     const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
     const { url, port: bound } = await gateway.listen(port, options.host ?? loaded.config.server.host);
-    const gatewayFile = path.join(options.dataDir, GATEWAY_FILE);
-    if (!options.worker) await writeFile(gatewayFile, JSON.stringify({ pid: process.pid, url }) + "\n");
+    if (!options.worker) await writeGatewayFile(options.dataDir, url);
     logger[options.worker ? "debug" : "info"](
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
       loaded.config.demo ? "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" : "Airlock gateway listening",
@@ -54,7 +53,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
       stop: () =>
         (stopping ??= (async () => {
           await gateway.close(loaded.config.server.shutdownGraceMs);
-          if (!options.worker) await rm(gatewayFile, { force: true });
+          if (!options.worker) await removeGatewayFile(options.dataDir);
           await ready.plane.close();
           await ready.database.close();
           await tracing?.shutdown();
