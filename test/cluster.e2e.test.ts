@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import OpenAI from "openai";
@@ -82,6 +83,26 @@ describe("airlock start --workers", () => {
         }
       } finally {
         await killAll();
+        await dropScratchDatabase(scratch);
+      }
+    }, 60_000);
+
+    it("on a port already in use, fails the start with the reason, and neither restarts a worker nor reports a failed shutdown", async () => {
+      const { cwd, dataDir } = await workspace();
+      const scratch = await createScratchDatabase();
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      try {
+        const port = (taken.address() as AddressInfo).port;
+        const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href });
+        const result = await runCli(["start", "--port", String(port), "--host", "127.0.0.1", "--workers", "2"], { cwd, env });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toContain(`EADDRINUSE 127.0.0.1:${port}`);
+        expect(result.stderr).toContain("airlock: a gateway worker exited during startup (code 1)");
+        expect(result.stderr).not.toContain("shutdown failed");
+        expect(result.stdout).not.toContain("starting another");
+      } finally {
+        taken.close();
         await dropScratchDatabase(scratch);
       }
     }, 60_000);

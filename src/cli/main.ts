@@ -65,12 +65,17 @@ async function runWorker(): Promise<void> {
 /** Stops gracefully on the first signal. A repeated one kills at once (a second Ctrl-C), unless told to ignore it. */
 function stopOn(signals: NodeJS.Signals[], starting: Promise<{ stop(): Promise<void> }>, options: { repeated: "kill" | "ignore" } = { repeated: "kill" }): void {
   const shutdown = () => {
-    starting.then((running) => running.stop()).then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`airlock: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
+    starting.then(
+      (running) =>
+        running.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`airlock: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exit(1);
+          },
+        ),
+      // A start that failed has nothing to stop: its own error is reported, once, where it is awaited.
+      () => undefined,
     );
   };
   let stopping = false;

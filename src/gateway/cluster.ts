@@ -51,6 +51,8 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   /** The workers that listen: /metrics sums theirs (one still starting has none to give). */
   const serving = new Set<Worker>();
   let stopping = false;
+  /** Until every worker listens, an exit fails the start (below) instead of being replaced. */
+  let started = false;
   let url = "";
   let recentExits: number[] = [];
 
@@ -69,7 +71,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     });
     worker.on("exit", (code, signal) => {
       serving.delete(worker);
-      if (stopping) return;
+      if (stopping || !started) return;
       // A worker that keeps dying (a bad host, an exhausted resource) is restarted ever more slowly, up to 30 s apart.
       const now = Date.now();
       recentExits = recentExits.filter((at) => now - at < 60_000).concat(now);
@@ -86,6 +88,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   try {
     const ready = await Promise.all(workers.map((worker) => listeningUrl(worker)));
     url = ready[0]!;
+    started = true;
   } catch (err) {
     stopping = true;
     await stopWorkers(Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined), 5_000);
