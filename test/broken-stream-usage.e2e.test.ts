@@ -4,6 +4,7 @@ import { countTokens } from "../src/calls/token-counter.js";
 import { startFakeUpstream, type FakeScenario, type FakeUpstream } from "./fakes/upstream.js";
 import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { tokenizerReady } from "./support/tokenizer.js";
 
 /**
  * A stream that breaks, or that its client leaves, is billed from the usage its upstream had reported
@@ -18,8 +19,7 @@ describe.each(STORE_KINDS)("usage of a broken stream on %s", (kind) => {
   const fakes: Record<"openai" | "anthropic" | "slowAnthropic" | "gemini", FakeUpstream> = {} as never;
 
   beforeAll(async () => {
-    // The tokenizer's first count builds its table; one slower than 3 s would fall back to a rough count.
-    await countTokens(["warm up"]);
+    await tokenizerReady();
     [fakes.openai, fakes.anthropic, fakes.slowAnthropic, fakes.gemini] = await Promise.all([
       startFakeUpstream("openai"),
       startFakeUpstream("anthropic"),

@@ -6,6 +6,7 @@ import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstr
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
 import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { tokenizerReady } from "./support/tokenizer.js";
 
 /**
  * The call path end to end: the official `openai` SDK over real HTTP → the gateway → a fake upstream
@@ -22,6 +23,8 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
   // 307 × 1.1e-6 + 1536 × 2.75e-7 + 7 × 4.4e-6 + 192 × 4.4e-6 = 0.0003377 + 0.0004224 + 0.0000308 + 0.0008448
   const FIXTURE_COST = "0.0016357";
 
+  // Some calls here are counted by the tokenizer: its thread must be up, or a rough count stands in.
+  beforeAll(tokenizerReady, 90_000);
   beforeAll(async () => {
     openai = await startFakeUpstream("openai");
     anthropic = await startFakeUpstream("anthropic");

@@ -1,8 +1,9 @@
-import { describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { countTokens } from "../src/calls/token-counter.js";
 import { gatewayOverFake, oneOpenAiModel, recordedRow } from "./support/gateway.js";
 import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { tokenizerReady } from "./support/tokenizer.js";
 
 /**
  * Streams whose usage never arrives: the upstream sends none, or the client leaves before the usage
@@ -10,6 +11,8 @@ import { STORE_KINDS } from "./support/stores.js";
  */
 const MESSAGES = [{ role: "user" as const, content: "What is the capital of France?" }];
 const ANSWER = "The capital of France is Paris.";
+
+beforeAll(tokenizerReady, 90_000);
 
 describe.each(STORE_KINDS)("streams without usage on %s", (kind) => {
   const logs = captureLogs();

@@ -1,7 +1,10 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { tokenizerReady } from "../../test/support/tokenizer.js";
 import type { ChatResult } from "../providers/spec.js";
 import { countTokens } from "./token-counter.js";
 import { estimateUsage, generatedText, promptTexts, streamUsage } from "./usage.js";
+
+beforeAll(tokenizerReady, 90_000);
 
 describe("token counts", () => {
   it("counts text with the o200k_base tokenizer", async () => {
