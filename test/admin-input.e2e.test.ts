@@ -89,6 +89,21 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     expect((await csv.text()).split("\r\n")[0]).toBe("model,requests,errors,input_tokens,output_tokens,cost_usd");
   });
 
+  it("refuses a report filter with a NUL character, which the store's text cannot hold, as the caller's mistake", async () => {
+    const gw = await gateway(config());
+    for (const [path, param] of [
+      ["/admin/spend?user=%00", "user"],
+      ["/admin/overview?model=a%00b", "model"],
+      ["/admin/calls?operation=%00", "operation"],
+      ["/admin/spend/series?user=x%00&grain=hour", "user"],
+    ] as const) {
+      const res = await api(gw, "GET", path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.error, path).toMatchObject({ code: "invalid_request", param, message: `${param} must not contain a NUL character (\\u0000)` });
+    }
+    expect((await api(gw, "GET", "/admin/spend?user=alice")).status).toBe(200);
+  });
+
   it("bounds prices so that no call's cost can leave the ledger's column, from the admin API and from an import", async () => {
     const gw = await gateway(config());
     const before = (await api(gw, "GET", "/admin/prices/history?model=p1/m1")).body.data;

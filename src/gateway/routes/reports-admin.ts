@@ -61,6 +61,8 @@ function filtersOf(query: URLSearchParams): LedgerFilters {
     const value = query.get(name)?.trim();
     if (!value) continue;
     if (value.length > 200) throw new AirlockError("invalid_request", `${name} must be at most 200 characters`, { param: name });
+    // The store's text cannot hold a NUL, so the query would fail inside it; no call can carry one either.
+    if (value.includes("\u0000")) throw new AirlockError("invalid_request", `${name} must not contain a NUL character (\\u0000)`, { param: name });
     filters[name] = value;
   }
   return filters;
