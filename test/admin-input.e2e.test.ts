@@ -69,6 +69,13 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     expect((await api(gw, "GET", "/admin/reports/pnl?from=0001-01-01&to=9999-12-31")).body.error).toMatchObject({ code: "invalid_request", param: "from" });
     expect((await api(gw, "GET", "/admin/reports/pnl?from=2026-01-01&to=9999-12-31")).body.error).toMatchObject({ code: "invalid_request", param: "to" });
     expect((await api(gw, "GET", "/admin/reports/pnl?from=2026-02-30&to=2026-03-31")).body.error).toMatchObject({ code: "invalid_request", param: "from" });
+    // A `to` alone, with the default `from` worked out from it.
+    for (const to of ["abc", "2026-1-5"]) {
+      const res = await api(gw, "GET", `/admin/reports/pnl?to=${to}`);
+      expect(res.status, to).toBe(400);
+      expect(res.body.error, to).toMatchObject({ code: "invalid_request", param: "to" });
+    }
+    expect((await api(gw, "GET", "/admin/reports/pnl?to=1970-01-05")).body).toMatchObject({ from: "1970-01-01", to: "1970-01-05" });
     // The strict reading still takes what the docs list.
     for (const path of ["/admin/spend?since=2026-02-28", "/admin/spend?since=2026-02-28T10:00:00Z", "/admin/spend?since=2026-02-28T10:00:00.000%2B02:00", "/admin/spend?since=2w", "/admin/reports/pnl?from=2026-02-01&to=2026-02-28"]) {
       expect((await api(gw, "GET", path)).status, path).toBe(200);

@@ -39,4 +39,16 @@ describe("profit and loss", () => {
     expect(reportWindow(null, "2026-11-30")).toEqual({ from: "2026-11-01", to: "2026-11-30" });
     expect(() => reportWindow("2026-12-01", "2026-11-30")).toThrow(expect.objectContaining({ code: "invalid_request", param: "from" }));
   });
+
+  it("refuses a `to` that is no calendar date as such, before working out the default `from` from it", () => {
+    for (const to of ["abc", "2026-1-5", "2026-02-30", "", "3000-01-01"]) {
+      expect(() => reportWindow(null, to), to).toThrow(expect.objectContaining({ code: "invalid_request", param: "to" }));
+    }
+    // The default window of an early `to` starts on the first day a report covers, not before it.
+    expect(reportWindow(null, "1970-01-05")).toEqual({ from: "1970-01-01", to: "1970-01-05" });
+    expect(reportWindow(undefined, "1970-01-30")).toEqual({ from: "1970-01-01", to: "1970-01-30" });
+    expect(reportWindow(undefined, "1970-01-31")).toEqual({ from: "1970-01-02", to: "1970-01-31" });
+    // A bad `from` is still named first when both are bad.
+    expect(() => reportWindow("x", "y")).toThrow(expect.objectContaining({ param: "from" }));
+  });
 });

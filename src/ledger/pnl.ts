@@ -95,11 +95,19 @@ export function profitAndLoss(input: {
 
 /** The report's days: `from`..`to`, both included; by default the 30 days up to today (UTC). */
 export function reportWindow(fromText: string | null | undefined, toText: string | null | undefined, now = new Date()): { from: string; to: string } {
+  if (fromText != null) calendarDay("from", fromText);
+  // `to` is checked before the default `from` is worked out from it: a `to` that is no date has no day 29 days earlier.
   const to = toText ?? now.toISOString().slice(0, 10);
-  const from = fromText ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
-  for (const [param, value] of [["from", from], ["to", to]] as const) {
-    if (!parseDay(value)) throw new AirlockError("invalid_request", `${param} must be a calendar date such as 2026-11-01, from ${EARLIEST_DATE} to ${LATEST_DATE}`, { param });
-  }
+  const toDay = calendarDay("to", to);
+  // The default starts no earlier than the first day a report covers: an early `to` is not blamed on a `from` the caller never sent.
+  const from = fromText ?? new Date(Math.max(toDay.getTime() - 29 * DAY_MS, Date.parse(`${EARLIEST_DATE}T00:00:00Z`))).toISOString().slice(0, 10);
   if (from > to) throw new AirlockError("invalid_request", "from is after to", { param: "from" });
   return { from, to };
+}
+
+/** A `from` or `to` day, checked: a calendar date within the bounds every date keeps to. */
+function calendarDay(param: "from" | "to", text: string): Date {
+  const day = parseDay(text);
+  if (!day) throw new AirlockError("invalid_request", `${param} must be a calendar date such as 2026-11-01, from ${EARLIEST_DATE} to ${LATEST_DATE}`, { param });
+  return day;
 }
