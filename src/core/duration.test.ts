@@ -21,6 +21,21 @@ describe("parseIsoDate", () => {
     expect(parseIsoDate("2026-11-01T09:30")).toBeInstanceOf(Date);
   });
 
+  it("reads a date-time without a zone as UTC, like a date, whatever the host's time zone", () => {
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ["America/New_York", "Asia/Kolkata", "UTC"]) {
+        process.env.TZ = tz;
+        expect(parseIsoDate("2026-11-01T00:00")?.toISOString(), tz).toBe("2026-11-01T00:00:00.000Z");
+        expect(parseIsoDate("2026-03-08T02:30:15.5")?.toISOString(), tz).toBe("2026-03-08T02:30:15.500Z");
+        expect(parseSince("2026-11-01T00:00")?.getTime(), tz).toBe(parseSince("2026-11-01")?.getTime());
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it("refuses fields out of range instead of rolling them over", () => {
     for (const text of ["2026-02-30T10:00:00Z", "2026-11-01T24:00:00Z", "2026-11-01T10:60Z", "2026-11-01T10:00:60Z", "2026-11-01T10:00:00+24:00", "2026-11-01 10:00", "November 1, 2026", "1"]) {
       expect(parseIsoDate(text), text).toBeUndefined();

@@ -32,7 +32,7 @@ export function parseDay(text: string): Date | undefined {
 
 /**
  * An ISO 8601 date (`2026-11-01`, UTC midnight) or date-time (`2026-11-01T09:30`, `…:00Z`,
- * `…:00.000+02:00`; without a zone, local time), checked field by field: undefined for anything else,
+ * `…:00.000+02:00`; without a zone, UTC), checked field by field: undefined for anything else,
  * for a day the calendar lacks, or outside 1970-01-01..2999-12-31.
  */
 export function parseIsoDate(text: string): Date | undefined {
@@ -43,7 +43,9 @@ export function parseIsoDate(text: string): Date | undefined {
   if (!calendarDate(Number(year), Number(month), Number(day))) return undefined;
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
   if (zone !== undefined && zone !== "Z" && (Number(zoneHour) > 23 || Number(zoneMinute) > 59)) return undefined;
-  return inRange(new Date(text));
+  // Without a zone, `Date` would read the host's local time: a gateway's reports would then depend on
+  // a setting its callers cannot see, and disagree with the days and hours of the rollups, all UTC.
+  return inRange(new Date(zone === undefined ? `${text}Z` : text));
 }
 
 /** A `--since` value: a duration back from `now`, or an ISO date/time; undefined outside 1970-01-01..2999-12-31. */
