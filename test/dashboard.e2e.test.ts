@@ -109,7 +109,7 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     expect(await page.locator("#spend-chart rect.bar title").textContent()).toMatch(/ p1\/m1: \$0\.006723$/);
     // Service levels against the configured thresholds, and errors by code.
     expect(await page.locator("#slo-costPerMessageUsd").getAttribute("class")).toBe("card breach");
-    expect(await page.locator("#slo-costPerMessageUsd .limit").textContent()).toBe("Over the limit of $0.001000");
+    expect(await page.locator("#slo-costPerMessageUsd .limit").textContent()).toBe("Over the limit of $0.001");
     expect(await page.locator("#slo-modelErrorRate").getAttribute("class")).toBe("card");
     expect(await page.locator("#slo-approvalRate .value").textContent()).toBe("0.0%");
     expect(await page.locator("#slo-toolCallSuccessRate .value").textContent()).toBe("no tool calls");
@@ -145,7 +145,7 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     await page.getByRole("button", { name: "Controls" }).click();
     await expect.poll(() => page.locator("#kill-state").textContent()).toMatch(/^OFF/);
     // The controls around it: budgets with their burn, routes, toggles (locked ones marked), prices.
-    expect((await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).slice(0, 4)).toEqual(["all-daily", "global", "daily (UTC)", "0.000000 / 5"]);
+    expect((await page.locator("#budgets tbody tr").first().locator("td").allTextContents()).slice(0, 4)).toEqual(["all-daily", "global", "daily (UTC)", "0.00 / 5"]);
     await page.getByLabel("New limit of all-daily (USD)").fill("7.50");
     await page.getByRole("button", { name: "Set the limit of all-daily" }).click();
     await expect.poll(() => page.locator("#status").textContent()).toBe("Budget all-daily now allows $7.50.");

@@ -3,6 +3,7 @@
  * What every view uses: the admin API with the session's CSRF token, and writing values as text.
  * Everything shown is written with `textContent`, never as HTML.
  */
+import { money } from "./money.js";
 
 export const session = {
   /** @type {string | undefined} */
@@ -71,8 +72,7 @@ export function fill(id, rows, empty = "Nothing yet.") {
 export const priceText = (price) => Object.entries(price).filter(([, v]) => typeof v === "string" || typeof v === "number").map(([k, v]) => `${k} ${v}`).join(", ");
 /** @param {string | null | undefined} iso */
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-/** @param {string} usd */
-export const money = (usd) => Number(usd).toFixed(6);
+export { chartMoney, money } from "./money.js";
 
 /** @param {string} text */
 export function confirmAction(text) {

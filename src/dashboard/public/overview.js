@@ -1,6 +1,6 @@
 // @ts-check
 /** The overview: spend, latency, service levels, spend over time and recent calls, narrowed by the filters. */
-import { $, api, budgetBurn, fill, money, when } from "./lib.js";
+import { $, api, budgetBurn, chartMoney, fill, money, when } from "./lib.js";
 
 /** @param {string} id */
 const valueOf = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value.trim();
@@ -184,7 +184,7 @@ function chart(points, stackBy, grain) {
       bar.setAttribute("width", String(Math.max(width - 4, 1)));
       bar.setAttribute("height", String(height));
       const title = document.createElementNS(svgNs, "title");
-      title.textContent = `${start} ${name}: $${money(String(cost))}`;
+      title.textContent = `${start} ${name}: $${chartMoney(cost)}`;
       bar.append(title);
       svg.append(bar);
     }
@@ -195,7 +195,7 @@ function chart(points, stackBy, grain) {
     svg.append(label);
   });
   $("spend-chart").replaceChildren(svg);
-  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} by ${stackBy}: ${starts.map((start) => `${start} $${money(String([...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0)))}`).join(", ") || "no spend"}`);
+  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} by ${stackBy}: ${starts.map((start) => `${start} $${chartMoney([...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0))}`).join(", ") || "no spend"}`);
   $("chart-title").textContent = `Spend per ${grain}, by ${stackBy}${only.value ? ` (${only.value} only)` : ""}`;
   $("chart-legend").replaceChildren(
     ...bands.map((name, b) => {
