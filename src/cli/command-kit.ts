@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
+import { terminalText } from "./print.js";
 
 /** What every command that reaches Airlock shares: where the gateway or the store is, and how to print. */
 export function withConnection(command: Command): Command {
@@ -33,6 +34,7 @@ export function wholeNumber(flag: string, min: number, max: number): (value: str
   };
 }
 
+/** Prints text made safe for a terminal (labels are stored text), or JSON, whose strings escape their controls. */
 export function print(value: unknown): void {
-  process.stdout.write((typeof value === "string" ? value : JSON.stringify(value, null, 2)) + "\n");
+  process.stdout.write((typeof value === "string" ? terminalText(value) : JSON.stringify(value, null, 2)) + "\n");
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { sloSchema } from "../config/schema.js";
 import { buildOverview } from "../ledger/overview.js";
 import type { OutcomeLine } from "../store/queries/overview.js";
-import { printOverview } from "./print.js";
+import { printKeys, printOverview, terminalText } from "./print.js";
 
 const line = (outcome: string, code: string, requests: number): OutcomeLine => ({ endpoint: "chat", outcome, code, requests, fallbackRequests: 0, toolCalls: 0, toolCallFailures: 0, cost: "0.01" });
 
@@ -20,5 +20,18 @@ describe("printOverview", () => {
 
     const none = overviewOf([line("success", "", 3)]);
     expect(printOverview(none)).toContain("Spend $0.01 over 3 calls; failed 0.0% (model errors 0, refusals 0); fell back 0.0%");
+  });
+});
+
+describe("text for the terminal", () => {
+  it("shows a label's control characters as U+FFFD, so that stored text cannot drive the terminal", () => {
+    const key = { id: "key_1", name: "ops\u001b[2J", kind: "user" as const, prefix: "sk-al-abc", userId: "u\u001b]0;pwned\u0007", teamId: "t\u009b1m", createdAt: "2026-12-05T00:00:00.000Z", revokedAt: null };
+    const printed = terminalText(printKeys([key]));
+    // Lines end with line feeds; nothing else printed is a control character.
+    expect(printed.replace(/\n/g, "")).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(terminalText("a\tb\nc\rd")).toBe("a\tb\nc\ufffdd");
+    expect(printed).toContain("ops\ufffd[2J");
+    expect(printed).toContain("u\ufffd]0;pwned\ufffd");
+    expect(printed).toContain("t\ufffd1m");
   });
 });

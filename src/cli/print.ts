@@ -9,6 +9,14 @@ import type { Overview } from "../ledger/overview.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 import type { BudgetStatus } from "../guards/budget-book.js";
 
+/** C0 and C1 controls but line feed and tab: an escape sequence in a stored label would otherwise drive the terminal it is printed to. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Text for the terminal, with every control character but line feed and tab shown as U+FFFD. */
+export function terminalText(text: string): string {
+  return text.replace(CONTROL, "\ufffd");
+}
+
 /** A plain text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
