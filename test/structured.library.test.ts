@@ -137,6 +137,17 @@ describe("createAirlock: structured output and prompt templates", () => {
       expect(Number(res.cost)).toBeCloseTo(2 * 0.0016357, 12);
     });
 
+    it("returns an answer that calls tools with its toolCalls and no output, without a repair", async () => {
+      upstream.push({ kind: "ok", fixture: "openai/tool-calls" });
+      const before = upstream.requests.length;
+      const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }];
+      const res = await airlock.chat({ operation: "profile", messages: ask, params: { tools } });
+      expect(upstream.requests.length - before).toBe(1);
+      expect(res.output).toBeUndefined();
+      expect(res.finishReason).toBe("tool_calls");
+      expect(res.toolCalls).toHaveLength(2);
+    });
+
     it("throws AirlockError schema_validation with the raw answer and the issues", async () => {
       upstream.push({ kind: "ok", content: '{"name":"Ada","tags":"math"}' }, { kind: "ok", content: '{"name":1,"tags":["math"]}' });
       const error = await airlock.chat({ model: "oai/o4-mini", messages: ask, outputSchema: "{name: string, tags: string[]}" }).catch((e: unknown) => e);

@@ -122,6 +122,8 @@ async function* relay(
   };
   // Kept only when the answer must be checked against a schema at the end.
   let text = contract ? "" : undefined;
+  // An answer that calls tools is not checked: the schema is for the answer that follows their results.
+  let callsTools = false;
   let finished = false;
   // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk (or burst of them).
   const cutOnKill = deps.config.killSwitch.inFlight === "cut";
@@ -166,6 +168,7 @@ async function* relay(
           for (const choice of event.chunk.choices) {
             const content = choice.delta.content;
             if (choice.delta.tool_calls) keep(toolCalls.add(choice.index, choice.delta.tool_calls));
+            if (text !== undefined && choice.index === 0 && deltaCallsTools(choice.delta)) callsTools = true;
             if (!content) continue;
             keep(content);
             if (text !== undefined && choice.index === 0) text += content;
@@ -179,7 +182,7 @@ async function* relay(
     // Only a stream that ended whole has tool calls to judge.
     record.toolCalls = toolCalls.tally(body.tools);
     await billDelivered();
-    if (contract) {
+    if (contract && !callsTools) {
       // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
       const checked = checkOutput(contract.schema, text ?? null);
       if (!checked.ok) throw schemaValidationError(text ?? null, checked.issues);
@@ -204,6 +207,11 @@ async function* relay(
     }
     call.dispose();
   }
+}
+
+/** A delta with a tool call (or a legacy function call) in it. */
+function deltaCallsTools(delta: ChatChunk["choices"][number]["delta"]): boolean {
+  return (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) || (delta as { function_call?: unknown }).function_call != null;
 }
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {

@@ -48,6 +48,14 @@ export function parseJsonOutput(text: string | null): ParsedOutput {
   return notJson(firstFailure ?? `invalid JSON (${direct.error})`);
 }
 
+/**
+ * An answer that calls tools is not yet the answer the schema describes: the caller runs the tools and
+ * asks again, as with OpenAI's own structured outputs. It is passed on unchecked, never repaired.
+ */
+export function callsTools(message: { tool_calls?: unknown; function_call?: unknown }): boolean {
+  return (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) || (typeof message.function_call === "object" && message.function_call !== null);
+}
+
 export function checkOutput(schema: CompiledSchema, text: string | null): CheckedOutput {
   const parsed = parseJsonOutput(text);
   if (!parsed.ok) return { ok: false, issues: [parsed.issue] };

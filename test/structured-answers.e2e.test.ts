@@ -1,0 +1,68 @@
+import type OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import type { FakeUpstream } from "./fakes/upstream.js";
+import type { TestGateway } from "./support/gateway.js";
+import { STORE_KINDS } from "./support/stores.js";
+import { structuredSuite } from "./support/structured.js";
+
+/**
+ * Answers that are not plain JSON text on calls with an output schema (docs/api.md, "Structured
+ * output"): tool calls, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
+ * and Anthropic upstreams → the ledger in a real store. The shared gateway is in support/structured.ts.
+ */
+
+const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+  { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } },
+];
+
+/** The `data:` payloads of a raw SSE body, in order. */
+const events = (text: string) =>
+  text
+    .split("\n\n")
+    .filter((e) => e.startsWith("data: "))
+    .map((e) => e.slice("data: ".length));
+
+describe.each(STORE_KINDS)("structured output: answers that are not JSON text, on %s", (kind) => {
+  let openai: FakeUpstream;
+  let anthropic: FakeUpstream;
+  let gw: TestGateway;
+  const { rid, rowFor, post, upstreamCount } = structuredSuite(kind, (started) => ({ openai, anthropic, gw } = started));
+
+  describe("tool calls", () => {
+    it("returns an answer that calls tools as it came, without a check or a repair", async () => {
+      openai.push({ kind: "ok", fixture: "openai/tool-calls" });
+      const before = upstreamCount();
+      const id = rid();
+      const completion = await gw.client().chat.completions.create({ model: "profile", messages: [{ role: "user", content: "Weather in Paris?" }], tools: TOOLS }, { headers: { "x-request-id": id } });
+      expect(completion.choices[0]?.finish_reason).toBe("tool_calls");
+      expect(completion.choices[0]?.message.content).toBeNull();
+      expect(completion.choices[0]?.message.tool_calls?.map((call) => call.type === "function" && call.function.name)).toEqual(["get_weather", "get_weather"]);
+      expect(upstreamCount() - before).toBe(1);
+      // The schema is still asked for: it shapes the answer that follows the tools' results.
+      expect(openai.requests.at(-1)!.body.response_format).toMatchObject({ type: "json_schema" });
+      expect(await rowFor(id)).toMatchObject({ outcome: "success", errorCode: null, attemptCount: 1, toolCalls: 2 });
+    });
+
+    it("ends a streamed answer that calls tools with [DONE], not a schema_validation event", async () => {
+      openai.push({ kind: "ok", fixture: "openai/tool-calls" });
+      const res = await post({ model: "profile", stream: true, messages: [{ role: "user", content: "Weather in Paris?" }], tools: TOOLS });
+      expect(res.status).toBe(200);
+      const data = events(res.text);
+      expect(data.at(-1)).toBe("[DONE]");
+      expect(data.some((d) => d.includes('"error"'))).toBe(false);
+      expect(data.some((d) => d.includes('"tool_calls"'))).toBe(true);
+      expect(await rowFor(res.requestId)).toMatchObject({ outcome: "success", stream: true });
+    });
+
+    it("returns a prompt-mode model's tool call with its preamble text, unchecked", async () => {
+      anthropic.push({ kind: "ok", fixture: "anthropic/tool-use" });
+      const before = upstreamCount();
+      const res = await post({ model: "profile_anth", messages: [{ role: "user", content: "Weather in Paris?" }], tools: TOOLS });
+      expect(res.status).toBe(200);
+      expect(res.json.choices[0].finish_reason).toBe("tool_calls");
+      expect(res.json.choices[0].message.content).toBe("I'll check the current weather in Paris.");
+      expect(res.json.choices[0].message.tool_calls).toHaveLength(1);
+      expect(upstreamCount() - before).toBe(1);
+    });
+  });
+});
