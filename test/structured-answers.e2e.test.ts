@@ -7,7 +7,7 @@ import { structuredSuite } from "./support/structured.js";
 
 /**
  * Answers that are not plain JSON text on calls with an output schema (docs/api.md, "Structured
- * output"): tool calls, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
+ * output"): tool calls and refusals, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
  * and Anthropic upstreams → the ledger in a real store. The shared gateway is in support/structured.ts.
  */
 
@@ -63,6 +63,30 @@ describe.each(STORE_KINDS)("structured output: answers that are not JSON text, o
       expect(res.json.choices[0].message.content).toBe("I'll check the current weather in Paris.");
       expect(res.json.choices[0].message.tool_calls).toHaveLength(1);
       expect(upstreamCount() - before).toBe(1);
+    });
+  });
+
+  describe("refusals", () => {
+    it("returns a model's refusal as it came, without a repair, and bills the one call", async () => {
+      openai.push({ kind: "ok", fixture: "openai/refusal" });
+      const before = upstreamCount();
+      const id = rid();
+      const completion = await gw.client().chat.completions.create({ model: "profile", messages: [{ role: "user", content: "Describe Ada." }] }, { headers: { "x-request-id": id } });
+      expect(completion.choices[0]?.message.content).toBeNull();
+      expect(completion.choices[0]?.message.refusal).toBe("I'm sorry, I can't help with that.");
+      expect(upstreamCount() - before).toBe(1);
+      expect(await rowFor(id)).toMatchObject({ outcome: "success", attemptCount: 1, inputTokens: 96, outputTokens: 9 });
+    });
+
+    it("ends a streamed refusal with [DONE], not a schema_validation event", async () => {
+      openai.push({ kind: "ok", fixture: "openai/refusal" });
+      const res = await post({ model: "profile", stream: true, messages: [{ role: "user", content: "Describe Ada." }] });
+      expect(res.status).toBe(200);
+      const data = events(res.text);
+      expect(data.at(-1)).toBe("[DONE]");
+      const refusal = data.slice(0, -1).map((d) => JSON.parse(d).choices?.[0]?.delta?.refusal ?? "").join("");
+      expect(refusal).toBe("I'm sorry, I can't help with that.");
+      expect(await rowFor(res.requestId)).toMatchObject({ outcome: "success", stream: true });
     });
   });
 });

@@ -122,8 +122,8 @@ async function* relay(
   };
   // Kept only when the answer must be checked against a schema at the end.
   let text = contract ? "" : undefined;
-  // An answer that calls tools is not checked: the schema is for the answer that follows their results.
-  let callsTools = false;
+  // An answer that calls tools or refuses is not checked (see answersOtherwise in structured/output.ts).
+  let answeredOtherwise = false;
   let finished = false;
   // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk (or burst of them).
   const cutOnKill = deps.config.killSwitch.inFlight === "cut";
@@ -168,7 +168,7 @@ async function* relay(
           for (const choice of event.chunk.choices) {
             const content = choice.delta.content;
             if (choice.delta.tool_calls) keep(toolCalls.add(choice.index, choice.delta.tool_calls));
-            if (text !== undefined && choice.index === 0 && deltaCallsTools(choice.delta)) callsTools = true;
+            if (text !== undefined && choice.index === 0 && deltaAnswersOtherwise(choice.delta)) answeredOtherwise = true;
             if (!content) continue;
             keep(content);
             if (text !== undefined && choice.index === 0) text += content;
@@ -182,7 +182,7 @@ async function* relay(
     // Only a stream that ended whole has tool calls to judge.
     record.toolCalls = toolCalls.tally(body.tools);
     await billDelivered();
-    if (contract && !callsTools) {
+    if (contract && !answeredOtherwise) {
       // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
       const checked = checkOutput(contract.schema, text ?? null);
       if (!checked.ok) throw schemaValidationError(text ?? null, checked.issues);
@@ -209,9 +209,13 @@ async function* relay(
   }
 }
 
-/** A delta with a tool call (or a legacy function call) in it. */
-function deltaCallsTools(delta: ChatChunk["choices"][number]["delta"]): boolean {
-  return (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) || (delta as { function_call?: unknown }).function_call != null;
+/** A delta with a tool call (or a legacy function call) or a refusal in it. */
+function deltaAnswersOtherwise(delta: ChatChunk["choices"][number]["delta"]): boolean {
+  return (
+    (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) ||
+    (delta as { function_call?: unknown }).function_call != null ||
+    (typeof delta.refusal === "string" && delta.refusal !== "")
+  );
 }
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {

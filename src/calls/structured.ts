@@ -5,7 +5,7 @@ import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/s
 import type { CatalogModel } from "../routing/catalog.js";
 import type { Plan } from "../routing/plan.js";
 import { failureReason } from "../routing/retry.js";
-import { callsTools, checkOutput, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
+import { answersOtherwise, checkOutput, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
 import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput } from "../structured/schema.js";
 import type { CallDeps } from "./context.js";
 import type { CallRecord } from "./settle.js";
@@ -77,7 +77,7 @@ export function askForShape(request: ChatRequest, contract: OutputContract, mode
 
 export interface ShapedResult {
   result: ChatResult;
-  /** The parsed answer; undefined when the model called tools instead of answering. */
+  /** The parsed answer; undefined when the model called tools or refused instead of answering. */
   output: unknown;
 }
 
@@ -85,7 +85,7 @@ export interface ShapedResult {
  * Checks the answer against the schema; on a mismatch, asks the same model once to fix it. Both
  * answers are billed: `record.usage` ends as their sum whatever the outcome. Throws `schema_validation`
  * with the raw answer and the issues when the answer still does not fit. An answer that calls tools
- * is returned as it came: the schema is for the answer that follows the tools' results.
+ * or refuses is returned as it came (see answersOtherwise).
  */
 export async function enforceShape(
   deps: CallDeps,
@@ -97,7 +97,7 @@ export async function enforceShape(
   call: Cancellation,
   attemptTimeoutMs: number,
 ): Promise<ShapedResult> {
-  if (first.choices[0] && callsTools(first.choices[0].message)) return { result: first, output: undefined };
+  if (first.choices[0] && answersOtherwise(first.choices[0].message)) return { result: first, output: undefined };
   const raw = first.choices[0]?.message.content ?? null;
   const checked = checkOutput(contract.schema, raw);
   if (checked.ok) return { result: asBareJson(first, raw, checked.value), output: checked.value };
@@ -128,8 +128,8 @@ export async function enforceShape(
   const repairUsage = repaired.usageReported ? repaired.usage : await estimateUsage(repairRequest, generatedText(repaired));
   if (!repaired.usageReported) record.usageEstimated = true;
   record.usage = record.usage ? addUsage(record.usage, repairUsage) : repairUsage;
-  // Asked to fix its answer, the model may still reach for a tool: that answer goes to the caller as well.
-  if (repaired.choices[0] && callsTools(repaired.choices[0].message)) return { result: { ...repaired, usage: record.usage }, output: undefined };
+  // Asked to fix its answer, the model may still reach for a tool or decline: that answer goes to the caller as well.
+  if (repaired.choices[0] && answersOtherwise(repaired.choices[0].message)) return { result: { ...repaired, usage: record.usage }, output: undefined };
   const fixed = checkOutput(contract.schema, fixedRaw);
   if (!fixed.ok) throw schemaValidationError(fixedRaw, fixed.issues);
   return { result: asBareJson({ ...repaired, usage: record.usage ?? repaired.usage }, fixedRaw, fixed.value), output: fixed.value };

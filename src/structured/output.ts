@@ -50,10 +50,16 @@ export function parseJsonOutput(text: string | null): ParsedOutput {
 
 /**
  * An answer that calls tools is not yet the answer the schema describes: the caller runs the tools and
- * asks again, as with OpenAI's own structured outputs. It is passed on unchecked, never repaired.
+ * asks again, as with OpenAI's own structured outputs. A refusal (`refusal`, OpenAI's field for a model
+ * that declines) has no JSON to check, and a repair would only pay to hear it again. Both are passed
+ * on unchecked, never repaired.
  */
-export function callsTools(message: { tool_calls?: unknown; function_call?: unknown }): boolean {
-  return (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) || (typeof message.function_call === "object" && message.function_call !== null);
+export function answersOtherwise(message: { tool_calls?: unknown; function_call?: unknown; refusal?: unknown }): boolean {
+  return (
+    (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) ||
+    (typeof message.function_call === "object" && message.function_call !== null) ||
+    (typeof message.refusal === "string" && message.refusal !== "")
+  );
 }
 
 export function checkOutput(schema: CompiledSchema, text: string | null): CheckedOutput {
