@@ -7,7 +7,7 @@ import { structuredSuite } from "./support/structured.js";
 
 /**
  * Answers that are not plain JSON text on calls with an output schema (docs/api.md, "Structured
- * output"): tool calls and refusals, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
+ * output"): tool calls, refusals and content that is not a string, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
  * and Anthropic upstreams → the ledger in a real store. The shared gateway is in support/structured.ts.
  */
 
@@ -87,6 +87,30 @@ describe.each(STORE_KINDS)("structured output: answers that are not JSON text, o
       const refusal = data.slice(0, -1).map((d) => JSON.parse(d).choices?.[0]?.delta?.refusal ?? "").join("");
       expect(refusal).toBe("I'm sorry, I can't help with that.");
       expect(await rowFor(res.requestId)).toMatchObject({ outcome: "success", stream: true });
+    });
+  });
+
+  describe("content that is not a string", () => {
+    const answer = (content: unknown) => ({ kind: "ok" as const, choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }] });
+
+    it("reads an answer given as a list of text parts, and returns its JSON as the content", async () => {
+      const valid = '{"name":"Ada","tags":["math"]}';
+      openai.push(answer([{ type: "text", text: valid.slice(0, 10) }, { type: "text", text: valid.slice(10) }]));
+      const before = upstreamCount();
+      const completion = await gw.client().chat.completions.create({ model: "profile", messages: [{ role: "user", content: "Describe Ada." }] });
+      expect(completion.choices[0]?.message.content).toBe(valid);
+      expect(upstreamCount() - before).toBe(1);
+    });
+
+    it("repairs, then refuses with 422, an answer whose content carries no text, never a 500", async () => {
+      openai.push(answer(42), answer({ text: "{}" }));
+      const before = upstreamCount();
+      const res = await post({ model: "profile", messages: [{ role: "user", content: "Describe Ada." }] });
+      expect(res.status).toBe(422);
+      expect(res.json.error).toMatchObject({ code: "schema_validation", raw: null, issues: [{ path: "(root)", expected: "JSON" }] });
+      expect(upstreamCount() - before).toBe(2);
+      expect(openai.requests.at(-1)!.body.messages[1]).toEqual({ role: "assistant", content: "(empty reply)" });
+      expect(await rowFor(res.requestId)).toMatchObject({ outcome: "error", errorCode: "schema_validation", httpStatus: 422 });
     });
   });
 });

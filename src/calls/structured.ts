@@ -5,7 +5,7 @@ import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/s
 import type { CatalogModel } from "../routing/catalog.js";
 import type { Plan } from "../routing/plan.js";
 import { failureReason } from "../routing/retry.js";
-import { answersOtherwise, checkOutput, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
+import { answersOtherwise, checkOutput, contentText, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
 import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput } from "../structured/schema.js";
 import type { CallDeps } from "./context.js";
 import type { CallRecord } from "./settle.js";
@@ -98,7 +98,7 @@ export async function enforceShape(
   attemptTimeoutMs: number,
 ): Promise<ShapedResult> {
   if (first.choices[0] && answersOtherwise(first.choices[0].message)) return { result: first, output: undefined };
-  const raw = first.choices[0]?.message.content ?? null;
+  const raw = contentText(first.choices[0]?.message.content);
   const checked = checkOutput(contract.schema, raw);
   if (checked.ok) return { result: asBareJson(first, raw, checked.value), output: checked.value };
   if (!contract.repair) throw schemaValidationError(raw, checked.issues);
@@ -124,7 +124,7 @@ export async function enforceShape(
   } finally {
     attempt.dispose();
   }
-  const fixedRaw = repaired.choices[0]?.message.content ?? null;
+  const fixedRaw = contentText(repaired.choices[0]?.message.content);
   const repairUsage = repaired.usageReported ? repaired.usage : await estimateUsage(repairRequest, generatedText(repaired));
   if (!repaired.usageReported) record.usageEstimated = true;
   record.usage = record.usage ? addUsage(record.usage, repairUsage) : repairUsage;
@@ -137,11 +137,16 @@ export async function enforceShape(
 
 const REPAIR_ENDED = { deadline: "the request deadline passed while the answer was being repaired", left: "the client closed the request" };
 
-/** A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can parse the content as it is. */
+/**
+ * A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can
+ * parse the content as it is; so is one that came as a list of parts, whose content was not a string.
+ */
 function asBareJson(result: ChatResult, raw: string | null, value: unknown): ChatResult {
   const choice = result.choices[0];
-  if (!choice || raw === null || isExactJson(raw)) return result;
-  return { ...result, choices: [{ ...choice, message: { ...choice.message, content: JSON.stringify(value) } }, ...result.choices.slice(1)] };
+  if (!choice || raw === null) return result;
+  const exact = isExactJson(raw);
+  if (exact && typeof choice.message.content === "string") return result;
+  return { ...result, choices: [{ ...choice, message: { ...choice.message, content: exact ? raw : JSON.stringify(value) } }, ...result.choices.slice(1)] };
 }
 
 function isExactJson(text: string): boolean {

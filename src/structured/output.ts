@@ -62,6 +62,21 @@ export function answersOtherwise(message: { tool_calls?: unknown; function_call?
   );
 }
 
+/**
+ * The text of a reply's content. Some OpenAI-compatible upstreams (Mistral, for one) answer with a list
+ * of parts rather than a string: their text parts are joined. Anything else carries no text: null.
+ */
+export function contentText(content: unknown): string | null {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return null;
+  let text = "";
+  for (const part of content) {
+    const { type, text: partText } = (part ?? {}) as { type?: unknown; text?: unknown };
+    if (type === "text" && typeof partText === "string") text += partText;
+  }
+  return text;
+}
+
 export function checkOutput(schema: CompiledSchema, text: string | null): CheckedOutput {
   const parsed = parseJsonOutput(text);
   if (!parsed.ok) return { ok: false, issues: [parsed.issue] };
