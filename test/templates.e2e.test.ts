@@ -13,7 +13,8 @@ import { PROFILE_DSL, structuredSuite, type ErrorBody } from "./support/structur
 describe.each(STORE_KINDS)("structured output and prompt templates on %s", (kind) => {
   let openai: FakeUpstream;
   let gw: TestGateway;
-  const { rid, rowFor, post, upstreamCount } = structuredSuite(kind, (started) => ({ openai, gw } = started));
+  let anthropic: FakeUpstream;
+  const { rid, rowFor, post, upstreamCount } = structuredSuite(kind, (started) => ({ openai, anthropic, gw } = started));
 
   describe("prompt templates", () => {
     it("builds the conversation from variables alone", async () => {
@@ -158,6 +159,29 @@ describe.each(STORE_KINDS)("structured output and prompt templates on %s", (kind
       const invalid = await post({ model: "profile", messages: [{ role: "user", content: `about ${name}` }] });
       expect(invalid.status).toBe(422);
       expect(JSON.stringify(await rowFor(invalid.requestId))).not.toContain(marker);
+    });
+  });
+
+  describe("operation defaults", () => {
+    const ask = [{ role: "user", content: "hi" }];
+
+    it("applies maxTokens and temperature to options sent as null, as to options left out", async () => {
+      for (const nulls of [{}, { max_tokens: null }, { max_completion_tokens: null }, { max_tokens: null, max_completion_tokens: null, temperature: null }]) {
+        const res = await post({ model: "capped", messages: ask, ...nulls });
+        expect(res.status).toBe(200);
+        const sent = openai.requests.at(-1)!.body;
+        expect(sent).toMatchObject({ max_tokens: 100, temperature: 0.2 });
+        expect(sent).not.toHaveProperty("max_completion_tokens");
+      }
+    });
+
+    it("sends an anthropic model the operation's maxTokens when max_tokens is null", async () => {
+      const res = await post({ model: "capped_anth", messages: ask, max_tokens: null, top_p: null, stop: null });
+      expect(res.status).toBe(200);
+      const sent = anthropic.requests.at(-1)!.body;
+      expect(sent.max_tokens).toBe(100);
+      expect(sent).not.toHaveProperty("top_p");
+      expect(sent).not.toHaveProperty("stop_sequences");
     });
   });
 });

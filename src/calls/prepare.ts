@@ -98,7 +98,7 @@ export interface PreparedChat {
 export function prepareChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest, stream: boolean): PreparedChat {
   // Airlock's own fields never go upstream; the body is copied only when it carries them.
   const { variables, output_schema: schemaField } = raw;
-  const rest = variables !== undefined || schemaField !== undefined ? withoutAirlockFields(raw) : raw;
+  const rest = withoutNullOptions(variables !== undefined || schemaField !== undefined ? withoutAirlockFields(raw) : raw);
   const { plan, record } = begin(deps, ctx, "chat", stream, rest.model);
   try {
     // Only a user template may stand in for the caller's messages; a system prompt alone is no conversation.
@@ -116,6 +116,23 @@ export function prepareChat(deps: CallDeps, ctx: CallContext, raw: ChatRequest, 
 function withoutAirlockFields(raw: ChatRequest): ChatRequest {
   const { variables: _variables, output_schema: _schema, ...rest } = raw;
   return rest as ChatRequest;
+}
+
+/**
+ * OpenAI reads an option sent as null (`"max_tokens": null`, as many clients serialise an unset one) as
+ * not given, and so does Airlock: the operation's `maxTokens` and `temperature` then apply, the guards
+ * reserve for what is sent, and no adapter translates a null into its own wire format. The body is
+ * copied only when it holds one. `model` and `messages` keep theirs, to be refused as malformed.
+ */
+function withoutNullOptions(body: ChatRequest): ChatRequest {
+  let copy: Record<string, unknown> | undefined;
+  // `for…in` rather than Object.keys: no array per call on the hot path, and a JSON body has no inherited keys.
+  for (const key in body) {
+    if ((body as Record<string, unknown>)[key] !== null || key === "model" || key === "messages") continue;
+    copy ??= { ...body };
+    delete copy[key];
+  }
+  return (copy as ChatRequest | undefined) ?? body;
 }
 
 /** The operation's system template opens the conversation and its user template closes it. */

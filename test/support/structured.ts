@@ -55,6 +55,8 @@ export function structuredSuite(kind: StoreKind, onStarted: (started: Structured
         email_summary: { model: "oai/o4-mini", prompt: { system: "You help {{user.name}}.", user: "Summarise: {{email.body}}" } },
         system_only: { model: "oai/o4-mini", prompt: { system: "You help {{user.name}}." } },
         plain: { model: "oai/o4-mini" },
+        capped: { model: "oai/o4-mini", maxTokens: 100, temperature: 0.2 },
+        capped_anth: { model: "anth/claude-sonnet-4-5", maxTokens: 100 },
       },
     };
     gw = await startTestGateway(kind, config);
