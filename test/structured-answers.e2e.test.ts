@@ -7,7 +7,7 @@ import { structuredSuite } from "./support/structured.js";
 
 /**
  * Answers that are not plain JSON text on calls with an output schema (docs/api.md, "Structured
- * output"): tool calls, refusals and content that is not a string, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
+ * output"): several choices (`n`), tool calls, refusals and content that is not a string, through the official `openai` SDK and raw HTTP → the gateway → fake OpenAI
  * and Anthropic upstreams → the ledger in a real store. The shared gateway is in support/structured.ts.
  */
 
@@ -111,6 +111,41 @@ describe.each(STORE_KINDS)("structured output: answers that are not JSON text, o
       expect(upstreamCount() - before).toBe(2);
       expect(openai.requests.at(-1)!.body.messages[1]).toEqual({ role: "assistant", content: "(empty reply)" });
       expect(await rowFor(res.requestId)).toMatchObject({ outcome: "error", errorCode: "schema_validation", httpStatus: 422 });
+    });
+  });
+
+  describe("several choices (n > 1)", () => {
+    const choices = (...contents: string[]) => ({
+      kind: "ok" as const,
+      choices: contents.map((content, index) => ({ index, message: { role: "assistant", content }, finish_reason: "stop" })),
+    });
+    const VALID = '{"name":"Ada","tags":["math"]}';
+
+    it("checks every choice, and repairs when one that is not the first does not fit", async () => {
+      openai.push(choices(VALID, '{"name":42,"tags":[]}'), choices(VALID, VALID));
+      const before = upstreamCount();
+      const id = rid();
+      const completion = await gw.client().chat.completions.create({ model: "profile", n: 2, messages: [{ role: "user", content: "Describe Ada." }] }, { headers: { "x-request-id": id } });
+      expect(completion.choices.map((c) => c.message.content)).toEqual([VALID, VALID]);
+      expect(upstreamCount() - before).toBe(2);
+      const repair = openai.requests.at(-1)!.body;
+      expect(repair.n).toBe(2);
+      expect(repair.messages[1]).toEqual({ role: "assistant", content: '{"name":42,"tags":[]}' });
+      expect((await rowFor(id)).attempts.map((a) => a.purpose ?? null)).toEqual([null, "repair"]);
+    });
+
+    it("refuses with 422 naming the choice that does not fit, when the operation does not repair", async () => {
+      openai.push(choices(VALID, '{"name":"Ada","tags":"math"}'));
+      const res = await post({ model: "profile_strict", n: 2, messages: [{ role: "user", content: "Describe Ada." }] });
+      expect(res.status).toBe(422);
+      expect(res.json.error).toMatchObject({ code: "schema_validation", raw: '{"name":"Ada","tags":"math"}' });
+      expect(res.json.error.issues).toEqual([{ path: "tags", expected: "array", received: "string", message: expect.any(String) }]);
+    });
+
+    it("returns every choice wrapped in prose or a fence as its JSON alone", async () => {
+      openai.push(choices(VALID, "Sure!\n```json\n" + VALID + "\n```"));
+      const completion = await gw.client().chat.completions.create({ model: "profile", n: 2, messages: [{ role: "user", content: "Describe Ada." }] });
+      expect(completion.choices.map((c) => c.message.content)).toEqual([VALID, VALID]);
     });
   });
 });

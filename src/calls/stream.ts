@@ -8,9 +8,8 @@ import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
 import { holdChatGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { checkOutput, schemaValidationError } from "../structured/output.js";
 import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
-import type { OutputContract } from "./structured.js";
+import { StreamedAnswers, type OutputContract } from "./structured.js";
 import { StreamedToolCalls } from "./tool-calls.js";
 import { settle, settledCall, type CallRecord, type SettledCall } from "./settle.js";
 
@@ -62,7 +61,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
   const held = holdChatGuards(deps, ctx, prepared);
   if (held) await held;
   const { plan, record, body, contract } = prepared;
-  // An output schema reads the text of choice 0 from the objects.
+  // An output schema reads the text of each choice from the objects.
   const asText = options.chunksAsText === true && contract === undefined;
   const call = callCancellation(deps, ctx);
   let opened: Opened;
@@ -121,9 +120,7 @@ async function* relay(
     }
   };
   // Kept only when the answer must be checked against a schema at the end.
-  let text = contract ? "" : undefined;
-  // An answer that calls tools or refuses is not checked (see answersOtherwise in structured/output.ts).
-  let answeredOtherwise = false;
+  const answers = contract ? new StreamedAnswers() : undefined;
   let finished = false;
   // With `killSwitch.inFlight: cut`, a switch flipped on mid-stream ends it at the next chunk (or burst of them).
   const cutOnKill = deps.config.killSwitch.inFlight === "cut";
@@ -168,10 +165,9 @@ async function* relay(
           for (const choice of event.chunk.choices) {
             const content = choice.delta.content;
             if (choice.delta.tool_calls) keep(toolCalls.add(choice.index, choice.delta.tool_calls));
-            if (text !== undefined && choice.index === 0 && deltaAnswersOtherwise(choice.delta)) answeredOtherwise = true;
+            answers?.add(choice.index, choice.delta);
             if (!content) continue;
             keep(content);
-            if (text !== undefined && choice.index === 0) text += content;
           }
           yield { type: "chunk", chunk: event.chunk };
         }
@@ -182,11 +178,8 @@ async function* relay(
     // Only a stream that ended whole has tool calls to judge.
     record.toolCalls = toolCalls.tally(body.tools);
     await billDelivered();
-    if (contract && !answeredOtherwise) {
-      // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
-      const checked = checkOutput(contract.schema, text ?? null);
-      if (!checked.ok) throw schemaValidationError(text ?? null, checked.issues);
-    }
+    // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
+    if (contract) answers?.check(contract.schema);
     yield { type: "end", end: settledCall(settle(deps, ctx, record), model, record.attempts) };
   } catch (err) {
     finished = true;
@@ -207,15 +200,6 @@ async function* relay(
     }
     call.dispose();
   }
-}
-
-/** A delta with a tool call (or a legacy function call) or a refusal in it. */
-function deltaAnswersOtherwise(delta: ChatChunk["choices"][number]["delta"]): boolean {
-  return (
-    (Array.isArray(delta.tool_calls) && delta.tool_calls.length > 0) ||
-    (delta as { function_call?: unknown }).function_call != null ||
-    (typeof delta.refusal === "string" && delta.refusal !== "")
-  );
 }
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../routing/plan.js";
-import { outputContract } from "./structured.js";
+import { compileOutputSchema } from "../structured/schema.js";
+import { outputContract, StreamedAnswers } from "./structured.js";
 
 const plan: Plan = { operation: undefined, candidates: [], routeReason: undefined, named: true };
 const body = { model: "m", messages: [] };
@@ -24,5 +25,31 @@ describe("outputContract", () => {
     const withFormat = { ...body, response_format: { type: "json_schema", json_schema: { name: "person", schema: { type: "object", properties: { name: { type: "string" } } } } } };
     expect(outputContract(withFormat, undefined, plan)).toMatchObject({ clientFormat: true, repair: true });
     expect(outputContract(body, undefined, plan)).toBeUndefined();
+  });
+});
+
+describe("StreamedAnswers", () => {
+  const schema = compileOutputSchema("{name: string}");
+
+  it("checks every choice of an n > 1 stream, and names the first that does not fit", () => {
+    const answers = new StreamedAnswers();
+    answers.add(0, { content: '{"name":' });
+    answers.add(1, { content: '{"name":42}' });
+    answers.add(0, { content: '"Ada"}' });
+    expect(() => answers.check(schema)).toThrow(expect.objectContaining({ code: "schema_validation", details: expect.objectContaining({ raw: '{"name":42}' }) }));
+  });
+
+  it("passes when every choice fits, and leaves out choices that call tools or refuse", () => {
+    const answers = new StreamedAnswers();
+    answers.add(0, { content: '{"name":"Ada"}' });
+    answers.add(1, { tool_calls: [{ index: 0, function: { name: "f", arguments: "{}" } }] });
+    answers.add(2, { refusal: "no" });
+    expect(() => answers.check(schema)).not.toThrow();
+  });
+
+  it("refuses a stream that never sent choice 0, as an empty answer", () => {
+    const answers = new StreamedAnswers();
+    answers.add(1, { content: '{"name":"Ada"}' });
+    expect(() => answers.check(schema)).toThrow(expect.objectContaining({ code: "schema_validation", details: expect.objectContaining({ raw: "" }) }));
   });
 });

@@ -1,12 +1,12 @@
 import { Decimal } from "decimal.js";
 import { Cancellation } from "../core/cancel.js";
 import { abortedCallError, AirlockError } from "../core/errors.js";
-import type { ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
+import type { ChatChunk, ChatMessage, ChatRequest, ChatResult, Usage } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { Plan } from "../routing/plan.js";
 import { failureReason } from "../routing/retry.js";
 import { answersOtherwise, checkOutput, contentText, nativeResponseFormat, repairMessages, schemaInstruction, schemaValidationError } from "../structured/output.js";
-import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput } from "../structured/schema.js";
+import { compileOutputSchemaCached, type CompiledSchema, type OutputSchemaInput, type SchemaIssue } from "../structured/schema.js";
 import type { CallDeps } from "./context.js";
 import type { CallRecord } from "./settle.js";
 import { estimateUsage, generatedText } from "./usage.js";
@@ -97,10 +97,9 @@ export async function enforceShape(
   call: Cancellation,
   attemptTimeoutMs: number,
 ): Promise<ShapedResult> {
-  if (first.choices[0] && answersOtherwise(first.choices[0].message)) return { result: first, output: undefined };
-  const raw = contentText(first.choices[0]?.message.content);
-  const checked = checkOutput(contract.schema, raw);
-  if (checked.ok) return { result: asBareJson(first, raw, checked.value), output: checked.value };
+  const checked = checkChoices(contract.schema, first.choices);
+  if (checked.ok) return { result: asBareJson(first, checked.answers), output: checked.answers[0]?.value };
+  const { raw } = checked;
   if (!contract.repair) throw schemaValidationError(raw, checked.issues);
   // The repair is another upstream request: a kill switch flipped since the call began stops it too.
   const stopped = await deps.killSwitch.checkSettled(record.operation?.name);
@@ -124,15 +123,67 @@ export async function enforceShape(
   } finally {
     attempt.dispose();
   }
-  const fixedRaw = contentText(repaired.choices[0]?.message.content);
   const repairUsage = repaired.usageReported ? repaired.usage : await estimateUsage(repairRequest, generatedText(repaired));
   if (!repaired.usageReported) record.usageEstimated = true;
   record.usage = record.usage ? addUsage(record.usage, repairUsage) : repairUsage;
   // Asked to fix its answer, the model may still reach for a tool or decline: that answer goes to the caller as well.
-  if (repaired.choices[0] && answersOtherwise(repaired.choices[0].message)) return { result: { ...repaired, usage: record.usage }, output: undefined };
-  const fixed = checkOutput(contract.schema, fixedRaw);
-  if (!fixed.ok) throw schemaValidationError(fixedRaw, fixed.issues);
-  return { result: asBareJson({ ...repaired, usage: record.usage ?? repaired.usage }, fixedRaw, fixed.value), output: fixed.value };
+  const fixed = checkChoices(contract.schema, repaired.choices);
+  if (!fixed.ok) throw schemaValidationError(fixed.raw, fixed.issues);
+  return { result: asBareJson({ ...repaired, usage: record.usage ?? repaired.usage }, fixed.answers), output: fixed.answers[0]?.value };
+}
+
+/** A choice's checked answer: its text and parsed value; undefined for a choice that calls tools or refuses. */
+type CheckedAnswer = { raw: string; value: unknown } | undefined;
+
+type CheckedChoices = { ok: true; answers: CheckedAnswer[] } | { ok: false; raw: string | null; issues: SchemaIssue[] };
+
+/**
+ * Every choice is an answer the schema holds for (`n` > 1 asks for several), so each is checked; the
+ * first that does not fit is the one reported and repaired. No choice at all is an empty answer.
+ */
+function checkChoices(schema: CompiledSchema, choices: ChatResult["choices"]): CheckedChoices {
+  if (choices.length === 0) {
+    const checked = checkOutput(schema, null);
+    return checked.ok ? { ok: true, answers: [] } : { ok: false, raw: null, issues: checked.issues };
+  }
+  const answers: CheckedAnswer[] = [];
+  for (const choice of choices) {
+    if (answersOtherwise(choice.message)) {
+      answers.push(undefined);
+      continue;
+    }
+    const raw = contentText(choice.message.content);
+    const checked = checkOutput(schema, raw);
+    if (!checked.ok) return { ok: false, raw, issues: checked.issues };
+    answers.push({ raw: raw!, value: checked.value });
+  }
+  return { ok: true, answers };
+}
+
+/**
+ * A streamed answer's choices as they arrive, to be checked once the stream is whole: the same rules as
+ * checkChoices, with nothing to repair, since the chunks have gone out.
+ */
+export class StreamedAnswers {
+  /** By choice index; choice 0 is expected whatever arrives. */
+  private readonly choices = new Map<number, { text: string; otherwise: boolean }>([[0, { text: "", otherwise: false }]]);
+
+  add(index: number, delta: ChatChunk["choices"][number]["delta"]): void {
+    let choice = this.choices.get(index);
+    if (!choice) this.choices.set(index, (choice = { text: "", otherwise: false }));
+    if (answersOtherwise(delta)) choice.otherwise = true;
+    choice.text += contentText(delta.content) ?? "";
+  }
+
+  /** Throws `schema_validation` for the first choice, by index, that does not fit. */
+  check(schema: CompiledSchema): void {
+    for (const index of [...this.choices.keys()].sort((a, b) => a - b)) {
+      const choice = this.choices.get(index)!;
+      if (choice.otherwise) continue;
+      const checked = checkOutput(schema, choice.text);
+      if (!checked.ok) throw schemaValidationError(choice.text, checked.issues);
+    }
+  }
 }
 
 const REPAIR_ENDED = { deadline: "the request deadline passed while the answer was being repaired", left: "the client closed the request" };
@@ -140,13 +191,19 @@ const REPAIR_ENDED = { deadline: "the request deadline passed while the answer w
 /**
  * A valid answer wrapped in a code fence or prose is returned as the JSON alone, so that clients can
  * parse the content as it is; so is one that came as a list of parts, whose content was not a string.
+ * The result is copied only when a choice changes.
  */
-function asBareJson(result: ChatResult, raw: string | null, value: unknown): ChatResult {
-  const choice = result.choices[0];
-  if (!choice || raw === null) return result;
-  const exact = isExactJson(raw);
-  if (exact && typeof choice.message.content === "string") return result;
-  return { ...result, choices: [{ ...choice, message: { ...choice.message, content: exact ? raw : JSON.stringify(value) } }, ...result.choices.slice(1)] };
+function asBareJson(result: ChatResult, answers: readonly CheckedAnswer[]): ChatResult {
+  let choices: ChatResult["choices"] | undefined;
+  answers.forEach((answer, i) => {
+    const choice = result.choices[i]!;
+    if (answer === undefined) return;
+    const exact = isExactJson(answer.raw);
+    if (exact && typeof choice.message.content === "string") return;
+    choices ??= [...result.choices];
+    choices[i] = { ...choice, message: { ...choice.message, content: exact ? answer.raw : JSON.stringify(answer.value) } };
+  });
+  return choices ? { ...result, choices } : result;
 }
 
 function isExactJson(text: string): boolean {
