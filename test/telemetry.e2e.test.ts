@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type CliEntry, type GatewayProcess } from "./support/process.js";
 
 /** One OTLP/HTTP export request as the collector received it. */
 interface Export {
@@ -95,11 +95,11 @@ describe("telemetry and logs of a running gateway", () => {
   });
   afterAll(removeTempDirs);
 
-  async function start(extraEnv: Record<string, string>): Promise<{ gateway: GatewayProcess; adminKey: string }> {
+  async function start(extraEnv: Record<string, string>, entry: CliEntry = "source"): Promise<{ gateway: GatewayProcess; adminKey: string }> {
     const { cwd, dataDir } = await workspace();
     await seedDataDir(dataDir);
     const adminKey = randomAdminKey();
-    const gateway = await spawnGateway({ cwd, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, ...extraEnv }), args: ["--port", "0", "--host", "127.0.0.1"] });
+    const gateway = await spawnGateway({ cwd, entry, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, ...extraEnv }), args: ["--port", "0", "--host", "127.0.0.1"] });
     return { gateway, adminKey };
   }
 
@@ -111,9 +111,10 @@ describe("telemetry and logs of a running gateway", () => {
     });
   }
 
-  it("exports a GenAI span per call over OTLP/HTTP, and logs JSON lines without the prompt", async () => {
+  // The built bin too: it bundles the OpenTelemetry API, while the SDK it loads has its own copy.
+  it.each<CliEntry>(["source", "build"])("exports a GenAI span per call over OTLP/HTTP, and logs JSON lines without the prompt (%s)", async (entry) => {
     collector = await startCollector();
-    const { gateway, adminKey } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: "airlock-e2e" });
+    const { gateway, adminKey } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: "airlock-e2e" }, entry);
     const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
 
     const res = await chat(gateway, adminKey, marker);
@@ -140,6 +141,9 @@ describe("telemetry and logs of a running gateway", () => {
     expect(body.model.endsWith(`/${String(span.attrs["gen_ai.response.model"])}`)).toBe(true);
     expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(span.traceId).not.toMatch(/^0+$/);
+    // The ledger row names the exported trace.
+    const calls = await fetch(`${gateway.url}/admin/calls?limit=1`, { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(((await calls.json()) as { data: Array<{ requestId: string; traceId: string }> }).data[0]).toMatchObject({ requestId, traceId: span.traceId });
 
     expect(await gateway.stop()).toBe(0);
 

@@ -1,6 +1,13 @@
 import { SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
 
-export const tracer: Tracer = trace.getTracer("airlock");
+/**
+ * Airlock's tracer. Taken again once tracing starts: the built gateway carries its own copy of the
+ * OpenTelemetry API inside its bundle, while the SDK loaded from node_modules registers its provider
+ * through the copy beside it. A tracer taken before that registration belongs to the bundle's proxy,
+ * which nothing ever connects to the SDK, so every span would be a no-op; taken after it, the API
+ * finds the provider through the global registration that both copies share.
+ */
+export let tracer: Tracer = trace.getTracer("airlock");
 
 /** Runs `work` in a span of its own, marked as an error when it throws. For the governance stages, off the hot path. */
 export function inSpan<T>(name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
@@ -36,11 +43,13 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 200 })],
   });
   provider.register();
+  tracer = trace.getTracer("airlock");
   return {
     shutdown: async () => {
       await provider.forceFlush();
       await provider.shutdown();
       trace.disable();
+      tracer = trace.getTracer("airlock");
     },
   };
 }
