@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, ask, rawChat, routesSuite } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { enqueueDeliveries } from "../src/store/queries/webhooks.js";
 
 /** A webhook receiver on loopback: records what it gets, and answers with `status`, or never (`hang`). */
 interface Receiver {
@@ -154,5 +155,34 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     })();
     for (const row of recorded) expect(row).toMatchObject({ status: "pending", attempts: 1, lastError: "HTTP 503", deliveredAt: null });
     expect(Date.parse(recorded[0].nextAttemptAt)).toBeGreaterThan(Date.now() - 1_000);
+  });
+
+  it("keeps a hanging receiver's backlog from delaying another receiver's deliveries", async () => {
+    const hanging = await startReceiver("hang");
+    const healthy = await startReceiver();
+    receivers.push(hanging, healthy);
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "hangs", url: hanging.url }, { name: "answers", url: healthy.url }] } }));
+    // More events than one instance sends at once to a webhook: the hanging receiver's fill its own slots for 5 s.
+    const flips = 40;
+    for (let i = 0; i < flips; i++) expect((await api(gw, "POST", "/admin/kill-switch", { active: i % 2 === 0, reason: `flip ${i}` })).status).toBe(200);
+    const lastFlip = Date.now();
+    await until(() => healthy.received.length, (n) => n === flips, 4_000);
+    // Well within the 5 s a hanging attempt is given: none of the healthy receiver's deliveries waited for one.
+    expect(Date.now() - lastFlip).toBeLessThan(4_000);
+    expect(new Set(healthy.received.map((r) => r.json.data.reason)).size).toBe(flips);
+  });
+
+  it("ends a delivery queued for a webhook no longer configured as failed, saying why", async () => {
+    const healthy = await startReceiver();
+    receivers.push(healthy);
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "answers", url: healthy.url }] } }));
+    // As a restart with a renamed webhook leaves it: queued under a name this configuration no longer has.
+    await enqueueDeliveries(gw.plane.database.db, [{ id: "dlv_orphan", eventId: "evt_orphan", webhook: "renamed", event: "kill_switch.flipped", body: { text: "x" } }]);
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    await until(() => healthy.received.length, (n) => n === 1);
+    const orphan = async () => (await api(gw, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.find((d: any) => d.id === "dlv_orphan");
+    for (let i = 0; i < 200 && (await orphan()).status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await orphan()).toMatchObject({ status: "failed", attempts: 1, lastError: 'no webhook named "renamed" is configured any more' });
+    expect(healthy.received).toHaveLength(1);
   });
 });

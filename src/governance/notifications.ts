@@ -25,7 +25,10 @@ const MAX_ATTEMPTS = 8;
 const BASE_DELAY_MS = 1_000;
 /** A delivery is held this long by the instance sending it; past that, another may take it. */
 const LOCK_MS = 30_000;
-/** Deliveries one instance sends at once. */
+/**
+ * Deliveries one instance sends at once to each webhook. Each webhook has slots of its own: a receiver
+ * that hangs fills only its own, never the ones another receiver's deliveries wait for.
+ */
 const MAX_IN_FLIGHT = 16;
 
 /** Why a failed attempt is retried: the receiver may be down, overloaded or slow. A 4xx other than these will not change. */
@@ -50,7 +53,8 @@ export class Notifier {
   private readonly rounds = new Reloader(() =>
     this.sendDue().catch((err: unknown) => this.options.logger.warn({ err: message(err) }, "webhook delivery round failed; retried on the next")),
   );
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Deliveries under way, by webhook name. */
+  private readonly inFlight = new Map<string, number>();
   /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
   private readonly stopping = new AbortController();
 
@@ -79,21 +83,35 @@ export class Notifier {
     if (!this.closed) void this.rounds.reload();
   }
 
-  /** Claims what is due and sends it, each delivery on its own: a receiver that hangs holds up only its own. */
+  /** Claims what is due for each webhook and sends it, each delivery on its own: a receiver that hangs holds up only its own. */
   private async sendDue(): Promise<void> {
-    while (!this.closed && this.inFlight.size < MAX_IN_FLIGHT) {
-      const due = await claimDeliveries(this.options.db, MAX_IN_FLIGHT - this.inFlight.size, LOCK_MS);
+    const names = this.options.webhooks.map((hook) => hook.name);
+    for (const name of names) await this.sendDueTo(name);
+    // Deliveries queued for a webhook since removed from the configuration: each ends failed, saying why.
+    if (!this.closed) for (const delivery of await claimDeliveries(this.options.db, { notTo: names }, MAX_IN_FLIGHT, LOCK_MS)) await this.settle(delivery);
+  }
+
+  private async sendDueTo(webhook: string): Promise<void> {
+    for (;;) {
+      const free = MAX_IN_FLIGHT - (this.inFlight.get(webhook) ?? 0);
+      if (this.closed || free <= 0) return;
+      const due = await claimDeliveries(this.options.db, { to: webhook }, free, LOCK_MS);
       if (due.length === 0) return;
+      this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 0) + due.length);
       for (const delivery of due) {
-        const sending: Promise<void> = this.send(delivery)
-          .catch((err: unknown) => this.options.logger.warn({ err: message(err), delivery: delivery.id }, "could not record a webhook attempt; it is retried when its lock runs out"))
-          .finally(() => {
-            this.inFlight.delete(sending);
-            this.kick();
-          });
-        this.inFlight.add(sending);
+        void this.settle(delivery).finally(() => {
+          this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 1) - 1);
+          this.kick();
+        });
       }
     }
+  }
+
+  /** One attempt, recorded; never throws. */
+  private settle(delivery: ClaimedDelivery): Promise<void> {
+    return this.send(delivery).catch((err: unknown) =>
+      this.options.logger.warn({ err: message(err), delivery: delivery.id }, "could not record a webhook attempt; it is retried when its lock runs out"),
+    );
   }
 
   private async send(delivery: ClaimedDelivery): Promise<void> {

@@ -19,16 +19,20 @@ export interface ClaimedDelivery {
   attempts: number;
 }
 
+/** Whose deliveries to claim: one webhook's, or those of every webhook but these (ones no longer configured). */
+export type DeliveryLane = { to: string } | { notTo: readonly string[] };
+
 /**
- * Takes up to `limit` deliveries that are due and not held by another instance, holding them for
- * `lockMs`: an instance that dies mid-delivery lets them go when the lock runs out.
+ * Takes up to `limit` deliveries of `lane` that are due and not held by another instance, holding them
+ * for `lockMs`: an instance that dies mid-delivery lets them go when the lock runs out.
  */
-export async function claimDeliveries(db: Db, limit: number, lockMs: number): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: Db, lane: DeliveryLane, limit: number, lockMs: number): Promise<ClaimedDelivery[]> {
+  const whose = "to" in lane ? sql`webhook = ${lane.to}` : lane.notTo.length === 0 ? sql`true` : sql`webhook not in (${sql.join(lane.notTo.map((name) => sql`${name}`), sql`, `)})`;
   const result = await db.execute(sql`
     update ${webhookDeliveries} set locked_until = now() + ${lockMs}::int * interval '1 millisecond', attempts = attempts + 1
     where id in (
       select id from ${webhookDeliveries}
-      where status = 'pending' and next_attempt_at <= now() and (locked_until is null or locked_until < now())
+      where status = 'pending' and next_attempt_at <= now() and (locked_until is null or locked_until < now()) and ${whose}
       order by next_attempt_at limit ${limit} for update skip locked
     )
     returning id, event_id as "eventId", webhook, event, body, attempts`);
