@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { startFakeUpstream } from "./fakes/upstream.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type CliEntry, type GatewayProcess } from "./support/process.js";
 
 /** One OTLP/HTTP export request as the collector received it. */
@@ -24,6 +27,7 @@ interface OtlpSpan {
   kind: number;
   traceId: string;
   attributes?: Array<{ key: string; value: OtlpAnyValue }>;
+  status?: { code?: number; message?: string };
 }
 interface OtlpTraces {
   resourceSpans?: Array<{
@@ -95,9 +99,11 @@ describe("telemetry and logs of a running gateway", () => {
   });
   afterAll(removeTempDirs);
 
-  async function start(extraEnv: Record<string, string>, entry: CliEntry = "source"): Promise<{ gateway: GatewayProcess; adminKey: string }> {
+  /** A gateway in a fresh workspace, on the demo configuration unless `config` (YAML) is given. */
+  async function start(extraEnv: Record<string, string>, entry: CliEntry = "source", config?: string): Promise<{ gateway: GatewayProcess; adminKey: string }> {
     const { cwd, dataDir } = await workspace();
     await seedDataDir(dataDir);
+    if (config !== undefined) await writeFile(path.join(cwd, "airlock.config.yaml"), config);
     const adminKey = randomAdminKey();
     const gateway = await spawnGateway({ cwd, entry, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, ...extraEnv }), args: ["--port", "0", "--host", "127.0.0.1"] });
     return { gateway, adminKey };
@@ -157,6 +163,32 @@ describe("telemetry and logs of a running gateway", () => {
     // The prompt is in neither the logs nor the exported telemetry.
     expect(gateway.logs()).not.toContain(marker);
     for (const e of collector.exports) expect(e.raw).not.toContain(marker);
+  });
+
+  it("keeps an upstream's error text, which may quote the prompt, out of the failed call's span", async () => {
+    collector = await startCollector();
+    const upstream = await startFakeUpstream("openai");
+    try {
+      const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
+      // Many OpenAI-compatible servers quote the input they could not read.
+      upstream.push({ kind: "error", status: 400, body: { error: { message: `Could not parse the prompt: Please summarise ${marker} for me.`, type: "invalid_request_error" } } });
+      const config = [
+        `providers:\n  up: { type: openai-compatible, baseUrl: "${upstream.url}", apiKey: "sk-test" }`,
+        `models:\n  - { id: "up/gpt", price: { input: "1", output: "2", per: "1M" } }`,
+        `operations:\n  chat_message: { model: "up/gpt" }`,
+      ].join("\n");
+      const { gateway, adminKey } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url }, "source", config);
+      const res = await chat(gateway, adminKey, marker);
+      expect(res.status).toBe(400);
+
+      const span = await until("the failed call's span", () => spansOf(collector!.exports).find((s) => s.attrs["error.type"] !== undefined));
+      expect(span.attrs["error.type"]).toBe("invalid_request");
+      expect(span.status).toMatchObject({ code: 2, message: "invalid_request" });
+      expect(await gateway.stop()).toBe(0);
+      for (const e of collector.exports) expect(e.raw).not.toContain(marker);
+    } finally {
+      await upstream.close();
+    }
   });
 
   it("without OTEL_EXPORTER_OTLP_ENDPOINT serves normally and exports nothing", async () => {

@@ -198,7 +198,9 @@ function endSpan(record: CallRecord, usage: Usage, cost: string, operation: stri
   if (operation) span.setAttribute("airlock.operation", operation);
   if (record.error) {
     span.setAttribute("error.type", record.error.code);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: record.error.message });
+    // The code, not the message: an upstream's message may quote the request (a parse error quotes the
+    // prompt it could not read), and prompt text never leaves for a tracing backend. The ledger keeps the code too.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: record.error.code });
   }
   span.end();
 }
