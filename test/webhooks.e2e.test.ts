@@ -172,6 +172,23 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(new Set(healthy.received.map((r) => r.json.data.reason)).size).toBe(flips);
   });
 
+  it("sends the credentials of a URL such as https://user:password@host as Basic authentication, and never shows them", async () => {
+    const protectedReceiver = await startReceiver();
+    receivers.push(protectedReceiver);
+    const withCredentials = protectedReceiver.url.replace("http://", "http://airlock:pa%24%24word-7@");
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "guarded", url: `${withCredentials}/hook` }] } }));
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    await until(() => protectedReceiver.received.length, (n) => n === 1);
+    const [request] = protectedReceiver.received;
+    expect(request!.path).toBe("/hook");
+    expect(request!.headers.authorization).toBe(`Basic ${Buffer.from("airlock:pa$$word-7").toString("base64")}`);
+    const deliveries = async () => (await api(gw, "GET", "/admin/webhooks/deliveries?limit=5")).body.data;
+    for (let i = 0; i < 200 && (await deliveries())[0].status !== "delivered"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const listed = await deliveries();
+    expect(listed[0]).toMatchObject({ status: "delivered", lastStatus: 200, lastError: null });
+    expect(JSON.stringify(listed)).not.toContain("word-7");
+  });
+
   it("ends a delivery queued for a webhook no longer configured as failed, saying why", async () => {
     const healthy = await startReceiver();
     receivers.push(healthy);
