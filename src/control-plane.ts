@@ -35,7 +35,7 @@ import { FinanceBook } from "./ledger/finance-book.js";
 import { ChangeControl } from "./governance/change-control.js";
 import { checkChange } from "./governance/change-checks.js";
 import { estimateImpact } from "./governance/impact.js";
-import { Notifier } from "./governance/notifications.js";
+import { killSwitchFlipped, Notifier } from "./governance/notifications.js";
 import { AuditLog } from "./governance/audit-log.js";
 import type { Directives } from "./governance/directives/directives.js";
 import { createGovernance, type Governance } from "./governance/pipeline.js";
@@ -383,7 +383,7 @@ export class ControlPlane {
       throw new AirlockError("not_found", `unknown operation "${input.operation}"`, { param: "operation" });
     }
     const flipped = await this.killSwitch.flip(input, { keyId: actor.keyId, kind: actor.kind });
-    this.notifier.notify("kill_switch.flipped", { active: input.active, scope: input.operation ? `operation:${input.operation}` : "global", reason: input.reason, by: actor.keyId });
+    this.notifier.notify("kill_switch.flipped", killSwitchFlipped(input, actor.keyId));
     return flipped;
   }
 

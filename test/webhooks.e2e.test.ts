@@ -1,10 +1,13 @@
 import { createHmac } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import path from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, ask, rawChat, routesSuite } from "./support/routing.js";
-import { STORE_KINDS } from "./support/stores.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
 import { enqueueDeliveries } from "../src/store/queries/webhooks.js";
 
 /** A webhook receiver on loopback: records what it gets, and answers with `status`, or never (`hang`). */
@@ -202,4 +205,75 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(await orphan()).toMatchObject({ status: "failed", attempts: 1, lastError: 'no webhook named "renamed" is configured any more' });
     expect(healthy.received).toHaveLength(1);
   });
+});
+
+/**
+ * The CLI flips the kill switch through the store itself when no gateway answers. It knows no webhooks,
+ * so it queues the event for every webhook, and a gateway sends it on: at once to a gateway on the same
+ * PostgreSQL, or at the next start of the gateway on an embedded store's data directory.
+ */
+describe.each(STORE_KINDS)("webhooks of a kill switch flip the CLI wrote to the %s store", (kind) => {
+  const receivers: Receiver[] = [];
+  afterEach(async () => {
+    await killAll();
+    for (const receiver of receivers.splice(0)) await receiver.close();
+  });
+  afterAll(removeTempDirs);
+
+  it("reach each webhook that listens, once, in its format", async () => {
+    const json = await startReceiver();
+    const slack = await startReceiver();
+    const notListening = await startReceiver();
+    receivers.push(json, slack, notListening);
+    const { cwd, dataDir } = await workspace();
+    await writeFile(
+      path.join(cwd, "airlock.config.yaml"),
+      [
+        "providers: { demo: { type: mock } }",
+        'models: [{ id: "demo/m", price: { input: "1", output: "2", per: "1M" } }]',
+        "notifications:",
+        "  webhooks:",
+        `    - { name: ops, url: "${json.url}/ops", secret: "whsec-cli" }`,
+        `    - { name: chat, url: "${slack.url}/chat", format: slack, events: [kill_switch.flipped] }`,
+        `    - { name: budgets, url: "${notListening.url}/budgets", events: [budget.exhausted] }`,
+      ].join("\n"),
+    );
+    const scratch = kind === "postgres" ? await createScratchDatabase() : undefined;
+    try {
+      const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch?.href });
+      // No gateway answers where the CLI looks (an operator's own machine): it writes to the store itself.
+      const cliEnv = { ...env, AIRLOCK_URL: "http://127.0.0.1:9" };
+      let gateway: GatewayProcess;
+      if (kind === "postgres") {
+        gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+        const flip = await runCli(["kill-switch", "on", "--reason", "cli drill"], { cwd, env: { ...cliEnv, AIRLOCK_DATA_DIR: path.join(cwd, "cli-data") } });
+        expect(flip).toMatchObject({ code: 0, stderr: "" });
+        expect(flip.stdout).toContain("no gateway running");
+      } else {
+        await seedDataDir(dataDir);
+        const flip = await runCli(["kill-switch", "on", "--reason", "cli drill"], { cwd, env: cliEnv });
+        expect(flip).toMatchObject({ code: 0, stderr: "" });
+        gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+      }
+
+      await until(() => json.received.length + slack.received.length, (n) => n >= 2);
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // a poll later, nothing more may arrive
+      expect(json.received).toHaveLength(1);
+      const [event] = json.received;
+      expect(event!.json).toMatchObject({ type: "kill_switch.flipped", data: { active: true, scope: "global", reason: "cli drill", by: expect.stringMatching(/^cli:/) } });
+      expect(event!.headers["x-airlock-event-id"]).toBe(event!.json.id);
+      expect(event!.headers["x-airlock-signature"]).toBe(`sha256=${createHmac("sha256", "whsec-cli").update(event!.body).digest("hex")}`);
+      expect(slack.received.map((r) => r.json.text)).toEqual([expect.stringMatching(/^Airlock: kill switch ON for all calls by cli:.*: cli drill$/)]);
+      expect(slack.received[0]!.headers["x-airlock-event-id"]).toBe(event!.json.id);
+      expect(notListening.received).toHaveLength(0);
+
+      const res = await fetch(`${gateway.url}/admin/webhooks/deliveries?limit=10`, { headers: { authorization: `Bearer ${env.AIRLOCK_ADMIN_KEY}` } });
+      const deliveries = ((await res.json()) as { data: Array<{ webhook: string; status: string }> }).data;
+      expect(deliveries.map((d) => [d.webhook, d.status]).sort()).toEqual([["chat", "delivered"], ["ops", "delivered"]]);
+      expect(await gateway.stop()).toBe(0);
+    } finally {
+      await killAll();
+      if (scratch) await dropScratchDatabase(scratch);
+    }
+  }, 60_000);
 });

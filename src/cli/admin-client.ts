@@ -5,6 +5,7 @@ import { newKeySchema } from "../auth/new-key.js";
 import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
+import { killSwitchFlipped, queueForEveryWebhook } from "../governance/notifications.js";
 import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
 import { BudgetBook, type BudgetStatus } from "../guards/budget-book.js";
 import type { Principal } from "../auth/principal.js";
@@ -259,7 +260,12 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       if (input.operation !== undefined && !(await allRoutes(database.db)).some((route) => route.name === input.operation)) {
         throw new CliError(`not_found: unknown operation "${input.operation}"`);
       }
-      return killSwitch.flip(input, cliActor());
+      const flipped = await killSwitch.flip(input, cliActor());
+      // No gateway is there to raise the event: it is queued for the first gateway with webhooks to send on.
+      await queueForEveryWebhook(database.db, "kill_switch.flipped", killSwitchFlipped(input, cliActor().keyId)).catch(() => {
+        throw new CliError("the kill switch was written, but the store refused its kill_switch.flipped webhook event: no webhook will hear of this flip");
+      });
+      return flipped;
     },
     approvals: async (status) => {
       await expireChangeRequests(database.db);

@@ -4,7 +4,7 @@ import { newId } from "../core/ids.js";
 import { Reloader } from "../core/reloader.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { claimDeliveries, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, type ClaimedDelivery } from "../store/queries/webhooks.js";
+import { claimDeliveries, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, removeDelivery, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
 import type { WebhookDeliveryRow } from "../store/schema/index.js";
 
 export const NOTIFICATION_EVENTS = ["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"] as const;
@@ -68,14 +68,19 @@ export class Notifier {
 
   /** Queues the event for every webhook that listens for it. Never throws, never waits. */
   notify(type: NotificationEvent, data: Record<string, unknown>): void {
-    const hooks = this.options.webhooks.filter((hook) => !hook.events || hook.events.includes(type));
-    if (hooks.length === 0 || this.closed) return;
-    const event = { id: newId("evt"), type, ts: new Date().toISOString(), data };
-    const rows = hooks.map((hook) => ({ id: newId("dlv"), eventId: event.id, webhook: hook.name, event: type, body: bodyFor(hook.format, event) }));
+    const rows = this.deliveriesOf(envelope(type, data), () => newId("dlv"));
+    if (rows.length === 0 || this.closed) return;
     enqueueDeliveries(this.options.db, rows).then(
       () => this.kick(),
       (err: unknown) => this.options.logger.error({ err: message(err), event: type }, "could not queue a webhook event"),
     );
+  }
+
+  /** One delivery of the event to each webhook that listens for it, in that webhook's format. */
+  private deliveriesOf(event: EventEnvelope, idFor: (webhook: string) => string): NewDelivery[] {
+    return this.options.webhooks
+      .filter((hook) => !hook.events || hook.events.includes(event.type))
+      .map((hook) => ({ id: idFor(hook.name), eventId: event.id, webhook: hook.name, event: event.type, body: bodyFor(hook.format, event) }));
   }
 
   /** Sends what is due now. */
@@ -85,10 +90,27 @@ export class Notifier {
 
   /** Claims what is due for each webhook and sends it, each delivery on its own: a receiver that hangs holds up only its own. */
   private async sendDue(): Promise<void> {
+    await this.fanOut();
     const names = this.options.webhooks.map((hook) => hook.name);
     for (const name of names) await this.sendDueTo(name);
     // Deliveries queued for a webhook since removed from the configuration: each ends failed, saying why.
-    if (!this.closed) for (const delivery of await claimDeliveries(this.options.db, { notTo: names }, MAX_IN_FLIGHT, LOCK_MS)) await this.settle(delivery);
+    if (!this.closed) for (const delivery of await claimDeliveries(this.options.db, { notTo: [...names, EVERY_WEBHOOK] }, MAX_IN_FLIGHT, LOCK_MS)) await this.settle(delivery);
+  }
+
+  /**
+   * Turns each event queued for every webhook (see queueForEveryWebhook) into one delivery per webhook
+   * that listens. The deliveries' ids come from the event's row, so an instance that dies half way
+   * leaves nothing that the next one to take the row would queue twice.
+   */
+  private async fanOut(): Promise<void> {
+    while (!this.closed) {
+      const queued = await claimDeliveries(this.options.db, { to: EVERY_WEBHOOK }, MAX_IN_FLIGHT, LOCK_MS);
+      if (queued.length === 0) return;
+      for (const row of queued) {
+        await enqueueDeliveries(this.options.db, this.deliveriesOf(row.body as EventEnvelope, (webhook) => `${row.id}.${webhook}`));
+        await removeDelivery(this.options.db, row.id);
+      }
+    }
   }
 
   private async sendDueTo(webhook: string): Promise<void> {
@@ -162,6 +184,27 @@ interface EventEnvelope {
   type: NotificationEvent;
   ts: string;
   data: Record<string, unknown>;
+}
+
+function envelope(type: NotificationEvent, data: Record<string, unknown>): EventEnvelope {
+  return { id: newId("evt"), type, ts: new Date().toISOString(), data };
+}
+
+/** The webhook name of an event queued for every webhook; no configured name can be it. */
+const EVERY_WEBHOOK = "*";
+
+/**
+ * Queues an event from a process that does not know the gateways' webhooks: the CLI writing to the
+ * store itself. The first gateway with webhooks to see it queues one delivery per webhook that listens.
+ */
+export async function queueForEveryWebhook(db: Db, type: NotificationEvent, data: Record<string, unknown>): Promise<void> {
+  const event = envelope(type, data);
+  await enqueueDeliveries(db, [{ id: newId("dlv"), eventId: event.id, webhook: EVERY_WEBHOOK, event: type, body: event }]);
+}
+
+/** What `kill_switch.flipped` tells, wherever the flip was made. */
+export function killSwitchFlipped(flip: { active: boolean; operation?: string; reason: string }, by: string): Record<string, unknown> {
+  return { active: flip.active, scope: flip.operation ? `operation:${flip.operation}` : "global", reason: flip.reason, by };
 }
 
 /** The generic JSON envelope, or a chat message: Slack reads `text`, Discord reads `content`. */

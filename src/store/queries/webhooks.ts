@@ -1,13 +1,18 @@
-import { desc, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { webhookDeliveries, type WebhookDeliveryRow } from "../schema/index.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDelivery = Pick<WebhookDeliveryRow, "id" | "eventId" | "webhook" | "event" | "body">;
 
+/** Queues deliveries; one whose id is already queued is left as it is (an event fanned out again after a crash). */
 export async function enqueueDeliveries(db: Db, rows: NewDelivery[]): Promise<void> {
   if (rows.length === 0) return;
-  await db.insert(webhookDeliveries).values(rows.map((row) => ({ ...row, status: "pending" as const })));
+  await db.insert(webhookDeliveries).values(rows.map((row) => ({ ...row, status: "pending" as const }))).onConflictDoNothing();
+}
+
+export async function removeDelivery(db: Db, id: string): Promise<void> {
+  await db.delete(webhookDeliveries).where(eq(webhookDeliveries.id, id));
 }
 
 export interface ClaimedDelivery {
