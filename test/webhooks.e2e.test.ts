@@ -17,7 +17,7 @@ interface Receiver {
   close(): Promise<void>;
 }
 
-async function startReceiver(answer: number | "hang" = 200): Promise<Receiver> {
+async function startReceiver(answer: number | "hang" = 200, headers: Record<string, string> = {}): Promise<Receiver> {
   const received: Receiver["received"] = [];
   const held: ServerResponse[] = [];
   const server: Server = createServer((req, res) => {
@@ -26,7 +26,7 @@ async function startReceiver(answer: number | "hang" = 200): Promise<Receiver> {
     req.on("end", () => {
       received.push({ path: req.url ?? "/", headers: req.headers, body, json: JSON.parse(body) });
       if (answer === "hang") held.push(res);
-      else res.writeHead(answer).end();
+      else res.writeHead(answer, headers).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -186,10 +186,23 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(request!.path).toBe("/hook");
     expect(request!.headers.authorization).toBe(`Basic ${Buffer.from("airlock:pa$$word-7").toString("base64")}`);
     const deliveries = async () => (await api(gw, "GET", "/admin/webhooks/deliveries?limit=5")).body.data;
-    for (let i = 0; i < 200 && (await deliveries())[0].status !== "delivered"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 200 && (await deliveries())[0]?.status !== "delivered"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     const listed = await deliveries();
     expect(listed[0]).toMatchObject({ status: "delivered", lastStatus: 200, lastError: null });
     expect(JSON.stringify(listed)).not.toContain("word-7");
+  });
+
+  it("does not follow a receiver's redirect: the delivery fails with its status instead of counting a bodiless GET as delivered", async () => {
+    const moved = await startReceiver(301, { location: "/new-home" });
+    receivers.push(moved);
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "moved", url: `${moved.url}/old-home`, secret: "whsec-moved" }] } }));
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    const deliveries = async () => (await api(gw, "GET", "/admin/webhooks/deliveries?limit=5")).body.data;
+    for (let i = 0; i < 200 && (await deliveries())[0]?.status !== "failed"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // A 3xx will not change by itself: it ends the delivery at once, saying what to do.
+    expect((await deliveries())[0]).toMatchObject({ status: "failed", attempts: 1, lastStatus: 301, deliveredAt: null });
+    expect((await deliveries())[0].lastError).toMatch(/^HTTP 301: redirects are not followed/);
+    expect(moved.received.map((r) => r.path)).toEqual(["/old-home"]);
   });
 
   it("ends a delivery queued for a webhook no longer configured as failed, saying why", async () => {

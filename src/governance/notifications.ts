@@ -152,10 +152,13 @@ export class Notifier {
     if (authorization) headers.authorization = authorization;
     let status: number | null = null;
     try {
-      const res = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 5_000), this.stopping.signal]) });
+      // Redirects are not followed: fetch would turn the POST into a GET without its body (301, 302), and the
+      // receiver's 200 to that would count as delivered; or send the body and its signature on to another host.
+      const res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 5_000), this.stopping.signal]) });
       status = res.status;
       await res.arrayBuffer().catch(() => undefined);
       if (res.ok) return markDelivered(this.options.db, delivery.id, res.status);
+      if (status >= 300 && status < 400) throw new Error(`HTTP ${status}: redirects are not followed; set the webhook's url to where the receiver is now`);
       throw new Error(`HTTP ${res.status}`);
     } catch (err) {
       if (this.stopping.signal.aborted) return;
