@@ -205,6 +205,36 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(moved.received.map((r) => r.path)).toEqual(["/old-home"]);
   });
 
+  it("does not read a receiver's answer body: one that never ends neither holds the delivery nor fills memory", async () => {
+    // Answers 200, then sends 64 KB every 10 ms for as long as the connection stays open.
+    let answeredAt = 0;
+    let sent = 0;
+    let closedAt: Promise<number> = new Promise(() => undefined);
+    const server = createServer((req, res) => {
+      req.resume().on("end", () => {
+        res.writeHead(200, { "content-type": "text/plain" });
+        answeredAt = Date.now();
+        const chunk = Buffer.alloc(64 * 1024, 97);
+        const timer = setInterval(() => {
+          sent += chunk.length;
+          res.write(chunk);
+        }, 10);
+        closedAt = new Promise((resolve) => res.on("close", () => (clearInterval(timer), resolve(Date.now()))));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    receivers.push({ url: "", received: [], close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) });
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "chatty", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` }] } }));
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    await until(() => answeredAt, (at) => at > 0);
+    // Let go at once, not after the 5 s an attempt may take, and with next to nothing of the body read.
+    expect((await closedAt) - answeredAt).toBeLessThan(1_000);
+    expect(sent).toBeLessThan(8 * 1024 * 1024);
+    const deliveries = async () => (await api(gw, "GET", "/admin/webhooks/deliveries?limit=5")).body.data;
+    for (let i = 0; i < 200 && (await deliveries())[0]?.status !== "delivered"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await deliveries())[0]).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200 });
+  });
+
   it("ends a delivery queued for a webhook no longer configured as failed, saying why", async () => {
     const healthy = await startReceiver();
     receivers.push(healthy);

@@ -156,7 +156,9 @@ export class Notifier {
       // receiver's 200 to that would count as delivered; or send the body and its signature on to another host.
       const res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 5_000), this.stopping.signal]) });
       status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
+      // The answer's body says nothing Airlock needs: it is let go unread, since reading it whole would hold
+      // all of it in memory, however large a receiver made it, and wait for it as long as it took.
+      await res.body?.cancel().catch(() => undefined);
       if (res.ok) return markDelivered(this.options.db, delivery.id, res.status);
       if (status >= 300 && status < 400) throw new Error(`HTTP ${status}: redirects are not followed; set the webhook's url to where the receiver is now`);
       throw new Error(`HTTP ${res.status}`);
