@@ -191,6 +191,23 @@ describe("telemetry and logs of a running gateway", () => {
     }
   });
 
+  it("logs one access line for a request no route serves, as for any other", async () => {
+    const { gateway, adminKey } = await start({});
+    const headers = { authorization: `Bearer ${adminKey}`, "content-type": "application/json", "x-request-id": "lost-client-1" };
+    // A client whose base URL lacks /v1, and a method no route takes.
+    const missing = await fetch(`${gateway.url}/chat/completions?api-version=1`, { method: "POST", headers, body: JSON.stringify({ model: "chat_message", messages: [] }) });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
+    expect(missing.headers.get("x-request-id")).toBe("lost-client-1");
+    expect((await fetch(`${gateway.url}/v1/chat/completions`, { method: "DELETE", headers: { authorization: headers.authorization } })).status).toBe(404);
+    expect(await gateway.stop()).toBe(0);
+    const lines = gateway.logLines().filter((l) => l.msg === "request");
+    expect(lines).toEqual([
+      expect.objectContaining({ requestId: "lost-client-1", method: "POST", path: "/chat/completions", status: 404, code: "not_found" }),
+      expect.objectContaining({ method: "DELETE", path: "/v1/chat/completions", status: 404, code: "not_found" }),
+    ]);
+  });
+
   it("without OTEL_EXPORTER_OTLP_ENDPOINT serves normally and exports nothing", async () => {
     collector = await startCollector();
     const { gateway, adminKey } = await start({});

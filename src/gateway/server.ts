@@ -75,8 +75,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   const router = Router<HTTPVersion.V1>({
     ignoreTrailingSlash: true,
     maxParamLength: ROUTE_PARAM_MAX_LENGTH,
-    defaultRoute: (req, res) => sendError(res, new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`), { "x-request-id": requestIdOf(req) }),
+    // Through run like any route, so that a request no route serves (a client whose base URL lacks /v1) has its access-log line too.
+    defaultRoute: (req, res) => run(noRoute, req, res, {}, {}),
   });
+  const noRoute: Handler = (req) => Promise.reject(new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`));
   const routes: Array<[string, string, Handler]> = [
     ["GET", "/", dashboard.page()],
     ["GET", "/dashboard/app.css", dashboard.stylesheet()],
