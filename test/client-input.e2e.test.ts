@@ -84,6 +84,31 @@ describe.each(STORE_KINDS)("client input on %s", (kind) => {
     ["a tool call whose function is null", [{ role: "user", content: "hi" }, { role: "assistant", tool_calls: [{ id: "c", type: "function", function: null }] }], "messages[1].tool_calls[0].function"],
   ];
 
+  const badOptions: Array<[string, Record<string, unknown>, string]> = [
+    ["a temperature that is text", { temperature: "text" }, "temperature"],
+    ["max_tokens as a string", { max_tokens: "100000" }, "max_tokens"],
+    ["max_completion_tokens of 0", { max_completion_tokens: 0 }, "max_completion_tokens"],
+    ["a fractional n", { n: 1.5 }, "n"],
+    ["tools that are text", { tools: "text" }, "tools"],
+    ["a function tool without a name", { tools: [{ type: "function", function: {} }] }, "tools[0].function"],
+    ["a stop list holding a number", { stop: ["END", 3] }, "stop"],
+  ];
+
+  it.each(badOptions)("refuses %s with 400 naming it, before any upstream", async (_case, options, param) => {
+    const sentBefore = anthropic.requests.length + gemini.requests.length + openai.requests.length;
+    for (const model of ["oai/o4-mini", "anth/claude-sonnet-4-5"]) {
+      const res = await post({ model, messages: [{ role: "user", content: "hi" }], ...options }, `opt-${kind}-${param.replace(/[^a-z0-9]/gi, "")}-${model.slice(0, 3)}`);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "invalid_request", param });
+    }
+    expect(anthropic.requests.length + gemini.requests.length + openai.requests.length).toBe(sentBefore);
+  });
+
+  it("still takes these options as numbers, lists and nulls", async () => {
+    const res = await post({ model: "oai/o4-mini", messages: [{ role: "user", content: "hi" }], temperature: 0.2, top_p: null, max_tokens: 64, n: 1, stop: ["END"], tools: [{ type: "function", function: { name: "f" } }] }, `opt-${kind}-ok`);
+    expect(res.status).toBe(200);
+  });
+
   it.each(malformed)("refuses %s with 400 naming the param, before any upstream, and records the refusal", async (_case, messages, param) => {
     const requestId = `bad-${kind}-${param.replace(/[^a-z0-9]/gi, "")}-${messages.length}`;
     const sentBefore = anthropic.requests.length + gemini.requests.length + openai.requests.length;

@@ -8,6 +8,13 @@ import { AirlockError } from "../core/errors.js";
  */
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
+/** Sampling options that are numbers when sent (null reads as not sent). */
+const NUMBER_OPTIONS = ["temperature", "top_p", "presence_penalty", "frequency_penalty"] as const;
+/**
+ * Counts that are whole numbers of at least 1 when sent. The guards reserve for `max_tokens`: a string
+ * there would not bound the answer they reserved for.
+ */
+const COUNT_OPTIONS = ["max_tokens", "max_completion_tokens", "n"] as const;
 
 export type ChatBody = Record<string, unknown> & { model?: string; stream?: unknown; stream_options?: unknown };
 
@@ -19,7 +26,36 @@ export function validateChat(body: unknown): ChatBody {
   if (!Array.isArray(body.messages)) throw new AirlockError("invalid_request", "messages must be a non-empty array", { param: "messages" });
   body.messages.forEach(checkMessage);
   if (body.stream !== undefined && typeof body.stream !== "boolean") throw new AirlockError("invalid_request", "stream must be a boolean", { param: "stream" });
+  checkOptions(body);
   return body as ChatBody;
+}
+
+function checkOptions(body: Record<string, unknown>): void {
+  for (const name of NUMBER_OPTIONS) {
+    const value = body[name];
+    if (value !== undefined && value !== null && (typeof value !== "number" || !Number.isFinite(value))) throw new AirlockError("invalid_request", `${name} must be a number`, { param: name });
+  }
+  for (const name of COUNT_OPTIONS) {
+    const value = body[name];
+    if (value !== undefined && value !== null && !(Number.isSafeInteger(value) && (value as number) >= 1)) throw new AirlockError("invalid_request", `${name} must be a whole number of at least 1`, { param: name });
+  }
+  const { tools, stop } = body;
+  if (tools !== undefined && tools !== null) {
+    if (!Array.isArray(tools)) throw new AirlockError("invalid_request", "tools must be an array", { param: "tools" });
+    tools.forEach(checkTool);
+  }
+  if (stop !== undefined && stop !== null && typeof stop !== "string" && !(Array.isArray(stop) && stop.every((s) => typeof s === "string"))) {
+    throw new AirlockError("invalid_request", "stop must be a string or an array of strings", { param: "stop" });
+  }
+}
+
+/** A function tool needs a named function, which every adapter translates; other kinds go to the adapters that take them. */
+function checkTool(tool: unknown, i: number): void {
+  const at = `tools[${i}]`;
+  if (!isObject(tool) || typeof tool.type !== "string") throw new AirlockError("invalid_request", `${at} must be an object with a type`, { param: at });
+  if (tool.type === "function" && !(isObject(tool.function) && typeof tool.function.name === "string")) {
+    throw new AirlockError("invalid_request", `${at}.function must be an object with a name`, { param: `${at}.function` });
+  }
 }
 
 function checkMessage(message: unknown, i: number): void {
