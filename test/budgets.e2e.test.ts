@@ -1,4 +1,5 @@
 import { sql } from "drizzle-orm";
+import { toFile } from "openai";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
@@ -283,11 +284,18 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
 
   it("steps a LOW-criticality operation down to the cheap tier once its budget passes the warning amount, and never a HIGH one", async () => {
     const cheap = { id: "p2/m2", price: { input: "0", output: "1", per: "1M" as const } };
+    const embedder = { id: "p3/embed", kind: "embedding" as const, price: { input: "0.02", per: "1M" as const } };
+    const whisper = { id: "p3/whisper", kind: "transcription" as const, price: { input: "0", output: "0", audioMinute: "0.006", per: "1M" as const } };
     const gw = await gateway(
       config({
-        models: [CENT_MODEL, cheap],
+        models: [CENT_MODEL, cheap, embedder, whisper],
         tiers: { cheap: "p2/m2" },
-        operations: { digest: { model: "p1/m1", criticality: "LOW" }, billing: { model: "p1/m1", criticality: "HIGH" } },
+        operations: {
+          digest: { model: "p1/m1", criticality: "LOW" },
+          billing: { model: "p1/m1", criticality: "HIGH" },
+          recall: { model: "p3/embed", criticality: "LOW" },
+          notes: { model: "p3/whisper", criticality: "LOW" },
+        },
         budgets: [{ name: "monthly", scope: "global", window: "monthly", limit: "10", warnAt: "0.02" }],
         budgeting: { ...fast, stepDownLowCriticality: true },
       }),
@@ -300,6 +308,14 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const stepped = await centCall(gw, gw.adminKey, { model: "digest" });
     expect(stepped.headers.get("x-airlock-model")).toBe("p2/m2");
     expect(await rowOf(gw, stepped.headers.get("x-request-id")!)).toMatchObject({ model: "p2/m2", routeReason: "budget_step_down", operation: "digest" });
+    // The cheap tier is a chat model: embeddings and audio under the same budget stay on their own models.
+    const recall = await gw.client().embeddings.create({ model: "recall", input: "hello", encoding_format: "float" }).withResponse();
+    expect(recall.response.headers.get("x-airlock-model")).toBe("p3/embed");
+    expect(await rowOf(gw, recall.response.headers.get("x-request-id")!)).toMatchObject({ model: "p3/embed", routeReason: null, operation: "recall" });
+    const notes = await gw.client().audio.transcriptions.create({ model: "notes", file: await toFile(Buffer.from("RIFF"), "note.wav") }).withResponse();
+    expect(notes.response.headers.get("x-airlock-model")).toBe("p3/whisper");
+    expect(upstreams[1].requests.map((r) => r.path)).not.toContain("/v1/audio/transcriptions");
+    expect(upstreams[1].requests.map((r) => r.path)).not.toContain("/v1/embeddings");
     // A HIGH operation runs under an approval grant (see grants.e2e.test.ts).
     expect((await api(gw, "POST", "/admin/grants", { keyId: BOOTSTRAP_ADMIN_ID, operation: "billing", maxCalls: 5 })).status).toBe(201);
     const high = await centCall(gw, gw.adminKey, { model: "billing" });

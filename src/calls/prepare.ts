@@ -5,7 +5,7 @@ import { modelLabel, modelNameProblem } from "../core/model-name.js";
 import type { ChatMessage, ChatRequest } from "../providers/spec.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import type { ExecuteOptions } from "../routing/execute.js";
-import { planCall, stepDown, type Endpoint, type Plan } from "../routing/plan.js";
+import { kindServes, planCall, stepDown, type Endpoint, type Plan } from "../routing/plan.js";
 import { pinKey } from "../routing/sessions.js";
 import { tracer } from "../telemetry/tracing.js";
 import type { CallContext, CallDeps } from "./context.js";
@@ -56,7 +56,7 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
       record.pinKey = pinKey(ctx.principal.keyId, ctx.session, plan, requestedModel);
       plan = deps.sessions.apply(record.pinKey, plan);
     }
-    const stepped = budgetStepDown(deps, ctx, plan);
+    const stepped = budgetStepDown(deps, ctx, plan, endpoint);
     if (stepped !== plan) {
       // A budget's step-down outranks the session's pin, and does not move it.
       record.pinKey = undefined;
@@ -76,10 +76,13 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
  * while a budget it spends from is past its warning amount, when configured. The ledger row says so
  * (`route_reason = budget_step_down`). Other criticalities, and calls that name their model, never move.
  */
-function budgetStepDown(deps: CallDeps, ctx: CallContext, plan: Plan): Plan {
+function budgetStepDown(deps: CallDeps, ctx: CallContext, plan: Plan, endpoint: Endpoint): Plan {
   if (!deps.config.budgeting.stepDownLowCriticality || plan.operation?.criticality !== "LOW" || plan.named) return plan;
   const cheap = deps.catalog.tiers.cheap ? deps.catalog.models.get(deps.catalog.tiers.cheap) : undefined;
-  if (!cheap?.enabled || !deps.budgets.warned({ principal: ctx.principal, endUser: ctx.endUser, operation: plan.operation.name })) return plan;
+  // The cheap tier is a chat model as a rule: an embedding or audio call sent to it would fail upstream
+  // (or be billed at the missing price), so such calls stay on their own route.
+  if (!cheap?.enabled || !kindServes(cheap, endpoint)) return plan;
+  if (!deps.budgets.warned({ principal: ctx.principal, endUser: ctx.endUser, operation: plan.operation.name })) return plan;
   return stepDown(plan, cheap);
 }
 

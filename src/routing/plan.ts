@@ -116,7 +116,7 @@ function resolveRef(catalog: Catalog, ref: string): CatalogModel | undefined {
 
 const KIND_FOR: Record<Endpoint, CatalogModel["kind"]> = { chat: "chat", embeddings: "embedding", transcriptions: "transcription", speech: "speech" };
 
-function kindServes(model: CatalogModel, endpoint: Endpoint): boolean {
+export function kindServes(model: CatalogModel, endpoint: Endpoint): boolean {
   return model.kind === KIND_FOR[endpoint];
 }
 
