@@ -1,5 +1,6 @@
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AUDIO_MEASURE_MS } from "../src/calls/audio.js";
 import { SPEECH_BYTES } from "./fakes/audio.js";
 import { fixtureJson, startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
@@ -115,6 +116,21 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     // 2 s at $0.006 a minute
     expect(row).toMatchObject({ audioSeconds: "2.000", usageEstimated: true });
     expect(trim(row.cost)).toBe("0.0002");
+  });
+
+  it("gives up reading a length that takes too long, bills the size figure, and keeps answering other calls meanwhile", async () => {
+    // 0xFF bytes look like endless MP3 frame headers: music-metadata searches them at seconds per 100 KB.
+    const junk = Buffer.alloc(1_000_000, 0xff);
+    const started = Date.now();
+    const upload = gw.client().audio.transcriptions.create({ model: "openai/whisper-1", file: await toFile(junk, "a.mp3"), response_format: "text" }).withResponse();
+    // The timer itself fires only if the parse lets the event loop turn.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await gw.client().chat.completions.create({ model: "openai/gpt-4.1-mini", messages: [{ role: "user", content: "hi" }] });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const { response } = await upload;
+    expect(Date.now() - started).toBeLessThan(AUDIO_MEASURE_MS + 5_000);
+    // 1,000,000 bytes at 16,000 a second, rounded up
+    expect(await rowFor(response.headers.get("x-request-id"))).toMatchObject({ audioSeconds: "63.000", usageEstimated: true });
   });
 
   it("charges the missing price for audio seconds a token-priced model has no price for, and flags it", async () => {

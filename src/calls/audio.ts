@@ -1,3 +1,4 @@
+import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { ProviderError } from "../providers/errors.js";
 import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "../providers/spec.js";
 import { emptyUsage } from "../providers/spec.js";
@@ -17,7 +18,7 @@ export function runTranscription(deps: CallDeps, ctx: CallContext, request: Tran
     const result = await provider.transcribe({ ...request, model: upstreamId }, options);
     if (result.usageReported) return result;
     // Plain text, srt and vtt say nothing of the audio's length: read it from the file itself.
-    return { ...result, usage: { ...emptyUsage(), audioSeconds: await audioSeconds(request.file) } };
+    return { ...result, usage: { ...emptyUsage(), audioSeconds: await audioSeconds(request.file, options.cancellation ?? options.signal) } };
   });
 }
 
@@ -50,15 +51,58 @@ function unsupported(provider: ProviderV1, what: string): ProviderError {
  */
 const BYTES_PER_SECOND = 16_000;
 
-async function audioSeconds(file: Blob): Promise<number> {
+/**
+ * How long the parser may look. A real file's header is read in milliseconds (a 25 MB MP3 in ~50 ms),
+ * but its frame search is slow on junk: 0xFF bytes before the audio, which decoders skip and the
+ * upstream transcribes, cost it seconds per 100 KB, so a 26 MB upload would hold a core for an hour.
+ * Past this, or when the call is cancelled, the size-based figure stands, as for an unreadable file.
+ */
+export const AUDIO_MEASURE_MS = 3_000;
+
+async function audioSeconds(file: Blob, call: AbortSource): Promise<number> {
+  const stop = new Cancellation(call, AUDIO_MEASURE_MS);
   try {
     const { parseBlob } = await import("music-metadata");
-    const metadata = await parseBlob(file, { duration: true, skipCovers: true });
+    const metadata = await parseBlob(new StoppableBlob(file, stop), { duration: true, skipCovers: true });
     const seconds = metadata.format.duration;
     if (seconds !== undefined && Number.isFinite(seconds) && seconds > 0) return Math.round(seconds * 1000) / 1000;
   } catch {
     // fall through to the size-based figure below
+  } finally {
+    stop.dispose();
   }
   return Math.max(1, Math.ceil(file.size / BYTES_PER_SECOND));
 }
 
+/** Reads between two turns of the event loop: about 2 ms of the parser's slowest search. */
+const READS_PER_TURN = 64;
+
+/**
+ * The file as the parser reads it. Every read is a slice, and an in-memory Blob's bytes come back
+ * without a turn of the event loop: left alone, a long parse would hold every other request (and the
+ * deadline's own timer) until it ended. So every READS_PER_TURN-th read waits a turn first, and once
+ * `stop` has fired the next read throws, which ends the parse. (music-metadata takes no signal for a Blob.)
+ */
+class StoppableBlob extends Blob {
+  private reads = 0;
+
+  constructor(
+    file: Blob,
+    private readonly stop: AbortSource,
+  ) {
+    super([file], { type: file.type });
+  }
+
+  override slice(start?: number, end?: number, contentType?: string): Blob {
+    if (this.stop.aborted) throw new Error("the audio's length was not read in time");
+    const part = super.slice(start, end, contentType);
+    return ++this.reads % READS_PER_TURN === 0 ? new AfterATurn([part]) : part;
+  }
+}
+
+class AfterATurn extends Blob {
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    await new Promise((resolve) => setImmediate(resolve));
+    return super.arrayBuffer();
+  }
+}
