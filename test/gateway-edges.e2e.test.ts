@@ -95,6 +95,19 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(openai.requests.length).toBe(before);
     });
 
+    it.each([["-1", -1], ["0", 0], ["1.5", 1.5], ['"abc"', "abc"], ["[8]", [8]]])("refuses dimensions %s with 400 param dimensions, without calling the upstream", async (_case, dimensions) => {
+      const before = openai.requests.length;
+      const res = await fetch(`${gw.url}/v1/embeddings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oai/text-embedding-3-small", input: "a", dimensions }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "invalid_request", param: "dimensions" });
+      expect(await recordedRow(gw, res.headers.get("x-request-id"))).toMatchObject({ outcome: "refused", errorCode: "invalid_request" });
+      expect(openai.requests.length).toBe(before);
+    });
+
     it("still takes token ids and token arrays", async () => {
       for (const input of [[1, 2, 3], [[1, 2], [3]]]) {
         const res = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input });

@@ -16,6 +16,10 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   if (!isInput(body.input)) {
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));
   }
+  // OpenAI's rule, checked here so that no adapter sizes a vector (or an array) from an odd value.
+  if (body.dimensions != null && !(Number.isSafeInteger(body.dimensions) && body.dimensions >= 1)) {
+    throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "dimensions must be a whole number of at least 1", { param: "dimensions" }));
+  }
   return runSingle(deps, ctx, begun, () => embedWorstCase(body.input), async (target, attempt) => {
     const result = await target.provider.embed({ ...body, model: target.upstreamId }, attempt);
     // Checked inside the attempt, so that a malformed answer fails it (and its ledger row says so)

@@ -5,7 +5,7 @@ import { mockConfig, type MockStep } from "../../config/providers.js";
 import { ProviderError } from "../errors.js";
 import { CONFORMANCE_REQUEST, describeProviderConformance, type ConformanceScenario } from "../provider.conformance.js";
 import type { StreamEvent } from "../spec.js";
-import { MockProvider } from "./provider.js";
+import { MOCK_MAX_DIMENSIONS, MockProvider } from "./provider.js";
 
 function toStep(scenario: ConformanceScenario): MockStep {
   switch (scenario.kind) {
@@ -102,6 +102,14 @@ describe("mock provider", () => {
     expect(first).not.toEqual(second);
     expect(Math.hypot(...first!)).toBeCloseTo(1, 10);
     expect(a.usage.inputTokens).toBe(5); // ceil(chars / 4) per input: 2 + 1 + 2
+  });
+
+  it("refuses more dimensions than any real model has, before building a vector", async () => {
+    const p = mock();
+    const asked = p.embed({ model: "e", input: "alpha", dimensions: 1_000_000 }, { signal: signal() });
+    await expect(asked).rejects.toMatchObject({ code: "invalid_request", param: "dimensions" });
+    const most = await p.embed({ model: "e", input: "alpha", dimensions: MOCK_MAX_DIMENSIONS }, { signal: signal() });
+    expect(most.data[0]!.embedding).toHaveLength(MOCK_MAX_DIMENSIONS);
   });
 
   it("answers a json_schema response_format with a value that fits the schema", async () => {

@@ -1,4 +1,5 @@
 import type { MockConfig, MockStep } from "../../config/providers.js";
+import { AirlockError } from "../../core/errors.js";
 import { Attempt, delay, untilAborted } from "../attempt.js";
 import { ProviderError, providerErrorFromResponse } from "../errors.js";
 import {
@@ -19,6 +20,9 @@ import {
 import { defaultReply, embeddingInputs, embeddingVector, estimateTokens, promptChars, sampleFor, streamPieces } from "./synthesis.js";
 
 const NO_STEP: MockStep = {};
+
+/** Above any real embedding model's (3,072 for OpenAI's and Gemini's largest, 4,096 for a few others). */
+export const MOCK_MAX_DIMENSIONS = 8_192;
 
 /**
  * An in-process provider that follows a script: the nth call acts out `script[n]`, and the last step
@@ -82,6 +86,10 @@ export class MockProvider implements ProviderV1 {
     try {
       await this.prelude(step, request.model, attempt);
       const dimensions = request.dimensions ?? this.config.embeddingDimensions;
+      // Every vector is built in memory: a caller's 10^8 would take the process down, not just the call.
+      if (dimensions > MOCK_MAX_DIMENSIONS) {
+        throw new AirlockError("invalid_request", `the mock provider makes vectors of at most ${MOCK_MAX_DIMENSIONS} dimensions`, { param: "dimensions" });
+      }
       const inputs = embeddingInputs(request.input);
       let tokens = 0;
       const data = inputs.map((input, index) => {
