@@ -108,6 +108,28 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(openai.requests.length).toBe(before);
     });
 
+    it("answers in base64 when asked (the SDK's default), though the upstream sent numbers", async () => {
+      const numbers = { object: "list", data: [{ object: "embedding", index: 0, embedding: [0.5, -0.25, 1] }], model: "text-embedding-3-small", usage: { prompt_tokens: 1, total_tokens: 1 } };
+      openai.push({ kind: "body", body: numbers });
+      // No encoding_format: the SDK asks for base64 and decodes the answer as base64.
+      const decoded = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: "a" });
+      expect(openai.requests.at(-1)!.body.encoding_format).toBe("base64");
+      expect(Array.from(decoded.data[0]!.embedding)).toEqual([0.5, -0.25, 1]);
+      openai.push({ kind: "body", body: numbers });
+      const floats = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: "a", encoding_format: "float" });
+      expect(floats.data[0]!.embedding).toEqual([0.5, -0.25, 1]);
+
+      const before = openai.requests.length;
+      const odd = await fetch(`${gw.url}/v1/embeddings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oai/text-embedding-3-small", input: "a", encoding_format: "hex" }),
+      });
+      expect(odd.status).toBe(400);
+      expect(((await odd.json()) as { error: unknown }).error).toMatchObject({ code: "invalid_request", param: "encoding_format" });
+      expect(openai.requests.length).toBe(before);
+    });
+
     it("still takes token ids and token arrays", async () => {
       for (const input of [[1, 2, 3], [[1, 2], [3]]]) {
         const res = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input });

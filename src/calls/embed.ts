@@ -16,6 +16,9 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
   if (!isInput(body.input)) {
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "input must be a string, an array of strings, or token arrays", { param: "input" }));
   }
+  if (body.encoding_format != null && body.encoding_format !== "float" && body.encoding_format !== "base64") {
+    throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "encoding_format must be float or base64", { param: "encoding_format" }));
+  }
   // OpenAI's rule, checked here so that no adapter sizes a vector (or an array) from an odd value.
   if (body.dimensions != null && !(Number.isSafeInteger(body.dimensions) && body.dimensions >= 1)) {
     throw refuse(deps, ctx, begun.record, new AirlockError("invalid_request", "dimensions must be a whole number of at least 1", { param: "dimensions" }));
@@ -25,6 +28,7 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
     // Checked inside the attempt, so that a malformed answer fails it (and its ledger row says so)
     // rather than passing as a success that the response then cannot be built from.
     checkEmbeddings(result, target.providerName);
+    if (body.encoding_format === "base64") asBase64(result);
     if (result.usageReported !== false) return result;
     // No tokens reported: count the input's text rather than record a silent zero (the row is flagged).
     const { texts, tokens } = inputParts(body.input);
@@ -55,6 +59,19 @@ function checkEmbeddings(result: EmbedResult, provider: string): void {
     return Number.isSafeInteger(index) && (Array.isArray(embedding) || typeof embedding === "string");
   });
   if (!ok) throw new ProviderError(`${provider}: upstream embeddings answer holds an item without an index and a vector`, { kind: "protocol", provider });
+}
+
+/**
+ * Vectors as base64 where the caller asked for it: the openai SDK asks by default and decodes what
+ * comes back as base64, so a vector of numbers (from the mock, or an upstream that ignores the field,
+ * as some OpenAI-compatible servers do) would reach it as zeros. OpenAI's encoding: little-endian float32.
+ */
+function asBase64(result: EmbedResult): void {
+  for (const item of result.data) {
+    if (!Array.isArray(item.embedding)) continue;
+    const floats = Float32Array.from(item.embedding);
+    item.embedding = Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString("base64");
+  }
 }
 
 /** The texts to count, and the tokens already given as token arrays. */
