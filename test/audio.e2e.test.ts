@@ -186,6 +186,21 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     expect(await noFile.json()).toMatchObject({ error: { code: "invalid_request", param: "file" } });
     expect(await rowFor(noFile.headers.get("x-request-id"))).toMatchObject({ endpoint: "transcriptions", outcome: "refused" });
 
+    const twoFiles = await fetch(`${gw.url}/v1/audio/transcriptions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gw.adminKey}` },
+      body: (() => {
+        const form = new FormData();
+        form.append("model", "openai/whisper-1");
+        form.append("file", new Blob([audio]), "first.wav");
+        form.append("file", new Blob([audio]), "second.wav");
+        return form;
+      })(),
+    });
+    expect(twoFiles.status).toBe(400);
+    expect(await twoFiles.json()).toMatchObject({ error: { code: "invalid_request", param: "file" } });
+    expect(await rowFor(twoFiles.headers.get("x-request-id"))).toMatchObject({ endpoint: "transcriptions", outcome: "refused" });
+
     const chatModel = gw.client().audio.speech.create({ model: "openai/gpt-4.1-mini", voice: "alloy", input: "hi" });
     await expect(chatModel).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(chatModel).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("cannot serve speech") });

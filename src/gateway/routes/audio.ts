@@ -51,6 +51,8 @@ async function readTranscription(req: IncomingMessage, limitBytes: number, timeo
   }
   const file = form.get("file");
   if (file === null || typeof file === "string") throw new AirlockError("invalid_request", "a `file` field with the audio is required", { param: "file" });
+  // Only one goes upstream and is billed: a second would be dropped without a word.
+  if (form.getAll("file").length > 1) throw new AirlockError("invalid_request", "send one audio file per request; this one has several `file` fields", { param: "file" });
   const model = form.get("model");
   if (model !== null && typeof model !== "string") throw new AirlockError("invalid_request", "model must be text", { param: "model" });
   checkModelName(model ?? undefined);
