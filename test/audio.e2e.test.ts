@@ -162,6 +162,11 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     expect(trim(row.cost)).toBe("0.000315");
   });
 
+  it("lists audio models after chat models, each kind together", async () => {
+    const ids = (await gw.client().models.list()).data.map((m) => m.id);
+    expect(ids.slice(0, 5)).toEqual(["openai/gpt-4.1-mini", "openai/whisper-1", "openai/gpt-4o-transcribe", "anth/claude-voice", "openai/tts-1"]);
+  });
+
   it("moves past a provider whose adapter has no audio endpoint, without calling it", async () => {
     const { response } = await gw.client().audio.transcriptions.create({ model: "dictation", file: await toFile(audio, "note.wav") }).withResponse();
     const row = await rowFor(response.headers.get("x-request-id"));

@@ -3,6 +3,7 @@ import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
 import { AirlockError } from "../../core/errors.js";
 import { modelNameProblem } from "../../core/model-name.js";
+import type { CatalogModel } from "../../routing/catalog.js";
 import type { Endpoint } from "../../routing/plan.js";
 import { identityOf } from "../../providers/chunk-wire.js";
 import type { ChatChunk, ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
@@ -105,6 +106,9 @@ export function embeddings(gw: GatewayContext): Handler {
   };
 }
 
+/** The order `GET /v1/models` lists the kinds in (a stable sort keeps the catalog's order within each). */
+const KIND_ORDER: Record<CatalogModel["kind"], number> = { chat: 0, embedding: 1, transcription: 2, speech: 3 };
+
 /** `GET /v1/models`: enabled catalog models first, then operations, which are callable by name too. */
 export function listModels(gw: GatewayContext): Handler {
   const created = Math.floor(gw.startedAt.getTime() / 1000);
@@ -113,7 +117,7 @@ export function listModels(gw: GatewayContext): Handler {
     const catalog = gw.plane.catalog;
     const models = [...catalog.models.values()]
       .filter((m) => m.enabled)
-      .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "chat" ? -1 : 1))
+      .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])
       .map((m) => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
     const operations = [...catalog.operations.values()].filter((o) => o.enabled && !o.problem).map((o) => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
     sendJson(res, 200, { object: "list", data: [...models, ...operations] });
