@@ -3,10 +3,10 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { openDatabase } from "../src/store/database.js";
+import { openDatabase, type Database } from "../src/store/database.js";
 import { countLedgerRows, normalizeDecimal, recentLedgerRows } from "../src/store/queries/ledger.js";
-import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace } from "./support/process.js";
-import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS, type StoreKind } from "./support/stores.js";
 
 /**
  * The ledger batches rows in memory. With a flush interval and batch size no test will reach, every row
@@ -25,6 +25,35 @@ ledger:
 const N = 300;
 const CONCURRENCY = 16;
 
+interface Started {
+  gateway: GatewayProcess;
+  adminKey: string;
+  dataDir: string;
+  /** The gateway's store, opened by the test once the gateway has stopped. */
+  openStore(): Promise<Database>;
+}
+
+/** A gateway on CONFIG over a fresh store of `kind`, in a workspace of its own; killed and its store dropped after `test`. */
+async function withGateway(kind: StoreKind, test: (started: Started) => Promise<void>): Promise<void> {
+  const { cwd, dataDir } = await workspace();
+  await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+  const adminKey = randomAdminKey();
+  const scratch = kind === "postgres" ? await createScratchDatabase() : undefined;
+  try {
+    if (!scratch) await seedDataDir(dataDir);
+    const gateway = await spawnGateway({
+      cwd,
+      env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch?.href }),
+      args: ["--port", "0", "--host", "127.0.0.1"],
+    });
+    const openStore = () => openDatabase(scratch ? { url: scratch.href, maxConnections: 2 } : { dataDir: path.join(dataDir, "pgdata") });
+    await test({ gateway, adminKey, dataDir, openStore });
+  } finally {
+    await killAll();
+    if (scratch) await dropScratchDatabase(scratch);
+  }
+}
+
 afterEach(killAll);
 afterAll(removeTempDirs);
 
@@ -32,17 +61,7 @@ describe.each(STORE_KINDS)("graceful shutdown (%s store)", (kind) => {
   it(
     `after ${N} requests and a SIGTERM there are exactly ${N} ledger rows`,
     async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const adminKey = randomAdminKey();
-      const scratch = kind === "postgres" ? await createScratchDatabase() : undefined;
-      try {
-        if (!scratch) await seedDataDir(dataDir);
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch?.href }),
-          args: ["--port", "0", "--host", "127.0.0.1"],
-        });
+      await withGateway(kind, async ({ gateway, adminKey, dataDir, openStore }) => {
         expect(gateway.logLines().find((l) => String(l.msg).startsWith("Airlock gateway listening"))).toMatchObject({ store: kind, demo: false });
 
         const client = new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0, timeout: 20_000 });
@@ -70,7 +89,7 @@ describe.each(STORE_KINDS)("graceful shutdown (%s store)", (kind) => {
         expect(await gateway.stop("SIGTERM")).toBe(0);
         expect(existsSync(path.join(dataDir, "ledger-spool.jsonl")), "no row may be left in the spool file").toBe(false);
 
-        const database = await openDatabase(scratch ? { url: scratch.href, maxConnections: 2 } : { dataDir: path.join(dataDir, "pgdata") });
+        const database = await openStore();
         try {
           expect(await countLedgerRows(database.db)).toBe(N);
           const rows = await recentLedgerRows(database.db, N + 1);
@@ -88,10 +107,7 @@ describe.each(STORE_KINDS)("graceful shutdown (%s store)", (kind) => {
         } finally {
           await database.close();
         }
-      } finally {
-        await killAll();
-        if (scratch) await dropScratchDatabase(scratch);
-      }
+      });
     },
     60_000,
   );
@@ -99,17 +115,7 @@ describe.each(STORE_KINDS)("graceful shutdown (%s store)", (kind) => {
   it(
     "a hang-up (SIGHUP: a closed terminal) stops as cleanly as SIGTERM: every buffered row is written",
     async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const adminKey = randomAdminKey();
-      const scratch = kind === "postgres" ? await createScratchDatabase() : undefined;
-      try {
-        if (!scratch) await seedDataDir(dataDir);
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch?.href }),
-          args: ["--port", "0", "--host", "127.0.0.1"],
-        });
+      await withGateway(kind, async ({ gateway, adminKey, openStore }) => {
         const client = new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0, timeout: 20_000 });
         for (let i = 0; i < 5; i++) await client.chat.completions.create({ model: "m/fast", messages: [{ role: "user", content: "hello" }] });
 
@@ -117,16 +123,13 @@ describe.each(STORE_KINDS)("graceful shutdown (%s store)", (kind) => {
         gateway.proc.kill("SIGHUP");
         expect(await gateway.exited).toEqual({ code: 0, signal: null });
         expect(gateway.logLines().find((l) => l.msg === "Airlock gateway stopped")).toMatchObject({ ledger: { recorded: 5, written: 5, pending: 0 } });
-        const database = await openDatabase(scratch ? { url: scratch.href, maxConnections: 2 } : { dataDir: path.join(dataDir, "pgdata") });
+        const database = await openStore();
         try {
           expect(await countLedgerRows(database.db)).toBe(5);
         } finally {
           await database.close();
         }
-      } finally {
-        await killAll();
-        if (scratch) await dropScratchDatabase(scratch);
-      }
+      });
     },
     60_000,
   );

@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 import type { AirlockConfigInput } from "../../src/config/schema.js";
 import type { LedgerAttempt, LedgerRow } from "../../src/store/schema/ledger.js";
 import { startFakeUpstream, type FakeUpstream } from "../fakes/upstream.js";
@@ -86,4 +87,19 @@ export function ask(gw: TestGateway, operation: string) {
 
 export function breakerOf(gw: TestGateway, model: string) {
   return gw.plane.breakerStates().find((b) => b.target === model);
+}
+
+/**
+ * After a primary's one 429 the backup answered with no wait between: one request each, and the
+ * ledger's attempts say so (the primary's refusal, then the backup's success, neither delayed).
+ */
+export async function expectFellBackAtOnce(gw: TestGateway, pair: Pair): Promise<LedgerRow> {
+  expect(pair.primary.requests.length).toBe(1);
+  expect(pair.backup.requests.length).toBe(1);
+  const row = await lastRow(gw);
+  expect(row.attempts.map((a) => [...attemptSummary(a), a.delayMs])).toEqual([
+    [pair.primaryModel, "error", 429, "rate_limited", 0],
+    [pair.backupModel, "success", null, null, 0],
+  ]);
+  return row;
 }
