@@ -39,6 +39,19 @@ describe.each(STORE_KINDS)("key ring on %s", (kind) => {
     expect(verifySession(ring.sessionSecretOf, issued!.cookie, Date.now())).toBeUndefined();
   });
 
+  it("keeps a key created, and forgets one revoked, while a reload reads the store", async () => {
+    // A long miss interval: only the reloads this test starts may run. On PostgreSQL each reload and
+    // change go on connections of their own, so a reload can read the store before the change and finish after it.
+    const ring = new KeyRing(store.database.db, undefined, 60_000);
+    await ring.load();
+    for (let round = 0; round < 30; round++) {
+      const [made] = await Promise.all([ring.create({ name: `new-${round}`, kind: "service" }), ring.load()]);
+      expect(await ring.authenticate(made.secret), `round ${round}`).toMatchObject({ keyId: made.key.id });
+      await Promise.all([ring.revoke(made.key.id), ring.load()]);
+      expect(await ring.authenticate(made.secret), `round ${round}`).toBeUndefined();
+    }
+  });
+
   it("loads keys another instance created, and the bootstrap admin key, with both lookups in step", async () => {
     const other = new KeyRing(store.database.db, undefined, 0);
     const { secret, key } = await other.create({ name: "reporting", kind: "user", userId: "u7" });

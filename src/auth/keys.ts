@@ -3,6 +3,7 @@ import type { Db } from "../store/database.js";
 import { activeKeys, insertKey, insertSignOut, listKeys, liveSignOuts, revokeKey } from "../store/queries/keys.js";
 import type { ApiKeyRow } from "../store/schema/api-keys.js";
 import { newId } from "../core/ids.js";
+import { SerialQueue } from "../core/serial-queue.js";
 import { insertAuditEvent } from "../store/queries/audit.js";
 import type { Principal, PrincipalKind } from "./principal.js";
 
@@ -67,6 +68,12 @@ export class KeyRing {
   private readonly signedOut = new Set<string>();
   private lastReload = 0;
   private reloading: Promise<void> | undefined;
+  /**
+   * Reloads and this instance's own key changes, one at a time. A reload that read the store before a
+   * key was made or revoked here, and swapped its tables in after, would forget the new key (401) or
+   * bring the revoked one back.
+   */
+  private readonly inTurn = new SerialQueue();
 
   constructor(
     private readonly db: Db,
@@ -74,7 +81,11 @@ export class KeyRing {
     private readonly missReloadMs = 1_000,
   ) {}
 
-  async load(): Promise<void> {
+  load(): Promise<void> {
+    return this.inTurn.run(() => this.read());
+  }
+
+  private async read(): Promise<void> {
     const [rows, signOuts] = await Promise.all([activeKeys(this.db), liveSignOuts(this.db)]);
     this.forgetExpiredSignOuts(Date.now());
     for (const session of signOuts) this.signedOut.add(session);
@@ -134,7 +145,7 @@ export class KeyRing {
   /** Creates a key; `by` (who asked) is written to the audit log. */
   async create(input: NewKeyInput, by: Actor = SYSTEM_ACTOR): Promise<CreatedKey> {
     const secret = generateKey();
-    const row = await insertKey(this.db, {
+    const row = await this.inTurn.run(() => insertKey(this.db, {
       id: newId("key"),
       name: input.name,
       kind: input.kind,
@@ -143,8 +154,10 @@ export class KeyRing {
       userId: input.userId ?? null,
       teamId: input.teamId ?? null,
       orgId: input.orgId ?? null,
-    });
-    remember(this.tables, row.keyHash, toPrincipal(row));
+    }).then((inserted) => {
+      remember(this.tables, inserted.keyHash, toPrincipal(inserted));
+      return inserted;
+    }));
     await this.audit("key.create", row, by);
     return { secret, key: toPublic(row) };
   }
@@ -154,11 +167,16 @@ export class KeyRing {
   }
 
   async revoke(id: string, by: Actor = SYSTEM_ACTOR): Promise<PublicKey | undefined> {
-    const row = await revokeKey(this.db, id, new Date());
+    const row = await this.inTurn.run(async () => {
+      const revoked = await revokeKey(this.db, id, new Date());
+      // Its dashboard sessions end with it: nothing is left to verify them.
+      if (revoked) {
+        this.tables.byHash.delete(revoked.keyHash);
+        this.tables.byId.delete(revoked.id);
+      }
+      return revoked;
+    });
     if (!row) return undefined;
-    // Its dashboard sessions end with it: nothing is left to verify them.
-    this.tables.byHash.delete(row.keyHash);
-    this.tables.byId.delete(row.id);
     await this.audit("key.revoke", row, by);
     return toPublic(row);
   }
