@@ -3,6 +3,7 @@ import type { Principal } from "./auth/principal.js";
 import type { BudgetEvent } from "./guards/budgets.js";
 import type { BudgetStatus } from "./guards/budget-book.js";
 import type { AirlockConfigInput as ConfigInput } from "./config/schema.js";
+import type { AudioOutcome } from "./calls/audio.js";
 import type { CallContext } from "./calls/context.js";
 import type { StreamEnd } from "./calls/stream.js";
 import { ControlPlane } from "./control-plane.js";
@@ -215,15 +216,22 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       throw plane.refuse(ctx, endpoint, contextFields(call).model, err);
     }
   };
+  /**
+   * One call made through the plane: tracked so that close() waits for it, its request built (and a
+   * malformed one refused, recorded) before `send` sends it.
+   */
+  const made = <Request, Outcome>(call: unknown, endpoint: Endpoint, build: () => Request, send: (plane: ControlPlane, request: Request, ctx: CallContext) => Promise<Outcome>) =>
+    calls.track(signalOf(call), async (signal) => {
+      const plane = await ready;
+      const ctx = context(call, signal);
+      return { outcome: await send(plane, requestOf(plane, ctx, endpoint, call, build), ctx), requestId: ctx.requestId };
+    });
   /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
   const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready));
 
   return {
     chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
-      return calls.track(signalOf(call), async (signal) => {
-        const plane = await ready;
-        const ctx = context(call, signal);
-        const outcome = await plane.chat(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "chat")), ctx);
+      return made(call, "chat", () => chatRequest(call, "chat"), (plane, request, ctx) => plane.chat(request, ctx)).then(({ outcome, requestId }) => {
         const choice = outcome.result.choices[0];
         return {
           id: outcome.result.id,
@@ -231,7 +239,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
           toolCalls: choice?.message.tool_calls,
           finishReason: choice?.finish_reason ?? null,
           output: outcome.output as OutputOf<S>,
-          ...info(outcome, ctx.requestId),
+          ...info(outcome, requestId),
         };
       });
     },
@@ -249,28 +257,16 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       }
     },
     embed(call) {
-      return calls.track(signalOf(call), async (signal) => {
-        const plane = await ready;
-        const ctx = context(call, signal);
-        const outcome = await plane.embed(requestOf(plane, ctx, "embeddings", call, () => embedRequest(call)), ctx);
-        return { embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])), ...info(outcome, ctx.requestId) };
-      });
+      return made(call, "embeddings", () => embedRequest(call), (plane, request, ctx) => plane.embed(request, ctx)).then(({ outcome, requestId }) => ({
+        embeddings: outcome.result.data.map((d) => (Array.isArray(d.embedding) ? d.embedding : [])),
+        ...info(outcome, requestId),
+      }));
     },
     transcribe(call) {
-      return calls.track(signalOf(call), async (signal) => {
-        const plane = await ready;
-        const ctx = context(call, signal);
-        const outcome = await plane.transcribe(requestOf(plane, ctx, "transcriptions", call, () => transcriptionRequest(call)), ctx);
-        return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
-      });
+      return made(call, "transcriptions", () => transcriptionRequest(call), (plane, request, ctx) => plane.transcribe(request, ctx)).then(audioAnswer);
     },
     speak(call) {
-      return calls.track(signalOf(call), async (signal) => {
-        const plane = await ready;
-        const ctx = context(call, signal);
-        const outcome = await plane.speak(requestOf(plane, ctx, "speech", call, () => speechRequest(call)), ctx);
-        return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, ctx.requestId) };
-      });
+      return made(call, "speech", () => speechRequest(call), (plane, request, ctx) => plane.speak(request, ctx)).then(audioAnswer);
     },
     setKillSwitch(input) {
       // The embedding application owns the process: it is trusted as an admin key is.
@@ -321,6 +317,11 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
 
 /** A budget as `setBudget` takes it: the config file's budget fields without the name. */
 export type BudgetInput = Omit<NonNullable<ConfigInput["budgets"]>[number], "name">;
+
+/** What `transcribe()` and `speak()` answer: the audio endpoint's bytes as they came, and the call's costs. */
+function audioAnswer({ outcome, requestId }: { outcome: AudioOutcome; requestId: string }) {
+  return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, requestId) };
+}
 
 function info(outcome: Omit<StreamEnd, "priceMissing" | "usageEstimated">, id: string): CallInfo {
   return { model: outcome.model, provider: outcome.provider, usage: outcome.usage, cost: outcome.cost, attempts: outcome.attempts, requestId: id };
