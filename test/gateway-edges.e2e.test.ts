@@ -78,6 +78,28 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
     });
 
     it.each([
+      ["one vector for two inputs", (data: unknown[]) => data.slice(0, 1)],
+      ["three vectors for two inputs", (data: Array<Record<string, unknown>>) => [...data, { ...data[0], index: 2 }]],
+      ["the same index twice", (data: Array<Record<string, unknown>>) => data.map((item) => ({ ...item, index: 0 }))],
+    ])("fails an answer with %s as provider_error, rather than pairing inputs with the wrong vectors", async (_case, edit) => {
+      const good = fixtureJson("openai/embeddings");
+      openai.push({ kind: "body", body: { ...good, data: edit(good.data) } });
+      const res = await fetch(`${gw.url}/v1/embeddings`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oai/text-embedding-3-small", input: ["a", "b"], encoding_format: "float" }),
+      });
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "provider_error" });
+      expect(await recordedRow(gw, res.headers.get("x-request-id"))).toMatchObject({ outcome: "error", errorCode: "provider_error" });
+    });
+
+    it("answers one vector per input, in order", async () => {
+      const res = await gw.client().embeddings.create({ model: "oai/text-embedding-3-small", input: ["a", "b", "c"], encoding_format: "float" });
+      expect(res.data.map((item) => item.index)).toEqual([0, 1, 2]);
+    });
+
+    it.each([
       ["[null]", [null]],
       ['[""]', [""]],
       ["[[]]", [[]]],

@@ -27,7 +27,7 @@ export async function runEmbed(deps: CallDeps, ctx: CallContext, body: EmbedRequ
     const result = await target.provider.embed({ ...body, model: target.upstreamId }, attempt);
     // Checked inside the attempt, so that a malformed answer fails it (and its ledger row says so)
     // rather than passing as a success that the response then cannot be built from.
-    checkEmbeddings(result, target.providerName);
+    checkEmbeddings(result, target.providerName, inputCount(body.input));
     if (body.encoding_format === "base64") asBase64(result);
     if (result.usageReported !== false) return result;
     // No tokens reported: count the input's text rather than record a silent zero (the row is flagged).
@@ -51,14 +51,34 @@ function isTokenArray(items: unknown[]): boolean {
   return items.every((token) => Number.isSafeInteger(token) && (token as number) >= 0);
 }
 
-/** Every item an object with a whole-number index and its vector (numbers, or base64 text). */
-function checkEmbeddings(result: EmbedResult, provider: string): void {
+/** How many vectors the input asks for: one per string or token array, one for a lone string or token array. */
+function inputCount(input: EmbedRequest["input"]): number {
+  if (typeof input === "string") return 1;
+  return (input as unknown[]).every((item) => typeof item === "number") ? 1 : input.length;
+}
+
+/**
+ * Every item an object with a whole-number index and its vector (numbers, or base64 text), and one
+ * item for each input: a caller matches vectors to inputs by index, so a missing or repeated one
+ * would pair a text with another's vector, or with none, while the call was billed as a success.
+ */
+function checkEmbeddings(result: EmbedResult, provider: string, expected: number): void {
+  const seen = new Set<number>();
   const ok = Array.isArray(result.data) && result.data.every((item: unknown) => {
     if (typeof item !== "object" || item === null) return false;
     const { index, embedding } = item as { index?: unknown; embedding?: unknown };
     return Number.isSafeInteger(index) && (Array.isArray(embedding) || typeof embedding === "string");
   });
   if (!ok) throw new ProviderError(`${provider}: upstream embeddings answer holds an item without an index and a vector`, { kind: "protocol", provider });
+  if (result.data.length !== expected) {
+    throw new ProviderError(`${provider}: upstream answered ${result.data.length} embeddings for ${expected} inputs`, { kind: "protocol", provider });
+  }
+  for (const { index } of result.data) {
+    if (index >= 0 && index < expected) seen.add(index);
+  }
+  if (seen.size !== expected) {
+    throw new ProviderError(`${provider}: upstream embeddings answer does not number its items 0 to ${expected - 1}, each once`, { kind: "protocol", provider });
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { answerAudio, audioRouteOf, readMultipart } from "./audio.js";
+import { embeddingsFor } from "./embeddings.js";
 import { hasOverrides, overriddenEvents, overriddenJson, withStreamedContent, type PayloadOverrides } from "./overrides.js";
 import { GEMINI_NOT_FOUND, geminiErrorBody, geminiHeaders, geminiJson, geminiRoute, geminiStreamEvents, isGeminiCounted, isGeminiStream } from "./gemini.js";
 
@@ -216,6 +217,7 @@ async function answer(
 
   let payload = readFixture(fixture, "json");
   if (flavor === "gemini") payload = geminiJson(payload, content, dropUsage);
+  else if (route === "embeddings") payload = embeddingsFor(payload, body?.input);
   else if (content !== undefined) {
     const parsed = JSON.parse(payload);
     if (flavor === "anthropic") parsed.content = [{ type: "text", text: content }];
