@@ -7,6 +7,7 @@ import type { AudioOutcome } from "./calls/audio.js";
 import type { CallContext } from "./calls/context.js";
 import type { StreamEnd } from "./calls/stream.js";
 import { ControlPlane } from "./control-plane.js";
+import { AirlockError } from "./core/errors.js";
 import { requestId } from "./core/ids.js";
 import type { Logger } from "./core/logger.js";
 import { loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
@@ -224,7 +225,11 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     calls.track(signalOf(call), async (signal) => {
       const plane = await ready;
       const ctx = context(call, signal);
-      return { outcome: await send(plane, requestOf(plane, ctx, endpoint, call, build), ctx), requestId: ctx.requestId };
+      try {
+        return { outcome: await send(plane, requestOf(plane, ctx, endpoint, call, build), ctx), requestId: ctx.requestId };
+      } catch (err) {
+        throw withRequestId(err, ctx.requestId);
+      }
     });
   /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
   const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready));
@@ -251,9 +256,13 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
         id = ctx.requestId;
         return plane.stream(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "stream")), ctx);
       });
-      for await (const part of parts) {
-        if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
-        else yield { type: "done", ...info(part.end, id) };
+      try {
+        for await (const part of parts) {
+          if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
+          else yield { type: "done", ...info(part.end, id) };
+        }
+      } catch (err) {
+        throw id === "" ? err : withRequestId(err, id);
       }
     },
     embed(call) {
@@ -321,6 +330,12 @@ export type BudgetInput = Omit<NonNullable<ConfigInput["budgets"]>[number], "nam
 /** What `transcribe()` and `speak()` answer: the audio endpoint's bytes as they came, and the call's costs. */
 function audioAnswer({ outcome, requestId }: { outcome: AudioOutcome; requestId: string }) {
   return { body: outcome.result.body, contentType: outcome.result.contentType, ...info(outcome, requestId) };
+}
+
+/** A failed call's error, with the id its ledger row carries (as the gateway's `x-request-id`). */
+function withRequestId(err: unknown, id: string): unknown {
+  if (err instanceof AirlockError && err.requestId === undefined) err.requestId = id;
+  return err;
 }
 
 function info(outcome: Omit<StreamEnd, "priceMissing" | "usageEstimated">, id: string): CallInfo {

@@ -166,4 +166,38 @@ describe("createAirlock (in process)", () => {
     expect(error).toBeInstanceOf(AirlockError);
     expect(error).toMatchObject({ code: "not_found", status: 404 });
   });
+
+  it("names the failed call's ledger row in the error's requestId, as the gateway's x-request-id does", async () => {
+    const { dataDir, upstream } = await setup();
+    const airlock = createAirlock({ config: config(upstream.url), dataDir });
+    const failures: AirlockError[] = [];
+    const keep = (err: unknown) => failures.push(err as AirlockError);
+    await airlock.chat({ operation: "chat_message", messages: [{ role: "robot", content: "x" }] as never }).catch(keep);
+    upstream.push({ kind: "error", status: 400 });
+    await airlock.chat({ operation: "chat_message", messages: [{ role: "user", content: "x" }] }).catch(keep);
+    upstream.push({ kind: "error", status: 400 });
+    await (async () => {
+      for await (const part of airlock.stream({ operation: "chat_message", messages: [{ role: "user", content: "x" }] })) void part;
+    })().catch(keep);
+    await airlock.embed({ model: "oai/no-such-model", input: "x" }).catch(keep);
+    expect(failures.map((err) => [err instanceof AirlockError, err.code])).toEqual([
+      [true, "invalid_request"],
+      [true, "invalid_request"],
+      [true, "invalid_request"],
+      [true, "not_found"],
+    ]);
+    await airlock.close();
+    const database = await openDatabase({ dataDir: path.join(dataDir, "pgdata") });
+    try {
+      const rows = await recentLedgerRows(database.db, 10);
+      expect(rows).toHaveLength(4);
+      for (const err of failures) {
+        expect(err.requestId).toMatch(/^req_/);
+        expect(rows.find((row) => row.requestId === err.requestId)).toMatchObject({ errorCode: err.code });
+      }
+      expect(new Set(failures.map((err) => err.requestId)).size).toBe(4);
+    } finally {
+      await database.close();
+    }
+  });
 });

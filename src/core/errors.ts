@@ -70,6 +70,11 @@ export class AirlockError extends Error {
   readonly param: string | null;
   readonly details: Record<string, unknown> | undefined;
   readonly retryAfterSeconds: number | undefined;
+  /**
+   * The call's request id, where a call failed (library calls; the gateway sends it as `x-request-id`):
+   * the failed call's ledger row carries the same id.
+   */
+  requestId: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: AirlockErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
