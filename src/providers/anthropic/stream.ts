@@ -50,8 +50,11 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
   let model = "";
   const created = Math.floor(Date.now() / 1000);
   let roleSent = false;
-  /** Anthropic indexes all content blocks; OpenAI indexes tool calls only. */
-  const toolIndexByBlock = new Map<number, number>();
+  /**
+   * Anthropic indexes all content blocks; OpenAI indexes tool calls only. `input` is the block's start
+   * input, and `streamed` whether any of its arguments has gone out since.
+   */
+  const toolByBlock = new Map<number, { index: number; input: unknown; streamed: boolean }>();
 
   const chunk = (delta: ChunkChoice["delta"], finishReason: FinishReason = null): StreamEvent => {
     if (!roleSent) {
@@ -82,8 +85,8 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
         case "content_block_start": {
           const block = isObject(event.content_block) ? event.content_block : {};
           if (block.type === "tool_use") {
-            const toolIndex = toolIndexByBlock.size;
-            toolIndexByBlock.set(Number(event.index), toolIndex);
+            const toolIndex = toolByBlock.size;
+            toolByBlock.set(Number(event.index), { index: toolIndex, input: block.input, streamed: false });
             const call = { index: toolIndex, id: text(block.id) ?? "", type: "function", function: { name: text(block.name) ?? "", arguments: "" } };
             yield chunk({ tool_calls: [call] });
           } else if (block.type === "text" && typeof block.text === "string" && block.text !== "") {
@@ -96,10 +99,22 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
           if (delta.type === "text_delta" && typeof delta.text === "string") {
             yield chunk({ content: delta.text });
           } else if (delta.type === "input_json_delta" && typeof delta.partial_json === "string" && delta.partial_json !== "") {
-            const index = toolIndexByBlock.get(Number(event.index)) ?? 0;
-            yield chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] });
+            const tool = toolByBlock.get(Number(event.index));
+            if (tool === undefined) break; // a server tool's input: not a call the client makes
+            tool.streamed = true;
+            yield chunk({ tool_calls: [{ index: tool.index, function: { arguments: delta.partial_json } }] });
           }
           // thinking and signature deltas have no OpenAI counterpart
+          break;
+        }
+        case "content_block_stop": {
+          // A call with no arguments streams no JSON (or only ""), so its arguments would add up to "",
+          // which no client can parse; sent whole, the same call reads "{}". Its start input stands in.
+          const tool = toolByBlock.get(Number(event.index));
+          if (tool === undefined || tool.streamed) break;
+          tool.streamed = true;
+          const args = JSON.stringify(isObject(tool.input) ? tool.input : {});
+          yield chunk({ tool_calls: [{ index: tool.index, function: { arguments: args } }] });
           break;
         }
         case "message_delta": {
@@ -117,7 +132,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
         case "error":
           throw streamError(provider, event.error, secrets);
         default:
-          // ping, content_block_stop, and event types added after this adapter was written
+          // ping, and event types added after this adapter was written
           break;
       }
     }
