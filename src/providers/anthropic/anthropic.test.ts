@@ -141,6 +141,17 @@ describe("anthropic request mapping", () => {
     ]);
   });
 
+  it("gives every tool_use an id Anthropic takes, unique in the request, and each result the id of the call it answers", () => {
+    // Two steps answered by an upstream that numbers its calls from call_0 each time, then one with a dotted id.
+    const step = (id: string, name: string): ChatRequest["messages"] => [
+      { role: "assistant", content: null, tool_calls: [{ id, type: "function", function: { name, arguments: "{}" } }] },
+      { role: "tool", tool_call_id: id, content: `${name} done` },
+    ];
+    const body = toAnthropicRequest({ model: "m", messages: [{ role: "user", content: "go" }, ...step("call_0", "a"), ...step("call_0", "b"), ...step("functions.c:0", "c")] }, "anthropic", 1);
+    const pairs = body.messages.flatMap((m) => (typeof m.content === "string" ? [] : m.content)).map((b) => (b.type === "tool_use" ? `use ${b.id}` : b.type === "tool_result" ? `result ${b.tool_use_id}` : b.type));
+    expect(pairs).toEqual(["use call_0", "result call_0", "use call_0_2", "result call_0_2", "use functions_c_0", "result functions_c_0"]);
+  });
+
   it("refuses what it cannot translate", () => {
     const badArgs: ChatRequest = {
       model: "m",

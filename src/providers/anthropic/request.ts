@@ -28,6 +28,7 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
   }
   const system: string[] = [];
   const messages: AnthropicMessageParam[] = [];
+  const ids = new ToolUseIds();
   for (const message of request.messages) {
     switch (message.role) {
       case "system":
@@ -38,10 +39,10 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
         append(messages, "user", userBlocks(message.content, provider));
         break;
       case "assistant":
-        append(messages, "assistant", assistantBlocks(message));
+        append(messages, "assistant", assistantBlocks(message, ids));
         break;
       case "tool":
-        append(messages, "user", [toolResult(message, provider)]);
+        append(messages, "user", [toolResult(message, provider, ids)]);
         break;
     }
   }
@@ -84,22 +85,46 @@ function userBlocks(content: ChatMessage["content"], provider: string): Array<An
   return content.map((part) => toContentBlock(part, provider));
 }
 
-function assistantBlocks(message: ChatMessage): AnthropicContentBlock[] {
+function assistantBlocks(message: ChatMessage, ids: ToolUseIds): AnthropicContentBlock[] {
   const blocks: AnthropicContentBlock[] = [];
   const content = messageText(message.content);
   if (content !== "") blocks.push(textBlock(content));
   for (const call of message.tool_calls ?? []) {
-    blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: toolInput(call) });
+    blocks.push({ type: "tool_use", id: ids.forCall(call.id), name: call.function.name, input: toolInput(call) });
   }
   return blocks;
 }
 
-function toolResult(message: ChatMessage, provider: string): AnthropicContentBlock {
+function toolResult(message: ChatMessage, provider: string, ids: ToolUseIds): AnthropicContentBlock {
   if (message.tool_call_id === undefined) {
     throw new AirlockError("invalid_request", "a tool message needs tool_call_id", { param: "messages" });
   }
   const content = Array.isArray(message.content) ? message.content.map((part) => toContentBlock(part, provider)) : message.content ?? "";
-  return { type: "tool_result", tool_use_id: message.tool_call_id, content };
+  return { type: "tool_result", tool_use_id: ids.forResult(message.tool_call_id), content };
+}
+
+/**
+ * Anthropic refuses a request in which two tool_use blocks share an id, or an id has characters
+ * outside [a-zA-Z0-9_-]; OpenAI-shaped history may hold both: ids that other upstreams number from
+ * call_0 on every answer (the gemini adapter's), or that have dots and colons (`functions.read:0`).
+ * Each call gets an id Anthropic takes, and each result the id of the nearest earlier call it names.
+ */
+class ToolUseIds {
+  private readonly used = new Set<string>();
+  private readonly latest = new Map<string, string>();
+
+  forCall(id: string): string {
+    const base = id.replace(/[^a-zA-Z0-9_-]/g, "_") || "call";
+    let out = base;
+    for (let n = 2; this.used.has(out); n++) out = `${base}_${n}`;
+    this.used.add(out);
+    this.latest.set(id, out);
+    return out;
+  }
+
+  forResult(id: string): string {
+    return this.latest.get(id) ?? (id.replace(/[^a-zA-Z0-9_-]/g, "_") || "call");
+  }
 }
 
 function toContentBlock(part: ContentPart, provider: string): AnthropicTextBlock | AnthropicImageBlock {
