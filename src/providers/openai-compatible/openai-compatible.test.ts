@@ -111,6 +111,21 @@ describe("openai-compatible adapter", () => {
     expect(fake.requests[0]!.body).toEqual({ ...CONFORMANCE_REQUEST, response_format: { type: "json_object" } });
   });
 
+  it("sends OpenAI's reasoning models their output limit as max_completion_tokens, which they take, not max_tokens, which they refuse", async () => {
+    const p = await setup();
+    await p.chat({ ...CONFORMANCE_REQUEST, model: "gpt-5-mini" }, { signal: signal() });
+    await drain(await p.stream({ ...CONFORMANCE_REQUEST, model: "o3" }, { signal: signal() }));
+    await p.chat({ ...CONFORMANCE_REQUEST, model: "o4-mini", max_completion_tokens: 32 }, { signal: signal() });
+    await p.chat({ ...CONFORMANCE_REQUEST, model: "gpt-4.1" }, { signal: signal() });
+    const limits = fake.requests.map((r) => [r.body.model, r.body.max_tokens, r.body.max_completion_tokens]);
+    expect(limits).toEqual([
+      ["gpt-5-mini", undefined, 64],
+      ["o3", undefined, 64],
+      ["o4-mini", undefined, 32],
+      ["gpt-4.1", 64, undefined],
+    ]);
+  });
+
   it("sends the bearer key and the configured headers", async () => {
     const p = await setup({}, { headers: { "HTTP-Referer": "https://airlock.example", "X-Title": "Airlock" } });
     await p.chat(CONFORMANCE_REQUEST, { signal: signal() });

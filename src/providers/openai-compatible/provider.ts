@@ -54,14 +54,14 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   }
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
-    const raw = await this.http.postJson(this.chatPath, JSON.stringify(withoutStreaming(request)), options);
+    const raw = await this.http.postJson(this.chatPath, JSON.stringify(withoutStreaming(withOutputLimit(request))), options);
     return toChatResult(raw, this.name, this.http.secrets);
   }
 
   async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
     // Our fields first, the request's after them, then ours again so that they win: a spread followed by
     // new fields would keep the whole request from dying young (docs/performance.md, "Objects spread into").
-    const streaming: ChatRequest = { stream: true, stream_options: STREAM_OPTIONS, ...request };
+    const streaming: ChatRequest = { stream: true, stream_options: STREAM_OPTIONS, ...withOutputLimit(request) };
     streaming.stream = true;
     streaming.stream_options = STREAM_OPTIONS;
     const body = JSON.stringify(streaming);
@@ -90,6 +90,20 @@ export class OpenAICompatibleProvider implements ProviderV1 {
   close(): Promise<void> {
     return this.http.close();
   }
+}
+
+/**
+ * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5 and its successors) refuse `max_tokens` with a 400
+ * ("use max_completion_tokens instead"), and the limit Airlock adds itself (an operation's `maxTokens`,
+ * a budget's default) comes as `max_tokens`. For them the limit goes as `max_completion_tokens`; one
+ * the request sends in that field wins. Other upstreams get `max_tokens`, the field they all know.
+ */
+const REFUSES_MAX_TOKENS = /^(o[1-9]|gpt-5)/i;
+
+function withOutputLimit(request: ChatRequest): ChatRequest {
+  if (request.max_tokens === undefined || !REFUSES_MAX_TOKENS.test(request.model)) return request;
+  const { max_tokens: limit, ...rest } = request;
+  return { max_completion_tokens: limit, ...rest } as ChatRequest;
 }
 
 /** A pass-through field must not turn a JSON call into an SSE answer. */
