@@ -152,6 +152,15 @@ describe("anthropic request mapping", () => {
     expect(pairs).toEqual(["use call_0", "result call_0", "use call_0_2", "result call_0_2", "use functions_c_0", "result functions_c_0"]);
   });
 
+  it("leaves out an assistant message with no text and no tool calls, which Anthropic refuses as an empty turn", () => {
+    const body = toAnthropicRequest(
+      { model: "m", messages: [{ role: "user", content: "q" }, { role: "assistant", content: null }, { role: "assistant", content: "" }, { role: "user", content: "again" }] },
+      "anthropic",
+      1,
+    );
+    expect(body.messages).toEqual([{ role: "user", content: [{ type: "text", text: "q" }, { type: "text", text: "again" }] }]);
+  });
+
   it("refuses what it cannot translate", () => {
     const badArgs: ChatRequest = {
       model: "m",

@@ -38,9 +38,13 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
       case "user":
         append(messages, "user", userBlocks(message.content, provider));
         break;
-      case "assistant":
-        append(messages, "assistant", assistantBlocks(message, ids));
+      case "assistant": {
+        // An answer with no text and no calls (Anthropic's own can be empty: Airlock returns content null)
+        // would be an empty turn, which Anthropic refuses anywhere but last; it says nothing, so it is left out.
+        const blocks = assistantBlocks(message, ids);
+        if (blocks.length > 0) append(messages, "assistant", blocks);
         break;
+      }
       case "tool":
         append(messages, "user", [toolResult(message, provider, ids)]);
         break;
