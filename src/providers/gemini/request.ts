@@ -23,7 +23,7 @@ export const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
 
 /**
  * Translates an OpenAI chat request into a generateContent body. The model travels in the URL, not
- * the body. Fields with no Gemini meaning (user, seed, logprobs, parallel_tool_calls, …) are dropped.
+ * the body. Fields with no Gemini meaning (user, logprobs, parallel_tool_calls, …) are dropped.
  */
 export function toGeminiRequest(request: ChatRequest, provider: string): GeminiRequest {
   const system: string[] = [];
@@ -84,6 +84,7 @@ function toGenerationConfig(request: ChatRequest): GeminiGenerationConfig {
   if (request.top_p !== undefined) config.topP = request.top_p;
   if (request.stop !== undefined) config.stopSequences = typeof request.stop === "string" ? [request.stop] : request.stop;
   if (request.n !== undefined) config.candidateCount = request.n;
+  if (typeof request.seed === "number") config.seed = request.seed;
   const format = isObject(request.response_format) ? request.response_format : undefined;
   if (format?.type === "json_object" || format?.type === "json_schema") config.responseMimeType = "application/json";
   if (format?.type === "json_schema" && isObject(format.json_schema) && format.json_schema.schema !== undefined) {

@@ -18,7 +18,7 @@ const WEATHER_TOOL = {
 };
 
 describe("gemini request mapping", () => {
-  it("hoists system and developer messages into systemInstruction and maps sampling to generationConfig", () => {
+  it("hoists system and developer messages into systemInstruction and maps sampling (seed too) to generationConfig", () => {
     const body = toGeminiRequest(
       {
         model: "gemini-2.5-flash",
@@ -47,7 +47,7 @@ describe("gemini request mapping", () => {
         { role: "model", parts: [{ text: "Paris." }] },
         { role: "user", parts: [{ text: "And of Italy?" }] },
       ],
-      generationConfig: { maxOutputTokens: 20, temperature: 0.2, topP: 0.9, stopSequences: ["\n\n"], candidateCount: 2 },
+      generationConfig: { maxOutputTokens: 20, temperature: 0.2, topP: 0.9, stopSequences: ["\n\n"], candidateCount: 2, seed: 7 },
     });
   });
 

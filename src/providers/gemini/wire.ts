@@ -39,6 +39,7 @@ export interface GeminiGenerationConfig {
   topP?: number;
   stopSequences?: string[];
   candidateCount?: number;
+  seed?: number;
   responseMimeType?: string;
   responseJsonSchema?: unknown;
 }
