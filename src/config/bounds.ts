@@ -52,6 +52,17 @@ export function positiveInt4() {
   return z.number().int().positive().max(INT4_MAX, `must be at most ${INT4_MAX}`);
 }
 
+/**
+ * The longest delay a Node timer keeps: a longer one fires after 1 ms instead (with a warning), so a
+ * "very long" timeout would time every call out at once and a long interval would spin.
+ */
+export const TIMER_MAX_MS = 2_147_483_647;
+
+/** A duration in ms that a timer waits for: a whole number, at most TIMER_MAX_MS (about 24.8 days). */
+export function durationMs() {
+  return z.number().int().max(TIMER_MAX_MS, `must be at most ${TIMER_MAX_MS} ms (about 24.8 days)`);
+}
+
 /** A name that may appear in an admin path: letters, digits, `_ . : -`, at most NAME_MAX_LENGTH characters. */
 export function nameSchema(what: string) {
   return z

@@ -156,4 +156,16 @@ retry: { maxAttempts: 3 }
     expect(refused({ models: [{ id: "openrouter/deepseek/deepseek-chat", price: { input: "2000000", per: "1M" } }] })).toThrow(/models\.0\.price\.input: must be at most 1000000 per 1M/);
     expect(resolveConfig({ ...minimal, operations: { ["n".repeat(128)]: { model: "openrouter/deepseek/deepseek-chat" } } }, "t", {}).config.operations).toHaveProperty("n".repeat(128));
   });
+
+  it("holds every duration to what a timer can wait, so a long timeout is not read as 1 ms", () => {
+    const refused = (extra: Record<string, unknown>) => () => resolveConfig({ ...minimal, ...extra }, "t", {});
+    const tooLong = 2_147_483_648;
+    expect(refused({ timeouts: { requestMs: tooLong } })).toThrow(/timeouts\.requestMs: must be at most 2147483647 ms/);
+    expect(refused({ ledger: { flushIntervalMs: tooLong } })).toThrow(/ledger\.flushIntervalMs: must be at most 2147483647 ms/);
+    expect(refused({ retry: { maxRetryAfterMs: tooLong } })).toThrow(/retry\.maxRetryAfterMs: must be at most 2147483647 ms/);
+    expect(refused({ operations: { o: { model: "openrouter/deepseek/deepseek-chat", timeoutMs: tooLong } } })).toThrow(/operations\.o\.timeoutMs: must be at most 2147483647 ms/);
+    expect(refused({ providers: { openrouter: { ...minimal.providers.openrouter, timeoutMs: tooLong } } })).toThrow(/providers\.openrouter\.timeoutMs: must be at most 2147483647 ms/);
+    const longest = resolveConfig({ ...minimal, timeouts: { requestMs: tooLong - 1, attemptMs: tooLong - 1 } }, "t", {}).config.timeouts;
+    expect(longest).toEqual({ requestMs: tooLong - 1, attemptMs: tooLong - 1 });
+  });
 });

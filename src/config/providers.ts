@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { durationMs } from "./bounds.js";
 
 /** `env:NAME` reads a secret from the environment at load time, so config files never hold keys. */
 export const secretRef = z.string().min(1);
@@ -7,7 +8,7 @@ const base = {
   /** How models of this provider are asked for a JSON Schema answer: `native` sends `response_format`, `prompt` an instruction. */
   structuredOutput: z.enum(["native", "prompt"]).optional(),
   /** Per-attempt timeout for this provider's calls, in ms. */
-  timeoutMs: z.number().int().positive().optional(),
+  timeoutMs: durationMs().positive().optional(),
 };
 
 export const openAICompatibleConfig = z.strictObject({
@@ -53,7 +54,7 @@ export const mockStep = z.strictObject({
   /** Never answer: the call hangs until it is aborted. */
   hang: z.boolean().optional(),
   reply: z.string().optional(),
-  latencyMs: z.number().int().nonnegative().optional(),
+  latencyMs: durationMs().nonnegative().optional(),
   /** Streaming only: break the stream after this many content chunks. */
   cutAfterChunks: z.number().int().nonnegative().optional(),
 });
@@ -62,9 +63,9 @@ export const mockConfig = z.strictObject({
   type: z.literal("mock"),
   /** The fixed reply. Without one, the mock says which model answered and how long the prompt was. */
   reply: z.string().optional(),
-  latencyMs: z.number().int().nonnegative().default(0),
+  latencyMs: durationMs().nonnegative().default(0),
   /** Delay between streamed chunks, in ms. */
-  chunkDelayMs: z.number().int().nonnegative().default(0),
+  chunkDelayMs: durationMs().nonnegative().default(0),
   script: z.array(mockStep).optional(),
   embeddingDimensions: z.number().int().positive().default(8),
   ...base,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { checkPriceBounds, LABEL_MAX_LENGTH, moneyAmount, NAME_MAX_LENGTH, nameSchema, positiveInt4 } from "./bounds.js";
+import { checkPriceBounds, durationMs, LABEL_MAX_LENGTH, moneyAmount, NAME_MAX_LENGTH, nameSchema, positiveInt4 } from "./bounds.js";
 import { providerConfig } from "./providers.js";
 import { checkRoutes, isTier } from "./routes.js";
 import { TIERS, type Tier } from "./tiers.js";
@@ -49,18 +49,18 @@ export const criticality = z.enum(["LOW", "MEDIUM", "HIGH"]);
 export const retryPolicySchema = z.strictObject({
   /** Attempts per candidate, including the first. */
   maxAttempts: z.number().int().min(1).max(10).default(2),
-  baseDelayMs: z.number().int().nonnegative().default(250),
-  maxDelayMs: z.number().int().nonnegative().default(4_000),
+  baseDelayMs: durationMs().nonnegative().default(250),
+  maxDelayMs: durationMs().nonnegative().default(4_000),
   /** A Retry-After longer than this skips to the next candidate instead of waiting. */
-  maxRetryAfterMs: z.number().int().nonnegative().default(60_000),
+  maxRetryAfterMs: durationMs().nonnegative().default(60_000),
 });
 
 /** No defaults here: a field the operation leaves out must fall through to the top-level `retry`. */
 export const retryOverrideSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(10).optional(),
-  baseDelayMs: z.number().int().nonnegative().optional(),
-  maxDelayMs: z.number().int().nonnegative().optional(),
-  maxRetryAfterMs: z.number().int().nonnegative().optional(),
+  baseDelayMs: durationMs().nonnegative().optional(),
+  maxDelayMs: durationMs().nonnegative().optional(),
+  maxRetryAfterMs: durationMs().nonnegative().optional(),
 });
 
 /** JSON Schema (an object) or the short notation (`{name: string, tags: string[]}`). */
@@ -76,7 +76,7 @@ export const operationSchema = z.strictObject({
   criticality: criticality.default("MEDIUM"),
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().min(0).max(2).optional(),
-  timeoutMs: z.number().int().positive().optional(),
+  timeoutMs: durationMs().positive().optional(),
   /** This operation's own retry settings; unset fields use the top-level `retry`. */
   retry: retryOverrideSchema.optional(),
   outputSchema: outputSchemaInput.optional(),
@@ -194,9 +194,9 @@ export const configSchema = z
         /** Audio uploads (transcription) are larger: OpenAI takes files up to 25 MB, plus the form around them. */
         audioBodyLimitBytes: z.number().int().positive().default(26 * 1024 * 1024),
         /** How long a request body may take to arrive whole; a client that stalls mid-body gets 408. Audio uploads included. */
-        bodyTimeoutMs: z.number().int().positive().default(60_000),
+        bodyTimeoutMs: durationMs().positive().default(60_000),
         /** How long a SIGTERM waits for in-flight calls before closing. */
-        shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+        shutdownGraceMs: durationMs().nonnegative().default(10_000),
       })
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "provider names use letters, digits, _ . -"), providerConfig),
@@ -217,9 +217,9 @@ export const configSchema = z
     killSwitch: z
       .strictObject({
         /** How often each instance re-reads the switch from a shared PostgreSQL store, besides hearing flips at once. */
-        pollIntervalMs: z.number().int().positive().default(450),
+        pollIntervalMs: durationMs().positive().default(450),
         /** State the store has not confirmed for this long counts as ON (fail closed). Keep poll + stale under 1 s. */
-        staleAfterMs: z.number().int().positive().default(900),
+        staleAfterMs: durationMs().positive().default(900),
         /** Streams already running when the switch goes on: `finish` lets them end, `cut` ends them with an error. */
         inFlight: z.enum(["finish", "cut"]).default("finish"),
       })
@@ -252,7 +252,7 @@ export const configSchema = z
             /** Runs at once on this instance. */
             concurrency: z.number().int().min(1).max(100).default(8),
             /** How often the engine's queue is polled (the most a run waits to start), and the least a failed dispatch waits (at least 1 s). */
-            pollIntervalMs: z.number().int().min(100).max(60_000).default(250),
+            pollIntervalMs: durationMs().min(100).max(60_000).default(250),
             /** This worker's stable, distinct name: a restarted worker recovers the runs it had started. Defaults to host:port. */
             executorId: z.string().min(1).max(200).optional(),
           })
@@ -294,9 +294,9 @@ export const configSchema = z
         /** The output tokens a budgeted chat call may generate when it sets no max_tokens: sent upstream as its max_tokens, and reserved. */
         defaultMaxTokens: z.number().int().positive().default(4096),
         /** An instance's allowance from a budget expires this long after it last renewed it: a killed instance's allowance is freed within this plus syncIntervalMs. */
-        leaseTtlMs: z.number().int().positive().default(10_000),
+        leaseTtlMs: durationMs().positive().default(10_000),
         /** How often each instance renews its leases, frees dead instances' leases, returns idle allowance and checks warning thresholds (on the embedded store, only those that came due). */
-        syncIntervalMs: z.number().int().positive().default(1_000),
+        syncIntervalMs: durationMs().positive().default(1_000),
         /** When a budget passes its warning amount, LOW-criticality operations under it are served by the `cheap` tier. */
         stepDownLowCriticality: z.boolean().default(false),
       })
@@ -305,7 +305,7 @@ export const configSchema = z
     sessions: z
       .strictObject({
         /** A session's pinned model is forgotten after this long without a call. */
-        ttlMs: z.number().int().positive().default(3_600_000),
+        ttlMs: durationMs().positive().default(3_600_000),
         maxSessions: z.number().int().positive().default(100_000),
       })
       .prefault({}),
@@ -313,18 +313,18 @@ export const configSchema = z
       .strictObject({
         failureThreshold: z.number().int().positive().default(5),
         errorRateThreshold: z.number().gt(0).max(1).default(0.5),
-        windowMs: z.number().int().positive().default(30_000),
+        windowMs: durationMs().positive().default(30_000),
         minRequests: z.number().int().positive().default(20),
-        cooldownMs: z.number().int().positive().default(30_000),
-        probeIntervalMs: z.number().int().positive().default(1_000),
+        cooldownMs: durationMs().positive().default(30_000),
+        probeIntervalMs: durationMs().positive().default(1_000),
       })
       .prefault({}),
     timeouts: z
       .strictObject({
         /** The whole call, across every attempt and fallback. */
-        requestMs: z.number().int().positive().default(120_000),
+        requestMs: durationMs().positive().default(120_000),
         /** One upstream attempt, unless the provider or operation sets its own. */
-        attemptMs: z.number().int().positive().default(60_000),
+        attemptMs: durationMs().positive().default(60_000),
       })
       .prefault({}),
     pricing: z
@@ -338,7 +338,7 @@ export const configSchema = z
       .strictObject({
         batchSize: z.number().int().positive().default(500),
         /** A row waits at most this long. Longer batches cost less per row: one statement a second at low rates, where a statement's fixed cost dominates. */
-        flushIntervalMs: z.number().int().positive().default(1_000),
+        flushIntervalMs: durationMs().positive().default(1_000),
         /** Rows held in memory while the store is unreachable; beyond this they spool to disk. */
         maxBuffer: z.number().int().positive().default(100_000),
       })
