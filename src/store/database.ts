@@ -3,6 +3,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import { startPglite, type PgliteThread } from "./pglite-client.js";
 import { LocalNotices, type NoticeHandlers, type Unlisten } from "./notices.js";
+import { checkPostgresUrl, postgresStore, reasonOf, StoreOpenError } from "./open-error.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -76,12 +77,14 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   const workflowsDir = options.dataDir ? path.join(path.dirname(options.dataDir), "workflows") : undefined;
   // The PostgreSQL driver is loaded only for PostgreSQL: the embedded store never needs it, and
   // loading it (with the fetch machinery its runtime check wakes in Node) costs startup time.
+  if (options.url) checkPostgresUrl(options.url);
   const database = options.url ? (await import("./postgres.js")).openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), { dataDir: workflowsDir, dump: options.workflowsDump });
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {
     await database.close();
-    throw err;
+    // The embedded store names its directory as it opens (startPglite).
+    throw options.url ? new StoreOpenError(postgresStore(options.url), reasonOf(err), { cause: err }) : err;
   }
   return database;
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
+import { pgliteReason, StoreOpenError } from "./open-error.js";
 import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart } from "./pglite-protocol.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -31,7 +32,7 @@ export async function startPglite(options: { dataDir?: string; dump?: Blob; migr
     return await PgliteThread.start(start, lock);
   } catch (err) {
     await lock.release();
-    throw err;
+    throw new StoreOpenError(`the embedded store in ${options.dataDir}`, pgliteReason(err), { cause: err });
   }
 }
 

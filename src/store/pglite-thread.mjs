@@ -301,11 +301,15 @@ async function answer(client, request) {
   }
 }
 
+/** PGlite's file system throws Emscripten's errno objects, which have no message. */
+const ERRNO_REASONS = { 2: "EACCES: permission denied", 29: "EIO: input/output error", 31: "EISDIR: is a directory", 44: "ENOENT: no such file or directory", 51: "ENOSPC: no space left on device", 54: "ENOTDIR: not a directory", 63: "EPERM: operation not permitted", 69: "EROFS: read-only file system" };
+
 /** @param {unknown} err */
 function errorFields(err) {
-  const e = /** @type {{ message?: unknown; code?: unknown; detail?: unknown }} */ (err);
+  const e = /** @type {{ message?: unknown; code?: unknown; detail?: unknown; errno?: unknown }} */ (err);
+  const errno = typeof e?.errno === "number" ? e.errno : undefined;
   return {
-    message: typeof e?.message === "string" ? e.message : String(err),
+    message: typeof e?.message === "string" ? e.message : errno !== undefined ? (/** @type {Record<number, string>} */ (ERRNO_REASONS)[errno] ?? `file system error (errno ${errno})`) : String(err),
     code: typeof e?.code === "string" ? e.code : undefined,
     detail: typeof e?.detail === "string" ? e.detail : undefined,
   };
