@@ -168,4 +168,13 @@ retry: { maxAttempts: 3 }
     const longest = resolveConfig({ ...minimal, timeouts: { requestMs: tooLong - 1, attemptMs: tooLong - 1 } }, "t", {}).config.timeouts;
     expect(longest).toEqual({ requestMs: tooLong - 1, attemptMs: tooLong - 1 });
   });
+
+  it("reads a JSON file saved with a byte order mark, as it reads such a YAML file", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-config-"));
+    dirs.push(dir);
+    await writeFile(path.join(dir, "airlock.config.json"), `\uFEFF${JSON.stringify(minimal)}`);
+    await writeFile(path.join(dir, "bom.yaml"), `\uFEFFproviders: { m: { type: mock } }\nmodels: [{ id: m/a }]\n`);
+    expect((await loadConfig({ cwd: dir, env: {} })).config.models[0]!.id).toBe("openrouter/deepseek/deepseek-chat");
+    expect((await loadConfig({ cwd: dir, path: "bom.yaml", env: {} })).config.models[0]!.id).toBe("m/a");
+  });
 });

@@ -43,7 +43,8 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
   }
   let raw: unknown;
   try {
-    raw = file.endsWith(".json") ? JSON.parse(text) : parseYamlExactly(text);
+    // A byte order mark (Windows editors save UTF-8 with one) is not JSON, but the file is: YAML skips it too.
+    raw = file.endsWith(".json") ? JSON.parse(text.replace(/^\uFEFF/, "")) : parseYamlExactly(text);
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
   }
