@@ -145,6 +145,13 @@ retry: { maxAttempts: 3 }
     expect(() => resolveConfig({ ...base, org: { defaultModel: "openrouter/other", enabledModels: ["openrouter/deepseek/deepseek-chat"] } }, "t", {})).toThrow(/org\.defaultModel: the default model/);
   });
 
+  it("does not take a name every object has (toString, constructor) for an operation or a provider", () => {
+    const refused = (extra: Record<string, unknown>) => () => resolveConfig({ ...minimal, ...extra }, "t", {});
+    expect(refused({ budgets: [{ name: "b", scope: "operation", target: "toString", limit: "1" }] })).toThrow(/budgets\.0\.target: unknown operation "toString"/);
+    expect(refused({ rateLimits: [{ name: "r", scope: "operation", target: "constructor", requestsPerMinute: 1 }] })).toThrow(/rateLimits\.0\.target: unknown operation "constructor"/);
+    expect(refused({ models: [...minimal.models, { id: "constructor/x" }] })).toThrow(/models\.1\.id: unknown provider "constructor"/);
+  });
+
   it("holds names to 128 characters and money to what the store's columns hold", () => {
     const long = "n".repeat(129);
     const refused = (extra: Record<string, unknown>) => () => resolveConfig({ ...minimal, ...extra }, "t", {});

@@ -359,14 +359,17 @@ export type WebhookConfig = z.infer<typeof webhookSchema>;
 
 type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets" | "rateLimits">;
 
-/** Every name a config uses must exist in the same config: a typo fails at start, not at 3 a.m. */
+/**
+ * Every name a config uses must exist in the same config: a typo fails at start, not at 3 a.m. Looked up
+ * as own keys: `toString` is in every object, and must not pass for an operation or a provider.
+ */
 function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   const modelIds = new Set<string>();
   config.models.forEach((model, i) => {
     if (modelIds.has(model.id)) ctx.addIssue({ code: "custom", path: ["models", i, "id"], message: `duplicate model "${model.id}"` });
     modelIds.add(model.id);
     const provider = model.id.slice(0, model.id.indexOf("/"));
-    if (!(provider in config.providers)) {
+    if (!Object.hasOwn(config.providers, provider)) {
       ctx.addIssue({ code: "custom", path: ["models", i, "id"], message: `unknown provider "${provider}" (known: ${Object.keys(config.providers).join(", ") || "none"})` });
     }
   });
@@ -388,7 +391,7 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   config.rateLimits.forEach((limit, i) => {
     if (limitNames.has(limit.name)) ctx.addIssue({ code: "custom", path: ["rateLimits", i, "name"], message: `duplicate rate limit "${limit.name}"` });
     limitNames.add(limit.name);
-    if (limit.scope === "operation" && limit.target !== undefined && !(limit.target in config.operations)) {
+    if (limit.scope === "operation" && limit.target !== undefined && !Object.hasOwn(config.operations, limit.target)) {
       ctx.addIssue({ code: "custom", path: ["rateLimits", i, "target"], message: `unknown operation "${limit.target}"` });
     }
   });
@@ -396,7 +399,7 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   config.budgets.forEach((budget, i) => {
     if (budgetNames.has(budget.name)) ctx.addIssue({ code: "custom", path: ["budgets", i, "name"], message: `duplicate budget "${budget.name}"` });
     budgetNames.add(budget.name);
-    if (budget.scope === "operation" && budget.target !== undefined && !(budget.target in config.operations)) {
+    if (budget.scope === "operation" && budget.target !== undefined && !Object.hasOwn(config.operations, budget.target)) {
       ctx.addIssue({ code: "custom", path: ["budgets", i, "target"], message: `unknown operation "${budget.target}"` });
     }
   });
