@@ -260,10 +260,14 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     const created = await fetch(`${gw.url}/admin/keys`, {
       method: "POST",
       headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "app", kind: "service", user: "u1", team: "t1" }),
+      body: JSON.stringify({ name: "app", kind: "service", user: "u1", team: "t1", org: "o1" }),
     });
     expect(created.status).toBe(201);
-    const key = (await created.json()) as { id: string; key: string };
+    const key = (await created.json()) as { id: string; key: string; orgId: string | null };
+    // The org that `org` budgets match the key by is shown, as its user and team are.
+    expect(key).toMatchObject({ userId: "u1", teamId: "t1", orgId: "o1" });
+    const keyList = (await (await fetch(`${gw.url}/admin/keys`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).json()) as { data: Array<{ id: string }> };
+    expect(keyList.data.find((k) => k.id === key.id)).toMatchObject({ userId: "u1", teamId: "t1", orgId: "o1" });
     const completion = await gw.client(key.key).chat.completions.create({ model: "oai/o4-mini", messages: [{ role: "user", content: "hi" }] });
     expect(completion.choices.length).toBe(1);
     expect(await lastRow()).toMatchObject({ keyId: key.id, userId: "u1", teamId: "t1" });

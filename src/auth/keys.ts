@@ -42,6 +42,8 @@ export interface PublicKey {
   prefix: string;
   userId: string | null;
   teamId: string | null;
+  /** What `org` budgets match the key by. */
+  orgId: string | null;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -221,6 +223,7 @@ function toPublic(row: ApiKeyRow): PublicKey {
     prefix: row.keyPrefix,
     userId: row.userId,
     teamId: row.teamId,
+    orgId: row.orgId,
     createdAt: row.createdAt.toISOString(),
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
   };
