@@ -226,6 +226,19 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "not_found" });
     });
 
+    it("answers HEAD wherever GET is served, with GET's status and headers and no body", async () => {
+      for (const path of ["/healthz", "/readyz", "/metrics", "/"]) {
+        const res = await fetch(`${gw.url}${path}`, { method: "HEAD" });
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get("content-type"), path).toBeTruthy();
+        expect(await res.text(), path).toBe("");
+      }
+      const models = await fetch(`${gw.url}/v1/models`, { method: "HEAD", headers: { authorization: `Bearer ${gw.adminKey}` } });
+      expect(models.status).toBe(200);
+      expect((await fetch(`${gw.url}/v1/models`, { method: "HEAD" })).status).toBe(401);
+      expect((await fetch(`${gw.url}/v1/chat/completions`, { method: "HEAD" })).status).toBe(404);
+    });
+
     it.each([
       ["a duplicate Content-Length", "content-length: 2\r\ncontent-length: 3\r\n"],
       ["a negative Content-Length", "content-length: -1\r\n"],

@@ -150,7 +150,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/admin/prices", prices.setPrice(gw)],
     ["POST", "/admin/prices/import", prices.importPrices(gw)],
   ];
-  for (const [method, path, handler] of routes) router.on(method as "GET", path, (req, res, params, _store, query) => run(handler, req, res, params, query));
+  for (const [method, path, handler] of routes) {
+    // HEAD is GET without the body (RFC 9110), which Node leaves out: uptime monitors probe /healthz with it.
+    router.on(method === "GET" ? ["GET", "HEAD"] : (method as "POST"), path, (req, res, params, _store, query) => run(handler, req, res, params, query));
+  }
 
   function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
     const cancellation = new Cancellation();
