@@ -340,6 +340,11 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
 
     const raised = await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "0.02" });
     expect(raised.body).toMatchObject({ name: "cap", limit: "0.02", warnAt: "0.016", source: "admin", updatedBy: BOOTSTRAP_ADMIN_ID, current: { spent: "0.01" } });
+    // A global budget has no target, so what GET shows can be PUT back as it is.
+    const [shown] = (await api(gw, "GET", "/admin/budgets")).body.data;
+    expect(shown).not.toHaveProperty("target");
+    const { scope, target, window, timezone, limit, warnAt } = shown;
+    expect(await api(gw, "PUT", "/admin/budgets/cap", { scope, target, window, timezone, limit, warnAt })).toMatchObject({ status: 200, body: { limit: "0.02" } });
     expect((await centCall(gw)).status).toBe(200);
     expect((await centCall(gw)).status).toBe(429);
 

@@ -12,7 +12,8 @@ import type { BudgetRow } from "../store/schema/index.js";
 export interface BudgetStatus {
   name: string;
   scope: string;
-  target: string;
+  /** Absent for a global budget, as in what PUT /admin/budgets/:name takes. */
+  target?: string;
   window: "daily" | "monthly";
   timezone: string;
   limit: string;
@@ -82,7 +83,7 @@ export class BudgetBook {
       return {
         name: row.name,
         scope: row.scope,
-        target: row.target,
+        ...(row.scope === "global" ? {} : { target: row.target }),
         window: row.period,
         timezone: row.timezone,
         limit: new Money(row.limitUsd).toFixed(),
