@@ -301,9 +301,10 @@ describe.each(STORE_KINDS)("gateway on %s", (kind) => {
     const row = await lastRow();
     expect(row).toMatchObject({ outcome: "error", errorCode: "provider_error", model: "oai/o4-mini", usageEstimated: true, attemptCount: 1 });
     expect(Number(row.cost)).toBeGreaterThan(0);
-    // The status line said 200 before the break; the access log says the call failed, and which model served it.
+    // The status line said 200 before the break; the access log says the call failed, and which model served it,
+    // for the operation named as the model, as the ledger and the metrics say.
     const requestId = response.headers.get("x-request-id");
-    await vi.waitFor(() => expect(logs.lines.find((line) => line.requestId === requestId)).toMatchObject({ msg: "request", status: 200, code: "provider_error", model: "oai/o4-mini" }));
+    await vi.waitFor(() => expect(logs.lines.find((line) => line.requestId === requestId)).toMatchObject({ msg: "request", status: 200, code: "provider_error", model: "oai/o4-mini", operation: "chat_message" }));
   });
 
   it("exports Prometheus metrics for requests, tokens, cost and errors", async () => {
