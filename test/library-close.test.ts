@@ -58,7 +58,8 @@ describe("closing a library instance", () => {
     await airlock.chat({ operation: "chat_message", messages });
     await airlock.close();
     const before = fake.requests.length;
-    const closed = { code: "unavailable", status: 503, message: "this Airlock instance is closed: create a new one to make calls" };
+    // Not retryable: the same call on a closed instance can never succeed, however long a retry loop waits.
+    const closed = { code: "unavailable", status: 503, message: "this Airlock instance is closed: create a new one to make calls", isRetryable: false };
     await expect(airlock.chat({ operation: "chat_message", messages })).rejects.toMatchObject(closed);
     await expect(
       (async () => {

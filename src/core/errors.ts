@@ -61,6 +61,8 @@ export interface AirlockErrorOptions {
   details?: Record<string, unknown>;
   /** Seconds the client should wait before retrying (sets `Retry-After`). */
   retryAfterSeconds?: number;
+  /** Overrides what the code says: an `unavailable` that no wait can end (a closed library instance) is not retryable. */
+  retryable?: boolean;
   cause?: unknown;
 }
 
@@ -75,6 +77,7 @@ export class AirlockError extends Error {
    * the failed call's ledger row carries the same id.
    */
   requestId: string | undefined;
+  private readonly retryable: boolean | undefined;
 
   constructor(code: ErrorCode, message: string, options: AirlockErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -84,11 +87,12 @@ export class AirlockError extends Error {
     this.param = options.param ?? null;
     this.details = options.details;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.retryable = options.retryable;
   }
 
   /** Whether the same call may succeed if made again shortly (after `retryAfterSeconds`, when set). */
   get isRetryable(): boolean {
-    return RETRYABLE_CODES.has(this.code);
+    return this.retryable ?? RETRYABLE_CODES.has(this.code);
   }
 
   /** The OpenAI error shape. Deliberately omits the stack and the cause. */

@@ -8,7 +8,7 @@ const SETTLE_AFTER_CUT_MS = 5_000;
 
 /** A call after `close()`: nothing is left to serve it. */
 export function closedError(): AirlockError {
-  return new AirlockError("unavailable", "this Airlock instance is closed: create a new one to make calls");
+  return new AirlockError("unavailable", "this Airlock instance is closed: create a new one to make calls", { retryable: false });
 }
 
 interface Running {
