@@ -219,3 +219,38 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     expect(await noInput.json()).toMatchObject({ error: { code: "invalid_request", param: "input" } });
   });
 });
+
+describe("a missingPrice written for tokens alone", () => {
+  let upstream: FakeUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream("openai");
+    gw = await startTestGateway("pglite", {
+      // As examples/airlock.config.yaml writes it: no characters, no audioMinute.
+      pricing: { missingPrice: { input: "10", output: "30", per: "1M" } },
+      providers: { openai: { type: "openai-compatible", baseUrl: upstream.url } },
+      models: [
+        { id: "openai/house-whisper", kind: "transcription" },
+        { id: "openai/house-tts", kind: "speech" },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  it("still charges unpriced audio seconds and characters at the default's unit prices, never $0", async () => {
+    const heard = await gw.client().audio.transcriptions.create({ model: "openai/house-whisper", file: await toFile(wav(2.5), "note.wav"), response_format: "text" }).withResponse();
+    const spoken = await gw.client().audio.speech.create({ model: "openai/house-tts", voice: "alloy", input: "Hello from Airlock. 👋" }).withResponse();
+    const rows = await gw.plane.reports.recentCalls(10);
+    const row = (res: Response) => rows.find((r) => r.requestId === res.headers.get("x-request-id"));
+    // $0.05 a minute: 0.05 × 2.5 / 60; $30 per 1M characters: 21 × 30 / 1e6
+    expect(row(heard.response)).toMatchObject({ audioSeconds: "2.500", priceMissing: true });
+    expect(trim(row(heard.response)!.cost)).toBe("0.002083333333");
+    expect(row(spoken.response)).toMatchObject({ characters: 21, priceMissing: true });
+    expect(trim(row(spoken.response)!.cost)).toBe("0.00063");
+  });
+});

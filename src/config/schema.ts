@@ -29,6 +29,9 @@ export const priceSchema = z.strictObject({
   effectiveDate: z.string().optional(),
 }).superRefine(checkPriceBounds);
 
+/** `pricing.missingPrice` when the file sets none; its unit prices also fill in for a missingPrice that leaves them out. */
+export const DEFAULT_MISSING_PRICE = { input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" } as const;
+
 export const structuredOutputMode = z.enum(["native", "prompt"]);
 
 const modelIdSchema = z.string().regex(/^[A-Za-z0-9_.-]+\/.+$/, 'expected "provider/model-id"');
@@ -331,7 +334,7 @@ export const configSchema = z
       .strictObject({
         /** Charged (and flagged `price_missing`) for a model with no price, so a call is never a silent $0. */
         // Above the list prices of the models it stands in for, so an unpriced model never looks cheap.
-        missingPrice: priceSchema.default({ input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" }),
+        missingPrice: priceSchema.default(DEFAULT_MISSING_PRICE),
       })
       .prefault({}),
     ledger: z

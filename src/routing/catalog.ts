@@ -1,5 +1,5 @@
 import type { AirlockConfig, ModelConfig, OperationConfig, PriceConfig, Tier } from "../config/schema.js";
-import { TIERS } from "../config/schema.js";
+import { DEFAULT_MISSING_PRICE, TIERS } from "../config/schema.js";
 import { unitPrice, type UnitPrice } from "../ledger/pricing.js";
 import type { ProviderV1 } from "../providers/spec.js";
 import type { RouteWorld } from "../config/routes.js";
@@ -91,8 +91,19 @@ export function buildCatalog(config: AirlockConfig, createProvider: ProviderFact
     enabledModels: config.org.enabledModels ? new Set(config.org.enabledModels) : undefined,
     onDisallowedModel: config.org.onDisallowedModel,
   };
-  const base = { models, aliases, tiers, missingPrice: unitPrice(config.pricing.missingPrice), providers, org };
+  const base = { models, aliases, tiers, missingPrice: missingUnitPrice(config.pricing.missingPrice), providers, org };
   return { ...base, operations: compileOperations(config, routeWorld(base), routes) };
+}
+
+/**
+ * The configured missing price, with the default's character and audio prices where it sets none: a
+ * missingPrice written for tokens alone must not let unpriced speech and transcription go for $0.
+ */
+function missingUnitPrice(price: PriceConfig): UnitPrice {
+  const unit = unitPrice(price);
+  if (unit.character && unit.audioMinute) return unit;
+  const fallback = unitPrice(DEFAULT_MISSING_PRICE);
+  return { ...unit, character: unit.character ?? fallback.character, audioMinute: unit.audioMinute ?? fallback.audioMinute };
 }
 
 /**
