@@ -238,10 +238,11 @@ export class ControlPlane {
     plane.deps.rateLimits.start();
     plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
-    // Instances already running still serve the previous file's routes, prices and rate limits until told.
+    // Instances already running still serve the previous file's routes, prices, rate limits and budgets until told.
     await plane.notices.announce("routes");
     await plane.notices.announce("prices");
     await plane.notices.announce("rate_limits");
+    await plane.notices.announce("budgets");
     await plane.ledger.start();
     // Last: a run recovered at start may make a call, which needs the prices and the ledger above.
     plane.governance.executions.start();

@@ -245,6 +245,40 @@ if (STORE_KINDS.includes("postgres")) {
     });
   });
 
+  describe("the configuration file's budgets across instances", () => {
+    const { cleanups, config, store, instance } = routesSuite("postgres");
+
+    it("an instance that starts with another file's budgets tells the running ones, which apply them within 1 s", async () => {
+      const shared = await store();
+      const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
+      const budgeted = (limit: string) => config({ budgets: [{ name: "daily", scope: "global", limit }], budgeting: { syncIntervalMs: SYNC_MS, leaseTtlMs: LEASE_TTL_MS } });
+      const a = await instance(shared.database, budgeted("100"), adminKey);
+      // A holds a lease on the $100 window, from which it could go on admitting calls for a while.
+      expect((await ask(a, "p1/m1")).model).toBe("p1/m1");
+      const limitOnA = async () => ((await api(a, "GET", "/admin/budgets")).body.data as Array<{ name: string; limit: string }>).find((b) => b.name === "daily")?.limit;
+
+      // The next instance rolled out has the file with the lower limit: the store takes it, and so must A.
+      const lowered = await openDatabase({ url: shared.url!, maxConnections: 4 });
+      cleanups.push(() => lowered.close());
+      const b = await instance(lowered, budgeted("0.000001"), adminKey);
+      const startedAt = performance.now();
+      const refused = await waitFor(() => refusal(a, "p1/m1").catch(() => undefined), (r) => r?.code === "budget_exceeded", 5_000);
+      expect(performance.now() - startedAt).toBeLessThan(1_000);
+      expect(refused.value!.message).toContain("$0.000001");
+      expect(await limitOnA()).toBe("0.000001");
+      await b.close();
+
+      // One more with a file that has no budget any more: the budget is gone from the store, and A stops holding calls to it.
+      const dropped = await openDatabase({ url: shared.url!, maxConnections: 4 });
+      cleanups.push(() => dropped.close());
+      await instance(dropped, config(), adminKey);
+      const droppedAt = performance.now();
+      await waitFor(() => ask(a, "p1/m1").catch(() => undefined), (r) => r?.model === "p1/m1", 5_000);
+      expect(performance.now() - droppedAt).toBeLessThan(1_000);
+      expect(await limitOnA()).toBeUndefined();
+    });
+  });
+
   describe("the daily reset across instances", () => {
     it("opens the new day's window exactly once when three instances cross midnight together", async () => {
       const upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
