@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -106,6 +106,30 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
     const next = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
     await next.start();
     expect((await recentLedgerRows(s.database.db, 10)).find((r) => r.id === late.id)).toMatchObject({ inputTokens: 33 });
+    await next.close();
+  });
+
+  it("a start whose spool recovery failed loses nothing: the next start writes those rows, and rows spooled since", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
+    dirs.push(dir);
+    const spoolPath = path.join(dir, "ledger-spool.jsonl");
+    const earlier = [row(), row(), row()];
+    await writeFile(spoolPath, earlier.map(serializeLedgerRow).join("\n") + "\n");
+    // The store goes away while a start writes the spool: that start fails.
+    const down = await store();
+    await down.database.close();
+    const failed = new LedgerWriter({ store: down.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await expect(failed.start()).rejects.toThrow();
+    // Meanwhile another instance sharing the directory spooled rows of its own.
+    const later = row();
+    await writeFile(spoolPath, serializeLedgerRow(later) + "\n");
+
+    const s = await store();
+    const next = new LedgerWriter({ store: s.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await next.start();
+    const ids = (await recentLedgerRows(s.database.db, 10)).map((r) => r.id).sort();
+    expect(ids).toEqual([...earlier, later].map((r) => r.id).sort());
+    expect(await readdir(dir)).toEqual([]);
     await next.close();
   });
 

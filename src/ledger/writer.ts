@@ -1,4 +1,6 @@
-import { appendFile, readFile, rename, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { appendFile, readdir, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { errorCode } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { insertSerializedLedgerRows, serializeLedgerRow, type LedgerRecord, type LedgerStore } from "../store/queries/ledger.js";
@@ -174,17 +176,30 @@ export class LedgerWriter {
     logger.warn({ spooled: rows.length, spoolPath }, `${why}; rows spooled to disk for the next start`);
   }
 
-  /** Rows spooled by an earlier run (or an outage) are written first. */
+  /**
+   * Rows spooled by an earlier run (or an outage) are written first. The spool is claimed under a name of
+   * this start's own, and every claim found is written: a start that failed part-way (the store went
+   * away, the process was killed) leaves its claim for the next start, of this instance or of another
+   * sharing the directory, and a later claim never replaces it. Rows already written are skipped by id.
+   */
   private async recoverSpool(): Promise<void> {
-    const path = this.options.spoolPath;
-    if (!path) return;
-    const claimed = `${path}.recovering`;
+    const spoolPath = this.options.spoolPath;
+    if (!spoolPath) return;
+    const prefix = `${basename(spoolPath)}.recovering`;
+    await rename(spoolPath, `${spoolPath}.recovering-${process.pid}-${randomBytes(4).toString("hex")}`).catch(() => undefined);
+    const dir = dirname(spoolPath);
+    const claims = (await readdir(dir).catch(() => [])).filter((name) => name.startsWith(prefix));
+    for (const claim of claims) await this.recoverClaim(join(dir, claim));
+  }
+
+  private async recoverClaim(claimed: string): Promise<void> {
+    let text: string;
     try {
-      await rename(path, claimed);
-    } catch {
-      return; // nothing spooled
+      text = await readFile(claimed, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return; // another instance wrote it meanwhile
+      throw err;
     }
-    const text = await readFile(claimed, "utf8");
     // A line torn by a crash mid-append cannot be read; the rest still can.
     const lines = text.split("\n").filter(Boolean);
     const rows = lines.filter(isJson);
@@ -194,7 +209,7 @@ export class LedgerWriter {
       throw err instanceof Interrupted ? err.cause : err;
     }
     if (rows.length < lines.length) this.options.logger.error({ unreadable: lines.length - rows.length }, "ledger spool held unreadable lines; they were skipped");
-    await rm(claimed);
+    await rm(claimed, { force: true });
     this.options.logger.info({ rows: rows.length }, "ledger rows recovered from spool");
   }
 
