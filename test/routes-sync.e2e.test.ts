@@ -4,6 +4,7 @@ import { api, ask, BOOTSTRAP_ADMIN_ID, refusal, routesSuite } from "./support/ro
 import { unreachableUrl } from "./fakes/upstream.js";
 import { isolatedEnv, removeTempDirs, runCli, workspace } from "./support/process.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { databaseBehindProxy } from "./support/tcp-proxy.js";
 
 /**
  * Routes as data, end to end: a change made on one instance reaches another on the same store, and so
@@ -101,6 +102,30 @@ describe.each(STORE_KINDS)("routes on %s", (kind) => {
       expect(result.code).toBe(0);
       const revokedAt = performance.now();
       expect(await msUntil(async () => (await models()) === 401, revokedAt)).toBeLessThan(1_000);
+    });
+
+    it("an instance whose listening connection went silent, neither answering nor closed, finds out and hears a key revoked meanwhile within a few seconds", async () => {
+      const shared = await store();
+      const adminKey = `sk-test-admin-${Math.random().toString(36).slice(2)}`;
+      const cfg = config({ operations: { shared_op: { model: "p1/m1" } } });
+      const a = await instance(shared.database, cfg, adminKey);
+      const { database, proxy, close } = await databaseBehindProxy(shared.url!);
+      cleanups.push(close);
+      const b = await instance(database, cfg, adminKey);
+      // First of all: B's stalled queries would hold its pool, and its closing, open for ever.
+      cleanups.push(() => proxy.close());
+      const key = await api(a, "POST", "/admin/keys", { name: "silenced", kind: "service" });
+      const secret = key.body.key as string;
+      const modelsOnB = () => fetch(`${b.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } }).then((r) => r.status);
+      await msUntil(async () => (await modelsOnB()) === 200, performance.now());
+
+      // B's connections to the store go silent, as after a failover that sent no reset; new ones work.
+      proxy.stall();
+      expect((await api(a, "DELETE", `/admin/keys/${key.body.id}`)).status).toBe(200);
+      const revokedAt = performance.now();
+      const ms = await msUntil(async () => (await modelsOnB()) === 401, revokedAt, 10_000);
+      console.log(`silent listening connection: the revocation reached the other instance after ${Math.round(ms)} ms`);
+      expect(ms).toBeLessThan(5_000);
     });
   }
 });

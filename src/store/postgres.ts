@@ -62,15 +62,41 @@ async function migrateAlone(pool: pg.Pool): Promise<void> {
   }
 }
 
+/** How often the listening connection is asked to answer, and how long it has to answer. */
+export const LISTEN_HEARTBEAT_MS = 2_000;
+
 /**
  * PostgreSQL LISTEN on its own connection, which comes back by itself after a break (with a growing
- * pause, up to 5 s), so every instance hears configuration changes as they are made.
+ * pause, up to 5 s), so every instance hears configuration changes as they are made. A connection
+ * whose far end is gone without a reset (a failover, a dropped NAT entry) neither fails nor delivers:
+ * TCP keep-alive would take minutes to notice it, or never behind a proxy that answers for the server.
+ * So the connection is asked to answer every LISTEN_HEARTBEAT_MS, and one that stays silent that long
+ * is dropped and replaced, and everything is read again, as after any break.
  */
 async function listenPostgres(url: string, channel: string, handlers: NoticeHandlers): Promise<Unlisten> {
   let client: pg.Client | undefined;
   let stopped = false;
   let retryMs = 250;
   let timer: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const watch = (listening: pg.Client): void => {
+    let askedAt: number | undefined;
+    clearInterval(heartbeat);
+    heartbeat = setInterval(() => {
+      if (client !== listening) return;
+      if (askedAt !== undefined) {
+        if (performance.now() - askedAt >= LISTEN_HEARTBEAT_MS) reconnectLater(listening, true);
+        return;
+      }
+      askedAt = performance.now();
+      listening.query("select 1").then(
+        () => (askedAt = undefined),
+        () => reconnectLater(listening),
+      );
+    }, LISTEN_HEARTBEAT_MS / 2);
+    heartbeat.unref();
+  };
 
   const connect = async (): Promise<void> => {
     // Keep-alive makes a connection that silently died (a NAT timeout, a failover without a reset)
@@ -94,12 +120,16 @@ async function listenPostgres(url: string, channel: string, handlers: NoticeHand
     }
     client = next;
     retryMs = 250;
+    watch(next);
   };
 
-  const reconnectLater = (broken: pg.Client): void => {
+  const reconnectLater = (broken: pg.Client, silent = false): void => {
     if (stopped || client !== broken) return;
     client = undefined;
+    clearInterval(heartbeat);
     broken.end().catch(() => undefined);
+    // A silent connection would never finish closing: its socket goes now.
+    if (silent) (broken as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     const retry = () => {
       if (stopped) return;
       timer = setTimeout(() => {
@@ -122,6 +152,7 @@ async function listenPostgres(url: string, channel: string, handlers: NoticeHand
   return async () => {
     stopped = true;
     clearTimeout(timer);
+    clearInterval(heartbeat);
     await client?.end().catch(() => undefined);
   };
 }

@@ -12,12 +12,18 @@ export interface TcpProxy {
    * before any answer comes back: the server acts on it, and the client never learns that it did.
    */
   dropAnswerTo(marker: string): void;
+  /**
+   * The connections open now stop carrying bytes either way, yet stay open, as when the far end is gone
+   * without a reset (a failover, a dropped NAT entry); connections made later work.
+   */
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const stalled = new WeakSet<Socket>();
   let open = true;
   let dropMarker: string | undefined;
   const server = createServer((client) => {
@@ -34,9 +40,10 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         dropMarker = undefined;
         dropping = true;
       }
-      upstream.write(bytes);
+      if (!stalled.has(client)) upstream.write(bytes);
     });
     upstream.on("data", (bytes: Buffer) => {
+      if (stalled.has(client)) return;
       if (dropping) client.destroy();
       else client.write(bytes);
     });
@@ -55,6 +62,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     dropAnswerTo: (marker) => {
       dropMarker = marker;
+    },
+    stall: () => {
+      for (const socket of sockets) stalled.add(socket);
     },
     close: () =>
       new Promise<void>((resolve) => {
