@@ -190,5 +190,35 @@ if (STORE_KINDS.includes("postgres")) {
         await closeProxied();
       }
     });
+
+    it("serves again, and writes the rows it held, once the statements sent on connections gone silent (never answered, never closed) pass their deadline", async () => {
+      const shared = await store();
+      const deadlineMs = 2_000;
+      const { database, proxy, close: closeProxied } = await databaseBehindProxy(shared.url!, { statementDeadlineMs: deadlineMs });
+      const gw = await instance(database, config({ operations: { chat: { model: "p1/m1" } } }));
+      try {
+        // Every pooled connection in use at once, so that each one goes silent below.
+        await Promise.all(Array.from({ length: 8 }, () => api(gw, "GET", "/admin/spend?since=1h")));
+        expect((await ask(gw, "chat")).model).toBe("p1/m1");
+
+        proxy.stall();
+        const stalledAt = performance.now();
+        // The statements sent on the silent connections hold them; the kill switch cannot be confirmed meanwhile.
+        await msUntil(async () => (await refusal(gw, "chat").catch(() => undefined))?.code === "kill_switch_active", stalledAt);
+        const recoveredMs = await msUntil(async () => (await ask(gw, "chat").catch(() => undefined))?.model === "p1/m1", stalledAt, 15_000);
+        console.log(`connections gone silent: calls served again after ${recoveredMs} ms (statement deadline ${deadlineMs} ms)`);
+        expect(recoveredMs).toBeLessThan(3 * deadlineMs + 2_000);
+        const ledger = async () => (await api(gw, "GET", "/readyz")).body.ledger as { recorded: number; written: number };
+        await msUntil(async () => {
+          const { recorded, written } = await ledger();
+          return recorded > 0 && written === recorded;
+        }, performance.now(), 10_000);
+      } finally {
+        // The proxy first: a statement still stalled would hold the instance's closing until its deadline.
+        await proxy.close();
+        await gw.close();
+        await closeProxied();
+      }
+    });
   });
 }

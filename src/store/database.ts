@@ -60,6 +60,8 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** Pool size for PostgreSQL. */
   maxConnections?: number;
+  /** PostgreSQL: how long a statement may go unanswered before it is given up and its connection dropped (see openPostgres). */
+  statementDeadlineMs?: number;
   /** Start an in-memory PGlite from a `dumpDataDir()` archive, already migrated, instead of the build's initdb template (tests). */
   pgliteDump?: Blob;
   /** The same for the workflow engine's in-memory PGlite, when it is first asked for (tests). */
@@ -78,7 +80,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   // The PostgreSQL driver is loaded only for PostgreSQL: the embedded store never needs it, and
   // loading it (with the fetch machinery its runtime check wakes in Node) costs startup time.
   if (options.url) checkPostgresUrl(options.url);
-  const database = options.url ? (await import("./postgres.js")).openPostgres(options.url, options.maxConnections ?? 10) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), { dataDir: workflowsDir, dump: options.workflowsDump });
+  const database = options.url ? (await import("./postgres.js")).openPostgres(options.url, options.maxConnections ?? 10, options.statementDeadlineMs) : await openPglite(options.pglite ?? startPglite({ dataDir: options.dataDir, dump: options.pgliteDump, migrate: options.migrate }), { dataDir: workflowsDir, dump: options.workflowsDump });
   try {
     if (options.migrate !== false) await database.migrate();
   } catch (err) {

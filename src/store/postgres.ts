@@ -6,12 +6,22 @@ import type { NoticeHandlers, Unlisten } from "./notices.js";
 import { MIGRATIONS_FOLDER } from "./pglite-client.js";
 import * as schema from "./schema/index.js";
 
+/**
+ * How long a pooled statement may go unanswered. A connection whose far end is gone without a reset
+ * (a failover, a dropped NAT entry) never answers, and TCP keep-alive takes hours by the system's
+ * defaults to say so: each statement sent on it would hold its pool slot as long, and once every slot
+ * is held the instance could read nothing, its kill switch unconfirmed, refusing every call while the
+ * database answers on new connections. Past this deadline the statement fails and its connection
+ * leaves the pool. Far above what any of the store's statements takes; migrations have no deadline.
+ */
+export const STATEMENT_DEADLINE_MS = 30_000;
+
 /** The store on PostgreSQL: a pool for queries, and a connection of its own for LISTEN. */
-export function openPostgres(url: string, max: number): Database & { migrate(): Promise<void> } {
+export function openPostgres(url: string, max: number, statementDeadlineMs = STATEMENT_DEADLINE_MS): Database & { migrate(): Promise<void> } {
   // JIT off for our sessions only: every query here is short, and LLVM compiling one costs more
   // (100–200 ms, measured on the 30-day spend report) than running it.
-  // keepAlive: a connection the network silently dropped is noticed and replaced, not waited on for minutes.
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 2_000, keepAlive: true, options: "-c jit=off" });
+  const session = { connectionString: url, keepAlive: true, options: "-c jit=off" };
+  const pool = new pg.Pool({ ...session, max, connectionTimeoutMillis: 2_000, query_timeout: statementDeadlineMs });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on("error", () => undefined);
   const db = drizzle({ client: pool, schema });
@@ -26,7 +36,8 @@ export function openPostgres(url: string, max: number): Database & { migrate(): 
     runPrepared: async (statement, params) => {
       await pool.query(statement.text, params.map((param) => (typeof param === "string" ? param : param.join(","))));
     },
-    migrate: () => migrateAlone(pool),
+    // A session of its own, without the pool's statement deadline: a migration may rightly take long.
+    migrate: () => migrateAlone(new pg.Client({ ...session, connectionTimeoutMillis: 2_000 })),
     workflowsUrl: async () => url,
     close: () => pool.end(),
   };
@@ -42,23 +53,18 @@ const MIGRATION_LOCK = 0x4169726c;
  * others wait, then find nothing left to do. The lock is the session's: a connection that breaks
  * mid-migration gives it up by itself.
  */
-async function migrateAlone(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  // Set when the session itself failed: it must not go back to the pool, perhaps still holding the lock.
-  let sessionError: Error | undefined;
+async function migrateAlone(client: pg.Client): Promise<void> {
+  await client.connect();
   try {
-    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]).catch((err: Error) => {
-      throw (sessionError = err);
-    });
+    await client.query("select pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {
       await migrate(drizzle({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
     } finally {
-      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch((err: Error) => {
-        sessionError = err;
-      });
+      await client.query("select pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
     }
   } finally {
-    client.release(sessionError);
+    // Closing the session lets go of the lock whatever happened above.
+    await client.end().catch(() => undefined);
   }
 }
 

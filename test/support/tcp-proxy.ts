@@ -75,12 +75,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
 }
 
 /** A PostgreSQL store reached through a proxy that the test can cut, to stage an outage. */
-export async function databaseBehindProxy(url: string): Promise<{ database: Database; proxy: TcpProxy; close(): Promise<void> }> {
+export async function databaseBehindProxy(url: string, options: { statementDeadlineMs?: number } = {}): Promise<{ database: Database; proxy: TcpProxy; close(): Promise<void> }> {
   const target = new URL(url);
   const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
   const viaProxy = new URL(target.href);
   viaProxy.host = `127.0.0.1:${proxy.port}`;
-  const database = await openDatabase({ url: viaProxy.href, maxConnections: 4 });
+  const database = await openDatabase({ url: viaProxy.href, maxConnections: 4, ...options });
   return {
     database,
     proxy,
