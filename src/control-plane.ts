@@ -397,6 +397,7 @@ export class ControlPlane {
       await this.governance.close();
       await this.notifier.close();
       await this.unlisten?.();
+      this.notices.close();
       await this.ledger.close();
       // After the ledger: every settled call's spend is written, so what is left to return is exact.
       await this.budgets.close();
