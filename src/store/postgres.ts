@@ -68,7 +68,7 @@ async function migrateAlone(client: pg.Client): Promise<void> {
   }
 }
 
-/** How often the listening connection is asked to answer, and how long it has to answer. */
+/** How long the listening connection has to answer; it is asked every half of this, once its last answer came. */
 export const LISTEN_HEARTBEAT_MS = 2_000;
 
 /**
@@ -76,7 +76,7 @@ export const LISTEN_HEARTBEAT_MS = 2_000;
  * pause, up to 5 s), so every instance hears configuration changes as they are made. A connection
  * whose far end is gone without a reset (a failover, a dropped NAT entry) neither fails nor delivers:
  * TCP keep-alive would take minutes to notice it, or never behind a proxy that answers for the server.
- * So the connection is asked to answer every LISTEN_HEARTBEAT_MS, and one that stays silent that long
+ * So the connection is asked to answer every second, and one whose answer is LISTEN_HEARTBEAT_MS late
  * is dropped and replaced, and everything is read again, as after any break.
  */
 async function listenPostgres(url: string, channel: string, handlers: NoticeHandlers): Promise<Unlisten> {
