@@ -57,6 +57,23 @@ describe("airlock CLI: input it refuses", () => {
     expect(JSON.parse((await cli("rate-limits", "list", "--json")).stdout)).toEqual([]);
   }, 120_000);
 
+  it("refuses a --status a list cannot have, with no gateway as through one, instead of listing nothing", async () => {
+    const { cli } = await offline();
+    for (const [group, wrong, allowed] of [
+      ["approvals", "pending", "PENDING, APPROVED, APPLIED, REJECTED, EXPIRED"],
+      ["directives", "PROPOSED", "draft, proposed, blocked, approved, executing, complete, aborted"],
+      ["runs", "done", "pending, running, completed, failed, canceled"],
+    ] as const) {
+      const listed = await cli(group, "list", "--status", wrong);
+      expect(listed.code, group).toBe(1);
+      expect(listed.stdout, group).toBe("");
+      expect(listed.stderr.split("\n")[0], group).toBe(`error: option '--status <status>' argument '${wrong}' is invalid. Allowed choices are ${allowed}.`);
+    }
+    const pending = await cli("approvals", "list", "--status", "PENDING", "--json");
+    expect(pending.code).toBe(0);
+    expect(JSON.parse(pending.stdout)).toEqual([]);
+  }, 120_000);
+
   it("airlock start refuses a config whose budget the store could not hold, as an invalid configuration", async () => {
     const { cwd, dataDir } = await workspace();
     await writeFile(

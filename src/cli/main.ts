@@ -7,6 +7,9 @@ import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { FILTER_NAMES, SPEND_GROUPS, type LedgerFilters, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
+import { CHANGE_STATUSES } from "../governance/change-statuses.js";
+import { DIRECTIVE_STATUSES } from "../governance/directives/lifecycle.js";
+import { RUN_STATUSES } from "../governance/executions/run-lifecycle.js";
 import type { ConnectOptions } from "./admin-client.js";
 import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
 import { registerGuardCommands } from "./guard-commands.js";
@@ -201,7 +204,7 @@ withConnection(killSwitch.command("status").description("the global switch and e
 
 const approvals = program.command("approvals").description("change requests: proposed configuration changes waiting for an admin's decision");
 withConnection(approvals.command("list").description("change requests, newest first"))
-  .option("--status <status>", "PENDING, APPLIED, REJECTED or EXPIRED (default: all)")
+  .addOption(new Option("--status <status>", "only those with this status (default: all)").choices([...CHANGE_STATUSES]))
   .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const list = await backend.approvals(opts.status);
@@ -240,7 +243,7 @@ withConnection(directives.command("create").description("issue a directive (a dr
     }),
   );
 withConnection(directives.command("list").description("directives, newest change first"))
-  .option("--status <status>", "draft, proposed, blocked, approved, executing, complete or aborted")
+  .addOption(new Option("--status <status>", "only those with this status (default: all)").choices([...DIRECTIVE_STATUSES]))
   .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const list = await backend.directives(opts.status);
@@ -265,7 +268,7 @@ for (const action of ["propose", "approve", "abort"] as const) {
 
 const runs = program.command("runs").description("execution runs: approved directives carried out by a module");
 withConnection(runs.command("list").description("runs, newest first"))
-  .option("--status <status>", "pending, running, completed, failed or canceled")
+  .addOption(new Option("--status <status>", "only those with this status (default: all)").choices([...RUN_STATUSES]))
   .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const list = await backend.runs(opts.status);

@@ -11,7 +11,7 @@ import type { ChangeImpact, ChangeRequestRow } from "../store/schema/index.js";
 
 export type ChangeKind = q.ChangeKind;
 export const CHANGE_KINDS = ["route", "price", "budget", "toggle", "grant"] as const;
-export const CHANGE_STATUSES = ["PENDING", "APPROVED", "APPLIED", "REJECTED", "EXPIRED"] as const;
+export { CHANGE_STATUSES } from "./change-statuses.js";
 
 /** Negative: the change costs more. */
 const signedDecimal = moneyAmount({ signed: true, example: "120.50" });
