@@ -1,4 +1,6 @@
 import { writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, workspace } from "./support/process.js";
@@ -72,6 +74,36 @@ describe("airlock CLI: input it refuses", () => {
     const pending = await cli("approvals", "list", "--status", "PENDING", "--json");
     expect(pending.code).toBe(0);
     expect(JSON.parse(pending.stdout)).toEqual([]);
+  }, 120_000);
+
+  it("says what a server that answers /healthz but not as Airlock did, in one line, never how JSON.parse failed", async () => {
+    const { cwd, env } = await offline();
+    // A proxy in front of a gateway that is down: healthy itself, a 502 page for the rest; then one that hangs up.
+    const server: Server = createServer((req, res) => {
+      if (req.url === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      if (req.url?.startsWith("/admin/keys")) return void res.writeHead(502, { "content-type": "text/html" }).end("<html><body>502 Bad Gateway</body></html>");
+      if (req.url?.startsWith("/admin/budgets")) return void res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: { code: "server_error", message: "boom \u001b]0;title\u0007\u001b[2J" } }));
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const at = (...args: string[]) => runCli([...args, "--url", url], { cwd, env });
+    try {
+      const html = await at("keys", "list");
+      expect(html.code).toBe(1);
+      expect(oneClearLine(html.stderr)).toBe(`airlock: GET ${url}/admin/keys answered 502 without JSON: is ${url} an Airlock gateway?\n`);
+      const hungUp = await at("kill-switch", "on", "--reason", "x");
+      expect(hungUp.code).toBe(1);
+      expect(oneClearLine(hungUp.stderr)).toMatch(new RegExp(`^airlock: POST ${url}/admin/kill-switch got no answer \\(.+\\): the change may or may not have been made\n$`));
+      // What a server says goes to the terminal as safely as what the CLI prints.
+      const quoted = await at("budgets", "list");
+      expect(quoted.code).toBe(1);
+      expect(oneClearLine(quoted.stderr)).toBe("airlock: server_error: boom \ufffd]0;title\ufffd\ufffd[2J\n");
+      for (const result of [html, hungUp, quoted]) expect(result.stdout).toBe("");
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   }, 120_000);
 
   it("airlock start refuses a config whose budget the store could not hold, as an invalid configuration", async () => {

@@ -116,13 +116,29 @@ async function reachable(url: string): Promise<boolean> {
 
 function httpBackend(url: string, adminKey: string): AdminBackend {
   async function call<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await fetch(url + route, {
-      method,
-      headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const payload = (await res.json()) as { error?: { message?: string; code?: string } };
-    if (!res.ok) throw new CliError(`${payload.error?.code ?? res.status}: ${payload.error?.message ?? "request failed"}`);
+    const where = `${method} ${url}${route.split("?")[0]}`;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url + route, {
+        method,
+        headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      text = await res.text();
+    } catch (err) {
+      // fetch says only "fetch failed"; the reason (a refused connection, a closed socket) is in its cause.
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+      throw new CliError(`${where} got no answer (${cause})${method === "GET" ? "" : ": the change may or may not have been made"}`);
+    }
+    let payload: { error?: { message?: string; code?: string } } | undefined;
+    try {
+      payload = JSON.parse(text) as typeof payload;
+    } catch {
+      // A proxy's 502 page, or something at the URL that is not Airlock: say so, not how JSON.parse failed.
+      throw new CliError(`${where} answered ${res.status} without JSON: is ${url} an Airlock gateway?`);
+    }
+    if (!res.ok) throw new CliError(`${payload?.error?.code ?? res.status}: ${payload?.error?.message ?? "request failed"}`);
     return payload as T;
   }
   return {

@@ -13,7 +13,7 @@ import { RUN_STATUSES } from "../governance/executions/run-lifecycle.js";
 import type { ConnectOptions } from "./admin-client.js";
 import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
 import { registerGuardCommands } from "./guard-commands.js";
-import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRoutes, printSpend } from "./print.js";
+import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRoutes, printSpend, terminalText } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
@@ -349,7 +349,8 @@ function toWorkers(value: string): number {
 
 // Config and usage errors carry a message written for people; nothing else reaches the terminal either.
 program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`airlock: ${messageFor(err)}\n`);
+  // An error may quote what a server or the store said: shown as safe for the terminal as any output.
+  process.stderr.write(`airlock: ${terminalText(messageFor(err))}\n`);
   process.exit(1);
 });
 
