@@ -106,6 +106,17 @@ describe("airlock CLI: input it refuses", () => {
     }
   }, 120_000);
 
+  it("--help names the execution modules a gateway has, and a wrong AIRLOCK_WORKERS is named as the variable", async () => {
+    const { cli, cwd, env } = await offline();
+    const help = await cli("directives", "create", "--help");
+    expect(help.code).toBe(0);
+    // "validate" and "test" are the default policy's allowed tools, not modules: a run of one fails.
+    expect(help.stdout.replace(/\s+/g, " ")).toContain("--type <type> the execution module: noop, echo, fail_intentionally or llm_call");
+    const workers = await runCli(["start", "--port", "0", "--host", "127.0.0.1"], { cwd, env: { ...env, AIRLOCK_WORKERS: "abc" } });
+    expect(workers.code).toBe(1);
+    expect(oneClearLine(workers.stderr)).toBe('airlock: AIRLOCK_WORKERS is a whole number from 1 to 256, or "auto" (got "abc")\n');
+  }, 60_000);
+
   it("airlock start refuses a config whose budget the store could not hold, as an invalid configuration", async () => {
     const { cwd, dataDir } = await workspace();
     await writeFile(

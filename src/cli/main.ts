@@ -31,7 +31,7 @@ program
   .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string; workers?: number }) => {
     tuneHeapForServer();
     if (isClusterWorker()) return runWorker();
-    const workers = opts.workers ?? (process.env.AIRLOCK_WORKERS ? toWorkers(process.env.AIRLOCK_WORKERS) : 1);
+    const workers = opts.workers ?? (process.env.AIRLOCK_WORKERS ? workersFromEnv(process.env.AIRLOCK_WORKERS) : 1);
     const flags = { port: opts.port, host: opts.host, configPath: opts.config, dataDir: opts.dataDir };
     // Signals are caught from the first moment, so a SIGTERM during startup still shuts down cleanly.
     // SIGHUP (a closed terminal or ssh session) stops cleanly too: Node's default for it is to die at
@@ -231,7 +231,7 @@ for (const decision of ["approve", "reject"] as const) {
 const directives = program.command("directives").description("agent intent: issued, judged by policy, approved by a human admin");
 withConnection(directives.command("create").description("issue a directive (a draft)"))
   .requiredOption("--role <role>", "the role that should act")
-  .requiredOption("--type <type>", "the execution module: noop, echo, validate, test, llm_call")
+  .requiredOption("--type <type>", "the execution module: noop, echo, fail_intentionally or llm_call")
   .requiredOption("--objective <text>", "what it should achieve")
   .requiredOption("--scope <scope>", "test, development, staging…")
   .option("--budget <amount>", '"$50", "50.00" or "100 USD"')
@@ -338,6 +338,15 @@ function toPort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("a port is a whole number from 0 to 65535");
   return port;
+}
+
+/** As PORT's refusal does, says which variable was wrong: no flag was given to blame. */
+function workersFromEnv(value: string): number {
+  try {
+    return toWorkers(value);
+  } catch {
+    throw new InvalidArgumentError(`AIRLOCK_WORKERS is a whole number from 1 to 256, or "auto" (got "${value}")`);
+  }
 }
 
 function toWorkers(value: string): number {
