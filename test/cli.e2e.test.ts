@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./support/wait.js";
@@ -314,6 +315,33 @@ describe("an admin key read from a secret file", () => {
   });
 });
 
+describe("a gateway.json left by a gateway that was killed", () => {
+  afterAll(async () => {
+    await killAll();
+    await removeTempDirs();
+  });
+
+  it("names no gateway once its pid belongs to a process that started later: the CLI opens the store", async () => {
+    const { cwd, dataDir } = await workspace();
+    await seedDataDir(dataDir);
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() });
+    const gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
+    await gateway.stop("SIGKILL"); // as by the OOM killer, or a power cut: gateway.json stays
+    const left = JSON.parse(await readFile(path.join(dataDir, "gateway.json"), "utf8")) as { pid: number; url: string };
+    // Its pid given to another process since (after a reboot, say): a live process that is no gateway.
+    const other = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      await writeFile(path.join(dataDir, "gateway.json"), JSON.stringify({ ...left, pid: other.pid }));
+      const list = await runCli(["keys", "list", "--json"], { cwd, env });
+      expect(list.stderr).toBe("");
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.stdout)).toEqual([]);
+    } finally {
+      other.kill("SIGKILL");
+    }
+  }, 60_000);
+});
+
 describe.runIf(STORE_KINDS.includes("postgres"))("two gateways on PostgreSQL sharing one data directory", () => {
   afterAll(async () => {
     await killAll();
@@ -328,10 +356,10 @@ describe.runIf(STORE_KINDS.includes("postgres"))("two gateways on PostgreSQL sha
       const first = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
       const second = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });
       const named = async () => JSON.parse(await readFile(path.join(dataDir, "gateway.json"), "utf8")) as { pid: number; url: string };
-      expect(await named()).toEqual({ pid: second.proc.pid, url: second.url });
+      expect(await named()).toMatchObject({ pid: second.proc.pid, url: second.url });
 
       expect(await first.stop()).toBe(0);
-      expect(await named()).toEqual({ pid: second.proc.pid, url: second.url });
+      expect(await named()).toMatchObject({ pid: second.proc.pid, url: second.url });
       const status = await runCli(["kill-switch", "status", "--json"], { cwd, env: { ...env, DATABASE_URL: undefined } });
       expect(status).toMatchObject({ code: 0, stderr: "" });
 

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../core/logger.js";
+import { startTicksOf } from "../store/data-dir-lock.js";
 
 /*
  * The files a gateway keeps in its data directory, apart from the gateway itself: the CLI and the
@@ -45,9 +46,12 @@ export async function readAdminKeyFile(dataDir: string): Promise<string | undefi
   }
 }
 
-/** Tells the CLI where this process's gateway answers. */
+/**
+ * Tells the CLI where this process's gateway answers. With when this process started (Linux), as the
+ * store's lock records it: a file left by a killed gateway must not name its pid's next owner.
+ */
 export async function writeGatewayFile(dataDir: string, url: string): Promise<void> {
-  await writeFile(path.join(dataDir, GATEWAY_FILE), JSON.stringify({ pid: process.pid, url }) + "\n");
+  await writeFile(path.join(dataDir, GATEWAY_FILE), JSON.stringify({ pid: process.pid, startTicks: await startTicksOf(process.pid), url }) + "\n");
 }
 
 /**
@@ -69,9 +73,14 @@ export async function removeGatewayFile(dataDir: string): Promise<void> {
 /** The gateway that holds this data directory, if one is running. */
 export async function runningGateway(dataDir: string): Promise<{ pid: number; url: string } | undefined> {
   try {
-    const info = JSON.parse(await readFile(path.join(dataDir, GATEWAY_FILE), "utf8")) as { pid: number; url: string };
+    const info = JSON.parse(await readFile(path.join(dataDir, GATEWAY_FILE), "utf8")) as { pid: number; startTicks?: number; url: string };
     process.kill(info.pid, 0); // throws when no such process
-    return info;
+    // A live process that started at another time got the pid of a gateway that was killed (or the machine rebooted).
+    if (typeof info.startTicks === "number") {
+      const startTicks = await startTicksOf(info.pid);
+      if (startTicks !== undefined && startTicks !== info.startTicks) return undefined;
+    }
+    return { pid: info.pid, url: info.url };
   } catch {
     return undefined;
   }

@@ -171,7 +171,7 @@ async function holds(holder: Holder, mine: Holder): Promise<boolean> {
 }
 
 /** When a process started, in clock ticks since boot: field 22 of /proc/<pid>/stat. Undefined without /proc. */
-async function startTicksOf(pid: number): Promise<number | undefined> {
+export async function startTicksOf(pid: number): Promise<number | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
   if (stat === undefined) return undefined;
   // The command name (field 2) is in parentheses and may hold spaces: count from after its last ")".
