@@ -162,6 +162,11 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     await refused(gw, "PUT", `/admin/rate-limits/${name129}`, { scope: "global", requestsPerMinute: 5 }, "name");
     await refused(gw, "PUT", `/admin/toggles/${name129}`, { enabled: true }, "name");
     expect((await api(gw, "PUT", `/admin/toggles/${"t".repeat(128)}`, { enabled: true })).status).toBe(201);
+    // Dots alone: clients resolve `.` and `..` away, so such a name could never be reached again.
+    for (const path of ["/admin/routes/...", "/admin/budgets/...", "/admin/rate-limits/....", "/admin/toggles/..."]) {
+      const body = path.includes("routes") ? { model: "p1/m1" } : path.includes("budgets") ? { scope: "global", limit: "1" } : path.includes("rate") ? { scope: "global", requestsPerMinute: 5 } : { enabled: true };
+      await refused(gw, "PUT", path, body, "name");
+    }
 
     // A route an earlier version let through change control with a 150-character name: read, and deleted.
     const stranded = "s".repeat(150);

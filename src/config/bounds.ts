@@ -4,9 +4,9 @@
  */
 import { Decimal } from "decimal.js";
 import { z } from "zod";
-import { INT4_MAX, NAME_MAX_LENGTH } from "./limits.js";
+import { INT4_MAX, isDotsOnly, NAME_MAX_LENGTH } from "./limits.js";
 
-export { INT4_MAX, LABEL_MAX_LENGTH, NAME_MAX_LENGTH } from "./limits.js";
+export { INT4_MAX, isDotsOnly, LABEL_MAX_LENGTH, NAME_MAX_LENGTH } from "./limits.js";
 
 /** Money columns are numeric(24,12): twelve digits before the point, so an amount stays below 10^12. */
 export const MONEY_LIMIT = new Decimal("1e12");
@@ -68,6 +68,7 @@ export function nameSchema(what: string) {
   return z
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/, `${what} names use letters, digits, _ . : -`)
+    .refine((name) => !isDotsOnly(name), `${what} names are not dots alone (a URL path cannot hold them)`)
     .max(NAME_MAX_LENGTH, `${what} names are at most ${NAME_MAX_LENGTH} characters`);
 }
 

@@ -150,6 +150,8 @@ retry: { maxAttempts: 3 }
     expect(refused({ budgets: [{ name: "b", scope: "operation", target: "toString", limit: "1" }] })).toThrow(/budgets\.0\.target: unknown operation "toString"/);
     expect(refused({ rateLimits: [{ name: "r", scope: "operation", target: "constructor", requestsPerMinute: 1 }] })).toThrow(/rateLimits\.0\.target: unknown operation "constructor"/);
     expect(refused({ models: [...minimal.models, { id: "constructor/x" }] })).toThrow(/models\.1\.id: unknown provider "constructor"/);
+    expect(refused({ budgets: [{ name: "..", scope: "global", limit: "1" }] })).toThrow(/budgets\.0\.name: budget names are not dots alone/);
+    expect(refused({ operations: { ".": { model: "openrouter/deepseek/deepseek-chat" } } })).toThrow(/operations/);
   });
 
   it("holds names to 128 characters and money to what the store's columns hold", () => {

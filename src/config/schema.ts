@@ -89,7 +89,8 @@ export const operationSchema = z.strictObject({
   description: z.string().optional(),
 });
 
-export const OPERATION_NAME = /^[A-Za-z0-9_.:-]+$/;
+/** Letters, digits, `_ . : -`, and not dots alone (see isDotsOnly). */
+export const OPERATION_NAME = /^(?!\.+$)[A-Za-z0-9_.:-]+$/;
 
 export const BUDGET_SCOPES = ["key", "user", "team", "org", "operation", "global"] as const;
 

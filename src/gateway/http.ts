@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { NAME_MAX_LENGTH } from "../config/bounds.js";
+import { isDotsOnly, NAME_MAX_LENGTH } from "../config/bounds.js";
 import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { AirlockError, clientClosedError, toAirlockError } from "../core/errors.js";
 
@@ -185,6 +185,7 @@ export function nameParam(params: Record<string, string | undefined>, what: stri
 export function newNameParam(params: Record<string, string | undefined>, what: string): string {
   const name = nameParam(params, what);
   if (name.length > NAME_MAX_LENGTH) throw new AirlockError("invalid_request", `a ${what} name is at most ${NAME_MAX_LENGTH} characters`, { param: "name" });
+  if (isDotsOnly(name)) throw new AirlockError("invalid_request", `a ${what} name is not dots alone (a URL path cannot hold it)`, { param: "name" });
   return name;
 }
 
