@@ -114,6 +114,27 @@ describe("openSse", () => {
     expect(controller.resumes).toBeGreaterThan(0);
   });
 
+  it("serves a waiting read once when resuming a paused upstream delivers the rest of the body at once, as undici does", async () => {
+    const { handler, controller, messages } = await accepted();
+    // undici hands over what it buffered while paused, and the body's end, inside resume() itself.
+    let held = true;
+    controller.resume = () => {
+      controller.paused = false;
+      controller.resumes++;
+      if (!held) return;
+      held = false;
+      handler.onResponseData!(controller, Buffer.from("data: [DONE]\n\n"));
+      handler.onResponseEnd!(controller, {});
+    };
+    const waiting = messages.next();
+    const big = "x".repeat(100_000); // over the high-water mark: the upstream is paused
+    handler.onResponseData!(controller, Buffer.from(`data: ${big}\n\n`));
+    expect(controller.paused).toBe(true);
+    expect(dataOf(await waiting)).toEqual([big]);
+    expect(dataOf(await messages.next())).toEqual(["[DONE]"]);
+    expect(await messages.next()).toEqual({ done: true, value: undefined });
+  });
+
   it("tells every waiting read of a broken stream: the first gets the error, the others the end", async () => {
     const { handler, controller, messages } = await accepted();
     const first = messages.next();

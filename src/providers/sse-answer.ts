@@ -62,6 +62,8 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
   private handed: EventSourceMessage[] | undefined;
   /** A wake is queued for the end of this network read (see wakeSoon). */
   private waking = false;
+  /** wake() is serving reads: a call from inside it (see there) leaves the work to that loop. */
+  private inWake = false;
   /** Reads waiting for the upstream, served in order (a caller may ask again before an answer). */
   private waiting: Array<{ resolve: (pull: Pull) => void; reject: (err: unknown) => void }> = [];
   private grace: NodeJS.Timeout | undefined;
@@ -223,16 +225,25 @@ class SseAnswer implements Dispatcher.DispatchHandler, AsyncIterableIterator<Bur
   };
 
   private wake(): void {
-    while (this.waiting.length > 0) {
-      let pull: Pull | undefined;
-      try {
-        pull = this.pull();
-      } catch (err) {
-        this.waiting.shift()!.reject(err);
-        continue; // the stream is closed now: the rest are told it is done
+    // A read that resumes a paused upstream lets undici hand over what it held, its end included, inside
+    // that call: a wake from there would serve the waiting read this one is serving (and this one would
+    // then find none left). The loop below goes on while reads wait, so it sees what that delivered.
+    if (this.inWake) return;
+    this.inWake = true;
+    try {
+      while (this.waiting.length > 0) {
+        let pull: Pull | undefined;
+        try {
+          pull = this.pull();
+        } catch (err) {
+          this.waiting.shift()!.reject(err);
+          continue; // the stream is closed now: the rest are told it is done
+        }
+        if (pull === undefined) return;
+        this.waiting.shift()!.resolve(pull);
       }
-      if (pull === undefined) return;
-      this.waiting.shift()!.resolve(pull);
+    } finally {
+      this.inWake = false;
     }
   }
 
