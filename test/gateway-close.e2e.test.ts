@@ -7,6 +7,18 @@ import { recordedRow, startTestGateway, type TestGateway } from "./support/gatew
 import { captureLogs } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
+/** A call on the agent's connection: its status and the `Connection` its answer carried, once the answer is whole. */
+function keepAliveCall(gw: TestGateway, agent: Agent, body: unknown): Promise<{ status?: number; connection?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${gw.url}/v1/chat/completions`, { method: "POST", agent, headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 /**
  * Closing the gateway lets the calls in flight finish within the grace period, and no longer waits
  * once they have: the gateway counts the responses still open, and a client that leaves counts as done.
@@ -50,15 +62,7 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     const { upstream, gw } = await slowGateway();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     cleanups.push(async () => agent.destroy());
-    const call = (content: string) =>
-      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
-        const req = request(`${gw.url}/v1/chat/completions`, { method: "POST", agent, headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" } }, (res) => {
-          res.resume();
-          res.on("end", () => resolve({ status: res.statusCode, connection: res.headers.connection }));
-        });
-        req.on("error", reject);
-        req.end(JSON.stringify({ model: "oai/o4-mini", messages: [{ role: "user", content }] }));
-      });
+    const call = (content: string) => keepAliveCall(gw, agent, { model: "oai/o4-mini", messages: [{ role: "user", content }] });
     expect(await call("before")).toEqual({ status: 200, connection: "keep-alive" });
     const inFlight = call("during");
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(2));
@@ -66,6 +70,20 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     const closing = gw.gateway.close(20_000);
     // Answered keep-alive, the connection would stay open for the client's next call, which the
     // gateway would then reset when it closes every connection.
+    expect(await inFlight).toEqual({ status: 200, connection: "close" });
+    await closing;
+  });
+
+  it("tells a keep-alive connection whose stream starts during the shutdown to close after it, as for an answer sent whole", async () => {
+    const { upstream, gw } = await slowGateway();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    cleanups.push(async () => agent.destroy());
+    const call = (content: string) => keepAliveCall(gw, agent, { model: "oai/o4-mini", stream: true, messages: [{ role: "user", content }] });
+    expect(await call("before")).toEqual({ status: 200, connection: "keep-alive" });
+    const inFlight = call("during");
+    await vi.waitFor(() => expect(upstream.requests).toHaveLength(2));
+
+    const closing = gw.gateway.close(20_000);
     expect(await inFlight).toEqual({ status: 200, connection: "close" });
     await closing;
   });

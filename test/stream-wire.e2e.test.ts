@@ -1,6 +1,7 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeUpstream, type FakeFlavor, type FakeUpstream } from "./fakes/upstream.js";
-import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
+import { gatewayOverFake, oneOpenAiModel, recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -49,5 +50,31 @@ describe.each(STORE_KINDS)("streams with large events on %s", (kind) => {
     // The gateway is still up.
     const next = await gw.client().chat.completions.create({ model: MODELS[flavor], messages: MESSAGES });
     expect(next.choices[0]?.message.content).toBeTruthy();
+  });
+});
+
+describe.each(STORE_KINDS)("the connection of a stream on %s", (kind) => {
+  const fake = gatewayOverFake(kind, "openai", oneOpenAiModel);
+
+  it("is closed after the stream when the client asked for that with Connection: close", async () => {
+    const body = JSON.stringify({ model: "oai/gpt-4.1-mini", stream: true, messages: MESSAGES });
+    const socket = connect(Number(new URL(fake.gw.url).port), "127.0.0.1");
+    let received = "";
+    socket.on("data", (bytes: Buffer) => (received += bytes.toString("utf8")));
+    const closed = new Promise<boolean>((resolve) => {
+      socket.on("close", () => resolve(true));
+      // Kept open, the connection would wait out the 65-second keep-alive.
+      setTimeout(() => resolve(false), 3_000).unref();
+    });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: airlock\r\nAuthorization: Bearer ${fake.gw.adminKey}\r\nContent-Type: application/json\r\n` +
+        `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    const wasClosed = await closed;
+    socket.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    expect(received).toMatch(/\r\nconnection: close\r\n/i);
+    expect(received).toContain("data: [DONE]");
+    expect(wasClosed).toBe(true);
   });
 });

@@ -3,7 +3,8 @@ import type { ServerResponse } from "node:http";
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache",
-  connection: "keep-alive",
+  // No `connection` header of our own: Node answers keep-alive itself, and `close` to a client that asked
+  // for it, to an HTTP/1.0 client and during the shutdown (server.ts), which a fixed value would override.
   // Proxies such as nginx buffer responses unless told not to, which would hold every token back.
   "x-accel-buffering": "no",
 };
