@@ -1,8 +1,10 @@
-import { connect } from "node:net";
+import { createServer } from "node:http";
+import { connect, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeUpstream, type FakeFlavor, type FakeUpstream } from "./fakes/upstream.js";
 import { gatewayOverFake, oneOpenAiModel, recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { tokenizerReady } from "./support/tokenizer.js";
 
 /**
  * Streams as upstreams really send them, relayed whole and billed, whatever the size of their events.
@@ -76,5 +78,60 @@ describe.each(STORE_KINDS)("the connection of a stream on %s", (kind) => {
     expect(received).toMatch(/\r\nconnection: close\r\n/i);
     expect(received).toContain("data: [DONE]");
     expect(wasClosed).toBe(true);
+  });
+});
+
+/** An OpenAI-style upstream that streams as fast as it is read, event after event of `eventBytes` characters, without end. */
+async function endlessUpstream(eventBytes: number): Promise<{ url: string; close(): Promise<void> }> {
+  const text = "x".repeat(eventBytes);
+  const server = createServer((req, res) => {
+    req.resume();
+    res.on("error", () => {});
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    const chunk = `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: text }, finish_reason: null }] })}\n\n`;
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once("drain", pump);
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: () => new Promise((resolve) => server.close(() => resolve()).closeAllConnections()),
+  };
+}
+
+describe.each(STORE_KINDS)("a stream whose client stopped reading, on %s", (kind) => {
+  let upstream: Awaited<ReturnType<typeof endlessUpstream>>;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    await tokenizerReady(); // the cut stream's output is counted: a cold tokenizer would take seconds more
+    upstream = await endlessUpstream(64 * 1024);
+    gw = await startTestGateway(kind, { ...oneOpenAiModel(upstream.url), timeouts: { requestMs: 1_000 } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  it("ends at the request deadline, with its ledger row, though the client still holds the connection", async () => {
+    const requestId = `unread-${kind}-${Date.now()}`;
+    const body = JSON.stringify({ model: "oai/gpt-4.1-mini", stream: true, messages: MESSAGES });
+    const socket = connect(Number(new URL(gw.url).port), "127.0.0.1");
+    socket.pause(); // reads nothing: the gateway's writes back up
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: airlock\r\nAuthorization: Bearer ${gw.adminKey}\r\nContent-Type: application/json\r\n` +
+        `x-request-id: ${requestId}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    try {
+      // Waiting for the client to read, the call would have no row until the client left.
+      const row = await recordedRow(gw, requestId);
+      expect(row).toMatchObject({ outcome: "error", errorCode: "timeout", httpStatus: 504, stream: true });
+      expect(row.outputTokens).toBeGreaterThan(0);
+      expect(Number(row.cost)).toBeGreaterThan(0);
+    } finally {
+      socket.destroy();
+    }
   });
 });

@@ -29,6 +29,12 @@ export interface OpenStream<Part = StreamPart> extends AsyncIterable<Part> {
   readonly model: string;
   readonly provider: string;
   readonly attempts: AttemptRecord[];
+  /**
+   * Aborts when the call ends before its consumer has read it all: its deadline passed, or its caller's
+   * signal fired. A consumer that waits on something other than the stream (a client slow to read)
+   * stops waiting then, and its next read ends the call.
+   */
+  readonly ended: AbortSource;
 }
 
 export interface StreamOptions {
@@ -90,6 +96,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
     model: model.id,
     provider: model.providerName,
     attempts: record.attempts,
+    ended: call,
     [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call, contract),
   };
 }

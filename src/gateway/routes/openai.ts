@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
+import type { AbortSource } from "../../core/cancel.js";
 import { AirlockError } from "../../core/errors.js";
 import { modelNameProblem } from "../../core/model-name.js";
 import type { CatalogModel } from "../../routing/catalog.js";
@@ -59,16 +60,16 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
         let backpressure: Promise<void> | undefined;
         for (const chunk of part.chunks) backpressure = events.write(chunk.text);
         last = part.chunks[part.chunks.length - 1];
-        if (backpressure) await backpressure;
+        if (backpressure) await drainedOrEnded(backpressure, live.ended);
       } else if (part.type === "chunk") {
         last = part.chunk;
         const backpressure = events.write(JSON.stringify(part.chunk));
-        if (backpressure) await backpressure;
+        if (backpressure) await drainedOrEnded(backpressure, live.ended);
       } else if (includeUsage) {
         const lastChunk = last && identityOf(last, live.provider);
         const usageChunk = { id: lastChunk?.id ?? ctx.requestId, object: "chat.completion.chunk", created: lastChunk?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
         const backpressure = events.write(JSON.stringify(usageChunk));
-        if (backpressure) await backpressure;
+        if (backpressure) await drainedOrEnded(backpressure, live.ended);
       }
       if (res.destroyed) break;
     }
@@ -77,10 +78,28 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
     // Bytes are out already: the only honest ending left is an error event, never a silent stop.
     const error = err instanceof AirlockError ? err : new AirlockError("provider_error", "the stream broke");
     scope.log.code = error.code; // the status line said 200; the access log still says the call failed
-    await events.write(JSON.stringify(error.toJSON()));
+    // Not awaited: a client that stopped reading would hold the handler until it reads or leaves.
+    void events.write(JSON.stringify(error.toJSON()));
   } finally {
     events.end();
   }
+}
+
+/**
+ * Waits for a client that reads slower than the stream comes, but no longer than the call lasts: one
+ * that stopped reading must not hold its call past the deadline, its upstream already cut and its
+ * ledger row unwritten until it leaves.
+ */
+function drainedOrEnded(drained: Promise<void>, ended: AbortSource): Promise<void> {
+  if (ended.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      ended.removeEventListener("abort", done);
+      resolve();
+    };
+    ended.addEventListener("abort", done, { once: true });
+    void drained.then(done);
+  });
 }
 
 /** `POST /v1/embeddings`. */
