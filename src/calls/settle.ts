@@ -56,6 +56,8 @@ export interface CallRecord {
   usage?: Usage;
   usageEstimated?: boolean;
   ttftMs?: number;
+  /** When a stream ended (its last chunk, a break, or its client leaving), if it was before the call settles. */
+  endedAt?: number;
   /** The answer's tool calls, when it made any. */
   toolCalls?: ToolCallTally;
   error?: AirlockError;
@@ -99,7 +101,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   const usage = record.usage ?? emptyUsage();
   const priced = record.model && record.usage ? priceUsage(deps, record.model, usage) : undefined;
   const cost = priced ? priced.cost : "0";
-  const latencyMs = deps.clock.now() - record.startedAt;
+  const latencyMs = (record.endedAt ?? deps.clock.now()) - record.startedAt;
   const outcome = record.error ? (record.refused ? "refused" : "error") : "success";
   const operationName = record.operation?.name ?? ctx.operation;
   const spanContext = record.span.spanContext();

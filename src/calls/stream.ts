@@ -136,6 +136,8 @@ async function* relay(
   const toolCalls = new StreamedToolCalls();
   // Without the usage event, from what the upstream had reported, and the rest counted here.
   const billDelivered = async () => {
+    // The stream ended here: counting its tokens (seconds while the tokenizer starts) is not part of its latency.
+    record.endedAt ??= deps.clock.now();
     if (usage !== undefined) {
       record.usageEstimated = false;
       record.usage = usage;
