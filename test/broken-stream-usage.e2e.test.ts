@@ -1,5 +1,5 @@
 import { Decimal } from "decimal.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { countTokens } from "../src/calls/token-counter.js";
 import { startFakeUpstream, type FakeScenario, type FakeUpstream } from "./fakes/upstream.js";
 import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
@@ -98,6 +98,27 @@ describe.each(STORE_KINDS)("usage of a broken stream on %s", (kind) => {
     expect(row).toMatchObject({ inputTokens: 2009, cachedInputTokens: 1800, cacheWriteTokens: 188 });
     expect(row.outputTokens).toBeGreaterThanOrEqual(2);
     expect(new Decimal(row.cost).equals(micro(1308 + 15 * row.outputTokens))).toBe(true);
+  });
+
+  it("Anthropic: a client that leaves before the first chunk (the model still thinking) is billed message_start's input side, not $0", async () => {
+    const requestId = `unopened-${Math.random().toString(36).slice(2)}`;
+    const asked = fakes.slowAnthropic.requests.length;
+    const leaving = new AbortController();
+    const sent = gw
+      .client()
+      .chat.completions.create({ model: "slow/claude-sonnet-4", messages: MESSAGES, stream: true }, { signal: leaving.signal, headers: { "x-request-id": requestId } })
+      .catch((err: unknown) => err);
+    await vi.waitFor(() => expect(fakes.slowAnthropic.requests.length).toBe(asked + 1));
+    // message_start has come; the first text is 450 ms away (content_block_start, ping, then the delta, 150 ms apart).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    leaving.abort();
+    expect(await sent).toBeInstanceOf(Error);
+
+    const row = await recordedRow(gw, requestId);
+    expect(row).toMatchObject({ outcome: "error", errorCode: "client_closed", httpStatus: 499, usageEstimated: true, ttftMs: null });
+    expect(row).toMatchObject({ inputTokens: 2009, cachedInputTokens: 1800, cacheWriteTokens: 188, outputTokens: 1 });
+    // 21 × 3 + 188 × 3.75 + 1800 × 0.30 + message_start's 1 output token × 15
+    expect(new Decimal(row.cost).equals(micro(1308 + 15))).toBe(true);
   });
 
   it("Gemini: a stream cut before its finishReason is billed from the last usageMetadata, cache and thinking included", async () => {

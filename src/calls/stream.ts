@@ -72,15 +72,25 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
   const call = callCancellation(deps, ctx);
   let opened: Opened;
   let model: CatalogModel;
+  // The stream of the attempt under way, until it fails on its own: one the call's end cuts before its
+  // first chunk may have reported usage already (Anthropic's message_start, then thinking, which gives no chunk).
+  let unopened: ProviderStream | undefined;
   try {
     const executed = await executeWithFallbacks(
       plan.candidates,
       // The attempt's timeout covers reaching the first event; once it returns, only the call's
       // cancellation applies to the rest of the stream (see executeWithFallbacks).
       async (target, attempt) => {
+        unopened = undefined;
         const stream = await target.provider.stream(upstreamChatRequest(prepared, target), asText ? new TextChunks(attempt) : attempt);
+        unopened = stream;
         const iterator = stream[Symbol.asyncIterator]();
-        return { stream, iterator, first: await iterator.next() };
+        try {
+          return { stream, iterator, first: await iterator.next() };
+        } catch (err) {
+          if (!call.aborted) unopened = undefined; // the attempt failed by itself: "failed attempts cost 0"
+          throw err;
+        }
       },
       executeOptions(deps, ctx, plan, record, call),
     );
@@ -89,6 +99,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     call.dispose();
+    if (unopened && call.aborted) await billUnopened(body, unopened, record);
     throw fail(deps, ctx, record, err);
   }
   record.model = model;
@@ -209,6 +220,19 @@ async function* relay(
     }
     call.dispose();
   }
+}
+
+/**
+ * A stream the call's end (its client leaving, its deadline) cut before its first chunk is billed what
+ * its upstream had reported by then, the output estimated as for any stream that ends early. An
+ * upstream that had reported nothing leaves the call at 0, as any attempt that gave no answer.
+ */
+async function billUnopened(body: ChatRequest, stream: ProviderStream, record: CallRecord): Promise<void> {
+  const reported = stream.usageSoFar?.();
+  if (reported === undefined) return;
+  const billed = await streamUsage(body, reported, "", 0);
+  record.usage = billed.usage;
+  record.usageEstimated = billed.estimated;
 }
 
 function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSource | undefined): AirlockError {
