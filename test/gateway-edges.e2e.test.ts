@@ -5,6 +5,7 @@ import { recordedRow, startTestGateway, type TestGateway } from "./support/gatew
 import { STORE_KINDS } from "./support/stores.js";
 
 const BODY_TIMEOUT_MS = 400;
+const HEADERS_TIMEOUT_MS = 600;
 
 /** Sends raw bytes and collects everything the gateway answers until it closes the connection. */
 function rawExchange(url: string, bytes: string, giveUpMs = 5_000): Promise<{ text: string; closed: boolean }> {
@@ -40,7 +41,7 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
   beforeAll(async () => {
     [openai, anthropic, gemini] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic"), startFakeUpstream("gemini")]);
     gw = await startTestGateway(kind, {
-      server: { bodyTimeoutMs: BODY_TIMEOUT_MS },
+      server: { bodyTimeoutMs: BODY_TIMEOUT_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS },
       retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 },
       providers: {
         oai: { type: "openai-compatible", baseUrl: openai.url, apiKey: "sk-PROV-openai-secret-1234" },
@@ -249,6 +250,30 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(answer.text).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer.text).toMatch(/\r\nx-request-id: \S+\r\n/);
       expect(jsonOf(answer.text).error).toMatchObject({ code: "invalid_request", type: "invalid_request_error" });
+    });
+
+    it("answers headers that never arrive whole with 408 in OpenAI's shape and closes", async () => {
+      const started = Date.now();
+      const answer = await rawExchange(gw.url, `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-slow: `, HEADERS_TIMEOUT_MS * 4 + 3_000);
+      expect(answer.closed).toBe(true);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(jsonOf(answer.text).error).toMatchObject({ code: "request_timeout", type: "invalid_request_error" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 50);
+    });
+
+    it("keeps an idle keep-alive connection past the headers deadline for its next request", async () => {
+      const { hostname, port } = new URL(gw.url);
+      const socket = connect(Number(port), hostname);
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      const request = "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+      socket.write(request);
+      await new Promise((r) => setTimeout(r, HEADERS_TIMEOUT_MS * 3));
+      socket.write(request);
+      await new Promise((r) => setTimeout(r, 500));
+      socket.destroy();
+      expect(text.match(/HTTP\/1\.1 200 /g)).toHaveLength(2);
+      expect(text).not.toContain(" 408 ");
     });
 
     it("answers headers over 16 KB with 431 in OpenAI's shape and closes", async () => {

@@ -199,6 +199,8 @@ export const configSchema = z
         audioBodyLimitBytes: z.number().int().positive().default(26 * 1024 * 1024),
         /** How long a request body may take to arrive whole; a client that stalls mid-body gets 408. Audio uploads included. */
         bodyTimeoutMs: durationMs().positive().default(60_000),
+        /** How long a request's headers may take to arrive whole; a client that never finishes them gets 408 and is let go. */
+        headersTimeoutMs: durationMs().positive().default(60_000),
         /** How long a SIGTERM waits for in-flight calls before closing. */
         shutdownGraceMs: durationMs().nonnegative().default(10_000),
       })

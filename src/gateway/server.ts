@@ -201,9 +201,22 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // requestTimeout stays off: a body's deadline is readBody's (server.bodyTimeoutMs), answered in Airlock's
   // error shape and recorded on the ledger, and a long call must not be cut while its answer is awaited.
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, ServerResponse: responseClosingWhen(() => closing) }, (req, res) => {
-    router.lookup(req, res);
-  });
+  // The headers' deadline is set on its own: Node derives its default from requestTimeout, so with that off
+  // a client that never finished its headers held its connection forever.
+  const headersTimeoutMs = options.plane.loaded.config.server.headersTimeoutMs;
+  const server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      requestTimeout: 0,
+      headersTimeout: headersTimeoutMs,
+      // Node checks the deadline on this interval (30 s by default): a shorter deadline needs a shorter one.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 2))),
+      ServerResponse: responseClosingWhen(() => closing),
+    },
+    (req, res) => {
+      router.lookup(req, res);
+    },
+  );
   server.on("clientError", answerMalformedHttp);
   return {
     server,
@@ -288,7 +301,7 @@ function answerMalformedHttp(err: Error & { code?: string }, socket: Duplex): vo
 
 function malformedHttpAnswer(code: string | undefined): [number, string, AirlockError] {
   if (code === "HPE_HEADER_OVERFLOW") return [431, "Request Header Fields Too Large", new AirlockError("request_too_large", "the request headers are over the 16 KiB limit")];
-  // Node's own headers timeout (its default 60 s) for a client that never finishes its headers.
+  // The headers timeout (server.headersTimeoutMs) for a client that never finishes its headers.
   if (code === "ERR_HTTP_REQUEST_TIMEOUT") return [408, "Request Timeout", new AirlockError("request_timeout", "the request headers did not arrive in time")];
   return [400, "Bad Request", new AirlockError("invalid_request", "the request is not valid HTTP")];
 }
