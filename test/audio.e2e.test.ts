@@ -206,6 +206,15 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     expect(await twoFiles.json()).toMatchObject({ error: { code: "invalid_request", param: "file" } });
     expect(await rowFor(twoFiles.headers.get("x-request-id"))).toMatchObject({ endpoint: "transcriptions", outcome: "refused" });
 
+    const manyParts = new FormData();
+    manyParts.append("model", "openai/whisper-1");
+    manyParts.append("file", new Blob([audio]), "speech.wav");
+    for (let i = 0; i < 5_000; i++) manyParts.append("language", "en");
+    const flooded = await fetch(`${gw.url}/v1/audio/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}` }, body: manyParts });
+    expect(flooded.status).toBe(400);
+    expect(await flooded.json()).toMatchObject({ error: { code: "invalid_request", message: expect.stringContaining("more than 100 parts") } });
+    expect(await rowFor(flooded.headers.get("x-request-id"))).toMatchObject({ endpoint: "transcriptions", outcome: "refused" });
+
     const chatModel = gw.client().audio.speech.create({ model: "openai/gpt-4.1-mini", voice: "alloy", input: "hi" });
     await expect(chatModel).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(chatModel).rejects.toMatchObject({ code: "invalid_request", message: expect.stringContaining("cannot serve speech") });
