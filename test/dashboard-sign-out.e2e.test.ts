@@ -65,4 +65,18 @@ describe.each(STORE_KINDS)("dashboard sign-out on %s", (kind) => {
     }
     expect(await sessionStatus(a, live.cookie)).toBe(200);
   });
+
+  it("does not end a live session for a request without its CSRF token", async () => {
+    const shared = await store();
+    const a = await instance(shared.database, config());
+    const live = await signIn(a);
+    for (const token of [undefined, "", `${live.csrf}x`]) {
+      const headers = { ...withCookie(live.cookie), ...(token === undefined ? {} : { "x-csrf-token": token }) };
+      const res = await fetch(`${a.url}/dashboard/logout`, { method: "POST", headers });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "forbidden" });
+      expect(res.headers.get("set-cookie")).toBeNull();
+    }
+    expect(await sessionStatus(a, live.cookie)).toBe(200);
+  });
 });

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { ServerResponse } from "node:http";
 import { AirlockError } from "../../core/errors.js";
 import { DASHBOARD_CSS, DASHBOARD_HTML } from "../../dashboard/page.js";
-import { issueSession, SESSION_TTL_MS, setCookieHeader } from "../../dashboard/sessions.js";
+import { CSRF_HEADER, csrfMatches, issueSession, SESSION_TTL_MS, setCookieHeader } from "../../dashboard/sessions.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { readJson, sendJson } from "../http.js";
 import { dashboardSession } from "../auth.js";
@@ -84,6 +84,9 @@ export function logout(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const found = dashboardSession(gw.plane, req);
     if (found) {
+      // Like every other change: SameSite keeps other sites' requests out, but not a sibling subdomain's.
+      const sent = req.headers[CSRF_HEADER];
+      if (!csrfMatches(found, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`);
       scope.log.keyId = found.principal.keyId;
       await gw.plane.endDashboardSession(found.id, found.expiresAt);
       gw.logger.info({ keyId: found.principal.keyId }, "dashboard sign-out");
