@@ -61,6 +61,13 @@ describe.each(STORE_KINDS)("feature toggles on %s", (kind) => {
     expect((await api(gw, "PATCH", "/v1/toggles/helix_can_approve_costs", { enabled: true }, user.key)).status).toBe(403);
     // An admin may unlock and flip anything.
     expect((await api(gw, "PATCH", "/v1/toggles/helix_can_change_models", { enabled: true, locked: false })).body).toMatchObject({ enabled: true, locked: false, updatedBy: BOOTSTRAP_ADMIN_ID });
+    // Notes past their bound are refused before anything is kept, a refused attempt's audit row included.
+    const long = "n".repeat(2_001);
+    const before = (await api(gw, "GET", "/admin/audit?limit=1")).body.data[0].id;
+    const overlong = await api(gw, "PATCH", "/v1/toggles/helix_autonomy_enabled", { enabled: false, notes: long }, agent.key);
+    expect(overlong).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+    expect((await api(gw, "PUT", "/admin/toggles/helix_autonomy_enabled", { enabled: false, notes: long })).status).toBe(400);
+    expect((await api(gw, "GET", "/admin/audit?limit=1")).body.data[0].id).toBe(before);
     const applied = await api(gw, "GET", "/admin/audit?limit=1");
     expect(applied.body.data[0]).toMatchObject({ action: "toggle.change", target: "helix_can_change_models", outcome: "applied", details: { enabled: true, locked: false } });
   });

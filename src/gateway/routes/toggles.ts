@@ -6,13 +6,19 @@ import type { GatewayContext, Handler } from "../context.js";
 import { nameParam, newNameParam, readJson, sendJson } from "../http.js";
 
 const controlledBy = z.enum(["ADMIN_ONLY", "USER", "BOTH"]);
+/**
+ * A toggle's notes are a line or two. Unbounded, a key that may not change them could still have each
+ * refused attempt, notes and all, kept in the audit log: a megabyte a request, and every audit view after.
+ */
+export const TOGGLE_NOTES_MAX_LENGTH = 2_000;
+const notes = z.string().max(TOGGLE_NOTES_MAX_LENGTH).nullable().optional();
 const changeBody = z.strictObject({
   enabled: z.boolean().optional(),
   locked: z.boolean().optional(),
   controlledBy: controlledBy.optional(),
-  notes: z.string().nullable().optional(),
+  notes,
 });
-const putBody = z.strictObject({ enabled: z.boolean(), locked: z.boolean().default(false), controlledBy: controlledBy.default("ADMIN_ONLY"), notes: z.string().nullable().optional() });
+const putBody = z.strictObject({ enabled: z.boolean(), locked: z.boolean().default(false), controlledBy: controlledBy.default("ADMIN_ONLY"), notes });
 const nameOf = (params: Record<string, string | undefined>) => nameParam(params, "toggle");
 
 /** `GET /v1/toggles`: every toggle, for any key. */
