@@ -28,6 +28,35 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     return { status: res.status, body: (await res.json()) as { error?: Record<string, unknown> } };
   }
 
+  it("answers an id or a query text with a NUL character as the caller's mistake, for any key, never as a 500", async () => {
+    const gw = await gateway(config());
+    const agent = (await api(gw, "POST", "/admin/keys", { name: "agent", kind: "agent" })).body.key as string;
+    for (const [method, path, key, what] of [
+      ["GET", "/admin/change-requests/a%00b", agent, "change request"],
+      ["POST", "/admin/change-requests/a%00b/approve", gw.adminKey, "change request"],
+      ["POST", "/admin/change-requests/%00/reject", agent, "change request"],
+      ["GET", "/admin/directives/%00", agent, "directive"],
+      ["POST", "/admin/directives/%00/propose", agent, "directive"],
+      ["POST", "/admin/directives/%00/approve", gw.adminKey, "directive"],
+      ["GET", "/admin/runs/%00", gw.adminKey, "run"],
+      ["GET", "/admin/artifacts/%00", gw.adminKey, "artifact"],
+      ["DELETE", "/admin/keys/%00", gw.adminKey, "active key with id"],
+      ["DELETE", "/admin/grants/%00", gw.adminKey, "live grant"],
+    ] as const) {
+      const res = await api(gw, method, path, method === "POST" ? {} : undefined, key);
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.body.error, path).toMatchObject({ code: "not_found", message: expect.stringContaining(`no ${what} "`) });
+    }
+    for (const [path, param] of [
+      ["/admin/audit?action=key.%00", "action"],
+      ["/admin/prices/history?model=p1/m1%00", "model"],
+    ] as const) {
+      const res = await api(gw, "GET", path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.error, path).toMatchObject({ code: "invalid_request", param, message: `${param} must not contain a NUL character (\\u0000)` });
+    }
+  });
+
   it("refuses money amounts and counts the store's columns cannot hold, and takes the largest they can", async () => {
     const gw = await gateway(config({ operations }));
     await refused(gw, "PUT", "/admin/budgets/bb", { scope: "global", limit: HUGE }, "limit");

@@ -189,6 +189,24 @@ export function newNameParam(params: Record<string, string | undefined>, what: s
   return name;
 }
 
+/**
+ * The `:id` of a path such as `/admin/runs/:id`. Every id Airlock makes is letters, digits and `_`; one
+ * with a NUL in it would fail inside the store (which cannot hold one) as an internal error, so an id
+ * that no row could have names nothing: `no <what> "<id>"`, as an unknown one does.
+ */
+export function idParam(params: Record<string, string | undefined>, what: string): string {
+  const id = params.id ?? "";
+  if (id.includes("\u0000")) throw new AirlockError("not_found", `no ${what} "${id}"`);
+  return id;
+}
+
+/** An optional text query parameter that the store compares with: a NUL in it is refused, as the store could not take it. */
+export function textParam(query: URLSearchParams, name: string): string | undefined {
+  const value = query.get(name) ?? undefined;
+  if (value?.includes("\u0000")) throw new AirlockError("invalid_request", `${name} must not contain a NUL character (\\u0000)`, { param: name });
+  return value;
+}
+
 /** The `since` query parameter: a duration back from now or an ISO date, `fallback` when absent. */
 export function sinceParam(query: URLSearchParams, fallback: string, example = '"24h" or "7d"'): Date {
   const since = optionalSinceParam(query, example) ?? parseSince(fallback);

@@ -3,7 +3,7 @@ import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { readJson, sendJson } from "../http.js";
+import { idParam, readJson, sendJson } from "../http.js";
 
 /** `POST /admin/keys`: the secret is in this response and nowhere else, ever. */
 export function createKey(gw: GatewayContext): Handler {
@@ -26,8 +26,9 @@ export function listKeys(gw: GatewayContext): Handler {
 export function revokeKey(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    const revoked = await gw.plane.revokeKey(params.id ?? "", principal);
-    if (!revoked) throw new AirlockError("not_found", `no active key with id "${params.id}"`);
+    const id = idParam(params, "active key with id");
+    const revoked = await gw.plane.revokeKey(id, principal);
+    if (!revoked) throw new AirlockError("not_found", `no active key with id "${id}"`);
     gw.logger.info({ requestId: scope.requestId, keyId: revoked.id }, "api key revoked");
     sendJson(res, 200, revoked);
   };

@@ -5,7 +5,7 @@ import { AirlockError } from "../../core/errors.js";
 import { CHANGE_STATUSES, type ChangeKind } from "../../governance/change-control.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { enumParam, limitParam, readJson, sendJson } from "../http.js";
+import { enumParam, idParam, limitParam, readJson, sendJson } from "../http.js";
 import type { ServerResponse } from "node:http";
 
 const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
@@ -30,7 +30,7 @@ export function listChanges(gw: GatewayContext): Handler {
 export function getChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const request = await gw.plane.changes.get(params.id ?? "");
+    const request = await gw.plane.changes.get(idParam(params, "change request"));
     if (principal.kind !== "admin" && request.requestedBy !== principal.keyId) throw new AirlockError("forbidden", "only an admin key, or the key that proposed it, can read a change request");
     sendJson(res, 200, request);
   };
@@ -41,7 +41,7 @@ export function approveChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const { note } = parseRequest(decisionBody, await readJson(req, gw, { empty: {} }), "approval");
-    sendJson(res, 200, await gw.plane.changes.approve(params.id ?? "", principal, note));
+    sendJson(res, 200, await gw.plane.changes.approve(idParam(params, "change request"), principal, note));
   };
 }
 
@@ -50,7 +50,7 @@ export function rejectChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const { note } = parseRequest(decisionBody, await readJson(req, gw, { empty: {} }), "rejection");
-    sendJson(res, 200, await gw.plane.changes.reject(params.id ?? "", principal, note));
+    sendJson(res, 200, await gw.plane.changes.reject(idParam(params, "change request"), principal, note));
   };
 }
 
@@ -75,8 +75,9 @@ export function createGrant(gw: GatewayContext): Handler {
 export function revokeGrant(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    if (!(await gw.plane.grants.revoke(params.id ?? "", principal))) throw new AirlockError("not_found", `no live grant "${params.id}"`);
-    sendJson(res, 200, { id: params.id, revoked: true });
+    const id = idParam(params, "live grant");
+    if (!(await gw.plane.grants.revoke(id, principal))) throw new AirlockError("not_found", `no live grant "${id}"`);
+    sendJson(res, 200, { id, revoked: true });
   };
 }
 

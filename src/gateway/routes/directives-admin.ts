@@ -4,7 +4,7 @@ import { DIRECTIVE_STATUSES } from "../../governance/directives/lifecycle.js";
 import { RUN_STATUSES } from "../../governance/executions/run-lifecycle.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { enumParam, limitParam, readJson, sendJson } from "../http.js";
+import { enumParam, idParam, limitParam, readJson, sendJson } from "../http.js";
 
 /** `POST /admin/directives` (any key, an agent's too): a draft directive, 201. */
 export function createDirective(gw: GatewayContext): Handler {
@@ -34,7 +34,7 @@ export function directiveSchema(gw: GatewayContext): Handler {
 export function getDirective(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    const directive = await gw.plane.directives.get(params.id ?? "");
+    const directive = await gw.plane.directives.get(idParam(params, "directive"));
     if (principal.kind !== "admin" && directive.issuedBy !== principal.keyId) throw new AirlockError("forbidden", "only an admin key, or the key that issued it, can read a directive");
     sendJson(res, 200, directive);
   };
@@ -44,7 +44,7 @@ export function getDirective(gw: GatewayContext): Handler {
 export function moveDirective(gw: GatewayContext, action: "propose" | "approve" | "abort"): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    sendJson(res, 200, await gw.plane.directives[action](params.id ?? "", principal));
+    sendJson(res, 200, await gw.plane.directives[action](idParam(params, "directive"), principal));
   };
 }
 
@@ -60,7 +60,7 @@ export function listRuns(gw: GatewayContext): Handler {
 export function getRun(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, await gw.plane.governance.executions.getRun(params.id ?? ""));
+    sendJson(res, 200, await gw.plane.governance.executions.getRun(idParam(params, "run")));
   };
 }
 
@@ -68,6 +68,6 @@ export function getRun(gw: GatewayContext): Handler {
 export function getArtifact(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, await gw.plane.governance.artifacts.read(params.id ?? ""));
+    sendJson(res, 200, await gw.plane.governance.artifacts.read(idParam(params, "artifact")));
   };
 }

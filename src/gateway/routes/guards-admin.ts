@@ -4,7 +4,7 @@ import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
 import { flipInputSchema } from "../../guards/kill-switch.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { limitParam, nameParam, newNameParam, optionalSinceParam, readJson, sendJson } from "../http.js";
+import { limitParam, nameParam, newNameParam, optionalSinceParam, readJson, sendJson, textParam } from "../http.js";
 
 
 /** `GET /admin/kill-switch`: the global switch, each operation's, and whether this instance can confirm them. */
@@ -30,7 +30,7 @@ export function auditEvents(gw: GatewayContext): Handler {
     await requireAdmin(gw.plane, req, scope);
     const limit = limitParam(query);
     const since = optionalSinceParam(query);
-    sendJson(res, 200, { data: await gw.plane.audit.recent(limit, { since, action: query.get("action") ?? undefined }) });
+    sendJson(res, 200, { data: await gw.plane.audit.recent(limit, { since, action: textParam(query, "action") }) });
   };
 }
 

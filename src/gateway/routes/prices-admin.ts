@@ -3,7 +3,7 @@ import type { PriceEntry } from "../../store/queries/prices.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { isObject, readJson, sendJson } from "../http.js";
+import { isObject, readJson, sendJson, textParam } from "../http.js";
 
 /** `GET /admin/prices`: every catalog model and the price in force for it (null: charged the missing price). */
 export function listPrices(gw: GatewayContext): Handler {
@@ -17,7 +17,7 @@ export function listPrices(gw: GatewayContext): Handler {
 export function priceHistory(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    const model = query.get("model");
+    const model = textParam(query, "model");
     if (!model) throw new AirlockError("invalid_request", "model is required", { param: "model" });
     sendJson(res, 200, { model, data: await gw.plane.prices.history(model) });
   };
