@@ -14,6 +14,19 @@ describe("outputContract", () => {
     expect(() => outputContract(viaFormat, undefined, plan)).toThrow(expect.objectContaining({ code: "invalid_request", param: "response_format" }));
   });
 
+  it("refuses a client schema of more than 1,000 objects before compiling it, however it is written", () => {
+    const fields = Array.from({ length: 1_000 }, (_, i) => `f${i}`);
+    const wide = { type: "object", properties: Object.fromEntries(fields.map((f) => [f, { type: "string" }])), required: fields };
+    const tooLarge = expect.objectContaining({ code: "invalid_request", message: expect.stringContaining("at most 1000 objects") });
+    expect(() => outputContract(body, wide, plan)).toThrow(expect.objectContaining({ param: "output_schema" }));
+    expect(() => outputContract(body, wide, plan)).toThrow(tooLarge);
+    const viaFormat = { ...body, response_format: { type: "json_schema", json_schema: { name: "wide", schema: wide } } };
+    expect(() => outputContract(viaFormat, undefined, plan)).toThrow(expect.objectContaining({ param: "response_format" }));
+    expect(() => outputContract(body, `{${fields.map((f) => `${f}: string`).join(", ")}}`, plan)).toThrow(tooLarge);
+    // An operation's schema, compiled once when its route loads, is not bounded.
+    expect(compileOutputSchema(wide).validate(Object.fromEntries(fields.map((f) => [f, "x"])))).toEqual([]);
+  });
+
   it("still accepts a field that is merely called pattern", () => {
     const schema = { type: "object", properties: { pattern: { type: "string" } }, required: ["pattern"] };
     const contract = outputContract(body, schema, plan);

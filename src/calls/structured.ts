@@ -40,7 +40,7 @@ export function outputContract(body: ChatRequest, schemaField: unknown, plan: Pl
     }
     refuseRegexKeywords(schema, "response_format");
     const name = typeof format.json_schema?.name === "string" ? format.json_schema.name : undefined;
-    return { schema: compileOutputSchemaCached(schema as Record<string, unknown>, name), clientFormat: true, repair };
+    return { schema: compileOutputSchemaCached(schema as Record<string, unknown>, name, "response_format"), clientFormat: true, repair };
   }
   return plan.operation?.schema ? { schema: plan.operation.schema, clientFormat: false, repair } : undefined;
 }

@@ -34,8 +34,20 @@ const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, logger: fal
 
 const NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
-export function compileOutputSchema(input: OutputSchemaInput, name?: string): CompiledSchema {
+/**
+ * The most objects (subschemas, `properties` maps…) a schema sent with a call may hold. Ajv compiles a
+ * schema into code on the event loop, about a millisecond per property on a busy host: one 900 KB body
+ * with 19,000 properties held every caller of the instance for 19 s. An operation's schema, compiled
+ * once when its route loads, has no such bound.
+ */
+export const CALL_SCHEMA_MAX_OBJECTS = 1_000;
+
+/** `boundFor`: the request field a call's schema came in, to hold it to CALL_SCHEMA_MAX_OBJECTS. */
+export function compileOutputSchema(input: OutputSchemaInput, name?: string, boundFor?: string): CompiledSchema {
   const jsonSchema = toJsonSchema(input);
+  if (boundFor !== undefined && objectsOver(jsonSchema, CALL_SCHEMA_MAX_OBJECTS)) {
+    throw new AirlockError("invalid_request", `output schema: a call's schema may hold at most ${CALL_SCHEMA_MAX_OBJECTS} objects (subschemas and their properties); define a larger one on the operation instead`, { param: boundFor });
+  }
   const validator = compileWithAjv(jsonSchema);
   return {
     jsonSchema,
@@ -52,13 +64,13 @@ const cache = new Map<string, CompiledSchema>();
 const zodCache = new WeakMap<object, Map<string, CompiledSchema>>();
 
 /** Per-request schemas repeat (the same client sends the same schema every call), so compile each once. */
-export function compileOutputSchemaCached(input: OutputSchemaInput, name?: string): CompiledSchema {
+export function compileOutputSchemaCached(input: OutputSchemaInput, name?: string, param = "output_schema"): CompiledSchema {
   const nameKey = sanitizeName(name);
   if (isZodSchema(input)) {
     let byName = zodCache.get(input);
     if (!byName) zodCache.set(input, (byName = new Map()));
     let compiled = byName.get(nameKey);
-    if (!compiled) byName.set(nameKey, (compiled = compileOutputSchema(input, name)));
+    if (!compiled) byName.set(nameKey, (compiled = compileOutputSchema(input, name, param)));
     return compiled;
   }
   const key = `${nameKey}\u0000${typeof input === "string" ? `dsl:${input}` : `json:${safeStringify(input)}`}`;
@@ -69,10 +81,23 @@ export function compileOutputSchemaCached(input: OutputSchemaInput, name?: strin
     cache.set(key, hit);
     return hit;
   }
-  const compiled = compileOutputSchema(input, name);
+  const compiled = compileOutputSchema(input, name, param);
   cache.set(key, compiled);
   if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   return compiled;
+}
+
+/** Whether a JSON value holds more than `max` objects (arrays not counted), walked without recursion. */
+function objectsOver(value: unknown, max: number): boolean {
+  let objects = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (node === null || typeof node !== "object") continue;
+    if (!Array.isArray(node) && ++objects > max) return true;
+    for (const child of Object.values(node)) if (child !== null && typeof child === "object") stack.push(child);
+  }
+  return false;
 }
 
 function sanitizeName(name: string | undefined): string {
