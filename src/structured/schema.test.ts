@@ -147,6 +147,16 @@ describe("compileOutputSchema", () => {
       }),
     );
   });
+
+  it("reports an answer nested too deep for a recursive schema as an issue, not a stack overflow", () => {
+    const nested = compileOutputSchema({ type: "array", items: { $ref: "#" } });
+    expect(nested.validate([[[]]])).toEqual([]);
+    const depth = 50_000;
+    const [found, ...more] = nested.validate(JSON.parse("[".repeat(depth) + "]".repeat(depth)));
+    expect(more).toEqual([]);
+    expect(found).toMatchObject({ path: "(root)", received: "a value nested too deeply to check" });
+    expect(found!.message).toBe(`${found!.path}: expected ${found!.expected}, received ${found!.received}`);
+  });
 });
 
 describe("compileOutputSchemaCached", () => {

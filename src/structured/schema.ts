@@ -53,7 +53,16 @@ export function compileOutputSchema(input: OutputSchemaInput, name?: string, bou
     jsonSchema,
     name: sanitizeName(name),
     validate(value: unknown): SchemaIssue[] {
-      return validator(value) ? [] : toIssues(validator.errors ?? []);
+      let valid: boolean;
+      try {
+        valid = validator(value) as boolean;
+      } catch (err) {
+        // A recursive schema (`items: {$ref: "#"}`) is checked by recursion: an answer nested thousands
+        // of levels deep runs the stack out. That is an answer that does not fit, not Airlock failing.
+        if (err instanceof RangeError) return [TOO_DEEP];
+        throw err;
+      }
+      return valid ? [] : toIssues(validator.errors ?? []);
     },
   };
 }
@@ -86,6 +95,13 @@ export function compileOutputSchemaCached(input: OutputSchemaInput, name?: strin
   if (cache.size > CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   return compiled;
 }
+
+const TOO_DEEP: SchemaIssue = {
+  path: "(root)",
+  expected: "a value the schema can check",
+  received: "a value nested too deeply to check",
+  message: "(root): expected a value the schema can check, received a value nested too deeply to check",
+};
 
 /** Whether a JSON value holds more than `max` objects (arrays not counted), walked without recursion. */
 function objectsOver(value: unknown, max: number): boolean {
