@@ -35,18 +35,24 @@ const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, logger: fal
 const NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 
 /**
- * The most objects (subschemas, `properties` maps…) a schema sent with a call may hold. Ajv compiles a
- * schema into code on the event loop, about a millisecond per property on a busy host: one 900 KB body
- * with 19,000 properties held every caller of the instance for 19 s. An operation's schema, compiled
- * once when its route loads, has no such bound.
+ * How large a schema sent with a call may be: objects (subschemas, `properties` maps…), and values of
+ * every kind. Ajv compiles a schema into code on the event loop, about a millisecond per property on a
+ * busy host, and worse than linearly in a long `enum`: one 900 KB body with 19,000 properties, or an
+ * `enum` of 60,000 values, held every caller of the instance for 18 s and more. An operation's schema,
+ * compiled once when its route loads, has no such bound.
  */
 export const CALL_SCHEMA_MAX_OBJECTS = 1_000;
+export const CALL_SCHEMA_MAX_VALUES = 5_000;
 
 /** `boundFor`: the request field a call's schema came in, to hold it to CALL_SCHEMA_MAX_OBJECTS. */
 export function compileOutputSchema(input: OutputSchemaInput, name?: string, boundFor?: string): CompiledSchema {
   const jsonSchema = toJsonSchema(input);
-  if (boundFor !== undefined && objectsOver(jsonSchema, CALL_SCHEMA_MAX_OBJECTS)) {
-    throw new AirlockError("invalid_request", `output schema: a call's schema may hold at most ${CALL_SCHEMA_MAX_OBJECTS} objects (subschemas and their properties); define a larger one on the operation instead`, { param: boundFor });
+  if (boundFor !== undefined && largerThan(jsonSchema, CALL_SCHEMA_MAX_OBJECTS, CALL_SCHEMA_MAX_VALUES)) {
+    throw new AirlockError(
+      "invalid_request",
+      `output schema: a call's schema may hold at most ${CALL_SCHEMA_MAX_OBJECTS} objects (subschemas and their properties) and ${CALL_SCHEMA_MAX_VALUES} values in all; define a larger one on the operation instead`,
+      { param: boundFor },
+    );
   }
   const validator = compileWithAjv(jsonSchema);
   return {
@@ -103,15 +109,17 @@ const TOO_DEEP: SchemaIssue = {
   message: "(root): expected a value the schema can check, received a value nested too deeply to check",
 };
 
-/** Whether a JSON value holds more than `max` objects (arrays not counted), walked without recursion. */
-function objectsOver(value: unknown, max: number): boolean {
+/** Whether a JSON value holds more than `maxObjects` objects (arrays not counted) or `maxValues` values of any kind, walked without recursion. */
+function largerThan(value: unknown, maxObjects: number, maxValues: number): boolean {
   let objects = 0;
+  let values = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const node = stack.pop();
+    if (++values > maxValues) return true;
     if (node === null || typeof node !== "object") continue;
-    if (!Array.isArray(node) && ++objects > max) return true;
-    for (const child of Object.values(node)) if (child !== null && typeof child === "object") stack.push(child);
+    if (!Array.isArray(node) && ++objects > maxObjects) return true;
+    for (const child of Object.values(node)) stack.push(child);
   }
   return false;
 }
