@@ -276,6 +276,30 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(text).not.toContain(" 408 ");
     });
 
+    it.each([
+      ["a route that reads no body", "GET /healthz", "200"],
+      ["a call refused before its body is read", "POST /v1/chat/completions", "401"],
+    ])("ends the connection of %s once the rest of its body takes longer than the body timeout", async (_case, line, status) => {
+      const { hostname, port } = new URL(gw.url);
+      const socket = connect(Number(port), hostname);
+      let text = "";
+      let closedAt: number | undefined;
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      socket.on("close", () => (closedAt = Date.now()));
+      socket.on("error", () => {});
+      socket.write(`${line} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n`);
+      const started = Date.now();
+      // A chunk every 100 ms: the connection is never idle, so no idle timeout would end it.
+      while (closedAt === undefined && Date.now() - started < BODY_TIMEOUT_MS * 8) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (!socket.destroyed) socket.write("1\r\na\r\n");
+      }
+      socket.destroy();
+      expect(text).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(closedAt, "the connection is still open").toBeDefined();
+      expect(closedAt! - started).toBeGreaterThanOrEqual(BODY_TIMEOUT_MS - 50);
+    });
+
     it("answers headers over 16 KB with 431 in OpenAI's shape and closes", async () => {
       const answer = await rawExchange(gw.url, `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`);
       expect(answer.closed).toBe(true);

@@ -170,6 +170,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       const cut = res.writableFinished ? undefined : cuttingAll ? shutdownCut() : clientClosedError("the client closed the request");
       if (cut) cancellation.abort(cut);
       logRequest(req, res, scope, cut);
+      // Answered before its body came whole (a route that reads none, or a refusal before the read): Node
+      // reads the rest to its end, however long a client trickles it. It gets as long as a read would.
+      if (!req.complete && !req.destroyed) endUnlessComplete(req, gw.bodyTimeoutMs);
     });
     running++;
     handler(req, res, scope, params, searchParams(query)).then(handlerDone, (err: unknown) => {
@@ -265,6 +268,13 @@ function responseClosingWhen(closing: () => boolean): typeof ServerResponse {
     },
   });
   return ClosingResponse as typeof ServerResponse;
+}
+
+/** Ends the request's connection if its body is still not whole after `ms`. */
+function endUnlessComplete(req: IncomingMessage, ms: number): void {
+  setTimeout(() => {
+    if (!req.complete) req.socket.destroy();
+  }, ms).unref();
 }
 
 /** Waits until `count()` is zero, or until the `deadline` (epoch ms) has passed. */
