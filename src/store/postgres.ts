@@ -24,11 +24,12 @@ export function openPostgres(url: string, max: number, statementDeadlineMs = STA
   const pool = new pg.Pool({ ...session, max, connectionTimeoutMillis: 2_000, query_timeout: statementDeadlineMs });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on("error", () => undefined);
+  const clients = poolClients(pool);
   const db = drizzle({ client: pool, schema });
   return {
     kind: "postgres",
     db: db as unknown as Db,
-    listen: (channel, handlers) => listenPostgres(url, channel, handlers),
+    listen: (channel, handlers) => listenPostgres(url, channel, handlers, () => dropClients(clients)),
     notify: (channel, payload) => notifyPostgres(pool, channel, payload),
     execute: async (sql) => {
       await pool.query(sql);
@@ -41,6 +42,29 @@ export function openPostgres(url: string, max: number, statementDeadlineMs = STA
     workflowsUrl: async () => url,
     close: () => pool.end(),
   };
+}
+
+/** The pool's clients, kept from the pool's public events. */
+function poolClients(pool: pg.Pool): Set<pg.Client> {
+  const clients = new Set<pg.Client>();
+  pool.on("connect", (client) => clients.add(client as pg.Client));
+  pool.on("remove", (client) => clients.delete(client as pg.Client));
+  return clients;
+}
+
+/**
+ * Closes the sockets of clients whose connections are presumed dead. Their statements fail at once, as
+ * when the server ends a session (the ledger's insert and the leases are safe to send again), instead of
+ * at the deadline, and the pool drops them and opens new ones. The periodic reads (the kill switch's
+ * every 450 ms) would otherwise have taken every client of the pool within two seconds, each waiting out
+ * its deadline, and nothing else could be read meanwhile, the reload after the silence included.
+ */
+function dropClients(clients: Set<pg.Client>): void {
+  for (const client of [...clients]) socketOf(client)?.destroy();
+}
+
+function socketOf(client: pg.Client): { destroy(): void } | undefined {
+  return (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
 }
 
 /** The advisory lock key that migrations hold: any fixed number will do ("Airl" in ASCII). */
@@ -77,9 +101,10 @@ export const LISTEN_HEARTBEAT_MS = 2_000;
  * whose far end is gone without a reset (a failover, a dropped NAT entry) neither fails nor delivers:
  * TCP keep-alive would take minutes to notice it, or never behind a proxy that answers for the server.
  * So the connection is asked to answer every second, and one whose answer is LISTEN_HEARTBEAT_MS late
- * is dropped and replaced, and everything is read again, as after any break.
+ * is dropped and replaced, with the pool's connections (onSilence), and everything is read again,
+ * as after any break.
  */
-async function listenPostgres(url: string, channel: string, handlers: NoticeHandlers): Promise<Unlisten> {
+async function listenPostgres(url: string, channel: string, handlers: NoticeHandlers, onSilence: () => void): Promise<Unlisten> {
   let client: pg.Client | undefined;
   let stopped = false;
   let retryMs = 250;
@@ -92,7 +117,13 @@ async function listenPostgres(url: string, channel: string, handlers: NoticeHand
     heartbeat = setInterval(() => {
       if (client !== listening) return;
       if (askedAt !== undefined) {
-        if (performance.now() - askedAt >= LISTEN_HEARTBEAT_MS) reconnectLater(listening, true);
+        const asked = askedAt;
+        if (performance.now() - asked < LISTEN_HEARTBEAT_MS) return;
+        // Judged after this turn's network reads: after an event loop held up for seconds, timers
+        // run before the answer that came meanwhile is read, and the connection is not silent.
+        setImmediate(() => {
+          if (askedAt === asked) reconnectLater(listening, true);
+        });
         return;
       }
       askedAt = performance.now();
@@ -134,8 +165,13 @@ async function listenPostgres(url: string, channel: string, handlers: NoticeHand
     client = undefined;
     clearInterval(heartbeat);
     broken.end().catch(() => undefined);
-    // A silent connection would never finish closing: its socket goes now.
-    if (silent) (broken as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+    // A silent connection would never finish closing: its socket goes now. The pool's connections went
+    // the same way, most likely (a failover, a host gone): were they kept, the reload below would wait
+    // on them until the statement deadline, some 30 s, instead of about a second.
+    if (silent) {
+      socketOf(broken)?.destroy();
+      onSilence();
+    }
     const retry = () => {
       if (stopped) return;
       timer = setTimeout(() => {
