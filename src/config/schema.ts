@@ -107,6 +107,16 @@ function isTimeZone(zone: string): boolean {
 }
 
 /** True for an absolute http(s) URL: anything else could never be delivered to. */
+/** `*`, or an origin exactly as a browser sends it: `https://app.example.com`, `http://localhost:5173`. */
+function isCorsOrigin(value: string): boolean {
+  if (value === "*") return true;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
 export function isHttpUrl(value: string): boolean {
   try {
     const { protocol } = new URL(value);
@@ -203,6 +213,8 @@ export const configSchema = z
         headersTimeoutMs: durationMs().positive().default(60_000),
         /** How long a SIGTERM waits for in-flight calls before closing. */
         shutdownGraceMs: durationMs().nonnegative().default(10_000),
+        /** Pages that may call the /v1 API from a browser (CORS): origins such as `https://app.example.com`, or `*` for any. */
+        corsOrigins: z.array(z.string().refine(isCorsOrigin, "an origin is scheme://host with an optional :port and nothing after it, or *")).max(100).default([]),
       })
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, "provider names use letters, digits, _ . -"), providerConfig),

@@ -8,6 +8,7 @@ import { requestId as newRequestId } from "../core/ids.js";
 import { accessLog } from "../core/access-log.js";
 import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
+import { CorsPolicy } from "./cors.js";
 import type { GatewayContext, Handler, RequestScope } from "./context.js";
 import { ROUTE_PARAM_MAX_LENGTH, sendError } from "./http.js";
 import * as admin from "./routes/admin.js";
@@ -154,6 +155,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     // HEAD is GET without the body (RFC 9110), which Node leaves out: uptime monitors probe /healthz with it.
     router.on(method === "GET" ? ["GET", "HEAD"] : (method as "POST"), path, (req, res, params, _store, query) => run(handler, req, res, params, query));
   }
+  const corsOrigins = options.plane.loaded.config.server.corsOrigins;
+  const cors = corsOrigins.length > 0 ? new CorsPolicy(corsOrigins) : undefined;
+  if (cors) router.on("OPTIONS", "/v1/*", (req, res, params, _store, query) => run(cors.preflight, req, res, params, query));
 
   function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
     const cancellation = new Cancellation();
@@ -164,6 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       log: {},
     };
     inFlight++;
+    if (cors !== undefined && req.headers.origin !== undefined) cors.decorate(req, res);
     res.on("close", () => {
       inFlight--;
       // Unfinished, the response was cut: by its client leaving, or by the shutdown once its grace ran out.
