@@ -1,9 +1,9 @@
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, workspace } from "./support/process.js";
+import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, workspace } from "./support/process.js";
 
 /**
  * The CLI's answer to input the store cannot hold or a flag that is not a number: one line that says
@@ -29,6 +29,17 @@ describe("airlock CLI: input it refuses", () => {
     expect(stderr.trimEnd().split("\n")).toHaveLength(1);
     return stderr;
   }
+
+  it("prints the installed version with --version, from the source and from the build", async () => {
+    const { cwd } = await workspace();
+    const { version } = JSON.parse(await readFile(path.join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+    for (const entry of ["source", "build"] as const) {
+      for (const flag of ["--version", "-V"]) {
+        const shown = await runCli([flag], { cwd, env: isolatedEnv(), entry });
+        expect(shown, `${entry} ${flag}`).toMatchObject({ code: 0, stdout: `${version}\n` });
+      }
+    }
+  });
 
   it("refuses a budget limit, a --since and a numeric flag it cannot use, with one clear line", async () => {
     const { cli } = await offline();

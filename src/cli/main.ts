@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -18,7 +19,13 @@ import { printApproval, printApprovals, printAudit, printDirective, printDirecti
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
 
-const program = new Command("airlock").description("Airlock: the AI operations control plane").showHelpAfterError();
+const program = new Command("airlock").description("Airlock: the AI operations control plane").version(packageVersion(), "-V, --version", "print the version").showHelpAfterError();
+
+/** The installed package's version: package.json sits two levels above this module, in src/ and in dist/ alike. */
+function packageVersion(): string {
+  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(text) as { version: string }).version;
+}
 
 program
   .command("start")
