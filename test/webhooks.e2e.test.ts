@@ -111,7 +111,10 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     const flips = json.received.filter((r) => r.json.type === "kill_switch.flipped").map((r) => r.json.data);
     expect(flips).toEqual(expect.arrayContaining([expect.objectContaining({ active: true, scope: "global", reason: "incident 7" }), expect.objectContaining({ active: false, reason: "resolved" })]));
     expect(json.received.find((r) => r.json.type === "approval.requested")!.json.data).toMatchObject({ id: request.id, kind: "route", target: "summarize", category: "model_switch", requestedBy: agent.id, requestedByKind: "agent" });
-    expect(json.received.find((r) => r.json.type === "budget.warning")!.json.data).toMatchObject({ budget: "daily", limit: "0.02" });
+    const warning = json.received.find((r) => r.json.type === "budget.warning")!.json.data;
+    expect(warning).toMatchObject({ budget: "daily", scope: "global", limit: "0.02" });
+    // A global budget has no target, as GET /admin/budgets shows it.
+    expect(warning).not.toHaveProperty("target");
 
     await until(() => slack.received.length, (n) => n >= 3);
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -31,7 +31,8 @@ export interface BudgetEvent {
   type: BudgetEventType;
   budget: string;
   scope: string;
-  target: string;
+  /** Absent for a global budget, as in GET /admin/budgets. */
+  target?: string;
   windowStart: string;
   windowEnd: string;
   limit: string;
@@ -342,7 +343,7 @@ export class Budgets {
       type,
       budget: def.name,
       scope: def.scope,
-      target: def.target,
+      ...(def.scope === "global" ? {} : { target: def.target }),
       windowStart: new Date(window.start).toISOString(),
       windowEnd: new Date(window.end).toISOString(),
       limit: def.limit.toFixed(),
