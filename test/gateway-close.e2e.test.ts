@@ -58,11 +58,14 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     expect(answers.every((a) => (a.usage?.total_tokens ?? 0) > 0)).toBe(true);
   });
 
-  it("tells a keep-alive connection busy at shutdown to close after its answer, so no next request is sent on it and reset", async () => {
+  it.each([
+    ["an answer sent whole", false],
+    ["a stream", true],
+  ])("tells a keep-alive connection busy at shutdown with %s to close after it, so no next request is sent on it and reset", async (_case, stream) => {
     const { upstream, gw } = await slowGateway();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     cleanups.push(async () => agent.destroy());
-    const call = (content: string) => keepAliveCall(gw, agent, { model: "oai/o4-mini", messages: [{ role: "user", content }] });
+    const call = (content: string) => keepAliveCall(gw, agent, { model: "oai/o4-mini", stream, messages: [{ role: "user", content }] });
     expect(await call("before")).toEqual({ status: 200, connection: "keep-alive" });
     const inFlight = call("during");
     await vi.waitFor(() => expect(upstream.requests).toHaveLength(2));
@@ -70,20 +73,6 @@ describe.each(STORE_KINDS)("closing the gateway (%s store)", (kind) => {
     const closing = gw.gateway.close(20_000);
     // Answered keep-alive, the connection would stay open for the client's next call, which the
     // gateway would then reset when it closes every connection.
-    expect(await inFlight).toEqual({ status: 200, connection: "close" });
-    await closing;
-  });
-
-  it("tells a keep-alive connection whose stream starts during the shutdown to close after it, as for an answer sent whole", async () => {
-    const { upstream, gw } = await slowGateway();
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    cleanups.push(async () => agent.destroy());
-    const call = (content: string) => keepAliveCall(gw, agent, { model: "oai/o4-mini", stream: true, messages: [{ role: "user", content }] });
-    expect(await call("before")).toEqual({ status: 200, connection: "keep-alive" });
-    const inFlight = call("during");
-    await vi.waitFor(() => expect(upstream.requests).toHaveLength(2));
-
-    const closing = gw.gateway.close(20_000);
     expect(await inFlight).toEqual({ status: 200, connection: "close" });
     await closing;
   });

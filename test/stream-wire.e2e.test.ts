@@ -1,8 +1,8 @@
 import { createServer } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeFlavor, type FakeUpstream } from "./fakes/upstream.js";
-import { gatewayOverFake, oneOpenAiModel, recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
+import type { FakeFlavor, FakeUpstream } from "./fakes/upstream.js";
+import { gatewayOnEveryFlavor, gatewayOverFake, oneOpenAiModel, recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { tokenizerReady } from "./support/tokenizer.js";
 
@@ -15,26 +15,18 @@ const MODELS: Record<FakeFlavor, string> = { openai: "oai/gpt-4.1-mini", anthrop
 
 describe.each(STORE_KINDS)("streams with large events on %s", (kind) => {
   let gw: TestGateway;
-  const fakes = {} as Record<FakeFlavor, FakeUpstream>;
+  let fakes: Record<FakeFlavor, FakeUpstream>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    [fakes.openai, fakes.anthropic, fakes.gemini] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic"), startFakeUpstream("gemini")]);
-    gw = await startTestGateway(kind, {
-      providers: {
-        oai: { type: "openai-compatible", baseUrl: fakes.openai.url },
-        anth: { type: "anthropic", baseUrl: fakes.anthropic.url, apiKey: "k" },
-        gem: { type: "gemini", baseUrl: fakes.gemini.url, apiKey: "k" },
-      },
-      models: [
-        { id: MODELS.openai, price: { input: "0.4", output: "1.6", per: "1M" } },
-        { id: MODELS.anthropic, price: { input: "3", output: "15", per: "1M" } },
-        { id: MODELS.gemini, price: { input: "0.3", output: "2.5", per: "1M" } },
-      ],
-    });
+    ({ gw, fakes, close } = await gatewayOnEveryFlavor(kind, {
+      openai: { id: MODELS.openai, price: { input: "0.4", output: "1.6", per: "1M" } },
+      anthropic: { id: MODELS.anthropic, price: { input: "3", output: "15", per: "1M" } },
+      gemini: { id: MODELS.gemini, price: { input: "0.3", output: "2.5", per: "1M" } },
+    }));
   });
   afterAll(async () => {
-    await gw?.close();
-    await Promise.all(Object.values(fakes).map((fake) => fake.close()));
+    await close?.();
   });
 
   it.each(["openai", "anthropic", "gemini"] as const)("relays a %s event over 64 KiB that arrives with the rest of the stream, and goes on serving", async (flavor) => {

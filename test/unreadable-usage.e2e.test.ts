@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeFlavor, type FakeUpstream } from "./fakes/upstream.js";
-import { recordedRow, startTestGateway, type TestGateway } from "./support/gateway.js";
+import type { FakeFlavor, FakeUpstream } from "./fakes/upstream.js";
+import { gatewayOnEveryFlavor, recordedRow, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -34,22 +34,15 @@ const MODEL: Record<FakeFlavor, string> = { openai: "oai/o4-mini", anthropic: "c
 
 describe.each(STORE_KINDS)("usage without readable counts on %s", (kind) => {
   let gw: TestGateway;
-  const fakes = {} as Record<FakeFlavor, FakeUpstream>;
+  let fakes: Record<FakeFlavor, FakeUpstream>;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    [fakes.openai, fakes.anthropic, fakes.gemini] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic"), startFakeUpstream("gemini")]);
-    gw = await startTestGateway(kind, {
-      providers: {
-        oai: { type: "openai-compatible", baseUrl: fakes.openai.url },
-        claude: { type: "anthropic", baseUrl: fakes.anthropic.url, apiKey: "k" },
-        gem: { type: "gemini", baseUrl: fakes.gemini.url, apiKey: "k" },
-      },
-      models: Object.values(MODEL).map((id) => ({ id, price: { input: "1", output: "2", per: "1M" } })),
-    });
+    const priced = (id: string) => ({ id, price: { input: "1", output: "2", per: "1M" as const } });
+    ({ gw, fakes, close } = await gatewayOnEveryFlavor(kind, { openai: priced(MODEL.openai), anthropic: priced(MODEL.anthropic), gemini: priced(MODEL.gemini) }));
   });
   afterAll(async () => {
-    await gw?.close();
-    await Promise.all(Object.values(fakes).map((f) => f.close()));
+    await close?.();
   });
 
   async function call(flavor: FakeFlavor, usage: unknown, stream: boolean) {

@@ -95,3 +95,34 @@ export function recordedRow(gw: TestGateway, requestId: string | null): Promise<
     { timeout: 5_000, interval: 50 },
   );
 }
+
+type Price = { input: string; output: string; per: "1M" };
+
+/**
+ * A gateway with one model on each flavor of fake upstream (OpenAI-compatible, Anthropic, Gemini), each
+ * model's provider named by its id's prefix. For tests that run the same case through every adapter.
+ */
+export async function gatewayOnEveryFlavor(
+  kind: StoreKind,
+  models: Record<FakeFlavor, { id: string; price: Price }>,
+): Promise<{ gw: TestGateway; fakes: Record<FakeFlavor, FakeUpstream>; close(): Promise<void> }> {
+  const fakes = {} as Record<FakeFlavor, FakeUpstream>;
+  [fakes.openai, fakes.anthropic, fakes.gemini] = await Promise.all([startFakeUpstream("openai"), startFakeUpstream("anthropic"), startFakeUpstream("gemini")]);
+  const provider = (flavor: FakeFlavor) => models[flavor].id.slice(0, models[flavor].id.indexOf("/"));
+  const gw = await startTestGateway(kind, {
+    providers: {
+      [provider("openai")]: { type: "openai-compatible", baseUrl: fakes.openai.url },
+      [provider("anthropic")]: { type: "anthropic", baseUrl: fakes.anthropic.url, apiKey: "k" },
+      [provider("gemini")]: { type: "gemini", baseUrl: fakes.gemini.url, apiKey: "k" },
+    },
+    models: Object.values(models),
+  });
+  return {
+    gw,
+    fakes,
+    close: async () => {
+      await gw.close();
+      await Promise.all(Object.values(fakes).map((fake) => fake.close()));
+    },
+  };
+}
