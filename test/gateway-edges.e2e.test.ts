@@ -219,6 +219,35 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
     });
   });
 
+  describe("a client that asks before sending its body (Expect: 100-continue)", () => {
+    const head = (length: number) =>
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.adminKey}\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${length}\r\n\r\n`;
+
+    it("is refused with 413 at once when it declares a body over the limit, never invited to send it", async () => {
+      const answer = await rawExchange(gw.url, head(2 * 1024 * 1024));
+      expect(answer.closed).toBe(true);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer.text).not.toContain("100 Continue");
+      expect(jsonOf(answer.text).error).toMatchObject({ code: "request_too_large" });
+    });
+
+    it("is invited to send a body within the limit, and answered", async () => {
+      const body = JSON.stringify({ model: "oai/o4-mini", messages: [{ role: "user", content: "hi" }] });
+      const { hostname, port } = new URL(gw.url);
+      const socket = connect(Number(port), hostname);
+      let text = "";
+      const answered = new Promise<void>((resolve) => socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+        if (text.startsWith("HTTP/1.1 100 Continue\r\n\r\n") && text.length === "HTTP/1.1 100 Continue\r\n\r\n".length) socket.write(body);
+        if (/\r\n\r\n\{[\s\S]*\}$/.test(text.slice(text.indexOf("HTTP/1.1 200")))) resolve();
+      }));
+      socket.write(head(Buffer.byteLength(body)));
+      await answered;
+      socket.destroy();
+      expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    });
+  });
+
   describe("errors outside a route", () => {
     it("gives an unknown path's 404 the caller's x-request-id", async () => {
       const res = await fetch(`${gw.url}/v1/nope`, { headers: { "x-request-id": "mine-123" } });

@@ -226,6 +226,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   );
   server.on("clientError", answerMalformedHttp);
+  // A client that asks before sending its body (Expect: 100-continue, as curl does for large uploads) is
+  // refused at once when the body it declares is over the limit, rather than invited to send it first.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    const limit = req.url?.startsWith("/v1/audio/transcriptions") ? gw.audioBodyLimitBytes : gw.bodyLimitBytes;
+    if (!(declared > limit)) res.writeContinue();
+    server.emit("request", req, res);
+  });
   return {
     server,
     listen: (port, host = "0.0.0.0") =>
