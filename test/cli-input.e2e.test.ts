@@ -21,7 +21,7 @@ describe("airlock CLI: input it refuses", () => {
     await seedDataDir(dataDir);
     const url = `http://127.0.0.1:${await freePort()}`;
     const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() });
-    return { cwd, env, cli: (...args: string[]) => runCli([...args, "--url", url, "--data-dir", dataDir], { cwd, env }) };
+    return { cwd, env, dataDir, cli: (...args: string[]) => runCli([...args, "--url", url, "--data-dir", dataDir], { cwd, env }) };
   }
 
   function oneClearLine(stderr: string): string {
@@ -69,6 +69,16 @@ describe("airlock CLI: input it refuses", () => {
     expect(limit.stderr.split("\n")[0]).toBe("error: option '--limit <n>' argument '1e3' is invalid. --limit must be a whole number from 1 to 1000");
     expect(JSON.parse((await cli("rate-limits", "list", "--json")).stdout)).toEqual([]);
   }, 120_000);
+
+  it("says where a key it created or revoked was written when no gateway answered, as its other changes do", async () => {
+    const { cli, dataDir } = await offline();
+    const created = await cli("keys", "create", "--name", "offline-key");
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain(`Written through the store in ${dataDir} (no gateway running).`);
+    const id = (JSON.parse((await cli("keys", "list", "--json")).stdout) as Array<{ id: string }>)[0]!.id;
+    const revoked = await cli("keys", "revoke", id);
+    expect(revoked.stdout).toBe(`Revoked ${id} ("offline-key").\nWritten through the store in ${dataDir} (no gateway running).\n`);
+  });
 
   it("refuses a --status a list cannot have, with no gateway as through one, instead of listing nothing", async () => {
     const { cli } = await offline();

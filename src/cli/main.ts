@@ -114,6 +114,8 @@ withConnection(keys.command("create").description("create a key; the secret is p
       print(`Created ${created.key.kind} key "${created.key.name}" (${created.key.id}).`);
       print(`\n  ${created.secret}\n`);
       print("Store it now: Airlock keeps only a hash and cannot show it again.");
+      // Where it went: with no gateway answering, a key written to a store no gateway reads would never work.
+      print(`Written through ${backend.via}.`);
     }),
   );
 withConnection(keys.command("list").description("list keys (never their secrets)")).action((opts: ConnectOptions & { json?: boolean }) =>
@@ -125,7 +127,7 @@ withConnection(keys.command("list").description("list keys (never their secrets)
 withConnection(keys.command("revoke").description("revoke a key by id").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>
   withBackend(opts, async (backend) => {
     const revoked = await backend.revokeKey(id);
-    print(opts.json ? revoked : `Revoked ${revoked.id} ("${revoked.name}").`);
+    print(opts.json ? revoked : `Revoked ${revoked.id} ("${revoked.name}").\nWritten through ${backend.via}.`);
   }),
 );
 
