@@ -26,6 +26,8 @@ export interface CallContext {
   session?: string;
   /** Aborts the call when the client goes away. */
   signal?: AbortSource;
+  /** Where the gateway's access log reads the call's operation: set once the call is planned, as the ledger records it. */
+  log?: { operation?: string };
 }
 
 /** What every call flow reads, swapped whole on a config change. */

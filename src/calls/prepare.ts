@@ -63,10 +63,12 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
       plan = stepped;
     }
     record.routeReason = plan.routeReason;
+    if (ctx.log) ctx.log.operation = plan.operation?.name ?? ctx.operation;
     return { plan, record };
   } catch (err) {
     // A refused operation (disabled, misconfigured) is still recorded under its name.
     record.operation ??= deps.catalog.operations.get(record.requestedModel?.trim() ?? "") ?? (ctx.operation ? deps.catalog.operations.get(ctx.operation) : undefined);
+    if (ctx.log) ctx.log.operation = record.operation?.name ?? ctx.operation;
     throw refuse(deps, ctx, record, err);
   }
 }

@@ -31,12 +31,6 @@ export interface Plan {
  * operation's route (primary, then fallbacks) decides. Disabled models, and models outside the org's
  * enabled list, are dropped from the chain; a chain with nothing left is refused rather than sent anywhere.
  */
-/** The operation a call belongs to, read as planCall reads it: one named in `model` outranks the header's. */
-export function operationOf(catalog: Catalog, model: unknown, header: string | undefined): string | undefined {
-  const named = typeof model === "string" ? model.trim() : "";
-  return named && !lookupModel(catalog, named) && catalog.operations.has(named) ? named : header;
-}
-
 export function planCall(catalog: Catalog, request: PlanRequest): Plan {
   const named = request.model?.trim() || undefined;
   let operation = request.operation ? catalog.operations.get(request.operation) : undefined;

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AudioOutcome } from "../../calls/audio.js";
 import { AirlockError } from "../../core/errors.js";
 import type { SpeechRequest, TranscriptionRequest } from "../../providers/spec.js";
-import { operationOf } from "../../routing/plan.js";
 import { requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler, RequestScope } from "../context.js";
 import { isObject, readBody } from "../http.js";
@@ -19,7 +18,6 @@ export function transcriptions(gw: GatewayContext): Handler {
     } catch (err) {
       throw gw.plane.refuse(ctx, "transcriptions", undefined, err);
     }
-    scope.log.operation = operationOf(gw.plane.catalog, request.model, ctx.operation);
     scope.log.model = request.model;
     sendAudio(res, scope, await gw.plane.transcribe(request, ctx));
   };
@@ -31,7 +29,6 @@ export function speech(gw: GatewayContext): Handler {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const ctx = callContext(req, scope, principal);
     const request = await readValid(gw, ctx, "speech", req, validateSpeech);
-    scope.log.operation = operationOf(gw.plane.catalog, request.model, ctx.operation);
     scope.log.model = request.model;
     sendAudio(res, scope, await gw.plane.speak(request, ctx));
   };

@@ -5,7 +5,7 @@ import type { AbortSource } from "../../core/cancel.js";
 import { AirlockError } from "../../core/errors.js";
 import { modelNameProblem } from "../../core/model-name.js";
 import type { CatalogModel } from "../../routing/catalog.js";
-import { operationOf, type Endpoint } from "../../routing/plan.js";
+import type { Endpoint } from "../../routing/plan.js";
 import { identityOf } from "../../providers/chunk-wire.js";
 import type { ChatChunk, ChatRequest, ChunkWire, EmbedRequest, Usage } from "../../providers/spec.js";
 import { requirePrincipal } from "../auth.js";
@@ -20,7 +20,6 @@ export function chatCompletions(gw: GatewayContext): Handler {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const ctx = callContext(req, scope, principal);
     const body = await readValid(gw, ctx, "chat", req, validateChat);
-    scope.log.operation = operationOf(gw.plane.catalog, body.model, ctx.operation);
     const { stream, stream_options: streamOptions, ...request } = body;
     scope.log.model = request.model;
     if (stream === true) return streamChat(res, gw, ctx, scope, request as ChatRequest, isObject(streamOptions) && streamOptions.include_usage === true);
@@ -108,7 +107,6 @@ export function embeddings(gw: GatewayContext): Handler {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const ctx = callContext(req, scope, principal);
     const body = await readValid(gw, ctx, "embeddings", req, validateEmbed);
-    scope.log.operation = operationOf(gw.plane.catalog, body.model, ctx.operation);
     scope.log.model = body.model as string | undefined;
     const outcome = await gw.plane.embed(body as unknown as EmbedRequest, ctx);
     scope.log.model = outcome.model;
@@ -173,6 +171,7 @@ export function callContext(req: IncomingMessage, scope: RequestScope, principal
     endUser: headerLabel(req, "x-airlock-user"),
     session: headerLabel(req, "x-airlock-session"),
     signal: scope.cancellation,
+    log: scope.log,
   };
 }
 
