@@ -27,3 +27,48 @@ describe.each(STORE_KINDS)("the latency of a stream without usage on %s", (kind)
     expect(row.latencyMs).toBeLessThanOrEqual(lastChunkAt + 250);
   });
 });
+
+describe.each(STORE_KINDS)("the end of a stream without usage on %s", (kind) => {
+  const fake = gatewayOverFake(kind, "openai", oneOpenAiModel);
+  const body = { model: "oai/gpt-4.1-mini", stream: true, messages: [{ role: "user" as const, content: "What is the capital of France?" }] };
+
+  async function partsOf(scenario: "noUsage" | "ok"): Promise<string[]> {
+    fake.upstream.push({ kind: scenario });
+    const principal = await fake.gw.plane.authenticate(fake.gw.adminKey);
+    const live = await fake.gw.plane.stream(body, { principal: principal!, requestId: `req_${scenario}_${kind}` }, { chunksAsText: true });
+    const types: string[] = [];
+    for await (const part of live) types.push(part.type);
+    return types;
+  }
+
+  it("is announced to the gateway once every chunk is out, before the tokens are counted", async () => {
+    const types = await partsOf("noUsage");
+    expect(types.slice(-2)).toEqual(["delivered", "end"]);
+    expect(types.filter((type) => type === "delivered")).toHaveLength(1);
+    // With the upstream's usage there is nothing to count, so nothing to announce.
+    expect(await partsOf("ok")).not.toContain("delivered");
+  });
+
+  it("bills a client that leaves as soon as it reads [DONE]", async () => {
+    fake.upstream.push({ kind: "noUsage" });
+    const controller = new AbortController();
+    const response = await fetch(`${fake.gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${fake.gw.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    });
+    let text = "";
+    const decoder = new TextDecoder();
+    for await (const bytes of response.body!) {
+      text += decoder.decode(bytes, { stream: true });
+      if (text.includes("data: [DONE]")) break;
+    }
+    controller.abort();
+    expect(text).toContain('"finish_reason":"stop"');
+    const row = await recordedRow(fake.gw, response.headers.get("x-request-id"));
+    expect(row).toMatchObject({ outcome: "success", usageEstimated: true });
+    expect(row.outputTokens).toBeGreaterThan(0);
+    expect(Number(row.cost)).toBeGreaterThan(0);
+  });
+});

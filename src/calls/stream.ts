@@ -21,8 +21,13 @@ export type StreamEnd = SettledCall;
 /** What a stream gives: its chunks as objects, then its end. */
 export type StreamPart = { type: "chunk"; chunk: ChatChunk } | { type: "end"; end: StreamEnd };
 
-/** What a stream opened with `chunksAsText` gives: `wire` parts too, chunks to send as they are, their JSON text with the catalog's model set. */
-export type TextStreamPart = StreamPart | { type: "wire"; chunks: ChunkWire[] };
+/**
+ * What a stream opened with `chunksAsText` gives: `wire` parts too, chunks to send as they are, their
+ * JSON text with the catalog's model set; and `delivered`, when every chunk is out but the end waits
+ * on counting tokens (the upstream reported no usage), so that a client that asked for no usage chunk
+ * can be told the stream is over without waiting for the count (seconds while the tokenizer starts).
+ */
+export type TextStreamPart = StreamPart | { type: "wire"; chunks: ChunkWire[] } | { type: "delivered" };
 
 /** An opened stream: the upstream has sent its first event, so retries and fallbacks are over. */
 export interface OpenStream<Part = StreamPart> extends AsyncIterable<Part> {
@@ -108,7 +113,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
     provider: model.providerName,
     attempts: record.attempts,
     ended: call,
-    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call, contract),
+    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call, contract, options.chunksAsText === true),
   };
 }
 
@@ -121,6 +126,7 @@ async function* relay(
   opened: Opened,
   call: Cancellation,
   contract: OutputContract | undefined,
+  announceDelivered: boolean,
 ): AsyncGenerator<TextStreamPart> {
   const { iterator } = opened;
   let next = opened.first;
@@ -197,10 +203,14 @@ async function* relay(
     finished = true;
     // Only a stream that ended whole has tool calls to judge.
     record.toolCalls = toolCalls.tally(body.tools);
-    await billDelivered();
     // The chunks are out, so there is nothing to repair: a mismatch ends the stream with the issues.
     if (contract) answers?.check(contract.schema);
-    yield { type: "end", end: settledCall(settle(deps, ctx, record), model, record.attempts) };
+    // Settled whatever the consumer does next: one that stops reading once told the stream is over
+    // (a client that left after [DONE]) must not leave the call unbilled.
+    const ending = billDelivered().then(() => settledCall(settle(deps, ctx, record), model, record.attempts));
+    ending.catch(() => undefined); // awaited below, unless the consumer stopped at `delivered`
+    if (announceDelivered && usage === undefined) yield { type: "delivered" };
+    yield { type: "end", end: await ending };
   } catch (err) {
     finished = true;
     // What was generated before the break was generated, and is billed.

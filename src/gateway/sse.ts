@@ -26,6 +26,7 @@ export class SseWriter {
   private pending = "";
   private scheduled = false;
   private started = false;
+  private ended = false;
   /** Set while the client reads slower than we write; the next `write` waits for it. */
   private drained: Promise<void> | undefined;
   private readonly flush = () => {
@@ -63,7 +64,7 @@ export class SseWriter {
    * before the next event); otherwise nothing, so the usual case costs the caller no await.
    */
   write(data: string): Promise<void> | undefined {
-    if (this.res.destroyed) return undefined;
+    if (this.ended || this.res.destroyed) return undefined;
     this.pending += `data: ${data}\n\n`;
     if (!this.started) {
       this.started = true;
@@ -76,8 +77,10 @@ export class SseWriter {
     return this.drained;
   }
 
-  /** Sends what is still pending, then ends the response. */
+  /** Sends what is still pending, then ends the response; later writes and ends do nothing. */
   end(): void {
+    if (this.ended) return;
+    this.ended = true;
     this.flush();
     this.res.end();
   }

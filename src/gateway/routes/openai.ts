@@ -64,6 +64,12 @@ async function streamChat(res: ServerResponse, gw: GatewayContext, ctx: CallCont
         last = part.chunk;
         const backpressure = events.write(JSON.stringify(part.chunk));
         if (backpressure) await drainedOrEnded(backpressure, live.ended);
+      } else if (part.type === "delivered") {
+        // Every chunk is out and no usage chunk was asked for: the client need not wait for the tokens to be counted.
+        if (!includeUsage) {
+          await events.write("[DONE]");
+          events.end();
+        }
       } else if (includeUsage) {
         const lastChunk = last && identityOf(last, live.provider);
         const usageChunk = { id: lastChunk?.id ?? ctx.requestId, object: "chat.completion.chunk", created: lastChunk?.created ?? Math.floor(Date.now() / 1000), model: live.model, choices: [], usage: openAIUsage(part.end.usage) };
