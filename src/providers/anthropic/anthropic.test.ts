@@ -8,6 +8,7 @@ import { CONFORMANCE_REQUEST, describeProviderConformance } from "../provider.co
 import type { ChatRequest, StreamEvent, Usage } from "../spec.js";
 import { AnthropicProvider } from "./provider.js";
 import { toAnthropicRequest } from "./request.js";
+import { toFinishReason } from "./response.js";
 import { normalizeAnthropicUsage, toChatResult } from "./response.js";
 
 const MESSAGE_USAGE: Usage = { inputTokens: 2009, outputTokens: 10, cachedInputTokens: 1800, cacheWriteTokens: 188, reasoningTokens: 0 };
@@ -303,3 +304,15 @@ async function drain(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[]>
   for await (const event of stream) events.push(event);
   return events;
 }
+
+describe("anthropic stop reasons", () => {
+  it("maps each to an OpenAI finish reason, a newer one to stop, never a finished choice without one", () => {
+    expect(["end_turn", "stop_sequence", "pause_turn"].map(toFinishReason)).toEqual(["stop", "stop", "stop"]);
+    expect(["max_tokens", "model_context_window_exceeded"].map(toFinishReason)).toEqual(["length", "length"]);
+    expect(toFinishReason("tool_use")).toBe("tool_calls");
+    expect(toFinishReason("refusal")).toBe("content_filter");
+    expect(toFinishReason("a_reason_from_next_year")).toBe("stop");
+    // message_start's stop_reason: the turn has not ended yet.
+    expect(toFinishReason(null)).toBeNull();
+  });
+});

@@ -48,8 +48,12 @@ export function toFinishReason(stopReason: string | null | undefined): FinishRea
       return "tool_calls";
     case "refusal":
       return "content_filter";
-    default:
+    case null:
+    case undefined:
       return null;
+    default:
+      // A reason newer than this adapter: the turn did end, and OpenAI clients refuse a finished choice without one.
+      return "stop";
   }
 }
 

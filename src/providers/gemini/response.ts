@@ -34,7 +34,9 @@ export function toFinishReason(finishReason: string | undefined, hasToolCalls: b
   if (finishReason === "STOP") mapped = "stop";
   else if (finishReason === "MAX_TOKENS") mapped = "length";
   else if (finishReason !== undefined && FILTERED.has(finishReason)) mapped = "content_filter";
-  // OTHER, MALFORMED_FUNCTION_CALL, LANGUAGE, … have no OpenAI counterpart: null, as for unknown reasons
+  // OTHER, MALFORMED_FUNCTION_CALL, LANGUAGE, … have no OpenAI counterpart, but the turn did end, and
+  // OpenAI clients refuse a finished choice without a reason (openai-node: "missing finish_reason").
+  else if (finishReason !== undefined) mapped = "stop";
   return hasToolCalls && (mapped === "stop" || mapped === null) ? "tool_calls" : mapped;
 }
 

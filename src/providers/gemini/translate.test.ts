@@ -155,7 +155,10 @@ describe("gemini answers", () => {
     for (const reason of ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"]) {
       expect(toFinishReason(reason, false)).toBe("content_filter");
     }
-    expect(toFinishReason("OTHER", false)).toBeNull();
+    // Reasons with no OpenAI counterpart still end the turn: clients refuse a finished choice without a reason.
+    for (const reason of ["OTHER", "MALFORMED_FUNCTION_CALL", "LANGUAGE", "FINISH_REASON_UNSPECIFIED"]) expect(toFinishReason(reason, false)).toBe("stop");
+    expect(toFinishReason("OTHER", true)).toBe("tool_calls");
+    expect(toFinishReason(undefined, false)).toBeNull();
   });
 
   it("turns a blocked prompt (promptFeedback, no candidates) into a content_filter choice with its usage", () => {
