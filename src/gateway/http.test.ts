@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
@@ -136,6 +138,28 @@ describe("readBody", () => {
     await expect.poll(() => answer, { timeout: 2_000 }).toMatch(/^HTTP\/1\.1 408 /);
     socket.destroy();
     expect(outcomes[0]).toMatchObject({ ok: false, read: "events", code: "request_timeout" });
+  });
+
+  it("refuses a compressed body once read, so that the connection serves the next request, and takes `identity`", async () => {
+    const gzipped = gzipSync('{"model":"m"}').toString("latin1");
+    const compressed = `POST /x HTTP/1.1\r\nhost: x\r\ncontent-encoding: gzip\r\ncontent-length: ${gzipped.length}\r\n\r\n`;
+    const socket = connect(port, "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
+    socket.write(Buffer.concat([Buffer.from(compressed), Buffer.from(gzipped, "latin1"), Buffer.from(request("{}", "content-length: 2\r\ncontent-encoding: identity\r\n"))]));
+    await expect.poll(() => outcomes.length, { timeout: 2_000 }).toBe(2);
+    socket.destroy();
+    expect(outcomes).toEqual([
+      { ok: false, read: "queued", code: "invalid_request" },
+      { ok: true, read: "queued", bytes: 2, text: "{}" },
+    ]);
+    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  it("says which encoding it refused, in the OpenAI error shape", async () => {
+    const error = await readBody(Object.assign(Readable.from([Buffer.from("x")]), { headers: { "content-encoding": "br" } }) as unknown as IncomingMessage, LIMIT, TIMEOUT_MS).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(AirlockError);
+    expect((error as AirlockError).toJSON().error).toMatchObject({ code: "invalid_request", message: "the request body is encoded (br); send it uncompressed, without a Content-Encoding header" });
   });
 
   it("gives up on a body whose client left before it came whole", async () => {

@@ -87,6 +87,11 @@ export interface BodyLimits {
  * more than it sends would otherwise hold its connection, and a slot of the gateway, forever.
  */
 export function readBody(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Buffer> {
+  if (req.headers["content-encoding"] !== undefined) return readUncompressed(req, limitBytes, timeoutMs);
+  return readBytes(req, limitBytes, timeoutMs);
+}
+
+function readBytes(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (declared > limitBytes) return Promise.reject(tooLarge(limitBytes));
   // A small body usually comes in the packet with its headers, and by the time a handler asks, the
@@ -139,6 +144,19 @@ export function readBody(req: IncomingMessage, limitBytes: number, timeoutMs: nu
     req.on("error", cut);
     req.on("close", cut);
   });
+}
+
+/**
+ * A body sent with a `Content-Encoding` is read (so that the connection can carry the next request)
+ * and then refused, unless the encoding is `identity`: OpenAI's API takes no compressed request
+ * bodies, and neither do the gateways its clients also talk to, so no client sends one by default.
+ */
+async function readUncompressed(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Buffer> {
+  const encoding = req.headers["content-encoding"] ?? "";
+  const body = await readBytes(req, limitBytes, timeoutMs);
+  if (encoding.trim() === "" || encoding.trim().toLowerCase() === "identity") return body;
+  const named = /^[\x20-\x7e]{1,40}$/.test(encoding) ? ` (${encoding})` : "";
+  throw new AirlockError("invalid_request", `the request body is encoded${named}; send it uncompressed, without a Content-Encoding header`);
 }
 
 const BODY_CUT = "the client closed the request before its body came whole";
