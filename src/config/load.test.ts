@@ -186,4 +186,22 @@ retry: { maxAttempts: 3 }
     expect((await loadConfig({ cwd: dir, env: {} })).config.models[0]!.id).toBe("openrouter/deepseek/deepseek-chat");
     expect((await loadConfig({ cwd: dir, path: "bom.yaml", env: {} })).config.models[0]!.id).toBe("m/a");
   });
+  it("refuses a JSON key written twice, and reads JSON number prices exactly, as it does YAML", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-config-"));
+    dirs.push(dir);
+    const twice = `{
+  "providers": { "p": { "type": "openai-compatible", "baseUrl": "https://example.test/v1" } },
+  "models": [{ "id": "p/m", "price": { "input": 0.12345678901234567891, "output": "1", "per": "1M" } }],
+  "operations": { "chat_message": { "model": "p/m", "maxTokens": 100 }, "chat_message": { "model": "p/m" } }
+}`;
+    await writeFile(path.join(dir, "twice.json"), twice);
+    await expect(loadConfig({ cwd: dir, path: "twice.json", env: {} })).rejects.toThrow(/twice\.json is not valid JSON: Map keys must be unique at line 4/);
+    await writeFile(path.join(dir, "once.json"), twice.replace(', "chat_message": { "model": "p/m" }', ""));
+    const loaded = await loadConfig({ cwd: dir, path: "once.json", env: {} });
+    expect(loaded.config.models[0]?.price).toMatchObject({ input: "0.12345678901234567891", output: "1" });
+    expect(loaded.config.operations.chat_message?.maxTokens).toBe(100);
+    // Syntax is still judged as JSON, in JSON's words: YAML would take this file.
+    await writeFile(path.join(dir, "yamlish.json"), "providers: {}");
+    await expect(loadConfig({ cwd: dir, path: "yamlish.json", env: {} })).rejects.toThrow(/yamlish\.json is not valid JSON: Unexpected token/);
+  });
 });

@@ -44,7 +44,7 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
   let raw: unknown;
   try {
     // A byte order mark (Windows editors save UTF-8 with one) is not JSON, but the file is: YAML skips it too.
-    raw = file.endsWith(".json") ? JSON.parse(text.replace(/^\uFEFF/, "")) : parseYamlExactly(text);
+    raw = file.endsWith(".json") ? parseJsonExactly(text.replace(/^\uFEFF/, "")) : parseYamlExactly(text);
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
   }
@@ -67,6 +67,17 @@ export function parseYamlExactly(text: string): unknown {
     },
   });
   return doc.toJS();
+}
+
+/**
+ * JSON, held to what parseYamlExactly holds YAML to. JSON.parse judges the syntax (its messages name
+ * JSON's rules); the same text is then read as YAML 1.2, of which JSON is a subset, because JSON.parse
+ * quietly keeps the last of two equal keys (a budget written twice, the first one lost) and reads a
+ * price of 20 digits as a float.
+ */
+export function parseJsonExactly(text: string): unknown {
+  JSON.parse(text);
+  return parseYamlExactly(text);
 }
 
 function sameNumber(written: string, read: number): boolean {
