@@ -23,7 +23,21 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     for (let i = 0; i < 3; i++) expect((await ask(gw, "summarize")).model).toBe("p1/m1");
     const proposed = await api(gw, "POST", "/admin/change-requests", cheaper, agent.key);
     expect(proposed.status).toBe(201);
-    const request = proposed.body;
+    // The agent may not read spend (GET /admin/spend is an admin's), so the estimate's figures are withheld from it.
+    expect(await api(gw, "GET", "/admin/spend", undefined, agent.key)).toMatchObject({ status: 403 });
+    const withheld = {
+      days: 30,
+      calls: null,
+      currentCostUsd: null,
+      projectedCostUsd: null,
+      projectedMonthlyChangeUsd: null,
+      basis: 'the successful calls of operation "summarize" over 30 days, priced as p2/m2',
+      withheld: "spend figures are shown only to keys that may read spend (admin keys)",
+    };
+    expect(proposed.body.impact).toEqual(withheld);
+    expect((await api(gw, "GET", `/admin/change-requests/${proposed.body.id}`, undefined, agent.key)).body.impact).toEqual(withheld);
+    // The approver sees it whole.
+    const request = (await api(gw, "GET", `/admin/change-requests/${proposed.body.id}`)).body;
     // The impact: each call used 1843 prompt tokens (1536 cached) and 199 completion tokens (192 reasoning).
     // On p1/m1 (2 in, 8 out per 1M): 1843 × 2 + 199 × 8 = 5278 per 1M, so $0.005278 a call; on p2/m2 (1, 2):
     // 1843 + 398 = 2241, so $0.002241. Three calls in the 30 days replayed: $0.015834 against $0.006723.
@@ -149,7 +163,10 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     // The proposer may withdraw its own; others may not.
     const other = await key(gw, "other", "service");
     expect((await api(gw, "POST", `/admin/change-requests/${route.body.change_request}/reject`, {}, other.key)).status).toBe(403);
-    expect((await api(gw, "POST", `/admin/change-requests/${route.body.change_request}/reject`, { note: "not needed" }, user.key)).body).toMatchObject({ status: "REJECTED", decisionNote: "not needed" });
+    const withdrawn = await api(gw, "POST", `/admin/change-requests/${route.body.change_request}/reject`, { note: "not needed" }, user.key);
+    expect(withdrawn.body).toMatchObject({ status: "REJECTED", decisionNote: "not needed" });
+    // Nor does a 202 or a withdrawal tell a user key what the replayed calls cost.
+    for (const answer of [price.body.request, route.body.request, withdrawn.body]) expect(answer.impact).toMatchObject({ calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null });
   });
 
   it("expires a request nobody decided, and refuses a proposal that would not save", async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { sloSchema } from "../config/schema.js";
 import { buildOverview } from "../ledger/overview.js";
 import type { OutcomeLine } from "../store/queries/overview.js";
-import { printKeys, printOverview, terminalText } from "./print.js";
+import { printApproval, printKeys, printOverview, terminalText } from "./print.js";
 
 const line = (outcome: string, code: string, requests: number): OutcomeLine => ({ endpoint: "chat", outcome, code, requests, fallbackRequests: 0, toolCalls: 0, toolCallFailures: 0, cost: "0.01" });
 
@@ -34,5 +34,15 @@ describe("text for the terminal", () => {
     expect(printed).toContain("u\ufffd]0;pwned\ufffd");
     expect(printed).toContain("t\ufffd1m");
     expect(printed).toContain("o\ufffd[1m");
+  });
+});
+
+describe("printApproval", () => {
+  it("shows the approver the impact estimate: the calls replayed, their cost now and as proposed, and the monthly change", () => {
+    const impact = { days: 30, calls: 3, currentCostUsd: "0.015834", projectedCostUsd: "0.006723", projectedMonthlyChangeUsd: "-0.009111", basis: 'the successful calls of operation "summarize" over 30 days, priced as p2/m2' };
+    const at = new Date("2026-12-05T00:00:00.000Z");
+    const request = { id: "chg_1", kind: "route" as const, target: "summarize", category: "model_switch", status: "PENDING" as const, current: { model: "p1/m1" }, proposed: { model: "p2/m2" }, estimatedSavingsUsd: null, qualityImpact: null, confidence: null, reasoning: null, impact, requestedBy: "key_a", requestedByKind: "agent", requestedAt: at, expiresAt: at, decidedBy: null, decidedAt: null, decisionNote: null, appliedAt: null };
+    expect(printApproval(request)).toContain('impact: 3 calls over 30 days cost $0.015834, $0.006723 as proposed: $-0.009111 a month (the successful calls of operation "summarize" over 30 days, priced as p2/m2)');
+    expect(printApproval({ ...request, impact: null })).not.toContain("impact:");
   });
 });

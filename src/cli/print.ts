@@ -4,7 +4,7 @@ import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
-import type { AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
+import type { AuditEventRow, ChangeImpact, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
 import type { Overview } from "../ledger/overview.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 import type { BudgetStatus } from "../guards/budget-book.js";
@@ -115,10 +115,16 @@ export function printApproval(r: ChangeRequestRow): string {
   ];
   if (r.estimatedSavingsUsd !== null) lines.push(`estimated savings: $${r.estimatedSavingsUsd} a month`);
   if (r.qualityImpact) lines.push(`quality impact: ${r.qualityImpact}`);
+  if (r.impact) lines.push(impactLine(r.impact));
   if (r.confidence !== null) lines.push(`confidence: ${r.confidence}`);
   if (r.reasoning) lines.push(`reasoning: ${r.reasoning}`);
   if (r.decidedBy) lines.push(`decided by ${r.decidedBy} at ${iso(r.decidedAt)}${r.decisionNote ? `: ${r.decisionNote}` : ""}`);
   return lines.join("\n");
+}
+
+/** The ledger replayed under the change, as the approver weighs it. */
+function impactLine(i: ChangeImpact): string {
+  return `impact: ${i.calls} calls over ${i.days} days cost $${i.currentCostUsd}, $${i.projectedCostUsd} as proposed: $${i.projectedMonthlyChangeUsd} a month (${i.basis})`;
 }
 
 export function printAudit(events: AuditEventRow[]): string {

@@ -151,6 +151,36 @@ export class ChangeControl {
   }
 }
 
+/** The impact estimate's figures with spend withheld: what a key that may not read spend sees. */
+export interface WithheldImpact {
+  days: number;
+  basis: string;
+  calls: null;
+  currentCostUsd: null;
+  projectedCostUsd: null;
+  projectedMonthlyChangeUsd: null;
+  withheld: string;
+}
+
+export type ChangeRequestView = Omit<ChangeRequestRow, "impact"> & { impact: ChangeImpact | WithheldImpact | null };
+
+/** Spend is an admin's to read (`GET /admin/spend`); the same keys see an estimate's spend figures. */
+export function maySeeSpend(principal: Principal): boolean {
+  return principal.kind === "admin";
+}
+
+/**
+ * A change request as `principal` may see it. The impact estimate replays the company's ledger, so
+ * its call count and costs would tell any key what `/admin/spend` refuses it: they are withheld from a
+ * key that may not read spend, its own proposal's included. Approvers, who are admins, see them whole.
+ */
+export function changeRequestFor(principal: Principal, row: ChangeRequestRow): ChangeRequestView {
+  if (!row.impact || maySeeSpend(principal)) return row;
+  const { days, basis } = row.impact;
+  const withheld = "spend figures are shown only to keys that may read spend (admin keys)";
+  return { ...row, impact: { days, basis, calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null, withheld } };
+}
+
 /** What a notification says of a request: who asked for what, and who decided. Not the values themselves. */
 function summaryOf(r: ChangeRequestRow): Record<string, unknown> {
   return {

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Principal } from "../../auth/principal.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
-import { CHANGE_STATUSES, type ChangeKind } from "../../governance/change-control.js";
+import { CHANGE_STATUSES, changeRequestFor, type ChangeKind } from "../../governance/change-control.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { enumParam, idParam, limitParam, readJson, sendJson } from "../http.js";
@@ -14,7 +14,7 @@ const decisionBody = z.strictObject({ note: z.string().max(2_000).optional() });
 export function proposeChange(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    sendJson(res, 201, await gw.plane.changes.propose(await readJson(req, gw), principal));
+    sendJson(res, 201, changeRequestFor(principal, await gw.plane.changes.propose(await readJson(req, gw), principal)));
   };
 }
 
@@ -32,7 +32,7 @@ export function getChange(gw: GatewayContext): Handler {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const request = await gw.plane.changes.get(idParam(params, "change request"));
     if (principal.kind !== "admin" && request.requestedBy !== principal.keyId) throw new AirlockError("forbidden", "only an admin key, or the key that proposed it, can read a change request");
-    sendJson(res, 200, request);
+    sendJson(res, 200, changeRequestFor(principal, request));
   };
 }
 
@@ -41,7 +41,7 @@ export function approveChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const { note } = parseRequest(decisionBody, await readJson(req, gw, { empty: {} }), "approval");
-    sendJson(res, 200, await gw.plane.changes.approve(idParam(params, "change request"), principal, note));
+    sendJson(res, 200, changeRequestFor(principal, await gw.plane.changes.approve(idParam(params, "change request"), principal, note)));
   };
 }
 
@@ -50,7 +50,7 @@ export function rejectChange(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
     const { note } = parseRequest(decisionBody, await readJson(req, gw, { empty: {} }), "rejection");
-    sendJson(res, 200, await gw.plane.changes.reject(idParam(params, "change request"), principal, note));
+    sendJson(res, 200, changeRequestFor(principal, await gw.plane.changes.reject(idParam(params, "change request"), principal, note)));
   };
 }
 
@@ -87,5 +87,5 @@ export function revokeGrant(gw: GatewayContext): Handler {
  */
 export async function proposeInstead(gw: GatewayContext, res: ServerResponse, principal: Principal, kind: ChangeKind, target: string, proposed: unknown): Promise<void> {
   const request = await gw.plane.changes.proposeDirect(kind, target, proposed, principal);
-  sendJson(res, 202, { status: "PENDING", change_request: request.id, message: `not applied: a ${kind} change by a ${principal.kind} key needs an admin's approval`, request });
+  sendJson(res, 202, { status: "PENDING", change_request: request.id, message: `not applied: a ${kind} change by a ${principal.kind} key needs an admin's approval`, request: changeRequestFor(principal, request) });
 }
