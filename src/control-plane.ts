@@ -196,6 +196,7 @@ export class ControlPlane {
       },
       notify: (type, request) => this.notifier.notify(type, request),
       marginImpacting: config.changeControl.marginImpacting,
+      maxPendingPerKey: config.changeControl.maxPendingPerKey,
       estimate: (kind, target, proposed, days) => estimateImpact({ db: options.database.db, catalog: () => this.deps.catalog, flushLedger: () => this.ledger.flush() }, kind, target, proposed, days),
     });
     this.prices = new PriceBook({

@@ -169,6 +169,28 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     for (const answer of [price.body.request, route.body.request, withdrawn.body]) expect(answer.impact).toMatchObject({ calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null });
   });
 
+  it("refuses a key that is not an admin's more pending requests than changeControl.maxPendingPerKey, until one is decided", async () => {
+    const gw = await gateway(config({ operations, changeControl: { maxPendingPerKey: 2 } }));
+    const agent = await key(gw, "optimizer", "agent");
+    const first = (await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).body;
+    expect((await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).status).toBe(201);
+    const refused = await api(gw, "POST", "/admin/change-requests", cheaper, agent.key);
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: "forbidden", type: "permission_error", param: null, maxPendingPerKey: 2 } } });
+    expect(refused.body.error.message).toContain("changeControl.maxPendingPerKey");
+    // A direct change that would have been queued is refused alike.
+    expect(await api(gw, "POST", "/admin/prices", { model: "p1/m1", price: { input: "3", output: "9", per: "1M" } }, agent.key)).toMatchObject({ status: 403, body: { error: { maxPendingPerKey: 2 } } });
+    const mine = (await api(gw, "GET", "/admin/change-requests?status=PENDING")).body.data.filter((r: any) => r.requestedBy === agent.id);
+    expect(mine).toHaveLength(2);
+    // Each key has its own allowance, and an admin has none.
+    const other = await key(gw, "other", "agent");
+    expect((await api(gw, "POST", "/admin/change-requests", cheaper, other.key)).status).toBe(201);
+    for (let i = 0; i < 3; i++) expect((await api(gw, "POST", "/admin/change-requests", cheaper)).status).toBe(201);
+    // A decided request frees its place: withdrawn by the agent, or rejected by an admin.
+    expect((await api(gw, "POST", `/admin/change-requests/${first.id}/reject`, {}, agent.key)).body.status).toBe("REJECTED");
+    expect((await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).status).toBe(201);
+    expect((await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).status).toBe(403);
+  });
+
   it("expires a request nobody decided, and refuses a proposal that would not save", async () => {
     const gw = await gateway(config({ operations }));
     const request = (await api(gw, "POST", "/admin/change-requests", { ...cheaper, expiresInHours: 0.0001 })).body;

@@ -303,6 +303,8 @@ export const configSchema = z
          * price or budget change, and any change that raises expected cost.
          */
         marginImpacting: z.array(z.enum(CHANGE_CATEGORIES)).default(["price_change", "budget_change", "cost_increase"]),
+        /** The most change requests a key that is not an admin's may have pending (undecided, unexpired) at once; more are refused (403). */
+        maxPendingPerKey: z.number().int().min(1).max(100_000).default(20),
       })
       .prefault({}),
     budgets: z.array(budgetSchema).default([]),

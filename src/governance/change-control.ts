@@ -50,6 +50,8 @@ export interface ChangeControlOptions {
   applied(kind: ChangeKind): Promise<void>;
   /** Categories a non-admin key's direct change to the admin API is queued as; see `changeControl.marginImpacting`. */
   marginImpacting: readonly string[];
+  /** The most requests a key that is not an admin's may have pending at once; see `changeControl.maxPendingPerKey`. */
+  maxPendingPerKey: number;
   /** The ledger replayed under the change (route and price changes). */
   estimate(kind: ChangeKind, target: string, proposed: unknown, days: number): Promise<ChangeImpact | null>;
   /** Tells people (webhooks) that a request waits for approval, or was applied. Never waits. */
@@ -66,6 +68,11 @@ export class ChangeControl {
 
   async propose(input: unknown, principal: Principal): Promise<ChangeRequestRow> {
     const proposal = parseRequest(proposalSchema, input, "change request");
+    // Admins are trusted; the guard's grant requests are one per key and operation already.
+    const capped = principal.kind !== "admin" && proposal.kind !== "grant";
+    const max = this.options.maxPendingPerKey;
+    // Refused before the ledger is replayed, so a key at its limit costs the store one count; the insert checks again.
+    if (capped && (await q.hasPending(this.options.db, principal.keyId, max))) throw tooManyPending(principal, max);
     const checked = await this.options.check(proposal.kind, proposal.target, proposal.proposed);
     const impact = await this.options.estimate(proposal.kind, proposal.target, checked.proposed, proposal.impactDays);
     const row = await q.insertChangeRequest(
@@ -86,7 +93,9 @@ export class ChangeControl {
         expiresAt: new Date(Date.now() + proposal.expiresInHours * 3_600_000),
       },
       newId("audit"),
+      capped ? max : undefined,
     );
+    if (!row) throw tooManyPending(principal, max);
     this.options.logger.info({ changeRequest: row.id, kind: row.kind, target: row.target, by: principal.keyId }, "change request proposed");
     this.options.notify?.("approval.requested", summaryOf(row));
     return row;
@@ -149,6 +158,18 @@ export class ChangeControl {
     if (!(await q.rejectChangeRequest(this.options.db, decision(id, principal, note)))) assertPending(await this.get(id));
     return this.get(id);
   }
+}
+
+/**
+ * A key's pending requests are capped, so that a low-privilege key cannot fill the store, the approvers'
+ * queue and the webhooks. Retrying does not help until one is decided, so it is `forbidden`, not `rate_limited`.
+ */
+function tooManyPending(principal: Principal, max: number): AirlockError {
+  return new AirlockError(
+    "forbidden",
+    `this key already has ${max} change requests pending, the most a ${principal.kind} key may have (changeControl.maxPendingPerKey): withdraw one (POST /admin/change-requests/:id/reject) or wait until one is decided or expires`,
+    { details: { maxPendingPerKey: max } },
+  );
 }
 
 /** The impact estimate's figures with spend withheld: what a key that may not read spend sees. */

@@ -69,15 +69,32 @@ export async function readCurrentState(db: Db, kind: ChangeKind, target: string)
   return row?.state ?? null;
 }
 
-/** Records a proposal with the target's state as it is in the same statement, and audits it. */
-export async function insertChangeRequest(db: Db, request: NewChangeRequest, auditId: string): Promise<ChangeRequestRow> {
+/** The requests a key has waiting for a decision (unexpired), grant requests aside: the guard files those, once per key and operation. */
+function pendingOf(keyId: string): SQL {
+  return sql`(select count(*) from ${changeRequests} where requested_by = ${keyId} and status = 'PENDING' and expires_at > now() and kind <> 'grant')`;
+}
+
+/** Whether a key has `max` pending requests or more; see pendingOf. */
+export async function hasPending(db: Db, keyId: string, max: number): Promise<boolean> {
+  const [row] = rowsOf<{ full: boolean }>(await db.execute(sql`select ${pendingOf(keyId)} >= ${max} as full`));
+  return row?.full === true;
+}
+
+/**
+ * Records a proposal with the target's state as it is in the same statement, and audits it. With
+ * `maxPending`, only while its requester has fewer pending requests than that (checked in the same
+ * statement); undefined when it has as many.
+ */
+export async function insertChangeRequest(db: Db, request: NewChangeRequest, auditId: string, maxPending?: number): Promise<ChangeRequestRow | undefined> {
+  const room = maxPending === undefined ? sql`true` : sql`${pendingOf(request.requestedBy)} < ${maxPending}`;
   const result = await db.execute(sql`
     with created as (
       insert into ${changeRequests} (id, kind, target, category, status, current, proposed, estimated_savings_usd, quality_impact, confidence, reasoning,
         impact, requested_by, requested_by_kind, expires_at)
-      values (${request.id}, ${request.kind}, ${request.target}, ${request.category}, 'PENDING', ${currentState(request.kind, request.target)},
+      select ${request.id}, ${request.kind}, ${request.target}, ${request.category}, 'PENDING', ${currentState(request.kind, request.target)},
         ${JSON.stringify(request.proposed)}::jsonb, ${request.estimatedSavingsUsd}::numeric, ${request.qualityImpact}, ${request.confidence}::numeric,
-        ${request.reasoning}, ${request.impact === null ? null : JSON.stringify(request.impact)}::jsonb, ${request.requestedBy}, ${request.requestedByKind}, ${request.expiresAt.toISOString()}::timestamptz)
+        ${request.reasoning}, ${request.impact === null ? null : JSON.stringify(request.impact)}::jsonb, ${request.requestedBy}, ${request.requestedByKind}, ${request.expiresAt.toISOString()}::timestamptz
+      where ${room}
       returning id
     ), audited as (
       insert into ${auditEvents} (id, action, target, reason, actor, actor_kind, outcome, details)
@@ -87,7 +104,11 @@ export async function insertChangeRequest(db: Db, request: NewChangeRequest, aud
     )
     select id from created`);
   const [row] = rowsOf<{ id: string }>(result);
-  const saved = row ? await getChangeRequest(db, row.id) : undefined;
+  if (!row) {
+    if (maxPending !== undefined) return undefined;
+    throw new Error("change request insert returned no row");
+  }
+  const saved = await getChangeRequest(db, row.id);
   if (!saved) throw new Error("change request insert returned no row");
   return saved;
 }
