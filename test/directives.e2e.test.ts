@@ -22,10 +22,10 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const agent = await agentKey(gw);
     const created = await api(gw, "POST", "/admin/directives", directive, agent.key);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ status: "draft", next: ["proposed"], issuedBy: agent.id, issuedByKind: "agent", budget: "$20", constraints: {} });
+    expect(created.body).toMatchObject({ status: "draft", next: ["proposed", "aborted"], issuedBy: agent.id, issuedByKind: "agent", budget: "$20", constraints: {} });
 
     const proposed = (await api(gw, "POST", `/admin/directives/${created.body.id}/propose`, undefined, agent.key)).body;
-    expect(proposed).toMatchObject({ status: "proposed", next: ["approved", "blocked"], approvedBy: null });
+    expect(proposed).toMatchObject({ status: "proposed", next: ["approved", "blocked", "aborted"], approvedBy: null });
     const [evaluation] = proposed.artifacts;
     expect(evaluation).toMatchObject({ type: "policy_evaluation", directiveId: created.body.id, uri: `pg:artifacts/${evaluation.id}` });
     expect(evaluation.body).toMatchObject({ verdict: "ALLOW", policyVersion: "v1", policyHash: expect.stringMatching(/^[0-9a-f]{64}$/), policy: { budgetCeilingUsd: "50", autoApprove: false } });
@@ -48,7 +48,7 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const agent = await agentKey(gw);
     const created = (await api(gw, "POST", "/admin/directives", { ...directive, type: "shell", scope: "production", budget: "500 USD" }, agent.key)).body;
     const blocked = (await api(gw, "POST", `/admin/directives/${created.id}/propose`, undefined, agent.key)).body;
-    expect(blocked).toMatchObject({ status: "blocked", next: ["proposed"] });
+    expect(blocked).toMatchObject({ status: "blocked", next: ["proposed", "aborted"] });
     expect(blocked.blockedReasons).toEqual([
       "$500 is over the ceiling of $50",
       '"shell" is not an allowed tool (allowed: noop, echo, validate, test, llm_call)',
@@ -107,13 +107,49 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const gw = await gateway(config());
     const created = (await api(gw, "POST", "/admin/directives", directive)).body;
     const early = await api(gw, "POST", `/admin/directives/${created.id}/approve`, undefined, (await api(gw, "POST", "/admin/keys", { name: "second", kind: "admin" })).body.key);
-    expect(early).toMatchObject({ status: 400, body: { error: { code: "invalid_request", status: "draft", requested: "approved", allowed: ["proposed"] } } });
-    expect((await api(gw, "POST", `/admin/directives/${created.id}/abort`)).body.error.message).toBe(`directive "${created.id}" is draft: it cannot become aborted (it may become proposed)`);
+    expect(early).toMatchObject({ status: 400, body: { error: { code: "invalid_request", status: "draft", requested: "approved", allowed: ["proposed", "aborted"] } } });
     await api(gw, "POST", `/admin/directives/${created.id}/propose`);
     expect(await api(gw, "POST", `/admin/directives/${created.id}/approve`)).toMatchObject({ status: 403, body: { error: { message: "a directive cannot be approved by the key that issued it" } } });
     expect(await api(gw, "POST", `/admin/directives/${created.id}/propose`)).toMatchObject({ status: 400, body: { error: { status: "proposed" } } });
     expect(await api(gw, "POST", "/admin/directives", { ...directive, role: "" })).toMatchObject({ status: 400 });
     expect(await api(gw, "GET", "/admin/directives/dir_missing")).toMatchObject({ status: 404 });
+  });
+
+  it("refuses a key that is not an admin's more undecided directives than governance.maxPendingPerKey, until one is aborted or approved", async () => {
+    const gw = await gateway(config({ governance: { maxPendingPerKey: 3, execution: { enabled: false } } }));
+    const agent = await agentKey(gw);
+    const create = (body = directive) => api(gw, "POST", "/admin/directives", body, agent.key);
+    // A draft, a proposed one and a blocked one all wait on someone: each counts.
+    const ids = [(await create()).body.id, (await create()).body.id, (await create({ ...directive, scope: "production" })).body.id];
+    expect((await api(gw, "POST", `/admin/directives/${ids[1]}/propose`, undefined, agent.key)).body.status).toBe("proposed");
+    expect((await api(gw, "POST", `/admin/directives/${ids[2]}/propose`, undefined, agent.key)).body.status).toBe("blocked");
+    const refused = await create();
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: "forbidden", type: "permission_error", param: null, maxPendingPerKey: 3 } } });
+    expect(refused.body.error.message).toContain("governance.maxPendingPerKey");
+    // An admin has no such limit.
+    expect((await api(gw, "POST", "/admin/directives", directive)).status).toBe(201);
+
+    // The agent withdraws its draft and its blocked one; another key may not.
+    const other = (await api(gw, "POST", "/admin/keys", { name: "other", kind: "agent" })).body;
+    expect((await api(gw, "POST", `/admin/directives/${ids[0]}/abort`, undefined, other.key)).status).toBe(403);
+    expect((await api(gw, "POST", `/admin/directives/${ids[0]}/abort`, undefined, agent.key)).body).toMatchObject({ status: "aborted", next: [] });
+    expect((await api(gw, "POST", `/admin/directives/${ids[2]}/abort`, undefined, agent.key)).body.status).toBe("aborted");
+    const fourth = (await create()).body.id;
+    expect((await create()).status).toBe(201);
+    expect((await create()).status).toBe(403);
+    // An admin approves one and declines another; the agent may not abort what was approved.
+    expect((await api(gw, "POST", `/admin/directives/${ids[1]}/approve`)).body.status).toBe("approved");
+    expect((await api(gw, "POST", `/admin/directives/${ids[1]}/abort`, undefined, agent.key)).status).toBe(403);
+    await api(gw, "POST", `/admin/directives/${fourth}/propose`, undefined, agent.key);
+    expect((await api(gw, "POST", `/admin/directives/${fourth}/abort`)).body.status).toBe("aborted");
+    for (let i = 0; i < 2; i++) expect((await create()).status).toBe(201);
+    expect((await create()).status).toBe(403);
+    const audit = (await api(gw, "GET", "/admin/audit?action=directive.abort")).body.data;
+    expect(audit.map((e: any) => [e.target, e.actor, e.details.from])).toEqual([
+      [fourth, BOOTSTRAP_ADMIN_ID, "proposed"],
+      [ids[2], agent.id, "blocked"],
+      [ids[0], agent.id, "draft"],
+    ]);
   });
 
   it("refuses a NUL character anywhere in a directive with 400 naming the field, and logs none of its payload", async () => {

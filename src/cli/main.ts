@@ -266,7 +266,7 @@ withConnection(directives.command("show").description("one directive, with its p
   }),
 );
 for (const action of ["propose", "approve", "abort"] as const) {
-  withConnection(directives.command(action).description({ propose: "submit it to the policy", approve: "approve it (an admin who did not issue it)", abort: "stop it while it runs" }[action]).argument("<id>")).action(
+  withConnection(directives.command(action).description({ propose: "submit it to the policy", approve: "approve it (an admin who did not issue it)", abort: "stop it while it runs, or end it before it is approved (an admin declining it, its issuer withdrawing it)" }[action]).argument("<id>")).action(
     (id: string, opts: ConnectOptions & { json?: boolean }) =>
       withBackend(opts, async (backend) => {
         const moved = await backend.moveDirective(id, action);

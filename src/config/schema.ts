@@ -262,6 +262,8 @@ export const configSchema = z
             autoApprove: z.boolean().default(false),
           })
           .prefault({}),
+        /** The most directives not yet approved (draft, proposed, blocked) a key that is not an admin's may have at once; more are refused (403). */
+        maxPendingPerKey: z.number().int().min(1).max(100_000).default(50),
         /** How approved directives are carried out; see docs/governance.md#execution. */
         execution: z
           .strictObject({

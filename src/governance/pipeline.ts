@@ -49,7 +49,7 @@ export function createGovernance(options: GovernanceOptions): Governance {
     executions?.kick();
     void options.announceApproval?.();
   };
-  const directives = new Directives({ db: database.db, logger, policy, metrics, artifacts, onApproved });
+  const directives = new Directives({ db: database.db, logger, policy, metrics, artifacts, onApproved, maxPendingPerKey: config.governance.maxPendingPerKey });
   executions = new Executions({
     db: database.db,
     logger,

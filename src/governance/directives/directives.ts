@@ -47,6 +47,8 @@ export interface DirectivesOptions {
   metrics: Pick<Metrics, "directives" | "policyEvaluations">;
   /** Where policy evaluations are kept. */
   artifacts: Pick<ArtifactWriter, "write">;
+  /** The most undecided directives (draft, proposed, blocked) a key that is not an admin's may have; see `governance.maxPendingPerKey`. */
+  maxPendingPerKey: number;
   /** Hears each approval, so that a worker can pick the directive up at once. */
   onApproved?: (id: string) => void;
 }
@@ -61,14 +63,21 @@ export class Directives {
 
   async create(input: unknown, principal: Principal): Promise<DirectiveView> {
     const fields = parseRequest(directiveInput, input, "directive");
-    const row = await q.insertDirective(this.options.db, {
-      id: newId("dir"),
-      ...fields,
-      budget: fields.budget ?? null,
-      timeboxSeconds: fields.timeboxSeconds ?? null,
-      issuedBy: principal.keyId,
-      issuedByKind: principal.kind,
-    });
+    const max = this.options.maxPendingPerKey;
+    const row = await q.insertDirective(
+      this.options.db,
+      { id: newId("dir"), ...fields, budget: fields.budget ?? null, timeboxSeconds: fields.timeboxSeconds ?? null, issuedBy: principal.keyId, issuedByKind: principal.kind },
+      // Admins are trusted; any other key could otherwise fill the store with megabyte payloads nobody decides.
+      principal.kind === "admin" ? undefined : max,
+    );
+    if (!row) {
+      // Retrying does not help until one of them moves on, so this is forbidden, not rate_limited.
+      throw new AirlockError(
+        "forbidden",
+        `this key already has ${max} directives not yet approved (draft, proposed or blocked), the most a ${principal.kind} key may have (governance.maxPendingPerKey): abort one it no longer needs (POST /admin/directives/:id/abort), or wait until an admin approves one`,
+        { details: { maxPendingPerKey: max } },
+      );
+    }
     this.options.metrics.directives.inc({ status: "draft" });
     return view(row);
   }
@@ -158,10 +167,14 @@ export class Directives {
     return this.get(row.id);
   }
 
-  /** Stops a running directive (admin keys). */
+  /** Stops a running directive (admin keys), or ends one not yet approved: declined by an admin, or withdrawn by its issuer. */
   async abort(id: string, principal: Principal): Promise<DirectiveView> {
-    if (principal.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can abort a directive");
-    return this.get((await this.move(await this.get(id), "aborted", undefined, decision("directive.abort", principal))).id);
+    const current = await this.get(id);
+    const undecided = (q.UNDECIDED_STATUSES as readonly string[]).includes(current.status);
+    if (principal.kind !== "admin" && !(undecided && principal.keyId === current.issuedBy)) {
+      throw new AirlockError("forbidden", "only an admin key can abort a directive; its issuer may abort one not yet approved (draft, proposed or blocked)");
+    }
+    return this.get((await this.move(current, "aborted", undefined, decision("directive.abort", principal))).id);
   }
 
   /** The one way a status changes: allowed by the lifecycle, and only from the status last read. */

@@ -3,9 +3,12 @@ import { canTransition, DIRECTIVE_STATUSES, nextStatuses, transitionError } from
 
 const VALID = [
   ["draft", "proposed"],
+  ["draft", "aborted"],
   ["proposed", "approved"],
   ["proposed", "blocked"],
+  ["proposed", "aborted"],
   ["blocked", "proposed"],
+  ["blocked", "aborted"],
   ["approved", "executing"],
   ["approved", "blocked"],
   ["executing", "complete"],
@@ -23,7 +26,7 @@ describe("directive lifecycle", () => {
   });
 
   it("lists the next statuses, none after the final ones", () => {
-    expect(nextStatuses("proposed")).toEqual(["approved", "blocked"]);
+    expect(nextStatuses("proposed")).toEqual(["approved", "blocked", "aborted"]);
     expect(nextStatuses("complete")).toEqual([]);
     expect(nextStatuses("aborted")).toEqual([]);
   });
@@ -31,7 +34,7 @@ describe("directive lifecycle", () => {
   it("explains a refused transition", () => {
     const err = transitionError("dir_1", "draft", "executing");
     expect(err.code).toBe("invalid_request");
-    expect(err.message).toBe('directive "dir_1" is draft: it cannot become executing (it may become proposed)');
+    expect(err.message).toBe('directive "dir_1" is draft: it cannot become executing (it may become proposed or aborted)');
     expect(transitionError("dir_1", "complete", "proposed").message).toContain("that is final");
   });
 });

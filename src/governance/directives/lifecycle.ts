@@ -5,12 +5,14 @@ export type DirectiveStatus = (typeof DIRECTIVE_STATUSES)[number];
 
 /**
  * Every move a directive may make. A blocked directive may be proposed again (a retry after its
- * issuer changed it); an approved one may still be blocked; only a running one may be aborted.
+ * issuer changed it); an approved one may still be blocked. One not yet approved may be aborted
+ * (withdrawn by its issuer, declined by an admin), and so may a running one; an approved one is
+ * about to start, so it is aborted once it runs.
  */
 const NEXT: Readonly<Record<DirectiveStatus, readonly DirectiveStatus[]>> = {
-  draft: ["proposed"],
-  proposed: ["approved", "blocked"],
-  blocked: ["proposed"],
+  draft: ["proposed", "aborted"],
+  proposed: ["approved", "blocked", "aborted"],
+  blocked: ["proposed", "aborted"],
   approved: ["executing", "blocked"],
   executing: ["complete", "aborted"],
   complete: [],

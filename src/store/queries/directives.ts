@@ -6,10 +6,28 @@ import { rowsOf } from "./rows.js";
 export type NewDirective = Omit<DirectiveRow, "status" | "blockedReasons" | "approvedBy" | "humanOverride" | "createdAt" | "updatedAt" | "proposedAt" | "approvedAt">;
 export type DirectiveStatusValue = DirectiveRow["status"];
 
-export async function insertDirective(db: Db, directive: NewDirective): Promise<DirectiveRow> {
-  const [row] = await db.insert(directives).values({ ...directive, status: "draft" }).returning();
-  if (!row) throw new Error("directive insert returned no row");
-  return row;
+/** The statuses of a directive that waits on its issuer or an admin: not yet approved, and not ended. */
+export const UNDECIDED_STATUSES = ["draft", "proposed", "blocked"] as const;
+
+/**
+ * A new draft. With `maxPending`, only while its issuer has fewer undecided directives than that
+ * (checked in the same statement); undefined when it has as many.
+ */
+export async function insertDirective(db: Db, directive: NewDirective, maxPending?: number): Promise<DirectiveRow | undefined> {
+  if (maxPending === undefined) {
+    const [row] = await db.insert(directives).values({ ...directive, status: "draft" }).returning();
+    if (!row) throw new Error("directive insert returned no row");
+    return row;
+  }
+  const d = directive;
+  const undecided = sql.join(UNDECIDED_STATUSES.map((s) => sql`${s}`), sql`, `);
+  const result = await db.execute(sql`
+    insert into ${directives} (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, budget, timebox_seconds, status)
+    select ${d.id}, ${d.role}, ${d.type}, ${JSON.stringify(d.payload)}::jsonb, ${d.issuedBy}, ${d.issuedByKind}, ${d.objective}, ${d.scope},
+      ${JSON.stringify(d.constraints)}::jsonb, ${JSON.stringify(d.successMetrics)}::jsonb, ${d.budget}, ${d.timeboxSeconds}, 'draft'
+    where (select count(*) from ${directives} where issued_by = ${d.issuedBy} and status in (${undecided})) < ${maxPending}
+    returning id`);
+  return rowsOf(result).length > 0 ? getDirective(db, d.id) : undefined;
 }
 
 export async function getDirective(db: Db, id: string): Promise<DirectiveRow | undefined> {
