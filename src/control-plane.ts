@@ -139,7 +139,7 @@ export class ControlPlane {
     });
     // Its limits come from the store (RateLimitRules), seeded from the file at start.
     const rateLimits = new RateLimits({ db: options.database.db, logger: this.logger, limits: [], now });
-    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who), announce: () => this.notices.announce("grants"), catalog: () => this.deps.catalog });
+    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who, true), announce: () => this.notices.announce("grants"), catalog: () => this.deps.catalog });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,

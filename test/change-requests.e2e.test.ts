@@ -170,7 +170,7 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
   });
 
   it("refuses a key that is not an admin's more pending requests than changeControl.maxPendingPerKey, until one is decided", async () => {
-    const gw = await gateway(config({ operations, changeControl: { maxPendingPerKey: 2 } }));
+    const gw = await gateway(config({ operations: { ...operations, payroll: { model: "p1/m1", criticality: "HIGH" } }, changeControl: { maxPendingPerKey: 2 } }));
     const agent = await key(gw, "optimizer", "agent");
     const first = (await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).body;
     expect((await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).status).toBe(201);
@@ -181,6 +181,15 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect(await api(gw, "POST", "/admin/prices", { model: "p1/m1", price: { input: "3", output: "9", per: "1M" } }, agent.key)).toMatchObject({ status: 403, body: { error: { maxPendingPerKey: 2 } } });
     const mine = (await api(gw, "GET", "/admin/change-requests?status=PENDING")).body.data.filter((r: any) => r.requestedBy === agent.id);
     expect(mine).toHaveLength(2);
+    // A grant request the agent files itself counts as any other.
+    const grant = { kind: "grant", target: `${agent.id}/summarize`, proposed: { keyId: agent.id, operation: "summarize", maxCalls: 5 } };
+    expect(await api(gw, "POST", "/admin/change-requests", grant, agent.key)).toMatchObject({ status: 403, body: { error: { maxPendingPerKey: 2 } } });
+    // The grant request Airlock files for the agent's refused HIGH-criticality call is never refused by the limit.
+    const call = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${agent.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "payroll", messages: [{ role: "user", content: "hi" }] }) });
+    const refusal = (await call.json()) as any;
+    expect(refusal.error).toMatchObject({ code: "approval_required", approval_request: expect.stringMatching(/^chg_/) });
+    expect((await api(gw, "GET", `/admin/change-requests/${refusal.error.approval_request}`)).body).toMatchObject({ kind: "grant", status: "PENDING", requestedBy: agent.id });
+    expect((await api(gw, "POST", `/admin/change-requests/${refusal.error.approval_request}/reject`, {})).body.status).toBe("REJECTED");
     // Each key has its own allowance, and an admin has none.
     const other = await key(gw, "other", "agent");
     expect((await api(gw, "POST", "/admin/change-requests", cheaper, other.key)).status).toBe(201);

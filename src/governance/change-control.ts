@@ -66,10 +66,11 @@ export interface ChangeControlOptions {
 export class ChangeControl {
   constructor(private readonly options: ChangeControlOptions) {}
 
-  async propose(input: unknown, principal: Principal): Promise<ChangeRequestRow> {
+  /** `byGuard`: Airlock files it for a refused call (a grant request, one per key and operation), so the key's limit does not refuse it. */
+  async propose(input: unknown, principal: Principal, byGuard = false): Promise<ChangeRequestRow> {
     const proposal = parseRequest(proposalSchema, input, "change request");
-    // Admins are trusted; the guard's grant requests are one per key and operation already.
-    const capped = principal.kind !== "admin" && proposal.kind !== "grant";
+    // Admins are trusted.
+    const capped = principal.kind !== "admin" && !byGuard;
     const max = this.options.maxPendingPerKey;
     // Refused before the ledger is replayed, so a key at its limit costs the store one count; the insert checks again.
     if (capped && (await q.hasPending(this.options.db, principal.keyId, max))) throw tooManyPending(principal, max);

@@ -69,9 +69,9 @@ export async function readCurrentState(db: Db, kind: ChangeKind, target: string)
   return row?.state ?? null;
 }
 
-/** The requests a key has waiting for a decision (unexpired), grant requests aside: the guard files those, once per key and operation. */
+/** The requests a key has waiting for a decision (unexpired). */
 function pendingOf(keyId: string): SQL {
-  return sql`(select count(*) from ${changeRequests} where requested_by = ${keyId} and status = 'PENDING' and expires_at > now() and kind <> 'grant')`;
+  return sql`(select count(*) from ${changeRequests} where requested_by = ${keyId} and status = 'PENDING' and expires_at > now())`;
 }
 
 /** Whether a key has `max` pending requests or more; see pendingOf. */
