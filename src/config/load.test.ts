@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, resolveConfig } from "./load.js";
+import { z } from "zod";
+import { AirlockError } from "../core/errors.js";
+import { ConfigError, loadConfig, parseRequest, resolveConfig } from "./load.js";
 
 const minimal = {
   providers: { openrouter: { type: "openai-compatible", baseUrl: "https://openrouter.ai/api/v1", apiKey: "env:OPENROUTER_API_KEY" } },
@@ -203,5 +205,18 @@ retry: { maxAttempts: 3 }
     // Syntax is still judged as JSON, in JSON's words: YAML would take this file.
     await writeFile(path.join(dir, "yamlish.json"), "providers: {}");
     await expect(loadConfig({ cwd: dir, path: "yamlish.json", env: {} })).rejects.toThrow(/yamlish\.json is not valid JSON: Unexpected token/);
+  });
+  it("words a request's problems as the request's, not the configuration's", () => {
+    const schema = z.strictObject({ limitUsd: z.string(), window: z.enum(["day", "month"]) });
+    const refused = (() => {
+      try {
+        parseRequest(schema, { limitUsd: 5, window: "week" }, 'budget "team-a"');
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(refused).toBeInstanceOf(AirlockError);
+    expect(refused).toMatchObject({ code: "invalid_request", param: "limitUsd" });
+    expect((refused as AirlockError).message).toMatch(/^invalid budget "team-a": limitUsd: .+; window: .+$/);
   });
 });

@@ -175,5 +175,7 @@ export function parseRequest<T extends z.ZodType>(schema: T, input: unknown, wha
   const issues: Array<Pick<z.core.$ZodIssue, "path" | "message">> = parsed.success ? [] : [...parsed.error.issues];
   if (nul !== undefined) issues.unshift({ path: nul, message: "must not contain a NUL character (\\u0000)" });
   const field = param ?? (issues[0]?.path.map(String).join(".") || undefined);
-  throw new AirlockError("invalid_request", formatIssues(what, issues).replace(/\n\s*/g, " "), field === undefined ? undefined : { param: field });
+  // A request, not the configuration: `invalid budget: limitUsd: …; window: …`.
+  const problems = issues.map((issue) => `${issue.path.length ? issue.path.map(String).join(".") : "(top level)"}: ${issue.message}`);
+  throw new AirlockError("invalid_request", `invalid ${what}: ${problems.join("; ")}`, field === undefined ? undefined : { param: field });
 }
