@@ -139,7 +139,7 @@ export class ControlPlane {
     });
     // Its limits come from the store (RateLimitRules), seeded from the file at start.
     const rateLimits = new RateLimits({ db: options.database.db, logger: this.logger, limits: [], now });
-    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who, true), announce: () => this.notices.announce("grants"), catalog: () => this.deps.catalog });
+    this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who, true), announce: () => this.notices.announce("grants"), catalog: () => this.deps.catalog, isKeyActive: (id) => this.keys.isActive(id) });
     this.deps = {
       catalog: buildCatalog(config, options.createProvider ?? createProvider),
       config,
@@ -187,7 +187,7 @@ export class ControlPlane {
     this.changes = new ChangeControl({
       db: options.database.db,
       logger: this.logger,
-      check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles }, kind, target, proposed),
+      check: (kind, target, proposed) => checkChange({ routes: this.routes, catalog: () => this.deps.catalog, toggles: this.toggles, isKeyActive: (id) => this.keys.isActive(id) }, kind, target, proposed),
       // What an applied change touched is reloaded here, and announced to the other instances.
       applied: async (kind) => {
         const what = CHANGE_AREA_OF[kind];

@@ -95,4 +95,21 @@ describe.each(STORE_KINDS)("approval grants on %s", (kind) => {
     expect((await api(gw, "POST", "/admin/grants", { keyId: revoked.id, operation: "payout", maxCalls: 5 }, revoked.key)).status).toBe(403);
     expect(await api(gw, "POST", "/admin/grants", { keyId: revoked.id, operation: "payout" })).toMatchObject({ status: 400 });
   });
+
+  it("grants only a key that exists and is not revoked, directly or through a request", async () => {
+    const gw = await gateway(config({ operations }));
+    const mistyped = await api(gw, "POST", "/admin/grants", { keyId: "key_nosuchkey", operation: "payout", maxCalls: 5 });
+    expect(mistyped).toMatchObject({ status: 404, body: { error: { code: "not_found", param: "keyId", message: 'no active key with id "key_nosuchkey"' } } });
+    const gone = await key(gw, "gone");
+    expect((await api(gw, "DELETE", `/admin/keys/${gone.id}`)).status).toBe(200);
+    expect(await api(gw, "POST", "/admin/grants", { keyId: gone.id, operation: "payout", maxCalls: 5 })).toMatchObject({ status: 404 });
+    // A request for a grant is checked as the grant would be: another key cannot have one filed for a key that is not there.
+    const asker = await key(gw, "asker");
+    const proposal = { kind: "grant", target: "key_nosuchkey/payout", proposed: { keyId: "key_nosuchkey", operation: "payout", maxCalls: 5 } };
+    expect(await api(gw, "POST", "/admin/change-requests", proposal, asker.key)).toMatchObject({ status: 404, body: { error: { code: "not_found", param: "proposed" } } });
+    expect(await grantsOf(gw, "key_nosuchkey")).toEqual([]);
+    // A key made a moment ago is found.
+    const fresh = await key(gw, "fresh");
+    expect(await api(gw, "POST", "/admin/grants", { keyId: fresh.id, operation: "payout", maxCalls: 5 })).toMatchObject({ status: 201 });
+  });
 });

@@ -164,6 +164,16 @@ export class KeyRing {
     return { secret, key: toPublic(row) };
   }
 
+  /**
+   * Whether a key of this id exists and is not revoked, for what an admin aims at a key (a grant). One
+   * made on another instance since the last reload is found by reloading once.
+   */
+  async isActive(id: string): Promise<boolean> {
+    if (this.tables.byId.has(id)) return true;
+    await this.load();
+    return this.tables.byId.has(id);
+  }
+
   async list(): Promise<PublicKey[]> {
     return (await listKeys(this.db)).map(toPublic);
   }

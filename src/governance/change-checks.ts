@@ -32,6 +32,8 @@ export interface ChangeWorld {
   routes: RouteBook;
   catalog(): Catalog;
   toggles: FeatureToggles;
+  /** Whether a key exists and is not revoked: a grant for any other would never be used. */
+  isKeyActive(id: string): Promise<boolean>;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: 
     }
     case "grant": {
       const grant = checkGrant(world.catalog(), proposed, "proposed");
+      await assertKeyActive(world, grant.keyId, "proposed");
       if (target !== `${grant.keyId}/${grant.operation}`) throw new AirlockError("invalid_request", `a grant's target is "<key id>/<operation>": "${grant.keyId}/${grant.operation}"`, { param: "target" });
       return { proposed: grant, category: "approval_grant" };
     }
@@ -85,6 +88,11 @@ export function checkGrant(catalog: Catalog, input: unknown, param?: string): z.
   const grant = parseRequest(grantSchema, input, "grant", param);
   if (!catalog.operations.has(grant.operation)) throw new AirlockError("not_found", `unknown operation "${grant.operation}"`, { param: param ?? "operation" });
   return grant;
+}
+
+/** A grant is for a key that can use it: one mistyped, or revoked, would be approved and never used. */
+export async function assertKeyActive(keys: Pick<ChangeWorld, "isKeyActive">, keyId: string, param: string): Promise<void> {
+  if (!(await keys.isKeyActive(keyId))) throw new AirlockError("not_found", `no active key with id "${keyId}"`, { param });
 }
 
 /** True when both are priced catalog models and `next` lists dearer per input plus output token. */

@@ -3,7 +3,7 @@ import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
-import { checkGrant } from "../governance/change-checks.js";
+import { assertKeyActive, checkGrant } from "../governance/change-checks.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { ChangeRequestRow } from "../store/schema/index.js";
 import type { Db } from "../store/database.js";
@@ -23,6 +23,8 @@ export interface GrantsOptions {
   announce(): Promise<void>;
   /** The catalog in force: a grant is for one of its operations. */
   catalog(): Catalog;
+  /** Whether a key exists and is not revoked: a grant is for one that can use it. */
+  isKeyActive(id: string): Promise<boolean>;
 }
 
 /**
@@ -104,6 +106,7 @@ export class Grants {
   async grant(input: unknown, by: Principal): Promise<ApprovalGrantRow> {
     if (by.kind !== "admin") throw new AirlockError("forbidden", "only an admin key can grant approval");
     const grant = checkGrant(this.options.catalog(), input);
+    await assertKeyActive(this.options, grant.keyId, "keyId");
     const id = newId("grant");
     await insertGrant(this.options.db, {
       id,
