@@ -10,13 +10,14 @@ import { ControlPlane } from "./control-plane.js";
 import { AirlockError } from "./core/errors.js";
 import { requestId } from "./core/ids.js";
 import type { Logger } from "./core/logger.js";
-import { loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
+import { ConfigError, loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfigInput } from "./config/schema.js";
 import type { ChatChunk, ChatMessage, FinishReason, ToolCall, Usage } from "./providers/spec.js";
 import type { AttemptRecord } from "./routing/execute.js";
 import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
+import { Opening } from "./library/opening.js";
 import { airlockOptions, chatRequest, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
 import type { Endpoint } from "./routing/plan.js";
 import type { AbortSource } from "./core/cancel.js";
@@ -193,16 +194,27 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
   const opts = airlockOptions<AirlockOptions>(options, OPTION_NAMES);
   // A config object is validated now, so a bad one fails where it was written.
   const eager = opts.config && typeof opts.config !== "string" ? resolveConfig(opts.config, "createAirlock()") : undefined;
-  let database: Database | undefined;
   let closing: Promise<void> | undefined;
-  const ready: Promise<ControlPlane> = (async () => {
-    const loaded: LoadedConfig = eager ?? (await loadConfig({ path: typeof opts.config === "string" ? opts.config : undefined }));
-    const url = opts.databaseUrl ?? (opts.inMemory ? undefined : process.env.DATABASE_URL || undefined);
-    const dataDir = path.resolve(opts.dataDir ?? ".airlock");
-    database = await openDatabase(url ? { url } : opts.inMemory ? {} : { dataDir: path.join(dataDir, "pgdata") });
-    return ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent, modules: opts.modules, executorId: opts.executorId });
-  })();
-  ready.catch(() => undefined); // surfaced by the first call instead of as an unhandled rejection
+  const opening = new Opening<{ plane: ControlPlane; database: Database }>(
+    async () => {
+      const loaded: LoadedConfig = eager ?? (await loadConfig({ path: typeof opts.config === "string" ? opts.config : undefined }));
+      const url = opts.databaseUrl ?? (opts.inMemory ? undefined : process.env.DATABASE_URL || undefined);
+      const dataDir = path.resolve(opts.dataDir ?? ".airlock");
+      const database = await openDatabase(url ? { url } : opts.inMemory ? {} : { dataDir: path.join(dataDir, "pgdata") });
+      try {
+        const plane = await ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent, modules: opts.modules, executorId: opts.executorId });
+        return { plane, database };
+      } catch (err) {
+        // The next call opens the store again: this one must not stay open, holding its connections or its lock.
+        await database.close().catch(() => undefined);
+        throw err;
+      }
+    },
+    (err) => err instanceof ConfigError,
+  );
+  const ready = async (): Promise<ControlPlane> => (await opening.get()).plane;
+  // The store starts opening now; a failure is surfaced by the first call instead of as an unhandled rejection.
+  opening.get().catch(() => undefined);
 
   const calls = new CallsInFlight();
   const context = (call: unknown, signal: AbortSource): CallContext => {
@@ -223,7 +235,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
    */
   const made = <Request, Outcome>(call: unknown, endpoint: Endpoint, build: () => Request, send: (plane: ControlPlane, request: Request, ctx: CallContext) => Promise<Outcome>) =>
     calls.track(signalOf(call), async (signal) => {
-      const plane = await ready;
+      const plane = await ready();
       const ctx = context(call, signal);
       try {
         return { outcome: await send(plane, requestOf(plane, ctx, endpoint, call, build), ctx), requestId: ctx.requestId };
@@ -232,7 +244,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       }
     });
   /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
-  const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready));
+  const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready()));
 
   return {
     chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
@@ -251,7 +263,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     async *stream(call) {
       let id = "";
       const parts = calls.trackStream(signalOf(call), async (signal) => {
-        const plane = await ready;
+        const plane = await ready();
         const ctx = context(call, signal);
         id = ctx.requestId;
         return plane.stream(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "stream")), ctx);
@@ -315,9 +327,9 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       closing ??= (async () => {
         // Calls still running settle on the ledger before it closes; calls after this are refused.
         await calls.close(opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
-        const plane = await ready.catch(() => undefined);
-        await plane?.close();
-        await database?.close();
+        const opened = await opening.opened();
+        await opened?.plane.close();
+        await opened?.database.close();
       })();
       return closing;
     },
