@@ -104,6 +104,7 @@ describe("createAirlock (in process)", () => {
     // A second instance on the same directory would be a second Postgres on the same files: it is refused.
     const second = createAirlock({ config: config(upstream.url), dataDir });
     await expect(second.chat({ operation: "chat_message", messages: [{ role: "user", content: "hi" }] })).rejects.toSatisfy((err) => err instanceof StoreInUseError && err.holderPid === process.pid);
+    await expect(second.chat({ operation: "chat_message", messages: [{ role: "user", content: "hi" }] })).rejects.toThrow(`is already open in this process (pid ${process.pid}), by another Airlock instance`);
     await second.close();
     await expect(airlock.chat({ operation: "chat_message", messages: [{ role: "user", content: "still here?" }] })).resolves.toMatchObject({ cost: expect.any(String) });
 

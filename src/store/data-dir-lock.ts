@@ -27,9 +27,13 @@ export class StoreInUseError extends Error {
     readonly lockFile: string,
   ) {
     super(
-      `the embedded store in ${dataDir} is open in another process (pid ${holderPid}): one process at a time may open it. ` +
-        `Stop that process, use the gateway it runs, or give this one another data directory. ` +
-        `If that process is not Airlock, delete ${lockFile}.`,
+      holderPid === process.pid
+        ? // Told apart: "another process" naming this process's own pid sends the reader hunting for a process that is not there.
+          `the embedded store in ${dataDir} is already open in this process (pid ${holderPid}), by another Airlock instance or store: one may open it at a time. ` +
+            `Close that one first (await airlock.close()), or give this one another data directory.`
+        : `the embedded store in ${dataDir} is open in another process (pid ${holderPid}): one process at a time may open it. ` +
+            `Stop that process, use the gateway it runs, or give this one another data directory. ` +
+            `If that process is not Airlock, delete ${lockFile}.`,
     );
     this.name = "StoreInUseError";
   }
