@@ -29,6 +29,7 @@ import type { MemoryReader } from "./governance/executions/memory.js";
 export { AirlockError, type ErrorCode } from "./core/errors.js";
 export { ConfigError } from "./config/load.js";
 export { StoreInUseError } from "./store/data-dir-lock.js";
+export { StoreOpenError } from "./store/open-error.js";
 export type { AirlockConfigInput as AirlockConfig } from "./config/schema.js";
 export type { ChatMessage, ChatChunk, Usage, ToolCall, FinishReason } from "./providers/spec.js";
 export type { ProviderV1 } from "./providers/spec.js";

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, createAirlock, StoreInUseError } from "../src/index.js";
+import { ConfigError, createAirlock, StoreInUseError, StoreOpenError } from "../src/index.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { scratchDatabaseForTest, STORE_KINDS } from "./support/stores.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
@@ -60,7 +60,7 @@ describe("a library instance whose store could not be opened", () => {
       through.port = String(proxy.port);
       const airlock = createAirlock({ config: config(fake.url), databaseUrl: through.href });
       cleanups.push(() => airlock.close());
-      await expect(airlock.chat({ operation: "chat_message", messages })).rejects.toMatchObject({ name: "StoreOpenError" });
+      await expect(airlock.chat({ operation: "chat_message", messages })).rejects.toBeInstanceOf(StoreOpenError);
       proxy.restore();
       const reply = await airlock.chat({ operation: "chat_message", messages });
       expect(reply.content).toBe("The capital of France is Paris.");
