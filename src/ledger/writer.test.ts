@@ -75,7 +75,9 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
   it("says how many rows it lost when the store is down at shutdown and they cannot be spooled", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
     dirs.push(dir);
-    for (const spoolPath of [undefined, path.join(dir, "missing-dir", "ledger-spool.jsonl")]) {
+    // A data directory that cannot be made: its parent is a file.
+    await writeFile(path.join(dir, "a-file"), "");
+    for (const spoolPath of [undefined, path.join(dir, "a-file", "data", "ledger-spool.jsonl")]) {
       let logged = "";
       const logger = createLogger({ destination: new Writable({ write: (chunk, _encoding, done) => void ((logged += String(chunk)), done()) }) });
       const down = await store();
@@ -87,6 +89,20 @@ describe.each(STORE_KINDS)("LedgerWriter on %s", (kind) => {
       const lost = logged.split("\n").filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string; dropped?: number }).filter((line) => line.dropped !== undefined);
       expect(lost, String(spoolPath)).toEqual([expect.objectContaining({ level: 50, dropped: 7, msg: expect.stringMatching(/^ledger store unreachable at shutdown; .*the rows are dropped$/) })]);
     }
+  });
+
+  it("makes the data directory its spool file lives in, when nothing made it before the outage", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "airlock-spool-"));
+    dirs.push(dir);
+    // On PostgreSQL nothing else writes to the data directory, so it may not exist when the store goes down.
+    const spoolPath = path.join(dir, "never-made", ".airlock", "ledger-spool.jsonl");
+    const down = await store();
+    const writer = new LedgerWriter({ store: down.database, logger: silentLogger, batchSize: 1_000, flushIntervalMs: 60_000, maxBuffer: 10_000, spoolPath });
+    await writer.start();
+    await down.database.close();
+    for (let i = 0; i < 6; i++) writer.record(row());
+    await writer.close();
+    expect((await readFile(spoolPath, "utf8")).trim().split("\n")).toHaveLength(6);
   });
 
   it("spools a row recorded after it closed, and the next start writes it", async () => {

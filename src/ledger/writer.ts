@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { appendFile, readdir, readFile, rename, rm } from "node:fs/promises";
+import { appendFile, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { errorCode } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -146,6 +146,7 @@ export class LedgerWriter {
     const id = (JSON.parse(row) as { id?: unknown }).id;
     const refusedPath = this.options.refusedPath;
     if (refusedPath) {
+      await mkdir(dirname(refusedPath), { recursive: true });
       await appendFile(refusedPath, row + "\n");
       this.options.logger.error({ id, err: errorSummary(err), refusedPath }, "ledger row refused by the store for its values; set aside");
     } else {
@@ -168,6 +169,8 @@ export class LedgerWriter {
       return;
     }
     try {
+      // The data directory may not exist yet: on PostgreSQL nothing else writes there, and it is needed only now.
+      await mkdir(dirname(spoolPath), { recursive: true });
       await appendFile(spoolPath, rows.join("\n") + "\n");
     } catch (err) {
       logger.error({ err: errorSummary(err), dropped: rows.length, spoolPath }, `${why}; the spool file could not be written, so the rows are dropped`);
