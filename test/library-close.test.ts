@@ -1,6 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAirlock, type AirlockOptions, type StreamPart } from "../src/index.js";
 import { openDatabase } from "../src/store/database.js";
@@ -73,6 +76,35 @@ describe("closing a library instance", () => {
   });
 
   describe.each(STORE_KINDS)("on %s", (kind) => {
+    it("keeps the rows of a process that exits without close(): they are spooled at exit and written by the next start", async () => {
+      const fake = await upstream();
+      const { options, ledger } = await store(kind);
+      // A script that makes its calls and exits at once, as many do, never closing the instance.
+      const script = [
+        `const { createAirlock } = await import(${JSON.stringify(pathToFileURL(path.resolve("src/index.ts")).href)});`,
+        `const airlock = createAirlock({ config: ${JSON.stringify(config(fake.url))}, ...${JSON.stringify(options)} });`,
+        `for (const user of ["one", "two", "three"]) await airlock.chat({ operation: "chat_message", user, messages: ${JSON.stringify(messages)} });`,
+        `process.exit(0);`,
+      ].join("\n");
+      // A file, not `-e`: the embedded store's thread would inherit `--input-type`, which Node refuses for a file.
+      const file = path.join(await mkdtemp(path.join(tmpdir(), "airlock-exit-")), "script.mts");
+      cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
+      await writeFile(file, script);
+      const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+      const child = spawn(process.execPath, ["--import", tsx, file], { stdio: ["ignore", "ignore", "inherit"] });
+      expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(0);
+      const next = createAirlock({ config: config(fake.url), ...options });
+      await next.chat({ operation: "chat_message", user: "next", messages });
+      await next.close();
+      const rows = await ledger();
+      expect(rows.map((r) => [r.endUser, r.outcome]).sort()).toEqual([
+        ["next", "success"],
+        ["one", "success"],
+        ["three", "success"],
+        ["two", "success"],
+      ]);
+    });
+
     it("waits for calls still running at close() and records them on the ledger", async () => {
       const fake = await upstream({ latencyMs: 300, chunkDelayMs: 20 });
       const { options, ledger } = await store(kind);

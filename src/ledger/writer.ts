@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { appendFileSync, mkdirSync } from "node:fs";
 import { appendFile, mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { errorCode } from "../core/errors.js";
@@ -32,6 +33,15 @@ class Interrupted extends Error {
 }
 
 /**
+ * Writers with a spool file that have not closed. A process that exits without closing them (a
+ * script's `process.exit()`, an uncaught exception, an embedding application that never called
+ * `close()`) would lose the rows they hold, and the calls would go unbilled: one `exit` listener
+ * spools them all, for the next start to write.
+ */
+const UNCLOSED = new Set<LedgerWriter>();
+let exitHooked = false;
+
+/**
  * Batches ledger rows so that no request waits on the database: `record` is a push onto an array,
  * and a timer (or a full batch) writes them in one statement. Rows the store refuses stay queued,
  * and past the memory bound they spool to disk, so an outage loses nothing.
@@ -39,6 +49,8 @@ class Interrupted extends Error {
 export class LedgerWriter {
   /** Rows serialized as they arrive (see serializeLedgerRow); the spool file holds the same lines. */
   private buffer: string[] = [];
+  /** The batch the store is being sent: not confirmed yet, so an exit spools it too (ids already written are skipped). */
+  private writing: string[] = [];
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -53,6 +65,11 @@ export class LedgerWriter {
   constructor(private readonly options: LedgerWriterOptions) {}
 
   async start(): Promise<void> {
+    if (this.options.spoolPath && !this.closed) {
+      UNCLOSED.add(this);
+      if (!exitHooked) process.on("exit", () => UNCLOSED.forEach((writer) => writer.spoolAtExit()));
+      exitHooked = true;
+    }
     await this.recoverSpool();
   }
 
@@ -100,6 +117,7 @@ export class LedgerWriter {
   private async writeBatch(): Promise<void> {
     const rows = this.buffer;
     this.buffer = [];
+    this.writing = rows;
     try {
       await this.insert(rows);
       if (this.failing) this.options.logger.info({ rows: rows.length }, "ledger store reachable again");
@@ -112,6 +130,8 @@ export class LedgerWriter {
       this.buffer = unwritten.concat(this.buffer);
       if (this.buffer.length > this.options.maxBuffer) await this.spoolOverflow();
       this.arm(); // retry after the interval
+    } finally {
+      this.writing = [];
     }
   }
 
@@ -225,6 +245,25 @@ export class LedgerWriter {
     void this.spool([line], "ledger row recorded after the ledger closed");
   }
 
+  /**
+   * The process is exiting with rows not written: they are appended to the spool file at once (only
+   * synchronous work can run now), for the next start to write.
+   */
+  private spoolAtExit(): void {
+    const rows = this.writing.concat(this.buffer);
+    const spoolPath = this.options.spoolPath;
+    if (rows.length === 0 || !spoolPath) return;
+    this.writing = [];
+    this.buffer = [];
+    try {
+      mkdirSync(dirname(spoolPath), { recursive: true });
+      appendFileSync(spoolPath, rows.join("\n") + "\n");
+      this.options.logger.warn({ spooled: rows.length, spoolPath }, "process exiting with ledger rows not written (close() was not called); rows spooled to disk for the next start");
+    } catch (err) {
+      this.options.logger.error({ err: errorSummary(err), dropped: rows.length, spoolPath }, "process exiting with ledger rows not written; the spool file could not be written, so the rows are dropped");
+    }
+  }
+
   /** Stops the timer and writes everything, retrying briefly; what still cannot be written is spooled. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -240,6 +279,7 @@ export class LedgerWriter {
       this.buffer = [];
       await this.spool(rows, "ledger store unreachable at shutdown");
     }
+    UNCLOSED.delete(this);
   }
 }
 
