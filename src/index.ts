@@ -44,50 +44,50 @@ export { noopMemoryReader, type MemoryReader, type ExecutionSummary } from "./go
 
 export interface AirlockOptions {
   /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */
-  config?: AirlockConfigInput | string;
+  config?: AirlockConfigInput | string | undefined;
   /** Where the embedded store lives. Default `.airlock`. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Use PostgreSQL instead of the embedded store. Default: `DATABASE_URL`. */
-  databaseUrl?: string;
+  databaseUrl?: string | undefined;
   /** Keep the embedded store in memory only (scripts, tests). */
-  inMemory?: boolean;
-  logger?: Logger;
+  inMemory?: boolean | undefined;
+  logger?: Logger | undefined;
   /** Hears budget warnings, exhaustions and window openings: each once per window, from one instance. */
-  onBudgetEvent?: (event: BudgetEvent) => void;
+  onBudgetEvent?: ((event: BudgetEvent) => void) | undefined;
   /** Execution modules for directives, beside noop, echo, fail_intentionally and llm_call. */
-  modules?: ExecutionModule[];
+  modules?: ExecutionModule[] | undefined;
   /** This process's stable, distinct name as a directive worker (default: the host name). */
-  executorId?: string;
+  executorId?: string | undefined;
   /** How long `close()` lets calls still running finish before it ends them (recorded as `unavailable`). Default 10 000. */
-  closeGraceMs?: number;
+  closeGraceMs?: number | undefined;
 }
 
 export interface CallOptions {
   /** The operation this call belongs to: its route, defaults and guards apply. */
-  operation?: string;
+  operation?: string | undefined;
   /** A catalog model (`provider/model-id`), tier or operation. Optional when `operation` is given. */
-  model?: string;
+  model?: string | undefined;
   /** The end user the call is made for (ledger and budgets). */
-  user?: string;
-  session?: string;
-  signal?: AbortSignal;
+  user?: string | undefined;
+  session?: string | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface ChatOptions<S extends OutputSchemaInput | undefined = OutputSchemaInput | undefined> extends CallOptions {
   /** Optional when the operation's prompt templates build the conversation from `variables`. */
-  messages?: ChatMessage[];
+  messages?: ChatMessage[] | undefined;
   /** Values for the operation's prompt templates (`{{user.name}}`). */
-  variables?: Record<string, unknown>;
+  variables?: Record<string, unknown> | undefined;
   /**
    * The answer's shape: the short notation (`"{name: string, tags: string[]}"`), JSON Schema (declare it
    * `as const` for a typed result) or a zod schema. Overrides the operation's schema. The parsed answer
    * is returned as `output`.
    */
-  outputSchema?: S;
-  maxTokens?: number;
-  temperature?: number;
+  outputSchema?: S | undefined;
+  maxTokens?: number | undefined;
+  temperature?: number | undefined;
   /** Any other OpenAI chat parameters (tools, response_format, stop…), passed through. */
-  params?: Record<string, unknown>;
+  params?: Record<string, unknown> | undefined;
 }
 
 export interface CallInfo {
@@ -117,7 +117,7 @@ export type StreamPart = { type: "text"; text: string; chunk: ChatChunk } | ({ t
 
 export interface EmbedOptions extends CallOptions {
   input: string | string[];
-  dimensions?: number;
+  dimensions?: number | undefined;
 }
 
 export interface EmbedResponse extends CallInfo {
@@ -128,16 +128,16 @@ export interface TranscribeOptions extends CallOptions {
   /** The audio: a Blob or File (WAV, MP3, M4A, OGG, FLAC, WebM…). */
   file: Blob;
   /** The file name the upstream sees; a File's own name by default. */
-  filename?: string;
+  filename?: string | undefined;
   /** language, prompt, response_format, temperature…, passed through as form fields. */
-  fields?: Record<string, string>;
+  fields?: Record<string, string> | undefined;
 }
 
 export interface SpeakOptions extends CallOptions {
   input: string;
   voice: string;
   /** response_format, speed, instructions…, passed through. */
-  params?: Record<string, unknown>;
+  params?: Record<string, unknown> | undefined;
 }
 
 export interface AudioResponse extends CallInfo {
@@ -168,7 +168,7 @@ export interface Airlock {
   setBudget(name: string, budget: BudgetInput): Promise<BudgetStatus>;
   deleteBudget(name: string): Promise<boolean>;
   /** Grants the library's own calls (key id `library`) a HIGH-criticality operation: `{operation, expiresInHours?, maxCalls?, maxSpendUsd?}`. Audited. */
-  grant(grant: { operation: string; expiresInHours?: number; maxCalls?: number; maxSpendUsd?: string }): Promise<{ id: string; expiresAt: Date }>;
+  grant(grant: { operation: string; expiresInHours?: number | undefined; maxCalls?: number | undefined; maxSpendUsd?: string | undefined }): Promise<{ id: string; expiresAt: Date }>;
   /** The governance pipeline's past, read-only: directives, run summaries and artifacts, at most 100 at a time, frozen. */
   memory: MemoryReader;
   /** Lets running calls finish (up to `closeGraceMs`), flushes the ledger and closes the store; later calls reject with `unavailable`. */

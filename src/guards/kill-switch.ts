@@ -22,7 +22,7 @@ export interface KillSwitchOptions {
 export interface FlipInput {
   active: boolean;
   /** Without one, the global switch. */
-  operation?: string;
+  operation?: string | undefined;
   reason: string;
 }
 

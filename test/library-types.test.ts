@@ -1,0 +1,27 @@
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The library's types as an application compiles them: with `strict` and `exactOptionalPropertyTypes`,
+ * which the repository's own code does not use, so only a compilation under them shows an option that
+ * refuses a value which may be undefined. Only the application's file is checked, as `skipLibCheck`
+ * leaves a package's own declarations unchecked.
+ */
+describe("the library's types in an application compiled with exactOptionalPropertyTypes", () => {
+  it("accept undefined for every optional option", () => {
+    const app = "test/fixtures/library-types/strict-user.ts";
+    const program = ts.createProgram([app], {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      types: ["node"],
+    });
+    const file = program.getSourceFile(app)!;
+    const problems = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
