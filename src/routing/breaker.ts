@@ -93,6 +93,12 @@ export class CircuitBreakers {
     return true;
   }
 
+  /** Whether the target is open and still cooling down: allow() would refuse it. Changes nothing. */
+  isOpen(target: string): boolean {
+    const t = this.targets.get(target);
+    return t !== undefined && t.state === "open" && t.openedAt !== null && this.now() - t.openedAt < this.policy.cooldownMs;
+  }
+
   recordSuccess(target: string): void {
     const now = this.now();
     const t = this.get(target, now);

@@ -144,6 +144,38 @@ describe("executeWithFallbacks", () => {
     ]);
   });
 
+  it("does not retry a target whose breaker other calls opened while this one waited out its Retry-After", async () => {
+    const { candidates } = setup([{ status: 429, retryAfterSeconds: 2 }, {}]);
+    let now = 1_000;
+    const breakers = new CircuitBreakers({ failureThreshold: 3, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => now);
+    // Two other calls fail on the primary during the wait; with this call's 429 they open its breaker.
+    const clock: Clock = { now: () => now, sleep: async (ms) => void ((now += ms), breakers.recordFailure("p/model"), breakers.recordFailure("p/model")) };
+    const attempts: AttemptRecord[] = [];
+    const { model } = await executeWithFallbacks(
+      candidates,
+      (target, attempt) => target.provider.chat({ model: target.upstreamId, messages: [{ role: "user", content: "hi" }] }, { signal: attempt.signal }),
+      { policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 }, clock, signal: AbortSignal.timeout(5_000), attempts, attemptTimeoutMs: () => 5_000, breakers },
+    );
+    expect(model.id).toBe("s/model");
+    expect(attempts.map((a) => [a.model, a.reason ?? null, a.delayMs])).toEqual([
+      ["p/model", "rate_limited", 0],
+      ["p/model", "circuit_open", 2_000],
+      ["s/model", null, 0],
+    ]);
+  });
+
+  it("skips at once, without waiting, a retry of a target whose breaker its own failure opened", async () => {
+    const breakers = new CircuitBreakers({ failureThreshold: 1, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
+    const { run, waits, attempts } = setup([{ status: 429, retryAfterSeconds: 2 }, {}], [{}], breakers);
+    expect((await run()).model.id).toBe("s/model");
+    expect(waits).toEqual([]);
+    expect(attempts.map((a) => [a.model, a.reason ?? null, a.delayMs])).toEqual([
+      ["p/model", "rate_limited", 0],
+      ["p/model", "circuit_open", 0],
+      ["s/model", null, 0],
+    ]);
+  });
+
   it("opens a breaker on counted failures only, and closes it on success", async () => {
     const breakers = new CircuitBreakers({ failureThreshold: 2, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
     await setup([{ status: 400 }], [{}], breakers).run().catch(() => undefined);

@@ -54,19 +54,24 @@ export async function executeWithFallbacks<T>(
   let pendingDelay = 0;
   for (const model of candidates) {
     for (let made = 1; ; made++) {
-      if (breakers && !breakers.allow(model.id)) {
-        // Checked before every attempt: a breaker may open while this call is retrying.
-        attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "circuit_open", latencyMs: 0, delayMs: 0 });
-        pendingDelay = 0;
-        // An outage, not the request: the answer must not be an earlier candidate's refusal of it.
-        lastError = undefined;
-        break;
-      }
+      // A target already open is skipped at once, rather than after waiting to retry it.
+      let skip = pendingDelay > 0 && breakers !== undefined && breakers.isOpen(model.id);
+      if (skip) pendingDelay = 0;
       if (pendingDelay > 0) {
         const waitStarted = clock.now();
         await waitOrAbort(clock, pendingDelay, options.signal);
         // A wait cut short (the client left, the gateway closed) is recorded as long as it lasted, not as planned.
         if (options.signal.aborted) pendingDelay = Math.max(0, clock.now() - waitStarted);
+      }
+      // Asked after the wait: other calls may have opened the breaker while this one waited to retry.
+      // Not asked of a call that ended meanwhile, which must not take a half-open breaker's probe.
+      if (!skip && breakers && !options.signal.aborted) skip = !breakers.allow(model.id);
+      if (skip) {
+        attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "circuit_open", latencyMs: 0, delayMs: pendingDelay });
+        pendingDelay = 0;
+        // An outage, not the request: the answer must not be an earlier candidate's refusal of it.
+        lastError = undefined;
+        break;
       }
       // Asked before the first attempt too: the call may have waited on the store for a lease since its
       // guards passed. Awaited only when the guard must wait, so the usual call takes no extra turn.
