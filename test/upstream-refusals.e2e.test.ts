@@ -83,6 +83,23 @@ describe.each(STORE_KINDS)("upstream refusals on %s", (kind) => {
       expect(text).toContain("Paris");
     });
 
+    it("falls back, without retrying, when OpenAI answers 403 that the project may not use the model, and does not blame the key", async () => {
+      router.push({
+        kind: "error",
+        status: 403,
+        body: { error: { message: "Project `proj_JMo3Q9spNIEWhSxusokLegJY` does not have access to model `claude-sonnet-4`", type: "invalid_request_error", param: null, code: "model_not_found" } },
+      });
+      const before = router.requests.length;
+      const { data, response } = await gw.client().chat.completions.create({ model: "relayed", messages }).withResponse();
+      expect(data.model).toBe("backup/claude-sonnet-4-5");
+      expect(router.requests.length - before).toBe(1);
+      const row = await recordedRow(gw, response.headers.get("x-request-id"));
+      expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
+        ["router/anthropic/claude-sonnet-4", 403, "model_unavailable"],
+        ["backup/claude-sonnet-4-5", null, null],
+      ]);
+    });
+
     it("still stops on an error object that says nothing of the provider's state", async () => {
       const before = backup.requests.length;
       router.push({ kind: "body", body: { error: { code: "invalid_prompt", message: "Your prompt was flagged" } } });

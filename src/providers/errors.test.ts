@@ -37,4 +37,14 @@ describe("providerErrorFromResponse", () => {
     const plain400 = providerErrorFromResponse("openai", 400, {}, JSON.stringify({ error: { message: "Invalid value for 'temperature'" } }));
     expect(plain400).toMatchObject({ isRetryable: false, fallbackable: false });
   });
+
+  it("reads OpenAI's 403 for a project without access to the model as a missing model, not a refused key", () => {
+    const body = { error: { message: "Project `proj_JMo3Q9spNIEWhSxusokLegJY` does not have access to model `gpt-4.1-2025-04-14`", type: "invalid_request_error", param: null, code: "model_not_found" } };
+    expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify(body))).toMatchObject({ isRetryable: false, fallbackable: true, credentialsRefused: false });
+    // The same words without the code, as an OpenAI-compatible server may send them.
+    const { code: _code, ...uncoded } = body.error;
+    expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify({ error: uncoded }))).toMatchObject({ fallbackable: true, credentialsRefused: false });
+    const region = { error: { message: "Country, region, or territory not supported", type: "request_forbidden", param: null, code: "unsupported_country_region_territory" } };
+    expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify(region))).toMatchObject({ fallbackable: false, credentialsRefused: true });
+  });
 });

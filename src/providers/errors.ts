@@ -87,7 +87,13 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|invalid model)|no such model|model_not_found|not a valid model/i;
+const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|invalid model)|no such model|model_not_found|not a valid model|not have access to (the )?model/i;
+/**
+ * The statuses an upstream says "no such model (for you)" with. OpenAI answers a project that may not
+ * use a model with 403 `model_not_found` ("Project … does not have access to model …"): the key works,
+ * and another target may serve the call.
+ */
+const MODEL_MISSING_STATUSES = new Set([400, 403, 404]);
 const OVERLOADED = /overloaded/i;
 
 /** Whether an upstream's error code or message says the model is overloaded: another target may answer. */
@@ -119,14 +125,16 @@ export function providerErrorFromResponse(
   } catch {
     // a non-JSON error page: the status says enough
   }
-  const fallbackable = (status === 404 || status === 400) && MODEL_MISSING.test(`${providerCode ?? ""} ${message}`)
-    || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
+  const modelMissing = MODEL_MISSING_STATUSES.has(status) && MODEL_MISSING.test(`${providerCode ?? ""} ${message}`);
+  const fallbackable = modelMissing || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
   return new ProviderError(truncate(message, 500), {
     kind: "http",
     provider,
     status,
     providerCode,
     fallbackable,
+    // A 403 about the model is not a refused key.
+    credentialsRefused: modelMissing ? false : undefined,
     retryAfterMs: parseRetryAfterMs(headers),
   });
 }
