@@ -59,5 +59,7 @@ describe("decideRetry", () => {
 
   it("names each failure with a bounded reason", () => {
     expect([429, 503, 400].map((s) => failureReason(http(s)))).toEqual(["rate_limited", "server_error", "client_error"]);
+    // Retried and then fallen back from like a 5xx, but not a missing model.
+    expect([408, 409].map((s) => failureReason(http(s)))).toEqual(["timeout", "conflict"]);
   });
 });

@@ -52,6 +52,8 @@ export function failureReason(error: unknown): string {
     if (status === 429) return "rate_limited";
     if (status === 408) return "timeout";
     if (status >= 500) return "server_error";
+    // Retryable, hence fallbackable, but it says nothing of the model: a lock or conflict upstream.
+    if (status === 409) return "conflict";
     if (error.fallbackable) return "model_unavailable";
     return "client_error";
   }
