@@ -78,6 +78,8 @@ describe.each(STORE_KINDS)("usage of a broken stream on %s", (kind) => {
   it("Anthropic: an overloaded_error event mid-stream keeps message_start's input side with its cache split; the output is estimated and flagged", async () => {
     const row = await brokenStream(fakes.anthropic, "anthropic/claude-sonnet-4", { kind: "ok", fixture: "anthropic/overloaded-midstream" });
     expect(row).toMatchObject({ outcome: "error", errorCode: "provider_error", usageEstimated: true });
+    // The attempt that opened the stream is not recorded as one that answered.
+    expect(row.attempts.map((a) => [a.outcome, a.reason ?? null])).toEqual([["error", "protocol"]]);
     // input_tokens 21 + cache_creation_input_tokens 188 + cache_read_input_tokens 1800
     expect(row).toMatchObject({ inputTokens: 2009, cachedInputTokens: 1800, cacheWriteTokens: 188, reasoningTokens: 0 });
     const [generated] = await countTokens(["The capital of France"]);
@@ -95,6 +97,7 @@ describe.each(STORE_KINDS)("usage of a broken stream on %s", (kind) => {
     }
     const row = await recordedRow(gw, response.headers.get("x-request-id"));
     expect(row).toMatchObject({ outcome: "error", errorCode: "client_closed", httpStatus: 499, usageEstimated: true });
+    expect(row.attempts.map((a) => [a.outcome, a.reason ?? null])).toEqual([["error", "client_closed"]]);
     expect(row).toMatchObject({ inputTokens: 2009, cachedInputTokens: 1800, cacheWriteTokens: 188 });
     expect(row.outputTokens).toBeGreaterThanOrEqual(2);
     expect(new Decimal(row.cost).equals(micro(1308 + 15 * row.outputTokens))).toBe(true);

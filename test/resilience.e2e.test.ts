@@ -191,6 +191,8 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
 
       const row = await lastRow(gw);
       expect(row).toMatchObject({ outcome: "error", errorCode: "provider_error", model: primaryModel, stream: true, attemptCount: 1, fallbacks: 0 });
+      // The attempt that opened the stream broke: it is recorded as failed, with why.
+      expect(row.attempts.map((a) => [a.model, a.outcome, a.reason ?? null])).toEqual([[primaryModel, "error", "connection"]]);
       expect(row.outputTokens).toBeGreaterThan(0);
       // The fake sent no usage before the cut, so what was delivered is estimated and flagged.
       expect(row.usageEstimated).toBe(true);

@@ -6,6 +6,7 @@ import type { CallOptions, ChatChunk, ChatRequest, ChunkWire, ProviderStream, St
 import { streamUsage } from "./usage.js";
 import type { CatalogModel } from "../routing/catalog.js";
 import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js";
+import { failureReason } from "../routing/retry.js";
 import { holdChatGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
 import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
@@ -217,7 +218,10 @@ async function* relay(
     await billDelivered();
     // A target that keeps cutting streams is as unwell as one that refuses them.
     if (err instanceof ProviderError && !ctx.signal?.aborted) deps.breakers.recordFailure(model.id);
-    throw fail(deps, ctx, record, streamError(err, model, ctx.signal));
+    const ended = streamError(err, model, ctx.signal);
+    // An answer that came whole but does not fit its schema was the upstream's success.
+    if (ended.code !== "schema_validation") markCutShort(record, err instanceof ProviderError && !ctx.signal?.aborted ? failureReason(err) : ended.code);
+    throw fail(deps, ctx, record, ended);
   } finally {
     if (!finished) {
       // Most often the client left (no reason at all: it stopped reading); a signal's reason otherwise (the gateway's shutdown) is believed.
@@ -226,10 +230,23 @@ async function* relay(
       // upstream is cut, and what was delivered is billed.
       cutUpstream(call, iterator, ended);
       await billDelivered();
+      markCutShort(record, ended.code);
       fail(deps, ctx, record, ended);
     }
     call.dispose();
   }
+}
+
+/**
+ * The attempt that opened the stream did not end well after all: it is recorded as failed, with why
+ * (`connection`, `protocol`, `timeout`, `client_closed`…), so that the ledger and the fallback report
+ * do not show an upstream that broke mid-way as one that answered.
+ */
+function markCutShort(record: CallRecord, reason: string): void {
+  const attempt = record.attempts.at(-1);
+  if (attempt?.outcome !== "success") return;
+  attempt.outcome = "error";
+  attempt.reason = reason;
 }
 
 /**
