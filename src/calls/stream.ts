@@ -291,6 +291,10 @@ class TextChunks implements CallOptions {
   get signal(): AbortSignal {
     return this.cancellation.signal;
   }
+
+  heard(): void {
+    this.cancellation.heard();
+  }
 }
 
 const STREAM_ENDED = { deadline: "the request deadline passed mid-stream", left: "the client closed the stream" };

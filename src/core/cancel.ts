@@ -86,6 +86,14 @@ export class Cancellation implements AbortSource {
     for (const listener of listeners) listener();
   }
 
+  /**
+   * The upstream was heard from (`CallOptions.heard`): a deadline still running, an attempt's until its
+   * stream's first event, starts over. One that has passed or was cleared stays so.
+   */
+  heard(): void {
+    this.timer?.refresh();
+  }
+
   /** Stops following the deadline; the parent still applies (a stream past its first event). */
   clearDeadline(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);

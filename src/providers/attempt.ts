@@ -1,5 +1,6 @@
 import type { AbortSource } from "../core/cancel.js";
 import { ProviderError } from "./errors.js";
+import type { CallOptions } from "./spec.js";
 
 /** Marks an abort that our own per-attempt timer caused, as opposed to one the caller asked for. */
 const TIMED_OUT = Symbol("airlock.attempt-timeout");
@@ -23,6 +24,8 @@ export class Attempt {
     private readonly caller: AbortSource,
     private readonly provider: string,
     private readonly timeoutMs: number | undefined,
+    /** A stream's caller, told of every sign of life (`CallOptions.heard`). */
+    private readonly listener: Pick<CallOptions, "heard"> | undefined = undefined,
   ) {
     if (timeoutMs === undefined || caller.aborted) {
       this.signal = caller;
@@ -42,6 +45,7 @@ export class Attempt {
   /** Streams: once the upstream has answered, the timeout measures silence, not total length. */
   touch(): void {
     this.timer?.refresh();
+    this.listener?.heard?.();
   }
 
   /** Streams: an event is being handed to the consumer; a slow consumer must not time the upstream out. */

@@ -141,7 +141,7 @@ export class UpstreamClient {
    * still thrown here, where it can be retried. Failures while reading surface from the iterator.
    */
   async postSse(path: string, body: string, options: CallOptions): Promise<SseBursts> {
-    const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs);
+    const attempt = new Attempt(abortSourceOf(options), this.provider, this.timeoutMs, options);
     try {
       return await openSse(this.pool, { path, method: "POST", headers: this.sseHeaders, body }, attempt, this.sseAnswer);
     } catch (err) {

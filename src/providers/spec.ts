@@ -218,6 +218,12 @@ export interface CallOptions {
    * no need to look.
    */
   chunksAsText?: boolean;
+  /**
+   * For a stream: told whenever the upstream sends bytes. The caller's timeout for reaching the first
+   * event then measures silence, so an upstream that is busy before it has a chunk to give (Anthropic's
+   * thinking, OpenRouter's keep-alive comments) is not taken for one that hangs.
+   */
+  heard?(): void;
 }
 
 export interface ProviderV1 {
