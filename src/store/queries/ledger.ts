@@ -293,8 +293,9 @@ export async function fallbacksBy(db: Db, since: Date): Promise<FallbackLine[]> 
       calls: sql<string>`count(*)`,
       fellBack: sql<string>`count(*) filter (where ${ledger.fallbacks} > 0)`,
       errors: sql<string>`count(*) filter (where ${ledger.outcome} = 'error')`,
-      // Attempts beyond the first on each candidate, not counting a schema repair.
-      retries: sql<string>`coalesce(sum(greatest(${ledger.attemptCount} - ${ledger.fallbacks} - 1 - (select count(*) from jsonb_array_elements(${ledger.attempts}) as r where r->>'purpose' = 'repair'), 0)), 0)`,
+      // Requests beyond the first on each candidate: not a schema repair, and not a retry the circuit
+      // breaker stopped (a circuit_open entry sent nothing). A model is tried in one run of entries.
+      retries: sql<string>`coalesce(sum((select greatest(count(*) - count(distinct r->>'model'), 0) from jsonb_array_elements(${ledger.attempts}) as r where r->>'purpose' is distinct from 'repair' and r->>'reason' is distinct from 'circuit_open')), 0)`,
     })
     .from(ledger)
     .where(reached)
