@@ -295,5 +295,18 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect(data.model).toBe(backupModel);
       await expectFellBackAtOnce(gw, deadlinePair);
     });
+
+    it("is passed on to the client when no candidate is left, so that its own retry waits as the upstream asked", async () => {
+      const { operation, primary, backup } = deadlinePair;
+      primary.push({ kind: "error", status: 429, headers: { "retry-after": "10" } });
+      backup.push({ kind: "error", status: 429, headers: { "retry-after-ms": "12500" } });
+
+      const error = await ask(gw, operation).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      const apiError = error as InstanceType<typeof OpenAI.APIError>;
+      expect(apiError).toMatchObject({ status: 502, code: "provider_error" });
+      // The last upstream's hint, in whole seconds rounded up.
+      expect(apiError.headers?.get("retry-after")).toBe("13");
+    });
   });
 });

@@ -128,6 +128,15 @@ describe("executeWithFallbacks", () => {
     expect((error.details?.attempts as unknown[]).length).toBe(6);
   });
 
+  it("passes the last upstream's Retry-After on to the caller when every candidate failed", async () => {
+    // Over the cap: not waited for here, but the caller may wait for it.
+    const limited = (await setup([{ status: 503 }], [{ status: 429, retryAfterSeconds: 90 }]).run().catch((e: unknown) => e)) as AirlockError;
+    expect(limited).toMatchObject({ code: "provider_error", retryAfterSeconds: 90, isRetryable: false });
+    // Only the last failure's hint counts: here the last one gave none.
+    const unsaid = (await setup([{ status: 429, retryAfterSeconds: 90 }], [{ status: 503 }]).run().catch((e: unknown) => e)) as AirlockError;
+    expect(unsaid).toMatchObject({ code: "provider_error", retryAfterSeconds: undefined });
+  });
+
   it("stops with timeout when the whole call's deadline passes", async () => {
     const { run } = setup([{ hang: true }], [{ hang: true }]);
     await expect(run(AbortSignal.timeout(50), 5_000)).rejects.toMatchObject({ code: "timeout" });

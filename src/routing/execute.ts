@@ -162,7 +162,10 @@ export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockEr
   if (error instanceof ProviderError && error.kind === "unsupported") {
     return new AirlockError("invalid_request", error.message, { details });
   }
-  return new AirlockError("provider_error", "every candidate failed", { details });
+  // The last upstream said when it would take calls again (a 429's Retry-After, Google's RetryInfo):
+  // the client is told so, or its own retry (the openai SDK's, within a second) meets the same refusal.
+  const retryAfterSeconds = error instanceof ProviderError && error.retryAfterMs !== undefined ? Math.ceil(error.retryAfterMs / 1000) : undefined;
+  return new AirlockError("provider_error", "every candidate failed", { details, retryAfterSeconds });
 }
 
 function publicAttempts(attempts: AttemptRecord[]): Array<Record<string, unknown>> {
