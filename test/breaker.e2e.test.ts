@@ -21,7 +21,8 @@ async function adminStatus(gw: TestGateway): Promise<{ status: number; body: { b
 
 describe.each(STORE_KINDS)("resilience on %s", (kind) => {
   describe("circuit breaker", () => {
-    const breaker = { failureThreshold: 3, cooldownMs: 1_000, probeIntervalMs: 1_000, minRequests: 1_000 };
+    // A probe interval far longer than the test: the burst below is inside one however slow the machine.
+    const breaker = { failureThreshold: 3, cooldownMs: 1_000, probeIntervalMs: 600_000, minRequests: 1_000 };
     let p: Pair;
     let gw: TestGateway;
 
@@ -79,11 +80,7 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       primary.push({ kind: "hang" });
       const before = primary.requests.length;
       const burst = 10;
-      const started = Date.now();
       const results = await Promise.all(Array.from({ length: burst }, () => ask(gw, operation)));
-      const burstMs = Date.now() - started;
-      // The whole burst fits inside one probe interval, so "at most one probe per interval" is what is measured.
-      expect(burstMs).toBeLessThan(breaker.probeIntervalMs);
       expect(results.every((r) => r.data.model === backupModel)).toBe(true);
       expect(primary.requests.length - before).toBeLessThanOrEqual(1);
       expect(primary.requests.length - before).toBe(1);
