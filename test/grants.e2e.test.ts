@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, ask, refusal, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { api, ask, rawChat, refusal, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { waitFor } from "./support/wait.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -111,5 +112,23 @@ describe.each(STORE_KINDS)("approval grants on %s", (kind) => {
     // A key made a moment ago is found.
     const fresh = await key(gw, "fresh");
     expect(await api(gw, "POST", "/admin/grants", { keyId: fresh.id, operation: "payout", maxCalls: 5 })).toMatchObject({ status: 201 });
+  });
+
+  it("holds each running call's worst case against a grant's spend limit, so a burst cannot spend past it", async () => {
+    const gw = await gateway(config({ operations }));
+    const burst = await key(gw, "burst-spender");
+    // Each call holds about $0.006 (max_tokens 3000 at $2 per 1M) and costs $0.002241 (the fixture's usage).
+    await api(gw, "POST", "/admin/grants", { keyId: burst.id, operation: "payout", maxSpendUsd: "0.02", expiresInHours: 1 });
+    const results = await Promise.all(Array.from({ length: 20 }, () => rawChat(gw, burst.key, { model: "payout", max_tokens: 3_000 })));
+    const served = results.filter((r) => r.status === 200);
+    expect(results.filter((r) => r.status !== 200).map((r) => r.body.error.code)).toEqual(Array(20 - served.length).fill("approval_required"));
+    expect(served.length).toBeGreaterThanOrEqual(3);
+    // Admitted only while what was spent and held stayed under the limit: past it by one call's cost at most.
+    const costs = served.map((r) => Number(r.headers.get("x-airlock-cost")));
+    expect(costs.every((cost) => cost === 0.002241)).toBe(true);
+    expect(served.length * 0.002241).toBeLessThan(0.02 + 0.002241);
+    // Every hold was settled to the call's cost: the grant's spend is the served calls' cost, exactly.
+    const settled = await waitFor(() => grantsOf(gw, burst.id), ([grant]) => Math.round(Number(grant.spendUsed) * 1e6) === served.length * 2241, 5_000);
+    expect(settled.value[0]).toMatchObject({ callsUsed: served.length });
   });
 });

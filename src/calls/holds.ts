@@ -1,5 +1,6 @@
 import { AirlockError } from "../core/errors.js";
-import { isWholeCount } from "../ledger/pricing.js";
+import { costUnitsText, isWholeCount } from "../ledger/pricing.js";
+import { worstCallCost } from "../guards/budgets.js";
 import { inputTokenBound, type BudgetSubject, type WorstCase } from "../policy/budgets.js";
 import type { ChatRequest, EmbedRequest } from "../providers/spec.js";
 import type { Plan } from "../routing/plan.js";
@@ -22,11 +23,16 @@ export function budgetSubject(ctx: CallContext, plan: Plan): BudgetSubject {
 export function holdGuards(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
   const operation = begun.plan.operation;
   if (operation?.criticality !== "HIGH") return holdLimits(deps, ctx, begun, worst);
-  // A HIGH-criticality operation runs only under an admin's approval grant, asked before anything else is held.
-  return deps.grants.use(ctx.principal, operation.name).then(
+  let bound: WorstCase | undefined;
+  const once = (): WorstCase => (bound ??= worst());
+  // A HIGH-criticality operation runs only under an admin's approval grant, asked before anything else
+  // is held. A grant's spend limit holds the call's worst case, as a budget does, so that calls running
+  // together cannot all start under it; an unpriced model is held at the price it will be charged.
+  const spendBound = (): string => costUnitsText(worstCallCost(begun.plan.candidates, once(), deps.catalog.missingPrice));
+  return deps.grants.use(ctx.principal, operation.name, spendBound).then(
     (grant) => {
       begun.record.grant = grant;
-      return holdLimits(deps, ctx, begun, worst);
+      return holdLimits(deps, ctx, begun, once);
     },
     (err: unknown) => {
       throw refuse(deps, ctx, begun.record, err);

@@ -10,6 +10,7 @@ import type { Endpoint, RouteReason } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
 import type { Reservation } from "../guards/budgets.js";
 import type { RateHold } from "../guards/rate-limits.js";
+import type { GrantUse } from "../guards/grants.js";
 import type { ToolCallTally } from "./tool-calls.js";
 
 export interface Settlement {
@@ -70,8 +71,8 @@ export interface CallRecord {
   reservation?: Reservation;
   /** What the call took from its rate limits. */
   rateHold?: RateHold;
-  /** The approval grant a HIGH-criticality call ran under. */
-  grant?: string;
+  /** The approval grant a HIGH-criticality call ran under, and what it holds of the grant's spend. */
+  grant?: GrantUse;
   span: Span;
 }
 

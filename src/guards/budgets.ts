@@ -61,6 +61,26 @@ export interface BudgetsOptions {
   ledgerWrites(): number;
 }
 
+/**
+ * The dearest worst case of the route's candidates, in cost units rounded up: counters hold COST_SCALE
+ * digits, so memory and store agree exactly. An unpriced candidate is charged the missing price, so it
+ * is held at it, unless `unpriced` refuses it.
+ */
+export function worstCallCost(candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice, unpriced?: (model: CatalogModel) => never): CostUnits {
+  let need = 0n;
+  for (const model of candidates) {
+    if (!model.price) unpriced?.(model);
+    const base = model.price ?? missingPrice;
+    // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved
+    // at it too. A chat call reserves no units and uses the price as it is, without a copy per call.
+    const units = worst.characters || worst.audioSeconds;
+    const price = units ? { ...base, character: base.character ?? missingPrice.character, audioMinute: base.audioMinute ?? missingPrice.audioMinute } : base;
+    const cost = worstCostUnits(price, worst);
+    if (cost > need) need = cost;
+  }
+  return need;
+}
+
 /** A call's hold on its budgets: what it took from each, until it settles. */
 export interface Reservation {
   parts: Array<{ hold: BudgetHold; amount: CostUnits; epoch: number }>;
@@ -175,17 +195,9 @@ export class Budgets {
    * `unavailable` when the store does not answer in time. Synchronous while local allowance lasts.
    */
   reserve(defs: BudgetDefinition[], candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice): Reservation | Promise<Reservation> {
-    // In cost units, rounded up: counters hold COST_SCALE digits, so memory and store agree exactly.
-    let need = 0n;
-    for (const model of candidates) {
-      if (!model.price) throw unpricedUnderBudget(model.id, defs[0]!);
-      // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved
-      // at it too. A chat call reserves no units and uses the price as it is, without a copy per call.
-      const units = worst.characters || worst.audioSeconds;
-      const price = units ? { ...model.price, character: model.price.character ?? missingPrice.character, audioMinute: model.price.audioMinute ?? missingPrice.audioMinute } : model.price;
-      const cost = worstCostUnits(price, worst);
-      if (cost > need) need = cost;
-    }
+    const need = worstCallCost(candidates, worst, missingPrice, (model) => {
+      throw unpricedUnderBudget(model.id, defs[0]!);
+    });
     const now = this.options.now();
     const mono = this.monotonic();
     const holds = defs.map((def) => this.holdFor(def, now));

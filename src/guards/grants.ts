@@ -3,12 +3,19 @@ import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
+import { costUnits, costUnitsText } from "../ledger/pricing.js";
 import { assertKeyActive, checkGrant } from "../governance/change-checks.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { ChangeRequestRow } from "../store/schema/index.js";
 import type { Db } from "../store/database.js";
 import { addGrantSpend, insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, useGrant } from "../store/queries/grants.js";
 import type { ApprovalGrantRow } from "../store/schema/index.js";
+
+/** The grant a call runs under, and the USD it holds of the grant's spend limit until it settles. */
+export interface GrantUse {
+  id: string;
+  held: string;
+}
 
 /** What an automatic request for a grant asks for: a day, a hundred calls. An admin may grant other terms directly. */
 const REQUESTED_TERMS = { expiresInHours: 24, maxCalls: 100 };
@@ -56,12 +63,17 @@ export class Grants {
     return this.reloader.reload();
   }
 
-  /** Takes one call from a live grant for this key and operation, or refuses with `approval_required`. Answers the grant used. */
-  async use(principal: Principal, operation: string): Promise<string> {
+  /**
+   * Takes one call from a live grant for this key and operation, or refuses with `approval_required`.
+   * A grant with a spend limit holds the call's worst case (`spendBound`, USD) until the call settles.
+   * Answers the grant used and what it holds.
+   */
+  async use(principal: Principal, operation: string, spendBound: () => string): Promise<GrantUse> {
     const pair = pairOf(principal.keyId, operation);
     for (const grant of this.byKeyAndOperation.get(pair) ?? []) {
       if (grant.expiresAt.getTime() <= Date.now()) continue;
-      if (await useGrant(this.options.db, grant.id)) return grant.id;
+      const held = grant.maxSpendUsd === null ? "0" : spendBound();
+      if (await useGrant(this.options.db, grant.id, held)) return { id: grant.id, held };
     }
     const requestId = await this.requestFor(principal, operation, pair);
     throw new AirlockError("approval_required", `operation "${operation}" is HIGH criticality: this key needs an admin's approval grant to call it`, {
@@ -69,11 +81,15 @@ export class Grants {
     });
   }
 
-  /** Adds a finished call's cost to its grant. Never throws: a failure is logged, and only loosens a spend limit. */
-  recordSpend(grantId: string, cost: string): void {
-    if (cost === "0") return;
-    addGrantSpend(this.options.db, grantId, cost).catch((err: unknown) =>
-      this.options.logger.error({ err: err instanceof Error ? err.message : String(err), grant: grantId }, "could not add a call's cost to its approval grant"),
+  /**
+   * Settles a finished call's spend on its grant: its cost replaces the worst case it held. Never
+   * throws: a failure is logged, and only loosens (or, for a hold never given back, tightens) a spend limit.
+   */
+  recordSpend(use: GrantUse, cost: string): void {
+    const amount = costUnits(cost) - costUnits(use.held);
+    if (amount === 0n) return;
+    addGrantSpend(this.options.db, use.id, costUnitsText(amount)).catch((err: unknown) =>
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err), grant: use.id }, "could not add a call's cost to its approval grant"),
     );
   }
 

@@ -14,19 +14,23 @@ export function recentGrants(db: Db, limit: number): Promise<ApprovalGrantRow[]>
 
 /**
  * Counts one call against a grant if it still has room: one statement, so concurrent calls on any
- * number of instances never pass `max_calls`. Answers whether the call may run.
+ * number of instances never pass `max_calls`. A grant with a spend limit also takes the call's worst
+ * case into `spend_used` until the call settles (see addGrantSpend), so calls running together count
+ * before they have cost anything. Answers whether the call may run.
  */
-export async function useGrant(db: Db, id: string): Promise<boolean> {
+export async function useGrant(db: Db, id: string, hold: string): Promise<boolean> {
   const result = await db.execute(sql`
-    update ${approvalGrants} set calls_used = calls_used + 1, last_used_at = now()
+    update ${approvalGrants} set calls_used = calls_used + 1, last_used_at = now(),
+      spend_used = spend_used + (case when max_spend_usd is null then 0 else ${hold}::numeric end)
     where id = ${id} and revoked_at is null and expires_at > now()
       and (max_calls is null or calls_used < max_calls) and (max_spend_usd is null or spend_used < max_spend_usd)
     returning id`);
   return rowsOf(result).length > 0;
 }
 
-export async function addGrantSpend(db: Db, id: string, cost: string): Promise<void> {
-  await db.execute(sql`update ${approvalGrants} set spend_used = spend_used + ${cost}::numeric where id = ${id}`);
+/** Moves a grant's spend by `amount`: a settled call's cost less what it held (below zero when it cost less). */
+export async function addGrantSpend(db: Db, id: string, amount: string): Promise<void> {
+  await db.execute(sql`update ${approvalGrants} set spend_used = spend_used + ${amount}::numeric where id = ${id}`);
 }
 
 export interface NewGrant {
