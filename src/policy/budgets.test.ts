@@ -26,6 +26,24 @@ describe("windowAt", () => {
     const tokyoMonth = windowAt("monthly", "Asia/Tokyo", Date.parse("2026-11-30T16:00:00Z"));
     expect(iso(tokyoMonth.start)).toBe("2026-11-30T15:00:00.000Z");
   });
+
+  it("holds the last hour before a midnight that daylight saving skips, and starts the next day when the clocks jump", () => {
+    // Santiago: on 2026-09-06 the clocks go from 00:00 (UTC-4) to 01:00 (UTC-3), so that day has no midnight.
+    const lastHour = Date.parse("2026-09-06T03:30:00Z"); // 23:30 on the 5th
+    const day = windowAt("daily", "America/Santiago", lastHour);
+    expect(day.start <= lastHour && lastHour < day.end).toBe(true);
+    expect(iso(day.end)).toBe("2026-09-06T04:00:00.000Z");
+    const next = windowAt("daily", "America/Santiago", day.end);
+    expect(iso(next.start)).toBe("2026-09-06T04:00:00.000Z");
+    expect(next.end - next.start).toBe(23 * 3_600_000);
+    // Havana skips its midnight on 2026-03-08 (UTC-5 to UTC-4).
+    const havana = Date.parse("2026-03-08T04:59:59Z");
+    const havanaDay = windowAt("daily", "America/Havana", havana);
+    expect(havanaDay.start <= havana && havana < havanaDay.end).toBe(true);
+    // And where clocks fall back at midnight, the day starts at the midnight that shows, the second one.
+    const autumn = windowAt("daily", "America/Santiago", Date.parse("2026-04-05T12:00:00Z"));
+    expect(iso(autumn.start)).toBe("2026-04-05T04:00:00.000Z");
+  });
 });
 
 describe("inputTokenBound", () => {

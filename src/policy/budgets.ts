@@ -76,7 +76,15 @@ function wallAt(timezone: string, at: number): { year: number; month: number; da
 function midnight(timezone: string, year: number, monthIndex: number, day: number): number {
   const wall = Date.UTC(year, monthIndex, day);
   const guess = wall - wallAt(timezone, wall).offsetMs;
-  return wall - wallAt(timezone, guess).offsetMs;
+  const found = wall - wallAt(timezone, guess).offsetMs;
+  // Where clocks jump forward at midnight (Santiago, Havana), midnight never shows: `found` is then the
+  // previous day's 23:00, and the day starts when the clocks jump, which `guess` (the old offset) is.
+  return dayOf(timezone, found) === wall ? found : guess;
+}
+
+function dayOf(timezone: string, at: number): number {
+  const { year, month, day } = wallAt(timezone, at);
+  return Date.UTC(year, month - 1, day);
 }
 
 /** The daily or monthly window that holds `at`, bounded by the zone's midnights. */
