@@ -65,6 +65,24 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     expect((await call(gw, gw.adminKey)).status).toBe(200);
   });
 
+  it("refuses a call that could use more tokens than a whole minute allows without a Retry-After, saying what to lower, and admits smaller ones", async () => {
+    // A call with no max_tokens is sent with budgeting.defaultMaxTokens (4096): more than this limit allows in a minute.
+    const gw = await gateway(config({ rateLimits: [{ name: "small", scope: "key", tokensPerMinute: 2_000 }] }));
+    await awayFromMinuteEnd();
+    const before = sent();
+    const refused = await call(gw, gw.adminKey, { max_tokens: undefined });
+    expect(refused.status).toBe(429);
+    const requested = inputTokenBound([{ role: "user", content: "Explain budgets" }], undefined) + 4_096;
+    expect(refused.body.error).toMatchObject({ code: "rate_limited", rate_limit: "small", unit: "tokens", limit: 2_000, requested });
+    expect(refused.body.error.message).toContain("lower max_tokens");
+    // No wait lets it through, so none is promised: the official SDKs would otherwise wait out the minute, twice.
+    expect(refused.headers.get("retry-after")).toBeNull();
+    expect(sent()).toEqual(before);
+    expect(await rowOf(gw, refused.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "rate_limited", httpStatus: 429 });
+    // The minute was not used up by it.
+    expect((await call(gw, gw.adminKey, { max_tokens: 1_000 })).status).toBe(200);
+  });
+
   it("counts the tokens a call used beyond its bound before admitting another", async () => {
     const gw = await gateway(config({ operations: { summarize: { model: "p1/m1" } }, rateLimits: [{ name: "summaries", scope: "operation", target: "summarize", tokensPerMinute: 5_000 }] }));
     // The recorded answer reports 1,843 prompt tokens: far more than the few bytes this prompt is bounded by.

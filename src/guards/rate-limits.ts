@@ -2,7 +2,7 @@ import type { RateLimitConfig } from "../config/schema.js";
 import { AirlockError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { BudgetSubject, Window } from "../policy/budgets.js";
-import { limitSubjects, minuteAt, perMinute, rateLimited, type RateUnit } from "../policy/rate-limits.js";
+import { limitSubjects, minuteAt, overRateLimit, perMinute, rateLimited, type RateUnit } from "../policy/rate-limits.js";
 import type { Db } from "../store/database.js";
 import { dropOldRateWindows, leasePermits } from "../store/queries/rate-limits.js";
 import { withDeadline } from "../core/deadline.js";
@@ -93,7 +93,9 @@ export class RateLimits {
         for (const unit of ["requests", "tokens"] as const) {
           const max = perMinute(limit, unit);
           const amount = unit === "requests" ? 1 : tokens;
-          if (max !== undefined && amount > 0) wanted.push({ permits: this.permitsFor(limit, who, unit, max, now), amount });
+          if (max === undefined || amount <= 0) continue;
+          if (amount > max) throw overRateLimit(limit, unit, amount);
+          wanted.push({ permits: this.permitsFor(limit, who, unit, max, now), amount });
         }
       }
     }

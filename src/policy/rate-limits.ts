@@ -47,3 +47,16 @@ export function rateLimited(limit: RateLimitConfig, unit: RateUnit, window: Wind
     details: { rate_limit: limit.name, scope: limit.scope, unit, limit: max, resets_at: new Date(window.end).toISOString() },
   });
 }
+
+/**
+ * The refusal of a call whose worst case alone is more than a whole minute allows: no wait lets it
+ * through, so it carries no `Retry-After` and is not retryable, and it says what to lower.
+ */
+export function overRateLimit(limit: RateLimitConfig, unit: RateUnit, requested: number): AirlockError {
+  const max = perMinute(limit, unit);
+  return new AirlockError(
+    "rate_limited",
+    `this call may use up to ${requested} ${unit}, more than rate limit "${limit.name}" allows in a whole minute (${max}${limit.scope === "global" ? "" : ` per ${limit.scope}`}): lower max_tokens or shorten the input`,
+    { retryable: false, details: { rate_limit: limit.name, scope: limit.scope, unit, limit: max, requested } },
+  );
+}
