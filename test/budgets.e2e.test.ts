@@ -308,6 +308,12 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const stepped = await centCall(gw, gw.adminKey, { model: "digest" });
     expect(stepped.headers.get("x-airlock-model")).toBe("p2/m2");
     expect(await rowOf(gw, stepped.headers.get("x-request-id")!)).toMatchObject({ model: "p2/m2", routeReason: "budget_step_down", operation: "digest" });
+    // An admin who raises the warning amount past the spend ends the step-down.
+    expect((await api(gw, "PUT", "/admin/budgets/monthly", { scope: "global", window: "monthly", limit: "10", warnAt: "5" })).body.current).toMatchObject({ warned: false });
+    await gw.plane.budgets.sync();
+    expect((await centCall(gw, gw.adminKey, { model: "digest" })).headers.get("x-airlock-model")).toBe("p1/m1");
+    await api(gw, "PUT", "/admin/budgets/monthly", { scope: "global", window: "monthly", limit: "10", warnAt: "0.02" });
+    await gw.plane.budgets.sync();
     // The cheap tier is a chat model: embeddings and audio under the same budget stay on their own models.
     const recall = await gw.client().embeddings.create({ model: "recall", input: "hello", encoding_format: "float" }).withResponse();
     expect(recall.response.headers.get("x-airlock-model")).toBe("p3/embed");
@@ -330,6 +336,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
     expect((await centCall(gw)).status).toBe(200);
     expect((await centCall(gw)).status).toBe(429);
+    await waitFor(async () => (await api(gw, "GET", "/admin/budgets")).body.data[0].current.exhausted, (exhausted) => exhausted, 5_000);
 
     const service = (await api(gw, "POST", "/admin/keys", { name: "svc", kind: "service" })).body;
     // A key that is not an admin's only proposes the change (see change-requests.e2e.test.ts).
@@ -339,7 +346,8 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "1", timezone: "Mars/Olympus" })).toMatchObject({ status: 400 });
 
     const raised = await api(gw, "PUT", "/admin/budgets/cap", { scope: "global", limit: "0.02" });
-    expect(raised.body).toMatchObject({ name: "cap", limit: "0.02", warnAt: "0.016", source: "admin", updatedBy: BOOTSTRAP_ADMIN_ID, current: { spent: "0.01" } });
+    // A higher limit reopens the window: it is no longer shown exhausted, and its next refusal is reported again.
+    expect(raised.body).toMatchObject({ name: "cap", limit: "0.02", warnAt: "0.016", source: "admin", updatedBy: BOOTSTRAP_ADMIN_ID, current: { spent: "0.01", exhausted: false } });
     // A global budget has no target, so what GET shows can be PUT back as it is.
     const [shown] = (await api(gw, "GET", "/admin/budgets")).body.data;
     expect(shown).not.toHaveProperty("target");
@@ -347,6 +355,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(await api(gw, "PUT", "/admin/budgets/cap", { scope, target, window, timezone, limit, warnAt })).toMatchObject({ status: 200, body: { limit: "0.02" } });
     expect((await centCall(gw)).status).toBe(200);
     expect((await centCall(gw)).status).toBe(429);
+    await waitFor(async () => (await api(gw, "GET", "/admin/budgets")).body.data[0].current.exhausted, (exhausted) => exhausted, 5_000);
 
     expect((await api(gw, "DELETE", "/admin/budgets/cap")).status).toBe(200);
     expect((await api(gw, "DELETE", "/admin/budgets/cap")).status).toBe(404);

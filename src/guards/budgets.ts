@@ -147,6 +147,8 @@ export class Budgets {
         continue;
       }
       if (def.limit.lt(hold.def.limit)) returned.push(this.leases.relinquish(hold));
+      // The store reopened the window (see writeBudget): its next refusal is reported again.
+      if (def.limit.gt(hold.def.limit)) hold.exhaustionReported = false;
       hold.def = def;
     }
     for (const hold of this.holds.values()) hold.knownFree = undefined;

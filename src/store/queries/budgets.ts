@@ -1,4 +1,4 @@
-import { isNull, sql } from "drizzle-orm";
+import { isNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, budgets, type BudgetRow } from "../schema/index.js";
 import { markDeleted, type AdminAudit } from "./admin-rows.js";
@@ -36,12 +36,22 @@ export async function seedBudgets(db: Db, fromConfig: readonly BudgetInput[]): P
         timezone = excluded.timezone, limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, updated_at = now()
       where ${budgets}.source = 'config' and (${budgets}.scope, ${budgets}.target, ${budgets}.period, ${budgets}.timezone, ${budgets}.limit_usd, ${budgets}.warn_usd)
         is distinct from (excluded.scope, excluded.target, excluded.period, excluded.timezone, excluded.limit_usd, excluded.warn_usd)
-      returning name, limit_usd
+      returning name, limit_usd, warn_usd
     ),
     relimited as (
-      update budget_windows w set limit_usd = s.limit_usd from seeded s where w.budget_name = s.name and w."end" > now()
+      update budget_windows w set limit_usd = s.limit_usd, ${reopened(sql`s`)} from seeded s where w.budget_name = s.name and w."end" > now()
     )
     select 1`);
+}
+
+/**
+ * An open window under a changed budget: warned only while its spend is still past the new warning
+ * amount (a warned window steps LOW operations down), and exhausted only if the limit did not rise,
+ * so that the window's next refusal is reported again. SET expressions read the window as it was.
+ */
+function reopened(budget: SQL): SQL {
+  return sql`warned_at = case when ${budget}.warn_usd is null or w.spent < ${budget}.warn_usd then null else w.warned_at end,
+    exhausted_at = case when ${budget}.limit_usd > w.limit_usd then null else w.exhausted_at end`;
 }
 
 /** Creates or replaces a budget as an admin's; its open windows take the new limit at once. Audited in the same statement. */
@@ -55,7 +65,7 @@ export async function writeBudget(db: Db, budget: BudgetInput, audit: AdminAudit
         limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by, deleted_at = null
       returning *
     ), relimited as (
-      update budget_windows w set limit_usd = written.limit_usd from written where w.budget_name = written.name and w."end" > now()
+      update budget_windows w set limit_usd = written.limit_usd, ${reopened(sql`written`)} from written where w.budget_name = written.name and w."end" > now()
     ), audited as (
       insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
       select ${audit.auditId}, updated_at, 'budget.set', name, updated_by, ${audit.actorKind}, 'applied',
