@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, ask, BOOTSTRAP_ADMIN_ID, routesSuite, type Instance } from "./support/routing.js";
+import { api, ask, BOOTSTRAP_ADMIN_ID, rawChat, routesSuite, type Instance } from "./support/routing.js";
+import { waitFor } from "./support/wait.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -99,15 +100,20 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect((await api(gw, "POST", `/admin/change-requests/${proposed.id}/approve`, {}, second.key)).body.status).toBe("APPLIED");
   });
 
-  it("applies an approved change to a global budget, which has no target", async () => {
-    const gw = await gateway(config({ budgets: [{ name: "all", scope: "global", limit: "100" }] }));
+  it("applies an approved change to a global budget, which has no target, and a higher limit reopens its window", async () => {
+    const gw = await gateway(config({ budgets: [{ name: "all", scope: "global", limit: "0.01" }] }));
+    // Each call holds about $0.008 (max_tokens 4000 at $2 per 1M) and costs $0.002241: the second finds no room.
+    expect((await rawChat(gw, gw.adminKey, { max_tokens: 4_000 })).status).toBe(200);
+    expect((await rawChat(gw, gw.adminKey, { max_tokens: 4_000 })).status).toBe(429);
+    await waitFor(async () => (await api(gw, "GET", "/admin/budgets")).body.data[0].current.exhausted, (exhausted) => exhausted, 5_000);
     const user = await key(gw, "finance bot", "service");
     const proposed = await api(gw, "PUT", "/admin/budgets/all", { scope: "global", limit: "200" }, user.key);
     expect(proposed).toMatchObject({ status: 202, body: { status: "PENDING" } });
     expect(proposed.body.request.proposed).not.toHaveProperty("target");
     const approved = await api(gw, "POST", `/admin/change-requests/${proposed.body.change_request}/approve`, {});
     expect(approved).toMatchObject({ status: 200, body: { status: "APPLIED" } });
-    expect((await api(gw, "GET", "/admin/budgets")).body.data[0]).toMatchObject({ name: "all", scope: "global", limit: "200" });
+    expect((await api(gw, "GET", "/admin/budgets")).body.data[0]).toMatchObject({ name: "all", scope: "global", limit: "200", current: { exhausted: false } });
+    expect((await rawChat(gw, gw.adminKey, { max_tokens: 4_000 })).status).toBe(200);
   });
 
   it("refuses a stale request: the value it was proposed against changed since", async () => {

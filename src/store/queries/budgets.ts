@@ -49,7 +49,7 @@ export async function seedBudgets(db: Db, fromConfig: readonly BudgetInput[]): P
  * amount (a warned window steps LOW operations down), and exhausted only if the limit did not rise,
  * so that the window's next refusal is reported again. SET expressions read the window as it was.
  */
-function reopened(budget: SQL): SQL {
+export function reopened(budget: SQL): SQL {
   return sql`warned_at = case when ${budget}.warn_usd is null or w.spent < ${budget}.warn_usd then null else w.warned_at end,
     exhausted_at = case when ${budget}.limit_usd > w.limit_usd then null else w.exhausted_at end`;
 }

@@ -1,6 +1,7 @@
 import { desc, eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, changeRequests, type ChangeRequestRow } from "../schema/index.js";
+import { reopened } from "./budgets.js";
 import { rowsOf } from "./rows.js";
 
 export type ChangeKind = ChangeRequestRow["kind"];
@@ -48,8 +49,8 @@ function applyChange(kind: ChangeKind, approver: string): SQL {
         from approved a cross join lateral jsonb_to_record(a.proposed) as p(scope text, target text, "window" text, timezone text, "limit" numeric, "warnAt" numeric)
         on conflict (name) do update set scope = excluded.scope, target = excluded.target, period = excluded.period, timezone = excluded.timezone,
           limit_usd = excluded.limit_usd, warn_usd = excluded.warn_usd, source = 'admin', updated_at = excluded.updated_at, updated_by = excluded.updated_by, deleted_at = null
-        returning name, limit_usd),
-      relimited as (update budget_windows w set limit_usd = written.limit_usd from written where w.budget_name = written.name and w."end" > now())`;
+        returning name, limit_usd, warn_usd),
+      relimited as (update budget_windows w set limit_usd = written.limit_usd, ${reopened(sql`written`)} from written where w.budget_name = written.name and w."end" > now())`;
     case "toggle":
       return sql`written as (update feature_toggles t set enabled = coalesce((a.proposed->>'enabled')::boolean, t.enabled),
           locked = coalesce((a.proposed->>'locked')::boolean, t.locked),
