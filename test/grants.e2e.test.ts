@@ -49,6 +49,23 @@ describe.each(STORE_KINDS)("approval grants on %s", (kind) => {
     expect(grant).toMatchObject({ operation: "payout", maxCalls: 100, callsUsed: 2, requestId: request.id, revokedAt: null });
   });
 
+  it("lets an admin approve the request a refusal names after a grant made meanwhile was used up", async () => {
+    const gw = await gateway(config({ operations }));
+    const svc = await key(gw, "used-up");
+    const first = await refusal(gw, "payout", { key: svc.key });
+    const requestId = (await api(gw, "GET", "/admin/change-requests?status=PENDING")).body.data.find((r: any) => r.requestedBy === svc.id).id;
+    // An admin grants one call directly instead, and the key uses it up.
+    await api(gw, "POST", "/admin/grants", { keyId: svc.id, operation: "payout", maxCalls: 1 });
+    expect((await ask(gw, "payout", { key: svc.key })).model).toBe("p1/m1");
+    const raw = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${svc.key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "payout", messages: [{ role: "user", content: "pay" }] }) });
+    expect(raw.status).toBe(403);
+    expect(((await raw.json()) as { error: { approval_request: string } }).error.approval_request).toBe(requestId);
+    expect(first.code).toBe("approval_required");
+    // The request it names is the way to more calls: approving it is not refused as stale.
+    expect(await api(gw, "POST", `/admin/change-requests/${requestId}/approve`, {})).toMatchObject({ status: 200, body: { status: "APPLIED" } });
+    expect((await ask(gw, "payout", { key: svc.key })).model).toBe("p1/m1");
+  });
+
   it("files one request for a burst of refused calls, all of which name it", async () => {
     const gw = await gateway(config({ operations }));
     const svc = await key(gw, "burst");

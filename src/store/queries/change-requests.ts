@@ -23,8 +23,11 @@ function currentState(kind: ChangeKind, target: string): SQL {
     case "toggle":
       return sql`(select jsonb_build_object('enabled', enabled, 'locked', locked, 'controlledBy', controlled_by) from feature_toggles where name = ${target})`;
     case "grant":
-      // The live grants for the key and operation: granting once more is harmless, so only their ids are compared.
-      return sql`(select jsonb_agg(id order by id) from approval_grants where key_id || '/' || operation = ${target} and revoked_at is null and expires_at > now())`;
+      // The grants the key and operation can still call under: granting once more is harmless, so only their
+      // ids are compared. A grant used up since the proposal leaves the key refused, pointed at this request
+      // (see Grants.use), which must then still be approvable.
+      return sql`(select jsonb_agg(id order by id) from approval_grants where key_id || '/' || operation = ${target} and revoked_at is null and expires_at > now()
+        and (max_calls is null or calls_used < max_calls) and (max_spend_usd is null or spend_used < max_spend_usd))`;
   }
 }
 
