@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { toFile } from "openai";
+import OpenAI, { toFile } from "openai";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
@@ -44,6 +44,14 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     const retryAfter = Number(refused.headers.get("retry-after"));
     expect(Math.abs(retryAfter - (midnight.getTime() - Date.now()) / 1000)).toBeLessThan(5);
     expect(await rowOf(gw, refused.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "budget_exceeded", httpStatus: 429, attemptCount: 0, cost: "0.000000000000" });
+    // Hours away is no wait for a client to sleep through: the official SDK, which retries 429s and sleeps out
+    // any Retry-After, is told not to retry, and fails at once, having asked once.
+    expect(refused.headers.get("x-should-retry")).toBe("false");
+    const sdk = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}/v1` });
+    const refusedRows = async () => (await gw.plane.reports.recentCalls(50)).filter((r) => r.errorCode === "budget_exceeded").length;
+    const before = await refusedRows();
+    await expect(sdk.chat.completions.create({ model: "p1/m1", max_tokens: 100, messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({ status: 429, code: "budget_exceeded" });
+    expect(await refusedRows()).toBe(before + 1);
 
     const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
     expect(budget).toMatchObject({ name: "daily-cap", scope: "global", window: "daily", timezone: "UTC", limit: "0.05", warnAt: "0.04", source: "config" });

@@ -33,6 +33,8 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     expect(refused.body.error).toMatchObject({ code: "rate_limited", type: "rate_limit_error", rate_limit: "per-key", scope: "key", unit: "requests", limit: 3, resets_at: new Date(nextMinute).toISOString() });
     const retryAfter = Number(refused.headers.get("retry-after"));
     expect(Math.abs(retryAfter - (nextMinute - Date.now()) / 1000)).toBeLessThanOrEqual(1.5);
+    // A wait within the minute ends it: clients may retry after it.
+    expect(refused.headers.get("x-should-retry")).toBeNull();
     expect(sent()).toEqual(before);
     expect(await rowOf(gw, refused.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "rate_limited", httpStatus: 429, attemptCount: 0 });
     // Another key has its own three.
@@ -77,6 +79,7 @@ describe.each(STORE_KINDS)("rate limits on %s", (kind) => {
     expect(refused.body.error.message).toContain("lower max_tokens");
     // No wait lets it through, so none is promised: the official SDKs would otherwise wait out the minute, twice.
     expect(refused.headers.get("retry-after")).toBeNull();
+    expect(refused.headers.get("x-should-retry")).toBe("false");
     expect(sent()).toEqual(before);
     expect(await rowOf(gw, refused.headers.get("x-request-id")!)).toMatchObject({ outcome: "refused", errorCode: "rate_limited", httpStatus: 429 });
     // The minute was not used up by it.

@@ -20,6 +20,9 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
   }
   const extra: Headers = Object.assign({}, headers);
   if (error.retryAfterSeconds !== undefined) extra["retry-after"] = Math.ceil(error.retryAfterSeconds);
+  // A 429 that no short wait ends (a budget until its window resets, hours away): the official SDKs retry
+  // every 429 and the Node one sleeps out any Retry-After, so they are told not to, in OpenAI's own header.
+  if (error.status === 429 && !error.isRetryable) extra["x-should-retry"] = "false";
   // The rest of the body is not read: the connection cannot carry another request after it.
   if (error.code === "request_too_large" || error.code === "request_timeout") extra.connection = "close";
   sendJson(res, error.status, error.toJSON(), extra);
