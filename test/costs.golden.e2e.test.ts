@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
 import { STORE_KINDS } from "./support/stores.js";
+import type { LedgerRow } from "../src/store/schema/index.js";
 
 /**
  * Golden costs: each provider's recorded payload, priced by hand below, must cost exactly that on the
@@ -13,6 +14,8 @@ interface Golden {
   worked: string;
   cost: string;
   providerCost?: string;
+  /** The recorded payload to answer with, when not the upstream's default. */
+  fixture?: string;
 }
 
 const GOLDEN: Golden[] = [
@@ -27,6 +30,15 @@ const GOLDEN: Golden[] = [
     model: "anthropic/claude-sonnet-4",
     worked: "21 × 3 + 188 × 3.75 + 1800 × 0.30 + 10 × 15 = 63 + 705 + 540 + 150 = 1458 per 1M",
     cost: "0.001458",
+  },
+  {
+    // input_tokens 12 (uncached), cache_read_input_tokens 4000, cache_creation_input_tokens 2500 of which
+    // cache_creation.ephemeral_1h_input_tokens 2000 (2x input) and 500 five-minute (1.25x), output 30.
+    // Priced from the bundled catalog.
+    model: "anthropic/claude-haiku-4-5",
+    fixture: "anthropic/message-cache-1h",
+    worked: "12 × 1 + 4000 × 0.1 + 500 × 1.25 + 2000 × 2 + 30 × 5 = 12 + 400 + 625 + 4000 + 150 = 5187 per 1M",
+    cost: "0.005187",
   },
   {
     // prompt_cache_hit_tokens 1280, prompt_cache_miss_tokens 10, completion 8.
@@ -53,6 +65,7 @@ const GOLDEN: Golden[] = [
 describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
   let gw: TestGateway;
   const fakes: FakeUpstream[] = [];
+  const byProvider = new Map<string, FakeUpstream>();
 
   beforeAll(async () => {
     const [openai, anthropic, deepseek, openrouter, gemini] = await Promise.all([
@@ -63,6 +76,7 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
       startFakeUpstream("gemini"),
     ]);
     fakes.push(openai, anthropic, deepseek, openrouter, gemini);
+    byProvider.set("anthropic", anthropic);
     gw = await startTestGateway(kind, {
       providers: {
         openai: { type: "openai-compatible", baseUrl: openai.url },
@@ -74,6 +88,7 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
       models: [
         { id: "openai/o4-mini", price: { input: "1.10", cachedInput: "0.275", output: "4.40", per: "1M" } },
         { id: "anthropic/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } },
+        { id: "anthropic/claude-haiku-4-5" }, // no price: the bundled catalog's applies, 1-hour cache writes and all
         { id: "deepseek/deepseek-chat", price: { input: "0.28", cachedInput: "0.028", output: "0.42", per: "1M" } },
         { id: "openrouter/openai/gpt-5-mini", price: { input: "0.25", cachedInput: "0.025", output: "2", per: "1M" } },
         { id: "gemini/gemini-2.5-flash" }, // no price: the bundled catalog's applies
@@ -85,7 +100,8 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
     await Promise.all(fakes.map((f) => f.close()));
   });
 
-  async function call(model: string, mode: "plain" | "stream" | "stream-with-usage"): Promise<{ cost: string; providerCost: string | null; usageEstimated: boolean }> {
+  async function call(model: string, mode: "plain" | "stream" | "stream-with-usage", fixture?: string): Promise<LedgerRow> {
+    if (fixture) byProvider.get(model.split("/")[0]!)!.push({ kind: "ok", fixture });
     const requestId = `golden-${mode}-${Math.random().toString(36).slice(2)}`;
     const body: Record<string, unknown> = { model, messages: [{ role: "user", content: "What is the capital of France?" }] };
     if (mode !== "plain") body.stream = true;
@@ -100,18 +116,31 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
     if (mode !== "plain") expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
     const row = (await gw.plane.reports.recentCalls(50)).find((r) => r.requestId === requestId);
     if (!row) throw new Error(`no ledger row for ${requestId}`);
-    return { cost: row.cost, providerCost: row.providerCost, usageEstimated: row.usageEstimated };
+    return row;
   }
 
   for (const golden of GOLDEN) {
     it(`${golden.model}: ${golden.worked} → $${golden.cost}, streamed or not`, async () => {
       for (const mode of ["plain", "stream", "stream-with-usage"] as const) {
-        const row = await call(golden.model, mode);
+        const row = await call(golden.model, mode, golden.fixture);
         expect({ mode, cost: normalize(row.cost), estimated: row.usageEstimated }).toEqual({ mode, cost: golden.cost, estimated: false });
         if (golden.providerCost) expect(normalize(row.providerCost ?? "")).toBe(golden.providerCost);
       }
     });
   }
+
+  it("keeps the 1-hour cache writes on the row, so that its cost can be checked from it", async () => {
+    for (const mode of ["plain", "stream"] as const) {
+      const row = await call("anthropic/claude-haiku-4-5", mode, "anthropic/message-cache-1h");
+      expect({ mode, input: row.inputTokens, cached: row.cachedInputTokens, writes: row.cacheWriteTokens, oneHour: row.cacheWrite1hTokens }).toEqual({
+        mode,
+        input: 6512,
+        cached: 4000,
+        writes: 2500,
+        oneHour: 2000,
+      });
+    }
+  });
 
   // Runs last: it changes the OpenRouter model's price.
   it("reconciles Airlock's cost with the provider's own: equal at the right price, and the gap shown when the catalog is wrong", async () => {

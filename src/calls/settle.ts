@@ -132,6 +132,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     outputTokens: usage.outputTokens,
     cachedInputTokens: usage.cachedInputTokens || undefined,
     cacheWriteTokens: usage.cacheWriteTokens || undefined,
+    cacheWrite1hTokens: usage.cacheWrite1hTokens || undefined,
     reasoningTokens: usage.reasoningTokens || undefined,
     audioSeconds: usage.audioSeconds === undefined ? undefined : String(usage.audioSeconds),
     characters: usage.characters,

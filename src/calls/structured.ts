@@ -223,6 +223,8 @@ export function addUsage(a: Usage, b: Usage): Usage {
     cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
     reasoningTokens: a.reasoningTokens + b.reasoningTokens,
   };
+  const oneHour = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
+  if (oneHour > 0) sum.cacheWrite1hTokens = oneHour;
   // Only a figure for both calls means anything: half of one would understate the cost.
   if (a.providerCost !== undefined && b.providerCost !== undefined) sum.providerCost = new Decimal(a.providerCost).plus(b.providerCost).toFixed();
   return sum;

@@ -14,7 +14,10 @@ export const priceSchema = z.strictObject({
   output: decimal.default("0"),
   /** Cache reads. Defaults to the input price: never assume a discount the provider did not give. */
   cachedInput: decimal.optional(),
+  /** Cache writes (Anthropic's 5-minute writes). Defaults to the input price. */
   cacheWrite: decimal.optional(),
+  /** Anthropic's 1-hour cache writes (2x input where 5-minute ones are 1.25x). Defaults to `cacheWrite`. */
+  cacheWrite1h: decimal.optional(),
   /** Reasoning tokens, when billed differently from output. */
   reasoning: decimal.optional(),
   /** A flat fee per request. */

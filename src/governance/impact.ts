@@ -62,6 +62,7 @@ export function replayCost(totals: UsageTotals, price: UnitPrice): Money {
     outputTokens: totals.outputTokens,
     cachedInputTokens: totals.cachedInputTokens,
     cacheWriteTokens: totals.cacheWriteTokens,
+    cacheWrite1hTokens: totals.cacheWrite1hTokens,
     reasoningTokens: totals.reasoningTokens,
   };
   return costOf(usage, price).add(price.request.mul(totals.calls - 1));

@@ -70,11 +70,12 @@ describe("the shipped pricing catalog", () => {
     }
   });
 
-  it("prices Anthropic cache writes at 1.25× input and cache reads at 0.1×", async () => {
+  it("prices Anthropic 5-minute cache writes at 1.25× input, 1-hour ones at 2×, and cache reads at 0.1×", async () => {
     const anthropic = (await loadBundledPrices()).filter((p) => p.model.startsWith("anthropic/"));
     expect(anthropic).toHaveLength(5);
     for (const { model, price } of anthropic) {
       expect(new Decimal(price.input).times("1.25").equals(price.cacheWrite!), model).toBe(true);
+      expect(new Decimal(price.input).times("2").equals(price.cacheWrite1h!), model).toBe(true);
       expect(new Decimal(price.input).times("0.1").equals(price.cachedInput!), model).toBe(true);
     }
   });

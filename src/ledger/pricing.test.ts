@@ -35,6 +35,20 @@ describe("costOf", () => {
     expect(formatCost(costOf(usage, price))).toBe("0.00955");
   });
 
+  it("bills 1-hour cache writes at their own price, and the rest of the writes at the 5-minute one", () => {
+    // Claude Sonnet 4.5: input 3, 5-minute writes 3.75 (1.25x), 1-hour writes 6 (2x), reads 0.30, output 15.
+    const price = unitPrice({ input: "3", output: "15", cachedInput: "0.30", cacheWrite: "3.75", cacheWrite1h: "6", per: "1M" });
+    const usage = { ...emptyUsage(), inputTokens: 3100, cachedInputTokens: 1000, cacheWriteTokens: 2000, cacheWrite1hTokens: 1500, outputTokens: 100 };
+    // 100 × 3 + 1000 × 0.30 + 500 × 3.75 + 1500 × 6 + 100 × 15 = 300 + 300 + 1875 + 9000 + 1500 = 12975 per 1M
+    expect(formatCost(costOf(usage, price))).toBe("0.012975");
+    expect(costText(usage, price)).toBe("0.012975");
+    // Without a 1-hour price, they cost what other cache writes cost: never less than the price says.
+    const plain = unitPrice({ input: "3", output: "15", cacheWrite: "3.75", per: "1M" });
+    expect(costText({ ...emptyUsage(), inputTokens: 1000, cacheWriteTokens: 1000, cacheWrite1hTokens: 1000 }, plain)).toBe("0.00375");
+    // More 1-hour writes reported than writes: never more than the writes, never charged twice.
+    expect(costText({ ...emptyUsage(), inputTokens: 1000, cacheWriteTokens: 1000, cacheWrite1hTokens: 5000 }, price)).toBe("0.006");
+  });
+
   it("keeps sub-micro-dollar precision without exponent notation", () => {
     const price = unitPrice({ input: "0.0375", output: "0", per: "1M" });
     expect(formatCost(costOf({ ...emptyUsage(), inputTokens: 1 }, price))).toBe("0.0000000375");
@@ -88,6 +102,7 @@ describe("costText", () => {
       unitPrice({ input: "1.234567891234567", output: "9.87654321", request: "0.0000001", per: "1M" }),
       unitPrice({ input: "0", output: "0", per: "1M" }),
       unitPrice({ input: "12", output: "34", per: "1" }),
+      unitPrice({ input: "1", output: "5", cachedInput: "0.1", cacheWrite: "1.25", cacheWrite1h: "2", per: "1M" }),
     ];
     const next = fixedSequence(12345);
     let compared = 0;
@@ -99,12 +114,13 @@ describe("costText", () => {
         const cacheWriteTokens = next(4) === 0 ? next(inputTokens - cachedInputTokens + 1) : 0;
         const outputTokens = next(5) === 0 ? 0 : next(100_000);
         const reasoningTokens = next(3) === 0 ? next(outputTokens + 1) : 0;
-        const usage = { ...emptyUsage(), inputTokens, cachedInputTokens, cacheWriteTokens, outputTokens, reasoningTokens };
+        const cacheWrite1hTokens = next(2) === 0 ? next(cacheWriteTokens + 1) : 0;
+        const usage = { ...emptyUsage(), inputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens, outputTokens, reasoningTokens };
         expect(costText(usage, price), JSON.stringify(usage)).toBe(formatted(usage, price));
         compared++;
       }
     }
-    expect(compared).toBe(2_000);
+    expect(compared).toBe(2_250);
   });
 
   it("rounds half to even at the ledger's twelve digits, as formatCost does", () => {

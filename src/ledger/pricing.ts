@@ -15,6 +15,8 @@ export interface UnitPrice {
   output: Money;
   cachedInput: Money;
   cacheWrite: Money;
+  /** Anthropic's 1-hour cache writes; `cacheWrite` when the price sets none. */
+  cacheWrite1h: Money;
   reasoning: Money;
   request: Money;
   /** Per character; undefined when the price sets none (a price of "0" is a price). */
@@ -35,6 +37,7 @@ interface FixedPrices {
   output: bigint;
   cachedInput: bigint;
   cacheWrite: bigint;
+  cacheWrite1h: bigint;
   reasoning: bigint;
   request: bigint;
   /** As in UnitPrice, at the same scale. */
@@ -54,6 +57,7 @@ export function unitPrice(price: PriceConfig): UnitPrice {
   const output = perToken(price.output);
   const cachedInput = price.cachedInput === undefined ? input : perToken(price.cachedInput);
   const cacheWrite = price.cacheWrite === undefined ? input : perToken(price.cacheWrite);
+  const cacheWrite1h = price.cacheWrite1h === undefined ? cacheWrite : perToken(price.cacheWrite1h);
   const reasoning = price.reasoning === undefined ? output : perToken(price.reasoning);
   const request = new Money(price.request ?? "0");
   return {
@@ -61,13 +65,14 @@ export function unitPrice(price: PriceConfig): UnitPrice {
     output,
     cachedInput,
     cacheWrite,
+    cacheWrite1h,
     reasoning,
     request,
     character: price.characters === undefined ? undefined : perToken(price.characters),
     audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
-    dearestInput: Money.max(input, cachedInput, cacheWrite),
+    dearestInput: Money.max(input, cachedInput, cacheWrite, cacheWrite1h),
     dearestOutput: Money.max(output, reasoning),
-    fixed: fixedPrices({ input, output, cachedInput, cacheWrite, reasoning, request }),
+    fixed: fixedPrices({ input, output, cachedInput, cacheWrite, cacheWrite1h, reasoning, request }),
   };
 }
 
@@ -76,9 +81,20 @@ function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "deares
   if (scale > MAX_FIXED_SCALE) return undefined;
   const factor = new Money(10).pow(scale);
   const at = (p: Money) => BigInt(p.mul(factor).toFixed());
-  const [input, output, cachedInput, cacheWrite, reasoning] = [at(prices.input), at(prices.output), at(prices.cachedInput), at(prices.cacheWrite), at(prices.reasoning)];
+  const [input, output, cachedInput, cacheWrite, cacheWrite1h, reasoning] = [at(prices.input), at(prices.output), at(prices.cachedInput), at(prices.cacheWrite), at(prices.cacheWrite1h), at(prices.reasoning)];
   const max = (...xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
-  return { scale, input, output, cachedInput, cacheWrite, reasoning, request: at(prices.request), dearestInput: max(input, cachedInput, cacheWrite), dearestOutput: max(output, reasoning) };
+  return {
+    scale,
+    input,
+    output,
+    cachedInput,
+    cacheWrite,
+    cacheWrite1h,
+    reasoning,
+    request: at(prices.request),
+    dearestInput: max(input, cachedInput, cacheWrite, cacheWrite1h),
+    dearestOutput: max(output, reasoning),
+  };
 }
 
 /**
@@ -88,18 +104,29 @@ function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "deares
 export function costOf(usage: Usage, price: UnitPrice): Money {
   const plainInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
   const plainOutput = Math.max(0, usage.outputTokens - usage.reasoningTokens);
+  const { fiveMinute, oneHour } = cacheWrites(usage);
   // A term whose count is zero is skipped, not added as zero: most calls have no cached, cache-write or
   // reasoning tokens, and each Decimal operation allocates.
   let cost = price.request;
   cost = addUnits(cost, price.input, plainInput);
   cost = addUnits(cost, price.cachedInput, usage.cachedInputTokens);
-  cost = addUnits(cost, price.cacheWrite, usage.cacheWriteTokens);
+  cost = addUnits(cost, price.cacheWrite, fiveMinute);
+  cost = addUnits(cost, price.cacheWrite1h, oneHour);
   cost = addUnits(cost, price.output, plainOutput);
   cost = addUnits(cost, price.reasoning, usage.reasoningTokens);
   // Speech and transcription units; a chat call has neither and skips the arithmetic.
   if (usage.characters && price.character) cost = cost.add(price.character.mul(usage.characters));
   if (usage.audioSeconds && price.audioMinute) cost = cost.add(price.audioMinute.mul(usage.audioSeconds).div(60));
   return cost;
+}
+
+/**
+ * Cache writes split by how long they are kept: the 1-hour part is inside the total (Anthropic reports
+ * both), and is never taken to be more than the total, so a write is never charged twice.
+ */
+function cacheWrites(usage: Usage): { fiveMinute: number; oneHour: number } {
+  const oneHour = Math.min(usage.cacheWrite1hTokens ?? 0, usage.cacheWriteTokens);
+  return oneHour > 0 ? { fiveMinute: usage.cacheWriteTokens - oneHour, oneHour } : { fiveMinute: usage.cacheWriteTokens, oneHour: 0 };
 }
 
 function addUnits(sum: Money, unit: Money, count: number): Money {
@@ -153,14 +180,19 @@ export function costText(usage: Usage, price: UnitPrice): string {
     !isWholeCount(plainOutput) ||
     !isWholeCount(usage.cachedInputTokens) ||
     !isWholeCount(usage.cacheWriteTokens) ||
-    !isWholeCount(usage.reasoningTokens)
+    !isWholeCount(usage.reasoningTokens) ||
+    (usage.cacheWrite1hTokens !== undefined && !isWholeCount(usage.cacheWrite1hTokens))
   ) {
     return formatCost(costOf(usage, price));
   }
   let sum = fixed.request;
   if (plainInput > 0) sum += BigInt(plainInput) * fixed.input;
   if (usage.cachedInputTokens > 0) sum += BigInt(usage.cachedInputTokens) * fixed.cachedInput;
-  if (usage.cacheWriteTokens > 0) sum += BigInt(usage.cacheWriteTokens) * fixed.cacheWrite;
+  if (usage.cacheWriteTokens > 0) {
+    const { fiveMinute, oneHour } = cacheWrites(usage);
+    if (fiveMinute > 0) sum += BigInt(fiveMinute) * fixed.cacheWrite;
+    if (oneHour > 0) sum += BigInt(oneHour) * fixed.cacheWrite1h;
+  }
   if (plainOutput > 0) sum += BigInt(plainOutput) * fixed.output;
   if (usage.reasoningTokens > 0) sum += BigInt(usage.reasoningTokens) * fixed.reasoning;
   return fixedText(sum, fixed.scale);

@@ -74,6 +74,8 @@ export interface Usage {
   cachedInputTokens: number;
   cacheWriteTokens: number;
   reasoningTokens: number;
+  /** The part of `cacheWriteTokens` written for an hour (Anthropic), priced at `cacheWrite1h`. Absent means none. */
+  cacheWrite1hTokens?: number;
   /** The provider's own cost figure in USD as a decimal string, when it reports one (OpenRouter). */
   providerCost?: string;
   /** Seconds of audio in (transcription), to the millisecond. */

@@ -276,6 +276,19 @@ describe("normalizeAnthropicUsage", () => {
     expect(normalizeAnthropicUsage({ input_tokens: 21, cache_creation_input_tokens: 188, cache_read_input_tokens: 1800, output_tokens: 10 })).toEqual(MESSAGE_USAGE);
   });
 
+  it("breaks out the cache writes kept for an hour, from the split by TTL", () => {
+    const usage = normalizeAnthropicUsage({
+      input_tokens: 21,
+      cache_creation_input_tokens: 1188,
+      cache_read_input_tokens: 1800,
+      cache_creation: { ephemeral_5m_input_tokens: 188, ephemeral_1h_input_tokens: 1000 },
+      output_tokens: 10,
+    });
+    expect(usage).toEqual({ inputTokens: 3009, outputTokens: 10, cachedInputTokens: 1800, cacheWriteTokens: 1188, cacheWrite1hTokens: 1000, reasoningTokens: 0 });
+    // No 1-hour writes, or no split at all: every write is a 5-minute one.
+    expect(normalizeAnthropicUsage({ input_tokens: 21, cache_creation_input_tokens: 188, cache_creation: { ephemeral_5m_input_tokens: 188, ephemeral_1h_input_tokens: 0 }, output_tokens: 1 })).not.toHaveProperty("cacheWrite1hTokens");
+  });
+
   it("reads null cache fields as zero", () => {
     expect(normalizeAnthropicUsage({ input_tokens: 5, cache_creation_input_tokens: null, cache_read_input_tokens: null, output_tokens: 1 })).toEqual({
       inputTokens: 5,

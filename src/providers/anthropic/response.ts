@@ -1,6 +1,6 @@
 import { ProviderError, providerErrorFromResponse } from "../errors.js";
 import { emptyUsage, type ChatResult, type FinishReason, type ToolCall, type Usage } from "../spec.js";
-import { isObject, optionalCount, reportedCount } from "../wire.js";
+import { count, isObject, optionalCount, reportedCount } from "../wire.js";
 import type { AnthropicMessage, AnthropicUsage } from "./wire.js";
 
 /**
@@ -26,13 +26,17 @@ export function anthropicInputUsage(usage: AnthropicUsage): Usage | undefined {
   const cacheRead = optionalCount(usage.cache_read_input_tokens);
   const cacheWrite = optionalCount(usage.cache_creation_input_tokens);
   if (input === undefined || cacheRead === undefined || cacheWrite === undefined) return undefined;
-  return {
+  const normalized: Usage = {
     inputTokens: input + cacheRead + cacheWrite,
     outputTokens: 0,
     cachedInputTokens: cacheRead,
     cacheWriteTokens: cacheWrite,
     reasoningTokens: 0, // Anthropic bills thinking as output and does not break it out
   };
+  // The split by how long the writes are kept: the 1-hour ones are priced apart (see pricing.ts).
+  const oneHour = isObject(usage.cache_creation) ? count(usage.cache_creation.ephemeral_1h_input_tokens) : 0;
+  if (oneHour > 0) normalized.cacheWrite1hTokens = Math.min(oneHour, cacheWrite);
+  return normalized;
 }
 
 export function toFinishReason(stopReason: string | null | undefined): FinishReason {

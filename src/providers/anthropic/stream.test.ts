@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SseBursts } from "../sse.js";
 import type { StreamEvent } from "../spec.js";
-import { toStreamEvents } from "./stream.js";
+import { AnthropicStreamUsage, toStreamEvents } from "./stream.js";
 
 /** A Messages API stream, one event per burst, as the SSE decoder hands it on. */
 async function* bursts(events: object[]): SseBursts {
@@ -58,5 +58,19 @@ describe("anthropic stream translation", () => {
       ...END,
     ]);
     expect(calls.get(0)).toEqual({ id: "toolu_1", name: "read", arguments: '{"path":"/a"}' });
+  });
+});
+
+describe("anthropic stream usage", () => {
+  it("keeps message_start's split of the cache writes by TTL when message_delta repeats it with nulls", async () => {
+    const usage = new AnthropicStreamUsage();
+    const start = { ...START, message: { ...START.message, usage: { input_tokens: 10, cache_creation_input_tokens: 1500, cache_creation: { ephemeral_5m_input_tokens: 500, ephemeral_1h_input_tokens: 1000 }, output_tokens: 1 } } };
+    const delta = { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 20, cache_creation: { ephemeral_5m_input_tokens: null, ephemeral_1h_input_tokens: null } } };
+    const events: StreamEvent[] = [];
+    for await (const event of toStreamEvents(bursts([start, delta, END[1]!]), "anthropic", usage)) events.push(event);
+    expect(events.find((e) => e.type === "usage")).toEqual({
+      type: "usage",
+      usage: { inputTokens: 1510, outputTokens: 20, cachedInputTokens: 0, cacheWriteTokens: 1500, cacheWrite1hTokens: 1000, reasoningTokens: 0 },
+    });
   });
 });

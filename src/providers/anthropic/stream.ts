@@ -20,7 +20,12 @@ export class AnthropicStreamUsage {
 
   /** message_delta may repeat the input-side counts as null; a null must not erase message_start's. */
   delta(usage: JsonObject): void {
-    for (const [key, value] of Object.entries(usage)) if (value !== null && value !== undefined) (this.raw as JsonObject)[key] = value;
+    const raw = this.raw as JsonObject;
+    for (const [key, value] of Object.entries(usage)) {
+      if (value === null || value === undefined) continue;
+      // The cache writes' split is an object: its own nulls must not erase message_start's counts either.
+      raw[key] = key === "cache_creation" && isObject(value) && isObject(raw[key]) ? mergeCounts(raw[key], value) : value;
+    }
     this.outputSeen = true;
   }
 
@@ -38,6 +43,12 @@ export class AnthropicStreamUsage {
     input.outputTokens = count(this.raw.output_tokens);
     return { usage: input, outputCounted: false };
   }
+}
+
+function mergeCounts(earlier: JsonObject, later: JsonObject): JsonObject {
+  const merged = { ...earlier };
+  for (const [key, value] of Object.entries(later)) if (value !== null && value !== undefined) merged[key] = value;
+  return merged;
 }
 
 /**

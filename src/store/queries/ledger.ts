@@ -371,6 +371,7 @@ export interface UsageTotals {
   inputTokens: number;
   cachedInputTokens: number;
   cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
   outputTokens: number;
   reasoningTokens: number;
   /** USD, exact: what the calls cost. */
@@ -382,7 +383,8 @@ export async function usageTotals(db: Db, of: { operation: string } | { model: s
   const match = "operation" in of ? sql`${ledger.operation} = ${of.operation}` : sql`${ledger.model} = ${of.model}`;
   const result = await db.execute(sql`
     select count(*)::int as calls, coalesce(sum(input_tokens), 0)::bigint as "inputTokens", coalesce(sum(cached_input_tokens), 0)::bigint as "cachedInputTokens",
-      coalesce(sum(cache_write_tokens), 0)::bigint as "cacheWriteTokens", coalesce(sum(output_tokens), 0)::bigint as "outputTokens",
+      coalesce(sum(cache_write_tokens), 0)::bigint as "cacheWriteTokens", coalesce(sum(cache_write_1h_tokens), 0)::bigint as "cacheWrite1hTokens",
+      coalesce(sum(output_tokens), 0)::bigint as "outputTokens",
       coalesce(sum(reasoning_tokens), 0)::bigint as "reasoningTokens", coalesce(sum(cost), 0)::text as cost
     from ${ledger} where ${match} and ${ledger.ts} >= ${since.toISOString()}::timestamptz and ${ledger.outcome} = 'success'`);
   const [row] = rowsOf<Record<keyof UsageTotals, string | number>>(result);
@@ -391,6 +393,7 @@ export async function usageTotals(db: Db, of: { operation: string } | { model: s
     inputTokens: Number(row?.inputTokens ?? 0),
     cachedInputTokens: Number(row?.cachedInputTokens ?? 0),
     cacheWriteTokens: Number(row?.cacheWriteTokens ?? 0),
+    cacheWrite1hTokens: Number(row?.cacheWrite1hTokens ?? 0),
     outputTokens: Number(row?.outputTokens ?? 0),
     reasoningTokens: Number(row?.reasoningTokens ?? 0),
     cost: String(row?.cost ?? "0"),

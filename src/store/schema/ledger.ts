@@ -30,6 +30,8 @@ export const ledger = pgTable(
     outputTokens: integer("output_tokens").notNull().default(0),
     cachedInputTokens: integer("cached_input_tokens").notNull().default(0),
     cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
+    /** The part of cache_write_tokens kept for an hour (Anthropic), priced at its own rate. */
+    cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
     /** Seconds of audio in, for transcription. */
     audioSeconds: numeric("audio_seconds", { precision: 14, scale: 3 }),
