@@ -49,7 +49,8 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
       },
       models: [
         { id: "openai/whisper-1", kind: "transcription" },
-        { id: "openai/gpt-4o-transcribe", kind: "transcription", price: { input: "2.5", output: "10", per: "1M" } },
+        { id: "openai/gpt-4o-transcribe", kind: "transcription", price: { input: "2.5", audioInput: "6", output: "10", per: "1M" } },
+        { id: "openai/gpt-4o-mini-transcribe", kind: "transcription" }, // the bundled catalog's price
         { id: "openai/tts-1", kind: "speech" },
         { id: "openai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } },
         { id: "anth/claude-voice", kind: "transcription", price: { input: "1", per: "1M" } },
@@ -141,13 +142,27 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
     expect(trim(row.cost)).toBe("0.002083333333");
   });
 
-  it("bills token-priced transcription models by their reported tokens", async () => {
+  it("bills token-priced transcription models by their reported tokens, audio in at its own rate", async () => {
     upstream.push({ kind: "ok", fixture: "openai/transcription-tokens" });
     const { response } = await gw.client().audio.transcriptions.create({ model: "openai/gpt-4o-transcribe", file: await toFile(audio, "note.wav") }).withResponse();
     const row = await rowFor(response.headers.get("x-request-id"));
-    // 1024 input × 2.5 + 15 output × 10 = 2710 per 1M
-    expect(row).toMatchObject({ inputTokens: 1024, outputTokens: 15, audioSeconds: null });
-    expect(trim(row.cost)).toBe("0.00271");
+    // 1024 audio input × 6 + 15 output × 10 = 6294 per 1M
+    expect(row).toMatchObject({ inputTokens: 1024, audioInputTokens: 1024, outputTokens: 15, audioSeconds: null });
+    expect(trim(row.cost)).toBe("0.006294");
+    expect(response.headers.get("x-airlock-cost")).toBe("0.006294");
+  });
+
+  it("bills a transcription's prompt tokens at the text rate and its audio tokens at the audio rate, from the bundled catalog too", async () => {
+    upstream.push({ kind: "ok", fixture: "openai/transcription-tokens-prompt" }, { kind: "ok", fixture: "openai/transcription-tokens-prompt" });
+    const file = async () => toFile(audio, "note.wav");
+    const own = await gw.client().audio.transcriptions.create({ model: "openai/gpt-4o-transcribe", file: await file(), prompt: "Airlock, ledger" }).withResponse();
+    // 76 text × 2.5 + 1024 audio × 6 + 15 × 10 = 190 + 6144 + 150 = 6484 per 1M
+    expect(trim((await rowFor(own.response.headers.get("x-request-id"))).cost)).toBe("0.006484");
+    const bundled = await gw.client().audio.transcriptions.create({ model: "openai/gpt-4o-mini-transcribe", file: await file(), prompt: "Airlock, ledger" }).withResponse();
+    const row = await rowFor(bundled.response.headers.get("x-request-id"));
+    // 76 text × 1.25 + 1024 audio × 3 + 15 × 5 = 95 + 3072 + 75 = 3242 per 1M
+    expect(row).toMatchObject({ inputTokens: 1100, audioInputTokens: 1024, outputTokens: 15, priceMissing: false });
+    expect(trim(row.cost)).toBe("0.003242");
   });
 
   it("speaks: the audio bytes come back as they left the upstream, billed by the character", async () => {
@@ -164,7 +179,7 @@ describe.each(STORE_KINDS)("audio on %s", (kind) => {
 
   it("lists audio models after chat models, each kind together", async () => {
     const ids = (await gw.client().models.list()).data.map((m) => m.id);
-    expect(ids.slice(0, 5)).toEqual(["openai/gpt-4.1-mini", "openai/whisper-1", "openai/gpt-4o-transcribe", "anth/claude-voice", "openai/tts-1"]);
+    expect(ids.slice(0, 6)).toEqual(["openai/gpt-4.1-mini", "openai/whisper-1", "openai/gpt-4o-transcribe", "openai/gpt-4o-mini-transcribe", "anth/claude-voice", "openai/tts-1"]);
   });
 
   it("moves past a provider whose adapter has no audio endpoint, without calling it", async () => {

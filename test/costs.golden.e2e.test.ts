@@ -76,7 +76,7 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
       startFakeUpstream("gemini"),
     ]);
     fakes.push(openai, anthropic, deepseek, openrouter, gemini);
-    byProvider.set("anthropic", anthropic);
+    byProvider.set("anthropic", anthropic).set("openai", openai).set("gemini", gemini);
     gw = await startTestGateway(kind, {
       providers: {
         openai: { type: "openai-compatible", baseUrl: openai.url },
@@ -86,6 +86,7 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
         gemini: { type: "gemini", baseUrl: gemini.url },
       },
       models: [
+        { id: "openai/gpt-4o-audio-preview", price: { input: "2.5", audioInput: "40", output: "10", audioOutput: "80", per: "1M" } },
         { id: "openai/o4-mini", price: { input: "1.10", cachedInput: "0.275", output: "4.40", per: "1M" } },
         { id: "anthropic/claude-sonnet-4", price: { input: "3", cacheWrite: "3.75", cachedInput: "0.30", output: "15", per: "1M" } },
         { id: "anthropic/claude-haiku-4-5" }, // no price: the bundled catalog's applies, 1-hour cache writes and all
@@ -100,8 +101,8 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
     await Promise.all(fakes.map((f) => f.close()));
   });
 
-  async function call(model: string, mode: "plain" | "stream" | "stream-with-usage", fixture?: string): Promise<LedgerRow> {
-    if (fixture) byProvider.get(model.split("/")[0]!)!.push({ kind: "ok", fixture });
+  async function call(model: string, mode: "plain" | "stream" | "stream-with-usage", fixture?: string, usage?: unknown): Promise<LedgerRow> {
+    if (fixture || usage) byProvider.get(model.split("/")[0]!)!.push({ kind: "ok", ...(fixture ? { fixture } : {}), ...(usage ? { usage } : {}) });
     const requestId = `golden-${mode}-${Math.random().toString(36).slice(2)}`;
     const body: Record<string, unknown> = { model, messages: [{ role: "user", content: "What is the capital of France?" }] };
     if (mode !== "plain") body.stream = true;
@@ -139,6 +140,36 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
         writes: 2500,
         oneHour: 2000,
       });
+    }
+  });
+
+  it("bills audio tokens at their own rates, streamed or not: OpenAI's audio details and Gemini's AUDIO modality", async () => {
+    const openaiUsage = {
+      prompt_tokens: 1000,
+      completion_tokens: 200,
+      total_tokens: 1200,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 800 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 150 },
+    };
+    const geminiUsage = {
+      promptTokenCount: 3000,
+      cachedContentTokenCount: 1000,
+      candidatesTokenCount: 50,
+      thoughtsTokenCount: 100,
+      totalTokenCount: 3150,
+      promptTokensDetails: [
+        { modality: "TEXT", tokenCount: 1000 },
+        { modality: "AUDIO", tokenCount: 2000 },
+      ],
+      cacheTokensDetails: [{ modality: "TEXT", tokenCount: 1000 }],
+    };
+    for (const mode of ["plain", "stream"] as const) {
+      // 200 text × 2.5 + 800 audio × 40 + 50 text × 10 + 150 audio × 80 = 500 + 32000 + 500 + 12000 = 45000 per 1M
+      const audio = await call("openai/gpt-4o-audio-preview", mode, undefined, openaiUsage);
+      expect({ mode, cost: normalize(audio.cost), audioIn: audio.audioInputTokens, audioOut: audio.audioOutputTokens }).toEqual({ mode, cost: "0.045", audioIn: 800, audioOut: 150 });
+      // Bundled gemini-2.5-flash: 2000 audio × 1 + 1000 cached × 0.03 + 150 × 2.5 = 2000 + 30 + 375 = 2405 per 1M
+      const gemini = await call("gemini/gemini-2.5-flash", mode, undefined, geminiUsage);
+      expect({ mode, cost: normalize(gemini.cost), audioIn: gemini.audioInputTokens }).toEqual({ mode, cost: "0.002405", audioIn: 2000 });
     }
   });
 

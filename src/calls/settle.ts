@@ -133,6 +133,8 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     cachedInputTokens: usage.cachedInputTokens || undefined,
     cacheWriteTokens: usage.cacheWriteTokens || undefined,
     cacheWrite1hTokens: usage.cacheWrite1hTokens || undefined,
+    audioInputTokens: usage.audioInputTokens || undefined,
+    audioOutputTokens: usage.audioOutputTokens || undefined,
     reasoningTokens: usage.reasoningTokens || undefined,
     audioSeconds: usage.audioSeconds === undefined ? undefined : String(usage.audioSeconds),
     characters: usage.characters,

@@ -225,6 +225,10 @@ export function addUsage(a: Usage, b: Usage): Usage {
   };
   const oneHour = (a.cacheWrite1hTokens ?? 0) + (b.cacheWrite1hTokens ?? 0);
   if (oneHour > 0) sum.cacheWrite1hTokens = oneHour;
+  const audioIn = (a.audioInputTokens ?? 0) + (b.audioInputTokens ?? 0);
+  if (audioIn > 0) sum.audioInputTokens = audioIn;
+  const audioOut = (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0);
+  if (audioOut > 0) sum.audioOutputTokens = audioOut;
   // Only a figure for both calls means anything: half of one would understate the cost.
   if (a.providerCost !== undefined && b.providerCost !== undefined) sum.providerCost = new Decimal(a.providerCost).plus(b.providerCost).toFixed();
   return sum;

@@ -74,7 +74,7 @@ export function nameSchema(what: string) {
 
 /** A price's units per figure: its token and character prices are for `per` of them. */
 const PER_UNITS = { "1M": 1_000_000, "1K": 1_000, "1": 1 } as const;
-const PER_UNIT_FIELDS = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "reasoning", "characters"] as const;
+const PER_UNIT_FIELDS = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "audioInput", "audioOutput", "reasoning", "characters"] as const;
 /** A flat fee per request, and USD per minute of audio. */
 const REQUEST_FEE_MAX = new Decimal(1_000);
 const AUDIO_MINUTE_MAX = new Decimal(100);

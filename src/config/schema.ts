@@ -18,6 +18,10 @@ export const priceSchema = z.strictObject({
   cacheWrite: decimal.optional(),
   /** Anthropic's 1-hour cache writes (2x input where 5-minute ones are 1.25x). Defaults to `cacheWrite`. */
   cacheWrite1h: decimal.optional(),
+  /** Audio input tokens (OpenAI's audio and transcription models, Gemini), when billed apart from text. Defaults to `input`. */
+  audioInput: decimal.optional(),
+  /** Audio output tokens (OpenAI's audio models). Defaults to `output`. */
+  audioOutput: decimal.optional(),
   /** Reasoning tokens, when billed differently from output. */
   reasoning: decimal.optional(),
   /** A flat fee per request. */

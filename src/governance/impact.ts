@@ -63,6 +63,8 @@ export function replayCost(totals: UsageTotals, price: UnitPrice): Money {
     cachedInputTokens: totals.cachedInputTokens,
     cacheWriteTokens: totals.cacheWriteTokens,
     cacheWrite1hTokens: totals.cacheWrite1hTokens,
+    audioInputTokens: totals.audioInputTokens,
+    audioOutputTokens: totals.audioOutputTokens,
     reasoningTokens: totals.reasoningTokens,
   };
   return costOf(usage, price).add(price.request.mul(totals.calls - 1));

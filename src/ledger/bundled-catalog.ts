@@ -23,7 +23,7 @@ export const BUNDLED_CATALOG_PATH = path.join("catalog", "prices.yaml");
 /** Same shape as the config's model ids. */
 const MODEL_ID = /^[A-Za-z0-9_.-]+\/.+$/;
 /** Money is written as text: a YAML number would be a float before we ever saw it. */
-const MONEY_FIELDS = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "reasoning", "request", "characters", "audioMinute"] as const;
+const MONEY_FIELDS = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "audioInput", "audioOutput", "reasoning", "request", "characters", "audioMinute"] as const;
 
 const cache = new Map<string, Promise<CatalogPrice[]>>();
 

@@ -49,6 +49,25 @@ describe("costOf", () => {
     expect(costText({ ...emptyUsage(), inputTokens: 1000, cacheWriteTokens: 1000, cacheWrite1hTokens: 5000 }, price)).toBe("0.006");
   });
 
+  it("bills audio tokens in and out at their own prices, and the text around them at the text prices", () => {
+    // gpt-4o-transcribe: text in 2.5, audio in 6, text out 10.
+    const transcribe = unitPrice({ input: "2.5", audioInput: "6", output: "10", per: "1M" });
+    const usage = { ...emptyUsage(), inputTokens: 1100, audioInputTokens: 1024, outputTokens: 15 };
+    // 76 × 2.5 + 1024 × 6 + 15 × 10 = 190 + 6144 + 150 = 6484 per 1M
+    expect(formatCost(costOf(usage, transcribe))).toBe("0.006484");
+    expect(costText(usage, transcribe)).toBe("0.006484");
+    // An audio chat model: 200 cached (at 1.25), 800 audio of the 1800 other input (at 40), 150 audio out of 200 (at 80).
+    const chat = unitPrice({ input: "2.5", cachedInput: "1.25", audioInput: "40", output: "10", audioOutput: "80", per: "1M" });
+    const mixed = { ...emptyUsage(), inputTokens: 2000, cachedInputTokens: 200, audioInputTokens: 800, outputTokens: 200, audioOutputTokens: 150 };
+    // 1000 × 2.5 + 200 × 1.25 + 800 × 40 + 50 × 10 + 150 × 80 = 2500 + 250 + 32000 + 500 + 12000 = 47250 per 1M
+    expect(costText(mixed, chat)).toBe("0.04725");
+    expect(formatCost(costOf(mixed, chat))).toBe("0.04725");
+    // Without audio prices, audio costs what text costs; more audio reported than its total is never charged twice.
+    const text = unitPrice({ input: "2.5", output: "10", per: "1M" });
+    expect(costText({ ...emptyUsage(), inputTokens: 100, audioInputTokens: 5000 }, text)).toBe("0.00025");
+    expect(costText({ ...emptyUsage(), inputTokens: 100, audioInputTokens: 5000 }, transcribe)).toBe("0.0006");
+  });
+
   it("keeps sub-micro-dollar precision without exponent notation", () => {
     const price = unitPrice({ input: "0.0375", output: "0", per: "1M" });
     expect(formatCost(costOf({ ...emptyUsage(), inputTokens: 1 }, price))).toBe("0.0000000375");
@@ -103,6 +122,7 @@ describe("costText", () => {
       unitPrice({ input: "0", output: "0", per: "1M" }),
       unitPrice({ input: "12", output: "34", per: "1" }),
       unitPrice({ input: "1", output: "5", cachedInput: "0.1", cacheWrite: "1.25", cacheWrite1h: "2", per: "1M" }),
+      unitPrice({ input: "2.5", output: "10", cachedInput: "1.25", audioInput: "40", audioOutput: "80", per: "1M" }),
     ];
     const next = fixedSequence(12345);
     let compared = 0;
@@ -115,12 +135,14 @@ describe("costText", () => {
         const outputTokens = next(5) === 0 ? 0 : next(100_000);
         const reasoningTokens = next(3) === 0 ? next(outputTokens + 1) : 0;
         const cacheWrite1hTokens = next(2) === 0 ? next(cacheWriteTokens + 1) : 0;
-        const usage = { ...emptyUsage(), inputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens, outputTokens, reasoningTokens };
+        const audioInputTokens = next(3) === 0 ? next(inputTokens + 1) : 0;
+        const audioOutputTokens = next(3) === 0 ? next(outputTokens + 1) : 0;
+        const usage = { ...emptyUsage(), inputTokens, cachedInputTokens, cacheWriteTokens, cacheWrite1hTokens, audioInputTokens, audioOutputTokens, outputTokens, reasoningTokens };
         expect(costText(usage, price), JSON.stringify(usage)).toBe(formatted(usage, price));
         compared++;
       }
     }
-    expect(compared).toBe(2_250);
+    expect(compared).toBe(2_500);
   });
 
   it("rounds half to even at the ledger's twelve digits, as formatCost does", () => {

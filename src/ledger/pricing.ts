@@ -17,6 +17,9 @@ export interface UnitPrice {
   cacheWrite: Money;
   /** Anthropic's 1-hour cache writes; `cacheWrite` when the price sets none. */
   cacheWrite1h: Money;
+  /** Audio tokens in and out; `input` and `output` when the price sets none. */
+  audioInput: Money;
+  audioOutput: Money;
   reasoning: Money;
   request: Money;
   /** Per character; undefined when the price sets none (a price of "0" is a price). */
@@ -38,6 +41,8 @@ interface FixedPrices {
   cachedInput: bigint;
   cacheWrite: bigint;
   cacheWrite1h: bigint;
+  audioInput: bigint;
+  audioOutput: bigint;
   reasoning: bigint;
   request: bigint;
   /** As in UnitPrice, at the same scale. */
@@ -59,6 +64,8 @@ export function unitPrice(price: PriceConfig): UnitPrice {
   const cacheWrite = price.cacheWrite === undefined ? input : perToken(price.cacheWrite);
   const cacheWrite1h = price.cacheWrite1h === undefined ? cacheWrite : perToken(price.cacheWrite1h);
   const reasoning = price.reasoning === undefined ? output : perToken(price.reasoning);
+  const audioInput = price.audioInput === undefined ? input : perToken(price.audioInput);
+  const audioOutput = price.audioOutput === undefined ? output : perToken(price.audioOutput);
   const request = new Money(price.request ?? "0");
   return {
     input,
@@ -66,13 +73,15 @@ export function unitPrice(price: PriceConfig): UnitPrice {
     cachedInput,
     cacheWrite,
     cacheWrite1h,
+    audioInput,
+    audioOutput,
     reasoning,
     request,
     character: price.characters === undefined ? undefined : perToken(price.characters),
     audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
-    dearestInput: Money.max(input, cachedInput, cacheWrite, cacheWrite1h),
-    dearestOutput: Money.max(output, reasoning),
-    fixed: fixedPrices({ input, output, cachedInput, cacheWrite, cacheWrite1h, reasoning, request }),
+    dearestInput: Money.max(input, cachedInput, cacheWrite, cacheWrite1h, audioInput),
+    dearestOutput: Money.max(output, reasoning, audioOutput),
+    fixed: fixedPrices({ input, output, cachedInput, cacheWrite, cacheWrite1h, audioInput, audioOutput, reasoning, request }),
   };
 }
 
@@ -81,7 +90,16 @@ function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "deares
   if (scale > MAX_FIXED_SCALE) return undefined;
   const factor = new Money(10).pow(scale);
   const at = (p: Money) => BigInt(p.mul(factor).toFixed());
-  const [input, output, cachedInput, cacheWrite, cacheWrite1h, reasoning] = [at(prices.input), at(prices.output), at(prices.cachedInput), at(prices.cacheWrite), at(prices.cacheWrite1h), at(prices.reasoning)];
+  const [input, output, cachedInput, cacheWrite, cacheWrite1h, audioInput, audioOutput, reasoning] = [
+    at(prices.input),
+    at(prices.output),
+    at(prices.cachedInput),
+    at(prices.cacheWrite),
+    at(prices.cacheWrite1h),
+    at(prices.audioInput),
+    at(prices.audioOutput),
+    at(prices.reasoning),
+  ];
   const max = (...xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
   return {
     scale,
@@ -90,10 +108,12 @@ function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "deares
     cachedInput,
     cacheWrite,
     cacheWrite1h,
+    audioInput,
+    audioOutput,
     reasoning,
     request: at(prices.request),
-    dearestInput: max(input, cachedInput, cacheWrite, cacheWrite1h),
-    dearestOutput: max(output, reasoning),
+    dearestInput: max(input, cachedInput, cacheWrite, cacheWrite1h, audioInput),
+    dearestOutput: max(output, reasoning, audioOutput),
   };
 }
 
@@ -102,13 +122,15 @@ function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "deares
  * of its total before the total is charged: cached tokens are never billed twice, reasoning never dropped.
  */
 export function costOf(usage: Usage, price: UnitPrice): Money {
-  const plainInput = Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens);
-  const plainOutput = Math.max(0, usage.outputTokens - usage.reasoningTokens);
+  const [plainInput, audioInput] = audioPart(Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens), usage.audioInputTokens);
+  const [plainOutput, audioOutput] = audioPart(Math.max(0, usage.outputTokens - usage.reasoningTokens), usage.audioOutputTokens);
   const { fiveMinute, oneHour } = cacheWrites(usage);
   // A term whose count is zero is skipped, not added as zero: most calls have no cached, cache-write or
   // reasoning tokens, and each Decimal operation allocates.
   let cost = price.request;
   cost = addUnits(cost, price.input, plainInput);
+  cost = addUnits(cost, price.audioInput, audioInput);
+  cost = addUnits(cost, price.audioOutput, audioOutput);
   cost = addUnits(cost, price.cachedInput, usage.cachedInputTokens);
   cost = addUnits(cost, price.cacheWrite, fiveMinute);
   cost = addUnits(cost, price.cacheWrite1h, oneHour);
@@ -127,6 +149,16 @@ export function costOf(usage: Usage, price: UnitPrice): Money {
 function cacheWrites(usage: Usage): { fiveMinute: number; oneHour: number } {
   const oneHour = Math.min(usage.cacheWrite1hTokens ?? 0, usage.cacheWriteTokens);
   return oneHour > 0 ? { fiveMinute: usage.cacheWriteTokens - oneHour, oneHour } : { fiveMinute: usage.cacheWriteTokens, oneHour: 0 };
+}
+
+/**
+ * The audio tokens out of what is left of a total once its other breakdowns are out: [text, audio].
+ * Audio is never taken to be more than that rest, so no token is charged twice.
+ */
+function audioPart(rest: number, audio: number | undefined): [number, number] {
+  if (!audio || !(audio > 0)) return [rest, 0];
+  const part = Math.min(audio, rest);
+  return [rest - part, part];
 }
 
 function addUnits(sum: Money, unit: Money, count: number): Money {
@@ -170,8 +202,8 @@ function powerOfTen(n: number): bigint {
  */
 export function costText(usage: Usage, price: UnitPrice): string {
   const fixed = price.fixed;
-  const plainInput = usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens;
-  const plainOutput = usage.outputTokens - usage.reasoningTokens;
+  let plainInput = usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens;
+  let plainOutput = usage.outputTokens - usage.reasoningTokens;
   if (
     fixed === undefined ||
     usage.characters ||
@@ -181,11 +213,20 @@ export function costText(usage: Usage, price: UnitPrice): string {
     !isWholeCount(usage.cachedInputTokens) ||
     !isWholeCount(usage.cacheWriteTokens) ||
     !isWholeCount(usage.reasoningTokens) ||
-    (usage.cacheWrite1hTokens !== undefined && !isWholeCount(usage.cacheWrite1hTokens))
+    (usage.cacheWrite1hTokens !== undefined && !isWholeCount(usage.cacheWrite1hTokens)) ||
+    (usage.audioInputTokens !== undefined && !isWholeCount(usage.audioInputTokens)) ||
+    (usage.audioOutputTokens !== undefined && !isWholeCount(usage.audioOutputTokens))
   ) {
     return formatCost(costOf(usage, price));
   }
   let sum = fixed.request;
+  if (usage.audioInputTokens || usage.audioOutputTokens) {
+    const [textInput, audioInput] = audioPart(plainInput, usage.audioInputTokens);
+    const [textOutput, audioOutput] = audioPart(plainOutput, usage.audioOutputTokens);
+    sum += BigInt(audioInput) * fixed.audioInput + BigInt(audioOutput) * fixed.audioOutput;
+    plainInput = textInput;
+    plainOutput = textOutput;
+  }
   if (plainInput > 0) sum += BigInt(plainInput) * fixed.input;
   if (usage.cachedInputTokens > 0) sum += BigInt(usage.cachedInputTokens) * fixed.cachedInput;
   if (usage.cacheWriteTokens > 0) {

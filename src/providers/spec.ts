@@ -76,6 +76,10 @@ export interface Usage {
   reasoningTokens: number;
   /** The part of `cacheWriteTokens` written for an hour (Anthropic), priced at `cacheWrite1h`. Absent means none. */
   cacheWrite1hTokens?: number;
+  /** The part of `inputTokens` that was audio (not cached), priced at `audioInput`. Absent means none. */
+  audioInputTokens?: number;
+  /** The part of `outputTokens` that was audio, priced at `audioOutput`. Absent means none. */
+  audioOutputTokens?: number;
   /** The provider's own cost figure in USD as a decimal string, when it reports one (OpenRouter). */
   providerCost?: string;
   /** Seconds of audio in (transcription), to the millisecond. */

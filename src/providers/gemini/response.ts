@@ -2,7 +2,7 @@ import { ProviderError } from "../errors.js";
 import type { ChatChoice, ChatResult, EmbedRequest, EmbedResult, FinishReason, ToolCall, Usage } from "../spec.js";
 import { emptyUsage } from "../spec.js";
 import { count, isObject, optionalCount, reportedCount, text, type JsonObject } from "../wire.js";
-import type { GeminiCandidate, GeminiPart, GeminiUsageMetadata } from "./wire.js";
+import type { GeminiCandidate, GeminiModalityCount, GeminiPart, GeminiUsageMetadata } from "./wire.js";
 
 /**
  * Gemini's promptTokenCount already includes cache hits, so only the cached part is broken out;
@@ -17,13 +17,28 @@ export function normalizeGeminiUsage(usage: GeminiUsageMetadata): Usage | undefi
   const candidates = optionalCount(usage.candidatesTokenCount);
   const thoughts = optionalCount(usage.thoughtsTokenCount);
   if (prompt === undefined || toolUsePrompt === undefined || candidates === undefined || thoughts === undefined) return undefined;
-  return {
+  const normalized: Usage = {
     inputTokens: prompt + toolUsePrompt,
     outputTokens: candidates + thoughts,
     cachedInputTokens: count(usage.cachedContentTokenCount),
     cacheWriteTokens: 0, // explicit caches are created (and billed for storage) out of band, not per call
     reasoningTokens: thoughts,
   };
+  // Audio is billed at its own rate: the prompt's audio less the cached part of it (cached audio is a
+  // cache hit, priced as one), and the answer's audio.
+  const audioIn = Math.max(0, audioCount(usage.promptTokensDetails) - audioCount(usage.cacheTokensDetails));
+  if (audioIn > 0) normalized.audioInputTokens = audioIn;
+  const audioOut = audioCount(usage.candidatesTokensDetails);
+  if (audioOut > 0) normalized.audioOutputTokens = audioOut;
+  return normalized;
+}
+
+/** The AUDIO entries' tokens in a list of counts by modality; anything unreadable counts as none. */
+function audioCount(details: GeminiModalityCount[] | undefined): number {
+  if (!Array.isArray(details)) return 0;
+  let sum = 0;
+  for (const entry of details as unknown[]) if (isObject(entry) && entry.modality === "AUDIO") sum += count(entry.tokenCount);
+  return sum;
 }
 
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"]);

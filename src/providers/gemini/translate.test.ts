@@ -188,6 +188,24 @@ describe("gemini answers", () => {
     });
   });
 
+  it("breaks out the prompt's audio tokens less its cached ones, and the answer's, which are billed at their own rates", () => {
+    const usage = normalizeGeminiUsage({
+      promptTokenCount: 3000,
+      cachedContentTokenCount: 1200,
+      candidatesTokenCount: 50,
+      promptTokensDetails: [
+        { modality: "TEXT", tokenCount: 1000 },
+        { modality: "AUDIO", tokenCount: 2000 },
+      ],
+      cacheTokensDetails: [
+        { modality: "TEXT", tokenCount: 1000 },
+        { modality: "AUDIO", tokenCount: 200 },
+      ],
+      candidatesTokensDetails: [{ modality: "AUDIO", tokenCount: 40 }],
+    });
+    expect(usage).toEqual({ inputTokens: 3000, outputTokens: 50, cachedInputTokens: 1200, cacheWriteTokens: 0, reasoningTokens: 0, audioInputTokens: 1800, audioOutputTokens: 40 });
+  });
+
   it("reads usageMetadata without a prompt count, or with an added count that is not one, as no usage", () => {
     expect(normalizeGeminiUsage({})).toBeUndefined();
     expect(normalizeGeminiUsage({ candidatesTokenCount: 8, totalTokenCount: 8 })).toBeUndefined();

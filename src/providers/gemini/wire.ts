@@ -53,6 +53,11 @@ export interface GeminiRequest {
 }
 
 /** Every count is optional: Google omits a field rather than sending 0 (no cache hit, no thinking). */
+export interface GeminiModalityCount {
+  modality?: string;
+  tokenCount?: number;
+}
+
 export interface GeminiUsageMetadata {
   /** Includes cachedContentTokenCount. */
   promptTokenCount?: number;
@@ -62,6 +67,10 @@ export interface GeminiUsageMetadata {
   cachedContentTokenCount?: number;
   /** Tokens of tool results (e.g. Google Search grounding) fed back to the model, billed as input. */
   toolUsePromptTokenCount?: number;
+  /** The counts above by modality (TEXT, IMAGE, AUDIO, VIDEO): audio is billed at its own rate. */
+  promptTokensDetails?: GeminiModalityCount[];
+  cacheTokensDetails?: GeminiModalityCount[];
+  candidatesTokensDetails?: GeminiModalityCount[];
   totalTokenCount?: number;
 }
 

@@ -1,6 +1,6 @@
 import { FormData } from "undici";
 import { emptyUsage, type AudioResult, type SpeechRequest, type TranscriptionRequest, type Usage } from "../spec.js";
-import { isObject } from "../wire.js";
+import { count, isObject } from "../wire.js";
 
 /** The multipart body OpenAI expects: the model, the caller's other fields in their order, then the file. */
 export function transcriptionForm(request: TranscriptionRequest): FormData {
@@ -32,7 +32,11 @@ function usageOfJson(bytes: Uint8Array): Usage | undefined {
   const usage = answer.usage;
   if (isObject(usage) && usage.type === "duration" && isCount(usage.seconds)) return { ...emptyUsage(), audioSeconds: toMillis(usage.seconds) };
   if (isObject(usage) && usage.type === "tokens" && isCount(usage.input_tokens)) {
-    return { ...emptyUsage(), inputTokens: usage.input_tokens, outputTokens: isCount(usage.output_tokens) ? usage.output_tokens : 0 };
+    const tokens: Usage = { ...emptyUsage(), inputTokens: count(usage.input_tokens), outputTokens: count(usage.output_tokens) };
+    // gpt-4o-transcribe bills the audio in at one rate and the text in (a prompt) at another.
+    const audio = isObject(usage.input_token_details) ? count(usage.input_token_details.audio_tokens) : 0;
+    if (audio > 0) tokens.audioInputTokens = Math.min(audio, tokens.inputTokens);
+    return tokens;
   }
   if (isCount(answer.duration)) return { ...emptyUsage(), audioSeconds: toMillis(answer.duration) };
   return undefined;

@@ -280,6 +280,16 @@ describe("normalizeOpenAIUsage", () => {
     });
   });
 
+  it("breaks out audio tokens in and out (gpt-4o-audio-preview), which are billed at their own rates", () => {
+    const raw = {
+      prompt_tokens: 1000,
+      completion_tokens: 200,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 800, text_tokens: 200 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 150, text_tokens: 50 },
+    };
+    expect(normalizeOpenAIUsage(raw)).toEqual({ inputTokens: 1000, outputTokens: 200, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, audioInputTokens: 800, audioOutputTokens: 150 });
+  });
+
   it("reads DeepSeek's cache hits when prompt_tokens_details is absent", () => {
     expect(normalizeOpenAIUsage({ prompt_tokens: 100, completion_tokens: 5, prompt_cache_hit_tokens: 64, prompt_cache_miss_tokens: 36 })).toEqual({
       inputTokens: 100,

@@ -26,6 +26,11 @@ export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
     cacheWriteTokens: count(promptDetails?.cache_write_tokens),
     reasoningTokens: count(completionDetails?.reasoning_tokens),
   };
+  // Audio models (gpt-4o-audio-preview, gpt-realtime) bill audio tokens at their own rates.
+  const audioIn = count(promptDetails?.audio_tokens);
+  if (audioIn > 0) usage.audioInputTokens = audioIn;
+  const audioOut = count(completionDetails?.audio_tokens);
+  if (audioOut > 0) usage.audioOutputTokens = audioOut;
   const cost = providerCost(raw.cost);
   if (cost !== undefined) usage.providerCost = cost;
   return usage;

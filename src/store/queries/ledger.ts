@@ -372,6 +372,8 @@ export interface UsageTotals {
   cachedInputTokens: number;
   cacheWriteTokens: number;
   cacheWrite1hTokens: number;
+  audioInputTokens: number;
+  audioOutputTokens: number;
   outputTokens: number;
   reasoningTokens: number;
   /** USD, exact: what the calls cost. */
@@ -384,6 +386,7 @@ export async function usageTotals(db: Db, of: { operation: string } | { model: s
   const result = await db.execute(sql`
     select count(*)::int as calls, coalesce(sum(input_tokens), 0)::bigint as "inputTokens", coalesce(sum(cached_input_tokens), 0)::bigint as "cachedInputTokens",
       coalesce(sum(cache_write_tokens), 0)::bigint as "cacheWriteTokens", coalesce(sum(cache_write_1h_tokens), 0)::bigint as "cacheWrite1hTokens",
+      coalesce(sum(audio_input_tokens), 0)::bigint as "audioInputTokens", coalesce(sum(audio_output_tokens), 0)::bigint as "audioOutputTokens",
       coalesce(sum(output_tokens), 0)::bigint as "outputTokens",
       coalesce(sum(reasoning_tokens), 0)::bigint as "reasoningTokens", coalesce(sum(cost), 0)::text as cost
     from ${ledger} where ${match} and ${ledger.ts} >= ${since.toISOString()}::timestamptz and ${ledger.outcome} = 'success'`);
@@ -394,6 +397,8 @@ export async function usageTotals(db: Db, of: { operation: string } | { model: s
     cachedInputTokens: Number(row?.cachedInputTokens ?? 0),
     cacheWriteTokens: Number(row?.cacheWriteTokens ?? 0),
     cacheWrite1hTokens: Number(row?.cacheWrite1hTokens ?? 0),
+    audioInputTokens: Number(row?.audioInputTokens ?? 0),
+    audioOutputTokens: Number(row?.audioOutputTokens ?? 0),
     outputTokens: Number(row?.outputTokens ?? 0),
     reasoningTokens: Number(row?.reasoningTokens ?? 0),
     cost: String(row?.cost ?? "0"),

@@ -32,6 +32,9 @@ export const ledger = pgTable(
     cacheWriteTokens: integer("cache_write_tokens").notNull().default(0),
     /** The part of cache_write_tokens kept for an hour (Anthropic), priced at its own rate. */
     cacheWrite1hTokens: integer("cache_write_1h_tokens").notNull().default(0),
+    /** The parts of input_tokens and output_tokens that were audio, priced at their own rates. */
+    audioInputTokens: integer("audio_input_tokens").notNull().default(0),
+    audioOutputTokens: integer("audio_output_tokens").notNull().default(0),
     reasoningTokens: integer("reasoning_tokens").notNull().default(0),
     /** Seconds of audio in, for transcription. */
     audioSeconds: numeric("audio_seconds", { precision: 14, scale: 3 }),
