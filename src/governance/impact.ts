@@ -66,6 +66,12 @@ export function replayCost(totals: UsageTotals, price: UnitPrice): Money {
     audioInputTokens: totals.audioInputTokens,
     audioOutputTokens: totals.audioOutputTokens,
     reasoningTokens: totals.reasoningTokens,
+    characters: totals.characters,
   };
-  return costOf(usage, price).add(price.request.mul(totals.calls - 1));
+  // Units the proposed price does not price cost nothing here, as a call's would cost the missing price:
+  // the replay compares prices, and a missing one is the catalog's to fix, not a projected saving.
+  let cost = costOf(usage, price).add(price.request.mul(totals.calls - 1));
+  // The seconds' sum is exact decimal text (numeric(14,3)): multiplied here, not through a float.
+  if (price.audioMinute && totals.audioSeconds !== "0") cost = cost.add(price.audioMinute.mul(totals.audioSeconds).div(60));
+  return cost;
 }

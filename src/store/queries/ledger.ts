@@ -375,6 +375,9 @@ export interface UsageTotals {
   audioInputTokens: number;
   audioOutputTokens: number;
   outputTokens: number;
+  /** Seconds of audio (transcription) and characters (speech), which some models bill instead of tokens. */
+  audioSeconds: string;
+  characters: number;
   reasoningTokens: number;
   /** USD, exact: what the calls cost. */
   cost: string;
@@ -388,7 +391,8 @@ export async function usageTotals(db: Db, of: { operation: string } | { model: s
       coalesce(sum(cache_write_tokens), 0)::bigint as "cacheWriteTokens", coalesce(sum(cache_write_1h_tokens), 0)::bigint as "cacheWrite1hTokens",
       coalesce(sum(audio_input_tokens), 0)::bigint as "audioInputTokens", coalesce(sum(audio_output_tokens), 0)::bigint as "audioOutputTokens",
       coalesce(sum(output_tokens), 0)::bigint as "outputTokens",
-      coalesce(sum(reasoning_tokens), 0)::bigint as "reasoningTokens", coalesce(sum(cost), 0)::text as cost
+      coalesce(sum(reasoning_tokens), 0)::bigint as "reasoningTokens", coalesce(sum(audio_seconds), 0)::text as "audioSeconds",
+      coalesce(sum(characters), 0)::bigint as characters, coalesce(sum(cost), 0)::text as cost
     from ${ledger} where ${match} and ${ledger.ts} >= ${since.toISOString()}::timestamptz and ${ledger.outcome} = 'success'`);
   const [row] = rowsOf<Record<keyof UsageTotals, string | number>>(result);
   return {
@@ -401,6 +405,8 @@ export async function usageTotals(db: Db, of: { operation: string } | { model: s
     audioOutputTokens: Number(row?.audioOutputTokens ?? 0),
     outputTokens: Number(row?.outputTokens ?? 0),
     reasoningTokens: Number(row?.reasoningTokens ?? 0),
+    audioSeconds: String(row?.audioSeconds ?? "0"),
+    characters: Number(row?.characters ?? 0),
     cost: String(row?.cost ?? "0"),
   };
 }
