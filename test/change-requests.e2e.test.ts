@@ -206,6 +206,22 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect((await api(gw, "POST", "/admin/change-requests", cheaper, agent.key)).status).toBe(403);
   });
 
+  it("counts a price that raises any unit, not only input or output, as a cost increase", async () => {
+    const gw = await gateway(config({ operations, changeControl: { marginImpacting: ["cost_increase"] } }));
+    const user = await key(gw, "app", "user");
+    // p1/m1 is { input: "1", output: "2" }: the same with a request fee, or dearer cache writes, bills more.
+    for (const price of [
+      { input: "1", output: "2", request: "0.01", per: "1M" },
+      { input: "1", output: "2", cacheWrite: "5", per: "1M" },
+    ]) {
+      const answer = await api(gw, "POST", "/admin/prices", { model: "p1/m1", price }, user.key);
+      expect(answer).toMatchObject({ status: 202, body: { request: { kind: "price", category: "cost_increase" } } });
+    }
+    // A cheaper cache read only is a price change, which this configuration leaves to admins.
+    const cheaper = await api(gw, "POST", "/admin/prices", { model: "p1/m1", price: { input: "1", output: "2", cachedInput: "0.1", per: "1M" } }, user.key);
+    expect(cheaper).toMatchObject({ status: 403, body: { error: { category: "price_change" } } });
+  });
+
   it("expires a request nobody decided, and refuses a proposal that would not save", async () => {
     const gw = await gateway(config({ operations }));
     const request = (await api(gw, "POST", "/admin/change-requests", { ...cheaper, expiresInHours: 0.0001 })).body;

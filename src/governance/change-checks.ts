@@ -6,7 +6,7 @@ import { AirlockError } from "../core/errors.js";
 import { budgetInput } from "../guards/budget-book.js";
 import type { FeatureToggles } from "../guards/toggles.js";
 import { withoutUndefined } from "../ledger/price-book.js";
-import { Money, unitPrice } from "../ledger/pricing.js";
+import { Money, unitPrice, type UnitPrice } from "../ledger/pricing.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { RouteBook } from "../routing/route-book.js";
 import type { ChangeKind, CheckedChange } from "./change-control.js";
@@ -53,7 +53,7 @@ export async function checkChange(world: ChangeWorld, kind: ChangeKind, target: 
       const model = world.catalog().models.get(target);
       if (!model) throw new AirlockError("not_found", `unknown model "${target}"`, { param: "target" });
       const price = parseRequest(priceSchema, proposed, `price for "${target}"`, "proposed");
-      const higher = model.price && (unitPrice(price).input.gt(model.price.input) || unitPrice(price).output.gt(model.price.output));
+      const higher = model.price !== undefined && raisesAny(unitPrice(price), model.price);
       return { proposed: withoutUndefined(price), category: higher ? "cost_increase" : "price_change" };
     }
     case "budget": {
@@ -104,6 +104,19 @@ function dearer(catalog: Catalog, next: string, before: string): boolean {
   const a = perToken(next);
   const b = perToken(before);
   return a !== undefined && b !== undefined && a.gt(b);
+}
+
+/**
+ * True when any unit the model bills costs more under `next`: a dearer cache write, reasoning token,
+ * audio token, request fee, character or minute of audio raises a bill as surely as dearer input.
+ * Units `before` left unpriced are charged the missing price, so pricing them is not counted a rise.
+ */
+function raisesAny(next: UnitPrice, before: UnitPrice): boolean {
+  const units = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "audioInput", "audioOutput", "reasoning", "request", "character", "audioMinute"] as const;
+  return units.some((unit) => {
+    const [a, b] = [next[unit], before[unit]];
+    return a !== undefined && b !== undefined && a.gt(b);
+  });
 }
 
 /** Requests taken before global budgets were proposed without a target hold an empty one: read as none. */
