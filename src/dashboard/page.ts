@@ -185,6 +185,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 
 export const DASHBOARD_CSS = `:root { color-scheme: light; --fg: #1b1f24; --muted: #5b6470; --line: #d8dde3; --accent: #1f5fbf; --danger: #b3261e; --ok: #1e7d32; font-family: system-ui, sans-serif; }
 * { box-sizing: border-box; }
+/* A rule that sets display (nav's flex) would otherwise show what the page hides: the tabs before sign-in. */
+[hidden] { display: none !important; }
 body { margin: 0; color: var(--fg); background: #f6f7f9; }
 header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .75rem 1rem; background: #fff; border-bottom: 1px solid var(--line); }
 header h1 { font-size: 1.2rem; margin: 0; }
