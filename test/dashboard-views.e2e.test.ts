@@ -41,7 +41,7 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.getByRole("heading", { name: "Overview" }).waitFor();
   }
 
-  it("offers the views only once signed in", async () => {
+  it("offers the views only once signed in, and no view scrolls sideways at 390 px", async () => {
     const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "5" }] }));
     await ask(gw, undefined, { operation: "summarize" });
     const { page } = await open(gw, 390);
@@ -51,7 +51,13 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.keyboard.press("Tab");
     expect(await page.evaluate("document.activeElement.id")).toBe("login-key");
     await signIn(page, gw.adminKey);
-    expect(await page.getByRole("button", { name: "Controls" }).isVisible()).toBe(true);
+    for (const view of ["Overview", "Controls", "Changes & audit"]) {
+      await page.getByRole("button", { name: view, exact: true }).click();
+      // Each view's last table filled: the widest rows are on screen.
+      const table = { Overview: "#calls", Controls: "#keys", "Changes & audit": "#audit" }[view];
+      await page.locator(`${table} tbody tr`).first().waitFor();
+      expect(await page.evaluate<number>("document.documentElement.scrollWidth"), view).toBeLessThanOrEqual(390);
+    }
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     expect(await page.getByRole("button", { name: "Overview" }).isVisible()).toBe(false);

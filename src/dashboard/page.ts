@@ -208,7 +208,8 @@ button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px s
 .card .limit { display: block; color: var(--muted); font-size: .8rem; }
 .split { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr)); gap: 1rem; }
 .split > * { min-width: 0; }
-.scroll { overflow-x: auto; }
+/* Positioned, so that what is absolutely placed inside (a column's screen-reader label) scrolls with the table, not the page. */
+.scroll { overflow-x: auto; position: relative; }
 table { width: 100%; border-collapse: collapse; background: #fff; font-size: .9rem; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
