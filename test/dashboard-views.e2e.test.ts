@@ -1,6 +1,6 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ask, routesSuite, type Instance } from "./support/routing.js";
+import { api, ask, refusal, routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 // A real browser against a real gateway: slower than most tests, and slower still on a busy machine.
@@ -61,6 +61,31 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     expect(await page.getByRole("button", { name: "Overview" }).isVisible()).toBe(false);
+    await page.close();
+  });
+
+  it("writes estimates and averages for reading: money rounded on its decimal text, its sign before the dollar, a confidence as a percentage", async () => {
+    const gw = await gateway(config({ operations }));
+    for (let i = 0; i < 3; i++) await ask(gw, undefined, { operation: "summarize" });
+    expect((await refusal(gw, "nope/none")).status).toBe(404);
+    const agent = (await api(gw, "POST", "/admin/keys", { name: "optimizer", kind: "agent" })).body.key as string;
+    const route = (await api(gw, "POST", "/admin/change-requests", { kind: "route", target: "summarize", proposed: { model: "p2/m2" }, estimatedSavingsUsd: "12.5", confidence: 0.8 }, agent)).body;
+    const price = (await api(gw, "POST", "/admin/change-requests", { kind: "price", target: "p1/m1", proposed: { input: "0.5", output: "1", per: "1M" }, estimatedSavingsUsd: "-3.333333333333", confidence: 0.1234 }, agent)).body;
+    // As the server keeps them: twelve places, and a confidence to three.
+    expect(route).toMatchObject({ estimatedSavingsUsd: "12.500000000000", confidence: "0.800" });
+    expect(price.impact.projectedMonthlyChangeUsd).toMatch(/^-0\.00336\d+$/);
+
+    const { page } = await open(gw);
+    await signIn(page, gw.adminKey);
+    // Four calls, three of them answered: an average of $0.00168075 a message.
+    await expect.poll(() => page.locator("#slo-costPerMessageUsd .value").textContent()).toBe("$0.001681");
+    expect(await page.locator("#total-spend").textContent()).toBe("$0.006723");
+    await page.getByRole("button", { name: "Changes & audit" }).click();
+    const routeCard = page.getByRole("article", { name: `Change request ${route.id}` });
+    await routeCard.waitFor();
+    expect(await routeCard.locator("p").first().textContent()).toContain("Estimated savings: $12.50 a month. Quality impact: –. Confidence: 80%. Projected monthly change: $0.00.");
+    const priceCard = page.getByRole("article", { name: `Change request ${price.id}` });
+    expect(await priceCard.locator("p").first().textContent()).toContain("Estimated savings: -$3.333333 a month. Quality impact: –. Confidence: 12.3%. Projected monthly change: -$0.003362.");
     await page.close();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartMoney, money } from "./public/money.js";
+import { chartMoney, dollars, money, percentage, roundedMoney } from "./public/money.js";
 
 describe("the dashboard's money", () => {
   it("shows a cost the server sent exactly, however small, with trailing zeros dropped to two places", () => {
@@ -8,6 +8,30 @@ describe("the dashboard's money", () => {
     expect(money("0.006723000000")).toBe("0.006723");
     expect(money("5")).toBe("5.00");
     expect(money("-0.5")).toBe("-0.50");
+  });
+
+  it("rounds an estimate or an average to six places on its decimal text, keeping three significant digits of a small one", () => {
+    expect(roundedMoney("12.500000000000")).toBe("12.50");
+    expect(roundedMoney("-3.333333333333")).toBe("-3.333333");
+    expect(roundedMoney("0.003062526787")).toBe("0.003063");
+    expect(roundedMoney("12345678901.123456789012")).toBe("12345678901.123457");
+    // Half away from zero, carried into the whole dollars; exact where a float would not be (0.1 + 0.2).
+    expect(roundedMoney("0.9999995")).toBe("1.00");
+    expect(roundedMoney("-0.0000005")).toBe("-0.0000005");
+    expect(roundedMoney("0.300000000000")).toBe("0.30");
+    // Never zero for an amount that is not.
+    expect(roundedMoney("0.000000012345")).toBe("0.0000000123");
+    expect(roundedMoney("0.000000000000")).toBe("0.00");
+    expect(roundedMoney("-0.000000000000")).toBe("0.00");
+    expect(roundedMoney("n/a")).toBe("n/a");
+  });
+
+  it("writes the sign before the dollar sign, and a share as a percentage", () => {
+    expect(dollars("-0.0008796")).toBe("-$0.0008796");
+    expect(dollars("12.50")).toBe("$12.50");
+    expect(percentage("0.800")).toBe("80%");
+    expect(percentage("0.123")).toBe("12.3%");
+    expect(percentage("1.000")).toBe("100%");
   });
 
   it("writes a chart's float sums to six places", () => {

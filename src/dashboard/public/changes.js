@@ -1,6 +1,6 @@
 // @ts-check
 /** Change requests, side by side, and the audit log. */
-import { $, actionButton, api, confirmAction, fill, money, say, session, when } from "./lib.js";
+import { $, actionButton, api, confirmAction, dollars, fill, percentage, roundedMoney, say, session, when } from "./lib.js";
 
 export async function loadChanges() {
   const action = /** @type {HTMLInputElement} */ ($("audit-action")).value.trim();
@@ -23,8 +23,11 @@ function changeCard(change) {
   const title = document.createElement("h3");
   title.textContent = `${change.kind} ${change.target}: ${change.category}`;
   const facts = document.createElement("p");
-  const impact = change.impact ? ` Projected monthly change: $${money(change.impact.projectedMonthlyChangeUsd)}.` : "";
-  facts.textContent = `Requested by ${change.requestedBy} (${change.requestedByKind}), expires ${when(change.expiresAt)}. Estimated savings: ${change.estimatedSavingsUsd ?? "–"}. Quality impact: ${change.qualityImpact ?? "–"}. Confidence: ${change.confidence ?? "–"}.${impact}`;
+  // The server keeps these to twelve places (and a confidence to three): written for reading here.
+  const usd = (/** @type {string | null | undefined} */ amount) => (amount == null ? "–" : dollars(roundedMoney(amount)));
+  const impact = change.impact ? ` Projected monthly change: ${usd(change.impact.projectedMonthlyChangeUsd)}.` : "";
+  const savings = change.estimatedSavingsUsd == null ? "–" : `${usd(change.estimatedSavingsUsd)} a month`;
+  facts.textContent = `Requested by ${change.requestedBy} (${change.requestedByKind}), expires ${when(change.expiresAt)}. Estimated savings: ${savings}. Quality impact: ${change.qualityImpact ?? "–"}. Confidence: ${change.confidence == null ? "–" : percentage(change.confidence)}.${impact}`;
   const reasoning = document.createElement("p");
   reasoning.textContent = change.reasoning ? `Reasoning: ${change.reasoning}` : "";
   const sides = document.createElement("div");

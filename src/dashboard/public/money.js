@@ -1,16 +1,50 @@
 // @ts-check
 /** Money as the dashboard writes it. No DOM here: tests run it in Node. */
 
+const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/;
+
 /**
  * A cost as the server sent it, an exact decimal: trailing zeros dropped, at least two places. A fixed
  * six places showed a call of $0.00000002 as $0.000000.
  * @param {string} usd
  */
 export const money = (usd) => {
-  if (!/^-?\d+(\.\d+)?$/.test(usd)) return usd;
+  if (!DECIMAL.test(usd)) return usd;
   const [whole, fraction = ""] = usd.split(".");
   return `${whole}.${fraction.replace(/0+$/, "").padEnd(2, "0")}`;
 };
+
+/**
+ * An estimate or an average the server worked out to twelve places ("12.500000000000",
+ * "0.003062526787"), rounded for reading: to six places, or to three significant digits when six
+ * places would keep fewer, so that a small amount never reads as zero. Rounded on the decimal text
+ * itself, half away from zero, never through a float.
+ * @param {string} usd
+ */
+export const roundedMoney = (usd) => {
+  const parts = DECIMAL.exec(usd);
+  if (!parts) return usd;
+  const [, sign, whole = "0", fraction = ""] = parts;
+  const firstDigit = /^0+$/.test(whole) ? fraction.search(/[1-9]/) : -1;
+  const places = Math.max(6, firstDigit + 3);
+  const kept = BigInt(whole + fraction.padEnd(places + 1, "0").slice(0, places + 1));
+  const digits = ((kept + 5n) / 10n).toString().padStart(places + 1, "0");
+  const rounded = money(`${digits.slice(0, -places)}.${digits.slice(-places)}`);
+  return sign && /[1-9]/.test(rounded) ? `-${rounded}` : rounded;
+};
+
+/**
+ * An amount in dollars with its sign before the dollar sign: "-$3.33", not "$-3.33".
+ * @param {string} amount a decimal already written for reading (by `money` or `roundedMoney`)
+ */
+export const dollars = (amount) => (amount.startsWith("-") ? `-$${amount.slice(1)}` : `$${amount}`);
+
+/**
+ * A share between 0 and 1 the server sent as a decimal ("0.800"), as a percentage: "80%", "12.3%".
+ * @param {string | number} share
+ */
+export const percentage = (share) => `${Number((Number(share) * 100).toFixed(1))}%`;
+
 /**
  * A sum the chart made in floating point, for its bars' titles: to six places, as it is only a reading of the bars.
  * @param {number} usd

@@ -1,6 +1,6 @@
 // @ts-check
 /** The overview: spend, latency, service levels, spend over time and recent calls, narrowed by the filters. */
-import { $, api, budgetBurn, chartMoney, fill, money, when } from "./lib.js";
+import { $, api, budgetBurn, chartMoney, dollars, fill, money, roundedMoney, when } from "./lib.js";
 
 /** @param {string} id */
 const valueOf = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value.trim();
@@ -113,7 +113,8 @@ const SLO_LABELS = {
 function slo(readings) {
   $("slo").replaceChildren(
     ...readings.map((r) => {
-      const show = (/** @type {number | string} */ x) => (r.name === "costPerMessageUsd" ? `$${money(String(x))}` : percent(Number(x)));
+      // An average cost is worked out to twelve places: rounded for reading, as the threshold is not.
+      const show = (/** @type {number | string} */ x) => (r.name === "costPerMessageUsd" ? dollars(roundedMoney(String(x))) : percent(Number(x)));
       const card = document.createElement("div");
       card.id = `slo-${r.name}`;
       card.className = `card${r.breached ? " breach" : ""}`;
