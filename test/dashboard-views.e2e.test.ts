@@ -2,6 +2,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { api, ask, refusal, routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
+import { startTcpProxy } from "./support/tcp-proxy.js";
 
 // A real browser against a real gateway: slower than most tests, and slower still on a busy machine.
 vi.setConfig({ testTimeout: 90_000 });
@@ -24,7 +25,7 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
   const operations = { summarize: { model: "p1/m1" } };
 
   /** A page whose console errors and uncaught exceptions are kept, to be checked. */
-  async function open(gw: Instance, width = 1280): Promise<{ page: Page; errors: string[] }> {
+  async function open(gw: Pick<Instance, "url">, width = 1280): Promise<{ page: Page; errors: string[] }> {
     const page = await browser.newPage({ viewport: { width, height: 900 } });
     const errors: string[] = [];
     page.on("console", (message) => {
@@ -87,5 +88,59 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     const priceCard = page.getByRole("article", { name: `Change request ${price.id}` });
     expect(await priceCard.locator("p").first().textContent()).toContain("Estimated savings: -$3.333333 a month. Quality impact: –. Confidence: 12.3%. Projected monthly change: -$0.003362.");
     await page.close();
+  });
+
+  it("says which action failed when the gateway does not answer, or refuses, and takes back a failed read once the gateway answers again", async () => {
+    const gw = await gateway(config({ operations }));
+    await ask(gw, undefined, { operation: "summarize" });
+    const app = (await api(gw, "POST", "/admin/keys", { name: "app", kind: "service" })).body;
+    await api(gw, "POST", "/admin/keys", { name: "reporting", kind: "service" });
+    // The page reaches the gateway through a proxy that can be cut, as while the gateway restarts.
+    const proxy = await startTcpProxy("127.0.0.1", Number(new URL(gw.url).port));
+    const { page, errors } = await open({ url: `http://127.0.0.1:${proxy.port}` });
+    try {
+      await signIn(page, gw.adminKey);
+      await page.getByRole("button", { name: "Controls" }).click();
+      await page.locator("#keys tbody tr").first().waitFor();
+      const status = () => page.locator("#status").textContent();
+      proxy.cut();
+      const noAnswer = "no answer from the gateway, which may be restarting";
+
+      await page.getByLabel("Reason").fill("runaway agent");
+      await page.getByRole("button", { name: "Stop all calls" }).click();
+      await page.getByRole("button", { name: "Confirm" }).click();
+      await expect.poll(status).toMatch(new RegExp(`^Kill switch not turned on: ${noAnswer} \\(.+\\)\\. What the page shows may be out of date\\.$`));
+      expect((await api(gw, "GET", "/admin/kill-switch")).body.global?.active ?? false).toBe(false);
+      await page.getByRole("button", { name: "Revoke reporting" }).click();
+      await page.getByRole("button", { name: "Confirm" }).click();
+      await expect.poll(status).toMatch(new RegExp(`^Key "reporting" not revoked: ${noAnswer}`));
+      await page.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
+      await page.getByRole("button", { name: "Confirm" }).click();
+      await expect.poll(status).toMatch(new RegExp(`^Toggle "helix_autonomy_enabled" not turned on: ${noAnswer}`));
+      // Not signed out, and still shown as signed in.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect.poll(status).toMatch(new RegExp(`^Not signed out: ${noAnswer}`));
+      expect(await page.locator("#controls").isVisible()).toBe(true);
+      await page.getByRole("button", { name: "Overview" }).click();
+      await expect.poll(status).toMatch(new RegExp(`^The page was not read again: ${noAnswer} \\(.+\\)\\. What it shows may be out of date\\.$`));
+
+      proxy.restore();
+      await page.getByRole("button", { name: "Overview" }).click();
+      await expect.poll(status).toBe("");
+      expect(await page.locator("#total-requests").textContent()).toBe("1");
+      // Refused by the gateway: said with its reason, and the table read again shows why.
+      await page.getByRole("button", { name: "Controls" }).click();
+      await page.locator("#keys tbody tr").first().waitFor();
+      expect((await api(gw, "DELETE", `/admin/keys/${app.id}`)).status).toBe(200);
+      await page.getByRole("button", { name: "Revoke app" }).click();
+      await page.getByRole("button", { name: "Confirm" }).click();
+      await expect.poll(status).toBe(`Key "app" not revoked: no active key with id "${app.id}".`);
+      await expect.poll(() => page.getByRole("button", { name: "Revoke app" }).isDisabled()).toBe(true);
+      // Nothing was left to the console as an uncaught error.
+      expect(errors.filter((e) => e.startsWith("uncaught"))).toEqual([]);
+    } finally {
+      await page.close();
+      await proxy.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { loadChanges } from "./changes.js";
 import { loadControls } from "./controls.js";
 import { wireEditors } from "./editors.js";
 import { wireKillSwitch } from "./kill-switch.js";
-import { $, api, say, session } from "./lib.js";
+import { $, api, failed, refresh, say, session } from "./lib.js";
 import { loadOverview } from "./overview.js";
 
 function showLogin() {
@@ -27,7 +27,7 @@ function showTab(name) {
   for (const button of document.querySelectorAll("#tabs button")) button.setAttribute("aria-pressed", String(/** @type {HTMLElement} */ (button).dataset.tab === name));
   for (const view of document.querySelectorAll("[data-view]")) /** @type {HTMLElement} */ (view).hidden = view.id !== name;
   const load = { overview: loadOverview, controls: loadControls, changes: loadChanges }[name];
-  load?.().catch((/** @type {Error} */ err) => say(err.message));
+  if (load) void refresh(load);
 }
 
 async function start() {
@@ -48,12 +48,18 @@ async function start() {
     }
   });
   $("logout").addEventListener("click", async () => {
-    await api("POST", "/dashboard/logout", {});
+    try {
+      await api("POST", "/dashboard/logout", {});
+    } catch (err) {
+      // Still signed in: the page stays as it was, and says why.
+      say(failed("Not signed out", err));
+      return;
+    }
     showLogin();
     say("Signed out.");
   });
   for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => showTab(/** @type {HTMLElement} */ (button).dataset.tab ?? "overview"));
-  const reloadOverview = () => loadOverview().catch((err) => say(err.message));
+  const reloadOverview = () => void refresh(loadOverview);
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
     reloadOverview();
@@ -65,7 +71,7 @@ async function start() {
   $("chart-options").addEventListener("change", reloadOverview);
   $("audit-filter").addEventListener("submit", (event) => {
     event.preventDefault();
-    loadChanges().catch((err) => say(err.message));
+    void refresh(loadChanges);
   });
   wireKillSwitch(loadControls);
   wireEditors(loadControls);
@@ -73,16 +79,17 @@ async function start() {
     event.preventDefault();
     const name = /** @type {HTMLInputElement} */ ($("key-name")).value.trim();
     const kind = /** @type {HTMLSelectElement} */ ($("key-kind")).value;
+    let outcome;
     try {
       const { data } = await api("POST", "/admin/keys", { name, kind });
       $("new-key-value").textContent = data.key;
       $("new-key").hidden = false;
       /** @type {HTMLInputElement} */ ($("key-name")).value = "";
-      say(`Key "${name}" created.`);
+      outcome = `Key "${name}" created.`;
     } catch (err) {
-      say(/** @type {Error} */ (err).message);
+      outcome = failed(`Key "${name}" not created`, err);
     }
-    await loadControls();
+    await refresh(loadControls, outcome);
   });
   try {
     const { data } = await api("GET", "/dashboard/session");

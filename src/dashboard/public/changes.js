@@ -1,6 +1,6 @@
 // @ts-check
 /** Change requests, side by side, and the audit log. */
-import { $, actionButton, api, confirmAction, dollars, fill, percentage, roundedMoney, say, session, when } from "./lib.js";
+import { $, actionButton, api, confirmAction, dollars, failed, fill, percentage, refresh, roundedMoney, session, when } from "./lib.js";
 
 export async function loadChanges() {
   const action = /** @type {HTMLInputElement} */ ($("audit-action")).value.trim();
@@ -65,11 +65,12 @@ function changeCard(change) {
  */
 async function decide(change, decision) {
   if (!(await confirmAction(`${decision === "approve" ? "Approve and apply" : "Reject"} change request ${change.id}?`))) return;
+  let outcome;
   try {
     await api("POST", `/admin/change-requests/${encodeURIComponent(change.id)}/${decision}`, {});
-    say(`Change request ${change.id} ${decision === "approve" ? "approved and applied" : "rejected"}.`);
+    outcome = `Change request ${change.id} ${decision === "approve" ? "approved and applied" : "rejected"}.`;
   } catch (err) {
-    say(/** @type {Error} */ (err).message);
+    outcome = failed(`Change request ${change.id} not ${decision === "approve" ? "approved" : "rejected"}`, err);
   }
-  await loadChanges();
+  await refresh(loadChanges, outcome);
 }

@@ -2,7 +2,7 @@
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
 import { editPrice, editRoute, rateLimitEditor } from "./editors.js";
 import { renderKillSwitch } from "./kill-switch.js";
-import { $, actionButton, api, budgetBurn, confirmAction, fill, inlineEditor, priceText, say, when } from "./lib.js";
+import { $, actionButton, api, budgetBurn, confirmAction, failed, fill, inlineEditor, priceText, refresh, when } from "./lib.js";
 
 export async function loadControls() {
   const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
@@ -58,13 +58,14 @@ export async function loadControls() {
 async function flipToggle(toggle) {
   const to = toggle.enabled ? "off" : "on";
   if (!(await confirmAction(`Turn ${to} "${toggle.name}"?${toggle.locked ? " It is locked: agents cannot change it." : ""}`))) return;
+  let outcome;
   try {
     await api("PATCH", `/v1/toggles/${encodeURIComponent(toggle.name)}`, { enabled: !toggle.enabled });
-    say(`Toggle "${toggle.name}" is ${to}.`);
+    outcome = `Toggle "${toggle.name}" is ${to}.`;
   } catch (err) {
-    say(/** @type {Error} */ (err).message);
+    outcome = failed(`Toggle "${toggle.name}" not turned ${to}`, err);
   }
-  await loadControls();
+  await refresh(loadControls, outcome);
 }
 
 /**
@@ -90,7 +91,12 @@ function limitEditor(budget) {
 /** @param {{id: string, name: string}} key */
 async function revokeKey(key) {
   if (!(await confirmAction(`Revoke the key "${key.name}"? Calls with it stop at once.`))) return;
-  await api("DELETE", `/admin/keys/${encodeURIComponent(key.id)}`);
-  say(`Key "${key.name}" revoked.`);
-  await loadControls();
+  let outcome;
+  try {
+    await api("DELETE", `/admin/keys/${encodeURIComponent(key.id)}`);
+    outcome = `Key "${key.name}" revoked.`;
+  } catch (err) {
+    outcome = failed(`Key "${key.name}" not revoked`, err);
+  }
+  await refresh(loadControls, outcome);
 }

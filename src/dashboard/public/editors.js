@@ -3,7 +3,7 @@
  * Editing in place: routes, prices and rate limits. Each save is the admin API call a script would
  * make; each can instead become a change request, which waits in "Changes & audit" for another admin.
  */
-import { $, api, inlineEditor, say } from "./lib.js";
+import { $, api, inlineEditor, refresh } from "./lib.js";
 
 /** Reloads the controls after a change; set by `wireEditors`. */
 let reload = async () => {};
@@ -24,7 +24,7 @@ const field = (id) => /** @type {HTMLInputElement} */ ($(id));
  */
 async function propose(kind, target, proposed, reasoning) {
   const { data } = await api("POST", "/admin/change-requests", { kind, target, proposed, ...(reasoning ? { reasoning } : {}) });
-  say(`Change request ${data.id} for ${kind} ${target} waits for another admin's approval under "Changes & audit". Nothing changed yet.`);
+  return `Change request ${data.id} for ${kind} ${target} waits for another admin's approval under "Changes & audit". Nothing changed yet.`;
 }
 
 /** @param {{name: string, definition: unknown}} chosen */
@@ -54,14 +54,15 @@ async function submitRoute(how) {
   if (definition === undefined) return;
   try {
     // The store's validation (models, tiers, fallbacks, templates) answers inline, for either path.
-    if (how === "propose") await propose("route", route, definition, field("route-reason").value.trim());
+    let outcome;
+    if (how === "propose") outcome = await propose("route", route, definition, field("route-reason").value.trim());
     else {
       // A dashboard session is an admin's: a direct change applies at once.
       await api("PUT", `/admin/routes/${encodeURIComponent(route)}`, definition);
-      say(`Route ${route} saved.`);
+      outcome = `Route ${route} saved.`;
     }
     $("route-form").hidden = true;
-    await reload();
+    await refresh(reload, outcome);
   } catch (err) {
     $("route-error").textContent = /** @type {Error} */ (err).message;
   }
@@ -95,13 +96,14 @@ async function submitPrice(how) {
   const { model } = priced;
   const price = editedPrice();
   try {
-    if (how === "propose") await propose("price", model, price, field("price-reason").value.trim());
+    let outcome;
+    if (how === "propose") outcome = await propose("price", model, price, field("price-reason").value.trim());
     else {
       await api("POST", "/admin/prices", { model, price });
-      say(`Price of ${model} set: input ${price.input}, output ${price.output} per ${price.per}. Past calls keep their cost.`);
+      outcome = `Price of ${model} set: input ${price.input}, output ${price.output} per ${price.per}. Past calls keep their cost.`;
     }
     $("price-form").hidden = true;
-    await reload();
+    await refresh(reload, outcome);
   } catch (err) {
     $("price-error").textContent = /** @type {Error} */ (err).message;
   }

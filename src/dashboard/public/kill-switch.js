@@ -3,7 +3,7 @@
  * The kill switch's panel: the switch for all calls, each operation's own, and a form that flips the
  * one chosen. An operation stopped on its own is shown even while all calls flow: its calls are refused.
  */
-import { $, api, confirmAction, fill, say, when } from "./lib.js";
+import { $, api, confirmAction, failed, fill, refresh, when } from "./lib.js";
 
 /** @typedef {{ active: boolean, reason: string, updatedBy: string, updatedAt: string }} Flip */
 /** @typedef {{ global: Flip | null, operations: Array<Flip & { operation: string }>, confirmed: boolean }} KillState */
@@ -63,14 +63,15 @@ export function wireKillSwitch(reload) {
     const reason = /** @type {HTMLInputElement} */ ($("kill-reason")).value.trim();
     const question = operation ? (active ? `Stop every call of operation ${operation} now?` : `Let the calls of operation ${operation} through again?`) : active ? "Stop every AI call through Airlock now?" : "Let AI calls through again?";
     if (!(await confirmAction(question))) return;
+    const what = operation ? ` for operation ${operation}` : "";
+    let outcome;
     try {
       await api("POST", "/admin/kill-switch", { active, reason, ...(operation ? { operation } : {}) });
       /** @type {HTMLInputElement} */ ($("kill-reason")).value = "";
-      const what = operation ? `for operation ${operation}` : "";
-      say(active ? `Kill switch ON${what ? ` ${what}` : ""}: calls are stopped.` : `Kill switch OFF${what ? ` ${what}` : ""}: calls flow.`);
+      outcome = active ? `Kill switch ON${what}: calls are stopped.` : `Kill switch OFF${what}: calls flow.`;
     } catch (err) {
-      say(/** @type {Error} */ (err).message);
+      outcome = failed(`Kill switch not turned ${active ? "on" : "off"}${what}`, err);
     }
-    await reload();
+    await refresh(reload, outcome);
   });
 }

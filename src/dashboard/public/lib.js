@@ -28,18 +28,63 @@ export async function api(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && session.csrf) headers["x-csrf-token"] = session.csrf;
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
+  let res;
+  let text;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+    text = await res.text();
+  } catch (err) {
+    // No answer, or half of one: the browser's own words ("Failed to fetch") do not say whose fault it is.
+    throw new Error(`no answer from the gateway, which may be restarting (${/** @type {Error} */ (err).message})`);
+  }
+  let data;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not the gateway's own answer (a proxy's error page): said by its status, not as a JSON syntax error.
+    throw new Error(`the gateway answered ${res.status} ${res.statusText}`.trim());
+  }
   if (res.status === 401 && path !== "/dashboard/login") session.signedOut();
-  if (!res.ok) throw new Error(data?.error?.message ?? `${res.status}`);
+  if (!res.ok) throw new Error(data?.error?.message ?? `the gateway answered ${res.status}`);
   return { status: res.status, data };
 }
 
 /** @param {string} text */
 export function say(text) {
-  $("status").textContent = text;
+  const status = $("status");
+  status.textContent = text;
+  delete status.dataset.stale;
 }
+
+/**
+ * Reads a view again, and never throws: every action ends with one. `outcome`, what the action did or
+ * why it failed, is said at once. A read that fails says so after it, as what the page shows may then
+ * be out of date; the next read that succeeds takes that back.
+ * @param {() => Promise<void>} view
+ * @param {string} [outcome]
+ */
+export async function refresh(view, outcome) {
+  if (outcome !== undefined) say(outcome);
+  try {
+    await view();
+    if ($("status").dataset.stale) say("");
+  } catch (err) {
+    const cause = /** @type {Error} */ (err).message;
+    const stale = outcome?.includes(cause) ? "What the page shows may be out of date." : `${sentence(`The page was not read again: ${cause}`)} What it shows may be out of date.`;
+    say(outcome ? `${outcome} ${stale}` : stale);
+    $("status").dataset.stale = "true";
+  }
+}
+
+/**
+ * What an action failed with, for the status line.
+ * @param {string} what
+ * @param {unknown} err
+ */
+export const failed = (what, err) => sentence(`${what}: ${/** @type {Error} */ (err).message}`);
+
+/** @param {string} text */
+const sentence = (text) => (/[.!?]$/.test(text) ? text : `${text}.`);
 
 /**
  * A table body filled from rows of cells; each cell is text, or a node (a button).
@@ -94,7 +139,8 @@ export function actionButton(text, subject, onClick) {
   button.type = "button";
   button.textContent = text;
   button.setAttribute("aria-label", `${text} ${subject}`);
-  button.addEventListener("click", () => void onClick());
+  // An action says its own failure; one that slipped through is still said, not left to the console.
+  button.addEventListener("click", () => void Promise.resolve().then(onClick).catch((err) => say(/** @type {Error} */ (err).message)));
   return button;
 }
 
@@ -143,13 +189,14 @@ export function inlineEditor(boxes, setLabel, save, redraw) {
   form.append(...inputs, set);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    let outcome;
     try {
-      say(await save(inputs.map((input) => input.value.trim())));
+      outcome = await save(inputs.map((input) => input.value.trim()));
     } catch (err) {
       say(/** @type {Error} */ (err).message);
       return;
     }
-    await redraw();
+    await refresh(redraw, outcome);
   });
   return form;
 }
