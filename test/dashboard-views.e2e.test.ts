@@ -1,6 +1,10 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { api, ask, refusal, routesSuite, type Instance } from "./support/routing.js";
+import { resolveConfig } from "../src/config/load.js";
+import { ControlPlane } from "../src/control-plane.js";
+import { systemClock } from "../src/core/clock.js";
+import { createGateway } from "../src/gateway/server.js";
+import { api, ask, rawChat, refusal, routesSuite, type Instance } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 
@@ -21,7 +25,7 @@ afterAll(async () => {
 });
 
 describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
-  const { config, gateway } = routesSuite(kind);
+  const { config, gateway, store, cleanups } = routesSuite(kind);
   const operations = { summarize: { model: "p1/m1" } };
 
   /** A page whose console errors and uncaught exceptions are kept, to be checked. */
@@ -142,5 +146,48 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
       await page.close();
       await proxy.close();
     }
+  });
+
+  it("labels spend over time as UTC, with no more labels than fit side by side", async () => {
+    // A gateway whose clock is set back an hour before each call: its calls span 31 hours of the ledger.
+    const made = await store();
+    let hoursAgo = 0;
+    const clock = { ...systemClock, now: () => Date.now() - hoursAgo * 3_600_000 };
+    const adminKey = "sk-test-admin-chart";
+    const plane = await ControlPlane.create({ config: resolveConfig(config({ operations }), "test"), database: made.database, adminKey, clock });
+    const server = createGateway({ plane, logger: plane.logger });
+    const { url } = await server.listen(0, "127.0.0.1");
+    cleanups.push(async () => {
+      await server.close(1_000);
+      await plane.close();
+    });
+    for (hoursAgo = 0; hoursAgo <= 30; hoursAgo++) expect((await rawChat({ url }, adminKey, { model: "p1/m1" })).status).toBe(200);
+
+    const { page } = await open({ url });
+    await signIn(page, adminKey);
+    const labels = async () => {
+      const boxes = await page.locator("#spend-chart text").evaluateAll((texts) => texts.map((t) => {
+          const box = (t as unknown as SVGGraphicsElement).getBBox();
+          return { text: t.textContent ?? "", x: box.x, width: box.width };
+        }),
+      );
+      boxes.forEach((box, i) => {
+        const next = boxes[i + 1];
+        if (next) expect(box.x + box.width, `${box.text} runs into ${next.text}`).toBeLessThan(next.x);
+      });
+      return boxes.map((box) => box.text);
+    };
+    await page.getByLabel("Per", { exact: true }).selectOption("hour");
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour (UTC), by operation");
+    await expect.poll(() => page.locator("#spend-chart rect.bar").count()).toBe(31);
+    // Thirty-one hours over two or three days: each label says its day, and one bar in five has one.
+    const hourly = await labels();
+    expect(hourly).toHaveLength(7);
+    for (const text of hourly) expect(text).toMatch(/^\d\d-\d\d \d\d:00$/);
+    expect(hourly[0]).toBe(`${new Date(Date.now() - 30 * 3_600_000).toISOString().slice(5, 13)}:00`.replace("T", " "));
+    await page.getByLabel("Per", { exact: true }).selectOption("day");
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per day (UTC), by operation");
+    for (const text of await labels()) expect(text).toMatch(/^\d\d-\d\d$/);
+    await page.close();
   });
 });

@@ -101,10 +101,10 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
     // Per hour, by model, p1/m1 alone.
     await page.getByLabel("Split by", { exact: true }).selectOption("model");
     await page.getByLabel("Per", { exact: true }).selectOption("hour");
-    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour, by model");
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour (UTC), by model");
     expect(await page.locator("#chart-legend li").allTextContents()).toEqual(["p1/m1", "p2/m2", "(none)"]);
     await page.getByLabel("Show", { exact: true }).selectOption("p1/m1");
-    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour, by model (p1/m1 only)");
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per hour (UTC), by model (p1/m1 only)");
     expect(await page.locator("#spend-chart rect.bar").count()).toBe(1);
     expect(await page.locator("#spend-chart rect.bar title").textContent()).toMatch(/ p1\/m1: \$0\.006723$/);
     // Service levels against the configured thresholds, and errors by code.

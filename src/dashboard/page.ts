@@ -73,7 +73,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <label for="only">Show</label>
       <select id="only" name="only"><option value="">All</option></select>
     </form>
-    <h3 id="chart-title">Spend by day</h3>
+    <h3 id="chart-title">Spend per day (UTC)</h3>
     <div id="spend-chart" class="chart" role="img" aria-label="Spend over time"></div>
     <ul id="chart-legend" class="legend"></ul>
     <div class="split">

@@ -170,6 +170,13 @@ function chart(points, stackBy, grain) {
   const svg = document.createElementNS(svgNs, "svg");
   svg.setAttribute("viewBox", "0 0 600 180");
   const width = 600 / Math.max(starts.length, 1);
+  // The server's buckets are UTC hours and days, and are labelled so (the title says UTC); an hour's label
+  // carries its day when the bars span more than one. Only as many labels as fit side by side are written
+  // (a character is about 6 units at the chart's 10-unit font): 720 hours' labels ran into one black band.
+  const days = new Set(starts.map((start) => start.slice(0, 10))).size;
+  const labelOf = (/** @type {string} */ start) => (grain === "day" ? start.slice(5, 10) : days > 1 ? `${start.slice(5, 10)} ${start.slice(11, 16)}` : start.slice(11, 16));
+  const labelWidth = (grain === "hour" && days > 1 ? 11 : 5) * 6 + 10;
+  const step = Math.max(1, Math.ceil(starts.length / Math.floor(600 / labelWidth)));
   starts.forEach((start, i) => {
     let top = 160;
     for (const [b, name] of bands.entries()) {
@@ -189,15 +196,16 @@ function chart(points, stackBy, grain) {
       bar.append(title);
       svg.append(bar);
     }
+    if (i % step !== 0) return;
     const label = document.createElementNS(svgNs, "text");
     label.setAttribute("x", String(i * width + 2));
     label.setAttribute("y", "175");
-    label.textContent = grain === "hour" ? start.slice(11, 16) : start.slice(5, 10);
+    label.textContent = labelOf(start);
     svg.append(label);
   });
   $("spend-chart").replaceChildren(svg);
-  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} by ${stackBy}: ${starts.map((start) => `${start} $${chartMoney([...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0))}`).join(", ") || "no spend"}`);
-  $("chart-title").textContent = `Spend per ${grain}, by ${stackBy}${only.value ? ` (${only.value} only)` : ""}`;
+  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} (UTC) by ${stackBy}: ${starts.map((start) => `${start} $${chartMoney([...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0))}`).join(", ") || "no spend"}`);
+  $("chart-title").textContent = `Spend per ${grain} (UTC), by ${stackBy}${only.value ? ` (${only.value} only)` : ""}`;
   $("chart-legend").replaceChildren(
     ...bands.map((name, b) => {
       const item = document.createElement("li");
