@@ -193,4 +193,26 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     for (const text of await labels()) expect(text).toMatch(/^\d\d-\d\d$/);
     await page.close();
   });
+
+  it("shows a key it created to the admin who created it only: it is gone from the page once signed out", async () => {
+    const gw = await gateway(config({ operations }));
+    const second = (await api(gw, "POST", "/admin/keys", { name: "second admin", kind: "admin" })).body.key as string;
+    const { page } = await open(gw);
+    await signIn(page, gw.adminKey);
+    await page.getByRole("button", { name: "Controls" }).click();
+    await page.getByLabel("Name", { exact: true }).fill("reporting");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.locator("#new-key").waitFor();
+    const key = (await page.locator("#new-key-value").textContent())!;
+    expect(key).toMatch(/^sk-al-/);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    expect(await page.content()).not.toContain(key);
+    await signIn(page, second);
+    await page.getByRole("button", { name: "Controls" }).click();
+    await page.locator("#keys tbody tr").first().waitFor();
+    expect(await page.locator("#new-key").isVisible()).toBe(false);
+    expect(await page.content()).not.toContain(key);
+    await page.close();
+  });
 });

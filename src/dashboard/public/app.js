@@ -17,6 +17,9 @@ function showLogin() {
   $("tabs").hidden = true;
   $("logout").hidden = true;
   for (const view of document.querySelectorAll("[data-view]")) /** @type {HTMLElement} */ (view).hidden = true;
+  // A key just created is shown once, to whoever created it: not to the next admin to sign in on this page.
+  $("new-key-value").textContent = "";
+  $("new-key").hidden = true;
 }
 
 /** @param {string} name */
