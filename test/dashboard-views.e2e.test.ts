@@ -194,6 +194,26 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.close();
   });
 
+  it("writes each bar's spend exactly, however small", async () => {
+    // A model priced at a hundred-thousandth of a dollar per million tokens: a call costs a few billionths.
+    const gw = await gateway(config({ operations, models: [{ id: "p1/m1", price: { input: "0.00001", output: "0.00001", per: "1M" } }] }));
+    for (let i = 0; i < 2; i++) await ask(gw, undefined, { operation: "summarize" });
+    const costs = (await api(gw, "GET", "/admin/calls")).body.data.map((c: { cost: string }) => c.cost);
+    expect(costs).toHaveLength(2);
+    const { page } = await open(gw);
+    await signIn(page, gw.adminKey);
+    await page.locator("#spend-chart rect.bar").first().waitFor();
+    // Two equal calls in one bar: twice the cost of one, to the last place the ledger keeps.
+    expect(costs[1]).toBe(costs[0]);
+    const [whole, fraction] = costs[0].split(".");
+    expect(whole).toBe("0");
+    const twice = `0.${(BigInt(fraction) * 2n).toString().padStart(fraction.length, "0")}`.replace(/0+$/, "");
+    expect(twice).toMatch(/^0\.0000000\d+$/);
+    expect(await page.locator("#spend-chart rect.bar title").textContent()).toMatch(new RegExp(` summarize: \\$${twice.replace(".", "\\.")}$`));
+    expect(await page.locator("#spend-chart").getAttribute("aria-label")).toContain(`$${twice}`);
+    await page.close();
+  });
+
   it("shows a key it created to the admin who created it only: it is gone from the page once signed out", async () => {
     const gw = await gateway(config({ operations }));
     const second = (await api(gw, "POST", "/admin/keys", { name: "second admin", kind: "admin" })).body.key as string;

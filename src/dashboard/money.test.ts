@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chartMoney, dollars, money, percentage, roundedMoney } from "./public/money.js";
+import { dollars, money, percentage, roundedMoney, units, unitsMoney } from "./public/money.js";
 
 describe("the dashboard's money", () => {
   it("shows a cost the server sent exactly, however small, with trailing zeros dropped to two places", () => {
@@ -34,7 +34,11 @@ describe("the dashboard's money", () => {
     expect(percentage("1.000")).toBe("100%");
   });
 
-  it("writes a chart's float sums to six places", () => {
-    expect(chartMoney(0.1 + 0.2)).toBe("0.300000");
+  it("sums the chart's costs exactly, to the ledger's twelve places", () => {
+    expect(unitsMoney(units("0.1") + units("0.2"))).toBe("0.30");
+    expect(unitsMoney(units("0.000000020000") + units("0.000000000001"))).toBe("0.000000020001");
+    expect(unitsMoney(units("999999999999.999999999999") + units("0.000000000001"))).toBe("1000000000000.00");
+    expect(unitsMoney(units("-0.5") + units("0.25"))).toBe("-0.25");
+    expect(unitsMoney(0n)).toBe("0.00");
   });
 });

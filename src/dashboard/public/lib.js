@@ -117,7 +117,7 @@ export function fill(id, rows, empty = "Nothing yet.") {
 export const priceText = (price) => Object.entries(price).filter(([, v]) => typeof v === "string" || typeof v === "number").map(([k, v]) => `${k} ${v}`).join(", ");
 /** @param {string | null | undefined} iso */
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-export { chartMoney, dollars, money, percentage, roundedMoney } from "./money.js";
+export { dollars, money, percentage, roundedMoney, units, unitsMoney } from "./money.js";
 
 /** @param {string} text */
 export function confirmAction(text) {

@@ -45,8 +45,27 @@ export const dollars = (amount) => (amount.startsWith("-") ? `-$${amount.slice(1
  */
 export const percentage = (share) => `${Number((Number(share) * 100).toFixed(1))}%`;
 
+/** The ledger's precision: costs are numeric(24,12). */
+const PLACES = 12;
+
 /**
- * A sum the chart made in floating point, for its bars' titles: to six places, as it is only a reading of the bars.
- * @param {number} usd
+ * A cost as a whole number of 10^-12 dollars, so that the chart's sums are exact: a float sum wrote a
+ * bar of $0.00000002 as $0.000000.
+ * @param {string} usd
  */
-export const chartMoney = (usd) => usd.toFixed(6);
+export const units = (usd) => {
+  const parts = DECIMAL.exec(usd);
+  if (!parts) return 0n;
+  const [, sign, whole = "0", fraction = ""] = parts;
+  const count = BigInt(whole + fraction.padEnd(PLACES, "0").slice(0, PLACES));
+  return sign ? -count : count;
+};
+
+/**
+ * A sum of `units` written as `money` writes a cost.
+ * @param {bigint} count
+ */
+export const unitsMoney = (count) => {
+  const digits = (count < 0n ? -count : count).toString().padStart(PLACES + 1, "0");
+  return money(`${count < 0n ? "-" : ""}${digits.slice(0, -PLACES)}.${digits.slice(-PLACES)}`);
+};

@@ -1,6 +1,6 @@
 // @ts-check
 /** The overview: spend, latency, service levels, spend over time and recent calls, narrowed by the filters. */
-import { $, api, budgetBurn, chartMoney, dollars, fill, money, roundedMoney, when } from "./lib.js";
+import { $, api, budgetBurn, dollars, fill, money, roundedMoney, units, unitsMoney, when } from "./lib.js";
 
 /** @param {string} id */
 const valueOf = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value.trim();
@@ -154,18 +154,20 @@ function chart(points, stackBy, grain) {
   only.value = ranked.includes(chosen) ? chosen : "";
   const shown = only.value ? [only.value] : ranked.slice(0, 6);
   const band = (/** @type {string} */ group) => (shown.includes(group) ? group : only.value ? undefined : "other");
-  /** @type {Map<string, Map<string, number>>} */
+  /** @type {Map<string, Map<string, bigint>>} */
   const buckets = new Map();
   for (const p of points) {
     const name = band(p.group);
     if (name === undefined) continue;
     const bucket = buckets.get(p.start) ?? new Map();
-    bucket.set(name, (bucket.get(name) ?? 0) + Number(p.cost));
+    bucket.set(name, (bucket.get(name) ?? 0n) + units(p.cost));
     buckets.set(p.start, bucket);
   }
   const starts = [...buckets.keys()].sort();
   const bands = [...shown, ...(ranked.length > shown.length && !only.value ? ["other"] : [])];
-  const max = Math.max(0, ...starts.map((start) => [...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0)));
+  // Sums are exact (in units of 10^-12 dollars); only the bars' heights are floats.
+  const sumOf = (/** @type {string} */ start) => [...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0n);
+  const max = Math.max(0, ...starts.map((start) => Number(sumOf(start))));
   const svgNs = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNs, "svg");
   svg.setAttribute("viewBox", "0 0 600 180");
@@ -180,9 +182,9 @@ function chart(points, stackBy, grain) {
   starts.forEach((start, i) => {
     let top = 160;
     for (const [b, name] of bands.entries()) {
-      const cost = buckets.get(start)?.get(name) ?? 0;
-      if (cost === 0) continue;
-      const height = max > 0 ? (cost / max) * 150 : 0;
+      const cost = buckets.get(start)?.get(name) ?? 0n;
+      if (cost === 0n) continue;
+      const height = max > 0 ? (Number(cost) / max) * 150 : 0;
       top -= height;
       const bar = document.createElementNS(svgNs, "rect");
       bar.setAttribute("class", "bar");
@@ -192,7 +194,7 @@ function chart(points, stackBy, grain) {
       bar.setAttribute("width", String(Math.max(width - 4, 1)));
       bar.setAttribute("height", String(height));
       const title = document.createElementNS(svgNs, "title");
-      title.textContent = `${start} ${name}: $${chartMoney(cost)}`;
+      title.textContent = `${start} ${name}: $${unitsMoney(cost)}`;
       bar.append(title);
       svg.append(bar);
     }
@@ -204,7 +206,7 @@ function chart(points, stackBy, grain) {
     svg.append(label);
   });
   $("spend-chart").replaceChildren(svg);
-  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} (UTC) by ${stackBy}: ${starts.map((start) => `${start} $${chartMoney([...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0))}`).join(", ") || "no spend"}`);
+  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} (UTC) by ${stackBy}: ${starts.map((start) => `${start} $${unitsMoney(sumOf(start))}`).join(", ") || "no spend"}`);
   $("chart-title").textContent = `Spend per ${grain} (UTC), by ${stackBy}${only.value ? ` (${only.value} only)` : ""}`;
   $("chart-legend").replaceChildren(
     ...bands.map((name, b) => {
