@@ -170,7 +170,7 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await signIn(page, adminKey);
     const labels = async () => {
       const boxes = await page.locator("#spend-chart text").evaluateAll((texts) => texts.map((t) => {
-          const box = (t as unknown as SVGGraphicsElement).getBBox();
+          const box = (t as unknown as { getBBox(): { x: number; width: number } }).getBBox();
           return { text: t.textContent ?? "", x: box.x, width: box.width };
         }),
       );
