@@ -235,4 +235,23 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     expect(await page.content()).not.toContain(key);
     await page.close();
   });
+
+  it("shows keys by their names and prefixes, not the ids the ledger keeps", async () => {
+    const gw = await gateway(config({ operations }));
+    const reporting = (await api(gw, "POST", "/admin/keys", { name: "reporting", kind: "service" })).body;
+    for (let i = 0; i < 2; i++) await ask(gw, undefined, { key: reporting.key, operation: "summarize" });
+    await ask(gw, undefined, { operation: "summarize" });
+    const shown = `reporting (${reporting.prefix}…)`;
+    const { page } = await open(gw);
+    await signIn(page, gw.adminKey);
+    await expect.poll(() => page.locator("#by-key tbody td:first-child").allTextContents()).toEqual([shown, "key_bootstrap_admin"]);
+    await page.getByLabel("Split by", { exact: true }).selectOption("key");
+    await expect.poll(() => page.locator("#chart-legend li").allTextContents()).toEqual([shown, "key_bootstrap_admin"]);
+    // Chosen by name, the key's id is what is asked for.
+    await page.getByLabel("Show", { exact: true }).selectOption({ label: shown });
+    await expect.poll(() => page.locator("#chart-title").textContent()).toBe(`Spend per day (UTC), by key (${shown} only)`);
+    expect(await page.getByLabel("Show", { exact: true }).inputValue()).toBe(reporting.id);
+    expect(await page.locator("#spend-chart rect.bar title").textContent()).toContain(` ${shown}: $`);
+    await page.close();
+  });
 });

@@ -21,13 +21,15 @@ export async function loadOverview() {
   const grain = valueOf("grain");
   const since = valueOf("since");
   // Everything is read first, then drawn at once: a half-drawn overview is never on screen.
-  const [overview, series, calls, choices, budgets] = await Promise.all([
+  const [overview, series, calls, choices, budgets, keys] = await Promise.all([
     api("GET", `/admin/overview?${filters}`),
     api("GET", `/admin/spend/series?${filters}&by=${stackBy}&grain=${grain}`),
     api("GET", `/admin/calls?${filters}&limit=50`),
     choicesFor(since, [...filters.keys()].length > 1),
     api("GET", "/admin/budgets"),
+    api("GET", "/admin/keys"),
   ]);
+  const keyName = namesOfKeys(keys.data.data);
   const o = overview.data;
   offer("filter-operation", choices.operation);
   offer("filter-model", choices.model);
@@ -41,11 +43,11 @@ export async function loadOverview() {
   $("ttft").textContent = o.ttft.calls ? `${o.ttft.p50} ms / ${o.ttft.p95} ms` : "–";
   $("fallback-rate").textContent = o.requests ? percent(o.fallbackRequests / o.requests) : "–";
   /** @param {any[]} lines */
-  const top = (lines) => lines.map((l) => [l.group, l.requests, l.errors, money(l.cost)]);
+  const top = (lines, nameOf = (/** @type {string} */ group) => group) => lines.map((l) => [nameOf(l.group), l.requests, l.errors, money(l.cost)]);
   fill("by-operation", top(o.top.operation));
   fill("by-model", top(o.top.model));
   fill("by-user", top(o.top.user));
-  fill("by-key", top(o.top.key));
+  fill("by-key", top(o.top.key, keyName));
   slo(o.slo);
   // Budgets burn in their own windows, whatever the range and filters.
   fill("budget-burn", budgets.data.data.map(budgetBurn), "No budgets.");
@@ -54,7 +56,7 @@ export async function loadOverview() {
     o.codes.map((/** @type {any} */ c) => [c.code, c.outcome, c.requests, percent(c.requests / o.requests)]),
     "No errors.",
   );
-  chart(series.data.points, stackBy, grain);
+  chart(series.data.points, stackBy, grain, stackBy === "key" ? keyName : (group) => group);
   fill(
     "calls",
     calls.data.data.map((/** @type {any} */ c) => [when(c.ts), c.operation ?? "", c.model ?? c.requestedModel ?? "", `${c.httpStatus} ${c.outcome}${c.errorCode ? ` (${c.errorCode})` : ""}`, `${c.latencyMs} ms`, `${c.inputTokens} / ${c.outputTokens}`, money(c.cost), c.endUser ?? ""]),
@@ -79,6 +81,16 @@ function choicesFor(since, narrowing) {
     lines.catch(() => (choices = undefined));
   }
   return choices.lines;
+}
+
+/**
+ * The ledger keeps a key's id; a key is shown by its name and the prefix its holder sees
+ * ("reporting (sk-al-NnOP-T…)"). One the store does not list (the bootstrap admin, library calls) keeps its id.
+ * @param {Array<{id: string, name: string, prefix: string}>} keys
+ */
+function namesOfKeys(keys) {
+  const names = new Map(keys.map((k) => [k.id, `${k.name} (${k.prefix}…)`]));
+  return (/** @type {string} */ id) => names.get(id) ?? id;
 }
 
 /** @param {number} x */
@@ -142,15 +154,16 @@ const COLORS = ["#1f5fbf", "#e8710a", "#1e8e3e", "#9334e6", "#d01884", "#12b5cb"
  * @param {Array<{start: string, group: string, cost: string}>} points
  * @param {string} stackBy
  * @param {string} grain
+ * @param {(group: string) => string} nameOf what a value is called on screen (a key by its name)
  */
-function chart(points, stackBy, grain) {
+function chart(points, stackBy, grain, nameOf) {
   const only = /** @type {HTMLSelectElement} */ ($("only"));
   const chosen = only.value;
   /** @type {Map<string, number>} */
   const totals = new Map();
   for (const p of points) totals.set(p.group, (totals.get(p.group) ?? 0) + Number(p.cost));
   const ranked = [...totals].sort((a, b) => b[1] - a[1]).map(([group]) => group);
-  only.replaceChildren(new Option("All", ""), ...ranked.map((group) => new Option(group, group)));
+  only.replaceChildren(new Option("All", ""), ...ranked.map((group) => new Option(nameOf(group), group)));
   only.value = ranked.includes(chosen) ? chosen : "";
   const shown = only.value ? [only.value] : ranked.slice(0, 6);
   const band = (/** @type {string} */ group) => (shown.includes(group) ? group : only.value ? undefined : "other");
@@ -194,7 +207,7 @@ function chart(points, stackBy, grain) {
       bar.setAttribute("width", String(Math.max(width - 4, 1)));
       bar.setAttribute("height", String(height));
       const title = document.createElementNS(svgNs, "title");
-      title.textContent = `${start} ${name}: $${unitsMoney(cost)}`;
+      title.textContent = `${start} ${nameOf(name)}: $${unitsMoney(cost)}`;
       bar.append(title);
       svg.append(bar);
     }
@@ -207,14 +220,14 @@ function chart(points, stackBy, grain) {
   });
   $("spend-chart").replaceChildren(svg);
   $("spend-chart").setAttribute("aria-label", `Spend per ${grain} (UTC) by ${stackBy}: ${starts.map((start) => `${start} $${unitsMoney(sumOf(start))}`).join(", ") || "no spend"}`);
-  $("chart-title").textContent = `Spend per ${grain} (UTC), by ${stackBy}${only.value ? ` (${only.value} only)` : ""}`;
+  $("chart-title").textContent = `Spend per ${grain} (UTC), by ${stackBy}${only.value ? ` (${nameOf(only.value)} only)` : ""}`;
   $("chart-legend").replaceChildren(
     ...bands.map((name, b) => {
       const item = document.createElement("li");
       const swatch = document.createElement("span");
       swatch.className = "swatch";
       swatch.style.background = COLORS[Math.min(b, COLORS.length - 1)] ?? "#80868b";
-      item.append(swatch, name);
+      item.append(swatch, nameOf(name));
       return item;
     }),
   );
