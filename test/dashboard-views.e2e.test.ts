@@ -254,4 +254,43 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     expect(await page.locator("#spend-chart rect.bar title").textContent()).toContain(` ${shown}: $`);
     await page.close();
   });
+
+  it("takes the session another tab signed in as its own: the action refused for the old token says so, and sign-out works", async () => {
+    const gw = await gateway(config({ operations }));
+    const { body } = await api(gw, "POST", "/admin/keys", { name: "second admin", kind: "admin" });
+    // Two tabs of one browser share its cookie.
+    const context = await browser.newContext();
+    const [first, second] = [await context.newPage(), await context.newPage()];
+    try {
+      await first.goto(gw.url);
+      await signIn(first, gw.adminKey);
+      await first.getByRole("button", { name: "Controls" }).click();
+      await first.locator("#toggles tbody tr").first().waitFor();
+      await second.goto(gw.url);
+      await second.getByRole("button", { name: "Sign out" }).click();
+      await signIn(second, body.key);
+
+      await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
+      await first.getByRole("button", { name: "Confirm" }).click();
+      const status = () => first.locator("#status").textContent();
+      await expect.poll(status).toBe('Toggle "helix_autonomy_enabled" not turned on: this browser was signed in again in another tab, as second admin, so nothing was changed; the page now acts as second admin.');
+      expect((await api(gw, "GET", "/v1/toggles/helix_autonomy_enabled")).body.enabled).toBe(false);
+      // The same action again is the second admin's, and is made.
+      await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
+      await first.getByRole("button", { name: "Confirm" }).click();
+      await expect.poll(status).toBe('Toggle "helix_autonomy_enabled" is on.');
+      expect((await api(gw, "GET", "/v1/toggles/helix_autonomy_enabled")).body).toMatchObject({ enabled: true, updatedBy: body.id });
+
+      // Signed in again in the second tab, the first signs out the browser's session at once.
+      await second.reload();
+      await second.getByRole("button", { name: "Sign out" }).click();
+      await signIn(second, gw.adminKey);
+      await first.getByRole("button", { name: "Sign out" }).click();
+      await first.getByRole("heading", { name: "Sign in" }).waitFor();
+      expect(await first.locator("#status").textContent()).toBe("Signed out.");
+      expect(await context.cookies()).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -36,7 +36,7 @@ function sessionPrincipal(plane: ControlPlane, req: IncomingMessage): Principal 
   if (!session) throw new AirlockError("unauthorized", "the dashboard session has expired or its key was revoked: sign in again");
   if (!SAFE_METHODS.has(req.method ?? "GET")) {
     const sent = req.headers[CSRF_HEADER];
-    if (!csrfMatches(session, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`);
+    if (!csrfMatches(session, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`, { param: CSRF_HEADER });
   }
   return session.principal;
 }

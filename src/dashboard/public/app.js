@@ -51,8 +51,10 @@ async function start() {
     }
   });
   $("logout").addEventListener("click", async () => {
+    const signOut = () => api("POST", "/dashboard/logout", {});
     try {
-      await api("POST", "/dashboard/logout", {});
+      // A session another tab signed in meanwhile is this browser's now: signing out is meant for it too.
+      await signOut().catch((err) => (err.renewed ? signOut() : Promise.reject(err)));
     } catch (err) {
       // Still signed in: the page stays as it was, and says why.
       say(failed("Not signed out", err));

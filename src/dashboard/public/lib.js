@@ -45,8 +45,22 @@ export async function api(method, path, body) {
     throw new Error(`the gateway answered ${res.status} ${res.statusText}`.trim());
   }
   if (res.status === 401 && path !== "/dashboard/login") session.signedOut();
+  if (res.status === 403 && data?.error?.param === "x-csrf-token" && headers["x-csrf-token"]) throw await renewed();
   if (!res.ok) throw new Error(data?.error?.message ?? `the gateway answered ${res.status}`);
   return { status: res.status, data };
+}
+
+/**
+ * The page's token was refused: the browser's cookie is no longer this page's session, because another
+ * tab signed out and in again (as another admin, maybe). The page takes the cookie's session as its own,
+ * since that is whom its reads are answered as; the change that was refused is not made again for it.
+ * Signed out meanwhile, the page shows the sign-in form (the session read answers 401).
+ */
+async function renewed() {
+  const { data } = await api("GET", "/dashboard/session");
+  session.csrf = data.csrf;
+  session.me = data.keyId;
+  return Object.assign(new Error(`this browser was signed in again in another tab, as ${data.name}, so nothing was changed; the page now acts as ${data.name}`), { renewed: true });
 }
 
 /** @param {string} text */

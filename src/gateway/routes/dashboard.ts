@@ -86,7 +86,7 @@ export function logout(gw: GatewayContext): Handler {
     if (found) {
       // Like every other change: SameSite keeps other sites' requests out, but not a sibling subdomain's.
       const sent = req.headers[CSRF_HEADER];
-      if (!csrfMatches(found, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`);
+      if (!csrfMatches(found, typeof sent === "string" ? sent : undefined)) throw new AirlockError("forbidden", `missing or invalid ${CSRF_HEADER}`, { param: CSRF_HEADER });
       scope.log.keyId = found.principal.keyId;
       await gw.plane.endDashboardSession(found.id, found.expiresAt);
       gw.logger.info({ keyId: found.principal.keyId }, "dashboard sign-out");
