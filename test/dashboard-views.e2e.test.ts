@@ -53,8 +53,9 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.getByLabel("Admin key").waitFor();
     // Before sign-in, the tabs lead nowhere: they are not shown, nor reached by keyboard.
     expect(await page.getByRole("button", { name: "Controls" }).isVisible()).toBe(false);
-    await page.keyboard.press("Tab");
-    expect(await page.evaluate("document.activeElement.id")).toBe("login-key");
+    await expect.poll(() => page.evaluate("document.activeElement.id")).toBe("login-key");
+    await page.keyboard.press("Shift+Tab");
+    expect(await page.evaluate("document.activeElement.tagName")).not.toBe("BUTTON");
     await signIn(page, gw.adminKey);
     for (const view of ["Overview", "Controls", "Changes & audit"]) {
       await page.getByRole("button", { name: view, exact: true }).click();
@@ -292,5 +293,32 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     } finally {
       await context.close();
     }
+  });
+
+  it("keeps the keyboard's place: at the sign-in box, at the view after sign-in, and on the control just used once its table is drawn again", async () => {
+    const gw = await gateway(config({ operations, budgets: [{ name: "all-daily", scope: "global", limit: "5" }] }));
+    const { page } = await open(gw);
+    const focused = () => page.evaluate("document.activeElement.getAttribute('aria-label') || document.activeElement.id || document.activeElement.tagName");
+    await expect.poll(focused).toBe("login-key");
+    await page.keyboard.type(gw.adminKey);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(await focused()).toBe("overview-title");
+    await page.getByRole("button", { name: "Controls" }).click();
+    // A toggle turned on by keyboard: the focus stays on its row's button, now "Turn off".
+    await page.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("button", { name: "Confirm" }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#status").textContent()).toBe('Toggle "helix_autonomy_enabled" is on.');
+    await expect.poll(focused).toBe("Turn off helix_autonomy_enabled");
+    // A budget's limit set in place with Enter: the focus stays in its box, and Tab reaches its "Set".
+    await page.getByLabel("New limit of all-daily (USD)").fill("7.50");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.locator("#status").textContent()).toBe("Budget all-daily now allows $7.50.");
+    await expect.poll(focused).toBe("New limit of all-daily (USD)");
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Set the limit of all-daily");
+    await page.close();
   });
 });

@@ -34,7 +34,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </section>
 
   <section id="overview" data-view hidden aria-labelledby="overview-title">
-    <h2 id="overview-title">Overview</h2>
+    <h2 id="overview-title" tabindex="-1">Overview</h2>
     <form id="filters" class="row" aria-label="Filters">
       <label for="since">Time range</label>
       <select id="since" name="since">

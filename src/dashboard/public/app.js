@@ -20,6 +20,7 @@ function showLogin() {
   // A key just created is shown once, to whoever created it: not to the next admin to sign in on this page.
   $("new-key-value").textContent = "";
   $("new-key").hidden = true;
+  $("login-key").focus();
 }
 
 /** @param {string} name */
@@ -46,6 +47,8 @@ async function start() {
       $("login-error").textContent = "";
       say(`Signed in as ${data.name}.`);
       showTab("overview");
+      // The form that had the focus is gone: the keyboard starts again at the view's heading.
+      $("overview-title").focus();
     } catch (err) {
       $("login-error").textContent = /** @type {Error} */ (err).message;
     }

@@ -79,8 +79,10 @@ export function say(text) {
  */
 export async function refresh(view, outcome) {
   if (outcome !== undefined) say(outcome);
+  const refocus = focusKeeper();
   try {
     await view();
+    refocus();
     if ($("status").dataset.stale) say("");
   } catch (err) {
     const cause = /** @type {Error} */ (err).message;
@@ -88,6 +90,30 @@ export async function refresh(view, outcome) {
     say(outcome ? `${outcome} ${stale}` : stale);
     $("status").dataset.stale = "true";
   }
+}
+
+/**
+ * A view drawn again replaces the control that had the focus (the row's button just used), and the
+ * focus fell back to the page's top: a keyboard user lost their place after every action. The focus
+ * goes back to the control drawn in its place: the one named the same, else the one in the same cell
+ * of the same table ("Turn on" became "Turn off").
+ */
+function focusKeeper() {
+  const before = document.activeElement;
+  if (!(before instanceof HTMLElement) || before === document.body) return () => {};
+  const label = before.getAttribute("aria-label");
+  // Read now: once the row is replaced it is detached, and knows no index.
+  const cell = before.closest("td");
+  const row = cell?.parentElement;
+  const at = row instanceof HTMLTableRowElement && cell ? { table: before.closest("table")?.id, row: row.sectionRowIndex, cell: cell.cellIndex } : undefined;
+  return () => {
+    if (before.isConnected) return;
+    const named = label ? [...document.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === label) : undefined;
+    const sameCell = at?.table ? document.getElementById(at.table)?.querySelector("tbody")?.rows[at.row]?.cells[at.cell]?.querySelector("button, input, select") : undefined;
+    for (const target of [named, sameCell]) {
+      if (target instanceof HTMLElement && !target.matches(":disabled")) return target.focus();
+    }
+  };
 }
 
 /**
