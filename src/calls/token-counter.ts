@@ -9,6 +9,11 @@ import { Worker } from "node:worker_threads";
  * run of characters, so a run of 100 or more non-space characters is counted at four characters per
  * token, as is everything past the first 64 KB of one estimate. A count that has not come back within
  * `DEADLINE_MS`, or a thread that failed, falls back to the same rule. Never throws.
+ *
+ * A count asked while the thread is still building its table is not waited for either: it falls back
+ * at once, and the thread goes on starting for the counts after it. Building takes seconds, often
+ * longer than the deadline, and the first estimate after a start would hold its caller that long (a
+ * stream's error event, a library caller's `break`, a usage chunk) for a count that came back rough.
  */
 
 const LONG_RUN = /\S{100,}/g;
@@ -18,19 +23,28 @@ const DEADLINE_MS = 3_000;
 export const roughTokens = (chars: number): number => Math.ceil(chars / 4);
 
 let thread: Worker | undefined;
+/** Set by the thread's first message, which it sends once its table is built. */
+let threadReady = false;
 let nextId = 0;
 const waiting = new Map<number, (counts: number[] | undefined) => void>();
 
 function tokenThread(): Worker {
   if (thread) return thread;
   const worker = new Worker(new URL("./token-thread.mjs", import.meta.url));
-  worker.on("message", (reply: { id: number; counts: number[] }) => {
+  worker.on("message", (reply: { ready: true } | { id: number; counts: number[] }) => {
+    if ("ready" in reply) {
+      threadReady = true;
+      return;
+    }
     waiting.get(reply.id)?.(reply.counts);
     waiting.delete(reply.id);
     if (waiting.size === 0) worker.unref();
   });
   const fail = () => {
-    if (thread === worker) thread = undefined; // the next estimate starts a new thread
+    if (thread === worker) {
+      thread = undefined; // the next estimate starts a new thread
+      threadReady = false;
+    }
     for (const settle of waiting.values()) settle(undefined);
     waiting.clear();
   };
@@ -64,6 +78,10 @@ export async function countTokens(texts: readonly string[]): Promise<number[]> {
 
 function countOnThread(texts: string[]): Promise<number[] | undefined> {
   if (texts.every((text) => text === "")) return Promise.resolve(texts.map(() => 0));
+  if (!threadReady) {
+    startThread();
+    return Promise.resolve(undefined);
+  }
   return new Promise((resolve) => {
     const id = nextId++;
     const timer = setTimeout(() => {
@@ -86,4 +104,13 @@ function countOnThread(texts: string[]): Promise<number[] | undefined> {
       resolve(undefined);
     }
   });
+}
+
+/** Starts the thread, if it is not starting already, without holding the process open for it. */
+function startThread(): void {
+  try {
+    tokenThread();
+  } catch {
+    // counted at four characters a token until a later start succeeds
+  }
 }

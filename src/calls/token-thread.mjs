@@ -12,6 +12,8 @@ import { Tiktoken } from "js-tiktoken/lite";
 import o200k from "js-tiktoken/ranks/o200k_base";
 
 const tokenizer = new Tiktoken(o200k);
+// Counts are asked for only once the table is built: one asked before would wait for it (seconds).
+parentPort?.postMessage({ ready: true });
 
 parentPort?.on("message", (/** @type {{ id: number, texts: string[] }} */ message) => {
   // Text that looks like a special token (`<|endoftext|>`) is counted as the text it is.
