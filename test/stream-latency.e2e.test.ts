@@ -4,9 +4,7 @@ import { STORE_KINDS } from "./support/stores.js";
 
 /**
  * A stream's latency runs to its last chunk. When its upstream reported no usage, its tokens are then
- * counted, and the first count starts the tokenizer's thread, which takes a second or more: that is
- * not the stream's latency. This file must not count tokens before its first test (no tokenizerReady),
- * so that that count really is a slow one.
+ * counted, which is not the stream's latency, and the client is not kept waiting for it.
  */
 describe.each(STORE_KINDS)("the latency of a stream without usage on %s", (kind) => {
   const fake = gatewayOverFake(kind, "openai", oneOpenAiModel);
