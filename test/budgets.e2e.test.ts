@@ -381,6 +381,25 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect((await api(restarted, "GET", "/admin/budgets")).body.data.map((b: { name: string }) => b.name)).toEqual(["cap"]);
   });
 
+  it("carries what a window spent into the one that replaces it when its time zone or period changes, so the change allows nothing more", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgeting: fast }));
+    for (let i = 0; i < 12; i++) upstreams[0].push({ kind: "ok", ...CENT });
+    expect((await api(gw, "PUT", "/admin/budgets/moved", { scope: "global", limit: "0.05" })).status).toBe(200);
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await centCall(gw)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const current = async () => (await api(gw, "GET", "/admin/budgets")).body.data[0].current;
+    await waitFor(current, (shown) => shown.spent === "0.05", 5_000);
+
+    for (const change of [{ timezone: "Europe/Paris" }, { timezone: "Europe/Paris", window: "monthly" }]) {
+      expect((await api(gw, "PUT", "/admin/budgets/moved", { scope: "global", limit: "0.05", ...change })).status).toBe(200);
+      const refused = await centCall(gw);
+      expect(refused.body.error).toMatchObject({ code: "budget_exceeded", budget: "moved" });
+      expect(await current()).toMatchObject({ spent: "0.05", remaining: "0" });
+    }
+    expect(sent()[0]).toBe(5);
+  });
+
   it("applies a lower limit at once to what the instance already leased, and returns a removed budget's allowance to its window", async () => {
     const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "cap", scope: "global", limit: "1.00" }], budgeting: { syncIntervalMs: 60_000, leaseTtlMs: 180_000 } }));
     for (let i = 0; i < 4; i++) upstreams[0].push({ kind: "ok", ...CENT });

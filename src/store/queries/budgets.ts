@@ -92,12 +92,26 @@ export interface WindowKey {
 /**
  * Opens the window if no instance has (this insert is its reset, and it happens once: the key decides)
  * and gives the holder its lease row. Answers whether this call opened the window.
+ *
+ * A window that overlaps one the budget already had (its period or time zone changed mid-window) starts
+ * at what the ledger charged the budget in its span, not at zero: a budget moved from UTC to Paris, or
+ * from daily to monthly, would otherwise allow its whole limit again the same day. A window that only
+ * follows the last one, the usual case, overlaps nothing and reads no ledger.
  */
 export async function openWindow(db: Db, key: WindowKey & { end: Date; holder: string; ttlMs: number }): Promise<{ opened: boolean; exists: boolean }> {
+  const start = key.start.toISOString();
+  const end = key.end.toISOString();
   const result = await db.execute(sql`
     with opened as (
-      insert into budget_windows (budget_name, start, "end", limit_usd)
-      select name, ${key.start.toISOString()}::timestamptz, ${key.end.toISOString()}::timestamptz, limit_usd from ${budgets} where name = ${key.budget} and deleted_at is null
+      insert into budget_windows (budget_name, start, "end", limit_usd, spent)
+      select b.name, ${start}::timestamptz, ${end}::timestamptz, b.limit_usd,
+        case when exists (select 1 from budget_windows o where o.budget_name = b.name and o.start < ${end}::timestamptz and o."end" > ${start}::timestamptz)
+          then (
+            select coalesce(sum((c.value->>'spent')::numeric), 0) from ledger l cross join lateral jsonb_array_elements(l.budget_charges) c
+            where l.ts >= ${start}::timestamptz and l.ts < ${end}::timestamptz and l.budget_charges is not null and c.value->>'budget' = b.name
+          )
+          else 0 end
+      from ${budgets} b where b.name = ${key.budget} and b.deleted_at is null
       on conflict (budget_name, start) do nothing
       returning 1
     ), leased as (
