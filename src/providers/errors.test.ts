@@ -47,4 +47,13 @@ describe("providerErrorFromResponse", () => {
     const region = { error: { message: "Country, region, or territory not supported", type: "request_forbidden", param: null, code: "unsupported_country_region_territory" } };
     expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify(region))).toMatchObject({ fallbackable: false, credentialsRefused: true });
   });
+
+  it("reads OpenAI's 429 insufficient_quota as an account out of credit: worth a fallback, never a wait and a retry", () => {
+    // OpenAI's body for an account with no credit left, as it sends it.
+    const body = { error: { message: "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", param: null, code: "insufficient_quota" } };
+    const outOfCredit = providerErrorFromResponse("openai", 429, {}, JSON.stringify(body));
+    expect(outOfCredit).toMatchObject({ isRetryable: false, fallbackable: true, credentialsRefused: false });
+    const rateLimited = providerErrorFromResponse("openai", 429, { "retry-after-ms": "200" }, JSON.stringify({ error: { message: "Rate limit reached", code: "rate_limit_exceeded" } }));
+    expect(rateLimited).toMatchObject({ isRetryable: true });
+  });
 });

@@ -12,6 +12,8 @@ export interface ProviderErrorInit {
   providerCode?: string;
   /** Set for "model not found" / "model overloaded": not worth retrying here, worth trying elsewhere. */
   fallbackable?: boolean;
+  /** Overrides what the kind and status say: a 429 for an account out of credit is no rate limit to wait out. */
+  retryable?: boolean;
   /**
    * The upstream refused Airlock's own credentials, not the request. Defaults to a 401 or 403; an adapter
    * sets it for an upstream that says so with another status (Google answers a bad key with 400).
@@ -38,7 +40,7 @@ export class ProviderError extends Error {
     this.status = init.status;
     this.retryAfterMs = init.retryAfterMs;
     this.providerCode = init.providerCode;
-    this.isRetryable = isRetryableKind(init.kind, init.status);
+    this.isRetryable = init.retryable ?? isRetryableKind(init.kind, init.status);
     this.fallbackable = this.isRetryable || init.fallbackable === true;
     this.credentialsRefused = init.credentialsRefused ?? (init.kind === "http" && (init.status === 401 || init.status === 403));
   }
@@ -126,13 +128,17 @@ export function providerErrorFromResponse(
     // a non-JSON error page: the status says enough
   }
   const modelMissing = MODEL_MISSING_STATUSES.has(status) && MODEL_MISSING.test(`${providerCode ?? ""} ${message}`);
-  const fallbackable = modelMissing || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
+  // OpenAI's 429 `insufficient_quota`: the account is out of credit, and no wait here will help, but
+  // another provider's account may serve the call.
+  const outOfCredit = status === 429 && providerCode === "insufficient_quota";
+  const fallbackable = modelMissing || outOfCredit || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
   return new ProviderError(truncate(message, 500), {
     kind: "http",
     provider,
     status,
     providerCode,
     fallbackable,
+    retryable: outOfCredit ? false : undefined,
     // A 403 about the model is not a refused key.
     credentialsRefused: modelMissing ? false : undefined,
     retryAfterMs: parseRetryAfterMs(headers),

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AirlockError } from "../core/errors.js";
-import { ProviderError } from "../providers/errors.js";
+import { ProviderError, providerErrorFromResponse } from "../providers/errors.js";
 import { backoffDelay, decideRetry, failureReason, type RetryPolicy } from "./retry.js";
 
 const policy: RetryPolicy = { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 2_000, maxRetryAfterMs: 60_000 };
@@ -50,6 +50,12 @@ describe("decideRetry", () => {
   it("falls back without retrying when the model is missing upstream", () => {
     const missing = new ProviderError("model not found", { kind: "http", provider: "p", status: 404, fallbackable: true });
     expect(decideRetry(missing, 1, policy)).toEqual({ action: "fallback" });
+  });
+
+  it("falls back at once from an account out of credit (OpenAI's 429 insufficient_quota), which no wait mends", () => {
+    const outOfCredit = providerErrorFromResponse("openai", 429, {}, JSON.stringify({ error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" } }));
+    expect(decideRetry(outOfCredit, 1, policy)).toEqual({ action: "fallback" });
+    expect(failureReason(outOfCredit)).toBe("insufficient_quota");
   });
 
   it("retries connection failures and falls back past a disabled target", () => {
