@@ -3,10 +3,11 @@ import type { Clock } from "../core/clock.js";
 import { AirlockError } from "../core/errors.js";
 import { resolveConfig } from "../config/load.js";
 import type { MockStep } from "../config/providers.js";
+import { ProviderError } from "../providers/errors.js";
 import { createProvider } from "../providers/registry.js";
 import { CircuitBreakers } from "./breaker.js";
 import { buildCatalog, type CatalogModel } from "./catalog.js";
-import { executeWithFallbacks, type AttemptRecord } from "./execute.js";
+import { executeWithFallbacks, finalError, type AttemptRecord } from "./execute.js";
 
 /** Real mock providers, scripted; a clock that records the waits instead of sleeping through them. */
 function setup(primary: MockStep[], secondary: MockStep[] = [{}], breakers?: CircuitBreakers, guard?: () => AirlockError | undefined | Promise<AirlockError | undefined>) {
@@ -192,5 +193,19 @@ describe("executeWithFallbacks", () => {
     expect(breakers.state("p/model")).toBe("closed");
     await setup([{ status: 503 }], [{}], breakers).run();
     expect(breakers.state("p/model")).toBe("open");
+  });
+});
+
+describe("finalError", () => {
+  it("names the failure that ended the route where it happened, instead of saying every candidate failed", () => {
+    const attempts: AttemptRecord[] = [];
+    const wrongUrl = finalError(new ProviderError("Not found", { kind: "http", provider: "openai", status: 404 }), attempts);
+    expect(wrongUrl).toMatchObject({ code: "provider_error", message: "openai answered HTTP 404, a failure that ends the call without trying the rest of the route" });
+    const unreadable = finalError(new ProviderError("upstream answer is not JSON", { kind: "protocol", provider: "anthropic" }), attempts);
+    expect(unreadable.message).toBe("anthropic sent an answer Airlock could not read, a failure that ends the call without trying the rest of the route");
+    // The upstream's own words stay out of a provider_error (they may hold what the request sent).
+    expect(wrongUrl.message).not.toContain("Not found");
+    // Failures that move on to the next candidate still end, when the last one fails too, as every candidate failed.
+    expect(finalError(new ProviderError("busy", { kind: "http", provider: "openai", status: 503 }), attempts).message).toBe("every candidate failed");
   });
 });

@@ -162,6 +162,12 @@ export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockEr
   if (error instanceof ProviderError && error.kind === "unsupported") {
     return new AirlockError("invalid_request", error.message, { details });
   }
+  // A failure that ends the route where it happened (a plain 404 from a wrong baseUrl, an answer that
+  // could not be read): "every candidate failed" would send the reader to look at candidates never tried.
+  if (error instanceof ProviderError && !error.fallbackable && (error.kind === "http" || error.kind === "protocol")) {
+    const what = error.kind === "http" ? `answered HTTP ${error.status ?? "?"}` : "sent an answer Airlock could not read";
+    return new AirlockError("provider_error", `${error.provider} ${what}, a failure that ends the call without trying the rest of the route`, { details });
+  }
   // The last upstream said when it would take calls again (a 429's Retry-After, Google's RetryInfo):
   // the client is told so, or its own retry (the openai SDK's, within a second) meets the same refusal.
   const retryAfterSeconds = error instanceof ProviderError && error.retryAfterMs !== undefined ? Math.ceil(error.retryAfterMs / 1000) : undefined;
