@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Principal } from "./auth/principal.js";
-import type { BudgetEvent } from "./guards/budgets.js";
-import type { BudgetStatus } from "./guards/budget-book.js";
+import type { BudgetEvent } from "./guards/budget-status.js";
+import type { BudgetStatus } from "./guards/budget-status.js";
 import type { AirlockConfigInput as ConfigInput } from "./config/schema.js";
 import type { AudioOutcome } from "./calls/audio.js";
 import type { CallContext } from "./calls/context.js";
@@ -13,8 +13,8 @@ import type { Logger } from "./core/logger.js";
 import { ConfigError, loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfigInput } from "./config/schema.js";
 import type { ChatChunk, ChatMessage, FinishReason, ToolCall, Usage } from "./providers/spec.js";
-import type { AttemptRecord } from "./routing/execute.js";
-import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch.js";
+import type { LedgerAttempt as AttemptRecord } from "./store/schema/ledger-json.js";
+import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch-status.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
 import { Opening } from "./library/opening.js";
@@ -24,7 +24,7 @@ import type { AbortSource } from "./core/cancel.js";
 import type { InferOutput } from "./structured/infer.js";
 import type { OutputSchemaInput } from "./structured/schema.js";
 import type { ExecutionModule } from "./governance/executions/modules.js";
-import type { MemoryReader } from "./governance/executions/memory.js";
+import type { MemoryReader } from "./governance/executions/memory-reader.js";
 
 export { AirlockError, type ErrorCode } from "./core/errors.js";
 export { ConfigError } from "./config/load.js";
@@ -33,14 +33,14 @@ export { StoreOpenError } from "./store/open-error.js";
 export type { AirlockConfigInput as AirlockConfig } from "./config/schema.js";
 export type { ChatMessage, ChatChunk, Usage, ToolCall, FinishReason } from "./providers/spec.js";
 export type { ProviderV1 } from "./providers/spec.js";
-export type { AttemptRecord } from "./routing/execute.js";
+export type { LedgerAttempt as AttemptRecord } from "./store/schema/ledger-json.js";
 export type { InferOutput } from "./structured/infer.js";
 export type { OutputSchemaInput, SchemaIssue } from "./structured/schema.js";
-export type { FlipInput as KillSwitchFlip, KillSwitchStatus } from "./guards/kill-switch.js";
-export type { BudgetEvent } from "./guards/budgets.js";
-export type { BudgetStatus } from "./guards/budget-book.js";
+export type { FlipInput as KillSwitchFlip, KillSwitchStatus } from "./guards/kill-switch-status.js";
+export type { BudgetEvent } from "./guards/budget-status.js";
+export type { BudgetStatus } from "./guards/budget-status.js";
 export type { ExecutionModule, ModuleContext, ModuleResult, DirectiveBrief } from "./governance/executions/modules.js";
-export { noopMemoryReader, type MemoryReader, type ExecutionSummary } from "./governance/executions/memory.js";
+export { noopMemoryReader, type MemoryReader, type ExecutionSummary } from "./governance/executions/memory-reader.js";
 
 export interface AirlockOptions {
   /** A config object, or a path to a YAML/JSON file. Default: airlock.config.* in the working directory, else the demo. */

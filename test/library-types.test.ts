@@ -24,4 +24,22 @@ describe("the library's types in an application compiled with exactOptionalPrope
     const problems = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it("compile, as published, in an application that type-checks its dependencies, without reaching the store's declarations", () => {
+    const app = "test/fixtures/library-types/published-user.ts";
+    const program = ts.createProgram([app], {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: false,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      types: ["node"],
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ""}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+    expect(problems).toEqual([]);
+    // Drizzle's declarations cover every database it supports, and do not compile without their drivers' types.
+    expect(program.getSourceFiles().map((f) => f.fileName).filter((name) => name.includes("drizzle-orm"))).toEqual([]);
+  }, 60_000);
 });

@@ -8,22 +8,10 @@ import type { Db } from "../store/database.js";
 import { auditBy } from "../store/queries/admin-rows.js";
 import * as q from "../store/queries/budgets.js";
 import type { BudgetRow } from "../store/schema/index.js";
+import type { BudgetStatus } from "./budget-status.js";
 
-export interface BudgetStatus {
-  name: string;
-  scope: string;
-  /** Absent for a global budget, as in what PUT /admin/budgets/:name takes. */
-  target?: string;
-  window: "daily" | "monthly";
-  timezone: string;
-  limit: string;
-  warnAt: string | null;
-  source: "config" | "admin";
-  updatedAt: string;
-  updatedBy: string | null;
-  /** The window open now, when any call has opened it. */
-  current: { start: string; end: string; spent: string; reserved: string; remaining: string; warned: boolean; exhausted: boolean } | null;
-}
+export type { BudgetStatus } from "./budget-status.js";
+
 
 /**
  * The budgets in the store, mirrored in memory and indexed by what they hold (a key, a user, a team,

@@ -15,7 +15,10 @@ import type { CatalogModel } from "../routing/catalog.js";
 import type { Db } from "../store/database.js";
 import * as q from "../store/queries/budgets.js";
 import type { BudgetCharge } from "../store/schema/index.js";
-import { BudgetBook, type BudgetStatus } from "./budget-book.js";
+import { BudgetBook } from "./budget-book.js";
+import type { BudgetEvent, BudgetEventType, BudgetStatus } from "./budget-status.js";
+
+export type { BudgetEvent, BudgetEventType } from "./budget-status.js";
 import type { Principal } from "../auth/principal.js";
 import type { BudgetInput } from "../store/queries/budgets.js";
 import type { BudgetHold } from "./budget-hold.js";
@@ -23,21 +26,6 @@ import { BudgetLeases } from "./budget-leases.js";
 import { withDeadline } from "../core/deadline.js";
 import { BudgetSyncPlan } from "./budget-sync-plan.js";
 import { Reloader } from "../core/reloader.js";
-
-export type BudgetEventType = "budget.window_opened" | "budget.warning" | "budget.exhausted";
-
-/** What the notification hook hears; change control sends these on to webhooks. */
-export interface BudgetEvent {
-  type: BudgetEventType;
-  budget: string;
-  scope: string;
-  /** Absent for a global budget, as in GET /admin/budgets. */
-  target?: string;
-  windowStart: string;
-  windowEnd: string;
-  limit: string;
-  spent?: string;
-}
 
 export interface BudgetsOptions {
   db: Db;

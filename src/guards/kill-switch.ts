@@ -2,9 +2,12 @@ import { z } from "zod";
 import { AirlockError } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
-import { isUnconfirmed, killSwitchRefusal, operationRefusal, scopeFor, stateFrom, type KillSwitchState, type SwitchState } from "../policy/kill-switch.js";
+import { isUnconfirmed, killSwitchRefusal, operationRefusal, scopeFor, stateFrom, type KillSwitchState } from "../policy/kill-switch.js";
 import type { Db } from "../store/database.js";
 import { flipKillSwitch, readKillSwitches } from "../store/queries/kill-switch.js";
+import type { FlipInput, KillSwitchStatus } from "./kill-switch-status.js";
+
+export type { FlipInput, KillSwitchStatus } from "./kill-switch-status.js";
 
 export interface KillSwitchOptions {
   db: Db;
@@ -19,12 +22,6 @@ export interface KillSwitchOptions {
   announce(): Promise<void>;
 }
 
-export interface FlipInput {
-  active: boolean;
-  /** Without one, the global switch. */
-  operation?: string | undefined;
-  reason: string;
-}
 
 /** A flip as the admin API and the library take it: `active` a real boolean (a string "no" is not off), and a reason. */
 export const flipInputSchema = z.strictObject({
@@ -33,12 +30,6 @@ export const flipInputSchema = z.strictObject({
   reason: z.string().trim().min(1, "a reason is required"),
 });
 
-export interface KillSwitchStatus {
-  global: (SwitchState & { scope: string }) | null;
-  operations: Array<SwitchState & { operation: string }>;
-  /** False while this instance cannot confirm the state with the store: calls are stopped meanwhile. */
-  confirmed: boolean;
-}
 
 /** Polls outstanding at once: a hung one must not hold back the next, but they must not pile up. */
 const MAX_POLLS_IN_FLIGHT = 2;

@@ -2,7 +2,7 @@ import { abortedCallError, AirlockError } from "../core/errors.js";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import type { Clock } from "../core/clock.js";
 import { ProviderError } from "../providers/errors.js";
-import type { LedgerAttempt } from "../store/schema/ledger.js";
+import type { LedgerAttempt } from "../store/schema/ledger-json.js";
 import type { CircuitBreakers } from "./breaker.js";
 import type { CatalogModel } from "./catalog.js";
 import { decideRetry, failureReason, isAbort, type RetryPolicy } from "./retry.js";

@@ -1,22 +1,17 @@
 import type { Db } from "../../store/database.js";
 import * as q from "../../store/queries/executions.js";
-import type { ArtifactRow, DirectiveRow, ExecutionRunRow } from "../../store/schema/index.js";
+import type { ArtifactRow, ExecutionRunRow } from "../../store/schema/index.js";
+import type { Assert, Same } from "../../store/schema/public-rows.js";
+import type { ExecutionSummary, MemoryReader } from "./memory-reader.js";
 import type { RunStatus } from "./run-lifecycle.js";
+
+export { noopMemoryReader, type ExecutionSummary, type MemoryReader } from "./memory-reader.js";
 
 /** Most results any read returns. */
 export const MEMORY_LIMIT = 100;
 
-export type ExecutionSummary = Pick<ExecutionRunRow, "id" | "directiveId" | "module" | "status" | "moduleStatus" | "error" | "startedAt" | "endedAt" | "durationMs">;
-
-/**
- * What an agent may read of the pipeline's past: frozen results, at most 100 at a time, and no SQL,
- * connection or engine behind them to reach for.
- */
-export interface MemoryReader {
-  latestDirectiveForRole(role: string): Promise<Readonly<DirectiveRow> | undefined>;
-  executionSummaries(limit: number, status?: RunStatus): Promise<ReadonlyArray<Readonly<ExecutionSummary>>>;
-  artifactsByType(type: ArtifactRow["type"], limit: number): Promise<ReadonlyArray<Readonly<ArtifactRow>>>;
-}
+/** Fails to compile when the runs table changes and the public summary does not. */
+export type SummaryMatchesTable = Assert<Same<ExecutionSummary, Pick<ExecutionRunRow, keyof ExecutionSummary>>>;
 
 /** Reads the store. */
 export function postgresMemoryReader(db: Db): MemoryReader {
@@ -34,13 +29,6 @@ export function postgresMemoryReader(db: Db): MemoryReader {
     },
   });
 }
-
-/** Remembers nothing: for agents that must act without the past. */
-export const noopMemoryReader: MemoryReader = Object.freeze({
-  latestDirectiveForRole: async () => undefined,
-  executionSummaries: async () => Object.freeze([]),
-  artifactsByType: async () => Object.freeze([]),
-});
 
 function bound(limit: number): number {
   return Number.isInteger(limit) && limit > 0 ? Math.min(limit, MEMORY_LIMIT) : MEMORY_LIMIT;

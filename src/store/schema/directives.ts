@@ -1,4 +1,5 @@
 import { boolean, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import type { ArtifactRow, Assert, DirectiveRow, Same } from "./public-rows.js";
 
 /** Agent intent, frozen once proposed: what a role should do, within which scope, budget and time. */
 export const directives = pgTable(
@@ -52,5 +53,6 @@ export const artifacts = pgTable(
   (t) => [index("artifacts_directive_idx").on(t.directiveId, t.createdAt), index("artifacts_type_idx").on(t.type, t.createdAt)],
 );
 
-export type DirectiveRow = typeof directives.$inferSelect;
-export type ArtifactRow = typeof artifacts.$inferSelect;
+export type { ArtifactRow, DirectiveRow } from "./public-rows.js";
+/** Fails to compile when a column changes and the public row above does not. */
+export type RowsMatchTables = [Assert<Same<DirectiveRow, typeof directives.$inferSelect>>, Assert<Same<ArtifactRow, typeof artifacts.$inferSelect>>];

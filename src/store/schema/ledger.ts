@@ -1,5 +1,8 @@
 import { sql } from "drizzle-orm";
 import { boolean, index, integer, jsonb, numeric, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import type { BudgetCharge, LedgerAttempt } from "./ledger-json.js";
+
+export type { BudgetCharge, LedgerAttempt } from "./ledger-json.js";
 
 /**
  * One row per call, whatever its outcome. Append-only: nothing updates or deletes rows.
@@ -73,30 +76,6 @@ export const ledger = pgTable(
     index("ledger_user_ts_idx").on(sql`coalesce(${t.endUser}, ${t.userId})`, t.ts),
   ],
 );
-
-/** One budget window's share of a call: `spent` is the call's cost, `released` the part of it the holder's lease covered. */
-export interface BudgetCharge {
-  budget: string;
-  /** The window's start, ISO 8601. */
-  window: string;
-  holder: string;
-  spent: string;
-  released: string;
-}
-
-export interface LedgerAttempt {
-  model: string;
-  provider: string;
-  outcome: "success" | "error";
-  status?: number;
-  /** Why the attempt failed: rate_limited, server_error, timeout, connection, client_error, disabled… */
-  reason?: string;
-  latencyMs: number;
-  /** How long Airlock waited before starting this attempt. */
-  delayMs: number;
-  /** Set for the extra request that asked the model to fix output that did not match the schema. */
-  purpose?: "repair";
-}
 
 export type LedgerRow = typeof ledger.$inferSelect;
 export type NewLedgerRow = typeof ledger.$inferInsert;
