@@ -73,9 +73,32 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/**
+ * A message as a caller writes it: OpenAI's chat message params, so that messages typed with the
+ * `openai` package's `ChatCompletionMessageParam` pass as they are. Parts and tool calls that only some
+ * providers take (audio, files, custom tool calls) are judged when the call is made, as the gateway
+ * judges them: see docs/providers.md.
+ */
+export interface ChatMessageInput {
+  role: ChatMessage["role"] | "function";
+  content?: string | readonly ContentPartInput[] | null | undefined;
+  name?: string | undefined;
+  tool_calls?: readonly ToolCallInput[] | undefined;
+  tool_call_id?: string | undefined;
+}
+
+export type ContentPartInput =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string; detail?: string | undefined } }
+  | { type: "input_audio"; input_audio: { data: string; format: string } }
+  | { type: "file"; file: { file_data?: string | undefined; file_id?: string | undefined; filename?: string | undefined } }
+  | { type: "refusal"; refusal: string };
+
+export type ToolCallInput = ToolCall | { id: string; type: "custom"; custom: { name: string; input: string } };
+
 export interface ChatOptions<S extends OutputSchemaInput | undefined = OutputSchemaInput | undefined> extends CallOptions {
   /** Optional when the operation's prompt templates build the conversation from `variables`. */
-  messages?: ChatMessage[] | undefined;
+  messages?: readonly ChatMessageInput[] | undefined;
   /** Values for the operation's prompt templates (`{{user.name}}`). */
   variables?: Record<string, unknown> | undefined;
   /**

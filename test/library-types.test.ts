@@ -25,7 +25,7 @@ describe("the library's types in an application compiled with exactOptionalPrope
     expect(problems).toEqual([]);
   }, 60_000);
 
-  it("compile, as published, in an application that type-checks its dependencies, without reaching the store's declarations", () => {
+  it("compile, as published, in an application that type-checks its dependencies, without reaching the store's declarations, and take messages typed by the openai package", () => {
     const app = "test/fixtures/library-types/published-user.ts";
     const program = ts.createProgram([app], {
       strict: true,
