@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Principal } from "./auth/principal.js";
+import { LIBRARY_KEY_ID, type Principal } from "./auth/principal.js";
 import type { BudgetEvent } from "./guards/budget-status.js";
 import type { BudgetStatus } from "./guards/budget-status.js";
 import type { AirlockConfigInput as ConfigInput } from "./config/schema.js";
@@ -211,7 +211,7 @@ const OPTION_NAMES = Object.keys({
   closeGraceMs: true,
 } satisfies Record<keyof AirlockOptions, true>);
 
-const LIBRARY_PRINCIPAL: Principal = { keyId: "library", name: "in-process library", kind: "service", userId: null, teamId: null, orgId: null };
+const LIBRARY_PRINCIPAL: Principal = { keyId: LIBRARY_KEY_ID, name: "in-process library", kind: "service", userId: null, teamId: null, orgId: null };
 
 /** Airlock in process: the same routing, guards and ledger as the gateway, without HTTP. */
 export function createAirlock(options: AirlockOptions | AirlockConfigInput = {}): Airlock {

@@ -5,7 +5,7 @@ import type { ApiKeyRow } from "../store/schema/api-keys.js";
 import { newId } from "../core/ids.js";
 import { SerialQueue } from "../core/serial-queue.js";
 import { insertAuditEvent } from "../store/queries/audit.js";
-import type { Principal, PrincipalKind } from "./principal.js";
+import { LIBRARY_KEY_ID, type Principal, type PrincipalKind } from "./principal.js";
 
 const KEY_PREFIX = "sk-al-";
 
@@ -169,7 +169,7 @@ export class KeyRing {
    * made on another instance since the last reload is found by reloading once.
    */
   async isActive(id: string): Promise<boolean> {
-    if (this.tables.byId.has(id)) return true;
+    if (id === LIBRARY_KEY_ID || this.tables.byId.has(id)) return true;
     await this.load();
     return this.tables.byId.has(id);
   }
