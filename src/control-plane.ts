@@ -237,7 +237,7 @@ export class ControlPlane {
     await plane.grants.reload();
     await plane.rateLimits.start();
     plane.deps.rateLimits.start();
-    plane.notifier.start();
+    await plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes, prices, rate limits and budgets until told.
     await plane.notices.announce("routes");

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { sql } from "drizzle-orm";
 import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -59,7 +60,7 @@ async function until<T>(read: () => T, done: (value: T) => boolean, giveUpMs = 8
  */
 describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
-  const { config, gateway } = routesSuite(kind, (made) => {
+  const { config, gateway, store, instance } = routesSuite(kind, (made) => {
     upstreams = made;
   });
   const receivers: Receiver[] = [];
@@ -238,18 +239,56 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect((await deliveries())[0]).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200 });
   });
 
-  it("ends a delivery queued for a webhook no longer configured as failed, saying why", async () => {
-    const healthy = await startReceiver();
-    receivers.push(healthy);
-    const gw = await gateway(config({ notifications: { webhooks: [{ name: "answers", url: healthy.url }] } }));
-    // As a restart with a renamed webhook leaves it: queued under a name this configuration no longer has.
-    await enqueueDeliveries(gw.plane.database.db, [{ id: "dlv_orphan", eventId: "evt_orphan", webhook: "renamed", event: "kill_switch.flipped", body: { text: "x" } }]);
-    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
-    await until(() => healthy.received.length, (n) => n === 1);
-    const orphan = async () => (await api(gw, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.find((d: any) => d.id === "dlv_orphan");
-    for (let i = 0; i < 200 && (await orphan()).status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await orphan()).toMatchObject({ status: "failed", attempts: 1, lastError: 'no webhook named "renamed" is configured any more' });
-    expect(healthy.received).toHaveLength(1);
+  it("leaves a delivery of a webhook it does not know to an instance that knows it, as in a rolling deploy", async () => {
+    const common = await startReceiver();
+    const added = await startReceiver();
+    receivers.push(common, added);
+    const shared = await store();
+    // The new file adds webhook "added"; an instance still on the old file shares the store.
+    const newFile = config({ notifications: { webhooks: [{ name: "common", url: common.url }, { name: "added", url: added.url }] } });
+    const oldFile = config({ notifications: { webhooks: [{ name: "common", url: common.url }] } });
+    const adminKey = randomAdminKey();
+    const first = await instance(shared.database, newFile, adminKey);
+    await first.close(); // restarted: its delivery waits for the next instance on the new file
+    await enqueueDeliveries(shared.database.db, [{ id: "dlv_added", eventId: "evt_added", webhook: "added", event: "kill_switch.flipped", body: { id: "evt_added" } }]);
+    const old = await instance(shared.database, oldFile, adminKey);
+    // Two flips, the second raised once the first was received: the old instance has run a whole round with "added"'s delivery due.
+    for (const reason of ["one", "two"]) {
+      expect((await api(old, "POST", "/admin/kill-switch", { active: true, reason })).status).toBe(200);
+      await until(() => common.received.map((r) => r.json.data.reason), (reasons) => reasons.includes(reason));
+    }
+    const row = async () => (await api(old, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.find((d: any) => d.id === "dlv_added");
+    expect(await row()).toMatchObject({ status: "pending", attempts: 0, lastError: null });
+    expect(added.received).toHaveLength(0);
+
+    await instance(shared.database, newFile, adminKey);
+    await until(() => added.received.length, (n) => n === 1);
+    for (let i = 0; i < 200 && (await row()).status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await row()).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200 });
+  });
+
+  it("ends a delivery once no running instance has its webhook, and an event for every webhook once none has any, saying why", async () => {
+    const shared = await store();
+    const db = shared.database.db;
+    const queued = (id: string, webhook: string) => ({ id, eventId: `evt_${id}`, webhook, event: "kill_switch.flipped", body: { id } });
+    await enqueueDeliveries(db, [queued("renamed", "renamed"), queued("gone", "gone"), queued("elsewhere", "elsewhere"), queued("cli", "*")]);
+    // "gone" was sent by an instance not heard of for longer than a live one renews; "elsewhere" by one still running.
+    await db.execute(sql`insert into webhook_senders (instance, webhooks, seen_at) values
+      ('sender_stopped', '["gone"]', now() - interval '31 seconds'), ('sender_running', '["elsewhere"]', now())`);
+    // An instance with no webhooks of its own still ends them: a file that dropped every webhook leaves nothing pending for ever.
+    const inst = await instance(shared.database, config());
+    const rows = async () => new Map<string, any>((await api(inst, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.id, d]));
+    for (let i = 0; i < 400 && (await rows()).get("renamed").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const ended = await rows();
+    expect(ended.get("renamed")).toMatchObject({ status: "failed", attempts: 0, lastError: 'no running instance has a webhook named "renamed" configured any more' });
+    expect(ended.get("gone")).toMatchObject({ status: "failed", attempts: 0, lastError: 'no running instance has a webhook named "gone" configured any more' });
+    // A running instance has webhooks, so the CLI's event may yet be fanned out by one: it waits too.
+    expect(ended.get("elsewhere")).toMatchObject({ status: "pending", lastError: null });
+    expect(ended.get("cli")).toMatchObject({ status: "pending" });
+    await db.execute(sql`delete from webhook_senders where instance = 'sender_running'`);
+    for (let i = 0; i < 800 && (await rows()).get("cli").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await rows()).get("cli")).toMatchObject({ status: "failed", lastError: "no running instance has a webhook configured to send this event to" });
+    expect((await rows()).get("elsewhere")).toMatchObject({ status: "failed", lastError: 'no running instance has a webhook named "elsewhere" configured any more' });
   });
 });
 

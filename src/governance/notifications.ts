@@ -4,7 +4,7 @@ import { newId } from "../core/ids.js";
 import { Reloader } from "../core/reloader.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { claimDeliveries, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, removeDelivery, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
+import { claimDeliveries, endUnsendable, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
 import type { WebhookDeliveryRow } from "../store/schema/index.js";
 
 export const NOTIFICATION_EVENTS = ["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"] as const;
@@ -30,6 +30,13 @@ const LOCK_MS = 30_000;
  * that hangs fills only its own, never the ones another receiver's deliveries wait for.
  */
 const MAX_IN_FLIGHT = 16;
+/**
+ * Every how often an instance says which webhooks it sends, and ends the deliveries that no instance
+ * sends any more. An instance not heard of for SENDER_LIVE_MS (three renewals) is taken for gone: its
+ * webhooks' deliveries wait that long for it to come back (a restart) before they end as failed.
+ */
+const RENEW_MS = 10_000;
+const SENDER_LIVE_MS = 30_000;
 
 /** Why a failed attempt is retried: the receiver may be down, overloaded or slow. A 4xx other than these will not change. */
 function retryable(status: number | null): boolean {
@@ -57,13 +64,23 @@ export class Notifier {
   private readonly inFlight = new Map<string, number>();
   /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
   private readonly stopping = new AbortController();
+  /** This instance among the senders (see webhook_senders). */
+  private readonly instance = newId("sender");
+  private renewedAt = Number.NEGATIVE_INFINITY;
+  private sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: NotifierOptions) {}
 
-  start(): void {
-    if (this.options.webhooks.length === 0) return;
-    this.timer = setInterval(() => this.kick(), this.options.pollIntervalMs ?? 1_000);
+  /**
+   * Says which webhooks this instance sends before it can queue any delivery, so that no other instance
+   * takes that delivery for one nobody sends. An instance with none still ends such deliveries, slowly.
+   */
+  async start(): Promise<void> {
+    const sends = this.options.webhooks.length > 0;
+    if (sends) await this.renew();
+    this.timer = setInterval(() => this.kick(), sends ? (this.options.pollIntervalMs ?? 1_000) : RENEW_MS);
     this.timer.unref();
+    this.kick();
   }
 
   /** Queues the event for every webhook that listens for it. Never throws, never waits. */
@@ -90,11 +107,28 @@ export class Notifier {
 
   /** Claims what is due for each webhook and sends it, each delivery on its own: a receiver that hangs holds up only its own. */
   private async sendDue(): Promise<void> {
+    if (this.closed) return;
+    const sends = this.options.webhooks.length > 0;
+    if (sends && Date.now() - this.renewedAt >= RENEW_MS) await this.renew();
+    if (Date.now() - this.sweptAt >= RENEW_MS) await this.endUnsendable();
+    if (!sends) return;
     await this.fanOut();
-    const names = this.options.webhooks.map((hook) => hook.name);
-    for (const name of names) await this.sendDueTo(name);
-    // Deliveries queued for a webhook since removed from the configuration: each ends failed, saying why.
-    if (!this.closed) for (const delivery of await claimDeliveries(this.options.db, { notTo: [...names, EVERY_WEBHOOK] }, MAX_IN_FLIGHT, LOCK_MS)) await this.settle(delivery);
+    // Only this instance's own webhooks: another's deliveries (a rolling deploy adding or removing one) wait for it.
+    for (const hook of this.options.webhooks) await this.sendDueTo(hook.name);
+  }
+
+  private async renew(): Promise<void> {
+    await renewSender(this.options.db, this.instance, this.options.webhooks.map((hook) => hook.name), SENDER_LIVE_MS);
+    this.renewedAt = Date.now();
+  }
+
+  /** Deliveries queued for a webhook that no running instance has any more: each ends failed, saying why. */
+  private async endUnsendable(): Promise<void> {
+    this.sweptAt = Date.now();
+    const ended = await endUnsendable(this.options.db, EVERY_WEBHOOK, SENDER_LIVE_MS);
+    if (ended.length === 0) return;
+    const webhooks = [...new Set(ended.map((row) => row.webhook))];
+    this.options.logger.warn({ webhooks, deliveries: ended.length }, "webhook deliveries ended: no running instance has their webhook configured");
   }
 
   /**
@@ -104,7 +138,7 @@ export class Notifier {
    */
   private async fanOut(): Promise<void> {
     while (!this.closed) {
-      const queued = await claimDeliveries(this.options.db, { to: EVERY_WEBHOOK }, MAX_IN_FLIGHT, LOCK_MS);
+      const queued = await claimDeliveries(this.options.db, EVERY_WEBHOOK, MAX_IN_FLIGHT, LOCK_MS);
       if (queued.length === 0) return;
       for (const row of queued) {
         await enqueueDeliveries(this.options.db, this.deliveriesOf(row.body as EventEnvelope, (webhook) => `${row.id}.${webhook}`));
@@ -117,7 +151,7 @@ export class Notifier {
     for (;;) {
       const free = MAX_IN_FLIGHT - (this.inFlight.get(webhook) ?? 0);
       if (this.closed || free <= 0) return;
-      const due = await claimDeliveries(this.options.db, { to: webhook }, free, LOCK_MS);
+      const due = await claimDeliveries(this.options.db, webhook, free, LOCK_MS);
       if (due.length === 0) return;
       this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 0) + due.length);
       for (const delivery of due) {
@@ -137,8 +171,8 @@ export class Notifier {
   }
 
   private async send(delivery: ClaimedDelivery): Promise<void> {
-    const hook = this.options.webhooks.find((h) => h.name === delivery.webhook);
-    if (!hook) return markAttemptFailed(this.options.db, delivery.id, `no webhook named "${delivery.webhook}" is configured any more`, null, undefined);
+    // Claimed by its name among this instance's webhooks, so it is one of them.
+    const hook = this.options.webhooks.find((h) => h.name === delivery.webhook)!;
     const body = JSON.stringify(delivery.body);
     const headers: Record<string, string> = {
       "content-type": "application/json",

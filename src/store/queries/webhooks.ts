@@ -1,6 +1,6 @@
 import { desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { webhookDeliveries, type WebhookDeliveryRow } from "../schema/index.js";
+import { webhookDeliveries, webhookSenders, type WebhookDeliveryRow } from "../schema/index.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDelivery = Pick<WebhookDeliveryRow, "id" | "eventId" | "webhook" | "event" | "body">;
@@ -24,20 +24,16 @@ export interface ClaimedDelivery {
   attempts: number;
 }
 
-/** Whose deliveries to claim: one webhook's, or those of every webhook but these (ones no longer configured). */
-export type DeliveryLane = { to: string } | { notTo: readonly string[] };
-
 /**
- * Takes up to `limit` deliveries of `lane` that are due and not held by another instance, holding them
+ * Takes up to `limit` deliveries to `webhook` that are due and not held by another instance, holding them
  * for `lockMs`: an instance that dies mid-delivery lets them go when the lock runs out.
  */
-export async function claimDeliveries(db: Db, lane: DeliveryLane, limit: number, lockMs: number): Promise<ClaimedDelivery[]> {
-  const whose = "to" in lane ? sql`webhook = ${lane.to}` : lane.notTo.length === 0 ? sql`true` : sql`webhook not in (${sql.join(lane.notTo.map((name) => sql`${name}`), sql`, `)})`;
+export async function claimDeliveries(db: Db, webhook: string, limit: number, lockMs: number): Promise<ClaimedDelivery[]> {
   const result = await db.execute(sql`
     update ${webhookDeliveries} set locked_until = now() + ${lockMs}::int * interval '1 millisecond', attempts = attempts + 1
     where id in (
       select id from ${webhookDeliveries}
-      where status = 'pending' and next_attempt_at <= now() and (locked_until is null or locked_until < now()) and ${whose}
+      where status = 'pending' and next_attempt_at <= now() and (locked_until is null or locked_until < now()) and webhook = ${webhook}
       order by next_attempt_at limit ${limit} for update skip locked
     )
     returning id, event_id as "eventId", webhook, event, body, attempts`);
@@ -59,4 +55,35 @@ export async function markAttemptFailed(db: Db, id: string, error: string, statu
 
 export function recentDeliveries(db: Db, limit: number): Promise<WebhookDeliveryRow[]> {
   return db.select().from(webhookDeliveries).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
+}
+
+/** Says that `instance` sends these webhooks, for the next `liveMs`; forgets senders silent for longer. */
+export async function renewSender(db: Db, instance: string, webhooks: readonly string[], liveMs: number): Promise<void> {
+  await db
+    .insert(webhookSenders)
+    .values({ instance, webhooks: [...webhooks], seenAt: sql`now()` })
+    .onConflictDoUpdate({ target: webhookSenders.instance, set: { webhooks: [...webhooks], seenAt: sql`now()` } });
+  await db.delete(webhookSenders).where(sql`seen_at < now() - ${liveMs}::int * interval '1 millisecond'`);
+}
+
+export async function forgetSender(db: Db, instance: string): Promise<void> {
+  await db.delete(webhookSenders).where(eq(webhookSenders.instance, instance));
+}
+
+/**
+ * Ends as failed, without an attempt, each pending delivery whose webhook no sender renewed within
+ * `liveMs` names, and each event queued for every webhook (`everyWebhook`) when no live sender has any.
+ * One held by an instance mid-attempt is left to it. Returns what it ended.
+ */
+export async function endUnsendable(db: Db, everyWebhook: string, liveMs: number): Promise<Array<{ id: string; webhook: string }>> {
+  const live = sql`seen_at >= now() - ${liveMs}::int * interval '1 millisecond'`;
+  const result = await db.execute(sql`
+    update ${webhookDeliveries} set status = 'failed', locked_until = null, last_status = null,
+      last_error = case when webhook = ${everyWebhook} then 'no running instance has a webhook configured to send this event to'
+        else 'no running instance has a webhook named "' || webhook || '" configured any more' end
+    where status = 'pending' and (locked_until is null or locked_until < now()) and (
+      (webhook <> ${everyWebhook} and webhook not in (select jsonb_array_elements_text(webhooks) from ${webhookSenders} where ${live}))
+      or (webhook = ${everyWebhook} and not exists (select 1 from ${webhookSenders} where ${live} and jsonb_array_length(webhooks) > 0)))
+    returning id, webhook`);
+  return rowsOf<{ id: string; webhook: string }>(result);
 }

@@ -28,3 +28,14 @@ export const webhookDeliveries = pgTable(
 );
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+/**
+ * The instances that send webhooks, and the names of theirs, each renewed every few seconds. Instances
+ * whose files differ (a rolling deploy) share one outbox: each sends only its own webhooks' deliveries,
+ * and a delivery whose webhook no live instance names any more is ended, not left pending for ever.
+ */
+export const webhookSenders = pgTable("webhook_senders", {
+  instance: text("instance").primaryKey(),
+  webhooks: jsonb("webhooks").$type<string[]>().notNull(),
+  seenAt: timestamp("seen_at", { withTimezone: true, mode: "date" }).notNull(),
+});
