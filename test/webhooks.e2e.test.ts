@@ -164,6 +164,21 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(Date.parse(recorded[0].nextAttemptAt)).toBeGreaterThan(Date.now() - 1_000);
   });
 
+  it("says why an attempt got no answer: the connection refused, or no answer in time", async () => {
+    const hanging = await startReceiver("hang");
+    const gone = await startReceiver();
+    receivers.push(hanging);
+    await gone.close(); // nothing listens on its port any more
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "hangs", url: hanging.url }, { name: "gone", url: gone.url }] } }));
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    const rows = async () => new Map<string, any>((await api(gw, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.webhook, d]));
+    const recordedBoth = (found: Map<string, any>) => found.size === 2 && [...found.values()].every((d) => d.lastError !== null);
+    for (let i = 0; i < 400 && !recordedBoth(await rows()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const recorded = await rows();
+    expect(recorded.get("gone")).toMatchObject({ status: "pending", lastStatus: null, lastError: "could not reach the receiver: connection refused (ECONNREFUSED)" });
+    expect(recorded.get("hangs")).toMatchObject({ status: "pending", lastStatus: null, lastError: "no answer within 5 s" });
+  });
+
   it("keeps a hanging receiver's backlog from delaying another receiver's deliveries", async () => {
     const hanging = await startReceiver("hang");
     const healthy = await startReceiver();

@@ -1,7 +1,7 @@
-import { createHmac } from "node:crypto";
 import type { WebhookConfig } from "../config/schema.js";
 import { newId } from "../core/ids.js";
 import { Reloader } from "../core/reloader.js";
+import { attempt } from "./webhook-attempt.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import { claimDeliveries, endUnsendable, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
@@ -173,35 +173,13 @@ export class Notifier {
   private async send(delivery: ClaimedDelivery): Promise<void> {
     // Claimed by its name among this instance's webhooks, so it is one of them.
     const hook = this.options.webhooks.find((h) => h.name === delivery.webhook)!;
-    const body = JSON.stringify(delivery.body);
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "user-agent": "airlock-webhooks",
-      "x-airlock-event": delivery.event,
-      "x-airlock-event-id": delivery.eventId,
-      "x-airlock-delivery": delivery.id,
-    };
-    if (hook.secret) headers["x-airlock-signature"] = `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}`;
-    const { url, authorization } = receiver(hook.url);
-    if (authorization) headers.authorization = authorization;
-    let status: number | null = null;
-    try {
-      // Redirects are not followed: fetch would turn the POST into a GET without its body (301, 302), and the
-      // receiver's 200 to that would count as delivered; or send the body and its signature on to another host.
-      const res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 5_000), this.stopping.signal]) });
-      status = res.status;
-      // The answer's body says nothing Airlock needs: it is let go unread, since reading it whole would hold
-      // all of it in memory, however large a receiver made it, and wait for it as long as it took.
-      await res.body?.cancel().catch(() => undefined);
-      if (res.ok) return markDelivered(this.options.db, delivery.id, res.status);
-      if (status >= 300 && status < 400) throw new Error(`HTTP ${status}: redirects are not followed; set the webhook's url to where the receiver is now`);
-      throw new Error(`HTTP ${res.status}`);
-    } catch (err) {
-      if (this.stopping.signal.aborted) return;
-      const retryIn = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
-      if (retryIn === undefined) this.options.logger.error({ webhook: hook.name, event: delivery.event, delivery: delivery.id, err: message(err) }, "webhook delivery failed for good");
-      await markAttemptFailed(this.options.db, delivery.id, message(err), status, retryIn);
-    }
+    const { status, error } = await attempt(hook, delivery, this.options.timeoutMs ?? 5_000, this.stopping.signal);
+    // Cut off by this instance closing: the lock runs out and the delivery is sent again, with no failure counted.
+    if (status === null && this.stopping.signal.aborted) return;
+    if (error === undefined) return markDelivered(this.options.db, delivery.id, status!);
+    const retryIn = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
+    if (retryIn === undefined) this.options.logger.error({ webhook: hook.name, event: delivery.event, delivery: delivery.id, err: error }, "webhook delivery failed for good");
+    await markAttemptFailed(this.options.db, delivery.id, error, status, retryIn);
   }
 
   /** The newest deliveries, with their attempts and last error. */
@@ -266,29 +244,6 @@ function summary({ type, data }: EventEnvelope): string {
       return `Airlock: ${d.requestedBy} (${d.requestedByKind}) asks to apply a ${d.category} to ${d.kind} "${d.target}". Review: airlock approvals show ${d.id}`;
     case "change.applied":
       return `Airlock: change request ${d.id} (${d.category} of ${d.kind} "${d.target}") was approved by ${d.decidedBy} and applied.`;
-  }
-}
-
-/**
- * Where to send, and the Basic credentials a URL such as `https://user:password@host/hook` holds, sent as
- * curl sends them. fetch refuses a URL with credentials, quoting it whole in its error, which would put
- * the password in every failed attempt's error and in the log.
- */
-function receiver(hookUrl: string): { url: string; authorization?: string } {
-  const url = new URL(hookUrl);
-  if (url.username === "" && url.password === "") return { url: hookUrl };
-  const credentials = `${decoded(url.username)}:${decoded(url.password)}`;
-  url.username = "";
-  url.password = "";
-  return { url: url.href, authorization: `Basic ${Buffer.from(credentials).toString("base64")}` };
-}
-
-/** A URL part's percent-escapes decoded, or the part as written when they do not decode (`%zz`). */
-function decoded(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
   }
 }
 

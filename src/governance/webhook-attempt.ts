@@ -1,0 +1,95 @@
+import { createHmac } from "node:crypto";
+import type { WebhookConfig } from "../config/schema.js";
+
+/** One delivery as sent: what to post, and the ids the receiver deduplicates on. */
+export interface Outgoing {
+  id: string;
+  eventId: string;
+  event: string;
+  body: unknown;
+}
+
+/** What came of one attempt: the receiver's status (null when it gave none), and why it did not deliver. */
+export interface AttemptResult {
+  status: number | null;
+  error?: string;
+}
+
+/** Posts the delivery to the webhook once; never throws. */
+export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs: number, stopping: AbortSignal): Promise<AttemptResult> {
+  const body = JSON.stringify(delivery.body);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "user-agent": "airlock-webhooks",
+    "x-airlock-event": delivery.event,
+    "x-airlock-event-id": delivery.eventId,
+    "x-airlock-delivery": delivery.id,
+  };
+  if (hook.secret) headers["x-airlock-signature"] = `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}`;
+  const { url, authorization } = receiver(hook.url);
+  if (authorization) headers.authorization = authorization;
+  let res: Response;
+  try {
+    // Redirects are not followed: fetch would turn the POST into a GET without its body (301, 302), and the
+    // receiver's 200 to that would count as delivered; or send the body and its signature on to another host.
+    res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]) });
+  } catch (err) {
+    return { status: null, error: unanswered(err, timeoutMs) };
+  }
+  // The answer's body says nothing Airlock needs: it is let go unread, since reading it whole would hold
+  // all of it in memory, however large a receiver made it, and wait for it as long as it took.
+  await res.body?.cancel().catch(() => undefined);
+  if (res.ok) return { status: res.status };
+  if (res.status >= 300 && res.status < 400) return { status: res.status, error: `HTTP ${res.status}: redirects are not followed; set the webhook's url to where the receiver is now` };
+  return { status: res.status, error: `HTTP ${res.status}` };
+}
+
+/** Connection failures by their code, in words an operator can act on. */
+const CAUSES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host name lookup failed",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ETIMEDOUT: "connection timed out",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+  UND_ERR_SOCKET: "connection closed before an answer",
+};
+
+/**
+ * Why an attempt got no answer. fetch says only "fetch failed" and keeps the reason in its cause; the
+ * cause's own message is not used, since it may name the receiver's host and a Slack or Discord URL is a secret.
+ */
+function unanswered(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && err.name === "TimeoutError") return `no answer within ${timeoutMs / 1000} s`;
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  const code = typeof cause?.code === "string" ? cause.code : undefined;
+  if (code === undefined) return "could not reach the receiver";
+  if (CAUSES[code]) return `could not reach the receiver: ${CAUSES[code]} (${code})`;
+  if (/SSL|TLS|CERT/.test(code)) return `could not reach the receiver: TLS failed (${code})`;
+  return `could not reach the receiver (${code})`;
+}
+
+/**
+ * Where to send, and the Basic credentials a URL such as `https://user:password@host/hook` holds, sent as
+ * curl sends them. fetch refuses a URL with credentials, quoting it whole in its error, which would put
+ * the password in every failed attempt's error and in the log.
+ */
+function receiver(hookUrl: string): { url: string; authorization?: string } {
+  const url = new URL(hookUrl);
+  if (url.username === "" && url.password === "") return { url: hookUrl };
+  const credentials = `${decoded(url.username)}:${decoded(url.password)}`;
+  url.username = "";
+  url.password = "";
+  return { url: url.href, authorization: `Basic ${Buffer.from(credentials).toString("base64")}` };
+}
+
+/** A URL part's percent-escapes decoded, or the part as written when they do not decode (`%zz`). */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
