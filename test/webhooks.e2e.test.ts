@@ -108,6 +108,8 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
       expect(delivery.headers["x-airlock-event"]).toBe(delivery.json.type);
       expect(delivery.headers["x-airlock-event-id"]).toBe(delivery.json.id);
       expect(delivery.headers["x-airlock-signature"]).toBe(`sha256=${createHmac("sha256", "whsec-test").update(delivery.body).digest("hex")}`);
+      const signed = `${delivery.headers["x-airlock-timestamp"]}.${delivery.json.id}.${delivery.body}`;
+      expect(delivery.headers["x-airlock-signature-v2"]).toBe(`sha256=${createHmac("sha256", "whsec-test").update(signed).digest("hex")}`);
     }
     const flips = json.received.filter((r) => r.json.type === "kill_switch.flipped").map((r) => r.json.data);
     expect(flips).toEqual(expect.arrayContaining([expect.objectContaining({ active: true, scope: "global", reason: "incident 7" }), expect.objectContaining({ active: false, reason: "resolved" })]));

@@ -25,7 +25,15 @@ export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs
     "x-airlock-event-id": delivery.eventId,
     "x-airlock-delivery": delivery.id,
   };
-  if (hook.secret) headers["x-airlock-signature"] = `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}`;
+  if (hook.secret) {
+    // The body's signature alone is the same on every send, so a captured request verifies for ever, under any
+    // event id a replayer puts in its header. The v2 signature also covers when this attempt was made and the
+    // event's id: a receiver refuses old timestamps and remembers recent ids (docs/change-control.md).
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    headers["x-airlock-timestamp"] = timestamp;
+    headers["x-airlock-signature"] = `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}`;
+    headers["x-airlock-signature-v2"] = `sha256=${signV2(hook.secret, timestamp, delivery.eventId, body)}`;
+  }
   const { url, authorization } = receiver(hook.url);
   if (authorization) headers.authorization = authorization;
   let res: Response;
@@ -42,6 +50,11 @@ export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs
   if (res.ok) return { status: res.status };
   if (res.status >= 300 && res.status < 400) return { status: res.status, error: `HTTP ${res.status}: redirects are not followed; set the webhook's url to where the receiver is now` };
   return { status: res.status, error: `HTTP ${res.status}` };
+}
+
+/** Hex HMAC-SHA256 of `<timestamp>.<event id>.<body>`: what x-airlock-signature-v2 carries after `sha256=`. */
+export function signV2(secret: string, timestamp: string, eventId: string, body: string): string {
+  return createHmac("sha256", secret).update(`${timestamp}.${eventId}.${body}`).digest("hex");
 }
 
 /** Connection failures by their code, in words an operator can act on. */
