@@ -181,6 +181,26 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(recorded.get("hangs")).toMatchObject({ status: "pending", lastStatus: null, lastError: "no answer within 5 s" });
   });
 
+  it("waits as long as a receiver that answers 429 asks in Retry-After, up to 10 minutes, before the next attempt", async () => {
+    const limited = await startReceiver(429, { "retry-after": "120" });
+    const overloaded = await startReceiver(503, { "retry-after": "86400" });
+    receivers.push(limited, overloaded);
+    const gw = await gateway(config({ notifications: { webhooks: [{ name: "limited", url: limited.url }, { name: "overloaded", url: overloaded.url }] } }));
+    const flippedAt = Date.now();
+    expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    const rows = async () => new Map<string, any>((await api(gw, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.webhook, d]));
+    const recordedBoth = (found: Map<string, any>) => found.size === 2 && [...found.values()].every((d) => d.lastStatus !== null);
+    for (let i = 0; i < 400 && !recordedBoth(await rows()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const recorded = await rows();
+    expect(recorded.get("limited")).toMatchObject({ status: "pending", attempts: 1, lastStatus: 429 });
+    expect(Date.parse(recorded.get("limited").nextAttemptAt) - flippedAt).toBeGreaterThanOrEqual(119_000);
+    // A day asked: ten minutes granted, so the delivery is still tried again.
+    const overloadedNext = Date.parse(recorded.get("overloaded").nextAttemptAt) - flippedAt;
+    expect(overloadedNext).toBeGreaterThanOrEqual(599_000);
+    expect(overloadedNext).toBeLessThanOrEqual(600_000 + 60_000);
+    expect(limited.received).toHaveLength(1);
+  });
+
   it("keeps a hanging receiver's backlog from delaying another receiver's deliveries", async () => {
     const hanging = await startReceiver("hang");
     const healthy = await startReceiver();

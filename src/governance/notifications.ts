@@ -23,6 +23,8 @@ export interface NotifierOptions {
 /** Attempts per delivery, and the pause before each retry: 1 s, doubling (about 2 minutes from first attempt to last). */
 const MAX_ATTEMPTS = 8;
 const BASE_DELAY_MS = 1_000;
+/** The longest pause a receiver's Retry-After is granted before the next attempt. */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
 /** A delivery is held this long by the instance sending it; past that, another may take it. */
 const LOCK_MS = 30_000;
 /**
@@ -173,11 +175,13 @@ export class Notifier {
   private async send(delivery: ClaimedDelivery): Promise<void> {
     // Claimed by its name among this instance's webhooks, so it is one of them.
     const hook = this.options.webhooks.find((h) => h.name === delivery.webhook)!;
-    const { status, error } = await attempt(hook, delivery, this.options.timeoutMs ?? 5_000, this.stopping.signal);
+    const { status, error, retryAfterMs } = await attempt(hook, delivery, this.options.timeoutMs ?? 5_000, this.stopping.signal);
     // Cut off by this instance closing: the lock runs out and the delivery is sent again, with no failure counted.
     if (status === null && this.stopping.signal.aborted) return;
     if (error === undefined) return markDelivered(this.options.db, delivery.id, status!);
-    const retryIn = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
+    const backoff = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
+    // A receiver that asks for a pause (Slack's 429) gets it, within bounds, instead of being asked again in a second.
+    const retryIn = backoff === undefined || retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
     if (retryIn === undefined) this.options.logger.error({ webhook: hook.name, event: delivery.event, delivery: delivery.id, err: error }, "webhook delivery failed for good");
     await markAttemptFailed(this.options.db, delivery.id, error, status, retryIn);
   }

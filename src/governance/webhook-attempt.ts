@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { WebhookConfig } from "../config/schema.js";
+import { parseRetryAfterMs } from "../providers/errors.js";
 
 /** One delivery as sent: what to post, and the ids the receiver deduplicates on. */
 export interface Outgoing {
@@ -13,6 +14,8 @@ export interface Outgoing {
 export interface AttemptResult {
   status: number | null;
   error?: string;
+  /** How long a 429 or 503 asked to be left alone (Retry-After). */
+  retryAfterMs?: number;
 }
 
 /** Posts the delivery to the webhook once; never throws. */
@@ -48,6 +51,10 @@ export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs
   // all of it in memory, however large a receiver made it, and wait for it as long as it took.
   await res.body?.cancel().catch(() => undefined);
   if (res.ok) return { status: res.status };
+  if (res.status === 429 || res.status === 503) {
+    const retryAfterMs = parseRetryAfterMs(Object.fromEntries(res.headers));
+    return { status: res.status, error: `HTTP ${res.status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  }
   if (res.status >= 300 && res.status < 400) return { status: res.status, error: `HTTP ${res.status}: redirects are not followed; set the webhook's url to where the receiver is now` };
   return { status: res.status, error: `HTTP ${res.status}` };
 }
