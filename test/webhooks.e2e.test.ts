@@ -201,6 +201,25 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(limited.received).toHaveLength(1);
   });
 
+  it("hands back a delivery cut off by its instance closing, for the next instance to send at once, the attempt not counted", async () => {
+    const hanging = await startReceiver("hang");
+    const healthy = await startReceiver();
+    receivers.push(hanging, healthy);
+    const shared = await store();
+    const adminKey = randomAdminKey();
+    const first = await instance(shared.database, config({ notifications: { webhooks: [{ name: "ops", url: hanging.url }] } }), adminKey);
+    expect((await api(first, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
+    await until(() => hanging.received.length, (n) => n === 1);
+    await first.close(); // a restart, with the attempt still waiting for its answer
+    // The receiver is at a new address by the next start; the delivery is not held for the 30 s lock.
+    const next = await instance(shared.database, config({ notifications: { webhooks: [{ name: "ops", url: healthy.url }] } }), adminKey);
+    await until(() => healthy.received.length, (n) => n === 1, 10_000);
+    expect(healthy.received[0]!.json.data.reason).toBe("drill");
+    const row = async () => (await api(next, "GET", "/admin/webhooks/deliveries?limit=5")).body.data[0];
+    for (let i = 0; i < 200 && (await row()).status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await row()).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200, lastError: null });
+  });
+
   it("keeps a hanging receiver's backlog from delaying another receiver's deliveries", async () => {
     const hanging = await startReceiver("hang");
     const healthy = await startReceiver();

@@ -4,7 +4,7 @@ import { Reloader } from "../core/reloader.js";
 import { attempt } from "./webhook-attempt.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { claimDeliveries, endUnsendable, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
+import { claimDeliveries, endUnsendable, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, releaseDelivery, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
 import type { WebhookDeliveryRow } from "../store/schema/index.js";
 
 export const NOTIFICATION_EVENTS = ["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"] as const;
@@ -66,6 +66,7 @@ export class Notifier {
   private readonly inFlight = new Map<string, number>();
   /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
   private readonly stopping = new AbortController();
+  private readonly sending = new Set<Promise<void>>();
   /** This instance among the senders (see webhook_senders). */
   private readonly instance = newId("sender");
   private renewedAt = Number.NEGATIVE_INFINITY;
@@ -157,10 +158,12 @@ export class Notifier {
       if (due.length === 0) return;
       this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 0) + due.length);
       for (const delivery of due) {
-        void this.settle(delivery).finally(() => {
+        const sending = this.settle(delivery).finally(() => {
+          this.sending.delete(sending);
           this.inFlight.set(webhook, (this.inFlight.get(webhook) ?? 1) - 1);
           this.kick();
         });
+        this.sending.add(sending);
       }
     }
   }
@@ -176,8 +179,8 @@ export class Notifier {
     // Claimed by its name among this instance's webhooks, so it is one of them.
     const hook = this.options.webhooks.find((h) => h.name === delivery.webhook)!;
     const { status, error, retryAfterMs } = await attempt(hook, delivery, this.options.timeoutMs ?? 5_000, this.stopping.signal);
-    // Cut off by this instance closing: the lock runs out and the delivery is sent again, with no failure counted.
-    if (status === null && this.stopping.signal.aborted) return;
+    // Cut off by this instance closing: handed back as it was, for the next instance to send at once.
+    if (status === null && this.stopping.signal.aborted) return releaseDelivery(this.options.db, delivery.id);
     if (error === undefined) return markDelivered(this.options.db, delivery.id, status!);
     const backoff = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
     // A receiver that asks for a pause (Slack's 429) gets it, within bounds, instead of being asked again in a second.
@@ -197,6 +200,8 @@ export class Notifier {
     this.stopping.abort();
     // Waits for a round under way; the round asked for after it finds the notifier closed and ends at once.
     await this.rounds.reload();
+    // And for the attempts just cut off to hand their deliveries back, while the store is still open.
+    await Promise.allSettled([...this.sending]);
   }
 }
 

@@ -53,6 +53,11 @@ export async function markAttemptFailed(db: Db, id: string, error: string, statu
     where id = ${id}`);
 }
 
+/** Hands back a delivery whose attempt was cut off by its instance closing: due at once, the attempt not counted. */
+export async function releaseDelivery(db: Db, id: string): Promise<void> {
+  await db.execute(sql`update ${webhookDeliveries} set locked_until = null, attempts = greatest(attempts - 1, 0) where id = ${id} and status = 'pending'`);
+}
+
 export function recentDeliveries(db: Db, limit: number): Promise<WebhookDeliveryRow[]> {
   return db.select().from(webhookDeliveries).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
 }
