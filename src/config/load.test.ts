@@ -93,6 +93,11 @@ operations:
     expect(valid.config.notifications.webhooks).toEqual([expect.objectContaining({ name: "slack", url: `https://${secretPath}` })]);
   });
 
+  it("refuses two webhooks of one name, which would send both one's deliveries", () => {
+    const twice = { ...minimal, notifications: { webhooks: [{ name: "ops", url: "https://a.example.com/hook" }, { name: "ops", url: "https://b.example.com/hook" }] } };
+    expect(() => resolveConfig(twice, "inline", {})).toThrow(/notifications\.webhooks\.1\.name: duplicate webhook "ops"/);
+  });
+
   it("lets the environment remap tiers, and checks the target exists", () => {
     const tiered = { ...minimal, models: [...minimal.models, { id: "openrouter/cheap-one", price: { input: "0.1" } }], tiers: { cheap: "openrouter/deepseek/deepseek-chat" } };
     expect(resolveConfig(tiered, "t", { AIRLOCK_MODEL_CHEAP: "openrouter/cheap-one" }).config.tiers.cheap).toBe("openrouter/cheap-one");

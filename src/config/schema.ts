@@ -386,7 +386,7 @@ export type RateLimitConfig = z.infer<typeof rateLimitSchema>;
 export type WebhookConfig = z.infer<typeof webhookSchema>;
 
 
-type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets" | "rateLimits">;
+type RawConfig = Pick<AirlockConfig, "providers" | "models" | "operations" | "tiers" | "org" | "budgets" | "rateLimits" | "notifications">;
 
 /**
  * Every name a config uses must exist in the same config: a typo fails at start, not at 3 a.m. Looked up
@@ -431,6 +431,12 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
     if (budget.scope === "operation" && budget.target !== undefined && !Object.hasOwn(config.operations, budget.target)) {
       ctx.addIssue({ code: "custom", path: ["budgets", i, "target"], message: `unknown operation "${budget.target}"` });
     }
+  });
+  // A delivery names its webhook: two of one name would send both webhooks' deliveries to the first.
+  const webhookNames = new Set<string>();
+  config.notifications.webhooks.forEach((hook, i) => {
+    if (webhookNames.has(hook.name)) ctx.addIssue({ code: "custom", path: ["notifications", "webhooks", i, "name"], message: `duplicate webhook "${hook.name}"` });
+    webhookNames.add(hook.name);
   });
   for (const name of Object.keys(config.operations)) {
     // Checked here rather than by the record's key schema, whose own message would be only "Invalid key in record".
