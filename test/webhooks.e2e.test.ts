@@ -304,6 +304,8 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     const newFile = config({ notifications: { webhooks: [{ name: "common", url: common.url }, { name: "added", url: added.url }] } });
     const oldFile = config({ notifications: { webhooks: [{ name: "common", url: common.url }] } });
     const adminKey = randomAdminKey();
+    // A third instance, with no webhooks, shares the store throughout (on the embedded store, a second plane in this process).
+    await instance(shared.database, config(), adminKey);
     const first = await instance(shared.database, newFile, adminKey);
     await first.close(); // restarted: its delivery waits for the next instance on the new file
     await enqueueDeliveries(shared.database.db, [{ id: "dlv_added", eventId: "evt_added", webhook: "added", event: "kill_switch.flipped", body: { id: "evt_added" } }]);
@@ -333,6 +335,16 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
       ('sender_stopped', '["gone"]', now() - interval '31 seconds'), ('sender_running', '["elsewhere"]', now())`);
     // An instance with no webhooks of its own still ends them: a file that dropped every webhook leaves nothing pending for ever.
     const inst = await instance(shared.database, config());
+    if (kind === "pglite") {
+      // The embedded store is this process's alone: whatever other senders it names are gone, and what they sent ends at once.
+      const rows = async () => new Map<string, any>((await api(inst, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.id, d]));
+      for (let i = 0; i < 400 && (await rows()).get("renamed").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      const ended = await rows();
+      expect([...ended.values()].map((d) => [d.id, d.status]).sort()).toEqual([["cli", "failed"], ["elsewhere", "failed"], ["gone", "failed"], ["renamed", "failed"]]);
+      expect(ended.get("elsewhere")).toMatchObject({ attempts: 0, lastError: 'no running instance has a webhook named "elsewhere" configured any more' });
+      expect(ended.get("cli")).toMatchObject({ lastError: "no running instance has a webhook configured to send this event to" });
+      return;
+    }
     const rows = async () => new Map<string, any>((await api(inst, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.id, d]));
     for (let i = 0; i < 400 && (await rows()).get("renamed").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     const ended = await rows();

@@ -4,7 +4,7 @@ import { Reloader } from "../core/reloader.js";
 import { attempt } from "./webhook-attempt.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { claimDeliveries, endUnsendable, enqueueDeliveries, markAttemptFailed, markDelivered, recentDeliveries, releaseDelivery, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
+import { claimDeliveries, endUnsendable, enqueueDeliveries, forgetSenders, markAttemptFailed, markDelivered, recentDeliveries, releaseDelivery, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
 import type { WebhookDeliveryRow } from "../store/schema/index.js";
 
 export const NOTIFICATION_EVENTS = ["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"] as const;
@@ -14,6 +14,8 @@ export interface NotifierOptions {
   db: Db;
   logger: Logger;
   webhooks: readonly WebhookConfig[];
+  /** Whether other instances may use the store too (PostgreSQL); the embedded store is this process's alone. */
+  sharedStore?: () => boolean;
   /** Every how often each instance looks for deliveries that are due (a local event is sent at once). */
   pollIntervalMs?: number;
   /** How long one attempt may take before it counts as failed. */
@@ -80,6 +82,9 @@ export class Notifier {
    */
   async start(): Promise<void> {
     const sends = this.options.webhooks.length > 0;
+    // The embedded store belongs to this process: the senders it names were processes that are gone, and
+    // what only they sent, nobody will; it ends at this start instead of 30 s later.
+    if (!this.shared()) await forgetSenders(this.options.db);
     if (sends) await this.renew();
     this.timer = setInterval(() => this.kick(), sends ? (this.options.pollIntervalMs ?? 1_000) : RENEW_MS);
     this.timer.unref();
@@ -113,11 +118,17 @@ export class Notifier {
     if (this.closed) return;
     const sends = this.options.webhooks.length > 0;
     if (sends && Date.now() - this.renewedAt >= RENEW_MS) await this.renew();
-    if (Date.now() - this.sweptAt >= RENEW_MS) await this.endUnsendable();
+    // Without webhooks, on a store of its own, nothing can become unsendable after the start: the idle store is left alone.
+    const sweep = sends || this.shared() || this.sweptAt === Number.NEGATIVE_INFINITY;
+    if (sweep && Date.now() - this.sweptAt >= RENEW_MS) await this.endUnsendable();
     if (!sends) return;
     await this.fanOut();
     // Only this instance's own webhooks: another's deliveries (a rolling deploy adding or removing one) wait for it.
     for (const hook of this.options.webhooks) await this.sendDueTo(hook.name);
+  }
+
+  private shared(): boolean {
+    return this.options.sharedStore?.() ?? true;
   }
 
   private async renew(): Promise<void> {

@@ -71,8 +71,8 @@ export async function renewSender(db: Db, instance: string, webhooks: readonly s
   await db.delete(webhookSenders).where(sql`seen_at < now() - ${liveMs}::int * interval '1 millisecond'`);
 }
 
-export async function forgetSender(db: Db, instance: string): Promise<void> {
-  await db.delete(webhookSenders).where(eq(webhookSenders.instance, instance));
+export async function forgetSenders(db: Db): Promise<void> {
+  await db.delete(webhookSenders);
 }
 
 /**
