@@ -1,7 +1,6 @@
 import { createHmac } from "node:crypto";
-import { sql } from "drizzle-orm";
 import { writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -9,49 +8,7 @@ import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, ask, rawChat, routesSuite } from "./support/routing.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
-import { enqueueDeliveries } from "../src/store/queries/webhooks.js";
-
-/** A webhook receiver on loopback: records what it gets, and answers with `status`, or never (`hang`). */
-interface Receiver {
-  url: string;
-  received: Array<{ path: string; headers: IncomingMessage["headers"]; body: string; json: any }>;
-  close(): Promise<void>;
-}
-
-async function startReceiver(answer: number | "hang" = 200, headers: Record<string, string> = {}): Promise<Receiver> {
-  const received: Receiver["received"] = [];
-  const held: ServerResponse[] = [];
-  const server: Server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      received.push({ path: req.url ?? "/", headers: req.headers, body, json: JSON.parse(body) });
-      if (answer === "hang") held.push(res);
-      else res.writeHead(answer, headers).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const res of held) res.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-async function until<T>(read: () => T, done: (value: T) => boolean, giveUpMs = 8_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = read();
-    if (done(value)) return value;
-    if (Date.now() - started > giveUpMs) throw new Error(`not within ${giveUpMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { startReceiver, until, type Receiver } from "./support/webhook-receiver.js";
 
 /**
  * Notifications: webhooks hear approval requests, applied changes, budget warnings and exhaustion,
@@ -60,7 +17,7 @@ async function until<T>(read: () => T, done: (value: T) => boolean, giveUpMs = 8
  */
 describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
-  const { config, gateway, store, instance } = routesSuite(kind, (made) => {
+  const { config, gateway } = routesSuite(kind, (made) => {
     upstreams = made;
   });
   const receivers: Receiver[] = [];
@@ -201,25 +158,6 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect(limited.received).toHaveLength(1);
   });
 
-  it("hands back a delivery cut off by its instance closing, for the next instance to send at once, the attempt not counted", async () => {
-    const hanging = await startReceiver("hang");
-    const healthy = await startReceiver();
-    receivers.push(hanging, healthy);
-    const shared = await store();
-    const adminKey = randomAdminKey();
-    const first = await instance(shared.database, config({ notifications: { webhooks: [{ name: "ops", url: hanging.url }] } }), adminKey);
-    expect((await api(first, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
-    await until(() => hanging.received.length, (n) => n === 1);
-    await first.close(); // a restart, with the attempt still waiting for its answer
-    // The receiver is at a new address by the next start; the delivery is not held for the 30 s lock.
-    const next = await instance(shared.database, config({ notifications: { webhooks: [{ name: "ops", url: healthy.url }] } }), adminKey);
-    await until(() => healthy.received.length, (n) => n === 1, 10_000);
-    expect(healthy.received[0]!.json.data.reason).toBe("drill");
-    const row = async () => (await api(next, "GET", "/admin/webhooks/deliveries?limit=5")).body.data[0];
-    for (let i = 0; i < 200 && (await row()).status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await row()).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200, lastError: null });
-  });
-
   it("keeps a hanging receiver's backlog from delaying another receiver's deliveries", async () => {
     const hanging = await startReceiver("hang");
     const healthy = await startReceiver();
@@ -295,69 +233,6 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect((await deliveries())[0]).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200 });
   });
 
-  it("leaves a delivery of a webhook it does not know to an instance that knows it, as in a rolling deploy", async () => {
-    const common = await startReceiver();
-    const added = await startReceiver();
-    receivers.push(common, added);
-    const shared = await store();
-    // The new file adds webhook "added"; an instance still on the old file shares the store.
-    const newFile = config({ notifications: { webhooks: [{ name: "common", url: common.url }, { name: "added", url: added.url }] } });
-    const oldFile = config({ notifications: { webhooks: [{ name: "common", url: common.url }] } });
-    const adminKey = randomAdminKey();
-    // A third instance, with no webhooks, shares the store throughout (on the embedded store, a second plane in this process).
-    await instance(shared.database, config(), adminKey);
-    const first = await instance(shared.database, newFile, adminKey);
-    await first.close(); // restarted: its delivery waits for the next instance on the new file
-    await enqueueDeliveries(shared.database.db, [{ id: "dlv_added", eventId: "evt_added", webhook: "added", event: "kill_switch.flipped", body: { id: "evt_added" } }]);
-    const old = await instance(shared.database, oldFile, adminKey);
-    // Two flips, the second raised once the first was received: the old instance has run a whole round with "added"'s delivery due.
-    for (const reason of ["one", "two"]) {
-      expect((await api(old, "POST", "/admin/kill-switch", { active: true, reason })).status).toBe(200);
-      await until(() => common.received.map((r) => r.json.data.reason), (reasons) => reasons.includes(reason));
-    }
-    const row = async () => (await api(old, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.find((d: any) => d.id === "dlv_added");
-    expect(await row()).toMatchObject({ status: "pending", attempts: 0, lastError: null });
-    expect(added.received).toHaveLength(0);
-
-    await instance(shared.database, newFile, adminKey);
-    await until(() => added.received.length, (n) => n === 1);
-    for (let i = 0; i < 200 && (await row()).status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await row()).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 200 });
-  });
-
-  it("ends a delivery once no running instance has its webhook, and an event for every webhook once none has any, saying why", async () => {
-    const shared = await store();
-    const db = shared.database.db;
-    const queued = (id: string, webhook: string) => ({ id, eventId: `evt_${id}`, webhook, event: "kill_switch.flipped", body: { id } });
-    await enqueueDeliveries(db, [queued("renamed", "renamed"), queued("gone", "gone"), queued("elsewhere", "elsewhere"), queued("cli", "*")]);
-    // "gone" was sent by an instance not heard of for longer than a live one renews; "elsewhere" by one still running.
-    await db.execute(sql`insert into webhook_senders (instance, webhooks, seen_at) values
-      ('sender_stopped', '["gone"]', now() - interval '31 seconds'), ('sender_running', '["elsewhere"]', now())`);
-    // An instance with no webhooks of its own still ends them: a file that dropped every webhook leaves nothing pending for ever.
-    const inst = await instance(shared.database, config());
-    if (kind === "pglite") {
-      // The embedded store is this process's alone: whatever other senders it names are gone, and what they sent ends at once.
-      const rows = async () => new Map<string, any>((await api(inst, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.id, d]));
-      for (let i = 0; i < 400 && (await rows()).get("renamed").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      const ended = await rows();
-      expect([...ended.values()].map((d) => [d.id, d.status]).sort()).toEqual([["cli", "failed"], ["elsewhere", "failed"], ["gone", "failed"], ["renamed", "failed"]]);
-      expect(ended.get("elsewhere")).toMatchObject({ attempts: 0, lastError: 'no running instance has a webhook named "elsewhere" configured any more' });
-      expect(ended.get("cli")).toMatchObject({ lastError: "no running instance has a webhook configured to send this event to" });
-      return;
-    }
-    const rows = async () => new Map<string, any>((await api(inst, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.id, d]));
-    for (let i = 0; i < 400 && (await rows()).get("renamed").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    const ended = await rows();
-    expect(ended.get("renamed")).toMatchObject({ status: "failed", attempts: 0, lastError: 'no running instance has a webhook named "renamed" configured any more' });
-    expect(ended.get("gone")).toMatchObject({ status: "failed", attempts: 0, lastError: 'no running instance has a webhook named "gone" configured any more' });
-    // A running instance has webhooks, so the CLI's event may yet be fanned out by one: it waits too.
-    expect(ended.get("elsewhere")).toMatchObject({ status: "pending", lastError: null });
-    expect(ended.get("cli")).toMatchObject({ status: "pending" });
-    await db.execute(sql`delete from webhook_senders where instance = 'sender_running'`);
-    for (let i = 0; i < 800 && (await rows()).get("cli").status === "pending"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect((await rows()).get("cli")).toMatchObject({ status: "failed", lastError: "no running instance has a webhook configured to send this event to" });
-    expect((await rows()).get("elsewhere")).toMatchObject({ status: "failed", lastError: 'no running instance has a webhook named "elsewhere" configured any more' });
-  });
 });
 
 /**
