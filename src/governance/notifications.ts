@@ -244,11 +244,17 @@ export function killSwitchFlipped(flip: { active: boolean; operation?: string; r
   return { active: flip.active, scope: flip.operation ? `operation:${flip.operation}` : "global", reason: flip.reason, by };
 }
 
-/** The generic JSON envelope, or a chat message: Slack reads `text`, Discord reads `content`. */
+/**
+ * The generic JSON envelope, or a chat message: Slack reads `text`, Discord reads `content`. Values in
+ * the line (a kill switch's reason, names) are written by people, and must not ping a channel: Slack
+ * reads `<!channel>` and `<@U…>` in text unless `& < >` are escaped, and Discord parses no mention
+ * that `allowed_mentions` leaves out.
+ */
 function bodyFor(format: WebhookConfig["format"], event: EventEnvelope): unknown {
   if (format === "json") return event;
   const text = summary(event);
-  return format === "slack" ? { text } : { content: text };
+  if (format === "slack") return { text: text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;") };
+  return { content: text, allowed_mentions: { parse: [] } };
 }
 
 function summary({ type, data }: EventEnvelope): string {
