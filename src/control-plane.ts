@@ -396,12 +396,13 @@ export class ControlPlane {
       this.deps.rateLimits.close();
       this.metrics.close();
       await this.governance.close();
-      await this.notifier.close();
       await this.unlisten?.();
       this.notices.close();
       await this.ledger.close();
       // After the ledger: every settled call's spend is written, so what is left to return is exact.
       await this.budgets.close();
+      // After the budgets: a warning their last sync raises is queued before the store closes.
+      await this.notifier.close();
       await closeCatalog(this.deps.catalog);
       this.store.leave();
     })();

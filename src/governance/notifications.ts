@@ -69,6 +69,7 @@ export class Notifier {
   /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
   private readonly stopping = new AbortController();
   private readonly sending = new Set<Promise<void>>();
+  private readonly queueing = new Set<Promise<void>>();
   /** This instance among the senders (see webhook_senders). */
   private readonly instance = newId("sender");
   private renewedAt = Number.NEGATIVE_INFINITY;
@@ -95,10 +96,13 @@ export class Notifier {
   notify(type: NotificationEvent, data: Record<string, unknown>): void {
     const rows = this.deliveriesOf(envelope(type, data), () => newId("dlv"));
     if (rows.length === 0 || this.closed) return;
-    enqueueDeliveries(this.options.db, rows).then(
+    const queued = enqueueDeliveries(this.options.db, rows).then(
       () => this.kick(),
       (err: unknown) => this.options.logger.error({ err: message(err), event: type }, "could not queue a webhook event"),
     );
+    // Written before the store closes: an event raised while the gateway stops is sent by the next one.
+    this.queueing.add(queued);
+    void queued.finally(() => this.queueing.delete(queued));
   }
 
   /** One delivery of the event to each webhook that listens for it, in that webhook's format. */
@@ -211,8 +215,9 @@ export class Notifier {
     this.stopping.abort();
     // Waits for a round under way; the round asked for after it finds the notifier closed and ends at once.
     await this.rounds.reload();
-    // And for the attempts just cut off to hand their deliveries back, while the store is still open.
-    await Promise.allSettled([...this.sending]);
+    // And for the attempts just cut off to hand their deliveries back, and the events still being
+    // queued, while the store is still open.
+    await Promise.allSettled([...this.sending, ...this.queueing]);
   }
 }
 
