@@ -1,58 +1,15 @@
 import { z } from "zod";
-import { checkPriceBounds, durationMs, LABEL_MAX_LENGTH, moneyAmount, NAME_MAX_LENGTH, nameSchema, positiveInt4 } from "./bounds.js";
+import { durationMs, LABEL_MAX_LENGTH, moneyAmount, NAME_MAX_LENGTH, nameSchema, positiveInt4 } from "./bounds.js";
+import { DEFAULT_MISSING_PRICE, modelSchema, priceSchema } from "./models.js";
 import { providerConfig } from "./providers.js";
 import { checkRoutes, isTier } from "./routes.js";
 import { TIERS, type Tier } from "./tiers.js";
 
 export { TIERS, type Tier } from "./tiers.js";
+export { DEFAULT_MISSING_PRICE, modelSchema, priceSchema, structuredOutputMode } from "./models.js";
 
-/** Money and prices are decimal strings ("0.27"), never floats, below 10^12 (see bounds.ts). Numbers are accepted and kept as written. */
+/** Money is a decimal string ("0.27"), never a float, below 10^12 (see bounds.ts). */
 const decimal = moneyAmount();
-
-export const priceSchema = z.strictObject({
-  input: decimal,
-  output: decimal.default("0"),
-  /** Cache reads. Defaults to the input price: never assume a discount the provider did not give. */
-  cachedInput: decimal.optional(),
-  /** Cache writes (Anthropic's 5-minute writes). Defaults to the input price. */
-  cacheWrite: decimal.optional(),
-  /** Anthropic's 1-hour cache writes (2x input where 5-minute ones are 1.25x). Defaults to `cacheWrite`. */
-  cacheWrite1h: decimal.optional(),
-  /** Audio input tokens (OpenAI's audio and transcription models, Gemini), when billed apart from text. Defaults to `input`. */
-  audioInput: decimal.optional(),
-  /** Audio output tokens (OpenAI's audio models). Defaults to `output`. */
-  audioOutput: decimal.optional(),
-  /** Reasoning tokens, when billed differently from output. */
-  reasoning: decimal.optional(),
-  /** A flat fee per request. */
-  request: decimal.optional(),
-  /** Text characters, per `per` characters: what speech (text-to-speech) models bill. */
-  characters: decimal.optional(),
-  /** USD per minute of audio, pro rata to the millisecond: what transcription models bill. Not scaled by `per`. */
-  audioMinute: decimal.optional(),
-  /** The token count the prices above are for. */
-  per: z.enum(["1M", "1K", "1"]).default("1M"),
-  source: z.string().optional(),
-  effectiveDate: z.string().optional(),
-}).superRefine(checkPriceBounds);
-
-/** `pricing.missingPrice` when the file sets none; its unit prices also fill in for a missingPrice that leaves them out. */
-export const DEFAULT_MISSING_PRICE = { input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" } as const;
-
-export const structuredOutputMode = z.enum(["native", "prompt"]);
-
-const modelIdSchema = z.string().regex(/^[A-Za-z0-9_.-]+\/.+$/, 'expected "provider/model-id"');
-
-export const modelSchema = z.strictObject({
-  id: modelIdSchema,
-  price: priceSchema.optional(),
-  kind: z.enum(["chat", "embedding", "transcription", "speech"]).default("chat"),
-  status: z.enum(["enabled", "disabled"]).default("enabled"),
-  contextWindow: z.number().int().positive().optional(),
-  /** How to ask this model for a JSON Schema answer; defaults to its provider's setting. */
-  structuredOutput: structuredOutputMode.optional(),
-  description: z.string().optional(),
-});
 
 export const criticality = z.enum(["LOW", "MEDIUM", "HIGH"]);
 
@@ -113,7 +70,6 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-/** True for an absolute http(s) URL: anything else could never be delivered to. */
 /** `*`, or an origin exactly as a browser sends it: `https://app.example.com`, `http://localhost:5173`. */
 function isCorsOrigin(value: string): boolean {
   if (value === "*") return true;
@@ -124,6 +80,7 @@ function isCorsOrigin(value: string): boolean {
   }
 }
 
+/** True for an absolute http(s) URL: anything else could never be delivered to. */
 export function isHttpUrl(value: string): boolean {
   try {
     const { protocol } = new URL(value);

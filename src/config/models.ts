@@ -1,0 +1,50 @@
+import { z } from "zod";
+import { checkPriceBounds, moneyAmount } from "./bounds.js";
+
+/** Money and prices are decimal strings ("0.27"), never floats, below 10^12 (see bounds.ts). Numbers are accepted and kept as written. */
+const decimal = moneyAmount();
+
+export const priceSchema = z.strictObject({
+  input: decimal,
+  output: decimal.default("0"),
+  /** Cache reads. Defaults to the input price: never assume a discount the provider did not give. */
+  cachedInput: decimal.optional(),
+  /** Cache writes (Anthropic's 5-minute writes). Defaults to the input price. */
+  cacheWrite: decimal.optional(),
+  /** Anthropic's 1-hour cache writes (2x input where 5-minute ones are 1.25x). Defaults to `cacheWrite`. */
+  cacheWrite1h: decimal.optional(),
+  /** Audio input tokens (OpenAI's audio and transcription models, Gemini), when billed apart from text. Defaults to `input`. */
+  audioInput: decimal.optional(),
+  /** Audio output tokens (OpenAI's audio models). Defaults to `output`. */
+  audioOutput: decimal.optional(),
+  /** Reasoning tokens, when billed differently from output. */
+  reasoning: decimal.optional(),
+  /** A flat fee per request. */
+  request: decimal.optional(),
+  /** Text characters, per `per` characters: what speech (text-to-speech) models bill. */
+  characters: decimal.optional(),
+  /** USD per minute of audio, pro rata to the millisecond: what transcription models bill. Not scaled by `per`. */
+  audioMinute: decimal.optional(),
+  /** The token count the prices above are for. */
+  per: z.enum(["1M", "1K", "1"]).default("1M"),
+  source: z.string().optional(),
+  effectiveDate: z.string().optional(),
+}).superRefine(checkPriceBounds);
+
+/** `pricing.missingPrice` when the file sets none; its unit prices also fill in for a missingPrice that leaves them out. */
+export const DEFAULT_MISSING_PRICE = { input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" } as const;
+
+export const structuredOutputMode = z.enum(["native", "prompt"]);
+
+const modelIdSchema = z.string().regex(/^[A-Za-z0-9_.-]+\/.+$/, 'expected "provider/model-id"');
+
+export const modelSchema = z.strictObject({
+  id: modelIdSchema,
+  price: priceSchema.optional(),
+  kind: z.enum(["chat", "embedding", "transcription", "speech"]).default("chat"),
+  status: z.enum(["enabled", "disabled"]).default("enabled"),
+  contextWindow: z.number().int().positive().optional(),
+  /** How to ask this model for a JSON Schema answer; defaults to its provider's setting. */
+  structuredOutput: structuredOutputMode.optional(),
+  description: z.string().optional(),
+});
