@@ -273,10 +273,15 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
       await second.getByRole("button", { name: "Sign out" }).click();
       await signIn(second, body.key);
 
+      // Marked, to tell the button drawn now from the one the table is drawn again with after the action.
+      const turnOn = '[aria-label="Turn on helix_autonomy_enabled"]';
+      await first.evaluate(`document.querySelector('${turnOn}').setAttribute("data-drawn-before", "")`);
       await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
       await first.getByRole("button", { name: "Confirm" }).click();
       const status = () => first.locator("#status").textContent();
       await expect.poll(status).toBe('Toggle "helix_autonomy_enabled" not turned on: this browser was signed in again in another tab, as second admin, so nothing was changed; the page now acts as second admin.');
+      // The status is said before the view is read again: the next click is on the table drawn after it.
+      await first.locator(`${turnOn}:not([data-drawn-before])`).waitFor();
       expect((await api(gw, "GET", "/v1/toggles/helix_autonomy_enabled")).body.enabled).toBe(false);
       // The same action again is the second admin's, and is made.
       await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
