@@ -11,6 +11,9 @@ export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // A page's action (a request, then its view read again) took over a second while the suite loaded
+    // both cores, past expect.poll's default of 1 s: the browser tests' polls wait up to 10 s.
+    expect: { poll: { timeout: 10_000 } },
     pool: "forks",
     // Most of a file's time is spent waiting on the processes, store and sockets it starts, not on a core.
     // Vitest's default (one file per core, less one) ran the suite one file at a time on two cores: 593 s
