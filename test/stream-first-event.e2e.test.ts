@@ -23,15 +23,21 @@ describe.each(STORE_KINDS)("a stream's wait for its first chunk on %s", (kind) =
     { chunkDelayMs: 150 },
   );
 
-  it("lets a model think past the attempt timeout while it streams, with no retry", async () => {
-    env.upstream.push({ kind: "ok", fixture: "anthropic/thinking" });
-    const before = env.upstream.requests.length;
+  /** One streamed question through the official SDK: the answer's text and the HTTP response. */
+  async function askStreamed(): Promise<{ text: string; response: Response }> {
     const { data, response } = await env.gw
       .client()
       .chat.completions.create({ model: "think", stream: true, messages: [{ role: "user", content: "What is the capital of France?" }] })
       .withResponse();
     let text = "";
     for await (const chunk of data) text += chunk.choices[0]?.delta.content ?? "";
+    return { text, response };
+  }
+
+  it("lets a model think past the attempt timeout while it streams, with no retry", async () => {
+    env.upstream.push({ kind: "ok", fixture: "anthropic/thinking" });
+    const before = env.upstream.requests.length;
+    const { text, response } = await askStreamed();
     expect(text).toBe("The capital of France is Paris.");
     expect(env.upstream.requests.length - before).toBe(1);
     expect(response.headers.get("x-airlock-attempts")).toBe("1");
@@ -42,12 +48,7 @@ describe.each(STORE_KINDS)("a stream's wait for its first chunk on %s", (kind) =
   it("still times out an upstream that went silent before its first chunk, and tries again", async () => {
     env.upstream.push({ kind: "hang" });
     const before = env.upstream.requests.length;
-    const { data, response } = await env.gw
-      .client()
-      .chat.completions.create({ model: "think", stream: true, messages: [{ role: "user", content: "What is the capital of France?" }] })
-      .withResponse();
-    let text = "";
-    for await (const chunk of data) text += chunk.choices[0]?.delta.content ?? "";
+    const { text, response } = await askStreamed();
     expect(text).toContain("Paris");
     expect(env.upstream.requests.length - before).toBe(2);
     const row = await recordedRow(env.gw, response.headers.get("x-request-id"));

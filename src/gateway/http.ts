@@ -155,10 +155,12 @@ function readBytes(req: IncomingMessage, limitBytes: number, timeoutMs: number):
  * bodies, and neither do the gateways its clients also talk to, so no client sends one by default.
  */
 async function readUncompressed(req: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<Buffer> {
-  const encoding = req.headers["content-encoding"] ?? "";
+  const encoding = (req.headers["content-encoding"] ?? "").trim().toLowerCase();
   const body = await readBytes(req, limitBytes, timeoutMs);
-  if (encoding.trim() === "" || encoding.trim().toLowerCase() === "identity") return body;
-  const named = /^[\x20-\x7e]{1,40}$/.test(encoding) ? ` (${encoding})` : "";
+  if (encoding === "" || encoding === "identity") return body;
+  // Named only when it is safe to repeat, as any header value Airlock echoes.
+  const label = headerLabel(req, "content-encoding");
+  const named = label === undefined ? "" : ` (${label})`;
   throw new AirlockError("invalid_request", `the request body is encoded${named}; send it uncompressed, without a Content-Encoding header`);
 }
 
