@@ -320,9 +320,14 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await expect.poll(() => page.locator("#status").textContent()).toBe('Toggle "helix_autonomy_enabled" is on.');
     await expect.poll(focused).toBe("Turn off helix_autonomy_enabled");
     // A budget's limit set in place with Enter: the focus stays in its box, and Tab reaches its "Set".
+    // Marked, to tell the box drawn now from the one the table is drawn again with after the change.
+    const limitBox = '[aria-label="New limit of all-daily (USD)"]';
+    await page.evaluate(`document.querySelector('${limitBox}').setAttribute("data-drawn-before", "")`);
     await page.getByLabel("New limit of all-daily (USD)").fill("7.50");
     await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("#status").textContent()).toBe("Budget all-daily now allows $7.50.");
+    // The status is said before the view is read again: Tab is pressed in the table drawn after it.
+    await page.locator(`${limitBox}:not([data-drawn-before])`).waitFor();
     await expect.poll(focused).toBe("New limit of all-daily (USD)");
     await page.keyboard.press("Tab");
     expect(await focused()).toBe("Set the limit of all-daily");
