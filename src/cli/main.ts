@@ -8,6 +8,7 @@ import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { FILTER_NAMES, SPEND_GROUPS, type LedgerFilters, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
+import type { StoredPrice } from "../store/schema/prices.js";
 import { CHANGE_STATUSES } from "../governance/change-statuses.js";
 import { DIRECTIVE_STATUSES } from "../governance/directives/lifecycle.js";
 import { RUN_STATUSES } from "../governance/executions/run-lifecycle.js";
@@ -317,7 +318,7 @@ models
     const { readOpenRouterModels } = await import("./models-sync.js");
     const { prices, skipped } = await readOpenRouterModels(opts);
     await withBackend({ url: opts.gateway, adminKey: opts.adminKey, dataDir: opts.dataDir }, async (backend) => {
-      const result = await backend.importPrices(prices.map((p) => ({ model: p.model, price: p.price as unknown as Record<string, string> })));
+      const result = await backend.importPrices(prices.map((p) => ({ model: p.model, price: p.price as unknown as StoredPrice })));
       if (opts.json) return print({ ...result, skipped });
       print(`Read ${prices.length} priced models (${skipped.length} skipped); ${result.added} prices changed and were recorded, in force from now.`);
       for (const s of skipped.slice(0, 10)) print(`  skipped ${s.id}: ${s.reason}`);

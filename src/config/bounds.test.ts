@@ -49,4 +49,17 @@ describe("price bounds", () => {
     expect(priceSchema.parse({ input: "0", request: "1000", audioMinute: "100" })).toMatchObject({ request: "1000", audioMinute: "100" });
     expect(messages(priceSchema, { input: "0", request: "1000.01", audioMinute: "100.5" })).toEqual(["request: must be at most 1000 USD per request", "audioMinute: must be at most 100 USD per minute of audio"]);
   });
+
+  it("take long-context tiers as exact decimals with a whole token count each, ascending, held to the same bounds", () => {
+    const tiered = priceSchema.parse({ input: "1.25", output: 10, per: "1M", above: [{ inputTokens: 200_000, input: "2.5", cachedInput: 0.25, output: "15" }] });
+    // Numbers are kept as written, never as floats.
+    expect(tiered.above).toEqual([{ inputTokens: 200_000, input: "2.5", cachedInput: "0.25", output: "15" }]);
+    expect(messages(priceSchema, { input: "1", per: "1M", above: [{ inputTokens: 1000, input: "2", output: "2000000" }] })).toEqual(["above.0.output: must be at most 1000000 per 1M (a price of at most $1 a token)"]);
+    expect(messages(priceSchema, { input: "1", per: "1M", above: [{ inputTokens: 1000, input: "2", output: "3" }, { inputTokens: 1000, input: "4", output: "5" }] })).toEqual(["above.1.inputTokens: tiers go by ascending inputTokens: 1000 follows 1000"]);
+    expect(messages(priceSchema, { input: "1", per: "1M", above: [{ inputTokens: 1.5, input: "2", output: "3" }] })).toHaveLength(1);
+    expect(messages(priceSchema, { input: "1", per: "1M", above: [{ inputTokens: 10, input: "2" }] })).toHaveLength(1);
+    // A tier has token prices only: the request fee and units are the price's own.
+    expect(messages(priceSchema, { input: "1", per: "1M", above: [{ inputTokens: 10, input: "2", output: "3", request: "1" }] })[0]).toMatch(/^above\.0: .*request/);
+    expect(messages(priceSchema, { input: "1", per: "1M", above: [{ inputTokens: 10, input: "-2", output: "3" }] })).toEqual(['above.0.input: expected a non-negative decimal such as "0.27"']);
+  });
 });

@@ -80,6 +80,7 @@ const REQUEST_FEE_MAX = new Decimal(1_000);
 const AUDIO_MINUTE_MAX = new Decimal(100);
 
 type PriceFields = Partial<Record<(typeof PER_UNIT_FIELDS)[number] | "request" | "audioMinute", string>> & { per: keyof typeof PER_UNITS };
+type TierFields = Partial<Record<(typeof PER_UNIT_FIELDS)[number], string>> & { inputTokens: number };
 
 /**
  * No call's cost may leave the ledger's numeric(24,12) column. A token or character costs at most $1,
@@ -87,16 +88,37 @@ type PriceFields = Partial<Record<(typeof PER_UNIT_FIELDS)[number] | "request" |
  * integer columns can hold (and audio up to its numeric(14,3) seconds), the sum stays below 10^12.
  */
 export function checkPriceBounds(price: PriceFields, ctx: z.RefinementCtx): void {
-  const perUnits = new Decimal(PER_UNITS[price.per]);
-  const over = (field: string, max: Decimal, why: string) => {
-    const value = price[field as keyof PriceFields];
+  checkPerUnit(price, price.per, [], ctx);
+  const over = (field: "request" | "audioMinute", max: Decimal, why: string) => {
+    const value = price[field];
     if (value !== undefined && PLAIN_DECIMAL.test(value) && new Decimal(value).gt(max)) {
       ctx.addIssue({ code: "custom", path: [field], message: `must be at most ${max.toFixed()} ${why}` });
     }
   };
-  for (const field of PER_UNIT_FIELDS) over(field, perUnits, `per ${price.per} (a price of at most $1 a ${field === "characters" ? "character" : "token"})`);
   over("request", REQUEST_FEE_MAX, "USD per request");
   over("audioMinute", AUDIO_MINUTE_MAX, "USD per minute of audio");
+}
+
+/** A long-context tier's token prices keep to the same bounds, and tiers go up by prompt length, each once. */
+export function checkPriceTiers(price: { per: keyof typeof PER_UNITS; above?: readonly TierFields[] }, ctx: z.RefinementCtx): void {
+  price.above?.forEach((tier, i) => {
+    checkPerUnit(tier, price.per, ["above", i], ctx);
+    const previous = price.above![i - 1];
+    if (previous !== undefined && tier.inputTokens <= previous.inputTokens) {
+      ctx.addIssue({ code: "custom", path: ["above", i, "inputTokens"], message: `tiers go by ascending inputTokens: ${tier.inputTokens} follows ${previous.inputTokens}` });
+    }
+  });
+}
+
+/** Each token and character price of `fields` at most $1 a unit, reported at `path`. */
+function checkPerUnit(fields: Partial<Record<(typeof PER_UNIT_FIELDS)[number], string>>, per: keyof typeof PER_UNITS, path: Array<string | number>, ctx: z.RefinementCtx): void {
+  const perUnits = new Decimal(PER_UNITS[per]);
+  for (const field of PER_UNIT_FIELDS) {
+    const value = fields[field];
+    if (value !== undefined && PLAIN_DECIMAL.test(value) && new Decimal(value).gt(perUnits)) {
+      ctx.addIssue({ code: "custom", path: [...path, field], message: `must be at most ${perUnits.toFixed()} per ${per} (a price of at most $1 a ${field === "characters" ? "character" : "token"})` });
+    }
+  }
 }
 
 /**

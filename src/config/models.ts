@@ -1,8 +1,30 @@
 import { z } from "zod";
-import { checkPriceBounds, moneyAmount } from "./bounds.js";
+import { checkPriceBounds, checkPriceTiers, moneyAmount, positiveInt4 } from "./bounds.js";
 
 /** Money and prices are decimal strings ("0.27"), never floats, below 10^12 (see bounds.ts). Numbers are accepted and kept as written. */
 const decimal = moneyAmount();
+
+/** At most this many long-context tiers on one price: providers publish one or two. */
+export const MAX_PRICE_TIERS = 8;
+
+/**
+ * The token prices of a call whose prompt is longer than `inputTokens` (Gemini 2.5 Pro and Claude Sonnet 4
+ * with the 1M context, above 200K). The whole call is charged at the tier, as the providers bill it. A field
+ * a tier leaves out falls back within the tier, as in a price: cache reads and writes at the tier's input.
+ * The request fee, character and audio-minute prices and `per` are the price's own.
+ */
+export const priceTierSchema = z.strictObject({
+  /** The tier applies when the call's prompt (all its input tokens, cached ones included) is longer than this. */
+  inputTokens: positiveInt4(),
+  input: decimal,
+  output: decimal,
+  cachedInput: decimal.optional(),
+  cacheWrite: decimal.optional(),
+  cacheWrite1h: decimal.optional(),
+  audioInput: decimal.optional(),
+  audioOutput: decimal.optional(),
+  reasoning: decimal.optional(),
+});
 
 export const priceSchema = z.strictObject({
   input: decimal,
@@ -27,9 +49,14 @@ export const priceSchema = z.strictObject({
   audioMinute: decimal.optional(),
   /** The token count the prices above are for. */
   per: z.enum(["1M", "1K", "1"]).default("1M"),
+  /** Long-context tiers, by ascending `inputTokens`: a call with a longer prompt is charged the last tier it passes. */
+  above: z.array(priceTierSchema).max(MAX_PRICE_TIERS).optional(),
   source: z.string().optional(),
   effectiveDate: z.string().optional(),
-}).superRefine(checkPriceBounds);
+}).superRefine((price, ctx) => {
+  checkPriceBounds(price, ctx);
+  checkPriceTiers(price, ctx);
+});
 
 /** `pricing.missingPrice` when the file sets none; its unit prices also fill in for a missingPrice that leaves them out. */
 export const DEFAULT_MISSING_PRICE = { input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" } as const;

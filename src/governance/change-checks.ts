@@ -6,7 +6,7 @@ import { AirlockError } from "../core/errors.js";
 import { budgetInput } from "../guards/budget-book.js";
 import type { FeatureToggles } from "../guards/toggles.js";
 import { withoutUndefined } from "../ledger/price-book.js";
-import { Money, unitPrice, type UnitPrice } from "../ledger/pricing.js";
+import { Money, tokenPrice, unitPrice, type UnitPrice } from "../ledger/pricing.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { RouteBook } from "../routing/route-book.js";
 import type { ChangeKind, CheckedChange } from "./change-control.js";
@@ -110,12 +110,19 @@ function dearer(catalog: Catalog, next: string, before: string): boolean {
  * True when any unit the model bills costs more under `next`: a dearer cache write, reasoning token,
  * audio token, request fee, character or minute of audio raises a bill as surely as dearer input.
  * Units `before` left unpriced are charged the missing price, so pricing them is not counted a rise.
+ * Token prices are compared for every prompt length: a dearer long-context tier, a new one, or a
+ * threshold lowered so that a tier starts sooner, raises the bill of a long call.
  */
 function raisesAny(next: UnitPrice, before: UnitPrice): boolean {
-  const units = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "audioInput", "audioOutput", "reasoning", "request", "character", "audioMinute"] as const;
-  return units.some((unit) => {
-    const [a, b] = [next[unit], before[unit]];
-    return a !== undefined && b !== undefined && a.gt(b);
+  const units = ["request", "character", "audioMinute"] as const;
+  const rises = (a: Money | undefined, b: Money | undefined) => a !== undefined && b !== undefined && a.gt(b);
+  if (units.some((unit) => rises(next[unit], before[unit]))) return true;
+  const tokens = ["input", "output", "cachedInput", "cacheWrite", "cacheWrite1h", "audioInput", "audioOutput", "reasoning"] as const;
+  // Token prices change only just past a threshold, so the first token count past each one (and 0) covers every prompt length.
+  const lengths = [0, ...[...(next.tiers ?? []), ...(before.tiers ?? [])].map((tier) => tier.above + 1)];
+  return lengths.some((length) => {
+    const [a, b] = [tokenPrice(next, length), tokenPrice(before, length)];
+    return tokens.some((unit) => rises(a[unit], b[unit]));
   });
 }
 

@@ -1,6 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { freshStore, STORE_KINDS, type TestStore } from "../../test/support/stores.js";
 import { unitPrice } from "../ledger/pricing.js";
-import { replayCost } from "./impact.js";
+import type { Catalog } from "../routing/catalog.js";
+import { insertLedgerRows, type LedgerRecord } from "../store/queries/ledger.js";
+import { estimateImpact, replayCost } from "./impact.js";
 
 describe("replayCost", () => {
   const totals = { calls: 4, inputTokens: 4_000, cachedInputTokens: 1_000, cacheWriteTokens: 0, cacheWrite1hTokens: 0, audioInputTokens: 0, audioOutputTokens: 0, outputTokens: 800, audioSeconds: "0", characters: 0, reasoningTokens: 200, cost: "0" };
@@ -28,5 +31,32 @@ describe("replayCost", () => {
 
   it("costs nothing when no call was made", () => {
     expect(replayCost({ ...totals, calls: 0 }, unitPrice({ input: "1", output: "1", request: "1", per: "1M" })).toFixed()).toBe("0");
+  });
+});
+
+describe.each(STORE_KINDS)("estimateImpact on %s", (kind) => {
+  let store: TestStore;
+  beforeEach(async () => {
+    store = await freshStore(kind);
+  });
+  afterEach(async () => {
+    await store.cleanup();
+  });
+
+  function call(i: number, inputTokens: number, cost: string): LedgerRecord {
+    return { id: `call_${i}`, ts: Date.now() - 60_000 * i, requestId: `req_${i}`, endpoint: "chat", stream: false, cost, inputTokens, outputTokens: 1000, latencyMs: 10, outcome: "success", httpStatus: 200, model: "gemini/gemini-2.5-pro", provider: "gemini" };
+  }
+
+  it("replays each call at the long-context tier its own prompt reaches, not at the tier of the summed prompts", async () => {
+    // A 250K-token call and a 100K-token one, as charged at a flat $1.25 in and $10 out per 1M.
+    await insertLedgerRows(store.database, [call(1, 250_000, "0.3225"), call(2, 100_000, "0.135"), call(3, 200_000, "0.26")]);
+    const world = { db: store.database.db, catalog: () => ({}) as Catalog, flushLedger: async () => {} };
+    const tiered = { input: "1.25", output: "10", per: "1M", above: [{ inputTokens: 200_000, input: "2.5", output: "15" }] };
+    const impact = await estimateImpact(world, "price", "gemini/gemini-2.5-pro", tiered, 30);
+    // 250000 × 2.5 + 1000 × 15 = 640000; 100000 × 1.25 + 1000 × 10 = 135000; at the threshold itself, 200000 × 1.25 + 1000 × 10 = 260000 per 1M.
+    expect(impact).toMatchObject({ calls: 3, currentCostUsd: "0.7175", projectedCostUsd: "1.035" });
+    // Priced at one tier for the sums, the replay would say 1.3125 (all three above 200K) or 0.7175 (none).
+    const flat = await estimateImpact(world, "price", "gemini/gemini-2.5-pro", { input: "1.25", output: "10", per: "1M" }, 30);
+    expect(flat).toMatchObject({ calls: 3, projectedCostUsd: "0.7175" });
   });
 });

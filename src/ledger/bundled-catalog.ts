@@ -88,12 +88,16 @@ function parseCatalog(raw: unknown, file: string): CatalogPrice[] {
     if (first !== undefined) fail(`${at}.model`, `duplicate of prices[${first}]`);
     seen.set(model, i);
 
-    for (const key of MONEY_FIELDS) {
-      const value = fields[key];
-      if (value !== undefined && typeof value !== "string") {
-        fail(`${at}.${key}`, `expected a quoted decimal string such as "0.27", got the YAML ${typeof value} ${JSON.stringify(value)}`);
+    const quoted = (record: Record<string, unknown>, where: string) => {
+      for (const key of MONEY_FIELDS) {
+        const value = record[key];
+        if (value !== undefined && typeof value !== "string") {
+          fail(`${where}.${key}`, `expected a quoted decimal string such as "0.27", got the YAML ${typeof value} ${JSON.stringify(value)}`);
+        }
       }
-    }
+    };
+    quoted(fields, at);
+    if (Array.isArray(fields.above)) fields.above.forEach((tier: unknown, t: number) => isRecord(tier) && quoted(tier, `${at}.above[${t}]`));
     const parsed = priceSchema.safeParse(fields);
     if (!parsed.success) {
       const problems = parsed.error.issues.map((issue) =>

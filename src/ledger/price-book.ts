@@ -5,7 +5,7 @@ import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
 import type { Db } from "../store/database.js";
 import { addPrices, currentPrices, priceHistory, type PriceEntry, type PriceOrigin } from "../store/queries/prices.js";
-import type { PriceRow } from "../store/schema/prices.js";
+import type { PriceRow, StoredPrice } from "../store/schema/prices.js";
 
 export interface PriceInForce {
   model: string;
@@ -110,8 +110,11 @@ export class PriceBook {
 }
 
 /** A price as stored: undefined fields are left out, so equal prices compare equal. */
-export function withoutUndefined(price: PriceConfig): Record<string, string> {
-  return Object.fromEntries(Object.entries(price).filter(([, v]) => v !== undefined)) as Record<string, string>;
+export function withoutUndefined(price: PriceConfig): StoredPrice {
+  const { above, ...figures } = price;
+  const stored: StoredPrice = Object.fromEntries(Object.entries(figures).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  if (above !== undefined) stored.above = above.map((tier) => Object.fromEntries(Object.entries(tier).filter(([, v]) => v !== undefined)) as Record<string, string | number>);
+  return stored;
 }
 
 function toInForce(row: PriceRow, price: PriceConfig): PriceInForce {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { costOf, costText, costUnits, costUnitsOf, costUnitsText, costUnitsUp, formatCost, Money, unitPrice, withUnitFallback } from "./pricing.js";
+import { costOf, costText, costUnits, costUnitsOf, costUnitsText, costUnitsUp, formatCost, Money, tokenPrice, unitPrice, withUnitFallback } from "./pricing.js";
 import { emptyUsage } from "../providers/spec.js";
 import { fixedSequence } from "../../test/support/sequence.js";
 
@@ -108,6 +108,68 @@ describe("costOf", () => {
   });
 });
 
+describe("long-context tiers", () => {
+  // Gemini 2.5 Pro: 1.25 in, 0.125 cached, 10 out; prompts over 200K tokens: 2.5 in, 0.25 cached, 15 out.
+  const gemini = unitPrice({ input: "1.25", cachedInput: "0.125", output: "10", per: "1M", above: [{ inputTokens: 200_000, input: "2.5", cachedInput: "0.25", output: "15" }] });
+
+  it("charges the whole call at the tier once its prompt, cached tokens included, is longer than the threshold", () => {
+    const long = { ...emptyUsage(), inputTokens: 250_000, cachedInputTokens: 50_000, outputTokens: 1000, reasoningTokens: 400 };
+    // 200000 × 2.5 + 50000 × 0.25 + 1000 × 15 = 500000 + 12500 + 15000 = 527500 per 1M
+    expect(formatCost(costOf(long, gemini))).toBe("0.5275");
+    expect(costText(long, gemini)).toBe("0.5275");
+    // 190,000 fresh and 20,000 cached: 210,000 in all, past 200,000 though neither part is.
+    const split = { ...emptyUsage(), inputTokens: 210_000, cachedInputTokens: 20_000, outputTokens: 10 };
+    // 190000 × 2.5 + 20000 × 0.25 + 10 × 15 = 475000 + 5000 + 150 = 480150 per 1M
+    expect(costText(split, gemini)).toBe("0.48015");
+  });
+
+  it("keeps the base price up to the threshold itself, as the providers' 'over 200K' reads", () => {
+    const at = { ...emptyUsage(), inputTokens: 200_000, outputTokens: 1000 };
+    // 200000 × 1.25 + 1000 × 10 = 260000 per 1M
+    expect(costText(at, gemini)).toBe("0.26");
+    expect(formatCost(costOf(at, gemini))).toBe("0.26");
+    // One more token: 200001 × 2.5 + 1000 × 15 = 515002.5 per 1M
+    expect(costText({ ...at, inputTokens: 200_001 }, gemini)).toBe("0.5150025");
+  });
+
+  it("takes the last tier passed, and falls back within a tier as a price does", () => {
+    const stepped = unitPrice({
+      input: "1",
+      output: "2",
+      cachedInput: "0.1",
+      request: "0.001",
+      per: "1M",
+      above: [
+        { inputTokens: 1000, input: "3", output: "4" },
+        { inputTokens: 5000, input: "5", output: "6", cachedInput: "0.5", cacheWrite1h: "9" },
+      ],
+    });
+    expect(tokenPrice(stepped, 1000)).toBe(stepped);
+    expect(tokenPrice(stepped, 1001)).toBe(stepped.tiers![0]!.price);
+    expect(tokenPrice(stepped, 5001)).toBe(stepped.tiers![1]!.price);
+    // The first tier sets no cache price: cache reads cost its input (3), not the base's discount.
+    const middle = { ...emptyUsage(), inputTokens: 2000, cachedInputTokens: 1000, outputTokens: 100, reasoningTokens: 50 };
+    // 1000 × 3 + 1000 × 3 + 100 × 4 (reasoning at the tier's output) + the 0.001 fee = 6400 per 1M + 0.001
+    expect(costText(middle, stepped)).toBe("0.0074");
+    // The second: 5-minute writes at its input (5), 1-hour ones at 9.
+    const top = { ...emptyUsage(), inputTokens: 6000, cacheWriteTokens: 3000, cacheWrite1hTokens: 1000, outputTokens: 10 };
+    // 3000 × 5 + 2000 × 5 + 1000 × 9 + 10 × 6 = 15000 + 10000 + 9000 + 60 = 34060 per 1M + 0.001
+    expect(costText(top, stepped)).toBe("0.03506");
+    expect(formatCost(costOf(top, stepped))).toBe("0.03506");
+  });
+
+  it("prices characters and audio minutes at the price's own, whatever the tier", () => {
+    const speech = unitPrice({ input: "1", output: "1", characters: "15", audioMinute: "0.006", per: "1M", above: [{ inputTokens: 10, input: "2", output: "2" }] });
+    const usage = { ...emptyUsage(), inputTokens: 20, characters: 1000, audioSeconds: 60 };
+    // 20 × 2 / 1M + 1000 × 15 / 1M + 0.006 = 0.00004 + 0.015 + 0.006
+    expect(costText(usage, speech)).toBe("0.02104");
+    const fallback = unitPrice({ input: "10", output: "30", characters: "30", audioMinute: "0.05", per: "1M" });
+    const unpriced = withUnitFallback({ ...emptyUsage(), inputTokens: 20, characters: 1000 }, unitPrice({ input: "1", output: "1", per: "1M", above: [{ inputTokens: 10, input: "2", output: "2" }] }), fallback);
+    // 20 × 2 / 1M + 1000 × 30 / 1M: the fallback's characters, never $0 because the tier has none.
+    expect(costText({ ...emptyUsage(), inputTokens: 20, characters: 1000 }, unpriced.price)).toBe("0.03004");
+  });
+});
+
 describe("costText", () => {
   const formatted = (usage: Parameters<typeof costOf>[0], price: ReturnType<typeof unitPrice>) => formatCost(costOf(usage, price));
 
@@ -123,6 +185,21 @@ describe("costText", () => {
       unitPrice({ input: "12", output: "34", per: "1" }),
       unitPrice({ input: "1", output: "5", cachedInput: "0.1", cacheWrite: "1.25", cacheWrite1h: "2", per: "1M" }),
       unitPrice({ input: "2.5", output: "10", cachedInput: "1.25", audioInput: "40", audioOutput: "80", per: "1M" }),
+      // Long-context tiers: the calls below run to 2M prompt tokens, so each tier is met.
+      unitPrice({ input: "1.25", cachedInput: "0.125", output: "10", per: "1M", above: [{ inputTokens: 200_000, input: "2.5", cachedInput: "0.25", output: "15" }] }),
+      unitPrice({
+        input: "3",
+        cacheWrite: "3.75",
+        cacheWrite1h: "6",
+        cachedInput: "0.3",
+        output: "15",
+        request: "0.0001",
+        per: "1M",
+        above: [
+          { inputTokens: 200_000, input: "6", cacheWrite: "7.5", cacheWrite1h: "12", cachedInput: "0.6", output: "22.5" },
+          { inputTokens: 1_000_000, input: "0.0000000123", output: "45.678", audioInput: "90", reasoning: "0.5" },
+        ],
+      }),
     ];
     const next = fixedSequence(12345);
     let compared = 0;
@@ -142,7 +219,7 @@ describe("costText", () => {
         compared++;
       }
     }
-    expect(compared).toBe(2_500);
+    expect(compared).toBe(3_000);
   });
 
   it("rounds half to even at the ledger's twelve digits, as formatCost does", () => {

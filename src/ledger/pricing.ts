@@ -31,6 +31,18 @@ export interface UnitPrice {
   dearestOutput: Money;
   /** The token and request prices as integers at one decimal scale, for `costText`; unset when too fine. */
   fixed?: FixedPrices;
+  /**
+   * Long-context tiers by ascending `above`, each the token prices of a call whose prompt is longer
+   * (see `tokenPrice`). A tier's own `fixed` is at the same scale as this price's, so either compares.
+   */
+  tiers?: readonly PriceTier[];
+}
+
+export interface PriceTier {
+  /** Prompt tokens the call must pass (be more than) for the tier to apply. */
+  above: number;
+  /** The tier's token prices, with the request fee of the price it belongs to; its units are never read. */
+  price: UnitPrice;
 }
 
 /** Prices × 10^scale, each an exact integer. */
@@ -55,39 +67,49 @@ const MAX_FIXED_SCALE = 40;
 
 const PER: Record<PriceConfig["per"], number> = { "1M": 1_000_000, "1K": 1_000, "1": 1 };
 
+type TokenFields = Pick<PriceConfig, "input" | "output" | "cachedInput" | "cacheWrite" | "cacheWrite1h" | "audioInput" | "audioOutput" | "reasoning">;
+type TokenPrices = Record<Exclude<keyof FixedPrices, "scale" | "request" | "dearestInput" | "dearestOutput">, Money>;
+
 export function unitPrice(price: PriceConfig): UnitPrice {
   const per = new Money(PER[price.per]);
+  const request = new Money(price.request ?? "0");
+  const base = tokenPrices(price, per);
+  const tiers = (price.above ?? []).map((tier) => ({ above: tier.inputTokens, prices: tokenPrices(tier, per) }));
+  // One scale for the price and its tiers, so a budget's worst case can compare their integers.
+  const scale = Math.max(request.decimalPlaces(), ...[base, ...tiers.map((t) => t.prices)].flatMap((p) => Object.values(p).map((v) => v.decimalPlaces())));
+  const units = (prices: TokenPrices): UnitPrice => ({
+    ...prices,
+    request,
+    character: price.characters === undefined ? undefined : new Money(price.characters).div(per),
+    audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
+    dearestInput: Money.max(prices.input, prices.cachedInput, prices.cacheWrite, prices.cacheWrite1h, prices.audioInput),
+    dearestOutput: Money.max(prices.output, prices.reasoning, prices.audioOutput),
+    fixed: scale > MAX_FIXED_SCALE ? undefined : fixedPrices(prices, request, scale),
+  });
+  const unit = units(base);
+  if (tiers.length > 0) unit.tiers = tiers.map((tier) => ({ above: tier.above, price: units(tier.prices) }));
+  return unit;
+}
+
+/** The per-token prices of a price or a tier, each unset one falling back as priceSchema says. */
+function tokenPrices(price: TokenFields, per: Money): TokenPrices {
   const perToken = (v: string) => new Money(v).div(per);
   const input = perToken(price.input);
   const output = perToken(price.output);
-  const cachedInput = price.cachedInput === undefined ? input : perToken(price.cachedInput);
   const cacheWrite = price.cacheWrite === undefined ? input : perToken(price.cacheWrite);
-  const cacheWrite1h = price.cacheWrite1h === undefined ? cacheWrite : perToken(price.cacheWrite1h);
-  const reasoning = price.reasoning === undefined ? output : perToken(price.reasoning);
-  const audioInput = price.audioInput === undefined ? input : perToken(price.audioInput);
-  const audioOutput = price.audioOutput === undefined ? output : perToken(price.audioOutput);
-  const request = new Money(price.request ?? "0");
   return {
     input,
     output,
-    cachedInput,
+    cachedInput: price.cachedInput === undefined ? input : perToken(price.cachedInput),
     cacheWrite,
-    cacheWrite1h,
-    audioInput,
-    audioOutput,
-    reasoning,
-    request,
-    character: price.characters === undefined ? undefined : perToken(price.characters),
-    audioMinute: price.audioMinute === undefined ? undefined : new Money(price.audioMinute),
-    dearestInput: Money.max(input, cachedInput, cacheWrite, cacheWrite1h, audioInput),
-    dearestOutput: Money.max(output, reasoning, audioOutput),
-    fixed: fixedPrices({ input, output, cachedInput, cacheWrite, cacheWrite1h, audioInput, audioOutput, reasoning, request }),
+    cacheWrite1h: price.cacheWrite1h === undefined ? cacheWrite : perToken(price.cacheWrite1h),
+    audioInput: price.audioInput === undefined ? input : perToken(price.audioInput),
+    audioOutput: price.audioOutput === undefined ? output : perToken(price.audioOutput),
+    reasoning: price.reasoning === undefined ? output : perToken(price.reasoning),
   };
 }
 
-function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "dearestInput" | "dearestOutput">, Money>): FixedPrices | undefined {
-  const scale = Math.max(...Object.values(prices).map((p) => p.decimalPlaces()));
-  if (scale > MAX_FIXED_SCALE) return undefined;
+function fixedPrices(prices: TokenPrices, request: Money, scale: number): FixedPrices {
   const factor = new Money(10).pow(scale);
   const at = (p: Money) => BigInt(p.mul(factor).toFixed());
   const [input, output, cachedInput, cacheWrite, cacheWrite1h, audioInput, audioOutput, reasoning] = [
@@ -111,31 +133,51 @@ function fixedPrices(prices: Record<Exclude<keyof FixedPrices, "scale" | "deares
     audioInput,
     audioOutput,
     reasoning,
-    request: at(prices.request),
+    request: at(request),
     dearestInput: max(input, cachedInput, cacheWrite, cacheWrite1h, audioInput),
     dearestOutput: max(output, reasoning, audioOutput),
   };
 }
 
 /**
+ * The token prices for a call with this many prompt tokens (all its input, cached and cache-written
+ * included, as Google and Anthropic count it): the last tier the prompt is longer than, else the
+ * price itself. The whole call is charged at them, not only the tokens past the threshold. A walk
+ * over a short array, allocating nothing.
+ */
+export function tokenPrice(price: UnitPrice, promptTokens: number): UnitPrice {
+  const tiers = price.tiers;
+  if (tiers === undefined) return price;
+  let chosen = price;
+  for (let i = 0; i < tiers.length; i++) {
+    const tier = tiers[i]!;
+    if (!(promptTokens > tier.above)) break;
+    chosen = tier.price;
+  }
+  return chosen;
+}
+
+/**
  * The exact cost of one call. Usage totals are inclusive (see `Usage`), so each breakdown is taken out
  * of its total before the total is charged: cached tokens are never billed twice, reasoning never dropped.
+ * Tokens are priced at the call's tier (`tokenPrice`); characters and audio minutes at `price`'s own.
  */
 export function costOf(usage: Usage, price: UnitPrice): Money {
+  const tokens = tokenPrice(price, usage.inputTokens);
   const [plainInput, audioInput] = audioPart(Math.max(0, usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens), usage.audioInputTokens);
   const [plainOutput, audioOutput] = audioPart(Math.max(0, usage.outputTokens - usage.reasoningTokens), usage.audioOutputTokens);
   const { fiveMinute, oneHour } = cacheWrites(usage);
   // A term whose count is zero is skipped, not added as zero: most calls have no cached, cache-write or
   // reasoning tokens, and each Decimal operation allocates.
-  let cost = price.request;
-  cost = addUnits(cost, price.input, plainInput);
-  cost = addUnits(cost, price.audioInput, audioInput);
-  cost = addUnits(cost, price.audioOutput, audioOutput);
-  cost = addUnits(cost, price.cachedInput, usage.cachedInputTokens);
-  cost = addUnits(cost, price.cacheWrite, fiveMinute);
-  cost = addUnits(cost, price.cacheWrite1h, oneHour);
-  cost = addUnits(cost, price.output, plainOutput);
-  cost = addUnits(cost, price.reasoning, usage.reasoningTokens);
+  let cost = tokens.request;
+  cost = addUnits(cost, tokens.input, plainInput);
+  cost = addUnits(cost, tokens.audioInput, audioInput);
+  cost = addUnits(cost, tokens.audioOutput, audioOutput);
+  cost = addUnits(cost, tokens.cachedInput, usage.cachedInputTokens);
+  cost = addUnits(cost, tokens.cacheWrite, fiveMinute);
+  cost = addUnits(cost, tokens.cacheWrite1h, oneHour);
+  cost = addUnits(cost, tokens.output, plainOutput);
+  cost = addUnits(cost, tokens.reasoning, usage.reasoningTokens);
   // Speech and transcription units; a chat call has neither and skips the arithmetic.
   if (usage.characters && price.character) cost = cost.add(price.character.mul(usage.characters));
   if (usage.audioSeconds && price.audioMinute) cost = cost.add(price.audioMinute.mul(usage.audioSeconds).div(60));
@@ -198,10 +240,10 @@ function powerOfTen(n: number): bigint {
  * integers at one scale (`UnitPrice.fixed`), so the sum is BigInt arithmetic, rounded half-even to
  * COST_SCALE digits once. Each decimal.js operation allocates a number and its digit array: costing a
  * call that way took seven of them. Units (characters, audio) and prices too fine to scale go through
- * decimal.js as before; pricing.test.ts checks both paths give the same text.
+ * decimal.js as before; pricing.test.ts checks both paths give the same text, long-context tiers and all.
  */
 export function costText(usage: Usage, price: UnitPrice): string {
-  const fixed = price.fixed;
+  const fixed = tokenPrice(price, usage.inputTokens).fixed;
   let plainInput = usage.inputTokens - usage.cachedInputTokens - usage.cacheWriteTokens;
   let plainOutput = usage.outputTokens - usage.reasoningTokens;
   if (

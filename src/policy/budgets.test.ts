@@ -71,6 +71,21 @@ describe("worstCost", () => {
     expect(worstCost(price, { inputTokens: 1000, outputTokens: 200, answers: 2 }).toFixed()).toBe("0.00675");
   });
 
+  it("takes the dearest tier the prompt, a repair's included, could pass", () => {
+    const tiered = unitPrice({ input: "1.25", output: "10", per: "1M", above: [{ inputTokens: 200_000, input: "2.5", output: "15" }] });
+    // 150,000 × 1.25 + 1,000 × 10 per 1M: under the threshold, the base price.
+    expect(worstCost(tiered, { inputTokens: 150_000, outputTokens: 1000, answers: 1 }).toFixed()).toBe("0.1975");
+    // 250,000 × 2.5 + 1,000 × 15 per 1M.
+    expect(worstCost(tiered, { inputTokens: 250_000, outputTokens: 1000, answers: 1 }).toFixed()).toBe("0.64");
+    // 199,500 + a 1,000-token answer re-sent: the repair's prompt passes 200K, so both answers are reserved at the tier.
+    // 2 × (199500 × 2.5 + 1000 × 15) + 1000 × 2.5 = 2 × 513750 + 2500 = 1030000 per 1M
+    expect(worstCost(tiered, { inputTokens: 199_500, outputTokens: 1000, answers: 2 }).toFixed()).toBe("1.03");
+    expect(costUnitsText(worstCostUnits(tiered, { inputTokens: 199_500, outputTokens: 1000, answers: 2 }))).toBe("1.03");
+    // A tier cheaper than the base (none is, but a price may say so) never lowers the worst case.
+    const cheaper = unitPrice({ input: "2", output: "8", per: "1M", above: [{ inputTokens: 10, input: "1", output: "4" }] });
+    expect(worstCost(cheaper, { inputTokens: 1000, outputTokens: 1000, answers: 1 }).toFixed()).toBe("0.01");
+  });
+
   it("prices characters and audio minutes when the price has them", () => {
     const audio = unitPrice({ input: "0", output: "0", audioMinute: "0.006", characters: "15", per: "1M" });
     expect(worstCost(audio, { inputTokens: 0, outputTokens: 0, audioSeconds: 90, answers: 1 }).toFixed()).toBe("0.009");
@@ -87,6 +102,8 @@ describe("worstCostUnits", () => {
       unitPrice({ input: "0.00015", output: "0.0006", per: "1K" }),
       unitPrice({ input: "12", output: "34", per: "1" }),
       unitPrice({ input: "0", output: "0", per: "1M" }),
+      unitPrice({ input: "1.25", cachedInput: "0.125", output: "10", per: "1M", above: [{ inputTokens: 200_000, input: "2.5", cachedInput: "0.25", output: "15" }] }),
+      unitPrice({ input: "3", output: "15", per: "1M", above: [{ inputTokens: 100_000, input: "6", output: "22.5" }, { inputTokens: 1_500_000, input: "0.5", output: "100.123456789" }] }),
     ];
     const next = fixedSequence(54321);
     let compared = 0;
@@ -99,7 +116,7 @@ describe("worstCostUnits", () => {
         compared++;
       }
     }
-    expect(compared).toBe(1_200);
+    expect(compared).toBe(1_600);
   });
 
   it("rounds a worst case finer than the store up, never down", () => {

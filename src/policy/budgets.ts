@@ -138,11 +138,21 @@ export interface WorstCase {
 /**
  * The most one model can charge for the call: every input token at the dearest input rate (cache
  * writes cost more than plain input), every output token at the dearest output rate (reasoning may be
- * billed apart), and the flat fee, once per answer. A repair re-sends the answer as input.
+ * billed apart), and the flat fee, once per answer. A repair re-sends the answer as input. A price
+ * with long-context tiers is taken at the dearest of those the prompt could pass: the estimate is an
+ * upper bound of the prompt, so any tier below it may be the call's.
  */
 export function worstCost(price: UnitPrice, worst: WorstCase): Money {
-  const inputRate = price.dearestInput;
-  const outputRate = price.dearestOutput;
+  let inputRate = price.dearestInput;
+  let outputRate = price.dearestOutput;
+  const tiers = price.tiers;
+  if (tiers !== undefined) {
+    const prompt = worstPrompt(worst);
+    for (let i = 0; i < tiers.length && !(prompt <= tiers[i]!.above); i++) {
+      inputRate = Money.max(inputRate, tiers[i]!.price.dearestInput);
+      outputRate = Money.max(outputRate, tiers[i]!.price.dearestOutput);
+    }
+  }
   let one = inputRate.mul(worst.inputTokens).add(outputRate.mul(worst.outputTokens)).add(price.request);
   if (worst.characters && price.character) one = one.add(price.character.mul(worst.characters));
   if (worst.audioSeconds && price.audioMinute) one = one.add(price.audioMinute.mul(worst.audioSeconds).div(60));
@@ -150,10 +160,16 @@ export function worstCost(price: UnitPrice, worst: WorstCase): Money {
   return one.mul(worst.answers).add(inputRate.mul(worst.outputTokens * (worst.answers - 1)));
 }
 
+/** The longest prompt any answer of the call may send: a repair's carries the answer before it. */
+function worstPrompt(worst: WorstCase): number {
+  return worst.answers > 1 ? worst.inputTokens + worst.outputTokens * (worst.answers - 1) : worst.inputTokens;
+}
+
 /**
  * `worstCost` in cost units, rounded up: what a budget reserves. Token prices are integers at one
- * scale (`UnitPrice.fixed`), so the usual call is four bigint operations, not a dozen decimal.js ones.
- * Units (characters, audio) and prices too fine to scale take the decimal.js path.
+ * scale (`UnitPrice.fixed`, its tiers' at the same one), so the usual call is four bigint operations,
+ * not a dozen decimal.js ones. Units (characters, audio) and prices too fine to scale take the
+ * decimal.js path.
  */
 export function worstCostUnits(price: UnitPrice, worst: WorstCase): CostUnits {
   const fixed = price.fixed;
@@ -169,8 +185,19 @@ export function worstCostUnits(price: UnitPrice, worst: WorstCase): CostUnits {
   ) {
     return costUnitsOf(worstCost(price, worst), Money.ROUND_UP);
   }
-  const one = fixed.dearestInput * BigInt(inputTokens) + fixed.dearestOutput * BigInt(outputTokens) + fixed.request;
-  const all = answers === 1 ? one : one * BigInt(answers) + fixed.dearestInput * BigInt(outputTokens) * BigInt(answers - 1);
+  let inputRate = fixed.dearestInput;
+  let outputRate = fixed.dearestOutput;
+  const tiers = price.tiers;
+  if (tiers !== undefined) {
+    const prompt = worstPrompt(worst);
+    for (let i = 0; i < tiers.length && !(prompt <= tiers[i]!.above); i++) {
+      const tier = tiers[i]!.price.fixed!;
+      if (tier.dearestInput > inputRate) inputRate = tier.dearestInput;
+      if (tier.dearestOutput > outputRate) outputRate = tier.dearestOutput;
+    }
+  }
+  const one = inputRate * BigInt(inputTokens) + outputRate * BigInt(outputTokens) + fixed.request;
+  const all = answers === 1 ? one : one * BigInt(answers) + inputRate * BigInt(outputTokens) * BigInt(answers - 1);
   return costUnitsUp(all, fixed.scale);
 }
 

@@ -1,5 +1,6 @@
 import { AirlockError } from "../../core/errors.js";
 import type { PriceEntry } from "../../store/queries/prices.js";
+import type { StoredPrice } from "../../store/schema/prices.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import { proposeInstead } from "./changes-admin.js";
 import type { GatewayContext, Handler } from "../context.js";
@@ -47,7 +48,7 @@ export function importPrices(gw: GatewayContext): Handler {
     }
     const entries = body.prices.map((entry: unknown, i: number): PriceEntry => {
       if (!isObject(entry) || typeof entry.model !== "string" || !isObject(entry.price)) throw new AirlockError("invalid_request", `prices[${i}] must be {model, price}`, { param: `prices[${i}]` });
-      return { model: entry.model, price: entry.price as Record<string, string> };
+      return { model: entry.model, price: entry.price as StoredPrice };
     });
     const added = await gw.plane.importPrices(entries, "openrouter");
     if (added > 0) await gw.plane.audit.record("price.import", "openrouter", principal, { received: entries.length, added });

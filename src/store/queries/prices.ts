@@ -1,12 +1,13 @@
 import { asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { prices, type PriceRow } from "../schema/index.js";
+import type { StoredPrice } from "../schema/prices.js";
 
 export type PriceOrigin = PriceRow["origin"];
 
 export interface PriceEntry {
   model: string;
-  price: Record<string, string>;
+  price: StoredPrice;
 }
 
 /**

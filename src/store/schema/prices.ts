@@ -11,8 +11,8 @@ export const prices = pgTable(
     /** The catalog id, `provider/model-id`. */
     model: text("model").notNull(),
     effectiveFrom: timestamp("effective_from", { withTimezone: true, mode: "date" }).notNull(),
-    /** The price as config writes it: decimal strings per `per` tokens. */
-    price: jsonb("price").$type<Record<string, string>>().notNull(),
+    /** The price as config writes it: decimal strings per `per` tokens, and its long-context tiers (`above`). */
+    price: jsonb("price").$type<StoredPrice>().notNull(),
     /** Where it came from: config, bundled (the shipped catalog), openrouter (a sync), admin. */
     origin: text("origin", { enum: ["config", "bundled", "openrouter", "admin"] }).notNull(),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
@@ -23,3 +23,6 @@ export const prices = pgTable(
 );
 
 export type PriceRow = typeof prices.$inferSelect;
+
+/** A price as stored: its figures as decimal strings, `above` a list of tiers with a token count each. */
+export type StoredPrice = Record<string, string | ReadonlyArray<Record<string, string | number>>>;
