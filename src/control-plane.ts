@@ -201,6 +201,7 @@ export class ControlPlane {
     });
     this.prices = new PriceBook({
       db: options.database.db,
+      storeKind: options.database.kind,
       logger: this.logger,
       apply: (prices) => {
         this.deps = { ...this.deps, catalog: withPrices(this.deps.catalog, prices) };

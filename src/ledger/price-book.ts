@@ -4,7 +4,7 @@ import { parseRequest } from "../config/load.js";
 import type { Logger } from "../core/logger.js";
 import { Reloader } from "../core/reloader.js";
 import type { Db } from "../store/database.js";
-import { addPrices, currentPrices, priceHistory, type PriceEntry, type PriceOrigin } from "../store/queries/prices.js";
+import { addBundledPrices, addPrices, currentPrices, priceHistory, seedSerially, type PriceEntry, type PriceOrigin } from "../store/queries/prices.js";
 import type { PriceRow, StoredPrice } from "../store/schema/prices.js";
 
 export interface PriceInForce {
@@ -22,6 +22,8 @@ export interface PriceBookOptions {
   apply(prices: ReadonlyMap<string, PriceConfig>): void;
   /** Tells every other instance that prices changed; never throws (a failure is the announcer's to log). */
   announce(): Promise<void>;
+  /** The store's kind: on PostgreSQL, instances starting together seed one after another. */
+  storeKind?: "pglite" | "postgres";
   now?: () => Date;
 }
 
@@ -39,13 +41,17 @@ export class PriceBook {
   }
 
   /**
-   * Records the config's prices (a changed one takes effect now, a repeated one adds nothing) and fills
-   * models that have no price at all from the bundled catalog, then loads what is in force.
+   * Records the config's prices (a changed one takes effect now, a repeated one adds nothing), fills
+   * models that have no price at all from the bundled catalog and brings those still at an older
+   * bundled price up to this release's, then loads what is in force.
    */
   async start(seeds: { config: PriceEntry[]; bundled: PriceEntry[] }): Promise<void> {
     const at = this.now();
-    await addPrices(this.options.db, seeds.config, "config", at);
-    await addPrices(this.options.db, seeds.bundled, "bundled", at, { onlyUnpriced: true });
+    const refreshed = await seedSerially(this.options.db, this.options.storeKind ?? "pglite", async (db) => {
+      await addPrices(db, seeds.config, "config", at);
+      return addBundledPrices(db, seeds.bundled, at);
+    });
+    if (refreshed > 0) this.options.logger.info({ models: refreshed }, "bundled catalog prices recorded");
     await this.reload();
   }
 
