@@ -93,6 +93,8 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
         { id: "deepseek/deepseek-chat", price: { input: "0.28", cachedInput: "0.028", output: "0.42", per: "1M" } },
         { id: "openrouter/openai/gpt-5-mini", price: { input: "0.25", cachedInput: "0.025", output: "2", per: "1M" } },
         { id: "gemini/gemini-2.5-flash" }, // no price: the bundled catalog's applies
+        { id: "gemini/gemini-2.5-pro" }, // the bundled catalog's, with its tier above 200K prompt tokens
+        { id: "anthropic/claude-sonnet-4-5" }, // likewise
       ],
     });
   });
@@ -170,6 +172,23 @@ describe.each(STORE_KINDS)("golden costs on %s", (kind) => {
       // Bundled gemini-2.5-flash: 2000 audio × 1 + 1000 cached × 0.03 + 150 × 2.5 = 2000 + 30 + 375 = 2405 per 1M
       const gemini = await call("gemini/gemini-2.5-flash", mode, undefined, geminiUsage);
       expect({ mode, cost: normalize(gemini.cost), audioIn: gemini.audioInputTokens }).toEqual({ mode, cost: "0.002405", audioIn: 2000 });
+    }
+  });
+
+  it("charges a long prompt at the provider's higher tier, counting cached tokens in the prompt, streamed or not", async () => {
+    const gemini = (prompt: number) => ({ promptTokenCount: prompt, cachedContentTokenCount: 50_000, candidatesTokenCount: 800, thoughtsTokenCount: 200, totalTokenCount: prompt + 1000 });
+    // 10,000 fresh tokens, far below 200K, but 210,000 in the prompt with the cache's.
+    const claude = { input_tokens: 10_000, cache_creation_input_tokens: 40_000, cache_read_input_tokens: 160_000, output_tokens: 2000 };
+    for (const mode of ["plain", "stream"] as const) {
+      // Bundled gemini-2.5-pro, 250K prompt tokens: (250000 − 50000) × 2.5 + 50000 × 0.25 + (800 + 200) × 15 = 500000 + 12500 + 15000 = 527500 per 1M
+      const long = await call("gemini/gemini-2.5-pro", mode, undefined, gemini(250_000));
+      expect({ mode, cost: normalize(long.cost), input: long.inputTokens }).toEqual({ mode, cost: "0.5275", input: 250_000 });
+      // 150K prompt tokens: 100000 × 1.25 + 50000 × 0.125 + 1000 × 10 = 125000 + 6250 + 10000 = 141250 per 1M
+      const short = await call("gemini/gemini-2.5-pro", mode, undefined, gemini(150_000));
+      expect({ mode, cost: normalize(short.cost) }).toEqual({ mode, cost: "0.14125" });
+      // Bundled claude-sonnet-4-5 above 200K: 10000 × 6 + 40000 × 7.5 + 160000 × 0.6 + 2000 × 22.5 = 60000 + 300000 + 96000 + 45000 = 501000 per 1M
+      const sonnet = await call("anthropic/claude-sonnet-4-5", mode, undefined, claude);
+      expect({ mode, cost: normalize(sonnet.cost), input: sonnet.inputTokens }).toEqual({ mode, cost: "0.501", input: 210_000 });
     }
   });
 

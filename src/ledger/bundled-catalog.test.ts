@@ -80,6 +80,20 @@ describe("the shipped pricing catalog", () => {
     }
   });
 
+  it("prices long prompts at the providers' higher tier: Gemini 2.5 Pro and Claude Sonnet 4 and 4.5 above 200K tokens", async () => {
+    const byId = new Map((await loadBundledPrices()).map((p) => [p.model, p.price]));
+    expect(byId.get("gemini/gemini-2.5-pro")?.above).toEqual([{ inputTokens: 200_000, input: "2.5", cachedInput: "0.25", output: "15" }]);
+    for (const model of ["anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4"]) {
+      const [tier, ...more] = byId.get(model)?.above ?? [];
+      expect({ model, more }).toEqual({ model, more: [] });
+      // $6 in and $22.50 out, and the cache at the same multiples of the tier's input as below it.
+      expect(tier, model).toMatchObject({ inputTokens: 200_000, input: "6", output: "22.5" });
+      expect(new Decimal(tier!.input).times("1.25").equals(tier!.cacheWrite!), model).toBe(true);
+      expect(new Decimal(tier!.input).times("2").equals(tier!.cacheWrite1h!), model).toBe(true);
+      expect(new Decimal(tier!.input).times("0.1").equals(tier!.cachedInput!), model).toBe(true);
+    }
+  });
+
   it("has the expected figures for a few models", async () => {
     const byId = new Map((await loadBundledPrices()).map((p) => [p.model, p]));
     expect(byId.get("anthropic/claude-sonnet-4-5")?.price).toMatchObject({ input: "3", output: "15", cachedInput: "0.3", cacheWrite: "3.75" });
@@ -129,6 +143,11 @@ describe("loadBundledPrices on a bad file", () => {
   it("refuses prices written as YAML numbers", async () => {
     const file = await write("float.yaml", `prices:\n  - model: "a/float"\n    input: 0.000000075\n    output: "1"\n`);
     await expect(loadBundledPrices(file)).rejects.toThrow(/prices\[0\] \(a\/float\)\.input: expected a quoted decimal string/);
+  });
+
+  it("refuses a tier's price written as a YAML number, naming the tier", async () => {
+    const file = await write("tier-float.yaml", `prices:\n${entry("a/tiered", "    above:\n      - inputTokens: 200000\n        input: 2.5\n        output: \"15\"\n")}`);
+    await expect(loadBundledPrices(file)).rejects.toThrow(/prices\[0\] \(a\/tiered\)\.above\[0\]\.input: expected a quoted decimal string/);
   });
 
   it("refuses unknown fields, missing ids, duplicates and a bad verified flag", async () => {

@@ -118,6 +118,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Cached entries are shared between callers, so none of them may change one. */
 function freeze(entry: CatalogPrice): CatalogPrice {
+  for (const tier of entry.price.above ?? []) Object.freeze(tier);
+  Object.freeze(entry.price.above);
   Object.freeze(entry.price);
   return Object.freeze(entry);
 }
