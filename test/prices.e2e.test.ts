@@ -38,6 +38,23 @@ describe.each(STORE_KINDS)("prices on %s", (kind) => {
     expect(list.body.data.find((p: { model: string }) => p.model === "p1/m1").price).toMatchObject({ origin: "admin" });
   });
 
+  it("takes a price with long-context tiers through the admin API and charges a long call at its tier", async () => {
+    const gw = await gateway(config());
+    const price = { input: "1", output: "2", per: "1M", above: [{ inputTokens: 5, input: "3", output: "4" }] };
+    const set = await api(gw, "POST", "/admin/prices", { model: "p1/m1", price });
+    expect(set.status).toBe(200);
+    expect(set.body.price.above).toEqual(price.above);
+    expect((await api(gw, "GET", "/admin/prices")).body.data.find((p: { model: string }) => p.model === "p1/m1").price.price.above).toEqual(price.above);
+    // The fake upstream's recorded call: 1843 prompt tokens and 199 out, past 5, so 1843 × 3 + 199 × 4 = 6325 per 1M.
+    const row = await rowOf(gw, (await ask(gw, "p1/m1")).requestId);
+    expect({ input: row.inputTokens, output: row.outputTokens, cost: new Decimal(row.cost).toFixed() }).toEqual({ input: 1843, output: 199, cost: "0.006325" });
+    // Tiers out of order are refused, naming the tier, and nothing is written.
+    const bad = await api(gw, "POST", "/admin/prices", { model: "p1/m1", price: { ...price, above: [{ inputTokens: 9, input: "3", output: "4" }, { inputTokens: 9, input: "5", output: "6" }] } });
+    expect(bad).toMatchObject({ status: 400, body: { error: { code: "invalid_request" } } });
+    expect(bad.body.error.message).toContain("above.1.inputTokens");
+    expect((await api(gw, "GET", "/admin/prices/history?model=p1/m1")).body.data).toHaveLength(2);
+  });
+
   it("refuses an unknown model and a malformed price, writing nothing", async () => {
     const gw = await gateway(config());
     expect(await api(gw, "POST", "/admin/prices", { model: "p9/none", price: { input: "1" } })).toMatchObject({ status: 404 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dollars, money, percentage, roundedMoney, units, unitsMoney } from "./public/money.js";
+import { dollars, money, percentage, priceText, roundedMoney, units, unitsMoney } from "./public/money.js";
 
 describe("the dashboard's money", () => {
   it("shows a cost the server sent exactly, however small, with trailing zeros dropped to two places", () => {
@@ -40,5 +40,12 @@ describe("the dashboard's money", () => {
     expect(unitsMoney(units("999999999999.999999999999") + units("0.000000000001"))).toBe("1000000000000.00");
     expect(unitsMoney(units("-0.5") + units("0.25"))).toBe("-0.25");
     expect(unitsMoney(0n)).toBe("0.00");
+  });
+
+  it("writes a price's figures as sent, and each long-context tier after them", () => {
+    expect(priceText({ input: "0.15", output: "0.6", per: "1M" })).toBe("input 0.15, output 0.6, per 1M");
+    expect(priceText({ input: "1.25", cachedInput: "0.125", output: "10", per: "1M", above: [{ inputTokens: 200000, input: "2.5", cachedInput: "0.25", output: "15" }] })).toBe(
+      "input 1.25, cachedInput 0.125, output 10, per 1M; above 200000 prompt tokens: input 2.5, cachedInput 0.25, output 15",
+    );
   });
 });

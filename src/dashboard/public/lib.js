@@ -153,11 +153,9 @@ export function fill(id, rows, empty = "Nothing yet.") {
   }
 }
 
-/** @param {Record<string, unknown>} price */
-export const priceText = (price) => Object.entries(price).filter(([, v]) => typeof v === "string" || typeof v === "number").map(([k, v]) => `${k} ${v}`).join(", ");
 /** @param {string | null | undefined} iso */
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
-export { dollars, money, percentage, roundedMoney, units, unitsMoney } from "./money.js";
+export { dollars, money, percentage, priceText, roundedMoney, units, unitsMoney } from "./money.js";
 
 /** @param {string} text */
 export function confirmAction(text) {

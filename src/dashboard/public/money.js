@@ -69,3 +69,18 @@ export const unitsMoney = (count) => {
   const digits = (count < 0n ? -count : count).toString().padStart(PLACES + 1, "0");
   return money(`${count < 0n ? "-" : ""}${digits.slice(0, -PLACES)}.${digits.slice(-PLACES)}`);
 };
+
+/**
+ * A price as the admin API sends it, each figure as written, and each long-context tier after it:
+ * "input 1.25, output 10, per 1M; above 200000 prompt tokens: input 2.5, output 15".
+ * @param {Record<string, unknown>} price
+ */
+export const priceText = (price) => {
+  /** @param {Record<string, unknown>} figures */
+  const listed = (figures) => Object.entries(figures).filter(([, v]) => typeof v === "string" || typeof v === "number").map(([k, v]) => `${k} ${v}`).join(", ");
+  const tiers = Array.isArray(price.above) ? price.above : [];
+  return [listed(price), ...tiers.map((/** @type {Record<string, unknown>} */ tier) => {
+    const { inputTokens, ...figures } = tier;
+    return `above ${String(inputTokens)} prompt tokens: ${listed(figures)}`;
+  })].join("; ");
+};
