@@ -75,24 +75,62 @@ describe("closing a library instance", () => {
     expect(fake.requests.length).toBe(before);
   });
 
+  /**
+   * Runs a script in a Node process of its own, as an application would, and answers its exit code; a
+   * process still running after `boundMs` is killed, and answered as "still running".
+   */
+  async function runScript(lines: string[], boundMs = 20_000): Promise<number | string | null> {
+    const script = [`const { createAirlock } = await import(${JSON.stringify(pathToFileURL(path.resolve("src/index.ts")).href)});`, ...lines].join("\n");
+    // A file, not `-e`: the embedded store's thread would inherit `--input-type`, which Node refuses for a file.
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "airlock-exit-")), "script.mts");
+    cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
+    await writeFile(file, script);
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const child = spawn(process.execPath, ["--import", tsx, file], { stdio: ["ignore", "ignore", "inherit"] });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`still running after ${boundMs} ms`), boundMs)));
+    const outcome = await Promise.race([exited, bound]);
+    clearTimeout(timer);
+    if (typeof outcome === "string") {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    return outcome;
+  }
+
   describe.each(STORE_KINDS)("on %s", (kind) => {
+    it("ends a script that made its calls and never called close() by itself, with every call's row in the store", async () => {
+      const fake = await upstream();
+      const { options, ledger } = await store(kind);
+      // The openai package's way: the script's last call returns and the process ends. A budget too, so
+      // that its background sync on the store is part of what must not hold the process open.
+      const budgeted = { ...config(fake.url), budgets: [{ name: "daily", scope: "global", limit: "5" }] };
+      const code = await runScript([
+        `const airlock = createAirlock({ config: ${JSON.stringify(budgeted)}, ...${JSON.stringify(options)} });`,
+        `for (const user of ["one", "two"]) await airlock.chat({ operation: "chat_message", user, messages: ${JSON.stringify(messages)} });`,
+        `for await (const _part of airlock.stream({ operation: "chat_message", user: "streamed", messages: ${JSON.stringify(messages)} }));`,
+      ]);
+      expect(code).toBe(0);
+      // Read from the store as it is, without another instance's start writing a spool first.
+      const rows = await ledger();
+      expect(rows.map((r) => [r.endUser, r.outcome, r.cost]).sort()).toEqual([
+        ["one", "success", "0.001635700000"],
+        ["streamed", "success", "0.001635700000"],
+        ["two", "success", "0.001635700000"],
+      ]);
+    });
+
     it("keeps the rows of a process that exits without close(): they are spooled at exit and written by the next start", async () => {
       const fake = await upstream();
       const { options, ledger } = await store(kind);
       // A script that makes its calls and exits at once, as many do, never closing the instance.
-      const script = [
-        `const { createAirlock } = await import(${JSON.stringify(pathToFileURL(path.resolve("src/index.ts")).href)});`,
+      const code = await runScript([
         `const airlock = createAirlock({ config: ${JSON.stringify(config(fake.url))}, ...${JSON.stringify(options)} });`,
         `for (const user of ["one", "two", "three"]) await airlock.chat({ operation: "chat_message", user, messages: ${JSON.stringify(messages)} });`,
         `process.exit(0);`,
-      ].join("\n");
-      // A file, not `-e`: the embedded store's thread would inherit `--input-type`, which Node refuses for a file.
-      const file = path.join(await mkdtemp(path.join(tmpdir(), "airlock-exit-")), "script.mts");
-      cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
-      await writeFile(file, script);
-      const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-      const child = spawn(process.execPath, ["--import", tsx, file], { stdio: ["ignore", "ignore", "inherit"] });
-      expect(await new Promise((resolve) => child.once("exit", resolve))).toBe(0);
+      ]);
+      expect(code).toBe(0);
       const next = createAirlock({ config: config(fake.url), ...options });
       await next.chat({ operation: "chat_message", user: "next", messages });
       await next.close();

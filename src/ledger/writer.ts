@@ -33,13 +33,23 @@ class Interrupted extends Error {
 }
 
 /**
- * Writers with a spool file that have not closed. A process that exits without closing them (a
- * script's `process.exit()`, an uncaught exception, an embedding application that never called
- * `close()`) would lose the rows they hold, and the calls would go unbilled: one `exit` listener
- * spools them all, for the next start to write.
+ * Writers that have not closed. A process that ends without closing them (a script that makes its
+ * calls and stops, an embedding application that never called `close()`) would lose the rows they
+ * hold, and the calls would go unbilled. When the event loop runs dry (`beforeExit`, which a script
+ * reaches once its work is done, the store's idle connections holding nothing open), each writes its
+ * rows to the store; its write keeps the process alive until it lands, and the loop runs dry again with
+ * nothing left. A process that exits at once (`process.exit()`, an uncaught exception) skips that:
+ * its `exit` listener spools the rows, for the next start to write.
  */
 const UNCLOSED = new Set<LedgerWriter>();
 let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on("beforeExit", () => UNCLOSED.forEach((writer) => writer.flushBeforeExit()));
+  process.on("exit", () => UNCLOSED.forEach((writer) => writer.spoolAtExit()));
+}
 
 /**
  * Batches ledger rows so that no request waits on the database: `record` is a push onto an array,
@@ -55,6 +65,8 @@ export class LedgerWriter {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private failing = false;
+  /** A write at `beforeExit` failed: the next one would fail too, and keep a process with nothing else to do from ending. */
+  private exitWriteFailed = false;
   /** Rows accepted by `record` so far. */
   recorded = 0;
   /** Rows the store has confirmed. */
@@ -65,10 +77,9 @@ export class LedgerWriter {
   constructor(private readonly options: LedgerWriterOptions) {}
 
   async start(): Promise<void> {
-    if (this.options.spoolPath && !this.closed) {
+    if (!this.closed) {
       UNCLOSED.add(this);
-      if (!exitHooked) process.on("exit", () => UNCLOSED.forEach((writer) => writer.spoolAtExit()));
-      exitHooked = true;
+      hookExit();
     }
     await this.recoverSpool();
   }
@@ -246,10 +257,21 @@ export class LedgerWriter {
   }
 
   /**
+   * The event loop ran dry with rows waiting (the flush timer does not hold the process open): they are
+   * written now. Once: when the store fails, the rows are left to `spoolAtExit`.
+   */
+  flushBeforeExit(): void {
+    if (this.closed || this.exitWriteFailed || this.buffer.length === 0) return;
+    void this.flush().then(() => {
+      if (this.failing) this.exitWriteFailed = true;
+    });
+  }
+
+  /**
    * The process is exiting with rows not written: they are appended to the spool file at once (only
    * synchronous work can run now), for the next start to write.
    */
-  private spoolAtExit(): void {
+  spoolAtExit(): void {
     const rows = this.writing.concat(this.buffer);
     const spoolPath = this.options.spoolPath;
     if (rows.length === 0 || !spoolPath) return;

@@ -21,7 +21,9 @@ export function openPostgres(url: string, max: number, statementDeadlineMs = STA
   // JIT off for our sessions only: every query here is short, and LLVM compiling one costs more
   // (100–200 ms, measured on the 30-day spend report) than running it.
   const session = { connectionString: url, keepAlive: true, options: "-c jit=off" };
-  const pool = new pg.Pool({ ...session, max, connectionTimeoutMillis: 2_000, query_timeout: statementDeadlineMs });
+  // allowExitOnIdle: an idle connection does not hold the process open, so a script that made its calls
+  // ends without close(), as one using the openai package does; a statement under way still holds it.
+  const pool = new pg.Pool({ ...session, max, connectionTimeoutMillis: 2_000, query_timeout: statementDeadlineMs, allowExitOnIdle: true });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on("error", () => undefined);
   const clients = poolClients(pool);
@@ -157,6 +159,9 @@ async function listenPostgres(url: string, channel: string, handlers: NoticeHand
     }
     client = next;
     retryMs = 250;
+    // Listening is no work of the application's: it must not keep a process open that has nothing left to do.
+    // (pg.Client has unref() since 8.x, as the pool's allowExitOnIdle uses it; its types do not say so.)
+    (next as unknown as { unref(): void }).unref();
     watch(next);
   };
 
