@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, createAirlock, StoreInUseError, StoreOpenError } from "../src/index.js";
+import { AirlockError, ConfigError, createAirlock, StoreInUseError, StoreOpenError } from "../src/index.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { scratchDatabaseForTest, STORE_KINDS } from "./support/stores.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
@@ -41,7 +41,12 @@ describe("a library instance whose store could not be opened", () => {
     await first.chat({ operation: "chat_message", user: "first", messages });
     const second = createAirlock({ config: config(fake.url), dataDir });
     cleanups.push(() => second.close());
-    await expect(second.chat({ operation: "chat_message", user: "second", messages })).rejects.toBeInstanceOf(StoreInUseError);
+    const inUse = await second.chat({ operation: "chat_message", user: "second", messages }).catch((err: unknown) => err);
+    expect(inUse).toBeInstanceOf(StoreInUseError);
+    // One `instanceof AirlockError` check sees it, with the taxonomy's fields: a retry loop gives up at once.
+    expect(inUse).toBeInstanceOf(AirlockError);
+    expect(inUse).toMatchObject({ name: "StoreInUseError", code: "unavailable", status: 503, isRetryable: false });
+    expect((inUse as AirlockError).toJSON().error).toMatchObject({ type: "service_unavailable", code: "unavailable" });
     await first.close();
     const reply = await second.chat({ operation: "chat_message", user: "second", messages });
     expect(reply.content).toBe("The capital of France is Paris.");
@@ -60,7 +65,11 @@ describe("a library instance whose store could not be opened", () => {
       through.port = String(proxy.port);
       const airlock = createAirlock({ config: config(fake.url), databaseUrl: through.href });
       cleanups.push(() => airlock.close());
-      await expect(airlock.chat({ operation: "chat_message", messages })).rejects.toBeInstanceOf(StoreOpenError);
+      const unreachable = await airlock.chat({ operation: "chat_message", messages }).catch((err: unknown) => err);
+      expect(unreachable).toBeInstanceOf(StoreOpenError);
+      // A server out of reach is worth another try, as a later call shows.
+      expect(unreachable).toBeInstanceOf(AirlockError);
+      expect(unreachable).toMatchObject({ name: "StoreOpenError", code: "unavailable", status: 503, isRetryable: true });
       proxy.restore();
       const reply = await airlock.chat({ operation: "chat_message", messages });
       expect(reply.content).toBe("The capital of France is Paris.");
@@ -75,7 +84,11 @@ describe("a library instance whose store could not be opened", () => {
     const airlock = createAirlock({ config: path.join(dir, "airlock.config.yaml"), inMemory: true });
     cleanups.push(() => airlock.close());
     for (let call = 0; call < 2; call++) {
-      await expect(airlock.chat({ model: "a/x", messages })).rejects.toBeInstanceOf(ConfigError);
+      const invalid = await airlock.chat({ model: "a/x", messages }).catch((err: unknown) => err);
+      expect(invalid).toBeInstanceOf(ConfigError);
+      expect(invalid).toBeInstanceOf(AirlockError);
+      expect(invalid).toMatchObject({ name: "ConfigError", code: "misconfigured", status: 500, isRetryable: false });
+      expect((invalid as AirlockError).toJSON().error).toMatchObject({ type: "server_error", code: "misconfigured" });
     }
   });
 });

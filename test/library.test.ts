@@ -156,6 +156,9 @@ describe("createAirlock (in process)", () => {
     // A configuration without `providers` reads as options: it must not be served the demo instead.
     expect(() => create({ models: [], operations: {} })).toThrow('createAirlock(): unknown options "models", "operations"');
     expect(() => create(null)).toThrow(ConfigError);
+    // One `instanceof AirlockError` check sees it too: misconfigured, which no retry mends.
+    expect(() => create(null)).toThrow(expect.objectContaining({ name: "ConfigError", code: "misconfigured", status: 500, isRetryable: false }));
+    expect(() => create(null)).toThrow(AirlockError);
     expect(() => create("airlock.config.yaml")).toThrow(/for a file, pass \{ config: "path\/to\/airlock.config.yaml" \}/);
   });
 

@@ -10,9 +10,10 @@ import { nulPath } from "./bounds.js";
 import { DEMO_CONFIG } from "./demo.js";
 import { configSchema, isHttpUrl, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
 
-export class ConfigError extends Error {
+/** An invalid configuration or `createAirlock()` options: an AirlockError (`misconfigured`, 500), never retryable. */
+export class ConfigError extends AirlockError {
   constructor(message: string) {
-    super(message);
+    super("misconfigured", message);
     this.name = "ConfigError";
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, realpath, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { AirlockError } from "../core/errors.js";
 
 /**
  * One process at a time may open an embedded store. PGlite is Postgres in single-user mode and, unlike
@@ -20,13 +21,18 @@ import path from "node:path";
  * Postgres's own lock.
  */
 
-export class StoreInUseError extends Error {
+/**
+ * An AirlockError (`unavailable`), not retryable: the holder keeps the store until it is closed or
+ * stopped, which no retry a moment later brings about.
+ */
+export class StoreInUseError extends AirlockError {
   constructor(
     readonly dataDir: string,
     readonly holderPid: number,
     readonly lockFile: string,
   ) {
     super(
+      "unavailable",
       holderPid === process.pid
         ? // Told apart: "another process" naming this process's own pid sends the reader hunting for a process that is not there.
           `the embedded store in ${dataDir} is already open in this process (pid ${holderPid}), by another Airlock instance or store: one may open it at a time. ` +
@@ -34,6 +40,7 @@ export class StoreInUseError extends Error {
         : `the embedded store in ${dataDir} is open in another process (pid ${holderPid}): one process at a time may open it. ` +
             `Stop that process, use the gateway it runs, or give this one another data directory. ` +
             `If that process is not Airlock, delete ${lockFile}.`,
+      { retryable: false },
     );
     this.name = "StoreInUseError";
   }

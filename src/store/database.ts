@@ -3,7 +3,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import { startPglite, type PgliteThread } from "./pglite-client.js";
 import { LocalNotices, type NoticeHandlers, type Unlisten } from "./notices.js";
-import { checkPostgresUrl, postgresStore, reasonOf, StoreOpenError } from "./open-error.js";
+import { checkPostgresUrl, postgresStore, reasonOf, serverUnreachable, StoreOpenError } from "./open-error.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
@@ -86,7 +86,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   } catch (err) {
     await database.close();
     // The embedded store names its directory as it opens (startPglite).
-    throw options.url ? new StoreOpenError(postgresStore(options.url), reasonOf(err), { cause: err }) : err;
+    throw options.url ? new StoreOpenError(postgresStore(options.url), reasonOf(err), { cause: err, retryable: serverUnreachable(err) }) : err;
   }
   return database;
 }

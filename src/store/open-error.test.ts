@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { STORE_KINDS } from "../../test/support/stores.js";
 import { openDatabase } from "./database.js";
+import { AirlockError } from "../core/errors.js";
 import { StoreOpenError } from "./open-error.js";
 import { startPglite } from "./pglite-client.js";
 
@@ -30,12 +31,17 @@ describe("a store that cannot be opened", () => {
     const err = await failure(openDatabase({ url: `postgres://app:pa55-w0rd@127.0.0.1:${port}/airlock?sslpassword=pa55-w0rd` }));
     expect(err).toBeInstanceOf(StoreOpenError);
     expect(err.message).toBe(`cannot open the PostgreSQL store at postgres://app:***@127.0.0.1:${port}/airlock: connect ECONNREFUSED 127.0.0.1:${port}`);
+    // An AirlockError worth another try: the server may be restarting. Its OpenAI shape holds no password either.
+    expect(err).toBeInstanceOf(AirlockError);
+    expect(err).toMatchObject({ code: "unavailable", status: 503, isRetryable: true });
+    expect(JSON.stringify((err as AirlockError).toJSON())).not.toContain("pa55-w0rd");
   });
 
   it("refuses a URL the driver would misread, without repeating it", async () => {
     for (const url of ["app:pa55-w0rd@127.0.0.1:5432/airlock", "mysql://app:pa55-w0rd@127.0.0.1/airlock"]) {
       const err = await failure(openDatabase({ url }));
       expect(err.message).toBe("cannot open the PostgreSQL store: its URL (DATABASE_URL) does not start with postgres:// or postgresql:// (expected postgres://user:password@host:5432/database)");
+      expect(err).toMatchObject({ name: "StoreOpenError", code: "unavailable", isRetryable: false });
     }
   });
 
@@ -45,6 +51,8 @@ describe("a store that cannot be opened", () => {
       url.pathname = "/airlock_missing_database";
       const err = await failure(openDatabase({ url: url.href }));
       expect(err.message).toMatch(/^cannot open the PostgreSQL store at postgres:\/\/.*\/airlock_missing_database: database "airlock_missing_database" does not exist$/);
+      // The server answered no: no wait creates the database.
+      expect(err).toMatchObject({ name: "StoreOpenError", code: "unavailable", isRetryable: false });
     });
   }
 
@@ -64,5 +72,6 @@ describe("a store that cannot be opened", () => {
     const damaged = await failure(startPglite({ dataDir, migrate: false }));
     expect(damaged).toBeInstanceOf(StoreOpenError);
     expect(damaged.message).toBe(`cannot open the embedded store in ${dataDir}: PGlite stopped while reading its files, which are damaged or incomplete (restore the directory from a backup)`);
+    expect(damaged).toMatchObject({ code: "unavailable", isRetryable: false });
   });
 });

@@ -1,14 +1,45 @@
+import { AirlockError } from "../core/errors.js";
+
 /**
  * Why a store did not open, naming the store: a PostgreSQL URL shown without its password or query
  * (which may hold one too), or the embedded store's directory. Without it, a start failed with the
  * driver's bare words ("connect ECONNREFUSED 127.0.0.1:5433", "getaddrinfo ENOTFOUND base",
  * "[object Object]") and nothing said that the store was the problem, let alone which one.
+ *
+ * An AirlockError (`unavailable`), so that an application's one `instanceof AirlockError` check sees
+ * it. Retryable when the server could not be reached or was not taking sessions yet (a restart, a
+ * failover): a later call opens the store again. Not when it answered no (no such database, a wrong
+ * password) or the URL or the embedded store's files are wrong: no wait mends those.
  */
-export class StoreOpenError extends Error {
-  constructor(store: string, reason: string, options?: { cause?: unknown }) {
-    super(`cannot open ${store}: ${reason}`, options);
+export class StoreOpenError extends AirlockError {
+  constructor(store: string, reason: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super("unavailable", `cannot open ${store}: ${reason}`, { cause: options.cause, retryable: options.retryable ?? false });
     this.name = "StoreOpenError";
   }
+}
+
+/**
+ * SQLSTATEs of a server not taking sessions for now: class 08 (connection exception), 53 (insufficient
+ * resources: too many connections), 57P01–57P03 (shutting down, crashed, starting up).
+ */
+const PASSING_STATE = /^(08|53|57P0[123])/;
+
+/**
+ * Whether a PostgreSQL server was out of reach for now: it gave no answer of its own (refused, reset,
+ * timed out, host not found, as the Vercel AI SDK counts a fetch that failed), or the answer of a
+ * server not taking sessions yet. The server's answers are the driver's errors with a `severity`.
+ */
+export function serverUnreachable(err: unknown): boolean {
+  const answer = serverAnswer(err);
+  return answer === undefined || PASSING_STATE.test(answer);
+}
+
+/** The SQLSTATE of the server's error on `err` or a cause it wraps (drizzle wraps the driver's). */
+function serverAnswer(err: unknown, depth = 0): string | undefined {
+  if (depth > 4 || typeof err !== "object" || err === null) return undefined;
+  const { severity, code, cause } = err as { severity?: unknown; code?: unknown; cause?: unknown };
+  if (typeof severity === "string" && typeof code === "string") return code;
+  return serverAnswer(cause, depth + 1);
 }
 
 /** The forms the PostgreSQL driver reads: a postgres(ql):// or socket: URL, or a socket directory. */
