@@ -45,6 +45,11 @@ describe("a store that cannot be opened", () => {
     }
   });
 
+  it("is not worth another try when the URL itself is wrong, and does not repeat its password", async () => {
+    const err = await failure(openDatabase({ url: "postgres://app:pa55-w0rd@127.0.0.1:notaport/airlock" }));
+    expect(err).toMatchObject({ name: "StoreOpenError", code: "unavailable", isRetryable: false, message: "cannot open the PostgreSQL store at postgres://app:***@127.0.0.1:notaport/airlock: Invalid URL" });
+  });
+
   if (STORE_KINDS.includes("postgres")) {
     it("names the PostgreSQL store when the server refuses it", async () => {
       const url = new URL(process.env.AIRLOCK_TEST_DATABASE_URL!);

@@ -1,4 +1,4 @@
-import { AirlockError } from "../core/errors.js";
+import { AirlockError, errorCode } from "../core/errors.js";
 
 /**
  * Why a store did not open, naming the store: a PostgreSQL URL shown without its password or query
@@ -24,14 +24,23 @@ export class StoreOpenError extends AirlockError {
  */
 const PASSING_STATE = /^(08|53|57P0[123])/;
 
+/** System errors of a server out of reach for now, as a fetch that failed is retried (the Vercel AI SDK, openai-node). */
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "EHOSTDOWN", "ENETUNREACH", "ENETDOWN", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** The driver's own words for a connection that timed out or dropped, which carry no code. */
+const DRIVER_CONNECTION = /^(timeout expired|Connection terminated)/;
+
 /**
- * Whether a PostgreSQL server was out of reach for now: it gave no answer of its own (refused, reset,
- * timed out, host not found, as the Vercel AI SDK counts a fetch that failed), or the answer of a
- * server not taking sessions yet. The server's answers are the driver's errors with a `severity`.
+ * Whether a PostgreSQL server was out of reach for now: no connection (refused, reset, timed out, host
+ * not found), or the answer of a server not taking sessions yet. Not a server's no (no such database,
+ * a wrong password), nor what the URL or this machine got wrong (an invalid URL, a missing certificate
+ * file): no wait mends those. The server's answers are the driver's errors with a `severity`.
  */
 export function serverUnreachable(err: unknown): boolean {
   const answer = serverAnswer(err);
-  return answer === undefined || PASSING_STATE.test(answer);
+  if (answer !== undefined) return PASSING_STATE.test(answer);
+  const code = errorCode(err);
+  return code !== undefined ? NETWORK_CODES.has(code) : DRIVER_CONNECTION.test(reasonOf(err));
 }
 
 /** The SQLSTATE of the server's error on `err` or a cause it wraps (drizzle wraps the driver's). */
