@@ -122,9 +122,13 @@ export function toAirlockError(err: unknown): AirlockError {
 /**
  * The client went away (or a library caller aborted) before its answer was whole. Its own code, not a
  * `timeout`: an operator must tell a user who pressed stop from a deadline that passed or a slow provider.
+ * Named `AbortError`, as fetch names the error of an aborted request, so that the checks applications
+ * already make for one (`err.name === "AbortError"`, the Vercel AI SDK's `isAbortError`) see it too.
  */
 export function clientClosedError(message: string, details?: Record<string, unknown>): AirlockError {
-  return new AirlockError("client_closed", message, details ? { details } : {});
+  const error = new AirlockError("client_closed", message, details ? { details } : {});
+  error.name = "AbortError";
+  return error;
 }
 
 /**
