@@ -169,7 +169,7 @@ export class ControlPlane {
       announce: () => this.notices.announce("routes"),
     });
     this.audit = new AuditLog(options.database.db);
-    this.notifier = new Notifier({ db: options.database.db, logger: this.logger, webhooks: config.notifications.webhooks, sharedStore: () => this.store.shared });
+    this.notifier = new Notifier({ db: options.database.db, logger: this.logger, webhooks: config.notifications.webhooks, retentionDays: config.notifications.retentionDays, sharedStore: () => this.store.shared });
     this.governance = createGovernance({
       database: options.database,
       logger: this.logger,

@@ -207,7 +207,13 @@ export const configSchema = z
       })
       .refine((k) => k.pollIntervalMs < k.staleAfterMs, { message: "pollIntervalMs must be below staleAfterMs, or every instance would stop between two reads" })
       .prefault({}),
-    notifications: z.strictObject({ webhooks: z.array(webhookSchema).default([]) }).prefault({}),
+    notifications: z
+      .strictObject({
+        webhooks: z.array(webhookSchema).default([]),
+        /** Days a delivery that ended (delivered or failed) is kept before it is deleted; pending ones are never. */
+        retentionDays: z.number().int().min(1).max(3_650).default(30),
+      })
+      .prefault({}),
     /** The dashboard's SLO panel: a panel turns red past its threshold; see docs/dashboard.md. */
     dashboard: z
       .strictObject({

@@ -17,6 +17,7 @@ import * as ops from "./routes/ops.js";
 import * as finance from "./routes/finance-admin.js";
 import * as audio from "./routes/audio.js";
 import * as guards from "./routes/guards-admin.js";
+import * as webhooks from "./routes/webhooks-admin.js";
 import * as changes from "./routes/changes-admin.js";
 import * as directives from "./routes/directives-admin.js";
 import * as toggles from "./routes/toggles.js";
@@ -128,7 +129,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["PUT", "/admin/rate-limits/:name", guards.putRateLimit(gw)],
     ["DELETE", "/admin/rate-limits/:name", guards.deleteRateLimit(gw)],
     ["GET", "/admin/budgets", guards.listBudgets(gw)],
-    ["GET", "/admin/webhooks/deliveries", guards.webhookDeliveries(gw)],
+    ["GET", "/admin/webhooks/deliveries", webhooks.listDeliveries(gw)],
+    ["POST", "/admin/webhooks/deliveries/:id/resend", webhooks.resendDelivery(gw)],
     ["PUT", "/admin/budgets/:name", guards.putBudget(gw)],
     ["DELETE", "/admin/budgets/:name", guards.deleteBudget(gw)],
     ["GET", "/v1/toggles", toggles.listToggles(gw)],

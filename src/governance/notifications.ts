@@ -4,8 +4,10 @@ import { Reloader } from "../core/reloader.js";
 import { attempt } from "./webhook-attempt.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
-import { claimDeliveries, endUnsendable, enqueueDeliveries, forgetSenders, markAttemptFailed, markDelivered, recentDeliveries, releaseDelivery, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
+import { claimDeliveries, endUnsendable, enqueueDeliveries, forgetSenders, markAttemptFailed, markDelivered, releaseDelivery, removeDelivery, renewSender, type ClaimedDelivery, type NewDelivery } from "../store/queries/webhooks.js";
 import type { WebhookDeliveryRow } from "../store/schema/index.js";
+import { deliveryPage, resendFailed, type DeliveryPage, type DeliveryQuery } from "./webhook-deliveries.js";
+import { DeliveryRetention } from "./webhook-retention.js";
 
 export const NOTIFICATION_EVENTS = ["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
@@ -20,6 +22,8 @@ export interface NotifierOptions {
   pollIntervalMs?: number;
   /** How long one attempt may take before it counts as failed. */
   timeoutMs?: number;
+  /** Days a delivery that ended is kept (notifications.retentionDays). */
+  retentionDays?: number;
 }
 
 /** Attempts per delivery, and the pause before each retry: 1 s, doubling (about 2 minutes from first attempt to last). */
@@ -40,7 +44,7 @@ const MAX_IN_FLIGHT = 16;
  * webhooks' deliveries wait that long for it to come back (a restart) before they end as failed.
  */
 const RENEW_MS = 10_000;
-const SENDER_LIVE_MS = 30_000;
+export const SENDER_LIVE_MS = 30_000;
 
 /** Why a failed attempt is retried: the receiver may be down, overloaded or slow. A 4xx other than these will not change. */
 function retryable(status: number | null): boolean {
@@ -74,8 +78,11 @@ export class Notifier {
   private readonly instance = newId("sender");
   private renewedAt = Number.NEGATIVE_INFINITY;
   private sweptAt = Number.NEGATIVE_INFINITY;
+  private readonly retention: DeliveryRetention;
 
-  constructor(private readonly options: NotifierOptions) {}
+  constructor(private readonly options: NotifierOptions) {
+    this.retention = new DeliveryRetention({ db: options.db, logger: options.logger, retentionDays: options.retentionDays ?? 30 });
+  }
 
   /**
    * Says which webhooks this instance sends before it can queue any delivery, so that no other instance
@@ -90,6 +97,7 @@ export class Notifier {
     this.timer = setInterval(() => this.kick(), sends ? (this.options.pollIntervalMs ?? 1_000) : RENEW_MS);
     this.timer.unref();
     this.kick();
+    this.retention.start();
   }
 
   /** Queues the event for every webhook that listens for it. Never throws, never waits. */
@@ -204,15 +212,23 @@ export class Notifier {
     await markAttemptFailed(this.options.db, delivery.id, error, status, retryIn);
   }
 
-  /** The newest deliveries, with their attempts and last error. */
-  deliveries(limit: number): Promise<WebhookDeliveryRow[]> {
-    return recentDeliveries(this.options.db, limit);
+  /** The newest deliveries, with their attempts and last error, a page at a time. */
+  deliveries(query: DeliveryQuery): Promise<DeliveryPage> {
+    return deliveryPage(this.options.db, query);
+  }
+
+  /** Queues a failed delivery again (see resendFailed); this instance sends it at once if the webhook is its own. */
+  async resend(id: string, by: { keyId: string; kind: string }): Promise<WebhookDeliveryRow> {
+    const resent = await resendFailed(this.options.db, id, by, EVERY_WEBHOOK, SENDER_LIVE_MS);
+    this.kick();
+    return resent;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     this.stopping.abort();
+    await this.retention.close();
     // Waits for a round under way; the round asked for after it finds the notifier closed and ends at once.
     await this.rounds.reload();
     // And for the attempts just cut off to hand their deliveries back, and the events still being
@@ -233,7 +249,7 @@ function envelope(type: NotificationEvent, data: Record<string, unknown>): Event
 }
 
 /** The webhook name of an event queued for every webhook; no configured name can be it. */
-const EVERY_WEBHOOK = "*";
+export const EVERY_WEBHOOK = "*";
 
 /**
  * Queues an event from a process that does not know the gateways' webhooks: the CLI writing to the

@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net";
 export interface Receiver {
   url: string;
   received: Array<{ path: string; headers: IncomingMessage["headers"]; body: string; json: any }>;
+  /** What it answers from now on (a receiver that was down and is fixed). */
+  answerWith?(answer: number | "hang"): void;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,9 @@ export async function startReceiver(answer: number | "hang" = 200, headers: Reco
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     received,
+    answerWith: (next) => {
+      answer = next;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of held) res.destroy();

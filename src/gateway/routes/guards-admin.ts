@@ -65,15 +65,6 @@ export function deleteBudget(gw: GatewayContext): Handler {
   };
 }
 
-/** `GET /admin/webhooks/deliveries?limit=50`: the newest webhook deliveries, with their attempts and last error. */
-export function webhookDeliveries(gw: GatewayContext): Handler {
-  return async (req, res, scope, _params, query) => {
-    await requireAdmin(gw.plane, req, scope);
-    const limit = limitParam(query);
-    sendJson(res, 200, { data: await gw.plane.notifier.deliveries(limit) });
-  };
-}
-
 const rateLimitName = (params: Record<string, string | undefined>) => nameParam(params, "rate limit");
 
 /** `GET /admin/rate-limits` (admin): the rate limits in force, the config file's and those an admin set. */

@@ -1,6 +1,7 @@
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
-import { webhookDeliveries, webhookSenders, type WebhookDeliveryRow } from "../schema/index.js";
+import { auditEvents, webhookDeliveries, webhookSenders, type WebhookDeliveryRow } from "../schema/index.js";
+import type { AdminAudit } from "./admin-rows.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDelivery = Pick<WebhookDeliveryRow, "id" | "eventId" | "webhook" | "event" | "body">;
@@ -58,8 +59,102 @@ export async function releaseDelivery(db: Db, id: string): Promise<void> {
   await db.execute(sql`update ${webhookDeliveries} set locked_until = null, attempts = greatest(attempts - 1, 0) where id = ${id} and status = 'pending'`);
 }
 
-export function recentDeliveries(db: Db, limit: number): Promise<WebhookDeliveryRow[]> {
-  return db.select().from(webhookDeliveries).orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)).limit(limit);
+export type DeliveryStatus = WebhookDeliveryRow["status"];
+
+/** Where a page of deliveries starts: just after (older than) this row's place in the list. */
+export interface DeliveryPosition {
+  /** created_at in whole microseconds since the epoch: a Date keeps only milliseconds, and two rows may share one. */
+  createdMicros: string;
+  id: string;
+}
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  webhook?: string;
+  after?: DeliveryPosition;
+  limit: number;
+}
+
+/** Newest first, on (created_at, id) so that a page never skips nor repeats a row; each row with its place in the list. */
+export async function listDeliveries(db: Db, filter: DeliveryFilter): Promise<Array<WebhookDeliveryRow & { createdMicros: string }>> {
+  const conditions: SQL[] = [];
+  if (filter.status) conditions.push(eq(webhookDeliveries.status, filter.status));
+  if (filter.webhook !== undefined) conditions.push(eq(webhookDeliveries.webhook, filter.webhook));
+  if (filter.after) {
+    const at = sql`timestamptz 'epoch' + ${filter.after.createdMicros}::bigint * interval '1 microsecond'`;
+    conditions.push(sql`(${webhookDeliveries.createdAt}, ${webhookDeliveries.id}) < (${at}, ${filter.after.id})`);
+  }
+  return db
+    .select({ ...getTableColumns(webhookDeliveries), createdMicros: sql<string>`(extract(epoch from ${webhookDeliveries.createdAt}) * 1000000)::bigint::text` })
+    .from(webhookDeliveries)
+    .where(conditions.length > 0 ? and(...conditions) : undefined)
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(filter.limit);
+}
+
+export function getDelivery(db: Db, id: string): Promise<WebhookDeliveryRow | undefined> {
+  return db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).then((rows) => rows[0]);
+}
+
+/** What a resend found: the delivery's status and webhook (none when no such delivery), and the new delivery when it made one. */
+export interface ResendOutcome {
+  found?: { status: DeliveryStatus; webhook: string; sendable: boolean };
+  resentId?: string;
+}
+
+/**
+ * Queues a failed delivery again, as a new delivery of the same event, body and webhook, audited in the
+ * same statement. Only when the delivery is `failed` and, unless `liveMs` is undefined, a sender renewed
+ * within `liveMs` has its webhook (any webhook, for an event queued for every webhook): a new delivery
+ * nobody sends would only end failed again. Whatever was not met is in the outcome.
+ */
+export async function resendDelivery(db: Db, id: string, newId: string, everyWebhook: string, liveMs: number | undefined, audit: AdminAudit): Promise<ResendOutcome> {
+  const live = sql`seen_at >= now() - ${liveMs ?? 0}::int * interval '1 millisecond'`;
+  const sendable =
+    liveMs === undefined
+      ? sql`true`
+      : sql`case when d.webhook = ${everyWebhook} then exists (select 1 from ${webhookSenders} where ${live} and jsonb_array_length(webhooks) > 0)
+          else exists (select 1 from ${webhookSenders} where ${live} and webhooks @> jsonb_build_array(d.webhook)) end`;
+  const result = await db.execute(sql`
+    with source as (
+      select d.id, d.event_id, d.webhook, d.event, d.body, d.status, ${sendable} as sendable
+      from ${webhookDeliveries} d where d.id = ${id}
+    ),
+    resent as (
+      insert into ${webhookDeliveries} (id, event_id, webhook, event, body, status, resent_from)
+      select ${newId}, event_id, webhook, event, body, 'pending', id from source where status = 'failed' and sendable
+      returning id, resent_from, webhook, event, event_id
+    ),
+    audited as (
+      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
+      select ${audit.auditId}, now(), 'webhook_delivery.resend', resent_from, ${audit.actor}, ${audit.actorKind}, 'applied',
+        jsonb_build_object('delivery', id, 'webhook', webhook, 'event', event, 'eventId', event_id) from resent
+    )
+    select s.status, s.webhook, s.sendable, r.id as "resentId" from source s left join resent r on true`);
+  const [row] = rowsOf<{ status: DeliveryStatus; webhook: string; sendable: boolean; resentId: string | null }>(result);
+  if (!row) return {};
+  return { found: { status: row.status, webhook: row.webhook, sendable: row.sendable }, ...(row.resentId ? { resentId: row.resentId } : {}) };
+}
+
+/**
+ * Deletes up to `batch` of the oldest deliveries that ended (delivered or failed) more than `days` days
+ * after they were queued, if no other instance is pruning: one statement holds an advisory lock for
+ * its transaction, so instances sharing the store take turns, batch by batch. Undefined when another
+ * instance held the lock; else how many it deleted.
+ */
+export async function pruneDeliveries(db: Db, days: number, batch: number, lockKey: number): Promise<number | undefined> {
+  const result = await db.execute(sql`
+    with lease as materialized (select pg_try_advisory_xact_lock(${lockKey}::bigint) as held),
+    pruned as (
+      delete from ${webhookDeliveries} where id in (
+        select id from ${webhookDeliveries}
+        where (select held from lease) and created_at < now() - ${days}::int * interval '1 day' and status <> 'pending'
+        order by created_at limit ${batch})
+      returning 1
+    )
+    select (select held from lease) as held, (select count(*) from pruned)::int as pruned`);
+  const [row] = rowsOf<{ held: boolean; pruned: number }>(result);
+  return row?.held ? Number(row.pruned) : undefined;
 }
 
 /** Says that `instance` sends these webhooks, for the next `liveMs`; forgets senders silent for longer. */

@@ -23,8 +23,14 @@ export const webhookDeliveries = pgTable(
     lockedUntil: timestamp("locked_until", { withTimezone: true, mode: "date" }),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     deliveredAt: timestamp("delivered_at", { withTimezone: true, mode: "date" }),
+    /** A resend: the failed delivery it sends again, as a delivery of its own under the same event id. */
+    resentFrom: text("resent_from"),
   },
-  (t) => [index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+    // The admin list pages newest first on (created_at, id), and retention deletes the oldest: both walk this index.
+    index("webhook_deliveries_created_idx").on(t.createdAt, t.id),
+  ],
 );
 
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
