@@ -5,7 +5,9 @@ import { newKeySchema } from "../auth/new-key.js";
 import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
-import { killSwitchFlipped, queueForEveryWebhook } from "../governance/notifications.js";
+import { EVERY_WEBHOOK, killSwitchFlipped, queueForEveryWebhook, SENDER_LIVE_MS } from "../governance/notifications.js";
+import { deliveryPage, resendFailed, type DeliveryPage, type DeliveryQuery } from "../governance/webhook-deliveries.js";
+import { AirlockError } from "../core/errors.js";
 import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
 import { BudgetBook, type BudgetStatus } from "../guards/budget-book.js";
 import type { Principal } from "../auth/principal.js";
@@ -26,7 +28,7 @@ import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
 import { recentAuditEvents } from "../store/queries/audit.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
-import type { ArtifactRow, AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
+import type { ArtifactRow, AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow, WebhookDeliveryRow } from "../store/schema/index.js";
 import { getDirective, listDirectives } from "../store/queries/directives.js";
 import { artifactsOfRun, getRun, listRuns } from "../store/queries/executions.js";
 
@@ -74,6 +76,8 @@ export interface AdminBackend {
   directive(id: string): Promise<DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }>;
   createDirective(input: Record<string, unknown>): Promise<DirectiveRow>;
   moveDirective(id: string, action: "propose" | "approve" | "abort"): Promise<DirectiveRow>;
+  webhookDeliveries(query: DeliveryQuery): Promise<DeliveryPage>;
+  resendDelivery(id: string): Promise<WebhookDeliveryRow>;
   close(): Promise<void>;
 }
 
@@ -175,6 +179,11 @@ function httpBackend(url: string, adminKey: string): AdminBackend {
     run: (id) => call<ExecutionRunRow & { artifacts?: ArtifactRow[] }>("GET", `/admin/runs/${encodeURIComponent(id)}`),
     createDirective: (input) => call<DirectiveRow>("POST", "/admin/directives", input),
     moveDirective: (id, action) => call<DirectiveRow>("POST", `/admin/directives/${encodeURIComponent(id)}/${action}`, {}),
+    webhookDeliveries: (query) => {
+      const params = Object.entries({ status: query.status, webhook: query.webhook, limit: String(query.limit), cursor: query.cursor }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+      return call<DeliveryPage>("GET", `/admin/webhooks/deliveries?${new URLSearchParams(params)}`);
+    },
+    resendDelivery: (id) => call<WebhookDeliveryRow>("POST", `/admin/webhooks/deliveries/${encodeURIComponent(id)}/resend`),
     close: async () => undefined,
   };
 }
@@ -314,8 +323,22 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     audit: async (sinceText, action, limit) => {
       return recentAuditEvents(database.db, limit, { since: sinceOf(sinceText), action });
     },
+    webhookDeliveries: (query) => viaCli(deliveryPage(database.db, query)),
+    // On PostgreSQL, refused unless a running gateway has the webhook. An embedded store's gateway is
+    // stopped: its next start sends the resend, as it sends a kill switch flip the CLI queued.
+    resendDelivery: (id) => viaCli(resendFailed(database.db, id, cliActor(), EVERY_WEBHOOK, databaseUrl ? SENDER_LIVE_MS : undefined)),
     close: () => database.close(),
   };
+}
+
+/** A refusal the gateway would answer with, in the words the CLI prints for one: `code: message`. */
+async function viaCli<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof AirlockError) throw new CliError(`${err.code}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** The CLI writing to the store itself (no gateway running), as the audit log names it. */

@@ -15,6 +15,7 @@ import { RUN_STATUSES } from "../governance/executions/run-lifecycle.js";
 import type { ConnectOptions } from "./admin-client.js";
 import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
 import { registerGuardCommands } from "./guard-commands.js";
+import { registerWebhookCommands } from "./webhook-commands.js";
 import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRoutes, printSpend, terminalText } from "./print.js";
 
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
@@ -191,6 +192,7 @@ withConnection(routes.command("list").description("every route, where it came fr
 );
 
 registerGuardCommands(program);
+registerWebhookCommands(program);
 
 const killSwitch = program.command("kill-switch").description("stop AI calls at once, all of them or one operation's; every flip is audited");
 for (const state of ["on", "off"] as const) {

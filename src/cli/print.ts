@@ -4,7 +4,8 @@ import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
-import type { AuditEventRow, ChangeImpact, ChangeRequestRow, DirectiveRow, ExecutionRunRow } from "../store/schema/index.js";
+import type { AuditEventRow, ChangeImpact, ChangeRequestRow, DirectiveRow, ExecutionRunRow, WebhookDeliveryRow } from "../store/schema/index.js";
+import type { DeliveryPage } from "../governance/webhook-deliveries.js";
 import type { Overview } from "../ledger/overview.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 import type { BudgetStatus } from "../guards/budget-book.js";
@@ -206,4 +207,19 @@ export function printBudgets(budgets: BudgetStatus[]): string {
     ["name", "scope", "target", "window", "spent (USD)", "limit (USD)", "warn at", "set by"],
     budgets.map((b) => [b.name, b.scope, b.target || "–", `${b.window} (${b.timezone})`, b.current?.spent ?? "0", b.limit, b.warnAt ?? "–", b.source === "admin" ? (b.updatedBy ?? "admin") : "config"]),
   );
+}
+
+export function printDeliveries(page: DeliveryPage): string {
+  const body =
+    page.data.length === 0
+      ? "No webhook deliveries."
+      : table(
+          ["id", "webhook", "event", "status", "attempts", "last status", "last error", "created", "resent from"],
+          page.data.map((d) => [d.id, d.webhook, d.event, d.status, String(d.attempts), d.lastStatus === null ? "" : String(d.lastStatus), d.lastError ?? "", iso(d.createdAt), d.resentFrom ?? ""]),
+        );
+  return page.nextCursor === null ? body : `${body}\n\nMore: add --cursor ${page.nextCursor}`;
+}
+
+export function printResent(d: WebhookDeliveryRow): string {
+  return `Resent ${d.resentFrom} as ${d.id} (${d.status}): event ${d.eventId} (${d.event}) to webhook "${d.webhook}".`;
 }
