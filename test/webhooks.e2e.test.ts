@@ -133,7 +133,8 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
     const rows = async () => new Map<string, any>((await api(gw, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.webhook, d]));
     const recordedBoth = (found: Map<string, any>) => found.size === 2 && [...found.values()].every((d) => d.lastError !== null);
-    for (let i = 0; i < 400 && !recordedBoth(await rows()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // A deadline, not a count of tries: under load each read takes longer, and the 5 s answer timeout must fit.
+    for (const end = Date.now() + 20_000; Date.now() < end && !recordedBoth(await rows()); ) await new Promise((resolve) => setTimeout(resolve, 20));
     const recorded = await rows();
     expect(recorded.get("gone")).toMatchObject({ status: "pending", lastStatus: null, lastError: "could not reach the receiver: connection refused (ECONNREFUSED)" });
     expect(recorded.get("hangs")).toMatchObject({ status: "pending", lastStatus: null, lastError: "no answer within 5 s" });
@@ -148,7 +149,8 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
     expect((await api(gw, "POST", "/admin/kill-switch", { active: true, reason: "drill" })).status).toBe(200);
     const rows = async () => new Map<string, any>((await api(gw, "GET", "/admin/webhooks/deliveries?limit=10")).body.data.map((d: any) => [d.webhook, d]));
     const recordedBoth = (found: Map<string, any>) => found.size === 2 && [...found.values()].every((d) => d.lastStatus !== null);
-    for (let i = 0; i < 400 && !recordedBoth(await rows()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // A deadline, not a count of tries: under load each read takes longer, and the 5 s answer timeout must fit.
+    for (const end = Date.now() + 20_000; Date.now() < end && !recordedBoth(await rows()); ) await new Promise((resolve) => setTimeout(resolve, 20));
     const recorded = await rows();
     expect(recorded.get("limited")).toMatchObject({ status: "pending", attempts: 1, lastStatus: 429 });
     expect(Date.parse(recorded.get("limited").nextAttemptAt) - flippedAt).toBeGreaterThanOrEqual(119_000);
