@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FakeScenario } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
 import { ask, attemptSummary, breakerOf, closePairs, lastRow, routingConfig, startPair, type Pair } from "./support/resilience.js";
 import { STORE_KINDS } from "./support/stores.js";
@@ -12,6 +13,13 @@ import { STORE_KINDS } from "./support/stores.js";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A scenario for a `held` request, and the way to end it. */
+function held(): { scenario: FakeScenario; release(then: FakeScenario): void } {
+  let release!: (then: FakeScenario) => void;
+  const until = new Promise<FakeScenario>((resolve) => (release = resolve));
+  return { scenario: { kind: "held", until }, release };
 }
 
 async function adminStatus(gw: TestGateway): Promise<{ status: number; body: { breakers: Array<{ target: string; state: string; consecutiveFailures: number }> } }> {
@@ -108,6 +116,64 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect(backup.requests.length).toBe(backupBefore);
       const closed = await adminStatus(gw);
       expect(closed.body.breakers).toEqual(expect.arrayContaining([expect.objectContaining({ target: primaryModel, state: "closed" })]));
+    });
+  });
+
+  describe("circuit breaker: generations, status and Retry-After", () => {
+    // A cooldown long enough that a call made just after a breaker opens meets it still open; a probe
+    // interval far longer than the test, so that a half-open breaker admits one probe only.
+    const breaker = { failureThreshold: 2, cooldownMs: 3_000, probeIntervalMs: 600_000, minRequests: 1_000 };
+    const pairs = new Map<string, Pair>();
+    let gw: TestGateway;
+    const pair = (name: string) => pairs.get(name)!;
+
+    beforeAll(async () => {
+      for (const name of ["straggler", "status", "all-open", "long-wait"]) pairs.set(name, await startPair(name));
+      gw = await startTestGateway(kind, { retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 5 }, breaker, ...routingConfig([...pairs.values()]) });
+    });
+
+    afterAll(async () => {
+      await gw?.close();
+      await closePairs(pairs.values());
+    });
+
+    /** Two 503s in a row from the primary, each call served by the backup: the primary's breaker opens. */
+    async function openPrimary(p: Pair): Promise<number> {
+      p.primary.push({ kind: "error", status: 503 }, { kind: "error", status: 503 });
+      for (let i = 0; i < breaker.failureThreshold; i++) expect((await ask(gw, p.operation)).data.model).toBe(p.backupModel);
+      const open = breakerOf(gw, p.primaryModel);
+      expect(open?.state).toBe("open");
+      return open!.openedAt!;
+    }
+
+    it("is decided by its probe: a late failure of a call that began before it opened does not open it again", async () => {
+      const p = pair("straggler");
+      // A call reaches the primary while its breaker is closed, and is held there.
+      const slow = held();
+      p.primary.push(slow.scenario);
+      const late = ask(gw, p.operation);
+      await expect.poll(() => p.primary.requests.length).toBe(1);
+      const openedAt = await openPrimary(p);
+
+      // After the cooldown one probe goes to the primary, and is held too.
+      await expect.poll(() => Date.now() >= openedAt + breaker.cooldownMs).toBe(true);
+      const probeAnswer = held();
+      p.primary.push(probeAnswer.scenario);
+      const probe = ask(gw, p.operation);
+      await expect.poll(() => p.primary.requests.length).toBe(4);
+      expect(breakerOf(gw, p.primaryModel)?.state).toBe("half_open");
+
+      // The slow call now fails, and falls back; the breaker still waits for its probe.
+      slow.release({ kind: "error", status: 503 });
+      expect((await late).data.model).toBe(p.backupModel);
+      expect(breakerOf(gw, p.primaryModel)).toMatchObject({ state: "half_open", openedAt });
+
+      // The probe succeeds: the breaker closes, and the next call goes to the primary.
+      probeAnswer.release({ kind: "ok" });
+      expect((await probe).data.model).toBe(p.primaryModel);
+      expect(breakerOf(gw, p.primaryModel)).toMatchObject({ state: "closed", consecutiveFailures: 0 });
+      expect((await ask(gw, p.operation)).data.model).toBe(p.primaryModel);
+      expect(p.primary.requests.length).toBe(5);
     });
   });
 });

@@ -78,6 +78,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
   const call = callCancellation(deps, ctx);
   let opened: Opened;
   let model: CatalogModel;
+  let generation: number | undefined;
   // The stream of the attempt under way, until it fails on its own: one the call's end cuts before its
   // first chunk may have reported usage already (Anthropic's message_start, then thinking, which gives no chunk).
   let unopened: ProviderStream | undefined;
@@ -102,6 +103,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
     );
     opened = executed.value;
     model = executed.model;
+    generation = executed.generation;
   } catch (err) {
     record.model ??= plan.candidates.find((c) => c.id === record.attempts.at(-1)?.model);
     call.dispose();
@@ -114,7 +116,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
     provider: model.providerName,
     attempts: record.attempts,
     ended: call,
-    [Symbol.asyncIterator]: () => relay(deps, ctx, record, model, body, opened, call, contract, options.chunksAsText === true),
+    [Symbol.asyncIterator]: () => relay(deps, ctx, record, { model, generation }, body, opened, call, contract, options.chunksAsText === true),
   };
 }
 
@@ -122,7 +124,7 @@ async function* relay(
   deps: CallDeps,
   ctx: CallContext,
   record: CallRecord,
-  model: CatalogModel,
+  served: { model: CatalogModel; generation: number | undefined },
   body: ChatRequest,
   opened: Opened,
   call: Cancellation,
@@ -130,6 +132,7 @@ async function* relay(
   announceDelivered: boolean,
 ): AsyncGenerator<TextStreamPart> {
   const { iterator } = opened;
+  const { model } = served;
   let next = opened.first;
   let usage: Usage | undefined;
   // What was generated, in case the usage event never comes and the tokens must be counted here:
@@ -217,7 +220,9 @@ async function* relay(
     // What was generated before the break was generated, and is billed.
     await billDelivered();
     // A target that keeps cutting streams is as unwell as one that refuses them.
-    if (err instanceof ProviderError && !ctx.signal?.aborted) deps.breakers.recordFailure(model.id);
+    // Counted under the breaker generation the attempt was admitted in: a probe whose first chunk closed
+    // the breaker has had its say.
+    if (err instanceof ProviderError && !ctx.signal?.aborted && served.generation !== undefined) deps.breakers.recordFailure(model.id, served.generation);
     const ended = streamError(err, model, ctx.signal);
     // An answer that came whole but does not fit its schema was the upstream's success.
     if (ended.code !== "schema_validation") markCutShort(record, err instanceof ProviderError && !ctx.signal?.aborted ? failureReason(err) : ended.code);

@@ -18,7 +18,7 @@ const now = () => clock;
 const T = "openai/gpt-4o";
 
 function openBreaker(b: CircuitBreakers, target = T): void {
-  for (let i = 0; i < policy.failureThreshold; i++) b.recordFailure(target);
+  for (let i = 0; i < policy.failureThreshold; i++) b.recordFailure(target, b.generation(target));
 }
 
 beforeEach(() => {
@@ -35,11 +35,11 @@ describe("CircuitBreakers: closed", () => {
 
   it("opens after N consecutive failures and then refuses", () => {
     const b = new CircuitBreakers(policy, now);
-    b.recordFailure(T);
-    b.recordFailure(T);
+    b.recordFailure(T, b.generation(T));
+    b.recordFailure(T, b.generation(T));
     expect(b.state(T)).toBe("closed");
     expect(b.allow(T)).toBe(true);
-    b.recordFailure(T);
+    b.recordFailure(T, b.generation(T));
     expect(b.state(T)).toBe("open");
     expect(b.allow(T)).toBe(false);
     expect(b.snapshot()).toEqual([
@@ -51,9 +51,9 @@ describe("CircuitBreakers: closed", () => {
     // minRequests out of reach, so only the consecutive count can trip it.
     const b = new CircuitBreakers({ ...policy, minRequests: 1_000 }, now);
     for (let i = 0; i < 10; i++) {
-      b.recordFailure(T);
-      b.recordFailure(T);
-      b.recordSuccess(T);
+      b.recordFailure(T, b.generation(T));
+      b.recordFailure(T, b.generation(T));
+      b.recordSuccess(T, b.generation(T));
     }
     expect(b.state(T)).toBe("closed");
     expect(b.snapshot()[0]).toMatchObject({ consecutiveFailures: 0, windowRequests: 30, windowFailures: 20 });
@@ -71,18 +71,18 @@ describe("CircuitBreakers: closed", () => {
     const b = new CircuitBreakers({ ...policy, failureThreshold: 100 }, now);
     // Alternate failure/success: 60% failures but never 3 in a row.
     const seq = [true, true, false, true, false, true, false, true, false];
-    for (const fail of seq) (fail ? b.recordFailure(T) : b.recordSuccess(T));
+    for (const fail of seq) (fail ? b.recordFailure(T, b.generation(T)) : b.recordSuccess(T, b.generation(T)));
     expect(b.snapshot()[0]).toMatchObject({ windowRequests: 9, windowFailures: 5 });
     expect(b.state(T)).toBe("closed");
-    b.recordFailure(T); // 10th result, 6/10 failed
+    b.recordFailure(T, b.generation(T)); // 10th result, 6/10 failed
     expect(b.state(T)).toBe("open");
   });
 
   it("does not open on the rate exactly at the threshold", () => {
     const b = new CircuitBreakers({ ...policy, failureThreshold: 100 }, now);
     for (let i = 0; i < 5; i++) {
-      b.recordSuccess(T);
-      b.recordFailure(T);
+      b.recordSuccess(T, b.generation(T));
+      b.recordFailure(T, b.generation(T));
     }
     expect(b.snapshot()[0]).toMatchObject({ windowRequests: 10, windowFailures: 5 });
     expect(b.state(T)).toBe("closed");
@@ -92,9 +92,9 @@ describe("CircuitBreakers: closed", () => {
     const run = (gapMs: number) => {
       const b = new CircuitBreakers({ ...policy, failureThreshold: 100 }, now);
       for (let i = 0; i < 40; i++) {
-        b.recordFailure(T);
-        b.recordSuccess(T);
-        b.recordFailure(T);
+        b.recordFailure(T, b.generation(T));
+        b.recordSuccess(T, b.generation(T));
+        b.recordFailure(T, b.generation(T));
         clock += gapMs;
       }
       return b;
@@ -109,10 +109,10 @@ describe("CircuitBreakers: closed", () => {
 
   it("expires the whole window after a long idle gap", () => {
     const b = new CircuitBreakers({ ...policy, failureThreshold: 100 }, now);
-    for (let i = 0; i < 9; i++) b.recordFailure(T);
+    for (let i = 0; i < 9; i++) b.recordFailure(T, b.generation(T));
     clock += policy.windowMs;
     expect(b.snapshot()[0]).toMatchObject({ windowRequests: 0, windowFailures: 0 });
-    b.recordFailure(T);
+    b.recordFailure(T, b.generation(T));
     expect(b.state(T)).toBe("closed");
   });
 });
@@ -150,7 +150,7 @@ describe("CircuitBreakers: open and half-open", () => {
     openBreaker(b);
     clock += policy.cooldownMs;
     expect(b.allow(T)).toBe(true);
-    b.recordSuccess(T);
+    b.recordSuccess(T, b.generation(T));
     expect(b.state(T)).toBe("closed");
     expect(b.snapshot()[0]).toEqual({
       target: T,
@@ -170,7 +170,7 @@ describe("CircuitBreakers: open and half-open", () => {
     clock += policy.cooldownMs;
     expect(b.allow(T)).toBe(true);
     clock += 200;
-    b.recordFailure(T);
+    b.recordFailure(T, b.generation(T));
     expect(b.state(T)).toBe("open");
     expect(b.snapshot()[0]!.openedAt).toBe(clock);
     clock += policy.cooldownMs - 1;
@@ -180,22 +180,55 @@ describe("CircuitBreakers: open and half-open", () => {
     expect(b.state(T)).toBe("half_open");
   });
 
-  it("treats stray results while half-open as probe results", () => {
+  it("is decided by its probe: a late failure from an attempt admitted before it opened does not reopen it", () => {
     const b = new CircuitBreakers(policy, now);
+    const straggler = b.admit(T)!; // a slow attempt, started while closed
     openBreaker(b);
     clock += policy.cooldownMs;
-    b.allow(T);
-    expect(b.allow(T)).toBe(false);
-    b.recordFailure(T);
+    const probe = b.admit(T);
+    expect(probe).toBeDefined();
+    expect(b.state(T)).toBe("half_open");
+    b.recordFailure(T, straggler);
+    expect(b.state(T)).toBe("half_open");
+    expect(b.allow(T)).toBe(false); // the probe is still under way
+    b.recordSuccess(T, probe!);
+    expect(b.state(T)).toBe("closed");
+  });
+
+  it("is not closed by a late success from before it opened, and its probe's failure still reopens it", () => {
+    const b = new CircuitBreakers(policy, now);
+    const straggler = b.admit(T)!;
+    openBreaker(b);
+    clock += policy.cooldownMs;
+    const probe = b.admit(T)!;
+    b.recordSuccess(T, straggler);
+    expect(b.state(T)).toBe("half_open");
+    clock += 10;
+    b.recordFailure(T, probe);
     expect(b.state(T)).toBe("open");
+    expect(b.snapshot()[0]!.openedAt).toBe(clock);
+  });
+
+  it("does not count a result from before it closed again against the closed breaker", () => {
+    const b = new CircuitBreakers({ ...policy, failureThreshold: 1 }, now);
+    const stale = b.admit(T)!;
+    b.recordFailure(T, b.admit(T)!);
+    clock += policy.cooldownMs;
+    b.recordSuccess(T, b.admit(T)!);
+    expect(b.state(T)).toBe("closed");
+    b.recordFailure(T, stale);
+    expect(b.state(T)).toBe("closed");
+    expect(b.snapshot()[0]).toMatchObject({ consecutiveFailures: 0, windowRequests: 0, windowFailures: 0 });
   });
 
   it("ignores late failures while open: the cooldown is not extended", () => {
     const b = new CircuitBreakers(policy, now);
+    const late = b.admit(T)!;
     openBreaker(b);
     const openedAt = clock;
     clock += 1_000;
-    b.recordFailure(T);
+    b.recordFailure(T, late);
+    b.recordFailure(T, b.generation(T));
     expect(b.snapshot()[0]!.openedAt).toBe(openedAt);
     clock = openedAt + policy.cooldownMs;
     expect(b.allow(T)).toBe(true);
@@ -208,10 +241,10 @@ describe("CircuitBreakers: open and half-open", () => {
     openBreaker(b);
     clock += policy.cooldownMs;
     b.allow(T);
-    b.recordFailure(T);
+    b.recordFailure(T, b.generation(T));
     clock += policy.cooldownMs;
     b.allow(T);
-    b.recordSuccess(T);
+    b.recordSuccess(T, b.generation(T));
     expect(seen).toEqual([
       { target: T, from: "closed", to: "open", at: t0 },
       { target: T, from: "open", to: "half_open", at: t0 + 5_000 },
@@ -278,8 +311,8 @@ describe("CircuitBreakers: properties", () => {
               if (ok) probeTimes.push(t);
               else refusedWhileHalfOpen++;
             }
-          } else if (o.kind === "success") b.recordSuccess(target);
-          else b.recordFailure(target);
+          } else if (o.kind === "success") b.recordSuccess(target, b.generation(target));
+          else b.recordFailure(target, b.generation(target));
           expect(["closed", "open", "half_open"]).toContain(b.state(target));
         }
         probes += probeTimes.length;

@@ -38,6 +38,8 @@ const BUCKETS = 10;
 
 interface TargetState {
   state: BreakerState;
+  /** Counts the state changes: an attempt reports its result with the generation it was admitted under. */
+  generation: number;
   consecutiveFailures: number;
   openedAt: number | null;
   lastProbeAt: number | null;
@@ -63,7 +65,11 @@ function validatePolicy(p: BreakerPolicy): void {
 
 /**
  * Per-target circuit breakers. Time only comes from `now`, so behaviour is fully deterministic under test
- * and no timers keep the process alive: the open → half-open move happens lazily inside `allow()`.
+ * and no timers keep the process alive: the open → half-open move happens lazily inside `admit()`.
+ *
+ * Each state change starts a new generation. An attempt is admitted under one (`admit()`) and its result
+ * counts only while that generation lasts: a half-open breaker is decided by its probes, not by a slow
+ * attempt that started before the breaker opened.
  */
 export class CircuitBreakers {
   private readonly targets = new Map<string, TargetState>();
@@ -78,32 +84,45 @@ export class CircuitBreakers {
     this.bucketMs = policy.windowMs / BUCKETS;
   }
 
-  allow(target: string): boolean {
-    // Unknown targets are closed; not materialising them here keeps allow() allocation-free on the happy path.
+  /**
+   * Asks to start an attempt on the target. Returns the generation the attempt runs under, to hand back
+   * with its result, or undefined when the breaker refuses it (open, or half-open with its probe taken).
+   */
+  admit(target: string): number | undefined {
+    // Unknown targets are closed; not materialising them here keeps admit() allocation-free on the happy path.
     const t = this.targets.get(target);
-    if (!t || t.state === "closed") return true;
+    if (!t) return 0;
+    if (t.state === "closed") return t.generation;
     const now = this.now();
-    if (t.state === "open") {
-      if (t.openedAt !== null && now - t.openedAt < this.policy.cooldownMs) return false;
-      t.lastProbeAt = null;
-      this.move(target, t, "half_open", now);
-    }
-    if (t.lastProbeAt !== null && now - t.lastProbeAt < this.policy.probeIntervalMs) return false;
+    this.settle(target, t, now);
+    if (t.state === "open") return undefined;
+    if (t.lastProbeAt !== null && now - t.lastProbeAt < this.policy.probeIntervalMs) return undefined;
     t.lastProbeAt = now;
-    return true;
+    return t.generation;
   }
 
-  /** Whether the target is open and still cooling down: allow() would refuse it. Changes nothing. */
+  /** Whether an attempt may start now (see admit()); a result must then be reported with `generation()`. */
+  allow(target: string): boolean {
+    return this.admit(target) !== undefined;
+  }
+
+  /** The generation the target is in now: what an attempt admitted now reports its result with. */
+  generation(target: string): number {
+    return this.targets.get(target)?.generation ?? 0;
+  }
+
+  /** Whether the target is open and still cooling down: admit() would refuse it. Changes nothing. */
   isOpen(target: string): boolean {
     const t = this.targets.get(target);
     return t !== undefined && t.state === "open" && t.openedAt !== null && this.now() - t.openedAt < this.policy.cooldownMs;
   }
 
-  recordSuccess(target: string): void {
+  /** Reports an attempt's success; `generation` is what admit() returned for it. */
+  recordSuccess(target: string, generation: number): void {
     const now = this.now();
     const t = this.get(target, now);
+    if (generation !== t.generation) return; // admitted under a state that has since changed
     if (t.state === "half_open") {
-      // allow() only admits probes while half-open, so any result here is treated as the probe's.
       this.reset(t, now);
       this.move(target, t, "closed", now);
       return;
@@ -112,17 +131,20 @@ export class CircuitBreakers {
     t.consecutiveFailures = 0;
   }
 
-  recordFailure(target: string): void {
+  /** Reports an attempt's failure; `generation` is what admit() returned for it. */
+  recordFailure(target: string, generation: number): void {
     const now = this.now();
     const t = this.get(target, now);
+    // The result of an attempt admitted under a state that has since changed does not count: a late failure
+    // from before the breaker opened neither extends its cooldown nor fails a half-open breaker's probe,
+    // and one from before it closed again does not count against it. Nothing is admitted while open.
+    if (generation !== t.generation || t.state === "open") return;
     this.count(t, now, true);
     t.consecutiveFailures += 1;
     if (t.state === "half_open") {
       this.trip(target, t, now);
       return;
     }
-    // Late results from attempts that started before the breaker opened must not extend the cooldown.
-    if (t.state === "open") return;
     const p = this.policy;
     const rateExceeded = t.windowRequests >= p.minRequests && t.windowFailures / t.windowRequests > p.errorRateThreshold;
     if (t.consecutiveFailures >= p.failureThreshold || rateExceeded) this.trip(target, t, now);
@@ -154,6 +176,7 @@ export class CircuitBreakers {
     if (!t) {
       t = {
         state: "closed",
+        generation: 0,
         consecutiveFailures: 0,
         openedAt: null,
         lastProbeAt: null,
@@ -199,6 +222,13 @@ export class CircuitBreakers {
     }
   }
 
+  /** Moves an open breaker whose cooldown has passed to half-open. */
+  private settle(target: string, t: TargetState, now: number): void {
+    if (t.state !== "open" || (t.openedAt !== null && now - t.openedAt < this.policy.cooldownMs)) return;
+    t.lastProbeAt = null;
+    this.move(target, t, "half_open", now);
+  }
+
   private reset(t: TargetState, now: number): void {
     t.consecutiveFailures = 0;
     t.openedAt = null;
@@ -219,6 +249,7 @@ export class CircuitBreakers {
   private move(target: string, t: TargetState, to: BreakerState, at: number): void {
     const from = t.state;
     t.state = to;
+    if (from !== to) t.generation += 1;
     if (!this.onTransition || from === to) return;
     try {
       this.onTransition({ target, from, to, at });

@@ -145,7 +145,7 @@ describe("executeWithFallbacks", () => {
 
   it("skips a target whose breaker is open, records circuit_open, and reports the outage as provider_error", async () => {
     const breakers = new CircuitBreakers({ failureThreshold: 1, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
-    breakers.recordFailure("s/model");
+    breakers.recordFailure("s/model", breakers.generation("s/model"));
     const { run, attempts } = setup([{ status: 404 }], [{}], breakers);
     await expect(run()).rejects.toMatchObject({ code: "provider_error" });
     expect(attempts.map((a) => [a.model, a.reason])).toEqual([
@@ -159,7 +159,7 @@ describe("executeWithFallbacks", () => {
     let now = 1_000;
     const breakers = new CircuitBreakers({ failureThreshold: 3, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => now);
     // Two other calls fail on the primary during the wait; with this call's 429 they open its breaker.
-    const clock: Clock = { now: () => now, sleep: async (ms) => void ((now += ms), breakers.recordFailure("p/model"), breakers.recordFailure("p/model")) };
+    const clock: Clock = { now: () => now, sleep: async (ms) => void ((now += ms), breakers.recordFailure("p/model", breakers.generation("p/model")), breakers.recordFailure("p/model", breakers.generation("p/model"))) };
     const attempts: AttemptRecord[] = [];
     const { model } = await executeWithFallbacks(
       candidates,

@@ -38,6 +38,11 @@ export interface ExecuteOptions {
 export interface Executed<T> {
   value: T;
   model: CatalogModel;
+  /**
+   * The breaker generation the successful attempt was admitted under (see CircuitBreakers.admit), for a
+   * failure found later (a stream that breaks mid-way); undefined without breakers.
+   */
+  generation: number | undefined;
 }
 
 /**
@@ -65,7 +70,12 @@ export async function executeWithFallbacks<T>(
       }
       // Asked after the wait: other calls may have opened the breaker while this one waited to retry.
       // Not asked of a call that ended meanwhile, which must not take a half-open breaker's probe.
-      if (!skip && breakers && !options.signal.aborted) skip = !breakers.allow(model.id);
+      // The attempt's result counts only under the generation it was admitted in.
+      let generation: number | undefined;
+      if (!skip && breakers && !options.signal.aborted) {
+        generation = breakers.admit(model.id);
+        skip = generation === undefined;
+      }
       if (skip) {
         attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason: "circuit_open", latencyMs: 0, delayMs: pendingDelay });
         pendingDelay = 0;
@@ -85,9 +95,9 @@ export async function executeWithFallbacks<T>(
         // The deadline covered getting an answer. The attempt stays tied to the call, so a stream
         // still being read stops when the call is cancelled.
         attempt.clearDeadline();
-        breakers?.recordSuccess(model.id);
+        if (breakers && generation !== undefined) breakers.recordSuccess(model.id, generation);
         attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: clock.now() - started, delayMs: pendingDelay });
-        return { value, model };
+        return { value, model, generation };
       } catch (raw) {
         attempt.dispose();
         const error = options.signal.aborted ? raw : normalizeAttemptTimeout(raw, model, attempt);
@@ -105,7 +115,7 @@ export async function executeWithFallbacks<T>(
         // The call itself ended: its deadline passed, its client left, or the gateway shut down.
         if (options.signal.aborted) throw abortedCallError(options.signal.reason, CALL_ENDED, { attempts: publicAttempts(attempts) });
         if (!(error instanceof ProviderError) && !(error instanceof AirlockError) && !isAbort(error)) options.onUnexpectedError?.(error, model);
-        if (breakers && countsAgainstTarget(error)) breakers.recordFailure(model.id);
+        if (breakers && generation !== undefined && countsAgainstTarget(error)) breakers.recordFailure(model.id, generation);
         const decision = decideRetry(error, made, options.policy);
         if (decision.action === "stop") throw finalError(error, attempts);
         if (decision.action === "fallback") break;

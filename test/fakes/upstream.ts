@@ -25,6 +25,8 @@ export type FakeScenario =
   /** A 200 JSON answer with this body instead of the recorded payload (a malformed answer). */
   | { kind: "body"; body: unknown }
   | { kind: "hang" }
+  /** Answered only once `until` settles, as the scenario it gives: a slow request the test decides the end of. */
+  | { kind: "held"; until: Promise<FakeScenario> }
   | { kind: "cut"; afterChunks: number }
   /**
    * The whole answer with its usage, then the connection drops before the stream is whole: before
@@ -107,7 +109,8 @@ export async function startFakeUpstream(flavor: FakeFlavor, options: FakeUpstrea
       const audio = flavor === "openai" ? audioRouteOf(req.method, path.split("?")[0]!) : undefined;
       const body = audio === "transcriptions" ? await readMultipart(req, raw) : parseBody(raw.toString("utf8"));
       requests.push({ path, headers: { ...req.headers }, body });
-      const scenario = queue.shift() ?? { kind: "ok" };
+      let scenario = queue.shift() ?? { kind: "ok" };
+      while (scenario.kind === "held") scenario = await scenario.until;
       const requestId = `req_${(++served).toString(16).padStart(24, "0")}`;
       if (options.latencyMs) await sleep(options.latencyMs);
       if (audio !== undefined && (scenario.kind === "ok" || scenario.kind === "noUsage")) {
