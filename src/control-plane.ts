@@ -158,6 +158,7 @@ export class ControlPlane {
       grants: this.grants,
       rateLimits,
     };
+    this.metrics.watchCircuits(() => void this.deps.breakers.snapshot());
     this.rateLimits = new RateLimitRules({ db: options.database.db, logger: this.logger, seeds: config.rateLimits, limits: rateLimits, announce: () => this.notices.announce("rate_limits") });
     this.loaded = options.config;
     this.routes = new RouteBook({

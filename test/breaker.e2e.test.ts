@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakeScenario } from "./fakes/upstream.js";
+import { metricSample } from "./support/metrics-text.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
 import { ask, attemptSummary, breakerOf, closePairs, lastRow, routingConfig, startPair, type Pair } from "./support/resilience.js";
 import { STORE_KINDS } from "./support/stores.js";
@@ -174,6 +175,22 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect(breakerOf(gw, p.primaryModel)).toMatchObject({ state: "closed", consecutiveFailures: 0 });
       expect((await ask(gw, p.operation)).data.model).toBe(p.primaryModel);
       expect(p.primary.requests.length).toBe(5);
+    });
+
+    it("shows a breaker whose cooldown has passed as half_open, in /admin/status and the metrics, with no call made", async () => {
+      const p = pair("status");
+      await openPrimary(p);
+      expect((await adminStatus(gw)).body.breakers.find((b) => b.target === p.primaryModel)?.state).toBe("open");
+      const gauge = async () => metricSample(await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${gw.adminKey}` } })).text(), "airlock_circuit_state", `model="${p.primaryModel}"`);
+      expect(await gauge()).toBe(2);
+
+      await expect.poll(async () => (await adminStatus(gw)).body.breakers.find((b) => b.target === p.primaryModel)?.state).toBe("half_open");
+      expect(await gauge()).toBe(1);
+      const requests = p.primary.requests.length;
+      // What the status said is what the next call finds: it is let through to the primary as the probe, and closes the breaker.
+      expect((await ask(gw, p.operation)).data.model).toBe(p.primaryModel);
+      expect(p.primary.requests.length).toBe(requests + 1);
+      expect((await adminStatus(gw)).body.breakers.find((b) => b.target === p.primaryModel)?.state).toBe("closed");
     });
   });
 });

@@ -221,6 +221,22 @@ describe("CircuitBreakers: open and half-open", () => {
     expect(b.snapshot()[0]).toMatchObject({ consecutiveFailures: 0, windowRequests: 0, windowFailures: 0 });
   });
 
+  it("reads as half-open once the cooldown has passed, with no call needed, and still admits the probe", () => {
+    const seen: BreakerTransition[] = [];
+    const b = new CircuitBreakers(policy, now, (t) => seen.push(t));
+    openBreaker(b);
+    clock += policy.cooldownMs - 1;
+    expect(b.state(T)).toBe("open");
+    expect(b.snapshot()[0]!.state).toBe("open");
+    clock += 1;
+    expect(b.snapshot()[0]!.state).toBe("half_open");
+    expect(b.state(T)).toBe("half_open");
+    expect(seen.map((t) => t.to)).toEqual(["open", "half_open"]);
+    expect(b.allow(T)).toBe(true);
+    expect(b.allow(T)).toBe(false);
+    expect(seen.map((t) => t.to)).toEqual(["open", "half_open"]);
+  });
+
   it("ignores late failures while open: the cooldown is not extended", () => {
     const b = new CircuitBreakers(policy, now);
     const late = b.admit(T)!;

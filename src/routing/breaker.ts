@@ -65,7 +65,8 @@ function validatePolicy(p: BreakerPolicy): void {
 
 /**
  * Per-target circuit breakers. Time only comes from `now`, so behaviour is fully deterministic under test
- * and no timers keep the process alive: the open → half-open move happens lazily inside `admit()`.
+ * and no timers keep the process alive: the open → half-open move happens lazily, when a call or a
+ * reader (the status, the metrics) next looks at the target.
  *
  * Each state change starts a new generation. An attempt is admitted under one (`admit()`) and its result
  * counts only while that generation lasts: a half-open breaker is decided by its probes, not by a slow
@@ -150,15 +151,21 @@ export class CircuitBreakers {
     if (t.consecutiveFailures >= p.failureThreshold || rateExceeded) this.trip(target, t, now);
   }
 
+  /** The state the next call would find: an open breaker whose cooldown has passed is half-open. */
   state(target: string): BreakerState {
-    return this.targets.get(target)?.state ?? "closed";
+    const t = this.targets.get(target);
+    if (!t) return "closed";
+    this.settle(target, t, this.now());
+    return t.state;
   }
 
+  /** Each target's state as the next call would find it (see state()). */
   snapshot(): BreakerSnapshot[] {
     const now = this.now();
     const out: BreakerSnapshot[] = [];
     for (const [target, t] of this.targets) {
       this.advance(t, now);
+      this.settle(target, t, now);
       out.push({
         target,
         state: t.state,
@@ -222,7 +229,7 @@ export class CircuitBreakers {
     }
   }
 
-  /** Moves an open breaker whose cooldown has passed to half-open. */
+  /** Moves an open breaker whose cooldown has passed to half-open, as the next call would find it. */
   private settle(target: string, t: TargetState, now: number): void {
     if (t.state !== "open" || (t.openedAt !== null && now - t.openedAt < this.policy.cooldownMs)) return;
     t.lastProbeAt = null;

@@ -116,7 +116,11 @@ export class Metrics {
     registers: [this.registry],
     // Across --workers each process has its own breakers: the worst state is the one to see.
     aggregator: "max",
+    // An open breaker whose cooldown has passed is half-open for the next call; brought there before a
+    // read, so a scrape does not say open until some call happens to come.
+    collect: () => this.circuitRefresh?.(),
   });
+  private circuitRefresh: (() => void) | undefined;
 
   readonly budgetEvents = new Counter({
     name: "airlock_budget_events_total",
@@ -227,6 +231,11 @@ export class Metrics {
   /** Stops sampling the event loop. */
   close(): void {
     this.eventLoopDelay?.stop();
+  }
+
+  /** `refresh` is run before each read of the circuit states: it reports the transitions time alone has made. */
+  watchCircuits(refresh: () => void): void {
+    this.circuitRefresh = refresh;
   }
 
   /** Called on breaker transitions only, so it costs nothing per call. */
