@@ -1,8 +1,9 @@
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakeScenario } from "./fakes/upstream.js";
 import { metricSample } from "./support/metrics-text.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
-import { ask, attemptSummary, breakerOf, closePairs, lastRow, routingConfig, startPair, type Pair } from "./support/resilience.js";
+import { ask, attemptSummary, breakerOf, closePairs, lastRow, MESSAGES, routingConfig, startPair, type Pair } from "./support/resilience.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 /**
@@ -191,6 +192,55 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect((await ask(gw, p.operation)).data.model).toBe(p.primaryModel);
       expect(p.primary.requests.length).toBe(requests + 1);
       expect((await adminStatus(gw)).body.breakers.find((b) => b.target === p.primaryModel)?.state).toBe("closed");
+    });
+
+    it("tells the client when to come back when every candidate's breaker is open, and the openai SDK's own retry then gets through", async () => {
+      const p = pair("all-open");
+      // Each call fails on both (503, then Anthropic's 529): after two, both breakers are open.
+      for (let i = 0; i < breaker.failureThreshold; i++) {
+        p.primary.push({ kind: "error", status: 503 });
+        p.backup.push({ kind: "error", status: 529 });
+        await expect(ask(gw, p.operation)).rejects.toMatchObject({ status: 502 });
+      }
+      const primaryOpen = breakerOf(gw, p.primaryModel)!;
+      const backupOpen = breakerOf(gw, p.backupModel)!;
+      expect([primaryOpen.state, backupOpen.state]).toEqual(["open", "open"]);
+
+      const sentAt = Date.now();
+      const refused = (await ask(gw, p.operation).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(refused).toBeInstanceOf(OpenAI.APIError);
+      expect(refused).toMatchObject({ status: 502, code: "provider_error" });
+      expect((await lastRow(gw)).attempts.map(attemptSummary)).toEqual([
+        [p.primaryModel, "error", null, "circuit_open"],
+        [p.backupModel, "error", null, "circuit_open"],
+      ]);
+      // The primary opened first, so it is the first to let a probe through.
+      const waitMs = Number(refused.headers?.get("retry-after-ms"));
+      expect(waitMs).toBeGreaterThan(0);
+      expect(waitMs).toBeLessThanOrEqual(primaryOpen.openedAt! + breaker.cooldownMs - sentAt);
+      expect(refused.headers?.get("retry-after")).toBe(String(Math.ceil(waitMs / 1000)));
+      expect(refused.headers?.get("x-should-retry")).toBeNull();
+
+      // The official SDK waits as told, then retries: the primary's probe answers.
+      const retrying = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}/v1`, maxRetries: 1 });
+      const primaryRequests = p.primary.requests.length;
+      const { data } = await retrying.chat.completions.create({ model: p.operation, messages: MESSAGES }).withResponse();
+      expect(data.model).toBe(p.primaryModel);
+      expect(p.primary.requests.length).toBe(primaryRequests + 1);
+    });
+
+    it("tells the openai SDK not to sleep out a wait of an hour, and still says when to come back", async () => {
+      const p = pair("long-wait");
+      p.primary.push({ kind: "error", status: 429, headers: { "retry-after": "3600" } });
+      p.backup.push({ kind: "error", status: 429, headers: { "retry-after": "3600" } });
+      // The SDK would retry a 502 twice; told not to, it fails at once instead of sleeping for two hours.
+      const retrying = new OpenAI({ apiKey: gw.adminKey, baseURL: `${gw.url}/v1`, maxRetries: 2 });
+      const refused = (await retrying.chat.completions.create({ model: p.operation, messages: MESSAGES }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(refused).toMatchObject({ status: 502, code: "provider_error" });
+      expect(refused.headers?.get("retry-after")).toBe("3600");
+      expect(refused.headers?.get("retry-after-ms")).toBe("3600000");
+      expect(refused.headers?.get("x-should-retry")).toBe("false");
+      expect([p.primary.requests.length, p.backup.requests.length]).toEqual([1, 1]);
     });
   });
 });

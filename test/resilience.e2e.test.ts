@@ -307,6 +307,7 @@ describe.each(STORE_KINDS)("resilience on %s", (kind) => {
       expect(apiError).toMatchObject({ status: 502, code: "provider_error" });
       // The last upstream's hint, in whole seconds rounded up.
       expect(apiError.headers?.get("retry-after")).toBe("13");
+      expect(apiError.headers?.get("retry-after-ms")).toBe("12500");
     });
   });
 });

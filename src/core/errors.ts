@@ -61,6 +61,11 @@ export interface AirlockErrorOptions {
   details?: Record<string, unknown>;
   /** Seconds the client should wait before retrying (sets `Retry-After`). */
   retryAfterSeconds?: number;
+  /**
+   * The same wait to the millisecond, where it is known that finely (sets `retry-after-ms`, which the
+   * openai SDKs read first); `retryAfterSeconds` defaults to it in whole seconds, rounded up.
+   */
+  retryAfterMs?: number;
   /** Overrides what the code says: an `unavailable` that no wait can end (a closed library instance) is not retryable. */
   retryable?: boolean;
   cause?: unknown;
@@ -72,6 +77,7 @@ export class AirlockError extends Error {
   readonly param: string | null;
   readonly details: Record<string, unknown> | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly retryAfterMs: number | undefined;
   /**
    * The call's request id, where a call failed (library calls; the gateway sends it as `x-request-id`):
    * the failed call's ledger row carries the same id.
@@ -86,7 +92,8 @@ export class AirlockError extends Error {
     this.status = ERROR_STATUS[code];
     this.param = options.param ?? null;
     this.details = options.details;
-    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.retryAfterMs = options.retryAfterMs === undefined ? undefined : Math.ceil(options.retryAfterMs);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? (this.retryAfterMs === undefined ? undefined : Math.ceil(this.retryAfterMs / 1000));
     this.retryable = options.retryable;
   }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Handler } from "./context.js";
 
 /** What a page may read of an answer besides the CORS-safelisted headers: the ids, costs and waits a client acts on. */
-const EXPOSED_HEADERS = ["x-request-id", "retry-after", "x-should-retry", "x-airlock-cost", "x-airlock-model", "x-airlock-provider", "x-airlock-operation", "x-airlock-attempts", "x-airlock-session"].join(", ");
+const EXPOSED_HEADERS = ["x-request-id", "retry-after", "retry-after-ms", "x-should-retry", "x-airlock-cost", "x-airlock-model", "x-airlock-provider", "x-airlock-operation", "x-airlock-attempts", "x-airlock-session"].join(", ");
 /** The /v1 methods: POST for calls, GET for models and toggles, PATCH for a toggle change. */
 const ALLOWED_METHODS = "GET, POST, PATCH";
 /** What the openai SDK sends from a browser, besides its own `x-stainless-*` headers, which a preflight names. */

@@ -11,6 +11,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/**
+ * The longest `Retry-After` a client is left to retry after by itself: the openai Python SDK ignores
+ * longer ones, and the Node SDK would sleep through them with the caller waiting on it.
+ */
+const SDK_RETRY_WAIT_LIMIT_S = 60;
+
 /** The OpenAI error shape, with `Retry-After` where the error says when to come back. No stack ever. */
 export function sendError(res: ServerResponse, err: unknown, headers: Headers = {}): AirlockError {
   const error = toAirlockError(err);
@@ -20,9 +26,14 @@ export function sendError(res: ServerResponse, err: unknown, headers: Headers = 
   }
   const extra: Headers = Object.assign({}, headers);
   if (error.retryAfterSeconds !== undefined) extra["retry-after"] = Math.ceil(error.retryAfterSeconds);
+  // The openai SDKs read this one first, so they wait to the millisecond rather than up to a second more.
+  if (error.retryAfterMs !== undefined) extra["retry-after-ms"] = error.retryAfterMs;
   // A 429 that no short wait ends (a budget until its window resets, hours away): the official SDKs retry
-  // every 429 and the Node one sleeps out any Retry-After, so they are told not to, in OpenAI's own header.
-  if (error.status === 429 && !error.isRetryable) extra["x-should-retry"] = "false";
+  // every 429 and 5xx, and the Node one sleeps out any Retry-After however long, so they are told not to,
+  // in OpenAI's own header. So is a longer wait on any other error (a breaker's cooldown of an hour, an
+  // upstream's Retry-After of an hour passed on): the caller still reads when to come back.
+  const longWait = error.retryAfterSeconds !== undefined && error.retryAfterSeconds > SDK_RETRY_WAIT_LIMIT_S;
+  if ((error.status === 429 && !error.isRetryable) || longWait) extra["x-should-retry"] = "false";
   // The rest of the body is not read: the connection cannot carry another request after it.
   if (error.code === "request_too_large" || error.code === "request_timeout") extra.connection = "close";
   sendJson(res, error.status, error.toJSON(), extra);

@@ -237,6 +237,21 @@ describe("CircuitBreakers: open and half-open", () => {
     expect(seen.map((t) => t.to)).toEqual(["open", "half_open"]);
   });
 
+  it("says how long until it lets an attempt through", () => {
+    const b = new CircuitBreakers(policy, now);
+    expect(b.waitMs(T)).toBe(0);
+    openBreaker(b);
+    expect(b.waitMs(T)).toBe(policy.cooldownMs);
+    clock += 1_234;
+    expect(b.waitMs(T)).toBe(policy.cooldownMs - 1_234);
+    clock += policy.cooldownMs;
+    expect(b.waitMs(T)).toBe(0);
+    expect(b.allow(T)).toBe(true);
+    clock += 300;
+    expect(b.waitMs(T)).toBe(policy.probeIntervalMs - 300);
+    expect(b.state(T)).toBe("half_open");
+  });
+
   it("ignores late failures while open: the cooldown is not extended", () => {
     const b = new CircuitBreakers(policy, now);
     const late = b.admit(T)!;

@@ -118,6 +118,20 @@ export class CircuitBreakers {
     return t !== undefined && t.state === "open" && t.openedAt !== null && this.now() - t.openedAt < this.policy.cooldownMs;
   }
 
+  /**
+   * Milliseconds until admit() would let an attempt through: 0 when it would now (closed, a cooldown
+   * that has passed, a probe free to start). Changes nothing.
+   */
+  waitMs(target: string): number {
+    const t = this.targets.get(target);
+    if (!t || t.state === "closed") return 0;
+    const now = this.now();
+    if (t.state === "open" && t.openedAt !== null && now - t.openedAt < this.policy.cooldownMs) return t.openedAt + this.policy.cooldownMs - now;
+    // Half-open, or open with its cooldown over (a fresh half-open, no probe yet).
+    if (t.state === "half_open" && t.lastProbeAt !== null) return Math.max(0, t.lastProbeAt + this.policy.probeIntervalMs - now);
+    return 0;
+  }
+
   /** Reports an attempt's success; `generation` is what admit() returned for it. */
   recordSuccess(target: string, generation: number): void {
     const now = this.now();

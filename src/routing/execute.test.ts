@@ -186,6 +186,38 @@ describe("executeWithFallbacks", () => {
     ]);
   });
 
+  it("tells the client when the first skipped candidate's breaker lets a probe through, when every candidate's breaker refuses", async () => {
+    let now = 1_000_000;
+    const policy = { failureThreshold: 1, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 30_000, probeIntervalMs: 1_000 };
+    const breakers = new CircuitBreakers(policy, () => now);
+    breakers.recordFailure("s/model", breakers.generation("s/model"));
+    now += 4_000;
+    breakers.recordFailure("p/model", breakers.generation("p/model"));
+    now += 2_500; // s/model lets a probe through in 23.5 s, p/model in 27.5 s
+    const { candidates } = setup([{}], [{}]);
+    const attempts: AttemptRecord[] = [];
+    const clock: Clock = { now: () => now, sleep: async () => undefined };
+    const refused = await executeWithFallbacks(candidates, () => Promise.reject(new Error("not attempted")), {
+      policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 },
+      clock,
+      signal: AbortSignal.timeout(5_000),
+      attempts,
+      attemptTimeoutMs: () => 5_000,
+      breakers,
+    }).catch((e: unknown) => e);
+    expect(attempts.map((a) => a.reason)).toEqual(["circuit_open", "circuit_open"]);
+    expect(refused).toMatchObject({ code: "provider_error", retryAfterMs: 23_500, retryAfterSeconds: 24 });
+  });
+
+  it("gives no breaker wait while a candidate would take a call now", async () => {
+    const breakers = new CircuitBreakers({ failureThreshold: 1, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
+    breakers.recordFailure("s/model", breakers.generation("s/model"));
+    // The primary answers 404 (its breaker stays closed); the backup is skipped.
+    const { run } = setup([{ status: 404 }], [{}], breakers);
+    const refused = await run().catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "provider_error", retryAfterMs: undefined, retryAfterSeconds: undefined });
+  });
+
   it("opens a breaker on counted failures only, and closes it on success", async () => {
     const breakers = new CircuitBreakers({ failureThreshold: 2, errorRateThreshold: 0.5, windowMs: 10_000, minRequests: 100, cooldownMs: 60_000, probeIntervalMs: 1_000 }, () => Date.now());
     await setup([{ status: 400 }], [{}], breakers).run().catch(() => undefined);

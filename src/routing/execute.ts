@@ -125,7 +125,18 @@ export async function executeWithFallbacks<T>(
       }
     }
   }
-  throw finalError(lastError, attempts);
+  throw finalError(lastError, attempts, breakers && breakerWaitMs(breakers, candidates));
+}
+
+/**
+ * When every candidate's breaker refuses calls (each open, or half-open with its probe taken): how long
+ * until the first of them lets one through, which is when the route can serve a call again. Undefined
+ * when some candidate would take a call now.
+ */
+function breakerWaitMs(breakers: CircuitBreakers, candidates: readonly CatalogModel[]): number | undefined {
+  let wait = Number.POSITIVE_INFINITY;
+  for (const model of candidates) wait = Math.min(wait, breakers.waitMs(model.id));
+  return wait > 0 && Number.isFinite(wait) ? wait : undefined;
 }
 
 /** Only failures that say the target is unwell open its breaker; a malformed request says nothing about it. */
@@ -151,7 +162,11 @@ async function waitOrAbort(clock: Clock, ms: number, signal: AbortSource): Promi
 
 const CALL_ENDED = { deadline: "the request deadline passed before any provider answered", left: "the client closed the request" };
 
-export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockError {
+/**
+ * The error the call as a whole fails with. `breakerWaitMs` (see breakerWaitMs) is set when every
+ * candidate's breaker refuses calls: the client is told when to come back, as the route cannot serve it before.
+ */
+export function finalError(error: unknown, attempts: AttemptRecord[], breakerWaitMs?: number): AirlockError {
   const details = { attempts: publicAttempts(attempts) };
   if (error instanceof AirlockError) {
     // Airlock's own refusal (a request an adapter cannot translate, a disabled target) keeps its code.
@@ -178,10 +193,11 @@ export function finalError(error: unknown, attempts: AttemptRecord[]): AirlockEr
     const what = error.kind === "http" ? `answered HTTP ${error.status ?? "?"}` : "sent an answer Airlock could not read";
     return new AirlockError("provider_error", `${error.provider} ${what}, a failure that ends the call without trying the rest of the route`, { details });
   }
-  // The last upstream said when it would take calls again (a 429's Retry-After, Google's RetryInfo):
-  // the client is told so, or its own retry (the openai SDK's, within a second) meets the same refusal.
-  const retryAfterSeconds = error instanceof ProviderError && error.retryAfterMs !== undefined ? Math.ceil(error.retryAfterMs / 1000) : undefined;
-  return new AirlockError("provider_error", "every candidate failed", { details, retryAfterSeconds });
+  // The last upstream said when it would take calls again (a 429's Retry-After, Google's RetryInfo), or
+  // every breaker of the route refuses calls until a probe may go: the client is told so, or its own
+  // retry (the openai SDK's, within a second) meets the same refusal.
+  const retryAfterMs = breakerWaitMs ?? (error instanceof ProviderError ? error.retryAfterMs : undefined);
+  return new AirlockError("provider_error", "every candidate failed", { details, retryAfterMs });
 }
 
 function publicAttempts(attempts: AttemptRecord[]): Array<Record<string, unknown>> {
