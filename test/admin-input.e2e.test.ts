@@ -168,6 +168,30 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     expect(gw.plane.ledgerStats).toMatchObject({ refused: 0 });
   });
 
+  it("answers a known path asked with a method it does not take 405 with Allow, and an unknown path 404", async () => {
+    const gw = await gateway(config());
+    for (const [method, path, allow] of [
+      ["GET", "/v1/chat/completions", "POST"],
+      ["DELETE", "/admin/keys", "GET, HEAD, POST"],
+      ["POST", "/admin/keys/key_x", "DELETE"],
+      ["GET", "/admin/budgets/bb", "PUT, DELETE"],
+      ["PUT", "/admin/prices", "GET, HEAD, POST"],
+      ["POST", "/admin/change-requests/chg_x", "GET, HEAD"],
+    ] as const) {
+      const res = await fetch(gw.url + path, { method, headers: { authorization: `Bearer ${gw.adminKey}`, "x-request-id": "wrong-method" } });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      expect(res.headers.get("x-request-id")).toBe("wrong-method");
+      expect((await res.json()) as unknown, `${method} ${path}`).toEqual({
+        error: { code: "method_not_allowed", type: "invalid_request_error", param: null, message: `${method} is not allowed on ${path}; it takes ${allow}` },
+      });
+    }
+    const unknown = await fetch(`${gw.url}/admin/nothing-here`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}` } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("allow")).toBeNull();
+    expect(((await unknown.json()) as { error: unknown }).error).toMatchObject({ code: "not_found" });
+  });
+
   it("refuses an admin body nested deeper than 128 levels, and takes one at 128", async () => {
     const gw = await gateway(config());
     const nested = (depth: number) => "[".repeat(depth) + "]".repeat(depth);

@@ -199,12 +199,12 @@ describe("telemetry and logs of a running gateway", () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("not_found");
     expect(missing.headers.get("x-request-id")).toBe("lost-client-1");
-    expect((await fetch(`${gateway.url}/v1/chat/completions`, { method: "DELETE", headers: { authorization: headers.authorization } })).status).toBe(404);
+    expect((await fetch(`${gateway.url}/v1/chat/completions`, { method: "DELETE", headers: { authorization: headers.authorization } })).status).toBe(405);
     expect(await gateway.stop()).toBe(0);
     const lines = gateway.logLines().filter((l) => l.msg === "request");
     expect(lines).toEqual([
       expect.objectContaining({ requestId: "lost-client-1", method: "POST", path: "/chat/completions", status: 404, code: "not_found" }),
-      expect.objectContaining({ method: "DELETE", path: "/v1/chat/completions", status: 404, code: "not_found" }),
+      expect.objectContaining({ method: "DELETE", path: "/v1/chat/completions", status: 405, code: "method_not_allowed" }),
     ]);
   });
 

@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  // A known path asked with a method it does not take; the answer's `Allow` lists those it does.
+  method_not_allowed: 405,
   request_too_large: 413,
   // The client did not send its whole body in time (`server.bodyTimeoutMs`); the connection is closed.
   request_timeout: 408,
@@ -32,6 +34,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   unauthorized: "authentication_error",
   forbidden: "permission_error",
   not_found: "not_found_error",
+  method_not_allowed: "invalid_request_error",
   request_too_large: "invalid_request_error",
   request_timeout: "invalid_request_error",
   schema_validation: "invalid_request_error",

@@ -41,6 +41,9 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The methods a route may take, in the order an `Allow` header lists them. */
+const ROUTABLE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** How long closing waits for cut calls to settle: longer than a token count may take before it falls back (3 s). */
@@ -80,7 +83,17 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Through run like any route, so that a request no route serves (a client whose base URL lacks /v1) has its access-log line too.
     defaultRoute: (req, res) => run(noRoute, req, res, {}, {}),
   });
-  const noRoute: Handler = (req) => Promise.reject(new AirlockError("not_found", `no route for ${req.method} ${req.url?.split("?")[0]}`));
+  const noRoute: Handler = (req, res) => {
+    const path = req.url?.split("?")[0] ?? "/";
+    // A path some route serves, asked with another method: 405 with the methods it takes (RFC 9110), not
+    // a 404 that reads as a wrong URL.
+    const allowed = ROUTABLE_METHODS.filter((method) => router.find(method, path) !== null);
+    if (allowed.length > 0) {
+      res.setHeader("allow", allowed.join(", "));
+      return Promise.reject(new AirlockError("method_not_allowed", `${req.method} is not allowed on ${path}; it takes ${allowed.join(", ")}`));
+    }
+    return Promise.reject(new AirlockError("not_found", `no route for ${req.method} ${path}`));
+  };
   const routes: Array<[string, string, Handler]> = [
     ["GET", "/", dashboard.page()],
     ["GET", "/dashboard/app.css", dashboard.stylesheet()],
