@@ -168,6 +168,25 @@ describe.each(STORE_KINDS)("admin input checks on %s", (kind) => {
     expect(gw.plane.ledgerStats).toMatchObject({ refused: 0 });
   });
 
+  it("reads a price or an amount sent as a JSON number with more digits than a double holds exactly, as if sent as a string", async () => {
+    const gw = await gateway(config({ operations }));
+    // Written as JSON numbers: JSON.stringify cannot, so the text is sent as is.
+    const price = await raw(gw, "POST", "/admin/prices", '{"model": "p1/m1", "price": {"input": 0.00000012345678901234567, "output": 12345.678901234567891, "per": "1M"}}');
+    expect(price.status).toBe(200);
+    expect((await api(gw, "GET", "/admin/prices")).body.data.find((p: { model: string }) => p.model === "p1/m1").price.price).toMatchObject({ input: "0.00000012345678901234567", output: "12345.678901234567891" });
+    const budget = await raw(gw, "PUT", "/admin/budgets/bb", '{"scope": "global", "limit": 123456789.123456789012}');
+    expect(budget).toMatchObject({ status: 200, body: { limit: "123456789.123456789012" } });
+    // A number a double holds is read as before, counts included; a string inside is left alone.
+    const cost = await raw(gw, "POST", "/admin/costs", '{"category": "vm", "description": "0.10000000000000000001", "amount": 1.5e-7, "periodStart": "2026-11-01", "periodEnd": "2026-11-30"}');
+    expect(cost).toMatchObject({ status: 201, body: { description: "0.10000000000000000001", amount: "0.000000150000" } });
+    const limit = await raw(gw, "PUT", "/admin/rate-limits/rl", '{"scope": "global", "requestsPerMinute": 60.0}');
+    expect(limit).toMatchObject({ status: 200, body: { name: "rl", requestsPerMinute: 60 } });
+    // A whole number past what a double holds is past every bound: refused for its size, as before.
+    const count = await raw(gw, "PUT", "/admin/rate-limits/rl2", '{"scope": "global", "requestsPerMinute": 12345678901234567891}');
+    expect(count.status).toBe(400);
+    expect(count.body.error).toMatchObject({ code: "invalid_request", message: expect.stringContaining("requestsPerMinute: Too big") });
+  });
+
   it("answers a known path asked with a method it does not take 405 with Allow, and an unknown path 404", async () => {
     const gw = await gateway(config());
     for (const [method, path, allow] of [

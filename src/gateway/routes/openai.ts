@@ -152,7 +152,7 @@ export function listModels(gw: GatewayContext): Handler {
 export async function readValid<T extends { model?: string }>(gw: GatewayContext, ctx: CallContext, endpoint: Endpoint, req: IncomingMessage, validate: (body: unknown) => T): Promise<T> {
   let body: unknown;
   try {
-    body = await readJson(req, gw);
+    body = await readJson(req, gw, { exactNumbers: false });
     const valid = validate(body);
     // Checked here as well as by the router, so that an unbounded name never reaches the access log.
     checkModelName(valid.model);
