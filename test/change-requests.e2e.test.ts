@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, ask, BOOTSTRAP_ADMIN_ID, rawChat, routesSuite, type Instance } from "./support/routing.js";
+import { awayFromMinuteEnd } from "./support/minute.js";
 import { waitFor } from "./support/wait.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -9,7 +10,7 @@ import { STORE_KINDS } from "./support/stores.js";
  * against a value that has since moved is refused as stale.
  */
 describe.each(STORE_KINDS)("change requests on %s", (kind) => {
-  const { config, gateway } = routesSuite(kind);
+  const { config, gateway, pair } = routesSuite(kind);
   const operations = { summarize: { model: "p1/m1" } };
 
   async function key(gw: Instance, name: string, keyKind: string): Promise<{ id: string; key: string }> {
@@ -173,6 +174,37 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     expect(withdrawn.body).toMatchObject({ status: "REJECTED", decisionNote: "not needed" });
     // Nor does a 202 or a withdrawal tell a user key what the replayed calls cost.
     for (const answer of [price.body.request, route.body.request, withdrawn.body]) expect(answer.impact).toMatchObject({ calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null });
+  });
+
+  it("refuses a key that is not an admin's changes past server.adminWritesPerMinute across instances, 429 with Retry-After; admins are not counted", async () => {
+    await awayFromMinuteEnd(20_000);
+    const { a, b } = await pair(config({ operations, server: { adminWritesPerMinute: 4 } }));
+    const agent = await key(a, "flooder", "agent");
+    // Propose, withdraw, propose, withdraw: four changes, alternating between the two instances.
+    for (const [proposeOn, withdrawOn] of [[a, b], [b, a]] as const) {
+      const proposed = await api(proposeOn, "POST", "/admin/change-requests", cheaper, agent.key);
+      expect(proposed.status).toBe(201);
+      expect((await api(withdrawOn, "POST", `/admin/change-requests/${proposed.body.id}/reject`, {}, agent.key)).status).toBe(200);
+    }
+    for (const gw of [a, b]) {
+      const res = await fetch(`${gw.url}/admin/change-requests`, { method: "POST", headers: { authorization: `Bearer ${agent.key}`, "content-type": "application/json" }, body: JSON.stringify(cheaper) });
+      expect(res.status).toBe(429);
+      const retryAfter = Number(res.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      const { error } = (await res.json()) as { error: Record<string, unknown> };
+      expect(error).toMatchObject({ code: "rate_limited", type: "rate_limit_error", param: null, rate_limit: "server.adminWritesPerMinute", scope: "key", unit: "requests", limit: 4 });
+      expect(error.message).toBe("this key has made its 4 changes through the admin API for this minute (server.adminWritesPerMinute; admin keys are not limited)");
+    }
+    // A direct change that would become a request is refused alike; nothing more was filed.
+    expect((await api(b, "POST", "/admin/prices", { model: "p1/m1", price: { input: "3", output: "9", per: "1M" } }, agent.key)).status).toBe(429);
+    const filed = (await api(a, "GET", "/admin/change-requests")).body.data.filter((r: { requestedBy: string }) => r.requestedBy === agent.id);
+    expect(filed.map((r: { status: string }) => r.status)).toEqual(["REJECTED", "REJECTED"]);
+    // Reads are not counted, another key has its own allowance, and an admin's changes are never counted.
+    expect((await api(b, "GET", `/admin/change-requests/${filed[0].id}`, undefined, agent.key)).status).toBe(200);
+    const other = await key(a, "other", "agent");
+    expect((await api(a, "POST", "/admin/change-requests", cheaper, other.key)).status).toBe(201);
+    for (let i = 0; i < 6; i++) expect((await api(i % 2 ? a : b, "POST", "/admin/keys", { name: `admin-made-${i}`, kind: "service" })).status).toBe(201);
   });
 
   it("refuses a key that is not an admin's more pending requests than changeControl.maxPendingPerKey, until one is decided", async () => {

@@ -178,6 +178,11 @@ export const configSchema = z
         /** How long a SIGTERM waits for in-flight calls before closing. */
         shutdownGraceMs: durationMs().nonnegative().default(10_000),
         /** Pages that may call the /v1 API from a browser (CORS): origins such as `https://app.example.com`, or `*` for any. */
+        /**
+         * The changes (POST, PUT, PATCH, DELETE) one key that is not an admin's may send to the admin API in a
+         * minute, across every instance; more are refused with `rate_limited` (429). Admin keys are not limited.
+         */
+        adminWritesPerMinute: positiveInt4().default(30),
         corsOrigins: z.array(z.string().refine(isCorsOrigin, "an origin is scheme://host with an optional :port and nothing after it, or *")).max(100).default([]),
       })
       .prefault({}),

@@ -8,20 +8,30 @@ import type { RequestScope } from "./context.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** The caller: an API key (`Authorization: Bearer`), or a dashboard session cookie. */
+/**
+ * The caller: an API key (`Authorization: Bearer`), or a dashboard session cookie. A change through the
+ * admin API is counted against the key here (see AdminWrites), before the handler does any work for it.
+ */
 export async function requirePrincipal(plane: ControlPlane, req: IncomingMessage, scope: RequestScope): Promise<Principal> {
+  const principal = await authenticate(plane, req, scope);
+  if (scope.admitWrite) await scope.admitWrite(principal);
+  return principal;
+}
+
+export async function requireAdmin(plane: ControlPlane, req: IncomingMessage, scope: RequestScope): Promise<Principal> {
+  // Not counted: admin keys are not limited, and another key is refused here before any work is done.
+  const principal = await authenticate(plane, req, scope);
+  if (principal.kind !== "admin") throw new AirlockError("forbidden", "this endpoint needs an admin key");
+  return principal;
+}
+
+async function authenticate(plane: ControlPlane, req: IncomingMessage, scope: RequestScope): Promise<Principal> {
   const token = bearerToken(req);
   const principal = token ? await plane.authenticate(token) : sessionPrincipal(plane, req);
   if (!principal) {
     throw new AirlockError("unauthorized", token ? "invalid API key" : "missing API key: send `Authorization: Bearer <key>`");
   }
   scope.log.keyId = principal.keyId;
-  return principal;
-}
-
-export async function requireAdmin(plane: ControlPlane, req: IncomingMessage, scope: RequestScope): Promise<Principal> {
-  const principal = await requirePrincipal(plane, req, scope);
-  if (principal.kind !== "admin") throw new AirlockError("forbidden", "this endpoint needs an admin key");
   return principal;
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Principal } from "../auth/principal.js";
 import type { Cancellation } from "../core/cancel.js";
 import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
@@ -9,6 +10,11 @@ export interface RequestScope {
   startedAt: number;
   /** Aborts when the client goes away before the response is done. */
   cancellation: Cancellation;
+  /**
+   * Set on a request that changes something through the admin API: counts it against its key once the
+   * key is known (server.adminWritesPerMinute), or refuses it.
+   */
+  admitWrite?: (principal: Principal) => Promise<void>;
   /** Filled in by handlers for the access log line. */
   log: { model?: string; operation?: string; keyId?: string; code?: string };
 }

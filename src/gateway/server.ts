@@ -8,6 +8,8 @@ import { requestId as newRequestId } from "../core/ids.js";
 import { accessLog } from "../core/access-log.js";
 import type { Logger } from "../core/logger.js";
 import type { ControlPlane } from "../control-plane.js";
+import type { Principal } from "../auth/principal.js";
+import { AdminWrites } from "./admin-writes.js";
 import { CorsPolicy } from "./cors.js";
 import type { GatewayContext, Handler, RequestScope } from "./context.js";
 import { ROUTE_PARAM_MAX_LENGTH, sendError } from "./http.js";
@@ -166,20 +168,31 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/admin/prices", prices.setPrice(gw)],
     ["POST", "/admin/prices/import", prices.importPrices(gw)],
   ];
+  const adminWrites = new AdminWrites(options.plane.database.db, options.logger, options.plane.loaded.config.server.adminWritesPerMinute);
+  const admitWrite = (principal: Principal) => adminWrites.admit(principal);
   for (const [method, path, handler] of routes) {
+    const admit = changesThroughAdminApi(method, path) ? admitWrite : undefined;
     // HEAD is GET without the body (RFC 9110), which Node leaves out: uptime monitors probe /healthz with it.
-    router.on(method === "GET" ? ["GET", "HEAD"] : (method as "POST"), path, (req, res, params, _store, query) => run(handler, req, res, params, query));
+    router.on(method === "GET" ? ["GET", "HEAD"] : (method as "POST"), path, (req, res, params, _store, query) => run(handler, req, res, params, query, admit));
   }
   const corsOrigins = options.plane.loaded.config.server.corsOrigins;
   const cors = corsOrigins.length > 0 ? new CorsPolicy(corsOrigins) : undefined;
   if (cors) router.on("OPTIONS", "/v1/*", (req, res, params, _store, query) => run(cors.preflight, req, res, params, query));
 
-  function run(handler: Handler, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>, query: Record<string, string>): void {
+  function run(
+    handler: Handler,
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: Record<string, string | undefined>,
+    query: Record<string, string>,
+    admitWrite?: RequestScope["admitWrite"],
+  ): void {
     const cancellation = new Cancellation();
     const scope: RequestScope = {
       requestId: requestIdOf(req),
       startedAt: performance.now(),
       cancellation,
+      admitWrite,
       log: {},
     };
     inFlight++;
@@ -296,6 +309,16 @@ function responseClosingWhen(closing: () => boolean): typeof ServerResponse {
     },
   });
   return ClosingResponse as typeof ServerResponse;
+}
+
+/**
+ * Whether a route changes something through the admin API, and so counts against a key's
+ * server.adminWritesPerMinute: every admin write, and the change of a feature toggle, which sits under /v1
+ * but is the same kind of change (audited, refused or allowed by who asks).
+ */
+function changesThroughAdminApi(method: string, path: string): boolean {
+  if (method === "GET") return false;
+  return path.startsWith("/admin/") || (method === "PATCH" && path.startsWith("/v1/toggles/"));
 }
 
 /** Ends the request's connection if its body is still not whole after `ms`. */
