@@ -127,6 +127,38 @@ describe("airlock CLI: input it refuses", () => {
     }
   }, 120_000);
 
+  it("gives up on a gateway that takes the call and never answers, after --timeout or AIRLOCK_CLI_TIMEOUT, with one line and exit 1", async () => {
+    const { cwd, env } = await offline();
+    // Healthy at /healthz, so the CLI goes through it; every other request is taken and left unanswered.
+    const held: Array<() => void> = [];
+    const server: Server = createServer((req, res) => {
+      if (req.url === "/healthz") return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
+      held.push(() => res.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const read = await runCli(["keys", "list", "--url", url, "--timeout", "0.5"], { cwd, env });
+      expect(read).toMatchObject({ code: 1, stdout: "" });
+      expect(oneClearLine(read.stderr)).toBe(`airlock: GET ${url}/admin/keys got no answer within 0.5 s (raise it with --timeout or AIRLOCK_CLI_TIMEOUT)\n`);
+      const change = await runCli(["kill-switch", "on", "--reason", "x", "--url", url], { cwd, env: { ...env, AIRLOCK_CLI_TIMEOUT: "1" } });
+      expect(change).toMatchObject({ code: 1, stdout: "" });
+      expect(oneClearLine(change.stderr)).toBe(`airlock: POST ${url}/admin/kill-switch got no answer within 1 s (raise it with --timeout or AIRLOCK_CLI_TIMEOUT): the change may or may not have been made\n`);
+      expect(held.length).toBeGreaterThanOrEqual(2);
+      // A timeout that is no number of seconds is refused before anything is sent.
+      const wrong = await runCli(["keys", "list", "--url", url, "--timeout", "0"], { cwd, env });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr.split("\n")[0]).toBe("error: option '--timeout <seconds>' argument '0' is invalid. --timeout must be a number of seconds above 0, at most 86400");
+      const wrongEnv = await runCli(["keys", "list", "--url", url], { cwd, env: { ...env, AIRLOCK_CLI_TIMEOUT: "soon" } });
+      expect(wrongEnv.code).toBe(1);
+      expect(oneClearLine(wrongEnv.stderr)).toBe("airlock: AIRLOCK_CLI_TIMEOUT must be a number of seconds above 0, at most 86400\n");
+    } finally {
+      for (const end of held) end();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 120_000);
+
   it("--help names the execution modules a gateway has, and a wrong AIRLOCK_WORKERS is named as the variable", async () => {
     const { cli, cwd, env } = await offline();
     const help = await cli("directives", "create", "--help");

@@ -22,6 +22,7 @@ import type { StoredRoute } from "../routing/route-book.js";
 import { loadProfitAndLoss } from "../ledger/pnl-report.js";
 import { reportWindow, type ProfitAndLoss } from "../ledger/pnl.js";
 import { openDatabase } from "../store/database.js";
+import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
 import type { ReconciliationLine, SpendGroup, SpendLine } from "../store/queries/ledger.js";
 import { addPrices, type PriceEntry } from "../store/queries/prices.js";
@@ -85,6 +86,8 @@ export interface ConnectOptions {
   url?: string;
   adminKey?: string;
   dataDir?: string;
+  /** Seconds each call to a gateway may take to be answered whole (`--timeout`, env AIRLOCK_CLI_TIMEOUT). */
+  timeout?: number;
 }
 
 export class CliError extends Error {}
@@ -100,7 +103,7 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
   const adminKey = options.adminKey ?? adminKeyFromEnv(env) ?? (await readAdminKeyFile(dataDir));
   if (await reachable(url)) {
     if (!adminKey) throw new CliError("no admin key: set AIRLOCK_ADMIN_KEY or pass --admin-key");
-    return httpBackend(url, adminKey);
+    return httpBackend(url, adminKey, options.timeout ?? timeoutFromEnv(env));
   }
   if (holder) {
     // Opening the store behind a live gateway would split the data: PGlite is single-process.
@@ -118,22 +121,36 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-function httpBackend(url: string, adminKey: string): AdminBackend {
+function timeoutFromEnv(env: NodeJS.ProcessEnv): number {
+  const text = env.AIRLOCK_CLI_TIMEOUT;
+  if (text === undefined || text === "") return DEFAULT_TIMEOUT_SECONDS;
+  const seconds = parseTimeoutSeconds(text);
+  if (seconds === undefined) throw new CliError(`AIRLOCK_CLI_TIMEOUT must be a number of seconds above 0, at most ${MAX_TIMEOUT_SECONDS}`);
+  return seconds;
+}
+
+function httpBackend(url: string, adminKey: string, timeoutSeconds: number): AdminBackend {
   async function call<T>(method: string, route: string, body?: unknown): Promise<T> {
     const where = `${method} ${url}${route.split("?")[0]}`;
+    const unsure = method === "GET" ? "" : ": the change may or may not have been made";
     let res: Response;
     let text: string;
+    // A gateway that takes the connection and never answers (a stuck process, a proxy holding the request)
+    // would otherwise keep the command waiting forever. The deadline covers the answer's body too.
+    const deadline = AbortSignal.timeout(timeoutSeconds * 1000);
     try {
       res = await fetch(url + route, {
         method,
         headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}) },
         body: body ? JSON.stringify(body) : undefined,
+        signal: deadline,
       });
       text = await res.text();
     } catch (err) {
+      if (deadline.aborted) throw new CliError(`${where} got no answer within ${timeoutSeconds} s (raise it with --timeout or AIRLOCK_CLI_TIMEOUT)${unsure}`);
       // fetch says only "fetch failed"; the reason (a refused connection, a closed socket) is in its cause.
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-      throw new CliError(`${where} got no answer (${cause})${method === "GET" ? "" : ": the change may or may not have been made"}`);
+      throw new CliError(`${where} got no answer (${cause})${unsure}`);
     }
     let payload: { error?: { message?: string; code?: string } } | undefined;
     try {

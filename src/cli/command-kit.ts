@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
+import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
 import { terminalText } from "./print.js";
 
 /** What every command that reaches Airlock shares: where the gateway or the store is, and how to print. */
@@ -8,7 +9,14 @@ export function withConnection(command: Command): Command {
     .option("--url <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")
     .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
     .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
+    .option("--timeout <seconds>", `how long to wait for the gateway's answer (env AIRLOCK_CLI_TIMEOUT, default ${DEFAULT_TIMEOUT_SECONDS})`, timeoutSeconds)
     .option("--json", "print JSON");
+}
+
+function timeoutSeconds(value: string): number {
+  const seconds = parseTimeoutSeconds(value);
+  if (seconds === undefined) throw new InvalidArgumentError(`--timeout must be a number of seconds above 0, at most ${MAX_TIMEOUT_SECONDS}`);
+  return seconds;
 }
 
 /** Runs `work` against a running gateway, or the store itself when none answers; the client loads only here. */
