@@ -8,7 +8,7 @@ import { loadChanges } from "./changes.js";
 import { loadControls } from "./controls.js";
 import { wireEditors } from "./editors.js";
 import { wireKillSwitch } from "./kill-switch.js";
-import { $, api, failed, refresh, say, session } from "./lib.js";
+import { $, api, failed, readSession, refresh, say, session } from "./lib.js";
 import { loadOverview } from "./overview.js";
 
 function showLogin() {
@@ -100,12 +100,11 @@ async function start() {
     await refresh(loadControls, outcome);
   });
   try {
-    const { data } = await api("GET", "/dashboard/session");
-    session.csrf = data.csrf;
-    session.me = data.keyId;
-    showTab("overview");
-  } catch {
+    if (await readSession()) showTab("overview");
+    else showLogin();
+  } catch (err) {
     showLogin();
+    say(failed("Not known whether this browser is signed in", err));
   }
 }
 

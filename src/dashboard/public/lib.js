@@ -51,16 +51,31 @@ export async function api(method, path, body) {
 }
 
 /**
+ * Who the browser's cookie signs in, taken as this page's session; undefined when it signs in no one
+ * (the session read answers `signedIn: false` rather than 401, so that a page opened signed out logs no error).
+ * @returns {Promise<{name: string, keyId: string} | undefined>}
+ */
+export async function readSession() {
+  const { data } = await api("GET", "/dashboard/session");
+  if (!data?.signedIn) return undefined;
+  session.csrf = data.csrf;
+  session.me = data.keyId;
+  return data;
+}
+
+/**
  * The page's token was refused: the browser's cookie is no longer this page's session, because another
  * tab signed out and in again (as another admin, maybe). The page takes the cookie's session as its own,
  * since that is whom its reads are answered as; the change that was refused is not made again for it.
- * Signed out meanwhile, the page shows the sign-in form (the session read answers 401).
+ * Signed out meanwhile, the page shows the sign-in form.
  */
 async function renewed() {
-  const { data } = await api("GET", "/dashboard/session");
-  session.csrf = data.csrf;
-  session.me = data.keyId;
-  return Object.assign(new Error(`this browser was signed in again in another tab, as ${data.name}, so nothing was changed; the page now acts as ${data.name}`), { renewed: true });
+  const now = await readSession();
+  if (!now) {
+    session.signedOut();
+    return new Error("not signed in");
+  }
+  return Object.assign(new Error(`this browser was signed in again in another tab, as ${now.name}, so nothing was changed; the page now acts as ${now.name}`), { renewed: true });
 }
 
 /** @param {string} text */

@@ -67,12 +67,16 @@ export function login(gw: GatewayContext): Handler {
   };
 }
 
-/** `GET /dashboard/session`: who is signed in, and the CSRF token, for a page that was reloaded. */
+/**
+ * `GET /dashboard/session`: who is signed in, and the CSRF token, for a page that was reloaded. Not being
+ * signed in is an answer here, not a refusal: every page opened signed out asks this first, and a 401
+ * would be logged in its console as an error each time. The admin API still refuses with 401.
+ */
 export function session(gw: GatewayContext): Handler {
   return async (req, res) => {
     const found = dashboardSession(gw.plane, req);
-    if (!found) throw new AirlockError("unauthorized", "not signed in");
-    sendJson(res, 200, { name: found.principal.name, keyId: found.principal.keyId, csrf: found.csrf, expiresAt: new Date(found.expiresAt).toISOString() }, { "cache-control": "no-store" });
+    if (!found) return sendJson(res, 200, { signedIn: false }, { "cache-control": "no-store" });
+    sendJson(res, 200, { signedIn: true, name: found.principal.name, keyId: found.principal.keyId, csrf: found.csrf, expiresAt: new Date(found.expiresAt).toISOString() }, { "cache-control": "no-store" });
   };
 }
 
