@@ -190,7 +190,25 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     const hourly = await labels();
     expect(hourly).toHaveLength(7);
     for (const text of hourly) expect(text).toMatch(/^\d\d-\d\d \d\d:00$/);
-    expect(hourly[0]).toBe(`${new Date(Date.now() - 30 * 3_600_000).toISOString().slice(5, 13)}:00`.replace("T", " "));
+    const hourOf = (hoursBack: number) => `${new Date(Date.now() - hoursBack * 3_600_000).toISOString().slice(0, 13)}:00`.replace("T", " ");
+    expect(hourly[0]).toBe(hourOf(30).slice(5));
+    // Its accessible name sums it up (range, total, highest bar); every bar's figures are in the table under it.
+    const rows = await page.locator("#spend-table tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent ?? "")));
+    expect(rows).toHaveLength(31);
+    expect(await page.locator("#spend-table thead th").allTextContents()).toEqual(["Hour (UTC)", "(none) (USD)", "Total (USD)"]);
+    expect(rows[0]?.[0]).toBe(hourOf(30));
+    expect(rows[30]?.[0]).toBe(hourOf(0));
+    const micro = (usd: string) => BigInt(usd.replace(".", "").padEnd(usd.indexOf(".") + 13, "0"));
+    const total = rows.reduce((sum, row) => sum + micro(row[2] ?? ""), 0n);
+    const label = (await page.locator("#spend-chart").getAttribute("aria-label"))!;
+    const summed = /^Spend per hour \(UTC\), by operation: \$(\S+) in all, from (.+) to (.+) \(31 hours with spend\); the most, \$(\S+), (.+)\. Each hour's spend is in the table below the chart\.$/.exec(label);
+    expect(summed, label).not.toBeNull();
+    const [, all, from, to, most, at] = summed!;
+    expect([micro(all!), from, to]).toEqual([total, hourOf(30), hourOf(0)]);
+    const peak = rows.find((row) => row[0] === at);
+    expect(peak?.[2]).toBe(most);
+    for (const row of rows) expect(micro(row[2] ?? "")).toBeLessThanOrEqual(micro(most!));
+    expect(await page.getByRole("group").filter({ hasText: "Spend per hour as a table" }).count()).toBe(1);
     await page.getByLabel("Per", { exact: true }).selectOption("day");
     await expect.poll(() => page.locator("#chart-title").textContent()).toBe("Spend per day (UTC), by operation");
     for (const text of await labels()) expect(text).toMatch(/^\d\d-\d\d$/);
@@ -213,7 +231,8 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     const twice = `0.${(BigInt(fraction) * 2n).toString().padStart(fraction.length, "0")}`.replace(/0+$/, "");
     expect(twice).toMatch(/^0\.0000000\d+$/);
     expect(await page.locator("#spend-chart rect.bar title").textContent()).toMatch(new RegExp(` summarize: \\$${twice.replace(".", "\\.")}$`));
-    expect(await page.locator("#spend-chart").getAttribute("aria-label")).toContain(`$${twice}`);
+    expect(await page.locator("#spend-chart").getAttribute("aria-label")).toContain(`$${twice} in all`);
+    expect(await page.locator("#spend-table tbody td").allTextContents()).toEqual([twice, twice]);
     await page.close();
   });
 
@@ -273,15 +292,10 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
       await second.getByRole("button", { name: "Sign out" }).click();
       await signIn(second, body.key);
 
-      // Marked, to tell the button drawn now from the one the table is drawn again with after the action.
-      const turnOn = '[aria-label="Turn on helix_autonomy_enabled"]';
-      await first.evaluate(`document.querySelector('${turnOn}').setAttribute("data-drawn-before", "")`);
       await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
       await first.getByRole("button", { name: "Confirm" }).click();
       const status = () => first.locator("#status").textContent();
       await expect.poll(status).toBe('Toggle "helix_autonomy_enabled" not turned on: this browser was signed in again in another tab, as second admin, so nothing was changed; the page now acts as second admin.');
-      // The status is said before the view is read again: the next click is on the table drawn after it.
-      await first.locator(`${turnOn}:not([data-drawn-before])`).waitFor();
       expect((await api(gw, "GET", "/v1/toggles/helix_autonomy_enabled")).body.enabled).toBe(false);
       // The same action again is the second admin's, and is made.
       await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
@@ -318,17 +332,13 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.getByRole("button", { name: "Confirm" }).focus();
     await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("#status").textContent()).toBe('Toggle "helix_autonomy_enabled" is on.');
-    await expect.poll(focused).toBe("Turn off helix_autonomy_enabled");
+    expect(await focused()).toBe("Turn off helix_autonomy_enabled");
     // A budget's limit set in place with Enter: the focus stays in its box, and Tab reaches its "Set".
-    // Marked, to tell the box drawn now from the one the table is drawn again with after the change.
-    const limitBox = '[aria-label="New limit of all-daily (USD)"]';
-    await page.evaluate(`document.querySelector('${limitBox}').setAttribute("data-drawn-before", "")`);
     await page.getByLabel("New limit of all-daily (USD)").fill("7.50");
     await page.keyboard.press("Enter");
     await expect.poll(() => page.locator("#status").textContent()).toBe("Budget all-daily now allows $7.50.");
-    // The status is said before the view is read again: Tab is pressed in the table drawn after it.
-    await page.locator(`${limitBox}:not([data-drawn-before])`).waitFor();
-    await expect.poll(focused).toBe("New limit of all-daily (USD)");
+    // The outcome is said once the table is drawn again: the focus is already in the new one.
+    expect(await focused()).toBe("New limit of all-daily (USD)");
     await page.keyboard.press("Tab");
     expect(await focused()).toBe("Set the limit of all-daily");
     await page.close();

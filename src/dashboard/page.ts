@@ -77,6 +77,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <h3 id="chart-title">Spend per day (UTC)</h3>
     <div id="spend-chart" class="chart" role="img" aria-label="Spend over time"></div>
     <ul id="chart-legend" class="legend"></ul>
+    <details id="chart-data"><summary id="chart-data-title">Spend per day as a table</summary><div class="scroll"><table id="spend-table"><thead></thead><tbody></tbody></table></div></details>
     <div class="split">
       <div class="scroll"><h3>Top operations</h3><table id="by-operation"><thead><tr><th>Operation</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
       <div class="scroll"><h3>Top models</h3><table id="by-model"><thead><tr><th>Model</th><th>Requests</th><th>Errors</th><th>Spend (USD)</th></tr></thead><tbody></tbody></table></div>
@@ -179,7 +180,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="row"><button value="cancel" type="submit">Cancel</button><button value="confirm" type="submit" class="danger">Confirm</button></div>
   </form>
 </dialog>
-<footer><p id="status" role="status" aria-live="polite"></p></footer>
+<footer><p id="status" role="status" aria-live="polite" tabindex="-1"></p></footer>
 </body>
 </html>
 `;
@@ -218,6 +219,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .legend { display: flex; flex-wrap: wrap; gap: .75rem; list-style: none; padding: 0; margin: .5rem 0; font-size: .85rem; }
 .legend .swatch { display: inline-block; width: .8rem; height: .8rem; margin-right: .3rem; border-radius: 2px; vertical-align: middle; }
 .chart text { font-size: 10px; fill: var(--muted); }
+#chart-data summary { cursor: pointer; font-size: .85rem; margin: .25rem 0; }
+th.num { text-align: right; }
 .state.on { color: var(--danger); font-weight: 600; }
 .state.off { color: var(--ok); font-weight: 600; }
 .meter { width: 100%; min-width: 80px; }

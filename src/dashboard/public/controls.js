@@ -2,12 +2,14 @@
 /** The controls: kill switch, keys, budgets and rate limits, routes, toggles, prices. */
 import { editPrice, editRoute, rateLimitEditor } from "./editors.js";
 import { renderKillSwitch } from "./kill-switch.js";
-import { $, actionButton, api, budgetBurn, confirmAction, failed, fill, inlineEditor, priceText, refresh, when } from "./lib.js";
+import { $, actionButton, api, budgetBurn, confirmAction, failed, fill, inlineEditor, namesOfKeys, priceText, refresh, when } from "./lib.js";
 
-export async function loadControls() {
+/** @param {() => boolean} [current] false once a newer read has begun: this one then draws nothing */
+export async function loadControls(current = () => true) {
   const [state, keys, budgets, routes, toggles, prices, limits] = await Promise.all(
     ["/admin/kill-switch", "/admin/keys", "/admin/budgets", "/admin/routes", "/v1/toggles", "/admin/prices", "/admin/rate-limits"].map((path) => api("GET", path)),
   );
+  if (!current()) return;
   fill(
     "rate-limits",
     limits.data.data.map((/** @type {any} */ l) => [l.name, l.target ? `${l.scope} ${l.target}` : `${l.scope}${l.scope === "global" ? "" : " (each)"}`, l.requestsPerMinute ?? "–", l.tokensPerMinute ?? "–", l.source, rateLimitEditor(l)]),
@@ -40,7 +42,7 @@ export async function loadControls() {
     "prices",
     prices.data.data.map((/** @type {any} */ p) => [p.model, p.price ? priceText(p.price.price) : "no price (charged as missing)", p.price?.origin ?? "", when(p.price?.effectiveFrom), actionButton("Edit price", p.model, () => editPrice(p))]),
   );
-  renderKillSwitch(state.data, routes.data.data.map((/** @type {any} */ r) => r.name));
+  renderKillSwitch(state.data, routes.data.data.map((/** @type {any} */ r) => r.name), namesOfKeys(keys.data.data));
   fill(
     "keys",
     keys.data.data.map((/** @type {any} */ k) => {

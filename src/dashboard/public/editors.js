@@ -5,7 +5,10 @@
  */
 import { $, api, inlineEditor, refresh } from "./lib.js";
 
-/** Reloads the controls after a change; set by `wireEditors`. */
+/**
+ * Reloads the controls after a change; set by `wireEditors`.
+ * @type {(current?: () => boolean) => Promise<void>}
+ */
 let reload = async () => {};
 /** The route and the model being edited. */
 let route = "";
@@ -126,11 +129,11 @@ export function rateLimitEditor(limit) {
       const { data } = await api("PUT", `/admin/rate-limits/${encodeURIComponent(limit.name)}`, body);
       return `Rate limit ${limit.name} now allows ${data.requestsPerMinute ?? "any number of"} requests and ${data.tokensPerMinute ?? "any number of"} tokens a minute.`;
     },
-    () => reload(),
+    (current) => reload(current),
   );
 }
 
-/** @param {() => Promise<void>} reloadControls */
+/** @param {(current?: () => boolean) => Promise<void>} reloadControls */
 export function wireEditors(reloadControls) {
   reload = reloadControls;
   $("route-form").addEventListener("submit", (event) => {

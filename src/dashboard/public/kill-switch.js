@@ -3,7 +3,7 @@
  * The kill switch's panel: the switch for all calls, each operation's own, and a form that flips the
  * one chosen. An operation stopped on its own is shown even while all calls flow: its calls are refused.
  */
-import { $, api, confirmAction, failed, fill, refresh, when } from "./lib.js";
+import { $, api, confirmAction, failed, fill, keyLabel, refresh, when } from "./lib.js";
 
 /** @typedef {{ active: boolean, reason: string, updatedBy: string, updatedAt: string }} Flip */
 /** @typedef {{ global: Flip | null, operations: Array<Flip & { operation: string }>, confirmed: boolean }} KillState */
@@ -14,8 +14,9 @@ let shown;
 /**
  * @param {KillState} state
  * @param {string[]} operations every operation, for the form's choice
+ * @param {(id: string) => string} nameOf a key by its name (see namesOfKeys)
  */
-export function renderKillSwitch(state, operations) {
+export function renderKillSwitch(state, operations, nameOf) {
   shown = state;
   const scope = /** @type {HTMLSelectElement} */ ($("kill-scope"));
   const chosen = scope.value;
@@ -25,20 +26,25 @@ export function renderKillSwitch(state, operations) {
   const global = state.global;
   const stopped = state.operations.filter((o) => o.active).map((o) => o.operation);
   const line = $("kill-state");
+  const by = (/** @type {Flip} */ flip) => keyLabel(nameOf, flip.updatedBy);
   if (!state.confirmed) {
     line.className = "state on";
     line.textContent = "UNKNOWN: this instance cannot confirm the switch's state with the store, so its calls are stopped until it can.";
   } else if (global?.active) {
     line.className = "state on";
-    line.textContent = `ON: calls are stopped. Flipped by ${global.updatedBy} at ${when(global.updatedAt)}: ${global.reason}`;
+    line.replaceChildren("ON: calls are stopped. Flipped by ", by(global), ` at ${when(global.updatedAt)}: ${global.reason}`);
   } else {
     line.className = `state ${stopped.length > 0 ? "on" : "off"}`;
-    const last = global ? ` Last flipped by ${global.updatedBy} at ${when(global.updatedAt)}.` : "";
-    line.textContent = stopped.length > 0 ? `OFF for all calls, but ON for ${stopped.length === 1 ? "operation" : "operations"} ${stopped.join(", ")}: their calls are stopped.${last}` : `OFF: calls flow.${last}`;
+    const last = global ? [" Last flipped by ", by(global), ` at ${when(global.updatedAt)}.`] : [];
+    line.replaceChildren(stopped.length > 0 ? `OFF for all calls, but ON for ${stopped.length === 1 ? "operation" : "operations"} ${stopped.join(", ")}: their calls are stopped.` : "OFF: calls flow.", ...last);
   }
   fill(
     "kill-operations",
-    state.operations.map((o) => [o.operation, o.active ? "ON: calls stopped" : "off", o.reason, `${o.updatedBy}, ${when(o.updatedAt)}`]),
+    state.operations.map((o) => {
+      const flipped = document.createElement("span");
+      flipped.append(by(o), `, ${when(o.updatedAt)}`);
+      return [o.operation, o.active ? "ON: calls stopped" : "off", o.reason, flipped];
+    }),
     "No operation has been switched on its own.",
   );
   showChoice();
@@ -53,7 +59,7 @@ function showChoice() {
   flip.dataset.active = String(!on);
 }
 
-/** @param {() => Promise<void>} reload */
+/** @param {(current?: () => boolean) => Promise<void>} reload */
 export function wireKillSwitch(reload) {
   $("kill-scope").addEventListener("change", showChoice);
   $("kill-form").addEventListener("submit", async (event) => {

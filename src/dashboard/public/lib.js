@@ -85,20 +85,28 @@ export function say(text) {
   delete status.dataset.stale;
 }
 
+/** Counts the page's reads: a view drawn only by the newest (see `refresh`). */
+let reads = 0;
+
 /**
  * Reads a view again, and never throws: every action ends with one. `outcome`, what the action did or
- * why it failed, is said at once. A read that fails says so after it, as what the page shows may then
- * be out of date; the next read that succeeds takes that back.
- * @param {() => Promise<void>} view
+ * why it failed, is said once the view is drawn again, so that what the line says is what the page
+ * shows (a keyboard or screen reader user acting on it acts on the new rows, not on the ones they
+ * replace). A read that fails says so after the outcome, as what the page shows may then be out of
+ * date; the next read that succeeds takes that back.
+ * A view is drawn by its newest read only (`current` tells it): an older read answering later, as when
+ * the chart's split is changed twice in a row, would draw the first choice over the second.
+ * @param {(current: () => boolean) => Promise<void>} view
  * @param {string} [outcome]
  */
 export async function refresh(view, outcome) {
-  if (outcome !== undefined) say(outcome);
   const refocus = focusKeeper();
+  const read = ++reads;
   try {
-    await view();
+    await view(() => read === reads);
     refocus();
-    if ($("status").dataset.stale) say("");
+    if (outcome !== undefined) say(outcome);
+    else if ($("status").dataset.stale) say("");
   } catch (err) {
     const cause = /** @type {Error} */ (err).message;
     const stale = outcome?.includes(cause) ? "What the page shows may be out of date." : `${sentence(`The page was not read again: ${cause}`)} What it shows may be out of date.`;
@@ -111,7 +119,9 @@ export async function refresh(view, outcome) {
  * A view drawn again replaces the control that had the focus (the row's button just used), and the
  * focus fell back to the page's top: a keyboard user lost their place after every action. The focus
  * goes back to the control drawn in its place: the one named the same, else the one in the same cell
- * of the same table ("Turn on" became "Turn off").
+ * of the same table ("Turn on" became "Turn off"). When that one is disabled (a key's "Revoke", once
+ * revoked) or gone (a change request decided), it goes to the same column's control in the next row
+ * that takes it, else in the row before, else to the status line, which says what the action did.
  */
 function focusKeeper() {
   const before = document.activeElement;
@@ -124,10 +134,13 @@ function focusKeeper() {
   return () => {
     if (before.isConnected) return;
     const named = label ? [...document.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === label) : undefined;
-    const sameCell = at?.table ? document.getElementById(at.table)?.querySelector("tbody")?.rows[at.row]?.cells[at.cell]?.querySelector("button, input, select") : undefined;
-    for (const target of [named, sameCell]) {
+    const rows = at?.table ? [...(document.getElementById(at.table)?.querySelector("tbody")?.rows ?? [])] : [];
+    const inColumn = (/** @type {HTMLTableRowElement | undefined} */ row) => (at ? row?.cells[at.cell]?.querySelector("button, input, select") : undefined);
+    const column = at ? [...rows.slice(at.row), ...rows.slice(0, at.row).reverse()].map(inColumn) : [];
+    for (const target of [named, ...column]) {
       if (target instanceof HTMLElement && !target.matches(":disabled")) return target.focus();
     }
+    $("status").focus();
   };
 }
 
@@ -168,6 +181,29 @@ export function fill(id, rows, empty = "Nothing yet.") {
   }
 }
 
+/**
+ * The store keeps a key's id (in the ledger, the audit log, a change request); a key is shown by its name
+ * and the prefix its holder sees ("reporting (sk-al-NnOP-T…)"), as in the keys table. One the store does
+ * not list (the bootstrap admin, the library, `cli:<user>`) is shown as it is.
+ * @param {Array<{id: string, name: string, prefix: string}>} keys
+ */
+export function namesOfKeys(keys) {
+  const names = new Map(keys.map((k) => [k.id, `${k.name} (${k.prefix}…)`]));
+  return (/** @type {string} */ id) => names.get(id) ?? id;
+}
+
+/**
+ * A key by its name, for a table cell or a sentence, with its id (what the API and CLI take) as its title.
+ * @param {(id: string) => string} nameOf
+ * @param {string} id
+ */
+export function keyLabel(nameOf, id) {
+  const span = document.createElement("span");
+  span.textContent = nameOf(id);
+  if (span.textContent !== id) span.title = id;
+  return span;
+}
+
 /** @param {string | null | undefined} iso */
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 export { dollars, money, percentage, priceText, roundedMoney, units, unitsMoney } from "./money.js";
@@ -205,14 +241,29 @@ export function actionButton(text, subject, onClick) {
  */
 export function budgetBurn(b) {
   const spent = b.current ? Number(b.current.spent) : 0;
+  const limit = Number(b.limit);
   const meter = document.createElement("meter");
   meter.className = "meter";
   meter.min = 0;
-  meter.max = Number(b.limit);
-  meter.value = Math.min(spent, Number(b.limit));
+  meter.max = limit;
+  meter.value = Math.min(spent, limit);
   if (b.warnAt) meter.high = Number(b.warnAt);
-  meter.setAttribute("aria-label", `${b.name}: ${((spent / Number(b.limit)) * 100).toFixed(0)}% of its limit`);
-  return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(b.current?.spent ?? "0")} / ${b.limit}${b.current?.exhausted ? " (exhausted)" : ""}`, meter];
+  meter.setAttribute("aria-label", `${b.name}: ${limit > 0 ? `${((spent / limit) * 100).toFixed(0)}% of its limit` : "a limit of 0"}`);
+  const state = budgetState(b);
+  return [b.name, b.target ? `${b.scope} ${b.target}` : b.scope, `${b.window} (${b.timezone})`, `${money(b.current?.spent ?? "0")} / ${b.limit}${state ? ` (${state})` : ""}`, meter];
+}
+
+/**
+ * What a budget does to calls, when it refuses any. The window's `exhausted` says only that it refused
+ * one (a call is refused when its worst case does not fit what is left), not that its money is spent:
+ * a limit of 0 refuses every call with nothing spent, and a call whose worst case is larger than what
+ * is left is refused while smaller ones still run.
+ * @param {any} b
+ */
+export function budgetState(b) {
+  if (!/[1-9]/.test(b.limit)) return "limit 0: refuses every call";
+  if (b.current && !/[1-9]/.test(b.current.remaining)) return "exhausted";
+  return b.current?.exhausted ? `refusing calls that could cost more than the $${money(b.current.remaining)} left` : "";
 }
 
 /**
@@ -222,7 +273,7 @@ export function budgetBurn(b) {
  * @param {Array<{label: string, value: string, mode: "decimal" | "numeric", required?: boolean}>} boxes
  * @param {string} setLabel
  * @param {(values: string[]) => Promise<string>} save
- * @param {() => Promise<void>} redraw
+ * @param {(current: () => boolean) => Promise<void>} redraw
  */
 export function inlineEditor(boxes, setLabel, save, redraw) {
   const form = document.createElement("form");

@@ -1,6 +1,7 @@
 // @ts-check
 /** The overview: spend, latency, service levels, spend over time and recent calls, narrowed by the filters. */
-import { $, api, budgetBurn, dollars, fill, money, roundedMoney, units, unitsMoney, when } from "./lib.js";
+import { chart } from "./chart.js";
+import { $, api, budgetBurn, dollars, fill, money, namesOfKeys, roundedMoney, when } from "./lib.js";
 
 /** @param {string} id */
 const valueOf = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ ($(id)).value.trim();
@@ -15,7 +16,8 @@ function filterQuery() {
   return params;
 }
 
-export async function loadOverview() {
+/** @param {() => boolean} [current] false once a newer read has begun: this one then draws nothing */
+export async function loadOverview(current = () => true) {
   const filters = filterQuery();
   const stackBy = valueOf("stack-by");
   const grain = valueOf("grain");
@@ -29,6 +31,7 @@ export async function loadOverview() {
     api("GET", "/admin/budgets"),
     api("GET", "/admin/keys"),
   ]);
+  if (!current()) return;
   const keyName = namesOfKeys(keys.data.data);
   const o = overview.data;
   offer("filter-operation", choices.operation);
@@ -83,16 +86,6 @@ function choicesFor(since, narrowing) {
   return choices.lines;
 }
 
-/**
- * The ledger keeps a key's id; a key is shown by its name and the prefix its holder sees
- * ("reporting (sk-al-NnOP-T…)"). One the store does not list (the bootstrap admin, library calls) keeps its id.
- * @param {Array<{id: string, name: string, prefix: string}>} keys
- */
-function namesOfKeys(keys) {
-  const names = new Map(keys.map((k) => [k.id, `${k.name} (${k.prefix}…)`]));
-  return (/** @type {string} */ id) => names.get(id) ?? id;
-}
-
 /** @param {number} x */
 const percent = (x) => `${(x * 100).toFixed(1)}%`;
 
@@ -142,93 +135,6 @@ function slo(readings) {
       limit.textContent = `${side} the ${r.bound === "max" ? "limit" : "floor"} of ${show(r.threshold)}`;
       card.append(label, value, limit);
       return card;
-    }),
-  );
-}
-
-const COLORS = ["#1f5fbf", "#e8710a", "#1e8e3e", "#9334e6", "#d01884", "#12b5cb", "#80868b"];
-
-/**
- * Spend over time as stacked bars: one bar per hour or day, one band per value of the split (the six
- * dearest, the rest as "other"), or one value alone when "Show" names it.
- * @param {Array<{start: string, group: string, cost: string}>} points
- * @param {string} stackBy
- * @param {string} grain
- * @param {(group: string) => string} nameOf what a value is called on screen (a key by its name)
- */
-function chart(points, stackBy, grain, nameOf) {
-  const only = /** @type {HTMLSelectElement} */ ($("only"));
-  const chosen = only.value;
-  /** @type {Map<string, number>} */
-  const totals = new Map();
-  for (const p of points) totals.set(p.group, (totals.get(p.group) ?? 0) + Number(p.cost));
-  const ranked = [...totals].sort((a, b) => b[1] - a[1]).map(([group]) => group);
-  only.replaceChildren(new Option("All", ""), ...ranked.map((group) => new Option(nameOf(group), group)));
-  only.value = ranked.includes(chosen) ? chosen : "";
-  const shown = only.value ? [only.value] : ranked.slice(0, 6);
-  const band = (/** @type {string} */ group) => (shown.includes(group) ? group : only.value ? undefined : "other");
-  /** @type {Map<string, Map<string, bigint>>} */
-  const buckets = new Map();
-  for (const p of points) {
-    const name = band(p.group);
-    if (name === undefined) continue;
-    const bucket = buckets.get(p.start) ?? new Map();
-    bucket.set(name, (bucket.get(name) ?? 0n) + units(p.cost));
-    buckets.set(p.start, bucket);
-  }
-  const starts = [...buckets.keys()].sort();
-  const bands = [...shown, ...(ranked.length > shown.length && !only.value ? ["other"] : [])];
-  // Sums are exact (in units of 10^-12 dollars); only the bars' heights are floats.
-  const sumOf = (/** @type {string} */ start) => [...(buckets.get(start)?.values() ?? [])].reduce((a, b) => a + b, 0n);
-  const max = Math.max(0, ...starts.map((start) => Number(sumOf(start))));
-  const svgNs = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(svgNs, "svg");
-  svg.setAttribute("viewBox", "0 0 600 180");
-  const width = 600 / Math.max(starts.length, 1);
-  // The server's buckets are UTC hours and days, and are labelled so (the title says UTC); an hour's label
-  // carries its day when the bars span more than one. Only as many labels as fit side by side are written
-  // (a character is about 6 units at the chart's 10-unit font): 720 hours' labels ran into one black band.
-  const days = new Set(starts.map((start) => start.slice(0, 10))).size;
-  const labelOf = (/** @type {string} */ start) => (grain === "day" ? start.slice(5, 10) : days > 1 ? `${start.slice(5, 10)} ${start.slice(11, 16)}` : start.slice(11, 16));
-  const labelWidth = (grain === "hour" && days > 1 ? 11 : 5) * 6 + 10;
-  const step = Math.max(1, Math.ceil(starts.length / Math.floor(600 / labelWidth)));
-  starts.forEach((start, i) => {
-    let top = 160;
-    for (const [b, name] of bands.entries()) {
-      const cost = buckets.get(start)?.get(name) ?? 0n;
-      if (cost === 0n) continue;
-      const height = max > 0 ? (Number(cost) / max) * 150 : 0;
-      top -= height;
-      const bar = document.createElementNS(svgNs, "rect");
-      bar.setAttribute("class", "bar");
-      bar.setAttribute("fill", COLORS[Math.min(b, COLORS.length - 1)] ?? "#80868b");
-      bar.setAttribute("x", String(i * width + 2));
-      bar.setAttribute("y", String(top));
-      bar.setAttribute("width", String(Math.max(width - 4, 1)));
-      bar.setAttribute("height", String(height));
-      const title = document.createElementNS(svgNs, "title");
-      title.textContent = `${start} ${nameOf(name)}: $${unitsMoney(cost)}`;
-      bar.append(title);
-      svg.append(bar);
-    }
-    if (i % step !== 0) return;
-    const label = document.createElementNS(svgNs, "text");
-    label.setAttribute("x", String(i * width + 2));
-    label.setAttribute("y", "175");
-    label.textContent = labelOf(start);
-    svg.append(label);
-  });
-  $("spend-chart").replaceChildren(svg);
-  $("spend-chart").setAttribute("aria-label", `Spend per ${grain} (UTC) by ${stackBy}: ${starts.map((start) => `${start} $${unitsMoney(sumOf(start))}`).join(", ") || "no spend"}`);
-  $("chart-title").textContent = `Spend per ${grain} (UTC), by ${stackBy}${only.value ? ` (${nameOf(only.value)} only)` : ""}`;
-  $("chart-legend").replaceChildren(
-    ...bands.map((name, b) => {
-      const item = document.createElement("li");
-      const swatch = document.createElement("span");
-      swatch.className = "swatch";
-      swatch.style.background = COLORS[Math.min(b, COLORS.length - 1)] ?? "#80868b";
-      item.append(swatch, nameOf(name));
-      return item;
     }),
   );
 }

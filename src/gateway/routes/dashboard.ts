@@ -33,7 +33,7 @@ export function stylesheet(): Handler {
 }
 
 /** The client's modules, served as written. Nothing else under public/ is reachable. */
-const CLIENT_MODULES = new Set(["app.js", "lib.js", "money.js", "overview.js", "controls.js", "kill-switch.js", "editors.js", "changes.js"]);
+const CLIENT_MODULES = new Set(["app.js", "lib.js", "money.js", "overview.js", "chart.js", "controls.js", "kill-switch.js", "editors.js", "changes.js"]);
 const modules = new Map<string, Promise<string>>();
 
 /** `GET /dashboard/<module>.js`: read once, from beside this build (src/ under tsx, dist/ once built). */
