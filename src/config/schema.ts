@@ -1,12 +1,16 @@
 import { z } from "zod";
-import { durationMs, LABEL_MAX_LENGTH, moneyAmount, NAME_MAX_LENGTH, nameSchema, positiveInt4 } from "./bounds.js";
+import { durationMs, moneyAmount, NAME_MAX_LENGTH, positiveInt4 } from "./bounds.js";
 import { DEFAULT_MISSING_PRICE, modelSchema, priceSchema } from "./models.js";
 import { providerConfig } from "./providers.js";
+import { budgetSchema, rateLimitSchema } from "./guard-schemas.js";
 import { checkRoutes, isTier } from "./routes.js";
 import { TIERS, type Tier } from "./tiers.js";
+import { webhookSchema } from "./webhook-schema.js";
 
 export { TIERS, type Tier } from "./tiers.js";
 export { DEFAULT_MISSING_PRICE, modelSchema, priceSchema, structuredOutputMode } from "./models.js";
+export { BUDGET_SCOPES, budgetSchema, rateLimitSchema } from "./guard-schemas.js";
+export { isHttpUrl, webhookSchema } from "./webhook-schema.js";
 
 /** Money is a decimal string ("0.27"), never a float, below 10^12 (see bounds.ts). */
 const decimal = moneyAmount();
@@ -56,19 +60,9 @@ export const operationSchema = z.strictObject({
 /** Letters, digits, `_ . : -`, and not dots alone (see isDotsOnly). */
 export const OPERATION_NAME = /^(?!\.+$)[A-Za-z0-9_.:-]+$/;
 
-export const BUDGET_SCOPES = ["key", "user", "team", "org", "operation", "global"] as const;
 
 /** What a change request is, in words people use (see governance/change-checks.ts). */
 export const CHANGE_CATEGORIES = ["model_switch", "route_change", "price_change", "budget_change", "toggle_change", "cost_increase", "approval_grant"] as const;
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `*`, or an origin exactly as a browser sends it: `https://app.example.com`, `http://localhost:5173`. */
 function isCorsOrigin(value: string): boolean {
@@ -79,71 +73,6 @@ function isCorsOrigin(value: string): boolean {
     return false;
   }
 }
-
-/** True for an absolute http(s) URL: anything else could never be delivered to. */
-export function isHttpUrl(value: string): boolean {
-  try {
-    const { protocol } = new URL(value);
-    return protocol === "http:" || protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
-/** One webhook receiver; see docs/change-control.md#notifications. */
-export const webhookSchema = z.strictObject({
-  name: nameSchema("webhook"),
-  /**
-   * The receiver; `env:NAME` reads it from the environment (Slack and Discord URLs are secrets, so no
-   * message repeats it). A malformed one is refused here rather than failing every delivery.
-   */
-  url: z
-    .string()
-    .min(1)
-    .refine((url) => url.startsWith("env:") || isHttpUrl(url), { message: "must be an http:// or https:// URL, or env:NAME" }),
-  /** `json`: Airlock's envelope `{id, type, ts, data}`; `slack`: `{text}`; `discord`: `{content}`. */
-  format: z.enum(["json", "slack", "discord"]).default("json"),
-  /** The events it receives; all of them when left out. */
-  events: z.array(z.enum(["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"])).min(1).optional(),
-  /** Signs each body: `x-airlock-signature: sha256=<hex HMAC>`. `env:NAME` reads it from the environment. */
-  secret: z.string().min(1).optional(),
-});
-
-/** Requests and tokens per fixed minute; see docs/guards.md. */
-export const rateLimitSchema = z
-  .strictObject({
-    name: nameSchema("rate limit"),
-    scope: z.enum(["key", "user", "operation", "global"]),
-    /** One key id, user id or operation name; without it, every key (user, operation) has a limit of its own. */
-    target: z.string().min(1).max(LABEL_MAX_LENGTH).optional(),
-    requestsPerMinute: positiveInt4().optional(),
-    /** Input plus output tokens. */
-    tokensPerMinute: positiveInt4().optional(),
-  })
-  .superRefine((r, ctx) => {
-    if (r.requestsPerMinute === undefined && r.tokensPerMinute === undefined) ctx.addIssue({ code: "custom", message: "set requestsPerMinute, tokensPerMinute or both" });
-    if (r.scope === "global" && r.target !== undefined) ctx.addIssue({ code: "custom", path: ["target"], message: "a global rate limit has no target" });
-  });
-
-/** A spending limit per daily or monthly window; see docs/guards.md. */
-export const budgetSchema = z
-  .strictObject({
-    name: nameSchema("budget"),
-    scope: z.enum(BUDGET_SCOPES),
-    /** The key id, user id, team id, org id or operation name; none for `global`. */
-    target: z.string().min(1).max(LABEL_MAX_LENGTH).optional(),
-    window: z.enum(["daily", "monthly"]).default("daily"),
-    /** Whose midnight starts a window. */
-    timezone: z.string().default("UTC").refine(isTimeZone, { message: "unknown time zone (use an IANA name such as \"Europe/Paris\")" }),
-    /** USD per window. */
-    limit: decimal,
-    /** USD spent in a window that raises one warning; defaults to 80% of the limit. */
-    warnAt: decimal.optional(),
-  })
-  .superRefine((b, ctx) => {
-    if (b.scope === "global" && b.target !== undefined) ctx.addIssue({ code: "custom", path: ["target"], message: "a global budget has no target" });
-    if (b.scope !== "global" && b.target === undefined) ctx.addIssue({ code: "custom", path: ["target"], message: `a ${b.scope} budget needs a target (the ${b.scope === "operation" ? "operation name" : `${b.scope} id`})` });
-  });
 
 /** The dashboard's service-level thresholds (`dashboard.slo`): a reading turns red past its own. */
 export const sloSchema = z
