@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
 import type { AirlockConfigInput } from "../src/config/schema.js";
 import { ControlPlane } from "../src/control-plane.js";
+import { worstCallCost } from "../src/guards/budgets.js";
 import { windowAt } from "../src/policy/budgets.js";
 import { acquireGrant, openWindow, seedBudgets } from "../src/store/queries/budgets.js";
 import { rowsOf } from "../src/store/queries/rows.js";
@@ -121,14 +122,14 @@ describe.each(STORE_KINDS)("a gateway between calls, on %s", (kind) => {
     const { budgets, catalog } = (await startGateway(slower)).plane;
     const model = catalog.models.get("p1/m1")!;
     const defs = budgets.applying(ANYONE);
-    const worst = { inputTokens: 10, outputTokens: 100, answers: 1 };
+    const need = worstCallCost([model], { inputTokens: 10, outputTokens: 100, answers: 1 }, catalog.missingPrice);
     // The first reservation leases from the store; settling at no cost keeps the allowance whole.
-    budgets.settle(await budgets.reserve(defs, [model], worst, catalog.missingPrice), "0");
+    budgets.settle(await budgets.reserve(defs, [model], need), "0");
     // Two lease TTLs of reservations, one every 50 ms: each one is served from memory, none waits on a lease.
     const until = performance.now() + 2 * slower.leaseTtlMs;
     let served = 0;
     while (performance.now() < until) {
-      const reservation = budgets.reserve(defs, [model], worst, catalog.missingPrice);
+      const reservation = budgets.reserve(defs, [model], need);
       expect(reservation).not.toBeInstanceOf(Promise);
       budgets.settle(reservation as Exclude<typeof reservation, Promise<unknown>>, "0");
       served++;

@@ -45,6 +45,6 @@ export interface CallDeps {
   readonly killSwitch: Pick<KillSwitch, "check" | "checkOperation" | "checkSettled" | "settling">;
   readonly toggles: Pick<FeatureToggles, "enforce">;
   readonly budgets: Pick<Budgets, "applying" | "reserve" | "settle" | "defaultMaxTokens" | "warned">;
-  readonly grants: Pick<Grants, "use" | "recordSpend">;
+  readonly grants: Pick<Grants, "use" | "settle">;
   readonly rateLimits: Pick<RateLimits, "any" | "hold" | "settle" | "release" | "start" | "close">;
 }

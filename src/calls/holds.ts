@@ -1,5 +1,7 @@
 import { AirlockError } from "../core/errors.js";
-import { costUnitsText, isWholeCount } from "../ledger/pricing.js";
+import { withDeadline } from "../core/deadline.js";
+import { costUnitsText, isWholeCount, type CostUnits } from "../ledger/pricing.js";
+import type { GrantUse } from "../guards/grants.js";
 import { worstCallCost } from "../guards/budgets.js";
 import { inputTokenBound, type BudgetSubject, type WorstCase } from "../policy/budgets.js";
 import type { ChatRequest, EmbedRequest } from "../providers/spec.js";
@@ -13,26 +15,36 @@ export function budgetSubject(ctx: CallContext, plan: Plan): BudgetSubject {
   return { principal: ctx.principal, endUser: ctx.endUser, operation: plan.operation?.name };
 }
 
+/** How long a refused call waits for its grant's count to be given back before it answers all the same. */
+const GIVE_BACK_WAIT_MS = 1_500;
+
 /**
  * The guards that hold something for the call until it settles, in the hot path's order: an approval
  * grant (HIGH-criticality operations only; a call counts against it), rate limits (a request, and the
  * worst case's tokens), then budgets (the worst case's cost). A refusal is recorded and thrown, and
- * gives back the rate limits' permits. Undefined when nothing needs awaiting: no grant is needed, no
- * limit or budget applies, or local allowance covered the call.
+ * gives back the rate limits' permits and the grant's call. Undefined when nothing needs awaiting: no
+ * grant is needed, no limit or budget applies, or local allowance covered the call.
  */
 export function holdGuards(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
   const operation = begun.plan.operation;
   if (operation?.criticality !== "HIGH") return holdLimits(deps, ctx, begun, worst);
   let bound: WorstCase | undefined;
+  let cost: CostUnits | undefined;
   const once = (): WorstCase => (bound ??= worst());
+  // Worked out once for the grant's spend limit and the budgets both. An unpriced model is held at the
+  // price it will be charged; a budget refuses it all the same (see Budgets.reserve).
+  const worstCost = (): CostUnits => (cost ??= worstCallCost(begun.plan.candidates, once(), deps.catalog.missingPrice));
   // A HIGH-criticality operation runs only under an admin's approval grant, asked before anything else
   // is held. A grant's spend limit holds the call's worst case, as a budget does, so that calls running
-  // together cannot all start under it; an unpriced model is held at the price it will be charged.
-  const spendBound = (): string => costUnitsText(worstCallCost(begun.plan.candidates, once(), deps.catalog.missingPrice));
-  return deps.grants.use(ctx.principal, operation.name, spendBound).then(
+  // together cannot all start under it.
+  return deps.grants.use(ctx.principal, operation.name, () => costUnitsText(worstCost())).then(
     (grant) => {
       begun.record.grant = grant;
-      return holdLimits(deps, ctx, begun, once);
+      try {
+        return holdLimits(deps, ctx, begun, once, worstCost)?.catch((err: unknown) => givenBack(grant, err));
+      } catch (err) {
+        return givenBack(grant, err);
+      }
     },
     (err: unknown) => {
       throw refuse(deps, ctx, begun.record, err);
@@ -40,7 +52,23 @@ export function holdGuards(deps: CallDeps, ctx: CallContext, begun: { plan: Plan
   );
 }
 
-function holdLimits(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; record: CallRecord }, worst: () => WorstCase): Promise<void> | undefined {
+/**
+ * Answers a refusal once the grant has its call back (the refusal settled it), so that a caller who
+ * retries on it, or an admin who raises the limit that refused it, finds the grant as it was. A store
+ * slow to answer does not hold the refusal up for long: the call is given back all the same.
+ */
+async function givenBack(grant: GrantUse, err: unknown): Promise<never> {
+  if (grant.settled) await withDeadline(grant.settled, GIVE_BACK_WAIT_MS).catch(() => undefined);
+  throw err;
+}
+
+function holdLimits(
+  deps: CallDeps,
+  ctx: CallContext,
+  begun: { plan: Plan; record: CallRecord },
+  worst: () => WorstCase,
+  worstCost?: () => CostUnits,
+): Promise<void> | undefined {
   const { plan, record } = begun;
   const subject = budgetSubject(ctx, plan);
   const defs = deps.budgets.applying(subject);
@@ -52,7 +80,8 @@ function holdLimits(deps: CallDeps, ctx: CallContext, begun: { plan: Plan; recor
   };
   const reserve = (bound: WorstCase): Promise<void> | undefined => {
     if (defs.length === 0) return undefined;
-    const held = deps.budgets.reserve(defs, plan.candidates, bound, deps.catalog.missingPrice);
+    const need = worstCost ? worstCost() : worstCallCost(plan.candidates, bound, deps.catalog.missingPrice);
+    const held = deps.budgets.reserve(defs, plan.candidates, need);
     if (!(held instanceof Promise)) {
       record.reservation = held;
       return undefined;

@@ -157,7 +157,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   });
   if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
   if (record.rateHold) deps.rateLimits.settle(record.rateHold, usage.inputTokens + usage.outputTokens);
-  if (record.grant) deps.grants.recordSpend(record.grant, cost);
+  if (record.grant) deps.grants.settle(record.grant, cost, reachedProvider(record.attempts));
 
   // Only configured operation names become labels: a header value from a client must not grow the series.
   deps.metrics.observeCall({
@@ -174,6 +174,12 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
 
   endSpan(record, usage, cost, operationName);
   return { usage, cost, priceMissing: priced?.priceMissing ?? false, usageEstimated: record.usageEstimated ?? false };
+}
+
+/** Whether any attempt was sent to a provider: one skipped for its open breaker was not. */
+function reachedProvider(attempts: readonly AttemptRecord[]): boolean {
+  for (const attempt of attempts) if (attempt.reason !== "circuit_open") return true;
+  return false;
 }
 
 /** How many times the call moved on to another candidate. */

@@ -52,12 +52,12 @@ export interface BudgetsOptions {
 /**
  * The dearest worst case of the route's candidates, in cost units rounded up: counters hold COST_SCALE
  * digits, so memory and store agree exactly. An unpriced candidate is charged the missing price, so it
- * is held at it, unless `unpriced` refuses it.
+ * is held at it (a budget refuses such a route: see Budgets.reserve). A HIGH-criticality call works this
+ * out once for its grant's spend limit and its budgets.
  */
-export function worstCallCost(candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice, unpriced?: (model: CatalogModel) => never): CostUnits {
+export function worstCallCost(candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice): CostUnits {
   let need = 0n;
   for (const model of candidates) {
-    if (!model.price) unpriced?.(model);
     const base = model.price ?? missingPrice;
     // Units the price leaves out are billed at the missing price (see priceUsage), so they are reserved
     // at it too. A chat call reserves no units and uses the price as it is, without a copy per call.
@@ -180,14 +180,13 @@ export class Budgets {
   }
 
   /**
-   * Reserves the call's worst case from every budget it runs under, or refuses it: `budget_exceeded`
-   * when a budget has no room, `misconfigured` when a candidate has no price to hold a budget with,
-   * `unavailable` when the store does not answer in time. Synchronous while local allowance lasts.
+   * Reserves the call's worst case (`need`, from worstCallCost) from every budget it runs under, or
+   * refuses it: `budget_exceeded` when a budget has no room, `misconfigured` when a candidate has no
+   * price to hold a budget with, `unavailable` when the store does not answer in time. Synchronous
+   * while local allowance lasts.
    */
-  reserve(defs: BudgetDefinition[], candidates: readonly CatalogModel[], worst: WorstCase, missingPrice: UnitPrice): Reservation | Promise<Reservation> {
-    const need = worstCallCost(candidates, worst, missingPrice, (model) => {
-      throw unpricedUnderBudget(model.id, defs[0]!);
-    });
+  reserve(defs: BudgetDefinition[], candidates: readonly CatalogModel[], need: CostUnits): Reservation | Promise<Reservation> {
+    for (const model of candidates) if (!model.price) throw unpricedUnderBudget(model.id, defs[0]!);
     const now = this.options.now();
     const mono = this.monotonic();
     const holds = defs.map((def) => this.holdFor(def, now));

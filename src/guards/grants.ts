@@ -8,13 +8,15 @@ import { assertKeyActive, checkGrant } from "../governance/change-checks.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { ChangeRequestRow } from "../store/schema/index.js";
 import type { Db } from "../store/database.js";
-import { addGrantSpend, insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, useGrant } from "../store/queries/grants.js";
+import { insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, settleGrantCall, useGrant } from "../store/queries/grants.js";
 import type { ApprovalGrantRow } from "../store/schema/index.js";
 
 /** The grant a call runs under, and the USD it holds of the grant's spend limit until it settles. */
 export interface GrantUse {
   id: string;
   held: string;
+  /** Set as the call settles: the store statement that settles it on the grant (never rejects). */
+  settled?: Promise<void>;
 }
 
 /** What an automatic request for a grant asks for: a day, a hundred calls. An admin may grant other terms directly. */
@@ -38,7 +40,8 @@ export interface GrantsOptions {
  * Approval grants for HIGH-criticality operations. A call without a live grant is refused with
  * `approval_required`, carrying the id of a change request that asks for one (made once per key and
  * operation). A call with one counts itself against it in one store statement, so `maxCalls` holds
- * across instances; HIGH calls pay that one round trip, the price of an exact count.
+ * across instances; HIGH calls pay that one round trip, the price of an exact count. A call refused
+ * after that, before any provider was asked, gives its count back (see settle).
  */
 export class Grants {
   private byKeyAndOperation = new Map<string, ApprovalGrantRow[]>();
@@ -82,14 +85,22 @@ export class Grants {
   }
 
   /**
-   * Settles a finished call's spend on its grant: its cost replaces the worst case it held. Never
-   * throws: a failure is logged, and only loosens (or, for a hold never given back, tightens) a spend limit.
+   * Settles a finished call on its grant, once: its cost replaces the worst case it held, and a call
+   * that never reached a provider (`attempted` false: a later guard refused it, or every target's
+   * breaker was open) gives back the call it counted, so refusals cannot use up the approved calls. A
+   * call that reached a provider counts, whether it succeeded or not: the approved action was tried.
+   * Never throws: a failure is logged, and only loosens (or, for a hold or call never given back,
+   * tightens) a limit.
    */
-  recordSpend(use: GrantUse, cost: string): void {
+  settle(use: GrantUse, cost: string, attempted: boolean): void {
+    if (use.settled) return;
     const amount = costUnits(cost) - costUnits(use.held);
-    if (amount === 0n) return;
-    addGrantSpend(this.options.db, use.id, costUnitsText(amount)).catch((err: unknown) =>
-      this.options.logger.error({ err: err instanceof Error ? err.message : String(err), grant: use.id }, "could not add a call's cost to its approval grant"),
+    if (amount === 0n && attempted) {
+      use.settled = Promise.resolve();
+      return;
+    }
+    use.settled = settleGrantCall(this.options.db, use.id, costUnitsText(amount), attempted ? 0 : 1).catch((err: unknown) =>
+      this.options.logger.error({ err: err instanceof Error ? err.message : String(err), grant: use.id }, "could not settle a call on its approval grant"),
     );
   }
 

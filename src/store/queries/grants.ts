@@ -15,7 +15,7 @@ export function recentGrants(db: Db, limit: number): Promise<ApprovalGrantRow[]>
 /**
  * Counts one call against a grant if it still has room: one statement, so concurrent calls on any
  * number of instances never pass `max_calls`. A grant with a spend limit also takes the call's worst
- * case into `spend_used` until the call settles (see addGrantSpend), so calls running together count
+ * case into `spend_used` until the call settles (see settleGrantCall), so calls running together count
  * before they have cost anything. Answers whether the call may run.
  */
 export async function useGrant(db: Db, id: string, hold: string): Promise<boolean> {
@@ -28,9 +28,13 @@ export async function useGrant(db: Db, id: string, hold: string): Promise<boolea
   return rowsOf(result).length > 0;
 }
 
-/** Moves a grant's spend by `amount`: a settled call's cost less what it held (below zero when it cost less). */
-export async function addGrantSpend(db: Db, id: string, amount: string): Promise<void> {
-  await db.execute(sql`update ${approvalGrants} set spend_used = spend_used + ${amount}::numeric where id = ${id}`);
+/**
+ * Settles one call on a grant: its spend moves by `amount` (the call's cost less the worst case it held,
+ * below zero when it cost less), and a call that reached no provider takes back the call it counted.
+ * One statement, so a call given back and another counted at the same moment never lose either.
+ */
+export async function settleGrantCall(db: Db, id: string, amount: string, callsBack: 0 | 1): Promise<void> {
+  await db.execute(sql`update ${approvalGrants} set spend_used = spend_used + ${amount}::numeric, calls_used = calls_used - ${callsBack}::int where id = ${id}`);
 }
 
 export interface NewGrant {
