@@ -1,4 +1,5 @@
 import OpenAI from "openai";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, routesSuite, type Instance } from "./support/routing.js";
@@ -164,3 +165,40 @@ describe.each(STORE_KINDS)("approval grants and refused calls on %s", (kind) => 
     await burst([a, b], svc, grant.id);
   });
 });
+
+if (STORE_KINDS.includes("postgres")) {
+  describe("approval grants and the kill switch on postgres", () => {
+    const { config, store, instance, sent } = routesSuite("postgres");
+
+    it("gives its call back to a call the kill switch stops after its grant was counted, before any provider is asked", async () => {
+      const shared = await store();
+      const gw = await instance(shared.database, config({ operations }));
+      const svc = await key(gw, "stopped");
+      const grant = (await api(gw, "POST", "/admin/grants", { keyId: svc.id, operation: "payout", maxCalls: 1 })).body;
+      // Another session locks the grant's row: the payout passes the kill switch as it arrives, then waits to count itself.
+      const locker = new pg.Client({ connectionString: shared.url });
+      await locker.connect();
+      try {
+        await locker.query("begin");
+        await locker.query("select id from approval_grants where id = $1 for update", [grant.id]);
+        const before = sent()[0]!;
+        const call = payout(gw, svc.key);
+        await waitFor(
+          async () => (await locker.query("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%approval_grants%'")).rows[0].n as number,
+          (waiting) => waiting === 1,
+          10_000,
+        );
+        expect((await api(gw, "POST", "/admin/kill-switch", { active: true, operation: "payout", reason: "payouts paused" })).status).toBe(200);
+        await locker.query("commit");
+        expect(await call).toMatchObject({ ok: false, status: 503, code: "kill_switch_active" });
+        expect(sent()[0]).toBe(before);
+      } finally {
+        await locker.end();
+      }
+      await waitFor(() => grantOf(gw, grant.id), (g) => g.callsUsed === 0, 5_000);
+      expect((await api(gw, "POST", "/admin/kill-switch", { active: false, operation: "payout", reason: "resumed" })).status).toBe(200);
+      expect(await payout(gw, svc.key)).toEqual({ ok: true });
+      expect(await grantOf(gw, grant.id)).toMatchObject({ callsUsed: 1 });
+    });
+  });
+}
