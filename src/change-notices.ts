@@ -36,6 +36,11 @@ export class ChangeNotices {
     this.reloads.push([area, reload]);
   }
 
+  /** `on` for each area, in the object's order, which is the order a reload of `all` runs them in. */
+  onEach(reloads: Record<ChangeArea, () => Promise<void>>): void {
+    for (const [area, reload] of Object.entries(reloads) as Array<[ChangeArea, () => Promise<void>]>) this.on(area, reload);
+  }
+
   /** Starts listening; from then on no change can fall between a read and the listen. */
   listen(): Promise<Unlisten> {
     return this.database.listen(CHANGES_CHANNEL, {

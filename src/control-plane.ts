@@ -8,7 +8,6 @@ import { runEmbed, type EmbedOutcome } from "./calls/embed.js";
 import { refuseUnplanned } from "./calls/prepare.js";
 import { openStream, type OpenStream, type StreamOptions, type TextStreamPart } from "./calls/stream.js";
 import { AirlockError } from "./core/errors.js";
-import type { Endpoint } from "./routing/plan.js";
 import { systemClock, type Clock } from "./core/clock.js";
 import { silentLogger, type Logger } from "./core/logger.js";
 import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
@@ -21,7 +20,7 @@ import { PriceBook, priceSeeds, type PriceInForce } from "./ledger/price-book.js
 import type { PriceEntry } from "./store/queries/prices.js";
 import { newId } from "./core/ids.js";
 import { RouteBook, type RouteSet, type StoredRoute } from "./routing/route-book.js";
-import { isAllowed, resolveChain } from "./routing/plan.js";
+import { servableCandidates, type Endpoint } from "./routing/plan.js";
 import { SessionPins } from "./routing/sessions.js";
 import { flipInputSchema, KillSwitch, type FlipInput, type KillSwitchStatus } from "./guards/kill-switch.js";
 import { FeatureToggles } from "./guards/toggles.js";
@@ -210,15 +209,17 @@ export class ControlPlane {
       announce: () => this.notices.announce("prices"),
     });
     // The kill switch first: it is the one change that must land within a second.
-    this.notices.on("kill_switch", () => this.killSwitch.reload());
-    this.notices.on("toggles", () => this.toggles.reload());
-    this.notices.on("budgets", () => this.budgets.reload());
-    this.notices.on("rate_limits", () => this.rateLimits.reload());
-    this.notices.on("grants", () => this.grants.reload());
-    this.notices.on("routes", () => this.routes.reload());
-    this.notices.on("keys", () => this.keys.load());
-    this.notices.on("prices", () => this.prices.reload());
-    this.notices.on("directives", async () => this.governance.executions.kick());
+    this.notices.onEach({
+      kill_switch: () => this.killSwitch.reload(),
+      toggles: () => this.toggles.reload(),
+      budgets: () => this.budgets.reload(),
+      rate_limits: () => this.rateLimits.reload(),
+      grants: () => this.grants.reload(),
+      routes: () => this.routes.reload(),
+      keys: () => this.keys.load(),
+      prices: () => this.prices.reload(),
+      directives: async () => this.governance.executions.kick(),
+    });
   }
 
   /** The config in force. */
@@ -242,10 +243,7 @@ export class ControlPlane {
     await plane.notifier.start();
     await plane.prices.start(await priceSeeds(options.config.config));
     // Instances already running still serve the previous file's routes, prices, rate limits and budgets until told.
-    await plane.notices.announce("routes");
-    await plane.notices.announce("prices");
-    await plane.notices.announce("rate_limits");
-    await plane.notices.announce("budgets");
+    for (const area of ["routes", "prices", "rate_limits", "budgets"] as const) await plane.notices.announce(area);
     await plane.ledger.start();
     // Last: a run recovered at start may make a call, which needs the prices and the ledger above.
     plane.governance.executions.start();
@@ -319,13 +317,7 @@ export class ControlPlane {
 
   /** The candidates a route resolves to now, in order (tiers and nested operations expanded). */
   routeCandidates(name: string): string[] {
-    const operation = this.deps.catalog.operations.get(name);
-    if (!operation) return [];
-    const catalog = this.deps.catalog;
-    // As a call would see it: disabled models and those outside the org's list are not tried.
-    return resolveChain(catalog, operation.chain)
-      .filter((model) => model.enabled && isAllowed(catalog, model))
-      .map((model) => model.id);
+    return servableCandidates(this.deps.catalog, name);
   }
 
   routeProblem(name: string): string | undefined {
@@ -352,10 +344,7 @@ export class ControlPlane {
 
   /** True when the store answers a trivial query within `timeoutMs`. */
   storeReachable(timeoutMs = 2_000): Promise<boolean> {
-    return withDeadline(this.database.execute("select 1"), timeoutMs).then(
-      () => true,
-      () => false,
-    );
+    return withDeadline(this.database.execute("select 1"), timeoutMs).then(() => true, () => false);
   }
 
   /** Readiness: the store answers and the ledger is keeping up. */

@@ -80,6 +80,15 @@ export function planCall(catalog: Catalog, request: PlanRequest): Plan {
 }
 
 /** A chain's refs (models and tiers) as catalog models, in order, each once. */
+/** The models a call to `operation` would try now, in order: disabled ones and those outside the org's list are not tried. */
+export function servableCandidates(catalog: Catalog, operation: string): string[] {
+  const found = catalog.operations.get(operation);
+  if (!found) return [];
+  return resolveChain(catalog, found.chain)
+    .filter((model) => model.enabled && isAllowed(catalog, model))
+    .map((model) => model.id);
+}
+
 export function resolveChain(catalog: Catalog, refs: readonly string[]): CatalogModel[] {
   const models: CatalogModel[] = [];
   for (const ref of refs) {
