@@ -145,6 +145,40 @@ describe("CircuitBreakers: open and half-open", () => {
     expect(b.allow(T)).toBe(false);
   });
 
+  it("takes back a probe that never went out, so the next call's probe starts at once", () => {
+    const b = new CircuitBreakers(policy, now);
+    openBreaker(b);
+    clock += policy.cooldownMs;
+    const probe = b.admit(T);
+    expect(probe).toBeDefined();
+    expect(b.admit(T)).toBeUndefined();
+    clock += 10;
+    b.release(T, probe!);
+    expect(b.state(T)).toBe("half_open");
+    expect(b.waitMs(T)).toBe(0);
+    const next = b.admit(T);
+    expect(next).toBe(probe);
+    // The probe that did go out still decides, and holds the interval as before.
+    expect(b.admit(T)).toBeUndefined();
+    b.recordSuccess(T, next!);
+    expect(b.state(T)).toBe("closed");
+  });
+
+  it("ignores a release from a generation that has passed, and a closed breaker's", () => {
+    const b = new CircuitBreakers(policy, now);
+    const closed = b.admit(T)!;
+    b.release(T, closed);
+    openBreaker(b);
+    clock += policy.cooldownMs;
+    const probe = b.admit(T)!;
+    b.recordFailure(T, probe); // open again, a new generation
+    clock += policy.cooldownMs;
+    const second = b.admit(T)!;
+    b.release(T, probe);
+    expect(b.admit(T)).toBeUndefined(); // the second probe is still out
+    expect(second).not.toBe(probe);
+  });
+
   it("closes on a successful probe and clears counters and the window", () => {
     const b = new CircuitBreakers(policy, now);
     openBreaker(b);

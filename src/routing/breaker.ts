@@ -102,6 +102,21 @@ export class CircuitBreakers {
     return t.generation;
   }
 
+  /**
+   * Gives back what admit() handed out for an attempt that never went out (a guard stopped the call, or
+   * its client left, after it was admitted): a half-open breaker's probe is free again at once, instead
+   * of no probe starting until `probeIntervalMs` has passed. A result is then never reported for it.
+   * Nothing changes when the breaker has moved on since (`generation` is no longer current), or for a
+   * closed breaker, which hands out nothing.
+   */
+  release(target: string, generation: number): void {
+    const t = this.targets.get(target);
+    if (!t || t.state !== "half_open" || t.generation !== generation) return;
+    // At most one probe starts per interval, and an attempt is released right after its guard answers,
+    // which takes far less than an interval as a rule: the probe taken is this attempt's.
+    t.lastProbeAt = null;
+  }
+
   /** Whether an attempt may start now (see admit()); a result must then be reported with `generation()`. */
   allow(target: string): boolean {
     return this.admit(target) !== undefined;

@@ -101,6 +101,48 @@ describe("executeWithFallbacks", () => {
     expect(attempts.map((a) => a.delayMs)).toEqual([0, 300]);
   });
 
+  it("starts no attempt and records none once the call ended while it waited (a lease, the guard): it answers client_closed", async () => {
+    const left = new AbortController();
+    let ran = 0;
+    const { candidates, attempts } = setup([{}]);
+    const call = executeWithFallbacks(
+      candidates,
+      async () => {
+        ran++;
+        return "sent";
+      },
+      {
+        policy: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 },
+        clock: { now: () => Date.now(), sleep: async () => undefined },
+        signal: left.signal,
+        attempts,
+        attemptTimeoutMs: () => 5_000,
+        // The client leaves while the guard waits on state it must read first.
+        guard: async () => void left.abort(new DOMException("left", "AbortError")),
+      },
+    );
+    await expect(call).rejects.toMatchObject({ code: "client_closed", details: { attempts: [] } });
+    expect(ran).toBe(0);
+    expect(attempts).toEqual([]);
+  });
+
+  it("gives a half-open breaker's probe back when the guard stops the call it was admitted for", async () => {
+    let clock = 1_000_000;
+    const breakers = new CircuitBreakers({ failureThreshold: 1, errorRateThreshold: 1, windowMs: 10_000, minRequests: 1, cooldownMs: 5_000, probeIntervalMs: 60_000 }, () => clock);
+    breakers.recordFailure("p/model", breakers.generation("p/model"));
+    clock += 5_000;
+    const stopped = new AirlockError("kill_switch_active", "calls are stopped");
+    let guard: AirlockError | undefined = stopped;
+    const { run, attempts } = setup([{}], [{}], breakers, () => guard);
+    await expect(run()).rejects.toBe(stopped);
+    expect(attempts).toEqual([]);
+    // The switch goes off: the next call takes the probe at once, long before the probe interval has passed.
+    guard = undefined;
+    clock += 10;
+    expect((await run()).model.id).toBe("p/model");
+    expect(breakers.state("p/model")).toBe("closed");
+  });
+
   it("keeps attempts per candidate within the maximum during an outage", async () => {
     const { run, attempts } = setup([{ status: 503 }]);
     const { model } = await run();

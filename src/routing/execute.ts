@@ -87,7 +87,21 @@ export async function executeWithFallbacks<T>(
       // guards passed. Awaited only when the guard must wait, so the usual call takes no extra turn.
       const verdict = options.guard?.();
       const stopped = verdict instanceof Promise ? await verdict : verdict;
-      if (stopped) throw stopped;
+      // The call ended before this attempt could go out: its client left, or its deadline passed, while it
+      // waited for a lease, a retry or the guard. Nothing is sent and no attempt is recorded, so the call
+      // does not count as having reached a provider (an approval grant gives its call back), except a
+      // retry's wait cut short, recorded as long as it lasted.
+      const ended = !stopped && options.signal.aborted;
+      if (stopped || ended) {
+        // A half-open breaker's probe that never went out is given back, for the next call to take.
+        if (breakers && generation !== undefined) breakers.release(model.id, generation);
+        if (stopped) throw stopped;
+        if (pendingDelay > 0) {
+          const reason = abortedCallError(options.signal.reason, CALL_ENDED).code;
+          attempts.push({ model: model.id, provider: model.providerName, outcome: "error", reason, latencyMs: 0, delayMs: pendingDelay });
+        }
+        throw abortedCallError(options.signal.reason, CALL_ENDED, { attempts: publicAttempts(attempts) });
+      }
       const started = clock.now();
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
       try {
