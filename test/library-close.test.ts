@@ -121,6 +121,52 @@ describe("closing a library instance", () => {
       ]);
     });
 
+    // Two instances on one store at once: only PostgreSQL is shared by processes.
+    if (kind === "postgres") {
+      it("gives a budget's leased headroom back when a script ends without close(), for another instance to spend at once", async () => {
+        const fake = await upstream();
+        const { options } = await store(kind);
+        // Leases far longer than the test, and no sync round in it: only the script's own return frees its lease.
+        const budgeted = { ...config(fake.url), budgets: [{ name: "shared", scope: "global" as const, limit: "5" }], budgeting: { syncIntervalMs: 60_000, leaseTtlMs: 600_000 } };
+        const code = await runScript([
+          `const airlock = createAirlock({ config: ${JSON.stringify(budgeted)}, ...${JSON.stringify(options)} });`,
+          `await airlock.chat({ operation: "chat_message", user: "script", messages: ${JSON.stringify(messages)} });`,
+        ]);
+        expect(code).toBe(0);
+        const other = createAirlock({ config: budgeted, ...options });
+        cleanups.push(() => other.close());
+        const [shared] = await other.budgets();
+        // Only what the script's call cost is gone from the window: nothing is leased any more.
+        expect(shared!.current).toMatchObject({ spent: "0.0016357", reserved: "0", remaining: "4.9983643" });
+      });
+
+      it("ends a script that never called close() whose store went down, though its leases could not be given back", async () => {
+        const fake = await upstream();
+        const { options } = await store(kind);
+        const budgeted = { ...config(fake.url), budgets: [{ name: "shared", scope: "global" as const, limit: "5" }], budgeting: { syncIntervalMs: 60_000, leaseTtlMs: 600_000 } };
+        // The script reaches the store through a proxy of its own, which it shuts after its call: every
+        // connection cut and every new one refused, as a server that stopped.
+        const code = await runScript([
+          `const net = await import("node:net");`,
+          `const target = new URL(${JSON.stringify(options.databaseUrl)});`,
+          `const sockets = new Set();`,
+          `const proxy = net.createServer((client) => { const up = net.connect(Number(target.port || 5432), target.hostname); sockets.add(client); sockets.add(up); client.pipe(up).pipe(client); client.on("error", () => {}); up.on("error", () => {}); });`,
+          `await new Promise((resolve) => proxy.listen(0, "127.0.0.1", resolve));`,
+          `const url = new URL(target.href); url.hostname = "127.0.0.1"; url.port = String(proxy.address().port);`,
+          `const airlock = createAirlock({ config: ${JSON.stringify(budgeted)}, ...${JSON.stringify(options)}, databaseUrl: url.href });`,
+          `await airlock.chat({ operation: "chat_message", user: "script", messages: ${JSON.stringify(messages)} });`,
+          `proxy.close();`,
+          `for (const socket of sockets) socket.destroy();`,
+        ]);
+        expect(code).toBe(0);
+        const other = createAirlock({ config: budgeted, ...options });
+        cleanups.push(() => other.close());
+        const [shared] = await other.budgets();
+        // The lease is still held, until its TTL runs out or another instance's sync frees it.
+        expect(Number(shared!.current!.reserved)).toBeGreaterThan(0);
+      });
+    }
+
     it("keeps the rows of a process that exits without close(): they are spooled at exit and written by the next start", async () => {
       const fake = await upstream();
       const { options, ledger } = await store(kind);

@@ -78,6 +78,22 @@ export interface Reservation {
 const STORE_DEADLINE_MS = 1_500;
 
 /**
+ * Budgets not closed. A process that ends without `close()` (a script that makes its calls and stops)
+ * would leave its leases held until their TTL runs out, and every other instance sharing the budget
+ * short of that headroom meanwhile. When the event loop runs dry (`beforeExit`, see LedgerWriter), each
+ * returns what it holds, in one try: the allowance is taken out of its holds first, so a store that is
+ * down costs one failed statement per lease and the loop runs dry again with nothing left to return.
+ */
+const UNCLOSED = new Set<Budgets>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on("beforeExit", () => UNCLOSED.forEach((budgets) => budgets.returnBeforeExit()));
+}
+
+/**
  * Budgets, held so that a call rarely waits on the store: each instance leases allowance from a
  * window's shared counter and reserves each call's worst case from it in memory. Leases are taken,
  * renewed and returned in single atomic statements; the ledger insert moves the counter by the exact
@@ -112,6 +128,8 @@ export class Budgets {
   }
 
   async start(): Promise<void> {
+    UNCLOSED.add(this);
+    hookExit();
     await this.book.start();
     this.timer = setInterval(() => void this.rounds.tick(), this.options.settings.syncIntervalMs);
     this.timer.unref();
@@ -352,8 +370,21 @@ export class Budgets {
     });
   }
 
+  /**
+   * The event loop ran dry on an instance that was not closed: what it holds goes back to the windows,
+   * for other instances to spend at once. Nothing is in flight now (a round or a lease would hold the
+   * loop open), and a call made after this leases anew.
+   */
+  returnBeforeExit(): void {
+    let holding = false;
+    for (const hold of this.holds.values()) if (hold.allowance > 0n) holding = true;
+    if (!holding) return;
+    void this.leases.returnAll(this.holds.values()).then(() => this.options.announce().catch(() => undefined));
+  }
+
   /** Returns what this instance holds and stops renewing: other instances may spend it at once. */
   async close(): Promise<void> {
+    UNCLOSED.delete(this);
     clearInterval(this.timer);
     await this.rounds.settled();
     await this.leases.returnAll(this.holds.values());
