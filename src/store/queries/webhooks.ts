@@ -79,6 +79,8 @@ export interface DeliveryFilter {
 export async function listDeliveries(db: Db, filter: DeliveryFilter): Promise<Array<WebhookDeliveryRow & { createdMicros: string }>> {
   const conditions: SQL[] = [];
   if (filter.status) conditions.push(eq(webhookDeliveries.status, filter.status));
+  // Said outright, so that even a plan made for any status (a generic one) may use the partial index of the undelivered.
+  if (filter.status !== undefined && filter.status !== "delivered") conditions.push(sql`${webhookDeliveries.status} <> 'delivered'`);
   if (filter.webhook !== undefined) conditions.push(eq(webhookDeliveries.webhook, filter.webhook));
   if (filter.after) {
     const at = sql`timestamptz 'epoch' + ${filter.after.createdMicros}::bigint * interval '1 microsecond'`;

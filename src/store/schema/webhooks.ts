@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
@@ -30,6 +31,10 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt),
     // The admin list pages newest first on (created_at, id), and retention deletes the oldest: both walk this index.
     index("webhook_deliveries_created_idx").on(t.createdAt, t.id),
+    // The list filtered to pending or failed deliveries, which are few among many delivered ones: walking
+    // the index above for them reads every newer delivered row first (45 ms over 200k rows for 10 failed
+    // ones, on a table without statistics, as the embedded store's often is), this one only theirs.
+    index("webhook_deliveries_undelivered_idx").on(t.createdAt, t.id).where(sql`${t.status} <> 'delivered'`),
   ],
 );
 

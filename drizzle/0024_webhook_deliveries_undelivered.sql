@@ -1,0 +1,1 @@
+CREATE INDEX "webhook_deliveries_undelivered_idx" ON "webhook_deliveries" USING btree ("created_at","id") WHERE "webhook_deliveries"."status" <> 'delivered';
