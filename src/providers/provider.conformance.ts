@@ -2,7 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cancellation } from "../core/cancel.js";
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "./errors.js";
-import type { ChatChunk, ChatRequest, EmbedRequest, ProviderV1, StreamEvent, Usage, UsageSoFar } from "./spec.js";
+import { CONFORMANCE_EMBED_REQUEST, CONFORMANCE_FEATURES, CONFORMANCE_REQUEST, type ConformanceFeature } from "./requests.conformance.js";
+import type { ChatChunk, ProviderV1, StreamEvent, Usage, UsageSoFar } from "./spec.js";
+
+export { CONFORMANCE_EMBED_REQUEST, CONFORMANCE_FEATURES, CONFORMANCE_REQUEST, type ConformanceFeature };
 
 /**
  * The one behavioural contract every adapter is held to. A harness builds the adapter and makes it act
@@ -34,6 +37,11 @@ export interface ConformanceHarness {
     missingUsage?: boolean;
     /** Has a network upstream that can refuse connections (`createUnreachable`). */
     unreachable?: boolean;
+    /**
+     * What the adapter does with each OpenAI feature in CONFORMANCE_FEATURES: `sent` (translated, or
+     * passed on as it is) or `refused` (it cannot honour it, and says so instead of dropping it).
+     */
+    features?: Partial<Record<ConformanceFeature, "sent" | "refused">>;
   };
   /** Exact numbers from recorded fixtures; without them the suite asks only for plausible ones. */
   /** `embeddingUsageReported: false` for upstreams that report no embedding usage (the caller counts it). */
@@ -45,21 +53,6 @@ export interface ConformanceHarness {
   create(scenarios: ConformanceScenario[], overrides?: { timeoutMs?: number }): ProviderV1 | Promise<ProviderV1>;
   createUnreachable?(): ProviderV1 | Promise<ProviderV1>;
 }
-
-export const CONFORMANCE_REQUEST: ChatRequest = {
-  model: "test-model",
-  messages: [
-    { role: "system", content: "You answer geography questions in one sentence." },
-    { role: "user", content: "What is the capital of France?" },
-  ],
-  max_tokens: 64,
-};
-
-export const CONFORMANCE_EMBED_REQUEST: EmbedRequest = {
-  model: "test-embedding-model",
-  input: ["The capital of France is Paris.", "Berlin is in Germany."],
-  dimensions: 8,
-};
 
 /** Fast enough to keep the suite quick, slow enough that the call is really in flight. */
 const ABORT_AFTER_MS = 20;
@@ -270,6 +263,26 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
       if (outputCounted) expect(usage.outputTokens).toBeGreaterThan(0);
       if (harness.expected?.usageAtCut) expect(soFar).toEqual(harness.expected.usageAtCut);
     });
+
+    for (const [feature, handling] of Object.entries(harness.capabilities?.features ?? {})) {
+      const request = CONFORMANCE_FEATURES[feature as ConformanceFeature];
+      if (handling === "refused") {
+        it(`${feature}: chat and stream refuse it as unsupported (fallbackable, naming the provider) rather than drop it`, async () => {
+          const provider = await make([{ kind: "ok" }, { kind: "ok" }]);
+          for (const call of [() => provider.chat(request, { signal: signal() }), () => provider.stream(request, { signal: signal() })]) {
+            const err = await failure(call());
+            expect(err).toMatchObject({ kind: "unsupported", fallbackable: true, isRetryable: false, provider: provider.name });
+            expect(err.message).toContain(provider.name);
+          }
+        });
+      } else {
+        it(`${feature}: chat takes it`, async () => {
+          const provider = await make([{ kind: "ok" }]);
+          const result = await provider.chat(request, { signal: signal() });
+          expect(result.choices[0]?.message.role).toBe("assistant");
+        });
+      }
+    }
 
     if (harness.capabilities?.missingUsage === true) it("missing usage reads as zeros, flagged unreported; a stream then has no usage event", async () => {
       const provider = await make([{ kind: "noUsage" }, { kind: "noUsage" }]);

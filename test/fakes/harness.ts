@@ -10,6 +10,8 @@ export interface FakeUpstreamHarnessOptions {
   build(baseUrl: string, overrides: { timeoutMs?: number }): ProviderV1;
   expected: { content: string; usage: Usage; embeddingUsage?: Usage; embeddingUsageReported?: false; usageAtCut?: UsageSoFar };
   embeddings: boolean;
+  /** What the adapter does with each OpenAI feature the suite asks about (see ConformanceHarness). */
+  features?: NonNullable<ConformanceHarness["capabilities"]>["features"];
 }
 
 /**
@@ -34,7 +36,7 @@ export function fakeUpstreamHarness(options: FakeUpstreamHarnessOptions): Confor
   };
   return {
     label: options.label,
-    capabilities: { embeddings: options.embeddings, missingUsage: true, unreachable: true },
+    capabilities: { embeddings: options.embeddings, missingUsage: true, unreachable: true, features: options.features },
     expected: options.expected,
     async teardown() {
       await Promise.all(fakes.splice(0).map((fake) => fake.close()));

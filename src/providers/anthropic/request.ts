@@ -1,6 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from "../spec.js";
+import { refuseUntranslated } from "../untranslated.js";
 import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   AnthropicContentBlock,
@@ -16,9 +17,11 @@ const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 /**
  * Translates an OpenAI chat request into a Messages API request. Fields with no Anthropic meaning
- * (response_format, logprobs, seed, …) are dropped; `n > 1` is refused because it cannot be honoured.
+ * (response_format, seed, …) are dropped; `n > 1`, logprobs and the deprecated function calling are
+ * refused because they cannot be honoured.
  */
 export function toAnthropicRequest(request: ChatRequest, provider: string, defaultMaxTokens: number): AnthropicRequest {
+  refuseUntranslated(request, provider, "anthropic");
   if (typeof request.n === "number" && request.n > 1) {
     throw new ProviderError(`${provider}: anthropic returns one choice per call (n=${request.n})`, {
       kind: "unsupported",

@@ -24,6 +24,7 @@ describeProviderConformance(
     flavor: "gemini",
     fixture: "gemini/generate",
     embeddings: true,
+    features: { n: "sent", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused" },
     expected: {
       content: ANSWER,
       usage: GENERATE_USAGE,

@@ -1,6 +1,7 @@
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolCall } from "../spec.js";
+import { refuseUntranslated } from "../untranslated.js";
 import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   GeminiContent,
@@ -23,9 +24,11 @@ export const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
 
 /**
  * Translates an OpenAI chat request into a generateContent body. The model travels in the URL, not
- * the body. Fields with no Gemini meaning (user, logprobs, parallel_tool_calls, …) are dropped.
+ * the body. Fields with no Gemini meaning (user, parallel_tool_calls, …) are dropped; logprobs and the
+ * deprecated function calling, which would be answered without what they ask for, are refused.
  */
 export function toGeminiRequest(request: ChatRequest, provider: string): GeminiRequest {
+  refuseUntranslated(request, provider, "gemini");
   const system: string[] = [];
   const contents: GeminiContent[] = [];
   // Filled as the assistant turns go by, so that a result is named after the call just before it: ids

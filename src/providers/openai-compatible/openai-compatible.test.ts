@@ -37,6 +37,8 @@ for (const [name, fixture, usage] of [
       flavor: "openai",
       fixture,
       embeddings: true,
+      // An OpenAI-compatible upstream reads every OpenAI feature itself: all are passed on.
+      features: { n: "sent", logprobs: "sent", legacyFunctions: "sent", functionMessage: "sent" },
       expected: {
         content: ANSWER,
         usage,

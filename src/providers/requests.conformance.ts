@@ -1,0 +1,45 @@
+import type { ChatRequest, EmbedRequest } from "./spec.js";
+
+/** The requests the provider conformance suite (provider.conformance.ts) makes of every adapter. */
+
+export const CONFORMANCE_REQUEST: ChatRequest = {
+  model: "test-model",
+  messages: [
+    { role: "system", content: "You answer geography questions in one sentence." },
+    { role: "user", content: "What is the capital of France?" },
+  ],
+  max_tokens: 64,
+};
+
+export const CONFORMANCE_EMBED_REQUEST: EmbedRequest = {
+  model: "test-embedding-model",
+  input: ["The capital of France is Paris.", "Berlin is in Germany."],
+  dimensions: 8,
+};
+
+/**
+ * OpenAI request features that not every upstream API has. An adapter either sends each (translated, or
+ * as it is) or refuses it; it never drops one silently, which would answer without what was asked for.
+ */
+export const CONFORMANCE_FEATURES = {
+  /** Several choices. */
+  n: { ...CONFORMANCE_REQUEST, n: 2 },
+  logprobs: { ...CONFORMANCE_REQUEST, logprobs: true, top_logprobs: 2 },
+  /** The deprecated function calling: `functions`, an assistant `function_call`, a `function` message. */
+  legacyFunctions: {
+    ...CONFORMANCE_REQUEST,
+    messages: [
+      ...CONFORMANCE_REQUEST.messages,
+      { role: "assistant", content: null, function_call: { name: "capital_of", arguments: '{"country":"France"}' } },
+      { role: "function", name: "capital_of", content: "Paris" },
+    ],
+    functions: [{ name: "capital_of", parameters: { type: "object", properties: { country: { type: "string" } } } }],
+  } as unknown as ChatRequest,
+  /** Only the `function` message, as a client replaying an old conversation sends it. */
+  functionMessage: {
+    ...CONFORMANCE_REQUEST,
+    messages: [...CONFORMANCE_REQUEST.messages, { role: "function", name: "capital_of", content: "Paris" }],
+  } as unknown as ChatRequest,
+} satisfies Record<string, ChatRequest>;
+
+export type ConformanceFeature = keyof typeof CONFORMANCE_FEATURES;

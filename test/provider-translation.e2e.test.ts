@@ -1,0 +1,73 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * What an OpenAI SDK user gets when a request goes to Claude or Gemini through Airlock: each feature is
+ * translated into the provider's own wire format (checked on what the fake upstream received), or
+ * refused with a 400 that names it; never dropped, leaving an answer without what was asked for.
+ */
+describe.each(STORE_KINDS)("OpenAI features sent to anthropic and gemini on %s", (kind) => {
+  let gw: TestGateway;
+  let anthropic: FakeUpstream;
+  let gemini: FakeUpstream;
+  const models = { anthropic: "anthropic/claude-sonnet-4", gemini: "gemini/gemini-2.5-flash" } as const;
+  const upstreamOf = (name: keyof typeof models) => (name === "anthropic" ? anthropic : gemini);
+
+  beforeAll(async () => {
+    [anthropic, gemini] = await Promise.all([startFakeUpstream("anthropic"), startFakeUpstream("gemini")]);
+    gw = await startTestGateway(kind, {
+      providers: {
+        anthropic: { type: "anthropic", baseUrl: anthropic.url, apiKey: "k" },
+        gemini: { type: "gemini", baseUrl: gemini.url, apiKey: "k" },
+      },
+      models: [
+        { id: models.anthropic, price: { input: "3", output: "15", per: "1M" } },
+        { id: models.gemini, price: { input: "0.3", output: "2.5", per: "1M" } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([anthropic?.close(), gemini?.close()]);
+  });
+
+  async function refusal(call: Promise<unknown>): Promise<InstanceType<typeof OpenAI.BadRequestError>> {
+    const err = await call.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    return err as InstanceType<typeof OpenAI.BadRequestError>;
+  }
+
+  it.each(["anthropic", "gemini"] as const)("%s: logprobs is refused with a 400 that names it, and nothing is sent upstream", async (name) => {
+    const before = upstreamOf(name).requests.length;
+    const err = await refusal(
+      gw.client().chat.completions.create({ model: models[name], messages: [{ role: "user", content: "Hi" }], logprobs: true, top_logprobs: 2 }),
+    );
+    expect(err.code).toBe("invalid_request");
+    expect(err.message).toContain("logprobs");
+    const streamed = await refusal(
+      gw.client().chat.completions.create({ model: models[name], messages: [{ role: "user", content: "Hi" }], logprobs: true, stream: true }),
+    );
+    expect(streamed.message).toContain("logprobs");
+    expect(upstreamOf(name).requests.length).toBe(before);
+  });
+
+  it.each(["anthropic", "gemini"] as const)("%s: a conversation with a deprecated function message is refused with a 400 saying to send tool messages", async (name) => {
+    const before = upstreamOf(name).requests.length;
+    const err = await refusal(
+      gw.client().chat.completions.create({
+        model: models[name],
+        messages: [
+          { role: "user", content: "What is the capital of France?" },
+          { role: "assistant", content: null, function_call: { name: "capital_of", arguments: '{"country":"France"}' } },
+          { role: "function", name: "capital_of", content: "Paris" },
+        ],
+      }),
+    );
+    expect(err.code).toBe("invalid_request");
+    expect(err.message).toContain("tool messages");
+    expect(upstreamOf(name).requests.length).toBe(before);
+  });
+});
