@@ -70,4 +70,22 @@ describe.each(STORE_KINDS)("OpenAI features sent to anthropic and gemini on %s",
     expect(err.message).toContain("tool messages");
     expect(upstreamOf(name).requests.length).toBe(before);
   });
+
+  it("an image by its https URL goes to Claude as a url image block and to Gemini as fileData, which each upstream fetches", async () => {
+    const url = "https://upload.wikimedia.org/wikipedia/commons/a/a8/Tour_Eiffel_Wikimedia_Commons.jpg";
+    const content: OpenAI.ChatCompletionContentPart[] = [
+      { type: "text", text: "Where is this?" },
+      { type: "image_url", image_url: { url } },
+    ];
+    for (const name of ["anthropic", "gemini"] as const) {
+      const answer = await gw.client().chat.completions.create({ model: models[name], messages: [{ role: "user", content }] });
+      expect(answer.choices[0]?.message.content).toMatch(/Paris/);
+    }
+    expect(anthropic.requests.at(-1)?.body.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "Where is this?" }, { type: "image", source: { type: "url", url } }] },
+    ]);
+    expect(gemini.requests.at(-1)?.body.contents).toEqual([
+      { role: "user", parts: [{ text: "Where is this?" }, { fileData: { fileUri: url, mimeType: "image/jpeg" } }] },
+    ]);
+  });
 });

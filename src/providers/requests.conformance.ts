@@ -35,6 +35,14 @@ export const CONFORMANCE_FEATURES = {
     ],
     functions: [{ name: "capital_of", parameters: { type: "object", properties: { country: { type: "string" } } } }],
   } as unknown as ChatRequest,
+  /** An image by its https URL, which the upstream fetches. */
+  imageUrl: {
+    ...CONFORMANCE_REQUEST,
+    messages: [
+      ...CONFORMANCE_REQUEST.messages,
+      { role: "user", content: [{ type: "text", text: "And where is this?" }, { type: "image_url", image_url: { url: "https://upload.wikimedia.org/wikipedia/commons/a/a8/Tour_Eiffel_Wikimedia_Commons.jpg" } }] },
+    ],
+  },
   /** Only the `function` message, as a client replaying an old conversation sends it. */
   functionMessage: {
     ...CONFORMANCE_REQUEST,

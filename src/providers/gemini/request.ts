@@ -157,10 +157,34 @@ function toPart(part: ContentPart, provider: string): GeminiPart {
   const inline = DATA_URL.exec(url);
   if (inline !== null) return { inlineData: { mimeType: inline[1]!, data: inline[2]! } };
   if (url.startsWith("https://") || url.startsWith("http://")) {
-    // The Gemini API fetches only its own Files API URIs; another provider may take the URL as it is.
-    throw new ProviderError(`${provider}: gemini takes images inline only (base64 data: URLs)`, { kind: "unsupported", provider, fallbackable: true });
+    // The Gemini API fetches a file by its URL (a public or signed URL, or its own Files API URI) given
+    // as fileData. The MIME type is read from the file name where it has one; without, Gemini works it out.
+    const mimeType = imageMimeType(url);
+    return { fileData: { fileUri: url, ...(mimeType !== undefined ? { mimeType } : {}) } };
   }
   throw new AirlockError("invalid_request", "an image must be a base64 data: URL or an http(s) URL", { param: "messages" });
+}
+
+const IMAGE_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  gif: "image/gif",
+  heic: "image/heic",
+  heif: "image/heif",
+};
+
+/** The image type an URL's file name says (`.../cat.JPG?size=2` → image/jpeg), or undefined. */
+function imageMimeType(url: string): string | undefined {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+  const extension = /\.([a-z0-9]+)$/i.exec(path)?.[1]?.toLowerCase();
+  return extension === undefined ? undefined : IMAGE_TYPES[extension];
 }
 
 /** Gemini's args is a JSON object (a protobuf Struct), not a string. */

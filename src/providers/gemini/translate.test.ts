@@ -65,7 +65,7 @@ describe("gemini request mapping", () => {
     expect(plain.generationConfig).toEqual({ maxOutputTokens: 64 });
   });
 
-  it("maps image data: URLs to inlineData, and refuses other image URLs as unsupported so another provider can try", () => {
+  it("maps image data: URLs to inlineData, and https image URLs to fileData", () => {
     const body = toGeminiRequest(
       {
         model: "m",
@@ -82,8 +82,28 @@ describe("gemini request mapping", () => {
       "gemini",
     );
     expect(body.contents).toEqual([{ role: "user", parts: [{ text: "What is in this?" }, { inlineData: { mimeType: "image/png", data: "iVBORw0KGgo=" } }] }]);
-    const remote: ChatRequest = { model: "m", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://example.com/cat.jpg" } }] }] };
-    expect(() => toGeminiRequest(remote, "gemini")).toThrow(expect.objectContaining({ kind: "unsupported", fallbackable: true }));
+    // An image by URL is fetched by Gemini: fileData, with the type its file name says, if it says one.
+    const remote: ChatRequest = {
+      model: "m",
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "image_url", image_url: { url: "https://example.com/cat.JPG?size=2" } },
+            { type: "image_url", image_url: { url: "https://generativelanguage.googleapis.com/v1beta/files/abc-123" } },
+          ],
+        },
+      ],
+    };
+    expect(toGeminiRequest(remote, "gemini").contents).toEqual([
+      {
+        role: "user",
+        parts: [
+          { fileData: { fileUri: "https://example.com/cat.JPG?size=2", mimeType: "image/jpeg" } },
+          { fileData: { fileUri: "https://generativelanguage.googleapis.com/v1beta/files/abc-123" } },
+        ],
+      },
+    ]);
   });
 
   it("maps tools, tool_choice, assistant tool calls (with the skip signature) and tool results (grouped into one user turn)", () => {

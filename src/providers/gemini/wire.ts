@@ -13,6 +13,7 @@ export interface GeminiPart {
   thought?: boolean;
   thoughtSignature?: string;
   inlineData?: { mimeType: string; data: string };
+  fileData?: { fileUri: string; mimeType?: string };
   functionCall?: GeminiFunctionCall;
   functionResponse?: { name: string; response: Record<string, unknown> };
 }
