@@ -88,4 +88,23 @@ describe.each(STORE_KINDS)("OpenAI features sent to anthropic and gemini on %s",
       { role: "user", parts: [{ text: "Where is this?" }, { fileData: { fileUri: url, mimeType: "image/jpeg" } }] },
     ]);
   });
+
+  it("response_format json_object asks Claude, which has no such switch, for a JSON object in its system prompt, and Gemini with responseMimeType", async () => {
+    for (const name of ["anthropic", "gemini"] as const) {
+      await gw.client().chat.completions.create({
+        model: models[name],
+        messages: [
+          { role: "system", content: "You answer geography questions." },
+          { role: "user", content: "The capital of France, as {city}?" },
+        ],
+        response_format: { type: "json_object" },
+      });
+    }
+    const claude = anthropic.requests.at(-1)?.body;
+    expect(claude.system).toMatch(/^You answer geography questions\.\n\n/);
+    expect(claude.system).toContain("Respond with only a JSON object");
+    expect(claude).not.toHaveProperty("response_format");
+    expect(gemini.requests.at(-1)?.body.generationConfig).toEqual({ responseMimeType: "application/json" });
+  });
 });
+

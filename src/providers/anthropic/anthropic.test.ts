@@ -53,7 +53,6 @@ describe("anthropic request mapping", () => {
         top_p: 0.9,
         stop: "\n\n",
         user: "user-42",
-        response_format: { type: "json_object" },
       },
       "anthropic",
       4096,
@@ -68,6 +67,17 @@ describe("anthropic request mapping", () => {
       stop_sequences: ["\n\n"],
       metadata: { user_id: "user-42" },
     });
+  });
+
+  it("asks for JSON in the system prompt for response_format json_object, and with the schema for json_schema", () => {
+    const ask = (response_format: unknown) =>
+      toAnthropicRequest({ model: "m", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Capital of France?" }], response_format }, "anthropic", 4096).system;
+    expect(ask({ type: "json_object" })).toBe(
+      "Be brief.\n\nRespond with only a JSON object.\nDo not add any prose or explanation, and do not wrap the JSON in Markdown code fences: the entire reply must parse as JSON.",
+    );
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+    expect(ask({ type: "json_schema", json_schema: { name: "capital", schema } })).toContain(`matches this JSON Schema:\n${JSON.stringify(schema)}\n`);
+    expect(ask({ type: "text" })).toBe("Be brief.");
   });
 
   it("prefers max_completion_tokens over max_tokens", () => {

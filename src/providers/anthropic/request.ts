@@ -17,8 +17,8 @@ const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 /**
  * Translates an OpenAI chat request into a Messages API request. Fields with no Anthropic meaning
- * (response_format, seed, …) are dropped; `n > 1`, logprobs and the deprecated function calling are
- * refused because they cannot be honoured.
+ * (seed, frequency_penalty, …) are dropped; response_format becomes an instruction; `n > 1`, logprobs
+ * and the deprecated function calling are refused because they cannot be honoured.
  */
 export function toAnthropicRequest(request: ChatRequest, provider: string, defaultMaxTokens: number): AnthropicRequest {
   refuseUntranslated(request, provider, "anthropic");
@@ -59,6 +59,8 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
     messages,
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? defaultMaxTokens,
   };
+  const json = jsonInstruction(request.response_format);
+  if (json !== undefined) system.push(json);
   if (system.length > 0) out.system = system.join("\n\n");
   if (request.temperature !== undefined) out.temperature = request.temperature;
   if (request.top_p !== undefined) out.top_p = request.top_p;
@@ -183,6 +185,21 @@ function toAnthropicToolChoice(choice: unknown, parallel: unknown): AnthropicToo
   return out;
 }
 
+/**
+ * The Messages API has no JSON mode, so `response_format` would be dropped and a client that parses the
+ * answer would get prose. It becomes an instruction at the end of the system prompt instead: with the
+ * schema for json_schema (which reaches this adapter only for a model set to `structuredOutput: native`;
+ * otherwise the call already put the schema in a system message), and without for json_object.
+ */
+function jsonInstruction(format: unknown): string | undefined {
+  if (!isObject(format)) return undefined;
+  const schema = format.type === "json_schema" && isObject(format.json_schema) && isObject(format.json_schema.schema) ? format.json_schema.schema : undefined;
+  let ask: string;
+  if (schema !== undefined) ask = `Respond with only a JSON value that matches this JSON Schema:\n${JSON.stringify(schema)}`;
+  else if (format.type === "json_object" || format.type === "json_schema") ask = "Respond with only a JSON object.";
+  else return undefined;
+  return `${ask}\nDo not add any prose or explanation, and do not wrap the JSON in Markdown code fences: the entire reply must parse as JSON.`;
+}
 
 function textBlock(value: string): AnthropicTextBlock {
   return { type: "text", text: value };
