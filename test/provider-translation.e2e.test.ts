@@ -106,5 +106,41 @@ describe.each(STORE_KINDS)("OpenAI features sent to anthropic and gemini on %s",
     expect(claude).not.toHaveProperty("response_format");
     expect(gemini.requests.at(-1)?.body.generationConfig).toEqual({ responseMimeType: "application/json" });
   });
+
+  /** A stream as the openai SDK's own helper reads it: deltas added up into a whole completion. */
+  async function streamed(name: keyof typeof models, fixture: string) {
+    upstreamOf(name).push({ kind: "ok", fixture });
+    const stream = gw.client().chat.completions.stream({
+      model: models[name],
+      messages: [{ role: "user", content: "Weather in Paris and Rome?" }],
+      stream_options: { include_usage: true },
+    });
+    return stream.finalChatCompletion();
+  }
+
+  it("Claude's parallel tool calls, streamed as input_json_delta pieces, add up in the SDK to two calls with whole JSON arguments, finish tool_calls, usage with the cache read", async () => {
+    const completion = await streamed("anthropic", "anthropic/parallel-tool-use");
+    const choice = completion.choices[0]!;
+    expect(choice.finish_reason).toBe("tool_calls");
+    expect(choice.message.content).toBe("I'll look up the weather in both cities.");
+    expect(choice.message.tool_calls?.map((call) => call.type === "function" && [call.id, call.function.name, JSON.parse(call.function.arguments)])).toEqual([
+      ["toolu_01T1x1fJ34qAmk2tNTrN7Up6", "get_weather", { location: "Paris, France" }],
+      ["toolu_01Kd9QcGZ4rT8mW2xVbN5pLs", "get_weather", { location: "Rome, Italy" }],
+    ]);
+    // 57 uncached + 1450 read from the cache
+    expect(completion.usage).toMatchObject({ prompt_tokens: 1507, completion_tokens: 112, prompt_tokens_details: { cached_tokens: 1450 } });
+  });
+
+  it("a Claude stream stopped by max_tokens finishes length", async () => {
+    const completion = await streamed("anthropic", "anthropic/max-tokens");
+    expect(completion.choices[0]).toMatchObject({ finish_reason: "length", message: { content: "The capital of France is" } });
+    expect(completion.usage).toMatchObject({ prompt_tokens: 14, completion_tokens: 5 });
+  });
+
+  it("a Gemini stream that ends on finishReason SAFETY finishes content_filter, with its thinking counted as reasoning", async () => {
+    const completion = await streamed("gemini", "gemini/safety");
+    expect(completion.choices[0]).toMatchObject({ finish_reason: "content_filter", message: { content: "Here is how the" } });
+    expect(completion.usage).toMatchObject({ prompt_tokens: 21, completion_tokens: 68, completion_tokens_details: { reasoning_tokens: 64 } });
+  });
 });
 
