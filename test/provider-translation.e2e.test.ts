@@ -142,5 +142,36 @@ describe.each(STORE_KINDS)("OpenAI features sent to anthropic and gemini on %s",
     expect(completion.choices[0]).toMatchObject({ finish_reason: "content_filter", message: { content: "Here is how the" } });
     expect(completion.usage).toMatchObject({ prompt_tokens: 21, completion_tokens: 68, completion_tokens_details: { reasoning_tokens: 64 } });
   });
+
+  it("cache_control marks on system, user and tool-result parts and on tools reach Claude on the same blocks, so prompt caching works from the openai SDK", async () => {
+    const ephemeral = { type: "ephemeral" };
+    const hour = { type: "ephemeral", ttl: "1h" };
+    const body = {
+      model: models.anthropic,
+      messages: [
+        { role: "system", content: [{ type: "text", text: "You are a travel agent." }, { type: "text", text: "<the 40-page handbook>", cache_control: hour }] },
+        { role: "user", content: [{ type: "text", text: "<the booking history>", cache_control: ephemeral }, { type: "text", text: "Weather in Paris?" }] },
+        { role: "assistant", content: null, tool_calls: [{ id: "toolu_1", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } }] },
+        { role: "tool", tool_call_id: "toolu_1", content: [{ type: "text", text: "18°C, clear", cache_control: ephemeral }] },
+      ],
+      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { location: { type: "string" } } } }, cache_control: ephemeral }],
+    };
+    // cache_control is not in the SDK's types (Portkey and LiteLLM read it there too): sent as the SDK sends any extra field.
+    await gw.client().chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const sent = anthropic.requests.at(-1)?.body;
+    expect(sent.system).toEqual([
+      { type: "text", text: "You are a travel agent." },
+      { type: "text", text: "<the 40-page handbook>", cache_control: hour },
+    ]);
+    expect(sent.messages[0]).toEqual({
+      role: "user",
+      content: [{ type: "text", text: "<the booking history>", cache_control: ephemeral }, { type: "text", text: "Weather in Paris?" }],
+    });
+    expect(sent.messages[2]).toEqual({
+      role: "user",
+      content: [{ type: "tool_result", tool_use_id: "toolu_1", content: [{ type: "text", text: "18°C, clear", cache_control: ephemeral }] }],
+    });
+    expect(sent.tools).toEqual([{ name: "get_weather", input_schema: { type: "object", properties: { location: { type: "string" } } }, cache_control: ephemeral }]);
+  });
 });
 

@@ -5,7 +5,7 @@ import { anthropicConfig, type AnthropicConfig } from "../../config/providers.js
 import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import { CONFORMANCE_REQUEST, describeProviderConformance } from "../provider.conformance.js";
-import type { ChatRequest, StreamEvent, Usage } from "../spec.js";
+import type { ChatRequest, ContentPart, StreamEvent, Usage } from "../spec.js";
 import { AnthropicProvider } from "./provider.js";
 import { toAnthropicRequest } from "./request.js";
 import { toFinishReason } from "./response.js";
@@ -78,6 +78,29 @@ describe("anthropic request mapping", () => {
     const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
     expect(ask({ type: "json_schema", json_schema: { name: "capital", schema } })).toContain(`matches this JSON Schema:\n${JSON.stringify(schema)}\n`);
     expect(ask({ type: "text" })).toBe("Be brief.");
+  });
+
+  it("keeps cache_control marks on assistant text parts and image parts, and sends the system prompt as blocks only when a part is marked", () => {
+    const mark = { type: "ephemeral" };
+    const body = toAnthropicRequest(
+      {
+        model: "m",
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: [{ type: "image_url", image_url: { url: "https://example.com/map.png" }, cache_control: mark } as ContentPart] },
+          { role: "assistant", content: [{ type: "text", text: "A map of France." }, { type: "text", text: "" }, { type: "text", text: "Ask away.", cache_control: mark } as ContentPart] },
+          { role: "user", content: "Where is Paris?" },
+        ],
+      },
+      "anthropic",
+      4096,
+    );
+    expect(body.system).toBe("Be brief.");
+    expect(body.messages).toEqual([
+      { role: "user", content: [{ type: "image", source: { type: "url", url: "https://example.com/map.png" }, cache_control: mark }] },
+      { role: "assistant", content: [{ type: "text", text: "A map of France." }, { type: "text", text: "Ask away.", cache_control: mark }] },
+      { role: "user", content: "Where is Paris?" },
+    ]);
   });
 
   it("prefers max_completion_tokens over max_tokens", () => {

@@ -2,6 +2,7 @@ import { AirlockError } from "../../core/errors.js";
 import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from "../spec.js";
 import { refuseUntranslated } from "../untranslated.js";
+import { cacheControlOf, SystemPrompt, withCacheControl } from "./cache-control.js";
 import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   AnthropicContentBlock,
@@ -29,14 +30,14 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
       fallbackable: true,
     });
   }
-  const system: string[] = [];
+  const system = new SystemPrompt();
   const messages: AnthropicMessageParam[] = [];
   const ids = new ToolUseIds();
   for (const message of request.messages) {
     switch (message.role) {
       case "system":
       case "developer":
-        system.push(messageText(message.content));
+        system.add(message.content);
         break;
       case "user":
         append(messages, "user", userBlocks(message.content, provider));
@@ -60,8 +61,9 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
     max_tokens: request.max_completion_tokens ?? request.max_tokens ?? defaultMaxTokens,
   };
   const json = jsonInstruction(request.response_format);
-  if (json !== undefined) system.push(json);
-  if (system.length > 0) out.system = system.join("\n\n");
+  if (json !== undefined) system.add(json);
+  const systemPrompt = system.value();
+  if (systemPrompt !== undefined) out.system = systemPrompt;
   if (request.temperature !== undefined) out.temperature = request.temperature;
   if (request.top_p !== undefined) out.top_p = request.top_p;
   if (request.stop !== undefined) out.stop_sequences = typeof request.stop === "string" ? [request.stop] : request.stop;
@@ -85,7 +87,8 @@ function append(messages: AnthropicMessageParam[], role: "user" | "assistant", b
     return;
   }
   const only = blocks.length === 1 ? blocks[0] : undefined;
-  messages.push({ role, content: only?.type === "text" ? only.text : blocks });
+  // A lone text block is sent as a plain string, unless it carries a cache mark, which only a block can.
+  messages.push({ role, content: only?.type === "text" && only.cache_control === undefined ? only.text : blocks });
 }
 
 function userBlocks(content: ChatMessage["content"], provider: string): Array<AnthropicTextBlock | AnthropicImageBlock> {
@@ -96,8 +99,13 @@ function userBlocks(content: ChatMessage["content"], provider: string): Array<An
 
 function assistantBlocks(message: ChatMessage, ids: ToolUseIds): AnthropicContentBlock[] {
   const blocks: AnthropicContentBlock[] = [];
-  const content = messageText(message.content);
-  if (content !== "") blocks.push(textBlock(content));
+  if (Array.isArray(message.content) && message.content.some((part) => cacheControlOf(part) !== undefined)) {
+    // A marked part must stay a block of its own to keep its mark.
+    for (const part of message.content) if (part.type === "text" && part.text !== "") blocks.push(withCacheControl(textBlock(part.text), part));
+  } else {
+    const content = messageText(message.content);
+    if (content !== "") blocks.push(textBlock(content));
+  }
   for (const call of message.tool_calls ?? []) {
     blocks.push({ type: "tool_use", id: ids.forCall(call.id), name: call.function.name, input: toolInput(call) });
   }
@@ -137,15 +145,15 @@ class ToolUseIds {
 }
 
 function toContentBlock(part: ContentPart, provider: string): AnthropicTextBlock | AnthropicImageBlock {
-  if (part.type === "text") return textBlock(part.text);
+  if (part.type === "text") return withCacheControl(textBlock(part.text), part);
   if (part.type !== "image_url") {
     // Audio, files and other part kinds have no Messages API block here; an OpenAI-compatible sibling may take them.
     throw new ProviderError(`${provider}: anthropic takes text and image parts only, not ${String((part as { type?: unknown }).type)}`, { kind: "unsupported", provider, fallbackable: true });
   }
   const url = imageUrl(part);
   const inline = DATA_URL.exec(url);
-  if (inline !== null) return { type: "image", source: { type: "base64", media_type: inline[1]!, data: inline[2]! } };
-  if (url.startsWith("https://") || url.startsWith("http://")) return { type: "image", source: { type: "url", url } };
+  if (inline !== null) return withCacheControl<AnthropicImageBlock>({ type: "image", source: { type: "base64", media_type: inline[1]!, data: inline[2]! } }, part);
+  if (url.startsWith("https://") || url.startsWith("http://")) return withCacheControl<AnthropicImageBlock>({ type: "image", source: { type: "url", url } }, part);
   throw new AirlockError("invalid_request", "an image must be a base64 data: URL or an http(s) URL", { param: "messages" });
 }
 
@@ -167,7 +175,7 @@ function toAnthropicTool(tool: unknown): AnthropicTool {
   const out: AnthropicTool = { name, input_schema: fn.parameters ?? { type: "object", properties: {} } };
   const description = text(fn.description);
   if (description !== undefined) out.description = description;
-  return out;
+  return withCacheControl(out, tool);
 }
 
 function toAnthropicToolChoice(choice: unknown, parallel: unknown): AnthropicToolChoice | undefined {

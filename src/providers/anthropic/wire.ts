@@ -1,13 +1,21 @@
 /** The parts of the Anthropic Messages API wire format that the adapter reads or writes. */
 
+/** A prompt-caching breakpoint: the prompt up to and including the block that carries it is cached. */
+export interface AnthropicCacheControl {
+  type: string;
+  ttl?: string;
+}
+
 export interface AnthropicTextBlock {
   type: "text";
   text: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicImageBlock {
   type: "image";
   source: { type: "base64"; media_type: string; data: string } | { type: "url"; url: string };
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolUseBlock {
@@ -34,6 +42,7 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: unknown;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicToolChoice =
@@ -44,7 +53,7 @@ export interface AnthropicRequest {
   model: string;
   messages: AnthropicMessageParam[];
   max_tokens: number;
-  system?: string;
+  system?: string | AnthropicTextBlock[];
   temperature?: number;
   top_p?: number;
   stop_sequences?: string[];
