@@ -173,5 +173,25 @@ describe.each(STORE_KINDS)("OpenAI features sent to anthropic and gemini on %s",
     });
     expect(sent.tools).toEqual([{ name: "get_weather", input_schema: { type: "object", properties: { location: { type: "string" } } }, cache_control: ephemeral }]);
   });
+
+  it("a PDF file part goes to Claude as a document block and to Gemini as inlineData; audio goes to Gemini as inlineData and is refused for Claude with a 400", async () => {
+    const pdf = "JVBERi0xLjQKJcfsj6IKNSAwIG9iago=";
+    const file: OpenAI.ChatCompletionContentPart = { type: "file", file: { filename: "report.pdf", file_data: `data:application/pdf;base64,${pdf}` } };
+    const audio: OpenAI.ChatCompletionContentPart = { type: "input_audio", input_audio: { data: "UklGRiQAAABXQVZFZm10IBAAAAAB", format: "wav" } };
+    for (const name of ["anthropic", "gemini"] as const) {
+      await gw.client().chat.completions.create({ model: models[name], messages: [{ role: "user", content: [{ type: "text", text: "Summarise this." }, file] }] });
+    }
+    expect(anthropic.requests.at(-1)?.body.messages).toEqual([
+      { role: "user", content: [{ type: "text", text: "Summarise this." }, { type: "document", source: { type: "base64", media_type: "application/pdf", data: pdf }, title: "report.pdf" }] },
+    ]);
+    expect(gemini.requests.at(-1)?.body.contents).toEqual([{ role: "user", parts: [{ text: "Summarise this." }, { inlineData: { mimeType: "application/pdf", data: pdf } }] }]);
+
+    await gw.client().chat.completions.create({ model: models.gemini, messages: [{ role: "user", content: [audio] }] });
+    expect(gemini.requests.at(-1)?.body.contents).toEqual([{ role: "user", parts: [{ inlineData: { mimeType: "audio/wav", data: "UklGRiQAAABXQVZFZm10IBAAAAAB" } }] }]);
+    const before = anthropic.requests.length;
+    const err = await refusal(gw.client().chat.completions.create({ model: models.anthropic, messages: [{ role: "user", content: [audio] }] }));
+    expect(err.message).toContain("input_audio");
+    expect(anthropic.requests.length).toBe(before);
+  });
 });
 

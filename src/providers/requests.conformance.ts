@@ -43,6 +43,19 @@ export const CONFORMANCE_FEATURES = {
       { role: "user", content: [{ type: "text", text: "And where is this?" }, { type: "image_url", image_url: { url: "https://upload.wikimedia.org/wikipedia/commons/a/a8/Tour_Eiffel_Wikimedia_Commons.jpg" } }] },
     ],
   },
+  /** A PDF sent inline as an OpenAI `file` part (a base64 data: URL). */
+  pdfFile: {
+    ...CONFORMANCE_REQUEST,
+    messages: [
+      ...CONFORMANCE_REQUEST.messages,
+      { role: "user", content: [{ type: "text", text: "And in this report?" }, { type: "file", file: { filename: "report.pdf", file_data: "data:application/pdf;base64,JVBERi0xLjQK" } }] },
+    ],
+  } as unknown as ChatRequest,
+  /** Speech sent as an OpenAI `input_audio` part. */
+  inputAudio: {
+    ...CONFORMANCE_REQUEST,
+    messages: [...CONFORMANCE_REQUEST.messages, { role: "user", content: [{ type: "input_audio", input_audio: { data: "UklGRiQAAABXQVZF", format: "wav" } }] }],
+  } as unknown as ChatRequest,
   /** Only the `function` message, as a client replaying an old conversation sends it. */
   functionMessage: {
     ...CONFORMANCE_REQUEST,

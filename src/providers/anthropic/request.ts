@@ -6,6 +6,7 @@ import { cacheControlOf, SystemPrompt, withCacheControl } from "./cache-control.
 import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   AnthropicContentBlock,
+  AnthropicDocumentBlock,
   AnthropicImageBlock,
   AnthropicMessageParam,
   AnthropicRequest,
@@ -91,7 +92,7 @@ function append(messages: AnthropicMessageParam[], role: "user" | "assistant", b
   messages.push({ role, content: only?.type === "text" && only.cache_control === undefined ? only.text : blocks });
 }
 
-function userBlocks(content: ChatMessage["content"], provider: string): Array<AnthropicTextBlock | AnthropicImageBlock> {
+function userBlocks(content: ChatMessage["content"], provider: string): PartBlock[] {
   if (content === null || content === undefined) return [];
   if (typeof content === "string") return [textBlock(content)];
   return content.map((part) => toContentBlock(part, provider));
@@ -144,17 +145,35 @@ class ToolUseIds {
   }
 }
 
-function toContentBlock(part: ContentPart, provider: string): AnthropicTextBlock | AnthropicImageBlock {
+type PartBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock;
+
+function toContentBlock(part: ContentPart, provider: string): PartBlock {
   if (part.type === "text") return withCacheControl(textBlock(part.text), part);
+  if ((part.type as string) === "file") return withCacheControl(documentBlock(part, provider), part);
   if (part.type !== "image_url") {
     // Audio, files and other part kinds have no Messages API block here; an OpenAI-compatible sibling may take them.
-    throw new ProviderError(`${provider}: anthropic takes text and image parts only, not ${String((part as { type?: unknown }).type)}`, { kind: "unsupported", provider, fallbackable: true });
+    throw new ProviderError(`${provider}: anthropic takes text, image and PDF file parts only, not ${String((part as { type?: unknown }).type)}`, { kind: "unsupported", provider, fallbackable: true });
   }
   const url = imageUrl(part);
   const inline = DATA_URL.exec(url);
   if (inline !== null) return withCacheControl<AnthropicImageBlock>({ type: "image", source: { type: "base64", media_type: inline[1]!, data: inline[2]! } }, part);
   if (url.startsWith("https://") || url.startsWith("http://")) return withCacheControl<AnthropicImageBlock>({ type: "image", source: { type: "url", url } }, part);
   throw new AirlockError("invalid_request", "an image must be a base64 data: URL or an http(s) URL", { param: "messages" });
+}
+
+/**
+ * An OpenAI `file` part holding a PDF as a base64 data: URL becomes a document block. A file id names a
+ * file stored at OpenAI, and other file types have no base64 document here: both are left to a sibling.
+ */
+function documentBlock(part: unknown, provider: string): AnthropicDocumentBlock {
+  const file = isObject(part) && isObject(part.file) ? part.file : {};
+  const inline = typeof file.file_data === "string" ? DATA_URL.exec(file.file_data) : null;
+  if (inline === null || inline[1] !== "application/pdf") {
+    throw new ProviderError(`${provider}: anthropic takes file parts only as PDFs in base64 data: URLs (file_data), not file ids or other types`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  const block: AnthropicDocumentBlock = { type: "document", source: { type: "base64", media_type: "application/pdf", data: inline[2]! } };
+  if (typeof file.filename === "string" && file.filename !== "") block.title = file.filename;
+  return block;
 }
 
 function toolInput(call: ToolCall): unknown {

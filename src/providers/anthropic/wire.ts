@@ -18,6 +18,14 @@ export interface AnthropicImageBlock {
   cache_control?: AnthropicCacheControl;
 }
 
+/** A PDF, base64 (https://docs.anthropic.com/en/docs/build-with-claude/pdf-support). */
+export interface AnthropicDocumentBlock {
+  type: "document";
+  source: { type: "base64"; media_type: "application/pdf"; data: string };
+  title?: string;
+  cache_control?: AnthropicCacheControl;
+}
+
 export interface AnthropicToolUseBlock {
   type: "tool_use";
   id: string;
@@ -28,10 +36,10 @@ export interface AnthropicToolUseBlock {
 export interface AnthropicToolResultBlock {
   type: "tool_result";
   tool_use_id: string;
-  content: string | Array<AnthropicTextBlock | AnthropicImageBlock>;
+  content: string | Array<AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock>;
 }
 
-export type AnthropicContentBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
+export type AnthropicContentBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
 
 export interface AnthropicMessageParam {
   role: "user" | "assistant";

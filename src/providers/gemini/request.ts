@@ -149,9 +149,11 @@ function functionResponse(message: ChatMessage, names: Map<string, string>): Gem
 
 function toPart(part: ContentPart, provider: string): GeminiPart {
   if (part.type === "text") return { text: part.text };
+  const kind = part.type as string;
+  if (kind === "file" || kind === "input_audio") return mediaPart(part, kind, provider);
   if (part.type !== "image_url") {
-    // Audio, files and other part kinds are not translated here; an OpenAI-compatible sibling may take them.
-    throw new ProviderError(`${provider}: gemini takes text and image parts only, not ${String((part as { type?: unknown }).type)}`, { kind: "unsupported", provider, fallbackable: true });
+    // Other part kinds are not translated here; an OpenAI-compatible sibling may take them.
+    throw new ProviderError(`${provider}: gemini takes text, image, file and audio parts only, not ${String(kind)}`, { kind: "unsupported", provider, fallbackable: true });
   }
   const url = imageUrl(part);
   const inline = DATA_URL.exec(url);
@@ -163,6 +165,26 @@ function toPart(part: ContentPart, provider: string): GeminiPart {
     return { fileData: { fileUri: url, ...(mimeType !== undefined ? { mimeType } : {}) } };
   }
   throw new AirlockError("invalid_request", "an image must be a base64 data: URL or an http(s) URL", { param: "messages" });
+}
+
+/**
+ * An OpenAI `file` part with its bytes as a base64 data: URL (a PDF, …), or an `input_audio` part (base64
+ * wav or mp3), becomes inlineData, which Gemini reads for documents and audio alike. A file id names a
+ * file stored at OpenAI, which Gemini cannot read: left to a sibling.
+ */
+function mediaPart(part: unknown, kind: "file" | "input_audio", provider: string): GeminiPart {
+  const body = isObject(part) ? part[kind] : undefined;
+  if (kind === "input_audio") {
+    if (isObject(body) && typeof body.data === "string" && typeof body.format === "string") {
+      return { inlineData: { mimeType: `audio/${body.format}`, data: body.data } };
+    }
+    throw new AirlockError("invalid_request", "an input_audio part needs input_audio.data and input_audio.format", { param: "messages" });
+  }
+  const inline = isObject(body) && typeof body.file_data === "string" ? DATA_URL.exec(body.file_data) : null;
+  if (inline === null) {
+    throw new ProviderError(`${provider}: gemini takes file parts only with their data (file_data as a base64 data: URL), not file ids`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  return { inlineData: { mimeType: inline[1]!, data: inline[2]! } };
 }
 
 const IMAGE_TYPES: Record<string, string> = {
