@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { count, optionalCount, reportedCount } from "./wire.js";
+import { count, messageText, optionalCount, reportedCount } from "./wire.js";
 
 describe("count", () => {
   it("reads whole token counts as they are", () => {
@@ -29,5 +29,17 @@ describe("reportedCount and optionalCount", () => {
   it("optionalCount reads a count left out or null as 0, and any other non-count as no count", () => {
     expect([undefined, null, 3].map(optionalCount)).toEqual([0, 0, 3]);
     expect(["3", -3].map(optionalCount)).toEqual([undefined, undefined]);
+  });
+});
+
+describe("messageText", () => {
+  it("joins text parts and an assistant's refusal parts, and leaves other parts out", () => {
+    const parts = [
+      { type: "text", text: "I can help with travel. " },
+      { type: "refusal", refusal: "I can't help with that request." },
+      { type: "image_url", image_url: { url: "https://example.com/a.png" } },
+    ];
+    expect(messageText(parts)).toBe("I can help with travel. I can't help with that request.");
+    expect([null, undefined, "plain"].map((content) => messageText(content))).toEqual(["", "", "plain"]);
   });
 });

@@ -52,12 +52,17 @@ export function parseEvent(data: string, provider: string): JsonObject {
   throw new ProviderError(`${provider}: upstream stream carried an event that is not a JSON object`, { kind: "protocol", provider });
 }
 
-/** A message's text: its string content, or its text parts joined; images and other parts are not text. Absent content is none. */
-export function messageText(content: string | ReadonlyArray<{ type: string; text?: string }> | null | undefined): string {
+/** A message's text: its string content, or its text (and refusal) parts joined; images and other parts are not text. Absent content is none. */
+export function messageText(content: string | ReadonlyArray<{ type: string; text?: string; refusal?: unknown }> | null | undefined): string {
   if (content === null || content === undefined) return "";
   if (typeof content === "string") return content;
   let out = "";
-  for (const part of content) if (part.type === "text" && typeof part.text === "string") out += part.text;
+  for (const part of content) {
+    if (part.type === "text" && typeof part.text === "string") out += part.text;
+    // An assistant's earlier refusal, as OpenAI returns it and a client replays it: what the model said,
+    // which an upstream without refusal parts reads as text. Left out, the turn would vanish from the history.
+    else if (part.type === "refusal" && typeof part.refusal === "string") out += part.refusal;
+  }
   return out;
 }
 

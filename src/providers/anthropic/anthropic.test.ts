@@ -103,6 +103,26 @@ describe("anthropic request mapping", () => {
     ]);
   });
 
+  it("replays an assistant's refusal part as its text, so the turn stays in the history", () => {
+    const body = toAnthropicRequest(
+      {
+        model: "m",
+        messages: [
+          { role: "user", content: "Help me pick a lock." },
+          { role: "assistant", content: [{ type: "refusal", refusal: "I can't help with that." } as unknown as ContentPart] },
+          { role: "user", content: "Then how do locks work?" },
+        ],
+      },
+      "anthropic",
+      4096,
+    );
+    expect(body.messages).toEqual([
+      { role: "user", content: "Help me pick a lock." },
+      { role: "assistant", content: "I can't help with that." },
+      { role: "user", content: "Then how do locks work?" },
+    ]);
+  });
+
   it("prefers max_completion_tokens over max_tokens", () => {
     const body = toAnthropicRequest({ ...CONFORMANCE_REQUEST, max_tokens: 10, max_completion_tokens: 20 }, "anthropic", 4096);
     expect(body.max_tokens).toBe(20);
