@@ -60,6 +60,15 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(rows.filter((r) => r.outcome === "success").map((r) => r.budgetCharges)).toEqual(Array(5).fill([expect.objectContaining({ budget: "daily-cap", spent: "0.01", released: "0.01" })]));
   });
 
+  it("names a small limit in a budget_exceeded refusal as the plain decimal it was set to, never in exponent form", async () => {
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "tiny", scope: "global", limit: "0.0000001" }], budgeting: fast }));
+    const refused = await centCall(gw);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatchObject({ code: "budget_exceeded", budget: "tiny", limit: "0.0000001" });
+    expect(refused.body.error.message).toBe('budget "tiny" (global, daily $0.0000001) has no room for this call');
+    expect(sent()[0]).toBe(0);
+  });
+
   it(`admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls against a $1.00 budget, and the ledger equals the counter`, async () => {
     const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: fast, killSwitch: BURST_KILL_SWITCH }));
     for (let i = 0; i < 1000; i++) upstreams[0].push({ kind: "ok", ...CENT });

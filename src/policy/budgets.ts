@@ -201,11 +201,11 @@ export function worstCostUnits(price: UnitPrice, worst: WorstCase): CostUnits {
   return costUnitsUp(all, fixed.scale);
 }
 
-/** The refusal for a budget with no room left: 429, with Retry-After at the window's end. */
+/** The refusal for a budget with no room left: 429, with Retry-After at the window's end. toFixed: a small limit is named as written (0.0000001), never as 1e-7. */
 export function budgetExceeded(budget: BudgetDefinition, window: Window, now: number): AirlockError {
-  return new AirlockError("budget_exceeded", `budget "${budget.name}" (${budget.scope}${budget.target ? ` ${budget.target}` : ""}, ${budget.period} $${budget.limit.toString()}) has no room for this call`, {
+  return new AirlockError("budget_exceeded", `budget "${budget.name}" (${budget.scope}${budget.target ? ` ${budget.target}` : ""}, ${budget.period} $${budget.limit.toFixed()}) has no room for this call`, {
     retryAfterSeconds: Math.max(1, Math.ceil((window.end - now) / 1000)),
-    details: { budget: budget.name, scope: budget.scope, period: budget.period, limit: budget.limit.toString(), resets_at: new Date(window.end).toISOString() },
+    details: { budget: budget.name, scope: budget.scope, period: budget.period, limit: budget.limit.toFixed(), resets_at: new Date(window.end).toISOString() },
   });
 }
 
