@@ -118,6 +118,22 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(openai.requests.length).toBe(before);
     });
 
+    it("refuses a chat call to an embedding model in plain English, naming the model's kind", async () => {
+      const before = openai.requests.length;
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "oai/text-embedding-3-small", messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        code: "invalid_request",
+        param: "model",
+        message: 'model "oai/text-embedding-3-small" is an embedding model and cannot serve chat',
+      });
+      expect(openai.requests.length).toBe(before);
+    });
+
     it.each([["-1", -1], ["0", 0], ["1.5", 1.5], ['"abc"', "abc"], ["[8]", [8]]])("refuses dimensions %s with 400 param dimensions, without calling the upstream", async (_case, dimensions) => {
       const before = openai.requests.length;
       const res = await fetch(`${gw.url}/v1/embeddings`, {

@@ -70,7 +70,7 @@ export function planCall(catalog: Catalog, request: PlanRequest): Plan {
   const usable = candidates.filter((m) => m.enabled && isAllowed(catalog, m) && kindServes(m, request.endpoint));
   if (usable.length === 0) {
     const wrongKind = candidates.find((m) => m.enabled && !kindServes(m, request.endpoint));
-    if (wrongKind) throw new AirlockError("invalid_request", `model "${wrongKind.id}" is a ${wrongKind.kind} model and cannot serve ${request.endpoint}`, { param: "model" });
+    if (wrongKind) throw new AirlockError("invalid_request", `model "${wrongKind.id}" is ${wrongKind.kind === "embedding" ? "an" : "a"} ${wrongKind.kind} model and cannot serve ${request.endpoint}`, { param: "model" });
     if (candidates.some((m) => m.enabled && !isAllowed(catalog, m))) {
       throw new AirlockError("forbidden", `no model on this route is enabled for the organisation (${candidates.map((m) => m.id).join(", ")})`);
     }
