@@ -118,6 +118,16 @@ describe.each(STORE_KINDS)("gateway edges on %s", (kind) => {
       expect(openai.requests.length).toBe(before);
     });
 
+    it("refuses an unknown operation in x-airlock-operation with 404 naming the header", async () => {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${gw.adminKey}`, "content-type": "application/json", "x-airlock-operation": "nope" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: "not_found", param: "x-airlock-operation", message: 'unknown operation "nope"' });
+    });
+
     it("refuses a chat call to an embedding model in plain English, naming the model's kind", async () => {
       const before = openai.requests.length;
       const res = await fetch(`${gw.url}/v1/chat/completions`, {

@@ -66,6 +66,25 @@ describe("library calls with malformed arguments", () => {
   });
 });
 
+describe("a library call to an unknown operation", () => {
+  it("is refused with not_found naming the operation option, not the gateway's header", async () => {
+    const airlock = createAirlock({
+      config: { providers: { m: { type: "mock" as const } }, models: [{ id: "m/x", price: { input: "1", output: "1", per: "1M" as const } }], operations: { chat_message: { model: "m/x" } } },
+      inMemory: true,
+    });
+    try {
+      const error = await airlock.chat({ operation: "chat_mesage", messages: [{ role: "user", content: "hi" }] }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(AirlockError);
+      expect(error).toMatchObject({ code: "not_found", status: 404, param: "operation", message: 'unknown operation "chat_mesage"' });
+    } finally {
+      await airlock.close();
+    }
+  });
+});
+
 describe("setKillSwitch with malformed input", () => {
   it("refuses it with invalid_request and leaves the switch as it was", async () => {
     const airlock = createAirlock({ config: { providers: { m: { type: "mock" as const } }, models: [{ id: "m/a", price: { input: "1", output: "1" } }] }, inMemory: true });

@@ -1,4 +1,5 @@
 import { SpanKind, type Span } from "@opentelemetry/api";
+import { LIBRARY_KEY_ID } from "../auth/principal.js";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
 import { modelLabel, modelNameProblem } from "../core/model-name.js";
@@ -43,7 +44,7 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     // Guards, before anything can reach an upstream. The global switch stops every call, even one that could not be planned.
     const stoppedAll = deps.killSwitch.check(undefined);
     if (stoppedAll) throw stoppedAll;
-    let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint });
+    let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint, operationParam: ctx.principal.keyId === LIBRARY_KEY_ID ? "operation" : "x-airlock-operation" });
     record.operation = plan.operation;
     const stopped = plan.operation ? deps.killSwitch.checkOperation(plan.operation.name) : undefined;
     if (stopped) throw stopped;

@@ -10,6 +10,8 @@ export interface PlanRequest {
   /** The `x-airlock-operation` header / library `operation` option. */
   operation: string | undefined;
   endpoint: Endpoint;
+  /** Where the caller named the operation, for the refusal's `param`: the gateway's header, or the library's option. */
+  operationParam?: "x-airlock-operation" | "operation";
 }
 
 /** Why the route differs from what was asked: recorded on the ledger row. */
@@ -34,7 +36,7 @@ export interface Plan {
 export function planCall(catalog: Catalog, request: PlanRequest): Plan {
   const named = request.model?.trim() || undefined;
   let operation = request.operation ? catalog.operations.get(request.operation) : undefined;
-  if (request.operation && !operation) throw new AirlockError("not_found", `unknown operation "${request.operation}"`, { param: "x-airlock-operation" });
+  if (request.operation && !operation) throw new AirlockError("not_found", `unknown operation "${request.operation}"`, { param: request.operationParam ?? "x-airlock-operation" });
 
   let refs: readonly string[];
   let routeReason: RouteReason | undefined;
