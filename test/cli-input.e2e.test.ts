@@ -165,6 +165,9 @@ describe("airlock CLI: input it refuses", () => {
     expect(help.code).toBe(0);
     // "validate" and "test" are the default policy's allowed tools, not modules: a run of one fails.
     expect(help.stdout.replace(/\s+/g, " ")).toContain("--type <type> the execution module: noop, echo, fail_intentionally or llm_call");
+    // start reads airlock.config.yml too, so its help names the three files it looks for.
+    const startHelp = await cli("start", "--help");
+    expect(startHelp.stdout.replace(/\s+/g, " ")).toContain("config file (default airlock.config.yaml, .yml or .json in the working directory, else the demo)");
     const workers = await runCli(["start", "--port", "0", "--host", "127.0.0.1"], { cwd, env: { ...env, AIRLOCK_WORKERS: "abc" } });
     expect(workers.code).toBe(1);
     expect(oneClearLine(workers.stderr)).toBe('airlock: AIRLOCK_WORKERS is a whole number from 1 to 256, or "auto" (got "abc")\n');

@@ -34,7 +34,7 @@ program
   .description("start the OpenAI-compatible gateway, admin API and metrics")
   .option("-p, --port <port>", "port to listen on (env PORT, default 4100)", toPort)
   .option("--host <host>", "address to bind (default 0.0.0.0)")
-  .option("-c, --config <path>", "config file (default airlock.config.yaml/.json in the working directory, else the demo)")
+  .option("-c, --config <path>", "config file (default airlock.config.yaml, .yml or .json in the working directory, else the demo)")
   .option("--data-dir <dir>", "where the embedded store lives (env AIRLOCK_DATA_DIR, default .airlock)")
   .option("-w, --workers <n>", 'gateway processes on the same port, or "auto" for one per core (env AIRLOCK_WORKERS, default 1; needs DATABASE_URL above 1)', toWorkers)
   .action(async (opts: { port?: number; host?: string; config?: string; dataDir?: string; workers?: number }) => {
