@@ -36,6 +36,24 @@ describe("airlock start --workers", () => {
   });
 
   if (STORE_KINDS.includes("postgres")) {
+    it("says the demo is in use when a cluster serves it, as one process does", async () => {
+      const { cwd, dataDir } = await workspace();
+      const scratch = await createScratchDatabase();
+      try {
+        const gateway = await spawnGateway({
+          cwd,
+          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
+          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        });
+        const ready = gateway.logLines().find((l) => typeof l.msg === "string" && l.msg.startsWith("Airlock gateway listening"));
+        expect(ready).toMatchObject({ workers: 2, demo: true, msg: "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" });
+        expect(await gateway.stop("SIGTERM")).toBe(0);
+      } finally {
+        await killAll();
+        await dropScratchDatabase(scratch);
+      }
+    }, 120_000);
+
     it("serves one port from two processes, sums their metrics, and loses no ledger row on SIGTERM", async () => {
       const { cwd, dataDir } = await workspace();
       await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);

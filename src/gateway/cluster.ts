@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase } from "../store/database.js";
-import { resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
+import { listeningMessage, resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
 import type { RunningGateway } from "./start.js";
@@ -95,7 +95,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     throw err;
   }
   await writeGatewayFile(options.dataDir, url);
-  logger.info({ url, workers: flags.workers, store: "postgres", config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo }, "Airlock gateway listening");
+  logger.info({ url, workers: flags.workers, store: "postgres", config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo }, listeningMessage(loaded.config.demo));
 
   let stopped: Promise<void> | undefined;
   return {

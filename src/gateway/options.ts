@@ -51,3 +51,8 @@ export const WORKER_OPTIONS_ENV = "AIRLOCK_WORKER_OPTIONS";
 export function isClusterWorker(): boolean {
   return cluster.isWorker && process.env[WORKER_OPTIONS_ENV] !== undefined;
 }
+
+/** The ready line, the same from one process or a cluster's primary: a demo is named as one wherever it runs. */
+export function listeningMessage(demo: boolean): string {
+  return demo ? "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" : "Airlock gateway listening";
+}

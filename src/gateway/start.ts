@@ -8,7 +8,7 @@ import { loadConfig } from "../config/load.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { startTracing } from "../telemetry/tracing.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
-import { resolveStartOptions, type StartOptions } from "./options.js";
+import { listeningMessage, resolveStartOptions, type StartOptions } from "./options.js";
 
 export type { StartOptions } from "./options.js";
 import { createGateway, type Gateway } from "./server.js";
@@ -41,7 +41,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
     if (!options.worker) await writeGatewayFile(options.dataDir, url);
     logger[options.worker ? "debug" : "info"](
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
-      loaded.config.demo ? "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" : "Airlock gateway listening",
+      listeningMessage(loaded.config.demo),
     );
     const ready = { database, plane };
     let stopping: Promise<void> | undefined;
