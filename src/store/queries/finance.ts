@@ -1,17 +1,18 @@
 import { and, asc, gte, lt, lte, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
+import { normalizeDecimal } from "./ledger.js";
 import { ledger, operatingCosts, revenue, type OperatingCostRow, type RevenueRow } from "../schema/index.js";
 
 export async function insertOperatingCost(db: Db, row: Omit<OperatingCostRow, "createdAt">): Promise<OperatingCostRow> {
   const [saved] = await db.insert(operatingCosts).values(row).returning();
   if (!saved) throw new Error("insert returned no row");
-  return saved;
+  return { ...saved, amount: normalizeDecimal(saved.amount) };
 }
 
 export async function insertRevenue(db: Db, row: Omit<RevenueRow, "createdAt">): Promise<RevenueRow> {
   const [saved] = await db.insert(revenue).values(row).returning();
   if (!saved) throw new Error("insert returned no row");
-  return saved;
+  return { ...saved, amount: normalizeDecimal(saved.amount) };
 }
 
 /** Entries whose period overlaps [from, to] (UTC dates, both included). */
