@@ -3,6 +3,8 @@ import type { Principal } from "../../auth/principal.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { CHANGE_STATUSES, changeRequestFor, type ChangeKind } from "../../governance/change-control.js";
+import { normalizeDecimal } from "../../store/queries/ledger.js";
+import type { ApprovalGrantRow } from "../../store/schema/index.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { enumParam, idParam, limitParam, readJson, sendJson } from "../http.js";
@@ -54,12 +56,17 @@ export function rejectChange(gw: GatewayContext): Handler {
   };
 }
 
+/** A grant's amounts as every other answer writes money: the numeric column's twelve places are storage, not meaning. */
+function shownGrant(grant: ApprovalGrantRow): ApprovalGrantRow {
+  return { ...grant, spendUsed: normalizeDecimal(grant.spendUsed), maxSpendUsd: grant.maxSpendUsd === null ? null : normalizeDecimal(grant.maxSpendUsd) };
+}
+
 /** `GET /admin/grants?limit=50` (admin): approval grants, newest first, with their use. */
 export function listGrants(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
     const limit = limitParam(query);
-    sendJson(res, 200, { data: await gw.plane.grants.list(limit) });
+    sendJson(res, 200, { data: (await gw.plane.grants.list(limit)).map(shownGrant) });
   };
 }
 
@@ -67,7 +74,7 @@ export function listGrants(gw: GatewayContext): Handler {
 export function createGrant(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 201, await gw.plane.grants.grant(await readJson(req, gw), principal));
+    sendJson(res, 201, shownGrant(await gw.plane.grants.grant(await readJson(req, gw), principal)));
   };
 }
 
