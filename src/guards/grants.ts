@@ -8,7 +8,7 @@ import { assertKeyActive, checkGrant } from "../governance/change-checks.js";
 import type { Catalog } from "../routing/catalog.js";
 import type { ChangeRequestRow } from "../store/schema/index.js";
 import type { Db } from "../store/database.js";
-import { insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, settleGrantCall, useGrant } from "../store/queries/grants.js";
+import { grantById, insertGrant, liveGrants, pendingGrantRequest, recentGrants, revokeGrant, settleGrantCall, useGrant } from "../store/queries/grants.js";
 import type { ApprovalGrantRow } from "../store/schema/index.js";
 
 /** The grant a call runs under, and the USD it holds of the grant's spend limit until it settles. */
@@ -147,7 +147,7 @@ export class Grants {
       auditId: newId("audit"),
     });
     await this.changed();
-    return (await this.list(1000)).find((g) => g.id === id)!;
+    return (await grantById(this.options.db, id))!;
   }
 
   async revoke(id: string, by: Principal): Promise<boolean> {

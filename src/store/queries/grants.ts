@@ -12,6 +12,11 @@ export function recentGrants(db: Db, limit: number): Promise<ApprovalGrantRow[]>
   return db.select().from(approvalGrants).orderBy(desc(approvalGrants.createdAt)).limit(limit);
 }
 
+export async function grantById(db: Db, id: string): Promise<ApprovalGrantRow | undefined> {
+  const [row] = await db.select().from(approvalGrants).where(eq(approvalGrants.id, id));
+  return row;
+}
+
 /**
  * Counts one call against a grant if it still has room: one statement, so concurrent calls on any
  * number of instances never pass `max_calls`. A grant with a spend limit also takes the call's worst
