@@ -1,4 +1,4 @@
-import { hash, randomBytes } from "node:crypto";
+import { createHmac, hash, randomBytes } from "node:crypto";
 import type { Db } from "../store/database.js";
 import { activeKeys, insertKey, insertSignOut, listKeys, liveSignOuts, revokeKey } from "../store/queries/keys.js";
 import type { ApiKeyRow } from "../store/schema/api-keys.js";
@@ -76,12 +76,22 @@ export class KeyRing {
    * bring the revoked one back.
    */
   private readonly inTurn = new SerialQueue();
+  /**
+   * What each key's session secret is derived from. Never the store's: whoever can read the store (a
+   * reporting role, a backup, the embedded store's files) can read every key's hash, so a secret made
+   * from the hash alone let them sign a session of any admin key. The bootstrap admin key is held only
+   * in memory and is the same on every instance of one store (docs/configuration.md); without one (the
+   * library, the CLI, which sign no sessions), a secret of this process's own.
+   */
+  private readonly sessionPepper: string;
 
   constructor(
     private readonly db: Db,
     private readonly bootstrapAdminKey: string | undefined,
     private readonly missReloadMs = 1_000,
-  ) {}
+  ) {
+    this.sessionPepper = bootstrapAdminKey ?? randomBytes(32).toString("base64url");
+  }
 
   load(): Promise<void> {
     return this.inTurn.run(() => this.read());
@@ -93,9 +103,9 @@ export class KeyRing {
     for (const session of signOuts) this.signedOut.add(session);
     // Built aside and swapped in whole: a lookup during the reload sees the old table or the new one.
     const next = emptyTables();
-    for (const row of rows) remember(next, row.keyHash, toPrincipal(row));
+    for (const row of rows) remember(next, row.keyHash, toPrincipal(row), this.sessionPepper);
     if (this.bootstrapAdminKey) {
-      remember(next, hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null });
+      remember(next, hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null }, this.sessionPepper);
     }
     this.tables = next;
     this.lastReload = Date.now();
@@ -124,8 +134,9 @@ export class KeyRing {
   }
 
   /**
-   * What signs a dashboard session for a live key: its hash, known only to the store and to instances
-   * that loaded it. A session dies with its key: once the key is revoked, nothing verifies it.
+   * What signs a dashboard session for a live key: an HMAC of its hash under the bootstrap admin key
+   * (see sessionPepper), known only to instances that hold both. A session dies with its key: once the
+   * key is revoked, nothing verifies it.
    * Bound, so that it can be handed to the dashboard's session functions as it is.
    */
   readonly sessionSecretOf = (keyId: string): { principal: Principal; secret: string } | undefined => this.tables.byId.get(keyId);
@@ -157,7 +168,7 @@ export class KeyRing {
       teamId: input.teamId ?? null,
       orgId: input.orgId ?? null,
     }).then((inserted) => {
-      remember(this.tables, inserted.keyHash, toPrincipal(inserted));
+      remember(this.tables, inserted.keyHash, toPrincipal(inserted), this.sessionPepper);
       return inserted;
     }));
     await this.audit("key.create", row, by);
@@ -216,9 +227,10 @@ function emptyTables(): KeyTables {
   return { byHash: new Map(), byId: new Map() };
 }
 
-function remember(tables: KeyTables, hash: string, principal: Principal): void {
+function remember(tables: KeyTables, hash: string, principal: Principal, pepper: string): void {
   tables.byHash.set(hash, principal);
-  tables.byId.set(principal.keyId, { principal, secret: hash });
+  // Worked out once a load, not per request.
+  tables.byId.set(principal.keyId, { principal, secret: createHmac("sha256", pepper).update(`airlock-session:${hash}`).digest("base64url") });
 }
 
 function toPrincipal(row: ApiKeyRow): Principal {
