@@ -1,7 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { freshStore } from "../../test/support/stores.js";
+import { openDatabase } from "./database.js";
 import { PgliteThreadError } from "./pglite-client.js";
 
 describe("the PGlite thread", () => {
@@ -36,5 +39,25 @@ describe("the PGlite thread", () => {
     await store.cleanup();
     const failed = (await store.database.db.execute(sql`select 1`).catch((err: unknown) => err)) as Error;
     expect((failed.cause as Error).message).toBe("the store is closed");
+  });
+
+  it("keeps its files to the user that runs it: the data directory is 0700, a new one or one made before", async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), "airlock-pgdata-"));
+    try {
+      const fresh = path.join(parent, "new", "pgdata");
+      const earlier = path.join(parent, "old", "pgdata");
+      await mkdir(earlier, { recursive: true, mode: 0o755 });
+      for (const dataDir of [fresh, earlier]) {
+        const database = await openDatabase({ dataDir });
+        try {
+          // Nobody else may read the ledger and the audit log, nor traverse to the files that hold them.
+          expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+        } finally {
+          await database.close();
+        }
+      }
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -26,7 +26,7 @@ const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
 export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
   const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints };
   if (!options.dataDir) return PgliteThread.start(start);
-  await mkdir(options.dataDir, { recursive: true });
+  await privateDirectory(options.dataDir);
   const lock = await lockDataDir(options.dataDir);
   try {
     return await PgliteThread.start(start, lock);
@@ -34,6 +34,19 @@ export async function startPglite(options: { dataDir?: string; dump?: Blob; migr
     await lock.release();
     throw new StoreOpenError(`the embedded store in ${options.dataDir}`, pgliteReason(err), { cause: err });
   }
+}
+
+/**
+ * The store's directory, readable by its owner only, as PostgreSQL keeps its own (it refuses to start
+ * otherwise). PGlite writes its files with the process's umask, 0644 by default: every other user of
+ * the machine could read the ledger, the audit log and, with body logging on, prompts. A directory made
+ * by an earlier version is tightened too; one the process does not own is left as it is.
+ */
+async function privateDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPERM") throw err;
+  });
 }
 
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
