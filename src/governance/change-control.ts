@@ -184,23 +184,38 @@ export interface WithheldImpact {
   withheld: string;
 }
 
-export type ChangeRequestView = Omit<ChangeRequestRow, "impact"> & { impact: ChangeImpact | WithheldImpact | null };
+export type ChangeRequestView = Omit<ChangeRequestRow, "impact"> & {
+  impact: ChangeImpact | WithheldImpact | null;
+  /** Why `current` and `proposed` are null: set only for a key that may not read the configuration. */
+  withheld?: string;
+};
 
 /** Spend is an admin's to read (`GET /admin/spend`); the same keys see an estimate's spend figures. */
 export function maySeeSpend(principal: Principal): boolean {
   return principal.kind === "admin";
 }
 
+/** Routes, prices and budgets are an admin's to read (`GET /admin/routes`, `/admin/prices`, `/admin/budgets`). */
+export function mayReadConfiguration(principal: Principal): boolean {
+  return principal.kind === "admin";
+}
+
+const VALUES_WITHHELD = "the values in force are shown only to admin keys, which decide the request";
+
 /**
  * A change request as `principal` may see it. The impact estimate replays the company's ledger, so
  * its call count and costs would tell any key what `/admin/spend` refuses it: they are withheld from a
- * key that may not read spend, its own proposal's included. Approvers, who are admins, see them whole.
+ * key that may not read spend, its own proposal's included. So are `current`, the target's value in
+ * force (a route's definition holds its prompt templates; a budget, the team it holds), and `proposed`,
+ * which a PATCH makes whole from that value. The proposer knows what it sent. Approvers, who are
+ * admins, see everything whole.
  */
 export function changeRequestFor(principal: Principal, row: ChangeRequestRow): ChangeRequestView {
-  if (!row.impact || maySeeSpend(principal)) return row;
+  const values = mayReadConfiguration(principal) ? {} : { current: null, proposed: null, withheld: VALUES_WITHHELD };
+  if (!row.impact || maySeeSpend(principal)) return { ...row, ...values };
   const { days, basis } = row.impact;
   const withheld = "spend figures are shown only to keys that may read spend (admin keys)";
-  return { ...row, impact: { days, basis, calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null, withheld } };
+  return { ...row, ...values, impact: { days, basis, calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null, withheld } };
 }
 
 /** What a notification says of a request: who asked for what, and who decided. Not the values themselves. */
