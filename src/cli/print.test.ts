@@ -42,7 +42,19 @@ describe("printApproval", () => {
     const impact = { days: 30, calls: 3, currentCostUsd: "0.015834", projectedCostUsd: "0.006723", projectedMonthlyChangeUsd: "-0.009111", basis: 'the successful calls of operation "summarize" over 30 days, priced as p2/m2' };
     const at = new Date("2026-12-05T00:00:00.000Z");
     const request = { id: "chg_1", kind: "route" as const, target: "summarize", category: "model_switch", status: "PENDING" as const, current: { model: "p1/m1" }, proposed: { model: "p2/m2" }, estimatedSavingsUsd: null, qualityImpact: null, confidence: null, reasoning: null, impact, requestedBy: "key_a", requestedByKind: "agent", requestedAt: at, expiresAt: at, decidedBy: null, decidedAt: null, decisionNote: null, appliedAt: null };
-    expect(printApproval(request)).toContain('impact: 3 calls over 30 days cost $0.015834, $0.006723 as proposed: $-0.009111 a month (the successful calls of operation "summarize" over 30 days, priced as p2/m2)');
+    expect(printApproval(request)).toContain('impact: 3 calls over 30 days cost $0.015834, $0.006723 as proposed: -$0.009111 a month (the successful calls of operation "summarize" over 30 days, priced as p2/m2)');
     expect(printApproval({ ...request, impact: null })).not.toContain("impact:");
+    expect(printApproval({ ...request, impact: { ...impact, projectedMonthlyChangeUsd: "0.5" } })).toContain("as proposed: +$0.5 a month");
+  });
+
+  it("says what a key that may not read spend or the configuration is not shown, instead of printing nulls", () => {
+    const at = new Date("2026-12-05T00:00:00.000Z");
+    const basis = 'the successful calls of operation "summarize" over 30 days, priced as p2/m2';
+    const impact = { days: 30, basis, calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null, withheld: "spend figures are shown only to keys that may read spend (admin keys)" };
+    const request = { id: "chg_1", kind: "route" as const, target: "summarize", category: "model_switch", status: "PENDING" as const, current: null, proposed: null, withheld: "the values in force are shown only to admin keys, which decide the request", estimatedSavingsUsd: null, qualityImpact: null, confidence: null, reasoning: null, impact, requestedBy: "key_a", requestedByKind: "agent", requestedAt: at, expiresAt: at, decidedBy: null, decidedAt: null, decisionNote: null, appliedAt: null };
+    const printed = printApproval(request);
+    expect(printed).toContain(`impact over 30 days (${basis}): spend figures are shown only to keys that may read spend (admin keys)`);
+    expect(printed).toContain("current and proposed values: the values in force are shown only to admin keys, which decide the request");
+    expect(printed).not.toContain("null");
   });
 });

@@ -7,6 +7,7 @@ import type { ReconciliationReport, SpendReport } from "./admin-client.js";
 import type { AuditEventRow, ChangeImpact, ChangeRequestRow, DirectiveRow, ExecutionRunRow, WebhookDeliveryRow } from "../store/schema/index.js";
 import type { DeliveryPage } from "../governance/webhook-deliveries.js";
 import type { Overview } from "../ledger/overview.js";
+import type { ChangeRequestView, WithheldImpact } from "../governance/change-control.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 import type { BudgetStatus } from "../guards/budget-book.js";
 
@@ -107,13 +108,13 @@ export function printApprovals(requests: ChangeRequestRow[]): string {
   );
 }
 
-export function printApproval(r: ChangeRequestRow): string {
+export function printApproval(r: ChangeRequestRow | ChangeRequestView): string {
   const lines = [
     `${r.id}: ${r.status}, ${r.category} of ${r.kind} "${r.target}"`,
     `requested by ${r.requestedBy} (${r.requestedByKind}) at ${iso(r.requestedAt)}; expires ${iso(r.expiresAt)}`,
-    `current:  ${JSON.stringify(r.current)}`,
-    `proposed: ${JSON.stringify(r.proposed)}`,
   ];
+  if ("withheld" in r && r.withheld) lines.push(`current and proposed values: ${r.withheld}`);
+  else lines.push(`current:  ${JSON.stringify(r.current)}`, `proposed: ${JSON.stringify(r.proposed)}`);
   if (r.estimatedSavingsUsd !== null) lines.push(`estimated savings: $${r.estimatedSavingsUsd} a month`);
   if (r.qualityImpact) lines.push(`quality impact: ${r.qualityImpact}`);
   if (r.impact) lines.push(impactLine(r.impact));
@@ -124,8 +125,9 @@ export function printApproval(r: ChangeRequestRow): string {
 }
 
 /** The ledger replayed under the change, as the approver weighs it. */
-function impactLine(i: ChangeImpact): string {
-  return `impact: ${i.calls} calls over ${i.days} days cost $${i.currentCostUsd}, $${i.projectedCostUsd} as proposed: $${i.projectedMonthlyChangeUsd} a month (${i.basis})`;
+function impactLine(i: ChangeImpact | WithheldImpact): string {
+  if (i.projectedMonthlyChangeUsd === null) return `impact over ${i.days} days (${i.basis}): ${"withheld" in i ? i.withheld : "not shown"}`;
+  return `impact: ${i.calls} calls over ${i.days} days cost $${i.currentCostUsd}, $${i.projectedCostUsd} as proposed: ${signedDollars(i.projectedMonthlyChangeUsd)} a month (${i.basis})`;
 }
 
 export function printAudit(events: AuditEventRow[]): string {
@@ -182,7 +184,7 @@ export function printOverview(o: Overview): string {
     `Latency p50 / p95: ${ms(o.latency)}; time to first token: ${ms(o.ttft)}`,
     "",
     table(
-      ["service level", "value", "threshold", ""],
+      ["service level", "value", "threshold", "status"],
       o.slo.map((r) => [r.name, r.value === undefined ? "–" : String(r.value), `${r.bound === "max" ? "at most" : "at least"} ${r.threshold}`, r.breached ? "BREACHED" : "ok"]),
     ),
   ];
@@ -222,4 +224,10 @@ export function printDeliveries(page: DeliveryPage): string {
 
 export function printResent(d: WebhookDeliveryRow): string {
   return `Resent ${d.resentFrom} as ${d.id} (${d.status}): event ${d.eventId} (${d.event}) to webhook "${d.webhook}".`;
+}
+
+/** A signed amount as people write it: "-$0.0091", "+$1.50", not "$-0.0091". */
+function signedDollars(amount: string): string {
+  if (amount.startsWith("-")) return `-$${amount.slice(1)}`;
+  return amount === "0" ? "$0" : `+$${amount}`;
 }
