@@ -125,6 +125,40 @@ describe("airlock start --workers", () => {
       }
     }, 60_000);
 
+    it("on SIGTERM while a replacement worker is still starting, lets it start and then stops it cleanly: exit 0", async () => {
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+      const scratch = await createScratchDatabase();
+      try {
+        const gateway = await spawnGateway({
+          cwd,
+          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
+          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        });
+        const gatewayChildren = () => {
+          try {
+            return execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+          } catch {
+            return []; // none at this instant
+          }
+        };
+        const workers = gatewayChildren();
+        expect(workers).toHaveLength(2);
+        process.kill(workers[0]!, "SIGKILL");
+        // The replacement is forked 250 ms after the exit, and needs far longer than that to load and listen:
+        // the SIGTERM reaches it while it starts, before it could have installed a handler of its own.
+        await vi.waitFor(() => expect(gatewayChildren().filter((pid) => !workers.includes(pid))).toHaveLength(1), { timeout: 10_000, interval: 10 });
+
+        expect(await gateway.stop("SIGTERM", 40_000)).toBe(0);
+        expect(gateway.stderr()).not.toContain("shutdown failed");
+        // The replacement started, then stopped as every worker does.
+        expect(gateway.logLines().filter((l) => l.msg === "Airlock gateway stopped" && l.worker !== undefined).map((l) => l.worker).sort()).toEqual([2, 3]);
+      } finally {
+        await killAll();
+        await dropScratchDatabase(scratch);
+      }
+    }, 60_000);
+
     it("answers /metrics at once while a replacement worker is still starting", async () => {
       const { cwd, dataDir } = await workspace();
       await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);

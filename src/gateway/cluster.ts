@@ -105,7 +105,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
       (stopped ??= (async () => {
         stopping = true;
         const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-        const clean = await stopWorkers(live, loaded.config.server.shutdownGraceMs + 10_000);
+        const clean = await stopWorkers(live, loaded.config.server.shutdownGraceMs + 10_000, serving);
         await removeGatewayFile(options.dataDir);
         logger.info({ workers: live.length }, "Airlock gateway stopped");
         if (!clean) throw new Error("a worker did not stop cleanly");
@@ -127,14 +127,20 @@ function listeningUrl(worker: Worker): Promise<string> {
   });
 }
 
-/** SIGTERM to each worker (they flush their ledgers), SIGKILL past the grace. True when all exited 0. */
-async function stopWorkers(workers: Worker[], graceMs: number): Promise<boolean> {
+/**
+ * SIGTERM to each worker (they flush their ledgers), SIGKILL past the grace. True when all exited 0.
+ * With `serving`, a worker not in it (a replacement still starting) is signalled only once it listens:
+ * until its code has loaded it has no handler, and Node's default for SIGTERM would kill it mid-start,
+ * which reads as a failed shutdown. The grace bounds that wait too.
+ */
+async function stopWorkers(workers: Worker[], graceMs: number, serving?: ReadonlySet<Worker>): Promise<boolean> {
   const results = await Promise.all(
     workers.map(async (worker) => {
       if (worker.isDead()) return worker.process.exitCode === 0;
       const exited = once(worker, "exit") as Promise<[number | null, string | null]>;
-      worker.process.kill("SIGTERM");
       const timer = setTimeout(() => worker.process.kill("SIGKILL"), graceMs);
+      if (serving && !serving.has(worker)) await Promise.race([listeningUrl(worker).catch(() => undefined), exited]);
+      if (!worker.isDead()) worker.process.kill("SIGTERM");
       const [code] = await exited;
       clearTimeout(timer);
       return code === 0;
