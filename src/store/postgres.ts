@@ -200,6 +200,9 @@ async function listenPostgres(url: string, channel: string, handlers: NoticeHand
     stopped = true;
     clearTimeout(timer);
     clearInterval(heartbeat);
+    // Held open while it closes: unref'd, its close would not keep the process alive, and a process with
+    // nothing else left (a start that failed to listen) would end mid-close, exiting 0 with its error untold.
+    (client as unknown as { ref(): void } | undefined)?.ref();
     await client?.end().catch(() => undefined);
   };
 }
