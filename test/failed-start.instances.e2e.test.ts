@@ -61,5 +61,48 @@ if (STORE_KINDS.includes("postgres")) {
         await upstream.close();
       }
     }, 90_000);
+
+    for (const workers of [1, 2]) {
+      it(`with ${workers} worker(s), on a port already taken, changes no route, price or budget of the instances already running`, async () => {
+        const upstream = await startFakeUpstream("openai");
+        const { cwd, dataDir } = await workspace();
+        await writeFile(path.join(cwd, "v1.yaml"), config(upstream, false));
+        await writeFile(path.join(cwd, "v2.yaml"), config(upstream, true));
+        const adminKey = randomAdminKey();
+        const scratch = await createScratchDatabase();
+        const db = new pg.Client({ connectionString: scratch.href });
+        await db.connect();
+        const stored = async () => ({
+          routes: (await db.query("select name, definition from routes order by name")).rows,
+          prices: (await db.query("select model, price from prices order by model, effective_from")).rows,
+          budgets: (await db.query("select * from budgets order by name")).rows,
+        });
+        try {
+          const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href });
+          const running = await spawnGateway({ cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, "a") }, args: ["--port", "0", "--host", "127.0.0.1", "--config", "v1.yaml"] });
+          const before = await chat(running.url, adminKey, "chat");
+          expect(before).toMatchObject({ status: 200, model: "oai/m" });
+          const storedBefore = await stored();
+
+          const failed = await runCli(["start", "--port", String(running.port), "--host", "127.0.0.1", "--config", "v2.yaml", "--workers", String(workers)], {
+            cwd,
+            env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, "b") },
+            timeoutMs: 60_000,
+          });
+          expect(failed.code).toBe(1);
+          expect(failed.stderr).toContain(`airlock: listen EADDRINUSE: address already in use 127.0.0.1:${running.port}`);
+
+          expect(await stored()).toEqual(storedBefore);
+          // The running instance still serves its own file: same model, same price, no budget refusing, no route gone.
+          expect(await chat(running.url, adminKey, "chat")).toEqual(before);
+          expect((await chat(running.url, adminKey, "other")).status).toBe(200);
+        } finally {
+          await db.end();
+          await killAll();
+          await dropScratchDatabase(scratch);
+          await upstream.close();
+        }
+      }, 90_000);
+    }
   });
 }

@@ -7,6 +7,7 @@ import { openDatabase } from "../store/database.js";
 import { listeningMessage, resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
+import { checkCanListen } from "./port-check.js";
 import type { RunningGateway } from "./start.js";
 
 /**
@@ -36,13 +37,17 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     throw new Error("--workers needs PostgreSQL (set DATABASE_URL): the embedded PGlite store belongs to one process");
   }
   const loaded = await loadConfig({ path: options.configPath });
+  const port = options.port ?? loaded.config.server.port;
+  const host = options.host ?? loaded.config.server.host;
+  // Before any worker starts: each one seeds the store with this file, which a start that fails must not do.
+  await checkCanListen(port, host);
   await mkdir(options.dataDir, { recursive: true });
   const adminKey = options.adminKey ?? (await generatedAdminKey(options.dataDir, logger));
   await (await openDatabase({ url: options.databaseUrl })).close(); // migrations run once, here
 
   const shared: WorkerOptions = {
-    port: options.port ?? loaded.config.server.port,
-    host: options.host ?? loaded.config.server.host,
+    port,
+    host,
     configPath: options.configPath,
     dataDir: options.dataDir,
     databaseUrl: options.databaseUrl,

@@ -9,6 +9,7 @@ import { openDatabase, type Database } from "../store/database.js";
 import { startTracing } from "../telemetry/tracing.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { listeningMessage, resolveStartOptions, type StartOptions } from "./options.js";
+import { checkCanListen } from "./port-check.js";
 
 export type { StartOptions } from "./options.js";
 import { createGateway, type Gateway } from "./server.js";
@@ -28,16 +29,19 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
   const loaded = options.config ?? (await loadConfig({ path: options.configPath }));
   await mkdir(options.dataDir, { recursive: true });
   const adminKey = options.adminKey ?? (await generatedAdminKey(options.dataDir, logger));
+  const port = options.port ?? loaded.config.server.port;
+  const host = options.host ?? loaded.config.server.host;
+  // A worker's port is its primary's, which checked it before starting any worker.
+  if (!options.worker) await checkCanListen(port, host);
   const tracing = await startTracing();
   let database: Database | undefined;
   let plane: ControlPlane | undefined;
   try {
     const migrate = !options.worker;
     database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl, migrate } : { dataDir: path.join(options.dataDir, "pgdata"), migrate, pglite: options.pglite });
-    const port = options.port ?? loaded.config.server.port;
     plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true, executorId: executorIdOf(port) });
     const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
-    const { url, port: bound } = await gateway.listen(port, options.host ?? loaded.config.server.host);
+    const { url, port: bound } = await gateway.listen(port, host);
     if (!options.worker) await writeGatewayFile(options.dataDir, url);
     logger[options.worker ? "debug" : "info"](
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
