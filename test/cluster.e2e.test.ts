@@ -9,6 +9,7 @@ import { openDatabase } from "../src/store/database.js";
 import { countLedgerRows } from "../src/store/queries/ledger.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+import { startFakeUpstream } from "./fakes/upstream.js";
 
 const CONFIG = `
 providers:
@@ -156,6 +157,40 @@ describe("airlock start --workers", () => {
       } finally {
         await killAll();
         await dropScratchDatabase(scratch);
+      }
+    }, 60_000);
+
+    it("names the worker that did not stop cleanly (killed while it finished its calls), and exits 1", async () => {
+      const upstream = await startFakeUpstream("openai", { chunkDelayMs: 400 });
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), `providers:\n  oai: { type: openai-compatible, baseUrl: "${upstream.url}" }\nmodels:\n  - { id: "oai/m", price: { input: "1", output: "1", per: "1M" } }\n`);
+      const scratch = await createScratchDatabase();
+      const adminKey = randomAdminKey();
+      try {
+        const gateway = await spawnGateway({
+          cwd,
+          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
+          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        });
+        const workers = execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+        // Long streams on both workers (each client its own connection, handed out in turn), so both are draining.
+        const streams = [0, 1, 2, 3].map(async () => {
+          const client = new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+          const stream = await client.chat.completions.create({ model: "oai/m", messages: [{ role: "user", content: "hi" }], stream: true });
+          for await (const chunk of stream) void chunk;
+        }).map((streamed) => streamed.catch(() => undefined)); // the killed worker's streams end cut
+        await vi.waitFor(() => expect(upstream.requests).toHaveLength(4), { timeout: 10_000 });
+        gateway.proc.kill("SIGTERM");
+        process.kill(workers[0]!, "SIGKILL");
+        // Not stop(): a second SIGTERM would end the primary at once.
+        expect(await gateway.exited).toEqual({ code: 1, signal: null });
+        await Promise.all(streams);
+        expect(gateway.stderr()).toContain("airlock: shutdown failed: a worker did not stop cleanly");
+        expect(gateway.logLines().find((l) => l.msg === "gateway worker did not stop cleanly")).toMatchObject({ pid: workers[0], code: null, signal: "SIGKILL" });
+      } finally {
+        await killAll();
+        await dropScratchDatabase(scratch);
+        await upstream.close();
       }
     }, 60_000);
 

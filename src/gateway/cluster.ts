@@ -76,6 +76,8 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     });
     worker.on("exit", (code, signal) => {
       serving.delete(worker);
+      // Which worker failed the shutdown, and how: "a worker did not stop cleanly" alone names none.
+      if (stopping && started && code !== 0) logger.error({ pid: worker.process.pid, code, signal }, "gateway worker did not stop cleanly");
       if (stopping || !started) return;
       // A worker that keeps dying (a bad host, an exhausted resource) is restarted ever more slowly, up to 30 s apart.
       const now = Date.now();
