@@ -60,8 +60,9 @@ export interface ControlPlaneOptions {
   createProvider?: ProviderFactory;
   /** Adds Node process metrics (CPU, memory, event loop) to /metrics. */
   processMetrics?: boolean;
-  /** This worker's name for the execution engine (default: the host name). */
+  /** This worker's name for the execution engine (default: the host name; the config's wins), and what a cluster worker adds to either. */
   executorId?: string;
+  executorSuffix?: string | undefined;
   /** Execution modules beside the built-in ones. */
   modules?: readonly ExecutionModule[];
   /** Hears budget warnings, exhaustions and window openings (each raised by one instance, once per window). */
@@ -177,6 +178,7 @@ export class ControlPlane {
       config,
       dataDir: options.dataDir,
       executorId: options.executorId,
+      executorSuffix: options.executorSuffix,
       sharedStore: () => this.store.shared,
       announceApproval: () => this.notices.announce("directives"),
       modules: options.modules,

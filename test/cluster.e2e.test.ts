@@ -160,6 +160,42 @@ describe("airlock start --workers", () => {
       }
     }, 60_000);
 
+    it("starts a worker that died again in its place, so its name as a directive worker (executor id) is the dead one's", async () => {
+      const { cwd, dataDir } = await workspace();
+      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
+      const scratch = await createScratchDatabase();
+      const adminKey = randomAdminKey();
+      try {
+        const gateway = await spawnGateway({
+          cwd,
+          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
+          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        });
+        const workers = execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+        expect(workers).toHaveLength(2);
+        process.kill(workers[1]!, "SIGKILL");
+        await vi.waitFor(() => expect(gateway.logLines().some((l) => l.msg === "gateway worker exited; starting another")).toBe(true), { timeout: 10_000 });
+        const exited = gateway.logLines().find((l) => l.msg === "gateway worker exited; starting another")!;
+        expect(exited).toMatchObject({ pid: workers[1] });
+        expect([1, 2]).toContain(exited.slot);
+        // The replacement (the cluster's third worker) starts in the dead worker's place, and says so as it stops.
+        const children = () => {
+          try {
+            return execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+          } catch {
+            return [];
+          }
+        };
+        await vi.waitFor(() => expect(children().filter((pid) => !workers.includes(pid))).toHaveLength(1), { timeout: 10_000, interval: 10 });
+        expect(await gateway.stop("SIGTERM", 40_000)).toBe(0);
+        const stopped = gateway.logLines().filter((l) => l.msg === "Airlock gateway stopped" && l.worker !== undefined);
+        expect(stopped.map((l) => [l.worker, l.slot]).sort()).toEqual([[1, 1], [2, 2], [3, exited.slot]].filter(([worker]) => worker === 3 || worker !== exited.slot));
+      } finally {
+        await killAll();
+        await dropScratchDatabase(scratch);
+      }
+    }, 60_000);
+
     it("names the worker that did not stop cleanly (killed while it finished its calls), and exits 1", async () => {
       const upstream = await startFakeUpstream("openai", { chunkDelayMs: 400 });
       const { cwd, dataDir } = await workspace();

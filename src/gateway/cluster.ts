@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { createLogger, type Logger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
 import { openDatabase } from "../store/database.js";
-import { listeningMessage, resolveStartOptions, WORKER_OPTIONS_ENV, type StartOptions } from "./options.js";
+import { listeningMessage, resolveStartOptions, WORKER_OPTIONS_ENV, WORKER_SLOT_ENV, type StartOptions } from "./options.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
 import { checkCanListen } from "./port-check.js";
@@ -61,8 +61,8 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   let url = "";
   let recentExits: number[] = [];
 
-  const fork = (): Worker => {
-    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(shared) });
+  const fork = (slot: number): Worker => {
+    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(shared), [WORKER_SLOT_ENV]: String(slot) });
     worker.on("message", (message: { type?: string; id?: number }) => {
       if (message?.type === LISTENING) serving.add(worker);
       if (message?.type !== METRICS_REQUEST) return;
@@ -83,15 +83,15 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
       const now = Date.now();
       recentExits = recentExits.filter((at) => now - at < 60_000).concat(now);
       const delayMs = Math.min(30_000, 250 * 2 ** (recentExits.length - 1));
-      logger.error({ pid: worker.process.pid, code, signal, restartInMs: delayMs }, "gateway worker exited; starting another");
+      logger.error({ pid: worker.process.pid, slot, code, signal, restartInMs: delayMs }, "gateway worker exited; starting another");
       setTimeout(() => {
-        if (!stopping) fork();
+        if (!stopping) fork(slot);
       }, delayMs);
     });
     return worker;
   };
 
-  const workers = Array.from({ length: flags.workers }, fork);
+  const workers = Array.from({ length: flags.workers }, (_, i) => fork(i + 1));
   try {
     const ready = await Promise.all(workers.map((worker) => listeningUrl(worker)));
     url = ready[0]!;
@@ -159,7 +159,7 @@ async function stopWorkers(workers: Worker[], graceMs: number, serving?: Readonl
 /** Inside a worker: run one full gateway with the primary's options, and report when listening. */
 export async function startClusterWorker(logger?: Logger): Promise<RunningGateway> {
   const shared = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? "{}") as WorkerOptions;
-  const workerLogger = (logger ?? createLogger()).child({ worker: cluster.worker?.id });
+  const workerLogger = (logger ?? createLogger()).child({ worker: cluster.worker?.id, slot: Number(process.env[WORKER_SLOT_ENV]) });
   // Loaded here, not at the top: the primary imports this module too, and serves no requests.
   const { startGateway } = await import("./start.js");
   const running = await startGateway({ ...shared, logger: workerLogger, worker: { metricsText: clusterMetricsText } });

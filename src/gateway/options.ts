@@ -47,6 +47,23 @@ function portFromEnv(value: string): number {
 
 export const WORKER_OPTIONS_ENV = "AIRLOCK_WORKER_OPTIONS";
 
+/**
+ * Which of the N places a cluster worker fills, 1 to N. A worker that replaces one that died takes its
+ * place, so that names made from it (the directive worker's executor id) survive the restart: the
+ * cluster's own worker ids only ever grow.
+ */
+export const WORKER_SLOT_ENV = "AIRLOCK_WORKER_SLOT";
+
+/**
+ * A restarted worker recovers the runs it had started under its name, so the name must be stable across
+ * restarts and distinct between workers: `AIRLOCK_EXECUTOR_ID`, else host:port; a cluster worker adds its
+ * place (`#1` to `#N`), which its replacement takes over. The configuration's
+ * `governance.execution.executorId` replaces the first part only: every worker reads the same file.
+ */
+export function executorIdentity(env: NodeJS.ProcessEnv, hostname: string, port: number, slot: string | undefined): { executorId: string; executorSuffix: string | undefined } {
+  return { executorId: env.AIRLOCK_EXECUTOR_ID || `${hostname}:${port}`, executorSuffix: slot ? `#${slot}` : undefined };
+}
+
 /** True inside a process that `airlock start --workers N` forked. */
 export function isClusterWorker(): boolean {
   return cluster.isWorker && process.env[WORKER_OPTIONS_ENV] !== undefined;

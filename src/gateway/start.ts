@@ -8,7 +8,7 @@ import { loadConfig } from "../config/load.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { startTracing } from "../telemetry/tracing.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
-import { listeningMessage, resolveStartOptions, type StartOptions } from "./options.js";
+import { executorIdentity, listeningMessage, resolveStartOptions, WORKER_SLOT_ENV, type StartOptions } from "./options.js";
 import { checkCanListen } from "./port-check.js";
 
 export type { StartOptions } from "./options.js";
@@ -39,7 +39,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
   try {
     const migrate = !options.worker;
     database = await openDatabase(options.databaseUrl ? { url: options.databaseUrl, migrate } : { dataDir: path.join(options.dataDir, "pgdata"), migrate, pglite: options.pglite });
-    plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true, executorId: executorIdOf(port) });
+    plane = await ControlPlane.create({ config: loaded, database, logger, adminKey, dataDir: options.dataDir, processMetrics: true, ...executorIdentity(process.env, os.hostname(), port, cluster.isWorker ? process.env[WORKER_SLOT_ENV] : undefined) });
     const gateway = createGateway({ plane, logger, metricsText: options.worker?.metricsText });
     const { url, port: bound } = await gateway.listen(port, host);
     if (!options.worker) await writeGatewayFile(options.dataDir, url);
@@ -72,12 +72,3 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
   }
 }
 
-/**
- * A restarted worker recovers the runs it had started under this name, so it must be stable across
- * restarts and distinct between workers: `AIRLOCK_EXECUTOR_ID`, else host:port (and the cluster worker's number).
- */
-function executorIdOf(port: number): string {
-  if (process.env.AIRLOCK_EXECUTOR_ID) return process.env.AIRLOCK_EXECUTOR_ID;
-  const worker = cluster.isWorker ? `#${cluster.worker?.id ?? 0}` : "";
-  return `${os.hostname()}:${port}${worker}`;
-}

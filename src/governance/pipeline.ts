@@ -20,6 +20,8 @@ export interface GovernanceOptions {
   dataDir: string | undefined;
   /** This worker's default name; the config's `executorId` wins. */
   executorId: string | undefined;
+  /** What a cluster worker adds to its name, whichever wins (`#2`): every worker reads the same config. */
+  executorSuffix?: string | undefined;
   /** `llm_call`'s way into the call path. */
   chat: ChatCaller;
   /** More execution modules, beside noop, echo, fail_intentionally and llm_call. */
@@ -54,7 +56,7 @@ export function createGovernance(options: GovernanceOptions): Governance {
     db: database.db,
     logger,
     metrics,
-    settings: { ...execution, executorId: execution.executorId ?? options.executorId ?? os.hostname() },
+    settings: { ...execution, executorId: (execution.executorId ?? options.executorId ?? os.hostname()) + (options.executorSuffix ?? "") },
     modules: new ModuleRegistry([noopModule, echoModule, failIntentionallyModule, llmCallModule(options.chat), ...(options.modules ?? [])]),
     artifacts,
     moveDirective: (id, to) => directives.advance(id, to),
