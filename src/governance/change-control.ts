@@ -7,6 +7,7 @@ import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { Db } from "../store/database.js";
 import * as q from "../store/queries/change-requests.js";
+import { normalizeDecimal } from "../store/queries/ledger.js";
 import type { ChangeImpact, ChangeRequestRow } from "../store/schema/index.js";
 
 export type ChangeKind = q.ChangeKind;
@@ -210,12 +211,36 @@ const VALUES_WITHHELD = "the values in force are shown only to admin keys, which
  * which a PATCH makes whole from that value. The proposer knows what it sent. Approvers, who are
  * admins, see everything whole.
  */
-export function changeRequestFor(principal: Principal, row: ChangeRequestRow): ChangeRequestView {
+export function changeRequestFor(principal: Principal, stored: ChangeRequestRow): ChangeRequestView {
+  const row = shownChangeRequest(stored);
   const values = mayReadConfiguration(principal) ? {} : { current: null, proposed: null, withheld: VALUES_WITHHELD };
   if (!row.impact || maySeeSpend(principal)) return { ...row, ...values };
   const { days, basis } = row.impact;
   const withheld = "spend figures are shown only to keys that may read spend (admin keys)";
   return { ...row, ...values, impact: { days, basis, calls: null, currentCostUsd: null, projectedCostUsd: null, projectedMonthlyChangeUsd: null, withheld } };
+}
+
+/**
+ * A change request as every answer writes money and decimals ("12.5", "0.5"): the numeric columns'
+ * places, and a budget's snapshot read from them, are storage. Only what is answered changes: the stored
+ * snapshot stays as the approval's stale check reads it. A global budget's snapshot drops the empty
+ * target it is stored with, as its proposal and GET /admin/budgets have none.
+ */
+export function shownChangeRequest(row: ChangeRequestRow): ChangeRequestRow {
+  return {
+    ...row,
+    estimatedSavingsUsd: row.estimatedSavingsUsd === null ? null : normalizeDecimal(row.estimatedSavingsUsd),
+    confidence: row.confidence === null ? null : normalizeDecimal(row.confidence),
+    current: row.kind === "budget" ? shownBudgetState(row.current) : row.current,
+  };
+}
+
+function shownBudgetState(state: unknown): unknown {
+  if (!state || typeof state !== "object" || Array.isArray(state)) return state;
+  const { target, limit, warnAt, ...rest } = state as Record<string, unknown>;
+  const decimal = (value: unknown) => (typeof value === "string" ? normalizeDecimal(value) : value);
+  const aimed = rest.scope === "global" && (target === "" || target === null) ? {} : { target };
+  return { ...rest, ...aimed, limit: decimal(limit), warnAt: decimal(warnAt) };
 }
 
 /** What a notification says of a request: who asked for what, and who decided. Not the values themselves. */
@@ -226,7 +251,7 @@ function summaryOf(r: ChangeRequestRow): Record<string, unknown> {
     target: r.target,
     category: r.category,
     status: r.status,
-    estimatedSavingsUsd: r.estimatedSavingsUsd,
+    estimatedSavingsUsd: r.estimatedSavingsUsd === null ? null : normalizeDecimal(r.estimatedSavingsUsd),
     projectedMonthlyChangeUsd: r.impact?.projectedMonthlyChangeUsd ?? null,
     requestedBy: r.requestedBy,
     requestedByKind: r.requestedByKind,

@@ -48,7 +48,7 @@ function changeCard(change, nameOf) {
   if (slash > 0) title.append("grant ", keyLabel(nameOf, change.target.slice(0, slash)), `${change.target.slice(slash)}: ${change.category}`);
   else title.textContent = `${change.kind} ${change.target}: ${change.category}`;
   const facts = document.createElement("p");
-  // The server keeps these to twelve places (and a confidence to three): written for reading here.
+  // Estimates are worked out to twelve places (a projected change): rounded for reading here.
   const usd = (/** @type {string | null | undefined} */ amount) => (amount == null ? "–" : dollars(roundedMoney(amount)));
   const impact = change.impact ? ` Projected monthly change: ${usd(change.impact.projectedMonthlyChangeUsd)}.` : "";
   const savings = change.estimatedSavingsUsd == null ? "–" : `${usd(change.estimatedSavingsUsd)} a month`;

@@ -23,8 +23,9 @@ export function proposeChange(gw: GatewayContext): Handler {
 /** `GET /admin/change-requests?status=PENDING&limit=50` (admin): newest first. */
 export function listChanges(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
-    await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, { data: await gw.plane.changes.list(enumParam(query, "status", CHANGE_STATUSES), limitParam(query)) });
+    const principal = await requireAdmin(gw.plane, req, scope);
+    const requests = await gw.plane.changes.list(enumParam(query, "status", CHANGE_STATUSES), limitParam(query));
+    sendJson(res, 200, { data: requests.map((request) => changeRequestFor(principal, request)) });
   };
 }
 

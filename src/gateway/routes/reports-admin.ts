@@ -1,7 +1,8 @@
 import { AirlockError } from "../../core/errors.js";
 import { spendCsv, totalCost } from "../../ledger/reports.js";
 import { FILTER_NAMES, type LedgerFilters } from "../../store/queries/ledger-filters.js";
-import { SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
+import { normalizeDecimal, SPEND_GROUPS, type SpendGroup } from "../../store/queries/ledger.js";
+import type { LedgerRow } from "../../store/schema/index.js";
 import { SERIES_DIMENSIONS } from "../../store/queries/spend-series.js";
 import { requireAdmin } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
@@ -50,8 +51,15 @@ export function overview(gw: GatewayContext): Handler {
 export function recentCalls(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, { data: await gw.plane.reports.recentCalls(limitParam(query), filtersOf(query)) });
+    const rows = await gw.plane.reports.recentCalls(limitParam(query), filtersOf(query));
+    sendJson(res, 200, { data: rows.map(shownCall) });
   };
+}
+
+/** A ledger row as every other answer writes money ("0.002241"): the numeric columns' places are storage, not meaning. */
+function shownCall(row: LedgerRow): LedgerRow {
+  const decimal = (value: string | null) => (value === null ? null : normalizeDecimal(value));
+  return { ...row, cost: normalizeDecimal(row.cost), providerCost: decimal(row.providerCost), audioSeconds: decimal(row.audioSeconds) };
 }
 
 /** `operation`, `model` and `user` narrow a report to the calls that match all of them; `(none)` matches calls without one. */
