@@ -19,6 +19,15 @@ models:
 `;
 
 afterEach(killAll);
+
+/** The primary's children that run the gateway (under tsx, an esbuild service is a child too); none at this instant is []. */
+function workerPids(gateway: { proc: { pid?: number | undefined } }): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+  } catch {
+    return [];
+  }
+}
 afterAll(removeTempDirs);
 
 describe("airlock start --workers", () => {
@@ -136,19 +145,12 @@ describe("airlock start --workers", () => {
           env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
           args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
         });
-        const gatewayChildren = () => {
-          try {
-            return execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
-          } catch {
-            return []; // none at this instant
-          }
-        };
-        const workers = gatewayChildren();
+        const workers = workerPids(gateway);
         expect(workers).toHaveLength(2);
         process.kill(workers[0]!, "SIGKILL");
         // The replacement is forked 250 ms after the exit, and needs far longer than that to load and listen:
         // the SIGTERM reaches it while it starts, before it could have installed a handler of its own.
-        await vi.waitFor(() => expect(gatewayChildren().filter((pid) => !workers.includes(pid))).toHaveLength(1), { timeout: 10_000, interval: 10 });
+        await vi.waitFor(() => expect(workerPids(gateway).filter((pid) => !workers.includes(pid))).toHaveLength(1), { timeout: 10_000, interval: 10 });
 
         expect(await gateway.stop("SIGTERM", 40_000)).toBe(0);
         expect(gateway.stderr()).not.toContain("shutdown failed");
@@ -171,7 +173,7 @@ describe("airlock start --workers", () => {
           env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
           args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
         });
-        const workers = execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+        const workers = workerPids(gateway);
         expect(workers).toHaveLength(2);
         process.kill(workers[1]!, "SIGKILL");
         await vi.waitFor(() => expect(gateway.logLines().some((l) => l.msg === "gateway worker exited; starting another")).toBe(true), { timeout: 10_000 });
@@ -179,14 +181,7 @@ describe("airlock start --workers", () => {
         expect(exited).toMatchObject({ pid: workers[1] });
         expect([1, 2]).toContain(exited.slot);
         // The replacement (the cluster's third worker) starts in the dead worker's place, and says so as it stops.
-        const children = () => {
-          try {
-            return execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
-          } catch {
-            return [];
-          }
-        };
-        await vi.waitFor(() => expect(children().filter((pid) => !workers.includes(pid))).toHaveLength(1), { timeout: 10_000, interval: 10 });
+        await vi.waitFor(() => expect(workerPids(gateway).filter((pid) => !workers.includes(pid))).toHaveLength(1), { timeout: 10_000, interval: 10 });
         expect(await gateway.stop("SIGTERM", 40_000)).toBe(0);
         const stopped = gateway.logLines().filter((l) => l.msg === "Airlock gateway stopped" && l.worker !== undefined);
         expect(stopped.map((l) => [l.worker, l.slot]).sort()).toEqual([[1, 1], [2, 2], [3, exited.slot]].filter(([worker]) => worker === 3 || worker !== exited.slot));
@@ -208,7 +203,7 @@ describe("airlock start --workers", () => {
           env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
           args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
         });
-        const workers = execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+        const workers = workerPids(gateway);
         // Long streams on both workers (each client its own connection, handed out in turn), so both are draining.
         const streams = [0, 1, 2, 3].map(async () => {
           const client = new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
@@ -240,8 +235,7 @@ describe("airlock start --workers", () => {
           env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
           args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
         });
-        // The primary's children that run the gateway (under tsx, an esbuild service is a child too).
-        const workers = execFileSync("pgrep", ["-P", String(gateway.proc.pid), "-f", "start --port"], { encoding: "utf8" }).trim().split("\n").map(Number);
+        const workers = workerPids(gateway);
         expect(workers).toHaveLength(2);
         process.kill(workers[0]!, "SIGKILL");
         await vi.waitFor(() => expect(gateway.logLines().some((l) => l.msg === "gateway worker exited; starting another")).toBe(true), { timeout: 10_000 });
