@@ -61,6 +61,12 @@ describe.each(STORE_KINDS)("money in answers on %s", (kind) => {
       const approved = await api(gw, "POST", `/admin/change-requests/${proposed.body.id}/approve`, {}, other.key);
       expect(approved).toMatchObject({ status: 200, body: { ...cap, status: "APPLIED" } });
       expect((await api(gw, "GET", "/admin/budgets")).body.data.find((b: { name: string }) => b.name === "cap")).toMatchObject({ limit: "1.5" });
+      // The audit log's details record the columns' values (the limit before the change), answered the same way.
+      expect((await api(gw, "PUT", "/admin/budgets/research", { scope: "team", target: "t1", limit: "4.50", warnAt: "2" })).status).toBe(200);
+      const audit = (await api(gw, "GET", "/admin/audit?limit=50")).body.data as Array<{ action: string; details: unknown }>;
+      expect(audit.length).toBeGreaterThanOrEqual(2);
+      expect(paddedIn(audit.map((event) => event.details))).toEqual([]);
+      expect(JSON.stringify(audit.map((event) => event.details))).toContain('"limit":"0.5"');
 
       await expect.poll(() => received.map((event) => event.type), { timeout: 10_000 }).toEqual(expect.arrayContaining(["approval.requested", "change.applied"]));
       for (const event of received.filter((e) => e.data.id === proposed.body.id)) expect(event.data).toMatchObject({ estimatedSavingsUsd: "12.5" });

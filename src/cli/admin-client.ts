@@ -27,7 +27,7 @@ import { CHANGES_CHANNEL } from "../store/notices.js";
 import type { ReconciliationLine, SpendGroup, SpendLine } from "../store/queries/ledger.js";
 import { addPrices, type PriceEntry } from "../store/queries/prices.js";
 import { allRoutes } from "../store/queries/routes.js";
-import { recentAuditEvents } from "../store/queries/audit.js";
+import { AuditLog } from "../governance/audit-log.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
 import type { ArtifactRow, AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow, WebhookDeliveryRow } from "../store/schema/index.js";
 import { getDirective, listDirectives } from "../store/queries/directives.js";
@@ -338,7 +338,7 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     createDirective: () => Promise.reject(new CliError("directives are issued through a running gateway, whose policy judges them (start one with `airlock start`, or pass --url)")),
     moveDirective: () => Promise.reject(new CliError("moving a directive needs a running gateway, whose policy judges it (start one with `airlock start`, or pass --url)")),
     audit: async (sinceText, action, limit) => {
-      return recentAuditEvents(database.db, limit, { since: sinceOf(sinceText), action });
+      return new AuditLog(database.db).recent(limit, { since: sinceOf(sinceText), action });
     },
     webhookDeliveries: (query) => viaCli(deliveryPage(database.db, query)),
     // On PostgreSQL, refused unless a running gateway has the webhook. An embedded store's gateway is

@@ -3,6 +3,7 @@ import { newId } from "../core/ids.js";
 import type { Db } from "../store/database.js";
 import { insertAuditEvent, recentAuditEvents, type AuditFilter } from "../store/queries/audit.js";
 import type { AuditEventRow } from "../store/schema/index.js";
+import { normalizeDecimal } from "../store/queries/ledger.js";
 
 /** The append-only audit log, as the admin API and the gateway's direct changes use it. */
 export class AuditLog {
@@ -14,7 +15,25 @@ export class AuditLog {
   }
 
   /** The newest events first. */
-  recent(limit: number, filter?: AuditFilter): Promise<AuditEventRow[]> {
-    return recentAuditEvents(this.db, limit, filter);
+  async recent(limit: number, filter?: AuditFilter): Promise<AuditEventRow[]> {
+    const rows = await recentAuditEvents(this.db, limit, filter);
+    return rows.map((row) => ({ ...row, details: unpadded(row.details) as AuditEventRow["details"] }));
   }
+}
+
+/** Fields whose values the store writes from its money columns, padded to their twelve places. */
+const MONEY_FIELDS = new Set(["limit", "warnAt", "maxSpendUsd"]);
+const DECIMAL = /^-?\d+\.\d+$/;
+
+/**
+ * An event's details with money written as every answer writes it ("4.5", not "4.500000000000"). Details
+ * record what a column held at the time (a budget's limit before a change, a grant's spend limit); the
+ * places are the column's, not the event's, so they are trimmed where the details are read, for rows old
+ * and new alike.
+ */
+function unpadded(value: unknown, field = ""): unknown {
+  if (typeof value === "string") return MONEY_FIELDS.has(field) && DECIMAL.test(value) ? normalizeDecimal(value) : value;
+  if (Array.isArray(value)) return value.map((item) => unpadded(item, field));
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, unpadded(item, key)]));
+  return value;
 }
