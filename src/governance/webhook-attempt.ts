@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { WebhookConfig } from "../config/schema.js";
+import { Cancellation } from "../core/cancel.js";
 import { parseRetryAfterMs } from "../providers/errors.js";
 
 /** One delivery as sent: what to post, and the ids the receiver deduplicates on. */
@@ -40,12 +41,19 @@ export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs
   const { url, authorization } = receiver(hook.url);
   if (authorization) headers.authorization = authorization;
   let res: Response;
+  // Not AbortSignal.any([AbortSignal.timeout(…), stopping]): the combined signal holds its sources weakly,
+  // and nothing else holds the timeout's, so a garbage collection could take it before it fired, and an
+  // attempt on a receiver that never answers would then wait for ever (seen under a loaded test suite).
+  // A Cancellation's timer holds it until it fires or is disposed.
+  const deadline = new Cancellation(stopping, timeoutMs);
   try {
     // Redirects are not followed: fetch would turn the POST into a GET without its body (301, 302), and the
     // receiver's 200 to that would count as delivered; or send the body and its signature on to another host.
-    res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping]) });
+    res = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: deadline.signal });
   } catch (err) {
     return { status: null, error: unanswered(err, timeoutMs) };
+  } finally {
+    deadline.dispose();
   }
   // The answer's body says nothing Airlock needs: it is let go unread, since reading it whole would hold
   // all of it in memory, however large a receiver made it, and wait for it as long as it took.
