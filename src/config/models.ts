@@ -7,28 +7,8 @@ const decimal = moneyAmount();
 /** At most this many long-context tiers on one price: providers publish one or two. */
 export const MAX_PRICE_TIERS = 8;
 
-/**
- * The token prices of a call whose prompt is longer than `inputTokens` (Gemini 2.5 Pro and Claude Sonnet 4
- * with the 1M context, above 200K). The whole call is charged at the tier, as the providers bill it. A field
- * a tier leaves out falls back within the tier, as in a price: cache reads and writes at the tier's input.
- * The request fee, character and audio-minute prices and `per` are the price's own.
- */
-export const priceTierSchema = z.strictObject({
-  /** The tier applies when the call's prompt (all its input tokens, cached ones included) is longer than this. */
-  inputTokens: positiveInt4(),
-  input: decimal,
-  output: decimal,
-  cachedInput: decimal.optional(),
-  cacheWrite: decimal.optional(),
-  cacheWrite1h: decimal.optional(),
-  audioInput: decimal.optional(),
-  audioOutput: decimal.optional(),
-  reasoning: decimal.optional(),
-});
-
-export const priceSchema = z.strictObject({
-  input: decimal,
-  output: decimal.default("0"),
+/** The token prices billed apart from input and output, each falling back as its comment says; a tier takes them too. */
+const splitTokenPrices = {
   /** Cache reads. Defaults to the input price: never assume a discount the provider did not give. */
   cachedInput: decimal.optional(),
   /** Cache writes (Anthropic's 5-minute writes). Defaults to the input price. */
@@ -41,6 +21,26 @@ export const priceSchema = z.strictObject({
   audioOutput: decimal.optional(),
   /** Reasoning tokens, when billed differently from output. */
   reasoning: decimal.optional(),
+};
+
+/**
+ * The token prices of a call whose prompt is longer than `inputTokens` (Gemini 2.5 Pro and Claude Sonnet 4
+ * with the 1M context, above 200K). The whole call is charged at the tier, as the providers bill it. A field
+ * a tier leaves out falls back within the tier, as in a price: cache reads and writes at the tier's input.
+ * The request fee, character and audio-minute prices and `per` are the price's own.
+ */
+export const priceTierSchema = z.strictObject({
+  /** The tier applies when the call's prompt (all its input tokens, cached ones included) is longer than this. */
+  inputTokens: positiveInt4(),
+  input: decimal,
+  output: decimal,
+  ...splitTokenPrices,
+});
+
+export const priceSchema = z.strictObject({
+  input: decimal,
+  output: decimal.default("0"),
+  ...splitTokenPrices,
   /** A flat fee per request. */
   request: decimal.optional(),
   /** Text characters, per `per` characters: what speech (text-to-speech) models bill. */
