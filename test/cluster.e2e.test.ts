@@ -30,6 +30,33 @@ function workerPids(gateway: { proc: { pid?: number | undefined } }): number[] {
 }
 afterAll(removeTempDirs);
 
+type Gateway = Awaited<ReturnType<typeof spawnGateway>>;
+interface Cluster {
+  gateway: Gateway;
+  adminKey: string;
+  dataDir: string;
+  scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
+}
+
+/** A two-worker gateway on its own scratch database, with `config` as its file (none: the demo); always torn down. */
+async function withTwoWorkers(config: string | undefined, body: (cluster: Cluster) => Promise<void>): Promise<void> {
+  const { cwd, dataDir } = await workspace();
+  if (config !== undefined) await writeFile(path.join(cwd, "airlock.config.yaml"), config);
+  const adminKey = randomAdminKey();
+  const scratch = await createScratchDatabase();
+  try {
+    const gateway = await spawnGateway({
+      cwd,
+      env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
+      args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+    });
+    await body({ gateway, adminKey, dataDir, scratch });
+  } finally {
+    await killAll();
+    await dropScratchDatabase(scratch);
+  }
+}
+
 describe("airlock start --workers", () => {
   it("refuses more than one worker on the embedded store, and says why", async () => {
     const { cwd, dataDir } = await workspace();
@@ -47,34 +74,15 @@ describe("airlock start --workers", () => {
 
   if (STORE_KINDS.includes("postgres")) {
     it("says the demo is in use when a cluster serves it, as one process does", async () => {
-      const { cwd, dataDir } = await workspace();
-      const scratch = await createScratchDatabase();
-      try {
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
-          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
-        });
+      await withTwoWorkers(undefined, async ({ gateway }) => {
         const ready = gateway.logLines().find((l) => typeof l.msg === "string" && l.msg.startsWith("Airlock gateway listening"));
         expect(ready).toMatchObject({ workers: 2, demo: true, msg: "Airlock gateway listening (DEMO configuration on the mock provider: no real model is called)" });
         expect(await gateway.stop("SIGTERM")).toBe(0);
-      } finally {
-        await killAll();
-        await dropScratchDatabase(scratch);
-      }
+      });
     }, 120_000);
 
     it("serves one port from two processes, sums their metrics, and loses no ledger row on SIGTERM", async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const adminKey = randomAdminKey();
-      const scratch = await createScratchDatabase();
-      try {
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
-          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
-        });
+      await withTwoWorkers(CONFIG, async ({ gateway, adminKey, dataDir, scratch }) => {
         expect(gateway.logLines().find((l) => l.msg === "Airlock gateway listening")).toMatchObject({ workers: 2, store: "postgres" });
         expect(existsSync(path.join(dataDir, "gateway.json"))).toBe(true);
 
@@ -109,10 +117,7 @@ describe("airlock start --workers", () => {
         } finally {
           await database.close();
         }
-      } finally {
-        await killAll();
-        await dropScratchDatabase(scratch);
-      }
+      });
     }, 60_000);
 
     it("on a port already in use, fails the start with the reason, and neither restarts a worker nor reports a failed shutdown", async () => {
@@ -136,15 +141,7 @@ describe("airlock start --workers", () => {
     }, 60_000);
 
     it("on SIGTERM while a replacement worker is still starting, lets it start and then stops it cleanly: exit 0", async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const scratch = await createScratchDatabase();
-      try {
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
-          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
-        });
+      await withTwoWorkers(CONFIG, async ({ gateway }) => {
         const workers = workerPids(gateway);
         expect(workers).toHaveLength(2);
         process.kill(workers[0]!, "SIGKILL");
@@ -156,23 +153,11 @@ describe("airlock start --workers", () => {
         expect(gateway.stderr()).not.toContain("shutdown failed");
         // The replacement started, then stopped as every worker does.
         expect(gateway.logLines().filter((l) => l.msg === "Airlock gateway stopped" && l.worker !== undefined).map((l) => l.worker).sort()).toEqual([2, 3]);
-      } finally {
-        await killAll();
-        await dropScratchDatabase(scratch);
-      }
+      });
     }, 60_000);
 
     it("starts a worker that died again in its place, so its name as a directive worker (executor id) is the dead one's", async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const scratch = await createScratchDatabase();
-      const adminKey = randomAdminKey();
-      try {
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
-          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
-        });
+      await withTwoWorkers(CONFIG, async ({ gateway }) => {
         const workers = workerPids(gateway);
         expect(workers).toHaveLength(2);
         process.kill(workers[1]!, "SIGKILL");
@@ -185,56 +170,36 @@ describe("airlock start --workers", () => {
         expect(await gateway.stop("SIGTERM", 40_000)).toBe(0);
         const stopped = gateway.logLines().filter((l) => l.msg === "Airlock gateway stopped" && l.worker !== undefined);
         expect(stopped.map((l) => [l.worker, l.slot]).sort()).toEqual([[1, 1], [2, 2], [3, exited.slot]].filter(([worker]) => worker === 3 || worker !== exited.slot));
-      } finally {
-        await killAll();
-        await dropScratchDatabase(scratch);
-      }
+      });
     }, 60_000);
 
     it("names the worker that did not stop cleanly (killed while it finished its calls), and exits 1", async () => {
       const upstream = await startFakeUpstream("openai", { chunkDelayMs: 400 });
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), `providers:\n  oai: { type: openai-compatible, baseUrl: "${upstream.url}" }\nmodels:\n  - { id: "oai/m", price: { input: "1", output: "1", per: "1M" } }\n`);
-      const scratch = await createScratchDatabase();
-      const adminKey = randomAdminKey();
       try {
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: adminKey, DATABASE_URL: scratch.href }),
-          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
+        await withTwoWorkers(`providers:\n  oai: { type: openai-compatible, baseUrl: "${upstream.url}" }\nmodels:\n  - { id: "oai/m", price: { input: "1", output: "1", per: "1M" } }\n`, async ({ gateway, adminKey }) => {
+          const workers = workerPids(gateway);
+          // Long streams on both workers (each client its own connection, handed out in turn), so both are draining.
+          const streams = [0, 1, 2, 3].map(async () => {
+            const client = new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+            const stream = await client.chat.completions.create({ model: "oai/m", messages: [{ role: "user", content: "hi" }], stream: true });
+            for await (const chunk of stream) void chunk;
+          }).map((streamed) => streamed.catch(() => undefined)); // the killed worker's streams end cut
+          await vi.waitFor(() => expect(upstream.requests).toHaveLength(4), { timeout: 10_000 });
+          gateway.proc.kill("SIGTERM");
+          process.kill(workers[0]!, "SIGKILL");
+          // Not stop(): a second SIGTERM would end the primary at once.
+          expect(await gateway.exited).toEqual({ code: 1, signal: null });
+          await Promise.all(streams);
+          expect(gateway.stderr()).toContain("airlock: shutdown failed: a worker did not stop cleanly");
+          expect(gateway.logLines().find((l) => l.msg === "gateway worker did not stop cleanly")).toMatchObject({ pid: workers[0], code: null, signal: "SIGKILL" });
         });
-        const workers = workerPids(gateway);
-        // Long streams on both workers (each client its own connection, handed out in turn), so both are draining.
-        const streams = [0, 1, 2, 3].map(async () => {
-          const client = new OpenAI({ apiKey: adminKey, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-          const stream = await client.chat.completions.create({ model: "oai/m", messages: [{ role: "user", content: "hi" }], stream: true });
-          for await (const chunk of stream) void chunk;
-        }).map((streamed) => streamed.catch(() => undefined)); // the killed worker's streams end cut
-        await vi.waitFor(() => expect(upstream.requests).toHaveLength(4), { timeout: 10_000 });
-        gateway.proc.kill("SIGTERM");
-        process.kill(workers[0]!, "SIGKILL");
-        // Not stop(): a second SIGTERM would end the primary at once.
-        expect(await gateway.exited).toEqual({ code: 1, signal: null });
-        await Promise.all(streams);
-        expect(gateway.stderr()).toContain("airlock: shutdown failed: a worker did not stop cleanly");
-        expect(gateway.logLines().find((l) => l.msg === "gateway worker did not stop cleanly")).toMatchObject({ pid: workers[0], code: null, signal: "SIGKILL" });
       } finally {
-        await killAll();
-        await dropScratchDatabase(scratch);
         await upstream.close();
       }
     }, 60_000);
 
     it("answers /metrics at once while a replacement worker is still starting", async () => {
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG);
-      const scratch = await createScratchDatabase();
-      try {
-        const gateway = await spawnGateway({
-          cwd,
-          env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch.href }),
-          args: ["--port", "0", "--host", "127.0.0.1", "--workers", "2"],
-        });
+      await withTwoWorkers(CONFIG, async ({ gateway }) => {
         const workers = workerPids(gateway);
         expect(workers).toHaveLength(2);
         process.kill(workers[0]!, "SIGKILL");
@@ -252,10 +217,7 @@ describe("airlock start --workers", () => {
           await new Promise((r) => setTimeout(r, 100));
         }
         expect(await gateway.stop("SIGTERM")).toBe(0);
-      } finally {
-        await killAll();
-        await dropScratchDatabase(scratch);
-      }
+      });
     }, 60_000);
   }
 });
