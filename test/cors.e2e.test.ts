@@ -1,10 +1,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
 import { startTestGateway, type TestGateway } from "./support/gateway.js";
+import { useChromium } from "./support/chromium.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 // A real browser: slower than most tests, and slower still on a busy machine.
@@ -14,19 +15,17 @@ vi.setConfig({ testTimeout: 60_000 });
  * Cross-origin calls from a page, in real headless Chromium: the browser, not the test, decides
  * whether a page may call the gateway and read its answer, after its own preflight.
  */
-let browser: Browser;
+const browser = useChromium();
 let pages: Server;
 let pagePort: number;
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
   // One blank page, served at 127.0.0.1 (the allowed origin) and at localhost (another origin).
   pages = createServer((_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>app</title>"));
   await new Promise<void>((resolve) => pages.listen(0, "127.0.0.1", resolve));
   pagePort = (pages.address() as AddressInfo).port;
 });
 afterAll(async () => {
-  await browser?.close();
   await new Promise((resolve) => pages?.close(resolve));
 });
 

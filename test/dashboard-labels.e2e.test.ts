@@ -1,6 +1,7 @@
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it, vi } from "vitest";
 import { api, refusal, routesSuite, type Instance } from "./support/routing.js";
+import { useChromium, signInOnPage } from "./support/chromium.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 // A real browser against a real gateway: slower than most tests, and slower still on a busy machine.
@@ -11,14 +12,7 @@ vi.setConfig({ testTimeout: 90_000 });
  * its views, dashboard.e2e.test.ts its flows): a budget's state as the store has it, keys by their
  * names wherever the store keeps an id, and where the keyboard lands when its control is gone.
  */
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useChromium();
 
 describe.each(STORE_KINDS)("the dashboard's words on %s", (kind) => {
   const { config, gateway } = routesSuite(kind);
@@ -26,9 +20,7 @@ describe.each(STORE_KINDS)("the dashboard's words on %s", (kind) => {
   async function signIn(gw: Instance): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(gw.url);
-    await page.getByLabel("Admin key").fill(gw.adminKey);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await signInOnPage(page, gw.adminKey);
     return page;
   }
 

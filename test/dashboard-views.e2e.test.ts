@@ -1,10 +1,11 @@
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it, vi } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
 import { ControlPlane } from "../src/control-plane.js";
 import { systemClock } from "../src/core/clock.js";
 import { createGateway } from "../src/gateway/server.js";
 import { api, ask, rawChat, refusal, routesSuite, type Instance } from "./support/routing.js";
+import { useChromium, signInOnPage } from "./support/chromium.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 
@@ -15,14 +16,7 @@ vi.setConfig({ testTimeout: 90_000 });
  * The dashboard in real headless Chromium, around its views rather than its flows (dashboard.e2e.test.ts):
  * what is shown before sign-in, every view at a phone's width, and the page's console.
  */
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useChromium();
 
 describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
   const { config, gateway, store, cleanups } = routesSuite(kind);
@@ -41,9 +35,7 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
   }
 
   async function signIn(page: Page, key: string): Promise<void> {
-    await page.getByLabel("Admin key").fill(key);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await signInOnPage(page, key);
   }
 
   it("offers the views only once signed in, and no view scrolls sideways at 390 px", async () => {

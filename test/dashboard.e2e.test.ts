@@ -1,10 +1,11 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { REPO_ROOT } from "./support/process.js";
 import { api, ask, refusal, routesSuite, type Instance } from "./support/routing.js";
 import { awayFromMinuteEnd } from "./support/minute.js";
+import { useChromium, signInOnPage } from "./support/chromium.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 // A real browser against a real gateway: slower than most tests, and slower still on a busy machine.
@@ -16,14 +17,10 @@ vi.setConfig({ testTimeout: 90_000 });
  * a key created and revoked. Each flow leaves a screenshot in test-artifacts/.
  */
 const SHOTS = path.join(REPO_ROOT, "test-artifacts");
-let browser: Browser;
+const browser = useChromium();
 
 beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
-});
-afterAll(async () => {
-  await browser?.close();
 });
 
 describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
@@ -33,9 +30,7 @@ describe.each(STORE_KINDS)("the dashboard on %s", (kind) => {
   async function signIn(gw: Instance, width = 1280, key = gw.adminKey): Promise<Page> {
     const page = await browser.newPage({ viewport: { width, height: 900 } });
     await page.goto(gw.url);
-    await page.getByLabel("Admin key").fill(key);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await signInOnPage(page, key);
     return page;
   }
 
