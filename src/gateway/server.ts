@@ -48,6 +48,20 @@ const ROUTABLE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The calls, whose handlers write `x-request-id` with the rest of their headers in one `writeHead`. */
+const CALL_PATHS = new Set(["/v1/chat/completions", "/v1/embeddings", "/v1/audio/transcriptions", "/v1/audio/speech"]);
+
+/**
+ * Every other route answers with the request id too, success or not, so that the id a client or a probe
+ * got back finds its access-log line. Set before the handler writes anything.
+ */
+function withRequestIdHeader(handler: Handler): Handler {
+  return (req, res, scope, params, query) => {
+    res.setHeader("x-request-id", scope.requestId);
+    return handler(req, res, scope, params, query);
+  };
+}
+
 /** How long closing waits for cut calls to settle: longer than a token count may take before it falls back (3 s). */
 const SETTLE_AFTER_CUT_MS = 5_000;
 
@@ -170,8 +184,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   ];
   const adminWrites = new AdminWrites(options.plane.database.db, options.logger, options.plane.loaded.config.server.adminWritesPerMinute);
   const admitWrite = (principal: Principal) => adminWrites.admit(principal);
-  for (const [method, path, handler] of routes) {
+  for (const [method, path, route] of routes) {
     const admit = changesThroughAdminApi(method, path) ? admitWrite : undefined;
+    const handler = CALL_PATHS.has(path) ? route : withRequestIdHeader(route);
     // HEAD is GET without the body (RFC 9110), which Node leaves out: uptime monitors probe /healthz with it.
     router.on(method === "GET" ? ["GET", "HEAD"] : (method as "POST"), path, (req, res, params, _store, query) => run(handler, req, res, params, query, admit));
   }

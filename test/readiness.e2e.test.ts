@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { startFakeUpstream } from "./fakes/upstream.js";
+import { startTestGateway } from "./support/gateway.js";
+import { captureLogs } from "./support/routing.js";
+import { startTcpProxy } from "./support/tcp-proxy.js";
+import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+import { ControlPlane } from "../src/control-plane.js";
+import { resolveConfig } from "../src/config/load.js";
+import { createGateway } from "../src/gateway/server.js";
+import { openDatabase } from "../src/store/database.js";
+
+/** What a load balancer's health check sees when the store goes away. */
+describe.runIf(STORE_KINDS.includes("postgres"))("readiness on PostgreSQL", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it("answers /readyz 503 while the store is unreachable, and 200 again once it is back", async () => {
+    const upstream = await startFakeUpstream("openai");
+    cleanups.push(() => upstream.close());
+    const url = await createScratchDatabase();
+    cleanups.push(() => dropScratchDatabase(url));
+    // Migrated directly, then served through a proxy the test can cut.
+    await (await openDatabase({ url: url.href })).close();
+    const proxy = await startTcpProxy(url.hostname, Number(url.port || 5432));
+    cleanups.push(() => proxy.close());
+    const proxied = new URL(url.href);
+    proxied.hostname = "127.0.0.1";
+    proxied.port = String(proxy.port);
+    const database = await openDatabase({ url: proxied.href, maxConnections: 2 });
+    const plane = await ControlPlane.create({ config: resolveConfig({ providers: { oai: { type: "openai-compatible", baseUrl: upstream.url } }, models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }] }, "test"), database, adminKey: "sk-test-admin-readiness" });
+    const gateway = createGateway({ plane, logger: plane.logger });
+    const gw = await gateway.listen(0, "127.0.0.1");
+    cleanups.push(async () => {
+      await gateway.close(1_000);
+      await plane.close();
+      await database.close().catch(() => undefined);
+    });
+
+    expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+    proxy.cut();
+    const down = await fetch(`${gw.url}/readyz`);
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: "degraded", store: { reachable: false } });
+    proxy.restore();
+    await until(async () => (await fetch(`${gw.url}/readyz`)).status === 200);
+  });
+});
+
+describe("request ids", () => {
+  it("answers every request with the x-request-id its access-log line carries, the caller's own when it sent a usable one", async () => {
+    const upstream = await startFakeUpstream("openai");
+    const lines: Array<Record<string, unknown>> = [];
+    const logs = captureLogs();
+    const gw = await startTestGateway("pglite", { providers: { oai: { type: "openai-compatible", baseUrl: upstream.url } }, models: [{ id: "oai/gpt-4.1-mini", price: { input: "0.4", output: "1.6", per: "1M" } }] }, { logger: logs.logger });
+    try {
+      const auth = { authorization: `Bearer ${gw.adminKey}` };
+      for (const path of ["/healthz", "/readyz", "/metrics", "/v1/models", "/admin/status"]) {
+        const res = await fetch(`${gw.url}${path}`, { headers: auth });
+        expect(res.status, path).toBe(200);
+        const id = res.headers.get("x-request-id");
+        expect(id, path).toMatch(/^req_/);
+        lines.push({ path, id });
+      }
+      const own = await fetch(`${gw.url}/v1/models`, { headers: { ...auth, "x-request-id": "caller-chosen-1" } });
+      expect(own.headers.get("x-request-id")).toBe("caller-chosen-1");
+      await gw.close();
+      const logged = logs.lines.filter((l) => l.msg === "request");
+      for (const { path, id } of lines) expect(logged.find((l) => l.path === path)?.requestId, String(path)).toBe(id);
+      expect(logged.some((l) => l.requestId === "caller-chosen-1")).toBe(true);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
+async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
