@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import type { AbortSource } from "../core/cancel.js";
 import type { Principal } from "../auth/principal.js";
 import type { Clock } from "../core/clock.js";
@@ -26,6 +27,8 @@ export interface CallContext {
   session?: string;
   /** Aborts the call when the client goes away. */
   signal?: AbortSource;
+  /** The caller's trace, from its W3C `traceparent`: the call's span is its child. Unset, the active context is the parent. */
+  traceContext?: Context;
   /** Where the gateway's access log reads the call's operation: set once the call is planned, as the ledger records it. */
   log?: { operation?: string };
 }

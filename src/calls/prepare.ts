@@ -1,4 +1,4 @@
-import { SpanKind, type Span } from "@opentelemetry/api";
+import { SpanKind, type Context, type Span } from "@opentelemetry/api";
 import { LIBRARY_KEY_ID } from "../auth/principal.js";
 import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { AirlockError, toAirlockError } from "../core/errors.js";
@@ -13,7 +13,7 @@ import type { CallContext, CallDeps } from "./context.js";
 import { GEN_AI_OPERATION, settle, type CallRecord } from "./settle.js";
 import { askForShape, outputContract, type OutputContract } from "./structured.js";
 
-function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, model: string | undefined): CallRecord {
+function newRecord(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, model: string | undefined): CallRecord {
   // What the ledger and the span keep of the name: a refused one too, but never unbounded or unstorable.
   const requestedModel = modelLabel(model);
   return {
@@ -26,18 +26,18 @@ function newRecord(deps: CallDeps, endpoint: Endpoint, stream: boolean, model: s
     attempts: [],
     routeReason: undefined,
     pinKey: undefined,
-    span: startSpan(endpoint, requestedModel),
+    span: startSpan(endpoint, requestedModel, ctx.traceContext),
   };
 }
 
 /** A request refused before it could be planned (a malformed body): still one ledger row. */
 export function refuseUnplanned(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, requestedModel: string | undefined, err: unknown): AirlockError {
-  return refuse(deps, ctx, newRecord(deps, endpoint, false, requestedModel), err);
+  return refuse(deps, ctx, newRecord(deps, ctx, endpoint, false, requestedModel), err);
 }
 
 /** Steps 2–3 of the hot path: resolve the route and pass the guards, or record the refusal. */
 export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stream: boolean, requestedModel: string | undefined): { plan: Plan; record: CallRecord } {
-  const record = newRecord(deps, endpoint, stream, requestedModel);
+  const record = newRecord(deps, ctx, endpoint, stream, requestedModel);
   try {
     const badName = requestedModel === undefined ? undefined : modelNameProblem(requestedModel);
     if (badName) throw new AirlockError("invalid_request", badName, { param: "model" });
@@ -178,12 +178,17 @@ export function fail(deps: CallDeps, ctx: CallContext, record: CallRecord, err: 
   return error;
 }
 
-function startSpan(endpoint: Endpoint, requestedModel: string | undefined): Span {
+/** Under `parent` when the caller sent its trace; otherwise under the active context (the library's caller's span, if any). */
+function startSpan(endpoint: Endpoint, requestedModel: string | undefined, parent: Context | undefined): Span {
   const operationName = GEN_AI_OPERATION[endpoint];
-  return tracer.startSpan(`${operationName} ${requestedModel ?? ""}`.trim(), {
-    kind: SpanKind.CLIENT,
-    attributes: { "gen_ai.operation.name": operationName, ...(requestedModel ? { "gen_ai.request.model": requestedModel } : {}) },
-  });
+  return tracer.startSpan(
+    `${operationName} ${requestedModel ?? ""}`.trim(),
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { "gen_ai.operation.name": operationName, ...(requestedModel ? { "gen_ai.request.model": requestedModel } : {}) },
+    },
+    parent,
+  );
 }
 
 /** The whole call's cancellation: the client's signal, bounded by the request deadline. Dispose when the call ends. */

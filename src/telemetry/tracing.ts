@@ -1,4 +1,4 @@
-import { SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
+import { propagation, SpanStatusCode, trace, type Attributes, type Tracer } from "@opentelemetry/api";
 
 /**
  * Airlock's tracer. Taken again once tracing starts: the built gateway carries its own copy of the
@@ -30,6 +30,8 @@ export interface TracingHandle {
 /**
  * Starts OTLP/HTTP span export when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces-specific
  * variable) is set. Otherwise nothing is loaded and the API's no-op tracer costs next to nothing.
+ * Registering the provider also registers the W3C trace-context (and baggage) propagator,
+ * through which a call's incoming `traceparent` becomes its span's parent.
  */
 export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<TracingHandle | undefined> {
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
@@ -49,6 +51,7 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
       await provider.forceFlush();
       await provider.shutdown();
       trace.disable();
+      propagation.disable();
       tracer = trace.getTracer("airlock");
     },
   };

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { propagation, ROOT_CONTEXT } from "@opentelemetry/api";
 import type { Principal } from "../../auth/principal.js";
 import type { CallContext } from "../../calls/context.js";
 import type { AbortSource } from "../../core/cancel.js";
@@ -177,6 +178,8 @@ export function callContext(req: IncomingMessage, scope: RequestScope, principal
     endUser: headerLabel(req, "x-airlock-user"),
     session: headerLabel(req, "x-airlock-session"),
     signal: scope.cancellation,
+    // Through the registered propagator (W3C trace context once tracing starts; none otherwise, and then nothing is read).
+    traceContext: req.headers.traceparent === undefined ? undefined : propagation.extract(ROOT_CONTEXT, req.headers),
     log: scope.log,
   };
 }
