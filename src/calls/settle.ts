@@ -169,7 +169,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     ttftSeconds: record.ttftMs === undefined ? undefined : record.ttftMs / 1000,
     errorCode: record.error?.code,
     usage: record.usage,
-    costUsd: priced ? Number(cost) : undefined,
+    costUsd: priced ? cost : undefined,
   });
 
   endSpan(record, usage, cost, operationName);

@@ -9,7 +9,7 @@ const call = (overrides: Partial<ObservedCall> = {}): ObservedCall => ({
   outcome: "success",
   latencySeconds: 0.2,
   usage: { inputTokens: 100, outputTokens: 40, cachedInputTokens: 0, reasoningTokens: 8 },
-  costUsd: 0.25,
+  costUsd: "0.25",
   ...overrides,
 });
 
@@ -34,7 +34,7 @@ describe("Metrics.observeCall", () => {
 
     expect(await metrics.text()).toBe(text);
 
-    metrics.observeCall(call({ usage: { inputTokens: 50, outputTokens: 10, cachedInputTokens: 20, reasoningTokens: 0 }, costUsd: 0.5 }));
+    metrics.observeCall(call({ usage: { inputTokens: 50, outputTokens: 10, cachedInputTokens: 20, reasoningTokens: 0 }, costUsd: "0.5" }));
     metrics.observeCall(call({ model: "claude-haiku", outcome: "refused", usage: undefined, costUsd: undefined }));
     text = await metrics.text();
     expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(2);
@@ -54,7 +54,7 @@ describe("Metrics.observeCall", () => {
 
   it("skips a count that is not a finite, non-negative number instead of failing every later read", async () => {
     const metrics = new Metrics();
-    metrics.observeCall(call({ costUsd: Number.NaN, usage: { inputTokens: -1, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 } }));
+    metrics.observeCall(call({ costUsd: "NaN", usage: { inputTokens: -1, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 } }));
     const text = await metrics.text();
     expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
     expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="output"')).toBe(5);

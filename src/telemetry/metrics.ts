@@ -16,7 +16,8 @@ export interface ObservedCall {
   ttftSeconds?: number;
   errorCode?: string;
   usage?: { inputTokens: number; outputTokens: number; cachedInputTokens: number; reasoningTokens: number };
-  costUsd?: number;
+  /** The call's cost as the ledger writes it: a plain decimal of at most 12 places ("0.0010556"). */
+  costUsd?: string;
 }
 
 interface Inc {
@@ -33,7 +34,9 @@ interface CallSeries {
   outputTokens: PendingCount;
   cachedInputTokens: PendingCount;
   reasoningTokens: PendingCount;
-  cost: PendingCount;
+  cost: ExactSpend;
+  /** Where `cost` is read out: prom-client's child of the spend counter for this series' labels. */
+  spendCounter: Inc;
 }
 
 /**
@@ -58,6 +61,39 @@ class PendingCount implements Inc {
     const value = this.pending;
     this.pending = undefined;
     this.counter.inc(value);
+  }
+}
+
+/** The ledger's cost text: whole dollars, then at most 12 places (its scale). */
+const COST_TEXT = /^(\d{1,15})(?:\.(\d{1,12}))?$/;
+const PICO_PER_DOLLAR = 1e12;
+
+/**
+ * One series' spend, summed exactly from the ledger's amounts: whole dollars and picodollars, each a
+ * safe integer, made a float only when read. A float sum drifts from the ledger with every call
+ * (0.1 + 0.2 reads 0.30000000000000004); this reads as the float nearest the ledger's total.
+ */
+class ExactSpend {
+  private dollars = 0;
+  private pico = 0;
+  private touched = false;
+
+  add(cost: string): void {
+    const match = COST_TEXT.exec(cost);
+    // Not an amount the ledger would write; a metric is not worth failing the call or the scrape.
+    if (!match) return;
+    this.touched = true;
+    this.dollars += Number(match[1]);
+    if (match[2] !== undefined) this.pico += Number(match[2].padEnd(12, "0"));
+    if (this.pico >= PICO_PER_DOLLAR) {
+      this.dollars += Math.floor(this.pico / PICO_PER_DOLLAR);
+      this.pico %= PICO_PER_DOLLAR;
+    }
+  }
+
+  /** The total, or undefined when no cost was ever added (the series does not appear). */
+  get value(): number | undefined {
+    return this.touched ? this.dollars + this.pico / PICO_PER_DOLLAR : undefined;
   }
 }
 
@@ -103,10 +139,10 @@ export class Metrics {
   });
   readonly cost = new Counter({
     name: "airlock_cost_usd_total",
-    help: "Spend in USD by model and operation (approximate; the ledger is exact)",
+    help: "Spend in USD by model and operation, summed exactly from the ledger's amounts",
     labelNames: ["model", "operation"] as const,
     registers: [this.registry],
-    collect: () => this.flushCalls(),
+    collect: () => this.readSpend(),
   });
 
   readonly circuitState = new Gauge({
@@ -179,7 +215,7 @@ export class Metrics {
       series.cachedInputTokens.inc(call.usage.cachedInputTokens);
       series.reasoningTokens.inc(call.usage.reasoningTokens);
     }
-    if (call.costUsd !== undefined) series.cost.inc(call.costUsd);
+    if (call.costUsd !== undefined) series.cost.add(call.costUsd);
   }
 
   /** Hands every series' pending counts to prom-client; each counter's `collect` runs it before a read. */
@@ -192,7 +228,15 @@ export class Metrics {
       series.outputTokens.flush();
       series.cachedInputTokens.flush();
       series.reasoningTokens.flush();
-      series.cost.flush();
+    }
+  }
+
+  /** Sets each series of the spend counter to its exact total: a total read again, never an increment. */
+  private readSpend(): void {
+    this.cost.reset();
+    for (const series of this.series.values()) {
+      const total = series.cost.value;
+      if (total !== undefined) series.spendCounter.inc(total);
     }
   }
 
@@ -210,7 +254,8 @@ export class Metrics {
       outputTokens: tokens("output"),
       cachedInputTokens: tokens("cached_input"),
       reasoningTokens: tokens("reasoning"),
-      cost: new PendingCount(this.cost.labels({ model, operation })),
+      cost: new ExactSpend(),
+      spendCounter: this.cost.labels({ model, operation }),
     };
   }
 
