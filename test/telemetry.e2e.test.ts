@@ -1,84 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { gunzipSync } from "node:zlib";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startFakeUpstream } from "./fakes/upstream.js";
+import { startOtlpCollector, type OtlpCollector } from "./support/otlp-collector.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type CliEntry, type GatewayProcess } from "./support/process.js";
-
-/** One OTLP/HTTP export request as the collector received it. */
-interface Export {
-  path: string;
-  contentType: string | undefined;
-  raw: string;
-  body: OtlpTraces;
-}
-
-interface OtlpAnyValue {
-  stringValue?: string;
-  intValue?: number | string;
-  doubleValue?: number;
-  boolValue?: boolean;
-}
-interface OtlpSpan {
-  name: string;
-  kind: number;
-  traceId: string;
-  attributes?: Array<{ key: string; value: OtlpAnyValue }>;
-  status?: { code?: number; message?: string };
-}
-interface OtlpTraces {
-  resourceSpans?: Array<{
-    resource?: { attributes?: Array<{ key: string; value: OtlpAnyValue }> };
-    scopeSpans?: Array<{ scope?: { name?: string }; spans?: OtlpSpan[] }>;
-  }>;
-}
-
-/**
- * A stand-in OTLP/HTTP collector. The JSON encoding is the one `@opentelemetry/exporter-trace-otlp-http`
- * uses; anything else is recorded with an empty body so the assertion on the content type says why.
- */
-async function startCollector(): Promise<{ url: string; exports: Export[]; close(): Promise<void> }> {
-  const exports: Export[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      let bytes = Buffer.concat(chunks);
-      if (req.headers["content-encoding"] === "gzip") bytes = gunzipSync(bytes);
-      const contentType = req.headers["content-type"];
-      const raw = bytes.toString("utf8");
-      let body: OtlpTraces = {};
-      if (contentType?.startsWith("application/json")) body = JSON.parse(raw) as OtlpTraces;
-      exports.push({ path: req.url ?? "", contentType, raw, body });
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("{}");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    exports,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-function spansOf(exports: Export[]): Array<OtlpSpan & { attrs: Record<string, string | number | boolean | undefined>; resource: Record<string, unknown> }> {
-  const value = (v: OtlpAnyValue) => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue;
-  const toRecord = (attrs: Array<{ key: string; value: OtlpAnyValue }> = []) => Object.fromEntries(attrs.map((a) => [a.key, value(a.value)]));
-  return exports.flatMap((e) =>
-    (e.body.resourceSpans ?? []).flatMap((rs) =>
-      (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((span) => ({ ...span, attrs: toRecord(span.attributes), resource: toRecord(rs.resource?.attributes) }))),
-    ),
-  );
-}
 
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -91,7 +17,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10
 }
 
 describe("telemetry and logs of a running gateway", () => {
-  let collector: Awaited<ReturnType<typeof startCollector>> | undefined;
+  let collector: OtlpCollector | undefined;
   afterEach(async () => {
     await killAll();
     await collector?.close();
@@ -119,7 +45,7 @@ describe("telemetry and logs of a running gateway", () => {
 
   // The built bin too: it bundles the OpenTelemetry API, while the SDK it loads has its own copy.
   it.each<CliEntry>(["source", "build"])("exports a GenAI span per call over OTLP/HTTP, and logs JSON lines without the prompt (%s)", async (entry) => {
-    collector = await startCollector();
+    collector = await startOtlpCollector();
     const { gateway, adminKey } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SERVICE_NAME: "airlock-e2e" }, entry);
     const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
 
@@ -129,7 +55,7 @@ describe("telemetry and logs of a running gateway", () => {
     const cost = res.headers.get("x-airlock-cost");
     const requestId = res.headers.get("x-request-id");
 
-    const span = await until("a chat span at the collector", () => spansOf(collector!.exports).find((s) => s.attrs["gen_ai.operation.name"] === "chat"));
+    const span = await until("a chat span at the collector", () => collector!.spans().find((s) => s.attrs["gen_ai.operation.name"] === "chat"));
     const exported = collector.exports.find((e) => e.body.resourceSpans?.length);
     expect(exported?.path).toBe("/v1/traces");
     expect(exported?.contentType).toMatch(/^application\/json/);
@@ -166,7 +92,7 @@ describe("telemetry and logs of a running gateway", () => {
   });
 
   it("keeps an upstream's error text, which may quote the prompt, out of the failed call's span", async () => {
-    collector = await startCollector();
+    collector = await startOtlpCollector();
     const upstream = await startFakeUpstream("openai");
     try {
       const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
@@ -181,7 +107,7 @@ describe("telemetry and logs of a running gateway", () => {
       const res = await chat(gateway, adminKey, marker);
       expect(res.status).toBe(400);
 
-      const span = await until("the failed call's span", () => spansOf(collector!.exports).find((s) => s.attrs["error.type"] !== undefined));
+      const span = await until("the failed call's span", () => collector!.spans().find((s) => s.attrs["error.type"] !== undefined));
       expect(span.attrs["error.type"]).toBe("invalid_request");
       expect(span.status).toMatchObject({ code: 2, message: "invalid_request" });
       expect(await gateway.stop()).toBe(0);
@@ -209,7 +135,7 @@ describe("telemetry and logs of a running gateway", () => {
   });
 
   it("without OTEL_EXPORTER_OTLP_ENDPOINT serves normally and exports nothing", async () => {
-    collector = await startCollector();
+    collector = await startOtlpCollector();
     const { gateway, adminKey } = await start({});
     const marker = `PROMPT-MARKER-${randomBytes(8).toString("hex")}`;
     const res = await chat(gateway, adminKey, marker);

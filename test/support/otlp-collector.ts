@@ -26,7 +26,9 @@ export interface OtlpSpan {
   attributes?: OtlpAttribute[];
   status?: { code?: number; message?: string };
 }
-export type ExportedSpan = OtlpSpan & { attrs: Record<string, string | number | boolean | undefined> };
+type AttributeRecord = Record<string, string | number | boolean | undefined>;
+/** A span with its attributes, and its resource's (`service.name`, …), as records. */
+export type ExportedSpan = OtlpSpan & { attrs: AttributeRecord; resource: AttributeRecord };
 
 export interface OtlpCollector {
   url: string;
@@ -54,13 +56,14 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const value = (v: OtlpAnyValue) => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue;
+  const toRecord = (attrs: OtlpAttribute[] = []): AttributeRecord => Object.fromEntries(attrs.map((a) => [a.key, value(a.value)]));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     exports,
     spans: () =>
       exports.flatMap((e) =>
         (e.body.resourceSpans ?? []).flatMap((rs) =>
-          (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((span) => ({ ...span, attrs: Object.fromEntries((span.attributes ?? []).map((a) => [a.key, value(a.value)])) }))),
+          (rs.scopeSpans ?? []).flatMap((ss) => (ss.spans ?? []).map((span) => ({ ...span, attrs: toRecord(span.attributes), resource: toRecord(rs.resource?.attributes) }))),
         ),
       ),
     close: () =>
