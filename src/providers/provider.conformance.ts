@@ -264,6 +264,10 @@ export function describeProviderConformance(harness: ConformanceHarness): void {
       if (harness.expected?.usageAtCut) expect(soFar).toEqual(harness.expected.usageAtCut);
     });
 
+    if (harness.capabilities?.features !== undefined) it("decides each OpenAI feature in CONFORMANCE_FEATURES: sent or refused, none left to chance", () => {
+      expect(Object.keys(harness.capabilities!.features!).sort()).toEqual(Object.keys(CONFORMANCE_FEATURES).sort());
+    });
+
     for (const [feature, handling] of Object.entries(harness.capabilities?.features ?? {})) {
       const request = CONFORMANCE_FEATURES[feature as ConformanceFeature];
       if (handling === "refused") {

@@ -17,6 +17,8 @@ export const CONFORMANCE_EMBED_REQUEST: EmbedRequest = {
   dimensions: 8,
 };
 
+const CAPITAL_TOOL = { type: "function", function: { name: "capital_of", parameters: { type: "object", properties: { country: { type: "string" } } } } };
+
 /**
  * OpenAI request features that not every upstream API has. An adapter either sends each (translated, or
  * as it is) or refuses it; it never drops one silently, which would answer without what was asked for.
@@ -56,6 +58,31 @@ export const CONFORMANCE_FEATURES = {
     ...CONFORMANCE_REQUEST,
     messages: [...CONFORMANCE_REQUEST.messages, { role: "user", content: [{ type: "input_audio", input_audio: { data: "UklGRiQAAABXQVZF", format: "wav" } }] }],
   } as unknown as ChatRequest,
+  /** A sampling seed, for answers that repeat. */
+  seed: { ...CONFORMANCE_REQUEST, seed: 7 },
+  /** Repetition penalties that are not 0. */
+  penalties: { ...CONFORMANCE_REQUEST, presence_penalty: 0.5, frequency_penalty: 0.5 },
+  logitBias: { ...CONFORMANCE_REQUEST, logit_bias: { "50256": -100 } },
+  /** An answer spoken as well as written. */
+  audioOutput: { ...CONFORMANCE_REQUEST, modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } },
+  /** At most one tool call per answer. */
+  singleToolCall: { ...CONFORMANCE_REQUEST, tools: [CAPITAL_TOOL], parallel_tool_calls: false },
+  /**
+   * Values that ask for nothing, as clients such as LangChain send them on every call: every adapter
+   * must take them ("sent"), never refuse them.
+   */
+  neutralValues: {
+    ...CONFORMANCE_REQUEST,
+    presence_penalty: 0,
+    frequency_penalty: 0,
+    n: 1,
+    logprobs: false,
+    top_logprobs: 0,
+    logit_bias: {},
+    modalities: ["text"],
+    tools: [CAPITAL_TOOL],
+    parallel_tool_calls: true,
+  },
   /** Only the `function` message, as a client replaying an old conversation sends it. */
   functionMessage: {
     ...CONFORMANCE_REQUEST,

@@ -190,13 +190,21 @@ export function airlockHeaders(scope: Pick<RequestScope, "requestId">, model: st
   return headers;
 }
 
-/** OpenAI's usage object: inclusive totals with their breakdowns, as the SDKs expect. */
+/**
+ * OpenAI's usage object: inclusive totals with their breakdowns, as the SDKs expect, and every count the
+ * ledger prices apart, so that a client can check its bill: audio where OpenAI writes it, cache writes
+ * (Anthropic's) as OpenRouter writes them (`prompt_tokens_details.cache_write_tokens`, which Airlock
+ * itself reads from an upstream), and the cache reads and writes again under the names LiteLLM and
+ * Portkey give them (`cache_read_input_tokens`, `cache_creation_input_tokens`).
+ */
 export function openAIUsage(usage: Usage): Record<string, unknown> {
   return {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens, cache_write_tokens: usage.cacheWriteTokens, audio_tokens: usage.audioInputTokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens, audio_tokens: usage.audioOutputTokens ?? 0 },
+    cache_read_input_tokens: usage.cachedInputTokens,
+    cache_creation_input_tokens: usage.cacheWriteTokens,
   };
 }

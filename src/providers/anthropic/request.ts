@@ -18,12 +18,14 @@ import type {
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 /**
- * Translates an OpenAI chat request into a Messages API request. Fields with no Anthropic meaning
- * (seed, frequency_penalty, …) are dropped; response_format becomes an instruction; `n > 1`, logprobs
- * and the deprecated function calling are refused because they cannot be honoured.
+ * Translates an OpenAI chat request into a Messages API request. response_format becomes an
+ * instruction; `n > 1`, seed, penalties, logit_bias, logprobs, audio output and the deprecated function
+ * calling are refused because they cannot be honoured (untranslated.ts); fields that change nothing in
+ * the answer (store, metadata, service_tier, prediction) and reasoning_effort are dropped, as
+ * docs/providers.md says.
  */
 export function toAnthropicRequest(request: ChatRequest, provider: string, defaultMaxTokens: number): AnthropicRequest {
-  refuseUntranslated(request, provider, "anthropic");
+  refuseUntranslated(request, provider, "anthropic", ["seed"]);
   if (typeof request.n === "number" && request.n > 1) {
     throw new ProviderError(`${provider}: anthropic returns one choice per call (n=${request.n})`, {
       kind: "unsupported",

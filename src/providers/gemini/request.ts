@@ -24,11 +24,13 @@ export const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
 
 /**
  * Translates an OpenAI chat request into a generateContent body. The model travels in the URL, not
- * the body. Fields with no Gemini meaning (user, parallel_tool_calls, …) are dropped; logprobs and the
- * deprecated function calling, which would be answered without what they ask for, are refused.
+ * the body. Fields that change nothing in the answer (user, store, metadata, service_tier, prediction)
+ * and reasoning_effort are dropped, as docs/providers.md says; penalties, logit_bias, logprobs,
+ * parallel_tool_calls false, audio output and the deprecated function calling, which would be answered
+ * without what they ask for, are refused (untranslated.ts).
  */
 export function toGeminiRequest(request: ChatRequest, provider: string): GeminiRequest {
-  refuseUntranslated(request, provider, "gemini");
+  refuseUntranslated(request, provider, "gemini", ["parallel_tool_calls"]);
   const system: string[] = [];
   const contents: GeminiContent[] = [];
   // Filled as the assistant turns go by, so that a result is named after the call just before it: ids
