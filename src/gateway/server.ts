@@ -125,6 +125,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ["POST", "/v1/audio/transcriptions", audio.transcriptions(gw)],
     ["POST", "/v1/audio/speech", audio.speech(gw)],
     ["GET", "/v1/models", openai.listModels(gw)],
+    ["GET", "/v1/models/*", openai.retrieveModel(gw)],
     ["GET", "/admin/status", admin.status(gw)],
     ["GET", "/admin/keys", admin.listKeys(gw)],
     ["POST", "/admin/keys", admin.createKey(gw)],

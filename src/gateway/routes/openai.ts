@@ -134,18 +134,45 @@ export function embeddings(gw: GatewayContext): Handler {
 /** The order `GET /v1/models` lists the kinds in (a stable sort keeps the catalog's order within each). */
 const KIND_ORDER: Record<CatalogModel["kind"], number> = { chat: 0, embedding: 1, transcription: 2, speech: 3 };
 
-/** `GET /v1/models`: enabled catalog models first, then operations, which are callable by name too. */
-export function listModels(gw: GatewayContext): Handler {
+interface ModelEntry {
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
+}
+
+/** What `/v1/models` lists: enabled catalog models first, then operations, which are callable by name too. */
+function modelEntries(gw: GatewayContext): ModelEntry[] {
   const created = Math.floor(gw.startedAt.getTime() / 1000);
+  const catalog = gw.plane.catalog;
+  const models = [...catalog.models.values()]
+    .filter((m) => m.enabled)
+    .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])
+    .map((m): ModelEntry => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
+  const operations = [...catalog.operations.values()].filter((o) => o.enabled && !o.problem).map((o): ModelEntry => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
+  return [...models, ...operations];
+}
+
+/** `GET /v1/models`. */
+export function listModels(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     await requirePrincipal(gw.plane, req, scope);
-    const catalog = gw.plane.catalog;
-    const models = [...catalog.models.values()]
-      .filter((m) => m.enabled)
-      .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])
-      .map((m) => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
-    const operations = [...catalog.operations.values()].filter((o) => o.enabled && !o.problem).map((o) => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
-    sendJson(res, 200, { object: "list", data: [...models, ...operations] });
+    sendJson(res, 200, { object: "list", data: modelEntries(gw) });
+  };
+}
+
+/**
+ * `GET /v1/models/{model}` (the openai SDK's models.retrieve): one entry of the list. A catalog id holds
+ * a "/", which the SDK sends encoded (`demo%2Fairlock-mini`) and curl users write as it is: the route
+ * takes the rest of the path either way.
+ */
+export function retrieveModel(gw: GatewayContext): Handler {
+  return async (req, res, scope, params) => {
+    await requirePrincipal(gw.plane, req, scope);
+    const id = params["*"] ?? "";
+    const entry = modelEntries(gw).find((m) => m.id === id);
+    if (entry === undefined) throw new AirlockError("not_found", "no such model: it is not in the catalog, or not enabled", { param: "model" });
+    sendJson(res, 200, entry);
   };
 }
 

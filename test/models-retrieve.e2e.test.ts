@@ -1,0 +1,44 @@
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGateway, type TestGateway } from "./support/gateway.js";
+
+/** `GET /v1/models/{model}`: what the openai SDK's models.retrieve() asks, for a catalog id (which holds a "/") or an operation. */
+describe("GET /v1/models/{model}", () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway("pglite", {
+      providers: { demo: { type: "mock" } },
+      models: [
+        { id: "demo/airlock-mini", price: { input: "1", output: "2", per: "1M" } },
+        { id: "demo/retired", status: "disabled", price: { input: "1", output: "2", per: "1M" } },
+      ],
+      operations: { chat_message: { model: "demo/airlock-mini" } },
+    });
+  });
+  afterAll(async () => gw?.close());
+
+  it("answers a catalog model as /v1/models lists it, whether its slash comes encoded (as the SDK sends it) or not", async () => {
+    const listed = (await gw.client().models.list()).data.find((m) => m.id === "demo/airlock-mini");
+    const model = await gw.client().models.retrieve("demo/airlock-mini");
+    expect(model).toEqual(listed);
+    expect(model).toMatchObject({ id: "demo/airlock-mini", object: "model", owned_by: "demo" });
+    const raw = await fetch(`${gw.url}/v1/models/demo/airlock-mini`, { headers: { authorization: `Bearer ${gw.adminKey}` } });
+    expect(raw.status).toBe(200);
+    expect(await raw.json()).toEqual(listed);
+  });
+
+  it("answers an operation, callable by name", async () => {
+    expect(await gw.client().models.retrieve("chat_message")).toMatchObject({ id: "chat_message", object: "model", owned_by: "airlock-operation" });
+  });
+
+  it("a model that is not listed (unknown, or disabled) is a 404 not_found in OpenAI's error shape; without a key, a 401", async () => {
+    for (const id of ["demo/unknown", "demo/retired"]) {
+      const err = await gw.client().models.retrieve(id).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("not_found");
+      expect((err as InstanceType<typeof OpenAI.NotFoundError>).param).toBe("model");
+    }
+    expect((await fetch(`${gw.url}/v1/models/demo/airlock-mini`)).status).toBe(401);
+  });
+});
