@@ -65,6 +65,8 @@ export const CONFORMANCE_FEATURES = {
   logitBias: { ...CONFORMANCE_REQUEST, logit_bias: { "50256": -100 } },
   /** An answer spoken as well as written. */
   audioOutput: { ...CONFORMANCE_REQUEST, modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } },
+  /** A stop at a line end, as completion-style clients send it. */
+  whitespaceStop: { ...CONFORMANCE_REQUEST, stop: ["\n"] },
   /** At most one tool call per answer. */
   singleToolCall: { ...CONFORMANCE_REQUEST, tools: [CAPITAL_TOOL], parallel_tool_calls: false },
   /**

@@ -23,7 +23,7 @@ describeProviderConformance(
     flavor: "anthropic",
     fixture: "anthropic/message",
     embeddings: false,
-    features: { n: "refused", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused", imageUrl: "sent", pdfFile: "sent", inputAudio: "refused", seed: "refused", penalties: "refused", logitBias: "refused", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent" },
+    features: { n: "refused", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused", imageUrl: "sent", pdfFile: "sent", inputAudio: "refused", seed: "refused", penalties: "refused", logitBias: "refused", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "refused" },
     // Cut before message_stop: message_delta has counted the output already.
     expected: { content: "The capital of France is Paris.", usage: MESSAGE_USAGE, usageAtCut: { usage: MESSAGE_USAGE, outputCounted: true } },
     build: (baseUrl, overrides) => build(baseUrl, overrides),
@@ -51,7 +51,7 @@ describe("anthropic request mapping", () => {
         ],
         temperature: 0.2,
         top_p: 0.9,
-        stop: "\n\n",
+        stop: "\n\nHuman:",
         user: "user-42",
       },
       "anthropic",
@@ -64,7 +64,7 @@ describe("anthropic request mapping", () => {
       max_tokens: 4096,
       temperature: 0.2,
       top_p: 0.9,
-      stop_sequences: ["\n\n"],
+      stop_sequences: ["\n\nHuman:"],
       metadata: { user_id: "user-42" },
     });
   });

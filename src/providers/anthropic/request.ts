@@ -69,7 +69,8 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
   if (systemPrompt !== undefined) out.system = systemPrompt;
   if (request.temperature !== undefined) out.temperature = request.temperature;
   if (request.top_p !== undefined) out.top_p = request.top_p;
-  if (request.stop !== undefined) out.stop_sequences = typeof request.stop === "string" ? [request.stop] : request.stop;
+  const stop = stopSequences(request.stop, provider);
+  if (stop !== undefined) out.stop_sequences = stop;
   if (Array.isArray(request.tools) && request.tools.length > 0) out.tools = request.tools.map(toAnthropicTool);
   const choice = toAnthropicToolChoice(request.tool_choice, request.parallel_tool_calls);
   if (choice !== undefined) out.tool_choice = choice;
@@ -228,6 +229,20 @@ function jsonInstruction(format: unknown): string | undefined {
   else if (format.type === "json_object" || format.type === "json_schema") ask = "Respond with only a JSON object.";
   else return undefined;
   return `${ask}\nDo not add any prose or explanation, and do not wrap the JSON in Markdown code fences: the entire reply must parse as JSON.`;
+}
+
+/**
+ * Anthropic refuses an empty stop sequence and one of whitespace alone (400 "each stop sequence must
+ * contain non-whitespace"). An empty one stops nothing, so it is left out; one of whitespace ("\n", as
+ * completion-style clients send it) asks for a stop Claude cannot make, so the call goes to a sibling.
+ */
+function stopSequences(stop: ChatRequest["stop"], provider: string): string[] | undefined {
+  if (stop === undefined) return undefined;
+  const sequences = (typeof stop === "string" ? [stop] : stop).filter((s) => s !== "");
+  if (sequences.some((s) => s.trim() === "")) {
+    throw new ProviderError(`${provider}: anthropic cannot stop at a stop sequence of whitespace alone`, { kind: "unsupported", provider, fallbackable: true });
+  }
+  return sequences.length > 0 ? sequences : undefined;
 }
 
 function textBlock(value: string): AnthropicTextBlock {
