@@ -32,7 +32,14 @@ function mock(input: Record<string, unknown> = {}): MockProvider {
 
 describeProviderConformance({
   label: "mock",
-  capabilities: { embeddings: true },
+  capabilities: {
+    embeddings: true,
+    // A scripted answer takes every parameter (seed, penalties and stops change nothing in a script), but has no logprobs or audio to give.
+    features: {
+      n: "sent", logprobs: "refused", legacyFunctions: "sent", functionMessage: "sent", imageUrl: "sent", pdfFile: "sent", inputAudio: "sent",
+      seed: "sent", penalties: "sent", logitBias: "sent", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "sent",
+    },
+  },
   // the trailing plain step keeps calls after the scripted ones succeeding (the last step repeats)
   create: (scenarios, overrides = {}) => mock({ script: [...scenarios.map(toStep), {}], ...overrides }),
 });

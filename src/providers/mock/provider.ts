@@ -40,6 +40,7 @@ export class MockProvider implements ProviderV1 {
   ) {}
 
   async chat(request: ChatRequest, options: CallOptions): Promise<ChatResult> {
+    this.refuseUnanswerable(request);
     const call = this.calls++;
     const step = this.step(call);
     const attempt = new Attempt(options.signal, this.name, this.config.timeoutMs);
@@ -47,12 +48,13 @@ export class MockProvider implements ProviderV1 {
       await this.prelude(step, request.model, attempt);
       const chars = promptChars(request.messages);
       const reply = this.reply(step, request, chars);
+      const n = choiceCount(request);
       return {
         id: `chatcmpl-mock-${call}`,
         model: request.model,
         created: Math.floor(Date.now() / 1000),
-        choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }],
-        usage: usageFor(chars, reply.length),
+        choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: "assistant" as const, content: reply }, finish_reason: "stop" as const })),
+        usage: usageFor(chars, reply.length, n),
         usageReported: true,
       };
     } catch (err) {
@@ -63,6 +65,7 @@ export class MockProvider implements ProviderV1 {
   }
 
   async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
+    this.refuseUnanswerable(request);
     const call = this.calls++;
     const step = this.step(call);
     const attempt = new Attempt(options.signal, this.name, this.config.timeoutMs);
@@ -76,7 +79,8 @@ export class MockProvider implements ProviderV1 {
     const reply = this.reply(step, request, chars);
     // Like an upstream that counts as it goes (Gemini): the usage so far covers the reply sent so far.
     const sent = { chunks: 0, chars: 0 };
-    const events = this.chunks(`chatcmpl-mock-${call}`, request.model, reply, usageFor(chars, reply.length), step, attempt, sent);
+    const n = choiceCount(request);
+    const events = this.chunks(`chatcmpl-mock-${call}`, request.model, reply, n, usageFor(chars, reply.length, n), step, attempt, sent);
     return providerStream(events, () => (sent.chunks === 0 ? undefined : { usage: usageFor(chars, sent.chars), outputCounted: true }));
   }
 
@@ -110,6 +114,18 @@ export class MockProvider implements ProviderV1 {
     return Promise.resolve();
   }
 
+  /**
+   * The mock has no token probabilities and speaks no audio: a caller that asks for them is sent on to a
+   * sibling, as a translating adapter does (docs/providers.md#openai-parameters-on-every-adapter).
+   */
+  private refuseUnanswerable(request: ChatRequest): void {
+    const refuse = (what: string): never => {
+      throw new ProviderError(`${this.name}: the mock provider cannot give ${what}`, { kind: "unsupported", provider: this.name, fallbackable: true });
+    };
+    if (request.logprobs === true || (typeof request.top_logprobs === "number" && request.top_logprobs > 0)) refuse("logprobs");
+    if ((Array.isArray(request.modalities) && request.modalities.includes("audio")) || (typeof request.audio === "object" && request.audio !== null)) refuse("audio");
+  }
+
   private step(call: number): MockStep {
     const script = this.config.script;
     if (script === undefined || script.length === 0) return NO_STEP;
@@ -129,16 +145,17 @@ export class MockProvider implements ProviderV1 {
     return step.reply ?? this.config.reply ?? structured ?? defaultReply(request.model, chars);
   }
 
-  private async *chunks(id: string, model: string, reply: string, usage: Usage, step: MockStep, attempt: Attempt, sent: { chunks: number; chars: number }): AsyncGenerator<StreamEvent> {
+  private async *chunks(id: string, model: string, reply: string, n: number, usage: Usage, step: MockStep, attempt: Attempt, sent: { chunks: number; chars: number }): AsyncGenerator<StreamEvent> {
     const created = Math.floor(Date.now() / 1000);
-    const chunk = (delta: ChatChunk["choices"][number]["delta"], finish: "stop" | null): StreamEvent => ({
+    const chunk = (index: number, delta: ChatChunk["choices"][number]["delta"], finish: "stop" | null): StreamEvent => ({
       type: "chunk",
-      chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] },
+      chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index, delta, finish_reason: finish }] },
     });
     try {
-      const pieces = streamPieces(reply);
-      const events = pieces.map((content, i) => chunk(i === 0 ? { role: "assistant", content } : { content }, null));
-      events.push(chunk({}, "stop"));
+      // Each piece goes out once per choice, as an upstream streams several choices side by side.
+      const pieces = streamPieces(reply).flatMap((content, i) => Array.from({ length: n }, (_, index) => ({ index, content, first: i === 0 })));
+      const events = pieces.map(({ index, content, first }) => chunk(index, first ? { role: "assistant", content } : { content }, null));
+      for (let index = 0; index < n; index++) events.push(chunk(index, {}, "stop"));
       for (let i = 0; i < events.length; i++) {
         if (i > 0) await delay(this.config.chunkDelayMs, attempt.signal);
         if (i === step.cutAfterChunks) {
@@ -146,7 +163,7 @@ export class MockProvider implements ProviderV1 {
         }
         attempt.hold();
         sent.chunks++;
-        sent.chars += pieces[i]?.length ?? 0;
+        sent.chars += pieces[i]?.content.length ?? 0;
         yield events[i]!;
         attempt.resume();
         attempt.throwIfAborted();
@@ -160,10 +177,15 @@ export class MockProvider implements ProviderV1 {
   }
 }
 
-function usageFor(promptChars: number, replyChars: number): Usage {
+/** `n` choices, as OpenAI answers them; the mock's every choice is the same reply. */
+function choiceCount(request: ChatRequest): number {
+  return typeof request.n === "number" && request.n > 1 ? request.n : 1;
+}
+
+function usageFor(promptChars: number, replyChars: number, choices = 1): Usage {
   return {
     inputTokens: estimateTokens(promptChars),
-    outputTokens: estimateTokens(replyChars),
+    outputTokens: estimateTokens(replyChars) * choices,
     cachedInputTokens: 0,
     cacheWriteTokens: 0,
     reasoningTokens: 0,
