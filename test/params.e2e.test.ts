@@ -120,4 +120,15 @@ describe("OpenAI chat parameters and usage through anthropic and gemini", () => 
     const completion = await gw.client().chat.completions.create({ model: "oai/gpt-4o-mini", messages: hi });
     expect(completion.usage).toMatchObject({ prompt_tokens_details: { audio_tokens: 800 }, completion_tokens_details: { audio_tokens: 150 } });
   });
+
+  it("an OpenAI answer's predicted-output counts and service_tier reach the client, as OpenAI sent them", async () => {
+    openai.push({
+      kind: "ok",
+      usage: { prompt_tokens: 100, completion_tokens: 60, total_tokens: 160, completion_tokens_details: { reasoning_tokens: 0, accepted_prediction_tokens: 40, rejected_prediction_tokens: 12 } },
+    });
+    const completion = await gw.client().chat.completions.create({ model: "oai/gpt-4o-mini", messages: hi, prediction: { type: "content", content: "Paris" }, service_tier: "default" });
+    expect(openai.requests.at(-1)!.body).toMatchObject({ prediction: { type: "content", content: "Paris" }, service_tier: "default" });
+    expect(completion.usage?.completion_tokens_details).toMatchObject({ accepted_prediction_tokens: 40, rejected_prediction_tokens: 12 });
+    expect(completion.service_tier).toBe(fixtureJson("openai/chat").service_tier);
+  });
 });

@@ -229,6 +229,10 @@ export function addUsage(a: Usage, b: Usage): Usage {
   if (audioIn > 0) sum.audioInputTokens = audioIn;
   const audioOut = (a.audioOutputTokens ?? 0) + (b.audioOutputTokens ?? 0);
   if (audioOut > 0) sum.audioOutputTokens = audioOut;
+  const accepted = (a.acceptedPredictionTokens ?? 0) + (b.acceptedPredictionTokens ?? 0);
+  if (accepted > 0) sum.acceptedPredictionTokens = accepted;
+  const rejected = (a.rejectedPredictionTokens ?? 0) + (b.rejectedPredictionTokens ?? 0);
+  if (rejected > 0) sum.rejectedPredictionTokens = rejected;
   // Only a figure for both calls means anything: half of one would understate the cost.
   if (a.providerCost !== undefined && b.providerCost !== undefined) sum.providerCost = new Decimal(a.providerCost).plus(b.providerCost).toFixed();
   return sum;

@@ -80,6 +80,12 @@ export interface Usage {
   audioInputTokens?: number;
   /** The part of `outputTokens` that was audio, priced at `audioOutput`. Absent means none. */
   audioOutputTokens?: number;
+  /**
+   * OpenAI's predicted outputs: the part of `outputTokens` that matched the prediction, and the part that
+   * did not (billed as output all the same). Told to the client only; absent means none.
+   */
+  acceptedPredictionTokens?: number;
+  rejectedPredictionTokens?: number;
   /** The provider's own cost figure in USD as a decimal string, when it reports one (OpenRouter). */
   providerCost?: string;
   /** Seconds of audio in (transcription), to the millisecond. */
@@ -98,6 +104,8 @@ export interface ChatResult {
   /** False when the upstream sent no usage at all, so the caller knows the zeros are not real. */
   usageReported: boolean;
   system_fingerprint?: string;
+  /** The processing tier the upstream says served the call (OpenAI's `service_tier`), passed on to the client. */
+  service_tier?: string;
 }
 
 export interface ChunkChoice {

@@ -38,6 +38,7 @@ export function chatCompletions(gw: GatewayContext): Handler {
         choices: outcome.result.choices,
         usage: openAIUsage(outcome.usage),
         ...(outcome.result.system_fingerprint ? { system_fingerprint: outcome.result.system_fingerprint } : {}),
+        ...(outcome.result.service_tier ? { service_tier: outcome.result.service_tier } : {}),
       },
       airlockHeaders(scope, outcome.model, outcome.provider, outcome.attempts.length, outcome.cost),
     );
@@ -230,7 +231,12 @@ export function openAIUsage(usage: Usage): Record<string, unknown> {
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
     prompt_tokens_details: { cached_tokens: usage.cachedInputTokens, cache_write_tokens: usage.cacheWriteTokens, audio_tokens: usage.audioInputTokens ?? 0 },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens, audio_tokens: usage.audioOutputTokens ?? 0 },
+    completion_tokens_details: {
+      reasoning_tokens: usage.reasoningTokens,
+      audio_tokens: usage.audioOutputTokens ?? 0,
+      accepted_prediction_tokens: usage.acceptedPredictionTokens ?? 0,
+      rejected_prediction_tokens: usage.rejectedPredictionTokens ?? 0,
+    },
     cache_read_input_tokens: usage.cachedInputTokens,
     cache_creation_input_tokens: usage.cacheWriteTokens,
   };

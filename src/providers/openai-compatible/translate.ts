@@ -25,6 +25,8 @@ export function toChatResult(raw: unknown, provider: string, secrets: readonly s
   };
   const fingerprint = text(raw.system_fingerprint);
   if (fingerprint !== undefined) result.system_fingerprint = fingerprint;
+  const tier = text(raw.service_tier);
+  if (tier !== undefined) result.service_tier = tier;
   return result;
 }
 

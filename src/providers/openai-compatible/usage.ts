@@ -31,6 +31,11 @@ export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
   if (audioIn > 0) usage.audioInputTokens = audioIn;
   const audioOut = count(completionDetails?.audio_tokens);
   if (audioOut > 0) usage.audioOutputTokens = audioOut;
+  // Predicted outputs: told to the client, priced as the output they are part of.
+  const accepted = count(completionDetails?.accepted_prediction_tokens);
+  if (accepted > 0) usage.acceptedPredictionTokens = accepted;
+  const rejected = count(completionDetails?.rejected_prediction_tokens);
+  if (rejected > 0) usage.rejectedPredictionTokens = rejected;
   const cost = providerCost(raw.cost);
   if (cost !== undefined) usage.providerCost = cost;
   return usage;
