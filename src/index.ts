@@ -264,7 +264,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       try {
         return { outcome: await send(plane, requestOf(plane, ctx, endpoint, call, build), ctx), requestId: ctx.requestId };
       } catch (err) {
-        throw withRequestId(err, ctx.requestId);
+        throw asTheCallerSees(withRequestId(err, ctx.requestId), signalOf(call));
       }
     });
   /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
@@ -298,7 +298,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
           else yield { type: "done", ...info(part.end, id) };
         }
       } catch (err) {
-        throw id === "" ? err : withRequestId(err, id);
+        throw asTheCallerSees(id === "" ? err : withRequestId(err, id), signalOf(call));
       }
     },
     embed(call) {
@@ -371,6 +371,16 @@ function audioAnswer({ outcome, requestId }: { outcome: AudioOutcome; requestId:
 /** A failed call's error, with the id its ledger row carries (as the gateway's `x-request-id`). */
 function withRequestId(err: unknown, id: string): unknown {
   if (err instanceof AirlockError && err.requestId === undefined) err.requestId = id;
+  return err;
+}
+
+/**
+ * A `timeout` that the caller's own deadline (`AbortSignal.timeout()`) caused is named `TimeoutError`,
+ * as that signal's reason is and as fetch and the Vercel AI SDK surface it, so that the usual
+ * `err.name === "TimeoutError"` branch sees it; a caller's abort is already named `AbortError`.
+ */
+function asTheCallerSees(err: unknown, signal: AbortSource | undefined): unknown {
+  if (err instanceof AirlockError && err.code === "timeout" && signal?.aborted && (signal.reason as { name?: unknown } | undefined)?.name === "TimeoutError") err.name = "TimeoutError";
   return err;
 }
 

@@ -100,7 +100,8 @@ describe("a library caller that aborts", () => {
       expect(stopped.err).toMatchObject({ name: "AbortError", code: "client_closed", status: 499, isRetryable: false });
       expect(stopped.err).toBeInstanceOf(AirlockError);
       const late = await readUntilThrown(AbortSignal.timeout(400));
-      expect(late.err).toMatchObject({ name: "AirlockError", code: "timeout", status: 504 });
+      // Named as its signal's reason is (AbortSignal.timeout), so an `err.name === "TimeoutError"` check sees it too.
+      expect(late.err).toMatchObject({ name: "TimeoutError", code: "timeout", status: 504 });
       expect(late.texts).toBeGreaterThan(0);
     } finally {
       await airlock.close();

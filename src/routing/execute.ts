@@ -120,7 +120,8 @@ export async function executeWithFallbacks<T>(
           provider: model.providerName,
           outcome: "error",
           status: error instanceof ProviderError ? error.status : undefined,
-          reason: failureReason(error),
+          // Cut by the call's end, the attempt says why the call ended: a caller's own abort is no upstream timeout.
+          reason: options.signal.aborted ? abortedCallError(options.signal.reason, CALL_ENDED).code : failureReason(error),
           latencyMs: clock.now() - started,
           delayMs: pendingDelay,
         });
