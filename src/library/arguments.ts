@@ -110,5 +110,41 @@ export function airlockOptions<T extends object>(options: unknown, names: readon
       `createAirlock(): unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((key) => `"${key}"`).join(", ")}; the options are ${names.join(", ")}, and a configuration object needs \`providers\``,
     );
   }
+  for (const [name, value] of Object.entries(options)) {
+    const check = OPTION_CHECKS[name];
+    if (value === undefined || check === undefined || check.valid(value)) continue;
+    // A URL's value is never shown: it may hold a password.
+    throw new ConfigError(`createAirlock(): ${name} must be ${check.expected}, not ${name === "databaseUrl" ? kindOf(value) : shown(value)}`);
+  }
   return options as T;
+}
+
+/**
+ * What each option must be. A wrong type failed far from where it was written, or not at all: a
+ * `closeGraceMs: "10s"` became a timer of 1 ms, so `close()` cut every running call at once, and a
+ * `dataDir` that is not a string failed every call with Node's TypeError about `paths[0]`.
+ */
+const OPTION_CHECKS: Record<string, { valid: (value: unknown) => boolean; expected: string }> = {
+  config: { valid: (v) => typeof v === "string" || isObject(v), expected: "a configuration object or the path of a YAML or JSON file" },
+  dataDir: { valid: (v) => typeof v === "string" && v !== "", expected: "a directory path (a string)" },
+  databaseUrl: { valid: (v) => typeof v === "string", expected: "a PostgreSQL URL (a string)" },
+  inMemory: { valid: (v) => typeof v === "boolean", expected: "true or false" },
+  logger: { valid: (v) => isObject(v) && ["info", "warn", "error", "debug"].every((level) => typeof v[level] === "function"), expected: "a pino logger (or an object with info, warn, error and debug methods)" },
+  onBudgetEvent: { valid: (v) => typeof v === "function", expected: "a function" },
+  modules: { valid: (v) => Array.isArray(v), expected: "an array of execution modules ({ name, execute })" },
+  executorId: { valid: (v) => typeof v === "string" && v.trim() !== "", expected: "a non-empty string" },
+  closeGraceMs: { valid: (v) => typeof v === "number" && Number.isFinite(v) && v >= 0, expected: "a number of milliseconds (0 or more)" },
+};
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+/** A wrong value as the message shows it: a short string or a number as it is, anything else by its kind. */
+function shown(value: unknown): string {
+  if (typeof value === "string") return value.length <= 40 ? `the string ${JSON.stringify(value)}` : "a string";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return kindOf(value);
 }
