@@ -294,8 +294,10 @@ function checkReferences(config: RawConfig, ctx: z.RefinementCtx): void {
   config.models.forEach((model, i) => {
     if (modelIds.has(model.id)) ctx.addIssue({ code: "custom", path: ["models", i, "id"], message: `duplicate model "${model.id}"` });
     modelIds.add(model.id);
-    const provider = model.id.slice(0, model.id.indexOf("/"));
-    if (!Object.hasOwn(config.providers, provider)) {
+    // An id without a slash names no provider: its form is already reported (`expected "provider/model-id"`).
+    const slash = model.id.indexOf("/");
+    const provider = model.id.slice(0, slash);
+    if (slash > 0 && !Object.hasOwn(config.providers, provider)) {
       ctx.addIssue({ code: "custom", path: ["models", i, "id"], message: `unknown provider "${provider}" (known: ${Object.keys(config.providers).join(", ") || "none"})` });
     }
   });
