@@ -191,7 +191,7 @@ export interface Airlock {
   setBudget(name: string, budget: BudgetInput): Promise<BudgetStatus>;
   deleteBudget(name: string): Promise<boolean>;
   /** Grants the library's own calls (key id `library`) a HIGH-criticality operation: `{operation, expiresInHours?, maxCalls?, maxSpendUsd?}`. Audited. */
-  grant(grant: { operation: string; expiresInHours?: number | undefined; maxCalls?: number | undefined; maxSpendUsd?: string | undefined }): Promise<{ id: string; expiresAt: Date }>;
+  grant(grant: GrantInput): Promise<{ id: string; expiresAt: Date }>;
   /** The governance pipeline's past, read-only: directives, run summaries and artifacts, at most 100 at a time, frozen. */
   memory: MemoryReader;
   /** Lets running calls finish (up to `closeGraceMs`), flushes the ledger and closes the store; later calls reject with `unavailable`. */
@@ -359,6 +359,12 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
     },
   };
 }
+
+/** A grant as `grant()` takes it: bounded by calls, by spend (USD, decimal string), or by both; a grant without either is refused. */
+export type GrantInput = { operation: string; expiresInHours?: number | undefined } & (
+  | { maxCalls: number; maxSpendUsd?: string | undefined }
+  | { maxCalls?: number | undefined; maxSpendUsd: string }
+);
 
 /** A budget as `setBudget` takes it: the config file's budget fields without the name. */
 export type BudgetInput = Omit<NonNullable<ConfigInput["budgets"]>[number], "name">;
