@@ -65,6 +65,13 @@ function withRequestIdHeader(handler: Handler): Handler {
 /** How long closing waits for cut calls to settle: longer than a token count may take before it falls back (3 s). */
 const SETTLE_AFTER_CUT_MS = 5_000;
 
+/**
+ * How long the calls told to end at shutdown get to answer so (an error event ending a stream, a 503 for
+ * the rest) before their connections are closed under them: a client that reads gets it within
+ * milliseconds; one that stopped reading is not waited for beyond this.
+ */
+const LAST_WORDS_MS = 1_000;
+
 export function createGateway(options: GatewayOptions): Gateway {
   // A count, not a Set of responses. A long-lived Set keeps each hash table it outgrows, with the
   // entries that table held, linked to its successor (for iterators still on it) and reachable from the
@@ -75,6 +82,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   let closing = false;
   /** Set once the shutdown's grace has run out and the requests still open are cut. */
   let cuttingAll = false;
+  /**
+   * Aborted when the grace runs out: every request still open hears it (its own cancellation listens
+   * while its response is open), so that each can end its answer with why, rather than have its
+   * connection closed under it, which a streaming client sees as a bare truncation.
+   */
+  const shutdown = new Cancellation();
   /**
    * Handlers still running. A call settles, and records its ledger row, after its response closed: a cut
    * stream may first have to count its tokens. Closing waits for them, so no row comes after the ledger closed.
@@ -212,9 +225,12 @@ export function createGateway(options: GatewayOptions): Gateway {
       log: {},
     };
     inFlight++;
+    const cutAtShutdown = () => cancellation.abort(shutdownCut());
+    shutdown.addEventListener("abort", cutAtShutdown);
     if (cors !== undefined && req.headers.origin !== undefined) cors.decorate(req, res);
     res.on("close", () => {
       inFlight--;
+      shutdown.removeEventListener("abort", cutAtShutdown);
       // Unfinished, the response was cut: by its client leaving, or by the shutdown once its grace ran out.
       const cut = res.writableFinished ? undefined : cuttingAll ? shutdownCut() : clientClosedError("the client closed the request");
       if (cut) cancellation.abort(cut);
@@ -297,6 +313,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       const deadline = Date.now() + graceMs;
       await untilZero(() => inFlight, deadline);
       cuttingAll = true;
+      // The calls still open are ended first, each answering why (unavailable): a stream with an error
+      // event and its end, anything else with a 503. Only what is still open after that is closed under them.
+      shutdown.abort(shutdownCut());
+      await untilZero(() => inFlight, Date.now() + LAST_WORDS_MS);
       server.closeAllConnections();
       await closed;
       await untilZero(() => running, Date.now() + SETTLE_AFTER_CUT_MS);
