@@ -9,7 +9,7 @@ import { executeWithFallbacks, type AttemptRecord } from "../routing/execute.js"
 import { failureReason } from "../routing/retry.js";
 import { holdChatGuards } from "./holds.js";
 import type { CallContext, CallDeps } from "./context.js";
-import { callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
+import { attemptTimeoutMs, callCancellation, executeOptions, fail, prepareChat, upstreamChatRequest } from "./prepare.js";
 import { StreamedAnswers, type OutputContract } from "./structured.js";
 import { StreamedToolCalls } from "./tool-calls.js";
 import { settle, settledCall, type CallRecord, type SettledCall } from "./settle.js";
@@ -57,6 +57,9 @@ interface Opened {
   stream: ProviderStream;
   iterator: AsyncIterator<StreamEvent>;
   first: IteratorResult<StreamEvent>;
+  /** The attempt that opened it, whose deadline goes on as the limit on the upstream's silence. */
+  attempt: Cancellation;
+  timeoutMs: number;
 }
 
 /**
@@ -85,21 +88,23 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
   try {
     const executed = await executeWithFallbacks(
       plan.candidates,
-      // The attempt's timeout covers reaching the first event; once it returns, only the call's
-      // cancellation applies to the rest of the stream (see executeWithFallbacks).
+      // The attempt's timeout covers reaching the first event, then each silence of the upstream's after
+      // it (the relay holds it while its consumer has an event); the call's cancellation covers the whole.
       async (target, attempt) => {
         unopened = undefined;
         const stream = await target.provider.stream(upstreamChatRequest(prepared, target), asText ? new TextChunks(attempt) : attempt);
         unopened = stream;
         const iterator = stream[Symbol.asyncIterator]();
         try {
-          return { stream, iterator, first: await iterator.next() };
+          const first = await iterator.next();
+          attempt.hold();
+          return { stream, iterator, first, attempt, timeoutMs: attemptTimeoutMs(deps, plan, target) };
         } catch (err) {
           if (!call.aborted) unopened = undefined; // the attempt failed by itself: "failed attempts cost 0"
           throw err;
         }
       },
-      executeOptions(deps, ctx, plan, record, call),
+      { ...executeOptions(deps, ctx, plan, record, call), keepAttemptDeadline: true },
     );
     opened = executed.value;
     model = executed.model;
@@ -202,7 +207,9 @@ async function* relay(
           yield { type: "chunk", chunk: event.chunk };
         }
       }
+      opened.attempt.resume();
       next = await iterator.next();
+      opened.attempt.hold();
     }
     finished = true;
     // Only a stream that ended whole has tool calls to judge.
@@ -215,8 +222,10 @@ async function* relay(
     ending.catch(() => undefined); // awaited below, unless the consumer stopped at `delivered`
     if (announceDelivered && usage === undefined) yield { type: "delivered" };
     yield { type: "end", end: await ending };
-  } catch (err) {
+  } catch (caught) {
     finished = true;
+    // The attempt's own deadline ran out, not the call's: the upstream went silent mid-way, its connection open.
+    const err = opened.attempt.aborted && !call.aborted ? silenceError(model, opened.timeoutMs) : caught;
     // What was generated before the break was generated, and is billed.
     await billDelivered();
     // A target that keeps cutting streams is as unwell as one that refuses them.
@@ -238,8 +247,13 @@ async function* relay(
       markCutShort(record, ended.code);
       fail(deps, ctx, record, ended);
     }
+    opened.attempt.clearDeadline();
     call.dispose();
   }
+}
+
+function silenceError(model: CatalogModel, timeoutMs: number): ProviderError {
+  return new ProviderError(`nothing for ${timeoutMs} ms`, { kind: "timeout", provider: model.providerName });
 }
 
 /**
@@ -272,6 +286,7 @@ function streamError(err: unknown, model: CatalogModel, clientSignal: AbortSourc
   // The caller's own signal may be a deadline too (AbortSignal.timeout): that is a timeout, not a leaving.
   if (clientSignal?.aborted) return abortedCallError(clientSignal.reason, STREAM_ENDED);
   if (err instanceof Error && err.name === "TimeoutError") return new AirlockError("timeout", STREAM_ENDED.deadline);
+  if (err instanceof ProviderError && err.kind === "timeout") return new AirlockError("timeout", `the stream from ${model.providerName} went silent mid-way: ${err.message}`);
   const detail = err instanceof ProviderError ? err.message : "the connection broke";
   return new AirlockError("provider_error", `the stream from ${model.providerName} broke mid-way: ${detail}`);
 }

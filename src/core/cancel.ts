@@ -31,6 +31,8 @@ export class Cancellation implements AbortSource {
   private listeners: Array<() => void> = [];
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Set while a stream's consumer has its event (`hold`): its deadline, the upstream's silence, does not run out then. */
+  private holding = false;
   private readonly onParentAbort: (() => void) | undefined;
 
   constructor(
@@ -47,7 +49,9 @@ export class Cancellation implements AbortSource {
       parent.addEventListener("abort", this.onParentAbort, { once: true });
     }
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-      this.timer = setTimeout(() => this.abort(timeoutError()), timeoutMs);
+      this.timer = setTimeout(() => {
+        if (!this.holding) this.abort(timeoutError()); // held: `resume` re-arms it
+      }, timeoutMs);
       // Like AbortSignal.timeout: a pending deadline alone must not keep a process alive.
       this.timer.unref();
     }
@@ -94,7 +98,21 @@ export class Cancellation implements AbortSource {
     this.timer?.refresh();
   }
 
-  /** Stops following the deadline; the parent still applies (a stream past its first event). */
+  /**
+   * A stream's event is with its consumer (a client slow to read, a library caller thinking): that time
+   * is not the upstream's silence, so the deadline does not run out until `resume`.
+   */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** The consumer asked for the next event: the wait is on the upstream again, and its deadline starts over. */
+  resume(): void {
+    this.holding = false;
+    this.timer?.refresh();
+  }
+
+  /** Stops following the deadline; the parent still applies. */
   clearDeadline(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;

@@ -31,6 +31,11 @@ export interface ExecuteOptions {
    * later, once the state it judges by is known.
    */
   guard?: () => AirlockError | undefined | Promise<AirlockError | undefined>;
+  /**
+   * A stream: the successful attempt's deadline is not cleared, but goes on as the limit on its
+   * upstream's silence between events; the caller holds it while its consumer has an event, and clears it.
+   */
+  keepAttemptDeadline?: boolean;
   /** Told of an attempt that failed with neither a ProviderError nor an AirlockError: a defect to log. */
   onUnexpectedError?: (error: unknown, model: CatalogModel) => void;
 }
@@ -106,9 +111,9 @@ export async function executeWithFallbacks<T>(
       const attempt = new Cancellation(options.signal, options.attemptTimeoutMs(model));
       try {
         const value = await run(model, attempt);
-        // The deadline covered getting an answer. The attempt stays tied to the call, so a stream
-        // still being read stops when the call is cancelled.
-        attempt.clearDeadline();
+        // The deadline covered getting an answer (a stream's may go on, see keepAttemptDeadline). The
+        // attempt stays tied to the call, so a stream still being read stops when the call is cancelled.
+        if (options.keepAttemptDeadline !== true) attempt.clearDeadline();
         if (breakers && generation !== undefined) breakers.recordSuccess(model.id, generation);
         attempts.push({ model: model.id, provider: model.providerName, outcome: "success", latencyMs: clock.now() - started, delayMs: pendingDelay });
         return { value, model, generation };

@@ -29,6 +29,8 @@ export type FakeScenario =
   /** Answered only once `until` settles, as the scenario it gives: a slow request the test decides the end of. */
   | { kind: "held"; until: Promise<FakeScenario> }
   | { kind: "cut"; afterChunks: number }
+  /** Goes silent after this many content chunks, the connection left open: an upstream stalled mid-stream. */
+  | { kind: "stall"; afterChunks: number }
   /**
    * The whole answer with its usage, then the connection drops before the stream is whole: before
    * `[DONE]` or `message_stop`. Gemini, which has no end marker but reports usage on every event, is cut
@@ -191,6 +193,7 @@ async function answer(
   const fixture = (scenario.kind === "ok" ? scenario.fixture : undefined) ?? defaultFixture(flavor, route, options.chatFixture);
   const dropUsage = scenario.kind === "noUsage";
   let cutAfter = scenario.kind === "cut" ? scenario.afterChunks : undefined;
+  const stallAfter = scenario.kind === "stall" ? scenario.afterChunks : undefined;
 
   const content = scenario.kind === "ok" ? scenario.content : undefined;
   if (streamed) {
@@ -210,7 +213,7 @@ async function answer(
         res.socket?.end(); // drop the connection mid-body: no terminating chunk, no [DONE]
         return;
       }
-      if (res.destroyed) return;
+      if (res.destroyed || (stallAfter !== undefined && isCounted(flavor, event) && counted === stallAfter)) return;
       res.write(event);
       if (isCounted(flavor, event)) counted++;
       if (chunkDelayMs > 0) await sleep(chunkDelayMs);
