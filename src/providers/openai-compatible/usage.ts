@@ -9,14 +9,16 @@ import { count, isObject, reportedCount } from "../wire.js";
  * - DeepSeek: `prompt_cache_hit_tokens` (+ `prompt_cache_miss_tokens`, which sum to `prompt_tokens`).
  * - OpenRouter: the OpenAI fields plus `cost` in USD, and `cache_write_tokens` for upstreams that bill it.
  * Returns undefined when the upstream sent no usage, or no prompt and completion counts that can be read
- * (`{}`, nulls, strings, only `total_tokens`), so the caller estimates them and flags the row. The
+ * (`{}`, nulls, strings, only `total_tokens`, a prompt of zero tokens), so the caller estimates them and flags the row. The
  * details only split the totals, so an odd one counts as 0 and the usage is still used.
  */
 export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
   if (!isObject(raw)) return undefined;
   const inputTokens = reportedCount(raw.prompt_tokens);
   const outputTokens = reportedCount(raw.completion_tokens);
-  if (inputTokens === undefined || outputTokens === undefined) return undefined;
+  // No chat prompt is zero tokens long: a report that says so is a placeholder (some OpenAI-compatible
+  // servers send zeros and never count), which booked the call at $0 unflagged. It is no report.
+  if (inputTokens === undefined || outputTokens === undefined || inputTokens === 0) return undefined;
   const promptDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : undefined;
   const completionDetails = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : undefined;
   const usage: Usage = {
