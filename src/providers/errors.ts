@@ -46,6 +46,16 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * A stream whose body ended before it carried a single SSE message (an empty 200, an HTML page where SSE
+ * was due): nothing has reached the client and nothing was generated to bill, so it is worth trying
+ * again, or elsewhere, as a connection dropped before its answer is. A stream that ended later, after
+ * some of its events, is a plain protocol error.
+ */
+export function endedBeforeFirstEvent(provider: string): ProviderError {
+  return new ProviderError(`${provider}: upstream stream ended before its first event`, { kind: "protocol", provider, retryable: true });
+}
+
 function isRetryableKind(kind: ProviderErrorKind, status: number | undefined): boolean {
   if (kind === "connection" || kind === "timeout") return true; // the request may never have arrived
   if (kind !== "http" || status === undefined) return false;

@@ -1,4 +1,4 @@
-import { ProviderError } from "../errors.js";
+import { endedBeforeFirstEvent, ProviderError } from "../errors.js";
 import { redact } from "../redact.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent, Usage, UsageSoFar } from "../spec.js";
@@ -82,7 +82,9 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
     return { type: "chunk", chunk: out };
   };
 
+  let heard = false;
   for await (const burst of bursts) {
+    heard = true; // a burst is never empty
     for (const message of burst) {
       const event = parseEvent(message.data, provider);
       switch (event.type) {
@@ -148,6 +150,7 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
       }
     }
   }
+  if (!heard) throw endedBeforeFirstEvent(provider);
   throw new ProviderError(`${provider}: upstream stream ended before message_stop`, { kind: "protocol", provider });
 }
 

@@ -1,4 +1,4 @@
-import { ProviderError } from "../errors.js";
+import { endedBeforeFirstEvent, ProviderError } from "../errors.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChunk, ChunkChoice, FinishReason, StreamEvent, UsageSoFar } from "../spec.js";
 import { isObject, parseEvent, text } from "../wire.js";
@@ -38,7 +38,9 @@ export async function* toStreamEvents(
     return { type: "chunk", chunk: out };
   };
 
+  let heard = false;
   for await (const burst of bursts) {
+    heard = true; // a burst is never empty
     for (const message of burst) {
       const event = parseEvent(message.data, provider);
       if (event.error !== undefined && event.error !== null) throw geminiStreamError(provider, event.error, secrets);
@@ -74,6 +76,7 @@ export async function* toStreamEvents(
       }
     }
   }
+  if (!heard) throw endedBeforeFirstEvent(provider);
   if (finished.size === 0 || [...started].some((index) => !finished.has(index))) {
     throw new ProviderError(`${provider}: upstream stream ended before its finishReason`, { kind: "protocol", provider });
   }

@@ -1,4 +1,4 @@
-import { isRetryableStatus, ProviderError, saysOverloaded } from "../errors.js";
+import { endedBeforeFirstEvent, isRetryableStatus, ProviderError, saysOverloaded } from "../errors.js";
 import { redact } from "../redact.js";
 import type { SseBursts } from "../sse.js";
 import type { ChatChoice, ChatChunk, ChatResult, ChunkWire, EmbedResult, StreamEvent, Usage } from "../spec.js";
@@ -59,7 +59,9 @@ export async function* toStreamEvents(
   secrets: readonly string[] = [],
 ): AsyncGenerator<StreamEvent> {
   let started = false;
+  let heard = false;
   for await (const burst of bursts) {
+    heard = true; // a burst is never empty
     let wires: ChunkWire[] | undefined;
     for (const message of burst) {
       const wire = chunksAsText ? passThrough(message.data) : undefined;
@@ -103,6 +105,7 @@ export async function* toStreamEvents(
     }
     if (wires !== undefined) yield { type: "wire", chunks: wires };
   }
+  if (!heard) throw endedBeforeFirstEvent(provider);
   throw protocolError(provider, "upstream stream ended before [DONE]");
 }
 
