@@ -131,12 +131,15 @@ export class Directives {
   /**
    * The policy may have changed since the directive was proposed (a restart with a tighter one): what
    * the policy in force blocks is never approved. It is judged again, and blocked with the reasons, as
-   * a proposal would be; the new evaluation is kept when it was made under another policy.
+   * a proposal would be. The evaluation is kept unless the newest one already says ALLOW under this
+   * policy. The newest kept is not trusted to be a pass: an approval landing while a proposal is being
+   * judged finds the directive proposed and the evaluation that blocked it before, under the same policy.
    */
   private async judgeAgain(current: DirectiveView): Promise<void> {
     const { policy } = this.options;
-    const last = current.artifacts?.filter((a) => a.type === "policy_evaluation").at(-1)?.body as { policyHash?: string } | null | undefined;
-    if (last?.policyHash === policyHash(policy)) return;
+    const last = current.artifacts?.filter((a) => a.type === "policy_evaluation").at(-1)?.body as { policyHash?: string; verdict?: string } | null | undefined;
+    const input = { type: current.type, scope: current.scope, budget: current.budget };
+    if (last?.policyHash === policyHash(policy) && last.verdict === "ALLOW" && evaluatePolicy(input, policy).verdict === "ALLOW") return;
     const reasons = await this.judge(current);
     if (reasons.length === 0) return;
     await this.move(current, "blocked", { blockedReasons: reasons });
