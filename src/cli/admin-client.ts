@@ -75,7 +75,8 @@ export interface AdminBackend {
   runs(status: string | undefined): Promise<ExecutionRunRow[]>;
   run(id: string): Promise<ExecutionRunRow & { artifacts?: ArtifactRow[] }>;
   directive(id: string): Promise<DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }>;
-  createDirective(input: Record<string, unknown>): Promise<DirectiveRow>;
+  /** With an idempotency key, sending it again (after a timeout) answers the directive made the first time. */
+  createDirective(input: Record<string, unknown>, idempotencyKey?: string): Promise<DirectiveRow>;
   moveDirective(id: string, action: "propose" | "approve" | "abort"): Promise<DirectiveRow>;
   webhookDeliveries(query: DeliveryQuery): Promise<DeliveryPage>;
   resendDelivery(id: string): Promise<WebhookDeliveryRow>;
@@ -130,7 +131,7 @@ function timeoutFromEnv(env: NodeJS.ProcessEnv): number {
 }
 
 function httpBackend(url: string, adminKey: string, timeoutSeconds: number): AdminBackend {
-  async function call<T>(method: string, route: string, body?: unknown): Promise<T> {
+  async function call<T>(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     const where = `${method} ${url}${route.split("?")[0]}`;
     const unsure = method === "GET" ? "" : ": the change may or may not have been made";
     let res: Response;
@@ -141,7 +142,7 @@ function httpBackend(url: string, adminKey: string, timeoutSeconds: number): Adm
     try {
       res = await fetch(url + route, {
         method,
-        headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}) },
+        headers: { authorization: `Bearer ${adminKey}`, ...(body ? { "content-type": "application/json" } : {}), ...headers },
         body: body ? JSON.stringify(body) : undefined,
         signal: deadline,
       });
@@ -194,7 +195,7 @@ function httpBackend(url: string, adminKey: string, timeoutSeconds: number): Adm
     directive: (id) => call<DirectiveRow>("GET", `/admin/directives/${encodeURIComponent(id)}`),
     runs: async (status) => (await call<{ data: ExecutionRunRow[] }>("GET", `/admin/runs${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
     run: (id) => call<ExecutionRunRow & { artifacts?: ArtifactRow[] }>("GET", `/admin/runs/${encodeURIComponent(id)}`),
-    createDirective: (input) => call<DirectiveRow>("POST", "/admin/directives", input),
+    createDirective: (input, idempotencyKey) => call<DirectiveRow>("POST", "/admin/directives", input, idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey }),
     moveDirective: (id, action) => call<DirectiveRow>("POST", `/admin/directives/${encodeURIComponent(id)}/${action}`, {}),
     webhookDeliveries: (query) => {
       const params = Object.entries({ status: query.status, webhook: query.webhook, limit: String(query.limit), cursor: query.cursor }).filter((entry): entry is [string, string] => entry[1] !== undefined);

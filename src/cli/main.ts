@@ -248,9 +248,11 @@ withConnection(directives.command("create").description("issue a directive (a dr
   .requiredOption("--scope <scope>", "test, development, staging…")
   .option("--budget <amount>", '"$50", "50.00" or "100 USD"')
   .option("--payload <json>", "the module's input, as JSON", "{}")
-  .action((opts: ConnectOptions & { role: string; type: string; objective: string; scope: string; budget?: string; payload: string; json?: boolean }) =>
+  .option("--idempotency-key <key>", "run the command again with the same key (after a timeout) and get the directive made the first time, not a second one")
+  .action((opts: ConnectOptions & { role: string; type: string; objective: string; scope: string; budget?: string; payload: string; idempotencyKey?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const made = await backend.createDirective({ role: opts.role, type: opts.type, objective: opts.objective, scope: opts.scope, payload: parseJsonOption(opts.payload), ...(opts.budget ? { budget: opts.budget } : {}) });
+      const fields = { role: opts.role, type: opts.type, objective: opts.objective, scope: opts.scope, payload: parseJsonOption(opts.payload), ...(opts.budget ? { budget: opts.budget } : {}) };
+      const made = await backend.createDirective(fields, opts.idempotencyKey);
       print(opts.json ? made : printDirective(made));
     }),
   );

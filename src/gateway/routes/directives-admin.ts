@@ -6,11 +6,16 @@ import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
 import { enumParam, idParam, limitParam, readJson, sendJson } from "../http.js";
 
-/** `POST /admin/directives` (any key, an agent's too): a draft directive, 201. */
+/**
+ * `POST /admin/directives` (any key, an agent's too): a draft directive, 201. Sent again with the same
+ * `Idempotency-Key`, it answers the directive made the first time, marked `Idempotent-Replayed: true`.
+ */
 export function createDirective(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requirePrincipal(gw.plane, req, scope);
-    sendJson(res, 201, await gw.plane.directives.create(await readJson(req, gw), principal));
+    const key = req.headers["idempotency-key"];
+    const { directive, replayed } = await gw.plane.directives.issue(await readJson(req, gw), principal, Array.isArray(key) ? key.join(", ") : key);
+    sendJson(res, 201, directive, replayed ? { "idempotent-replayed": "true" } : {});
   };
 }
 

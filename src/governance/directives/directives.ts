@@ -62,15 +62,42 @@ export class Directives {
   constructor(private readonly options: DirectivesOptions) {}
 
   async create(input: unknown, principal: Principal): Promise<DirectiveView> {
+    return (await this.issue(input, principal)).directive;
+  }
+
+  /**
+   * A new draft; with an idempotency key its issuer used before, the directive made then (`replayed`),
+   * as it is now, so that an issuer that lost the answer can send the same request again without
+   * issuing the same intent twice. The key is refused for a directive with other fields.
+   */
+  async issue(input: unknown, principal: Principal, idempotencyKey?: string): Promise<{ directive: DirectiveView; replayed: boolean }> {
     const fields = parseRequest(directiveInput, input, "directive");
+    if (idempotencyKey !== undefined) checkIdempotencyKey(idempotencyKey);
     const max = this.options.maxPendingPerKey;
-    const row = await q.insertDirective(
+    const inserted = await q.insertDirective(
       this.options.db,
-      { id: newId("dir"), ...fields, budget: fields.budget ?? null, timeboxSeconds: fields.timeboxSeconds ?? null, issuedBy: principal.keyId, issuedByKind: principal.kind },
+      {
+        id: newId("dir"),
+        ...fields,
+        budget: fields.budget ?? null,
+        timeboxSeconds: fields.timeboxSeconds ?? null,
+        issuedBy: principal.keyId,
+        issuedByKind: principal.kind,
+        idempotencyKey: idempotencyKey ?? null,
+      },
       // Admins are trusted; any other key could otherwise fill the store with megabyte payloads nobody decides.
       principal.kind === "admin" ? undefined : max,
     );
-    if (!row) {
+    if ("existing" in inserted) {
+      if (!inserted.same) {
+        throw new AirlockError("invalid_request", `this Idempotency-Key was used for another directive ("${inserted.existing.id}"), with other fields: send a new key for a new directive`, {
+          param: "Idempotency-Key",
+          details: { directive: inserted.existing.id },
+        });
+      }
+      return { directive: view(inserted.existing), replayed: true };
+    }
+    if ("full" in inserted) {
       // Retrying does not help until one of them moves on, so this is forbidden, not rate_limited.
       throw new AirlockError(
         "forbidden",
@@ -79,7 +106,7 @@ export class Directives {
       );
     }
     this.options.metrics.directives.inc({ status: "draft" });
-    return view(row);
+    return { directive: view(inserted.created), replayed: false };
   }
 
   async get(id: string): Promise<DirectiveView> {
@@ -191,6 +218,13 @@ export class Directives {
     this.options.metrics.directives.inc({ status: to });
     this.options.logger.info({ directive: current.id, from: current.status, to }, "directive status changed");
     return moved;
+  }
+}
+
+/** As the IETF's Idempotency-Key draft and Stripe take it: 1 to 255 printable ASCII characters. */
+function checkIdempotencyKey(key: string): void {
+  if (!/^[\x20-\x7e]{1,255}$/.test(key)) {
+    throw new AirlockError("invalid_request", "Idempotency-Key must be 1 to 255 printable ASCII characters", { param: "Idempotency-Key" });
   }
 }
 

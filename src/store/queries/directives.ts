@@ -3,31 +3,53 @@ import type { Db } from "../database.js";
 import { artifacts, auditEvents, directives, type ArtifactRow, type DirectiveRow } from "../schema/index.js";
 import { rowsOf } from "./rows.js";
 
-export type NewDirective = Omit<DirectiveRow, "status" | "blockedReasons" | "approvedBy" | "humanOverride" | "createdAt" | "updatedAt" | "proposedAt" | "approvedAt">;
+export type NewDirective = Omit<DirectiveRow, "status" | "blockedReasons" | "approvedBy" | "humanOverride" | "createdAt" | "updatedAt" | "proposedAt" | "approvedAt" | "idempotencyKey"> & {
+  idempotencyKey?: string | null;
+};
 export type DirectiveStatusValue = DirectiveRow["status"];
 
 /** The statuses of a directive that waits on its issuer or an admin: not yet approved, and not ended. */
 export const UNDECIDED_STATUSES = ["draft", "proposed", "blocked"] as const;
 
 /**
- * A new draft. With `maxPending`, only while its issuer has fewer undecided directives than that
- * (checked in the same statement); undefined when it has as many.
+ * What inserting a draft did: `created` it; found the directive its issuer made before under the same
+ * idempotency key (`same` when it was issued with the same fields); or made nothing, as the issuer
+ * has `maxPending` undecided directives already.
  */
-export async function insertDirective(db: Db, directive: NewDirective, maxPending?: number): Promise<DirectiveRow | undefined> {
-  if (maxPending === undefined) {
-    const [row] = await db.insert(directives).values({ ...directive, status: "draft" }).returning();
-    if (!row) throw new Error("directive insert returned no row");
-    return row;
-  }
-  const d = directive;
+export type DirectiveInsert = { created: DirectiveRow } | { existing: DirectiveRow; same: boolean } | { full: true };
+
+/**
+ * A new draft. With `maxPending`, only while its issuer has fewer undecided directives than that
+ * (checked in the same statement). With an idempotency key its issuer used before, nothing is
+ * inserted: the directive made then is answered, whether or not the issuer has room for another.
+ */
+export async function insertDirective(db: Db, directive: NewDirective, maxPending?: number): Promise<DirectiveInsert> {
+  const d = { ...directive, idempotencyKey: directive.idempotencyKey ?? null };
   const undecided = sql.join(UNDECIDED_STATUSES.map((s) => sql`${s}`), sql`, `);
+  const room = maxPending === undefined ? sql`true` : sql`(select count(*) from ${directives} where issued_by = ${d.issuedBy} and status in (${undecided})) < ${maxPending}`;
   const result = await db.execute(sql`
-    insert into ${directives} (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, budget, timebox_seconds, status)
+    insert into ${directives} (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, budget, timebox_seconds, idempotency_key, status)
     select ${d.id}, ${d.role}, ${d.type}, ${JSON.stringify(d.payload)}::jsonb, ${d.issuedBy}, ${d.issuedByKind}, ${d.objective}, ${d.scope},
-      ${JSON.stringify(d.constraints)}::jsonb, ${JSON.stringify(d.successMetrics)}::jsonb, ${d.budget}, ${d.timeboxSeconds}, 'draft'
-    where (select count(*) from ${directives} where issued_by = ${d.issuedBy} and status in (${undecided})) < ${maxPending}
+      ${JSON.stringify(d.constraints)}::jsonb, ${JSON.stringify(d.successMetrics)}::jsonb, ${d.budget}, ${d.timeboxSeconds}, ${d.idempotencyKey}, 'draft'
+    where ${room}
+    on conflict (issued_by, idempotency_key) do nothing
     returning id`);
-  return rowsOf(result).length > 0 ? getDirective(db, d.id) : undefined;
+  if (rowsOf(result).length > 0) {
+    const created = await getDirective(db, d.id);
+    if (!created) throw new Error("directive insert left no row");
+    return { created };
+  }
+  if (d.idempotencyKey === null) return { full: true };
+  // Compared by the store, so that a payload's keys in another order (jsonb keeps its own) are the same payload.
+  const [found] = rowsOf<{ id: string; same: boolean }>(
+    await db.execute(sql`
+      select id, (role = ${d.role} and type = ${d.type} and payload = ${JSON.stringify(d.payload)}::jsonb and objective = ${d.objective} and scope = ${d.scope}
+        and constraints = ${JSON.stringify(d.constraints)}::jsonb and success_metrics = ${JSON.stringify(d.successMetrics)}::jsonb
+        and budget is not distinct from ${d.budget}::text and timebox_seconds is not distinct from ${d.timeboxSeconds}::int) as same
+      from ${directives} where issued_by = ${d.issuedBy} and idempotency_key = ${d.idempotencyKey}`),
+  );
+  const existing = found && (await getDirective(db, found.id));
+  return existing ? { existing, same: found.same } : { full: true };
 }
 
 export async function getDirective(db: Db, id: string): Promise<DirectiveRow | undefined> {

@@ -1,4 +1,4 @@
-import { boolean, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import type { ArtifactRow, Assert, DirectiveRow, Same } from "./public-rows.js";
 
 /** Agent intent, frozen once proposed: what a role should do, within which scope, budget and time. */
@@ -31,8 +31,15 @@ export const directives = pgTable(
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     proposedAt: timestamp("proposed_at", { withTimezone: true, mode: "date" }),
     approvedAt: timestamp("approved_at", { withTimezone: true, mode: "date" }),
+    /** The issuer's `Idempotency-Key`: a request sent again with it answers this directive instead of issuing another. */
+    idempotencyKey: text("idempotency_key"),
   },
-  (t) => [index("directives_status_idx").on(t.status, t.updatedAt), index("directives_role_idx").on(t.role, t.createdAt)],
+  (t) => [
+    index("directives_status_idx").on(t.status, t.updatedAt),
+    index("directives_role_idx").on(t.role, t.createdAt),
+    // Per issuer: two agents may pick the same key. Directives without one (null) never collide.
+    uniqueIndex("directives_idempotency_idx").on(t.issuedBy, t.idempotencyKey),
+  ],
 );
 
 /** What a step leaves behind. Immutable: a trigger refuses updates and deletes. */

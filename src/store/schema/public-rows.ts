@@ -28,6 +28,7 @@ export interface DirectiveRow {
   updatedAt: Date;
   proposedAt: Date | null;
   approvedAt: Date | null;
+  idempotencyKey: string | null;
 }
 
 export type ArtifactType = "policy_evaluation" | "execution_start" | "execution_checkpoint" | "execution_end" | "llm_call" | "llm_usage";
