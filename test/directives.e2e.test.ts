@@ -38,7 +38,7 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     expect(Date.parse(approved.approvedAt)).toBeGreaterThanOrEqual(Date.parse(approved.proposedAt));
     expect((await api(gw, "GET", "/admin/directives?status=approved")).body.data.map((d: any) => d.id)).toEqual([created.body.id]);
     // The decision is in the audit log, with who made it.
-    const audit = (await api(gw, "GET", "/admin/audit?action=directive.")).body.data;
+    const audit = (await api(gw, "GET", "/admin/audit?action=directive.approve")).body.data;
     expect(audit).toEqual([expect.objectContaining({ action: "directive.approve", target: created.body.id, actor: BOOTSTRAP_ADMIN_ID, actorKind: "admin", outcome: "applied", details: { type: "echo", from: "proposed", to: "approved" } })]);
     expect(audit[0].ts).toBe(approved.updatedAt);
   });

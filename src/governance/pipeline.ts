@@ -52,14 +52,15 @@ export function createGovernance(options: GovernanceOptions): Governance {
     void options.announceApproval?.();
   };
   const directives = new Directives({ db: database.db, logger, policy, metrics, artifacts, onApproved, maxPendingPerKey: config.governance.maxPendingPerKey });
+  const executorId = (execution.executorId ?? options.executorId ?? os.hostname()) + (options.executorSuffix ?? "");
   executions = new Executions({
     db: database.db,
     logger,
     metrics,
-    settings: { ...execution, executorId: (execution.executorId ?? options.executorId ?? os.hostname()) + (options.executorSuffix ?? "") },
+    settings: { ...execution, executorId },
     modules: new ModuleRegistry([noopModule, echoModule, failIntentionallyModule, llmCallModule(options.chat), ...(options.modules ?? [])]),
     artifacts,
-    moveDirective: (id, to) => directives.advance(id, to),
+    moveDirective: (id, to) => directives.advance(id, to, executorId),
     sharedStore: options.sharedStore,
     engineStore: async () => ({ url: await database.workflowsUrl(), embedded: database.kind === "pglite" }),
   });

@@ -131,12 +131,12 @@ export class Directives {
   private async proposeAndJudge(id: string, principal: Principal): Promise<DirectiveView> {
     const current = await this.get(id);
     if (principal.kind !== "admin" && principal.keyId !== current.issuedBy) throw new AirlockError("forbidden", "only its issuer or an admin key can propose a directive");
-    const proposed = await this.move(current, "proposed");
+    const proposed = await this.move(current, "proposed", {}, decision("directive.propose", principal));
     const { policy } = this.options;
     const reasons = await this.judge(proposed);
-    if (reasons.length > 0) return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons })).id);
+    if (reasons.length > 0) return this.get((await this.move(proposed, "blocked", { blockedReasons: reasons }, decision("directive.block", policyActor(policy)))).id);
     if (policy.autoApprove) {
-      const by = { keyId: `policy:${policy.version}`, kind: "policy" };
+      const by = policyActor(policy);
       return this.approved(await this.move(proposed, "approved", { approvedBy: by.keyId, humanOverride: false }, decision("directive.approve", by)));
     }
     return this.get(id);
@@ -169,7 +169,7 @@ export class Directives {
     if (last?.policyHash === policyHash(policy) && last.verdict === "ALLOW" && evaluatePolicy(input, policy).verdict === "ALLOW") return;
     const reasons = await this.judge(current);
     if (reasons.length === 0) return;
-    await this.move(current, "blocked", { blockedReasons: reasons });
+    await this.move(current, "blocked", { blockedReasons: reasons }, decision("directive.block", policyActor(policy)));
     throw new AirlockError("invalid_request", `directive "${current.id}" is blocked by the policy in force (${policy.version}): ${reasons.join("; ")}`, {
       details: { directive: current.id, status: "blocked", policyVersion: policy.version, blockedReasons: reasons },
     });
@@ -185,11 +185,12 @@ export class Directives {
     return evaluation.checks.filter((c) => !c.passed).map((c) => c.reason);
   }
 
-  /** The execution orchestrator's moves: picked up, and ended. */
-  async advance(id: string, to: "executing" | "complete" | "aborted"): Promise<DirectiveRow> {
+  /** The execution orchestrator's moves: picked up, and ended (aborted when the run failed), by the worker `executor`. */
+  async advance(id: string, to: "executing" | "complete" | "aborted", executor: string): Promise<DirectiveRow> {
     const current = await q.getDirective(this.options.db, id);
     if (!current) throw new AirlockError("not_found", `no directive "${id}"`);
-    return this.move(current, to);
+    const action = { executing: "directive.execute", complete: "directive.complete", aborted: "directive.fail" }[to];
+    return this.move(current, to, {}, decision(action, { keyId: executor, kind: "executor" }));
   }
 
   private approved(row: DirectiveRow): Promise<DirectiveView> {
@@ -204,11 +205,11 @@ export class Directives {
     if (principal.kind !== "admin" && !(undecided && principal.keyId === current.issuedBy)) {
       throw new AirlockError("forbidden", "only an admin key can abort a directive; its issuer may abort one not yet approved (draft, proposed or blocked)");
     }
-    return this.get((await this.move(current, "aborted", undefined, decision("directive.abort", principal))).id);
+    return this.get((await this.move(current, "aborted", {}, decision("directive.abort", principal))).id);
   }
 
   /** The one way a status changes: allowed by the lifecycle, and only from the status last read. */
-  private async move(current: DirectiveRow, to: DirectiveStatus, fields?: q.TransitionFields, audit?: q.DirectiveAudit): Promise<DirectiveRow> {
+  private async move(current: DirectiveRow, to: DirectiveStatus, fields: q.TransitionFields, audit: q.DirectiveAudit): Promise<DirectiveRow> {
     if (!nextStatuses(current.status).includes(to)) throw transitionError(current.id, current.status, to);
     const moved = await q.moveDirective(this.options.db, current.id, current.status, to, fields, audit);
     if (!moved) {
@@ -228,7 +229,12 @@ function checkIdempotencyKey(key: string): void {
   }
 }
 
-/** The audit row of a person's (or the policy's) decision on a directive. */
+/** Who decides as the policy: its version. */
+function policyActor(policy: DirectivePolicy): { keyId: string; kind: string } {
+  return { keyId: `policy:${policy.version}`, kind: "policy" };
+}
+
+/** The audit row of a status change: a person's, the policy's or a worker's. */
 function decision(action: string, by: { keyId: string; kind: string }): q.DirectiveAudit {
   return { id: newId("audit"), action, actor: by.keyId, actorKind: by.kind };
 }

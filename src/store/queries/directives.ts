@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { artifacts, auditEvents, directives, type ArtifactRow, type DirectiveRow } from "../schema/index.js";
+import { newId } from "../../core/ids.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDirective = Omit<DirectiveRow, "status" | "blockedReasons" | "approvedBy" | "humanOverride" | "createdAt" | "updatedAt" | "proposedAt" | "approvedAt" | "idempotencyKey"> & {
@@ -23,17 +24,25 @@ export type DirectiveInsert = { created: DirectiveRow } | { existing: DirectiveR
  * (checked in the same statement). With an idempotency key its issuer used before, nothing is
  * inserted: the directive made then is answered, whether or not the issuer has room for another.
  */
-export async function insertDirective(db: Db, directive: NewDirective, maxPending?: number): Promise<DirectiveInsert> {
+export async function insertDirective(db: Db, directive: NewDirective, maxPending?: number, auditId = newId("audit")): Promise<DirectiveInsert> {
   const d = { ...directive, idempotencyKey: directive.idempotencyKey ?? null };
   const undecided = sql.join(UNDECIDED_STATUSES.map((s) => sql`${s}`), sql`, `);
   const room = maxPending === undefined ? sql`true` : sql`(select count(*) from ${directives} where issued_by = ${d.issuedBy} and status in (${undecided})) < ${maxPending}`;
+  // Audited by the same statement: a directive is never without the row that says who issued it.
   const result = await db.execute(sql`
-    insert into ${directives} (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, budget, timebox_seconds, idempotency_key, status)
-    select ${d.id}, ${d.role}, ${d.type}, ${JSON.stringify(d.payload)}::jsonb, ${d.issuedBy}, ${d.issuedByKind}, ${d.objective}, ${d.scope},
-      ${JSON.stringify(d.constraints)}::jsonb, ${JSON.stringify(d.successMetrics)}::jsonb, ${d.budget}, ${d.timeboxSeconds}, ${d.idempotencyKey}, 'draft'
-    where ${room}
-    on conflict (issued_by, idempotency_key) do nothing
-    returning id`);
+    with created as (
+      insert into ${directives} (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, budget, timebox_seconds, idempotency_key, status)
+      select ${d.id}, ${d.role}, ${d.type}, ${JSON.stringify(d.payload)}::jsonb, ${d.issuedBy}, ${d.issuedByKind}, ${d.objective}, ${d.scope},
+        ${JSON.stringify(d.constraints)}::jsonb, ${JSON.stringify(d.successMetrics)}::jsonb, ${d.budget}, ${d.timeboxSeconds}, ${d.idempotencyKey}, 'draft'
+      where ${room}
+      on conflict (issued_by, idempotency_key) do nothing
+      returning id, type, issued_by, issued_by_kind, created_at
+    ), audited as (
+      insert into ${auditEvents} (id, ts, action, target, actor, actor_kind, outcome, details)
+      select ${auditId}, created_at, 'directive.create', id, issued_by, issued_by_kind, 'applied', jsonb_build_object('type', type, 'to', 'draft')
+      from created
+    )
+    select id from created`);
   if (rowsOf(result).length > 0) {
     const created = await getDirective(db, d.id);
     if (!created) throw new Error("directive insert left no row");
@@ -68,10 +77,10 @@ export interface TransitionFields {
   humanOverride?: boolean | null;
 }
 
-/** A decision on a directive, audited in the statement that records it. */
+/** A status change of a directive, audited in the statement that makes it. */
 export interface DirectiveAudit {
   id: string;
-  /** `directive.approve`, `directive.abort`. */
+  /** `directive.propose`, `directive.block`, `directive.approve`, `directive.abort`, `directive.execute`, `directive.complete`, `directive.fail`. */
   action: string;
   actor: string;
   actorKind: string;
@@ -79,8 +88,9 @@ export interface DirectiveAudit {
 
 /**
  * The only statement that writes a directive's status: it moves `from` → `to` only if the directive is
- * still in `from`, so two writers cannot both move it. Undefined when it was not in `from`. With `audit`,
- * the audit row is written by the same statement, so a decision is never without its row.
+ * still in `from`, so two writers cannot both move it. Undefined when it was not in `from`. With `audit`
+ * (as Directives always moves one), the audit row is written by the same statement, so the change is
+ * never without its row.
  */
 export async function moveDirective(
   db: Db,
