@@ -34,17 +34,32 @@ describe("BudgetHold", () => {
     expect(costUnitsText(hold.allowance)).toBe("0");
   });
 
-  it("returns nothing from a reservation whose lease was lost: the store already took it back", () => {
+  it("settles a reservation whose lease was given up against that lease, kept for it until it settles, and returns nothing to the allowance", () => {
     const hold = heldWith("0.05");
     void hold.opened(async () => undefined, () => 0);
     return Promise.resolve().then(() => {
       const part = hold.take(costUnits("0.02"), 0);
       hold.leaseLost("holder_test.2");
       expect(costUnitsText(hold.allowance)).toBe("0");
-      expect(costUnitsText(hold.settle(part.amount, part.epoch, costUnits("0.01")))).toBe("0");
+      expect(hold.retiredHolders()).toEqual(["holder_test.1"]);
+      expect(hold.holderOf(part.epoch)).toBe("holder_test.1");
+      expect(costUnitsText(hold.settle(part.amount, part.epoch, costUnits("0.01")))).toBe("0.01");
+      expect(hold.retiredHolders()).toEqual([]);
       expect(costUnitsText(hold.allowance)).toBe("0");
       hold.giveBack(costUnits("0.02"), part.epoch);
       expect(costUnitsText(hold.allowance)).toBe("0");
+    });
+  });
+
+  it("keeps no given-up lease for a lease lost with nothing running, nor for a reservation a later budget refused", () => {
+    const hold = heldWith("0.05");
+    void hold.opened(async () => undefined, () => 0);
+    return Promise.resolve().then(() => {
+      const part = hold.take(costUnits("0.02"), 0);
+      hold.unreserve(part.amount, part.epoch);
+      expect(costUnitsText(hold.allowance)).toBe("0.05");
+      hold.leaseLost("holder_test.2");
+      expect(hold.retiredHolders()).toEqual([]);
     });
   });
 

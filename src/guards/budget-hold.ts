@@ -29,6 +29,14 @@ export class BudgetHold {
   private opening: Promise<void> | undefined;
   private isOpen = false;
   private openedAt = Number.POSITIVE_INFINITY;
+  /** Reservations taken in this epoch that have not settled yet. */
+  private running = 0;
+  /**
+   * Leases given up (or lost) while calls reserved from them still ran, by epoch: each is still renewed,
+   * and its calls settle against it, until the last of them settles. Freed earlier, the reservation of a
+   * call still running (a long stream) would be lent again, and the window spent twice over.
+   */
+  private readonly retired = new Map<number, { holder: string; running: number }>();
 
   constructor(
     public def: BudgetDefinition,
@@ -55,7 +63,24 @@ export class BudgetHold {
   take(need: CostUnits, now: number): { hold: BudgetHold; amount: CostUnits; epoch: number } {
     this.allowance -= need;
     this.lastUsed = now;
+    this.running++;
     return { hold: this, amount: need, epoch: this.epoch };
+  }
+
+  /** Ends a reservation that never ran (a later budget refused the call): it goes back to the allowance. */
+  unreserve(amount: CostUnits, epoch: number): void {
+    this.ended(epoch);
+    this.giveBack(amount, epoch);
+  }
+
+  /** The lease holder a reservation of `epoch` was taken under: its charge names it. */
+  holderOf(epoch: number): string {
+    return this.retired.get(epoch)?.holder ?? this.leaseHolder;
+  }
+
+  /** Holders of given-up leases that calls still running were reserved from: renewed until those settle. */
+  retiredHolders(): string[] {
+    return [...this.retired.values()].map((lease) => lease.holder);
   }
 
   knownShort(need: CostUnits, now: number): boolean {
@@ -95,6 +120,8 @@ export class BudgetHold {
    */
   leaseLost(nextHolder: string): void {
     if (!this.isOpen) return;
+    if (this.running > 0) this.retired.set(this.epoch, { holder: this.leaseHolder, running: this.running });
+    this.running = 0;
     this.leaseHolder = nextHolder;
     this.allowance = 0n;
     this.epoch++;
@@ -113,6 +140,10 @@ export class BudgetHold {
    * reservation, and more from the allowance if the call cost more than its worst case.
    */
   settle(amount: CostUnits, epoch: number, spent: CostUnits): CostUnits {
+    const retired = this.ended(epoch);
+    // A reservation from a given-up lease is covered by that lease, which still holds it; its unspent
+    // part and the lease's uncertain remainder are freed when the lease, no longer renewed, expires.
+    if (retired) return spent < amount ? spent : amount;
     if (epoch !== this.epoch) return 0n;
     if (spent <= amount) {
       this.allowance += amount - spent;
@@ -122,6 +153,18 @@ export class BudgetHold {
     const extra = over < this.allowance ? over : this.allowance;
     this.allowance -= extra;
     return amount + extra;
+  }
+
+  /** Counts a reservation of `epoch` as ended; answers whether it came from a given-up lease still held for it. */
+  private ended(epoch: number): boolean {
+    if (epoch === this.epoch) {
+      this.running--;
+      return false;
+    }
+    const retired = this.retired.get(epoch);
+    if (!retired) return false;
+    if (--retired.running === 0) this.retired.delete(epoch);
+    return true;
   }
 
   /** Runs lease requests for this window one at a time. */

@@ -99,7 +99,9 @@ export class BudgetLeases {
   async renew(holds: BudgetHold[], work: NonNullable<LeaseWork>): Promise<boolean> {
     const sentAt = this.options.monotonic();
     const current = holds.map((hold) => hold.leaseHolder);
-    const leases = await q.renewAndReapLeases(this.options.db, { process: this.options.process, current }, this.options.settings.leaseTtlMs, work === "renew-and-reap-every-other");
+    // Given-up leases that running calls were reserved from are renewed too, so none is reaped under them.
+    const retired = holds.flatMap((hold) => hold.retiredHolders());
+    const leases = await q.renewAndReapLeases(this.options.db, { process: this.options.process, current: [...current, ...retired] }, this.options.settings.leaseTtlMs, work === "renew-and-reap-every-other");
     const live = new Set(leases.live.map((k) => `${k.budget}\u0000${k.start.getTime()}\u0000${k.holder}`));
     holds.forEach((hold, i) => {
       // A hold whose lease changed while the round was out is judged by the next round.

@@ -225,7 +225,7 @@ export class Budgets {
       }
       return { parts };
     } catch (err) {
-      for (const part of parts) part.hold.giveBack(part.amount, part.epoch);
+      for (const part of parts) part.hold.unreserve(part.amount, part.epoch);
       throw err;
     }
   }
@@ -251,10 +251,11 @@ export class Budgets {
     const spent = costUnits(cost);
     const charges: BudgetCharge[] = [];
     for (const { hold, amount, epoch } of reservation.parts) {
+      const holder = hold.holderOf(epoch);
       const released = hold.settle(amount, epoch, spent);
       if (released < spent) this.options.logger.warn({ budget: hold.def.name, cost, reserved: costUnitsText(amount) }, "a call cost more than its reservation; the budget may be exceeded by the difference");
       if (spent === 0n) continue;
-      charges.push({ budget: hold.def.name, window: hold.startIso, holder: hold.leaseHolder, spent: cost, released: released === spent ? cost : costUnitsText(released) });
+      charges.push({ budget: hold.def.name, window: hold.startIso, holder, spent: cost, released: released === spent ? cost : costUnitsText(released) });
     }
     return charges.length > 0 ? charges : undefined;
   }
