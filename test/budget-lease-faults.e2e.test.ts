@@ -81,4 +81,66 @@ if (STORE_KINDS.includes("postgres")) {
       }
     });
   });
+
+  describe("instances coming back from a store outage longer than the lease TTL", () => {
+    let upstream: FakeUpstream;
+    const { config, store, instance } = routesSuite("postgres", ([u1]) => (upstream = u1));
+    const big = { prompt_tokens: 12, completion_tokens: 400_000, total_tokens: 400_012 };
+
+    it("do not free one another's leases before each had a lease TTL to renew its own and write its held rows", async () => {
+      const shared = await store();
+      const cfg = config({
+        budgets: [{ name: "daily", scope: "global", limit: "1" }],
+        budgeting: { syncIntervalMs: SYNC_MS, leaseTtlMs: LEASE_TTL_MS },
+        ledger: { flushIntervalMs: 100 },
+      });
+      const viaA = await databaseBehindProxy(shared.url!);
+      const viaB = await databaseBehindProxy(shared.url!);
+      const a = await instance(viaA.database, cfg);
+      const b = await instance(viaB.database, cfg);
+      const checker = new pg.Client({ connectionString: shared.url! });
+      await checker.connect();
+      const spent = async () =>
+        (await checker.query<{ spent: string; ledger: string }>(
+          `select trim_scale(spent)::text as spent, (select coalesce(trim_scale(sum(cost)), 0)::text from ledger) as ledger from budget_windows where budget_name = 'daily'`,
+        )).rows[0]!;
+      let release!: (scenario: FakeScenario) => void;
+      try {
+        expect((await rawChat(a, a.adminKey)).status).toBe(200);
+        // B's long call holds $0.80 of the $1.00 budget in B's lease.
+        upstream.push({ kind: "held", until: new Promise<FakeScenario>((resolve) => (release = resolve)) });
+        const long = rawChat(b, b.adminKey, { max_tokens: 400_000 });
+        await waitFor(async () => upstream.requests.length, (n) => n === 2, 10_000);
+
+        // The store goes away for both, for longer than the lease TTL. B's call ends meanwhile: answered,
+        // its row waits in B's memory.
+        viaA.proxy.cut();
+        viaB.proxy.cut();
+        release({ kind: "ok", usage: big });
+        expect((await long).status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, LEASE_TTL_MS + 4 * SYNC_MS));
+
+        // A reconnects a moment before B, as one instance always does.
+        viaA.proxy.restore();
+        await waitFor(() => rawChat(a, a.adminKey).catch(() => undefined), (r) => r?.status === 200, 15_000);
+        // A's sync rounds run while B is still away; B's lease, expired in the outage, still holds B's spend.
+        await new Promise((resolve) => setTimeout(resolve, 5 * SYNC_MS));
+        upstream.push({ kind: "ok", usage: big });
+        expect(await rawChat(a, a.adminKey, { max_tokens: 400_000 })).toMatchObject({ status: 429, body: { error: { code: "budget_exceeded" } } });
+
+        viaB.proxy.restore();
+        await waitFor(spent, (w) => Number(w.ledger) >= 0.8, 10_000);
+        await a.close();
+        await b.close();
+        const after = await spent();
+        expect(after.spent).toBe(after.ledger);
+        expect(Number(after.spent)).toBeLessThanOrEqual(1);
+      } finally {
+        release?.({ kind: "ok" });
+        await checker.end();
+        await viaA.close();
+        await viaB.close();
+      }
+    });
+  });
 }

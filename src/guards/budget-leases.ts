@@ -95,13 +95,13 @@ export class BudgetLeases {
     });
   }
 
-  /** Renews the holds' leases and frees dead ones (see renewAndReapLeases). Answers whether allowance was freed. */
-  async renew(holds: BudgetHold[], work: NonNullable<LeaseWork>): Promise<boolean> {
+  /** Renews the holds' leases and, when `reap`, frees dead ones (see renewAndReapLeases). Answers whether allowance was freed. */
+  async renew(holds: BudgetHold[], work: NonNullable<LeaseWork>, reap: boolean): Promise<boolean> {
     const sentAt = this.options.monotonic();
     const current = holds.map((hold) => hold.leaseHolder);
     // Given-up leases that running calls were reserved from are renewed too, so none is reaped under them.
     const retired = holds.flatMap((hold) => hold.retiredHolders());
-    const leases = await q.renewAndReapLeases(this.options.db, { process: this.options.process, current: [...current, ...retired] }, this.options.settings.leaseTtlMs, work === "renew-and-reap-every-other");
+    const leases = await q.renewAndReapLeases(this.options.db, { process: this.options.process, current: [...current, ...retired] }, this.options.settings.leaseTtlMs, work === "renew-and-reap-every-other", reap);
     const live = new Set(leases.live.map((k) => `${k.budget}\u0000${k.start.getTime()}\u0000${k.holder}`));
     holds.forEach((hold, i) => {
       // A hold whose lease changed while the round was out is judged by the next round.

@@ -108,6 +108,13 @@ export class Budgets {
   /** Sync rounds never overlap, and sync() called during one runs one more after it (see Reloader). */
   private readonly rounds = new Reloader(() => this.runSync());
   private syncFailing = false;
+  /**
+   * Monotonic ms from which sync rounds free other holders' expired leases. After this instance lost the
+   * store, it waits one lease TTL: the store was likely gone for every instance, whose leases expired
+   * only because they could not renew them, and whose answered calls' rows still wait to be written.
+   * Freed at once, their spend would be lent again before it lands.
+   */
+  private reapFrom = Number.NEGATIVE_INFINITY;
   private leaseFailing = false;
   private readonly monotonic: () => number;
   private readonly plan: BudgetSyncPlan;
@@ -287,11 +294,15 @@ export class Budgets {
       if (freed) await this.options.announce();
       if (warned.status === "rejected") throw warned.reason;
       for (const hold of this.holds.values()) hold.knownFree = undefined;
-      if (this.syncFailing) this.options.logger.info("budget store reachable again");
+      if (this.syncFailing) {
+        this.options.logger.info("budget store reachable again");
+        this.reapFrom = this.monotonic() + this.options.settings.leaseTtlMs;
+      }
       this.syncFailing = false;
     } catch (err) {
       if (!this.syncFailing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "budget sync failed; allowances lapse unless renewed");
       this.syncFailing = true;
+      this.reapFrom = Number.POSITIVE_INFINITY;
     }
   }
 
@@ -299,7 +310,7 @@ export class Budgets {
   private async renewLeases(): Promise<boolean> {
     const work = this.plan.leaseWork(this.holds.values(), this.monotonic());
     if (!work) return false;
-    const freed = await this.leases.renew([...this.holds.values()], work);
+    const freed = await this.leases.renew([...this.holds.values()], work, this.monotonic() >= this.reapFrom);
     this.plan.leaseWorkDone();
     return freed;
   }

@@ -189,10 +189,18 @@ export interface LeaseHolders {
  * every other expired lease held (its holder stopped renewing: killed, cut off, or a lease this process
  * gave up), and drops every lease of a window that ended over an hour ago. The renewed and reaped rows
  * are disjoint, as one statement needs. `everyOther` frees other processes' leases whether or not they
- * expired: on a store only this process opens, they belong to processes that are gone. Answers the
- * current leases that still exist, and how many leases were freed.
+ * expired: on a store only this process opens, they belong to processes that are gone. `reap` false
+ * frees none: this process has just come back from losing the store, and so may every other holder,
+ * whose lease expired only because it could not renew it. Answers the current leases that still exist,
+ * and how many leases were freed.
  */
-export async function renewAndReapLeases(db: Db, holders: LeaseHolders, ttlMs: number, everyOther = false): Promise<{ live: Array<WindowKey & { holder: string }>; freed: number }> {
+export async function renewAndReapLeases(
+  db: Db,
+  holders: LeaseHolders,
+  ttlMs: number,
+  everyOther = false,
+  reap = true,
+): Promise<{ live: Array<WindowKey & { holder: string }>; freed: number }> {
   const current = JSON.stringify(holders.current);
   const result = await db.execute(sql`
     with ended as (
@@ -205,7 +213,7 @@ export async function renewAndReapLeases(db: Db, holders: LeaseHolders, ttlMs: n
       returning budget_name, window_start, holder
     ), dead as (
       delete from budget_leases l
-      where (l.holder not in (select holder from mine) and (l.expires_at < now() or (${everyOther}::boolean and not starts_with(l.holder, ${`${holders.process}.`}))))
+      where (${reap}::boolean and l.holder not in (select holder from mine) and (l.expires_at < now() or (${everyOther}::boolean and not starts_with(l.holder, ${`${holders.process}.`}))))
         or exists (select 1 from ended e where e.budget_name = l.budget_name and e.start = l.window_start)
       returning budget_name, window_start, amount
     ), freed as (
