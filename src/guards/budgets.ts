@@ -237,15 +237,27 @@ export class Budgets {
     }
   }
 
-  /** Takes `need` from the hold, leasing more from the window when the hold is short. One lease at a time per window. */
+  /**
+   * Takes `need` from the hold, leasing more from the window when the hold is short. One lease statement
+   * at a time per window: the queue waits for its answer even after the calls waiting on it gave up, so
+   * a store that holds statements (a lock on the window's row) holds one connection per window, not one
+   * per call, and leaves the pool to the kill switch and the ledger. The deadline counts the call's whole
+   * wait, in the queue too; a call that gave up takes nothing, and its lease still lands, for later calls.
+   */
   private takeOrLease(hold: BudgetHold, need: CostUnits): Promise<Reservation["parts"][number] | undefined> {
-    return hold.serially(async () => {
+    let abandoned = false;
+    const work = hold.serially(async () => {
+      if (abandoned) return undefined;
       if (hold.canTake(need, this.monotonic())) return hold.take(need, this.monotonic());
       if (hold.knownShort(need, this.monotonic())) return undefined;
-      // A lease that answers after the deadline still lands in the hold, for later calls.
-      await this.storeCall(this.leases.lease(hold, need));
+      await this.leases.lease(hold, need);
       const now = this.monotonic();
-      return hold.canTake(need, now) ? hold.take(need, now) : undefined;
+      return !abandoned && hold.canTake(need, now) ? hold.take(need, now) : undefined;
+    });
+    work.then((part) => part && abandoned && hold.unreserve(part.amount, part.epoch), () => undefined);
+    return this.storeCall(work).catch((err: unknown) => {
+      abandoned = true;
+      throw err;
     });
   }
 

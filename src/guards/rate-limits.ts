@@ -124,8 +124,17 @@ export class RateLimits {
     }
   }
 
+  /**
+   * Takes `amount` from the permits, leasing more when they run short. One lease statement at a time per
+   * limit and minute: the queue waits for its answer even after the calls waiting on it gave up, so a
+   * store that holds statements (a lock on the minute's row) holds one connection per limit, not one per
+   * call, and leaves the pool to the kill switch and the ledger. The deadline counts the call's whole
+   * wait, in the queue too; a call that gave up takes nothing, and its lease still lands, for later calls.
+   */
   private take(permits: Permits, amount: number): Promise<boolean> {
-    return permits.queue.run(async () => {
+    let abandoned = false;
+    const work = permits.queue.run(async () => {
+      if (abandoned) return false;
       if (permits.allowance >= amount) {
         permits.allowance -= amount;
         return true;
@@ -136,34 +145,36 @@ export class RateLimits {
       permits.allowance = 0;
       let grant: { granted: number; free: number };
       try {
-        grant = await withDeadline(
-          leasePermits(this.options.db, {
-            limit: permits.limit.name,
-            subject: permits.subject,
-            unit: permits.unit,
-            start: new Date(permits.window.start),
-            give,
-            need: amount,
-            chunk: Math.max(1, Math.floor(permits.max / LEASE_SHARE)),
-            max: permits.max,
-          }),
-          STORE_DEADLINE_MS,
-        );
+        grant = await leasePermits(this.options.db, {
+          limit: permits.limit.name,
+          subject: permits.subject,
+          unit: permits.unit,
+          start: new Date(permits.window.start),
+          give,
+          need: amount,
+          chunk: Math.max(1, Math.floor(permits.max / LEASE_SHARE)),
+          max: permits.max,
+        });
       } catch (err) {
         // Unanswered, the statement may have taken effect: a leftover the counter may already have back
         // is dropped rather than spent twice (it frees itself when the minute ends); a debt is kept.
         permits.allowance += Math.min(give, 0);
-        // Once per outage, not once per refused call.
-        if (!this.failing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
-        this.failing = true;
-        throw new AirlockError("unavailable", "rate limit state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
+        throw err;
       }
       this.failing = false;
       permits.allowance += grant.granted;
       permits.knownFree = grant.granted === 0 ? grant.free : undefined;
-      if (permits.allowance < amount) return false;
+      if (abandoned || permits.allowance < amount) return false;
       permits.allowance -= amount;
       return true;
+    });
+    work.then((took) => took && abandoned && (permits.allowance += amount), () => undefined);
+    return withDeadline(work, STORE_DEADLINE_MS).catch((err: unknown) => {
+      abandoned = true;
+      // Once per outage, not once per refused call.
+      if (!this.failing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
+      this.failing = true;
+      throw new AirlockError("unavailable", "rate limit state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
     });
   }
 
