@@ -196,7 +196,8 @@ export function callCancellation(deps: CallDeps, ctx: CallContext): Cancellation
   return new Cancellation(ctx.signal, deps.config.timeouts.requestMs);
 }
 
-export function executeOptions(deps: CallDeps, ctx: CallContext, plan: Plan, record: CallRecord, signal: AbortSource): ExecuteOptions {
+/** `keepAttemptDeadline`: a stream's attempt deadline goes on past its first event, as the limit on the upstream's silence. */
+export function executeOptions(deps: CallDeps, ctx: CallContext, plan: Plan, record: CallRecord, signal: AbortSource, keepAttemptDeadline = false): ExecuteOptions {
   return {
     policy: plan.operation?.retryPolicy ?? deps.config.retry,
     clock: deps.clock,
@@ -208,6 +209,7 @@ export function executeOptions(deps: CallDeps, ctx: CallContext, plan: Plan, rec
     breakers: deps.breakers,
     guard: () => deps.killSwitch.checkSettled(plan.operation?.name),
     onUnexpectedError: (error, model) => logUnexpected(deps, ctx, error, model),
+    keepAttemptDeadline,
   };
 }
 

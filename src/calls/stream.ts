@@ -104,7 +104,7 @@ export async function openStream(deps: CallDeps, ctx: CallContext, raw: ChatRequ
           throw err;
         }
       },
-      { ...executeOptions(deps, ctx, plan, record, call), keepAttemptDeadline: true },
+      executeOptions(deps, ctx, plan, record, call, true),
     );
     opened = executed.value;
     model = executed.model;
