@@ -1,6 +1,22 @@
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
+/** The problems TypeScript finds in the application file `app` alone (`skipLibCheck`), as an application's strict build would. */
+function problemsIn(app: string): string[] {
+  const program = ts.createProgram([app], {
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    skipLibCheck: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: ["node"],
+  });
+  const file = program.getSourceFile(app)!;
+  return [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+}
+
 /**
  * The library's types as an application compiles them: with `strict` and `exactOptionalPropertyTypes`,
  * which the repository's own code does not use, so only a compilation under them shows an option that
@@ -9,20 +25,13 @@ import { describe, expect, it } from "vitest";
  */
 describe("the library's types in an application compiled with exactOptionalPropertyTypes", () => {
   it("accept undefined for every optional option", () => {
-    const app = "test/fixtures/library-types/strict-user.ts";
-    const program = ts.createProgram([app], {
-      strict: true,
-      exactOptionalPropertyTypes: true,
-      skipLibCheck: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      types: ["node"],
-    });
-    const file = program.getSourceFile(app)!;
-    const problems = [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
-    expect(problems).toEqual([]);
+    expect(problemsIn("test/fixtures/library-types/strict-user.ts")).toEqual([]);
+  }, 60_000);
+
+  // Every grant is refused at run time without `maxCalls` or `maxSpendUsd`, so grant()'s type asks for
+  // at least one of them, and the mistake shows in the editor (the fixture's @ts-expect-error lines).
+  it("ask grant() for maxCalls, maxSpendUsd or both", () => {
+    expect(problemsIn("test/fixtures/library-types/grant-user.ts")).toEqual([]);
   }, 60_000);
 
   it("compile, as published, in an application that type-checks its dependencies, without reaching the store's declarations, and take messages typed by the openai package", () => {
