@@ -3,18 +3,8 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startFakeUpstream } from "./fakes/upstream.js";
-import { startOtlpCollector, type OtlpCollector } from "./support/otlp-collector.js";
+import { startOtlpCollector, until, type OtlpCollector } from "./support/otlp-collector.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type CliEntry, type GatewayProcess } from "./support/process.js";
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("telemetry and logs of a running gateway", () => {
   let collector: OtlpCollector | undefined;

@@ -1,17 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { startOtlpCollector, type ExportedSpan, type OtlpCollector } from "./support/otlp-collector.js";
+import { startOtlpCollector, until, type ExportedSpan, type OtlpCollector } from "./support/otlp-collector.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type CliEntry } from "./support/process.js";
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const hex = (bytes: number) => randomBytes(bytes).toString("hex");
 

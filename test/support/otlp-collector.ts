@@ -73,3 +73,14 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
       }),
   };
 }
+
+/** Polls `probe` every 50 ms until it finds something (a span the exporter has not sent yet), or fails naming `what`. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
