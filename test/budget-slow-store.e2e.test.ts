@@ -4,6 +4,17 @@ import { rawChat, routesSuite } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
 
+/** Two sessions of the test's own: one to hold a lock, one to count the sessions of its database waiting on a lock. */
+async function lockSessions(url: string): Promise<{ locker: pg.Client; checker: pg.Client; waiting: () => Promise<number> }> {
+  const database = new URL(url).pathname.slice(1);
+  const locker = new pg.Client({ connectionString: url });
+  const checker = new pg.Client({ connectionString: url });
+  await Promise.all([locker.connect(), checker.connect()]);
+  const waiting = async () =>
+    (await checker.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'`, [database])).rows[0]!.n;
+  return { locker, checker, waiting };
+}
+
 /**
  * Budgets when the store is slow rather than gone: another session holds a lock on the budget's window
  * row (a long admin transaction, a maintenance job), so every lease statement waits on it. Calls that
@@ -21,12 +32,7 @@ if (STORE_KINDS.includes("postgres")) {
     it("refuses the calls that need a lease as unavailable with one lease statement waiting, not one per call, and serves again once the lock goes", async () => {
       const shared = await store();
       const gw = await instance(shared.database, config({ budgets: [{ name: "daily", scope: "global", limit: "10" }], ledger: { flushIntervalMs: 100 } }));
-      const database = new URL(shared.url!).pathname.slice(1);
-      const locker = new pg.Client({ connectionString: shared.url! });
-      const checker = new pg.Client({ connectionString: shared.url! });
-      await Promise.all([locker.connect(), checker.connect()]);
-      const waiting = async () =>
-        (await checker.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'`, [database])).rows[0]!.n;
+      const { locker, checker, waiting } = await lockSessions(shared.url!);
       try {
         expect((await rawChat(gw, gw.adminKey)).status).toBe(200);
         await gw.plane.reports.recentCalls(1);
@@ -59,12 +65,7 @@ if (STORE_KINDS.includes("postgres")) {
       const shared = await store();
       // 20 a minute: a lease is one permit, so every call asks the store.
       const gw = await instance(shared.database, config({ rateLimits: [{ name: "per-key", scope: "key", requestsPerMinute: 20 }] }));
-      const database = new URL(shared.url!).pathname.slice(1);
-      const locker = new pg.Client({ connectionString: shared.url! });
-      const checker = new pg.Client({ connectionString: shared.url! });
-      await Promise.all([locker.connect(), checker.connect()]);
-      const waiting = async () =>
-        (await checker.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'`, [database])).rows[0]!.n;
+      const { locker, checker, waiting } = await lockSessions(shared.url!);
       try {
         expect((await rawChat(gw, gw.adminKey)).status).toBe(200);
         await locker.query("begin");
