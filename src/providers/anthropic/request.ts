@@ -3,6 +3,7 @@ import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall } from "../spec.js";
 import { refuseUntranslated } from "../untranslated.js";
 import { cacheControlOf, SystemPrompt, withCacheControl } from "./cache-control.js";
+import { applyThinking } from "./thinking.js";
 import { imageUrl, isObject, messageText, text } from "../wire.js";
 import type {
   AnthropicContentBlock,
@@ -20,9 +21,9 @@ const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 /**
  * Translates an OpenAI chat request into a Messages API request. response_format becomes an
  * instruction; `n > 1`, seed, penalties, logit_bias, logprobs, audio output and the deprecated function
- * calling are refused because they cannot be honoured (untranslated.ts); fields that change nothing in
- * the answer (store, metadata, service_tier, prediction) and reasoning_effort are dropped, as
- * docs/providers.md says.
+ * calling are refused because they cannot be honoured (untranslated.ts); reasoning_effort becomes extended
+ * thinking (thinking.ts); fields that change nothing in the answer (store, metadata, service_tier,
+ * prediction) are dropped, as docs/providers.md says.
  */
 export function toAnthropicRequest(request: ChatRequest, provider: string, defaultMaxTokens: number): AnthropicRequest {
   refuseUntranslated(request, provider, "anthropic", ["seed"]);
@@ -75,6 +76,7 @@ export function toAnthropicRequest(request: ChatRequest, provider: string, defau
   const choice = toAnthropicToolChoice(request.tool_choice, request.parallel_tool_calls);
   if (choice !== undefined) out.tool_choice = choice;
   if (request.user !== undefined) out.metadata = { user_id: request.user };
+  applyThinking(out, request, provider, defaultMaxTokens);
   return out;
 }
 

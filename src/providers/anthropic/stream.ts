@@ -13,6 +13,12 @@ import type { AnthropicUsage } from "./wire.js";
 export class AnthropicStreamUsage {
   private readonly raw: AnthropicUsage = {};
   private outputSeen = false;
+  private thoughtChars = 0;
+
+  /** Thinking streamed so far: billed as output, it counts towards a stream cut before message_delta. */
+  thought(chars: number): void {
+    this.thoughtChars += chars;
+  }
 
   start(usage: JsonObject): void {
     Object.assign(this.raw, usage);
@@ -40,7 +46,10 @@ export class AnthropicStreamUsage {
     if (whole !== undefined) return { usage: whole, outputCounted: true };
     const input = anthropicInputUsage(this.raw);
     if (input === undefined) return undefined;
-    input.outputTokens = count(this.raw.output_tokens);
+    // The thinking streamed, at four characters a token as other estimates go, is reasoning: the caller
+    // adds the answer text it saw to it, so neither is left out of the estimate.
+    input.reasoningTokens = Math.ceil(this.thoughtChars / 4);
+    input.outputTokens = Math.max(count(this.raw.output_tokens), input.reasoningTokens);
     return { usage: input, outputCounted: false };
   }
 }
@@ -116,8 +125,10 @@ export async function* toStreamEvents(bursts: SseBursts, provider: string, usage
             if (tool === undefined) break; // a server tool's input: not a call the client makes
             tool.streamed = true;
             yield chunk({ tool_calls: [{ index: tool.index, function: { arguments: delta.partial_json } }] });
+          } else if (delta.type === "thinking_delta" && typeof delta.thinking === "string") {
+            usage.thought(delta.thinking.length);
           }
-          // thinking and signature deltas have no OpenAI counterpart
+          // thinking and signature deltas have no OpenAI counterpart: counted, not sent
           break;
         }
         case "content_block_stop": {

@@ -68,6 +68,9 @@ export interface AnthropicRequest {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id: string };
+  /** Extended thinking: a token budget, or (Claude 4.6 and later) adaptive, its depth set by output_config.effort. */
+  thinking?: { type: "enabled"; budget_tokens: number } | { type: "adaptive" };
+  output_config?: { effort: "low" | "medium" | "high" };
   stream?: true;
 }
 
