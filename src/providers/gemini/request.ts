@@ -3,6 +3,7 @@ import { ProviderError } from "../errors.js";
 import type { ChatMessage, ChatRequest, ContentPart, EmbedRequest, ToolCall } from "../spec.js";
 import { refuseUntranslated } from "../untranslated.js";
 import { imageUrl, isObject, messageText, text } from "../wire.js";
+import { thinkingConfig } from "./thinking.js";
 import type {
   GeminiContent,
   GeminiEmbedRequest,
@@ -24,10 +25,10 @@ export const SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator";
 
 /**
  * Translates an OpenAI chat request into a generateContent body. The model travels in the URL, not
- * the body. Fields that change nothing in the answer (user, store, metadata, service_tier, prediction)
- * and reasoning_effort are dropped, as docs/providers.md says; penalties, logit_bias, logprobs,
- * parallel_tool_calls false, audio output and the deprecated function calling, which would be answered
- * without what they ask for, are refused (untranslated.ts).
+ * the body. reasoning_effort becomes a thinking budget or level (thinking.ts). Fields that change nothing
+ * in the answer (user, store, metadata, service_tier, prediction) are dropped, as docs/providers.md
+ * says; penalties, logit_bias, logprobs, parallel_tool_calls false, audio output and the deprecated
+ * function calling, which would be answered without what they ask for, are refused (untranslated.ts).
  */
 export function toGeminiRequest(request: ChatRequest, provider: string): GeminiRequest {
   refuseUntranslated(request, provider, "gemini", ["parallel_tool_calls"]);
@@ -58,6 +59,8 @@ export function toGeminiRequest(request: ChatRequest, provider: string): GeminiR
   const out: GeminiRequest = { contents };
   if (system.length > 0) out.systemInstruction = { parts: [{ text: system.join("\n\n") }] };
   const generationConfig = toGenerationConfig(request);
+  const thinking = thinkingConfig(request, provider);
+  if (thinking !== undefined) generationConfig.thinkingConfig = thinking;
   if (Object.keys(generationConfig).length > 0) out.generationConfig = generationConfig;
   if (Array.isArray(request.tools) && request.tools.length > 0) out.tools = [{ functionDeclarations: request.tools.map(toDeclaration) }];
   const toolConfig = toToolConfig(request.tool_choice);

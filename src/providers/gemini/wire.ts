@@ -43,6 +43,13 @@ export interface GeminiGenerationConfig {
   seed?: number;
   responseMimeType?: string;
   responseJsonSchema?: unknown;
+  thinkingConfig?: GeminiThinkingConfig;
+}
+
+/** Gemini 2.5 takes a token budget, Gemini 3 a level; a request sets one, never both. */
+export interface GeminiThinkingConfig {
+  thinkingBudget?: number;
+  thinkingLevel?: "minimal" | "low" | "medium" | "high";
 }
 
 export interface GeminiRequest {
