@@ -67,6 +67,8 @@ export const CONFORMANCE_FEATURES = {
   audioOutput: { ...CONFORMANCE_REQUEST, modalities: ["text", "audio"], audio: { voice: "alloy", format: "wav" } },
   /** A stop at a line end, as completion-style clients send it. */
   whitespaceStop: { ...CONFORMANCE_REQUEST, stop: ["\n"] },
+  /** Thinking before answering, with room for it: Claude's least thinking budget is 1024 tokens, under max_tokens. */
+  reasoningEffort: { ...CONFORMANCE_REQUEST, max_tokens: 2048, reasoning_effort: "low" },
   /** At most one tool call per answer. */
   singleToolCall: { ...CONFORMANCE_REQUEST, tools: [CAPITAL_TOOL], parallel_tool_calls: false },
   /**

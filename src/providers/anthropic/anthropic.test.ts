@@ -23,7 +23,7 @@ describeProviderConformance(
     flavor: "anthropic",
     fixture: "anthropic/message",
     embeddings: false,
-    features: { n: "refused", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused", imageUrl: "sent", pdfFile: "sent", inputAudio: "refused", seed: "refused", penalties: "refused", logitBias: "refused", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "refused" },
+    features: { n: "refused", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused", imageUrl: "sent", pdfFile: "sent", inputAudio: "refused", seed: "refused", penalties: "refused", logitBias: "refused", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "refused", reasoningEffort: "sent" },
     // Cut before message_stop: message_delta has counted the output already.
     expected: { content: "The capital of France is Paris.", usage: MESSAGE_USAGE, usageAtCut: { usage: MESSAGE_USAGE, outputCounted: true } },
     build: (baseUrl, overrides) => build(baseUrl, overrides),

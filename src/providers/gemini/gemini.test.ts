@@ -24,7 +24,7 @@ describeProviderConformance(
     flavor: "gemini",
     fixture: "gemini/generate",
     embeddings: true,
-    features: { n: "sent", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused", imageUrl: "sent", pdfFile: "sent", inputAudio: "sent", seed: "sent", penalties: "refused", logitBias: "refused", audioOutput: "refused", singleToolCall: "refused", neutralValues: "sent", whitespaceStop: "sent" },
+    features: { n: "sent", logprobs: "refused", legacyFunctions: "refused", functionMessage: "refused", imageUrl: "sent", pdfFile: "sent", inputAudio: "sent", seed: "sent", penalties: "refused", logitBias: "refused", audioOutput: "refused", singleToolCall: "refused", neutralValues: "sent", whitespaceStop: "sent", reasoningEffort: "sent" },
     expected: {
       content: ANSWER,
       usage: GENERATE_USAGE,

@@ -37,7 +37,7 @@ describeProviderConformance({
     // A scripted answer takes every parameter (seed, penalties and stops change nothing in a script), but has no logprobs or audio to give.
     features: {
       n: "sent", logprobs: "refused", legacyFunctions: "sent", functionMessage: "sent", imageUrl: "sent", pdfFile: "sent", inputAudio: "sent",
-      seed: "sent", penalties: "sent", logitBias: "sent", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "sent",
+      seed: "sent", penalties: "sent", logitBias: "sent", audioOutput: "refused", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "sent", reasoningEffort: "sent",
     },
   },
   // the trailing plain step keeps calls after the scripted ones succeeding (the last step repeats)

@@ -38,7 +38,7 @@ for (const [name, fixture, usage] of [
       fixture,
       embeddings: true,
       // An OpenAI-compatible upstream reads every OpenAI feature itself: all are passed on.
-      features: { n: "sent", logprobs: "sent", legacyFunctions: "sent", functionMessage: "sent", imageUrl: "sent", pdfFile: "sent", inputAudio: "sent", seed: "sent", penalties: "sent", logitBias: "sent", audioOutput: "sent", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "sent" },
+      features: { n: "sent", logprobs: "sent", legacyFunctions: "sent", functionMessage: "sent", imageUrl: "sent", pdfFile: "sent", inputAudio: "sent", seed: "sent", penalties: "sent", logitBias: "sent", audioOutput: "sent", singleToolCall: "sent", neutralValues: "sent", whitespaceStop: "sent", reasoningEffort: "sent" },
       expected: {
         content: ANSWER,
         usage,
