@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from "./core/logger.js";
 import { ConfigError, parseRequest, type LoadedConfig } from "./config/load.js";
 import { LedgerWriter } from "./ledger/writer.js";
 import { createProvider } from "./providers/registry.js";
+import { refusingUnsetKeys } from "./providers/unset-key.js";
 import type { ChatRequest, EmbedRequest, SpeechRequest, TranscriptionRequest } from "./providers/spec.js";
 import { CircuitBreakers, type BreakerSnapshot } from "./routing/breaker.js";
 import { buildCatalog, closeCatalog, configRoutes, routeWorld, withPrices, withRoutes, type Catalog, type ProviderFactory } from "./routing/catalog.js";
@@ -141,7 +142,7 @@ export class ControlPlane {
     const rateLimits = new RateLimits({ db: options.database.db, logger: this.logger, limits: [], now });
     this.grants = new Grants({ db: options.database.db, logger: this.logger, propose: (input, who) => this.changes.propose(input, who, true), announce: () => this.notices.announce("grants"), catalog: () => this.deps.catalog, isKeyActive: (id) => this.keys.isActive(id) });
     this.deps = {
-      catalog: buildCatalog(config, options.createProvider ?? createProvider),
+      catalog: buildCatalog(config, refusingUnsetKeys(options.createProvider ?? createProvider, options.config.unsetKeys)),
       config,
       ledger: this.ledger,
       metrics: this.metrics,
@@ -249,7 +250,7 @@ export class ControlPlane {
     await plane.ledger.start();
     // Last: a run recovered at start may make a call, which needs the prices and the ledger above.
     plane.governance.executions.start();
-    for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set: a provider without its key is refused upstream, a webhook without its URL or secret is left out");
+    for (const missing of options.config.missingSecrets) plane.logger.warn({ secret: missing }, "secret reference is not set: a provider without its key refuses its calls (misconfigured), a webhook without its URL or secret is left out");
     return plane;
   }
 

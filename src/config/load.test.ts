@@ -67,6 +67,7 @@ operations:
     const loaded = resolveConfig(minimal, "inline", {});
     expect(loaded.missingSecrets).toEqual(["providers.openrouter.apiKey (OPENROUTER_API_KEY)"]);
     expect(loaded.config.providers.openrouter).toMatchObject({ apiKey: undefined });
+    expect(loaded.unsetKeys).toEqual({ openrouter: "OPENROUTER_API_KEY" });
   });
 
   it("refuses a webhook URL that is not http(s), in the file or in its variable, without repeating it", () => {

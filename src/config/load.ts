@@ -26,8 +26,10 @@ export interface LoadedConfig {
   source: string;
   /** A stable hash of the effective config, to tell instances and ledger rows which config served them. */
   hash: string;
-  /** Secret references whose variable is not set: the provider will be refused upstream. */
+  /** Secret references whose variable is not set, for the start to list. */
   missingSecrets: string[];
+  /** Providers whose `apiKey` names a variable that is not set, each with that variable: their calls are refused. */
+  unsetKeys: Readonly<Record<string, string>>;
 }
 
 /** Finds and reads the config: an explicit path, else a file in `cwd`, else the demo. */
@@ -96,8 +98,8 @@ export function resolveConfig(raw: unknown, source: string, env: NodeJS.ProcessE
   if (!parsed.success) throw new ConfigError(formatIssues(source, parsed.error.issues));
   const config = parsed.data;
   const hash = createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
-  const missingSecrets = resolveSecrets(config, source, env);
-  return { config, source, hash, missingSecrets };
+  const { missing: missingSecrets, unsetKeys } = resolveSecrets(config, source, env);
+  return { config, source, hash, missingSecrets, unsetKeys };
 }
 
 export function formatIssues(source: string, issues: ReadonlyArray<Pick<z.core.$ZodIssue, "path" | "message">>): string {
@@ -122,15 +124,19 @@ function applyTierOverrides(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   return { ...input, tiers: { ...(input.tiers ?? {}), ...overrides } };
 }
 
-function resolveSecrets(config: AirlockConfig, source: string, env: NodeJS.ProcessEnv): string[] {
+function resolveSecrets(config: AirlockConfig, source: string, env: NodeJS.ProcessEnv): { missing: string[]; unsetKeys: Record<string, string> } {
   const missing: string[] = [];
+  const unsetKeys: Record<string, string> = {};
   const invalid: string[] = [];
   for (const [name, provider] of Object.entries(config.providers)) {
     if (!("apiKey" in provider) || provider.apiKey === undefined) continue;
     if (!provider.apiKey.startsWith("env:")) continue;
     const variable = provider.apiKey.slice(4);
     const value = env[variable];
-    if (value === undefined || value === "") missing.push(`providers.${name}.apiKey (${variable})`);
+    if (value === undefined || value === "") {
+      missing.push(`providers.${name}.apiKey (${variable})`);
+      unsetKeys[name] = variable;
+    }
     provider.apiKey = value || undefined;
   }
   config.notifications.webhooks = config.notifications.webhooks.flatMap((hook) => {
@@ -155,7 +161,7 @@ function resolveSecrets(config: AirlockConfig, source: string, env: NodeJS.Proce
       artifacts[field] = value ?? "";
     }
   }
-  return missing;
+  return { missing, unsetKeys };
 }
 
 /** `env:NAME` read from the environment (undefined when unset); any other value as written. */

@@ -1,0 +1,63 @@
+import { AirlockError } from "../core/errors.js";
+import type { AudioResult, CallOptions, ChatRequest, ChatResult, EmbedRequest, EmbedResult, ProviderStream, ProviderV1, SpeechRequest, TranscriptionRequest } from "./spec.js";
+
+/**
+ * A provider whose `apiKey` is an `env:NAME` reference to a variable that is not set. Its calls are
+ * refused before anything is sent: sent without a key, they would meet the upstream's 401 and fail as
+ * an upstream error that names nothing to fix. The configuration still loads, so that a provider the
+ * application never calls (a fallback for a key it has not got yet) does not stop the start.
+ *
+ * `misconfigured`, not `disabled`: the route stops here rather than falling back, as it does on an
+ * upstream's refused key, so that a missing key is seen at once instead of being hidden by a fallback.
+ */
+export class UnsetKeyProvider implements ProviderV1 {
+  readonly specVersion: ProviderV1["specVersion"];
+  readonly name: string;
+  readonly type: string;
+  // Present only where the adapter has them: a call routed to an adapter without audio moves on, as before.
+  readonly transcribe?: (request: TranscriptionRequest, options: CallOptions) => Promise<AudioResult>;
+  readonly speak?: (request: SpeechRequest, options: CallOptions) => Promise<AudioResult>;
+
+  constructor(
+    private readonly inner: ProviderV1,
+    private readonly variable: string,
+  ) {
+    this.specVersion = inner.specVersion;
+    this.name = inner.name;
+    this.type = inner.type;
+    if (inner.transcribe) this.transcribe = () => Promise.reject(this.refusal());
+    if (inner.speak) this.speak = () => Promise.reject(this.refusal());
+  }
+
+  chat(_request: ChatRequest, _options: CallOptions): Promise<ChatResult> {
+    return Promise.reject(this.refusal());
+  }
+
+  stream(_request: ChatRequest, _options: CallOptions): Promise<ProviderStream> {
+    return Promise.reject(this.refusal());
+  }
+
+  embed(_request: EmbedRequest, _options: CallOptions): Promise<EmbedResult> {
+    return Promise.reject(this.refusal());
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  /** Names the variable, never a value: there is none, and the message reaches clients. */
+  private refusal(): AirlockError {
+    return new AirlockError("misconfigured", `provider "${this.name}" has no API key: its apiKey reads the environment variable ${this.variable}, which is unset or empty`, {
+      details: { provider: this.name, variable: this.variable },
+    });
+  }
+}
+
+/** `factory`, with each provider named in `unsetKeys` (name → variable) refusing its calls. */
+export function refusingUnsetKeys<Config>(factory: (name: string, config: Config) => ProviderV1, unsetKeys: Readonly<Record<string, string>>): (name: string, config: Config) => ProviderV1 {
+  return (name, config) => {
+    const provider = factory(name, config);
+    const variable = Object.hasOwn(unsetKeys, name) ? unsetKeys[name] : undefined;
+    return variable === undefined ? provider : new UnsetKeyProvider(provider, variable);
+  };
+}
