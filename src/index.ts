@@ -18,6 +18,7 @@ import type { FlipInput, KillSwitchStatus } from "./guards/kill-switch-status.js
 import { openDatabase, type Database } from "./store/database.js";
 import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
 import { Opening } from "./library/opening.js";
+import { readOnce } from "./library/read-once.js";
 import { airlockOptions, chatRequest, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
 import type { Endpoint } from "./routing/plan.js";
 import type { AbortSource } from "./core/cancel.js";
@@ -171,7 +172,7 @@ export interface AudioResponse extends CallInfo {
 
 export interface Airlock {
   chat<const S extends OutputSchemaInput | undefined = undefined>(options: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>>;
-  /** Chunks as they arrive; the last part is `done`, with usage and cost. */
+  /** Chunks as they arrive; the last part is `done`, with usage and cost. The call is made when reading begins, and its parts may be read once: a second `for await` throws `invalid_request`. */
   stream(options: ChatOptions): AsyncIterable<StreamPart>;
   embed(options: EmbedOptions): Promise<EmbedResponse>;
   /** Speech to text, billed by the second of audio (or by tokens, for token-priced models). */
@@ -270,6 +271,24 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
   /** The plane, for a method that only reads or changes guard state; tracked so that close() waits for it. */
   const withPlane = <T>(work: (plane: ControlPlane) => T | Promise<T>): Promise<T> => calls.track(undefined, async () => work(await ready()));
 
+  async function* streamParts(call: ChatOptions): AsyncGenerator<StreamPart> {
+    let id = "";
+    const parts = calls.trackStream(signalOf(call), async (signal) => {
+      const plane = await ready();
+      const ctx = context(call, signal);
+      id = ctx.requestId;
+      return plane.stream(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "stream")), ctx);
+    });
+    try {
+      for await (const part of parts) {
+        if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
+        else yield { type: "done", ...info(part.end, id) };
+      }
+    } catch (err) {
+      throw asTheCallerSees(id === "" ? err : withRequestId(err, id), signalOf(call));
+    }
+  }
+
   return {
     chat<const S extends OutputSchemaInput | undefined = undefined>(call: ChatOptions<S>): Promise<ChatResponse<OutputOf<S>>> {
       return made(call, "chat", () => chatRequest(call, "chat"), (plane, request, ctx) => plane.chat(request, ctx)).then(({ outcome, requestId }) => {
@@ -284,22 +303,8 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
         };
       });
     },
-    async *stream(call) {
-      let id = "";
-      const parts = calls.trackStream(signalOf(call), async (signal) => {
-        const plane = await ready();
-        const ctx = context(call, signal);
-        id = ctx.requestId;
-        return plane.stream(requestOf(plane, ctx, "chat", call, () => chatRequest(call, "stream")), ctx);
-      });
-      try {
-        for await (const part of parts) {
-          if (part.type === "chunk") yield { type: "text", text: part.chunk.choices[0]?.delta.content ?? "", chunk: part.chunk };
-          else yield { type: "done", ...info(part.end, id) };
-        }
-      } catch (err) {
-        throw asTheCallerSees(id === "" ? err : withRequestId(err, id), signalOf(call));
-      }
+    stream(call) {
+      return readOnce(() => streamParts(call));
     },
     embed(call) {
       return made(call, "embeddings", () => embedRequest(call), (plane, request, ctx) => plane.embed(request, ctx)).then(({ outcome, requestId }) => ({

@@ -49,3 +49,39 @@ describe("a library stream stopped early", () => {
     await expect.poll(() => fake.unfinished, { timeout: 3_000 }).toBe(1);
   });
 });
+
+/** A stream is one call: reading it again must say so, not look like an answer with no text. */
+describe("a library stream read twice", () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it("throws on the second iteration, as openai-node's consumed stream does, without calling again", async () => {
+    const fake = await startFakeUpstream("openai");
+    const airlock = createAirlock({ config: config(fake.url), inMemory: true });
+    cleanups.push(() => fake.close(), () => airlock.close());
+    const stream = airlock.stream({ operation: "chat_message", messages });
+    const first: string[] = [];
+    for await (const part of stream) first.push(part.type);
+    expect(first.at(-1)).toBe("done");
+    const again = (async () => {
+      for await (const part of stream) void part;
+    })();
+    await expect(again).rejects.toMatchObject({ name: "AirlockError", code: "invalid_request", message: "this stream was already read: call stream() again to make another call" });
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it("throws on a second iteration begun while the first still reads", async () => {
+    const fake = await startFakeUpstream("openai");
+    const airlock = createAirlock({ config: config(fake.url), inMemory: true });
+    cleanups.push(() => fake.close(), () => airlock.close());
+    const stream = airlock.stream({ operation: "chat_message", messages });
+    const reader = stream[Symbol.asyncIterator]();
+    expect((await reader.next()).done).toBe(false);
+    await expect(stream[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: "invalid_request" });
+    let done = false;
+    while (!done) done = (await reader.next()).done === true;
+    expect(fake.requests).toHaveLength(1);
+  });
+});
