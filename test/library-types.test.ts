@@ -1,3 +1,4 @@
+import path from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
@@ -51,4 +52,28 @@ describe("the library's types in an application compiled with exactOptionalPrope
     // Drizzle's declarations cover every database it supports, and do not compile without their drivers' types.
     expect(program.getSourceFiles().map((f) => f.fileName).filter((name) => name.includes("drizzle-orm"))).toEqual([]);
   }, 60_000);
+
+  // A CommonJS file that imports the package compiles to require("airlock"), which Node runs on this ES
+  // module since 20.19. TypeScript under `module: node16` or `node18` (what @tsconfig/node16 to node22
+  // set) refuses such an import of an ES module's declarations, so the `require` condition must offer it
+  // declarations it reads as CommonJS.
+  it.each(["Node16", "Node18", "NodeNext"] as const)("compile, as published, in a CommonJS application under module %s", (module) => {
+    const app = "test/fixtures/library-types/commonjs-user.cts";
+    const program = ts.createProgram([app], {
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: false,
+      esModuleInterop: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind[module],
+      moduleResolution: module === "NodeNext" ? ts.ModuleResolutionKind.NodeNext : ts.ModuleResolutionKind.Node16,
+      types: ["node"],
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ""}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+    expect(problems).toEqual([]);
+    // Resolved by its name through `exports`, as an installed copy is, not by a path into dist/.
+    expect(program.getSourceFiles().map((f) => path.relative(process.cwd(), f.fileName))).toContain(path.join("dist", "index.d.ts"));
+  }, 60_000);
 });
+
