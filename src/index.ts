@@ -9,7 +9,7 @@ import type { StreamEnd } from "./calls/stream.js";
 import { ControlPlane } from "./control-plane.js";
 import { AirlockError } from "./core/errors.js";
 import { requestId } from "./core/ids.js";
-import type { Logger } from "./core/logger.js";
+import { silentLogger, type Logger } from "./core/logger.js";
 import { ConfigError, loadConfig, resolveConfig, type LoadedConfig } from "./config/load.js";
 import type { AirlockConfigInput } from "./config/schema.js";
 import type { ChatChunk, ChatMessage, FinishReason, ToolCall, Usage } from "./providers/spec.js";
@@ -19,7 +19,8 @@ import { openDatabase, type Database } from "./store/database.js";
 import { CallsInFlight, DEFAULT_CLOSE_GRACE_MS } from "./library/calls-in-flight.js";
 import { Opening } from "./library/opening.js";
 import { readOnce } from "./library/read-once.js";
-import { airlockOptions, chatRequest, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
+import { heardSafely } from "./library/budget-listener.js";
+import { airlockOptions, chatRequest, named, contextFields, embedRequest, signalOf, speechRequest, transcriptionRequest } from "./library/arguments.js";
 import type { Endpoint } from "./routing/plan.js";
 import type { AbortSource } from "./core/cancel.js";
 import type { InferOutput } from "./structured/infer.js";
@@ -227,7 +228,7 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       const dataDir = path.resolve(opts.dataDir ?? ".airlock");
       const database = await openDatabase(url ? { url } : opts.inMemory ? {} : { dataDir: path.join(dataDir, "pgdata") });
       try {
-        const plane = await ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent, modules: opts.modules, executorId: opts.executorId });
+        const plane = await ControlPlane.create({ config: loaded, database, logger: opts.logger, dataDir: opts.inMemory ? undefined : dataDir, onBudgetEvent: opts.onBudgetEvent && heardSafely(opts.onBudgetEvent, opts.logger ?? silentLogger), modules: opts.modules, executorId: opts.executorId });
         return { plane, database };
       } catch (err) {
         // The next call opens the store again: this one must not stay open, holding its connections or its lock.
@@ -326,19 +327,19 @@ export function createAirlock(options: AirlockOptions | AirlockConfigInput = {})
       return withPlane((plane) => plane.killSwitch.status());
     },
     isEnabled(name) {
-      return withPlane((plane) => plane.toggles.isEnabled(name));
+      return withPlane((plane) => plane.toggles.isEnabled(named(name, "toggle")));
     },
     enforce(name) {
-      return withPlane((plane) => plane.toggles.enforce(name));
+      return withPlane((plane) => plane.toggles.enforce(named(name, "toggle")));
     },
     budgets() {
       return withPlane((plane) => plane.budgets.status());
     },
     setBudget(name, budget) {
-      return withPlane((plane) => plane.budgets.put(name, budget, { ...LIBRARY_PRINCIPAL, kind: "admin" }));
+      return withPlane((plane) => plane.budgets.put(named(name, "budget"), budget, { ...LIBRARY_PRINCIPAL, kind: "admin" }));
     },
     deleteBudget(name) {
-      return withPlane((plane) => plane.budgets.remove(name, { ...LIBRARY_PRINCIPAL, kind: "admin" }));
+      return withPlane((plane) => plane.budgets.remove(named(name, "budget"), { ...LIBRARY_PRINCIPAL, kind: "admin" }));
     },
     grant(grant) {
       return withPlane(async (plane) => {

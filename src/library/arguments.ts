@@ -85,6 +85,12 @@ export function speechRequest(call: unknown): SpeechRequest {
   return { ...(call.params ?? {}), model: call.model ?? "", input: call.input, voice: call.voice } as SpeechRequest;
 }
 
+/** A budget's or toggle's name, for a method that takes one: not a string, it reached the store's SQL as a hole. */
+export function named(name: unknown, what: "budget" | "toggle"): string {
+  if (typeof name !== "string" || name === "") throw new AirlockError("invalid_request", `the ${what}'s name must be a non-empty string`, { param: "name" });
+  return name;
+}
+
 /** An AbortSignal, or anything that behaves as one (another realm's, a polyfill's). */
 function isAbortSignal(value: unknown): value is AbortSource {
   if (value instanceof AbortSignal) return true;
@@ -116,6 +122,9 @@ export function airlockOptions<T extends object>(options: unknown, names: readon
     // A URL's value is never shown: it may hold a password.
     throw new ConfigError(`createAirlock(): ${name} must be ${check.expected}, not ${name === "databaseUrl" ? kindOf(value) : shown(value)}`);
   }
+  const modules: unknown[] = Array.isArray(options.modules) ? options.modules : [];
+  const bad = modules.findIndex((module) => !isModule(module));
+  if (bad >= 0) throw new ConfigError(`createAirlock(): modules[${bad}] must be an execution module ({ name, execute }), not ${shown(modules[bad])}`);
   return options as T;
 }
 
@@ -135,6 +144,11 @@ const OPTION_CHECKS: Record<string, { valid: (value: unknown) => boolean; expect
   executorId: { valid: (v) => typeof v === "string" && v.trim() !== "", expected: "a non-empty string" },
   closeGraceMs: { valid: (v) => typeof v === "number" && Number.isFinite(v) && v >= 0, expected: "a number of milliseconds (0 or more)" },
 };
+
+/** An execution module as the directive worker runs it: a module without these failed only when a directive ran it. */
+function isModule(value: unknown): boolean {
+  return isObject(value) && typeof value.name === "string" && value.name !== "" && typeof value.execute === "function";
+}
 
 function kindOf(value: unknown): string {
   if (value === null) return "null";
