@@ -178,13 +178,21 @@ describe("airlock CLI against a real gateway process", () => {
     expect(own.stderr).toContain("cannot be approved by the key that issued it");
     const listed = await cli("directives", "list", "--status", "proposed", "--url", gateway.url);
     expect(listed.stdout).toContain(directive.id);
+    // A page at a time, newest first: the table ends with the cursor of the next page.
+    const later = json<{ id: string }>((await cli("directives", "create", "--role", "notes", "--type", "echo", "--objective", "Later notes", "--scope", "staging", "--json", "--url", gateway.url)).stdout);
+    const first = await cli("directives", "list", "--limit", "1", "--url", gateway.url);
+    expect(first.stdout).toContain(later.id);
+    expect(first.stdout).not.toContain(directive.id);
+    const cursor = /More: add --cursor (\S+)/.exec(first.stdout)?.[1];
+    expect(cursor).toBeDefined();
+    expect(json(((await cli("directives", "list", "--limit", "1", "--cursor", cursor!, "--json", "--url", gateway.url)).stdout))).toMatchObject({ data: [{ id: directive.id }], nextCursor: null });
 
     // Another admin approves it; the gateway runs it, and `runs` shows the run and its artifacts.
     const second = json<{ key: string }>((await cli("keys", "create", "--name", "second-admin", "--kind", "admin", "--json", "--url", gateway.url)).stdout);
     const approved = await cli("directives", "approve", directive.id, "--url", gateway.url, "--admin-key", second.key);
     expect(approved.stdout).toContain(`${directive.id}: approved`);
     const { value: runs } = await waitFor(
-      async () => json<Array<{ id: string; status: string; directiveId: string }>>((await cli("runs", "list", "--json", "--url", gateway.url)).stdout),
+      async () => json<{ data: Array<{ id: string; status: string; directiveId: string }> }>((await cli("runs", "list", "--json", "--url", gateway.url)).stdout).data,
       (list) => list[0]?.status === "completed",
       60_000,
     );
@@ -289,7 +297,11 @@ describe("airlock CLI against a real gateway process", () => {
     expect((await cli("budgets", "delete", "all-daily", "--url", url, "--data-dir", dataDir)).stdout).toBe("Deleted budget all-daily.\n");
     expect(json((await cli("budgets", "list", "--json", "--url", url, "--data-dir", dataDir)).stdout)).toEqual([]);
     const runs = await cli("runs", "list", "--json", "--url", url, "--data-dir", dataDir);
-    expect(json<Array<{ status: string; module: string }>>(runs.stdout)).toMatchObject([{ status: "completed", module: "echo" }]);
+    expect(json(runs.stdout)).toMatchObject({ data: [{ status: "completed", module: "echo" }], nextCursor: null });
+    const page = json<{ data: Array<{ status: string }>; nextCursor: string }>((await cli("directives", "list", "--limit", "1", "--json", "--url", url, "--data-dir", dataDir)).stdout);
+    expect(page.data.map((d) => d.status)).toEqual(["draft"]);
+    const rest = json<{ data: Array<{ status: string }>; nextCursor: null }>((await cli("directives", "list", "--limit", "1", "--cursor", page.nextCursor, "--json", "--url", url, "--data-dir", dataDir)).stdout);
+    expect(rest).toMatchObject({ data: [{ status: "complete" }], nextCursor: null });
   }, 120_000);
 });
 

@@ -6,8 +6,10 @@ import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
 import { EVERY_WEBHOOK, killSwitchFlipped, queueForEveryWebhook, SENDER_LIVE_MS } from "../governance/notifications.js";
+import { directivePage, runPage, type DirectiveQuery, type RunQuery } from "../governance/pages.js";
 import { deliveryPage, resendFailed, type DeliveryPage, type DeliveryQuery } from "../governance/webhook-deliveries.js";
 import { AirlockError } from "../core/errors.js";
+import type { Page, PageQuery } from "../core/page-cursor.js";
 import { RateLimitRules, type RateLimitStatus } from "../guards/rate-limit-rules.js";
 import { BudgetBook, type BudgetStatus } from "../guards/budget-book.js";
 import type { Principal } from "../auth/principal.js";
@@ -30,8 +32,8 @@ import { allRoutes } from "../store/queries/routes.js";
 import { AuditLog } from "../governance/audit-log.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
 import type { ArtifactRow, AuditEventRow, ChangeRequestRow, DirectiveRow, ExecutionRunRow, WebhookDeliveryRow } from "../store/schema/index.js";
-import { getDirective, listDirectives } from "../store/queries/directives.js";
-import { artifactsOfRun, getRun, listRuns } from "../store/queries/executions.js";
+import { getDirective } from "../store/queries/directives.js";
+import { artifactsOfRun, getRun } from "../store/queries/executions.js";
 
 export interface SpendReport {
   by: SpendGroup;
@@ -71,8 +73,8 @@ export interface AdminBackend {
   approval(id: string): Promise<ChangeRequestRow>;
   decide(id: string, decision: "approve" | "reject", note: string | undefined): Promise<ChangeRequestRow>;
   audit(since: string, action: string | undefined, limit: number): Promise<AuditEventRow[]>;
-  directives(status: string | undefined): Promise<DirectiveRow[]>;
-  runs(status: string | undefined): Promise<ExecutionRunRow[]>;
+  directives(query: DirectiveQuery): Promise<Page<DirectiveRow>>;
+  runs(query: RunQuery): Promise<Page<ExecutionRunRow>>;
   run(id: string): Promise<ExecutionRunRow & { artifacts?: ArtifactRow[] }>;
   directive(id: string): Promise<DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }>;
   /** With an idempotency key, sending it again (after a timeout) answers the directive made the first time. */
@@ -191,16 +193,13 @@ function httpBackend(url: string, adminKey: string, timeoutSeconds: number): Adm
     decide: (id, decision, note) => call<ChangeRequestRow>("POST", `/admin/change-requests/${encodeURIComponent(id)}/${decision}`, note ? { note } : {}),
     audit: async (since, action, limit) =>
       (await call<{ data: AuditEventRow[] }>("GET", `/admin/audit?${new URLSearchParams({ since, limit: String(limit), ...(action ? { action } : {}) })}`)).data,
-    directives: async (status) => (await call<{ data: DirectiveRow[] }>("GET", `/admin/directives${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
+    directives: (query) => call<Page<DirectiveRow>>("GET", `/admin/directives?${pageParams(query)}`),
     directive: (id) => call<DirectiveRow>("GET", `/admin/directives/${encodeURIComponent(id)}`),
-    runs: async (status) => (await call<{ data: ExecutionRunRow[] }>("GET", `/admin/runs${status ? `?status=${encodeURIComponent(status)}` : ""}`)).data,
+    runs: (query) => call<Page<ExecutionRunRow>>("GET", `/admin/runs?${pageParams(query)}`),
     run: (id) => call<ExecutionRunRow & { artifacts?: ArtifactRow[] }>("GET", `/admin/runs/${encodeURIComponent(id)}`),
     createDirective: (input, idempotencyKey) => call<DirectiveRow>("POST", "/admin/directives", input, idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey }),
     moveDirective: (id, action) => call<DirectiveRow>("POST", `/admin/directives/${encodeURIComponent(id)}/${action}`, {}),
-    webhookDeliveries: (query) => {
-      const params = Object.entries({ status: query.status, webhook: query.webhook, limit: String(query.limit), cursor: query.cursor }).filter((entry): entry is [string, string] => entry[1] !== undefined);
-      return call<DeliveryPage>("GET", `/admin/webhooks/deliveries?${new URLSearchParams(params)}`);
-    },
+    webhookDeliveries: (query) => call<DeliveryPage>("GET", `/admin/webhooks/deliveries?${pageParams(query)}`),
     resendDelivery: (id) => call<WebhookDeliveryRow>("POST", `/admin/webhooks/deliveries/${encodeURIComponent(id)}/resend`),
     close: async () => undefined,
   };
@@ -324,13 +323,13 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
       // Approving checks the change against the routes, prices and budgets in force and tells every instance: a gateway's work.
       throw new CliError("approving or rejecting needs a running gateway (start one with `airlock start`, or pass --url)");
     },
-    directives: (status) => listDirectives(database.db, status as DirectiveRow["status"] | undefined, 100),
+    directives: (query) => viaCli(directivePage(database.db, query)),
     directive: async (id) => {
       const found = await getDirective(database.db, id);
       if (!found) throw new CliError(`not_found: no directive "${id}"`);
       return found;
     },
-    runs: (status) => listRuns(database.db, status as ExecutionRunRow["status"] | undefined, 100),
+    runs: (query) => viaCli(runPage(database.db, query)),
     run: async (id) => {
       const found = await getRun(database.db, id);
       if (!found) throw new CliError(`not_found: no run "${id}"`);
@@ -350,6 +349,13 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
 }
 
 /** A refusal the gateway would answer with, in the words the CLI prints for one: `code: message`. */
+/** A page query as the admin API reads it: `limit`, `cursor` and the list's filters, those given. */
+function pageParams(query: PageQuery): URLSearchParams {
+  const params: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.push([name, String(value)]);
+  return new URLSearchParams(params);
+}
+
 async function viaCli<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;

@@ -256,12 +256,14 @@ withConnection(directives.command("create").description("issue a directive (a dr
       print(opts.json ? made : printDirective(made));
     }),
   );
-withConnection(directives.command("list").description("directives, newest change first"))
+withConnection(directives.command("list").description("directives, newest first"))
   .addOption(new Option("--status <status>", "only those with this status (default: all)").choices([...DIRECTIVE_STATUSES]))
-  .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
+  .option("--limit <n>", "at most this many (1 to 1000)", wholeNumber("--limit", 1, 1000), 50)
+  .option("--cursor <cursor>", "the next page: the cursor the page before printed")
+  .action((opts: ConnectOptions & { status?: (typeof DIRECTIVE_STATUSES)[number]; limit: number; cursor?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const list = await backend.directives(opts.status);
-      print(opts.json ? list : printDirectives(list));
+      const page = await backend.directives({ status: opts.status, limit: opts.limit, cursor: opts.cursor });
+      print(opts.json ? page : printDirectives(page));
     }),
   );
 withConnection(directives.command("show").description("one directive, with its policy evaluations").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>
@@ -283,10 +285,12 @@ for (const action of ["propose", "approve", "abort"] as const) {
 const runs = program.command("runs").description("execution runs: approved directives carried out by a module");
 withConnection(runs.command("list").description("runs, newest first"))
   .addOption(new Option("--status <status>", "only those with this status (default: all)").choices([...RUN_STATUSES]))
-  .action((opts: ConnectOptions & { status?: string; json?: boolean }) =>
+  .option("--limit <n>", "at most this many (1 to 1000)", wholeNumber("--limit", 1, 1000), 50)
+  .option("--cursor <cursor>", "the next page: the cursor the page before printed")
+  .action((opts: ConnectOptions & { status?: (typeof RUN_STATUSES)[number]; limit: number; cursor?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const list = await backend.runs(opts.status);
-      print(opts.json ? list : printRuns(list));
+      const page = await backend.runs({ status: opts.status, limit: opts.limit, cursor: opts.cursor });
+      print(opts.json ? page : printRuns(page));
     }),
   );
 withConnection(runs.command("show").description("one run, with its artifacts").argument("<id>")).action((id: string, opts: ConnectOptions & { json?: boolean }) =>

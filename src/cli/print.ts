@@ -6,6 +6,7 @@ import type { ProfitAndLoss } from "../ledger/pnl.js";
 import type { ReconciliationReport, SpendReport } from "./admin-client.js";
 import type { AuditEventRow, ChangeImpact, ChangeRequestRow, DirectiveRow, ExecutionRunRow, WebhookDeliveryRow } from "../store/schema/index.js";
 import type { DeliveryPage } from "../governance/webhook-deliveries.js";
+import type { Page } from "../core/page-cursor.js";
 import type { Overview } from "../ledger/overview.js";
 import type { ChangeRequestView, WithheldImpact } from "../governance/change-control.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
@@ -138,12 +139,15 @@ export function printAudit(events: AuditEventRow[]): string {
   );
 }
 
-export function printDirectives(rows: DirectiveRow[]): string {
-  if (rows.length === 0) return "No directives.";
-  return table(
-    ["id", "status", "role", "type", "scope", "budget", "issued by", "updated"],
-    rows.map((d) => [d.id, d.status, d.role, d.type, d.scope, d.budget ?? "", `${d.issuedBy} (${d.issuedByKind})`, iso(d.updatedAt)]),
-  );
+export function printDirectives(page: Page<DirectiveRow>): string {
+  const body =
+    page.data.length === 0
+      ? "No directives."
+      : table(
+          ["id", "status", "role", "type", "scope", "budget", "issued by", "updated"],
+          page.data.map((d) => [d.id, d.status, d.role, d.type, d.scope, d.budget ?? "", `${d.issuedBy} (${d.issuedByKind})`, iso(d.updatedAt)]),
+        );
+  return withMore(body, page);
 }
 
 export function printDirective(d: DirectiveRow & { artifacts?: Array<{ type: string; body: unknown }> }): string {
@@ -157,12 +161,15 @@ export function printDirective(d: DirectiveRow & { artifacts?: Array<{ type: str
   return lines.join("\n");
 }
 
-export function printRuns(rows: ExecutionRunRow[]): string {
-  if (rows.length === 0) return "No runs.";
-  return table(
-    ["id", "status", "module", "directive", "module status", "executor", "duration", "started"],
-    rows.map((r) => [r.id, r.status, r.module, r.directiveId, r.moduleStatus ?? "", r.executorId, r.durationMs === null ? "" : `${r.durationMs} ms`, iso(r.startedAt)]),
-  );
+export function printRuns(page: Page<ExecutionRunRow>): string {
+  const body =
+    page.data.length === 0
+      ? "No runs."
+      : table(
+          ["id", "status", "module", "directive", "module status", "executor", "duration", "started"],
+          page.data.map((r) => [r.id, r.status, r.module, r.directiveId, r.moduleStatus ?? "", r.executorId, r.durationMs === null ? "" : `${r.durationMs} ms`, iso(r.startedAt)]),
+        );
+  return withMore(body, page);
 }
 
 export function printRun(r: ExecutionRunRow & { artifacts?: Array<{ id: string; type: string; uri: string; sizeBytes: number }> }): string {
@@ -219,6 +226,11 @@ export function printDeliveries(page: DeliveryPage): string {
           ["id", "webhook", "event", "status", "attempts", "last status", "last error", "created", "resent from"],
           page.data.map((d) => [d.id, d.webhook, d.event, d.status, String(d.attempts), d.lastStatus === null ? "" : String(d.lastStatus), d.lastError ?? "", iso(d.createdAt), d.resentFrom ?? ""]),
         );
+  return withMore(body, page);
+}
+
+/** A page's table, and how to ask for the next page when there is one. */
+function withMore(body: string, page: Page<unknown>): string {
   return page.nextCursor === null ? body : `${body}\n\nMore: add --cursor ${page.nextCursor}`;
 }
 

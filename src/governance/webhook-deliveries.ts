@@ -1,40 +1,29 @@
 import { AirlockError } from "../core/errors.js";
+import { pageOf, startOf, type Page, type PageQuery } from "../core/page-cursor.js";
 import { newId } from "../core/ids.js";
 import type { Db } from "../store/database.js";
 import { auditBy } from "../store/queries/admin-rows.js";
-import { getDelivery, listDeliveries, resendDelivery, type DeliveryPosition, type DeliveryStatus } from "../store/queries/webhooks.js";
+import { getDelivery, listDeliveries, resendDelivery, type DeliveryStatus } from "../store/queries/webhooks.js";
 import type { WebhookDeliveryRow } from "../store/schema/index.js";
 
 export const DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const satisfies readonly DeliveryStatus[];
 
-export interface DeliveryQuery {
+/** `cursor`: the `nextCursor` of the page before; the newest deliveries when left out. */
+export interface DeliveryQuery extends PageQuery {
   status?: DeliveryStatus;
   webhook?: string;
-  limit: number;
-  /** The `nextCursor` of the page before; the newest deliveries when left out. */
-  cursor?: string;
 }
 
 /** One page of deliveries, newest first, and the cursor of the next page (null after the last). */
-export interface DeliveryPage {
-  data: WebhookDeliveryRow[];
-  nextCursor: string | null;
-}
+export type DeliveryPage = Page<WebhookDeliveryRow>;
 
 /**
  * A page of deliveries. The cursor names the last row's place, (created_at, id), not an offset: rows
  * queued while an admin pages, or pruned by retention, neither shift a page nor repeat a row.
  */
 export async function deliveryPage(db: Db, query: DeliveryQuery): Promise<DeliveryPage> {
-  const after = query.cursor === undefined ? undefined : positionOf(query.cursor);
-  // One row more than asked for says whether there is a next page, without a count over the table.
-  const rows = await listDeliveries(db, { status: query.status, webhook: query.webhook, after, limit: query.limit + 1 });
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    data: page.map(({ createdMicros: _, ...row }) => row),
-    nextCursor: rows.length > query.limit && last ? cursorOf({ createdMicros: last.createdMicros, id: last.id }) : null,
-  };
+  const rows = await listDeliveries(db, { status: query.status, webhook: query.webhook, after: startOf(query), limit: query.limit + 1 });
+  return pageOf(rows, query.limit);
 }
 
 /**
@@ -63,16 +52,4 @@ export async function resendFailed(db: Db, id: string, by: { keyId: string; kind
   const resent = await getDelivery(db, outcome.resentId);
   // Retention takes only deliveries at least a day old: the one just queued is there.
   return resent!;
-}
-
-/** A cursor is opaque to callers: base64url of `<created_at µs>.<id>`. */
-function cursorOf(position: DeliveryPosition): string {
-  return Buffer.from(`${position.createdMicros}.${position.id}`).toString("base64url");
-}
-
-function positionOf(cursor: string): DeliveryPosition {
-  const text = /^[A-Za-z0-9_-]{1,700}$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
-  const match = /^(\d{1,17})\.([^\u0000]{1,512})$/.exec(text);
-  if (!match) throw new AirlockError("invalid_request", "cursor must be the nextCursor of an earlier page, as it was given", { param: "cursor" });
-  return { createdMicros: match[1]!, id: match[2]! };
 }

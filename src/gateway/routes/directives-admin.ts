@@ -4,7 +4,7 @@ import { DIRECTIVE_STATUSES } from "../../governance/directives/lifecycle.js";
 import { RUN_STATUSES } from "../../governance/executions/run-lifecycle.js";
 import { requireAdmin, requirePrincipal } from "../auth.js";
 import type { GatewayContext, Handler } from "../context.js";
-import { enumParam, idParam, limitParam, readJson, sendJson } from "../http.js";
+import { enumParam, idParam, limitParam, readJson, sendJson, textParam } from "../http.js";
 
 /**
  * `POST /admin/directives` (any key, an agent's too): a draft directive, 201. Sent again with the same
@@ -19,11 +19,15 @@ export function createDirective(gw: GatewayContext): Handler {
   };
 }
 
-/** `GET /admin/directives?status=proposed&limit=50` (admin): newest change first. */
+/**
+ * `GET /admin/directives?status=proposed&limit=50&cursor=…` (admin): newest first by when each was made,
+ * and `nextCursor` for the page after (null after the last).
+ */
 export function listDirectives(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, { data: await gw.plane.directives.list(enumParam(query, "status", DIRECTIVE_STATUSES), limitParam(query)) });
+    const status = enumParam(query, "status", DIRECTIVE_STATUSES);
+    sendJson(res, 200, await gw.plane.directives.list({ status, limit: limitParam(query), cursor: textParam(query, "cursor") }));
   };
 }
 
@@ -53,11 +57,12 @@ export function moveDirective(gw: GatewayContext, action: "propose" | "approve" 
   };
 }
 
-/** `GET /admin/runs?status=running&limit=50` (admin): execution runs, newest first. */
+/** `GET /admin/runs?status=running&limit=50&cursor=…` (admin): execution runs, newest first, and `nextCursor` for the page after. */
 export function listRuns(gw: GatewayContext): Handler {
   return async (req, res, scope, _params, query) => {
     await requireAdmin(gw.plane, req, scope);
-    sendJson(res, 200, { data: await gw.plane.governance.executions.listRuns(enumParam(query, "status", RUN_STATUSES), limitParam(query)) });
+    const status = enumParam(query, "status", RUN_STATUSES);
+    sendJson(res, 200, await gw.plane.governance.executions.listRuns({ status, limit: limitParam(query), cursor: textParam(query, "cursor") }));
   };
 }
 

@@ -4,6 +4,7 @@ import { positiveInt4 } from "../../config/bounds.js";
 import { parseRequest } from "../../config/load.js";
 import { AirlockError } from "../../core/errors.js";
 import { newId } from "../../core/ids.js";
+import type { Page } from "../../core/page-cursor.js";
 import type { Logger } from "../../core/logger.js";
 import type { Db } from "../../store/database.js";
 import * as q from "../../store/queries/directives.js";
@@ -13,6 +14,7 @@ import type { Metrics } from "../../telemetry/metrics.js";
 import { inSpan } from "../../telemetry/tracing.js";
 import { evaluatePolicy, policyHash, type DirectivePolicy } from "./policy.js";
 import type { ArtifactWriter } from "../executions/artifact-store.js";
+import { directivePage, type DirectiveQuery } from "../pages.js";
 
 /** A directive as an issuer writes it. */
 export const directiveInput = z.strictObject({
@@ -115,8 +117,10 @@ export class Directives {
     return { ...view(row), artifacts: await q.artifactsOf(this.options.db, id) };
   }
 
-  async list(status: DirectiveStatus | undefined, limit: number): Promise<DirectiveView[]> {
-    return (await q.listDirectives(this.options.db, status, limit)).map(view);
+  /** A page of directives, newest first by when each was made. */
+  async list(query: DirectiveQuery): Promise<Page<DirectiveView>> {
+    const page = await directivePage(this.options.db, query);
+    return { ...page, data: page.data.map(view) };
   }
 
   /**

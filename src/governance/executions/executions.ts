@@ -1,5 +1,6 @@
 import { nulPath } from "../../config/bounds.js";
 import { AirlockError } from "../../core/errors.js";
+import type { Page } from "../../core/page-cursor.js";
 import type { Logger } from "../../core/logger.js";
 import type { Db } from "../../store/database.js";
 import * as q from "../../store/queries/executions.js";
@@ -7,10 +8,11 @@ import { getDirective } from "../../store/queries/directives.js";
 import type { ArtifactRow, DirectiveRow, ExecutionRunRow } from "../../store/schema/index.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { inSpan } from "../../telemetry/tracing.js";
+import { runPage, type RunQuery } from "../pages.js";
 import type { ArtifactWriter } from "./artifact-store.js";
 import type { DurableStep, WorkflowEngine } from "./engine.js";
 import type { DirectiveBrief, ModuleRegistry, ModuleResult } from "./modules.js";
-import { runStatusOf, workflowIdOf, type RunStatus } from "./run-lifecycle.js";
+import { runStatusOf, workflowIdOf } from "./run-lifecycle.js";
 import { runSignal } from "./run-signal.js";
 
 export interface ExecutionSettings {
@@ -140,8 +142,8 @@ export class Executions {
     return { ...run, artifacts: await q.artifactsOfRun(this.options.db, id) };
   }
 
-  listRuns(status: RunStatus | undefined, limit: number): Promise<ExecutionRunRow[]> {
-    return q.listRuns(this.options.db, status, limit);
+  listRuns(query: RunQuery): Promise<Page<ExecutionRunRow>> {
+    return runPage(this.options.db, query);
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,7 @@ export function postgresMemoryReader(db: Db): MemoryReader {
       return row && deepFreeze(row);
     },
     async executionSummaries(limit: number, status?: RunStatus) {
-      const rows = await q.listRuns(db, status, bound(limit));
+      const rows = await q.listRuns(db, { status, limit: bound(limit) });
       return deepFreeze(rows.map(({ id, directiveId, module, status: s, moduleStatus, error, startedAt, endedAt, durationMs }) => ({ id, directiveId, module, status: s, moduleStatus, error, startedAt, endedAt, durationMs })));
     },
     async artifactsByType(type: ArtifactRow["type"], limit: number) {

@@ -1,7 +1,9 @@
 import { and, desc, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, webhookDeliveries, webhookSenders, type WebhookDeliveryRow } from "../schema/index.js";
+import type { PagePosition } from "../../core/page-cursor.js";
 import type { AdminAudit } from "./admin-rows.js";
+import { createdMicrosOf, olderThan } from "./pages.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDelivery = Pick<WebhookDeliveryRow, "id" | "eventId" | "webhook" | "event" | "body">;
@@ -61,17 +63,10 @@ export async function releaseDelivery(db: Db, id: string): Promise<void> {
 
 export type DeliveryStatus = WebhookDeliveryRow["status"];
 
-/** Where a page of deliveries starts: just after (older than) this row's place in the list. */
-export interface DeliveryPosition {
-  /** created_at in whole microseconds since the epoch: a Date keeps only milliseconds, and two rows may share one. */
-  createdMicros: string;
-  id: string;
-}
-
 export interface DeliveryFilter {
   status?: DeliveryStatus;
   webhook?: string;
-  after?: DeliveryPosition;
+  after?: PagePosition;
   limit: number;
 }
 
@@ -82,12 +77,9 @@ export async function listDeliveries(db: Db, filter: DeliveryFilter): Promise<Ar
   // Said outright, so that even a plan made for any status (a generic one) may use the partial index of the undelivered.
   if (filter.status !== undefined && filter.status !== "delivered") conditions.push(sql`${webhookDeliveries.status} <> 'delivered'`);
   if (filter.webhook !== undefined) conditions.push(eq(webhookDeliveries.webhook, filter.webhook));
-  if (filter.after) {
-    const at = sql`timestamptz 'epoch' + ${filter.after.createdMicros}::bigint * interval '1 microsecond'`;
-    conditions.push(sql`(${webhookDeliveries.createdAt}, ${webhookDeliveries.id}) < (${at}, ${filter.after.id})`);
-  }
+  if (filter.after) conditions.push(olderThan(webhookDeliveries.createdAt, webhookDeliveries.id, filter.after));
   return db
-    .select({ ...getTableColumns(webhookDeliveries), createdMicros: sql<string>`(extract(epoch from ${webhookDeliveries.createdAt}) * 1000000)::bigint::text` })
+    .select({ ...getTableColumns(webhookDeliveries), createdMicros: createdMicrosOf(webhookDeliveries.createdAt) })
     .from(webhookDeliveries)
     .where(conditions.length > 0 ? and(...conditions) : undefined)
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
