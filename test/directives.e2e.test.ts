@@ -34,13 +34,18 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     // Waiting for a human: the agent cannot approve, nor can any key that is not an admin's.
     expect((await api(gw, "POST", `/admin/directives/${created.body.id}/approve`, undefined, agent.key)).status).toBe(403);
     const approved = (await api(gw, "POST", `/admin/directives/${created.body.id}/approve`)).body;
-    expect(approved).toMatchObject({ status: "approved", approvedBy: BOOTSTRAP_ADMIN_ID, humanOverride: true, next: ["executing", "blocked"] });
+    expect(approved).toMatchObject({ status: "approved", approvedBy: BOOTSTRAP_ADMIN_ID, humanOverride: true, next: ["executing", "blocked", "aborted"] });
     expect(Date.parse(approved.approvedAt)).toBeGreaterThanOrEqual(Date.parse(approved.proposedAt));
     expect((await api(gw, "GET", "/admin/directives?status=approved")).body.data.map((d: any) => d.id)).toEqual([created.body.id]);
     // The decision is in the audit log, with who made it.
     const audit = (await api(gw, "GET", "/admin/audit?action=directive.approve")).body.data;
     expect(audit).toEqual([expect.objectContaining({ action: "directive.approve", target: created.body.id, actor: BOOTSTRAP_ADMIN_ID, actorKind: "admin", outcome: "applied", details: { type: "echo", from: "proposed", to: "approved" } })]);
     expect(audit[0].ts).toBe(approved.updatedAt);
+
+    // No worker has started it: an admin may still stop it, and the abort is audited too.
+    expect((await api(gw, "POST", `/admin/directives/${created.body.id}/abort`, undefined, agent.key)).status).toBe(403);
+    expect((await api(gw, "POST", `/admin/directives/${created.body.id}/abort`)).body).toMatchObject({ status: "aborted", approvedBy: BOOTSTRAP_ADMIN_ID, next: [] });
+    expect((await api(gw, "GET", "/admin/audit?action=directive.abort")).body.data).toEqual([expect.objectContaining({ target: created.body.id, actor: BOOTSTRAP_ADMIN_ID, details: { type: "echo", from: "approved", to: "aborted" } })]);
   });
 
   it("blocks with a reason per failed policy, lets the issuer propose again, and counts every verdict", async () => {

@@ -202,29 +202,53 @@ export class Directives {
     return this.get(row.id);
   }
 
-  /** Stops a running directive (admin keys), or ends one not yet approved: declined by an admin, or withdrawn by its issuer. */
+  /**
+   * Stops a directive before it ends (admin keys): one not yet approved (declined), an approved one no
+   * worker has started yet, or a running one. Its issuer may withdraw one not yet approved.
+   */
   async abort(id: string, principal: Principal): Promise<DirectiveView> {
-    const current = await this.get(id);
-    const undecided = (q.UNDECIDED_STATUSES as readonly string[]).includes(current.status);
-    if (principal.kind !== "admin" && !(undecided && principal.keyId === current.issuedBy)) {
-      throw new AirlockError("forbidden", "only an admin key can abort a directive; its issuer may abort one not yet approved (draft, proposed or blocked)");
+    let current: DirectiveRow = await this.get(id);
+    // A worker's start (approved → executing), a proposal's verdict or an approval may move the directive
+    // between the read and the abort's write: the abort then stops it as it is now, while it still may.
+    for (let tries = 1; ; tries++) {
+      const undecided = (q.UNDECIDED_STATUSES as readonly string[]).includes(current.status);
+      if (principal.kind !== "admin" && !(undecided && principal.keyId === current.issuedBy)) {
+        throw new AirlockError("forbidden", "only an admin key can abort a directive; its issuer may abort one not yet approved (draft, proposed or blocked)");
+      }
+      const moved = await this.tryMove(current, "aborted", {}, decision("directive.abort", principal));
+      if (moved) return this.get(moved.id);
+      const now = await q.getDirective(this.options.db, id);
+      if (!now || tries === ABORT_TRIES || !nextStatuses(now.status).includes("aborted")) throw transitionError(id, now?.status ?? current.status, "aborted");
+      current = now;
     }
-    return this.get((await this.move(current, "aborted", {}, decision("directive.abort", principal))).id);
   }
 
   /** The one way a status changes: allowed by the lifecycle, and only from the status last read. */
   private async move(current: DirectiveRow, to: DirectiveStatus, fields: q.TransitionFields, audit: q.DirectiveAudit): Promise<DirectiveRow> {
-    if (!nextStatuses(current.status).includes(to)) throw transitionError(current.id, current.status, to);
-    const moved = await q.moveDirective(this.options.db, current.id, current.status, to, fields, audit);
+    const moved = await this.tryMove(current, to, fields, audit);
     if (!moved) {
       const now = await q.getDirective(this.options.db, current.id);
       throw transitionError(current.id, now?.status ?? current.status, to);
     }
+    return moved;
+  }
+
+  /** A move, or undefined when another writer moved the directive since `current` was read. */
+  private async tryMove(current: DirectiveRow, to: DirectiveStatus, fields: q.TransitionFields, audit: q.DirectiveAudit): Promise<DirectiveRow | undefined> {
+    if (!nextStatuses(current.status).includes(to)) throw transitionError(current.id, current.status, to);
+    const moved = await q.moveDirective(this.options.db, current.id, current.status, to, fields, audit);
+    if (!moved) return undefined;
     this.options.metrics.directives.inc({ status: to });
     this.options.logger.info({ directive: current.id, from: current.status, to }, "directive status changed");
     return moved;
   }
 }
+
+/**
+ * How many times an abort reads the directive again after another writer moved it first. Each lost try
+ * means a move along the lifecycle, which ends within a few (draft → proposed → approved → executing).
+ */
+const ABORT_TRIES = 4;
 
 /** As the IETF's Idempotency-Key draft and Stripe take it: 1 to 255 printable ASCII characters. */
 function checkIdempotencyKey(key: string): void {

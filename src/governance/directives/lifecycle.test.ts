@@ -11,6 +11,7 @@ const VALID = [
   ["blocked", "aborted"],
   ["approved", "executing"],
   ["approved", "blocked"],
+  ["approved", "aborted"],
   ["executing", "complete"],
   ["executing", "aborted"],
 ] as const;

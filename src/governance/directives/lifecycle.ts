@@ -5,15 +5,16 @@ export type DirectiveStatus = (typeof DIRECTIVE_STATUSES)[number];
 
 /**
  * Every move a directive may make. A blocked directive may be proposed again (a retry after its
- * issuer changed it); an approved one may still be blocked. One not yet approved may be aborted
- * (withdrawn by its issuer, declined by an admin), and so may a running one; an approved one is
- * about to start, so it is aborted once it runs.
+ * issuer changed it); an approved one may still be blocked. Any directive not yet ended may be
+ * aborted: one not yet approved withdrawn by its issuer or declined by an admin, an approved one
+ * stopped by an admin before a worker starts it (whichever of the two moves it first wins), and a
+ * running one stopped by an admin.
  */
 const NEXT: Readonly<Record<DirectiveStatus, readonly DirectiveStatus[]>> = {
   draft: ["proposed", "aborted"],
   proposed: ["approved", "blocked", "aborted"],
   blocked: ["proposed", "aborted"],
-  approved: ["executing", "blocked"],
+  approved: ["executing", "blocked", "aborted"],
   executing: ["complete", "aborted"],
   complete: [],
   aborted: [],

@@ -207,14 +207,32 @@ export class Executions {
         logger.warn({ directive: directiveId, status: directive?.status }, "a queued directive is no longer approved; nothing runs");
         return undefined;
       }
+      // The directive moves before its run is made: an admin's abort landing first (approved → aborted)
+      // leaves no run behind, and one landing after finds it executing and cancels the run.
+      if (directive.status === "approved" && !(await this.startDirective(directiveId))) return undefined;
       // Derived from the directive, so a replayed step finds the run it made, not a second one.
       const runId = `run_${directive.id.replace(/^dir_/, "")}`;
       let run = await q.ensureRun(db, { id: runId, directiveId, module: directive.type, idempotencyKey: runId, workflowId: workflowIdOf(directiveId), executorId });
-      if (directive.status === "approved") await this.options.moveDirective(directiveId, "executing");
       if (run.status === "pending") run = (await q.moveRun(db, runId, "pending", "running")) ?? run;
       await this.record(directive.id, runId, "execution_start", { module: directive.type, executor: executorId, workflow: run.workflowId, scope: directive.scope, timeboxSeconds: directive.timeboxSeconds });
       return { runId, module: directive.type };
     });
+  }
+
+  /** Moves the directive approved → executing; false when another writer (an admin's abort) moved it first. */
+  private async startDirective(directiveId: string): Promise<boolean> {
+    const moved = await this.options.moveDirective(directiveId, "executing").then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof AirlockError) return false;
+        throw err;
+      },
+    );
+    if (moved) return true;
+    const now = await getDirective(this.options.db, directiveId);
+    if (now?.status === "executing") return true;
+    this.options.logger.info({ directive: directiveId, status: now?.status }, "the directive moved before its run started; nothing runs");
+    return false;
   }
 
   private runModule(started: { runId: string; module: string }): Promise<StepOutcome> {
