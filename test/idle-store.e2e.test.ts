@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config/load.js";
 import type { AirlockConfigInput } from "../src/config/schema.js";
 import { ControlPlane } from "../src/control-plane.js";
-import { worstCallCost } from "../src/guards/budgets.js";
+import { worstCallCost } from "../src/guards/budget-reservations.js";
 import { windowAt } from "../src/policy/budgets.js";
 import { acquireGrant, openWindow, seedBudgets } from "../src/store/queries/budgets.js";
 import { rowsOf } from "../src/store/queries/rows.js";

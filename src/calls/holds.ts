@@ -2,7 +2,7 @@ import { AirlockError } from "../core/errors.js";
 import { withDeadline } from "../core/deadline.js";
 import { costUnitsText, isWholeCount, type CostUnits } from "../ledger/pricing.js";
 import type { GrantUse } from "../guards/grants.js";
-import { worstCallCost } from "../guards/budgets.js";
+import { worstCallCost } from "../guards/budget-reservations.js";
 import { inputTokenBound, type BudgetSubject, type WorstCase } from "../policy/budgets.js";
 import type { ChatRequest, EmbedRequest } from "../providers/spec.js";
 import type { Plan } from "../routing/plan.js";

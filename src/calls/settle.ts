@@ -8,7 +8,7 @@ import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
 import type { Endpoint, RouteReason } from "../routing/plan.js";
 import type { CallContext, CallDeps } from "./context.js";
-import type { Reservation } from "../guards/budgets.js";
+import type { Reservation } from "../guards/budget-reservations.js";
 import type { RateHold } from "../guards/rate-limits.js";
 import type { GrantUse } from "../guards/grants.js";
 import type { ToolCallTally } from "./tool-calls.js";

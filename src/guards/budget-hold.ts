@@ -172,6 +172,11 @@ export class BudgetHold {
     return this.queue.run(work);
   }
 
+  /** A call's lease request, in turn with the others, for a call that waits at most `ms` (see SerialQueue.runWithin). */
+  seriallyWithin<T>(ms: number, work: (gaveUp: () => boolean) => Promise<T>, giveBack: (late: T) => void): Promise<T> {
+    return this.queue.runWithin(ms, work, giveBack);
+  }
+
   /** True when the lease row existed before `moment`: a renewal sent then must have seen it. */
   openBefore(moment: number): boolean {
     return this.isOpen && this.openedAt < moment;

@@ -5,7 +5,6 @@ import type { BudgetSubject, Window } from "../policy/budgets.js";
 import { limitSubjects, minuteAt, overRateLimit, perMinute, rateLimited, type RateUnit } from "../policy/rate-limits.js";
 import type { Db } from "../store/database.js";
 import { dropOldRateWindows, leasePermits } from "../store/queries/rate-limits.js";
-import { withDeadline } from "../core/deadline.js";
 import { SerialQueue } from "../core/serial-queue.js";
 
 /** One limit's allowance for one subject and unit in one minute, as this instance holds it. */
@@ -125,57 +124,59 @@ export class RateLimits {
   }
 
   /**
-   * Takes `amount` from the permits, leasing more when they run short. One lease statement at a time per
-   * limit and minute: the queue waits for its answer even after the calls waiting on it gave up, so a
-   * store that holds statements (a lock on the minute's row) holds one connection per limit, not one per
-   * call, and leaves the pool to the kill switch and the ledger. The deadline counts the call's whole
-   * wait, in the queue too; a call that gave up takes nothing, and its lease still lands, for later calls.
+   * Takes `amount` from the permits, leasing more when they run short, one lease request per limit and
+   * minute at a time (see SerialQueue.runWithin): a store that holds statements (a lock on the minute's
+   * row) holds one connection per limit, not one per call, and leaves the pool to the kill switch and
+   * the ledger. A call that gave up takes nothing, and its lease still lands, for later calls.
    */
   private take(permits: Permits, amount: number): Promise<boolean> {
-    let abandoned = false;
-    const work = permits.queue.run(async () => {
-      if (abandoned) return false;
-      if (permits.allowance >= amount) {
-        permits.allowance -= amount;
-        return true;
-      }
-      // A debt (see settle) goes to the shared counter with the next lease, even one sure to be refused.
-      if (permits.allowance >= 0 && permits.knownFree !== undefined && permits.knownFree + permits.allowance < amount) return false;
-      const give = permits.allowance;
-      permits.allowance = 0;
-      let grant: { granted: number; free: number };
-      try {
-        grant = await leasePermits(this.options.db, {
-          limit: permits.limit.name,
-          subject: permits.subject,
-          unit: permits.unit,
-          start: new Date(permits.window.start),
-          give,
-          need: amount,
-          chunk: Math.max(1, Math.floor(permits.max / LEASE_SHARE)),
-          max: permits.max,
-        });
-      } catch (err) {
-        // Unanswered, the statement may have taken effect: a leftover the counter may already have back
-        // is dropped rather than spent twice (it frees itself when the minute ends); a debt is kept.
-        permits.allowance += Math.min(give, 0);
-        throw err;
-      }
-      this.failing = false;
-      permits.allowance += grant.granted;
-      permits.knownFree = grant.granted === 0 ? grant.free : undefined;
-      if (abandoned || permits.allowance < amount) return false;
-      permits.allowance -= amount;
-      return true;
-    });
-    work.then((took) => took && abandoned && (permits.allowance += amount), () => undefined);
-    return withDeadline(work, STORE_DEADLINE_MS).catch((err: unknown) => {
-      abandoned = true;
-      // Once per outage, not once per refused call.
-      if (!this.failing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
-      this.failing = true;
-      throw new AirlockError("unavailable", "rate limit state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
-    });
+    return permits.queue
+      .runWithin(
+        STORE_DEADLINE_MS,
+        async (gaveUp) => {
+          if (permits.allowance >= amount) {
+            permits.allowance -= amount;
+            return true;
+          }
+          // A debt (see settle) goes to the shared counter with the next lease, even one sure to be refused.
+          if (permits.allowance >= 0 && permits.knownFree !== undefined && permits.knownFree + permits.allowance < amount) return false;
+          const give = permits.allowance;
+          permits.allowance = 0;
+          let grant: { granted: number; free: number };
+          try {
+            grant = await leasePermits(this.options.db, {
+              limit: permits.limit.name,
+              subject: permits.subject,
+              unit: permits.unit,
+              start: new Date(permits.window.start),
+              give,
+              need: amount,
+              chunk: Math.max(1, Math.floor(permits.max / LEASE_SHARE)),
+              max: permits.max,
+            });
+          } catch (err) {
+            // Unanswered, the statement may have taken effect: a leftover the counter may already have back
+            // is dropped rather than spent twice (it frees itself when the minute ends); a debt is kept.
+            permits.allowance += Math.min(give, 0);
+            throw err;
+          }
+          this.failing = false;
+          permits.allowance += grant.granted;
+          permits.knownFree = grant.granted === 0 ? grant.free : undefined;
+          if (gaveUp() || permits.allowance < amount) return false;
+          permits.allowance -= amount;
+          return true;
+        },
+        (took) => {
+          if (took) permits.allowance += amount;
+        },
+      )
+      .catch((err: unknown) => {
+        // Once per outage, not once per refused call.
+        if (!this.failing) this.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, "rate limit store unreachable; refusing rate-limited calls");
+        this.failing = true;
+        throw new AirlockError("unavailable", "rate limit state cannot be read: the store is unreachable. The call was not made.", { retryAfterSeconds: 1 });
+      });
   }
 
   /**
