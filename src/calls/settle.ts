@@ -2,7 +2,7 @@ import type { Span } from "@opentelemetry/api";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { AirlockError } from "../core/errors.js";
 import { newId, traceId as randomTraceId } from "../core/ids.js";
-import { costText, withUnitFallback } from "../ledger/pricing.js";
+import { costText, costUnits, withUnitFallback } from "../ledger/pricing.js";
 import { emptyUsage, type Usage } from "../providers/spec.js";
 import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
@@ -102,6 +102,8 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
   const usage = record.usage ?? emptyUsage();
   const priced = record.model && record.usage ? priceUsage(deps, record.model, usage) : undefined;
   const cost = priced ? priced.cost : "0";
+  // Parsed once, here, for the budgets and the spend metric, which both sum exact units.
+  const spent = priced ? costUnits(cost) : 0n;
   const latencyMs = (record.endedAt ?? deps.clock.now()) - record.startedAt;
   const outcome = record.error ? (record.refused ? "refused" : "error") : "success";
   const operationName = record.operation?.name ?? ctx.operation;
@@ -153,7 +155,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     toolCalls: record.toolCalls?.calls,
     toolCallFailures: record.toolCalls?.failures,
     routeReason: record.routeReason,
-    budgetCharges: record.reservation ? deps.budgets.settle(record.reservation, cost) : undefined,
+    budgetCharges: record.reservation ? deps.budgets.settle(record.reservation, cost, spent) : undefined,
   });
   if (outcome === "success" && record.pinKey && record.model) deps.sessions.remember(record.pinKey, record.model);
   if (record.rateHold) deps.rateLimits.settle(record.rateHold, usage.inputTokens + usage.outputTokens);
@@ -169,7 +171,7 @@ export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Se
     ttftSeconds: record.ttftMs === undefined ? undefined : record.ttftMs / 1000,
     errorCode: record.error?.code,
     usage: record.usage,
-    costUsd: priced ? cost : undefined,
+    costUnits: priced ? spent : undefined,
   });
 
   endSpan(record, usage, cost, operationName);

@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { metricSample } from "../../test/support/metrics-text.js";
+import { costUnits } from "../ledger/pricing.js";
 import { Metrics, type ObservedCall } from "./metrics.js";
 
-const call = (costUsd: string | undefined, overrides: Partial<ObservedCall> = {}): ObservedCall => ({
+/** A call that cost `cost` (the ledger's text), handed over in cost units, as the call's settlement has them. */
+const call = (cost: string | undefined, overrides: Partial<ObservedCall> = {}): ObservedCall => ({
   endpoint: "chat",
   operation: "support",
   model: "gpt-4o-mini",
   outcome: "success",
   latencySeconds: 0.2,
-  costUsd,
+  costUnits: cost === undefined ? undefined : costUnits(cost),
   ...overrides,
 });
 
@@ -35,13 +37,12 @@ describe("airlock_cost_usd_total", () => {
     expect(spend(await metrics.text())).toBe(Number("12346.678901235567"));
   });
 
-  it("keeps each series on its own, a zero cost shows its series at 0, and an amount that is not one is skipped", async () => {
+  it("keeps each series on its own, a zero cost shows its series at 0, and a negative amount is skipped", async () => {
     const metrics = new Metrics();
     metrics.observeCall(call("0"));
     metrics.observeCall(call("0.05", { model: "claude-haiku" }));
-    metrics.observeCall(call("NaN", { model: "claude-haiku" }));
     metrics.observeCall(call("-1", { model: "claude-haiku" }));
-    metrics.observeCall(call("1e-7", { model: "claude-haiku" }));
+    metrics.observeCall(call("-0.000000000001", { model: "claude-haiku" }));
     metrics.observeCall(call(undefined, { model: "other" }));
     const text = await metrics.text();
     expect(spend(text)).toBe(0);

@@ -9,7 +9,7 @@ const call = (overrides: Partial<ObservedCall> = {}): ObservedCall => ({
   outcome: "success",
   latencySeconds: 0.2,
   usage: { inputTokens: 100, outputTokens: 40, cachedInputTokens: 0, reasoningTokens: 8 },
-  costUsd: "0.25",
+  costUnits: 250_000_000_000n,
   ...overrides,
 });
 
@@ -17,7 +17,7 @@ describe("Metrics.observeCall", () => {
   it("shows each call's counts at the next read, and a read never counts a call twice", async () => {
     const metrics = new Metrics();
     metrics.observeCall(call());
-    metrics.observeCall(call({ outcome: "error", errorCode: "provider_error", usage: undefined, costUsd: undefined }));
+    metrics.observeCall(call({ outcome: "error", errorCode: "provider_error", usage: undefined, costUnits: undefined }));
 
     let text = await metrics.text();
     expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
@@ -34,8 +34,8 @@ describe("Metrics.observeCall", () => {
 
     expect(await metrics.text()).toBe(text);
 
-    metrics.observeCall(call({ usage: { inputTokens: 50, outputTokens: 10, cachedInputTokens: 20, reasoningTokens: 0 }, costUsd: "0.5" }));
-    metrics.observeCall(call({ model: "claude-haiku", outcome: "refused", usage: undefined, costUsd: undefined }));
+    metrics.observeCall(call({ usage: { inputTokens: 50, outputTokens: 10, cachedInputTokens: 20, reasoningTokens: 0 }, costUnits: 500_000_000_000n }));
+    metrics.observeCall(call({ model: "claude-haiku", outcome: "refused", usage: undefined, costUnits: undefined }));
     text = await metrics.text();
     expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(2);
     expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="claude-haiku",outcome="refused"')).toBe(1);
@@ -54,7 +54,7 @@ describe("Metrics.observeCall", () => {
 
   it("skips a count that is not a finite, non-negative number instead of failing every later read", async () => {
     const metrics = new Metrics();
-    metrics.observeCall(call({ costUsd: "NaN", usage: { inputTokens: -1, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 } }));
+    metrics.observeCall(call({ costUnits: -1n, usage: { inputTokens: -1, outputTokens: 5, cachedInputTokens: 0, reasoningTokens: 0 } }));
     const text = await metrics.text();
     expect(metricSample(text, "airlock_requests_total", 'endpoint="chat",operation="support",model="gpt-4o-mini",outcome="success"')).toBe(1);
     expect(metricSample(text, "airlock_tokens_total", 'model="gpt-4o-mini",operation="support",type="output"')).toBe(5);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CostUnits } from "../ledger/pricing.js";
 import { EVENT_LOOP_METRICS, EventLoopDelay, registerEventLoopDelay } from "./event-loop-delay.js";
 import { SeriesHistogram } from "./series-histogram.js";
 
@@ -16,8 +17,8 @@ export interface ObservedCall {
   ttftSeconds?: number;
   errorCode?: string;
   usage?: { inputTokens: number; outputTokens: number; cachedInputTokens: number; reasoningTokens: number };
-  /** The call's cost as the ledger writes it: a plain decimal of at most 12 places ("0.0010556"). */
-  costUsd?: string;
+  /** The call's cost in cost units (10^-12 USD), as its settlement parsed the ledger's amount once. */
+  costUnits?: CostUnits;
 }
 
 interface Inc {
@@ -64,27 +65,33 @@ class PendingCount implements Inc {
   }
 }
 
-/** The ledger's cost text: whole dollars, then at most 12 places (its scale). */
-const COST_TEXT = /^(\d{1,15})(?:\.(\d{1,12}))?$/;
 const PICO_PER_DOLLAR = 1e12;
+const UNITS_PER_DOLLAR = 10n ** 12n;
+/** The most units added as one float: the picodollars then stay a safe integer until carried into dollars. */
+const SMALL_UNITS = Number.MAX_SAFE_INTEGER - PICO_PER_DOLLAR;
 
 /**
- * One series' spend, summed exactly from the ledger's amounts: whole dollars and picodollars, each a
- * safe integer, made a float only when read. A float sum drifts from the ledger with every call
- * (0.1 + 0.2 reads 0.30000000000000004); this reads as the float nearest the ledger's total.
+ * One series' spend, summed exactly from the ledger's amounts: whole dollars and picodollars (the
+ * ledger's cost units), each a safe integer, made a float only when read. A float sum drifts from the
+ * ledger with every call (0.1 + 0.2 reads 0.30000000000000004); this reads as the float nearest the
+ * ledger's total.
  */
 class ExactSpend {
   private dollars = 0;
   private pico = 0;
   private touched = false;
 
-  add(cost: string): void {
-    const match = COST_TEXT.exec(cost);
-    // Not an amount the ledger would write; a metric is not worth failing the call or the scrape.
-    if (!match) return;
+  add(units: CostUnits): void {
+    // Not an amount a call is charged; a metric is not worth failing the call or the scrape.
+    if (units < 0n) return;
     this.touched = true;
-    this.dollars += Number(match[1]);
-    if (match[2] !== undefined) this.pico += Number(match[2].padEnd(12, "0"));
+    const small = Number(units);
+    // A call's cost is almost always under $9,000: one exact conversion, and no BigInt arithmetic, which allocates.
+    if (small <= SMALL_UNITS) this.pico += small;
+    else {
+      this.dollars += Number(units / UNITS_PER_DOLLAR);
+      this.pico += Number(units % UNITS_PER_DOLLAR);
+    }
     if (this.pico >= PICO_PER_DOLLAR) {
       this.dollars += Math.floor(this.pico / PICO_PER_DOLLAR);
       this.pico %= PICO_PER_DOLLAR;
@@ -215,7 +222,7 @@ export class Metrics {
       series.cachedInputTokens.inc(call.usage.cachedInputTokens);
       series.reasoningTokens.inc(call.usage.reasoningTokens);
     }
-    if (call.costUsd !== undefined) series.cost.add(call.costUsd);
+    if (call.costUnits !== undefined) series.cost.add(call.costUnits);
   }
 
   /** Hands every series' pending counts to prom-client; each counter's `collect` runs it before a read. */
