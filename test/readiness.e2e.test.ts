@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeUpstream } from "./fakes/upstream.js";
-import { startTestGateway } from "./support/gateway.js";
+import { oneOpenAiModel, startTestGateway } from "./support/gateway.js";
 import { captureLogs } from "./support/routing.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
@@ -69,6 +69,29 @@ describe("request ids", () => {
       const logged = logs.lines.filter((l) => l.msg === "request");
       for (const { path, id } of lines) expect(logged.find((l) => l.path === path)?.requestId, String(path)).toBe(id);
       expect(logged.some((l) => l.requestId === "caller-chosen-1")).toBe(true);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it("answers with it whatever serves the request: a browser's preflight, a path no route serves, a method a path does not take", async () => {
+    const upstream = await startFakeUpstream("openai");
+    const logs = captureLogs();
+    const gw = await startTestGateway("pglite", { ...oneOpenAiModel(upstream.url), server: { corsOrigins: ["https://app.example"] } }, { logger: logs.logger });
+    try {
+      const answers = [
+        await fetch(`${gw.url}/v1/chat/completions`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "POST" } }),
+        await fetch(`${gw.url}/chat/completions`, { method: "POST" }),
+        await fetch(`${gw.url}/v1/chat/completions`, { method: "GET" }),
+      ];
+      expect(answers.map((res) => res.status)).toEqual([204, 404, 405]);
+      const ids = answers.map((res) => res.headers.get("x-request-id"));
+      await gw.close();
+      const logged = logs.lines.filter((l) => l.msg === "request").map((l) => l.requestId);
+      for (const id of ids) {
+        expect(id).toMatch(/^req_/);
+        expect(logged).toContain(id);
+      }
     } finally {
       await upstream.close();
     }
