@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { startFakeUpstream } from "./fakes/upstream.js";
+import { connect, type Socket } from "node:net";
+import { once } from "node:events";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { startFakeUpstream, type FakeScenario } from "./fakes/upstream.js";
 import { oneOpenAiModel, startTestGateway } from "./support/gateway.js";
 import { captureLogs } from "./support/routing.js";
 import { startTcpProxy } from "./support/tcp-proxy.js";
@@ -97,6 +99,70 @@ describe("request ids", () => {
     }
   });
 });
+
+/**
+ * What a load balancer's health check sees while the gateway drains: its readiness goes at once, so no
+ * new traffic is sent to it, while its liveness holds, so it is not restarted mid-drain.
+ */
+describe("readiness while the gateway drains", () => {
+  it("answers /readyz 503 draining once the graceful close has begun, and /healthz 200", async () => {
+    let release!: (scenario: FakeScenario) => void;
+    const upstream = await startFakeUpstream("openai");
+    upstream.push({ kind: "held", until: new Promise<FakeScenario>((resolve) => (release = resolve)) });
+    const gw = await startTestGateway("pglite", oneOpenAiModel(upstream.url));
+    try {
+      // A call in flight holds the close in its grace.
+      const call = gw
+        .client()
+        .chat.completions.create({ model: "oai/gpt-4.1-mini", messages: [{ role: "user", content: "hold on" }] })
+        .catch((err: unknown) => err);
+      await vi.waitFor(() => expect(upstream.requests).toHaveLength(1));
+      // Probes whose requests began before the close: a connection in the middle of a request is not idle, so it stays open.
+      const serverSockets: Socket[] = [];
+      gw.gateway.server.on("connection", (socket: Socket) => serverSockets.push(socket));
+      const readyz = await startedProbe(gw.url, "/readyz", serverSockets);
+      const healthz = await startedProbe(gw.url, "/healthz", serverSockets);
+      expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+
+      const closing = gw.gateway.close(20_000);
+      const [ready, live] = await Promise.all([readyz.finish(), healthz.finish()]);
+      expect(ready.status).toBe(503);
+      expect(JSON.parse(ready.body)).toMatchObject({ status: "draining" });
+      expect(ready.head).toMatch(/^x-request-id: \S+$/im);
+      expect(live.status).toBe(200);
+      expect(JSON.parse(live.body)).toEqual({ status: "ok" });
+
+      release({ kind: "ok" });
+      expect(await call).toMatchObject({ model: "oai/gpt-4.1-mini" });
+      await closing;
+    } finally {
+      await gw.close();
+      await upstream.close();
+    }
+  });
+});
+
+/** A GET sent up to the end of its headers, once the gateway has read that much; `finish` sends the rest and reads the answer. */
+async function startedProbe(base: string, path: string, serverSockets: Socket[]): Promise<{ finish(): Promise<{ status: number; head: string; body: string }> }> {
+  const url = new URL(base);
+  const socket = connect(Number(url.port), url.hostname);
+  await once(socket, "connect");
+  const started = `GET ${path} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  socket.write(started);
+  await vi.waitFor(() => expect(serverSockets.find((s) => s.remotePort === socket.localPort)?.bytesRead).toBe(Buffer.byteLength(started)));
+  return {
+    finish: async () => {
+      const chunks: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+      const ended = once(socket, "close");
+      socket.write("\r\n");
+      await ended;
+      const text = Buffer.concat(chunks).toString("utf8");
+      const split = text.indexOf("\r\n\r\n");
+      return { status: Number(text.slice(9, 12)), head: text.slice(0, split), body: text.slice(split + 4) };
+    },
+  };
+}
 
 async function until(probe: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -31,6 +31,8 @@ export interface GatewayContext {
   metricsText(): Promise<string>;
   /** Requests this process has taken and not yet answered in full, the caller's own included. */
   requestsInFlight(): number;
+  /** True once the gateway's graceful close has begun: it finishes what it has and takes nothing new. */
+  draining(): boolean;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, scope: RequestScope, params: Record<string, string | undefined>, query: URLSearchParams) => Promise<void>;

@@ -24,7 +24,10 @@ export interface GatewayOptions {
 export interface Gateway {
   server: Server;
   listen(port: number, host?: string): Promise<{ port: number; url: string }>;
-  /** Stops accepting, waits up to `graceMs` for in-flight calls, then closes the rest. */
+  /**
+   * Stops accepting, reports not ready (/readyz 503 draining), waits up to `graceMs` for in-flight
+   * calls, then closes the rest.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -43,7 +46,7 @@ const LAST_WORDS_MS = 1_000;
 
 export function createGateway(options: GatewayOptions): Gateway {
   const settings = options.plane.loaded.config.server;
-  /** Set once the shutdown has begun: every response from then on ends its connection. */
+  /** Set once the shutdown has begun: every response from then on ends its connection, and /readyz says draining. */
   let closing = false;
   const cors = settings.corsOrigins.length > 0 ? new CorsPolicy(settings.corsOrigins) : undefined;
   const gw: GatewayContext = {
@@ -55,6 +58,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     startedAt: new Date(),
     metricsText: options.metricsText ?? (() => options.plane.metrics.text()),
     requestsInFlight: () => requests.inFlight,
+    draining: () => closing,
   };
   const requests = new Requests(gw, cors);
   const router = Router<HTTPVersion.V1>({
