@@ -25,7 +25,7 @@ export class Requests {
   private handlers = 0;
   /** Set once the shutdown's grace has run out and the requests still open are cut. */
   private cuttingAll = false;
-  private readonly writeAccessLine;
+  private readonly writeAccessLine: ReturnType<typeof accessLog>;
   private readonly handlerDone = (): void => {
     this.handlers--;
   };
