@@ -2,30 +2,30 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { cp, mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { inject } from "vitest";
 import { archive, type TemplateName } from "./stores.js";
 
 /**
- * Runs Airlock the way an operator does: `node src/cli/main.ts …` as a child process with its own
+ * Runs Airlock the way an operator does: `node <the CLI> …` as a child process with its own
  * working directory and an explicit environment. Every child is tracked, so `killAll()` in an
  * afterEach/afterAll leaves nothing running even when a test fails half way.
  */
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI_MAIN = path.join(REPO_ROOT, "src/cli/main.ts");
 /** What `npm start` and the `airlock` bin run: the bundle that `npm run build` writes. */
 const BUILT_BIN = path.join(REPO_ROOT, "bin/airlock.js");
 const BUILT_BUNDLE = path.join(REPO_ROOT, "dist/bundle/airlock.js");
 
-/** `source` runs src/ through tsx, as development does; `build` runs the built bin, as users do. */
+/**
+ * `source` runs src/ as it is now, bundled once per test run (global-setup.ts); `build` runs the built
+ * bin, as users do.
+ */
 export type CliEntry = "source" | "build";
-/** Resolved from the repo, not the child's cwd: a bare `--import tsx` fails from a temp directory. */
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 const live = new Set<ChildProcess>();
 
@@ -44,7 +44,7 @@ export interface RunningProcess {
 
 function launch(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; entry?: CliEntry }): RunningProcess {
   if (options.entry === "build" && !existsSync(BUILT_BUNDLE)) throw new Error(`${BUILT_BUNDLE} is missing: run \`npm run build\` first (npm ci runs it)`);
-  const entry = options.entry === "build" ? [BUILT_BIN] : ["--import", TSX_LOADER, CLI_MAIN];
+  const entry = options.entry === "build" ? [BUILT_BIN] : [inject("cliBundle")];
   const proc = spawn(process.execPath, [...entry, ...args], {
     cwd: options.cwd,
     env: options.env,
