@@ -71,7 +71,7 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     ]);
     expect(audit[0].details).toMatchObject({ kind: "route", target: "summarize", from: { model: "p1/m1" }, to: { model: "p2/m2" }, requestedBy: agent.id });
     // Decided once: a second approval is refused.
-    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).toMatchObject({ status: 400, body: { error: { status: "APPLIED" } } });
+    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {})).toMatchObject({ status: 409, body: { error: { code: "conflict", status: "APPLIED" } } });
   });
 
   it("refuses a NUL character in a proposal or a decision's note with 400 naming the field, and stores nothing", async () => {
@@ -128,7 +128,7 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     // An admin moves the limit directly meanwhile.
     expect((await api(gw, "PUT", "/admin/budgets/team", { scope: "team", target: "t1", limit: "20" })).status).toBe(200);
     const stale = await api(gw, "POST", `/admin/change-requests/${proposed.body.change_request}/approve`, {});
-    expect(stale).toMatchObject({ status: 400, body: { error: { code: "invalid_request", stale: true } } });
+    expect(stale).toMatchObject({ status: 409, body: { error: { code: "conflict", stale: true } } });
     expect((await api(gw, "GET", "/admin/budgets")).body.data[0].limit).toBe("20");
     expect((await api(gw, "GET", `/admin/change-requests/${proposed.body.change_request}`)).body.status).toBe("PENDING");
   });
@@ -263,7 +263,7 @@ describe.each(STORE_KINDS)("change requests on %s", (kind) => {
     const request = (await api(gw, "POST", "/admin/change-requests", { ...cheaper, expiresInHours: 0.0001 })).body;
     await new Promise((resolve) => setTimeout(resolve, 500));
     const second = await key(gw, "second", "admin");
-    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {}, second.key)).toMatchObject({ status: 400, body: { error: { status: "EXPIRED" } } });
+    expect(await api(gw, "POST", `/admin/change-requests/${request.id}/approve`, {}, second.key)).toMatchObject({ status: 409, body: { error: { code: "conflict", status: "EXPIRED" } } });
     expect((await api(gw, "GET", "/admin/change-requests?status=EXPIRED")).body.data.map((r: any) => r.id)).toEqual([request.id]);
     expect((await api(gw, "GET", "/admin/audit?action=change_request.expire")).body.data).toEqual([expect.objectContaining({ target: request.id, actor: "system" })]);
 

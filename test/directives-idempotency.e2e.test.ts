@@ -50,8 +50,8 @@ describe.each(STORE_KINDS)("a directive sent again with its Idempotency-Key on %
 
     // Another directive under a key already used is refused, naming the header; nothing is issued.
     const reused = await post(gw, { ...directive, scope: "production" }, agent, "retry-1");
-    expect(reused.status).toBe(400);
-    expect(reused.body.error).toMatchObject({ code: "invalid_request", type: "invalid_request_error", param: "Idempotency-Key" });
+    expect(reused.status).toBe(422);
+    expect(reused.body.error).toMatchObject({ code: "idempotency_key_reused", type: "invalid_request_error", param: "Idempotency-Key" });
     expect(reused.body.error.message).toContain(first.body.id);
 
     // Without a key, each request is a directive of its own, as before.

@@ -95,7 +95,7 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const tight = { version: "v2", budgetCeilingUsd: "10", tools: ["noop"], scopes: ["test"] };
     const after = await instance(database, config({ governance: { policy: tight, execution: { enabled: false } } }), adminKey);
     const refused = await api(after, "POST", `/admin/directives/${forbidden.id}/approve`);
-    expect(refused).toMatchObject({ status: 400, body: { error: { code: "invalid_request", status: "blocked", policyVersion: "v2" } } });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: "conflict", status: "blocked", policyVersion: "v2" } } });
     expect(refused.body.error.message).toContain("blocked by the policy in force (v2)");
     const blocked = (await api(after, "GET", `/admin/directives/${forbidden.id}`)).body;
     expect(blocked).toMatchObject({ status: "blocked", approvedBy: null });
@@ -112,12 +112,53 @@ describe.each(STORE_KINDS)("directives on %s", (kind) => {
     const gw = await gateway(config());
     const created = (await api(gw, "POST", "/admin/directives", directive)).body;
     const early = await api(gw, "POST", `/admin/directives/${created.id}/approve`, undefined, (await api(gw, "POST", "/admin/keys", { name: "second", kind: "admin" })).body.key);
-    expect(early).toMatchObject({ status: 400, body: { error: { code: "invalid_request", status: "draft", requested: "approved", allowed: ["proposed", "aborted"] } } });
+    expect(early).toMatchObject({ status: 409, body: { error: { code: "conflict", type: "invalid_request_error", status: "draft", requested: "approved", allowed: ["proposed", "aborted"] } } });
     await api(gw, "POST", `/admin/directives/${created.id}/propose`);
     expect(await api(gw, "POST", `/admin/directives/${created.id}/approve`)).toMatchObject({ status: 403, body: { error: { message: "a directive cannot be approved by the key that issued it" } } });
-    expect(await api(gw, "POST", `/admin/directives/${created.id}/propose`)).toMatchObject({ status: 400, body: { error: { status: "proposed" } } });
+    expect(await api(gw, "POST", `/admin/directives/${created.id}/propose`)).toMatchObject({ status: 409, body: { error: { code: "conflict", status: "proposed" } } });
     expect(await api(gw, "POST", "/admin/directives", { ...directive, role: "" })).toMatchObject({ status: 400 });
     expect(await api(gw, "GET", "/admin/directives/dir_missing")).toMatchObject({ status: 404 });
+  });
+
+  it("answers 409 conflict over HTTP to a move the directive's current status does not allow: approved twice, approved or aborted once aborted", async () => {
+    const gw = await gateway(config({ governance: { execution: { enabled: false } } }));
+    const agent = await agentKey(gw);
+    const post = (path: string) => fetch(`${gw.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${gw.adminKey}` } });
+    const issue = async () => {
+      const id = (await api(gw, "POST", "/admin/directives", directive, agent.key)).body.id as string;
+      expect((await api(gw, "POST", `/admin/directives/${id}/propose`, undefined, agent.key)).body.status).toBe("proposed");
+      return id;
+    };
+
+    const twice = await issue();
+    expect((await post(`/admin/directives/${twice}/approve`)).status).toBe(200);
+    const again = await post(`/admin/directives/${twice}/approve`);
+    expect(again.status).toBe(409);
+    expect(again.headers.get("content-type")).toContain("application/json");
+    expect(await again.json()).toEqual({
+      error: {
+        message: `directive "${twice}" is approved: it cannot become approved (it may become executing or blocked or aborted)`,
+        type: "invalid_request_error",
+        code: "conflict",
+        param: null,
+        directive: twice,
+        status: "approved",
+        requested: "approved",
+        allowed: ["executing", "blocked", "aborted"],
+      },
+    });
+
+    const aborted = await issue();
+    expect((await post(`/admin/directives/${aborted}/abort`)).status).toBe(200);
+    for (const move of ["approve", "abort", "propose"]) {
+      const refused = await post(`/admin/directives/${aborted}/${move}`);
+      expect(refused.status).toBe(409);
+      const { error } = (await refused.json()) as { error: Record<string, unknown> };
+      expect(error).toMatchObject({ code: "conflict", status: "aborted", allowed: [] });
+      expect(error.message).toContain(`directive "${aborted}" is aborted`);
+      expect(error.message).toContain("that is final");
+    }
+    expect((await api(gw, "GET", `/admin/directives/${aborted}`)).body.status).toBe("aborted");
   });
 
   it("refuses a key that is not an admin's more undecided directives than governance.maxPendingPerKey, until one is aborted or approved", async () => {

@@ -134,8 +134,8 @@ describe.each(STORE_KINDS)("webhook deliveries through the admin API on %s", (ki
 
     // Only a failed delivery is resent: the delivered one is refused, saying why.
     const again = await api(gw, "POST", `/admin/webhooks/deliveries/${resent.body.id}/resend`);
-    expect(again.status).toBe(400);
-    expect(again.body.error).toMatchObject({ code: "invalid_request", message: `only a failed delivery can be resent; "${resent.body.id}" is delivered (it was delivered)`, status: "delivered" });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: "conflict", message: `only a failed delivery can be resent; "${resent.body.id}" is delivered (it was delivered)`, status: "delivered" });
 
     const audit = (await api(gw, "GET", "/admin/audit?action=webhook_delivery.resend")).body.data;
     expect(audit).toHaveLength(1);
@@ -159,8 +159,8 @@ describe.each(STORE_KINDS)("webhook deliveries through the admin API on %s", (ki
     await until(() => hanging.received.length, (n) => n === 1);
     const pending = (await list(gw, "webhook=slow")).data[0]!;
     const refused = await api(gw, "POST", `/admin/webhooks/deliveries/${pending.id}/resend`);
-    expect(refused.status).toBe(400);
-    expect(refused.body.error).toMatchObject({ code: "invalid_request", status: "pending" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: "conflict", status: "pending" });
     const counted = rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from webhook_deliveries`));
     expect(counted[0]!.n).toBe(2);
     expect((await api(gw, "GET", "/admin/audit?action=webhook_delivery.resend")).body.data).toEqual([]);

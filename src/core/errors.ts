@@ -7,12 +7,18 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
+  // Well-formed, but the resource's current status does not allow it (approving an aborted directive, a
+  // change request decided twice): asking again as it is cannot succeed until that status changes.
+  conflict: 409,
   // A known path asked with a method it does not take; the answer's `Allow` lists those it does.
   method_not_allowed: 405,
   request_too_large: 413,
   // The client did not send its whole body in time (`server.bodyTimeoutMs`); the connection is closed.
   request_timeout: 408,
   schema_validation: 422,
+  // An Idempotency-Key sent again with another body: 422, as the IETF Idempotency-Key draft answers it
+  // (its 409 is for a request still in flight under the key, which a directive's one insert never is).
+  idempotency_key_reused: 422,
   approval_required: 403,
   budget_exceeded: 429,
   rate_limited: 429,
@@ -34,6 +40,8 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   unauthorized: "authentication_error",
   forbidden: "permission_error",
   not_found: "not_found_error",
+  conflict: "invalid_request_error",
+  idempotency_key_reused: "invalid_request_error",
   method_not_allowed: "invalid_request_error",
   request_too_large: "invalid_request_error",
   request_timeout: "invalid_request_error",

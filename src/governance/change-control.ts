@@ -139,7 +139,7 @@ export class ChangeControl {
     if (!done) {
       const now = await this.get(id);
       assertPending(now);
-      throw new AirlockError("invalid_request", `change request "${id}" is stale: its ${request.kind} "${request.target}" changed after it was proposed. Propose it again against the current value.`, {
+      throw new AirlockError("conflict", `change request "${id}" is stale: its ${request.kind} "${request.target}" changed after it was proposed. Propose it again against the current value.`, {
         details: { change_request: id, stale: true },
       });
     }
@@ -264,6 +264,6 @@ function decision(id: string, principal: Principal, note: string | undefined): q
 }
 
 function assertPending(request: ChangeRequestRow): void {
-  if (request.status === "EXPIRED") throw new AirlockError("invalid_request", `change request "${request.id}" expired at ${request.expiresAt.toISOString()}`, { details: { change_request: request.id, status: request.status } });
-  if (request.status !== "PENDING") throw new AirlockError("invalid_request", `change request "${request.id}" is already ${request.status}`, { details: { change_request: request.id, status: request.status } });
+  if (request.status === "EXPIRED") throw new AirlockError("conflict", `change request "${request.id}" expired at ${request.expiresAt.toISOString()}`, { details: { change_request: request.id, status: request.status } });
+  if (request.status !== "PENDING") throw new AirlockError("conflict", `change request "${request.id}" is already ${request.status}`, { details: { change_request: request.id, status: request.status } });
 }

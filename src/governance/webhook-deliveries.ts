@@ -41,7 +41,7 @@ export async function resendFailed(db: Db, id: string, by: { keyId: string; kind
   if (!found) throw new AirlockError("not_found", `no webhook delivery "${id}"`);
   if (found.status !== "failed") {
     const why = found.status === "pending" ? "it is still being sent" : "it was delivered";
-    throw new AirlockError("invalid_request", `only a failed delivery can be resent; "${id}" is ${found.status} (${why})`, { details: { status: found.status } });
+    throw new AirlockError("conflict", `only a failed delivery can be resent; "${id}" is ${found.status} (${why})`, { details: { status: found.status } });
   }
   if (!outcome.resentId) {
     const which = found.webhook === everyWebhook ? "any webhook" : `a webhook named "${found.webhook}"`;

@@ -38,7 +38,7 @@ describe.each(STORE_KINDS)("one admin approving a directive twice on %s", (kind)
     const one = await directives.create({ role: "ops", type: "echo", objective: "once", scope: "staging", budget: "$5" }, agent);
     await directives.propose(one.id, agent);
     expect((await directives.approve(one.id, admin)).status).toBe("approved");
-    await expect(directives.approve(one.id, admin)).rejects.toMatchObject({ code: "invalid_request", details: { status: "approved", requested: "approved" } });
+    await expect(directives.approve(one.id, admin)).rejects.toMatchObject({ code: "conflict", status: 409, details: { status: "approved", requested: "approved" } });
     expect(await approvals(one.id)).toHaveLength(1);
 
     const two = await directives.create({ role: "ops", type: "echo", objective: "at once", scope: "staging", budget: "$5" }, agent);

@@ -92,7 +92,7 @@ export class Directives {
     );
     if ("existing" in inserted) {
       if (!inserted.same) {
-        throw new AirlockError("invalid_request", `this Idempotency-Key was used for another directive ("${inserted.existing.id}"), with other fields: send a new key for a new directive`, {
+        throw new AirlockError("idempotency_key_reused", `this Idempotency-Key was used for another directive ("${inserted.existing.id}"), with other fields: send a new key for a new directive`, {
           param: "Idempotency-Key",
           details: { directive: inserted.existing.id },
         });
@@ -174,7 +174,7 @@ export class Directives {
     const reasons = await this.judge(current);
     if (reasons.length === 0) return;
     await this.move(current, "blocked", { blockedReasons: reasons }, decision("directive.block", policyActor(policy)));
-    throw new AirlockError("invalid_request", `directive "${current.id}" is blocked by the policy in force (${policy.version}): ${reasons.join("; ")}`, {
+    throw new AirlockError("conflict", `directive "${current.id}" is blocked by the policy in force (${policy.version}): ${reasons.join("; ")}`, {
       details: { directive: current.id, status: "blocked", policyVersion: policy.version, blockedReasons: reasons },
     });
   }

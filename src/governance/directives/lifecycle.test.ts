@@ -34,7 +34,7 @@ describe("directive lifecycle", () => {
 
   it("explains a refused transition", () => {
     const err = transitionError("dir_1", "draft", "executing");
-    expect(err.code).toBe("invalid_request");
+    expect(err).toMatchObject({ code: "conflict", status: 409, details: { status: "draft", requested: "executing", allowed: ["proposed", "aborted"] } });
     expect(err.message).toBe('directive "dir_1" is draft: it cannot become executing (it may become proposed or aborted)');
     expect(transitionError("dir_1", "complete", "proposed").message).toContain("that is final");
   });

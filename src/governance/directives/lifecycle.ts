@@ -32,7 +32,7 @@ export function canTransition(from: DirectiveStatus, to: DirectiveStatus): boole
 /** The refusal for a move the lifecycle does not allow, naming the moves it does. */
 export function transitionError(id: string, from: DirectiveStatus, to: DirectiveStatus): AirlockError {
   const allowed = NEXT[from];
-  return new AirlockError("invalid_request", `directive "${id}" is ${from}: it cannot become ${to} (${allowed.length ? `it may become ${allowed.join(" or ")}` : "that is final"})`, {
+  return new AirlockError("conflict", `directive "${id}" is ${from}: it cannot become ${to} (${allowed.length ? `it may become ${allowed.join(" or ")}` : "that is final"})`, {
     details: { directive: id, status: from, requested: to, allowed },
   });
 }

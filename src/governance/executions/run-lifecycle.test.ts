@@ -23,6 +23,7 @@ describe("run lifecycle", () => {
   it("names the allowed moves when it refuses one", () => {
     const err = runTransitionError("run_1", "completed", "running");
     expect(err).toBeInstanceOf(AirlockError);
+    expect(err).toMatchObject({ code: "conflict", status: 409, details: { status: "completed", requested: "running", allowed: [] } });
     expect(err.message).toBe('run "run_1" is completed: it cannot become running (that is final)');
     expect(runTransitionError("run_1", "pending", "failed").message).toContain("it may become running or canceled");
   });

@@ -18,7 +18,7 @@ export function nextRunStatuses(from: RunStatus): readonly RunStatus[] {
 
 export function runTransitionError(id: string, from: RunStatus, to: RunStatus): AirlockError {
   const allowed = NEXT[from];
-  return new AirlockError("invalid_request", `run "${id}" is ${from}: it cannot become ${to} (${allowed.length ? `it may become ${allowed.join(" or ")}` : "that is final"})`, {
+  return new AirlockError("conflict", `run "${id}" is ${from}: it cannot become ${to} (${allowed.length ? `it may become ${allowed.join(" or ")}` : "that is final"})`, {
     details: { run: id, status: from, requested: to, allowed },
   });
 }
