@@ -39,6 +39,19 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
     expect((await activeKeys(db)).map((k) => k.id)).toEqual(["key_b"]);
   });
 
+  it("indexes the directive and run lists' order, newest first by (created_at, id), whole and by status", async () => {
+    const indexes = rowsOf<{ indexname: string; indexdef: string }>(
+      await store.database.db.execute(sql`select indexname, indexdef from pg_indexes where tablename in ('directives', 'execution_runs') order by indexname`),
+    );
+    const columns = Object.fromEntries(indexes.map((i) => [i.indexname, /\((.*)\)$/.exec(i.indexdef)?.[1]]));
+    expect(columns).toMatchObject({
+      directives_created_idx: "created_at, id",
+      directives_status_created_idx: "status, created_at, id",
+      execution_runs_created_idx: "created_at, id",
+      execution_runs_status_idx: "status, created_at, id",
+    });
+  });
+
   it("refuses two keys with the same hash", async () => {
     const db = store.database.db;
     await insertKey(db, { id: "key_a", name: "a", kind: "user", keyHash: "same", keyPrefix: "p" });

@@ -37,6 +37,10 @@ export const directives = pgTable(
   (t) => [
     index("directives_status_idx").on(t.status, t.updatedAt),
     index("directives_role_idx").on(t.role, t.createdAt),
+    // The admin list's order, newest first by (created_at, id), whole and by status: a page is read off
+    // the index from its cursor on, instead of sorting every directive (of that status) for each page.
+    index("directives_created_idx").on(t.createdAt, t.id),
+    index("directives_status_created_idx").on(t.status, t.createdAt, t.id),
     // Per issuer: two agents may pick the same key. Directives without one (null) never collide.
     uniqueIndex("directives_idempotency_idx").on(t.issuedBy, t.idempotencyKey),
   ],

@@ -23,7 +23,13 @@ export const executionRuns = pgTable(
     endedAt: timestamp("ended_at", { withTimezone: true, mode: "date" }),
     durationMs: integer("duration_ms"),
   },
-  (t) => [uniqueIndex("execution_runs_directive_idx").on(t.directiveId), index("execution_runs_status_idx").on(t.status, t.createdAt)],
+  (t) => [
+    uniqueIndex("execution_runs_directive_idx").on(t.directiveId),
+    // The admin list's order, newest first by (created_at, id), whole and by status, read off an index
+    // from the page's cursor on; `id` breaks ties between runs made in the same microsecond.
+    index("execution_runs_status_idx").on(t.status, t.createdAt, t.id),
+    index("execution_runs_created_idx").on(t.createdAt, t.id),
+  ],
 );
 
 /** A module's side effect, recorded under its idempotency key: a replayed step finds it and does not act again. */
