@@ -8,25 +8,30 @@ import { count, isObject, reportedCount } from "../wire.js";
  *   (both totals already inclusive).
  * - DeepSeek: `prompt_cache_hit_tokens` (+ `prompt_cache_miss_tokens`, which sum to `prompt_tokens`).
  * - OpenRouter: the OpenAI fields plus `cost` in USD, and `cache_write_tokens` for upstreams that bill it.
+ * - xAI: `reasoning_tokens` outside `completion_tokens` (see reasoningOutside).
  * Returns undefined when the upstream sent no usage, or no prompt and completion counts that can be read
  * (`{}`, nulls, strings, only `total_tokens`, a prompt of zero tokens), so the caller estimates them and flags the row. The
  * details only split the totals, so an odd one counts as 0 and the usage is still used.
  */
 export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
   if (!isObject(raw)) return undefined;
-  const inputTokens = reportedCount(raw.prompt_tokens);
-  const outputTokens = reportedCount(raw.completion_tokens);
+  // Responses-style names (`input_tokens`, `output_tokens` and their `_details`), which some
+  // OpenAI-compatible servers send on chat completions too: the same counts, inclusive the same way.
+  const responses = raw.prompt_tokens === undefined && raw.completion_tokens === undefined;
+  const inputTokens = reportedCount(responses ? raw.input_tokens : raw.prompt_tokens);
+  const reportedOutput = reportedCount(responses ? raw.output_tokens : raw.completion_tokens);
   // No chat prompt is zero tokens long: a report that says so is a placeholder (some OpenAI-compatible
   // servers send zeros and never count), which booked the call at $0 unflagged. It is no report.
-  if (inputTokens === undefined || outputTokens === undefined || inputTokens === 0) return undefined;
-  const promptDetails = isObject(raw.prompt_tokens_details) ? raw.prompt_tokens_details : undefined;
-  const completionDetails = isObject(raw.completion_tokens_details) ? raw.completion_tokens_details : undefined;
+  if (inputTokens === undefined || reportedOutput === undefined || inputTokens === 0) return undefined;
+  const promptDetails = detailsOf(responses ? raw.input_tokens_details : raw.prompt_tokens_details);
+  const completionDetails = detailsOf(responses ? raw.output_tokens_details : raw.completion_tokens_details);
+  const reasoningTokens = count(completionDetails?.reasoning_tokens);
   const usage: Usage = {
     inputTokens,
-    outputTokens,
+    outputTokens: reasoningOutside(inputTokens, reportedOutput, reasoningTokens, raw.total_tokens) ? reportedOutput + reasoningTokens : reportedOutput,
     cachedInputTokens: count(promptDetails?.cached_tokens) || count(raw.prompt_cache_hit_tokens),
     cacheWriteTokens: count(promptDetails?.cache_write_tokens),
-    reasoningTokens: count(completionDetails?.reasoning_tokens),
+    reasoningTokens,
   };
   // Audio models (gpt-4o-audio-preview, gpt-realtime) bill audio tokens at their own rates.
   const audioIn = count(promptDetails?.audio_tokens);
@@ -41,6 +46,22 @@ export function normalizeOpenAIUsage(raw: unknown): Usage | undefined {
   const cost = providerCost(raw.cost);
   if (cost !== undefined) usage.providerCost = cost;
   return usage;
+}
+
+function detailsOf(value: unknown): Record<string, unknown> | undefined {
+  return isObject(value) ? value : undefined;
+}
+
+/**
+ * Whether the upstream counts reasoning outside its completion count, as xAI does (its total is prompt +
+ * completion + reasoning), where OpenAI counts it inside. Told by the total when there is one, else by a
+ * reasoning count larger than the whole completion, which cannot be a part of it. Either way the reasoning
+ * is output that was billed: read as OpenAI's form, it was dropped (or the answer's text was).
+ */
+function reasoningOutside(input: number, output: number, reasoning: number, total: unknown): boolean {
+  if (reasoning === 0) return false;
+  if (typeof total === "number" && total === input + output + reasoning) return true;
+  return reasoning > output;
 }
 
 /**
