@@ -2,7 +2,7 @@ import type { Span } from "@opentelemetry/api";
 import { SpanStatusCode } from "@opentelemetry/api";
 import { AirlockError } from "../core/errors.js";
 import { newId, traceId as randomTraceId } from "../core/ids.js";
-import { costText, costUnits, withUnitFallback } from "../ledger/pricing.js";
+import { costText, costUnits, costUnitsText, withUnitFallback } from "../ledger/pricing.js";
 import { emptyUsage, type Usage } from "../providers/spec.js";
 import type { CatalogModel, Operation } from "../routing/catalog.js";
 import type { AttemptRecord } from "../routing/execute.js";
@@ -55,6 +55,12 @@ export interface CallRecord {
   model: CatalogModel | undefined;
   attempts: AttemptRecord[];
   usage?: Usage;
+  /**
+   * Set when the row holds more than one upstream request (a schema repair): `usage` is their sum, and
+   * these are the requests one by one. Each is priced apart, as the provider bills it: a long-context
+   * tier goes by each request's own prompt, and the request fee is charged per request.
+   */
+  requestUsages?: Usage[];
   usageEstimated?: boolean;
   ttftMs?: number;
   /** When a stream ended (its last chunk, a break, or its client leaving), if it was before the call settles. */
@@ -91,6 +97,18 @@ export function priceUsage(deps: CallDeps, model: CatalogModel, usage: Usage): {
   return { cost: costText(usage, deps.catalog.missingPrice), priceMissing: true };
 }
 
+/** The requests of one row priced one by one and added up, exactly (see CallRecord.requestUsages). */
+function priceRequests(deps: CallDeps, model: CatalogModel, usages: readonly Usage[]): { cost: string; priceMissing: boolean } {
+  let units = 0n;
+  let priceMissing = false;
+  for (const usage of usages) {
+    const priced = priceUsage(deps, model, usage);
+    units += costUnits(priced.cost);
+    priceMissing ||= priced.priceMissing;
+  }
+  return { cost: costUnitsText(units), priceMissing };
+}
+
 function warnMissing(deps: CallDeps, model: string, message: string): void {
   if (warnedMissingPrice.has(model)) return;
   warnedMissingPrice.add(model);
@@ -100,7 +118,7 @@ function warnMissing(deps: CallDeps, model: string, message: string): void {
 /** Settles a finished call: exact cost, one ledger row, metrics and the span. Never throws. */
 export function settle(deps: CallDeps, ctx: CallContext, record: CallRecord): Settlement {
   const usage = record.usage ?? emptyUsage();
-  const priced = record.model && record.usage ? priceUsage(deps, record.model, usage) : undefined;
+  const priced = record.model && record.usage ? (record.requestUsages ? priceRequests(deps, record.model, record.requestUsages) : priceUsage(deps, record.model, usage)) : undefined;
   const cost = priced ? priced.cost : "0";
   // Parsed once, here, for the budgets and the spend metric, which both sum exact units.
   const spent = priced ? costUnits(cost) : 0n;

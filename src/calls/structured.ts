@@ -125,6 +125,8 @@ export async function enforceShape(
   }
   const repairUsage = repaired.usageReported ? repaired.usage : await estimateUsage(repairRequest, generatedText(repaired));
   if (!repaired.usageReported) record.usageEstimated = true;
+  // Summed for the row's token columns, and kept apart for its cost: each request has its own tier and fee.
+  if (record.usage) record.requestUsages = [record.usage, repairUsage];
   record.usage = record.usage ? addUsage(record.usage, repairUsage) : repairUsage;
   // Asked to fix its answer, the model may still reach for a tool or decline: that answer goes to the caller as well.
   const fixed = checkChoices(contract.schema, repaired.choices);
