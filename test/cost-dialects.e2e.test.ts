@@ -116,6 +116,10 @@ describe.each(STORE_KINDS)("usage dialects on %s", (kind) => {
     const spend = (await admin("/admin/spend?by=model&since=1h")) as { total?: string; lines?: Array<{ cost: string }> };
     expect(units(String(spend.total))).toBe(sum);
     expect((spend.lines ?? []).reduce((total, l) => total + units(l.cost), 0n)).toBe(sum);
+    // The dashboard's overview reads other rollups (by outcome, by endpoint): the same total.
+    const overview = (await admin("/admin/overview?since=1h")) as { cost?: string; chat?: { cost?: string } };
+    expect(units(String(overview.cost))).toBe(sum);
+    expect(units(String(overview.chat?.cost))).toBe(sum);
   });
 });
 
