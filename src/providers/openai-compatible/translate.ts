@@ -36,7 +36,9 @@ export function toEmbedResult(raw: unknown, provider: string, secrets: readonly 
   if (!Array.isArray(raw.data)) throw protocolError(provider, "upstream embeddings answer has no data");
   const usage = emptyUsage();
   const inputTokens = isObject(raw.usage) ? reportedCount(raw.usage.prompt_tokens) : undefined;
-  const usageReported = inputTokens !== undefined;
+  // Every input embedded is at least one token: zero is a placeholder (a server that does not count),
+  // which booked the call at $0 unflagged. It is no report, so the tokens are counted and the row flagged.
+  const usageReported = inputTokens !== undefined && inputTokens > 0;
   if (inputTokens !== undefined) usage.inputTokens = inputTokens;
   return { model: text(raw.model) ?? "", data: raw.data as EmbedResult["data"], usage, usageReported };
 }
