@@ -49,12 +49,29 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
     // A byte order mark (Windows editors save UTF-8 with one) is not JSON, but the file is: YAML skips it too.
     raw = file.endsWith(".json") ? parseJsonExactly(text.replace(/^\uFEFF/, "")) : parseYamlExactly(text);
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
+    throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${syntaxProblem(err, text)}`);
   }
   return resolveConfig(raw, file, env);
 }
 
-/** Validates a config object strictly, applies environment overrides and resolves `env:NAME` secrets. */
+/**
+ * Where and what, without the text around it: the parsers quote the line they stopped at, and that line
+ * may be a provider's literal key, which would then sit in every log that keeps the start's output.
+ */
+function syntaxProblem(err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  // YAML: "Missing closing "quote at line 3, column 1:" then the quoted line and a caret.
+  const firstLine = message.split("\n")[0]!.replace(/:$/, "");
+  // JSON (V8): `Unexpected token 's', "{"a": sk-li"... is not valid JSON`, or "... in JSON at position 22".
+  const unquoted = firstLine.replace(/, ".*" is not valid JSON$/, "").replace(/\s*\(line \d+ column \d+\)$/, "");
+  return unquoted.replace(/ at position (\d+)$/, (_all, at: string) => ` at ${lineAndColumn(text, Number(at))}`);
+}
+
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split("\n");
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
+}
+
 /**
  * YAML, where a number written with more digits than a double holds (`0.12345678901234567891`) is kept
  * as the text written: a price read as a float would lose its last digits before Airlock saw it. Any
@@ -92,6 +109,7 @@ function sameNumber(written: string, read: number): boolean {
   }
 }
 
+/** Validates a config object strictly, applies environment overrides and resolves `env:NAME` secrets. */
 export function resolveConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const withOverrides = applyTierOverrides(raw, env);
   const parsed = configSchema.safeParse(withOverrides);

@@ -1,8 +1,18 @@
 import { z } from "zod";
 import { durationMs } from "./bounds.js";
 
-/** `env:NAME` reads a secret from the environment at load time, so config files never hold keys. */
-export const secretRef = z.string().min(1);
+/**
+ * `env:NAME` reads a secret from the environment at load time, so config files never hold keys. The
+ * forms other gateways read (`${NAME}`, `$NAME`, LiteLLM's `os.environ/NAME`) are refused, naming the
+ * form to write: taken as written, the reference itself would be sent upstream as the key.
+ */
+export const secretRef = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const name = /^(?:\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|os\.environ\/([A-Za-z_]\w*))$/.exec(value.trim());
+    if (name) ctx.addIssue({ code: "custom", message: `environment references are written env:${name[1] ?? name[2] ?? name[3]}; this one would be used as the literal value` });
+  });
 
 const base = {
   /** How models of this provider are asked for a JSON Schema answer: `native` sends `response_format`, `prompt` an instruction. */

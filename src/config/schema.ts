@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { durationMs, moneyAmount, NAME_MAX_LENGTH, positiveInt4 } from "./bounds.js";
 import { DEFAULT_MISSING_PRICE, modelSchema, priceSchema } from "./models.js";
-import { providerConfig } from "./providers.js";
+import { providerConfig, secretRef } from "./providers.js";
 import { budgetSchema, rateLimitSchema } from "./guard-schemas.js";
 import { checkRoutes, isTier } from "./routes.js";
 import { TIERS, type Tier } from "./tiers.js";
@@ -193,8 +193,8 @@ export const configSchema = z
               endpoint: z.url().optional(),
               prefix: z.string().default("airlock/artifacts/"),
               /** `env:NAME` reads it from the environment. */
-              accessKeyId: z.string().min(1),
-              secretAccessKey: z.string().min(1),
+              accessKeyId: secretRef,
+              secretAccessKey: secretRef,
               forcePathStyle: z.boolean().default(true),
             }),
           ])

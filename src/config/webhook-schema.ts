@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { nameSchema } from "./bounds.js";
+import { secretRef } from "./providers.js";
 
 // The `notifications.webhooks` entries; see docs/change-control.md#notifications.
 
@@ -29,5 +30,5 @@ export const webhookSchema = z.strictObject({
   /** The events it receives; all of them when left out. */
   events: z.array(z.enum(["approval.requested", "change.applied", "budget.warning", "budget.exhausted", "kill_switch.flipped"])).min(1).optional(),
   /** Signs each body: `x-airlock-signature: sha256=<hex HMAC>`. `env:NAME` reads it from the environment. */
-  secret: z.string().min(1).optional(),
+  secret: secretRef.optional(),
 });
