@@ -7,7 +7,7 @@ import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_RO
 
 /**
  * The CLI's answer to input the store cannot hold or a flag that is not a number: one line that says
- * what is wrong, exit 1, and never the SQL statement or its parameters.
+ * what is wrong, exit 1 (2 for a usage error), and never the SQL statement or its parameters.
  */
 describe("airlock CLI: input it refuses", () => {
   afterAll(async () => {
@@ -56,7 +56,7 @@ describe("airlock CLI: input it refuses", () => {
     // A usage error: its line, then the command's help (as for every usage error), and nothing sent.
     for (const [flag, value] of [["--rpm", "abc"], ["--tpm", "0x10"], ["--rpm", "3000000000"]] as const) {
       const set = await cli("rate-limits", "set", "rl", "--scope", "global", flag, value);
-      expect(set.code, `${flag} ${value}`).toBe(1);
+      expect(set.code, `${flag} ${value}`).toBe(2);
       expect(set.stderr.split("\n")[0], `${flag} ${value}`).toBe(`error: option '${flag} <n>' argument '${value}' is invalid. ${flag} must be a whole number from 1 to 2147483647`);
       expect(set.stderr).not.toContain("received null");
     }
@@ -88,7 +88,7 @@ describe("airlock CLI: input it refuses", () => {
       ["runs", "done", "pending, running, completed, failed, canceled"],
     ] as const) {
       const listed = await cli(group, "list", "--status", wrong);
-      expect(listed.code, group).toBe(1);
+      expect(listed.code, group).toBe(2);
       expect(listed.stdout, group).toBe("");
       expect(listed.stderr.split("\n")[0], group).toBe(`error: option '--status <status>' argument '${wrong}' is invalid. Allowed choices are ${allowed}.`);
     }
@@ -147,7 +147,7 @@ describe("airlock CLI: input it refuses", () => {
       expect(held.length).toBeGreaterThanOrEqual(2);
       // A timeout that is no number of seconds is refused before anything is sent.
       const wrong = await runCli(["keys", "list", "--url", url, "--timeout", "0"], { cwd, env });
-      expect(wrong.code).toBe(1);
+      expect(wrong.code).toBe(2);
       expect(wrong.stderr.split("\n")[0]).toBe("error: option '--timeout <seconds>' argument '0' is invalid. --timeout must be a number of seconds above 0, at most 86400");
       const wrongEnv = await runCli(["keys", "list", "--url", url], { cwd, env: { ...env, AIRLOCK_CLI_TIMEOUT: "soon" } });
       expect(wrongEnv.code).toBe(1);

@@ -21,7 +21,15 @@ import { printApproval, printApprovals, printAudit, printDirective, printDirecti
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
 
-const program = new Command("airlock").description("Airlock: the AI operations control plane").version(packageVersion(), "-V, --version", "print the version").showHelpAfterError();
+/** A command line that cannot be run (nothing was sent): 2, as POSIX tools answer, apart from 1 for work that failed. */
+const USAGE_ERROR = 2;
+
+// Set before any command is added: each command copies it, so every usage error exits the same way.
+const program = new Command("airlock")
+  .description("Airlock: the AI operations control plane")
+  .version(packageVersion(), "-V, --version", "print the version")
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_ERROR));
 
 /** The installed package's version: package.json sits two levels above this module, in src/ and in dist/ alike. */
 function packageVersion(): string {
@@ -247,11 +255,11 @@ withConnection(directives.command("create").description("issue a directive (a dr
   .requiredOption("--objective <text>", "what it should achieve")
   .requiredOption("--scope <scope>", "test, development, staging…")
   .option("--budget <amount>", '"$50", "50.00" or "100 USD"')
-  .option("--payload <json>", "the module's input, as JSON", "{}")
+  .option("--payload <json>", "the module's input, as JSON (default {})", parseJsonOption, {})
   .option("--idempotency-key <key>", "run the command again with the same key (after a timeout) and get the directive made the first time, not a second one")
-  .action((opts: ConnectOptions & { role: string; type: string; objective: string; scope: string; budget?: string; payload: string; idempotencyKey?: string; json?: boolean }) =>
+  .action((opts: ConnectOptions & { role: string; type: string; objective: string; scope: string; budget?: string; payload: unknown; idempotencyKey?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const fields = { role: opts.role, type: opts.type, objective: opts.objective, scope: opts.scope, payload: parseJsonOption(opts.payload), ...(opts.budget ? { budget: opts.budget } : {}) };
+      const fields = { role: opts.role, type: opts.type, objective: opts.objective, scope: opts.scope, payload: opts.payload, ...(opts.budget ? { budget: opts.budget } : {}) };
       const made = await backend.createDirective(fields, opts.idempotencyKey);
       print(opts.json ? made : printDirective(made));
     }),
@@ -321,8 +329,8 @@ models
   .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
   .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
   .option("--json", "print JSON")
-  .action(async (opts: { file?: string; url?: string; gateway?: string; adminKey?: string; dataDir?: string; json?: boolean }) => {
-    if (!opts.file === !opts.url) throw new InvalidArgumentError("give exactly one of --file PATH or --url URL");
+  .action(async (opts: { file?: string; url?: string; gateway?: string; adminKey?: string; dataDir?: string; json?: boolean }, command: Command) => {
+    if (!opts.file === !opts.url) command.error("error: give exactly one of --file PATH or --url URL");
     const { readOpenRouterModels } = await import("./models-sync.js");
     const { prices, skipped } = await readOpenRouterModels(opts);
     await withBackend({ url: opts.gateway, adminKey: opts.adminKey, dataDir: opts.dataDir }, async (backend) => {
@@ -348,7 +356,7 @@ function parseJsonOption(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new InvalidArgumentError(`not valid JSON: ${text}`);
+    throw new InvalidArgumentError("not valid JSON");
   }
 }
 
