@@ -131,7 +131,7 @@ describe("airlock start --workers", () => {
         const result = await runCli(["start", "--port", String(port), "--host", "127.0.0.1", "--workers", "2"], { cwd, env });
         expect(result.code).toBe(1);
         // Found by the primary before any worker starts (and seeds the store with this file).
-        expect(result.stderr).toContain(`airlock: listen EADDRINUSE: address already in use 127.0.0.1:${port}`);
+        expect(result.stderr).toContain(`airlock: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE)`);
         expect(result.stderr).not.toContain("shutdown failed");
         expect(result.stdout).not.toContain("starting another");
       } finally {

@@ -54,7 +54,7 @@ if (STORE_KINDS.includes("postgres")) {
         // process alive, and it ended there, with status 0 and nothing said.
         const failed = await runCli(["start", "--port", String(running.port), "--host", "127.0.0.1", "--config", "v1.yaml"], { cwd, env: { ...env, AIRLOCK_DATA_DIR: path.join(dataDir, "b") }, timeoutMs: 60_000 });
         expect(failed.code).toBe(1);
-        expect(failed.stderr).toContain(`airlock: listen EADDRINUSE: address already in use 127.0.0.1:${running.port}`);
+        expect(failed.stderr).toContain(`airlock: cannot listen on 127.0.0.1:${running.port}: the port is already in use (EADDRINUSE)`);
       } finally {
         await killAll();
         await dropScratchDatabase(scratch);
@@ -90,7 +90,7 @@ if (STORE_KINDS.includes("postgres")) {
             timeoutMs: 60_000,
           });
           expect(failed.code).toBe(1);
-          expect(failed.stderr).toContain(`airlock: listen EADDRINUSE: address already in use 127.0.0.1:${running.port}`);
+          expect(failed.stderr).toContain(`airlock: cannot listen on 127.0.0.1:${running.port}: the port is already in use (EADDRINUSE)`);
 
           expect(await stored()).toEqual(storedBefore);
           // The running instance still serves its own file: same model, same price, no budget refusing, no route gone.

@@ -10,9 +10,24 @@ export async function checkCanListen(port: number, host: string): Promise<void> 
   if (port === 0) return;
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err: NodeJS.ErrnoException) => reject(new Error(cannotListen(err, port, host))));
     // exclusive: in a cluster worker, a shared listen would ask the primary instead of this host.
     server.listen({ port, host, exclusive: true }, () => resolve());
   });
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** What the operator can do about it, where Node's own message only names the errno. */
+function cannotListen(err: NodeJS.ErrnoException, port: number, host: string): string {
+  const where = `cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}`;
+  switch (err.code) {
+    case "EADDRINUSE":
+      return `${where}: the port is already in use (EADDRINUSE); stop what listens there, or choose another port with --port, PORT or server.port`;
+    case "EADDRNOTAVAIL":
+      return `${where}: ${host} is not an address of this host (EADDRNOTAVAIL); choose another with --host or server.host`;
+    case "EACCES":
+      return `${where}: permission denied (EACCES); a port below 1024 needs privileges, so choose another with --port, PORT or server.port`;
+    default:
+      return `${where}: ${err.message}`;
+  }
 }
