@@ -43,6 +43,17 @@ describe("config errors", () => {
     expect(position).not.toContain("DO-NOT-PRINT");
   });
 
+  it("says a file with nothing in it is empty, and a path with no file has none, in words", async () => {
+    for (const text of ["", "# providers come later\n", "\n\n"]) {
+      expect(await refusal("airlock.config.yaml", text), JSON.stringify(text)).toMatch(/^config file .*airlock\.config\.yaml is empty: it holds no configuration$/);
+    }
+    const missing = await loadConfig({ path: "nowhere/airlock.yaml", cwd: tmpdir(), env: {} }).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    );
+    expect(missing?.message).toBe(`cannot read config file ${path.join(tmpdir(), "nowhere/airlock.yaml")}: no such file (ENOENT)`);
+  });
+
   it("refuses the environment references other gateways read, naming the form Airlock reads, never sending them as the key", () => {
     for (const written of ["${OPENAI_API_KEY}", "$OPENAI_API_KEY", "os.environ/OPENAI_API_KEY"]) {
       const config = { providers: { openai: { type: "openai-compatible", baseUrl: "https://api.openai.com/v1", apiKey: written } }, models: [{ id: "openai/gpt-4o" }] };

@@ -42,7 +42,9 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
   try {
     text = await readFile(file, "utf8");
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code ? `${READ_FAILURES[code] ?? "cannot be read"} (${code})` : String(err);
+    throw new ConfigError(`cannot read config file ${file}: ${reason}`);
   }
   let raw: unknown;
   try {
@@ -51,8 +53,12 @@ export async function loadConfig(options: { path?: string; cwd?: string; env?: N
   } catch (err) {
     throw new ConfigError(`config file ${file} is not valid ${file.endsWith(".json") ? "JSON" : "YAML"}: ${syntaxProblem(err, text)}`);
   }
+  // An empty file (or one of comments only) parses as nothing: say so, rather than "expected object, received null".
+  if (raw === null || raw === undefined) throw new ConfigError(`config file ${file} is empty: it holds no configuration`);
   return resolveConfig(raw, file, env);
 }
+
+const READ_FAILURES: Record<string, string> = { ENOENT: "no such file", EACCES: "permission denied", EISDIR: "it is a directory" };
 
 /**
  * Where and what, without the text around it: the parsers quote the line they stopped at, and that line
