@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, workspace } from "./support/process.js";
 
@@ -32,14 +34,14 @@ describe("airlock CLI: usage", () => {
     const leaves: string[][] = [];
     const pending: string[][] = [[]];
     while (pending.length > 0) {
-      const path = pending.shift()!;
-      const shown = await cli(...path, "--help");
-      expect(shown.code, path.join(" ")).toBe(0);
-      expect(shown.stderr, path.join(" ")).toBe("");
-      expect(shown.stdout, path.join(" ")).toContain(`Usage: airlock${path.map((p) => ` ${p}`).join("")} `);
+      const command = pending.shift()!;
+      const shown = await cli(...command, "--help");
+      expect(shown.code, command.join(" ")).toBe(0);
+      expect(shown.stderr, command.join(" ")).toBe("");
+      expect(shown.stdout, command.join(" ")).toContain(`Usage: airlock${command.map((p) => ` ${p}`).join("")} `);
       const children = subcommands(shown.stdout);
-      if (children.length === 0) leaves.push(path);
-      pending.push(...children.map((child) => [...path, child]));
+      if (children.length === 0) leaves.push(command);
+      pending.push(...children.map((child) => [...command, child]));
     }
     expect(leaves.map((l) => l.join(" "))).toEqual(expect.arrayContaining(["start", "keys create", "models sync", "kill-switch status", "webhooks resend"]));
     // `help COMMAND` says the same.
@@ -87,6 +89,21 @@ describe("airlock CLI: usage", () => {
       expect(bare.stderr, args.join(" ")).toContain("Usage: airlock");
     }
   }, 120_000);
+
+  it("refuses a gateway URL that is no http(s) URL, rather than taking it for a gateway that is down and opening a store in the working directory", async () => {
+    const { cwd, dataDir } = await workspace();
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() });
+    for (const args of [["keys", "list", "--url", "notaurl"], ["kill-switch", "status", "--url", "localhost:4100"], ["models", "sync", "--file", "x.json", "--gateway", "ftp://host"]]) {
+      const refused = await runCli(args, { cwd, env });
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stdout, args.join(" ")).toBe("");
+      expect(refused.stderr.split("\n")[0], args.join(" ")).toMatch(/^error: option '--(url|gateway) <url>' argument '.*' is invalid\. a gateway URL is http:\/\/ or https:\/\/ followed by a host$/);
+    }
+    const fromEnv = await runCli(["keys", "list"], { cwd, env: { ...env, AIRLOCK_URL: "notaurl" } });
+    expect(fromEnv).toMatchObject({ code: 1, stdout: "", stderr: 'airlock: AIRLOCK_URL must be an http:// or https:// URL (got "notaurl")\n' });
+    expect(existsSync(path.join(cwd, ".airlock"))).toBe(false);
+    expect(existsSync(dataDir)).toBe(false);
+  });
 
   it("keeps exit 1 for a command that was well formed but failed", async () => {
     const failed = await cli("models", "sync", "--file", "missing.json");

@@ -15,6 +15,7 @@ import { BudgetBook, type BudgetStatus } from "../guards/budget-book.js";
 import type { Principal } from "../auth/principal.js";
 import { parseRequest } from "../config/load.js";
 import { sloSchema } from "../config/schema.js";
+import { isHttpUrl } from "../config/webhook-schema.js";
 import { LedgerReports } from "../ledger/ledger-reports.js";
 import type { Overview } from "../ledger/overview.js";
 import type { LedgerFilters } from "../store/queries/ledger-filters.js";
@@ -102,7 +103,8 @@ export class CliError extends Error {}
 export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = process.env): Promise<AdminBackend> {
   const dataDir = path.resolve(options.dataDir ?? env.AIRLOCK_DATA_DIR ?? ".airlock");
   const holder = await runningGateway(dataDir);
-  const url = (options.url ?? env.AIRLOCK_URL ?? holder?.url ?? "http://127.0.0.1:4100").replace(/\/+$/, "");
+  if (!options.url && env.AIRLOCK_URL && !isHttpUrl(env.AIRLOCK_URL)) throw new CliError(`AIRLOCK_URL must be an http:// or https:// URL (got "${env.AIRLOCK_URL}")`);
+  const url = (options.url || env.AIRLOCK_URL || holder?.url || "http://127.0.0.1:4100").replace(/\/+$/, "");
   const adminKey = options.adminKey ?? adminKeyFromEnv(env) ?? (await readAdminKeyFile(dataDir));
   if (await reachable(url)) {
     if (!adminKey) throw new CliError("no admin key: set AIRLOCK_ADMIN_KEY or pass --admin-key");

@@ -1,12 +1,13 @@
 import { InvalidArgumentError, type Command } from "commander";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
+import { gatewayUrl } from "./gateway-url.js";
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
 import { terminalText } from "./print.js";
 
 /** What every command that reaches Airlock shares: where the gateway or the store is, and how to print. */
 export function withConnection(command: Command): Command {
   return command
-    .option("--url <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")
+    .option("--url <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)", gatewayUrl)
     .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
     .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
     .option("--timeout <seconds>", `how long to wait for the gateway's answer (env AIRLOCK_CLI_TIMEOUT, default ${DEFAULT_TIMEOUT_SECONDS})`, timeoutSeconds)

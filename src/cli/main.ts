@@ -14,6 +14,7 @@ import { DIRECTIVE_STATUSES } from "../governance/directives/lifecycle.js";
 import { RUN_STATUSES } from "../governance/executions/run-lifecycle.js";
 import type { ConnectOptions } from "./admin-client.js";
 import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
+import { gatewayUrl } from "./gateway-url.js";
 import { registerGuardCommands } from "./guard-commands.js";
 import { registerWebhookCommands } from "./webhook-commands.js";
 import { printApproval, printApprovals, printAudit, printDirective, printDirectives, printRuns, printRun, printFallbacks, printKeys, printKillSwitch, printProfitAndLoss, printReconciliation, printOverview, printRoutes, printSpend, terminalText } from "./print.js";
@@ -325,7 +326,7 @@ models
   .description("import prices from an OpenRouter models list (GET https://openrouter.ai/api/v1/models), as price history")
   .option("--file <path>", "a saved copy of the list")
   .option("--url <url>", "where to fetch the list from")
-  .option("--gateway <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)")
+  .option("--gateway <url>", "a running gateway (env AIRLOCK_URL, default http://127.0.0.1:4100)", gatewayUrl)
   .option("--admin-key <key>", "admin key (env AIRLOCK_ADMIN_KEY, else <data-dir>/admin-key)")
   .option("--data-dir <dir>", "the embedded store, used when no gateway answers (env AIRLOCK_DATA_DIR)")
   .option("--json", "print JSON")
