@@ -36,8 +36,10 @@ describe("config errors", () => {
 
   it("names where a JSON file breaks without quoting its text", async () => {
     const token = await refusal("airlock.config.json", `{"providers": {"openai": {"type": "openai-compatible", "baseUrl": "https://x/v1", "apiKey": ${SECRET}}}}`);
-    expect(token).toMatch(/is not valid JSON: Unexpected token/);
-    expect(token).not.toContain("DO-NOT-PRINT");
+    expect(token).toMatch(/is not valid JSON: Unexpected token 's'$/);
+    expect(token).not.toContain("sk-live");
+    const short = await refusal("airlock.config.json", `{"apiKey": sk-live-X}`);
+    expect(short).toMatch(/is not valid JSON: Unexpected token 's'$/);
     const position = await refusal("airlock.config.json", `{\n  "providers": {"openai": {"apiKey": "${SECRET}"}},\n}`);
     expect(position).toMatch(/is not valid JSON: .* at line 3, column 1$/);
     expect(position).not.toContain("DO-NOT-PRINT");

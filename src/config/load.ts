@@ -69,7 +69,7 @@ function syntaxProblem(err: unknown, text: string): string {
   // YAML: "Missing closing "quote at line 3, column 1:" then the quoted line and a caret.
   const firstLine = message.split("\n")[0]!.replace(/:$/, "");
   // JSON (V8): `Unexpected token 's', "{"a": sk-li"... is not valid JSON`, or "... in JSON at position 22".
-  const unquoted = firstLine.replace(/, ".*" is not valid JSON$/, "").replace(/\s*\(line \d+ column \d+\)$/, "");
+  const unquoted = firstLine.replace(/, \S*".*is not valid JSON$/, "").replace(/\s*\(line \d+ column \d+\)$/, "");
   return unquoted.replace(/ at position (\d+)$/, (_all, at: string) => ` at ${lineAndColumn(text, Number(at))}`);
 }
 
