@@ -69,7 +69,9 @@ describe("config errors", () => {
       notifications: { webhooks: [{ name: "ops", url: "https://hooks.example.com/x", secret: "${HOOK_SECRET}" }] },
     };
     expect(() => resolveConfig(webhook, "test", {})).toThrow("notifications.webhooks.0.secret: environment references are written env:HOOK_SECRET");
-    // A literal key that merely holds a dollar sign is a key.
+    // A literal key or secret that merely holds a dollar sign is one.
+    const secret = resolveConfig({ ...webhook, notifications: { webhooks: [{ ...webhook.notifications.webhooks[0], secret: "$ecret" }] } }, "test", {});
+    expect(secret.config.notifications.webhooks[0]).toMatchObject({ secret: "$ecret" });
     const literal = resolveConfig({ providers: { openai: { type: "openai-compatible", baseUrl: "https://api.openai.com/v1", apiKey: "sk-$abc-123" } }, models: [{ id: "openai/gpt-4o" }] }, "test", {});
     expect(literal.config.providers.openai).toMatchObject({ apiKey: "sk-$abc-123" });
   });

@@ -3,14 +3,14 @@ import { durationMs } from "./bounds.js";
 
 /**
  * `env:NAME` reads a secret from the environment at load time, so config files never hold keys. The
- * forms other gateways read (`${NAME}`, `$NAME`, LiteLLM's `os.environ/NAME`) are refused, naming the
- * form to write: taken as written, the reference itself would be sent upstream as the key.
+ * forms other gateways read (`${NAME}`, `$NAME` in capitals, LiteLLM's `os.environ/NAME`) are refused,
+ * naming the form to write: taken as written, the reference itself would be sent upstream as the key.
  */
 export const secretRef = z
   .string()
   .min(1)
   .superRefine((value, ctx) => {
-    const name = /^(?:\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|os\.environ\/([A-Za-z_]\w*))$/.exec(value.trim());
+    const name = /^(?:\$\{([A-Za-z_]\w*)\}|\$([A-Z_][A-Z0-9_]*)|os\.environ\/([A-Za-z_]\w*))$/.exec(value.trim());
     if (name) ctx.addIssue({ code: "custom", message: `environment references are written env:${name[1] ?? name[2] ?? name[3]}; this one would be used as the literal value` });
   });
 
