@@ -68,7 +68,7 @@ describe("airlock start --workers", () => {
   it("refuses a worker count that is not a whole number", async () => {
     const { cwd } = await workspace();
     const result = await runCli(["start", "--workers", "0"], { cwd, env: isolatedEnv() });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('workers is a whole number from 1 to 256, or "auto"');
   });
 
