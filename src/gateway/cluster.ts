@@ -8,6 +8,7 @@ import { listeningMessage, resolveStartOptions, WORKER_OPTIONS_ENV, WORKER_SLOT_
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
 import { checkCanListen } from "./port-check.js";
+import { watchConfigFile } from "../config/file-watch.js";
 import type { RunningGateway } from "./start.js";
 
 /**
@@ -104,6 +105,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   await writeGatewayFile(options.dataDir, url);
   logger.info({ url, workers: flags.workers, store: "postgres", config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo }, listeningMessage(loaded.config.demo));
 
+  const fileWatch = loaded.source !== "demo" ? watchConfigFile(loaded.source, loaded.hash, logger) : undefined;
   let stopped: Promise<void> | undefined;
   return {
     url,
@@ -111,6 +113,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
+        fileWatch?.close();
         const live = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
         const clean = await stopWorkers(live, loaded.config.server.shutdownGraceMs + 10_000, serving);
         await removeGatewayFile(options.dataDir);

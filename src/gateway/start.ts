@@ -5,6 +5,7 @@ import path from "node:path";
 import { ControlPlane } from "../control-plane.js";
 import { createLogger } from "../core/logger.js";
 import { loadConfig } from "../config/load.js";
+import { watchConfigFile } from "../config/file-watch.js";
 import { openDatabase, type Database } from "../store/database.js";
 import { startTracing } from "../telemetry/tracing.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
@@ -47,6 +48,8 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
       listeningMessage(loaded.config.demo),
     );
+    // Only a file this process read itself; a cluster's primary watches for all its workers.
+    const fileWatch = !options.config && !options.worker && loaded.source !== "demo" ? watchConfigFile(loaded.source, loaded.hash, logger) : undefined;
     const ready = { database, plane };
     let stopping: Promise<void> | undefined;
     return {
@@ -56,6 +59,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
       gateway,
       stop: () =>
         (stopping ??= (async () => {
+          fileWatch?.close();
           await gateway.close(loaded.config.server.shutdownGraceMs);
           if (!options.worker) await removeGatewayFile(options.dataDir);
           await ready.plane.close();
