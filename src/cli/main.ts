@@ -22,10 +22,8 @@ import { printApproval, printApprovals, printAudit, printDirective, printDirecti
 // Only light modules are imported up front: `airlock start` boots the embedded store on its own
 // thread first and loads the gateway while that runs, and the other commands load what they use.
 
-/** A command line that cannot be run (nothing was sent): 2, as POSIX tools answer, apart from 1 for work that failed. */
+/** A command line that cannot be run (nothing was sent): 2, as POSIX tools answer, apart from 1 for work that failed. Set before any command is added, which copies it. */
 const USAGE_ERROR = 2;
-
-// Set before any command is added: each command copies it, so every usage error exits the same way.
 const program = new Command("airlock")
   .description("Airlock: the AI operations control plane")
   .version(packageVersion(), "-V, --version", "print the version")
