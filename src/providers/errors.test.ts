@@ -45,7 +45,18 @@ describe("providerErrorFromResponse", () => {
     const { code: _code, ...uncoded } = body.error;
     expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify({ error: uncoded }))).toMatchObject({ fallbackable: true, credentialsRefused: false });
     const region = { error: { message: "Country, region, or territory not supported", type: "request_forbidden", param: null, code: "unsupported_country_region_territory" } };
-    expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify(region))).toMatchObject({ fallbackable: false, credentialsRefused: true });
+    // Refused for this provider's account, not for the request: another provider may serve the call.
+    expect(providerErrorFromResponse("openai", 403, {}, JSON.stringify(region))).toMatchObject({ isRetryable: false, fallbackable: true, credentialsRefused: true });
+  });
+
+  it("reads a request over the model's context window as worth a fallback to a bigger model, never a retry", () => {
+    const tooLong = (status: number, body: unknown) => providerErrorFromResponse("p", status, {}, JSON.stringify(body));
+    const gemini = { error: { code: 400, message: "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).", status: "INVALID_ARGUMENT" } };
+    const vllm = { object: "error", message: "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.", type: "BadRequestError", code: 400 };
+    for (const e of [tooLong(400, gemini), tooLong(400, vllm), tooLong(400, { error: { message: "x", code: "context_length_exceeded" } }), tooLong(413, {})]) {
+      expect(e).toMatchObject({ isRetryable: false, fallbackable: true, contextTooLong: true, credentialsRefused: false });
+    }
+    expect(tooLong(400, { error: { message: "Invalid value for 'temperature'" } })).toMatchObject({ fallbackable: false, contextTooLong: false });
   });
 
   it("reads OpenAI's 429 insufficient_quota as an account out of credit: worth a fallback, never a wait and a retry", () => {

@@ -19,6 +19,11 @@ export interface ProviderErrorInit {
    * sets it for an upstream that says so with another status (Google answers a bad key with 400).
    */
   credentialsRefused?: boolean;
+  /**
+   * The upstream refused the request as larger than this model takes (its context window, its body limit):
+   * the caller's request, but a model with a bigger window may serve it, as LiteLLM's context window fallbacks do.
+   */
+  contextTooLong?: boolean;
   cause?: unknown;
 }
 
@@ -31,6 +36,7 @@ export class ProviderError extends Error {
   readonly isRetryable: boolean;
   readonly fallbackable: boolean;
   readonly credentialsRefused: boolean;
+  readonly contextTooLong: boolean;
 
   constructor(message: string, init: ProviderErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -41,8 +47,11 @@ export class ProviderError extends Error {
     this.retryAfterMs = init.retryAfterMs;
     this.providerCode = init.providerCode;
     this.isRetryable = init.retryable ?? isRetryableKind(init.kind, init.status);
-    this.fallbackable = this.isRetryable || init.fallbackable === true;
     this.credentialsRefused = init.credentialsRefused ?? (init.kind === "http" && (init.status === 401 || init.status === 403));
+    this.contextTooLong = init.contextTooLong === true;
+    // A refused key is this provider's account, and a prompt too long is this model's window: neither is
+    // worth a retry here, and the next target, with its own key and window, may serve the call.
+    this.fallbackable = this.isRetryable || init.fallbackable === true || this.credentialsRefused || this.contextTooLong;
   }
 }
 
@@ -107,6 +116,12 @@ const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|inv
  */
 const MODEL_MISSING_STATUSES = new Set([400, 403, 404]);
 const OVERLOADED = /overloaded/i;
+/**
+ * How upstreams say a request is over the model's window: OpenAI's `context_length_exceeded` ("maximum
+ * context length"), Anthropic's "prompt is too long", Gemini's "input token count (…) exceeds", vLLM's and
+ * others' "context window" wording. A 413 (Anthropic's `request_too_large`, a body limit) says it by its status.
+ */
+const CONTEXT_TOO_LONG = /context_length_exceeded|maximum context length|context (window|length) (is )?exceeded|exceeds? the (model's )?context (window|length)|prompt is too long|input token count.{0,40}exceeds|request_too_large/i;
 
 /** Whether an upstream's error code or message says the model is overloaded: another target may answer. */
 export function saysOverloaded(codeAndMessage: string): boolean {
@@ -142,12 +157,14 @@ export function providerErrorFromResponse(
   // another provider's account may serve the call.
   const outOfCredit = status === 429 && providerCode === "insufficient_quota";
   const fallbackable = modelMissing || outOfCredit || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
+  const contextTooLong = status === 413 || (status === 400 && CONTEXT_TOO_LONG.test(`${providerCode ?? ""} ${message}`));
   return new ProviderError(truncate(message, 500), {
     kind: "http",
     provider,
     status,
     providerCode,
     fallbackable,
+    contextTooLong,
     retryable: outOfCredit ? false : undefined,
     // A 403 about the model is not a refused key.
     credentialsRefused: modelMissing ? false : undefined,

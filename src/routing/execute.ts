@@ -193,7 +193,9 @@ export function finalError(error: unknown, attempts: AttemptRecord[], breakerWai
     if (error.code !== "disabled" || attempts.every((a) => a.reason === "disabled")) return error;
     return new AirlockError("provider_error", "every candidate failed", { details });
   }
-  if (error instanceof ProviderError && error.kind === "http" && !error.isRetryable && !error.fallbackable) {
+  // The last target's own refusals: a key it refused, or a request it judged wrong (too long for its
+  // window included, once no later target was left to take it).
+  if (error instanceof ProviderError && error.kind === "http" && !error.isRetryable && (!error.fallbackable || error.credentialsRefused || error.contextTooLong)) {
     // Checked first: Google refuses a bad key with a 400, which is not the caller's mistake.
     if (error.credentialsRefused) {
       return new AirlockError("provider_error", `${error.provider} refused Airlock's credentials; check the provider's apiKey`, { details });

@@ -44,7 +44,15 @@ describe("decideRetry", () => {
 
   it("stops on a plain 4xx: the request itself is wrong", () => {
     expect(decideRetry(http(400), 1, policy)).toEqual({ action: "stop" });
-    expect(decideRetry(http(401), 1, policy)).toEqual({ action: "stop" });
+    expect(decideRetry(http(422), 1, policy)).toEqual({ action: "stop" });
+  });
+
+  it("falls back without retrying when the provider refuses the key or the prompt is over the model's window", () => {
+    expect(decideRetry(http(401), 1, policy)).toEqual({ action: "fallback" });
+    const tooLong = new ProviderError("too long", { kind: "http", provider: "p", status: 400, contextTooLong: true });
+    expect(decideRetry(tooLong, 1, policy)).toEqual({ action: "fallback" });
+    expect(failureReason(http(401))).toBe("credentials_refused");
+    expect(failureReason(tooLong)).toBe("context_length_exceeded");
   });
 
   it("falls back without retrying when the model is missing upstream", () => {

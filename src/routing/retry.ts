@@ -48,6 +48,8 @@ export function failureReason(error: unknown): string {
   if (error instanceof AirlockError) return error.code;
   if (error instanceof ProviderError) {
     if (error.kind !== "http") return error.kind;
+    if (error.credentialsRefused) return "credentials_refused";
+    if (error.contextTooLong) return "context_length_exceeded";
     const status = error.status ?? 0;
     if (status === 429) return error.isRetryable ? "rate_limited" : "insufficient_quota";
     if (status === 408) return "timeout";

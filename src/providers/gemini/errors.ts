@@ -33,6 +33,7 @@ export function geminiErrorFromResponse(
     providerCode,
     retryAfterMs,
     fallbackable: shared.fallbackable,
+    contextTooLong: shared.contextTooLong,
     // Google answers a bad, expired or blocked key with 400 INVALID_ARGUMENT; its ErrorInfo says it is the key.
     credentialsRefused: shared.credentialsRefused || (error !== undefined && errorInfoReasons(error).some((reason) => KEY_REASON.test(reason))),
   });

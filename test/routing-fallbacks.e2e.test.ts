@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import type { FakeUpstream } from "./fakes/upstream.js";
+import { ask, rawChat, refusal, routesSuite, rowOf } from "./support/routing.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+/**
+ * Which upstream refusals move a call to the next candidate of its route, end to end: the official SDK →
+ * the gateway → fake upstreams → the ledger. A refusal that says "this model, or this provider's account,
+ * cannot take the request" is no reason to fail a route whose next target may well serve it, as LiteLLM
+ * and Portkey users expect; one that says the request itself is wrong still ends the call.
+ */
+
+const OPENAI_TOO_LONG = {
+  error: {
+    message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 131072 tokens.",
+    type: "invalid_request_error",
+    param: "messages",
+    code: "context_length_exceeded",
+  },
+};
+const ANTHROPIC_TOO_LONG = { type: "error", error: { type: "invalid_request_error", message: "prompt is too long: 210000 tokens > 200000 maximum" } };
+const BAD_KEY = { error: { message: "Incorrect API key provided: sk-****. You can find your API key at https://platform.openai.com/account/api-keys.", type: "invalid_request_error", param: null, code: "invalid_api_key" } };
+
+describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
+  let u1: FakeUpstream;
+  let u2: FakeUpstream;
+  const { config, gateway, sent } = routesSuite(kind, (upstreams) => ([u1, u2] = upstreams));
+  const route = () => config({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }, operations: { answer: { model: "p1/m1", fallbacks: ["p2/m2"] } } });
+
+  it("falls back to the next model, without a retry, when the prompt is over the primary's context window", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
+    const served = await ask(gw, "answer");
+    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([1, 1, 0]);
+    const row = await rowOf(gw, served.requestId);
+    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
+      ["p1/m1", 400, "context_length_exceeded"],
+      ["p2/m2", null, null],
+    ]);
+    expect(row.fallbacks).toBe(1);
+
+    // Anthropic's wording, and a 413 (Anthropic's request_too_large, or a proxy's limit), the same way.
+    u1.push({ kind: "error", status: 400, body: ANTHROPIC_TOO_LONG });
+    expect(await ask(gw, "answer")).toMatchObject({ model: "p2/m2", attempts: 2 });
+    u1.push({ kind: "error", status: 413, body: { type: "error", error: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." } } });
+    expect(await ask(gw, "answer")).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([3, 3, 0]);
+  });
+
+  it("still answers 400 invalid_request with the upstream's words when no candidate can take the prompt", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
+    u2.push({ kind: "error", status: 400, body: ANTHROPIC_TOO_LONG });
+    const res = await rawChat(gw, gw.adminKey, { model: "answer" });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: "invalid_request", type: "invalid_request_error" });
+    expect(res.body.error.message).toBe("p2 rejected the request: prompt is too long: 210000 tokens > 200000 maximum");
+    expect(res.body.error.attempts.map((a: any) => a.error)).toEqual(["context_length_exceeded", "context_length_exceeded"]);
+    expect(sent()).toEqual([1, 1, 0]);
+  });
+
+  it("falls back to another provider, without a retry, when one provider refuses Airlock's key", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 401, body: BAD_KEY });
+    const served = await ask(gw, "answer");
+    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([1, 1, 0]);
+    const row = await rowOf(gw, served.requestId);
+    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
+      ["p1/m1", 401, "credentials_refused"],
+      ["p2/m2", null, null],
+    ]);
+
+    // A 403 that is about the key (not about the model) the same way.
+    u1.push({ kind: "error", status: 403, body: { error: { message: "You are not allowed to sample from this key", type: "invalid_request_error", code: null } } });
+    expect(await ask(gw, "answer")).toMatchObject({ model: "p2/m2", attempts: 2 });
+  });
+
+  it("names the refused credentials when they end the route", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 401, body: BAD_KEY });
+    u2.push({ kind: "error", status: 401, body: BAD_KEY });
+    const failed = await refusal(gw, "answer");
+    expect(failed).toMatchObject({ status: 502, code: "provider_error" });
+    expect(failed.message).toContain("p2 refused Airlock's credentials; check the provider's apiKey");
+    expect(sent()).toEqual([1, 1, 0]);
+  });
+
+  it("ends the call on a 400 about the request itself, without trying the fallback", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 400, body: { error: { message: "Invalid value for 'temperature'", type: "invalid_request_error", param: "temperature", code: "invalid_value" } } });
+    const failed = await refusal(gw, "answer");
+    expect(failed).toMatchObject({ status: 400, code: "invalid_request" });
+    expect(sent()).toEqual([1, 0, 0]);
+  });
+});
