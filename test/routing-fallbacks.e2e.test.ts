@@ -19,6 +19,8 @@ const OPENAI_TOO_LONG = {
   },
 };
 const ANTHROPIC_TOO_LONG = { type: "error", error: { type: "invalid_request_error", message: "prompt is too long: 210000 tokens > 200000 maximum" } };
+/** A variable no test environment sets: a provider's key reference to it reads nothing. */
+const UNSET = "AIRLOCK_TEST_KEY_NEVER_SET";
 const BAD_KEY = { error: { message: "Incorrect API key provided: sk-****. You can find your API key at https://platform.openai.com/account/api-keys.", type: "invalid_request_error", param: null, code: "invalid_api_key" } };
 
 describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
@@ -85,6 +87,28 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
     expect(failed).toMatchObject({ status: 502, code: "provider_error" });
     expect(failed.message).toContain("p2 refused Airlock's credentials; check the provider's apiKey");
     expect(sent()).toEqual([1, 1, 0]);
+  });
+
+  it("falls back past a provider whose env: key is unset, sending it nothing, and names the variable when it is the last", async () => {
+    delete process.env[UNSET];
+    const cfg = route();
+    cfg.providers!.p1 = { type: "openai-compatible", baseUrl: u1.url, apiKey: `env:${UNSET}` };
+    cfg.operations!.keyless_last = { model: "p2/m2", fallbacks: ["p1/m1"] };
+    const gw = await gateway(cfg);
+    const served = await ask(gw, "answer");
+    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([0, 1, 0]);
+    const row = await rowOf(gw, served.requestId);
+    expect(row.attempts.map((a) => [a.model, a.reason ?? null])).toEqual([
+      ["p1/m1", "misconfigured"],
+      ["p2/m2", null],
+    ]);
+
+    u2.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
+    const failed = await rawChat(gw, gw.adminKey, { model: "keyless_last" });
+    expect(failed.status).toBe(500);
+    expect(failed.body.error).toMatchObject({ code: "misconfigured", message: `provider "p1" has no API key: its apiKey reads the environment variable ${UNSET}, which is unset or empty` });
+    expect(sent()).toEqual([0, 2, 0]);
   });
 
   it("ends the call on a 400 about the request itself, without trying the fallback", async () => {

@@ -7,8 +7,10 @@ import type { AudioResult, CallOptions, ChatRequest, ChatResult, EmbedRequest, E
  * an upstream error that names nothing to fix. The configuration still loads, so that a provider the
  * application never calls (a fallback for a key it has not got yet) does not stop the start.
  *
- * `misconfigured`, not `disabled`: the route stops here rather than falling back, as it does on an
- * upstream's refused key, so that a missing key is seen at once instead of being hidden by a fallback.
+ * `misconfigured`, not `disabled`: the refusal names the variable to set. The route moves on to its
+ * next target, as it does on an upstream's refused key (UnsetKeyError): a provider without its key must
+ * not take down a route whose fallback has one. The attempt stays on the ledger (`misconfigured`), and
+ * the call fails with this refusal when no later target answers instead.
  */
 export class UnsetKeyProvider implements ProviderV1 {
   readonly specVersion: ProviderV1["specVersion"];
@@ -47,11 +49,14 @@ export class UnsetKeyProvider implements ProviderV1 {
 
   /** Names the variable, never a value: there is none, and the message reaches clients. */
   private refusal(): AirlockError {
-    return new AirlockError("misconfigured", `provider "${this.name}" has no API key: its apiKey reads the environment variable ${this.variable}, which is unset or empty`, {
+    return new UnsetKeyError("misconfigured", `provider "${this.name}" has no API key: its apiKey reads the environment variable ${this.variable}, which is unset or empty`, {
       details: { provider: this.name, variable: this.variable },
     });
   }
 }
+
+/** Airlock's refusal to call a provider that has no key: `misconfigured`, and worth a fallback (see UnsetKeyProvider). */
+export class UnsetKeyError extends AirlockError {}
 
 /** `factory`, with each provider named in `unsetKeys` (name → variable) refusing its calls. */
 export function refusingUnsetKeys<Config>(factory: (name: string, config: Config) => ProviderV1, unsetKeys: Readonly<Record<string, string>>): (name: string, config: Config) => ProviderV1 {

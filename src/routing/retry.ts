@@ -1,5 +1,6 @@
 import { AirlockError } from "../core/errors.js";
 import { ProviderError } from "../providers/errors.js";
+import { UnsetKeyError } from "../providers/unset-key.js";
 
 export interface RetryPolicy {
   /** Attempts per candidate, including the first. */
@@ -27,8 +28,8 @@ export function backoffDelay(attempt: number, policy: Pick<RetryPolicy, "baseDel
  */
 export function decideRetry(error: unknown, attemptsMade: number, policy: RetryPolicy, random: () => number = Math.random): RetryDecision {
   if (error instanceof AirlockError) {
-    // A target that Airlock itself refuses (noop provider) may have a working sibling.
-    return error.code === "disabled" ? { action: "fallback" } : { action: "stop" };
+    // A target that Airlock itself refuses (noop provider, a provider without its key) may have a working sibling.
+    return error.code === "disabled" || error instanceof UnsetKeyError ? { action: "fallback" } : { action: "stop" };
   }
   // Anything else is a defect inside Airlock (an adapter's translation threw). Trying the same target
   // again would fail the same way, but the next candidate may use another adapter that translates the
