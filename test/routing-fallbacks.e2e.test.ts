@@ -79,6 +79,19 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
     expect(await ask(gw, "answer")).toMatchObject({ model: "p2/m2", attempts: 2 });
   });
 
+  it("falls back, without a retry, when one provider's account is out of credit (OpenRouter's 402)", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 402, body: { error: { message: "Insufficient credits. Add more using https://openrouter.ai/credits", code: 402 } } });
+    const served = await ask(gw, "answer");
+    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([1, 1, 0]);
+    const row = await rowOf(gw, served.requestId);
+    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
+      ["p1/m1", 402, "insufficient_quota"],
+      ["p2/m2", null, null],
+    ]);
+  });
+
   it("names the refused credentials when they end the route", async () => {
     const gw = await gateway(route());
     u1.push({ kind: "error", status: 401, body: BAD_KEY });

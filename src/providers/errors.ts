@@ -155,7 +155,8 @@ export function providerErrorFromResponse(
   const modelMissing = MODEL_MISSING_STATUSES.has(status) && MODEL_MISSING.test(`${providerCode ?? ""} ${message}`);
   // OpenAI's 429 `insufficient_quota`: the account is out of credit, and no wait here will help, but
   // another provider's account may serve the call.
-  const outOfCredit = status === 429 && providerCode === "insufficient_quota";
+  // OpenRouter (and other prepaid upstreams) say the same with 402 Payment Required.
+  const outOfCredit = (status === 429 && providerCode === "insufficient_quota") || status === 402;
   const fallbackable = modelMissing || outOfCredit || OVERLOADED.test(`${providerCode ?? ""} ${message}`);
   const contextTooLong = status === 413 || (status === 400 && CONTEXT_TOO_LONG.test(`${providerCode ?? ""} ${message}`));
   return new ProviderError(truncate(message, 500), {

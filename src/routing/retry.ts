@@ -53,6 +53,7 @@ export function failureReason(error: unknown): string {
     if (error.contextTooLong) return "context_length_exceeded";
     const status = error.status ?? 0;
     if (status === 429) return error.isRetryable ? "rate_limited" : "insufficient_quota";
+    if (status === 402) return "insufficient_quota";
     if (status === 408) return "timeout";
     if (status >= 500) return "server_error";
     // Retryable, hence fallbackable, but it says nothing of the model: a lock or conflict upstream.
