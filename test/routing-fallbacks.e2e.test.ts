@@ -92,6 +92,20 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
     ]);
   });
 
+  it("falls back, without a retry, when an Azure OpenAI resource has no deployment for the model", async () => {
+    const gw = await gateway(route());
+    const missing = { error: { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again." } };
+    u1.push({ kind: "error", status: 404, body: missing });
+    const served = await ask(gw, "answer");
+    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([1, 1, 0]);
+    const row = await rowOf(gw, served.requestId);
+    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
+      ["p1/m1", 404, "model_unavailable"],
+      ["p2/m2", null, null],
+    ]);
+  });
+
   it("names the refused credentials when they end the route", async () => {
     const gw = await gateway(route());
     u1.push({ kind: "error", status: 401, body: BAD_KEY });

@@ -108,7 +108,8 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|invalid model)|no such model|model_not_found|not a valid model|not have access to (the )?model/i;
+/** Azure OpenAI names its models by deployment: `DeploymentNotFound`, "The API deployment for this resource does not exist". */
+const MODEL_MISSING = /model.*(not[ _]found|does not exist|not exist|unknown|invalid model)|no such model|model_not_found|not a valid model|not have access to (the )?model|DeploymentNotFound|deployment for this resource does not exist/i;
 /**
  * The statuses an upstream says "no such model (for you)" with. OpenAI answers a project that may not
  * use a model with 403 `model_not_found` ("Project … does not have access to model …"): the key works,
