@@ -50,6 +50,21 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
     expect(sent()).toEqual([3, 3, 0]);
   });
 
+  it("falls back the same way before a stream's first byte", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
+    const { data, response } = await gw
+      .client()
+      .chat.completions.create({ model: "answer", stream: true, messages: [{ role: "user", content: "a long prompt" }] })
+      .withResponse();
+    let text = "";
+    for await (const chunk of data) text += chunk.choices[0]?.delta.content ?? "";
+    expect(text.length).toBeGreaterThan(0);
+    expect(response.headers.get("x-airlock-model")).toBe("p2/m2");
+    expect(response.headers.get("x-airlock-attempts")).toBe("2");
+    expect(sent()).toEqual([1, 1, 0]);
+  });
+
   it("still answers 400 invalid_request with the upstream's words when no candidate can take the prompt", async () => {
     const gw = await gateway(route());
     u1.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
