@@ -121,6 +121,21 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
     ]);
   });
 
+  it("counts refused keys and an account out of credit against the target's breaker, so an open one is passed over without a request", async () => {
+    const gw = await gateway({ ...route(), breaker: { failureThreshold: 2, minRequests: 1_000, cooldownMs: 60_000 } });
+    u1.push({ kind: "error", status: 401, body: BAD_KEY }, { kind: "error", status: 429, body: { error: { message: "You exceeded your current quota", type: "insufficient_quota", code: "insufficient_quota" } } });
+    expect(await ask(gw, "answer")).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(await ask(gw, "answer")).toMatchObject({ model: "p2/m2", attempts: 2 });
+    const skipped = await ask(gw, "answer");
+    expect(skipped).toMatchObject({ model: "p2/m2", attempts: 2 });
+    expect(sent()).toEqual([2, 3, 0]);
+    const row = await rowOf(gw, skipped.requestId);
+    expect(row.attempts.map((a) => [a.model, a.reason ?? null])).toEqual([
+      ["p1/m1", "circuit_open"],
+      ["p2/m2", null],
+    ]);
+  });
+
   it("names the refused credentials when they end the route", async () => {
     const gw = await gateway(route());
     u1.push({ kind: "error", status: 401, body: BAD_KEY });

@@ -159,9 +159,15 @@ function breakerWaitMs(breakers: CircuitBreakers, candidates: readonly CatalogMo
   return wait > 0 && Number.isFinite(wait) ? wait : undefined;
 }
 
-/** Only failures that say the target is unwell open its breaker; a malformed request says nothing about it. */
+/**
+ * Only failures that say the target is unwell open its breaker; a malformed request says nothing about it.
+ * A refused key and an account out of credit (402, 429 insufficient_quota) are the target's too: every
+ * call would meet them, so an open breaker spares each call the round trip until a probe finds them fixed.
+ */
 function countsAgainstTarget(error: unknown): boolean {
-  return error instanceof ProviderError && (error.isRetryable || error.kind === "protocol");
+  if (!(error instanceof ProviderError)) return false;
+  if (error.isRetryable || error.kind === "protocol" || error.credentialsRefused) return true;
+  return error.kind === "http" && (error.status === 402 || error.status === 429);
 }
 
 /** The attempt's own timer fired (not the whole call's): a retryable timeout, like a slow upstream. */
