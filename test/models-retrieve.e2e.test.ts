@@ -42,3 +42,30 @@ describe("GET /v1/models/{model}", () => {
     expect((await fetch(`${gw.url}/v1/models/demo/airlock-mini`)).status).toBe(401);
   });
 });
+
+/** As LiteLLM lists only the models a key may use: a model the org's list leaves out is not offered. */
+describe("GET /v1/models under org.enabledModels", () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startTestGateway("pglite", {
+      providers: { demo: { type: "mock" } },
+      models: [
+        { id: "demo/airlock-mini", price: { input: "1", output: "2", per: "1M" } },
+        { id: "demo/airlock-max", price: { input: "5", output: "10", per: "1M" } },
+      ],
+      org: { enabledModels: ["demo/airlock-mini"], onDisallowedModel: "refuse" },
+    });
+  });
+  afterAll(async () => gw?.close());
+
+  it("lists only the models calls may use, and answers one outside the list 404 as models.retrieve asks it", async () => {
+    expect((await gw.client().models.list()).data.map((m) => m.id)).toEqual(["demo/airlock-mini"]);
+    const err = await gw.client().models.retrieve("demo/airlock-max").then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((err as InstanceType<typeof OpenAI.NotFoundError>).param).toBe("model");
+    // What the list leaves out is what a call is refused.
+    const call = await gw.client().chat.completions.create({ model: "demo/airlock-max", messages: [{ role: "user", content: "hi" }] }).then(() => undefined, (e: unknown) => e);
+    expect(call).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  });
+});

@@ -146,8 +146,10 @@ interface ModelEntry {
 function modelEntries(gw: GatewayContext): ModelEntry[] {
   const created = Math.floor(gw.startedAt.getTime() / 1000);
   const catalog = gw.plane.catalog;
+  // A model outside the org's list is never what serves a call that names it: offering it would mislead.
+  const allowed = catalog.org.enabledModels;
   const models = [...catalog.models.values()]
-    .filter((m) => m.enabled)
+    .filter((m) => m.enabled && (allowed === undefined || allowed.has(m.id)))
     .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])
     .map((m): ModelEntry => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
   const operations = [...catalog.operations.values()].filter((o) => o.enabled && !o.problem).map((o): ModelEntry => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
