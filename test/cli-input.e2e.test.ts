@@ -80,6 +80,21 @@ describe("airlock CLI: input it refuses", () => {
     expect(revoked.stdout).toBe(`Revoked ${id} ("offline-key").\nWritten through the store in ${dataDir} (no gateway running).\n`);
   });
 
+  it("creates a key that expires, through the store as through a gateway, and refuses an expiry it cannot use", async () => {
+    const { cli } = await offline();
+    const made = await cli("keys", "create", "--name", "temp", "--expires-in", "30d", "--json");
+    expect(made.code).toBe(0);
+    const expiresAt = Date.parse((JSON.parse(made.stdout) as { expiresAt: string }).expiresAt);
+    expect(expiresAt - Date.now()).toBeGreaterThan(29 * 86_400_000);
+    const dated = await cli("keys", "create", "--name", "dated", "--expires-at", "2999-01-01");
+    expect(dated.stdout).toContain("expiring at 2999-01-01T00:00:00.000Z");
+    const past = await cli("keys", "create", "--name", "late", "--expires-at", "2020-01-01");
+    expect(past.code).toBe(1);
+    expect(oneClearLine(past.stderr)).toMatch(/^airlock: .*expiresAt: must be in the future$/m);
+    const listed = JSON.parse((await cli("keys", "list", "--json")).stdout) as Array<{ name: string; expiresAt: string | null }>;
+    expect(listed.map((k) => [k.name, k.expiresAt])).toEqual([["temp", new Date(expiresAt).toISOString()], ["dated", "2999-01-01T00:00:00.000Z"]]);
+  }, 120_000);
+
   it("refuses a --status a list cannot have, with no gateway as through one, instead of listing nothing", async () => {
     const { cli } = await offline();
     for (const [group, wrong, allowed] of [

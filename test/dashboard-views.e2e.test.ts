@@ -269,6 +269,22 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     await page.close();
   });
 
+  it("shows a key past its expiry as expired, not active, and one that will expire with its end", async () => {
+    const gw = await gateway(config({ operations }));
+    const brief = (await api(gw, "POST", "/admin/keys", { name: "brief", kind: "service", expiresIn: "1s" })).body;
+    await api(gw, "POST", "/admin/keys", { name: "lasting", kind: "service", expiresAt: "2999-01-01" });
+    while (Date.now() <= Date.parse(brief.expiresAt)) await new Promise((r) => setTimeout(r, 100));
+    const { page } = await open(gw);
+    await signIn(page, gw.adminKey);
+    await page.getByRole("button", { name: "Controls" }).click();
+    await page.locator("#keys tbody tr").first().waitFor();
+    const statuses = await page.locator("#keys tbody tr td:nth-child(5)").allTextContents();
+    expect(statuses).toHaveLength(2);
+    expect(statuses[0]).toMatch(/^expired /);
+    expect(statuses[1]).toMatch(/^active until /);
+    await page.close();
+  });
+
   it("takes the session another tab signed in as its own: the action refused for the old token says so, and sign-out works", async () => {
     const gw = await gateway(config({ operations }));
     const { body } = await api(gw, "POST", "/admin/keys", { name: "second admin", kind: "admin" });

@@ -64,4 +64,26 @@ describe.each(STORE_KINDS)("key ring on %s", (kind) => {
     expect(ring.principalOf(admin!.keyId)).toEqual(admin);
     expect(await ring.authenticate("sk-al-not-a-key")).toBeUndefined();
   });
+
+  it("refuses a key past its expiry on an instance that only loaded it from the store, with its sessions, grants and runs", async () => {
+    const maker = new KeyRing(store.database.db, undefined, 0);
+    const expiresAt = new Date(Date.now() + 400);
+    const { secret, key } = await maker.create({ name: "temp", kind: "admin", expiresAt });
+    expect(key.expiresAt).toBe(expiresAt.toISOString());
+    const other = new KeyRing(store.database.db, undefined, 0);
+    await other.load();
+    expect(await other.authenticate(secret)).toMatchObject({ keyId: key.id });
+    const issued = issueSession(other.sessionSecretOf, key.id, Date.now());
+    expect(issued).toBeDefined();
+
+    while (Date.now() <= expiresAt.getTime()) await new Promise((r) => setTimeout(r, 50));
+    for (const ring of [maker, other]) {
+      expect(await ring.authenticate(secret)).toBeUndefined();
+      expect(ring.hasExpired(secret)).toBe(true);
+      expect(ring.principalOf(key.id)).toBeUndefined();
+      expect(await ring.isActive(key.id)).toBe(false);
+      expect(verifySession(ring.sessionSecretOf, issued!.cookie, Date.now())).toBeUndefined();
+    }
+    expect(other.hasExpired("sk-al-not-a-key")).toBe(false);
+  });
 });

@@ -46,6 +46,8 @@ export interface PublicKey {
   orgId: string | null;
   createdAt: string;
   revokedAt: string | null;
+  /** When the key stops working by itself, or null: it works until it is revoked. */
+  expiresAt: string | null;
 }
 
 export interface NewKeyInput {
@@ -54,6 +56,7 @@ export interface NewKeyInput {
   userId?: string | null;
   teamId?: string | null;
   orgId?: string | null;
+  expiresAt?: Date | null;
 }
 
 /**
@@ -103,7 +106,7 @@ export class KeyRing {
     for (const session of signOuts) this.signedOut.add(session);
     // Built aside and swapped in whole: a lookup during the reload sees the old table or the new one.
     const next = emptyTables();
-    for (const row of rows) remember(next, row.keyHash, toPrincipal(row), this.sessionPepper);
+    for (const row of rows) remember(next, row.keyHash, toPrincipal(row), this.sessionPepper, row.expiresAt);
     if (this.bootstrapAdminKey) {
       remember(next, hashKey(this.bootstrapAdminKey), { keyId: BOOTSTRAP_ADMIN_ID, name: "bootstrap admin", kind: "admin", userId: null, teamId: null, orgId: null }, this.sessionPepper);
     }
@@ -115,7 +118,8 @@ export class KeyRing {
   async authenticate(token: string): Promise<Principal | undefined> {
     const hash = hashKey(token);
     const found = this.tables.byHash.get(hash);
-    if (found) return found;
+    // An expired key is known: no reload could bring it back, so it is refused from memory.
+    if (found) return live(found, Date.now())?.principal;
     if (Date.now() - this.lastReload < this.missReloadMs) return undefined;
     this.reloading ??= this.load().finally(() => {
       this.reloading = undefined;
@@ -125,12 +129,24 @@ export class KeyRing {
     } catch {
       return undefined; // store down: known keys keep working from memory, unknown ones stay unknown
     }
-    return this.tables.byHash.get(hash);
+    const loaded = this.tables.byHash.get(hash);
+    return loaded && live(loaded, Date.now())?.principal;
+  }
+
+  /** Whether a token is a key that has expired: asked only once it was refused, to tell its caller why. */
+  hasExpired(token: string): boolean {
+    const found = this.tables.byHash.get(hashKey(token));
+    return found !== undefined && live(found, Date.now()) === undefined;
   }
 
   /** The principal of a live key, by id: for work done later on a key's behalf (a directive's run). */
   principalOf(keyId: string): Principal | undefined {
-    return this.tables.byId.get(keyId)?.principal;
+    return this.liveById(keyId)?.principal;
+  }
+
+  private liveById(keyId: string): KeyEntry | undefined {
+    const found = this.tables.byId.get(keyId);
+    return found && live(found, Date.now());
   }
 
   /**
@@ -139,7 +155,7 @@ export class KeyRing {
    * key is revoked, nothing verifies it.
    * Bound, so that it can be handed to the dashboard's session functions as it is.
    */
-  readonly sessionSecretOf = (keyId: string): { principal: Principal; secret: string } | undefined => this.tables.byId.get(keyId);
+  readonly sessionSecretOf = (keyId: string): { principal: Principal; secret: string } | undefined => this.liveById(keyId);
 
   /** Whether a dashboard session was signed out of, on this instance or on one whose change notice reached it. */
   readonly sessionEnded = (session: string): boolean => this.signedOut.has(session);
@@ -167,8 +183,9 @@ export class KeyRing {
       userId: input.userId ?? null,
       teamId: input.teamId ?? null,
       orgId: input.orgId ?? null,
+      expiresAt: input.expiresAt ?? null,
     }).then((inserted) => {
-      remember(this.tables, inserted.keyHash, toPrincipal(inserted), this.sessionPepper);
+      remember(this.tables, inserted.keyHash, toPrincipal(inserted), this.sessionPepper, inserted.expiresAt);
       return inserted;
     }));
     await this.audit("key.create", row, by);
@@ -180,9 +197,9 @@ export class KeyRing {
    * made on another instance since the last reload is found by reloading once.
    */
   async isActive(id: string): Promise<boolean> {
-    if (id === LIBRARY_KEY_ID || this.tables.byId.has(id)) return true;
+    if (id === LIBRARY_KEY_ID || this.liveById(id)) return true;
     await this.load();
-    return this.tables.byId.has(id);
+    return this.liveById(id) !== undefined;
   }
 
   async list(): Promise<PublicKey[]> {
@@ -212,25 +229,41 @@ export class KeyRing {
       actor: by.keyId,
       actorKind: by.kind,
       outcome: "applied",
-      details: { name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId },
+      details: { name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId, expiresAt: row.expiresAt?.toISOString() ?? null },
     });
   }
 }
 
-/** The live keys by hash (what a bearer token is looked up by) and by id, with the hash that signs their dashboard sessions. */
+/** An unrevoked key: who it is, what signs its dashboard sessions, and when it expires (ms), if it does. */
+interface KeyEntry {
+  principal: Principal;
+  secret: string;
+  expiresAt: number | undefined;
+}
+
+/**
+ * The unrevoked keys by hash (what a bearer token is looked up by) and by id. Expired ones are kept, and
+ * refused by `live`: a key's expiry is in memory on every instance, so it ends everywhere at once,
+ * with no notice to wait for.
+ */
 interface KeyTables {
-  byHash: Map<string, Principal>;
-  byId: Map<string, { principal: Principal; secret: string }>;
+  byHash: Map<string, KeyEntry>;
+  byId: Map<string, KeyEntry>;
+}
+
+function live(entry: KeyEntry, now: number): KeyEntry | undefined {
+  return entry.expiresAt === undefined || now < entry.expiresAt ? entry : undefined;
 }
 
 function emptyTables(): KeyTables {
   return { byHash: new Map(), byId: new Map() };
 }
 
-function remember(tables: KeyTables, hash: string, principal: Principal, pepper: string): void {
-  tables.byHash.set(hash, principal);
+function remember(tables: KeyTables, hash: string, principal: Principal, pepper: string, expiresAt: Date | null = null): void {
   // Worked out once a load, not per request.
-  tables.byId.set(principal.keyId, { principal, secret: createHmac("sha256", pepper).update(`airlock-session:${hash}`).digest("base64url") });
+  const entry = { principal, secret: createHmac("sha256", pepper).update(`airlock-session:${hash}`).digest("base64url"), expiresAt: expiresAt?.getTime() };
+  tables.byHash.set(hash, entry);
+  tables.byId.set(principal.keyId, entry);
 }
 
 function toPrincipal(row: ApiKeyRow): Principal {
@@ -248,5 +281,6 @@ function toPublic(row: ApiKeyRow): PublicKey {
     orgId: row.orgId,
     createdAt: row.createdAt.toISOString(),
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
+    expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
   };
 }

@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import path from "node:path";
-import { KeyRing, type CreatedKey, type NewKeyInput, type PublicKey } from "../auth/keys.js";
-import { newKeySchema } from "../auth/new-key.js";
+import { KeyRing, type CreatedKey, type PublicKey } from "../auth/keys.js";
+import { newKeySchema, type KeyRequest } from "../auth/new-key.js";
 import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import { silentLogger } from "../core/logger.js";
 import { KillSwitch, type FlipInput, type KillSwitchStatus } from "../guards/kill-switch.js";
@@ -51,7 +51,8 @@ export interface ReconciliationReport {
 /** What the CLI needs from Airlock, whether it talks to a running gateway or opens the store itself. */
 export interface AdminBackend {
   readonly via: string;
-  createKey(input: NewKeyInput): Promise<CreatedKey>;
+  /** Takes the admin API's body, so a key made without a gateway is checked as one made through it. */
+  createKey(input: KeyRequest): Promise<CreatedKey>;
   listKeys(): Promise<PublicKey[]>;
   revokeKey(id: string): Promise<PublicKey>;
   spend(by: SpendGroup, since: string, filters?: LedgerFilters): Promise<SpendReport>;
@@ -170,7 +171,7 @@ function httpBackend(url: string, adminKey: string, timeoutSeconds: number): Adm
   return {
     via: url,
     createKey: async (input) => {
-      const { key, ...rest } = await call<PublicKey & { key: string }>("POST", "/admin/keys", { name: input.name, kind: input.kind, user: input.userId, team: input.teamId, org: input.orgId });
+      const { key, ...rest } = await call<PublicKey & { key: string }>("POST", "/admin/keys", input);
       return { secret: key, key: rest };
     },
     listKeys: async () => (await call<{ data: PublicKey[] }>("GET", "/admin/keys")).data,
@@ -232,8 +233,8 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     via: databaseUrl ? "the PostgreSQL store (no gateway running)" : `the store in ${dataDir} (no gateway running)`,
     createKey: async (input) => {
       // Held to the same limits as a key created through a gateway's admin API.
-      const checked = parseRequest(newKeySchema, { name: input.name, kind: input.kind, user: input.userId, team: input.teamId, org: input.orgId }, "key");
-      const created = await keys.create({ name: checked.name, kind: checked.kind, userId: checked.user, teamId: checked.team, orgId: checked.org }, cliActor());
+      const checked = parseRequest(newKeySchema, input, "key");
+      const created = await keys.create({ name: checked.name, kind: checked.kind, userId: checked.user, teamId: checked.team, orgId: checked.org, expiresAt: checked.expiresAt }, cliActor());
       await announceKeys();
       return created;
     },

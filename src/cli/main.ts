@@ -116,11 +116,13 @@ withConnection(keys.command("create").description("create a key; the secret is p
   .option("--user <user>", "the user the key belongs to")
   .option("--team <team>", "the team the key belongs to")
   .option("--org <org>", "the org the key belongs to")
-  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; org?: string; json?: boolean }) =>
+  .option("--expires-in <duration>", "the key stops working this long from now (12h, 30d)")
+  .option("--expires-at <date>", "the key stops working at this ISO 8601 date or date-time")
+  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; org?: string; expiresIn?: string; expiresAt?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const created = await backend.createKey({ name: opts.name, kind: opts.kind, userId: opts.user, teamId: opts.team, orgId: opts.org });
+      const created = await backend.createKey({ name: opts.name, kind: opts.kind, user: opts.user, team: opts.team, org: opts.org, expiresIn: opts.expiresIn, expiresAt: opts.expiresAt });
       if (opts.json) return print({ ...created.key, key: created.secret });
-      print(`Created ${created.key.kind} key "${created.key.name}" (${created.key.id}).`);
+      print(`Created ${created.key.kind} key "${created.key.name}" (${created.key.id})${created.key.expiresAt ? `, expiring at ${created.key.expiresAt}` : ""}.`);
       print(`\n  ${created.secret}\n`);
       print("Store it now: Airlock keeps only a hash and cannot show it again.");
       // Where it went: with no gateway answering, a key written to a store no gateway reads would never work.

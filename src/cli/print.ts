@@ -30,8 +30,8 @@ export function table(headers: string[], rows: string[][]): string {
 export function printKeys(keys: PublicKey[]): string {
   if (keys.length === 0) return "No keys yet. Create one with `airlock keys create --name NAME --kind user`.";
   return table(
-    ["id", "name", "kind", "prefix", "user", "team", "org", "created", "revoked"],
-    keys.map((k) => [k.id, k.name, k.kind, k.prefix + "…", k.userId ?? "", k.teamId ?? "", k.orgId ?? "", k.createdAt, k.revokedAt ?? ""]),
+    ["id", "name", "kind", "prefix", "user", "team", "org", "created", "expires", "revoked"],
+    keys.map((k) => [k.id, k.name, k.kind, k.prefix + "…", k.userId ?? "", k.teamId ?? "", k.orgId ?? "", k.createdAt, k.expiresAt ?? "", k.revokedAt ?? ""]),
   );
 }
 

@@ -29,7 +29,7 @@ async function authenticate(plane: ControlPlane, req: IncomingMessage, scope: Re
   const token = bearerToken(req);
   const principal = token ? await plane.authenticate(token) : sessionPrincipal(plane, req);
   if (!principal) {
-    throw new AirlockError("unauthorized", token ? "invalid API key" : "missing API key: send `Authorization: Bearer <key>`");
+    throw new AirlockError("unauthorized", !token ? "missing API key: send `Authorization: Bearer <key>`" : plane.keys.hasExpired(token) ? "the API key has expired" : "invalid API key");
   }
   scope.log.keyId = principal.keyId;
   return principal;

@@ -48,9 +48,19 @@ export async function loadControls(current = () => true) {
     keys.data.data.map((/** @type {any} */ k) => {
       const revoke = actionButton("Revoke", k.name, () => revokeKey(k));
       revoke.disabled = k.revokedAt !== null;
-      return [k.name, k.kind, k.prefix, when(k.createdAt), k.revokedAt ? `revoked ${when(k.revokedAt)}` : "active", revoke];
+      return [k.name, k.kind, k.prefix, when(k.createdAt), keyStatus(k), revoke];
     }),
   );
+}
+
+/**
+ * Whether a key still works, and until when: an expired key is refused as a revoked one is.
+ * @param {{revokedAt: string | null, expiresAt: string | null}} k
+ */
+function keyStatus(k) {
+  if (k.revokedAt) return `revoked ${when(k.revokedAt)}`;
+  if (!k.expiresAt) return "active";
+  return Date.parse(k.expiresAt) <= Date.now() ? `expired ${when(k.expiresAt)}` : `active until ${when(k.expiresAt)}`;
 }
 
 /**

@@ -15,6 +15,8 @@ export const apiKeys = pgTable(
     orgId: text("org_id"),
     createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+    /** When the key stops working by itself; null for a key that lasts until it is revoked. */
+    expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [index("api_keys_user_idx").on(t.userId)],
 );
