@@ -86,13 +86,16 @@ describe("airlock CLI: input it refuses", () => {
     expect(made.code).toBe(0);
     const expiresAt = Date.parse((JSON.parse(made.stdout) as { expiresAt: string }).expiresAt);
     expect(expiresAt - Date.now()).toBeGreaterThan(29 * 86_400_000);
-    const dated = await cli("keys", "create", "--name", "dated", "--expires-at", "2999-01-01");
+    const dated = await cli("keys", "create", "--name", "dated", "--expires-at", "2999-01-01", "--models", "oai/gpt-4.1-mini, oai/gpt-4.1");
     expect(dated.stdout).toContain("expiring at 2999-01-01T00:00:00.000Z");
     const past = await cli("keys", "create", "--name", "late", "--expires-at", "2020-01-01");
     expect(past.code).toBe(1);
     expect(oneClearLine(past.stderr)).toMatch(/^airlock: .*expiresAt: must be in the future$/m);
-    const listed = JSON.parse((await cli("keys", "list", "--json")).stdout) as Array<{ name: string; expiresAt: string | null }>;
-    expect(listed.map((k) => [k.name, k.expiresAt])).toEqual([["temp", new Date(expiresAt).toISOString()], ["dated", "2999-01-01T00:00:00.000Z"]]);
+    const listed = JSON.parse((await cli("keys", "list", "--json")).stdout) as Array<{ name: string; expiresAt: string | null; models: string[] | null }>;
+    expect(listed.map((k) => [k.name, k.expiresAt, k.models])).toEqual([
+      ["temp", new Date(expiresAt).toISOString(), null],
+      ["dated", "2999-01-01T00:00:00.000Z", ["oai/gpt-4.1-mini", "oai/gpt-4.1"]],
+    ]);
   }, 120_000);
 
   it("refuses a --status a list cannot have, with no gateway as through one, instead of listing nothing", async () => {

@@ -82,7 +82,7 @@ describe("airlock CLI against a real gateway process", () => {
     expect(keys.map((k) => k.id)).toContain(created.id);
     expect(list.stdout).not.toContain(created.key);
     expect(list.stdout).not.toContain(userKey);
-    for (const key of keys) expect(Object.keys(key).sort()).toEqual(["createdAt", "expiresAt", "id", "kind", "name", "orgId", "prefix", "revokedAt", "teamId", "userId"]);
+    for (const key of keys) expect(Object.keys(key).sort()).toEqual(["createdAt", "expiresAt", "id", "kind", "models", "name", "orgId", "prefix", "revokedAt", "teamId", "userId"]);
 
     expect(spendJson.code).toBe(0);
     const report = json<{ by: string; total: string; lines: Array<{ group: string; requests: number; cost: string }> }>(spendJson.stdout);

@@ -48,6 +48,8 @@ export interface PublicKey {
   revokedAt: string | null;
   /** When the key stops working by itself, or null: it works until it is revoked. */
   expiresAt: string | null;
+  /** The only models the key may use, or null: every model the org allows. */
+  models: string[] | null;
 }
 
 export interface NewKeyInput {
@@ -57,6 +59,7 @@ export interface NewKeyInput {
   teamId?: string | null;
   orgId?: string | null;
   expiresAt?: Date | null;
+  models?: string[] | null;
 }
 
 /**
@@ -184,6 +187,7 @@ export class KeyRing {
       teamId: input.teamId ?? null,
       orgId: input.orgId ?? null,
       expiresAt: input.expiresAt ?? null,
+      models: input.models?.length ? input.models : null,
     }).then((inserted) => {
       remember(this.tables, inserted.keyHash, toPrincipal(inserted), this.sessionPepper, inserted.expiresAt);
       return inserted;
@@ -229,7 +233,7 @@ export class KeyRing {
       actor: by.keyId,
       actorKind: by.kind,
       outcome: "applied",
-      details: { name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId, expiresAt: row.expiresAt?.toISOString() ?? null },
+      details: { name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId, expiresAt: row.expiresAt?.toISOString() ?? null, models: row.models },
     });
   }
 }
@@ -267,7 +271,10 @@ function remember(tables: KeyTables, hash: string, principal: Principal, pepper:
 }
 
 function toPrincipal(row: ApiKeyRow): Principal {
-  return { keyId: row.id, name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId };
+  const principal: Principal = { keyId: row.id, name: row.name, kind: row.kind, userId: row.userId, teamId: row.teamId, orgId: row.orgId };
+  // A Set, built once a load: every call of the key asks it.
+  if (row.models?.length) principal.models = new Set(row.models);
+  return principal;
 }
 
 function toPublic(row: ApiKeyRow): PublicKey {
@@ -282,5 +289,6 @@ function toPublic(row: ApiKeyRow): PublicKey {
     createdAt: row.createdAt.toISOString(),
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
     expiresAt: row.expiresAt ? row.expiresAt.toISOString() : null,
+    models: row.models?.length ? row.models : null,
   };
 }

@@ -23,6 +23,8 @@ export const newKeySchema = z
     expiresAt: z.string().nullish(),
     /** A duration from now, `30d` or `12h` (LiteLLM's `duration`). */
     expiresIn: z.string().nullish(),
+    /** The catalog models the key may use (LiteLLM's `models`); left out, null or empty: every model. */
+    models: z.array(z.string().trim().min(1).max(NAME_MAX_LENGTH)).max(1000).nullish().transform((v) => (v?.length ? [...new Set(v)] : undefined)),
   })
   .transform(({ expiresAt, expiresIn, ...rest }, ctx) => ({ ...rest, expiresAt: expiryOf(expiresAt, expiresIn, ctx) }));
 

@@ -15,4 +15,6 @@ export interface Principal {
   userId: string | null;
   teamId: string | null;
   orgId: string | null;
+  /** The only catalog models this key's calls may be served by; absent: every model the org allows. */
+  models?: ReadonlySet<string>;
 }

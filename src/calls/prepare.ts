@@ -46,6 +46,7 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
     if (stoppedAll) throw stoppedAll;
     let plan = planCall(deps.catalog, { model: requestedModel, operation: ctx.operation, endpoint, operationParam: ctx.principal.keyId === LIBRARY_KEY_ID ? "operation" : "x-airlock-operation" });
     record.operation = plan.operation;
+    plan = keyModelsOnly(ctx, plan, requestedModel);
     const stopped = plan.operation ? deps.killSwitch.checkOperation(plan.operation.name) : undefined;
     if (stopped) throw stopped;
     if (plan.operation?.requiresToggle) deps.toggles.enforce(plan.operation.requiresToggle);
@@ -75,6 +76,22 @@ export function begin(deps: CallDeps, ctx: CallContext, endpoint: Endpoint, stre
 }
 
 /**
+ * A key limited to some models (`POST /admin/keys` `models`) is served by those only, whichever way it
+ * named its call: by model, operation, tier or none. Refused when none of the route's models is one.
+ */
+function keyModelsOnly(ctx: CallContext, plan: Plan, requestedModel: string | undefined): Plan {
+  const allowed = ctx.principal.models;
+  if (allowed === undefined) return plan;
+  const candidates = plan.candidates.filter((model) => allowed.has(model.id));
+  if (candidates.length === plan.candidates.length) return plan;
+  if (candidates.length === 0) {
+    const asked = plan.named && requestedModel !== undefined ? `model "${requestedModel.trim()}" is` : `no model on this route (${plan.candidates.map((m) => m.id).join(", ")}) is`;
+    throw new AirlockError("forbidden", `${asked} not among the models this API key may use`, { param: "model" });
+  }
+  return { ...plan, candidates };
+}
+
+/**
  * Criticality-aware degradation: a LOW-criticality operation's routed call goes to the `cheap` tier
  * while a budget it spends from is past its warning amount, when configured. The ledger row says so
  * (`route_reason = budget_step_down`). Other criticalities, and calls that name their model, never move.
@@ -85,6 +102,7 @@ function budgetStepDown(deps: CallDeps, ctx: CallContext, plan: Plan, endpoint: 
   // The cheap tier is a chat model as a rule: an embedding or audio call sent to it would fail upstream
   // (or be billed at the missing price), so such calls stay on their own route.
   if (!cheap?.enabled || !kindServes(cheap, endpoint)) return plan;
+  if (ctx.principal.models && !ctx.principal.models.has(cheap.id)) return plan;
   if (!deps.budgets.warned({ principal: ctx.principal, endUser: ctx.endUser, operation: plan.operation.name })) return plan;
   return stepDown(plan, cheap);
 }

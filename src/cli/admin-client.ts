@@ -234,7 +234,7 @@ async function localBackend(dataDir: string, databaseUrl: string | undefined): P
     createKey: async (input) => {
       // Held to the same limits as a key created through a gateway's admin API.
       const checked = parseRequest(newKeySchema, input, "key");
-      const created = await keys.create({ name: checked.name, kind: checked.kind, userId: checked.user, teamId: checked.team, orgId: checked.org, expiresAt: checked.expiresAt }, cliActor());
+      const created = await keys.create({ name: checked.name, kind: checked.kind, userId: checked.user, teamId: checked.team, orgId: checked.org, expiresAt: checked.expiresAt, models: checked.models }, cliActor());
       await announceKeys();
       return created;
     },

@@ -118,9 +118,11 @@ withConnection(keys.command("create").description("create a key; the secret is p
   .option("--org <org>", "the org the key belongs to")
   .option("--expires-in <duration>", "the key stops working this long from now (12h, 30d)")
   .option("--expires-at <date>", "the key stops working at this ISO 8601 date or date-time")
-  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; org?: string; expiresIn?: string; expiresAt?: string; json?: boolean }) =>
+  .option("--models <ids>", "the only catalog models the key may use, comma-separated")
+  .action((opts: ConnectOptions & { name: string; kind: PrincipalKind; user?: string; team?: string; org?: string; expiresIn?: string; expiresAt?: string; models?: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
-      const created = await backend.createKey({ name: opts.name, kind: opts.kind, user: opts.user, team: opts.team, org: opts.org, expiresIn: opts.expiresIn, expiresAt: opts.expiresAt });
+      const models = opts.models?.split(",").map((id) => id.trim()).filter(Boolean);
+      const created = await backend.createKey({ name: opts.name, kind: opts.kind, user: opts.user, team: opts.team, org: opts.org, expiresIn: opts.expiresIn, expiresAt: opts.expiresAt, models });
       if (opts.json) return print({ ...created.key, key: created.secret });
       print(`Created ${created.key.kind} key "${created.key.name}" (${created.key.id})${created.key.expiresAt ? `, expiring at ${created.key.expiresAt}` : ""}.`);
       print(`\n  ${created.secret}\n`);

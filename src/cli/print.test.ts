@@ -25,7 +25,7 @@ describe("printOverview", () => {
 
 describe("text for the terminal", () => {
   it("shows a label's control characters as U+FFFD, so that stored text cannot drive the terminal", () => {
-    const key = { id: "key_1", name: "ops\u001b[2J", kind: "user" as const, prefix: "sk-al-abc", userId: "u\u001b]0;pwned\u0007", teamId: "t\u009b1m", orgId: "o\u001b[1m", createdAt: "2026-12-05T00:00:00.000Z", revokedAt: null, expiresAt: null };
+    const key = { id: "key_1", name: "ops\u001b[2J", kind: "user" as const, prefix: "sk-al-abc", userId: "u\u001b]0;pwned\u0007", teamId: "t\u009b1m", orgId: "o\u001b[1m", createdAt: "2026-12-05T00:00:00.000Z", revokedAt: null, expiresAt: null, models: null };
     const printed = terminalText(printKeys([key]));
     // Lines end with line feeds; nothing else printed is a control character.
     expect(printed.replace(/\n/g, "")).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);

@@ -10,7 +10,7 @@ export function createKey(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
     const principal = await requireAdmin(gw.plane, req, scope);
     const body = parseRequest(newKeySchema, await readJson(req, gw), "key");
-    const created = await gw.plane.createKey({ name: body.name, kind: body.kind, userId: body.user, teamId: body.team, orgId: body.org, expiresAt: body.expiresAt }, principal);
+    const created = await gw.plane.createKey({ name: body.name, kind: body.kind, userId: body.user, teamId: body.team, orgId: body.org, expiresAt: body.expiresAt, models: body.models }, principal);
     gw.logger.info({ requestId: scope.requestId, keyId: created.key.id, kind: body.kind }, "api key created");
     sendJson(res, 201, { ...created.key, key: created.secret });
   };

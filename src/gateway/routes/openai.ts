@@ -143,13 +143,13 @@ interface ModelEntry {
 }
 
 /** What `/v1/models` lists: enabled catalog models first, then operations, which are callable by name too. */
-function modelEntries(gw: GatewayContext): ModelEntry[] {
+function modelEntries(gw: GatewayContext, principal: Principal): ModelEntry[] {
   const created = Math.floor(gw.startedAt.getTime() / 1000);
   const catalog = gw.plane.catalog;
   // A model outside the org's list is never what serves a call that names it: offering it would mislead.
   const allowed = catalog.org.enabledModels;
   const models = [...catalog.models.values()]
-    .filter((m) => m.enabled && (allowed === undefined || allowed.has(m.id)))
+    .filter((m) => m.enabled && (allowed === undefined || allowed.has(m.id)) && (principal.models === undefined || principal.models.has(m.id)))
     .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind])
     .map((m): ModelEntry => ({ id: m.id, object: "model", created, owned_by: m.providerName }));
   const operations = [...catalog.operations.values()].filter((o) => o.enabled && !o.problem).map((o): ModelEntry => ({ id: o.name, object: "model", created, owned_by: "airlock-operation" }));
@@ -159,8 +159,8 @@ function modelEntries(gw: GatewayContext): ModelEntry[] {
 /** `GET /v1/models`. */
 export function listModels(gw: GatewayContext): Handler {
   return async (req, res, scope) => {
-    await requirePrincipal(gw.plane, req, scope);
-    sendJson(res, 200, { object: "list", data: modelEntries(gw) });
+    const principal = await requirePrincipal(gw.plane, req, scope);
+    sendJson(res, 200, { object: "list", data: modelEntries(gw, principal) });
   };
 }
 
@@ -171,9 +171,9 @@ export function listModels(gw: GatewayContext): Handler {
  */
 export function retrieveModel(gw: GatewayContext): Handler {
   return async (req, res, scope, params) => {
-    await requirePrincipal(gw.plane, req, scope);
+    const principal = await requirePrincipal(gw.plane, req, scope);
     const id = params["*"] ?? "";
-    const entry = modelEntries(gw).find((m) => m.id === id);
+    const entry = modelEntries(gw, principal).find((m) => m.id === id);
     if (entry === undefined) throw new AirlockError("not_found", "no such model: it is not in the catalog, or not enabled", { param: "model" });
     sendJson(res, 200, entry);
   };

@@ -17,6 +17,8 @@ export const apiKeys = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
     /** When the key stops working by itself; null for a key that lasts until it is revoked. */
     expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }),
+    /** The only catalog models the key's calls may be served by; null for every model the org allows. */
+    models: text("models").array(),
   },
   (t) => [index("api_keys_user_idx").on(t.userId)],
 );
