@@ -88,7 +88,9 @@ function keyModelsOnly(ctx: CallContext, plan: Plan, requestedModel: string | un
     const asked = plan.named && requestedModel !== undefined ? `model "${requestedModel.trim()}" is` : `no model on this route (${plan.candidates.map((m) => m.id).join(", ")}) is`;
     throw new AirlockError("forbidden", `${asked} not among the models this API key may use`, { param: "model" });
   }
-  return { ...plan, candidates };
+  // The plan is this call's own (planCall makes one per call): narrowed in place, not copied with a new field.
+  plan.candidates = candidates;
+  return plan;
 }
 
 /**

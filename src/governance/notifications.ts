@@ -46,6 +46,16 @@ const MAX_IN_FLIGHT = 16;
 const RENEW_MS = 10_000;
 export const SENDER_LIVE_MS = 30_000;
 
+/**
+ * Whether a round done every RENEW_MS, checked on a timer ticking every `tickMs`, is due. A round
+ * stamps itself a little after its tick fires, so a strict RENEW_MS would find the next tick a few ms
+ * short and wait a whole tick more: an instance without webhooks, ticking every RENEW_MS, swept every
+ * 20 s instead of 10. Within half a tick of due counts as due.
+ */
+export function roundDue(now: number, lastAt: number, tickMs: number): boolean {
+  return now - lastAt >= RENEW_MS - tickMs / 2;
+}
+
 /** Why a failed attempt is retried: the receiver may be down, overloaded or slow. A 4xx other than these will not change. */
 function retryable(status: number | null): boolean {
   return status === null || status === 408 || status === 429 || status >= 500;
@@ -78,6 +88,8 @@ export class Notifier {
   private readonly instance = newId("sender");
   private renewedAt = Number.NEGATIVE_INFINITY;
   private sweptAt = Number.NEGATIVE_INFINITY;
+  /** How often the timer kicks a round: the poll interval when this instance sends, else RENEW_MS. */
+  private tickMs = RENEW_MS;
   private readonly retention: DeliveryRetention;
 
   constructor(private readonly options: NotifierOptions) {
@@ -94,7 +106,8 @@ export class Notifier {
     // what only they sent, nobody will; it ends at this start instead of 30 s later.
     if (!this.shared()) await forgetSenders(this.options.db);
     if (sends) await this.renew();
-    this.timer = setInterval(() => this.kick(), sends ? (this.options.pollIntervalMs ?? 1_000) : RENEW_MS);
+    this.tickMs = sends ? (this.options.pollIntervalMs ?? 1_000) : RENEW_MS;
+    this.timer = setInterval(() => this.kick(), this.tickMs);
     this.timer.unref();
     this.kick();
     this.retention.start();
@@ -129,10 +142,10 @@ export class Notifier {
   private async sendDue(): Promise<void> {
     if (this.closed) return;
     const sends = this.options.webhooks.length > 0;
-    if (sends && Date.now() - this.renewedAt >= RENEW_MS) await this.renew();
+    if (sends && roundDue(Date.now(), this.renewedAt, this.tickMs)) await this.renew();
     // Without webhooks, on a store of its own, nothing can become unsendable after the start: the idle store is left alone.
     const sweep = sends || this.shared() || this.sweptAt === Number.NEGATIVE_INFINITY;
-    if (sweep && Date.now() - this.sweptAt >= RENEW_MS) await this.endUnsendable();
+    if (sweep && roundDue(Date.now(), this.sweptAt, this.tickMs)) await this.endUnsendable();
     if (!sends) return;
     await this.fanOut();
     // Only this instance's own webhooks: another's deliveries (a rolling deploy adding or removing one) wait for it.
