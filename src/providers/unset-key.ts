@@ -1,5 +1,6 @@
 import { AirlockError } from "../core/errors.js";
-import type { AudioResult, CallOptions, ChatRequest, ChatResult, EmbedRequest, EmbedResult, ProviderStream, ProviderV1, SpeechRequest, TranscriptionRequest } from "./spec.js";
+import { RefusingProvider } from "./refusing.js";
+import type { AudioResult, CallOptions, ProviderV1, SpeechRequest, TranscriptionRequest } from "./spec.js";
 
 /**
  * A provider whose `apiKey` is an `env:NAME` reference to a variable that is not set. Its calls are
@@ -12,7 +13,7 @@ import type { AudioResult, CallOptions, ChatRequest, ChatResult, EmbedRequest, E
  * not take down a route whose fallback has one. The attempt stays on the ledger (`misconfigured`), and
  * the call fails with this refusal when no later target answers instead.
  */
-export class UnsetKeyProvider implements ProviderV1 {
+export class UnsetKeyProvider extends RefusingProvider {
   readonly specVersion: ProviderV1["specVersion"];
   readonly name: string;
   readonly type: string;
@@ -24,6 +25,7 @@ export class UnsetKeyProvider implements ProviderV1 {
     private readonly inner: ProviderV1,
     private readonly variable: string,
   ) {
+    super();
     this.specVersion = inner.specVersion;
     this.name = inner.name;
     this.type = inner.type;
@@ -31,24 +33,12 @@ export class UnsetKeyProvider implements ProviderV1 {
     if (inner.speak) this.speak = () => Promise.reject(this.refusal());
   }
 
-  chat(_request: ChatRequest, _options: CallOptions): Promise<ChatResult> {
-    return Promise.reject(this.refusal());
-  }
-
-  stream(_request: ChatRequest, _options: CallOptions): Promise<ProviderStream> {
-    return Promise.reject(this.refusal());
-  }
-
-  embed(_request: EmbedRequest, _options: CallOptions): Promise<EmbedResult> {
-    return Promise.reject(this.refusal());
-  }
-
-  close(): Promise<void> {
+  override close(): Promise<void> {
     return this.inner.close();
   }
 
   /** Names the variable, never a value: there is none, and the message reaches clients. */
-  private refusal(): AirlockError {
+  protected refusal(): AirlockError {
     return new UnsetKeyError("misconfigured", `provider "${this.name}" has no API key: its apiKey reads the environment variable ${this.variable}, which is unset or empty`, {
       details: { provider: this.name, variable: this.variable },
     });
