@@ -1,9 +1,9 @@
-import { and, asc, desc, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { PagePosition } from "../../core/page-cursor.js";
 import type { Db } from "../database.js";
 import { artifacts, auditEvents, directives, type ArtifactRow, type DirectiveRow } from "../schema/index.js";
 import { newId } from "../../core/ids.js";
-import { createdMicrosOf, olderThan } from "./pages.js";
+import { newestFirstPage } from "./pages.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDirective = Omit<DirectiveRow, "status" | "blockedReasons" | "approvedBy" | "humanOverride" | "createdAt" | "updatedAt" | "proposedAt" | "approvedAt" | "idempotencyKey"> & {
@@ -73,15 +73,7 @@ export async function getDirective(db: Db, id: string): Promise<DirectiveRow | u
  * so a page never skips nor repeats one. Each row with its place in the list.
  */
 export function listDirectives(db: Db, filter: { status?: DirectiveStatusValue; after?: PagePosition; limit: number }): Promise<Array<DirectiveRow & { createdMicros: string }>> {
-  const conditions: SQL[] = [];
-  if (filter.status) conditions.push(eq(directives.status, filter.status));
-  if (filter.after) conditions.push(olderThan(directives.createdAt, directives.id, filter.after));
-  return db
-    .select({ ...getTableColumns(directives), createdMicros: createdMicrosOf(directives.createdAt) })
-    .from(directives)
-    .where(conditions.length > 0 ? and(...conditions) : undefined)
-    .orderBy(desc(directives.createdAt), desc(directives.id))
-    .limit(filter.limit);
+  return newestFirstPage(db, directives, filter.status ? [eq(directives.status, filter.status)] : [], filter.after, filter.limit);
 }
 
 export interface TransitionFields {

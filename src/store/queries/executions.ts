@@ -1,8 +1,8 @@
-import { and, desc, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { PagePosition } from "../../core/page-cursor.js";
 import type { Db } from "../database.js";
 import { artifacts, directives, executionRuns, moduleEffects, type ArtifactRow, type DirectiveRow, type ExecutionRunRow } from "../schema/index.js";
-import { createdMicrosOf, olderThan } from "./pages.js";
+import { newestFirstPage } from "./pages.js";
 
 export type RunStatusValue = ExecutionRunRow["status"];
 export type NewRun = Pick<ExecutionRunRow, "id" | "directiveId" | "module" | "idempotencyKey" | "workflowId" | "executorId">;
@@ -22,15 +22,7 @@ export async function getRun(db: Db, id: string): Promise<ExecutionRunRow | unde
 
 /** Newest first, on (created_at, id) so that a page never skips nor repeats a run; each row with its place in the list. */
 export function listRuns(db: Db, filter: { status?: RunStatusValue; after?: PagePosition; limit: number }): Promise<Array<ExecutionRunRow & { createdMicros: string }>> {
-  const conditions: SQL[] = [];
-  if (filter.status) conditions.push(eq(executionRuns.status, filter.status));
-  if (filter.after) conditions.push(olderThan(executionRuns.createdAt, executionRuns.id, filter.after));
-  return db
-    .select({ ...getTableColumns(executionRuns), createdMicros: createdMicrosOf(executionRuns.createdAt) })
-    .from(executionRuns)
-    .where(conditions.length > 0 ? and(...conditions) : undefined)
-    .orderBy(desc(executionRuns.createdAt), desc(executionRuns.id))
-    .limit(filter.limit);
+  return newestFirstPage(db, executionRuns, filter.status ? [eq(executionRuns.status, filter.status)] : [], filter.after, filter.limit);
 }
 
 export interface RunFields {

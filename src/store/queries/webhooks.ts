@@ -1,9 +1,9 @@
-import { and, desc, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../database.js";
 import { auditEvents, webhookDeliveries, webhookSenders, type WebhookDeliveryRow } from "../schema/index.js";
 import type { PagePosition } from "../../core/page-cursor.js";
 import type { AdminAudit } from "./admin-rows.js";
-import { createdMicrosOf, olderThan } from "./pages.js";
+import { newestFirstPage } from "./pages.js";
 import { rowsOf } from "./rows.js";
 
 export type NewDelivery = Pick<WebhookDeliveryRow, "id" | "eventId" | "webhook" | "event" | "body">;
@@ -77,13 +77,7 @@ export async function listDeliveries(db: Db, filter: DeliveryFilter): Promise<Ar
   // Said outright, so that even a plan made for any status (a generic one) may use the partial index of the undelivered.
   if (filter.status !== undefined && filter.status !== "delivered") conditions.push(sql`${webhookDeliveries.status} <> 'delivered'`);
   if (filter.webhook !== undefined) conditions.push(eq(webhookDeliveries.webhook, filter.webhook));
-  if (filter.after) conditions.push(olderThan(webhookDeliveries.createdAt, webhookDeliveries.id, filter.after));
-  return db
-    .select({ ...getTableColumns(webhookDeliveries), createdMicros: createdMicrosOf(webhookDeliveries.createdAt) })
-    .from(webhookDeliveries)
-    .where(conditions.length > 0 ? and(...conditions) : undefined)
-    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
-    .limit(filter.limit);
+  return newestFirstPage(db, webhookDeliveries, conditions, filter.after, filter.limit);
 }
 
 export function getDelivery(db: Db, id: string): Promise<WebhookDeliveryRow | undefined> {
