@@ -291,15 +291,20 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
     // Two tabs of one browser share its cookie.
     const context = await browser.newContext();
     const [first, second] = [await context.newPage(), await context.newPage()];
+    // As a person switches tabs: Chromium holds a hidden tab's animation frames back, and each action
+    // Playwright takes there waits about 2 s for them.
     try {
+      await first.bringToFront();
       await first.goto(gw.url);
       await signIn(first, gw.adminKey);
       await first.getByRole("button", { name: "Controls" }).click();
       await first.locator("#toggles tbody tr").first().waitFor();
+      await second.bringToFront();
       await second.goto(gw.url);
       await second.getByRole("button", { name: "Sign out" }).click();
       await signIn(second, body.key);
 
+      await first.bringToFront();
       await first.getByRole("button", { name: "Turn on helix_autonomy_enabled" }).click();
       await first.getByRole("button", { name: "Confirm" }).click();
       const status = () => first.locator("#status").textContent();
@@ -312,9 +317,11 @@ describe.each(STORE_KINDS)("the dashboard's views on %s", (kind) => {
       expect((await api(gw, "GET", "/v1/toggles/helix_autonomy_enabled")).body).toMatchObject({ enabled: true, updatedBy: body.id });
 
       // Signed in again in the second tab, the first signs out the browser's session at once.
+      await second.bringToFront();
       await second.reload();
       await second.getByRole("button", { name: "Sign out" }).click();
       await signIn(second, gw.adminKey);
+      await first.bringToFront();
       await first.getByRole("button", { name: "Sign out" }).click();
       await first.getByRole("heading", { name: "Sign in" }).waitFor();
       expect(await first.locator("#status").textContent()).toBe("Signed out.");
