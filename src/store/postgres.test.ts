@@ -9,7 +9,7 @@ import { MIGRATIONS_FOLDER } from "./pglite-client.js";
 if (STORE_KINDS.includes("postgres")) {
   describe("migrations on PostgreSQL", () => {
     it("run once when several instances start on one fresh database at the same moment", async () => {
-      const url = await createScratchDatabase();
+      const url = await createScratchDatabase({ empty: true });
       try {
         // Each with one connection: an instance may not need a second one to migrate.
         const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openDatabase({ url: url.href, maxConnections: 1 })));

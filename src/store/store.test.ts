@@ -29,7 +29,7 @@ describe.each(STORE_KINDS)("store on %s", (kind) => {
     await store.cleanup();
   });
 
-  it("migrates an empty database and round-trips a key", async () => {
+  it("opens a migrated store and round-trips a key", async () => {
     const db = store.database.db;
     await insertKey(db, { id: "key_a", name: "a", kind: "user", keyHash: "h1", keyPrefix: "sk-al-abc", userId: "u1" });
     await insertKey(db, { id: "key_b", name: "b", kind: "agent", keyHash: "h2", keyPrefix: "sk-al-def" });

@@ -46,14 +46,19 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
   };
 }
 
-/** A new, empty PostgreSQL database on the test server; its name is returned in the URL. */
-export async function createScratchDatabase(): Promise<URL> {
+/**
+ * A new PostgreSQL database on the test server, its name returned in the URL. It holds Airlock's tables,
+ * copied from the database the global setup migrated, as a store that has started once does; `empty`
+ * gives one with nothing in it, for a test of the migrations themselves.
+ */
+export async function createScratchDatabase(options: { empty?: boolean } = {}): Promise<URL> {
   if (!postgresUrl) throw new Error("AIRLOCK_TEST_DATABASE_URL is not set");
   const name = `airlock_t_${randomBytes(6).toString("hex")}`;
+  const template = options.empty ? "" : inject("postgresTemplate");
   const admin = new pg.Client({ connectionString: postgresUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(template ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
     // Which test made it: a scratch database left behind on the server names the test that forgot it.
     const { testPath, currentTestName } = expect.getState();
     await admin.query(`COMMENT ON DATABASE ${name} IS ${admin.escapeLiteral(`${path.relative(process.cwd(), testPath ?? "")} > ${currentTestName ?? ""}`)}`);
