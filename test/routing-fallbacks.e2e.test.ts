@@ -29,17 +29,23 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
   const { config, gateway, sent } = routesSuite(kind, (upstreams) => ([u1, u2] = upstreams));
   const route = () => config({ retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }, operations: { answer: { model: "p1/m1", fallbacks: ["p2/m2"] } } });
 
-  it("falls back to the next model, without a retry, when the prompt is over the primary's context window", async () => {
-    const gw = await gateway(route());
-    u1.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
+  /** One call on the route whose primary refused it once: served by the fallback without a retry, the refusal on its ledger row. */
+  async function expectServedByFallback(gw: Awaited<ReturnType<typeof gateway>>, status: number, reason: string) {
     const served = await ask(gw, "answer");
     expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
     expect(sent()).toEqual([1, 1, 0]);
     const row = await rowOf(gw, served.requestId);
     expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
-      ["p1/m1", 400, "context_length_exceeded"],
+      ["p1/m1", status, reason],
       ["p2/m2", null, null],
     ]);
+    return row;
+  }
+
+  it("falls back to the next model, without a retry, when the prompt is over the primary's context window", async () => {
+    const gw = await gateway(route());
+    u1.push({ kind: "error", status: 400, body: OPENAI_TOO_LONG });
+    const row = await expectServedByFallback(gw, 400, "context_length_exceeded");
     expect(row.fallbacks).toBe(1);
 
     // Anthropic's wording, and a 413 (Anthropic's request_too_large, or a proxy's limit), the same way.
@@ -80,14 +86,7 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
   it("falls back to another provider, without a retry, when one provider refuses Airlock's key", async () => {
     const gw = await gateway(route());
     u1.push({ kind: "error", status: 401, body: BAD_KEY });
-    const served = await ask(gw, "answer");
-    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
-    expect(sent()).toEqual([1, 1, 0]);
-    const row = await rowOf(gw, served.requestId);
-    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
-      ["p1/m1", 401, "credentials_refused"],
-      ["p2/m2", null, null],
-    ]);
+    await expectServedByFallback(gw, 401, "credentials_refused");
 
     // A 403 that is about the key (not about the model) the same way.
     u1.push({ kind: "error", status: 403, body: { error: { message: "You are not allowed to sample from this key", type: "invalid_request_error", code: null } } });
@@ -97,28 +96,14 @@ describe.each(STORE_KINDS)("fallback decisions on %s", (kind) => {
   it("falls back, without a retry, when one provider's account is out of credit (OpenRouter's 402)", async () => {
     const gw = await gateway(route());
     u1.push({ kind: "error", status: 402, body: { error: { message: "Insufficient credits. Add more using https://openrouter.ai/credits", code: 402 } } });
-    const served = await ask(gw, "answer");
-    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
-    expect(sent()).toEqual([1, 1, 0]);
-    const row = await rowOf(gw, served.requestId);
-    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
-      ["p1/m1", 402, "insufficient_quota"],
-      ["p2/m2", null, null],
-    ]);
+    await expectServedByFallback(gw, 402, "insufficient_quota");
   });
 
   it("falls back, without a retry, when an Azure OpenAI resource has no deployment for the model", async () => {
     const gw = await gateway(route());
     const missing = { error: { code: "DeploymentNotFound", message: "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again." } };
     u1.push({ kind: "error", status: 404, body: missing });
-    const served = await ask(gw, "answer");
-    expect(served).toMatchObject({ model: "p2/m2", attempts: 2 });
-    expect(sent()).toEqual([1, 1, 0]);
-    const row = await rowOf(gw, served.requestId);
-    expect(row.attempts.map((a) => [a.model, a.status ?? null, a.reason ?? null])).toEqual([
-      ["p1/m1", 404, "model_unavailable"],
-      ["p2/m2", null, null],
-    ]);
+    await expectServedByFallback(gw, 404, "model_unavailable");
   });
 
   it("counts refused keys and an account out of credit against the target's breaker, so an open one is passed over without a request", async () => {
