@@ -5,6 +5,7 @@ import { Worker } from "node:worker_threads";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { pgliteReason, StoreOpenError } from "./open-error.js";
 import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart } from "./pglite-protocol.js";
+import { compiledPglite } from "./pglite-wasm.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -84,7 +85,7 @@ export class PgliteThread {
   }
 
   static async start(options: ThreadStart, lock?: DataDirLock): Promise<PgliteThread> {
-    const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: options });
+    const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: { ...options, wasmModule: options.wasmModule ?? (await compiledPglite()) } });
     let onMessage!: (message: ThreadReady) => void;
     let onError!: (err: Error) => void;
     let onExit!: (code: number) => void;

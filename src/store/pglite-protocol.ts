@@ -1,6 +1,7 @@
 /** Messages between the main thread and the PGlite thread (see pglite-thread.ts). */
 
 import type { StatementParam } from "./database.js";
+import type { CompiledWasm } from "./pglite-wasm.js";
 
 export interface ThreadStart {
   /** Where PGlite keeps its files; neither this nor `dump` means in memory. */
@@ -13,6 +14,8 @@ export interface ThreadStart {
   migrationsFolder?: string;
   /** When the thread checks the WAL, and how much of it makes a checkpoint (see pglite-thread.mjs); tests make both small. */
   checkpoints?: { checkEveryMs?: number; walBytes?: number };
+  /** PGlite's WebAssembly, compiled once for the process (pglite-wasm.ts); without it, the thread's PGlite compiles its own. */
+  wasmModule?: CompiledWasm;
 }
 
 export type ThreadRequest =

@@ -11,7 +11,6 @@
 import { writeFileSync } from "node:fs";
 import { access } from "node:fs/promises";
 import path from "node:path";
-import { setFlagsFromString } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, types } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
@@ -29,15 +28,6 @@ import { ServedSession } from "./served-session.mjs";
 /** @param {string} value */
 const RAW = (value) => value;
 const PARSERS = { [types.TIMESTAMP]: RAW, [types.TIMESTAMPTZ]: RAW, [types.INTERVAL]: RAW, [types.DATE]: RAW, 1231: RAW, 1115: RAW, 1185: RAW, 1187: RAW, 1182: RAW };
-
-// V8 runs WebAssembly first from a quick baseline compile, and recompiles a function with its
-// optimizing compiler once it has run enough. With the default threshold, opening the store and its
-// first statements already send PGlite's hottest functions to the optimizer: hundreds of ms of
-// compile time on background threads, which on a small machine starves this thread and the
-// gateway's while they start. A hundred times the threshold moves that work to the first seconds of
-// traffic; the code reached in steady state is the same (docs/performance.md, "Startup"). The flag
-// is read when PGlite compiles its module, below.
-setFlagsFromString("--wasm-tiering-budget=180000000");
 
 // The operating system's name for this thread (at most 15 bytes), which `top -H`, `perf` and the bench
 // (bench/support/proc.ts) see. Written by this thread itself, so that /proc/thread-self is this thread
@@ -185,7 +175,7 @@ async function open() {
   const options = { postgresqlconf: POSTGRESQL_CONF };
   // A dump or the template only ever fills a new store: PGlite refuses to load one over an existing store.
   const loadDataDir = (await isNewStore()) ? (start.dump ?? (await readTemplate(start.templatesDir))) : undefined;
-  const client = new PGlite({ ...options, dataDir: start.dataDir, loadDataDir });
+  const client = new PGlite({ ...options, dataDir: start.dataDir, loadDataDir, pgliteWasmModule: start.wasmModule });
   await client.waitReady;
   if (start.migrationsFolder) await migrate(drizzle({ client }), { migrationsFolder: start.migrationsFolder });
   return client;

@@ -1,0 +1,42 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { setFlagsFromString } from "node:v8";
+
+/**
+ * PGlite's WebAssembly, compiled once per process and given to every PGlite thread it starts (the
+ * store's, the workflow engine's, one per store that a test opens). A compiled module is V8's one copy
+ * of the code: a thread handed it instantiates it, where a thread left to itself compiled all of
+ * PGlite again. Measured here (2 cores), opening an in-memory store from an archive took 1.0–1.4 s with
+ * each thread compiling its own and 0.45–0.7 s with the shared module.
+ */
+let compiled: Promise<CompiledWasm | undefined> | undefined;
+
+/** A `WebAssembly.Module`. Node has WebAssembly, and Node's types leave it out (its declarations are in lib.dom). */
+export type CompiledWasm = object;
+
+const { compile: compileWasm } = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<CompiledWasm> } }).WebAssembly;
+
+/** The compiled module, or undefined when it could not be compiled here: each thread's PGlite then compiles its own, as it would by default. */
+export function compiledPglite(): Promise<CompiledWasm | undefined> {
+  compiled ??= compile();
+  return compiled;
+}
+
+async function compile(): Promise<CompiledWasm | undefined> {
+  // V8 runs WebAssembly first from a quick baseline compile, and recompiles a function with its
+  // optimizing compiler once it has run enough. With the default threshold, opening the store and its
+  // first statements already send PGlite's hottest functions to the optimizer: hundreds of ms of
+  // compile time on background threads, which on a small machine starves the store's thread and the
+  // gateway's while they start. A hundred times the threshold moves that work to the first seconds of
+  // traffic; the code reached in steady state is the same (docs/performance.md, "Startup"). V8 reads
+  // the flag as a module is compiled, and it holds for the whole process.
+  setFlagsFromString("--wasm-tiering-budget=180000000");
+  try {
+    // pglite.wasm sits beside PGlite's entry points, where PGlite itself loads it from.
+    const entry = createRequire(import.meta.url).resolve("@electric-sql/pglite");
+    return await compileWasm(await readFile(path.join(path.dirname(entry), "pglite.wasm")));
+  } catch {
+    return undefined;
+  }
+}
