@@ -52,12 +52,14 @@ export const common = { bundle: true, platform: "node", format: "esm", target: "
 /**
  * Bundles the CLI's `entry` (dist/cli/main.js or src/cli/main.ts) into `outDir`/airlock.js. Commands
  * load what they use on demand, and each such import becomes a chunk of its own, named by its content.
- * `outDir` must lie inside the package, so that the unbundled packages resolve from it.
+ * `outDir` must lie inside the package, so that the unbundled packages resolve from it. With `library`
+ * (the tests' src/index.ts), the library's entry is bundled beside it as `outDir`/library.js, for the
+ * scripts that the tests run as applications.
  */
-export async function bundleCli({ entry, ownDir, outDir }) {
+export async function bundleCli({ entry, ownDir, outDir, library }) {
   await build({
     ...common,
-    entryPoints: { airlock: entry },
+    entryPoints: { airlock: entry, ...(library ? { library } : {}) },
     outdir: outDir,
     splitting: true,
     chunkNames: "chunk-[hash]",

@@ -1,10 +1,9 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { createAirlock, type AirlockOptions, type StreamPart } from "../src/index.js";
 import { openDatabase } from "../src/store/database.js";
 import { recentLedgerRows } from "../src/store/queries/ledger.js";
@@ -77,16 +76,16 @@ describe("closing a library instance", () => {
 
   /**
    * Runs a script in a Node process of its own, as an application would, and answers its exit code; a
-   * process still running after `boundMs` is killed, and answered as "still running".
+   * process still running after `boundMs` is killed, and answered as "still running". The script loads
+   * the library as the run bundled it from src/ (test/support/global-setup.ts).
    */
   async function runScript(lines: string[], boundMs = 20_000): Promise<number | string | null> {
-    const script = [`const { createAirlock } = await import(${JSON.stringify(pathToFileURL(path.resolve("src/index.ts")).href)});`, ...lines].join("\n");
+    const script = [`const { createAirlock } = await import(${JSON.stringify(pathToFileURL(inject("libraryBundle")).href)});`, ...lines].join("\n");
     // A file, not `-e`: the embedded store's thread would inherit `--input-type`, which Node refuses for a file.
-    const file = path.join(await mkdtemp(path.join(tmpdir(), "airlock-exit-")), "script.mts");
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "airlock-exit-")), "script.mjs");
     cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
     await writeFile(file, script);
-    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-    const child = spawn(process.execPath, ["--import", tsx, file], { stdio: ["ignore", "ignore", "inherit"] });
+    const child = spawn(process.execPath, [file], { stdio: ["ignore", "ignore", "inherit"] });
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`still running after ${boundMs} ms`), boundMs)));

@@ -20,6 +20,8 @@ declare module "vitest" {
     workflowsTemplate: string;
     /** The CLI bundled from src/, which "source" entries start (test/support/process.ts). */
     cliBundle: string;
+    /** The library (src/index.ts) bundled beside it, for scripts run as applications. */
+    libraryBundle: string;
     /** A migrated PostgreSQL database that scratch databases are copied from (test/support/stores.ts); "" without a server. */
     postgresTemplate: string;
   }
@@ -33,7 +35,8 @@ declare module "vitest" {
  * otherwise cost each test that runs directives the engine's migrations. And the CLI is bundled from
  * src/ once (scripts/cli-bundle.mjs, as the build bundles dist/): a process started from the bundle
  * takes about half the CPU time of one that compiles every module through tsx, and the suite starts
- * hundreds of them. With a PostgreSQL server, a migrated database is made once too: a scratch database
+ * hundreds of them. The library's entry is bundled with it, for the scripts that tests run as an
+ * application would. With a PostgreSQL server, a migrated database is made once too: a scratch database
  * copied from it takes about 0.15 s, where an empty one and Airlock's migrations took about 0.4 s, for
  * each of some 500 tests.
  */
@@ -45,6 +48,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("pgliteTemplate", pgliteArchive);
   project.provide("workflowsTemplate", workflowsArchive);
   project.provide("cliBundle", path.join(cliDir, "airlock.js"));
+  project.provide("libraryBundle", path.join(cliDir, "library.js"));
   project.provide("postgresTemplate", postgresTemplate ?? "");
   return async () => {
     if (--shared.users > 0) return;
@@ -74,7 +78,7 @@ async function makeTemplates(): Promise<Templates> {
   // Inside the repository, so that the packages left out of the bundle resolve from it; one per run,
   // so that runs side by side in one checkout keep their own.
   const cliDir = path.join(REPO_ROOT, ".test-cli", path.basename(dir));
-  const cliBundled = bundleCli({ entry: path.join(REPO_ROOT, "src/cli/main.ts"), ownDir: path.join(REPO_ROOT, "src"), outDir: cliDir });
+  const cliBundled = bundleCli({ entry: path.join(REPO_ROOT, "src/cli/main.ts"), library: path.join(REPO_ROOT, "src/index.ts"), ownDir: path.join(REPO_ROOT, "src"), outDir: cliDir });
   // Made beside the other, in a process of its own.
   const workflowsArchive = path.join(dir, "workflows-template.tar");
   const workflowsMade = execFileAsync(process.execPath, ["--import", "tsx", fileURLToPath(new URL("workflows-template.ts", import.meta.url)), workflowsArchive]);
