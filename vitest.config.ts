@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
  * limits (a kill switch confirmed within 900 ms, a lease answered within 1.5 s). They run last, one
  * file at a time, so that a browser or another file's processes on the same two cores cannot starve them.
  */
-const UNDER_LOAD = ["test/*.instances.e2e.test.ts", "test/cluster.e2e.test.ts", "test/executions.crash.e2e.test.ts", "test/shutdown.e2e.test.ts"];
+const UNDER_LOAD = ["test/*.instances.e2e.test.ts", "test/cluster.e2e.test.ts", "test/shutdown.e2e.test.ts"];
 
 /**
  * Files that test what a module does on its first use in a process (the tokenizer's thread not started

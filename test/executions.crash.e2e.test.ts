@@ -5,30 +5,17 @@ import { eq } from "drizzle-orm";
 import { openDatabase } from "../src/store/database.js";
 import { moduleEffects } from "../src/store/schema/index.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
+import { countLogged, executingGatewayConfig, stepsRan } from "./support/executions.js";
 import { api } from "./support/routing.js";
-import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, seedDataDir, spawnGateway, workspace } from "./support/process.js";
 import { scratchDatabaseForTest, STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
 
 /**
  * Durable execution with real worker processes: a worker SIGKILLed in the middle of a module step
  * resumes the run when it restarts, without repeating the steps that had finished, and the module's
- * side effect happens once. On PostgreSQL, two workers share the queue.
+ * side effect happens once. Two workers sharing one queue: executions.instances.e2e.test.ts.
  */
-const CONFIG = (upstream: string, concurrency = 4) => `
-providers:
-  oai: { type: openai-compatible, baseUrl: "${upstream}", apiKey: sk-upstream }
-models:
-  - { id: oai/gpt-4o-mini, price: { input: "1", output: "2", per: 1M } }
-governance:
-  policy: { autoApprove: true }
-  execution: { pollIntervalMs: 250, concurrency: ${concurrency} }
-`;
-
-type Line = Record<string, unknown>;
-const stepsRan = (lines: Line[], step: string) => lines.filter((l) => l.msg === "execution step ran" && l.step === step).length;
-const count = (lines: Line[], msg: string) => lines.filter((l) => l.msg === msg).length;
-
 let upstream: FakeUpstream | undefined;
 afterEach(async () => {
   await killAll();
@@ -40,7 +27,7 @@ describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kin
   it("resumes a run after kill -9 in its module step: earlier steps not repeated, the effect done once", async () => {
     upstream = await startFakeUpstream("openai");
     const { cwd, dataDir } = await workspace();
-    await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG(upstream.url));
+    await writeFile(path.join(cwd, "airlock.config.yaml"), executingGatewayConfig(upstream.url));
     const adminKey = randomAdminKey();
     const store = kind === "postgres" ? { DATABASE_URL: (await scratchDatabaseForTest()).href } : {};
     if (kind === "pglite") await seedDataDir(dataDir, { workflows: true });
@@ -52,7 +39,7 @@ describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kin
     const id: string = created.body.id;
     expect((await api({ url: first.url, adminKey }, "POST", `/admin/directives/${id}/propose`)).body.status).toBe("approved");
     // The effect is recorded as the module step begins; the worker dies while the module is still at work.
-    await waitFor(async () => count(first.logLines(), "module effect done"), (n) => n === 1, 30_000);
+    await waitFor(async () => countLogged(first.logLines(), "module effect done"), (n) => n === 1, 30_000);
     const killedAt = Date.now();
     first.proc.kill("SIGKILL");
     expect((await first.exited).signal).toBe("SIGKILL");
@@ -70,8 +57,8 @@ describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kin
     const after = second.logLines();
     expect(stepsRan(after, "start")).toBe(0); // checkpointed before the crash: not run again
     expect(stepsRan(after, "module")).toBe(1); // interrupted: run again…
-    expect(count(after, "module effect found: not done again")).toBe(1); // …and finds its effect done
-    expect(count(after, "module effect done")).toBe(0);
+    expect(countLogged(after, "module effect found: not done again")).toBe(1); // …and finds its effect done
+    expect(countLogged(after, "module effect done")).toBe(0);
     expect(stepsRan(after, "end")).toBe(1);
 
     const database = await openDatabase(kind === "postgres" ? { url: store.DATABASE_URL } : { dataDir: path.join(dataDir, "pgdata") });
@@ -84,46 +71,3 @@ describe.each(STORE_KINDS)("durable execution across a worker crash on %s", (kin
     }
   }, 150_000);
 });
-
-if (STORE_KINDS.includes("postgres")) {
-  describe("two workers on one PostgreSQL", () => {
-    it("share the queue: each directive runs once, on one of them", async () => {
-      upstream = await startFakeUpstream("openai");
-      const { cwd, dataDir } = await workspace();
-      await writeFile(path.join(cwd, "airlock.config.yaml"), CONFIG(upstream.url, 1));
-      const adminKey = randomAdminKey();
-      const url = (await scratchDatabaseForTest()).href;
-      const workers: GatewayProcess[] = [];
-      for (const name of ["a", "b"]) {
-        const env = isolatedEnv({ AIRLOCK_ADMIN_KEY: adminKey, AIRLOCK_DATA_DIR: path.join(dataDir, name), AIRLOCK_EXECUTOR_ID: `worker-${name}`, DATABASE_URL: url });
-        workers.push(await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] }));
-      }
-      const gw = { url: workers[0]!.url, adminKey };
-      const ids: string[] = [];
-      for (let i = 0; i < 8; i++) {
-        const created = await api(gw, "POST", "/admin/directives", { role: "ops", type: "echo", payload: { message: i, delayMs: 600 }, objective: `echo ${i}`, scope: "test", budget: "$1" });
-        ids.push(created.body.id);
-        await api(gw, "POST", `/admin/directives/${created.body.id}/propose`);
-      }
-      const runs = await waitFor(
-        async () => (await api(gw, "GET", "/admin/runs?status=completed")).body.data as Array<{ directiveId: string; executorId: string }>,
-        (list) => list.length === ids.length,
-        60_000,
-      ).catch(async (err: unknown) => {
-        for (const worker of workers) await worker.stop();
-        console.log(workers.map((w) => w.logs()).join("\n=====\n").slice(-6000));
-        throw err;
-      });
-      const byWorker = { a: 0, b: 0 } as Record<string, number>;
-      for (const run of runs.value) byWorker[run.executorId.slice("worker-".length)]! += 1;
-      console.log(`8 directives on two workers: a ran ${byWorker.a}, b ran ${byWorker.b}, in ${runs.ms} ms`);
-      expect(byWorker.a).toBeGreaterThan(0);
-      expect(byWorker.b).toBeGreaterThan(0);
-      expect(new Set(runs.value.map((r) => r.directiveId))).toEqual(new Set(ids));
-      for (const worker of workers) await worker.stop();
-      const lines = workers.flatMap((w) => w.logLines());
-      expect(stepsRan(lines, "module")).toBe(ids.length);
-      expect(count(lines, "module effect done")).toBe(ids.length);
-    }, 120_000);
-  });
-}

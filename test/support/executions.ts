@@ -51,3 +51,23 @@ export async function insertApprovedDirective(store: TestStore, id: string, obje
   await store.database.execute(`insert into directives (id, role, type, payload, issued_by, issued_by_kind, objective, scope, constraints, success_metrics, status, approved_at)
     values ('${id}', 'ops', 'noop', '{}', 'admin', 'admin', '${objective}', 'test', '[]', '[]', 'approved', now())`);
 }
+
+/**
+ * A gateway configuration that runs directives as soon as they are proposed (auto-approved), polling
+ * its queue every 250 ms, with `concurrency` runs at a time, against an OpenAI-compatible `upstream`.
+ */
+export const executingGatewayConfig = (upstream: string, concurrency = 4) => `
+providers:
+  oai: { type: openai-compatible, baseUrl: "${upstream}", apiKey: sk-upstream }
+models:
+  - { id: oai/gpt-4o-mini, price: { input: "1", output: "2", per: 1M } }
+governance:
+  policy: { autoApprove: true }
+  execution: { pollIntervalMs: 250, concurrency: ${concurrency} }
+`;
+
+type LogLine = Record<string, unknown>;
+/** How many times a gateway's log says it ran `step` of a run. */
+export const stepsRan = (lines: LogLine[], step: string) => lines.filter((l) => l.msg === "execution step ran" && l.step === step).length;
+/** How many of a gateway's log lines say `msg`. */
+export const countLogged = (lines: LogLine[], msg: string) => lines.filter((l) => l.msg === msg).length;
