@@ -2,22 +2,17 @@ import OpenAI, { toFile } from "openai";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
-import { api, BOOTSTRAP_ADMIN_ID, BURST_KILL_SWITCH, captureLogs, rawChat, routesSuite, rowOf, type Instance } from "./support/routing.js";
+import { api, BOOTSTRAP_ADMIN_ID, captureLogs, routesSuite, rowOf } from "./support/routing.js";
+import { CENT, CENT_MODEL, centCall } from "./support/cent-calls.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
 
 /**
  * Budgets on one instance: every call reserves its worst case before any upstream is touched and
  * settles to its exact cost, so concurrent calls cannot pass the limit together; the ledger and the
- * budget's counter agree to the last digit.
- *
- * A "$0.01 call" here asks for max_tokens 100 from a model priced at $100 per 1M output tokens (input
- * free), and the upstream answers with exactly 100 completion tokens (finish_reason "length").
+ * budget's counter agree to the last digit. A thousand such calls at once: budgets.burst.e2e.test.ts.
+ * "$0.01 calls": test/support/cent-calls.ts.
  */
-const CENT_MODEL = { id: "p1/m1", price: { input: "0", output: "100", per: "1M" as const } };
-const CENT = { fixture: "openai/chat-length" };
-
-const centCall = (inst: Instance, key = inst.adminKey, extra: Record<string, unknown> = {}) => rawChat(inst, key, extra);
 
 describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   let upstreams: [FakeUpstream, FakeUpstream, FakeUpstream];
@@ -67,22 +62,6 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
     expect(refused.body.error).toMatchObject({ code: "budget_exceeded", budget: "tiny", limit: "0.0000001" });
     expect(refused.body.error.message).toBe('budget "tiny" (global, daily $0.0000001) has no room for this call');
     expect(sent()[0]).toBe(0);
-  });
-
-  it(`admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls against a $1.00 budget, and the ledger equals the counter`, async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: fast, killSwitch: BURST_KILL_SWITCH }));
-    for (let i = 0; i < 1000; i++) upstreams[0].push({ kind: "ok", ...CENT });
-    const statuses = await Promise.all(Array.from({ length: 1000 }, () => centCall(gw).then((r) => r.status)));
-    const admitted = statuses.filter((s) => s === 200).length;
-    expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
-    const [budget] = (await api(gw, "GET", "/admin/budgets")).body.data;
-    const spend = await gw.plane.reports.spend("operation", new Date(Date.now() - 3_600_000));
-    console.log(`[${kind}] 1000 concurrent $0.01 calls, $1.00 budget: admitted ${admitted} ($${(admitted / 100).toFixed(2)}), ledger $${spend[0]?.cost}, counter $${budget.current.spent}, upstream saw ${sent()[0]}`);
-    expect(admitted).toBeGreaterThanOrEqual(99);
-    expect(admitted).toBeLessThanOrEqual(100);
-    expect(sent()[0]).toBe(admitted);
-    expect(Number(spend[0]!.cost)).toBe(admitted / 100);
-    expect(budget.current.spent).toBe(String(Number(spend[0]!.cost)));
   });
 
   it("caps a budgeted call that sets no max_tokens at the configured default, and settles a stream to its exact cost", async () => {
