@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
-import { CENT, CENT_MODEL, centCall } from "./support/cent-calls.js";
+import { CENT, CENT_MODEL, centCall, FAST_BUDGETING } from "./support/cent-calls.js";
 import { api, BURST_KILL_SWITCH, routesSuite } from "./support/routing.js";
 import { STORE_KINDS } from "./support/stores.js";
 
@@ -14,10 +14,9 @@ describe.each(STORE_KINDS)("budgets on %s, a burst", (kind) => {
   const { config, gateway, sent } = routesSuite(kind, (made) => {
     upstreams = made;
   });
-  const fast = { syncIntervalMs: 100, leaseTtlMs: 1_000 };
 
   it(`admits at least $0.99 and at most $1.00 of 1000 concurrent $0.01 calls against a $1.00 budget, and the ledger equals the counter`, async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: fast, killSwitch: BURST_KILL_SWITCH }));
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "dollar", scope: "global", limit: "1.00" }], budgeting: FAST_BUDGETING, killSwitch: BURST_KILL_SWITCH }));
     for (let i = 0; i < 1000; i++) upstreams[0].push({ kind: "ok", ...CENT });
     const statuses = await Promise.all(Array.from({ length: 1000 }, () => centCall(gw).then((r) => r.status)));
     const admitted = statuses.filter((s) => s === 200).length;

@@ -3,7 +3,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, BOOTSTRAP_ADMIN_ID, captureLogs, routesSuite, rowOf } from "./support/routing.js";
-import { CENT, CENT_MODEL, centCall } from "./support/cent-calls.js";
+import { CENT, CENT_MODEL, centCall, FAST_BUDGETING } from "./support/cent-calls.js";
 import { STORE_KINDS } from "./support/stores.js";
 import { waitFor } from "./support/wait.js";
 
@@ -19,10 +19,9 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   const { config, gateway, instance, store, sent } = routesSuite(kind, (made) => {
     upstreams = made;
   });
-  const fast = { syncIntervalMs: 100, leaseTtlMs: 1_000 };
 
   it("admits calls until the limit, then refuses with 429 budget_exceeded and a Retry-After at the window's end", async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "daily-cap", scope: "global", limit: "0.05" }], budgeting: fast }));
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "daily-cap", scope: "global", limit: "0.05" }], budgeting: FAST_BUDGETING }));
     for (let i = 0; i < 8; i++) upstreams[0].push({ kind: "ok", ...CENT });
     const results = [];
     for (let i = 0; i < 7; i++) results.push(await centCall(gw));
@@ -56,7 +55,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   });
 
   it("names a small limit in a budget_exceeded refusal as the plain decimal it was set to, never in exponent form", async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "tiny", scope: "global", limit: "0.0000001" }], budgeting: fast }));
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "tiny", scope: "global", limit: "0.0000001" }], budgeting: FAST_BUDGETING }));
     const refused = await centCall(gw);
     expect(refused.status).toBe(429);
     expect(refused.body.error).toMatchObject({ code: "budget_exceeded", budget: "tiny", limit: "0.0000001" });
@@ -65,7 +64,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   });
 
   it("caps a budgeted call that sets no max_tokens at the configured default, and settles a stream to its exact cost", async () => {
-    const gw = await gateway(config({ budgets: [{ name: "team", scope: "global", limit: "10" }], budgeting: { ...fast, defaultMaxTokens: 321 } }));
+    const gw = await gateway(config({ budgets: [{ name: "team", scope: "global", limit: "10" }], budgeting: { ...FAST_BUDGETING, defaultMaxTokens: 321 } }));
     const client = gw.client();
     const answer = await client.chat.completions.create({ model: "p1/m1", messages: [{ role: "user", content: "hi" }] });
     expect(answer.usage?.completion_tokens).toBe(199);
@@ -89,7 +88,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
 
   it("refuses a call to an unpriced model on a budgeted key as misconfigured, before any upstream is touched", async () => {
     const models = [{ id: "p1/m1" }, { id: "p2/m2", price: { input: "1", output: "2", per: "1M" as const } }];
-    const gw = await gateway(config({ models, budgets: [], budgeting: fast }));
+    const gw = await gateway(config({ models, budgets: [], budgeting: FAST_BUDGETING }));
     const budgeted = (await api(gw, "POST", "/admin/keys", { name: "capped", kind: "service", user: "u-capped" })).body;
     const free = (await api(gw, "POST", "/admin/keys", { name: "uncapped", kind: "service" })).body;
     expect((await api(gw, "PUT", "/admin/budgets/capped-user", { scope: "user", target: "u-capped", limit: "5" })).status).toBe(200);
@@ -108,7 +107,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   });
 
   it("refuses a budgeted call whose max_tokens or n is not a whole number as invalid_request, before any upstream is touched", async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "daily-cap", scope: "global", limit: "5" }], budgeting: fast }));
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "daily-cap", scope: "global", limit: "5" }], budgeting: FAST_BUDGETING }));
     const before = sent();
     // 1e400 is valid JSON that reads as Infinity: sent as text, since JSON.stringify cannot write it.
     for (const [field, value] of [["max_tokens", "1e400"], ["max_tokens", '"many"'], ["max_completion_tokens", "12.5"], ["n", "1e400"]] as const) {
@@ -130,7 +129,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
 
   it("serves a model priced at zero under a budget, charging nothing", async () => {
     const free = { id: "p1/m1", price: { input: "0", output: "0", per: "1M" as const } };
-    const gw = await gateway(config({ models: [free], budgets: [{ name: "daily-cap", scope: "global", limit: "0.05" }], budgeting: fast }));
+    const gw = await gateway(config({ models: [free], budgets: [{ name: "daily-cap", scope: "global", limit: "0.05" }], budgeting: FAST_BUDGETING }));
     for (let i = 0; i < 3; i++) upstreams[0].push({ kind: "ok", ...CENT });
     const results = [];
     for (let i = 0; i < 3; i++) results.push(await centCall(gw));
@@ -141,7 +140,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
   });
 
   it("holds a key, user, team, org and operation budget only against their own calls", async () => {
-    const gw = await gateway(config({ models: [CENT_MODEL], operations: { summarize: { model: "p1/m1" } }, budgeting: fast }));
+    const gw = await gateway(config({ models: [CENT_MODEL], operations: { summarize: { model: "p1/m1" } }, budgeting: FAST_BUDGETING }));
     const key = async (body: Record<string, unknown>) => (await api(gw, "POST", "/admin/keys", { kind: "service", ...body })).body;
     const teamKey = await key({ name: "team-a", team: "team-a" });
     const otherKey = await key({ name: "team-b", team: "team-b" });
@@ -168,7 +167,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
 
   it("raises one warning per window past the threshold: a log line, a metric and the hook", async () => {
     const logs = captureLogs();
-    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "warned", scope: "global", limit: "1", warnAt: "0.02" }], budgeting: fast }), logs.logger);
+    const gw = await gateway(config({ models: [CENT_MODEL], budgets: [{ name: "warned", scope: "global", limit: "1", warnAt: "0.02" }], budgeting: FAST_BUDGETING }), logs.logger);
     for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });
     for (let i = 0; i < 5; i++) expect((await centCall(gw)).status).toBe(200);
     await gw.plane.reports.recentCalls(1); // flushes the ledger, which moves the counter
@@ -244,7 +243,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
 
     it("refuses a call whose lease waited on the store while the kill switch went on: its upstream is never touched", async () => {
       const shared = await store();
-      const cfg = config({ models: [CENT_MODEL], budgets: [{ name: "held", scope: "global", limit: "1.00" }], budgeting: fast });
+      const cfg = config({ models: [CENT_MODEL], budgets: [{ name: "held", scope: "global", limit: "1.00" }], budgeting: FAST_BUDGETING });
       const gw = await instance(shared.database, cfg);
       upstreams[0].push({ kind: "ok", ...CENT });
       expect((await centCall(gw)).status).toBe(200); // opens the window and this instance's lease
@@ -291,7 +290,7 @@ describe.each(STORE_KINDS)("budgets on %s", (kind) => {
           notes: { model: "p3/whisper", criticality: "LOW" },
         },
         budgets: [{ name: "monthly", scope: "global", window: "monthly", limit: "10", warnAt: "0.02" }],
-        budgeting: { ...fast, stepDownLowCriticality: true },
+        budgeting: { ...FAST_BUDGETING, stepDownLowCriticality: true },
       }),
     );
     for (let i = 0; i < 5; i++) upstreams[0].push({ kind: "ok", ...CENT });

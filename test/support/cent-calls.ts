@@ -9,3 +9,6 @@ export const CENT_MODEL = { id: "p1/m1", price: { input: "0", output: "100", per
 export const CENT = { fixture: "openai/chat-length" };
 
 export const centCall = (inst: Instance, key = inst.adminKey, extra: Record<string, unknown> = {}) => rawChat(inst, key, extra);
+
+/** Budget timing that a test can wait out: a sync round every 100 ms, leases that live 1 s. */
+export const FAST_BUDGETING = { syncIntervalMs: 100, leaseTtlMs: 1_000 };

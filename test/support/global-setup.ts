@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { bundleCli } from "../../scripts/cli-bundle.mjs";
 import { openDatabase } from "../../src/store/database.js";
+import { withAdminClient } from "./admin-sql.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -94,7 +94,7 @@ async function makeTemplates(): Promise<Templates> {
 /** A database on the test server with Airlock's migrations applied, and no connection left open to it (a template may have none). */
 async function makePostgresTemplate(serverUrl: string): Promise<string> {
   const name = `airlock_template_${randomBytes(6).toString("hex")}`;
-  await adminQuery(serverUrl, `CREATE DATABASE ${name}`);
+  await withAdminClient(serverUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const database = await openDatabase({ url: url.href, maxConnections: 1 });
@@ -103,15 +103,5 @@ async function makePostgresTemplate(serverUrl: string): Promise<string> {
 }
 
 async function dropPostgresTemplate(name: string): Promise<void> {
-  await adminQuery(process.env.AIRLOCK_TEST_DATABASE_URL!, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-}
-
-async function adminQuery(serverUrl: string, statement: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(statement);
-  } finally {
-    await admin.end();
-  }
+  await withAdminClient(process.env.AIRLOCK_TEST_DATABASE_URL!, (admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import pg from "pg";
 import path from "node:path";
 import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import type { PgliteThread } from "../../src/store/pglite-client.js";
+import { withAdminClient } from "./admin-sql.js";
 
 /**
  * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
@@ -55,16 +55,12 @@ export async function createScratchDatabase(options: { empty?: boolean } = {}): 
   if (!postgresUrl) throw new Error("AIRLOCK_TEST_DATABASE_URL is not set");
   const name = `airlock_t_${randomBytes(6).toString("hex")}`;
   const template = options.empty ? "" : inject("postgresTemplate");
-  const admin = new pg.Client({ connectionString: postgresUrl });
-  await admin.connect();
-  try {
+  await withAdminClient(postgresUrl, async (admin) => {
     await admin.query(template ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
     // Which test made it: a scratch database left behind on the server names the test that forgot it.
     const { testPath, currentTestName } = expect.getState();
     await admin.query(`COMMENT ON DATABASE ${name} IS ${admin.escapeLiteral(`${path.relative(process.cwd(), testPath ?? "")} > ${currentTestName ?? ""}`)}`);
-  } finally {
-    await admin.end();
-  }
+  });
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
   return url;
@@ -81,13 +77,7 @@ export async function scratchDatabaseForTest(): Promise<URL> {
 }
 
 export async function dropScratchDatabase(url: URL): Promise<void> {
-  const admin = new pg.Client({ connectionString: postgresUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+  await withAdminClient(postgresUrl!, (admin) => admin.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)} WITH (FORCE)`));
 }
 
 export type TemplateName = "pgliteTemplate" | "workflowsTemplate";
