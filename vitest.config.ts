@@ -4,8 +4,8 @@ import { defineConfig } from "vitest/config";
 /**
  * Tests that put gateway processes under load (several instances, a thousand calls at once), or kill
  * them, measure what happens under time limits (a kill switch confirmed within 900 ms, a lease answered
- * within 1.5 s). They run last, one
- * file at a time, so that a browser or another file's processes on the same two cores cannot starve them.
+ * within 1.5 s). They run last, one file at a time, so that a browser or another file's processes on
+ * the same two cores cannot starve them.
  */
 const UNDER_LOAD = ["test/*.instances.e2e.test.ts", "test/budgets.burst.e2e.test.ts", "test/cluster.e2e.test.ts", "test/shutdown.e2e.test.ts"];
 
@@ -28,8 +28,8 @@ export default defineConfig({
     // Most of a file's time is spent waiting on the processes, store and sockets it starts, not on a core.
     // Vitest's default (one file per core, less one) ran the suite one file at a time on two cores: 593 s
     // against 443 s with a file per core. Since files share their worker's modules, a file per core left
-    // the cores about 55% busy; three files on two cores kept them about 95% busy, and the suite took 631 s against
-    // 674 s with two (one run each, one host).
+    // the cores about 55% busy; three files on two cores kept them about 95% busy, and the suite took
+    // 631 s against 674 s with two (one run each, one host).
     maxWorkers: Math.round(availableParallelism() * 1.5),
     globalSetup: ["test/support/global-setup.ts"],
     projects: [
