@@ -16,6 +16,7 @@ import { PGlite, types } from "@electric-sql/pglite";
 import { drizzle } from "drizzle-orm/pglite";
 import { migrate } from "drizzle-orm/pglite/migrator";
 import { serialize } from "pg-protocol";
+import { PgliteStatements } from "./pglite-statements.mjs";
 import { readTemplate } from "./pglite-template.mjs";
 import { ServedSession } from "./served-session.mjs";
 
@@ -73,88 +74,6 @@ end $$`;
 /** @type {{ server: import("@electric-sql/pglite-socket").PGLiteSocketServer; url: string } | undefined} */
 let served;
 
-/** Names of the statements this session has parsed; Postgres keeps their plans until the session ends. */
-const preparedNames = new Set();
-
-/**
- * PGlite's query() parses and plans every statement afresh, and for the ledger insert that costs more
- * than its rows. A named statement is parsed once; each run is then Bind, Execute and Sync on the
- * wire protocol, which execProtocol speaks directly, and an error response is thrown from it.
- * @param {PGlite} client
- * @param {{ name: string; sql: string; params: readonly StatementParam[] }} request
- */
-async function runPrepared(client, request) {
-  if (!preparedNames.has(request.name)) {
-    // Parsed on its own first, so the name is known to exist exactly when Postgres kept it.
-    await client.execProtocol(Buffer.concat([serialize.parse({ name: request.name, text: request.sql, types: [] }), serialize.sync()]));
-    preparedNames.add(request.name);
-  }
-  await client.execProtocol(bindExecuteSync(request.name, request.params));
-}
-
-// The message that runs a prepared statement is written into this buffer, kept from run to run. A
-// ledger batch makes it a few hundred KB, and fresh memory that large costs a page fault per 4 KB
-// when first touched: building it anew each time (pg-protocol's writer grows and copies it, then
-// Buffer.concat copies it again) cost more than PGlite reading it. Larger than KEPT_MESSAGE_BYTES
-// (a rare batch, say spooled rows coming back), it is built in a buffer of its own.
-const KEPT_MESSAGE_BYTES = 1 << 20;
-let keptMessage = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * Bind (text parameters, text results), Execute and Sync, as the wire protocol lays them out. A
- * parameter given as a list is its items joined by commas (see StatementParam in database.ts).
- * @param {string} name
- * @param {readonly StatementParam[]} params
- */
-function bindExecuteSync(name, params) {
-  // Bind: type, length, portal, name, two counts and one per parameter; Execute: 10 bytes; Sync: 5.
-  let size = 1 + 4 + 1 + Buffer.byteLength(name) + 1 + 2 + 2 + 4 * params.length + 2 + 10 + 5;
-  for (const param of params) size += typeof param === "string" ? Buffer.byteLength(param) : param.reduce((sum, item) => sum + Buffer.byteLength(item) + 1, 0);
-  if (size > keptMessage.length) {
-    const fresh = Buffer.allocUnsafe(size);
-    if (size <= KEPT_MESSAGE_BYTES) keptMessage = fresh;
-    return writeBindExecuteSync(fresh, name, params);
-  }
-  return writeBindExecuteSync(keptMessage, name, params);
-}
-
-/**
- * @param {Buffer} out
- * @param {string} name
- * @param {readonly StatementParam[]} params
- */
-function writeBindExecuteSync(out, name, params) {
-  let at = 0;
-  out[at++] = 0x42; // B
-  at += 4; // the length, written below
-  out[at++] = 0; // the unnamed portal
-  at += out.write(name, at);
-  out[at++] = 0;
-  at = out.writeInt16BE(0, at); // no format codes: every parameter is text
-  at = out.writeInt16BE(params.length, at);
-  for (const param of params) {
-    const lengthAt = at;
-    at += 4;
-    if (typeof param === "string") at += out.write(param, at);
-    else {
-      for (let i = 0; i < param.length; i++) {
-        if (i > 0) out[at++] = 0x2c; // ,
-        at += out.write(/** @type {string} */ (param[i]), at);
-      }
-    }
-    out.writeInt32BE(at - lengthAt - 4, lengthAt);
-  }
-  at = out.writeInt16BE(0, at); // no result format codes: text
-  out.writeInt32BE(at - 1, 1);
-  out[at++] = 0x45; // E: the unnamed portal, every row
-  at = out.writeInt32BE(9, at);
-  out[at++] = 0;
-  at = out.writeInt32BE(0, at);
-  out[at++] = 0x53; // S
-  at = out.writeInt32BE(4, at);
-  return out.subarray(0, at);
-}
-
 /**
  * The durable workflow engine (DBOS) speaks to Postgres over TCP. Its store is a PGlite thread of its
  * own, served here to ONE connection: PGlite is a single session, so a second connection (or sharing
@@ -171,6 +90,12 @@ async function serve(client) {
   return served.url;
 }
 
+/**
+ * How statements from the main thread run on the store (pglite-statements.mjs); made once it is open.
+ * @type {PgliteStatements}
+ */
+let statements;
+
 async function open() {
   const options = { postgresqlconf: POSTGRESQL_CONF };
   // A dump or the template only ever fills a new store: PGlite refuses to load one over an existing store.
@@ -178,6 +103,7 @@ async function open() {
   const client = new PGlite({ ...options, dataDir: start.dataDir, loadDataDir, pgliteWasmModule: start.wasmModule });
   await client.waitReady;
   if (start.migrationsFolder) await migrate(drizzle({ client }), { migrationsFolder: start.migrationsFolder });
+  statements = new PgliteStatements(client, PARSERS);
   return client;
 }
 
@@ -269,15 +195,13 @@ async function checkpointServedWhenDue(client, session) {
  */
 async function answer(client, request) {
   switch (request.op) {
-    case "query": {
-      const result = await client.query(request.sql, request.params, { rowMode: request.method === "all" ? "array" : "object", parsers: PARSERS });
-      return { id: request.id, ok: true, rows: /** @type {unknown[]} */ (result.rows) };
-    }
+    case "query":
+      return { id: request.id, ok: true, rows: await statements.query(request.sql, request.params, request.method === "all" ? "array" : "object") };
     case "exec":
       await client.exec(request.sql);
       return { id: request.id, ok: true };
     case "prepared":
-      await runPrepared(client, request);
+      await statements.runPrepared(request.name, request.sql, request.params);
       return { id: request.id, ok: true };
     case "dump":
       return { id: request.id, ok: true, dump: /** @type {Blob} */ (await client.dumpDataDir("none")) };
