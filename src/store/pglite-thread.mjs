@@ -23,7 +23,6 @@ import { ServedSession } from "./served-session.mjs";
 /** @typedef {import("./pglite-protocol.js").ThreadStart} ThreadStart */
 /** @typedef {import("./pglite-protocol.js").ThreadRequest} ThreadRequest */
 /** @typedef {import("./pglite-protocol.js").ThreadReply} ThreadReply */
-/** @typedef {import("./database.js").StatementParam} StatementParam */
 
 // The same raw-text parsers as drizzle's own PGlite driver, so drizzle maps values exactly as it would in process.
 /** @param {string} value */
