@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -176,6 +176,41 @@ describe("airlock CLI: input it refuses", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   }, 120_000);
+
+  it("waits up to its timeout for the gateway that holds the data directory, and never opens the store behind it", async () => {
+    const { cwd, dataDir } = await workspace();
+    await mkdir(dataDir, { recursive: true });
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() });
+    // A gateway so loaded that /healthz takes 2 s, longer than the short probe for a URL no gateway claims.
+    let slow = true;
+    const held: Array<() => void> = [];
+    const server: Server = createServer((req, res) => {
+      const answer = () => res.writeHead(200, { "content-type": "application/json" }).end(req.url === "/healthz" ? '{"status":"ok"}' : '{"data":[]}');
+      if (req.url !== "/healthz") return answer();
+      if (slow) return void setTimeout(answer, 2_000);
+      held.push(() => res.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // This test's own process stands in for the gateway's pid: it is alive, as a gateway's would be.
+    await writeFile(path.join(dataDir, "gateway.json"), JSON.stringify({ pid: process.pid, url }));
+    try {
+      const listed = await runCli(["keys", "list", "--json"], { cwd, env });
+      expect(listed).toMatchObject({ code: 0, stderr: "" });
+      expect(JSON.parse(listed.stdout)).toEqual([]);
+      // One that never answers is named after the CLI's timeout, and the store is still left alone.
+      slow = false;
+      const silent = await runCli(["keys", "list", "--timeout", "1"], { cwd, env });
+      expect(silent).toMatchObject({ code: 1, stdout: "" });
+      expect(oneClearLine(silent.stderr)).toBe(`airlock: a gateway (pid ${process.pid}) holds ${dataDir} but does not answer at ${url}; pass --url ${url}\n`);
+      expect(held).toHaveLength(1);
+      expect(await readdir(dataDir)).toEqual(["gateway.json"]);
+    } finally {
+      for (const end of held) end();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
 
   it("--help names the execution modules a gateway has, and a wrong AIRLOCK_WORKERS is named as the variable", async () => {
     const { cli, cwd, env } = await offline();

@@ -107,9 +107,12 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
   if (!options.url && env.AIRLOCK_URL && !isHttpUrl(env.AIRLOCK_URL)) throw new CliError(`AIRLOCK_URL must be an http:// or https:// URL (got "${env.AIRLOCK_URL}")`);
   const url = (options.url || env.AIRLOCK_URL || holder?.url || "http://127.0.0.1:4100").replace(/\/+$/, "");
   const adminKey = options.adminKey ?? adminKeyFromEnv(env) ?? (await readAdminKeyFile(dataDir));
-  if (await reachable(url)) {
+  const timeoutSeconds = options.timeout ?? timeoutFromEnv(env);
+  // A gateway that holds the data directory leaves no other way in, so its health probe gets the whole
+  // call's timeout: on a loaded machine it can take longer than the short probe that finds no gateway at all.
+  if (await reachable(url, holder ? timeoutSeconds * 1000 : UNKNOWN_GATEWAY_PROBE_MS)) {
     if (!adminKey) throw new CliError("no admin key: set AIRLOCK_ADMIN_KEY or pass --admin-key");
-    return httpBackend(url, adminKey, options.timeout ?? timeoutFromEnv(env));
+    return httpBackend(url, adminKey, timeoutSeconds);
   }
   if (holder) {
     // Opening the store behind a live gateway would split the data: PGlite is single-process.
@@ -118,9 +121,12 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
   return localBackend(dataDir, env.DATABASE_URL || undefined);
 }
 
-async function reachable(url: string): Promise<boolean> {
+/** How long the CLI waits for /healthz where no gateway holds the data directory, before opening the store itself. */
+const UNKNOWN_GATEWAY_PROBE_MS = 1_500;
+
+async function reachable(url: string, timeoutMs: number): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1_500) });
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.ok;
   } catch {
     return false;
