@@ -216,7 +216,8 @@ describe("airlock CLI against a real gateway process", () => {
       cli("spend", "--by", "key", "--user", "u1", "--json", "--url", gateway.url),
       cli("overview", "--url", gateway.url),
     ]);
-    expect(overview.code).toBe(0);
+    // The whole result, so that a failure shows what the command said on stderr.
+    for (const result of [overview, narrowed, byUser, overviewTable]) expect(result).toMatchObject({ code: 0, stderr: "" });
     const o = json<{ requests: number; filters: object; slo: Array<{ name: string }>; top: { key: Array<{ group: string }> } }>(overview.stdout);
     expect(o.requests).toBeGreaterThanOrEqual(1);
     expect(o.filters).toEqual({});
