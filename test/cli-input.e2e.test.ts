@@ -198,7 +198,7 @@ describe("airlock CLI: input it refuses", () => {
       const listed = await runCli(["keys", "list", "--json"], { cwd, env });
       expect(listed).toMatchObject({ code: 0, stderr: "" });
       expect(JSON.parse(listed.stdout)).toEqual([]);
-      // One that never answers is named after the CLI's timeout, and the store is still left alone.
+      // One that never answers is reported once the CLI's timeout has passed, and the store is still left alone.
       slow = false;
       const silent = await runCli(["keys", "list", "--timeout", "1"], { cwd, env });
       expect(silent).toMatchObject({ code: 1, stdout: "" });
