@@ -15,12 +15,11 @@ export const SSE_HEADERS = {
  * than the current burst. One write per burst, not per event: each `res.write` of a chunked response
  * costs a few microseconds in Node's HTTP and stream layers, and a corked socket still paid them
  * (measured: 12 events as 12 corked writes, 42 µs of server CPU per response; joined, 19 µs).
- * The first event is the exception: it is written at once, with the response's headers. Node corks the
- * socket at a response's first write until the next tick, which comes only after the rest of the burst
- * has been relayed. When no other request is in flight, the socket is uncorked at once, so the first
- * token does not wait for its burst: that costs one more write, which an otherwise idle gateway has the
- * CPU for. Under load it waits, because the extra write cost 7–15% more CPU per stream there
- * (docs/performance.md).
+ * The first event waits for its burst like the others, and leaves with the response's headers. When no
+ * other request is in flight (`firstAtOnce`), it is the exception: written at once and the socket
+ * uncorked, so the first token does not wait for its burst. That costs one more write, which an
+ * otherwise idle gateway has the CPU for; under load the extra write cost 7–15% more CPU per stream
+ * (docs/performance.md). The events still pending at the end leave with the response's end, in one write.
  */
 export class SseWriter {
   private pending = "";
@@ -66,10 +65,10 @@ export class SseWriter {
   write(data: string): Promise<void> | undefined {
     if (this.ended || this.res.destroyed) return undefined;
     this.pending += `data: ${data}\n\n`;
-    if (!this.started) {
+    if (this.firstAtOnce && !this.started) {
       this.started = true;
       this.flush();
-      if (this.firstAtOnce) this.res.socket?.uncork();
+      this.res.socket?.uncork();
     } else if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(this.flush);
@@ -81,7 +80,9 @@ export class SseWriter {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    this.flush();
-    this.res.end();
+    const text = this.pending;
+    this.pending = "";
+    if (text === "" || this.res.destroyed) this.res.end();
+    else this.res.end(text);
   }
 }
