@@ -24,7 +24,6 @@ export const SSE_HEADERS = {
 export class SseWriter {
   private pending = "";
   private scheduled = false;
-  private started = false;
   private ended = false;
   /** Set while the client reads slower than we write; the next `write` waits for it. */
   private drained: Promise<void> | undefined;
@@ -51,11 +50,11 @@ export class SseWriter {
 
   /**
    * `firstAtOnce`: send the first event without waiting for its burst, for a response that is the only
-   * one in flight.
+   * one in flight. Cleared once that event is sent.
    */
   constructor(
     private readonly res: ServerResponse,
-    private readonly firstAtOnce = false,
+    private firstAtOnce = false,
   ) {}
 
   /**
@@ -65,8 +64,8 @@ export class SseWriter {
   write(data: string): Promise<void> | undefined {
     if (this.ended || this.res.destroyed) return undefined;
     this.pending += `data: ${data}\n\n`;
-    if (this.firstAtOnce && !this.started) {
-      this.started = true;
+    if (this.firstAtOnce) {
+      this.firstAtOnce = false;
       this.flush();
       this.res.socket?.uncork();
     } else if (!this.scheduled) {
