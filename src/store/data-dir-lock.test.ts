@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -189,6 +189,28 @@ describe("the embedded store's data-directory lock", () => {
     await expect(stat(await lockFileOf(dir))).rejects.toMatchObject({ code: "ENOENT" });
     const again = await openDatabase({ dataDir: dir });
     await again.close();
+  });
+
+  it("refuses a store another process holds before its thread touches a file of it, and opens it once that process is gone", async () => {
+    const dir = await dataDir();
+    const holder = await holderProcess(dir);
+    const lockFile = await lockFileOf(dir);
+    // The store's thread starts while the lock is being taken; refused, it must end without opening.
+    const refused = await openDatabase({ dataDir: dir }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(StoreInUseError);
+    expect((refused as StoreInUseError).holderPid).toBe(holder.pid);
+    expect(await readdir(dir)).toEqual([]); // made private for the store, and left empty
+    expect(await lockOf(dir)).toMatchObject({ pid: holder.pid });
+    await killed(holder);
+    const database = await openDatabase({ dataDir: dir });
+    try {
+      expect(await database.db.execute(sql`select count(*)::int as n from api_keys`)).toEqual([{ n: 0 }]);
+      expect(await readdir(dir)).toContain("PG_VERSION");
+      expect(await lockOf(dir)).toMatchObject({ pid: process.pid });
+    } finally {
+      await database.close();
+    }
+    await expect(stat(lockFile)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("lets the workflow engine's store be opened again after its lock refused it once", async () => {

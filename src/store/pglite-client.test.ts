@@ -5,7 +5,8 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { freshStore } from "../../test/support/stores.js";
 import { openDatabase } from "./database.js";
-import { PgliteThreadError } from "./pglite-client.js";
+import { lockDataDir } from "./data-dir-lock.js";
+import { MIGRATIONS_FOLDER, PgliteThread, PgliteThreadError, TEMPLATES_DIR } from "./pglite-client.js";
 
 describe("the PGlite thread", () => {
   it("keeps Postgres's SQLSTATE on errors, and answers after one", async () => {
@@ -20,6 +21,30 @@ describe("the PGlite thread", () => {
       expect(rows).toEqual([{ answer: 42 }]);
     } finally {
       await store.cleanup();
+    }
+  });
+
+  it("starts at once, and touches nothing of its store until the directory is locked", async () => {
+    const parent = await mkdtemp(path.join(os.tmpdir(), "airlock-thread-"));
+    const dir = path.join(parent, "pgdata");
+    await mkdir(dir);
+    try {
+      let lockNow!: () => void;
+      const locking = new Promise<void>((resolve) => (lockNow = resolve)).then(() => lockDataDir(dir));
+      const starting = PgliteThread.start({ dataDir: dir, templatesDir: TEMPLATES_DIR, migrationsFolder: MIGRATIONS_FOLDER }, locking);
+      // Time enough for the thread to load its code and open a store, were it not waiting.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(await readdir(dir)).toEqual([]);
+      lockNow();
+      const thread = await starting;
+      try {
+        expect(await readdir(dir)).toContain("PG_VERSION");
+        expect((await thread.send({ op: "query", sql: "select count(*)::int as n from api_keys", params: [], method: "all" })).rows).toEqual([[0]]); // rows as arrays, as drizzle asks
+      } finally {
+        await thread.close();
+      }
+    } finally {
+      await rm(parent, { recursive: true, force: true });
     }
   });
 

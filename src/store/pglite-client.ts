@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { pgliteReason, StoreOpenError } from "./open-error.js";
-import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart } from "./pglite-protocol.js";
-import { compiledPglite } from "./pglite-wasm.js";
+import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart, OpenMessage } from "./pglite-protocol.js";
+import { compiledPglite, type CompiledWasm } from "./pglite-wasm.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -16,7 +16,7 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 export const MIGRATIONS_FOLDER = path.join(PACKAGE_ROOT, "drizzle");
 
 /** The build's initdb templates for new stores (pglite-template.mjs), in dist/. */
-const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
+export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
 
 /**
  * Starts the embedded store's thread (files under `dataDir`, or in memory) and, unless told not to,
@@ -26,14 +26,17 @@ const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
  */
 export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
   const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints };
-  if (!options.dataDir) return PgliteThread.start(start);
-  await privateDirectory(options.dataDir);
-  const lock = await lockDataDir(options.dataDir);
+  const { dataDir } = options;
+  if (!dataDir) return PgliteThread.start(start);
+  const locking = privateDirectory(dataDir).then(() => lockDataDir(dataDir));
   try {
-    return await PgliteThread.start(start, lock);
+    return await PgliteThread.start(start, locking);
   } catch (err) {
+    const lock = await locking.catch(() => undefined);
+    // Refused before the store was opened (the directory, or another process holding it): said as it is.
+    if (!lock) throw err;
     await lock.release();
-    throw new StoreOpenError(`the embedded store in ${options.dataDir}`, pgliteReason(err), { cause: err });
+    throw new StoreOpenError(`the embedded store in ${dataDir}`, pgliteReason(err), { cause: err });
   }
 }
 
@@ -48,6 +51,15 @@ async function privateDirectory(dir: string): Promise<void> {
   await chmod(dir, 0o700).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== "EPERM") throw err;
   });
+}
+
+/** The thread opens its store on this message. A module that cannot be sent leaves PGlite to compile its own. */
+function sendOpen(worker: Worker, wasmModule: CompiledWasm | undefined): void {
+  try {
+    worker.postMessage({ op: "open", wasmModule } satisfies OpenMessage);
+  } catch {
+    worker.postMessage({ op: "open", wasmModule: undefined } satisfies OpenMessage);
+  }
 }
 
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
@@ -84,17 +96,33 @@ export class PgliteThread {
     });
   }
 
-  static async start(options: ThreadStart, lock?: DataDirLock): Promise<PgliteThread> {
-    const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: { ...options, wasmModule: options.wasmModule ?? (await compiledPglite()) } });
+  /**
+   * Starts the thread at once, so that it loads its code (0.3 s on a slow host) while the data
+   * directory is locked (`locking`) and PGlite's module compiles, and opens the store once both are
+   * done. At a gateway's start both wait for turns of the main thread, which is busy loading the
+   * gateway until about then. A lock refused ends the thread before it touches the store.
+   */
+  static async start(options: ThreadStart, locking?: Promise<DataDirLock>): Promise<PgliteThread> {
+    const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: options });
     let onMessage!: (message: ThreadReady) => void;
     let onError!: (err: Error) => void;
     let onExit!: (code: number) => void;
-    const ready = await new Promise<ThreadReady>((resolve, reject) => {
+    const readying = new Promise<ThreadReady>((resolve, reject) => {
       onMessage = resolve;
       onError = reject;
       onExit = (code) => reject(new Error(`the PGlite thread exited during startup (code ${code})`));
       worker.once("message", onMessage).once("error", onError).once("exit", onExit);
     }).finally(() => worker.off("message", onMessage).off("error", onError).off("exit", onExit));
+    readying.catch(() => undefined); // awaited below, unless the lock is refused first
+    let lock: DataDirLock | undefined;
+    try {
+      lock = await locking;
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+    sendOpen(worker, await compiledPglite());
+    const ready = await readying;
     if (!ready.ready) {
       await worker.terminate();
       throw new PgliteThreadError(ready.error);

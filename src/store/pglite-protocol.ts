@@ -14,8 +14,17 @@ export interface ThreadStart {
   migrationsFolder?: string;
   /** When the thread checks the WAL, and how much of it makes a checkpoint (see pglite-thread.mjs); tests make both small. */
   checkpoints?: { checkEveryMs?: number; walBytes?: number };
-  /** PGlite's WebAssembly, compiled once for the process (pglite-wasm.ts); without it, the thread's PGlite compiles its own. */
-  wasmModule?: CompiledWasm;
+}
+
+/**
+ * A thread's first message, which lets it open its store: it loads its code first, and waits for this
+ * before it touches the store, since the data directory's lock and PGlite's module may still be on their
+ * way as it starts. The module is PGlite's WebAssembly, compiled once for the process (pglite-wasm.ts);
+ * without it, the thread's PGlite compiles its own.
+ */
+export interface OpenMessage {
+  op: "open";
+  wasmModule: CompiledWasm | undefined;
 }
 
 export type ThreadRequest =

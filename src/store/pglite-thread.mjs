@@ -23,6 +23,7 @@ import { ServedSession } from "./served-session.mjs";
 /** @typedef {import("./pglite-protocol.js").ThreadStart} ThreadStart */
 /** @typedef {import("./pglite-protocol.js").ThreadRequest} ThreadRequest */
 /** @typedef {import("./pglite-protocol.js").ThreadReply} ThreadReply */
+/** @typedef {import("./pglite-protocol.js").OpenMessage} OpenMessage */
 
 // The same raw-text parsers as drizzle's own PGlite driver, so drizzle maps values exactly as it would in process.
 /** @param {string} value */
@@ -40,6 +41,21 @@ try {
 
 const start = /** @type {ThreadStart} */ (workerData);
 const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort);
+
+/**
+ * PGlite's compiled module, once the store may be opened: the thread starts before its data directory
+ * is locked and the module compiled, and the OpenMessage says both are done (pglite-client.ts).
+ * @type {Promise<import("./pglite-wasm.js").CompiledWasm | undefined>}
+ */
+const openable = new Promise((resolve) => {
+  /** @param {OpenMessage | ThreadRequest} message */
+  const take = (message) => {
+    if (message.op !== "open") return;
+    port.off("message", take);
+    resolve(message.wasmModule);
+  };
+  port.on("message", take);
+});
 
 /**
  * - Postgres's default 128 MB of shared buffers is touched at startup and sits in the process's memory
@@ -96,10 +112,11 @@ async function serve(client) {
 let statements;
 
 async function open() {
+  const wasmModule = await openable;
   const options = { postgresqlconf: POSTGRESQL_CONF };
   // A dump or the template only ever fills a new store: PGlite refuses to load one over an existing store.
   const loadDataDir = (await isNewStore()) ? (start.dump ?? (await readTemplate(start.templatesDir))) : undefined;
-  const client = new PGlite({ ...options, dataDir: start.dataDir, loadDataDir, pgliteWasmModule: start.wasmModule });
+  const client = new PGlite({ ...options, dataDir: start.dataDir, loadDataDir, pgliteWasmModule: wasmModule });
   await client.waitReady;
   if (start.migrationsFolder) await migrate(drizzle({ client }), { migrationsFolder: start.migrationsFolder });
   statements = new PgliteStatements(client, PARSERS);
@@ -237,7 +254,8 @@ const opened = open();
 // PGlite runs one statement at a time anyway; a queue keeps replies in order and errors apart.
 /** @type {Promise<unknown>} */
 let queue = opened.catch(() => undefined);
-port.on("message", (/** @type {ThreadRequest} */ request) => {
+port.on("message", (/** @type {ThreadRequest | OpenMessage} */ request) => {
+  if (request.op === "open") return; // taken by `openable`
   queue = queue.then(() =>
     opened.then((client) => answer(client, request)).then(
       (reply) => port.postMessage(reply),
