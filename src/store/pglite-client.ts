@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { pgliteReason, StoreOpenError } from "./open-error.js";
 import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart, OpenMessage } from "./pglite-protocol.js";
-import { compiledPglite, type CompiledWasm } from "./pglite-wasm.js";
+import { compiledPglite } from "./pglite-wasm.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -53,15 +53,6 @@ async function privateDirectory(dir: string): Promise<void> {
   });
 }
 
-/** The thread opens its store on this message. A module that cannot be sent leaves PGlite to compile its own. */
-function sendOpen(worker: Worker, wasmModule: CompiledWasm | undefined): void {
-  try {
-    worker.postMessage({ op: "open", wasmModule } satisfies OpenMessage);
-  } catch {
-    worker.postMessage({ op: "open", wasmModule: undefined } satisfies OpenMessage);
-  }
-}
-
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
 export class PgliteThreadError extends Error {
   readonly code: string | undefined;
@@ -103,6 +94,7 @@ export class PgliteThread {
    * gateway until about then. A lock refused ends the thread before it touches the store.
    */
   static async start(options: ThreadStart, locking?: Promise<DataDirLock>): Promise<PgliteThread> {
+    const compiling = compiledPglite(); // beside the lock, not after it
     const worker = new Worker(new URL("./pglite-thread.mjs", import.meta.url), { workerData: options });
     let onMessage!: (message: ThreadReady) => void;
     let onError!: (err: Error) => void;
@@ -117,11 +109,11 @@ export class PgliteThread {
     let lock: DataDirLock | undefined;
     try {
       lock = await locking;
+      worker.postMessage({ op: "open", wasmModule: await compiling } satisfies OpenMessage);
     } catch (err) {
       await worker.terminate();
       throw err;
     }
-    sendOpen(worker, await compiledPglite());
     const ready = await readying;
     if (!ready.ready) {
       await worker.terminate();

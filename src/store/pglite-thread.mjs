@@ -42,20 +42,14 @@ try {
 const start = /** @type {ThreadStart} */ (workerData);
 const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort);
 
+/** @type {(wasmModule: import("./pglite-wasm.js").CompiledWasm | undefined) => void} */
+let openWith;
 /**
  * PGlite's compiled module, once the store may be opened: the thread starts before its data directory
  * is locked and the module compiled, and the OpenMessage says both are done (pglite-client.ts).
  * @type {Promise<import("./pglite-wasm.js").CompiledWasm | undefined>}
  */
-const openable = new Promise((resolve) => {
-  /** @param {OpenMessage | ThreadRequest} message */
-  const take = (message) => {
-    if (message.op !== "open") return;
-    port.off("message", take);
-    resolve(message.wasmModule);
-  };
-  port.on("message", take);
-});
+const openable = new Promise((resolve) => (openWith = resolve));
 
 /**
  * - Postgres's default 128 MB of shared buffers is touched at startup and sits in the process's memory
@@ -255,7 +249,7 @@ const opened = open();
 /** @type {Promise<unknown>} */
 let queue = opened.catch(() => undefined);
 port.on("message", (/** @type {ThreadRequest | OpenMessage} */ request) => {
-  if (request.op === "open") return; // taken by `openable`
+  if (request.op === "open") return openWith(request.wasmModule);
   queue = queue.then(() =>
     opened.then((client) => answer(client, request)).then(
       (reply) => port.postMessage(reply),
