@@ -97,7 +97,7 @@ try {
    * measured load alone is about 60 calls at one connection and 50 ms upstream, which leaves most of
    * the path in V8's baseline tier, and the first connection that ends in an error deoptimizes about
    * 90 functions of Node's HTTP and stream code at once, most of which were still unoptimized 16 s
-   * later at that rate (docs/performance.md, "Optimized code thrown away at the first socket error").
+   * later at that rate (docs/performance-findings.md#optimized-code-thrown-away-at-the-first-socket-error).
    * Rounds measured so saw the proxy at 1,400-3,300 µs and 10 page faults per call, twice its cost in
    * the bench's cell or more.
    */

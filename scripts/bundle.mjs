@@ -1,6 +1,6 @@
 // Bundles what `airlock start` loads, after tsc has written dist/. Node 20 has no module compile
 // cache, and resolving, reading and compiling some 700 files one by one was about a third of the
-// gateway's startup (docs/performance.md, "Startup"). The library entry (dist/index.js) stays as tsc
+// gateway's startup (docs/performance-findings.md#startup). The library entry (dist/index.js) stays as tsc
 // wrote it: an application that imports Airlock bundles it its own way.
 import { rm } from "node:fs/promises";
 import path from "node:path";

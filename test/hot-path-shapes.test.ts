@@ -8,7 +8,7 @@ import { REPO_ROOT } from "./support/process.js";
  * On Node 20 (V8 11.3), an object literal that starts with a spread and then has more (`{ ...a, b }`,
  * `{ ...a, ...b }`) keeps everything it refers to alive past the young-generation collections, even
  * when it is garbage at once: on the hot path that kept every call's request, answer and stream for
- * a full collection (docs/performance.md, "Objects spread into"). Our fields first, then the spread,
+ * a full collection (docs/performance-findings.md#objects-spread-into). Our fields first, then the spread,
  * does not (`{ b, ...a }`, then `o.b = …` where ours must win). This keeps the files every call runs
  * through free of the first shape. A spread that only overwrites fields it copied is harmless, but
  * cannot be told apart here: routing/plan.ts and routing/sessions.ts, which have such spreads on

@@ -31,7 +31,7 @@ export interface CellResult extends Cell {
   cpuMicrosPerRequest: number;
   /**
    * Page faults of the target's processes per request. On the virtual machines the bench runs on,
-   * one costs about 15 µs, so memory touched fresh on every call shows here (docs/performance.md, "Low rates").
+   * one costs about 15 µs, so memory touched fresh on every call shows here (docs/performance-findings.md#low-rates-page-faults-and-the-ledgers-fixed-cost).
    */
   faultsPerRequest: number;
   /** The store's CPU per request (see Target.storeCpu): PostgreSQL's own, or that of PGlite's threads inside the target. */

@@ -68,7 +68,7 @@ async function statFields(pid: number): Promise<string[] | undefined> {
 /**
  * Page faults of each process so far (minor and major; /proc/<pid>/stat counts every thread's).
  * On the virtual machines the bench runs on, one costs about 15 µs, so a path that touches fresh
- * memory each call shows here before it shows in CPU (docs/performance.md, "Page faults on a ledger batch").
+ * memory each call shows here before it shows in CPU (docs/performance-findings.md#page-faults-on-a-ledger-batch).
  */
 async function faultsByPid(pids: number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();

@@ -17,7 +17,7 @@ export interface RunInfo {
   machine: string;
   command: string;
   startupMs?: number[];
-  /** Spawn to the first 200 on a new PGlite data directory, which the start makes (no target; see docs/performance.md, "A new store"). */
+  /** Spawn to the first 200 on a new PGlite data directory, which the start makes (no target; see docs/performance-findings.md#a-new-store). */
   firstStartMs?: number;
   /** The library benchmark's overhead per call, one value per run (µs). */
   libraryMicros?: number[];

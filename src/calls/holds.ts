@@ -119,7 +119,7 @@ export function holdChatGuards(deps: CallDeps, ctx: CallContext, prepared: Prepa
     if (output === undefined) {
       output = deps.budgets.defaultMaxTokens;
       // Our field first, then the caller's, then ours again: a spread followed by a new field would
-      // keep the whole request from dying young (docs/performance.md, "Objects spread into").
+      // keep the whole request from dying young (docs/performance-findings.md#objects-spread-into).
       const bounded: ChatRequest = { max_tokens: output, ...body };
       bounded.max_tokens = output;
       prepared.body = bounded;

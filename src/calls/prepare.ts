@@ -253,7 +253,7 @@ export function upstreamChatRequest(prepared: Pick<PreparedChat, "body" | "plan"
   const { body, plan, contract } = prepared;
   const op = plan.operation;
   // Not `{ ...body, model }` followed by new fields: fields added to a spread copy keep everything it
-  // holds from dying young (docs/performance.md, "Objects spread into"). Copied into a literal, they do not.
+  // holds from dying young (docs/performance-findings.md#objects-spread-into). Copied into a literal, they do not.
   const request = { model: model.upstreamId, ...(body as Partial<ChatRequest>) } as ChatRequest;
   request.model = model.upstreamId;
   if (op?.maxTokens !== undefined && body.max_tokens === undefined && body.max_completion_tokens === undefined) request.max_tokens = op.maxTokens;

@@ -135,7 +135,7 @@ export class Cancellation implements AbortSource {
    * in the old generation once most of them have survived collections (allocation-site pretenuring),
    * and the arrays of this class share one site. In an old array, a listener left behind (an attempt
    * still tied to its call) keeps whatever it reaches alive until the next full collection, and so
-   * promoted about 0.4 KB of every call (docs/performance.md, "Pretenured listener arrays").
+   * promoted about 0.4 KB of every call (docs/performance-findings.md#pretenured-listener-arrays).
    * Setting `length = 0` could swap the array's storage and leave the old storage holding them.
    */
   dispose(): void {

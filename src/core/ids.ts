@@ -29,7 +29,7 @@ export function requestId(): string {
  * random bits, e.g. `call_019ad3c4f2a1…`. Ids made later sort later, so a table keyed by them grows at
  * one end of its primary-key index: a random key lands on any page of it, and once the ledger's index
  * outgrows the database's buffers every insert touches a page of its own (measured on PostgreSQL with
- * 3 million rows: 34.5 µs a row with random ids, 25.5 with these; docs/performance.md).
+ * 3 million rows: 34.5 µs a row with random ids, 25.5 with these; docs/performance-findings.md#time-ordered-row-ids).
  */
 export function newId(prefix: string): string {
   return `${prefix}_${millisHex(Date.now())}${take(10).toString("hex")}`;

@@ -38,7 +38,7 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   // (one write per batch, not one per request). A timer sends a partial batch within a second, and
   // pino flushes what is left at exit. Each timed flush wakes the process twice (the timer, then the
   // write's completion from libuv's thread pool): at 200 ms that was ten wake-ups a second at low
-  // rates, about 1 ms of CPU (docs/performance.md, "Wake-ups at low rates").
+  // rates, about 1 ms of CPU (docs/performance-findings.md#wake-ups-at-low-rates).
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096, contentMode: "buffer" });
   opts.hooks = { streamWrite: flushPeriodically(destination, 1_000) };
   return markDefaultFormat(pino(opts, asBytes(destination)));
@@ -69,8 +69,9 @@ function markDefaultFormat(logger: Logger): Logger {
  * Flushes `destination` within `intervalMs` of a line being written, and returns pino's `streamWrite`
  * hook that arms it. The timer runs only while lines wait: a flush of nothing is still a write on
  * libuv's thread pool, and even a timer that finds nothing to do wakes the process. On a virtual
- * machine each wake-up of an idle gateway costs it 0.1–0.4 ms of CPU (docs/performance.md), so a
- * standing five-a-second timer was about 1 ms of CPU a second spent doing nothing.
+ * machine each wake-up of an idle gateway costs it 0.1–0.4 ms of CPU
+ * (docs/performance-findings.md#wake-ups-at-low-rates), so a standing five-a-second timer was about
+ * 1 ms of CPU a second spent doing nothing.
  */
 export function flushPeriodically(destination: { flush(): void }, intervalMs: number): (line: string) => string {
   let armed = false;

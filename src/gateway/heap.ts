@@ -7,7 +7,7 @@ import { setFlagsFromString } from "node:v8";
  * V8's default heap growth lets the old generation reach several times its live size before it
  * collects: under load that was 70 MB of dead objects and 200 MB of RSS. Growing by 50% keeps RSS
  * near 135 MB for a few percent more CPU (marking a small heap is cheap and mostly concurrent);
- * docs/performance.md has the numbers. `AIRLOCK_HEAP_GROWTH_PERCENT=0` restores V8's policy.
+ * docs/performance.md#memory has the numbers. `AIRLOCK_HEAP_GROWTH_PERCENT=0` restores V8's policy.
  *
  * Only `airlock start` applies it: an application embedding Airlock owns its process's heap policy.
  */

@@ -14,10 +14,10 @@ export interface OpenRequest {
  * The requests open now, for the shutdown to cut the ones its grace did not see end. A list linked
  * through the requests themselves: a request joins and leaves in constant time, with no closure and no
  * array entry per request. A listener per request on one shared cancellation cost a closure each and
- * an indexOf and a splice over every request open (see docs/performance.md, "Open requests").
+ * an indexOf and a splice over every request open (see docs/performance-findings.md#open-requests).
  *
  * Not a Set: a long-lived Set keeps the hash tables it outgrows, and the requests they held, reachable
- * from the old generation (docs/performance.md, "Requests held by a Set"). A request that leaves the
+ * from the old generation (docs/performance-findings.md#requests-held-by-a-set). A request that leaves the
  * list here is referred to by nothing of it.
  */
 export class OpenRequests {

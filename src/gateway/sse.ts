@@ -19,7 +19,8 @@ export const SSE_HEADERS = {
  * other request is in flight (`firstAtOnce`), it is the exception: written at once and the socket
  * uncorked, so the first token does not wait for its burst. That costs one more write, which an
  * otherwise idle gateway has the CPU for; under load the extra write cost 7–15% more CPU per stream
- * (docs/performance.md). The events still pending at the end leave with the response's end, in one write.
+ * (docs/performance-findings.md#a-streams-first-and-last-writes). The events still pending at the
+ * end leave with the response's end, in one write.
  */
 export class SseWriter {
   private pending = "";

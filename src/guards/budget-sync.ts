@@ -71,8 +71,9 @@ export class BudgetSync {
     if (book.size === 0 && holds.size === 0) return;
     try {
       // The warning read needs nothing from the renewal, so both go out at once and their answers wake
-      // this process once a round, not twice (about 1 ms of CPU each: docs/performance.md, "Background
-      // round trips"). Both settle before the round goes on or fails, so no read outlives its round.
+      // this process once a round, not twice (about 1 ms of CPU each:
+      // docs/performance-findings.md#background-round-trips). Both settle before the round goes on or
+      // fails, so no read outlives its round.
       const warnings = this.plan.warningReadDue(this.options.now()) ? this.readWarnings() : undefined;
       const [renewal, warned] = await Promise.allSettled([this.renewLeases(), warnings]);
       if (renewal.status === "rejected") throw renewal.reason;

@@ -27,7 +27,7 @@ interface Running {
  *
  * The running calls are a linked list and a count, not a Set: a long-lived Set that every call is
  * added to and deleted from keeps its outgrown tables, and the calls they held, alive into the old
- * generation (docs/performance.md, on the gateway's own count of requests in flight).
+ * generation (docs/performance-findings.md#requests-held-by-a-set).
  */
 export class CallsInFlight {
   private head: Running | undefined;

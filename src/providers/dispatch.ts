@@ -40,7 +40,7 @@ export function utf8Text(bytes: Buffer): string {
  * Why not `pool.request()`: it wraps every answer in a Readable and reads it through Node's stream
  * machinery (buffering, `readable` events, a consumer promise), and every one of those objects is
  * garbage a call later. Here the chunks go straight into an array. Measured in the gateway: 7.5% less
- * CPU per JSON call (docs/performance.md).
+ * CPU per JSON call (docs/performance-findings.md#upstream-answers-without-node-streams).
  *
  * The signal behaves as `request({ signal })` does: an abort fails the answer with the signal's reason,
  * at once, and aborts the request (at once, or when it leaves the pool's queue). An error answer (not

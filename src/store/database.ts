@@ -43,7 +43,7 @@ export interface Database {
  * it builds anyway, and the batch never becomes one string of a few hundred KB. Memory that large is
  * fresh each time (V8's large objects, malloc's mapped chunks), and every 4 KB of it costs a page
  * fault when first touched. Joining a batch of 500 rows, cloning it to the thread and reading it
- * there cost about 3 ms in faults; its 500 items cost 0.4 ms (docs/performance.md).
+ * there cost about 3 ms in faults; its 500 items cost 0.4 ms (docs/performance-findings.md#page-faults-on-a-ledger-batch).
  */
 export type StatementParam = string | readonly string[];
 

@@ -2,7 +2,7 @@
 /**
  * A PGlite data directory straight after initdb, made once by the build (scripts/make-pglite-template.mjs)
  * and shipped in dist/. A new store, on disk or in memory, starts as a copy of it: initdb costs about
- * 3.3 s of one core, the copy under 1 s (docs/performance.md, "Startup"). It depends only on the PGlite
+ * 3.3 s of one core, the copy under 1 s (docs/performance-findings.md#startup). It depends only on the PGlite
  * build that made it, so its name carries PGlite's version, and a store whose PGlite finds no template
  * of its own version runs initdb as before.
  *

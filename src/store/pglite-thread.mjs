@@ -57,7 +57,7 @@ const openable = new Promise((resolve) => (openWith = resolve));
  *   operating system's page cache holds the rest of the files. Measured: about 110 MB less RSS.
  * - A new WAL segment is filled with 16 MB of zeros by default, so that an fsync later finds its space
  *   allocated. PGlite never fsyncs (`fsync` is off), so the zeros were pure work: with them off, a JSON
- *   call under load cost about 6% less CPU (docs/performance.md, "The embedded store's WAL").
+ *   call under load cost about 6% less CPU (docs/performance-findings.md#the-embedded-stores-wal).
  * - After a checkpoint, Postgres keeps old segments for reuse up to `max_wal_size`, 1 GB by default;
  *   128 MB is twice what the checkpoints below leave between them.
  */
@@ -243,7 +243,7 @@ function errorFields(err) {
 // loop alive; without one, opening the store (a WebAssembly compile, then synchronous file reads)
 // runs from V8's task queue while Node's loop has nothing to wait for. Node then drains V8's
 // background tasks before it looks at the loop again, and those include optimizing compiles of
-// PGlite's functions: the first message after "ready" waited 50-90 ms for them (docs/performance.md).
+// PGlite's functions: the first message after "ready" waited 50-90 ms for them (docs/performance-findings.md#startup).
 const opened = open();
 // PGlite runs one statement at a time anyway; a queue keeps replies in order and errors apart.
 /** @type {Promise<unknown>} */

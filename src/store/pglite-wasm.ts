@@ -30,7 +30,7 @@ async function compile(): Promise<CompiledWasm | undefined> {
   // first statements already send PGlite's hottest functions to the optimizer: hundreds of ms of
   // compile time on background threads, which on a small machine starves the store's thread and the
   // gateway's while they start. A hundred times the threshold moves that work to the first seconds of
-  // traffic; the code reached in steady state is the same (docs/performance.md, "Startup"). V8 reads
+  // traffic; the code reached in steady state is the same (docs/performance-findings.md#startup). V8 reads
   // the flag as a module is compiled, and it holds for the whole process.
   setFlagsFromString("--wasm-tiering-budget=180000000");
   try {

@@ -30,7 +30,7 @@ const SAMPLE_INTERVAL_MS = 100;
  * Between two samples while the loop is mostly at rest. Each sample that finds nothing else to do
  * wakes the process for itself, about 0.15–0.25 ms of CPU on a virtual machine: ten a second were a
  * fifth of an idle gateway's CPU, and about 90 µs of each call at 19 calls a second
- * (docs/performance.md, "Wake-ups at low rates"). A loop at rest has no delay to show.
+ * (docs/performance-findings.md#wake-ups-at-low-rates). A loop at rest has no delay to show.
  */
 const QUIET_SAMPLE_INTERVAL_MS = 1_000;
 

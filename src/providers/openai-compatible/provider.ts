@@ -60,7 +60,7 @@ export class OpenAICompatibleProvider implements ProviderV1 {
 
   async stream(request: ChatRequest, options: CallOptions): Promise<ProviderStream> {
     // Our fields first, the request's after them, then ours again so that they win: a spread followed by
-    // new fields would keep the whole request from dying young (docs/performance.md, "Objects spread into").
+    // new fields would keep the whole request from dying young (docs/performance-findings.md#objects-spread-into).
     const streaming: ChatRequest = { stream: true, stream_options: STREAM_OPTIONS, ...withOutputLimit(request) };
     streaming.stream = true;
     streaming.stream_options = STREAM_OPTIONS;
