@@ -82,7 +82,7 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
     `Machine: ${info.machine}`,
     `Command: \`${info.command}\``,
     "",
-    "## Targets",
+    "## Checks",
     "",
     "| check | measured | target | |",
     "|---|---|---|---|",
