@@ -75,6 +75,42 @@ function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | 
   return ratios.length ? ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a)) : undefined;
 }
 
+const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/**
+ * The run in a few numbers, for docs/performance.md's "At a glance": each target's CPU per call (with
+ * its ratio to the proxy's) and throughput for JSON calls and streams at 16 connections, the first
+ * streamed byte it adds over direct, and its peak RSS. Empty for a run narrowed past those cells.
+ */
+export function glance(results: CellResult[]): string[] {
+  const cell = (target: string, stream: boolean, delayMs: number, connections: number) => results.find((r) => r.target === target && r.stream === stream && r.delayMs === delayMs && r.connections === connections);
+  const floorJson = cell("proxy", false, 0, 16);
+  const floorStream = cell("proxy", true, 0, 16);
+  if (!floorJson || !floorStream) return [];
+  const cpu = (r: CellResult | undefined, floor: CellResult) => (r ? `${thousands(r.cpuMicrosPerRequest)}${r === floor ? "" : ` (${(r.cpuMicrosPerRequest / floor.cpuMicrosPerRequest).toFixed(2)}×)`}` : "–");
+  const ttfbAdded = (target: string, delayMs: number) => {
+    const mine = cell(target, true, delayMs, 1)?.ttfbP50Ms;
+    const direct = cell("direct", true, delayMs, 1)?.ttfbP50Ms;
+    return mine === undefined || direct === undefined ? "–" : (mine - direct).toFixed(2);
+  };
+  const targets = [...new Set(results.map((r) => r.target))].filter((t) => t !== "direct");
+  return [
+    "## At a glance",
+    "",
+    "At 16 connections with the upstream answering at once: CPU µs per call (its ratio to the proxy's) and requests per second, which are what the machine gives while it also runs the upstream and the load generator. The first streamed byte is what a target adds over calling the upstream directly (one stream at a time), with the upstream answering at once and after 50 ms.",
+    "",
+    "| target | JSON call: CPU µs | JSON calls/s | stream: CPU µs | streams/s | first streamed byte added, 0 / 50 ms upstream | peak RSS at 64 connections |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...targets.map((target) => {
+      const json = cell(target, false, 0, 16);
+      const stream = cell(target, true, 0, 16);
+      const peak = Math.max(0, ...results.filter((r) => r.target === target && r.connections === 64).map((r) => r.peakRssMb));
+      return `| ${target} | ${cpu(json, floorJson)} | ${json ? thousands(json.requestsPerSecond) : "–"} | ${cpu(stream, floorStream)} | ${stream ? thousands(stream.requestsPerSecond) : "–"} | ${ttfbAdded(target, 0)} / ${ttfbAdded(target, 50)} ms | ${peak > 0 ? `${peak.toFixed(0)} MB` : "–"} |`;
+    }),
+    "",
+  ];
+}
+
 export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo): string {
   const lines = [
     `# Airlock bench, ${info.date}`,
@@ -82,6 +118,7 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
     `Machine: ${info.machine}`,
     `Command: \`${info.command}\``,
     "",
+    ...glance(results),
     "## Checks",
     "",
     "| check | measured | target | |",

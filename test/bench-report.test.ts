@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import type { CellResult } from "../bench/support/cells.js";
+import { glance, markdown } from "../bench/support/report.js";
+
+/** A measured cell as the bench records it; only the fields the summary reads matter here. */
+function cell(target: string, stream: boolean, delayMs: number, connections: number, cpuMicrosPerRequest: number, more: Partial<CellResult> = {}): CellResult {
+  return { target, stream, delayMs, connections, requestsPerSecond: 1000, p50Ms: 1, p99Ms: 2, cpuMicrosPerRequest, faultsPerRequest: 0, peakRssMb: 100, errors: 0, sent: 1000, ...more };
+}
+
+const RUN = [
+  cell("direct", true, 0, 1, 50, { ttfbP50Ms: 0.4 }),
+  cell("direct", true, 50, 1, 500, { ttfbP50Ms: 51.2 }),
+  cell("proxy", false, 0, 16, 100, { requestsPerSecond: 8397.4 }),
+  cell("proxy", true, 0, 16, 160),
+  cell("proxy", true, 0, 1, 300, { ttfbP50Ms: 0.9 }),
+  cell("proxy", true, 50, 1, 800, { ttfbP50Ms: 52.1 }),
+  cell("proxy", false, 0, 64, 90, { peakRssMb: 152.6 }),
+  cell("airlock (PostgreSQL)", false, 0, 16, 154, { requestsPerSecond: 5790 }),
+  cell("airlock (PostgreSQL)", true, 0, 16, 288),
+  cell("airlock (PostgreSQL)", true, 0, 1, 500, { ttfbP50Ms: 1.01 }),
+  cell("airlock (PostgreSQL)", true, 50, 1, 1500, { ttfbP50Ms: 52.33 }),
+  cell("airlock (PostgreSQL)", false, 0, 64, 150, { peakRssMb: 138 }),
+  cell("airlock (PostgreSQL)", true, 0, 64, 260, { peakRssMb: 143.2 }),
+  cell("portkey", false, 0, 16, 1642),
+];
+
+describe("the bench report's summary", () => {
+  it("gives each target's cost at 16 connections against the proxy's, what it adds to the first streamed byte, and its peak memory", () => {
+    const rows = glance(RUN).filter((line) => line.startsWith("| ") && !line.startsWith("| target"));
+    expect(rows).toEqual([
+      "| proxy | 100 | 8,397 | 160 | 1,000 | 0.50 / 0.90 ms | 153 MB |",
+      "| airlock (PostgreSQL) | 154 (1.54×) | 5,790 | 288 (1.80×) | 1,000 | 0.61 / 1.13 ms | 143 MB |",
+      // A target that ran no stream cells and no cell at 64 connections shows dashes there, not zeros.
+      "| portkey | 1,642 (16.42×) | 1,000 | – | – | – / – ms | – |",
+    ]);
+  });
+
+  it("leaves the summary out of a run narrowed past the proxy's cells at 16 connections, and puts it first otherwise", () => {
+    const narrowed = RUN.filter((r) => !(r.target === "proxy" && r.connections === 16));
+    expect(glance(narrowed)).toEqual([]);
+    const info = { date: "2026-12-06 19:29 UTC", machine: "test", command: "npm run bench", ledger: [] };
+    const report = markdown(RUN, [], info);
+    expect(report.indexOf("## At a glance")).toBeGreaterThan(0);
+    expect(report.indexOf("## At a glance")).toBeLessThan(report.indexOf("## Checks"));
+    expect(markdown(narrowed, [], info)).not.toContain("## At a glance");
+  });
+});
