@@ -54,7 +54,7 @@ function report(command: string): string {
 describe("publishing a bench run into docs/performance.md", () => {
   it("replaces the summary table and the report, and keeps the writer's prose", () => {
     const page = publishRun(PAGE, report("npm run bench"));
-    expect(page).toContain("<!-- GLANCE -->\n\n| target | JSON call: CPU µs | JSON calls/s |\n|---|---:|---:|\n| proxy | 118 | 8,397 |\n| airlock (PostgreSQL) | 154 (1.30×) | 5,790 |\n\n<!-- /GLANCE -->");
+    expect(page).toContain("<!-- GLANCE -->\n\nThe run of 2026-12-06 19:29 UTC, on test:\n\n| target | JSON call: CPU µs | JSON calls/s |\n|---|---:|---:|\n| proxy | 118 | 8,397 |\n| airlock (PostgreSQL) | 154 (1.30×) | 5,790 |\n\n<!-- /GLANCE -->");
     expect(page).not.toContain("| proxy | 99 | 9,000 |");
     expect(page).toContain("Prose the writer keeps.");
     expect(page).toContain("More prose the writer keeps.");
@@ -73,5 +73,6 @@ describe("publishing a bench run into docs/performance.md", () => {
     expect(() => publishRun(PAGE.replace("<!-- /GLANCE -->", ""), report("npm run bench"))).toThrow("GLANCE");
     expect(() => publishRun(PAGE.replace("<!-- RESULTS -->", ""), report("npm run bench"))).toThrow("RESULTS");
     expect(() => publishRun(PAGE, "not a report")).toThrow("Command");
+    expect(() => publishRun(PAGE, report("npm run bench").replace(/^Machine: .*\n/m, ""))).toThrow("machine");
   });
 });

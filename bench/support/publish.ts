@@ -19,12 +19,15 @@ export function publishRun(doc: string, latest: string): string {
   if (command !== "npm run bench") throw new Error(`latest.md is from \`${command}\`; publish a full run (\`npm run bench\`)`);
   const glance = /^\| target \| JSON call: CPU µs.*\n(?:\|.*\n)+/m.exec(latest)?.[0];
   if (glance === undefined) throw new Error("latest.md has no At a glance table");
+  const date = /^# Airlock bench, (.*)$/m.exec(latest)?.[1];
+  const machine = /^Machine: (.*)$/m.exec(latest)?.[1];
+  if (date === undefined || machine === undefined) throw new Error("latest.md has no date or machine in its header");
 
   const start = doc.indexOf(GLANCE_START);
   const end = doc.indexOf(GLANCE_END);
   if (start < 0 || end < start) throw new Error(`the page has no ${GLANCE_START} … ${GLANCE_END} pair`);
   // Blank lines around the table: a table runs on into a line that follows it without one.
-  const withGlance = `${doc.slice(0, start + GLANCE_START.length)}\n\n${glance}\n${doc.slice(end)}`;
+  const withGlance = `${doc.slice(0, start + GLANCE_START.length)}\n\nThe run of ${date}, on ${machine}:\n\n${glance}\n${doc.slice(end)}`;
 
   const marker = withGlance.indexOf(RESULTS);
   if (marker < 0) throw new Error(`the page has no ${RESULTS} marker`);
