@@ -1,3 +1,5 @@
+import { GLANCE_TABLE_START } from "./report.js";
+
 /**
  * Puts a bench run's `latest.md` into docs/performance.md: the summary table under "At a glance"
  * (between its two markers) and the whole report under "Latest results" (after its marker and the
@@ -17,7 +19,7 @@ export function publishRun(doc: string, latest: string): string {
   if (command === undefined) throw new Error("latest.md has no Command line: is it a bench report?");
   // A narrowed run (--smoke, --targets, --modes…) leaves out cells the page's tables and checks speak of.
   if (command !== "npm run bench") throw new Error(`latest.md is from \`${command}\`; publish a full run (\`npm run bench\`)`);
-  const glance = /^\| target \| JSON call: CPU µs.*\n(?:\|.*\n)+/m.exec(latest)?.[0];
+  const glance = tableAt(latest, GLANCE_TABLE_START);
   if (glance === undefined) throw new Error("latest.md has no At a glance table");
   const date = /^# Airlock bench, (.*)$/m.exec(latest)?.[1];
   const machine = /^Machine: (.*)$/m.exec(latest)?.[1];
@@ -33,4 +35,13 @@ export function publishRun(doc: string, latest: string): string {
   if (marker < 0) throw new Error(`the page has no ${RESULTS} marker`);
   const report = latest.replace(/^#{1,2} /gm, "### ").trimEnd();
   return `${withGlance.slice(0, marker + RESULTS.length)}\n\n${CHART_LINE}\n\n${report}\n`;
+}
+
+/** The markdown table whose first line starts with `start`, through its last row, with its line ends. */
+function tableAt(markdown: string, start: string): string | undefined {
+  const lines = markdown.split("\n");
+  const first = lines.findIndex((line) => line.startsWith(start));
+  if (first < 0) return undefined;
+  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
+  return `${lines.slice(first, end < 0 ? lines.length : end).join("\n")}\n`;
 }

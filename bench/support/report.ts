@@ -30,9 +30,29 @@ export function cellName(r: Pick<CellResult, "stream" | "delayMs" | "connections
   return `${r.stream ? "stream" : "json"} · ${r.delayMs} ms · c${r.connections}`;
 }
 
+type Shape = Pick<CellResult, "stream" | "delayMs" | "connections">;
+
+/** The target's cell of that shape, if the run had it. */
+function cellOf(results: CellResult[], target: string, shape: Shape): CellResult | undefined {
+  return results.find((r) => r.target === target && r.stream === shape.stream && r.delayMs === shape.delayMs && r.connections === shape.connections);
+}
+
+/** What the target adds to the first streamed byte over direct, one stream at a time, at that upstream delay. */
+function ttfbAddedMs(results: CellResult[], target: string, delayMs: number): number | undefined {
+  const shape = { stream: true, delayMs, connections: 1 };
+  const mine = cellOf(results, target, shape)?.ttfbP50Ms;
+  const direct = cellOf(results, "direct", shape)?.ttfbP50Ms;
+  return mine === undefined || direct === undefined ? undefined : mine - direct;
+}
+
+/** The target's highest peak RSS in its cells at 64 connections; 0 without such a cell. */
+function peakRssAt64(results: CellResult[], target: string): number {
+  return Math.max(0, ...results.filter((r) => r.target === target && r.connections === 64).map((r) => r.peakRssMb));
+}
+
 export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   const out: Verdict[] = [];
-  const byCell = (target: string, r: CellResult) => results.find((x) => x.target === target && x.stream === r.stream && x.delayMs === r.delayMs && x.connections === r.connections);
+  const byCell = (target: string, r: CellResult) => cellOf(results, target, r);
   const airlockTargets = [...new Set(results.map((r) => r.target).filter((t) => t.startsWith("airlock")))];
   for (const target of airlockTargets) {
     const mine = results.filter((r) => r.target === target);
@@ -44,15 +64,14 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
     // note beside the check, which still counts the embedded store's thread.
     const withoutStore = worstRatio(mine, (r) => byCell("proxy", r), (r) => (r.storeCpu === "pglite" && r.storeCpuMicrosPerRequest !== undefined ? r.cpuMicrosPerRequest - r.storeCpuMicrosPerRequest : undefined));
     if (withoutStore) out.push({ name: `${target}: the same without the embedded store's thread, worst cell (${withoutStore.cell})`, value: `${withoutStore.ratio.toFixed(2)}×`, limit: "≤ 2×", pass: true, note: true });
-    for (const r of mine.filter((x) => x.stream && x.ttfbP50Ms !== undefined && x.connections === 1)) {
-      const direct = byCell("direct", r);
-      if (direct?.ttfbP50Ms === undefined) continue;
-      const added = r.ttfbP50Ms! - direct.ttfbP50Ms;
+    for (const r of mine.filter((x) => x.stream && x.connections === 1)) {
+      const added = ttfbAddedMs(results, target, r.delayMs);
+      if (added === undefined) continue;
       out.push({ name: `${target}: stream TTFB p50 added over direct (${r.delayMs} ms upstream)`, value: `${added.toFixed(2)} ms`, limit: "≤ 1 ms", pass: added <= 1 });
     }
     const workers = Number(/(\d+) workers/.exec(target)?.[1] ?? 1);
     const limitMb = (target.includes("PostgreSQL") ? 150 : 400) * workers;
-    const peak = Math.max(0, ...mine.filter((r) => r.connections === 64).map((r) => r.peakRssMb));
+    const peak = peakRssAt64(results, target);
     if (peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
   }
   const errors = results.reduce((n, r) => n + r.errors, 0);
@@ -75,6 +94,9 @@ function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | 
   return ratios.length ? ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a)) : undefined;
 }
 
+/** How the summary's table begins: bench:publish finds it in latest.md by this (publish.ts). */
+export const GLANCE_TABLE_START = "| target | JSON call: CPU µs |";
+
 const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /**
@@ -83,28 +105,25 @@ const thousands = (n: number) => Math.round(n).toLocaleString("en-US");
  * streamed byte it adds over direct, and its peak RSS. Empty for a run narrowed past those cells.
  */
 export function glance(results: CellResult[]): string[] {
-  const cell = (target: string, stream: boolean, delayMs: number, connections: number) => results.find((r) => r.target === target && r.stream === stream && r.delayMs === delayMs && r.connections === connections);
-  const floorJson = cell("proxy", false, 0, 16);
-  const floorStream = cell("proxy", true, 0, 16);
+  const JSON_CALLS = { stream: false, delayMs: 0, connections: 16 };
+  const STREAMS = { stream: true, delayMs: 0, connections: 16 };
+  const floorJson = cellOf(results, "proxy", JSON_CALLS);
+  const floorStream = cellOf(results, "proxy", STREAMS);
   if (!floorJson || !floorStream) return [];
   const cpu = (r: CellResult | undefined, floor: CellResult) => (r ? `${thousands(r.cpuMicrosPerRequest)}${r === floor ? "" : ` (${(r.cpuMicrosPerRequest / floor.cpuMicrosPerRequest).toFixed(2)}×)`}` : "–");
-  const ttfbAdded = (target: string, delayMs: number) => {
-    const mine = cell(target, true, delayMs, 1)?.ttfbP50Ms;
-    const direct = cell("direct", true, delayMs, 1)?.ttfbP50Ms;
-    return mine === undefined || direct === undefined ? "–" : (mine - direct).toFixed(2);
-  };
+  const ttfbAdded = (target: string, delayMs: number) => ttfbAddedMs(results, target, delayMs)?.toFixed(2) ?? "–";
   const targets = [...new Set(results.map((r) => r.target))].filter((t) => t !== "direct");
   return [
     "## At a glance",
     "",
     "At 16 connections with the upstream answering at once: CPU µs per call (its ratio to the proxy's) and requests per second, which are what the machine gives while it also runs the upstream and the load generator. The first streamed byte is what a target adds over calling the upstream directly (one stream at a time), with the upstream answering at once and after 50 ms.",
     "",
-    "| target | JSON call: CPU µs | JSON calls/s | stream: CPU µs | streams/s | first streamed byte added, 0 / 50 ms upstream | peak RSS at 64 connections |",
+    `${GLANCE_TABLE_START} JSON calls/s | stream: CPU µs | streams/s | first streamed byte added, 0 / 50 ms upstream | peak RSS at 64 connections |`,
     "|---|---:|---:|---:|---:|---:|---:|",
     ...targets.map((target) => {
-      const json = cell(target, false, 0, 16);
-      const stream = cell(target, true, 0, 16);
-      const peak = Math.max(0, ...results.filter((r) => r.target === target && r.connections === 64).map((r) => r.peakRssMb));
+      const json = cellOf(results, target, JSON_CALLS);
+      const stream = cellOf(results, target, STREAMS);
+      const peak = peakRssAt64(results, target);
       return `| ${target} | ${cpu(json, floorJson)} | ${json ? thousands(json.requestsPerSecond) : "–"} | ${cpu(stream, floorStream)} | ${stream ? thousands(stream.requestsPerSecond) : "–"} | ${ttfbAdded(target, 0)} / ${ttfbAdded(target, 50)} ms | ${peak > 0 ? `${peak.toFixed(0)} MB` : "–"} |`;
     }),
     "",
