@@ -50,6 +50,15 @@ function peakRssAt64(results: CellResult[], target: string): number {
   return Math.max(0, ...results.filter((r) => r.target === target && r.connections === 64).map((r) => r.peakRssMb));
 }
 
+/** How a CPU check's name begins; the worst cell follows it (bench:publish finds checks by it, publish-runs.ts). */
+export function cpuCheckPrefix(target: string, peer: string): string {
+  return `${target}: CPU per request vs ${peer}, worst cell`;
+}
+
+export function ttfbCheckName(target: string, delayMs: number): string {
+  return `${target}: stream TTFB p50 added over direct (${delayMs} ms upstream)`;
+}
+
 export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   const out: Verdict[] = [];
   const byCell = (target: string, r: CellResult) => cellOf(results, target, r);
@@ -58,7 +67,7 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
     const mine = results.filter((r) => r.target === target);
     for (const [peer, limit] of [["proxy", 2], ["portkey", 0.25]] as const) {
       const worst = worstRatio(mine, (r) => byCell(peer, r), (r) => r.cpuMicrosPerRequest);
-      if (worst) out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${worst.cell})`, value: `${worst.ratio.toFixed(2)}×`, limit: `≤ ${limit}×`, pass: worst.ratio <= limit });
+      if (worst) out.push({ name: `${cpuCheckPrefix(target, peer)} (${worst.cell})`, value: `${worst.ratio.toFixed(2)}×`, limit: `≤ ${limit}×`, pass: worst.ratio <= limit });
     }
     // The PGlite target measured as the PostgreSQL targets are, whose CPU leaves their server out. A
     // note beside the check, which still counts the embedded store's thread.
@@ -67,7 +76,7 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
     for (const r of mine.filter((x) => x.stream && x.connections === 1)) {
       const added = ttfbAddedMs(results, target, r.delayMs);
       if (added === undefined) continue;
-      out.push({ name: `${target}: stream TTFB p50 added over direct (${r.delayMs} ms upstream)`, value: `${added.toFixed(2)} ms`, limit: "≤ 1 ms", pass: added <= 1 });
+      out.push({ name: ttfbCheckName(target, r.delayMs), value: `${added.toFixed(2)} ms`, limit: "≤ 1 ms", pass: added <= 1 });
     }
     const workers = Number(/(\d+) workers/.exec(target)?.[1] ?? 1);
     const limitMb = (target.includes("PostgreSQL") ? 150 : 400) * workers;
