@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { publishRun } from "../bench/support/publish.js";
+import { fillLatestMisses } from "../bench/support/publish-misses.js";
 import { addRunColumn, runHeading } from "../bench/support/publish-runs.js";
 
 const PAGE = [
@@ -142,5 +143,66 @@ describe("adding a run's worst cells to docs/performance-runs.md", () => {
     expect(() => addRunColumn(RUNS.replace("| PGlite CPU per call vs proxy |", "| PGlite memory |"), LATEST)).toThrow('"PGlite memory" names no check');
     expect(() => addRunColumn(RUNS, LATEST.replace(/^\| airlock \(PGlite\): CPU per request vs proxy.*\n/m, ""))).toThrow("airlock (PGlite): CPU per request vs proxy, worst cell");
     expect(() => addRunColumn("no table here", LATEST)).toThrow("| ratio, worst cell |");
+  });
+});
+
+describe("filling the latest run's column of Where Airlock still misses", () => {
+  const MISSES = [
+    "What the latest run met and missed.",
+    "",
+    "| target | the run of 2026-12-06 19:29 UTC | the runs since 2026-12-03 10:33 UTC |",
+    "|---|---|---|",
+    "| CPU per call, at most 2× the proxy's | old | PostgreSQL 4–12 of 12 |",
+    "| CPU per call, at most 0.25× Portkey's | old | PostgreSQL 4–10 of 12 |",
+    "| stream TTFB added over direct, at most 1 ms | old | every run |",
+    "",
+    "What keeps the misses there.",
+  ].join("\n");
+
+  const check = (target: string, peer: string, cell: string, within: number, value: string) => `| ${target}: CPU per request vs ${peer}, worst cell (${cell}; ${within} of 12 cells within) | ${value} | ≤ 2× | **miss** |`;
+  const LATEST = [
+    "# Airlock bench, 2026-12-06 21:58 UTC",
+    "",
+    "## At a glance",
+    "",
+    "| target | JSON call: CPU µs | JSON calls/s | stream: CPU µs | streams/s | first streamed byte added, 0 / 50 ms upstream | peak RSS at 64 connections |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    "| proxy | 57 | 18,221 | 76 | 12,840 | 0.19 / 0.56 ms | 156 MB |",
+    "| airlock (PGlite) | 151 (2.66×) | 7,707 | 215 (2.81×) | 5,329 | 0.33 / 0.89 ms | 323 MB |",
+    "| airlock (PostgreSQL) | 119 (2.10×) | 7,644 | 169 (2.22×) | 5,737 | 0.34 / 0.89 ms | 148 MB |",
+    "| airlock (PostgreSQL, 2 workers) | 139 (2.44×) | 7,759 | 199 (2.61×) | 5,756 | 0.40 / 1.07 ms | 256 MB |",
+    "",
+    "## Checks",
+    "",
+    "| check | measured | target | |",
+    "|---|---|---|---|",
+    check("airlock (PGlite)", "proxy", "stream · 0 ms · c16", 4, "2.81×"),
+    check("airlock (PGlite)", "portkey", "stream · 50 ms · c1", 10, "0.49×"),
+    check("airlock (PostgreSQL)", "proxy", "stream · 0 ms · c1", 7, "2.45×"),
+    check("airlock (PostgreSQL)", "portkey", "json · 50 ms · c1", 10, "0.45×"),
+    check("airlock (PostgreSQL, 2 workers)", "proxy", "stream · 50 ms · c16", 5, "2.77×"),
+    check("airlock (PostgreSQL, 2 workers)", "portkey", "json · 50 ms · c1", 9, "0.54×"),
+    "",
+  ].join("\n");
+
+  it("writes the run's date and each target's cells, and keeps the columns over the runs and the prose", () => {
+    const page = fillLatestMisses(MISSES, LATEST);
+    expect(page.split("\n").slice(2, 7)).toEqual([
+      "| target | the run of 2026-12-06 21:58 UTC | the runs since 2026-12-03 10:33 UTC |",
+      "|---|---|---|",
+      "| CPU per call, at most 2× the proxy's | PostgreSQL 7 of 12 cells (worst 2.45×), PGlite 4 of 12 (worst 2.81×), 2 workers 5 of 12 (worst 2.77×) | PostgreSQL 4–12 of 12 |",
+      "| CPU per call, at most 0.25× Portkey's | PostgreSQL 10 of 12 cells (worst 0.45×), PGlite 10 of 12 (worst 0.49×), 2 workers 9 of 12 (worst 0.54×) | PostgreSQL 4–10 of 12 |",
+      "| stream TTFB added over direct, at most 1 ms | 0 ms upstream: PostgreSQL 0.34 ms, PGlite 0.33, 2 workers 0.40, the proxy itself 0.19; 50 ms: PostgreSQL 0.89 ms, PGlite 0.89, 2 workers 1.07, the proxy itself 0.56 | every run |",
+    ]);
+    expect(page.startsWith("What the latest run met and missed.\n\n")).toBe(true);
+    expect(page.endsWith("\n\nWhat keeps the misses there.")).toBe(true);
+    expect(fillLatestMisses(page, LATEST)).toBe(page);
+  });
+
+  it("refuses a row it cannot fill, a report whose checks do not count their cells, and a page without the table", () => {
+    expect(() => fillLatestMisses(MISSES.replace("| CPU per call, at most 2× the proxy's |", "| memory |"), LATEST)).toThrow('"memory" names nothing');
+    expect(() => fillLatestMisses(MISSES, LATEST.replaceAll(/; \d+ of 12 cells within\)/g, ")"))).toThrow("counts the cells within");
+    expect(() => fillLatestMisses(MISSES, LATEST.replace(/^\| proxy \|.*\n/m, ""))).toThrow("no first streamed byte for proxy");
+    expect(() => fillLatestMisses("no table", LATEST)).toThrow("| target | the run of ");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CellResult } from "../bench/support/cells.js";
-import { glance, markdown } from "../bench/support/report.js";
+import { glance, markdown, verdicts } from "../bench/support/report.js";
 
 /** A measured cell as the bench records it; only the fields the summary reads matter here. */
 function cell(target: string, stream: boolean, delayMs: number, connections: number, cpuMicrosPerRequest: number, more: Partial<CellResult> = {}): CellResult {
@@ -43,5 +43,17 @@ describe("the bench report's summary", () => {
     expect(report.indexOf("## At a glance")).toBeGreaterThan(0);
     expect(report.indexOf("## At a glance")).toBeLessThan(report.indexOf("## Checks"));
     expect(markdown(narrowed, [], info)).not.toContain("## At a glance");
+  });
+});
+
+describe("the bench report's CPU checks", () => {
+  it("name the worst cell and count the cells within the target, of those the peer also ran", () => {
+    const slower = RUN.map((r) => (r.target === "airlock (PostgreSQL)" && r.stream && r.connections === 16 ? { ...r, cpuMicrosPerRequest: 400 } : r));
+    const cpu = verdicts(slower, { date: "d", machine: "m", command: "npm run bench", ledger: [] }).filter((v) => v.name.includes("CPU per request"));
+    expect(cpu.map(({ name, value, pass }) => ({ name, value, pass }))).toEqual([
+      // 400 / 160 at streams, 16 connections; the other four cells the proxy ran are within 2×.
+      { name: "airlock (PostgreSQL): CPU per request vs proxy, worst cell (stream · 0 ms · c16; 4 of 5 cells within)", value: "2.50×", pass: false },
+      { name: "airlock (PostgreSQL): CPU per request vs portkey, worst cell (json · 0 ms · c16; 1 of 1 cells within)", value: "0.09×", pass: true },
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import { cpuCheckPrefix, ttfbCheckName } from "./report.js";
+import { cellsOf, checksOf, checkValue } from "./report-reader.js";
 
 /**
  * Puts a bench run's worst cells into docs/performance-runs.md: one column of the table that follows
@@ -53,28 +54,8 @@ export function runHeading(latest: string): string {
   return `${date[2]} (${date[1]}, ${family})`;
 }
 
-/** The measured value of every check of the report, by the check's name. */
-function checksOf(latest: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const lines = latest.split("\n");
-  const first = lines.findIndex((line) => line.startsWith("| check | measured |"));
-  for (const line of lines.slice(first + 2)) {
-    if (first < 0 || !line.startsWith("|")) break;
-    const [name = "", value = ""] = cellsOf(line);
-    out.set(name, value);
-  }
-  if (out.size === 0) throw new Error("latest.md has no checks table");
-  return out;
-}
-
 function valueFor(row: string, measured: Map<string, string>): string {
   const prefix = ROWS[row];
   if (prefix === undefined) throw new Error(`the worst-cell table's row "${row}" names no check bench:publish knows`);
-  for (const [name, value] of measured) if (name.startsWith(prefix)) return value;
-  throw new Error(`latest.md has no check "${prefix}"`);
-}
-
-/** A table line's cells, trimmed, without the empty ones outside its first and last bar. */
-function cellsOf(line: string): string[] {
-  return line.split("|").slice(1, -1).map((cell) => cell.trim());
+  return checkValue(measured, prefix);
 }

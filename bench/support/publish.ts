@@ -1,4 +1,5 @@
 import { GLANCE_TABLE_START } from "./report.js";
+import { tableAt } from "./report-reader.js";
 
 /**
  * Puts a bench run's `latest.md` into docs/performance.md: the summary table under "At a glance"
@@ -35,13 +36,4 @@ export function publishRun(doc: string, latest: string): string {
   if (marker < 0) throw new Error(`the page has no ${RESULTS} marker`);
   const report = latest.replace(/^#{1,2} /gm, "### ").trimEnd();
   return `${withGlance.slice(0, marker + RESULTS.length)}\n\n${CHART_LINE}\n\n${report}\n`;
-}
-
-/** The markdown table whose first line starts with `start`, through its last row, with its line ends. */
-function tableAt(markdown: string, start: string): string | undefined {
-  const lines = markdown.split("\n");
-  const first = lines.findIndex((line) => line.startsWith(start));
-  if (first < 0) return undefined;
-  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
-  return `${lines.slice(first, end < 0 ? lines.length : end).join("\n")}\n`;
 }
