@@ -7,7 +7,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { measureCell, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
+import { airlockTargetName, markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
@@ -94,7 +94,7 @@ async function runCells(target: Target): Promise<CellResult[]> {
 }
 
 async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, workers?: number): Promise<CellResult[]> {
-  const name = store === "pglite" ? "airlock (PGlite)" : workers ? `airlock (PostgreSQL, ${workers} workers)` : "airlock (PostgreSQL)";
+  const name = airlockTargetName(store, workers);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
   const scratch = store === "postgres" ? await scratchPostgres(databaseUrl!) : undefined;
   const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl, workers };

@@ -1,5 +1,5 @@
-import { cpuCheckPrefix, GLANCE_TABLE_START } from "./report.js";
-import { cellsOf, checksOf, checkValue, rowsOf } from "./report-reader.js";
+import { airlockTargetName, cpuCheckPrefix, GLANCE_TABLE_START } from "./report.js";
+import { checkNamed, checksOf, reportHeader, rewriteTable, rowsOf } from "./report-reader.js";
 
 /**
  * Fills the latest run's column of the table in docs/performance.md's "Where Airlock still misses"
@@ -13,9 +13,9 @@ export const MISSES_TABLE_START = "| target | the run of ";
 
 /** The Airlock targets in the order the table names them, with the names it gives them. */
 const TARGETS: ReadonlyArray<readonly [target: string, short: string]> = [
-  ["airlock (PostgreSQL)", "PostgreSQL"],
-  ["airlock (PGlite)", "PGlite"],
-  ["airlock (PostgreSQL, 2 workers)", "2 workers"],
+  [airlockTargetName("postgres"), "PostgreSQL"],
+  [airlockTargetName("pglite"), "PGlite"],
+  [airlockTargetName("postgres", 2), "2 workers"],
 ];
 
 /** Each row of the table, by its first cell, and how the latest run's cell is written. */
@@ -26,32 +26,27 @@ const ROWS: Record<string, (latest: string) => string> = {
 };
 
 export function fillLatestMisses(doc: string, latest: string): string {
-  const date = /^# Airlock bench, (.*)$/m.exec(latest)?.[1];
+  const { date } = reportHeader(latest);
   if (date === undefined) throw new Error("latest.md has no date in its header");
-  const lines = doc.split("\n");
-  const first = lines.findIndex((line) => line.startsWith(MISSES_TABLE_START));
-  if (first < 0) throw new Error(`the page has no table that begins "${MISSES_TABLE_START}"`);
-  for (let i = first; i < lines.length && lines[i]!.startsWith("|"); i++) {
-    if (i === first + 1) continue; // the separator
-    const cells = cellsOf(lines[i]!);
-    const label = cells[0] ?? "";
-    const fill = ROWS[label];
-    if (i > first && fill === undefined) throw new Error(`the misses table's row "${label}" names nothing bench:publish knows`);
-    cells[1] = i === first ? `the run of ${date}` : fill!(latest);
-    lines[i] = `| ${cells.join(" | ")} |`;
-  }
-  return lines.join("\n");
+  return rewriteTable(doc, MISSES_TABLE_START, (table) =>
+    table.map((cells, i) => {
+      if (i === 1) return cells; // the separator
+      const label = cells[0] ?? "";
+      const fill = ROWS[label];
+      if (i > 0 && fill === undefined) throw new Error(`the misses table's row "${label}" names nothing bench:publish knows`);
+      return [label, i === 0 ? `the run of ${date}` : fill!(latest), ...cells.slice(2)];
+    }),
+  );
 }
 
 /** "PostgreSQL 7 of 12 cells (worst 2.45×), PGlite 4 of 12 (worst 2.81×), …" from the CPU checks against `peer`. */
 function cpuCells(latest: string, peer: string): string {
   const measured = checksOf(latest);
   return TARGETS.map(([target, short], i) => {
-    const prefix = cpuCheckPrefix(target, peer);
-    const name = [...measured.keys()].find((n) => n.startsWith(prefix));
-    const count = name && /; (\d+) of (\d+) cells within\)$/.exec(name);
-    if (!count) throw new Error(`latest.md has no check "${prefix}" that counts the cells within`);
-    return `${short} ${count[1]} of ${count[2]}${i === 0 ? " cells" : ""} (worst ${checkValue(measured, prefix)})`;
+    const check = checkNamed(measured, cpuCheckPrefix(target, peer));
+    const count = /; (\d+) of (\d+) cells within\)$/.exec(check.name);
+    if (!count) throw new Error(`latest.md's check "${check.name}" is not one that counts the cells within`);
+    return `${short} ${count[1]} of ${count[2]}${i === 0 ? " cells" : ""} (worst ${check.value})`;
   }).join(", ");
 }
 

@@ -1,5 +1,5 @@
 import { GLANCE_TABLE_START } from "./report.js";
-import { tableAt } from "./report-reader.js";
+import { reportHeader, tableAt } from "./report-reader.js";
 
 /**
  * Puts a bench run's `latest.md` into docs/performance.md: the summary table under "At a glance"
@@ -16,14 +16,12 @@ export const RESULTS = "<!-- RESULTS -->";
 const CHART_LINE = "The chart: [bench/results/latest.svg](../bench/results/latest.svg). The raw numbers: [bench/results/latest.json](../bench/results/latest.json).";
 
 export function publishRun(doc: string, latest: string): string {
-  const command = /^Command: `([^`]*)`$/m.exec(latest)?.[1];
+  const { date, machine, command } = reportHeader(latest);
   if (command === undefined) throw new Error("latest.md has no Command line: is it a bench report?");
   // A narrowed run (--smoke, --targets, --modes…) leaves out cells the page's tables and checks speak of.
   if (command !== "npm run bench") throw new Error(`latest.md is from \`${command}\`; publish a full run (\`npm run bench\`)`);
   const glance = tableAt(latest, GLANCE_TABLE_START);
   if (glance === undefined) throw new Error("latest.md has no At a glance table");
-  const date = /^# Airlock bench, (.*)$/m.exec(latest)?.[1];
-  const machine = /^Machine: (.*)$/m.exec(latest)?.[1];
   if (date === undefined || machine === undefined) throw new Error("latest.md has no date or machine in its header");
 
   const start = doc.indexOf(GLANCE_START);

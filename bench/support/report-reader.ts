@@ -1,12 +1,32 @@
-/** Reading a bench report (`latest.md`) back, for bench:publish: its tables and its checks. */
+/** Reading a bench report (`latest.md`) back, and rewriting a page's tables, for bench:publish. */
+
+/** Where the table whose first line starts with `start` lies in `lines`: its first line and the line after its last. */
+function tableSpan(lines: readonly string[], start: string): { first: number; end: number } | undefined {
+  const first = lines.findIndex((line) => line.startsWith(start));
+  if (first < 0) return undefined;
+  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
+  return { first, end: end < 0 ? lines.length : end };
+}
 
 /** The markdown table whose first line starts with `start`, through its last row, with its line ends. */
 export function tableAt(markdown: string, start: string): string | undefined {
   const lines = markdown.split("\n");
-  const first = lines.findIndex((line) => line.startsWith(start));
-  if (first < 0) return undefined;
-  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
-  return `${lines.slice(first, end < 0 ? lines.length : end).join("\n")}\n`;
+  const span = tableSpan(lines, start);
+  return span && `${lines.slice(span.first, span.end).join("\n")}\n`;
+}
+
+/**
+ * The page with the table that begins with `start` rewritten: `edit` gets every line of it as cells,
+ * the header and the separator included, and returns them as they should be. The separator is written
+ * without spaces, as the pages write it.
+ */
+export function rewriteTable(doc: string, start: string, edit: (rows: string[][]) => string[][]): string {
+  const lines = doc.split("\n");
+  const span = tableSpan(lines, start);
+  if (!span) throw new Error(`the page has no table that begins "${start}"`);
+  const rows = edit(lines.slice(span.first, span.end).map(cellsOf));
+  lines.splice(span.first, span.end - span.first, ...rows.map((cells, i) => (i === 1 ? `|${cells.join("|")}|` : `| ${cells.join(" | ")} |`)));
+  return lines.join("\n");
 }
 
 /** A table line's cells, trimmed, without the empty ones outside its first and last bar. */
@@ -20,6 +40,15 @@ export function rowsOf(markdown: string, start: string): string[][] {
   return table === undefined ? [] : table.trimEnd().split("\n").slice(2).map(cellsOf);
 }
 
+/** What the report's first lines say: its date ("2026-12-06 21:58 UTC"), machine and command, where they stand. */
+export function reportHeader(latest: string): { date?: string; machine?: string; command?: string } {
+  return {
+    date: /^# Airlock bench, (.*)$/m.exec(latest)?.[1],
+    machine: /^Machine: (.*)$/m.exec(latest)?.[1],
+    command: /^Command: `([^`]*)`$/m.exec(latest)?.[1],
+  };
+}
+
 /** The measured value of every check of the report, by the check's name. */
 export function checksOf(latest: string): Map<string, string> {
   const out = new Map(rowsOf(latest, "| check | measured |").map(([name = "", value = ""]) => [name, value]));
@@ -27,8 +56,8 @@ export function checksOf(latest: string): Map<string, string> {
   return out;
 }
 
-/** The measured value of the check whose name begins with `prefix`. */
-export function checkValue(measured: Map<string, string>, prefix: string): string {
-  for (const [name, value] of measured) if (name.startsWith(prefix)) return value;
+/** The check whose name begins with `prefix`: its whole name and its measured value. */
+export function checkNamed(measured: Map<string, string>, prefix: string): { name: string; value: string } {
+  for (const [name, value] of measured) if (name.startsWith(prefix)) return { name, value };
   throw new Error(`latest.md has no check "${prefix}"`);
 }

@@ -50,6 +50,11 @@ function peakRssAt64(results: CellResult[], target: string): number {
   return Math.max(0, ...results.filter((r) => r.target === target && r.connections === 64).map((r) => r.peakRssMb));
 }
 
+/** An Airlock target's name in every report: "airlock (PGlite)", "airlock (PostgreSQL, 2 workers)". */
+export function airlockTargetName(store: "pglite" | "postgres", workers?: number): string {
+  return store === "pglite" ? "airlock (PGlite)" : workers ? `airlock (PostgreSQL, ${workers} workers)` : "airlock (PostgreSQL)";
+}
+
 /** How a CPU check's name begins; the worst cell follows it (bench:publish finds checks by it, publish-runs.ts). */
 export function cpuCheckPrefix(target: string, peer: string): string {
   return `${target}: CPU per request vs ${peer}, worst cell`;
@@ -96,8 +101,7 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   return out;
 }
 
-/** The cell where `cost` (left out where undefined) is highest against the peer's CPU per request. */
-/** The cell with the highest ratio of the target's cost to its peer's, and every cell's ratio. */
+/** The cell where `cost` (left out where undefined) is highest against the peer's CPU per request, and every cell's ratio. */
 function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | undefined, cost: (r: CellResult) => number | undefined): { cell: string; ratio: number; ratios: number[] } | undefined {
   const ratios = mine.flatMap((r) => {
     const peer = peerOf(r);
