@@ -7,7 +7,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { measureCell, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { airlockTargetName, markdown, svgChart, verdicts, type RunInfo } from "./support/report.js";
+import { airlockTargetName, markdown, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
@@ -177,7 +177,8 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, "latest.md"), markdown(results, checks, info));
   await writeFile(path.join(outDir, "latest.svg"), svgChart(results));
-  await writeFile(path.join(outDir, "latest.json"), JSON.stringify({ info, checks, results }, null, 2) + "\n");
+  const run: BenchRun = { info, checks, results };
+  await writeFile(path.join(outDir, "latest.json"), JSON.stringify(run, null, 2) + "\n");
   console.log(`\n${checks.map((c) => `${c.note ? "note" : c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
   console.log(`\nresults: ${outDir}/latest.md, latest.svg, latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 

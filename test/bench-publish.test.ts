@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { publishRun } from "../bench/support/publish.js";
 import { fillLatestMisses } from "../bench/support/publish-misses.js";
 import { addRunColumn, runHeading } from "../bench/support/publish-runs.js";
+import type { BenchRun, RunInfo } from "../bench/support/report.js";
+import type { CellResult } from "../bench/support/cells.js";
+import { benchCell as cell } from "./bench-cells.js";
 
 const PAGE = [
   "# Performance",
@@ -79,6 +82,18 @@ describe("publishing a bench run into docs/performance.md", () => {
   });
 });
 
+const XEON = "2 × Intel(R) Xeon(R) Processor, 24 GiB, Linux 6.18.44-fc-v1272, Node v20.20.2";
+
+function benchRun(results: CellResult[], info: Partial<RunInfo> = {}): BenchRun {
+  return { info: { date: "2026-12-06 19:29 UTC", machine: XEON, command: "npm run bench", ledger: [], ...info }, checks: [], results };
+}
+
+/** The same run with one cell's CPU per request changed. */
+function withCpu(run: BenchRun, target: string, cellName: string, cpuMicrosPerRequest: number): BenchRun {
+  const name = (r: CellResult) => `${r.stream ? "stream" : "json"} · ${r.delayMs} ms · c${r.connections}`;
+  return { ...run, results: run.results.map((r) => (r.target === target && name(r) === cellName ? { ...r, cpuMicrosPerRequest } : r)) };
+}
+
 describe("adding a run's worst cells to docs/performance-runs.md", () => {
   const RUNS = [
     "Worst-cell ratios over the runs:",
@@ -94,32 +109,23 @@ describe("adding a run's worst cells to docs/performance-runs.md", () => {
     "",
   ].join("\n");
 
-  const LATEST = [
-    "# Airlock bench, 2026-12-06 19:29 UTC",
-    "",
-    "Machine: 2 × Intel(R) Xeon(R) Processor, 24 GiB, Linux 6.18.44-fc-v1272, Node v20.20.2",
-    "Command: `npm run bench`",
-    "",
-    "## Checks",
-    "",
-    "| check | measured | target | |",
-    "|---|---|---|---|",
-    "| airlock (PGlite): CPU per request vs proxy, worst cell (json · 0 ms · c64) | 2.61× | ≤ 2× | **miss** |",
-    "| airlock (PGlite): the same without the embedded store's thread, worst cell (json · 50 ms · c16) | 2.25× | (≤ 2×) | note |",
-    "| airlock (PostgreSQL): CPU per request vs portkey, worst cell (json · 50 ms · c1) | 0.59× | ≤ 0.25× | **miss** |",
-    "| airlock (PostgreSQL, 2 workers): CPU per request vs proxy, worst cell (json · 50 ms · c1) | 3.77× | ≤ 2× | **miss** |",
-    "| airlock (PostgreSQL, 2 workers): stream TTFB p50 added over direct (50 ms upstream) | 1.03 ms | ≤ 1 ms | **miss** |",
-    "",
-    "## Every cell",
-    "",
-    "| cell | target |",
-    "|---|---|",
-    "| json · 0 ms · c1 | direct |",
-    "",
-  ].join("\n");
+  // PGlite's worst cell against the proxy is JSON at 64 connections (261 against 100 µs), PostgreSQL's
+  // against Portkey JSON at one connection and 50 ms (1,180 against 2,000), and 2 workers' against the
+  // proxy the same cell (2,514 against 667); 2 workers add 1.03 ms to the first byte at 50 ms upstream.
+  const RUN = benchRun([
+    cell("direct", true, 50, 1, 430, { ttfbP50Ms: 51.2 }),
+    cell("proxy", false, 0, 64, 100),
+    cell("proxy", false, 50, 1, 667),
+    cell("portkey", false, 50, 1, 2000),
+    cell("airlock (PGlite)", false, 0, 64, 261),
+    cell("airlock (PGlite)", false, 50, 1, 1000),
+    cell("airlock (PostgreSQL)", false, 50, 1, 1180),
+    cell("airlock (PostgreSQL, 2 workers)", false, 50, 1, 2514),
+    cell("airlock (PostgreSQL, 2 workers)", true, 50, 1, 2600, { ttfbP50Ms: 52.23 }),
+  ]);
 
   it("adds the run's column before the targets' and keeps the rest of the page", () => {
-    const page = addRunColumn(RUNS, LATEST);
+    const page = addRunColumn(RUNS, RUN);
     expect(page).toBe(
       RUNS.replace("| 18:03 (12-06, EPYC) | target |", "| 18:03 (12-06, EPYC) | 19:29 (12-06, Xeon) | target |")
         .replace("|---|---|---|", "|---|---|---|---|")
@@ -129,20 +135,23 @@ describe("adding a run's worst cells to docs/performance-runs.md", () => {
         .replace("| 1.69 ms | ≤ 1 ms |", "| 1.69 ms | 1.03 ms | ≤ 1 ms |"),
     );
     // Published again, the run's column is rewritten in place, not added twice.
-    expect(addRunColumn(page, LATEST)).toBe(page);
-    expect(addRunColumn(page, LATEST.replace("| 2.61× |", "| 2.70× |"))).toBe(page.replace("| 2.61× |", "| 2.70× |"));
+    expect(addRunColumn(page, RUN)).toBe(page);
+    expect(addRunColumn(page, withCpu(RUN, "airlock (PGlite)", "json · 0 ms · c64", 270))).toBe(page.replace("| 2.61× |", "| 2.70× |"));
   });
 
   it("names a run by its time, day and processor", () => {
-    expect(runHeading(LATEST)).toBe("19:29 (12-06, Xeon)");
-    expect(runHeading(LATEST.replace("Intel(R) Xeon(R) Processor", "AMD EPYC"))).toBe("19:29 (12-06, EPYC)");
-    expect(() => runHeading(LATEST.replace(/^Machine: .*\n/m, ""))).toThrow("machine");
+    expect(runHeading(RUN.info)).toBe("19:29 (12-06, Xeon)");
+    expect(runHeading({ ...RUN.info, machine: XEON.replace("Intel(R) Xeon(R) Processor", "AMD EPYC") })).toBe("19:29 (12-06, EPYC)");
+    expect(() => runHeading({ ...RUN.info, machine: "test" })).toThrow('machine "test"');
   });
 
-  it("refuses a row it cannot fill and a report without its check", () => {
-    expect(() => addRunColumn(RUNS.replace("| PGlite CPU per call vs proxy |", "| PGlite memory |"), LATEST)).toThrow('"PGlite memory" names no check');
-    expect(() => addRunColumn(RUNS, LATEST.replace(/^\| airlock \(PGlite\): CPU per request vs proxy.*\n/m, ""))).toThrow("airlock (PGlite): CPU per request vs proxy, worst cell");
-    expect(() => addRunColumn("no table here", LATEST)).toThrow("| ratio, worst cell |");
+  it("refuses a row it cannot fill and a run without the cells for one", () => {
+    expect(() => addRunColumn(RUNS.replace("| PGlite CPU per call vs proxy |", "| PGlite memory |"), RUN)).toThrow('"PGlite memory" names nothing');
+    const withoutPGlite = { ...RUN, results: RUN.results.filter((r) => r.target !== "airlock (PGlite)") };
+    expect(() => addRunColumn(RUNS, withoutPGlite)).toThrow("no cells of airlock (PGlite) and proxy");
+    const withoutDirect = { ...RUN, results: RUN.results.filter((r) => r.target !== "direct") };
+    expect(() => addRunColumn(RUNS, withoutDirect)).toThrow("no first streamed byte for airlock (PostgreSQL, 2 workers) at 50 ms upstream");
+    expect(() => addRunColumn("no table here", RUN)).toThrow("| ratio, worst cell |");
   });
 });
 
@@ -159,50 +168,47 @@ describe("filling the latest run's column of Where Airlock still misses", () => 
     "What keeps the misses there.",
   ].join("\n");
 
-  const check = (target: string, peer: string, cell: string, within: number, value: string) => `| ${target}: CPU per request vs ${peer}, worst cell (${cell}; ${within} of 12 cells within) | ${value} | ≤ 2× | **miss** |`;
-  const LATEST = [
-    "# Airlock bench, 2026-12-06 21:58 UTC",
-    "",
-    "## At a glance",
-    "",
-    "| target | JSON call: CPU µs | JSON calls/s | stream: CPU µs | streams/s | first streamed byte added, 0 / 50 ms upstream | peak RSS at 64 connections |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    "| proxy | 57 | 18,221 | 76 | 12,840 | 0.19 / 0.56 ms | 156 MB |",
-    "| airlock (PGlite) | 151 (2.66×) | 7,707 | 215 (2.81×) | 5,329 | 0.33 / 0.89 ms | 323 MB |",
-    "| airlock (PostgreSQL) | 119 (2.10×) | 7,644 | 169 (2.22×) | 5,737 | 0.34 / 0.89 ms | 148 MB |",
-    "| airlock (PostgreSQL, 2 workers) | 139 (2.44×) | 7,759 | 199 (2.61×) | 5,756 | 0.40 / 1.07 ms | 256 MB |",
-    "",
-    "## Checks",
-    "",
-    "| check | measured | target | |",
-    "|---|---|---|---|",
-    check("airlock (PGlite)", "proxy", "stream · 0 ms · c16", 4, "2.81×"),
-    check("airlock (PGlite)", "portkey", "stream · 50 ms · c1", 10, "0.49×"),
-    check("airlock (PostgreSQL)", "proxy", "stream · 0 ms · c1", 7, "2.45×"),
-    check("airlock (PostgreSQL)", "portkey", "json · 50 ms · c1", 10, "0.45×"),
-    check("airlock (PostgreSQL, 2 workers)", "proxy", "stream · 50 ms · c16", 5, "2.77×"),
-    check("airlock (PostgreSQL, 2 workers)", "portkey", "json · 50 ms · c1", 9, "0.54×"),
-    "",
-  ].join("\n");
+  // Three cells that the proxy and Portkey both ran, at 100 and 1,000 µs, and streams at 50 ms upstream,
+  // which the proxy alone ran, at its cost; then each target's cost in the first three.
+  const shared = (target: string, [json1, json16, stream1]: [number, number, number], ttfb: [number, number]) => [
+    cell(target, false, 0, 1, json1),
+    cell(target, false, 0, 16, json16),
+    cell(target, true, 0, 1, stream1, { ttfbP50Ms: ttfb[0] }),
+    cell(target, true, 50, 1, 700, { ttfbP50Ms: ttfb[1] }),
+  ];
+  const RUN = benchRun(
+    [
+      cell("direct", true, 0, 1, 60, { ttfbP50Ms: 0.4 }),
+      cell("direct", true, 50, 1, 430, { ttfbP50Ms: 51.2 }),
+      ...shared("proxy", [100, 100, 100], [0.59, 51.76]),
+      ...shared("portkey", [1000, 1000, 1000], [28, 79]).filter((r) => r.delayMs === 0),
+      ...shared("airlock (PostgreSQL)", [150, 250, 210], [0.74, 52.09]),
+      ...shared("airlock (PGlite)", [190, 281, 200], [0.73, 52.09]),
+      ...shared("airlock (PostgreSQL, 2 workers)", [300, 180, 100], [0.8, 52.27]),
+    ],
+    { date: "2026-12-06 21:58 UTC" },
+  );
 
   it("writes the run's date and each target's cells, and keeps the columns over the runs and the prose", () => {
-    const page = fillLatestMisses(MISSES, LATEST);
+    const page = fillLatestMisses(MISSES, RUN);
     expect(page.split("\n").slice(2, 7)).toEqual([
       "| target | the run of 2026-12-06 21:58 UTC | the runs since 2026-12-03 10:33 UTC |",
       "|---|---|---|",
-      "| CPU per call, at most 2× the proxy's | PostgreSQL 7 of 12 cells (worst 2.45×), PGlite 4 of 12 (worst 2.81×), 2 workers 5 of 12 (worst 2.77×) | PostgreSQL 4–12 of 12 |",
-      "| CPU per call, at most 0.25× Portkey's | PostgreSQL 10 of 12 cells (worst 0.45×), PGlite 10 of 12 (worst 0.49×), 2 workers 9 of 12 (worst 0.54×) | PostgreSQL 4–10 of 12 |",
+      "| CPU per call, at most 2× the proxy's | PostgreSQL 2 of 4 cells (worst 2.50×), PGlite 3 of 4 (worst 2.81×), 2 workers 3 of 4 (worst 3.00×) | PostgreSQL 4–12 of 12 |",
+      "| CPU per call, at most 0.25× Portkey's | PostgreSQL 3 of 3 cells (worst 0.25×), PGlite 2 of 3 (worst 0.28×), 2 workers 2 of 3 (worst 0.30×) | PostgreSQL 4–10 of 12 |",
       "| stream TTFB added over direct, at most 1 ms | 0 ms upstream: PostgreSQL 0.34 ms, PGlite 0.33, 2 workers 0.40, the proxy itself 0.19; 50 ms: PostgreSQL 0.89 ms, PGlite 0.89, 2 workers 1.07, the proxy itself 0.56 | every run |",
     ]);
     expect(page.startsWith("What the latest run met and missed.\n\n")).toBe(true);
     expect(page.endsWith("\n\nWhat keeps the misses there.")).toBe(true);
-    expect(fillLatestMisses(page, LATEST)).toBe(page);
+    expect(fillLatestMisses(page, RUN)).toBe(page);
   });
 
-  it("refuses a row it cannot fill, a report whose checks do not count their cells, and a page without the table", () => {
-    expect(() => fillLatestMisses(MISSES.replace("| CPU per call, at most 2× the proxy's |", "| memory |"), LATEST)).toThrow('"memory" names nothing');
-    expect(() => fillLatestMisses(MISSES, LATEST.replaceAll(/; \d+ of 12 cells within\)/g, ")"))).toThrow("counts the cells within");
-    expect(() => fillLatestMisses(MISSES, LATEST.replace(/^\| proxy \|.*\n/m, ""))).toThrow("no first streamed byte for proxy");
-    expect(() => fillLatestMisses("no table", LATEST)).toThrow("| target | the run of ");
+  it("refuses a row it cannot fill, a run without a target's cells, and a page without the table", () => {
+    expect(() => fillLatestMisses(MISSES.replace("| CPU per call, at most 2× the proxy's |", "| memory |"), RUN)).toThrow('"memory" names nothing');
+    const withoutWorkers = { ...RUN, results: RUN.results.filter((r) => r.target !== "airlock (PostgreSQL, 2 workers)") };
+    expect(() => fillLatestMisses(MISSES, withoutWorkers)).toThrow("no cells of airlock (PostgreSQL, 2 workers) and proxy");
+    const proxyWithoutTtfb = { ...RUN, results: RUN.results.map((r) => (r.target === "proxy" ? { ...r, ttfbP50Ms: undefined } : r)) };
+    expect(() => fillLatestMisses(MISSES, proxyWithoutTtfb)).toThrow("no first streamed byte for proxy");
+    expect(() => fillLatestMisses("no table", RUN)).toThrow("| target | the run of ");
   });
 });

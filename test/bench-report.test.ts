@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { CellResult } from "../bench/support/cells.js";
+import { benchCell as cell } from "./bench-cells.js";
 import { glance, markdown, verdicts } from "../bench/support/report.js";
-
-/** A measured cell as the bench records it; only the fields the summary reads matter here. */
-function cell(target: string, stream: boolean, delayMs: number, connections: number, cpuMicrosPerRequest: number, more: Partial<CellResult> = {}): CellResult {
-  return { target, stream, delayMs, connections, requestsPerSecond: 1000, p50Ms: 1, p99Ms: 2, cpuMicrosPerRequest, faultsPerRequest: 0, peakRssMb: 100, errors: 0, sent: 1000, ...more };
-}
 
 const RUN = [
   cell("direct", true, 0, 1, 50, { ttfbP50Ms: 0.4 }),

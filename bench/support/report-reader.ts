@@ -34,12 +34,6 @@ export function cellsOf(line: string): string[] {
   return line.split("|").slice(1, -1).map((cell) => cell.trim());
 }
 
-/** The rows of the table that begins with `start`, each as its cells, header and separator left out. */
-export function rowsOf(markdown: string, start: string): string[][] {
-  const table = tableAt(markdown, start);
-  return table === undefined ? [] : table.trimEnd().split("\n").slice(2).map(cellsOf);
-}
-
 /** What the report's first lines say: its date ("2026-12-06 21:58 UTC"), machine and command, where they stand. */
 export function reportHeader(latest: string): { date?: string; machine?: string; command?: string } {
   return {
@@ -47,17 +41,4 @@ export function reportHeader(latest: string): { date?: string; machine?: string;
     machine: /^Machine: (.*)$/m.exec(latest)?.[1],
     command: /^Command: `([^`]*)`$/m.exec(latest)?.[1],
   };
-}
-
-/** The measured value of every check of the report, by the check's name. */
-export function checksOf(latest: string): Map<string, string> {
-  const out = new Map(rowsOf(latest, "| check | measured |").map(([name = "", value = ""]) => [name, value]));
-  if (out.size === 0) throw new Error("latest.md has no checks table");
-  return out;
-}
-
-/** The check whose name begins with `prefix`: its whole name and its measured value. */
-export function checkNamed(measured: Map<string, string>, prefix: string): { name: string; value: string } {
-  for (const [name, value] of measured) if (name.startsWith(prefix)) return { name, value };
-  throw new Error(`latest.md has no check "${prefix}"`);
 }

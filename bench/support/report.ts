@@ -24,6 +24,13 @@ export interface RunInfo {
   ledger: Array<{ target: string; rows: number; sent: number }>;
 }
 
+/** What a bench run leaves in `bench/results/latest.json`, which bench:publish reads back. */
+export interface BenchRun {
+  info: RunInfo;
+  checks: Verdict[];
+  results: CellResult[];
+}
+
 const fmt = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits));
 
 export function cellName(r: Pick<CellResult, "stream" | "delayMs" | "connections">): string {
@@ -38,7 +45,7 @@ function cellOf(results: CellResult[], target: string, shape: Shape): CellResult
 }
 
 /** What the target adds to the first streamed byte over direct, one stream at a time, at that upstream delay. */
-function ttfbAddedMs(results: CellResult[], target: string, delayMs: number): number | undefined {
+export function ttfbAddedMs(results: CellResult[], target: string, delayMs: number): number | undefined {
   const shape = { stream: true, delayMs, connections: 1 };
   const mine = cellOf(results, target, shape)?.ttfbP50Ms;
   const direct = cellOf(results, "direct", shape)?.ttfbP50Ms;
@@ -55,36 +62,51 @@ export function airlockTargetName(store: "pglite" | "postgres", workers?: number
   return store === "pglite" ? "airlock (PGlite)" : workers ? `airlock (PostgreSQL, ${workers} workers)` : "airlock (PostgreSQL)";
 }
 
-/** How a CPU check's name begins; the worst cell follows it (bench:publish finds checks by it, publish-runs.ts). */
-export function cpuCheckPrefix(target: string, peer: string): string {
-  return `${target}: CPU per request vs ${peer}, worst cell`;
+/** The CPU targets: at most this many times the peer's CPU per request, in every cell. */
+export const CPU_LIMITS = { proxy: 2, portkey: 0.25 } as const;
+export type CpuPeer = keyof typeof CPU_LIMITS;
+
+/** A target's CPU per request against a peer's, over every cell both ran: the worst cell and how many were within the limit. */
+export interface CpuComparison {
+  worstCell: string;
+  worstRatio: number;
+  within: number;
+  cells: number;
 }
 
-export function ttfbCheckName(target: string, delayMs: number): string {
-  return `${target}: stream TTFB p50 added over direct (${delayMs} ms upstream)`;
+export function cpuAgainst(results: CellResult[], target: string, peer: CpuPeer): CpuComparison | undefined {
+  const mine = results.filter((r) => r.target === target);
+  const worst = worstRatio(mine, (r) => cellOf(results, peer, r), (r) => r.cpuMicrosPerRequest);
+  if (!worst) return undefined;
+  // The worst cell alone hides whether one cell missed or most did.
+  const within = worst.ratios.filter((ratio) => ratio <= CPU_LIMITS[peer]).length;
+  return { worstCell: worst.cell, worstRatio: worst.ratio, within, cells: worst.ratios.length };
 }
+
+/** A ratio as every table of the bench writes it: "2.45×". */
+export const ratioText = (ratio: number) => `${ratio.toFixed(2)}×`;
+/** Milliseconds as the TTFB checks and tables write them: "0.89 ms". */
+export const msText = (ms: number) => `${ms.toFixed(2)} ms`;
 
 export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   const out: Verdict[] = [];
-  const byCell = (target: string, r: CellResult) => cellOf(results, target, r);
   const airlockTargets = [...new Set(results.map((r) => r.target).filter((t) => t.startsWith("airlock")))];
   for (const target of airlockTargets) {
     const mine = results.filter((r) => r.target === target);
-    for (const [peer, limit] of [["proxy", 2], ["portkey", 0.25]] as const) {
-      const worst = worstRatio(mine, (r) => byCell(peer, r), (r) => r.cpuMicrosPerRequest);
-      if (!worst) continue;
-      // The worst cell alone hides whether one cell missed or most did.
-      const within = worst.ratios.filter((ratio) => ratio <= limit).length;
-      out.push({ name: `${cpuCheckPrefix(target, peer)} (${worst.cell}; ${within} of ${worst.ratios.length} cells within)`, value: `${worst.ratio.toFixed(2)}×`, limit: `≤ ${limit}×`, pass: worst.ratio <= limit });
+    for (const peer of ["proxy", "portkey"] as const) {
+      const cpu = cpuAgainst(results, target, peer);
+      if (!cpu) continue;
+      const limit = CPU_LIMITS[peer];
+      out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${cpu.worstCell}; ${cpu.within} of ${cpu.cells} cells within)`, value: ratioText(cpu.worstRatio), limit: `≤ ${limit}×`, pass: cpu.worstRatio <= limit });
     }
     // The PGlite target measured as the PostgreSQL targets are, whose CPU leaves their server out. A
     // note beside the check, which still counts the embedded store's thread.
-    const withoutStore = worstRatio(mine, (r) => byCell("proxy", r), (r) => (r.storeCpu === "pglite" && r.storeCpuMicrosPerRequest !== undefined ? r.cpuMicrosPerRequest - r.storeCpuMicrosPerRequest : undefined));
-    if (withoutStore) out.push({ name: `${target}: the same without the embedded store's thread, worst cell (${withoutStore.cell})`, value: `${withoutStore.ratio.toFixed(2)}×`, limit: "≤ 2×", pass: true, note: true });
+    const withoutStore = worstRatio(mine, (r) => cellOf(results, "proxy", r), (r) => (r.storeCpu === "pglite" && r.storeCpuMicrosPerRequest !== undefined ? r.cpuMicrosPerRequest - r.storeCpuMicrosPerRequest : undefined));
+    if (withoutStore) out.push({ name: `${target}: the same without the embedded store's thread, worst cell (${withoutStore.cell})`, value: ratioText(withoutStore.ratio), limit: "≤ 2×", pass: true, note: true });
     for (const r of mine.filter((x) => x.stream && x.connections === 1)) {
       const added = ttfbAddedMs(results, target, r.delayMs);
       if (added === undefined) continue;
-      out.push({ name: ttfbCheckName(target, r.delayMs), value: `${added.toFixed(2)} ms`, limit: "≤ 1 ms", pass: added <= 1 });
+      out.push({ name: `${target}: stream TTFB p50 added over direct (${r.delayMs} ms upstream)`, value: msText(added), limit: "≤ 1 ms", pass: added <= 1 });
     }
     const workers = Number(/(\d+) workers/.exec(target)?.[1] ?? 1);
     const limitMb = (target.includes("PostgreSQL") ? 150 : 400) * workers;
