@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fillLatestMisses } from "./support/publish-misses.js";
-import { addRunColumn } from "./support/publish-runs.js";
+import { addRunRow } from "./support/publish-runs.js";
 import { publishRun } from "./support/publish.js";
 import { reportHeader } from "./support/report-reader.js";
 import type { BenchRun } from "./support/report.js";
@@ -10,7 +10,7 @@ import type { BenchRun } from "./support/report.js";
  * `npm run bench:publish`: after a full `npm run bench`, puts `bench/results/latest.md` into
  * docs/performance.md (see publishRun), and from the same run's `latest.json` the run's column of the
  * table in its "Where Airlock still misses" (see fillLatestMisses) and the run's worst cells into the
- * table of docs/performance-runs.md (see addRunColumn). What the run means (its paragraph in
+ * table of docs/performance-runs.md (see addRunRow). What the run means (its paragraph in
  * performance-runs.md, the reasons for the misses and the columns that follow the targets over many
  * runs) is still written by hand.
  */
@@ -24,7 +24,7 @@ if (date !== run.info.date) throw new Error(`latest.md (${date ?? "no date"}) an
 const page = path.join(ROOT, "docs/performance.md");
 const runs = path.join(ROOT, "docs/performance-runs.md");
 const published = fillLatestMisses(publishRun(await readFile(page, "utf8"), latest), run);
-const withColumn = addRunColumn(await readFile(runs, "utf8"), run);
+const withRow = addRunRow(await readFile(runs, "utf8"), run);
 await writeFile(page, published);
-await writeFile(runs, withColumn);
+await writeFile(runs, withRow);
 console.log(`published the run of ${date} into docs/performance.md and docs/performance-runs.md`);

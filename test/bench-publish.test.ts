@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { publishRun } from "../bench/support/publish.js";
 import { fillLatestMisses } from "../bench/support/publish-misses.js";
-import { addRunColumn, runHeading } from "../bench/support/publish-runs.js";
+import { addRunRow, runLabel } from "../bench/support/publish-runs.js";
 import type { BenchRun, RunInfo } from "../bench/support/report.js";
 import type { CellResult } from "../bench/support/cells.js";
 import { benchCell as cell } from "./bench-cells.js";
@@ -96,14 +96,12 @@ function withCpu(run: BenchRun, target: string, cellName: string, cpuMicrosPerRe
 
 describe("adding a run's worst cells to docs/performance-runs.md", () => {
   const RUNS = [
-    "Worst-cell ratios over the runs:",
+    "Worst cells over the runs:",
     "",
-    "| ratio, worst cell | 18:03 (12-06, EPYC) | target |",
-    "|---|---|---|",
-    "| PGlite CPU per call vs proxy | 2.30× | ≤ 2× |",
-    "| PostgreSQL CPU per call vs Portkey | 0.40× | ≤ 0.25× |",
-    "| 2 workers CPU per call vs proxy |  | ≤ 2× |",
-    "| 2 workers stream TTFB added, 50 ms upstream | 1.69 ms | ≤ 1 ms |",
+    "| run (UTC) | PGlite vs proxy | PostgreSQL vs Portkey | 2 workers vs proxy | 2 workers stream TTFB added at 50 ms |",
+    "|---|---|---|---|---|",
+    "| target | ≤ 2× | ≤ 0.25× | ≤ 2× | ≤ 1 ms |",
+    "| 12-06 18:03 (EPYC) | 2.30× | 0.40× |  | 1.69 ms |",
     "",
     "Prose after the table.",
     "",
@@ -124,34 +122,27 @@ describe("adding a run's worst cells to docs/performance-runs.md", () => {
     cell("airlock (PostgreSQL, 2 workers)", true, 50, 1, 2600, { ttfbP50Ms: 52.23 }),
   ]);
 
-  it("adds the run's column before the targets' and keeps the rest of the page", () => {
-    const page = addRunColumn(RUNS, RUN);
-    expect(page).toBe(
-      RUNS.replace("| 18:03 (12-06, EPYC) | target |", "| 18:03 (12-06, EPYC) | 19:29 (12-06, Xeon) | target |")
-        .replace("|---|---|---|", "|---|---|---|---|")
-        .replace("| 2.30× | ≤ 2× |", "| 2.30× | 2.61× | ≤ 2× |")
-        .replace("| 0.40× | ≤ 0.25× |", "| 0.40× | 0.59× | ≤ 0.25× |")
-        .replace("|  | ≤ 2× |", "|  | 3.77× | ≤ 2× |")
-        .replace("| 1.69 ms | ≤ 1 ms |", "| 1.69 ms | 1.03 ms | ≤ 1 ms |"),
-    );
-    // Published again, the run's column is rewritten in place, not added twice.
-    expect(addRunColumn(page, RUN)).toBe(page);
-    expect(addRunColumn(page, withCpu(RUN, "airlock (PGlite)", "json · 0 ms · c64", 270))).toBe(page.replace("| 2.61× |", "| 2.70× |"));
+  it("adds the run's row after the others and keeps the rest of the page", () => {
+    const page = addRunRow(RUNS, RUN);
+    expect(page).toBe(RUNS.replace("| 1.69 ms |\n", "| 1.69 ms |\n| 12-06 19:29 (Xeon) | 2.61× | 0.59× | 3.77× | 1.03 ms |\n"));
+    // Published again, the run's row is rewritten in place, not added twice.
+    expect(addRunRow(page, RUN)).toBe(page);
+    expect(addRunRow(page, withCpu(RUN, "airlock (PGlite)", "json · 0 ms · c64", 270))).toBe(page.replace("| 2.61× |", "| 2.70× |"));
   });
 
-  it("names a run by its time, day and processor", () => {
-    expect(runHeading(RUN.info)).toBe("19:29 (12-06, Xeon)");
-    expect(runHeading({ ...RUN.info, machine: XEON.replace("Intel(R) Xeon(R) Processor", "AMD EPYC") })).toBe("19:29 (12-06, EPYC)");
-    expect(() => runHeading({ ...RUN.info, machine: "test" })).toThrow('machine "test"');
+  it("names a run by its day, time and processor", () => {
+    expect(runLabel(RUN.info)).toBe("12-06 19:29 (Xeon)");
+    expect(runLabel({ ...RUN.info, machine: XEON.replace("Intel(R) Xeon(R) Processor", "AMD EPYC") })).toBe("12-06 19:29 (EPYC)");
+    expect(() => runLabel({ ...RUN.info, machine: "test" })).toThrow('machine "test"');
   });
 
-  it("refuses a row it cannot fill and a run without the cells for one", () => {
-    expect(() => addRunColumn(RUNS.replace("| PGlite CPU per call vs proxy |", "| PGlite memory |"), RUN)).toThrow('"PGlite memory" names nothing');
+  it("refuses a column it cannot fill and a run without the cells for one", () => {
+    expect(() => addRunRow(RUNS.replace("| PGlite vs proxy |", "| PGlite memory |"), RUN)).toThrow('"PGlite memory" names nothing');
     const withoutPGlite = { ...RUN, results: RUN.results.filter((r) => r.target !== "airlock (PGlite)") };
-    expect(() => addRunColumn(RUNS, withoutPGlite)).toThrow("no cells of airlock (PGlite) and proxy");
+    expect(() => addRunRow(RUNS, withoutPGlite)).toThrow("no cells of airlock (PGlite) and proxy");
     const withoutDirect = { ...RUN, results: RUN.results.filter((r) => r.target !== "direct") };
-    expect(() => addRunColumn(RUNS, withoutDirect)).toThrow("no first streamed byte for airlock (PostgreSQL, 2 workers) at 50 ms upstream");
-    expect(() => addRunColumn("no table here", RUN)).toThrow("| ratio, worst cell |");
+    expect(() => addRunRow(RUNS, withoutDirect)).toThrow("no first streamed byte for airlock (PostgreSQL, 2 workers) at 50 ms upstream");
+    expect(() => addRunRow("no table here", RUN)).toThrow("| run (UTC) |");
   });
 });
 
