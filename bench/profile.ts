@@ -67,28 +67,49 @@ try {
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 const file = (await readdir(outDir)).find((f) => f.endsWith(".cpuprofile") && !before.has(f));
 if (!file) throw new Error("no profile was written");
 const profile = JSON.parse(await readFile(path.join(outDir, file), "utf8")) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const parentOf = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+const whereOf = (node: ProfileNode) => node.callFrame.url.replace(/^file:\/\//, "").replace(ROOT + "/", "") || "(native)";
+const nameOf = (node: ProfileNode) => `${node.callFrame.functionName || "(anonymous)"}  ${whereOf(node)}:${node.callFrame.lineNumber + 1}`;
 const self = new Map<string, number>();
 const byFile = new Map<string, number>();
+/** Airlock's own functions (dist/) by the time spent in them and in what they called, out of the busy time. */
+const inclusive = new Map<string, number>();
 let total = 0;
+let busy = 0;
 profile.samples.forEach((id, i) => {
   const node = byId.get(id)!;
   const micros = profile.timeDeltas[i] ?? 0;
   total += micros;
-  const where = node.callFrame.url.replace(/^file:\/\//, "").replace(ROOT + "/", "") || "(native)";
-  const fn = `${node.callFrame.functionName || "(anonymous)"}  ${where}:${node.callFrame.lineNumber + 1}`;
+  const where = whereOf(node);
+  const fn = nameOf(node);
   self.set(fn, (self.get(fn) ?? 0) + micros);
   const group = where.includes("node_modules/") ? where.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, "$1") : where;
   byFile.set(group, (byFile.get(group) ?? 0) + micros);
+  if (node.callFrame.functionName === "(idle)" || node.callFrame.functionName === "(program)") return;
+  busy += micros;
+  // Each function once per sample, however deep it recurses.
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+    const frame = byId.get(at)!;
+    if (!whereOf(frame).startsWith("dist/")) continue;
+    const name = nameOf(frame);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    inclusive.set(name, (inclusive.get(name) ?? 0) + micros);
+  }
 });
-const show = (m: Map<string, number>, n: number) =>
+const show = (m: Map<string, number>, n: number, of = total) =>
   [...m.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, n)
-    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`)
+    .map(([k, v]) => `${((100 * v) / of).toFixed(1).padStart(5)}%  ${k}`)
     .join("\n");
 console.log(`\nprofile: ${path.join(outDir, file)}\n\nby function (self time):\n${show(self, Number(flags.top))}\n\nby file or package:\n${show(byFile, 25)}`);
+console.log(`\nAirlock's functions with what they call (share of the busy time, idle left out):\n${show(inclusive, Number(flags.top), busy)}`);
