@@ -2,9 +2,10 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS, warmShapes } from "./support/cells.js";
-import { runLoad, type LoadSpec } from "./support/loadgen.js";
-import { countersBetween, countersByPid, processTree } from "./support/proc.js";
+import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS } from "./support/cells.js";
+import type { LoadSpec } from "./support/loadgen.js";
+import { processTree } from "./support/proc.js";
+import { alternateRounds, roundRatios, warmSide, type Side } from "./support/side-by-side.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
 import { median } from "./support/stats.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
@@ -91,52 +92,19 @@ try {
     };
     return { target, load };
   };
-  /**
-   * Each side is warmed as the bench warms its targets (warmShapes, at 16 connections: JSON or streams
-   * at 0 ms upstream first, then the measured shape), then at the measured load. A few seconds at the
-   * measured load alone is about 60 calls at one connection and 50 ms upstream, which leaves most of
-   * the path in V8's baseline tier, and the first connection that ends in an error deoptimizes about
-   * 90 functions of Node's HTTP and stream code at once, most of which were still unoptimized 16 s
-   * later at that rate (docs/performance-findings.md#optimized-code-thrown-away-at-the-first-socket-error).
-   * Rounds measured so saw the proxy at 1,400-3,300 µs and 10 page faults per call, twice its cost in
-   * the bench's cell or more.
-   */
-  const busyShapes = shape.delayMs > 0 || shape.pacedEvents !== undefined ? [{ stream: shape.stream, delayMs: 0 }, shape] : [shape];
-  const warmUp = async (load: Omit<LoadSpec, "seconds">): Promise<void> => {
-    await warmShapes(load, busyShapes, TARGET_WARMUP_SECONDS);
-    await runLoad({ ...load, seconds: 3 });
-  };
   const port = 18000 + Math.floor(Math.random() * 1000);
   const builds = {
     base: againstProxy ? await startProxy() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"]), Number(flags["base-workers"])),
     this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"]), Number(flags.workers)),
   };
-  for (const build of Object.values(builds)) await warmUp(build.load);
+  for (const build of Object.values(builds)) await warmSide(build.load, shape, TARGET_WARMUP_SECONDS, 3);
+  const sideOf = ({ target, load }: (typeof builds)["base"]): Side => ({ pids: () => processTree(target.pid), load });
 
-  const cpu: Record<keyof typeof builds, number[]> = { base: [], this: [] };
-  const faults: Record<keyof typeof builds, number[]> = { base: [], this: [] };
-  for (let round = 0; round < rounds; round++) {
-    for (const name of round % 2 === 0 ? (["base", "this"] as const) : (["this", "base"] as const)) {
-      const { target, load } = builds[name];
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (ledger batch) settles
-      const pids = await processTree(target.pid);
-      const before = await countersByPid(pids);
-      if (flags.idle) {
-        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-        const spent = countersBetween(before, await countersByPid(pids));
-        cpu[name].push(spent.cpuMicros / seconds);
-        faults[name].push(spent.faults / seconds);
-        continue;
-      }
-      const result = await runLoad({ ...load, seconds });
-      const spent = countersBetween(before, await countersByPid(pids));
-      if (result.errors > 0) throw new Error(`${name}: ${result.errors} errors in round ${round + 1}`);
-      const calls = result.requestsPerSecond * seconds;
-      cpu[name].push(spent.cpuMicros / calls);
-      faults[name].push(spent.faults / calls);
-    }
-  }
-  const ratios = cpu.this.map((mine, i) => mine / cpu.base[i]!);
+  const measured = await alternateRounds([sideOf(builds.base), sideOf(builds.this)], rounds, seconds, flags.idle);
+  if (measured.errors[0] + measured.errors[1] > 0) throw new Error(`errors in the rounds: base ${measured.errors[0]}, this ${measured.errors[1]}`);
+  const cpu = { base: measured.cpu[0], this: measured.cpu[1] };
+  const faults = { base: measured.faults[0], this: measured.faults[1] };
+  const ratios = roundRatios(measured);
   const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
   const what = flags.idle ? "idle, CPU µs per second" : `${shape.pacedEvents !== undefined ? `paced stream of ${shape.pacedEvents} events` : shape.stream ? "stream" : "json"} · ${shape.delayMs} ms upstream · c${flags.connections} · CPU µs per call`;
   console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);

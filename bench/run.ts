@@ -5,9 +5,10 @@ import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { measureCell, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
+import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { airlockTargetName, markdown, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
+import { airlockTargetName, cpuAgainst, heldRatio, markdown, ratioText, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
+import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
@@ -93,7 +94,43 @@ async function runCells(target: Target): Promise<CellResult[]> {
   return out;
 }
 
-async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, workers?: number): Promise<CellResult[]> {
+/** The proxy, left running after its cells so that each Airlock target's worst cell can be held side by side with it. */
+interface Floor {
+  target: Target;
+  results: CellResult[];
+}
+
+/** Rounds of the held cell: turns of 3 s are about 60 calls at one connection and 50 ms upstream. */
+const HOLD = smoke ? { rounds: 2, seconds: 1, warmSeconds: 0 } : { rounds: 6, seconds: 3, warmSeconds: 3 };
+
+/**
+ * Measures the target's worst cell against the proxy again, the two taking turns under that cell's load
+ * (bench/support/side-by-side.ts), while the target is still up after its cells. Answers what it sent
+ * the target, for its ledger count.
+ */
+async function holdWorstCell(target: Target, floor: Floor, results: CellResult[], info: RunInfo): Promise<number> {
+  const worst = cpuAgainst([...floor.results, ...results], target.name, "proxy");
+  if (!worst) return 0;
+  const cell = worst.worst;
+  const sideOf = (t: Target): Side => ({ pids: t.pids, load: { url: t.url, headers: t.headers, body: requestBody(cell), connections: cell.connections } });
+  const sides: [Side, Side] = [sideOf(floor.target), sideOf(target)];
+  let sent = 0;
+  let errors = 0;
+  if (HOLD.warmSeconds > 0) {
+    for (const [i, side] of sides.entries()) {
+      const warm = await warmSide(side.load, cell, HOLD.warmSeconds, 2);
+      if (i === 1) sent += warm.sent;
+      errors += warm.errors;
+    }
+  }
+  const rounds = await alternateRounds(sides, HOLD.rounds, HOLD.seconds);
+  const held = { target: target.name, cell: worst.worstCell, proxyMicros: rounds.cpu[0], targetMicros: rounds.cpu[1], errors: errors + rounds.errors[0] + rounds.errors[1] };
+  (info.held ??= []).push(held);
+  console.log(`  ${target.name}: ${worst.worstCell} held side by side with the proxy, ${heldRatio(held).toFixed(2)}× (${ratioText(worst.worstRatio)} in its cell)`);
+  return sent + rounds.sent[1];
+}
+
+async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, floor: Floor | undefined, workers?: number): Promise<CellResult[]> {
   const name = airlockTargetName(store, workers);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
   const scratch = store === "postgres" ? await scratchPostgres(databaseUrl!) : undefined;
@@ -118,7 +155,9 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     if (store === "pglite") info.startupMs = startups;
     console.log(`${name}: started in ${startups.map((s) => s.toFixed(0)).join(", ")} ms${store === "pglite" ? ` (${firstStartMs.toFixed(0)} ms on a new data directory)` : ""}`);
     const live = running;
-    const results = await runCells({ name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storeCpu: store });
+    const target: Target = { name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storeCpu: store };
+    const results = await runCells(target);
+    if (floor) sent += await holdWorstCell(target, floor, results, info);
     await live.stop();
     running = undefined;
     sent += results.reduce((n, r) => n + r.sent, 0);
@@ -147,17 +186,23 @@ async function main(): Promise<void> {
     console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}${plan.targetWarmupSeconds ? `, ${plan.targetWarmupSeconds} s of warm-up in the first shape and a spell of each other shape per target` : ""}; targets: ${[...wanted].join(", ")}`);
 
     if (wanted.has("direct")) results.push(...(await runCells({ name: "direct", url: `${upstreamBaseUrl}/chat/completions`, headers: json, pids: async () => [upstream.pid] })));
+    let floor: Floor | undefined;
+    let proxy: Service | undefined;
     if (wanted.has("proxy")) {
       const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, "0"]);
-      const proxy = asService(child);
+      proxy = asService(child);
       services.push(proxy);
       const { port } = await firstJsonLine<{ port: number }>(child);
-      results.push(...(await runCells({ name: "proxy", url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { ...json, authorization: "Bearer sk-bench-upstream" }, pids: async () => [proxy.pid] })));
-      await proxy.stop();
+      const pid = proxy.pid;
+      const target: Target = { name: "proxy", url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { ...json, authorization: "Bearer sk-bench-upstream" }, pids: async () => [pid] };
+      floor = { target, results: await runCells(target) };
+      results.push(...floor.results);
     }
-    if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info)));
-    if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info)));
-    if (wanted.has("airlock-postgres-workers")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, WORKERS)));
+    if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info, floor)));
+    if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor)));
+    if (wanted.has("airlock-postgres-workers")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor, WORKERS)));
+    // Idle while the Airlock targets ran, and needed only to hold their worst cells.
+    await proxy?.stop();
     if (wanted.has("portkey")) {
       const dir = path.join(os.tmpdir(), "airlock-bench-portkey");
       await installPortkey(dir);

@@ -52,3 +52,27 @@ describe("the bench report's CPU checks", () => {
     ]);
   });
 });
+
+describe("the bench report's held cells", () => {
+  const info = {
+    date: "d",
+    machine: "m",
+    command: "npm run bench",
+    ledger: [],
+    held: [{ target: "airlock (PostgreSQL)", cell: "stream · 0 ms · c16", proxyMicros: [100, 120, 110], targetMicros: [150, 180, 240], errors: 0 }],
+  };
+
+  it("note the median of the rounds' ratios beside the target's checks, and judge nothing", () => {
+    const notes = verdicts(RUN, info).filter((v) => v.name.includes("held side by side"));
+    // Rounds of 1.5, 1.5 and 2.18: their median is 1.5, where the two sides' medians would give 180 / 110, 1.64.
+    expect(notes).toEqual([{ name: "airlock (PostgreSQL): its worst cell against the proxy, held side by side (stream · 0 ms · c16; median of 3 rounds)", value: "1.50×", limit: "≤ 2×", pass: true, note: true }]);
+    const names = verdicts(RUN, info).map((v) => v.name);
+    expect(names.indexOf(notes[0]!.name)).toBeLessThan(names.indexOf("airlock (PostgreSQL): peak RSS at 64 connections"));
+  });
+
+  it("count the held rounds' errors with every target's, and list the rounds in the report", () => {
+    const failing = { ...info, held: [{ ...info.held[0]!, errors: 2 }] };
+    expect(verdicts(RUN, failing).find((v) => v.name === "errors, all targets")).toMatchObject({ value: "2", pass: false });
+    expect(markdown(RUN, [], info)).toContain("airlock (PostgreSQL), stream · 0 ms · c16, held side by side with the proxy (CPU µs per call, round by round): proxy 100, 120, 110; airlock (PostgreSQL) 150, 180, 240");
+  });
+});
