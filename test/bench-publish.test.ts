@@ -192,6 +192,11 @@ describe("filling the latest run's column of Where Airlock still misses", () => 
     expect(page.startsWith("What the latest run met and missed.\n\n")).toBe(true);
     expect(page.endsWith("\n\nWhat keeps the misses there.")).toBe(true);
     expect(fillLatestMisses(page, RUN)).toBe(page);
+    // A run that held each target's worst cell side by side with the proxy says so beside it.
+    const held = { ...RUN, info: { ...RUN.info, held: [{ target: "airlock (PGlite)", cell: "json · 0 ms · c16", proxyMicros: [100, 100, 100], targetMicros: [190, 170, 180], errors: 0 }] } };
+    expect(fillLatestMisses(MISSES, held).split("\n")[4]).toBe(
+      "| CPU per call, at most 2× the proxy's | PostgreSQL 2 of 4 cells (worst 2.50×), PGlite 3 of 4 (worst 2.81×, held side by side 1.80×), 2 workers 3 of 4 (worst 3.00×) | PostgreSQL 4–12 of 12 |",
+    );
   });
 
   it("refuses a row it cannot fill, a run without a target's cells, and a page without the table", () => {

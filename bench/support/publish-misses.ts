@@ -1,12 +1,12 @@
 import type { BenchRun, CpuPeer } from "./report.js";
-import { airlockTargetName, cpuAgainst, ratioText, ttfbAddedMs } from "./report.js";
+import { airlockTargetName, cpuAgainst, heldRatio, ratioText, ttfbAddedMs } from "./report.js";
 import { rewriteTable } from "./report-reader.js";
 
 /**
  * Fills the latest run's column of the table in docs/performance.md's "Where Airlock still misses"
  * (its second column, and the run's date in its header) from the run's `latest.json`: how many cells
- * of each target met each CPU target and its worst, and what each target added to the first streamed
- * byte. The table's other columns, which follow the targets over many runs, stay the writer's.
+ * of each target met each CPU target, its worst and, against the proxy, that cell held side by side,
+ * and what each target added to the first streamed byte. The table's other columns, which follow the targets over many runs, stay the writer's.
  */
 
 /** How the table's header begins. */
@@ -43,7 +43,9 @@ function cpuCells(run: BenchRun, peer: CpuPeer): string {
   return TARGETS.map(([target, short], i) => {
     const cpu = cpuAgainst(run.results, target, peer);
     if (!cpu) throw new Error(`the run has no cells of ${target} and ${peer} to compare`);
-    return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)})`;
+    // Against the proxy the run also held the worst cell side by side with it (see HeldCell in report.ts).
+    const held = peer === "proxy" ? run.info.held?.find((h) => h.target === target) : undefined;
+    return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)}${held ? `, held side by side ${ratioText(heldRatio(held))}` : ""})`;
   }).join(", ");
 }
 
