@@ -111,7 +111,7 @@ const HOLD = smoke ? { rounds: 2, seconds: 1, warmSeconds: 0 } : { rounds: 6, se
 async function holdWorstCell(target: Target, floor: Floor, results: CellResult[], info: RunInfo): Promise<number> {
   const worst = cpuAgainst([...floor.results, ...results], target.name, "proxy");
   if (!worst) return 0;
-  const cell = worst.worst;
+  const cell = worst.worstShape;
   const sideOf = (t: Target): Side => ({ pids: t.pids, load: { url: t.url, headers: t.headers, body: requestBody(cell), connections: cell.connections } });
   const sides: [Side, Side] = [sideOf(floor.target), sideOf(target)];
   let sent = 0;

@@ -86,7 +86,7 @@ export type CpuPeer = keyof typeof CPU_LIMITS;
 export interface CpuComparison {
   worstCell: string;
   /** The worst cell's shape, to measure it again. */
-  worst: Shape;
+  worstShape: Shape;
   worstRatio: number;
   within: number;
   cells: number;
@@ -98,7 +98,7 @@ export function cpuAgainst(results: CellResult[], target: string, peer: CpuPeer)
   if (!worst) return undefined;
   // The worst cell alone hides whether one cell missed or most did.
   const within = worst.ratios.filter((ratio) => ratio <= CPU_LIMITS[peer]).length;
-  return { worstCell: cellName(worst.shape), worst: worst.shape, worstRatio: worst.ratio, within, cells: worst.ratios.length };
+  return { worstCell: cellName(worst.shape), worstShape: worst.shape, worstRatio: worst.ratio, within, cells: worst.ratios.length };
 }
 
 /** A ratio as every table of the bench writes it: "2.45×". */

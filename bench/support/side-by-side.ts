@@ -22,9 +22,10 @@ export interface Rounds {
 /**
  * Two targets take turns under the same load, `rounds` times, alternating which goes first, so that
  * both see the same machine. On a two-core machine two measurements of one target minutes apart differ
- * by up to 15% (40% between the bench's cells), which hides most differences; measured in turns
- * seconds apart, the ratio of the two is steady to a few percent. `idle` sends no load: each round
- * measures what each side spends a second while it waits.
+ * by up to 15% (40% between the bench's cells), which hides most differences; measured in turns seconds
+ * apart, both sides ride the host's drift together, and the median of the rounds' ratios moves far
+ * less than either side. `idle` sends no load: each round measures what each side spends a second
+ * while it waits.
  */
 export async function alternateRounds(sides: [Side, Side], rounds: number, seconds: number, idle = false): Promise<Rounds> {
   const out: Rounds = { cpu: [[], []], faults: [[], []], sent: [0, 0], errors: [0, 0] };
