@@ -5,9 +5,9 @@ import { parseArgs } from "node:util";
 import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS } from "./support/cells.js";
 import type { LoadSpec } from "./support/loadgen.js";
 import { processTree } from "./support/proc.js";
-import { alternateRounds, roundRatios, warmSide, type Side } from "./support/side-by-side.js";
+import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
-import { median } from "./support/stats.js";
+import { median, ratiosOf } from "./support/stats.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 
 /**
@@ -104,7 +104,7 @@ try {
   if (measured.errors[0] + measured.errors[1] > 0) throw new Error(`errors in the rounds: base ${measured.errors[0]}, this ${measured.errors[1]}`);
   const cpu = { base: measured.cpu[0], this: measured.cpu[1] };
   const faults = { base: measured.faults[0], this: measured.faults[1] };
-  const ratios = roundRatios(measured);
+  const ratios = ratiosOf(cpu.this, cpu.base);
   const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
   const what = flags.idle ? "idle, CPU µs per second" : `${shape.pacedEvents !== undefined ? `paced stream of ${shape.pacedEvents} events` : shape.stream ? "stream" : "json"} · ${shape.delayMs} ms upstream · c${flags.connections} · CPU µs per call`;
   console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);

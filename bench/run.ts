@@ -7,7 +7,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { airlockTargetName, cpuAgainst, heldRatio, markdown, ratioText, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
+import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, ratioText, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
@@ -124,9 +124,9 @@ async function holdWorstCell(target: Target, floor: Floor, results: CellResult[]
     }
   }
   const rounds = await alternateRounds(sides, HOLD.rounds, HOLD.seconds);
-  const held = { target: target.name, cell: worst.worstCell, proxyMicros: rounds.cpu[0], targetMicros: rounds.cpu[1], errors: errors + rounds.errors[0] + rounds.errors[1] };
+  const held = { target: target.name, cell: cellName(cell), proxyMicros: rounds.cpu[0], targetMicros: rounds.cpu[1], errors: errors + rounds.errors[0] + rounds.errors[1] };
   (info.held ??= []).push(held);
-  console.log(`  ${target.name}: ${worst.worstCell} held side by side with the proxy, ${heldRatio(held).toFixed(2)}× (${ratioText(worst.worstRatio)} in its cell)`);
+  console.log(`  ${target.name}: ${held.cell} held side by side with the proxy, ${heldRatio(held).toFixed(2)}× (${ratioText(worst.worstRatio)} in its cell)`);
   return sent + rounds.sent[1];
 }
 

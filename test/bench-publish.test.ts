@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { publishRun } from "../bench/support/publish.js";
 import { fillLatestMisses } from "../bench/support/publish-misses.js";
 import { addRunRow, runLabel } from "../bench/support/publish-runs.js";
-import type { BenchRun, RunInfo } from "../bench/support/report.js";
+import { cellName, type BenchRun, type RunInfo } from "../bench/support/report.js";
 import type { CellResult } from "../bench/support/cells.js";
 import { benchCell as cell } from "./bench-cells.js";
 
@@ -89,9 +89,8 @@ function benchRun(results: CellResult[], info: Partial<RunInfo> = {}): BenchRun 
 }
 
 /** The same run with one cell's CPU per request changed. */
-function withCpu(run: BenchRun, target: string, cellName: string, cpuMicrosPerRequest: number): BenchRun {
-  const name = (r: CellResult) => `${r.stream ? "stream" : "json"} · ${r.delayMs} ms · c${r.connections}`;
-  return { ...run, results: run.results.map((r) => (r.target === target && name(r) === cellName ? { ...r, cpuMicrosPerRequest } : r)) };
+function withCpu(run: BenchRun, target: string, cell: string, cpuMicrosPerRequest: number): BenchRun {
+  return { ...run, results: run.results.map((r) => (r.target === target && cellName(r) === cell ? { ...r, cpuMicrosPerRequest } : r)) };
 }
 
 describe("adding a run's worst cells to docs/performance-runs.md", () => {

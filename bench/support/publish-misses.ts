@@ -1,12 +1,13 @@
 import type { BenchRun, CpuPeer } from "./report.js";
-import { airlockTargetName, cpuAgainst, heldRatio, ratioText, ttfbAddedMs } from "./report.js";
-import { rewriteTable } from "./report-reader.js";
+import { airlockTargetName, heldCellOf, heldRatio, ratioText } from "./report.js";
+import { requiredCpuAgainst, requiredTtfbAddedMs, rewriteTable } from "./report-reader.js";
 
 /**
  * Fills the latest run's column of the table in docs/performance.md's "Where Airlock still misses"
  * (its second column, and the run's date in its header) from the run's `latest.json`: how many cells
  * of each target met each CPU target, its worst and, against the proxy, that cell held side by side,
- * and what each target added to the first streamed byte. The table's other columns, which follow the targets over many runs, stay the writer's.
+ * and what each target added to the first streamed byte. The table's other columns, which follow the
+ * targets over many runs, stay the writer's.
  */
 
 /** How the table's header begins. */
@@ -41,21 +42,16 @@ export function fillLatestMisses(doc: string, run: BenchRun): string {
 /** "PostgreSQL 7 of 12 cells (worst 2.45×), PGlite 4 of 12 (worst 2.81×), …": each target against `peer`. */
 function cpuCells(run: BenchRun, peer: CpuPeer): string {
   return TARGETS.map(([target, short], i) => {
-    const cpu = cpuAgainst(run.results, target, peer);
-    if (!cpu) throw new Error(`the run has no cells of ${target} and ${peer} to compare`);
+    const cpu = requiredCpuAgainst(run, target, peer);
     // Against the proxy the run also held the worst cell side by side with it (see HeldCell in report.ts).
-    const held = peer === "proxy" ? run.info.held?.find((h) => h.target === target) : undefined;
+    const held = peer === "proxy" ? heldCellOf(run.info, target) : undefined;
     return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)}${held ? `, held side by side ${ratioText(heldRatio(held))}` : ""})`;
   }).join(", ");
 }
 
 /** What each target added to the first streamed byte, at 0 and at 50 ms upstream, the proxy's beside them. */
 function ttfbCells(run: BenchRun): string {
-  const at = (target: string, delayMs: number): string => {
-    const added = ttfbAddedMs(run.results, target, delayMs);
-    if (added === undefined) throw new Error(`the run has no first streamed byte for ${target} at ${delayMs} ms upstream`);
-    return added.toFixed(2);
-  };
+  const at = (target: string, delayMs: number) => requiredTtfbAddedMs(run, target, delayMs).toFixed(2);
   const upstream = (delayMs: number) => `${TARGETS.map(([target, short], i) => `${short} ${at(target, delayMs)}${i === 0 ? " ms" : ""}`).join(", ")}, the proxy itself ${at("proxy", delayMs)}`;
   return `0 ms upstream: ${upstream(0)}; 50 ms: ${upstream(50)}`;
 }

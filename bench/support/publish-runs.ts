@@ -1,6 +1,6 @@
 import type { BenchRun, CpuPeer, RunInfo } from "./report.js";
-import { airlockTargetName, cpuAgainst, msText, ratioText, ttfbAddedMs } from "./report.js";
-import { rewriteTable } from "./report-reader.js";
+import { airlockTargetName, msText, ratioText } from "./report.js";
+import { requiredCpuAgainst, requiredTtfbAddedMs, rewriteTable } from "./report-reader.js";
 
 /**
  * Puts a bench run's worst cells into docs/performance-runs.md: one row of the table that follows each
@@ -16,21 +16,9 @@ const POSTGRES = airlockTargetName("postgres");
 const WORKERS = airlockTargetName("postgres", 2);
 
 /** The run's worst cell against the peer, as the target's CPU check gives it. */
-const worstAgainst =
-  (target: string, peer: CpuPeer) =>
-  (run: BenchRun): string => {
-    const cpu = cpuAgainst(run.results, target, peer);
-    if (!cpu) throw new Error(`the run has no cells of ${target} and ${peer} to compare`);
-    return ratioText(cpu.worstRatio);
-  };
+const worstAgainst = (target: string, peer: CpuPeer) => (run: BenchRun) => ratioText(requiredCpuAgainst(run, target, peer).worstRatio);
 
-const ttfbAdded =
-  (target: string, delayMs: number) =>
-  (run: BenchRun): string => {
-    const added = ttfbAddedMs(run.results, target, delayMs);
-    if (added === undefined) throw new Error(`the run has no first streamed byte for ${target} at ${delayMs} ms upstream`);
-    return msText(added);
-  };
+const ttfbAdded = (target: string, delayMs: number) => (run: BenchRun) => msText(requiredTtfbAddedMs(run, target, delayMs));
 
 /** Each column of the table, by its header, and how the run's cell in it is worked out. */
 const COLUMNS: Record<string, (run: BenchRun) => string> = {

@@ -1,4 +1,9 @@
-/** Reading a bench report (`latest.md`) back, and rewriting a page's tables, for bench:publish. */
+import { cpuAgainst, ttfbAddedMs, type BenchRun, type CpuComparison, type CpuPeer } from "./report.js";
+
+/**
+ * Reading a bench run back (its `latest.md`, and from its `latest.json` the values a published table
+ * cannot be filled without), and rewriting a page's tables, for bench:publish.
+ */
 
 /** Where the table whose first line starts with `start` lies in `lines`: its first line and the line after its last. */
 function tableSpan(lines: readonly string[], start: string): { first: number; end: number } | undefined {
@@ -32,6 +37,20 @@ export function rewriteTable(doc: string, start: string, edit: (rows: string[][]
 /** A table line's cells, trimmed, without the empty ones outside its first and last bar. */
 export function cellsOf(line: string): string[] {
   return line.split("|").slice(1, -1).map((cell) => cell.trim());
+}
+
+/** The target's CPU against the peer's over the run, as its check has it; throws when the run lacks their cells. */
+export function requiredCpuAgainst(run: BenchRun, target: string, peer: CpuPeer): CpuComparison {
+  const cpu = cpuAgainst(run.results, target, peer);
+  if (!cpu) throw new Error(`the run has no cells of ${target} and ${peer} to compare`);
+  return cpu;
+}
+
+/** What the target added to the first streamed byte at that upstream delay; throws when the run lacks it. */
+export function requiredTtfbAddedMs(run: BenchRun, target: string, delayMs: number): number {
+  const added = ttfbAddedMs(run.results, target, delayMs);
+  if (added === undefined) throw new Error(`the run has no first streamed byte for ${target} at ${delayMs} ms upstream`);
+  return added;
 }
 
 /** What the report's first lines say: its date ("2026-12-06 21:58 UTC"), machine and command, where they stand. */

@@ -1,5 +1,5 @@
 import type { CellResult } from "./cells.js";
-import { median } from "./stats.js";
+import { median, ratiosOf } from "./stats.js";
 
 /** The bench's output: a markdown table, an SVG chart, and the verdicts on the issue's targets. */
 
@@ -84,8 +84,7 @@ export type CpuPeer = keyof typeof CPU_LIMITS;
 
 /** A target's CPU per request against a peer's, over every cell both ran: the worst cell and how many were within the limit. */
 export interface CpuComparison {
-  worstCell: string;
-  /** The worst cell's shape, to measure it again. */
+  /** The worst cell's shape (its name is cellName's), to measure it again. */
   worstShape: Shape;
   worstRatio: number;
   within: number;
@@ -98,7 +97,7 @@ export function cpuAgainst(results: CellResult[], target: string, peer: CpuPeer)
   if (!worst) return undefined;
   // The worst cell alone hides whether one cell missed or most did.
   const within = worst.ratios.filter((ratio) => ratio <= CPU_LIMITS[peer]).length;
-  return { worstCell: cellName(worst.shape), worstShape: worst.shape, worstRatio: worst.ratio, within, cells: worst.ratios.length };
+  return { worstShape: worst.shape, worstRatio: worst.ratio, within, cells: worst.ratios.length };
 }
 
 /** A ratio as every table of the bench writes it: "2.45×". */
@@ -115,14 +114,14 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
       const cpu = cpuAgainst(results, target, peer);
       if (!cpu) continue;
       const limit = CPU_LIMITS[peer];
-      out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${cpu.worstCell}; ${cpu.within} of ${cpu.cells} cells within)`, value: ratioText(cpu.worstRatio), limit: `≤ ${limit}×`, pass: cpu.worstRatio <= limit });
+      out.push({ name: `${target}: CPU per request vs ${peer}, worst cell (${cellName(cpu.worstShape)}; ${cpu.within} of ${cpu.cells} cells within)`, value: ratioText(cpu.worstRatio), limit: `≤ ${limit}×`, pass: cpu.worstRatio <= limit });
     }
     // The PGlite target measured as the PostgreSQL targets are, whose CPU leaves their server out. A
     // note beside the check, which still counts the embedded store's thread.
     const withoutStore = worstRatio(mine, (r) => cellOf(results, "proxy", r), (r) => (r.storeCpu === "pglite" && r.storeCpuMicrosPerRequest !== undefined ? r.cpuMicrosPerRequest - r.storeCpuMicrosPerRequest : undefined));
-    if (withoutStore) out.push({ name: `${target}: the same without the embedded store's thread, worst cell (${withoutStore.cell})`, value: ratioText(withoutStore.ratio), limit: "≤ 2×", pass: true, note: true });
+    if (withoutStore) out.push({ name: `${target}: the same without the embedded store's thread, worst cell (${cellName(withoutStore.shape)})`, value: ratioText(withoutStore.ratio), limit: "≤ 2×", pass: true, note: true });
     // The worst cell again, the target and the proxy taking turns: how much of its ratio was the moment of its cell.
-    const held = info.held?.find((h) => h.target === target);
+    const held = heldCellOf(info, target);
     if (held) out.push({ name: `${target}: its worst cell against the proxy, held side by side (${held.cell}; median of ${held.targetMicros.length} rounds)`, value: ratioText(heldRatio(held)), limit: "≤ 2×", pass: true, note: true });
     for (const r of mine.filter((x) => x.stream && x.connections === 1)) {
       const added = ttfbAddedMs(results, target, r.delayMs);
@@ -146,11 +145,16 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
 
 /** The median of a held cell's per-round ratios, the target's CPU per call over the proxy's. */
 export function heldRatio(held: HeldCell): number {
-  return median(held.targetMicros.map((micros, i) => micros / held.proxyMicros[i]!));
+  return median(ratiosOf(held.targetMicros, held.proxyMicros));
+}
+
+/** The target's held cell, if the run held one. */
+export function heldCellOf(info: RunInfo, target: string): HeldCell | undefined {
+  return info.held?.find((held) => held.target === target);
 }
 
 /** The cell where `cost` (left out where undefined) is highest against the peer's CPU per request, and every cell's ratio. */
-function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | undefined, cost: (r: CellResult) => number | undefined): { cell: string; shape: Shape; ratio: number; ratios: number[] } | undefined {
+function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | undefined, cost: (r: CellResult) => number | undefined): { shape: Shape; ratio: number; ratios: number[] } | undefined {
   const ratios = mine.flatMap((r) => {
     const peer = peerOf(r);
     const micros = cost(r);
@@ -158,7 +162,7 @@ function worstRatio(mine: CellResult[], peerOf: (r: CellResult) => CellResult | 
   });
   if (ratios.length === 0) return undefined;
   const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
-  return { cell: cellName(worst.shape), shape: worst.shape, ratio: worst.ratio, ratios: ratios.map((r) => r.ratio) };
+  return { ...worst, ratios: ratios.map((r) => r.ratio) };
 }
 
 /** How the summary's table begins: bench:publish finds it in latest.md by this (publish.ts). */
@@ -177,7 +181,7 @@ export function glance(results: CellResult[]): string[] {
   const floorJson = cellOf(results, "proxy", JSON_CALLS);
   const floorStream = cellOf(results, "proxy", STREAMS);
   if (!floorJson || !floorStream) return [];
-  const cpu = (r: CellResult | undefined, floor: CellResult) => (r ? `${thousands(r.cpuMicrosPerRequest)}${r === floor ? "" : ` (${(r.cpuMicrosPerRequest / floor.cpuMicrosPerRequest).toFixed(2)}×)`}` : "–");
+  const cpu = (r: CellResult | undefined, floor: CellResult) => (r ? `${thousands(r.cpuMicrosPerRequest)}${r === floor ? "" : ` (${ratioText(r.cpuMicrosPerRequest / floor.cpuMicrosPerRequest)})`}` : "–");
   const ttfbAdded = (target: string, delayMs: number) => ttfbAddedMs(results, target, delayMs)?.toFixed(2) ?? "–";
   const targets = [...new Set(results.map((r) => r.target))].filter((t) => t !== "direct");
   return [

@@ -54,11 +54,6 @@ export async function alternateRounds(sides: [Side, Side], rounds: number, secon
   return out;
 }
 
-/** Each round's ratio of the second side's measure to the first's. */
-export function roundRatios(rounds: Rounds): number[] {
-  return rounds.cpu[1].map((mine, i) => mine / rounds.cpu[0][i]!);
-}
-
 /**
  * Warms a side as the bench warms its targets (warmShapes, at 16 connections: the shape at 0 ms
  * upstream first when it waits on its upstream or is paced, then the shape itself), then at the
