@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -6,6 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
+import { requireWrk } from "./support/loadgen.js";
+import { machine } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
 import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, ratioText, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
@@ -64,18 +65,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-function requireWrk(): void {
-  try {
-    execFileSync("wrk", ["--version"], { stdio: "ignore" });
-  } catch (err) {
-    // wrk prints its version and exits 1; only a missing binary throws ENOENT.
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      console.error("The bench needs wrk as its load generator: apt-get install -y wrk");
-      process.exit(2);
-    }
-  }
 }
 
 async function runCells(target: Target): Promise<CellResult[]> {
@@ -250,11 +239,6 @@ async function libraryOverhead(info: RunInfo): Promise<number | undefined> {
   console.log(`library: overhead per call ${overheads.map((o) => o.toFixed(1)).join(", ")} µs`);
   info.libraryMicros = overheads;
   return median(overheads);
-}
-
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
 }
 
 await main();

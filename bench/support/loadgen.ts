@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -84,4 +84,17 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const r = JSON.parse(line) as { sent: number; requests: number; micros: number; p50: number; p99: number; errors: number };
   const seconds = r.micros / 1e6;
   return { sent: r.sent, requests: r.requests, seconds, requestsPerSecond: r.requests / seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, errors: r.errors };
+}
+
+/** Exits with a clear message when wrk, the load generator, is not installed. */
+export function requireWrk(): void {
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+  } catch (err) {
+    // wrk prints its version and exits 1; only a missing binary throws ENOENT.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      console.error("The bench needs wrk as its load generator: apt-get install -y wrk");
+      process.exit(2);
+    }
+  }
 }

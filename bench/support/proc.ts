@@ -193,18 +193,28 @@ export async function peakRssDuring<T>(pids: () => Promise<number[]>, work: Prom
   }
 }
 
-/** The share of all cores that was busy over `ms`, from the kernel's counters in /proc/stat. */
-async function machineBusyOver(ms: number): Promise<number> {
-  const read = async () => {
-    const fields = (await readFile("/proc/stat", "utf8")).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const idle = fields[3]! + (fields[4] ?? 0); // idle + iowait
-    return { idle, total: fields.reduce((a, b) => a + b, 0) };
-  };
-  const before = await read();
-  await new Promise((r) => setTimeout(r, ms));
-  const after = await read();
+/** The machine's CPU ticks, all cores together, from the kernel's counters in /proc/stat. */
+export interface MachineTicks {
+  idle: number;
+  total: number;
+}
+
+export async function machineTicks(): Promise<MachineTicks> {
+  const fields = (await readFile("/proc/stat", "utf8")).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = fields[3]! + (fields[4] ?? 0); // idle + iowait
+  return { idle, total: fields.reduce((a, b) => a + b, 0) };
+}
+
+/** The share of all cores that was busy between two readings. */
+export function machineBusyBetween(before: MachineTicks, after: MachineTicks): number {
   const total = after.total - before.total;
   return total > 0 ? 1 - (after.idle - before.idle) / total : 0;
+}
+
+async function machineBusyOver(ms: number): Promise<number> {
+  const before = await machineTicks();
+  await new Promise((r) => setTimeout(r, ms));
+  return machineBusyBetween(before, await machineTicks());
 }
 
 /**
