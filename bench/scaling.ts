@@ -30,6 +30,8 @@ const { values: flags } = parseArgs({
     workers: { type: "string" },
     // Cores each serving process may use.
     share: { type: "string", default: "0.25" },
+    // `proxy`: the bare proxy, one process against its workers under node:cluster, under the same shares.
+    target: { type: "string", default: "airlock" },
     connections: { type: "string", default: "32" },
     stream: { type: "boolean", default: false },
     seconds: { type: "string" },
@@ -46,6 +48,8 @@ const seconds = Number(flags.seconds ?? (smoke ? 1 : 4));
 const rounds = Number(flags.rounds ?? (smoke ? 2 : 6));
 const connections = Number(flags.connections);
 const shape = { stream: flags.stream === true, delayMs: 0 };
+const floor = flags.target === "proxy";
+if (!floor && flags.target !== "airlock") throw new Error(`--target is airlock or proxy, not "${flags.target}"`);
 
 if (!counts.includes(1) || counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must list whole process counts and include 1, the gateway it compares against, not "${workersList}"`);
 if (!(coresPerProcess > 0 && coresPerProcess <= 1)) throw new Error(`--share is the cores each process may use, above 0 and at most 1, not "${flags.share}"`);
@@ -53,45 +57,88 @@ if (!(coresPerProcess > 0 && coresPerProcess <= 1)) throw new Error(`--share is 
 /** A gateway under the scaling load: its processes, each serving one held to its own share. */
 interface Gateway {
   side: ScalingSide;
-  target: AirlockTarget;
-  setup: AirlockSetup;
+  /** The process started: the one serving process, or the cluster's primary. */
+  pid: number;
   load: Omit<LoadSpec, "seconds">;
   serving: number[];
   shares: CpuShare[];
+  /** Stops its processes; once they are gone, what it served can be counted. */
+  stop(): Promise<void>;
+  /** The rows its ledger holds, read after `stop` (none for the proxy). */
+  ledgerRows(): Promise<number | undefined>;
   drop(): Promise<void>;
 }
 
-/** The processes that serve calls: the gateway itself, or its cluster workers (the primary's children). */
-async function servingPids(target: AirlockTarget, processes: number): Promise<number[]> {
-  if (processes === 1) return [target.pid];
+/** The processes that serve calls: the one started, or its cluster workers (the primary's Node children). */
+async function servingPids(pid: number, processes: number): Promise<number[]> {
+  if (processes === 1) return [pid];
   for (let attempt = 0; attempt < 100; attempt++) {
-    const tasks = await readFile(`/proc/${target.pid}/task/${target.pid}/children`, "utf8").catch(() => "");
-    const children = tasks.split(" ").filter(Boolean).map(Number);
+    const listed = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+    const children: number[] = [];
+    for (const child of listed.split(" ").filter(Boolean).map(Number)) {
+      if ((await readFile(`/proc/${child}/comm`, "utf8").catch(() => "")).trim() === "node") children.push(child);
+    }
     if (children.length >= processes) return children;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`the gateway's primary (pid ${target.pid}) did not show ${processes} workers`);
+  throw new Error(`the primary (pid ${pid}) did not show ${processes} workers`);
 }
 
-async function startGateway(processes: number, upstreamBaseUrl: string, databaseUrl: string, port: number): Promise<Gateway> {
+function emptySide(processes: number, sent: number): ScalingSide {
+  return { processes, callsPerSecond: [], cpuMicros: [], primaryCpuMicros: [], throttled: [], machineBusy: [], errors: 0, sent };
+}
+
+async function sharesFor(serving: number[], port: number): Promise<CpuShare[]> {
+  const shares: CpuShare[] = [];
+  try {
+    for (const i of serving.keys()) shares.push(await createCpuShare(`${process.pid}-${port}-${i}`, coresPerProcess));
+    return shares;
+  } catch (err) {
+    for (const share of shares) await share.remove();
+    throw err;
+  }
+}
+
+/** The bare proxy (bench/targets/proxy.ts), one process or workers under node:cluster (proxy-cluster.ts). */
+async function startProxy(processes: number, upstreamBaseUrl: string, port: number): Promise<Gateway> {
+  const child = processes === 1 ? spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, String(port)]) : spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, String(port), String(processes)]);
+  const service = asService(child);
+  try {
+    await firstJsonLine<{ port: number }>(child);
+    const serving = await servingPids(service.pid, processes);
+    const shares = await sharesFor(serving, port);
+    const load = { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { authorization: "Bearer sk-bench-upstream", "content-type": "application/json" }, body: requestBody(shape), connections };
+    const drop = async () => {
+      for (const share of shares) await share.remove().catch((err: Error) => console.error(`a CPU share was left behind: ${err.message}`));
+    };
+    return { side: emptySide(processes, 0), pid: service.pid, load, serving, shares, stop: () => service.stop(), ledgerRows: async () => undefined, drop };
+  } catch (err) {
+    await service.stop();
+    throw err;
+  }
+}
+
+async function startAirlockGateway(processes: number, upstreamBaseUrl: string, databaseUrl: string, port: number): Promise<Gateway> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-scaling-"));
   const scratch = await scratchPostgres(databaseUrl);
-  const shares: CpuShare[] = [];
+  let shares: CpuShare[] = [];
   const drop = async () => {
     for (const share of shares) await share.remove().catch((err: Error) => console.error(`a CPU share was left behind: ${err.message}`));
     await scratch.drop();
     await rm(dataDir, { recursive: true, force: true });
   };
+  let target: AirlockTarget | undefined;
   try {
     const setup: AirlockSetup = { dataDir, store: "postgres", databaseUrl: scratch.url, adminKey: `sk-al-admin-${randomBytes(16).toString("hex")}`, upstreamBaseUrl, workers: processes > 1 ? processes : undefined };
-    const target = await startAirlock(setup, port, undefined);
-    const serving = await servingPids(target, processes);
-    for (const i of serving.keys()) shares.push(await createCpuShare(`${process.pid}-${port}-${i}`, coresPerProcess));
+    target = await startAirlock(setup, port, undefined);
+    const serving = await servingPids(target.pid, processes);
+    shares = await sharesFor(serving, port);
     const apiKey = await createUserKey(target, setup.adminKey);
     const load = { url: `${target.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(shape), connections };
-    const side: ScalingSide = { processes, callsPerSecond: [], cpuMicros: [], primaryCpuMicros: [], throttled: [], machineBusy: [], errors: 0, sent: target.callsDuringStartup };
-    return { side, target, setup, load, serving, shares, drop };
+    const started = target;
+    return { side: emptySide(processes, target.callsDuringStartup), pid: target.pid, load, serving, shares, stop: () => started.stop(), ledgerRows: () => ledgerRowCount(setup), drop };
   } catch (err) {
+    await target?.stop();
     await drop();
     throw err;
   }
@@ -99,9 +146,9 @@ async function startGateway(processes: number, upstreamBaseUrl: string, database
 
 /** One turn of one gateway: calls a second, CPU per call, how often its shares stopped it, how busy the machine was. */
 async function measureTurn(gateway: Gateway): Promise<void> {
-  const { side, serving, shares, target } = gateway;
+  const { side, serving, shares } = gateway;
   await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (a ledger batch) settles
-  const primary = side.processes === 1 ? [] : [target.pid];
+  const primary = side.processes === 1 ? [] : [gateway.pid];
   const readThrottling = () => Promise.all(shares.map((share) => share.throttling()));
   const [throttledBefore, servingBefore, primaryBefore, ticksBefore] = [await readThrottling(), await countersByPid(serving), await countersByPid(primary), await machineTicks()];
   const result = await runLoad({ ...gateway.load, seconds });
@@ -124,7 +171,7 @@ function meanThrottled(before: Throttling[], after: Throttling[]): number {
 async function main(): Promise<void> {
   requireWrk();
   const databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) throw new Error("bench:scaling needs DATABASE_URL: more than one worker shares its state through PostgreSQL");
+  if (!databaseUrl && !floor) throw new Error("bench:scaling needs DATABASE_URL: more than one worker shares its state through PostgreSQL");
   const unavailable = await cpuSharesUnavailable();
   if (unavailable) {
     console.error(`bench:scaling: not measured: ${unavailable}.`);
@@ -136,6 +183,7 @@ async function main(): Promise<void> {
   const run: ScalingRun = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
     machine: machine(),
+    target: floor ? "proxy" : "airlock",
     command: `npm run bench:scaling${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
     coresPerProcess,
     connections,
@@ -150,8 +198,9 @@ async function main(): Promise<void> {
   try {
     const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
     const basePort = 19000 + Math.floor(Math.random() * 1000);
-    for (const [i, processes] of counts.entries()) gateways.push(await startGateway(processes, `http://127.0.0.1:${upstreamPort}/v1`, databaseUrl, basePort + i));
-    console.log(`bench:scaling: ${counts.map((n) => (n === 1 ? "one process" : `${n} workers`)).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
+    const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
+    for (const [i, processes] of counts.entries()) gateways.push(floor ? await startProxy(processes, upstreamBaseUrl, basePort + i) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!, basePort + i));
+    console.log(`bench:scaling: ${floor ? "the proxy: " : ""}${counts.map((n) => (n === 1 ? "one process" : `${n} workers`)).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
     for (const gateway of gateways) {
       // Warmed at full speed, then under its share for two rounds' time, not measured. V8 optimizes a
       // path after so many calls, and under a share a process makes a fraction of them in the same time:
@@ -171,13 +220,13 @@ async function main(): Promise<void> {
       console.log(`  round ${round + 1}: ${gateways.map((g) => `${g.side.callsPerSecond.at(-1)!.toFixed(0)} calls/s`).join(", ")}`);
     }
     for (const gateway of gateways) {
-      await gateway.target.stop();
-      gateway.side.ledgerRows = await ledgerRowCount(gateway.setup);
+      await gateway.stop();
+      gateway.side.ledgerRows = await gateway.ledgerRows();
       run.sides.push(gateway.side);
     }
   } finally {
     for (const gateway of gateways) {
-      await gateway.target.stop().catch(() => undefined);
+      await gateway.stop().catch(() => undefined);
       await gateway.drop();
     }
     await upstream.stop();
@@ -186,11 +235,12 @@ async function main(): Promise<void> {
   const checks = scalingChecks(run);
   const outDir = flags.out ?? (smoke ? path.join(os.tmpdir(), "airlock-bench-smoke") : path.join(ROOT, "bench/results"));
   await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, "scaling.md"), scalingMarkdown(run, checks));
-  await writeFile(path.join(outDir, "scaling.json"), JSON.stringify({ run, checks }, null, 2) + "\n");
+  const file = floor ? "scaling-proxy" : "scaling";
+  await writeFile(path.join(outDir, `${file}.md`), scalingMarkdown(run, checks));
+  await writeFile(path.join(outDir, `${file}.json`), JSON.stringify({ run, checks }, null, 2) + "\n");
   for (const side of run.sides) console.log(`${side.processes === 1 ? "one process" : `${side.processes} workers`}: ${median(side.callsPerSecond).toFixed(0)} calls/s, ${median(side.cpuMicros).toFixed(0)} µs CPU per call`);
   console.log(`\n${checks.map((c) => `${c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
-  console.log(`\nresults: ${outDir}/scaling.md, scaling.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  console.log(`\nresults: ${outDir}/${file}.md, ${file}.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   // Only what is Airlock's fault fails the run: errors and a ledger that does not match. The ratios are read, not enforced.
   const insane = run.sides.some((side) => side.callsPerSecond.some((rate) => !(rate > 0)));
   if (insane || checks.some((c) => !c.pass && (c.name.startsWith("errors") || c.name.startsWith("ledger")))) process.exitCode = 1;

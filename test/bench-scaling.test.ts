@@ -8,7 +8,7 @@ function side(processes: number, callsPerSecond: number[], more: Partial<Scaling
 }
 
 function run(sides: ScalingSide[]): ScalingRun {
-  return { date: "2026-12-07 02:10 UTC", machine: "test", command: "npm run bench:scaling", coresPerProcess: 0.25, connections: 32, stream: false, rounds: 3, seconds: 4, sides };
+  return { target: "airlock", date: "2026-12-07 02:10 UTC", machine: "test", command: "npm run bench:scaling", coresPerProcess: 0.25, connections: 32, stream: false, rounds: 3, seconds: 4, sides };
 }
 
 const checkNamed = (checks: ReturnType<typeof scalingChecks>, start: string) => checks.filter((check) => check.name.startsWith(start));
@@ -61,6 +61,18 @@ describe("bench:scaling's report", () => {
     expect(report).toContain("| 2 workers | 0.25 each | 2700 | 1.90× | 200 | 2 | 99% | 40% |");
     expect(report).toContain("| 2 workers | 1900 · 2700 · 2800 |");
     expect(report).toContain("| throughput scales with cores: 2 workers against one process (median of the rounds' ratios) | 1.90× | ≥ 1.6× | pass |");
+  });
+});
+
+describe("bench:scaling's report of the bare proxy", () => {
+  it("names the proxy, and checks no ledger, which the proxy does not keep", () => {
+    const sides = [side(1, [2700], { ledgerRows: undefined }), side(2, [4600], { ledgerRows: undefined })];
+    const proxyRun: ScalingRun = { ...run(sides), target: "proxy", command: "npm run bench:scaling -- --target proxy" };
+    const checks = scalingChecks(proxyRun);
+    expect(checkNamed(checks, "ledger")).toEqual([]);
+    const report = scalingMarkdown(proxyRun, checks);
+    expect(report).toContain("# The bare proxy's throughput with workers, each process held to 0.25 of a core");
+    expect(report).toContain("| 2 workers | 0.25 each | 4600 | 1.70× | 200 | 2 | 99% | 40% |");
   });
 });
 

@@ -25,6 +25,8 @@ export interface ScalingSide {
 }
 
 export interface ScalingRun {
+  /** Airlock over PostgreSQL, or the bare proxy: the floor, measured the same way. */
+  target: "airlock" | "proxy";
   date: string;
   machine: string;
   command: string;
@@ -90,19 +92,19 @@ export function scalingMarkdown(run: ScalingRun, checks: ScalingCheck[]): string
   });
   const roundRows = run.sides.map((side) => `| ${sideName(side)} | ${side.callsPerSecond.map((rate) => rate.toFixed(0)).join(" · ")} |`);
   return [
-    `# Throughput with --workers, each process held to ${run.coresPerProcess} of a core`,
+    run.target === "proxy" ? `# The bare proxy's throughput with workers, each process held to ${run.coresPerProcess} of a core` : `# Throughput with --workers, each process held to ${run.coresPerProcess} of a core`,
     "",
     `Run ${run.date} on ${run.machine}: \`${run.command}\`.`,
     "",
-    `${run.stream ? "Streamed" : "JSON"} chat completions at ${run.connections} connections, 0 ms upstream, PostgreSQL store. The gateways take turns, ${run.rounds} rounds of ${run.seconds} s, alternating which goes first. Each serving process runs in a cgroup of its own whose CFS quota lets it use ${run.coresPerProcess} of a core, as a core of its own would on a larger host; the cluster's primary, the upstream, wrk and PostgreSQL are not held.`,
+    `${run.stream ? "Streamed" : "JSON"} chat completions at ${run.connections} connections, 0 ms upstream, ${run.target === "proxy" ? "through the bare proxy (bench/targets/proxy.ts), its workers under node:cluster" : "PostgreSQL store"}. The ${run.target === "proxy" ? "proxies" : "gateways"} take turns, ${run.rounds} rounds of ${run.seconds} s, each round starting with the next one. Each serving process runs in a cgroup of its own whose CFS quota lets it use ${run.coresPerProcess} of a core, as a core of its own would on a larger host; the cluster's primary, the upstream, wrk and PostgreSQL are not held.`,
     "",
-    "| gateway | CPU per serving process | calls/s (median) | against one process | CPU µs per call | primary's CPU µs per call | periods throttled | machine's cores busy |",
+    `| ${run.target === "proxy" ? "proxy" : "gateway"} | CPU per serving process | calls/s (median) | against one process | CPU µs per call | primary's CPU µs per call | periods throttled | machine's cores busy |`,
     "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
     "",
     "Calls a second, round by round:",
     "",
-    "| gateway | rounds |",
+    `| ${run.target === "proxy" ? "proxy" : "gateway"} | rounds |`,
     "|---|---|",
     ...roundRows,
     "",
