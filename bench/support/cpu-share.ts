@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { access, mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -38,18 +40,28 @@ async function flavour(): Promise<Flavour | string> {
 }
 
 /**
- * Undefined when shares can be made here, else why not (no CPU controller, not root, a read-only
- * /sys/fs/cgroup), found by making and removing one.
+ * Undefined when shares can be used here, else why not (no CPU controller, not root, a read-only
+ * /sys/fs/cgroup, a container that refuses to move a process), found by making one, moving a process
+ * that only waits into it, and removing both.
  */
 export async function cpuSharesUnavailable(): Promise<string | undefined> {
   const found = await flavour();
   if (typeof found === "string") return found;
+  let probe: CpuShare | undefined;
+  const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30_000)"], { stdio: "ignore" });
   try {
-    const probe = await createCpuShare(`probe-${process.pid}`, 1);
-    await probe.remove();
+    probe = await createCpuShare(`probe-${process.pid}`, 1);
+    await probe.add(sleeper.pid!);
     return undefined;
   } catch (err) {
-    return `a cgroup cannot be made under ${found.root} (${(err as Error).message}); the bench needs root and a writable /sys/fs/cgroup`;
+    return `a process cannot be given a cgroup of its own under ${found.root} (${(err as Error).message}); the bench needs root and a writable /sys/fs/cgroup`;
+  } finally {
+    if (sleeper.exitCode === null && sleeper.signalCode === null) {
+      const exited = once(sleeper, "exit");
+      sleeper.kill("SIGKILL");
+      await exited;
+    }
+    await probe?.remove();
   }
 }
 
