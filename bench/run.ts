@@ -8,7 +8,7 @@ import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell,
 import { requireWrk } from "./support/loadgen.js";
 import { machine } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, ratioText, svgChart, verdicts, type BenchRun, type RunInfo } from "./support/report.js";
+import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
@@ -83,10 +83,14 @@ async function runCells(target: Target): Promise<CellResult[]> {
   return out;
 }
 
-/** The proxy, left running after its cells so that each Airlock target's worst cell can be held side by side with it. */
+/**
+ * The proxy, left running after its cells so that each Airlock target's worst cell can be held side by
+ * side with it; and for the gateway of workers, a proxy of as many workers, which runs no cells.
+ */
 interface Floor {
   target: Target;
   results: CellResult[];
+  workers?: Target;
 }
 
 /** Rounds of the held cell: turns of 3 s are about 60 calls at one connection and 50 ms upstream. */
@@ -94,15 +98,25 @@ const HOLD = smoke ? { rounds: 2, seconds: 1, warmSeconds: 0 } : { rounds: 6, se
 
 /**
  * Measures the target's worst cell against the proxy again, the two taking turns under that cell's load
- * (bench/support/side-by-side.ts), while the target is still up after its cells. Answers what it sent
- * the target, for its ledger count.
+ * (bench/support/side-by-side.ts), while the target is still up after its cells, and a gateway of
+ * workers against the proxy of as many workers too. Answers what it sent the target, for its ledger count.
  */
-async function holdWorstCell(target: Target, floor: Floor, results: CellResult[], info: RunInfo): Promise<number> {
+async function holdWorstCell(target: Target, floor: Floor, results: CellResult[], info: RunInfo, workers: number | undefined): Promise<number> {
   const worst = cpuAgainst([...floor.results, ...results], target.name, "proxy");
   if (!worst) return 0;
-  const cell = worst.worstShape;
+  let sent = 0;
+  for (const against of workers && floor.workers ? [floor.target, floor.workers] : [floor.target]) {
+    const { held, sentToTarget } = await holdCell(target, against, worst.worstShape);
+    (info.held ??= []).push(held);
+    sent += sentToTarget;
+    console.log(`  ${target.name}: ${held.cell} held side by side with the ${against.name}, ${heldRatio(held).toFixed(2)}× (${ratioText(worst.worstRatio)} against the proxy in its cell)`);
+  }
+  return sent;
+}
+
+async function holdCell(target: Target, floor: Target, cell: Cell): Promise<{ held: HeldCell; sentToTarget: number }> {
   const sideOf = (t: Target): Side => ({ pids: t.pids, load: { url: t.url, headers: t.headers, body: requestBody(cell), connections: cell.connections } });
-  const sides: [Side, Side] = [sideOf(floor.target), sideOf(target)];
+  const sides: [Side, Side] = [sideOf(floor), sideOf(target)];
   let sent = 0;
   let errors = 0;
   if (HOLD.warmSeconds > 0) {
@@ -113,10 +127,9 @@ async function holdWorstCell(target: Target, floor: Floor, results: CellResult[]
     }
   }
   const rounds = await alternateRounds(sides, HOLD.rounds, HOLD.seconds);
-  const held = { target: target.name, cell: cellName(cell), proxyMicros: rounds.cpu[0], targetMicros: rounds.cpu[1], errors: errors + rounds.errors[0] + rounds.errors[1] };
-  (info.held ??= []).push(held);
-  console.log(`  ${target.name}: ${held.cell} held side by side with the proxy, ${heldRatio(held).toFixed(2)}× (${ratioText(worst.worstRatio)} in its cell)`);
-  return sent + rounds.sent[1];
+  const held: HeldCell = { target: target.name, cell: cellName(cell), proxyMicros: rounds.cpu[0], targetMicros: rounds.cpu[1], errors: errors + rounds.errors[0] + rounds.errors[1] };
+  if (floor.name !== "proxy") held.floor = floor.name;
+  return { held, sentToTarget: sent + rounds.sent[1] };
 }
 
 async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, floor: Floor | undefined, workers?: number): Promise<CellResult[]> {
@@ -146,7 +159,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     const live = running;
     const target: Target = { name, url: `${live.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, pids: () => processTree(live.pid), storeCpu: store };
     const results = await runCells(target);
-    if (floor) sent += await holdWorstCell(target, floor, results, info);
+    if (floor) sent += await holdWorstCell(target, floor, results, info, workers);
     await live.stop();
     running = undefined;
     sent += results.reduce((n, r) => n + r.sent, 0);
@@ -177,6 +190,7 @@ async function main(): Promise<void> {
     if (wanted.has("direct")) results.push(...(await runCells({ name: "direct", url: `${upstreamBaseUrl}/chat/completions`, headers: json, pids: async () => [upstream.pid] })));
     let floor: Floor | undefined;
     let proxy: Service | undefined;
+    let workersProxy: Service | undefined;
     if (wanted.has("proxy")) {
       const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, "0"]);
       proxy = asService(child);
@@ -189,9 +203,21 @@ async function main(): Promise<void> {
     }
     if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info, floor)));
     if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor)));
-    if (wanted.has("airlock-postgres-workers")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor, WORKERS)));
+    if (wanted.has("airlock-postgres-workers")) {
+      // The floor for its held cell beside the proxy: started now, so that it is not idle beside the other targets.
+      if (floor) {
+        const child = spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, "0", String(WORKERS)]);
+        workersProxy = asService(child);
+        services.push(workersProxy);
+        const { port } = await firstJsonLine<{ port: number }>(child);
+        const pid = workersProxy.pid;
+        floor.workers = { name: proxyOfWorkers(WORKERS), url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: floor.target.headers, pids: () => processTree(pid) };
+      }
+      results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor, WORKERS)));
+    }
     // Idle while the Airlock targets ran, and needed only to hold their worst cells.
     await proxy?.stop();
+    await workersProxy?.stop();
     if (wanted.has("portkey")) {
       const dir = path.join(os.tmpdir(), "airlock-bench-portkey");
       await installPortkey(dir);

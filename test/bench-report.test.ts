@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { benchCell as cell } from "./bench-cells.js";
-import { glance, markdown, verdicts } from "../bench/support/report.js";
+import { glance, heldCellOf, markdown, proxyOfWorkers, verdicts } from "../bench/support/report.js";
 
 const RUN = [
   cell("direct", true, 0, 1, 50, { ttfbP50Ms: 0.4 }),
@@ -68,6 +68,27 @@ describe("the bench report's held cells", () => {
     expect(notes).toEqual([{ name: "airlock (PostgreSQL): its worst cell against the proxy, held side by side (stream · 0 ms · c16; median of 3 rounds)", value: "1.50×", limit: "≤ 2×", pass: true, note: true }]);
     const names = verdicts(RUN, info).map((v) => v.name);
     expect(names.indexOf(notes[0]!.name)).toBeLessThan(names.indexOf("airlock (PostgreSQL): peak RSS at 64 connections"));
+  });
+
+  it("note a gateway of workers held against a proxy of as many workers beside the proxy's, and list both rounds", () => {
+    const workers = "airlock (PostgreSQL, 2 workers)";
+    const run = [...RUN, { ...RUN.find((r) => r.target === "airlock (PostgreSQL)" && r.stream && r.connections === 16)!, target: workers }];
+    const both = {
+      ...info,
+      held: [
+        { target: workers, cell: "stream · 0 ms · c16", proxyMicros: [100, 100, 100], targetMicros: [200, 180, 190], errors: 0 },
+        { target: workers, cell: "stream · 0 ms · c16", floor: proxyOfWorkers(2), proxyMicros: [120, 125, 100], targetMicros: [204, 200, 170], errors: 1 },
+      ],
+    };
+    const notes = verdicts(run, both).filter((v) => v.name.includes("held side by side"));
+    expect(notes.map(({ name, value }) => ({ name, value }))).toEqual([
+      { name: `${workers}: its worst cell against the proxy, held side by side (stream · 0 ms · c16; median of 3 rounds)`, value: "1.90×" },
+      { name: `${workers}: its worst cell against the proxy (2 workers), held side by side (stream · 0 ms · c16; median of 3 rounds)`, value: "1.70×" },
+    ]);
+    expect(verdicts(run, both).find((v) => v.name === "errors, all targets")).toMatchObject({ value: "1", pass: false });
+    expect(heldCellOf(both, workers)?.targetMicros).toEqual([200, 180, 190]);
+    expect(heldCellOf(both, workers, proxyOfWorkers(2))?.targetMicros).toEqual([204, 200, 170]);
+    expect(markdown(run, [], both)).toContain(`${workers}, stream · 0 ms · c16, held side by side with the proxy (2 workers) (CPU µs per call, round by round): proxy (2 workers) 120, 125, 100; ${workers} 204, 200, 170`);
   });
 
   it("count the held rounds' errors with every target's, and list the rounds in the report", () => {

@@ -1,5 +1,5 @@
 import type { BenchRun, CpuPeer } from "./report.js";
-import { airlockTargetName, heldCellOf, heldRatio, ratioText } from "./report.js";
+import { airlockTargetName, floorOf, heldCellOf, heldRatio, ratioText } from "./report.js";
 import { requiredCpuAgainst, requiredTtfbAddedMs, rewriteTable } from "./report-reader.js";
 
 /**
@@ -43,9 +43,13 @@ export function fillLatestMisses(doc: string, run: BenchRun): string {
 function cpuCells(run: BenchRun, peer: CpuPeer): string {
   return TARGETS.map(([target, short], i) => {
     const cpu = requiredCpuAgainst(run, target, peer);
-    // Against the proxy the run also held the worst cell side by side with it (see HeldCell in report.ts).
+    // Against the proxy the run also held the worst cell side by side with it, and a gateway of workers
+    // with a proxy of as many workers too (see HeldCell in report.ts).
     const held = peer === "proxy" ? heldCellOf(run.info, target) : undefined;
-    return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)}${held ? `, held side by side ${ratioText(heldRatio(held))}` : ""})`;
+    const workersFloor = peer === "proxy" ? run.info.held?.find((h) => h.target === target && floorOf(h) !== "proxy") : undefined;
+    const heldText = held ? `, held side by side ${ratioText(heldRatio(held))}` : "";
+    const workersText = workersFloor ? `, against a ${floorOf(workersFloor)} ${ratioText(heldRatio(workersFloor))}` : "";
+    return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)}${heldText}${workersText})`;
   }).join(", ");
 }
 
