@@ -199,7 +199,7 @@ describe("filling the latest run's column of Where Airlock still misses", () => 
     // A gateway of workers held against a proxy of as many workers too says that after the proxy's.
     const workers = "airlock (PostgreSQL, 2 workers)";
     const heldWorkers = { ...RUN, info: { ...RUN.info, held: [{ target: workers, cell: "json · 0 ms · c16", proxyMicros: [100, 100, 100], targetMicros: [200, 180, 190], errors: 0 }, { target: workers, cell: "json · 0 ms · c16", floor: "proxy (2 workers)", proxyMicros: [120, 125, 100], targetMicros: [204, 200, 170], errors: 0 }] } };
-    expect(fillLatestMisses(MISSES, heldWorkers).split("\n")[4]).toContain("2 workers 3 of 4 (worst 3.00×, held side by side 1.90×, against a proxy (2 workers) 1.70×)");
+    expect(fillLatestMisses(MISSES, heldWorkers).split("\n")[4]).toContain("2 workers 3 of 4 (worst 3.00×, held side by side 1.90×, against the proxy (2 workers) 1.70×)");
   });
 
   it("refuses a row it cannot fill, a run without a target's cells, and a page without the table", () => {

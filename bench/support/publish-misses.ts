@@ -48,7 +48,7 @@ function cpuCells(run: BenchRun, peer: CpuPeer): string {
     const held = peer === "proxy" ? heldCellOf(run.info, target) : undefined;
     const workersFloor = peer === "proxy" ? run.info.held?.find((h) => h.target === target && floorOf(h) !== "proxy") : undefined;
     const heldText = held ? `, held side by side ${ratioText(heldRatio(held))}` : "";
-    const workersText = workersFloor ? `, against a ${floorOf(workersFloor)} ${ratioText(heldRatio(workersFloor))}` : "";
+    const workersText = workersFloor ? `, against the ${floorOf(workersFloor)} ${ratioText(heldRatio(workersFloor))}` : "";
     return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)}${heldText}${workersText})`;
   }).join(", ");
 }
