@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -11,7 +10,7 @@ import { machineQuiet, processTree } from "./support/proc.js";
 import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
-import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
+import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
 
@@ -56,16 +55,6 @@ for (const mode of list(flags.modes, "json,stream"))
 // streams one at a time, which the TTFB check reads, and JSON calls sixteen at a time.
 if (smoke && !flags.modes && !flags.connections) cells.splice(0, cells.length, ...cells.filter((cell) => cell.stream === (cell.connections === 1)));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function runCells(target: Target): Promise<CellResult[]> {
   const out: CellResult[] = [];
@@ -90,7 +79,8 @@ async function runCells(target: Target): Promise<CellResult[]> {
 interface Floor {
   target: Target;
   results: CellResult[];
-  workers?: Target;
+  /** Starts the proxy of `workers` workers, when the run has a gateway of workers to hold against it. */
+  ofWorkers?: (workers: number) => Promise<Target>;
 }
 
 /** Rounds of the held cell: turns of 3 s are about 60 calls at one connection and 50 ms upstream. */
@@ -105,7 +95,10 @@ async function holdWorstCell(target: Target, floor: Floor, results: CellResult[]
   const worst = cpuAgainst([...floor.results, ...results], target.name, "proxy");
   if (!worst) return 0;
   let sent = 0;
-  for (const against of workers && floor.workers ? [floor.target, floor.workers] : [floor.target]) {
+  const floors = [async () => floor.target];
+  if (workers && floor.ofWorkers) floors.push(() => floor.ofWorkers!(workers));
+  for (const floorTarget of floors) {
+    const against = await floorTarget();
     const { held, sentToTarget } = await holdCell(target, against, worst.worstShape);
     (info.held ??= []).push(held);
     sent += sentToTarget;
@@ -190,7 +183,7 @@ async function main(): Promise<void> {
     if (wanted.has("direct")) results.push(...(await runCells({ name: "direct", url: `${upstreamBaseUrl}/chat/completions`, headers: json, pids: async () => [upstream.pid] })));
     let floor: Floor | undefined;
     let proxy: Service | undefined;
-    let workersProxy: Service | undefined;
+    const workersProxies: Service[] = [];
     if (wanted.has("proxy")) {
       const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, "0"]);
       proxy = asService(child);
@@ -203,21 +196,22 @@ async function main(): Promise<void> {
     }
     if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info, floor)));
     if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor)));
-    if (wanted.has("airlock-postgres-workers")) {
-      // The floor for its held cell beside the proxy: started now, so that it is not idle beside the other targets.
-      if (floor) {
-        const child = spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, "0", String(WORKERS)]);
-        workersProxy = asService(child);
-        services.push(workersProxy);
+    if (floor) {
+      const proxyHeaders = floor.target.headers;
+      // Started when the gateway of workers has run its cells, so that it is not idle beside any target's.
+      floor.ofWorkers = async (workers) => {
+        const child = spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, "0", String(workers)]);
+        const service = asService(child);
+        workersProxies.push(service);
+        services.push(service);
         const { port } = await firstJsonLine<{ port: number }>(child);
-        const pid = workersProxy.pid;
-        floor.workers = { name: proxyOfWorkers(WORKERS), url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: floor.target.headers, pids: () => processTree(pid) };
-      }
-      results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor, WORKERS)));
+        return { name: proxyOfWorkers(workers), url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: proxyHeaders, pids: () => processTree(service.pid) };
+      };
     }
+    if (wanted.has("airlock-postgres-workers")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor, WORKERS)));
     // Idle while the Airlock targets ran, and needed only to hold their worst cells.
     await proxy?.stop();
-    await workersProxy?.stop();
+    for (const service of workersProxies) await service.stop();
     if (wanted.has("portkey")) {
       const dir = path.join(os.tmpdir(), "airlock-bench-portkey");
       await installPortkey(dir);

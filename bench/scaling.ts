@@ -4,14 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { requestBody, TARGET_WARMUP_SECONDS } from "./support/cells.js";
-import { createCpuShare, cpuSharesUnavailable, throttledShare, type CpuShare, type Throttling } from "./support/cpu-share.js";
+import { createCpuShare, cpuSharesUnavailable, removeStaleShares, throttledShare, type CpuShare, type Throttling } from "./support/cpu-share.js";
 import { requireWrk, runLoad, type LoadSpec } from "./support/loadgen.js";
 import { machine } from "./support/machine.js";
 import { countersBetween, countersByPid, machineBusyBetween, machineTicks } from "./support/proc.js";
 import { scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
 import { warmSide } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
-import { asService, firstJsonLine, spawnTs, type Service } from "./support/spawn.js";
+import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 
 /**
@@ -48,8 +48,8 @@ const seconds = Number(flags.seconds ?? (smoke ? 1 : 4));
 const rounds = Number(flags.rounds ?? (smoke ? 2 : 6));
 const connections = Number(flags.connections);
 const shape = { stream: flags.stream === true, delayMs: 0 };
-const floor = flags.target === "proxy";
-if (!floor && flags.target !== "airlock") throw new Error(`--target is airlock or proxy, not "${flags.target}"`);
+const proxyTarget = flags.target === "proxy";
+if (!proxyTarget && flags.target !== "airlock") throw new Error(`--target is airlock or proxy, not "${flags.target}"`);
 
 if (!counts.includes(1) || counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers must list whole process counts and include 1, the gateway it compares against, not "${workersList}"`);
 if (!(coresPerProcess > 0 && coresPerProcess <= 1)) throw new Error(`--share is the cores each process may use, above 0 and at most 1, not "${flags.share}"`);
@@ -69,6 +69,9 @@ interface Gateway {
   drop(): Promise<void>;
 }
 
+/** A process's name as the kernel keeps it (at most 15 characters): a cluster worker runs the same Node binary as this one. */
+const NODE_COMM = path.basename(process.execPath).slice(0, 15);
+
 /** The processes that serve calls: the one started, or its cluster workers (the primary's Node children). */
 async function servingPids(pid: number, processes: number): Promise<number[]> {
   if (processes === 1) return [pid];
@@ -76,9 +79,9 @@ async function servingPids(pid: number, processes: number): Promise<number[]> {
     const listed = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
     const children: number[] = [];
     for (const child of listed.split(" ").filter(Boolean).map(Number)) {
-      if ((await readFile(`/proc/${child}/comm`, "utf8").catch(() => "")).trim() === "node") children.push(child);
+      if ((await readFile(`/proc/${child}/comm`, "utf8").catch(() => "")).trim() === NODE_COMM) children.push(child);
     }
-    if (children.length >= processes) return children;
+    if (children.length >= processes) return children.slice(0, processes);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`the primary (pid ${pid}) did not show ${processes} workers`);
@@ -94,13 +97,19 @@ async function sharesFor(serving: number[], port: number): Promise<CpuShare[]> {
     for (const i of serving.keys()) shares.push(await createCpuShare(`${process.pid}-${port}-${i}`, coresPerProcess));
     return shares;
   } catch (err) {
-    for (const share of shares) await share.remove();
+    await removeShares(shares);
     throw err;
   }
 }
 
+/** Removes each share, telling of one it could not remove rather than failing: the caller is cleaning up after something else. */
+async function removeShares(shares: CpuShare[]): Promise<void> {
+  for (const share of shares) await share.remove().catch((err: Error) => console.error(`a CPU share was left behind: ${err.message}`));
+}
+
 /** The bare proxy (bench/targets/proxy.ts), one process or workers under node:cluster (proxy-cluster.ts). */
-async function startProxy(processes: number, upstreamBaseUrl: string, port: number): Promise<Gateway> {
+async function startProxy(processes: number, upstreamBaseUrl: string): Promise<Gateway> {
+  const port = await freePort();
   const child = processes === 1 ? spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, String(port)]) : spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, String(port), String(processes)]);
   const service = asService(child);
   try {
@@ -108,22 +117,20 @@ async function startProxy(processes: number, upstreamBaseUrl: string, port: numb
     const serving = await servingPids(service.pid, processes);
     const shares = await sharesFor(serving, port);
     const load = { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { authorization: "Bearer sk-bench-upstream", "content-type": "application/json" }, body: requestBody(shape), connections };
-    const drop = async () => {
-      for (const share of shares) await share.remove().catch((err: Error) => console.error(`a CPU share was left behind: ${err.message}`));
-    };
-    return { side: emptySide(processes, 0), pid: service.pid, load, serving, shares, stop: () => service.stop(), ledgerRows: async () => undefined, drop };
+    return { side: emptySide(processes, 0), pid: service.pid, load, serving, shares, stop: () => service.stop(), ledgerRows: async () => undefined, drop: () => removeShares(shares) };
   } catch (err) {
     await service.stop();
     throw err;
   }
 }
 
-async function startAirlockGateway(processes: number, upstreamBaseUrl: string, databaseUrl: string, port: number): Promise<Gateway> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-scaling-"));
+async function startAirlockGateway(processes: number, upstreamBaseUrl: string, databaseUrl: string): Promise<Gateway> {
+  const port = await freePort();
   const scratch = await scratchPostgres(databaseUrl);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-scaling-"));
   let shares: CpuShare[] = [];
   const drop = async () => {
-    for (const share of shares) await share.remove().catch((err: Error) => console.error(`a CPU share was left behind: ${err.message}`));
+    await removeShares(shares);
     await scratch.drop();
     await rm(dataDir, { recursive: true, force: true });
   };
@@ -168,10 +175,13 @@ function meanThrottled(before: Throttling[], after: Throttling[]): number {
   return shares.reduce((sum, share) => sum + share, 0) / Math.max(1, shares.length);
 }
 
+/** Ctrl-C or a SIGTERM ends the run at its next step, through the clean-up: a share outlives the process that made it. */
+const stop = new AbortController();
+
 async function main(): Promise<void> {
   requireWrk();
   const databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl && !floor) throw new Error("bench:scaling needs DATABASE_URL: more than one worker shares its state through PostgreSQL");
+  if (!databaseUrl && !proxyTarget) throw new Error("bench:scaling needs DATABASE_URL: more than one worker shares its state through PostgreSQL");
   const unavailable = await cpuSharesUnavailable();
   if (unavailable) {
     console.error(`bench:scaling: not measured: ${unavailable}.`);
@@ -179,11 +189,15 @@ async function main(): Promise<void> {
     process.exitCode = smoke ? 0 : 2;
     return;
   }
+  await removeStaleShares();
+  // `on`, not `once`: Ctrl-C reaches this process twice, from the terminal and relayed by tsx, and a second
+  // signal without a listener would end it before the clean-up.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => stop.abort(new Error(`stopped by ${signal}`)));
   const started = Date.now();
   const run: ScalingRun = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
     machine: machine(),
-    target: floor ? "proxy" : "airlock",
+    target: proxyTarget ? "proxy" : "airlock",
     command: `npm run bench:scaling${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
     coresPerProcess,
     connections,
@@ -197,11 +211,14 @@ async function main(): Promise<void> {
   const gateways: Gateway[] = [];
   try {
     const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-    const basePort = 19000 + Math.floor(Math.random() * 1000);
     const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
-    for (const [i, processes] of counts.entries()) gateways.push(floor ? await startProxy(processes, upstreamBaseUrl, basePort + i) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!, basePort + i));
-    console.log(`bench:scaling: ${floor ? "the proxy: " : ""}${counts.map((n) => (n === 1 ? "one process" : `${n} workers`)).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
+    for (const processes of counts) {
+      stop.signal.throwIfAborted();
+      gateways.push(proxyTarget ? await startProxy(processes, upstreamBaseUrl) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!));
+    }
+    console.log(`bench:scaling: ${proxyTarget ? "the proxy: " : ""}${counts.map((n) => (n === 1 ? "one process" : `${n} workers`)).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
     for (const gateway of gateways) {
+      stop.signal.throwIfAborted();
       // Warmed at full speed, then under its share for two rounds' time, not measured. V8 optimizes a
       // path after so many calls, and under a share a process makes a fraction of them in the same time:
       // warmed under a share of 0.25 alone, one process served 830 calls a second in its first round and
@@ -216,7 +233,10 @@ async function main(): Promise<void> {
     }
     for (let round = 0; round < rounds; round++) {
       // Each round starts with the next gateway, so that none always measures right after the same one.
-      for (let turn = 0; turn < gateways.length; turn++) await measureTurn(gateways[(round + turn) % gateways.length]!);
+      for (let turn = 0; turn < gateways.length; turn++) {
+        stop.signal.throwIfAborted();
+        await measureTurn(gateways[(round + turn) % gateways.length]!);
+      }
       console.log(`  round ${round + 1}: ${gateways.map((g) => `${g.side.callsPerSecond.at(-1)!.toFixed(0)} calls/s`).join(", ")}`);
     }
     for (const gateway of gateways) {
@@ -225,17 +245,21 @@ async function main(): Promise<void> {
       run.sides.push(gateway.side);
     }
   } finally {
-    for (const gateway of gateways) {
-      await gateway.stop().catch(() => undefined);
-      await gateway.drop();
+    try {
+      // Each gateway is cleaned up whatever became of the one before: a share left behind outlives the run.
+      for (const gateway of gateways) {
+        await gateway.stop().catch(() => undefined);
+        await gateway.drop().catch((err: Error) => console.error(`cleaning up after a gateway failed: ${err.message}`));
+      }
+    } finally {
+      await upstream.stop();
     }
-    await upstream.stop();
   }
 
   const checks = scalingChecks(run);
   const outDir = flags.out ?? (smoke ? path.join(os.tmpdir(), "airlock-bench-smoke") : path.join(ROOT, "bench/results"));
   await mkdir(outDir, { recursive: true });
-  const file = floor ? "scaling-proxy" : "scaling";
+  const file = `scaling${proxyTarget ? "-proxy" : ""}${shape.stream ? "-stream" : ""}`;
   await writeFile(path.join(outDir, `${file}.md`), scalingMarkdown(run, checks));
   await writeFile(path.join(outDir, `${file}.json`), JSON.stringify({ run, checks }, null, 2) + "\n");
   for (const side of run.sides) console.log(`${side.processes === 1 ? "one process" : `${side.processes} workers`}: ${median(side.callsPerSecond).toFixed(0)} calls/s, ${median(side.cpuMicros).toFixed(0)} µs CPU per call`);
@@ -246,4 +270,8 @@ async function main(): Promise<void> {
   if (insane || checks.some((c) => !c.pass && (c.name.startsWith("errors") || c.name.startsWith("ledger")))) process.exitCode = 1;
 }
 
-await main();
+await main().catch((err: unknown) => {
+  if (!stop.signal.aborted) throw err;
+  console.error(`bench:scaling: ${(err as Error).message}; what it started is stopped and removed`);
+  process.exitCode = 130;
+});

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { access, mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 /**
@@ -26,6 +26,8 @@ export interface Throttling {
 }
 
 const PERIOD_MICROS = 100_000;
+/** Every share's cgroup is named so, which is how removeStaleShares finds those of earlier runs. */
+const PREFIX = "airlock-bench-";
 const V1_ROOT = "/sys/fs/cgroup/cpu";
 const V2_ROOT = "/sys/fs/cgroup";
 
@@ -61,7 +63,20 @@ export async function cpuSharesUnavailable(): Promise<string | undefined> {
       sleeper.kill("SIGKILL");
       await exited;
     }
-    await probe?.remove();
+    // A probe that cannot be removed is left for removeStaleShares; it must not turn "unavailable" into a failure.
+    await probe?.remove().catch(() => undefined);
+  }
+}
+
+/**
+ * Removes the shares that earlier runs left (a run killed with SIGKILL cannot clean up). Only an empty
+ * cgroup can be removed, so one that another run is using stays.
+ */
+export async function removeStaleShares(): Promise<void> {
+  const found = await flavour();
+  if (typeof found === "string") return;
+  for (const entry of await readdir(found.root).catch(() => [] as string[])) {
+    if (entry.startsWith(PREFIX)) await rmdir(path.join(found.root, entry)).catch(() => undefined);
   }
 }
 
@@ -69,7 +84,7 @@ export async function createCpuShare(name: string, cores: number): Promise<CpuSh
   if (!(cores > 0)) throw new Error(`a CPU share must be above 0 cores, not ${cores}`);
   const found = await flavour();
   if (typeof found === "string") throw new Error(found);
-  const dir = path.join(found.root, `airlock-bench-${name}`);
+  const dir = path.join(found.root, `${PREFIX}${name}`);
   await mkdir(dir);
   const quota = Math.round(cores * PERIOD_MICROS);
   try {
@@ -77,7 +92,8 @@ export async function createCpuShare(name: string, cores: number): Promise<CpuSh
       await writeFile(path.join(dir, "cpu.cfs_period_us"), String(PERIOD_MICROS));
       await writeFile(path.join(dir, "cpu.cfs_quota_us"), String(quota));
     } else {
-      // A v2 child only gets the cpu files once its parent hands the controller down.
+      // A v2 child only gets the cpu files once its parent hands the controller down. This is left on: it
+      // limits nothing by itself, and turning it off could take it from cgroups that others made since.
       await writeFile(path.join(found.root, "cgroup.subtree_control"), "+cpu").catch(() => undefined);
       await writeFile(path.join(dir, "cpu.max"), `${quota} ${PERIOD_MICROS}`);
     }

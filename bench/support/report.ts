@@ -35,15 +35,17 @@ export function proxyOfWorkers(workers: number): string {
  * A target's worst cell against the proxy, measured again after its cells with the two taking turns
  * under the same load (bench/support/side-by-side.ts): the cells of one run are minutes apart, and on
  * these machines a cell moves by up to 40% with the moment, which the same cell held side by side does not.
- * A gateway of workers is held against a proxy of as many workers too: on two cores a second process
- * costs more per call for the proxy as well (docs/performance.md#throughput-with-a-share-of-a-core-per-worker).
+ * A gateway of workers is held against a proxy of as many workers too, the floor run the way it runs:
+ * a second process can cost more per call for the proxy as well, by 1.10–1.21× held to a share of a
+ * core (docs/performance.md#throughput-with-a-share-of-a-core-per-worker), and this note says how much
+ * of the gateway's ratio that is.
  */
 export interface HeldCell {
   target: string;
   cell: string;
   /** What the cell was held against: "proxy" when absent (runs before 2026-12-07 held only that), or proxyOfWorkers(N). */
   floor?: string;
-  /** CPU µs per call in each round: the floor's, then the target's. */
+  /** CPU µs per call in each round: the floor's (named for the proxy, the only floor of the first runs' JSON), then the target's. */
   proxyMicros: number[];
   targetMicros: number[];
   errors: number;
@@ -168,7 +170,7 @@ export function heldCellOf(info: RunInfo, target: string, floor = "proxy"): Held
   return info.held?.find((held) => held.target === target && floorOf(held) === floor);
 }
 
-/** Every cell the run held for the target, the proxy's first. */
+/** Every cell the run held for the target, in the order it held them. */
 function heldCellsOf(info: RunInfo, target: string): HeldCell[] {
   return (info.held ?? []).filter((held) => held.target === target);
 }

@@ -1,4 +1,4 @@
-import { median } from "./stats.js";
+import { median, ratiosOf } from "./stats.js";
 
 /**
  * What `npm run bench:scaling` measured and how it reads: calls a second for one gateway process and
@@ -55,8 +55,7 @@ const MACHINE_BUSY_LIMIT = 0.9;
 
 /** Each round's calls a second against the one-process side's in the same round, then their median. */
 export function scalingOf(side: ScalingSide, single: ScalingSide): number {
-  const ratios = side.callsPerSecond.map((rate, i) => rate / single.callsPerSecond[i]!);
-  return median(ratios);
+  return median(ratiosOf(side.callsPerSecond, single.callsPerSecond));
 }
 
 function sideName(side: ScalingSide): string {
