@@ -9,6 +9,7 @@ import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js"
 import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
 import { median, ratiosOf } from "./support/stats.js";
 import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { startProxy } from "./targets/start-proxy.js";
 
 /**
  * `npm run bench:compare -- --base <checkout>`: this build against another one (say a git worktree
@@ -65,13 +66,10 @@ try {
   const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
   const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
   const body = requestBody(shape);
-  const startProxy = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
-    const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [`http://127.0.0.1:${upstreamPort}/v1`, "0"]);
-    const proxy = asService(child);
+  const floor = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
+    const proxy = await startProxy(`http://127.0.0.1:${upstreamPort}/v1`);
     cleanups.unshift(() => proxy.stop());
-    const { port } = await firstJsonLine<{ port: number }>(child);
-    const headers = { authorization: "Bearer sk-bench-upstream", "content-type": "application/json" };
-    return { target: proxy, load: { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers, body, connections: Number(flags.connections) } };
+    return { target: proxy, load: { url: proxy.url, headers: proxy.headers, body, connections: Number(flags.connections) } };
   };
   const start = async (bin: string | undefined, port: number, nodeArgs: string[], workers: number): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
@@ -94,7 +92,7 @@ try {
   };
   const port = 18000 + Math.floor(Math.random() * 1000);
   const builds = {
-    base: againstProxy ? await startProxy() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"]), Number(flags["base-workers"])),
+    base: againstProxy ? await floor() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"]), Number(flags["base-workers"])),
     this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"]), Number(flags.workers)),
   };
   for (const build of Object.values(builds)) await warmSide(build.load, shape, TARGET_WARMUP_SECONDS, 3);

@@ -13,6 +13,7 @@ import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
+import { startProxy } from "./targets/start-proxy.js";
 
 /**
  * `npm run bench`: every target side by side in one run, on loopback, each under the same cells of
@@ -94,16 +95,14 @@ const HOLD = smoke ? { rounds: 2, seconds: 1, warmSeconds: 0 } : { rounds: 6, se
 async function holdWorstCell(target: Target, floor: Floor, results: CellResult[], info: RunInfo, workers: number | undefined): Promise<number> {
   const worst = cpuAgainst([...floor.results, ...results], target.name, "proxy");
   if (!worst) return 0;
-  let sent = 0;
-  const floors = [async () => floor.target];
-  if (workers && floor.ofWorkers) floors.push(() => floor.ofWorkers!(workers));
-  for (const floorTarget of floors) {
-    const against = await floorTarget();
+  const holdAgainst = async (against: Target): Promise<number> => {
     const { held, sentToTarget } = await holdCell(target, against, worst.worstShape);
     (info.held ??= []).push(held);
-    sent += sentToTarget;
     console.log(`  ${target.name}: ${held.cell} held side by side with the ${against.name}, ${heldRatio(held).toFixed(2)}× (${ratioText(worst.worstRatio)} against the proxy in its cell)`);
-  }
+    return sentToTarget;
+  };
+  let sent = await holdAgainst(floor.target);
+  if (workers && floor.ofWorkers) sent += await holdAgainst(await floor.ofWorkers(workers));
   return sent;
 }
 
@@ -185,27 +184,22 @@ async function main(): Promise<void> {
     let proxy: Service | undefined;
     const workersProxies: Service[] = [];
     if (wanted.has("proxy")) {
-      const child = spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, "0"]);
-      proxy = asService(child);
-      services.push(proxy);
-      const { port } = await firstJsonLine<{ port: number }>(child);
-      const pid = proxy.pid;
-      const target: Target = { name: "proxy", url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { ...json, authorization: "Bearer sk-bench-upstream" }, pids: async () => [pid] };
+      const started = await startProxy(upstreamBaseUrl);
+      proxy = started;
+      services.push(started);
+      const target: Target = { name: "proxy", url: started.url, headers: started.headers, pids: async () => [started.pid] };
       floor = { target, results: await runCells(target) };
       results.push(...floor.results);
     }
     if (wanted.has("airlock-pglite")) results.push(...(await benchAirlock("pglite", upstreamBaseUrl, info, floor)));
     if (wanted.has("airlock-postgres")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor)));
     if (floor) {
-      const proxyHeaders = floor.target.headers;
       // Started when the gateway of workers has run its cells, so that it is not idle beside any target's.
       floor.ofWorkers = async (workers) => {
-        const child = spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, "0", String(workers)]);
-        const service = asService(child);
-        workersProxies.push(service);
-        services.push(service);
-        const { port } = await firstJsonLine<{ port: number }>(child);
-        return { name: proxyOfWorkers(workers), url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: proxyHeaders, pids: () => processTree(service.pid) };
+        const started = await startProxy(upstreamBaseUrl, { workers });
+        workersProxies.push(started);
+        services.push(started);
+        return { name: proxyOfWorkers(workers), url: started.url, headers: started.headers, pids: () => processTree(started.pid) };
       };
     }
     if (wanted.has("airlock-postgres-workers")) results.push(...(await benchAirlock("postgres", upstreamBaseUrl, info, floor, WORKERS)));

@@ -7,12 +7,13 @@ import { requestBody, TARGET_WARMUP_SECONDS } from "./support/cells.js";
 import { createCpuShare, cpuSharesUnavailable, removeStaleShares, throttledShare, type CpuShare, type Throttling } from "./support/cpu-share.js";
 import { requireWrk, runLoad, type LoadSpec } from "./support/loadgen.js";
 import { machine } from "./support/machine.js";
-import { countersBetween, countersByPid, machineBusyBetween, machineTicks } from "./support/proc.js";
-import { scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
-import { warmSide } from "./support/side-by-side.js";
+import { countersBetween, countersByPid, machineBusyBetween, machineTicks, processTree } from "./support/proc.js";
+import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
+import { takeTurns, warmSide } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
 import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { startProxy } from "./targets/start-proxy.js";
 
 /**
  * `npm run bench:scaling`: does throughput grow with `--workers`? One gateway process and a gateway of
@@ -72,16 +73,15 @@ interface Gateway {
 /** A process's name as the kernel keeps it (at most 15 characters): a cluster worker runs the same Node binary as this one. */
 const NODE_COMM = path.basename(process.execPath).slice(0, 15);
 
-/** The processes that serve calls: the one started, or its cluster workers (the primary's Node children). */
+/** The processes that serve calls: the one started, or its cluster workers (the primary's Node descendants). */
 async function servingPids(pid: number, processes: number): Promise<number[]> {
   if (processes === 1) return [pid];
   for (let attempt = 0; attempt < 100; attempt++) {
-    const listed = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
-    const children: number[] = [];
-    for (const child of listed.split(" ").filter(Boolean).map(Number)) {
-      if ((await readFile(`/proc/${child}/comm`, "utf8").catch(() => "")).trim() === NODE_COMM) children.push(child);
+    const workers: number[] = [];
+    for (const child of (await processTree(pid)).slice(1)) {
+      if ((await readFile(`/proc/${child}/comm`, "utf8").catch(() => "")).trim() === NODE_COMM) workers.push(child);
     }
-    if (children.length >= processes) return children.slice(0, processes);
+    if (workers.length >= processes) return workers.slice(0, processes);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`the primary (pid ${pid}) did not show ${processes} workers`);
@@ -91,10 +91,11 @@ function emptySide(processes: number, sent: number): ScalingSide {
   return { processes, callsPerSecond: [], cpuMicros: [], primaryCpuMicros: [], throttled: [], machineBusy: [], errors: 0, sent };
 }
 
-async function sharesFor(serving: number[], port: number): Promise<CpuShare[]> {
+/** A share for each serving process, named for this run and `gateway` so that no two gateways' shares meet. */
+async function sharesFor(serving: number[], gateway: string): Promise<CpuShare[]> {
   const shares: CpuShare[] = [];
   try {
-    for (const i of serving.keys()) shares.push(await createCpuShare(`${process.pid}-${port}-${i}`, coresPerProcess));
+    for (const i of serving.keys()) shares.push(await createCpuShare(`${process.pid}-${gateway}-${i}`, coresPerProcess));
     return shares;
   } catch (err) {
     await removeShares(shares);
@@ -107,19 +108,16 @@ async function removeShares(shares: CpuShare[]): Promise<void> {
   for (const share of shares) await share.remove().catch((err: Error) => console.error(`a CPU share was left behind: ${err.message}`));
 }
 
-/** The bare proxy (bench/targets/proxy.ts), one process or workers under node:cluster (proxy-cluster.ts). */
-async function startProxy(processes: number, upstreamBaseUrl: string): Promise<Gateway> {
-  const port = await freePort();
-  const child = processes === 1 ? spawnTs(path.join(ROOT, "bench/targets/proxy.ts"), [upstreamBaseUrl, String(port)]) : spawnTs(path.join(ROOT, "bench/targets/proxy-cluster.ts"), [upstreamBaseUrl, String(port), String(processes)]);
-  const service = asService(child);
+/** The bare proxy, one process or workers under node:cluster (bench/targets/start-proxy.ts). */
+async function startProxyGateway(processes: number, upstreamBaseUrl: string): Promise<Gateway> {
+  const proxy = await startProxy(upstreamBaseUrl, { workers: processes });
   try {
-    await firstJsonLine<{ port: number }>(child);
-    const serving = await servingPids(service.pid, processes);
-    const shares = await sharesFor(serving, port);
-    const load = { url: `http://127.0.0.1:${port}/v1/chat/completions`, headers: { authorization: "Bearer sk-bench-upstream", "content-type": "application/json" }, body: requestBody(shape), connections };
-    return { side: emptySide(processes, 0), pid: service.pid, load, serving, shares, stop: () => service.stop(), ledgerRows: async () => undefined, drop: () => removeShares(shares) };
+    const serving = await servingPids(proxy.pid, processes);
+    const shares = await sharesFor(serving, `${proxy.pid}`);
+    const load = { url: proxy.url, headers: proxy.headers, body: requestBody(shape), connections };
+    return { side: emptySide(processes, 0), pid: proxy.pid, load, serving, shares, stop: () => proxy.stop(), ledgerRows: async () => undefined, drop: () => removeShares(shares) };
   } catch (err) {
-    await service.stop();
+    await proxy.stop();
     throw err;
   }
 }
@@ -139,7 +137,7 @@ async function startAirlockGateway(processes: number, upstreamBaseUrl: string, d
     const setup: AirlockSetup = { dataDir, store: "postgres", databaseUrl: scratch.url, adminKey: `sk-al-admin-${randomBytes(16).toString("hex")}`, upstreamBaseUrl, workers: processes > 1 ? processes : undefined };
     target = await startAirlock(setup, port, undefined);
     const serving = await servingPids(target.pid, processes);
-    shares = await sharesFor(serving, port);
+    shares = await sharesFor(serving, `${port}`);
     const apiKey = await createUserKey(target, setup.adminKey);
     const load = { url: `${target.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(shape), connections };
     const started = target;
@@ -154,7 +152,6 @@ async function startAirlockGateway(processes: number, upstreamBaseUrl: string, d
 /** One turn of one gateway: calls a second, CPU per call, how often its shares stopped it, how busy the machine was. */
 async function measureTurn(gateway: Gateway): Promise<void> {
   const { side, serving, shares } = gateway;
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (a ledger batch) settles
   const primary = side.processes === 1 ? [] : [gateway.pid];
   const readThrottling = () => Promise.all(shares.map((share) => share.throttling()));
   const [throttledBefore, servingBefore, primaryBefore, ticksBefore] = [await readThrottling(), await countersByPid(serving), await countersByPid(primary), await machineTicks()];
@@ -214,9 +211,9 @@ async function main(): Promise<void> {
     const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
     for (const processes of counts) {
       stop.signal.throwIfAborted();
-      gateways.push(proxyTarget ? await startProxy(processes, upstreamBaseUrl) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!));
+      gateways.push(proxyTarget ? await startProxyGateway(processes, upstreamBaseUrl) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!));
     }
-    console.log(`bench:scaling: ${proxyTarget ? "the proxy: " : ""}${counts.map((n) => (n === 1 ? "one process" : `${n} workers`)).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
+    console.log(`bench:scaling: ${proxyTarget ? "the proxy: " : ""}${counts.map(processesName).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
     for (const gateway of gateways) {
       stop.signal.throwIfAborted();
       // Warmed at full speed, then under its share for two rounds' time, not measured. V8 optimizes a
@@ -231,14 +228,11 @@ async function main(): Promise<void> {
       gateway.side.sent += warm.sent + held.sent;
       gateway.side.errors += warm.errors + held.errors;
     }
-    for (let round = 0; round < rounds; round++) {
-      // Each round starts with the next gateway, so that none always measures right after the same one.
-      for (let turn = 0; turn < gateways.length; turn++) {
-        stop.signal.throwIfAborted();
-        await measureTurn(gateways[(round + turn) % gateways.length]!);
-      }
-      console.log(`  round ${round + 1}: ${gateways.map((g) => `${g.side.callsPerSecond.at(-1)!.toFixed(0)} calls/s`).join(", ")}`);
-    }
+    await takeTurns(gateways.length, rounds, async (index, round) => {
+      stop.signal.throwIfAborted();
+      await measureTurn(gateways[index]!);
+      if (gateways.every((g) => g.side.callsPerSecond.length === round + 1)) console.log(`  round ${round + 1}: ${gateways.map((g) => `${g.side.callsPerSecond.at(-1)!.toFixed(0)} calls/s`).join(", ")}`);
+    });
     for (const gateway of gateways) {
       await gateway.stop();
       gateway.side.ledgerRows = await gateway.ledgerRows();
@@ -262,7 +256,7 @@ async function main(): Promise<void> {
   const file = `scaling${proxyTarget ? "-proxy" : ""}${shape.stream ? "-stream" : ""}`;
   await writeFile(path.join(outDir, `${file}.md`), scalingMarkdown(run, checks));
   await writeFile(path.join(outDir, `${file}.json`), JSON.stringify({ run, checks }, null, 2) + "\n");
-  for (const side of run.sides) console.log(`${side.processes === 1 ? "one process" : `${side.processes} workers`}: ${median(side.callsPerSecond).toFixed(0)} calls/s, ${median(side.cpuMicros).toFixed(0)} µs CPU per call`);
+  for (const side of run.sides) console.log(`${processesName(side.processes)}: ${median(side.callsPerSecond).toFixed(0)} calls/s, ${median(side.cpuMicros).toFixed(0)} µs CPU per call`);
   console.log(`\n${checks.map((c) => `${c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
   console.log(`\nresults: ${outDir}/${file}.md, ${file}.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   // Only what is Airlock's fault fails the run: errors and a ledger that does not match. The ratios are read, not enforced.

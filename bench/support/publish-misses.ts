@@ -1,5 +1,5 @@
 import type { BenchRun, CpuPeer } from "./report.js";
-import { airlockTargetName, floorOf, heldCellOf, heldRatio, ratioText } from "./report.js";
+import { airlockTargetName, floorOf, heldCellOf, heldCellsOf, heldRatio, ratioText } from "./report.js";
 import { requiredCpuAgainst, requiredTtfbAddedMs, rewriteTable } from "./report-reader.js";
 
 /**
@@ -46,7 +46,7 @@ function cpuCells(run: BenchRun, peer: CpuPeer): string {
     // Against the proxy the run also held the worst cell side by side with it, and a gateway of workers
     // with a proxy of as many workers too (see HeldCell in report.ts).
     const held = peer === "proxy" ? heldCellOf(run.info, target) : undefined;
-    const workersFloor = peer === "proxy" ? run.info.held?.find((h) => h.target === target && floorOf(h) !== "proxy") : undefined;
+    const workersFloor = peer === "proxy" ? heldCellsOf(run.info, target).find((h) => floorOf(h) !== "proxy") : undefined;
     const heldText = held ? `, held side by side ${ratioText(heldRatio(held))}` : "";
     const workersText = workersFloor ? `, against the ${floorOf(workersFloor)} ${ratioText(heldRatio(workersFloor))}` : "";
     return `${short} ${cpu.within} of ${cpu.cells}${i === 0 ? " cells" : ""} (worst ${ratioText(cpu.worstRatio)}${heldText}${workersText})`;

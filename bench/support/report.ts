@@ -171,7 +171,7 @@ export function heldCellOf(info: RunInfo, target: string, floor = "proxy"): Held
 }
 
 /** Every cell the run held for the target, in the order it held them. */
-function heldCellsOf(info: RunInfo, target: string): HeldCell[] {
+export function heldCellsOf(info: RunInfo, target: string): HeldCell[] {
   return (info.held ?? []).filter((held) => held.target === target);
 }
 

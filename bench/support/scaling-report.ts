@@ -58,8 +58,13 @@ export function scalingOf(side: ScalingSide, single: ScalingSide): number {
   return median(ratiosOf(side.callsPerSecond, single.callsPerSecond));
 }
 
+/** How the bench names a gateway of so many serving processes. */
+export function processesName(processes: number): string {
+  return processes === 1 ? "one process" : `${processes} workers`;
+}
+
 function sideName(side: ScalingSide): string {
-  return side.processes === 1 ? "one process" : `${side.processes} workers`;
+  return processesName(side.processes);
 }
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;

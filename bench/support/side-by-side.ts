@@ -29,29 +29,40 @@ export interface Rounds {
  */
 export async function alternateRounds(sides: [Side, Side], rounds: number, seconds: number, idle = false): Promise<Rounds> {
   const out: Rounds = { cpu: [[], []], faults: [[], []], sent: [0, 0], errors: [0, 0] };
-  for (let round = 0; round < rounds; round++) {
-    for (const i of round % 2 === 0 ? ([0, 1] as const) : ([1, 0] as const)) {
-      const side = sides[i];
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the other's tail (a ledger batch) settles
-      const pids = await side.pids();
-      const before = await countersByPid(pids);
-      if (idle) {
-        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-        const spent = countersBetween(before, await countersByPid(pids));
-        out.cpu[i].push(spent.cpuMicros / seconds);
-        out.faults[i].push(spent.faults / seconds);
-        continue;
-      }
-      const result = await runLoad({ ...side.load, seconds });
+  await takeTurns(2, rounds, async (index) => {
+    const i = index as 0 | 1;
+    const pids = await sides[i].pids();
+    const before = await countersByPid(pids);
+    if (idle) {
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
       const spent = countersBetween(before, await countersByPid(pids));
-      out.sent[i] += result.sent;
-      out.errors[i] += result.errors;
-      const calls = Math.max(1, result.requests);
-      out.cpu[i].push(spent.cpuMicros / calls);
-      out.faults[i].push(spent.faults / calls);
+      out.cpu[i].push(spent.cpuMicros / seconds);
+      out.faults[i].push(spent.faults / seconds);
+      return;
+    }
+    const result = await runLoad({ ...sides[i].load, seconds });
+    const spent = countersBetween(before, await countersByPid(pids));
+    out.sent[i] += result.sent;
+    out.errors[i] += result.errors;
+    const calls = Math.max(1, result.requests);
+    out.cpu[i].push(spent.cpuMicros / calls);
+    out.faults[i].push(spent.faults / calls);
+  });
+  return out;
+}
+
+/**
+ * Gives each of `count` sides a turn in every round, each round starting with the next side (for two,
+ * alternating which goes first), so that none always measures right after the same one. Each turn
+ * starts after a pause in which the previous one's tail (a ledger batch) settles.
+ */
+export async function takeTurns(count: number, rounds: number, turn: (side: number, round: number) => Promise<void>): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    for (let next = 0; next < count; next++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await turn((round + next) % count, round);
     }
   }
-  return out;
 }
 
 /**
