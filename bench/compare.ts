@@ -6,10 +6,13 @@ import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS } fr
 import type { LoadSpec } from "./support/loadgen.js";
 import { processTree } from "./support/proc.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
-import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
+import { runBench } from "./support/interrupt.js";
+import { asService, firstJsonLine, freePort, spawnTs } from "./support/spawn.js";
 import { median, ratiosOf } from "./support/stats.js";
-import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { startProxy } from "./targets/start-proxy.js";
+import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench:compare -- --base <checkout>`: this build against another one (say a git worktree
@@ -45,7 +48,6 @@ const { values: flags } = parseArgs({
   },
 });
 if (!flags.base) throw new Error("--base <checkout> is required: a directory holding another build (bin/airlock.js and dist/), or `proxy` for the bare proxy");
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 // `--base proxy`: this build against the floor, the bench's bare pass-through proxy (bench/targets/proxy.ts).
 const againstProxy = flags.base === "proxy";
 const baseBin = path.resolve(flags.base, "bin/airlock.js");
@@ -59,58 +61,60 @@ const seconds = Number(flags.seconds);
 const rounds = Number(flags.rounds);
 const shape = shapeFromFlags(flags);
 
-const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
-const upstream = asService(upstreamChild);
-const cleanups: Array<() => Promise<void>> = [];
-try {
-  const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-  const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
-  const body = requestBody(shape);
-  const floor = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
-    const proxy = await startProxy(`http://127.0.0.1:${upstreamPort}/v1`);
-    cleanups.unshift(() => proxy.stop());
-    return { target: proxy, load: { url: proxy.url, headers: proxy.headers, body, connections: Number(flags.connections) } };
-  };
-  const start = async (bin: string | undefined, port: number, nodeArgs: string[], workers: number): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
-    const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
-    cleanups.push(async () => {
-      await scratch?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    });
-    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape), workers: workers || undefined };
-    const target = await startAirlock(setup, port, undefined);
-    cleanups.unshift(() => target.stop());
-    const apiKey = await createUserKey(target, setup.adminKey);
-    const load: Omit<LoadSpec, "seconds"> = {
-      url: `${target.baseUrl}/chat/completions`,
-      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body,
-      connections: Number(flags.connections),
+await runBench("bench:compare", async () => {
+  const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
+  const upstream = asService(upstreamChild);
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
+    const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
+    const body = requestBody(shape);
+    const floor = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
+      const proxy = await startProxy(`http://127.0.0.1:${upstreamPort}/v1`);
+      cleanups.unshift(() => proxy.stop());
+      return { target: proxy, load: { url: proxy.url, headers: proxy.headers, body, connections: Number(flags.connections) } };
     };
-    return { target, load };
-  };
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const builds = {
-    base: againstProxy ? await floor() : await start(baseBin, port, nodeArgsOf(flags["base-node-args"]), Number(flags["base-workers"])),
-    this: await start(undefined, port + 1, nodeArgsOf(flags["node-args"]), Number(flags.workers)),
-  };
-  for (const build of Object.values(builds)) await warmSide(build.load, shape, TARGET_WARMUP_SECONDS, 3);
-  const sideOf = ({ target, load }: (typeof builds)["base"]): Side => ({ pids: () => processTree(target.pid), load });
+    const start = async (bin: string | undefined, port: number, nodeArgs: string[], workers: number): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
+      const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
+      cleanups.push(async () => {
+        await scratch?.drop();
+        await rm(dataDir, { recursive: true, force: true });
+      });
+      const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape), workers: workers || undefined };
+      const target = await startAirlock(setup, port, undefined);
+      cleanups.unshift(() => target.stop());
+      const apiKey = await createUserKey(target, setup.adminKey);
+      const load: Omit<LoadSpec, "seconds"> = {
+        url: `${target.baseUrl}/chat/completions`,
+        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+        body,
+        connections: Number(flags.connections),
+      };
+      return { target, load };
+    };
+    const builds = {
+      base: againstProxy ? await floor() : await start(baseBin, await freePort(), nodeArgsOf(flags["base-node-args"]), Number(flags["base-workers"])),
+      this: await start(undefined, await freePort(), nodeArgsOf(flags["node-args"]), Number(flags.workers)),
+    };
+    for (const build of Object.values(builds)) await warmSide(build.load, shape, TARGET_WARMUP_SECONDS, 3);
+    const sideOf = ({ target, load }: (typeof builds)["base"]): Side => ({ pids: () => processTree(target.pid), load });
 
-  const measured = await alternateRounds([sideOf(builds.base), sideOf(builds.this)], rounds, seconds, flags.idle);
-  if (measured.errors[0] + measured.errors[1] > 0) throw new Error(`errors in the rounds: base ${measured.errors[0]}, this ${measured.errors[1]}`);
-  const cpu = { base: measured.cpu[0], this: measured.cpu[1] };
-  const faults = { base: measured.faults[0], this: measured.faults[1] };
-  const ratios = ratiosOf(cpu.this, cpu.base);
-  const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
-  const what = flags.idle ? "idle, CPU µs per second" : `${shape.pacedEvents !== undefined ? `paced stream of ${shape.pacedEvents} events` : shape.stream ? "stream" : "json"} · ${shape.delayMs} ms upstream · c${flags.connections} · CPU µs per call`;
-  console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);
-  console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
-  console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);
-  console.log(`page faults ${flags.idle ? "per second" : "per call"}, median: base ${median(faults.base).toFixed(2)}, this ${median(faults.this).toFixed(2)}`);
-  console.log(`this / base per round: ${ratios.map((r) => r.toFixed(3)).join(" ")}; median ${median(ratios).toFixed(3)}, lower in ${ratios.filter((r) => r < 1).length} of ${rounds}`);
-} finally {
-  for (const cleanup of cleanups) await cleanup();
-  await upstream.stop();
-}
+    const measured = await alternateRounds([sideOf(builds.base), sideOf(builds.this)], rounds, seconds, flags.idle);
+    if (measured.errors[0] + measured.errors[1] > 0) throw new Error(`errors in the rounds: base ${measured.errors[0]}, this ${measured.errors[1]}`);
+    const cpu = { base: measured.cpu[0], this: measured.cpu[1] };
+    const faults = { base: measured.faults[0], this: measured.faults[1] };
+    const ratios = ratiosOf(cpu.this, cpu.base);
+    const line = (xs: number[]) => xs.map((x) => x.toFixed(0).padStart(7)).join("");
+    const what = flags.idle ? "idle, CPU µs per second" : `${shape.pacedEvents !== undefined ? `paced stream of ${shape.pacedEvents} events` : shape.stream ? "stream" : "json"} · ${shape.delayMs} ms upstream · c${flags.connections} · CPU µs per call`;
+    console.log(`${what} · ${store} · ${rounds} rounds of ${seconds} s`);
+    console.log(`base  ${line(cpu.base)}   median ${median(cpu.base).toFixed(1)}`);
+    console.log(`this  ${line(cpu.this)}   median ${median(cpu.this).toFixed(1)}`);
+    console.log(`page faults ${flags.idle ? "per second" : "per call"}, median: base ${median(faults.base).toFixed(2)}, this ${median(faults.this).toFixed(2)}`);
+    console.log(`this / base per round: ${ratios.map((r) => r.toFixed(3)).join(" ")}; median ${median(ratios).toFixed(3)}, lower in ${ratios.filter((r) => r < 1).length} of ${rounds}`);
+  } finally {
+    // Each clean-up whatever became of the one before: a scratch database left behind outlives the run.
+    for (const cleanup of cleanups) await cleanup().catch((err: Error) => console.error(`cleaning up failed: ${err.message}`));
+    await upstream.stop();
+  }
+});

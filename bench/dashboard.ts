@@ -10,7 +10,9 @@ import { openDatabase, type Database } from "../src/store/database.js";
 import { isFiltered, type LedgerFilters } from "../src/store/queries/ledger-filters.js";
 import { rowsOf } from "../src/store/queries/rows.js";
 import { at, backfill } from "./support/ledger-scale.js";
-import { scratchPostgres } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
+import { ROOT } from "./support/root.js";
+import { interrupted, runBench } from "./support/interrupt.js";
 
 /**
  * `npm run bench:dashboard`: how fast the dashboard's overview paints over a large ledger. It loads
@@ -34,7 +36,6 @@ const ROWS = Number(flags.rows ?? (smoke ? 50_000 : 1_000_000));
 const RUNS = smoke ? 3 : 10;
 const CHUNK = 250_000;
 const SPAN_MS = 30 * 86_400_000;
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const MODELS = ["openai/gpt-4.1", "openai/gpt-4.1-mini", "openai/o4-mini", "anthropic/claude-sonnet-4", "anthropic/claude-haiku-3.5", "gemini/gemini-2.5-flash", "gemini/gemini-2.5-pro", "deepseek/deepseek-chat"];
 const CODES = ["provider_error", "rate_limited", "timeout", "budget_exceeded", "approval_required"];
 const array = (items: string[]) => `array[${items.map((item) => `'${item}'`).join(",")}]`;
@@ -80,6 +81,7 @@ async function measure(store: StoreResult["store"], database: Database, sizeOf: 
   const now = new Date();
   let started = performance.now();
   for (let from = 1; from <= ROWS; from += CHUNK) {
+    interrupted.throwIfAborted();
     await database.execute(loadChunk(from, Math.min(ROWS, from + CHUNK - 1), now));
     log(`loaded ${Math.min(ROWS, from + CHUNK - 1).toLocaleString("en")} rows`);
   }
@@ -120,6 +122,7 @@ async function measure(store: StoreResult["store"], database: Database, sizeOf: 
     let requests = await paint(sinceMs, filters); // warm
     const times: number[] = [];
     for (let run = 0; run < RUNS; run++) {
+      interrupted.throwIfAborted();
       const t0 = performance.now();
       requests = await paint(sinceMs, filters);
       times.push(performance.now() - t0);
@@ -131,47 +134,49 @@ async function measure(store: StoreResult["store"], database: Database, sizeOf: 
   return { store, rows: ROWS, loadSeconds, rollupSeconds, sizeBytes: await sizeOf(), timings };
 }
 
-const results: StoreResult[] = [];
-const stores = new Set(flags.stores!.split(","));
-const databaseUrl = process.env.DATABASE_URL || undefined;
-if (stores.has("postgres")) {
-  if (!databaseUrl) process.stderr.write("DATABASE_URL is not set: the PostgreSQL part is left out\n");
-  else {
-    const scratch = await scratchPostgres(databaseUrl);
-    const database = await openDatabase({ url: scratch.url, maxConnections: 4 });
-    try {
-      results.push(await measure("postgres", database, async () => Number(rowsOf<{ n: string }>(await database.db.execute(sql`select pg_database_size(current_database())::text as n`))[0]?.n)));
-    } finally {
-      await database.close();
-      await scratch.drop();
+await runBench("bench:dashboard", async () => {
+  const results: StoreResult[] = [];
+  const stores = new Set(flags.stores!.split(","));
+  const databaseUrl = process.env.DATABASE_URL || undefined;
+  if (stores.has("postgres")) {
+    if (!databaseUrl) process.stderr.write("DATABASE_URL is not set: the PostgreSQL part is left out\n");
+    else {
+      const scratch = await scratchPostgres(databaseUrl);
+      const database = await openDatabase({ url: scratch.url, maxConnections: 4 });
+      try {
+        results.push(await measure("postgres", database, async () => Number(rowsOf<{ n: string }>(await database.db.execute(sql`select pg_database_size(current_database())::text as n`))[0]?.n)));
+      } finally {
+        await database.close();
+        await scratch.drop();
+      }
     }
   }
-}
-if (stores.has("pglite")) {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-dashboard-"));
-  const database = await openDatabase({ dataDir });
-  try {
-    results.push(await measure("pglite", database, async () => Number(execFileSync("du", ["-sb", dataDir], { encoding: "utf8" }).split("\t")[0])));
-  } finally {
-    await database.close();
-    await rm(dataDir, { recursive: true, force: true });
+  if (stores.has("pglite")) {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-dashboard-"));
+    const database = await openDatabase({ dataDir });
+    try {
+      results.push(await measure("pglite", database, async () => Number(execFileSync("du", ["-sb", dataDir], { encoding: "utf8" }).split("\t")[0])));
+    } finally {
+      await database.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   }
-}
 
-const lines = [`# Dashboard: one overview load over a large ledger`, "", `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB.`, ""];
-for (const r of results) {
-  lines.push(`## ${r.store}: ${r.rows.toLocaleString("en")} ledger rows over 30 days`, "");
-  lines.push(`Load ${r.loadSeconds.toFixed(1)} s, rollups built in ${r.rollupSeconds.toFixed(1)} s, database ${Math.round(r.sizeBytes / 1_048_576)} MB. ${RUNS} loads each, after one to warm.`, "");
-  lines.push("| Overview | calls in range | p50 ms | p95 ms |", "|---|---:|---:|---:|");
-  for (const t of r.timings) lines.push(`| ${t.label} | ${t.requests.toLocaleString("en")} | ${t.p50Ms.toFixed(1)} | ${t.p95Ms.toFixed(1)} |`);
-  lines.push("");
-}
-const text = lines.join("\n");
-const outDir = flags.out ?? (smoke ? await mkdtemp(path.join(os.tmpdir(), "airlock-bench-dashboard-out-")) : path.join(ROOT, "bench/results"));
-await writeFile(path.join(outDir, "dashboard.md"), text);
-await writeFile(path.join(outDir, "dashboard.json"), JSON.stringify(results, null, 2));
-process.stdout.write(`${text}\nWritten to ${outDir}/dashboard.md\n`);
-if (results.some((r) => r.timings.some((t) => t.requests === 0))) {
-  process.stderr.write("an overview found no calls in its range\n");
-  process.exit(1);
-}
+  const lines = [`# Dashboard: one overview load over a large ledger`, "", `Run ${new Date().toISOString()} on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown CPU"}), ${Math.round(os.totalmem() / 2 ** 30)} GiB.`, ""];
+  for (const r of results) {
+    lines.push(`## ${r.store}: ${r.rows.toLocaleString("en")} ledger rows over 30 days`, "");
+    lines.push(`Load ${r.loadSeconds.toFixed(1)} s, rollups built in ${r.rollupSeconds.toFixed(1)} s, database ${Math.round(r.sizeBytes / 1_048_576)} MB. ${RUNS} loads each, after one to warm.`, "");
+    lines.push("| Overview | calls in range | p50 ms | p95 ms |", "|---|---:|---:|---:|");
+    for (const t of r.timings) lines.push(`| ${t.label} | ${t.requests.toLocaleString("en")} | ${t.p50Ms.toFixed(1)} | ${t.p95Ms.toFixed(1)} |`);
+    lines.push("");
+  }
+  const text = lines.join("\n");
+  const outDir = flags.out ?? (smoke ? await mkdtemp(path.join(os.tmpdir(), "airlock-bench-dashboard-out-")) : path.join(ROOT, "bench/results"));
+  await writeFile(path.join(outDir, "dashboard.md"), text);
+  await writeFile(path.join(outDir, "dashboard.json"), JSON.stringify(results, null, 2));
+  process.stdout.write(`${text}\nWritten to ${outDir}/dashboard.md\n`);
+  if (results.some((r) => r.timings.some((t) => t.requests === 0))) {
+    process.stderr.write("an overview found no calls in its range\n");
+    process.exit(1);
+  }
+});

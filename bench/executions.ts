@@ -6,7 +6,9 @@ import { parseArgs } from "node:util";
 import { resolveConfig } from "../src/config/load.js";
 import { ControlPlane } from "../src/control-plane.js";
 import { openDatabase } from "../src/store/database.js";
-import { scratchPostgres } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
+import { ROOT } from "./support/root.js";
+import { interrupted, runBench } from "./support/interrupt.js";
 
 /**
  * `npm run bench:executions`: what carrying out a directive costs. For each store: the first start of
@@ -17,7 +19,6 @@ import { scratchPostgres } from "./targets/airlock.js";
 const { values: flags } = parseArgs({ options: { smoke: { type: "boolean", default: false }, stores: { type: "string", default: "pglite,postgres" } } });
 const SERIAL = flags.smoke ? 3 : 20;
 const BURST = flags.smoke ? 8 : 100;
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const ADMIN = { keyId: "key_bench", name: "bench", kind: "admin" as const, userId: null, teamId: null, orgId: null };
 const CONFIG = resolveConfig(
   {
@@ -38,6 +39,7 @@ interface StoreResult {
 async function waitComplete(plane: ControlPlane, ids: string[]): Promise<void> {
   const open = new Set(ids);
   while (open.size > 0) {
+    interrupted.throwIfAborted();
     for (const id of [...open]) if ((await plane.directives.get(id)).status === "complete") open.delete(id);
     if (open.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -61,6 +63,7 @@ async function measure(store: "pglite" | "postgres"): Promise<StoreResult> {
     const first = performance.now() - since;
     const serial: number[] = [];
     for (let i = 1; i <= SERIAL; i++) {
+      interrupted.throwIfAborted();
       since = performance.now();
       await waitComplete(plane, [await issue(plane, i)]);
       serial.push(performance.now() - since);
@@ -80,24 +83,27 @@ async function measure(store: "pglite" | "postgres"): Promise<StoreResult> {
   }
 }
 
-const results: StoreResult[] = [];
-for (const store of flags.stores!.split(",") as Array<"pglite" | "postgres">) {
-  const result = await measure(store);
-  console.log(JSON.stringify(result));
-  results.push(result);
-}
-if (!flags.smoke) {
-  const lines = [
-    "# Directive execution",
-    "",
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, Node ${process.version}, defaults (pollIntervalMs 250, concurrency 8), \`noop\` module.`,
-    "",
-    "| store | engine first start | approval → complete p50 / p95 / max | burst of " + BURST + " |",
-    "|---|---|---|---|",
-    ...results.map((r) => `| ${r.store} | ${r.engineStartMs} ms | ${r.serialMs.p50} / ${r.serialMs.p95} / ${r.serialMs.max} ms | ${r.burst.totalMs} ms (${r.burst.perSecond}/s) |`),
-    "",
-  ];
-  await writeFile(path.join(ROOT, "bench/results/executions.md"), lines.join("\n"));
-  await writeFile(path.join(ROOT, "bench/results/executions.json"), JSON.stringify(results, null, 2) + "\n");
-}
-process.exit(0);
+await runBench("bench:executions", async () => {
+  const results: StoreResult[] = [];
+  for (const store of flags.stores!.split(",") as Array<"pglite" | "postgres">) {
+    const result = await measure(store);
+    console.log(JSON.stringify(result));
+    results.push(result);
+  }
+  if (!flags.smoke) {
+    const lines = [
+      "# Directive execution",
+      "",
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} cores, Node ${process.version}, defaults (pollIntervalMs 250, concurrency 8), \`noop\` module.`,
+      "",
+      "| store | engine first start | approval → complete p50 / p95 / max | burst of " + BURST + " |",
+      "|---|---|---|---|",
+      ...results.map((r) => `| ${r.store} | ${r.engineStartMs} ms | ${r.serialMs.p50} / ${r.serialMs.p95} / ${r.serialMs.max} ms | ${r.burst.totalMs} ms (${r.burst.perSecond}/s) |`),
+      "",
+    ];
+    await writeFile(path.join(ROOT, "bench/results/executions.md"), lines.join("\n"));
+    await writeFile(path.join(ROOT, "bench/results/executions.json"), JSON.stringify(results, null, 2) + "\n");
+  }
+});
+// The workflow engine keeps handles open after it closes.
+process.exit();

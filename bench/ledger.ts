@@ -7,10 +7,12 @@ import { sql } from "drizzle-orm";
 import { openDatabase, type Database } from "../src/store/database.js";
 import { insertSerializedLedgerRows, serializeLedgerRow, spendBy } from "../src/store/queries/ledger.js";
 import { SPEND_GROUPS, type SpendGroup } from "../src/store/spend-groups.js";
-import { scratchPostgres } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { rowsOf } from "../src/store/queries/rows.js";
 import { newId } from "../src/core/ids.js";
 import { at, backfill } from "./support/ledger-scale.js";
+import { ROOT } from "./support/root.js";
+import { interrupted, runBench } from "./support/interrupt.js";
 
 /**
  * `npm run bench:ledger`: how spend reports scale with the ledger. It loads 10 million rows spread
@@ -33,7 +35,6 @@ const { values: flags } = parseArgs({
 });
 const stores = new Set(flags.stores!.split(","));
 const smoke = flags.smoke === true;
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const PG_ROWS = Number(flags.rows ?? (smoke ? 200_000 : 10_000_000));
 const PGLITE_ROWS = Number(flags["pglite-rows"] ?? (smoke ? 50_000 : 1_000_000));
 const CHUNK = 500_000;
@@ -80,6 +81,7 @@ async function measureStore(store: "postgres" | "pglite", database: Database, ro
   const log = (text: string) => process.stderr.write(`[${store}] ${text}\n`);
   let started = performance.now();
   for (let from = 1; from <= rows; from += CHUNK) {
+    interrupted.throwIfAborted();
     await database.execute(loadChunk(from, Math.min(rows, from + CHUNK - 1), rows, now));
     log(`loaded ${Math.min(rows, from + CHUNK - 1).toLocaleString("en")} rows`);
   }
@@ -100,6 +102,7 @@ async function measureStore(store: "postgres" | "pglite", database: Database, ro
     const times: number[] = [];
     let lines = await spendBy(db, by, since); // warm
     for (let run = 0; run < RUNS; run++) {
+      interrupted.throwIfAborted();
       const t0 = performance.now();
       lines = await spendBy(db, by, since);
       times.push(performance.now() - t0);
@@ -176,20 +179,22 @@ function markdown(results: StoreResult[]): string {
   return lines.join("\n");
 }
 
-const results: StoreResult[] = [];
-const databaseUrl = process.env.DATABASE_URL || undefined;
-if (stores.has("postgres")) {
-  if (databaseUrl) results.push(await runPostgres(databaseUrl));
-  else process.stderr.write("DATABASE_URL is not set: the PostgreSQL part is left out\n");
-}
-if (stores.has("pglite")) results.push(await runPglite());
+await runBench("bench:ledger", async () => {
+  const results: StoreResult[] = [];
+  const databaseUrl = process.env.DATABASE_URL || undefined;
+  if (stores.has("postgres")) {
+    if (databaseUrl) results.push(await runPostgres(databaseUrl));
+    else process.stderr.write("DATABASE_URL is not set: the PostgreSQL part is left out\n");
+  }
+  if (stores.has("pglite")) results.push(await runPglite());
 
-const text = markdown(results);
-const outDir = flags.out ?? (smoke ? await mkdtemp(path.join(os.tmpdir(), "airlock-bench-ledger-out-")) : path.join(ROOT, "bench/results"));
-await writeFile(path.join(outDir, "ledger.md"), text);
-await writeFile(path.join(outDir, "ledger.json"), JSON.stringify(results, null, 2));
-process.stdout.write(`${text}\nWritten to ${outDir}/ledger.md\n`);
-if (results.some((r) => !r.totalsMatch)) {
-  process.stderr.write("a report's totals differ from the ledger's\n");
-  process.exit(1);
-}
+  const text = markdown(results);
+  const outDir = flags.out ?? (smoke ? await mkdtemp(path.join(os.tmpdir(), "airlock-bench-ledger-out-")) : path.join(ROOT, "bench/results"));
+  await writeFile(path.join(outDir, "ledger.md"), text);
+  await writeFile(path.join(outDir, "ledger.json"), JSON.stringify(results, null, 2));
+  process.stdout.write(`${text}\nWritten to ${outDir}/ledger.md\n`);
+  if (results.some((r) => !r.totalsMatch)) {
+    process.stderr.write("a report's totals differ from the ledger's\n");
+    process.exit(1);
+  }
+});

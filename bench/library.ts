@@ -1,6 +1,6 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
+import { ROOT } from "./support/root.js";
 
 /**
  * The library's own cost per call: `airlock.chat()` in process against the instant mock provider,
@@ -8,7 +8,6 @@ import { Bench } from "tinybench";
  * writes its batches between calls, and a median would leave that work out.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { createAirlock } = (await import(path.join(ROOT, "dist/index.js"))) as typeof import("../src/index.js");
 const { createProvider } = (await import(path.join(ROOT, "dist/providers/registry.js"))) as typeof import("../src/providers/registry.js");
 

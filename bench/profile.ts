@@ -4,8 +4,11 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { extraModelsFor, requestBody, shapeFromFlags } from "./support/cells.js";
 import { runLoad } from "./support/loadgen.js";
-import { asService, firstJsonLine, spawnTs } from "./support/spawn.js";
-import { createUserKey, scratchPostgres, startAirlock, type AirlockSetup } from "./targets/airlock.js";
+import { runBench } from "./support/interrupt.js";
+import { asService, firstJsonLine, freePort, spawnTs } from "./support/spawn.js";
+import { createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
+import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench:profile`: one Airlock gateway under load with `--cpu-prof`, then the functions and
@@ -28,88 +31,101 @@ const { values: flags } = parseArgs({
     interval: { type: "string", default: "1000" },
   },
 });
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const outDir = path.join(ROOT, "bench/results/profiles");
 await mkdir(outDir, { recursive: true });
 const before = new Set(await readdir(outDir));
-
-const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
-const upstream = asService(upstreamChild);
-const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-profile-"));
-const scratch = flags.store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
 const shape = shapeFromFlags(flags);
-const setup: AirlockSetup = {
-  dataDir,
-  store: flags.store === "postgres" ? "postgres" : "pglite",
-  databaseUrl: scratch?.url,
-  adminKey: "sk-al-admin-profile",
-  upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
-  nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-interval=${Number(flags.interval)}`],
-  unbundled: true,
-  extraModels: extraModelsFor(shape),
-};
-try {
-  const port = 18000 + Math.floor(Math.random() * 1000);
-  const airlock = await startAirlock(setup, port, undefined);
-  const apiKey = await createUserKey(airlock, setup.adminKey);
-  const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(shape), connections: Number(flags.connections) };
-  await runLoad({ ...load, seconds: 1 });
-  const result = await runLoad({ ...load, seconds: Number(flags.seconds) });
-  console.log(`${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, errors ${result.errors}`);
-  await airlock.stop();
-} finally {
-  await upstream.stop();
-  await scratch?.drop();
-  await rm(dataDir, { recursive: true, force: true });
-}
+
+await runBench("bench:profile", async () => {
+  const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
+  const upstream = asService(upstreamChild);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-profile-"));
+  let scratch: Awaited<ReturnType<typeof scratchPostgres>> | undefined;
+  let airlock: AirlockTarget | undefined;
+  try {
+    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
+    if (flags.store === "postgres") scratch = await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
+    const setup: AirlockSetup = {
+      dataDir,
+      store: flags.store === "postgres" ? "postgres" : "pglite",
+      databaseUrl: scratch?.url,
+      adminKey: "sk-al-admin-profile",
+      upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
+      nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-interval=${Number(flags.interval)}`],
+      unbundled: true,
+      extraModels: extraModelsFor(shape),
+    };
+    airlock = await startAirlock(setup, await freePort(), undefined);
+    const apiKey = await createUserKey(airlock, setup.adminKey);
+    const load = { url: `${airlock.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(shape), connections: Number(flags.connections) };
+    await runLoad({ ...load, seconds: 1 });
+    const result = await runLoad({ ...load, seconds: Number(flags.seconds) });
+    console.log(`${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms} ms, errors ${result.errors}`);
+    // Stopped here so that it writes its profiles, which are read below.
+    await airlock.stop();
+    airlock = undefined;
+  } finally {
+    await airlock?.stop().catch(() => undefined);
+    await upstream.stop();
+    await scratch?.drop().catch((err: Error) => console.error(`dropping the scratch database failed: ${err.message}`));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  await summarize();
+});
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-const file = (await readdir(outDir)).find((f) => f.endsWith(".cpuprofile") && !before.has(f));
-if (!file) throw new Error("no profile was written");
-const profile = JSON.parse(await readFile(path.join(outDir, file), "utf8")) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const parentOf = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
-const whereOf = (node: ProfileNode) => node.callFrame.url.replace(/^file:\/\//, "").replace(ROOT + "/", "") || "(native)";
-const nameOf = (node: ProfileNode) => `${node.callFrame.functionName || "(anonymous)"}  ${whereOf(node)}:${node.callFrame.lineNumber + 1}`;
-const self = new Map<string, number>();
-const byFile = new Map<string, number>();
-/** Airlock's own functions (dist/) by the time spent in them and in what they called, out of the busy time. */
-const inclusive = new Map<string, number>();
-let total = 0;
-let busy = 0;
-profile.samples.forEach((id, i) => {
-  const node = byId.get(id)!;
-  const micros = profile.timeDeltas[i] ?? 0;
-  total += micros;
-  const where = whereOf(node);
-  const fn = nameOf(node);
-  self.set(fn, (self.get(fn) ?? 0) + micros);
-  const group = where.includes("node_modules/") ? where.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, "$1") : where;
-  byFile.set(group, (byFile.get(group) ?? 0) + micros);
-  if (node.callFrame.functionName === "(idle)" || node.callFrame.functionName === "(program)") return;
-  busy += micros;
-  // Each function once per sample, however deep it recurses.
-  const seen = new Set<string>();
-  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
-    const frame = byId.get(at)!;
-    if (!whereOf(frame).startsWith("dist/")) continue;
-    const name = nameOf(frame);
-    if (seen.has(name)) continue;
-    seen.add(name);
-    inclusive.set(name, (inclusive.get(name) ?? 0) + micros);
-  }
-});
-const show = (m: Map<string, number>, n: number, of = total) =>
-  [...m.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([k, v]) => `${((100 * v) / of).toFixed(1).padStart(5)}%  ${k}`)
-    .join("\n");
-console.log(`\nprofile: ${path.join(outDir, file)}\n\nby function (self time):\n${show(self, Number(flags.top))}\n\nby file or package:\n${show(byFile, 25)}`);
-console.log(`\nAirlock's functions with what they call (share of the busy time, idle left out):\n${show(inclusive, Number(flags.top), busy)}`);
+/** The main thread's profile: the functions and files that took the most of its time. */
+async function summarize(): Promise<void> {
+  const written = (await readdir(outDir)).filter((f) => f.endsWith(".cpuprofile") && !before.has(f));
+  // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: the main thread is
+  // thread 0, and with PGlite the store's thread writes a second one, often listed first.
+  const file = written.find((f) => f.split(".")[4] === "0");
+  if (!file) throw new Error("no profile of the gateway's main thread was written");
+  const profile = JSON.parse(await readFile(path.join(outDir, file), "utf8")) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const whereOf = (node: ProfileNode) => node.callFrame.url.replace(/^file:\/\//, "").replace(ROOT + "/", "") || "(native)";
+  const nameOf = (node: ProfileNode) => `${node.callFrame.functionName || "(anonymous)"}  ${whereOf(node)}:${node.callFrame.lineNumber + 1}`;
+  const self = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  /** Airlock's own functions (dist/) by the time spent in them and in what they called, out of the busy time. */
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id)!;
+    const micros = profile.timeDeltas[i] ?? 0;
+    total += micros;
+    const where = whereOf(node);
+    const fn = nameOf(node);
+    self.set(fn, (self.get(fn) ?? 0) + micros);
+    const group = where.includes("node_modules/") ? where.replace(/.*node_modules\/((@[^/]+\/)?[^/]+).*/, "$1") : where;
+    byFile.set(group, (byFile.get(group) ?? 0) + micros);
+    if (node.callFrame.functionName === "(idle)" || node.callFrame.functionName === "(program)") return;
+    busy += micros;
+    // Each function once per sample, however deep it recurses.
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = byId.get(at)!;
+      if (!whereOf(frame).startsWith("dist/")) continue;
+      const name = nameOf(frame);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + micros);
+    }
+  });
+  const show = (m: Map<string, number>, n: number, of = total) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => `${((100 * v) / of).toFixed(1).padStart(5)}%  ${k}`)
+      .join("\n");
+  const others = written.filter((f) => f !== file).map((f) => path.join(outDir, f));
+  console.log(`\nprofile: ${path.join(outDir, file)}${others.length ? ` (the main thread; other threads: ${others.join(", ")})` : ""}\n\nby function (self time):\n${show(self, Number(flags.top))}\n\nby file or package:\n${show(byFile, 25)}`);
+  console.log(`\nAirlock's functions with what they call (share of the busy time, idle left out):\n${show(inclusive, Number(flags.top), busy)}`);
+}

@@ -5,6 +5,7 @@ import { addRunRow } from "./support/publish-runs.js";
 import { publishRun } from "./support/publish.js";
 import { reportHeader } from "./support/report-reader.js";
 import type { BenchRun } from "./support/report.js";
+import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench:publish`: after a full `npm run bench`, puts `bench/results/latest.md` into
@@ -14,7 +15,6 @@ import type { BenchRun } from "./support/report.js";
  * performance-runs.md, the reasons for the misses and the columns that follow the targets over many
  * runs) is still written by hand.
  */
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const results = path.join(ROOT, "bench/results");
 const latest = await readFile(path.join(results, "latest.md"), "utf8");
 const run = JSON.parse(await readFile(path.join(results, "latest.json"), "utf8")) as BenchRun;

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
+import { runBench } from "./support/interrupt.js";
 import { requireWrk } from "./support/loadgen.js";
 import { machine } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
@@ -11,9 +12,11 @@ import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWo
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
-import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { createUserKey, ledgerRowCount, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
 import { startProxy } from "./targets/start-proxy.js";
+import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench`: every target side by side in one run, on loopback, each under the same cells of
@@ -34,7 +37,6 @@ const { values: flags } = parseArgs({
   },
 });
 const smoke = flags.smoke === true;
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const ALL_TARGETS = ["direct", "proxy", "airlock-pglite", "airlock-postgres", "airlock-postgres-workers", "portkey"];
 const wanted = new Set((flags.targets ?? ALL_TARGETS.join(",")).split(","));
 const databaseUrl = process.env.DATABASE_URL || undefined;
@@ -158,8 +160,9 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     info.ledger.push({ target: name, rows: await ledgerRowCount(setup), sent });
     return results;
   } finally {
-    await running?.stop();
-    await scratch?.drop();
+    // Each step whatever became of the one before: a scratch database left behind outlives the run.
+    await running?.stop().catch((err: Error) => console.error(`stopping ${name} failed: ${err.message}`));
+    await scratch?.drop().catch((err: Error) => console.error(`dropping ${name}'s scratch database failed: ${err.message}`));
     await rm(dataDir, { recursive: true, force: true });
   }
 }
@@ -255,4 +258,4 @@ async function libraryOverhead(info: RunInfo): Promise<number | undefined> {
   return median(overheads);
 }
 
-await main();
+await runBench("bench", main);

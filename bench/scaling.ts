@@ -5,6 +5,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { requestBody, TARGET_WARMUP_SECONDS } from "./support/cells.js";
 import { createCpuShare, cpuSharesUnavailable, removeStaleShares, throttledShare, type CpuShare, type Throttling } from "./support/cpu-share.js";
+import { interrupted, runBench } from "./support/interrupt.js";
 import { requireWrk, runLoad, type LoadSpec } from "./support/loadgen.js";
 import { machine } from "./support/machine.js";
 import { countersBetween, countersByPid, machineBusyBetween, machineTicks, processTree } from "./support/proc.js";
@@ -12,8 +13,10 @@ import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type Sc
 import { takeTurns, warmSide } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
-import { createUserKey, ledgerRowCount, scratchPostgres, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { createUserKey, ledgerRowCount, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { startProxy } from "./targets/start-proxy.js";
+import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench:scaling`: does throughput grow with `--workers`? One gateway process and a gateway of
@@ -41,7 +44,6 @@ const { values: flags } = parseArgs({
   },
 });
 const smoke = flags.smoke === true;
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const workersList = flags.workers ?? (smoke ? "1,2" : "1,2,3");
 const counts = [...new Set(workersList.split(",").map(Number))].sort((a, b) => a - b);
 const coresPerProcess = Number(flags.share);
@@ -172,9 +174,6 @@ function meanThrottled(before: Throttling[], after: Throttling[]): number {
   return shares.reduce((sum, share) => sum + share, 0) / Math.max(1, shares.length);
 }
 
-/** Ctrl-C or a SIGTERM ends the run at its next step, through the clean-up: a share outlives the process that made it. */
-const stop = new AbortController();
-
 async function main(): Promise<void> {
   requireWrk();
   const databaseUrl = process.env.DATABASE_URL;
@@ -187,9 +186,6 @@ async function main(): Promise<void> {
     return;
   }
   await removeStaleShares();
-  // `on`, not `once`: Ctrl-C reaches this process twice, from the terminal and relayed by tsx, and a second
-  // signal without a listener would end it before the clean-up.
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => stop.abort(new Error(`stopped by ${signal}`)));
   const started = Date.now();
   const run: ScalingRun = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
@@ -210,12 +206,12 @@ async function main(): Promise<void> {
     const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
     const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
     for (const processes of counts) {
-      stop.signal.throwIfAborted();
+      interrupted.throwIfAborted();
       gateways.push(proxyTarget ? await startProxyGateway(processes, upstreamBaseUrl) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!));
     }
     console.log(`bench:scaling: ${proxyTarget ? "the proxy: " : ""}${counts.map(processesName).join(", ")}, each serving process held to ${coresPerProcess} of a core; ${shape.stream ? "streams" : "JSON calls"} at ${connections} connections; ${rounds} rounds of ${seconds} s`);
     for (const gateway of gateways) {
-      stop.signal.throwIfAborted();
+      interrupted.throwIfAborted();
       // Warmed at full speed, then under its share for two rounds' time, not measured. V8 optimizes a
       // path after so many calls, and under a share a process makes a fraction of them in the same time:
       // warmed under a share of 0.25 alone, one process served 830 calls a second in its first round and
@@ -229,7 +225,7 @@ async function main(): Promise<void> {
       gateway.side.errors += warm.errors + held.errors;
     }
     await takeTurns(gateways.length, rounds, async (index, round) => {
-      stop.signal.throwIfAborted();
+      interrupted.throwIfAborted();
       await measureTurn(gateways[index]!);
       if (gateways.every((g) => g.side.callsPerSecond.length === round + 1)) console.log(`  round ${round + 1}: ${gateways.map((g) => `${g.side.callsPerSecond.at(-1)!.toFixed(0)} calls/s`).join(", ")}`);
     });
@@ -264,8 +260,5 @@ async function main(): Promise<void> {
   if (insane || checks.some((c) => !c.pass && (c.name.startsWith("errors") || c.name.startsWith("ledger")))) process.exitCode = 1;
 }
 
-await main().catch((err: unknown) => {
-  if (!stop.signal.aborted) throw err;
-  console.error(`bench:scaling: ${(err as Error).message}; what it started is stopped and removed`);
-  process.exitCode = 130;
-});
+// Ctrl-C or a SIGTERM ends the run at its next step, through the clean-up: a share outlives the process that made it.
+await runBench("bench:scaling", main);

@@ -1,5 +1,8 @@
+import path from "node:path";
 import { countersBetween, countersByPid, cpuByPid, growthBetween, machineQuiet, pgliteCpuByPid, postgresPids, peakRssDuring, usageOf } from "./proc.js";
+import { interrupted } from "./interrupt.js";
 import { runLoad } from "./loadgen.js";
+import { ROOT } from "./root.js";
 import { firstJsonLine, spawnTs } from "./spawn.js";
 
 /** One thing under load: where to send requests, and which processes pay for them. */
@@ -203,6 +206,7 @@ async function settled(pids: number[], timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = (await usageOf(pids)).cpuMicros;
   while (Date.now() < deadline) {
+    interrupted.throwIfAborted();
     await new Promise((r) => setTimeout(r, 200));
     const now = (await usageOf(pids)).cpuMicros;
     if (now - last <= 20_000) return; // ≤ 10% of one core over the window
@@ -212,6 +216,6 @@ async function settled(pids: number[], timeoutMs = 15_000): Promise<void> {
 
 async function probeTtfb(target: Target, cell: Cell, count: number): Promise<{ count: number; errors: number; p50: number; p99: number }> {
   const input = { url: target.url, headers: { ...target.headers, "content-type": "application/json" }, body: requestBody(cell), count };
-  const child = spawnTs(new URL("../ttfb.ts", import.meta.url).pathname, [JSON.stringify(input)]);
+  const child = spawnTs(path.join(ROOT, "bench/ttfb.ts"), [JSON.stringify(input)]);
   return firstJsonLine(child, 120_000);
 }

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Database } from "../../src/store/database.js";
+import { ROOT } from "./root.js";
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
 /** The q-quantile of sorted timings. */
 export function at(sorted: number[], q: number): number {

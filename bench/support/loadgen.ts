@@ -2,6 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { interrupted } from "./interrupt.js";
 
 /**
  * Load from wrk (Debian's package), in its own process on one thread. wrk is C: it spends a small
@@ -52,7 +53,7 @@ function request()
 end
 function done(summary, latency, requests)
   local total = 0
-  -- wrk asks each thread's script for one request at startup that it never writes.
+  -- wrk asks the first thread's script for one request at startup that it never writes: right for -t1, the only way the bench runs it.
   for _, t in ipairs(threads) do total = total + t:get("sent") - 1 end
   local e = summary.errors
   io.write(string.format('{"sent":%d,"requests":%d,"micros":%d,"p50":%d,"p99":%d,"errors":%d}\\n',
@@ -62,7 +63,9 @@ end
 `;
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/** Runs wrk once; an abort (by default Ctrl-C or SIGTERM, see interrupt.ts) stops it and throws its reason. */
+export async function runLoad(spec: LoadSpec, signal: AbortSignal = interrupted): Promise<LoadResult> {
+  signal.throwIfAborted();
   const file = path.join(os.tmpdir(), `airlock-bench-${process.pid}.lua`);
   await writeFile(file, script(spec));
   const args = ["-t1", `-c${spec.connections}`, `-d${spec.seconds}s`, "--timeout", "30s", "-s", file, spec.url];
@@ -72,13 +75,18 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   child.stdout.on("data", (d: Buffer) => (out += d));
   child.stderr.on("data", (d: Buffer) => (err += d));
   const timer = setTimeout(() => child.kill("SIGKILL"), (spec.seconds + 60) * 1000);
+  const stop = () => child.kill("SIGKILL");
+  signal.addEventListener("abort", stop);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on("error", reject);
     child.on("exit", resolve);
   }).finally(() => {
     clearTimeout(timer);
+    signal.removeEventListener("abort", stop);
     return rm(file, { force: true });
   });
+  // wrk ends a run cut short by Ctrl-C with its usual summary, which must not pass for a measurement.
+  signal.throwIfAborted();
   const line = out.split("\n").find((l) => l.startsWith("{"));
   if (code !== 0 || !line) throw new Error(`wrk exited with ${code}: ${(err || out).slice(-500)}`);
   const r = JSON.parse(line) as { sent: number; requests: number; micros: number; p50: number; p99: number; errors: number };

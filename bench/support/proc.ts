@@ -1,4 +1,5 @@
 import { readFile, readdir } from "node:fs/promises";
+import { interrupted } from "./interrupt.js";
 
 /**
  * CPU and memory of a process tree, read from /proc. Reading the kernel's own accounting means the
@@ -224,8 +225,6 @@ async function machineBusyOver(ms: number): Promise<number> {
  */
 export async function machineQuiet(timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && (await machineBusyOver(500)) > 0.1) {
-    // keep waiting
-  }
+  while (Date.now() < deadline && (await machineBusyOver(500)) > 0.1) interrupted.throwIfAborted();
 }
 

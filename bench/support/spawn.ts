@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
+import { interrupted } from "./interrupt.js";
 
 /** A process the bench started and must stop, whatever happens. */
 export interface Service {
@@ -17,17 +18,25 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
   return spawn(process.execPath, [...TSX, entry, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
 }
 
-/** Waits for the first stdout line, which the bench's own services print as JSON once they listen. */
+/**
+ * Waits for the first stdout line, which the bench's own services print as JSON once they listen (and
+ * its one-shot measurers, once done). An interrupted run (interrupt.ts) kills the child and throws.
+ */
 export async function firstJsonLine<T>(child: ChildProcess, timeoutMs = 15_000): Promise<T> {
   const lines = createInterface({ input: child.stdout! });
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const kill = () => child.kill("SIGKILL");
+  const timer = setTimeout(kill, timeoutMs);
+  interrupted.addEventListener("abort", kill);
   try {
+    if (interrupted.aborted) kill();
     for await (const line of lines) {
       if (line.trim().startsWith("{")) return JSON.parse(line) as T;
     }
+    interrupted.throwIfAborted();
     throw new Error(`process ${child.pid} exited before it was ready`);
   } finally {
     clearTimeout(timer);
+    interrupted.removeEventListener("abort", kill);
     lines.close();
     child.stdout!.resume(); // keep draining so the child never blocks on a full pipe
   }

@@ -1,19 +1,16 @@
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { watch } from "node:fs";
 import { access, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { GATEWAY_FILE } from "../../src/gateway/data-dir.js";
 import { stopProcess, type Service } from "../support/spawn.js";
+import { ROOT } from "../support/root.js";
 
 /**
  * The Airlock gateway as users run it: `node bin/airlock.js start` from the build, with a config that
  * points at the bench upstream, a real API key, the default logger, and the ledger on.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = path.join(ROOT, "bin/airlock.js");
 /** The same CLI as tsc wrote it, one file per module. */
 const UNBUNDLED_MAIN = path.join(ROOT, "dist/cli/main.js");
@@ -73,25 +70,6 @@ export async function writeAirlockConfig(setup: AirlockSetup): Promise<string> {
     ].join("\n"),
   );
   return file;
-}
-
-export async function scratchPostgres(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `airlock_bench_${randomBytes(4).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.href,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
 }
 
 /** Starts the gateway and times it until a real chat call (with `apiKey`) first returns 200. */

@@ -1,0 +1,33 @@
+/**
+ * Ctrl-C or SIGTERM during a bench. Node's default for either ends the process at once, and what a run
+ * made outlives it: scratch databases in the user's PostgreSQL, data directories, CPU shares, and after
+ * a SIGTERM to the bench alone its gateways and upstream too. Here the signal aborts `interrupted`
+ * instead: the load generator and the children the bench waits on are stopped (loadgen.ts, spawn.ts),
+ * the step under way throws, and the run goes out through its clean-up.
+ */
+
+const controller = new AbortController();
+
+/** Aborted at the first SIGINT or SIGTERM once `runBench` has started. */
+export const interrupted: AbortSignal = controller.signal;
+
+let listening = false;
+
+/**
+ * Runs a bench's `main` so that a signal ends it through its clean-up, with exit code 130. `process.on`,
+ * not `once`: Ctrl-C reaches the bench twice, from the terminal and relayed by tsx, and a second signal
+ * without a listener would end it before the clean-up.
+ */
+export async function runBench(name: string, main: () => Promise<void>): Promise<void> {
+  if (!listening) {
+    listening = true;
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => controller.abort(new Error(`stopped by ${signal}`)));
+  }
+  try {
+    await main();
+  } catch (err) {
+    if (!interrupted.aborted) throw err;
+    console.error(`${name}: ${(interrupted.reason as Error).message}; what it started is stopped and removed`);
+    process.exitCode = 130;
+  }
+}

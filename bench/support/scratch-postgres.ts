@@ -1,0 +1,85 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+
+/**
+ * A database of its own for each gateway a bench starts on PostgreSQL, dropped when the bench is done
+ * with it. Its name carries the bench's process id, so that a later run can tell a database that a
+ * killed run left behind (SIGKILL allows no clean-up) from one that a running bench still uses.
+ */
+
+const PREFIX = "airlock_bench_";
+
+/** `airlock_bench_<pid>_<random>`: the pid of the bench that made it. */
+export function scratchDatabaseName(pid = process.pid): string {
+  return `${PREFIX}${pid}_${randomBytes(4).toString("hex")}`;
+}
+
+/** The pid in a scratch database's name, if it has one of this form. */
+export function creatorOf(name: string): number | undefined {
+  const match = new RegExp(`^${PREFIX}(\\d+)_[0-9a-f]+$`).exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Whether a process of that id runs on this machine. */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Only a server on this machine shares its process ids with the bench; elsewhere nothing is swept. */
+function onThisMachine(baseUrl: string): boolean {
+  const url = new URL(baseUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const socket = url.searchParams.get("host");
+  return host === "" || host === "localhost" || host === "::1" || host.startsWith("127.") || (socket?.startsWith("/") ?? false);
+}
+
+let swept = false;
+
+/**
+ * Drops the scratch databases whose bench no longer runs, once per process; answers their names. A
+ * database named by an earlier version (no pid) is left alone: nothing tells whether it is in use.
+ */
+export async function dropStaleScratchDatabases(baseUrl: string): Promise<string[]> {
+  if (swept || !onThisMachine(baseUrl)) return [];
+  swept = true;
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where datname like '${PREFIX}%'`);
+    const stale = rows.map((row) => row.datname).filter((name) => {
+      const pid = creatorOf(name);
+      return pid !== undefined && pid !== process.pid && !isRunning(pid);
+    });
+    for (const name of stale) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    return stale;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function scratchPostgres(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const left = await dropStaleScratchDatabases(baseUrl);
+  if (left.length > 0) console.error(`dropped ${left.length} scratch database(s) that an interrupted bench left: ${left.join(", ")}`);
+  const name = scratchDatabaseName();
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { creatorOf, dropStaleScratchDatabases, isRunning, scratchDatabaseName } from "../bench/support/scratch-postgres.js";
+import { ROOT } from "../bench/support/root.js";
+import { STORE_KINDS } from "./support/stores.js";
+
+const postgresUrl = process.env.AIRLOCK_TEST_DATABASE_URL || undefined;
+const tmp = await mkdtemp(path.join(os.tmpdir(), "airlock-interrupt-test-"));
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+async function withClient<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+const scratchDatabasesOf = (pid: number) => withClient(async (client) => (await client.query<{ datname: string }>("select datname from pg_database where datname like 'airlock_bench_%'")).rows.map((row) => row.datname).filter((name) => creatorOf(name) === pid));
+
+/** Pids of processes whose command line names `text`: what a run started, found by the data directory it was given. */
+async function processesNaming(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes(text)) found.push(Number(entry));
+  }
+  return found;
+}
+
+describe("a bench stopped by a signal", () => {
+  it("stops the gateways it started, drops its scratch databases, removes its data directories and exits 130", { timeout: 120_000 }, async () => {
+    const runTmp = await mkdtemp(path.join(tmp, "run-"));
+    const targets = postgresUrl ? "airlock-pglite,airlock-postgres" : "airlock-pglite";
+    const lastTarget = postgresUrl ? "airlock (PostgreSQL)" : "airlock (PGlite)";
+    const bench = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/run.ts"), "--smoke", "--targets", targets, "--out", path.join(runTmp, "out")], {
+      cwd: ROOT,
+      env: { ...process.env, TMPDIR: runTmp, DATABASE_URL: postgresUrl ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    bench.stderr.on("data", (chunk: Buffer) => (output += chunk));
+    const exited = once(bench, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+    // Signalled once its last gateway is up and serving: the data directories and the database exist then.
+    await new Promise<void>((resolve, reject) => {
+      bench.stdout.on("data", (chunk: Buffer) => {
+        output += chunk;
+        if (output.includes(`${lastTarget}: started in`)) resolve();
+      });
+      void exited.then(() => reject(new Error(`the bench ended before its last target started:\n${output}`)));
+    });
+    const dataDirs = (await readdir(runTmp)).filter((entry) => entry.startsWith("airlock-bench-"));
+    expect(dataDirs.length).toBeGreaterThan(0);
+    const gateways = await processesNaming(path.join(runTmp, dataDirs.at(-1)!));
+    expect(gateways.length).toBeGreaterThan(0);
+    if (postgresUrl) expect(await scratchDatabasesOf(bench.pid!)).toHaveLength(1);
+
+    // To the bench alone, as a supervisor or `kill` sends it: its children hear nothing but what the bench does.
+    bench.kill("SIGTERM");
+    const [code] = await exited;
+    expect(code, output).toBe(130);
+    expect(output).toContain("bench: stopped by SIGTERM; what it started is stopped and removed");
+    expect((await readdir(runTmp)).filter((entry) => entry.startsWith("airlock-bench-"))).toEqual([]);
+    expect(gateways.filter(isRunning)).toEqual([]);
+    if (postgresUrl) expect(await scratchDatabasesOf(bench.pid!)).toEqual([]);
+  });
+});
+
+describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases left by a killed bench", () => {
+  it("are dropped by the next run when their bench no longer runs, and kept while it does", async () => {
+    const gone = spawn(process.execPath, ["-e", ""]);
+    await once(gone, "exit");
+    const alive = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+    const stale = scratchDatabaseName(gone.pid!);
+    const inUse = scratchDatabaseName(alive.pid!);
+    try {
+      await withClient(async (client) => {
+        await client.query(`CREATE DATABASE ${stale}`);
+        await client.query(`CREATE DATABASE ${inUse}`);
+      });
+      expect(await dropStaleScratchDatabases(postgresUrl!)).toContain(stale);
+      const left = await withClient(async (client) => (await client.query<{ datname: string }>("select datname from pg_database where datname = any($1)", [[stale, inUse]])).rows.map((row) => row.datname));
+      expect(left).toEqual([inUse]);
+    } finally {
+      alive.kill("SIGKILL");
+      await withClient((client) => client.query(`DROP DATABASE IF EXISTS ${stale} WITH (FORCE)`).then(() => client.query(`DROP DATABASE IF EXISTS ${inUse} WITH (FORCE)`)));
+    }
+  });
+});
