@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { benchCell as cell } from "./bench-cells.js";
-import { glance, heldCellOf, markdown, proxyOfWorkers, verdicts } from "../bench/support/report.js";
+import { glance, heldCellOf, heldRatio, markdown, proxyOfWorkers, verdicts } from "../bench/support/report.js";
+import { median } from "../bench/support/stats.js";
 
 const RUN = [
   cell("direct", true, 0, 1, 50, { ttfbP50Ms: 0.4 }),
@@ -68,6 +69,14 @@ describe("the bench report's held cells", () => {
     expect(notes).toEqual([{ name: "airlock (PostgreSQL): its worst cell against the proxy, held side by side (stream · 0 ms · c16; median of 3 rounds)", value: "1.50×", limit: "≤ 2×", pass: true, note: true }]);
     const names = verdicts(RUN, info).map((v) => v.name);
     expect(names.indexOf(notes[0]!.name)).toBeLessThan(names.indexOf("airlock (PostgreSQL): peak RSS at 64 connections"));
+  });
+
+  it("take the mean of the two middle rounds' ratios for an even number of rounds, not the upper one", () => {
+    // Ratios 1.2, 1.5, 1.7 and 2.4: the median is 1.6, where the upper middle one would read 1.7.
+    const held = { target: "airlock (PostgreSQL)", cell: "stream · 0 ms · c16", proxyMicros: [100, 100, 100, 100], targetMicros: [240, 150, 120, 170], errors: 0 };
+    expect(heldRatio(held)).toBeCloseTo(1.6, 10);
+    expect(median([3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 
   it("note a gateway of workers held against a proxy of as many workers beside the proxy's, and list both rounds", () => {

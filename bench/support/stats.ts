@@ -1,7 +1,9 @@
-/** The middle value (the upper of the two middle ones for an even count). */
+/** The middle value; for an even count, the mean of the two middle ones. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) throw new Error("median of no values");
-  return [...values].sort((a, b) => a - b)[values.length >> 1]!;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** Each pair's ratio, `of[i] / to[i]`: the rounds of two sides measured in turns, say. */
