@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { runBench } from "./support/interrupt.js";
 import { requireWrk } from "./support/loadgen.js";
-import { machine } from "./support/machine.js";
+import { commandOf, machineWithPostgres } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
 import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
@@ -170,7 +170,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
 async function main(): Promise<void> {
   requireWrk();
   const started = Date.now();
-  const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: machine(), command: `npm run bench${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`, ledger: [] };
+  const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: await machineWithPostgres(databaseUrl), command: commandOf("npm run bench", process.argv.slice(2), databaseUrl), ledger: [] };
   const services: Service[] = [];
   const results: CellResult[] = [];
   try {

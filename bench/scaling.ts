@@ -7,7 +7,7 @@ import { requestBody, TARGET_WARMUP_SECONDS } from "./support/cells.js";
 import { createCpuShare, cpuSharesUnavailable, removeStaleShares, throttledShare, type CpuShare, type Throttling } from "./support/cpu-share.js";
 import { interrupted, runBench } from "./support/interrupt.js";
 import { requireWrk, runLoad, type LoadSpec } from "./support/loadgen.js";
-import { machine } from "./support/machine.js";
+import { commandOf, machineWithPostgres } from "./support/machine.js";
 import { countersBetween, countersByPid, machineBusyBetween, machineTicks, processTree } from "./support/proc.js";
 import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
 import { takeTurns, warmSide } from "./support/side-by-side.js";
@@ -189,9 +189,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const run: ScalingRun = {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
-    machine: machine(),
+    machine: await machineWithPostgres(proxyTarget ? undefined : databaseUrl),
     target: proxyTarget ? "proxy" : "airlock",
-    command: `npm run bench:scaling${process.argv.length > 2 ? " -- " + process.argv.slice(2).join(" ") : ""}`,
+    command: commandOf("npm run bench:scaling", process.argv.slice(2), proxyTarget ? undefined : databaseUrl),
     coresPerProcess,
     connections,
     stream: shape.stream,

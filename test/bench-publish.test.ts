@@ -73,8 +73,14 @@ describe("publishing a bench run into docs/performance.md", () => {
     expect(publishRun(page, report("npm run bench"))).toBe(page);
   });
 
+  it("takes a full run made with DATABASE_URL, which its command names", () => {
+    const command = "DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench";
+    expect(publishRun(PAGE, report(command))).toContain(`Command: \`${command}\``);
+  });
+
   it("refuses a narrowed run, and a page without its markers", () => {
     expect(() => publishRun(PAGE, report("npm run bench -- --smoke"))).toThrow("publish a full run");
+    expect(() => publishRun(PAGE, report("DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- --targets proxy"))).toThrow("publish a full run");
     expect(() => publishRun(PAGE.replace("<!-- /GLANCE -->", ""), report("npm run bench"))).toThrow("GLANCE");
     expect(() => publishRun(PAGE.replace("<!-- RESULTS -->", ""), report("npm run bench"))).toThrow("RESULTS");
     expect(() => publishRun(PAGE, "not a report")).toThrow("Command");

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { benchCell as cell } from "./bench-cells.js";
 import { glance, heldCellOf, heldRatio, markdown, proxyOfWorkers, verdicts } from "../bench/support/report.js";
+import { commandOf } from "../bench/support/machine.js";
 import { median } from "../bench/support/stats.js";
 
 const RUN = [
@@ -104,5 +105,13 @@ describe("the bench report's held cells", () => {
     const failing = { ...info, held: [{ ...info.held[0]!, errors: 2 }] };
     expect(verdicts(RUN, failing).find((v) => v.name === "errors, all targets")).toMatchObject({ value: "2", pass: false });
     expect(markdown(RUN, [], info)).toContain("airlock (PostgreSQL), stream · 0 ms · c16, held side by side with the proxy (CPU µs per call, round by round): proxy 100, 120, 110; airlock (PostgreSQL) 150, 180, 240");
+  });
+});
+
+describe("a run's header", () => {
+  it("gives the command with the DATABASE_URL it ran with, without its password, and the flags after --", () => {
+    expect(commandOf("npm run bench", [], undefined)).toBe("npm run bench");
+    expect(commandOf("npm run bench", ["--smoke"], "postgres://postgres@127.0.0.1:5432/postgres")).toBe("DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- --smoke");
+    expect(commandOf("npm run bench:scaling", [], "postgres://bench:s3cret@db.internal:5432/bench")).toBe("DATABASE_URL=postgres://bench:PASSWORD@db.internal:5432/bench npm run bench:scaling");
   });
 });

@@ -18,8 +18,9 @@ const CHART_LINE = "The chart: [bench/results/latest.svg](../bench/results/lates
 export function publishRun(doc: string, latest: string): string {
   const { date, machine, command } = reportHeader(latest);
   if (command === undefined) throw new Error("latest.md has no Command line: is it a bench report?");
-  // A narrowed run (--smoke, --targets, --modes…) leaves out cells the page's tables and checks speak of.
-  if (command !== "npm run bench") throw new Error(`latest.md is from \`${command}\`; publish a full run (\`npm run bench\`)`);
+  // A narrowed run (--smoke, --targets, --modes…) leaves out cells the page's tables and checks speak of;
+  // the server it ran its PostgreSQL targets on is the reader's to see, not a narrowing.
+  if (command.replace(/^DATABASE_URL=\S+ /, "") !== "npm run bench") throw new Error(`latest.md is from \`${command}\`; publish a full run (\`npm run bench\`)`);
   const glance = tableAt(latest, GLANCE_TABLE_START);
   if (glance === undefined) throw new Error("latest.md has no At a glance table");
   if (date === undefined || machine === undefined) throw new Error("latest.md has no date or machine in its header");
