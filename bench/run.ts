@@ -8,11 +8,11 @@ import { runBench } from "./support/interrupt.js";
 import { requireWrk } from "./support/loadgen.js";
 import { commandOf, machineWithPostgres } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
+import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, sanityProblems, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
-import { createUserKey, ledgerRowCount, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { scratchPostgres } from "./support/scratch-postgres.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
 import { startProxy } from "./targets/start-proxy.js";
@@ -157,7 +157,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     await live.stop();
     running = undefined;
     sent += results.reduce((n, r) => n + r.sent, 0);
-    info.ledger.push({ target: name, rows: await ledgerRowCount(setup), sent });
+    info.ledger.push({ target: name, sent, ...(await ledgerTally(setup)) });
     return results;
   } finally {
     // Each step whatever became of the one before: a scratch database left behind outlives the run.
@@ -233,8 +233,8 @@ async function main(): Promise<void> {
   console.log(`\n${checks.map((c) => `${c.note ? "note" : c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
   console.log(`\nresults: ${outDir}/latest.md, latest.svg, latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
-  const insane = results.filter((r) => !(r.requestsPerSecond > 0) || !(r.cpuMicrosPerRequest > 0) || !(r.faultsPerRequest >= 0) || !(r.p50Ms >= 0) || (r.stream && !(r.ttfbP50Ms! > 0)));
-  for (const r of insane) console.error(`insane numbers for ${r.target}: ${JSON.stringify(r)}`);
+  const insane = sanityProblems(results, info);
+  for (const problem of insane) console.error(`insane numbers: ${problem}`);
   const broken = checks.filter((c) => !c.pass && (c.name.startsWith("errors") || c.name.includes("ledger")));
   if (insane.length || broken.length || (flags.strict && checks.some((c) => !c.pass))) process.exitCode = 1;
 }

@@ -13,7 +13,7 @@ import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type Sc
 import { takeTurns, warmSide } from "./support/side-by-side.js";
 import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
-import { createUserKey, ledgerRowCount, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { scratchPostgres } from "./support/scratch-postgres.js";
 import { startProxy } from "./targets/start-proxy.js";
 import { ROOT } from "./support/root.js";
@@ -143,7 +143,7 @@ async function startAirlockGateway(processes: number, upstreamBaseUrl: string, d
     const apiKey = await createUserKey(target, setup.adminKey);
     const load = { url: `${target.baseUrl}/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: requestBody(shape), connections };
     const started = target;
-    return { side: emptySide(processes, target.callsDuringStartup), pid: target.pid, load, serving, shares, stop: () => started.stop(), ledgerRows: () => ledgerRowCount(setup), drop };
+    return { side: emptySide(processes, target.callsDuringStartup), pid: target.pid, load, serving, shares, stop: () => started.stop(), ledgerRows: async () => (await ledgerTally(setup)).rows, drop };
   } catch (err) {
     await target?.stop();
     await drop();

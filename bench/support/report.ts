@@ -21,7 +21,8 @@ export interface RunInfo {
   firstStartMs?: number;
   /** The library benchmark's overhead per call, one value per run (µs). */
   libraryMicros?: number[];
-  ledger: Array<{ target: string; rows: number; sent: number }>;
+  /** Each Airlock target's ledger after its run: `failed` and `unpriced` as ledgerTally counts them (absent in runs before 2026-12-07). */
+  ledger: Array<{ target: string; rows: number; sent: number; failed?: number; unpriced?: number }>;
   /** Each Airlock target's worst cell against the proxy, measured again with the two side by side (see HeldCell). */
   held?: HeldCell[];
 }
@@ -147,12 +148,47 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
   }
   const errors = results.reduce((n, r) => n + r.errors, 0) + (info.held ?? []).reduce((n, held) => n + held.errors, 0);
   out.push({ name: "errors, all targets", value: String(errors), limit: "0", pass: errors === 0 });
-  for (const l of info.ledger) out.push({ name: `${l.target}: ledger rows = requests sent`, value: `${l.rows} / ${l.sent}`, limit: "equal", pass: l.rows === l.sent });
+  for (const l of info.ledger) {
+    out.push({ name: `${l.target}: ledger rows = requests sent`, value: `${l.rows} / ${l.sent}`, limit: "equal", pass: l.rows === l.sent });
+    // A 200 is not a success: a stream can end in an error event, and a call can be served but not priced.
+    if (l.failed !== undefined && l.unpriced !== undefined) out.push({ name: `${l.target}: ledger rows that failed, or were not priced from the provider's usage`, value: `${l.failed} failed, ${l.unpriced} not priced`, limit: "0", pass: l.failed === 0 && l.unpriced === 0 });
+  }
   if (info.startupMs?.length) {
     const startup = median(info.startupMs);
     out.push({ name: "startup, spawn to first 200 with an existing PGlite data directory (median)", value: `${startup.toFixed(0)} ms`, limit: "≤ 1500 ms", pass: startup <= 1500 });
   }
   return out;
+}
+
+/**
+ * What in a run's numbers cannot be a measurement, one line each: a cell that served nothing or cost
+ * nothing, a latency or memory reading that is missing or out of order, a stream without its first
+ * byte timed, a start or a library run that was not timed. The smoke run fails on any, since it checks
+ * that the numbers are sane, not that they are fast.
+ */
+export function sanityProblems(results: CellResult[], info: RunInfo): string[] {
+  const problems: string[] = [];
+  const positive = (value: number | undefined) => value !== undefined && Number.isFinite(value) && value > 0;
+  for (const r of results) {
+    const bad = [
+      !positive(r.requestsPerSecond) && "no requests a second",
+      !positive(r.cpuMicrosPerRequest) && "no CPU per request",
+      !(r.faultsPerRequest >= 0) && "no page-fault count",
+      !(r.p50Ms >= 0 && r.p99Ms >= r.p50Ms) && `p50 ${r.p50Ms} ms and p99 ${r.p99Ms} ms`,
+      !positive(r.peakRssMb) && "no peak RSS",
+      r.stream && !(positive(r.ttfbP50Ms) && r.ttfbP99Ms! >= r.ttfbP50Ms!) && `TTFB p50 ${r.ttfbP50Ms} ms and p99 ${r.ttfbP99Ms} ms`,
+      r.storeCpuMicrosPerRequest !== undefined && !(r.storeCpuMicrosPerRequest >= 0) && "no store CPU",
+    ].filter((problem): problem is string => typeof problem === "string");
+    if (bad.length > 0) problems.push(`${r.target}, ${cellName(r)}: ${bad.join(", ")}`);
+  }
+  const untimed = (name: string, values: number[] | undefined) => {
+    if (values?.some((value) => !positive(value))) problems.push(`${name}: ${values.join(", ")}`);
+  };
+  untimed("startup (ms)", info.startupMs);
+  untimed("first start (ms)", info.firstStartMs === undefined ? undefined : [info.firstStartMs]);
+  // The library's overhead is a difference of two means, which may be below zero on a noisy host; only a value that is no number is insane.
+  if (info.libraryMicros?.some((value) => !Number.isFinite(value))) problems.push(`library overhead (µs): ${info.libraryMicros.join(", ")}`);
+  return problems;
 }
 
 /** The median of a held cell's per-round ratios, the target's CPU per call over the proxy's. */

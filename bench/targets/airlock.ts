@@ -5,6 +5,7 @@ import path from "node:path";
 import { GATEWAY_FILE } from "../../src/gateway/data-dir.js";
 import { stopProcess, type Service } from "../support/spawn.js";
 import { ROOT } from "../support/root.js";
+import { sql } from "drizzle-orm";
 
 /**
  * The Airlock gateway as users run it: `node bin/airlock.js start` from the build, with a config that
@@ -168,13 +169,32 @@ export async function createUserKey(target: AirlockTarget, adminKey: string): Pr
 }
 
 /** Ledger rows, read from the store after the gateway stopped and flushed. */
-export async function ledgerRowCount(setup: AirlockSetup): Promise<number> {
+/**
+ * What the gateway's ledger holds after a run: every row, and those that are not what the bench's calls
+ * should be. wrk counts only HTTP statuses, and a stream that answers 200 can still end in an error
+ * event: a row that failed, or whose cost was not priced or its usage estimated, shows it. A call whose
+ * client went away (`client_closed`) is not counted as failed: wrk leaves the calls in flight when a
+ * run's time is up.
+ */
+export async function ledgerTally(setup: AirlockSetup): Promise<LedgerTally> {
   const { openDatabase } = (await import(path.join(ROOT, "dist/store/database.js"))) as typeof import("../../src/store/database.js");
-  const { countLedgerRows } = (await import(path.join(ROOT, "dist/store/queries/ledger.js"))) as typeof import("../../src/store/queries/ledger.js");
+  const { rowsOf } = (await import(path.join(ROOT, "dist/store/queries/rows.js"))) as typeof import("../../src/store/queries/rows.js");
   const database = await openDatabase(setup.databaseUrl ? { url: setup.databaseUrl } : { dataDir: path.join(setup.dataDir, "pgdata") });
   try {
-    return await countLedgerRows(database.db);
+    const result = await database.db.execute(sql`select count(*)::int as rows,
+      (count(*) filter (where outcome <> 'success' and error_code is distinct from 'client_closed'))::int as failed,
+      (count(*) filter (where price_missing or usage_estimated))::int as unpriced
+      from ledger`);
+    return rowsOf<LedgerTally>(result)[0]!;
   } finally {
     await database.close();
   }
+}
+
+export interface LedgerTally {
+  rows: number;
+  /** Rows whose call failed or was refused, its client still there. */
+  failed: number;
+  /** Rows whose price was missing or whose usage was estimated. */
+  unpriced: number;
 }
