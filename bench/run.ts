@@ -167,8 +167,13 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
   }
 }
 
+/** Where the bench installs Portkey, and reuses the install while its lockfile is the same. */
+const PORTKEY_DIR = path.join(os.tmpdir(), "airlock-bench-portkey");
+
 async function main(): Promise<void> {
   requireWrk();
+  // Before any target: a registry that cannot be reached fails the run at once, not after its other targets.
+  if (wanted.has("portkey")) await installPortkey(PORTKEY_DIR);
   const started = Date.now();
   const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: await machineWithPostgres(databaseUrl), command: commandOf("npm run bench", process.argv.slice(2), databaseUrl), ledger: [] };
   const services: Service[] = [];
@@ -210,9 +215,7 @@ async function main(): Promise<void> {
     await proxy?.stop();
     for (const service of workersProxies) await service.stop();
     if (wanted.has("portkey")) {
-      const dir = path.join(os.tmpdir(), "airlock-bench-portkey");
-      await installPortkey(dir);
-      const portkey = await startPortkey({ dir, port: await freePort(), upstreamBaseUrl, apiKey: "sk-bench-upstream" });
+      const portkey = await startPortkey({ dir: PORTKEY_DIR, port: await freePort(), upstreamBaseUrl, apiKey: "sk-bench-upstream" });
       services.push({ child: undefined as never, pid: portkey.pid, stop: portkey.stop });
       results.push(...(await runCells({ name: "portkey", url: `${portkey.baseUrl}/chat/completions`, headers: { ...json, ...portkey.headers }, pids: () => processTree(portkey.pid) })));
       await portkey.stop();

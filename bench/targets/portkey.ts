@@ -3,14 +3,19 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 
-// Latest published version at the time of writing (npm view @portkey-ai/gateway version).
-export const PORTKEY_VERSION = "1.15.2";
-// Portkey declares @hono/node-server ^1.3.3, which now resolves to 1.19.x: its immutable Response
-// headers make every streamed chat completion a 500 "TypeError: immutable" (Portkey #1389, #1550).
+/**
+ * What the bench installs, pinned whole: `portkey/package.json` names @portkey-ai/gateway 1.15.2 and
+ * `portkey/package-lock.json` every package beneath it, so that each machine measures the same code.
+ * Portkey declares @hono/node-server ^1.3.3, which now resolves to 1.19.x: its immutable Response
+ * headers make every streamed chat completion a 500 "TypeError: immutable" (Portkey #1389, #1550), so
+ * the package pins 1.14.1 through `overrides`.
+ */
+const PINNED = join(dirname(fileURLToPath(import.meta.url)), "portkey");
 const HONO_NODE_SERVER_VERSION = "1.14.1";
 
 function installedVersion(dir: string, pkg: string): string | undefined {
@@ -19,26 +24,18 @@ function installedVersion(dir: string, pkg: string): string | undefined {
   return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version;
 }
 
+/** Installs Portkey into `dir` from the pinned lockfile (npm ci), unless that exact install is there already. */
 export async function installPortkey(dir: string): Promise<void> {
-  // Both versions must match: an older install without the override would be a silent streaming bug.
-  if (
-    installedVersion(dir, "@portkey-ai/gateway") === PORTKEY_VERSION &&
-    installedVersion(dir, "@hono/node-server") === HONO_NODE_SERVER_VERSION
-  ) {
-    return;
-  }
+  const lock = await readFile(join(PINNED, "package-lock.json"), "utf8");
+  const installedLock = await readFile(join(dir, "package-lock.json"), "utf8").catch(() => undefined);
+  // The same lockfile and the override in place: an older install without it would be a silent streaming bug.
+  if (installedLock === lock && installedVersion(dir, "@hono/node-server") === HONO_NODE_SERVER_VERSION) return;
   await mkdir(dir, { recursive: true });
-  const pkg = {
-    name: "bench-portkey",
-    private: true,
-    type: "module",
-    dependencies: { "@portkey-ai/gateway": PORTKEY_VERSION },
-    overrides: { "@hono/node-server": HONO_NODE_SERVER_VERSION },
-  };
-  await writeFile(join(dir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+  await copyFile(join(PINNED, "package.json"), join(dir, "package.json"));
+  await writeFile(join(dir, "package-lock.json"), lock);
   // --ignore-scripts: the only script is a `patch-package` postinstall, and the published
   // tarball ships no patches/ folder, so it is a no-op (and npm 11 skips it with a warning anyway).
-  const child = spawn("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts"], {
+  const child = spawn("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -46,7 +43,7 @@ export async function installPortkey(dir: string): Promise<void> {
   child.stdout.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const [code] = (await once(child, "exit")) as [number | null];
-  if (code !== 0) throw new Error(`npm install of Portkey failed (exit ${code}):\n${output}`);
+  if (code !== 0) throw new Error(`npm ci of Portkey failed (exit ${code}):\n${output}`);
   if (installedVersion(dir, "@hono/node-server") !== HONO_NODE_SERVER_VERSION) {
     throw new Error("npm did not apply the @hono/node-server override");
   }
@@ -88,11 +85,14 @@ export async function startPortkey(opts: {
   const exitPromise = once(child, "exit").then(markExited, markExited);
 
   const stop = async (): Promise<void> => {
-    if (exited) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
-    await exitPromise;
-    clearTimeout(timer);
+    if (!exited) {
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
+    // Kept only when Portkey exits during its start, for the error to point at.
+    await rm(logFile, { force: true });
   };
 
   // GET / answers once the server is listening, but a 1 s startup spinner keeps burning CPU
@@ -112,8 +112,9 @@ export async function startPortkey(opts: {
       // not listening yet
     }
     if (Date.now() > deadline) {
+      const log = readFileSync(logFile, "utf8");
       await stop();
-      throw new Error(`Portkey did not answer on ${origin} within 20 s (log: ${logFile})`);
+      throw new Error(`Portkey did not answer on ${origin} within 20 s:\n${log.slice(-2000)}`);
     }
     await sleep(100);
   }

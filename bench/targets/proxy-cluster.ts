@@ -1,4 +1,5 @@
 import cluster from "node:cluster";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -10,8 +11,10 @@ import { fileURLToPath } from "node:url";
 
 const [upstream = "http://127.0.0.1:1", port = "0", workersText = "2"] = process.argv.slice(2);
 const workers = Number(workersText);
+// The proxy beside this file, in the same form: proxy.mjs when this runs as plain JavaScript (start-proxy.ts).
+const self = fileURLToPath(import.meta.url);
 // `silent`: each worker prints its port too; only the primary's line, once all listen, is the answer.
-cluster.setupPrimary({ exec: fileURLToPath(new URL("./proxy.ts", import.meta.url)), args: [upstream, port], silent: true });
+cluster.setupPrimary({ exec: path.join(path.dirname(self), `proxy${path.extname(self)}`), args: [upstream, port], silent: true });
 
 let listening = 0;
 for (let i = 0; i < workers; i++) {
