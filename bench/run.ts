@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -249,15 +250,19 @@ async function main(): Promise<void> {
  */
 async function libraryOverhead(info: RunInfo): Promise<number | undefined> {
   const overheads: number[] = [];
+  const cpu: number[] = [];
   for (let run = 0; run < (smoke ? 1 : 3); run++) {
     await machineQuiet();
     const child = spawnTs(path.join(ROOT, "bench/library.ts"), smoke ? ["--smoke"] : []);
-    const result = await firstJsonLine<{ overheadMicros: number }>(child, 300_000);
-    await new Promise((r) => child.on("exit", r));
+    const exited = once(child, "exit");
+    const result = await firstJsonLine<{ overheadMicros: number; cpuMicros: number }>(child, 300_000);
+    await exited;
     overheads.push(result.overheadMicros);
+    cpu.push(result.cpuMicros);
   }
-  console.log(`library: overhead per call ${overheads.map((o) => o.toFixed(1)).join(", ")} µs`);
+  console.log(`library: overhead per call ${overheads.map((o) => o.toFixed(1)).join(", ")} µs; CPU per call on all threads ${cpu.map((c) => c.toFixed(1)).join(", ")} µs`);
   info.libraryMicros = overheads;
+  info.libraryCpuMicros = cpu;
   return median(overheads);
 }
 

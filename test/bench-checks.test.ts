@@ -50,7 +50,7 @@ describe("the bench's checks", () => {
 
 describe("the smoke run's sanity", () => {
   it("finds nothing in numbers that can be measurements", () => {
-    expect(sanityProblems(RUN, { ...INFO, startupMs: [700], firstStartMs: 1400, libraryMicros: [-0.4, 12] })).toEqual([]);
+    expect(sanityProblems(RUN, { ...INFO, startupMs: [700], firstStartMs: 1400, libraryMicros: [-0.4, 12], libraryCpuMicros: [70, 80] })).toEqual([]);
   });
 
   it("names each cell whose numbers cannot be a measurement, and what in it", () => {
@@ -59,12 +59,13 @@ describe("the smoke run's sanity", () => {
       cell("airlock (PGlite)", true, 0, 1, 300, { p50Ms: 3, p99Ms: 2, peakRssMb: 0, ttfbP50Ms: undefined }),
       cell("airlock (PostgreSQL)", false, 0, 16, 200, { faultsPerRequest: Number.NaN, storeCpuMicrosPerRequest: -1 }),
     ];
-    expect(sanityProblems(broken, { ...INFO, startupMs: [700, Number.NaN], libraryMicros: [Number.POSITIVE_INFINITY] })).toEqual([
+    expect(sanityProblems(broken, { ...INFO, startupMs: [700, Number.NaN], libraryMicros: [Number.POSITIVE_INFINITY], libraryCpuMicros: [0] })).toEqual([
       "proxy, json · 0 ms · c16: no requests a second, no CPU per request",
       "airlock (PGlite), stream · 0 ms · c1: p50 3 ms and p99 2 ms, no peak RSS, TTFB p50 undefined ms and p99 undefined ms",
       "airlock (PostgreSQL), json · 0 ms · c16: no page-fault count, no store CPU",
       "startup (ms): 700, NaN",
       "library overhead (µs): Infinity",
+      "library CPU per call (µs): 0",
     ]);
   });
 });

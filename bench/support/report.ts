@@ -21,6 +21,8 @@ export interface RunInfo {
   firstStartMs?: number;
   /** The library benchmark's overhead per call, one value per run (µs). */
   libraryMicros?: number[];
+  /** The same runs' CPU per call on every thread, the store's ledger writes included, less the provider's (µs; runs since 2026-12-07). */
+  libraryCpuMicros?: number[];
   /** Each Airlock target's ledger after its run: `failed` and `unpriced` as ledgerTally counts them (absent in runs before 2026-12-07). */
   ledger: Array<{ target: string; rows: number; sent: number; failed?: number; unpriced?: number }>;
   /** Each Airlock target's worst cell against the proxy, measured again with the two side by side (see HeldCell). */
@@ -188,6 +190,7 @@ export function sanityProblems(results: CellResult[], info: RunInfo): string[] {
   untimed("first start (ms)", info.firstStartMs === undefined ? undefined : [info.firstStartMs]);
   // The library's overhead is a difference of two means, which may be below zero on a noisy host; only a value that is no number is insane.
   if (info.libraryMicros?.some((value) => !Number.isFinite(value))) problems.push(`library overhead (µs): ${info.libraryMicros.join(", ")}`);
+  untimed("library CPU per call (µs)", info.libraryCpuMicros);
   return problems;
 }
 
@@ -292,6 +295,7 @@ export function markdown(results: CellResult[], checks: Verdict[], info: RunInfo
   if (info.startupMs?.length) lines.push(`Startup runs (ms): ${info.startupMs.map((m) => m.toFixed(0)).join(", ")}`, "");
   if (info.firstStartMs !== undefined) lines.push(`First start, on a new PGlite data directory (ms): ${info.firstStartMs.toFixed(0)}`, "");
   if (info.libraryMicros?.length) lines.push(`Library overhead runs (µs): ${info.libraryMicros.map((m) => m.toFixed(1)).join(", ")}`, "");
+  if (info.libraryCpuMicros?.length) lines.push(`Library CPU per call on all threads, the store's ledger writes included, less the provider's (µs): ${info.libraryCpuMicros.map((m) => m.toFixed(1)).join(", ")}`, "");
   return lines.join("\n");
 }
 
@@ -328,9 +332,18 @@ export function svgChart(results: CellResult[]): string {
       parts.push(`<text x="${x0 + (groupWidth - 12) / 2}" y="${top + panelHeight + 14}" font-size="10" text-anchor="middle">${cellName(cell).replace(/^\w+ · /, "")}</text>`);
     });
   });
-  const legendY = 40 + panels.length * (panelHeight + 60) - 20;
+  // Each entry as wide as its name (about 6.5 px a character at 11 px), on as many rows as they need:
+  // "airlock (PostgreSQL, 2 workers)" overran the next entry at a fixed 150 px.
+  let legendY = 40 + panels.length * (panelHeight + 60) - 20;
+  let x = left;
   targets.forEach((target, t) => {
-    parts.push(`<rect x="${left + t * 150}" y="${legendY}" width="12" height="12" fill="${COLORS[t % COLORS.length]}"/><text x="${left + t * 150 + 16}" y="${legendY + 10}" font-size="11">${target}</text>`);
+    const entryWidth = 16 + target.length * 6.5 + 24;
+    if (x > left && x + entryWidth > width - 20) {
+      x = left;
+      legendY += 20;
+    }
+    parts.push(`<rect x="${x}" y="${legendY}" width="12" height="12" fill="${COLORS[t % COLORS.length]}"/><text x="${x + 16}" y="${legendY + 10}" font-size="11">${target}</text>`);
+    x += entryWidth;
   });
   const height = legendY + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
