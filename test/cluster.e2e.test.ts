@@ -9,7 +9,10 @@ import { openDatabase } from "../src/store/database.js";
 import { countLedgerRows } from "../src/store/queries/ledger.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
+import pg from "pg";
 import { startFakeUpstream } from "./fakes/upstream.js";
+import { chatStatus } from "./support/cluster.js";
+import { awayFromMinuteEnd } from "./support/minute.js";
 
 const CONFIG = `
 providers:
@@ -197,6 +200,69 @@ describe("airlock start --workers", () => {
         await upstream.close();
       }
     }, 60_000);
+
+    /**
+     * 200 concurrent "$0.01 calls" (max_tokens 100 from a model priced at $100 per 1M output tokens,
+     * which the fake upstream answers with exactly 100 completion tokens), each on a fresh connection so
+     * that the primary hands them to both workers in turn, under `guard`. Answers how many were admitted,
+     * once the gateway has stopped, with the budget's counter and the ledger as the store holds them.
+     */
+    async function guardedBurst(guard: string): Promise<{ admitted: number; spent: string | undefined; ledger: string; rows: number }> {
+      const upstream = await startFakeUpstream("openai", { chatFixture: "openai/chat-length" });
+      const config = `
+providers:
+  oai: { type: openai-compatible, baseUrl: "${upstream.url}", apiKey: sk-upstream }
+models:
+  - { id: oai/gpt-4o-mini, price: { input: "0", output: "100", per: 1M } }
+${guard}
+ledger: { flushIntervalMs: 100 }
+`;
+      let result: Awaited<ReturnType<typeof guardedBurst>> | undefined;
+      try {
+        await withTwoWorkers(config, async ({ gateway, adminKey, scratch }) => {
+          await awayFromMinuteEnd(15_000);
+          const statuses = await Promise.all(Array.from({ length: 200 }, () => chatStatus(gateway.url, adminKey, "oai/gpt-4o-mini", { connection: "close" })));
+          expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
+          const admitted = statuses.filter((s) => s === 200).length;
+          expect(upstream.requests.length).toBe(admitted);
+          expect(await gateway.stop("SIGTERM")).toBe(0);
+          const servedBy = new Set(gateway.logLines().filter((l) => l.msg === "request" && l.path === "/v1/chat/completions").map((l) => l.worker));
+          expect(servedBy).toEqual(new Set([1, 2]));
+          const client = new pg.Client({ connectionString: scratch.href });
+          await client.connect();
+          try {
+            const { rows } = await client.query<{ spent: string | null; ledger: string; rows: number }>(
+              `select (select spent::text from budget_windows where budget_name = 'dollar') as spent,
+                 (select coalesce(sum(cost), 0)::text from ledger) as ledger, (select count(*)::int from ledger where outcome = 'success') as rows`,
+            );
+            result = { admitted, spent: rows[0]!.spent ?? undefined, ledger: rows[0]!.ledger, rows: rows[0]!.rows };
+          } finally {
+            await client.end();
+          }
+        });
+      } finally {
+        await upstream.close();
+      }
+      return result!;
+    }
+
+    it("keeps a budget exact across its workers: no more admitted than it allows, and its counter the ledger's sum", async () => {
+      const { admitted, spent, ledger, rows } = await guardedBurst(`budgets:\n  - { name: dollar, scope: global, limit: "0.30" }`);
+      // At most $0.30 together, and less than one call's worth stranded in a worker's lease.
+      expect(admitted).toBeLessThanOrEqual(30);
+      expect(admitted).toBeGreaterThanOrEqual(29);
+      expect(rows).toBe(admitted);
+      expect(Number(ledger)).toBe(admitted / 100);
+      expect(spent).toBe(ledger);
+    }, 120_000);
+
+    it("keeps a rate limit exact across its workers: no more admitted in the minute than it allows", async () => {
+      const { admitted, rows } = await guardedBurst(`rateLimits:\n  - { name: per-key, scope: key, requestsPerMinute: 40 }`);
+      expect(admitted).toBeLessThanOrEqual(40);
+      // Permits a worker leased and did not use stay with it until the minute ends: a few at most.
+      expect(admitted).toBeGreaterThanOrEqual(34);
+      expect(rows).toBe(admitted);
+    }, 120_000);
 
     it("answers /metrics at once while a replacement worker is still starting", async () => {
       await withTwoWorkers(CONFIG, async ({ gateway }) => {

@@ -36,10 +36,10 @@ export async function startCluster(configYaml: string, names: string[]): Promise
 }
 
 /** One chat call asking for at most 100 tokens; its HTTP status. */
-export async function chatStatus(url: string, key: string, model = "oai/gpt-4o-mini"): Promise<number> {
+export async function chatStatus(url: string, key: string, model = "oai/gpt-4o-mini", headers: Record<string, string> = {}): Promise<number> {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
     body: JSON.stringify({ model, max_tokens: 100, messages: [{ role: "user", content: "Explain budgets" }] }),
   });
   await res.arrayBuffer();
