@@ -39,11 +39,20 @@ const { values: flags } = parseArgs({
 });
 const smoke = flags.smoke === true;
 const ALL_TARGETS = ["direct", "proxy", "airlock-pglite", "airlock-postgres", "airlock-postgres-workers", "portkey"];
-const wanted = new Set((flags.targets ?? ALL_TARGETS.join(",")).split(","));
+const wanted = new Set((flags.targets ?? ALL_TARGETS.join(",")).split(",").filter(Boolean));
 const databaseUrl = process.env.DATABASE_URL || undefined;
+/** A flag's values that it does not know: a typo would otherwise run nothing, or the wrong cells, without a word. */
+function refuseUnknown(flag: string, values: Iterable<string>, known: readonly string[]): void {
+  const unknown = [...values].filter((value) => !known.includes(value));
+  if (unknown.length > 0) {
+    console.error(`bench: --${flag} does not know ${unknown.map((u) => `"${u}"`).join(", ")}; it takes ${known.join(", ")}`);
+    process.exit(2);
+  }
+}
+refuseUnknown("targets", wanted, ALL_TARGETS);
 if (!databaseUrl) {
-  wanted.delete("airlock-postgres");
-  wanted.delete("airlock-postgres-workers");
+  const named = ["airlock-postgres", "airlock-postgres-workers"].filter((target) => wanted.delete(target));
+  if (named.length > 0 && flags.targets) console.error(`bench: DATABASE_URL is not set, so ${named.join(" and ")} ${named.length > 1 ? "are" : "is"} left out`);
 }
 const WORKERS = 2;
 
@@ -51,6 +60,14 @@ const plan: CellPlan = smoke
   ? { targetWarmupSeconds: 0, warmupSeconds: 0, seconds: Number(flags.seconds ?? 1), ttfbRequests: 20, quiesce: false }
   : { targetWarmupSeconds: TARGET_WARMUP_SECONDS, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200, quiesce: true };
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
+refuseUnknown("modes", list(flags.modes, "json,stream"), ["json", "stream"]);
+for (const [flag, values] of [["delays", list(flags.delays, "0")], ["connections", list(flags.connections, "1")]] as const) {
+  const bad = values.filter((value) => !(Number.isInteger(Number(value)) && Number(value) >= (flag === "delays" ? 0 : 1)));
+  if (bad.length > 0) {
+    console.error(`bench: --${flag} takes whole numbers${flag === "connections" ? " from 1" : ""}, not ${bad.join(", ")}`);
+    process.exit(2);
+  }
+}
 const cells: Cell[] = [];
 for (const mode of list(flags.modes, "json,stream"))
   for (const delayMs of list(flags.delays, smoke ? "0" : "0,50").map(Number))

@@ -2,7 +2,8 @@ import { request } from "undici";
 
 /**
  * Time to first byte of a streamed completion, in its own process: from sending the request to the
- * first body byte (the first SSE frame), one request at a time so queueing never hides overhead.
+ * first body byte (the first SSE frame), one request at a time so queueing never hides overhead. A
+ * stream counts as an error unless it answered 200 and ended with `data: [DONE]`.
  * Input: a JSON argument {url, headers, body, count}. Output: one JSON line.
  */
 
@@ -22,10 +23,13 @@ for (let i = 0; i < input.count; i++) {
   try {
     const res = await request(input.url, { method: "POST", headers: input.headers, body: input.body });
     let first = 0;
+    let text = "";
     for await (const chunk of res.body) {
       if (first === 0 && (chunk as Buffer).length > 0) first = performance.now();
+      text += (chunk as Buffer).toString();
     }
-    if (res.statusCode !== 200 || first === 0) errors++;
+    // A stream that answers 200 and then stops, or ends in an error event, is no success: it must end as OpenAI's do.
+    if (res.statusCode !== 200 || first === 0 || !text.trimEnd().endsWith("data: [DONE]")) errors++;
     else samples.push(first - started);
   } catch {
     errors++;
