@@ -2,12 +2,12 @@ import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 /**
- * Tests that put gateway processes under load (several instances, a thousand calls at once), or kill
+ * Tests that put gateway processes under load (several instances, a thousand calls at once, a bench), or kill
  * them, measure what happens under time limits (a kill switch confirmed within 900 ms, a lease answered
  * within 1.5 s). They run last, one file at a time, so that a browser or another file's processes on
  * the same two cores cannot starve them.
  */
-const UNDER_LOAD = ["test/*.instances.e2e.test.ts", "test/budgets.burst.e2e.test.ts", "test/cluster.e2e.test.ts", "test/shutdown.e2e.test.ts"];
+const UNDER_LOAD = ["test/*.instances.e2e.test.ts", "test/bench-interrupt.e2e.test.ts", "test/budgets.burst.e2e.test.ts", "test/cluster.e2e.test.ts", "test/shutdown.e2e.test.ts"];
 
 /**
  * Files that test what a module does on its first use in a process (the tokenizer's thread not started

@@ -3,16 +3,16 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS } from "./support/cells.js";
+import { runBench } from "./support/interrupt.js";
 import type { LoadSpec } from "./support/loadgen.js";
 import { processTree } from "./support/proc.js";
+import { ROOT } from "./support/root.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
-import { runBench } from "./support/interrupt.js";
 import { asService, firstJsonLine, freePort, spawnTs } from "./support/spawn.js";
 import { median, ratiosOf } from "./support/stats.js";
 import { createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
 import { startProxy } from "./targets/start-proxy.js";
-import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench:compare -- --base <checkout>`: this build against another one (say a git worktree
@@ -76,11 +76,9 @@ await runBench("bench:compare", async () => {
     };
     const start = async (bin: string | undefined, port: number, nodeArgs: string[], workers: number): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
+      cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
       const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
-      cleanups.push(async () => {
-        await scratch?.drop();
-        await rm(dataDir, { recursive: true, force: true });
-      });
+      if (scratch) cleanups.push(() => scratch.drop());
       const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape), workers: workers || undefined };
       const target = await startAirlock(setup, port, undefined);
       cleanups.unshift(() => target.stop());

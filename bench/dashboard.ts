@@ -4,15 +4,15 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
+import { interrupted, runBench } from "./support/interrupt.js";
+import { at, backfill } from "./support/ledger-scale.js";
+import { ROOT } from "./support/root.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { sloSchema } from "../src/config/schema.js";
 import { LedgerReports } from "../src/ledger/ledger-reports.js";
 import { openDatabase, type Database } from "../src/store/database.js";
 import { isFiltered, type LedgerFilters } from "../src/store/queries/ledger-filters.js";
 import { rowsOf } from "../src/store/queries/rows.js";
-import { at, backfill } from "./support/ledger-scale.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
-import { ROOT } from "./support/root.js";
-import { interrupted, runBench } from "./support/interrupt.js";
 
 /**
  * `npm run bench:dashboard`: how fast the dashboard's overview paints over a large ledger. It loads

@@ -3,12 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { interrupted, runBench } from "./support/interrupt.js";
+import { ROOT } from "./support/root.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { resolveConfig } from "../src/config/load.js";
 import { ControlPlane } from "../src/control-plane.js";
 import { openDatabase } from "../src/store/database.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
-import { ROOT } from "./support/root.js";
-import { interrupted, runBench } from "./support/interrupt.js";
 
 /**
  * `npm run bench:executions`: what carrying out a directive costs. For each store: the first start of

@@ -1,18 +1,18 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { sql } from "drizzle-orm";
-import { openDatabase, type Database } from "../src/store/database.js";
-import { insertSerializedLedgerRows, serializeLedgerRow, spendBy } from "../src/store/queries/ledger.js";
-import { SPEND_GROUPS, type SpendGroup } from "../src/store/spend-groups.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
-import { rowsOf } from "../src/store/queries/rows.js";
-import { newId } from "../src/core/ids.js";
+import { interrupted, runBench } from "./support/interrupt.js";
 import { at, backfill } from "./support/ledger-scale.js";
 import { ROOT } from "./support/root.js";
-import { interrupted, runBench } from "./support/interrupt.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
+import { newId } from "../src/core/ids.js";
+import { openDatabase, type Database } from "../src/store/database.js";
+import { insertSerializedLedgerRows, serializeLedgerRow, spendBy } from "../src/store/queries/ledger.js";
+import { rowsOf } from "../src/store/queries/rows.js";
+import { SPEND_GROUPS, type SpendGroup } from "../src/store/spend-groups.js";
 
 /**
  * `npm run bench:ledger`: how spend reports scale with the ledger. It loads 10 million rows spread
@@ -146,7 +146,7 @@ async function runPostgres(baseUrl: string): Promise<StoreResult> {
     });
   } finally {
     await database.close();
-    if (flags.keep) process.stderr.write(`kept ${scratch.url}\n`);
+    if (flags.keep) process.stderr.write(`kept ${await scratch.keep()}\n`);
     else await scratch.drop();
   }
 }

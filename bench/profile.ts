@@ -3,12 +3,12 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { extraModelsFor, requestBody, shapeFromFlags } from "./support/cells.js";
-import { runLoad } from "./support/loadgen.js";
 import { runBench } from "./support/interrupt.js";
+import { runLoad } from "./support/loadgen.js";
+import { ROOT } from "./support/root.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
 import { asService, firstJsonLine, freePort, spawnTs } from "./support/spawn.js";
 import { createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
-import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench:profile`: one Airlock gateway under load with `--cpu-prof`, then the functions and

@@ -10,14 +10,14 @@ import { requireWrk } from "./support/loadgen.js";
 import { commandOf, machineWithPostgres } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
 import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, sanityProblems, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
+import { ROOT } from "./support/root.js";
+import { scratchPostgres, type ScratchDatabase } from "./support/scratch-postgres.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
-import { median } from "./support/stats.js";
 import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
+import { median } from "./support/stats.js";
 import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
 import { startProxy } from "./targets/start-proxy.js";
-import { ROOT } from "./support/root.js";
 
 /**
  * `npm run bench`: every target side by side in one run, on loopback, each under the same cells of
@@ -54,6 +54,12 @@ if (!databaseUrl) {
   const named = ["airlock-postgres", "airlock-postgres-workers"].filter((target) => wanted.delete(target));
   if (named.length > 0 && flags.targets) console.error(`bench: DATABASE_URL is not set, so ${named.join(" and ")} ${named.length > 1 ? "are" : "is"} left out`);
 }
+if (wanted.size === 0) {
+  console.error("bench: no target to run");
+  process.exit(2);
+}
+/** The PostgreSQL server the run uses, which its report names: none when no PostgreSQL target runs. */
+const postgresUsed = wanted.has("airlock-postgres") || wanted.has("airlock-postgres-workers") ? databaseUrl : undefined;
 const WORKERS = 2;
 
 const plan: CellPlan = smoke
@@ -61,12 +67,12 @@ const plan: CellPlan = smoke
   : { targetWarmupSeconds: TARGET_WARMUP_SECONDS, warmupSeconds: 1, seconds: Number(flags.seconds ?? 4), ttfbRequests: 200, quiesce: true };
 const list = (text: string | undefined, fallback: string) => (text ?? fallback).split(",").filter(Boolean);
 refuseUnknown("modes", list(flags.modes, "json,stream"), ["json", "stream"]);
-for (const [flag, values] of [["delays", list(flags.delays, "0")], ["connections", list(flags.connections, "1")]] as const) {
-  const bad = values.filter((value) => !(Number.isInteger(Number(value)) && Number(value) >= (flag === "delays" ? 0 : 1)));
-  if (bad.length > 0) {
-    console.error(`bench: --${flag} takes whole numbers${flag === "connections" ? " from 1" : ""}, not ${bad.join(", ")}`);
-    process.exit(2);
-  }
+// The Airlock targets' configuration prices the upstream's models for these two delays only (targets/airlock.ts).
+refuseUnknown("delays", list(flags.delays, "0"), ["0", "50"]);
+const badConnections = list(flags.connections, "1").filter((value) => !(Number.isInteger(Number(value)) && Number(value) >= 1));
+if (badConnections.length > 0) {
+  console.error(`bench: --connections takes whole numbers from 1, not ${badConnections.join(", ")}`);
+  process.exit(2);
 }
 const cells: Cell[] = [];
 for (const mode of list(flags.modes, "json,stream"))
@@ -146,12 +152,14 @@ async function holdCell(target: Target, floor: Target, cell: Cell): Promise<{ he
 
 async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, floor: Floor | undefined, workers?: number): Promise<CellResult[]> {
   const name = airlockTargetName(store, workers);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
-  const scratch = store === "postgres" ? await scratchPostgres(databaseUrl!) : undefined;
-  const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl, workers };
+  let dataDir: string | undefined;
+  let scratch: ScratchDatabase | undefined;
   let sent = 0;
   let running: AirlockTarget | undefined;
   try {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
+    if (store === "postgres") scratch = await scratchPostgres(databaseUrl!);
+    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl, workers };
     // The first start makes the data directory; the next ones measure startup on an existing one.
     const port = await freePort();
     running = await startAirlock(setup, port, undefined);
@@ -181,7 +189,7 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     // Each step whatever became of the one before: a scratch database left behind outlives the run.
     await running?.stop().catch((err: Error) => console.error(`stopping ${name} failed: ${err.message}`));
     await scratch?.drop().catch((err: Error) => console.error(`dropping ${name}'s scratch database failed: ${err.message}`));
-    await rm(dataDir, { recursive: true, force: true });
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -193,7 +201,7 @@ async function main(): Promise<void> {
   // Before any target: a registry that cannot be reached fails the run at once, not after its other targets.
   if (wanted.has("portkey")) await installPortkey(PORTKEY_DIR);
   const started = Date.now();
-  const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: await machineWithPostgres(databaseUrl), command: commandOf("npm run bench", process.argv.slice(2), databaseUrl), ledger: [] };
+  const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: await machineWithPostgres(postgresUsed), command: commandOf("npm run bench", process.argv.slice(2), postgresUsed), ledger: [] };
   const services: Service[] = [];
   const results: CellResult[] = [];
   try {

@@ -9,14 +9,14 @@ import { interrupted, runBench } from "./support/interrupt.js";
 import { requireWrk, runLoad, type LoadSpec } from "./support/loadgen.js";
 import { commandOf, machineWithPostgres } from "./support/machine.js";
 import { countersBetween, countersByPid, machineBusyBetween, machineTicks, processTree } from "./support/proc.js";
-import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
-import { takeTurns, warmSide } from "./support/side-by-side.js";
-import { median } from "./support/stats.js";
-import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
-import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
-import { startProxy } from "./targets/start-proxy.js";
 import { ROOT } from "./support/root.js";
+import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
+import { scratchPostgres } from "./support/scratch-postgres.js";
+import { takeTurns, warmSide } from "./support/side-by-side.js";
+import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
+import { median } from "./support/stats.js";
+import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { startProxy } from "./targets/start-proxy.js";
 
 /**
  * `npm run bench:scaling`: does throughput grow with `--workers`? One gateway process and a gateway of

@@ -19,6 +19,8 @@ const ROWS = [
   row(4, { outcome: "refused", errorCode: "budget_exceeded", httpStatus: 429 }),
   row(5, { priceMissing: true }),
   row(6, { usageEstimated: true }),
+  // A stream whose client hung up is billed for what it delivered, its usage estimated: wrk leaves such calls at each run's end.
+  row(7, { outcome: "error", errorCode: "client_closed", httpStatus: 499, usageEstimated: true }),
 ];
 
 describe("the bench's tally of a gateway's ledger", () => {
@@ -31,7 +33,7 @@ describe("the bench's tally of a gateway's ledger", () => {
       await insertLedgerRows(database, ROWS);
       if (!store) await database.close();
       const setup = { dataDir, databaseUrl: store?.url } as AirlockSetup;
-      expect(await ledgerTally(setup)).toEqual({ rows: 6, failed: 2, unpriced: 2 });
+      expect(await ledgerTally(setup)).toEqual({ rows: 7, failed: 2, unpriced: 2 });
     } finally {
       await store?.cleanup();
       await rm(dataDir, { recursive: true, force: true });

@@ -113,5 +113,6 @@ describe("a run's header", () => {
     expect(commandOf("npm run bench", [], undefined)).toBe("npm run bench");
     expect(commandOf("npm run bench", ["--smoke"], "postgres://postgres@127.0.0.1:5432/postgres")).toBe("DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run bench -- --smoke");
     expect(commandOf("npm run bench:scaling", [], "postgres://bench:s3cret@db.internal:5432/bench")).toBe("DATABASE_URL=postgres://bench:PASSWORD@db.internal:5432/bench npm run bench:scaling");
+    expect(commandOf("npm run bench", [], "postgres://bench@db.internal/bench?password=s3cret&sslmode=require")).toBe("DATABASE_URL=postgres://bench@db.internal/bench?password=PASSWORD&sslmode=require npm run bench");
   });
 });

@@ -1,3 +1,5 @@
+import os from "node:os";
+
 /**
  * Ctrl-C or SIGTERM during a bench. Node's default for either ends the process at once, and what a run
  * made outlives it: scratch databases in the user's PostgreSQL, data directories, CPU shares, and after
@@ -13,21 +15,29 @@ export const interrupted: AbortSignal = controller.signal;
 
 let listening = false;
 
+class Interrupted extends Error {
+  constructor(readonly signal: "SIGINT" | "SIGTERM") {
+    super(`stopped by ${signal}`);
+  }
+}
+
 /**
- * Runs a bench's `main` so that a signal ends it through its clean-up, with exit code 130. `process.on`,
+ * Runs a bench's `main` so that a signal ends it through its clean-up, with the exit code a shell
+ * gives a process that signal ended: 130 for SIGINT, 143 for SIGTERM. `process.on`,
  * not `once`: Ctrl-C reaches the bench twice, from the terminal and relayed by tsx, and a second signal
  * without a listener would end it before the clean-up.
  */
 export async function runBench(name: string, main: () => Promise<void>): Promise<void> {
   if (!listening) {
     listening = true;
-    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => controller.abort(new Error(`stopped by ${signal}`)));
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => controller.abort(new Interrupted(signal)));
   }
   try {
     await main();
   } catch (err) {
     if (!interrupted.aborted) throw err;
-    console.error(`${name}: ${(interrupted.reason as Error).message}; what it started is stopped and removed`);
-    process.exitCode = 130;
+    const reason = interrupted.reason as Interrupted;
+    console.error(`${name}: ${reason.message}; what it started is stopped and removed`);
+    process.exitCode = 128 + os.constants.signals[reason.signal];
   }
 }

@@ -77,6 +77,8 @@ export async function runLoad(spec: LoadSpec, signal: AbortSignal = interrupted)
   const timer = setTimeout(() => child.kill("SIGKILL"), (spec.seconds + 60) * 1000);
   const stop = () => child.kill("SIGKILL");
   signal.addEventListener("abort", stop);
+  // A signal that came while the script was written found no listener yet.
+  if (signal.aborted) stop();
   const code = await new Promise<number | null>((resolve, reject) => {
     child.on("error", reject);
     child.on("exit", resolve);

@@ -24,6 +24,8 @@ export async function machineWithPostgres(databaseUrl: string | undefined): Prom
 export function withoutPassword(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   if (url.password) url.password = "PASSWORD";
+  // node-postgres reads a password from the query too.
+  if (url.searchParams.has("password")) url.searchParams.set("password", "PASSWORD");
   return url.href;
 }
 

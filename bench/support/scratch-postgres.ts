@@ -39,19 +39,18 @@ function onThisMachine(baseUrl: string): boolean {
   return host === "" || host === "localhost" || host === "::1" || host.startsWith("127.") || (socket?.startsWith("/") ?? false);
 }
 
-let swept = false;
-
 /**
- * Drops the scratch databases whose bench no longer runs, once per process; answers their names. A
- * database named by an earlier version (no pid) is left alone: nothing tells whether it is in use.
+ * Drops the scratch databases whose bench no longer runs; answers their names. A database named by an
+ * earlier version (no pid), or kept (`keep`), is left alone: nothing tells whether it is in use. On a
+ * server elsewhere nothing is swept, and in containers that share a host's network but not its process
+ * ids, a running bench in another one would look dead: run benches there against a server of their own.
  */
 export async function dropStaleScratchDatabases(baseUrl: string): Promise<string[]> {
-  if (swept || !onThisMachine(baseUrl)) return [];
-  swept = true;
+  if (!onThisMachine(baseUrl)) return [];
   const client = new pg.Client({ connectionString: baseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where datname like '${PREFIX}%'`);
+    const { rows } = await client.query<{ datname: string }>(`select datname from pg_database where starts_with(datname, '${PREFIX}')`);
     const stale = rows.map((row) => row.datname).filter((name) => {
       const pid = creatorOf(name);
       return pid !== undefined && pid !== process.pid && !isRunning(pid);
@@ -63,23 +62,47 @@ export async function dropStaleScratchDatabases(baseUrl: string): Promise<string
   }
 }
 
-export async function scratchPostgres(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const left = await dropStaleScratchDatabases(baseUrl);
-  if (left.length > 0) console.error(`dropped ${left.length} scratch database(s) that an interrupted bench left: ${left.join(", ")}`);
+async function onServer(baseUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface ScratchDatabase {
+  url: string;
+  drop(): Promise<void>;
+  /** Renames it out of the sweep's reach (`airlock_bench_kept_…`) and answers its URL: for a database kept to look at after the bench. */
+  keep(): Promise<string>;
+}
+
+/** Servers swept by this process: once each is enough. */
+const swept = new Set<string>();
+
+/** A new, empty database on the server of `baseUrl`, after sweeping away (once) those that killed benches left. */
+export async function scratchPostgres(baseUrl: string): Promise<ScratchDatabase> {
+  if (!swept.has(baseUrl)) {
+    swept.add(baseUrl);
+    const left = await dropStaleScratchDatabases(baseUrl);
+    if (left.length > 0) console.error(`dropped ${left.length} scratch database(s) that an interrupted bench left: ${left.join(", ")}`);
+  }
   const name = scratchDatabaseName();
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
+  await onServer(baseUrl, `CREATE DATABASE ${name}`);
+  const urlOf = (database: string) => {
+    const url = new URL(baseUrl);
+    url.pathname = `/${database}`;
+    return url.href;
+  };
   return {
-    url: url.href,
-    drop: async () => {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
+    url: urlOf(name),
+    drop: () => onServer(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    keep: async () => {
+      const kept = `${PREFIX}kept_${randomBytes(4).toString("hex")}`;
+      await onServer(baseUrl, `ALTER DATABASE ${name} RENAME TO ${kept}`);
+      return urlOf(kept);
     },
   };
 }

@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { watch } from "node:fs";
 import { access, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { sql } from "drizzle-orm";
 import { GATEWAY_FILE } from "../../src/gateway/data-dir.js";
 import { stopProcess, type Service } from "../support/spawn.js";
 import { ROOT } from "../support/root.js";
-import { sql } from "drizzle-orm";
 
 /**
  * The Airlock gateway as users run it: `node bin/airlock.js start` from the build, with a config that
@@ -168,13 +168,12 @@ export async function createUserKey(target: AirlockTarget, adminKey: string): Pr
   return ((await res.json()) as { key: string }).key;
 }
 
-/** Ledger rows, read from the store after the gateway stopped and flushed. */
 /**
- * What the gateway's ledger holds after a run: every row, and those that are not what the bench's calls
- * should be. wrk counts only HTTP statuses, and a stream that answers 200 can still end in an error
+ * What the gateway's ledger holds after a run, read from the store once the gateway stopped and
+ * flushed: every row, and those that are not what the bench's calls should be. wrk counts only HTTP statuses, and a stream that answers 200 can still end in an error
  * event: a row that failed, or whose cost was not priced or its usage estimated, shows it. A call whose
- * client went away (`client_closed`) is not counted as failed: wrk leaves the calls in flight when a
- * run's time is up.
+ * client went away (`client_closed`) is counted in neither: wrk leaves the calls in flight when a run's
+ * time is up, and a stream cut so is billed for what it delivered, its usage estimated.
  */
 export async function ledgerTally(setup: AirlockSetup): Promise<LedgerTally> {
   const { openDatabase } = (await import(path.join(ROOT, "dist/store/database.js"))) as typeof import("../../src/store/database.js");
@@ -183,7 +182,7 @@ export async function ledgerTally(setup: AirlockSetup): Promise<LedgerTally> {
   try {
     const result = await database.db.execute(sql`select count(*)::int as rows,
       (count(*) filter (where outcome <> 'success' and error_code is distinct from 'client_closed'))::int as failed,
-      (count(*) filter (where price_missing or usage_estimated))::int as unpriced
+      (count(*) filter (where (price_missing or usage_estimated) and error_code is distinct from 'client_closed'))::int as unpriced
       from ledger`);
     return rowsOf<LedgerTally>(result)[0]!;
   } finally {

@@ -1,6 +1,7 @@
 // Portkey AI Gateway (open-source, Node build) as a bench target.
 // Installed on demand into a temp folder so the repo never depends on it.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -13,10 +14,11 @@ import { setTimeout as sleep } from "node:timers/promises";
  * `portkey/package-lock.json` every package beneath it, so that each machine measures the same code.
  * Portkey declares @hono/node-server ^1.3.3, which now resolves to 1.19.x: its immutable Response
  * headers make every streamed chat completion a 500 "TypeError: immutable" (Portkey #1389, #1550), so
- * the package pins 1.14.1 through `overrides`.
+ * the package pins 1.14.1 through `overrides`, which the install checks it got.
  */
 const PINNED = join(dirname(fileURLToPath(import.meta.url)), "portkey");
-const HONO_NODE_SERVER_VERSION = "1.14.1";
+/** Written once `npm ci` has succeeded, with the lockfile's hash: an install cut short has none. */
+const STAMP = ".airlock-bench-installed";
 
 function installedVersion(dir: string, pkg: string): string | undefined {
   const file = join(dir, "node_modules", pkg, "package.json");
@@ -26,11 +28,15 @@ function installedVersion(dir: string, pkg: string): string | undefined {
 
 /** Installs Portkey into `dir` from the pinned lockfile (npm ci), unless that exact install is there already. */
 export async function installPortkey(dir: string): Promise<void> {
+  const manifest = JSON.parse(await readFile(join(PINNED, "package.json"), "utf8")) as { dependencies: Record<string, string>; overrides: Record<string, string> };
   const lock = await readFile(join(PINNED, "package-lock.json"), "utf8");
-  const installedLock = await readFile(join(dir, "package-lock.json"), "utf8").catch(() => undefined);
-  // The same lockfile and the override in place: an older install without it would be a silent streaming bug.
-  if (installedLock === lock && installedVersion(dir, "@hono/node-server") === HONO_NODE_SERVER_VERSION) return;
+  const stamp = createHash("sha256").update(lock).digest("hex");
+  // The same install, finished, with the pinned gateway and the override in place: an install without
+  // the override would be a silent streaming bug.
+  const pinned = () => Object.entries({ ...manifest.dependencies, ...manifest.overrides }).every(([pkg, version]) => installedVersion(dir, pkg) === version);
+  if ((await readFile(join(dir, STAMP), "utf8").catch(() => undefined)) === stamp && pinned()) return;
   await mkdir(dir, { recursive: true });
+  await rm(join(dir, STAMP), { force: true });
   await copyFile(join(PINNED, "package.json"), join(dir, "package.json"));
   await writeFile(join(dir, "package-lock.json"), lock);
   // --ignore-scripts: the only script is a `patch-package` postinstall, and the published
@@ -44,9 +50,8 @@ export async function installPortkey(dir: string): Promise<void> {
   child.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`npm ci of Portkey failed (exit ${code}):\n${output}`);
-  if (installedVersion(dir, "@hono/node-server") !== HONO_NODE_SERVER_VERSION) {
-    throw new Error("npm did not apply the @hono/node-server override");
-  }
+  if (!pinned()) throw new Error(`npm did not install the pinned versions (${JSON.stringify({ ...manifest.dependencies, ...manifest.overrides })})`);
+  await writeFile(join(dir, STAMP), stamp);
 }
 
 export interface PortkeyTarget {

@@ -23,7 +23,7 @@ export async function startProxy(upstreamBaseUrl: string, options: { workers?: n
   const port = String(options.port ?? 0);
   const proxy = await plainNode(path.join(HERE, "proxy.ts"));
   const entry = workers > 1 ? await plainNode(path.join(HERE, "proxy-cluster.ts")) : proxy;
-  const args = workers > 1 ? [upstreamBaseUrl, port, String(workers)] : [upstreamBaseUrl, port];
+  const args = workers > 1 ? [upstreamBaseUrl, port, String(workers), proxy] : [upstreamBaseUrl, port];
   const child = spawn(process.execPath, [entry, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const service = asService(child);
   try {

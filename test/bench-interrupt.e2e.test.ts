@@ -5,23 +5,16 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { creatorOf, dropStaleScratchDatabases, isRunning, scratchDatabaseName } from "../bench/support/scratch-postgres.js";
+import { creatorOf, dropStaleScratchDatabases, isRunning, scratchDatabaseName, scratchPostgres } from "../bench/support/scratch-postgres.js";
 import { ROOT } from "../bench/support/root.js";
+import { withAdminClient } from "./support/admin-sql.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 const postgresUrl = process.env.AIRLOCK_TEST_DATABASE_URL || undefined;
 const tmp = await mkdtemp(path.join(os.tmpdir(), "airlock-interrupt-test-"));
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-async function withClient<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
-}
+const withClient = <T>(work: (client: pg.Client) => Promise<T>) => withAdminClient(postgresUrl!, work);
 
 const scratchDatabasesOf = (pid: number) => withClient(async (client) => (await client.query<{ datname: string }>("select datname from pg_database where datname like 'airlock_bench_%'")).rows.map((row) => row.datname).filter((name) => creatorOf(name) === pid));
 
@@ -37,7 +30,7 @@ async function processesNaming(text: string): Promise<number[]> {
 }
 
 describe("a bench stopped by a signal", () => {
-  it("stops the gateways it started, drops its scratch databases, removes its data directories and exits 130", { timeout: 120_000 }, async () => {
+  it("stops the gateways it started, drops its scratch databases, removes its data directories and exits 143", { timeout: 120_000 }, async () => {
     const runTmp = await mkdtemp(path.join(tmp, "run-"));
     const targets = postgresUrl ? "airlock-pglite,airlock-postgres" : "airlock-pglite";
     const lastTarget = postgresUrl ? "airlock (PostgreSQL)" : "airlock (PGlite)";
@@ -57,18 +50,24 @@ describe("a bench stopped by a signal", () => {
       });
       void exited.then(() => reject(new Error(`the bench ended before its last target started:\n${output}`)));
     });
-    const dataDirs = (await readdir(runTmp)).filter((entry) => entry.startsWith("airlock-bench-"));
+    // mkdtemp's directories (wrk's script, airlock-bench-<pid>.lua, lies beside them while a cell runs).
+    const dataDirsIn = async (dir: string) => (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory() && entry.name.startsWith("airlock-bench-")).map((entry) => entry.name);
+    const dataDirs = await dataDirsIn(runTmp);
     expect(dataDirs.length).toBeGreaterThan(0);
-    const gateways = await processesNaming(path.join(runTmp, dataDirs.at(-1)!));
+    // The gateway of the last target: the one process whose command names its data directory and Airlock's entry point.
+    const gateways: number[] = [];
+    for (const dir of dataDirs) gateways.push(...(await processesNaming(path.join(runTmp, dir))));
     expect(gateways.length).toBeGreaterThan(0);
+    for (const pid of gateways) expect(await readFile(`/proc/${pid}/cmdline`, "utf8")).toContain("bin/airlock.js");
     if (postgresUrl) expect(await scratchDatabasesOf(bench.pid!)).toHaveLength(1);
 
     // To the bench alone, as a supervisor or `kill` sends it: its children hear nothing but what the bench does.
     bench.kill("SIGTERM");
     const [code] = await exited;
-    expect(code, output).toBe(130);
+    // 128 + the signal's number, as a shell reports a process a signal ended.
+    expect(code, output).toBe(143);
     expect(output).toContain("bench: stopped by SIGTERM; what it started is stopped and removed");
-    expect((await readdir(runTmp)).filter((entry) => entry.startsWith("airlock-bench-"))).toEqual([]);
+    expect(await dataDirsIn(runTmp)).toEqual([]);
     expect(gateways.filter(isRunning)).toEqual([]);
     if (postgresUrl) expect(await scratchDatabasesOf(bench.pid!)).toEqual([]);
   });
@@ -92,6 +91,20 @@ describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases left by a ki
     } finally {
       alive.kill("SIGKILL");
       await withClient((client) => client.query(`DROP DATABASE IF EXISTS ${stale} WITH (FORCE)`).then(() => client.query(`DROP DATABASE IF EXISTS ${inUse} WITH (FORCE)`)));
+    }
+  });
+
+  it("leave a database kept to look at (bench:ledger --keep) out of the sweep", async () => {
+    const scratch = await scratchPostgres(postgresUrl!);
+    const keptUrl = await scratch.keep();
+    const kept = new URL(keptUrl).pathname.slice(1);
+    try {
+      expect(kept).toMatch(/^airlock_bench_kept_[0-9a-f]{8}$/);
+      expect(creatorOf(kept)).toBeUndefined();
+      expect(await dropStaleScratchDatabases(postgresUrl!)).not.toContain(kept);
+      expect(await withClient(async (client) => (await client.query("select 1 from pg_database where datname = $1", [kept])).rowCount)).toBe(1);
+    } finally {
+      await withClient((client) => client.query(`DROP DATABASE IF EXISTS ${kept} WITH (FORCE)`));
     }
   });
 });
