@@ -73,6 +73,37 @@ describe("a bench stopped by a signal", () => {
   });
 });
 
+describe("a bench whose output is closed (npm run bench | head)", () => {
+  it("stops the gateway it started and removes its data directory, as a signal does, and exits 141", { timeout: 120_000 }, async () => {
+    const runTmp = await mkdtemp(path.join(tmp, "pipe-"));
+    const bench = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/run.ts"), "--smoke", "--targets", "airlock-pglite", "--out", path.join(runTmp, "out")], {
+      cwd: ROOT,
+      env: { ...process.env, TMPDIR: runTmp },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let errors = "";
+    bench.stderr.on("data", (chunk: Buffer) => (errors += chunk));
+    const exited = once(bench, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+    let output = "";
+    await new Promise<void>((resolve, reject) => {
+      bench.stdout.on("data", (chunk: Buffer) => {
+        output += chunk;
+        if (output.includes("airlock (PGlite): started in")) resolve();
+      });
+      void exited.then(() => reject(new Error(`the bench ended before its target started:\n${output}${errors}`)));
+    });
+    const gateways = (await processesNaming(runTmp)).filter((pid) => pid !== bench.pid);
+    expect(gateways.length).toBeGreaterThan(0);
+    // The reader goes away, as `head` does once it has its lines: the bench's next line finds the pipe closed.
+    bench.stdout.destroy();
+    const [code] = await exited;
+    expect(code, errors).toBe(141);
+    expect(errors).toContain("bench: stopped: its output was closed; what it started is stopped and removed");
+    expect((await readdir(runTmp, { withFileTypes: true })).filter((entry) => entry.isDirectory() && entry.name.startsWith("airlock-bench-"))).toEqual([]);
+    expect(gateways.filter(isRunning)).toEqual([]);
+  });
+});
+
 describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases left by a killed bench", () => {
   it("are dropped by the next run when their bench no longer runs, and kept while it does", async () => {
     const gone = spawn(process.execPath, ["-e", ""]);
