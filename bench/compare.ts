@@ -1,18 +1,16 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import os from "node:os";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { extraModelsFor, requestBody, shapeFromFlags, TARGET_WARMUP_SECONDS } from "./support/cells.js";
 import { runBench } from "./support/interrupt.js";
 import type { LoadSpec } from "./support/loadgen.js";
 import { processTree } from "./support/proc.js";
-import { ROOT } from "./support/root.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
-import { asService, firstJsonLine, freePort, spawnTs } from "./support/spawn.js";
+import { freePort } from "./support/spawn.js";
 import { median, ratiosOf } from "./support/stats.js";
-import { createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { airlockPlace, createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { startProxy } from "./targets/start-proxy.js";
+import { startUpstream } from "./targets/start-upstream.js";
 
 /**
  * `npm run bench:compare -- --base <checkout>`: this build against another one (say a git worktree
@@ -62,24 +60,20 @@ const rounds = Number(flags.rounds);
 const shape = shapeFromFlags(flags);
 
 await runBench("bench:compare", async () => {
-  const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
-  const upstream = asService(upstreamChild);
+  const upstream = await startUpstream();
   const cleanups: Array<() => Promise<void>> = [];
   try {
-    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
     const nodeArgsOf = (text: string | undefined) => (text ?? "").split(/\s+/).filter(Boolean);
     const body = requestBody(shape);
     const floor = async (): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
-      const proxy = await startProxy(`http://127.0.0.1:${upstreamPort}/v1`);
+      const proxy = await startProxy(upstream.baseUrl);
       cleanups.unshift(() => proxy.stop());
       return { target: proxy, load: { url: proxy.url, headers: proxy.headers, body, connections: Number(flags.connections) } };
     };
     const start = async (bin: string | undefined, port: number, nodeArgs: string[], workers: number): Promise<{ target: Pick<AirlockTarget, "pid">; load: Omit<LoadSpec, "seconds"> }> => {
-      const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-compare-"));
-      cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-      const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
-      if (scratch) cleanups.push(() => scratch.drop());
-      const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-compare", upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, bin, nodeArgs, extraModels: extraModelsFor(shape), workers: workers || undefined };
+      const place = await airlockPlace(store, "airlock-compare-");
+      cleanups.push(place.remove);
+      const setup: AirlockSetup = { dataDir: place.dataDir, store, databaseUrl: place.databaseUrl, adminKey: "sk-al-admin-compare", upstreamBaseUrl: upstream.baseUrl, bin, nodeArgs, extraModels: extraModelsFor(shape), workers: workers || undefined };
       const target = await startAirlock(setup, port, undefined);
       cleanups.unshift(() => target.stop());
       const apiKey = await createUserKey(target, setup.adminKey);

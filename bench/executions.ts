@@ -5,7 +5,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { interrupted, runBench } from "./support/interrupt.js";
 import { ROOT } from "./support/root.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
+import { benchServerUrl, scratchPostgres } from "./support/scratch-postgres.js";
 import { resolveConfig } from "../src/config/load.js";
 import { ControlPlane } from "../src/control-plane.js";
 import { openDatabase } from "../src/store/database.js";
@@ -53,7 +53,7 @@ async function issue(plane: ControlPlane, i: number): Promise<string> {
 
 async function measure(store: "pglite" | "postgres"): Promise<StoreResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-exec-"));
-  const scratch = store === "postgres" ? await scratchPostgres(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres") : undefined;
+  const scratch = store === "postgres" ? await scratchPostgres(benchServerUrl()) : undefined;
   const database = await openDatabase(scratch ? { url: scratch.url } : { dataDir: path.join(dir, "pgdata") });
   const plane = await ControlPlane.create({ config: CONFIG, database, dataDir: dir, executorId: "bench" });
   try {

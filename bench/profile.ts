@@ -1,14 +1,13 @@
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { extraModelsFor, requestBody, shapeFromFlags } from "./support/cells.js";
 import { runBench } from "./support/interrupt.js";
 import { runLoad } from "./support/loadgen.js";
 import { ROOT } from "./support/root.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
-import { asService, firstJsonLine, freePort, spawnTs } from "./support/spawn.js";
-import { createUserKey, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { freePort } from "./support/spawn.js";
+import { airlockPlace, createUserKey, startAirlock, type AirlockPlace, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { startUpstream } from "./targets/start-upstream.js";
 
 /**
  * `npm run bench:profile`: one Airlock gateway under load with `--cpu-prof`, then the functions and
@@ -37,20 +36,18 @@ const before = new Set(await readdir(outDir));
 const shape = shapeFromFlags(flags);
 
 await runBench("bench:profile", async () => {
-  const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
-  const upstream = asService(upstreamChild);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-profile-"));
-  let scratch: Awaited<ReturnType<typeof scratchPostgres>> | undefined;
+  const upstream = await startUpstream();
+  const store = flags.store === "postgres" ? "postgres" : "pglite";
+  let place: AirlockPlace | undefined;
   let airlock: AirlockTarget | undefined;
   try {
-    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-    if (flags.store === "postgres") scratch = await scratchPostgres(process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
+    place = await airlockPlace(store, "airlock-profile-");
     const setup: AirlockSetup = {
-      dataDir,
-      store: flags.store === "postgres" ? "postgres" : "pglite",
-      databaseUrl: scratch?.url,
+      dataDir: place.dataDir,
+      store,
+      databaseUrl: place.databaseUrl,
       adminKey: "sk-al-admin-profile",
-      upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`,
+      upstreamBaseUrl: upstream.baseUrl,
       nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${outDir}`, `--cpu-prof-interval=${Number(flags.interval)}`],
       unbundled: true,
       extraModels: extraModelsFor(shape),
@@ -67,8 +64,7 @@ await runBench("bench:profile", async () => {
   } finally {
     await airlock?.stop().catch(() => undefined);
     await upstream.stop();
-    await scratch?.drop().catch((err: Error) => console.error(`dropping the scratch database failed: ${err.message}`));
-    await rm(dataDir, { recursive: true, force: true });
+    await place?.remove();
   }
   await summarize();
 });

@@ -1,23 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { measureCell, requestBody, TARGET_WARMUP_SECONDS, warmTarget, type Cell, type CellPlan, type CellResult, type Target } from "./support/cells.js";
 import { runBench } from "./support/interrupt.js";
 import { requireWrk } from "./support/loadgen.js";
-import { commandOf, machineWithPostgres } from "./support/machine.js";
+import { commandOf, machineWithPostgres, runDate } from "./support/machine.js";
 import { machineQuiet, processTree } from "./support/proc.js";
-import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, sanityProblems, svgChart, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
-import { ROOT } from "./support/root.js";
-import { scratchPostgres, type ScratchDatabase } from "./support/scratch-postgres.js";
+import { airlockTargetName, cellName, cpuAgainst, heldRatio, markdown, proxyOfWorkers, ratioText, sanityProblems, svgChart, verdictLine, verdicts, type BenchRun, type HeldCell, type RunInfo } from "./support/report.js";
+import { resultsDir, ROOT } from "./support/root.js";
 import { alternateRounds, warmSide, type Side } from "./support/side-by-side.js";
-import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
+import { firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
 import { median } from "./support/stats.js";
-import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { airlockPlace, createUserKey, ledgerTally, startAirlock, type AirlockPlace, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { installPortkey, startPortkey } from "./targets/portkey.js";
 import { startProxy } from "./targets/start-proxy.js";
+import { startUpstream } from "./targets/start-upstream.js";
 
 /**
  * `npm run bench`: every target side by side in one run, on loopback, each under the same cells of
@@ -152,14 +152,12 @@ async function holdCell(target: Target, floor: Target, cell: Cell): Promise<{ he
 
 async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: string, info: RunInfo, floor: Floor | undefined, workers?: number): Promise<CellResult[]> {
   const name = airlockTargetName(store, workers);
-  let dataDir: string | undefined;
-  let scratch: ScratchDatabase | undefined;
+  let place: AirlockPlace | undefined;
   let sent = 0;
   let running: AirlockTarget | undefined;
   try {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-bench-"));
-    if (store === "postgres") scratch = await scratchPostgres(databaseUrl!);
-    const setup: AirlockSetup = { dataDir, store, databaseUrl: scratch?.url, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl, workers };
+    place = await airlockPlace(store, "airlock-bench-", databaseUrl);
+    const setup: AirlockSetup = { dataDir: place.dataDir, store, databaseUrl: place.databaseUrl, adminKey: "sk-al-admin-" + randomBytes(16).toString("hex"), upstreamBaseUrl, workers };
     // The first start makes the data directory; the next ones measure startup on an existing one.
     const port = await freePort();
     running = await startAirlock(setup, port, undefined);
@@ -186,10 +184,9 @@ async function benchAirlock(store: "pglite" | "postgres", upstreamBaseUrl: strin
     info.ledger.push({ target: name, sent, ...(await ledgerTally(setup)) });
     return results;
   } finally {
-    // Each step whatever became of the one before: a scratch database left behind outlives the run.
+    // Its place is removed whatever became of the gateway: a scratch database left behind outlives the run.
     await running?.stop().catch((err: Error) => console.error(`stopping ${name} failed: ${err.message}`));
-    await scratch?.drop().catch((err: Error) => console.error(`dropping ${name}'s scratch database failed: ${err.message}`));
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await place?.remove();
   }
 }
 
@@ -201,15 +198,13 @@ async function main(): Promise<void> {
   // Before any target: a registry that cannot be reached fails the run at once, not after its other targets.
   if (wanted.has("portkey")) await installPortkey(PORTKEY_DIR);
   const started = Date.now();
-  const info: RunInfo = { date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC", machine: await machineWithPostgres(postgresUsed), command: commandOf("npm run bench", process.argv.slice(2), postgresUsed), ledger: [] };
+  const info: RunInfo = { date: runDate(), machine: await machineWithPostgres(postgresUsed), command: commandOf("npm run bench", process.argv.slice(2), postgresUsed), ledger: [] };
   const services: Service[] = [];
   const results: CellResult[] = [];
   try {
-    const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
-    const upstream = asService(upstreamChild);
+    const upstream = await startUpstream();
     services.push(upstream);
-    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-    const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
+    const upstreamBaseUrl = upstream.baseUrl;
     const json = { "content-type": "application/json" };
     console.log(`bench: ${cells.length} cells per target, ${plan.seconds} s each${plan.warmupSeconds ? ` after ${plan.warmupSeconds} s of warm-up` : ""}${plan.targetWarmupSeconds ? `, ${plan.targetWarmupSeconds} s of warm-up in the first shape and a spell of each other shape per target` : ""}; targets: ${[...wanted].join(", ")}`);
 
@@ -253,18 +248,18 @@ async function main(): Promise<void> {
   const library = await libraryOverhead(info);
   const checks = verdicts(results, info);
   if (library) checks.push({ name: "library: airlock.chat() overhead per call, excluding the provider (mean)", value: `${library.toFixed(1)} µs`, limit: "≤ 50 µs", pass: library <= 50 });
-  const outDir = flags.out ?? (smoke ? path.join(os.tmpdir(), "airlock-bench-smoke") : path.join(ROOT, "bench/results"));
+  const outDir = resultsDir(flags.out, smoke);
   await mkdir(outDir, { recursive: true });
   await writeFile(path.join(outDir, "latest.md"), markdown(results, checks, info));
   await writeFile(path.join(outDir, "latest.svg"), svgChart(results));
   const run: BenchRun = { info, checks, results };
   await writeFile(path.join(outDir, "latest.json"), JSON.stringify(run, null, 2) + "\n");
-  console.log(`\n${checks.map((c) => `${c.note ? "note" : c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
+  console.log(`\n${checks.map(verdictLine).join("\n")}`);
   console.log(`\nresults: ${outDir}/latest.md, latest.svg, latest.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 
   const insane = sanityProblems(results, info);
   for (const problem of insane) console.error(`insane numbers: ${problem}`);
-  const broken = checks.filter((c) => !c.pass && (c.name.startsWith("errors") || c.name.includes("ledger")));
+  const broken = checks.filter((c) => !c.pass && c.failsRun);
   if (insane.length || broken.length || (flags.strict && checks.some((c) => !c.pass))) process.exitCode = 1;
 }
 

@@ -1,22 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { requestBody, TARGET_WARMUP_SECONDS } from "./support/cells.js";
 import { createCpuShare, cpuSharesUnavailable, removeStaleShares, throttledShare, type CpuShare, type Throttling } from "./support/cpu-share.js";
 import { interrupted, runBench } from "./support/interrupt.js";
 import { requireWrk, runLoad, type LoadSpec } from "./support/loadgen.js";
-import { commandOf, machineWithPostgres } from "./support/machine.js";
+import { commandOf, machineWithPostgres, runDate } from "./support/machine.js";
 import { countersBetween, countersByPid, machineBusyBetween, machineTicks, processTree } from "./support/proc.js";
-import { ROOT } from "./support/root.js";
+import { verdictLine } from "./support/report.js";
+import { resultsDir } from "./support/root.js";
 import { processesName, scalingChecks, scalingMarkdown, type ScalingRun, type ScalingSide } from "./support/scaling-report.js";
-import { scratchPostgres } from "./support/scratch-postgres.js";
 import { takeTurns, warmSide } from "./support/side-by-side.js";
-import { asService, firstJsonLine, freePort, spawnTs, type Service } from "./support/spawn.js";
+import { freePort } from "./support/spawn.js";
 import { median } from "./support/stats.js";
-import { createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
+import { airlockPlace, createUserKey, ledgerTally, startAirlock, type AirlockSetup, type AirlockTarget } from "./targets/airlock.js";
 import { startProxy } from "./targets/start-proxy.js";
+import { startUpstream } from "./targets/start-upstream.js";
 
 /**
  * `npm run bench:scaling`: does throughput grow with `--workers`? One gateway process and a gateway of
@@ -126,17 +126,15 @@ async function startProxyGateway(processes: number, upstreamBaseUrl: string): Pr
 
 async function startAirlockGateway(processes: number, upstreamBaseUrl: string, databaseUrl: string): Promise<Gateway> {
   const port = await freePort();
-  const scratch = await scratchPostgres(databaseUrl);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "airlock-scaling-"));
+  const place = await airlockPlace("postgres", "airlock-scaling-", databaseUrl);
   let shares: CpuShare[] = [];
   const drop = async () => {
     await removeShares(shares);
-    await scratch.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await place.remove();
   };
   let target: AirlockTarget | undefined;
   try {
-    const setup: AirlockSetup = { dataDir, store: "postgres", databaseUrl: scratch.url, adminKey: `sk-al-admin-${randomBytes(16).toString("hex")}`, upstreamBaseUrl, workers: processes > 1 ? processes : undefined };
+    const setup: AirlockSetup = { dataDir: place.dataDir, store: "postgres", databaseUrl: place.databaseUrl, adminKey: `sk-al-admin-${randomBytes(16).toString("hex")}`, upstreamBaseUrl, workers: processes > 1 ? processes : undefined };
     target = await startAirlock(setup, port, undefined);
     const serving = await servingPids(target.pid, processes);
     shares = await sharesFor(serving, `${port}`);
@@ -188,7 +186,7 @@ async function main(): Promise<void> {
   await removeStaleShares();
   const started = Date.now();
   const run: ScalingRun = {
-    date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    date: runDate(),
     machine: await machineWithPostgres(proxyTarget ? undefined : databaseUrl),
     target: proxyTarget ? "proxy" : "airlock",
     command: commandOf("npm run bench:scaling", process.argv.slice(2), proxyTarget ? undefined : databaseUrl),
@@ -199,12 +197,10 @@ async function main(): Promise<void> {
     seconds,
     sides: [],
   };
-  const upstreamChild = spawnTs(path.join(ROOT, "bench/upstream.ts"), []);
-  const upstream: Service = asService(upstreamChild);
+  const upstream = await startUpstream();
+  const upstreamBaseUrl = upstream.baseUrl;
   const gateways: Gateway[] = [];
   try {
-    const { port: upstreamPort } = await firstJsonLine<{ port: number }>(upstreamChild);
-    const upstreamBaseUrl = `http://127.0.0.1:${upstreamPort}/v1`;
     for (const processes of counts) {
       interrupted.throwIfAborted();
       gateways.push(proxyTarget ? await startProxyGateway(processes, upstreamBaseUrl) : await startAirlockGateway(processes, upstreamBaseUrl, databaseUrl!));
@@ -247,17 +243,17 @@ async function main(): Promise<void> {
   }
 
   const checks = scalingChecks(run);
-  const outDir = flags.out ?? (smoke ? path.join(os.tmpdir(), "airlock-bench-smoke") : path.join(ROOT, "bench/results"));
+  const outDir = resultsDir(flags.out, smoke);
   await mkdir(outDir, { recursive: true });
   const file = `scaling${proxyTarget ? "-proxy" : ""}${shape.stream ? "-stream" : ""}`;
   await writeFile(path.join(outDir, `${file}.md`), scalingMarkdown(run, checks));
   await writeFile(path.join(outDir, `${file}.json`), JSON.stringify({ run, checks }, null, 2) + "\n");
   for (const side of run.sides) console.log(`${processesName(side.processes)}: ${median(side.callsPerSecond).toFixed(0)} calls/s, ${median(side.cpuMicros).toFixed(0)} µs CPU per call`);
-  console.log(`\n${checks.map((c) => `${c.pass ? "pass" : "MISS"}  ${c.name}: ${c.value} (target ${c.limit})`).join("\n")}`);
+  console.log(`\n${checks.map(verdictLine).join("\n")}`);
   console.log(`\nresults: ${outDir}/${file}.md, ${file}.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   // Only what is Airlock's fault fails the run: errors and a ledger that does not match. The ratios are read, not enforced.
   const insane = run.sides.some((side) => side.callsPerSecond.some((rate) => !(rate > 0)));
-  if (insane || checks.some((c) => !c.pass && (c.name.startsWith("errors") || c.name.startsWith("ledger")))) process.exitCode = 1;
+  if (insane || checks.some((c) => !c.pass && c.failsRun)) process.exitCode = 1;
 }
 
 // Ctrl-C or a SIGTERM ends the run at its next step, through the clean-up: a share outlives the process that made it.

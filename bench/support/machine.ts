@@ -1,6 +1,11 @@
 import os from "node:os";
 import pg from "pg";
 
+/** When a run started, as its report dates it: "2026-12-07 04:46 UTC". */
+export function runDate(): string {
+  return `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
 /** The host a run measured on, as its report names it: the cells of two hosts do not compare. */
 export function machine(): string {
   const cpus = os.cpus();

@@ -10,6 +10,13 @@ export interface Verdict {
   pass: boolean;
   /** Shown beside the checks to explain one, and judged by none: `pass` is always true. */
   note?: boolean;
+  /** A check that the results are correct (errors, the ledger), whose miss is Airlock's fault and fails the run; the others are read, not enforced. */
+  failsRun?: boolean;
+}
+
+/** A check as the benches print it when they end. */
+export function verdictLine(v: Verdict): string {
+  return `${v.note ? "note" : v.pass ? "pass" : "MISS"}  ${v.name}: ${v.value} (target ${v.limit})`;
 }
 
 export interface RunInfo {
@@ -149,11 +156,11 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
     if (peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
   }
   const errors = results.reduce((n, r) => n + r.errors, 0) + (info.held ?? []).reduce((n, held) => n + held.errors, 0);
-  out.push({ name: "errors, all targets", value: String(errors), limit: "0", pass: errors === 0 });
+  out.push({ name: "errors, all targets", value: String(errors), limit: "0", pass: errors === 0, failsRun: true });
   for (const l of info.ledger) {
-    out.push({ name: `${l.target}: ledger rows = requests sent`, value: `${l.rows} / ${l.sent}`, limit: "equal", pass: l.rows === l.sent });
+    out.push({ name: `${l.target}: ledger rows = requests sent`, value: `${l.rows} / ${l.sent}`, limit: "equal", pass: l.rows === l.sent, failsRun: true });
     // A 200 is not a success: a stream can end in an error event, and a call can be served but not priced.
-    if (l.failed !== undefined && l.unpriced !== undefined) out.push({ name: `${l.target}: ledger rows that failed, or were not priced from the provider's usage`, value: `${l.failed} failed, ${l.unpriced} not priced`, limit: "0", pass: l.failed === 0 && l.unpriced === 0 });
+    if (l.failed !== undefined && l.unpriced !== undefined) out.push({ name: `${l.target}: ledger rows that failed, or were not priced from the provider's usage`, value: `${l.failed} failed, ${l.unpriced} not priced`, limit: "0", pass: l.failed === 0 && l.unpriced === 0, failsRun: true });
   }
   if (info.startupMs?.length) {
     const startup = median(info.startupMs);

@@ -1,3 +1,4 @@
+import type { Verdict } from "./report.js";
 import { median, ratiosOf } from "./stats.js";
 
 /**
@@ -39,13 +40,6 @@ export interface ScalingRun {
   sides: ScalingSide[];
 }
 
-export interface ScalingCheck {
-  name: string;
-  value: string;
-  limit: string;
-  pass: boolean;
-}
-
 /** N processes should give at least this share of N times one process's calls a second. */
 export const SCALING_EFFICIENCY = 0.8;
 /** Below this, the serving processes were not held at their share, so the round measured something else (the upstream, the load generator). */
@@ -69,13 +63,13 @@ function sideName(side: ScalingSide): string {
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 
-export function scalingChecks(run: ScalingRun): ScalingCheck[] {
+export function scalingChecks(run: ScalingRun): Verdict[] {
   const single = run.sides.find((side) => side.processes === 1);
-  const checks: ScalingCheck[] = [];
+  const checks: Verdict[] = [];
   for (const side of run.sides) {
     const name = sideName(side);
-    checks.push({ name: `errors: ${name}`, value: String(side.errors), limit: "0", pass: side.errors === 0 });
-    if (side.ledgerRows !== undefined) checks.push({ name: `ledger rows equal the requests sent: ${name}`, value: `${side.ledgerRows} rows, ${side.sent} sent`, limit: "equal", pass: side.ledgerRows === side.sent });
+    checks.push({ name: `errors: ${name}`, value: String(side.errors), limit: "0", pass: side.errors === 0, failsRun: true });
+    if (side.ledgerRows !== undefined) checks.push({ name: `ledger rows equal the requests sent: ${name}`, value: `${side.ledgerRows} rows, ${side.sent} sent`, limit: "equal", pass: side.ledgerRows === side.sent, failsRun: true });
     checks.push({ name: `held at its share: ${name}, periods throttled (median)`, value: percent(median(side.throttled)), limit: `≥ ${percent(HELD_AT_SHARE)}`, pass: median(side.throttled) >= HELD_AT_SHARE });
     checks.push({ name: `machine not the limit: ${name}, cores busy (median)`, value: percent(median(side.machineBusy)), limit: `≤ ${percent(MACHINE_BUSY_LIMIT)}`, pass: median(side.machineBusy) <= MACHINE_BUSY_LIMIT });
     if (single && side !== single) {
@@ -87,7 +81,7 @@ export function scalingChecks(run: ScalingRun): ScalingCheck[] {
   return checks;
 }
 
-export function scalingMarkdown(run: ScalingRun, checks: ScalingCheck[]): string {
+export function scalingMarkdown(run: ScalingRun, checks: Verdict[]): string {
   const single = run.sides.find((side) => side.processes === 1);
   const rows = run.sides.map((side) => {
     const scaling = single && side !== single ? `${scalingOf(side, single).toFixed(2)}×` : "1.00×";

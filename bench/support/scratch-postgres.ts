@@ -9,6 +9,11 @@ import pg from "pg";
 
 const PREFIX = "airlock_bench_";
 
+/** The server the benches that need one make their scratch databases on: DATABASE_URL, else the local one. */
+export function benchServerUrl(): string {
+  return process.env.DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
+}
+
 /** `airlock_bench_<pid>_<random>`: the pid of the bench that made it. */
 export function scratchDatabaseName(pid = process.pid): string {
   return `${PREFIX}${pid}_${randomBytes(4).toString("hex")}`;

@@ -1,11 +1,13 @@
 import { spawn } from "node:child_process";
 import { watch } from "node:fs";
-import { access, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { sql } from "drizzle-orm";
 import { GATEWAY_FILE } from "../../src/gateway/data-dir.js";
-import { stopProcess, type Service } from "../support/spawn.js";
 import { ROOT } from "../support/root.js";
+import { benchServerUrl, scratchPostgres, type ScratchDatabase } from "../support/scratch-postgres.js";
+import { stopProcess, type Service } from "../support/spawn.js";
 
 /**
  * The Airlock gateway as users run it: `node bin/airlock.js start` from the build, with a config that
@@ -34,6 +36,32 @@ export interface AirlockSetup {
   bin?: string;
   /** Upstream models beyond `delay-0` and `delay-50`, say `paced-200` (bench/upstream.ts). */
   extraModels?: string[];
+}
+
+/** Where a gateway the bench starts keeps its state: a data directory, and for PostgreSQL a scratch database of its own. */
+export interface AirlockPlace {
+  dataDir: string;
+  /** The scratch database's URL, for the `postgres` store. */
+  databaseUrl: string | undefined;
+  /** Takes both away, the directory whatever became of the database: a scratch database left behind outlives the run. */
+  remove(): Promise<void>;
+}
+
+/** Makes a place for one gateway: a new directory named `<prefix>…`, and a scratch database on `serverUrl` for the `postgres` store. */
+export async function airlockPlace(store: StoreKind, prefix: string, serverUrl = benchServerUrl()): Promise<AirlockPlace> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  let scratch: ScratchDatabase | undefined;
+  const remove = async () => {
+    await scratch?.drop().catch((err: Error) => console.error(`a scratch database was left behind: ${err.message}`));
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    if (store === "postgres") scratch = await scratchPostgres(serverUrl);
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  return { dataDir, databaseUrl: scratch?.url, remove };
 }
 
 export interface AirlockTarget extends Service {
