@@ -62,10 +62,10 @@ export interface DatabaseOptions {
   maxConnections?: number;
   /** PostgreSQL: how long a statement may go unanswered before it is given up and its connection dropped (see openPostgres). */
   statementDeadlineMs?: number;
-  /** Start an in-memory PGlite from a `dumpDataDir()` archive, already migrated, instead of the build's initdb template (tests). */
-  pgliteDump?: Blob;
+  /** Start an in-memory PGlite from a `dumpDataDir()` archive, already migrated, instead of the build's initdb template (tests; see ThreadStart.dump). */
+  pgliteDump?: Blob | Uint8Array;
   /** The same for the workflow engine's in-memory PGlite, when it is first asked for (tests). */
-  workflowsDump?: Blob;
+  workflowsDump?: Blob | Uint8Array;
   /** False when another process has already brought the schema up to date (cluster workers). */
   migrate?: boolean;
   /** The PGlite thread for `dataDir`, already starting (see startPglite); opened here otherwise. */
@@ -91,7 +91,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dataDir?: string; dump?: Blob }): Promise<Database & { migrate(): Promise<void> }> {
+async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dataDir?: string; dump?: Blob | Uint8Array }): Promise<Database & { migrate(): Promise<void> }> {
   // Migrations run on the thread as it opens, before any query can arrive.
   const thread = await starting;
   const db = drizzleProxy(

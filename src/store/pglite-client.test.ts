@@ -59,6 +59,34 @@ describe("the PGlite thread", () => {
     }
   });
 
+  it("opens an in-memory copy of an archive given as bytes, shared or not, each copy its own and the bytes untouched", async () => {
+    const source = await openDatabase({});
+    let archive: Uint8Array;
+    try {
+      await source.execute("create table notes (body text); insert into notes values ('from the archive')");
+      archive = new Uint8Array(await (await source.dump!()).arrayBuffer());
+    } finally {
+      await source.close();
+    }
+    const shared = new Uint8Array(new SharedArrayBuffer(archive.byteLength));
+    shared.set(archive);
+    // A view into a larger buffer, as a slice of a file read whole would be.
+    const padded = new Uint8Array(archive.byteLength + 8);
+    padded.set(archive, 4);
+    const notes = (database: Awaited<ReturnType<typeof openDatabase>>) => database.db.execute(sql`select body from notes`);
+    for (const bytes of [shared, shared, padded.subarray(4, 4 + archive.byteLength)]) {
+      const copy = await openDatabase({ pgliteDump: bytes, migrate: false });
+      try {
+        expect(await notes(copy)).toEqual([{ body: "from the archive" }]);
+        await copy.execute("insert into notes values ('this copy only')");
+        expect(await notes(copy)).toHaveLength(2);
+      } finally {
+        await copy.close();
+      }
+    }
+    expect(Buffer.from(shared).equals(archive)).toBe(true);
+  });
+
   it("refuses queries once closed", async () => {
     const store = await freshStore("pglite");
     await store.cleanup();

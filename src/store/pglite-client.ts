@@ -24,7 +24,7 @@ export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
  * A data directory is locked for this process first (data-dir-lock.ts): a store another process has
  * open is refused with a `StoreInUseError`, before anything touches its files.
  */
-export async function startPglite(options: { dataDir?: string; dump?: Blob; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
+export async function startPglite(options: { dataDir?: string; dump?: ThreadStart["dump"]; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
   const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints };
   const { dataDir } = options;
   if (!dataDir) return PgliteThread.start(start);

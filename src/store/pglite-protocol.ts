@@ -6,8 +6,11 @@ import type { CompiledWasm } from "./pglite-wasm.js";
 export interface ThreadStart {
   /** Where PGlite keeps its files; neither this nor `dump` means in memory. */
   dataDir?: string;
-  /** An archive from `dumpDataDir()` to start an in-memory copy from (tests). */
-  dump?: Blob;
+  /**
+   * An archive from `dumpDataDir()` to start an in-memory copy from (tests). Bytes on a
+   * SharedArrayBuffer reach every thread without a copy; each thread then makes one of its own.
+   */
+  dump?: Blob | Uint8Array;
   /** Where the build left its initdb template (pglite-template.mjs): a new store starts from it. */
   templatesDir?: string;
   /** Run the migrations in this folder before answering. */

@@ -259,7 +259,7 @@ function seedOf(template: TemplateName): Promise<string> {
   if (!dir) {
     dir = (async () => {
       const made = path.join(await tempDir("airlock-e2e-seed-"), "pgdata");
-      const pg = new PGlite(made, { loadDataDir: await archive(template) });
+      const pg = new PGlite(made, { loadDataDir: new Blob([(await archive(template)).slice()]) });
       await pg.waitReady;
       await pg.close();
       return made;

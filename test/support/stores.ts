@@ -82,12 +82,20 @@ export async function dropScratchDatabase(url: URL): Promise<void> {
 
 export type TemplateName = "pgliteTemplate" | "workflowsTemplate";
 
-const archives = new Map<TemplateName, Promise<Blob>>();
-/** An archive that the global setup made (test/support/global-setup.ts), read once per test file. */
-export function archive(name: TemplateName): Promise<Blob> {
+const archives = new Map<TemplateName, Promise<Uint8Array>>();
+/**
+ * An archive that the global setup made (test/support/global-setup.ts), read once per test process
+ * into shared memory, which each store's thread copies once (ThreadStart.dump). As a Blob, each thread
+ * read it in chunks and joined them, and a fresh store cost about 1.20 s of CPU here instead of 1.07 s.
+ */
+export function archive(name: TemplateName): Promise<Uint8Array> {
   let read = archives.get(name);
   if (!read) {
-    read = readFile(inject(name)).then((bytes) => new Blob([bytes]));
+    read = readFile(inject(name)).then((bytes) => {
+      const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+      shared.set(bytes);
+      return shared;
+    });
     archives.set(name, read);
   }
   return read;
