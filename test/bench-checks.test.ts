@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { benchCell as cell } from "./bench-cells.js";
-import { sanityProblems, verdicts, type RunInfo } from "../bench/support/report.js";
+import { airlockTargetName, airlockTargetOf, sanityProblems, verdicts, type RunInfo } from "../bench/support/report.js";
 
 const INFO: RunInfo = { date: "2026-12-07 04:30 UTC", machine: "test", command: "npm run bench", ledger: [] };
 const verdictOf = (name: string, results = RUN, info = INFO) => verdicts(results, info).find((v) => v.name === name);
@@ -22,6 +22,13 @@ describe("the bench's checks", () => {
     expect(verdictOf("airlock (PGlite): stream TTFB p50 added over direct (50 ms upstream)")).toMatchObject({ value: "0.90 ms", pass: true });
     const late = RUN.map((r) => (r.target === "airlock (PGlite)" && r.delayMs === 50 ? { ...r, ttfbP50Ms: 52.3 } : r));
     expect(verdictOf("airlock (PGlite): stream TTFB p50 added over direct (50 ms upstream)", late)).toMatchObject({ value: "1.10 ms", pass: false });
+  });
+
+  it("read an Airlock target's store and workers back from its name, and no other target's", () => {
+    for (const [store, workers] of [["pglite", undefined], ["postgres", undefined], ["postgres", 2], ["postgres", 12]] as const) {
+      expect(airlockTargetOf(airlockTargetName(store, workers))).toEqual({ store, workers: workers ?? 1 });
+    }
+    for (const other of ["proxy", "proxy (2 workers)", "portkey", "direct", "airlock (PostgreSQL, 0 workers)", "airlock (PGlite, 2 workers)", "my airlock (PostgreSQL)"]) expect(airlockTargetOf(other)).toBeUndefined();
   });
 
   it("hold peak RSS at 64 connections to 400 MB with PGlite, 150 MB with PostgreSQL, and 150 MB a worker", () => {

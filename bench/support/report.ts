@@ -99,6 +99,20 @@ export function airlockTargetName(store: "pglite" | "postgres", workers?: number
   return store === "pglite" ? "airlock (PGlite)" : workers ? `airlock (PostgreSQL, ${workers} workers)` : "airlock (PostgreSQL)";
 }
 
+/**
+ * What airlockTargetName wrote, read back from the name: a run's saved results (JSON, which
+ * `bench:publish` checks again) know their targets by name alone. Undefined for any other target.
+ */
+export function airlockTargetOf(name: string): { store: "pglite" | "postgres"; workers: number } | undefined {
+  if (name === airlockTargetName("pglite")) return { store: "pglite", workers: 1 };
+  if (name === airlockTargetName("postgres")) return { store: "postgres", workers: 1 };
+  const workers = Number(/^airlock \(PostgreSQL, (\d+) workers\)$/.exec(name)?.[1]);
+  return workers > 0 && name === airlockTargetName("postgres", workers) ? { store: "postgres", workers } : undefined;
+}
+
+/** Peak RSS at 64 connections, per process: PGlite alone takes about 250 MB in the gateway's process. */
+export const RSS_LIMITS_MB = { pglite: 400, postgres: 150 } as const;
+
 /** The CPU targets: at most this many times the peer's CPU per request, in every cell. */
 export const CPU_LIMITS = { proxy: 2, portkey: 0.25 } as const;
 export type CpuPeer = keyof typeof CPU_LIMITS;
@@ -150,10 +164,10 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
       if (added === undefined) continue;
       out.push({ name: `${target}: stream TTFB p50 added over direct (${r.delayMs} ms upstream)`, value: msText(added), limit: "≤ 1 ms", pass: added <= 1 });
     }
-    const workers = Number(/(\d+) workers/.exec(target)?.[1] ?? 1);
-    const limitMb = (target.includes("PostgreSQL") ? 150 : 400) * workers;
+    const airlock = airlockTargetOf(target);
     const peak = peakRssAt64(results, target);
-    if (peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
+    const limitMb = airlock ? RSS_LIMITS_MB[airlock.store] * airlock.workers : 0;
+    if (airlock && peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
   }
   const errors = results.reduce((n, r) => n + r.errors, 0) + (info.held ?? []).reduce((n, held) => n + held.errors, 0);
   out.push({ name: "errors, all targets", value: String(errors), limit: "0", pass: errors === 0, failsRun: true });

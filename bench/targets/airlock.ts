@@ -7,6 +7,7 @@ import { sql } from "drizzle-orm";
 import { GATEWAY_FILE } from "../../src/gateway/data-dir.js";
 import { ROOT } from "../support/root.js";
 import { benchServerUrl, scratchPostgres, type ScratchDatabase } from "../support/scratch-postgres.js";
+import { interrupted } from "../support/interrupt.js";
 import { stopProcess, type Service } from "../support/spawn.js";
 
 /**
@@ -123,10 +124,15 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
   // Watched from the same tick as the spawn: the child cannot have listened yet.
   const listening = fileAppears(gatewayFile);
   let deadline: NodeJS.Timeout | undefined;
+  let onInterrupt: (() => void) | undefined;
   const failed = new Promise<string>((resolve) => {
     child.once("exit", (code, signal) => resolve(`airlock exited with ${signal ?? `code ${code}`} during startup`));
     child.once("error", (err) => resolve(`airlock could not be started: ${err.message}`));
     deadline = setTimeout(() => resolve("airlock did not start within 30 s"), 30_000);
+    // A stopped bench stops the gateway it is starting, rather than waiting up to 30 s for it to serve.
+    onInterrupt = () => resolve("interrupted");
+    if (interrupted.aborted) onInterrupt();
+    else interrupted.addEventListener("abort", onInterrupt, { once: true });
   });
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   const probe = {
@@ -138,6 +144,7 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
     for (;;) {
       // Failure first: once settled, it wins over a listening file found earlier.
       const failure = await Promise.race([failed, listening.found.then(() => undefined)]);
+      interrupted.throwIfAborted();
       if (failure !== undefined) throw new Error(failure);
       try {
         const res = await fetch(`${baseUrl}/chat/completions`, probe);
@@ -156,6 +163,7 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
     throw err;
   } finally {
     clearTimeout(deadline);
+    if (onInterrupt) interrupted.removeEventListener("abort", onInterrupt);
     listening.close();
   }
 }

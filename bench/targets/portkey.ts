@@ -8,6 +8,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { interrupted } from "../support/interrupt.js";
 
 /**
  * What the bench installs, pinned whole: `portkey/package.json` names @portkey-ai/gateway 1.15.2 and
@@ -41,14 +42,18 @@ export async function installPortkey(dir: string): Promise<void> {
   await writeFile(join(dir, "package-lock.json"), lock);
   // --ignore-scripts: the only script is a `patch-package` postinstall, and the published
   // tarball ships no patches/ folder, so it is a no-op (and npm 11 skips it with a warning anyway).
+  // A stopped bench stops the install (the stamp is written only once it finishes).
+  interrupted.throwIfAborted();
   const child = spawn("npm", ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
+    signal: interrupted,
   });
   let output = "";
   child.stdout.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const [code] = (await once(child, "exit")) as [number | null];
+  interrupted.throwIfAborted();
   if (code !== 0) throw new Error(`npm ci of Portkey failed (exit ${code}):\n${output}`);
   if (!pinned()) throw new Error(`npm did not install the pinned versions (${JSON.stringify({ ...manifest.dependencies, ...manifest.overrides })})`);
   await writeFile(join(dir, STAMP), stamp);
@@ -115,6 +120,10 @@ export async function startPortkey(opts: {
       if (res.ok && text.includes("AI Gateway") && readFileSync(logFile, "utf8").includes("Ready for connections")) break;
     } catch {
       // not listening yet
+    }
+    if (interrupted.aborted) {
+      await stop();
+      interrupted.throwIfAborted();
     }
     if (Date.now() > deadline) {
       const log = readFileSync(logFile, "utf8");
