@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { AirlockError, createAirlock, type Airlock } from "../src/index.js";
 import { openDatabase } from "../src/store/database.js";
 import { recentLedgerRows } from "../src/store/queries/ledger.js";
 import { startFakeUpstream, type FakeUpstream } from "./fakes/upstream.js";
-import { seedDataDir } from "./support/process.js";
+import { removeTempDirs, seedDataDir } from "./support/process.js";
 
 const messages = [{ role: "user" as const, content: "capital of France?" }];
 
@@ -21,6 +21,8 @@ describe("a library call ended by the caller's signal", () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
+  // The seed directory that seedDataDir made for this process, should this be its last file.
+  afterAll(removeTempDirs);
 
   async function setup(): Promise<{ upstream: FakeUpstream; airlock: Airlock; rows: () => Promise<Awaited<ReturnType<typeof recentLedgerRows>>> }> {
     const dataDir = await mkdtemp(path.join(tmpdir(), "airlock-signal-"));
