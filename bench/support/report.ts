@@ -166,8 +166,10 @@ export function verdicts(results: CellResult[], info: RunInfo): Verdict[] {
     }
     const airlock = airlockTargetOf(target);
     const peak = peakRssAt64(results, target);
-    const limitMb = airlock ? RSS_LIMITS_MB[airlock.store] * airlock.workers : 0;
-    if (airlock && peak > 0) out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
+    if (airlock && peak > 0) {
+      const limitMb = RSS_LIMITS_MB[airlock.store] * airlock.workers;
+      out.push({ name: `${target}: peak RSS at 64 connections`, value: `${peak.toFixed(0)} MB`, limit: `≤ ${limitMb} MB`, pass: peak <= limitMb });
+    }
   }
   const errors = results.reduce((n, r) => n + r.errors, 0) + (info.held ?? []).reduce((n, held) => n + held.errors, 0);
   out.push({ name: "errors, all targets", value: String(errors), limit: "0", pass: errors === 0, failsRun: true });

@@ -18,17 +18,23 @@ export function spawnTs(entry: string, args: string[], env: NodeJS.ProcessEnv = 
   return spawn(process.execPath, [...TSX, entry, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
 }
 
+/** SIGKILLs `child` when the run is interrupted (interrupt.ts), until the returned function is called. */
+export function killOnInterrupt(child: ChildProcess): () => void {
+  const kill = () => child.kill("SIGKILL");
+  if (interrupted.aborted) kill();
+  else interrupted.addEventListener("abort", kill, { once: true });
+  return () => interrupted.removeEventListener("abort", kill);
+}
+
 /**
  * Waits for the first stdout line, which the bench's own services print as JSON once they listen (and
  * its one-shot measurers, once done). An interrupted run (interrupt.ts) kills the child and throws.
  */
 export async function firstJsonLine<T>(child: ChildProcess, timeoutMs = 15_000): Promise<T> {
   const lines = createInterface({ input: child.stdout! });
-  const kill = () => child.kill("SIGKILL");
-  const timer = setTimeout(kill, timeoutMs);
-  interrupted.addEventListener("abort", kill);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const release = killOnInterrupt(child);
   try {
-    if (interrupted.aborted) kill();
     for await (const line of lines) {
       if (line.trim().startsWith("{")) return JSON.parse(line) as T;
     }
@@ -36,7 +42,7 @@ export async function firstJsonLine<T>(child: ChildProcess, timeoutMs = 15_000):
     throw new Error(`process ${child.pid} exited before it was ready`);
   } finally {
     clearTimeout(timer);
-    interrupted.removeEventListener("abort", kill);
+    release();
     lines.close();
     child.stdout!.resume(); // keep draining so the child never blocks on a full pipe
   }

@@ -8,7 +8,7 @@ import { GATEWAY_FILE } from "../../src/gateway/data-dir.js";
 import { ROOT } from "../support/root.js";
 import { benchServerUrl, scratchPostgres, type ScratchDatabase } from "../support/scratch-postgres.js";
 import { interrupted } from "../support/interrupt.js";
-import { stopProcess, type Service } from "../support/spawn.js";
+import { killOnInterrupt, stopProcess, type Service } from "../support/spawn.js";
 
 /**
  * The Airlock gateway as users run it: `node bin/airlock.js start` from the build, with a config that
@@ -124,15 +124,12 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
   // Watched from the same tick as the spawn: the child cannot have listened yet.
   const listening = fileAppears(gatewayFile);
   let deadline: NodeJS.Timeout | undefined;
-  let onInterrupt: (() => void) | undefined;
+  // A stopped bench stops the gateway it is starting: its exit ends the wait below, rather than up to 30 s of it.
+  const release = killOnInterrupt(child);
   const failed = new Promise<string>((resolve) => {
     child.once("exit", (code, signal) => resolve(`airlock exited with ${signal ?? `code ${code}`} during startup`));
     child.once("error", (err) => resolve(`airlock could not be started: ${err.message}`));
     deadline = setTimeout(() => resolve("airlock did not start within 30 s"), 30_000);
-    // A stopped bench stops the gateway it is starting, rather than waiting up to 30 s for it to serve.
-    onInterrupt = () => resolve("interrupted");
-    if (interrupted.aborted) onInterrupt();
-    else interrupted.addEventListener("abort", onInterrupt, { once: true });
   });
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   const probe = {
@@ -163,7 +160,7 @@ export async function startAirlock(setup: AirlockSetup, port: number, apiKey: st
     throw err;
   } finally {
     clearTimeout(deadline);
-    if (onInterrupt) interrupted.removeEventListener("abort", onInterrupt);
+    release();
     listening.close();
   }
 }

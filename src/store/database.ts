@@ -2,6 +2,7 @@ import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
 import { startPglite, type PgliteThread } from "./pglite-client.js";
+import type { StoreArchive } from "./pglite-protocol.js";
 import { LocalNotices, type NoticeHandlers, type Unlisten } from "./notices.js";
 import { checkPostgresUrl, postgresStore, reasonOf, serverUnreachable, StoreOpenError } from "./open-error.js";
 import * as schema from "./schema/index.js";
@@ -63,9 +64,9 @@ export interface DatabaseOptions {
   /** PostgreSQL: how long a statement may go unanswered before it is given up and its connection dropped (see openPostgres). */
   statementDeadlineMs?: number;
   /** Start an in-memory PGlite from a `dumpDataDir()` archive, already migrated, instead of the build's initdb template (tests; see ThreadStart.dump). */
-  pgliteDump?: Blob | Uint8Array;
+  pgliteDump?: StoreArchive;
   /** The same for the workflow engine's in-memory PGlite, when it is first asked for (tests). */
-  workflowsDump?: Blob | Uint8Array;
+  workflowsDump?: StoreArchive;
   /** False when another process has already brought the schema up to date (cluster workers). */
   migrate?: boolean;
   /** The PGlite thread for `dataDir`, already starting (see startPglite); opened here otherwise. */
@@ -91,7 +92,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dataDir?: string; dump?: Blob | Uint8Array }): Promise<Database & { migrate(): Promise<void> }> {
+async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dataDir?: string; dump?: StoreArchive }): Promise<Database & { migrate(): Promise<void> }> {
   // Migrations run on the thread as it opens, before any query can arrive.
   const thread = await starting;
   const db = drizzleProxy(

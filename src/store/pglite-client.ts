@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { lockDataDir, type DataDirLock } from "./data-dir-lock.js";
 import { pgliteReason, StoreOpenError } from "./open-error.js";
-import type { ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart, OpenMessage } from "./pglite-protocol.js";
+import type { StoreArchive, ThreadError, ThreadReady, ThreadReply, ThreadRequest, ThreadStart, OpenMessage } from "./pglite-protocol.js";
 import { compiledPglite } from "./pglite-wasm.js";
 
 type Request = ThreadRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -24,7 +24,7 @@ export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
  * A data directory is locked for this process first (data-dir-lock.ts): a store another process has
  * open is refused with a `StoreInUseError`, before anything touches its files.
  */
-export async function startPglite(options: { dataDir?: string; dump?: ThreadStart["dump"]; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
+export async function startPglite(options: { dataDir?: string; dump?: StoreArchive; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
   const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints };
   const { dataDir } = options;
   if (!dataDir) return PgliteThread.start(start);

@@ -3,14 +3,17 @@
 import type { StatementParam } from "./database.js";
 import type { CompiledWasm } from "./pglite-wasm.js";
 
+/**
+ * An archive from `dumpDataDir()` to start an in-memory copy from (tests). Bytes on a
+ * SharedArrayBuffer reach every thread without a copy; each thread then makes one of its own.
+ */
+export type StoreArchive = Blob | Uint8Array;
+
 export interface ThreadStart {
   /** Where PGlite keeps its files; neither this nor `dump` means in memory. */
   dataDir?: string;
-  /**
-   * An archive from `dumpDataDir()` to start an in-memory copy from (tests). Bytes on a
-   * SharedArrayBuffer reach every thread without a copy; each thread then makes one of its own.
-   */
-  dump?: Blob | Uint8Array;
+  /** An archive to start an in-memory copy from (tests). */
+  dump?: StoreArchive;
   /** Where the build left its initdb template (pglite-template.mjs): a new store starts from it. */
   templatesDir?: string;
   /** Run the migrations in this folder before answering. */
