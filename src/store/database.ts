@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzleProxy } from "drizzle-orm/pg-proxy";
-import { startPglite, type PgliteThread } from "./pglite-client.js";
+import { startPglite, type PgliteThread, type StoreThread } from "./pglite-client.js";
 import type { StoreArchive } from "./pglite-protocol.js";
 import { LocalNotices, type NoticeHandlers, type Unlisten } from "./notices.js";
 import { checkPostgresUrl, postgresStore, reasonOf, serverUnreachable, StoreOpenError } from "./open-error.js";
@@ -70,7 +70,7 @@ export interface DatabaseOptions {
   /** False when another process has already brought the schema up to date (cluster workers). */
   migrate?: boolean;
   /** The PGlite thread for `dataDir`, already starting (see startPglite); opened here otherwise. */
-  pglite?: Promise<PgliteThread>;
+  pglite?: Promise<StoreThread>;
 }
 
 
@@ -92,7 +92,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-async function openPglite(starting: Promise<PgliteThread>, workflowsStore: { dataDir?: string; dump?: StoreArchive }): Promise<Database & { migrate(): Promise<void> }> {
+async function openPglite(starting: Promise<StoreThread>, workflowsStore: { dataDir?: string; dump?: StoreArchive }): Promise<Database & { migrate(): Promise<void> }> {
   // Migrations run on the thread as it opens, before any query can arrive.
   const thread = await starting;
   const db = drizzleProxy(

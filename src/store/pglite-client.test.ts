@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { freshStore } from "../../test/support/stores.js";
+import { archive, freshStore } from "../../test/support/stores.js";
 import { openDatabase } from "./database.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { MIGRATIONS_FOLDER, PgliteThread, PgliteThreadError, TEMPLATES_DIR } from "./pglite-client.js";
@@ -88,9 +88,10 @@ describe("the PGlite thread", () => {
   });
 
   it("refuses queries once closed", async () => {
-    const store = await freshStore("pglite");
-    await store.cleanup();
-    const failed = (await store.database.db.execute(sql`select 1`).catch((err: unknown) => err)) as Error;
+    // A store of its own: a test's store is lent from a pool, and its thread outlives the test.
+    const database = await openDatabase({ pgliteDump: await archive("pgliteTemplate") });
+    await database.close();
+    const failed = (await database.db.execute(sql`select 1`).catch((err: unknown) => err)) as Error;
     expect((failed.cause as Error).message).toBe("the store is closed");
   });
 

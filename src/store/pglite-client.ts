@@ -53,6 +53,9 @@ async function privateDirectory(dir: string): Promise<void> {
   });
 }
 
+/** What the store needs of its thread: a PgliteThread, or something that stands in for one and passes requests to it. */
+export type StoreThread = Pick<PgliteThread, "send" | "close" | "sent">;
+
 /** A Postgres error from the PGlite thread, with its SQLSTATE kept. */
 export class PgliteThreadError extends Error {
   readonly code: string | undefined;

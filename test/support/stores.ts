@@ -5,10 +5,12 @@ import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import type { PgliteThread } from "../../src/store/pglite-client.js";
 import { withAdminClient } from "./admin-sql.js";
+import { lendPglite } from "./pglite-pool.js";
 
 /**
  * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
- * AIRLOCK_TEST_DATABASE_URL points at a server (CI sets it). Each test gets its own fresh database.
+ * AIRLOCK_TEST_DATABASE_URL points at a server (CI sets it). Each test gets its own fresh database: a new
+ * one on PostgreSQL, and on PGlite a store with no rows in it, lent from the test process's pool.
  */
 export type StoreKind = "pglite" | "postgres";
 
@@ -26,7 +28,8 @@ export interface TestStore {
 
 export async function freshStore(kind: StoreKind): Promise<TestStore> {
   if (kind === "pglite") {
-    const database = await openDatabase({ pgliteDump: await archive("pgliteTemplate"), workflowsDump: await archive("workflowsTemplate") });
+    // A store lent from the test process's pool (pglite-pool.ts), emptied to the migrated archive's state.
+    const database = await openDatabase({ pglite: lendPglite(() => archive("pgliteTemplate")), workflowsDump: await archive("workflowsTemplate") });
     return { kind, database, url: undefined, cleanup: () => database.close() };
   }
   const url = await createScratchDatabase();
