@@ -60,14 +60,17 @@ async function giveBack(kept: Kept): Promise<void> {
   try {
     // A test may have ended inside a transaction its store's handle was closed in.
     await kept.thread.send({ op: "exec", sql: "rollback" });
-    if ((await scalar(kept.thread, SCHEMA, "schema")) !== kept.schema || idle.length >= KEPT) throw new Error("not kept");
-    // Replica mode skips the triggers that keep the audit tables append-only, for the truncate alone.
-    const truncate = kept.tables ? `set session_replication_role = replica; truncate ${kept.tables} restart identity; ` : "";
-    await kept.thread.send({ op: "exec", sql: `${truncate}reset all; select pg_advisory_unlock_all();` });
-    idle.push(kept);
+    if (idle.length < KEPT && (await scalar(kept.thread, SCHEMA, "schema")) === kept.schema) {
+      // Replica mode skips the triggers that keep the audit tables append-only, for the truncate alone.
+      const truncate = kept.tables ? `set session_replication_role = replica; truncate ${kept.tables} restart identity; ` : "";
+      await kept.thread.send({ op: "exec", sql: `${truncate}reset all; select pg_advisory_unlock_all();` });
+      idle.push(kept);
+      return;
+    }
   } catch {
-    await kept.thread.close().catch(() => undefined);
+    // A store that cannot be emptied is closed like one that is not kept.
   }
+  await kept.thread.close().catch(() => undefined);
 }
 
 /**
