@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -230,16 +230,25 @@ export async function removeTempDirs(): Promise<void> {
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
-/** A port that was free a moment ago: bound on 127.0.0.1:0 and released. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** A port that was free a moment ago, on every address, and that the system does not hand out by itself. */
+export async function freePort(): Promise<number> {
+  // Below the range the system hands out for listen(0) and for outgoing connections: a port from that
+  // range was taken by another test's connection between this check and the gateway's own listen.
+  const ephemeralFrom = Number((await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "")).split(/\s+/)[0]) || 32_768;
+  const from = Math.max(1_024, ephemeralFrom - 12_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = from + Math.floor(Math.random() * (ephemeralFrom - from));
+    if (await listensOn(port)) return port;
+  }
+  throw new Error(`no free port found below ${ephemeralFrom}`);
+}
+
+/** True when `port` could be listened on, on every address (a gateway's default host), and is free again. */
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "0.0.0.0", () => server.close(() => resolve(true)));
   });
 }
 
