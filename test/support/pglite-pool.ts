@@ -22,14 +22,15 @@ const SCHEMA = `select concat_ws('|',
   (select count(*) from pg_type), (select count(*) from drizzle.__drizzle_migrations)) as schema`;
 
 /** Every table that holds the store's rows: all but the catalogs and the migrations' own record. */
-const TABLES = `select coalesce(string_agg(format('%I.%I', schemaname, tablename), ', '), '') as tables
+const TABLES = `select format('%I.%I', schemaname, tablename) as name
   from pg_tables where schemaname not in ('pg_catalog', 'information_schema', 'drizzle')`;
 
 interface Kept {
   thread: PgliteThread;
   /** The store's schema as it opened, which it must still have to be lent again. */
   schema: string;
-  tables: string;
+  /** Its tables, quoted for SQL. */
+  tables: string[];
 }
 
 const idle: Kept[] = [];
@@ -43,16 +44,22 @@ export async function lendPglite(archive: () => Promise<StoreArchive>): Promise<
 async function openKept(archive: () => Promise<StoreArchive>): Promise<Kept> {
   const thread = await startPglite({ dump: await archive() });
   const schema = await scalar(thread, SCHEMA, "schema");
-  const tables = await scalar(thread, TABLES, "tables");
+  const tables = (await rows(thread, TABLES)).map((row) => String(row.name));
   // A template with rows in it would be lent back without them: say so rather than differ.
-  const counts = tables ? await scalar(thread, `select concat_ws(',', ${tables.split(", ").map((t) => `(select count(*) from ${t})`).join(", ")}) as counts`, "counts") : "";
-  if (counts.split(",").some((count) => count !== "0" && count !== "")) throw new Error(`the store's archive has rows (${counts}): the test pool empties stores to no rows`);
+  const withRows = tables.length ? await scalar(thread, `select concat_ws(', ', ${tables.map((t) => `(select ${quoteLiteral(t)} from ${t} limit 1)`).join(", ")}) as tables`, "tables") : "";
+  if (withRows) throw new Error(`the store's archive has rows in ${withRows}: the test pool empties stores to no rows`);
   return { thread, schema, tables };
 }
 
-async function scalar(thread: PgliteThread, sql: string, column: string): Promise<string> {
-  const reply = await thread.send({ op: "query", sql, params: [], method: "execute" });
-  return String((reply.rows as Array<Record<string, unknown>>)[0]![column] ?? "");
+const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+async function rows(thread: StoreThread, sql: string): Promise<Array<Record<string, unknown>>> {
+  return (await thread.send({ op: "query", sql, params: [], method: "execute" })).rows as Array<Record<string, unknown>>;
+}
+
+/** The first row's `column`, as text: one value a query on the store's thread answers. */
+export async function scalar(thread: StoreThread, sql: string, column: string): Promise<string> {
+  return String((await rows(thread, sql))[0]?.[column] ?? "");
 }
 
 /** Empties a store a test has finished with and keeps it for the next test, or closes it when it cannot be lent again. */
@@ -62,7 +69,7 @@ async function giveBack(kept: Kept): Promise<void> {
     await kept.thread.send({ op: "exec", sql: "rollback" });
     if (idle.length < KEPT && (await scalar(kept.thread, SCHEMA, "schema")) === kept.schema) {
       // Replica mode skips the triggers that keep the audit tables append-only, for the truncate alone.
-      const truncate = kept.tables ? `set session_replication_role = replica; truncate ${kept.tables} restart identity; ` : "";
+      const truncate = kept.tables.length ? `set session_replication_role = replica; truncate ${kept.tables.join(", ")} restart identity; ` : "";
       await kept.thread.send({ op: "exec", sql: `${truncate}reset all; select pg_advisory_unlock_all();` });
       idle.push(kept);
       return;
@@ -79,8 +86,8 @@ async function giveBack(kept: Kept): Promise<void> {
  */
 class LentThread implements StoreThread {
   #sent = 0;
-  #closed: Error | undefined;
   readonly #pending = new Set<Promise<unknown>>();
+  /** Set once the handle is closed: the store being given back. */
   #given: Promise<void> | undefined;
 
   constructor(private readonly kept: Kept) {}
@@ -90,7 +97,7 @@ class LentThread implements StoreThread {
   }
 
   send: PgliteThread["send"] = (request) => {
-    if (this.#closed) return Promise.reject(this.#closed);
+    if (this.#given) return Promise.reject(new Error("the store is closed"));
     this.#sent++;
     const reply = this.kept.thread.send(request);
     const settled: Promise<unknown> = reply.then(
@@ -103,7 +110,6 @@ class LentThread implements StoreThread {
 
   /** Closes this handle (the store's own close waits for the requests sent before it), then gives the store back. */
   close(): Promise<void> {
-    this.#closed ??= new Error("the store is closed");
     this.#given ??= Promise.allSettled([...this.#pending]).then(() => giveBack(this.kept));
     return this.#given;
   }

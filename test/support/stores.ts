@@ -5,7 +5,7 @@ import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import type { PgliteThread } from "../../src/store/pglite-client.js";
 import { withAdminClient } from "./admin-sql.js";
-import { lendPglite } from "./pglite-pool.js";
+import { lendPglite, scalar } from "./pglite-pool.js";
 
 /**
  * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
@@ -105,7 +105,6 @@ export function archive(name: TemplateName): Promise<Uint8Array> {
 }
 
 /** A PGlite store's cluster identifier: `initdb` gives each its own, and a copy of a template keeps the template's. */
-export async function systemIdentifier(thread: PgliteThread): Promise<string> {
-  const reply = await thread.send({ op: "query", sql: "select system_identifier::text as id from pg_control_system()", params: [], method: "execute" });
-  return (reply.rows as Array<{ id: string }>)[0]!.id;
+export function systemIdentifier(thread: PgliteThread): Promise<string> {
+  return scalar(thread, "select system_identifier::text as id from pg_control_system()", "id");
 }
