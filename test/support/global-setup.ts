@@ -24,6 +24,8 @@ declare module "vitest" {
     libraryBundle: string;
     /** A migrated PostgreSQL database that scratch databases are copied from (test/support/stores.ts); "" without a server. */
     postgresTemplate: string;
+    /** The start of every scratch database's name in this run, so that its teardown finds those left (test/support/postgres-pool.ts). */
+    postgresScratchPrefix: string;
   }
 }
 
@@ -37,8 +39,9 @@ declare module "vitest" {
  * takes about half the CPU time of one that compiles every module through tsx, and the suite starts
  * hundreds of them. The library's entry is bundled with it, for the scripts that tests run as an
  * application would. With a PostgreSQL server, a migrated database is made once too: a scratch database
- * copied from it takes about 0.15 s, where an empty one and Airlock's migrations took about 0.4 s, for
- * each of some 500 tests.
+ * copied from it takes about 0.15 s, where an empty one and Airlock's migrations took about 0.4 s, and
+ * each test process lends its copies to one test after another (postgres-pool.ts). The teardown drops
+ * the copies the processes kept, found by this run's prefix.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // Vitest runs this once per project (see vitest.config.ts); the projects share one set of templates.
@@ -50,9 +53,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("cliBundle", path.join(cliDir, "airlock.js"));
   project.provide("libraryBundle", path.join(cliDir, "library.js"));
   project.provide("postgresTemplate", postgresTemplate ?? "");
+  project.provide("postgresScratchPrefix", shared.scratchPrefix);
   return async () => {
     if (--shared.users > 0) return;
-    await Promise.all([rm(dir, { recursive: true, force: true }), rm(cliDir, { recursive: true, force: true }), postgresTemplate && dropPostgresTemplate(postgresTemplate)]);
+    await Promise.all([rm(dir, { recursive: true, force: true }), rm(cliDir, { recursive: true, force: true }), postgresTemplate && dropPostgresDatabases(postgresTemplate)]);
   };
 }
 
@@ -68,10 +72,12 @@ interface Shared {
   made?: Promise<Templates>;
   /** Projects whose teardown has not run yet: the last one removes the templates. */
   users: number;
+  /** The start of this run's scratch databases' names: runs side by side on one server keep their own. */
+  scratchPrefix: string;
 }
 
 /** On the global object, because Vitest may load this module once per project. */
-const shared: Shared = ((globalThis as { airlockTestTemplates?: Shared }).airlockTestTemplates ??= { users: 0 });
+const shared: Shared = ((globalThis as { airlockTestTemplates?: Shared }).airlockTestTemplates ??= { users: 0, scratchPrefix: `airlock_t_${randomBytes(4).toString("hex")}_` });
 
 async function makeTemplates(): Promise<Templates> {
   const dir = await mkdtemp(path.join(tmpdir(), "airlock-test-"));
@@ -102,6 +108,14 @@ async function makePostgresTemplate(serverUrl: string): Promise<string> {
   return name;
 }
 
-async function dropPostgresTemplate(name: string): Promise<void> {
-  await withAdminClient(process.env.AIRLOCK_TEST_DATABASE_URL!, (admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+/**
+ * The template, and the scratch databases the test processes kept for their next tests (or a test
+ * left): each test process's pool keeps a few emptied ones until it ends.
+ */
+async function dropPostgresDatabases(template: string): Promise<void> {
+  await withAdminClient(process.env.AIRLOCK_TEST_DATABASE_URL!, async (admin) => {
+    const { rows } = await admin.query<{ name: string }>("select datname as name from pg_database where starts_with(datname, $1)", [shared.scratchPrefix]);
+    for (const { name } of rows) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+  });
 }

@@ -1,5 +1,6 @@
 import { startPglite, type PgliteThread, type StoreThread } from "../../src/store/pglite-client.js";
 import type { StoreArchive } from "../../src/store/pglite-protocol.js";
+import { SCHEMA, TABLES, tablesWithRows, truncate } from "./store-catalog.js";
 
 /**
  * In-memory PGlite stores for tests, each opened once per test process and lent to one test at a time.
@@ -11,19 +12,6 @@ import type { StoreArchive } from "../../src/store/pglite-protocol.js";
 
 /** How many emptied stores a test process keeps for the next tests; beyond that they are closed. */
 const KEPT = 3;
-
-/** The catalog of a store as it opened, to tell that a test left none of its schema changes behind. */
-const SCHEMA = `select concat_ws('|',
-  (select string_agg(format('%s.%s.%s:%s:%s:%s', n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attisdropped), ',' order by n.nspname, c.relname, a.attnum)
-     from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-     where a.attnum > 0 and n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast')),
-  (select count(*) from pg_class), (select count(*) from pg_proc), (select count(*) from pg_trigger),
-  (select count(*) from pg_constraint), (select count(*) from pg_attrdef), (select count(*) from pg_namespace),
-  (select count(*) from pg_type), (select count(*) from drizzle.__drizzle_migrations)) as schema`;
-
-/** Every table that holds the store's rows: all but the catalogs and the migrations' own record. */
-const TABLES = `select format('%I.%I', schemaname, tablename) as name
-  from pg_tables where schemaname not in ('pg_catalog', 'information_schema', 'drizzle')`;
 
 interface Kept {
   thread: PgliteThread;
@@ -46,12 +34,10 @@ async function openKept(archive: () => Promise<StoreArchive>): Promise<Kept> {
   const schema = await scalar(thread, SCHEMA, "schema");
   const tables = (await rows(thread, TABLES)).map((row) => String(row.name));
   // A template with rows in it would be lent back without them: say so rather than differ.
-  const withRows = tables.length ? await scalar(thread, `select concat_ws(', ', ${tables.map((t) => `(select ${quoteLiteral(t)} from ${t} limit 1)`).join(", ")}) as tables`, "tables") : "";
+  const withRows = await scalar(thread, tablesWithRows(tables), "tables");
   if (withRows) throw new Error(`the store's archive has rows in ${withRows}: the test pool empties stores to no rows`);
   return { thread, schema, tables };
 }
-
-const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 async function rows(thread: StoreThread, sql: string): Promise<Array<Record<string, unknown>>> {
   return (await thread.send({ op: "query", sql, params: [], method: "execute" })).rows as Array<Record<string, unknown>>;
@@ -68,9 +54,7 @@ async function giveBack(kept: Kept): Promise<void> {
     // A test may have ended inside a transaction its store's handle was closed in.
     await kept.thread.send({ op: "exec", sql: "rollback" });
     if (idle.length < KEPT && (await scalar(kept.thread, SCHEMA, "schema")) === kept.schema) {
-      // Replica mode skips the triggers that keep the audit tables append-only, for the truncate alone.
-      const truncate = kept.tables.length ? `set session_replication_role = replica; truncate ${kept.tables.join(", ")} restart identity; ` : "";
-      await kept.thread.send({ op: "exec", sql: `${truncate}reset all; select pg_advisory_unlock_all();` });
+      await kept.thread.send({ op: "exec", sql: `${truncate(kept.tables)}reset all; select pg_advisory_unlock_all();` });
       idle.push(kept);
       return;
     }

@@ -4,13 +4,13 @@ import path from "node:path";
 import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import type { PgliteThread } from "../../src/store/pglite-client.js";
-import { withAdminClient } from "./admin-sql.js";
 import { lendPglite, scalar } from "./pglite-pool.js";
+import { adminClient, giveBack, isLent, lendDatabase } from "./postgres-pool.js";
 
 /**
  * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
- * AIRLOCK_TEST_DATABASE_URL points at a server (CI sets it). Each test gets its own fresh database: a new
- * one on PostgreSQL, and on PGlite a store with no rows in it, lent from the test process's pool.
+ * AIRLOCK_TEST_DATABASE_URL points at a server (CI sets it). Each test gets its own database with no rows
+ * in it, lent from the test process's pool: a store on PGlite, a database on PostgreSQL.
  */
 export type StoreKind = "pglite" | "postgres";
 
@@ -50,27 +50,32 @@ export async function freshStore(kind: StoreKind): Promise<TestStore> {
 }
 
 /**
- * A new PostgreSQL database on the test server, its name returned in the URL. It holds Airlock's tables,
- * copied from the database the global setup migrated, as a store that has started once does; `empty`
- * gives one with nothing in it, for a test of the migrations themselves.
+ * A PostgreSQL database on the test server for one test, its name returned in the URL. It holds Airlock's
+ * tables and no rows, as a store that has started once does: lent from the test process's pool
+ * (postgres-pool.ts), which copied it from the database the global setup migrated. `empty` gives a new
+ * one with nothing in it, for a test of the migrations themselves.
  */
 export async function createScratchDatabase(options: { empty?: boolean } = {}): Promise<URL> {
   if (!postgresUrl) throw new Error("AIRLOCK_TEST_DATABASE_URL is not set");
-  const name = `airlock_t_${randomBytes(6).toString("hex")}`;
-  const template = options.empty ? "" : inject("postgresTemplate");
-  await withAdminClient(postgresUrl, async (admin) => {
-    await admin.query(template ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
-    // Which test made it: a scratch database left behind on the server names the test that forgot it.
-    const { testPath, currentTestName } = expect.getState();
-    await admin.query(`COMMENT ON DATABASE ${name} IS ${admin.escapeLiteral(`${path.relative(process.cwd(), testPath ?? "")} > ${currentTestName ?? ""}`)}`);
-  });
+  const prefix = inject("postgresScratchPrefix");
+  let name: string;
+  if (options.empty) {
+    name = `${prefix}${randomBytes(6).toString("hex")}`;
+    await (await adminClient(postgresUrl)).query(`CREATE DATABASE ${name}`);
+  } else {
+    name = await lendDatabase(postgresUrl, inject("postgresTemplate"), prefix);
+  }
+  // Which test has it: a scratch database left behind on the server names the test that forgot it.
+  const { testPath, currentTestName } = expect.getState();
+  const admin = await adminClient(postgresUrl);
+  await admin.query(`COMMENT ON DATABASE ${name} IS ${admin.escapeLiteral(`${path.relative(process.cwd(), testPath ?? "")} > ${currentTestName ?? ""}`)}`);
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
   return url;
 }
 
 /**
- * A scratch database for the running test, dropped when it ends: after its `afterEach` hooks, which
+ * A scratch database for the running test, given back when it ends: after its `afterEach` hooks, which
  * stop the processes still connected to it. Only inside a test.
  */
 export async function scratchDatabaseForTest(): Promise<URL> {
@@ -79,8 +84,11 @@ export async function scratchDatabaseForTest(): Promise<URL> {
   return url;
 }
 
+/** Ends a scratch database's connections, then gives it back to the pool, or drops it when it was made empty. */
 export async function dropScratchDatabase(url: URL): Promise<void> {
-  await withAdminClient(postgresUrl!, (admin) => admin.query(`DROP DATABASE IF EXISTS ${url.pathname.slice(1)} WITH (FORCE)`));
+  const name = url.pathname.slice(1);
+  if (isLent(name)) return giveBack(postgresUrl!, name, inject("postgresScratchPrefix"));
+  await (await adminClient(postgresUrl!)).query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
 export type TemplateName = "pgliteTemplate" | "workflowsTemplate";
