@@ -7,14 +7,14 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { creatorOf, dropStaleScratchDatabases, isRunning, scratchDatabaseName, scratchPostgres } from "../bench/support/scratch-postgres.js";
 import { ROOT } from "../bench/support/root.js";
-import { withAdminClient } from "./support/admin-sql.js";
+import { withConnection } from "./support/admin-sql.js";
 import { STORE_KINDS } from "./support/stores.js";
 
 const postgresUrl = process.env.AIRLOCK_TEST_DATABASE_URL || undefined;
 const tmp = await mkdtemp(path.join(os.tmpdir(), "airlock-interrupt-test-"));
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-const withClient = <T>(work: (client: pg.Client) => Promise<T>) => withAdminClient(postgresUrl!, work);
+const withClient = <T>(work: (client: pg.Client) => Promise<T>) => withConnection(postgresUrl!, work);
 
 const scratchDatabasesOf = (pid: number) => withClient(async (client) => (await client.query<{ datname: string }>("select datname from pg_database where datname like 'airlock_bench_%'")).rows.map((row) => row.datname).filter((name) => creatorOf(name) === pid));
 

@@ -1,16 +1,15 @@
 import pg from "pg";
 
 /**
- * One connection to the test server's admin database for `work`, closed after it. Light to import: the
- * global setup (which must not load Vitest's test-time API) uses it. A test process keeps its own
- * connection instead (postgres-pool.ts).
+ * One connection to the database at `url` for `work`, closed after it. Light to import: the global
+ * setup (which must not load Vitest's test-time API) uses it too.
  */
-export async function withAdminClient<T>(serverUrl: string, work: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
+export async function withConnection<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    return await work(admin);
+    return await work(client);
   } finally {
-    await admin.end();
+    await client.end();
   }
 }

@@ -8,7 +8,8 @@ import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 import { bundleCli } from "../../scripts/cli-bundle.mjs";
 import { openDatabase } from "../../src/store/database.js";
-import { withAdminClient } from "./admin-sql.js";
+import { withConnection } from "./admin-sql.js";
+import { databaseUrl } from "./postgres-pool.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -100,10 +101,8 @@ async function makeTemplates(): Promise<Templates> {
 /** A database on the test server with Airlock's migrations applied, and no connection left open to it (a template may have none). */
 async function makePostgresTemplate(serverUrl: string): Promise<string> {
   const name = `airlock_template_${randomBytes(6).toString("hex")}`;
-  await withAdminClient(serverUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.href, maxConnections: 1 });
+  await withConnection(serverUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
+  const database = await openDatabase({ url: databaseUrl(serverUrl, name).href, maxConnections: 1 });
   await database.close();
   return name;
 }
@@ -113,7 +112,7 @@ async function makePostgresTemplate(serverUrl: string): Promise<string> {
  * left): each test process's pool keeps a few emptied ones until it ends.
  */
 async function dropPostgresDatabases(template: string): Promise<void> {
-  await withAdminClient(process.env.AIRLOCK_TEST_DATABASE_URL!, async (admin) => {
+  await withConnection(process.env.AIRLOCK_TEST_DATABASE_URL!, async (admin) => {
     const { rows } = await admin.query<{ name: string }>("select datname as name from pg_database where starts_with(datname, $1)", [shared.scratchPrefix]);
     for (const { name } of rows) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);

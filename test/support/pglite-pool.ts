@@ -34,8 +34,8 @@ async function openKept(archive: () => Promise<StoreArchive>): Promise<Kept> {
   const schema = await scalar(thread, SCHEMA, "schema");
   const tables = (await rows(thread, TABLES)).map((row) => String(row.name));
   // A template with rows in it would be lent back without them: say so rather than differ.
-  const withRows = await scalar(thread, tablesWithRows(tables), "tables");
-  if (withRows) throw new Error(`the store's archive has rows in ${withRows}: the test pool empties stores to no rows`);
+  const withRows = (await rows(thread, tablesWithRows(tables))).map((row) => String(row.name));
+  if (withRows.length) throw new Error(`the store's archive has rows in ${withRows.join(", ")}: the test pool empties stores to no rows`);
   return { thread, schema, tables };
 }
 

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { withConnection } from "./admin-sql.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./stores.js";
 
 async function connect(url: URL): Promise<pg.Client> {
@@ -8,17 +9,8 @@ async function connect(url: URL): Promise<pg.Client> {
   return client;
 }
 
-async function withClient<T>(url: URL, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connect(url);
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The database's oid: the same database keeps it when renamed, and a new copy of the template has its own. */
-const oidOf = (url: URL) => withClient(url, async (client) => (await client.query<{ oid: string }>("select oid::text from pg_database where datname = current_database()")).rows[0]!.oid);
+const oidOf = (url: URL) => withConnection(url.href, async (client) => (await client.query<{ oid: string }>("select oid::text from pg_database where datname = current_database()")).rows[0]!.oid);
 
 const insertToggle = (client: pg.Client, name: string) => client.query("insert into feature_toggles (name, enabled, locked, controlled_by) values ($1, true, false, 'BOTH')", [name]);
 
@@ -26,7 +18,7 @@ describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases lent from a 
   it("lends the next test the same database emptied, under a new name, with no setting of the last test's", async () => {
     const first = await createScratchDatabase();
     const firstOid = await oidOf(first);
-    await withClient(first, async (client) => {
+    await withConnection(first.href, async (client) => {
       await insertToggle(client, "a1");
       await client.query(`alter database ${first.pathname.slice(1)} set statement_timeout = '123s'`);
     });
@@ -36,7 +28,7 @@ describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases lent from a 
     try {
       expect(second.pathname).not.toBe(first.pathname);
       expect(await oidOf(second)).toBe(firstOid);
-      await withClient(second, async (client) => {
+      await withConnection(second.href, async (client) => {
         expect((await client.query("select count(*)::int as n from feature_toggles")).rows).toEqual([{ n: 0 }]);
         expect((await client.query("select current_setting('statement_timeout') as value")).rows).toEqual([{ value: "0" }]);
       });
@@ -61,7 +53,7 @@ describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases lent from a 
       // Emptied and lent again, not dropped for the connection it had.
       expect(await oidOf(second)).toBe(firstOid);
       await expect(insertToggle(left, "late")).rejects.toThrow();
-      await withClient(second, async (client) => {
+      await withConnection(second.href, async (client) => {
         expect((await client.query("select count(*)::int as n from feature_toggles")).rows).toEqual([{ n: 0 }]);
       });
     } finally {
@@ -73,13 +65,13 @@ describe.runIf(STORE_KINDS.includes("postgres"))("scratch databases lent from a 
   it("never lends a database whose schema a test changed: it is dropped", async () => {
     const first = await createScratchDatabase();
     const firstOid = await oidOf(first);
-    await withClient(first, (client) => client.query("create table notes (body text); alter table feature_toggles add column note text"));
+    await withConnection(first.href, (client) => client.query("create table notes (body text); alter table feature_toggles add column note text"));
     await dropScratchDatabase(first);
 
     const second = await createScratchDatabase();
     try {
       expect(await oidOf(second)).not.toBe(firstOid);
-      await withClient(second, async (client) => {
+      await withConnection(second.href, async (client) => {
         expect((await client.query("select to_regclass('notes') as notes")).rows).toEqual([{ notes: null }]);
         expect((await client.query("select count(*)::int as n from pg_database where oid = $1", [firstOid])).rows).toEqual([{ n: 0 }]);
       });

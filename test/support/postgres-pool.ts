@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { withConnection } from "./admin-sql.js";
 import { SCHEMA, TABLES, tablesWithRows, truncate } from "./store-catalog.js";
 
 /**
@@ -36,9 +37,9 @@ const lent = new Map<string, Kept>();
 export async function lendDatabase(serverUrl: string, template: string, prefix: string): Promise<string> {
   let kept = idle.pop();
   if (!kept) {
-    const name = newName(prefix);
+    const name = scratchName(prefix);
     await (await adminClient(serverUrl)).query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-    kept = await withClient(serverUrl, name, async (client) => {
+    kept = await withConnection(databaseUrl(serverUrl, name).href, async (client) => {
       const tables = (await client.query<{ name: string }>(TABLES)).rows.map((row) => row.name);
       return { name, schema: await scalar(client, SCHEMA, "schema"), tables };
     });
@@ -67,16 +68,16 @@ export async function giveBack(serverUrl: string, name: string, prefix: string):
     await admin.query(`ALTER DATABASE ${current} WITH ALLOW_CONNECTIONS false`);
     const { rows } = await admin.query<{ ended: boolean }>("select pg_terminate_backend(pid, $2) as ended from pg_stat_activity where datname = $1", [current, TERMINATE_WAIT_MS]);
     if (rows.some((row) => !row.ended)) throw new Error("a connection outlived its end");
-    const renamed = newName(prefix);
+    const renamed = scratchName(prefix);
     await admin.query(`ALTER DATABASE ${current} RENAME TO ${renamed}`);
     current = renamed;
     await admin.query(`ALTER DATABASE ${current} RESET ALL; ALTER DATABASE ${current} WITH ALLOW_CONNECTIONS true`);
     const prepared = await admin.query("select 1 from pg_prepared_xacts where database = $1", [current]);
     if (prepared.rowCount) throw new Error("a prepared transaction holds it");
-    const emptied = await withClient(serverUrl, current, async (client) => {
+    const emptied = await withConnection(databaseUrl(serverUrl, current).href, async (client) => {
       if ((await scalar(client, SCHEMA, "schema")) !== kept.schema) return false;
-      const withRows = await scalar(client, tablesWithRows(kept.tables), "tables");
-      if (withRows) await client.query(truncate(withRows.split(", ")));
+      const withRows = (await client.query<{ name: string }>(tablesWithRows(kept.tables))).rows.map((row) => row.name);
+      if (withRows.length) await client.query(truncate(withRows));
       return true;
     });
     if (emptied) {
@@ -89,8 +90,16 @@ export async function giveBack(serverUrl: string, name: string, prefix: string):
   await admin.query(`DROP DATABASE IF EXISTS ${current} WITH (FORCE)`);
 }
 
-function newName(prefix: string): string {
+/** A new scratch database's name: the run's prefix and a random part. */
+export function scratchName(prefix: string): string {
   return `${prefix}${randomBytes(6).toString("hex")}`;
+}
+
+/** The URL of `database` on the server at `serverUrl`. */
+export function databaseUrl(serverUrl: string, database: string): URL {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url;
 }
 
 let admin: Promise<pg.Client> | undefined;
@@ -117,18 +126,6 @@ export function adminClient(serverUrl: string): Promise<pg.Client> {
     return client;
   })();
   return admin;
-}
-
-async function withClient<T>(serverUrl: string, database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.href, application_name: "airlock-test-admin" });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function scalar(client: pg.Client, sql: string, column: string): Promise<string> {

@@ -18,10 +18,10 @@ export const TABLES = `select format('%I.%I', schemaname, tablename) as name
 
 const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
-/** A query whose `tables` column names, comma-separated, those of `tables` (quoted for SQL) that hold a row. */
+/** A query with a row (its `name`) for each of `tables` (quoted for SQL) that holds a row. */
 export function tablesWithRows(tables: string[]): string {
-  if (tables.length === 0) return "select '' as tables";
-  return `select concat_ws(', ', ${tables.map((t) => `(select ${quoteLiteral(t)} from ${t} limit 1)`).join(", ")}) as tables`;
+  if (tables.length === 0) return "select null as name where false";
+  return tables.map((t) => `select ${quoteLiteral(t)} as name where exists (select from ${t})`).join(" union all ");
 }
 
 /** Empties `tables` (quoted for SQL). Replica mode skips the triggers that keep the audit tables append-only, for the truncate alone. */

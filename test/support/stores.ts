@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect, inject, onTestFinished } from "vitest";
 import { openDatabase, type Database } from "../../src/store/database.js";
 import type { PgliteThread } from "../../src/store/pglite-client.js";
 import { lendPglite, scalar } from "./pglite-pool.js";
-import { adminClient, giveBack, isLent, lendDatabase } from "./postgres-pool.js";
+import { adminClient, databaseUrl, giveBack, isLent, lendDatabase, scratchName } from "./postgres-pool.js";
 
 /**
  * The stores every store-touching test runs against: embedded PGlite always, and PostgreSQL when
@@ -60,7 +59,7 @@ export async function createScratchDatabase(options: { empty?: boolean } = {}): 
   const prefix = inject("postgresScratchPrefix");
   let name: string;
   if (options.empty) {
-    name = `${prefix}${randomBytes(6).toString("hex")}`;
+    name = scratchName(prefix);
     await (await adminClient(postgresUrl)).query(`CREATE DATABASE ${name}`);
   } else {
     name = await lendDatabase(postgresUrl, inject("postgresTemplate"), prefix);
@@ -69,9 +68,7 @@ export async function createScratchDatabase(options: { empty?: boolean } = {}): 
   const { testPath, currentTestName } = expect.getState();
   const admin = await adminClient(postgresUrl);
   await admin.query(`COMMENT ON DATABASE ${name} IS ${admin.escapeLiteral(`${path.relative(process.cwd(), testPath ?? "")} > ${currentTestName ?? ""}`)}`);
-  const url = new URL(postgresUrl);
-  url.pathname = `/${name}`;
-  return url;
+  return databaseUrl(postgresUrl, name);
 }
 
 /**
