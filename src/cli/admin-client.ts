@@ -25,6 +25,7 @@ import type { StoredRoute } from "../routing/route-book.js";
 import { loadProfitAndLoss } from "../ledger/pnl-report.js";
 import { reportWindow, type ProfitAndLoss } from "../ledger/pnl.js";
 import { openDatabase } from "../store/database.js";
+import { compilePgliteFor } from "../store/pglite-wasm.js";
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
 import type { ReconciliationLine, SpendGroup, SpendLine } from "../store/queries/ledger.js";
@@ -215,6 +216,8 @@ function httpBackend(url: string, adminKey: string, timeoutSeconds: number): Adm
 }
 
 async function localBackend(dataDir: string, databaseUrl: string | undefined): Promise<AdminBackend> {
+  // One command's few statements, then exit: no time for PGlite's optimized code to pay for its compile.
+  compilePgliteFor("command");
   const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata") });
   const keys = new KeyRing(database.db, undefined);
   // Gateways on the same PostgreSQL hear the flip at once (and re-read it within their poll interval anyway).

@@ -42,10 +42,11 @@ export interface RunningProcess {
   stderr(): string;
 }
 
-function launch(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; entry?: CliEntry }): RunningProcess {
+/** `nodeArgs` go to Node itself, before the entry (V8's flags, say). */
+function launch(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; entry?: CliEntry; nodeArgs?: string[] }): RunningProcess {
   if (options.entry === "build" && !existsSync(BUILT_BUNDLE)) throw new Error(`${BUILT_BUNDLE} is missing: run \`npm run build\` first (npm ci runs it)`);
   const entry = options.entry === "build" ? [BUILT_BIN] : [inject("cliBundle")];
-  const proc = spawn(process.execPath, [...entry, ...args], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...args], {
     cwd: options.cwd,
     env: options.env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -175,7 +176,7 @@ export interface CliResult {
 }
 
 /** Runs `airlock <args>` to completion. */
-export async function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; entry?: CliEntry }): Promise<CliResult> {
+export async function runCli(args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; entry?: CliEntry; nodeArgs?: string[] }): Promise<CliResult> {
   const running = launch(args, options);
   const timeoutMs = options.timeoutMs ?? 30_000;
   let timedOut = false;
