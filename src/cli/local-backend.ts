@@ -22,7 +22,6 @@ import { fallbackReport, totalCost } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import { openDatabase } from "../store/database.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
-import { compilePgliteFor } from "../store/pglite-wasm.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
 import { getDirective } from "../store/queries/directives.js";
 import { artifactsOfRun, getRun } from "../store/queries/executions.js";
@@ -33,8 +32,6 @@ import { CliError, type AdminBackend } from "./admin-client.js";
 
 /** The CLI's way in when no gateway answers: the store itself, opened for the one command. */
 export async function localBackend(dataDir: string, databaseUrl: string | undefined): Promise<AdminBackend> {
-  // One command's few statements, then exit: no time for PGlite's optimized code to pay for its compile.
-  compilePgliteFor("command");
   const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata") });
   const keys = new KeyRing(database.db, undefined);
   // Gateways on the same PostgreSQL hear the flip at once (and re-read it within their poll interval anyway).

@@ -7,6 +7,7 @@ import { tuneHeapForServer } from "../gateway/heap.js";
 import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
 import { startPglite } from "../store/pglite-client.js";
 import { compiledPglite } from "../store/pglite-wasm.js";
+import { tierWasmFor } from "../core/wasm-tiering.js";
 import { FILTER_NAMES, SPEND_GROUPS, type LedgerFilters, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
 import type { StoredPrice } from "../store/schema/prices.js";
@@ -29,7 +30,12 @@ const program = new Command("airlock")
   .description("Airlock: the AI operations control plane")
   .version(packageVersion(), "-V, --version", "print the version")
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_ERROR));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_ERROR))
+  // Every command but the gateway's is one short run: its WebAssembly (PGlite, and the HTTP parser
+  // behind fetch) stays in baseline code, not sent to V8's optimizer as it ends (src/core/wasm-tiering.ts).
+  .hook("preAction", (root, command) => {
+    if (command.parent !== root || command.name() !== "start") tierWasmFor("command");
+  });
 
 /** The installed package's version: package.json sits two levels above this module, in src/ and in dist/ alike. */
 function packageVersion(): string {
