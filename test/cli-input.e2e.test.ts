@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -144,6 +145,18 @@ describe("airlock CLI: input it refuses", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   }, 120_000);
+
+  it("names a gateway URL on a port that fetch refuses, and opens no store of its own instead", async () => {
+    const { cwd } = await workspace();
+    const dataDir = path.join(cwd, "data");
+    // 6000 is X11's: fetch refuses it before connecting, whether anything listens there or not.
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), AIRLOCK_URL: "http://127.0.0.1:6000" });
+    const refused = await runCli(["keys", "create", "--name", "k"], { cwd, env });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(oneClearLine(refused.stderr)).toBe("airlock: http://127.0.0.1:6000 is on a port that fetch refuses to connect to, as browsers do (a port of another protocol): run the gateway on another port (airlock start --port)\n");
+    expect(existsSync(dataDir)).toBe(false);
+  });
 
   it("gives up on a gateway that takes the call and never answers, after --timeout or AIRLOCK_CLI_TIMEOUT, with one line and exit 1", async () => {
     const { cwd, env } = await offline();

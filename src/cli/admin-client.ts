@@ -113,7 +113,12 @@ async function reachable(url: string, timeoutMs: number): Promise<boolean> {
   try {
     const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.ok;
-  } catch {
+  } catch (err) {
+    // fetch refuses the Fetch standard's "bad ports" (6000, 6665–6669, 10080 and more) before it
+    // connects: a gateway there never answers, and taking that for no gateway would open a store here instead.
+    if (err instanceof Error && err.cause instanceof Error && err.cause.message === "bad port") {
+      throw new CliError(`${url} is on a port that fetch refuses to connect to, as browsers do (a port of another protocol): run the gateway on another port (airlock start --port)`);
+    }
     return false;
   }
 }
