@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startPglite } from "../src/store/pglite-client.js";
 import { fixtureJson, startFakeUpstream } from "./fakes/upstream.js";
 import { waitFor } from "./support/wait.js";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, spawnGateway, workspace } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, spawnGateway, urlWhereNothingListens, workspace } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS, systemIdentifier, type StoreKind } from "./support/stores.js";
 
 /**
@@ -79,7 +79,7 @@ describe.each(STORE_KINDS)("the built gateway (%s)", (kind: StoreKind) => {
 describe("the built CLI on a new data directory", () => {
   it("starts the store from the build's initdb template, found beside the bundle", async () => {
     const { cwd, dataDir } = await workspace();
-    const first = await runCli(["keys", "list", "--json", "--data-dir", dataDir, "--url", `http://127.0.0.1:${await freePort()}`], { cwd, env: isolatedEnv(), entry: "build" });
+    const first = await runCli(["keys", "list", "--json", "--data-dir", dataDir, "--url", await urlWhereNothingListens()], { cwd, env: isolatedEnv(), entry: "build" });
     expect(first.stderr).toBe("");
     expect(JSON.parse(first.stdout)).toEqual([]);
     const made = await startPglite({ dataDir: path.join(dataDir, "pgdata"), migrate: false });

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, workspace } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, REPO_ROOT, runCli, seedDataDir, urlWhereNothingListens, workspace } from "./support/process.js";
 
 /**
  * The CLI's answer to input the store cannot hold or a flag that is not a number: one line that says
@@ -20,7 +20,7 @@ describe("airlock CLI: input it refuses", () => {
   async function offline() {
     const { cwd, dataDir } = await workspace();
     await seedDataDir(dataDir);
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const url = await urlWhereNothingListens();
     const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() });
     return { cwd, env, dataDir, cli: (...args: string[]) => runCli([...args, "--url", url, "--data-dir", dataDir], { cwd, env }) };
   }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, workspace } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, urlWhereNothingListens, workspace } from "./support/process.js";
 
 /**
  * What a script around the CLI relies on: `--help` for every command, exit 0 on success, 1 when the
@@ -16,7 +16,7 @@ describe("airlock CLI: usage", () => {
   async function cli(...args: string[]) {
     const { cwd, dataDir } = await workspace();
     // No gateway answers this URL: a command that got past its usage checks would fail with 1.
-    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), AIRLOCK_URL: `http://127.0.0.1:${await freePort()}` });
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), AIRLOCK_URL: await urlWhereNothingListens() });
     return runCli(args, { cwd, env });
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { oneOpenAiModel, startTestGateway } from "./support/gateway.js";
-import { freePort, isolatedEnv, killAll, removeTempDirs, runCli, seedDataDir, workspace } from "./support/process.js";
+import { isolatedEnv, killAll, removeTempDirs, runCli, seedDataDir, urlWhereNothingListens, workspace } from "./support/process.js";
 
 /**
  * A CLI command runs a few statements or requests and exits. V8's optimizing compiler would spend
@@ -24,7 +24,7 @@ describe("a CLI command's WebAssembly", () => {
     const { cwd, dataDir } = await workspace();
     await seedDataDir(dataDir);
     // No gateway answers here, so the command opens the store itself.
-    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_URL: `http://127.0.0.1:${await freePort()}` });
+    const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_URL: await urlWhereNothingListens() });
     const traced = await runCli(["spend"], { cwd, env, nodeArgs: ["--trace-wasm-compilation-times"] });
     expect(traced.code, traced.stderr).toBe(0);
     expect(traced.stdout).toContain("No calls in this period.");
@@ -33,7 +33,7 @@ describe("a CLI command's WebAssembly", () => {
 
   it("sent to a gateway: the HTTP parser runs from its baseline code", async () => {
     // No call is made: the provider's address is never dialled.
-    const gateway = await startTestGateway("pglite", oneOpenAiModel(`http://127.0.0.1:${await freePort()}`));
+    const gateway = await startTestGateway("pglite", oneOpenAiModel(await urlWhereNothingListens()));
     try {
       const { cwd, dataDir } = await workspace();
       const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_URL: gateway.url, AIRLOCK_ADMIN_KEY: gateway.adminKey });

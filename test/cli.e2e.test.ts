@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "./support/wait.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, urlWhereNothingListens, workspace, type GatewayProcess } from "./support/process.js";
 
 /**
  * The CLI as an operator uses it: first against a running gateway (through its admin API), then with the
@@ -103,8 +103,7 @@ describe("airlock CLI against a real gateway process", () => {
     const made = json<{ id: string }>(result.stdout);
     const listed = await fetch(`${gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(JSON.stringify(await listed.json())).toContain(made.id);
-    // Nothing listens there (port 1 would not do: fetch refuses it before connecting).
-    const wrongUrl = await cli("keys", "list", "--json", "--data-dir", dataDir, "--url", `http://127.0.0.1:${await freePort()}`);
+    const wrongUrl = await cli("keys", "list", "--json", "--data-dir", dataDir, "--url", await urlWhereNothingListens());
     expect(wrongUrl.code).toBe(1);
     expect(wrongUrl.stderr).toContain("holds");
   });

@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, urlWhereNothingListens, workspace } from "./support/process.js";
 import { waitFor } from "./support/wait.js";
 import { startReceiver, until, type Receiver } from "./support/webhook-receiver.js";
 
@@ -73,8 +73,8 @@ describe("airlock webhooks against a real gateway process", () => {
     );
     expect(await gateway.stop()).toBe(0);
 
-    // Nothing listens there, so the CLI reads the store itself.
-    const offline = { cwd, env: { ...env, AIRLOCK_URL: `http://127.0.0.1:${await freePort()}` } };
+    // No gateway answers there, so the CLI reads the store itself.
+    const offline = { cwd, env: { ...env, AIRLOCK_URL: await urlWhereNothingListens() } };
     const paged = await runCli(["webhooks", "deliveries", "--limit", "2"], offline);
     expect(paged).toMatchObject({ code: 0, stderr: "" });
     const cursor = /More: add --cursor (\S+)$/m.exec(paged.stdout)?.[1];

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, ask, rawChat, routesSuite } from "./support/routing.js";
-import { freePort, isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, workspace, type GatewayProcess } from "./support/process.js";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, urlWhereNothingListens, workspace, type GatewayProcess } from "./support/process.js";
 import { createScratchDatabase, dropScratchDatabase, STORE_KINDS } from "./support/stores.js";
 import { startReceiver, until, type Receiver } from "./support/webhook-receiver.js";
 
@@ -275,7 +275,7 @@ describe.each(STORE_KINDS)("webhooks of a kill switch flip the CLI wrote to the 
     try {
       const env = isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey(), DATABASE_URL: scratch?.href });
       // No gateway answers where the CLI looks (an operator's own machine): it writes to the store itself.
-      const cliEnv = { ...env, AIRLOCK_URL: `http://127.0.0.1:${await freePort()}` };
+      const cliEnv = { ...env, AIRLOCK_URL: await urlWhereNothingListens() };
       let gateway: GatewayProcess;
       if (kind === "postgres") {
         gateway = await spawnGateway({ cwd, env, args: ["--port", "0", "--host", "127.0.0.1"] });

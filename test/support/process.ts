@@ -244,6 +244,14 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port found below ${ephemeralFrom}`);
 }
 
+/**
+ * An http:// URL on loopback where nothing listens: a free port, as `freePort` picks them. Not a fixed
+ * low port such as 1 or 9: `fetch` refuses those (the Fetch standard's "bad ports") before it connects.
+ */
+export async function urlWhereNothingListens(): Promise<string> {
+  return `http://127.0.0.1:${await freePort()}`;
+}
+
 /** True when `port` could be listened on, on every address (a gateway's default host), and is free again. */
 function listensOn(port: number): Promise<boolean> {
   return new Promise((resolve) => {
