@@ -1,7 +1,35 @@
 import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
-import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, workspace } from "./support/process.js";
+import { request } from "node:http";
+import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
+
+/** A port from the Fetch standard's bad ports that nothing on this host listens on now. */
+async function freePortFetchRefuses(): Promise<number> {
+  for (const port of [6566, 6679, 6697, 10080, 1719, 1720, 1723, 3659, 4045, 4190, 5060, 5061, 6000, 6665, 6666, 6667, 6668, 6669]) {
+    const probe = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((resolve) => probe.close(() => resolve()));
+      return port;
+    }
+  }
+  throw new Error("every port fetch refuses above 1024 is taken on this host");
+}
+
+function statusOverHttp(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on("error", reject)
+      .end();
+  });
+}
 
 describe("airlock start: an address it cannot listen on", () => {
   const servers: Server[] = [];
@@ -28,5 +56,25 @@ describe("airlock start: an address it cannot listen on", () => {
     const result = await runCli(["start", "--port", "4999", "--host", "192.0.2.1"], { cwd, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() }), timeoutMs: 60_000 });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe("airlock: cannot listen on 192.0.2.1:4999: 192.0.2.1 is not an address of this host (EADDRNOTAVAIL); choose another with --host or server.host\n");
+  }, 90_000);
+
+  it("starts on a port that fetch refuses, and warns that browsers and fetch clients cannot reach it", async () => {
+    const port = await freePortFetchRefuses();
+    const { cwd, dataDir } = await workspace();
+    const gw = await spawnGateway({ cwd, env: isolatedEnv({ AIRLOCK_DATA_DIR: dataDir, AIRLOCK_ADMIN_KEY: randomAdminKey() }), args: ["--port", String(port), "--host", "127.0.0.1"] });
+    try {
+      // Plain HTTP (curl, node:http) reaches it; fetch does not.
+      expect(await statusOverHttp(`${gw.url}/healthz`)).toBe(200);
+      await expect(fetch(`${gw.url}/healthz`)).rejects.toMatchObject({ cause: { message: "bad port" } });
+      const warnings = gw.logLines().filter((line) => line.level === 40);
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          port,
+          msg: `port ${port} is one that browsers and fetch refuse to connect to (the Fetch standard's bad ports): the dashboard, the airlock CLI and SDKs built on fetch cannot reach this gateway; choose another port with --port, PORT or server.port`,
+        }),
+      ]);
+    } finally {
+      await gw.stop();
+    }
   }, 90_000);
 });

@@ -7,7 +7,7 @@ import { openDatabase } from "../store/database.js";
 import { listeningMessage, resolveStartOptions, WORKER_OPTIONS_ENV, WORKER_SLOT_ENV, type StartOptions } from "./options.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { answerMetricsRequests, sumWorkerMetrics } from "./cluster-metrics.js";
-import { checkCanListen } from "./port-check.js";
+import { checkCanListen, warnIfFetchRefusesPort } from "./port-check.js";
 import { watchConfigFile } from "../config/file-watch.js";
 import type { RunningGateway } from "./start.js";
 
@@ -104,6 +104,7 @@ export async function startCluster(flags: StartOptions & { workers: number }): P
   }
   await writeGatewayFile(options.dataDir, url);
   logger.info({ url, workers: flags.workers, store: "postgres", config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo }, listeningMessage(loaded.config.demo));
+  warnIfFetchRefusesPort(logger, port);
 
   const fileWatch = loaded.source !== "demo" ? watchConfigFile(loaded.source, loaded.hash, logger) : undefined;
   let stopped: Promise<void> | undefined;

@@ -10,7 +10,7 @@ import { openDatabase, type Database } from "../store/database.js";
 import { startTracing } from "../telemetry/tracing.js";
 import { generatedAdminKey, removeGatewayFile, writeGatewayFile } from "./data-dir.js";
 import { executorIdentity, listeningMessage, resolveStartOptions, WORKER_SLOT_ENV, type StartOptions } from "./options.js";
-import { checkCanListen } from "./port-check.js";
+import { checkCanListen, warnIfFetchRefusesPort } from "./port-check.js";
 
 export type { StartOptions } from "./options.js";
 import { createGateway, type Gateway } from "./server.js";
@@ -48,6 +48,7 @@ export async function startGateway(flags: StartOptions = {}): Promise<RunningGat
       { url, store: database.kind, config: loaded.source, configHash: loaded.hash, demo: loaded.config.demo },
       listeningMessage(loaded.config.demo),
     );
+    if (!options.worker) warnIfFetchRefusesPort(logger, bound);
     // Only a file this process read itself; a cluster's primary watches for all its workers.
     const fileWatch = !options.config && !options.worker && loaded.source !== "demo" ? watchConfigFile(loaded.source, loaded.hash, logger) : undefined;
     const ready = { database, plane };
