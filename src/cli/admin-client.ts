@@ -14,6 +14,8 @@ import { adminKeyFromEnv, readAdminKeyFile, runningGateway } from "../gateway/da
 import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
+import { startPglite } from "../store/pglite-client.js";
+import { compiledPglite } from "../store/pglite-wasm.js";
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
 import type { ReconciliationLine, SpendGroup, SpendLine } from "../store/queries/ledger.js";
 import type { PriceEntry } from "../store/queries/prices.js";
@@ -101,9 +103,16 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
     // Opening the store behind a live gateway would split the data: PGlite is single-process.
     throw new CliError(`a gateway (pid ${holder.pid}) holds ${dataDir} but does not answer at ${url}; pass --url ${holder.url}`);
   }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  // The embedded store's thread takes longer to open than the rest takes to load, so it starts first,
+  // as for `airlock start`; its compiled module is waited for before the load, which would hold up the
+  // message that lets the thread open the store (src/cli/main.ts, startServing).
+  const pglite = databaseUrl ? undefined : startPglite({ dataDir: path.join(dataDir, "pgdata"), brief: true });
+  pglite?.catch(() => undefined); // its failure is reported where it is awaited
+  if (pglite) await compiledPglite();
   // Only here are the store and its queries loaded: a command sent to a gateway never needs them.
   const { localBackend } = await import("./local-backend.js");
-  return localBackend(dataDir, env.DATABASE_URL || undefined);
+  return localBackend(dataDir, databaseUrl, pglite);
 }
 
 /** How long the CLI waits for /healthz where no gateway holds the data directory, before opening the store itself. */

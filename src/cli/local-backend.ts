@@ -21,6 +21,7 @@ import { reportWindow } from "../ledger/pnl.js";
 import { fallbackReport, totalCost } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import { openDatabase } from "../store/database.js";
+import type { StoreThread } from "../store/pglite-client.js";
 import { CHANGES_CHANNEL } from "../store/notices.js";
 import { expireChangeRequests, getChangeRequest, listChangeRequests } from "../store/queries/change-requests.js";
 import { getDirective } from "../store/queries/directives.js";
@@ -31,8 +32,8 @@ import type { ChangeRequestRow } from "../store/schema/index.js";
 import { CliError, type AdminBackend } from "./admin-client.js";
 
 /** The CLI's way in when no gateway answers: the store itself, opened for the one command. */
-export async function localBackend(dataDir: string, databaseUrl: string | undefined): Promise<AdminBackend> {
-  const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata") });
+export async function localBackend(dataDir: string, databaseUrl: string | undefined, pglite?: Promise<StoreThread>): Promise<AdminBackend> {
+  const database = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "pgdata"), pglite });
   const keys = new KeyRing(database.db, undefined);
   // Gateways on the same PostgreSQL hear the flip at once (and re-read it within their poll interval anyway).
   const killSwitch = new KillSwitch({

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { archive, freshStore } from "../../test/support/stores.js";
 import { openDatabase } from "./database.js";
 import { lockDataDir } from "./data-dir-lock.js";
-import { MIGRATIONS_FOLDER, PgliteThread, PgliteThreadError, TEMPLATES_DIR } from "./pglite-client.js";
+import { MIGRATIONS_FOLDER, PgliteThread, PgliteThreadError, startPglite, TEMPLATES_DIR } from "./pglite-client.js";
 
 describe("the PGlite thread", () => {
   it("keeps Postgres's SQLSTATE on errors, and answers after one", async () => {
@@ -85,6 +85,17 @@ describe("the PGlite thread", () => {
       }
     }
     expect(Buffer.from(shared).equals(archive)).toBe(true);
+  });
+
+  it("gives a store that serves 32 MB of shared buffers, and a brief one (a CLI command's) 4 MB", async () => {
+    for (const [brief, expected] of [[false, "32MB"], [true, "4MB"]] as const) {
+      const database = await openDatabase({ pglite: startPglite({ brief }) });
+      try {
+        expect(await database.db.execute(sql`show shared_buffers`)).toEqual([{ shared_buffers: expected }]);
+      } finally {
+        await database.close();
+      }
+    }
   });
 
   it("refuses queries once closed", async () => {

@@ -24,8 +24,8 @@ export const TEMPLATES_DIR = path.join(PACKAGE_ROOT, "dist/templates");
  * A data directory is locked for this process first (data-dir-lock.ts): a store another process has
  * open is refused with a `StoreInUseError`, before anything touches its files.
  */
-export async function startPglite(options: { dataDir?: string; dump?: StoreArchive; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"] }): Promise<PgliteThread> {
-  const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints };
+export async function startPglite(options: { dataDir?: string; dump?: StoreArchive; migrate?: boolean; checkpoints?: ThreadStart["checkpoints"]; brief?: boolean }): Promise<PgliteThread> {
+  const start: ThreadStart = { dataDir: options.dataDir, dump: options.dump, templatesDir: TEMPLATES_DIR, migrationsFolder: options.migrate === false ? undefined : MIGRATIONS_FOLDER, checkpoints: options.checkpoints, brief: options.brief };
   const { dataDir } = options;
   if (!dataDir) return PgliteThread.start(start);
   const locking = privateDirectory(dataDir).then(() => lockDataDir(dataDir));

@@ -20,6 +20,8 @@ export interface ThreadStart {
   migrationsFolder?: string;
   /** When the thread checks the WAL, and how much of it makes a checkpoint (see pglite-thread.mjs); tests make both small. */
   checkpoints?: { checkEveryMs?: number; walBytes?: number };
+  /** Opened for one command's few statements (the CLI), not to serve: a small buffer pool (see pglite-thread.mjs). */
+  brief?: boolean;
 }
 
 /**

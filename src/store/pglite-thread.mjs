@@ -55,13 +55,16 @@ const openable = new Promise((resolve) => (openWith = resolve));
  * - Postgres's default 128 MB of shared buffers is touched at startup and sits in the process's memory
  *   for good. The ledger appends and reads back in ranges; 32 MB keeps its working set, and the
  *   operating system's page cache holds the rest of the files. Measured: about 110 MB less RSS.
+ *   A brief store (one CLI command) takes 4 MB: PGlite zeroes the pool as it opens, in WebAssembly's
+ *   baseline code, and 32 MB took about 0.14 s of each command's second and 35 MB of its memory.
+ *   A large scan reads through a small ring of buffers whatever the pool's size.
  * - A new WAL segment is filled with 16 MB of zeros by default, so that an fsync later finds its space
  *   allocated. PGlite never fsyncs (`fsync` is off), so the zeros were pure work: with them off, a JSON
  *   call under load cost about 6% less CPU (docs/performance-findings.md#the-embedded-stores-wal).
  * - After a checkpoint, Postgres keeps old segments for reuse up to `max_wal_size`, 1 GB by default;
  *   128 MB is twice what the checkpoints below leave between them.
  */
-const POSTGRESQL_CONF = ["shared_buffers = 32MB", "wal_init_zero = off", "min_wal_size = 32MB", "max_wal_size = 128MB"];
+const POSTGRESQL_CONF = [`shared_buffers = ${start.brief ? "4MB" : "32MB"}`, "wal_init_zero = off", "min_wal_size = 32MB", "max_wal_size = 128MB"];
 
 /**
  * PGlite is Postgres in single-user mode: there is no checkpointer process, and nothing checkpoints
