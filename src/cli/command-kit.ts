@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
+import { EARLIEST_DATE, LATEST_DATE, parseSince } from "../core/duration.js";
 import type { AdminBackend, ConnectOptions } from "./admin-client.js";
 import { gatewayUrl } from "./gateway-url.js";
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
@@ -40,6 +41,17 @@ export function wholeNumber(flag: string, min: number, max: number): (value: str
     const number = /^\d{1,10}$/.test(value.trim()) ? Number(value.trim()) : NaN;
     if (!Number.isInteger(number) || number < min || number > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
     return number;
+  };
+}
+
+/**
+ * A parser for `--since`: a duration back from now or an ISO date. One it cannot use stops the command
+ * as a usage error, before a gateway is asked or a store opened; a good one goes on as it was written.
+ */
+export function since(example = "24h or 7d"): (value: string) => string {
+  return (value) => {
+    if (!parseSince(value)) throw new InvalidArgumentError(`--since must be a duration such as ${example}, or an ISO date, from ${EARLIEST_DATE} to ${LATEST_DATE}`);
+    return value;
   };
 }
 

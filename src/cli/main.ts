@@ -15,7 +15,7 @@ import { CHANGE_STATUSES } from "../governance/change-statuses.js";
 import { DIRECTIVE_STATUSES } from "../governance/directives/lifecycle.js";
 import { RUN_STATUSES } from "../governance/executions/run-lifecycle.js";
 import type { ConnectOptions } from "./admin-client.js";
-import { print, wholeNumber, withBackend, withConnection } from "./command-kit.js";
+import { print, since, wholeNumber, withBackend, withConnection } from "./command-kit.js";
 import { gatewayUrl } from "./gateway-url.js";
 import { registerGuardCommands } from "./guard-commands.js";
 import { registerWebhookCommands } from "./webhook-commands.js";
@@ -157,7 +157,7 @@ withConnection(keys.command("revoke").description("revoke a key by id").argument
 
 withFilters(withConnection(program.command("spend").description("spend totals from the ledger")))
   .addOption(new Option("--by <group>", "group by").choices([...SPEND_GROUPS]).default("operation"))
-  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
+  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", since(), "24h")
   .option("--csv", "print CSV (exact decimal costs), for spreadsheets")
   .action((opts: ConnectOptions & LedgerFilters & { by: SpendGroup; since: string; json?: boolean; csv?: boolean }) =>
     withBackend(opts, async (backend) => {
@@ -168,7 +168,7 @@ withFilters(withConnection(program.command("spend").description("spend totals fr
   );
 
 withFilters(withConnection(program.command("overview").description("the dashboard's overview: calls, spend, latency, service levels, errors by code and the top spenders")))
-  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
+  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", since(), "24h")
   .action((opts: ConnectOptions & LedgerFilters & { since: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const overview = await backend.overview(opts.since, filtersOf(opts));
@@ -178,7 +178,7 @@ withFilters(withConnection(program.command("overview").description("the dashboar
 
 const report = program.command("report").description("reports from the ledger");
 withConnection(report.command("fallbacks").description("fallback and error rates per operation and model"))
-  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", "24h")
+  .option("--since <when>", "a duration back from now (24h, 7d) or an ISO date", since(), "24h")
   .action((opts: ConnectOptions & { since: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const result = await backend.fallbacks(opts.since);
@@ -187,7 +187,7 @@ withConnection(report.command("fallbacks").description("fallback and error rates
   );
 
 withConnection(report.command("reconciliation").description("Airlock's cost against the provider's own reported cost (OpenRouter), per model"))
-  .option("--since <when>", "a duration back from now (30d) or an ISO date", "30d")
+  .option("--since <when>", "a duration back from now (30d) or an ISO date", since("30d"), "30d")
   .action((opts: ConnectOptions & { since: string; json?: boolean }) =>
     withBackend(opts, async (backend) => {
       const result = await backend.reconciliation(opts.since);
@@ -323,7 +323,7 @@ withConnection(runs.command("show").description("one run, with its artifacts").a
 );
 
 withConnection(program.command("audit").description("the audit log: guard and configuration changes, decisions, keys"))
-  .option("--since <when>", "a duration (24h, 7d) or an ISO date", "24h")
+  .option("--since <when>", "a duration (24h, 7d) or an ISO date", since(), "24h")
   .option("--action <action>", "one action, or a prefix ending in a dot (change_request.)")
   .option("--limit <n>", "at most this many, newest first (1 to 1000)", wholeNumber("--limit", 1, 1000), 100)
   .action((opts: ConnectOptions & { since: string; action?: string; limit: number; json?: boolean }) =>
