@@ -92,3 +92,23 @@ describe("the built CLI on a new data directory", () => {
     }
   });
 });
+
+describe("the built CLI's bundle", () => {
+  /** The package files of every chunk that loading `file` loads before any of its code runs (its static imports, followed). */
+  async function loadedUpFront(file: string, seen = new Set<string>()): Promise<Set<string>> {
+    if (seen.has(file)) return seen;
+    seen.add(file);
+    const code = await readFile(file, "utf8");
+    // Static imports only: `import("./chunk.js")` is loaded when a command asks for it.
+    for (const [, chunk] of code.matchAll(/(?:from|import)"(\.\/chunk-[A-Z0-9]+\.js)"/g)) await loadedUpFront(path.join(path.dirname(file), chunk!), seen);
+    return seen;
+  }
+
+  it("loads no schema library before a command runs: --help and a usage error need none", async () => {
+    const bundle = path.join(REPO_ROOT, "dist/bundle/airlock.js");
+    const sources: string[] = [];
+    for (const file of await loadedUpFront(bundle)) sources.push(...(JSON.parse(await readFile(`${file}.map`, "utf8")) as { sources: string[] }).sources);
+    expect(sources).toContain("../cli/main.js");
+    expect(sources.filter((source) => /node_modules\/(zod|drizzle-orm|yaml|ajv)\//.test(source))).toEqual([]);
+  });
+});

@@ -7,7 +7,7 @@ import type { DeliveryPage, DeliveryQuery } from "../governance/webhook-deliveri
 import type { Page, PageQuery } from "../core/page-cursor.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 import type { BudgetStatus } from "../guards/budget-book.js";
-import { isHttpUrl } from "../config/webhook-schema.js";
+import { isHttpUrl } from "../core/http-url.js";
 import type { Overview } from "../ledger/overview.js";
 import type { LedgerFilters } from "../store/queries/ledger-filters.js";
 import { adminKeyFromEnv, readAdminKeyFile, runningGateway } from "../gateway/data-dir.js";

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import { isHttpUrl } from "../config/webhook-schema.js";
+import { isHttpUrl } from "../core/http-url.js";
 
 /**
  * A gateway address the CLI can ask. Anything else (`localhost:4100`, a typo) would answer nothing,

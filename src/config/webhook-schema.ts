@@ -1,18 +1,11 @@
 import { z } from "zod";
 import { nameSchema } from "./bounds.js";
 import { secretRef } from "./providers.js";
+import { isHttpUrl } from "../core/http-url.js";
 
 // The `notifications.webhooks` entries; see docs/change-control.md#notifications.
 
-/** True for an absolute http(s) URL: anything else could never be delivered to. */
-export function isHttpUrl(value: string): boolean {
-  try {
-    const { protocol } = new URL(value);
-    return protocol === "http:" || protocol === "https:";
-  } catch {
-    return false;
-  }
-}
+export { isHttpUrl };
 
 /** One webhook receiver; see docs/change-control.md#notifications. */
 export const webhookSchema = z.strictObject({
