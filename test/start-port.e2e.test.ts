@@ -2,11 +2,13 @@ import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
+import { fetchRefusesPort } from "../src/core/http-url.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
 
 /** A port from the Fetch standard's bad ports that nothing on this host listens on now. */
 async function freePortFetchRefuses(): Promise<number> {
-  for (const port of [6566, 6679, 6697, 10080, 1719, 1720, 1723, 3659, 4045, 4190, 5060, 5061, 6000, 6665, 6666, 6667, 6668, 6669]) {
+  // Above 1024, so that no privilege is needed to listen there.
+  for (const port of [...Array(65_536).keys()].filter((p) => p > 1024 && fetchRefusesPort(p))) {
     const probe = createServer();
     const free = await new Promise<boolean>((resolve) => {
       probe.once("error", () => resolve(false));

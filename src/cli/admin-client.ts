@@ -7,15 +7,14 @@ import type { DeliveryPage, DeliveryQuery } from "../governance/webhook-deliveri
 import type { Page, PageQuery } from "../core/page-cursor.js";
 import type { RateLimitStatus } from "../guards/rate-limit-rules.js";
 import type { BudgetStatus } from "../guards/budget-book.js";
-import { isHttpUrl } from "../core/http-url.js";
+import { fetchRefusesPort, isHttpUrl } from "../core/http-url.js";
 import type { Overview } from "../ledger/overview.js";
 import type { LedgerFilters } from "../store/queries/ledger-filters.js";
 import { adminKeyFromEnv, readAdminKeyFile, runningGateway } from "../gateway/data-dir.js";
 import type { FallbackReport } from "../ledger/reports.js";
 import type { StoredRoute } from "../routing/route-book.js";
 import type { ProfitAndLoss } from "../ledger/pnl.js";
-import { startPglite } from "../store/pglite-client.js";
-import { compiledPglite } from "../store/pglite-wasm.js";
+import { startPgliteAhead } from "../store/pglite-client.js";
 import { DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS, parseTimeoutSeconds } from "./timeout.js";
 import type { ReconciliationLine, SpendGroup, SpendLine } from "../store/queries/ledger.js";
 import type { PriceEntry } from "../store/queries/prices.js";
@@ -104,12 +103,8 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
     throw new CliError(`a gateway (pid ${holder.pid}) holds ${dataDir} but does not answer at ${url}; pass --url ${holder.url}`);
   }
   const databaseUrl = env.DATABASE_URL || undefined;
-  // The embedded store's thread takes longer to open than the rest takes to load, so it starts first,
-  // as for `airlock start`; its compiled module is waited for before the load, which would hold up the
-  // message that lets the thread open the store (src/cli/main.ts, startServing).
-  const pglite = databaseUrl ? undefined : startPglite({ dataDir: path.join(dataDir, "pgdata"), brief: true });
-  pglite?.catch(() => undefined); // its failure is reported where it is awaited
-  if (pglite) await compiledPglite();
+  // The embedded store takes longer to open than its queries take to load: it opens meanwhile.
+  const pglite = databaseUrl ? undefined : (await startPgliteAhead({ dataDir: path.join(dataDir, "pgdata"), brief: true })).thread;
   // Only here are the store and its queries loaded: a command sent to a gateway never needs them.
   const { localBackend } = await import("./local-backend.js");
   return localBackend(dataDir, databaseUrl, pglite);
@@ -119,15 +114,15 @@ export async function connect(options: ConnectOptions, env: NodeJS.ProcessEnv = 
 const UNKNOWN_GATEWAY_PROBE_MS = 1_500;
 
 async function reachable(url: string, timeoutMs: number): Promise<boolean> {
+  // fetch would refuse the port before connecting: a gateway there never answers, and taking that for
+  // no gateway would open a store here instead.
+  if (fetchRefusesPort(Number(new URL(url).port))) {
+    throw new CliError(`${url} is on a port that fetch refuses to connect to, as browsers do (a port of another protocol): run the gateway on another port (airlock start --port)`);
+  }
   try {
     const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
     return res.ok;
-  } catch (err) {
-    // fetch refuses the Fetch standard's "bad ports" (6000, 6665–6669, 10080 and more) before it
-    // connects: a gateway there never answers, and taking that for no gateway would open a store here instead.
-    if (err instanceof Error && err.cause instanceof Error && err.cause.message === "bad port") {
-      throw new CliError(`${url} is on a port that fetch refuses to connect to, as browsers do (a port of another protocol): run the gateway on another port (airlock start --port)`);
-    }
+  } catch {
     return false;
   }
 }

@@ -5,8 +5,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { PRINCIPAL_KINDS, type PrincipalKind } from "../auth/principal.js";
 import { tuneHeapForServer } from "../gateway/heap.js";
 import { isClusterWorker, resolveStartOptions } from "../gateway/options.js";
-import { startPglite } from "../store/pglite-client.js";
-import { compiledPglite } from "../store/pglite-wasm.js";
+import { startPgliteAhead } from "../store/pglite-client.js";
 import { tierWasmFor } from "../core/wasm-tiering.js";
 import { FILTER_NAMES, SPEND_GROUPS, type LedgerFilters, type SpendGroup } from "../store/spend-groups.js";
 import { spendCsv } from "../ledger/reports.js";
@@ -67,13 +66,8 @@ program
 async function startServing(flags: { port?: number; host?: string; configPath?: string; dataDir?: string }, workers: number): Promise<{ stop(): Promise<void> }> {
   if (workers > 1) return (await import("../gateway/cluster.js")).startCluster({ ...flags, workers });
   const options = resolveStartOptions(flags);
-  // The embedded store takes longer to boot than the rest takes to load: start it first.
-  const pglite = options.databaseUrl ? undefined : startPglite({ dataDir: path.join(options.dataDir, "pgdata") });
-  pglite?.catch(() => undefined); // its failure is reported where it is awaited
-  // Its thread opens the store once PGlite's module has compiled, and the compile's end is a task of
-  // this thread's: waited for here (about 0.1 s), it is not left until the gateway has loaded (0.5 s
-  // on a slow host), and the store opens while the gateway loads.
-  if (pglite) await compiledPglite();
+  // The embedded store takes longer to boot than the gateway takes to load: it opens meanwhile.
+  const pglite = options.databaseUrl ? undefined : (await startPgliteAhead({ dataDir: path.join(options.dataDir, "pgdata") })).thread;
   const { startGateway } = await import("../gateway/start.js");
   return startGateway({ ...flags, pglite });
 }

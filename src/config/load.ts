@@ -8,7 +8,8 @@ import type { z } from "zod";
 import { AirlockError } from "../core/errors.js";
 import { nulPath } from "./bounds.js";
 import { DEMO_CONFIG } from "./demo.js";
-import { configSchema, isHttpUrl, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
+import { configSchema, TIERS, type AirlockConfig, type AirlockConfigInput } from "./schema.js";
+import { isHttpUrl } from "../core/http-url.js";
 
 /** An invalid configuration or `createAirlock()` options: an AirlockError (`misconfigured`, 500), never retryable. */
 export class ConfigError extends AirlockError {

@@ -10,7 +10,7 @@ import { webhookSchema } from "./webhook-schema.js";
 export { TIERS, type Tier } from "./tiers.js";
 export { DEFAULT_MISSING_PRICE, modelSchema, priceSchema, structuredOutputMode } from "./models.js";
 export { BUDGET_SCOPES, budgetSchema, rateLimitSchema } from "./guard-schemas.js";
-export { isHttpUrl, webhookSchema } from "./webhook-schema.js";
+export { webhookSchema } from "./webhook-schema.js";
 
 /** Money is a decimal string ("0.27"), never a float, below 10^12 (see bounds.ts). */
 const decimal = moneyAmount();

@@ -5,8 +5,6 @@ import { isHttpUrl } from "../core/http-url.js";
 
 // The `notifications.webhooks` entries; see docs/change-control.md#notifications.
 
-export { isHttpUrl };
-
 /** One webhook receiver; see docs/change-control.md#notifications. */
 export const webhookSchema = z.strictObject({
   name: nameSchema("webhook"),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fetchRefusesPort } from "./port-check.js";
+import { fetchRefusesPort } from "./http-url.js";
 
 /** How this runtime's own fetch treats a port: refused before connecting, or tried. */
 async function refusedByFetch(port: number): Promise<boolean> {
