@@ -1,4 +1,5 @@
 import type { WebhookConfig } from "../config/schema.js";
+import { Cancellation } from "../core/cancel.js";
 import { newId } from "../core/ids.js";
 import { Reloader } from "../core/reloader.js";
 import { attempt } from "./webhook-attempt.js";
@@ -80,8 +81,12 @@ export class Notifier {
   );
   /** Deliveries under way, by webhook name. */
   private readonly inFlight = new Map<string, number>();
-  /** Ends deliveries still out when the instance closes; their locks run out and they are sent again. */
-  private readonly stopping = new AbortController();
+  /**
+   * Ends deliveries still out when the instance closes; their locks run out and they are sent again.
+   * A Cancellation, not an AbortController: each attempt out listens to it, up to 16 per webhook, and
+   * Node warns of a "possible memory leak" on the gateway's stderr past 10 listeners on one AbortSignal.
+   */
+  private readonly stopping = new Cancellation();
   private readonly sending = new Set<Promise<void>>();
   private readonly queueing = new Set<Promise<void>>();
   /** This instance among the senders (see webhook_senders). */
@@ -214,9 +219,9 @@ export class Notifier {
   private async send(delivery: ClaimedDelivery): Promise<void> {
     // Claimed by its name among this instance's webhooks, so it is one of them.
     const hook = this.options.webhooks.find((h) => h.name === delivery.webhook)!;
-    const { status, error, retryAfterMs } = await attempt(hook, delivery, this.options.timeoutMs ?? 5_000, this.stopping.signal);
+    const { status, error, retryAfterMs } = await attempt(hook, delivery, this.options.timeoutMs ?? 5_000, this.stopping);
     // Cut off by this instance closing: handed back as it was, for the next instance to send at once.
-    if (status === null && this.stopping.signal.aborted) return releaseDelivery(this.options.db, delivery.id);
+    if (status === null && this.stopping.aborted) return releaseDelivery(this.options.db, delivery.id);
     if (error === undefined) return markDelivered(this.options.db, delivery.id, status!);
     const backoff = retryable(status) ? retryDelayMs(delivery.attempts) : undefined;
     // A receiver that asks for a pause (Slack's 429) gets it, within bounds, instead of being asked again in a second.
@@ -240,7 +245,7 @@ export class Notifier {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    this.stopping.abort();
+    this.stopping.abort(new DOMException("the instance is closing", "AbortError"));
     await this.retention.close();
     // Waits for a round under way; the round asked for after it finds the notifier closed and ends at once.
     await this.rounds.reload();

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { WebhookConfig } from "../config/schema.js";
-import { Cancellation } from "../core/cancel.js";
+import { Cancellation, type AbortSource } from "../core/cancel.js";
 import { parseRetryAfterMs } from "../providers/errors.js";
 
 /** One delivery as sent: what to post, and the ids the receiver deduplicates on. */
@@ -20,7 +20,7 @@ export interface AttemptResult {
 }
 
 /** Posts the delivery to the webhook once; never throws. */
-export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs: number, stopping: AbortSignal): Promise<AttemptResult> {
+export async function attempt(hook: WebhookConfig, delivery: Outgoing, timeoutMs: number, stopping: AbortSource): Promise<AttemptResult> {
   const body = JSON.stringify(delivery.body);
   const headers: Record<string, string> = {
     "content-type": "application/json",
