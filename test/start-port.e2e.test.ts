@@ -3,21 +3,18 @@ import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import { fetchRefusesPort } from "../src/core/http-url.js";
+import { checkCanListen } from "../src/gateway/port-check.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, spawnGateway, workspace } from "./support/process.js";
 
 /** A port from the Fetch standard's bad ports that nothing on this host listens on now. */
 async function freePortFetchRefuses(): Promise<number> {
   // Above 1024, so that no privilege is needed to listen there.
   for (const port of [...Array(65_536).keys()].filter((p) => p > 1024 && fetchRefusesPort(p))) {
-    const probe = createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      probe.once("error", () => resolve(false));
-      probe.listen(port, "127.0.0.1", () => resolve(true));
-    });
-    if (free) {
-      await new Promise<void>((resolve) => probe.close(() => resolve()));
-      return port;
-    }
+    const free = await checkCanListen(port, "127.0.0.1").then(
+      () => true,
+      () => false,
+    );
+    if (free) return port;
   }
   throw new Error("every port fetch refuses above 1024 is taken on this host");
 }
