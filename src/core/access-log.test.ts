@@ -1,6 +1,9 @@
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { Writable } from "node:stream";
+import { pathToFileURL } from "node:url";
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { accessLog, type AccessLogLine } from "./access-log.js";
 import { createLogger } from "./logger.js";
 
@@ -15,6 +18,8 @@ function capture() {
   });
   return { destination, lines, parsed: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
+
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -63,16 +68,24 @@ describe("accessLog", () => {
     expect(out.lines).toEqual([]);
   });
 
-  it("writes through the logger's streamWrite hook, which the buffered destination's flush timer relies on", async () => {
-    const out = capture();
-    const seen: string[] = [];
-    const logger = createLogger({ destination: out.destination });
-    // The production logger installs flushPeriodically's hook; any hook must see the access line too.
-    (logger as unknown as Record<symbol, unknown>)[Symbol.for("pino.hooks")] = { streamWrite: (text: string) => (seen.push(text), text) };
-    accessLog(logger)(line);
-    await settle();
-    expect(seen).toHaveLength(1);
-    expect(out.lines).toHaveLength(1);
+  it("reaches stdout within about a second while the process runs on, not only at its exit", async () => {
+    // The logger the gateway runs with: stdout, batched, a partial batch sent by its timer.
+    const script = [
+      `import { createLogger } from ${JSON.stringify(new URL("./logger.ts", import.meta.url).href)};`,
+      `import { accessLog } from ${JSON.stringify(new URL("./access-log.ts", import.meta.url).href)};`,
+      `accessLog(createLogger())(${JSON.stringify({ ...line, requestId: "req_alive" })});`,
+      "setTimeout(() => undefined, 20_000);",
+    ].join("\n");
+    const child = spawn(process.execPath, ["--import", TSX_LOADER, "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+      await vi.waitFor(() => expect(out).toContain('"requestId":"req_alive"'), { timeout: 10_000, interval: 20 });
+      expect(child.exitCode).toBeNull();
+      expect(JSON.parse(out.trim())).toMatchObject({ msg: "request", requestId: "req_alive", status: 200 });
+    } finally {
+      child.kill();
+    }
   });
 
   it("goes through pino for a logger whose format Airlock did not choose", async () => {

@@ -33,7 +33,8 @@ export interface RunningCluster {
 
 export async function startCluster(flags: StartOptions & { workers: number }): Promise<RunningCluster> {
   const options = resolveStartOptions(flags);
-  const logger = options.logger ?? createLogger();
+  // Its workers write to the same stdout (see stdoutDestination).
+  const logger = options.logger ?? createLogger({ sharedStdout: true });
   if (!options.databaseUrl) {
     throw new Error("--workers needs PostgreSQL (set DATABASE_URL): the embedded PGlite store belongs to one process");
   }
@@ -163,7 +164,7 @@ async function stopWorkers(workers: Worker[], graceMs: number, serving?: Readonl
 /** Inside a worker: run one full gateway with the primary's options, and report when listening. */
 export async function startClusterWorker(logger?: Logger): Promise<RunningGateway> {
   const shared = JSON.parse(process.env[WORKER_OPTIONS_ENV] ?? "{}") as WorkerOptions;
-  const workerLogger = (logger ?? createLogger()).child({ worker: cluster.worker?.id, slot: Number(process.env[WORKER_SLOT_ENV]) });
+  const workerLogger = (logger ?? createLogger({ sharedStdout: true })).child({ worker: cluster.worker?.id, slot: Number(process.env[WORKER_SLOT_ENV]) });
   // Loaded here, not at the top: the primary imports this module too, and serves no requests.
   const { startGateway } = await import("./start.js");
   const running = await startGateway({ ...shared, logger: workerLogger, worker: { metricsText: clusterMetricsText } });
