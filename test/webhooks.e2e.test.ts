@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { MAX_IN_FLIGHT } from "../src/governance/notifications.js";
 import type { FakeUpstream } from "./fakes/upstream.js";
 import { api, ask, rawChat, routesSuite } from "./support/routing.js";
 import { isolatedEnv, killAll, randomAdminKey, removeTempDirs, runCli, seedDataDir, spawnGateway, urlWhereNothingListens, workspace, type GatewayProcess } from "./support/process.js";
@@ -181,9 +182,9 @@ describe.each(STORE_KINDS)("webhooks on %s", (kind) => {
       // Well within the 5 s a hanging attempt is given: none of the healthy receiver's deliveries waited for one.
       expect(Date.now() - lastFlip).toBeLessThan(4_000);
       expect(new Set(healthy.received.map((r) => r.json.data.reason)).size).toBe(flips);
-      // Sixteen attempts held open at once to one receiver, each able to be cut when the instance closes:
-      // Node warns of a "possible memory leak" past ten listeners on one AbortSignal, and none is heard.
-      await until(() => hanging.received.length, (n) => n === 16);
+      // Every attempt one instance sends at once held open by one receiver, each able to be cut when the instance
+      // closes: Node warns of a "possible memory leak" past ten listeners on one AbortSignal, and none is heard.
+      await until(() => hanging.received.length, (n) => n === MAX_IN_FLIGHT);
       await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
       expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map((w) => w.message)).toEqual([]);
     } finally {

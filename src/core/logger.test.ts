@@ -25,7 +25,7 @@ async function bufferedLog() {
     destination.destroy();
     await rm(dir, { recursive: true, force: true });
   });
-  return { logger, destination, flush, read: () => readFile(file, "utf8") };
+  return { logger, flush, read: () => readFile(file, "utf8") };
 }
 
 describe("flushedWithin", () => {

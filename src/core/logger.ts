@@ -34,10 +34,10 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
     },
   };
   if (options.destination) return markDefaultFormat(pino(opts, options.destination as pino.DestinationStream));
-  // Asynchronous, buffered writes: a request never waits on stdout, and lines leave in batches (see
-  // stdoutDestination). A timer sends a partial batch within a second, and pino flushes what is left
-  // at exit. Each timed flush wakes the process twice (the timer, then the write's completion from
-  // libuv's thread pool): at 200 ms that was ten wake-ups a second at low rates, about 1 ms of CPU
+  // Asynchronous, buffered writes: a request never waits on stdout. Lines leave in batches
+  // (stdoutDestination), a partial batch within a second (flushedWithin), and what is left at exit.
+  // A second, not less: each timed flush wakes the process twice (the timer, then the write's
+  // completion from libuv's thread pool), about 1 ms of CPU a second at 200 ms
   // (docs/performance-findings.md#wake-ups-at-low-rates).
   const destination = stdoutDestination({ shared: options.sharedStdout === true });
   return markDefaultFormat(pino(opts, flushedWithin(destination, 1_000)));

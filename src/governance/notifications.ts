@@ -38,7 +38,7 @@ const LOCK_MS = 30_000;
  * Deliveries one instance sends at once to each webhook. Each webhook has slots of its own: a receiver
  * that hangs fills only its own, never the ones another receiver's deliveries wait for.
  */
-const MAX_IN_FLIGHT = 16;
+export const MAX_IN_FLIGHT = 16;
 /**
  * Every how often an instance says which webhooks it sends, and ends the deliveries that no instance
  * sends any more. An instance not heard of for SENDER_LIVE_MS (three renewals) is taken for gone: its
